@@ -1,0 +1,1 @@
+"""dnsserver: one authoritative DNS engine for the root, TLD and authoritative roles."""

@@ -1,0 +1,1 @@
+"""minternet: a miniature Internet application layer (DNS, mail, BitTorrent) on loopback."""

@@ -1,0 +1,81 @@
+"""Binding listeners on configured addresses and reading back the real bound port."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Callable
+
+
+class AddressError(ValueError):
+    """An ADDR:PORT string that cannot be parsed."""
+
+
+def parse_hostport(text: str, default_port: int | None = None) -> tuple[str, int]:
+    """'127.0.0.10:10053' / '[::1]:53' / '127.0.0.10' (with a default port) -> (host, port)."""
+    host, port_text = text, ""
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise AddressError(f"bad address {text!r}: missing ']'")
+        host, rest = text[1:end], text[end + 1 :]
+        if rest:
+            if not rest.startswith(":"):
+                raise AddressError(f"bad address {text!r}")
+            port_text = rest[1:]
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    if port_text:
+        if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+            raise AddressError(f"bad port in {text!r}")
+        port = int(port_text)
+    elif default_port is not None:
+        port = default_port
+    else:
+        raise AddressError(f"{text!r} has no port")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise AddressError(f"{host!r} is not an IP address") from None
+    return host, port
+
+
+def family_of(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+
+
+async def open_udp(
+    protocol_factory: Callable[[], asyncio.DatagramProtocol],
+    host: str,
+    port: int,
+    *,
+    rcvbuf: int = 1 << 20,
+) -> tuple[asyncio.DatagramTransport, asyncio.DatagramProtocol, int]:
+    """Bind a UDP endpoint on exactly (host, port); returns transport, protocol, real port."""
+    sock = socket.socket(family_of(host), socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.create_datagram_endpoint(protocol_factory, sock=sock)
+    return transport, protocol, sock.getsockname()[1]
+
+
+async def open_tcp(
+    protocol_factory: Callable[[], asyncio.Protocol],
+    host: str,
+    port: int,
+    *,
+    backlog: int = 1024,
+) -> tuple[asyncio.Server, int]:
+    """Listen on exactly (host, port) with SO_REUSEADDR; returns the server and its real port."""
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        protocol_factory, host, port, backlog=backlog, reuse_address=True
+    )
+    return server, server.sockets[0].getsockname()[1]

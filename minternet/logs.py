@@ -1,0 +1,60 @@
+"""Logging setup shared by every daemon: one readable line per event, plus a per-kind rate limit."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+FORMAT = "%(asctime)s.%(msecs)03d %(service)s %(levelname)s %(name)s: %(message)s"
+DATEFMT = "%Y-%m-%d %H:%M:%S"
+
+
+class _ServiceFilter(logging.Filter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.service = self.service
+        return True
+
+
+def setup(service: str, level: str | int = "INFO", stream: object = None) -> None:
+    """Route the root logger to one stream (stderr by default) with the service name on each line."""
+    handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
+    handler.setFormatter(logging.Formatter(FORMAT, DATEFMT))
+    handler.addFilter(_ServiceFilter(service))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper() if isinstance(level, str) else level)
+
+
+class Throttle:
+    """Allows one log line per kind of event per `interval` seconds; counts what it suppressed.
+
+    Used for faults a flood can trigger (malformed packets, rate-limited clients), so that the
+    log stays readable: the next line that gets through says how many were suppressed.
+    """
+
+    def __init__(self, interval: float = 10.0, clock: object = time.monotonic) -> None:
+        self.interval = interval
+        self._clock = clock
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def __call__(self, log: logging.Logger, kind: str, msg: str, *args: object) -> None:
+        now = self._clock()  # type: ignore[operator]
+        last = self._last.get(kind)
+        if last is not None and now - last < self.interval:
+            self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
+            return
+        if len(self._last) > 1024:  # kinds are a small fixed set; never let this grow
+            self._last.clear()
+        self._last[kind] = now
+        n = self._suppressed.pop(kind, 0)
+        if n:
+            msg += f" (and {n} more like it suppressed)"
+        log.warning(msg, *args)

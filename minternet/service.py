@@ -1,0 +1,97 @@
+"""Running one daemon: event loop choice, signals, graceful shutdown, readiness reporting.
+
+Every daemon is an object with `async start() -> ports`, `async stop()` and optionally
+`reload()`. `run()` starts it, reports readiness (the bound ports, as JSON in a ready file that
+`minternet up` waits for, and one log line), reloads on SIGHUP and stops on SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+
+class Daemon(Protocol):
+    name: str
+
+    async def start(self) -> dict[str, int]:
+        """Bind every listener; return the real bound port of each, by kind ("dns", "http")."""
+
+    async def stop(self) -> None:
+        """Close listeners and wait (bounded) for work in flight."""
+
+
+def install_uvloop() -> bool:
+    """Use uvloop for new event loops when it is installed; say whether it is."""
+    try:
+        import uvloop
+    except ImportError:
+        return False
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return True
+
+
+def write_ready_file(path: str | Path, info: dict[str, object]) -> None:
+    """Write `info` as JSON atomically, so a reader never sees half a file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(info))
+    os.replace(tmp, path)
+
+
+async def serve(daemon: Daemon, *, ready_file: str | None = None) -> None:
+    """Start `daemon`, report readiness, and run until SIGINT/SIGTERM."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    reload: Callable[[], object] | None = getattr(daemon, "reload", None)
+    if reload is not None:
+        loop.add_signal_handler(signal.SIGHUP, _reload_safely, daemon.name, reload)
+    ports = await daemon.start()
+    log.info(
+        "%s ready (pid %d, %s)",
+        daemon.name,
+        os.getpid(),
+        ", ".join(f"{k} port {v}" for k, v in ports.items()),
+    )
+    if ready_file:
+        write_ready_file(ready_file, {"pid": os.getpid(), "ports": ports})
+    try:
+        await stopping.wait()
+    finally:
+        log.info("%s stopping", daemon.name)
+        await daemon.stop()
+        if ready_file:
+            Path(ready_file).unlink(missing_ok=True)
+        log.info("%s stopped", daemon.name)
+
+
+def _reload_safely(name: str, reload: Callable[[], object]) -> None:
+    log.info("%s: SIGHUP, reloading", name)
+    try:
+        result = reload()
+        if asyncio.iscoroutine(result):
+            asyncio.ensure_future(result)
+    except Exception:  # a bad reload must never take the daemon down
+        log.exception("%s: reload failed; still serving the old configuration", name)
+
+
+def run(daemon: Daemon, *, ready_file: str | None = None, use_uvloop: bool = True) -> int:
+    """Blocking entry point for a daemon's CLI: returns the process exit status."""
+    if use_uvloop:
+        install_uvloop()
+    try:
+        asyncio.run(serve(daemon, ready_file=ready_file))
+    except OSError as e:  # most often: address in use, or not permitted (port < 1024)
+        log.error("%s: cannot start: %s", daemon.name, e)
+        return 1
+    return 0

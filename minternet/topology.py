@@ -1,0 +1,176 @@
+"""The default miniature Internet: the single source of truth for hosts, addresses, ports and zones.
+
+`minternet up`, the generated zone files and root hints, the tests and (later) the compose file
+all read this module, so addresses, zones and users never drift between them.
+
+Every host has its own loopback address, so every server of one kind listens on the same port,
+as on the real Internet: the standard port (`--standard-ports`, needs root) or, by default, the
+standard port + 10000 (DNS 10053, SMTP 10025, submission 10587, IMAP 10143, tracker 16969).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+UNPRIVILEGED_OFFSET = 10000
+
+#: Standard port of each kind of listener.
+STANDARD_PORTS: dict[str, int] = {
+    "dns": 53,
+    "smtp": 25,
+    "submission": 587,
+    "imap": 143,
+    "http": 6969,  # BitTorrent trackers conventionally use 6969 (HTTP and UDP)
+    "udp": 6969,
+}
+
+
+def port_scheme(standard: bool) -> dict[str, int]:
+    """The port of each kind of listener under the chosen scheme."""
+    if standard:
+        return dict(STANDARD_PORTS)
+    return {k: v + UNPRIVILEGED_OFFSET for k, v in STANDARD_PORTS.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """One machine of the miniature Internet: a daemon on its own loopback address."""
+
+    name: str  # short service name used by `minternet up --only` and `status`
+    role: str  # "dns-root" | "dns-tld" | "dns-auth" | later: "resolver", "mail", "tracker", ...
+    address: str  # its 127.0.0.x address
+    fqdn: str  # its name in the DNS, absolute (trailing dot)
+    zones: tuple[str, ...] = ()  # zones it serves (DNS roles)
+    listeners: tuple[str, ...] = ("dns",)  # kinds of port it binds
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One resource record of a zone, in master-file text relative to the zone origin.
+
+    `rdata` may contain `{port:KIND}` placeholders, filled from the port scheme (SRV records).
+    """
+
+    owner: str
+    rtype: str
+    rdata: str
+    ttl: int | None = None
+
+
+@dataclass(frozen=True)
+class Topology:
+    hosts: tuple[Host, ...]
+    #: Zone contents beyond what is derived (SOA, NS, delegations, glue and host addresses).
+    records: dict[str, tuple[Record, ...]] = field(default_factory=dict)
+    default_ttl: int = 3600
+    negative_ttl: int = 300
+
+    def host(self, name: str) -> Host:
+        for h in self.hosts:
+            if h.name == name:
+                return h
+        raise KeyError(name)
+
+    def roles(self) -> list[str]:
+        return sorted({h.role for h in self.hosts})
+
+    def zone_servers(self, zone: str) -> list[Host]:
+        return [h for h in self.hosts if zone in h.zones]
+
+    def zones(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for h in self.hosts:
+            for z in h.zones:
+                seen.setdefault(z, None)
+        return list(seen)
+
+
+def _r(owner: str, rtype: str, rdata: str, ttl: int | None = None) -> Record:
+    return Record(owner, rtype, rdata, ttl)
+
+
+DEFAULT = Topology(
+    hosts=(
+        # The DNS hierarchy of the notes: root -> TLDs -> authoritative servers.
+        Host("root", "dns-root", "127.0.0.10", "a.root-servers.net.", (".",)),
+        Host("tld-com", "dns-tld", "127.0.0.11", "a.gtld-servers.net.", ("com.", "net.")),
+        Host("tld-edu", "dns-tld", "127.0.0.12", "a.edu-servers.net.", ("edu.",)),
+        Host("tld-fr", "dns-tld", "127.0.0.13", "d.nic.fr.", ("fr.",)),
+        Host("dns-umass", "dns-auth", "127.0.0.20", "dns.umass.edu.", ("umass.edu.",)),
+        Host("dns-nyu", "dns-auth", "127.0.0.21", "ns1.nyu.edu.", ("nyu.edu.",)),
+        Host("dns-crepes", "dns-auth", "127.0.0.22", "dns.crepes.fr.", ("crepes.fr.",)),
+        Host("dns-hamburger", "dns-auth", "127.0.0.23", "dns.hamburger.edu.", ("hamburger.edu.",)),
+        # "create authoritative server locally with IP address 212.212.212.1" (notes): dns1
+        # has its own address; it also serves enterprise.com (an out-of-zone NS name).
+        Host(
+            "dns-networkutopia",
+            "dns-auth",
+            "127.0.0.24",
+            "dns1.networkutopia.com.",
+            ("networkutopia.com.", "enterprise.com."),
+        ),
+        Host("dns-amazon", "dns-auth", "127.0.0.25", "ns1.amazon.com.", ("amazon.com.",)),
+    ),
+    records={
+        "umass.edu.": (
+            _r("@", "MX", "10 mail.umass.edu."),
+            _r("@", "TXT", '"v=spf1 mx -all"'),
+            _r("www", "A", "127.0.1.20"),
+            _r("mail", "A", "127.0.1.21"),
+            _r("gaia.cs", "A", "127.0.1.22"),
+            _r("gaia.cs", "AAAA", "2001:db8:119::12"),
+            _r("cs", "CNAME", "gaia.cs.umass.edu."),
+        ),
+        "nyu.edu.": (
+            _r("@", "MX", "10 mx.nyu.edu."),
+            _r("mx", "A", "127.0.1.30"),
+            _r("www", "A", "127.0.1.31"),
+            _r("engineering", "A", "127.0.1.32"),
+        ),
+        "crepes.fr.": (
+            _r("@", "MX", "10 mail.crepes.fr."),
+            _r("@", "TXT", '"v=spf1 mx -all"'),
+            _r("mail", "A", "127.0.0.40"),
+            _r("www", "A", "127.0.1.40"),
+            _r("smtp", "CNAME", "mail.crepes.fr."),
+            _r("imap", "CNAME", "mail.crepes.fr."),
+            # RFC 6186 service records, for mail clients that look them up.
+            _r("_submission._tcp", "SRV", "0 1 {port:submission} mail.crepes.fr."),
+            _r("_imap._tcp", "SRV", "0 1 {port:imap} mail.crepes.fr."),
+        ),
+        "hamburger.edu.": (
+            _r("@", "MX", "10 mail.hamburger.edu."),
+            _r("@", "TXT", '"v=spf1 mx -all"'),
+            _r("mail", "A", "127.0.0.41"),
+            _r("www", "A", "127.0.1.41"),
+            _r("_submission._tcp", "SRV", "0 1 {port:submission} mail.hamburger.edu."),
+            _r("_imap._tcp", "SRV", "0 1 {port:imap} mail.hamburger.edu."),
+        ),
+        "networkutopia.com.": (
+            _r("@", "MX", "10 mail.networkutopia.com."),
+            _r("@", "TXT", '"networkutopia: the registrar example of the notes"'),
+            _r("@", "CAA", '0 issue "letsencrypt.org"'),
+            _r("www", "A", "127.0.1.50"),
+            _r("www", "AAAA", "2001:db8:212::80"),
+            _r("mail", "A", "127.0.1.51"),
+            _r("ftp", "CNAME", "www.networkutopia.com."),
+            _r("tracker", "A", "127.0.0.50"),
+            _r("_tracker._tcp", "SRV", "0 1 {port:http} tracker.networkutopia.com."),
+            # RFC 4592 wildcard: any name under users. answers with the same address.
+            _r("*.users", "A", "127.0.1.52"),
+        ),
+        "enterprise.com.": (
+            # "relay1.west-coast.enterprise.com: two aliases, enterprise.com and www" (notes)
+            _r("@", "A", "127.0.1.60"),
+            _r("relay1.west-coast", "A", "127.0.1.60"),
+            _r("www", "CNAME", "relay1.west-coast.enterprise.com."),
+        ),
+        "amazon.com.": (
+            # one name, several addresses: load distribution across replicated web servers
+            _r("www", "CNAME", "edge.amazon.com."),
+            _r("edge", "A", "127.0.1.70", 60),
+            _r("edge", "A", "127.0.1.71", 60),
+            _r("edge", "A", "127.0.1.72", 60),
+        ),
+    },
+)

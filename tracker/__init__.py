@@ -1,0 +1,1 @@
+"""tracker: the BitTorrent tracker (HTTP and UDP announce and scrape)."""
