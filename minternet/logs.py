@@ -21,7 +21,7 @@ class _ServiceFilter(logging.Filter):
 
 
 def setup(service: str, level: str | int = "INFO", stream: object = None) -> None:
-    """Route the root logger to one stream (stderr by default) with the service name on each line."""
+    """Send the root logger to `stream` (stderr by default), the service name on each line."""
     handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
     handler.setFormatter(logging.Formatter(FORMAT, DATEFMT))
     handler.addFilter(_ServiceFilter(service))

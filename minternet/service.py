@@ -75,12 +75,17 @@ async def serve(daemon: Daemon, *, ready_file: str | None = None) -> None:
         log.info("%s stopped", daemon.name)
 
 
+_pending: set[asyncio.Future[object]] = set()  # reloads in progress, kept alive until done
+
+
 def _reload_safely(name: str, reload: Callable[[], object]) -> None:
     log.info("%s: SIGHUP, reloading", name)
     try:
         result = reload()
         if asyncio.iscoroutine(result):
-            asyncio.ensure_future(result)
+            task = asyncio.ensure_future(result)
+            _pending.add(task)
+            task.add_done_callback(_pending.discard)
     except Exception:  # a bad reload must never take the daemon down
         log.exception("%s: reload failed; still serving the old configuration", name)
 

@@ -1,0 +1,212 @@
+"""The `minternet` command: bring the miniature Internet up, show its status, take it down."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from minternet import supervisor, topology, zonegen
+from minternet.launch import LaunchContext
+from minternet.supervisor import Service, SupervisorError
+
+DEFAULT_STATE_DIR = ".minternet"
+
+
+def _ports_text(ports: dict[str, int]) -> str:
+    return " ".join(f"{k} {v}" for k, v in ports.items())
+
+
+def format_table(services: Sequence[tuple[Service, bool]]) -> str:
+    rows = [("SERVICE", "ROLE", "ADDRESS", "PORTS", "PID", "NAME / SERVES")]
+    for s, alive in services:
+        serves = s.fqdn + (f"  [{' '.join(s.zones)}]" if s.zones else "")
+        pid = str(s.pid) if alive else f"{s.pid} (dead)"
+        rows.append((s.name, s.role, s.address, _ports_text(s.ports), pid, serves))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join(
+        "  " + "  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1]
+        for r in rows
+    )
+
+
+def examples(services: Sequence[Service]) -> list[str]:
+    """Copy-paste commands that work against what is running."""
+    by_role: dict[str, list[Service]] = {}
+    for s in services:
+        by_role.setdefault(s.role, []).append(s)
+    lines = []
+    for s in by_role.get("dns-root", [])[:1]:
+        lines.append(f"dig @{s.address} -p {s.ports['dns']} . NS")
+    for s in by_role.get("dns-tld", []):
+        if "com." in s.zones:
+            lines.append(f"dig @{s.address} -p {s.ports['dns']} networkutopia.com NS")
+    for s in by_role.get("dns-auth", []):
+        if "networkutopia.com." in s.zones:
+            p = s.ports["dns"]
+            lines.append(f"dig @{s.address} -p {p} www.networkutopia.com")
+            lines.append(f"dig @{s.address} -p {p} +tcp networkutopia.com MX")
+        if "umass.edu." in s.zones:
+            lines.append(f"dig @{s.address} -p {s.ports['dns']} +norec gaia.cs.umass.edu")
+    return lines
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    state_dir = Path(args.state_dir).resolve()
+    topo = topology.DEFAULT
+    ports = topology.port_scheme(args.standard_ports)
+    ctx = LaunchContext(topo, state_dir, ports, log_level=args.log_level)
+    try:
+        hosts = supervisor.select_hosts(topo, args.only)
+        print(f"starting {len(hosts)} services (state and logs in {state_dir})", flush=True)
+        services = supervisor.start(hosts, ctx, progress=lambda m: print(m, flush=True))
+    except SupervisorError as e:
+        print(f"minternet up: {e}", file=sys.stderr)
+        return 1
+    print(f"\nminternet is up: {len(services)} services\n")
+    print(format_table([(s, True) for s in services]))
+    ex = examples(services)
+    if ex:
+        print("\nTry:\n" + "\n".join("  " + line for line in ex))
+    if args.detach:
+        print(f"\nStop it with: minternet down --state-dir {args.state_dir}")
+        return 0
+    return _supervise(state_dir, services)
+
+
+def _supervise(state_dir: Path, services: list[Service]) -> int:
+    """Foreground mode: wait for Ctrl-C/SIGTERM, report services that die, then stop all."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    supervisor.write_state(state_dir, services, supervisor_pid=None)
+    print("\nPress Ctrl-C to stop.", flush=True)
+    reported: set[str] = set()
+    while not stop.wait(0.5):
+        for s, alive in supervisor.status(state_dir):
+            if not alive and s.name not in reported:
+                reported.add(s.name)
+                print(f"minternet: {s.name} exited; see {s.log}", file=sys.stderr, flush=True)
+    print("\nstopping ...", flush=True)
+    supervisor.down(state_dir)
+    print("stopped.")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    state_dir = Path(args.state_dir).resolve()
+    try:
+        rows = supervisor.status(state_dir)
+    except SupervisorError as e:
+        print(f"minternet status: {e}", file=sys.stderr)
+        return 1
+    if args.json:
+        out = []
+        for s, alive in rows:
+            out.append(
+                {
+                    "name": s.name,
+                    "role": s.role,
+                    "address": s.address,
+                    "fqdn": s.fqdn,
+                    "zones": s.zones,
+                    "ports": s.ports,
+                    "pid": s.pid,
+                    "running": alive,
+                    "log": s.log,
+                }
+            )
+        print(json.dumps({"services": out}, indent=2))
+        return 0 if rows else 1
+    if not rows:
+        print(f"nothing is running from {state_dir}")
+        return 1
+    print(format_table(rows))
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    state_dir = Path(args.state_dir).resolve()
+    try:
+        stopped = supervisor.down(state_dir)
+    except SupervisorError as e:
+        print(f"minternet down: {e}", file=sys.stderr)
+        return 1
+    if not stopped:
+        print(f"nothing was running from {state_dir}")
+    else:
+        print(f"stopped {len(stopped)} services")
+    return 0
+
+
+def cmd_zones(args: argparse.Namespace) -> int:
+    topo = topology.DEFAULT
+    ports = topology.port_scheme(args.standard_ports)
+    if args.write:
+        for zone, path in zonegen.write_zones(topo, Path(args.write), ports).items():
+            print(f"{zone:<20} {path}")
+        hints = Path(args.write) / "root.hints"
+        hints.write_text(zonegen.render_root_hints(topo))
+        print(f"{'(root hints)':<20} {hints}")
+        return 0
+    for zone in args.zone or topo.zones():
+        name = zone if zone.endswith(".") else zone + "."
+        try:
+            print(zonegen.render_zone(topo, name, ports))
+        except KeyError:
+            print(f"minternet zones: no such zone {zone!r}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="minternet", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def state(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--state-dir",
+            default=DEFAULT_STATE_DIR,
+            help="where configs, zones, logs and pid files go (default: %(default)s)",
+        )
+
+    up = sub.add_parser("up", help="start every service of the topology on loopback")
+    state(up)
+    up.add_argument("--detach", action="store_true", help="return once every service is ready")
+    up.add_argument("--only", nargs="+", metavar="ROLE", help="start only these roles/services")
+    up.add_argument(
+        "--standard-ports",
+        action="store_true",
+        help="use the standard ports (53, 25, ...; needs root) instead of standard + 10000",
+    )
+    up.add_argument("--log-level", default="INFO", help="daemons' log level (default: INFO)")
+    up.set_defaults(func=cmd_up)
+
+    st = sub.add_parser("status", help="show what runs where")
+    state(st)
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+    st.set_defaults(func=cmd_status)
+
+    dn = sub.add_parser("down", help="stop a detached topology")
+    state(dn)
+    dn.set_defaults(func=cmd_down)
+
+    zs = sub.add_parser("zones", help="print (or --write) the generated zone files")
+    zs.add_argument("zone", nargs="*", help="zones to print (default: all)")
+    zs.add_argument("--write", metavar="DIR", help="write every zone and the root hints to DIR")
+    zs.add_argument("--standard-ports", action="store_true")
+    zs.set_defaults(func=cmd_zones)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""How each role of the topology is started: the command line of its daemon.
+
+Daemons are separate OS processes speaking real protocols; each gets its own address, the
+port scheme's port(s), a ready file to report readiness and a log file.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from minternet import zonegen
+from minternet.topology import Host, Topology
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchContext:
+    topology: Topology
+    state_dir: Path
+    ports: dict[str, int]  # the port scheme: kind -> port
+    log_level: str = "INFO"
+
+    def service_dir(self, host: Host) -> Path:
+        return self.state_dir / host.name
+
+    def ready_file(self, host: Host) -> Path:
+        return self.service_dir(host) / "ready.json"
+
+    def log_file(self, host: Host) -> Path:
+        return self.state_dir / "logs" / f"{host.name}.log"
+
+
+DNS_ROLES = ("dns-root", "dns-tld", "dns-auth")
+
+
+def command_for(host: Host, ctx: LaunchContext) -> list[str]:
+    """The argv that runs `host`'s daemon; writes the files it needs (zones, hints) first."""
+    common = [
+        "--name",
+        host.name,
+        "--ready-file",
+        str(ctx.ready_file(host)),
+        "--log-level",
+        ctx.log_level,
+    ]
+    if host.role in DNS_ROLES:
+        zone_dir = ctx.state_dir / "zones"
+        argv = [sys.executable, "-m", "dnsserver", "serve"]
+        argv += ["--listen", f"{host.address}:{ctx.ports['dns']}"]
+        for zone in host.zones:
+            path = zone_dir / zonegen.zone_filename(zone)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(zonegen.render_zone(ctx.topology, zone, ctx.ports))
+            argv += ["--zone", str(path)]
+        return argv + common
+    raise ValueError(f"{host.name}: no daemon for role {host.role!r}")
