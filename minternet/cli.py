@@ -58,7 +58,11 @@ def examples(services: Sequence[Service]) -> list[str]:
 def cmd_up(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir).resolve()
     topo = topology.DEFAULT
-    ports = topology.port_scheme(args.standard_ports)
+    try:
+        ports = topology.port_scheme(args.standard_ports, offset=args.port_offset)
+    except ValueError as e:
+        print(f"minternet up: {e}", file=sys.stderr)
+        return 2
     ctx = LaunchContext(topo, state_dir, ports, log_level=args.log_level)
     try:
         hosts = supervisor.select_hosts(topo, args.only)
@@ -182,6 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--standard-ports",
         action="store_true",
         help="use the standard ports (53, 25, ...; needs root) instead of standard + 10000",
+    )
+    up.add_argument(
+        "--port-offset",
+        type=int,
+        default=topology.UNPRIVILEGED_OFFSET,
+        help="unprivileged ports are standard port + this (default: %(default)s, DNS on 10053)",
     )
     up.add_argument("--log-level", default="INFO", help="daemons' log level (default: INFO)")
     up.set_defaults(func=cmd_up)

@@ -10,6 +10,8 @@ standard port + 10000 (DNS 10053, SMTP 10025, submission 10587, IMAP 10143, trac
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass, field
 
 UNPRIVILEGED_OFFSET = 10000
@@ -25,11 +27,17 @@ STANDARD_PORTS: dict[str, int] = {
 }
 
 
-def port_scheme(standard: bool) -> dict[str, int]:
-    """The port of each kind of listener under the chosen scheme."""
+def port_scheme(standard: bool = False, *, offset: int = UNPRIVILEGED_OFFSET) -> dict[str, int]:
+    """The port of each kind of listener: standard ports, or standard + `offset`.
+
+    A second offset (`minternet up --port-offset 20000`) lets a test topology run beside a
+    user's own `minternet up`.
+    """
     if standard:
         return dict(STANDARD_PORTS)
-    return {k: v + UNPRIVILEGED_OFFSET for k, v in STANDARD_PORTS.items()}
+    if not 1 <= offset <= 65535 - max(STANDARD_PORTS.values()):
+        raise ValueError(f"port offset {offset} out of range")
+    return {k: v + offset for k, v in STANDARD_PORTS.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +97,24 @@ def _r(owner: str, rtype: str, rdata: str, ttl: int | None = None) -> Record:
     return Record(owner, rtype, rdata, ttl)
 
 
+def _dkim_txt(selector_seed: str, bits: int = 4096) -> str:
+    """A DKIM-style TXT rdata with a stand-in RSA key of `bits` (deterministic, not a real key).
+
+    Large enough (about 750 octets) not to fit a 512-octet UDP answer: `dig +bufsize=512` on it
+    shows truncation and the retry over TCP.
+    """
+    raw = b""
+    block = selector_seed.encode()
+    while len(raw) < bits // 8 + 38:  # SubjectPublicKeyInfo overhead of an RSA key
+        block = hashlib.sha256(block).digest()
+        raw += block
+    key = base64.b64encode(raw[: bits // 8 + 38]).decode()
+    chunks = [key[i : i + 250] for i in range(0, len(key), 250)]  # <= 255 octets per string
+    return '"v=DKIM1; k=rsa; " ' + " ".join(
+        f'"p={c}"' if i == 0 else f'"{c}"' for i, c in enumerate(chunks)
+    )
+
+
 DEFAULT = Topology(
     hosts=(
         # The DNS hierarchy of the notes: root -> TLDs -> authoritative servers.
@@ -137,6 +163,7 @@ DEFAULT = Topology(
             # RFC 6186 service records, for mail clients that look them up.
             _r("_submission._tcp", "SRV", "0 1 {port:submission} mail.crepes.fr."),
             _r("_imap._tcp", "SRV", "0 1 {port:imap} mail.crepes.fr."),
+            _r("mail._domainkey", "TXT", _dkim_txt("crepes.fr")),
         ),
         "hamburger.edu.": (
             _r("@", "MX", "10 mail.hamburger.edu."),

@@ -1,0 +1,45 @@
+"""`make bench`: run every benchmark in turn (or those named), each beside its reference program.
+
+python -m bench                 # all of them
+python -m bench dns_auth        # one
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+
+BENCHMARKS = (
+    "dns_auth",  # authoritative qps vs NSD (dnsperf)
+    "zone_load",  # time and memory to load a 100,000-record zone
+    "dns_resolver",  # resolver cache hits vs Unbound, cold resolution, cache memory
+    "tracker_http",  # HTTP announces/s vs opentracker (wrk)
+    "tracker_udp",  # UDP announces/s vs opentracker
+    "tracker_memory",  # 1,000,000 peers in 100,000 swarms
+)
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(BENCHMARKS)
+    failed = []
+    for name in names:
+        print(f"\n=== bench.{name} ===", flush=True)
+        try:
+            module = importlib.import_module(f"bench.{name}")
+        except ModuleNotFoundError as e:
+            print(f"bench.{name}: not available ({e})")
+            failed.append(name)
+            continue
+        t0 = time.monotonic()
+        status = module.main([])
+        print(f"=== bench.{name}: exit {status} in {time.monotonic() - t0:.1f} s", flush=True)
+        if status:
+            failed.append(name)
+    if failed:
+        print(f"\nfailed or unavailable: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
