@@ -76,7 +76,7 @@ def _to_dnslib(rtype: int, rd: Rdata) -> RD:
         return RD(socket.inet_aton(rd.address))  # type: ignore[attr-defined]
     if rtype == AAAA:
         return RD(socket.inet_pton(socket.AF_INET6, rd.address))  # type: ignore[attr-defined]
-    wire = bytes(rd.to_wire())
+    wire = rd.to_wire() or b""
     name = QTYPE.forward.get(rtype, "")
     if name in _NAMED_TYPES:
         return RDMAP[name].parse(DNSBuffer(wire), len(wire))

@@ -7,7 +7,7 @@ import asyncio
 import logging
 
 from dnsserver.aio.tcp import TcpConnection, TcpLimits
-from dnsserver.aio.udp import UdpProtocol
+from dnsserver.aio.udp import UdpListener, bind_udp
 from dnsserver.config import ServerConfig
 from dnsserver.engine import Engine
 from dnsserver.errors import ZoneError
@@ -38,7 +38,7 @@ class DnsServer:
         self.rrl = RateLimiter(config.rrl) if config.rrl.enabled else None
         self.throttle = Throttle()
         self.addresses: list[tuple[str, int]] = []
-        self._udp: list[asyncio.DatagramTransport] = []
+        self._udp: list[UdpListener] = []
         self._tcp: list[asyncio.Server] = []
         self._tcp_limits = TcpLimits(
             max_connections=config.limits.tcp_max_connections,
@@ -68,28 +68,28 @@ class DnsServer:
 
     async def _bind(self, host: str, port: int) -> int:
         for attempt in range(BIND_ATTEMPTS):
-            transport, _, real = await listen.open_udp(self._udp_protocol, host, port)
+            sock = bind_udp(host, port)
+            udp = UdpListener(sock, self.engine, self.rrl, self.throttle)
+            real = udp.port
             try:
                 server, _ = await listen.open_tcp(self._tcp_protocol, host, real)
             except OSError:
-                transport.close()
+                udp.close()
                 if port != 0 or attempt == BIND_ATTEMPTS - 1:
                     raise
                 continue
-            self._udp.append(transport)
+            udp.start()
+            self._udp.append(udp)
             self._tcp.append(server)
             return real
         raise OSError(f"cannot bind {host}")  # not reached
-
-    def _udp_protocol(self) -> UdpProtocol:
-        return UdpProtocol(self.engine, self.rrl, self.throttle)
 
     def _tcp_protocol(self) -> TcpConnection:
         return TcpConnection(self.engine, self._tcp_limits, self.throttle)
 
     async def stop(self) -> None:
-        for transport in self._udp:
-            transport.close()
+        for udp in self._udp:
+            udp.close()
         for server in self._tcp:
             server.close()
         for conn in list(self._tcp_limits.connections):
