@@ -91,6 +91,23 @@ def _target(rdata: Rdata) -> dns.name.Name | None:
     return None
 
 
+class _Tokenizer(dns.tokenizer.Tokenizer):
+    """dnspython's tokenizer, reporting the line of the last token read rather than the line
+    it has reached (which is one further when the offending token ended its line)."""
+
+    token_line = 1
+
+    def get(self, want_leading: bool = False, want_comment: bool = False) -> dns.tokenizer.Token:
+        token = super().get(want_leading, want_comment)
+        if not token.is_eol_or_eof():
+            # a newline read as the token's delimiter was counted already
+            self.token_line = self.line_number - (self.ungotten_char == "\n")
+        return token
+
+    def where(self) -> tuple[str, int]:
+        return self.filename, self.token_line
+
+
 class _Collector:
     """Stands in for the dnspython transaction the master-file Reader writes into: it only
     collects (owner, ttl, rdata), skipping dnspython's per-record zone bookkeeping, which
@@ -181,21 +198,33 @@ def _text(key: Name) -> str:
     return ".".join(label.decode("ascii", "backslashreplace") for label in key) + "."
 
 
+def _close_includes(reader: dns.zonefile.Reader) -> None:
+    files = [reader.current_file, *(state[3] for state in reader.saved_state)]
+    for f in files:
+        if f is not None and not f.closed:
+            f.close()
+
+
 def load_zone(path: str | Path, origin: str | None = None) -> Zone:
     """Load one master file. The origin is `origin`, else the file's first $ORIGIN."""
     path = str(path)
     collector = _Collector(dns.name.from_text(origin) if origin else None)
+    reader: dns.zonefile.Reader | None = None
     try:
         with open(path, encoding="utf-8") as f:
             reader = dns.zonefile.Reader(
-                dns.tokenizer.Tokenizer(f, path),
+                _Tokenizer(f, path),
                 dns.rdataclass.IN,
                 collector,  # type: ignore[arg-type]
                 allow_include=True,
             )
-            reader.read()
+            try:
+                reader.read()
+            finally:  # dnspython leaves $INCLUDEd files open when it raises
+                _close_includes(reader)
     except OSError as e:
-        raise ZoneError(f"{path}: cannot read: {e.strerror or e}") from None
+        where = f" {e.filename}" if e.filename and e.filename != path else ""
+        raise ZoneError(f"{path}: cannot read{where}: {e.strerror or e}") from None
     except dns.exception.SyntaxError as e:
         text = str(e)  # dnspython already writes "file:line: message"
         raise ZoneError(text if ":" in text.split(" ")[0] else f"{path}: {text}") from None
@@ -205,10 +234,6 @@ def load_zone(path: str | Path, origin: str | None = None) -> Zone:
         raise ZoneError(f"{path}: {e}") from None
     except (ValueError, UnicodeError) as e:
         raise ZoneError(f"{path}: {e}") from None
-    if reader.zone_origin is None:
+    if reader is None or reader.zone_origin is None:
         raise ZoneError(f"{path}: no $ORIGIN and no records")
     return build(reader.zone_origin, collector.records, path)
-
-
-def type_name(rtype: int) -> str:
-    return dns.rdatatype.to_text(rtype)  # type: ignore[arg-type]
