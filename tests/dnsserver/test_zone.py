@@ -98,7 +98,7 @@ def test_error_inside_include_names_the_included_file(tmp_path: Path) -> None:
 
 def test_missing_soa_is_an_error(tmp_path: Path) -> None:
     zone = write(tmp_path, "nosoa.zone", "$ORIGIN n.test.\n$TTL 60\n@ NS ns1\nns1 A 192.0.2.1\n")
-    with pytest.raises(ZoneError, match="nosoa.zone: no SOA"):
+    with pytest.raises(ZoneError, match=r"nosoa\.zone: no SOA"):
         load_zone(zone)
 
 
