@@ -39,7 +39,7 @@ def start(tmp: Path, name: str, *args: str) -> tuple[subprocess.Popen[bytes], in
                 "--ready-file",
                 str(ready),
                 *args,
-            ],  # fmt: skip
+            ],
             start_new_session=True,
             stderr=log,
         )
