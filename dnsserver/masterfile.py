@@ -57,9 +57,10 @@ class Record:
 
 
 class _State:
-    def __init__(self, path: str, origin: Name | None) -> None:
+    def __init__(self, path: str, origin: Name | None, zone: Name | None) -> None:
         self.path = path
         self.origin = origin
+        self.zone = zone  # lowercased zone origin: every owner must be at or below it
         self.default_ttl: int | None = None
         self.last_ttl: int | None = None
         self.soa_minimum: int | None = None
@@ -153,6 +154,10 @@ def _rtype(text: str) -> int:
     return rtype
 
 
+def _text(labels: Name) -> str:
+    return ".".join(label.decode("ascii", "backslashreplace") for label in labels) + "."
+
+
 def _lower(labels: Name) -> Name:
     return tuple(label.lower() for label in labels)
 
@@ -209,10 +214,10 @@ def _rdata(rtype: int, args: list[str], origin: Name | None, owner: Name) -> Rec
     return Record(owner, (), 0, rtype, rd, wire)
 
 
-def read(path: str | Path, origin: Name | None = None, *, _depth: int = 0) -> Iterator[Record]:
-    """Every record of the master file at `path` (and the files it $INCLUDEs)."""
-    path = str(path)
-    yield from _read(_State(path, origin), _depth)
+def read(path: str | Path, zone: Name | None = None) -> Iterator[Record]:
+    """Every record of the master file at `path` (and the files it $INCLUDEs); with `zone`
+    (lowercased), an owner outside that zone is an error naming its line."""
+    yield from _read(_State(str(path), None, zone), 0)
 
 
 def origin_of(path: str | Path) -> Name | None:
@@ -253,7 +258,7 @@ def _directive(st: _State, tokens: list[str], depth: int) -> Iterator[Record]:
         if not target.is_absolute():  # relative to the including file, like a shell `source`
             target = Path(st.path).parent / target
         origin = _name(tokens[2], st.origin) if len(tokens) == 3 else st.origin
-        inner = _State(str(target), origin)  # RFC 1035 §5.1: the origin reverts afterwards
+        inner = _State(str(target), origin, st.zone)  # RFC 1035 §5.1: origin reverts after
         inner.default_ttl, inner.last_ttl = st.default_ttl, st.last_ttl
         inner.soa_minimum = st.soa_minimum
         yield from _read(inner, depth + 1)
@@ -270,6 +275,11 @@ def _record(st: _State, blank_owner: bool, tokens: list[str]) -> Record:
     else:
         owner = st.last_owner = _name(tokens[0], st.origin)
         i = 1
+    zone = st.zone
+    if zone is not None and (
+        len(owner) < len(zone) or _lower(owner[len(owner) - len(zone) :]) != zone
+    ):
+        raise ValueError(f"{_text(owner)} is outside the zone {_text(zone)}")
     ttl: int | None = None
     for _ in range(2):  # [TTL] [class] or [class] [TTL] (RFC 1035 §5.1)
         if i >= len(tokens):

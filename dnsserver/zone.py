@@ -138,8 +138,8 @@ def load_zone(path: str | Path) -> Zone:
 
 
 def _load(path: str) -> Zone:
-    records = list(read(path))
     origin = origin_of(path)
+    records = list(read(path, origin))
     if origin is None:
         if not records:
             raise ZoneError(f"{path}: no $ORIGIN and no records")

@@ -97,11 +97,10 @@ def zone_with(tmp_path: Path, body: str, name: str = "z.zone") -> Path:
 )
 def test_errors_name_file_and_line(tmp_path: Path, body: str, message: str) -> None:
     path = zone_with(tmp_path, "ok A 192.0.2.1\n" + body)
-    with pytest.raises(ZoneError, match=r"z\.zone:(6|7)?:? ?.*" + message) as err:
+    with pytest.raises(ZoneError, match=message) as err:
         load_zone(path)
     assert "z.zone" in str(err.value)
-    if message not in ("outside the zone", "never closed"):
-        assert "z.zone:6:" in str(err.value)
+    assert "z.zone:6:" in str(err.value)
 
 
 def test_include_is_relative_to_the_including_file_and_takes_an_origin(tmp_path: Path) -> None:
