@@ -88,7 +88,7 @@ def zone_with(tmp_path: Path, body: str, name: str = "z.zone") -> Path:
         ('x TXT "no end\n', "unterminated"),
         ("x MX 10 (\n", "never closed"),
         ("x BOGUS 1\n", "unknown record type"),
-        ("x A 192.0.2.256\n", ""),
+        ("x A 192.0.2.256\n", "illegal IP address"),
         ("x.example.org. A 192.0.2.1\n", "outside the zone"),
         ("x" * 64 + " A 192.0.2.1\n", "63 octets"),
         ("$GENERATE 1-2 h$ A 192.0.2.$\n", "unsupported directive"),
