@@ -7,8 +7,8 @@ one-second window. A window counter is cheaper on the answer-cache fast path tha
 bucket (no float arithmetic), at the price of allowing up to twice the rate across a window
 boundary. Past the rate, responses are dropped, except every `slip`-th
 one, which goes out truncated (TC=1, no records) so that a real client whose address was
-spoofed can still retry over TCP, where RRL does not apply. The table has a fixed number of
-slots (a collision just resets the slot), so memory never grows with the number of clients.
+spoofed can still retry over TCP, where RRL does not apply. The counters live for one second
+and at most `table_size` of them exist, so memory never grows with the number of clients.
 """
 
 from __future__ import annotations
@@ -42,10 +42,12 @@ class RrlConfig:
 class RateLimiter:
     def __init__(self, config: RrlConfig) -> None:
         self.config = config
-        self._rate = float(config.rate)
+        self._rate = config.rate
         self._slip = config.slip
-        self._size = config.table_size
-        self._table: list[list[object] | None] = [None] * config.table_size
+        self._max = config.table_size
+        self._second = -1
+        self._counts: dict[tuple[str, bytes], int] = {}  # responses in the current second
+        self._limited: dict[tuple[str, bytes], int] = {}  # limited responses, for slip
         self._prefixes: dict[str, str] = {}
 
     def prefix(self, host: str) -> str:
@@ -62,22 +64,18 @@ class RateLimiter:
 
     def check(self, host: str, kind: bytes, now: float) -> int:
         """ALLOW, DROP or SLIP for one response of class `kind` to `host` at time `now`."""
-        prefix = self._prefixes.get(host) or self.prefix(host)
-        key = (prefix, kind)
-        i = hash(key) % self._size
-        slot = self._table[i]
+        key = (self._prefixes.get(host) or self.prefix(host), kind)
         second = int(now)
-        if slot is None or slot[0] != key:
-            self._table[i] = [key, second, 1, 0]
-            return ALLOW
-        if slot[1] != second:  # a new one-second window
-            slot[1] = second
-            slot[2] = 1
-            return ALLOW
-        count = slot[2] = slot[2] + 1  # type: ignore[operator]
+        counts = self._counts
+        if second != self._second or len(counts) >= self._max:
+            # a new one-second window (or a table full of spoofed sources): start counting anew
+            counts.clear()
+            self._limited.clear()
+            self._second = second
+        count = counts[key] = counts.get(key, 0) + 1
         if count <= self._rate:
             return ALLOW
-        limited = slot[3] = slot[3] + 1  # type: ignore[operator]
+        limited = self._limited[key] = self._limited.get(key, 0) + 1
         if self._slip and limited % self._slip == 0:
             return SLIP
         return DROP

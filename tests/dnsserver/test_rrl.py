@@ -56,7 +56,7 @@ def test_table_is_bounded() -> None:
     rrl = RateLimiter(RrlConfig(rate=1, table_size=8))
     for i in range(1000):
         rrl.check(f"10.{i // 256 % 256}.{i % 256}.1", b"k", 0.0)
-    assert len(rrl._table) == 8
+        assert len(rrl._counts) <= 8
 
 
 def test_bad_config_is_rejected() -> None:
