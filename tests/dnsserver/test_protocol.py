@@ -14,7 +14,7 @@ import dns.rdatatype
 import pytest
 
 from dnsserver.engine import Engine
-from dnsserver.zoneset import load_zones
+from dnsserver.zoneset import ZoneSet, load_zones
 from tests.dnsserver.conftest import ask, has
 
 BIG_ZONE = """$ORIGIN big.test.
@@ -157,10 +157,7 @@ def test_swap_zones_clears_the_cache(engine: Engine, big: Engine) -> None:
     assert ask(engine, "www.amazon.com", "A").rcode() == dns.rcode.REFUSED
 
 
-def test_cache_is_bounded_and_evicts_the_oldest(all_zones: object) -> None:
-    from dnsserver.zoneset import ZoneSet
-
-    assert isinstance(all_zones, ZoneSet)
+def test_cache_is_bounded_and_evicts_the_oldest(all_zones: ZoneSet) -> None:
     e = Engine(all_zones, cache_entries=3)
     queries = [dns.message.make_query(f"n{i}.networkutopia.com", "A") for i in range(5)]
     for q in queries:
