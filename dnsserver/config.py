@@ -13,7 +13,7 @@ class Limits:
     tcp_max_connections: int = 256
     tcp_idle_timeout: float = 10.0  # seconds without a query before we close (RFC 7766 §6.2.3)
     tcp_max_message: int = 65535  # largest query accepted over TCP
-    cache_entries: int = 100_000  # packed answers kept per transport
+    cache_entries: int = 50_000  # packed answers kept per transport (~20 MB when full)
 
     def __post_init__(self) -> None:
         if not 512 <= self.max_udp_payload <= 65535:

@@ -34,7 +34,7 @@ class Reply:
 
 class Engine:
     def __init__(
-        self, zones: ZoneSet, *, max_udp: int = DEFAULT_MAX_UDP, cache_entries: int = 100_000
+        self, zones: ZoneSet, *, max_udp: int = DEFAULT_MAX_UDP, cache_entries: int = 50_000
     ) -> None:
         self.zones = zones
         self.max_udp = max_udp

@@ -56,14 +56,11 @@ class DnsServer:
         except BaseException:
             await self.stop()
             raise
+        zones = " ".join(z.name_text for z in self.engine.zones)
         for host, port in self.addresses:
-            log.info(
-                "%s: serving %d zone(s) on %s port %d (UDP and TCP)",
-                self.name,
-                len(self.engine.zones),
-                host,
-                port,
-            )
+            log.info("%s: serving %s on %s port %d (UDP and TCP), RRL %s",
+                     self.name, zones, host, port,
+                     f"{self.config.rrl.rate:g}/s" if self.rrl else "off")  # fmt: skip
         return {"dns": self.addresses[0][1]}
 
     async def _bind(self, host: str, port: int) -> int:
@@ -112,6 +109,9 @@ class DnsServer:
         except ZoneError as e:
             log.error("%s: reload failed, still serving the old zones: %s", self.name, e)
             return False
+        except Exception:  # a bug in loading must not take the server down either
+            log.exception("%s: reload failed, still serving the old zones", self.name)
+            return False
         self.engine.swap_zones(zones)
-        log.info("%s: reloaded %d zone(s)", self.name, len(zones))
+        log.info("%s: reloaded %s", self.name, " ".join(z.name_text for z in zones))
         return True

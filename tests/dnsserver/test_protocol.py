@@ -14,7 +14,7 @@ import dns.rdatatype
 import pytest
 
 from dnsserver.engine import Engine
-from dnsserver.zoneset import load_zones
+from dnsserver.zoneset import ZoneSet, load_zones
 from tests.dnsserver.conftest import ask, has
 
 BIG_ZONE = """$ORIGIN big.test.
@@ -155,3 +155,13 @@ def test_swap_zones_clears_the_cache(engine: Engine, big: Engine) -> None:
     engine.swap_zones(big.zones)
     assert len(engine.udp_cache) == 0
     assert ask(engine, "www.amazon.com", "A").rcode() == dns.rcode.REFUSED
+
+
+def test_cache_is_bounded_and_evicts_the_oldest(all_zones: ZoneSet) -> None:
+    e = Engine(all_zones, cache_entries=3)
+    queries = [dns.message.make_query(f"n{i}.networkutopia.com", "A") for i in range(5)]
+    for q in queries:
+        e.handle(q.to_wire(), tcp=False)
+    assert len(e.udp_cache) == 3
+    assert e.udp_cache.get(queries[0].to_wire()[2:]) is None
+    assert e.udp_cache.get(queries[4].to_wire()[2:]) is not None

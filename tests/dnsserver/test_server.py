@@ -194,3 +194,31 @@ async def test_reload_while_queries_are_in_flight(server: DnsServer, tmp_path: P
     results = await asyncio.gather(server.reload(), *queries)
     assert results[0] is True
     assert all(r.rcode() == dns.rcode.NXDOMAIN for r in results[1:])  # type: ignore[union-attr]
+
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback on this machine")
+async def test_ipv6_listener(zone_dir: Path) -> None:
+    cfg = ServerConfig(
+        zones=(str(zone_dir / "networkutopia.com.zone"),), listen=("[::1]:0", f"{HOST}:0")
+    )
+    srv = DnsServer(cfg)
+    await srv.start()
+    try:
+        (_, port6), (_, port4) = srv.addresses
+        q = dns.message.make_query("www.networkutopia.com", "AAAA")
+        for where, p in (("::1", port6), (HOST, port4)):
+            r = await dns.asyncquery.udp(q, where, port=p, timeout=T)
+            assert rrs(r.answer) == ["www.networkutopia.com. 3600 IN AAAA 2001:db8:212::80"]
+            r = await dns.asyncquery.tcp(q, where, port=p, timeout=T)
+            assert r.answer
+    finally:
+        await srv.stop()
