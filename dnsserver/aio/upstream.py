@@ -48,8 +48,11 @@ class _Waiter(asyncio.DatagramProtocol):
         up = self.upstream
         if self.done.done():
             return
-        if (addr[0], addr[1]) != self.peer or len(data) < 12 or data[:2] != self.qid.to_bytes(2):
-            up.forged(f"from {addr[0]}:{addr[1]} for {self.peer[0]}:{self.peer[1]}")
+        if (addr[0], addr[1]) != self.peer:
+            up.forged(f"from {addr[0]}:{addr[1]}, expected {self.peer[0]}:{self.peer[1]}")
+            return
+        if len(data) < 12 or data[:2] != self.qid.to_bytes(2):
+            up.forged(f"wrong ID from {addr[0]}:{addr[1]}")
             return
         try:
             msg = DNSRecord.parse(data)

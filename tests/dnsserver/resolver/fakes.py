@@ -88,6 +88,9 @@ class FakeServer:
     handler: Handler | None = None  # overrides the zones (attacks, garbage)
     down: bool = False
     queries: int = 0
+    delay: float = 0.0  # network fakes only: seconds before answering
+    truncate_udp: bool = False  # network fakes only: answer UDP with TC=1 and no records
+    seen_ids: list[int] = field(default_factory=list)
 
     def respond(self, q: DNSRecord) -> DNSRecord | None:
         self.queries += 1

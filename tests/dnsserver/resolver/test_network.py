@@ -1,0 +1,191 @@
+"""The resolver daemon over real sockets, against fake authoritative servers, with dnspython."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import dns.asyncquery
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rdatatype
+from dnslib import RR, DNSHeader, DNSRecord
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dnsserver.resolver.cli import control
+
+from .conftest import Hierarchy
+
+Start = Any
+
+
+def addresses(resp: dns.message.Message) -> list[str]:
+    return sorted(
+        rd.address for rrset in resp.answer if rrset.rdtype == dns.rdatatype.A for rd in rrset
+    )
+
+
+async def ask(
+    port: int, name: str, rdtype: str = "A", *, rd: bool = True, tcp: bool = False
+) -> dns.message.Message:
+    q = dns.message.make_query(name, rdtype, use_edns=0)
+    if not rd:
+        q.flags &= ~dns.flags.RD
+    if tcp:
+        return await dns.asyncquery.tcp(q, "127.0.0.1", port=port, timeout=5)
+    return await dns.asyncquery.udp(q, "127.0.0.1", port=port, timeout=5)
+
+
+async def test_resolves_through_the_hierarchy_and_caches(start_resolver: Start) -> None:
+    d, ports = await start_resolver()
+    resp = await ask(ports["dns"], "WwW.ExAmple.TEST.")
+    assert resp.rcode() == dns.rcode.NOERROR
+    assert addresses(resp) == ["127.1.0.1"]
+    assert resp.flags & dns.flags.RA and not resp.flags & dns.flags.AA
+    assert resp.question[0].name.to_text() == "WwW.ExAmple.TEST."  # the client's case
+    sent = d.stats.upstream_queries
+    assert sent == 3
+    for name in ("www.example.test.", "WWW.EXAMPLE.TEST."):
+        again = await ask(ports["dns"], name)
+        assert addresses(again) == ["127.1.0.1"]
+        assert again.question[0].name.to_text() == name
+        assert 0 < again.answer[0].ttl <= 300
+    assert d.stats.upstream_queries == sent
+    assert d.stats.cache_hits >= 2
+
+
+async def test_cname_across_zones_nxdomain_and_nodata(start_resolver: Start) -> None:
+    _, ports = await start_resolver()
+    resp = await ask(ports["dns"], "far.example.test.")
+    assert addresses(resp) == ["127.1.0.4"]
+    resp = await ask(ports["dns"], "nope.example.test.")
+    assert resp.rcode() == dns.rcode.NXDOMAIN
+    assert resp.authority and resp.authority[0].rdtype == dns.rdatatype.SOA
+    resp = await ask(ports["dns"], "www.example.test.", "AAAA")
+    assert resp.rcode() == dns.rcode.NOERROR and not resp.answer
+
+
+async def test_tcp_clients_and_norec_cache_only(start_resolver: Start) -> None:
+    d, ports = await start_resolver()
+    resp = await ask(ports["dns"], "www.other.test.", tcp=True)
+    assert addresses(resp) == ["127.1.0.3"]
+    sent = d.stats.upstream_queries
+    cached = await ask(ports["dns"], "www.other.test.", rd=False)
+    assert addresses(cached) == ["127.1.0.3"]
+    missing = await ask(ports["dns"], "mail.example.test.", rd=False)
+    assert missing.rcode() == dns.rcode.NOERROR and not missing.answer
+    assert d.stats.upstream_queries == sent
+
+
+async def test_truncated_upstream_answer_is_retried_over_tcp(
+    start_resolver: Start, hierarchy: Hierarchy
+) -> None:
+    hierarchy.net["127.0.0.13"].truncate_udp = True
+    d, ports = await start_resolver()
+    resp = await ask(ports["dns"], "www.other.test.")
+    assert addresses(resp) == ["127.1.0.3"]
+    assert d.stats.upstream_tcp == 1
+
+
+async def test_control_stats_dump_and_flush(start_resolver: Start) -> None:
+    d, ports = await start_resolver()
+    ctl = f"127.0.0.1:{ports['control']}"
+    await ask(ports["dns"], "www.example.test.")
+    stats = await asyncio.to_thread(control, ctl, "stats")
+    assert stats["stats"]["upstream_queries"] == 3
+    dump = await asyncio.to_thread(control, ctl, "dump www.example.test")
+    assert any("127.1.0.1" in row for row in dump["entries"])
+    flushed = await asyncio.to_thread(control, ctl, "flush www.example.test")
+    assert flushed["flushed"] >= 1
+    await ask(ports["dns"], "www.example.test.")
+    assert d.stats.upstream_queries == 4  # only the flushed name was asked again
+    bad = await asyncio.to_thread(control, ctl, "frobnicate")
+    assert "error" in bad
+
+
+async def test_clients_outside_the_acl_are_refused(start_resolver: Start) -> None:
+    d, ports = await start_resolver(allow=("10.0.0.0/8",))
+    resp = await ask(ports["dns"], "www.example.test.")
+    assert resp.rcode() == dns.rcode.REFUSED
+    assert d.stats.upstream_queries == 0
+
+
+async def test_rate_limited_clients_are_dropped(start_resolver: Start) -> None:
+    d, ports = await start_resolver(rate_limit=5.0)
+    answered = 0
+    for i in range(20):
+        try:
+            await asyncio.wait_for(ask(ports["dns"], f"n{i}.example.test."), 0.2)
+            answered += 1
+        except (TimeoutError, dns.exception.Timeout):
+            pass
+    assert answered < 20 and d.stats.ratelimited > 0
+
+
+async def test_server_answering_another_question_is_rejected(
+    start_resolver: Start, hierarchy: Hierarchy
+) -> None:
+    def other_question(q: DNSRecord) -> DNSRecord:
+        r = DNSRecord(DNSHeader(id=q.header.id, qr=1, aa=1))
+        r.add_question(*DNSRecord.question("www.example.test", "A").questions)
+        r.add_answer(*RR.fromZone("www.example.test. 300 IN A 127.0.0.66"))
+        return r
+
+    hierarchy.net["127.0.0.13"].handler = other_question
+    d, ports = await start_resolver(max_time=2.0)
+    resp = await ask(ports["dns"], "www.other.test.")
+    assert resp.rcode() == dns.rcode.SERVFAIL
+    assert d.stats.dropped_forged >= 1
+    # the answer to the question nobody asked was not cached either
+    dump = await asyncio.to_thread(control, f"127.0.0.1:{ports['control']}", "dump")
+    assert not any("127.0.0.66" in row for row in dump["entries"])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+async def test_garbage_from_clients_never_stops_the_resolver(
+    start_resolver: Start, data: st.DataObject
+) -> None:
+    # One resolver for all examples: hypothesis reuses the fixture's instance.
+    global _live
+    if _live is None or _live[0].loop is not asyncio.get_running_loop():
+        _live = await start_resolver()
+    _d, ports = _live
+    good = bytes(DNSRecord.question("www.example.test", "A").pack())
+    raw = data.draw(
+        st.one_of(
+            st.binary(max_size=600),
+            st.builds(
+                lambda i, b: good[:i] + bytes([b]) + good[i + 1 :],
+                st.integers(0, len(good) - 1),
+                st.integers(0, 255),
+            ),
+            st.builds(lambda n: good[:n], st.integers(0, len(good))),
+        )
+    )
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[bytes] = loop.create_future()
+
+    class P(asyncio.DatagramProtocol):
+        def datagram_received(self, b: bytes, addr: Any) -> None:
+            if not fut.done():
+                fut.set_result(b)
+
+    tr, _ = await loop.create_datagram_endpoint(P, remote_addr=("127.0.0.1", ports["dns"]))
+    try:
+        tr.sendto(raw)
+        with_reply = None
+        with contextlib.suppress(TimeoutError):
+            with_reply = await asyncio.wait_for(fut, 0.2)
+        if with_reply is not None and len(with_reply) >= 12:
+            assert with_reply[2] & 0x80  # only ever responses
+    finally:
+        tr.close()
+    resp = await ask(ports["dns"], "www.example.test.")
+    assert addresses(resp) == ["127.1.0.1"]
+
+
+_live: Any = None
