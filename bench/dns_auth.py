@@ -1,0 +1,193 @@
+"""Authoritative DNS throughput: NSD and our dnsserver on the same zone, measured by dnsperf.
+
+Zone example.test: SOA, NS, apex MX and host0..host999 A records. Query file (20,000 lines):
+80% existing A, 10% apex MX, 10% random non-existent names (NXDOMAIN). NSD runs with one
+server process and RRL off (Debian builds it with RRL on at 200 qps, which would block the
+benchmark); ours runs with RRL off on uvloop. Both are measured one after the other with
+`dnsperf -l SECONDS -c 4 -q OUTSTANDING`, and the ratio is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import dns.message
+import dns.query
+
+HOSTS = 1000
+QUERIES = 20_000
+
+
+def write_zone(directory: Path) -> Path:
+    lines = [
+        "$ORIGIN example.test.",
+        "$TTL 3600",
+        "@ IN SOA ns1 hostmaster ( 2026112701 7200 3600 1209600 300 )",
+        "@ IN NS ns1",
+        "@ IN MX 10 mail",
+        "ns1 IN A 127.0.0.1",
+        "mail IN A 127.0.0.2",
+    ]
+    lines += [f"host{i} IN A 10.0.{i // 256}.{i % 256}" for i in range(HOSTS)]
+    path = directory / "example.test.zone"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def write_queries(directory: Path, rng: random.Random) -> Path:
+    out = []
+    for _ in range(QUERIES):
+        r = rng.random()
+        if r < 0.8:
+            out.append(f"host{rng.randrange(HOSTS)}.example.test A")
+        elif r < 0.9:
+            out.append("example.test MX")
+        else:
+            out.append(f"nx{rng.randrange(10**9)}.example.test A")
+    path = directory / "queries.txt"
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
+def free_port(host: str) -> int:
+    """A port free for both UDP and TCP on `host`."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind((host, 0))
+            port = u.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                try:
+                    t.bind((host, port))
+                except OSError:
+                    continue
+            return int(port)
+    raise OSError("no free port")
+
+
+def wait_answering(host: str, port: int, deadline: float) -> None:
+    q = dns.message.make_query("example.test.", "SOA")
+    while time.monotonic() < deadline:
+        try:
+            dns.query.udp(q, host, port=port, timeout=0.3)
+            return
+        except (OSError, dns.exception.Timeout):
+            time.sleep(0.1)
+    raise TimeoutError(f"no answer from {host}:{port}")
+
+
+def dnsperf(host: str, port: int, queries: Path, seconds: int, outstanding: int) -> float:
+    cmd = ["dnsperf", "-s", host, "-p", str(port), "-d", str(queries), "-l", str(seconds),
+           "-c", "4", "-q", str(outstanding)]  # fmt: skip
+    print("  $", " ".join(cmd), flush=True)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
+    m = re.search(r"Queries per second:\s+([\d.]+)", out)
+    lost = re.search(r"Queries lost:\s+(\d+)", out)
+    if m is None:
+        raise RuntimeError(f"dnsperf printed no figure:\n{out}")
+    print(f"  {float(m.group(1)):,.0f} qps, lost {lost.group(1) if lost else '?'}", flush=True)
+    return float(m.group(1))
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def run_nsd(tmp: Path, zone: Path, queries: Path, args: argparse.Namespace) -> float:
+    host = "127.0.0.201"
+    port = free_port(host)
+    conf = tmp / "nsd.conf"
+    conf.write_text(
+        f"""server:
+    server-count: 1
+    ip-address: {host}@{port}
+    username: ""
+    chroot: ""
+    zonesdir: "{tmp}"
+    database: ""
+    zonelistfile: "{tmp}/zone.list"
+    xfrdfile: "{tmp}/xfrd.state"
+    xfrdir: "{tmp}"
+    pidfile: "{tmp}/nsd.pid"
+    logfile: "{tmp}/nsd.log"
+    verbosity: 0
+    rrl-ratelimit: 0
+remote-control:
+    control-enable: no
+zone:
+    name: example.test
+    zonefile: "{zone}"
+"""
+    )
+    proc = subprocess.Popen(["nsd", "-d", "-c", str(conf)], start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        wait_answering(host, port, time.monotonic() + 15)
+        version = subprocess.run(["nsd", "-v"], capture_output=True, text=True).stderr
+        print(f"NSD ({version.splitlines()[0]}), server-count 1, rrl-ratelimit 0", flush=True)
+        return dnsperf(host, port, queries, args.seconds, args.outstanding)
+    finally:
+        stop(proc)
+
+
+def run_ours(tmp: Path, zone: Path, queries: Path, args: argparse.Namespace) -> float:
+    host = "127.0.0.202"
+    ready = tmp / "ours.ready"
+    cmd = [sys.executable, "-m", "dnsserver", "serve", "--zone", str(zone),
+           "--listen", f"{host}:0", "--no-rrl", "--ready-file", str(ready),
+           "--log-level", "WARNING"]  # fmt: skip
+    proc = subprocess.Popen(cmd, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("dnsserver did not start")
+            time.sleep(0.05)
+        port = json.loads(ready.read_text())["ports"]["dns"]
+        print("ours (dnsserver serve --no-rrl, uvloop)", flush=True)
+        return dnsperf(host, port, queries, args.seconds, args.outstanding)
+    finally:
+        stop(proc)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.dns_auth", description=__doc__)
+    parser.add_argument("--seconds", type=int, default=5, help="dnsperf -l (default 5)")
+    parser.add_argument("--outstanding", type=int, default=500, help="dnsperf -q (default 500)")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    for prog in ("nsd", "dnsperf"):
+        if shutil.which(prog) is None:
+            print(f"{prog} is missing: apt-get install {prog}", file=sys.stderr)
+            return 2
+    with tempfile.TemporaryDirectory(prefix="bench-dns-") as d:
+        tmp = Path(d)
+        zone = write_zone(tmp)
+        queries = write_queries(tmp, random.Random(args.seed))
+        nsd = run_nsd(tmp, zone, queries, args)
+        ours = run_ours(tmp, zone, queries, args)
+    print(f"\nNSD {nsd:,.0f} qps, ours {ours:,.0f} qps: ours = {ours / nsd:.0%} of NSD "
+          "(target >= 60%)")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""The UDP listener: a non-blocking socket drained from one reader callback (no task, no
+transport, no protocol object per query).
+
+Fast path: the answer cache is consulted with the query bytes after the ID and a hit is sent
+with the client's ID prefixed -- no parsing. Misses go through the engine. Reading the socket
+directly (`loop.add_reader`) and answering up to BATCH datagrams per wake-up measured about 12%
+more queries per second than a DatagramProtocol on uvloop. A full send buffer drops the answer,
+as a lost datagram would: the client retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+
+from dnsserver.engine import Engine
+from dnsserver.rrl import ALLOW, SLIP, RateLimiter
+from minternet.listen import family_of
+from minternet.logs import Throttle
+
+log = logging.getLogger(__name__)
+
+BATCH = 64  # datagrams answered per wake-up before yielding to the event loop
+MAX_QUERY = 4096  # larger UDP queries are read truncated and answered FORMERR
+
+
+def bind_udp(host: str, port: int, rcvbuf: int = 1 << 21) -> socket.socket:
+    sock = socket.socket(family_of(host), socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.bind((host, port))
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class UdpListener:
+    def __init__(
+        self,
+        sock: socket.socket,
+        engine: Engine,
+        rrl: RateLimiter | None,
+        throttle: Throttle,
+    ) -> None:
+        self.sock = sock
+        self.port: int = sock.getsockname()[1]
+        self.engine = engine
+        self.rrl = rrl
+        self.throttle = throttle
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self.sock.fileno(), self._on_readable)
+
+    def close(self) -> None:
+        if self._loop is not None and self.sock.fileno() >= 0:
+            self._loop.remove_reader(self.sock.fileno())
+        self.sock.close()
+
+    def _on_readable(self) -> None:
+        recvfrom = self.sock.recvfrom
+        sendto = self.sock.sendto
+        get = self.engine.udp_cache.get
+        limited = self.rrl is not None
+        for _ in range(BATCH):
+            try:
+                data, addr = recvfrom(MAX_QUERY)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as e:
+                self.throttle(log, "udp-error", "UDP receive error: %s", e)
+                return
+            entry = get(data[2:])
+            if entry is not None and not limited:
+                try:  # noqa: SIM105 (a with-block costs more on the hot path)
+                    sendto(data[:2] + entry[0], addr)
+                except OSError:
+                    pass  # send buffer full: dropped, like a lost datagram
+                continue
+            try:
+                self._answer(data, addr, entry)
+            except Exception:  # a bug must cost one query, never the listener
+                log.exception("internal error answering a UDP query from %s", addr[0])
+
+    def _answer(
+        self, data: bytes, addr: tuple[str, int], entry: tuple[bytes, bytes] | None
+    ) -> None:
+        if entry is not None:
+            wire: bytes | None = data[:2] + entry[0]
+            kind = entry[1]
+        else:
+            reply = self.engine.handle(data, tcp=False)
+            if reply.problem is not None:
+                self.throttle(log, "bad-udp", "bad query from %s: %s", addr[0], reply.problem)
+            wire, kind = reply.wire, reply.kind
+        if wire is None:
+            return
+        if self.rrl is not None:
+            verdict = self.rrl.check(addr[0], kind, time.monotonic())
+            if verdict != ALLOW:
+                self.throttle(
+                    log,
+                    "rrl",
+                    "rate limiting responses to %s (%s)",
+                    self.rrl.prefix(addr[0]),
+                    kind.decode("ascii", "replace"),
+                )
+                if verdict != SLIP:
+                    return
+                wire = self.engine.slip(data)
+                if wire is None:
+                    return
+        with contextlib.suppress(OSError):
+            self.sock.sendto(wire, addr)

@@ -1,0 +1,42 @@
+"""The server's configuration: a frozen dataclass read from TOML (`--config`) or the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dnsserver.rrl import RrlConfig
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    max_udp_payload: int = 1232  # largest UDP answer we send, whatever the client offers
+    tcp_max_connections: int = 256
+    tcp_idle_timeout: float = 10.0  # seconds without a query before we close (RFC 7766 §6.2.3)
+    tcp_max_message: int = 65535  # largest query accepted over TCP
+    cache_entries: int = 100_000  # packed answers kept per transport
+
+    def __post_init__(self) -> None:
+        if not 512 <= self.max_udp_payload <= 65535:
+            raise ValueError("max_udp_payload must be within 512..65535")
+        if self.tcp_max_connections < 1 or self.tcp_idle_timeout <= 0:
+            raise ValueError("tcp_max_connections and tcp_idle_timeout must be positive")
+        if not 12 <= self.tcp_max_message <= 65535:
+            raise ValueError("tcp_max_message must be within 12..65535")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerConfig:
+    """Example TOML:
+
+    zones = ["root.zone"]
+    listen = ["127.0.0.10:10053"]
+    [rrl]
+    rate = 200
+    [limits]
+    tcp_idle_timeout = 10.0
+    """
+
+    zones: tuple[str, ...] = ()
+    listen: tuple[str, ...] = ()
+    rrl: RrlConfig = field(default_factory=RrlConfig)
+    limits: Limits = field(default_factory=Limits)

@@ -1,0 +1,42 @@
+"""The dnsserver error base class; every error carries the DNS rcode it is answered with."""
+
+from __future__ import annotations
+
+# RFC 1035 §4.1.1 / RFC 6891 §9 response codes used by the server.
+NOERROR = 0
+FORMERR = 1
+SERVFAIL = 2
+NXDOMAIN = 3
+NOTIMP = 4
+REFUSED = 5
+BADVERS = 16
+
+
+class DnsError(Exception):
+    """Base class of dnsserver errors; `rcode` is what the client is told (None: say nothing)."""
+
+    rcode: int | None = SERVFAIL
+
+
+class Unanswerable(DnsError):
+    """Input that gets no response at all: too short for a header, or a response (QR=1)."""
+
+    rcode = None
+
+
+class FormatError(DnsError):
+    """A malformed query (RFC 1035 §4.1.1 FORMERR)."""
+
+    rcode = FORMERR
+
+
+class NotImplementedOpcode(DnsError):
+    """An opcode other than QUERY (RFC 1035 §4.1.1 NOTIMP)."""
+
+    rcode = NOTIMP
+
+
+class ZoneError(DnsError):
+    """A master file that cannot be served; the message names the file and, when known, the line."""
+
+    rcode = SERVFAIL

@@ -1,0 +1,90 @@
+"""Packing an Answer into a response message, with EDNS (RFC 6891) and truncation (TC=1)."""
+
+from __future__ import annotations
+
+from dnslib import EDNS0, DNSHeader, DNSLabel, DNSQuestion, DNSRecord
+
+from dnsserver.errors import BADVERS
+from dnsserver.lookup import Answer
+from dnsserver.wire import AA, CD, QR, RD, TC, Query
+
+MIN_UDP = 512  # RFC 1035 §4.2.1; RFC 6891 §6.2.5: smaller EDNS sizes are treated as 512
+TCP_MAX = 65535  # RFC 7766 §8: the 2-byte length prefix bounds a message
+
+
+def udp_limit(query: Query, max_udp: int) -> int:
+    """The largest UDP response this client accepts (RFC 6891 §6.2.3-6.2.5)."""
+    if query.edns is None:
+        return MIN_UDP
+    return max(MIN_UDP, min(query.edns.payload, max_udp))
+
+
+def _opt(query: Query, max_udp: int, rcode: int) -> list[EDNS0]:
+    if query.edns is None:
+        return []
+    # RFC 6891 §6.1.3: upper 8 bits of the extended rcode; RFC 3225 §3: DO is copied back.
+    return [
+        EDNS0(udp_len=max_udp, ext_rcode=rcode >> 4, version=0, flags="do" if query.edns.do else "")
+    ]
+
+
+def _header(query: Query, rcode: int, *, aa: bool, tc: bool = False) -> DNSHeader:
+    flags = QR | (query.flags & (RD | CD)) | (rcode & 0xF)  # never RA: we do not recurse
+    if aa:
+        flags |= AA
+    if tc:
+        flags |= TC
+    return DNSHeader(id=query.id, bitmap=flags)
+
+
+def _question(query: Query) -> DNSQuestion:
+    return DNSQuestion(DNSLabel(query.labels), query.qtype, query.qclass)  # client's case
+
+
+def pack(query: Query, ans: Answer, limit: int, max_udp: int) -> bytes:
+    """Pack `ans`; if it exceeds `limit`, drop additional data, then fall back to TC=1.
+
+    RFC 2181 §9: TC is set only when required data does not fit. Additional data is optional,
+    except the glue of a referral (RFC 9471 §3), whose loss also sets TC.
+    """
+    opt = _opt(query, max_udp, ans.rcode)
+    rec = DNSRecord(
+        _header(query, ans.rcode, aa=ans.aa),
+        q=_question(query),
+        rr=ans.answer,
+        auth=ans.authority,
+        ar=ans.additional + opt,
+    )
+    wire = bytes(rec.pack())
+    if len(wire) <= limit:
+        return wire
+    if ans.additional and not ans.glue_required:
+        rec.ar = list(opt)
+        wire = bytes(rec.pack())
+        if len(wire) <= limit:
+            return wire
+    return truncated(query, ans.rcode, ans.aa, max_udp)
+
+
+def truncated(query: Query, rcode: int, aa: bool, max_udp: int) -> bytes:
+    """TC=1 with the question (unlike dnslib's truncate()) and OPT, no records."""
+    rec = DNSRecord(
+        _header(query, rcode, aa=aa, tc=True), q=_question(query), ar=_opt(query, max_udp, rcode)
+    )
+    return bytes(rec.pack())
+
+
+def badvers(query: Query, max_udp: int) -> bytes:
+    """RFC 6891 §6.1.3: an unknown EDNS version gets BADVERS and our version (0)."""
+    rec = DNSRecord(
+        _header(query, BADVERS, aa=False), q=_question(query), ar=_opt(query, max_udp, BADVERS)
+    )
+    return bytes(rec.pack())
+
+
+def error(query: Query, rcode: int, max_udp: int) -> bytes:
+    """An error rcode (REFUSED) with the question echoed."""
+    rec = DNSRecord(
+        _header(query, rcode, aa=False), q=_question(query), ar=_opt(query, max_udp, rcode)
+    )
+    return bytes(rec.pack())

@@ -1,0 +1,153 @@
+"""Parsing DNS queries from wire bytes (RFC 1035 §4.1) and header-only error responses."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from dnsserver.errors import FormatError, NotImplementedOpcode, Unanswerable
+
+#: A domain name as a tuple of labels, leftmost first, without the root label.
+Name = tuple[bytes, ...]
+
+# Header flag bits (RFC 1035 §4.1.1, RFC 4035 §3.2 for AD/CD).
+QR = 0x8000
+AA = 0x0400
+TC = 0x0200
+RD = 0x0100
+RA = 0x0080
+AD = 0x0020
+CD = 0x0010
+OPCODE_MASK = 0x7800
+
+TYPE_OPT = 41
+MAX_NAME_WIRE = 255  # RFC 1035 §2.3.4: a name is at most 255 octets on the wire
+_HEADER = struct.Struct("!HHHHHH")
+_FIXED = struct.Struct("!HHIH")  # type, class, ttl, rdlength
+
+
+@dataclass(frozen=True, slots=True)
+class Edns:
+    """The client's OPT pseudo-RR (RFC 6891 §6.1)."""
+
+    payload: int
+    version: int
+    do: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A parsed standard query; `labels` keeps the client's case, `key` is lowercased."""
+
+    id: int
+    flags: int
+    labels: Name
+    key: Name
+    qtype: int
+    qclass: int
+    edns: Edns | None
+
+
+def read_name(data: bytes, pos: int) -> tuple[Name, int]:
+    """Read a possibly compressed name at `pos`; return its labels and the offset after it.
+
+    RFC 1035 §4.1.4: a pointer must point strictly before every octet already read for this
+    name, so a compression loop cannot exist; labels over 63 octets (types 01/10) and names over
+    255 octets are malformed.
+    """
+    labels: list[bytes] = []
+    total = 1
+    end = -1
+    floor = pos  # pointers must go strictly below this
+    n = len(data)
+    while True:
+        if pos >= n:
+            raise FormatError("name runs past the end of the message")
+        length = data[pos]
+        if length == 0:
+            pos += 1
+            break
+        kind = length & 0xC0
+        if kind == 0xC0:
+            if pos + 1 >= n:
+                raise FormatError("truncated compression pointer")
+            target = ((length & 0x3F) << 8) | data[pos + 1]
+            if end < 0:
+                end = pos + 2
+            if target >= floor:
+                raise FormatError("compression pointer loop or forward pointer")
+            floor = pos = target
+            continue
+        if kind:
+            raise FormatError(f"unsupported label type {kind >> 6:#x}")
+        total += length + 1
+        if total > MAX_NAME_WIRE:
+            raise FormatError("name longer than 255 octets")
+        if pos + 1 + length > n:
+            raise FormatError("label runs past the end of the message")
+        labels.append(data[pos + 1 : pos + 1 + length])
+        pos += 1 + length
+    return tuple(labels), (end if end >= 0 else pos)
+
+
+def parse_query(data: bytes) -> Query:
+    """Parse a query; raises Unanswerable, NotImplementedOpcode or FormatError."""
+    if len(data) < 12:
+        raise Unanswerable("shorter than a DNS header")
+    qid, flags, qdcount, ancount, nscount, arcount = _HEADER.unpack_from(data)
+    if flags & QR:
+        raise Unanswerable("a response, not a query")  # never answer responses: no loops
+    if flags & OPCODE_MASK:
+        raise NotImplementedOpcode(f"opcode {(flags & OPCODE_MASK) >> 11}")
+    if qdcount != 1:
+        raise FormatError(f"QDCOUNT {qdcount} (must be 1)")
+    if flags & TC:
+        raise FormatError("TC set in a query")
+    labels, pos = read_name(data, 12)
+    if pos + 4 > len(data):
+        raise FormatError("truncated question")
+    qtype, qclass = struct.unpack_from("!HH", data, pos)
+    pos += 4
+    edns: Edns | None = None
+    for i in range(ancount + nscount + arcount):
+        owner, pos = read_name(data, pos)
+        if pos + 10 > len(data):
+            raise FormatError("truncated resource record")
+        rtype, rclass, ttl, rdlength = _FIXED.unpack_from(data, pos)
+        pos += 10
+        if pos + rdlength > len(data):
+            raise FormatError("RDATA runs past the end of the message")
+        if rtype == TYPE_OPT:
+            # RFC 6891 §6.1.1: one OPT, in the additional section, owned by the root.
+            if i < ancount + nscount or owner or edns is not None:
+                raise FormatError("misplaced or duplicate OPT record")
+            _check_options(data, pos, pos + rdlength)
+            edns = Edns(payload=rclass, version=(ttl >> 16) & 0xFF, do=bool(ttl & 0x8000))
+        pos += rdlength
+    return Query(
+        id=qid,
+        flags=flags,
+        labels=labels,
+        key=tuple(label.lower() for label in labels),
+        qtype=qtype,
+        qclass=qclass,
+        edns=edns,
+    )
+
+
+def _check_options(data: bytes, pos: int, end: int) -> None:
+    """RFC 6891 §6.1.2: OPT RDATA is a sequence of {code, length, value}."""
+    while pos < end:
+        if pos + 4 > end:
+            raise FormatError("truncated EDNS option")
+        (length,) = struct.unpack_from("!H", data, pos + 2)
+        pos += 4 + length
+        if pos > end:
+            raise FormatError("EDNS option runs past its record")
+
+
+def header_only(data: bytes, rcode: int) -> bytes:
+    """A response with just a header (FORMERR, NOTIMP): ID, opcode and RD copied from the query."""
+    qid, flags = struct.unpack_from("!HH", data)
+    flags = QR | (flags & (OPCODE_MASK | RD)) | (rcode & 0xF)
+    return _HEADER.pack(qid, flags, 0, 0, 0, 0)

@@ -1,0 +1,43 @@
+"""The set of zones one server serves; finds the most specific zone for a name."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from dnsserver.errors import ZoneError
+from dnsserver.wire import Name
+from dnsserver.zone import Zone, load_zone
+
+
+class ZoneSet:
+    """Zones by origin. When a server holds a parent and a child zone, the child wins."""
+
+    def __init__(self, zones: Iterable[Zone] = ()) -> None:
+        self.by_origin: dict[Name, Zone] = {}
+        for z in zones:
+            if z.origin in self.by_origin:
+                raise ZoneError(
+                    f"{z.path}: zone {z.name_text} is already loaded from "
+                    f"{self.by_origin[z.origin].path}"
+                )
+            self.by_origin[z.origin] = z
+
+    def find(self, key: Name) -> Zone | None:
+        """The most specific served zone containing the lowercased name `key`."""
+        get = self.by_origin.get
+        for i in range(len(key) + 1):
+            z = get(key[i:])
+            if z is not None:
+                return z
+        return None
+
+    def __len__(self) -> int:
+        return len(self.by_origin)
+
+    def __iter__(self) -> Iterator[Zone]:
+        return iter(self.by_origin.values())
+
+
+def load_zones(paths: Iterable[str]) -> ZoneSet:
+    """Load every master file; the first bad one raises ZoneError (file and line in the text)."""
+    return ZoneSet(load_zone(p) for p in paths)
