@@ -195,9 +195,11 @@ class ResolverDaemon:
         assert self.loop is not None
         now = self.loop.time()
         res = self.core.from_cache(name, qtype, now)
+        complete = True  # a whole answer (not RD=0's partial chain or referral): re-servable
         if res is not None and res.rcode != RCODE.SERVFAIL:
             self.stats.cache_hits += 1
         elif not req.header.rd:
+            complete = False
             res = self.core.from_cache(name, qtype, now, partial=True)
             if res is None:
                 res = self._cache_only_referral(name, now)  # RD=0: the cache and nothing else
@@ -218,6 +220,7 @@ class ResolverDaemon:
         out = bytes(reply.pack())
         if (
             qk is not None
+            and complete
             and not res.stale
             and res.rcode in (RCODE.NOERROR, RCODE.NXDOMAIN)
             and (res.answer or res.authority)

@@ -78,6 +78,8 @@ async def test_tcp_clients_and_norec_cache_only(start_resolver: Start) -> None:
     missing = await ask(ports["dns"], "mail.example.test.", rd=False)
     assert missing.rcode() == dns.rcode.NOERROR and not missing.answer
     assert d.stats.upstream_queries == sent
+    # the cache-only reply is not what a recursive query gets afterwards
+    assert addresses(await ask(ports["dns"], "mail.example.test.")) == ["127.1.0.2"]
 
 
 async def test_truncated_upstream_answer_is_retried_over_tcp(
