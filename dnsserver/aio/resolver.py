@@ -7,9 +7,11 @@ resolver/packed.py); everything else goes through dnslib and the resolution core
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
+import socket
 import struct
 from collections import OrderedDict
 from typing import Any
@@ -26,7 +28,7 @@ from dnsserver.resolver.policy import Policy
 from dnsserver.resolver.rrset import Name, RRset, name_of, to_text, type_text
 from dnsserver.resolver.servers import ServerSelector
 from dnsserver.resolver.stats import Stats
-from minternet.listen import open_tcp, open_udp, parse_hostport
+from minternet.listen import family_of, open_tcp, parse_hostport
 from minternet.logs import Throttle
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,9 @@ class ResolverDaemon:
             ports=forwarders,
         )
         self.answers: OrderedDict[bytes, PackedAnswer] = OrderedDict()
+        #: query bytes after the ID -> [answer bytes after the ID, valid until, packed, key]:
+        #: the exact query seen before, answered with no parsing until its TTLs tick down.
+        self.hot: dict[bytes, list[Any]] = {}
         self._inflight: dict[tuple[Name, int], asyncio.Future[Result]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closers: list[Any] = []
@@ -84,7 +89,9 @@ class ResolverDaemon:
 
     async def start(self) -> dict[str, int]:
         self.loop = asyncio.get_running_loop()
-        udp, _, port = await open_udp(lambda: _UDP(self), self.host, self.port)
+        udp = _UDPReader(self, self.host, self.port)
+        port = udp.port
+        udp.start()
         self._closers.append(udp)
         tcp, _ = await open_tcp(lambda: _TCPConn(self), self.host, port)
         self._closers.append(tcp)
@@ -139,7 +146,29 @@ class ResolverDaemon:
             return None, qk
         self.stats.cache_hits += 1
         out = entry.render(int.from_bytes(data[:2]), qk.qname_wire, qk.rd, now)
+        if len(out) <= qk.udp_size:
+            self._make_hot(data, out, entry, now)
         return out, qk
+
+    def _make_hot(self, data: bytes, out: bytes, entry: PackedAnswer, now: float) -> None:
+        if len(self.hot) >= self.config.message_cache_size:
+            self.hot.clear()  # bounded; rebuilt from `answers` by the next queries
+        until = min(entry.expires, entry.created + int(now - entry.created) + 1)
+        self.hot[data[2:]] = [out[2:], until, entry]
+
+    def hot_refresh(self, data: bytes, hot: list[Any], now: float) -> bytes | None:
+        """A hot entry whose TTLs ticked down: re-render it (once a second), or drop it."""
+        entry: PackedAnswer = hot[2]
+        if now >= entry.expires:
+            self.hot.pop(data[2:], None)
+            return None
+        qk = question_key(data)
+        if qk is None:
+            return None
+        out = entry.render(int.from_bytes(data[:2]), qk.qname_wire, qk.rd, now)
+        hot[0] = out[2:]
+        hot[1] = min(entry.expires, entry.created + int(now - entry.created) + 1)
+        return out
 
     def admit(self, client: str) -> bool:
         self.stats.queries += 1
@@ -225,7 +254,9 @@ class ResolverDaemon:
             and res.rcode in (RCODE.NOERROR, RCODE.NXDOMAIN)
             and (res.answer or res.authority)
         ):
-            self._remember(qk.key, out, now)
+            entry = self._remember(qk.key, out, now)
+            if entry is not None and limit is not None and len(out) <= limit:
+                self._make_hot(data, out, entry, now)
         return self._fit(out, reply, limit)
 
     def _cache_only_referral(self, name: Name, now: float) -> Result:
@@ -233,17 +264,18 @@ class ResolverDaemon:
         ns = self.cache.get(zone, QTYPE.NS, now)
         return Result(rcode=RCODE.NOERROR, authority=(ns,) if ns is not None else ())
 
-    def _remember(self, key: bytes, out: bytes, now: float) -> None:
+    def _remember(self, key: bytes, out: bytes, now: float) -> PackedAnswer | None:
         try:
             entry = PackedAnswer(out, now)
         except ValueError:
-            return
+            return None
         if entry.expires <= now:
-            return
+            return None
         self.answers[key] = entry
         self.answers.move_to_end(key)
         while len(self.answers) > self.config.message_cache_size:
             self.answers.popitem(last=False)
+        return entry
 
     def _finish(self, reply: DNSRecord, rcode: int, limit: int | None) -> bytes:
         reply.header.rcode = rcode
@@ -357,6 +389,7 @@ class ResolverDaemon:
                 return {"error": "flush-tree needs a NAME"}
             n = self.cache.flush(name_of(args[0]) if args else None, subtree=cmd == "flush-tree")
             self.answers.clear()
+            self.hot.clear()
             log.info("%s: cache flush %s: %d entries removed", self.name, " ".join(args), n)
             return {"flushed": n}
         return {"error": f"unknown command {cmd!r} (stats, dump, flush, flush-tree)"}
@@ -377,31 +410,97 @@ class ResolverDaemon:
             writer.close()
 
 
-class _UDP(asyncio.DatagramProtocol):
-    def __init__(self, daemon: ResolverDaemon) -> None:
+class _UDPReader:
+    """The stub-facing UDP socket, drained from one reader callback in batches.
+
+    An exact repeat of a query seen before (same bytes after the ID: name case, flags, EDNS)
+    is answered from `hot` by prefixing the client's ID; everything else goes through
+    `fast_answer` (packed answers, case-insensitive) or a task on the full path.
+    """
+
+    BATCH = 64
+    MAX_QUERY = 4096
+
+    def __init__(self, daemon: ResolverDaemon, host: str, port: int) -> None:
         self.d = daemon
-        self.transport: asyncio.DatagramTransport | None = None
+        sock = socket.socket(family_of(host), socket.SOCK_DGRAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
+            sock.bind((host, port))
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+        self.port: int = sock.getsockname()[1]
+        self.loop: asyncio.AbstractEventLoop | None = None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+    def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.loop.add_reader(self.sock.fileno(), self._on_readable)
 
-    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+    def close(self) -> None:
+        if self.loop is not None and self.sock.fileno() >= 0:
+            self.loop.remove_reader(self.sock.fileno())
+        self.sock.close()
+
+    def _on_readable(self) -> None:
         d = self.d
-        client = addr[0]
-        if not d.admit(client):
-            return
-        out, qk = d.fast_answer(data, client)
-        if out is not None and qk is not None and len(out) <= qk.udp_size:
-            assert self.transport is not None
-            self.transport.sendto(out, addr)
-            return
-        d._spawn(self._slow(data, addr, qk))
+        recvfrom, sendto = self.sock.recvfrom, self.sock.sendto
+        hot_get = d.hot.get
+        known = d.policy.known.get
+        allowed = d.policy.allowed
+        limited = d.policy.config.rate_limit > 0
+        assert self.loop is not None
+        now = self.loop.time()
+        n = hits = 0
+        try:
+            for _ in range(self.BATCH):
+                try:
+                    data, addr = recvfrom(self.MAX_QUERY)
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError as e:
+                    _throttle(log, "udp-error", "%s: UDP receive error: %s", d.name, e)
+                    return
+                n += 1
+                client = addr[0]
+                if limited and not d.policy.admit(client, now):
+                    d.stats.ratelimited += 1
+                    _throttle(log, "ratelimit", "%s: rate limit: dropping %s", d.name, client)
+                    continue
+                hot = hot_get(data[2:])
+                if hot is not None and (known(client) or allowed(client)):
+                    if now < hot[1]:
+                        out: bytes | None = data[:2] + hot[0]
+                    else:
+                        out = d.hot_refresh(data, hot, now)
+                    if out is not None:
+                        hits += 1
+                        try:  # noqa: SIM105 (a with-block costs more on the hot path)
+                            sendto(out, addr)
+                        except OSError:
+                            pass  # send buffer full: dropped like a lost datagram
+                        continue
+                try:
+                    out, qk = d.fast_answer(data, client)
+                    if out is not None and qk is not None and len(out) <= qk.udp_size:
+                        with contextlib.suppress(OSError):
+                            sendto(out, addr)
+                        continue
+                    d._spawn(self._slow(data, addr, qk))
+                except Exception:  # a bug must cost one query, never the listener
+                    log.exception("%s: internal error on a query from %s", d.name, client)
+        finally:
+            d.stats.queries += n
+            d.stats.cache_hits += hits
 
     async def _slow(self, data: bytes, addr: tuple[Any, ...], qk: QuestionKey | None) -> None:
         limit = qk.udp_size if qk is not None else _udp_limit(data)
         out = await self.d.answer(data, addr[0], qk, limit)
-        if out is not None and self.transport is not None and not self.transport.is_closing():
-            self.transport.sendto(out, addr)
+        if out is not None and self.sock.fileno() >= 0:
+            with contextlib.suppress(OSError):
+                self.sock.sendto(out, addr)
 
 
 def _udp_limit(data: bytes) -> int:

@@ -444,14 +444,15 @@ class Resolver:
             if rtype == QTYPE.SOA and is_within(cur, owner):
                 soa = s
         if chain:
-            if h.rcode == RCODE.NXDOMAIN and soa is not None:
-                cache.put_negative(cur, qtype, True, soa, now)
+            if soa is not None and is_within(cur, zone):  # the chain ends in this zone
+                nx = h.rcode == RCODE.NXDOMAIN
+                cache.put_negative(cur, qtype, nx, soa, now)
                 return _Outcome(
                     _Kind.NEGATIVE,
                     tuple(chain),
-                    nxdomain=True,
+                    nxdomain=nx,
                     soa=soa,
-                    detail="CNAME to a missing name",
+                    detail=f"CNAME to {'a missing name' if nx else 'a name without that type'}",
                 )
             return _Outcome(_Kind.CNAME, tuple(chain), target=cur, detail=f"CNAME {_text(cur)}")
         if h.rcode == RCODE.NXDOMAIN:

@@ -31,21 +31,21 @@ class Policy:
         self.networks: tuple[Network, ...] = tuple(
             ipaddress.ip_network(n, strict=False) for n in self.config.allow
         )
-        self._allowed: dict[str, bool] = {}
+        self.known: dict[str, bool] = {}  # client address -> allowed (a bounded memo)
         self._buckets: OrderedDict[str, list[float]] = OrderedDict()
 
     def allowed(self, addr: str) -> bool:
         """RFC 5358: recursion only for the configured client networks."""
-        hit = self._allowed.get(addr)
+        hit = self.known.get(addr)
         if hit is None:
             try:
                 ip = ipaddress.ip_address(addr.split("%", 1)[0])
             except ValueError:
                 return False
             hit = any(ip in n for n in self.networks)
-            if len(self._allowed) > 10_000:
-                self._allowed.clear()
-            self._allowed[addr] = hit
+            if len(self.known) > 10_000:
+                self.known.clear()
+            self.known[addr] = hit
         return hit
 
     def admit(self, addr: str, now: float) -> bool:
