@@ -157,7 +157,8 @@ def default_net() -> dict[str, FakeServer]:
         far.example.test. 300 IN CNAME host.glueless.test.
         nx.example.test. 300 IN CNAME missing.other.test.
         example.test. 300 IN MX 10 mail.example.test.
-        """,
+        """
+        + "\n".join(f'big.example.test. 300 IN TXT "{i:02d}{"x" * 60}"' for i in range(20)),
     )
     other = zone(
         "other.test.",

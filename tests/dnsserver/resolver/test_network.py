@@ -191,3 +191,23 @@ async def test_garbage_from_clients_never_stops_the_resolver(
 
 
 _live: Any = None
+
+
+async def test_big_answers_truncate_for_small_udp_and_go_whole_over_tcp(
+    start_resolver: Start,
+) -> None:
+    _, ports = await start_resolver()
+    q = dns.message.make_query("big.example.test.", "TXT")  # no EDNS: 512 bytes at most
+    udp = await dns.asyncquery.udp(q, "127.0.0.1", port=ports["dns"], timeout=5)
+    assert udp.flags & dns.flags.TC and not udp.answer
+    assert udp.question[0].name.to_text() == "big.example.test."
+    tcp = await dns.asyncquery.tcp(q, "127.0.0.1", port=ports["dns"], timeout=5)
+    assert not tcp.flags & dns.flags.TC and sum(len(rr) for rr in tcp.answer) == 20
+    again = await dns.asyncquery.udp(q, "127.0.0.1", port=ports["dns"], timeout=5)
+    assert again.flags & dns.flags.TC  # the cached answer is not sent whole over UDP either
+
+
+async def test_case_randomisation_upstream(start_resolver: Start) -> None:
+    d, ports = await start_resolver(randomize_case=True)
+    assert addresses(await ask(ports["dns"], "far.example.test.")) == ["127.1.0.4"]
+    assert d.stats.dropped_forged == 0
