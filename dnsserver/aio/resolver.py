@@ -7,28 +7,27 @@ resolver/packed.py); everything else goes through dnslib and the resolution core
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import random
-import socket
-import struct
 from collections import OrderedDict
 from typing import Any
 
 from dnslib import EDNS0, OPCODE, QTYPE, RCODE, DNSHeader, DNSRecord
 
+from dnsserver.aio.stub import TCPConn, UDPReader
 from dnsserver.aio.upstream import Upstream
+from dnsserver.resolver import control
 from dnsserver.resolver import hints as hints_mod
 from dnsserver.resolver.cache import Cache
 from dnsserver.resolver.config import ResolverConfig
 from dnsserver.resolver.iterate import Reply, Resolver, Result
 from dnsserver.resolver.packed import PackedAnswer, QuestionKey, question_key
 from dnsserver.resolver.policy import Policy
-from dnsserver.resolver.rrset import Name, RRset, name_of, to_text, type_text
+from dnsserver.resolver.rrset import Name, name_of, to_text, type_text
 from dnsserver.resolver.servers import ServerSelector
 from dnsserver.resolver.stats import Stats
-from minternet.listen import family_of, open_tcp, parse_hostport
+from minternet.listen import open_tcp, parse_hostport
 from minternet.logs import Throttle
 
 log = logging.getLogger(__name__)
@@ -82,18 +81,18 @@ class ResolverDaemon:
         self._inflight: dict[tuple[Name, int], asyncio.Future[Result]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closers: list[Any] = []
-        self._tcp_conns: set[_TCPConn] = set()
+        self._tcp_conns: set[TCPConn] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> dict[str, int]:
         self.loop = asyncio.get_running_loop()
-        udp = _UDPReader(self, self.host, self.port)
+        udp = UDPReader(self, self.host, self.port)
         port = udp.port
         udp.start()
         self._closers.append(udp)
-        tcp, _ = await open_tcp(lambda: _TCPConn(self), self.host, port)
+        tcp, _ = await open_tcp(lambda: TCPConn(self), self.host, port)
         self._closers.append(tcp)
         ports = {"dns": port}
         if self.config.control:
@@ -305,6 +304,9 @@ class ResolverDaemon:
             res = await self._drive(name, qtype)
             fut.set_result(res)
             return res
+        except asyncio.CancelledError:
+            fut.cancel()
+            raise
         except BaseException as e:
             fut.set_exception(e)
             fut.exception()  # mark retrieved
@@ -354,45 +356,19 @@ class ResolverDaemon:
     # -- control endpoint ---------------------------------------------------------------------
 
     def control_command(self, line: str) -> dict[str, Any]:
-        """`stats` | `dump [NAME]` | `flush [NAME]` | `flush-tree NAME` -> a JSON-able reply."""
+        """One control line -> a JSON-able reply (see resolver/control.py)."""
         assert self.loop is not None
-        words = line.split()
-        if not words:
-            return {"error": "empty command"}
-        cmd, args = words[0].lower(), words[1:]
-        now = self.loop.time()
-        if cmd == "stats":
-            return {
-                "stats": self.stats.as_dict(),
-                "cache_entries": len(self.cache),
-                "cache_evictions": self.cache.evictions,
-                "answer_cache_entries": len(self.answers),
-                "upstream_ports_in_use": sorted(self.upstream.active_ports),
-            }
-        if cmd == "dump":
-            want = name_of(args[0]) if args else None
-            rows = []
-            for owner, rtype, ttl, _rank, rdatas, negative in self.cache.entries(now):
-                if want is not None and owner != want:
-                    continue
-                if negative:
-                    kind = "NXDOMAIN" if rtype == -1 else f"NODATA {type_text(rtype)}"
-                    rows.append(f"{to_text(owner)} {ttl} {kind}")
-                    continue
-                for rr in RRset(owner, rtype, ttl, rdatas).to_rrs():
-                    rows.append(rr.toZone())
-                if len(rows) > 100_000:
-                    break
-            return {"entries": rows}
-        if cmd in ("flush", "flush-tree"):
-            if cmd == "flush-tree" and not args:
-                return {"error": "flush-tree needs a NAME"}
-            n = self.cache.flush(name_of(args[0]) if args else None, subtree=cmd == "flush-tree")
+        out = control.execute(line, cache=self.cache, stats=self.stats, now=self.loop.time())
+        if out.flushed:
             self.answers.clear()
             self.hot.clear()
-            log.info("%s: cache flush %s: %d entries removed", self.name, " ".join(args), n)
-            return {"flushed": n}
-        return {"error": f"unknown command {cmd!r} (stats, dump, flush, flush-tree)"}
+        if out.log:
+            log.info("%s: %s", self.name, out.log)
+        reply = dict(out.reply)
+        if "stats" in reply:
+            reply["answer_cache_entries"] = len(self.answers)
+            reply["upstream_ports_in_use"] = sorted(self.upstream.active_ports)
+        return reply
 
     async def _control(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -408,175 +384,3 @@ class ResolverDaemon:
             pass
         finally:
             writer.close()
-
-
-class _UDPReader:
-    """The stub-facing UDP socket, drained from one reader callback in batches.
-
-    An exact repeat of a query seen before (same bytes after the ID: name case, flags, EDNS)
-    is answered from `hot` by prefixing the client's ID; everything else goes through
-    `fast_answer` (packed answers, case-insensitive) or a task on the full path.
-    """
-
-    BATCH = 64
-    MAX_QUERY = 4096
-
-    def __init__(self, daemon: ResolverDaemon, host: str, port: int) -> None:
-        self.d = daemon
-        sock = socket.socket(family_of(host), socket.SOCK_DGRAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
-            sock.bind((host, port))
-            sock.setblocking(False)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
-        self.port: int = sock.getsockname()[1]
-        self.loop: asyncio.AbstractEventLoop | None = None
-
-    def start(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.loop.add_reader(self.sock.fileno(), self._on_readable)
-
-    def close(self) -> None:
-        if self.loop is not None and self.sock.fileno() >= 0:
-            self.loop.remove_reader(self.sock.fileno())
-        self.sock.close()
-
-    def _on_readable(self) -> None:
-        d = self.d
-        recvfrom, sendto = self.sock.recvfrom, self.sock.sendto
-        hot_get = d.hot.get
-        known = d.policy.known.get
-        allowed = d.policy.allowed
-        limited = d.policy.config.rate_limit > 0
-        assert self.loop is not None
-        now = self.loop.time()
-        n = hits = 0
-        try:
-            for _ in range(self.BATCH):
-                try:
-                    data, addr = recvfrom(self.MAX_QUERY)
-                except (BlockingIOError, InterruptedError):
-                    return
-                except OSError as e:
-                    _throttle(log, "udp-error", "%s: UDP receive error: %s", d.name, e)
-                    return
-                n += 1
-                client = addr[0]
-                if limited and not d.policy.admit(client, now):
-                    d.stats.ratelimited += 1
-                    _throttle(log, "ratelimit", "%s: rate limit: dropping %s", d.name, client)
-                    continue
-                hot = hot_get(data[2:])
-                if hot is not None and (known(client) or allowed(client)):
-                    if now < hot[1]:
-                        out: bytes | None = data[:2] + hot[0]
-                    else:
-                        out = d.hot_refresh(data, hot, now)
-                    if out is not None:
-                        hits += 1
-                        try:  # noqa: SIM105 (a with-block costs more on the hot path)
-                            sendto(out, addr)
-                        except OSError:
-                            pass  # send buffer full: dropped like a lost datagram
-                        continue
-                try:
-                    out, qk = d.fast_answer(data, client)
-                    if out is not None and qk is not None and len(out) <= qk.udp_size:
-                        with contextlib.suppress(OSError):
-                            sendto(out, addr)
-                        continue
-                    d._spawn(self._slow(data, addr, qk))
-                except Exception:  # a bug must cost one query, never the listener
-                    log.exception("%s: internal error on a query from %s", d.name, client)
-        finally:
-            d.stats.queries += n
-            d.stats.cache_hits += hits
-
-    async def _slow(self, data: bytes, addr: tuple[Any, ...], qk: QuestionKey | None) -> None:
-        limit = qk.udp_size if qk is not None else _udp_limit(data)
-        out = await self.d.answer(data, addr[0], qk, limit)
-        if out is not None and self.sock.fileno() >= 0:
-            with contextlib.suppress(OSError):
-                self.sock.sendto(out, addr)
-
-
-def _udp_limit(data: bytes) -> int:
-    try:
-        req = DNSRecord.parse(data)
-    except Exception:
-        return 512
-    for r in req.ar:
-        if r.rtype == QTYPE.OPT:
-            return max(512, min(4096, int(r.rclass)))
-    return 512
-
-
-class _TCPConn(asyncio.Protocol):
-    """RFC 7766: length-prefixed messages, several per connection, idle timeout, a cap."""
-
-    def __init__(self, daemon: ResolverDaemon) -> None:
-        self.d = daemon
-        self.buf = bytearray()
-        self.transport: asyncio.Transport | None = None
-        self.inflight = 0
-        self.idle: asyncio.TimerHandle | None = None
-        self.peer = "?"
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        peer = transport.get_extra_info("peername")
-        self.peer = peer[0] if peer else "?"
-        if len(self.d._tcp_conns) >= self.d.config.max_tcp_connections:
-            _throttle(log, "tcpcap", "%s: TCP connection cap; closing %s", self.d.name, self.peer)
-            transport.close()
-            return
-        self.d._tcp_conns.add(self)
-        self._arm()
-
-    def _arm(self) -> None:
-        if self.idle is not None:
-            self.idle.cancel()
-        assert self.d.loop is not None
-        self.idle = self.d.loop.call_later(self.d.config.tcp_idle_timeout, self._timeout)
-
-    def _timeout(self) -> None:
-        if self.inflight == 0 and self.transport is not None:
-            self.transport.close()
-        else:
-            self._arm()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.d._tcp_conns.discard(self)
-        if self.idle is not None:
-            self.idle.cancel()
-
-    def data_received(self, data: bytes) -> None:
-        self.buf += data
-        self._arm()
-        while len(self.buf) >= 2:
-            n = struct.unpack_from("!H", self.buf)[0]
-            if len(self.buf) < 2 + n:
-                break
-            msg = bytes(self.buf[2 : 2 + n])
-            del self.buf[: 2 + n]
-            if not self.d.admit(self.peer):
-                continue
-            self.inflight += 1
-            if self.inflight > _MAX_TCP_INFLIGHT and self.transport is not None:
-                self.transport.pause_reading()
-            self.d._spawn(self._one(msg))
-
-    async def _one(self, msg: bytes) -> None:
-        try:
-            out, qk = self.d.fast_answer(msg, self.peer)
-            if out is None:
-                out = await self.d.answer(msg, self.peer, qk, None)
-            if out is not None and self.transport is not None and not self.transport.is_closing():
-                self.transport.write(struct.pack("!H", len(out)) + out)
-        finally:
-            self.inflight -= 1
-            if self.transport is not None and self.inflight <= _MAX_TCP_INFLIGHT:
-                self.transport.resume_reading()
