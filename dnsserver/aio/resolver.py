@@ -35,7 +35,6 @@ _throttle = Throttle()
 
 #: Types a stub may not ask a resolver for (zone transfers, meta types other than ANY).
 _REFUSED_TYPES = {QTYPE.AXFR, QTYPE.IXFR, QTYPE.OPT, 251}
-_MAX_TCP_INFLIGHT = 16
 
 
 class ResolverDaemon:

@@ -101,6 +101,10 @@ class UDPReader:
                         with contextlib.suppress(OSError):
                             sendto(out, addr)
                         continue
+                    if len(d._tasks) >= d.config.max_pending:
+                        d.stats.dropped_overload += 1
+                        _throttle(log, "overload", "%s: too many queries in progress", d.name)
+                        continue
                     d._spawn(self._slow(data, addr, qk))
                 except Exception:  # a bug must cost one query, never the listener
                     log.exception("%s: internal error on a query from %s", d.name, client)

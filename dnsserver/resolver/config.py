@@ -35,6 +35,7 @@ class ResolverConfig:
     max_depth: int = 5
     max_time: float = 6.0
     edns_size: int = 1232  # upstream EDNS0 UDP size (DNS flag day 2020)
+    max_pending: int = 1024  # client queries on the full path at once; more are dropped
     # client TCP (RFC 7766)
     tcp_idle_timeout: float = 10.0
     max_tcp_connections: int = 256

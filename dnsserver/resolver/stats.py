@@ -18,6 +18,7 @@ class Stats:
     nxdomain: int = 0
     refused: int = 0  # clients outside the ACL
     ratelimited: int = 0  # client queries dropped by the per-client rate limit
+    dropped_overload: int = 0  # client queries dropped: too many resolutions in progress
     formerr: int = 0  # malformed client queries
     dropped_forged: int = 0  # upstream datagrams whose ID/source/question did not match
     dropped_malformed: int = 0  # upstream responses that did not parse

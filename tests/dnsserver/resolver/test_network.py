@@ -211,3 +211,46 @@ async def test_case_randomisation_upstream(start_resolver: Start) -> None:
     d, ports = await start_resolver(randomize_case=True)
     assert addresses(await ask(ports["dns"], "far.example.test.")) == ["127.1.0.4"]
     assert d.stats.dropped_forged == 0
+
+
+async def test_flood_of_unique_names_is_bounded(
+    start_resolver: Start, hierarchy: Hierarchy
+) -> None:
+    hierarchy.net["127.0.0.12"].delay = 0.2
+    d, ports = await start_resolver(max_pending=4, cache_size=50, message_cache_size=50)
+    loop = asyncio.get_running_loop()
+    tr, _ = await loop.create_datagram_endpoint(
+        asyncio.DatagramProtocol, remote_addr=("127.0.0.1", ports["dns"])
+    )
+    try:
+        for i in range(200):
+            tr.sendto(bytes(DNSRecord.question(f"u{i}.example.test", "A").pack()))
+    finally:
+        tr.close()
+    await asyncio.sleep(0.5)
+    assert d.stats.dropped_overload > 0
+    assert len(d._tasks) <= 4 and len(d.cache) <= 50
+    hierarchy.net["127.0.0.12"].delay = 0.0
+    for _ in range(50):  # the flood drains; then everyone is served again
+        if not d._tasks:
+            break
+        await asyncio.sleep(0.1)
+    assert addresses(await ask(ports["dns"], "www.example.test.")) == ["127.1.0.1"]
+
+
+async def test_cached_answers_count_their_ttls_down(start_resolver: Start) -> None:
+    d, ports = await start_resolver()
+    first = await ask(ports["dns"], "www.example.test.")
+    assert first.answer[0].ttl == 300
+    await ask(ports["dns"], "www.example.test.")  # now an exact-repeat ("hot") entry
+    # Age every cached copy by 100 s instead of sleeping: packed answers and RRsets.
+    for entry in d.answers.values():
+        entry.created -= 100
+        entry.expires -= 100
+    for hot in d.hot.values():
+        hot[1] = 0.0
+    later = await ask(ports["dns"], "www.example.test.")
+    assert later.answer[0].ttl == 200
+    other_case = await ask(ports["dns"], "WWW.EXAMPLE.TEST.")
+    assert other_case.answer[0].ttl == 200
+    assert other_case.question[0].name.to_text() == "WWW.EXAMPLE.TEST."
