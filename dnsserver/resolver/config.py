@@ -34,6 +34,8 @@ class ResolverConfig:
     max_queries: int = 32
     max_depth: int = 5
     max_time: float = 6.0
+    upstream_timeout: float = 0.4  # first timeout for a server not measured yet (Unbound: 376 ms)
+    max_upstream_timeout: float = 2.0  # timeouts back off up to this
     edns_size: int = 1232  # upstream EDNS0 UDP size (DNS flag day 2020)
     max_pending: int = 1024  # client queries on the full path at once; more are dropped
     # client TCP (RFC 7766)
@@ -64,4 +66,7 @@ class ResolverConfig:
         return PolicyConfig(allow=self.allow, rate_limit=self.rate_limit)
 
     def server_config(self) -> ServerConfig:
-        return ServerConfig()
+        return ServerConfig(
+            initial_rto=self.upstream_timeout,
+            max_rto=max(self.upstream_timeout, self.max_upstream_timeout),
+        )

@@ -84,7 +84,7 @@ async def test_forged_answers_never_reach_the_cache(
     start_resolver: Any, hierarchy: Hierarchy
 ) -> None:
     example = hierarchy.net["127.0.0.12"]
-    example.delay = 0.3  # under the resolver's first timeout (0.4 s)
+    example.delay = 0.5  # the flood has that long; the resolver waits up to 2 s
     zone = example.zones[0]
 
     def honest_but_chatty(q: DNSRecord) -> DNSRecord:
@@ -93,7 +93,7 @@ async def test_forged_answers_never_reach_the_cache(
         return r
 
     example.handler = honest_but_chatty
-    d, ports = await start_resolver()
+    d, ports = await start_resolver(upstream_timeout=2.0)
     q = dns.message.make_query("www.example.test.", "A")
     task = asyncio.ensure_future(dns.asyncquery.udp(q, "127.0.0.1", port=ports["dns"], timeout=5))
     for _ in range(200):  # until the query to the slow server is in flight
