@@ -254,3 +254,15 @@ async def test_cached_answers_count_their_ttls_down(start_resolver: Start) -> No
     other_case = await ask(ports["dns"], "WWW.EXAMPLE.TEST.")
     assert other_case.answer[0].ttl == 200
     assert other_case.question[0].name.to_text() == "WWW.EXAMPLE.TEST."
+
+
+async def test_forwarding_mode_sends_everything_to_another_resolver(
+    start_resolver: Start,
+) -> None:
+    upstream, up_ports = await start_resolver()
+    fwd, ports = await start_resolver(forward=(f"127.0.0.1:{up_ports['dns']}",))
+    assert addresses(await ask(ports["dns"], "far.example.test.")) == ["127.1.0.4"]
+    assert fwd.stats.upstream_queries == 1  # one recursive query, the other walked the tree
+    assert upstream.stats.upstream_queries > 1
+    nx = await ask(ports["dns"], "nope.example.test.")
+    assert nx.rcode() == dns.rcode.NXDOMAIN
