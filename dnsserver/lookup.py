@@ -12,7 +12,7 @@ from dnslib import RR, DNSLabel
 
 from dnsserver.errors import NOERROR, NXDOMAIN, REFUSED
 from dnsserver.wire import Name
-from dnsserver.zone import AAAA, ANY, CNAME, DS, MX, NS, SOA, SRV, A, RRset, Zone
+from dnsserver.zone import AAAA, ANY, CNAME, DS, MX, NS, SRV, A, RRset, Zone
 from dnsserver.zoneset import ZoneSet
 
 MAX_CNAME_CHAIN = 16  # a chain this long is a loop or an abuse; stop following
@@ -174,6 +174,3 @@ def _referral(zone: Zone, ans: Answer, owner: DNSLabel, cut: Name, *, first: boo
             rrset = node.get(rtype)
             if rrset is not None:
                 _add(ans.additional, label, rrset)
-
-
-__all__ = ["SOA", "Answer", "lookup"]

@@ -1,9 +1,11 @@
-"""Response rate limiting (RRL, as NSD and BIND do it): a token bucket per client prefix and
-response class, with `slip` (sans-I/O: time is passed in).
+"""Response rate limiting (RRL, as NSD and BIND do it): a counter per client prefix, response
+class and second, with `slip` (sans-I/O: time is passed in).
 
-A client network (/24 for IPv4, /56 for IPv6 by default) may receive `rate` responses per second
-of one class (the same answer, NXDOMAIN for one zone, referrals to one child, errors, ...),
-with a burst of one second's worth. Past that, responses are dropped, except every `slip`-th
+A client network (/24 for IPv4, /56 for IPv6 by default) may receive `rate` responses of one
+class (the same answer, NXDOMAIN for one zone, referrals to one child, errors, ...) in each
+one-second window. A window counter is cheaper on the answer-cache fast path than a token
+bucket (no float arithmetic), at the price of allowing up to twice the rate across a window
+boundary. Past the rate, responses are dropped, except every `slip`-th
 one, which goes out truncated (TC=1, no records) so that a real client whose address was
 spoofed can still retry over TCP, where RRL does not apply. The table has a fixed number of
 slots (a collision just resets the slot), so memory never grows with the number of clients.
@@ -60,20 +62,21 @@ class RateLimiter:
 
     def check(self, host: str, kind: bytes, now: float) -> int:
         """ALLOW, DROP or SLIP for one response of class `kind` to `host` at time `now`."""
-        key = (self.prefix(host), kind)
+        prefix = self._prefixes.get(host) or self.prefix(host)
+        key = (prefix, kind)
         i = hash(key) % self._size
         slot = self._table[i]
+        second = int(now)
         if slot is None or slot[0] != key:
-            self._table[i] = [key, self._rate - 1.0, now, 0]
+            self._table[i] = [key, second, 1, 0]
             return ALLOW
-        tokens = slot[1] + (now - slot[2]) * self._rate  # type: ignore[operator]
-        if tokens > self._rate:
-            tokens = self._rate
-        slot[2] = now
-        if tokens >= 1.0:
-            slot[1] = tokens - 1.0
+        if slot[1] != second:  # a new one-second window
+            slot[1] = second
+            slot[2] = 1
             return ALLOW
-        slot[1] = tokens
+        count = slot[2] = slot[2] + 1  # type: ignore[operator]
+        if count <= self._rate:
+            return ALLOW
         limited = slot[3] = slot[3] + 1  # type: ignore[operator]
         if self._slip and limited % self._slip == 0:
             return SLIP

@@ -1,0 +1,1 @@
+"""The asyncio shell of the DNS server: listeners, connections, timers, reload."""

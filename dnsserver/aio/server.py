@@ -112,6 +112,9 @@ class DnsServer:
         except ZoneError as e:
             log.error("%s: reload failed, still serving the old zones: %s", self.name, e)
             return False
+        except Exception:  # a bug in loading must not take the server down either
+            log.exception("%s: reload failed, still serving the old zones", self.name)
+            return False
         self.engine.swap_zones(zones)
         log.info("%s: reloaded %d zone(s)", self.name, len(zones))
         return True

@@ -53,6 +53,7 @@ class TcpConnection(asyncio.Protocol):
             transport.abort()
             return
         self.limits.connections.add(self)
+        log.debug("TCP connection from %s", self.peer)
         self._last = self._loop.time()
         self._timer = self._loop.call_later(self.limits.idle_timeout, self._check_idle)
 
@@ -122,7 +123,9 @@ class TcpConnection(asyncio.Protocol):
         return False  # close once our answers are written
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.limits.connections.discard(self)
+        if self in self.limits.connections:
+            self.limits.connections.discard(self)
+            log.debug("TCP connection from %s closed%s", self.peer, f" ({exc})" if exc else "")
         if self._timer is not None:
             self._timer.cancel()
         self.transport = None

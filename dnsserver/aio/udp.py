@@ -67,7 +67,8 @@ class UdpListener:
         recvfrom = self.sock.recvfrom
         sendto = self.sock.sendto
         get = self.engine.udp_cache.get
-        limited = self.rrl is not None
+        rrl = self.rrl
+        now = time.monotonic()  # one clock read per batch is precise enough for RRL
         for _ in range(BATCH):
             try:
                 data, addr = recvfrom(MAX_QUERY)
@@ -77,44 +78,48 @@ class UdpListener:
                 self.throttle(log, "udp-error", "UDP receive error: %s", e)
                 return
             entry = get(data[2:])
-            if entry is not None and not limited:
-                try:  # noqa: SIM105 (a with-block costs more on the hot path)
-                    sendto(data[:2] + entry[0], addr)
-                except OSError:
-                    pass  # send buffer full: dropped, like a lost datagram
+            if entry is not None:
+                verdict = ALLOW if rrl is None else rrl.check(addr[0], entry[1], now)
+                if verdict == ALLOW:
+                    try:  # noqa: SIM105 (a with-block costs more on the hot path)
+                        sendto(data[:2] + entry[0], addr)
+                    except OSError:
+                        pass  # send buffer full: dropped, like a lost datagram
+                    continue
+                self._limited(data, addr, entry[1], verdict)
                 continue
             try:
-                self._answer(data, addr, entry)
+                self._miss(data, addr, now)
             except Exception:  # a bug must cost one query, never the listener
                 log.exception("internal error answering a UDP query from %s", addr[0])
 
-    def _answer(
-        self, data: bytes, addr: tuple[str, int], entry: tuple[bytes, bytes] | None
-    ) -> None:
-        if entry is not None:
-            wire: bytes | None = data[:2] + entry[0]
-            kind = entry[1]
-        else:
-            reply = self.engine.handle(data, tcp=False)
-            if reply.problem is not None:
-                self.throttle(log, "bad-udp", "bad query from %s: %s", addr[0], reply.problem)
-            wire, kind = reply.wire, reply.kind
-        if wire is None:
+    def _miss(self, data: bytes, addr: tuple[str, int], now: float) -> None:
+        reply = self.engine.handle(data, tcp=False)
+        if reply.problem is not None:
+            self.throttle(log, "bad-udp", "bad query from %s: %s", addr[0], reply.problem)
+        if reply.wire is None:
             return
         if self.rrl is not None:
-            verdict = self.rrl.check(addr[0], kind, time.monotonic())
+            verdict = self.rrl.check(addr[0], reply.kind, now)
             if verdict != ALLOW:
-                self.throttle(
-                    log,
-                    "rrl",
-                    "rate limiting responses to %s (%s)",
-                    self.rrl.prefix(addr[0]),
-                    kind.decode("ascii", "replace"),
-                )
-                if verdict != SLIP:
-                    return
-                wire = self.engine.slip(data)
-                if wire is None:
-                    return
+                self._limited(data, addr, reply.kind, verdict)
+                return
+        self._send(reply.wire, addr)
+
+    def _limited(self, data: bytes, addr: tuple[str, int], kind: bytes, verdict: int) -> None:
+        assert self.rrl is not None
+        self.throttle(
+            log,
+            "rrl",
+            "rate limiting responses to %s (%s)",
+            self.rrl.prefix(addr[0]),
+            kind.decode("ascii", "replace"),
+        )
+        if verdict == SLIP:
+            wire = self.engine.slip(data)
+            if wire is not None:
+                self._send(wire, addr)
+
+    def _send(self, wire: bytes, addr: tuple[str, int]) -> None:
         with contextlib.suppress(OSError):
             self.sock.sendto(wire, addr)

@@ -1,0 +1,157 @@
+"""Message-level rules: FORMERR, NOTIMP, REFUSED, EDNS0 (RFC 6891), truncation, the cache."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import dns.edns
+import dns.flags
+import dns.message
+import dns.opcode
+import dns.rcode
+import dns.rdatatype
+import pytest
+
+from dnsserver.engine import Engine
+from dnsserver.zoneset import load_zones
+from tests.dnsserver.conftest import ask, has
+
+BIG_ZONE = """$ORIGIN big.test.
+$TTL 300
+@ SOA ns1 hostmaster 1 7200 3600 1209600 60
+@ NS ns1
+ns1 A 127.0.0.1
+{txt}
+mx MX 10 ns1
+""".format(
+    txt="\n".join(f'many TXT "record number {i:03d} padding padding padding"' for i in range(60))
+)
+
+
+@pytest.fixture
+def big(tmp_path: Path) -> Engine:
+    path = tmp_path / "big.zone"
+    path.write_text(BIG_ZONE)
+    return Engine(load_zones([str(path)]))
+
+
+def header(wire: bytes) -> tuple[int, int, int, int, int, int]:
+    return struct.unpack("!HHHHHH", wire[:12])  # type: ignore[return-value]
+
+
+def test_qdcount_two_is_formerr_with_id_kept(engine: Engine) -> None:
+    wire = bytearray(dns.message.make_query("www.networkutopia.com", "A").to_wire())
+    wire[4:6] = b"\x00\x02"
+    reply = engine.handle(bytes(wire), tcp=False)
+    assert reply.wire is not None and reply.problem
+    qid, flags, qd, an, ns, ar = header(reply.wire)
+    assert qid == struct.unpack("!H", wire[:2])[0]
+    assert flags & 0x8000 and flags & 0xF == dns.rcode.FORMERR
+    assert (qd, an, ns, ar) == (0, 0, 0, 0)  # header only: the question may be the problem
+
+
+def test_response_is_never_answered(engine: Engine) -> None:
+    q = dns.message.make_query("www.networkutopia.com", "A")
+    q.flags |= dns.flags.QR
+    assert engine.handle(q.to_wire(), tcp=False).wire is None
+
+
+def test_short_packet_is_dropped(engine: Engine) -> None:
+    assert engine.handle(b"\x12\x34\x01", tcp=False).wire is None
+
+
+def test_unknown_opcode_is_notimp(engine: Engine) -> None:
+    q = dns.message.make_query("www.networkutopia.com", "A")
+    q.set_opcode(dns.opcode.NOTIFY)
+    r = dns.message.from_wire(engine.handle(q.to_wire(), tcp=False).wire or b"")
+    assert r.rcode() == dns.rcode.NOTIMP and r.opcode() == dns.opcode.NOTIFY
+
+
+def test_edns_opt_echoed_with_our_size_and_do_bit(engine: Engine) -> None:
+    r = ask(engine, "www.networkutopia.com", payload=4096, want_dnssec=True)
+    assert r.edns == 0 and r.payload == 1232
+    assert r.ednsflags & dns.flags.DO
+
+
+def test_no_edns_in_query_no_opt_in_answer(engine: Engine) -> None:
+    r = ask(engine, "www.networkutopia.com", edns=None)
+    assert r.edns == -1
+
+
+def test_unknown_edns_version_is_badvers(engine: Engine) -> None:
+    r = ask(engine, "www.networkutopia.com", edns=1)
+    assert r.rcode() == dns.rcode.BADVERS
+    assert r.edns == 0 and r.answer == []
+
+
+def test_two_opt_records_are_formerr(engine: Engine) -> None:
+    wire = bytearray(dns.message.make_query("a.networkutopia.com", "A", use_edns=0).to_wire())
+    opt = wire[-11:]
+    wire += opt
+    wire[10:12] = b"\x00\x02"
+    r = engine.handle(bytes(wire), tcp=False)
+    assert r.wire is not None and header(r.wire)[1] & 0xF == dns.rcode.FORMERR
+
+
+def test_chaos_class_is_refused(engine: Engine) -> None:
+    q = dns.message.make_query("version.bind", "TXT", rdclass="CH")
+    r = dns.message.from_wire(engine.handle(q.to_wire(), tcp=False).wire or b"")
+    assert r.rcode() == dns.rcode.REFUSED
+
+
+def test_zone_transfer_is_refused(engine: Engine) -> None:
+    r = ask(engine, "networkutopia.com", "AXFR", tcp=True)
+    assert r.rcode() == dns.rcode.REFUSED
+
+
+def test_big_answer_is_truncated_over_udp_with_question_kept(big: Engine) -> None:
+    r = ask(big, "many.big.test", "TXT", edns=None)
+    assert has(r, dns.flags.TC)
+    assert r.question[0].name.to_text() == "many.big.test."
+    assert r.answer == [] and has(r, dns.flags.AA)
+
+
+def test_edns_size_decides_truncation(big: Engine) -> None:
+    small = ask(big, "many.big.test", "TXT", payload=1232)
+    assert has(small, dns.flags.TC)
+    full_size = len(ask(big, "many.big.test", "TXT", tcp=True).to_wire())
+    assert full_size > 1232
+    # a client offering more than our maximum still gets at most 1232 bytes over UDP
+    assert has(ask(big, "many.big.test", "TXT", payload=65000), dns.flags.TC)
+
+
+def test_same_query_over_tcp_gets_everything(big: Engine) -> None:
+    r = ask(big, "many.big.test", "TXT", tcp=True, edns=None)
+    assert not has(r, dns.flags.TC)
+    assert len(r.answer[0]) == 60
+
+
+def test_payload_below_512_is_treated_as_512(engine: Engine) -> None:
+    r = ask(engine, "www.amazon.com", "A", payload=100)
+    assert not has(r, dns.flags.TC) and len(r.answer) == 2
+
+
+def test_cache_hit_patches_the_id_only(engine: Engine) -> None:
+    q1 = dns.message.make_query("www.amazon.com", "A")
+    q2 = dns.message.make_query("www.amazon.com", "A")
+    r1 = engine.handle(q1.to_wire(), tcp=False).wire or b""
+    assert len(engine.udp_cache) == 1
+    key = q2.to_wire()[2:]
+    entry = engine.udp_cache.get(key)
+    assert entry is not None and entry[0] == r1[2:]
+    assert entry[1].startswith(b"answer ")
+
+
+def test_case_variants_are_cached_separately_and_echoed(engine: Engine) -> None:
+    a = ask(engine, "www.amazon.com", "A")
+    b = ask(engine, "WWW.AMAZON.COM", "A")
+    assert a.question[0].name.to_text() == "www.amazon.com."
+    assert b.question[0].name.to_text() == "WWW.AMAZON.COM."
+
+
+def test_swap_zones_clears_the_cache(engine: Engine, big: Engine) -> None:
+    ask(engine, "www.amazon.com", "A")
+    engine.swap_zones(big.zones)
+    assert len(engine.udp_cache) == 0
+    assert ask(engine, "www.amazon.com", "A").rcode() == dns.rcode.REFUSED

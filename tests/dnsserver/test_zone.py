@@ -1,0 +1,148 @@
+"""Loading RFC 1035 master files: the syntax real zone files use, and errors with file:line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dns.message
+import pytest
+
+from dnsserver.engine import Engine
+from dnsserver.errors import ZoneError
+from dnsserver.zone import load_zone
+from dnsserver.zoneset import ZoneSet, load_zones
+from tests.dnsserver.conftest import ask, rrs
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def engine_for(*paths: Path) -> Engine:
+    return Engine(load_zones([str(p) for p in paths]))
+
+
+def test_tricky_master_file(tmp_path: Path) -> None:
+    inc = write(tmp_path, "hosts.inc", "inc1 A 192.0.2.10\ninc2 1h A 192.0.2.11\n")
+    zone = write(
+        tmp_path,
+        "tricky.zone",
+        f"""; a comment line
+$ORIGIN Tricky.Test.
+$TTL 1d
+@   IN  SOA ns1 hostmaster.tricky.test. (
+            2026112701 ; serial
+            2h         ; refresh
+            1h         ; retry
+            2w         ; expire
+            5m )       ; negative caching TTL
+    IN  NS  ns1            ; owner omitted: still the apex
+ns1 A 192.0.2.1
+www IN 600 A 192.0.2.2     ; TTL after the class
+    AAAA 2001:db8::2        ; owner and TTL omitted
+txt TXT "quote \\" inside" "semi; colon" "\\065\\066"
+unk TYPE65280 \\# 4 0a0b0c0d
+*.wild A 192.0.2.3
+mail.sub MX 5 www
+$INCLUDE {inc}
+""",
+    )
+    e = engine_for(zone)
+    assert rrs(ask(e, "www.tricky.test", "A").answer) == ["www.tricky.test. 600 IN A 192.0.2.2"]
+    assert rrs(ask(e, "www.tricky.test", "AAAA").answer) == [
+        "www.tricky.test. 86400 IN AAAA 2001:db8::2"
+    ]
+    assert rrs(ask(e, "tricky.test", "NS").answer) == [
+        "tricky.test. 86400 IN NS ns1.Tricky.Test."  # rdata names keep the file's case
+    ]
+    assert rrs(ask(e, "txt.tricky.test", "TXT").answer) == [
+        'txt.tricky.test. 86400 IN TXT "quote \\" inside" "semi; colon" "AB"'
+    ]
+    assert rrs(ask(e, "unk.tricky.test", "TYPE65280").answer) == [
+        "unk.tricky.test. 86400 IN TYPE65280 \\# 4 0a0b0c0d"
+    ]
+    assert rrs(ask(e, "x.wild.tricky.test", "A").answer) == [
+        "x.wild.tricky.test. 86400 IN A 192.0.2.3"
+    ]
+    assert rrs(ask(e, "inc1.tricky.test", "A").answer) == [
+        "inc1.tricky.test. 86400 IN A 192.0.2.10"
+    ]
+    assert rrs(ask(e, "inc2.tricky.test", "A").answer) == ["inc2.tricky.test. 3600 IN A 192.0.2.11"]
+    nx = ask(e, "nothing.tricky.test", "A")
+    assert nx.authority[0].ttl == 300  # min(SOA TTL 1d, MINIMUM 5m)
+    assert nx.authority[0].name.to_text() == "Tricky.Test."  # origin as written
+
+
+def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    zone = write(
+        tmp_path,
+        "broken.zone",
+        "$ORIGIN b.test.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.300\n",
+    )
+    with pytest.raises(ZoneError, match=r"broken\.zone:5:"):
+        load_zone(zone)
+
+
+def test_error_inside_include_names_the_included_file(tmp_path: Path) -> None:
+    inc = write(tmp_path, "bad.inc", "ok A 192.0.2.1\nbad MX notanumber x\n")
+    zone = write(
+        tmp_path,
+        "main.zone",
+        f"$ORIGIN b.test.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\n$INCLUDE {inc}\n",
+    )
+    with pytest.raises(ZoneError, match=r"bad\.inc:2:"):
+        load_zone(zone)
+
+
+def test_missing_soa_is_an_error(tmp_path: Path) -> None:
+    zone = write(tmp_path, "nosoa.zone", "$ORIGIN n.test.\n$TTL 60\n@ NS ns1\nns1 A 192.0.2.1\n")
+    with pytest.raises(ZoneError, match=r"nosoa\.zone: no SOA"):
+        load_zone(zone)
+
+
+def test_cname_and_other_data_is_an_error(tmp_path: Path) -> None:
+    zone = write(
+        tmp_path,
+        "c.zone",
+        "$ORIGIN c.test.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nx CNAME ns1\nx A 192.0.2.1\n",
+    )
+    with pytest.raises(ZoneError, match="CNAME and other data"):
+        load_zone(zone)
+
+
+def test_no_origin_is_an_error(tmp_path: Path) -> None:
+    zone = write(tmp_path, "o.zone", "$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n")
+    with pytest.raises(ZoneError, match=r"o\.zone"):
+        load_zone(zone)
+
+
+def test_missing_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ZoneError, match="cannot read"):
+        load_zone(tmp_path / "absent.zone")
+
+
+def test_same_zone_twice_is_an_error(tmp_path: Path) -> None:
+    text = "$ORIGIN d.test.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\n"
+    a, b = write(tmp_path, "a.zone", text), write(tmp_path, "b.zone", text)
+    with pytest.raises(ZoneError, match="already loaded"):
+        ZoneSet([load_zone(a), load_zone(b)])
+
+
+def test_duplicate_records_collapse_and_ttl_is_the_smallest(tmp_path: Path) -> None:
+    zone = write(
+        tmp_path,
+        "dup.zone",
+        "$ORIGIN d.test.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\n"
+        "x 100 A 192.0.2.1\nx 50 A 192.0.2.1\nx 70 A 192.0.2.2\n",
+    )
+    r = ask(engine_for(zone), "x.d.test", "A")
+    assert sorted(rrs(r.answer)) == ["x.d.test. 50 IN A 192.0.2.1", "x.d.test. 50 IN A 192.0.2.2"]
+
+
+def test_the_generated_topology_zones_all_load(zone_dir: Path) -> None:
+    for path in zone_dir.glob("*.zone"):
+        z = load_zone(path)
+        assert z.soa.rdatas
+    assert dns.message  # the module is used by helpers above
