@@ -122,6 +122,17 @@ class ResolverDaemon:
             await asyncio.wait(list(self._tasks), timeout=2.0)
         self._closers.clear()
 
+    def reload(self) -> None:
+        """SIGHUP: re-read the root hints (a bad file keeps the old ones); the cache stays."""
+        if not self.config.root_hints:
+            return
+        try:
+            self.core.hints = hints_mod.load(self.config.root_hints)
+        except hints_mod.ResolverError as e:
+            log.error("%s: keeping the old root hints: %s", self.name, e)
+            return
+        log.info("%s: root hints reloaded (%d servers)", self.name, len(self.core.hints.ns_names))
+
     def _spawn(self, coro: Any) -> None:
         t = asyncio.ensure_future(coro)
         self._tasks.add(t)

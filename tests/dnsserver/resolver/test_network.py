@@ -266,3 +266,15 @@ async def test_forwarding_mode_sends_everything_to_another_resolver(
     assert upstream.stats.upstream_queries > 1
     nx = await ask(ports["dns"], "nope.example.test.")
     assert nx.rcode() == dns.rcode.NXDOMAIN
+
+
+async def test_reload_rereads_root_hints_and_keeps_old_ones_on_error(
+    start_resolver: Start, hints_file: Any
+) -> None:
+    d, _ = await start_resolver()
+    hints_file.write_text(". 3600 IN NS a.root.test.\na.root.test. 3600 IN A 127.0.0.99\n")
+    d.reload()
+    assert d.core.hints.all_addresses() == ["127.0.0.99"]
+    hints_file.write_text("this is not a hints file\n")
+    d.reload()
+    assert d.core.hints.all_addresses() == ["127.0.0.99"]
