@@ -212,8 +212,9 @@ class ResolverDaemon:
         reply = DNSRecord(DNSHeader(id=req.header.id, qr=1, rd=req.header.rd, ra=1))
         reply.header.opcode = req.header.opcode
         reply.questions = list(req.questions[:1])
-        if opts:
-            reply.add_ar(EDNS0(udp_len=self.config.edns_size))
+        if opts:  # RFC 3225 §3: the DO bit is copied into the response
+            do = "do" if opts[0].ttl & 0x8000 else ""
+            reply.add_ar(EDNS0(udp_len=self.config.edns_size, flags=do))
         if req.header.opcode != OPCODE.QUERY:
             return self._finish(reply, RCODE.NOTIMP, limit)
         if len(req.questions) != 1 or len(opts) > 1:

@@ -124,9 +124,13 @@ class Upstream:
             sock.close()
             return None, 0.0
         local_port = sock.getsockname()[1]
-        transport, proto = await loop.create_datagram_endpoint(
-            lambda: _Waiter(self, q, peer, qid), sock=sock
-        )
+        try:
+            transport, proto = await loop.create_datagram_endpoint(
+                lambda: _Waiter(self, q, peer, qid), sock=sock
+            )
+        except BaseException:  # cancelled (shutdown) or refused: never leak the socket
+            sock.close()
+            raise
         self.active_ports.add(local_port)
         try:
             transport.sendto(self._wire(q, qid, True), peer)

@@ -60,7 +60,7 @@ def question_key(data: bytes) -> QuestionKey | None:
         if data[end + 6] != 0:  # EDNS version other than 0: BADVERS on the slow path
             return None
         udp = max(512, min(4096, _U16.unpack_from(data, end + 3)[0]))
-        edns = b"\x01"
+        edns = b"\x02" if data[end + 7] & 0x80 else b"\x01"  # RFC 3225: DO is echoed
     elif end != n:
         return None
     return QuestionKey(qname.lower() + data[i + 1 : end] + edns, qname, udp, bool(flags & 0x0100))

@@ -100,6 +100,11 @@ def test_question_key_refuses_what_it_cannot_serve_fast() -> None:
     resp = bytearray(wire)
     resp[2] |= 0x80  # a response, not a query
     assert question_key(bytes(resp)) is None
+    plain, do = DNSRecord.question("x.test", "A"), DNSRecord.question("x.test", "A")
+    plain.add_ar(EDNS0(udp_len=1232))
+    do.add_ar(EDNS0(udp_len=1232, flags="do"))
+    kp, kd = question_key(bytes(plain.pack())), question_key(bytes(do.pack()))
+    assert kp is not None and kd is not None and kp.key != kd.key  # DO is echoed: not shared
     q.add_ar(EDNS0(version=1))
     assert question_key(bytes(q.pack())) is None  # BADVERS is answered on the slow path
 
