@@ -31,14 +31,37 @@ DEFAULT_CONTROL = "127.0.0.2:18953"
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("resolve", help="run the caching resolver (iterates from root hints)")
-    p.add_argument("--listen", help="ADDR:PORT for stub clients (UDP and TCP)")
-    p.add_argument("--root-hints", help="root hints file (RFC 1035 master format)")
-    p.add_argument("--upstream-port", type=int, help="port of every authoritative server")
-    p.add_argument("--forward", action="append", help="forward to this resolver ADDR:PORT")
-    p.add_argument("--control", help="ADDR:PORT of the control endpoint (cache, stats)")
-    p.add_argument("--config", help="TOML file (keys of ResolverConfig); flags override it")
-    p.add_argument("--serve-stale", action="store_true", default=None, help="RFC 8767")
-    p.add_argument("--randomize-case", action="store_true", default=None, help="0x20")
+    p.add_argument(
+        "--listen", metavar="ADDR:PORT", help="stub-facing UDP and TCP (default 127.0.0.2:10053)"
+    )
+    p.add_argument("--root-hints", metavar="FILE", help="root hints (RFC 1035 master file)")
+    p.add_argument(
+        "--upstream-port", type=int, metavar="N", help="DNS port of every upstream server (53)"
+    )
+    p.add_argument(
+        "--forward",
+        action="append",
+        metavar="ADDR:PORT",
+        help="forwarding mode: send every query (RD=1) to this resolver (repeatable)",
+    )
+    p.add_argument(
+        "--control", metavar="ADDR:PORT", help="control endpoint (cache dump/flush, stats)"
+    )
+    p.add_argument(
+        "--config", metavar="FILE", help="TOML file (keys of ResolverConfig); flags override it"
+    )
+    p.add_argument(
+        "--serve-stale",
+        action="store_true",
+        default=None,
+        help="answer from expired data when every server of a zone fails (RFC 8767; off)",
+    )
+    p.add_argument(
+        "--randomize-case",
+        action="store_true",
+        default=None,
+        help="0x20: random letter case in upstream questions, checked in answers (off)",
+    )
     _daemon_args(p, "local-dns")
     p.set_defaults(func=cmd_resolve)
 
