@@ -1,0 +1,199 @@
+"""Stub-facing listeners of the resolver: a batched UDP socket reader and RFC 7766 TCP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import struct
+from typing import TYPE_CHECKING, Any
+
+from dnslib import QTYPE, DNSRecord
+
+from dnsserver.resolver.packed import QuestionKey
+from minternet.listen import family_of
+from minternet.logs import Throttle
+
+if TYPE_CHECKING:
+    from dnsserver.aio.resolver import ResolverDaemon
+
+log = logging.getLogger(__name__)
+_throttle = Throttle()
+_MAX_TCP_INFLIGHT = 16
+
+
+class UDPReader:
+    """The stub-facing UDP socket, drained from one reader callback in batches.
+
+    An exact repeat of a query seen before (same bytes after the ID: name case, flags, EDNS)
+    is answered from `hot` by prefixing the client's ID; everything else goes through
+    `fast_answer` (packed answers, case-insensitive) or a task on the full path.
+    """
+
+    BATCH = 64
+    MAX_QUERY = 4096
+
+    def __init__(self, daemon: ResolverDaemon, host: str, port: int) -> None:
+        self.d = daemon
+        sock = socket.socket(family_of(host), socket.SOCK_DGRAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
+            sock.bind((host, port))
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+        self.port: int = sock.getsockname()[1]
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.loop.add_reader(self.sock.fileno(), self._on_readable)
+
+    def close(self) -> None:
+        if self.loop is not None and self.sock.fileno() >= 0:
+            self.loop.remove_reader(self.sock.fileno())
+        self.sock.close()
+
+    def _on_readable(self) -> None:
+        d = self.d
+        recvfrom, sendto = self.sock.recvfrom, self.sock.sendto
+        hot_get = d.hot.get
+        known = d.policy.known.get
+        allowed = d.policy.allowed
+        limited = d.policy.config.rate_limit > 0
+        assert self.loop is not None
+        now = self.loop.time()
+        n = hits = 0
+        try:
+            for _ in range(self.BATCH):
+                try:
+                    data, addr = recvfrom(self.MAX_QUERY)
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError as e:
+                    _throttle(log, "udp-error", "%s: UDP receive error: %s", d.name, e)
+                    return
+                n += 1
+                client = addr[0]
+                if limited and not d.policy.admit(client, now):
+                    d.stats.ratelimited += 1
+                    _throttle(log, "ratelimit", "%s: rate limit: dropping %s", d.name, client)
+                    continue
+                hot = hot_get(data[2:])
+                if hot is not None and (known(client) or allowed(client)):
+                    if now < hot[1]:
+                        out: bytes | None = data[:2] + hot[0]
+                    else:
+                        out = d.hot_refresh(data, hot, now)
+                    if out is not None:
+                        hits += 1
+                        try:  # noqa: SIM105 (a with-block costs more on the hot path)
+                            sendto(out, addr)
+                        except OSError:
+                            pass  # send buffer full: dropped like a lost datagram
+                        continue
+                try:
+                    out, qk = d.fast_answer(data, client)
+                    if out is not None and qk is not None and len(out) <= qk.udp_size:
+                        with contextlib.suppress(OSError):
+                            sendto(out, addr)
+                        continue
+                    if len(d._tasks) >= d.config.max_pending:
+                        d.stats.dropped_overload += 1
+                        _throttle(log, "overload", "%s: too many queries in progress", d.name)
+                        continue
+                    d._spawn(self._slow(data, addr, qk))
+                except Exception:  # a bug must cost one query, never the listener
+                    log.exception("%s: internal error on a query from %s", d.name, client)
+        finally:
+            d.stats.queries += n
+            d.stats.cache_hits += hits
+
+    async def _slow(self, data: bytes, addr: tuple[Any, ...], qk: QuestionKey | None) -> None:
+        limit = qk.udp_size if qk is not None else _udp_limit(data)
+        out = await self.d.answer(data, addr[0], qk, limit)
+        if out is not None and self.sock.fileno() >= 0:
+            with contextlib.suppress(OSError):
+                self.sock.sendto(out, addr)
+
+
+def _udp_limit(data: bytes) -> int:
+    try:
+        req = DNSRecord.parse(data)
+    except Exception:
+        return 512
+    for r in req.ar:
+        if r.rtype == QTYPE.OPT:
+            return max(512, min(4096, int(r.rclass)))
+    return 512
+
+
+class TCPConn(asyncio.Protocol):
+    """RFC 7766: length-prefixed messages, several per connection, idle timeout, a cap."""
+
+    def __init__(self, daemon: ResolverDaemon) -> None:
+        self.d = daemon
+        self.buf = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.inflight = 0
+        self.idle: asyncio.TimerHandle | None = None
+        self.peer = "?"
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        self.peer = peer[0] if peer else "?"
+        if len(self.d._tcp_conns) >= self.d.config.max_tcp_connections:
+            _throttle(log, "tcpcap", "%s: TCP connection cap; closing %s", self.d.name, self.peer)
+            transport.close()
+            return
+        self.d._tcp_conns.add(self)
+        self._arm()
+
+    def _arm(self) -> None:
+        if self.idle is not None:
+            self.idle.cancel()
+        assert self.d.loop is not None
+        self.idle = self.d.loop.call_later(self.d.config.tcp_idle_timeout, self._timeout)
+
+    def _timeout(self) -> None:
+        if self.inflight == 0 and self.transport is not None:
+            self.transport.close()
+        else:
+            self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.d._tcp_conns.discard(self)
+        if self.idle is not None:
+            self.idle.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        self._arm()
+        while len(self.buf) >= 2:
+            n = struct.unpack_from("!H", self.buf)[0]
+            if len(self.buf) < 2 + n:
+                break
+            msg = bytes(self.buf[2 : 2 + n])
+            del self.buf[: 2 + n]
+            if not self.d.admit(self.peer):
+                continue
+            self.inflight += 1
+            if self.inflight > _MAX_TCP_INFLIGHT and self.transport is not None:
+                self.transport.pause_reading()
+            self.d._spawn(self._one(msg))
+
+    async def _one(self, msg: bytes) -> None:
+        try:
+            out, qk = self.d.fast_answer(msg, self.peer)
+            if out is None:
+                out = await self.d.answer(msg, self.peer, qk, None)
+            if out is not None and self.transport is not None and not self.transport.is_closing():
+                self.transport.write(struct.pack("!H", len(out)) + out)
+        finally:
+            self.inflight -= 1
+            if self.transport is not None and self.inflight <= _MAX_TCP_INFLIGHT:
+                self.transport.resume_reading()

@@ -1,0 +1,1 @@
+"""The caching resolver's sans-I/O cores: cache, root hints, iteration, policy, statistics."""

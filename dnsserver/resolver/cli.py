@@ -1,0 +1,274 @@
+"""`dnsserver resolve | trace | cache | stats`: the resolver daemon and the tools around it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import gc
+import json
+import random
+import socket
+import sys
+import time
+from typing import Any
+
+from dnslib import QTYPE, RCODE
+
+from dnsserver.resolver import hints as hints_mod
+from dnsserver.resolver.cache import Cache
+from dnsserver.resolver.config import ResolverConfig
+from dnsserver.resolver.errors import ResolverError
+from dnsserver.resolver.iterate import IterConfig, Reply, Resolver, Result
+from dnsserver.resolver.rrset import name_of, to_text, type_text
+from minternet import config as config_mod
+from minternet import logs, service
+from minternet.listen import AddressError, parse_hostport
+
+#: Unbound's remote-control port 8953 under the topology's unprivileged scheme (+10000).
+DEFAULT_CONTROL = "127.0.0.2:18953"
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("resolve", help="run the caching resolver (iterates from root hints)")
+    p.add_argument(
+        "--listen", metavar="ADDR:PORT", help="stub-facing UDP and TCP (default 127.0.0.2:10053)"
+    )
+    p.add_argument("--root-hints", metavar="FILE", help="root hints (RFC 1035 master file)")
+    p.add_argument(
+        "--upstream-port", type=int, metavar="N", help="DNS port of every upstream server (53)"
+    )
+    p.add_argument(
+        "--forward",
+        action="append",
+        metavar="ADDR:PORT",
+        help="forwarding mode: send every query (RD=1) to this resolver (repeatable)",
+    )
+    p.add_argument(
+        "--control", metavar="ADDR:PORT", help="control endpoint (cache dump/flush, stats)"
+    )
+    p.add_argument(
+        "--config", metavar="FILE", help="TOML file (keys of ResolverConfig); flags override it"
+    )
+    p.add_argument(
+        "--serve-stale",
+        action="store_true",
+        default=None,
+        help="answer from expired data when every server of a zone fails (RFC 8767; off)",
+    )
+    p.add_argument(
+        "--randomize-case",
+        action="store_true",
+        default=None,
+        help="0x20: random letter case in upstream questions, checked in answers (off)",
+    )
+    _daemon_args(p, "local-dns")
+    p.set_defaults(func=cmd_resolve)
+
+    t = sub.add_parser("trace", help="show each step of an iterative resolution from the root")
+    t.add_argument("qname")
+    t.add_argument("qtype", nargs="?", default="A")
+    g = t.add_mutually_exclusive_group()
+    g.add_argument("--root-hints", help="root hints file (default: the default topology's)")
+    g.add_argument("--server", help="start at this server instead of the root")
+    t.add_argument("--port", type=int, default=10053, help="DNS port of every server (10053)")
+    t.add_argument("--timeout", type=float, default=2.0)
+    t.set_defaults(func=cmd_trace)
+
+    c = sub.add_parser("cache", help="dump or flush a running resolver's cache")
+    c.add_argument("action", choices=["dump", "flush"])
+    c.add_argument("name", nargs="?")
+    c.add_argument("--tree", action="store_true", help="flush: the whole subtree below NAME")
+    c.add_argument("--control", default=DEFAULT_CONTROL, help=f"default {DEFAULT_CONTROL}")
+    c.set_defaults(func=cmd_cache)
+
+    s = sub.add_parser("stats", help="a running resolver's counters")
+    s.add_argument("--control", default=DEFAULT_CONTROL, help=f"default {DEFAULT_CONTROL}")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_stats)
+
+
+def _daemon_args(p: argparse.ArgumentParser, default_name: str) -> None:
+    p.add_argument("--name", default=default_name, help="service name in log lines")
+    p.add_argument("--ready-file", help="write {pid, ports} here once listening")
+    p.add_argument("--log-level", default="INFO")
+
+
+def build_config(args: argparse.Namespace) -> ResolverConfig:
+    cfg = config_mod.load(args.config, ResolverConfig) if args.config else ResolverConfig()
+    over: dict[str, Any] = {}
+    for flag, key in (
+        ("listen", "listen"),
+        ("root_hints", "root_hints"),
+        ("upstream_port", "upstream_port"),
+        ("control", "control"),
+        ("serve_stale", "serve_stale"),
+        ("randomize_case", "randomize_case"),
+    ):
+        value = getattr(args, flag, None)
+        if value is not None:
+            over[key] = value
+    if args.forward:
+        over["forward"] = tuple(args.forward)
+    return dataclasses.replace(cfg, **over)
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    from dnsserver.aio.resolver import ResolverDaemon
+
+    logs.setup(args.name, args.log_level)
+    try:
+        cfg = build_config(args)
+        for text in (cfg.listen, *cfg.forward, *((cfg.control,) if cfg.control else ())):
+            parse_hostport(text, cfg.upstream_port)
+        daemon = ResolverDaemon(cfg, name=args.name)
+    except (config_mod.ConfigError, ResolverError, AddressError, ValueError) as e:
+        print(f"dnsserver resolve: {e}", file=sys.stderr)
+        return 2
+    # Startup objects leave the cyclic collector's view; young collections run less often
+    # (every datagram allocates an address tuple the collector would otherwise scan).
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+    return service.run(daemon, ready_file=args.ready_file)
+
+
+# -- trace ----------------------------------------------------------------------------------
+
+
+def _default_hints() -> hints_mod.RootHints:
+    from minternet import topology, zonegen
+
+    return hints_mod.parse(zonegen.render_root_hints(topology.DEFAULT), "default topology")
+
+
+async def trace(
+    qname: str, qtype: int, hints: hints_mod.RootHints, port: int, timeout: float
+) -> Result:
+    """Resolve with an empty cache, so that every step from the root is taken and recorded."""
+    from dnsserver.aio.upstream import Upstream
+    from dnsserver.resolver.servers import ServerConfig, ServerSelector
+    from dnsserver.resolver.stats import Stats
+
+    rng = random.SystemRandom()
+    stats = Stats()
+    core = Resolver(
+        hints,
+        Cache(),
+        rng=rng,
+        stats=stats,
+        config=IterConfig(max_time=max(6.0, timeout * 4)),
+        selector=ServerSelector(rng, ServerConfig(initial_rto=timeout, max_rto=timeout)),
+    )
+    up = Upstream(port=port, stats=stats)
+    loop = asyncio.get_running_loop()
+    gen = core.resolve(name_of(qname), qtype, loop.time())
+    try:
+        q = next(gen)
+        while True:
+            msg, rtt = await up.query(q)
+            q = gen.send(Reply(now=loop.time(), message=msg, rtt=rtt))
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+def format_trace(qname: str, qtype: int, res: Result) -> str:
+    lines = [f";; trace of {qname} {type_text(qtype)}, iterating from the root"]
+    for i, s in enumerate(res.steps, 1):
+        lines.append(
+            f"{i:>3}  ask {s.server:<15} (zone {to_text(s.zone)}) {to_text(s.qname)} "
+            f"{type_text(s.qtype)}: {s.outcome.upper()} {s.detail}  [{s.elapsed * 1000:.1f} ms]"
+        )
+    lines.append(f";; status {RCODE.get(res.rcode, res.rcode)}, {res.upstream_queries} queries")
+    for rrset in (*res.answer, *res.authority):
+        for rr in rrset.to_rrs():
+            lines.append(rr.toZone())
+    return "\n".join(lines)
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    try:
+        qtype = int(getattr(QTYPE, args.qtype.upper()))
+    except AttributeError:
+        print(f"dnsserver trace: unknown type {args.qtype!r}", file=sys.stderr)
+        return 2
+    try:
+        if args.server:
+            hints = hints_mod.RootHints(((b"start",),), {(b"start",): (args.server,)})
+        elif args.root_hints:
+            hints = hints_mod.load(args.root_hints)
+        else:
+            hints = _default_hints()
+    except ResolverError as e:
+        print(f"dnsserver trace: {e}", file=sys.stderr)
+        return 2
+    t0 = time.monotonic()
+    res = asyncio.run(trace(args.qname, qtype, hints, args.port, args.timeout))
+    print(format_trace(args.qname, qtype, res))
+    print(f";; {(time.monotonic() - t0) * 1000:.1f} ms in total")
+    return 0 if res.rcode in (RCODE.NOERROR, RCODE.NXDOMAIN) else 1
+
+
+# -- control client -------------------------------------------------------------------------
+
+
+def control(address: str, command: str, timeout: float = 10.0) -> dict[str, Any]:
+    """Send one command line to a resolver's control endpoint; returns its JSON reply."""
+    host, port = parse_hostport(address)
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall(command.encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    reply: dict[str, Any] = json.loads(data)
+    return reply
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    cmd = args.action
+    if cmd == "flush" and args.tree:
+        if not args.name:
+            print("dnsserver cache flush --tree needs a NAME", file=sys.stderr)
+            return 2
+        cmd = "flush-tree"
+    try:
+        reply = control(args.control, f"{cmd} {args.name or ''}".strip())
+    except (OSError, ValueError) as e:
+        print(f"dnsserver cache: cannot reach {args.control}: {e}", file=sys.stderr)
+        return 1
+    if "error" in reply:
+        print(f"dnsserver cache: {reply['error']}", file=sys.stderr)
+        return 1
+    if args.action == "dump":
+        for row in reply["entries"]:
+            print(row)
+    else:
+        print(f"flushed {reply['flushed']} entries")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    try:
+        reply = control(args.control, "stats")
+    except (OSError, ValueError) as e:
+        print(f"dnsserver stats: cannot reach {args.control}: {e}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(reply, indent=2))
+        return 0
+    for k, v in reply["stats"].items():
+        print(f"{k:<20} {v}")
+    for k in ("cache_entries", "cache_evictions", "answer_cache_entries"):
+        print(f"{k:<20} {reply[k]}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dnsserver")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_parsers(sub)
+    args = parser.parse_args(argv)
+    status: int = args.func(args)
+    return status

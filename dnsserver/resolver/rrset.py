@@ -1,0 +1,121 @@
+"""Names as lowercased label tuples and RRsets with rdata kept as uncompressed wire bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from dnslib import CLASS, QTYPE, RD, RDMAP, RR, DNSBuffer, DNSLabel
+
+#: A domain name: its labels, lowercased, without the empty root label; the root is ().
+Name = tuple[bytes, ...]
+
+ROOT: Name = ()
+
+
+def name_of(label: DNSLabel | str) -> Name:
+    """The case-folded Name of a dnslib label (RFC 4343: ASCII case-insensitive)."""
+    if not isinstance(label, DNSLabel):
+        label = DNSLabel(label)
+    return tuple(bytes(part).lower() for part in label.label)
+
+
+def is_within(name: Name, zone: Name) -> bool:
+    """True if `name` is `zone` or below it: the bailiwick test (RFC 8499 §7)."""
+    n = len(zone)
+    return n == 0 or (len(name) >= n and name[-n:] == zone)
+
+
+def to_label(name: Name) -> DNSLabel:
+    return DNSLabel(list(name))
+
+
+def to_text(name: Name) -> str:
+    """Presentation form with RFC 1035 §5.1 escapes for dots, backslashes and non-printables."""
+    if not name:
+        return "."
+    out = []
+    for label in name:
+        chars = []
+        for b in label:
+            if b in (0x2E, 0x5C, 0x22, 0x28, 0x29, 0x3B, 0x40, 0x24):
+                chars.append("\\" + chr(b))
+            elif 0x21 <= b <= 0x7E:
+                chars.append(chr(b))
+            else:
+                chars.append(f"\\{b:03d}")
+        out.append("".join(chars))
+    return ".".join(out) + "."
+
+
+def type_text(rtype: int) -> str:
+    try:
+        return str(QTYPE[rtype])
+    except Exception:  # dnslib raises its own error for unknown codes
+        return f"TYPE{rtype}"
+
+
+def pack_rdata(rr: RR) -> bytes:
+    """The rdata of `rr` as wire bytes; names inside are compressed only against each other."""
+    buf = DNSBuffer()
+    rr.rdata.pack(buf)
+    return bytes(buf.data)
+
+
+def parse_rdata(rtype: int, data: bytes) -> RD:
+    cls = RDMAP.get(type_text(rtype), RD)
+    return cls.parse(DNSBuffer(data), len(data))
+
+
+@dataclass(frozen=True, slots=True)
+class RRset:
+    """Records of one owner name and type (class IN), with one TTL (RFC 2181 §5.2)."""
+
+    name: Name
+    rtype: int
+    ttl: int
+    rdatas: tuple[bytes, ...]
+
+    def with_ttl(self, ttl: int) -> RRset:
+        return RRset(self.name, self.rtype, ttl, self.rdatas)
+
+    def to_rrs(self, owner: DNSLabel | None = None) -> list[RR]:
+        label = owner if owner is not None else to_label(self.name)
+        t = self.rtype
+        return [RR(label, t, CLASS.IN, self.ttl, parse_rdata(t, d)) for d in self.rdatas]
+
+    def targets(self) -> list[Name]:
+        """Names carried in the rdata of NS / CNAME / PTR records (first name field)."""
+        out = []
+        for d in self.rdatas:
+            rd = parse_rdata(self.rtype, d)
+            label = getattr(rd, "label", None)
+            if isinstance(label, DNSLabel):
+                out.append(name_of(label))
+        return out
+
+    def soa_minimum(self) -> int:
+        """The SOA MINIMUM field (RFC 2308 §4: the negative caching TTL)."""
+        rd = parse_rdata(self.rtype, self.rdatas[0])
+        return int(rd.times[4])
+
+
+def group(rrs: Iterable[RR]) -> dict[tuple[Name, int], RRset]:
+    """Group class-IN records into RRsets; the TTL of a set is the minimum of its records."""
+    sets: dict[tuple[Name, int], tuple[int, list[bytes]]] = {}
+    for rr in rrs:
+        if rr.rclass != CLASS.IN or rr.rtype == QTYPE.OPT:
+            continue
+        key = (name_of(rr.rname), rr.rtype)
+        data = pack_rdata(rr)
+        ttl = max(0, min(int(rr.ttl), 0x7FFFFFFF))  # RFC 2181 §8: top bit set means zero
+        if ttl & 0x80000000:
+            ttl = 0
+        if key in sets:
+            old_ttl, datas = sets[key]
+            if data not in datas:
+                datas.append(data)
+            sets[key] = (min(old_ttl, ttl), datas)
+        else:
+            sets[key] = (ttl, [data])
+    return {k: RRset(k[0], k[1], ttl, tuple(datas)) for k, (ttl, datas) in sets.items()}

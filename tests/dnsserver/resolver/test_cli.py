@@ -1,0 +1,116 @@
+"""The commands: `resolve` as a real process, `stats`, `cache dump|flush`, `trace`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import dns.asyncquery
+import dns.message
+import pytest
+
+from dnsserver.resolver.cli import main
+
+from .conftest import Hierarchy
+
+
+async def _wait_file(path: Path, proc: subprocess.Popen[bytes]) -> dict[str, int]:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"resolver exited with {proc.returncode}")
+        if path.exists():
+            ports: dict[str, int] = json.loads(path.read_text())["ports"]
+            return ports
+        await asyncio.sleep(0.05)
+    raise AssertionError("resolver not ready")
+
+
+async def test_resolver_process_and_control_commands(
+    hierarchy: Hierarchy, hints_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ready = tmp_path / "ready.json"
+    cmd = [
+        sys.executable, "-m", "dnsserver.resolver", "resolve", "--listen", "127.0.0.1:0",
+        "--root-hints", str(hints_file), "--upstream-port", str(hierarchy.port),
+        "--control", "127.0.0.1:0", "--name", "local-dns", "--ready-file", str(ready),
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, start_new_session=True, stderr=subprocess.PIPE)
+    try:
+        ports = await _wait_file(ready, proc)
+        q = dns.message.make_query("alias.example.test.", "A")
+        resp = await dns.asyncquery.udp(q, "127.0.0.1", port=ports["dns"], timeout=5)
+        assert [rd.address for rr in resp.answer if rr.rdtype == 1 for rd in rr] == ["127.1.0.1"]
+        ctl = ["--control", f"127.0.0.1:{ports['control']}"]
+        assert await asyncio.to_thread(main, ["stats", *ctl]) == 0
+        out = capsys.readouterr().out
+        assert "upstream_queries     3" in out
+        assert await asyncio.to_thread(main, ["cache", "dump", *ctl]) == 0
+        out = capsys.readouterr().out
+        assert "alias.example.test." in out and "CNAME" in out
+        assert (
+            await asyncio.to_thread(main, ["cache", "flush", "example.test", "--tree", *ctl]) == 0
+        )
+        assert "flushed" in capsys.readouterr().out
+        assert await asyncio.to_thread(main, ["cache", "dump", "www.example.test", *ctl]) == 0
+        assert capsys.readouterr().out == ""
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        _, err = await asyncio.to_thread(proc.communicate, timeout=10)
+    assert proc.returncode == 0
+    assert not ready.exists()
+    assert b"local-dns" in err and b"Traceback" not in err
+
+
+async def test_control_client_reports_an_unreachable_resolver(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert await asyncio.to_thread(main, ["stats", "--control", "127.0.0.1:1"]) == 1
+    assert "cannot reach" in capsys.readouterr().err
+
+
+async def test_trace_prints_every_step(
+    hierarchy: Hierarchy, hints_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["trace", "far.example.test", "A", "--root-hints", str(hints_file)]
+    status = await asyncio.to_thread(main, [*args, "--port", str(hierarchy.port)])
+    out = capsys.readouterr().out
+    assert status == 0
+    lines = [line for line in out.splitlines() if "ask " in line]
+    assert "REFERRAL test." in lines[0] and "127.0.0.10" in lines[0]
+    assert "CNAME host.glueless.test." in out
+    assert "ANSWER A 127.1.0.4" in lines[-1]
+    status = await asyncio.to_thread(
+        main,
+        ["trace", "nope.example.test", "--server", "127.0.0.12", "--port", str(hierarchy.port)],
+    )
+    assert status == 0 and "NXDOMAIN" in capsys.readouterr().out
+
+
+@pytest.fixture
+def keep_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+@pytest.mark.usefixtures("keep_logging")
+def test_bad_configuration_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "r.toml"
+    cfg.write_text('listen = "127.0.0.1:0"\nbogus = 1\n')
+    assert main(["resolve", "--config", str(cfg), "--root-hints", "/nonexistent"]) == 2
+    assert "bogus" in capsys.readouterr().err
+    assert main(["resolve", "--listen", "127.0.0.1:0", "--root-hints", "/nonexistent"]) == 2
+    assert "cannot read" in capsys.readouterr().err

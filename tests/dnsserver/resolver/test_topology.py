@@ -1,0 +1,149 @@
+"""The resolver against the real authoritative engine serving the default topology's zones."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import dns.asyncquery
+import dns.message
+import dns.rdatatype
+import pytest
+
+from dnsserver.aio.resolver import ResolverDaemon
+from dnsserver.aio.server import DnsServer
+from dnsserver.config import ServerConfig
+from dnsserver.resolver import hints as hints_mod
+from dnsserver.resolver.cli import format_trace, trace
+from dnsserver.resolver.config import ResolverConfig
+from dnsserver.rrl import RrlConfig
+from minternet import topology, zonegen
+
+from .conftest import _free_port_on_all
+
+TOPO = topology.DEFAULT
+DNS_HOSTS = [h for h in TOPO.hosts if h.zones]
+
+#: (name, type) -> what a user expects, for every name the topology's zones define.
+EXPECTED = {
+    ("gaia.cs.umass.edu.", "A"): ["127.0.1.22"],
+    ("www.umass.edu.", "A"): ["127.0.1.20"],
+    ("cs.umass.edu.", "A"): ["127.0.1.22"],
+    ("engineering.nyu.edu.", "A"): ["127.0.1.32"],
+    ("www.crepes.fr.", "A"): ["127.0.1.40"],
+    ("mail.crepes.fr.", "A"): ["127.0.0.40"],
+    ("smtp.crepes.fr.", "A"): ["127.0.0.40"],
+    ("mail.hamburger.edu.", "A"): ["127.0.0.41"],
+    ("www.networkutopia.com.", "A"): ["127.0.1.50"],
+    ("ftp.networkutopia.com.", "A"): ["127.0.1.50"],
+    ("dns1.networkutopia.com.", "A"): ["127.0.0.24"],
+    ("x.users.networkutopia.com.", "A"): ["127.0.1.52"],
+    ("www.enterprise.com.", "A"): ["127.0.1.60"],
+    ("www.amazon.com.", "A"): ["127.0.1.70", "127.0.1.71", "127.0.1.72"],
+    ("a.root-servers.net.", "A"): ["127.0.0.10"],
+}
+
+
+@pytest.fixture
+async def topo(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+    port = _free_port_on_all([h.address for h in DNS_HOSTS] + ["127.0.0.2"])
+    ports = dict(topology.port_scheme(False), dns=port)
+    paths = zonegen.write_zones(TOPO, tmp_path / "zones", ports)
+    hints = tmp_path / "root.hints"
+    hints.write_text(zonegen.render_root_hints(TOPO))
+    servers: list[Any] = []
+    try:
+        for h in DNS_HOSTS:
+            cfg = ServerConfig(
+                zones=tuple(str(paths[z]) for z in h.zones),
+                listen=(f"{h.address}:{port}",),
+                rrl=RrlConfig(enabled=False),
+            )
+            s = DnsServer(cfg, name=h.name)
+            await s.start()
+            servers.append(s)
+        res = ResolverDaemon(
+            ResolverConfig(
+                listen="127.0.0.2:0",
+                root_hints=str(hints),
+                upstream_port=port,
+                control="127.0.0.2:0",
+            ),
+            name="local-dns",
+        )
+        rports = await res.start()
+        servers.append(res)
+        yield {"port": rports["dns"], "upstream": port, "hints": hints, "resolver": res}
+    finally:
+        for s in reversed(servers):
+            await s.stop()
+
+
+async def _a(port: int, name: str, rdtype: str = "A") -> list[str]:
+    q = dns.message.make_query(name, rdtype)
+    resp = await dns.asyncquery.udp(q, "127.0.0.2", port=port, timeout=5)
+    return sorted(
+        rd.address
+        for rr in resp.answer
+        if rr.rdtype == dns.rdatatype.from_text(rdtype)
+        for rd in rr
+    )
+
+
+async def test_every_topology_name_resolves(topo: dict[str, Any]) -> None:
+    for (name, rdtype), want in EXPECTED.items():
+        assert await _a(topo["port"], name, rdtype) == want, name
+    q = dns.message.make_query("hamburger.edu.", "MX")
+    resp = await dns.asyncquery.udp(q, "127.0.0.2", port=topo["port"], timeout=5)
+    assert [rd.exchange.to_text() for rr in resp.answer for rd in rr] == ["mail.hamburger.edu."]
+    q = dns.message.make_query("nothing.umass.edu.", "A")
+    resp = await dns.asyncquery.udp(q, "127.0.0.2", port=topo["port"], timeout=5)
+    assert resp.rcode() == dns.rcode.NXDOMAIN
+
+
+async def test_trace_walks_root_edu_umass(topo: dict[str, Any]) -> None:
+    hints = hints_mod.load(str(topo["hints"]))
+    res = await trace("gaia.cs.umass.edu", 1, hints, topo["upstream"], 2.0)
+    assert [(s.server, s.outcome) for s in res.steps] == [
+        ("127.0.0.10", "referral"),
+        ("127.0.0.12", "referral"),
+        ("127.0.0.20", "answer"),
+    ]
+    text = format_trace("gaia.cs.umass.edu", 1, res)
+    assert "edu. NS a.edu-servers.net." in text and "127.0.1.22" in text
+
+
+async def _dig(*args: str) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        "dig", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), 20)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    return out.decode()
+
+
+@pytest.mark.interop
+async def test_dig_through_the_resolver(topo: dict[str, Any]) -> None:
+    if shutil.which("dig") is None:
+        pytest.skip("dig is missing: install the Debian package bind9-dnsutils")
+    at = ["@127.0.0.2", "-p", str(topo["port"])]
+    for (name, rdtype), want in EXPECTED.items():
+        out = await _dig(*at, name, rdtype, "+short")
+        got = sorted(w for w in out.split() if not w.endswith("."))  # CNAME targets end in "."
+        assert got == want, (name, out)
+    out = await _dig(*at, "gaia.cs.umass.edu", "+norec")  # in the cache by now
+    assert "status: NOERROR" in out and "127.0.1.22" in out and " ra" in out
+    out = await _dig(*at, "www.hamburger.edu", "+norec")  # never asked: cache only
+    assert "ANSWER: 0" in out
+    assert topo["resolver"].stats.upstream_queries > 0
+    out = await _dig(*at, "www.hamburger.edu", "+tcp")
+    assert "127.0.1.41" in out and "status: NOERROR" in out
+    out = await _dig(*at, "NoSuch.Crepes.FR")
+    assert "status: NXDOMAIN" in out and "NoSuch.Crepes.FR." in out
