@@ -1,0 +1,69 @@
+"""`minternet up` in the foreground: prints the table, and Ctrl-C stops every daemon it started."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from .conftest import minternet
+
+pytestmark = pytest.mark.e2e
+
+
+def test_ctrl_c_stops_everything(tmp_path):
+    state = tmp_path / "state"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "minternet",
+            "up",
+            "--state-dir",
+            str(state),
+            "--port-offset",
+            "30000",
+            "--only",
+            "dns-root",
+            "dns-tld",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "Press Ctrl-C to stop." in line:
+                break
+        out = "".join(lines)
+        assert "Press Ctrl-C to stop." in out, out
+        assert "dig @127.0.0.10 -p 30053 . NS" in out
+        status = minternet("status", "--json", "--state-dir", str(state))
+        services = json.loads(status.stdout)["services"]
+        assert sorted(s["name"] for s in services) == ["root", "tld-com", "tld-edu", "tld-fr"]
+        pids = [s["pid"] for s in services]
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0, rest
+        assert "stopped." in rest
+        for pid in pids:
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
+        assert minternet("status", "--state-dir", str(state)).returncode == 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        minternet("down", "--state-dir", str(state))
