@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dnsserver.aio.server import DnsServer
 from dnsserver.config import ServerConfig
 from dnsserver.errors import ZoneError
+from dnsserver.resolver.cli import add_parsers
 from minternet import config as mconfig
 from minternet import logs, service
 from minternet.listen import AddressError, parse_hostport
@@ -59,7 +60,7 @@ def add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
 
 
 #: Subcommand registration: append an `add_parser(subparsers)` function to add a command.
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_serve]  # type: ignore[type-arg]
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_serve, add_parsers]  # type: ignore[type-arg]
 
 
 def build_config(args: argparse.Namespace) -> ServerConfig:

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from minternet import supervisor, topology, zonegen
+from minternet import control, supervisor, topology, zonegen
 from minternet.launch import LaunchContext
 from minternet.supervisor import Service, SupervisorError
 
@@ -40,6 +40,12 @@ def examples(services: Sequence[Service]) -> list[str]:
     for s in services:
         by_role.setdefault(s.role, []).append(s)
     lines = []
+    for s in by_role.get("resolver", []):
+        p = s.ports["dns"]
+        lines.append(f"dig @{s.address} -p {p} gaia.cs.umass.edu      # the local DNS server")
+        lines.append(f"dig @{s.address} -p {p} +norec gaia.cs.umass.edu   # from its cache only")
+        lines.append(f"dnsserver trace gaia.cs.umass.edu --port {p}   # the walk, step by step")
+        lines.append(f"dnsserver stats --control {s.address}:{s.ports['control']}")
     for s in by_role.get("dns-root", [])[:1]:
         lines.append(f"dig @{s.address} -p {s.ports['dns']} . NS")
     for s in by_role.get("dns-tld", []):
@@ -101,6 +107,24 @@ def _supervise(state_dir: Path, services: list[Service]) -> int:
     return 0
 
 
+#: Counters shown in the table for a service with a control endpoint (the resolver).
+STATUS_COUNTERS = ("queries", "cache_hits", "cache_misses", "upstream_queries", "servfail")
+
+
+def service_stats(s: Service, alive: bool) -> dict[str, object] | None:
+    """The counters of a running service that has a control endpoint, or None."""
+    if not alive or "control" not in s.ports:
+        return None
+    try:
+        reply = control.request(f"{s.address}:{s.ports['control']}", "stats", timeout=2.0)
+    except (OSError, ValueError) as e:
+        return {"error": f"control endpoint did not answer: {e}"}
+    stats = reply.get("stats")
+    if isinstance(stats, dict):
+        return {**stats, "cache_entries": reply.get("cache_entries")}
+    return {"error": f"unexpected reply {reply!r:.80}"}
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir).resolve()
     try:
@@ -122,6 +146,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                     "pid": s.pid,
                     "running": alive,
                     "log": s.log,
+                    "stats": service_stats(s, alive),
                 }
             )
         print(json.dumps({"services": out}, indent=2))
@@ -130,6 +155,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"nothing is running from {state_dir}")
         return 1
     print(format_table(rows))
+    for s, alive in rows:
+        stats = service_stats(s, alive)
+        if stats is None:
+            continue
+        if "error" in stats:
+            print(f"\n{s.name}: {stats['error']}")
+            continue
+        shown = ", ".join(f"{k.replace('_', ' ')} {stats[k]}" for k in STATUS_COUNTERS)
+        print(f"\n{s.name}: {shown}, cache entries {stats['cache_entries']}")
     return 0
 
 

@@ -54,4 +54,13 @@ def command_for(host: Host, ctx: LaunchContext) -> list[str]:
             path.write_text(zonegen.render_zone(ctx.topology, zone, ctx.ports))
             argv += ["--zone", str(path)]
         return argv + common
+    if host.role == "resolver":
+        hints = ctx.state_dir / "zones" / "root.hints"
+        hints.parent.mkdir(parents=True, exist_ok=True)
+        hints.write_text(zonegen.render_root_hints(ctx.topology))
+        argv = [sys.executable, "-m", "dnsserver", "resolve"]
+        argv += ["--listen", f"{host.address}:{ctx.ports['dns']}"]
+        argv += ["--root-hints", str(hints), "--upstream-port", str(ctx.ports["dns"])]
+        argv += ["--control", f"{host.address}:{ctx.ports['control']}"]
+        return argv + common
     raise ValueError(f"{host.name}: no daemon for role {host.role!r}")

@@ -24,6 +24,7 @@ STANDARD_PORTS: dict[str, int] = {
     "imap": 143,
     "http": 6969,  # BitTorrent trackers conventionally use 6969 (HTTP and UDP)
     "udp": 6969,
+    "control": 8953,  # the resolver's control endpoint (Unbound's remote-control port)
 }
 
 
@@ -117,6 +118,9 @@ def _dkim_txt(selector_seed: str, bits: int = 4096) -> str:
 
 DEFAULT = Topology(
     hosts=(
+        # The local DNS server of the notes' example: the host engineering.nyu.edu asks its
+        # local DNS server dns.nyu.edu, which walks root -> TLD -> authoritative for it.
+        Host("local-dns", "resolver", "127.0.0.2", "dns.nyu.edu.", listeners=("dns", "control")),
         # The DNS hierarchy of the notes: root -> TLDs -> authoritative servers.
         Host("root", "dns-root", "127.0.0.10", "a.root-servers.net.", (".",)),
         Host("tld-com", "dns-tld", "127.0.0.11", "a.gtld-servers.net.", ("com.", "net.")),

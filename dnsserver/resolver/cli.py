@@ -8,7 +8,6 @@ import dataclasses
 import gc
 import json
 import random
-import socket
 import sys
 import time
 from typing import Any
@@ -23,6 +22,7 @@ from dnsserver.resolver.iterate import IterConfig, Reply, Resolver, Result
 from dnsserver.resolver.rrset import name_of, to_text, type_text
 from minternet import config as config_mod
 from minternet import logs, service
+from minternet.control import request as control
 from minternet.listen import AddressError, parse_hostport
 
 #: Unbound's remote-control port 8953 under the topology's unprivileged scheme (+10000).
@@ -209,21 +209,6 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
 
 # -- control client -------------------------------------------------------------------------
-
-
-def control(address: str, command: str, timeout: float = 10.0) -> dict[str, Any]:
-    """Send one command line to a resolver's control endpoint; returns its JSON reply."""
-    host, port = parse_hostport(address)
-    with socket.create_connection((host, port), timeout=timeout) as s:
-        s.sendall(command.encode() + b"\n")
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    reply: dict[str, Any] = json.loads(data)
-    return reply
 
 
 def cmd_cache(args: argparse.Namespace) -> int:

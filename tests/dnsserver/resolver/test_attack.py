@@ -13,7 +13,7 @@ import dns.message
 import dns.rdatatype
 from dnslib import RR, DNSHeader, DNSRecord
 
-from dnsserver.resolver.cli import control
+from minternet.control import request as control
 
 from .conftest import Hierarchy
 

@@ -15,7 +15,7 @@ from dnslib import RR, DNSHeader, DNSRecord
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dnsserver.resolver.cli import control
+from minternet.control import request as control
 
 from .conftest import Hierarchy
 

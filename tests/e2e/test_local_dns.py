@@ -1,0 +1,95 @@
+"""The local DNS server of `minternet up`: resolves by walking the hierarchy, then from cache."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import pytest
+
+from minternet import topology
+from minternet.control import request
+
+from .conftest import E2E_PORT_OFFSET, minternet
+
+pytestmark = pytest.mark.e2e
+DNS_PORT = 53 + E2E_PORT_OFFSET
+RESOLVER = topology.DEFAULT.host("local-dns").address
+
+
+def resolve(name: str, rdtype: str = "A", *, rd: bool = True) -> dns.message.Message:
+    q = dns.message.make_query(name, rdtype)
+    if not rd:
+        q.flags &= ~dns.flags.RD
+    return dns.query.udp(q, RESOLVER, port=DNS_PORT, timeout=5)
+
+
+def stats(state_services: dict[str, dict]) -> dict[str, int]:
+    s = state_services["local-dns"]
+    return request(f"{s['address']}:{s['ports']['control']}", "stats")["stats"]
+
+
+@pytest.mark.parametrize(
+    ("name", "rdtype", "expected"),
+    [
+        ("gaia.cs.umass.edu.", "A", "127.0.1.22"),
+        ("www.enterprise.com.", "A", "127.0.1.60"),  # CNAME, NS out of the zone's own domain
+        ("www.amazon.com.", "A", "127.0.1.70"),  # CNAME to a set of replicas
+        ("hamburger.edu.", "MX", "10 mail.hamburger.edu."),
+        ("anything.users.networkutopia.com.", "A", "127.0.1.52"),  # a wildcard
+    ],
+)
+def test_recursive_query_is_answered_with_ra(topology_up, name, rdtype, expected):
+    resp = resolve(name, rdtype)
+    assert resp.rcode() == dns.rcode.NOERROR
+    assert resp.flags & dns.flags.RA and not resp.flags & dns.flags.AA
+    assert expected in {r.to_text() for rrset in resp.answer for r in rrset}
+
+
+def test_second_answer_comes_from_the_cache_with_a_lower_ttl(topology_up):
+    before = stats(topology_up)
+    first = resolve("engineering.nyu.edu.")
+    mid = stats(topology_up)
+    assert mid["upstream_queries"] > before["upstream_queries"]
+    cached = resolve("engineering.nyu.edu.", rd=False)  # RD=0: the cache only
+    after = stats(topology_up)
+    assert after["upstream_queries"] == mid["upstream_queries"]
+    assert after["cache_hits"] > mid["cache_hits"]
+    assert cached.answer[0][0].address == first.answer[0][0].address == "127.0.1.32"
+    assert cached.answer[0].ttl <= first.answer[0].ttl <= 3600
+
+
+def test_nxdomain_through_the_resolver(topology_up):
+    resp = resolve("no-such-host.crepes.fr.")
+    assert resp.rcode() == dns.rcode.NXDOMAIN
+    assert resp.authority and resp.authority[0].rdtype == dns.rdatatype.SOA
+
+
+def test_trace_shows_the_walk_from_the_root(topology_up):
+    out = subprocess.run(
+        [sys.executable, "-m", "dnsserver", "trace", "gaia.cs.umass.edu", "--port", str(DNS_PORT)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    servers = [topology.DEFAULT.host(n).address for n in ("root", "tld-edu", "dns-umass")]
+    positions = [out.find(a) for a in servers]
+    assert all(p >= 0 for p in positions) and positions == sorted(positions), out
+    assert "127.0.1.22" in out
+
+
+def test_status_shows_the_resolver_counters(topology_up, tmp_path):
+    resolve("www.networkutopia.com.")
+    state = topology_up["local-dns"]["log"].rsplit("/logs/", 1)[0]
+    out = minternet("status", "--json", "--state-dir", state)
+    entry = next(s for s in json.loads(out.stdout)["services"] if s["name"] == "local-dns")
+    assert entry["stats"]["queries"] >= 1 and entry["stats"]["upstream_queries"] >= 1
+    table = minternet("status", "--state-dir", state).stdout
+    assert "local-dns: queries" in table and "cache hits" in table
