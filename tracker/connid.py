@@ -15,18 +15,19 @@ _BUCKETS_BACK = int(LIFETIME // BUCKET)  # buckets before the current one still 
 
 
 class ConnectionIds:
-    __slots__ = ("_key",)
+    __slots__ = ("_keyed",)
 
     def __init__(self, key: bytes) -> None:
         if not 16 <= len(key) <= 64:
             raise ValueError("connection id key must be 16..64 bytes")
-        self._key = key
+        # Keyed BLAKE2b (a MAC by design); copying the keyed state skips the key set-up
+        # on every datagram (3.6 us -> ~1 us).
+        self._keyed = hashlib.blake2b(key=key, digest_size=8)
 
     def _id(self, client: bytes, bucket: int) -> int:
-        digest = hashlib.blake2b(
-            client + bucket.to_bytes(8, "big", signed=True), key=self._key, digest_size=8
-        ).digest()
-        return int.from_bytes(digest, "big")
+        h = self._keyed.copy()
+        h.update(client + bucket.to_bytes(8, "big", signed=True))
+        return int.from_bytes(h.digest(), "big")
 
     def issue(self, client: bytes, now: float) -> int:
         """A connection ID for `client` (packed IP + port of the datagram's source)."""
@@ -34,4 +35,7 @@ class ConnectionIds:
 
     def valid(self, cid: int, client: bytes, now: float) -> bool:
         bucket = int(now // BUCKET)
-        return any(self._id(client, bucket - back) == cid for back in range(_BUCKETS_BACK + 1))
+        for back in range(_BUCKETS_BACK + 1):
+            if self._id(client, bucket - back) == cid:
+                return True
+        return False

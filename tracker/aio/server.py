@@ -14,7 +14,7 @@ from minternet import listen
 from minternet.logs import Throttle
 from tracker.aio.http import HttpServer
 from tracker.aio.http_aiohttp import start_aiohttp
-from tracker.aio.udp import UdpTrackerProtocol
+from tracker.aio.udp import UdpListener
 from tracker.config import TrackerConfig
 from tracker.connid import ConnectionIds
 from tracker.http_app import TrackerApp
@@ -51,7 +51,7 @@ class TrackerDaemon:
         self._tcp: asyncio.Server | None = None
         self._http: HttpServer | None = None
         self._runner: web.ServerRunner | None = None
-        self._udp: asyncio.DatagramTransport | None = None
+        self._udp: UdpListener | None = None
         self._expiry: asyncio.Task[None] | None = None
 
     def _whitelist(self) -> set[bytes] | None:
@@ -70,9 +70,8 @@ class TrackerDaemon:
             self._tcp, ports["http"] = await listen.open_tcp(self._http.factory(), host, port)
         if self.udp_addr is not None:
             uhost, uport = self.udp_addr
-            self._udp, _, ports["udp"] = await listen.open_udp(
-                lambda: UdpTrackerProtocol(self.udp_app, self.throttle), uhost, uport
-            )
+            self._udp = UdpListener(self.udp_app, self.throttle)
+            ports["udp"] = self._udp.start(uhost, uport)
         self._expiry = asyncio.create_task(self._expire_forever())
         wl = self.registry.whitelist
         log.info(
