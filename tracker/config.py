@@ -64,8 +64,8 @@ class TrackerConfig:
             raise ValueError("rate_per_ip must be >= 0 and rate_burst >= 1")
         if self.http_server not in ("builtin", "aiohttp"):
             raise ValueError("http_server must be 'builtin' or 'aiohttp'")
-        if not 1 <= self.max_scrape_hashes <= 1000:
-            raise ValueError("max_scrape_hashes must be between 1 and 1000")
+        if not 1 <= self.max_scrape_hashes <= 120:
+            raise ValueError("max_scrape_hashes must be between 1 and 120")
 
     def replace(self, **changes: object) -> TrackerConfig:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -21,7 +21,7 @@ _EQUALS = itertools.repeat(b"=")
 # Keys that may repeat: scrape takes many info_hash (BEP 48). Every other repeat is an error.
 MULTI = b"info_hash"
 
-MAX_PARAMS = 64
+MAX_PARAMS = 128  # room for a scrape of max_scrape_hashes (<= 120) info_hashes
 
 
 def unquote(value: bytes) -> bytes:

@@ -72,24 +72,28 @@ class PeerList:
         w = self.width
         self.buf[peer.slot * w : peer.slot * w + w] = addr
 
-    def window(self, rng: random.Random, k: int, skip: Peer | None) -> tuple[int, int]:
-        """(start, count): a random window of up to k entries that does not contain `skip`.
+    def window(self, rng: random.Random, k: int, skip: Peer | None) -> list[tuple[int, int]]:
+        """A random run of up to k entries of this list (circularly), never containing `skip`.
 
-        The window may wrap around the end; see `take`.
+        Returned as (start, count) pieces (each may wrap around the end; see `take`). Every
+        entry other than `skip` is equally likely to be in it (probability k / others).
         """
         n = len(self.owners)
-        if skip is not None and skip.slot >= 0 and self.owners[skip.slot] is skip:
-            # Draw from the n-1 others: start right after `skip`, so it is never inside.
+        if skip is not None and 0 <= skip.slot < n and self.owners[skip.slot] is skip:
+            # The others, in circular order starting right after `skip`: j -> slot+1+j mod n.
             others = n - 1
             k = min(k, others)
             if k <= 0:
-                return 0, 0
-            start = (skip.slot + 1 + (rng.randrange(others - k + 1) if others > k else 0)) % n
-            return start, k
+                return []
+            base = skip.slot + 1
+            r = rng.randrange(others)
+            if r + k <= others:
+                return [((base + r) % n, k)]
+            return [((base + r) % n, others - r), (base % n, r + k - others)]
         k = min(k, n)
         if k <= 0:
-            return 0, 0
-        return (rng.randrange(n) if n > k else 0), k
+            return []
+        return [(rng.randrange(n) if n > k else 0, k)]
 
     def take(self, start: int, count: int) -> bytes:
         w, buf = self.width, self.buf
@@ -173,12 +177,10 @@ class Swarm:
         else:
             want_l = k - (k * ns) // (ns + nl)
         if leechers is not None and nl:
-            start, count = leechers.window(rng, want_l, me)
-            if count:
+            for start, count in leechers.window(rng, want_l, me):
                 out.append((leechers, start, count))
-            k -= count
+                k -= count
         if seeders is not None and ns and k > 0:
-            start, count = seeders.window(rng, k, me)
-            if count:
+            for start, count in seeders.window(rng, k, me):
                 out.append((seeders, start, count))
         return out
