@@ -156,7 +156,7 @@ def test_whitelist_and_rate_limit_errors() -> None:
 
 
 def test_num_want_and_stopped() -> None:
-    app = make(numwant_max=3)
+    app = make(numwant_max=3, numwant_default=3)
     for n in range(10):
         c = (f"10.0.1.{n}", 6000)
         app.handle(announce_packet(connect(app, client=c), peer=n + 10), *c, 1000.0)
