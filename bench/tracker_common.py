@@ -46,8 +46,20 @@ def ours(
     cfg = workdir / f"tracker-{http_port}.toml"
     cfg.write_text(config)
     ready = workdir / f"ready-{http_port}.json"
-    cmd = [sys.executable, "-m", "tracker", "serve", "--listen", f"{host}:{http_port}",
-           "--config", str(cfg), "--ready-file", str(ready), "--log-level", "ERROR"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tracker",
+        "serve",
+        "--listen",
+        f"{host}:{http_port}",
+        "--config",
+        str(cfg),
+        "--ready-file",
+        str(ready),
+        "--log-level",
+        "ERROR",
+    ]
     if udp_port is not None:
         cmd += ["--udp", f"{host}:{udp_port}"]
     proc = subprocess.Popen(cmd, start_new_session=True)
@@ -75,8 +87,9 @@ def opentracker(
             cmd += ["-p", str(http_port)]
         if udp_port is not None:
             cmd += ["-P", str(udp_port)]
-        proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             deadline = time.monotonic() + 10
             while True:

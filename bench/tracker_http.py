@@ -44,8 +44,17 @@ HOST = "127.0.0.1"
 
 
 def run_wrk(url: str, script: Path, hashfile: Path, args: argparse.Namespace) -> float:
-    cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s",
-           "-s", str(script), url, "--", str(hashfile)]
+    cmd = [
+        "wrk",
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{args.duration}s",
+        "-s",
+        str(script),
+        url,
+        "--",
+        str(hashfile),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.duration + 30).stdout
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not m:
@@ -94,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  check: opentracker returned {check(url, hs[0])} peers")
         variants = [("ours", "builtin")] + ([("ours-aiohttp", "aiohttp")] if args.aiohttp else [])
         for label, server in variants:
-            with ours(HOST, free_port(HOST), None, config + f'http_server = "{server}"\n', work) as ports:
+            with ours(
+                HOST, free_port(HOST), None, config + f'http_server = "{server}"\n', work
+            ) as ports:
                 url = f"http://{HOST}:{ports['http']}/announce"
                 results[label] = run_wrk(url, script, hashfile, args)
                 print(f"  check: {label} returned {check(url, hs[0])} peers")

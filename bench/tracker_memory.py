@@ -35,8 +35,20 @@ def fill(peers: int, swarms: int, out: multiprocessing.Queue) -> None:  # type: 
     reg = Registry(TrackerConfig(max_swarms=swarms, rate_per_ip=0.0), random.Random(2))
     t0 = time.monotonic()
     for i in range(peers):
-        req = Announce(hashes[i % swarms], rng.randbytes(20), 1025 + i % 60000, 0, 0,
-                       (i // swarms) % 3, 0, None, True, False, b"", None)
+        req = Announce(
+            hashes[i % swarms],
+            rng.randbytes(20),
+            1025 + i % 60000,
+            0,
+            0,
+            (i // swarms) % 3,
+            0,
+            None,
+            True,
+            False,
+            b"",
+            None,
+        )
         ip = (0x0A000000 + i).to_bytes(4, "big")
         reg.announce(req, ip + req.port.to_bytes(2, "big"), 1000.0)
     elapsed = time.monotonic() - t0
@@ -57,11 +69,15 @@ def main(argv: list[str] | None = None) -> int:
         proc.join(10)
         if proc.is_alive():
             proc.kill()
-    print(f"registry: {peers:,} peers in {swarms:,} swarms, filled in {elapsed:.1f}s "
-          f"({peers / elapsed:,.0f} announces/s in-process)")
-    print(f"RSS: {after:,.0f} MB total, {after - before:,.0f} MB for the registry "
-          f"({(after - before) * 1e6 / max(peers, 1):,.0f} bytes/peer); target < 500 MB: "
-          f"{'met' if after < 500 else 'NOT met'}")
+    print(
+        f"registry: {peers:,} peers in {swarms:,} swarms, filled in {elapsed:.1f}s "
+        f"({peers / elapsed:,.0f} announces/s in-process)"
+    )
+    print(
+        f"RSS: {after:,.0f} MB total, {after - before:,.0f} MB for the registry "
+        f"({(after - before) * 1e6 / max(peers, 1):,.0f} bytes/peer); target < 500 MB: "
+        f"{'met' if after < 500 else 'NOT met'}"
+    )
     return 0
 
 

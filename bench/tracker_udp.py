@@ -39,16 +39,37 @@ def connect(sock: socket.socket) -> int:
     raise RuntimeError("no connect reply")
 
 
-def worker(port: int, hs: list[bytes], seed: int, duration: float, count: int, window: int,
-           out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def worker(
+    port: int,
+    hs: list[bytes],
+    seed: int,
+    duration: float,
+    count: int,
+    window: int,
+    out: multiprocessing.Queue,
+) -> None:  # type: ignore[type-arg]
     rng = random.Random(seed)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.connect((HOST, port))
     sock.settimeout(1.0)
     cid = connect(sock)
     packets = [
-        struct.pack(">QII20s20sQQQIIIiH", cid, 1, i, rng.choice(hs), rng.randbytes(20), 0, 1000,
-                    0, 0, 0, 0, 50, rng.randrange(1025, 65535))
+        struct.pack(
+            ">QII20s20sQQQIIIiH",
+            cid,
+            1,
+            i,
+            rng.choice(hs),
+            rng.randbytes(20),
+            0,
+            1000,
+            0,
+            0,
+            0,
+            0,
+            50,
+            rng.randrange(1025, 65535),
+        )
         for i in range(4096)
     ]
     sock.settimeout(0.2)

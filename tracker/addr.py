@@ -13,7 +13,9 @@ _V4_MAPPED = b"\x00" * 10 + b"\xff\xff"
 def pack_ip(ip: str) -> bytes:
     """'1.2.3.4' -> 4 bytes, '::1' -> 16 bytes; IPv4-mapped IPv6 becomes IPv4."""
     try:
-        return socket.inet_aton(ip) if ":" not in ip else _unmap(socket.inet_pton(socket.AF_INET6, ip))
+        return (
+            socket.inet_aton(ip) if ":" not in ip else _unmap(socket.inet_pton(socket.AF_INET6, ip))
+        )
     except OSError:
         raise RequestError("invalid ip") from None
 

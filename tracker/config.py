@@ -51,7 +51,13 @@ class TrackerConfig:
     http_server: str = "builtin"
 
     def __post_init__(self) -> None:
-        for name in ("interval", "min_interval", "numwant_max", "max_swarms", "max_peers_per_swarm"):
+        for name in (
+            "interval",
+            "min_interval",
+            "numwant_max",
+            "max_swarms",
+            "max_peers_per_swarm",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
         if self.min_interval > self.interval:

@@ -35,7 +35,4 @@ class ConnectionIds:
 
     def valid(self, cid: int, client: bytes, now: float) -> bool:
         bucket = int(now // BUCKET)
-        for back in range(_BUCKETS_BACK + 1):
-            if self._id(client, bucket - back) == cid:
-                return True
-        return False
+        return any(self._id(client, bucket - back) == cid for back in range(_BUCKETS_BACK + 1))

@@ -44,7 +44,11 @@ class TrackerApp:
         self._stats: tuple[float, stats.Stats] | None = None
 
     def handle(
-        self, method: bytes, target: bytes, client_ip: str, forwarded_for: bytes | None,
+        self,
+        method: bytes,
+        target: bytes,
+        client_ip: str,
+        forwarded_for: bytes | None,
         now: float,
     ) -> Reply:
         path, _, query = target.partition(b"?")
@@ -69,7 +73,11 @@ class TrackerApp:
         return cached[1]
 
     def announce(
-        self, passkey: bytes | None, query: bytes, client_ip: str, forwarded_for: bytes | None,
+        self,
+        passkey: bytes | None,
+        query: bytes,
+        client_ip: str,
+        forwarded_for: bytes | None,
         now: float,
     ) -> Reply:
         try:
@@ -108,7 +116,11 @@ class TrackerApp:
         seeders, leechers = swarm.seeders, swarm.leechers
         if req.compact:
             body = replies.announce_compact(
-                seeders, swarm.completed, leechers, config.interval, config.min_interval,
+                seeders,
+                swarm.completed,
+                leechers,
+                config.interval,
+                config.min_interval,
                 replies.join_windows(win4) if win4 else b"",
                 replies.join_windows(win6) if win6 else b"",
             )

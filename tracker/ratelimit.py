@@ -43,7 +43,11 @@ class RateLimiter:
 
     def prune(self, now: float) -> None:
         """Forget buckets that are full again (they behave exactly like a new one)."""
-        full = [k for k, (t, last) in self._buckets.items() if t + (now - last) * self.rate >= self.burst]
+        full = [
+            k
+            for k, (t, last) in self._buckets.items()
+            if t + (now - last) * self.rate >= self.burst
+        ]
         for k in full:
             del self._buckets[k]
         if len(self._buckets) >= self.max_keys:

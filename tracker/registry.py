@@ -28,7 +28,9 @@ class Registry:
         self.config = config
         self.rng = rng
         self.swarms: dict[bytes, Swarm] = {}
-        self.whitelist: frozenset[bytes] | None = None if whitelist is None else frozenset(whitelist)
+        self.whitelist: frozenset[bytes] | None = (
+            None if whitelist is None else frozenset(whitelist)
+        )
         self.passkeys = frozenset(k.encode() for k in config.passkeys)
         self.limiter = RateLimiter(config.rate_per_ip, config.rate_burst, config.rate_tracked_ips)
         self.peer_count = 0

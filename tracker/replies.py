@@ -12,7 +12,9 @@ import bencodepy
 
 from tracker.swarm import Peer, PeerList
 
-_announce_head = b"d8:completei%de10:downloadedi%de10:incompletei%de8:intervali%de12:min intervali%de"
+_announce_head = (
+    b"d8:completei%de10:downloadedi%de10:incompletei%de8:intervali%de12:min intervali%de"
+)
 
 
 def failure(reason: str) -> bytes:
@@ -21,8 +23,13 @@ def failure(reason: str) -> bytes:
 
 
 def announce_compact(
-    complete: int, downloaded: int, incomplete: int, interval: int, min_interval: int,
-    peers: bytes, peers6: bytes,
+    complete: int,
+    downloaded: int,
+    incomplete: int,
+    interval: int,
+    min_interval: int,
+    peers: bytes,
+    peers6: bytes,
 ) -> bytes:
     head = _announce_head % (complete, downloaded, incomplete, interval, min_interval)
     tail = b"5:peers%d:%be" % (len(peers), peers)
@@ -32,7 +39,11 @@ def announce_compact(
 
 
 def announce_dicts(
-    complete: int, downloaded: int, incomplete: int, interval: int, min_interval: int,
+    complete: int,
+    downloaded: int,
+    incomplete: int,
+    interval: int,
+    min_interval: int,
     peers: list[tuple[str, int, bytes | None]],
 ) -> bytes:
     """compact=0: `peers` is a list of dictionaries (ip, port, and peer id unless no_peer_id)."""

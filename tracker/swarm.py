@@ -157,7 +157,11 @@ class Swarm:
         self.list_for(peer).add(peer, rng)
 
     def select(
-        self, seeders: PeerList | None, leechers: PeerList | None, me: Peer | None, k: int,
+        self,
+        seeders: PeerList | None,
+        leechers: PeerList | None,
+        me: Peer | None,
+        k: int,
         rng: random.Random,
     ) -> list[tuple[PeerList, int, int]]:
         """Windows (list, start, count) totalling up to k peers of one family, never `me`.
@@ -170,12 +174,8 @@ class Swarm:
         if k <= 0 or ns + nl == 0:
             return []
         out: list[tuple[PeerList, int, int]] = []
-        if me is not None and me.seeding:
-            want_l = k
-        elif ns + nl <= k:
-            want_l = k
-        else:
-            want_l = k - (k * ns) // (ns + nl)
+        seeder = me is not None and me.seeding
+        want_l = k if seeder or ns + nl <= k else k - (k * ns) // (ns + nl)
         if leechers is not None and nl:
             for start, count in leechers.window(rng, want_l, me):
                 out.append((leechers, start, count))

@@ -22,10 +22,14 @@ def pid(n: int) -> bytes:
 
 
 def announce_query(
-    info_hash: bytes = IH, peer_id: bytes = b"-TE0001-000000000001", port: int = 6881,
-    left: int = 100, **extra: object,
+    info_hash: bytes = IH,
+    peer_id: bytes = b"-TE0001-000000000001",
+    port: int = 6881,
+    left: int = 100,
+    **extra: object,
 ) -> str:
-    q = f"info_hash={enc(info_hash)}&peer_id={enc(peer_id)}&port={port}&uploaded=0&downloaded=0&left={left}"
+    q = f"info_hash={enc(info_hash)}&peer_id={enc(peer_id)}&port={port}"
+    q += f"&uploaded=0&downloaded=0&left={left}"
     for k, v in extra.items():
         q += f"&{k}={v}"
     return q

@@ -14,8 +14,9 @@ from tracker.http_app import TrackerApp
 from tracker.registry import Registry
 
 
-def get(app: TrackerApp, target: str, ip: str = "10.0.0.1", xff: bytes | None = None,
-        now: float = 100.0) -> bytes:
+def get(
+    app: TrackerApp, target: str, ip: str = "10.0.0.1", xff: bytes | None = None, now: float = 100.0
+) -> bytes:
     reply = app.handle(b"GET", target.encode(), ip, xff, now)
     assert reply.status == 200
     return reply.body
@@ -44,8 +45,11 @@ def test_second_peer_gets_the_first_compact(app: TrackerApp) -> None:
 
 def test_reply_decodes_with_bencodepy_and_matches_the_hand_encoding(app: TrackerApp) -> None:
     for n in range(10):
-        get(app, "/announce?" + announce_query(peer_id=pid(n), port=7000 + n, left=n % 2),
-            ip=f"10.0.0.{n + 1}")
+        get(
+            app,
+            "/announce?" + announce_query(peer_id=pid(n), port=7000 + n, left=n % 2),
+            ip=f"10.0.0.{n + 1}",
+        )
     body = get(app, "/announce?" + announce_query(peer_id=pid(99)))
     d = bencodepy.decode(body)
     assert d[b"complete"] == 5 and d[b"incomplete"] == 6
@@ -55,11 +59,17 @@ def test_reply_decodes_with_bencodepy_and_matches_the_hand_encoding(app: Tracker
 
 def test_compact_zero_gives_dictionaries_with_peer_ids(app: TrackerApp) -> None:
     get(app, "/announce?" + announce_query(peer_id=pid(1), port=6881), ip="10.0.0.1")
-    d = bencodepy.decode(get(app, "/announce?" + announce_query(peer_id=pid(2), compact=0),
-                             ip="10.0.0.2"))
+    d = bencodepy.decode(
+        get(app, "/announce?" + announce_query(peer_id=pid(2), compact=0), ip="10.0.0.2")
+    )
     assert d[b"peers"] == [{b"ip": b"10.0.0.1", b"peer id": pid(1), b"port": 6881}]
-    d = bencodepy.decode(get(app, "/announce?" + announce_query(peer_id=pid(2), compact=0,
-                                                                no_peer_id=1), ip="10.0.0.2"))
+    d = bencodepy.decode(
+        get(
+            app,
+            "/announce?" + announce_query(peer_id=pid(2), compact=0, no_peer_id=1),
+            ip="10.0.0.2",
+        )
+    )
     assert d[b"peers"] == [{b"ip": b"10.0.0.1", b"port": 6881}]
 
 
@@ -68,7 +78,9 @@ def test_ipv6_peers_are_listed_in_peers6(app: TrackerApp) -> None:
     d = bencodepy.decode(get(app, "/announce?" + announce_query(peer_id=pid(2)), ip="10.0.0.2"))
     assert d[b"peers"] == b""
     assert d[b"peers6"] == bytes.fromhex("20010db8000000000000000000000001") + b"\x1a\xe1"
-    d = bencodepy.decode(get(app, "/announce?" + announce_query(peer_id=pid(3)), ip="::ffff:10.0.0.3"))
+    d = bencodepy.decode(
+        get(app, "/announce?" + announce_query(peer_id=pid(3)), ip="::ffff:10.0.0.3")
+    )
     assert sorted([d[b"peers"]]) == [b"\n\x00\x00\x02\x1a\xe1"]  # v4-mapped counts as IPv4
 
 
@@ -96,10 +108,14 @@ BASE = announce_query()
     ("query", "reason"),
     [
         ("peer_id=" + enc(pid(1)) + "&port=1", "missing info_hash"),
-        ("info_hash=" + enc(b"x" * 19) + "&peer_id=" + enc(pid(1)) + "&port=1",
-         "invalid info_hash: must be 20 bytes"),
-        ("info_hash=" + enc(b"x" * 21) + "&peer_id=" + enc(pid(1)) + "&port=1",
-         "invalid info_hash: must be 20 bytes"),
+        (
+            "info_hash=" + enc(b"x" * 19) + "&peer_id=" + enc(pid(1)) + "&port=1",
+            "invalid info_hash: must be 20 bytes",
+        ),
+        (
+            "info_hash=" + enc(b"x" * 21) + "&peer_id=" + enc(pid(1)) + "&port=1",
+            "invalid info_hash: must be 20 bytes",
+        ),
         ("info_hash=" + enc(IH) + "&port=1", "missing peer_id"),
         ("info_hash=" + enc(IH) + "&peer_id=short&port=1", "invalid peer_id: must be 20 bytes"),
         ("info_hash=" + enc(IH) + "&peer_id=" + enc(pid(1)), "missing port"),
@@ -120,7 +136,9 @@ BASE = announce_query()
         ("", "missing info_hash"),
     ],
 )
-def test_every_bad_announce_gets_its_failure_reason(app: TrackerApp, query: str, reason: str) -> None:
+def test_every_bad_announce_gets_its_failure_reason(
+    app: TrackerApp, query: str, reason: str
+) -> None:
     assert failure(get(app, "/announce?" + query)) == reason
     assert app.registry.swarms == {}
 
@@ -147,12 +165,15 @@ def test_passkeys_in_the_path() -> None:
     assert b"files" in get(app, "/s3cret/scrape?info_hash=" + enc(IH))
     assert failure(get(app, "/scrape?info_hash=" + enc(IH))).startswith("passkey required")
     open_app = TrackerApp(Registry(TrackerConfig(), random.Random(1)))
-    assert failure(get(open_app, "/abc/announce?" + announce_query())).startswith("this tracker uses no passkeys")
+    assert failure(get(open_app, "/abc/announce?" + announce_query())).startswith(
+        "this tracker uses no passkeys"
+    )
 
 
 def test_numwant_default_and_cap() -> None:
-    app = TrackerApp(Registry(TrackerConfig(rate_per_ip=0.0, numwant_default=3, numwant_max=5),
-                              random.Random(1)))
+    app = TrackerApp(
+        Registry(TrackerConfig(rate_per_ip=0.0, numwant_default=3, numwant_max=5), random.Random(1))
+    )
     for n in range(20):
         get(app, "/announce?" + announce_query(peer_id=pid(n), port=7000 + n), ip=f"10.0.1.{n}")
     me = announce_query(peer_id=pid(100))
@@ -175,8 +196,12 @@ def test_ip_parameter_and_forwarded_for_only_from_trusted_proxies() -> None:
         pid(3): bytes([1, 1, 1, 1]),
         pid(4): bytes([8, 8, 8, 8]),
     }
-    assert failure(get(app, "/announce?" + announce_query(peer_id=pid(5), ip="nonsense"),
-                       ip="10.9.9.9")) == "invalid ip"
+    assert (
+        failure(
+            get(app, "/announce?" + announce_query(peer_id=pid(5), ip="nonsense"), ip="10.9.9.9")
+        )
+        == "invalid ip"
+    )
 
 
 def test_rate_limit_per_ip() -> None:
@@ -206,8 +231,10 @@ def test_scrape_many_unknown_and_full_scrape() -> None:
 
 
 def test_stats_pages() -> None:
-    app = TrackerApp(Registry(TrackerConfig(names={IH.hex(): "course <notes>.pdf"}), random.Random(1)),
-                     name="tracker.networkutopia.com")
+    app = TrackerApp(
+        Registry(TrackerConfig(names={IH.hex(): "course <notes>.pdf"}), random.Random(1)),
+        name="tracker.networkutopia.com",
+    )
     get(app, "/announce?" + announce_query(peer_id=pid(1), left=0))
     get(app, "/announce?" + announce_query(peer_id=pid(2), event="completed", left=0))
     get(app, "/announce?" + announce_query(peer_id=pid(3)))
@@ -216,7 +243,14 @@ def test_stats_pages() -> None:
     assert IH.hex().encode() in page.body and b"course &lt;notes&gt;.pdf" in page.body
     assert b"<td>2</td><td>1</td><td>1</td>" in page.body
     js = json.loads(app.handle(b"GET", b"/stats.json", "10.0.0.1", None, 300.0).body)
-    assert js["torrents"] == [{"info_hash": IH.hex(), "name": "course <notes>.pdf",
-                               "seeders": 2, "leechers": 1, "completed": 1}]
+    assert js["torrents"] == [
+        {
+            "info_hash": IH.hex(),
+            "name": "course <notes>.pdf",
+            "seeders": 2,
+            "leechers": 1,
+            "completed": 1,
+        }
+    ]
     assert js["peers"] == 3 and js["swarms"] == 1
     assert app.handle(b"GET", b"/nope", "10.0.0.1", None, 1.0).status == 404

@@ -37,7 +37,9 @@ def test_plus_is_a_space_but_encoded_plus_is_a_plus() -> None:
     assert params[b"key"] == b"a b+c"
 
 
-@pytest.mark.parametrize("bad", [b"%", b"%4", b"%zz", b"%g0", b"a%", b"%4%41", b"% 4", b"%\xff\xff"])
+@pytest.mark.parametrize(
+    "bad", [b"%", b"%4", b"%zz", b"%g0", b"a%", b"%4%41", b"% 4", b"%\xff\xff"]
+)
 def test_bad_escapes_are_errors_not_literals(bad: bytes) -> None:
     with pytest.raises(RequestError, match="bad percent escape"):
         parse_query(b"info_hash=" + bad)
@@ -79,8 +81,24 @@ def test_encoded_keys_are_decoded() -> None:
 
 
 _QUERY_BYTES = st.binary(max_size=200) | st.lists(
-    st.sampled_from([b"info_hash=", b"peer_id=", b"%", b"%4", b"%41", b"+", b"&", b"=", b"a",
-                     b"port=1", b"\\", b"\\x41", b"%5C", b"%%"]),
+    st.sampled_from(
+        [
+            b"info_hash=",
+            b"peer_id=",
+            b"%",
+            b"%4",
+            b"%41",
+            b"+",
+            b"&",
+            b"=",
+            b"a",
+            b"port=1",
+            b"\\",
+            b"\\x41",
+            b"%5C",
+            b"%%",
+        ]
+    ),
     max_size=40,
 ).map(b"".join)
 
@@ -108,8 +126,9 @@ def test_fast_and_general_parsers_agree_with_the_standard_library(raw: bytes) ->
         params, hashes = parse_query(raw)
     except RequestError:
         return
-    expected = urllib.parse.parse_qsl(raw.decode("latin-1"), keep_blank_values=True,
-                                      encoding="latin-1")
+    expected = urllib.parse.parse_qsl(
+        raw.decode("latin-1"), keep_blank_values=True, encoding="latin-1"
+    )
     got = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in params.items()]
     got += [("info_hash", h.decode("latin-1")) for h in hashes]
     assert sorted(got) == sorted(expected)

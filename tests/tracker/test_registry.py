@@ -16,8 +16,9 @@ from tracker.registry import Registry
 from tracker.swarm import Swarm
 
 
-def req(peer: int, left: int = 1, event: int = NONE, info_hash: bytes = IH, port: int = 6881
-        ) -> Announce:
+def req(
+    peer: int, left: int = 1, event: int = NONE, info_hash: bytes = IH, port: int = 6881
+) -> Announce:
     return Announce(info_hash, pid(peer), port, 0, 0, left, event, None, True, False, b"", None)
 
 
@@ -167,8 +168,9 @@ def test_subsets_are_random_and_cover_the_swarm() -> None:
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(
-        st.tuples(st.integers(0, 15), st.integers(0, 1), st.sampled_from([0, 1, 2, 3]),
-                  st.integers(1, 3)),
+        st.tuples(
+            st.integers(0, 15), st.integers(0, 1), st.sampled_from([0, 1, 2, 3]), st.integers(1, 3)
+        ),
         max_size=80,
     ),
     st.integers(0, 20),
@@ -179,7 +181,9 @@ def test_registry_invariants_under_random_announces(
     """Lists and dict agree; replies never contain the requester nor exceed numwant."""
     reg = registry()
     for peer, left, event, port in ops:
-        swarm, me = reg.announce(req(peer, left=left, event=event, port=port), addr(peer, port), 1.0)
+        swarm, me = reg.announce(
+            req(peer, left=left, event=event, port=port), addr(peer, port), 1.0
+        )
         if swarm is None:
             continue
         for lst in (swarm.seeders4, swarm.leechers4):

@@ -90,7 +90,14 @@ class HttpConnection(asyncio.Protocol):
     """One client connection: buffers bytes, answers every complete request in order."""
 
     __slots__ = (
-        "buf", "client", "closing", "deadline", "paused", "partial", "server", "transport",
+        "buf",
+        "client",
+        "closing",
+        "deadline",
+        "partial",
+        "paused",
+        "server",
+        "transport",
         "write_paused",
     )
 
@@ -258,13 +265,23 @@ class HttpConnection(asyncio.Protocol):
             raise _Close(400, "request target must be a path")
         head_only = method == b"HEAD"
         if method != b"GET" and not head_only:
-            out.append(self._response(Reply(405, b"text/plain", b"only GET\n"), keep_alive, False,
-                                      b"Allow: GET, HEAD\r\n"))
+            out.append(
+                self._response(
+                    Reply(405, b"text/plain", b"only GET\n"),
+                    keep_alive,
+                    False,
+                    b"Allow: GET, HEAD\r\n",
+                )
+            )
         else:
             server = self.server
-            reply = server.app.handle(method, target, self.client, forwarded_for, server.loop.time())
+            reply = server.app.handle(
+                method, target, self.client, forwarded_for, server.loop.time()
+            )
             if reply.fault is not None:
-                server.throttle(log, reply.fault.kind, "http %s: %s", self.client, reply.fault.reason)
+                server.throttle(
+                    log, reply.fault.kind, "http %s: %s", self.client, reply.fault.reason
+                )
             if reply.note is not None:
                 log.info("http %s", reply.note)
             out.append(self._response(reply, keep_alive, head_only))
@@ -274,22 +291,29 @@ class HttpConnection(asyncio.Protocol):
             return False
         return True
 
-    def _response(self, reply: Reply, keep_alive: bool, head_only: bool, extra: bytes = b"") -> bytes:
+    def _response(
+        self, reply: Reply, keep_alive: bool, head_only: bool, extra: bytes = b""
+    ) -> bytes:
         status = reply.status
-        head = b"HTTP/1.1 %d %b\r\nContent-Type: %b\r\nContent-Length: %d\r\nDate: %b\r\n%b%b\r\n" % (
-            status,
-            _REASONS.get(status, b"Error"),
-            reply.content_type,
-            len(reply.body),
-            self.server.date(),
-            extra,
-            b"" if keep_alive else b"Connection: close\r\n",
+        head = (
+            b"HTTP/1.1 %d %b\r\nContent-Type: %b\r\nContent-Length: %d\r\nDate: %b\r\n%b%b\r\n"
+            % (
+                status,
+                _REASONS.get(status, b"Error"),
+                reply.content_type,
+                len(reply.body),
+                self.server.date(),
+                extra,
+                b"" if keep_alive else b"Connection: close\r\n",
+            )
         )
         return head if head_only else head + reply.body
 
     def _fail(self, out: list[bytes], e: _Close) -> None:
         self.server.throttle(log, f"http-{e.status}", "http %s: %s", self.client, e.why)
-        out.append(self._response(Reply(e.status, b"text/plain", e.why.encode() + b"\n"), False, False))
+        out.append(
+            self._response(Reply(e.status, b"text/plain", e.why.encode() + b"\n"), False, False)
+        )
         self.closing = True
         self.buf = b""
         if self.transport is not None:

@@ -55,6 +55,5 @@ async def start_aiohttp(
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     await site.start()
-    sock = site._server.sockets[0] if site._server is not None else None  # type: ignore[union-attr]
-    real_port = sock.getsockname()[1] if sock is not None else port
-    return runner, real_port
+    addresses = runner.addresses  # the real bound (host, port) of each site
+    return runner, int(addresses[0][1]) if addresses else port

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -100,10 +101,8 @@ class TrackerDaemon:
     async def stop(self) -> None:
         if self._expiry is not None:
             self._expiry.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._expiry
-            except asyncio.CancelledError:
-                pass
             self._expiry = None
         if self._udp is not None:
             self._udp.close()

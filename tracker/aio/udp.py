@@ -63,7 +63,11 @@ class UdpListener:
             out = handle(data, addr[0], addr[1], now)
             if out.fault is not None:
                 self.throttle(
-                    log, "udp-" + out.fault.kind, "udp %s port %d: %s", addr[0], addr[1],
+                    log,
+                    "udp-" + out.fault.kind,
+                    "udp %s port %d: %s",
+                    addr[0],
+                    addr[1],
                     out.fault.reason,
                 )
             if out.note is not None:
