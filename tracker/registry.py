@@ -79,6 +79,14 @@ class Registry:
             swarm = self.swarms[info_hash] = Swarm()
         peer = swarm.peers.get(req.peer_id)
         seeding = req.left == 0
+        # A download completed when a known leecher reports left=0, whatever the event: some
+        # clients (aria2 over UDP) leave with `stopped` and never send `completed`. A
+        # `completed` from a peer we did not know (expired, or tracker restarted) counts too.
+        if peer is None:
+            if event == COMPLETED:
+                swarm.completed += 1
+        elif seeding and not peer.seeding:
+            swarm.completed += 1
         if event == STOPPED:
             if peer is not None:
                 swarm.remove(peer)
@@ -90,11 +98,7 @@ class Registry:
             peer = Peer(req.peer_id, addr, seeding, now)
             swarm.add(peer, self.rng)
             self.peer_count += 1
-            if event == COMPLETED:
-                swarm.completed += 1
             return swarm, peer
-        if event == COMPLETED and not peer.seeding:
-            swarm.completed += 1
         peer.seen = now
         if seeding != peer.seeding or addr != peer.addr:
             swarm.update(peer, addr, seeding, self.rng)

@@ -70,6 +70,17 @@ def test_stopped_removes_and_completed_counts_once() -> None:
     assert reg.scrape(IH) == (1, 2, 0) and reg.peer_count == 1
 
 
+def test_a_leecher_that_leaves_complete_without_completed_counts() -> None:
+    reg = registry()
+    reg.announce(req(1, event=STARTED), addr(1), 1.0)
+    reg.announce(req(1, left=0, event=STOPPED), addr(1), 2.0)  # aria2 over UDP does this
+    reg.announce(req(2, event=STARTED), addr(2), 1.0)
+    reg.announce(req(2, left=0), addr(2), 2.0)  # or a plain announce with left=0
+    reg.announce(req(3, left=0, event=STARTED), addr(3), 1.0)  # a seeder from the start: no
+    reg.announce(req(3, left=0, event=STOPPED), addr(3), 2.0)
+    assert reg.scrape(IH) == (1, 2, 0)
+
+
 def test_leecher_becoming_seeder_moves_lists_and_port_changes_are_seen() -> None:
     reg = registry()
     reg.announce(req(1), addr(1), 1.0)
