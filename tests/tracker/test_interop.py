@@ -22,8 +22,8 @@ from pathlib import Path
 import bencodepy
 import pytest
 
-from tracker.announce import Announce
 from tracker.aio.server import TrackerDaemon
+from tracker.announce import Announce
 from tracker.config import TrackerConfig
 
 pytestmark = pytest.mark.interop
