@@ -14,8 +14,6 @@ NONE, COMPLETED, STARTED, STOPPED = 0, 1, 2, 3
 _EVENTS = {b"": NONE, b"completed": COMPLETED, b"started": STARTED, b"stopped": STOPPED}
 EVENT_NAMES = {NONE: "", COMPLETED: "completed", STARTED: "started", STOPPED: "stopped"}
 
-_MAX_COUNTER = 2**63 - 1
-
 
 class Announce(NamedTuple):
     """One validated announce. A NamedTuple rather than a frozen dataclass: it is built once per
@@ -35,13 +33,12 @@ class Announce(NamedTuple):
     ip: bytes | None  # the `ip` parameter as sent; honoured only from trusted proxies
 
 
-def _counter(params: dict[bytes, bytes], name: bytes, default: int | None) -> int:
+def _counter(params: dict[bytes, bytes], name: bytes, default: int) -> int:
     value = params.get(name)
     if value is None:
-        if default is None:
-            raise RequestError(f"missing {name.decode()}")
         return default
-    if not value.isdigit() or len(value) > 19 or int(value) > _MAX_COUNTER:
+    # At most 18 digits always fits a signed 64-bit counter (BEP 15 sends them as 64 bits).
+    if not value.isdigit() or len(value) > 18:
         raise RequestError(f"invalid {name.decode()}")
     return int(value)
 

@@ -87,7 +87,8 @@ class TrackerApp:
             if passkey is not None or registry.passkeys:
                 registry.check_passkey(passkey)
             ip = self.source_ip(client_ip, req, forwarded_for)
-            registry.check_rate(ip, now)
+            if registry.limiter.rate:
+                registry.check_rate(ip, now)
             addr = ip + req.port.to_bytes(2, "big")
             swarm, me = registry.announce(req, addr, now)
         except TrackerError as e:

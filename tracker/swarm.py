@@ -41,7 +41,7 @@ class PeerList:
     def add(self, peer: Peer, rng: random.Random) -> None:
         owners, w = self.owners, self.width
         n = len(owners)
-        j = rng.randrange(n + 1) if n else 0
+        j = int(rng.random() * (n + 1)) if n else 0  # random() is C-level; randrange is not
         if j == n:
             owners.append(peer)
             self.buf += peer.addr
@@ -86,14 +86,14 @@ class PeerList:
             if k <= 0:
                 return []
             base = skip.slot + 1
-            r = rng.randrange(others)
+            r = int(rng.random() * others)
             if r + k <= others:
                 return [((base + r) % n, k)]
             return [((base + r) % n, others - r), (base % n, r + k - others)]
         k = min(k, n)
         if k <= 0:
             return []
-        return [(rng.randrange(n) if n > k else 0, k)]
+        return [(int(rng.random() * n) if n > k else 0, k)]
 
     def take(self, start: int, count: int) -> bytes:
         w, buf = self.width, self.buf
@@ -126,11 +126,13 @@ class Swarm:
 
     @property
     def seeders(self) -> int:
-        return len(self.seeders4) + (len(self.seeders6) if self.seeders6 is not None else 0)
+        s6 = self.seeders6
+        return len(self.seeders4.owners) + (len(s6.owners) if s6 is not None else 0)
 
     @property
     def leechers(self) -> int:
-        return len(self.leechers4) + (len(self.leechers6) if self.leechers6 is not None else 0)
+        l6 = self.leechers6
+        return len(self.leechers4.owners) + (len(l6.owners) if l6 is not None else 0)
 
     def list_for(self, peer: Peer) -> PeerList:
         if len(peer.addr) == 6:
@@ -169,8 +171,8 @@ class Swarm:
         A seeder gets leechers first (seeders have nothing to give a seeder); a leecher gets
         seeders and leechers in proportion to their numbers.
         """
-        ns = len(seeders) if seeders is not None else 0
-        nl = len(leechers) if leechers is not None else 0
+        ns = len(seeders.owners) if seeders is not None else 0
+        nl = len(leechers.owners) if leechers is not None else 0
         if k <= 0 or ns + nl == 0:
             return []
         out: list[tuple[PeerList, int, int]] = []
