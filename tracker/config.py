@@ -37,12 +37,16 @@ class TrackerConfig:
     max_scrape_hashes: int = 74
     # Display names for the stats page: hex info-hash -> name.
     names: dict[str, str] = field(default_factory=dict)
-    # HTTP limits: request line, one header line, header count, body bytes, and timeouts
-    # for a request to arrive completely (slow clients) and for an idle keep-alive connection.
+    # HTTP limits: request line, one header line, header count, whole request head, body
+    # bytes (GET has none; a body is read and ignored), open connections, and timeouts for a
+    # request to arrive completely (slow clients) and for an idle keep-alive connection.
+    # Memory per connection is bounded by http_max_head + http_max_body.
     http_max_request_line: int = 4096
     http_max_header_line: int = 8190
     http_max_headers: int = 64
-    http_max_body: int = 65536
+    http_max_head: int = 16384
+    http_max_body: int = 8192
+    http_max_connections: int = 4096
     http_request_timeout: float = 10.0
     http_keepalive_timeout: float = 60.0
     # A client may pipeline at most this many requests before we stop reading its socket.

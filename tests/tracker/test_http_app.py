@@ -7,6 +7,8 @@ import random
 
 import bencodepy
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.tracker.conftest import IH, announce_query, enc, pid
 from tracker.config import TrackerConfig
@@ -254,3 +256,49 @@ def test_stats_pages() -> None:
     ]
     assert js["peers"] == 3 and js["swarms"] == 1
     assert app.handle(b"GET", b"/nope", "10.0.0.1", None, 1.0).status == 404
+
+
+_TARGET_PIECES = st.sampled_from(
+    [
+        b"/announce",
+        b"/scrape",
+        b"/x/announce",
+        b"/",
+        b"/stats.json",
+        b"?",
+        b"&",
+        b"=",
+        b"%",
+        b"%4",
+        b"%41",
+        b"+",
+        b"info_hash=",
+        b"peer_id=",
+        b"port=",
+        b"left=",
+        b"event=",
+        b"compact=",
+        b"numwant=",
+        b"ip=",
+        b"1",
+        b"-1",
+        b"stopped",
+        b"completed",
+        b"\xff",
+        b"\\x",
+    ]
+)
+
+
+@given(
+    st.lists(_TARGET_PIECES, max_size=30).map(b"".join) | st.binary(max_size=100),
+    st.sampled_from(["10.0.0.1", "::1", "10.9.9.9"]),
+)
+def test_random_targets_always_get_a_reply(target: bytes, ip: str) -> None:
+    app = TrackerApp(
+        Registry(TrackerConfig(trusted_proxies=("10.9.9.9",), full_scrape=True), random.Random(1))
+    )
+    reply = app.handle(b"GET", b"/" + target, ip, b"1.2.3.4", 1.0)
+    assert reply.status in (200, 404)
+    if reply.content_type == b"text/plain" and reply.status == 200:
+        bencodepy.decode(reply.body)  # every tracker reply is valid bencoding

@@ -119,6 +119,13 @@ class HttpConnection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         peer = self.transport.get_extra_info("peername")
         self.client = peer[0] if peer else "?"
+        if len(self.server.connections) >= self.server.config.http_max_connections:
+            self.server.throttle(
+                log, "http-connections", "http %s: too many connections, closed", self.client
+            )
+            self.closing = True
+            self.transport.close()
+            return
         self.server.connections.add(self)
         self.deadline = self.server.loop.time() + self.server.config.http_keepalive_timeout
 
@@ -204,10 +211,7 @@ class HttpConnection(asyncio.Protocol):
             return
         if line_end > config.http_max_request_line:
             raise _Close(414, "request line too long")
-        limit = config.http_max_request_line + config.http_max_headers * (
-            config.http_max_header_line + 2
-        )
-        if len(buf) > limit:
+        if len(buf) > config.http_max_head:
             raise _Close(431, "request headers too large")
 
     def _request(self, buf: bytes, end: int, out: list[bytes], config: TrackerConfig) -> bool:
@@ -215,6 +219,8 @@ class HttpConnection(asyncio.Protocol):
         line_end = buf.find(b"\r\n")
         if line_end > config.http_max_request_line:
             raise _Close(414, "request line too long")
+        if end > config.http_max_head:
+            raise _Close(431, "request headers too large")
         parts = buf[:line_end].split(b" ")
         if len(parts) != 3:
             raise _Close(400, "malformed request line")
