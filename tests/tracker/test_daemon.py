@@ -136,7 +136,7 @@ async def test_pipelined_requests_are_answered_in_order(
         for n in range(100)
     )
     blob = await raw_exchange(
-        ports["http"], reqs + b"GET /stats.json HTTP/1.1\r\nConnection: close\r\n\r\n"
+        ports["http"], reqs + b"GET /stats.json HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
     )
     got = responses(blob)
     assert len(got) == 101 and all(status == 200 for status, _ in got)
@@ -147,17 +147,19 @@ async def test_pipelined_requests_are_answered_in_order(
 @pytest.mark.parametrize(
     ("request_bytes", "status"),
     [
-        (b"GET /" + b"a" * 2000 + b" HTTP/1.1\r\n\r\n", 414),
+        (b"GET /" + b"a" * 2000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
         (b"GET /" + b"a" * 2000, 414),  # no line end yet, already too long
-        (b"GET / HTTP/1.1\r\nX: " + b"b" * 9000 + b"\r\n\r\n", 431),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nX: " + b"b" * 9000 + b"\r\n\r\n", 431),
         (b"GET / HTTP/1.1\r\n" + b"X-A: 1\r\n" * 100 + b"\r\n", 431),
         (b"BLAH\r\n\r\n", 400),
         (b"GET / HTTP/2.0\r\n\r\n", 505),
-        (b"GET / HTTP/1.1\r\nNoColon\r\n\r\n", 400),
-        (b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 501),
-        (b"GET / HTTP/1.1\r\nContent-Length: 999999999\r\n\r\n", 413),
-        (b"GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
-        (b"GET http://x/ HTTP/1.1\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 501),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n\r\n", 413),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400),
+        (b"GET x/ HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\n\r\n", 400),  # no Host
+        (b"GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400),
     ],
 )
 async def test_malformed_http_gets_4xx_or_5xx_and_a_close(
@@ -176,12 +178,17 @@ async def test_methods_head_http10_and_bodies(
     got = responses(
         await raw_exchange(
             ports["http"],
-            b"POST /announce HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"
-            b"GET /stats.json HTTP/1.1\r\nConnection: close\r\n\r\n",
+            b"POST /announce HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"
+            b"GET /stats.json HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
         )
     )
     assert [s for s, _ in got] == [405, 200]
     head = await raw_exchange(ports["http"], b"HEAD /stats.json HTTP/1.0\r\n\r\n")
+    absolute = await raw_exchange(
+        ports["http"],
+        b"GET http://tracker:80/stats.json HTTP/1.1\r\nHost: tracker\r\nConnection: close\r\n\r\n",
+    )
+    assert absolute.startswith(b"HTTP/1.1 200 OK") and b'"swarms"' in absolute
     assert head.startswith(b"HTTP/1.1 200 OK") and head.endswith(b"\r\n\r\n")  # no body, closed
 
 

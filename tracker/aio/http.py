@@ -142,6 +142,8 @@ class HttpConnection(asyncio.Protocol):
     def resume_writing(self) -> None:
         self.write_paused = False
         self._resume()
+        if self.buf and not self.paused:
+            self._process()  # requests that arrived while the client was not reading
 
     def data_received(self, data: bytes) -> None:
         if self.closing:
@@ -235,6 +237,7 @@ class HttpConnection(asyncio.Protocol):
             raise _Close(400, "malformed request line")
         body_length = 0
         forwarded_for: bytes | None = None
+        has_host = False
         if end > line_end:
             lines = buf[line_end + 2 : end].split(b"\r\n")
             if len(lines) > config.http_max_headers:
@@ -243,10 +246,13 @@ class HttpConnection(asyncio.Protocol):
                 if len(line) > config.http_max_header_line:
                     raise _Close(431, "header field too large")
                 name, colon, value = line.partition(b":")
-                if not colon or not name or name[-1:] in (b" ", b"\t"):
+                # No whitespace around the name; a leading space is obsolete line folding.
+                if not colon or not name or name[-1:] in b" \t" or name[:1] in b" \t":
                     raise _Close(400, "malformed header field")
                 name = name.lower()
-                if name == b"connection":
+                if name == b"host":
+                    has_host = True
+                elif name == b"connection":
                     tokens = value.lower()
                     if b"close" in tokens:
                         keep_alive = False
@@ -267,8 +273,15 @@ class HttpConnection(asyncio.Protocol):
         if len(buf) < total:
             return False  # wait for the rest of the body
         self.buf = buf[total:]
+        if not has_host and version == b"HTTP/1.1":
+            raise _Close(400, "HTTP/1.1 request without Host")  # RFC 9112 3.2
         if not target.startswith(b"/"):
-            raise _Close(400, "request target must be a path")
+            # RFC 9112 3.2.2: accept the absolute form, http://authority/path?query.
+            scheme, sep, rest = target.partition(b"://")
+            slash = rest.find(b"/")
+            if not sep or scheme.lower() not in (b"http", b"https") or slash < 0:
+                raise _Close(400, "malformed request target")
+            target = rest[slash:]
         head_only = method == b"HEAD"
         if method != b"GET" and not head_only:
             out.append(
