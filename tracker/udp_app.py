@@ -29,20 +29,18 @@ class UdpTrackerApp:
 
     def handle(self, data: bytes, ip: str, port: int, now: float) -> Datagram:
         try:
-            header = codec.parse_header(data)
+            connection_id, action, tid = codec.parse_header(data)
         except PacketError as e:
             return Datagram(None, e)
-        tid = header.transaction_id
         try:
             packed_ip = pack_ip(ip)
             client = packed_ip + port.to_bytes(2, "big")
-            action = header.action
             if action == codec.CONNECT:
-                codec.check_connect(data, header)
+                codec.check_connect(data, connection_id)
                 return Datagram(codec.connect_reply(tid, self.cids.issue(client, now)))
             if action not in (codec.ANNOUNCE, codec.SCRAPE):
                 raise PacketError(f"unknown action {action}")
-            if not self.cids.valid(header.connection_id, client, now):
+            if not self.cids.valid(connection_id, client, now):
                 raise PacketError("invalid connection id: connect again")
             if action == codec.SCRAPE:
                 hashes = codec.parse_scrape(data)
@@ -51,23 +49,24 @@ class UdpTrackerApp:
                     raise RefusedError("info_hash not on this tracker's whitelist")
                 entries = [self.registry.scrape(h) for h in hashes]
                 return Datagram(codec.scrape_reply(tid, entries))
-            return self.announce(data, header, packed_ip, now)
+            return self.announce(data, tid, packed_ip, now)
         except TrackerError as e:
             if isinstance(e, PacketError) and not e.reply:
                 return Datagram(None, e)
             return Datagram(codec.error_reply(tid, e.reason), e)
 
-    def announce(self, data: bytes, header: codec.Header, ip: bytes, now: float) -> Datagram:
-        req, _ip_field = codec.parse_announce(data, header)  # the ip field is not trusted
+    def announce(self, data: bytes, tid: int, ip: bytes, now: float) -> Datagram:
+        req, _ip_field = codec.parse_announce(data)  # the ip field is not trusted
         registry = self.registry
-        registry.check_rate(ip, now)
+        if registry.limiter.rate:
+            registry.check_rate(ip, now)
         swarm, me = registry.announce(req, ip + req.port.to_bytes(2, "big"), now)
         config = self.config
         note = None
         if req.event == 1:
             note = f"completed {req.info_hash.hex()} by udp port {req.port}"
         if swarm is None:
-            return Datagram(codec.announce_reply(header.transaction_id, config.interval, 0, 0, b""))
+            return Datagram(codec.announce_reply(tid, config.interval, 0, 0, b""))
         numwant = req.numwant
         if numwant is None:
             numwant = config.numwant_default
@@ -80,7 +79,5 @@ class UdpTrackerApp:
         else:
             windows = swarm.select(swarm.seeders6, swarm.leechers6, me, numwant, registry.rng)
         peers = b"".join(lst.take(start, count) for lst, start, count in windows)
-        reply = codec.announce_reply(
-            header.transaction_id, config.interval, swarm.leechers, swarm.seeders, peers
-        )
+        reply = codec.announce_reply(tid, config.interval, swarm.leechers, swarm.seeders, peers)
         return Datagram(reply, None, note)

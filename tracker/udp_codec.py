@@ -14,8 +14,6 @@ seeders, then 6-byte IPv4 or 18-byte IPv6 peers by the request's address family)
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
-
 from tracker.announce import Announce
 from tracker.errors import PacketError
 
@@ -23,6 +21,7 @@ PROTOCOL_ID = 0x41727101980
 CONNECT, ANNOUNCE, SCRAPE, ERROR = 0, 1, 2, 3
 
 HEADER = struct.Struct(">QII")  # connection_id / protocol_id, action, transaction_id
+_HEADER_UNPACK = HEADER.unpack_from
 _ANNOUNCE = struct.Struct(">20s20sQQQIIIiH")  # after the header
 ANNOUNCE_SIZE = HEADER.size + _ANNOUNCE.size  # 98
 MAX_SCRAPE = 74  # hashes per scrape (BEP 15: as many as fit a 1500-byte reply's worth)
@@ -33,28 +32,23 @@ _SHORT = struct.Struct(">II")
 _SCRAPE_ENTRY = struct.Struct(">III")
 
 
-class Header(NamedTuple):
-    connection_id: int
-    action: int
-    transaction_id: int
-
-
-def parse_header(data: bytes) -> Header:
-    """The 16 bytes every request starts with; shorter datagrams cannot be answered."""
-    if len(data) < HEADER.size:
+def parse_header(data: bytes) -> tuple[int, int, int]:
+    """(connection_id, action, transaction_id): the 16 bytes every request starts with;
+    shorter datagrams cannot be answered."""
+    if len(data) < 16:
         raise PacketError(f"datagram of {len(data)} bytes is too short", reply=False)
-    return Header(*HEADER.unpack_from(data))
+    return _HEADER_UNPACK(data)  # type: ignore[return-value]
 
 
-def check_connect(data: bytes, header: Header) -> None:
-    if header.connection_id != PROTOCOL_ID:
+def check_connect(data: bytes, connection_id: int) -> None:
+    if connection_id != PROTOCOL_ID:
         # Not a BEP 15 client (or a scan): nothing to answer.
         raise PacketError("connect without the BEP 15 protocol id", reply=False)
     if len(data) != HEADER.size:
         raise PacketError("malformed connect: must be 16 bytes")
 
 
-def parse_announce(data: bytes, header: Header) -> tuple[Announce, int]:
+def parse_announce(data: bytes) -> tuple[Announce, int]:
     """(announce, ip field). The numbering of events is BEP 15's (0 none .. 3 stopped)."""
     if len(data) < ANNOUNCE_SIZE:
         raise PacketError(f"malformed announce: {len(data)} bytes, need {ANNOUNCE_SIZE}")
