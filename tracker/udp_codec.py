@@ -14,6 +14,7 @@ seeders, then 6-byte IPv4 or 18-byte IPv6 peers by the request's address family)
 from __future__ import annotations
 
 import struct
+
 from tracker.announce import Announce
 from tracker.errors import PacketError
 
