@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 
@@ -76,6 +75,3 @@ class TrackerConfig:
             raise ValueError("http_server must be 'builtin' or 'aiohttp'")
         if not 1 <= self.max_scrape_hashes <= 120:
             raise ValueError("max_scrape_hashes must be between 1 and 120")
-
-    def replace(self, **changes: object) -> TrackerConfig:
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from tracker import replies, stats
 from tracker.addr import pack_ip, parse_ip_param, unpack
 from tracker.announce import Announce, parse_announce, parse_scrape
 from tracker.config import TrackerConfig
-from tracker.errors import RefusedError, RequestError, TrackerError
+from tracker.errors import RefusedError, TrackerError
 from tracker.query import parse_query
 from tracker.registry import Registry
 
@@ -163,6 +163,3 @@ class TrackerApp:
             return Reply(200, BENCODE, replies.failure(e.reason), e)
         files = [(h, *self.registry.scrape(h)) for h in hashes]
         return Reply(200, BENCODE, replies.scrape(files))
-
-
-__all__ = ["Reply", "RequestError", "TrackerApp"]
