@@ -262,3 +262,70 @@ async def test_udp_connect_announce_scrape_and_garbage(
         ports["http"], b"GET /scrape?info_hash=%s HTTP/1.0\r\n\r\n" % enc(IH).encode()
     )
     assert b"d8:completei1e" in blob
+
+
+async def test_a_client_that_never_reads_is_paused_and_others_are_served() -> None:
+    daemon, ports = await start()
+    writer = None
+    try:
+        reader, writer = await asyncio.open_connection(HOST, ports["http"])
+        request = b"GET /announce?%s HTTP/1.1\r\nHost: t\r\n\r\n" % announce_query().encode()
+        writer.write(request * 40000)  # ~8 MB of pipelined announces, replies never read
+        assert daemon._http is not None
+        for _ in range(200):
+            if any(c.write_paused for c in daemon._http.connections):
+                break
+            await asyncio.sleep(0.05)
+        assert any(c.write_paused and c.paused for c in daemon._http.connections)
+        blob = await raw_exchange(ports["http"], b"GET /stats.json HTTP/1.0\r\n\r\n")
+        assert blob.startswith(b"HTTP/1.1 200 OK")
+    finally:
+        if writer is not None:
+            writer.transport.abort()
+        await daemon.stop()
+
+
+def has_ipv6() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not has_ipv6(), reason="no IPv6 loopback")
+async def test_ipv6_listeners_and_peers6() -> None:
+    config = TrackerConfig(rate_per_ip=0.0)
+    daemon = TrackerDaemon(config, http=("::1", 0), udp=("::1", 0), rng=random.Random(1))
+    ports = await daemon.start()
+    try:
+        async with aiohttp.ClientSession() as s:
+            for n in (1, 2):
+                url = f"http://[::1]:{ports['http']}/announce?" + announce_query(
+                    peer_id=pid(n), port=7000 + n
+                )
+                async with s.get(aiohttp.client.URL(url, encoded=True)) as r:
+                    d = bencodepy.decode(await r.read())
+        assert d[b"peers"] == b""
+        assert d[b"peers6"] == socket.inet_pton(socket.AF_INET6, "::1") + struct.pack(">H", 7001)
+        loop = asyncio.get_running_loop()
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        try:
+            sock.connect(("::1", ports["udp"]))
+            await loop.sock_sendall(sock, struct.pack(">QII", 0x41727101980, 0, 1))
+            _, _, cid = struct.unpack(">IIQ", await asyncio.wait_for(loop.sock_recv(sock, 64), 5))
+            ann = struct.pack(
+                ">QII20s20sQQQIIIiH", cid, 1, 2, IH, pid(3), 0, 1, 0, 0, 0, 0, -1, 7003
+            )
+            await loop.sock_sendall(sock, ann)
+            reply = await asyncio.wait_for(loop.sock_recv(sock, 4096), 5)
+        finally:
+            sock.close()
+        assert struct.unpack(">IIIII", reply[:20]) == (1, 2, 300, 3, 0)
+        peers = {reply[i : i + 18] for i in range(20, len(reply), 18)}
+        ip6 = socket.inet_pton(socket.AF_INET6, "::1")
+        assert peers == {ip6 + struct.pack(">H", 7001), ip6 + struct.pack(">H", 7002)}
+    finally:
+        await daemon.stop()
