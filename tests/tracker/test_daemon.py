@@ -268,7 +268,7 @@ async def test_a_client_that_never_reads_is_paused_and_others_are_served() -> No
     daemon, ports = await start()
     writer = None
     try:
-        reader, writer = await asyncio.open_connection(HOST, ports["http"])
+        _, writer = await asyncio.open_connection(HOST, ports["http"])
         request = b"GET /announce?%s HTTP/1.1\r\nHost: t\r\n\r\n" % announce_query().encode()
         writer.write(request * 40000)  # ~8 MB of pipelined announces, replies never read
         assert daemon._http is not None
