@@ -329,3 +329,24 @@ async def test_ipv6_listeners_and_peers6() -> None:
         assert peers == {ip6 + struct.pack(">H", 7001), ip6 + struct.pack(">H", 7002)}
     finally:
         await daemon.stop()
+
+
+async def test_an_active_pipelining_client_is_not_timed_out(
+    builtin: tuple[TrackerDaemon, dict[str, int]],
+) -> None:
+    """Requests split across writes keep arriving for longer than the request timeout (0.3 s):
+    each complete request restarts the clock, so no 408."""
+    _, ports = builtin
+    one = b"GET /stats.json HTTP/1.1\r\nHost: t\r\n\r\n"
+    stream = one * 16 + b"GET /stats.json HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    reader, writer = await asyncio.open_connection(HOST, ports["http"])
+    try:
+        step = len(one) // 2 + 3  # every write ends in the middle of a request
+        for i in range(0, len(stream), step):
+            writer.write(stream[i : i + step])
+            await asyncio.sleep(0.1)
+        blob = await asyncio.wait_for(reader.read(-1), 10)
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    assert [status for status, _ in responses(blob)] == [200] * 17

@@ -184,7 +184,10 @@ class HttpConnection(asyncio.Protocol):
         if not self.buf:
             self.partial = False
             self.deadline = server.loop.time() + config.http_keepalive_timeout
-        elif not budget:
+        elif out:
+            # What is left is the start of the next request: its own deadline starts now.
+            self.deadline = server.loop.time() + config.http_request_timeout
+        if self.buf and not budget:
             # More pipelined requests than one turn allows: yield to other clients.
             self._pause()
             server.loop.call_soon(self._continue)
@@ -340,7 +343,14 @@ class HttpConnection(asyncio.Protocol):
             self.transport.close()
 
     def timed_out(self) -> None:
-        if self.partial and self.buf:
+        if self.write_paused and self.transport is not None:
+            # It has not read its replies for a whole timeout: drop them and the connection.
+            self.server.throttle(
+                log, "http-stalled", "http %s: not reading replies, aborted", self.client
+            )
+            self.closing = True
+            self.transport.abort()
+        elif self.partial and self.buf:
             self._fail([], _Close(408, "request not received in time"))
         else:
             self.close()
