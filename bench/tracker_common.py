@@ -77,7 +77,7 @@ def ours(
 @contextlib.contextmanager
 def opentracker(
     host: str, http_port: int | None, udp_port: int | None, whitelist: list[bytes]
-) -> Iterator[None]:
+) -> Iterator[subprocess.Popen[bytes]]:
     """Debian's opentracker (a whitelist build): chrooted to a temp dir holding the whitelist."""
     with tempfile.TemporaryDirectory(prefix="otbench-") as d:
         os.chmod(d, 0o755)
@@ -104,6 +104,6 @@ def opentracker(
                     break
                 time.sleep(0.05)
             time.sleep(0.3)  # it loads the whitelist after binding
-            yield
+            yield proc
         finally:
             stop(proc)
