@@ -2,7 +2,8 @@
 
 A non-blocking socket drained from a reader callback (up to BATCH datagrams per wake-up)
 rather than a DatagramProtocol: no transport layer between the socket and the core, one
-epoll wake-up for many datagrams. Measured ~1.5x the DatagramProtocol rate on uvloop.
+epoll wake-up for many datagrams (together with the cheaper connection-id check this took
+bench/tracker_udp.py from ~24,000 to ~40,000 announces/s here).
 Replies are sent with a non-blocking sendto; when the socket buffer is full the reply is
 dropped, which is what UDP would do anyway (the client retries).
 """
