@@ -13,6 +13,7 @@ from tracker.addr import pack_ip
 from tracker.connid import ConnectionIds
 from tracker.errors import PacketError, RefusedError, TrackerError
 from tracker.registry import Registry
+from tracker.replies import join_windows
 
 
 class Datagram(NamedTuple):
@@ -21,11 +22,15 @@ class Datagram(NamedTuple):
     note: str | None = None
 
 
+_new_datagram = tuple.__new__  # skips the NamedTuple's Python-level __new__ on the hot path
+
+
 class UdpTrackerApp:
     def __init__(self, registry: Registry, cids: ConnectionIds) -> None:
         self.registry = registry
         self.config = registry.config
         self.cids = cids
+        self._packed: dict[str, bytes] = {}  # source address text -> packed, for the hot path
 
     def handle(self, data: bytes, ip: str, port: int, now: float) -> Datagram:
         try:
@@ -33,14 +38,19 @@ class UdpTrackerApp:
         except PacketError as e:
             return Datagram(None, e)
         try:
-            packed_ip = pack_ip(ip)
+            packed_ip = self._packed.get(ip)
+            if packed_ip is None:
+                packed_ip = pack_ip(ip)
+                if len(self._packed) >= 65536:  # a cache, bounded: never grows past this
+                    self._packed.clear()
+                self._packed[ip] = packed_ip
             client = packed_ip + port.to_bytes(2, "big")
             if action == codec.CONNECT:
                 codec.check_connect(data, connection_id)
                 return Datagram(codec.connect_reply(tid, self.cids.issue(client, now)))
             if action not in (codec.ANNOUNCE, codec.SCRAPE):
                 raise PacketError(f"unknown action {action}")
-            if not self.cids.valid(connection_id, client, now):
+            if not self.cids.valid(data[:8], client, now):
                 raise PacketError("invalid connection id: connect again")
             if action == codec.SCRAPE:
                 hashes = codec.parse_scrape(data)
@@ -78,6 +88,6 @@ class UdpTrackerApp:
             windows = swarm.select(swarm.seeders4, swarm.leechers4, me, numwant, registry.rng)
         else:
             windows = swarm.select(swarm.seeders6, swarm.leechers6, me, numwant, registry.rng)
-        peers = b"".join(lst.take(start, count) for lst, start, count in windows)
+        peers = join_windows(windows) if windows else b""
         reply = codec.announce_reply(tid, config.interval, swarm.leechers, swarm.seeders, peers)
-        return Datagram(reply, None, note)
+        return _new_datagram(Datagram, (reply, None, note))
