@@ -33,6 +33,9 @@ class Reply(NamedTuple):
     note: str | None = None  # an event worth one log line (a completed download)
 
 
+_new_reply = tuple.__new__  # skips the NamedTuple's Python-level __new__ on the hot path
+
+
 class TrackerApp:
     """Dispatches HTTP requests to the registry. `name` titles the stats page."""
 
@@ -42,6 +45,7 @@ class TrackerApp:
         self.name = name
         self.trusted = frozenset(self.config.trusted_proxies)
         self._stats: tuple[float, stats.Stats] | None = None
+        self._packed: dict[str, bytes] = {}  # client address text -> packed, for the hot path
 
     def handle(
         self,
@@ -133,7 +137,7 @@ class TrackerApp:
             body = replies.announce_dicts(
                 seeders, swarm.completed, leechers, config.interval, config.min_interval, peers
             )
-        return Reply(200, BENCODE, body, None, note)
+        return _new_reply(Reply, (200, BENCODE, body, None, note))
 
     def source_ip(self, client_ip: str, req: Announce, forwarded_for: bytes | None) -> bytes:
         """The peer's packed IP: the socket's, unless a trusted proxy names another."""
@@ -142,7 +146,13 @@ class TrackerApp:
                 return parse_ip_param(req.ip)
             if forwarded_for:
                 return parse_ip_param(forwarded_for.rsplit(b",", 1)[-1].strip())
-        return pack_ip(client_ip)
+        packed = self._packed.get(client_ip)
+        if packed is None:
+            packed = pack_ip(client_ip)
+            if len(self._packed) >= 65536:  # a cache, bounded: never grows past this
+                self._packed.clear()
+            self._packed[client_ip] = packed
+        return packed
 
     def scrape(self, passkey: bytes | None, query: bytes) -> Reply:
         try:

@@ -62,6 +62,7 @@ class HttpServer:
         self.connections: set[HttpConnection] = set()
         self._date_second = -1
         self._date = b""
+        self.now = self.loop.time()  # the clock as read for the batch being processed
         self._sweeper: asyncio.TimerHandle | None = self.loop.call_later(1.0, self._sweep)
 
     def factory(self) -> Callable[[], asyncio.Protocol]:
@@ -69,7 +70,7 @@ class HttpServer:
 
     def date(self) -> bytes:
         """The Date header value (RFC 9110 6.6.1), formatted at most once per second."""
-        second = int(self.loop.time())
+        second = int(self.now)
         if second != self._date_second:
             self._date_second = second
             self._date = email.utils.formatdate(usegmt=True).encode()
@@ -146,25 +147,27 @@ class HttpConnection(asyncio.Protocol):
         self.write_paused = False
         self._resume()
         if self.buf and not self.paused:
-            self._process()  # requests that arrived while the client was not reading
+            self._process(self.server.loop.time())  # arrived while the client did not read
 
     def data_received(self, data: bytes) -> None:
         if self.closing:
             return
         self.buf = self.buf + data if self.buf else data
+        now = self.server.loop.time()
         if not self.partial:
             self.partial = True
-            self.deadline = self.server.loop.time() + self.server.config.http_request_timeout
-        self._process()
+            self.deadline = now + self.server.config.http_request_timeout
+        self._process(now)
 
     # --- request processing ------------------------------------------------------------
 
-    def _process(self) -> None:
+    def _process(self, now: float) -> None:
         transport = self.transport
         if transport is None or self.closing:
             return
         server = self.server
         config = server.config
+        server.now = now  # one clock read per batch of requests: deadlines, Date, the core
         out: list[bytes] = []
         budget = config.http_max_pipeline
         try:
@@ -186,10 +189,10 @@ class HttpConnection(asyncio.Protocol):
             return
         if not self.buf:
             self.partial = False
-            self.deadline = server.loop.time() + config.http_keepalive_timeout
+            self.deadline = now + config.http_keepalive_timeout
         elif out:
             # What is left is the start of the next request: its own deadline starts now.
-            self.deadline = server.loop.time() + config.http_request_timeout
+            self.deadline = now + config.http_request_timeout
         if self.buf and not budget:
             # More pipelined requests than one turn allows: yield to other clients.
             self._pause()
@@ -198,7 +201,7 @@ class HttpConnection(asyncio.Protocol):
     def _continue(self) -> None:
         self._resume()
         if self.buf and not self.paused:
-            self._process()
+            self._process(self.server.loop.time())
 
     def _pause(self) -> None:
         if not self.paused and self.transport is not None:
@@ -300,9 +303,7 @@ class HttpConnection(asyncio.Protocol):
             )
         else:
             server = self.server
-            reply = server.app.handle(
-                method, target, self.client, forwarded_for, server.loop.time()
-            )
+            reply = server.app.handle(method, target, self.client, forwarded_for, server.now)
             if reply.fault is not None:
                 server.throttle(
                     log, reply.fault.kind, "http %s: %s", self.client, reply.fault.reason
