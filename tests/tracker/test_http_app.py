@@ -1,0 +1,304 @@
+"""The HTTP tracker core: golden bencoded replies and every failure reason (always HTTP 200)."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import bencodepy
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.tracker.conftest import IH, announce_query, enc, pid
+from tracker.config import TrackerConfig
+from tracker.http_app import TrackerApp
+from tracker.registry import Registry
+
+
+def get(
+    app: TrackerApp, target: str, ip: str = "10.0.0.1", xff: bytes | None = None, now: float = 100.0
+) -> bytes:
+    reply = app.handle(b"GET", target.encode(), ip, xff, now)
+    assert reply.status == 200
+    return reply.body
+
+
+def failure(body: bytes) -> str:
+    return bencodepy.decode(body)[b"failure reason"].decode()
+
+
+def test_first_announce_golden_reply(app: TrackerApp) -> None:
+    body = get(app, "/announce?" + announce_query())
+    assert body == (
+        b"d8:completei0e10:downloadedi0e10:incompletei1e8:intervali300e"
+        b"12:min intervali60e5:peers0:e"
+    )
+
+
+def test_second_peer_gets_the_first_compact(app: TrackerApp) -> None:
+    get(app, "/announce?" + announce_query(peer_id=pid(1), port=6881), ip="10.0.0.1")
+    body = get(app, "/announce?" + announce_query(peer_id=pid(2), port=6882, left=0), ip="10.0.0.2")
+    assert body == (
+        b"d8:completei1e10:downloadedi0e10:incompletei1e8:intervali300e"
+        b"12:min intervali60e5:peers6:\n\x00\x00\x01\x1a\xe1e"
+    )
+
+
+def test_reply_decodes_with_bencodepy_and_matches_the_hand_encoding(app: TrackerApp) -> None:
+    for n in range(10):
+        get(
+            app,
+            "/announce?" + announce_query(peer_id=pid(n), port=7000 + n, left=n % 2),
+            ip=f"10.0.0.{n + 1}",
+        )
+    body = get(app, "/announce?" + announce_query(peer_id=pid(99)))
+    d = bencodepy.decode(body)
+    assert d[b"complete"] == 5 and d[b"incomplete"] == 6
+    assert len(d[b"peers"]) == 60
+    assert bencodepy.encode(d) == body  # canonical bencoding: sorted keys, exact lengths
+
+
+def test_compact_zero_gives_dictionaries_with_peer_ids(app: TrackerApp) -> None:
+    get(app, "/announce?" + announce_query(peer_id=pid(1), port=6881), ip="10.0.0.1")
+    d = bencodepy.decode(
+        get(app, "/announce?" + announce_query(peer_id=pid(2), compact=0), ip="10.0.0.2")
+    )
+    assert d[b"peers"] == [{b"ip": b"10.0.0.1", b"peer id": pid(1), b"port": 6881}]
+    d = bencodepy.decode(
+        get(
+            app,
+            "/announce?" + announce_query(peer_id=pid(2), compact=0, no_peer_id=1),
+            ip="10.0.0.2",
+        )
+    )
+    assert d[b"peers"] == [{b"ip": b"10.0.0.1", b"port": 6881}]
+
+
+def test_ipv6_peers_are_listed_in_peers6(app: TrackerApp) -> None:
+    get(app, "/announce?" + announce_query(peer_id=pid(1), port=6881), ip="2001:db8::1")
+    d = bencodepy.decode(get(app, "/announce?" + announce_query(peer_id=pid(2)), ip="10.0.0.2"))
+    assert d[b"peers"] == b""
+    assert d[b"peers6"] == bytes.fromhex("20010db8000000000000000000000001") + b"\x1a\xe1"
+    d = bencodepy.decode(
+        get(app, "/announce?" + announce_query(peer_id=pid(3)), ip="::ffff:10.0.0.3")
+    )
+    assert sorted([d[b"peers"]]) == [b"\n\x00\x00\x02\x1a\xe1"]  # v4-mapped counts as IPv4
+
+
+def test_stopped_removes_and_completed_counts(app: TrackerApp) -> None:
+    get(app, "/announce?" + announce_query(peer_id=pid(1)))
+    get(app, "/announce?" + announce_query(peer_id=pid(1), left=0, event="completed"))
+    d = bencodepy.decode(get(app, "/scrape?info_hash=" + enc(IH)))
+    assert d == {b"files": {IH: {b"complete": 1, b"downloaded": 1, b"incomplete": 0}}}
+    body = get(app, "/announce?" + announce_query(peer_id=pid(1), left=0, event="stopped"))
+    assert bencodepy.decode(body)[b"complete"] == 0
+    d = bencodepy.decode(get(app, "/scrape?info_hash=" + enc(IH)))
+    assert d[b"files"][IH][b"complete"] == 0 and d[b"files"][IH][b"downloaded"] == 1
+
+
+def test_stopped_for_an_unknown_torrent_creates_nothing(app: TrackerApp) -> None:
+    body = get(app, "/announce?" + announce_query(event="stopped"))
+    assert bencodepy.decode(body)[b"peers"] == b""
+    assert app.registry.swarms == {}
+
+
+BASE = announce_query()
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("peer_id=" + enc(pid(1)) + "&port=1", "missing info_hash"),
+        (
+            "info_hash=" + enc(b"x" * 19) + "&peer_id=" + enc(pid(1)) + "&port=1",
+            "invalid info_hash: must be 20 bytes",
+        ),
+        (
+            "info_hash=" + enc(b"x" * 21) + "&peer_id=" + enc(pid(1)) + "&port=1",
+            "invalid info_hash: must be 20 bytes",
+        ),
+        ("info_hash=" + enc(IH) + "&port=1", "missing peer_id"),
+        ("info_hash=" + enc(IH) + "&peer_id=short&port=1", "invalid peer_id: must be 20 bytes"),
+        ("info_hash=" + enc(IH) + "&peer_id=" + enc(pid(1)), "missing port"),
+        (announce_query(port="http"), "invalid port"),  # type: ignore[arg-type]
+        (announce_query(port=0), "invalid port"),
+        (announce_query(port=65536), "invalid port"),
+        (announce_query(port=-1), "invalid port"),
+        (announce_query(left="-5"), "invalid left"),  # type: ignore[arg-type]
+        (announce_query(left="1e3"), "invalid left"),  # type: ignore[arg-type]
+        (BASE.replace("uploaded=0", "uploaded=x"), "invalid uploaded"),
+        (BASE.replace("downloaded=0", "downloaded=99999999999999999999"), "invalid downloaded"),
+        (announce_query(event="paused"), "invalid event"),
+        (announce_query(numwant="lots"), "invalid numwant"),
+        (announce_query(compact=2), "invalid compact"),
+        (BASE + "&info_hash=" + enc(IH), "duplicate parameter 'info_hash'"),
+        (BASE + "&port=2", "duplicate parameter 'port'"),
+        (BASE + "&key=%zz", "malformed query string: bad percent escape"),
+        ("", "missing info_hash"),
+    ],
+)
+def test_every_bad_announce_gets_its_failure_reason(
+    app: TrackerApp, query: str, reason: str
+) -> None:
+    assert failure(get(app, "/announce?" + query)) == reason
+    assert app.registry.swarms == {}
+
+
+def test_failure_reason_golden_bytes(app: TrackerApp) -> None:
+    assert get(app, "/announce?port=1") == b"d14:failure reason17:missing info_hashe"
+
+
+def test_whitelist_refuses_other_hashes() -> None:
+    app = TrackerApp(Registry(TrackerConfig(rate_per_ip=0.0), random.Random(1), whitelist=[IH]))
+    other = b"\x01" * 20
+    assert failure(get(app, "/announce?" + announce_query(info_hash=other))) == (
+        "info_hash not on this tracker's whitelist"
+    )
+    assert b"peers" in get(app, "/announce?" + announce_query())
+    assert failure(get(app, "/scrape?info_hash=" + enc(other))).startswith("info_hash not on")
+
+
+def test_passkeys_in_the_path() -> None:
+    app = TrackerApp(Registry(TrackerConfig(passkeys=("s3cret",)), random.Random(1)))
+    assert failure(get(app, "/announce?" + announce_query())).startswith("passkey required")
+    assert failure(get(app, "/wrong/announce?" + announce_query())) == "unknown passkey"
+    assert b"peers" in get(app, "/s3cret/announce?" + announce_query())
+    assert b"files" in get(app, "/s3cret/scrape?info_hash=" + enc(IH))
+    assert failure(get(app, "/scrape?info_hash=" + enc(IH))).startswith("passkey required")
+    open_app = TrackerApp(Registry(TrackerConfig(), random.Random(1)))
+    assert failure(get(open_app, "/abc/announce?" + announce_query())).startswith(
+        "this tracker uses no passkeys"
+    )
+
+
+def test_numwant_default_and_cap() -> None:
+    app = TrackerApp(
+        Registry(TrackerConfig(rate_per_ip=0.0, numwant_default=3, numwant_max=5), random.Random(1))
+    )
+    for n in range(20):
+        get(app, "/announce?" + announce_query(peer_id=pid(n), port=7000 + n), ip=f"10.0.1.{n}")
+    me = announce_query(peer_id=pid(100))
+    assert len(bencodepy.decode(get(app, "/announce?" + me))[b"peers"]) == 18
+    assert len(bencodepy.decode(get(app, "/announce?" + me + "&numwant=50"))[b"peers"]) == 30
+    assert len(bencodepy.decode(get(app, "/announce?" + me + "&numwant=1"))[b"peers"]) == 6
+    assert len(bencodepy.decode(get(app, "/announce?" + me + "&numwant=0"))[b"peers"]) == 0
+
+
+def test_ip_parameter_and_forwarded_for_only_from_trusted_proxies() -> None:
+    app = TrackerApp(Registry(TrackerConfig(trusted_proxies=("10.9.9.9",)), random.Random(1)))
+    get(app, "/announce?" + announce_query(peer_id=pid(1), ip="1.2.3.4"), ip="10.0.0.1")
+    get(app, "/announce?" + announce_query(peer_id=pid(2)), ip="10.0.0.2", xff=b"5.6.7.8")
+    get(app, "/announce?" + announce_query(peer_id=pid(3), ip="1.1.1.1"), ip="10.9.9.9")
+    get(app, "/announce?" + announce_query(peer_id=pid(4)), ip="10.9.9.9", xff=b"7.7.7.7, 8.8.8.8")
+    addrs = {p.peer_id: p.addr[:4] for p in app.registry.swarms[IH].peers.values()}
+    assert addrs == {
+        pid(1): bytes([10, 0, 0, 1]),
+        pid(2): bytes([10, 0, 0, 2]),
+        pid(3): bytes([1, 1, 1, 1]),
+        pid(4): bytes([8, 8, 8, 8]),
+    }
+    assert (
+        failure(
+            get(app, "/announce?" + announce_query(peer_id=pid(5), ip="nonsense"), ip="10.9.9.9")
+        )
+        == "invalid ip"
+    )
+
+
+def test_rate_limit_per_ip() -> None:
+    app = TrackerApp(Registry(TrackerConfig(rate_per_ip=1.0, rate_burst=3), random.Random(1)))
+    q = "/announce?" + announce_query()
+    assert [b"failure" in get(app, q, now=10.0) for _ in range(4)] == [False, False, False, True]
+    assert b"failure" not in get(app, q, ip="10.0.0.2", now=10.0)  # another address
+    assert b"failure" not in get(app, q, now=11.5)  # a token came back
+
+
+def test_scrape_many_unknown_and_full_scrape() -> None:
+    app = TrackerApp(Registry(TrackerConfig(), random.Random(1)))
+    get(app, "/announce?" + announce_query())
+    other = b"\x02" * 20
+    d = bencodepy.decode(get(app, f"/scrape?info_hash={enc(IH)}&info_hash={enc(other)}"))
+    assert d[b"files"] == {
+        IH: {b"complete": 0, b"downloaded": 0, b"incomplete": 1},
+        other: {b"complete": 0, b"downloaded": 0, b"incomplete": 0},
+    }
+    assert failure(get(app, "/scrape")).startswith("full scrape disabled")
+    assert failure(get(app, "/scrape?info_hash=abc")) == "invalid info_hash: must be 20 bytes"
+    many = "&".join(f"info_hash={enc(bytes([n]) * 20)}" for n in range(75))
+    assert failure(get(app, "/scrape?" + many)).startswith("too many info_hash")
+    full = TrackerApp(Registry(TrackerConfig(full_scrape=True), random.Random(1)))
+    get(full, "/announce?" + announce_query())
+    assert bencodepy.decode(get(full, "/scrape"))[b"files"].keys() == {IH}
+
+
+def test_stats_pages() -> None:
+    app = TrackerApp(
+        Registry(TrackerConfig(names={IH.hex(): "course <notes>.pdf"}), random.Random(1)),
+        name="tracker.networkutopia.com",
+    )
+    get(app, "/announce?" + announce_query(peer_id=pid(1), left=0))
+    get(app, "/announce?" + announce_query(peer_id=pid(2), event="completed", left=0))
+    get(app, "/announce?" + announce_query(peer_id=pid(3)))
+    page = app.handle(b"GET", b"/", "10.0.0.1", None, 200.0)
+    assert page.status == 200 and page.content_type.startswith(b"text/html")
+    assert IH.hex().encode() in page.body and b"course &lt;notes&gt;.pdf" in page.body
+    assert b"<td>2</td><td>1</td><td>1</td>" in page.body
+    js = json.loads(app.handle(b"GET", b"/stats.json", "10.0.0.1", None, 300.0).body)
+    assert js["torrents"] == [
+        {
+            "info_hash": IH.hex(),
+            "name": "course <notes>.pdf",
+            "seeders": 2,
+            "leechers": 1,
+            "completed": 1,
+        }
+    ]
+    assert js["peers"] == 3 and js["swarms"] == 1
+    assert app.handle(b"GET", b"/nope", "10.0.0.1", None, 1.0).status == 404
+
+
+_TARGET_PIECES = st.sampled_from(
+    [
+        b"/announce",
+        b"/scrape",
+        b"/x/announce",
+        b"/",
+        b"/stats.json",
+        b"?",
+        b"&",
+        b"=",
+        b"%",
+        b"%4",
+        b"%41",
+        b"+",
+        b"info_hash=",
+        b"peer_id=",
+        b"port=",
+        b"left=",
+        b"event=",
+        b"compact=",
+        b"numwant=",
+        b"ip=",
+        b"1",
+        b"-1",
+        b"stopped",
+        b"completed",
+        b"\xff",
+        b"\\x",
+    ]
+)
+
+
+@given(
+    st.lists(_TARGET_PIECES, max_size=30).map(b"".join) | st.binary(max_size=100),
+    st.sampled_from(["10.0.0.1", "::1", "10.9.9.9"]),
+)
+def test_random_targets_always_get_a_reply(target: bytes, ip: str) -> None:
+    app = TrackerApp(
+        Registry(TrackerConfig(trusted_proxies=("10.9.9.9",), full_scrape=True), random.Random(1))
+    )
+    reply = app.handle(b"GET", b"/" + target, ip, b"1.2.3.4", 1.0)
+    assert reply.status in (200, 404)
+    if reply.content_type == b"text/plain" and reply.status == 200:
+        bencodepy.decode(reply.body)  # every tracker reply is valid bencoding

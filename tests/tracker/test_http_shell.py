@@ -1,0 +1,122 @@
+"""The HTTP/1.1 connection handler fed arbitrary bytes through a fake transport."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from minternet.logs import Throttle
+from tests.tracker.conftest import announce_query
+from tracker.aio.http import HttpConnection, HttpServer
+from tracker.config import TrackerConfig
+from tracker.http_app import TrackerApp
+from tracker.registry import Registry
+
+
+class FakeTransport:
+    def __init__(self) -> None:
+        self.out = bytearray()
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        assert not self.closed, "write after close"
+        self.out += data
+
+    def get_extra_info(self, name: str) -> object:
+        return ("10.0.0.1", 5555) if name == "peername" else None
+
+    def close(self) -> None:
+        self.closed = True
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+def connection(config: TrackerConfig) -> tuple[HttpServer, HttpConnection, FakeTransport]:
+    server = HttpServer(TrackerApp(Registry(config, random.Random(1))), config, Throttle())
+    conn = HttpConnection(server)
+    transport = FakeTransport()
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    return server, conn, transport
+
+
+PIECES = st.sampled_from(
+    [
+        b"GET ",
+        b"HEAD ",
+        b"POST ",
+        b"/announce?",
+        announce_query().encode(),
+        b"/scrape",
+        b"/",
+        b" HTTP/1.1",
+        b" HTTP/1.0",
+        b" HTTP/9",
+        b"\r\n",
+        b"\r\n\r\n",
+        b"\n",
+        b"Host: x\r\n",
+        b"Connection: close\r\n",
+        b"Content-Length: 3\r\n",
+        b"Content-Length: x\r\n",
+        b"Transfer-Encoding: chunked\r\n",
+        b"X-Forwarded-For: 1.2.3.4\r\n",
+        b"abc",
+        b":",
+        b" ",
+        b"%",
+        b"\x00\xff",
+    ]
+)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(PIECES, max_size=12).map(b"".join) | st.binary(max_size=64), max_size=8))
+async def test_arbitrary_bytes_get_http_replies_and_never_raise(chunks: list[bytes]) -> None:
+    server, conn, transport = connection(TrackerConfig(rate_per_ip=0.0))
+    try:
+        for chunk in chunks:
+            if transport.closed:
+                break
+            conn.data_received(chunk)
+            await asyncio.sleep(0)  # let pipelining continuations run
+        if transport.out:
+            assert transport.out.startswith(b"HTTP/1.1 ")
+            assert b" 500 " not in transport.out
+    finally:
+        conn.connection_lost(None)
+        server.close()
+
+
+async def test_requests_split_across_many_reads() -> None:
+    server, conn, transport = connection(TrackerConfig(rate_per_ip=0.0))
+    try:
+        request = b"GET /announce?%s HTTP/1.1\r\nHost: t\r\n\r\n" % announce_query().encode()
+        for i in range(len(request)):
+            conn.data_received(request[i : i + 1])
+        assert transport.out.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert transport.out.endswith(b"5:peers0:e") and not transport.closed
+    finally:
+        conn.connection_lost(None)
+        server.close()
+
+
+async def test_connection_limit() -> None:
+    config = TrackerConfig(http_max_connections=2)
+    server = HttpServer(TrackerApp(Registry(config, random.Random(1))), config, Throttle())
+    transports = [FakeTransport() for _ in range(3)]
+    conns = [HttpConnection(server) for _ in range(3)]
+    try:
+        for c, t in zip(conns, transports, strict=True):
+            c.connection_made(t)  # type: ignore[arg-type]
+        assert [t.closed for t in transports] == [False, False, True]
+    finally:
+        for c in conns:
+            c.connection_lost(None)
+        server.close()

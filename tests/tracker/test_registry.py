@@ -1,0 +1,211 @@
+"""The swarm registry with an injected clock and RNG: expiry, events, limits, peer selection."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.tracker.conftest import IH, pid
+from tracker.announce import COMPLETED, NONE, STARTED, STOPPED, Announce
+from tracker.config import TrackerConfig
+from tracker.errors import RefusedError
+from tracker.registry import Registry
+from tracker.swarm import Swarm
+
+
+def req(
+    peer: int, left: int = 1, event: int = NONE, info_hash: bytes = IH, port: int = 6881
+) -> Announce:
+    return Announce(info_hash, pid(peer), port, 0, 0, left, event, None, True, False, b"", None)
+
+
+def addr(n: int, port: int = 6881) -> bytes:
+    return bytes([10, 0, n // 256, n % 256]) + port.to_bytes(2, "big")
+
+
+def registry(**cfg: object) -> Registry:
+    return Registry(TrackerConfig(**cfg), random.Random(3))  # type: ignore[arg-type]
+
+
+def peers_of(swarm: Swarm, me: int | None, k: int, reg: Registry) -> list[bytes]:
+    mine = swarm.peers.get(pid(me)) if me is not None else None
+    wins = swarm.select(swarm.seeders4, swarm.leechers4, mine, k, reg.rng)
+    blob = b"".join(lst.take(s, c) for lst, s, c in wins)
+    return [blob[i : i + 6] for i in range(0, len(blob), 6)]
+
+
+def test_peers_expire_after_the_multiple_of_the_interval() -> None:
+    reg = registry(interval=100, min_interval=10, expiry_multiple=2.0)
+    reg.announce(req(1), addr(1), now=0.0)
+    reg.announce(req(2), addr(2), now=150.0)
+    assert reg.expire_all(now=199.0) == 0
+    assert reg.expire_all(now=201.0) == 1  # peer 1 silent for 201 s > 200 s
+    assert set(reg.swarms[IH].peers) == {pid(2)}
+    reg.announce(req(2), addr(2), now=300.0)  # re-announce refreshes
+    assert reg.expire_all(now=499.0) == 0
+    assert reg.expire_all(now=501.0) == 1
+    assert reg.swarms == {} and reg.peer_count == 0  # the empty swarm goes too
+
+
+def test_expiry_in_bounded_steps_visits_every_swarm() -> None:
+    reg = registry(interval=10, min_interval=5)
+    for n in range(50):
+        reg.announce(req(n, info_hash=bytes([n]) * 20), addr(n), now=0.0)
+    removed = sum(reg.expire(now=100.0, budget=7) for _ in range(8))
+    assert removed == 50 and reg.swarms == {}
+
+
+def test_stopped_removes_and_completed_counts_once() -> None:
+    reg = registry()
+    reg.announce(req(1, event=STARTED), addr(1), 1.0)
+    reg.announce(req(1, left=0, event=COMPLETED), addr(1), 2.0)
+    reg.announce(req(1, left=0, event=COMPLETED), addr(1), 3.0)  # a repeat is not a download
+    reg.announce(req(2, left=0, event=COMPLETED), addr(2), 3.0)
+    assert reg.scrape(IH) == (2, 2, 0)
+    swarm, me = reg.announce(req(1, left=0, event=STOPPED), addr(1), 4.0)
+    assert me is None and swarm is not None
+    assert reg.scrape(IH) == (1, 2, 0) and reg.peer_count == 1
+
+
+def test_a_leecher_that_leaves_complete_without_completed_counts() -> None:
+    reg = registry()
+    reg.announce(req(1, event=STARTED), addr(1), 1.0)
+    reg.announce(req(1, left=0, event=STOPPED), addr(1), 2.0)  # aria2 over UDP does this
+    reg.announce(req(2, event=STARTED), addr(2), 1.0)
+    reg.announce(req(2, left=0), addr(2), 2.0)  # or a plain announce with left=0
+    reg.announce(req(3, left=0, event=STARTED), addr(3), 1.0)  # a seeder from the start: no
+    reg.announce(req(3, left=0, event=STOPPED), addr(3), 2.0)
+    assert reg.scrape(IH) == (1, 2, 0)
+
+
+def test_leecher_becoming_seeder_moves_lists_and_port_changes_are_seen() -> None:
+    reg = registry()
+    reg.announce(req(1), addr(1), 1.0)
+    reg.announce(req(2), addr(2), 1.0)
+    swarm = reg.swarms[IH]
+    assert (swarm.seeders, swarm.leechers) == (0, 2)
+    reg.announce(req(1, left=0, port=7000), addr(1, 7000), 2.0)
+    assert (swarm.seeders, swarm.leechers) == (1, 1)
+    assert peers_of(swarm, 2, 10, reg) == [addr(1, 7000)]
+
+
+def test_max_swarms_and_max_peers() -> None:
+    reg = registry(max_swarms=2, max_peers_per_swarm=3)
+    reg.announce(req(1, info_hash=b"a" * 20), addr(1), 1.0)
+    reg.announce(req(1, info_hash=b"b" * 20), addr(1), 1.0)
+    with pytest.raises(RefusedError, match="too many torrents"):
+        reg.announce(req(1, info_hash=b"c" * 20), addr(1), 1.0)
+    for n in range(2, 4):
+        reg.announce(req(n, info_hash=b"a" * 20), addr(n), 1.0)
+    with pytest.raises(RefusedError, match="too many peers"):
+        reg.announce(req(9, info_hash=b"a" * 20), addr(9), 1.0)
+    reg.announce(req(1, info_hash=b"a" * 20), addr(1), 2.0)  # known peers still announce
+    assert len(reg.swarms) == 2 and reg.peer_count == 4
+
+
+def test_a_flood_of_random_info_hashes_stays_bounded() -> None:
+    reg = registry(max_swarms=100)
+    rng = random.Random(5)
+    refused = 0
+    for n in range(2000):
+        try:
+            reg.announce(req(n, info_hash=rng.randbytes(20)), addr(n % 60000), 1.0)
+        except RefusedError:
+            refused += 1
+    assert len(reg.swarms) == 100 and refused == 1900
+
+
+def test_whitelist_and_reload() -> None:
+    reg = Registry(TrackerConfig(), random.Random(1), whitelist=[IH])
+    with pytest.raises(RefusedError, match="whitelist"):
+        reg.announce(req(1, info_hash=b"z" * 20), addr(1), 1.0)
+    reg.announce(req(1), addr(1), 1.0)
+    reg.set_whitelist([b"z" * 20])
+    assert reg.swarms == {} and reg.peer_count == 0
+    reg.set_whitelist(None)
+    reg.announce(req(1), addr(1), 1.0)
+
+
+def test_passkeys() -> None:
+    reg = registry(passkeys=("alice", "bob"))
+    reg.check_passkey(b"alice")
+    with pytest.raises(RefusedError, match="unknown passkey"):
+        reg.check_passkey(b"mallory")
+    with pytest.raises(RefusedError, match="passkey required"):
+        reg.check_passkey(None)
+    registry().check_passkey(None)
+
+
+def test_seeder_gets_leechers_first() -> None:
+    reg = registry()
+    for n in range(1, 11):
+        reg.announce(req(n, left=0), addr(n), 1.0)  # 10 seeders
+    for n in range(11, 14):
+        reg.announce(req(n), addr(n), 1.0)  # 3 leechers
+    swarm = reg.swarms[IH]
+    got = peers_of(swarm, 1, 4, reg)
+    assert set(got[:3]) == {addr(11), addr(12), addr(13)}
+    assert len(got) == 4 and got[3] in {addr(n) for n in range(2, 11)}
+
+
+def test_leecher_gets_a_mix_in_proportion() -> None:
+    reg = registry()
+    for n in range(1, 51):
+        reg.announce(req(n, left=0), addr(n), 1.0)
+    for n in range(51, 101):
+        reg.announce(req(n), addr(n), 1.0)
+    got = peers_of(reg.swarms[IH], 100, 10, reg)
+    seeders = sum(1 for a in got if a in {addr(n) for n in range(1, 51)})
+    assert len(got) == 10 and seeders == 5
+
+
+def test_subsets_are_random_and_cover_the_swarm() -> None:
+    reg = registry()
+    for n in range(1, 201):
+        reg.announce(req(n), addr(n), 1.0)
+    counts: dict[bytes, int] = {}
+    for _ in range(1000):
+        for a in peers_of(reg.swarms[IH], 1, 20, reg):
+            counts[a] = counts.get(a, 0) + 1
+    assert addr(1) not in counts  # never the requester
+    assert len(counts) == 199  # every other peer shows up
+    mean = 1000 * 20 / 199  # each is in a reply with probability 20/199
+    assert mean * 0.6 < min(counts.values()) and max(counts.values()) < mean * 1.4
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 15), st.integers(0, 1), st.sampled_from([0, 1, 2, 3]), st.integers(1, 3)
+        ),
+        max_size=80,
+    ),
+    st.integers(0, 20),
+)
+def test_registry_invariants_under_random_announces(
+    ops: list[tuple[int, int, int, int]], k: int
+) -> None:
+    """Lists and dict agree; replies never contain the requester nor exceed numwant."""
+    reg = registry()
+    for peer, left, event, port in ops:
+        swarm, me = reg.announce(
+            req(peer, left=left, event=event, port=port), addr(peer, port), 1.0
+        )
+        if swarm is None:
+            continue
+        for lst in (swarm.seeders4, swarm.leechers4):
+            assert len(lst.buf) == 6 * len(lst.owners)
+            for i, p in enumerate(lst.owners):
+                assert p.slot == i and lst.buf[6 * i : 6 * i + 6] == p.addr
+                assert swarm.peers[p.peer_id] is p
+        assert swarm.seeders + swarm.leechers == len(swarm.peers)
+        if me is not None:
+            got = peers_of(swarm, peer, k, reg)
+            assert me.addr not in got
+            assert len(got) == min(k, len(swarm.peers) - 1)
+            assert len(set(got)) == len(got)
+    assert reg.peer_count == sum(len(s.peers) for s in reg.swarms.values())

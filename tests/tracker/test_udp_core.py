@@ -1,0 +1,221 @@
+"""BEP 15 packets: golden vectors, every wrong length, connection-id window, random garbage."""
+
+from __future__ import annotations
+
+import random
+import struct
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.tracker.conftest import IH, pid
+from tracker.config import TrackerConfig
+from tracker.connid import ConnectionIds
+from tracker.registry import Registry
+from tracker.udp_app import UdpTrackerApp
+
+KEY = b"k" * 32
+CLIENT = ("10.0.0.1", 40000)
+
+
+def make(**cfg: object) -> UdpTrackerApp:
+    reg = Registry(TrackerConfig(**{"rate_per_ip": 0.0, **cfg}), random.Random(1))  # type: ignore[arg-type]
+    return UdpTrackerApp(reg, ConnectionIds(KEY))
+
+
+def connect(app: UdpTrackerApp, now: float = 1000.0, client: tuple[str, int] = CLIENT) -> int:
+    out = app.handle(bytes.fromhex("00000417271019800000000012345678"), *client, now)
+    assert out.reply is not None and out.reply[:8] == bytes.fromhex("0000000012345678")
+    return int.from_bytes(out.reply[8:16], "big")
+
+
+def announce_packet(
+    cid: int,
+    *,
+    tid: int = 0xABCD,
+    peer: int = 1,
+    left: int = 5,
+    event: int = 0,
+    port: int = 6881,
+    num_want: int = -1,
+    info_hash: bytes = IH,
+) -> bytes:
+    return struct.pack(
+        ">QII20s20sQQQIIIiH",
+        cid,
+        1,
+        tid,
+        info_hash,
+        pid(peer),
+        0,
+        left,
+        0,
+        event,
+        0,
+        0,
+        num_want,
+        port,
+    )
+
+
+def test_connect_golden() -> None:
+    app = make()
+    out = app.handle(bytes.fromhex("000004172710198000000000deadbeef"), "10.0.0.1", 40000, 1000.0)
+    assert out.reply is not None and len(out.reply) == 16
+    assert out.reply[:8] == bytes.fromhex("00000000deadbeef")
+    assert out.reply[8:] == ConnectionIds(KEY).issue(
+        bytes([10, 0, 0, 1]) + (40000).to_bytes(2, "big"), 1000.0
+    )
+
+
+def test_announce_golden() -> None:
+    app = make()
+    cid = connect(app)
+    other = connect(app, client=("10.0.0.2", 40001))
+    assert app.handle(
+        announce_packet(other, peer=2, left=0, port=7000), "10.0.0.2", 40001, 1000.0
+    ).reply
+    out = app.handle(announce_packet(cid, tid=0x01020304), *CLIENT, 1000.0)
+    # action 1, tid, interval 300, leechers 1 (me), seeders 1, then 10.0.0.2:7000
+    assert out.reply == bytes.fromhex("00000001010203040000012c00000001000000010a0000021b58")
+
+
+def test_ipv6_client_gets_18_byte_peers() -> None:
+    app = make()
+    a = ("2001:db8::2", 5000)
+    b = ("2001:db8::3", 5001)
+    app.handle(announce_packet(connect(app, client=a), peer=2, port=7000), *a, 1000.0)
+    out = app.handle(announce_packet(connect(app, client=b), peer=3), *b, 1000.0)
+    assert out.reply is not None
+    assert out.reply[20:] == bytes.fromhex("20010db8000000000000000000000002") + b"\x1b\x58"
+
+
+def test_scrape_golden() -> None:
+    app = make()
+    cid = connect(app)
+    app.handle(announce_packet(cid, event=1, left=0), *CLIENT, 1000.0)
+    pkt = struct.pack(">QII", cid, 2, 77) + IH + b"\x00" * 20
+    out = app.handle(pkt, *CLIENT, 1000.0)
+    assert out.reply == bytes.fromhex(
+        "000000020000004d000000010000000100000000000000000000000000000000"
+    )
+
+
+def error_text(reply: bytes | None, tid: int) -> str:
+    assert reply is not None
+    assert reply[:8] == struct.pack(">II", 3, tid)
+    return reply[8:].decode()
+
+
+def test_bad_connection_id_and_expiry_window() -> None:
+    app = make()
+    cid = connect(app, now=1000.0)
+    assert app.handle(announce_packet(cid), *CLIENT, 1000.0 + 119.9).fault is None  # 2 minutes
+    out = app.handle(announce_packet(cid, tid=5), *CLIENT, 1000.0 + 151.0)
+    assert error_text(out.reply, 5).startswith("invalid connection id")
+    out = app.handle(announce_packet(cid ^ 1, tid=6), *CLIENT, 1000.0)
+    assert error_text(out.reply, 6).startswith("invalid connection id")
+    out = app.handle(announce_packet(cid, tid=7), "10.0.0.9", CLIENT[1], 1000.0)  # other address
+    assert error_text(out.reply, 7).startswith("invalid connection id")
+    out = app.handle(announce_packet(cid, tid=8), CLIENT[0], CLIENT[1] + 1, 1000.0)  # other port
+    assert error_text(out.reply, 8).startswith("invalid connection id")
+
+
+@pytest.mark.parametrize("length", range(16))
+def test_datagrams_too_short_for_a_transaction_id_are_dropped(length: int) -> None:
+    out = make().handle(bytes.fromhex("00000417271019800000000012345678")[:length], *CLIENT, 1.0)
+    assert out.reply is None and out.fault is not None
+
+
+@pytest.mark.parametrize("length", [17, 20, 98, 200])
+def test_connect_of_wrong_length_gets_an_error(length: int) -> None:
+    pkt = bytes.fromhex("00000417271019800000000012345678").ljust(length, b"\0")
+    assert error_text(make().handle(pkt, *CLIENT, 1.0).reply, 0x12345678).startswith(
+        "malformed connect"
+    )
+
+
+def test_connect_without_protocol_id_is_dropped() -> None:
+    out = make().handle(bytes(8) + bytes.fromhex("0000000012345678"), *CLIENT, 1.0)
+    assert out.reply is None
+
+
+@pytest.mark.parametrize("length", [16, *range(17, 98, 9), 97])
+def test_short_announce_gets_an_error(length: int) -> None:
+    app = make()
+    pkt = announce_packet(connect(app))[:length]
+    assert error_text(app.handle(pkt, *CLIENT, 1000.0).reply, 0xABCD).startswith(
+        "malformed announce"
+    )
+
+
+def test_announce_with_bep41_options_is_accepted() -> None:
+    app = make()
+    pkt = announce_packet(connect(app)) + b"\x02\x05/path\x01\x00"
+    out = app.handle(pkt, *CLIENT, 1000.0)
+    assert out.fault is None and out.reply is not None and out.reply[:4] == b"\0\0\0\1"
+
+
+@pytest.mark.parametrize("extra", [0, 1, 19, 21, 39, 74 * 20 + 20])
+def test_scrape_of_wrong_length_gets_an_error(extra: int) -> None:
+    app = make()
+    pkt = struct.pack(">QII", connect(app), 2, 9) + b"x" * extra
+    reason = error_text(app.handle(pkt, *CLIENT, 1000.0).reply, 9)
+    assert reason.startswith(("malformed scrape", "too many"))
+
+
+def test_bad_event_port_and_unknown_action() -> None:
+    app = make()
+    cid = connect(app)
+    assert (
+        error_text(app.handle(announce_packet(cid, event=4), *CLIENT, 1000.0).reply, 0xABCD)
+        == "invalid event"
+    )
+    assert (
+        error_text(app.handle(announce_packet(cid, port=0), *CLIENT, 1000.0).reply, 0xABCD)
+        == "invalid port"
+    )
+    pkt = struct.pack(">QII", cid, 9, 3)
+    assert error_text(app.handle(pkt, *CLIENT, 1000.0).reply, 3) == "unknown action 9"
+
+
+def test_whitelist_and_rate_limit_errors() -> None:
+    reg = Registry(TrackerConfig(rate_per_ip=1.0, rate_burst=2), random.Random(1), whitelist=[IH])
+    app = UdpTrackerApp(reg, ConnectionIds(KEY))
+    cid = connect(app)
+    out = app.handle(announce_packet(cid, info_hash=b"z" * 20), *CLIENT, 1000.0)  # uses a token
+    assert "whitelist" in error_text(out.reply, 0xABCD)
+    assert app.handle(announce_packet(cid), *CLIENT, 1000.0).reply[:4] == b"\0\0\0\1"  # type: ignore[index]
+    assert "rate limited" in error_text(
+        app.handle(announce_packet(cid), *CLIENT, 1000.0).reply, 0xABCD
+    )
+
+
+def test_num_want_and_stopped() -> None:
+    app = make(numwant_max=3, numwant_default=3)
+    for n in range(10):
+        c = (f"10.0.1.{n}", 6000)
+        app.handle(announce_packet(connect(app, client=c), peer=n + 10), *c, 1000.0)
+    cid = connect(app)
+    assert (
+        len(app.handle(announce_packet(cid, num_want=100), *CLIENT, 1000.0).reply or b"") == 20 + 18
+    )
+    assert (
+        len(app.handle(announce_packet(cid, num_want=2), *CLIENT, 1000.0).reply or b"") == 20 + 12
+    )
+    assert len(app.handle(announce_packet(cid, event=3), *CLIENT, 1000.0).reply or b"") == 20
+
+
+def test_connection_ids_need_a_real_key() -> None:
+    with pytest.raises(ValueError):
+        ConnectionIds(b"short")
+
+
+@given(st.binary(max_size=200), st.integers(0, 2**32 - 1))
+def test_random_datagrams_never_raise(data: bytes, tid: int) -> None:
+    app = make()
+    app.handle(data, *CLIENT, 1000.0)
+    cid = ConnectionIds(KEY).issue(bytes([10, 0, 0, 1]) + CLIENT[1].to_bytes(2, "big"), 1000.0)
+    for action in range(4):
+        app.handle(cid + struct.pack(">II", action, tid) + data, *CLIENT, 1000.0)

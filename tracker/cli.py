@@ -1,0 +1,47 @@
+"""`tracker serve`: run one BitTorrent tracker (HTTP and optionally UDP) by hand."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from minternet import config as mconfig
+from minternet import logs, service
+from minternet.listen import AddressError, parse_hostport
+from tracker.aio.server import TrackerDaemon
+from tracker.config import TrackerConfig
+from tracker.errors import TrackerError
+
+log = logging.getLogger("tracker")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tracker", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the tracker")
+    serve.add_argument("--listen", required=True, metavar="ADDR:PORT", help="HTTP address")
+    serve.add_argument("--udp", metavar="ADDR:PORT", help="also serve BEP 15 UDP here")
+    serve.add_argument("--config", metavar="FILE", help="TOML configuration (tracker.config)")
+    serve.add_argument("--name", default="tracker", help="name for log lines and the stats page")
+    serve.add_argument("--ready-file", metavar="PATH", help="write {pid, ports} here when ready")
+    serve.add_argument("--log-level", default="INFO", metavar="L")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logs.setup(args.name, args.log_level)
+    try:
+        http = parse_hostport(args.listen)
+        udp = parse_hostport(args.udp) if args.udp else None
+        cfg = mconfig.load(args.config, TrackerConfig) if args.config else TrackerConfig()
+        daemon = TrackerDaemon(cfg, http=http, udp=udp, name=args.name)
+    except (AddressError, mconfig.ConfigError, TrackerError) as e:
+        log.error("%s", e)
+        return 2
+    return service.run(daemon, ready_file=args.ready_file)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""The UDP tracker as a function (sans-I/O): datagram + source address -> reply datagram.
+
+BEP 15 over the shared registry. Malformed datagrams get an error action when they carry a
+transaction ID, and are dropped otherwise; a wrong connection ID gets an error.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from tracker import udp_codec as codec
+from tracker.addr import pack_ip
+from tracker.connid import ConnectionIds
+from tracker.errors import PacketError, RefusedError, TrackerError
+from tracker.registry import Registry
+from tracker.replies import join_windows
+
+
+class Datagram(NamedTuple):
+    reply: bytes | None
+    fault: TrackerError | None = None
+    note: str | None = None
+
+
+_new_datagram = tuple.__new__  # skips the NamedTuple's Python-level __new__ on the hot path
+
+
+class UdpTrackerApp:
+    def __init__(self, registry: Registry, cids: ConnectionIds) -> None:
+        self.registry = registry
+        self.config = registry.config
+        self.cids = cids
+        self._packed: dict[str, bytes] = {}  # source address text -> packed, for the hot path
+
+    def handle(self, data: bytes, ip: str, port: int, now: float) -> Datagram:
+        try:
+            connection_id, action, tid = codec.parse_header(data)
+        except PacketError as e:
+            return Datagram(None, e)
+        try:
+            packed_ip = self._packed.get(ip)
+            if packed_ip is None:
+                packed_ip = pack_ip(ip)
+                if len(self._packed) >= 65536:  # a cache, bounded: never grows past this
+                    self._packed.clear()
+                self._packed[ip] = packed_ip
+            client = packed_ip + port.to_bytes(2, "big")
+            if action == codec.CONNECT:
+                codec.check_connect(data, connection_id)
+                return Datagram(codec.connect_reply(tid, self.cids.issue(client, now)))
+            if action not in (codec.ANNOUNCE, codec.SCRAPE):
+                raise PacketError(f"unknown action {action}")
+            if not self.cids.valid(data[:8], client, now):
+                raise PacketError("invalid connection id: connect again")
+            if action == codec.SCRAPE:
+                hashes = codec.parse_scrape(data)
+                wl = self.registry.whitelist
+                if wl is not None and any(h not in wl for h in hashes):
+                    raise RefusedError("info_hash not on this tracker's whitelist")
+                entries = [self.registry.scrape(h) for h in hashes]
+                return Datagram(codec.scrape_reply(tid, entries))
+            return self.announce(data, tid, packed_ip, now)
+        except TrackerError as e:
+            if isinstance(e, PacketError) and not e.reply:
+                return Datagram(None, e)
+            return Datagram(codec.error_reply(tid, e.reason), e)
+
+    def announce(self, data: bytes, tid: int, ip: bytes, now: float) -> Datagram:
+        req, _ip_field = codec.parse_announce(data)  # the ip field is not trusted
+        registry = self.registry
+        if registry.limiter.rate:
+            registry.check_rate(ip, now)
+        swarm, me = registry.announce(req, ip + req.port.to_bytes(2, "big"), now)
+        config = self.config
+        note = None
+        if req.event == 1:
+            note = f"completed {req.info_hash.hex()} by udp port {req.port}"
+        if swarm is None:
+            return Datagram(codec.announce_reply(tid, config.interval, 0, 0, b""))
+        numwant = req.numwant
+        if numwant is None:
+            numwant = config.numwant_default
+        elif numwant > config.numwant_max:
+            numwant = config.numwant_max
+        if me is None:
+            numwant = 0
+        if len(ip) == 4:
+            windows = swarm.select(swarm.seeders4, swarm.leechers4, me, numwant, registry.rng)
+        else:
+            windows = swarm.select(swarm.seeders6, swarm.leechers6, me, numwant, registry.rng)
+        peers = join_windows(windows) if windows else b""
+        reply = codec.announce_reply(tid, config.interval, swarm.leechers, swarm.seeders, peers)
+        return _new_datagram(Datagram, (reply, None, note))
