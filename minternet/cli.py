@@ -46,6 +46,10 @@ def examples(services: Sequence[Service]) -> list[str]:
         lines.append(f"dig @{s.address} -p {p} +norec gaia.cs.umass.edu   # from its cache only")
         lines.append(f"dnsserver trace gaia.cs.umass.edu --port {p}   # the walk, step by step")
         lines.append(f"dnsserver stats --control {s.address}:{s.ports['control']}")
+    for s in by_role.get("tracker", []):
+        url = f"http://{s.address}:{s.ports['http']}"
+        lines.append(f"curl {url}/stats.json      # the tracker ({s.fqdn} in the DNS)")
+        lines.append(f"  announce URLs: {url}/announce  udp://{s.address}:{s.ports['udp']}")
     for s in by_role.get("dns-root", [])[:1]:
         lines.append(f"dig @{s.address} -p {s.ports['dns']} . NS")
     for s in by_role.get("dns-tld", []):

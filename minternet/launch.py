@@ -63,4 +63,9 @@ def command_for(host: Host, ctx: LaunchContext) -> list[str]:
         argv += ["--root-hints", str(hints), "--upstream-port", str(ctx.ports["dns"])]
         argv += ["--control", f"{host.address}:{ctx.ports['control']}"]
         return argv + common
+    if host.role == "tracker":
+        argv = [sys.executable, "-m", "tracker", "serve"]
+        argv += ["--listen", f"{host.address}:{ctx.ports['http']}"]
+        argv += ["--udp", f"{host.address}:{ctx.ports['udp']}"]
+        return argv + common
     raise ValueError(f"{host.name}: no daemon for role {host.role!r}")

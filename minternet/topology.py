@@ -140,6 +140,14 @@ DEFAULT = Topology(
             ("networkutopia.com.", "enterprise.com."),
         ),
         Host("dns-amazon", "dns-auth", "127.0.0.25", "ns1.amazon.com.", ("amazon.com.",)),
+        # The BitTorrent tracker peers register with, found by name through the DNS.
+        Host(
+            "tracker",
+            "tracker",
+            "127.0.0.50",
+            "tracker.networkutopia.com.",
+            listeners=("http", "udp"),
+        ),
     ),
     records={
         "umass.edu.": (
@@ -185,7 +193,6 @@ DEFAULT = Topology(
             _r("www", "AAAA", "2001:db8:212::80"),
             _r("mail", "A", "127.0.1.51"),
             _r("ftp", "CNAME", "www.networkutopia.com."),
-            _r("tracker", "A", "127.0.0.50"),
             _r("_tracker._tcp", "SRV", "0 1 {port:http} tracker.networkutopia.com."),
             # RFC 4592 wildcard: any name under users. answers with the same address.
             _r("*.users", "A", "127.0.1.52"),
