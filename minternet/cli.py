@@ -35,34 +35,37 @@ def format_table(services: Sequence[tuple[Service, bool]]) -> str:
 
 
 def examples(services: Sequence[Service]) -> list[str]:
-    """Copy-paste commands that work against what is running."""
+    """Copy-paste commands that work against what is running, each with what it shows."""
     by_role: dict[str, list[Service]] = {}
     for s in services:
         by_role.setdefault(s.role, []).append(s)
-    lines = []
+    pairs: list[tuple[str, str]] = []
     for s in by_role.get("resolver", []):
-        p = s.ports["dns"]
-        lines.append(f"dig @{s.address} -p {p} gaia.cs.umass.edu      # the local DNS server")
-        lines.append(f"dig @{s.address} -p {p} +norec gaia.cs.umass.edu   # from its cache only")
-        lines.append(f"dnsserver trace gaia.cs.umass.edu --port {p}   # the walk, step by step")
-        lines.append(f"dnsserver stats --control {s.address}:{s.ports['control']}")
-    for s in by_role.get("tracker", []):
-        url = f"http://{s.address}:{s.ports['http']}"
-        lines.append(f"curl {url}/stats.json      # the tracker ({s.fqdn} in the DNS)")
-        lines.append(f"  announce URLs: {url}/announce  udp://{s.address}:{s.ports['udp']}")
+        at = f"@{s.address} -p {s.ports['dns']}"
+        pairs.append((f"dig {at} gaia.cs.umass.edu", "the local DNS server walks the hierarchy"))
+        pairs.append((f"dig {at} +norec gaia.cs.umass.edu", "... then answers from its cache"))
+        pairs.append(
+            (f"dnsserver trace gaia.cs.umass.edu --port {s.ports['dns']}", "each step of the walk")
+        )
+        pairs.append((f"dnsserver stats --control {s.address}:{s.ports['control']}", "counters"))
     for s in by_role.get("dns-root", [])[:1]:
-        lines.append(f"dig @{s.address} -p {s.ports['dns']} . NS")
+        pairs.append((f"dig @{s.address} -p {s.ports['dns']} . NS", "the root server"))
     for s in by_role.get("dns-tld", []):
         if "com." in s.zones:
-            lines.append(f"dig @{s.address} -p {s.ports['dns']} networkutopia.com NS")
+            pairs.append(
+                (f"dig @{s.address} -p {s.ports['dns']} networkutopia.com NS", "a referral")
+            )
     for s in by_role.get("dns-auth", []):
+        at = f"@{s.address} -p {s.ports['dns']}"
         if "networkutopia.com." in s.zones:
-            p = s.ports["dns"]
-            lines.append(f"dig @{s.address} -p {p} www.networkutopia.com")
-            lines.append(f"dig @{s.address} -p {p} +tcp networkutopia.com MX")
-        if "umass.edu." in s.zones:
-            lines.append(f"dig @{s.address} -p {s.ports['dns']} +norec gaia.cs.umass.edu")
-    return lines
+            pairs.append((f"dig {at} www.networkutopia.com", "an authoritative answer"))
+            pairs.append((f"dig {at} +tcp networkutopia.com MX", "the same over TCP"))
+    for s in by_role.get("tracker", []):
+        url = f"http://{s.address}:{s.ports['http']}"
+        pairs.append((f"curl {url}/stats.json", f"the tracker, {s.fqdn} in the DNS"))
+        pairs.append((f"{url}/announce  udp://{s.address}:{s.ports['udp']}", "announce URLs"))
+    width = max((len(c) for c, _ in pairs), default=0)
+    return [f"{c.ljust(width)}   # {why}" for c, why in pairs]
 
 
 def cmd_up(args: argparse.Namespace) -> int:

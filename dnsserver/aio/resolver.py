@@ -252,6 +252,9 @@ class ResolverDaemon:
         for rrset in res.authority:
             for rr in rrset.to_rrs():
                 reply.add_auth(rr)
+        for rrset in self.core.additional(res.answer, now):
+            for rr in rrset.to_rrs():
+                reply.add_ar(rr)
         if res.rcode == RCODE.SERVFAIL:
             self.stats.servfail += 1
         elif res.rcode == RCODE.NXDOMAIN:
@@ -294,9 +297,19 @@ class ResolverDaemon:
         return self._fit(bytes(reply.pack()), reply, limit)
 
     def _fit(self, out: bytes, reply: DNSRecord, limit: int | None) -> bytes:
-        """RFC 1035 §4.2.1, RFC 6891 §7: too big for the client's UDP size: TC=1, question only."""
+        """RFC 1035 §4.2.1, RFC 6891 §7: too big for the client's UDP size: TC=1, question only.
+
+        Additional data is optional (RFC 2181 §9): it is dropped first, and TC is set only
+        when the answer and authority sections themselves do not fit.
+        """
         if limit is None or len(out) <= limit:
             return out
+        opt = [r for r in reply.ar if r.rtype == QTYPE.OPT]
+        if len(opt) < len(reply.ar):
+            reply.ar = opt
+            out = bytes(reply.pack())
+            if len(out) <= limit:
+                return out
         small = DNSRecord(reply.header, q=reply.questions[0] if reply.questions else None)
         small.header.tc = 1
         small.ar = [r for r in reply.ar if r.rtype == QTYPE.OPT]

@@ -130,6 +130,9 @@ class _Budget:
 
 Driver = Generator[Query, Reply, Result]
 
+#: Answer types whose targets' addresses go in the additional section.
+_ADDITIONAL_FOR = frozenset({QTYPE.NS, QTYPE.MX, QTYPE.SRV})
+
 
 class Resolver:
     """The resolution core: cache, root hints, server selection and the rules above."""
@@ -182,6 +185,28 @@ class Resolver:
             seen.add(out.target)
             name = out.target
         return None
+
+    def additional(self, answer: tuple[RRset, ...], now: float) -> tuple[RRset, ...]:
+        """Cached addresses of the NS, MX and SRV targets in `answer`, for the additional section.
+
+        RFC 1034 §4.3.2 step 6 / RFC 2181 §5.4.1: what a server has of the targets' addresses
+        goes in the additional section. `dig +trace` needs it: it follows the `. NS` answer of
+        the resolver to the root servers' addresses found there.
+        """
+        out: list[RRset] = []
+        seen: set[Name] = set()
+        for rrset in answer:
+            if rrset.rtype not in _ADDITIONAL_FOR:
+                continue
+            for target in rrset.targets():
+                if target in seen:
+                    continue
+                seen.add(target)
+                for rtype in (QTYPE.A, QTYPE.AAAA):
+                    hit = self.cache.get(target, rtype, now)
+                    if hit is not None:
+                        out.append(hit)
+        return tuple(out)
 
     def closest_delegation(self, name: Name, now: float) -> tuple[Name, tuple[Name, ...]]:
         """The deepest zone above `name` whose NS set is cached; the root hints otherwise."""
@@ -427,6 +452,8 @@ class Resolver:
             if hit is not None:
                 hit = _cap(hit, max_ttl)
                 cache.put_rrset(hit, Rank.ANSWER, now)
+                if hit.rtype in _ADDITIONAL_FOR:  # their addresses, for our additional section
+                    self._cache_addresses(msg, tuple(hit.targets()), zone, now)
                 return _Outcome(_Kind.ANSWER, (*chain, hit), detail=_summary(hit))
             cn = answer.get((cur, QTYPE.CNAME)) if qtype != QTYPE.CNAME else None
             if cn is None or not cn.targets():
@@ -475,20 +502,31 @@ class Resolver:
             return _Outcome(_Kind.NEGATIVE, soa=soa, detail="no data of that type")
         return _Outcome(_Kind.LAME, detail="neither answer, referral nor negative answer")
 
-    def _referral(self, cut: RRset, zone: Name, msg: DNSRecord, now: float) -> _Outcome:
-        """Cache the child's NS set and the glue for its NS names that lies within `zone`."""
-        cut = _cap(cut, cache_max_ttl(self.cache))
-        targets = tuple(cut.targets())
-        self.cache.put_rrset(cut, Rank.AUTHORITY, now)
-        glue = 0
+    def _cache_addresses(
+        self, msg: DNSRecord, targets: tuple[Name, ...], zone: Name, now: float
+    ) -> int:
+        """Cache (as glue) the additional-section addresses of `targets` that lie in `zone`.
+
+        Anything else in the additional section is out of bailiwick: counted, never cached.
+        Returns how many RRsets were cached.
+        """
+        cached = 0
         for (owner, rtype), s in group(msg.ar).items():
             if rtype not in (QTYPE.A, QTYPE.AAAA):
                 continue
             if owner in targets and is_within(owner, zone):
                 self.cache.put_rrset(_cap(s, cache_max_ttl(self.cache)), Rank.GLUE, now)
-                glue += 1
+                cached += 1
             else:
                 self.stats.bailiwick_rejected += 1
+        return cached
+
+    def _referral(self, cut: RRset, zone: Name, msg: DNSRecord, now: float) -> _Outcome:
+        """Cache the child's NS set and the glue for its NS names that lies within `zone`."""
+        cut = _cap(cut, cache_max_ttl(self.cache))
+        targets = tuple(cut.targets())
+        self.cache.put_rrset(cut, Rank.AUTHORITY, now)
+        glue = self._cache_addresses(msg, targets, zone, now)
         names = ", ".join(_text(t) for t in targets)
         return _Outcome(
             _Kind.REFERRAL,

@@ -85,11 +85,11 @@ class RRset:
         return [RR(label, t, CLASS.IN, self.ttl, parse_rdata(t, d)) for d in self.rdatas]
 
     def targets(self) -> list[Name]:
-        """Names carried in the rdata of NS / CNAME / PTR records (first name field)."""
+        """Names carried in the rdata of NS / CNAME / PTR / MX (`label`) and SRV (`target`)."""
         out = []
         for d in self.rdatas:
             rd = parse_rdata(self.rtype, d)
-            label = getattr(rd, "label", None)
+            label = getattr(rd, "label", None) or getattr(rd, "target", None)
             if isinstance(label, DNSLabel):
                 out.append(name_of(label))
         return out

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import dns.asyncquery
+import dns.flags
 import dns.message
 import dns.rdatatype
 import pytest
+from dnslib import RR, DNSRecord
 
 from dnsserver.aio.resolver import ResolverDaemon
 from dnsserver.aio.server import DnsServer
@@ -102,6 +104,39 @@ async def test_every_topology_name_resolves(topo: dict[str, Any]) -> None:
     q = dns.message.make_query("nothing.umass.edu.", "A")
     resp = await dns.asyncquery.udp(q, "127.0.0.2", port=topo["port"], timeout=5)
     assert resp.rcode() == dns.rcode.NXDOMAIN
+
+
+@pytest.mark.parametrize(
+    ("name", "rdtype", "target", "address"),
+    [
+        (".", "NS", "a.root-servers.net.", "127.0.0.10"),  # what `dig +trace` follows
+        ("hamburger.edu.", "MX", "mail.hamburger.edu.", "127.0.0.41"),
+        ("_imap._tcp.crepes.fr.", "SRV", "mail.crepes.fr.", "127.0.0.40"),
+    ],
+)
+async def test_targets_addresses_come_in_the_additional_section(
+    topo: dict[str, Any], name: str, rdtype: str, target: str, address: str
+) -> None:
+    for _ in range(2):  # resolved, then from the packed-answer cache
+        q = dns.message.make_query(name, rdtype)
+        resp = await dns.asyncquery.udp(q, "127.0.0.2", port=topo["port"], timeout=5)
+        assert resp.answer and not resp.flags & dns.flags.TC
+        extra = {(rr.name.to_text(), rd.address) for rr in resp.additional for rd in rr}
+        assert (target, address) in extra
+
+
+async def test_additional_data_is_dropped_before_truncating(topo: dict[str, Any]) -> None:
+    fit = topo["resolver"]._fit
+    reply = DNSRecord.question("example.test", "MX").reply()
+    reply.add_answer(*RR.fromZone("example.test. 60 IN MX 10 mx.example.test."))
+    for i in range(60):  # 60 addresses: about 1,000 octets of optional data
+        reply.add_ar(*RR.fromZone(f"mx.example.test. 60 IN A 192.0.2.{i}"))
+    out = DNSRecord.parse(fit(bytes(reply.pack()), reply, 512))
+    assert not out.header.tc and len(out.rr) == 1 and not out.ar
+    for i in range(60):  # now the answer itself does not fit
+        reply.add_answer(*RR.fromZone(f"example.test. 60 IN MX {i} mx{i}.example.test."))
+    out = DNSRecord.parse(fit(bytes(reply.pack()), reply, 512))
+    assert out.header.tc and not out.rr and out.q.qname == "example.test."
 
 
 async def test_trace_walks_root_edu_umass(topo: dict[str, Any]) -> None:

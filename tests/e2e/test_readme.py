@@ -1,0 +1,57 @@
+"""The README's copy-paste commands work against a running topology."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from minternet import topology
+
+from .conftest import E2E_PORT_OFFSET
+
+pytestmark = [pytest.mark.e2e, pytest.mark.interop]
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_commands(prefix: str) -> list[str]:
+    """Commands starting with `prefix` inside the README's code blocks, comments stripped."""
+    blocks = re.findall(r"```\n(.*?)```", README.read_text(), flags=re.S)
+    lines = [line.split("#")[0].strip() for block in blocks for line in block.splitlines()]
+    return [line for line in lines if line.startswith(prefix)]
+
+
+#: Examples against the topology (not the "serve your own zones" one on 127.0.0.1).
+TOPOLOGY_ADDRESSES = {h.address for h in topology.DEFAULT.hosts}
+DIGS = [c for c in readme_commands("dig @") if c.split()[1][1:] in TOPOLOGY_ADDRESSES]
+CURLS = readme_commands("curl http")
+
+
+def test_the_readme_has_examples():
+    assert len(DIGS) >= 8 and CURLS
+
+
+@pytest.mark.skipif(shutil.which("dig") is None, reason="dig missing (bind9-dnsutils)")
+@pytest.mark.parametrize("command", DIGS)
+def test_readme_dig_example(topology_up, command):
+    argv = shlex.split(command.replace("-p 10053", f"-p {53 + E2E_PORT_OFFSET}"))
+    out = subprocess.run(
+        [*argv, "+time=3", "+tries=1"], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    status = re.findall(r"status: (\w+)", out.stdout)
+    assert status and status[-1] in ("NOERROR", "NXDOMAIN"), out.stdout
+    if "nosuchhost" not in command:
+        assert re.search(r"ANSWER: [1-9]|AUTHORITY: [1-9]", out.stdout), out.stdout
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl missing (Debian package curl)")
+@pytest.mark.parametrize("command", CURLS)
+def test_readme_curl_example(topology_up, command):
+    argv = shlex.split(command.replace(":16969", f":{6969 + E2E_PORT_OFFSET}"))
+    out = subprocess.run([*argv, "-sf"], capture_output=True, text=True, timeout=30, check=False)
+    assert out.returncode == 0 and out.stdout.startswith("{"), out.stdout + out.stderr
