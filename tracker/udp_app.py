@@ -13,7 +13,6 @@ from tracker.addr import pack_ip
 from tracker.connid import ConnectionIds
 from tracker.errors import PacketError, RefusedError, TrackerError
 from tracker.registry import Registry
-from tracker.replies import join_windows
 
 
 class Datagram(NamedTuple):
@@ -85,9 +84,10 @@ class UdpTrackerApp:
         if me is None:
             numwant = 0
         if len(ip) == 4:
-            windows = swarm.select(swarm.seeders4, swarm.leechers4, me, numwant, registry.rng)
+            peers = swarm.compact(swarm.seeders4, swarm.leechers4, me, numwant, registry.rng)
         else:
-            windows = swarm.select(swarm.seeders6, swarm.leechers6, me, numwant, registry.rng)
-        peers = join_windows(windows) if windows else b""
-        reply = codec.announce_reply(tid, config.interval, swarm.leechers, swarm.seeders, peers)
+            peers = swarm.compact(swarm.seeders6, swarm.leechers6, me, numwant, registry.rng)
+        reply = codec.announce_reply_parts(
+            tid, config.interval, swarm.leechers, swarm.seeders, peers
+        )
         return _new_datagram(Datagram, (reply, None, note))

@@ -28,6 +28,7 @@ ANNOUNCE_SIZE = HEADER.size + _ANNOUNCE.size  # 98
 MAX_SCRAPE = 74  # hashes per scrape (BEP 15: as many as fit a 1500-byte reply's worth)
 
 _ANNOUNCE_REPLY = struct.Struct(">IIIII")
+_ANNOUNCE_REPLY_PACK = _ANNOUNCE_REPLY.pack
 _SHORT = struct.Struct(">II")
 _SCRAPE_ENTRY = struct.Struct(">III")
 
@@ -94,6 +95,17 @@ def connect_reply(tid: int, cid: bytes) -> bytes:
 
 def announce_reply(tid: int, interval: int, leechers: int, seeders: int, peers: bytes) -> bytes:
     return _ANNOUNCE_REPLY.pack(ANNOUNCE, tid, interval, leechers, seeders) + peers
+
+
+def announce_reply_parts(
+    tid: int, interval: int, leechers: int, seeders: int, peers: list[bytes | bytearray]
+) -> bytes:
+    """announce_reply with the peers as pieces (slices of the swarm's buffers): one join."""
+    head = _ANNOUNCE_REPLY_PACK(ANNOUNCE, tid, interval, leechers, seeders)
+    if not peers:
+        return head
+    peers.insert(0, head)
+    return b"".join(peers)
 
 
 def scrape_reply(tid: int, entries: list[tuple[int, int, int]]) -> bytes:
