@@ -7,9 +7,10 @@ the current and the previous buckets. The key is random per process, so IDs cann
 A client announces many times with one ID, so IDs that passed the check are remembered (ID +
 address -> the last bucket in which that ID is still accepted) and the next check of the same
 pair is one dictionary lookup instead of up to five keyed hashes (1.2 us -> 0.15 us here).
-Only IDs that were verified (or issued) enter this memo, so a forger cannot fill it; it is a
-bounded cache (cleared when MEMO_SIZE pairs are in it), never needed for correctness: the
-accepted window is exactly the one the hashes give.
+Only IDs that passed the hash check enter this memo -- not every ID issued, so a flood of
+connects from spoofed sources cannot churn it, and a forger cannot fill it. It is a bounded
+cache (cleared when MEMO_SIZE pairs are in it), never needed for correctness: the accepted
+window is exactly the one the hashes give.
 """
 
 from __future__ import annotations
@@ -46,10 +47,7 @@ class ConnectionIds:
 
     def issue(self, client: bytes, now: float) -> bytes:
         """The 8-byte connection ID for `client` (packed IP + port of the datagram's source)."""
-        bucket = int(now // BUCKET)
-        cid = self._id(client, bucket)
-        self._remember(cid + client, bucket + _BUCKETS_BACK)
-        return cid
+        return self._id(client, int(now // BUCKET))
 
     def valid(self, cid: bytes, client: bytes, now: float) -> bool:
         """Whether `cid` (the request's first 8 bytes) was issued to `client` recently enough."""
