@@ -112,7 +112,7 @@ class TrackerApp:
         rng = registry.rng
         if me is None:  # stopped: the client wants no peers
             numwant = 0
-        seeders, leechers = swarm.seeders, swarm.leechers
+        leechers, seeders = swarm.counts()
         if req.compact:
             peers4 = swarm.compact(swarm.seeders4, swarm.leechers4, me, numwant, rng)
             peers6 = (

@@ -174,6 +174,15 @@ class Swarm:
         l6 = self.leechers6
         return len(self.leechers4.owners) + (len(l6.owners) if l6 is not None else 0)
 
+    def counts(self) -> tuple[int, int]:
+        """(leechers, seeders) of both families: one call on the reply hot path."""
+        if self.seeders6 is None or self.leechers6 is None:
+            return len(self.leechers4.owners), len(self.seeders4.owners)
+        return (
+            len(self.leechers4.owners) + len(self.leechers6.owners),
+            len(self.seeders4.owners) + len(self.seeders6.owners),
+        )
+
     def list_for(self, peer: Peer) -> PeerList:
         if len(peer.addr) == 6:
             return self.seeders4 if peer.seeding else self.leechers4

@@ -90,7 +90,6 @@ class UdpTrackerApp:
             peers = swarm.compact(swarm.seeders4, swarm.leechers4, me, numwant, registry.rng)
         else:
             peers = swarm.compact(swarm.seeders6, swarm.leechers6, me, numwant, registry.rng)
-        reply = codec.announce_reply_parts(
-            tid, config.interval, swarm.leechers, swarm.seeders, peers
-        )
+        leechers, seeders = swarm.counts()
+        reply = codec.announce_reply_parts(tid, config.interval, leechers, seeders, peers)
         return _new_datagram(Datagram, (reply, None, note))

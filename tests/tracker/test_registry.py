@@ -203,6 +203,7 @@ def test_registry_invariants_under_random_announces(
                 assert p.slot == i and lst.buf[6 * i : 6 * i + 6] == p.addr
                 assert swarm.peers[p.peer_id] is p
         assert swarm.seeders + swarm.leechers == len(swarm.peers)
+        assert swarm.counts() == (swarm.leechers, swarm.seeders)
         if me is not None:
             state = reg.rng.getstate()
             got = peers_of(swarm, peer, k, reg)
