@@ -3,13 +3,17 @@
 Zone example.test: SOA, NS, apex MX and host0..host999 A records. Query file (20,000 lines):
 80% existing A, 10% apex MX, 10% random non-existent names (NXDOMAIN). NSD runs with one
 server process and RRL off (Debian builds it with RRL on at 200 qps, which would block the
-benchmark); ours runs with RRL off on uvloop. Both are measured one after the other with
-`dnsperf -l SECONDS -c 4 -q OUTSTANDING`, and the ratio is printed.
+benchmark); ours runs with RRL off on uvloop. Both servers are started once and stay up;
+each gets one untimed 1-second dnsperf warm-up run, then `--rounds` alternating runs of
+`dnsperf -l SECONDS -c 4 -q OUTSTANDING` (NSD, ours, NSD, ours, ...). Every run is printed,
+then the median and the best of each side and the ratios (medians and bests): the same
+treatment for both, and a slow stretch of the shared machine hits both alike.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -21,11 +25,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import dns.message
 import dns.query
+
+from bench.rounds import alternate, summary
 
 HOSTS = 1000
 QUERIES = 20_000
@@ -111,7 +117,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-def run_nsd(tmp: Path, zone: Path, queries: Path, args: argparse.Namespace) -> float:
+@contextlib.contextmanager
+def nsd(tmp: Path, zone: Path) -> Iterator[tuple[str, int]]:
+    """NSD running on a free port; yields (host, port)."""
     host = "127.0.0.201"
     port = free_port(host)
     conf = tmp / "nsd.conf"
@@ -143,15 +151,15 @@ zone:
         wait_answering(host, port, time.monotonic() + 15)
         version = subprocess.run(["nsd", "-v"], capture_output=True, text=True).stderr
         print(f"NSD ({version.splitlines()[0]}), server-count 1, rrl-ratelimit 0", flush=True)
-        return dnsperf(host, port, queries, args.seconds, args.outstanding)
+        yield host, port
     finally:
         stop(proc)
 
 
-def run_ours(
-    tmp: Path, zone: Path, queries: Path, args: argparse.Namespace, *, rrl: bool = False
-) -> float:
-    host = "127.0.0.202"
+@contextlib.contextmanager
+def ours(tmp: Path, zone: Path, *, rrl: bool = False) -> Iterator[tuple[str, int]]:
+    """Our dnsserver (uvloop) on a free port; yields (host, port)."""
+    host = "127.0.0.203" if rrl else "127.0.0.202"
     ready = tmp / f"ours-{rrl}.ready"
     cmd = [sys.executable, "-m", "dnsserver", "serve", "--zone", str(zone),
            "--listen", f"{host}:0", "--ready-file", str(ready),
@@ -168,7 +176,7 @@ def run_ours(
         port = json.loads(ready.read_text())["ports"]["dns"]
         what = "--rrl-rate 1e9: RRL accounting, never limiting" if rrl else "--no-rrl"
         print(f"ours (dnsserver serve {what}, uvloop)", flush=True)
-        return dnsperf(host, port, queries, args.seconds, args.outstanding)
+        yield host, port
     finally:
         stop(proc)
 
@@ -177,6 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.dns_auth", description=__doc__)
     parser.add_argument("--seconds", type=int, default=5, help="dnsperf -l (default 5)")
     parser.add_argument("--outstanding", type=int, default=500, help="dnsperf -q (default 500)")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each server (default 3)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--with-rrl", action="store_true", help="also measure ours with RRL accounting on"
@@ -186,17 +195,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         if shutil.which(prog) is None:
             print(f"{prog} is missing: apt-get install {prog}", file=sys.stderr)
             return 2
-    with tempfile.TemporaryDirectory(prefix="bench-dns-") as d:
+    with tempfile.TemporaryDirectory(prefix="bench-dns-") as d, contextlib.ExitStack() as stack:
         tmp = Path(d)
         zone = write_zone(tmp)
         queries = write_queries(tmp, random.Random(args.seed))
-        nsd = run_nsd(tmp, zone, queries, args)
-        ours = run_ours(tmp, zone, queries, args)
-        ours_rrl = run_ours(tmp, zone, queries, args, rrl=True) if args.with_rrl else None
-    print(f"\nNSD {nsd:,.0f} qps, ours {ours:,.0f} qps: ours = {ours / nsd:.0%} of NSD "
-          "(target >= 60%)")  # fmt: skip
-    if ours_rrl is not None:
-        print(f"ours with RRL accounting {ours_rrl:,.0f} qps: {ours_rrl / nsd:.0%} of NSD")
+        servers = [("NSD", stack.enter_context(nsd(tmp, zone))),
+                   ("ours", stack.enter_context(ours(tmp, zone)))]  # fmt: skip
+        if args.with_rrl:
+            servers.append(
+                ("ours with RRL accounting", stack.enter_context(ours(tmp, zone, rrl=True)))
+            )
+        for label, (host, port) in servers:
+            print(f"warm-up (not counted): {label}", flush=True)
+            dnsperf(host, port, queries, 1, args.outstanding)
+
+        def measure(host: str, port: int) -> Callable[[], float]:
+            return lambda: dnsperf(host, port, queries, args.seconds, args.outstanding)
+
+        runs = alternate(args.rounds, [(label, measure(*hp)) for label, hp in servers])
+    print()
+    print(summary(runs, "NSD", "qps", ">= 60%"))
     return 0
 
 

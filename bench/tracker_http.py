@@ -4,20 +4,28 @@ wrk (Debian `wrk`) runs a Lua script that picks one of 1,000 info_hashes, a rand
 port per request, `left=1000&compact=1&numwant=50`, keep-alive (opentracker closes after every
 reply anyway). Ours runs as `minternet up` runs it (uvloop), with the per-IP rate limit off
 (all load comes from 127.0.0.1) and the 1,000 hashes whitelisted like opentracker's.
+Every peer_id is new, so the swarms grow during a run: each run gets a freshly started
+tracker (empty swarms), and `--rounds` runs alternate (opentracker, ours, opentracker, ours,
+...). Every run is printed, then the median and the best of each side and the ratios: the
+same treatment for both.
 
-    python -m bench.tracker_http [--duration 10] [--connections 64] [--threads 2] [--aiohttp]
+    python -m bench.tracker_http [--duration 10] [--rounds 3] [--connections 64] [--threads 2]
+                                 [--aiohttp]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import shutil
 import subprocess
 import tempfile
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
+from bench.rounds import alternate, summary
 from bench.tracker_common import free_port, hashes, opentracker, ours
 
 LUA = r"""
@@ -79,6 +87,7 @@ def check(url: str, h: bytes) -> int:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--duration", type=int, default=10)
+    p.add_argument("--rounds", type=int, default=3, help="runs of each tracker (default 3)")
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--aiohttp", action="store_true", help="also run ours on aiohttp's server")
@@ -95,25 +104,29 @@ def main(argv: list[str] | None = None) -> int:
         hashfile = work / "hashes.txt"
         hashfile.write_text("".join(h.hex() + "\n" for h in hs))
         config = f'rate_per_ip = 0.0\nwhitelist_file = "{hashfile}"\n'
-        results: dict[str, float] = {}
-        port = free_port(HOST)
-        with opentracker(HOST, port, None, hs):
-            url = f"http://{HOST}:{port}/announce"
-            results["opentracker"] = run_wrk(url, script, hashfile, args)
-            print(f"  check: opentracker returned {check(url, hs[0])} peers")
-        variants = [("ours", "builtin")] + ([("ours-aiohttp", "aiohttp")] if args.aiohttp else [])
-        for label, server in variants:
-            with ours(
-                HOST, free_port(HOST), None, config + f'http_server = "{server}"\n', work
-            ) as ports:
+
+        def reference() -> float:
+            port = free_port(HOST)
+            with opentracker(HOST, port, None, hs):
+                url = f"http://{HOST}:{port}/announce"
+                rate = run_wrk(url, script, hashfile, args)
+                print(f"  check: opentracker returned {check(url, hs[0])} peers")
+            return rate
+
+        def mine(label: str, server: str) -> float:
+            cfg = config + f'http_server = "{server}"\n'
+            with ours(HOST, free_port(HOST), None, cfg, work) as ports:
                 url = f"http://{HOST}:{ports['http']}/announce"
-                results[label] = run_wrk(url, script, hashfile, args)
+                rate = run_wrk(url, script, hashfile, args)
                 print(f"  check: {label} returned {check(url, hs[0])} peers")
-    ot = results["opentracker"]
-    print(f"opentracker: {ot:,.0f} announces/s")
-    for label, rate in results.items():
-        if label != "opentracker":
-            print(f"{label}: {rate:,.0f} announces/s = {rate / ot:.0%} of opentracker")
+            return rate
+
+        variants = [("ours", "builtin")] + ([("ours-aiohttp", "aiohttp")] if args.aiohttp else [])
+        measures: list[tuple[str, Callable[[], float]]] = [("opentracker", reference)]
+        measures += [(label, functools.partial(mine, label, srv)) for label, srv in variants]
+        runs = alternate(args.rounds, measures)
+    print()
+    print(summary(runs, "opentracker", "announces/s", ">= 50%"))
     return 0
 
 

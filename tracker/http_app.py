@@ -112,24 +112,30 @@ class TrackerApp:
         rng = registry.rng
         if me is None:  # stopped: the client wants no peers
             numwant = 0
-        win4 = swarm.select(swarm.seeders4, swarm.leechers4, me, numwant, rng)
-        win6 = (
-            swarm.select(swarm.seeders6, swarm.leechers6, me, numwant, rng)
-            if swarm.seeders6 is not None
-            else []
-        )
-        seeders, leechers = swarm.seeders, swarm.leechers
+        leechers, seeders = swarm.counts()
         if req.compact:
+            peers4 = swarm.compact(swarm.seeders4, swarm.leechers4, me, numwant, rng)
+            peers6 = (
+                swarm.compact(swarm.seeders6, swarm.leechers6, me, numwant, rng)
+                if swarm.seeders6 is not None
+                else None
+            )
             body = replies.announce_compact(
                 seeders,
                 swarm.completed,
                 leechers,
                 config.interval,
                 config.min_interval,
-                replies.join_windows(win4) if win4 else b"",
-                replies.join_windows(win6) if win6 else b"",
+                b"".join(peers4) if peers4 else b"",
+                b"".join(peers6) if peers6 else b"",
             )
         else:
+            win4 = swarm.select(swarm.seeders4, swarm.leechers4, me, numwant, rng)
+            win6 = (
+                swarm.select(swarm.seeders6, swarm.leechers6, me, numwant, rng)
+                if swarm.seeders6 is not None
+                else []
+            )
             peers = [
                 (*unpack(p.addr), None if req.no_peer_id else p.peer_id)
                 for p in replies.window_peers(win4 + win6)

@@ -76,13 +76,6 @@ def scrape(files: list[tuple[bytes, int, int, int]]) -> bytes:
     )
 
 
-def join_windows(windows: list[tuple[PeerList, int, int]]) -> bytes:
-    if len(windows) == 1:
-        lst, start, count = windows[0]
-        return lst.take(start, count)
-    return b"".join([lst.take(start, count) for lst, start, count in windows])
-
-
 def window_peers(windows: list[tuple[PeerList, int, int]]) -> list[Peer]:
     out: list[Peer] = []
     for lst, start, count in windows:

@@ -95,6 +95,46 @@ class PeerList:
             return []
         return [(int(rng.random() * n) if n > k else 0, k)]
 
+    def pick(
+        self, rng: random.Random, k: int, skip: Peer | None, out: list[bytes | bytearray]
+    ) -> int:
+        """The packed addresses of `window(rng, k, skip)`, appended to `out` as slices of the
+        buffer (no bytes copies; the reply is joined once); returns how many peers.
+
+        The compact-reply hot path: the same computation and the same draws from `rng` as
+        window() followed by take(), in one call (tests check they agree).
+        """
+        owners = self.owners
+        n = len(owners)
+        buf, w = self.buf, self.width
+        runs: tuple[tuple[int, int], ...]
+        if skip is not None and 0 <= skip.slot < n and owners[skip.slot] is skip:
+            others = n - 1
+            if k > others:
+                k = others
+            if k <= 0:
+                return 0
+            base = skip.slot + 1
+            r = int(rng.random() * others)
+            if r + k <= others:
+                runs = (((base + r) % n, k),)
+            else:
+                runs = (((base + r) % n, others - r), (base % n, r + k - others))
+        else:
+            if k > n:
+                k = n
+            if k <= 0:
+                return 0
+            runs = ((int(rng.random() * n) if n > k else 0, k),)
+        for start, count in runs:
+            end = start + count
+            if end <= n:
+                out.append(buf[start * w : end * w])
+            else:
+                out.append(buf[start * w :])
+                out.append(buf[: (end - n) * w])
+        return k
+
     def take(self, start: int, count: int) -> bytes:
         w, buf = self.width, self.buf
         end = start + count
@@ -133,6 +173,15 @@ class Swarm:
     def leechers(self) -> int:
         l6 = self.leechers6
         return len(self.leechers4.owners) + (len(l6.owners) if l6 is not None else 0)
+
+    def counts(self) -> tuple[int, int]:
+        """(leechers, seeders) of both families: one call on the reply hot path."""
+        if self.seeders6 is None or self.leechers6 is None:
+            return len(self.leechers4.owners), len(self.seeders4.owners)
+        return (
+            len(self.leechers4.owners) + len(self.leechers6.owners),
+            len(self.seeders4.owners) + len(self.seeders6.owners),
+        )
 
     def list_for(self, peer: Peer) -> PeerList:
         if len(peer.addr) == 6:
@@ -185,4 +234,26 @@ class Swarm:
         if seeders is not None and ns and k > 0:
             for start, count in seeders.window(rng, k, me):
                 out.append((seeders, start, count))
+        return out
+
+    def compact(
+        self,
+        seeders: PeerList | None,
+        leechers: PeerList | None,
+        me: Peer | None,
+        k: int,
+        rng: random.Random,
+    ) -> list[bytes | bytearray]:
+        """The packed addresses of select(...)'s windows, as buffer slices to join into a
+        reply (the same peers, order and draws from `rng` as select + take)."""
+        ns = len(seeders.owners) if seeders is not None else 0
+        nl = len(leechers.owners) if leechers is not None else 0
+        out: list[bytes | bytearray] = []
+        if k <= 0 or ns + nl == 0:
+            return out
+        want_l = k if (me is not None and me.seeding) or ns + nl <= k else k - (k * ns) // (ns + nl)
+        if leechers is not None and nl:
+            k -= leechers.pick(rng, want_l, me, out)
+        if seeders is not None and ns and k > 0:
+            seeders.pick(rng, k, me, out)
         return out

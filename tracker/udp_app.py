@@ -13,7 +13,7 @@ from tracker.addr import pack_ip
 from tracker.connid import ConnectionIds
 from tracker.errors import PacketError, RefusedError, TrackerError
 from tracker.registry import Registry
-from tracker.replies import join_windows
+from tracker.udp_codec import ANNOUNCE, CONNECT, SCRAPE
 
 
 class Datagram(NamedTuple):
@@ -45,21 +45,23 @@ class UdpTrackerApp:
                     self._packed.clear()
                 self._packed[ip] = packed_ip
             client = packed_ip + port.to_bytes(2, "big")
-            if action == codec.CONNECT:
+            if action == ANNOUNCE:  # the common case first
+                if not self.cids.valid(data[:8], client, now):
+                    raise PacketError("invalid connection id: connect again")
+                return self.announce(data, tid, packed_ip, now)
+            if action == CONNECT:
                 codec.check_connect(data, connection_id)
                 return Datagram(codec.connect_reply(tid, self.cids.issue(client, now)))
-            if action not in (codec.ANNOUNCE, codec.SCRAPE):
+            if action != SCRAPE:
                 raise PacketError(f"unknown action {action}")
             if not self.cids.valid(data[:8], client, now):
                 raise PacketError("invalid connection id: connect again")
-            if action == codec.SCRAPE:
-                hashes = codec.parse_scrape(data)
-                wl = self.registry.whitelist
-                if wl is not None and any(h not in wl for h in hashes):
-                    raise RefusedError("info_hash not on this tracker's whitelist")
-                entries = [self.registry.scrape(h) for h in hashes]
-                return Datagram(codec.scrape_reply(tid, entries))
-            return self.announce(data, tid, packed_ip, now)
+            hashes = codec.parse_scrape(data)
+            wl = self.registry.whitelist
+            if wl is not None and any(h not in wl for h in hashes):
+                raise RefusedError("info_hash not on this tracker's whitelist")
+            entries = [self.registry.scrape(h) for h in hashes]
+            return Datagram(codec.scrape_reply(tid, entries))
         except TrackerError as e:
             if isinstance(e, PacketError) and not e.reply:
                 return Datagram(None, e)
@@ -85,9 +87,9 @@ class UdpTrackerApp:
         if me is None:
             numwant = 0
         if len(ip) == 4:
-            windows = swarm.select(swarm.seeders4, swarm.leechers4, me, numwant, registry.rng)
+            peers = swarm.compact(swarm.seeders4, swarm.leechers4, me, numwant, registry.rng)
         else:
-            windows = swarm.select(swarm.seeders6, swarm.leechers6, me, numwant, registry.rng)
-        peers = join_windows(windows) if windows else b""
-        reply = codec.announce_reply(tid, config.interval, swarm.leechers, swarm.seeders, peers)
+            peers = swarm.compact(swarm.seeders6, swarm.leechers6, me, numwant, registry.rng)
+        leechers, seeders = swarm.counts()
+        reply = codec.announce_reply_parts(tid, config.interval, leechers, seeders, peers)
         return _new_datagram(Datagram, (reply, None, note))

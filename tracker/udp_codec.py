@@ -28,8 +28,10 @@ ANNOUNCE_SIZE = HEADER.size + _ANNOUNCE.size  # 98
 MAX_SCRAPE = 74  # hashes per scrape (BEP 15: as many as fit a 1500-byte reply's worth)
 
 _ANNOUNCE_REPLY = struct.Struct(">IIIII")
+_ANNOUNCE_REPLY_PACK = _ANNOUNCE_REPLY.pack
 _SHORT = struct.Struct(">II")
 _SCRAPE_ENTRY = struct.Struct(">III")
+_new_tuple = tuple.__new__
 
 
 def parse_header(data: bytes) -> tuple[int, int, int]:
@@ -59,8 +61,10 @@ def parse_announce(data: bytes) -> tuple[Announce, int]:
         raise PacketError("invalid event")
     if port == 0:
         raise PacketError("invalid port")
-    # _make skips the generated keyword-argument __new__ (0.66 -> 0.3 us per datagram).
-    req = Announce._make(
+    # tuple.__new__ skips the generated keyword-argument __new__ and _make's checks
+    # (0.66 -> 0.1 us per datagram); the field count is fixed here.
+    req = _new_tuple(
+        Announce,
         (
             info_hash,
             peer_id,
@@ -74,7 +78,7 @@ def parse_announce(data: bytes) -> tuple[Announce, int]:
             True,
             key.to_bytes(4, "big"),
             None,
-        )
+        ),
     )
     return req, ip
 
@@ -94,6 +98,17 @@ def connect_reply(tid: int, cid: bytes) -> bytes:
 
 def announce_reply(tid: int, interval: int, leechers: int, seeders: int, peers: bytes) -> bytes:
     return _ANNOUNCE_REPLY.pack(ANNOUNCE, tid, interval, leechers, seeders) + peers
+
+
+def announce_reply_parts(
+    tid: int, interval: int, leechers: int, seeders: int, peers: list[bytes | bytearray]
+) -> bytes:
+    """announce_reply with the peers as pieces (slices of the swarm's buffers): one join."""
+    head = _ANNOUNCE_REPLY_PACK(ANNOUNCE, tid, interval, leechers, seeders)
+    if not peers:
+        return head
+    peers.insert(0, head)
+    return b"".join(peers)
 
 
 def scrape_reply(tid: int, entries: list[tuple[int, int, int]]) -> bytes:

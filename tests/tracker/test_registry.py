@@ -203,9 +203,19 @@ def test_registry_invariants_under_random_announces(
                 assert p.slot == i and lst.buf[6 * i : 6 * i + 6] == p.addr
                 assert swarm.peers[p.peer_id] is p
         assert swarm.seeders + swarm.leechers == len(swarm.peers)
+        assert swarm.counts() == (swarm.leechers, swarm.seeders)
         if me is not None:
+            state = reg.rng.getstate()
             got = peers_of(swarm, peer, k, reg)
             assert me.addr not in got
             assert len(got) == min(k, len(swarm.peers) - 1)
             assert len(set(got)) == len(got)
+            # The compact-reply fast path picks the same peers, in the same order.
+            reg.rng.setstate(state)
+            fast = swarm.compact(swarm.seeders4, swarm.leechers4, me, k, reg.rng)
+            assert b"".join(fast) == b"".join(got)
+        state = reg.rng.getstate()
+        anyone = b"".join(peers_of(swarm, None, k, reg))
+        reg.rng.setstate(state)
+        assert b"".join(swarm.compact(swarm.seeders4, swarm.leechers4, None, k, reg.rng)) == anyone
     assert reg.peer_count == sum(len(s.peers) for s in reg.swarms.values())

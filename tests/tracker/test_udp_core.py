@@ -219,3 +219,18 @@ def test_random_datagrams_never_raise(data: bytes, tid: int) -> None:
     cid = ConnectionIds(KEY).issue(bytes([10, 0, 0, 1]) + CLIENT[1].to_bytes(2, "big"), 1000.0)
     for action in range(4):
         app.handle(cid + struct.pack(">II", action, tid) + data, *CLIENT, 1000.0)
+
+
+def test_remembered_connection_ids_keep_the_same_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The memo of checked IDs is bounded and changes nothing a client can see."""
+    monkeypatch.setattr("tracker.connid.MEMO_SIZE", 2)
+    ids = ConnectionIds(KEY)
+    clients = [bytes([10, 0, 0, n]) + b"\x1a\xe1" for n in range(5)]
+    issued = [ids.issue(c, 1000.0) for c in clients]
+    assert not ids._memo  # issuing remembers nothing: spoofed connects cannot churn it
+    for cid, c in zip(issued, clients, strict=True):
+        assert ids.valid(cid, c, 1000.0 + 119.9)
+        assert ids.valid(cid, c, 1000.0 + 119.9)  # now from the memo
+        assert not ids.valid(cid, clients[0] if c != clients[0] else clients[1], 1000.0)
+        assert not ids.valid(cid, c, 1000.0 + 151.0)  # remembered, but too old
+    assert len(ids._memo) <= 2

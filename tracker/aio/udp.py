@@ -4,8 +4,12 @@ A non-blocking socket drained from a reader callback (up to BATCH datagrams per 
 rather than a DatagramProtocol: no transport layer between the socket and the core, one
 epoll wake-up for many datagrams (together with the cheaper connection-id check this took
 bench/tracker_udp.py from ~24,000 to ~40,000 announces/s here).
-Replies are sent with a non-blocking sendto; when the socket buffer is full the reply is
-dropped, which is what UDP would do anyway (the client retries).
+Replies are collected during a wake-up and sent back to back at its end (at most BATCH
+datagrams' worth of delay, well under a millisecond at these rates): a client reading its
+replies then finds the next one already queued instead of sleeping and being woken for
+each, which costs both sides a context switch (61,000 -> 72,000 announces/s in
+bench/tracker_udp.py). They go out with a non-blocking sendto; when the socket buffer is
+full the reply is dropped, which is what UDP would do anyway (the client retries).
 """
 
 from __future__ import annotations
@@ -50,36 +54,47 @@ class UdpListener:
         sock = self.sock
         if sock is None:
             return
-        recvfrom, sendto = sock.recvfrom, sock.sendto
+        recvfrom = sock.recvfrom
         handle = self.app.handle
         now = self.loop.time()
-        for _ in range(BATCH):
-            try:
-                data, addr = recvfrom(MAX_DATAGRAM)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as e:  # e.g. ICMP port unreachable reported on a later recv
-                self.throttle(log, "udp-socket", "udp socket error: %s", e)
-                continue
-            out = handle(data, addr[0], addr[1], now)
-            if out.fault is not None:
-                self.throttle(
-                    log,
-                    "udp-" + out.fault.kind,
-                    "udp %s port %d: %s",
-                    addr[0],
-                    addr[1],
-                    out.fault.reason,
-                )
-            if out.note is not None:
-                log.info("udp %s %s", addr[0], out.note)
-            if out.reply is not None:
+        replies: list[tuple[bytes, tuple[str, int]]] = []
+        try:
+            for _ in range(BATCH):
                 try:
-                    sendto(out.reply, addr)
+                    data, addr = recvfrom(MAX_DATAGRAM)
                 except (BlockingIOError, InterruptedError):
-                    self.throttle(log, "udp-send-full", "udp send buffer full: reply dropped")
-                except OSError as e:
-                    self.throttle(log, "udp-socket", "udp send to %s failed: %s", addr[0], e)
+                    break
+                except OSError as e:  # e.g. ICMP port unreachable reported on a later recv
+                    self.throttle(log, "udp-socket", "udp socket error: %s", e)
+                    continue
+                out = handle(data, addr[0], addr[1], now)
+                if out.fault is not None:
+                    self.throttle(
+                        log,
+                        "udp-" + out.fault.kind,
+                        "udp %s port %d: %s",
+                        addr[0],
+                        addr[1],
+                        out.fault.reason,
+                    )
+                if out.note is not None:
+                    log.info("udp %s %s", addr[0], out.note)
+                if out.reply is not None:
+                    replies.append((out.reply, addr))
+        finally:
+            self._send(sock, replies)
+
+    def _send(self, sock: socket.socket, replies: list[tuple[bytes, tuple[str, int]]]) -> None:
+        """Send a batch's replies back to back: a client whose reply is already waiting when
+        it reads again is not put to sleep and woken once per datagram."""
+        sendto = sock.sendto
+        for reply, addr in replies:
+            try:
+                sendto(reply, addr)
+            except (BlockingIOError, InterruptedError):
+                self.throttle(log, "udp-send-full", "udp send buffer full: reply dropped")
+            except OSError as e:
+                self.throttle(log, "udp-socket", "udp send to %s failed: %s", addr[0], e)
 
     def close(self) -> None:
         if self.sock is not None:
