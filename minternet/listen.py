@@ -45,25 +45,25 @@ def family_of(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
 
 
-async def open_udp(
-    protocol_factory: Callable[[], asyncio.DatagramProtocol],
-    host: str,
-    port: int,
-    *,
-    rcvbuf: int = 1 << 20,
-) -> tuple[asyncio.DatagramTransport, asyncio.DatagramProtocol, int]:
-    """Bind a UDP endpoint on exactly (host, port); returns transport, protocol, real port."""
+def bind_udp(
+    host: str, port: int, *, rcvbuf: int = 1 << 21, sndbuf: int | None = None
+) -> socket.socket:
+    """A non-blocking UDP socket bound to exactly (host, port), with the buffers asked for.
+
+    The daemons read it straight from the event loop (`loop.add_reader`): no transport or
+    protocol object per datagram, which is the fast path of the DNS servers and the tracker.
+    """
     sock = socket.socket(family_of(host), socket.SOCK_DGRAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if sndbuf is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
         sock.bind((host, port))
+        sock.setblocking(False)
     except OSError:
         sock.close()
         raise
-    sock.setblocking(False)
-    loop = asyncio.get_running_loop()
-    transport, protocol = await loop.create_datagram_endpoint(protocol_factory, sock=sock)
-    return transport, protocol, sock.getsockname()[1]
+    return sock
 
 
 async def open_tcp(

@@ -7,7 +7,7 @@ import asyncio
 import logging
 
 from dnsserver.aio.tcp import TcpConnection, TcpLimits
-from dnsserver.aio.udp import UdpListener, bind_udp
+from dnsserver.aio.udp import UdpListener
 from dnsserver.config import ServerConfig
 from dnsserver.engine import Engine
 from dnsserver.errors import ZoneError
@@ -65,7 +65,7 @@ class DnsServer:
 
     async def _bind(self, host: str, port: int) -> int:
         for attempt in range(BIND_ATTEMPTS):
-            sock = bind_udp(host, port)
+            sock = listen.bind_udp(host, port)
             udp = UdpListener(sock, self.engine, self.rrl, self.throttle)
             real = udp.port
             try:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import struct
 from typing import TYPE_CHECKING, Any
 
 from dnslib import QTYPE, DNSRecord
 
 from dnsserver.resolver.packed import QuestionKey
-from minternet.listen import family_of
+from minternet.listen import bind_udp
 from minternet.logs import Throttle
 
 if TYPE_CHECKING:
@@ -36,14 +35,7 @@ class UDPReader:
 
     def __init__(self, daemon: ResolverDaemon, host: str, port: int) -> None:
         self.d = daemon
-        sock = socket.socket(family_of(host), socket.SOCK_DGRAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
-            sock.bind((host, port))
-            sock.setblocking(False)
-        except OSError:
-            sock.close()
-            raise
+        sock = bind_udp(host, port)
         self.sock = sock
         self.port: int = sock.getsockname()[1]
         self.loop: asyncio.AbstractEventLoop | None = None

@@ -20,25 +20,12 @@ import time
 
 from dnsserver.engine import Engine
 from dnsserver.rrl import ALLOW, SLIP, RateLimiter
-from minternet.listen import family_of
 from minternet.logs import Throttle
 
 log = logging.getLogger(__name__)
 
 BATCH = 64  # datagrams answered per wake-up before yielding to the event loop
 MAX_QUERY = 4096  # larger UDP queries are read truncated and answered FORMERR
-
-
-def bind_udp(host: str, port: int, rcvbuf: int = 1 << 21) -> socket.socket:
-    sock = socket.socket(family_of(host), socket.SOCK_DGRAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        sock.bind((host, port))
-        sock.setblocking(False)
-    except OSError:
-        sock.close()
-        raise
-    return sock
 
 
 class UdpListener:

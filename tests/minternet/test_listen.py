@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from minternet.listen import AddressError, open_tcp, open_udp, parse_hostport
+from minternet.listen import AddressError, bind_udp, open_tcp, parse_hostport
 
 
 @pytest.mark.parametrize(
@@ -29,27 +29,37 @@ def test_parse_rejects(text):
         parse_hostport(text)
 
 
-async def test_udp_and_tcp_report_the_bound_port():
-    received: list[bytes] = []
+def test_bind_udp_is_non_blocking_on_exactly_that_address():
+    sock = bind_udp("127.0.0.3", 0, rcvbuf=1 << 20, sndbuf=1 << 20)
+    try:
+        host, port = sock.getsockname()
+        assert host == "127.0.0.3" and port > 0
+        assert not sock.getblocking()
+        with pytest.raises(BlockingIOError):
+            sock.recvfrom(512)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(b"hi", (host, port))
+        sock.settimeout(2)
+        assert sock.recvfrom(512)[0] == b"hi"
+    finally:
+        sock.close()
 
-    class Echo(asyncio.DatagramProtocol):
-        def datagram_received(self, data: bytes, addr: object) -> None:
-            received.append(data)
 
-    transport, _, uport = await open_udp(Echo, "127.0.0.1", 0)
+def test_bind_udp_refuses_a_taken_port():
+    first = bind_udp("127.0.0.3", 0)
+    try:
+        with pytest.raises(OSError):
+            bind_udp("127.0.0.3", first.getsockname()[1])
+    finally:
+        first.close()
+
+
+async def test_tcp_reports_the_bound_port():
     server, tport = await open_tcp(asyncio.Protocol, "127.0.0.1", 0)
     try:
-        assert uport > 0 and tport > 0
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.sendto(b"hi", ("127.0.0.1", uport))
-        for _ in range(100):
-            if received:
-                break
-            await asyncio.sleep(0.01)
-        assert received == [b"hi"]
+        assert tport > 0
         _, writer = await asyncio.open_connection("127.0.0.1", tport)
         writer.close()
     finally:
-        transport.close()
         server.close()
         await server.wait_closed()

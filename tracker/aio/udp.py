@@ -18,7 +18,7 @@ import asyncio
 import logging
 import socket
 
-from minternet.listen import family_of
+from minternet.listen import bind_udp
 from minternet.logs import Throttle
 from tracker.udp_app import UdpTrackerApp
 
@@ -37,15 +37,7 @@ class UdpListener:
         self.sock: socket.socket | None = None
 
     def start(self, host: str, port: int) -> int:
-        sock = socket.socket(family_of(host), socket.SOCK_DGRAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, BUFFER)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, BUFFER)
-            sock.bind((host, port))
-            sock.setblocking(False)
-        except OSError:
-            sock.close()
-            raise
+        sock = bind_udp(host, port, rcvbuf=BUFFER, sndbuf=BUFFER)
         self.sock = sock
         self.loop.add_reader(sock.fileno(), self._readable)
         return int(sock.getsockname()[1])
