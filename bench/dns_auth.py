@@ -15,12 +15,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import random
-import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,9 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-import dns.message
-import dns.query
-
+from bench.procs import dnsperf, free_port, stop, wait_answering
 from bench.rounds import alternate, summary
 
 HOSTS = 1000
@@ -68,55 +62,6 @@ def write_queries(directory: Path, rng: random.Random) -> Path:
     return path
 
 
-def free_port(host: str) -> int:
-    """A port free for both UDP and TCP on `host`."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            u.bind((host, 0))
-            port = u.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-                try:
-                    t.bind((host, port))
-                except OSError:
-                    continue
-            return int(port)
-    raise OSError("no free port")
-
-
-def wait_answering(host: str, port: int, deadline: float) -> None:
-    q = dns.message.make_query("example.test.", "SOA")
-    while time.monotonic() < deadline:
-        try:
-            dns.query.udp(q, host, port=port, timeout=0.3)
-            return
-        except (OSError, dns.exception.Timeout):
-            time.sleep(0.1)
-    raise TimeoutError(f"no answer from {host}:{port}")
-
-
-def dnsperf(host: str, port: int, queries: Path, seconds: int, outstanding: int) -> float:
-    cmd = ["dnsperf", "-s", host, "-p", str(port), "-d", str(queries), "-l", str(seconds),
-           "-c", "4", "-q", str(outstanding)]  # fmt: skip
-    print("  $", " ".join(cmd), flush=True)
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
-    m = re.search(r"Queries per second:\s+([\d.]+)", out)
-    lost = re.search(r"Queries lost:\s+(\d+)", out)
-    if m is None:
-        raise RuntimeError(f"dnsperf printed no figure:\n{out}")
-    print(f"  {float(m.group(1)):,.0f} qps, lost {lost.group(1) if lost else '?'}", flush=True)
-    return float(m.group(1))
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 @contextlib.contextmanager
 def nsd(tmp: Path, zone: Path) -> Iterator[tuple[str, int]]:
     """NSD running on a free port; yields (host, port)."""
@@ -148,7 +93,7 @@ zone:
     proc = subprocess.Popen(["nsd", "-d", "-c", str(conf)], start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
-        wait_answering(host, port, time.monotonic() + 15)
+        wait_answering(host, port, "example.test.", time.monotonic() + 15)
         version = subprocess.run(["nsd", "-v"], capture_output=True, text=True).stderr
         print(f"NSD ({version.splitlines()[0]}), server-count 1, rrl-ratelimit 0", flush=True)
         yield host, port

@@ -21,10 +21,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import resource
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -37,6 +35,7 @@ import dns.message
 import dns.query
 import dns.rcode
 
+from bench.procs import dnsperf, free_port, stop, wait_answering
 from minternet import topology, zonegen
 
 TOPO = topology.DEFAULT
@@ -78,34 +77,6 @@ def wait_ready(path: Path, proc: subprocess.Popen[bytes], deadline: float) -> di
             return ports
         time.sleep(0.05)
     raise RuntimeError(f"{proc.args!r} not ready in time")
-
-
-def wait_answering(host: str, port: int, deadline: float) -> None:
-    q = dns.message.make_query("a.root-servers.net.", "A")
-    while time.monotonic() < deadline:
-        try:
-            dns.query.udp(q, host, port=port, timeout=0.5)
-            return
-        except (OSError, dns.exception.Timeout):
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing answers on {host}:{port}")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
-def free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((host, 0))
-        port = int(s.getsockname()[1])
-    return port
 
 
 def start_hierarchy(tmp: Path, procs: list[subprocess.Popen[bytes]]) -> Path:
@@ -177,7 +148,7 @@ def start_unbound(tmp: Path, hints: Path, port: int) -> tuple[subprocess.Popen[b
     conf = d / "unbound.conf"
     conf.write_text(UNBOUND_CONF.format(addr=UNBOUND, port=port, dir=d, hints=hints))
     proc = subprocess.Popen(["unbound", "-d", "-c", str(conf)], start_new_session=True)
-    wait_answering(UNBOUND, port, time.monotonic() + 20)
+    wait_answering(UNBOUND, port, "a.root-servers.net.", time.monotonic() + 20)
     return proc, conf
 
 
@@ -202,16 +173,6 @@ def ask_all(host: str, port: int, qs: list[tuple[str, str]]) -> tuple[float, dic
             key = "timeout"
         rcodes[key] = rcodes.get(key, 0) + 1
     return time.monotonic() - t0, rcodes
-
-
-def dnsperf(host: str, port: int, qfile: Path, seconds: int, outstanding: int) -> float:
-    cmd = ["dnsperf", "-s", host, "-p", str(port), "-d", str(qfile), "-l", str(seconds),
-           "-c", "4", "-q", str(outstanding)]  # fmt: skip
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
-    m = re.search(r"Queries per second:\s+([\d.]+)", out)
-    if not m:
-        raise RuntimeError(f"dnsperf printed no figure:\n{out}")
-    return float(m.group(1))
 
 
 def rss_kb() -> int:
@@ -289,8 +250,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             ask_all(UNBOUND, port_u, qs)
             runs_o, runs_u = [], []
             for _ in range(args.rounds):  # alternate, so that load from elsewhere hits both
-                runs_o.append(dnsperf(OURS, port_o, qfile, args.seconds, args.outstanding))
-                runs_u.append(dnsperf(UNBOUND, port_u, qfile, args.seconds, args.outstanding))
+                runs_o.append(
+                    dnsperf(OURS, port_o, qfile, args.seconds, args.outstanding, show=False)
+                )
+                runs_u.append(
+                    dnsperf(UNBOUND, port_u, qfile, args.seconds, args.outstanding, show=False)
+                )
             q_o, q_u = max(runs_o), max(runs_u)
             print(
                 f"cache hits (dnsperf -l {args.seconds} -c 4 -q {args.outstanding}, "

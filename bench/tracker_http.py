@@ -25,8 +25,9 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.procs import free_port
 from bench.rounds import alternate, summary
-from bench.tracker_common import free_port, hashes, opentracker, ours
+from bench.tracker_common import hashes, opentracker, ours
 
 LUA = r"""
 local hashes = {}

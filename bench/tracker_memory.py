@@ -18,7 +18,8 @@ import socket
 import struct
 import time
 
-from bench.tracker_common import free_port, opentracker
+from bench.procs import free_port
+from bench.tracker_common import opentracker
 
 HOST = "127.0.0.1"
 
@@ -115,7 +116,7 @@ def reference(args: argparse.Namespace) -> float | None:
         return None
     rng = random.Random(1)
     hashes = [rng.randbytes(20) for _ in range(args.swarms)]
-    port = free_port(HOST, socket.SOCK_DGRAM)
+    port = free_port(HOST)
     with opentracker(HOST, None, port, hashes) as proc:
         t0 = time.monotonic()
         got = udp_fill(port, hashes, args)

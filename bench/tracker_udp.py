@@ -27,8 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.procs import free_port
 from bench.rounds import alternate, summary
-from bench.tracker_common import free_port, hashes, opentracker, ours
+from bench.tracker_common import hashes, opentracker, ours
 
 HOST = "127.0.0.1"
 PROTOCOL_ID = 0x41727101980
@@ -142,12 +143,10 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(d)
         wl = work / "hashes.txt"
         wl.write_text("".join(h.hex() + "\n" for h in hs))
-        ot_port = free_port(HOST, socket.SOCK_DGRAM)
+        ot_port = free_port(HOST)
         stack.enter_context(opentracker(HOST, None, ot_port, hs))
         config = f'rate_per_ip = 0.0\nwhitelist_file = "{wl}"\n'
-        ports = stack.enter_context(
-            ours(HOST, free_port(HOST), free_port(HOST, socket.SOCK_DGRAM), config, work)
-        )
+        ports = stack.enter_context(ours(HOST, free_port(HOST), free_port(HOST), config, work))
         servers = [("opentracker", ot_port), ("ours", ports["udp"])]
         warm = argparse.Namespace(**{**vars(args), "duration": 1.0})
         for label, port in servers:
