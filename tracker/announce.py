@@ -15,6 +15,17 @@ _EVENTS = {b"": NONE, b"completed": COMPLETED, b"started": STARTED, b"stopped": 
 EVENT_NAMES = {NONE: "", COMPLETED: "completed", STARTED: "started", STOPPED: "stopped"}
 
 
+def event_note(req: Announce) -> str | None:
+    """The log line an announce event is worth: the swarm's churn (joins, completions, leaves).
+
+    Plain re-announces (no event) are not logged: they are most of the traffic.
+    """
+    if req.event == NONE:
+        return None
+    role = "seeder" if req.left == 0 else "leecher"
+    return f"{EVENT_NAMES[req.event]} {req.info_hash.hex()} port {req.port} ({role})"
+
+
 class Announce(NamedTuple):
     """One validated announce. A NamedTuple rather than a frozen dataclass: it is built once per
     announce on the hot path, and a tuple is immutable too but about three times cheaper."""

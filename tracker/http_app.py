@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from tracker import replies, stats
 from tracker.addr import pack_ip, parse_ip_param, unpack
-from tracker.announce import Announce, parse_announce, parse_scrape
+from tracker.announce import Announce, event_note, parse_announce, parse_scrape
 from tracker.config import TrackerConfig
 from tracker.errors import RefusedError, TrackerError
 from tracker.query import parse_query
@@ -103,9 +103,8 @@ class TrackerApp:
             numwant = config.numwant_default
         elif numwant > config.numwant_max:
             numwant = config.numwant_max
-        note = None
-        if req.event == 1:
-            note = f"completed {req.info_hash.hex()} by {client_ip} port {req.port}"
+        event = event_note(req)
+        note = None if event is None else f"{client_ip} {event}"
         if swarm is None:
             body = replies.announce_compact(0, 0, 0, config.interval, config.min_interval, b"", b"")
             return Reply(200, BENCODE, body, None, note)

@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 from tracker import udp_codec as codec
 from tracker.addr import pack_ip
+from tracker.announce import event_note
 from tracker.connid import ConnectionIds
 from tracker.errors import PacketError, RefusedError, TrackerError
 from tracker.registry import Registry
@@ -74,9 +75,7 @@ class UdpTrackerApp:
             registry.check_rate(ip, now)
         swarm, me = registry.announce(req, ip + req.port.to_bytes(2, "big"), now)
         config = self.config
-        note = None
-        if req.event == 1:
-            note = f"completed {req.info_hash.hex()} by udp port {req.port}"
+        note = event_note(req)
         if swarm is None:
             return Datagram(codec.announce_reply(tid, config.interval, 0, 0, b""))
         numwant = req.numwant

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from dnslib import QTYPE, DNSRecord
 
 from dnsserver.resolver.packed import QuestionKey
-from minternet.listen import bind_udp
+from minternet.listen import Datagram, bind_udp, send_batch
 from minternet.logs import Throttle
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ class UDPReader:
 
     def _on_readable(self) -> None:
         d = self.d
-        recvfrom, sendto = self.sock.recvfrom, self.sock.sendto
+        recvfrom = self.sock.recvfrom
         hot_get = d.hot.get
         known = d.policy.known.get
         allowed = d.policy.allowed
@@ -59,6 +59,8 @@ class UDPReader:
         assert self.loop is not None
         now = self.loop.time()
         n = hits = 0
+        answers: list[Datagram] = []  # sent back to back at the end (see send_batch)
+        append = answers.append
         try:
             for _ in range(self.BATCH):
                 try:
@@ -82,16 +84,12 @@ class UDPReader:
                         out = d.hot_refresh(data, hot, now)
                     if out is not None:
                         hits += 1
-                        try:  # noqa: SIM105 (a with-block costs more on the hot path)
-                            sendto(out, addr)
-                        except OSError:
-                            pass  # send buffer full: dropped like a lost datagram
+                        append((out, addr))
                         continue
                 try:
                     out, qk = d.fast_answer(data, client)
                     if out is not None and qk is not None and len(out) <= qk.udp_size:
-                        with contextlib.suppress(OSError):
-                            sendto(out, addr)
+                        append((out, addr))
                         continue
                     if len(d._tasks) >= d.config.max_pending:
                         d.stats.dropped_overload += 1
@@ -101,6 +99,7 @@ class UDPReader:
                 except Exception:  # a bug must cost one query, never the listener
                     log.exception("%s: internal error on a query from %s", d.name, client)
         finally:
+            send_batch(self.sock, answers)  # a full send buffer drops, like a lost datagram
             d.stats.queries += n
             d.stats.cache_hits += hits
 

@@ -20,6 +20,7 @@ import time
 
 from dnsserver.engine import Engine
 from dnsserver.rrl import ALLOW, SLIP, RateLimiter
+from minternet.listen import send_batch
 from minternet.logs import Throttle
 
 log = logging.getLogger(__name__)
@@ -84,16 +85,7 @@ class UdpListener:
                 if wire is not None:
                     append((wire, addr))
         finally:
-            self._send(out)
-
-    def _send(self, out: list[tuple[bytes, tuple[str, int]]]) -> None:
-        """The answers of one wake-up, back to back (see the module docstring)."""
-        sendto = self.sock.sendto
-        for wire, addr in out:
-            try:  # noqa: SIM105 (a with-block costs more on the hot path)
-                sendto(wire, addr)
-            except OSError:
-                pass  # send buffer full: dropped, like a lost datagram
+            send_batch(self.sock, out)  # a full send buffer drops, like a lost datagram
 
     def _miss(self, data: bytes, addr: tuple[str, int], now: float) -> bytes | None:
         reply = self.engine.handle(data, tcp=False)

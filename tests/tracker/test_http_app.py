@@ -302,3 +302,14 @@ def test_random_targets_always_get_a_reply(target: bytes, ip: str) -> None:
     assert reply.status in (200, 404)
     if reply.content_type == b"text/plain" and reply.status == 200:
         bencodepy.decode(reply.body)  # every tracker reply is valid bencoding
+
+
+def test_churn_events_are_worth_a_log_line_and_re_announces_are_not(app: TrackerApp) -> None:
+    def note(**extra: object) -> str | None:
+        return app.handle(b"GET", f"/announce?{announce_query(**extra)}".encode(), "10.0.0.9",
+                          None, 100.0).note  # fmt: skip
+
+    assert note(event="started") == f"10.0.0.9 started {IH.hex()} port 6881 (leecher)"
+    assert note() is None
+    assert note(event="completed", left=0) == f"10.0.0.9 completed {IH.hex()} port 6881 (seeder)"
+    assert note(event="stopped", left=0) == f"10.0.0.9 stopped {IH.hex()} port 6881 (seeder)"

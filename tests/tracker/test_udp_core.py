@@ -234,3 +234,19 @@ def test_remembered_connection_ids_keep_the_same_window(monkeypatch: pytest.Monk
         assert not ids.valid(cid, clients[0] if c != clients[0] else clients[1], 1000.0)
         assert not ids.valid(cid, c, 1000.0 + 151.0)  # remembered, but too old
     assert len(ids._memo) <= 2
+
+
+def test_churn_events_are_worth_a_log_line_and_re_announces_are_not() -> None:
+    app = make()
+    cid = connect(app)
+    notes = [
+        app.handle(announce_packet(cid, event=event, left=left), *CLIENT, 1000.0).note
+        for event, left in ((2, 5), (0, 5), (1, 0), (3, 0))
+    ]
+    ih = IH.hex()
+    assert notes == [
+        f"started {ih} port 6881 (leecher)",
+        None,
+        f"completed {ih} port 6881 (seeder)",
+        f"stopped {ih} port 6881 (seeder)",
+    ]

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import socket
 
-from minternet.listen import bind_udp
+from minternet.listen import bind_udp, send_batch
 from minternet.logs import Throttle
 from tracker.udp_app import UdpTrackerApp
 
@@ -74,19 +74,9 @@ class UdpListener:
                 if out.reply is not None:
                     replies.append((out.reply, addr))
         finally:
-            self._send(sock, replies)
-
-    def _send(self, sock: socket.socket, replies: list[tuple[bytes, tuple[str, int]]]) -> None:
-        """Send a batch's replies back to back: a client whose reply is already waiting when
-        it reads again is not put to sleep and woken once per datagram."""
-        sendto = sock.sendto
-        for reply, addr in replies:
-            try:
-                sendto(reply, addr)
-            except (BlockingIOError, InterruptedError):
-                self.throttle(log, "udp-send-full", "udp send buffer full: reply dropped")
-            except OSError as e:
-                self.throttle(log, "udp-socket", "udp send to %s failed: %s", addr[0], e)
+            dropped, error = send_batch(sock, replies)
+            if dropped:
+                self.throttle(log, "udp-send", "udp: %d replies not sent: %s", dropped, error)
 
     def close(self) -> None:
         if self.sock is not None:
