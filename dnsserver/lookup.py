@@ -58,12 +58,16 @@ def _addresses(zones: ZoneSet, ans: Answer, targets: tuple[tuple[Name, DNSLabel]
         if z is None:
             continue
         node = z.nodes.get(key)
-        if node is None:
-            continue
-        for rtype in (A, AAAA):
-            rrset = node.get(rtype)
-            if rrset is not None:
-                _add(ans.additional, label, rrset)
+        if node is not None:
+            _add_addresses(ans, node, label)
+
+
+def _add_addresses(ans: Answer, node: dict[int, RRset], label: DNSLabel) -> None:
+    """The A and AAAA RRsets of `node` into the additional section, owned by `label`."""
+    for rtype in (A, AAAA):
+        rrset = node.get(rtype)
+        if rrset is not None:
+            _add(ans.additional, label, rrset)
 
 
 def lookup(zones: ZoneSet, labels: Name, key: Name, qtype: int, *, tcp: bool) -> Answer:
@@ -168,9 +172,5 @@ def _referral(zone: Zone, ans: Answer, owner: DNSLabel, cut: Name, *, first: boo
     _add(ans.authority, owner, ns)
     for key, label in ns.targets:
         node = zone.nodes.get(key)  # glue lives below the cut in the parent zone's data
-        if node is None:
-            continue
-        for rtype in (A, AAAA):
-            rrset = node.get(rtype)
-            if rrset is not None:
-                _add(ans.additional, label, rrset)
+        if node is not None:
+            _add_addresses(ans, node, label)

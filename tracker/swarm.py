@@ -225,8 +225,7 @@ class Swarm:
         if k <= 0 or ns + nl == 0:
             return []
         out: list[tuple[PeerList, int, int]] = []
-        seeder = me is not None and me.seeding
-        want_l = k if seeder or ns + nl <= k else k - (k * ns) // (ns + nl)
+        want_l = _leechers_wanted(ns, nl, me, k)
         if leechers is not None and nl:
             for start, count in leechers.window(rng, want_l, me):
                 out.append((leechers, start, count))
@@ -251,9 +250,20 @@ class Swarm:
         out: list[bytes | bytearray] = []
         if k <= 0 or ns + nl == 0:
             return out
-        want_l = k if (me is not None and me.seeding) or ns + nl <= k else k - (k * ns) // (ns + nl)
+        want_l = _leechers_wanted(ns, nl, me, k)
         if leechers is not None and nl:
             k -= leechers.pick(rng, want_l, me, out)
         if seeders is not None and ns and k > 0:
             seeders.pick(rng, k, me, out)
         return out
+
+
+def _leechers_wanted(seeders: int, leechers: int, me: Peer | None, k: int) -> int:
+    """How many of k peers to draw from the leechers (the rest come from the seeders).
+
+    A seeder gets leechers first (seeders have nothing to give it); a leecher gets seeders and
+    leechers in proportion to their numbers; a small swarm is given whole.
+    """
+    if (me is not None and me.seeding) or seeders + leechers <= k:
+        return k
+    return k - (k * seeders) // (seeders + leechers)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from dnsserver.resolver.cache import CacheConfig
 from dnsserver.resolver.iterate import IterConfig
-from dnsserver.resolver.rrset import is_within, name_of
+from dnsserver.resolver.rrset import group, is_within, name_of
 
 from .fakes import FakeServer, Harness, default_net
 
@@ -270,7 +270,17 @@ _rr = st.builds(
 )
 
 
-_HONEST = Harness(default_net())
+def _honest_records() -> dict[tuple[tuple[bytes, ...], int], set[bytes]]:
+    """Every record the honest servers of the fake hierarchy hold, as the cache stores them."""
+    out: dict[tuple[tuple[bytes, ...], int], set[bytes]] = {}
+    for server in default_net().values():
+        for z in server.zones:
+            for key, s in group(z.rrs).items():
+                out.setdefault(key, set()).update(s.rdatas)
+    return out
+
+
+_HONEST = _honest_records()
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -307,16 +317,11 @@ def test_garbage_from_an_authoritative_server_never_raises_nor_poisons(
     h = Harness(net, seed=random.randrange(1000))
     res = h.resolve("www.example.test")
     assert res.rcode in (RCODE.NOERROR, RCODE.NXDOMAIN, RCODE.SERVFAIL)
-    honest = _HONEST  # what the honest servers say, for names outside the zone
     for owner, rtype, _ttl, _rank, rdatas, neg in h.resolver.cache.entries(h.now):
         # Only the example.test server was hostile: whatever it said stays inside its zone.
+        # Everything cached outside it (answers, delegations, glue) is what an honest server
+        # of the hierarchy holds, record for record.
         if is_within(owner, name_of("example.test")) or neg:
             continue
         assert all(b"evil" not in d and d != b"\x7f\x00\x00\x42" for d in rdatas), owner
-        true = honest.resolve(".".join(x.decode() for x in owner) + ".", rtype)
-        assert any(s.rdatas == rdatas for s in true.answer) or owner in (
-            name_of("test"),  # delegation data seen in referrals
-            name_of("ns1.tld.test"),
-            name_of("other.test"),
-            name_of("ns.other.test"),
-        ), owner
+        assert set(rdatas) <= _HONEST.get((owner, rtype), set()), (owner, rtype)
