@@ -24,7 +24,7 @@ from dnsserver.resolver.config import ResolverConfig
 from dnsserver.resolver.iterate import Reply, Resolver, Result
 from dnsserver.resolver.packed import PackedAnswer, QuestionKey, question_key
 from dnsserver.resolver.policy import Policy
-from dnsserver.resolver.rrset import Name, name_of, to_text, type_text
+from dnsserver.resolver.rrset import Name, is_legal, name_of, to_text, type_text
 from dnsserver.resolver.servers import ServerSelector
 from dnsserver.resolver.stats import Stats
 from minternet.listen import open_tcp, parse_hostport
@@ -199,15 +199,13 @@ class ResolverDaemon:
         except Exception:
             self.stats.formerr += 1
             _throttle(log, "formerr", "%s: malformed query from %s", self.name, client)
-            if len(data) >= 12 and not data[2] & 0x80:
-                h = bytearray(data[:12])
-                h[2] = 0x80 | (data[2] & 0x79)  # QR, keep opcode and RD
-                h[3] = RCODE.FORMERR
-                h[4:12] = bytes(8)
-                return bytes(h)
-            return None
+            return _formerr(data)
         if req.header.qr:
             return None  # a response sent to us: never answer those (no reflection loops)
+        if not all(is_legal(q.qname) for q in req.questions):
+            self.stats.formerr += 1
+            _throttle(log, "formerr", "%s: malformed query from %s", self.name, client)
+            return _formerr(data)
         opts = [r for r in req.ar if r.rtype == QTYPE.OPT]
         reply = DNSRecord(DNSHeader(id=req.header.id, qr=1, rd=req.header.rd, ra=1))
         reply.header.opcode = req.header.opcode
@@ -408,3 +406,14 @@ class ResolverDaemon:
             pass
         finally:
             writer.close()
+
+
+def _formerr(data: bytes) -> bytes | None:
+    """A header-only FORMERR for a query that cannot be parsed or answered (none to responses)."""
+    if len(data) < 12 or data[2] & 0x80:
+        return None
+    h = bytearray(data[:12])
+    h[2] = 0x80 | (data[2] & 0x79)  # QR, keep opcode and RD
+    h[3] = RCODE.FORMERR
+    h[4:12] = bytes(8)
+    return bytes(h)

@@ -105,7 +105,11 @@ class UDPReader:
 
     async def _slow(self, data: bytes, addr: tuple[Any, ...], qk: QuestionKey | None) -> None:
         limit = qk.udp_size if qk is not None else _udp_limit(data)
-        out = await self.d.answer(data, addr[0], qk, limit)
+        try:
+            out = await self.d.answer(data, addr[0], qk, limit)
+        except Exception:  # a bug must cost one query, never an unretrieved task's traceback
+            log.exception("%s: internal error answering a query from %s", self.d.name, addr[0])
+            return
         if out is not None and self.sock.fileno() >= 0:
             with contextlib.suppress(OSError):
                 self.sock.sendto(out, addr)
@@ -184,6 +188,10 @@ class TCPConn(asyncio.Protocol):
                 out = await self.d.answer(msg, self.peer, qk, None)
             if out is not None and self.transport is not None and not self.transport.is_closing():
                 self.transport.write(struct.pack("!H", len(out)) + out)
+        except Exception:  # a bug must cost one query, never an unretrieved task's traceback
+            log.exception(
+                "%s: internal error answering a TCP query from %s", self.d.name, self.peer
+            )
         finally:
             self.inflight -= 1
             if self.transport is not None and self.inflight <= _MAX_TCP_INFLIGHT:
