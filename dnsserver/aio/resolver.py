@@ -35,6 +35,7 @@ _throttle = Throttle()
 
 #: Types a stub may not ask a resolver for (zone transfers, meta types other than ANY).
 _REFUSED_TYPES = {QTYPE.AXFR, QTYPE.IXFR, QTYPE.OPT, 251}
+CONTROL_MAX_LINE = 4096  # a control command is one short line
 
 
 class ResolverDaemon:
@@ -96,7 +97,9 @@ class ResolverDaemon:
         ports = {"dns": port}
         if self.config.control:
             chost, cport = parse_hostport(self.config.control)
-            ctl = await asyncio.start_server(self._control, chost, cport, reuse_address=True)
+            ctl = await asyncio.start_server(
+                self._control, chost, cport, reuse_address=True, limit=CONTROL_MAX_LINE
+            )
             self._closers.append(ctl)
             ports["control"] = ctl.sockets[0].getsockname()[1]
         mode = (
@@ -394,12 +397,19 @@ class ResolverDaemon:
 
     async def _control(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            async with asyncio.timeout(10):
-                line = await reader.readline()
             try:
-                reply = self.control_command(line.decode("utf-8", "replace")[:1024])
-            except Exception as e:  # a bad NAME and the like
-                reply = {"error": str(e)}
+                async with asyncio.timeout(10):
+                    line = await reader.readline()
+            except ValueError:  # no newline within the limit (asyncio.LimitOverrunError)
+                peer = writer.get_extra_info("peername")
+                _throttle(log, "control-long", "%s: control line too long from %s",
+                          self.name, peer[0] if peer else "?")  # fmt: skip
+                reply: dict[str, Any] = {"error": f"line longer than {CONTROL_MAX_LINE} octets"}
+            else:
+                try:
+                    reply = self.control_command(line.decode("utf-8", "replace")[:1024])
+                except Exception as e:  # a bad NAME and the like
+                    reply = {"error": str(e)}
             writer.write(json.dumps(reply).encode() + b"\n")
             await writer.drain()
         except (TimeoutError, OSError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import struct
 from typing import Any
@@ -66,4 +67,29 @@ async def test_illegal_names_get_formerr_without_a_traceback(
         ):
             qid, flags = struct.unpack_from("!HH", answer)
             assert qid == 0x4242 and flags & 0x8000 and flags & 0xF == 1  # FORMERR
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+async def control_exchange(port: int, data: bytes, timeout: float = 3.0) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(data)
+        async with asyncio.timeout(timeout):
+            return await reader.readline()
+    finally:
+        writer.close()
+
+
+async def test_control_line_without_newline_gets_an_error_not_a_traceback(
+    start_resolver: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, ports = await start_resolver()
+    with caplog.at_level(logging.WARNING):
+        reply = await control_exchange(ports["control"], b"x" * 10_000)  # no newline, ever
+        assert b"error" in reply and b"line longer" in reply
+        # far past the stream limit: the reply may be lost to a reset, the daemon must not care
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            await control_exchange(ports["control"], b"y" * 200_000)
+        await asyncio.sleep(0.1)
+        assert b'"stats"' in await control_exchange(ports["control"], b"stats\n")
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
