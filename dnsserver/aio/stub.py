@@ -127,13 +127,21 @@ def _udp_limit(data: bytes) -> int:
 
 
 class TCPConn(asyncio.Protocol):
-    """RFC 7766: length-prefixed messages, several per connection, idle timeout, a cap."""
+    """RFC 7766: length-prefixed messages, several per connection, idle timeout, a cap.
+
+    Flow control (RFC 7766 §6.2.3): at most _MAX_TCP_INFLIGHT queries of a connection are in
+    progress, and none is started while its answers are not being read (the transport's write
+    buffer is over its high-water mark); meanwhile the socket is not read either, so a client
+    that pipelines queries and never reads costs a bounded amount of memory. The idle timer
+    restarts on each whole query, not on each byte (a query dribbled in is not activity).
+    """
 
     def __init__(self, daemon: ResolverDaemon) -> None:
         self.d = daemon
         self.buf = bytearray()
         self.transport: asyncio.Transport | None = None
         self.inflight = 0
+        self.write_paused = False
         self.idle: asyncio.TimerHandle | None = None
         self.peer = "?"
 
@@ -155,8 +163,18 @@ class TCPConn(asyncio.Protocol):
         self.idle = self.d.loop.call_later(self.d.config.tcp_idle_timeout, self._timeout)
 
     def _timeout(self) -> None:
-        if self.inflight == 0 and self.transport is not None:
-            self.transport.close()
+        t = self.transport
+        if t is None or t.is_closing():
+            return
+        if self.write_paused:
+            # no whole query for a whole timeout and the client does not read its answers:
+            # close() would wait for them forever, holding one of the connections of the cap
+            log.debug(
+                "%s: TCP client %s does not read its answers; aborting", self.d.name, self.peer
+            )
+            t.abort()
+        elif self.inflight == 0:
+            t.close()
         else:
             self._arm()
 
@@ -164,22 +182,44 @@ class TCPConn(asyncio.Protocol):
         self.d._tcp_conns.discard(self)
         if self.idle is not None:
             self.idle.cancel()
+        self.buf.clear()
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self._process()
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
-        self._arm()
-        while len(self.buf) >= 2:
+        self._process()
+
+    def _blocked(self) -> bool:
+        return self.write_paused or self.inflight >= _MAX_TCP_INFLIGHT
+
+    def _process(self) -> None:
+        """Start the buffered queries as far as flow control allows; read more only then."""
+        t = self.transport
+        if t is None or t.is_closing():
+            return
+        while len(self.buf) >= 2 and not self._blocked():
             n = struct.unpack_from("!H", self.buf)[0]
             if len(self.buf) < 2 + n:
                 break
             msg = bytes(self.buf[2 : 2 + n])
             del self.buf[: 2 + n]
+            self._arm()  # a whole query: the connection is in use
             if not self.d.admit(self.peer):
                 continue
             self.inflight += 1
-            if self.inflight > _MAX_TCP_INFLIGHT and self.transport is not None:
-                self.transport.pause_reading()
             self.d._spawn(self._one(msg))
+        if self._blocked():
+            t.pause_reading()
+        else:
+            t.resume_reading()
 
     async def _one(self, msg: bytes) -> None:
         try:
@@ -194,5 +234,4 @@ class TCPConn(asyncio.Protocol):
             )
         finally:
             self.inflight -= 1
-            if self.transport is not None and self.inflight <= _MAX_TCP_INFLIGHT:
-                self.transport.resume_reading()
+            self._process()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import struct
 from typing import Any
 
@@ -93,3 +94,80 @@ async def test_control_line_without_newline_gets_an_error_not_a_traceback(
         await asyncio.sleep(0.1)
         assert b'"stats"' in await control_exchange(ports["control"], b"stats\n")
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+def _pipelined(name: str, count: int) -> bytes:
+    wire = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\x00"
+    one = raw_query(wire, qtype=16)
+    return (struct.pack("!H", len(one)) + one) * count
+
+
+async def _send_without_reading(port: int, data: bytes, seconds: float) -> socket.socket:
+    """Push `data` down a connection whose client never reads, for at most `seconds`."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(s, ("127.0.0.1", port))
+    sent, deadline = 0, loop.time() + seconds
+    while sent < len(data) and loop.time() < deadline:
+        try:
+            sent += s.send(data[sent : sent + 65536])
+        except BlockingIOError:
+            await asyncio.sleep(0.01)
+    return s
+
+
+async def test_pipelining_client_that_never_reads_costs_bounded_memory(
+    start_resolver: Start,
+) -> None:
+    d, ports = await start_resolver()
+    await tcp_exchange(ports["dns"], raw_query(b"\x03big\x07example\x04test\x00", 16))  # cached
+    # 4000 queries for a 1.4 kB answer: 5.6 MB of answers nobody reads
+    s = await _send_without_reading(ports["dns"], _pipelined("big.example.test", 4000), 2.0)
+    try:
+        worst = 0
+        for _ in range(20):
+            await asyncio.sleep(0.05)
+            for conn in d._tcp_conns:
+                assert conn.transport is not None
+                worst = max(worst, conn.transport.get_write_buffer_size(), len(conn.buf))
+        assert 0 < worst < 512 * 1024
+    finally:
+        s.close()
+
+
+async def test_tcp_client_that_dribbles_or_never_reads_is_dropped_at_the_idle_timeout(
+    start_resolver: Start,
+) -> None:
+    d, ports = await start_resolver(tcp_idle_timeout=0.5)
+    loop = asyncio.get_running_loop()
+    # slowloris: one byte of a query every 0.1 s never makes a whole query
+    reader, writer = await asyncio.open_connection("127.0.0.1", ports["dns"])
+    query = raw_query(b"\x03www\x07example\x04test\x00")
+    data = struct.pack("!H", len(query)) + query
+    closed = False
+    try:
+        for b in data[:-1]:
+            writer.write(bytes([b]))
+            await asyncio.sleep(0.1)
+            with contextlib.suppress(TimeoutError):
+                closed = await asyncio.wait_for(reader.read(1), 0.001) == b""
+            if closed or reader.at_eof():
+                closed = True
+                break
+    except OSError:
+        closed = True
+    finally:
+        writer.close()
+    assert closed, "a connection that never completes a query outlived the idle timeout"
+    # a client that never reads: aborted, so its slot of the connection cap comes back
+    await tcp_exchange(ports["dns"], raw_query(b"\x03big\x07example\x04test\x00", 16))
+    s = await _send_without_reading(ports["dns"], _pipelined("big.example.test", 2000), 0.5)
+    try:
+        deadline = loop.time() + 5
+        while d._tcp_conns and loop.time() < deadline:
+            await asyncio.sleep(0.1)
+        assert not d._tcp_conns
+    finally:
+        s.close()
