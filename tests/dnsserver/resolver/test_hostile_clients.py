@@ -165,6 +165,10 @@ async def test_tcp_client_that_dribbles_or_never_reads_is_dropped_at_the_idle_ti
     await tcp_exchange(ports["dns"], raw_query(b"\x03big\x07example\x04test\x00", 16))
     s = await _send_without_reading(ports["dns"], _pipelined("big.example.test", 2000), 0.5)
     try:
+        deadline = loop.time() + 2
+        while not d._tcp_conns and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        assert d._tcp_conns
         deadline = loop.time() + 5
         while d._tcp_conns and loop.time() < deadline:
             await asyncio.sleep(0.1)
