@@ -142,6 +142,7 @@ class TCPConn(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.inflight = 0
         self.write_paused = False
+        self.eof = False  # the client has sent everything it will send
         self.idle: asyncio.TimerHandle | None = None
         self.peer = "?"
 
@@ -197,6 +198,12 @@ class TCPConn(asyncio.Protocol):
         self.buf += data
         self._process()
 
+    def eof_received(self) -> bool:
+        """A half-closed client still gets the answers of the queries it sent."""
+        self.eof = True
+        self._process()
+        return True  # keep the transport: `_process` closes it when all is answered
+
     def _blocked(self) -> bool:
         return self.write_paused or self.inflight >= _MAX_TCP_INFLIGHT
 
@@ -216,7 +223,10 @@ class TCPConn(asyncio.Protocol):
                 continue
             self.inflight += 1
             self.d._spawn(self._one(msg))
-        if self._blocked():
+        if self.eof:
+            if self.inflight == 0 and not self.write_paused:
+                t.close()  # every whole query is answered; a partial one never will be
+        elif self._blocked():
             t.pause_reading()
         else:
             t.resume_reading()

@@ -9,6 +9,7 @@ import socket
 import struct
 from typing import Any
 
+import dns.message
 import pytest
 
 Start = Any
@@ -175,3 +176,27 @@ async def test_tcp_client_that_dribbles_or_never_reads_is_dropped_at_the_idle_ti
         assert not d._tcp_conns
     finally:
         s.close()
+
+
+async def test_half_closed_tcp_client_gets_its_answers(start_resolver: Start) -> None:
+    _, ports = await start_resolver()
+    reader, writer = await asyncio.open_connection("127.0.0.1", ports["dns"])
+    try:
+        for qid, name in (
+            (1, b"\x03www\x07example\x04test\x00"),
+            (2, b"\x04mail\x07example\x04test\x00"),
+        ):
+            q = raw_query(name, qid=qid)
+            writer.write(struct.pack("!H", len(q)) + q)
+        writer.write_eof()  # cache misses: the answers come after the client's FIN
+        async with asyncio.timeout(5):
+            data = await reader.read()  # until the resolver closes
+    finally:
+        writer.close()
+    answers = []
+    while data:
+        (n,) = struct.unpack_from("!H", data)
+        answers.append(dns.message.from_wire(data[2 : 2 + n]))
+        data = data[2 + n :]
+    assert sorted(a.id for a in answers) == [1, 2]
+    assert all(a.rcode() == 0 and a.answer for a in answers)
