@@ -177,4 +177,10 @@ class Upstream:
         if not msg.header.qr or not _question_matches(msg, q, self.randomize_case):
             self.forged(f"TCP question mismatch from {peer[0]}:{peer[1]}")
             return None, loop.time() - t0
+        if msg.header.tc:
+            # Truncated even over TCP: whatever it holds is incomplete (an empty one would be
+            # cached as NODATA), so it is no answer at all (RFC 7766 §6.2.1: TCP is the retry).
+            self.stats.dropped_malformed += 1
+            _throttle(log, "tc-tcp", "truncated TCP response from %s:%s dropped", *peer)
+            return None, loop.time() - t0
         return msg, loop.time() - t0

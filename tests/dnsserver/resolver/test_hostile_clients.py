@@ -10,7 +10,13 @@ import struct
 from typing import Any
 
 import dns.message
+import dns.rcode
 import pytest
+from dnslib import DNSHeader, DNSRecord
+
+from minternet.control import request as control
+
+from .conftest import Hierarchy
 
 Start = Any
 
@@ -200,3 +206,19 @@ async def test_half_closed_tcp_client_gets_its_answers(start_resolver: Start) ->
         data = data[2 + n :]
     assert sorted(a.id for a in answers) == [1, 2]
     assert all(a.rcode() == 0 and a.answer for a in answers)
+
+
+async def test_upstream_truncating_even_over_tcp_is_no_answer(
+    start_resolver: Start, hierarchy: Hierarchy
+) -> None:
+    def always_truncated(q: DNSRecord) -> DNSRecord:
+        r = DNSRecord(DNSHeader(id=q.header.id, qr=1, aa=1, tc=1), q=q.q)
+        return r
+
+    hierarchy.net["127.0.0.13"].handler = always_truncated
+    _, ports = await start_resolver()
+    q = raw_query(b"\x03www\x05other\x04test\x00")
+    answer = dns.message.from_wire(await udp_exchange(ports["dns"], q, timeout=10))
+    assert answer.rcode() == dns.rcode.SERVFAIL  # not NOERROR with no data, and not cached
+    dump = await asyncio.to_thread(control, f"127.0.0.1:{ports['control']}", "dump www.other.test.")
+    assert dump["entries"] == []
