@@ -116,12 +116,17 @@ class Upstream:
         fam = family_of(q.server)
         local = self._local(q.server)
         src = local[0] if local else None
-        sock = socket.socket(fam, socket.SOCK_DGRAM)
+        try:
+            sock = socket.socket(fam, socket.SOCK_DGRAM)
+        except OSError as e:  # out of descriptors under a flood: this query fails, quietly
+            _throttle(log, "socket", "cannot open an upstream socket: %s", e)
+            return None, 0.0
         try:
             sock.bind((src or ("::" if fam == socket.AF_INET6 else "0.0.0.0"), 0))
             sock.setblocking(False)
-        except OSError:
+        except OSError as e:
             sock.close()
+            _throttle(log, "socket", "cannot bind an upstream socket: %s", e)
             return None, 0.0
         local_port = sock.getsockname()[1]
         try:

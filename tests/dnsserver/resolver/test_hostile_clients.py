@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 import struct
@@ -14,6 +15,7 @@ import dns.rcode
 import pytest
 from dnslib import DNSHeader, DNSRecord
 
+from dnsserver.aio import upstream as upstream_mod
 from minternet.control import request as control
 
 from .conftest import Hierarchy
@@ -222,3 +224,26 @@ async def test_upstream_truncating_even_over_tcp_is_no_answer(
     assert answer.rcode() == dns.rcode.SERVFAIL  # not NOERROR with no data, and not cached
     dump = await asyncio.to_thread(control, f"127.0.0.1:{ports['control']}", "dump www.other.test.")
     assert dump["entries"] == []
+
+
+class _OutOfDescriptors:
+    """The `socket` module as seen by the upstream code when the process has no fd left."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(socket, name)
+
+    def socket(self, *args: Any, **kwargs: Any) -> socket.socket:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+
+async def test_no_descriptor_left_is_servfail_and_one_log_line(
+    start_resolver: Start, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, ports = await start_resolver()
+    monkeypatch.setattr(upstream_mod, "socket", _OutOfDescriptors())
+    with caplog.at_level(logging.WARNING):
+        for name in (b"\x03www\x07example\x04test\x00", b"\x04mail\x07example\x04test\x00"):
+            answer = dns.message.from_wire(await udp_exchange(ports["dns"], raw_query(name)))
+            assert answer.rcode() == dns.rcode.SERVFAIL
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert sum("upstream socket" in r.getMessage() for r in caplog.records) <= 1  # throttled
