@@ -219,10 +219,15 @@ class TCPConn(asyncio.Protocol):
             msg = bytes(self.buf[2 : 2 + n])
             del self.buf[: 2 + n]
             self._arm()  # a whole query: the connection is in use
-            if not self.d.admit(self.peer):
+            d = self.d
+            if not d.admit(self.peer):
+                continue
+            if len(d._tasks) >= d.config.max_pending:  # the same bound as for UDP queries
+                d.stats.dropped_overload += 1
+                _throttle(log, "overload", "%s: too many queries in progress", d.name)
                 continue
             self.inflight += 1
-            self.d._spawn(self._one(msg))
+            d._spawn(self._one(msg))
         if self.eof:
             if self.inflight == 0 and not self.write_paused:
                 t.close()  # every whole query is answered; a partial one never will be

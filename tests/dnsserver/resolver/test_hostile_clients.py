@@ -247,3 +247,24 @@ async def test_no_descriptor_left_is_servfail_and_one_log_line(
             assert answer.rcode() == dns.rcode.SERVFAIL
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     assert sum("upstream socket" in r.getMessage() for r in caplog.records) <= 1  # throttled
+
+
+async def test_tcp_queries_respect_the_bound_on_queries_in_progress(
+    start_resolver: Start, hierarchy: Hierarchy
+) -> None:
+    for server in hierarchy.net.values():
+        server.delay = 0.5  # every resolution takes a while
+    d, ports = await start_resolver(max_pending=4)
+    _reader, writer = await asyncio.open_connection("127.0.0.1", ports["dns"])
+    try:
+        for i in range(12):  # distinct names (n0 .. nb): no sharing of one resolution
+            q = raw_query(bytes([2]) + b"n%x" % i + b"\x07example\x04test\x00", qid=i)
+            writer.write(struct.pack("!H", len(q)) + q)
+        worst = 0
+        for _ in range(10):
+            await asyncio.sleep(0.02)
+            worst = max(worst, len(d._tasks))
+        assert worst <= 4
+        assert d.stats.dropped_overload >= 8
+    finally:
+        writer.close()
