@@ -36,6 +36,9 @@ _throttle = Throttle()
 #: Types a stub may not ask a resolver for (zone transfers, meta types other than ANY).
 _REFUSED_TYPES = {QTYPE.AXFR, QTYPE.IXFR, QTYPE.OPT, 251}
 CONTROL_MAX_LINE = 4096  # a control command is one short line
+#: Control connections open at once; a new one closes the oldest, so that idle connections
+#: can neither eat the descriptors resolution needs nor lock the operator out.
+CONTROL_MAX_CONNECTIONS = 16
 
 
 class ResolverDaemon:
@@ -82,6 +85,7 @@ class ResolverDaemon:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closers: list[Any] = []
         self._tcp_conns: set[TCPConn] = set()
+        self._control_conns: dict[asyncio.StreamWriter, None] = {}  # oldest first
         self.loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -396,6 +400,14 @@ class ResolverDaemon:
         return reply
 
     async def _control(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._control_conns) >= CONTROL_MAX_CONNECTIONS:
+            oldest = next(iter(self._control_conns))
+            del self._control_conns[oldest]
+            peer = oldest.get_extra_info("peername")
+            _throttle(log, "control-cap", "%s: %d control connections; closing the oldest (%s)",
+                      self.name, CONTROL_MAX_CONNECTIONS, peer[0] if peer else "?")  # fmt: skip
+            oldest.transport.abort()
+        self._control_conns[writer] = None
         try:
             try:
                 async with asyncio.timeout(10):
@@ -415,6 +427,7 @@ class ResolverDaemon:
         except (TimeoutError, OSError):
             pass
         finally:
+            self._control_conns.pop(writer, None)
             writer.close()
 
 

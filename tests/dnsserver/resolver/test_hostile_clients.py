@@ -268,3 +268,25 @@ async def test_tcp_queries_respect_the_bound_on_queries_in_progress(
         assert d.stats.dropped_overload >= 8
     finally:
         writer.close()
+
+
+async def test_idle_control_connections_are_bounded_and_never_lock_the_operator_out(
+    start_resolver: Start,
+) -> None:
+    _, ports = await start_resolver()
+    idle = [await asyncio.open_connection("127.0.0.1", ports["control"]) for _ in range(60)]
+
+    async def closed_by_server(reader: asyncio.StreamReader) -> bool:
+        try:
+            return await asyncio.wait_for(reader.read(), 1.0) == b""
+        except (TimeoutError, OSError):
+            return isinstance(reader.exception(), OSError)
+
+    try:
+        reply = await control_exchange(ports["control"], b"stats\n")
+        assert b'"stats"' in reply  # the newest connection is served
+        closed = await asyncio.gather(*(closed_by_server(r) for r, _ in idle))
+        assert sum(closed) >= 60 - 16  # the oldest idle ones were closed by the resolver
+    finally:
+        for _, w in idle:
+            w.close()
