@@ -35,6 +35,7 @@ _throttle = Throttle()
 
 #: Types a stub may not ask a resolver for (zone transfers, meta types other than ANY).
 _REFUSED_TYPES = {QTYPE.AXFR, QTYPE.IXFR, QTYPE.OPT, 251}
+BIND_ATTEMPTS = 20  # port 0: the UDP port chosen by the kernel may be taken for TCP
 CONTROL_MAX_LINE = 4096  # a control command is one short line
 #: Control connections open at once; a new one closes the oldest, so that idle connections
 #: can neither eat the descriptors resolution needs nor lock the operator out.
@@ -92,12 +93,19 @@ class ResolverDaemon:
 
     async def start(self) -> dict[str, int]:
         self.loop = asyncio.get_running_loop()
-        udp = UDPReader(self, self.host, self.port)
-        port = udp.port
+        for attempt in range(BIND_ATTEMPTS):
+            udp = UDPReader(self, self.host, self.port)
+            port = udp.port
+            try:
+                tcp, _ = await open_tcp(lambda: TCPConn(self), self.host, port)
+            except OSError:
+                udp.close()
+                if self.port != 0 or attempt == BIND_ATTEMPTS - 1:
+                    raise
+                continue  # port 0: the kernel's UDP port is taken for TCP; another one
+            break
         udp.start()
-        self._closers.append(udp)
-        tcp, _ = await open_tcp(lambda: TCPConn(self), self.host, port)
-        self._closers.append(tcp)
+        self._closers.extend((udp, tcp))
         ports = {"dns": port}
         if self.config.control:
             chost, cport = parse_hostport(self.config.control)

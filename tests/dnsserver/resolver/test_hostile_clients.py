@@ -15,6 +15,7 @@ import dns.rcode
 import pytest
 from dnslib import DNSHeader, DNSRecord
 
+from dnsserver.aio import resolver as resolver_mod
 from dnsserver.aio import upstream as upstream_mod
 from minternet.control import request as control
 
@@ -290,3 +291,26 @@ async def test_idle_control_connections_are_bounded_and_never_lock_the_operator_
     finally:
         for _, w in idle:
             w.close()
+
+
+async def test_port_zero_retries_when_the_udp_port_is_taken_for_tcp(
+    start_resolver: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_open_tcp = resolver_mod.open_tcp
+    failures = []
+
+    async def busy_once(*args: Any, **kwargs: Any) -> Any:
+        if not failures:  # another process holds this port for TCP
+            failures.append(args[2])
+            raise OSError(errno.EADDRINUSE, "address already in use")
+        return await real_open_tcp(*args, **kwargs)
+
+    monkeypatch.setattr(resolver_mod, "open_tcp", busy_once)
+    _, ports = await start_resolver()  # the first UDP socket must not leak either
+    assert failures and ports["dns"] != failures[0]
+    query = raw_query(b"\x03www\x07example\x04test\x00")
+    for answer in (
+        await udp_exchange(ports["dns"], query),
+        await tcp_exchange(ports["dns"], query),
+    ):
+        assert dns.message.from_wire(answer).rcode() == dns.rcode.NOERROR
