@@ -426,8 +426,14 @@ class ResolverDaemon:
                           self.name, peer[0] if peer else "?")  # fmt: skip
                 reply: dict[str, Any] = {"error": f"line longer than {CONTROL_MAX_LINE} octets"}
             else:
+                text = line.decode("utf-8", "replace")[:1024]
                 try:
-                    reply = self.control_command(line.decode("utf-8", "replace")[:1024])
+                    if text.split()[:1] == ["dump"]:
+                        # a full cache takes seconds to format: off the event loop, which keeps
+                        # answering queries (the dump only reads a snapshot of the cache)
+                        reply = await asyncio.to_thread(self.control_command, text)
+                    else:
+                        reply = self.control_command(text)
                 except Exception as e:  # a bad NAME and the like
                     reply = {"error": str(e)}
             writer.write(json.dumps(reply).encode() + b"\n")

@@ -8,6 +8,7 @@ import errno
 import logging
 import socket
 import struct
+import time
 from typing import Any
 
 import dns.message
@@ -17,6 +18,7 @@ from dnslib import DNSHeader, DNSRecord
 
 from dnsserver.aio import resolver as resolver_mod
 from dnsserver.aio import upstream as upstream_mod
+from dnsserver.resolver import control as control_mod
 from minternet.control import request as control
 
 from .conftest import Hierarchy
@@ -314,3 +316,28 @@ async def test_port_zero_retries_when_the_udp_port_is_taken_for_tcp(
         await tcp_exchange(ports["dns"], query),
     ):
         assert dns.message.from_wire(answer).rcode() == dns.rcode.NOERROR
+
+
+async def test_dump_of_a_huge_cache_does_not_stop_resolution(
+    start_resolver: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, ports = await start_resolver()
+    query = raw_query(b"\x03www\x07example\x04test\x00")
+    await udp_exchange(ports["dns"], query)  # cached
+    real_execute = control_mod.execute
+    finished: list[str] = []
+
+    def slow_execute(line: str, **kw: Any) -> Any:
+        out = real_execute(line, **kw)
+        if line.startswith("dump"):
+            time.sleep(1.0)  # what formatting 100,000 cached RRsets costs
+            finished.append("dump")
+        return out
+
+    monkeypatch.setattr(control_mod, "execute", slow_execute)
+    dump = asyncio.ensure_future(control_exchange(ports["control"], b"dump\n", timeout=10))
+    await asyncio.sleep(0.1)  # the dump is under way
+    answer = await udp_exchange(ports["dns"], query)
+    assert finished == []  # answered while the dump was still being formatted
+    assert dns.message.from_wire(answer).rcode() == dns.rcode.NOERROR
+    assert b"www.example.test." in await dump
