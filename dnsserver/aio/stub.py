@@ -149,7 +149,10 @@ class TCPConn(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
-        self.peer = peer[0] if peer else "?"
+        if not peer:  # reset before we got to it: no address to answer or to check the ACL of
+            transport.abort()  # type: ignore[attr-defined]
+            return
+        self.peer = peer[0]
         if len(self.d._tcp_conns) >= self.d.config.max_tcp_connections:
             _throttle(log, "tcpcap", "%s: TCP connection cap; closing %s", self.d.name, self.peer)
             transport.close()

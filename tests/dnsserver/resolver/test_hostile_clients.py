@@ -18,6 +18,7 @@ from dnslib import DNSHeader, DNSRecord
 
 from dnsserver.aio import resolver as resolver_mod
 from dnsserver.aio import upstream as upstream_mod
+from dnsserver.aio.stub import TCPConn
 from dnsserver.resolver import control as control_mod
 from minternet.control import request as control
 
@@ -341,3 +342,44 @@ async def test_dump_of_a_huge_cache_does_not_stop_resolution(
     assert finished == []  # answered while the dump was still being formatted
     assert dns.message.from_wire(answer).rcode() == dns.rcode.NOERROR
     assert b"www.example.test." in await dump
+
+
+async def test_tcp_connection_reset_before_it_is_accepted_is_dropped_not_refused(
+    start_resolver: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    d, _ = await start_resolver()
+
+    class ResetTransport(asyncio.Transport):
+        aborted = False
+
+        def get_extra_info(self, name: str, default: Any = None) -> Any:
+            return None  # getpeername() failed: the client is gone
+
+        def abort(self) -> None:
+            self.aborted = True
+
+        def is_closing(self) -> bool:
+            return self.aborted
+
+        def write(self, data: Any) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+        def pause_reading(self) -> None:
+            pass
+
+        def resume_reading(self) -> None:
+            pass
+
+    transport = ResetTransport()
+    conn = TCPConn(d)
+    with caplog.at_level(logging.WARNING):
+        conn.connection_made(transport)
+        q = raw_query(b"\x03www\x07example\x04test\x00")
+        if not transport.aborted:
+            conn.data_received(struct.pack("!H", len(q)) + q)
+            await asyncio.sleep(0.1)
+    assert transport.aborted and conn not in d._tcp_conns
+    assert not [r for r in caplog.records if "allow list" in r.getMessage()]  # no bogus REFUSED
