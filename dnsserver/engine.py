@@ -65,6 +65,8 @@ class Engine:
         max_udp = self.max_udp
         if query.edns is not None and query.edns.version != 0:
             return response.badvers(query, max_udp), b"error"
+        if query.tsig is not None:  # we hold no keys: every signed query is BADKEY
+            return response.badkey(query, max_udp), b"error"
         if query.qclass not in (CLASS_IN, CLASS_ANY):
             return response.error(query, REFUSED, max_udp), b"error"  # we serve class IN only
         if query.qtype in (TYPE_AXFR, TYPE_IXFR):

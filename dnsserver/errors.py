@@ -9,7 +9,9 @@ SERVFAIL = 2
 NXDOMAIN = 3
 NOTIMP = 4
 REFUSED = 5
+NOTAUTH = 9  # RFC 8945 §5.2: a TSIG error
 BADVERS = 16
+BADKEY = 17  # RFC 8945 §5.2.2, in the TSIG record's Error field
 
 
 class DnsError(Exception):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from dnslib import EDNS0, DNSHeader, DNSLabel, DNSQuestion, DNSRecord
+import struct
 
-from dnsserver.errors import BADVERS
+from dnslib import EDNS0, RR, DNSHeader, DNSLabel, DNSQuestion, DNSRecord
+from dnslib import RD as RawRdata
+
+from dnsserver.errors import BADKEY, BADVERS, NOTAUTH
 from dnsserver.lookup import Answer
-from dnsserver.wire import AA, CD, QR, RD, TC, Query
+from dnsserver.wire import AA, CD, QR, RD, TC, TYPE_TSIG, Name, Query
 
 MIN_UDP = 512  # RFC 1035 §4.2.1; RFC 6891 §6.2.5: smaller EDNS sizes are treated as 512
 TCP_MAX = 65535  # RFC 7766 §8: the 2-byte length prefix bounds a message
@@ -86,5 +89,28 @@ def error(query: Query, rcode: int, max_udp: int) -> bytes:
     """An error rcode (REFUSED) with the question echoed."""
     rec = DNSRecord(
         _header(query, rcode, aa=False), q=_question(query), ar=_opt(query, max_udp, rcode)
+    )
+    return bytes(rec.pack())
+
+
+def _wire_name(name: Name) -> bytes:
+    return b"".join(bytes([len(label)]) + label for label in name) + b"\x00"
+
+
+def badkey(query: Query, max_udp: int) -> bytes:
+    """RFC 8945 §5.2.2, §5.3.2: a query signed with a key we do not have (we have none) gets
+    NOTAUTH and an unsigned TSIG record (MAC size 0) with Error BADKEY, after the OPT record."""
+    assert query.tsig is not None
+    tsig = query.tsig
+    rdata = (
+        _wire_name(tsig.algorithm)  # never compressed (RFC 8945 §4.2)
+        + tsig.time_fudge
+        + struct.pack("!HHHH", 0, tsig.original_id, BADKEY, 0)
+    )
+    record = RR(DNSLabel(list(tsig.key)), TYPE_TSIG, 255, 0, RawRdata(rdata))  # class ANY, TTL 0
+    rec = DNSRecord(
+        _header(query, NOTAUTH, aa=False),
+        q=_question(query),
+        ar=[*_opt(query, max_udp, NOTAUTH), record],
     )
     return bytes(rec.pack())

@@ -21,6 +21,7 @@ CD = 0x0010
 OPCODE_MASK = 0x7800
 
 TYPE_OPT = 41
+TYPE_TSIG = 250
 MAX_NAME_WIRE = 255  # RFC 1035 §2.3.4: a name is at most 255 octets on the wire
 _HEADER = struct.Struct("!HHHHHH")
 _FIXED = struct.Struct("!HHIH")  # type, class, ttl, rdlength
@@ -36,6 +37,16 @@ class Edns:
 
 
 @dataclass(frozen=True, slots=True)
+class Tsig:
+    """The client's TSIG record (RFC 8945 §4.2): what an unsigned error response echoes."""
+
+    key: Name  # the key name (the record's owner)
+    algorithm: Name
+    time_fudge: bytes  # Time Signed (48 bits) and Fudge (16 bits), as sent
+    original_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class Query:
     """A parsed standard query; `labels` keeps the client's case, `key` is lowercased."""
 
@@ -46,6 +57,7 @@ class Query:
     qtype: int
     qclass: int
     edns: Edns | None
+    tsig: Tsig | None = None
 
 
 def read_name(data: bytes, pos: int) -> tuple[Name, int]:
@@ -109,7 +121,9 @@ def parse_query(data: bytes) -> Query:
     qtype, qclass = struct.unpack_from("!HH", data, pos)
     pos += 4
     edns: Edns | None = None
-    for i in range(ancount + nscount + arcount):
+    tsig: Tsig | None = None
+    total = ancount + nscount + arcount
+    for i in range(total):
         owner, pos = read_name(data, pos)
         if pos + 10 > len(data):
             raise FormatError("truncated resource record")
@@ -123,6 +137,11 @@ def parse_query(data: bytes) -> Query:
                 raise FormatError("misplaced or duplicate OPT record")
             _check_options(data, pos, pos + rdlength)
             edns = Edns(payload=rclass, version=(ttl >> 16) & 0xFF, do=bool(ttl & 0x8000))
+        elif rtype == TYPE_TSIG:
+            # RFC 8945 §5.1: one TSIG, the last record of the additional section
+            if i != total - 1 or i < ancount + nscount:
+                raise FormatError("TSIG record not last in the additional section")
+            tsig = _read_tsig(data, owner, pos, pos + rdlength)
         pos += rdlength
     return Query(
         id=qid,
@@ -132,7 +151,25 @@ def parse_query(data: bytes) -> Query:
         qtype=qtype,
         qclass=qclass,
         edns=edns,
+        tsig=tsig,
     )
+
+
+def _read_tsig(data: bytes, owner: Name, pos: int, end: int) -> Tsig:
+    """RFC 8945 §4.2: Algorithm Name, Time Signed, Fudge, MAC Size, MAC, Original ID, Error,
+    Other Len, Other Data; every field must lie within the record."""
+    algorithm, pos = read_name(data, pos)
+    if pos + 10 > end:
+        raise FormatError("truncated TSIG record")
+    time_fudge = data[pos : pos + 8]
+    (mac_size,) = struct.unpack_from("!H", data, pos + 8)
+    pos += 10 + mac_size
+    if pos + 6 > end:
+        raise FormatError("truncated TSIG record")
+    original_id, _error, other_len = struct.unpack_from("!HHH", data, pos)
+    if pos + 6 + other_len != end:
+        raise FormatError("TSIG record length mismatch")
+    return Tsig(key=owner, algorithm=algorithm, time_fudge=time_fudge, original_id=original_id)
 
 
 def _check_options(data: bytes, pos: int, end: int) -> None:

@@ -24,7 +24,7 @@ from dnsserver.resolver.config import ResolverConfig
 from dnsserver.resolver.iterate import Reply, Resolver, Result
 from dnsserver.resolver.packed import PackedAnswer, QuestionKey, question_key
 from dnsserver.resolver.policy import Policy
-from dnsserver.resolver.rrset import Name, name_of, to_text, type_text
+from dnsserver.resolver.rrset import Name, is_legal, name_of, to_text, type_text
 from dnsserver.resolver.servers import ServerSelector
 from dnsserver.resolver.stats import Stats
 from minternet.listen import open_tcp, parse_hostport
@@ -35,6 +35,11 @@ _throttle = Throttle()
 
 #: Types a stub may not ask a resolver for (zone transfers, meta types other than ANY).
 _REFUSED_TYPES = {QTYPE.AXFR, QTYPE.IXFR, QTYPE.OPT, 251}
+BIND_ATTEMPTS = 20  # port 0: the UDP port chosen by the kernel may be taken for TCP
+CONTROL_MAX_LINE = 4096  # a control command is one short line
+#: Control connections open at once; a new one closes the oldest, so that idle connections
+#: can neither eat the descriptors resolution needs nor lock the operator out.
+CONTROL_MAX_CONNECTIONS = 16
 
 
 class ResolverDaemon:
@@ -81,22 +86,32 @@ class ResolverDaemon:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closers: list[Any] = []
         self._tcp_conns: set[TCPConn] = set()
+        self._control_conns: dict[asyncio.StreamWriter, None] = {}  # oldest first
         self.loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> dict[str, int]:
         self.loop = asyncio.get_running_loop()
-        udp = UDPReader(self, self.host, self.port)
-        port = udp.port
+        for attempt in range(BIND_ATTEMPTS):
+            udp = UDPReader(self, self.host, self.port)
+            port = udp.port
+            try:
+                tcp, _ = await open_tcp(lambda: TCPConn(self), self.host, port)
+            except OSError:
+                udp.close()
+                if self.port != 0 or attempt == BIND_ATTEMPTS - 1:
+                    raise
+                continue  # port 0: the kernel's UDP port is taken for TCP; another one
+            break
         udp.start()
-        self._closers.append(udp)
-        tcp, _ = await open_tcp(lambda: TCPConn(self), self.host, port)
-        self._closers.append(tcp)
+        self._closers.extend((udp, tcp))
         ports = {"dns": port}
         if self.config.control:
             chost, cport = parse_hostport(self.config.control)
-            ctl = await asyncio.start_server(self._control, chost, cport, reuse_address=True)
+            ctl = await asyncio.start_server(
+                self._control, chost, cport, reuse_address=True, limit=CONTROL_MAX_LINE
+            )
             self._closers.append(ctl)
             ports["control"] = ctl.sockets[0].getsockname()[1]
         mode = (
@@ -199,15 +214,13 @@ class ResolverDaemon:
         except Exception:
             self.stats.formerr += 1
             _throttle(log, "formerr", "%s: malformed query from %s", self.name, client)
-            if len(data) >= 12 and not data[2] & 0x80:
-                h = bytearray(data[:12])
-                h[2] = 0x80 | (data[2] & 0x79)  # QR, keep opcode and RD
-                h[3] = RCODE.FORMERR
-                h[4:12] = bytes(8)
-                return bytes(h)
-            return None
+            return _formerr(data)
         if req.header.qr:
             return None  # a response sent to us: never answer those (no reflection loops)
+        if not all(is_legal(q.qname) for q in req.questions):
+            self.stats.formerr += 1
+            _throttle(log, "formerr", "%s: malformed query from %s", self.name, client)
+            return _formerr(data)
         opts = [r for r in req.ar if r.rtype == QTYPE.OPT]
         reply = DNSRecord(DNSHeader(id=req.header.id, qr=1, rd=req.header.rd, ra=1))
         reply.header.opcode = req.header.opcode
@@ -395,16 +408,49 @@ class ResolverDaemon:
         return reply
 
     async def _control(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._control_conns) >= CONTROL_MAX_CONNECTIONS:
+            oldest = next(iter(self._control_conns))
+            del self._control_conns[oldest]
+            peer = oldest.get_extra_info("peername")
+            _throttle(log, "control-cap", "%s: %d control connections; closing the oldest (%s)",
+                      self.name, CONTROL_MAX_CONNECTIONS, peer[0] if peer else "?")  # fmt: skip
+            oldest.transport.abort()
+        self._control_conns[writer] = None
         try:
-            async with asyncio.timeout(10):
-                line = await reader.readline()
             try:
-                reply = self.control_command(line.decode("utf-8", "replace")[:1024])
-            except Exception as e:  # a bad NAME and the like
-                reply = {"error": str(e)}
+                async with asyncio.timeout(10):
+                    line = await reader.readline()
+            except ValueError:  # no newline within the limit (asyncio.LimitOverrunError)
+                peer = writer.get_extra_info("peername")
+                _throttle(log, "control-long", "%s: control line too long from %s",
+                          self.name, peer[0] if peer else "?")  # fmt: skip
+                reply: dict[str, Any] = {"error": f"line longer than {CONTROL_MAX_LINE} octets"}
+            else:
+                text = line.decode("utf-8", "replace")[:1024]
+                try:
+                    if text.split()[:1] == ["dump"]:
+                        # a full cache takes seconds to format: off the event loop, which keeps
+                        # answering queries (the dump only reads a snapshot of the cache)
+                        reply = await asyncio.to_thread(self.control_command, text)
+                    else:
+                        reply = self.control_command(text)
+                except Exception as e:  # a bad NAME and the like
+                    reply = {"error": str(e)}
             writer.write(json.dumps(reply).encode() + b"\n")
             await writer.drain()
         except (TimeoutError, OSError):
             pass
         finally:
+            self._control_conns.pop(writer, None)
             writer.close()
+
+
+def _formerr(data: bytes) -> bytes | None:
+    """A header-only FORMERR for a query that cannot be parsed or answered (none to responses)."""
+    if len(data) < 12 or data[2] & 0x80:
+        return None
+    h = bytearray(data[:12])
+    h[2] = 0x80 | (data[2] & 0x79)  # QR, keep opcode and RD
+    h[3] = RCODE.FORMERR
+    h[4:12] = bytes(8)
+    return bytes(h)

@@ -105,7 +105,11 @@ class UDPReader:
 
     async def _slow(self, data: bytes, addr: tuple[Any, ...], qk: QuestionKey | None) -> None:
         limit = qk.udp_size if qk is not None else _udp_limit(data)
-        out = await self.d.answer(data, addr[0], qk, limit)
+        try:
+            out = await self.d.answer(data, addr[0], qk, limit)
+        except Exception:  # a bug must cost one query, never an unretrieved task's traceback
+            log.exception("%s: internal error answering a query from %s", self.d.name, addr[0])
+            return
         if out is not None and self.sock.fileno() >= 0:
             with contextlib.suppress(OSError):
                 self.sock.sendto(out, addr)
@@ -123,20 +127,32 @@ def _udp_limit(data: bytes) -> int:
 
 
 class TCPConn(asyncio.Protocol):
-    """RFC 7766: length-prefixed messages, several per connection, idle timeout, a cap."""
+    """RFC 7766: length-prefixed messages, several per connection, idle timeout, a cap.
+
+    Flow control (RFC 7766 §6.2.3): at most _MAX_TCP_INFLIGHT queries of a connection are in
+    progress, and none is started while its answers are not being read (the transport's write
+    buffer is over its high-water mark); meanwhile the socket is not read either, so a client
+    that pipelines queries and never reads costs a bounded amount of memory. The idle timer
+    restarts on each whole query, not on each byte (a query dribbled in is not activity).
+    """
 
     def __init__(self, daemon: ResolverDaemon) -> None:
         self.d = daemon
         self.buf = bytearray()
         self.transport: asyncio.Transport | None = None
         self.inflight = 0
+        self.write_paused = False
+        self.eof = False  # the client has sent everything it will send
         self.idle: asyncio.TimerHandle | None = None
         self.peer = "?"
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
-        self.peer = peer[0] if peer else "?"
+        if not peer:  # reset before we got to it: no address to answer or to check the ACL of
+            transport.abort()  # type: ignore[attr-defined]
+            return
+        self.peer = peer[0]
         if len(self.d._tcp_conns) >= self.d.config.max_tcp_connections:
             _throttle(log, "tcpcap", "%s: TCP connection cap; closing %s", self.d.name, self.peer)
             transport.close()
@@ -151,8 +167,18 @@ class TCPConn(asyncio.Protocol):
         self.idle = self.d.loop.call_later(self.d.config.tcp_idle_timeout, self._timeout)
 
     def _timeout(self) -> None:
-        if self.inflight == 0 and self.transport is not None:
-            self.transport.close()
+        t = self.transport
+        if t is None or t.is_closing():
+            return
+        if self.write_paused:
+            # no whole query for a whole timeout and the client does not read its answers:
+            # close() would wait for them forever, holding one of the connections of the cap
+            log.debug(
+                "%s: TCP client %s does not read its answers; aborting", self.d.name, self.peer
+            )
+            t.abort()
+        elif self.inflight == 0:
+            t.close()
         else:
             self._arm()
 
@@ -160,22 +186,58 @@ class TCPConn(asyncio.Protocol):
         self.d._tcp_conns.discard(self)
         if self.idle is not None:
             self.idle.cancel()
+        self.buf.clear()
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self._process()
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
-        self._arm()
-        while len(self.buf) >= 2:
+        self._process()
+
+    def eof_received(self) -> bool:
+        """A half-closed client still gets the answers of the queries it sent."""
+        self.eof = True
+        self._process()
+        return True  # keep the transport: `_process` closes it when all is answered
+
+    def _blocked(self) -> bool:
+        return self.write_paused or self.inflight >= _MAX_TCP_INFLIGHT
+
+    def _process(self) -> None:
+        """Start the buffered queries as far as flow control allows; read more only then."""
+        t = self.transport
+        if t is None or t.is_closing():
+            return
+        while len(self.buf) >= 2 and not self._blocked():
             n = struct.unpack_from("!H", self.buf)[0]
             if len(self.buf) < 2 + n:
                 break
             msg = bytes(self.buf[2 : 2 + n])
             del self.buf[: 2 + n]
-            if not self.d.admit(self.peer):
+            self._arm()  # a whole query: the connection is in use
+            d = self.d
+            if not d.admit(self.peer):
+                continue
+            if len(d._tasks) >= d.config.max_pending:  # the same bound as for UDP queries
+                d.stats.dropped_overload += 1
+                _throttle(log, "overload", "%s: too many queries in progress", d.name)
                 continue
             self.inflight += 1
-            if self.inflight > _MAX_TCP_INFLIGHT and self.transport is not None:
-                self.transport.pause_reading()
-            self.d._spawn(self._one(msg))
+            d._spawn(self._one(msg))
+        if self.eof:
+            if self.inflight == 0 and not self.write_paused:
+                t.close()  # every whole query is answered; a partial one never will be
+        elif self._blocked():
+            t.pause_reading()
+        else:
+            t.resume_reading()
 
     async def _one(self, msg: bytes) -> None:
         try:
@@ -184,7 +246,10 @@ class TCPConn(asyncio.Protocol):
                 out = await self.d.answer(msg, self.peer, qk, None)
             if out is not None and self.transport is not None and not self.transport.is_closing():
                 self.transport.write(struct.pack("!H", len(out)) + out)
+        except Exception:  # a bug must cost one query, never an unretrieved task's traceback
+            log.exception(
+                "%s: internal error answering a TCP query from %s", self.d.name, self.peer
+            )
         finally:
             self.inflight -= 1
-            if self.transport is not None and self.inflight <= _MAX_TCP_INFLIGHT:
-                self.transport.resume_reading()
+            self._process()

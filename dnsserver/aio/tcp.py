@@ -1,5 +1,14 @@
 """The TCP listener (RFC 7766): 2-byte length framing, several queries per connection answered
-in order (pipelining), an idle timeout, a cap on concurrent connections, flow control."""
+in order (pipelining), an idle timeout, a cap on concurrent connections, flow control.
+
+Flow control (RFC 7766 §6.2.3): while the client does not read its answers (the transport's
+write buffer is over its high-water mark) no further query is answered and the socket is not
+read, so a client that pipelines queries for big answers and never reads costs at most about
+FLUSH_AT plus the high-water mark. The idle timer counts from the last whole query, so a query
+dribbled in a byte at a time does not keep a connection (one of the capped few) open; a client
+that reads nothing for a whole timeout is aborted rather than closed (close would wait for it
+to read).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +23,7 @@ from minternet.logs import Throttle
 log = logging.getLogger(__name__)
 
 MIN_QUERY = 12  # a DNS header
+FLUSH_AT = 16 * 1024  # answers are written in batches of about this size (one write per read)
 
 
 class TcpLimits:
@@ -34,6 +44,8 @@ class TcpConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
         self._buf = bytearray()
+        self._paused = False  # the client is not reading its answers
+        self._eof = False  # the client has sent everything it will send
         self._timer: asyncio.TimerHandle | None = None
         self._last = 0.0
         self._loop = asyncio.get_running_loop()
@@ -62,21 +74,29 @@ class TcpConnection(asyncio.Protocol):
             return
         idle = self._loop.time() - self._last
         if idle >= self.limits.idle_timeout:
-            log.debug("closing idle TCP connection from %s", self.peer)
-            self.transport.close()
+            if self._paused or self.transport.get_write_buffer_size():
+                log.debug("aborting TCP connection from %s: answers not read", self.peer)
+                self.transport.abort()
+            else:
+                log.debug("closing idle TCP connection from %s", self.peer)
+                self.transport.close()
         else:
             self._timer = self._loop.call_later(self.limits.idle_timeout - idle, self._check_idle)
 
     def data_received(self, data: bytes) -> None:
+        self._buf += data
+        self._process()
+
+    def _process(self) -> None:
+        """Answer the whole queries in the buffer, in order, while the client reads answers."""
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        self._last = self._loop.time()
         buf = self._buf
-        buf += data
         out: list[bytes] = []
+        pending = 0
         get = self.engine.tcp_cache.get
-        while len(buf) >= 2:
+        while len(buf) >= 2 and not self._paused:
             (n,) = struct.unpack_from("!H", buf)
             if n < MIN_QUERY or n > self.limits.max_message:
                 self.throttle(
@@ -89,6 +109,7 @@ class TcpConnection(asyncio.Protocol):
                 break
             msg = bytes(buf[2 : 2 + n])
             del buf[: 2 + n]
+            self._last = self._loop.time()  # a whole query: the connection is in use
             entry = get(msg[2:])
             if entry is not None:
                 wire: bytes | None = msg[:2] + entry[0]
@@ -104,23 +125,35 @@ class TcpConnection(asyncio.Protocol):
             if wire is not None:
                 out.append(struct.pack("!H", len(wire)))
                 out.append(wire)
+                pending += len(wire)
+                if pending >= FLUSH_AT:
+                    self._flush(out)  # may pause writing: then the loop stops here
+                    pending = 0
         self._flush(out)
+        if self._eof and not self._paused:
+            transport.close()  # every whole query the client sent is answered
 
     def _flush(self, out: list[bytes]) -> None:
         if out and self.transport is not None:
             self.transport.write(b"".join(out))
+            out.clear()
 
     # Flow control: a client that does not read its answers stops being read (RFC 7766 §6.2.3).
     def pause_writing(self) -> None:
+        self._paused = True
         if self.transport is not None:
             self.transport.pause_reading()
 
     def resume_writing(self) -> None:
-        if self.transport is not None and not self.transport.is_closing():
+        self._paused = False
+        self._process()
+        if self.transport is not None and not self.transport.is_closing() and not self._paused:
             self.transport.resume_reading()
 
     def eof_received(self) -> bool:
-        return False  # close once our answers are written
+        self._eof = True
+        self._process()  # answer what is buffered; close once it is written
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self in self.limits.connections:

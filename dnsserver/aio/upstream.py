@@ -116,12 +116,17 @@ class Upstream:
         fam = family_of(q.server)
         local = self._local(q.server)
         src = local[0] if local else None
-        sock = socket.socket(fam, socket.SOCK_DGRAM)
+        try:
+            sock = socket.socket(fam, socket.SOCK_DGRAM)
+        except OSError as e:  # out of descriptors under a flood: this query fails, quietly
+            _throttle(log, "socket", "cannot open an upstream socket: %s", e)
+            return None, 0.0
         try:
             sock.bind((src or ("::" if fam == socket.AF_INET6 else "0.0.0.0"), 0))
             sock.setblocking(False)
-        except OSError:
+        except OSError as e:
             sock.close()
+            _throttle(log, "socket", "cannot bind an upstream socket: %s", e)
             return None, 0.0
         local_port = sock.getsockname()[1]
         try:
@@ -176,5 +181,11 @@ class Upstream:
             return None, loop.time() - t0
         if not msg.header.qr or not _question_matches(msg, q, self.randomize_case):
             self.forged(f"TCP question mismatch from {peer[0]}:{peer[1]}")
+            return None, loop.time() - t0
+        if msg.header.tc:
+            # Truncated even over TCP: whatever it holds is incomplete (an empty one would be
+            # cached as NODATA), so it is no answer at all (RFC 7766 §6.2.1: TCP is the retry).
+            self.stats.dropped_malformed += 1
+            _throttle(log, "tc-tcp", "truncated TCP response from %s:%s dropped", *peer)
             return None, loop.time() - t0
         return msg, loop.time() - t0

@@ -20,6 +20,15 @@ def name_of(label: DNSLabel | str) -> Name:
     return tuple(bytes(part).lower() for part in label.label)
 
 
+def is_legal(label: DNSLabel) -> bool:
+    """RFC 1035 §2.3.4: labels of at most 63 octets, at most 255 octets in all on the wire.
+
+    dnslib parses longer ones without complaint but cannot pack them again.
+    """
+    parts = label.label
+    return all(len(p) <= 63 for p in parts) and sum(len(p) + 1 for p in parts) + 1 <= 255
+
+
 def is_within(name: Name, zone: Name) -> bool:
     """True if `name` is `zone` or below it: the bailiwick test (RFC 8499 §7)."""
     n = len(zone)
