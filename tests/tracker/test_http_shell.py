@@ -120,3 +120,28 @@ async def test_connection_limit() -> None:
         for c in conns:
             c.connection_lost(None)
         server.close()
+
+
+async def test_conflicting_content_lengths_are_refused_not_guessed() -> None:
+    # RFC 9112 6.3: differing Content-Length fields make the framing ambiguous; taking one of
+    # them would let `abc` be read as the start of a second, smuggled request.
+    server, conn, transport = connection(TrackerConfig(rate_per_ip=0.0))
+    try:
+        conn.data_received(
+            b"GET /stats.json HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 0\r\n"
+            b"\r\nabcGET / HTTP/1.1\r\nHost: t\r\n\r\n"
+        )
+        assert transport.out.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+        assert transport.out.count(b"HTTP/1.1 ") == 1 and transport.closed
+        # The same length twice is one length (RFC 9110 8.6).
+        server2, conn2, transport2 = connection(TrackerConfig(rate_per_ip=0.0))
+        conn2.data_received(
+            b"GET /stats.json HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 3\r\n"
+            b"\r\nabc"
+        )
+        assert transport2.out.startswith(b"HTTP/1.1 200 OK\r\n")
+        conn2.connection_lost(None)
+        server2.close()
+    finally:
+        conn.connection_lost(None)
+        server.close()

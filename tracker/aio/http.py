@@ -244,7 +244,7 @@ class HttpConnection(asyncio.Protocol):
             raise _Close(505, "unsupported HTTP version")
         else:
             raise _Close(400, "malformed request line")
-        body_length = 0
+        body_length = -1  # no Content-Length yet
         forwarded_for: bytes | None = None
         has_host = False
         if end > line_end:
@@ -271,6 +271,10 @@ class HttpConnection(asyncio.Protocol):
                     value = value.strip()
                     if not value.isdigit() or len(value) > 12:
                         raise _Close(400, "invalid Content-Length")
+                    if body_length >= 0 and int(value) != body_length:
+                        # RFC 9112 6.3: two lengths make the framing ambiguous (the way to
+                        # smuggle a request past a proxy that picks the other one).
+                        raise _Close(400, "conflicting Content-Length fields")
                     body_length = int(value)
                     if body_length > config.http_max_body:
                         raise _Close(413, "request body too large")
@@ -278,7 +282,7 @@ class HttpConnection(asyncio.Protocol):
                     raise _Close(501, "request bodies with Transfer-Encoding are not accepted")
                 elif name == b"x-forwarded-for":
                     forwarded_for = value.strip()
-        total = end + 4 + body_length
+        total = end + 4 + max(body_length, 0)
         if len(buf) < total:
             return False  # wait for the rest of the body
         self.buf = buf[total:]
