@@ -145,3 +145,15 @@ async def test_conflicting_content_lengths_are_refused_not_guessed() -> None:
     finally:
         conn.connection_lost(None)
         server.close()
+
+
+async def test_bare_lf_line_endings_get_400_at_once_not_a_408_later() -> None:
+    # `printf 'GET / HTTP/1.0\n\n' | nc` waited the whole request timeout for a 408.
+    server, conn, transport = connection(TrackerConfig(rate_per_ip=0.0))
+    try:
+        conn.data_received(b"GET /stats.json HTTP/1.0\nHost: t\n\n")
+        assert transport.out.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+        assert b"bare LF" in transport.out and transport.closed
+    finally:
+        conn.connection_lost(None)
+        server.close()

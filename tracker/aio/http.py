@@ -215,6 +215,10 @@ class HttpConnection(asyncio.Protocol):
 
     def _check_incomplete(self, config: TrackerConfig) -> None:
         buf = self.buf
+        if b"\n\n" in buf:
+            # Lines ended by a bare LF (RFC 9112 2.2 lets a server refuse them): the head would
+            # never be complete, and the client would wait for the request timeout's 408.
+            raise _Close(400, "bare LF line endings: HTTP needs CRLF")
         line_end = buf.find(b"\r\n")
         if line_end < 0:
             if len(buf) > config.http_max_request_line:
