@@ -157,3 +157,21 @@ async def test_bare_lf_line_endings_get_400_at_once_not_a_408_later() -> None:
     finally:
         conn.connection_lost(None)
         server.close()
+
+
+async def test_http10_keep_alive_is_confirmed_in_the_reply() -> None:
+    # An HTTP/1.0 client keeps the connection only when the reply says keep-alive; without
+    # it, it waits for the server to close (a keep-alive timeout later).
+    server, conn, transport = connection(TrackerConfig(rate_per_ip=0.0))
+    try:
+        conn.data_received(b"GET /stats.json HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")
+        head = bytes(transport.out).partition(b"\r\n\r\n")[0]
+        assert b"\r\nConnection: keep-alive" in head and not transport.closed
+        conn.data_received(b"POST /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        assert transport.out.count(b"Connection: keep-alive") == 2 and not transport.closed
+        conn.data_received(b"GET /stats.json HTTP/1.1\r\nHost: t\r\n\r\n")  # 1.1: implied
+        assert transport.out.count(b"Connection: keep-alive") == 2
+        assert transport.out.count(b"HTTP/1.1 200 OK") == 2
+    finally:
+        conn.connection_lost(None)
+        server.close()

@@ -42,6 +42,11 @@ _REASONS = {
 }
 
 
+# An HTTP/1.0 client keeps a connection only if the reply says so (RFC 9112 appendix C.2.2;
+# RFC 2068 19.7.1): without it, it waits for a close that comes a keep-alive timeout later.
+_KEEP_ALIVE_10 = b"Connection: keep-alive\r\n"
+
+
 class _Close(Exception):
     """A request we answer with an error status and then close the connection."""
 
@@ -300,13 +305,14 @@ class HttpConnection(asyncio.Protocol):
                 raise _Close(400, "malformed request target")
             target = rest[slash:]
         head_only = method == b"HEAD"
+        http10 = version == b"HTTP/1.0"
         if method != b"GET" and not head_only:
             out.append(
                 self._response(
                     Reply(405, b"text/plain", b"only GET\n"),
                     keep_alive,
                     False,
-                    b"Allow: GET, HEAD\r\n",
+                    b"Allow: GET, HEAD\r\n" + (_KEEP_ALIVE_10 if keep_alive and http10 else b""),
                 )
             )
         else:
@@ -318,7 +324,11 @@ class HttpConnection(asyncio.Protocol):
                 )
             if reply.note is not None:
                 log.info("http %s", reply.note)
-            out.append(self._response(reply, keep_alive, head_only))
+            out.append(
+                self._response(
+                    reply, keep_alive, head_only, _KEEP_ALIVE_10 if keep_alive and http10 else b""
+                )
+            )
         if not keep_alive:
             self.closing = True
             self.buf = b""
