@@ -28,6 +28,10 @@ class SupervisorError(Exception):
     """Something `up`, `status` or `down` cannot do; the message says what and why."""
 
 
+class Interrupted(SupervisorError):
+    """`start` was asked to stop (a signal) before every service was ready."""
+
+
 @dataclass
 class Service:
     name: str
@@ -164,11 +168,14 @@ def start(
     *,
     progress: Callable[[str], None] = lambda _msg: None,
     command: Callable[[Host, LaunchContext], list[str]] = command_for,
+    cancelled: Callable[[], bool] = lambda: False,
 ) -> list[Service]:
     """Start `hosts` as detached processes and wait until each reports ready.
 
     On any failure every process started here is stopped again and SupervisorError says which
-    service failed, with the end of its log.
+    service failed, with the end of its log. `cancelled` is polled between steps (the caller's
+    signal handlers set it rather than raising, so that a signal can never land between a
+    process's creation and its being recorded here); it raises Interrupted, after stopping them.
     """
     running = [s for s in read_state(ctx.state_dir) if _ours(s)]
     if running:
@@ -193,7 +200,9 @@ def start(
                 )
             _children[proc.pid] = proc
             procs.append((host, proc, argv))
-        services = _wait_ready(procs, ctx, progress)
+            if cancelled():
+                raise Interrupted("interrupted while starting")
+        services = _wait_ready(procs, ctx, progress, cancelled)
     except BaseException:
         stop_pids([p.pid for _, p, _ in procs])
         raise
@@ -205,10 +214,13 @@ def _wait_ready(
     procs: list[tuple[Host, subprocess.Popen[bytes], list[str]]],
     ctx: LaunchContext,
     progress: Callable[[str], None],
+    cancelled: Callable[[], bool],
 ) -> list[Service]:
     deadline = time.monotonic() + READY_TIMEOUT
     ready: dict[str, Service] = {}
     while len(ready) < len(procs):
+        if cancelled():
+            raise Interrupted("interrupted while starting")
         for host, proc, argv in procs:
             if host.name in ready:
                 continue
