@@ -10,7 +10,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from minternet import control, supervisor, topology, zonegen
+from minternet import control, logs, supervisor, topology, zonegen
 from minternet.launch import LaunchContext
 from minternet.supervisor import Service, SupervisorError
 
@@ -252,7 +252,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=topology.UNPRIVILEGED_OFFSET,
         help="unprivileged ports are standard port + this (default: %(default)s, DNS on 10053)",
     )
-    up.add_argument("--log-level", default="INFO", help="daemons' log level (default: INFO)")
+    up.add_argument(
+        "--log-level",
+        default="INFO",
+        type=logs.level_arg,
+        help="daemons' log level (default: INFO)",
+    )
     up.set_defaults(func=cmd_up)
 
     st = sub.add_parser("status", help="show what runs where")

@@ -146,3 +146,11 @@ def test_a_state_file_with_a_pid_that_names_a_process_group_is_refused(tmp_path,
     _state_naming(tmp_path, pid, ["x"])
     with pytest.raises(SupervisorError, match="invalid pid"):
         supervisor.status(tmp_path)
+
+
+def test_up_with_an_unknown_log_level_is_a_usage_error_and_starts_nothing(tmp_path, capsys):
+    # Every daemon died in logs.setup with a traceback, shown as the tail of the first log.
+    with pytest.raises(SystemExit) as e:
+        cli.main(["up", "--only", "tracker", "--log-level", "loud", "--state-dir", str(tmp_path)])
+    assert e.value.code == 2 and "invalid log level 'loud'" in capsys.readouterr().err
+    assert not (tmp_path / "logs").exists()

@@ -123,3 +123,14 @@ def test_config_values_the_daemon_cannot_run_with_are_refused_at_start(tmp_path:
         cfg.write_text(line + "\n")
         with pytest.raises(ConfigError, match=key):
             mconfig.load(cfg, TrackerConfig)
+
+
+def test_an_unknown_log_level_is_a_usage_error_not_a_traceback() -> None:
+    serve = [sys.executable, "-m", "tracker", "serve", "--listen", "127.0.0.1:0"]
+    out = subprocess.run(
+        [*serve, "--log-level", "loud"],
+        capture_output=True,
+        timeout=30,
+    )
+    assert out.returncode == 2 and b"invalid log level 'loud'" in out.stderr
+    assert b"Traceback" not in out.stderr
