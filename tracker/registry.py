@@ -55,7 +55,9 @@ class Registry:
             raise RefusedError("this tracker uses no passkeys: use /announce")
 
     def check_rate(self, ip: bytes, now: float) -> None:
-        if not self.limiter.allow(ip, now):
+        # An IPv6 host is given a whole /64 and may announce from any address in it: per
+        # address, one host would have 2^64 buckets. IPv4 is limited per address.
+        if not self.limiter.allow(ip if len(ip) == 4 else ip[:8], now):
             raise RefusedError("rate limited: announcing too often, slow down")
 
     def announce(self, req: Announce, addr: bytes, now: float) -> tuple[Swarm | None, Peer | None]:

@@ -245,3 +245,17 @@ def test_another_address_cannot_evict_or_redirect_a_peer_by_its_public_peer_id()
     assert sorted(p.addr for p in swarm.peers.values()) == [addr(2, 7000), addr(7)]
     swarm, me = reg.announce(keyed(1, b"s3cret", event=STOPPED), addr(7), 4.0)
     assert me is None and set(reg.swarms[IH].peers) == {pid(2)}
+
+
+def test_the_announce_rate_limit_counts_an_ipv6_slash_64_as_one_host() -> None:
+    # Limited per /128, a host owning a /64 had 2^64 buckets of burst: no limit at all.
+    reg = registry(rate_per_ip=1.0, rate_burst=2)
+    net = bytes.fromhex("20010db8000000aa")
+    reg.check_rate(net + (1).to_bytes(8, "big"), 1.0)
+    reg.check_rate(net + (2).to_bytes(8, "big"), 1.0)
+    with pytest.raises(RefusedError, match="rate limited"):
+        reg.check_rate(net + (3).to_bytes(8, "big"), 1.0)
+    reg.check_rate(bytes.fromhex("20010db8000000ab") + (3).to_bytes(8, "big"), 1.0)  # next /64
+    reg.check_rate(bytes([10, 0, 0, 1]), 1.0)  # IPv4: per address
+    reg.check_rate(bytes([10, 0, 0, 1]), 1.0)
+    reg.check_rate(bytes([10, 0, 0, 2]), 1.0)
