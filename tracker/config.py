@@ -23,7 +23,7 @@ class TrackerConfig:
     # Memory bounds: a flood of random info_hashes / peer_ids cannot grow past these.
     max_swarms: int = 200_000
     max_peers_per_swarm: int = 10_000
-    # Per source IP announce rate (token bucket: `rate_per_ip` per second, bursts of
+    # Per source IP (IPv6: per /64) announce rate (token bucket: `rate_per_ip` per second, bursts of
     # `rate_burst`); 0 turns it off. Tracked IPs are bounded by `rate_tracked_ips`.
     rate_per_ip: float = 50.0
     rate_burst: float = 200.0
