@@ -9,6 +9,7 @@ import random
 import socket
 import struct
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import bencodepy
@@ -383,5 +384,23 @@ async def test_aiohttp_backend_logs_client_faults_in_one_line_and_serves_get_onl
         assert not [r for r in caplog.records if r.name == "aiohttp.access"]
         faults = [r for r in caplog.records if r.levelno == logging.WARNING]
         assert faults and all("http 127.0.0.1: " in r.getMessage() for r in faults)
+    finally:
+        await daemon.stop()
+
+
+async def test_a_bad_whitelist_on_reload_keeps_the_old_one_with_one_line_no_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    wl = tmp_path / "whitelist"
+    wl.write_text(IH.hex() + "\n")
+    daemon, _ = await start(whitelist_file=str(wl))
+    try:
+        wl.write_text("not a hash\n")
+        with caplog.at_level(logging.INFO):
+            daemon.reload()  # what SIGHUP calls
+        assert daemon.registry.whitelist == frozenset({IH})
+        errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(errors) == 1 and "whitelist line 1" in errors[0].getMessage()
+        assert not any(r.exc_info for r in caplog.records)
     finally:
         await daemon.stop()
