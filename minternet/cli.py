@@ -10,7 +10,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from minternet import control, supervisor, topology, zonegen
+from minternet import control, logs, supervisor, topology, zonegen
 from minternet.launch import LaunchContext
 from minternet.supervisor import Service, SupervisorError
 
@@ -77,13 +77,31 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"minternet up: {e}", file=sys.stderr)
         return 2
     ctx = LaunchContext(topo, state_dir, ports, log_level=args.log_level)
+    # Ctrl-C, SIGTERM or SIGHUP (a closed terminal) while the daemons start must stop the
+    # ones already started. By default SIGTERM ended this process at once, leaving them
+    # running with no state file for `down` to find them by (and Ctrl-C printed a traceback).
+    stop = threading.Event()
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
     try:
         hosts = supervisor.select_hosts(topo, args.only)
         print(f"starting {len(hosts)} services (state and logs in {state_dir})", flush=True)
-        services = supervisor.start(hosts, ctx, progress=lambda m: print(m, flush=True))
+        services = supervisor.start(
+            hosts, ctx, progress=lambda m: print(m, flush=True), cancelled=stop.is_set
+        )
+    except supervisor.Interrupted:
+        print("minternet up: interrupted; stopped the services it had started", file=sys.stderr)
+        return 130
     except SupervisorError as e:
         print(f"minternet up: {e}", file=sys.stderr)
         return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if stop.is_set():  # the signal came as the last one became ready
+        supervisor.down(state_dir)
+        print("minternet up: interrupted; stopped the services it had started", file=sys.stderr)
+        return 130
     print(f"\nminternet is up: {len(services)} services\n")
     print(format_table([(s, True) for s in services]))
     ex = examples(services)
@@ -234,7 +252,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=topology.UNPRIVILEGED_OFFSET,
         help="unprivileged ports are standard port + this (default: %(default)s, DNS on 10053)",
     )
-    up.add_argument("--log-level", default="INFO", help="daemons' log level (default: INFO)")
+    up.add_argument(
+        "--log-level",
+        default="INFO",
+        type=logs.level_arg,
+        help="daemons' log level (default: INFO)",
+    )
     up.set_defaults(func=cmd_up)
 
     st = sub.add_parser("status", help="show what runs where")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 import time
@@ -18,6 +19,19 @@ class _ServiceFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = self.service
         return True
+
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def level_arg(text: str) -> str:
+    """argparse `type=` for --log-level: a clear usage error instead of a traceback from setup."""
+    level = text.upper()
+    if level not in LEVELS:
+        raise argparse.ArgumentTypeError(
+            f"invalid log level {text!r} (choose from {', '.join(LEVELS)})"
+        )
+    return level
 
 
 def setup(service: str, level: str | int = "INFO", stream: object = None) -> None:

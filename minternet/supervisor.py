@@ -28,6 +28,10 @@ class SupervisorError(Exception):
     """Something `up`, `status` or `down` cannot do; the message says what and why."""
 
 
+class Interrupted(SupervisorError):
+    """`start` was asked to stop (a signal) before every service was ready."""
+
+
 @dataclass
 class Service:
     name: str
@@ -62,15 +66,70 @@ def _alive(pid: int) -> bool:
         return True
 
 
+def _cmdline(pid: int) -> list[str] | None:
+    """The argv of process `pid` as the kernel shows it; None if it cannot be read."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return [os.fsdecode(arg) for arg in raw.split(b"\0")[:-1]]
+
+
+def _ours(service: Service) -> bool:
+    """Whether the service's recorded pid is still the process `up` started.
+
+    A state file outlives its processes (a reboot, a crash, a kill -9 of the supervisor), and
+    the kernel reuses pids: a recorded pid may now belong to an unrelated program, which
+    `down` must never signal. On Linux the process must still run the exact command line
+    recorded for it (it names this state directory's ready file); elsewhere the pid is trusted.
+    """
+    if service.pid in _children:
+        return _alive(service.pid)
+    if not _alive(service.pid):
+        return False
+    if not Path("/proc/self/cmdline").exists():
+        return True
+    return bool(service.command) and _cmdline(service.pid) == service.command
+
+
+def _service(entry: object) -> Service:
+    """One service record of the state file, checked: a bad pid could signal anything."""
+    if not isinstance(entry, dict):
+        raise ValueError(f"service entry {entry!r:.60} is not an object")
+    try:
+        s = Service(**entry)
+    except TypeError as e:
+        raise ValueError(f"service entry: {e}") from None
+    texts = (s.name, s.role, s.address, s.fqdn, s.log)
+    if not all(isinstance(t, str) for t in texts):
+        raise ValueError(f"service {s.name!r}: name, role, address, fqdn and log must be strings")
+    # pid 0 and negative pids name process groups (-1: every process) and 1 is init.
+    if type(s.pid) is not int or s.pid <= 1:
+        raise ValueError(f"service {s.name!r}: invalid pid {s.pid!r}")
+    if not (
+        isinstance(s.zones, list)
+        and all(isinstance(z, str) for z in s.zones)
+        and isinstance(s.command, list)
+        and all(isinstance(a, str) for a in s.command)
+        and isinstance(s.ports, dict)
+        and all(isinstance(k, str) and type(v) is int for k, v in s.ports.items())
+    ):
+        raise ValueError(f"service {s.name!r}: malformed zones, command or ports")
+    return s
+
+
 def read_state(state_dir: Path) -> list[Service]:
     path = state_dir / STATE_FILE
     try:
         data = json.loads(path.read_text())
+        services = data.get("services", []) if isinstance(data, dict) else None
+        if not isinstance(services, list):
+            raise ValueError("expected an object with a list of services")
+        return [_service(s) for s in services]
     except FileNotFoundError:
         return []
     except (OSError, ValueError) as e:
         raise SupervisorError(f"{path}: unreadable state file: {e}") from None
-    return [Service(**s) for s in data.get("services", [])]
 
 
 def write_state(state_dir: Path, services: Sequence[Service], supervisor_pid: int | None) -> None:
@@ -109,13 +168,16 @@ def start(
     *,
     progress: Callable[[str], None] = lambda _msg: None,
     command: Callable[[Host, LaunchContext], list[str]] = command_for,
+    cancelled: Callable[[], bool] = lambda: False,
 ) -> list[Service]:
     """Start `hosts` as detached processes and wait until each reports ready.
 
     On any failure every process started here is stopped again and SupervisorError says which
-    service failed, with the end of its log.
+    service failed, with the end of its log. `cancelled` is polled between steps (the caller's
+    signal handlers set it rather than raising, so that a signal can never land between a
+    process's creation and its being recorded here); it raises Interrupted, after stopping them.
     """
-    running = [s for s in read_state(ctx.state_dir) if _alive(s.pid)]
+    running = [s for s in read_state(ctx.state_dir) if _ours(s)]
     if running:
         raise SupervisorError(
             f"a topology is already running from {ctx.state_dir} "
@@ -138,7 +200,9 @@ def start(
                 )
             _children[proc.pid] = proc
             procs.append((host, proc, argv))
-        services = _wait_ready(procs, ctx, progress)
+            if cancelled():
+                raise Interrupted("interrupted while starting")
+        services = _wait_ready(procs, ctx, progress, cancelled)
     except BaseException:
         stop_pids([p.pid for _, p, _ in procs])
         raise
@@ -150,10 +214,13 @@ def _wait_ready(
     procs: list[tuple[Host, subprocess.Popen[bytes], list[str]]],
     ctx: LaunchContext,
     progress: Callable[[str], None],
+    cancelled: Callable[[], bool],
 ) -> list[Service]:
     deadline = time.monotonic() + READY_TIMEOUT
     ready: dict[str, Service] = {}
     while len(ready) < len(procs):
+        if cancelled():
+            raise Interrupted("interrupted while starting")
         for host, proc, argv in procs:
             if host.name in ready:
                 continue
@@ -212,12 +279,15 @@ def stop_pids(pids: Sequence[int], timeout: float = STOP_TIMEOUT) -> list[int]:
 
 
 def down(state_dir: Path) -> list[Service]:
-    """Stop every service recorded in `state_dir`; returns what was stopped."""
-    services = read_state(state_dir)
+    """Stop every service recorded in `state_dir` that still runs; returns those stopped.
+
+    Recorded pids that now belong to other programs (see `_ours`) are left alone.
+    """
+    services = [s for s in read_state(state_dir) if _ours(s)]
     stop_pids([s.pid for s in services])
     (state_dir / STATE_FILE).unlink(missing_ok=True)
     return services
 
 
 def status(state_dir: Path) -> list[tuple[Service, bool]]:
-    return [(s, _alive(s.pid)) for s in read_state(state_dir)]
+    return [(s, _ours(s)) for s in read_state(state_dir)]

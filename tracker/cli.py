@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", metavar="FILE", help="TOML configuration (tracker.config)")
     serve.add_argument("--name", default="tracker", help="name for log lines and the stats page")
     serve.add_argument("--ready-file", metavar="PATH", help="write {pid, ports} here when ready")
-    serve.add_argument("--log-level", default="INFO", metavar="L")
+    serve.add_argument("--log-level", default="INFO", metavar="L", type=logs.level_arg)
     return parser
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+
+MAX_INTERVAL = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -20,7 +23,7 @@ class TrackerConfig:
     # Memory bounds: a flood of random info_hashes / peer_ids cannot grow past these.
     max_swarms: int = 200_000
     max_peers_per_swarm: int = 10_000
-    # Per source IP announce rate (token bucket: `rate_per_ip` per second, bursts of
+    # Per source IP (IPv6: per /64) announce rate (token bucket: `rate_per_ip` per second, bursts of
     # `rate_burst`); 0 turns it off. Tracked IPs are bounded by `rate_tracked_ips`.
     rate_per_ip: float = 50.0
     rate_burst: float = 200.0
@@ -63,12 +66,34 @@ class TrackerConfig:
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+        if self.interval > MAX_INTERVAL:
+            # BEP 15 sends the interval as a 32-bit field; clients read it as signed.
+            raise ValueError(f"interval must be at most {MAX_INTERVAL}")
+        for name in (
+            "rate_tracked_ips",
+            "http_max_request_line",
+            "http_max_header_line",
+            "http_max_headers",
+            "http_max_head",
+            "http_max_connections",
+            "http_max_pipeline",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.http_max_body < 0:
+            raise ValueError("http_max_body must not be negative")
+        for name in ("http_request_timeout", "http_keepalive_timeout"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number of seconds")
+        if not (math.isfinite(self.rate_per_ip) and math.isfinite(self.rate_burst)):
+            raise ValueError("rate_per_ip and rate_burst must be finite")
         if self.min_interval > self.interval:
             raise ValueError("min_interval must not exceed interval")
         if not 0 <= self.numwant_default <= self.numwant_max:
             raise ValueError("numwant_default must be between 0 and numwant_max")
-        if self.expiry_multiple < 1:
-            raise ValueError("expiry_multiple must be at least 1")
+        if not (math.isfinite(self.expiry_multiple) and self.expiry_multiple >= 1):
+            raise ValueError("expiry_multiple must be a finite number of at least 1")
         if self.rate_per_ip < 0 or self.rate_burst < 1:
             raise ValueError("rate_per_ip must be >= 0 and rate_burst >= 1")
         if self.http_server not in ("builtin", "aiohttp"):

@@ -13,7 +13,7 @@ from tracker.announce import COMPLETED, STOPPED, Announce
 from tracker.config import TrackerConfig
 from tracker.errors import RefusedError
 from tracker.ratelimit import RateLimiter
-from tracker.swarm import Peer, Swarm
+from tracker.swarm import KEY_BYTES, Peer, Swarm
 
 
 class Registry:
@@ -55,7 +55,9 @@ class Registry:
             raise RefusedError("this tracker uses no passkeys: use /announce")
 
     def check_rate(self, ip: bytes, now: float) -> None:
-        if not self.limiter.allow(ip, now):
+        # An IPv6 host is given a whole /64 and may announce from any address in it: per
+        # address, one host would have 2^64 buckets. IPv4 is limited per address.
+        if not self.limiter.allow(ip if len(ip) == 4 else ip[:8], now):
             raise RefusedError("rate limited: announcing too often, slow down")
 
     def announce(self, req: Announce, addr: bytes, now: float) -> tuple[Swarm | None, Peer | None]:
@@ -78,6 +80,16 @@ class Registry:
                 raise RefusedError("tracker full: too many torrents")
             swarm = self.swarms[info_hash] = Swarm()
         peer = swarm.peers.get(req.peer_id)
+        # Another address announcing a known peer_id (peer_ids are public: compact=0 replies
+        # list them) must show the `key` the peer registered with (BEP 3: "to prove their
+        # identity should their IP address change"); otherwise it is someone else trying to
+        # evict the peer with `stopped` or to redirect its address to theirs.
+        if (
+            peer is not None
+            and addr[:-2] != peer.addr[:-2]
+            and (not peer.key or req.key[:KEY_BYTES] != peer.key)
+        ):
+            raise RefusedError("peer_id in use from another address (send the same key)")
         seeding = req.left == 0
         # A download completed when a known leecher reports left=0, whatever the event: some
         # clients (aria2 over UDP) leave with `stopped` and never send `completed`. A
@@ -95,7 +107,7 @@ class Registry:
         if peer is None:
             if len(swarm.peers) >= self.config.max_peers_per_swarm:
                 raise RefusedError("swarm full: too many peers")
-            peer = Peer(req.peer_id, addr, seeding, now)
+            peer = Peer(req.peer_id, addr, seeding, now, req.key[:KEY_BYTES])
             swarm.add(peer, self.rng)
             self.peer_count += 1
             return swarm, peer

@@ -11,18 +11,23 @@ from __future__ import annotations
 
 import random
 
+KEY_BYTES = 16  # of a client's `key` kept per peer: enough to be unguessable, bounded memory
+
 
 class Peer:
     """One peer of one swarm. __slots__ keep it at ~72 bytes (1 M peers fit in < 500 MB)."""
 
-    __slots__ = ("addr", "peer_id", "seeding", "seen", "slot")
+    __slots__ = ("addr", "key", "peer_id", "seeding", "seen", "slot")
 
-    def __init__(self, peer_id: bytes, addr: bytes, seeding: bool, seen: float) -> None:
+    def __init__(
+        self, peer_id: bytes, addr: bytes, seeding: bool, seen: float, key: bytes = b""
+    ) -> None:
         self.peer_id = peer_id
         self.addr = addr  # packed IP + big-endian port: 6 or 18 bytes
         self.seeding = seeding
         self.seen = seen
         self.slot = -1  # index in its PeerList
+        self.key = key  # the client's `key` (at most KEY_BYTES of it): proves a move of address
 
 
 class PeerList:

@@ -38,6 +38,7 @@ class UdpTrackerApp:
             connection_id, action, tid = codec.parse_header(data)
         except PacketError as e:
             return Datagram(None, e)
+        proven = False  # the request carried a valid connection id: its source is real
         try:
             packed_ip = self._packed.get(ip)
             if packed_ip is None:
@@ -49,6 +50,7 @@ class UdpTrackerApp:
             if action == ANNOUNCE:  # the common case first
                 if not self.cids.valid(data[:8], client, now):
                     raise PacketError("invalid connection id: connect again")
+                proven = True
                 return self.announce(data, tid, packed_ip, now)
             if action == CONNECT:
                 codec.check_connect(data, connection_id)
@@ -57,6 +59,7 @@ class UdpTrackerApp:
                 raise PacketError(f"unknown action {action}")
             if not self.cids.valid(data[:8], client, now):
                 raise PacketError("invalid connection id: connect again")
+            proven = True
             hashes = codec.parse_scrape(data)
             wl = self.registry.whitelist
             if wl is not None and any(h not in wl for h in hashes):
@@ -66,7 +69,14 @@ class UdpTrackerApp:
         except TrackerError as e:
             if isinstance(e, PacketError) and not e.reply:
                 return Datagram(None, e)
-            return Datagram(codec.error_reply(tid, e.reason), e)
+            reply = codec.error_reply(tid, e.reason)
+            if not proven:
+                # The source address may be spoofed (that is what connection ids are for,
+                # BEP 15): never send it more bytes than it sent, so the tracker cannot be
+                # used to amplify a reflection attack. Real requests are long enough (an
+                # announce is 98 bytes) to carry the whole message.
+                reply = reply[: len(data)]
+            return Datagram(reply, e)
 
     def announce(self, data: bytes, tid: int, ip: bytes, now: float) -> Datagram:
         req, _ip_field = codec.parse_announce(data)  # the ip field is not trusted

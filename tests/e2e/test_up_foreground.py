@@ -67,3 +67,47 @@ def test_ctrl_c_stops_everything(tmp_path):
             proc.kill()
             proc.wait()
         minternet("down", "--state-dir", str(state))
+
+
+def _processes_naming(text: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if text.encode() in f.read():
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_signal_during_startup_stops_the_daemons_already_started(tmp_path, sig):
+    # SIGTERM used to end `up` at once, leaving its daemons running with no state file, so
+    # `down` could not find them and the next `up` found the ports taken; Ctrl-C printed a
+    # traceback.
+    state = tmp_path / "state"
+    argv = [sys.executable, "-m", "minternet", "up", "--state-dir", str(state)]
+    proc = subprocess.Popen(
+        [*argv, "--port-offset", "30100", "--only", "dns-root", "tracker"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (state / "tracker").exists():  # both daemons spawned, not yet ready
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err
+        assert "interrupted" in err and "Traceback" not in err
+        assert _processes_naming(str(state)) == [], err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pid in _processes_naming(str(state)):
+            os.kill(pid, signal.SIGKILL)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from minternet import supervisor, topology
+from minternet import cli, supervisor, topology
 from minternet.launch import LaunchContext
 from minternet.supervisor import SupervisorError
 from minternet.topology import Host
@@ -79,3 +81,76 @@ def test_select_hosts_by_role_or_name():
     assert len(supervisor.select_hosts(topo, None)) == len(topo.hosts)
     with pytest.raises(SupervisorError, match="no such role"):
         supervisor.select_hosts(topo, ["dns-nope"])
+
+
+def _state_naming(state_dir: Path, pid: object, command: list[str]) -> None:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    entry = {
+        "name": "tracker",
+        "role": "tracker",
+        "address": "127.0.0.50",
+        "fqdn": "tracker.test.",
+        "zones": [],
+        "ports": {"http": 16969},
+        "pid": pid,
+        "log": str(state_dir / "tracker.log"),
+        "command": command,
+    }
+    (state_dir / supervisor.STATE_FILE).write_text(json.dumps({"services": [entry]}))
+
+
+def test_a_stale_state_file_whose_pid_was_reused_never_signals_that_process(tmp_path):
+    # The state file outlived its tracker (reboot, kill -9) and the kernel gave the pid to an
+    # unrelated program: status must not call it ours, up must not refuse, down must not kill it.
+    stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        state = tmp_path / "state"
+        command = [sys.executable, "-m", "tracker", "serve", "--ready-file", str(state / "r")]
+        _state_naming(state, stranger.pid, command)
+        assert [alive for _, alive in supervisor.status(state)] == [False]
+        assert supervisor.down(state) == []
+        assert stranger.poll() is None, "down killed a process that was not ours"
+        ctx = LaunchContext(topology.DEFAULT, state, topology.port_scheme(False))
+        try:
+            assert len(supervisor.start(HOSTS[:1], ctx, command=fake_command)) == 1
+        finally:
+            supervisor.down(state)
+        assert stranger.poll() is None
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "[]",
+        '{"services": 5}',
+        '{"services": [17]}',
+        '{"services": [{"name": "x"}]}',
+        '{"services": [{"bogus": 1}]}',
+    ],
+)
+def test_a_corrupt_state_file_is_a_clear_error(tmp_path, content, capsys):
+    (tmp_path / supervisor.STATE_FILE).write_text(content)
+    with pytest.raises(SupervisorError, match="unreadable state file"):
+        supervisor.status(tmp_path)
+    assert cli.main(["status", "--state-dir", str(tmp_path)]) == 1
+    assert "unreadable state file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("pid", [-1, 0, 1, "1234", 12.5, True, None])
+def test_a_state_file_with_a_pid_that_names_a_process_group_is_refused(tmp_path, pid):
+    # kill(-1, SIGTERM) signals every process we may signal, kill(0, ...) our own group:
+    # such a pid must never reach os.kill. (Only status here: it signals nothing.)
+    _state_naming(tmp_path, pid, ["x"])
+    with pytest.raises(SupervisorError, match="invalid pid"):
+        supervisor.status(tmp_path)
+
+
+def test_up_with_an_unknown_log_level_is_a_usage_error_and_starts_nothing(tmp_path, capsys):
+    # Every daemon died in logs.setup with a traceback, shown as the tail of the first log.
+    with pytest.raises(SystemExit) as e:
+        cli.main(["up", "--only", "tracker", "--log-level", "loud", "--state-dir", str(tmp_path)])
+    assert e.value.code == 2 and "invalid log level 'loud'" in capsys.readouterr().err
+    assert not (tmp_path / "logs").exists()

@@ -12,8 +12,12 @@ import urllib.request
 from pathlib import Path
 
 import bencodepy
+import pytest
 
+from minternet import config as mconfig
+from minternet.config import ConfigError
 from tests.tracker.conftest import IH, announce_query
+from tracker.config import TrackerConfig
 
 OTHER = b"\x07" * 20
 
@@ -98,3 +102,35 @@ def test_bad_config_is_reported_with_the_key(tmp_path: Path) -> None:
         timeout=30,
     )
     assert out.returncode == 2 and b"nowhere" in out.stderr
+
+
+def test_config_values_the_daemon_cannot_run_with_are_refused_at_start(tmp_path: Path) -> None:
+    # Each was accepted before: an interval past 32 bits raised struct.error (a traceback)
+    # on every UDP announce, http_max_pipeline = 0 spun the event loop on the first request,
+    # http_max_connections = 0 refused every client, a NaN timeout never timed anyone out.
+    cfg = tmp_path / "tracker.toml"
+    for line, key in [
+        ("interval = 5000000000", "interval"),
+        ("http_max_pipeline = 0", "http_max_pipeline"),
+        ("http_max_connections = 0", "http_max_connections"),
+        ("http_max_head = -1", "http_max_head"),
+        ("http_max_body = -1", "http_max_body"),
+        ("http_request_timeout = nan", "http_request_timeout"),
+        ("http_keepalive_timeout = 0", "http_keepalive_timeout"),
+        ("expiry_multiple = nan", "expiry_multiple"),
+        ("rate_tracked_ips = 0", "rate_tracked_ips"),
+    ]:
+        cfg.write_text(line + "\n")
+        with pytest.raises(ConfigError, match=key):
+            mconfig.load(cfg, TrackerConfig)
+
+
+def test_an_unknown_log_level_is_a_usage_error_not_a_traceback() -> None:
+    serve = [sys.executable, "-m", "tracker", "serve", "--listen", "127.0.0.1:0"]
+    out = subprocess.run(
+        [*serve, "--log-level", "loud"],
+        capture_output=True,
+        timeout=30,
+    )
+    assert out.returncode == 2 and b"invalid log level 'loud'" in out.stderr
+    assert b"Traceback" not in out.stderr

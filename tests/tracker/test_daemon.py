@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import socket
 import struct
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import bencodepy
@@ -350,3 +352,55 @@ async def test_an_active_pipelining_client_is_not_timed_out(
         writer.close()
         await writer.wait_closed()
     assert [status for status, _ in responses(blob)] == [200] * 17
+
+
+async def test_aiohttp_backend_logs_client_faults_in_one_line_and_serves_get_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # aiohttp logged every unparsable request at ERROR with a traceback, logged one access
+    # line per announce, and answered POST/DELETE like GET.
+    daemon, ports = await start(http_server="aiohttp")
+    try:
+        with caplog.at_level(logging.DEBUG):
+            for bad in (
+                b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+                b"GET /\x00 HTTP/1.1\r\nHost: x\r\n\r\n",
+                b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n",  # TLS on the HTTP port
+            ):
+                blob = await raw_exchange(ports["http"], bad)
+                assert blob.split(b"\r\n")[0].endswith(b" 400 Bad Request"), blob[:40]
+                assert b"Traceback" not in blob
+            post = await raw_exchange(
+                ports["http"],
+                b"POST /stats.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            )
+            assert post.startswith(b"HTTP/1.1 405 ") and b"swarms" not in post
+            ok = await raw_exchange(
+                ports["http"],
+                b"GET /stats.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            )
+            assert ok.startswith(b"HTTP/1.1 200 ")
+        assert not [r for r in caplog.records if r.exc_info], "a traceback in the log"
+        assert not [r for r in caplog.records if r.name == "aiohttp.access"]
+        faults = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert faults and all("http 127.0.0.1: " in r.getMessage() for r in faults)
+    finally:
+        await daemon.stop()
+
+
+async def test_a_bad_whitelist_on_reload_keeps_the_old_one_with_one_line_no_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    wl = tmp_path / "whitelist"
+    wl.write_text(IH.hex() + "\n")
+    daemon, _ = await start(whitelist_file=str(wl))
+    try:
+        wl.write_text("not a hash\n")
+        with caplog.at_level(logging.INFO):
+            daemon.reload()  # what SIGHUP calls
+        assert daemon.registry.whitelist == frozenset({IH})
+        errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(errors) == 1 and "whitelist line 1" in errors[0].getMessage()
+        assert not any(r.exc_info for r in caplog.records)
+    finally:
+        await daemon.stop()

@@ -210,7 +210,8 @@ def test_rate_limit_per_ip() -> None:
     app = TrackerApp(Registry(TrackerConfig(rate_per_ip=1.0, rate_burst=3), random.Random(1)))
     q = "/announce?" + announce_query()
     assert [b"failure" in get(app, q, now=10.0) for _ in range(4)] == [False, False, False, True]
-    assert b"failure" not in get(app, q, ip="10.0.0.2", now=10.0)  # another address
+    other = "/announce?" + announce_query(peer_id=pid(2))
+    assert b"failure" not in get(app, other, ip="10.0.0.2", now=10.0)  # another address
     assert b"failure" not in get(app, q, now=11.5)  # a token came back
 
 

@@ -120,3 +120,58 @@ async def test_connection_limit() -> None:
         for c in conns:
             c.connection_lost(None)
         server.close()
+
+
+async def test_conflicting_content_lengths_are_refused_not_guessed() -> None:
+    # RFC 9112 6.3: differing Content-Length fields make the framing ambiguous; taking one of
+    # them would let `abc` be read as the start of a second, smuggled request.
+    server, conn, transport = connection(TrackerConfig(rate_per_ip=0.0))
+    try:
+        conn.data_received(
+            b"GET /stats.json HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 0\r\n"
+            b"\r\nabcGET / HTTP/1.1\r\nHost: t\r\n\r\n"
+        )
+        assert transport.out.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+        assert transport.out.count(b"HTTP/1.1 ") == 1 and transport.closed
+        # The same length twice is one length (RFC 9110 8.6).
+        server2, conn2, transport2 = connection(TrackerConfig(rate_per_ip=0.0))
+        conn2.data_received(
+            b"GET /stats.json HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 3\r\n"
+            b"\r\nabc"
+        )
+        assert transport2.out.startswith(b"HTTP/1.1 200 OK\r\n")
+        conn2.connection_lost(None)
+        server2.close()
+    finally:
+        conn.connection_lost(None)
+        server.close()
+
+
+async def test_bare_lf_line_endings_get_400_at_once_not_a_408_later() -> None:
+    # `printf 'GET / HTTP/1.0\n\n' | nc` waited the whole request timeout for a 408.
+    server, conn, transport = connection(TrackerConfig(rate_per_ip=0.0))
+    try:
+        conn.data_received(b"GET /stats.json HTTP/1.0\nHost: t\n\n")
+        assert transport.out.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+        assert b"bare LF" in transport.out and transport.closed
+    finally:
+        conn.connection_lost(None)
+        server.close()
+
+
+async def test_http10_keep_alive_is_confirmed_in_the_reply() -> None:
+    # An HTTP/1.0 client keeps the connection only when the reply says keep-alive; without
+    # it, it waits for the server to close (a keep-alive timeout later).
+    server, conn, transport = connection(TrackerConfig(rate_per_ip=0.0))
+    try:
+        conn.data_received(b"GET /stats.json HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")
+        head = bytes(transport.out).partition(b"\r\n\r\n")[0]
+        assert b"\r\nConnection: keep-alive" in head and not transport.closed
+        conn.data_received(b"POST /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        assert transport.out.count(b"Connection: keep-alive") == 2 and not transport.closed
+        conn.data_received(b"GET /stats.json HTTP/1.1\r\nHost: t\r\n\r\n")  # 1.1: implied
+        assert transport.out.count(b"Connection: keep-alive") == 2
+        assert transport.out.count(b"HTTP/1.1 200 OK") == 2
+    finally:
+        conn.connection_lost(None)
+        server.close()

@@ -219,3 +219,43 @@ def test_registry_invariants_under_random_announces(
         reg.rng.setstate(state)
         assert b"".join(swarm.compact(swarm.seeders4, swarm.leechers4, None, k, reg.rng)) == anyone
     assert reg.peer_count == sum(len(s.peers) for s in reg.swarms.values())
+
+
+def keyed(peer: int, key: bytes, **kw: object) -> Announce:
+    return req(peer, **kw)._replace(key=key)  # type: ignore[arg-type]
+
+
+def test_another_address_cannot_evict_or_redirect_a_peer_by_its_public_peer_id() -> None:
+    # peer_ids are public (compact=0 replies list them): knowing one used to be enough to
+    # remove that peer (`stopped`) or to have the swarm hand out your address instead.
+    reg = registry()
+    reg.announce(keyed(1, b"s3cret"), addr(1), 1.0)
+    reg.announce(req(2), addr(2), 1.0)  # a client that sends no key
+    for victim in (1, 2):
+        with pytest.raises(RefusedError, match="another address"):
+            reg.announce(req(victim, event=STOPPED), addr(66), 2.0)
+        with pytest.raises(RefusedError, match="another address"):
+            reg.announce(keyed(victim, b"guess"), addr(66, 9999), 2.0)
+    swarm = reg.swarms[IH]
+    assert sorted(p.addr for p in swarm.peers.values()) == [addr(1), addr(2)]
+    # The real peer moving to a new address proves itself with its key, as BEP 3 intends;
+    # the same address on another port is the same host and needs nothing.
+    reg.announce(keyed(1, b"s3cret"), addr(7), 3.0)
+    reg.announce(req(2, port=7000), addr(2, 7000), 3.0)
+    assert sorted(p.addr for p in swarm.peers.values()) == [addr(2, 7000), addr(7)]
+    swarm, me = reg.announce(keyed(1, b"s3cret", event=STOPPED), addr(7), 4.0)
+    assert me is None and set(reg.swarms[IH].peers) == {pid(2)}
+
+
+def test_the_announce_rate_limit_counts_an_ipv6_slash_64_as_one_host() -> None:
+    # Limited per /128, a host owning a /64 had 2^64 buckets of burst: no limit at all.
+    reg = registry(rate_per_ip=1.0, rate_burst=2)
+    net = bytes.fromhex("20010db8000000aa")
+    reg.check_rate(net + (1).to_bytes(8, "big"), 1.0)
+    reg.check_rate(net + (2).to_bytes(8, "big"), 1.0)
+    with pytest.raises(RefusedError, match="rate limited"):
+        reg.check_rate(net + (3).to_bytes(8, "big"), 1.0)
+    reg.check_rate(bytes.fromhex("20010db8000000ab") + (3).to_bytes(8, "big"), 1.0)  # next /64
+    reg.check_rate(bytes([10, 0, 0, 1]), 1.0)  # IPv4: per address
+    reg.check_rate(bytes([10, 0, 0, 1]), 1.0)
+    reg.check_rate(bytes([10, 0, 0, 2]), 1.0)

@@ -6,7 +6,7 @@ import random
 import struct
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.tracker.conftest import IH, pid
@@ -131,9 +131,13 @@ def test_datagrams_too_short_for_a_transaction_id_are_dropped(length: int) -> No
 @pytest.mark.parametrize("length", [17, 20, 98, 200])
 def test_connect_of_wrong_length_gets_an_error(length: int) -> None:
     pkt = bytes.fromhex("00000417271019800000000012345678").ljust(length, b"\0")
-    assert error_text(make().handle(pkt, *CLIENT, 1.0).reply, 0x12345678).startswith(
-        "malformed connect"
-    )
+    reply = make().handle(pkt, *CLIENT, 1.0).reply
+    text = error_text(reply, 0x12345678)
+    # A connect proves nothing about its source: the error is cut to the request's size.
+    assert reply is not None and len(reply) <= length
+    assert "malformed connect: must be 16 bytes".startswith(text) and len(text) >= 9
+    if length >= 98:
+        assert text == "malformed connect: must be 16 bytes"
 
 
 def test_connect_without_protocol_id_is_dropped() -> None:
@@ -176,7 +180,7 @@ def test_bad_event_port_and_unknown_action() -> None:
         error_text(app.handle(announce_packet(cid, port=0), *CLIENT, 1000.0).reply, 0xABCD)
         == "invalid port"
     )
-    pkt = struct.pack(">QII", cid, 9, 3)
+    pkt = struct.pack(">QII", cid, 9, 3) + bytes(16)  # long enough for the whole reason
     assert error_text(app.handle(pkt, *CLIENT, 1000.0).reply, 3) == "unknown action 9"
 
 
@@ -250,3 +254,26 @@ def test_churn_events_are_worth_a_log_line_and_re_announces_are_not() -> None:
         f"completed {ih} port 6881 (seeder)",
         f"stopped {ih} port 6881 (seeder)",
     ]
+
+
+@settings(max_examples=300)
+@given(st.binary(min_size=16, max_size=120), st.integers(0, 255))
+def test_a_source_without_a_connection_id_never_gets_more_bytes_than_it_sent(
+    data: bytes, action: int
+) -> None:
+    # A spoofed source is a reflection victim: errors to unproven sources must not amplify.
+    app = make()
+    for pkt in (data, data[:8] + struct.pack(">I", action) + data[12:]):
+        out = app.handle(pkt, *CLIENT, 1000.0)
+        assert out.reply is None or len(out.reply) <= len(pkt)
+
+
+def test_errors_to_unproven_sources_are_cut_to_the_request_size_and_real_requests_get_all() -> None:
+    app = make()
+    out = app.handle(struct.pack(">QII", 12345, 1, 7), *CLIENT, 1000.0)  # 16-byte "announce"
+    assert out.reply == struct.pack(">II", 3, 7) + b"invalid "
+    out = app.handle(announce_packet(12345, tid=8), *CLIENT, 1000.0)  # a real 98-byte one
+    assert error_text(out.reply, 8) == "invalid connection id: connect again"
+    cid = connect(app)  # with a valid connection id, a short request gets the whole reason
+    out = app.handle(announce_packet(cid)[:16], *CLIENT, 1000.0)
+    assert error_text(out.reply, 0xABCD) == "malformed announce: 16 bytes, need 98"

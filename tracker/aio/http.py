@@ -42,6 +42,11 @@ _REASONS = {
 }
 
 
+# An HTTP/1.0 client keeps a connection only if the reply says so (RFC 9112 appendix C.2.2;
+# RFC 2068 19.7.1): without it, it waits for a close that comes a keep-alive timeout later.
+_KEEP_ALIVE_10 = b"Connection: keep-alive\r\n"
+
+
 class _Close(Exception):
     """A request we answer with an error status and then close the connection."""
 
@@ -215,6 +220,10 @@ class HttpConnection(asyncio.Protocol):
 
     def _check_incomplete(self, config: TrackerConfig) -> None:
         buf = self.buf
+        if b"\n\n" in buf:
+            # Lines ended by a bare LF (RFC 9112 2.2 lets a server refuse them): the head would
+            # never be complete, and the client would wait for the request timeout's 408.
+            raise _Close(400, "bare LF line endings: HTTP needs CRLF")
         line_end = buf.find(b"\r\n")
         if line_end < 0:
             if len(buf) > config.http_max_request_line:
@@ -244,7 +253,7 @@ class HttpConnection(asyncio.Protocol):
             raise _Close(505, "unsupported HTTP version")
         else:
             raise _Close(400, "malformed request line")
-        body_length = 0
+        body_length = -1  # no Content-Length yet
         forwarded_for: bytes | None = None
         has_host = False
         if end > line_end:
@@ -271,6 +280,10 @@ class HttpConnection(asyncio.Protocol):
                     value = value.strip()
                     if not value.isdigit() or len(value) > 12:
                         raise _Close(400, "invalid Content-Length")
+                    if body_length >= 0 and int(value) != body_length:
+                        # RFC 9112 6.3: two lengths make the framing ambiguous (the way to
+                        # smuggle a request past a proxy that picks the other one).
+                        raise _Close(400, "conflicting Content-Length fields")
                     body_length = int(value)
                     if body_length > config.http_max_body:
                         raise _Close(413, "request body too large")
@@ -278,7 +291,7 @@ class HttpConnection(asyncio.Protocol):
                     raise _Close(501, "request bodies with Transfer-Encoding are not accepted")
                 elif name == b"x-forwarded-for":
                     forwarded_for = value.strip()
-        total = end + 4 + body_length
+        total = end + 4 + max(body_length, 0)
         if len(buf) < total:
             return False  # wait for the rest of the body
         self.buf = buf[total:]
@@ -292,13 +305,14 @@ class HttpConnection(asyncio.Protocol):
                 raise _Close(400, "malformed request target")
             target = rest[slash:]
         head_only = method == b"HEAD"
+        http10 = version == b"HTTP/1.0"
         if method != b"GET" and not head_only:
             out.append(
                 self._response(
                     Reply(405, b"text/plain", b"only GET\n"),
                     keep_alive,
                     False,
-                    b"Allow: GET, HEAD\r\n",
+                    b"Allow: GET, HEAD\r\n" + (_KEEP_ALIVE_10 if keep_alive and http10 else b""),
                 )
             )
         else:
@@ -310,7 +324,11 @@ class HttpConnection(asyncio.Protocol):
                 )
             if reply.note is not None:
                 log.info("http %s", reply.note)
-            out.append(self._response(reply, keep_alive, head_only))
+            out.append(
+                self._response(
+                    reply, keep_alive, head_only, _KEEP_ALIVE_10 if keep_alive and http10 else b""
+                )
+            )
         if not keep_alive:
             self.closing = True
             self.buf = b""

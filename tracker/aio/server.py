@@ -18,6 +18,7 @@ from tracker.aio.http_aiohttp import start_aiohttp
 from tracker.aio.udp import UdpListener
 from tracker.config import TrackerConfig
 from tracker.connid import ConnectionIds
+from tracker.errors import TrackerError
 from tracker.http_app import TrackerApp
 from tracker.registry import Registry
 from tracker.udp_app import UdpTrackerApp
@@ -93,8 +94,12 @@ class TrackerDaemon:
                 log.info("%s: expired %d silent peers", self.name, removed)
 
     def reload(self) -> None:
-        """SIGHUP: re-read the whitelist file."""
-        wl = self._whitelist()
+        """SIGHUP: re-read the whitelist file; a bad one is reported and the old one kept."""
+        try:
+            wl = self._whitelist()
+        except TrackerError as e:  # the operator's file, not a bug: one line, no traceback
+            log.error("%s: %s; still serving the previous whitelist", self.name, e)
+            return
         self.registry.set_whitelist(wl)
         log.info("%s: whitelist reloaded (%s)", self.name, "off" if wl is None else len(wl))
 
