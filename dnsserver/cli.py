@@ -24,7 +24,9 @@ log = logging.getLogger("dnsserver")
 def _common(p: argparse.ArgumentParser, default_name: str) -> None:
     p.add_argument("--name", default=default_name, help="service name in log lines")
     p.add_argument("--ready-file", help="write {pid, ports} as JSON here once serving")
-    p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    p.add_argument(
+        "--log-level", default="INFO", type=logs.level_arg, help="DEBUG, INFO, WARNING, ERROR"
+    )
 
 
 def add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -91,7 +91,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 def _daemon_args(p: argparse.ArgumentParser, default_name: str) -> None:
     p.add_argument("--name", default=default_name, help="service name in log lines")
     p.add_argument("--ready-file", help="write {pid, ports} here once listening")
-    p.add_argument("--log-level", default="INFO")
+    p.add_argument("--log-level", default="INFO", type=logs.level_arg)
 
 
 def build_config(args: argparse.Namespace) -> ResolverConfig:

@@ -56,3 +56,13 @@ def test_missing_zone_or_listen_is_a_config_error() -> None:
         build_config(build_parser().parse_args(["serve", "--listen", "127.0.0.1:53"]))
     with pytest.raises(ConfigError, match="no listen"):
         build_config(build_parser().parse_args(["serve", "--zone", "a.zone"]))
+
+
+@pytest.mark.parametrize("command", ["serve", "resolve"])
+def test_a_bad_log_level_is_a_usage_error_not_a_traceback(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as e:
+        build_parser().parse_args([command, "--log-level", "bogus"])
+    assert e.value.code == 2
+    assert "invalid log level 'bogus'" in capsys.readouterr().err
