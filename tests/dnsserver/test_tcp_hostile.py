@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 
 from dnsserver.aio.server import DnsServer
 from dnsserver.config import Limits, ServerConfig
+from tests.dnsserver.stubborn import framed, send_without_reading
 from tests.dnsserver.test_protocol import BIG_ZONE
 
 HOST = "127.0.0.1"
@@ -33,27 +33,6 @@ async def server(tmp_path: Path) -> AsyncIterator[DnsServer]:
         yield srv
     finally:
         await srv.stop()
-
-
-def framed(name: str, rdtype: str, count: int) -> bytes:
-    wire = dns.message.make_query(name, rdtype).to_wire()
-    return (struct.pack("!H", len(wire)) + wire) * count
-
-
-async def send_without_reading(port: int, data: bytes, seconds: float) -> socket.socket:
-    """Push `data` down a connection whose client never reads, for at most `seconds`."""
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.setblocking(False)
-    loop = asyncio.get_running_loop()
-    await loop.sock_connect(s, (HOST, port))
-    sent, deadline = 0, loop.time() + seconds
-    while sent < len(data) and loop.time() < deadline:
-        try:
-            sent += s.send(data[sent : sent + 65536])
-        except BlockingIOError:
-            await asyncio.sleep(0.01)
-    return s
 
 
 async def test_pipelining_client_that_never_reads_costs_bounded_memory(

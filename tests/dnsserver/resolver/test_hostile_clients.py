@@ -21,6 +21,7 @@ from dnsserver.aio import upstream as upstream_mod
 from dnsserver.aio.stub import TCPConn
 from dnsserver.resolver import control as control_mod
 from minternet.control import request as control
+from tests.dnsserver.stubborn import send_without_reading
 
 from .conftest import Hierarchy
 
@@ -115,29 +116,13 @@ def _pipelined(name: str, count: int) -> bytes:
     return (struct.pack("!H", len(one)) + one) * count
 
 
-async def _send_without_reading(port: int, data: bytes, seconds: float) -> socket.socket:
-    """Push `data` down a connection whose client never reads, for at most `seconds`."""
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.setblocking(False)
-    loop = asyncio.get_running_loop()
-    await loop.sock_connect(s, ("127.0.0.1", port))
-    sent, deadline = 0, loop.time() + seconds
-    while sent < len(data) and loop.time() < deadline:
-        try:
-            sent += s.send(data[sent : sent + 65536])
-        except BlockingIOError:
-            await asyncio.sleep(0.01)
-    return s
-
-
 async def test_pipelining_client_that_never_reads_costs_bounded_memory(
     start_resolver: Start,
 ) -> None:
     d, ports = await start_resolver()
     await tcp_exchange(ports["dns"], raw_query(b"\x03big\x07example\x04test\x00", 16))  # cached
     # 4000 queries for a 1.4 kB answer: 5.6 MB of answers nobody reads
-    s = await _send_without_reading(ports["dns"], _pipelined("big.example.test", 4000), 2.0)
+    s = await send_without_reading(ports["dns"], _pipelined("big.example.test", 4000), 2.0)
     try:
         worst = 0
         for _ in range(20):
@@ -176,7 +161,7 @@ async def test_tcp_client_that_dribbles_or_never_reads_is_dropped_at_the_idle_ti
     assert closed, "a connection that never completes a query outlived the idle timeout"
     # a client that never reads: aborted, so its slot of the connection cap comes back
     await tcp_exchange(ports["dns"], raw_query(b"\x03big\x07example\x04test\x00", 16))
-    s = await _send_without_reading(ports["dns"], _pipelined("big.example.test", 2000), 0.5)
+    s = await send_without_reading(ports["dns"], _pipelined("big.example.test", 2000), 0.5)
     try:
         deadline = loop.time() + 2
         while not d._tcp_conns and loop.time() < deadline:
