@@ -20,6 +20,18 @@ def pack_ip(ip: str) -> bytes:
         raise RequestError("invalid ip") from None
 
 
+PACKED_CACHE_SIZE = 65536  # a cache of address text -> packed bytes, bounded: cleared when full
+
+
+def pack_ip_into(cache: dict[str, bytes], ip: str) -> bytes:
+    """pack_ip(ip), remembered in `cache` for the hot paths (look it up there first)."""
+    packed = pack_ip(ip)
+    if len(cache) >= PACKED_CACHE_SIZE:
+        cache.clear()
+    cache[ip] = packed
+    return packed
+
+
 def _unmap(packed: bytes) -> bytes:
     return packed[12:] if packed[:12] == _V4_MAPPED else packed
 

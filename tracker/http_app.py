@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from tracker import replies, stats
-from tracker.addr import pack_ip, parse_ip_param, unpack
+from tracker.addr import pack_ip_into, parse_ip_param, unpack
 from tracker.announce import Announce, event_note, parse_announce, parse_scrape
 from tracker.config import TrackerConfig
 from tracker.errors import RefusedError, TrackerError
@@ -152,12 +152,7 @@ class TrackerApp:
             if forwarded_for:
                 return parse_ip_param(forwarded_for.rsplit(b",", 1)[-1].strip())
         packed = self._packed.get(client_ip)
-        if packed is None:
-            packed = pack_ip(client_ip)
-            if len(self._packed) >= 65536:  # a cache, bounded: never grows past this
-                self._packed.clear()
-            self._packed[client_ip] = packed
-        return packed
+        return packed if packed is not None else pack_ip_into(self._packed, client_ip)
 
     def scrape(self, passkey: bytes | None, query: bytes) -> Reply:
         try:

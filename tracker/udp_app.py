@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from tracker import udp_codec as codec
-from tracker.addr import pack_ip
+from tracker.addr import pack_ip_into
 from tracker.announce import event_note
 from tracker.connid import ConnectionIds
 from tracker.errors import PacketError, RefusedError, TrackerError
@@ -42,10 +42,7 @@ class UdpTrackerApp:
         try:
             packed_ip = self._packed.get(ip)
             if packed_ip is None:
-                packed_ip = pack_ip(ip)
-                if len(self._packed) >= 65536:  # a cache, bounded: never grows past this
-                    self._packed.clear()
-                self._packed[ip] = packed_ip
+                packed_ip = pack_ip_into(self._packed, ip)
             client = packed_ip + port.to_bytes(2, "big")
             if action == ANNOUNCE:  # the common case first
                 if not self.cids.valid(data[:8], client, now):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import struct
 
@@ -30,3 +31,23 @@ async def send_without_reading(port: int, data: bytes, seconds: float) -> socket
         except BlockingIOError:
             await asyncio.sleep(0.01)
     return s
+
+
+async def dribble_until_closed(port: int, data: bytes, pause: float = 0.1) -> bool:
+    """Send all but the last byte of `data` to 127.0.0.1:port one byte every `pause` seconds
+    (a slowloris: never a whole query); True if the server closed the connection meanwhile."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for b in data[:-1]:
+            writer.write(bytes([b]))
+            await asyncio.sleep(pause)
+            with contextlib.suppress(TimeoutError):
+                if await asyncio.wait_for(reader.read(1), 0.001) == b"":
+                    return True
+            if reader.at_eof():
+                return True
+    except OSError:
+        return True
+    finally:
+        writer.close()
+    return False

@@ -4,7 +4,6 @@ half-closed connections. The daemon runs in-process on 127.0.0.1 port 0."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 
 from dnsserver.aio.server import DnsServer
 from dnsserver.config import Limits, ServerConfig
-from tests.dnsserver.stubborn import framed, send_without_reading
+from tests.dnsserver.stubborn import dribble_until_closed, framed, send_without_reading
 from tests.dnsserver.test_protocol import BIG_ZONE
 
 HOST = "127.0.0.1"
@@ -55,22 +54,7 @@ async def test_pipelining_client_that_never_reads_costs_bounded_memory(
 
 async def test_slowloris_is_closed_at_the_idle_timeout(server: DnsServer) -> None:
     port = server.addresses[0][1]
-    reader, writer = await asyncio.open_connection(HOST, port)
-    data = framed("many.big.test", "TXT", 1)
-    closed = False
-    try:
-        for b in data[:-1]:  # one byte every 0.1 s: never a whole query
-            writer.write(bytes([b]))
-            await asyncio.sleep(0.1)
-            with contextlib.suppress(TimeoutError):
-                closed = await asyncio.wait_for(reader.read(1), 0.001) == b""
-            if closed or reader.at_eof():
-                closed = True
-                break
-    except OSError:
-        closed = True
-    finally:
-        writer.close()
+    closed = await dribble_until_closed(port, framed("many.big.test", "TXT", 1))
     assert closed, "a connection that never completes a query outlived the idle timeout"
 
 

@@ -21,7 +21,7 @@ from dnsserver.aio import upstream as upstream_mod
 from dnsserver.aio.stub import TCPConn
 from dnsserver.resolver import control as control_mod
 from minternet.control import request as control
-from tests.dnsserver.stubborn import send_without_reading
+from tests.dnsserver.stubborn import dribble_until_closed, send_without_reading
 
 from .conftest import Hierarchy
 
@@ -141,23 +141,8 @@ async def test_tcp_client_that_dribbles_or_never_reads_is_dropped_at_the_idle_ti
     d, ports = await start_resolver(tcp_idle_timeout=0.5)
     loop = asyncio.get_running_loop()
     # slowloris: one byte of a query every 0.1 s never makes a whole query
-    reader, writer = await asyncio.open_connection("127.0.0.1", ports["dns"])
     query = raw_query(b"\x03www\x07example\x04test\x00")
-    data = struct.pack("!H", len(query)) + query
-    closed = False
-    try:
-        for b in data[:-1]:
-            writer.write(bytes([b]))
-            await asyncio.sleep(0.1)
-            with contextlib.suppress(TimeoutError):
-                closed = await asyncio.wait_for(reader.read(1), 0.001) == b""
-            if closed or reader.at_eof():
-                closed = True
-                break
-    except OSError:
-        closed = True
-    finally:
-        writer.close()
+    closed = await dribble_until_closed(ports["dns"], struct.pack("!H", len(query)) + query)
     assert closed, "a connection that never completes a query outlived the idle timeout"
     # a client that never reads: aborted, so its slot of the connection cap comes back
     await tcp_exchange(ports["dns"], raw_query(b"\x03big\x07example\x04test\x00", 16))
