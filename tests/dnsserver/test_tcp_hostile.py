@@ -13,7 +13,7 @@ import pytest
 
 from dnsserver.aio.server import DnsServer
 from dnsserver.config import Limits, ServerConfig
-from tests.dnsserver.stubborn import dribble_until_closed, framed, send_without_reading
+from tests.dnsserver.rawclient import dribble_until_closed, framed, send_without_reading
 from tests.dnsserver.test_protocol import BIG_ZONE
 
 HOST = "127.0.0.1"

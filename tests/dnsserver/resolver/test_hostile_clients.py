@@ -21,7 +21,12 @@ from dnsserver.aio import upstream as upstream_mod
 from dnsserver.aio.stub import TCPConn
 from dnsserver.resolver import control as control_mod
 from minternet.control import request as control
-from tests.dnsserver.stubborn import dribble_until_closed, send_without_reading
+from tests.dnsserver.rawclient import (
+    dribble_until_closed,
+    send_without_reading,
+    tcp_exchange,
+    udp_exchange,
+)
 
 from .conftest import Hierarchy
 
@@ -32,34 +37,6 @@ def raw_query(name_wire: bytes, qtype: int = 1, qid: int = 0x4242) -> bytes:
     return (
         struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + name_wire + struct.pack("!HH", qtype, 1)
     )
-
-
-async def udp_exchange(port: int, data: bytes, timeout: float = 3.0) -> bytes:
-    loop = asyncio.get_running_loop()
-    fut: asyncio.Future[bytes] = loop.create_future()
-
-    class P(asyncio.DatagramProtocol):
-        def datagram_received(self, b: bytes, addr: Any) -> None:
-            if not fut.done():
-                fut.set_result(b)
-
-    tr, _ = await loop.create_datagram_endpoint(P, remote_addr=("127.0.0.1", port))
-    try:
-        tr.sendto(data)
-        return await asyncio.wait_for(fut, timeout)
-    finally:
-        tr.close()
-
-
-async def tcp_exchange(port: int, data: bytes, timeout: float = 3.0) -> bytes:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(struct.pack("!H", len(data)) + data)
-        async with asyncio.timeout(timeout):
-            (n,) = struct.unpack("!H", await reader.readexactly(2))
-            return await reader.readexactly(n)
-    finally:
-        writer.close()
 
 
 ILLEGAL_NAMES = {

@@ -1,4 +1,5 @@
-"""A hostile TCP client for the DNS servers' tests: it pushes queries and never reads."""
+"""Raw DNS clients for the servers' tests: one exchange of bytes over UDP or TCP, and hostile
+TCP clients (one that never reads, one that dribbles)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import contextlib
 import socket
 import struct
+from typing import Any
 
 import dns.message
 
@@ -51,3 +53,31 @@ async def dribble_until_closed(port: int, data: bytes, pause: float = 0.1) -> bo
     finally:
         writer.close()
     return False
+
+
+async def udp_exchange(port: int, data: bytes, timeout: float = 3.0) -> bytes:
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[bytes] = loop.create_future()
+
+    class P(asyncio.DatagramProtocol):
+        def datagram_received(self, b: bytes, addr: Any) -> None:
+            if not fut.done():
+                fut.set_result(b)
+
+    tr, _ = await loop.create_datagram_endpoint(P, remote_addr=("127.0.0.1", port))
+    try:
+        tr.sendto(data)
+        return await asyncio.wait_for(fut, timeout)
+    finally:
+        tr.close()
+
+
+async def tcp_exchange(port: int, data: bytes, timeout: float = 3.0) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(struct.pack("!H", len(data)) + data)
+        async with asyncio.timeout(timeout):
+            (n,) = struct.unpack("!H", await reader.readexactly(2))
+            return await reader.readexactly(n)
+    finally:
+        writer.close()
