@@ -22,7 +22,13 @@ HTML = b"text/html; charset=utf-8"
 JSON = b"application/json"
 TEXT = b"text/plain; charset=utf-8"
 
+#: The statistics are recomputed whenever the registry has changed since they were last
+#: computed, except on a big tracker (more swarms than STATS_FRESH_SWARMS, where one pass costs
+#: milliseconds): there a page is at most STATS_CACHE_SECONDS old, so that a client reloading
+#: the page in a loop cannot make the tracker walk every swarm on every request. The page and
+#: the JSON say how old the figures are.
 STATS_CACHE_SECONDS = 2.0
+STATS_FRESH_SWARMS = 10_000
 
 
 class Reply(NamedTuple):
@@ -44,7 +50,7 @@ class TrackerApp:
         self.config: TrackerConfig = registry.config
         self.name = name
         self.trusted = frozenset(self.config.trusted_proxies)
-        self._stats: tuple[float, stats.Stats] | None = None
+        self._stats: tuple[float, tuple[int, int], stats.Stats] | None = None
         self._packed: dict[str, bytes] = {}  # client address text -> packed, for the hot path
 
     def handle(
@@ -65,16 +71,26 @@ class TrackerApp:
         if path.endswith(b"/scrape") and path.count(b"/") == 2:
             return self.scrape(path[1:-7], query)
         if path == b"/":
-            return Reply(200, HTML, stats.to_html(self.stats(now), self.name))
+            return Reply(200, HTML, stats.to_html(*self.stats(now), self.name))
         if path == b"/stats.json":
-            return Reply(200, JSON, stats.to_json(self.stats(now)))
+            return Reply(200, JSON, stats.to_json(*self.stats(now)))
         return Reply(404, TEXT, b"not found\n")
 
-    def stats(self, now: float) -> stats.Stats:
+    def stats(self, now: float) -> tuple[stats.Stats, float]:
+        """The statistics and how many seconds old they are (0 unless big and busy)."""
+        registry = self.registry
+        version = (registry.announces, registry.changes)
         cached = self._stats
-        if cached is None or now - cached[0] > STATS_CACHE_SECONDS or now < cached[0]:
-            cached = self._stats = (now, stats.collect(self.registry, self.config.names))
-        return cached[1]
+        if cached is not None and cached[1] == version and now >= cached[0]:
+            cached = self._stats = (now, version, cached[2])  # nothing changed: still exact
+        elif (
+            cached is None
+            or now < cached[0]
+            or len(registry.swarms) <= STATS_FRESH_SWARMS
+            or now - cached[0] >= STATS_CACHE_SECONDS
+        ):
+            cached = self._stats = (now, version, stats.collect(registry, self.config.names))
+        return cached[2], now - cached[0]
 
     def announce(
         self,

@@ -35,11 +35,15 @@ class Registry:
         self.limiter = RateLimiter(config.rate_per_ip, config.rate_burst, config.rate_tracked_ips)
         self.peer_count = 0
         self.announces = 0
+        #: Changes other than announces (expiry, a new whitelist): with `announces`, tells a
+        #: reader of statistics whether anything changed since it last looked.
+        self.changes = 0
         self._sweep: Iterator[bytes] | None = None
 
     def set_whitelist(self, whitelist: Iterable[bytes] | None) -> None:
         """Replace the whitelist (SIGHUP); swarms no longer listed are dropped."""
         self.whitelist = None if whitelist is None else frozenset(whitelist)
+        self.changes += 1
         if self.whitelist is not None:
             for h in [h for h in self.swarms if h not in self.whitelist]:
                 self.peer_count -= len(self.swarms.pop(h).peers)
@@ -142,7 +146,9 @@ class Registry:
             removed += len(stale)
             if not swarm.peers:
                 del self.swarms[h]
+                self.changes += 1
         self.peer_count -= removed
+        self.changes += removed
         return removed
 
     def expire_all(self, now: float) -> int:

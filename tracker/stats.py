@@ -62,9 +62,11 @@ def collect(registry: Registry, names: dict[str, str]) -> Stats:
     )
 
 
-def to_json(stats: Stats) -> bytes:
+def to_json(stats: Stats, age: float) -> bytes:
+    """The statistics for scripts; `age_seconds` says how long ago they were computed."""
     return json.dumps(
         {
+            "age_seconds": round(age, 1),
             "swarms": stats.swarms,
             "peers": stats.peers,
             "seeders": stats.seeders,
@@ -86,7 +88,7 @@ def to_json(stats: Stats) -> bytes:
     ).encode()
 
 
-def to_html(stats: Stats, title: str) -> bytes:
+def to_html(stats: Stats, age: float, title: str) -> bytes:
     rows = "\n".join(
         f"<tr><td><code>{s.info_hash}</code></td><td>{html.escape(s.name or '')}</td>"
         f"<td>{s.seeders}</td><td>{s.leechers}</td><td>{s.completed}</td></tr>"
@@ -98,12 +100,13 @@ def to_html(stats: Stats, title: str) -> bytes:
         if len(stats.listed) < stats.swarms
         else ""
     )
+    as_of = f" (as of {age:.1f} s ago)" if age >= 0.05 else ""
     page = f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{t}</title>
 <style>body{{font-family:sans-serif}}td,th{{padding:2px 8px;text-align:left}}</style></head>
 <body><h1>{t}</h1>
 <p>{stats.swarms} swarms, {stats.peers} peers ({stats.seeders} seeders, {stats.leechers} leechers),
-{stats.completed} completed downloads, {stats.announces} announces.
+{stats.completed} completed downloads, {stats.announces} announces{as_of}.
 Scripts: <a href="/stats.json">/stats.json</a>.</p>{more}
 <table><tr><th>info-hash</th><th>name</th><th>seeders</th><th>leechers</th><th>completed</th></tr>
 {rows}

@@ -259,6 +259,50 @@ def test_stats_pages() -> None:
     assert app.handle(b"GET", b"/nope", "10.0.0.1", None, 1.0).status == 404
 
 
+def stats_json(app: TrackerApp, now: float) -> dict:
+    return json.loads(app.handle(b"GET", b"/stats.json", "10.0.0.1", None, now).body)
+
+
+def test_stats_are_fresh_right_after_an_announce(app: TrackerApp) -> None:
+    # The page used to be cached for 2 s: a user's curl right after an announce showed an
+    # empty tracker (and the end-to-end tests depended on each other's timing).
+    assert stats_json(app, 100.0)["swarms"] == 0
+    get(app, "/announce?" + announce_query(), now=100.1)
+    js = stats_json(app, 100.2)
+    assert (js["swarms"], js["peers"], js["announces"], js["age_seconds"]) == (1, 1, 1, 0.0)
+    get(app, "/announce?" + announce_query(event="stopped"), now=100.3)
+    js = stats_json(app, 100.4)
+    assert (js["peers"], js["announces"]) == (0, 2)
+
+
+def test_stats_follow_expiry_and_a_new_whitelist(app: TrackerApp) -> None:
+    get(app, "/announce?" + announce_query(), now=100.0)
+    assert stats_json(app, 100.0)["peers"] == 1
+    app.registry.expire_all(100.0 + 2 * 300 + 1)
+    assert stats_json(app, 701.5)["swarms"] == 0
+    get(app, "/announce?" + announce_query(), now=702.0)
+    assert stats_json(app, 702.0)["swarms"] == 1
+    app.registry.set_whitelist([bytes(20)])
+    assert stats_json(app, 702.0)["swarms"] == 0
+
+
+def test_a_big_tracker_caches_its_stats_and_says_how_old_they_are(
+    monkeypatch: pytest.MonkeyPatch, app: TrackerApp
+) -> None:
+    monkeypatch.setattr("tracker.http_app.STATS_FRESH_SWARMS", 1)
+    for n in range(2):
+        get(app, "/announce?" + announce_query(info_hash=bytes([n]) * 20), now=100.0)
+    assert stats_json(app, 100.0)["swarms"] == 2
+    get(app, "/announce?" + announce_query(info_hash=b"\x07" * 20), now=101.0)
+    js = stats_json(app, 101.5)  # changed, but within STATS_CACHE_SECONDS: the cached figures
+    assert (js["swarms"], js["age_seconds"]) == (2, 1.5)
+    page = app.handle(b"GET", b"/", "10.0.0.1", None, 101.5).body
+    assert b"2 announces (as of 1.5 s ago)" in page
+    js = stats_json(app, 102.0)  # STATS_CACHE_SECONDS later: recomputed
+    assert (js["swarms"], js["age_seconds"]) == (3, 0.0)
+    assert stats_json(app, 500.0)["age_seconds"] == 0.0  # nothing changed: still exact
+
+
 _TARGET_PIECES = st.sampled_from(
     [
         b"/announce",
