@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -10,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-#: Beside a user's own `make up` (offset 10000): DNS on 20053, tracker on 26969, ...
-E2E_PORT_OFFSET = 20000
+#: Beside a user's own `make up` (offset 10000): DNS on 20053, tracker on 26969, ... Two
+#: checkouts can run their suites at once with different MINTERNET_TEST_PORT_OFFSETs (multiples
+#: of 1000 between 20000 and 25000); the foreground tests use this offset + 10000 and + 10100.
+E2E_PORT_OFFSET = int(os.environ.get("MINTERNET_TEST_PORT_OFFSET", "20000"))
 
 
 def minternet(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

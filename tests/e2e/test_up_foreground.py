@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from .conftest import minternet
+from .conftest import E2E_PORT_OFFSET, minternet
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +27,7 @@ def test_ctrl_c_stops_everything(tmp_path):
             "--state-dir",
             str(state),
             "--port-offset",
-            "30000",
+            str(E2E_PORT_OFFSET + 10000),
             "--only",
             "dns-root",
             "dns-tld",
@@ -49,7 +49,7 @@ def test_ctrl_c_stops_everything(tmp_path):
                 break
         out = "".join(lines)
         assert "Press Ctrl-C to stop." in out, out
-        assert "dig @127.0.0.10 -p 30053 . NS" in out
+        assert f"dig @127.0.0.10 -p {E2E_PORT_OFFSET + 10053} . NS" in out
         status = minternet("status", "--json", "--state-dir", str(state))
         services = json.loads(status.stdout)["services"]
         assert sorted(s["name"] for s in services) == ["root", "tld-com", "tld-edu", "tld-fr"]
@@ -90,7 +90,7 @@ def test_a_signal_during_startup_stops_the_daemons_already_started(tmp_path, sig
     state = tmp_path / "state"
     argv = [sys.executable, "-m", "minternet", "up", "--state-dir", str(state)]
     proc = subprocess.Popen(
-        [*argv, "--port-offset", "30100", "--only", "dns-root", "tracker"],
+        [*argv, "--port-offset", str(E2E_PORT_OFFSET + 10100), "--only", "dns-root", "tracker"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
