@@ -14,8 +14,8 @@ from dnsserver.aio.server import DnsServer
 from dnsserver.config import ServerConfig
 from dnsserver.errors import ZoneError
 from dnsserver.resolver.cli import add_parsers
+from minternet import __version__, console, logs, service
 from minternet import config as mconfig
-from minternet import logs, service
 from minternet.listen import AddressError, parse_hostport
 
 log = logging.getLogger("dnsserver")
@@ -104,6 +104,7 @@ def serve(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dnsserver", description="minternet DNS servers")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in SUBCOMMANDS:
         add(sub)
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    console.setup()
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     return func(args)

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from minternet import control, logs, supervisor, topology, zonegen
+from minternet import __version__, console, control, logs, supervisor, topology, zonegen
 from minternet.launch import LaunchContext
 from minternet.supervisor import Service, SupervisorError
 
@@ -44,10 +44,14 @@ def examples(services: Sequence[Service]) -> list[str]:
         at = f"@{s.address} -p {s.ports['dns']}"
         pairs.append((f"dig {at} gaia.cs.umass.edu", "the local DNS server walks the hierarchy"))
         pairs.append((f"dig {at} +norec gaia.cs.umass.edu", "... then answers from its cache"))
+        dnsserver = console.program("dnsserver")
         pairs.append(
-            (f"dnsserver trace gaia.cs.umass.edu --port {s.ports['dns']}", "each step of the walk")
+            (
+                f"{dnsserver} trace gaia.cs.umass.edu --port {s.ports['dns']}",
+                "each step of the walk",
+            )
         )
-        pairs.append((f"dnsserver stats --control {s.address}:{s.ports['control']}", "counters"))
+        pairs.append((f"{dnsserver} stats --control {s.address}:{s.ports['control']}", "counters"))
     for s in by_role.get("dns-root", [])[:1]:
         pairs.append((f"dig @{s.address} -p {s.ports['dns']} . NS", "the root server"))
     for s in by_role.get("dns-tld", []):
@@ -108,7 +112,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     if ex:
         print("\nTry:\n" + "\n".join("  " + line for line in ex))
     if args.detach:
-        print(f"\nStop it with: minternet down --state-dir {args.state_dir}")
+        print(f"\nStop it with: {console.program('minternet')} down --state-dir {args.state_dir}")
         return 0
     return _supervise(state_dir, services)
 
@@ -210,10 +214,15 @@ def cmd_zones(args: argparse.Namespace) -> int:
     topo = topology.DEFAULT
     ports = topology.port_scheme(args.standard_ports)
     if args.write:
-        for zone, path in zonegen.write_zones(topo, Path(args.write), ports).items():
+        try:
+            paths = zonegen.write_zones(topo, Path(args.write), ports)
+            hints = Path(args.write) / "root.hints"
+            hints.write_text(zonegen.render_root_hints(topo))
+        except OSError as e:
+            print(f"minternet zones: cannot write to {args.write}: {e.strerror}", file=sys.stderr)
+            return 1
+        for zone, path in paths.items():
             print(f"{zone:<20} {path}")
-        hints = Path(args.write) / "root.hints"
-        hints.write_text(zonegen.render_root_hints(topo))
         print(f"{'(root hints)':<20} {hints}")
         return 0
     for zone in args.zone or topo.zones():
@@ -221,13 +230,15 @@ def cmd_zones(args: argparse.Namespace) -> int:
         try:
             print(zonegen.render_zone(topo, name, ports))
         except KeyError:
-            print(f"minternet zones: no such zone {zone!r}", file=sys.stderr)
-            return 1
+            known = " ".join(topo.zones())
+            print(f"minternet zones: no such zone {zone!r} (zones: {known})", file=sys.stderr)
+            return 2
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="minternet", description=__doc__)
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     def state(sp: argparse.ArgumentParser) -> None:
@@ -278,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    console.setup()
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 

@@ -25,6 +25,8 @@ def load(path: str | Path, cls: type[T]) -> T:
         raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start})") from None
     return from_dict(cls, data, where=str(path))
 
 

@@ -6,8 +6,8 @@ import argparse
 import logging
 import sys
 
+from minternet import __version__, console, logs, service
 from minternet import config as mconfig
-from minternet import logs, service
 from minternet.listen import AddressError, parse_hostport
 from tracker.aio.server import TrackerDaemon
 from tracker.config import TrackerConfig
@@ -18,6 +18,7 @@ log = logging.getLogger("tracker")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tracker", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the tracker")
     serve.add_argument("--listen", required=True, metavar="ADDR:PORT", help="HTTP address")
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    console.setup()
     args = build_parser().parse_args(argv)
     logs.setup(args.name, args.log_level)
     try:

@@ -12,16 +12,18 @@ import sys
 import time
 from typing import Any
 
-from dnslib import QTYPE, RCODE
+from dnslib import RCODE
 
+from dnsserver.resolver import control as control_core
 from dnsserver.resolver import hints as hints_mod
 from dnsserver.resolver.cache import Cache
 from dnsserver.resolver.config import ResolverConfig
 from dnsserver.resolver.errors import ResolverError
 from dnsserver.resolver.iterate import IterConfig, Reply, Resolver, Result
-from dnsserver.resolver.rrset import name_of, to_text, type_text
+from dnsserver.resolver.rrset import Name, to_text, type_text
+from dnsserver.text import TextError, parse_name, parse_type
 from minternet import config as config_mod
-from minternet import logs, service
+from minternet import console, logs, service
 from minternet.control import request as control
 from minternet.listen import AddressError, parse_hostport
 
@@ -65,27 +67,89 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     _daemon_args(p, "local-dns")
     p.set_defaults(func=cmd_resolve)
 
-    t = sub.add_parser("trace", help="show each step of an iterative resolution from the root")
-    t.add_argument("qname")
-    t.add_argument("qtype", nargs="?", default="A")
+    t = sub.add_parser(
+        "trace",
+        help="show each step of an iterative resolution from the root",
+        description="Resolve NAME with an empty cache, asking the root, then each server it is "
+        "referred to, and print every step: the notes' iterated query.",
+    )
+    t.add_argument("qname", metavar="NAME", help="the name to resolve, e.g. gaia.cs.umass.edu")
+    t.add_argument(
+        "qtype",
+        metavar="TYPE",
+        nargs="?",
+        default="A",
+        help="record type: A, AAAA, MX, TXT, ... or a number (default: A)",
+    )
     g = t.add_mutually_exclusive_group()
-    g.add_argument("--root-hints", help="root hints file (default: the default topology's)")
-    g.add_argument("--server", help="start at this server instead of the root")
-    t.add_argument("--port", type=int, default=10053, help="DNS port of every server (10053)")
-    t.add_argument("--timeout", type=float, default=2.0)
+    g.add_argument(
+        "--root-hints", metavar="FILE", help="root hints file (default: the default topology's)"
+    )
+    g.add_argument("--server", metavar="ADDR", help="start at this server instead of the root")
+    t.add_argument(
+        "--port",
+        type=_port,
+        default=10053,
+        metavar="N",
+        help="DNS port of every server asked (default: 10053, the topology's)",
+    )
+    t.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=2.0,
+        metavar="SECONDS",
+        help="how long to wait for each server's answer, in seconds (default: 2)",
+    )
     t.set_defaults(func=cmd_trace)
 
-    c = sub.add_parser("cache", help="dump or flush a running resolver's cache")
-    c.add_argument("action", choices=["dump", "flush"])
-    c.add_argument("name", nargs="?")
+    c = sub.add_parser(
+        "cache",
+        help="dump or flush a running resolver's cache",
+        description="Show (dump) or drop (flush) what a running resolver has cached.",
+    )
+    c.add_argument(
+        "action",
+        choices=["dump", "flush"],
+        help="dump: print the cached records; flush: drop them",
+    )
+    c.add_argument("name", metavar="NAME", nargs="?", help="only this owner name (default: all)")
     c.add_argument("--tree", action="store_true", help="flush: the whole subtree below NAME")
-    c.add_argument("--control", default=DEFAULT_CONTROL, help=f"default {DEFAULT_CONTROL}")
+    c.add_argument(
+        "--control",
+        metavar="ADDR:PORT",
+        default=DEFAULT_CONTROL,
+        help=f"the resolver's control endpoint (default: {DEFAULT_CONTROL})",
+    )
     c.set_defaults(func=cmd_cache)
 
     s = sub.add_parser("stats", help="a running resolver's counters")
-    s.add_argument("--control", default=DEFAULT_CONTROL, help=f"default {DEFAULT_CONTROL}")
-    s.add_argument("--json", action="store_true")
+    s.add_argument(
+        "--control",
+        metavar="ADDR:PORT",
+        default=DEFAULT_CONTROL,
+        help=f"the resolver's control endpoint (default: {DEFAULT_CONTROL})",
+    )
+    s.add_argument(
+        "--json", action="store_true", help="the same counters as one JSON object, for scripts"
+    )
     s.set_defaults(func=cmd_stats)
+
+
+def _port(text: str) -> int:
+    """argparse `type=` for a port number: a usage error, not a traceback, when it is not one."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r} (1 to 65535)")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"invalid time {text!r} (seconds, more than 0)")
+    return value
 
 
 def _daemon_args(p: argparse.ArgumentParser, default_name: str) -> None:
@@ -142,7 +206,7 @@ def _default_hints() -> hints_mod.RootHints:
 
 
 async def trace(
-    qname: str, qtype: int, hints: hints_mod.RootHints, port: int, timeout: float
+    qname: Name, qtype: int, hints: hints_mod.RootHints, port: int, timeout: float
 ) -> Result:
     """Resolve with an empty cache, so that every step from the root is taken and recorded."""
     from dnsserver.aio.upstream import Upstream
@@ -161,7 +225,7 @@ async def trace(
     )
     up = Upstream(port=port, stats=stats)
     loop = asyncio.get_running_loop()
-    gen = core.resolve(name_of(qname), qtype, loop.time())
+    gen = core.resolve(qname, qtype, loop.time())
     try:
         q = next(gen)
         while True:
@@ -187,23 +251,21 @@ def format_trace(qname: str, qtype: int, res: Result) -> str:
 
 def cmd_trace(args: argparse.Namespace) -> int:
     try:
-        qtype = int(getattr(QTYPE, args.qtype.upper()))
-    except AttributeError:
-        print(f"dnsserver trace: unknown type {args.qtype!r}", file=sys.stderr)
-        return 2
-    try:
+        qname = parse_name(args.qname)
+        qtype = parse_type(args.qtype)
         if args.server:
+            parse_hostport(args.server, args.port)
             hints = hints_mod.RootHints(((b"start",),), {(b"start",): (args.server,)})
         elif args.root_hints:
             hints = hints_mod.load(args.root_hints)
         else:
             hints = _default_hints()
-    except ResolverError as e:
+    except (ResolverError, TextError, AddressError) as e:
         print(f"dnsserver trace: {e}", file=sys.stderr)
         return 2
     t0 = time.monotonic()
-    res = asyncio.run(trace(args.qname, qtype, hints, args.port, args.timeout))
-    print(format_trace(args.qname, qtype, res))
+    res = asyncio.run(trace(qname, qtype, hints, args.port, args.timeout))
+    print(format_trace(to_text(qname), qtype, res))
     print(f";; {(time.monotonic() - t0) * 1000:.1f} ms in total")
     return 0 if res.rcode in (RCODE.NOERROR, RCODE.NXDOMAIN) else 1
 
@@ -213,6 +275,12 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
 def cmd_cache(args: argparse.Namespace) -> int:
     cmd = args.action
+    if args.name is not None:
+        try:
+            args.name = to_text(parse_name(args.name))
+        except TextError as e:
+            print(f"dnsserver cache: {e}", file=sys.stderr)
+            return 2
     if cmd == "flush" and args.tree:
         if not args.name:
             print("dnsserver cache flush --tree needs a NAME", file=sys.stderr)
@@ -229,9 +297,16 @@ def cmd_cache(args: argparse.Namespace) -> int:
     if args.action == "dump":
         for row in reply["entries"]:
             print(row)
+        if not reply["entries"]:
+            print(f"no cached entries for {args.name}" if args.name else "the cache is empty")
     else:
-        print(f"flushed {reply['flushed']} entries")
+        print(f"flushed {control_core.entries(reply['flushed'])}")
     return 0
+
+
+def flat_stats(reply: dict[str, Any]) -> dict[str, Any]:
+    """The control endpoint's stats reply as one flat mapping: the counters, then the sizes."""
+    return {**reply["stats"], **{k: v for k, v in reply.items() if k != "stats"}}
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -240,17 +315,22 @@ def cmd_stats(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as e:
         print(f"dnsserver stats: cannot reach {args.control}: {e}", file=sys.stderr)
         return 1
-    if args.json:
-        print(json.dumps(reply, indent=2))
+    if "error" in reply or not isinstance(reply.get("stats"), dict):
+        print(f"dnsserver stats: {reply.get('error', 'unexpected reply')}", file=sys.stderr)
+        return 1
+    counters = flat_stats(reply)
+    if args.json:  # the same keys, in the same order, as the text form
+        print(json.dumps(counters, indent=2))
         return 0
-    for k, v in reply["stats"].items():
-        print(f"{k:<20} {v}")
-    for k in ("cache_entries", "cache_evictions", "answer_cache_entries"):
-        print(f"{k:<20} {reply[k]}")
+    width = max(map(len, counters))
+    for k, v in counters.items():
+        shown = (" ".join(map(str, v)) or "(none)") if isinstance(v, list) else v
+        print(f"{k:<{width}}  {shown}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    console.setup()
     parser = argparse.ArgumentParser(prog="dnsserver")
     sub = parser.add_subparsers(dest="command", required=True)
     add_parsers(sub)

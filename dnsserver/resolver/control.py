@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dnsserver.resolver.cache import NXDOMAIN_KEY, Cache
-from dnsserver.resolver.rrset import RRset, name_of, to_text, type_text
+from dnsserver.resolver.rrset import RRset, to_text, type_text
 from dnsserver.resolver.stats import Stats
+from dnsserver.text import TextError, parse_name
 
 MAX_DUMP_LINES = 100_000
 COMMANDS = ("stats", "dump", "flush", "flush-tree")
@@ -27,15 +28,20 @@ class Outcome:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def entries(n: int) -> str:
+    """'1 entry', '2 entries'."""
+    return f"{n} entry" if n == 1 else f"{n} entries"
+
+
 def execute(line: str, *, cache: Cache, stats: Stats, now: float) -> Outcome:
     words = line.split()
     if not words:
         return Outcome(reply={"error": "empty command"})
     cmd, args = words[0].lower(), words[1:]
     try:
-        want = name_of(args[0]) if args else None
-    except Exception as e:  # dnslib's errors for names that cannot be names
-        return Outcome(reply={"error": f"bad name: {e}"})
+        want = parse_name(args[0]) if args else None
+    except TextError as e:
+        return Outcome(reply={"error": str(e)})
     if cmd == "stats":
         return Outcome(
             reply={
@@ -63,6 +69,6 @@ def execute(line: str, *, cache: Cache, stats: Stats, now: float) -> Outcome:
         n = cache.flush(want, subtree=cmd == "flush-tree")
         what = to_text(want) if want is not None else "everything"
         return Outcome(
-            reply={"flushed": n}, flushed=True, log=f"cache {cmd} {what}: {n} entries removed"
+            reply={"flushed": n}, flushed=True, log=f"cache {cmd} {what}: {entries(n)} removed"
         )
     return Outcome(reply={"error": f"unknown command {cmd!r} ({', '.join(COMMANDS)})"})

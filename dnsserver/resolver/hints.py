@@ -65,4 +65,6 @@ def load(path: str) -> RootHints:
             text = f.read()
     except OSError as e:
         raise ResolverError(f"{path}: cannot read: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise ResolverError(f"{path}: not UTF-8 text (byte {e.start})") from None
     return parse(text, path)

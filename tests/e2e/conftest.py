@@ -27,9 +27,15 @@ def minternet(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[st
     )
 
 
+class Running(dict[str, dict]):
+    """{service name: its `minternet status --json` entry}, and what `up` printed."""
+
+    up_output: str = ""
+
+
 @pytest.fixture(scope="session")
-def topology_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict]]:
-    """Yields {service name: its `minternet status --json` entry}; always brought down."""
+def topology_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """The running test topology, brought up once per session and always brought down."""
     state = tmp_path_factory.mktemp("minternet") / "state"
     up = minternet(
         "up", "--detach", "--state-dir", str(state), "--port-offset", str(E2E_PORT_OFFSET)
@@ -38,7 +44,8 @@ def topology_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         assert up.returncode == 0, f"minternet up failed:\n{up.stdout}\n{up.stderr}"
         status = minternet("status", "--json", "--state-dir", str(state))
         assert status.returncode == 0, status.stderr
-        services = {s["name"]: s for s in json.loads(status.stdout)["services"]}
+        services = Running((s["name"], s) for s in json.loads(status.stdout)["services"])
+        services.up_output = up.stdout
         yield services
     finally:
         down = minternet("down", "--state-dir", str(state))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,3 +73,30 @@ def test_readme_curl_example(topology_up, command):
     argv = shlex.split(command.replace(":16969", f":{6969 + E2E_PORT_OFFSET}"))
     out = subprocess.run([*argv, "-sf"], capture_output=True, text=True, timeout=30, check=False)
     assert out.returncode == 0 and out.stdout.startswith("{"), out.stdout + out.stderr
+
+
+def try_commands(up_output: str) -> list[str]:
+    """The commands of the "Try:" block that `minternet up` prints, comments stripped."""
+    block = up_output.split("\nTry:\n", 1)[1].split("\n\n", 1)[0]
+    lines = [line.split("   # ")[0].strip() for line in block.splitlines()]
+    return [line for line in lines if line and not line.startswith(("http://", "udp://"))]
+
+
+def test_the_try_block_works_as_typed_in_a_shell_without_the_venv(topology_up):
+    # `make up` runs .venv/bin/minternet from a shell where .venv is not active: the block
+    # printed `dnsserver trace ...`, which was "command not found" as typed.
+    commands = try_commands(topology_up.up_output)
+    assert any("dnsserver trace" in c for c in commands), topology_up.up_output
+    venv_bin = os.path.dirname(sys.executable)
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != venv_bin)
+    env = {**os.environ, "PATH": path}
+    failures = {}
+    for command in commands:
+        tool = command.split()[0]
+        if tool in ("dig", "curl") and shutil.which(tool, path=path) is None:
+            pytest.skip(f"{tool} is not installed")  # our own programs must always be found
+        out = subprocess.run(command, shell=True, env=env, capture_output=True, text=True,
+                             timeout=60, check=False)  # fmt: skip
+        if out.returncode != 0:
+            failures[command] = f"exit {out.returncode}\n{out.stdout}{out.stderr}"
+    assert not failures, "\n\n".join(f"{c}:\n{why}" for c, why in failures.items())

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -52,16 +53,26 @@ async def test_resolver_process_and_control_commands(
         ctl = ["--control", f"127.0.0.1:{ports['control']}"]
         assert await asyncio.to_thread(main, ["stats", *ctl]) == 0
         out = capsys.readouterr().out
-        assert "upstream_queries     3" in out
+        text = dict(line.split(None, 1) for line in out.splitlines())
+        assert text["upstream_queries"] == "3"
+        assert await asyncio.to_thread(main, ["stats", "--json", *ctl]) == 0
+        as_json = json.loads(capsys.readouterr().out)
+        # one shape: the same keys in the same order, whichever form is asked for
+        assert list(as_json) == list(text) and as_json["upstream_queries"] == 3
+        assert "cache_entries" in as_json and "upstream_ports_in_use" in as_json
         assert await asyncio.to_thread(main, ["cache", "dump", *ctl]) == 0
         out = capsys.readouterr().out
         assert "alias.example.test." in out and "CNAME" in out
         assert (
             await asyncio.to_thread(main, ["cache", "flush", "example.test", "--tree", *ctl]) == 0
         )
-        assert "flushed" in capsys.readouterr().out
+        assert re.fullmatch(r"flushed [2-9] entries\n", capsys.readouterr().out)
         assert await asyncio.to_thread(main, ["cache", "dump", "www.example.test", *ctl]) == 0
-        assert capsys.readouterr().out == ""
+        assert capsys.readouterr().out == "no cached entries for www.example.test.\n"
+        assert await asyncio.to_thread(main, ["cache", "flush", *ctl]) == 0
+        assert re.fullmatch(r"flushed \d+ (entry|entries)\n", capsys.readouterr().out)
+        assert await asyncio.to_thread(main, ["cache", "dump", *ctl]) == 0
+        assert capsys.readouterr().out == "the cache is empty\n"
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         _, err = await asyncio.to_thread(proc.communicate, timeout=10)

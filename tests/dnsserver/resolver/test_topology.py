@@ -141,7 +141,7 @@ async def test_additional_data_is_dropped_before_truncating(topo: dict[str, Any]
 
 async def test_trace_walks_root_edu_umass(topo: dict[str, Any]) -> None:
     hints = hints_mod.load(str(topo["hints"]))
-    res = await trace("gaia.cs.umass.edu", 1, hints, topo["upstream"], 2.0)
+    res = await trace((b"gaia", b"cs", b"umass", b"edu"), 1, hints, topo["upstream"], 2.0)
     assert [(s.server, s.outcome) for s in res.steps] == [
         ("127.0.0.10", "referral"),
         ("127.0.0.12", "referral"),
