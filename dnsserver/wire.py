@@ -113,8 +113,8 @@ def parse_query(data: bytes) -> Query:
         raise NotImplementedOpcode(f"opcode {(flags & OPCODE_MASK) >> 11}")
     if qdcount != 1:
         raise FormatError(f"QDCOUNT {qdcount} (must be 1)")
-    if flags & TC:
-        raise FormatError("TC set in a query")
+    # TC in a query means nothing (RFC 1035 §4.1.1 defines it for responses): ignored, as
+    # NSD, BIND and Unbound do; the response never copies it.
     labels, pos = read_name(data, 12)
     if pos + 4 > len(data):
         raise FormatError("truncated question")
@@ -184,7 +184,10 @@ def _check_options(data: bytes, pos: int, end: int) -> None:
 
 
 def header_only(data: bytes, rcode: int) -> bytes:
-    """A response with just a header (FORMERR, NOTIMP): ID, opcode and RD copied from the query."""
+    """A response with just a header (FORMERR, NOTIMP): ID and opcode copied from the query, and
+    RD too when the opcode is QUERY -- the only opcode that defines it (the same bit is zero in
+    UPDATE's header, RFC 2136 §2.2)."""
     qid, flags = struct.unpack_from("!HH", data)
-    flags = QR | (flags & (OPCODE_MASK | RD)) | (rcode & 0xF)
+    copied = OPCODE_MASK | RD if not flags & OPCODE_MASK else OPCODE_MASK
+    flags = QR | (flags & copied) | (rcode & 0xF)
     return _HEADER.pack(qid, flags, 0, 0, 0, 0)

@@ -229,6 +229,7 @@ class ResolverDaemon:
             do = "do" if opts[0].ttl & 0x8000 else ""
             reply.add_ar(EDNS0(udp_len=self.config.edns_size, flags=do))
         if req.header.opcode != OPCODE.QUERY:
+            reply.header.rd = 0  # RD is defined for QUERY only (RFC 2136 §2.2: zero in UPDATE)
             return self._finish(reply, RCODE.NOTIMP, limit)
         if len(req.questions) != 1 or len(opts) > 1:
             self.stats.formerr += 1
@@ -450,7 +451,8 @@ def _formerr(data: bytes) -> bytes | None:
     if len(data) < 12 or data[2] & 0x80:
         return None
     h = bytearray(data[:12])
-    h[2] = 0x80 | (data[2] & 0x79)  # QR, keep opcode and RD
+    opcode = data[2] & 0x78
+    h[2] = 0x80 | opcode | (data[2] & 0x01 if not opcode else 0)  # QR, opcode, RD if QUERY
     h[3] = RCODE.FORMERR
     h[4:12] = bytes(8)
     return bytes(h)
