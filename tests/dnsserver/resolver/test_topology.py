@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -149,6 +150,18 @@ async def test_trace_walks_root_edu_umass(topo: dict[str, Any]) -> None:
     ]
     text = format_trace("gaia.cs.umass.edu", 1, res)
     assert "edu. NS a.edu-servers.net." in text and "127.0.1.22" in text
+
+
+async def test_trace_shows_the_cname_of_an_answer(topo: dict[str, Any]) -> None:
+    hints = hints_mod.load(str(topo["hints"]))
+    res = await trace("cs.umass.edu", 1, hints, topo["upstream"], 2.0)
+    lines = format_trace("cs.umass.edu", 1, res).splitlines()
+    assert re.fullmatch(
+        r"  3  ask 127\.0\.0\.20 +\(zone umass\.edu\.\) cs\.umass\.edu\. A: "
+        r"ANSWER CNAME gaia\.cs\.umass\.edu\. -> A 127\.0\.1\.22  \[[0-9.]+ ms\]",
+        lines[3],
+    ), lines[3]
+    assert lines[4] == ";; status NOERROR, 3 queries"
 
 
 async def _dig(*args: str) -> str:
