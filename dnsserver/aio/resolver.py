@@ -13,10 +13,12 @@ import random
 from collections import OrderedDict
 from typing import Any
 
-from dnslib import EDNS0, OPCODE, QTYPE, RCODE, DNSHeader, DNSRecord
+from dnslib import EDNS0, OPCODE, QTYPE, RCODE, RR, TXT, DNSHeader, DNSRecord, EDNSOption
 
+from dnsserver.aio import identity
 from dnsserver.aio.stub import TCPConn, UDPReader
 from dnsserver.aio.upstream import Upstream
+from dnsserver.chaos import CLASS_CH
 from dnsserver.resolver import control
 from dnsserver.resolver import hints as hints_mod
 from dnsserver.resolver.cache import Cache
@@ -27,6 +29,7 @@ from dnsserver.resolver.policy import Policy
 from dnsserver.resolver.rrset import Name, is_legal, name_of, to_text, type_text
 from dnsserver.resolver.servers import ServerSelector
 from dnsserver.resolver.stats import Stats
+from dnsserver.wire import OPTION_NSID, requests_nsid
 from minternet.listen import open_tcp, parse_hostport
 from minternet.logs import Throttle
 
@@ -69,6 +72,12 @@ class ResolverDaemon:
             selector=ServerSelector(self.rng, config.server_config()),
         )
         self.policy = Policy(config.policy_config())
+        self.identity = identity.from_config(
+            identity=config.identity,
+            hide_identity=config.hide_identity,
+            version=config.version,
+            hide_version=config.hide_version,
+        )
         self.host, self.port = parse_hostport(config.listen)
         self.upstream = Upstream(
             port=config.upstream_port,
@@ -227,7 +236,9 @@ class ResolverDaemon:
         reply.questions = list(req.questions[:1])
         if opts:  # RFC 3225 §3: the DO bit is copied into the response
             do = "do" if opts[0].ttl & 0x8000 else ""
-            reply.add_ar(EDNS0(udp_len=self.config.edns_size, flags=do))
+            nsid = self.identity.nsid  # RFC 5001: only to a query that asks for it
+            ours = [EDNSOption(OPTION_NSID, nsid)] if nsid and requests_nsid(data) else []
+            reply.add_ar(EDNS0(udp_len=self.config.edns_size, flags=do, opts=ours))
         if req.header.opcode != OPCODE.QUERY:
             reply.header.rd = 0  # RD is defined for QUERY only (RFC 2136 §2.2: zero in UPDATE)
             return self._finish(reply, RCODE.NOTIMP, limit)
@@ -242,8 +253,13 @@ class ResolverDaemon:
             _throttle(log, "refused", "%s: REFUSED %s (not in allow list)", self.name, client)
             return self._finish(reply, RCODE.REFUSED, limit)
         q = req.questions[0]
+        if q.qclass == CLASS_CH:  # version.bind, id.server, ... (see dnsserver/chaos.py)
+            text = self.identity.txt(name_of(q.qname), q.qtype)
+            if text is not None:
+                reply.add_answer(RR(q.qname, QTYPE.TXT, CLASS_CH, 0, TXT(text.encode())))
+                return self._finish(reply, RCODE.NOERROR, limit)
         if q.qclass != 1 or q.qtype in _REFUSED_TYPES:
-            return self._finish(reply, RCODE.REFUSED if q.qclass == 1 else RCODE.NOTIMP, limit)
+            return self._finish(reply, RCODE.REFUSED, limit)  # class IN only, as Unbound
         name, qtype = name_of(q.qname), int(q.qtype)
         assert self.loop is not None
         now = self.loop.time()

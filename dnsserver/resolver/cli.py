@@ -14,6 +14,7 @@ from typing import Any
 
 from dnslib import QTYPE, RCODE
 
+from dnsserver.aio import identity
 from dnsserver.resolver import hints as hints_mod
 from dnsserver.resolver.cache import Cache
 from dnsserver.resolver.config import ResolverConfig
@@ -62,6 +63,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         default=None,
         help="0x20: random letter case in upstream questions, checked in answers (off)",
     )
+    identity.add_args(p)
     _daemon_args(p, "local-dns")
     p.set_defaults(func=cmd_resolve)
 
@@ -110,6 +112,7 @@ def build_config(args: argparse.Namespace) -> ResolverConfig:
             over[key] = value
     if args.forward:
         over["forward"] = tuple(args.forward)
+    over.update(identity.overrides(args))
     return dataclasses.replace(cfg, **over)
 
 
