@@ -19,7 +19,7 @@ from dnsserver.aio import identity
 from dnsserver.aio.stub import TCPConn, UDPReader
 from dnsserver.aio.upstream import Upstream
 from dnsserver.chaos import CLASS_CH
-from dnsserver.resolver import control
+from dnsserver.resolver import control, local
 from dnsserver.resolver import hints as hints_mod
 from dnsserver.resolver.cache import Cache
 from dnsserver.resolver.config import ResolverConfig
@@ -263,9 +263,13 @@ class ResolverDaemon:
         name, qtype = name_of(q.qname), int(q.qtype)
         assert self.loop is not None
         now = self.loop.time()
-        res = self.core.from_cache(name, qtype, now)
+        own = local.answer(name, qtype)  # localhost and loopback reverse: our own data
+        res = self.core.from_cache(name, qtype, now) if own is None else None
         complete = True  # a whole answer (not RD=0's partial chain or referral): re-servable
-        if res is not None and res.rcode != RCODE.SERVFAIL:
+        if own is not None:
+            res, complete = own, False  # the same TTL every time: not from the answer cache
+            reply.header.aa = 1
+        elif res is not None and res.rcode != RCODE.SERVFAIL:
             self.stats.cache_hits += 1
         elif not req.header.rd:
             complete = False
