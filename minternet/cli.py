@@ -44,6 +44,7 @@ def examples(services: Sequence[Service]) -> list[str]:
         at = f"@{s.address} -p {s.ports['dns']}"
         pairs.append((f"dig {at} gaia.cs.umass.edu", "the local DNS server walks the hierarchy"))
         pairs.append((f"dig {at} +norec gaia.cs.umass.edu", "... then answers from its cache"))
+        pairs.append((f"dig {at} -x 127.0.0.20", "reverse DNS: root -> arpa. -> in-addr.arpa."))
         pairs.append(
             (f"dnsserver trace gaia.cs.umass.edu --port {s.ports['dns']}", "each step of the walk")
         )
