@@ -26,7 +26,7 @@ from dnsserver.resolver.config import ResolverConfig
 from dnsserver.resolver.iterate import Reply, Resolver, Result
 from dnsserver.resolver.packed import PackedAnswer, QuestionKey, question_key
 from dnsserver.resolver.policy import Policy
-from dnsserver.resolver.rrset import Name, is_legal, name_of, to_text, type_text
+from dnsserver.resolver.rrset import ROOT, Name, is_legal, name_of, to_text, type_text
 from dnsserver.resolver.servers import ServerSelector
 from dnsserver.resolver.stats import Stats
 from dnsserver.wire import OPTION_NSID, requests_nsid
@@ -275,7 +275,7 @@ class ResolverDaemon:
             complete = False
             res = self.core.from_cache(name, qtype, now, partial=True)
             if res is None:
-                res = self._cache_only_referral(name, now)  # RD=0: the cache and nothing else
+                res = await self._cache_only_referral(name, now)  # RD=0: no recursion
         else:
             self.stats.cache_misses += 1
             res = await self._resolve_shared(name, qtype)
@@ -286,7 +286,7 @@ class ResolverDaemon:
         for rrset in res.authority:
             for rr in rrset.to_rrs():
                 reply.add_auth(rr)
-        for rrset in self.core.additional(res.answer, now):
+        for rrset in self.core.additional((*res.answer, *res.authority), now):  # glue too
             for rr in rrset.to_rrs():
                 reply.add_ar(rr)
         if res.rcode == RCODE.SERVFAIL:
@@ -306,10 +306,20 @@ class ResolverDaemon:
                 self._make_hot(data, out, entry, now)
         return self._fit(out, reply, limit)
 
-    def _cache_only_referral(self, name: Name, now: float) -> Result:
+    async def _cache_only_referral(self, name: Name, now: float) -> Result:
+        """RD=0 and the cache has no answer: a referral to the closest delegation it holds, as
+        Unbound answers (with allow_snoop; its default `allow` REFUSES RD=0 queries). With not
+        even the root's NS set in the cache, the root is primed first (RFC 8109: one `. NS`
+        query to the root hints), as Unbound does; if that fails, SERVFAIL."""
         zone, _ = self.core.closest_delegation(name, now)
         ns = self.cache.get(zone, QTYPE.NS, now)
-        return Result(rcode=RCODE.NOERROR, authority=(ns,) if ns is not None else ())
+        if ns is None:
+            assert self.loop is not None
+            primed = await self._resolve_shared(ROOT, QTYPE.NS)
+            ns = self.cache.get(ROOT, QTYPE.NS, self.loop.time())
+            if ns is None:
+                return Result(rcode=RCODE.SERVFAIL, reason=primed.reason or "priming failed")
+        return Result(rcode=RCODE.NOERROR, authority=(ns,))
 
     def _remember(self, key: bytes, out: bytes, now: float) -> PackedAnswer | None:
         try:
