@@ -57,6 +57,12 @@ def add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
         metavar="N",
         help="response rate limit per client /24 and response class (default 200/s)",
     )
+    p.add_argument(
+        "--rrl-ipv4-prefix",
+        type=int,
+        metavar="N",
+        help="IPv4 clients share a rate-limit budget per /N (default 24)",
+    )
     p.add_argument("--no-rrl", action="store_true", help="turn response rate limiting off")
     identity.add_args(p)
     _common(p, "dnsserver")
@@ -75,6 +81,9 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
         cfg = dataclasses.replace(cfg, listen=cfg.listen + tuple(args.listen))
     if args.rrl_rate is not None:
         cfg = dataclasses.replace(cfg, rrl=dataclasses.replace(cfg.rrl, rate=args.rrl_rate))
+    if args.rrl_ipv4_prefix is not None:
+        rrl = dataclasses.replace(cfg.rrl, ipv4_prefix=args.rrl_ipv4_prefix)
+        cfg = dataclasses.replace(cfg, rrl=rrl)
     if args.no_rrl:
         cfg = dataclasses.replace(cfg, rrl=dataclasses.replace(cfg.rrl, enabled=False))
     cfg = dataclasses.replace(cfg, **identity.overrides(args))

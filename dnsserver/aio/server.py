@@ -67,7 +67,8 @@ class DnsServer:
         for host, port in self.addresses:
             log.info("%s: serving %s on %s port %d (UDP and TCP), RRL %s",
                      self.name, zones, host, port,
-                     f"{self.config.rrl.rate:g}/s" if self.rrl else "off")  # fmt: skip
+                     f"{self.config.rrl.rate:g}/s per /{self.config.rrl.ipv4_prefix}"
+                     if self.rrl else "off")  # fmt: skip
         return {"dns": self.addresses[0][1]}
 
     async def _bind(self, host: str, port: int) -> int:
