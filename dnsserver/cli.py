@@ -10,6 +10,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from dnsserver.aio import identity
 from dnsserver.aio.server import DnsServer
 from dnsserver.config import ServerConfig
 from dnsserver.errors import ZoneError
@@ -56,7 +57,14 @@ def add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
         metavar="N",
         help="response rate limit per client /24 and response class (default 200/s)",
     )
+    p.add_argument(
+        "--rrl-ipv4-prefix",
+        type=int,
+        metavar="N",
+        help="IPv4 clients share a rate-limit budget per /N (default 24)",
+    )
     p.add_argument("--no-rrl", action="store_true", help="turn response rate limiting off")
+    identity.add_args(p)
     _common(p, "dnsserver")
     p.set_defaults(func=serve)
 
@@ -73,8 +81,12 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
         cfg = dataclasses.replace(cfg, listen=cfg.listen + tuple(args.listen))
     if args.rrl_rate is not None:
         cfg = dataclasses.replace(cfg, rrl=dataclasses.replace(cfg.rrl, rate=args.rrl_rate))
+    if args.rrl_ipv4_prefix is not None:
+        rrl = dataclasses.replace(cfg.rrl, ipv4_prefix=args.rrl_ipv4_prefix)
+        cfg = dataclasses.replace(cfg, rrl=rrl)
     if args.no_rrl:
         cfg = dataclasses.replace(cfg, rrl=dataclasses.replace(cfg.rrl, enabled=False))
+    cfg = dataclasses.replace(cfg, **identity.overrides(args))
     if not cfg.zones:
         raise mconfig.ConfigError("no zone: give --zone FILE or zones = [...] in --config")
     if not cfg.listen:

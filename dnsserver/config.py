@@ -30,6 +30,7 @@ class ServerConfig:
 
     zones = ["root.zone"]
     listen = ["127.0.0.10:10053"]
+    identity = "a.root-servers.net"
     [rrl]
     rate = 200
     [limits]
@@ -38,5 +39,10 @@ class ServerConfig:
 
     zones: tuple[str, ...] = ()
     listen: tuple[str, ...] = ()
+    # who answered (dnsserver/chaos.py): id.server, hostname.bind and NSID give the identity
+    identity: str = ""  # "" = this machine's hostname
+    hide_identity: bool = False  # REFUSED to id.server and hostname.bind, no NSID
+    version: str = ""  # version.bind and version.server; "" = "minternet 0.1.0"
+    hide_version: bool = False
     rrl: RrlConfig = field(default_factory=RrlConfig)
     limits: Limits = field(default_factory=Limits)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from dnsserver import response
 from dnsserver.cache import AnswerCache
+from dnsserver.chaos import CLASS_CH, Identity
 from dnsserver.errors import FORMERR, NOTIMP, REFUSED, DnsError, Unanswerable
 from dnsserver.lookup import KIND_ERROR, lookup
 from dnsserver.wire import TYPE_OPT, Query, header_only, parse_query
@@ -34,10 +35,17 @@ class Reply:
 
 class Engine:
     def __init__(
-        self, zones: ZoneSet, *, max_udp: int = DEFAULT_MAX_UDP, cache_entries: int = 50_000
+        self,
+        zones: ZoneSet,
+        *,
+        max_udp: int = DEFAULT_MAX_UDP,
+        cache_entries: int = 50_000,
+        identity: Identity | None = None,
     ) -> None:
         self.zones = zones
         self.max_udp = max_udp
+        self.identity = identity or Identity()  # by default, hidden: CH queries are REFUSED
+        self.nsid = self.identity.nsid
         self.udp_cache = AnswerCache(cache_entries)
         self.tcp_cache = AnswerCache(cache_entries)
 
@@ -62,24 +70,28 @@ class Engine:
         return Reply(wire, kind)
 
     def _answer(self, query: Query, *, tcp: bool) -> tuple[bytes, bytes]:
-        max_udp = self.max_udp
+        max_udp, nsid = self.max_udp, self.nsid
         if query.edns is not None and query.edns.version != 0:
-            return response.badvers(query, max_udp), b"error"
+            return response.badvers(query, max_udp, nsid), b"error"
         if query.tsig is not None:  # we hold no keys: every signed query is BADKEY
-            return response.badkey(query, max_udp), b"error"
+            return response.badkey(query, max_udp, nsid), b"error"
         if query.qclass not in (CLASS_IN, CLASS_ANY):
-            return response.error(query, REFUSED, max_udp), b"error"  # we serve class IN only
+            if query.qclass == CLASS_CH:  # version.bind, id.server, ... (see chaos.py)
+                text = self.identity.txt(query.key, query.qtype)
+                if text is not None:
+                    return response.chaos(query, text, max_udp, nsid), b"chaos"
+            return response.error(query, REFUSED, max_udp, nsid), b"error"  # class IN only
         if query.qtype in (TYPE_AXFR, TYPE_IXFR):
-            return response.error(query, REFUSED, max_udp), b"error"  # no zone transfers
+            return response.error(query, REFUSED, max_udp, nsid), b"error"  # no zone transfers
         if query.qtype in (TYPE_MAILA, TYPE_MAILB):
-            return response.error(query, NOTIMP, max_udp), b"error"  # obsolete (RFC 883)
+            return response.error(query, NOTIMP, max_udp, nsid), b"error"  # obsolete (RFC 883)
         if query.qtype == TYPE_OPT:
-            return response.error(query, FORMERR, max_udp), b"error"  # a pseudo-type
+            return response.error(query, FORMERR, max_udp, nsid), b"error"  # a pseudo-type
         ans = lookup(self.zones, query.labels, query.key, query.qtype, tcp=tcp)
         limit = response.TCP_MAX if tcp else response.udp_limit(query, max_udp)
         if ans.kind == KIND_ERROR:
-            return response.error(query, ans.rcode, max_udp), b"error"
-        wire = response.pack(query, ans, limit, max_udp)
+            return response.error(query, ans.rcode, max_udp, nsid), b"error"
+        wire = response.pack(query, ans, limit, max_udp, nsid)
         return wire, ans.kind.encode() + b" " + b".".join(ans.rrl_name)
 
     def slip(self, data: bytes) -> bytes | None:
@@ -88,4 +100,4 @@ class Engine:
             query = parse_query(data)
         except DnsError:
             return None
-        return response.truncated(query, 0, False, self.max_udp)
+        return response.truncated(query, 0, False, self.max_udp, self.nsid)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from dnsserver.errors import FormatError, NotImplementedOpcode, Unanswerable
+from dnsserver.errors import DnsError, FormatError, NotImplementedOpcode, Unanswerable
 
 #: A domain name as a tuple of labels, leftmost first, without the root label.
 Name = tuple[bytes, ...]
@@ -21,6 +21,7 @@ CD = 0x0010
 OPCODE_MASK = 0x7800
 
 TYPE_OPT = 41
+OPTION_NSID = 3  # RFC 5001 §2.3
 TYPE_TSIG = 250
 MAX_NAME_WIRE = 255  # RFC 1035 §2.3.4: a name is at most 255 octets on the wire
 _HEADER = struct.Struct("!HHHHHH")
@@ -34,6 +35,7 @@ class Edns:
     payload: int
     version: int
     do: bool
+    nsid: bool = False  # the client asked who we are (RFC 5001 NSID option)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +115,8 @@ def parse_query(data: bytes) -> Query:
         raise NotImplementedOpcode(f"opcode {(flags & OPCODE_MASK) >> 11}")
     if qdcount != 1:
         raise FormatError(f"QDCOUNT {qdcount} (must be 1)")
-    if flags & TC:
-        raise FormatError("TC set in a query")
+    # TC in a query means nothing (RFC 1035 §4.1.1 defines it for responses): ignored, as
+    # NSD, BIND and Unbound do; the response never copies it.
     labels, pos = read_name(data, 12)
     if pos + 4 > len(data):
         raise FormatError("truncated question")
@@ -135,8 +137,10 @@ def parse_query(data: bytes) -> Query:
             # RFC 6891 §6.1.1: one OPT, in the additional section, owned by the root.
             if i < ancount + nscount or owner or edns is not None:
                 raise FormatError("misplaced or duplicate OPT record")
-            _check_options(data, pos, pos + rdlength)
-            edns = Edns(payload=rclass, version=(ttl >> 16) & 0xFF, do=bool(ttl & 0x8000))
+            nsid = _check_options(data, pos, pos + rdlength)
+            edns = Edns(
+                payload=rclass, version=(ttl >> 16) & 0xFF, do=bool(ttl & 0x8000), nsid=nsid
+            )
         elif rtype == TYPE_TSIG:
             # RFC 8945 §5.1: one TSIG, the last record of the additional section
             if i != total - 1 or i < ancount + nscount:
@@ -172,19 +176,36 @@ def _read_tsig(data: bytes, owner: Name, pos: int, end: int) -> Tsig:
     return Tsig(key=owner, algorithm=algorithm, time_fudge=time_fudge, original_id=original_id)
 
 
-def _check_options(data: bytes, pos: int, end: int) -> None:
-    """RFC 6891 §6.1.2: OPT RDATA is a sequence of {code, length, value}."""
+def _check_options(data: bytes, pos: int, end: int) -> bool:
+    """RFC 6891 §6.1.2: OPT RDATA is a sequence of {code, length, value}. True if one of them
+    is NSID (code 3, RFC 5001)."""
+    nsid = False
     while pos < end:
         if pos + 4 > end:
             raise FormatError("truncated EDNS option")
-        (length,) = struct.unpack_from("!H", data, pos + 2)
+        code, length = struct.unpack_from("!HH", data, pos)
+        nsid = nsid or code == OPTION_NSID
         pos += 4 + length
         if pos > end:
             raise FormatError("EDNS option runs past its record")
+    return nsid
+
+
+def requests_nsid(data: bytes) -> bool:
+    """True if the query `data` carries an NSID option (for servers that parse with dnslib,
+    which drops empty EDNS options)."""
+    try:
+        query = parse_query(data)
+    except DnsError:
+        return False
+    return query.edns is not None and query.edns.nsid
 
 
 def header_only(data: bytes, rcode: int) -> bytes:
-    """A response with just a header (FORMERR, NOTIMP): ID, opcode and RD copied from the query."""
+    """A response with just a header (FORMERR, NOTIMP): ID and opcode copied from the query, and
+    RD too when the opcode is QUERY -- the only opcode that defines it (the same bit is zero in
+    UPDATE's header, RFC 2136 §2.2)."""
     qid, flags = struct.unpack_from("!HH", data)
-    flags = QR | (flags & (OPCODE_MASK | RD)) | (rcode & 0xF)
+    copied = OPCODE_MASK | RD if not flags & OPCODE_MASK else OPCODE_MASK
+    flags = QR | (flags & copied) | (rcode & 0xF)
     return _HEADER.pack(qid, flags, 0, 0, 0, 0)

@@ -10,8 +10,9 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from dnsserver.rrl import RrlConfig
 from minternet import __version__, console, control, logs, supervisor, topology, zonegen
-from minternet.launch import LaunchContext
+from minternet.launch import DNS_ROLES, RRL_IPV4_PREFIX, LaunchContext
 from minternet.supervisor import Service, SupervisorError
 
 DEFAULT_STATE_DIR = ".minternet"
@@ -44,6 +45,7 @@ def examples(services: Sequence[Service]) -> list[str]:
         at = f"@{s.address} -p {s.ports['dns']}"
         pairs.append((f"dig {at} gaia.cs.umass.edu", "the local DNS server walks the hierarchy"))
         pairs.append((f"dig {at} +norec gaia.cs.umass.edu", "... then answers from its cache"))
+        pairs.append((f"dig {at} -x 127.0.0.20", "reverse DNS: root -> arpa. -> in-addr.arpa."))
         dnsserver = console.program("dnsserver")
         pairs.append(
             (
@@ -72,6 +74,19 @@ def examples(services: Sequence[Service]) -> list[str]:
     return [f"{c.ljust(width)}   # {why}" for c, why in pairs]
 
 
+def rrl_line(services: Sequence[Service], rrl: bool) -> str | None:
+    """What `up` says about response rate limiting, if it started a DNS server that does it."""
+    if not any(s.role in DNS_ROLES for s in services):
+        return None
+    if not rrl:
+        return "authoritative servers: response rate limiting off (--no-rrl)"
+    per = "address: each 127.0.0.x counts alone" if RRL_IPV4_PREFIX == 32 else "/24"
+    return (
+        f"authoritative servers: response rate limiting on ({RrlConfig().rate:g}/s per client"
+        f" {per}); --no-rrl turns it off"
+    )
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir).resolve()
     topo = topology.DEFAULT
@@ -80,7 +95,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"minternet up: {e}", file=sys.stderr)
         return 2
-    ctx = LaunchContext(topo, state_dir, ports, log_level=args.log_level)
+    ctx = LaunchContext(topo, state_dir, ports, log_level=args.log_level, rrl=not args.no_rrl)
     # Ctrl-C, SIGTERM or SIGHUP (a closed terminal) while the daemons start must stop the
     # ones already started. By default SIGTERM ended this process at once, leaving them
     # running with no state file for `down` to find them by (and Ctrl-C printed a traceback).
@@ -108,6 +123,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 130
     print(f"\nminternet is up: {len(services)} services\n")
     print(format_table([(s, True) for s in services]))
+    rrl = rrl_line(services, ctx.rrl)
+    if rrl:
+        print("\n" + rrl)
     ex = examples(services)
     if ex:
         print("\nTry:\n" + "\n".join("  " + line for line in ex))
@@ -268,6 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="INFO",
         type=logs.level_arg,
         help="daemons' log level (default: INFO)",
+    )
+    up.add_argument(
+        "--no-rrl",
+        action="store_true",
+        help="turn response rate limiting off on every DNS server (load tests, benchmarks)",
     )
     up.set_defaults(func=cmd_up)
 

@@ -20,6 +20,7 @@ class LaunchContext:
     state_dir: Path
     ports: dict[str, int]  # the port scheme: kind -> port
     log_level: str = "INFO"
+    rrl: bool = True  # response rate limiting on the root, TLD and authoritative servers
 
     def service_dir(self, host: Host) -> Path:
         return self.state_dir / host.name
@@ -32,6 +33,11 @@ class LaunchContext:
 
 
 DNS_ROLES = ("dns-root", "dns-tld", "dns-auth")
+
+#: RRL accounts clients per /32 here, not per /24: every host of the miniature Internet is in
+#: 127.0.0.0/24, and per /24 the local DNS server would share its budget with every dig a user
+#: runs. Each 127.0.0.x is a machine of its own, as it would be a network of its own outside.
+RRL_IPV4_PREFIX = 32
 
 
 def command_for(host: Host, ctx: LaunchContext) -> list[str]:
@@ -48,6 +54,11 @@ def command_for(host: Host, ctx: LaunchContext) -> list[str]:
         zone_dir = ctx.state_dir / "zones"
         argv = [sys.executable, "-m", "dnsserver", "serve"]
         argv += ["--listen", f"{host.address}:{ctx.ports['dns']}"]
+        argv += ["--identity", host.fqdn.rstrip(".") or host.name]
+        if ctx.rrl:
+            argv += ["--rrl-ipv4-prefix", str(RRL_IPV4_PREFIX)]
+        else:
+            argv += ["--no-rrl"]
         for zone in host.zones:
             path = zone_dir / zonegen.zone_filename(zone)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,6 +73,7 @@ def command_for(host: Host, ctx: LaunchContext) -> list[str]:
         argv += ["--listen", f"{host.address}:{ctx.ports['dns']}"]
         argv += ["--root-hints", str(hints), "--upstream-port", str(ctx.ports["dns"])]
         argv += ["--control", f"{host.address}:{ctx.ports['control']}"]
+        argv += ["--identity", host.fqdn.rstrip(".") or host.name]
         return argv + common
     if host.role == "tracker":
         argv = [sys.executable, "-m", "tracker", "serve"]

@@ -122,10 +122,23 @@ DEFAULT = Topology(
         # local DNS server dns.nyu.edu, which walks root -> TLD -> authoritative for it.
         Host("local-dns", "resolver", "127.0.0.2", "dns.nyu.edu.", listeners=("dns", "control")),
         # The DNS hierarchy of the notes: root -> TLDs -> authoritative servers.
-        Host("root", "dns-root", "127.0.0.10", "a.root-servers.net.", (".",)),
+        # As a.root-servers.net does, the root server also serves arpa., the infrastructure
+        # domain whose in-addr.arpa. and ip6.arpa. hold reverse DNS (address -> name).
+        Host("root", "dns-root", "127.0.0.10", "a.root-servers.net.", (".", "arpa.")),
         Host("tld-com", "dns-tld", "127.0.0.11", "a.gtld-servers.net.", ("com.", "net.")),
         Host("tld-edu", "dns-tld", "127.0.0.12", "a.edu-servers.net.", ("edu.",)),
         Host("tld-fr", "dns-tld", "127.0.0.13", "d.nic.fr.", ("fr.",)),
+        # Reverse DNS: in-addr.arpa. and ip6.arpa. (second-level zones of the TLD arpa.)
+        # delegate the reverse zones of address blocks to their holders. 127.0.0.0/8 and the
+        # documentation prefix 2001:db8::/32 are IANA's; their zones hold a PTR for every
+        # address of the topology (derived in zonegen.py).
+        Host(
+            "in-addr-servers",
+            "dns-auth",
+            "127.0.0.14",
+            "a.in-addr-servers.arpa.",
+            ("in-addr.arpa.", "ip6.arpa."),
+        ),
         Host("dns-umass", "dns-auth", "127.0.0.20", "dns.umass.edu.", ("umass.edu.",)),
         Host("dns-nyu", "dns-auth", "127.0.0.21", "ns1.nyu.edu.", ("nyu.edu.",)),
         Host("dns-crepes", "dns-auth", "127.0.0.22", "dns.crepes.fr.", ("crepes.fr.",)),
@@ -140,6 +153,13 @@ DEFAULT = Topology(
             ("networkutopia.com.", "enterprise.com."),
         ),
         Host("dns-amazon", "dns-auth", "127.0.0.25", "ns1.amazon.com.", ("amazon.com.",)),
+        Host(
+            "dns-reverse",
+            "dns-auth",
+            "127.0.0.26",
+            "a.iana-servers.net.",
+            ("127.in-addr.arpa.", "8.b.d.0.1.0.0.2.ip6.arpa."),
+        ),
         # The BitTorrent tracker peers register with, found by name through the DNS.
         Host(
             "tracker",

@@ -1,15 +1,21 @@
 """Renders the topology's zones as RFC 1035 master files, and the root hints file.
 
 What is derived, never written twice: SOA and apex NS from the hosts serving a zone, address
-records for every host from the host table, delegations (NS in the parent) and glue.
+records for every host from the host table, delegations (NS in the parent) and glue, and the
+reverse DNS: a PTR for every address of the topology in the reverse zone that holds it.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 
+import dns.reversename
+
 from minternet.topology import Host, Topology
+
+REVERSE_TREES = ("in-addr.arpa.", "ip6.arpa.")
 
 SERIAL = 2026112701
 ROOT_HINTS_TTL = 3600000
@@ -47,6 +53,61 @@ def _owner(name: str, origin: str) -> str:
     return name[: -len(origin) - 1]
 
 
+def _absolute(owner: str, zone: str) -> str:
+    if owner == "@":
+        return zone
+    return owner + "." + zone if zone != "." else owner + "."
+
+
+def reverse_names(topo: Topology) -> dict[str, str]:
+    """Every address of the topology -> the one name its PTR record gives.
+
+    The addresses are those of the hosts and of the A and AAAA records of the zone data. An
+    address with several names gets one PTR: a host's own name if it is a host's address,
+    else the name with the most labels (the machine rather than the domain: 127.0.1.60 is
+    relay1.west-coast.enterprise.com., not enterprise.com.), the first in the topology on a
+    tie. Wildcard owners name no machine and are left out.
+    """
+    names: dict[str, str] = {}
+    for h in topo.hosts:
+        names.setdefault(h.address, h.fqdn)
+    hosts = set(names)
+    for zone, records in topo.records.items():
+        for rec in records:
+            if rec.rtype not in ("A", "AAAA") or rec.owner.split(".")[0] == "*":
+                continue
+            name = _absolute(rec.owner, zone)
+            address = rec.rdata.strip()
+            old = names.get(address)
+            if address in hosts or (old is not None and old.count(".") >= name.count(".")):
+                continue
+            names[address] = name
+    return names
+
+
+def reverse_owner(address: str) -> str:
+    """The PTR owner of an IPv4 or IPv6 address: 20.0.0.127.in-addr.arpa. and the like."""
+    return str(dns.reversename.from_address(address))
+
+
+def _address_key(address: str) -> tuple[int, int]:
+    ip = ipaddress.ip_address(address)
+    return ip.version, int(ip)
+
+
+def _ptr_records(topo: Topology, zone: str) -> list[str]:
+    """The PTR lines of `zone`: those of the addresses no more specific served zone holds."""
+    if not any(is_subdomain(zone, tree) for tree in REVERSE_TREES):
+        return []
+    lines = []
+    by_address = sorted(reverse_names(topo).items(), key=lambda kv: _address_key(kv[0]))
+    for address, name in by_address:
+        owner = reverse_owner(address)
+        if zone_of_name(topo, owner) == zone:
+            lines.append(f"{_owner(owner, zone)} IN PTR {name}")
+    return lines
+
+
 def render_zone(topo: Topology, zone: str, ports: dict[str, int]) -> str:
     servers = topo.zone_servers(zone)
     if not servers:
@@ -81,6 +142,10 @@ def render_zone(topo: Topology, zone: str, ports: dict[str, int]) -> str:
         lines.append("; addresses of name servers and service hosts (glue where below a cut)")
     for fqdn, h in sorted(addresses.items()):
         lines.append(f"{_owner(fqdn, zone)} IN A {h.address}")
+    ptrs = _ptr_records(topo, zone)
+    if ptrs:
+        lines.append("; reverse DNS: a PTR for every address of the topology in this zone")
+        lines.extend(ptrs)
     extra = topo.records.get(zone, ())
     if extra:
         lines.append("; zone data")

@@ -13,20 +13,23 @@ import random
 from collections import OrderedDict
 from typing import Any
 
-from dnslib import EDNS0, OPCODE, QTYPE, RCODE, DNSHeader, DNSRecord
+from dnslib import EDNS0, OPCODE, QTYPE, RCODE, RR, TXT, DNSHeader, DNSRecord, EDNSOption
 
+from dnsserver.aio import identity
 from dnsserver.aio.stub import TCPConn, UDPReader
 from dnsserver.aio.upstream import Upstream
-from dnsserver.resolver import control
+from dnsserver.chaos import CLASS_CH
+from dnsserver.resolver import control, local
 from dnsserver.resolver import hints as hints_mod
 from dnsserver.resolver.cache import Cache
 from dnsserver.resolver.config import ResolverConfig
 from dnsserver.resolver.iterate import Reply, Resolver, Result
 from dnsserver.resolver.packed import PackedAnswer, QuestionKey, question_key
 from dnsserver.resolver.policy import Policy
-from dnsserver.resolver.rrset import Name, is_legal, name_of, to_text, type_text
+from dnsserver.resolver.rrset import ROOT, Name, is_legal, name_of, to_text, type_text
 from dnsserver.resolver.servers import ServerSelector
 from dnsserver.resolver.stats import Stats
+from dnsserver.wire import OPTION_NSID, requests_nsid
 from minternet.listen import open_tcp, parse_hostport
 from minternet.logs import Throttle
 
@@ -69,6 +72,12 @@ class ResolverDaemon:
             selector=ServerSelector(self.rng, config.server_config()),
         )
         self.policy = Policy(config.policy_config())
+        self.identity = identity.from_config(
+            identity=config.identity,
+            hide_identity=config.hide_identity,
+            version=config.version,
+            hide_version=config.hide_version,
+        )
         self.host, self.port = parse_hostport(config.listen)
         self.upstream = Upstream(
             port=config.upstream_port,
@@ -227,8 +236,11 @@ class ResolverDaemon:
         reply.questions = list(req.questions[:1])
         if opts:  # RFC 3225 §3: the DO bit is copied into the response
             do = "do" if opts[0].ttl & 0x8000 else ""
-            reply.add_ar(EDNS0(udp_len=self.config.edns_size, flags=do))
+            nsid = self.identity.nsid  # RFC 5001: only to a query that asks for it
+            ours = [EDNSOption(OPTION_NSID, nsid)] if nsid and requests_nsid(data) else []
+            reply.add_ar(EDNS0(udp_len=self.config.edns_size, flags=do, opts=ours))
         if req.header.opcode != OPCODE.QUERY:
+            reply.header.rd = 0  # RD is defined for QUERY only (RFC 2136 §2.2: zero in UPDATE)
             return self._finish(reply, RCODE.NOTIMP, limit)
         if len(req.questions) != 1 or len(opts) > 1:
             self.stats.formerr += 1
@@ -241,20 +253,29 @@ class ResolverDaemon:
             _throttle(log, "refused", "%s: REFUSED %s (not in allow list)", self.name, client)
             return self._finish(reply, RCODE.REFUSED, limit)
         q = req.questions[0]
+        if q.qclass == CLASS_CH:  # version.bind, id.server, ... (see dnsserver/chaos.py)
+            text = self.identity.txt(name_of(q.qname), q.qtype)
+            if text is not None:
+                reply.add_answer(RR(q.qname, QTYPE.TXT, CLASS_CH, 0, TXT(text.encode())))
+                return self._finish(reply, RCODE.NOERROR, limit)
         if q.qclass != 1 or q.qtype in _REFUSED_TYPES:
-            return self._finish(reply, RCODE.REFUSED if q.qclass == 1 else RCODE.NOTIMP, limit)
+            return self._finish(reply, RCODE.REFUSED, limit)  # class IN only, as Unbound
         name, qtype = name_of(q.qname), int(q.qtype)
         assert self.loop is not None
         now = self.loop.time()
-        res = self.core.from_cache(name, qtype, now)
+        own = local.answer(name, qtype)  # localhost and loopback reverse: our own data
+        res = self.core.from_cache(name, qtype, now) if own is None else None
         complete = True  # a whole answer (not RD=0's partial chain or referral): re-servable
-        if res is not None and res.rcode != RCODE.SERVFAIL:
+        if own is not None:
+            res, complete = own, False  # the same TTL every time: not from the answer cache
+            reply.header.aa = 1
+        elif res is not None and res.rcode != RCODE.SERVFAIL:
             self.stats.cache_hits += 1
         elif not req.header.rd:
             complete = False
             res = self.core.from_cache(name, qtype, now, partial=True)
             if res is None:
-                res = self._cache_only_referral(name, now)  # RD=0: the cache and nothing else
+                res = await self._cache_only_referral(name, now)  # RD=0: no recursion
         else:
             self.stats.cache_misses += 1
             res = await self._resolve_shared(name, qtype)
@@ -265,7 +286,7 @@ class ResolverDaemon:
         for rrset in res.authority:
             for rr in rrset.to_rrs():
                 reply.add_auth(rr)
-        for rrset in self.core.additional(res.answer, now):
+        for rrset in self.core.additional((*res.answer, *res.authority), now):  # glue too
             for rr in rrset.to_rrs():
                 reply.add_ar(rr)
         if res.rcode == RCODE.SERVFAIL:
@@ -285,10 +306,20 @@ class ResolverDaemon:
                 self._make_hot(data, out, entry, now)
         return self._fit(out, reply, limit)
 
-    def _cache_only_referral(self, name: Name, now: float) -> Result:
+    async def _cache_only_referral(self, name: Name, now: float) -> Result:
+        """RD=0 and the cache has no answer: a referral to the closest delegation it holds, as
+        Unbound answers (with allow_snoop; its default `allow` REFUSES RD=0 queries). With not
+        even the root's NS set in the cache, the root is primed first (RFC 8109: one `. NS`
+        query to the root hints), as Unbound does; if that fails, SERVFAIL."""
         zone, _ = self.core.closest_delegation(name, now)
         ns = self.cache.get(zone, QTYPE.NS, now)
-        return Result(rcode=RCODE.NOERROR, authority=(ns,) if ns is not None else ())
+        if ns is None:
+            assert self.loop is not None
+            primed = await self._resolve_shared(ROOT, QTYPE.NS)
+            ns = self.cache.get(ROOT, QTYPE.NS, self.loop.time())
+            if ns is None:
+                return Result(rcode=RCODE.SERVFAIL, reason=primed.reason or "priming failed")
+        return Result(rcode=RCODE.NOERROR, authority=(ns,))
 
     def _remember(self, key: bytes, out: bytes, now: float) -> PackedAnswer | None:
         try:
@@ -450,7 +481,8 @@ def _formerr(data: bytes) -> bytes | None:
     if len(data) < 12 or data[2] & 0x80:
         return None
     h = bytearray(data[:12])
-    h[2] = 0x80 | (data[2] & 0x79)  # QR, keep opcode and RD
+    opcode = data[2] & 0x78
+    h[2] = 0x80 | opcode | (data[2] & 0x01 if not opcode else 0)  # QR, opcode, RD if QUERY
     h[3] = RCODE.FORMERR
     h[4:12] = bytes(8)
     return bytes(h)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from dnsserver.aio import identity
 from dnsserver.aio.tcp import TcpConnection, TcpLimits
 from dnsserver.aio.udp import UdpListener
 from dnsserver.config import ServerConfig
@@ -34,6 +35,12 @@ class DnsServer:
             zones if zones is not None else load_zones(config.zones),
             max_udp=config.limits.max_udp_payload,
             cache_entries=config.limits.cache_entries,
+            identity=identity.from_config(
+                identity=config.identity,
+                hide_identity=config.hide_identity,
+                version=config.version,
+                hide_version=config.hide_version,
+            ),
         )
         self.rrl = RateLimiter(config.rrl) if config.rrl.enabled else None
         self.throttle = Throttle()
@@ -60,7 +67,8 @@ class DnsServer:
         for host, port in self.addresses:
             log.info("%s: serving %s on %s port %d (UDP and TCP), RRL %s",
                      self.name, zones, host, port,
-                     f"{self.config.rrl.rate:g}/s" if self.rrl else "off")  # fmt: skip
+                     f"{self.config.rrl.rate:g}/s per /{self.config.rrl.ipv4_prefix}"
+                     if self.rrl else "off")  # fmt: skip
         return {"dns": self.addresses[0][1]}
 
     async def _bind(self, host: str, port: int) -> int:

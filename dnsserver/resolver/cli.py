@@ -14,6 +14,7 @@ from typing import Any
 
 from dnslib import RCODE
 
+from dnsserver.aio import identity
 from dnsserver.resolver import control as control_core
 from dnsserver.resolver import hints as hints_mod
 from dnsserver.resolver.cache import Cache
@@ -64,6 +65,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         default=None,
         help="0x20: random letter case in upstream questions, checked in answers (off)",
     )
+    identity.add_args(p)
     _daemon_args(p, "local-dns")
     p.set_defaults(func=cmd_resolve)
 
@@ -174,6 +176,7 @@ def build_config(args: argparse.Namespace) -> ResolverConfig:
             over[key] = value
     if args.forward:
         over["forward"] = tuple(args.forward)
+    over.update(identity.overrides(args))
     return dataclasses.replace(cfg, **over)
 
 

@@ -17,6 +17,11 @@ class ResolverConfig:
     upstream_port: int = 53  # glue carries no port: every authoritative server is asked here
     forward: tuple[str, ...] = ()  # ADDR:PORT of resolvers to forward to (RD=1) instead
     control: str = ""  # ADDR:PORT of the control endpoint; "" = none
+    # who answered (dnsserver/chaos.py): id.server, hostname.bind and NSID give the identity
+    identity: str = ""  # "" = this machine's hostname
+    hide_identity: bool = False  # REFUSED to id.server and hostname.bind, no NSID
+    version: str = ""  # version.bind and version.server; "" = "minternet 0.1.0"
+    hide_version: bool = False
     # access control and rate limiting
     allow: tuple[str, ...] = DEFAULT_ALLOW
     rate_limit: float = 0.0  # queries/s per client address, 0 = off

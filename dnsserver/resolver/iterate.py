@@ -454,7 +454,7 @@ class Resolver:
                 cache.put_rrset(hit, Rank.ANSWER, now)
                 if hit.rtype in _ADDITIONAL_FOR:  # their addresses, for our additional section
                     self._cache_addresses(msg, tuple(hit.targets()), zone, now)
-                return _Outcome(_Kind.ANSWER, (*chain, hit), detail=_summary(hit))
+                return _Outcome(_Kind.ANSWER, (*chain, hit), detail=_chained(chain, _summary(hit)))
             cn = answer.get((cur, QTYPE.CNAME)) if qtype != QTYPE.CNAME else None
             if cn is None or not cn.targets():
                 break
@@ -479,7 +479,7 @@ class Resolver:
                     tuple(chain),
                     nxdomain=nx,
                     soa=soa,
-                    detail=f"CNAME to {'a missing name' if nx else 'a name without that type'}",
+                    detail=_chained(chain, "no such name" if nx else "no data of that type"),
                 )
             return _Outcome(_Kind.CNAME, tuple(chain), target=cur, detail=f"CNAME {_text(cur)}")
         if h.rcode == RCODE.NXDOMAIN:
@@ -546,6 +546,11 @@ def _cap(s: RRset, max_ttl: int) -> RRset:
 
 def _text(name: Name) -> str:
     return to_text(name)
+
+
+def _chained(chain: list[RRset], end: str) -> str:
+    """`end` behind the CNAMEs that led to it: "CNAME gaia.cs.umass.edu. -> A 127.0.1.22"."""
+    return " -> ".join([*(f"CNAME {_text(c.targets()[0])}" for c in chain), end])
 
 
 def _summary(s: RRset) -> str:

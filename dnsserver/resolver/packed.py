@@ -24,7 +24,7 @@ class WireError(ValueError):
 class QuestionKey:
     """A client query's question, cut from the wire without a full parse."""
 
-    key: bytes  # lowercased qname wire + qtype + qclass + EDNS marker: the message-cache key
+    key: bytes  # lowercased qname wire + qtype + qclass + EDNS marker (DO, NSID): the cache key
     qname_wire: bytes  # the client's spelling, copied into the answer
     udp_size: int  # 512 without EDNS (RFC 1035 §4.2.1), else the client's advertised size
     rd: bool
@@ -59,11 +59,28 @@ def question_key(data: bytes) -> QuestionKey | None:
             return None
         if data[end + 6] != 0:  # EDNS version other than 0: BADVERS on the slow path
             return None
+        options = end + 11
+        if options + _U16.unpack_from(data, end + 9)[0] != n:
+            return None  # the OPT's options run past the message, or something follows
         udp = max(512, min(4096, _U16.unpack_from(data, end + 3)[0]))
-        edns = b"\x02" if data[end + 7] & 0x80 else b"\x01"  # RFC 3225: DO is echoed
+        nsid = _asks_nsid(data, options)
+        if nsid is None:
+            return None  # malformed options: FORMERR on the slow path
+        # RFC 3225: DO is echoed; RFC 5001: NSID is answered only to a query that asks for it
+        edns = bytes(((2 if data[end + 7] & 0x80 else 1) + (2 if nsid else 0),))
     elif end != n:
         return None
     return QuestionKey(qname.lower() + data[i + 1 : end] + edns, qname, udp, bool(flags & 0x0100))
+
+
+def _asks_nsid(data: bytes, i: int) -> bool | None:
+    """Whether the EDNS options from `i` to the end of `data` include NSID (code 3); None if
+    they do not exactly fill it."""
+    n, nsid = len(data), False
+    while i + 4 <= n:
+        nsid = nsid or data[i : i + 2] == b"\x00\x03"
+        i += 4 + _U16.unpack_from(data, i + 2)[0]
+    return nsid if i == n else None
 
 
 def _skip_name(data: bytes, i: int) -> int:

@@ -66,3 +66,13 @@ def test_a_bad_log_level_is_a_usage_error_not_a_traceback(
         build_parser().parse_args([command, "--log-level", "bogus"])
     assert e.value.code == 2
     assert "invalid log level 'bogus'" in capsys.readouterr().err
+
+
+def test_rrl_ipv4_prefix_flag(tmp_path: Path) -> None:
+    argv = ["serve", "--zone", "a.zone", "--listen", "127.0.0.1:0", "--rrl-ipv4-prefix", "32"]
+    assert build_config(build_parser().parse_args(argv)).rrl.ipv4_prefix == 32
+    zone = tmp_path / "t.zone"
+    zone.write_text("$ORIGIN t.test.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 127.0.0.1\n")
+    p = run("serve", "--zone", str(zone), "--listen", "127.0.0.1:0", "--rrl-ipv4-prefix", "33")
+    assert p.returncode == 2 and "rrl prefix lengths must fit the address family" in p.stderr
+    assert "Traceback" not in p.stderr

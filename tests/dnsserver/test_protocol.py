@@ -68,6 +68,34 @@ def test_unknown_opcode_is_notimp(engine: Engine) -> None:
     assert r.rcode() == dns.rcode.NOTIMP and r.opcode() == dns.opcode.NOTIFY
 
 
+def test_notimp_does_not_copy_rd_which_only_query_defines(engine: Engine) -> None:
+    for opcode in (dns.opcode.NOTIFY, dns.opcode.UPDATE, dns.opcode.STATUS):
+        q = dns.message.make_query("www.networkutopia.com", "A")  # RD set
+        q.set_opcode(opcode)
+        wire = engine.handle(q.to_wire(), tcp=False).wire or b""
+        qid, flags, *_ = header(wire)
+        assert qid == q.id and flags & 0xF == dns.rcode.NOTIMP
+        assert (flags >> 11) & 0xF == opcode and not flags & dns.flags.RD
+
+
+def test_formerr_to_a_query_keeps_rd(engine: Engine) -> None:
+    wire = bytearray(dns.message.make_query("www.networkutopia.com", "A").to_wire())
+    wire[4:6] = b"\x00\x02"  # QDCOUNT 2
+    flags = header(engine.handle(bytes(wire), tcp=False).wire or b"")[1]
+    assert flags & 0xF == dns.rcode.FORMERR and flags & dns.flags.RD
+
+
+def test_tc_bit_in_a_query_is_ignored(engine: Engine) -> None:
+    for tcp in (False, True):
+        q = dns.message.make_query("www.networkutopia.com", "A", use_edns=0)
+        q.flags |= dns.flags.TC
+        reply = engine.handle(q.to_wire(), tcp=tcp)
+        assert reply.problem is None and reply.wire is not None
+        r = dns.message.from_wire(reply.wire)
+        assert r.rcode() == dns.rcode.NOERROR and not r.flags & dns.flags.TC
+        assert [rd.address for rd in r.answer[0]] == ["127.0.1.50"]
+
+
 def test_edns_opt_echoed_with_our_size_and_do_bit(engine: Engine) -> None:
     r = ask(engine, "www.networkutopia.com", payload=4096, want_dnssec=True)
     assert r.edns == 0 and r.payload == 1232
@@ -94,8 +122,15 @@ def test_two_opt_records_are_formerr(engine: Engine) -> None:
     assert r.wire is not None and header(r.wire)[1] & 0xF == dns.rcode.FORMERR
 
 
-def test_chaos_class_is_refused(engine: Engine) -> None:
+def test_chaos_class_is_refused_by_an_engine_without_an_identity(engine: Engine) -> None:
+    # a server's identity answers version.bind (see test_chaos.py); an engine without one does not
     q = dns.message.make_query("version.bind", "TXT", rdclass="CH")
+    r = dns.message.from_wire(engine.handle(q.to_wire(), tcp=False).wire or b"")
+    assert r.rcode() == dns.rcode.REFUSED
+
+
+def test_other_classes_are_refused(engine: Engine) -> None:
+    q = dns.message.make_query("www.networkutopia.com", "A", rdclass="HS")
     r = dns.message.from_wire(engine.handle(q.to_wire(), tcp=False).wire or b"")
     assert r.rcode() == dns.rcode.REFUSED
 

@@ -178,3 +178,15 @@ def test_dig_dnssec_ok_bit_is_echoed_in_edns(topology_up):
 def test_dig_outside_served_zones_is_refused(topology_up):
     out = dig(TOPO.host("dns-crepes").address, "www.example.org")
     assert "status: REFUSED" in out
+
+
+@needs_dig
+@pytest.mark.parametrize("name", ["local-dns", "root", "dns-umass", "dns-reverse"])
+def test_each_server_says_who_it_is(topology_up, name):
+    host = TOPO.host(name)
+    who = host.fqdn.rstrip(".")
+    out = dig(host.address, "+nsid", "+norec", "gaia.cs.umass.edu")
+    assert f'; NSID: {" ".join(f"{b:02x}" for b in who.encode())} ("{who}")' in out, out
+    out = dig(host.address, "CH", "TXT", "id.server")
+    assert f'id.server.\t\t0\tCH\tTXT\t"{who}"' in out, out
+    assert "status: NOERROR" in dig(host.address, "CH", "TXT", "version.bind")

@@ -11,6 +11,7 @@ import dns.message
 import dns.query
 import dns.rcode
 import dns.rdatatype
+import dns.reversename
 import pytest
 
 from minternet import topology
@@ -93,3 +94,15 @@ def test_status_shows_the_resolver_counters(topology_up, tmp_path):
     assert entry["stats"]["queries"] >= 1 and entry["stats"]["upstream_queries"] >= 1
     table = minternet("status", "--state-dir", state).stdout
     assert "local-dns: queries" in table and "cache hits" in table
+
+
+def test_reverse_lookup_walks_the_hierarchy_but_localhost_is_local(topology_up):
+    # dig -x 127.0.0.20: root -> arpa. -> in-addr.arpa. -> 127.in-addr.arpa.
+    resp = resolve(dns.reversename.from_address("127.0.0.20").to_text(), "PTR")
+    assert resp.rcode() == dns.rcode.NOERROR and not resp.flags & dns.flags.AA
+    assert [rd.target.to_text() for rr in resp.answer for rd in rr] == ["dns.umass.edu."]
+    resp = resolve(dns.reversename.from_address("2001:db8:119::12").to_text(), "PTR")
+    assert [rd.target.to_text() for rr in resp.answer for rd in rr] == ["gaia.cs.umass.edu."]
+    local = resolve("1.0.0.127.in-addr.arpa.", "PTR", rd=False)  # RFC 6303: ours alone
+    assert local.flags & dns.flags.AA
+    assert [rd.target.to_text() for rr in local.answer for rd in rr] == ["localhost."]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dns.name
 import dns.rdatatype
+import dns.reversename
 import dns.zone
 
 from minternet import topology, zonegen
@@ -75,3 +76,59 @@ def test_root_hints_name_the_root_server():
     root = TOPO.host("root")
     assert f"{root.fqdn}\t3600000\tIN\tA\t{root.address}" in text
     assert dns.name.from_text(root.fqdn)
+
+
+def ptr_of(address: str) -> list[str]:
+    """The PTR targets of `address` in the served zone that holds its reverse name."""
+    owner = dns.reversename.from_address(address).to_text()
+    zone = zonegen.zone_of_name(TOPO, owner)
+    assert zone is not None and zone.endswith(("in-addr.arpa.", "ip6.arpa.")), owner
+    rrset = load(zone).get_rrset(owner, dns.rdatatype.PTR)
+    return [r.target.to_text() for r in rrset] if rrset else []
+
+
+def test_arpa_is_delegated_as_on_the_internet():
+    root = TOPO.host("root")
+    assert "arpa." in root.zones  # as a.root-servers.net serves arpa.
+    assert {r.target.to_text() for r in load(".").get_rrset("arpa.", "NS")} == {root.fqdn}
+    arpa = load("arpa.")
+    for child in ("in-addr.arpa.", "ip6.arpa."):
+        assert arpa.get_rrset(child, "NS") is not None
+    assert load("in-addr.arpa.").get_rrset("127.in-addr.arpa.", "NS") is not None
+    assert load("ip6.arpa.").get_rrset("8.b.d.0.1.0.0.2.ip6.arpa.", "NS") is not None
+
+
+def test_every_host_has_a_ptr_to_its_name():
+    for host in TOPO.hosts:
+        assert ptr_of(host.address) == [host.fqdn], host.name
+
+
+def test_every_address_record_of_the_zone_data_has_a_ptr():
+    for zone, records in TOPO.records.items():
+        for rec in records:
+            if rec.rtype in ("A", "AAAA") and not rec.owner.startswith("*"):
+                assert len(ptr_of(rec.rdata)) == 1, (zone, rec)
+    assert ptr_of("127.0.1.22") == ptr_of("2001:db8:119::12") == ["gaia.cs.umass.edu."]
+    assert ptr_of("127.0.1.71") == ["edge.amazon.com."]
+
+
+def test_one_name_per_address_the_machine_not_the_domain():
+    # enterprise.com. and relay1.west-coast.enterprise.com. are both 127.0.1.60
+    assert ptr_of("127.0.1.60") == ["relay1.west-coast.enterprise.com."]
+    # a host's own name wins: mail.crepes.fr is a record, not a host; dns.umass.edu is a host
+    assert zonegen.reverse_names(TOPO)["127.0.0.20"] == "dns.umass.edu."
+    assert ptr_of("127.0.1.52") == []  # only the wildcard *.users.networkutopia.com has it
+
+
+def test_minternet_zones_prints_the_reverse_zones():
+    import contextlib
+    import io
+
+    from minternet.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["zones", "127.in-addr.arpa", "arpa."]) == 0
+    text = out.getvalue()
+    assert "20.0.0 IN PTR dns.umass.edu." in text
+    assert "in-addr IN NS a.in-addr-servers.arpa." in text

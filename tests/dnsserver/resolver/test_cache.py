@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 
+import dns.edns
+import dns.message
 from dnslib import EDNS0, QTYPE, RR, DNSRecord
 from hypothesis import given
 from hypothesis import strategies as st
@@ -107,6 +109,22 @@ def test_question_key_refuses_what_it_cannot_serve_fast() -> None:
     assert kp is not None and kd is not None and kp.key != kd.key  # DO is echoed: not shared
     q.add_ar(EDNS0(version=1))
     assert question_key(bytes(q.pack())) is None  # BADVERS is answered on the slow path
+
+
+def test_question_key_tells_nsid_queries_apart() -> None:
+    # RFC 5001: an answer carrying our NSID must never be served to a query without it
+    plain = dns.message.make_query("x.test", "A", use_edns=0).to_wire()
+    nsid = dns.message.make_query(
+        "x.test", "A", use_edns=0, options=[dns.edns.GenericOption(dns.edns.NSID, b"")]
+    ).to_wire()
+    cookie = dns.message.make_query(
+        "x.test", "A", use_edns=0, options=[dns.edns.GenericOption(dns.edns.COOKIE, b"c" * 8)]
+    ).to_wire()
+    kp, kn, kc = question_key(plain), question_key(nsid), question_key(cookie)
+    assert kp is not None and kn is not None and kc is not None
+    assert kn.key != kp.key and kc.key == kp.key
+    assert question_key(nsid[:-1] + b"\x05") is None  # an option length past the end
+    assert question_key(plain + b"\x00") is None  # something after the OPT record
 
 
 @given(st.binary(max_size=300))

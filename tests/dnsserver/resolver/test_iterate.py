@@ -62,6 +62,20 @@ def test_cname_in_zone_and_across_zones() -> None:
     assert h.sent[-1].server == "127.0.0.13"
 
 
+def test_steps_show_the_cnames_they_were_answered_with() -> None:
+    # `dnsserver trace` prints each step's outcome and detail: a CNAME must not be hidden
+    h = Harness(default_net())
+    res = h.resolve("alias.example.test")  # CNAME and its target in one answer
+    assert (res.steps[-1].outcome, res.steps[-1].detail) == (
+        "answer",
+        "CNAME www.example.test. -> A 127.1.0.1",
+    )
+    res = Harness(default_net()).resolve("far.example.test")  # the target is in another zone
+    shown = [(s.outcome, s.detail) for s in res.steps]
+    assert ("cname", "CNAME host.glueless.test.") in shown
+    assert shown[-1] == ("answer", "A 127.1.0.4")
+
+
 def test_cname_to_missing_name_is_nxdomain_with_the_chain() -> None:
     h = Harness(default_net())
     res = h.resolve("nx.example.test")

@@ -89,6 +89,43 @@ async def test_tcp_clients_and_norec_cache_only(start_resolver: Start) -> None:
     assert addresses(await ask(ports["dns"], "mail.example.test.")) == ["127.1.0.2"]
 
 
+def section(rrsets: list[Any]) -> list[str]:
+    """Each record as "owner class type rdata" (TTLs count down: left out)."""
+    lines = [line.split() for rrset in rrsets for line in rrset.to_text().splitlines()]
+    return [" ".join([f[0], *f[2:]]) for f in lines]
+
+
+async def test_norec_cache_miss_is_a_referral_to_the_closest_cached_delegation(
+    start_resolver: Start,
+) -> None:
+    d, ports = await start_resolver()
+    # nothing cached: the root is primed (one `. NS` query), then it is the referral
+    cold = await ask(ports["dns"], "www.example.test.", rd=False)
+    assert cold.rcode() == dns.rcode.NOERROR and not cold.answer
+    assert section(cold.authority) == [". IN NS a.root.test."]
+    assert d.stats.upstream_queries == 1
+    again = await ask(ports["dns"], "www.other.test.", rd=False)
+    assert section(again.authority)[0].startswith(". ") and d.stats.upstream_queries == 1
+    # after a resolution under example.test., its delegation, with the glue the cache has
+    await ask(ports["dns"], "www.example.test.")
+    sent = d.stats.upstream_queries
+    miss = await ask(ports["dns"], "mail.example.test.", rd=False)
+    assert miss.rcode() == dns.rcode.NOERROR and not miss.answer
+    assert section(miss.authority) == ["example.test. IN NS ns.example.test."]
+    assert section(miss.additional) == ["ns.example.test. IN A 127.0.0.12"]
+    assert miss.flags & dns.flags.RA and not miss.flags & (dns.flags.AA | dns.flags.RD)
+    assert d.stats.upstream_queries == sent
+
+
+async def test_norec_with_the_root_unreachable_is_servfail(
+    start_resolver: Start, hierarchy: Hierarchy
+) -> None:
+    hierarchy.net["127.0.0.10"].down = True
+    _, ports = await start_resolver(max_time=1.0)
+    resp = await ask(ports["dns"], "www.example.test.", rd=False)
+    assert resp.rcode() == dns.rcode.SERVFAIL and not resp.authority
+
+
 async def test_truncated_upstream_answer_is_retried_over_tcp(
     start_resolver: Start, hierarchy: Hierarchy
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import dns.asyncquery
 import dns.flags
 import dns.message
 import dns.rdatatype
+import dns.reversename
 import pytest
 from dnslib import RR, DNSRecord
 
@@ -22,6 +24,7 @@ from dnsserver.resolver import hints as hints_mod
 from dnsserver.resolver.cli import format_trace, trace
 from dnsserver.resolver.config import ResolverConfig
 from dnsserver.rrl import RrlConfig
+from dnsserver.text import parse_name
 from minternet import topology, zonegen
 
 from .conftest import _free_port_on_all
@@ -106,6 +109,59 @@ async def test_every_topology_name_resolves(topo: dict[str, Any]) -> None:
     assert resp.rcode() == dns.rcode.NXDOMAIN
 
 
+async def _ptr(port: int, address: str, *, rd: bool = True) -> dns.message.Message:
+    q = dns.message.make_query(dns.reversename.from_address(address), "PTR")
+    if not rd:
+        q.flags &= ~dns.flags.RD
+    return await dns.asyncquery.udp(q, "127.0.0.2", port=port, timeout=5)
+
+
+async def test_every_address_resolves_back_to_its_name(topo: dict[str, Any]) -> None:
+    names = zonegen.reverse_names(TOPO)
+    assert names["127.0.0.20"] == "dns.umass.edu." and names["2001:db8:119::12"] == (
+        "gaia.cs.umass.edu."
+    )
+    for address, name in names.items():
+        resp = await _ptr(topo["port"], address)
+        assert [rd.target.to_text() for rr in resp.answer for rd in rr] == [name], address
+        assert not resp.flags & dns.flags.AA  # from the hierarchy, not made up locally
+
+
+async def test_trace_of_a_reverse_lookup_walks_root_in_addr_arpa_127(
+    topo: dict[str, Any],
+) -> None:
+    hints = hints_mod.load(str(topo["hints"]))
+    res = await trace(parse_name("20.0.0.127.in-addr.arpa"), 12, hints, topo["upstream"], 2.0)
+    assert [(s.server, s.outcome, s.detail) for s in res.steps] == [
+        ("127.0.0.10", "referral", "in-addr.arpa. NS a.in-addr-servers.arpa. (1 glue)"),
+        ("127.0.0.14", "referral", "127.in-addr.arpa. NS a.iana-servers.net. (0 glue)"),
+        # the name server has no glue: its address is looked up from the root
+        ("127.0.0.10", "referral", "net. NS a.gtld-servers.net. (1 glue)"),
+        ("127.0.0.11", "answer", "A 127.0.0.26"),
+        ("127.0.0.26", "answer", "PTR dns.umass.edu."),
+    ]
+
+
+async def test_localhost_is_answered_locally_the_rest_of_127_is_not(
+    topo: dict[str, Any],
+) -> None:
+    sent = topo["resolver"].stats.upstream_queries
+    for rd in (True, False):
+        resp = await _ptr(topo["port"], "127.0.0.1", rd=rd)
+        assert resp.flags & dns.flags.AA
+        assert [(rr.ttl, rd.target.to_text()) for rr in resp.answer for rd in rr] == [
+            (10800, "localhost.")
+        ]
+    resp = await dns.asyncquery.udp(
+        dns.message.make_query("localhost.", "AAAA"), "127.0.0.2", port=topo["port"], timeout=5
+    )
+    assert [rd.address for rr in resp.answer for rd in rr] == ["::1"]
+    assert topo["resolver"].stats.upstream_queries == sent
+    resp = await _ptr(topo["port"], "127.0.0.2")  # through the hierarchy
+    assert [rd.target.to_text() for rr in resp.answer for rd in rr] == ["dns.nyu.edu."]
+    assert topo["resolver"].stats.upstream_queries > sent
+
+
 @pytest.mark.parametrize(
     ("name", "rdtype", "target", "address"),
     [
@@ -149,6 +205,18 @@ async def test_trace_walks_root_edu_umass(topo: dict[str, Any]) -> None:
     ]
     text = format_trace("gaia.cs.umass.edu", 1, res)
     assert "edu. NS a.edu-servers.net." in text and "127.0.1.22" in text
+
+
+async def test_trace_shows_the_cname_of_an_answer(topo: dict[str, Any]) -> None:
+    hints = hints_mod.load(str(topo["hints"]))
+    res = await trace(parse_name("cs.umass.edu"), 1, hints, topo["upstream"], 2.0)
+    lines = format_trace("cs.umass.edu", 1, res).splitlines()
+    assert re.fullmatch(
+        r"  3  ask 127\.0\.0\.20 +\(zone umass\.edu\.\) cs\.umass\.edu\. A: "
+        r"ANSWER CNAME gaia\.cs\.umass\.edu\. -> A 127\.0\.1\.22  \[[0-9.]+ ms\]",
+        lines[3],
+    ), lines[3]
+    assert lines[4] == ";; status NOERROR, 3 queries"
 
 
 async def _dig(*args: str) -> str:

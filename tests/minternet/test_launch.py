@@ -1,0 +1,60 @@
+"""The command lines `minternet up` builds: identity, RRL per host address, --no-rrl."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dnsserver.cli import build_config, build_parser
+from dnsserver.resolver.cli import build_config as resolver_config
+from minternet import topology
+from minternet.cli import rrl_line
+from minternet.launch import LaunchContext, command_for
+from minternet.supervisor import Service
+
+TOPO = topology.DEFAULT
+
+
+def argv_for(name: str, tmp_path: Path, *, rrl: bool = True) -> list[str]:
+    ctx = LaunchContext(TOPO, tmp_path / "state", topology.port_scheme(False), rrl=rrl)
+    argv = command_for(TOPO.host(name), ctx)
+    assert argv[1:3] == ["-m", "dnsserver"]
+    return argv[3:]
+
+
+@pytest.mark.parametrize("name", ["root", "tld-edu", "dns-umass", "dns-reverse"])
+def test_dns_servers_get_their_name_as_identity_and_rrl_per_address(tmp_path, name):
+    cfg = build_config(build_parser().parse_args(argv_for(name, tmp_path)))
+    assert cfg.identity == TOPO.host(name).fqdn.rstrip(".")
+    assert not cfg.hide_identity and not cfg.hide_version
+    assert cfg.rrl.enabled and cfg.rrl.ipv4_prefix == 32 and cfg.rrl.rate == 200
+
+
+def test_no_rrl_reaches_every_dns_server(tmp_path):
+    for host in TOPO.hosts:
+        if host.role.startswith("dns-"):
+            argv = argv_for(host.name, tmp_path, rrl=False)
+            assert not build_config(build_parser().parse_args(argv)).rrl.enabled, host.name
+
+
+def test_the_local_dns_server_gets_its_name_as_identity(tmp_path):
+    cfg = resolver_config(build_parser().parse_args(argv_for("local-dns", tmp_path)))
+    assert cfg.identity == "dns.nyu.edu" and not cfg.hide_identity
+
+
+def service(name: str) -> Service:
+    h = TOPO.host(name)
+    return Service(h.name, h.role, h.address, h.fqdn, list(h.zones), {"dns": 10053}, 1, "log")
+
+
+def test_up_says_whether_rrl_is_on():
+    started = [service("local-dns"), service("root")]
+    assert rrl_line(started, True) == (
+        "authoritative servers: response rate limiting on (200/s per client address: each"
+        " 127.0.0.x counts alone); --no-rrl turns it off"
+    )
+    assert rrl_line(started, False) == (
+        "authoritative servers: response rate limiting off (--no-rrl)"
+    )
+    assert rrl_line([service("local-dns")], True) is None  # no authoritative server started
