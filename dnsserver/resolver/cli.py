@@ -66,7 +66,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="0x20: random letter case in upstream questions, checked in answers (off)",
     )
     identity.add_args(p)
-    _daemon_args(p, "local-dns")
+    _daemon_args(p, "resolver")
     p.set_defaults(func=cmd_resolve)
 
     t = sub.add_parser(
