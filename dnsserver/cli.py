@@ -10,7 +10,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from dnsserver.aio.server import DnsServer
+from dnsserver.aio.server import DnsServer, log_zone_error
 from dnsserver.config import ServerConfig
 from dnsserver.errors import ZoneError
 from dnsserver.resolver.cli import add_parsers
@@ -93,7 +93,7 @@ def serve(args: argparse.Namespace) -> int:
         log.error("%s: bad configuration: %s", args.name, e)
         return 2
     except ZoneError as e:
-        log.error("%s: refusing to start: %s", args.name, e)
+        log_zone_error(args.name, e, "refusing to start")
         return 1
     # The zones are loaded: move them out of the cyclic collector's way, and collect the young
     # generation less often (every query allocates tuples the collector would scan).

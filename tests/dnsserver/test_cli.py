@@ -66,3 +66,17 @@ def test_a_bad_log_level_is_a_usage_error_not_a_traceback(
         build_parser().parse_args([command, "--log-level", "bogus"])
     assert e.value.code == 2
     assert "invalid log level 'bogus'" in capsys.readouterr().err
+
+
+def test_serve_refusing_a_zone_logs_every_error_on_its_own_line(tmp_path: Path) -> None:
+    bad = tmp_path / "two.zone"
+    bad.write_text("$ORIGIN t.test.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\n@ NS ns2\n")
+    p = run("serve", "--zone", str(bad), "--listen", "127.0.0.1:0")
+    assert p.returncode == 1 and "Traceback" not in p.stderr
+    refused = [line for line in p.stderr.splitlines() if "refusing to start" in line]
+    assert [line.split("refusing to start: ")[1] for line in refused] == [
+        f"{bad}:4: name server ns1.t.test. (NS of t.test.) is in this zone but has no A or AAAA "
+        "record: resolvers sent to it could not reach the zone",
+        f"{bad}:5: name server ns2.t.test. (NS of t.test.) is in this zone but has no A or AAAA "
+        "record: resolvers sent to it could not reach the zone",
+    ]
