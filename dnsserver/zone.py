@@ -53,11 +53,26 @@ class Zone:
     nodes: dict[Name, dict[int, RRset]] = field(default_factory=dict)
     exists: set[Name] = field(default_factory=set)  # owners and empty non-terminals
     cuts: set[Name] = field(default_factory=set)  # non-apex names owning NS
+    records: int = 0  # after duplicates are dropped
     warnings: tuple[Problem, ...] = ()  # what the checks found that does not stop serving
 
     @property
     def name_text(self) -> str:
         return str(self.origin_label)
+
+    @property
+    def serial(self) -> int:
+        return int(self.soa.rdatas[0].times[0])
+
+    def loaded_text(self) -> str:
+        """BIND's line for a zone that loaded: `zone example.com/IN: loaded serial N`."""
+        name = zone_name(self.origin_label.label)
+        return f"zone {name}/IN: loaded serial {self.serial}, {self.records} records"
+
+
+def zone_name(labels: Name) -> str:
+    """A zone's name as BIND writes it in its messages: no final dot, except for the root."""
+    return _text(labels)[:-1] or "."
 
 
 def _text(key: Name) -> str:
@@ -73,6 +88,7 @@ def build(
     okey = tuple(label.lower() for label in origin)
     depth = len(okey)
     grouped: dict[tuple[Name, int], tuple[list[Record], list[int], set[bytes]]] = {}
+    count = len(records)  # less the duplicates
     for rec in records:
         if rec.key[len(rec.key) - depth :] != okey or len(rec.key) < depth:
             found.error(
@@ -89,6 +105,8 @@ def build(
         if rec.identity not in seen:  # RFC 2181 §5: an RRset holds no duplicates
             seen.add(rec.identity)
             group.append(rec)
+        else:
+            count -= 1
     nodes: dict[Name, dict[int, RRset]] = {}
     for (key, rtype), (group, (ttl,), _) in grouped.items():
         targets = tuple(
@@ -125,6 +143,7 @@ def build(
         nodes=nodes,
         exists=exists,
         cuts=cuts,
+        records=count,
         warnings=tuple(p for p in found.listing(path) if p.warning),
     )
 

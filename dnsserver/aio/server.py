@@ -34,11 +34,12 @@ def log_zone_error(name: str, error: ZoneError, what: str) -> None:
             log.error("%s: %s: %s", name, what, problem)
 
 
-def log_warnings(name: str, zones: ZoneSet) -> None:
-    """What the checks found in zones that load: one line each."""
+def log_zones(name: str, zones: ZoneSet) -> None:
+    """Per zone, as BIND does: its warnings, then `zone example.com/IN: loaded serial N`."""
     for zone in zones:
         for problem in zone.warnings:
             log.warning("%s: %s", name, problem)
+        log.info("%s: %s", name, zone.loaded_text())
 
 
 class DnsServer:
@@ -55,7 +56,7 @@ class DnsServer:
             max_udp=config.limits.max_udp_payload,
             cache_entries=config.limits.cache_entries,
         )
-        log_warnings(name, self.engine.zones)
+        log_zones(name, self.engine.zones)
         self.rrl = RateLimiter(config.rrl) if config.rrl.enabled else None
         self.throttle = Throttle()
         self.addresses: list[tuple[str, int]] = []
@@ -134,6 +135,6 @@ class DnsServer:
             log.exception("%s: reload failed, still serving the old zones", self.name)
             return False
         self.engine.swap_zones(zones)
-        log_warnings(self.name, zones)
+        log_zones(self.name, zones)
         log.info("%s: reloaded %s", self.name, " ".join(z.name_text for z in zones))
         return True

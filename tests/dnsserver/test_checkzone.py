@@ -245,6 +245,11 @@ def test_warnings_beyond_100_are_counted_not_kept() -> None:
     assert problems[-1] == "z.zone: warning: ... and 0 more errors and 50 more warnings not shown"
 
 
+def test_the_loaded_line_names_zone_serial_and_records() -> None:
+    Path("z.zone").write_text(HEAD + "www A 192.0.2.2\nwww A 192.0.2.2\n")  # one duplicate
+    assert load_zone("z.zone").loaded_text() == "zone example.com/IN: loaded serial 1, 4 records"
+
+
 def test_the_generated_topology_zones_have_no_warnings(zone_dir: Path) -> None:
     for path in sorted(zone_dir.glob("*.zone")):
         assert load_zone(path).warnings == (), path.name
