@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dnsserver.problems import Problem
+
 # RFC 1035 §4.1.1 / RFC 6891 §9 response codes used by the server.
 NOERROR = 0
 FORMERR = 1
@@ -39,6 +44,11 @@ class NotImplementedOpcode(DnsError):
 
 
 class ZoneError(DnsError):
-    """A master file that cannot be served; the message names the file and, when known, the line."""
+    """A master file that cannot be served; the message names the file and, when known, the line.
+    `problems` holds every error and warning found, when the zone was checked as a whole."""
 
     rcode = SERVFAIL
+
+    def __init__(self, message: str, problems: tuple[Problem, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems

@@ -6,16 +6,20 @@ relative names, omitted owner/TTL/class, TTL and class in either order, TTL unit
 parentheses across lines, comments and quoted strings with escapes. RDATA of the common
 address and name types is converted directly; every other type (SOA, TXT, SRV, CAA, RFC 3597
 `\\# len hex`, ...) is handed to dnspython's per-type RDATA parser (`dns.rdata.from_text`).
-Errors are ZoneError("file:line: message").
+Every record remembers its file and line. A bad line is reported (`file:line` through the
+$INCLUDE chain) and reading goes on with the next one, as BIND does, so one run shows every
+error; a file that cannot be opened or tokenized stops there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import dns.exception
 import dns.name
@@ -30,6 +34,7 @@ from dnslib import PTR as RD_PTR
 from dnslib import QTYPE, RD, RDMAP, DNSBuffer, DNSLabel
 
 from dnsserver.errors import ZoneError
+from dnsserver.problems import MAX_KEPT, Problems, Source
 from dnsserver.wire import Name
 
 MAX_INCLUDE_DEPTH = 8
@@ -40,6 +45,9 @@ _TOKEN = re.compile(
 )
 _SIMPLE = re.compile(r'["();\\]')
 _CLASSES = {"IN", "CH", "CS", "HS", "NONE", "ANY"}
+
+
+_UNKNOWN = Source("?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,53 +62,86 @@ class Record:
     identity: bytes  # equal for duplicate records (RFC 2181 §5: an RRset has no duplicates)
     target: Name | None = None  # lowercased NS/CNAME/MX/SRV/PTR target
     target_labels: Name | None = None
+    source: Source = _UNKNOWN  # the file it was read from, and its line there
+    line: int = 0
+
+    def where(self) -> str:
+        return self.source.at(self.line)
+
+
+class _Run:
+    """What the files of one zone share: the problems found, and warnings given once."""
+
+    def __init__(self, problems: Problems) -> None:
+        self.problems = problems
+        self.ttl_warned = False
 
 
 class _State:
-    def __init__(self, path: str, origin: Name | None, zone: Name | None) -> None:
-        self.path = path
+    def __init__(self, source: Source, origin: Name | None, zone: Name | None, run: _Run) -> None:
+        self.source = source
         self.origin = origin
         self.zone = zone  # lowercased zone origin: every owner must be at or below it
+        self.run = run
         self.default_ttl: int | None = None
         self.last_ttl: int | None = None
         self.soa_minimum: int | None = None
         self.last_owner: Name | None = None
 
 
-def _lines(path: str) -> Iterator[tuple[int, bool, list[str]]]:
+class _Unreadable(Exception):
+    """The rest of a file cannot be tokenized: reported at `line`, and the file is left."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+class _TooMany(Exception):
+    """MAX_KEPT errors reported: reading stops."""
+
+
+def _lines(f: TextIO) -> Iterator[tuple[int, bool, list[str]]]:
     """Logical lines: (first line number, owner omitted, tokens), parentheses joined."""
+    tokens: list[str] = []
+    depth = 0
+    start = 0
+    number = 0
+    blank_owner = False
     try:
-        f = open(path, encoding="utf-8")  # noqa: SIM115 (closed below, generator)
-    except OSError as e:
-        raise ZoneError(f"{path}: cannot read: {e.strerror or e}") from None
-    with f:
-        tokens: list[str] = []
-        depth = 0
-        start = 0
-        blank_owner = False
-        try:
-            for number, line in enumerate(f, 1):
-                if depth == 0:
-                    start, blank_owner, tokens = number, line[:1] in (" ", "\t"), []
-                if _SIMPLE.search(line) is None:
-                    tokens.extend(line.split())
-                else:
-                    for m in _TOKEN.finditer(line):
-                        kind = m.lastgroup
-                        if kind in ("q", "w"):
-                            tokens.append(m.group(kind))  # type: ignore[arg-type]
-                        elif kind == "p":
-                            depth += 1 if m.group("p") == "(" else -1
-                            if depth < 0:
-                                raise ZoneError(f"{path}:{number}: unbalanced ')'")
-                        elif kind == "bad":
-                            raise ZoneError(f"{path}:{number}: unterminated quoted string")
-                if depth == 0 and tokens:
-                    yield start, blank_owner, tokens
-        except UnicodeDecodeError as e:
-            raise ZoneError(f"{path}: not UTF-8 text: {e}") from None
-        if depth:
-            raise ZoneError(f"{path}:{start}: '(' never closed")
+        for number, line in enumerate(f, 1):
+            if depth == 0:
+                start, blank_owner, tokens = number, line[:1] in (" ", "\t"), []
+            if _SIMPLE.search(line) is None:
+                tokens.extend(line.split())
+            else:
+                for m in _TOKEN.finditer(line):
+                    kind = m.lastgroup
+                    if kind in ("q", "w"):
+                        tokens.append(m.group(kind))  # type: ignore[arg-type]
+                    elif kind == "p":
+                        depth += 1 if m.group("p") == "(" else -1
+                        if depth < 0:
+                            raise _Unreadable(number, "unbalanced ')'")
+                    elif kind == "bad":
+                        raise _Unreadable(number, "unterminated quoted string")
+            if depth == 0 and tokens:
+                yield start, blank_owner, tokens
+    except UnicodeDecodeError as e:
+        # The text layer decodes ahead in blocks: find the line that holds the bad byte.
+        raise _Unreadable(_bad_utf8_line(f.name), f"not UTF-8 text ({e.reason})") from None
+    if depth:
+        raise _Unreadable(start, "'(' never closed")
+
+
+def _bad_utf8_line(path: str) -> int:
+    with open(path, "rb") as f:
+        for number, line in enumerate(f, 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 0
 
 
 def _name(text: str, origin: Name | None) -> Name:
@@ -170,19 +211,33 @@ def _character_string(text: str) -> bytes:
     return bytes((len(data),)) + data
 
 
-def _rdata(rtype: int, args: list[str], origin: Name | None, owner: Name) -> Record:
-    """Convert RDATA text; `owner` fills in the record's name fields later."""
+_Rdata = tuple[RD, bytes, Name | None, Name | None, int]
+
+
+def _rdata(rtype: int, args: list[str], origin: Name | None) -> _Rdata:
+    """Convert RDATA text: (rdata, identity, target, target as written, SOA MINIMUM or 0).
+    A tuple, not a Record: a frozen dataclass costs a setattr per field, twice per record."""
     if rtype == A and len(args) == 1:
-        wire = socket.inet_pton(socket.AF_INET, args[0])
-        return Record(owner, (), 0, rtype, RD(wire), wire)
+        try:
+            wire = socket.inet_pton(socket.AF_INET, args[0])
+        except OSError:
+            raise ValueError(
+                f"A record {args[0]!r} is not an IPv4 address (four numbers 0-255: 192.0.2.1)"
+            ) from None
+        return RD(wire), wire, None, None, 0
     if rtype == AAAA and len(args) == 1:
-        wire = socket.inet_pton(socket.AF_INET6, args[0])
-        return Record(owner, (), 0, rtype, RD(wire), wire)
+        try:
+            wire = socket.inet_pton(socket.AF_INET6, args[0])
+        except OSError:
+            raise ValueError(
+                f"AAAA record {args[0]!r} is not an IPv6 address (like 2001:db8::1)"
+            ) from None
+        return RD(wire), wire, None, None, 0
     if rtype in (NS, CNAME, PTR) and len(args) == 1:
         t = _name(args[0], origin)
         cls = RD_NS if rtype == NS else RD_CNAME if rtype == CNAME else RD_PTR
         key = _lower(t)
-        return Record(owner, (), 0, rtype, cls(DNSLabel(t)), b".".join(key), key, t)
+        return cls(DNSLabel(t)), b".".join(key), key, t, 0
     if rtype == MX and len(args) == 2 and args[0].isdigit():
         pref = int(args[0])
         if pref > 0xFFFF:
@@ -190,10 +245,10 @@ def _rdata(rtype: int, args: list[str], origin: Name | None, owner: Name) -> Rec
         t = _name(args[1], origin)
         key = _lower(t)
         rd = RD_MX(DNSLabel(t), pref)
-        return Record(owner, (), 0, rtype, rd, pref.to_bytes(2, "big") + b".".join(key), key, t)
+        return rd, pref.to_bytes(2, "big") + b".".join(key), key, t, 0
     if rtype == TXT and args and all("\\" not in a for a in args):
         wire = b"".join(_character_string(a) for a in args)
-        return Record(owner, (), 0, rtype, RD(wire), wire)
+        return RD(wire), wire, None, None, 0
     base = dns.name.Name((*origin, b"")) if origin is not None else None
     parsed = dns.rdata.from_text(
         dns.rdataclass.IN,
@@ -208,44 +263,71 @@ def _rdata(rtype: int, args: list[str], origin: Name | None, owner: Name) -> Rec
     target = getattr(parsed, "target", None) or getattr(parsed, "exchange", None)
     if isinstance(target, dns.name.Name) and rtype in (NS, CNAME, PTR, MX, SRV):
         t = tuple(target.labels[:-1])
-        return Record(owner, (), 0, rtype, rd, wire.lower(), _lower(t), t)
+        return rd, wire.lower(), _lower(t), t, 0
     if rtype == SOA:
-        return Record(owner, (), parsed.minimum, rtype, rd, wire)  # type: ignore[attr-defined]
-    return Record(owner, (), 0, rtype, rd, wire)
+        return rd, wire, None, None, parsed.minimum  # type: ignore[attr-defined]
+    return rd, wire, None, None, 0
 
 
-def read(path: str | Path, zone: Name | None = None) -> Iterator[Record]:
-    """Every record of the master file at `path` (and the files it $INCLUDEs); with `zone`
-    (lowercased), an owner outside that zone is an error naming its line."""
-    yield from _read(_State(str(path), None, zone), 0)
+def read(
+    path: str | Path,
+    zone: Name | None = None,
+    problems: Problems | None = None,
+    *,
+    origin: Name | None = None,
+) -> Iterator[Record]:
+    """Every record of the master file at `path` (and the files it $INCLUDEs). With `zone`
+    (lowercased), an owner outside that zone is an error; `origin` is the origin before any
+    $ORIGIN (none: relative names need one). Errors and warnings go to `problems` and reading
+    goes on; without `problems`, the first error is raised as ZoneError once the file is read."""
+    found = problems if problems is not None else Problems()
+    path = str(path)
+    try:
+        f = open(path, encoding="utf-8")  # noqa: SIM115 (closed by _read)
+    except OSError as e:
+        found.error(Source(path), 0, f"cannot read: {e.strerror or e}")
+    else:
+        with contextlib.suppress(_TooMany):
+            yield from _read(_State(Source(path), origin, zone, _Run(found)), f, 0)
+    if problems is None and found.errors:
+        raise ZoneError(str(found.errors[0]), tuple(found.items))
 
 
 def origin_of(path: str | Path) -> Name | None:
     """The first $ORIGIN of a file (the zone origin when none is given)."""
-    for _, _, tokens in _lines(str(path)):
-        if tokens[0].upper() == "$ORIGIN" and len(tokens) == 2:
-            try:
-                return _lower(_name(tokens[1], None))
-            except (ValueError, dns.exception.DNSException):
-                return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            for _, _, tokens in _lines(f):
+                if tokens[0].upper() == "$ORIGIN" and len(tokens) == 2:
+                    try:
+                        return _lower(_name(tokens[1], None))
+                    except (ValueError, dns.exception.DNSException):
+                        return None
+    except (OSError, _Unreadable):
+        pass  # reading the file again reports it
     return None
 
 
-def _read(st: _State, depth: int) -> Iterator[Record]:
-    for number, blank_owner, tokens in _lines(st.path):
+def _read(st: _State, f: TextIO, depth: int) -> Iterator[Record]:
+    problems = st.run.problems
+    with f:
         try:
-            if tokens[0].startswith("$") and not blank_owner:
-                yield from _directive(st, tokens, depth)
-            else:
-                yield _record(st, blank_owner, tokens)
-        except ZoneError:
-            raise
-        except (ValueError, OSError, dns.exception.DNSException) as e:
-            msg = str(e) or type(e).__name__
-            raise ZoneError(f"{st.path}:{number}: {msg}") from None
+            for number, blank_owner, tokens in _lines(f):
+                try:
+                    if tokens[0].startswith("$") and not blank_owner:
+                        yield from _directive(st, tokens, depth, number)
+                    else:
+                        yield _record(st, blank_owner, tokens, number)
+                except (ValueError, OSError, dns.exception.DNSException) as e:
+                    problems.error(st.source, number, str(e) or type(e).__name__)
+                    if problems.error_count >= MAX_KEPT - 1:  # the next line says so
+                        problems.error(st.source, number, "too many errors; reading stopped")
+                        raise _TooMany from None
+        except _Unreadable as e:
+            problems.error(st.source, e.line, str(e))
 
 
-def _directive(st: _State, tokens: list[str], depth: int) -> Iterator[Record]:
+def _directive(st: _State, tokens: list[str], depth: int, number: int) -> Iterator[Record]:
     word = tokens[0].upper()
     if word == "$ORIGIN" and len(tokens) == 2:
         st.origin = _name(tokens[1], st.origin)
@@ -256,17 +338,24 @@ def _directive(st: _State, tokens: list[str], depth: int) -> Iterator[Record]:
             raise ValueError(f"$INCLUDE nested deeper than {MAX_INCLUDE_DEPTH} (a loop?)")
         target = Path(tokens[1].strip('"'))
         if not target.is_absolute():  # relative to the including file, like a shell `source`
-            target = Path(st.path).parent / target
+            target = Path(st.source.path).parent / target
         origin = _name(tokens[2], st.origin) if len(tokens) == 3 else st.origin
-        inner = _State(str(target), origin, st.zone)  # RFC 1035 §5.1: origin reverts after
+        try:
+            f = open(target, encoding="utf-8")  # noqa: SIM115 (closed by _read)
+        except OSError as e:
+            raise ValueError(
+                f"$INCLUDE {tokens[1]}: cannot read {target}: {e.strerror or e}"
+            ) from None
+        # RFC 1035 §5.1: the origin reverts after the included file.
+        inner = _State(Source(str(target), st.source, number), origin, st.zone, st.run)
         inner.default_ttl, inner.last_ttl = st.default_ttl, st.last_ttl
         inner.soa_minimum = st.soa_minimum
-        yield from _read(inner, depth + 1)
+        yield from _read(inner, f, depth + 1)
     else:
         raise ValueError(f"bad or unsupported directive {' '.join(tokens)!r}")
 
 
-def _record(st: _State, blank_owner: bool, tokens: list[str]) -> Record:
+def _record(st: _State, blank_owner: bool, tokens: list[str], number: int) -> Record:
     i = 0
     if blank_owner:
         if st.last_owner is None:
@@ -298,16 +387,47 @@ def _record(st: _State, blank_owner: bool, tokens: list[str]) -> Record:
     if i >= len(tokens):
         raise ValueError("missing record type")
     rtype = _rtype(tokens[i].upper())
-    rec = _rdata(rtype, tokens[i + 1 :], st.origin, owner)
+    args = tokens[i + 1 :]
+    try:
+        rdata, identity, target, target_labels, minimum = _rdata(rtype, args, st.origin)
+    except dns.exception.DNSException as e:  # from dnspython's parsers: say which record
+        kind = tokens[i].upper()
+        if not args:
+            raise ValueError(f"{kind} record with no data") from None
+        raise ValueError(f"bad {kind} record data {' '.join(args)!r}: {e}") from None
     if rtype == SOA and st.soa_minimum is None:
-        st.soa_minimum = rec.ttl
+        st.soa_minimum = minimum
     if ttl is None:
-        # An explicit $TTL wins, then the last TTL written, then the SOA MINIMUM (RFC 2308 §4).
-        ttl = st.default_ttl if st.default_ttl is not None else st.last_ttl
-        if ttl is None:
-            ttl = st.soa_minimum
-        if ttl is None:
-            raise ValueError("no TTL: write one or add a $TTL line")
+        ttl = st.default_ttl if st.default_ttl is not None else _implicit_ttl(st, number)
     return Record(
-        owner, _lower(owner), ttl, rtype, rec.rdata, rec.identity, rec.target, rec.target_labels
+        owner,
+        _lower(owner),
+        ttl,
+        rtype,
+        rdata,
+        identity,
+        target,
+        target_labels,
+        st.source,
+        number,
     )
+
+
+def _implicit_ttl(st: _State, number: int) -> int:
+    """No TTL and no $TTL: the last TTL written (RFC 1035 §5.1), else the SOA MINIMUM (RFC 2308
+    §4). Legal, but rarely what was meant, so the first such record gets a warning (as BIND's)."""
+    if st.last_ttl is not None:
+        ttl, why = st.last_ttl, "the TTL of the record before it"
+    elif st.soa_minimum is not None:
+        ttl, why = st.soa_minimum, "the SOA's MINIMUM field"
+    else:
+        raise ValueError("no TTL: write one or add a $TTL line")
+    if not st.run.ttl_warned:
+        st.run.ttl_warned = True
+        st.run.problems.warn(
+            st.source,
+            number,
+            f"no TTL and no $TTL: this record gets {ttl}, {why} (and so may later ones); "
+            "a $TTL line at the top of the file says what you mean",
+        )
+    return ttl

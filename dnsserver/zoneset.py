@@ -39,5 +39,15 @@ class ZoneSet:
 
 
 def load_zones(paths: Iterable[str]) -> ZoneSet:
-    """Load every master file; the first bad one raises ZoneError (file and line in the text)."""
-    return ZoneSet(load_zone(p) for p in paths)
+    """Load and check every master file. If any has errors, ZoneError: the first error as its
+    message, and in `problems` the errors and warnings of every zone that failed."""
+    zones: list[Zone] = []
+    failed: list[ZoneError] = []
+    for path in paths:
+        try:
+            zones.append(load_zone(path))
+        except ZoneError as e:
+            failed.append(e)
+    if failed:
+        raise ZoneError(str(failed[0]), tuple(p for e in failed for p in e.problems))
+    return ZoneSet(zones)

@@ -22,6 +22,27 @@ log = logging.getLogger(__name__)
 BIND_ATTEMPTS = 20  # port 0: the UDP port chosen by the kernel may be taken for TCP
 
 
+def log_zone_error(name: str, error: ZoneError, what: str) -> None:
+    """One line per problem of zones that did not load, in file order: each error after
+    `what` ("refusing to start"), each warning as it would be logged for a zone that loads."""
+    problems = error.problems or ()
+    if not any(not p.warning for p in problems):
+        log.error("%s: %s: %s", name, what, error)
+    for problem in problems:
+        if problem.warning:
+            log.warning("%s: %s", name, problem)
+        else:
+            log.error("%s: %s: %s", name, what, problem)
+
+
+def log_zones(name: str, zones: ZoneSet) -> None:
+    """Per zone, as BIND does: its warnings, then `zone example.com/IN: loaded serial N`."""
+    for zone in zones:
+        for problem in zone.warnings:
+            log.warning("%s: %s", name, problem)
+        log.info("%s: %s", name, zone.loaded_text())
+
+
 class DnsServer:
     """One authoritative server. `start()` returns {"dns": port of the first listen address}."""
 
@@ -42,6 +63,7 @@ class DnsServer:
                 hide_version=config.hide_version,
             ),
         )
+        log_zones(name, self.engine.zones)
         self.rrl = RateLimiter(config.rrl) if config.rrl.enabled else None
         self.throttle = Throttle()
         self.addresses: list[tuple[str, int]] = []
@@ -115,11 +137,12 @@ class DnsServer:
         try:
             zones = await loop.run_in_executor(None, load_zones, self.config.zones)
         except ZoneError as e:
-            log.error("%s: reload failed, still serving the old zones: %s", self.name, e)
+            log_zone_error(self.name, e, "reload failed, still serving the old zones")
             return False
         except Exception:  # a bug in loading must not take the server down either
             log.exception("%s: reload failed, still serving the old zones", self.name)
             return False
         self.engine.swap_zones(zones)
+        log_zones(self.name, zones)
         log.info("%s: reloaded %s", self.name, " ".join(z.name_text for z in zones))
         return True

@@ -1,4 +1,5 @@
-"""The `dnsserver serve` command line: configuration errors and zones that refuse to load."""
+"""The `dnsserver serve` and `checkzone` command lines: configuration errors, zones that refuse
+to load, and what checkzone prints."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dnsserver.cli import build_config, build_parser
+from dnsserver.cli import build_config, build_parser, main
 from minternet.config import ConfigError
 
 
@@ -76,3 +77,91 @@ def test_rrl_ipv4_prefix_flag(tmp_path: Path) -> None:
     p = run("serve", "--zone", str(zone), "--listen", "127.0.0.1:0", "--rrl-ipv4-prefix", "33")
     assert p.returncode == 2 and "rrl prefix lengths must fit the address family" in p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_serve_refusing_a_zone_logs_every_error_on_its_own_line(tmp_path: Path) -> None:
+    bad = tmp_path / "two.zone"
+    bad.write_text("$ORIGIN t.test.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\n@ NS ns2\n")
+    p = run("serve", "--zone", str(bad), "--listen", "127.0.0.1:0")
+    assert p.returncode == 1 and "Traceback" not in p.stderr
+    refused = [line for line in p.stderr.splitlines() if "refusing to start" in line]
+    assert [line.split("refusing to start: ")[1] for line in refused] == [
+        f"{bad}:4: name server ns1.t.test. (NS of t.test.) is in this zone but has no A or AAAA "
+        "record: resolvers sent to it could not reach the zone",
+        f"{bad}:5: name server ns2.t.test. (NS of t.test.) is in this zone but has no A or AAAA "
+        "record: resolvers sent to it could not reach the zone",
+    ]
+
+
+ZONE = "$ORIGIN example.com.\n$TTL 3600\n@ SOA ns1 hostmaster 7 7200 3600 1209600 300\n@ NS ns1\n"
+
+
+def checkzone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, str, str]:
+    monkeypatch.chdir(tmp_path)
+    code = main(["checkzone", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_checkzone_prints_loaded_serial_and_ok_like_named_checkzone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "example.com.zone").write_text(ZONE + "ns1 A 192.0.2.1\nsub NS ns.sub\n")
+    expected = (
+        "example.com.zone:6: warning: delegation of sub.example.com. to ns.sub.example.com. has "
+        "no glue: ns.sub.example.com. is inside sub.example.com., so this zone must give its A "
+        "or AAAA record (glue), or no resolver can reach sub.example.com.\n"
+        "zone example.com/IN: loaded serial 7, 4 records\nOK\n"
+    )
+    for args in (["example.com.zone"], ["example.com.zone", "example.com"]):
+        assert checkzone(tmp_path, monkeypatch, capsys, *args) == (0, expected, "")
+    # BIND's order, zone name first, is understood too.
+    assert checkzone(tmp_path, monkeypatch, capsys, "example.com", "example.com.zone") == (
+        0,
+        expected,
+        "",
+    )
+
+
+def test_checkzone_errors_exit_1_naming_file_and_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "bad.zone").write_text(ZONE + "ns1 A 192.0.2.1\nwww A 192.0.2.256\n")
+    assert checkzone(tmp_path, monkeypatch, capsys, "bad.zone") == (
+        1,
+        "bad.zone:6: error: A record '192.0.2.256' is not an IPv4 address (four numbers 0-255: "
+        "192.0.2.1)\nzone example.com/IN: not loaded due to errors.\n",
+        "",
+    )
+    assert checkzone(tmp_path, monkeypatch, capsys, "absent.zone", "example.com") == (
+        1,
+        "absent.zone: error: cannot read: No such file or directory\n"
+        "zone example.com/IN: not loaded due to errors.\n",
+        "",
+    )
+
+
+def test_checkzone_outside_the_origin_given_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "z.zone").write_text(ZONE + "ns1 A 192.0.2.1\n")
+    code, out, _ = checkzone(tmp_path, monkeypatch, capsys, "z.zone", "example.net")
+    assert code == 1
+    assert out.splitlines()[0] == "z.zone:3: error: example.com. is outside the zone example.net."
+    assert out.splitlines()[-1] == "zone example.net/IN: not loaded due to errors."
+
+
+def test_checkzone_usage_errors_exit_2_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "z.zone").write_text(ZONE)
+    assert checkzone(tmp_path, monkeypatch, capsys, "z.zone", "bad..name") == (
+        2,
+        "",
+        "dnsserver checkzone: bad zone name 'bad..name': A DNS label is empty.\n",
+    )
+    with pytest.raises(SystemExit) as e:
+        checkzone(tmp_path, monkeypatch, capsys)
+    assert e.value.code == 2

@@ -88,7 +88,8 @@ def zone_with(tmp_path: Path, body: str, name: str = "z.zone") -> Path:
         ('x TXT "no end\n', "unterminated"),
         ("x MX 10 (\n", "never closed"),
         ("x BOGUS 1\n", "unknown record type"),
-        ("x A 192.0.2.256\n", "illegal IP address"),
+        ("x A 192.0.2.256\n", r"A record '192\.0\.2\.256' is not an IPv4 address"),
+        ("x AAAA 2001:db8::zz\n", r"AAAA record '2001:db8::zz' is not an IPv6 address"),
         ("x.example.org. A 192.0.2.1\n", "outside the zone"),
         ("x" * 64 + " A 192.0.2.1\n", "63 octets"),
         ("$GENERATE 1-2 h$ A 192.0.2.$\n", "unsupported directive"),
@@ -106,7 +107,9 @@ def test_errors_name_file_and_line(tmp_path: Path, body: str, message: str) -> N
 def test_include_is_relative_to_the_including_file_and_takes_an_origin(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "hosts.inc").write_text("h A 192.0.2.7\n@ TXT here\n")
-    path = zone_with(tmp_path, "$INCLUDE sub/hosts.inc inc.z.test.\nafter A 192.0.2.8\n")
+    path = zone_with(
+        tmp_path, "$INCLUDE sub/hosts.inc inc.z.test.\nafter A 192.0.2.8\nns1 A 192.0.2.53\n"
+    )
     zone = load_zone(path)
     assert (b"h", b"inc", b"z", b"test") in zone.nodes
     assert (b"inc", b"z", b"test") in zone.nodes
@@ -124,6 +127,7 @@ def test_ttl_defaults(tmp_path: Path) -> None:
     # no $TTL: the last TTL written carries on (RFC 1035 §5.1)
     path.write_text(
         "$ORIGIN t.test.\n@ 100 SOA ns1 h 1 2 3 4 5\n@ NS ns1\nx 7 A 192.0.2.1\ny A 192.0.2.2\n"
+        "ns1 A 192.0.2.53\n"
     )
     zone = load_zone(path)
     assert zone.nodes[(b"y", b"t", b"test")][1].ttl == 7
