@@ -254,6 +254,12 @@ def cmd_zones(args: argparse.Namespace) -> int:
     return 0
 
 
+def _standard_ports_text() -> str:
+    """The standard port of each listener the topology has: "dns 53, control 8953, ..."."""
+    kinds = dict.fromkeys(k for h in topology.DEFAULT.hosts for k in h.listeners)
+    return ", ".join(f"{k} {topology.STANDARD_PORTS[k]}" for k in kinds)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="minternet", description=__doc__)
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -269,11 +275,18 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start every service of the topology on loopback")
     state(up)
     up.add_argument("--detach", action="store_true", help="return once every service is ready")
-    up.add_argument("--only", nargs="+", metavar="ROLE", help="start only these roles/services")
+    up.add_argument(
+        "--only",
+        nargs="+",
+        metavar="ROLE",
+        help=f"start only these roles ({', '.join(topology.DEFAULT.roles())}) or services "
+        f"({', '.join(h.name for h in topology.DEFAULT.hosts)})",
+    )
     up.add_argument(
         "--standard-ports",
         action="store_true",
-        help="use the standard ports (53, 25, ...; needs root) instead of standard + 10000",
+        help=f"use the standard ports ({_standard_ports_text()}; needs root) "
+        "instead of standard + 10000",
     )
     up.add_argument(
         "--port-offset",
@@ -299,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true", help="machine-readable output")
     st.set_defaults(func=cmd_status)
 
-    dn = sub.add_parser("down", help="stop a detached topology")
+    dn = sub.add_parser("down", help="stop every service of the topology (detached or not)")
     state(dn)
     dn.set_defaults(func=cmd_down)
 
