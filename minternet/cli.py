@@ -228,6 +228,29 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_restart(args: argparse.Namespace) -> int:
+    state_dir = Path(args.state_dir).resolve()
+    try:
+        if not supervisor.read_state(state_dir):
+            print(f"minternet restart: nothing is running from {state_dir}", file=sys.stderr)
+            return 1
+        done = supervisor.restart(state_dir, args.names)
+    except supervisor.UnknownService as e:
+        print(f"minternet restart: {e}", file=sys.stderr)
+        return 2
+    except SupervisorError as e:
+        print(f"minternet restart: {e}", file=sys.stderr)
+        return 1
+    for r in done:
+        s = r.service
+        if r.was_running:
+            how = f"restarted (pid {r.old_pid} -> {s.pid})"
+        else:
+            how = f"was not running; started again (pid {s.pid})"
+        print(f"{s.name}: {how}, {s.address} {_ports_text(s.ports)}")
+    return 0
+
+
 def cmd_zones(args: argparse.Namespace) -> int:
     topo = topology.DEFAULT
     ports = topology.port_scheme(args.standard_ports)
@@ -315,6 +338,11 @@ def build_parser() -> argparse.ArgumentParser:
     dn = sub.add_parser("down", help="stop every service of the topology (detached or not)")
     state(dn)
     dn.set_defaults(func=cmd_down)
+
+    rs = sub.add_parser("restart", help="stop one or more services and start them again")
+    rs.add_argument("names", nargs="+", metavar="NAME", help="service names (`minternet status`)")
+    state(rs)
+    rs.set_defaults(func=cmd_restart)
 
     zs = sub.add_parser("zones", help="print (or --write) the generated zone files")
     zs.add_argument("zone", nargs="*", help="zones to print (default: all)")

@@ -1,18 +1,21 @@
-"""`minternet up/status/down`: start every daemon of the topology as its own process, watch them.
+"""`minternet up/status/down/restart`: start every daemon of the topology as its own process.
 
 State lives in the state directory: `state.json` (who runs where), one log file per service
-under `logs/`, generated zone files under `zones/`, and each service's ready file.
+under `logs/`, generated zone files under `zones/`, and each service's ready file. `down` and
+`restart` change state.json under a lock (`state.lock`), one at a time.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import fcntl
 import json
 import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from minternet.launch import LaunchContext, command_for
 from minternet.topology import Host, Topology
 
 STATE_FILE = "state.json"
+LOCK_FILE = "state.lock"
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 
@@ -30,6 +34,10 @@ class SupervisorError(Exception):
 
 class Interrupted(SupervisorError):
     """`start` was asked to stop (a signal) before every service was ready."""
+
+
+class UnknownService(SupervisorError):
+    """`restart` was given a name that is not a service of the recorded topology."""
 
 
 @dataclass
@@ -43,6 +51,17 @@ class Service:
     pid: int
     log: str
     command: list[str] = field(default_factory=list)
+    ready: str = ""  # the ready file the daemon writes (recorded since `restart` exists)
+
+    def ready_file(self) -> Path | None:
+        """Where the daemon reports readiness; older state files only have it in `command`."""
+        if self.ready:
+            return Path(self.ready)
+        argv = self.command
+        for i, arg in enumerate(argv[:-1]):
+            if arg == "--ready-file":
+                return Path(argv[i + 1])
+        return None
 
 
 #: Processes this process started and has not reaped yet (a detached `up` leaves them behind).
@@ -63,7 +82,20 @@ def _alive(pid: int) -> bool:
         done, _ = os.waitpid(pid, os.WNOHANG)
         return done == 0
     except ChildProcessError:
-        return True
+        return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Whether `pid` has exited and waits for its parent (another process) to reap it.
+
+    `down` or `restart` run beside a foreground `up`, whose children the services are: a
+    service they stopped stays a zombie until `up` reaps it, and must count as stopped.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2 :].startswith("Z")
 
 
 def _cmdline(pid: int) -> list[str] | None:
@@ -100,9 +132,11 @@ def _service(entry: object) -> Service:
         s = Service(**entry)
     except TypeError as e:
         raise ValueError(f"service entry: {e}") from None
-    texts = (s.name, s.role, s.address, s.fqdn, s.log)
+    texts = (s.name, s.role, s.address, s.fqdn, s.log, s.ready)
     if not all(isinstance(t, str) for t in texts):
-        raise ValueError(f"service {s.name!r}: name, role, address, fqdn and log must be strings")
+        raise ValueError(
+            f"service {s.name!r}: name, role, address, fqdn, log and ready must be strings"
+        )
     # pid 0 and negative pids name process groups (-1: every process) and 1 is init.
     if type(s.pid) is not int or s.pid <= 1:
         raise ValueError(f"service {s.name!r}: invalid pid {s.pid!r}")
@@ -140,6 +174,26 @@ def write_state(state_dir: Path, services: Sequence[Service], supervisor_pid: in
     os.replace(tmp, path)
 
 
+def _recorded(state_dir: Path) -> bool:
+    """Whether `state_dir` holds a state file; a path that cannot be looked at says why."""
+    path = state_dir / STATE_FILE
+    try:
+        return path.is_file()
+    except OSError as e:  # e.g. a name too long: one line from the command, not a traceback
+        raise SupervisorError(f"{path}: unreadable state file: {e}") from None
+
+
+@contextlib.contextmanager
+def _locked(state_dir: Path) -> Iterator[None]:
+    """Hold the state directory's lock: one `down` or `restart` changes state.json at a time."""
+    with open(state_dir / LOCK_FILE, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def select_hosts(topology: Topology, only: Iterable[str] | None) -> list[Host]:
     """Hosts to start; `only` names roles (dns-root, dns-auth, ...) or service names."""
     if not only:
@@ -160,6 +214,39 @@ def _log_tail(path: Path, lines: int = 15) -> str:
     except OSError:
         return "(no log)"
     return "\n".join("    " + line for line in text[-lines:])
+
+
+@dataclass
+class _Launch:
+    service: Service  # with the new process's pid; its ports are those of its ready file
+    proc: subprocess.Popen[bytes]
+    ready: Path
+
+
+def _ready_file_of(s: Service) -> Path:
+    ready = s.ready_file()
+    if not s.command or ready is None:
+        raise SupervisorError(
+            f"{s.name}: the state file has no command line or ready file for it "
+            "(written by an older minternet); run `minternet down` and `up` again"
+        )
+    return ready
+
+
+def _launch(template: Service) -> _Launch:
+    """Start the recorded command of `template`, its output appended to its log."""
+    ready = _ready_file_of(template)
+    ready.unlink(missing_ok=True)  # a daemon killed with SIGKILL leaves its ready file behind
+    with open(template.log, "ab") as log:
+        proc = subprocess.Popen(
+            template.command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches the supervisor, which stops them
+        )
+    _children[proc.pid] = proc
+    return _Launch(dataclasses.replace(template, pid=proc.pid), proc, ready)
 
 
 def start(
@@ -184,78 +271,69 @@ def start(
             f"({len(running)} services); stop it with `minternet down --state-dir {ctx.state_dir}`"
         )
     (ctx.state_dir / "logs").mkdir(parents=True, exist_ok=True)
-    procs: list[tuple[Host, subprocess.Popen[bytes], list[str]]] = []
+    launched: list[_Launch] = []
     try:
         for host in hosts:
             argv = command(host, ctx)
             ctx.service_dir(host).mkdir(parents=True, exist_ok=True)
-            ctx.ready_file(host).unlink(missing_ok=True)
-            with open(ctx.log_file(host), "ab") as log:
-                proc = subprocess.Popen(
-                    argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # Ctrl-C reaches the supervisor, which stops them
-                )
-            _children[proc.pid] = proc
-            procs.append((host, proc, argv))
+            template = Service(
+                name=host.name,
+                role=host.role,
+                address=host.address,
+                fqdn=host.fqdn,
+                zones=list(host.zones),
+                ports={},
+                pid=0,
+                log=str(ctx.log_file(host)),
+                command=argv,
+                ready=str(ctx.ready_file(host)),
+            )
+            launched.append(_launch(template))
             if cancelled():
                 raise Interrupted("interrupted while starting")
-        services = _wait_ready(procs, ctx, progress, cancelled)
+        services = _wait_ready(launched, progress, cancelled)
     except BaseException:
-        stop_pids([p.pid for _, p, _ in procs])
+        stop_pids([launch.proc.pid for launch in launched])
         raise
     write_state(ctx.state_dir, services, None)
     return services
 
 
 def _wait_ready(
-    procs: list[tuple[Host, subprocess.Popen[bytes], list[str]]],
-    ctx: LaunchContext,
+    launched: Sequence[_Launch],
     progress: Callable[[str], None],
     cancelled: Callable[[], bool],
 ) -> list[Service]:
     deadline = time.monotonic() + READY_TIMEOUT
     ready: dict[str, Service] = {}
-    while len(ready) < len(procs):
+    while len(ready) < len(launched):
         if cancelled():
             raise Interrupted("interrupted while starting")
-        for host, proc, argv in procs:
-            if host.name in ready:
+        for launch in launched:
+            s = launch.service
+            if s.name in ready:
                 continue
-            code = proc.poll()
+            code = launch.proc.poll()
             if code is not None:
                 raise SupervisorError(
-                    f"{host.name} ({host.role} at {host.address}) exited with status {code} "
-                    f"before it was ready; end of {ctx.log_file(host)}:\n"
-                    + _log_tail(ctx.log_file(host))
+                    f"{s.name} ({s.role} at {s.address}) exited with status {code} before it was "
+                    f"ready; end of {s.log}:\n" + _log_tail(Path(s.log))
                 )
             try:
-                info = json.loads(ctx.ready_file(host).read_text())
+                info = json.loads(launch.ready.read_text())
             except (FileNotFoundError, ValueError):
                 continue
-            ready[host.name] = Service(
-                name=host.name,
-                role=host.role,
-                address=host.address,
-                fqdn=host.fqdn,
-                zones=list(host.zones),
-                ports=dict(info["ports"]),
-                pid=proc.pid,
-                log=str(ctx.log_file(host)),
-                command=argv,
-            )
-            progress(f"  ready: {host.name:<18} {host.address}")
-        if len(ready) < len(procs):
+            ready[s.name] = dataclasses.replace(s, ports=dict(info["ports"]))
+            progress(f"  ready: {s.name:<18} {s.address}")
+        if len(ready) < len(launched):
             if time.monotonic() > deadline:
-                late = [h.name for h, _, _ in procs if h.name not in ready]
+                late = [x.service for x in launched if x.service.name not in ready]
                 raise SupervisorError(
-                    f"not ready after {READY_TIMEOUT:.0f} s: {', '.join(late)}; see their logs in "
-                    f"{ctx.state_dir / 'logs'}"
+                    f"not ready after {READY_TIMEOUT:.0f} s: {', '.join(s.name for s in late)}; "
+                    f"see their logs in {Path(late[0].log).parent}"
                 )
             time.sleep(0.05)
-    return [ready[h.name] for h, _, _ in procs]
+    return [ready[x.service.name] for x in launched]
 
 
 def stop_pids(pids: Sequence[int], timeout: float = STOP_TIMEOUT) -> list[int]:
@@ -283,11 +361,67 @@ def down(state_dir: Path) -> list[Service]:
 
     Recorded pids that now belong to other programs (see `_ours`) are left alone.
     """
-    services = [s for s in read_state(state_dir) if _ours(s)]
-    stop_pids([s.pid for s in services])
-    (state_dir / STATE_FILE).unlink(missing_ok=True)
+    if not _recorded(state_dir):
+        return []
+    with _locked(state_dir):
+        services = [s for s in read_state(state_dir) if _ours(s)]
+        stop_pids([s.pid for s in services])
+        (state_dir / STATE_FILE).unlink(missing_ok=True)
     return services
 
 
 def status(state_dir: Path) -> list[tuple[Service, bool]]:
     return [(s, _ours(s)) for s in read_state(state_dir)]
+
+
+def running(service: Service) -> bool:
+    """Whether the service's recorded process still runs (and is still the one started)."""
+    return _ours(service)
+
+
+@dataclass(frozen=True)
+class Restarted:
+    service: Service  # as it runs now
+    old_pid: int
+    was_running: bool
+
+
+def restart(
+    state_dir: Path, names: Sequence[str], *, progress: Callable[[str], None] = lambda _m: None
+) -> list[Restarted]:
+    """Stop the named services if they run and start their recorded commands again.
+
+    Each is waited for until it is ready, and its new pid and ports are recorded. Works for any
+    role, on a detached topology or beside a foreground `up`.
+    """
+    if not _recorded(state_dir):
+        raise SupervisorError(f"nothing is recorded in {state_dir}")
+    with _locked(state_dir):
+        recorded = read_state(state_dir)
+        by_name = {s.name: s for s in recorded}
+        wanted = list(dict.fromkeys(names))
+        unknown = [n for n in wanted if n not in by_name]
+        if unknown:
+            raise UnknownService(
+                f"no service {unknown[0]!r} in {state_dir} (services: {', '.join(by_name)})"
+            )
+        for name in wanted:  # before anything is stopped
+            _ready_file_of(by_name[name])
+        done: list[Restarted] = []
+        try:
+            for name in wanted:
+                old = by_name[name]
+                was_running = _ours(old)
+                if was_running:
+                    stop_pids([old.pid])
+                launch = _launch(old)
+                try:
+                    (new,) = _wait_ready([launch], progress, lambda: False)
+                except BaseException:
+                    stop_pids([launch.proc.pid])
+                    raise
+                by_name[name] = new
+                done.append(Restarted(new, old.pid, was_running))
+        finally:
+            write_state(state_dir, [by_name[s.name] for s in recorded], None)
+    return done
