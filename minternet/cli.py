@@ -14,6 +14,7 @@ from dnsserver.rrl import RrlConfig
 from minternet import __version__, console, control, logs, supervisor, topology, zonegen
 from minternet.launch import DNS_ROLES, RRL_IPV4_PREFIX, LaunchContext
 from minternet.supervisor import Service, SupervisorError
+from minternet.watch import Watcher
 
 DEFAULT_STATE_DIR = ".minternet"
 
@@ -136,18 +137,42 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def _supervise(state_dir: Path, services: list[Service]) -> int:
-    """Foreground mode: wait for Ctrl-C/SIGTERM, report services that die, then stop all."""
+    """Foreground mode: report services that die; stop all on Ctrl-C/SIGTERM.
+
+    Exits by itself, saying why, when nothing it watches runs any more: 0 when `minternet
+    down` stopped them, 1 when they all died.
+    """
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     supervisor.write_state(state_dir, services, supervisor_pid=None)
     print("\nPress Ctrl-C to stop.", flush=True)
-    reported: set[str] = set()
+    watcher = Watcher(state_dir)
     while not stop.wait(0.5):
-        for s, alive in supervisor.status(state_dir):
-            if not alive and s.name not in reported:
-                reported.add(s.name)
-                print(f"minternet: {s.name} exited; see {s.log}", file=sys.stderr, flush=True)
+        look = watcher.look()
+        for s, how in look.died:
+            print(
+                f"minternet: {s.name} {how}; see {s.log} "
+                f"(`minternet restart {s.name}` starts it again)",
+                file=sys.stderr,
+                flush=True,
+            )
+        if look.state_removed and not look.left_running:
+            print("minternet: every service was stopped by `minternet down`; exiting", flush=True)
+            return 0
+        if look.state_removed:
+            print(
+                f"minternet: {state_dir / supervisor.STATE_FILE} was removed; "
+                "stopping the services this `up` started",
+                file=sys.stderr,
+                flush=True,
+            )
+            supervisor.stop_pids(look.left_running)
+            return 1
+        if look.all_dead:
+            print("minternet: every service has exited; exiting", file=sys.stderr, flush=True)
+            supervisor.down(state_dir)
+            return 1
     print("\nstopping ...", flush=True)
     supervisor.down(state_dir)
     print("stopped.")

@@ -46,6 +46,13 @@ def setup(service: str, level: str | int = "INFO", stream: object = None) -> Non
     root.setLevel(level.upper() if isinstance(level, str) else level)
 
 
+def format_line(service: str, logger: str, level: int, message: str) -> str:
+    """One line in the daemons' format, for a line written into a daemon's log from outside."""
+    record = logging.LogRecord(logger, level, "", 0, message, None, None)
+    record.service = service
+    return logging.Formatter(FORMAT, DATEFMT).format(record)
+
+
 class Throttle:
     """Allows one log line per kind of event per `interval` seconds; counts what it suppressed.
 

@@ -2,7 +2,8 @@
 
 State lives in the state directory: `state.json` (who runs where), one log file per service
 under `logs/`, generated zone files under `zones/`, and each service's ready file. `down` and
-`restart` change state.json under a lock (`state.lock`), one at a time.
+`restart` change state.json under a lock (`state.lock`) and mark what they are doing in it, so
+that a foreground `up` watching the services does not report as dead what they stop.
 """
 
 from __future__ import annotations
@@ -62,6 +63,26 @@ class Service:
             if arg == "--ready-file":
                 return Path(argv[i + 1])
         return None
+
+
+@dataclass
+class State:
+    """The contents of state.json."""
+
+    services: list[Service]
+    supervisor_pid: int | None = None  # the foreground `up` watching them, if any
+    stopping: bool = False  # `down` is stopping every service
+    restarting: list[str] = field(default_factory=list)  # services `restart` is replacing
+
+
+def describe_exit(code: int) -> str:
+    """A Popen return code as a user reads it: "exited with status 3", "was killed by SIGKILL"."""
+    if code < 0:
+        try:
+            return f"was killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with status {code}"
 
 
 #: Processes this process started and has not reaped yet (a detached `up` leaves them behind).
@@ -152,24 +173,56 @@ def _service(entry: object) -> Service:
     return s
 
 
-def read_state(state_dir: Path) -> list[Service]:
+def load_state(state_dir: Path) -> State | None:
+    """The state file of `state_dir`, checked; None when there is none."""
     path = state_dir / STATE_FILE
     try:
         data = json.loads(path.read_text())
         services = data.get("services", []) if isinstance(data, dict) else None
         if not isinstance(services, list):
             raise ValueError("expected an object with a list of services")
-        return [_service(s) for s in services]
+        state = State([_service(s) for s in services])
+        sup, stopping, restarting = (
+            data.get(k) for k in ("supervisor_pid", "stopping", "restarting")
+        )
+        if sup is not None and (type(sup) is not int or sup <= 1):
+            raise ValueError(f"invalid supervisor_pid {sup!r}")
+        if not isinstance(restarting, list | None) or not all(
+            isinstance(n, str) for n in restarting or []
+        ):
+            raise ValueError("restarting must be a list of names")
+        state.supervisor_pid, state.stopping = sup, stopping is True
+        state.restarting = list(restarting or [])
+        return state
     except FileNotFoundError:
-        return []
+        return None
     except (OSError, ValueError) as e:
         raise SupervisorError(f"{path}: unreadable state file: {e}") from None
 
 
-def write_state(state_dir: Path, services: Sequence[Service], supervisor_pid: int | None) -> None:
+def read_state(state_dir: Path) -> list[Service]:
+    state = load_state(state_dir)
+    return state.services if state is not None else []
+
+
+def write_state(
+    state_dir: Path,
+    services: Sequence[Service],
+    supervisor_pid: int | None,
+    *,
+    stopping: bool = False,
+    restarting: Sequence[str] = (),
+) -> None:
     path = state_dir / STATE_FILE
     tmp = path.with_name(STATE_FILE + ".tmp")
-    data = {"supervisor_pid": supervisor_pid, "services": [asdict(s) for s in services]}
+    data: dict[str, object] = {
+        "supervisor_pid": supervisor_pid,
+        "services": [asdict(s) for s in services],
+    }
+    if stopping:
+        data["stopping"] = True
+    if restarting:
+        data["restarting"] = list(restarting)
     tmp.write_text(json.dumps(data, indent=2))
     os.replace(tmp, path)
 
@@ -316,7 +369,7 @@ def _wait_ready(
             code = launch.proc.poll()
             if code is not None:
                 raise SupervisorError(
-                    f"{s.name} ({s.role} at {s.address}) exited with status {code} before it was "
+                    f"{s.name} ({s.role} at {s.address}) {describe_exit(code)} before it was "
                     f"ready; end of {s.log}:\n" + _log_tail(Path(s.log))
                 )
             try:
@@ -359,14 +412,21 @@ def stop_pids(pids: Sequence[int], timeout: float = STOP_TIMEOUT) -> list[int]:
 def down(state_dir: Path) -> list[Service]:
     """Stop every service recorded in `state_dir` that still runs; returns those stopped.
 
-    Recorded pids that now belong to other programs (see `_ours`) are left alone.
+    Recorded pids that now belong to other programs (see `_ours`) are left alone. The state
+    file says `stopping` meanwhile, and is removed at the end.
     """
     if not _recorded(state_dir):
         return []
     with _locked(state_dir):
-        services = [s for s in read_state(state_dir) if _ours(s)]
-        stop_pids([s.pid for s in services])
-        (state_dir / STATE_FILE).unlink(missing_ok=True)
+        state = load_state(state_dir)
+        if state is None:
+            return []
+        services = [s for s in state.services if _ours(s)]
+        write_state(state_dir, state.services, state.supervisor_pid, stopping=True)
+        try:
+            stop_pids([s.pid for s in services])
+        finally:
+            (state_dir / STATE_FILE).unlink(missing_ok=True)
     return services
 
 
@@ -392,13 +452,16 @@ def restart(
     """Stop the named services if they run and start their recorded commands again.
 
     Each is waited for until it is ready, and its new pid and ports are recorded. Works for any
-    role, on a detached topology or beside a foreground `up`.
+    role, detached or beside a foreground `up` (which then watches the new pid through the state
+    file, and ignores what happens to the services named in `restarting` meanwhile).
     """
     if not _recorded(state_dir):
         raise SupervisorError(f"nothing is recorded in {state_dir}")
     with _locked(state_dir):
-        recorded = read_state(state_dir)
-        by_name = {s.name: s for s in recorded}
+        state = load_state(state_dir)
+        if state is None:
+            raise SupervisorError(f"nothing is recorded in {state_dir}")
+        by_name = {s.name: s for s in state.services}
         wanted = list(dict.fromkeys(names))
         unknown = [n for n in wanted if n not in by_name]
         if unknown:
@@ -407,6 +470,7 @@ def restart(
             )
         for name in wanted:  # before anything is stopped
             _ready_file_of(by_name[name])
+        write_state(state_dir, state.services, state.supervisor_pid, restarting=wanted)
         done: list[Restarted] = []
         try:
             for name in wanted:
@@ -423,5 +487,19 @@ def restart(
                 by_name[name] = new
                 done.append(Restarted(new, old.pid, was_running))
         finally:
-            write_state(state_dir, [by_name[s.name] for s in recorded], None)
+            services = [by_name[s.name] for s in state.services]
+            write_state(state_dir, services, state.supervisor_pid)
     return done
+
+
+def poll_children() -> dict[int, int | None]:
+    """Reap the processes this process started that have ended: pid -> exit code or None."""
+    return {pid: child.poll() for pid, child in list(_children.items())}
+
+
+def forget_children(pids: Iterable[int]) -> None:
+    """Stop tracking children that have ended and no longer matter (restarted services)."""
+    for pid in pids:
+        child = _children.get(pid)
+        if child is not None and child.returncode is not None:
+            del _children[pid]

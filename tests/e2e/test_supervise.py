@@ -1,4 +1,4 @@
-"""The supervisor keeps track: `minternet restart` of a real service."""
+"""The supervisor keeps track: `up` after `down`, services that die, restart, port clashes."""
 
 from __future__ import annotations
 
@@ -7,9 +7,15 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import dns.message
+import dns.query
+import dns.rcode
 import pytest
 
 from .conftest import E2E_PORT_OFFSET
@@ -18,6 +24,7 @@ from .test_up_foreground import _processes_naming
 pytestmark = pytest.mark.e2e
 #: Ports of the topologies these tests start (the others use + 10000 and + 10100).
 OFFSET = E2E_PORT_OFFSET + 10200
+DNS_PORT = 53 + OFFSET
 
 
 def minternet(
@@ -29,15 +36,99 @@ def minternet(
     )  # fmt: skip
 
 
+@contextmanager
+def foreground(state: Path, *only: str, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """A foreground `minternet up`, once it says "Press Ctrl-C"; everything stopped after."""
+    argv = [sys.executable, "-m", "minternet", "up", "--state-dir", str(state)]
+    proc = subprocess.Popen(
+        [*argv, "--port-offset", str(OFFSET), "--only", *only],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        lines = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "Press Ctrl-C" not in "".join(lines[-1:]):
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+        assert "Press Ctrl-C to stop." in "".join(lines), "".join(lines) + proc.stderr.read()
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+        minternet("down", "--state-dir", str(state), env=env)
+        for pid in _processes_naming(str(state)):
+            os.kill(pid, signal.SIGKILL)
+
+
 def pid_of(state: Path, name: str) -> int:
     services = json.loads((state / "state.json").read_text())["services"]
     return next(s["pid"] for s in services if s["name"] == name)
+
+
+def wait_for_text(path: Path, text: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in path.read_text(errors="replace"):
+        assert time.monotonic() < deadline, f"{path} never said {text!r}"
+        time.sleep(0.05)
 
 
 @pytest.fixture
 def env() -> dict[str, str]:
     """The environment of every `minternet` these tests run."""
     return dict(os.environ)
+
+
+def test_foreground_up_exits_when_down_stops_everything(tmp_path, env):
+    # `down` stopped every service but the foreground `up` ran on with nothing until Ctrl-C.
+    state = tmp_path / "state"
+    with foreground(state, "dns-root", env=env) as up:
+        down = minternet("down", "--state-dir", str(state), env=env)
+        assert down.returncode == 0, down.stderr
+        assert down.stdout == "stopped 1 services\n"
+        out, err = up.communicate(timeout=30)
+        assert up.returncode == 0, err
+        assert out.splitlines()[-1] == (
+            "minternet: every service was stopped by `minternet down`; exiting"
+        )
+        assert err == ""  # no service reported as dead
+
+
+def test_a_dead_service_is_reported_with_how_it_died_and_restart_brings_it_back(tmp_path, env):
+    state = tmp_path / "state"
+    root_log, tld_log = state / "logs" / "root.log", state / "logs" / "tld-com.log"
+    with foreground(state, "root", "tld-com", env=env) as up:
+        first = pid_of(state, "root")
+        os.kill(first, signal.SIGKILL)
+        wait_for_text(root_log, f"root (pid {first}) was killed by signal SIGKILL")
+
+        restart = minternet("restart", "root", "--state-dir", str(state), env=env)
+        assert restart.returncode == 0, restart.stderr
+        second = pid_of(state, "root")
+        assert restart.stdout == (
+            f"root: was not running; started again (pid {second}), 127.0.0.10 dns {DNS_PORT}\n"
+        )
+        reply = dns.query.udp(dns.message.make_query(".", "NS"), "127.0.0.10", port=DNS_PORT)
+        assert reply.rcode() == dns.rcode.NOERROR and reply.answer
+
+        # the restarted root is not up's child: up watches it through the state file
+        os.kill(second, signal.SIGKILL)
+        wait_for_text(root_log, f"root (pid {second}) is no longer running")
+        os.kill(pid_of(state, "tld-com"), signal.SIGTERM)
+        _, err = up.communicate(timeout=30)
+    assert up.returncode == 1, err
+    assert err.splitlines() == [
+        f"minternet: root was killed by signal SIGKILL; see {root_log} "
+        "(`minternet restart root` starts it again)",
+        f"minternet: root is no longer running; see {root_log} "
+        "(`minternet restart root` starts it again)",
+        f"minternet: tld-com exited with status 0; see {tld_log} "
+        "(`minternet restart tld-com` starts it again)",
+        "minternet: every service has exited; exiting",
+    ]
 
 
 def test_restart_a_detached_tracker(tmp_path, env):

@@ -121,3 +121,17 @@ def test_up_with_an_unknown_log_level_is_a_usage_error_and_starts_nothing(tmp_pa
         cli.main(["up", "--only", "tracker", "--log-level", "loud", "--state-dir", str(tmp_path)])
     assert e.value.code == 2 and "invalid log level 'loud'" in capsys.readouterr().err
     assert not (tmp_path / "logs").exists()
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        (0, "exited with status 0"),
+        (3, "exited with status 3"),
+        (-9, "was killed by signal SIGKILL"),
+        (-15, "was killed by signal SIGTERM"),
+        (-200, "was killed by signal 200"),
+    ],
+)
+def test_describe_exit(code, text):
+    assert supervisor.describe_exit(code) == text
