@@ -18,6 +18,11 @@ from minternet.watch import Watcher
 
 DEFAULT_STATE_DIR = ".minternet"
 
+#: `minternet status` exit statuses: every service runs, some service does not run (3, as
+#: `systemctl status`), nothing is recorded or the state file cannot be read. (systemctl says 4
+#: for an unknown unit, but every command of the project exits 0 to 3.)
+STATUS_RUNNING, STATUS_NOT_RUNNING, STATUS_NOTHING, STATUS_ERROR = 0, 3, 1, 1
+
 
 def _ports_text(ports: dict[str, int]) -> str:
     return " ".join(f"{k} {v}" for k, v in ports.items())
@@ -203,7 +208,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         rows = supervisor.status(state_dir)
     except SupervisorError as e:
         print(f"minternet status: {e}", file=sys.stderr)
-        return 1
+        return STATUS_ERROR
+    if not rows:
+        code = STATUS_NOTHING
+    elif all(alive for _, alive in rows):
+        code = STATUS_RUNNING
+    else:
+        code = STATUS_NOT_RUNNING
     if args.json:
         out = []
         for s, alive in rows:
@@ -222,10 +233,10 @@ def cmd_status(args: argparse.Namespace) -> int:
                 }
             )
         print(json.dumps({"services": out}, indent=2))
-        return 0 if rows else 1
+        return code
     if not rows:
         print(f"nothing is running from {state_dir}")
-        return 1
+        return code
     print(format_table(rows))
     for s, alive in rows:
         stats = service_stats(s, alive)
@@ -236,7 +247,14 @@ def cmd_status(args: argparse.Namespace) -> int:
             continue
         shown = ", ".join(f"{k.replace('_', ' ')} {stats[k]}" for k in STATUS_COUNTERS)
         print(f"\n{s.name}: {shown}, cache entries {stats['cache_entries']}")
-    return 0
+    dead = [s for s, alive in rows if not alive]
+    if dead:
+        names = ", ".join(s.name for s in dead)
+        print(
+            f"\nnot running: {names} (see their logs in {Path(dead[0].log).parent}; "
+            "`minternet restart NAME` starts one again)"
+        )
+    return code
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -355,7 +373,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.set_defaults(func=cmd_up)
 
-    st = sub.add_parser("status", help="show what runs where")
+    st = sub.add_parser(
+        "status",
+        help="show what runs where; exit 0 if every service runs, 3 if one does not, "
+        "1 if nothing is recorded",
+    )
     state(st)
     st.add_argument("--json", action="store_true", help="machine-readable output")
     st.set_defaults(func=cmd_status)

@@ -104,6 +104,8 @@ def test_a_dead_service_is_reported_with_how_it_died_and_restart_brings_it_back(
         first = pid_of(state, "root")
         os.kill(first, signal.SIGKILL)
         wait_for_text(root_log, f"root (pid {first}) was killed by signal SIGKILL")
+        status = minternet("status", "--state-dir", str(state), env=env)
+        assert status.returncode == 3 and f"{first} (dead)" in status.stdout, status.stdout
 
         restart = minternet("restart", "root", "--state-dir", str(state), env=env)
         assert restart.returncode == 0, restart.stderr
@@ -113,6 +115,7 @@ def test_a_dead_service_is_reported_with_how_it_died_and_restart_brings_it_back(
         )
         reply = dns.query.udp(dns.message.make_query(".", "NS"), "127.0.0.10", port=DNS_PORT)
         assert reply.rcode() == dns.rcode.NOERROR and reply.answer
+        assert minternet("status", "--state-dir", str(state), env=env).returncode == 0
 
         # the restarted root is not up's child: up watches it through the state file
         os.kill(second, signal.SIGKILL)
@@ -129,6 +132,7 @@ def test_a_dead_service_is_reported_with_how_it_died_and_restart_brings_it_back(
         "(`minternet restart tld-com` starts it again)",
         "minternet: every service has exited; exiting",
     ]
+    assert minternet("status", "--state-dir", str(state), env=env).returncode == 1
 
 
 def test_restart_a_detached_tracker(tmp_path, env):
