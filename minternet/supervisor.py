@@ -13,6 +13,7 @@ import dataclasses
 import fcntl
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -20,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from minternet import logs
 from minternet.launch import LaunchContext, command_for
 from minternet.topology import Host, Topology
 
@@ -261,12 +263,31 @@ def select_hosts(topology: Topology, only: Iterable[str] | None) -> list[Host]:
     return [h for h in topology.hosts if h.role in wanted or h.name in wanted]
 
 
-def _log_tail(path: Path, lines: int = 15) -> str:
+def _log_lines(path: Path, lines: int = 15) -> list[str] | None:
     try:
-        text = path.read_text(errors="replace").splitlines()
+        return path.read_text(errors="replace").splitlines()[-lines:]
     except OSError:
-        return "(no log)"
-    return "\n".join("    " + line for line in text[-lines:])
+        return None
+
+
+#: Said under a daemon's "address already in use".
+IN_USE_HINT = (
+    "another program listens there (another minternet topology? `minternet status` shows the "
+    "one started last); `minternet up --port-offset N` moves every port"
+)
+
+
+def _died_before_ready(s: Service, code: int) -> str:
+    """Why `s` did not start: how it ended, the error it logged, and the end of its log."""
+    tail = _log_lines(Path(s.log))
+    reason = logs.last_error(tail or [])
+    text = f"{s.name} ({s.role} at {s.address}) {describe_exit(code)} before it was ready"
+    if reason:
+        text += f": {reason}"
+        if "address already in use" in reason:
+            text += f"\n  {IN_USE_HINT}"
+    shown = "\n".join("    " + line for line in tail) if tail is not None else "    (no log)"
+    return f"{text}\nend of {s.log}:\n{shown}"
 
 
 @dataclass
@@ -312,7 +333,8 @@ def start(
 ) -> list[Service]:
     """Start `hosts` as detached processes and wait until each reports ready.
 
-    On any failure every process started here is stopped again and SupervisorError says which
+    On any failure every process started here is stopped again, what this call created in the
+    state directory is removed except the logs (they say why), and SupervisorError says which
     service failed, with the end of its log. `cancelled` is polled between steps (the caller's
     signal handlers set it rather than raising, so that a signal can never land between a
     process's creation and its being recorded here); it raises Interrupted, after stopping them.
@@ -323,6 +345,7 @@ def start(
             f"a topology is already running from {ctx.state_dir} "
             f"({len(running)} services); stop it with `minternet down --state-dir {ctx.state_dir}`"
         )
+    existed = _entries(ctx.state_dir)
     (ctx.state_dir / "logs").mkdir(parents=True, exist_ok=True)
     launched: list[_Launch] = []
     try:
@@ -347,9 +370,27 @@ def start(
         services = _wait_ready(launched, progress, cancelled)
     except BaseException:
         stop_pids([launch.proc.pid for launch in launched])
+        _remove_created(ctx.state_dir, existed)
         raise
     write_state(ctx.state_dir, services, None)
     return services
+
+
+def _entries(state_dir: Path) -> set[str]:
+    try:
+        return {p.name for p in state_dir.iterdir()}
+    except OSError:
+        return set()
+
+
+def _remove_created(state_dir: Path, existed: set[str]) -> None:
+    """After a failed start: remove the service folders and zones it created, keep the logs."""
+    for name in _entries(state_dir) - existed - {"logs"}:
+        path = state_dir / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _wait_ready(
@@ -368,10 +409,7 @@ def _wait_ready(
                 continue
             code = launch.proc.poll()
             if code is not None:
-                raise SupervisorError(
-                    f"{s.name} ({s.role} at {s.address}) {describe_exit(code)} before it was "
-                    f"ready; end of {s.log}:\n" + _log_tail(Path(s.log))
-                )
+                raise SupervisorError(_died_before_ready(s, code))
             try:
                 info = json.loads(launch.ready.read_text())
             except (FileNotFoundError, ValueError):

@@ -166,3 +166,23 @@ def test_restart_a_detached_tracker(tmp_path, env):
         minternet("down", "--state-dir", str(state), env=env)
         for pid in _processes_naming(str(state)):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_second_topology_on_taken_ports_names_the_address_and_leaves_only_logs(
+    topology_up, tmp_path, env
+):
+    state = tmp_path / "second"
+    up = minternet(
+        "up", "--detach", "--only", "dns-root", "--state-dir", str(state),
+        "--port-offset", str(E2E_PORT_OFFSET), env=env,
+    )  # fmt: skip
+    assert up.returncode == 1, up.stdout + up.stderr
+    dns_port = 53 + E2E_PORT_OFFSET
+    assert up.stderr.splitlines()[0] == (
+        "minternet up: root (dns-root at 127.0.0.10) exited with status 1 before it was ready: "
+        f"root: cannot start: UDP 127.0.0.10:{dns_port}: address already in use"
+    )
+    assert "--port-offset N" in up.stderr.splitlines()[1]
+    assert sorted(p.name for p in state.iterdir()) == ["logs"]
+    assert "address already in use" in (state / "logs" / "root.log").read_text()
+    os.kill(topology_up["root"]["pid"], 0)  # the first topology's root was not disturbed
