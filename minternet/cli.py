@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dnsserver.rrl import RrlConfig
-from minternet import __version__, console, control, logs, supervisor, topology, zonegen
+from minternet import __version__, console, control, logs, pointer, supervisor, topology, zonegen
 from minternet.launch import DNS_ROLES, RRL_IPV4_PREFIX, LaunchContext
 from minternet.supervisor import Service, SupervisorError
 from minternet.watch import Watcher
@@ -135,6 +135,14 @@ def cmd_up(args: argparse.Namespace) -> int:
     ex = examples(services)
     if ex:
         print("\nTry:\n" + "\n".join("  " + line for line in ex))
+    try:
+        pointer.record(state_dir)
+    except OSError as e:
+        print(
+            f"minternet up: cannot record the state directory in {pointer.location()} ({e}); "
+            "`status`, `down` and `restart` need --state-dir",
+            file=sys.stderr,
+        )
     if args.detach:
         print(f"\nStop it with: {console.program('minternet')} down --state-dir {args.state_dir}")
         return 0
@@ -163,6 +171,7 @@ def _supervise(state_dir: Path, services: list[Service]) -> int:
                 flush=True,
             )
         if look.state_removed and not look.left_running:
+            pointer.clear(state_dir)
             print("minternet: every service was stopped by `minternet down`; exiting", flush=True)
             return 0
         if look.state_removed:
@@ -173,15 +182,60 @@ def _supervise(state_dir: Path, services: list[Service]) -> int:
                 flush=True,
             )
             supervisor.stop_pids(look.left_running)
+            pointer.clear(state_dir)
             return 1
         if look.all_dead:
             print("minternet: every service has exited; exiting", file=sys.stderr, flush=True)
             supervisor.down(state_dir)
+            pointer.clear(state_dir)
             return 1
     print("\nstopping ...", flush=True)
     supervisor.down(state_dir)
+    pointer.clear(state_dir)
     print("stopped.")
     return 0
+
+
+def find_state_dir(args: argparse.Namespace, command: str) -> Path:
+    """The state directory `status`, `down` and `restart` act on.
+
+    --state-dir if given; else ./.minternet if it records a topology; else the one the last
+    `minternet up` recorded in the pointer file (said on stderr); else ./.minternet.
+    """
+    if args.state_dir is not None:
+        return Path(args.state_dir).resolve()
+    local = Path(DEFAULT_STATE_DIR).resolve()
+    if _holds_state(local):
+        return local
+    pointed = pointer.read()
+    if pointed is not None and _holds_state(pointed):
+        print(
+            f"minternet {command}: using {pointed} (recorded by `minternet up` in "
+            f"{pointer.location()})",
+            file=sys.stderr,
+        )
+        return pointed
+    return local
+
+
+def _holds_state(state_dir: Path) -> bool:
+    try:
+        return (state_dir / supervisor.STATE_FILE).is_file()
+    except OSError:  # a pointer to a name too long, say: nothing found there
+        return False
+
+
+def nothing_here(args: argparse.Namespace, state_dir: Path) -> str:
+    """Says that no topology is recorded in `state_dir`, and how to name the right one."""
+    text = f"nothing is running from {state_dir}"
+    if args.state_dir is None:
+        where = pointer.location()
+        text += (
+            " (and no running topology is recorded"
+            + (f" in {where}" if where is not None else "")
+            + "); name the state directory of `minternet up` with --state-dir DIR"
+        )
+    return text
 
 
 #: Counters shown in the table for a service with a control endpoint (the resolver).
@@ -203,7 +257,7 @@ def service_stats(s: Service, alive: bool) -> dict[str, object] | None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    state_dir = Path(args.state_dir).resolve()
+    state_dir = find_state_dir(args, "status")
     try:
         rows = supervisor.status(state_dir)
     except SupervisorError as e:
@@ -235,7 +289,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps({"services": out}, indent=2))
         return code
     if not rows:
-        print(f"nothing is running from {state_dir}")
+        print(nothing_here(args, state_dir))
         return code
     print(format_table(rows))
     for s, alive in rows:
@@ -258,24 +312,25 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    state_dir = Path(args.state_dir).resolve()
+    state_dir = find_state_dir(args, "down")
     try:
         stopped = supervisor.down(state_dir)
     except SupervisorError as e:
         print(f"minternet down: {e}", file=sys.stderr)
         return 1
+    pointer.clear(state_dir)
     if not stopped:
-        print(f"nothing was running from {state_dir}")
+        print(nothing_here(args, state_dir).replace("is running", "was running", 1))
     else:
         print(f"stopped {len(stopped)} services")
     return 0
 
 
 def cmd_restart(args: argparse.Namespace) -> int:
-    state_dir = Path(args.state_dir).resolve()
+    state_dir = find_state_dir(args, "restart")
     try:
         if not supervisor.read_state(state_dir):
-            print(f"minternet restart: nothing is running from {state_dir}", file=sys.stderr)
+            print(f"minternet restart: {nothing_here(args, state_dir)}", file=sys.stderr)
             return 1
         done = supervisor.restart(state_dir, args.names)
     except supervisor.UnknownService as e:
@@ -334,12 +389,19 @@ def build_parser() -> argparse.ArgumentParser:
     def state(sp: argparse.ArgumentParser) -> None:
         sp.add_argument(
             "--state-dir",
-            default=DEFAULT_STATE_DIR,
-            help="where configs, zones, logs and pid files go (default: %(default)s)",
+            default=None,
+            metavar="DIR",
+            help=f"the state directory `minternet up` used (default: ./{DEFAULT_STATE_DIR} if "
+            "it holds a topology, else the one the last `minternet up` recorded)",
         )
 
     up = sub.add_parser("up", help="start every service of the topology on loopback")
-    state(up)
+    up.add_argument(
+        "--state-dir",
+        default=DEFAULT_STATE_DIR,
+        metavar="DIR",
+        help="where configs, zones, logs and pid files go (default: %(default)s)",
+    )
     up.add_argument("--detach", action="store_true", help="return once every service is ready")
     up.add_argument(
         "--only",

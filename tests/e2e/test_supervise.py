@@ -18,6 +18,8 @@ import dns.query
 import dns.rcode
 import pytest
 
+from minternet import pointer
+
 from .conftest import E2E_PORT_OFFSET
 from .test_up_foreground import _processes_naming
 
@@ -77,24 +79,31 @@ def wait_for_text(path: Path, text: str, timeout: float = 20.0) -> None:
 
 
 @pytest.fixture
-def env() -> dict[str, str]:
-    """The environment of every `minternet` these tests run."""
-    return dict(os.environ)
+def env(tmp_path) -> dict[str, str]:
+    """This test's own state pointer."""
+    return {**os.environ, pointer.ENV: str(tmp_path / "pointer" / "current")}
 
 
-def test_foreground_up_exits_when_down_stops_everything(tmp_path, env):
-    # `down` stopped every service but the foreground `up` ran on with nothing until Ctrl-C.
-    state = tmp_path / "state"
+def test_foreground_up_exits_when_down_stops_everything_from_another_directory(tmp_path, env):
+    # `down` stopped every service but the foreground `up` ran on with nothing until Ctrl-C;
+    # and `down` from another directory said "nothing is running from <there>/.minternet".
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    state = project / ".minternet"
     with foreground(state, "dns-root", env=env) as up:
-        down = minternet("down", "--state-dir", str(state), env=env)
+        assert Path(env[pointer.ENV]).read_text() == f"{state}\n"
+        down = minternet("down", cwd=elsewhere, env=env)
         assert down.returncode == 0, down.stderr
         assert down.stdout == "stopped 1 services\n"
+        assert down.stderr.startswith(f"minternet down: using {state} (recorded by")
         out, err = up.communicate(timeout=30)
         assert up.returncode == 0, err
         assert out.splitlines()[-1] == (
             "minternet: every service was stopped by `minternet down`; exiting"
         )
         assert err == ""  # no service reported as dead
+    assert not Path(env[pointer.ENV]).exists()
 
 
 def test_a_dead_service_is_reported_with_how_it_died_and_restart_brings_it_back(tmp_path, env):
@@ -145,7 +154,7 @@ def test_restart_a_detached_tracker(tmp_path, env):
         assert up.returncode == 0, up.stderr
         first = pid_of(state, "tracker")
         port = 6969 + OFFSET
-        restart = minternet("restart", "tracker", "--state-dir", str(state), env=env)
+        restart = minternet("restart", "tracker", env=env, cwd=tmp_path)  # found by the pointer
         assert restart.returncode == 0, restart.stderr
         second = pid_of(state, "tracker")
         assert second != first
@@ -185,4 +194,5 @@ def test_a_second_topology_on_taken_ports_names_the_address_and_leaves_only_logs
     assert "--port-offset N" in up.stderr.splitlines()[1]
     assert sorted(p.name for p in state.iterdir()) == ["logs"]
     assert "address already in use" in (state / "logs" / "root.log").read_text()
+    assert not Path(env[pointer.ENV]).exists()  # a failed up records nothing
     os.kill(topology_up["root"]["pid"], 0)  # the first topology's root was not disturbed

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from minternet import cli, supervisor
+from minternet import cli, pointer, supervisor
 from minternet.supervisor import SupervisorError, UnknownService
 
 from .fakes import HOSTS, fake_command
@@ -126,6 +126,15 @@ def test_cli_restart_of_an_unknown_service_is_a_usage_error(ctx, capsys):
 def test_cli_restart_with_nothing_recorded(tmp_path, capsys):
     assert cli.main(["restart", "alpha", "--state-dir", str(tmp_path)]) == 1
     assert capsys.readouterr().err == f"minternet restart: nothing is running from {tmp_path}\n"
+
+
+def test_cli_restart_with_nothing_recorded_names_state_dir(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(pointer.ENV, str(tmp_path / "pointer"))
+    assert cli.main(["restart", "alpha"]) == 1
+    err = capsys.readouterr().err
+    assert f"nothing is running from {tmp_path / '.minternet'}" in err
+    assert "--state-dir DIR" in err and str(tmp_path / "pointer") in err
 
 
 def test_a_zombie_of_another_parent_counts_as_stopped():
