@@ -11,11 +11,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dnsserver.rrl import RrlConfig
-from minternet import __version__, console, control, logs, supervisor, topology, zonegen
+from minternet import __version__, console, control, logs, pointer, supervisor, topology, zonegen
 from minternet.launch import DNS_ROLES, RRL_IPV4_PREFIX, LaunchContext
 from minternet.supervisor import Service, SupervisorError
+from minternet.watch import Watcher
 
 DEFAULT_STATE_DIR = ".minternet"
+
+#: `minternet status` exit statuses: every service runs, some service does not run (3, as
+#: `systemctl status`), nothing is recorded or the state file cannot be read. (systemctl says 4
+#: for an unknown unit, but every command of the project exits 0 to 3.)
+STATUS_RUNNING, STATUS_NOT_RUNNING, STATUS_NOTHING, STATUS_ERROR = 0, 3, 1, 1
 
 
 def _ports_text(ports: dict[str, int]) -> str:
@@ -129,6 +135,14 @@ def cmd_up(args: argparse.Namespace) -> int:
     ex = examples(services)
     if ex:
         print("\nTry:\n" + "\n".join("  " + line for line in ex))
+    try:
+        pointer.record(state_dir)
+    except OSError as e:
+        print(
+            f"minternet up: cannot record the state directory in {pointer.location()} ({e}); "
+            "`status`, `down` and `restart` need --state-dir",
+            file=sys.stderr,
+        )
     if args.detach:
         print(f"\nStop it with: {console.program('minternet')} down --state-dir {args.state_dir}")
         return 0
@@ -136,22 +150,92 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def _supervise(state_dir: Path, services: list[Service]) -> int:
-    """Foreground mode: wait for Ctrl-C/SIGTERM, report services that die, then stop all."""
+    """Foreground mode: report services that die; stop all on Ctrl-C/SIGTERM.
+
+    Exits by itself, saying why, when nothing it watches runs any more: 0 when `minternet
+    down` stopped them, 1 when they all died.
+    """
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     supervisor.write_state(state_dir, services, supervisor_pid=None)
     print("\nPress Ctrl-C to stop.", flush=True)
-    reported: set[str] = set()
+    watcher = Watcher(state_dir)
     while not stop.wait(0.5):
-        for s, alive in supervisor.status(state_dir):
-            if not alive and s.name not in reported:
-                reported.add(s.name)
-                print(f"minternet: {s.name} exited; see {s.log}", file=sys.stderr, flush=True)
+        look = watcher.look()
+        for s, how in look.died:
+            print(
+                f"minternet: {s.name} {how}; see {s.log} "
+                f"(`minternet restart {s.name}` starts it again)",
+                file=sys.stderr,
+                flush=True,
+            )
+        if look.state_removed and not look.left_running:
+            pointer.clear(state_dir)
+            print("minternet: every service was stopped by `minternet down`; exiting", flush=True)
+            return 0
+        if look.state_removed:
+            print(
+                f"minternet: {state_dir / supervisor.STATE_FILE} was removed; "
+                "stopping the services this `up` started",
+                file=sys.stderr,
+                flush=True,
+            )
+            supervisor.stop_pids(look.left_running)
+            pointer.clear(state_dir)
+            return 1
+        if look.all_dead:
+            print("minternet: every service has exited; exiting", file=sys.stderr, flush=True)
+            supervisor.down(state_dir)
+            pointer.clear(state_dir)
+            return 1
     print("\nstopping ...", flush=True)
     supervisor.down(state_dir)
+    pointer.clear(state_dir)
     print("stopped.")
     return 0
+
+
+def find_state_dir(args: argparse.Namespace, command: str) -> Path:
+    """The state directory `status`, `down` and `restart` act on.
+
+    --state-dir if given; else ./.minternet if it records a topology; else the one the last
+    `minternet up` recorded in the pointer file (said on stderr); else ./.minternet.
+    """
+    if args.state_dir is not None:
+        return Path(args.state_dir).resolve()
+    local = Path(DEFAULT_STATE_DIR).resolve()
+    if _holds_state(local):
+        return local
+    pointed = pointer.read()
+    if pointed is not None and _holds_state(pointed):
+        print(
+            f"minternet {command}: using {pointed} (recorded by `minternet up` in "
+            f"{pointer.location()})",
+            file=sys.stderr,
+        )
+        return pointed
+    return local
+
+
+def _holds_state(state_dir: Path) -> bool:
+    try:
+        return (state_dir / supervisor.STATE_FILE).is_file()
+    except OSError:  # a pointer to a name too long, say: nothing found there
+        return False
+
+
+def nothing_here(args: argparse.Namespace, state_dir: Path) -> str:
+    """Says that no topology is recorded in `state_dir`, and how to name the right one."""
+    text = f"nothing is running from {state_dir}"
+    if args.state_dir is None:
+        where = pointer.location()
+        text += (
+            " (and no running topology is recorded"
+            + (f" in {where}" if where is not None else "")
+            + "); name the state directory of `minternet up` with --state-dir DIR"
+        )
+    return text
 
 
 #: Counters shown in the table for a service with a control endpoint (the resolver).
@@ -173,12 +257,18 @@ def service_stats(s: Service, alive: bool) -> dict[str, object] | None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    state_dir = Path(args.state_dir).resolve()
+    state_dir = find_state_dir(args, "status")
     try:
         rows = supervisor.status(state_dir)
     except SupervisorError as e:
         print(f"minternet status: {e}", file=sys.stderr)
-        return 1
+        return STATUS_ERROR
+    if not rows:
+        code = STATUS_NOTHING
+    elif all(alive for _, alive in rows):
+        code = STATUS_RUNNING
+    else:
+        code = STATUS_NOT_RUNNING
     if args.json:
         out = []
         for s, alive in rows:
@@ -197,10 +287,10 @@ def cmd_status(args: argparse.Namespace) -> int:
                 }
             )
         print(json.dumps({"services": out}, indent=2))
-        return 0 if rows else 1
+        return code
     if not rows:
-        print(f"nothing is running from {state_dir}")
-        return 1
+        print(nothing_here(args, state_dir))
+        return code
     print(format_table(rows))
     for s, alive in rows:
         stats = service_stats(s, alive)
@@ -211,20 +301,51 @@ def cmd_status(args: argparse.Namespace) -> int:
             continue
         shown = ", ".join(f"{k.replace('_', ' ')} {stats[k]}" for k in STATUS_COUNTERS)
         print(f"\n{s.name}: {shown}, cache entries {stats['cache_entries']}")
-    return 0
+    dead = [s for s, alive in rows if not alive]
+    if dead:
+        names = ", ".join(s.name for s in dead)
+        print(
+            f"\nnot running: {names} (see their logs in {Path(dead[0].log).parent}; "
+            "`minternet restart NAME` starts one again)"
+        )
+    return code
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    state_dir = Path(args.state_dir).resolve()
+    state_dir = find_state_dir(args, "down")
     try:
         stopped = supervisor.down(state_dir)
     except SupervisorError as e:
         print(f"minternet down: {e}", file=sys.stderr)
         return 1
+    pointer.clear(state_dir)
     if not stopped:
-        print(f"nothing was running from {state_dir}")
+        print(nothing_here(args, state_dir).replace("is running", "was running", 1))
     else:
         print(f"stopped {len(stopped)} services")
+    return 0
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    state_dir = find_state_dir(args, "restart")
+    try:
+        if not supervisor.read_state(state_dir):
+            print(f"minternet restart: {nothing_here(args, state_dir)}", file=sys.stderr)
+            return 1
+        done = supervisor.restart(state_dir, args.names)
+    except supervisor.UnknownService as e:
+        print(f"minternet restart: {e}", file=sys.stderr)
+        return 2
+    except SupervisorError as e:
+        print(f"minternet restart: {e}", file=sys.stderr)
+        return 1
+    for r in done:
+        s = r.service
+        if r.was_running:
+            how = f"restarted (pid {r.old_pid} -> {s.pid})"
+        else:
+            how = f"was not running; started again (pid {s.pid})"
+        print(f"{s.name}: {how}, {s.address} {_ports_text(s.ports)}")
     return 0
 
 
@@ -254,6 +375,12 @@ def cmd_zones(args: argparse.Namespace) -> int:
     return 0
 
 
+def _standard_ports_text() -> str:
+    """The standard port of each listener the topology has: "dns 53, control 8953, ..."."""
+    kinds = dict.fromkeys(k for h in topology.DEFAULT.hosts for k in h.listeners)
+    return ", ".join(f"{k} {topology.STANDARD_PORTS[k]}" for k in kinds)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="minternet", description=__doc__)
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -262,18 +389,32 @@ def build_parser() -> argparse.ArgumentParser:
     def state(sp: argparse.ArgumentParser) -> None:
         sp.add_argument(
             "--state-dir",
-            default=DEFAULT_STATE_DIR,
-            help="where configs, zones, logs and pid files go (default: %(default)s)",
+            default=None,
+            metavar="DIR",
+            help=f"the state directory `minternet up` used (default: ./{DEFAULT_STATE_DIR} if "
+            "it holds a topology, else the one the last `minternet up` recorded)",
         )
 
     up = sub.add_parser("up", help="start every service of the topology on loopback")
-    state(up)
+    up.add_argument(
+        "--state-dir",
+        default=DEFAULT_STATE_DIR,
+        metavar="DIR",
+        help="where configs, zones, logs and pid files go (default: %(default)s)",
+    )
     up.add_argument("--detach", action="store_true", help="return once every service is ready")
-    up.add_argument("--only", nargs="+", metavar="ROLE", help="start only these roles/services")
+    up.add_argument(
+        "--only",
+        nargs="+",
+        metavar="ROLE",
+        help=f"start only these roles ({', '.join(topology.DEFAULT.roles())}) or services "
+        f"({', '.join(h.name for h in topology.DEFAULT.hosts)})",
+    )
     up.add_argument(
         "--standard-ports",
         action="store_true",
-        help="use the standard ports (53, 25, ...; needs root) instead of standard + 10000",
+        help=f"use the standard ports ({_standard_ports_text()}; needs root) "
+        "instead of standard + 10000",
     )
     up.add_argument(
         "--port-offset",
@@ -294,14 +435,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.set_defaults(func=cmd_up)
 
-    st = sub.add_parser("status", help="show what runs where")
+    st = sub.add_parser(
+        "status",
+        help="show what runs where; exit 0 if every service runs, 3 if one does not, "
+        "1 if nothing is recorded",
+    )
     state(st)
     st.add_argument("--json", action="store_true", help="machine-readable output")
     st.set_defaults(func=cmd_status)
 
-    dn = sub.add_parser("down", help="stop a detached topology")
+    dn = sub.add_parser("down", help="stop every service of the topology (detached or not)")
     state(dn)
     dn.set_defaults(func=cmd_down)
+
+    rs = sub.add_parser("restart", help="stop one or more services and start them again")
+    rs.add_argument("names", nargs="+", metavar="NAME", help="service names (`minternet status`)")
+    state(rs)
+    rs.set_defaults(func=cmd_restart)
 
     zs = sub.add_parser("zones", help="print (or --write) the generated zone files")
     zs.add_argument("zone", nargs="*", help="zones to print (default: all)")

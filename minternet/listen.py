@@ -3,13 +3,46 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import ipaddress
+import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 
 class AddressError(ValueError):
     """An ADDR:PORT string that cannot be parsed."""
+
+
+class BindError(OSError):
+    """A listener that cannot be bound: "UDP 127.0.0.10:10053: address already in use".
+
+    Without the address, a daemon with several listeners (or a topology of a dozen daemons)
+    could only say "[Errno 98] Address already in use", and the user had to guess which one.
+    """
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def format_hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+@contextlib.contextmanager
+def binding(proto: str, host: str, port: int) -> Iterator[None]:
+    """Turn an OSError raised while binding (host, port) into a BindError that names them."""
+    try:
+        yield
+    except BindError:
+        raise
+    except OSError as e:
+        reason = os.strerror(e.errno).lower() if e.errno else str(e)
+        if e.errno == errno.EACCES and 0 < port < 1024:
+            reason += " (ports below 1024 need root)"
+        text = f"{proto} {format_hostport(host, port)}: {reason}"
+        raise BindError(e.errno, text) from None
 
 
 def parse_hostport(text: str, default_port: int | None = None) -> tuple[str, int]:
@@ -58,7 +91,8 @@ def bind_udp(
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         if sndbuf is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
-        sock.bind((host, port))
+        with binding("UDP", host, port):
+            sock.bind((host, port))
         sock.setblocking(False)
     except OSError:
         sock.close()
@@ -96,7 +130,8 @@ async def open_tcp(
 ) -> tuple[asyncio.Server, int]:
     """Listen on exactly (host, port) with SO_REUSEADDR; returns the server and its real port."""
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(
-        protocol_factory, host, port, backlog=backlog, reuse_address=True
-    )
+    with binding("TCP", host, port):
+        server = await loop.create_server(
+            protocol_factory, host, port, backlog=backlog, reuse_address=True
+        )
     return server, server.sockets[0].getsockname()[1]

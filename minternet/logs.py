@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 import time
+from collections.abc import Iterable
 
 FORMAT = "%(asctime)s.%(msecs)03d %(service)s %(levelname)s %(name)s: %(message)s"
 DATEFMT = "%Y-%m-%d %H:%M:%S"
+#: An ERROR or CRITICAL line of FORMAT; group 1 is the message.
+_ERROR_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \S+ (?:ERROR|CRITICAL) \S+: (.*)")
 
 
 class _ServiceFilter(logging.Filter):
@@ -44,6 +48,23 @@ def setup(service: str, level: str | int = "INFO", stream: object = None) -> Non
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
+
+
+def format_line(service: str, logger: str, level: int, message: str) -> str:
+    """One line in the daemons' format, for a line written into a daemon's log from outside."""
+    record = logging.LogRecord(logger, level, "", 0, message, None, None)
+    record.service = service
+    return logging.Formatter(FORMAT, DATEFMT).format(record)
+
+
+def last_error(lines: Iterable[str]) -> str | None:
+    """The message of the last ERROR or CRITICAL line of a daemon's log, if any."""
+    found = None
+    for line in lines:
+        m = _ERROR_LINE.fullmatch(line.strip())
+        if m:
+            found = m.group(1)
+    return found
 
 
 class Throttle:

@@ -1,4 +1,4 @@
-"""Suite-wide settings: hypothesis profiles.
+"""Suite-wide settings: hypothesis profiles, and a state pointer that is not the user's.
 
 CI (the `CI` environment variable is set) runs hypothesis derandomized, so a submission's run
 is repeatable and a failure can be reproduced; every profile drops the per-example deadline,
@@ -9,9 +9,34 @@ are random and the example database keeps what failed.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import settings
+
+from minternet import pointer
 
 settings.register_profile("dev", deadline=None)
 settings.register_profile("ci", deadline=None, derandomize=True, database=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_state_pointer() -> Iterator[None]:
+    """The suite runs with the state pointer off; a test that needs one names its own file.
+
+    `up` writes a pointer that `status`, `down` and `restart` follow from any directory
+    (minternet/pointer.py). The suite must never move, read or clear the user's own (as root or
+    not, while the user's `make up` runs), and one test must not follow another's: a `down`
+    without --state-dir would stop the topology the end-to-end tests share. Subprocesses
+    inherit the setting.
+    """
+    previous = os.environ.get(pointer.ENV)
+    os.environ[pointer.ENV] = ""
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(pointer.ENV, None)
+        else:
+            os.environ[pointer.ENV] = previous

@@ -30,7 +30,7 @@ from dnsserver.resolver.rrset import ROOT, Name, is_legal, name_of, to_text, typ
 from dnsserver.resolver.servers import ServerSelector
 from dnsserver.resolver.stats import Stats
 from dnsserver.wire import OPTION_NSID, requests_nsid
-from minternet.listen import open_tcp, parse_hostport
+from minternet.listen import binding, open_tcp, parse_hostport
 from minternet.logs import Throttle
 
 log = logging.getLogger(__name__)
@@ -118,9 +118,10 @@ class ResolverDaemon:
         ports = {"dns": port}
         if self.config.control:
             chost, cport = parse_hostport(self.config.control)
-            ctl = await asyncio.start_server(
-                self._control, chost, cport, reuse_address=True, limit=CONTROL_MAX_LINE
-            )
+            with binding("TCP", chost, cport):
+                ctl = await asyncio.start_server(
+                    self._control, chost, cport, reuse_address=True, limit=CONTROL_MAX_LINE
+                )
             self._closers.append(ctl)
             ports["control"] = ctl.sockets[0].getsockname()[1]
         mode = (

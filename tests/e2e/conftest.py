@@ -13,7 +13,8 @@ import pytest
 
 #: Beside a user's own `make up` (offset 10000): DNS on 20053, tracker on 26969, ... Two
 #: checkouts can run their suites at once with different MINTERNET_TEST_PORT_OFFSETs (multiples
-#: of 1000 between 20000 and 25000); the foreground tests use this offset + 10000 and + 10100.
+#: of 1000 between 20000 and 25000); the foreground tests use this offset + 10000 and + 10100,
+#: test_supervise.py + 10200.
 E2E_PORT_OFFSET = int(os.environ.get("MINTERNET_TEST_PORT_OFFSET", "20000"))
 
 

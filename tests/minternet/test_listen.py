@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import socket
 
 import pytest
 
-from minternet.listen import AddressError, bind_udp, open_tcp, parse_hostport
+from minternet.listen import (
+    AddressError,
+    BindError,
+    bind_udp,
+    binding,
+    open_tcp,
+    parse_hostport,
+)
 
 
 @pytest.mark.parametrize(
@@ -63,3 +72,45 @@ async def test_tcp_reports_the_bound_port():
     finally:
         server.close()
         await server.wait_closed()
+
+
+def test_a_taken_udp_port_is_named_in_the_error():
+    first = bind_udp("127.0.0.3", 0)
+    port = first.getsockname()[1]
+    try:
+        with pytest.raises(BindError) as e:
+            bind_udp("127.0.0.3", port)
+        assert str(e.value) == f"UDP 127.0.0.3:{port}: address already in use"
+        assert e.value.errno == errno.EADDRINUSE
+    finally:
+        first.close()
+
+
+async def test_a_taken_tcp_port_is_named_in_the_error():
+    server, port = await open_tcp(asyncio.Protocol, "127.0.0.3", 0)
+    try:
+        with pytest.raises(BindError) as e:
+            await open_tcp(asyncio.Protocol, "127.0.0.3", port)
+        assert str(e.value) == f"TCP 127.0.0.3:{port}: address already in use"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "code", "text"),
+    [
+        ("::1", 53, errno.EADDRINUSE, "UDP [::1]:53: address already in use"),
+        (
+            "127.0.0.2",
+            53,
+            errno.EACCES,
+            "UDP 127.0.0.2:53: permission denied (ports below 1024 need root)",
+        ),
+        ("127.0.0.2", 5353, errno.EACCES, "UDP 127.0.0.2:5353: permission denied"),
+    ],
+)
+def test_binding_names_protocol_address_and_port(host, port, code, text):
+    with pytest.raises(BindError) as e, binding("UDP", host, port):
+        raise OSError(code, os.strerror(code))
+    assert str(e.value) == text and e.value.errno == code

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,40 +15,7 @@ from minternet.launch import LaunchContext
 from minternet.supervisor import SupervisorError
 from minternet.topology import Host
 
-# A stand-in daemon: binds a TCP port on its address through the real runtime and reports it.
-FAKE = """
-import sys
-from pathlib import Path
-from minternet import listen, logs, service
-import asyncio
-class D:
-    name = sys.argv[2]
-    async def start(self):
-        self.server, port = await listen.open_tcp(asyncio.Protocol, sys.argv[1], 0)
-        return {"echo": port}
-    async def stop(self):
-        self.server.close()
-logs.setup(D.name)
-sys.exit(service.run(D(), ready_file=sys.argv[3]))
-"""
-
-HOSTS = [
-    Host("alpha", "fake", "127.0.0.1", "alpha.test.", listeners=("echo",)),
-    Host("beta", "fake", "127.0.0.1", "beta.test.", listeners=("echo",)),
-]
-
-
-def fake_command(host: Host, ctx: LaunchContext) -> list[str]:
-    if host.name == "broken":
-        return [sys.executable, "-c", "import sys; print('zone error at line 3'); sys.exit(3)"]
-    return [sys.executable, "-c", FAKE, host.address, host.name, str(ctx.ready_file(host))]
-
-
-@pytest.fixture
-def ctx(tmp_path):
-    c = LaunchContext(topology.DEFAULT, tmp_path / "state", topology.port_scheme(False))
-    yield c
-    supervisor.down(c.state_dir)
+from .fakes import HOSTS, fake_command
 
 
 def test_start_status_down(ctx):
@@ -154,3 +122,66 @@ def test_up_with_an_unknown_log_level_is_a_usage_error_and_starts_nothing(tmp_pa
         cli.main(["up", "--only", "tracker", "--log-level", "loud", "--state-dir", str(tmp_path)])
     assert e.value.code == 2 and "invalid log level 'loud'" in capsys.readouterr().err
     assert not (tmp_path / "logs").exists()
+
+
+def _with_zone(host: Host, ctx: LaunchContext) -> list[str]:
+    """fake_command, after writing a zone file as the DNS roles' command lines do."""
+    (ctx.state_dir / "zones").mkdir(parents=True, exist_ok=True)
+    (ctx.state_dir / "zones" / f"{host.name}.zone").write_text("; generated\n")
+    return fake_command(host, ctx)
+
+
+def test_a_failed_start_removes_the_folders_it_created_and_keeps_the_logs(ctx):
+    # A failed `up` left a folder per service (and zones/) behind, all empty but for zones.
+    hosts = [*HOSTS, Host("broken", "fake", "127.0.0.1", "broken.test.")]
+    with pytest.raises(SupervisorError, match="broken"):
+        supervisor.start(hosts, ctx, command=_with_zone)
+    assert sorted(p.name for p in ctx.state_dir.iterdir()) == ["logs"]
+    logs = sorted(p.name for p in (ctx.state_dir / "logs").iterdir())
+    assert logs == ["alpha.log", "beta.log", "broken.log"]
+    assert "zone error at line 3" in (ctx.state_dir / "logs" / "broken.log").read_text()
+
+
+def test_a_failed_start_leaves_what_was_there_before(ctx):
+    (ctx.state_dir / "alpha").mkdir(parents=True)
+    (ctx.state_dir / "notes.txt").write_text("mine")
+    hosts = [*HOSTS, Host("broken", "fake", "127.0.0.1", "broken.test.")]
+    with pytest.raises(SupervisorError, match="broken"):
+        supervisor.start(hosts, ctx, command=_with_zone)
+    assert sorted(p.name for p in ctx.state_dir.iterdir()) == ["alpha", "logs", "notes.txt"]
+    assert (ctx.state_dir / "notes.txt").read_text() == "mine"
+
+
+def test_a_daemon_that_cannot_bind_says_which_address_in_the_first_line(ctx):
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        def on_taken_port(host: Host, c: LaunchContext) -> list[str]:
+            return [*fake_command(host, c), str(port)]
+
+        with pytest.raises(SupervisorError) as e:
+            supervisor.start(HOSTS[:1], ctx, command=on_taken_port)
+    first, second, *rest = str(e.value).splitlines()
+    assert first == (
+        "alpha (fake at 127.0.0.1) exited with status 1 before it was ready: "
+        f"alpha: cannot start: TCP 127.0.0.1:{port}: address already in use"
+    )
+    assert second == "  " + supervisor.IN_USE_HINT
+    assert rest[0] == f"end of {ctx.log_file(HOSTS[0])}:"
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        (0, "exited with status 0"),
+        (3, "exited with status 3"),
+        (-9, "was killed by signal SIGKILL"),
+        (-15, "was killed by signal SIGTERM"),
+        (-200, "was killed by signal 200"),
+    ],
+)
+def test_describe_exit(code, text):
+    assert supervisor.describe_exit(code) == text

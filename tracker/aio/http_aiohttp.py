@@ -12,6 +12,7 @@ import logging
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from minternet.listen import binding
 from minternet.logs import Throttle
 from tracker.config import TrackerConfig
 from tracker.http_app import TEXT, TrackerApp
@@ -82,6 +83,7 @@ async def start_aiohttp(
     runner = web.ServerRunner(server, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
-    await site.start()
+    with binding("TCP", host, port):
+        await site.start()
     addresses = runner.addresses  # the real bound (host, port) of each site
     return runner, int(addresses[0][1]) if addresses else port
