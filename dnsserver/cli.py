@@ -128,7 +128,7 @@ def serve(args: argparse.Namespace) -> int:
         cfg = build_config(args)
         server = DnsServer(cfg, name=args.name)
     except (mconfig.ConfigError, AddressError, ValueError) as e:
-        log.error("%s: bad configuration: %s", args.name, e)
+        log.error("bad configuration: %s", e)
         return 2
     except ZoneError as e:
         log_zone_error(args.name, e, "refusing to start")
@@ -182,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     console.setup()
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
-    return func(args)
+    return console.piped(lambda: func(args))
 
 
 if __name__ == "__main__":

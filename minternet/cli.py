@@ -144,7 +144,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if args.detach:
-        print(f"\nStop it with: {console.program('minternet')} down --state-dir {args.state_dir}")
+        print(f"\nStop it with: {console.program('minternet')} down --state-dir {state_dir}")
         return 0
     return _supervise(state_dir, services)
 
@@ -322,7 +322,7 @@ def cmd_down(args: argparse.Namespace) -> int:
     if not stopped:
         print(nothing_here(args, state_dir).replace("is running", "was running", 1))
     else:
-        print(f"stopped {len(stopped)} services")
+        print(f"stopped {len(stopped)} service{'' if len(stopped) == 1 else 's'}")
     return 0
 
 
@@ -464,7 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     console.setup()
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    return console.piped(lambda: int(args.func(args)))
 
 
 if __name__ == "__main__":

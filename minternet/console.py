@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -37,3 +39,19 @@ def program(name: str) -> str:
     with contextlib.suppress(ValueError):
         return str(script.relative_to(Path.cwd()))
     return str(script)
+
+
+def piped(main: Callable[[], int]) -> int:
+    """Run a command's `main`; a reader that goes away (`minternet zones | head`) ends it quietly.
+
+    Without this, the write into the closed pipe ended in a BrokenPipeError traceback. Exit
+    status 1; stdout then points at /dev/null so that the interpreter's last flush is quiet too.
+    """
+    try:
+        status = main()
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1

@@ -9,10 +9,15 @@ import sys
 import time
 from collections.abc import Iterable
 
-FORMAT = "%(asctime)s.%(msecs)03d %(service)s %(levelname)s %(name)s: %(message)s"
+#: When, which service, how bad, what: the service name is the line's, so no message repeats it,
+#: and the Python module a line comes from is shown only at DEBUG (it helps developers only).
+FORMAT = "%(asctime)s.%(msecs)03d %(service)s %(levelname)s %(message)s"
+DEBUG_FORMAT = "%(asctime)s.%(msecs)03d %(service)s %(levelname)s %(message)s  [%(name)s]"
 DATEFMT = "%Y-%m-%d %H:%M:%S"
 #: An ERROR or CRITICAL line of FORMAT; group 1 is the message.
-_ERROR_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \S+ (?:ERROR|CRITICAL) \S+: (.*)")
+_ERROR_LINE = re.compile(
+    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \S+ (?:ERROR|CRITICAL) (.*?)(?:  \[[\w.]+\])?"
+)
 
 
 class _ServiceFilter(logging.Filter):
@@ -41,7 +46,8 @@ def level_arg(text: str) -> str:
 def setup(service: str, level: str | int = "INFO", stream: object = None) -> None:
     """Send the root logger to `stream` (stderr by default), the service name on each line."""
     handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
-    handler.setFormatter(logging.Formatter(FORMAT, DATEFMT))
+    debug = level in ("DEBUG", logging.DEBUG)
+    handler.setFormatter(logging.Formatter(DEBUG_FORMAT if debug else FORMAT, DATEFMT))
     handler.addFilter(_ServiceFilter(service))
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -58,8 +58,7 @@ async def serve(daemon: Daemon, *, ready_file: str | None = None) -> None:
         loop.add_signal_handler(signal.SIGHUP, _reload_safely, daemon.name, reload)
     ports = await daemon.start()
     log.info(
-        "%s ready (pid %d, %s)",
-        daemon.name,
+        "ready (pid %d, %s)",
         os.getpid(),
         ", ".join(f"{k} port {v}" for k, v in ports.items()),
     )
@@ -68,18 +67,18 @@ async def serve(daemon: Daemon, *, ready_file: str | None = None) -> None:
     try:
         await stopping.wait()
     finally:
-        log.info("%s stopping", daemon.name)
+        log.info("stopping")
         await daemon.stop()
         if ready_file:
             Path(ready_file).unlink(missing_ok=True)
-        log.info("%s stopped", daemon.name)
+        log.info("stopped")
 
 
 _pending: set[asyncio.Future[object]] = set()  # reloads in progress, kept alive until done
 
 
 def _reload_safely(name: str, reload: Callable[[], object]) -> None:
-    log.info("%s: SIGHUP, reloading", name)
+    log.info("SIGHUP: reloading")
     try:
         result = reload()
         if asyncio.iscoroutine(result):
@@ -87,7 +86,7 @@ def _reload_safely(name: str, reload: Callable[[], object]) -> None:
             _pending.add(task)
             task.add_done_callback(_pending.discard)
     except Exception:  # a bad reload must never take the daemon down
-        log.exception("%s: reload failed; still serving the old configuration", name)
+        log.exception("reload failed; still serving the old configuration")
 
 
 def run(daemon: Daemon, *, ready_file: str | None = None, use_uvloop: bool = True) -> int:
@@ -97,6 +96,6 @@ def run(daemon: Daemon, *, ready_file: str | None = None, use_uvloop: bool = Tru
     try:
         asyncio.run(serve(daemon, ready_file=ready_file))
     except OSError as e:  # most often: address in use, or not permitted (port < 1024)
-        log.error("%s: cannot start: %s", daemon.name, e)
+        log.error("cannot start: %s", e)
         return 1
     return 0

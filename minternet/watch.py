@@ -74,7 +74,7 @@ class Watcher:
 def note_in_log(s: Service, how: str) -> None:
     """Append one line saying how the service ended to its own log."""
     line = logs.format_line(
-        s.name, "minternet.supervisor", logging.ERROR, f"{s.name} (pid {s.pid}) {how}"
+        s.name, "minternet.supervisor", logging.ERROR, f"pid {s.pid} {how} (seen by minternet up)"
     )
     with contextlib.suppress(OSError), open(s.log, "a") as f:
         f.write(line + "\n")

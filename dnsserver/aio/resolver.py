@@ -132,7 +132,7 @@ class ResolverDaemon:
                 f"upstream port {self.config.upstream_port}"
             )
         )
-        log.info("%s: resolver on %s:%d, %s", self.name, self.host, port, mode)
+        log.info("resolver on %s:%d, %s", self.host, port, mode)
         return ports
 
     async def stop(self) -> None:
@@ -154,9 +154,9 @@ class ResolverDaemon:
         try:
             self.core.hints = hints_mod.load(self.config.root_hints)
         except hints_mod.ResolverError as e:
-            log.error("%s: keeping the old root hints: %s", self.name, e)
+            log.error("keeping the old root hints: %s", e)
             return
-        log.info("%s: root hints reloaded (%d servers)", self.name, len(self.core.hints.ns_names))
+        log.info("root hints reloaded (%d servers)", len(self.core.hints.ns_names))
 
     def _spawn(self, coro: Any) -> None:
         t = asyncio.ensure_future(coro)
@@ -210,7 +210,7 @@ class ResolverDaemon:
         if self.policy.admit(client, self.loop.time()):
             return True
         self.stats.ratelimited += 1
-        _throttle(log, "ratelimit", "%s: rate limit: dropping queries from %s", self.name, client)
+        _throttle(log, "ratelimit", "rate limit: dropping queries from %s", client)
         return False
 
     # -- full path ---------------------------------------------------------------------------
@@ -223,13 +223,13 @@ class ResolverDaemon:
             req = DNSRecord.parse(data)
         except Exception:
             self.stats.formerr += 1
-            _throttle(log, "formerr", "%s: malformed query from %s", self.name, client)
+            _throttle(log, "formerr", "malformed query from %s", client)
             return _formerr(data)
         if req.header.qr:
             return None  # a response sent to us: never answer those (no reflection loops)
         if not all(is_legal(q.qname) for q in req.questions):
             self.stats.formerr += 1
-            _throttle(log, "formerr", "%s: malformed query from %s", self.name, client)
+            _throttle(log, "formerr", "malformed query from %s", client)
             return _formerr(data)
         opts = [r for r in req.ar if r.rtype == QTYPE.OPT]
         reply = DNSRecord(DNSHeader(id=req.header.id, qr=1, rd=req.header.rd, ra=1))
@@ -251,7 +251,7 @@ class ResolverDaemon:
             return self._finish(reply, 0, limit)
         if not self.policy.allowed(client):
             self.stats.refused += 1
-            _throttle(log, "refused", "%s: REFUSED %s (not in allow list)", self.name, client)
+            _throttle(log, "refused", "REFUSED %s (not in allow list)", client)
             return self._finish(reply, RCODE.REFUSED, limit)
         q = req.questions[0]
         if q.qclass == CLASS_CH:  # version.bind, id.server, ... (see dnsserver/chaos.py)
@@ -395,13 +395,12 @@ class ResolverDaemon:
         except StopIteration as stop:
             res: Result = stop.value
         except Exception:
-            log.exception("%s: resolving %s %s failed", self.name, to_text(name), type_text(qtype))
+            log.exception("resolving %s %s failed", to_text(name), type_text(qtype))
             return Result(rcode=RCODE.SERVFAIL, reason="internal error")
         if log.isEnabledFor(logging.DEBUG):
             for s in res.steps:
                 log.debug(
-                    "%s: %s %s -> %s (zone %s): %s %s, %.1f ms",
-                    self.name,
+                    "%s %s -> %s (zone %s): %s %s, %.1f ms",
                     to_text(s.qname),
                     type_text(s.qtype),
                     s.server,
@@ -414,8 +413,7 @@ class ResolverDaemon:
             _throttle(
                 log,
                 "servfail",
-                "%s: SERVFAIL for %s %s: %s",
-                self.name,
+                "SERVFAIL for %s %s: %s",
                 to_text(name),
                 type_text(qtype),
                 res.reason or "no answer",
@@ -432,7 +430,7 @@ class ResolverDaemon:
             self.answers.clear()
             self.hot.clear()
         if out.log:
-            log.info("%s: %s", self.name, out.log)
+            log.info("%s", out.log)
         reply = dict(out.reply)
         if "stats" in reply:
             reply["answer_cache_entries"] = len(self.answers)
@@ -444,8 +442,8 @@ class ResolverDaemon:
             oldest = next(iter(self._control_conns))
             del self._control_conns[oldest]
             peer = oldest.get_extra_info("peername")
-            _throttle(log, "control-cap", "%s: %d control connections; closing the oldest (%s)",
-                      self.name, CONTROL_MAX_CONNECTIONS, peer[0] if peer else "?")  # fmt: skip
+            _throttle(log, "control-cap", "%d control connections; closing the oldest (%s)",
+                      CONTROL_MAX_CONNECTIONS, peer[0] if peer else "?")  # fmt: skip
             oldest.transport.abort()
         self._control_conns[writer] = None
         try:
@@ -454,8 +452,8 @@ class ResolverDaemon:
                     line = await reader.readline()
             except ValueError:  # no newline within the limit (asyncio.LimitOverrunError)
                 peer = writer.get_extra_info("peername")
-                _throttle(log, "control-long", "%s: control line too long from %s",
-                          self.name, peer[0] if peer else "?")  # fmt: skip
+                _throttle(log, "control-long", "control line too long from %s",
+                          peer[0] if peer else "?")  # fmt: skip
                 reply: dict[str, Any] = {"error": f"line longer than {CONTROL_MAX_LINE} octets"}
             else:
                 text = line.decode("utf-8", "replace")[:1024]

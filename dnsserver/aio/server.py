@@ -27,20 +27,20 @@ def log_zone_error(name: str, error: ZoneError, what: str) -> None:
     `what` ("refusing to start"), each warning as it would be logged for a zone that loads."""
     problems = error.problems or ()
     if not any(not p.warning for p in problems):
-        log.error("%s: %s: %s", name, what, error)
+        log.error("%s: %s", what, error)
     for problem in problems:
         if problem.warning:
-            log.warning("%s: %s", name, problem)
+            log.warning("%s", problem)
         else:
-            log.error("%s: %s: %s", name, what, problem)
+            log.error("%s: %s", what, problem)
 
 
 def log_zones(name: str, zones: ZoneSet) -> None:
     """Per zone, as BIND does: its warnings, then `zone example.com/IN: loaded serial N`."""
     for zone in zones:
         for problem in zone.warnings:
-            log.warning("%s: %s", name, problem)
-        log.info("%s: %s", name, zone.loaded_text())
+            log.warning("%s", problem)
+        log.info("%s", zone.loaded_text())
 
 
 class DnsServer:
@@ -87,8 +87,8 @@ class DnsServer:
             raise
         zones = " ".join(z.name_text for z in self.engine.zones)
         for host, port in self.addresses:
-            log.info("%s: serving %s on %s port %d (UDP and TCP), RRL %s",
-                     self.name, zones, host, port,
+            log.info("serving %s on %s port %d (UDP and TCP), RRL %s",
+                     zones, host, port,
                      f"{self.config.rrl.rate:g}/s per /{self.config.rrl.ipv4_prefix}"
                      if self.rrl else "off")  # fmt: skip
         return {"dns": self.addresses[0][1]}
@@ -126,7 +126,7 @@ class DnsServer:
             try:
                 await asyncio.wait_for(server.wait_closed(), 5.0)
             except TimeoutError:
-                log.warning("%s: TCP connections still open after 5 s; leaving them", self.name)
+                log.warning("TCP connections still open after 5 s; leaving them")
         self._udp.clear()
         self._tcp.clear()
 
@@ -140,9 +140,9 @@ class DnsServer:
             log_zone_error(self.name, e, "reload failed, still serving the old zones")
             return False
         except Exception:  # a bug in loading must not take the server down either
-            log.exception("%s: reload failed, still serving the old zones", self.name)
+            log.exception("reload failed, still serving the old zones")
             return False
         self.engine.swap_zones(zones)
         log_zones(self.name, zones)
-        log.info("%s: reloaded %s", self.name, " ".join(z.name_text for z in zones))
+        log.info("reloaded %s", " ".join(z.name_text for z in zones))
         return True

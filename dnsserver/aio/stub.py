@@ -68,13 +68,13 @@ class UDPReader:
                 except (BlockingIOError, InterruptedError):
                     return
                 except OSError as e:
-                    _throttle(log, "udp-error", "%s: UDP receive error: %s", d.name, e)
+                    _throttle(log, "udp-error", "UDP receive error: %s", e)
                     return
                 n += 1
                 client = addr[0]
                 if limited and not d.policy.admit(client, now):
                     d.stats.ratelimited += 1
-                    _throttle(log, "ratelimit", "%s: rate limit: dropping %s", d.name, client)
+                    _throttle(log, "ratelimit", "rate limit: dropping %s", client)
                     continue
                 hot = hot_get(data[2:])
                 if hot is not None and (known(client) or allowed(client)):
@@ -93,11 +93,11 @@ class UDPReader:
                         continue
                     if len(d._tasks) >= d.config.max_pending:
                         d.stats.dropped_overload += 1
-                        _throttle(log, "overload", "%s: too many queries in progress", d.name)
+                        _throttle(log, "overload", "too many queries in progress")
                         continue
                     d._spawn(self._slow(data, addr, qk))
                 except Exception:  # a bug must cost one query, never the listener
-                    log.exception("%s: internal error on a query from %s", d.name, client)
+                    log.exception("internal error on a query from %s", client)
         finally:
             send_batch(self.sock, answers)  # a full send buffer drops, like a lost datagram
             d.stats.queries += n
@@ -108,7 +108,7 @@ class UDPReader:
         try:
             out = await self.d.answer(data, addr[0], qk, limit)
         except Exception:  # a bug must cost one query, never an unretrieved task's traceback
-            log.exception("%s: internal error answering a query from %s", self.d.name, addr[0])
+            log.exception("internal error answering a query from %s", addr[0])
             return
         if out is not None and self.sock.fileno() >= 0:
             with contextlib.suppress(OSError):
@@ -154,7 +154,7 @@ class TCPConn(asyncio.Protocol):
             return
         self.peer = peer[0]
         if len(self.d._tcp_conns) >= self.d.config.max_tcp_connections:
-            _throttle(log, "tcpcap", "%s: TCP connection cap; closing %s", self.d.name, self.peer)
+            _throttle(log, "tcpcap", "TCP connection cap; closing %s", self.peer)
             transport.close()
             return
         self.d._tcp_conns.add(self)
@@ -173,9 +173,7 @@ class TCPConn(asyncio.Protocol):
         if self.write_paused:
             # no whole query for a whole timeout and the client does not read its answers:
             # close() would wait for them forever, holding one of the connections of the cap
-            log.debug(
-                "%s: TCP client %s does not read its answers; aborting", self.d.name, self.peer
-            )
+            log.debug("TCP client %s does not read its answers; aborting", self.peer)
             t.abort()
         elif self.inflight == 0:
             t.close()
@@ -227,7 +225,7 @@ class TCPConn(asyncio.Protocol):
                 continue
             if len(d._tasks) >= d.config.max_pending:  # the same bound as for UDP queries
                 d.stats.dropped_overload += 1
-                _throttle(log, "overload", "%s: too many queries in progress", d.name)
+                _throttle(log, "overload", "too many queries in progress")
                 continue
             self.inflight += 1
             d._spawn(self._one(msg))
@@ -247,9 +245,7 @@ class TCPConn(asyncio.Protocol):
             if out is not None and self.transport is not None and not self.transport.is_closing():
                 self.transport.write(struct.pack("!H", len(out)) + out)
         except Exception:  # a bug must cost one query, never an unretrieved task's traceback
-            log.exception(
-                "%s: internal error answering a TCP query from %s", self.d.name, self.peer
-            )
+            log.exception("internal error answering a TCP query from %s", self.peer)
         finally:
             self.inflight -= 1
             self._process()

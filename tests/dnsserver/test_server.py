@@ -232,19 +232,19 @@ async def test_each_zone_is_logged_with_its_serial_on_start_and_on_reload(
     live = tmp_path / "live.zone"
     live.write_text(zone_text("192.0.2.1"))
     srv = DnsServer(ServerConfig(zones=(str(live),), listen=(f"{HOST}:0",)), name="t")
-    assert caplog.messages == ["t: zone live.test/IN: loaded serial 1, 4 records"]
+    assert caplog.messages == ["zone live.test/IN: loaded serial 1, 4 records"]
     caplog.clear()
     live.write_text(zone_text("192.0.2.2").replace(" 1 7200", " 2 7200") + "sub NS ns.sub\n")
     assert await srv.reload()
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
         (
             "WARNING",
-            f"t: {live}:7: delegation of sub.live.test. to ns.sub.live.test. has no glue: "
+            f"{live}:7: delegation of sub.live.test. to ns.sub.live.test. has no glue: "
             "ns.sub.live.test. is inside sub.live.test., so this zone must give its A or AAAA "
             "record (glue), or no resolver can reach sub.live.test.",
         ),
-        ("INFO", "t: zone live.test/IN: loaded serial 2, 5 records"),
-        ("INFO", "t: reloaded live.test."),
+        ("INFO", "zone live.test/IN: loaded serial 2, 5 records"),
+        ("INFO", "reloaded live.test."),
     ]
     caplog.clear()
     live.write_text(zone_text("192.0.2.3").replace(" 1 7200", " 3 7200") + "@ NS ns2\n")
@@ -252,7 +252,7 @@ async def test_each_zone_is_logged_with_its_serial_on_start_and_on_reload(
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
         (
             "ERROR",
-            f"t: reload failed, still serving the old zones: {live}:7: name server "
+            f"reload failed, still serving the old zones: {live}:7: name server "
             "ns2.live.test. (NS of live.test.) is in this zone but has no A or AAAA record: "
             "resolvers sent to it could not reach the zone",
         )

@@ -95,7 +95,7 @@ def test_foreground_up_exits_when_down_stops_everything_from_another_directory(t
         assert Path(env[pointer.ENV]).read_text() == f"{state}\n"
         down = minternet("down", cwd=elsewhere, env=env)
         assert down.returncode == 0, down.stderr
-        assert down.stdout == "stopped 1 services\n"
+        assert down.stdout == "stopped 1 service\n"
         assert down.stderr.startswith(f"minternet down: using {state} (recorded by")
         out, err = up.communicate(timeout=30)
         assert up.returncode == 0, err
@@ -112,7 +112,7 @@ def test_a_dead_service_is_reported_with_how_it_died_and_restart_brings_it_back(
     with foreground(state, "root", "tld-com", env=env) as up:
         first = pid_of(state, "root")
         os.kill(first, signal.SIGKILL)
-        wait_for_text(root_log, f"root (pid {first}) was killed by signal SIGKILL")
+        wait_for_text(root_log, f"pid {first} was killed by signal SIGKILL (seen by minternet up)")
         status = minternet("status", "--state-dir", str(state), env=env)
         assert status.returncode == 3 and f"{first} (dead)" in status.stdout, status.stdout
 
@@ -128,7 +128,7 @@ def test_a_dead_service_is_reported_with_how_it_died_and_restart_brings_it_back(
 
         # the restarted root is not up's child: up watches it through the state file
         os.kill(second, signal.SIGKILL)
-        wait_for_text(root_log, f"root (pid {second}) is no longer running")
+        wait_for_text(root_log, f"pid {second} is no longer running (seen by minternet up)")
         os.kill(pid_of(state, "tld-com"), signal.SIGTERM)
         _, err = up.communicate(timeout=30)
     assert up.returncode == 1, err
@@ -189,7 +189,7 @@ def test_a_second_topology_on_taken_ports_names_the_address_and_leaves_only_logs
     dns_port = 53 + E2E_PORT_OFFSET
     assert up.stderr.splitlines()[0] == (
         "minternet up: root (dns-root at 127.0.0.10) exited with status 1 before it was ready: "
-        f"root: cannot start: UDP 127.0.0.10:{dns_port}: address already in use"
+        f"cannot start: UDP 127.0.0.10:{dns_port}: address already in use"
     )
     assert "--port-offset N" in up.stderr.splitlines()[1]
     assert sorted(p.name for p in state.iterdir()) == ["logs"]

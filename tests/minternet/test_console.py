@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import logging
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from minternet import console
+from minternet import console, logs
 
 
 @pytest.fixture
@@ -66,3 +68,34 @@ def test_bytes_that_are_not_utf8_print_as_they_came(monkeypatch: pytest.MonkeyPa
     print("nothing is running from /tmp/\udcff")  # what argv gives for the byte 0xff
     out.flush()
     assert out.buffer.getvalue() == b"nothing is running from /tmp/\xff\n"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [sys.executable, "-m", "minternet", "zones"],
+        [sys.executable, "-m", "dnsserver", "checkzone", "--help"],
+    ],
+)
+def test_a_reader_that_goes_away_ends_the_command_quietly(command: list[str]) -> None:
+    # `minternet zones | head` ended in a BrokenPipeError traceback.
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.read(10)
+    proc.stdout.close()  # the reader leaves after ten bytes
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=30) in (0, 1)
+    assert err == b"", err.decode(errors="replace")
+
+
+def test_log_lines_name_the_service_once_and_no_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    for level, suffix in (("INFO", ""), ("DEBUG", "  [dnsserver.aio.server]")):
+        out = io.StringIO()
+        logs.setup("root", level, out)
+        logging.getLogger("dnsserver.aio.server").warning("refusing to start: %s", "no SOA")
+        line = out.getvalue().rstrip("\n")
+        assert line.endswith(f" root WARNING refusing to start: no SOA{suffix}"), line
+        assert line.count("root") == 1
+        assert logs.last_error([line.replace("WARNING", "ERROR")]) == "refusing to start: no SOA"
+    logging.getLogger().handlers.clear()

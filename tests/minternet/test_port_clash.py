@@ -37,7 +37,7 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
 
 def assert_names(p: subprocess.CompletedProcess[str], name: str, what: str) -> None:
     assert p.returncode == 1, p.stderr
-    assert f"{name}: cannot start: {what}: address already in use" in p.stderr, p.stderr
+    assert f" {name} ERROR cannot start: {what}: address already in use\n" in p.stderr, p.stderr
     assert "Errno" not in p.stderr and "Traceback" not in p.stderr
 
 

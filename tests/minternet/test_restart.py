@@ -62,7 +62,7 @@ def test_restart_a_running_service(ctx):
     assert [s["pid"] for s in state["services"]] == [r.service.pid, beta.pid]
     assert [alive for _, alive in supervisor.status(ctx.state_dir)] == [True, True]
     log = (ctx.state_dir / "logs" / "alpha.log").read_text()
-    assert log.count(" ready (pid ") == 2 and "alpha stopped" in log
+    assert log.count(" ready (pid ") == 2 and " alpha INFO stopped\n" in log
 
 
 def test_restart_a_dead_service_starts_it_again(ctx):

@@ -167,7 +167,7 @@ def test_a_daemon_that_cannot_bind_says_which_address_in_the_first_line(ctx):
     first, second, *rest = str(e.value).splitlines()
     assert first == (
         "alpha (fake at 127.0.0.1) exited with status 1 before it was ready: "
-        f"alpha: cannot start: TCP 127.0.0.1:{port}: address already in use"
+        f"cannot start: TCP 127.0.0.1:{port}: address already in use"
     )
     assert second == "  " + supervisor.IN_USE_HINT
     assert rest[0] == f"end of {ctx.log_file(HOSTS[0])}:"

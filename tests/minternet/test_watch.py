@@ -34,7 +34,7 @@ def test_a_killed_service_is_reported_once_with_its_signal_and_noted_in_its_log(
     assert not look.all_dead
     last = (ctx.state_dir / "logs" / "alpha.log").read_text().splitlines()[-1]
     assert last.endswith(
-        f" alpha ERROR minternet.supervisor: alpha (pid {alpha.pid}) was killed by signal SIGKILL"
+        f" alpha ERROR pid {alpha.pid} was killed by signal SIGKILL (seen by minternet up)"
     )
     assert watcher.look() == Look()  # reported once
     os.kill(beta.pid, signal.SIGTERM)  # beta stops gracefully: status 0

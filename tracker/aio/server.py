@@ -76,9 +76,12 @@ class TrackerDaemon:
             ports["udp"] = self._udp.start(uhost, uport)
         self._expiry = asyncio.create_task(self._expire_forever())
         wl = self.registry.whitelist
+        urls = [f"http://{_hostport(host, ports['http'])}/announce"]
+        if self.udp_addr is not None:
+            urls.append(f"udp://{_hostport(self.udp_addr[0], ports['udp'])}/announce")
         log.info(
-            "%s: interval %ds, %s, %s",
-            self.name,
+            "announce at %s; interval %d s, %s, %s",
+            " and ".join(urls),
             self.config.interval,
             "open tracker" if wl is None else f"whitelist of {len(wl)} torrents",
             f"{len(self.config.passkeys)} passkeys" if self.config.passkeys else "no passkeys",
@@ -91,17 +94,17 @@ class TrackerDaemon:
             await asyncio.sleep(EXPIRY_TICK)
             removed = self.registry.expire(loop.time(), EXPIRY_BUDGET)
             if removed:
-                log.info("%s: expired %d silent peers", self.name, removed)
+                log.info("expired %d silent peers", removed)
 
     def reload(self) -> None:
         """SIGHUP: re-read the whitelist file; a bad one is reported and the old one kept."""
         try:
             wl = self._whitelist()
         except TrackerError as e:  # the operator's file, not a bug: one line, no traceback
-            log.error("%s: %s; still serving the previous whitelist", self.name, e)
+            log.error("%s; still serving the previous whitelist", e)
             return
         self.registry.set_whitelist(wl)
-        log.info("%s: whitelist reloaded (%s)", self.name, "off" if wl is None else len(wl))
+        log.info("whitelist reloaded (%s)", "off" if wl is None else len(wl))
 
     async def stop(self) -> None:
         if self._expiry is not None:
@@ -121,3 +124,7 @@ class TrackerDaemon:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
