@@ -125,3 +125,30 @@ def test_bad_configuration_is_reported(tmp_path: Path, capsys: pytest.CaptureFix
     assert "bogus" in capsys.readouterr().err
     assert main(["resolve", "--listen", "127.0.0.1:0", "--root-hints", "/nonexistent"]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_a_resolver_started_by_hand_logs_as_resolver() -> None:
+    # It logged as "local-dns", the name of the topology's service, when started by hand.
+    from dnsserver.cli import build_parser
+
+    args = build_parser().parse_args(["resolve", "--listen", "127.0.0.1:0"])
+    assert args.name == "resolver"
+
+
+@pytest.mark.parametrize(
+    ("argv", "shown"),
+    [
+        (["trace", "--help"], ["NAME ", "the name to resolve", "TYPE ", "record type", "seconds"]),
+        (["cache", "--help"], ["dump: print the cached records", "only this owner name"]),
+        (["stats", "--help"], ["the same counters as one JSON object"]),
+    ],
+)
+def test_every_argument_has_help(
+    argv: list[str], shown: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    for text in shown:
+        assert text in out, out
