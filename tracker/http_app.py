@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from tracker import replies, stats
-from tracker.addr import pack_ip_into, parse_ip_param, unpack
+from tracker.addr import pack_ip_into, packed_cache, parse_ip_param, unpack
 from tracker.announce import Announce, event_note, parse_announce, parse_scrape
 from tracker.config import TrackerConfig
 from tracker.errors import RefusedError, TrackerError
@@ -51,7 +51,7 @@ class TrackerApp:
         self.name = name
         self.trusted = frozenset(self.config.trusted_proxies)
         self._stats: tuple[float, tuple[int, int], stats.Stats] | None = None
-        self._packed: dict[str, bytes] = {}  # client address text -> packed, for the hot path
+        self._packed = packed_cache()  # client address text -> packed, for the hot path
 
     def handle(
         self,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from tracker import udp_codec as codec
-from tracker.addr import pack_ip_into
+from tracker.addr import pack_ip_into, packed_cache
 from tracker.announce import event_note
 from tracker.connid import ConnectionIds
 from tracker.errors import PacketError, RefusedError, TrackerError
@@ -31,7 +31,7 @@ class UdpTrackerApp:
         self.registry = registry
         self.config = registry.config
         self.cids = cids
-        self._packed: dict[str, bytes] = {}  # source address text -> packed, for the hot path
+        self._packed = packed_cache()  # source address text -> packed, for the hot path
 
     def handle(self, data: bytes, ip: str, port: int, now: float) -> Datagram:
         try:
