@@ -17,9 +17,9 @@ import pytest
 from dnslib import DNSHeader, DNSRecord
 
 from dnsserver.aio import resolver as resolver_mod
-from dnsserver.aio import upstream as upstream_mod
 from dnsserver.aio.stub import TCPConn
 from dnsserver.resolver import control as control_mod
+from minternet import dnsclient as upstream_mod  # where the upstream sockets are made
 from minternet.control import request as control
 from tests.dnsserver.rawclient import (
     dribble_until_closed,
@@ -178,7 +178,7 @@ async def test_upstream_truncating_even_over_tcp_is_no_answer(
 
 
 class _OutOfDescriptors:
-    """The `socket` module as seen by the upstream code when the process has no fd left."""
+    """The `socket` module as the upstream exchange sees it when the process has no fd left."""
 
     def __getattr__(self, name: str) -> Any:
         return getattr(socket, name)
