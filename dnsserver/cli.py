@@ -58,6 +58,9 @@ def add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
         metavar="ADDR:PORT",
         help="address to serve on, UDP and TCP (repeatable; default port 53)",
     )
+    p.add_argument(
+        "--control", metavar="ADDR:PORT", help="control endpoint (stats); bind it to loopback"
+    )
     p.add_argument("--config", metavar="FILE", help="TOML configuration (see dnsserver.config)")
     p.add_argument(
         "--rrl-rate",
@@ -105,6 +108,8 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
         cfg = dataclasses.replace(cfg, zones=cfg.zones + tuple(args.zone))
     if args.listen:
         cfg = dataclasses.replace(cfg, listen=cfg.listen + tuple(args.listen))
+    if args.control:
+        cfg = dataclasses.replace(cfg, control=args.control)
     if args.rrl_rate is not None:
         cfg = dataclasses.replace(cfg, rrl=dataclasses.replace(cfg.rrl, rate=args.rrl_rate))
     if args.rrl_ipv4_prefix is not None:
@@ -117,6 +122,8 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
         raise mconfig.ConfigError("no zone: give --zone FILE or zones = [...] in --config")
     if not cfg.listen:
         raise mconfig.ConfigError("no listen address: give --listen ADDR:PORT")
+    if cfg.control:
+        parse_hostport(cfg.control)
     for text in cfg.listen:
         parse_hostport(text, 53)
     return cfg

@@ -7,19 +7,21 @@ import asyncio
 import logging
 
 from dnsserver.aio import identity
-from dnsserver.aio.tcp import TcpConnection, TcpLimits
-from dnsserver.aio.udp import UdpListener
+from dnsserver.aio.tcp import DnsTcp
+from dnsserver.aio.tcp import limits as tcp_limits
+from dnsserver.aio.udp import MAX_QUERY, DnsUdp
 from dnsserver.config import ServerConfig
 from dnsserver.engine import Engine
 from dnsserver.errors import ZoneError
 from dnsserver.rrl import RateLimiter
 from dnsserver.zoneset import ZoneSet, load_zones
 from minternet import listen
+from minternet.control import ControlServer
+from minternet.datagram import DatagramListener, bind_pair
 from minternet.logs import Throttle
+from minternet.stream import Connection, StreamListener
 
 log = logging.getLogger(__name__)
-
-BIND_ATTEMPTS = 20  # port 0: the UDP port chosen by the kernel may be taken for TCP
 
 
 def log_zone_error(name: str, error: ZoneError, what: str) -> None:
@@ -67,21 +69,28 @@ class DnsServer:
         self.rrl = RateLimiter(config.rrl) if config.rrl.enabled else None
         self.throttle = Throttle()
         self.addresses: list[tuple[str, int]] = []
-        self._udp: list[UdpListener] = []
-        self._tcp: list[asyncio.Server] = []
-        self._tcp_limits = TcpLimits(
-            max_connections=config.limits.tcp_max_connections,
-            idle_timeout=config.limits.tcp_idle_timeout,
-            max_message=config.limits.tcp_max_message,
-        )
+        self.udp = DnsUdp(self.engine, self.rrl, self.throttle)
+        self._udp: list[DatagramListener] = []
+        self._tcp: list[StreamListener[bytes]] = []
+        self._control: ControlServer | None = None
+
+    @property
+    def tcp_connections(self) -> list[Connection]:
+        return [c for listener in self._tcp for c in listener.connections]
 
     async def start(self) -> dict[str, int]:
         if not self.config.listen:
             raise ValueError("no listen address")
+        ports: dict[str, int] = {}
         try:
             for text in self.config.listen:
                 host, port = listen.parse_hostport(text, 53)
                 self.addresses.append((host, await self._bind(host, port)))
+            if self.config.control:
+                self._control = ControlServer({"stats": self.stats}, throttle=self.throttle)
+                ports["control"] = await self._control.start(
+                    *listen.parse_hostport(self.config.control)
+                )
         except BaseException:
             await self.stop()
             raise
@@ -91,42 +100,47 @@ class DnsServer:
                      zones, host, port,
                      f"{self.config.rrl.rate:g}/s per /{self.config.rrl.ipv4_prefix}"
                      if self.rrl else "off")  # fmt: skip
-        return {"dns": self.addresses[0][1]}
+        return {"dns": self.addresses[0][1], **ports}
 
     async def _bind(self, host: str, port: int) -> int:
-        for attempt in range(BIND_ATTEMPTS):
-            sock = listen.bind_udp(host, port)
-            udp = UdpListener(sock, self.engine, self.rrl, self.throttle)
-            real = udp.port
-            try:
-                server, _ = await listen.open_tcp(self._tcp_protocol, host, real)
-            except OSError:
-                udp.close()
-                if port != 0 or attempt == BIND_ATTEMPTS - 1:
-                    raise
-                continue
-            udp.start()
-            self._udp.append(udp)
-            self._tcp.append(server)
-            return real
-        raise OSError(f"cannot bind {host}")  # not reached
+        lim = self.config.limits
+        tcp = StreamListener(
+            lambda conn: DnsTcp(conn, self.engine, self.throttle, lim.tcp_max_message),
+            tcp_limits(max_connections=lim.tcp_max_connections, idle_timeout=lim.tcp_idle_timeout),
+            throttle=self.throttle,
+        )
+        sock = await bind_pair(host, port, lambda p: tcp.start(host, p))
+        udp = DatagramListener(
+            sock, self.udp.datagrams, throttle=self.throttle, max_datagram=MAX_QUERY
+        )
+        udp.start()
+        self._udp.append(udp)
+        self._tcp.append(tcp)
+        return udp.port
 
-    def _tcp_protocol(self) -> TcpConnection:
-        return TcpConnection(self.engine, self._tcp_limits, self.throttle)
+    def stats(self, args: list[str]) -> dict[str, object]:
+        """The control endpoint's `stats`: what `minternet status` shows for this server."""
+        return {
+            "stats": {
+                "udp_queries": self.udp.queries,
+                "tcp_connections": len(self.tcp_connections),
+                "answer_cache_entries": len(self.engine.udp_cache) + len(self.engine.tcp_cache),
+                "zones": len(self.engine.zones),
+            }
+        }
 
     async def stop(self) -> None:
         for udp in self._udp:
             udp.close()
-        for server in self._tcp:
-            server.close()
-        for conn in list(self._tcp_limits.connections):
-            if conn.transport is not None:
-                conn.transport.close()  # answers already written are still flushed
-        for server in self._tcp:
-            try:
-                await asyncio.wait_for(server.wait_closed(), 5.0)
-            except TimeoutError:
-                log.warning("TCP connections still open after 5 s; leaving them")
+        if self._control is not None:
+            self._control.close()
+            await self._control.wait_closed()
+            self._control = None
+        for tcp in self._tcp:
+            tcp.close()  # answers already written are still flushed
+        for tcp in self._tcp:
+            if not await tcp.wait_closed(5.0):
+                log.warning("TCP connections still open after 5 s; aborted them")
         self._udp.clear()
         self._tcp.clear()
 

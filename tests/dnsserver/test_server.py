@@ -18,6 +18,7 @@ import pytest
 from dnsserver.aio.server import DnsServer
 from dnsserver.config import Limits, ServerConfig
 from dnsserver.rrl import RrlConfig
+from minternet.control import request as control_request
 from tests.dnsserver.conftest import rrs
 from tests.dnsserver.test_protocol import BIG_ZONE
 
@@ -258,3 +259,20 @@ async def test_each_zone_is_logged_with_its_serial_on_start_and_on_reload(
         )
     ]
     assert srv.engine.zones.find((b"live", b"test")).serial == 2  # type: ignore[union-attr]
+
+
+async def test_the_control_endpoint_counts_queries_and_connections(tmp_path) -> None:
+    zone = tmp_path / "example.zone"
+    zone.write_text("$ORIGIN example.\n$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 127.0.0.1\n")
+    config = ServerConfig(zones=(str(zone),), listen=("127.0.0.1:0",), control="127.0.0.1:0")
+    server = DnsServer(config)
+    ports = await server.start()
+    try:
+        q = dns.message.make_query("ns.example.", "A")
+        for _ in range(3):
+            await dns.asyncquery.udp(q, "127.0.0.1", port=ports["dns"], timeout=5)
+        reply = await asyncio.to_thread(control_request, f"127.0.0.1:{ports['control']}", "stats")
+        assert reply["stats"]["udp_queries"] == 3 and reply["stats"]["zones"] == 1
+        assert reply["stats"]["tcp_connections"] == 0
+    finally:
+        await server.stop()
