@@ -16,16 +16,15 @@ from collections.abc import Callable
 
 from dnslib import EDNS0, DNSHeader, DNSQuestion, DNSRecord
 
-from dnsserver.resolver.iterate import Query
+from dnsserver.resolver.iterate import UpstreamQuery, UpstreamReply
 from dnsserver.resolver.stats import Stats
 from minternet.dnsclient import Dropped, new_id, tcp_exchange, udp_exchange
 from minternet.logs import Throttle
 
 log = logging.getLogger(__name__)
-_throttle = Throttle()
 
 
-def _question_matches(msg: DNSRecord, q: Query, exact_case: bool) -> bool:
+def _question_matches(msg: DNSRecord, q: UpstreamQuery, exact_case: bool) -> bool:
     if len(msg.questions) != 1:
         return False
     got = msg.questions[0]
@@ -37,13 +36,14 @@ def _question_matches(msg: DNSRecord, q: Query, exact_case: bool) -> bool:
 
 
 class Upstream:
-    """Sends one `Query` and returns the matching response (or None on timeout)."""
+    """Sends one `UpstreamQuery` and returns the matching response (or None on timeout)."""
 
     def __init__(
         self,
         *,
         port: int,
         stats: Stats,
+        throttle: Throttle | None = None,
         source: str | None = None,
         edns_size: int = 1232,
         randomize_case: bool = False,
@@ -51,6 +51,7 @@ class Upstream:
     ) -> None:
         self.port = port
         self.stats = stats
+        self.throttle = throttle or Throttle()
         self.source = source
         self.edns_size = edns_size
         self.randomize_case = randomize_case
@@ -59,9 +60,9 @@ class Upstream:
 
     def forged(self, what: str) -> None:
         self.stats.dropped_forged += 1
-        _throttle(log, "forged", "dropped an unmatched upstream datagram (%s)", what)
+        self.throttle(log, "forged", "dropped an unmatched upstream datagram (%s)", what)
 
-    def _wire(self, q: Query, qid: int, edns: bool) -> bytes:
+    def _wire(self, q: UpstreamQuery, qid: int, edns: bool) -> bytes:
         rec = DNSRecord(
             DNSHeader(id=qid, rd=1 if q.recursion_desired else 0),
             q=DNSQuestion(q.qlabel, q.qtype),
@@ -70,7 +71,7 @@ class Upstream:
             rec.add_ar(EDNS0(udp_len=self.edns_size))
         return bytes(rec.pack())
 
-    def _accept(self, q: Query) -> Callable[[bytes], DNSRecord]:
+    def _accept(self, q: UpstreamQuery) -> Callable[[bytes], DNSRecord]:
         """The check of a datagram that came from the right place with the right ID."""
 
         def accept(data: bytes) -> DNSRecord:
@@ -88,13 +89,18 @@ class Upstream:
         def report(d: Dropped) -> None:
             if d.kind == "malformed":
                 self.stats.dropped_malformed += 1
-                _throttle(log, "malformed", "malformed response from %s:%s dropped", *peer)
+                self.throttle(log, "malformed", "malformed response from %s:%s dropped", *peer)
             else:
                 self.forged(f"{d.why} ({peer[0]}:{peer[1]})")
 
         return report
 
-    async def query(self, q: Query) -> tuple[DNSRecord | None, float]:
+    async def exchange(self, q: UpstreamQuery) -> UpstreamReply:
+        """What the resolution core is sent back for `q` (dnsserver/resolver/drive.py)."""
+        message, rtt = await self.query(q)
+        return UpstreamReply(now=asyncio.get_running_loop().time(), message=message, rtt=rtt)
+
+    async def query(self, q: UpstreamQuery) -> tuple[DNSRecord | None, float]:
         loop = asyncio.get_running_loop()
         peer = (q.server, self.ports.get(q.server, self.port))
         t0 = loop.time()
@@ -109,7 +115,7 @@ class Upstream:
                 ports=self.active_ports,
             )
         except OSError as e:  # out of descriptors under a flood: this query fails, quietly
-            _throttle(log, "socket", "cannot open an upstream socket: %s", e)
+            self.throttle(log, "socket", "cannot open an upstream socket: %s", e)
             return None, 0.0
         if msg is None:
             return None, loop.time() - t0
@@ -119,7 +125,7 @@ class Upstream:
         return msg, loop.time() - t0
 
     async def _tcp(
-        self, q: Query, peer: tuple[str, int], t0: float, timeout: float
+        self, q: UpstreamQuery, peer: tuple[str, int], t0: float, timeout: float
     ) -> tuple[DNSRecord | None, float]:
         loop = asyncio.get_running_loop()
         wire = self._wire(q, new_id(), True)
@@ -138,6 +144,6 @@ class Upstream:
             # Truncated even over TCP: whatever it holds is incomplete (an empty one would be
             # cached as NODATA), so it is no answer at all (RFC 7766 §6.2.1: TCP is the retry).
             self.stats.dropped_malformed += 1
-            _throttle(log, "tc-tcp", "truncated TCP response from %s:%s dropped", *peer)
+            self.throttle(log, "tc-tcp", "truncated TCP response from %s:%s dropped", *peer)
             return None, loop.time() - t0
         return msg, loop.time() - t0

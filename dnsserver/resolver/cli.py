@@ -19,8 +19,9 @@ from dnsserver.resolver import control as control_core
 from dnsserver.resolver import hints as hints_mod
 from dnsserver.resolver.cache import Cache
 from dnsserver.resolver.config import ResolverConfig
+from dnsserver.resolver.drive import drive
 from dnsserver.resolver.errors import ResolverError
-from dnsserver.resolver.iterate import IterConfig, Reply, Resolver, Result
+from dnsserver.resolver.iterate import IterConfig, Resolver, Result
 from dnsserver.resolver.rrset import Name, to_text, type_text
 from dnsserver.text import TextError, parse_name, parse_type
 from minternet import config as config_mod
@@ -227,15 +228,7 @@ async def trace(
         selector=ServerSelector(rng, ServerConfig(initial_rto=timeout, max_rto=timeout)),
     )
     up = Upstream(port=port, stats=stats)
-    loop = asyncio.get_running_loop()
-    gen = core.resolve(qname, qtype, loop.time())
-    try:
-        q = next(gen)
-        while True:
-            msg, rtt = await up.query(q)
-            q = gen.send(Reply(now=loop.time(), message=msg, rtt=rtt))
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
+    return await drive(core.resolve(qname, qtype, asyncio.get_running_loop().time()), up.exchange)
 
 
 def format_trace(qname: str, qtype: int, res: Result) -> str:

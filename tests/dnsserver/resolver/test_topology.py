@@ -182,7 +182,7 @@ async def test_targets_addresses_come_in_the_additional_section(
 
 
 async def test_additional_data_is_dropped_before_truncating(topo: dict[str, Any]) -> None:
-    fit = topo["resolver"]._fit
+    fit = topo["resolver"].frontend._fit
     reply = DNSRecord.question("example.test", "MX").reply()
     reply.add_answer(*RR.fromZone("example.test. 60 IN MX 10 mx.example.test."))
     for i in range(60):  # 60 addresses: about 1,000 octets of optional data
