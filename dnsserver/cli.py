@@ -17,7 +17,7 @@ import dns.name
 
 from dnsserver.aio import identity
 from dnsserver.aio.server import DnsServer, log_zone_error
-from dnsserver.config import ServerConfig
+from dnsserver.config import AuthConfig
 from dnsserver.errors import ZoneError
 from dnsserver.masterfile import origin_of
 from dnsserver.resolver.cli import add_parsers
@@ -102,8 +102,8 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ign
 ]
 
 
-def build_config(args: argparse.Namespace) -> ServerConfig:
-    cfg = mconfig.load(args.config, ServerConfig) if args.config else ServerConfig()
+def build_config(args: argparse.Namespace) -> AuthConfig:
+    cfg = mconfig.load(args.config, AuthConfig) if args.config else AuthConfig()
     if args.zone:
         cfg = dataclasses.replace(cfg, zones=cfg.zones + tuple(args.zone))
     if args.listen:

@@ -25,7 +25,7 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ServerConfig:
+class AuthConfig:
     """Example TOML:
 
     zones = ["root.zone"]

@@ -63,7 +63,7 @@ class ResolverDaemon:
             rng=self.rng,
             stats=self.stats,
             config=config.iter_config(tuple(forwarders)),
-            selector=ServerSelector(self.rng, config.server_config()),
+            selector=ServerSelector(self.rng, config.selection_config()),
         )
         self.policy = Policy(config.policy_config())
         self.identity = identity.from_config(

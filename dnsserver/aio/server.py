@@ -10,7 +10,7 @@ from dnsserver.aio import identity
 from dnsserver.aio.tcp import DnsTcp
 from dnsserver.aio.tcp import limits as tcp_limits
 from dnsserver.aio.udp import MAX_QUERY, DnsUdp
-from dnsserver.config import ServerConfig
+from dnsserver.config import AuthConfig
 from dnsserver.engine import Engine
 from dnsserver.errors import ZoneError
 from dnsserver.rrl import RateLimiter
@@ -49,7 +49,7 @@ class DnsServer:
     """One authoritative server. `start()` returns {"dns": port of the first listen address}."""
 
     def __init__(
-        self, config: ServerConfig, *, name: str = "dnsserver", zones: ZoneSet | None = None
+        self, config: AuthConfig, *, name: str = "dnsserver", zones: ZoneSet | None = None
     ) -> None:
         self.name = name
         self.config = config

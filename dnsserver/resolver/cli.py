@@ -214,7 +214,7 @@ async def trace(
 ) -> Result:
     """Resolve with an empty cache, so that every step from the root is taken and recorded."""
     from dnsserver.aio.upstream import Upstream
-    from dnsserver.resolver.servers import ServerConfig, ServerSelector
+    from dnsserver.resolver.servers import SelectionConfig, ServerSelector
     from dnsserver.resolver.stats import Stats
 
     rng = random.SystemRandom()
@@ -225,7 +225,7 @@ async def trace(
         rng=rng,
         stats=stats,
         config=IterConfig(max_time=max(6.0, timeout * 4)),
-        selector=ServerSelector(rng, ServerConfig(initial_rto=timeout, max_rto=timeout)),
+        selector=ServerSelector(rng, SelectionConfig(initial_rto=timeout, max_rto=timeout)),
     )
     up = Upstream(port=port, stats=stats)
     return await drive(core.resolve(qname, qtype, asyncio.get_running_loop().time()), up.exchange)

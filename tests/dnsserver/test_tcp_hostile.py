@@ -12,7 +12,7 @@ import dns.message
 import pytest
 
 from dnsserver.aio.server import DnsServer
-from dnsserver.config import Limits, ServerConfig
+from dnsserver.config import AuthConfig, Limits
 from tests.dnsserver.rawclient import dribble_until_closed, framed, send_without_reading
 from tests.dnsserver.test_protocol import BIG_ZONE
 
@@ -23,9 +23,7 @@ HOST = "127.0.0.1"
 async def server(tmp_path: Path) -> AsyncIterator[DnsServer]:
     big = tmp_path / "big.zone"
     big.write_text(BIG_ZONE)
-    cfg = ServerConfig(
-        zones=(str(big),), listen=(f"{HOST}:0",), limits=Limits(tcp_idle_timeout=0.5)
-    )
+    cfg = AuthConfig(zones=(str(big),), listen=(f"{HOST}:0",), limits=Limits(tcp_idle_timeout=0.5))
     srv = DnsServer(cfg, name="test-dns")
     await srv.start()
     try:

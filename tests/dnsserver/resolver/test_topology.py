@@ -19,7 +19,7 @@ from dnslib import RR, DNSRecord
 
 from dnsserver.aio.resolver import ResolverDaemon
 from dnsserver.aio.server import DnsServer
-from dnsserver.config import ServerConfig
+from dnsserver.config import AuthConfig
 from dnsserver.resolver import hints as hints_mod
 from dnsserver.resolver.cli import format_trace, trace
 from dnsserver.resolver.config import ResolverConfig
@@ -62,7 +62,7 @@ async def topo(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
     servers: list[Any] = []
     try:
         for h in DNS_HOSTS:
-            cfg = ServerConfig(
+            cfg = AuthConfig(
                 zones=tuple(str(paths[z]) for z in h.zones),
                 listen=(f"{h.address}:{port}",),
                 rrl=RrlConfig(enabled=False),
