@@ -112,7 +112,7 @@ def start_ours(tmp: Path, hints: Path, port: int) -> tuple[subprocess.Popen[byte
 
 
 def ours_upstream(control_port: int) -> int:
-    from dnsserver.resolver.cli import control
+    from dnsserver.resolver_cli import control
 
     return int(control(f"{OURS}:{control_port}", "stats")["stats"]["upstream_queries"])
 

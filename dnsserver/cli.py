@@ -20,7 +20,7 @@ from dnsserver.aio.server import DnsServer, log_zone_error
 from dnsserver.config import AuthConfig
 from dnsserver.errors import ZoneError
 from dnsserver.masterfile import origin_of
-from dnsserver.resolver.cli import add_parsers
+from dnsserver.resolver_cli import add_parsers
 from dnsserver.wire import Name
 from dnsserver.zone import load_zone, zone_name
 from minternet import __version__, console, logs, service

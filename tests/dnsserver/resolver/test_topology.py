@@ -21,8 +21,8 @@ from dnsserver.aio.resolver import ResolverDaemon
 from dnsserver.aio.server import DnsServer
 from dnsserver.config import AuthConfig
 from dnsserver.resolver import hints as hints_mod
-from dnsserver.resolver.cli import format_trace, trace
 from dnsserver.resolver.config import ResolverConfig
+from dnsserver.resolver_cli import format_trace, trace
 from dnsserver.rrl import RrlConfig
 from dnsserver.text import parse_name
 from minternet import topology, zonegen

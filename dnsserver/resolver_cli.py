@@ -1,4 +1,8 @@
-"""`dnsserver resolve | trace | cache | stats`: the resolver daemon and the tools around it."""
+"""`dnsserver resolve | trace | cache | stats`: the resolver daemon and the tools around it.
+
+A shell module (it runs event loops and talks to daemons), kept out of the resolver's core
+package dnsserver/resolver/.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from dnsserver.resolver.iterate import IterConfig, Resolver, Result
 from dnsserver.resolver.rrset import Name, to_text, type_text
 from dnsserver.text import TextError, parse_name, parse_type
 from minternet import config as config_mod
-from minternet import console, logs, service
+from minternet import logs, service
 from minternet.control import request as control
 from minternet.listen import AddressError, parse_hostport
 
@@ -323,13 +327,3 @@ def cmd_stats(args: argparse.Namespace) -> int:
         shown = (" ".join(map(str, v)) or "(none)") if isinstance(v, list) else v
         print(f"{k:<{width}}  {shown}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    console.setup()
-    parser = argparse.ArgumentParser(prog="dnsserver")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_parsers(sub)
-    args = parser.parse_args(argv)
-    status: int = args.func(args)
-    return status
