@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import gc
 import logging
 import os
 import sys
@@ -23,19 +22,11 @@ from dnsserver.masterfile import origin_of
 from dnsserver.resolver_cli import add_parsers
 from dnsserver.wire import Name
 from dnsserver.zone import load_zone, zone_name
-from minternet import __version__, console, logs, service
+from minternet import __version__, console, logs, options, service
 from minternet import config as mconfig
 from minternet.listen import AddressError, parse_hostport
 
 log = logging.getLogger("dnsserver")
-
-
-def _common(p: argparse.ArgumentParser, default_name: str) -> None:
-    p.add_argument("--name", default=default_name, help="service name in log lines")
-    p.add_argument("--ready-file", help="write {pid, ports} as JSON here once serving")
-    p.add_argument(
-        "--log-level", default="INFO", type=logs.level_arg, help="DEBUG, INFO, WARNING, ERROR"
-    )
 
 
 def add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -59,10 +50,6 @@ def add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
         help="address to serve on, UDP and TCP (repeatable; default port 53)",
     )
     p.add_argument(
-        "--control", metavar="ADDR:PORT", help="control endpoint (stats); bind it to loopback"
-    )
-    p.add_argument("--config", metavar="FILE", help="TOML configuration (see dnsserver.config)")
-    p.add_argument(
         "--rrl-rate",
         type=float,
         metavar="N",
@@ -76,7 +63,7 @@ def add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     )
     p.add_argument("--no-rrl", action="store_true", help="turn response rate limiting off")
     identity.add_args(p)
-    _common(p, "dnsserver")
+    options.daemon_options(p, name="dnsserver", config="the keys of dnsserver.config.AuthConfig")
     p.set_defaults(func=serve)
 
 
@@ -142,8 +129,6 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     # The zones are loaded: move them out of the cyclic collector's way, and collect the young
     # generation less often (every query allocates tuples the collector would scan).
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
     return service.run(server, ready_file=args.ready_file)
 
 
@@ -159,7 +144,7 @@ def checkzone(args: argparse.Namespace) -> int:
             print(f"dnsserver checkzone: bad zone name {text!r}: {e}", file=sys.stderr)
             return 2
     try:
-        zone = load_zone(path, origin)
+        zone = load_zone(path, origin, pause_gc=True)
     except ZoneError as e:
         for problem in e.problems:
             print(problem.to_text())

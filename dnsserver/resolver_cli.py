@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import gc
 import json
 import random
 import sys
@@ -29,7 +28,8 @@ from dnsserver.resolver.iterate import IterConfig, Resolver, Result
 from dnsserver.resolver.rrset import Name, to_text, type_text
 from dnsserver.text import TextError, parse_name, parse_type
 from minternet import config as config_mod
-from minternet import logs, service
+from minternet import logs, options, service
+from minternet.control import flat_stats
 from minternet.control import request as control
 from minternet.listen import AddressError, parse_hostport
 
@@ -53,12 +53,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="forwarding mode: send every query (RD=1) to this resolver (repeatable)",
     )
     p.add_argument(
-        "--control", metavar="ADDR:PORT", help="control endpoint (cache dump/flush, stats)"
-    )
-    p.add_argument(
-        "--config", metavar="FILE", help="TOML file (keys of ResolverConfig); flags override it"
-    )
-    p.add_argument(
         "--serve-stale",
         action="store_true",
         default=None,
@@ -71,7 +65,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="0x20: random letter case in upstream questions, checked in answers (off)",
     )
     identity.add_args(p)
-    _daemon_args(p, "resolver")
+    options.daemon_options(
+        p, name="resolver", config="the keys of ResolverConfig; flags override it"
+    )
     p.set_defaults(func=cmd_resolve)
 
     t = sub.add_parser(
@@ -159,12 +155,6 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _daemon_args(p: argparse.ArgumentParser, default_name: str) -> None:
-    p.add_argument("--name", default=default_name, help="service name in log lines")
-    p.add_argument("--ready-file", help="write {pid, ports} here once listening")
-    p.add_argument("--log-level", default="INFO", type=logs.level_arg)
-
-
 def build_config(args: argparse.Namespace) -> ResolverConfig:
     cfg = config_mod.load(args.config, ResolverConfig) if args.config else ResolverConfig()
     over: dict[str, Any] = {}
@@ -199,8 +189,6 @@ def cmd_resolve(args: argparse.Namespace) -> int:
         return 2
     # Startup objects leave the cyclic collector's view; young collections run less often
     # (every datagram allocates an address tuple the collector would otherwise scan).
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
     return service.run(daemon, ready_file=args.ready_file)
 
 
@@ -302,11 +290,6 @@ def cmd_cache(args: argparse.Namespace) -> int:
     else:
         print(f"flushed {control_core.entries(reply['flushed'])}")
     return 0
-
-
-def flat_stats(reply: dict[str, Any]) -> dict[str, Any]:
-    """The control endpoint's stats reply as one flat mapping: the counters, then the sizes."""
-    return {**reply["stats"], **{k: v for k, v in reply.items() if k != "stats"}}
 
 
 def cmd_stats(args: argparse.Namespace) -> int:

@@ -58,6 +58,11 @@ def request(address: str, command: str, timeout: float = 10.0) -> dict[str, Any]
     return reply
 
 
+def flat_stats(reply: dict[str, Any]) -> dict[str, Any]:
+    """A `stats` reply as one flat mapping: the counters, then whatever else the daemon adds."""
+    return {**reply["stats"], **{k: v for k, v in reply.items() if k != "stats"}}
+
+
 class _Session(StreamHandler[bytes | LiteralRequest]):
     def __init__(self, conn: Connection, server: ControlServer) -> None:
         super().__init__(conn)

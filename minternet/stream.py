@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar, cast
 
 from minternet.framing import Framer, FramingError
+from minternet.listen import binding
 from minternet.logs import Throttle
 from minternet.tasks import Tasks
 
@@ -404,9 +405,10 @@ class StreamListener(Generic[F]):
                 self._protocol, sock=sock, backlog=backlog, **tls
             )
         else:
-            self.server = await self.loop.create_server(
-                self._protocol, host, port, backlog=backlog, reuse_address=True, **tls
-            )
+            with binding("TCP", host, port):
+                self.server = await self.loop.create_server(
+                    self._protocol, host, port, backlog=backlog, reuse_address=True, **tls
+                )
         self.port = int(self.server.sockets[0].getsockname()[1])
         self._sweeper = self.loop.call_later(self._tick, self._sweep)
         return self.port

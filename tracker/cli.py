@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from minternet import __version__, console, logs, service
+from minternet import __version__, console, logs, options, service
 from minternet import config as mconfig
 from minternet.listen import AddressError, parse_hostport
 from tracker.aio.server import TrackerDaemon
@@ -23,13 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the tracker")
     serve.add_argument("--listen", required=True, metavar="ADDR:PORT", help="HTTP address")
     serve.add_argument("--udp", metavar="ADDR:PORT", help="also serve BEP 15 UDP here")
-    serve.add_argument(
-        "--control", metavar="ADDR:PORT", help="control endpoint (stats); bind it to loopback"
-    )
-    serve.add_argument("--config", metavar="FILE", help="TOML configuration (tracker.config)")
-    serve.add_argument("--name", default="tracker", help="name for log lines and the stats page")
-    serve.add_argument("--ready-file", metavar="PATH", help="write {pid, ports} here when ready")
-    serve.add_argument("--log-level", default="INFO", metavar="L", type=logs.level_arg)
+    options.daemon_options(serve, name="tracker", config="the keys of tracker.config")
     return parser
 
 

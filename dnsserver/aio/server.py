@@ -55,7 +55,7 @@ class DnsServer:
         self.config = config
         # A zone that does not load stops us here, before anything is bound (ZoneError).
         self.engine = Engine(
-            zones if zones is not None else load_zones(config.zones),
+            zones if zones is not None else load_zones(config.zones, pause_gc=True),
             max_udp=config.limits.max_udp_payload,
             cache_entries=config.limits.cache_entries,
             identity=identity.from_config(

@@ -232,7 +232,7 @@ async def test_each_zone_is_logged_with_its_serial_on_start_and_on_reload(
     caplog.set_level(logging.INFO, logger="dnsserver.aio.server")
     live = tmp_path / "live.zone"
     live.write_text(zone_text("192.0.2.1"))
-    srv = DnsServer(ServerConfig(zones=(str(live),), listen=(f"{HOST}:0",)), name="t")
+    srv = DnsServer(AuthConfig(zones=(str(live),), listen=(f"{HOST}:0",)), name="t")
     assert caplog.messages == ["zone live.test/IN: loaded serial 1, 4 records"]
     caplog.clear()
     live.write_text(zone_text("192.0.2.2").replace(" 1 7200", " 2 7200") + "sub NS ns.sub\n")
