@@ -125,7 +125,7 @@ def serve(args: argparse.Namespace) -> int:
         log.error("bad configuration: %s", e)
         return 2
     except ZoneError as e:
-        log_zone_error(args.name, e, "refusing to start")
+        log_zone_error(e, "refusing to start")
         return 1
     # The zones are loaded: move them out of the cyclic collector's way, and collect the young
     # generation less often (every query allocates tuples the collector would scan).

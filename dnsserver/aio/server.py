@@ -24,7 +24,7 @@ from minternet.stream import Connection, StreamListener
 log = logging.getLogger(__name__)
 
 
-def log_zone_error(name: str, error: ZoneError, what: str) -> None:
+def log_zone_error(error: ZoneError, what: str) -> None:
     """One line per problem of zones that did not load, in file order: each error after
     `what` ("refusing to start"), each warning as it would be logged for a zone that loads."""
     problems = error.problems or ()
@@ -37,7 +37,7 @@ def log_zone_error(name: str, error: ZoneError, what: str) -> None:
             log.error("%s: %s", what, problem)
 
 
-def log_zones(name: str, zones: ZoneSet) -> None:
+def log_zones(zones: ZoneSet) -> None:
     """Per zone, as BIND does: its warnings, then `zone example.com/IN: loaded serial N`."""
     for zone in zones:
         for problem in zone.warnings:
@@ -65,7 +65,7 @@ class DnsServer:
                 hide_version=config.hide_version,
             ),
         )
-        log_zones(name, self.engine.zones)
+        log_zones(self.engine.zones)
         self.rrl = RateLimiter(config.rrl) if config.rrl.enabled else None
         self.throttle = Throttle()
         self.addresses: list[tuple[str, int]] = []
@@ -151,12 +151,12 @@ class DnsServer:
         try:
             zones = await loop.run_in_executor(None, load_zones, self.config.zones)
         except ZoneError as e:
-            log_zone_error(self.name, e, "reload failed, still serving the old zones")
+            log_zone_error(e, "reload failed, still serving the old zones")
             return False
         except Exception:  # a bug in loading must not take the server down either
             log.exception("reload failed, still serving the old zones")
             return False
         self.engine.swap_zones(zones)
-        log_zones(self.name, zones)
+        log_zones(zones)
         log.info("reloaded %s", " ".join(z.name_text for z in zones))
         return True
