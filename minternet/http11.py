@@ -69,16 +69,26 @@ class Request(NamedTuple):
     target: bytes  # origin form: /path?query
     version: bytes  # b"HTTP/1.1" or b"HTTP/1.0"
     keep_alive: bool
-    headers: tuple[tuple[bytes, bytes], ...]  # (lower-case name, value without surrounding space)
+    head: bytes  # the header lines as received (checked), CRLF-separated; b"" if none
     body: bytes
 
     def header(self, name: bytes) -> bytes | None:
-        """The last value of the field `name` (lower case), or None."""
+        """The last value of the field `name` (lower case), or None. Looked up when asked: a
+        request is framed without building a table of its fields (the tracker asks for one)."""
         found = None
-        for n, v in self.headers:
-            if n == name:
-                found = v
+        for line in self.head.split(b"\r\n"):
+            n, _, v = line.partition(b":")
+            if n.lower() == name:
+                found = v.strip()
         return found
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """Every (lower-case name, value) in order."""
+        out = []
+        for line in self.head.split(b"\r\n") if self.head else ():
+            n, _, v = line.partition(b":")
+            out.append((n.lower(), v.strip()))
+        return out
 
 
 _new_request = tuple.__new__  # skips NamedTuple's Python-level __new__ on the hot path
@@ -130,9 +140,10 @@ class RequestFramer:
             raise HttpError(400, "malformed request line")
         body_length = -1  # no Content-Length yet
         has_host = False
-        headers: list[tuple[bytes, bytes]] = []
+        head = b""
         if end > line_end:
-            lines = buf[line_end + 2 : end].split(b"\r\n")
+            head = buf[line_end + 2 : end]
+            lines = head.split(b"\r\n")
             if len(lines) > limits.max_headers:
                 raise HttpError(431, "too many header fields")
             for line in lines:
@@ -143,8 +154,6 @@ class RequestFramer:
                 if not colon or not name or name[-1:] in b" \t" or name[:1] in b" \t":
                     raise HttpError(400, "malformed header field")
                 name = name.lower()
-                value = value.strip()
-                headers.append((name, value))
                 if name == b"host":
                     has_host = True
                 elif name == b"connection":
@@ -154,6 +163,7 @@ class RequestFramer:
                     elif b"keep-alive" in tokens:
                         keep_alive = True
                 elif name == b"content-length":
+                    value = value.strip()
                     if not value.isdigit() or len(value) > 12:
                         raise HttpError(400, "invalid Content-Length")
                     if body_length >= 0 and int(value) != body_length:
@@ -163,11 +173,14 @@ class RequestFramer:
                         raise HttpError(413, "request body too large")
                 elif name == b"transfer-encoding":
                     raise HttpError(501, "request bodies with Transfer-Encoding are not accepted")
-        total = end + 4 + max(body_length, 0)
-        if len(buf) < total:
-            return None  # the rest of the body is still coming
-        body = buf[end + 4 : total]
-        self._buf = buf[total:]
+        total = end + 4
+        body = b""
+        if body_length > 0:
+            total += body_length
+            if len(buf) < total:
+                return None  # the rest of the body is still coming
+            body = buf[end + 4 : total]
+        self._buf = buf[total:] if len(buf) > total else b""
         if not has_host and version == b"HTTP/1.1":
             raise HttpError(400, "HTTP/1.1 request without Host")
         if not target.startswith(b"/"):
@@ -177,7 +190,7 @@ class RequestFramer:
                 raise HttpError(400, "malformed request target")
             target = rest[slash:]
         return _new_request(  # type: ignore[no-any-return]
-            Request, (method, target, version, keep_alive, tuple(headers), body)
+            Request, (method, target, version, keep_alive, head, body)
         )
 
     def _check_incomplete(self, buf: bytes) -> None:
@@ -202,7 +215,6 @@ def response(
     status: int,
     content_type: bytes,
     body: bytes,
-    *,
     date: bytes,
     keep_alive: bool = True,
     head_only: bool = False,

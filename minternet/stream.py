@@ -123,18 +123,19 @@ class Connection(asyncio.Protocol):
         self.handshaking = False
         self.partial = False  # part of a frame is buffered: the frame deadline runs
         self.since = listener.loop.time()  # when the running deadline started
-        self._batch: list[bytes] | None = None
-        self._batch_size = 0
+        self.now = self.since  # the loop's clock, read once per read of the socket
+        self._batching = False  # frames of one read are being answered: writes wait in _out
+        self._out: list[bytes] = []
+        self._out_size = 0
 
     # -- what handlers use -----------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
         """Send `data`: batched while frames of one read are being answered, else at once."""
-        batch = self._batch
-        if batch is not None:
-            batch.append(data)
-            self._batch_size += len(data)
-            if self._batch_size >= self.listener.limits.flush_at:
+        if self._batching:
+            self._out.append(data)
+            self._out_size += len(data)
+            if self._out_size >= self.listener.limits.flush_at:
                 self._flush()
         elif self.transport is not None and not self.closing:
             self.transport.write(data)
@@ -220,27 +221,29 @@ class Connection(asyncio.Protocol):
 
     def _begin(self) -> None:
         self.handler = self.listener.factory(self)
-        self._batch = []
+        self._batching = True
         try:
             self.handler.started()
         finally:
+            self._batching = False
             self._flush()
-            self._batch = None
 
     def data_received(self, data: bytes) -> None:
         handler = self.handler
         if handler is None or self.closing:
             return
         handler.framer.feed(data)
+        self.now = now = self.listener.loop.time()
         if not self.partial:
             self.partial = True
-            self.since = self.listener.loop.time()
-        self._process()
+            self.since = now
+        self._process(now)
 
     def eof_received(self) -> bool:
         self.eof = True
         self._process()  # answer what is buffered; close once it is written
-        return True
+        # Over TLS a half-close is not kept open (the TLS layer would warn and close anyway).
+        return not self.tls
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -264,21 +267,30 @@ class Connection(asyncio.Protocol):
 
     # -- frames ------------------------------------------------------------------------------
 
-    def _process(self) -> None:
-        """Handle the whole frames buffered, in order, as far as flow control allows."""
+    def _process(self, now: float | None = None) -> None:
+        """Handle the whole frames buffered, in order, as far as flow control allows.
+
+        `now` is the loop's clock if the caller has just read it; handlers find it in
+        `conn.now` (one clock read per read of the socket, not one per frame).
+        """
         transport, handler = self.transport, self.handler
         if transport is None or handler is None or self.closing or self.handshaking:
             return
         listener = self.listener
+        if now is None:
+            self.now = now = listener.loop.time()
         limits = listener.limits
         framer = handler.framer
+        next_frame = framer.next_frame
+        frame_received = handler.frame_received
+        max_inflight = limits.max_inflight
         budget = limits.frames_per_turn or -1
-        now = listener.loop.time()
-        self._batch = []
+        handled = False
+        self._batching = True
         try:
-            while not self.write_paused and self.inflight < limits.max_inflight and budget:
+            while budget and not self.write_paused and self.inflight < max_inflight:
                 try:
-                    frame = framer.next_frame()
+                    frame = next_frame()
                 except FramingError as e:
                     listener.throttle(log, "framing", "%s: %s; closing", self.peer, e.reason)
                     handler.framing_error(e)
@@ -287,9 +299,9 @@ class Connection(asyncio.Protocol):
                 if frame is None:
                     break
                 budget -= 1
-                self.since = now  # a whole frame: the connection is in use
+                handled = True
                 try:
-                    work = handler.frame_received(frame)
+                    work = frame_received(frame)
                 except Exception:  # a bug must cost one frame, never the listener
                     log.exception("internal error on a frame from %s", self.peer)
                     continue
@@ -299,18 +311,20 @@ class Connection(asyncio.Protocol):
                 if self.closing:
                     return
         finally:
+            self._batching = False
             self._flush()
-            self._batch = None
+        if handled:
+            self.since = now  # a whole frame: the connection is in use
         self.partial = framer.pending() > 0
         if self.eof:
             if self.inflight == 0 and not self.write_paused:
                 self.close()  # every whole frame is answered; a partial one never will be
-        elif self.write_paused or self.inflight >= limits.max_inflight:
+        elif self.write_paused or self.inflight >= max_inflight:
             self._pause_reading()
         elif budget == 0 and self.partial:
             self._pause_reading()  # more queued than one turn allows: let others run first
             listener.loop.call_soon(self._continue)
-        else:
+        elif self.read_paused:
             self._resume_reading()
 
     async def _run(self, work: Coroutine[Any, Any, None]) -> None:
@@ -326,12 +340,12 @@ class Connection(asyncio.Protocol):
         self._process()
 
     def _flush(self) -> None:
-        batch = self._batch
-        if batch and self.transport is not None:
-            self.transport.write(b"".join(batch) if len(batch) > 1 else batch[0])
-        if batch:
-            batch.clear()
-        self._batch_size = 0
+        out = self._out
+        if out:
+            if self.transport is not None:
+                self.transport.write(b"".join(out) if len(out) > 1 else out[0])
+            out.clear()
+            self._out_size = 0
 
     def _pause_reading(self) -> None:
         if not self.read_paused and self.transport is not None:
@@ -357,12 +371,12 @@ class Connection(asyncio.Protocol):
         if self.inflight:
             return  # an answer is being worked on
         if self.handler is not None:
-            self._batch = []
+            self._batching = True
             try:
                 self.handler.timed_out(self.partial)
             finally:
+                self._batching = False
                 self._flush()
-                self._batch = None
         self.close()
 
 

@@ -36,6 +36,8 @@ class HttpFront:
         self.app = app
         self.throttle = throttle
         self.date = http11.DateHeader()
+        self._second = -1.0
+        self._date = b""
         self.http_limits = http11.Limits(
             max_request_line=config.http_max_request_line,
             max_header_line=config.http_max_header_line,
@@ -53,6 +55,13 @@ class HttpFront:
     def handler(self, conn: Connection) -> HttpHandler:
         return HttpHandler(conn, self)
 
+    def date_at(self, now: float) -> bytes:
+        """The Date header, the wall clock read only when the loop's clock enters a new second."""
+        if now - self._second >= 1.0 or now < self._second:
+            self._second = now
+            self._date = self.date(time.time())
+        return self._date
+
 
 class HttpHandler(StreamHandler[http11.Request]):
     """One client connection: each whole request answered in order."""
@@ -67,27 +76,24 @@ class HttpHandler(StreamHandler[http11.Request]):
         conn = self.conn
         method, keep_alive = frame.method, frame.keep_alive
         http10 = frame.version == b"HTTP/1.0"
-        date = front.date(time.time())
+        date = front.date_at(conn.now)
         if method != b"GET" and method != b"HEAD":
             conn.write(
                 http11.response(405, b"text/plain", b"only GET\n", date=date,
                                 keep_alive=keep_alive, http10=http10, extra=_NOT_ALLOWED)
             )  # fmt: skip
         else:
-            reply = front.app.handle(
-                method,
-                frame.target,
-                conn.peer,
-                frame.header(b"x-forwarded-for"),
-                conn.listener.loop.time(),
-            )
+            peer = conn.peer
+            # X-Forwarded-For counts only from a trusted proxy: not looked up otherwise
+            xff = frame.header(b"x-forwarded-for") if peer in front.app.trusted else None
+            reply = front.app.handle(method, frame.target, peer, xff, conn.now)
             if reply.fault is not None:
                 front.throttle(log, reply.fault.kind, "http %s: %s", conn.peer, reply.fault.reason)
             if reply.note is not None:
                 log.info("http %s", reply.note)
             conn.write(
-                http11.response(reply.status, reply.content_type, reply.body, date=date,
-                                keep_alive=keep_alive, head_only=method == b"HEAD", http10=http10)
+                http11.response(reply.status, reply.content_type, reply.body, date,
+                                keep_alive, method == b"HEAD", http10)
             )  # fmt: skip
         if not keep_alive:
             conn.close()
