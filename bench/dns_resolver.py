@@ -102,7 +102,7 @@ def start_ours(tmp: Path, hints: Path, port: int) -> tuple[subprocess.Popen[byte
     ready = tmp / "ours.ready"
     ready.unlink(missing_ok=True)
     cmd = [
-        PY, "-m", "dnsserver.resolver", "resolve", "--listen", f"{OURS}:{port}",
+        PY, "-m", "dnsserver", "resolve", "--listen", f"{OURS}:{port}",
         "--root-hints", str(hints), "--upstream-port", "53", "--control", f"{OURS}:0",
         "--ready-file", str(ready), "--log-level", "WARNING",
     ]  # fmt: skip
@@ -112,7 +112,7 @@ def start_ours(tmp: Path, hints: Path, port: int) -> tuple[subprocess.Popen[byte
 
 
 def ours_upstream(control_port: int) -> int:
-    from dnsserver.resolver.cli import control
+    from dnsserver.resolver_cli import control
 
     return int(control(f"{OURS}:{control_port}", "stats")["stats"]["upstream_queries"])
 

@@ -8,6 +8,8 @@ live in separate caches (truncation differs). Bounded: the oldest entry goes fir
 
 from __future__ import annotations
 
+from minternet.bounded import BoundedMap
+
 MAX_KEY = 512  # queries larger than this (many options, padding) are answered but not cached
 
 #: (response bytes after the ID, response-rate-limiting class of the response)
@@ -15,18 +17,18 @@ Entry = tuple[bytes, bytes]
 
 
 class AnswerCache:
+    """The resolver's `hot` map (dnsserver/resolver/frontend.py) is the same idea: the bytes of a
+    query seen before, answered by prefixing the ID; both are BoundedMaps."""
+
     def __init__(self, max_entries: int = 100_000) -> None:
         self.max_entries = max_entries
-        self.entries: dict[bytes, Entry] = {}
+        self.entries: BoundedMap[bytes, Entry] = BoundedMap(max(1, max_entries))
         self.get = self.entries.get  # the fast path binds this once
 
     def put(self, key: bytes, entry: Entry) -> None:
         if len(key) > MAX_KEY or self.max_entries <= 0:
             return
-        entries = self.entries
-        if len(entries) >= self.max_entries:
-            del entries[next(iter(entries))]
-        entries[key] = entry
+        self.entries.put(key, entry)
 
     def clear(self) -> None:
         self.entries.clear()  # the same dict object: bound `get`s stay valid

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import gc
 import logging
 import os
 import sys
@@ -17,25 +16,17 @@ import dns.name
 
 from dnsserver.aio import identity
 from dnsserver.aio.server import DnsServer, log_zone_error
-from dnsserver.config import ServerConfig
+from dnsserver.config import AuthConfig
 from dnsserver.errors import ZoneError
 from dnsserver.masterfile import origin_of
-from dnsserver.resolver.cli import add_parsers
+from dnsserver.resolver_cli import add_parsers
 from dnsserver.wire import Name
 from dnsserver.zone import load_zone, zone_name
-from minternet import __version__, console, logs, service
+from minternet import __version__, console, logs, options, service
 from minternet import config as mconfig
 from minternet.listen import AddressError, parse_hostport
 
 log = logging.getLogger("dnsserver")
-
-
-def _common(p: argparse.ArgumentParser, default_name: str) -> None:
-    p.add_argument("--name", default=default_name, help="service name in log lines")
-    p.add_argument("--ready-file", help="write {pid, ports} as JSON here once serving")
-    p.add_argument(
-        "--log-level", default="INFO", type=logs.level_arg, help="DEBUG, INFO, WARNING, ERROR"
-    )
 
 
 def add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -58,7 +49,6 @@ def add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
         metavar="ADDR:PORT",
         help="address to serve on, UDP and TCP (repeatable; default port 53)",
     )
-    p.add_argument("--config", metavar="FILE", help="TOML configuration (see dnsserver.config)")
     p.add_argument(
         "--rrl-rate",
         type=float,
@@ -73,7 +63,7 @@ def add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     )
     p.add_argument("--no-rrl", action="store_true", help="turn response rate limiting off")
     identity.add_args(p)
-    _common(p, "dnsserver")
+    options.daemon_options(p, name="dnsserver", config="the keys of dnsserver.config.AuthConfig")
     p.set_defaults(func=serve)
 
 
@@ -99,12 +89,14 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ign
 ]
 
 
-def build_config(args: argparse.Namespace) -> ServerConfig:
-    cfg = mconfig.load(args.config, ServerConfig) if args.config else ServerConfig()
+def build_config(args: argparse.Namespace) -> AuthConfig:
+    cfg = mconfig.load(args.config, AuthConfig) if args.config else AuthConfig()
     if args.zone:
         cfg = dataclasses.replace(cfg, zones=cfg.zones + tuple(args.zone))
     if args.listen:
         cfg = dataclasses.replace(cfg, listen=cfg.listen + tuple(args.listen))
+    if args.control:
+        cfg = dataclasses.replace(cfg, control=args.control)
     if args.rrl_rate is not None:
         cfg = dataclasses.replace(cfg, rrl=dataclasses.replace(cfg.rrl, rate=args.rrl_rate))
     if args.rrl_ipv4_prefix is not None:
@@ -117,6 +109,8 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
         raise mconfig.ConfigError("no zone: give --zone FILE or zones = [...] in --config")
     if not cfg.listen:
         raise mconfig.ConfigError("no listen address: give --listen ADDR:PORT")
+    if cfg.control:
+        parse_hostport(cfg.control)
     for text in cfg.listen:
         parse_hostport(text, 53)
     return cfg
@@ -131,12 +125,10 @@ def serve(args: argparse.Namespace) -> int:
         log.error("bad configuration: %s", e)
         return 2
     except ZoneError as e:
-        log_zone_error(args.name, e, "refusing to start")
+        log_zone_error(e, "refusing to start")
         return 1
     # The zones are loaded: move them out of the cyclic collector's way, and collect the young
     # generation less often (every query allocates tuples the collector would scan).
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
     return service.run(server, ready_file=args.ready_file)
 
 
@@ -152,7 +144,7 @@ def checkzone(args: argparse.Namespace) -> int:
             print(f"dnsserver checkzone: bad zone name {text!r}: {e}", file=sys.stderr)
             return 2
     try:
-        zone = load_zone(path, origin)
+        zone = load_zone(path, origin, pause_gc=True)
     except ZoneError as e:
         for problem in e.problems:
             print(problem.to_text())

@@ -25,7 +25,7 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ServerConfig:
+class AuthConfig:
     """Example TOML:
 
     zones = ["root.zone"]
@@ -39,6 +39,7 @@ class ServerConfig:
 
     zones: tuple[str, ...] = ()
     listen: tuple[str, ...] = ()
+    control: str | None = None  # ADDR:PORT of the control endpoint (stats); loopback only
     # who answered (dnsserver/chaos.py): id.server, hostname.bind and NSID give the identity
     identity: str = ""  # "" = this machine's hostname
     hide_identity: bool = False  # REFUSED to id.server and hostname.bind, no NSID

@@ -25,7 +25,7 @@ DEFAULT_MAX_UDP = 1232  # DNS flag day 2020: fits the IPv6 minimum MTU without f
 
 
 @dataclass(frozen=True, slots=True)
-class Reply:
+class Response:
     """A response (None: send nothing) with its RRL class and, for bad input, why."""
 
     wire: bytes | None
@@ -55,19 +55,19 @@ class Engine:
         self.udp_cache.clear()
         self.tcp_cache.clear()
 
-    def handle(self, data: bytes, *, tcp: bool) -> Reply:
+    def handle(self, data: bytes, *, tcp: bool) -> Response:
         """Answer one query (a cache miss on the fast path); caches what can be cached."""
         try:
             query = parse_query(data)
         except Unanswerable as e:
-            return Reply(None, b"error", str(e))
+            return Response(None, b"error", str(e))
         except DnsError as e:
             assert e.rcode is not None
-            return Reply(header_only(data, e.rcode), b"error", str(e))
+            return Response(header_only(data, e.rcode), b"error", str(e))
         wire, kind = self._answer(query, tcp=tcp)
         cache = self.tcp_cache if tcp else self.udp_cache
         cache.put(data[2:], (wire[2:], kind))
-        return Reply(wire, kind)
+        return Response(wire, kind)
 
     def _answer(self, query: Query, *, tcp: bool) -> tuple[bytes, bytes]:
         max_udp, nsid = self.max_udp, self.nsid

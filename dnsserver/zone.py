@@ -157,13 +157,20 @@ def _failure(problems: Problems, path: str) -> ZoneError:
     return ZoneError(message, problems.listing(path))
 
 
-def load_zone(path: str | Path, origin: Name | None = None) -> Zone:
+def load_zone(path: str | Path, origin: Name | None = None, *, pause_gc: bool = False) -> Zone:
     """Load and check one master file. The zone's origin is `origin` when given (and then
     also the origin before any $ORIGIN, as BIND's zone name), else the file's first $ORIGIN,
-    else the first owner. ZoneError lists every error; the zone's warnings ride on it."""
+    else the first owner. ZoneError lists every error; the zone's warnings ride on it.
+
+    Loading allocates millions of small acyclic objects: the cyclic collector would scan the
+    growing heap again and again (a third of the load time). `pause_gc` stops it until the
+    load is done -- for the whole process, so only where nothing else runs meanwhile (start-up,
+    `checkzone`); a reload loads in a worker thread while the event loop serves queries, and
+    the loop keeps its collector.
+    """
     path = str(path)
-    # Loading allocates millions of small acyclic objects: the cyclic collector would scan the
-    # growing heap again and again (a third of the load time), so it waits until we are done.
+    if not pause_gc:
+        return _load(path, origin)
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -38,14 +38,15 @@ class ZoneSet:
         return iter(self.by_origin.values())
 
 
-def load_zones(paths: Iterable[str]) -> ZoneSet:
+def load_zones(paths: Iterable[str], *, pause_gc: bool = False) -> ZoneSet:
     """Load and check every master file. If any has errors, ZoneError: the first error as its
-    message, and in `problems` the errors and warnings of every zone that failed."""
+    message, and in `problems` the errors and warnings of every zone that failed. `pause_gc`:
+    see `load_zone` (start-up only, never from a worker thread beside the event loop)."""
     zones: list[Zone] = []
     failed: list[ZoneError] = []
     for path in paths:
         try:
-            zones.append(load_zone(path))
+            zones.append(load_zone(path, pause_gc=pause_gc))
         except ZoneError as e:
             failed.append(e)
     if failed:

@@ -238,8 +238,22 @@ def nothing_here(args: argparse.Namespace, state_dir: Path) -> str:
     return text
 
 
-#: Counters shown in the table for a service with a control endpoint (the resolver).
-STATUS_COUNTERS = ("queries", "cache_hits", "cache_misses", "upstream_queries", "servfail")
+#: The resolver's counters shown under the table (`status --json` has them all); other
+#: daemons report a few, and all of theirs are shown.
+RESOLVER_COUNTERS = (
+    "queries",
+    "cache_hits",
+    "cache_misses",
+    "upstream_queries",
+    "servfail",
+    "cache_entries",
+)
+
+
+def counters_text(role: str, stats: dict[str, object]) -> str:
+    keys = RESOLVER_COUNTERS if role == "resolver" else tuple(stats)
+    shown = [k for k in keys if isinstance(stats.get(k), int | float)]
+    return ", ".join(f"{k.replace('_', ' ')} {stats[k]}" for k in shown)
 
 
 def service_stats(s: Service, alive: bool) -> dict[str, object] | None:
@@ -250,9 +264,8 @@ def service_stats(s: Service, alive: bool) -> dict[str, object] | None:
         reply = control.request(f"{s.address}:{s.ports['control']}", "stats", timeout=2.0)
     except (OSError, ValueError) as e:
         return {"error": f"control endpoint did not answer: {e}"}
-    stats = reply.get("stats")
-    if isinstance(stats, dict):
-        return {**stats, "cache_entries": reply.get("cache_entries")}
+    if isinstance(reply.get("stats"), dict):
+        return control.flat_stats(reply)
     return {"error": f"unexpected reply {reply!r:.80}"}
 
 
@@ -286,7 +299,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                     "stats": service_stats(s, alive),
                 }
             )
-        print(json.dumps({"services": out}, indent=2))
+        ca = state_dir / "tls" / "ca.pem"
+        print(json.dumps({"ca": str(ca) if ca.exists() else None, "services": out}, indent=2))
         return code
     if not rows:
         print(nothing_here(args, state_dir))
@@ -299,8 +313,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         if "error" in stats:
             print(f"\n{s.name}: {stats['error']}")
             continue
-        shown = ", ".join(f"{k.replace('_', ' ')} {stats[k]}" for k in STATUS_COUNTERS)
-        print(f"\n{s.name}: {shown}, cache entries {stats['cache_entries']}")
+        print(f"\n{s.name}: {counters_text(s.role, stats)}")
     dead = [s for s, alive in rows if not alive]
     if dead:
         names = ", ".join(s.name for s in dead)

@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from minternet import zonegen
+from minternet import pki, zonegen
 from minternet.topology import Host, Topology
 
 
@@ -31,6 +31,16 @@ class LaunchContext:
     def log_file(self, host: Host) -> Path:
         return self.state_dir / "logs" / f"{host.name}.log"
 
+    @property
+    def tls_dir(self) -> Path:
+        """The miniature Internet's CA (ca.pem, for clients to trust) and each host's cert."""
+        return self.state_dir / "tls"
+
+    def certificate(self, host: Host) -> pki.Issued:
+        """Issue `host` a certificate for its DNS name and address from the topology's CA."""
+        ca = pki.CertificateAuthority.ensure(self.tls_dir)
+        return ca.issue(host.name, [host.fqdn], [host.address])
+
 
 DNS_ROLES = ("dns-root", "dns-tld", "dns-auth")
 
@@ -41,7 +51,9 @@ RRL_IPV4_PREFIX = 32
 
 
 def command_for(host: Host, ctx: LaunchContext) -> list[str]:
-    """The argv that runs `host`'s daemon; writes the files it needs (zones, hints) first."""
+    """The argv that runs `host`'s daemon; writes the files it needs (zones, hints, its
+    certificate) first."""
+    ctx.certificate(host)
     common = [
         "--name",
         host.name,
@@ -50,6 +62,8 @@ def command_for(host: Host, ctx: LaunchContext) -> list[str]:
         "--log-level",
         ctx.log_level,
     ]
+    if "control" in host.listeners:
+        common += ["--control", f"{host.address}:{ctx.ports['control']}"]
     if host.role in DNS_ROLES:
         zone_dir = ctx.state_dir / "zones"
         argv = [sys.executable, "-m", "dnsserver", "serve"]
@@ -72,7 +86,6 @@ def command_for(host: Host, ctx: LaunchContext) -> list[str]:
         argv = [sys.executable, "-m", "dnsserver", "resolve"]
         argv += ["--listen", f"{host.address}:{ctx.ports['dns']}"]
         argv += ["--root-hints", str(hints), "--upstream-port", str(ctx.ports["dns"])]
-        argv += ["--control", f"{host.address}:{ctx.ports['control']}"]
         argv += ["--identity", host.fqdn.rstrip(".") or host.name]
         return argv + common
     if host.role == "tracker":

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import ipaddress
 import os
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 
 class AddressError(ValueError):
@@ -119,19 +118,3 @@ def send_batch(sock: socket.socket, datagrams: list[Datagram]) -> tuple[int, OSE
         except OSError as e:
             dropped, error = dropped + 1, e
     return dropped, error
-
-
-async def open_tcp(
-    protocol_factory: Callable[[], asyncio.Protocol],
-    host: str,
-    port: int,
-    *,
-    backlog: int = 1024,
-) -> tuple[asyncio.Server, int]:
-    """Listen on exactly (host, port) with SO_REUSEADDR; returns the server and its real port."""
-    loop = asyncio.get_running_loop()
-    with binding("TCP", host, port):
-        server = await loop.create_server(
-            protocol_factory, host, port, backlog=backlog, reuse_address=True
-        )
-    return server, server.sockets[0].getsockname()[1]

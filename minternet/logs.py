@@ -7,7 +7,9 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+
+from minternet.bounded import BoundedMap
 
 #: When, which service, how bad, what: the service name is the line's, so no message repeats it,
 #: and the Python module a line comes from is shown only at DEBUG (it helps developers only).
@@ -80,21 +82,20 @@ class Throttle:
     log stays readable: the next line that gets through says how many were suppressed.
     """
 
-    def __init__(self, interval: float = 10.0, clock: object = time.monotonic) -> None:
+    def __init__(self, interval: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.interval = interval
         self._clock = clock
-        self._last: dict[str, float] = {}
+        # kinds are a small fixed set (the resolver's `problem` texts among them): bounded anyway
+        self._last: BoundedMap[str, float] = BoundedMap(1024)
         self._suppressed: dict[str, int] = {}
 
     def __call__(self, log: logging.Logger, kind: str, msg: str, *args: object) -> None:
-        now = self._clock()  # type: ignore[operator]
+        now = self._clock()
         last = self._last.get(kind)
         if last is not None and now - last < self.interval:
             self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
             return
-        if len(self._last) > 1024:  # kinds are a small fixed set; never let this grow
-            self._last.clear()
-        self._last[kind] = now
+        self._last.put(kind, now)
         n = self._suppressed.pop(kind, 0)
         if n:
             msg += f" (and {n} more like it suppressed)"

@@ -8,6 +8,7 @@ Every daemon is an object with `async start() -> ports`, `async stop()` and opti
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -89,8 +90,17 @@ def _reload_safely(name: str, reload: Callable[[], object]) -> None:
         log.exception("reload failed; still serving the old configuration")
 
 
+def tune_gc() -> None:
+    """Move what start-up built (zones, tables, code) out of the cyclic collector's view, and
+    collect the young generation less often: every datagram or request allocates tuples the
+    collector would otherwise scan (measured on the DNS servers' query rate)."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 def run(daemon: Daemon, *, ready_file: str | None = None, use_uvloop: bool = True) -> int:
     """Blocking entry point for a daemon's CLI: returns the process exit status."""
+    tune_gc()
     if use_uvloop:
         install_uvloop()
     try:

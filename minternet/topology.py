@@ -24,7 +24,7 @@ STANDARD_PORTS: dict[str, int] = {
     "imap": 143,
     "http": 6969,  # BitTorrent trackers conventionally use 6969 (HTTP and UDP)
     "udp": 6969,
-    "control": 8953,  # the resolver's control endpoint (Unbound's remote-control port)
+    "control": 8953,  # every daemon's control endpoint (Unbound's remote-control port)
 }
 
 
@@ -50,7 +50,7 @@ class Host:
     address: str  # its 127.0.0.x address
     fqdn: str  # its name in the DNS, absolute (trailing dot)
     zones: tuple[str, ...] = ()  # zones it serves (DNS roles)
-    listeners: tuple[str, ...] = ("dns",)  # kinds of port it binds
+    listeners: tuple[str, ...] = ("dns", "control")  # kinds of port it binds
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +120,7 @@ DEFAULT = Topology(
     hosts=(
         # The local DNS server of the notes' example: the host engineering.nyu.edu asks its
         # local DNS server dns.nyu.edu, which walks root -> TLD -> authoritative for it.
-        Host("local-dns", "resolver", "127.0.0.2", "dns.nyu.edu.", listeners=("dns", "control")),
+        Host("local-dns", "resolver", "127.0.0.2", "dns.nyu.edu."),
         # The DNS hierarchy of the notes: root -> TLDs -> authoritative servers.
         # As a.root-servers.net does, the root server also serves arpa., the infrastructure
         # domain whose in-addr.arpa. and ip6.arpa. hold reverse DNS (address -> name).
@@ -166,7 +166,7 @@ DEFAULT = Topology(
             "tracker",
             "127.0.0.50",
             "tracker.networkutopia.com.",
-            listeners=("http", "udp"),
+            listeners=("http", "udp", "control"),
         ),
     ),
     records={

@@ -8,10 +8,12 @@ are random and the example database keeps what failed.
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 import pytest
+import uvloop
 from hypothesis import settings
 
 from minternet import pointer
@@ -40,3 +42,12 @@ def _no_state_pointer() -> Iterator[None]:
             os.environ.pop(pointer.ENV, None)
         else:
             os.environ[pointer.ENV] = previous
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Tests marked both_loops run on the stock asyncio loop and on uvloop (what daemons use)."""
+    if item.get_closest_marker("both_loops") is not None:
+        return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+    return {"asyncio": asyncio.new_event_loop}

@@ -177,8 +177,8 @@ def run(program: str, argv: list[str], cwd: Path) -> tuple[int, str]:
         mock.patch("minternet.service.run", return_value=0),
         mock.patch("gc.freeze"),
         mock.patch("minternet.control.request", _fake_control),
-        mock.patch("dnsserver.resolver.cli.control", _fake_control),
-        mock.patch("dnsserver.resolver.cli.trace", _fake_trace),
+        mock.patch("dnsserver.resolver_cli.control", _fake_control),
+        mock.patch("dnsserver.resolver_cli.trace", _fake_trace),
         mock.patch("minternet.supervisor.start", _no_processes),
         mock.patch("minternet.supervisor.stop_pids", return_value=[]),
     ]

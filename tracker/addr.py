@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 
+from minternet.bounded import BoundedMap
 from tracker.errors import RequestError
 
 _V4_MAPPED = b"\x00" * 10 + b"\xff\xff"
@@ -20,15 +21,18 @@ def pack_ip(ip: str) -> bytes:
         raise RequestError("invalid ip") from None
 
 
-PACKED_CACHE_SIZE = 65536  # a cache of address text -> packed bytes, bounded: cleared when full
+PACKED_CACHE_SIZE = 65536  # a cache of address text -> packed bytes, bounded
 
 
-def pack_ip_into(cache: dict[str, bytes], ip: str) -> bytes:
-    """pack_ip(ip), remembered in `cache` for the hot paths (look it up there first)."""
+def packed_cache() -> BoundedMap[str, bytes]:
+    """A cache of address text -> packed bytes for the hot paths (look it up there first)."""
+    return BoundedMap(PACKED_CACHE_SIZE)
+
+
+def pack_ip_into(cache: BoundedMap[str, bytes], ip: str) -> bytes:
+    """pack_ip(ip), remembered in `cache`."""
     packed = pack_ip(ip)
-    if len(cache) >= PACKED_CACHE_SIZE:
-        cache.clear()
-    cache[ip] = packed
+    cache.put(ip, packed)
     return packed
 
 

@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from minternet import __version__, console, logs, service
+from minternet import __version__, console, logs, options, service
 from minternet import config as mconfig
 from minternet.listen import AddressError, parse_hostport
 from tracker.aio.server import TrackerDaemon
@@ -23,10 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the tracker")
     serve.add_argument("--listen", required=True, metavar="ADDR:PORT", help="HTTP address")
     serve.add_argument("--udp", metavar="ADDR:PORT", help="also serve BEP 15 UDP here")
-    serve.add_argument("--config", metavar="FILE", help="TOML configuration (tracker.config)")
-    serve.add_argument("--name", default="tracker", help="name for log lines and the stats page")
-    serve.add_argument("--ready-file", metavar="PATH", help="write {pid, ports} here when ready")
-    serve.add_argument("--log-level", default="INFO", metavar="L", type=logs.level_arg)
+    options.daemon_options(serve, name="tracker", config="the keys of tracker.config")
     return parser
 
 
@@ -37,8 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         http = parse_hostport(args.listen)
         udp = parse_hostport(args.udp) if args.udp else None
+        control = parse_hostport(args.control) if args.control else None
         cfg = mconfig.load(args.config, TrackerConfig) if args.config else TrackerConfig()
-        daemon = TrackerDaemon(cfg, http=http, udp=udp, name=args.name)
+        daemon = TrackerDaemon(cfg, http=http, udp=udp, control=control, name=args.name)
     except (AddressError, mconfig.ConfigError, TrackerError) as e:
         log.error("%s", e)
         return 2

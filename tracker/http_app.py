@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from tracker import replies, stats
-from tracker.addr import pack_ip_into, parse_ip_param, unpack
+from tracker.addr import pack_ip_into, packed_cache, parse_ip_param, unpack
 from tracker.announce import Announce, event_note, parse_announce, parse_scrape
 from tracker.config import TrackerConfig
 from tracker.errors import RefusedError, TrackerError
@@ -31,7 +31,7 @@ STATS_CACHE_SECONDS = 2.0
 STATS_FRESH_SWARMS = 10_000
 
 
-class Reply(NamedTuple):
+class HttpReply(NamedTuple):
     status: int
     content_type: bytes
     body: bytes
@@ -51,7 +51,7 @@ class TrackerApp:
         self.name = name
         self.trusted = frozenset(self.config.trusted_proxies)
         self._stats: tuple[float, tuple[int, int], stats.Stats] | None = None
-        self._packed: dict[str, bytes] = {}  # client address text -> packed, for the hot path
+        self._packed = packed_cache()  # client address text -> packed, for the hot path
 
     def handle(
         self,
@@ -60,7 +60,7 @@ class TrackerApp:
         client_ip: str,
         forwarded_for: bytes | None,
         now: float,
-    ) -> Reply:
+    ) -> HttpReply:
         path, _, query = target.partition(b"?")
         if path == b"/announce":
             return self.announce(None, query, client_ip, forwarded_for, now)
@@ -71,10 +71,10 @@ class TrackerApp:
         if path.endswith(b"/scrape") and path.count(b"/") == 2:
             return self.scrape(path[1:-7], query)
         if path == b"/":
-            return Reply(200, HTML, stats.to_html(*self.stats(now), self.name))
+            return HttpReply(200, HTML, stats.to_html(*self.stats(now), self.name))
         if path == b"/stats.json":
-            return Reply(200, JSON, stats.to_json(*self.stats(now)))
-        return Reply(404, TEXT, b"not found\n")
+            return HttpReply(200, JSON, stats.to_json(*self.stats(now)))
+        return HttpReply(404, TEXT, b"not found\n")
 
     def stats(self, now: float) -> tuple[stats.Stats, float]:
         """The statistics and how many seconds old they are (0 unless big and busy)."""
@@ -99,7 +99,7 @@ class TrackerApp:
         client_ip: str,
         forwarded_for: bytes | None,
         now: float,
-    ) -> Reply:
+    ) -> HttpReply:
         try:
             params, hashes = parse_query(query)
             req = parse_announce(params, hashes)
@@ -112,7 +112,7 @@ class TrackerApp:
             addr = ip + req.port.to_bytes(2, "big")
             swarm, me = registry.announce(req, addr, now)
         except TrackerError as e:
-            return Reply(200, BENCODE, replies.failure(e.reason), e)
+            return HttpReply(200, BENCODE, replies.failure(e.reason), e)
         config = self.config
         numwant = req.numwant
         if numwant is None:
@@ -123,7 +123,7 @@ class TrackerApp:
         note = None if event is None else f"{client_ip} {event}"
         if swarm is None:
             body = replies.announce_compact(0, 0, 0, config.interval, config.min_interval, b"", b"")
-            return Reply(200, BENCODE, body, None, note)
+            return HttpReply(200, BENCODE, body, None, note)
         rng = registry.rng
         if me is None:  # stopped: the client wants no peers
             numwant = 0
@@ -158,7 +158,7 @@ class TrackerApp:
             body = replies.announce_dicts(
                 seeders, swarm.completed, leechers, config.interval, config.min_interval, peers
             )
-        return _new_reply(Reply, (200, BENCODE, body, None, note))
+        return _new_reply(HttpReply, (200, BENCODE, body, None, note))
 
     def source_ip(self, client_ip: str, req: Announce, forwarded_for: bytes | None) -> bytes:
         """The peer's packed IP: the socket's, unless a trusted proxy names another."""
@@ -170,7 +170,7 @@ class TrackerApp:
         packed = self._packed.get(client_ip)
         return packed if packed is not None else pack_ip_into(self._packed, client_ip)
 
-    def scrape(self, passkey: bytes | None, query: bytes) -> Reply:
+    def scrape(self, passkey: bytes | None, query: bytes) -> HttpReply:
         try:
             if passkey is not None or self.registry.passkeys:
                 self.registry.check_passkey(passkey)
@@ -186,6 +186,6 @@ class TrackerApp:
                     if h not in wl:
                         raise RefusedError("info_hash not on this tracker's whitelist")
         except TrackerError as e:
-            return Reply(200, BENCODE, replies.failure(e.reason), e)
+            return HttpReply(200, BENCODE, replies.failure(e.reason), e)
         files = [(h, *self.registry.scrape(h)) for h in hashes]
-        return Reply(200, BENCODE, replies.scrape(files))
+        return HttpReply(200, BENCODE, replies.scrape(files))

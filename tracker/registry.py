@@ -9,10 +9,10 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Iterator
 
+from minternet.ratelimit import TokenBuckets
 from tracker.announce import COMPLETED, STOPPED, Announce
 from tracker.config import TrackerConfig
 from tracker.errors import RefusedError
-from tracker.ratelimit import RateLimiter
 from tracker.swarm import KEY_BYTES, Peer, Swarm
 
 
@@ -32,7 +32,7 @@ class Registry:
             None if whitelist is None else frozenset(whitelist)
         )
         self.passkeys = frozenset(k.encode() for k in config.passkeys)
-        self.limiter = RateLimiter(config.rate_per_ip, config.rate_burst, config.rate_tracked_ips)
+        self.limiter = TokenBuckets(config.rate_per_ip, config.rate_burst, config.rate_tracked_ips)
         self.peer_count = 0
         self.announces = 0
         #: Changes other than announces (expiry, a new whitelist): with `announces`, tells a

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from tracker import udp_codec as codec
-from tracker.addr import pack_ip_into
+from tracker.addr import pack_ip_into, packed_cache
 from tracker.announce import event_note
 from tracker.connid import ConnectionIds
 from tracker.errors import PacketError, RefusedError, TrackerError
@@ -17,13 +17,13 @@ from tracker.registry import Registry
 from tracker.udp_codec import ANNOUNCE, CONNECT, SCRAPE
 
 
-class Datagram(NamedTuple):
+class UdpReply(NamedTuple):
     reply: bytes | None
     fault: TrackerError | None = None
     note: str | None = None
 
 
-_new_datagram = tuple.__new__  # skips the NamedTuple's Python-level __new__ on the hot path
+_new_reply = tuple.__new__  # skips the NamedTuple's Python-level __new__ on the hot path
 
 
 class UdpTrackerApp:
@@ -31,13 +31,13 @@ class UdpTrackerApp:
         self.registry = registry
         self.config = registry.config
         self.cids = cids
-        self._packed: dict[str, bytes] = {}  # source address text -> packed, for the hot path
+        self._packed = packed_cache()  # source address text -> packed, for the hot path
 
-    def handle(self, data: bytes, ip: str, port: int, now: float) -> Datagram:
+    def handle(self, data: bytes, ip: str, port: int, now: float) -> UdpReply:
         try:
             connection_id, action, tid = codec.parse_header(data)
         except PacketError as e:
-            return Datagram(None, e)
+            return UdpReply(None, e)
         proven = False  # the request carried a valid connection id: its source is real
         try:
             packed_ip = self._packed.get(ip)
@@ -51,7 +51,7 @@ class UdpTrackerApp:
                 return self.announce(data, tid, packed_ip, now)
             if action == CONNECT:
                 codec.check_connect(data, connection_id)
-                return Datagram(codec.connect_reply(tid, self.cids.issue(client, now)))
+                return UdpReply(codec.connect_reply(tid, self.cids.issue(client, now)))
             if action != SCRAPE:
                 raise PacketError(f"unknown action {action}")
             if not self.cids.valid(data[:8], client, now):
@@ -62,10 +62,10 @@ class UdpTrackerApp:
             if wl is not None and any(h not in wl for h in hashes):
                 raise RefusedError("info_hash not on this tracker's whitelist")
             entries = [self.registry.scrape(h) for h in hashes]
-            return Datagram(codec.scrape_reply(tid, entries))
+            return UdpReply(codec.scrape_reply(tid, entries))
         except TrackerError as e:
             if isinstance(e, PacketError) and not e.reply:
-                return Datagram(None, e)
+                return UdpReply(None, e)
             reply = codec.error_reply(tid, e.reason)
             if not proven:
                 # The source address may be spoofed (that is what connection ids are for,
@@ -73,9 +73,9 @@ class UdpTrackerApp:
                 # used to amplify a reflection attack. Real requests are long enough (an
                 # announce is 98 bytes) to carry the whole message.
                 reply = reply[: len(data)]
-            return Datagram(reply, e)
+            return UdpReply(reply, e)
 
-    def announce(self, data: bytes, tid: int, ip: bytes, now: float) -> Datagram:
+    def announce(self, data: bytes, tid: int, ip: bytes, now: float) -> UdpReply:
         req, _ip_field = codec.parse_announce(data)  # the ip field is not trusted
         registry = self.registry
         if registry.limiter.rate:
@@ -84,7 +84,7 @@ class UdpTrackerApp:
         config = self.config
         note = event_note(req)
         if swarm is None:
-            return Datagram(codec.announce_reply(tid, config.interval, 0, 0, b""))
+            return UdpReply(codec.announce_reply(tid, config.interval, 0, 0, b""))
         numwant = req.numwant
         if numwant is None:
             numwant = config.numwant_default
@@ -98,4 +98,4 @@ class UdpTrackerApp:
             peers = swarm.compact(swarm.seeders6, swarm.leechers6, me, numwant, registry.rng)
         leechers, seeders = swarm.counts()
         reply = codec.announce_reply_parts(tid, config.interval, leechers, seeders, peers)
-        return _new_datagram(Datagram, (reply, None, note))
+        return _new_reply(UdpReply, (reply, None, note))

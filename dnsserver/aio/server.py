@@ -7,22 +7,24 @@ import asyncio
 import logging
 
 from dnsserver.aio import identity
-from dnsserver.aio.tcp import TcpConnection, TcpLimits
-from dnsserver.aio.udp import UdpListener
-from dnsserver.config import ServerConfig
+from dnsserver.aio.tcp import DnsTcp
+from dnsserver.aio.tcp import limits as tcp_limits
+from dnsserver.aio.udp import MAX_QUERY, DnsUdp
+from dnsserver.config import AuthConfig
 from dnsserver.engine import Engine
 from dnsserver.errors import ZoneError
 from dnsserver.rrl import RateLimiter
 from dnsserver.zoneset import ZoneSet, load_zones
 from minternet import listen
+from minternet.control import ControlServer
+from minternet.datagram import DatagramListener, bind_pair
 from minternet.logs import Throttle
+from minternet.stream import Connection, StreamListener
 
 log = logging.getLogger(__name__)
 
-BIND_ATTEMPTS = 20  # port 0: the UDP port chosen by the kernel may be taken for TCP
 
-
-def log_zone_error(name: str, error: ZoneError, what: str) -> None:
+def log_zone_error(error: ZoneError, what: str) -> None:
     """One line per problem of zones that did not load, in file order: each error after
     `what` ("refusing to start"), each warning as it would be logged for a zone that loads."""
     problems = error.problems or ()
@@ -35,7 +37,7 @@ def log_zone_error(name: str, error: ZoneError, what: str) -> None:
             log.error("%s: %s", what, problem)
 
 
-def log_zones(name: str, zones: ZoneSet) -> None:
+def log_zones(zones: ZoneSet) -> None:
     """Per zone, as BIND does: its warnings, then `zone example.com/IN: loaded serial N`."""
     for zone in zones:
         for problem in zone.warnings:
@@ -47,13 +49,13 @@ class DnsServer:
     """One authoritative server. `start()` returns {"dns": port of the first listen address}."""
 
     def __init__(
-        self, config: ServerConfig, *, name: str = "dnsserver", zones: ZoneSet | None = None
+        self, config: AuthConfig, *, name: str = "dnsserver", zones: ZoneSet | None = None
     ) -> None:
         self.name = name
         self.config = config
         # A zone that does not load stops us here, before anything is bound (ZoneError).
         self.engine = Engine(
-            zones if zones is not None else load_zones(config.zones),
+            zones if zones is not None else load_zones(config.zones, pause_gc=True),
             max_udp=config.limits.max_udp_payload,
             cache_entries=config.limits.cache_entries,
             identity=identity.from_config(
@@ -63,25 +65,32 @@ class DnsServer:
                 hide_version=config.hide_version,
             ),
         )
-        log_zones(name, self.engine.zones)
+        log_zones(self.engine.zones)
         self.rrl = RateLimiter(config.rrl) if config.rrl.enabled else None
         self.throttle = Throttle()
         self.addresses: list[tuple[str, int]] = []
-        self._udp: list[UdpListener] = []
-        self._tcp: list[asyncio.Server] = []
-        self._tcp_limits = TcpLimits(
-            max_connections=config.limits.tcp_max_connections,
-            idle_timeout=config.limits.tcp_idle_timeout,
-            max_message=config.limits.tcp_max_message,
-        )
+        self.udp = DnsUdp(self.engine, self.rrl, self.throttle)
+        self._udp: list[DatagramListener] = []
+        self._tcp: list[StreamListener[bytes]] = []
+        self._control: ControlServer | None = None
+
+    @property
+    def tcp_connections(self) -> list[Connection]:
+        return [c for listener in self._tcp for c in listener.connections]
 
     async def start(self) -> dict[str, int]:
         if not self.config.listen:
             raise ValueError("no listen address")
+        ports: dict[str, int] = {}
         try:
             for text in self.config.listen:
                 host, port = listen.parse_hostport(text, 53)
                 self.addresses.append((host, await self._bind(host, port)))
+            if self.config.control:
+                self._control = ControlServer({"stats": self.stats}, throttle=self.throttle)
+                ports["control"] = await self._control.start(
+                    *listen.parse_hostport(self.config.control)
+                )
         except BaseException:
             await self.stop()
             raise
@@ -91,42 +100,47 @@ class DnsServer:
                      zones, host, port,
                      f"{self.config.rrl.rate:g}/s per /{self.config.rrl.ipv4_prefix}"
                      if self.rrl else "off")  # fmt: skip
-        return {"dns": self.addresses[0][1]}
+        return {"dns": self.addresses[0][1], **ports}
 
     async def _bind(self, host: str, port: int) -> int:
-        for attempt in range(BIND_ATTEMPTS):
-            sock = listen.bind_udp(host, port)
-            udp = UdpListener(sock, self.engine, self.rrl, self.throttle)
-            real = udp.port
-            try:
-                server, _ = await listen.open_tcp(self._tcp_protocol, host, real)
-            except OSError:
-                udp.close()
-                if port != 0 or attempt == BIND_ATTEMPTS - 1:
-                    raise
-                continue
-            udp.start()
-            self._udp.append(udp)
-            self._tcp.append(server)
-            return real
-        raise OSError(f"cannot bind {host}")  # not reached
+        lim = self.config.limits
+        tcp = StreamListener(
+            lambda conn: DnsTcp(conn, self.engine, self.throttle, lim.tcp_max_message),
+            tcp_limits(max_connections=lim.tcp_max_connections, idle_timeout=lim.tcp_idle_timeout),
+            throttle=self.throttle,
+        )
+        sock = await bind_pair(host, port, lambda p: tcp.start(host, p))
+        udp = DatagramListener(
+            sock, self.udp.datagrams, throttle=self.throttle, max_datagram=MAX_QUERY
+        )
+        udp.start()
+        self._udp.append(udp)
+        self._tcp.append(tcp)
+        return udp.port
 
-    def _tcp_protocol(self) -> TcpConnection:
-        return TcpConnection(self.engine, self._tcp_limits, self.throttle)
+    def stats(self, args: list[str]) -> dict[str, object]:
+        """The control endpoint's `stats`: what `minternet status` shows for this server."""
+        return {
+            "stats": {
+                "udp_queries": self.udp.queries,
+                "tcp_connections": len(self.tcp_connections),
+                "answer_cache_entries": len(self.engine.udp_cache) + len(self.engine.tcp_cache),
+                "zones": len(self.engine.zones),
+            }
+        }
 
     async def stop(self) -> None:
         for udp in self._udp:
             udp.close()
-        for server in self._tcp:
-            server.close()
-        for conn in list(self._tcp_limits.connections):
-            if conn.transport is not None:
-                conn.transport.close()  # answers already written are still flushed
-        for server in self._tcp:
-            try:
-                await asyncio.wait_for(server.wait_closed(), 5.0)
-            except TimeoutError:
-                log.warning("TCP connections still open after 5 s; leaving them")
+        if self._control is not None:
+            self._control.close()
+            await self._control.wait_closed()
+            self._control = None
+        for tcp in self._tcp:
+            tcp.close()  # answers already written are still flushed
+        for tcp in self._tcp:
+            if not await tcp.wait_closed(5.0):
+                log.warning("TCP connections still open after 5 s; aborted them")
         self._udp.clear()
         self._tcp.clear()
 
@@ -137,12 +151,12 @@ class DnsServer:
         try:
             zones = await loop.run_in_executor(None, load_zones, self.config.zones)
         except ZoneError as e:
-            log_zone_error(self.name, e, "reload failed, still serving the old zones")
+            log_zone_error(e, "reload failed, still serving the old zones")
             return False
         except Exception:  # a bug in loading must not take the server down either
             log.exception("reload failed, still serving the old zones")
             return False
         self.engine.swap_zones(zones)
-        log_zones(self.name, zones)
+        log_zones(zones)
         log.info("reloaded %s", " ".join(z.name_text for z in zones))
         return True

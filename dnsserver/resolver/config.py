@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from dnsserver.resolver.cache import CacheConfig
 from dnsserver.resolver.iterate import IterConfig
 from dnsserver.resolver.policy import DEFAULT_ALLOW, PolicyConfig
-from dnsserver.resolver.servers import ServerConfig
+from dnsserver.resolver.servers import SelectionConfig
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,8 +70,8 @@ class ResolverConfig:
     def policy_config(self) -> PolicyConfig:
         return PolicyConfig(allow=self.allow, rate_limit=self.rate_limit)
 
-    def server_config(self) -> ServerConfig:
-        return ServerConfig(
+    def selection_config(self) -> SelectionConfig:
+        return SelectionConfig(
             initial_rto=self.upstream_timeout,
             max_rto=max(self.upstream_timeout, self.max_upstream_timeout),
         )

@@ -1,11 +1,12 @@
 """Iterative resolution (RFC 1034 §5.3.3) as a generator: it yields queries, is sent replies.
 
-The driver (the asyncio shell, the `trace` command or a test's fake hierarchy) runs
+A driver (dnsserver/resolver/drive.py: for the asyncio shell, the `trace` command and a
+test's fake hierarchy) runs
 
     gen = resolver.resolve(qname, qtype, now)
     query = next(gen)
     while True:
-        query = gen.send(Reply(now=..., message=... or None on timeout, rtt=...))
+        query = gen.send(UpstreamReply(now=..., message=... or None on timeout, rtt=...))
 
 until StopIteration carries the `Result`. No I/O, no clock, no randomness but the injected RNG.
 
@@ -57,8 +58,8 @@ class IterConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Query:
-    """Action: send (qlabel, qtype, IN) to `server`; reply with `Reply` (message None: timeout)."""
+class UpstreamQuery:
+    """Action: send (qlabel, qtype, IN) to `server`; answer with an `UpstreamReply`."""
 
     server: str
     qname: Name
@@ -70,7 +71,7 @@ class Query:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Reply:
+class UpstreamReply:
     now: float
     message: DNSRecord | None
     rtt: float = 0.0
@@ -128,7 +129,7 @@ class _Budget:
     steps: list[Step] = field(default_factory=list)
 
 
-Driver = Generator[Query, Reply, Result]
+Driver = Generator[UpstreamQuery, UpstreamReply, Result]
 
 #: Answer types whose targets' addresses go in the additional section.
 _ADDITIONAL_FOR = frozenset({QTYPE.NS, QTYPE.MX, QTYPE.SRV})
@@ -311,7 +312,7 @@ class Resolver:
 
     def _iterate(
         self, name: Name, qtype: int, b: _Budget, depth: int, stack: frozenset[tuple[Name, int]]
-    ) -> Generator[Query, Reply, _Outcome]:
+    ) -> Generator[UpstreamQuery, UpstreamReply, _Outcome]:
         cfg = self.config
         forwarding = bool(cfg.forwarders)
         zone, ns_names = (ROOT, ()) if forwarding else self.closest_delegation(name, b.now)
@@ -333,7 +334,7 @@ class Resolver:
             server = self.selector.choose(candidates)
             tried[server] = tried.get(server, 0) + 1
             sent_at = b.now
-            reply = yield Query(
+            reply = yield UpstreamQuery(
                 server=server,
                 qname=name,
                 qlabel=self._qlabel(name),
@@ -389,7 +390,7 @@ class Resolver:
         b: _Budget,
         depth: int,
         stack: frozenset[tuple[Name, int]],
-    ) -> Generator[Query, Reply, bool]:
+    ) -> Generator[UpstreamQuery, UpstreamReply, bool]:
         """Resolve the address of one NS name that came without usable glue (RFC 1034 §5.3.3)."""
         for ns in ns_names:
             if ns in looked_up or self._ns_addresses(ns, b.now):

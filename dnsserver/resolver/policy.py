@@ -1,15 +1,17 @@
 """Who may use the resolver: an ACL of client networks (others get REFUSED) and a rate limit.
 
-The rate limit is a token bucket per client address (like Unbound's ip-ratelimit), with a
-bounded table: when it is full, the oldest clients are forgotten, so a flood of spoofed
-source addresses cannot grow memory.
+The rate limit is a token bucket per client address (like Unbound's ip-ratelimit), from the
+shared minternet.ratelimit: a bounded table, so a flood of spoofed source addresses cannot
+grow memory.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections import OrderedDict
 from dataclasses import dataclass
+
+from minternet.bounded import BoundedMap
+from minternet.ratelimit import TokenBuckets
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -31,8 +33,10 @@ class Policy:
         self.networks: tuple[Network, ...] = tuple(
             ipaddress.ip_network(n, strict=False) for n in self.config.allow
         )
-        self.known: dict[str, bool] = {}  # client address -> allowed (a bounded memo)
-        self._buckets: OrderedDict[str, list[float]] = OrderedDict()
+        self.known: BoundedMap[str, bool] = BoundedMap(10_000)  # client address -> allowed
+        self.buckets = TokenBuckets(
+            self.config.rate_limit, self.config.burst, self.config.max_clients
+        )
 
     def allowed(self, addr: str) -> bool:
         """RFC 5358: recursion only for the configured client networks."""
@@ -43,28 +47,9 @@ class Policy:
             except ValueError:
                 return False
             hit = any(ip in n for n in self.networks)
-            if len(self.known) > 10_000:
-                self.known.clear()
-            self.known[addr] = hit
+            self.known.put(addr, hit)
         return hit
 
     def admit(self, addr: str, now: float) -> bool:
         """Take one token from the client's bucket; False if it is empty."""
-        rate = self.config.rate_limit
-        if rate <= 0:
-            return True
-        burst = self.config.burst or rate
-        b = self._buckets.get(addr)
-        if b is None:
-            b = [burst, now]
-            self._buckets[addr] = b
-            if len(self._buckets) > self.config.max_clients:
-                self._buckets.popitem(last=False)
-        else:
-            self._buckets.move_to_end(addr)
-            b[0] = min(burst, b[0] + (now - b[1]) * rate)
-            b[1] = now
-        if b[0] < 1.0:
-            return False
-        b[0] -= 1.0
-        return True
+        return self.buckets.allow(addr, now)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ServerConfig:
+class SelectionConfig:
     initial_rto: float = 0.4  # Unbound starts at 376 ms
     min_rto: float = 0.15
     max_rto: float = 2.0  # a dead server costs at most this per attempt
@@ -31,8 +31,8 @@ class _Info:
 
 
 class ServerSelector:
-    def __init__(self, rng: random.Random, config: ServerConfig | None = None) -> None:
-        self.config = config or ServerConfig()
+    def __init__(self, rng: random.Random, config: SelectionConfig | None = None) -> None:
+        self.config = config or SelectionConfig()
         self._rng = rng
         self._d: OrderedDict[str, _Info] = OrderedDict()
 

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dnsserver.aio.server import DnsServer
-from dnsserver.config import Limits, ServerConfig
+from dnsserver.config import AuthConfig, Limits
 from dnsserver.rrl import RrlConfig
 from tests.dnsserver.test_hostile import SEEDS
 
@@ -28,7 +28,7 @@ HOST = "127.0.0.1"
 @pytest.fixture(scope="module")
 def live(zone_dir: Path) -> Iterator[int]:
     """A server on its own event loop in a thread, so that blocking clients can drive it."""
-    cfg = ServerConfig(
+    cfg = AuthConfig(
         zones=(str(zone_dir / "networkutopia.com.zone"),),
         listen=(f"{HOST}:0",),
         rrl=RrlConfig(enabled=False),

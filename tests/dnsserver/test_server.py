@@ -16,8 +16,9 @@ import dns.rcode
 import pytest
 
 from dnsserver.aio.server import DnsServer
-from dnsserver.config import Limits, ServerConfig
+from dnsserver.config import AuthConfig, Limits
 from dnsserver.rrl import RrlConfig
+from minternet.control import request as control_request
 from tests.dnsserver.conftest import rrs
 from tests.dnsserver.test_protocol import BIG_ZONE
 
@@ -38,7 +39,7 @@ async def server(tmp_path: Path, zone_dir: Path) -> AsyncIterator[DnsServer]:
     live.write_text(zone_text("192.0.2.1"))
     big = tmp_path / "big.zone"
     big.write_text(BIG_ZONE)
-    cfg = ServerConfig(
+    cfg = AuthConfig(
         zones=(str(live), str(big), str(zone_dir / "networkutopia.com.zone")),
         listen=(f"{HOST}:0",),
         rrl=RrlConfig(rate=20, slip=2),
@@ -208,7 +209,7 @@ def _has_ipv6_loopback() -> bool:
 
 @pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback on this machine")
 async def test_ipv6_listener(zone_dir: Path) -> None:
-    cfg = ServerConfig(
+    cfg = AuthConfig(
         zones=(str(zone_dir / "networkutopia.com.zone"),), listen=("[::1]:0", f"{HOST}:0")
     )
     srv = DnsServer(cfg)
@@ -231,7 +232,7 @@ async def test_each_zone_is_logged_with_its_serial_on_start_and_on_reload(
     caplog.set_level(logging.INFO, logger="dnsserver.aio.server")
     live = tmp_path / "live.zone"
     live.write_text(zone_text("192.0.2.1"))
-    srv = DnsServer(ServerConfig(zones=(str(live),), listen=(f"{HOST}:0",)), name="t")
+    srv = DnsServer(AuthConfig(zones=(str(live),), listen=(f"{HOST}:0",)), name="t")
     assert caplog.messages == ["zone live.test/IN: loaded serial 1, 4 records"]
     caplog.clear()
     live.write_text(zone_text("192.0.2.2").replace(" 1 7200", " 2 7200") + "sub NS ns.sub\n")
@@ -258,3 +259,20 @@ async def test_each_zone_is_logged_with_its_serial_on_start_and_on_reload(
         )
     ]
     assert srv.engine.zones.find((b"live", b"test")).serial == 2  # type: ignore[union-attr]
+
+
+async def test_the_control_endpoint_counts_queries_and_connections(tmp_path) -> None:
+    zone = tmp_path / "example.zone"
+    zone.write_text("$ORIGIN example.\n$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 127.0.0.1\n")
+    config = AuthConfig(zones=(str(zone),), listen=("127.0.0.1:0",), control="127.0.0.1:0")
+    server = DnsServer(config)
+    ports = await server.start()
+    try:
+        q = dns.message.make_query("ns.example.", "A")
+        for _ in range(3):
+            await dns.asyncquery.udp(q, "127.0.0.1", port=ports["dns"], timeout=5)
+        reply = await asyncio.to_thread(control_request, f"127.0.0.1:{ports['control']}", "stats")
+        assert reply["stats"]["udp_queries"] == 3 and reply["stats"]["zones"] == 1
+        assert reply["stats"]["tcp_connections"] == 0
+    finally:
+        await server.stop()

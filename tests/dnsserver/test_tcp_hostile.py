@@ -12,7 +12,7 @@ import dns.message
 import pytest
 
 from dnsserver.aio.server import DnsServer
-from dnsserver.config import Limits, ServerConfig
+from dnsserver.config import AuthConfig, Limits
 from tests.dnsserver.rawclient import dribble_until_closed, framed, send_without_reading
 from tests.dnsserver.test_protocol import BIG_ZONE
 
@@ -23,9 +23,7 @@ HOST = "127.0.0.1"
 async def server(tmp_path: Path) -> AsyncIterator[DnsServer]:
     big = tmp_path / "big.zone"
     big.write_text(BIG_ZONE)
-    cfg = ServerConfig(
-        zones=(str(big),), listen=(f"{HOST}:0",), limits=Limits(tcp_idle_timeout=0.5)
-    )
+    cfg = AuthConfig(zones=(str(big),), listen=(f"{HOST}:0",), limits=Limits(tcp_idle_timeout=0.5))
     srv = DnsServer(cfg, name="test-dns")
     await srv.start()
     try:
@@ -44,9 +42,10 @@ async def test_pipelining_client_that_never_reads_costs_bounded_memory(
         worst = 0
         for _ in range(20):
             await asyncio.sleep(0.05)
-            for conn in server._tcp_limits.connections:
-                assert conn.transport is not None
-                worst = max(worst, conn.transport.get_write_buffer_size() + len(conn._buf))
+            for conn in server.tcp_connections:
+                assert conn.transport is not None and conn.handler is not None
+                buffered = conn.transport.get_write_buffer_size() + conn.handler.framer.pending()
+                worst = max(worst, buffered)
         assert 0 < worst < 512 * 1024
     finally:
         s.close()
@@ -64,13 +63,13 @@ async def test_client_that_never_reads_gives_its_connection_back(server: DnsServ
     try:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 2
-        while not server._tcp_limits.connections and loop.time() < deadline:
+        while not server.tcp_connections and loop.time() < deadline:
             await asyncio.sleep(0.01)
-        assert server._tcp_limits.connections
+        assert server.tcp_connections
         deadline = loop.time() + 5
-        while server._tcp_limits.connections and loop.time() < deadline:
+        while server.tcp_connections and loop.time() < deadline:
             await asyncio.sleep(0.1)
-        assert not server._tcp_limits.connections  # aborted: its slot of the cap is free again
+        assert not server.tcp_connections  # aborted: its slot of the cap is free again
     finally:
         s.close()
 

@@ -148,3 +148,24 @@ def test_the_generated_topology_zones_all_load(zone_dir: Path) -> None:
         z = load_zone(path)
         assert z.soa.rdatas
     assert dns.message  # the module is used by helpers above
+
+
+def test_a_reload_in_a_worker_thread_leaves_the_collector_running(tmp_path, monkeypatch):
+    # The loader turned the cyclic collector off for the whole process while a reload loaded
+    # in a worker thread: the event loop served queries without it for that time.
+    import gc
+    import threading
+
+    from dnsserver import zone as zone_mod
+    from dnsserver.zoneset import load_zones
+
+    path = tmp_path / "t.zone"
+    path.write_text("$ORIGIN t.test.\n$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 127.0.0.1\n")
+    seen: list[bool] = []
+    real = zone_mod._load
+    monkeypatch.setattr(zone_mod, "_load", lambda *a: seen.append(gc.isenabled()) or real(*a))
+    worker = threading.Thread(target=load_zones, args=([str(path)],))
+    worker.start()
+    worker.join()
+    load_zones([str(path)], pause_gc=True)  # start-up: nothing else runs, the pause is fine
+    assert seen == [True, False] and gc.isenabled()

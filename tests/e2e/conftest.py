@@ -32,6 +32,7 @@ class Running(dict[str, dict]):
     """{service name: its `minternet status --json` entry}, and what `up` printed."""
 
     up_output: str = ""
+    state_dir: str = ""
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +48,7 @@ def topology_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         assert status.returncode == 0, status.stderr
         services = Running((s["name"], s) for s in json.loads(status.stdout)["services"])
         services.up_output = up.stdout
+        services.state_dir = str(state)
         yield services
     finally:
         down = minternet("down", "--state-dir", str(state))

@@ -28,7 +28,7 @@ def test_status_lists_every_host_running_on_its_address(topology_up):
         assert s["running"] and s["pid"] > 0
         assert s["address"] == host.address and s["role"] == host.role
         if host.role.startswith("dns-"):
-            assert s["ports"] == {"dns": DNS_PORT}
+            assert s["ports"] == {"dns": DNS_PORT, "control": 8953 + E2E_PORT_OFFSET}
 
 
 def ask(server: str, name: str, rdtype: str, *, tcp: bool = False) -> dns.message.Message:

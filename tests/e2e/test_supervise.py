@@ -120,7 +120,8 @@ def test_a_dead_service_is_reported_with_how_it_died_and_restart_brings_it_back(
         assert restart.returncode == 0, restart.stderr
         second = pid_of(state, "root")
         assert restart.stdout == (
-            f"root: was not running; started again (pid {second}), 127.0.0.10 dns {DNS_PORT}\n"
+            f"root: was not running; started again (pid {second}), 127.0.0.10 dns {DNS_PORT} "
+            f"control {8953 + OFFSET}\n"
         )
         reply = dns.query.udp(dns.message.make_query(".", "NS"), "127.0.0.10", port=DNS_PORT)
         assert reply.rcode() == dns.rcode.NOERROR and reply.answer
@@ -159,7 +160,8 @@ def test_restart_a_detached_tracker(tmp_path, env):
         second = pid_of(state, "tracker")
         assert second != first
         assert restart.stdout == (
-            f"tracker: restarted (pid {first} -> {second}), 127.0.0.50 http {port} udp {port}\n"
+            f"tracker: restarted (pid {first} -> {second}), 127.0.0.50 http {port} udp {port} "
+            f"control {8953 + OFFSET}\n"
         )
         with urllib.request.urlopen(f"http://127.0.0.50:{port}/stats.json", timeout=10) as r:
             assert r.status == 200 and "swarms" in json.loads(r.read())

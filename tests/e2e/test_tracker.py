@@ -49,7 +49,11 @@ def announce(address: str, info_hash: bytes, peer_id: bytes, port: int, left: in
 
 def test_status_lists_the_tracker_ports(topology_up):
     ports = topology_up["tracker"]["ports"]
-    assert ports == {"http": 6969 + E2E_PORT_OFFSET, "udp": 6969 + E2E_PORT_OFFSET}
+    assert ports == {
+        "http": 6969 + E2E_PORT_OFFSET,
+        "udp": 6969 + E2E_PORT_OFFSET,
+        "control": 8953 + E2E_PORT_OFFSET,
+    }
 
 
 def test_two_peers_find_each_other_through_the_tracker_found_by_name(topology_up):

@@ -12,14 +12,15 @@ from minternet.topology import Host
 FAKE = """
 import sys
 from pathlib import Path
-from minternet import listen, logs, service
-import asyncio
+from minternet import logs, service
+from minternet.stream import StreamHandler, StreamLimits, StreamListener
 class D:
     name = sys.argv[2]
     async def start(self):
         port = int(sys.argv[4]) if len(sys.argv) > 4 else 0
-        self.server, port = await listen.open_tcp(asyncio.Protocol, sys.argv[1], port)
-        return {"echo": port}
+        limits = StreamLimits(max_connections=4, idle_timeout=5.0)
+        self.server = StreamListener(StreamHandler, limits, throttle=logs.Throttle())
+        return {"echo": await self.server.start(sys.argv[1], port)}
     async def stop(self):
         self.server.close()
 logs.setup(D.name)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from dnsserver.cli import build_config, build_parser
-from dnsserver.resolver.cli import build_config as resolver_config
+from dnsserver.resolver_cli import build_config as resolver_config
 from minternet import topology
 from minternet.cli import rrl_line
 from minternet.launch import LaunchContext, command_for

@@ -14,9 +14,10 @@ from minternet.listen import (
     BindError,
     bind_udp,
     binding,
-    open_tcp,
     parse_hostport,
 )
+from minternet.logs import Throttle
+from minternet.stream import StreamHandler, StreamLimits, StreamListener
 
 
 @pytest.mark.parametrize(
@@ -63,15 +64,21 @@ def test_bind_udp_refuses_a_taken_port():
         first.close()
 
 
+def stream_listener() -> StreamListener[bytes]:
+    limits = StreamLimits(max_connections=4, idle_timeout=5.0)
+    return StreamListener(StreamHandler, limits, throttle=Throttle())
+
+
 async def test_tcp_reports_the_bound_port():
-    server, tport = await open_tcp(asyncio.Protocol, "127.0.0.1", 0)
+    listener = stream_listener()
+    tport = await listener.start("127.0.0.1", 0)
     try:
         assert tport > 0
         _, writer = await asyncio.open_connection("127.0.0.1", tport)
         writer.close()
     finally:
-        server.close()
-        await server.wait_closed()
+        listener.close()
+        await listener.wait_closed()
 
 
 def test_a_taken_udp_port_is_named_in_the_error():
@@ -87,14 +94,15 @@ def test_a_taken_udp_port_is_named_in_the_error():
 
 
 async def test_a_taken_tcp_port_is_named_in_the_error():
-    server, port = await open_tcp(asyncio.Protocol, "127.0.0.3", 0)
+    first = stream_listener()
+    port = await first.start("127.0.0.3", 0)
     try:
         with pytest.raises(BindError) as e:
-            await open_tcp(asyncio.Protocol, "127.0.0.3", port)
+            await stream_listener().start("127.0.0.3", port)
         assert str(e.value) == f"TCP 127.0.0.3:{port}: address already in use"
     finally:
-        server.close()
-        await server.wait_closed()
+        first.close()
+        await first.wait_closed()
 
 
 @pytest.mark.parametrize(

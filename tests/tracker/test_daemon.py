@@ -15,6 +15,7 @@ import aiohttp
 import bencodepy
 import pytest
 
+from minternet.control import request as control_request
 from tests.tracker.conftest import IH, announce_query, enc, pid
 from tracker.aio.server import TrackerDaemon
 from tracker.config import TrackerConfig
@@ -278,7 +279,7 @@ async def test_a_client_that_never_reads_is_paused_and_others_are_served() -> No
             if any(c.write_paused for c in daemon._http.connections):
                 break
             await asyncio.sleep(0.05)
-        assert any(c.write_paused and c.paused for c in daemon._http.connections)
+        assert any(c.write_paused and c.read_paused for c in daemon._http.connections)
         blob = await raw_exchange(ports["http"], b"GET /stats.json HTTP/1.0\r\n\r\n")
         assert blob.startswith(b"HTTP/1.1 200 OK")
     finally:
@@ -402,5 +403,19 @@ async def test_a_bad_whitelist_on_reload_keeps_the_old_one_with_one_line_no_trac
         errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
         assert len(errors) == 1 and "whitelist line 1" in errors[0].getMessage()
         assert not any(r.exc_info for r in caplog.records)
+    finally:
+        await daemon.stop()
+
+
+async def test_the_control_endpoint_reports_swarms_peers_and_announces() -> None:
+    config = TrackerConfig(rate_per_ip=0.0)
+    daemon = TrackerDaemon(config, http=(HOST, 0), control=(HOST, 0), rng=random.Random(1))
+    ports = await daemon.start()
+    try:
+        await raw_exchange(
+            ports["http"], b"GET /announce?%s HTTP/1.0\r\n\r\n" % announce_query().encode()
+        )
+        reply = await asyncio.to_thread(control_request, f"{HOST}:{ports['control']}", "stats")
+        assert reply["stats"] == {"swarms": 1, "peers": 1, "announces": 1, "http_connections": 0}
     finally:
         await daemon.stop()

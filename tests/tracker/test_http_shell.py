@@ -1,4 +1,4 @@
-"""The HTTP/1.1 connection handler fed arbitrary bytes through a fake transport."""
+"""The tracker's HTTP handler on a stream connection, fed arbitrary bytes by a fake transport."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from minternet.logs import Throttle
+from minternet.stream import Connection, StreamListener
 from tests.tracker.conftest import announce_query
-from tracker.aio.http import HttpConnection, HttpServer
+from tracker.aio.http import HttpFront
 from tracker.config import TrackerConfig
 from tracker.http_app import TrackerApp
 from tracker.registry import Registry
@@ -31,6 +32,12 @@ class FakeTransport:
     def close(self) -> None:
         self.closed = True
 
+    def abort(self) -> None:
+        self.closed = True
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
     def pause_reading(self) -> None:
         pass
 
@@ -38,9 +45,14 @@ class FakeTransport:
         pass
 
 
-def connection(config: TrackerConfig) -> tuple[HttpServer, HttpConnection, FakeTransport]:
-    server = HttpServer(TrackerApp(Registry(config, random.Random(1))), config, Throttle())
-    conn = HttpConnection(server)
+def listener(config: TrackerConfig) -> StreamListener:  # type: ignore[type-arg]
+    front = HttpFront(TrackerApp(Registry(config, random.Random(1))), config, Throttle())
+    return StreamListener(front.handler, front.limits, throttle=Throttle())
+
+
+def connection(config: TrackerConfig) -> tuple[StreamListener, Connection, FakeTransport]:  # type: ignore[type-arg]
+    server = listener(config)
+    conn = Connection(server)
     transport = FakeTransport()
     conn.connection_made(transport)  # type: ignore[arg-type]
     return server, conn, transport
@@ -108,10 +120,9 @@ async def test_requests_split_across_many_reads() -> None:
 
 
 async def test_connection_limit() -> None:
-    config = TrackerConfig(http_max_connections=2)
-    server = HttpServer(TrackerApp(Registry(config, random.Random(1))), config, Throttle())
+    server = listener(TrackerConfig(http_max_connections=2))
     transports = [FakeTransport() for _ in range(3)]
-    conns = [HttpConnection(server) for _ in range(3)]
+    conns = [Connection(server) for _ in range(3)]
     try:
         for c, t in zip(conns, transports, strict=True):
             c.connection_made(t)  # type: ignore[arg-type]

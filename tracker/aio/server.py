@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import random
@@ -11,11 +10,15 @@ from pathlib import Path
 
 from aiohttp import web
 
-from minternet import listen
+from minternet import http11, tasks
+from minternet.control import ControlServer
+from minternet.datagram import DatagramListener
 from minternet.logs import Throttle
-from tracker.aio.http import HttpServer
+from minternet.stream import StreamListener
+from minternet.tasks import every
+from tracker.aio.http import HttpFront
 from tracker.aio.http_aiohttp import start_aiohttp
-from tracker.aio.udp import UdpListener
+from tracker.aio.udp import UdpFront
 from tracker.config import TrackerConfig
 from tracker.connid import ConnectionIds
 from tracker.errors import TrackerError
@@ -39,6 +42,7 @@ class TrackerDaemon:
         *,
         http: tuple[str, int],
         udp: tuple[str, int] | None = None,
+        control: tuple[str, int] | None = None,
         name: str = "tracker",
         rng: random.Random | None = None,
     ) -> None:
@@ -46,14 +50,15 @@ class TrackerDaemon:
         self.config = config
         self.http_addr = http
         self.udp_addr = udp
+        self.control_addr = control
         self.registry = Registry(config, rng or random.Random(), self._whitelist())
         self.app = TrackerApp(self.registry, name)
         self.udp_app = UdpTrackerApp(self.registry, ConnectionIds(os.urandom(32)))
         self.throttle = Throttle()
-        self._tcp: asyncio.Server | None = None
-        self._http: HttpServer | None = None
+        self._http: StreamListener[http11.Request] | None = None
         self._runner: web.ServerRunner | None = None
-        self._udp: UdpListener | None = None
+        self._udp: DatagramListener | None = None
+        self._control: ControlServer | None = None
         self._expiry: asyncio.Task[None] | None = None
 
     def _whitelist(self) -> set[bytes] | None:
@@ -68,13 +73,16 @@ class TrackerDaemon:
                 self.app, self.config, self.throttle, host, port
             )
         else:
-            self._http = HttpServer(self.app, self.config, self.throttle)
-            self._tcp, ports["http"] = await listen.open_tcp(self._http.factory(), host, port)
+            front = HttpFront(self.app, self.config, self.throttle)
+            self._http = StreamListener(front.handler, front.limits, throttle=self.throttle)
+            ports["http"] = await self._http.start(host, port)
         if self.udp_addr is not None:
-            uhost, uport = self.udp_addr
-            self._udp = UdpListener(self.udp_app, self.throttle)
-            ports["udp"] = self._udp.start(uhost, uport)
-        self._expiry = asyncio.create_task(self._expire_forever())
+            self._udp = UdpFront(self.udp_app, self.throttle).listen(*self.udp_addr)
+            ports["udp"] = self._udp.port
+        if self.control_addr is not None:
+            self._control = ControlServer({"stats": self.stats}, throttle=self.throttle)
+            ports["control"] = await self._control.start(*self.control_addr)
+        self._expiry = every(EXPIRY_TICK, self._expire, what="peer expiry", logger=log)
         wl = self.registry.whitelist
         urls = [f"http://{_hostport(host, ports['http'])}/announce"]
         if self.udp_addr is not None:
@@ -88,13 +96,22 @@ class TrackerDaemon:
         )
         return ports
 
-    async def _expire_forever(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(EXPIRY_TICK)
-            removed = self.registry.expire(loop.time(), EXPIRY_BUDGET)
-            if removed:
-                log.info("expired %d silent peers", removed)
+    def _expire(self) -> None:
+        removed = self.registry.expire(asyncio.get_running_loop().time(), EXPIRY_BUDGET)
+        if removed:
+            log.info("expired %d silent peers", removed)
+
+    def stats(self, args: list[str]) -> dict[str, object]:
+        """The control endpoint's `stats`: what `minternet status` shows for the tracker."""
+        r = self.registry
+        return {
+            "stats": {
+                "swarms": len(r.swarms),
+                "peers": r.peer_count,
+                "announces": r.announces,
+                "http_connections": len(self._http.connections) if self._http else 0,
+            }
+        }
 
     def reload(self) -> None:
         """SIGHUP: re-read the whitelist file; a bad one is reported and the old one kept."""
@@ -104,23 +121,22 @@ class TrackerDaemon:
             log.error("%s; still serving the previous whitelist", e)
             return
         self.registry.set_whitelist(wl)
-        log.info("whitelist reloaded (%s)", "off" if wl is None else len(wl))
+        log.info("whitelist reloaded (%s)", "off" if wl is None else f"{len(wl)} torrents")
 
     async def stop(self) -> None:
-        if self._expiry is not None:
-            self._expiry.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._expiry
-            self._expiry = None
+        await tasks.stop(self._expiry)
+        self._expiry = None
         if self._udp is not None:
             self._udp.close()
             self._udp = None
-        if self._tcp is not None:
-            self._tcp.close()
-            if self._http is not None:
-                self._http.close()
-            await self._tcp.wait_closed()
-            self._tcp = None
+        if self._control is not None:
+            self._control.close()
+            await self._control.wait_closed()
+            self._control = None
+        if self._http is not None:
+            self._http.close()
+            await self._http.wait_closed()
+            self._http = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

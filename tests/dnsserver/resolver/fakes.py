@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from dnslib import QTYPE, RCODE, RR, DNSHeader, DNSLabel, DNSQuestion, DNSRecord
 
 from dnsserver.resolver.cache import Cache, CacheConfig
+from dnsserver.resolver.drive import run
 from dnsserver.resolver.hints import RootHints
-from dnsserver.resolver.iterate import IterConfig, Query, Reply, Resolver, Result
+from dnsserver.resolver.iterate import IterConfig, Resolver, Result, UpstreamQuery, UpstreamReply
 from dnsserver.resolver.rrset import name_of
 from dnsserver.resolver.stats import Stats
 
@@ -218,7 +219,7 @@ class Harness:
     net: dict[str, FakeServer]
     now: float = 1000.0
     rtt: float = 0.002
-    sent: list[Query] = field(default_factory=list)
+    sent: list[UpstreamQuery] = field(default_factory=list)
     cache_config: CacheConfig = field(default_factory=CacheConfig)
     config: IterConfig = field(default_factory=IterConfig)
     seed: int = 1
@@ -237,16 +238,10 @@ class Harness:
 
     def resolve(self, name: str, qtype: str | int = "A") -> Result:
         t = qtype if isinstance(qtype, int) else int(getattr(QTYPE, qtype))
-        gen = self.resolver.resolve(name_of(name), t, self.now)
-        try:
-            q = next(gen)
-            while True:
-                self.sent.append(q)
-                q = gen.send(self.exchange(q))
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+        return run(self.resolver.resolve(name_of(name), t, self.now), self.exchange)
 
-    def exchange(self, q: Query) -> Reply:
+    def exchange(self, q: UpstreamQuery) -> UpstreamReply:
+        self.sent.append(q)
         server = self.net.get(q.server)
         query = DNSRecord(
             DNSHeader(id=random.randrange(65536), rd=0), q=DNSQuestion(q.qlabel, q.qtype)
@@ -254,9 +249,9 @@ class Harness:
         resp = server.respond(DNSRecord.parse(query.pack())) if server else None
         if resp is None:
             self.now += q.timeout
-            return Reply(now=self.now, message=None)
+            return UpstreamReply(now=self.now, message=None)
         self.now += self.rtt
-        return Reply(now=self.now, message=DNSRecord.parse(resp.pack()), rtt=self.rtt)
+        return UpstreamReply(now=self.now, message=DNSRecord.parse(resp.pack()), rtt=self.rtt)
 
     def addresses(self, res: Result) -> list[str]:
         return sorted(str(rr.rdata) for s in res.answer if s.rtype == QTYPE.A for rr in s.to_rrs())

@@ -14,7 +14,7 @@ import dns.rcode
 import dns.rdataclass
 import pytest
 
-from dnsserver.resolver.cli import build_config
+from dnsserver.resolver_cli import build_config
 
 Start = Any
 NSID = dns.edns.GenericOption(dns.edns.NSID, b"")
@@ -86,7 +86,7 @@ async def test_nsid_only_to_queries_that_ask_on_every_path(start_resolver: Start
 )
 def test_identity_flags(flags: list[str], want: tuple[object, ...]) -> None:
     parser = argparse.ArgumentParser()
-    from dnsserver.resolver.cli import add_parsers
+    from dnsserver.resolver_cli import add_parsers
 
     add_parsers(parser.add_subparsers(dest="command"))
     c = build_config(parser.parse_args(["resolve", *flags]))

@@ -18,7 +18,7 @@ import dns.asyncquery
 import dns.message
 import pytest
 
-from dnsserver.resolver.cli import main
+from dnsserver.cli import main
 
 from .conftest import Hierarchy
 
@@ -40,7 +40,7 @@ async def test_resolver_process_and_control_commands(
 ) -> None:
     ready = tmp_path / "ready.json"
     cmd = [
-        sys.executable, "-m", "dnsserver.resolver", "resolve", "--listen", "127.0.0.1:0",
+        sys.executable, "-m", "dnsserver", "resolve", "--listen", "127.0.0.1:0",
         "--root-hints", str(hints_file), "--upstream-port", str(hierarchy.port),
         "--control", "127.0.0.1:0", "--name", "local-dns", "--ready-file", str(ready),
     ]  # fmt: skip

@@ -16,11 +16,10 @@ import dns.rcode
 import pytest
 from dnslib import DNSHeader, DNSRecord
 
-from dnsserver.aio import resolver as resolver_mod
-from dnsserver.aio import upstream as upstream_mod
-from dnsserver.aio.stub import TCPConn
 from dnsserver.resolver import control as control_mod
+from minternet import dnsclient as upstream_mod  # where the upstream sockets are made
 from minternet.control import request as control
+from minternet.stream import Connection, StreamListener
 from tests.dnsserver.rawclient import (
     dribble_until_closed,
     send_without_reading,
@@ -104,9 +103,10 @@ async def test_pipelining_client_that_never_reads_costs_bounded_memory(
         worst = 0
         for _ in range(20):
             await asyncio.sleep(0.05)
-            for conn in d._tcp_conns:
-                assert conn.transport is not None
-                worst = max(worst, conn.transport.get_write_buffer_size(), len(conn.buf))
+            for conn in d.tcp_connections:
+                assert conn.transport is not None and conn.handler is not None
+                buffered = conn.handler.framer.pending()
+                worst = max(worst, conn.transport.get_write_buffer_size(), buffered)
         assert 0 < worst < 512 * 1024
     finally:
         s.close()
@@ -126,13 +126,13 @@ async def test_tcp_client_that_dribbles_or_never_reads_is_dropped_at_the_idle_ti
     s = await send_without_reading(ports["dns"], _pipelined("big.example.test", 2000), 0.5)
     try:
         deadline = loop.time() + 2
-        while not d._tcp_conns and loop.time() < deadline:
+        while not d.tcp_connections and loop.time() < deadline:
             await asyncio.sleep(0.01)
-        assert d._tcp_conns
+        assert d.tcp_connections
         deadline = loop.time() + 5
-        while d._tcp_conns and loop.time() < deadline:
+        while d.tcp_connections and loop.time() < deadline:
             await asyncio.sleep(0.1)
-        assert not d._tcp_conns
+        assert not d.tcp_connections
     finally:
         s.close()
 
@@ -178,7 +178,7 @@ async def test_upstream_truncating_even_over_tcp_is_no_answer(
 
 
 class _OutOfDescriptors:
-    """The `socket` module as seen by the upstream code when the process has no fd left."""
+    """The `socket` module as the upstream exchange sees it when the process has no fd left."""
 
     def __getattr__(self, name: str) -> Any:
         return getattr(socket, name)
@@ -214,7 +214,7 @@ async def test_tcp_queries_respect_the_bound_on_queries_in_progress(
         worst = 0
         for _ in range(10):
             await asyncio.sleep(0.02)
-            worst = max(worst, len(d._tasks))
+            worst = max(worst, len(d.tasks))
         assert worst <= 4
         assert d.stats.dropped_overload >= 8
     finally:
@@ -246,16 +246,16 @@ async def test_idle_control_connections_are_bounded_and_never_lock_the_operator_
 async def test_port_zero_retries_when_the_udp_port_is_taken_for_tcp(
     start_resolver: Start, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_open_tcp = resolver_mod.open_tcp
+    real_start = StreamListener.start
     failures = []
 
     async def busy_once(*args: Any, **kwargs: Any) -> Any:
         if not failures:  # another process holds this port for TCP
             failures.append(args[2])
             raise OSError(errno.EADDRINUSE, "address already in use")
-        return await real_open_tcp(*args, **kwargs)
+        return await real_start(*args, **kwargs)
 
-    monkeypatch.setattr(resolver_mod, "open_tcp", busy_once)
+    monkeypatch.setattr(StreamListener, "start", busy_once)
     _, ports = await start_resolver()  # the first UDP socket must not leak either
     assert failures and ports["dns"] != failures[0]
     query = raw_query(b"\x03www\x07example\x04test\x00")
@@ -321,12 +321,13 @@ async def test_tcp_connection_reset_before_it_is_accepted_is_dropped_not_refused
             pass
 
     transport = ResetTransport()
-    conn = TCPConn(d)
+    assert d._tcp is not None
+    conn = Connection(d._tcp)
     with caplog.at_level(logging.WARNING):
         conn.connection_made(transport)
         q = raw_query(b"\x03www\x07example\x04test\x00")
         if not transport.aborted:
             conn.data_received(struct.pack("!H", len(q)) + q)
             await asyncio.sleep(0.1)
-    assert transport.aborted and conn not in d._tcp_conns
+    assert transport.aborted and conn not in d.tcp_connections
     assert not [r for r in caplog.records if "allow list" in r.getMessage()]  # no bogus REFUSED

@@ -260,10 +260,10 @@ async def test_flood_of_unique_names_is_bounded(
         tr.close()
     await asyncio.sleep(0.5)
     assert d.stats.dropped_overload > 0
-    assert len(d._tasks) <= 4 and len(d.cache) <= 50
+    assert len(d.tasks) <= 4 and len(d.cache) <= 50
     hierarchy.net["127.0.0.12"].delay = 0.0
     for _ in range(50):  # the flood drains; then everyone is served again
-        if not d._tasks:
+        if not len(d.tasks):
             break
         await asyncio.sleep(0.1)
     assert addresses(await ask(ports["dns"], "www.example.test.")) == ["127.1.0.1"]
@@ -275,10 +275,10 @@ async def test_cached_answers_count_their_ttls_down(start_resolver: Start) -> No
     assert first.answer[0].ttl == 300
     await ask(ports["dns"], "www.example.test.")  # now an exact-repeat ("hot") entry
     # Age every cached copy by 100 s instead of sleeping: packed answers and RRsets.
-    for entry in d.answers.values():
+    for entry in d.frontend.answers.values():
         entry.created -= 100
         entry.expires -= 100
-    for hot in d.hot.values():
+    for hot in d.frontend.hot.values():
         hot[1] = 0.0
     later = await ask(ports["dns"], "www.example.test.")
     assert later.answer[0].ttl == 200

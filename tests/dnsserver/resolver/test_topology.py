@@ -19,10 +19,10 @@ from dnslib import RR, DNSRecord
 
 from dnsserver.aio.resolver import ResolverDaemon
 from dnsserver.aio.server import DnsServer
-from dnsserver.config import ServerConfig
+from dnsserver.config import AuthConfig
 from dnsserver.resolver import hints as hints_mod
-from dnsserver.resolver.cli import format_trace, trace
 from dnsserver.resolver.config import ResolverConfig
+from dnsserver.resolver_cli import format_trace, trace
 from dnsserver.rrl import RrlConfig
 from dnsserver.text import parse_name
 from minternet import topology, zonegen
@@ -62,7 +62,7 @@ async def topo(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
     servers: list[Any] = []
     try:
         for h in DNS_HOSTS:
-            cfg = ServerConfig(
+            cfg = AuthConfig(
                 zones=tuple(str(paths[z]) for z in h.zones),
                 listen=(f"{h.address}:{port}",),
                 rrl=RrlConfig(enabled=False),
@@ -182,7 +182,7 @@ async def test_targets_addresses_come_in_the_additional_section(
 
 
 async def test_additional_data_is_dropped_before_truncating(topo: dict[str, Any]) -> None:
-    fit = topo["resolver"]._fit
+    fit = topo["resolver"].frontend._fit
     reply = DNSRecord.question("example.test", "MX").reply()
     reply.add_answer(*RR.fromZone("example.test. 60 IN MX 10 mx.example.test."))
     for i in range(60):  # 60 addresses: about 1,000 octets of optional data

@@ -1,11 +1,14 @@
-"""`dnsserver resolve | trace | cache | stats`: the resolver daemon and the tools around it."""
+"""`dnsserver resolve | trace | cache | stats`: the resolver daemon and the tools around it.
+
+A shell module (it runs event loops and talks to daemons), kept out of the resolver's core
+package dnsserver/resolver/.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import dataclasses
-import gc
 import json
 import random
 import sys
@@ -19,12 +22,14 @@ from dnsserver.resolver import control as control_core
 from dnsserver.resolver import hints as hints_mod
 from dnsserver.resolver.cache import Cache
 from dnsserver.resolver.config import ResolverConfig
+from dnsserver.resolver.drive import drive
 from dnsserver.resolver.errors import ResolverError
-from dnsserver.resolver.iterate import IterConfig, Reply, Resolver, Result
+from dnsserver.resolver.iterate import IterConfig, Resolver, Result
 from dnsserver.resolver.rrset import Name, to_text, type_text
 from dnsserver.text import TextError, parse_name, parse_type
 from minternet import config as config_mod
-from minternet import console, logs, service
+from minternet import logs, options, service
+from minternet.control import flat_stats
 from minternet.control import request as control
 from minternet.listen import AddressError, parse_hostport
 
@@ -48,12 +53,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="forwarding mode: send every query (RD=1) to this resolver (repeatable)",
     )
     p.add_argument(
-        "--control", metavar="ADDR:PORT", help="control endpoint (cache dump/flush, stats)"
-    )
-    p.add_argument(
-        "--config", metavar="FILE", help="TOML file (keys of ResolverConfig); flags override it"
-    )
-    p.add_argument(
         "--serve-stale",
         action="store_true",
         default=None,
@@ -66,7 +65,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="0x20: random letter case in upstream questions, checked in answers (off)",
     )
     identity.add_args(p)
-    _daemon_args(p, "resolver")
+    options.daemon_options(
+        p, name="resolver", config="the keys of ResolverConfig; flags override it"
+    )
     p.set_defaults(func=cmd_resolve)
 
     t = sub.add_parser(
@@ -154,12 +155,6 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _daemon_args(p: argparse.ArgumentParser, default_name: str) -> None:
-    p.add_argument("--name", default=default_name, help="service name in log lines")
-    p.add_argument("--ready-file", help="write {pid, ports} here once listening")
-    p.add_argument("--log-level", default="INFO", type=logs.level_arg)
-
-
 def build_config(args: argparse.Namespace) -> ResolverConfig:
     cfg = config_mod.load(args.config, ResolverConfig) if args.config else ResolverConfig()
     over: dict[str, Any] = {}
@@ -194,8 +189,6 @@ def cmd_resolve(args: argparse.Namespace) -> int:
         return 2
     # Startup objects leave the cyclic collector's view; young collections run less often
     # (every datagram allocates an address tuple the collector would otherwise scan).
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
     return service.run(daemon, ready_file=args.ready_file)
 
 
@@ -213,7 +206,7 @@ async def trace(
 ) -> Result:
     """Resolve with an empty cache, so that every step from the root is taken and recorded."""
     from dnsserver.aio.upstream import Upstream
-    from dnsserver.resolver.servers import ServerConfig, ServerSelector
+    from dnsserver.resolver.servers import SelectionConfig, ServerSelector
     from dnsserver.resolver.stats import Stats
 
     rng = random.SystemRandom()
@@ -224,18 +217,10 @@ async def trace(
         rng=rng,
         stats=stats,
         config=IterConfig(max_time=max(6.0, timeout * 4)),
-        selector=ServerSelector(rng, ServerConfig(initial_rto=timeout, max_rto=timeout)),
+        selector=ServerSelector(rng, SelectionConfig(initial_rto=timeout, max_rto=timeout)),
     )
     up = Upstream(port=port, stats=stats)
-    loop = asyncio.get_running_loop()
-    gen = core.resolve(qname, qtype, loop.time())
-    try:
-        q = next(gen)
-        while True:
-            msg, rtt = await up.query(q)
-            q = gen.send(Reply(now=loop.time(), message=msg, rtt=rtt))
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
+    return await drive(core.resolve(qname, qtype, asyncio.get_running_loop().time()), up.exchange)
 
 
 def format_trace(qname: str, qtype: int, res: Result) -> str:
@@ -307,11 +292,6 @@ def cmd_cache(args: argparse.Namespace) -> int:
     return 0
 
 
-def flat_stats(reply: dict[str, Any]) -> dict[str, Any]:
-    """The control endpoint's stats reply as one flat mapping: the counters, then the sizes."""
-    return {**reply["stats"], **{k: v for k, v in reply.items() if k != "stats"}}
-
-
 def cmd_stats(args: argparse.Namespace) -> int:
     try:
         reply = control(args.control, "stats")
@@ -330,13 +310,3 @@ def cmd_stats(args: argparse.Namespace) -> int:
         shown = (" ".join(map(str, v)) or "(none)") if isinstance(v, list) else v
         print(f"{k:<{width}}  {shown}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    console.setup()
-    parser = argparse.ArgumentParser(prog="dnsserver")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_parsers(sub)
-    args = parser.parse_args(argv)
-    status: int = args.func(args)
-    return status

@@ -1,0 +1,305 @@
+"""The resolver's stub-facing protocol (sans-I/O): a client's query bytes in, response bytes out.
+
+Where `dnsserver/engine.py` answers for the authoritative side, this answers for the local DNS
+server: the checks before resolution (FORMERR, NOTIMP for other opcodes, BADVERS, REFUSED
+outside the allowed networks, class IN only, CHAOS identity), our own data (localhost, RFC
+6761/6303), answers from the cache, RD=0 answered from the cache only, EDNS (the DO bit
+copied, NSID when asked), truncation to the client's UDP size, and the two caches of whole
+answers: packed answers keyed on the question (served by patching ID, case and TTLs) and the
+`hot` map of exact query bytes seen before (served by prefixing the ID, with no parsing).
+
+When a query needs a resolution, `begin` returns a `Resolve` step: the shell runs the
+resolution (upstream I/O) and hands the result to `finish`. Time comes in as `now`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dnslib import EDNS0, OPCODE, QTYPE, RCODE, RR, TXT, DNSHeader, DNSRecord, EDNSOption
+
+from dnsserver.chaos import CLASS_CH, Identity
+from dnsserver.resolver import local
+from dnsserver.resolver.cache import Cache
+from dnsserver.resolver.iterate import Resolver, Result
+from dnsserver.resolver.packed import PackedAnswer, QuestionKey, question_key
+from dnsserver.resolver.policy import Policy
+from dnsserver.resolver.rrset import ROOT, Name, is_legal, name_of
+from dnsserver.resolver.stats import Stats
+from dnsserver.wire import OPTION_NSID, requests_nsid
+from minternet.bounded import BoundedMap
+
+#: Types a stub may not ask a resolver for: zone transfers, OPT, and the obsolete MAILB and
+#: MAILA (RFC 883; 253 and 254). ANY (255) is answered from what is cached.
+REFUSED_TYPES = frozenset({QTYPE.AXFR, QTYPE.IXFR, QTYPE.OPT, 253, 254})
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """The response (None: send nothing), and for a query we could not serve, why."""
+
+    wire: bytes | None
+    problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Resolve:
+    """The response waits for a resolution of (name, qtype): give its result to `finish`."""
+
+    name: Name
+    qtype: int
+    priming: bool  # RD=0 with an empty cache: the root's NS set, for a referral
+    reply: DNSRecord
+    data: bytes
+    qk: QuestionKey | None
+    limit: int | None
+
+
+class Frontend:
+    def __init__(
+        self,
+        *,
+        core: Resolver,
+        cache: Cache,
+        policy: Policy,
+        identity: Identity,
+        stats: Stats,
+        edns_size: int,
+        answer_cache_size: int,
+    ) -> None:
+        self.core = core
+        self.cache = cache
+        self.policy = policy
+        self.identity = identity
+        self.stats = stats
+        self.edns_size = edns_size
+        self.answers: BoundedMap[bytes, PackedAnswer] = BoundedMap(answer_cache_size)
+        #: query bytes after the ID -> [answer bytes after the ID, valid until, packed]: the
+        #: exact query seen before, answered with no parsing until its TTLs tick down.
+        self.hot: BoundedMap[bytes, list[Any]] = BoundedMap(answer_cache_size)
+
+    def flush(self) -> None:
+        """Forget every whole answer (the cache they were made from was flushed)."""
+        self.answers.clear()
+        self.hot.clear()
+
+    # -- fast path ---------------------------------------------------------------------------
+
+    def fast_answer(
+        self, data: bytes, client: str, now: float
+    ) -> tuple[bytes | None, QuestionKey | None]:
+        """(answer, key): an answer if the packed-answer cache has one for this query."""
+        qk = question_key(data)
+        if qk is None or not self.policy.allowed(client):
+            return None, qk
+        entry = self.answers.get(qk.key)
+        if entry is None:
+            return None, qk
+        if entry.expires <= now:
+            del self.answers[qk.key]
+            return None, qk
+        self.answers.touch(qk.key)
+        self.stats.cache_hits += 1
+        out = entry.render(int.from_bytes(data[:2]), qk.qname_wire, qk.rd, now)
+        if len(out) <= qk.udp_size:
+            self._make_hot(data, out, entry, now)
+        return out, qk
+
+    def _make_hot(self, data: bytes, out: bytes, entry: PackedAnswer, now: float) -> None:
+        until = min(entry.expires, entry.created + int(now - entry.created) + 1)
+        self.hot.put(data[2:], [out[2:], until, entry])
+
+    def hot_refresh(self, data: bytes, hot: list[Any], now: float) -> bytes | None:
+        """A hot entry whose TTLs ticked down: re-render it (once a second), or drop it."""
+        entry: PackedAnswer = hot[2]
+        if now >= entry.expires:
+            self.hot.pop(data[2:], None)
+            return None
+        qk = question_key(data)
+        if qk is None:
+            return None
+        out = entry.render(int.from_bytes(data[:2]), qk.qname_wire, qk.rd, now)
+        hot[0] = out[2:]
+        hot[1] = min(entry.expires, entry.created + int(now - entry.created) + 1)
+        return out
+
+    # -- full path ---------------------------------------------------------------------------
+
+    def begin(
+        self, data: bytes, client: str, qk: QuestionKey | None, limit: int | None, now: float
+    ) -> Answered | Resolve:
+        """The response to a query, or the resolution it waits for.
+
+        `limit` is the client's UDP size; None over TCP. Raises nothing for any input.
+        """
+        try:
+            req = DNSRecord.parse(data)
+        except Exception:  # dnslib raises several kinds on garbage
+            return Answered(self._formerr(data), "malformed query")
+        if req.header.qr:
+            return Answered(None)  # a response sent to us: never answered (no reflection loops)
+        if not all(is_legal(q.qname) for q in req.questions):
+            return Answered(self._formerr(data), "malformed query")
+        opts = [r for r in req.ar if r.rtype == QTYPE.OPT]
+        reply = DNSRecord(DNSHeader(id=req.header.id, qr=1, rd=req.header.rd, ra=1))
+        reply.header.opcode = req.header.opcode
+        reply.questions = list(req.questions[:1])
+        if opts:  # RFC 3225 §3: the DO bit is copied into the response
+            do = "do" if opts[0].ttl & 0x8000 else ""
+            nsid = self.identity.nsid  # RFC 5001: only to a query that asks for it
+            ours = [EDNSOption(OPTION_NSID, nsid)] if nsid and requests_nsid(data) else []
+            reply.add_ar(EDNS0(udp_len=self.edns_size, flags=do, opts=ours))
+        if req.header.opcode != OPCODE.QUERY:
+            reply.header.rd = 0  # RD is defined for QUERY only (RFC 2136 §2.2: zero in UPDATE)
+            return Answered(self._finish(reply, RCODE.NOTIMP, limit))
+        if len(req.questions) != 1 or len(opts) > 1:
+            self.stats.formerr += 1
+            return Answered(self._finish(reply, RCODE.FORMERR, limit))
+        if opts and (opts[0].ttl >> 16) & 0xFF != 0:  # RFC 6891 §6.1.3: BADVERS
+            reply.ar = [EDNS0(udp_len=self.edns_size, ext_rcode=1)]
+            return Answered(self._finish(reply, 0, limit))
+        if not self.policy.allowed(client):
+            self.stats.refused += 1
+            return Answered(self._finish(reply, RCODE.REFUSED, limit), "REFUSED: not allowed")
+        q = req.questions[0]
+        if q.qclass == CLASS_CH:  # version.bind, id.server, ... (see dnsserver/chaos.py)
+            text = self.identity.txt(name_of(q.qname), q.qtype)
+            if text is not None:
+                reply.add_answer(RR(q.qname, QTYPE.TXT, CLASS_CH, 0, TXT(text.encode())))
+                return Answered(self._finish(reply, RCODE.NOERROR, limit))
+        if q.qclass != 1 or q.qtype in REFUSED_TYPES:
+            return Answered(self._finish(reply, RCODE.REFUSED, limit))  # class IN only
+        name, qtype = name_of(q.qname), int(q.qtype)
+        own = local.answer(name, qtype)  # localhost and loopback reverse: our own data
+        if own is not None:
+            reply.header.aa = 1
+            return Answered(self._respond(reply, own, data, qk, limit, now, complete=False))
+        res = self.core.from_cache(name, qtype, now)
+        if res is not None and res.rcode != RCODE.SERVFAIL:
+            self.stats.cache_hits += 1
+            return Answered(self._respond(reply, res, data, qk, limit, now, complete=True))
+        if not req.header.rd:
+            res = self.core.from_cache(name, qtype, now, partial=True)
+            if res is None:
+                res = self._cached_referral(name, now)  # RD=0: the cache and nothing else
+            if res is None:  # not even the root's NS set: prime it first, as Unbound does
+                return Resolve(ROOT, QTYPE.NS, True, reply, data, qk, limit)
+            return Answered(self._respond(reply, res, data, qk, limit, now, complete=False))
+        self.stats.cache_misses += 1
+        return Resolve(name, qtype, False, reply, data, qk, limit)
+
+    def finish(self, step: Resolve, res: Result, now: float) -> bytes:
+        """The response once the resolution `step` waited for has given `res`."""
+        if step.priming:
+            referral = self._cached_referral(ROOT, now)
+            if referral is None:
+                referral = Result(rcode=RCODE.SERVFAIL, reason=res.reason or "priming failed")
+            return self._respond(step.reply, referral, step.data, step.qk, step.limit, now, False)
+        return self._respond(step.reply, res, step.data, step.qk, step.limit, now, True)
+
+    def _cached_referral(self, name: Name, now: float) -> Result | None:
+        """RD=0 and the cache has no answer: a referral to the closest delegation it holds, as
+        Unbound answers (with allow_snoop; its default `allow` REFUSES RD=0 queries); None
+        when not even the root's NS set is cached (RFC 8109: prime it)."""
+        zone, _ = self.core.closest_delegation(name, now)
+        ns = self.cache.get(zone, QTYPE.NS, now)
+        return None if ns is None else Result(rcode=RCODE.NOERROR, authority=(ns,))
+
+    def _respond(
+        self,
+        reply: DNSRecord,
+        res: Result,
+        data: bytes,
+        qk: QuestionKey | None,
+        limit: int | None,
+        now: float,
+        complete: bool,
+    ) -> bytes:
+        """Fill `reply` from `res`; a complete answer is kept to be served again packed."""
+        reply.header.rcode = res.rcode
+        for rrset in res.answer:
+            for rr in rrset.to_rrs():
+                reply.add_answer(rr)
+        for rrset in res.authority:
+            for rr in rrset.to_rrs():
+                reply.add_auth(rr)
+        for rrset in self.core.additional((*res.answer, *res.authority), now):  # glue too
+            for rr in rrset.to_rrs():
+                reply.add_ar(rr)
+        if res.rcode == RCODE.SERVFAIL:
+            self.stats.servfail += 1
+        elif res.rcode == RCODE.NXDOMAIN:
+            self.stats.nxdomain += 1
+        out = bytes(reply.pack())
+        if (
+            qk is not None
+            and complete
+            and not res.stale
+            and res.rcode in (RCODE.NOERROR, RCODE.NXDOMAIN)
+            and (res.answer or res.authority)
+        ):
+            entry = self._remember(qk.key, out, now)
+            if entry is not None and limit is not None and len(out) <= limit:
+                self._make_hot(data, out, entry, now)
+        return self._fit(out, reply, limit)
+
+    def _remember(self, key: bytes, out: bytes, now: float) -> PackedAnswer | None:
+        try:
+            entry = PackedAnswer(out, now)
+        except ValueError:
+            return None
+        if entry.expires <= now:
+            return None
+        self.answers.pop(key, None)  # re-inserted: the youngest, last to be dropped
+        self.answers.put(key, entry)
+        return entry
+
+    def _finish(self, reply: DNSRecord, rcode: int, limit: int | None) -> bytes:
+        reply.header.rcode = rcode
+        if rcode == RCODE.SERVFAIL:
+            self.stats.servfail += 1
+        return self._fit(bytes(reply.pack()), reply, limit)
+
+    def _fit(self, out: bytes, reply: DNSRecord, limit: int | None) -> bytes:
+        """RFC 1035 §4.2.1, RFC 6891 §7: too big for the client's UDP size: TC=1, question only.
+
+        Additional data is optional (RFC 2181 §9): it is dropped first, and TC is set only
+        when the answer and authority sections themselves do not fit.
+        """
+        if limit is None or len(out) <= limit:
+            return out
+        opt = [r for r in reply.ar if r.rtype == QTYPE.OPT]
+        if len(opt) < len(reply.ar):
+            reply.ar = opt
+            out = bytes(reply.pack())
+            if len(out) <= limit:
+                return out
+        small = DNSRecord(reply.header, q=reply.questions[0] if reply.questions else None)
+        small.header.tc = 1
+        small.ar = [r for r in reply.ar if r.rtype == QTYPE.OPT]
+        return bytes(small.pack())
+
+    def _formerr(self, data: bytes) -> bytes | None:
+        """A header-only FORMERR for a query that cannot be parsed (none to responses)."""
+        self.stats.formerr += 1
+        if len(data) < 12 or data[2] & 0x80:
+            return None
+        h = bytearray(data[:12])
+        opcode = data[2] & 0x78
+        h[2] = 0x80 | opcode | (data[2] & 0x01 if not opcode else 0)  # QR, opcode, RD if QUERY
+        h[3] = RCODE.FORMERR
+        h[4:12] = bytes(8)
+        return bytes(h)
+
+
+def udp_limit(data: bytes) -> int:
+    """The client's UDP size for a query the fast path could not key: its OPT's, or 512."""
+    try:
+        req = DNSRecord.parse(data)
+    except Exception:
+        return 512
+    for r in req.ar:
+        if r.rtype == QTYPE.OPT:
+            return max(512, min(4096, int(r.rclass)))
+    return 512

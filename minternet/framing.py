@@ -1,0 +1,222 @@
+"""Framing cores (sans-I/O): where one message of a byte stream ends and the next begins.
+
+A stream listener (minternet/stream.py) feeds a connection's bytes to its protocol's framer and
+hands each whole frame to the protocol. The contract every framer keeps:
+
+- `feed(data)` appends bytes; `next_frame()` returns the next whole frame, or None when more
+  bytes are needed; it raises FramingError (with the reason, for the log line and the reply)
+  for input that can never become a valid frame, and after that the connection is closed;
+- `pending()` is the number of octets held that do not yet make a frame: the listener runs
+  the per-frame deadline while it is not zero, so a frame sent a byte at a time cannot hold a
+  connection open;
+- `clear()` forgets everything buffered (STARTTLS: RFC 3207 §4.2 and RFC 2595 §3.1 require
+  that nothing sent before the TLS handshake is acted on after it);
+- memory is bounded: a framer never holds more than its largest valid frame plus one read.
+
+Here: length-prefixed messages (DNS over TCP, RFC 7766 §8, 2 octets; the BitTorrent peer wire,
+BEP 3, 4 octets) and CRLF lines with IMAP literals (RFC 9051 §4.3, RFC 7888). The HTTP/1.1
+request framer is minternet/http11.py.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+F_co = TypeVar("F_co", covariant=True)
+
+
+class FramingError(Exception):
+    """Bytes that can never become a valid frame; `reason` is for the log and the reply."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Framer(Protocol[F_co]):
+    def feed(self, data: bytes) -> None: ...
+
+    def next_frame(self) -> F_co | None: ...
+
+    def pending(self) -> int: ...
+
+    def clear(self) -> None: ...
+
+
+class LengthPrefixed:
+    """Messages preceded by their length as a `size`-octet big-endian integer.
+
+    A length outside [min_message, max_message] raises FramingError at once (a DNS message is
+    at least a 12-octet header; a huge length must not make us buffer that much first).
+    """
+
+    __slots__ = ("_buf", "max_message", "min_message", "size")
+
+    def __init__(self, size: int, *, max_message: int, min_message: int = 0) -> None:
+        if size not in (2, 4):
+            raise ValueError("length prefix of 2 or 4 octets")
+        self.size = size
+        self.min_message = min_message
+        self.max_message = max_message
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> None:
+        self._buf += data
+
+    def next_frame(self) -> bytes | None:
+        buf, size = self._buf, self.size
+        if len(buf) < size:
+            return None
+        n = int.from_bytes(buf[:size], "big")
+        if n < self.min_message or n > self.max_message:
+            raise FramingError(f"message length {n} outside {self.min_message}..{self.max_message}")
+        end = size + n
+        if len(buf) < end:
+            return None
+        msg = bytes(buf[size:end])
+        del buf[:end]
+        return msg
+
+    def pending(self) -> int:
+        return len(self._buf)
+
+    def clear(self) -> None:
+        self._buf.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class LiteralRequest:
+    """A synchronising literal `{n}` announced (RFC 9051 §4.3): the client waits for a `+`.
+
+    The protocol answers with a continuation and calls `Lines.accept_literal()`, or refuses
+    (a tagged NO) and calls `Lines.reject_literal()`, which drops the command so far. `fits` is
+    False when the literal is over the framer's limits: then it must be refused. `command` is
+    the command so far, up to and including the `{n}` line.
+    """
+
+    size: int
+    command: bytes
+    fits: bool
+
+
+# A line that ends in a literal announcement: {123}, {123+} (LITERAL+), ~{123} (BINARY).
+_LITERAL = re.compile(rb"~?\{(\d{1,10})(\+?)\}\r\n\Z")
+
+
+class Lines:
+    """CRLF-terminated lines; with `literals`, IMAP commands whose lines end in `{n}` or `{n+}`.
+
+    A frame is the whole command as bytes: every line and literal, CRLFs included, so that the
+    protocol's parser sees exactly what was sent. A line longer than `max_line` (without its
+    literals) raises FramingError; so does a non-synchronising literal over `max_literal`
+    (RFC 7888 §4: the client sends it without waiting, so the only answer is to close) and a
+    command over `max_command` in all. A synchronising literal over `max_literal` comes back
+    as a LiteralRequest like any other: the protocol refuses it before the client sends it.
+    A bare LF ends nothing: lines end at CRLF only (RFC 9051 §2.2, RFC 5321 §2.3.8), unless
+    `bare_lf` (a line protocol for people and scripts: `echo stats | nc`), where LF ends a line.
+    """
+
+    __slots__ = (
+        "_awaiting",
+        "_buf",
+        "_command",
+        "_eol",
+        "_literal_left",
+        "_scan",
+        "literals",
+        "max_command",
+        "max_line",
+        "max_literal",
+    )
+
+    def __init__(
+        self,
+        *,
+        max_line: int,
+        literals: bool = False,
+        max_literal: int = 0,
+        max_command: int | None = None,
+        bare_lf: bool = False,
+    ) -> None:
+        self.max_line = max_line
+        self._eol = b"\n" if bare_lf else b"\r\n"
+        self.literals = literals
+        self.max_literal = max_literal
+        self.max_command = max_command if max_command is not None else max_line + 2 + max_literal
+        self._buf = bytearray()
+        self._command = bytearray()  # the lines and literals of the command so far
+        self._literal_left = 0  # octets of a literal still to come
+        self._awaiting: LiteralRequest | None = None  # a {n} the protocol has not answered
+        self._scan = 0  # where to resume looking for CRLF in _buf
+
+    def feed(self, data: bytes) -> None:
+        self._buf += data
+
+    def next_frame(self) -> bytes | LiteralRequest | None:
+        if self._awaiting is not None:
+            return None  # the client waits for our continuation: so do we
+        buf = self._buf
+        while True:
+            if self._literal_left:
+                take = min(self._literal_left, len(buf))
+                self._command += buf[:take]
+                del buf[:take]
+                self._literal_left -= take
+                if self._literal_left:
+                    return None
+            eol = self._eol
+            end = buf.find(eol, self._scan)
+            if end < 0:
+                if len(buf) > self.max_line:
+                    raise FramingError(f"line longer than {self.max_line} octets")
+                self._scan = max(0, len(buf) - 1)
+                return None
+            if end > self.max_line:
+                raise FramingError(f"line longer than {self.max_line} octets")
+            end += len(eol)
+            line = bytes(buf[:end])
+            del buf[:end]
+            self._scan = 0
+            self._command += line
+            if len(self._command) > self.max_command:
+                raise FramingError(f"command longer than {self.max_command} octets")
+            m = _LITERAL.search(line) if self.literals else None
+            if m is None:
+                command = bytes(self._command)
+                self._command.clear()
+                return command
+            size = int(m.group(1))
+            fits = size <= self.max_literal and len(self._command) + size <= self.max_command
+            if m.group(2):  # {n+}: it is on its way, no continuation is asked for
+                if not fits:
+                    raise FramingError(f"non-synchronising literal of {size} octets: too big")
+                self._literal_left = size
+                continue
+            self._awaiting = LiteralRequest(size, bytes(self._command), fits)
+            return self._awaiting
+
+    def accept_literal(self) -> None:
+        """The protocol sent `+`: the announced literal follows, then the rest of the command."""
+        if self._awaiting is None or not self._awaiting.fits:
+            raise RuntimeError("no literal is waiting, or it is over the limits")
+        self._literal_left = self._awaiting.size
+        self._awaiting = None
+
+    def reject_literal(self) -> None:
+        """The protocol refused the literal: the command so far is dropped; the client knows."""
+        if self._awaiting is None:
+            raise RuntimeError("no literal is waiting")
+        self._awaiting = None
+        self._command.clear()
+
+    def pending(self) -> int:
+        return len(self._buf) + len(self._command)
+
+    def clear(self) -> None:
+        self._buf.clear()
+        self._command.clear()
+        self._literal_left = 0
+        self._awaiting = None
+        self._scan = 0

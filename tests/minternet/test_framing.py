@@ -1,0 +1,188 @@
+"""The framing cores: whole frames whatever the chunking, errors for what can never be one."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from minternet.framing import FramingError, LengthPrefixed, Lines, LiteralRequest
+
+
+def chunks(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
+    return [data[a:b] for a, b in itertools.pairwise(points)]
+
+
+def frames_of(framer: LengthPrefixed | Lines, pieces: list[bytes]) -> list[object]:
+    out: list[object] = []
+    for piece in pieces:
+        framer.feed(piece)
+        while (frame := framer.next_frame()) is not None:
+            out.append(frame)
+    return out
+
+
+# -- length-prefixed ---------------------------------------------------------------------
+
+
+@given(st.lists(st.binary(min_size=12, max_size=300), max_size=8), st.lists(st.integers(0, 4000)))
+def test_length_prefixed_frames_survive_any_chunking(messages: list[bytes], cuts: list[int]):
+    wire = b"".join(len(m).to_bytes(2, "big") + m for m in messages)
+    framer = LengthPrefixed(2, min_message=12, max_message=300)
+    assert frames_of(framer, chunks(wire, cuts)) == messages
+    assert framer.pending() == 0
+
+
+def test_length_prefixed_holds_a_partial_message_and_counts_it():
+    framer = LengthPrefixed(4, max_message=100)
+    framer.feed(b"\x00\x00\x00\x05ab")
+    assert framer.next_frame() is None
+    assert framer.pending() == 6
+    framer.feed(b"cde\x00\x00\x00\x00")
+    assert framer.next_frame() == b"abcde"
+    assert framer.next_frame() == b""  # a zero-length message (BitTorrent keep-alive)
+    assert framer.pending() == 0
+
+
+@pytest.mark.parametrize(("length", "why"), [(11, "11 outside 12..512"), (513, "513 outside")])
+def test_length_prefixed_refuses_a_length_out_of_bounds_before_buffering_it(length, why):
+    framer = LengthPrefixed(2, min_message=12, max_message=512)
+    framer.feed(length.to_bytes(2, "big"))
+    with pytest.raises(FramingError, match=why):
+        framer.next_frame()
+
+
+def test_length_prefixed_refuses_sizes_other_than_2_and_4():
+    with pytest.raises(ValueError):
+        LengthPrefixed(3, max_message=10)
+
+
+def test_clear_forgets_what_was_buffered():
+    framer = LengthPrefixed(2, max_message=100)
+    framer.feed(b"\x00\x10abc")
+    framer.clear()
+    assert framer.pending() == 0 and framer.next_frame() is None
+
+
+# -- lines -----------------------------------------------------------------------------------
+
+
+@given(
+    st.lists(st.binary(max_size=50).map(lambda b: b.replace(b"\r\n", b"")), max_size=10),
+    st.lists(st.integers(0, 1000)),
+)
+def test_lines_survive_any_chunking(lines: list[bytes], cuts: list[int]):
+    wire = b"".join(line + b"\r\n" for line in lines)
+    framer = Lines(max_line=200)
+    frames = frames_of(framer, chunks(wire, cuts))
+    assert frames == [line + b"\r\n" for line in lines]
+
+
+def test_a_bare_lf_ends_no_line():
+    framer = Lines(max_line=100)
+    framer.feed(b"EHLO x\nMAIL FROM:<a>\r\n")
+    assert framer.next_frame() == b"EHLO x\nMAIL FROM:<a>\r\n"
+
+
+def test_a_line_over_the_limit_is_refused_even_before_its_end_arrives():
+    framer = Lines(max_line=10)
+    framer.feed(b"0123456789A")
+    with pytest.raises(FramingError, match="longer than 10"):
+        framer.next_frame()
+    framer = Lines(max_line=10)
+    framer.feed(b"0123456789AB\r\n")
+    with pytest.raises(FramingError):
+        framer.next_frame()
+
+
+def test_a_line_of_exactly_the_limit_is_fine():
+    framer = Lines(max_line=10)
+    framer.feed(b"0123456789\r\n")
+    assert framer.next_frame() == b"0123456789\r\n"
+
+
+def test_literals_are_plain_text_when_the_protocol_has_none():
+    framer = Lines(max_line=100)
+    framer.feed(b"a1 LOGIN {3}\r\n")
+    assert framer.next_frame() == b"a1 LOGIN {3}\r\n"
+
+
+def imap(**kw: int) -> Lines:
+    return Lines(max_line=100, literals=True, max_literal=kw.get("max_literal", 50))
+
+
+def test_a_synchronising_literal_waits_for_the_continuation():
+    framer = imap()
+    framer.feed(b"a1 LOGIN {5}\r\n")
+    request = framer.next_frame()
+    assert request == LiteralRequest(5, b"a1 LOGIN {5}\r\n", True)
+    framer.feed(b"alice {6}\r\n")
+    assert framer.next_frame() is None  # nothing until the protocol has answered
+    framer.accept_literal()
+    assert isinstance(framer.next_frame(), LiteralRequest)
+    framer.accept_literal()
+    framer.feed(b"secret\r\nb2 NOOP\r\n")
+    assert framer.next_frame() == b"a1 LOGIN {5}\r\nalice {6}\r\nsecret\r\n"
+    assert framer.next_frame() == b"b2 NOOP\r\n"
+
+
+def test_a_literal_may_hold_crlf_and_braces():
+    framer = imap()
+    framer.feed(b"a APPEND INBOX {12+}\r\nx\r\n{3}\r\n\r\nyz\r\n")
+    assert framer.next_frame() == b"a APPEND INBOX {12+}\r\nx\r\n{3}\r\n\r\nyz\r\n"
+
+
+def test_a_synchronising_literal_over_the_limit_is_announced_as_not_fitting():
+    framer = imap(max_literal=10)
+    framer.feed(b"a APPEND INBOX {11}\r\n")
+    request = framer.next_frame()
+    assert isinstance(request, LiteralRequest) and not request.fits
+    with pytest.raises(RuntimeError):
+        framer.accept_literal()
+    framer.reject_literal()  # the protocol said NO: the command is gone, the next one comes
+    framer.feed(b"b NOOP\r\n")
+    assert framer.next_frame() == b"b NOOP\r\n"
+    assert framer.pending() == 0
+
+
+def test_a_non_synchronising_literal_over_the_limit_closes():
+    framer = imap(max_literal=10)
+    framer.feed(b"a APPEND INBOX {11+}\r\n")
+    with pytest.raises(FramingError, match="non-synchronising literal of 11"):
+        framer.next_frame()
+
+
+def test_a_command_grows_no_longer_than_its_limit():
+    framer = Lines(max_line=30, literals=True, max_literal=10, max_command=40)
+    framer.feed(b"a X {10+}\r\n0123456789 {10+}\r\n0123456789 {10+}\r\n")
+    with pytest.raises(FramingError, match="longer than 40"):
+        while framer.next_frame() is not None:
+            pass
+
+
+def test_accepting_or_rejecting_with_no_literal_waiting_is_a_bug():
+    framer = imap()
+    with pytest.raises(RuntimeError):
+        framer.accept_literal()
+    with pytest.raises(RuntimeError):
+        framer.reject_literal()
+
+
+@given(st.binary(max_size=400), st.lists(st.integers(0, 400)))
+def test_garbage_raises_only_framing_errors_and_memory_stays_bounded(data: bytes, cuts):
+    framer = Lines(max_line=40, literals=True, max_literal=30, max_command=100)
+    try:
+        for piece in chunks(data, cuts):
+            framer.feed(piece)
+            while (frame := framer.next_frame()) is not None:
+                if isinstance(frame, LiteralRequest):
+                    if frame.fits:
+                        framer.accept_literal()
+                    else:
+                        framer.reject_literal()
+            assert framer.pending() <= 100 + 40 + len(piece)
+    except FramingError:
+        pass

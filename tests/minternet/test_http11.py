@@ -1,0 +1,126 @@
+"""HTTP/1.1 request framing and responses, sans-I/O: every limit at its edge, every refusal."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from minternet.http11 import DateHeader, HttpError, Limits, Request, RequestFramer, response
+
+LIMITS = Limits(max_request_line=40, max_header_line=30, max_headers=3, max_head=100, max_body=5)
+
+
+def frames(data: bytes, limits: Limits = LIMITS) -> list[Request]:
+    framer = RequestFramer(limits)
+    framer.feed(data)
+    out = []
+    while (req := framer.next_frame()) is not None:
+        out.append(req)
+    return out
+
+
+def test_a_request_with_headers_and_a_body() -> None:
+    (req,) = frames(b"GET /a?b=c HTTP/1.1\r\nHost: t\r\nX-Forwarded-For:  1.2.3.4 \r\n"
+                    b"Content-Length: 3\r\n\r\nabc")  # fmt: skip
+    assert req.method == b"GET" and req.target == b"/a?b=c" and req.version == b"HTTP/1.1"
+    assert req.keep_alive and req.body == b"abc"
+    assert req.header(b"x-forwarded-for") == b"1.2.3.4" and req.header(b"nope") is None
+
+
+@given(st.lists(st.integers(1, 10), min_size=1, max_size=40))
+def test_any_split_gives_the_same_requests(sizes: list[int]) -> None:
+    data = b"GET /1 HTTP/1.1\r\nHost: t\r\n\r\nHEAD /2 HTTP/1.0\r\n\r\n"
+    framer = RequestFramer(LIMITS)
+    got, i = [], 0
+    for n in sizes * 10:
+        framer.feed(data[i : i + n])
+        i += n
+        while (req := framer.next_frame()) is not None:
+            got.append(req.target)
+    framer.feed(data[i:])
+    while (req := framer.next_frame()) is not None:
+        got.append(req.target)
+    assert got == [b"/1", b"/2"] and framer.pending() == 0
+
+
+@pytest.mark.parametrize(
+    ("data", "keep_alive"),
+    [
+        (b"GET / HTTP/1.1\r\nHost: t\r\n\r\n", True),
+        (b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", False),
+        (b"GET / HTTP/1.0\r\n\r\n", False),
+        (b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", True),
+    ],
+)
+def test_persistence_follows_the_version_and_connection(data: bytes, keep_alive: bool) -> None:
+    assert frames(data)[0].keep_alive is keep_alive
+
+
+def test_the_absolute_form_becomes_the_origin_form() -> None:
+    (req,) = frames(b"GET http://t:80/s?x HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert req.target == b"/s?x"
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "why"),
+    [
+        (b"GET /" + b"a" * 40 + b" HTTP/1.1\r\n", 414, "request line too long"),
+        (b"GET /" + b"a" * 40, 414, "request line too long"),
+        (b"GET / HTTP/1.1\r\nA: " + b"b" * 30 + b"\r\n\r\n", 431, "header field too large"),
+        (b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n", 431, "too many header"),
+        (b"GET / HTTP/1.1\r\n" + b"A: 1234567890\r\n" * 7, 431, "request headers too large"),
+        (b"GET / HTTP/1.0\nHost: t\n\n", 400, "bare LF"),
+        (b"GET /\r\n\r\n", 400, "malformed request line"),
+        (b"GET / HTTP/2.0\r\n\r\n", 505, "unsupported HTTP version"),
+        (b"GET / FTP/1.0\r\n\r\n", 400, "malformed request line"),
+        (b"GET / HTTP/1.1\r\n\r\n", 400, "without Host"),
+        (b"GET / HTTP/1.1\r\nHost: t\r\n Folded: x\r\n\r\n", 400, "malformed header field"),
+        (b"GET / HTTP/1.1\r\nHost : t\r\n\r\n", 400, "malformed header field"),
+        (b"GET / HTTP/1.0\r\nContent-Length: x\r\n\r\n", 400, "invalid Content-Length"),
+        (b"GET / HTTP/1.0\r\nContent-Length: 6\r\n\r\n", 413, "request body too large"),
+        (b"GET / HTTP/1.0\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400, "conflicting"),
+        (b"GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 501, "Transfer-Encoding"),
+        (b"GET ftp://t/ HTTP/1.0\r\n\r\n", 400, "malformed request target"),
+    ],
+)
+def test_refusals_carry_their_status(data: bytes, status: int, why: str) -> None:
+    with pytest.raises(HttpError) as e:
+        frames(data)
+    assert e.value.status == status and why in e.value.reason
+
+
+def test_limits_hold_exactly_at_their_edge() -> None:
+    line = b"GET /" + b"a" * 20 + b" HTTP/1.0"  # 34 octets: under 40
+    assert frames(line + b"\r\n\r\n")[0].target == b"/" + b"a" * 20
+    assert frames(b"GET / HTTP/1.0\r\nContent-Length: 5\r\n\r\n12345")[0].body == b"12345"
+    assert frames(b"GET / HTTP/1.0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n")  # 3 fields: the limit
+
+
+def test_a_body_still_coming_is_waited_for() -> None:
+    framer = RequestFramer(LIMITS)
+    framer.feed(b"GET / HTTP/1.0\r\nContent-Length: 4\r\n\r\nab")
+    assert framer.next_frame() is None and framer.pending() > 0
+    framer.feed(b"cd")
+    req = framer.next_frame()
+    assert req is not None and req.body == b"abcd"
+
+
+def test_responses() -> None:
+    date = b"Sun, 29 Nov 2026 17:00:00 GMT"
+    assert response(200, b"text/plain", b"hi", date=date) == (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
+        b"Date: Sun, 29 Nov 2026 17:00:00 GMT\r\n\r\nhi"
+    )
+    closing = response(408, b"text/plain", b"x", date=date, keep_alive=False)
+    assert b"408 Request Timeout\r\n" in closing and b"\r\nConnection: close\r\n\r\nx" in closing
+    head = response(200, b"a/b", b"body", date=date, head_only=True, http10=True)
+    assert head.endswith(b"Connection: keep-alive\r\n\r\n") and b"Content-Length: 4" in head
+
+
+def test_the_date_header_is_formatted_once_a_second() -> None:
+    date = DateHeader()
+    first = date(1_800_000_000.2)
+    assert first == b"Fri, 15 Jan 2027 08:00:00 GMT"
+    assert date(1_800_000_000.9) is first
+    assert date(1_800_000_001.0) == b"Fri, 15 Jan 2027 08:00:01 GMT"
