@@ -212,14 +212,14 @@ async def test_an_idle_connection_is_told_and_closed(start: Start) -> None:
     t0 = time.monotonic()
     assert await line(reader) == b"TIMEOUT\r\n"
     assert await reader.read() == b""
-    assert 0.25 < time.monotonic() - t0 < 2.0
+    assert 0.25 < time.monotonic() - t0 < 5.0  # its deadline, not never
     writer.close()
 
 
 async def test_a_frame_dribbled_a_byte_at_a_time_does_not_hold_the_connection(
     start: Start,
 ) -> None:
-    listener = await start(idle_timeout=5.0, frame_timeout=0.4)
+    listener = await start(idle_timeout=30.0, frame_timeout=0.4)
     reader, writer = await connect(listener)
     await line(reader)
     t0 = time.monotonic()
@@ -229,7 +229,7 @@ async def test_a_frame_dribbled_a_byte_at_a_time_does_not_hold_the_connection(
         if reader.at_eof() or reader._buffer:  # type: ignore[attr-defined]
             break
     assert await line(reader) == b"TIMEOUT PARTIAL\r\n"
-    assert time.monotonic() - t0 < 2.0
+    assert time.monotonic() - t0 < 10.0  # the frame deadline, not the 30 s idle one
     writer.close()
 
 
@@ -243,27 +243,32 @@ async def test_work_in_progress_keeps_a_connection_past_its_idle_deadline(start:
 
 
 async def test_a_client_that_never_reads_stops_being_read_and_is_aborted(start: Start) -> None:
-    listener = await start(idle_timeout=0.5)
+    listener = await start(idle_timeout=1.0)
     sock = socket.create_connection(("127.0.0.1", listener.port))
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.setblocking(False)
-    sent = 0
-    deadline = time.monotonic() + 5
-    request = b"BIG 60\r\n" * 64
-    while time.monotonic() < deadline:  # pipeline requests for big answers, read nothing
-        try:
-            sent += sock.send(request)
-        except BlockingIOError:
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        request = b"BIG 60\r\n" * 64
+        paused: Connection | None = None
+        deadline = time.monotonic() + 5
+        while paused is None and time.monotonic() < deadline:
+            try:  # pipeline requests for big answers, and read nothing
+                sock.send(request)
+            except BlockingIOError:
+                await asyncio.sleep(0.02)
+            conn = next(iter(listener.connections), None)
+            if conn is not None and conn.read_paused:
+                paused = conn
+        assert paused is not None, "the listener never stopped reading the client"
+        assert paused.write_paused  # because the client does not read what it is sent
+        buffered = paused.transport.get_write_buffer_size() if paused.transport else 0
+        assert buffered < 1 << 20  # bounded: about the high-water mark plus one batch
+        deadline = time.monotonic() + 5  # the idle deadline passes: aborted, not closed
+        while listener.connections and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-            if (conn := next(iter(listener.connections), None)) and conn.read_paused:
-                break
-    conn = next(iter(listener.connections))
-    assert conn.write_paused and conn.read_paused  # it stopped reading us
-    buffered = conn.transport.get_write_buffer_size() if conn.transport else 0
-    assert buffered < 1 << 20  # bounded: about the high-water mark plus one batch
-    await asyncio.sleep(1.5)  # past the idle deadline: aborted, not politely closed
-    assert not listener.connections
-    sock.close()
+        assert not listener.connections
+    finally:
+        sock.close()
 
 
 async def test_a_half_closed_client_gets_every_answer(start: Start) -> None:
@@ -335,7 +340,7 @@ async def test_a_handshake_that_never_completes_is_dropped_at_its_timeout(
     reader, _ = await connect(listener)  # plain TCP: it never says ClientHello
     t0 = time.monotonic()
     assert await asyncio.wait_for(reader.read(), 5) == b""
-    assert 0.4 < time.monotonic() - t0 < 3.0
+    assert 0.4 < time.monotonic() - t0 < 5.0
     assert not listener.connections
     reader, _writer = await connect(listener, client_tls)
     assert await line(reader) == b"HELLO\r\n"
