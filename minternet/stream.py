@@ -39,6 +39,7 @@ else, once for every daemon:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import ssl
@@ -459,26 +460,33 @@ class StreamListener(Generic[F]):
         self._sweeper = self.loop.call_later(self._tick, self._sweep)
 
     def close(self) -> None:
-        """Stop accepting, and close every connection (what was written is still sent)."""
+        """Stop accepting, and close every connection (what was written is still sent; a peer
+        that does not read is dropped: a polite close would wait for it forever)."""
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
         if self.server is not None:
             self.server.close()
         for conn in list(self.connections):
-            conn.close()
+            if conn.write_paused:
+                conn.abort()
+            else:
+                conn.close()
 
     async def wait_closed(self, timeout: float = 5.0) -> bool:
-        """Wait for the listener and its connections to close; False if some did not in time."""
+        """Wait up to `timeout` for the listener and its connections to close, then abort what
+        is left (so that no transport outlives its event loop); False if some had to be."""
         if self.server is None:
             return True
-        try:
+        deadline = self.loop.time() + timeout
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.server.wait_closed(), timeout)
-        except TimeoutError:
-            for conn in list(self.connections):
-                conn.abort()
-            return False
-        return True
+        while self.connections and self.loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        left = list(self.connections)
+        for conn in left:
+            conn.abort()
+        return not left
 
 
 def _why(e: BaseException) -> str:

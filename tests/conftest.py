@@ -9,6 +9,7 @@ are random and the example database keeps what failed.
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import os
 from collections.abc import Callable, Iterator, Mapping
 
@@ -51,3 +52,22 @@ def pytest_asyncio_loop_factories(
     if item.get_closest_marker("both_loops") is not None:
         return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
     return {"asyncio": asyncio.new_event_loop}
+
+
+#: Longest a single test may take, its fixtures' set-up and tear-down included.
+WATCHDOG_SECONDS = 300
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """End the run, with every thread's stack, if one test (tear-down included) hangs.
+
+    pytest-timeout covers a test's call but not the tear-down of fixtures scoped above it, and
+    its alarm never reaches a main thread stuck in C code (an event loop whose close waits for a
+    transport that will never finish). faulthandler's timer is a C thread: it always fires.
+    """
+    faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()

@@ -364,3 +364,33 @@ def test_limits_refuse_what_cannot_work() -> None:
         StreamLimits(max_connections=1, idle_timeout=float("nan"))
     with pytest.raises(ValueError):
         StreamLimits(max_connections=1, idle_timeout=1.0, max_inflight=0)
+
+
+async def test_closing_the_listener_drops_a_peer_that_does_not_read() -> None:
+    # A polite close of a connection whose peer reads nothing waits for it forever: the
+    # transport then outlives its event loop, and uvloop's loop.close() hung on it.
+    listener = StreamListener(
+        Echo, StreamLimits(max_connections=4, idle_timeout=60.0), throttle=Throttle()
+    )
+    await listener.start("127.0.0.1", 0)
+    sock = socket.create_connection(("127.0.0.1", listener.port))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:  # pipeline requests for big answers as fast as it takes them; read nothing
+                sock.send(b"BIG 60\r\n" * 64)
+            except BlockingIOError:
+                await asyncio.sleep(0.01)
+            if any(c.write_paused for c in listener.connections):
+                break
+        assert any(c.write_paused for c in listener.connections)
+        listener.close()
+        t0 = time.monotonic()
+        await listener.wait_closed(timeout=5.0)
+        assert not listener.connections and time.monotonic() - t0 < 4.0
+    finally:
+        listener.close()
+        await listener.wait_closed(timeout=1.0)
+        sock.close()
