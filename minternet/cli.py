@@ -306,14 +306,14 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(nothing_here(args, state_dir))
         return code
     print(format_table(rows))
-    for s, alive in rows:
-        stats = service_stats(s, alive)
-        if stats is None:
-            continue
-        if "error" in stats:
-            print(f"\n{s.name}: {stats['error']}")
-            continue
-        print(f"\n{s.name}: {counters_text(s.role, stats)}")
+    asked = [(s, service_stats(s, alive)) for s, alive in rows]
+    counters = [(s, c) for s, c in asked if c is not None]
+    if counters:
+        print("\ncounters (each daemon's control endpoint):")
+        width = max(len(s.name) for s, _ in counters)
+        for s, c in counters:
+            shown = c["error"] if "error" in c else counters_text(s.role, c)
+            print(f"  {s.name:<{width}}  {shown}")
     dead = [s for s, alive in rows if not alive]
     if dead:
         names = ", ".join(s.name for s in dead)

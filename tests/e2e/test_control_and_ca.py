@@ -28,7 +28,10 @@ def test_status_shows_every_daemons_counters(topology_up):
     assert {"swarms", "peers", "announces"} <= set(by_name["tracker"])
     assert "cache_hits" in by_name["local-dns"]
     text = minternet("status", "--state-dir", topology_up.state_dir).stdout
-    assert "\nroot: udp queries " in text and "\ntracker: swarms " in text
+    counters = text.split("\ncounters (each daemon's control endpoint):\n", 1)[1]
+    lines = {line.split()[0]: line for line in counters.splitlines() if line.startswith("  ")}
+    assert " udp queries " in lines["root"] and " swarms " in lines["tracker"]
+    assert " cache hits " in lines["local-dns"]
 
 
 def test_every_host_has_a_certificate_from_the_topologys_ca(topology_up):

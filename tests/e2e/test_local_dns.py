@@ -93,7 +93,9 @@ def test_status_shows_the_resolver_counters(topology_up, tmp_path):
     entry = next(s for s in json.loads(out.stdout)["services"] if s["name"] == "local-dns")
     assert entry["stats"]["queries"] >= 1 and entry["stats"]["upstream_queries"] >= 1
     table = minternet("status", "--state-dir", state).stdout
-    assert "local-dns: queries" in table and "cache hits" in table
+    counters = table.split("\ncounters (each daemon's control endpoint):\n", 1)[1]
+    line = next(x for x in counters.splitlines() if x.startswith("  local-dns "))
+    assert " queries " in line and " cache hits " in line
 
 
 def test_reverse_lookup_walks_the_hierarchy_but_localhost_is_local(topology_up):
