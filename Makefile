@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint bench venv clean
+.PHONY: up test lint bench mutation venv clean
 
 venv: $(STAMP)
 
@@ -30,5 +30,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
 
+# mutmut (and its UI dependencies) only for this target: CI and `make test` do not need it.
+mutation: $(STAMP)
+	$(BIN)/python -c 'import mutmut' 2>/dev/null || $(BIN)/python -m pip install -q 'mutmut==3.8.1'
+	$(BIN)/python tools/mutation.py $(ARGS)
+
 clean:
-	rm -rf $(VENV) .minternet .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .minternet .pytest_cache .mypy_cache .ruff_cache mutants

@@ -1,0 +1,143 @@
+"""`make mutation`: mutation testing of every protocol core, a score per module, the survivors.
+
+    python tools/mutation.py                  # every core listed in pyproject's [tool.mutmut]
+    python tools/mutation.py dnsserver/rrl.py # some of them (a run keeps earlier results)
+    MUTATION_JOBS=1 make mutation             # one worker (mutmut's default: one per CPU)
+
+mutmut makes small changes to the code of each core (a `<` for a `<=`, a constant off by one,
+a dropped call) and runs the tests that reach the changed function; a change the tests do not
+notice survives. The score of a module is the share of its mutants that were killed, counting
+timeouts as killed and mutants no test reaches as survived; the targets are 90% overall and 80%
+for every module. Every survivor is printed with its diff, so that a person can read it. A
+survivor that changes nothing a user, peer or client could observe is listed, with the reason,
+in tools/mutation_equivalent.txt: it still counts against the score (the number stays honest),
+and the list says why it is left.
+
+Not part of `make test` or CI: a full run takes minutes. Run it before resolving an issue that
+touches a core, and put the scores in the closing note.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EQUIVALENT = Path(__file__).with_name("mutation_equivalent.txt")
+TARGET_OVERALL = 90.0
+TARGET_MODULE = 80.0
+KILLED = {"killed", "timeout", "caught by type check", "segfault"}
+_NAME = re.compile(r"^\s*(?P<name>\S+): (?P<status>.+)$")
+_MODULE = re.compile(r"^(?P<module>.+?)\.x[ǁ_]")
+
+
+def cores() -> list[str]:
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        return list(tomllib.load(f)["tool"]["mutmut"]["only_mutate"])
+
+
+def module_of(mutant: str) -> str:
+    """'dnsserver.rrl.xǁRateLimiterǁcheck__mutmut_3' -> 'dnsserver/rrl.py'."""
+    m = _MODULE.match(mutant)
+    return (m.group("module") if m else mutant).replace(".", "/") + ".py"
+
+
+def mutmut(*args: str, quiet: bool = False) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "mutmut", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0 and not quiet:
+        sys.stderr.write(out.stdout[-3000:] + out.stderr[-3000:])
+        raise SystemExit(f"mutmut {args[0]} failed with status {out.returncode}")
+    return out.stdout
+
+
+def equivalents() -> list[tuple[str, str, str]]:
+    """(module, the mutated line as mutmut shows it after '+', reason) of each listed survivor."""
+    found = []
+    for line in EQUIVALENT.read_text().splitlines() if EQUIVALENT.exists() else ():
+        if not line.strip() or line.startswith("#"):
+            continue
+        module, changed, reason = (part.strip() for part in line.split(" | ", 2))
+        found.append((module, changed, reason))
+    return found
+
+
+def diff_of(mutant: str) -> str:
+    sys.path.insert(0, str(ROOT))
+    from mutmut.mutation.diff_apply import find_mutant, get_diff_for_mutant
+
+    return get_diff_for_mutant(mutant, path=find_mutant(mutant).path)
+
+
+def changed_lines(diff: str) -> list[str]:
+    return [line[1:].strip() for line in diff.splitlines() if line.startswith("+ ")]
+
+
+def main(argv: list[str]) -> int:
+    known = cores()
+    wanted = argv or known
+    unknown = [m for m in wanted if m not in known]
+    if unknown:
+        print(f"not a core listed in pyproject's [tool.mutmut]: {', '.join(unknown)}")
+        return 2
+    globs = [m[:-3].replace("/", ".") + ".*" for m in wanted]
+    print(f"mutation testing {len(wanted)} core modules (log: mutants/run.log) ...", flush=True)
+    jobs = os.environ.get("MUTATION_JOBS")  # workers; mutmut's default is one per CPU
+    log = mutmut("run", *(["--max-children", jobs] if jobs else []), *globs, quiet=True)
+    (ROOT / "mutants").mkdir(exist_ok=True)
+    (ROOT / "mutants" / "run.log").write_text(log)
+    statuses: dict[str, dict[str, str]] = defaultdict(dict)
+    for line in mutmut("results", "--all", "true").splitlines():
+        m = _NAME.match(line)
+        if m and module_of(m.group("name")) in wanted:
+            statuses[module_of(m.group("name"))][m.group("name")] = m.group("status")
+    listed = equivalents()
+    survivors: list[tuple[str, str, str | None]] = []
+    total = killed = 0
+    print(f"\n{'module':<34} {'mutants':>7} {'killed':>7} {'score':>7}")
+    failing = []
+    for module in wanted:
+        results = statuses.get(module, {})
+        n = len(results)
+        k = sum(1 for s in results.values() if s in KILLED)
+        total, killed = total + n, killed + k
+        score = 100.0 * k / n if n else 100.0
+        mark = "" if score >= TARGET_MODULE else f"  < {TARGET_MODULE:.0f}%"
+        if mark:
+            failing.append(module)
+        print(f"{module:<34} {n:>7} {k:>7} {score:>6.1f}%{mark}")
+        for name, status in sorted(results.items()):
+            if status in KILLED:
+                continue
+            diff = diff_of(name)
+            changed = changed_lines(diff)
+            reason = next((r for mod, line, r in listed if mod == module and line in changed), None)
+            survivors.append((name, f"{status}\n{diff}", reason))
+    overall = 100.0 * killed / total if total else 100.0
+    print(f"{'overall':<34} {total:>7} {killed:>7} {overall:>6.1f}%")
+    explained = [s for s in survivors if s[2] is not None]
+    print(f"\n{len(survivors)} survivors, {len(explained)} of them listed as changing nothing "
+          f"observable (tools/mutation_equivalent.txt):")  # fmt: skip
+    for name, text, reason in survivors:
+        head = f"[equivalent: {reason}] " if reason else ""
+        print(f"\n--- {head}{name}: {text}")
+    met = overall >= TARGET_OVERALL and not failing
+    print(
+        f"\ntargets (>= {TARGET_OVERALL:.0f}% overall, >= {TARGET_MODULE:.0f}% per module): "
+        + ("met" if met else f"NOT met ({', '.join(failing) or 'overall'})")
+    )
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
