@@ -253,3 +253,107 @@ def test_the_loaded_line_names_zone_serial_and_records() -> None:
 def test_the_generated_topology_zones_have_no_warnings(zone_dir: Path) -> None:
     for path in sorted(zone_dir.glob("*.zone")):
         assert load_zone(path).warnings == (), path.name
+
+
+def test_a_file_without_records_lacks_both_soa_and_ns() -> None:
+    assert check("", head="$ORIGIN example.com.\n$TTL 3600\n") == (
+        False,
+        [
+            "z.zone: error: zone example.com. has no SOA record at its apex (the file has no "
+            "records)",
+            "z.zone: error: zone example.com. has no NS records at its apex (the file has no "
+            "records)",
+        ],
+    )
+
+
+def test_a_missing_soa_comes_first_even_before_an_error_in_the_first_record() -> None:
+    head = "$ORIGIN example.com.\n$TTL 3600\nx CNAME ns1\nx A 192.0.2.5\n@ NS ns1\n"
+    loaded, problems = check("ns1 A 192.0.2.1\n", head=head)
+    assert not loaded
+    assert [p.split(": error: ")[0] for p in problems] == ["z.zone:3", "z.zone:4"]
+    assert "has no SOA record" in problems[0] and "has a CNAME and other data" in problems[1]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "x CNAME ns1\nx CNAME ns1\nx CNAME www\n",  # a duplicate is not a second CNAME
+            "z.zone:8: error: x.example.com. has a second CNAME (the first is at z.zone:6); an "
+            "alias points to exactly one name (RFC 2181 §10.1)",
+        ),
+        (
+            "x TXT hello\nx CNAME ns1\nx A 192.0.2.5\n",  # the earliest other record is named
+            "z.zone:7: error: x.example.com. has a CNAME and other data: this CNAME record and "
+            "the TXT at z.zone:6; a name with a CNAME can have no other records (RFC 1034 §3.6.2)",
+        ),
+        (
+            "x CNAME ns1\nx TYPE65280 \\# 1 00\n",
+            "z.zone:7: error: x.example.com. has a CNAME and other data: this TYPE65280 record "
+            "and the CNAME at z.zone:6; a name with a CNAME can have no other records (RFC 1034 "
+            "§3.6.2)",
+        ),
+        (
+            "@ NS ns2\n@ NS ns3\nns3 A 192.0.2.3\n",  # the line of the NS that names it
+            f"z.zone:6: error: {NS2} is in this zone but has no A or AAAA record: resolvers sent "
+            "to it could not reach the zone",
+        ),
+        (
+            "@ NS ns3\nns3 A 192.0.2.3\n@ NS ns2\n",
+            f"z.zone:8: error: {NS2} is in this zone but has no A or AAAA record: resolvers sent "
+            "to it could not reach the zone",
+        ),
+        (
+            "@ NS ns9.w\n*.w CNAME ns1\n",  # a wildcard that only aliases: an alias
+            "z.zone:6: error: name server ns9.w.example.com. (NS of example.com.) is an alias "
+            "(CNAME); an NS record must name a host with its own A or AAAA record "
+            "(RFC 2181 §10.3)",
+        ),
+        (
+            "@ NS ns9.w\n*.w TXT no-address\n",
+            "z.zone:6: error: name server ns9.w.example.com. (NS of example.com.) is in this "
+            "zone but has no A or AAAA record: resolvers sent to it could not reach the zone",
+        ),
+    ],
+)
+def test_errors_name_the_record_that_is_wrong(body: str, expected: str) -> None:
+    assert check(body) == (False, [expected])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "@ NS ns9.a.b.w\n*.w A 192.0.2.9\n",  # a wildcard two labels up covers it
+        "x CNAME ns1\nx RRSIG A 8 3 3600 20300101000000 20250101000000 1 example.com. AAAA\n"
+        "x NSEC ns1.example.com. CNAME RRSIG NSEC\n",  # DNSSEC records may sit beside a CNAME
+        "@ NS ns.sub\nsub NS ns.sub\nns.sub AAAA 2001:db8::9\n",
+    ],
+)
+def test_more_that_is_accepted_silently(body: str) -> None:
+    assert check(body) == (True, [])
+
+
+@pytest.mark.parametrize(
+    ("target", "hint"),
+    [
+        ("192.0.2.1", True),  # an address written where a name belongs
+        ("10.0.0.255", True),
+        ("192.0.2.256", False),  # no address: 256 is no octet
+        ("10.1", False),  # two numbers are no IPv4 address
+        ("1.2.3.4.5", False),
+        ("a.b.c.d", False),
+        ("ns-1.0.0.1", False),
+    ],
+)
+def test_the_hint_for_an_address_written_as_a_name_server(target: str, hint: bool) -> None:
+    loaded, problems = check(f"@ NS {target}\n")
+    assert not loaded and len(problems) == 1
+    assert problems[0].startswith(f"z.zone:6: error: name server {target}.example.com. (NS of")
+    assert problems[0].endswith("(an NS record holds a host's name, not its address)") == hint
+
+
+def test_a_delegation_below_another_needs_no_glue_check() -> None:
+    # deeper.sub is inside sub: occluded, not served, so its missing glue is not reported
+    loaded, problems = check("sub NS ns.sub\nns.sub A 192.0.2.9\ndeeper.sub NS ns.deeper.sub\n")
+    assert loaded and problems == []
