@@ -144,3 +144,23 @@ def test_a_signed_query_gets_badkey(server: Engine) -> None:
     assert answer(server, query(ar=2) + WWW + A_IN + opt() + tsig) == golden(
         "1234 8109 0001 0000 0000 0002" + Q_WWW + OPT + "00 00 0000 0000" + unsigned
     )
+
+
+def test_nsid_is_in_every_response_to_a_query_asking_for_it(server: Engine) -> None:
+    asks = opt(rdata=b"\x00\x03\x00\x00")
+    bad_version = b"\x00" + struct.pack("!HHIH", 41, 1232, 0x00010000, 4) + b"\x00\x03\x00\x00"
+    tsig = (
+        b"\x05MyKey\x00"
+        + struct.pack("!HHIH", 250, 255, 0, 29)
+        + golden("0b 686d61632d736861323536 00 000065000001 012c 0000 beef 0000 0000")
+    )
+    nsid = "0007 0003 0003 6e7331"  # RDATA length 7: option 3, length 3, "ns1"
+    for data, tail in (
+        (query(ar=1) + WWW + A_IN + asks, "c00c 0001 0001 00000e10 0004 7f000132" + OPT + "0000"),
+        (query(ar=1) + WWW + A_IN + bad_version, OPT + "0100"),
+        (query(ar=2) + WWW + A_IN + asks + tsig, OPT + "0000"),
+    ):
+        wire = answer(server, data)
+        assert golden(tail + "0000" + nsid) in wire, wire.hex()
+    slipped = server.slip(query(ar=1) + WWW + A_IN + asks)
+    assert slipped == golden("1234 8300 0001 0000 0000 0001" + Q_WWW + OPT + "00000000" + nsid)

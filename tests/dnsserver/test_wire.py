@@ -97,6 +97,28 @@ def test_a_signed_query_s_tsig_fields() -> None:
     )
 
 
+def tsig_record(
+    mac: bytes = b"", other: bytes = b"", *, mac_size: int | None = None, extra: bytes = b""
+) -> bytes:
+    size = len(mac) if mac_size is None else mac_size
+    rdata = (
+        b"\x00" + b"\x00" * 8 + struct.pack("!H", size) + mac + b"\x12\x34\x00\x12"
+        + struct.pack("!H", len(other)) + other + extra
+    )  # fmt: skip
+    return b"\x00" + struct.pack("!HHIH", 250, 255, 0, len(rdata)) + rdata
+
+
+def test_tsig_other_data_and_mac_sizes() -> None:
+    # BADTIME's Other Data is the server's time: 6 octets within the record
+    q = parse_query(header(ar=1) + WWW + A_IN + tsig_record(b"m" * 32, b"\x00" * 6))
+    assert q.tsig is not None and q.tsig.original_id == 0x1234
+    with pytest.raises(FormatError, match=r"^TSIG record length mismatch$"):
+        parse_query(header(ar=1) + WWW + A_IN + tsig_record(b"m" * 32, b"\x00" * 6, extra=b"\x00"))
+    # a MAC size that is no size (0x8000 octets in a 20-octet record) is no negative size
+    with pytest.raises(FormatError, match=r"^truncated TSIG record$"):
+        parse_query(header(ar=1) + WWW + A_IN + tsig_record(b"m" * 8, mac_size=0x8000))
+
+
 @pytest.mark.parametrize(
     ("data", "error", "message"),
     [
