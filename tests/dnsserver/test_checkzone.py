@@ -357,3 +357,43 @@ def test_a_delegation_below_another_needs_no_glue_check() -> None:
     # deeper.sub is inside sub: occluded, not served, so its missing glue is not reported
     loaded, problems = check("sub NS ns.sub\nns.sub A 192.0.2.9\ndeeper.sub NS ns.deeper.sub\n")
     assert loaded and problems == []
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "sub NS ns.example.net.\nsub NS ns2\n",  # after a name server outside the zone
+            "z.zone:7: warning: delegation of sub.example.com.: name server ns2.example.com. is "
+            "in this zone but has no A or AAAA record",
+        ),
+        (
+            "sub NS ns1\nsub NS ns2\n",  # after one with an address
+            "z.zone:7: warning: delegation of sub.example.com.: name server ns2.example.com. is "
+            "in this zone but has no A or AAAA record",
+        ),
+        (
+            "sub NS ns.sub\nns.sub A 192.0.2.9\nsub NS ns2.sub\n",  # after one with glue
+            "z.zone:8: warning: delegation of sub.example.com. to ns2.sub.example.com. has no "
+            "glue: ns2.sub.example.com. is inside sub.example.com., so this zone must give its A "
+            "or AAAA record (glue), or no resolver can reach sub.example.com.",
+        ),
+        (
+            "sub NS sub\n",  # the name server named as the cut itself is inside the child
+            "z.zone:6: warning: delegation of sub.example.com. to sub.example.com. has no glue: "
+            "sub.example.com. is inside sub.example.com., so this zone must give its A or AAAA "
+            "record (glue), or no resolver can reach sub.example.com.",
+        ),
+    ],
+)
+def test_every_name_server_of_a_delegation_is_checked(body: str, expected: str) -> None:
+    assert check(body) == (True, [expected])
+
+
+def test_a_file_that_is_not_utf8_is_refused_at_the_line_of_the_bad_byte() -> None:
+    Path("z.zone").write_bytes(HEAD.encode() + b'www A 192.0.2.2\nx TXT "caf\xe9"\ny A 192.0.2.3\n')
+    with pytest.raises(ZoneError) as err:
+        load_zone("z.zone")
+    assert [p.to_text() for p in err.value.problems] == [
+        "z.zone:7: error: not UTF-8 text (invalid continuation byte)"
+    ]
