@@ -224,6 +224,8 @@ zero 0 A 192.0.2.0
 one 1 A 192.0.2.1
 mail MX 10 one
 mail MX 20 zero
+mail2 MX 10 mail.example.org.
+mail2 MX 20 one
 sub NS ns.sub
 sub NS ns1
 ns.sub A 192.0.2.54
@@ -352,6 +354,15 @@ def test_ttl_0_and_1_are_served_as_written(edge: Engine) -> None:
         "one.edge.test. 1 IN A 192.0.2.1",
         "zero.edge.test. 0 IN A 192.0.2.0",
     ]
+
+
+def test_additional_addresses_of_targets_we_hold_after_one_we_do_not(edge: Engine) -> None:
+    r = ask(edge, "mail2.edge.test", "MX")
+    assert rrs(r.answer) == [
+        "mail2.edge.test. 3600 IN MX 10 mail.example.org.",
+        "mail2.edge.test. 3600 IN MX 20 one.edge.test.",
+    ]
+    assert rrs(r.additional) == ["one.edge.test. 1 IN A 192.0.2.1"]
 
 
 def test_the_negative_ttl_is_the_smaller_of_soa_ttl_and_minimum(edge: Engine) -> None:
