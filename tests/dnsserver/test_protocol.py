@@ -13,6 +13,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
+from dnsserver.chaos import Identity
 from dnsserver.engine import Engine, Response
 from dnsserver.zoneset import ZoneSet, load_zones
 from tests.dnsserver.conftest import ask, has
@@ -304,3 +305,55 @@ def test_a_cache_of_no_entries_caches_nothing(all_zones: ZoneSet) -> None:
     ask(one, "www.amazon.com", "A")
     ask(one, "www.networkutopia.com", "A")
     assert len(one.udp_cache) == 1
+
+
+EXACT_ZONE = """$ORIGIN fit.test.
+$TTL 300
+@ SOA ns1 hostmaster 1 7200 3600 1209600 60
+@ NS ns1
+ns1 A 127.0.0.1
+{mx}
+"""
+
+
+@pytest.fixture
+def fit(tmp_path: Path) -> Engine:
+    mx = "\n".join(
+        f"mx MX {i} mail-host-with-a-long-name-{i:02d}\n"
+        f"mail-host-with-a-long-name-{i:02d} A 192.0.2.{i}\n"
+        f"mail-host-with-a-long-name-{i:02d} AAAA 2001:db8::{i}"
+        for i in range(14)
+    )
+    path = tmp_path / "fit.zone"
+    path.write_text(EXACT_ZONE.format(mx=mx))
+    return Engine(load_zones([str(path)]), max_udp=4096)
+
+
+def test_a_response_that_fits_exactly_is_sent_whole(fit: Engine) -> None:
+    full = len(ask(fit, "mx.fit.test", "MX", tcp=True, payload=4096).to_wire())
+    assert 512 < full < 4096
+    r = ask(fit, "mx.fit.test", "MX", payload=full)  # the client takes exactly this many octets
+    assert not has(r, dns.flags.TC) and len(r.additional) == 28 and len(r.to_wire()) == full
+    r = ask(fit, "mx.fit.test", "MX", payload=full - 1)  # one octet less: no additional data
+    assert not has(r, dns.flags.TC) and r.additional == [] and len(r.answer[0]) == 14
+    bare = len(r.to_wire())
+    assert 512 < bare < full - 1
+    r = ask(fit, "mx.fit.test", "MX", payload=bare)  # exactly the answer without additional data
+    assert not has(r, dns.flags.TC) and len(r.answer[0]) == 14 and len(r.to_wire()) == bare
+    r = ask(fit, "mx.fit.test", "MX", payload=bare - 1)  # one octet less: truncated
+    assert has(r, dns.flags.TC) and r.answer == [] and has(r, dns.flags.AA)
+
+
+def test_a_truncated_answer_keeps_the_nsid_asked_for(big: Engine) -> None:
+    shown = Engine(big.zones, identity=Identity(identity="ns-big"))
+    nsid = dns.edns.GenericOption(dns.edns.NSID, b"")
+    q = dns.message.make_query("many.big.test", "TXT", use_edns=0, options=[nsid])
+    r = dns.message.from_wire(shown.handle(q.to_wire(), tcp=False).wire or b"")
+    assert has(r, dns.flags.TC) and r.answer == []
+    assert [o.to_wire() for o in r.options if o.otype == dns.edns.NSID] == [b"ns-big"]
+
+
+def test_any_answers_carry_the_name_asked(engine: Engine) -> None:
+    for tcp in (False, True):
+        r = ask(engine, "NetworkUtopia.com", "ANY", tcp=tcp)
+        assert r.answer and {rrset.name.to_text() for rrset in r.answer} == {"NetworkUtopia.com."}
