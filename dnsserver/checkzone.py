@@ -67,10 +67,8 @@ class _Records:
         return found[0], second
 
     def pointing_to(self, key: Name, rtype: int, target: Name) -> tuple[int, Record]:
-        for pos, rec in self.get(key, rtype):
-            if rec.target == target:
-                return pos, rec
-        return self.first(key, rtype)  # not reached: every target came from a record
+        """The first record naming `target` (there is one: every target came from a record)."""
+        return next(r for r in self.get(key, rtype) if r[1].target == target)
 
 
 class _Checker:
