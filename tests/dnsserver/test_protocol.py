@@ -11,6 +11,7 @@ import dns.message
 import dns.opcode
 import dns.rcode
 import dns.rdatatype
+import dns.tsigkeyring
 import pytest
 
 from dnsserver.chaos import Identity
@@ -357,3 +358,35 @@ def test_any_answers_carry_the_name_asked(engine: Engine) -> None:
     for tcp in (False, True):
         r = ask(engine, "NetworkUtopia.com", "ANY", tcp=tcp)
         assert r.answer and {rrset.name.to_text() for rrset in r.answer} == {"NetworkUtopia.com."}
+
+
+@pytest.mark.parametrize(
+    ("name", "rdtype", "rdclass", "edns", "rcode"),
+    [
+        ("www.networkutopia.com", "A", "IN", 1, dns.rcode.BADVERS),
+        ("www.networkutopia.com", "A", "HS", 0, dns.rcode.REFUSED),
+        ("foo.bar", "TXT", "CH", 0, dns.rcode.REFUSED),
+        ("networkutopia.com", "AXFR", "IN", 0, dns.rcode.REFUSED),
+        ("networkutopia.com", "MAILB", "IN", 0, dns.rcode.NOTIMP),
+        ("networkutopia.com", "OPT", "IN", 0, dns.rcode.FORMERR),
+        ("www.example.org", "A", "IN", 0, dns.rcode.REFUSED),
+    ],
+)
+def test_every_error_is_rate_limited_as_one_class_and_says_who_answered(
+    all_zones: ZoneSet, name: str, rdtype: str, rdclass: str, edns: int, rcode: int
+) -> None:
+    zones = ZoneSet([all_zones.by_origin[(b"networkutopia", b"com")]])
+    shown = Engine(zones, identity=Identity(identity="ns-x", version="v"))
+    nsid = dns.edns.GenericOption(dns.edns.NSID, b"")
+    q = dns.message.make_query(name, rdtype, rdclass=rdclass, use_edns=edns, options=[nsid])
+    reply = shown.handle(q.to_wire(), tcp=False)
+    assert reply.kind == b"error" and reply.problem is None
+    r = dns.message.from_wire(reply.wire or b"")
+    assert r.rcode() == rcode and r.question == q.question
+    assert [o.to_wire() for o in r.options if o.otype == dns.edns.NSID] == [b"ns-x"]
+
+
+def test_a_signed_query_is_rate_limited_as_an_error(engine: Engine) -> None:
+    q = dns.message.make_query("networkutopia.com", "MX")
+    q.use_tsig(dns.tsigkeyring.from_text({"k.": "c2VjcmV0"}), keyname="k.")
+    assert engine.handle(q.to_wire(), tcp=False).kind == b"error"
