@@ -46,12 +46,13 @@ class _Records:
         self._index: dict[tuple[Name, int], list[tuple[int, Record]]] | None = None
 
     def get(self, key: Name, rtype: int) -> list[tuple[int, Record]]:
+        """The records of an RRset of the zone (there is at least one)."""
         if self._index is None:
             index: dict[tuple[Name, int], list[tuple[int, Record]]] = {}
             for pos, rec in enumerate(self._records):
                 index.setdefault((rec.key, rec.rtype), []).append((pos, rec))
             self._index = index
-        return self._index.get((key, rtype), [])
+        return self._index[(key, rtype)]
 
     def first(self, key: Name, rtype: int) -> tuple[int, Record]:
         return self.get(key, rtype)[0]
