@@ -75,12 +75,9 @@ def zone_name(labels: Name) -> str:
     return name_text(labels)[:-1] or "."
 
 
-def build(
-    origin: Name, records: Sequence[Record], path: str, problems: Problems | None = None
-) -> Zone:
+def build(origin: Name, records: Sequence[Record], path: str, found: Problems) -> Zone:
     """Group records into RRsets and index them for lookup, then check the zone; errors (with
-    those already in `problems`) raise ZoneError, warnings are kept in `Zone.warnings`."""
-    found = problems if problems is not None else Problems()
+    those already `found` while reading) raise ZoneError, warnings are kept in `Zone.warnings`."""
     okey = tuple(label.lower() for label in origin)
     depth = len(okey)
     grouped: dict[tuple[Name, int], tuple[list[Record], list[int], set[bytes]]] = {}

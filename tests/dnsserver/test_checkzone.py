@@ -397,3 +397,79 @@ def test_a_file_that_is_not_utf8_is_refused_at_the_line_of_the_bad_byte() -> Non
     assert [p.to_text() for p in err.value.problems] == [
         "z.zone:7: error: not UTF-8 text (invalid continuation byte)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "@ NS @\n",  # the apex as its own name server, without an address
+            "z.zone:6: error: name server example.com. (NS of example.com.) is in this zone but "
+            "has no A or AAAA record: resolvers sent to it could not reach the zone",
+        ),
+        (
+            "@ NS ns.example.net.\n@ NS ns2\n",  # after one outside the zone
+            f"z.zone:7: error: {NS2} is in this zone but has no A or AAAA record: resolvers sent "
+            "to it could not reach the zone",
+        ),
+    ],
+)
+def test_every_apex_name_server_is_checked(body: str, expected: str) -> None:
+    assert check(body) == (False, [expected])
+
+
+def test_a_zone_without_soa_and_ns_says_so_in_that_order() -> None:
+    assert check("", head="$ORIGIN example.com.\n$TTL 3600\nwww A 192.0.2.1\n") == (
+        False,
+        [
+            "z.zone:3: error: zone example.com. has no SOA record at its apex",
+            "z.zone:3: error: zone example.com. has no NS records at its apex",
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "deep.sub NS ns.deep.sub\n",  # a cut two labels below the apex
+            "z.zone:6: warning: delegation of deep.sub.example.com. to ns.deep.sub.example.com. "
+            "has no glue: ns.deep.sub.example.com. is inside deep.sub.example.com., so this zone "
+            "must give its A or AAAA record (glue), or no resolver can reach deep.sub.example.com.",
+        ),
+        (
+            "_sip._udp SRV 0 5 5060 sip\nsip CNAME ns1\n",
+            "z.zone:6: warning: SRV of _sip._udp.example.com.: target sip.example.com. is an "
+            "alias (CNAME); it must name a host with its own A or AAAA record (RFC 2782)",
+        ),
+        (
+            "@ MX 0 mail.example.net.\n@ MX 10 mail\n",  # after a mail server outside the zone
+            "z.zone:7: warning: MX of example.com.: mail server mail.example.com. is in this zone "
+            "but has no A or AAAA record",
+        ),
+        (
+            "@ MX 10 ns1\n@ MX 20 mail\n",  # after one with an address
+            "z.zone:7: warning: MX of example.com.: mail server mail.example.com. is in this zone "
+            "but has no A or AAAA record",
+        ),
+        (
+            "@ MX 0 .\n@ MX 10 mail\n",  # after a null MX
+            "z.zone:7: warning: MX of example.com.: mail server mail.example.com. is in this zone "
+            "but has no A or AAAA record",
+        ),
+    ],
+)
+def test_more_warnings(body: str, expected: str) -> None:
+    assert check(body) == (True, [expected])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "@ NS ns9.b.w\n*.w A 192.0.2.9\n",  # the closest encloser is one label up
+        "@ MX 10 mail.example.net.\n_s._tcp SRV 0 0 1 host.example.org.\n",  # outside the zone
+        "@ NS @\n@ A 192.0.2.7\n",
+    ],
+)
+def test_still_more_that_is_accepted_silently(body: str) -> None:
+    assert check(body) == (True, [])

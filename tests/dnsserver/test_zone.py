@@ -206,12 +206,13 @@ def test_owners_outside_the_zone_when_the_file_has_no_origin(tmp_path: Path) -> 
         "o.zone",
         "$TTL 60\nexample.com. SOA ns1.example.com. h.example.com. 1 2 3 4 5\n"
         "example.com. NS ns1.example.com.\nns1.example.com. A 192.0.2.1\n"
-        "\\200.example.org. A 192.0.2.2\n",
+        "\\200.example.org. A 192.0.2.2\nexample.net. A 192.0.2.3\n",
     )
     with pytest.raises(ZoneError) as err:
         load_zone(path)
     assert [p.to_text() for p in err.value.problems] == [
-        f"{path}:5: error: \\xc8.example.org. is outside the zone example.com."
+        f"{path}:5: error: \\xc8.example.org. is outside the zone example.com.",
+        f"{path}:6: error: example.net. is outside the zone example.com.",
     ]
 
 
@@ -235,3 +236,17 @@ def test_several_bad_zones_report_the_first_error_and_every_problem(tmp_path: Pa
         load_zones([str(good), str(bad1), str(bad2)])
     assert str(err.value).startswith(f"{bad1}:6: A record '1.2.3.999' is not an IPv4 address")
     assert [p.where for p in err.value.problems] == [f"{bad1}:6", f"{bad2}:6", f"{bad2}:7"]
+
+
+def test_a_record_repeated_later_in_the_rrset_is_dropped_too(tmp_path: Path) -> None:
+    zone = write(
+        tmp_path,
+        "dup3.zone",
+        "$ORIGIN d.test.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.53\n"
+        "x A 192.0.2.1\nx A 192.0.2.2\nx A 192.0.2.2\nx A 192.0.2.1\n",
+    )
+    assert sorted(rrs(ask(engine_for(zone), "x.d.test", "A").answer)) == [
+        "x.d.test. 60 IN A 192.0.2.1",
+        "x.d.test. 60 IN A 192.0.2.2",
+    ]
+    assert load_zone(zone).loaded_text() == "zone d.test/IN: loaded serial 1, 5 records"
