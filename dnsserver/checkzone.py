@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import dns.rdatatype
 
-from dnsserver.masterfile import AAAA, CNAME, MX, NS, SOA, SRV, A, Record
+from dnsserver.masterfile import AAAA, CNAME, MX, NS, SOA, SRV, A, Record, name_text
 from dnsserver.problems import Problems, Source
 from dnsserver.wire import Name
 
@@ -35,10 +35,6 @@ if TYPE_CHECKING:
 
 _CNAME_COMPANIONS = {CNAME, 46, 47}  # RRSIG, NSEC may sit beside a CNAME (RFC 4035 §2.5)
 _OK, _NO_ADDRESS, _ALIAS, _BELOW_CUT = range(4)
-
-
-def _text(labels: Name) -> str:
-    return ".".join(label.decode("ascii", "backslashreplace") for label in labels) + "."
 
 
 class _Records:
@@ -50,12 +46,13 @@ class _Records:
         self._index: dict[tuple[Name, int], list[tuple[int, Record]]] | None = None
 
     def get(self, key: Name, rtype: int) -> list[tuple[int, Record]]:
+        """The records of an RRset of the zone (there is at least one)."""
         if self._index is None:
             index: dict[tuple[Name, int], list[tuple[int, Record]]] = {}
             for pos, rec in enumerate(self._records):
                 index.setdefault((rec.key, rec.rtype), []).append((pos, rec))
             self._index = index
-        return self._index.get((key, rtype), [])
+        return self._index[(key, rtype)]
 
     def first(self, key: Name, rtype: int) -> tuple[int, Record]:
         return self.get(key, rtype)[0]
@@ -67,10 +64,8 @@ class _Records:
         return found[0], second
 
     def pointing_to(self, key: Name, rtype: int, target: Name) -> tuple[int, Record]:
-        for pos, rec in self.get(key, rtype):
-            if rec.target == target:
-                return pos, rec
-        return self.first(key, rtype)  # not reached: every target came from a record
+        """The first record naming `target` (there is one: every target came from a record)."""
+        return next(r for r in self.get(key, rtype) if r[1].target == target)
 
 
 class _Checker:
@@ -137,7 +132,7 @@ class _Checker:
                     if rtype in types:
                         self.service(key, rtype, types[rtype])
         apex = self.nodes.get(self.okey, {})
-        origin = _text(self.origin)
+        origin = name_text(self.origin)
         if SOA not in apex:
             self.zone_error(problems, path, f"zone {origin} has no SOA record at its apex")
         if NS not in apex:
@@ -164,7 +159,7 @@ class _Checker:
             first, second = self.records.first_two(key, CNAME)
             self.report(
                 second,
-                f"{_text(first[1].labels)} has a second CNAME (the first is at "
+                f"{name_text(first[1].labels)} has a second CNAME (the first is at "
                 f"{first[1].where()}); an alias points to exactly one name (RFC 2181 §10.1)",
             )
         if types.keys() <= _CNAME_COMPANIONS:
@@ -175,7 +170,7 @@ class _Checker:
         later, earlier = (cname, other) if cname[0] > other[0] else (other, cname)
         self.report(
             later,
-            f"{_text(cname[1].labels)} has a CNAME and other data: this "
+            f"{name_text(cname[1].labels)} has a CNAME and other data: this "
             f"{_type_text(later[1].rtype)} record and the {_type_text(earlier[1].rtype)} at "
             f"{earlier[1].where()}; a name with a CNAME can have no other records "
             "(RFC 1034 §3.6.2)",
@@ -186,14 +181,14 @@ class _Checker:
             at = self.records.first(key, SOA)
             self.report(
                 at,
-                f"SOA record at {_text(at[1].labels)}, which is not the zone's apex "
-                f"{_text(self.origin)}; a zone has one SOA, at its top",
+                f"SOA record at {name_text(at[1].labels)}, which is not the zone's apex "
+                f"{name_text(self.origin)}; a zone has one SOA, at its top",
             )
         elif len(soa.rdatas) > 1:
             first, second = self.records.first_two(key, SOA)
             self.report(
                 second,
-                f"a second SOA record for {_text(self.origin)} (the first is at "
+                f"a second SOA record for {name_text(self.origin)} (the first is at "
                 f"{first[1].where()}); a zone has exactly one",
             )
 
@@ -208,20 +203,20 @@ class _Checker:
             if found == _ALIAS:
                 self.report(
                     at,
-                    f"name server {label} (NS of {_text(self.origin)}) is an alias (CNAME); "
+                    f"name server {label} (NS of {name_text(self.origin)}) is an alias (CNAME); "
                     "an NS record must name a host with its own A or AAAA record "
                     "(RFC 2181 §10.3)",
                 )
             else:
                 self.report(
                     at,
-                    f"name server {label} (NS of {_text(self.origin)}) is in this zone but has "
+                    f"name server {label} (NS of {name_text(self.origin)}) is in this zone but has "
                     "no A or AAAA record: resolvers sent to it could not reach the zone"
                     + _address_hint(target, self.okey),
                 )
 
     def delegation(self, cut: Name, ns: RRset) -> None:
-        child = _text(self.records.first(cut, NS)[1].labels)
+        child = name_text(self.records.first(cut, NS)[1].labels)
         for target, label in ns.targets:
             if not self.in_zone(target):
                 continue
@@ -240,7 +235,7 @@ class _Checker:
                     )
                 else:
                     why = (
-                        f"{label} is inside the delegated zone {_text(below or ())}, so this "
+                        f"{label} is inside the delegated zone {name_text(below or ())}, so this "
                         "zone should give its A or AAAA record too (sibling glue)"
                     )
                 message = f"delegation of {child} to {label} has no glue: {why}"
@@ -269,7 +264,7 @@ class _Checker:
             if found in (_OK, _BELOW_CUT):
                 continue
             at = self.records.pointing_to(key, rtype, target)
-            owner = _text(at[1].labels)
+            owner = name_text(at[1].labels)
             if found == _ALIAS:
                 message = (
                     f"{kind} of {owner}: {what} {label} is an alias (CNAME); it must name a "

@@ -74,7 +74,7 @@ def lookup(zones: ZoneSet, labels: Name, key: Name, qtype: int, *, tcp: bool) ->
     """Answer (`labels` as the client wrote it, `key` lowercased, `qtype`) from `zones`."""
     zone = zones.find(key)
     if zone is None:
-        return Answer(rcode=REFUSED, aa=False, kind=KIND_ERROR)
+        return Answer(rcode=REFUSED, kind=KIND_ERROR)  # the engine sends it as an error
     ans = Answer(rrl_name=key)
     owner = DNSLabel(labels)
     seen: set[Name] = set()
@@ -151,7 +151,7 @@ def _step(
     cname = node.get(CNAME)
     if cname is not None:  # step 3a: the alias, then its target
         _add(ans.answer, owner, cname)
-        return cname.targets[0] if cname.targets else None
+        return cname.targets[0]  # every CNAME record has its target (masterfile.py)
     _nodata(zone, ans, first=first and not wildcard)
     return None
 

@@ -195,7 +195,8 @@ def _rtype(text: str) -> int:
     return rtype
 
 
-def _text(labels: Name) -> str:
+def name_text(labels: Name) -> str:
+    """A name in a message about a zone: absolute, octets that are not ASCII escaped (\\xc8)."""
     return ".".join(label.decode("ascii", "backslashreplace") for label in labels) + "."
 
 
@@ -368,7 +369,7 @@ def _record(st: _State, blank_owner: bool, tokens: list[str], number: int) -> Re
     if zone is not None and (
         len(owner) < len(zone) or _lower(owner[len(owner) - len(zone) :]) != zone
     ):
-        raise ValueError(f"{_text(owner)} is outside the zone {_text(zone)}")
+        raise ValueError(f"{name_text(owner)} is outside the zone {name_text(zone)}")
     ttl: int | None = None
     for _ in range(2):  # [TTL] [class] or [class] [TTL] (RFC 1035 §5.1)
         if i >= len(tokens):

@@ -21,7 +21,7 @@ from dnslib import RD, DNSLabel
 
 from dnsserver.checkzone import check
 from dnsserver.errors import ZoneError
-from dnsserver.masterfile import Record, origin_of, read
+from dnsserver.masterfile import Record, name_text, origin_of, read
 from dnsserver.problems import Problem, Problems, Source
 from dnsserver.wire import Name
 
@@ -72,19 +72,12 @@ class Zone:
 
 def zone_name(labels: Name) -> str:
     """A zone's name as BIND writes it in its messages: no final dot, except for the root."""
-    return _text(labels)[:-1] or "."
+    return name_text(labels)[:-1] or "."
 
 
-def _text(key: Name) -> str:
-    return ".".join(label.decode("ascii", "backslashreplace") for label in key) + "."
-
-
-def build(
-    origin: Name, records: Sequence[Record], path: str, problems: Problems | None = None
-) -> Zone:
+def build(origin: Name, records: Sequence[Record], path: str, found: Problems) -> Zone:
     """Group records into RRsets and index them for lookup, then check the zone; errors (with
-    those already in `problems`) raise ZoneError, warnings are kept in `Zone.warnings`."""
-    found = problems if problems is not None else Problems()
+    those already `found` while reading) raise ZoneError, warnings are kept in `Zone.warnings`."""
     okey = tuple(label.lower() for label in origin)
     depth = len(okey)
     grouped: dict[tuple[Name, int], tuple[list[Record], list[int], set[bytes]]] = {}
@@ -92,7 +85,9 @@ def build(
     for rec in records:
         if rec.key[len(rec.key) - depth :] != okey or len(rec.key) < depth:
             found.error(
-                rec.source, rec.line, f"{_text(rec.labels)} is outside the zone {_text(origin)}"
+                rec.source,
+                rec.line,
+                f"{name_text(rec.labels)} is outside the zone {name_text(origin)}",
             )
             continue
         entry = grouped.get((rec.key, rec.rtype))

@@ -150,3 +150,34 @@ def test_an_identity_too_long_is_a_usage_error(tmp_path: Path) -> None:
     )
     assert p.returncode == 2 and "identity is longer than 255 octets" in p.stderr
     assert "Traceback" not in p.stderr
+
+
+def settings(identity: str = "", version: str = "", **hide: bool) -> Identity:
+    return Identity.from_settings(
+        identity=identity,
+        hide_identity=hide.get("hide_identity", False),
+        version=version,
+        hide_version=hide.get("hide_version", False),
+        hostname="host1",
+        default_version="minternet 0.1.0",
+    )
+
+
+def test_what_is_configured_wins_over_the_defaults() -> None:
+    assert settings("ns.example", "custom 2") == Identity(identity="ns.example", version="custom 2")
+    assert settings(hide_version=True) == Identity(identity="host1", version=None)
+    assert settings(hide_identity=True) == Identity(identity=None, version="minternet 0.1.0")
+
+
+def test_identity_and_version_fit_one_txt_string_of_255_octets() -> None:
+    assert settings("x" * 255, "v" * 255) == Identity(identity="x" * 255, version="v" * 255)
+    with pytest.raises(ValueError, match=r"^identity is longer than 255 octets$"):
+        settings("\u00e9" * 128)  # 128 characters, 256 octets in UTF-8
+    with pytest.raises(ValueError, match=r"^version is longer than 255 octets$"):
+        settings(version="v" * 256)
+    with pytest.raises(ValueError, match=r"^version is longer than 255 octets$"):
+        settings(version="v" * 256, hide_version=True)  # a bad setting, hidden or not
+    assert SHOWN.txt((b"version", b"bind"), 16) == "minternet 9.9"
+    assert SHOWN.txt((b"version", b"bind"), 255) == "minternet 9.9"  # ANY
+    assert SHOWN.txt((b"id", b"server"), 1) is None  # A: REFUSED
+    assert Identity(identity="\u00e9").nsid == b"\xc3\xa9"  # UTF-8 on the wire

@@ -253,3 +253,223 @@ def test_the_loaded_line_names_zone_serial_and_records() -> None:
 def test_the_generated_topology_zones_have_no_warnings(zone_dir: Path) -> None:
     for path in sorted(zone_dir.glob("*.zone")):
         assert load_zone(path).warnings == (), path.name
+
+
+def test_a_file_without_records_lacks_both_soa_and_ns() -> None:
+    assert check("", head="$ORIGIN example.com.\n$TTL 3600\n") == (
+        False,
+        [
+            "z.zone: error: zone example.com. has no SOA record at its apex (the file has no "
+            "records)",
+            "z.zone: error: zone example.com. has no NS records at its apex (the file has no "
+            "records)",
+        ],
+    )
+
+
+def test_a_missing_soa_comes_first_even_before_an_error_in_the_first_record() -> None:
+    head = "$ORIGIN example.com.\n$TTL 3600\nx CNAME ns1\nx A 192.0.2.5\n@ NS ns1\n"
+    loaded, problems = check("ns1 A 192.0.2.1\n", head=head)
+    assert not loaded
+    assert [p.split(": error: ")[0] for p in problems] == ["z.zone:3", "z.zone:4"]
+    assert "has no SOA record" in problems[0] and "has a CNAME and other data" in problems[1]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "x CNAME ns1\nx CNAME ns1\nx CNAME www\n",  # a duplicate is not a second CNAME
+            "z.zone:8: error: x.example.com. has a second CNAME (the first is at z.zone:6); an "
+            "alias points to exactly one name (RFC 2181 §10.1)",
+        ),
+        (
+            "x TXT hello\nx CNAME ns1\nx A 192.0.2.5\n",  # the earliest other record is named
+            "z.zone:7: error: x.example.com. has a CNAME and other data: this CNAME record and "
+            "the TXT at z.zone:6; a name with a CNAME can have no other records (RFC 1034 §3.6.2)",
+        ),
+        (
+            "x CNAME ns1\nx TYPE65280 \\# 1 00\n",
+            "z.zone:7: error: x.example.com. has a CNAME and other data: this TYPE65280 record "
+            "and the CNAME at z.zone:6; a name with a CNAME can have no other records (RFC 1034 "
+            "§3.6.2)",
+        ),
+        (
+            "@ NS ns2\n@ NS ns3\nns3 A 192.0.2.3\n",  # the line of the NS that names it
+            f"z.zone:6: error: {NS2} is in this zone but has no A or AAAA record: resolvers sent "
+            "to it could not reach the zone",
+        ),
+        (
+            "@ NS ns3\nns3 A 192.0.2.3\n@ NS ns2\n",
+            f"z.zone:8: error: {NS2} is in this zone but has no A or AAAA record: resolvers sent "
+            "to it could not reach the zone",
+        ),
+        (
+            "@ NS ns9.w\n*.w CNAME ns1\n",  # a wildcard that only aliases: an alias
+            "z.zone:6: error: name server ns9.w.example.com. (NS of example.com.) is an alias "
+            "(CNAME); an NS record must name a host with its own A or AAAA record "
+            "(RFC 2181 §10.3)",
+        ),
+        (
+            "@ NS ns9.w\n*.w TXT no-address\n",
+            "z.zone:6: error: name server ns9.w.example.com. (NS of example.com.) is in this "
+            "zone but has no A or AAAA record: resolvers sent to it could not reach the zone",
+        ),
+    ],
+)
+def test_errors_name_the_record_that_is_wrong(body: str, expected: str) -> None:
+    assert check(body) == (False, [expected])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "@ NS ns9.a.b.w\n*.w A 192.0.2.9\n",  # a wildcard two labels up covers it
+        "x CNAME ns1\nx RRSIG A 8 3 3600 20300101000000 20250101000000 1 example.com. AAAA\n"
+        "x NSEC ns1.example.com. CNAME RRSIG NSEC\n",  # DNSSEC records may sit beside a CNAME
+        "@ NS ns.sub\nsub NS ns.sub\nns.sub AAAA 2001:db8::9\n",
+    ],
+)
+def test_more_that_is_accepted_silently(body: str) -> None:
+    assert check(body) == (True, [])
+
+
+@pytest.mark.parametrize(
+    ("target", "hint"),
+    [
+        ("192.0.2.1", True),  # an address written where a name belongs
+        ("10.0.0.255", True),
+        ("192.0.2.256", False),  # no address: 256 is no octet
+        ("10.1", False),  # two numbers are no IPv4 address
+        ("1.2.3.4.5", False),
+        ("a.b.c.d", False),
+        ("ns-1.0.0.1", False),
+    ],
+)
+def test_the_hint_for_an_address_written_as_a_name_server(target: str, hint: bool) -> None:
+    loaded, problems = check(f"@ NS {target}\n")
+    assert not loaded and len(problems) == 1
+    assert problems[0].startswith(f"z.zone:6: error: name server {target}.example.com. (NS of")
+    assert problems[0].endswith("(an NS record holds a host's name, not its address)") == hint
+
+
+def test_a_delegation_below_another_needs_no_glue_check() -> None:
+    # deeper.sub is inside sub: occluded, not served, so its missing glue is not reported
+    loaded, problems = check("sub NS ns.sub\nns.sub A 192.0.2.9\ndeeper.sub NS ns.deeper.sub\n")
+    assert loaded and problems == []
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "sub NS ns.example.net.\nsub NS ns2\n",  # after a name server outside the zone
+            "z.zone:7: warning: delegation of sub.example.com.: name server ns2.example.com. is "
+            "in this zone but has no A or AAAA record",
+        ),
+        (
+            "sub NS ns1\nsub NS ns2\n",  # after one with an address
+            "z.zone:7: warning: delegation of sub.example.com.: name server ns2.example.com. is "
+            "in this zone but has no A or AAAA record",
+        ),
+        (
+            "sub NS ns.sub\nns.sub A 192.0.2.9\nsub NS ns2.sub\n",  # after one with glue
+            "z.zone:8: warning: delegation of sub.example.com. to ns2.sub.example.com. has no "
+            "glue: ns2.sub.example.com. is inside sub.example.com., so this zone must give its A "
+            "or AAAA record (glue), or no resolver can reach sub.example.com.",
+        ),
+        (
+            "sub NS sub\n",  # the name server named as the cut itself is inside the child
+            "z.zone:6: warning: delegation of sub.example.com. to sub.example.com. has no glue: "
+            "sub.example.com. is inside sub.example.com., so this zone must give its A or AAAA "
+            "record (glue), or no resolver can reach sub.example.com.",
+        ),
+    ],
+)
+def test_every_name_server_of_a_delegation_is_checked(body: str, expected: str) -> None:
+    assert check(body) == (True, [expected])
+
+
+def test_a_file_that_is_not_utf8_is_refused_at_the_line_of_the_bad_byte() -> None:
+    Path("z.zone").write_bytes(HEAD.encode() + b'www A 192.0.2.2\nx TXT "caf\xe9"\ny A 192.0.2.3\n')
+    with pytest.raises(ZoneError) as err:
+        load_zone("z.zone")
+    assert [p.to_text() for p in err.value.problems] == [
+        "z.zone:7: error: not UTF-8 text (invalid continuation byte)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "@ NS @\n",  # the apex as its own name server, without an address
+            "z.zone:6: error: name server example.com. (NS of example.com.) is in this zone but "
+            "has no A or AAAA record: resolvers sent to it could not reach the zone",
+        ),
+        (
+            "@ NS ns.example.net.\n@ NS ns2\n",  # after one outside the zone
+            f"z.zone:7: error: {NS2} is in this zone but has no A or AAAA record: resolvers sent "
+            "to it could not reach the zone",
+        ),
+    ],
+)
+def test_every_apex_name_server_is_checked(body: str, expected: str) -> None:
+    assert check(body) == (False, [expected])
+
+
+def test_a_zone_without_soa_and_ns_says_so_in_that_order() -> None:
+    assert check("", head="$ORIGIN example.com.\n$TTL 3600\nwww A 192.0.2.1\n") == (
+        False,
+        [
+            "z.zone:3: error: zone example.com. has no SOA record at its apex",
+            "z.zone:3: error: zone example.com. has no NS records at its apex",
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "deep.sub NS ns.deep.sub\n",  # a cut two labels below the apex
+            "z.zone:6: warning: delegation of deep.sub.example.com. to ns.deep.sub.example.com. "
+            "has no glue: ns.deep.sub.example.com. is inside deep.sub.example.com., so this zone "
+            "must give its A or AAAA record (glue), or no resolver can reach deep.sub.example.com.",
+        ),
+        (
+            "_sip._udp SRV 0 5 5060 sip\nsip CNAME ns1\n",
+            "z.zone:6: warning: SRV of _sip._udp.example.com.: target sip.example.com. is an "
+            "alias (CNAME); it must name a host with its own A or AAAA record (RFC 2782)",
+        ),
+        (
+            "@ MX 0 mail.example.net.\n@ MX 10 mail\n",  # after a mail server outside the zone
+            "z.zone:7: warning: MX of example.com.: mail server mail.example.com. is in this zone "
+            "but has no A or AAAA record",
+        ),
+        (
+            "@ MX 10 ns1\n@ MX 20 mail\n",  # after one with an address
+            "z.zone:7: warning: MX of example.com.: mail server mail.example.com. is in this zone "
+            "but has no A or AAAA record",
+        ),
+        (
+            "@ MX 0 .\n@ MX 10 mail\n",  # after a null MX
+            "z.zone:7: warning: MX of example.com.: mail server mail.example.com. is in this zone "
+            "but has no A or AAAA record",
+        ),
+    ],
+)
+def test_more_warnings(body: str, expected: str) -> None:
+    assert check(body) == (True, [expected])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "@ NS ns9.b.w\n*.w A 192.0.2.9\n",  # the closest encloser is one label up
+        "@ MX 10 mail.example.net.\n_s._tcp SRV 0 0 1 host.example.org.\n",  # outside the zone
+        "@ NS @\n@ A 192.0.2.7\n",
+    ],
+)
+def test_still_more_that_is_accepted_silently(body: str) -> None:
+    assert check(body) == (True, [])

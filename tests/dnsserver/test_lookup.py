@@ -6,8 +6,11 @@ import dns.flags
 import dns.message
 import dns.rcode
 import dns.rdatatype
+import pytest
 
 from dnsserver.engine import Engine
+from dnsserver.lookup import MAX_CNAME_CHAIN
+from dnsserver.zoneset import ZoneSet, load_zones
 from tests.dnsserver.conftest import ask, has, rrs
 
 
@@ -198,3 +201,258 @@ def _only(engine: Engine, origin: str) -> Engine:
 
     key = tuple(label.encode() for label in origin.rstrip(".").split(".") if label)
     return Engine(ZoneSet([engine.zones.by_origin[key]]))
+
+
+# A zone of corner cases: CNAME loops and chains, CNAMEs leaving the served zones, TTLs at 0
+# and 1, and delegations (one whose referral does not fit 512 octets without losing glue).
+EDGE = """$ORIGIN edge.test.
+$TTL 3600
+@ SOA ns1 hostmaster 1 7200 3600 1209600 60
+@ NS ns1
+ns1 A 192.0.2.53
+loop1 CNAME loop2
+loop2 CNAME loop1
+self CNAME self
+out CNAME www.example.org.
+tonx CNAME nothing
+tonodata CNAME ns1
+towild CNAME x.wild
+*.wild 120 A 192.0.2.80
+toother CNAME www.other.test.
+tocut CNAME host.sub
+zero 0 A 192.0.2.0
+one 1 A 192.0.2.1
+mail MX 10 one
+mail MX 20 zero
+mail2 MX 10 mail.example.org.
+mail2 MX 20 one
+sub NS ns.sub
+sub NS ns1
+ns.sub A 192.0.2.54
+deeper.sub NS ns.deeper.sub
+ns.deeper.sub A 192.0.2.55
+{chain}
+{big}
+{mx}
+"""
+CHAIN = "\n".join(f"c{i} CNAME c{i + 1}" for i in range(20)) + "\nc20 A 192.0.2.20"
+BIG = "\n".join(
+    f"big NS a-rather-long-name-server-name-{i:02d}.big\n"
+    f"a-rather-long-name-server-name-{i:02d}.big A 192.0.2.{100 + i}"
+    for i in range(12)
+)
+MX = "\n".join(
+    f"mx MX {i} a-rather-long-mail-host-name-{i:02d}.hosts\n"
+    f"a-rather-long-mail-host-name-{i:02d}.hosts A 192.0.2.{200 + i}\n"
+    f"a-rather-long-mail-host-name-{i:02d}.hosts AAAA 2001:db8::{200 + i}"
+    for i in range(6)
+)
+OTHER = """$ORIGIN other.test.
+$TTL 300
+@ 30 SOA ns1 hostmaster 1 7200 3600 1209600 600
+@ NS ns1
+ns1 A 192.0.2.53
+www A 192.0.2.99
+"""
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    d = tmp_path_factory.mktemp("edge")
+    (d / "edge.zone").write_text(EDGE.format(chain=CHAIN, big=BIG, mx=MX))
+    (d / "other.zone").write_text(OTHER)
+    return Engine(load_zones([str(d / "edge.zone"), str(d / "other.zone")]))
+
+
+def kind(engine: Engine, name: str, rdtype: str = "A", rdclass: str = "IN") -> bytes:
+    """The response class RRL accounts the answer to this question under."""
+    q = dns.message.make_query(name, rdtype, rdclass=rdclass)
+    return engine.handle(q.to_wire(), tcp=False).kind
+
+
+def test_a_cname_loop_is_answered_with_the_loop_once(edge: Engine) -> None:
+    r = ask(edge, "loop1.edge.test", "A")
+    assert r.rcode() == dns.rcode.NOERROR and has(r, dns.flags.AA)
+    assert rrs(r.answer) == [
+        "loop1.edge.test. 3600 IN CNAME loop2.edge.test.",
+        "loop2.edge.test. 3600 IN CNAME loop1.edge.test.",
+    ]
+    assert r.authority == []
+    assert rrs(ask(edge, "self.edge.test", "A").answer) == [
+        "self.edge.test. 3600 IN CNAME self.edge.test."
+    ]
+
+
+def test_a_long_cname_chain_is_followed_for_16_links_only(edge: Engine) -> None:
+    r = ask(edge, "c0.edge.test", "A", tcp=True)
+    assert r.rcode() == dns.rcode.NOERROR
+    assert rrs(r.answer) == [
+        f"c{i}.edge.test. 3600 IN CNAME c{i + 1}.edge.test." for i in range(MAX_CNAME_CHAIN)
+    ]
+    assert MAX_CNAME_CHAIN == 16
+    # a chain of 16 is followed to its end
+    assert rrs(ask(edge, "c5.edge.test", "A", tcp=True).answer)[-1] == (
+        "c20.edge.test. 3600 IN A 192.0.2.20"
+    )
+
+
+def test_a_cname_out_of_the_served_zones_is_left_to_the_resolver(edge: Engine) -> None:
+    r = ask(edge, "out.edge.test", "A")
+    assert r.rcode() == dns.rcode.NOERROR and has(r, dns.flags.AA)
+    assert rrs(r.answer) == ["out.edge.test. 3600 IN CNAME www.example.org."]
+    assert r.authority == [] and r.additional == []
+
+
+def test_a_cname_to_a_name_that_does_not_exist_is_nxdomain(edge: Engine) -> None:
+    r = ask(edge, "tonx.edge.test", "A")
+    assert r.rcode() == dns.rcode.NXDOMAIN  # RFC 6604: the rcode of the last name
+    assert rrs(r.answer) == ["tonx.edge.test. 3600 IN CNAME nothing.edge.test."]
+    assert rrs(r.authority) == [
+        "edge.test. 60 IN SOA ns1.edge.test. hostmaster.edge.test. 1 7200 3600 1209600 60"
+    ]
+
+
+def test_a_cname_to_a_name_without_the_type_is_nodata(edge: Engine) -> None:
+    r = ask(edge, "tonodata.edge.test", "MX")
+    assert r.rcode() == dns.rcode.NOERROR
+    assert rrs(r.answer) == ["tonodata.edge.test. 3600 IN CNAME ns1.edge.test."]
+    assert [rrset.rdtype for rrset in r.authority] == [dns.rdatatype.SOA]
+
+
+def test_a_cname_to_a_wildcard_and_to_another_zone(edge: Engine) -> None:
+    assert rrs(ask(edge, "towild.edge.test", "A").answer) == [
+        "towild.edge.test. 3600 IN CNAME x.wild.edge.test.",
+        "x.wild.edge.test. 120 IN A 192.0.2.80",
+    ]
+    assert rrs(ask(edge, "toother.edge.test", "A").answer) == [
+        "toother.edge.test. 3600 IN CNAME www.other.test.",
+        "www.other.test. 300 IN A 192.0.2.99",
+    ]
+    r = ask(edge, "toother.edge.test", "MX")  # NODATA in the other zone: its SOA
+    assert rrs(r.authority) == [
+        "other.test. 30 IN SOA ns1.other.test. hostmaster.other.test. 1 7200 3600 1209600 600"
+    ]
+
+
+def test_a_cname_into_a_delegation_ends_with_the_referral(edge: Engine) -> None:
+    r = ask(edge, "tocut.edge.test", "A")
+    assert r.rcode() == dns.rcode.NOERROR
+    assert has(r, dns.flags.AA)  # the alias is ours: AA stays, though the rest is a referral
+    assert rrs(r.answer) == ["tocut.edge.test. 3600 IN CNAME host.sub.edge.test."]
+    assert rrs(r.authority) == [
+        "sub.edge.test. 3600 IN NS ns.sub.edge.test.",
+        "sub.edge.test. 3600 IN NS ns1.edge.test.",
+    ]
+    assert kind(edge, "tocut.edge.test") == b"answer tocut.edge.test"
+
+
+def test_ttl_0_and_1_are_served_as_written(edge: Engine) -> None:
+    assert rrs(ask(edge, "zero.edge.test", "A").answer) == ["zero.edge.test. 0 IN A 192.0.2.0"]
+    assert rrs(ask(edge, "one.edge.test", "A").answer) == ["one.edge.test. 1 IN A 192.0.2.1"]
+    r = ask(edge, "mail.edge.test", "MX")
+    assert sorted(rrs(r.additional)) == [
+        "one.edge.test. 1 IN A 192.0.2.1",
+        "zero.edge.test. 0 IN A 192.0.2.0",
+    ]
+
+
+def test_additional_addresses_of_targets_we_hold_after_one_we_do_not(edge: Engine) -> None:
+    r = ask(edge, "mail2.edge.test", "MX")
+    assert rrs(r.answer) == [
+        "mail2.edge.test. 3600 IN MX 10 mail.example.org.",
+        "mail2.edge.test. 3600 IN MX 20 one.edge.test.",
+    ]
+    assert rrs(r.additional) == ["one.edge.test. 1 IN A 192.0.2.1"]
+
+
+def test_the_negative_ttl_is_the_smaller_of_soa_ttl_and_minimum(edge: Engine) -> None:
+    # RFC 2308 §5: edge.test. has TTL 3600, MINIMUM 60; other.test. TTL 30, MINIMUM 600
+    assert ask(edge, "nothing.edge.test", "A").authority[0].ttl == 60
+    assert ask(edge, "nothing.other.test", "A").authority[0].ttl == 30
+
+
+def test_a_query_at_the_delegation_point_is_a_referral(engine: Engine) -> None:
+    com = _only(engine, "com.")
+    for rdtype in ("A", "NS", "MX"):
+        r = ask(com, "networkutopia.com", rdtype)
+        assert r.rcode() == dns.rcode.NOERROR and not has(r, dns.flags.AA), rdtype
+        assert r.answer == []
+        assert rrs(r.authority) == ["networkutopia.com. 3600 IN NS dns1.networkutopia.com."]
+        assert rrs(r.additional) == ["dns1.networkutopia.com. 3600 IN A 127.0.0.24"]
+    assert kind(com, "NetworkUtopia.com") == b"referral networkutopia.com"
+
+
+def test_a_name_below_nested_cuts_is_referred_to_the_highest(edge: Engine) -> None:
+    r = ask(edge, "www.deeper.sub.edge.test", "A")
+    assert not has(r, dns.flags.AA)
+    assert rrs(r.authority) == [
+        "sub.edge.test. 3600 IN NS ns.sub.edge.test.",
+        "sub.edge.test. 3600 IN NS ns1.edge.test.",
+    ]
+    assert sorted(rrs(r.additional)) == [
+        "ns.sub.edge.test. 3600 IN A 192.0.2.54",
+        "ns1.edge.test. 3600 IN A 192.0.2.53",
+    ]
+    assert kind(edge, "www.deeper.sub.edge.test") == b"referral sub.edge.test"
+
+
+def test_a_referral_too_large_for_udp_is_truncated_not_sent_without_glue(edge: Engine) -> None:
+    # RFC 9471 §3: glue for name servers inside the delegated zone is not optional
+    full = ask(edge, "www.big.edge.test", "A", tcp=True, edns=None)
+    assert len(full.to_wire()) > 512 and len(full.additional) == 12
+    r = ask(edge, "www.big.edge.test", "A", edns=None)  # 512 octets
+    assert has(r, dns.flags.TC) and not has(r, dns.flags.AA)
+    assert r.answer == r.authority == r.additional == []
+    assert r.question == full.question
+    fits = ask(edge, "www.big.edge.test", "A", payload=1232)
+    assert not has(fits, dns.flags.TC) and len(fits.additional) == 12
+
+
+def test_an_answer_too_large_for_udp_loses_its_additional_data_first(edge: Engine) -> None:
+    # The addresses of MX targets are a courtesy (RFC 2181 §9): dropped, without TC, to fit
+    full = ask(edge, "mx.edge.test", "MX", tcp=True, edns=None)
+    assert len(full.to_wire()) > 512 and len(rrs(full.additional)) == 12
+    r = ask(edge, "mx.edge.test", "MX", edns=None)
+    assert not has(r, dns.flags.TC) and has(r, dns.flags.AA)
+    assert r.answer == full.answer and r.additional == []
+    r = ask(edge, "mx.edge.test", "MX", payload=512)  # the OPT record stays
+    assert not has(r, dns.flags.TC) and r.answer == full.answer
+    assert r.additional == [] and r.edns == 0 and r.payload == 1232
+
+
+@pytest.mark.parametrize(
+    ("name", "rdtype", "expected"),
+    [
+        ("www.networkutopia.com", "A", b"answer www.networkutopia.com"),
+        ("WWW.NetworkUtopia.COM", "A", b"answer www.networkutopia.com"),  # one class, any case
+        ("www.amazon.com", "A", b"answer www.amazon.com"),  # a CNAME chain: the name asked
+        ("www.networkutopia.com", "MX", b"nodata www.networkutopia.com"),
+        ("_tcp.crepes.fr", "A", b"nodata _tcp.crepes.fr"),  # an empty non-terminal
+        ("nope.networkutopia.com", "A", b"nxdomain networkutopia.com"),  # per zone
+        ("a.b.nope.networkutopia.com", "AAAA", b"nxdomain networkutopia.com"),
+        ("alice.users.networkutopia.com", "A", b"wildcard *.users.networkutopia.com"),
+        ("bob.users.networkutopia.com", "MX", b"wildcard *.users.networkutopia.com"),
+        ("nope.example.org", "A", b"nxdomain "),  # the root zone's NXDOMAIN
+        ("networkutopia.com", "AXFR", b"error"),
+    ],
+)
+def test_the_rrl_class_of_each_kind_of_answer(
+    engine: Engine, name: str, rdtype: str, expected: bytes
+) -> None:
+    assert kind(engine, name, rdtype) == expected
+
+
+def test_the_rrl_class_of_referrals_names_the_child(engine: Engine) -> None:
+    assert kind(_only(engine, "."), "www.networkutopia.com") == b"referral com"
+    assert kind(_only(engine, "com."), "www.networkutopia.com") == b"referral networkutopia.com"
+    assert kind(_only(engine, "com."), "www.amazon.com") == b"referral amazon.com"
+
+
+def test_the_rrl_class_of_other_classes(all_zones: ZoneSet) -> None:
+    from dnsserver.chaos import Identity
+
+    shown = Engine(all_zones, identity=Identity(identity="ns1", version="v1"))
+    assert kind(shown, "version.bind", "TXT", "CH") == b"chaos"
+    assert kind(shown, "version.bind", "A", "CH") == b"error"
+    assert kind(shown, "www.networkutopia.com", "A", "HS") == b"error"
+    assert kind(_only(shown, "networkutopia.com."), "www.example.org") == b"error"  # REFUSED

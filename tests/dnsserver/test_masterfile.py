@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import dns.message
@@ -11,6 +12,8 @@ import pytest
 from dnslib import RR, DNSLabel, DNSRecord
 
 from dnsserver.errors import ZoneError
+from dnsserver.masterfile import origin_of, read
+from dnsserver.problems import Problems
 from dnsserver.zone import Zone, load_zone
 
 TRICKY = """; differential test zone
@@ -132,3 +135,233 @@ def test_ttl_defaults(tmp_path: Path) -> None:
     zone = load_zone(path)
     assert zone.nodes[(b"y", b"t", b"test")][1].ttl == 7
     assert zone.nodes[(b"t", b"test")][2].ttl == 100
+
+
+def records(path: Path, zone: tuple[bytes, ...] | None = None) -> list[tuple[object, ...]]:
+    """Every record read: owner as written, its key, TTL, type, RDATA as text, target, where."""
+    return [
+        (r.labels, r.key, r.ttl, r.rtype, str(r.rdata), r.target, r.target_labels, r.where())
+        for r in read(path, zone)
+    ]
+
+
+def test_every_field_of_every_record(tmp_path: Path) -> None:
+    (tmp_path / "inc.zone").write_text("h A 192.0.2.7\n")
+    path = tmp_path / "m.zone"
+    path.write_text(
+        "$ORIGIN Ex.Test.\n"
+        "@ 3600 IN SOA ns1 hostmaster ( 1 2 3 4\n"
+        "   300 )\n"
+        "\tNS ns1 ; a tab: the owner is the last one\n"
+        "ns1 IN 60 AAAA 2001:DB8::1\n"
+        "Mx MX 10 Mail.Ex.Test.\n"
+        "al CNAME Ns1\n"
+        "p PTR ns1\n"
+        't TXT "a b;(c)" d\n'
+        "srv SRV 0 1 80 Ns1\n"
+        '$INCLUDE "inc.zone" Sub\n'
+        "$TTL 2h\n"
+        "after A 192.0.2.8\n"
+        "Crêpes A 192.0.2.9\n"
+    )
+    ex, ex_key = (b"Ex", b"Test"), (b"ex", b"test")
+    where = str(path)
+    assert records(path, ex_key) == [
+        (ex, ex_key, 3600, 6, "ns1.Ex.Test. hostmaster.Ex.Test. 1 2 3 4 300", None, None,
+         f"{where}:2"),
+        (ex, ex_key, 3600, 2, "ns1.Ex.Test.", (b"ns1", *ex_key), (b"ns1", *ex), f"{where}:4"),
+        ((b"ns1", *ex), (b"ns1", *ex_key), 60, 28, "\\# 16 20010DB8000000000000000000000001",
+         None, None, f"{where}:5"),
+        ((b"Mx", *ex), (b"mx", *ex_key), 60, 15, "10 Mail.Ex.Test.", (b"mail", *ex_key),
+         (b"Mail", *ex), f"{where}:6"),
+        ((b"al", *ex), (b"al", *ex_key), 60, 5, "Ns1.Ex.Test.", (b"ns1", *ex_key),
+         (b"Ns1", *ex), f"{where}:7"),
+        ((b"p", *ex), (b"p", *ex_key), 60, 12, "ns1.Ex.Test.", (b"ns1", *ex_key),
+         (b"ns1", *ex), f"{where}:8"),
+        ((b"t", *ex), (b"t", *ex_key), 60, 16, "\\# 10 076120623B2863290164",
+         None, None, f"{where}:9"),
+        ((b"srv", *ex), (b"srv", *ex_key), 60, 33, "0 1 80 Ns1.Ex.Test.", (b"ns1", *ex_key),
+         (b"Ns1", *ex), f"{where}:10"),
+        ((b"h", b"Sub", *ex), (b"h", b"sub", *ex_key), 60, 1, "\\# 4 C0000207", None, None,
+         f"{tmp_path / 'inc.zone'}:1"),
+        ((b"after", *ex), (b"after", *ex_key), 7200, 1, "\\# 4 C0000208", None, None,
+         f"{where}:13"),
+        ((b"xn--crpes-isa", *ex), (b"xn--crpes-isa", *ex_key), 7200, 1, "\\# 4 C0000209", None,
+         None, f"{where}:14"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("x 2147483648 A 192.0.2.1\n", "TTL 2147483648 is over 2^31-1"),  # RFC 2181 §8
+        ("$TTL 2147483648\n", "TTL 2147483648 is over 2^31-1"),
+        ("x 60 70 A 192.0.2.1\n", "two TTLs in one record ('70')"),
+        ("x HS A 192.0.2.1\n", "class HS (only IN is served)"),
+        ("x CLASS3 A 192.0.2.1\n", "class CLASS3 (only IN is served)"),
+        ("x IN\n", "missing record type"),
+        ("x 60\n", "missing record type"),
+        ("x BOGUS 1\n", "unknown record type 'BOGUS'"),
+        ("x NS\n", "NS record with no data"),
+        ("x MX 10\n", "bad MX record data '10': expecting an identifier"),
+        ("x MX 65536 ns1\n", "MX preference 65536 is over 65535"),
+        ("x A 192.0.2.1 192.0.2.2\n", "bad A record data '192.0.2.1 192.0.2.2': expected EOL or "
+         'EOF, got 3 "192.0.2.2"'),
+        ('x TXT "' + "t" * 256 + '"\n', "TXT string longer than 255 octets"),
+        ("x TXT " + "t" * 256 + "\n", "TXT string longer than 255 octets"),
+        ("x..y A 192.0.2.1\n", "bad label in 'x..y' (empty or over 63 octets)"),
+        ("x." + "a" * 64 + ". A 192.0.2.1\n", f"bad label in 'x.{'a' * 64}.' (empty or over 63 "
+         "octets)"),
+        (".".join(["a" * 63] * 4) + ". A 192.0.2.1\n",
+         f"name '{'.'.join(['a' * 63] * 4)}.' is longer than 255 octets"),
+        ("$FOO bar\n", "bad or unsupported directive '$FOO bar'"),
+        ("$ORIGIN\n", "bad or unsupported directive '$ORIGIN'"),
+        ("$TTL 1 2\n", "bad or unsupported directive '$TTL 1 2'"),
+        ("$INCLUDE a b c\n", "bad or unsupported directive '$INCLUDE a b c'"),
+        ("x A 192.0.2.1 )\n", "unbalanced ')'"),
+    ],
+)  # fmt: skip
+def test_each_bad_line_and_its_message(tmp_path: Path, body: str, message: str) -> None:
+    path = zone_with(tmp_path, body)
+    with pytest.raises(ZoneError) as err:
+        load_zone(path)
+    assert [p.to_text() for p in err.value.problems] == [f"{path}:5: error: {message}"]
+
+
+@pytest.mark.parametrize(
+    ("body", "line"),
+    [
+        ("x 2147483647 A 192.0.2.1\n", 2147483647),  # the largest TTL
+        ("x 0 A 192.0.2.1\n", 0),
+        ("x 1W A 192.0.2.1\n", 604800),
+        ("x IN 1h30m A 192.0.2.1\n", 5400),
+        ("$TTL 1d\nx A 192.0.2.1\n", 86400),
+    ],
+)
+def test_ttls_as_written(tmp_path: Path, body: str, line: int) -> None:
+    zone = load_zone(zone_with(tmp_path, body + "ns1 A 192.0.2.53\n"))
+    assert zone.nodes[(b"x", b"z", b"test")][1].ttl == line
+
+
+def test_values_at_their_limits_are_accepted(tmp_path: Path) -> None:
+    zone = load_zone(
+        zone_with(tmp_path, f'x MX 65535 ns1\nx TXT "{"t" * 255}" {"u" * 255}\nns1 A 192.0.2.53\n')
+    )
+    x = zone.nodes[(b"x", b"z", b"test")]
+    assert x[15].targets[0][0] == (b"ns1", b"z", b"test")
+    assert x[16].rdatas[0].data == b"\xff" + b"t" * 255 + b"\xff" + b"u" * 255
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("@ 60 A 192.0.2.1\n", "'@' used before any $ORIGIN"),
+        ("x 60 A 192.0.2.1\n", "relative name 'x' before any $ORIGIN"),
+        ("\\120 60 A 192.0.2.1\n", "relative name '\\\\120' before any $ORIGIN"),
+        ("\t60 A 192.0.2.1\n", "no owner name and no previous owner"),
+        ("$ORIGIN z.test.\n@ NS ns1\n", "no TTL: write one or add a $TTL line"),
+    ],
+)
+def test_what_needs_an_origin_an_owner_or_a_ttl(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "o.zone"
+    path.write_text(text)
+    lines = text.count("\n")
+    with pytest.raises(ZoneError, match="^" + re.escape(f"{path}:{lines}: {message}") + "$"):
+        list(read(path))  # without a list of problems, the first error is raised at the end
+
+
+def test_reading_goes_on_after_a_bad_line_and_every_error_is_kept(tmp_path: Path) -> None:
+    path = zone_with(tmp_path, "a A 1.2.3.999\nb A 192.0.2.2\nc BOGUS x\nd A 192.0.2.4\n")
+    found = Problems()
+    read_back = [r.labels[0] for r in read(path, (b"z", b"test"), found)]
+    assert read_back == [b"z", b"z", b"b", b"d"]  # SOA, NS, then the good lines
+    assert [p.to_text() for p in found.items] == [
+        f"{path}:5: error: A record '1.2.3.999' is not an IPv4 address (four numbers 0-255: "
+        "192.0.2.1)",
+        f"{path}:7: error: unknown record type 'BOGUS'",
+    ]
+    with pytest.raises(ZoneError, match=r"z\.zone:5: A record '1\.2\.3\.999'") as err:
+        list(read(path))
+    assert len(err.value.problems) == 2
+
+
+def test_parentheses_quotes_and_comments_across_lines(tmp_path: Path) -> None:
+    path = zone_with(
+        tmp_path,
+        'x TXT ( "one ; not a comment" ; a comment\n'
+        '        "two ( three )" )\n'
+        "y ( A\n"
+        "    192.0.2.2 ) ; the record starts on line 7\n"
+        "z TXT ( unclosed\n"
+        "ns1 A 192.0.2.53\n",
+    )
+    with pytest.raises(ZoneError) as err:
+        load_zone(path)
+    assert [p.to_text() for p in err.value.problems] == [f"{path}:9: error: '(' never closed"]
+    path = zone_with(tmp_path, 'x TXT "a (b" \'c\' ")"\nns1 A 192.0.2.53\n')
+    texts = load_zone(path).nodes[(b"x", b"z", b"test")][16].rdatas[0].data
+    assert texts == b"\x04a (b\x03'c'\x01)"
+
+
+def test_includes_inherit_the_ttls_and_the_origin_reverts(tmp_path: Path) -> None:
+    (tmp_path / "ttl.inc").write_text("a A 192.0.2.1\nb 30 A 192.0.2.2\n")
+    (tmp_path / "last.inc").write_text("c A 192.0.2.3\n")
+    path = tmp_path / "i.zone"
+    path.write_text(
+        "$ORIGIN i.test.\n@ 100 SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.53\n"
+        "$INCLUDE ttl.inc inner\n"  # no $TTL: the last TTL written (100) goes in
+        "d A 192.0.2.4\n"  # the last TTL written inside does not come back out
+        "$TTL 7\n"
+        '$INCLUDE "last.inc"\n'
+    )
+    got = {r.labels: r.ttl for r in read(path, (b"i", b"test"), Problems())}
+    assert got[(b"a", b"inner", b"i", b"test")] == 100
+    assert got[(b"b", b"inner", b"i", b"test")] == 30
+    assert got[(b"d", b"i", b"test")] == 100
+    assert got[(b"c", b"i", b"test")] == 7  # $TTL goes in, and the origin is i.test. again
+
+
+def test_an_include_uses_the_soa_minimum_when_no_ttl_was_written(tmp_path: Path) -> None:
+    (tmp_path / "m.inc").write_text("a A 192.0.2.1\n")
+    path = tmp_path / "m.zone"
+    path.write_text("$ORIGIN m.test.\n@ SOA ns1 h 1 2 3 4 42\n$INCLUDE m.inc\n")
+    assert [(r.labels, r.ttl) for r in read(path, (b"m", b"test"), Problems())] == [
+        ((b"m", b"test"), 42),
+        ((b"a", b"m", b"test"), 42),
+    ]
+
+
+def test_includes_nest_eight_deep_and_no_deeper(tmp_path: Path) -> None:
+    for i in range(9):  # 0.inc includes 1.inc ... 8.inc, which includes nothing
+        tail = f"$INCLUDE {i + 1}.inc\n" if i < 8 else ""
+        (tmp_path / f"{i}.inc").write_text(f"h{i} A 192.0.2.{i}\n" + tail)
+    zone = load_zone(zone_with(tmp_path, "$INCLUDE 1.inc\nns1 A 192.0.2.53\n"))
+    assert (b"h8", b"z", b"test") in zone.nodes  # 1.inc to 8.inc: eight deep
+    path = zone_with(tmp_path, "$INCLUDE 0.inc\nns1 A 192.0.2.53\n", "nine.zone")
+    with pytest.raises(ZoneError) as err:
+        load_zone(path)
+    (problem,) = err.value.problems
+    assert problem.to_text().startswith(
+        f"{tmp_path / '7.inc'}:2: error: $INCLUDE nested deeper than 8 (a loop?) (included from "
+        f"{tmp_path / '6.inc'}:2, from "
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "origin"),
+    [
+        ("; no origin here\n$TTL 60\n$ORIGIN Sub.Example.COM.\n$ORIGIN other.\n",
+         (b"sub", b"example", b"com")),
+        ("$ORIGIN .\n", ()),
+        ("$ORIGIN relative\n", None),  # no origin before it: no zone name
+        ("$ORIGIN a..b.\n", None),
+        ("$ORIGIN a b\n$ORIGIN c.\n", (b"c",)),  # a bad directive is no origin
+        ("x A 192.0.2.1\n", None),
+        ("$ORIGIN ( unclosed\n", None),
+    ],
+)  # fmt: skip
+def test_the_origin_of_a_file(tmp_path: Path, text: str, origin: tuple[bytes, ...] | None) -> None:
+    path = tmp_path / "f.zone"
+    path.write_text(text)
+    assert origin_of(path) == origin
+    assert origin_of(tmp_path / "absent.zone") is None

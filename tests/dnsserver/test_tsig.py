@@ -59,3 +59,14 @@ def test_tsig_fields_overrunning_the_record_are_formerr(engine: Engine) -> None:
     reply = engine.handle(bytes(wire), tcp=False)
     assert reply.wire is not None
     assert dns.message.from_wire(reply.wire).rcode() == dns.rcode.FORMERR
+
+
+def test_the_algorithm_name_is_echoed_label_by_label(engine: Engine) -> None:
+    ring = dns.tsigkeyring.from_text({"k.": ("hmac-md5.sig-alg.reg.int.", "c2VjcmV0")})
+    q = dns.message.make_query("networkutopia.com", "MX")
+    q.use_tsig(ring, keyname="k.", algorithm=dns.tsig.HMAC_MD5)
+    reply = engine.handle(q.to_wire(), tcp=False)
+    r = dns.message.from_wire(reply.wire or b"", keyring=False)
+    assert r.tsig is not None and r.rcode() == dns.rcode.NOTAUTH
+    assert r.tsig[0].algorithm.to_text() == "hmac-md5.sig-alg.reg.int."
+    assert r.tsig[0].error == dns.rcode.BADKEY and r.keyname.to_text() == "k."

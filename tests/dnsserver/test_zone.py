@@ -169,3 +169,84 @@ def test_a_reload_in_a_worker_thread_leaves_the_collector_running(tmp_path, monk
     worker.join()
     load_zones([str(path)], pause_gc=True)  # start-up: nothing else runs, the pause is fine
     assert seen == [True, False] and gc.isenabled()
+
+
+def test_a_zone_error_names_the_first_error_and_counts_the_others(tmp_path: Path) -> None:
+    head = "$ORIGIN e.test.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.53\n"
+    one = write(tmp_path, "one.zone", head + "a A 1.2.3.999\n")
+    with pytest.raises(ZoneError) as err:
+        load_zone(one)
+    assert str(err.value) == (
+        f"{one}:6: A record '1.2.3.999' is not an IPv4 address (four numbers 0-255: 192.0.2.1)"
+    )
+    three = write(tmp_path, "three.zone", head + "a A 1.2.3.999\nb A 1.2.3.999\nc A x\n")
+    with pytest.raises(ZoneError) as err:
+        load_zone(three)
+    assert str(err.value).endswith("(four numbers 0-255: 192.0.2.1) (and 2 more errors)")
+    assert len(err.value.problems) == 3
+
+
+def test_past_100_errors_the_last_problem_counts_the_rest_at_the_file(tmp_path: Path) -> None:
+    head = "$ORIGIN e.test.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\nns1 A 192.0.2.53\n"
+    path = write(tmp_path, "e.zone", head + "".join(f"@ NS ns{i}.x\n" for i in range(150)))
+    with pytest.raises(ZoneError) as err:
+        load_zone(path)
+    assert str(err.value).endswith(" (and 149 more errors)")
+    assert len(err.value.problems) == 101
+    assert err.value.problems[-1].to_text() == (
+        f"{path}: error: ... and 50 more errors and 0 more warnings not shown"
+    )
+
+
+def test_owners_outside_the_zone_when_the_file_has_no_origin(tmp_path: Path) -> None:
+    # without $ORIGIN the first owner is the zone; names with bytes that are not ASCII are
+    # shown escaped
+    path = write(
+        tmp_path,
+        "o.zone",
+        "$TTL 60\nexample.com. SOA ns1.example.com. h.example.com. 1 2 3 4 5\n"
+        "example.com. NS ns1.example.com.\nns1.example.com. A 192.0.2.1\n"
+        "\\200.example.org. A 192.0.2.2\nexample.net. A 192.0.2.3\n",
+    )
+    with pytest.raises(ZoneError) as err:
+        load_zone(path)
+    assert [p.to_text() for p in err.value.problems] == [
+        f"{path}:5: error: \\xc8.example.org. is outside the zone example.com.",
+        f"{path}:6: error: example.net. is outside the zone example.com.",
+    ]
+
+
+def test_the_loaded_line_of_the_root_zone(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "root.zone",
+        "$ORIGIN .\n$TTL 60\n@ SOA a.root. h.root. 7 2 3 4 5\n@ NS a.root.\na.root. A 192.0.2.1\n",
+    )
+    zone = load_zone(path)
+    assert zone.loaded_text() == "zone ./IN: loaded serial 7, 3 records"
+    assert zone.name_text == "." and zone.serial == 7
+
+
+def test_several_bad_zones_report_the_first_error_and_every_problem(tmp_path: Path) -> None:
+    head = "$ORIGIN {}.test.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.53\n"
+    good = write(tmp_path, "good.zone", head.format("good"))
+    bad1 = write(tmp_path, "bad1.zone", head.format("bad1") + "x A 1.2.3.999\n")
+    bad2 = write(tmp_path, "bad2.zone", head.format("bad2") + "y A 1.2.3.998\nz A 1.2.3.997\n")
+    with pytest.raises(ZoneError) as err:
+        load_zones([str(good), str(bad1), str(bad2)])
+    assert str(err.value).startswith(f"{bad1}:6: A record '1.2.3.999' is not an IPv4 address")
+    assert [p.where for p in err.value.problems] == [f"{bad1}:6", f"{bad2}:6", f"{bad2}:7"]
+
+
+def test_a_record_repeated_later_in_the_rrset_is_dropped_too(tmp_path: Path) -> None:
+    zone = write(
+        tmp_path,
+        "dup3.zone",
+        "$ORIGIN d.test.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.53\n"
+        "x A 192.0.2.1\nx A 192.0.2.2\nx A 192.0.2.2\nx A 192.0.2.1\n",
+    )
+    assert sorted(rrs(ask(engine_for(zone), "x.d.test", "A").answer)) == [
+        "x.d.test. 60 IN A 192.0.2.1",
+        "x.d.test. 60 IN A 192.0.2.2",
+    ]
+    assert load_zone(zone).loaded_text() == "zone d.test/IN: loaded serial 1, 5 records"
