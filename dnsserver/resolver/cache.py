@@ -100,13 +100,18 @@ class Cache:
         # Positive data for a name supersedes a cached NXDOMAIN for it.
         self._d.pop((rrset.name, NXDOMAIN_KEY), None)
 
+    def negative_ttl(self, soa: RRset) -> int:
+        """RFC 2308 §5: how long a negative answer with this SOA is cached (and told to clients,
+        as the SOA's TTL): min(SOA TTL, SOA MINIMUM), within the configured limits."""
+        return self._clamp(min(soa.ttl, soa.soa_minimum()), negative=True)
+
     def put_negative(
         self, name: Name, rtype: int, nxdomain: bool, soa: RRset | None, now: float
     ) -> None:
         """RFC 2308 §5: cache for min(SOA TTL, SOA MINIMUM); without an SOA, do not cache."""
         if soa is None:
             return
-        ttl = self._clamp(min(soa.ttl, soa.soa_minimum()), negative=True)
+        ttl = self.negative_ttl(soa)
         if ttl <= 0:
             return
         key = (name, NXDOMAIN_KEY if nxdomain else rtype)
