@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import dns.exception
 import dns.name
-import dns.rdataclass
 import dns.rdatatype
 import dns.zonefile
 
@@ -40,9 +39,7 @@ def parse(text: str, where: str = "root hints") -> RootHints:
         raise ResolverError(f"{where}: {e}") from None
     ns: list[Name] = []
     addrs: dict[Name, list[str]] = {}
-    for rrset in rrsets:
-        if rrset.rdclass != dns.rdataclass.IN:
-            continue
+    for rrset in rrsets:  # all of class IN: the reader refuses any other
         owner = _name(rrset.name)
         if rrset.rdtype == dns.rdatatype.NS and owner == ():
             ns.extend(_name(rd.target) for rd in rrset if _name(rd.target) not in ns)
