@@ -13,9 +13,9 @@ from dnsserver.resolver.hints import RootHints
 A, B = (b"a", b"root"), (b"b", b"root")
 
 NAMED_ROOT = """\
-; a named.root in miniature: the NS set split in two, names in any case
+; a named.root in miniature: the NS set split in two, names in any case, one relative
 .          3600000 IN NS A.Root.
-a.root.    3600000    A  127.0.0.10
+a.root     3600000    A  127.0.0.10
 .          3600000    NS b.root.
 b.root.    3600000    A  127.0.0.11
 b.root.    3600000    AAAA 0:0:0:0:0:0:0:1
@@ -26,13 +26,13 @@ root.      3600000    NS c.root.
 
 
 def test_named_root_gives_the_root_servers_and_their_addresses() -> None:
-    got = hints.parse(NAMED_ROOT)
+    got = hints.parse(NAMED_ROOT, "named.root")
     assert got == RootHints((A, B), {A: ("127.0.0.10",), B: ("127.0.0.11", "::1")})
     assert got.all_addresses() == ["127.0.0.10", "127.0.0.11", "::1"]
 
 
 def test_a_root_server_without_an_address_is_left_out() -> None:
-    got = hints.parse(". 1 IN NS a.root.\n. 1 IN NS b.root.\nb.root. 1 IN A 127.0.0.11\n")
+    got = hints.parse(". 1 IN NS a.root.\n. 1 IN NS b.root.\nb.root. 1 IN A 127.0.0.11\n", "x")
     assert got.ns_names == (A, B) and got.addresses == {B: ("127.0.0.11",)}
     assert got.all_addresses() == ["127.0.0.11"]
 
