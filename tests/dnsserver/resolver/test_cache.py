@@ -240,6 +240,14 @@ def test_negative_ttl_is_the_smaller_of_soa_ttl_and_minimum_within_limits() -> N
     assert c.get_negative(name_of("b.t."), QTYPE.A, 0.0).soa.ttl == 30  # type: ignore[union-attr]
 
 
+def test_a_negative_ttl_of_one_second_is_cached_for_one_second() -> None:
+    c = Cache()
+    c.put_negative(name_of("z.t."), QTYPE.A, True, soa_set("t. 1 IN SOA ns.t. h.t. 1 2 3 4 900"), 0)
+    neg = c.get_negative(name_of("z.t."), QTYPE.A, 0.5)
+    assert neg is not None and neg.soa is not None and neg.soa.ttl == 0
+    assert c.get_negative(name_of("z.t."), QTYPE.A, 1.0) is None
+
+
 def test_a_negative_ttl_of_zero_is_not_cached() -> None:
     c = Cache()
     c.put_negative(name_of("z.t."), QTYPE.A, True, soa_set("t. 0 IN SOA ns.t. h.t. 1 2 3 4 900"), 0)
@@ -272,6 +280,14 @@ def test_nxdomain_above_a_name_rfc8020() -> None:
     assert c.get_nxdomain_above(name_of("a.gone.t."), 900.0) is None  # expired
     c.put_negative(name_of("nodata.t."), QTYPE.A, False, soa, 0.0)
     assert c.get_nxdomain_above(name_of("a.nodata.t."), 0.0) is None  # NODATA says nothing
+
+
+def test_nxdomain_above_a_name_is_never_stale() -> None:
+    c = Cache(CacheConfig(serve_stale=True))
+    c.put_negative(name_of("gone.t."), QTYPE.A, True, soa_set(), 0.0)
+    assert c.get_nxdomain_above(name_of("a.gone.t."), 900.0) is None
+    stale = c.get_negative(name_of("gone.t."), QTYPE.A, 900.0, stale=True)
+    assert stale is not None and stale.stale  # the entry itself is kept for serve-stale
 
 
 def test_an_answer_replaces_a_live_answer_of_the_same_rank() -> None:

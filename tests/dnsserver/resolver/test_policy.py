@@ -52,3 +52,10 @@ def test_the_rate_limit_table_is_bounded_by_max_clients() -> None:
     assert p.admit("b", 0.0) and not p.admit("b", 0.0)
     assert p.admit("c", 0.0)  # the table was full: the oldest client, a, is forgotten
     assert len(p.buckets) == 2 and p.admit("a", 0.0)
+
+
+def test_the_acl_remembers_a_bounded_number_of_clients() -> None:
+    p = Policy()
+    for i in range(20_000):  # a flood of spoofed sources
+        assert p.allowed(f"127.{i >> 16}.{(i >> 8) & 255}.{i & 255}")
+    assert len(p.known) == 10_000
