@@ -497,3 +497,21 @@ def test_serve_stale_answers_a_negative_and_a_chain_from_expired_data() -> None:
         "www.example.test. 5 IN A 127.1.0.1",
     ]
     assert h.stats.stale_answers == 2
+
+
+def test_a_ttl_with_its_top_bit_set_is_zero_passed_on_and_never_cached() -> None:
+    # RFC 2181 §8: it was taken as 2^31-1 and cached for a day (max_ttl)
+    net = default_net()
+    example = net["127.0.0.12"].zones[0]
+
+    def top_bit(q: DNSRecord) -> DNSRecord | None:
+        r = example.answer(q)
+        for rr in r.rr:
+            rr.ttl = 0x80000000 | 300
+        return r
+
+    net["127.0.0.12"].handler = top_bit
+    h = Harness(net)
+    res = h.resolve("www.example.test")
+    assert [(s.ttl, h.addresses(res)) for s in res.answer] == [(0, ["127.1.0.1"])]
+    assert queries_for(h, lambda: h.resolve("www.example.test")) == 1
