@@ -88,8 +88,8 @@ class RRset:
     def with_ttl(self, ttl: int) -> RRset:
         return RRset(self.name, self.rtype, ttl, self.rdatas)
 
-    def to_rrs(self, owner: DNSLabel | None = None) -> list[RR]:
-        label = owner if owner is not None else to_label(self.name)
+    def to_rrs(self) -> list[RR]:
+        label = to_label(self.name)
         t = self.rtype
         return [RR(label, t, CLASS.IN, self.ttl, parse_rdata(t, d)) for d in self.rdatas]
 
