@@ -39,13 +39,14 @@ class CacheConfig:
 
 
 class _Entry:
-    __slots__ = ("expires", "rank", "rdatas", "soa", "ttl")
+    """Cached data; a negative entry has no rdatas, and the SOA (its TTL set when read)."""
+
+    __slots__ = ("expires", "rank", "rdatas", "soa")
 
     def __init__(
-        self, rdatas: tuple[bytes, ...], ttl: int, expires: float, rank: int, soa: RRset | None
+        self, rdatas: tuple[bytes, ...], expires: float, rank: int, soa: RRset | None
     ) -> None:
         self.rdatas = rdatas
-        self.ttl = ttl
         self.expires = expires
         self.rank = rank
         self.soa = soa
@@ -96,9 +97,14 @@ class Cache:
         key = (rrset.name, rrset.rtype)
         if ttl <= 0 or not self._replaceable(key, rank, now):
             return
-        self._put(key, _Entry(rrset.rdatas, ttl, now + ttl, int(rank), None))
+        self._put(key, _Entry(rrset.rdatas, now + ttl, int(rank), None))
         # Positive data for a name supersedes a cached NXDOMAIN for it.
         self._d.pop((rrset.name, NXDOMAIN_KEY), None)
+
+    def negative_ttl(self, soa: RRset) -> int:
+        """RFC 2308 §5: how long a negative answer with this SOA is cached (and told to clients,
+        as the SOA's TTL): min(SOA TTL, SOA MINIMUM), within the configured limits."""
+        return self._clamp(min(soa.ttl, soa.soa_minimum()), negative=True)
 
     def put_negative(
         self, name: Name, rtype: int, nxdomain: bool, soa: RRset | None, now: float
@@ -106,11 +112,11 @@ class Cache:
         """RFC 2308 §5: cache for min(SOA TTL, SOA MINIMUM); without an SOA, do not cache."""
         if soa is None:
             return
-        ttl = self._clamp(min(soa.ttl, soa.soa_minimum()), negative=True)
+        ttl = self.negative_ttl(soa)
         if ttl <= 0:
             return
         key = (name, NXDOMAIN_KEY if nxdomain else rtype)
-        self._put(key, _Entry((), ttl, now + ttl, int(Rank.ANSWER), soa.with_ttl(ttl)))
+        self._put(key, _Entry((), now + ttl, int(Rank.ANSWER), soa))
 
     # -- looking up ----------------------------------------------------------------------
 
@@ -154,17 +160,17 @@ class Cache:
             e, is_stale = hit
             if e.rdatas:
                 continue
-            soa = e.soa.with_ttl(self._ttl(e, now, is_stale)) if e.soa is not None else None
-            return Negative(nx, soa, is_stale)
+            assert e.soa is not None  # a negative entry always has one
+            return Negative(nx, e.soa.with_ttl(self._ttl(e, now, is_stale)), is_stale)
         return None
 
     def get_nxdomain_above(self, name: Name, now: float) -> Negative | None:
         """RFC 8020: an NXDOMAIN cached for an ancestor means nothing exists below it."""
         for i in range(1, len(name)):
             hit = self._live((name[i:], NXDOMAIN_KEY), now, False)
-            if hit is not None and hit[0].soa is not None:
+            if hit is not None:
                 e = hit[0]
-                assert e.soa is not None
+                assert e.soa is not None  # a negative entry always has one
                 return Negative(True, e.soa.with_ttl(self._ttl(e, now, False)))
         return None
 

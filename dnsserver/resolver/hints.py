@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import dns.exception
 import dns.name
-import dns.rdataclass
 import dns.rdatatype
 import dns.zonefile
 
@@ -30,19 +29,17 @@ def _name(n: dns.name.Name) -> Name:
     return tuple(label.lower() for label in n.labels if label)
 
 
-def parse(text: str, where: str = "root hints") -> RootHints:
-    """Parse a hints file (named.root format) in which every name is absolute."""
+def parse(text: str, where: str) -> RootHints:
+    """Parse a hints file (named.root format; names relative to the root); `where` names it."""
     try:
-        rrsets = dns.zonefile.read_rrsets(
-            text, rdclass=None, origin=dns.name.root, relativize=False
-        )
+        # dnspython's defaults: origin the root, names kept absolute; rdclass None: a class
+        # may be written, and must be IN
+        rrsets = dns.zonefile.read_rrsets(text, rdclass=None)
     except dns.exception.DNSException as e:
         raise ResolverError(f"{where}: {e}") from None
     ns: list[Name] = []
     addrs: dict[Name, list[str]] = {}
     for rrset in rrsets:
-        if rrset.rdclass != dns.rdataclass.IN:
-            continue
         owner = _name(rrset.name)
         if rrset.rdtype == dns.rdatatype.NS and owner == ():
             ns.extend(_name(rd.target) for rd in rrset if _name(rd.target) not in ns)

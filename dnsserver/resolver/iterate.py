@@ -181,8 +181,8 @@ class Resolver:
                 auth = (out.soa,) if out.soa is not None else ()
                 return Result(rcode=rcode, answer=tuple(chain), authority=auth, stale=stale)
             chain.extend(out.rrsets)
-            if out.target in seen:
-                return Result(rcode=RCODE.NOERROR, answer=tuple(chain))
+            if out.target in seen:  # as `_resolve` answers it
+                return Result(rcode=RCODE.SERVFAIL, answer=tuple(chain), reason="CNAME loop")
             seen.add(out.target)
             name = out.target
         return None
@@ -269,7 +269,7 @@ class Resolver:
         if not self.cache.config.serve_stale:
             return None
         res = self.from_cache(name, qtype, now, stale=True)
-        if res is None or not (res.answer or res.authority):
+        if res is None or res.rcode == RCODE.SERVFAIL:  # nothing cached, or a CNAME loop
             return None
         self.stats.stale_answers += 1
         return replace(res, answer=(*chain, *res.answer), stale=True)
@@ -471,6 +471,8 @@ class Resolver:
         for (owner, rtype), s in auth.items():
             if rtype == QTYPE.SOA and is_within(cur, owner):
                 soa = s
+        if soa is not None:  # RFC 2308 §5: passed on with the TTL it is cached for
+            soa = soa.with_ttl(cache.negative_ttl(soa))
         if chain:
             if soa is not None and is_within(cur, zone):  # the chain ends in this zone
                 nx = h.rcode == RCODE.NXDOMAIN

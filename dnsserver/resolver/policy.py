@@ -43,7 +43,7 @@ class Policy:
         hit = self.known.get(addr)
         if hit is None:
             try:
-                ip = ipaddress.ip_address(addr.split("%", 1)[0])
+                ip = ipaddress.ip_address(addr)  # a scoped "fe80::1%eth0" too
             except ValueError:
                 return False
             hit = any(ip in n for n in self.networks)

@@ -88,8 +88,8 @@ class RRset:
     def with_ttl(self, ttl: int) -> RRset:
         return RRset(self.name, self.rtype, ttl, self.rdatas)
 
-    def to_rrs(self, owner: DNSLabel | None = None) -> list[RR]:
-        label = owner if owner is not None else to_label(self.name)
+    def to_rrs(self) -> list[RR]:
+        label = to_label(self.name)
         t = self.rtype
         return [RR(label, t, CLASS.IN, self.ttl, parse_rdata(t, d)) for d in self.rdatas]
 
@@ -117,8 +117,8 @@ def group(rrs: Iterable[RR]) -> dict[tuple[Name, int], RRset]:
             continue
         key = (name_of(rr.rname), rr.rtype)
         data = pack_rdata(rr)
-        ttl = max(0, min(int(rr.ttl), 0x7FFFFFFF))  # RFC 2181 §8: top bit set means zero
-        if ttl & 0x80000000:
+        ttl = int(rr.ttl)
+        if ttl & 0x80000000:  # RFC 2181 §8: a TTL with its top bit set is taken as zero
             ttl = 0
         if key in sets:
             old_ttl, datas = sets[key]

@@ -10,6 +10,7 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import pytest
+from dnslib import RR
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -187,3 +188,23 @@ def test_garbage_never_raises(data: bytes) -> None:
     h = Harness(default_net())
     step = frontend(h).begin(data, CLIENT, question_key(data), 512, h.now)
     assert isinstance(step, Answered | Resolve)
+
+
+def test_a_cname_loop_is_servfail_the_first_time_and_from_the_cache(h: Harness) -> None:
+    h.net["127.0.0.12"].zones[0].rrs.extend(
+        RR.fromZone(
+            "loop1.example.test. 300 IN CNAME loop2.example.test.\n"
+            "loop2.example.test. 300 IN CNAME loop1.example.test."
+        )
+    )
+    fe = frontend(h)
+    q = dns.message.make_query("loop1.example.test.", "A")
+    for _ in range(2):
+        r = ask(fe, h, q)
+        assert r is not None and r.rcode() == dns.rcode.SERVFAIL
+    sent = len(h.sent)
+    norec = dns.message.make_query("loop2.example.test.", "A")
+    norec.flags &= ~dns.flags.RD
+    r = ask(fe, h, norec)  # RD=0: from the cache alone, the same verdict
+    assert r is not None and r.rcode() == dns.rcode.SERVFAIL and len(h.sent) == sent
+    assert h.stats.servfail == 3 and h.stats.cache_hits == 0

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from dnsserver.resolver.cache import CacheConfig
 from dnsserver.resolver.iterate import IterConfig
-from dnsserver.resolver.rrset import group, is_within, name_of
+from dnsserver.resolver.rrset import RRset, group, is_within, name_of
 
 from .fakes import FakeServer, Harness, default_net
 
@@ -339,3 +339,179 @@ def test_garbage_from_an_authoritative_server_never_raises_nor_poisons(
             continue
         assert all(b"evil" not in d and d != b"\x7f\x00\x00\x42" for d in rdatas), owner
         assert set(rdatas) <= _HONEST.get((owner, rtype), set()), (owner, rtype)
+
+
+def _add(net: dict[str, FakeServer], server: str, text: str) -> None:
+    """Records added to the first zone of the fake server at `server`."""
+    net[server].zones[0].rrs.extend(RR.fromZone(text))
+
+
+def _texts(sets: tuple[RRset, ...]) -> list[str]:
+    return [" ".join(rr.toZone().split()) for s in sets for rr in s.to_rrs()]
+
+
+def test_a_cname_loop_in_one_zone_is_servfail_and_stays_so_from_the_cache() -> None:
+    net = default_net()
+    _add(
+        net,
+        "127.0.0.12",
+        "loop1.example.test. 300 IN CNAME loop2.example.test.\n"
+        "loop2.example.test. 300 IN CNAME loop1.example.test.",
+    )
+    h = Harness(net)
+    res = h.resolve("loop1.example.test")
+    assert (res.rcode, res.reason) == (RCODE.SERVFAIL, "CNAME loop")
+    assert _texts(res.answer) == [
+        "loop1.example.test. 300 IN CNAME loop2.example.test.",
+        "loop2.example.test. 300 IN CNAME loop1.example.test.",
+    ]
+    n = len(h.sent)
+    again = h.resolve("loop2.example.test")  # the loop is cached: no query, the same verdict
+    assert (again.rcode, again.reason, len(h.sent)) == (RCODE.SERVFAIL, "CNAME loop", n)
+    cached = h.resolver.from_cache(name_of("loop1.example.test"), QTYPE.A, h.now)
+    assert cached is not None and (cached.rcode, cached.reason) == (RCODE.SERVFAIL, "CNAME loop")
+
+
+def test_a_cname_loop_across_zones_is_servfail() -> None:
+    net = default_net()
+    _add(net, "127.0.0.12", "out.example.test. 300 IN CNAME back.other.test.")
+    _add(net, "127.0.0.13", "back.other.test. 300 IN CNAME out.example.test.")
+    h = Harness(net)
+    res = h.resolve("out.example.test")
+    assert (res.rcode, res.reason) == (RCODE.SERVFAIL, "CNAME loop")
+    assert [s.name for s in res.answer] == [name_of("out.example.test"), name_of("back.other.test")]
+    assert [s.outcome for s in res.steps] == ["referral", "referral", "cname", "referral", "cname"]
+
+
+def test_a_long_cname_chain_is_cut_at_the_restart_limit() -> None:
+    net = default_net()
+    # c0 -> c1 (other.test) -> c2 (example.test) -> ... : a zone change, a restart, at each hop
+    for i in range(6):
+        server, zone = ("127.0.0.12", "example") if i % 2 == 0 else ("127.0.0.13", "other")
+        nxt = "other" if zone == "example" else "example"
+        _add(net, server, f"c{i}.{zone}.test. 300 IN CNAME c{i + 1}.{nxt}.test.")
+    _add(net, "127.0.0.12", "c6.example.test. 300 IN A 127.1.0.66")
+    res = Harness(net, config=IterConfig(max_restarts=6)).resolve("c0.example.test")
+    assert res.rcode == RCODE.NOERROR and len(res.answer) == 7
+    res = Harness(net, config=IterConfig(max_restarts=5)).resolve("c0.example.test")
+    assert (res.rcode, res.reason) == (RCODE.SERVFAIL, "CNAME chain too long")
+    assert len(res.answer) == 6
+
+
+def test_a_cname_out_of_the_zone_is_followed_and_its_target_not_taken_from_that_server() -> None:
+    # far.example.test. CNAME host.glueless.test.: example.test's server may not speak for it
+    net = default_net()
+    _add(net, "127.0.0.12", "host.glueless.test. 300 IN A 127.0.0.66")  # on the wrong server
+    h = Harness(net)
+    res = h.resolve("far.example.test")
+    assert _texts(res.answer) == [
+        "far.example.test. 300 IN CNAME host.glueless.test.",
+        "host.glueless.test. 300 IN A 127.1.0.4",
+    ]
+
+
+def test_nodata_is_cached_and_answered_again_the_same_way() -> None:
+    h = Harness(default_net())
+    first = h.resolve("www.example.test", "AAAA")
+    assert (first.rcode, first.answer) == (RCODE.NOERROR, ())
+    assert _texts(first.authority) == [
+        "example.test. 300 IN SOA ns.example.test. host.example.test. 1 7200 3600 1209600 300"
+    ]
+    assert first.steps[-1].outcome == "nodata"
+    h.now += 100
+    again = h.resolve("www.example.test", "AAAA")
+    assert (again.rcode, again.answer, again.steps) == (RCODE.NOERROR, (), ())
+    assert [s.ttl for s in again.authority] == [200]  # the SOA, counted down
+    # a NODATA for AAAA says nothing about A
+    assert h.addresses(h.resolve("www.example.test")) == ["127.1.0.1"]
+
+
+def test_a_negative_answer_tells_the_ttl_it_is_cached_for() -> None:
+    # RFC 2308 §5: the SOA goes out with min(its TTL, MINIMUM), capped as the cache caps it,
+    # the first time as every time after (the server sends it with its own TTL, 3600)
+    h = Harness(default_net(), cache_config=CacheConfig(max_negative_ttl=60))
+    nx = h.resolve("nope.example.test")
+    nodata = h.resolve("www.example.test", "AAAA")
+    chained = h.resolve("nx.example.test")  # CNAME to a name that does not exist
+    assert [r.authority[0].ttl for r in (nx, nodata, chained)] == [60, 60, 60]
+    h = Harness(default_net())
+    assert h.resolve("nx.example.test").authority[0].ttl == 300
+
+
+def test_nxdomain_above_a_name_answers_below_it_without_asking() -> None:
+    h = Harness(default_net())
+    assert h.resolve("nope.example.test").rcode == RCODE.NXDOMAIN
+    h.now += 10
+    n = len(h.sent)
+    res = h.resolve("deep.er.nope.example.test", "MX")
+    assert (res.rcode, res.answer, len(h.sent)) == (RCODE.NXDOMAIN, (), n)
+    assert [(s.name, s.rtype, s.ttl) for s in res.authority] == [
+        (name_of("example.test"), QTYPE.SOA, 290)
+    ]
+    # a sibling of the missing name is asked for as usual
+    assert h.addresses(h.resolve("mail.example.test")) == ["127.1.0.2"]
+
+
+def test_a_query_at_the_delegation_point_is_answered_by_the_child() -> None:
+    h = Harness(default_net())
+    res = h.resolve("example.test", "MX")
+    assert _texts(res.answer) == ["example.test. 300 IN MX 10 mail.example.test."]
+    assert [q.server for q in h.sent] == ["127.0.0.10", "127.0.0.11", "127.0.0.12"]
+    assert [s.detail for s in res.steps] == [
+        "test. NS ns1.tld.test. (1 glue)",
+        "example.test. NS ns.example.test. (1 glue)",
+        "MX 10 mail.example.test.",
+    ]
+
+
+def test_serve_stale_never_serves_a_cname_loop() -> None:
+    net = default_net()
+    _add(
+        net,
+        "127.0.0.12",
+        "loop1.example.test. 300 IN CNAME loop2.example.test.\n"
+        "loop2.example.test. 300 IN CNAME loop1.example.test.",
+    )
+    h = Harness(net, cache_config=CacheConfig(serve_stale=True))
+    assert h.resolve("loop1.example.test").reason == "CNAME loop"
+    h.now += 7200
+    for s in net.values():
+        s.down = True
+    res = h.resolve("loop1.example.test")
+    assert (res.rcode, res.stale, h.stats.stale_answers) == (RCODE.SERVFAIL, False, 0)
+
+
+def test_serve_stale_answers_a_negative_and_a_chain_from_expired_data() -> None:
+    net = default_net()
+    h = Harness(net, cache_config=CacheConfig(serve_stale=True, stale_ttl=5))
+    h.resolve("nope.example.test")
+    h.resolve("alias.example.test")
+    h.now += 7200
+    for s in net.values():
+        s.down = True
+    nx = h.resolve("nope.example.test")
+    assert (nx.rcode, nx.stale, [s.ttl for s in nx.authority]) == (RCODE.NXDOMAIN, True, [5])
+    alias = h.resolve("alias.example.test")
+    assert alias.stale and _texts(alias.answer) == [
+        "alias.example.test. 5 IN CNAME www.example.test.",
+        "www.example.test. 5 IN A 127.1.0.1",
+    ]
+    assert h.stats.stale_answers == 2
+
+
+def test_a_ttl_with_its_top_bit_set_is_zero_passed_on_and_never_cached() -> None:
+    # RFC 2181 §8: it was taken as 2^31-1 and cached for a day (max_ttl)
+    net = default_net()
+    example = net["127.0.0.12"].zones[0]
+
+    def top_bit(q: DNSRecord) -> DNSRecord | None:
+        r = example.answer(q)
+        for rr in r.rr:
+            rr.ttl = 0x80000000 | 300
+        return r
+
+    net["127.0.0.12"].handler = top_bit
+    h = Harness(net)
+    res = h.resolve("www.example.test")
+    assert [(s.ttl, h.addresses(res)) for s in res.answer] == [(0, ["127.1.0.1"])]
+    assert queries_for(h, lambda: h.resolve("www.example.test")) == 1

@@ -54,6 +54,48 @@ def zone_lines(name: str, qtype: int) -> tuple[int, list[str], list[str]] | None
             ),
         ),
         (
+            "localhost.",
+            QTYPE.ANY,
+            (
+                RCODE.NOERROR,
+                [
+                    "localhost. 10800 IN A 127.0.0.1",
+                    "localhost. 10800 IN NS localhost.",
+                    SOA,
+                    "localhost. 10800 IN AAAA ::1",
+                ],
+                [],
+            ),
+        ),
+        (
+            "a.b.localhost.",
+            QTYPE.ANY,
+            (
+                RCODE.NOERROR,
+                ["a.b.localhost. 10800 IN A 127.0.0.1", "a.b.localhost. 10800 IN AAAA ::1"],
+                [],
+            ),
+        ),
+        ("www.localhost.", QTYPE.NS, (RCODE.NOERROR, [], [SOA])),  # below the apex: no NS
+        (
+            "1.0.0.127.in-addr.arpa.",
+            QTYPE.ANY,
+            (
+                RCODE.NOERROR,
+                [
+                    "1.0.0.127.in-addr.arpa. 10800 IN NS localhost.",
+                    SOA.replace("localhost.", "1.0.0.127.in-addr.arpa.", 1),
+                    "1.0.0.127.in-addr.arpa. 10800 IN PTR localhost.",
+                ],
+                [],
+            ),
+        ),
+        (
+            "1.0.0.127.in-addr.arpa.",
+            QTYPE.A,
+            (RCODE.NOERROR, [], [SOA.replace("localhost.", "1.0.0.127.in-addr.arpa.", 1)]),
+        ),
+        (
             "x.1.0.0.127.in-addr.arpa.",
             QTYPE.PTR,
             (RCODE.NXDOMAIN, [], [SOA.replace("localhost.", "1.0.0.127.in-addr.arpa.", 1)]),
