@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import faulthandler
 import os
+import sys
 from collections.abc import Callable, Iterator, Mapping
 
 import pytest
@@ -65,8 +66,10 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     pytest-timeout covers a test's call but not the tear-down of fixtures scoped above it, and
     its alarm never reaches a main thread stuck in C code (an event loop whose close waits for a
     transport that will never finish). faulthandler's timer is a C thread: it always fires.
+    It writes to the process's real stderr: a runner that captures sys.stderr into memory
+    (mutmut's) leaves no file descriptor for faulthandler to write to.
     """
-    faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True)
+    faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True, file=sys.__stderr__)
     try:
         yield
     finally:
