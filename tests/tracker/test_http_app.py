@@ -7,10 +7,10 @@ import random
 
 import bencodepy
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.tracker.conftest import IH, announce_query, enc, pid
+from tests.tracker.conftest import IH, announce_query, enc, make_app, pid
 from tracker.config import TrackerConfig
 from tracker.http_app import TrackerApp
 from tracker.registry import Registry
@@ -358,3 +358,173 @@ def test_churn_events_are_worth_a_log_line_and_re_announces_are_not(app: Tracker
     assert note() is None
     assert note(event="completed", left=0) == f"10.0.0.9 completed {IH.hex()} port 6881 (seeder)"
     assert note(event="stopped", left=0) == f"10.0.0.9 stopped {IH.hex()} port 6881 (seeder)"
+
+
+def peers_of(body: bytes) -> list[tuple[str, int]]:
+    """The compact IPv4 peers of an announce reply, as (ip, port)."""
+    blob = bencodepy.decode(body)[b"peers"]
+    return [(".".join(map(str, blob[i : i + 4])), int.from_bytes(blob[i + 4 : i + 6], "big"))
+            for i in range(0, len(blob), 6)]  # fmt: skip
+
+
+@pytest.mark.parametrize("port", [1, 9, 10, 99, 999, 6881, 9999, 10000, 51413, 65535])
+def test_every_port_of_one_to_five_digits_is_accepted_and_handed_out(port: int) -> None:
+    # A limit of four digits once refused every 5-digit port (51413 is Transmission's default).
+    app = make_app()
+    get(app, "/announce?" + announce_query(peer_id=pid(1), port=port), ip="10.0.0.1")
+    body = get(app, "/announce?" + announce_query(peer_id=pid(2)), ip="10.0.0.2")
+    assert peers_of(body) == [("10.0.0.1", port)]
+
+
+@pytest.mark.parametrize("port", ["051413", "006881", "0000001", "65536", "99999"])
+def test_a_port_of_six_digits_or_out_of_range_is_refused(port: str) -> None:
+    app = make_app()
+    assert failure(get(app, "/announce?" + announce_query(port=port))) == "invalid port"  # type: ignore[arg-type]
+    assert app.registry.swarms == {}
+
+
+def numwant_app() -> TrackerApp:
+    app = make_app(numwant_default=3, numwant_max=5)
+    for n in range(20):
+        get(app, "/announce?" + announce_query(peer_id=pid(n), port=7000 + n), ip=f"10.0.1.{n}")
+    return app
+
+
+@pytest.mark.parametrize(
+    ("numwant", "peers"),
+    [("-1", 3), ("0", 0), ("1", 1), ("4", 4), ("5", 5), ("6", 5), ("999999999", 5)],
+)
+def test_numwant_minus_one_is_the_default_zero_is_none_and_more_is_capped(
+    numwant: str, peers: int
+) -> None:
+    app = numwant_app()
+    body = get(app, "/announce?" + announce_query(peer_id=pid(100), numwant=numwant))
+    assert len(peers_of(body)) == peers
+    d = bencodepy.decode(body)
+    assert (d[b"complete"], d[b"incomplete"]) == (0, 21)  # the counts do not depend on it
+
+
+@pytest.mark.parametrize("numwant", ["-2", "-0", "1000000000", "+5", " 5", "5.0", ""])
+def test_numwant_that_is_not_minus_one_or_up_to_nine_digits_is_refused(numwant: str) -> None:
+    app = make_app()
+    query = announce_query(numwant=numwant).replace("+", "%2B").replace(" ", "%20")
+    assert failure(get(app, "/announce?" + query)) == "invalid numwant"
+
+
+@pytest.mark.parametrize("field", ["uploaded=0", "downloaded=0", "left=100"])
+def test_counters_of_eighteen_digits_are_accepted_and_nineteen_refused(field: str) -> None:
+    name = field.split("=")[0]
+    app = make_app()
+    assert b"failure" not in get(app, "/announce?" + BASE.replace(field, f"{name}={'9' * 18}"))
+    nineteen = BASE.replace(field, f"{name}={'9' * 19}")
+    assert failure(get(app, "/announce?" + nineteen)) == f"invalid {name}"
+
+
+def test_an_announce_without_left_counts_as_a_leecher(app: TrackerApp) -> None:
+    body = get(app, "/announce?" + BASE.replace("&left=100", ""))
+    assert (bencodepy.decode(body)[b"complete"], bencodepy.decode(body)[b"incomplete"]) == (0, 1)
+
+
+def test_a_scrape_names_at_most_max_scrape_hashes() -> None:
+    app = make_app(max_scrape_hashes=3)
+    get(app, "/announce?" + announce_query(info_hash=b"\x02" * 20))
+    three = "&".join(f"info_hash={enc(bytes([n]) * 20)}" for n in range(1, 4))
+    files = bencodepy.decode(get(app, "/scrape?" + three))[b"files"]
+    assert files == {
+        b"\x01" * 20: {b"complete": 0, b"downloaded": 0, b"incomplete": 0},
+        b"\x02" * 20: {b"complete": 0, b"downloaded": 0, b"incomplete": 1},
+        b"\x03" * 20: {b"complete": 0, b"downloaded": 0, b"incomplete": 0},
+    }
+    four = three + "&info_hash=" + enc(b"\x04" * 20)
+    assert failure(get(app, "/scrape?" + four)) == "too many info_hash values (at most 3)"
+
+
+def test_the_key_parameter_lets_a_peer_move_and_keeps_others_from_taking_its_place(
+    app: TrackerApp,
+) -> None:
+    # BEP 3's `key` proves a peer's identity when its address changes; peer_ids are public.
+    get(app, "/announce?" + announce_query(peer_id=pid(1), key="s3cr%2Bt"), ip="10.0.0.1")
+    hijack = announce_query(peer_id=pid(1), port=9999, key="guess")
+    assert failure(get(app, "/announce?" + hijack, ip="10.6.6.6")) == (
+        "peer_id in use from another address (send the same key)"
+    )
+    stop = announce_query(peer_id=pid(1), event="stopped")
+    assert failure(get(app, "/announce?" + stop, ip="10.6.6.6")).startswith("peer_id in use")
+    unkeyed = announce_query(peer_id=pid(1), port=9999)
+    assert failure(get(app, "/announce?" + unkeyed, ip="10.6.6.6")).startswith("peer_id in use")
+    other = announce_query(peer_id=pid(2))
+    assert peers_of(get(app, "/announce?" + other, ip="10.0.0.2")) == [("10.0.0.1", 6881)]
+    # The real peer, on a new address with its key (percent-decoded as sent): it moves.
+    moved = announce_query(peer_id=pid(1), port=7000, key="s3cr+t".replace("+", "%2B"))
+    assert b"failure" not in get(app, "/announce?" + moved, ip="10.0.0.7")
+    assert peers_of(get(app, "/announce?" + other, ip="10.0.0.2")) == [("10.0.0.7", 7000)]
+    # `+` in a query is a space: "s3cr t" is another key.
+    plus = announce_query(peer_id=pid(1), port=7000, key="s3cr+t")
+    assert failure(get(app, "/announce?" + plus, ip="10.0.0.8")).startswith("peer_id in use")
+
+
+def test_a_v4_mapped_address_is_an_ipv4_peer_from_the_socket_or_a_trusted_proxy() -> None:
+    app = make_app(trusted_proxies=("10.9.9.9",))
+    get(app, "/announce?" + announce_query(peer_id=pid(1), port=7001), ip="::ffff:10.0.0.3")
+    mapped = announce_query(peer_id=pid(2), port=7002, ip="%3A%3Affff%3A1.2.3.4")
+    get(app, "/announce?" + mapped, ip="10.9.9.9")
+    get(app, "/announce?" + announce_query(peer_id=pid(3), port=7003), ip="10.9.9.9",
+        xff=b"::ffff:5.6.7.8")  # fmt: skip
+    body = get(app, "/announce?" + announce_query(peer_id=pid(4)), ip="10.0.0.4")
+    assert sorted(peers_of(body)) == [("1.2.3.4", 7002), ("10.0.0.3", 7001), ("5.6.7.8", 7003)]
+    assert b"peers6" not in body
+
+
+def test_compact_zero_lists_ipv6_peers_as_text() -> None:
+    app = make_app()
+    get(app, "/announce?" + announce_query(peer_id=pid(1), port=7001), ip="2001:db8::1")
+    get(app, "/announce?" + announce_query(peer_id=pid(2), port=7002), ip="10.0.0.2")
+    query = announce_query(peer_id=pid(3), compact=0, no_peer_id=1)
+    d = bencodepy.decode(get(app, "/announce?" + query, ip="10.0.0.3"))
+    assert sorted(d[b"peers"], key=lambda p: p[b"port"]) == [
+        {b"ip": b"2001:db8::1", b"port": 7001},
+        {b"ip": b"10.0.0.2", b"port": 7002},
+    ]
+
+
+def test_compact_zero_golden_reply(app: TrackerApp) -> None:
+    get(app, "/announce?" + announce_query(peer_id=pid(1), left=0, event="completed"))
+    body = get(app, "/announce?" + announce_query(peer_id=pid(2), compact=0), ip="10.0.0.2")
+    assert body == (
+        b"d8:completei1e10:downloadedi1e10:incompletei1e8:intervali300e12:min intervali60e"
+        b"5:peersld2:ip8:10.0.0.17:peer id20:" + pid(1) + b"4:porti6881eeee"
+    )
+
+
+def dict_peers(body: bytes) -> list[tuple[str, int]]:
+    return [(p[b"ip"].decode(), p[b"port"]) for p in bencodepy.decode(body)[b"peers"]]
+
+
+@settings(max_examples=80)
+@given(
+    seeders=st.integers(0, 6),
+    leechers=st.integers(0, 6),
+    me=st.sampled_from(["seeder", "leecher", "new seeder", "new leecher"]),
+    numwant=st.integers(0, 14),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_compact_and_dictionary_replies_hand_out_the_same_peers(
+    seeders: int, leechers: int, me: str, numwant: int, seed: int
+) -> None:
+    # Two trackers in the same state with the same random draws: the only difference is the form.
+    def reply(compact: int) -> bytes:
+        app = TrackerApp(Registry(TrackerConfig(rate_per_ip=0.0), random.Random(seed)))
+        for n in range(seeders + leechers):
+            query = announce_query(peer_id=pid(n), port=7000 + n, left=0 if n < seeders else 9)
+            get(app, "/announce?" + query, ip=f"10.0.0.{n + 1}")
+        if not me.startswith("new"):
+            mine = announce_query(peer_id=pid(99), left=0 if me == "seeder" else 9)
+            get(app, "/announce?" + mine, ip="10.0.0.99")
+        query = announce_query(peer_id=pid(99), left=0 if me.endswith("seeder") else 9,
+                               numwant=numwant, compact=compact)  # fmt: skip
+        return get(app, "/announce?" + query, ip="10.0.0.99")
+
+    compact = peers_of(reply(1))
+    assert dict_peers(reply(0)) == compact
+    assert len(compact) == min(numwant, seeders + leechers)
+    assert ("10.0.0.99", 6881) not in compact

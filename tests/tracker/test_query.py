@@ -69,9 +69,12 @@ def test_value_with_equals_sign_keeps_the_rest() -> None:
     assert params == {b"key": b"a=b", b"port": b"1"}
 
 
-def test_too_many_parameters() -> None:
-    with pytest.raises(RequestError, match="too many parameters"):
-        parse_query(b"&".join(b"k%d=1" % i for i in range(200)))
+@pytest.mark.parametrize("pair", [b"k%d=1", b"k%d", b"info_hash=%d"])  # fast and general paths
+def test_at_most_128_parameters(pair: bytes) -> None:
+    params, hashes = parse_query(b"&".join(pair % i for i in range(128)))
+    assert len(params) + len(hashes) == 128
+    with pytest.raises(RequestError, match=r"^malformed query string: too many parameters$"):
+        parse_query(b"&".join(pair % i for i in range(129)))
 
 
 def test_encoded_keys_are_decoded() -> None:
