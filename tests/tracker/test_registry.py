@@ -259,3 +259,56 @@ def test_the_announce_rate_limit_counts_an_ipv6_slash_64_as_one_host() -> None:
     reg.check_rate(bytes([10, 0, 0, 1]), 1.0)  # IPv4: per address
     reg.check_rate(bytes([10, 0, 0, 1]), 1.0)
     reg.check_rate(bytes([10, 0, 0, 2]), 1.0)
+
+
+def test_a_budgeted_sweep_visits_budget_swarms_a_call_and_resumes_where_it_stopped() -> None:
+    reg = registry(interval=10, min_interval=5, expiry_multiple=2.0)  # silent for > 20 s: gone
+    hashes = [bytes([n]) * 20 for n in range(5)]
+    for n, h in enumerate(hashes):
+        reg.announce(req(n, info_hash=h), addr(n), now=0.0)
+        reg.announce(req(n + 10, info_hash=h), addr(n + 10), now=15.0)  # still alive at t=30
+    # Each call looks at two swarms: the first two, the next two, the last one.
+    assert [reg.expire(now=30.0, budget=2) for _ in range(3)] == [2, 2, 1]
+    assert reg.peer_count == 5 and all(set(s.peers) == {pid(n + 10)}
+                                       for n, s in enumerate(reg.swarms.values()))  # fmt: skip
+    # The sweep ended with the last swarm; the next call starts a new one, from the first.
+    reg.announce(req(20, info_hash=hashes[4]), addr(20), now=50.0)
+    assert reg.expire(now=50.0, budget=2) == 2  # the fresh peers of swarms 0 and 1
+    assert sorted(reg.swarms) == hashes[2:]
+    assert reg.expire(now=50.0, budget=3) == 3  # swarms 2, 3 and 4; swarm 4 keeps peer 20
+    assert list(reg.swarms) == hashes[4:] and reg.peer_count == 1
+
+
+def test_a_sweep_skips_swarms_gone_since_it_started_and_leaves_new_ones_for_the_next() -> None:
+    reg = registry(interval=10, min_interval=5, expiry_multiple=2.0)
+    for n in range(4):
+        reg.announce(req(n, info_hash=bytes([n]) * 20), addr(n), now=0.0)
+    assert reg.expire(now=100.0, budget=1) == 1  # swarm 0; the sweep holds swarms 1..3
+    reg.set_whitelist([bytes([n]) * 20 for n in (0, 2, 3, 9)])  # swarm 1 goes
+    reg.announce(req(9, info_hash=b"\x09" * 20), addr(9), now=0.0)  # after the sweep began
+    assert reg.expire(now=100.0, budget=2) == 1  # swarm 1 (gone, but a visit) and swarm 2
+    assert sorted(reg.swarms) == [b"\x03" * 20, b"\x09" * 20]
+    assert reg.expire(now=100.0, budget=2) == 1  # swarm 3, and the sweep is over
+    assert list(reg.swarms) == [b"\x09" * 20]
+    assert reg.expire(now=100.0, budget=2) == 1  # a new sweep finds the newcomer
+    assert reg.swarms == {} and reg.peer_count == 0
+
+
+def test_a_peer_silent_for_exactly_the_expiry_time_stays() -> None:
+    reg = registry(interval=100, min_interval=10, expiry_multiple=1.5)
+    reg.announce(req(1), addr(1), now=10.0)
+    assert reg.expire_all(now=160.0) == 0  # silent for 150 s = 1.5 * 100: not longer
+    assert reg.expire_all(now=160.001) == 1
+
+
+def test_expiry_and_whitelists_are_changes_a_statistics_reader_sees() -> None:
+    reg = registry(interval=10, min_interval=5)
+    reg.announce(req(1), addr(1), now=0.0)
+    reg.announce(req(2), addr(2), now=15.0)
+    assert (reg.announces, reg.changes) == (2, 0)
+    assert reg.expire_all(now=21.0) == 1
+    assert reg.changes == 1  # one peer
+    assert reg.expire_all(now=36.0) == 1
+    assert reg.changes == 3  # one peer and its swarm
+    reg.set_whitelist(None)
+    assert reg.changes == 4
