@@ -165,10 +165,23 @@ def test_a_command_grows_no_longer_than_its_limit():
 
 def test_accepting_or_rejecting_with_no_literal_waiting_is_a_bug():
     framer = imap()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match=r"^no literal is waiting, or it is over the limits$"):
         framer.accept_literal()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match=r"^no literal is waiting$"):
         framer.reject_literal()
+
+
+def test_an_accepted_literal_is_taken_whole_whatever_it_holds():
+    framer = imap()
+    framer.feed(b"a APPEND INBOX {13}\r\n")
+    assert framer.next_frame() == LiteralRequest(13, b"a APPEND INBOX {13}\r\n", True)
+    framer.accept_literal()
+    framer.feed(b"x\r\n")
+    assert framer.next_frame() is None and framer.pending() == len(b"a APPEND INBOX {13}\r\nx\r\n")
+    framer.feed(b"\r\nyz {1}\r\n")  # a CRLF and a literal announcement inside the literal
+    assert framer.next_frame() is None
+    framer.feed(b" FLAGS\r\n")
+    assert framer.next_frame() == b"a APPEND INBOX {13}\r\nx\r\n\r\nyz {1}\r\n FLAGS\r\n"
 
 
 @given(st.binary(max_size=400), st.lists(st.integers(0, 400)))

@@ -28,6 +28,13 @@ def test_a_request_with_headers_and_a_body() -> None:
     assert req.header(b"x-forwarded-for") == b"1.2.3.4" and req.header(b"nope") is None
 
 
+def test_a_header_is_looked_up_by_its_name_and_the_last_one_wins() -> None:
+    (req,) = frames(b"GET / HTTP/1.1\r\nHost: t\r\nX-Real: 1.2.3.4\r\nx-real: 2001:db8::1\r\n\r\n",
+                    Limits())  # fmt: skip
+    assert req.header(b"x-real") == b"2001:db8::1"  # the value keeps its colons
+    assert req.header(b"host") == b"t" and req.header(b"x") is None
+
+
 @given(st.lists(st.integers(1, 10), min_size=1, max_size=40))
 def test_any_split_gives_the_same_requests(sizes: list[int]) -> None:
     data = b"GET /1 HTTP/1.1\r\nHost: t\r\n\r\nHEAD /2 HTTP/1.0\r\n\r\n"
