@@ -528,3 +528,34 @@ def test_compact_and_dictionary_replies_hand_out_the_same_peers(
     assert dict_peers(reply(0)) == compact
     assert len(compact) == min(numwant, seeders + leechers)
     assert ("10.0.0.99", 6881) not in compact
+
+
+def test_a_peer_that_moves_to_another_family_is_handed_out_in_that_family(app: TrackerApp) -> None:
+    get(app, "/announce?" + announce_query(peer_id=pid(1), port=7001, key="k1"), ip="10.0.0.1")
+    moved = announce_query(peer_id=pid(1), port=7001, key="k1")
+    assert b"failure" not in get(app, "/announce?" + moved, ip="2001:db8::1")
+    d = bencodepy.decode(get(app, "/announce?" + announce_query(peer_id=pid(2)), ip="10.0.0.2"))
+    assert d[b"peers"] == b""
+    assert d[b"peers6"] == bytes.fromhex("20010db8000000000000000000000001") + b"\x1b\x59"
+    # and back, as a seeder now
+    back = announce_query(peer_id=pid(1), port=7001, key="k1", left=0)
+    assert b"failure" not in get(app, "/announce?" + back, ip="10.0.0.1")
+    d = bencodepy.decode(get(app, "/announce?" + announce_query(peer_id=pid(2)), ip="10.0.0.2"))
+    assert (d[b"peers"], d.get(b"peers6"), d[b"complete"]) == (b"\n\x00\x00\x01\x1b\x59", None, 1)
+
+
+@pytest.mark.parametrize(("no_peer_id", "listed"), [("", True), ("0", True), ("1", False)])
+def test_no_peer_id_leaves_the_peer_ids_out_unless_empty_or_zero(
+    app: TrackerApp, no_peer_id: str, listed: bool
+) -> None:
+    get(app, "/announce?" + announce_query(peer_id=pid(1)), ip="10.0.0.1")
+    query = announce_query(peer_id=pid(2), compact=0, no_peer_id=no_peer_id)
+    (peer,) = bencodepy.decode(get(app, "/announce?" + query, ip="10.0.0.2"))[b"peers"]
+    assert (b"peer id" in peer) is listed
+
+
+def test_a_peer_that_sent_no_key_cannot_be_moved_by_anyone(app: TrackerApp) -> None:
+    get(app, "/announce?" + announce_query(peer_id=pid(1)), ip="10.0.0.1")
+    for key in ("", "anything"):
+        query = announce_query(peer_id=pid(1), key=key)
+        assert failure(get(app, "/announce?" + query, ip="10.0.0.9")).startswith("peer_id in use")

@@ -13,7 +13,7 @@ from tracker.announce import COMPLETED, NONE, STARTED, STOPPED, Announce
 from tracker.config import TrackerConfig
 from tracker.errors import RefusedError
 from tracker.registry import Registry
-from tracker.swarm import Swarm
+from tracker.swarm import Peer, PeerList, Swarm
 
 
 def req(
@@ -252,8 +252,8 @@ def test_the_announce_rate_limit_counts_an_ipv6_slash_64_as_one_host() -> None:
     reg = registry(rate_per_ip=1.0, rate_burst=2)
     net = bytes.fromhex("20010db8000000aa")
     reg.check_rate(net + (1).to_bytes(8, "big"), 1.0)
-    reg.check_rate(net + (2).to_bytes(8, "big"), 1.0)
-    with pytest.raises(RefusedError, match="rate limited"):
+    reg.check_rate(net + bytes.fromhex("ff00000000000002"), 1.0)  # any interface id
+    with pytest.raises(RefusedError, match="^rate limited: announcing too often, slow down$"):
         reg.check_rate(net + (3).to_bytes(8, "big"), 1.0)
     reg.check_rate(bytes.fromhex("20010db8000000ab") + (3).to_bytes(8, "big"), 1.0)  # next /64
     reg.check_rate(bytes([10, 0, 0, 1]), 1.0)  # IPv4: per address
@@ -312,3 +312,32 @@ def test_expiry_and_whitelists_are_changes_a_statistics_reader_sees() -> None:
     assert reg.changes == 3  # one peer and its swarm
     reg.set_whitelist(None)
     assert reg.changes == 4
+
+
+def test_a_swarm_keeps_its_peers_in_uniformly_random_order_whatever_their_arrival() -> None:
+    # Replies are windows of this order: peers that arrive together (a batch from one host)
+    # must not be handed out together more often than any others.
+    trials, n = 3000, 5
+    where = [[0] * n for _ in range(n)]  # arrival -> position -> count
+    for trial in range(trials):
+        lst = PeerList(6)
+        rng = random.Random(trial)
+        peers = [Peer(pid(i), addr(i), False, 0.0, b"") for i in range(n)]
+        for p in peers:
+            lst.add(p, rng)
+        assert [lst.owners.index(p) for p in peers] == [p.slot for p in peers]
+        assert bytes(lst.buf) == b"".join(p.addr for p in lst.owners)
+        for arrival, p in enumerate(peers):
+            where[arrival][p.slot] += 1
+    expected = trials / n
+    assert all(0.85 * expected < c < 1.15 * expected for row in where for c in row), where
+
+
+def test_a_full_sweep_visits_every_swarm_however_many() -> None:
+    reg = registry(interval=10, min_interval=5)
+    n = 5001  # more than one budgeted step (5000) visits
+    for i in range(n):
+        reg.announce(req(1, info_hash=i.to_bytes(20, "big")), addr(1), now=0.0)
+    reg.expire(now=0.0, budget=3)  # a sweep under way does not shorten the full one
+    assert reg.expire_all(now=100.0) == n
+    assert reg.swarms == {} and reg.peer_count == 0

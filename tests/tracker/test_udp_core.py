@@ -396,3 +396,12 @@ def test_a_udp_peer_expires_from_the_time_of_its_last_announce() -> None:
     app.handle(announce_packet(cid), *CLIENT, 1050.0)
     assert app.registry.expire_all(1250.0) == 0  # silent for 200 s: 2 intervals, not more
     assert app.registry.expire_all(1250.5) == 1
+
+
+def test_a_stopped_from_an_unknown_ipv6_peer_in_an_ipv4_swarm() -> None:
+    app = make()
+    app.handle(announce_packet(connect(app)), *CLIENT, 1000.0)
+    v6 = ("2001:db8::9", 5009)
+    out = app.handle(announce_packet(connect(app, client=v6), peer=9, event=3), *v6, 1000.0)
+    assert out.reply == struct.pack(">IIIII", 1, 0xABCD, 300, 1, 0)  # no peers: it wants none
+    assert app.registry.swarms[IH].seeders6 is None  # and no IPv6 lists made for nothing
