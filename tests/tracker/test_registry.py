@@ -253,7 +253,7 @@ def test_the_announce_rate_limit_counts_an_ipv6_slash_64_as_one_host() -> None:
     net = bytes.fromhex("20010db8000000aa")
     reg.check_rate(net + (1).to_bytes(8, "big"), 1.0)
     reg.check_rate(net + bytes.fromhex("ff00000000000002"), 1.0)  # any interface id
-    with pytest.raises(RefusedError, match="^rate limited: announcing too often, slow down$"):
+    with pytest.raises(RefusedError, match=r"^rate limited: announcing too often, slow down$"):
         reg.check_rate(net + (3).to_bytes(8, "big"), 1.0)
     reg.check_rate(bytes.fromhex("20010db8000000ab") + (3).to_bytes(8, "big"), 1.0)  # next /64
     reg.check_rate(bytes([10, 0, 0, 1]), 1.0)  # IPv4: per address

@@ -98,3 +98,11 @@ def test_the_page_says_how_old_figures_are_from_a_twentieth_of_a_second(
 ) -> None:
     page = stats.to_html(stats.collect(registry(), {}), age, "t").decode()
     assert f"5 announces{said}.\n" in page
+
+
+def test_the_json_text_golden() -> None:
+    empty = stats.collect(Registry(TrackerConfig(), random.Random(1)), {})
+    assert stats.to_json(empty, 0.04) == (
+        b'{\n "age_seconds": 0.0,\n "swarms": 0,\n "peers": 0,\n "seeders": 0,\n'
+        b' "leechers": 0,\n "completed": 0,\n "announces": 0,\n "torrents": []\n}'
+    )
