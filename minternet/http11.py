@@ -82,14 +82,6 @@ class Request(NamedTuple):
                 found = v.strip()
         return found
 
-    def headers(self) -> list[tuple[bytes, bytes]]:
-        """Every (lower-case name, value) in order."""
-        out = []
-        for line in self.head.split(b"\r\n") if self.head else ():
-            n, _, v = line.partition(b":")
-            out.append((n.lower(), v.strip()))
-        return out
-
 
 _new_request = tuple.__new__  # skips NamedTuple's Python-level __new__ on the hot path
 
