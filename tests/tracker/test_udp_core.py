@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from minternet.bounded import BoundedMap
 from tests.tracker.conftest import IH, pid
+from tracker import udp_app
 from tracker.config import TrackerConfig
 from tracker.connid import ConnectionIds
 from tracker.registry import Registry
@@ -405,3 +407,20 @@ def test_a_stopped_from_an_unknown_ipv6_peer_in_an_ipv4_swarm() -> None:
     out = app.handle(announce_packet(connect(app, client=v6), peer=9, event=3), *v6, 1000.0)
     assert out.reply == struct.pack(">IIIII", 1, 0xABCD, 300, 1, 0)  # no peers: it wants none
     assert app.registry.swarms[IH].seeders6 is None  # and no IPv6 lists made for nothing
+
+
+def test_a_source_address_is_packed_once_then_looked_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    packed: list[str] = []
+    real = udp_app.pack_ip_into
+
+    def counting(cache: BoundedMap[str, bytes], ip: str) -> bytes:
+        packed.append(ip)
+        return real(cache, ip)
+
+    monkeypatch.setattr(udp_app, "pack_ip_into", counting)
+    app = make()
+    v6 = ("2001:db8::1", 5001)
+    for client, peer in ((CLIENT, 1), (v6, 2), (CLIENT, 1), (v6, 2)):
+        out = app.handle(announce_packet(connect(app, client=client), peer=peer), *client, 1000.0)
+        assert out.fault is None
+    assert packed == [CLIENT[0], v6[0]]
