@@ -56,8 +56,18 @@ def test_length_prefixed_refuses_a_length_out_of_bounds_before_buffering_it(leng
 
 
 def test_length_prefixed_refuses_sizes_other_than_2_and_4():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^length prefix of 2 or 4 octets$"):
         LengthPrefixed(3, max_message=10)
+
+
+def test_length_prefixed_takes_messages_of_exactly_the_bounds():
+    framer = LengthPrefixed(2, min_message=12, max_message=512)
+    for n in (12, 512):
+        framer.feed(n.to_bytes(2, "big") + bytes(n))
+        assert framer.next_frame() == bytes(n)
+    framer = LengthPrefixed(4, max_message=70000)
+    framer.feed((70000).to_bytes(4, "big") + b"z" * 70000)  # big-endian, over 16 bits
+    assert framer.next_frame() == b"z" * 70000
 
 
 def test_clear_forgets_what_was_buffered():

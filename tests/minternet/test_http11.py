@@ -75,26 +75,55 @@ def test_the_absolute_form_becomes_the_origin_form() -> None:
         (b"GET /" + b"a" * 40 + b" HTTP/1.1\r\n", 414, "request line too long"),
         (b"GET /" + b"a" * 40, 414, "request line too long"),
         (b"GET / HTTP/1.1\r\nA: " + b"b" * 30 + b"\r\n\r\n", 431, "header field too large"),
-        (b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n", 431, "too many header"),
+        (b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n", 431, "too many header fields"),
         (b"GET / HTTP/1.1\r\n" + b"A: 1234567890\r\n" * 7, 431, "request headers too large"),
-        (b"GET / HTTP/1.0\nHost: t\n\n", 400, "bare LF"),
+        (b"GET / HTTP/1.0\nHost: t\n\n", 400, "bare LF line endings: HTTP needs CRLF"),
         (b"GET /\r\n\r\n", 400, "malformed request line"),
         (b"GET / HTTP/2.0\r\n\r\n", 505, "unsupported HTTP version"),
         (b"GET / FTP/1.0\r\n\r\n", 400, "malformed request line"),
-        (b"GET / HTTP/1.1\r\n\r\n", 400, "without Host"),
+        (b"GET / HTTP/1.1\r\n\r\n", 400, "HTTP/1.1 request without Host"),
         (b"GET / HTTP/1.1\r\nHost: t\r\n Folded: x\r\n\r\n", 400, "malformed header field"),
         (b"GET / HTTP/1.1\r\nHost : t\r\n\r\n", 400, "malformed header field"),
         (b"GET / HTTP/1.0\r\nContent-Length: x\r\n\r\n", 400, "invalid Content-Length"),
         (b"GET / HTTP/1.0\r\nContent-Length: 6\r\n\r\n", 413, "request body too large"),
-        (b"GET / HTTP/1.0\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400, "conflicting"),
-        (b"GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 501, "Transfer-Encoding"),
+        (
+            b"GET / HTTP/1.0\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            400,
+            "conflicting Content-Length fields",
+        ),
+        (
+            b"GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+            501,
+            "request bodies with Transfer-Encoding are not accepted",
+        ),
         (b"GET ftp://t/ HTTP/1.0\r\n\r\n", 400, "malformed request target"),
     ],
 )
 def test_refusals_carry_their_status(data: bytes, status: int, why: str) -> None:
     with pytest.raises(HttpError) as e:
         frames(data)
-    assert e.value.status == status and why in e.value.reason
+    assert (e.value.status, e.value.reason) == (status, why)
+
+
+@pytest.mark.parametrize(
+    ("data", "one_more"),
+    [
+        (b"GET /" + b"a" * 35, "request line too long"),  # 40 octets, its end not yet here
+        (b"GET /" + b"a" * 35 + b"\r\n", None),  # 40 and its CRLF
+        (b"GET / HTTP/1.0\r\n" + b"A: " + b"b" * 81, "request headers too large"),  # 100
+        (b"\r\n" + b"a" * 60, None),  # an empty first line: the head limit applies
+    ],
+)
+def test_an_incomplete_head_at_its_limits_is_waited_for(data: bytes, one_more: str | None):
+    framer = RequestFramer(LIMITS)
+    framer.feed(data)
+    assert framer.next_frame() is None and framer.pending() == len(data)
+    framer.feed(b"x")
+    if one_more is None:
+        assert framer.next_frame() is None
+    else:
+        with pytest.raises(HttpError, match=f"^{one_more}$"):
+            framer.next_frame()
 
 
 def test_limits_hold_exactly_at_their_edge() -> None:
@@ -123,6 +152,11 @@ def test_responses() -> None:
     assert b"408 Request Timeout\r\n" in closing and b"\r\nConnection: close\r\n\r\nx" in closing
     head = response(200, b"a/b", b"body", date=date, head_only=True, http10=True)
     assert head.endswith(b"Connection: keep-alive\r\n\r\n") and b"Content-Length: 4" in head
+
+
+def test_a_status_without_a_reason_phrase_says_error() -> None:
+    date = b"Sun, 29 Nov 2026 17:00:00 GMT"
+    assert response(299, b"text/plain", b"", date=date).startswith(b"HTTP/1.1 299 Error\r\n")
 
 
 def test_the_date_header_is_formatted_once_a_second() -> None:
