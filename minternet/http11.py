@@ -172,7 +172,7 @@ class RequestFramer:
             if len(buf) < total:
                 return None  # the rest of the body is still coming
             body = buf[end + 4 : total]
-        self._buf = buf[total:] if len(buf) > total else b""
+        self._buf = buf[total:]
         if not has_host and version == b"HTTP/1.1":
             raise HttpError(400, "HTTP/1.1 request without Host")
         if not target.startswith(b"/"):
