@@ -64,9 +64,17 @@ def test_persistence_follows_the_version_and_connection(data: bytes, keep_alive:
     assert frames(data)[0].keep_alive is keep_alive
 
 
-def test_the_absolute_form_becomes_the_origin_form() -> None:
-    (req,) = frames(b"GET http://t:80/s?x HTTP/1.1\r\nHost: t\r\n\r\n")
-    assert req.target == b"/s?x"
+@pytest.mark.parametrize(
+    ("target", "origin"),
+    [
+        (b"http://t:80/s?x", b"/s?x"),
+        (b"HTTPS://t/a/b/c", b"/a/b/c"),
+        (b"http://t/a?u=http://x/y", b"/a?u=http://x/y"),
+    ],
+)
+def test_the_absolute_form_becomes_the_origin_form(target: bytes, origin: bytes) -> None:
+    (req,) = frames(b"GET " + target + b" HTTP/1.1\r\nHost: t\r\n\r\n", Limits())
+    assert req.target == origin
 
 
 @pytest.mark.parametrize(
@@ -97,6 +105,26 @@ def test_the_absolute_form_becomes_the_origin_form() -> None:
             "request bodies with Transfer-Encoding are not accepted",
         ),
         (b"GET ftp://t/ HTTP/1.0\r\n\r\n", 400, "malformed request target"),
+        (b"GET http://t HTTP/1.0\r\n\r\n", 400, "malformed request target"),
+        (b"GET t/x HTTP/1.0\r\n\r\n", 400, "malformed request target"),
+        (b"GET  / HTTP/1.0\r\n\r\n", 400, "malformed request line"),
+        (b"GET\t/\tHTTP/1.0\r\n\r\n", 400, "malformed request line"),
+        (b"\r\n\r\n", 400, "malformed request line"),
+        (
+            b"GET / HTTP/1.0\r\n" + b"A: 1234567890\r\n" * 6 + b"\r\n",
+            431,
+            "request headers too large",
+        ),
+        (b"GET / HTTP/1.0\r\n: x\r\n\r\n", 400, "malformed header field"),
+        (b"GET / HTTP/1.0\r\nHost\t: t\r\n\r\n", 400, "malformed header field"),
+        (b"GET / HTTP/1.0\r\nHost t\r\n\r\n", 400, "malformed header field"),
+        (b"GET / HTTP/1.0\r\nContent-Length: 0000000000001\r\n\r\n", 400, "invalid Content-Length"),
+        (b"GET / HTTP/1.0\r\nContent-Length: -1\r\n\r\n", 400, "invalid Content-Length"),
+        (
+            b"GET / HTTP/1.0\r\nContent-Length: 0\r\nContent-Length: 2\r\n\r\n",
+            400,
+            "conflicting Content-Length fields",
+        ),
     ],
 )
 def test_refusals_carry_their_status(data: bytes, status: int, why: str) -> None:
@@ -127,10 +155,39 @@ def test_an_incomplete_head_at_its_limits_is_waited_for(data: bytes, one_more: s
 
 
 def test_limits_hold_exactly_at_their_edge() -> None:
-    line = b"GET /" + b"a" * 20 + b" HTTP/1.0"  # 34 octets: under 40
-    assert frames(line + b"\r\n\r\n")[0].target == b"/" + b"a" * 20
+    line = b"GET /" + b"a" * 26 + b" HTTP/1.0"  # 40 octets: the limit
+    assert frames(line + b"\r\n\r\n")[0].target == b"/" + b"a" * 26
     assert frames(b"GET / HTTP/1.0\r\nContent-Length: 5\r\n\r\n12345")[0].body == b"12345"
     assert frames(b"GET / HTTP/1.0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n")  # 3 fields: the limit
+    field = b"A: " + b"b" * 27  # 30 octets: the limit
+    assert frames(b"GET / HTTP/1.0\r\n" + field + b"\r\n\r\n")[0].header(b"a") == b"b" * 27
+    head = b"GET / HTTP/1.0\r\nA: " + b"b" * 25 + b"\r\nB: " + b"b" * 25 + b"\r\nC: " + b"b" * 21
+    assert len(head) == 100  # the whole head at its limit
+    assert frames(head + b"\r\n\r\n")[0].header(b"c") == b"b" * 21
+    twelve = b"GET / HTTP/1.0\r\nContent-Length: 000000000003\r\n\r\nabc"  # 12 digits
+    assert frames(twelve)[0].body == b"abc"
+
+
+def test_bodies_and_heads_are_exactly_what_was_sent() -> None:
+    (req,) = frames(b"GET / HTTP/1.0\r\n\r\n")
+    assert (req.head, req.body, req.header(b"xxxx")) == (b"", b"", None)
+    one, two = frames(
+        b"POST /1 HTTP/1.0\r\nContent-Length: 1\r\nContent-Length: 1\r\nFoo-X: y\r\n\r\nz"
+        b"POST /2 HTTP/1.0\r\nContent-Length: 0\r\n\r\n"
+    )
+    assert (one.target, one.body, one.header(b"foo-x")) == (b"/1", b"z", b"y")
+    assert (two.target, two.body) == (b"/2", b"")
+    assert one.head == b"Content-Length: 1\r\nContent-Length: 1\r\nFoo-X: y"
+
+
+def test_clear_forgets_a_partial_request() -> None:
+    framer = RequestFramer(LIMITS)
+    framer.feed(b"GET /old HTTP/1.0\r\nA: 1")
+    framer.clear()
+    assert framer.pending() == 0 and framer.next_frame() is None
+    framer.feed(b"GET /new HTTP/1.0\r\n\r\n")
+    req = framer.next_frame()
+    assert req is not None and req.target == b"/new" and framer.pending() == 0
 
 
 def test_a_body_still_coming_is_waited_for() -> None:
