@@ -82,14 +82,6 @@ class Request(NamedTuple):
                 found = v.strip()
         return found
 
-    def headers(self) -> list[tuple[bytes, bytes]]:
-        """Every (lower-case name, value) in order."""
-        out = []
-        for line in self.head.split(b"\r\n") if self.head else ():
-            n, _, v = line.partition(b":")
-            out.append((n.lower(), v.strip()))
-        return out
-
 
 _new_request = tuple.__new__  # skips NamedTuple's Python-level __new__ on the hot path
 
@@ -180,7 +172,7 @@ class RequestFramer:
             if len(buf) < total:
                 return None  # the rest of the body is still coming
             body = buf[end + 4 : total]
-        self._buf = buf[total:] if len(buf) > total else b""
+        self._buf = buf[total:]
         if not has_host and version == b"HTTP/1.1":
             raise HttpError(400, "HTTP/1.1 request without Host")
         if not target.startswith(b"/"):

@@ -133,7 +133,7 @@ class TrackerApp:
             peers6 = (
                 swarm.compact(swarm.seeders6, swarm.leechers6, me, numwant, rng)
                 if swarm.seeders6 is not None
-                else None
+                else []
             )
             body = replies.announce_compact(
                 seeders,
@@ -141,8 +141,8 @@ class TrackerApp:
                 leechers,
                 config.interval,
                 config.min_interval,
-                b"".join(peers4) if peers4 else b"",
-                b"".join(peers6) if peers6 else b"",
+                b"".join(peers4),
+                b"".join(peers6),
             )
         else:
             win4 = swarm.select(swarm.seeders4, swarm.leechers4, me, numwant, rng)
@@ -172,8 +172,7 @@ class TrackerApp:
 
     def scrape(self, passkey: bytes | None, query: bytes) -> HttpReply:
         try:
-            if passkey is not None or self.registry.passkeys:
-                self.registry.check_passkey(passkey)
+            self.registry.check_passkey(passkey)
             _, hashes = parse_query(query)
             hashes = parse_scrape(hashes, self.config.max_scrape_hashes)
             if not hashes:

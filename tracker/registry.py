@@ -60,8 +60,9 @@ class Registry:
 
     def check_rate(self, ip: bytes, now: float) -> None:
         # An IPv6 host is given a whole /64 and may announce from any address in it: per
-        # address, one host would have 2^64 buckets. IPv4 is limited per address.
-        if not self.limiter.allow(ip if len(ip) == 4 else ip[:8], now):
+        # address, one host would have 2^64 buckets. IPv4 is limited per address (4 bytes:
+        # the first 8 of it are all of it).
+        if not self.limiter.allow(ip[:8], now):
             raise RefusedError("rate limited: announcing too often, slow down")
 
     def announce(self, req: Announce, addr: bytes, now: float) -> tuple[Swarm | None, Peer | None]:

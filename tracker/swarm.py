@@ -19,9 +19,7 @@ class Peer:
 
     __slots__ = ("addr", "key", "peer_id", "seeding", "seen", "slot")
 
-    def __init__(
-        self, peer_id: bytes, addr: bytes, seeding: bool, seen: float, key: bytes = b""
-    ) -> None:
+    def __init__(self, peer_id: bytes, addr: bytes, seeding: bool, seen: float, key: bytes) -> None:
         self.peer_id = peer_id
         self.addr = addr  # packed IP + big-endian port: 6 or 18 bytes
         self.seeding = seeding
@@ -69,7 +67,6 @@ class PeerList:
             self.buf[i * w : i * w + w] = moved.addr
         owners.pop()
         del self.buf[last * w :]
-        peer.slot = -1
 
     def readdress(self, peer: Peer, addr: bytes) -> None:
         """The peer announced a new port (or IP) of the same family."""
@@ -78,7 +75,7 @@ class PeerList:
         self.buf[peer.slot * w : peer.slot * w + w] = addr
 
     def window(self, rng: random.Random, k: int, skip: Peer | None) -> list[tuple[int, int]]:
-        """A random run of up to k entries of this list (circularly), never containing `skip`.
+        """A random run of up to k >= 0 entries of this list (circularly), never containing `skip`.
 
         Returned as (start, count) pieces (each may wrap around the end; see `take`). Every
         entry other than `skip` is equally likely to be in it (probability k / others).
@@ -96,8 +93,6 @@ class PeerList:
                 return [((base + r) % n, k)]
             return [((base + r) % n, others - r), (base % n, r + k - others)]
         k = min(k, n)
-        if k <= 0:
-            return []
         return [(int(rng.random() * n) if n > k else 0, k)]
 
     def pick(
@@ -128,8 +123,6 @@ class PeerList:
         else:
             if k > n:
                 k = n
-            if k <= 0:
-                return 0
             runs = ((int(rng.random() * n) if n > k else 0, k),)
         for start, count in runs:
             end = start + count

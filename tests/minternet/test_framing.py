@@ -56,8 +56,18 @@ def test_length_prefixed_refuses_a_length_out_of_bounds_before_buffering_it(leng
 
 
 def test_length_prefixed_refuses_sizes_other_than_2_and_4():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^length prefix of 2 or 4 octets$"):
         LengthPrefixed(3, max_message=10)
+
+
+def test_length_prefixed_takes_messages_of_exactly_the_bounds():
+    framer = LengthPrefixed(2, min_message=12, max_message=512)
+    for n in (12, 512):
+        framer.feed(n.to_bytes(2, "big") + bytes(n))
+        assert framer.next_frame() == bytes(n)
+    framer = LengthPrefixed(4, max_message=70000)
+    framer.feed((70000).to_bytes(4, "big") + b"z" * 70000)  # big-endian, over 16 bits
+    assert framer.next_frame() == b"z" * 70000
 
 
 def test_clear_forgets_what_was_buffered():
@@ -165,10 +175,23 @@ def test_a_command_grows_no_longer_than_its_limit():
 
 def test_accepting_or_rejecting_with_no_literal_waiting_is_a_bug():
     framer = imap()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match=r"^no literal is waiting, or it is over the limits$"):
         framer.accept_literal()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match=r"^no literal is waiting$"):
         framer.reject_literal()
+
+
+def test_an_accepted_literal_is_taken_whole_whatever_it_holds():
+    framer = imap()
+    framer.feed(b"a APPEND INBOX {13}\r\n")
+    assert framer.next_frame() == LiteralRequest(13, b"a APPEND INBOX {13}\r\n", True)
+    framer.accept_literal()
+    framer.feed(b"x\r\n")
+    assert framer.next_frame() is None and framer.pending() == len(b"a APPEND INBOX {13}\r\nx\r\n")
+    framer.feed(b"\r\nyz {1}\r\n")  # a CRLF and a literal announcement inside the literal
+    assert framer.next_frame() is None
+    framer.feed(b" FLAGS\r\n")
+    assert framer.next_frame() == b"a APPEND INBOX {13}\r\nx\r\n\r\nyz {1}\r\n FLAGS\r\n"
 
 
 @given(st.binary(max_size=400), st.lists(st.integers(0, 400)))

@@ -70,3 +70,22 @@ def test_never_more_than_burst_plus_rate_times_elapsed(events: list[tuple[int, f
         now += dt
         allowed += tb.allow("k", now)
     assert allowed <= 4 + 3.0 * now + 1e-9
+
+
+def test_a_full_table_forgets_exactly_the_refilled_buckets_then_the_oldest_to_ninety_percent():
+    tb = TokenBuckets(rate=2.0, burst=2.0, max_keys=10)
+    busy = [f"busy{n}" for n in range(9)]
+    tb.allow(busy[0], 100.0)
+    tb.allow("idle", 100.0)  # one token left: full again (2) at 100.5, to the last bit
+    for key in busy:
+        while tb.allow(key, 100.0):
+            pass  # drained: 1 token back by 100.5, not full
+    assert len(tb) == 10
+    assert tb.allow("new", 100.5)  # the table is full: only "idle" goes, no busy key
+    assert len(tb) == 10
+    assert [tb.allow(busy[0], 100.5) for _ in range(2)] == [True, False]  # still remembered
+    # The table is full and nothing has refilled: the oldest keys go, down to 9 of 10.
+    assert tb.allow("newer", 100.5)
+    assert len(tb) == 10
+    assert [tb.allow(busy[1], 100.5) for _ in range(2)] == [True, False]  # the next one stays
+    assert [tb.allow(busy[0], 100.5) for _ in range(2)] == [True, True]  # the oldest: fresh

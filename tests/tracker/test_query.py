@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tracker import query
 from tracker.errors import RequestError
 from tracker.query import parse_query, unquote
 
@@ -41,9 +42,9 @@ def test_plus_is_a_space_but_encoded_plus_is_a_plus() -> None:
     "bad", [b"%", b"%4", b"%zz", b"%g0", b"a%", b"%4%41", b"% 4", b"%\xff\xff"]
 )
 def test_bad_escapes_are_errors_not_literals(bad: bytes) -> None:
-    with pytest.raises(RequestError, match="bad percent escape"):
+    with pytest.raises(RequestError, match=r"^malformed query string: bad percent escape$"):
         parse_query(b"info_hash=" + bad)
-    with pytest.raises(RequestError, match="bad percent escape"):
+    with pytest.raises(RequestError, match=r"^malformed query string: bad percent escape$"):
         parse_query(b"port=1&peer_id=" + bad + b"&x=%41")
 
 
@@ -53,7 +54,7 @@ def test_repeated_info_hash_is_collected_in_order() -> None:
 
 
 def test_duplicate_single_valued_parameter_is_an_error() -> None:
-    with pytest.raises(RequestError, match="duplicate parameter 'port'"):
+    with pytest.raises(RequestError, match=r"^duplicate parameter 'port'$"):
         parse_query(b"port=1&left=0&port=2")
 
 
@@ -69,9 +70,12 @@ def test_value_with_equals_sign_keeps_the_rest() -> None:
     assert params == {b"key": b"a=b", b"port": b"1"}
 
 
-def test_too_many_parameters() -> None:
-    with pytest.raises(RequestError, match="too many parameters"):
-        parse_query(b"&".join(b"k%d=1" % i for i in range(200)))
+@pytest.mark.parametrize("pair", [b"k%d=1", b"k%d", b"info_hash=%d"])  # fast and general paths
+def test_at_most_128_parameters(pair: bytes) -> None:
+    params, hashes = parse_query(b"&".join(pair % i for i in range(128)))
+    assert len(params) + len(hashes) == 128
+    with pytest.raises(RequestError, match=r"^malformed query string: too many parameters$"):
+        parse_query(b"&".join(pair % i for i in range(129)))
 
 
 def test_encoded_keys_are_decoded() -> None:
@@ -132,3 +136,53 @@ def test_fast_and_general_parsers_agree_with_the_standard_library(raw: bytes) ->
     got = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in params.items()]
     got += [("info_hash", h.decode("latin-1")) for h in hashes]
     assert sorted(got) == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        (b"info_hash=a+b&key=%41", b"A"),  # one '+' in info_hash, one '%' elsewhere
+        (b"peer_id=a%41&key=x+y", b"x y"),
+        (b"info_hash=%41%42&peer_id=c+d&key=%2B", b"+"),
+    ],
+)
+def test_escapes_in_any_parameter_are_decoded_whatever_else_has_them(
+    raw: bytes, key: bytes
+) -> None:
+    params, _ = parse_query(raw)
+    assert params[b"key"] == key
+
+
+# What clients send: info_hash all escapes (libtorrent, Transmission), peer_id a client prefix
+# and escapes, '+' for a space in a form-encoded value.
+ANNOUNCES = [
+    b"info_hash=" + enc(IH) + b"&peer_id=-lt0D80-" + enc(b"\x01" * 12) + b"&port=6881&left=0",
+    b"info_hash=%41B%43" + b"D" * 17 + b"&peer_id=-TR3000-a+b%21cdefghi&port=51413&key=1a2b",
+    b"port=1&info_hash=" + enc(IH) + b"&compact=1&numwant=50&event=started&uploaded=0",
+    b"peer_id=-qB4250-" + enc(b"+%" * 6) + b"&info_hash=" + b"x" * 20,
+]
+
+
+@pytest.mark.parametrize("raw", ANNOUNCES)
+def test_what_clients_send_is_parsed_on_the_fast_path(
+    raw: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The documented cost (one C-level split, no per-pair Python loop): a client's ordinary
+    # announce must not fall back to the general parser. Same result either way (tested above).
+    expected = query._parse_general(raw)
+
+    def general(raw: bytes) -> None:
+        raise AssertionError("an ordinary announce took the general parser")
+
+    monkeypatch.setattr(query, "_parse_general", general)
+    assert parse_query(raw) == expected
+
+
+@pytest.mark.parametrize("value", [b"\x00", b"\\", IH, bytes(range(256)), b"%+ \\x41"])
+def test_a_value_that_is_only_escapes_is_decoded_without_the_general_decoder(
+    value: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # info_hash as most clients send it: through bytes.fromhex (1.0 us instead of 1.7 us).
+    monkeypatch.setattr(query.codecs, "escape_decode", None)
+    assert unquote(enc(value)) == value
+    assert unquote(enc(value).lower()) == value

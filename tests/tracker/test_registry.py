@@ -13,7 +13,7 @@ from tracker.announce import COMPLETED, NONE, STARTED, STOPPED, Announce
 from tracker.config import TrackerConfig
 from tracker.errors import RefusedError
 from tracker.registry import Registry
-from tracker.swarm import Swarm
+from tracker.swarm import Peer, PeerList, Swarm
 
 
 def req(
@@ -96,11 +96,11 @@ def test_max_swarms_and_max_peers() -> None:
     reg = registry(max_swarms=2, max_peers_per_swarm=3)
     reg.announce(req(1, info_hash=b"a" * 20), addr(1), 1.0)
     reg.announce(req(1, info_hash=b"b" * 20), addr(1), 1.0)
-    with pytest.raises(RefusedError, match="too many torrents"):
+    with pytest.raises(RefusedError, match=r"^tracker full: too many torrents$"):
         reg.announce(req(1, info_hash=b"c" * 20), addr(1), 1.0)
     for n in range(2, 4):
         reg.announce(req(n, info_hash=b"a" * 20), addr(n), 1.0)
-    with pytest.raises(RefusedError, match="too many peers"):
+    with pytest.raises(RefusedError, match=r"^swarm full: too many peers$"):
         reg.announce(req(9, info_hash=b"a" * 20), addr(9), 1.0)
     reg.announce(req(1, info_hash=b"a" * 20), addr(1), 2.0)  # known peers still announce
     assert len(reg.swarms) == 2 and reg.peer_count == 4
@@ -120,7 +120,7 @@ def test_a_flood_of_random_info_hashes_stays_bounded() -> None:
 
 def test_whitelist_and_reload() -> None:
     reg = Registry(TrackerConfig(), random.Random(1), whitelist=[IH])
-    with pytest.raises(RefusedError, match="whitelist"):
+    with pytest.raises(RefusedError, match=r"^info_hash not on this tracker's whitelist$"):
         reg.announce(req(1, info_hash=b"z" * 20), addr(1), 1.0)
     reg.announce(req(1), addr(1), 1.0)
     reg.set_whitelist([b"z" * 20])
@@ -132,11 +132,13 @@ def test_whitelist_and_reload() -> None:
 def test_passkeys() -> None:
     reg = registry(passkeys=("alice", "bob"))
     reg.check_passkey(b"alice")
-    with pytest.raises(RefusedError, match="unknown passkey"):
+    with pytest.raises(RefusedError, match=r"^unknown passkey$"):
         reg.check_passkey(b"mallory")
-    with pytest.raises(RefusedError, match="passkey required"):
+    with pytest.raises(RefusedError, match=r"^passkey required: use /<passkey>/announce$"):
         reg.check_passkey(None)
     registry().check_passkey(None)
+    with pytest.raises(RefusedError, match=r"^this tracker uses no passkeys: use /announce$"):
+        registry().check_passkey(b"alice")
 
 
 def test_seeder_gets_leechers_first() -> None:
@@ -225,6 +227,9 @@ def keyed(peer: int, key: bytes, **kw: object) -> Announce:
     return req(peer, **kw)._replace(key=key)  # type: ignore[arg-type]
 
 
+IN_USE = r"^peer_id in use from another address \(send the same key\)$"
+
+
 def test_another_address_cannot_evict_or_redirect_a_peer_by_its_public_peer_id() -> None:
     # peer_ids are public (compact=0 replies list them): knowing one used to be enough to
     # remove that peer (`stopped`) or to have the swarm hand out your address instead.
@@ -232,9 +237,9 @@ def test_another_address_cannot_evict_or_redirect_a_peer_by_its_public_peer_id()
     reg.announce(keyed(1, b"s3cret"), addr(1), 1.0)
     reg.announce(req(2), addr(2), 1.0)  # a client that sends no key
     for victim in (1, 2):
-        with pytest.raises(RefusedError, match="another address"):
+        with pytest.raises(RefusedError, match=IN_USE):
             reg.announce(req(victim, event=STOPPED), addr(66), 2.0)
-        with pytest.raises(RefusedError, match="another address"):
+        with pytest.raises(RefusedError, match=IN_USE):
             reg.announce(keyed(victim, b"guess"), addr(66, 9999), 2.0)
     swarm = reg.swarms[IH]
     assert sorted(p.addr for p in swarm.peers.values()) == [addr(1), addr(2)]
@@ -252,10 +257,92 @@ def test_the_announce_rate_limit_counts_an_ipv6_slash_64_as_one_host() -> None:
     reg = registry(rate_per_ip=1.0, rate_burst=2)
     net = bytes.fromhex("20010db8000000aa")
     reg.check_rate(net + (1).to_bytes(8, "big"), 1.0)
-    reg.check_rate(net + (2).to_bytes(8, "big"), 1.0)
-    with pytest.raises(RefusedError, match="rate limited"):
+    reg.check_rate(net + bytes.fromhex("ff00000000000002"), 1.0)  # any interface id
+    with pytest.raises(RefusedError, match=r"^rate limited: announcing too often, slow down$"):
         reg.check_rate(net + (3).to_bytes(8, "big"), 1.0)
     reg.check_rate(bytes.fromhex("20010db8000000ab") + (3).to_bytes(8, "big"), 1.0)  # next /64
     reg.check_rate(bytes([10, 0, 0, 1]), 1.0)  # IPv4: per address
     reg.check_rate(bytes([10, 0, 0, 1]), 1.0)
     reg.check_rate(bytes([10, 0, 0, 2]), 1.0)
+
+
+def test_a_budgeted_sweep_visits_budget_swarms_a_call_and_resumes_where_it_stopped() -> None:
+    reg = registry(interval=10, min_interval=5, expiry_multiple=2.0)  # silent for > 20 s: gone
+    hashes = [bytes([n]) * 20 for n in range(5)]
+    for n, h in enumerate(hashes):
+        reg.announce(req(n, info_hash=h), addr(n), now=0.0)
+        reg.announce(req(n + 10, info_hash=h), addr(n + 10), now=15.0)  # still alive at t=30
+    # Each call looks at two swarms: the first two, the next two, the last one.
+    assert [reg.expire(now=30.0, budget=2) for _ in range(3)] == [2, 2, 1]
+    assert reg.peer_count == 5 and all(set(s.peers) == {pid(n + 10)}
+                                       for n, s in enumerate(reg.swarms.values()))  # fmt: skip
+    # The sweep ended with the last swarm; the next call starts a new one, from the first.
+    reg.announce(req(20, info_hash=hashes[4]), addr(20), now=50.0)
+    assert reg.expire(now=50.0, budget=2) == 2  # the fresh peers of swarms 0 and 1
+    assert sorted(reg.swarms) == hashes[2:]
+    assert reg.expire(now=50.0, budget=3) == 3  # swarms 2, 3 and 4; swarm 4 keeps peer 20
+    assert list(reg.swarms) == hashes[4:] and reg.peer_count == 1
+
+
+def test_a_sweep_skips_swarms_gone_since_it_started_and_leaves_new_ones_for_the_next() -> None:
+    reg = registry(interval=10, min_interval=5, expiry_multiple=2.0)
+    for n in range(4):
+        reg.announce(req(n, info_hash=bytes([n]) * 20), addr(n), now=0.0)
+    assert reg.expire(now=100.0, budget=1) == 1  # swarm 0; the sweep holds swarms 1..3
+    reg.set_whitelist([bytes([n]) * 20 for n in (0, 2, 3, 9)])  # swarm 1 goes
+    reg.announce(req(9, info_hash=b"\x09" * 20), addr(9), now=0.0)  # after the sweep began
+    assert reg.expire(now=100.0, budget=2) == 1  # swarm 1 (gone, but a visit) and swarm 2
+    assert sorted(reg.swarms) == [b"\x03" * 20, b"\x09" * 20]
+    assert reg.expire(now=100.0, budget=2) == 1  # swarm 3, and the sweep is over
+    assert list(reg.swarms) == [b"\x09" * 20]
+    assert reg.expire(now=100.0, budget=2) == 1  # a new sweep finds the newcomer
+    assert reg.swarms == {} and reg.peer_count == 0
+
+
+def test_a_peer_silent_for_exactly_the_expiry_time_stays() -> None:
+    reg = registry(interval=100, min_interval=10, expiry_multiple=1.5)
+    reg.announce(req(1), addr(1), now=10.0)
+    assert reg.expire_all(now=160.0) == 0  # silent for 150 s = 1.5 * 100: not longer
+    assert reg.expire_all(now=160.001) == 1
+
+
+def test_expiry_and_whitelists_are_changes_a_statistics_reader_sees() -> None:
+    reg = registry(interval=10, min_interval=5)
+    reg.announce(req(1), addr(1), now=0.0)
+    reg.announce(req(2), addr(2), now=15.0)
+    assert (reg.announces, reg.changes) == (2, 0)
+    assert reg.expire_all(now=21.0) == 1
+    assert reg.changes == 1  # one peer
+    assert reg.expire_all(now=36.0) == 1
+    assert reg.changes == 3  # one peer and its swarm
+    reg.set_whitelist(None)
+    assert reg.changes == 4
+
+
+def test_a_swarm_keeps_its_peers_in_uniformly_random_order_whatever_their_arrival() -> None:
+    # Replies are windows of this order: peers that arrive together (a batch from one host)
+    # must not be handed out together more often than any others.
+    trials, n = 3000, 5
+    where = [[0] * n for _ in range(n)]  # arrival -> position -> count
+    for trial in range(trials):
+        lst = PeerList(6)
+        rng = random.Random(trial)
+        peers = [Peer(pid(i), addr(i), False, 0.0, b"") for i in range(n)]
+        for p in peers:
+            lst.add(p, rng)
+        assert [lst.owners.index(p) for p in peers] == [p.slot for p in peers]
+        assert bytes(lst.buf) == b"".join(p.addr for p in lst.owners)
+        for arrival, p in enumerate(peers):
+            where[arrival][p.slot] += 1
+    expected = trials / n
+    assert all(0.85 * expected < c < 1.15 * expected for row in where for c in row), where
+
+
+def test_a_full_sweep_visits_every_swarm_however_many() -> None:
+    reg = registry(interval=10, min_interval=5)
+    n = 5001  # more than one budgeted step (5000) visits
+    for i in range(n):
+        reg.announce(req(1, info_hash=i.to_bytes(20, "big")), addr(1), now=0.0)
+    reg.expire(now=0.0, budget=3)  # a sweep under way does not shorten the full one
+    assert reg.expire_all(now=100.0) == n
+    assert reg.swarms == {} and reg.peer_count == 0
