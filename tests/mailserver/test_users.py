@@ -1,0 +1,332 @@
+"""The users file: addresses normalised, scrypt hashes, atomic writes, reloads a running server
+sees, and a password check that costs the same for users who do not exist."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from mailserver import users
+from mailserver.users import PasswordHash, ScryptParams, UserDb, UserError
+
+FAST = ScryptParams(ln=4, r=1, p=1)
+
+
+def counter_bytes() -> object:
+    """Salts 00.., 01.., ...: deterministic files."""
+    n = iter(range(256))
+    return lambda size: bytes([next(n)]) * size
+
+
+def db(tmp_path: Path, **kw: object) -> UserDb:
+    return UserDb(tmp_path / "users", params=FAST, random_bytes=counter_bytes(), **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("given", "wanted"),
+    [
+        ("alice@crepes.fr", "alice@crepes.fr"),
+        ("Alice@CREPES.FR", "Alice@crepes.fr"),  # the local part is kept as it is
+        ("alice@crepes.fr.", "alice@crepes.fr"),
+        ("élise@crêpes.fr", "élise@xn--crpes-isa.fr"),
+        ("a.b+tag@x-y.example", "a.b+tag@x-y.example"),
+        ("l" * 64 + "@a.b", "l" * 64 + "@a.b"),
+        ("a@" + ".".join(["x" * 63] * 3) + "." + "y" * 61, None),  # 253 octets: the most
+    ],
+)
+def test_normalise(given, wanted):
+    assert users.normalise(given) == (wanted or given)
+
+
+@pytest.mark.parametrize(
+    ("given", "why"),
+    [
+        ("alice", "is not an address"),
+        ("@crepes.fr", "is not an address"),
+        ("alice@", "is not a domain name"),
+        ("al ice@crepes.fr", "special character"),
+        ("al:ice@crepes.fr", "special character"),
+        ('"al"@crepes.fr', "special character"),
+        ("a\x00@crepes.fr", "special character"),
+        ("a\x7f@crepes.fr", "special character"),
+        ("a@b@crepes.fr", "special character"),
+        ("l" * 65 + "@a.b", "longer than 64 octets"),
+        ("é" * 33 + "@a.b", "longer than 64 octets"),
+        ("a@cre_pes.fr", "is not a domain name"),
+        ("a@crepes..fr", "is not a domain name"),
+        ("a@-crepes.fr", "is not a domain name"),
+        ("a@crepes-.fr", "is not a domain name"),
+        ("a@" + "x" * 64 + ".fr", "is not a domain name"),
+        ("a@" + ".".join(["x" * 63] * 3) + "." + "y" * 62, "is not a domain name"),
+    ],
+)
+def test_normalise_refuses(given, why):
+    with pytest.raises(UserError, match=why):
+        users.normalise(given)
+
+
+def test_scrypt_matches_the_rfc_7914_test_vector():
+    # RFC 7914 §12: P="password", S="NaCl", N=1024, r=8, p=16 (the first 32 octets of 64)
+    key = bytes.fromhex("fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b373162")
+    vector = PasswordHash(ScryptParams(10, 8, 16), b"NaCl", key, "")
+    assert vector.matches(b"password")
+    assert not vector.matches(b"Password")
+
+
+def test_hash_text_is_self_describing_and_verifies():
+    text = users.hash_password(b"secret", b"\x01" * 16, FAST)
+    assert text == (
+        "$scrypt$ln=4,r=1,p=1$AQEBAQEBAQEBAQEBAQEBAQ$"
+        + text.rsplit("$", 1)[1]  # the key itself: checked by matches() below
+    )
+    parsed = PasswordHash.from_text(text)
+    assert parsed.params == FAST and parsed.salt == b"\x01" * 16 and len(parsed.key) == 32
+    assert parsed.text == text
+    assert parsed.matches(b"secret") and not parsed.matches(b"secreT")
+    # the parameters travel with the hash: a dearer one still verifies
+    dear = PasswordHash.from_text(users.hash_password(b"x", b"\x02" * 16, ScryptParams(5, 2, 1)))
+    assert dear.params == ScryptParams(5, 2, 1) and dear.matches(b"x")
+
+
+def test_default_cost():
+    assert ScryptParams() == ScryptParams(15, 8, 1)
+    assert ScryptParams().to_text() == "ln=15,r=8,p=1"
+    assert ScryptParams().memory == 128 * 8 * (32768 + 1)
+
+
+@pytest.mark.parametrize(
+    ("ln", "r", "p", "why"),
+    [
+        (0, 8, 1, "out of range"),
+        (21, 1, 1, "out of range"),
+        (10, 0, 1, "out of range"),
+        (10, 33, 1, "out of range"),
+        (10, 8, 0, "out of range"),
+        (10, 8, 17, "out of range"),
+        (20, 2, 1, "more than 256 MiB"),
+    ],
+)
+def test_scrypt_parameters_are_bounded(ln, r, p, why):
+    with pytest.raises(UserError, match=why):
+        ScryptParams(ln, r, p)
+
+
+def test_the_largest_parameters_allowed():
+    assert ScryptParams(20, 1, 16).memory <= users.MAX_MEMORY
+    assert ScryptParams(1, 32, 16).r == 32
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("{PLAIN}secret", "not a \\$scrypt\\$ hash"),
+        ("$scrypt$ln=4,r=1,p=1$AAAAAAAAAAA$", "not a \\$scrypt\\$ hash"),
+        ("$scrypt$ln=4,r=1,p=1$!AAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA", "not a \\$scrypt\\$ hash"),
+        ("$scrypt$ln=4,r=1,p=1$AAAAA$AAAAAAAAAAAAAAAAAAAAAA", "bad base64"),
+        ("$scrypt$ln=4,r=1,p=1$AAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA", "wrong length"),  # 7 octets
+        ("$scrypt$ln=4,r=1,p=1$AAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAA", "wrong length"),  # 15
+        ("$scrypt$ln=4,r=1,p=1$" + "A" * 88 + "$AAAAAAAAAAAAAAAAAAAAAA", "wrong length"),  # 66
+        ("$scrypt$ln=4,r=1,p=1$AAAAAAAAAAA$" + "A" * 88, "wrong length"),
+        ("$scrypt$ln=30,r=1,p=1$AAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA", "out of range"),
+        ("$scrypt$ln=4,r=1,p=1$AAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA trailing", "not a"),
+    ],
+)
+def test_malformed_hashes(text, why):
+    with pytest.raises(UserError, match=why):
+        PasswordHash.from_text(text)
+
+
+def test_shortest_and_longest_salt_and_key_accepted():
+    short = PasswordHash.from_text("$scrypt$ln=4,r=1,p=1$AAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA")
+    assert len(short.salt) == 8 and len(short.key) == 16
+    long = PasswordHash.from_text("$scrypt$ln=4,r=1,p=1$" + "A" * 86 + "$" + "A" * 86)
+    assert len(long.salt) == 64 and len(long.key) == 64
+
+
+def test_the_file_is_written_sorted_by_domain_with_mode_0600(tmp_path):
+    d = db(tmp_path)
+    assert d.add("bob@hamburger.edu", b"b") == "bob@hamburger.edu"
+    assert d.add("Zoe@CREPES.fr", b"z") == "Zoe@crepes.fr"
+    assert d.add("alice@crepes.fr", b"a") == "alice@crepes.fr"
+    text = (tmp_path / "users").read_text()
+    lines = text.splitlines()
+    assert lines[0] == "# users of this mail server: address:hash (written by `mailserver user`)"
+    assert [line.split(":")[0] for line in lines[1:]] == [
+        "Zoe@crepes.fr",
+        "alice@crepes.fr",
+        "bob@hamburger.edu",
+    ]
+    assert lines[1].startswith("Zoe@crepes.fr:$scrypt$ln=4,r=1,p=1$AQEBAQEBAQEBAQEBAQEBAQ$")
+    assert lines[3].startswith("bob@hamburger.edu:$scrypt$ln=4,r=1,p=1$AAAAAAAAAAAAAAAAAAAAAA$")
+    assert stat.S_IMODE(os.stat(tmp_path / "users").st_mode) == 0o600
+    assert d.addresses() == ["Zoe@crepes.fr", "alice@crepes.fr", "bob@hamburger.edu"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["users", "users.lock"]  # no tmp left
+
+
+def test_verify(tmp_path):
+    d = db(tmp_path)
+    d.add("alice@crepes.fr", b"right")
+    assert d.verify("alice@crepes.fr", b"right") == "alice@crepes.fr"
+    assert d.verify("alice@CREPES.FR.", b"right") == "alice@crepes.fr"
+    assert d.verify("alice@crepes.fr", b"wrong") is None
+    assert d.verify("Alice@crepes.fr", b"right") is None  # local parts are case-sensitive
+    assert d.verify("nobody@crepes.fr", b"right") is None
+    assert d.verify("not an address", b"right") is None
+    assert d.exists("alice@Crepes.fr") and not d.exists("bob@crepes.fr")
+    assert not d.exists("no address")
+
+
+def test_an_unknown_or_malformed_user_costs_one_hash_as_a_known_one(tmp_path, monkeypatch):
+    d = db(tmp_path)
+    d.add("alice@crepes.fr", b"right")
+    calls: list[tuple[bytes, int]] = []
+    real = users._scrypt
+
+    def counting(password: bytes, salt: bytes, params: ScryptParams, size: int) -> bytes:
+        calls.append((password, params.ln))
+        return real(password, salt, params, size)
+
+    monkeypatch.setattr(users, "_scrypt", counting)
+    for address in ("alice@crepes.fr", "nobody@crepes.fr", "not an address"):
+        calls.clear()
+        d.verify(address, b"guess")
+        assert calls == [(b"guess", FAST.ln)], address
+
+
+def test_keys_are_compared_in_constant_time(tmp_path, monkeypatch):
+    d = db(tmp_path)
+    d.add("alice@crepes.fr", b"right")
+    compared: list[int] = []
+
+    def compare(a: bytes, b: bytes) -> bool:
+        compared.append(len(a))
+        return a == b
+
+    monkeypatch.setattr(users.hmac, "compare_digest", compare)
+    assert d.verify("alice@crepes.fr", b"right") == "alice@crepes.fr"
+    assert compared == [32]
+
+
+def test_add_passwd_del_and_their_refusals(tmp_path):
+    d = db(tmp_path)
+    d.add("alice@crepes.fr", b"one")
+    with pytest.raises(UserError, match=r"alice@crepes\.fr already exists"):
+        d.add("alice@CREPES.fr", b"two")
+    with pytest.raises(UserError, match="the password is empty"):
+        d.add("carol@crepes.fr", b"")
+    with pytest.raises(UserError, match="the password is empty"):
+        d.set_password("alice@crepes.fr", b"")
+    with pytest.raises(UserError, match=r"no user bob@crepes\.fr"):
+        d.set_password("bob@crepes.fr", b"x")
+    with pytest.raises(UserError, match=r"no user bob@crepes\.fr"):
+        d.delete("bob@crepes.fr")
+    assert d.verify("alice@crepes.fr", b"one")
+    assert d.set_password("alice@Crepes.fr", b"two") == "alice@crepes.fr"
+    assert d.verify("alice@crepes.fr", b"two") and not d.verify("alice@crepes.fr", b"one")
+    assert d.delete("alice@crepes.fr.") == "alice@crepes.fr"
+    assert d.addresses() == [] and d.verify("alice@crepes.fr", b"two") is None
+    assert (tmp_path / "users").read_text().count("\n") == 1  # the header line only
+
+
+def test_a_refused_change_leaves_the_file_as_it_was(tmp_path):
+    d = db(tmp_path)
+    d.add("alice@crepes.fr", b"one")
+    before = (tmp_path / "users").read_bytes()
+    with pytest.raises(UserError):
+        d.add("alice@crepes.fr", b"two")
+    assert (tmp_path / "users").read_bytes() == before
+
+
+def test_a_running_server_sees_changes_without_restart(tmp_path):
+    server, cli = db(tmp_path), db(tmp_path)
+    assert server.verify("alice@crepes.fr", b"pw") is None  # no file yet: no users
+    cli.add("alice@crepes.fr", b"pw")
+    assert server.verify("alice@crepes.fr", b"pw") == "alice@crepes.fr"
+    cli.set_password("alice@crepes.fr", b"new")
+    assert server.verify("alice@crepes.fr", b"pw") is None
+    assert server.verify("alice@crepes.fr", b"new") == "alice@crepes.fr"
+    cli.delete("alice@crepes.fr")
+    assert not server.exists("alice@crepes.fr")
+    cli.add("bob@hamburger.edu", b"b")
+    (tmp_path / "users").unlink()
+    assert server.addresses() == []
+
+
+def test_a_broken_file_keeps_the_previous_users_and_says_why(tmp_path):
+    server = db(tmp_path)
+    db(tmp_path).add("alice@crepes.fr", b"pw")
+    assert server.exists("alice@crepes.fr") and server.problem is None
+    path = tmp_path / "users"
+    path.write_text(path.read_text() + "garbage line\n")
+    assert server.exists("alice@crepes.fr")
+    assert server.problem == (f"{path}:3: expected ADDRESS:HASH; the previous users are kept")
+    path.write_text("bob@hamburger.edu:" + users.hash_password(b"b", b"\0" * 16, FAST) + "\n")
+    assert server.addresses() == ["bob@hamburger.edu"] and server.problem is None
+
+
+def test_a_broken_file_at_start_is_an_error_naming_the_line(tmp_path):
+    path = tmp_path / "users"
+    good = users.hash_password(b"x", b"\0" * 16, FAST)
+    path.write_text(f"# comment\n\n  a@b.c:{good}  \na@B.C:{good}\n")
+    with pytest.raises(UserError, match=r"users:4: a@b.c is listed twice$"):
+        UserDb(path).load()
+    path.write_text(f"a@b.c:{good}\nbad@@:{good}\n")
+    with pytest.raises(UserError, match=r"users:2: 'bad@@': the local part has a space"):
+        UserDb(path).load()
+    path.write_text("a@b.c:{PLAIN}x\n")
+    with pytest.raises(UserError, match=r"users:1: not a \$scrypt\$ hash"):
+        UserDb(path).exists("a@b.c")
+    path.write_bytes(b"\xff\n")
+    with pytest.raises(UserError, match="cannot read"):
+        UserDb(path).load()
+
+
+def test_parse_users_skips_comments_and_blank_lines():
+    good = users.hash_password(b"x", b"\0" * 16, FAST)
+    parsed = users.parse_users(f"# a\n\n   \nx@Y.z:{good}\n", "f")
+    assert list(parsed) == ["x@y.z"] and parsed["x@y.z"].text == good
+
+
+def test_render_users_golden():
+    assert users.render_users({"b@y": "H2", "a@z": "H3", "a@y": "H1"}) == (
+        "# users of this mail server: address:hash (written by `mailserver user`)\n"
+        "a@y:H1\nb@y:H2\na@z:H3\n"
+    )
+
+
+def test_write_atomically_replaces_whole_or_not_at_all(tmp_path, monkeypatch):
+    path = tmp_path / "f"
+    users.write_atomically(path, b"one", mode=0o640)
+    assert path.read_bytes() == b"one" and stat.S_IMODE(path.stat().st_mode) == 0o640
+
+    def broken(src: object, dst: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(users.os, "replace", broken)
+    with pytest.raises(OSError, match="disk full"):
+        users.write_atomically(path, b"two")
+    assert path.read_bytes() == b"one"
+    assert [p.name for p in tmp_path.iterdir()] == ["f"]  # the temporary file is gone
+
+
+def test_write_atomically_syncs_the_file_and_its_folder(tmp_path, monkeypatch):
+    synced: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append("dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        real(fd)
+
+    monkeypatch.setattr(users.os, "fsync", fsync)
+    users.write_atomically(tmp_path / "f", b"x")
+    assert synced == ["file", "dir"]
+
+
+def test_add_creates_the_folder(tmp_path):
+    d = UserDb(tmp_path / "state" / "users", params=FAST)
+    d.add("a@b.c", b"pw")
+    assert d.verify("a@b.c", b"pw") == "a@b.c"
+    assert len(d.path.read_text().splitlines()[1].split("$")[3]) == 22  # a 16-octet salt
