@@ -151,10 +151,14 @@ def multiline(first: bytes, body: bytes) -> bytes:
 def top_of(message: bytes, lines: int) -> bytes:
     """The header, the blank line and the first `lines` lines of the body (RFC 1939 TOP)."""
     text = crlf_lines(message)
-    end = text.find(b"\r\n\r\n")
-    if end < 0:
-        return text  # no body at all: the whole message is header
-    head, body = text[: end + 4], text[end + 4 :]
+    if text.startswith(b"\r\n"):
+        split = 2  # an empty header: the message starts with the blank line
+    else:
+        end = text.find(b"\r\n\r\n")
+        if end < 0:
+            return text  # no body at all: the whole message is header
+        split = end + 4
+    head, body = text[:split], text[split:]
     if lines == 0 or not body:
         return head
     parts = body.split(b"\r\n", lines)
@@ -398,8 +402,7 @@ class Session:
             return [Send(data=_err("TLS is already on"))]
         if not self.settings.tls_available:
             return [Send(data=_err("STLS is not available"))]
-        self.state = State.TLS
-        self._buffer = b""  # what the client pipelined after STLS is dropped, never run
+        self.state = State.TLS  # what the client pipelined after STLS is held, then dropped
         return [Send(data=_ok("begin TLS negotiation")), StartTls()]
 
     # -- TRANSACTION ---------------------------------------------------------------------

@@ -201,7 +201,7 @@ def write_atomically(path: Path, data: bytes, mode: int = 0o600) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    dirfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    dirfd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dirfd)
     finally:
@@ -282,10 +282,10 @@ class UserDb:
         """The user's normalised address if `password` is theirs, else None. An unknown or
         malformed address costs one hash, as a known one does, and fails the same way."""
         try:
-            key: str | None = normalise(address)
+            key = normalise(address)
         except UserError:
-            key = None
-        entry = self._current().get(key) if key is not None else None
+            key = ""  # no user has it
+        entry = self._current().get(key)
         if entry is None:
             PasswordHash(self.params, bytes(SALT_SIZE), bytes(KEY_SIZE), "").matches(password)
             return None

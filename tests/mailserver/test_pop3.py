@@ -173,7 +173,13 @@ def test_top_gives_the_header_and_that_many_body_lines():
     assert pop3.top_of(msg, 1) == b"A: 1\r\nB: 2\r\n\r\nl1\r\n"
     assert pop3.top_of(msg, 2) == b"A: 1\r\nB: 2\r\n\r\nl1\r\n.l2\r\n"
     assert pop3.top_of(msg, 3) == msg
+    assert pop3.top_of(msg, 4) == msg  # one more than it has
     assert pop3.top_of(msg, 99) == msg
+    # only the first blank line ends the header
+    assert pop3.top_of(b"A: 1\n\nl1\n\nl3\n", 1) == b"A: 1\r\n\r\nl1\r\n"
+    # an empty header: the message starts with the blank line
+    assert pop3.top_of(b"\nl1\nl2\n", 0) == b"\r\n"
+    assert pop3.top_of(b"\r\nl1\r\n\r\nl3\r\n", 1) == b"\r\nl1\r\n"
     assert pop3.top_of(b"A: 1\nB: 2", 5) == b"A: 1\r\nB: 2\r\n"  # no body at all
     assert pop3.top_of(b"A: 1\n\n", 5) == b"A: 1\r\n\r\n"  # an empty body
     assert pop3.top_of(b"A: 1\n\nx", 5) == b"A: 1\r\n\r\nx\r\n"
@@ -208,6 +214,7 @@ def test_top_gives_the_header_and_that_many_body_lines():
         (b"UIDL 1 2", b"-ERR UIDL takes at most one argument\r\n"),
         (b"TOP 1", b"-ERR TOP takes a message number and a number of lines\r\n"),
         (b"TOP 1 2 3", b"-ERR TOP takes a message number and a number of lines\r\n"),
+        (b"TOP 1  2", b"-ERR TOP takes a message number and a number of lines\r\n"),
         (b"TOP 1 -1", b"-ERR '-1' is not a number of lines\r\n"),
         (b"TOP x 1", b"-ERR 'x' is not a message number\r\n"),
         (b"STAT 1", b"-ERR STAT takes no argument\r\n"),
@@ -351,6 +358,17 @@ def test_a_failed_login_looks_the_same_whatever_the_reason_and_the_third_closes(
     assert s.state is State.CLOSED
 
 
+def test_a_user_without_a_maildrop_is_a_failed_login():
+    s = new()
+    assert s.user is None
+    say(s, b"USER a@crepes.fr\r\n")
+    s.receive(b"PASS x\r\n", 101.0)
+    assert s.password_checked("a@crepes.fr", None) == [
+        Send(data=b"-ERR [AUTH] Authentication failed\r\n")
+    ]
+    assert s.state is State.AUTHORIZATION and s.user is None
+
+
 def test_pass_needs_user_first_and_user_needs_a_name():
     s = new()
     assert say(s, b"PASS x\r\n") == b"-ERR USER first\r\n"
@@ -436,6 +454,14 @@ def test_auth_plain_cancelled_and_malformed():
     assert s.state is State.AUTHORIZATION
 
 
+def test_auth_plain_with_bytes_that_are_not_utf8():
+    s = new()
+    assert say(s, b"AUTH PLAIN \xff\xfe\r\n") == b"-ERR bad base64 in the AUTH response\r\n"
+    assert s.receive(b"AUTH PLAIN " + plain(b"", b"\xffbob", b"\xfe") + b"\r\n", 1.0) == [
+        CheckPassword(user="\udcffbob", password=b"\xfe")
+    ]
+
+
 def test_auth_plain_as_someone_else_fails_like_a_wrong_password():
     s = new(max_auth_failures=2)
     other = plain(b"bob@hamburger.edu", b"alice@crepes.fr", b"alicepw")
@@ -488,6 +514,24 @@ def test_a_line_at_the_limit_is_read_and_one_longer_is_refused_once():
     assert say(s, b"x") == b"-ERR line too long\r\n"
     assert say(s, b"y" * 1000) == b""
     assert say(s, b"zzz\r\nNOOP\r\n") == b"-ERR NOOP is not valid before login\r\n"
+
+
+def test_an_over_long_line_is_answered_in_turn_with_the_lines_around_it():
+    long = b"x" * 301
+    s = new(max_line=300)
+    assert say(s, b"NOOP\r\n" + long + b"\r\nCAPA x\r\n") == (
+        b"-ERR NOOP is not valid before login\r\n-ERR line too long\r\n"
+        b"-ERR CAPA takes no argument\r\n"
+    )
+    s = new(max_line=300)
+    assert say(s, b"NOOP\r\n" + long + b"x") == (
+        b"-ERR NOOP is not valid before login\r\n-ERR line too long\r\n"
+    )
+
+
+def test_an_empty_line_first_in_the_buffer_is_a_line():
+    s, _ = logged_in()
+    assert say(s, b"\nNOOP\r\n") == b"-ERR empty command\r\n+OK nothing done\r\n"
 
 
 def test_a_line_exactly_at_max_line_without_its_end_is_still_waited_for():

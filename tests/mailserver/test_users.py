@@ -4,6 +4,7 @@ sees, and a password check that costs the same for users who do not exist."""
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -41,30 +42,41 @@ def test_normalise(given, wanted):
     assert users.normalise(given) == (wanted or given)
 
 
+def full(message: str) -> str:
+    """A pattern that matches exactly `message`."""
+    return "^" + re.escape(message) + "$"
+
+
 @pytest.mark.parametrize(
-    ("given", "why"),
+    ("given", "kind"),
     [
-        ("alice", "is not an address"),
-        ("@crepes.fr", "is not an address"),
-        ("alice@", "is not a domain name"),
-        ("al ice@crepes.fr", "special character"),
-        ("al:ice@crepes.fr", "special character"),
-        ('"al"@crepes.fr', "special character"),
-        ("a\x00@crepes.fr", "special character"),
-        ("a\x7f@crepes.fr", "special character"),
-        ("a@b@crepes.fr", "special character"),
-        ("l" * 65 + "@a.b", "longer than 64 octets"),
-        ("é" * 33 + "@a.b", "longer than 64 octets"),
-        ("a@cre_pes.fr", "is not a domain name"),
-        ("a@crepes..fr", "is not a domain name"),
-        ("a@-crepes.fr", "is not a domain name"),
-        ("a@crepes-.fr", "is not a domain name"),
-        ("a@" + "x" * 64 + ".fr", "is not a domain name"),
-        ("a@" + ".".join(["x" * 63] * 3) + "." + "y" * 62, "is not a domain name"),
+        ("alice", "address"),
+        ("@crepes.fr", "address"),
+        ("alice@", "domain"),
+        ("al ice@crepes.fr", "special"),
+        ("al:ice@crepes.fr", "special"),
+        ('"al"@crepes.fr', "special"),
+        ("a\x00@crepes.fr", "special"),
+        ("a\x7f@crepes.fr", "special"),
+        ("a@b@crepes.fr", "special"),
+        ("l" * 65 + "@a.b", "long"),
+        ("é" * 33 + "@a.b", "long"),
+        ("a@cre_pes.fr", "domain"),
+        ("a@crepes..fr", "domain"),
+        ("a@-crepes.fr", "domain"),
+        ("a@crepes-.fr", "domain"),
+        ("a@" + "x" * 64 + ".fr", "domain"),
+        ("a@" + ".".join(["x" * 63] * 3) + "." + "y" * 62, "domain"),
     ],
 )
-def test_normalise_refuses(given, why):
-    with pytest.raises(UserError, match=why):
+def test_normalise_refuses(given, kind):
+    message = {
+        "address": f"{given!r} is not an address: it needs a local part, @ and a domain",
+        "special": f"{given!r}: the local part has a space, control or special character",
+        "long": f"{given!r}: the local part is longer than 64 octets",
+        "domain": f"{given.rpartition('@')[2]!r} is not a domain name",
+    }[kind]
+    with pytest.raises(UserError, match=full(message)):
         users.normalise(given)
 
 
@@ -87,8 +99,8 @@ def test_hash_text_is_self_describing_and_verifies():
     assert parsed.text == text
     assert parsed.matches(b"secret") and not parsed.matches(b"secreT")
     # the parameters travel with the hash: a dearer one still verifies
-    dear = PasswordHash.from_text(users.hash_password(b"x", b"\x02" * 16, ScryptParams(5, 2, 1)))
-    assert dear.params == ScryptParams(5, 2, 1) and dear.matches(b"x")
+    dear = PasswordHash.from_text(users.hash_password(b"x", b"\x02" * 16, ScryptParams(5, 2, 2)))
+    assert dear.params == ScryptParams(5, 2, 2) and dear.matches(b"x")
 
 
 def test_default_cost():
@@ -98,20 +110,15 @@ def test_default_cost():
 
 
 @pytest.mark.parametrize(
-    ("ln", "r", "p", "why"),
-    [
-        (0, 8, 1, "out of range"),
-        (21, 1, 1, "out of range"),
-        (10, 0, 1, "out of range"),
-        (10, 33, 1, "out of range"),
-        (10, 8, 0, "out of range"),
-        (10, 8, 17, "out of range"),
-        (20, 2, 1, "more than 256 MiB"),
-    ],
+    ("ln", "r", "p"), [(0, 8, 1), (21, 1, 1), (10, 0, 1), (10, 33, 1), (10, 8, 0), (10, 8, 17)]
 )
-def test_scrypt_parameters_are_bounded(ln, r, p, why):
-    with pytest.raises(UserError, match=why):
+def test_scrypt_parameters_are_bounded(ln, r, p):
+    with pytest.raises(
+        UserError, match=full(f"scrypt parameters out of range: ln={ln} r={r} p={p}")
+    ):
         ScryptParams(ln, r, p)
+    with pytest.raises(UserError, match=full("scrypt parameters need more than 256 MiB")):
+        ScryptParams(20, 2, 1)
 
 
 def test_the_largest_parameters_allowed():
@@ -119,23 +126,30 @@ def test_the_largest_parameters_allowed():
     assert ScryptParams(1, 32, 16).r == 32
 
 
+NOT_SCRYPT = "not a $scrypt$ hash"
+LENGTH = "salt or hash of a wrong length"
+
+
 @pytest.mark.parametrize(
     ("text", "why"),
     [
-        ("{PLAIN}secret", "not a \\$scrypt\\$ hash"),
-        ("$scrypt$ln=4,r=1,p=1$AAAAAAAAAAA$", "not a \\$scrypt\\$ hash"),
-        ("$scrypt$ln=4,r=1,p=1$!AAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA", "not a \\$scrypt\\$ hash"),
-        ("$scrypt$ln=4,r=1,p=1$AAAAA$AAAAAAAAAAAAAAAAAAAAAA", "bad base64"),
-        ("$scrypt$ln=4,r=1,p=1$AAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA", "wrong length"),  # 7 octets
-        ("$scrypt$ln=4,r=1,p=1$AAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAA", "wrong length"),  # 15
-        ("$scrypt$ln=4,r=1,p=1$" + "A" * 88 + "$AAAAAAAAAAAAAAAAAAAAAA", "wrong length"),  # 66
-        ("$scrypt$ln=4,r=1,p=1$AAAAAAAAAAA$" + "A" * 88, "wrong length"),
-        ("$scrypt$ln=30,r=1,p=1$AAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA", "out of range"),
-        ("$scrypt$ln=4,r=1,p=1$AAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA trailing", "not a"),
+        ("{PLAIN}secret", NOT_SCRYPT),
+        ("$scrypt$ln=4,r=1,p=1$AAAAAAAAAAA$", NOT_SCRYPT),
+        ("$scrypt$ln=4,r=1,p=1$!AAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA", NOT_SCRYPT),
+        ("$scrypt$ln=4,r=1,p=1$AAAAA$AAAAAAAAAAAAAAAAAAAAAA", "bad base64 in the hash"),
+        ("$scrypt$ln=4,r=1,p=1$AAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA", LENGTH),  # 7 octets
+        ("$scrypt$ln=4,r=1,p=1$AAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAA", LENGTH),  # 15
+        ("$scrypt$ln=4,r=1,p=1$" + "A" * 87 + "$AAAAAAAAAAAAAAAAAAAAAA", LENGTH),  # 65
+        ("$scrypt$ln=4,r=1,p=1$AAAAAAAAAAA$" + "A" * 87, LENGTH),
+        (
+            "$scrypt$ln=30,r=1,p=1$AAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA",
+            "scrypt parameters out of range: ln=30 r=1 p=1",
+        ),
+        ("$scrypt$ln=4,r=1,p=1$AAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA trailing", NOT_SCRYPT),
     ],
 )
 def test_malformed_hashes(text, why):
-    with pytest.raises(UserError, match=why):
+    with pytest.raises(UserError, match=full(why)):
         PasswordHash.from_text(text)
 
 
@@ -215,9 +229,9 @@ def test_add_passwd_del_and_their_refusals(tmp_path):
     d.add("alice@crepes.fr", b"one")
     with pytest.raises(UserError, match=r"alice@crepes\.fr already exists"):
         d.add("alice@CREPES.fr", b"two")
-    with pytest.raises(UserError, match="the password is empty"):
+    with pytest.raises(UserError, match=full("the password is empty")):
         d.add("carol@crepes.fr", b"")
-    with pytest.raises(UserError, match="the password is empty"):
+    with pytest.raises(UserError, match=full("the password is empty")):
         d.set_password("alice@crepes.fr", b"")
     with pytest.raises(UserError, match=r"no user bob@crepes\.fr"):
         d.set_password("bob@crepes.fr", b"x")
@@ -330,3 +344,56 @@ def test_add_creates_the_folder(tmp_path):
     d.add("a@b.c", b"pw")
     assert d.verify("a@b.c", b"pw") == "a@b.c"
     assert len(d.path.read_text().splitlines()[1].split("$")[3]) == 22  # a 16-octet salt
+
+
+def test_an_unchanged_file_is_not_read_again(tmp_path, monkeypatch):
+    db(tmp_path).add("alice@crepes.fr", b"pw")
+    server = db(tmp_path)
+    assert server.problem is None
+    reads: list[str] = []
+    real = users.parse_users
+
+    def counting(text: str, where: str) -> dict[str, PasswordHash]:
+        reads.append(where)
+        return real(text, where)
+
+    monkeypatch.setattr(users, "parse_users", counting)
+    for _ in range(3):
+        assert server.exists("alice@crepes.fr")
+    assert len(reads) == 1
+
+
+def test_an_edit_in_place_of_the_same_size_is_seen(tmp_path):
+    path = tmp_path / "users"
+    one = users.hash_password(b"one", b"\0" * 16, FAST)
+    two = users.hash_password(b"two", b"\0" * 16, FAST)
+    path.write_text(f"a@b.c:{one}\n")
+    server = db(tmp_path)
+    assert server.verify("a@b.c", b"one")
+    stamp = os.stat(path)
+    with open(path, "r+") as f:  # same inode, same size: only the time differs
+        f.write(f"a@b.c:{two}\n")
+    os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 1_000_000))
+    assert server.verify("a@b.c", b"two") == "a@b.c"
+
+
+def test_a_line_with_two_colons_is_refused():
+    good = users.hash_password(b"x", b"\0" * 16, FAST)
+    with pytest.raises(UserError, match=full("f:1: not a $scrypt$ hash")):
+        users.parse_users(f"a@b.c:{good}:extra\n", "f")
+
+
+def test_the_temporary_file_is_a_hidden_sibling(tmp_path, monkeypatch):
+    moved: list[tuple[str, str]] = []
+    real = os.replace
+
+    def replace(src: str, dst: str) -> None:
+        moved.append((str(src), str(dst)))
+        real(src, dst)
+
+    monkeypatch.setattr(users.os, "replace", replace)
+    users.write_atomically(tmp_path / "users", b"x")
+    [(src, dst)] = moved
+    assert dst == str(tmp_path / "users")
+    assert Path(src).parent == tmp_path
+    assert re.fullmatch(r"\.users\.\w+\.tmp", Path(src).name), src

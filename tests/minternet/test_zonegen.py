@@ -216,7 +216,7 @@ def test_a_mail_domain_below_a_zone_and_a_host_without_some_listeners():
         "127.0.0.99",
         "mx.example.fr.",
         listeners=("smtp", "imaps"),
-        mail_domains=("lab.example.fr.",),
+        mail_domains=("elsewhere.test.", "lab.example.fr."),  # the first in no zone here
     )
     dns_host = topology.Host("dns-x", "dns-auth", "127.0.0.98", "ns.example.fr.", ("example.fr.",))
     topo = topology.Topology(hosts=(dns_host, host))
