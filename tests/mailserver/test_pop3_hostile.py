@@ -25,7 +25,31 @@ WORDS = [
 ]  # fmt: skip
 ARGS = ["", "1", "2", "3", "0", "-1", "99999999999", "1 1", "PLAIN", "PLAIN =", "*", "x" * 40]
 
+VALID = [
+    b"USER alice@crepes.fr", b"PASS secret", b"AUTH PLAIN AGFsaWNlAHB3", b"CAPA", b"STLS",
+    b"STAT", b"LIST 1", b"RETR 2", b"TOP 1 3", b"DELE 1", b"UIDL", b"RSET", b"NOOP", b"QUIT",
+]  # fmt: skip
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> bytes:
+    """A valid command line with a few octets changed, inserted or removed."""
+    line = bytearray(draw(st.sampled_from(VALID)))
+    for _ in range(draw(st.integers(min_value=1, max_value=4))):
+        where = draw(st.integers(min_value=0, max_value=len(line)))
+        octet = draw(st.integers(min_value=0, max_value=255))
+        how = draw(st.sampled_from(["change", "insert", "remove"]))
+        if how == "insert" or not line:
+            line.insert(where, octet)
+        elif how == "change":
+            line[min(where, len(line) - 1)] = octet
+        else:
+            del line[min(where, len(line) - 1)]
+    return bytes(line)
+
+
 lines = st.one_of(
+    mutated(),
     st.builds(
         lambda w, a: (w + (" " + a if a else "")).encode(),
         st.sampled_from(WORDS),

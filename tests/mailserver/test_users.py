@@ -397,3 +397,20 @@ def test_the_temporary_file_is_a_hidden_sibling(tmp_path, monkeypatch):
     assert dst == str(tmp_path / "users")
     assert Path(src).parent == tmp_path
     assert re.fullmatch(r"\.users\.\w+\.tmp", Path(src).name), src
+
+
+def test_ensure_adds_or_changes_only_when_needed(tmp_path):
+    d = db(tmp_path)
+    assert d.ensure("alice@CREPES.fr", b"one") is True
+    assert d.verify("alice@crepes.fr", b"one") == "alice@crepes.fr"
+    before = os.stat(tmp_path / "users")
+    text = (tmp_path / "users").read_bytes()
+    assert d.ensure("alice@crepes.fr", b"one") is False
+    after = os.stat(tmp_path / "users")
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert (tmp_path / "users").read_bytes() == text
+    assert d.ensure("alice@crepes.fr", b"two") is True
+    assert d.verify("alice@crepes.fr", b"two") and not d.verify("alice@crepes.fr", b"one")
+    assert d.addresses() == ["alice@crepes.fr"]
+    with pytest.raises(UserError, match=full("the password is empty")):
+        d.ensure("bob@crepes.fr", b"")
