@@ -106,15 +106,23 @@ class Auth:
     """
 
     plaintext: str = "loopback"
-    # Seconds a failed login waits before its answer (per connection; the shell also slows
-    # a client address that keeps failing).
+    # Seconds a failed login waits before its answer, on every protocol.
     failure_delay: float = 2.0
+    # Failed logins per client address (minternet.ratelimit.TokenBuckets: `failure_rate` a
+    # second, bursts of `failure_burst`); past them a client's logins are refused unchecked
+    # until its bucket refills, so guessing costs a client address hours, not seconds.
+    failure_rate: float = 0.1
+    failure_burst: float = 10.0
 
     def __post_init__(self) -> None:
         if self.plaintext not in PLAINTEXT_POLICIES:
             raise ValueError(f"plaintext must be one of {', '.join(PLAINTEXT_POLICIES)}")
         if not (math.isfinite(self.failure_delay) and self.failure_delay >= 0):
             raise ValueError("failure_delay must be a number of seconds, 0 or more")
+        if not (math.isfinite(self.failure_rate) and self.failure_rate > 0):
+            raise ValueError("failure_rate must be a positive number of failures a second")
+        if not (math.isfinite(self.failure_burst) and self.failure_burst >= 1):
+            raise ValueError("failure_burst must be at least 1")
 
     def allows_plaintext(self, listen_host: str) -> bool:
         """True if a listener bound to `listen_host` takes passwords before TLS."""

@@ -131,6 +131,10 @@ def test_a_full_file(tmp_path):
         ),
         (MINIMAL + "[auth]\nfailure_delay = -1\n", "failure_delay must be a number of seconds"),
         (MINIMAL + "[auth]\nfailure_delay = inf\n", "failure_delay must be a number of seconds"),
+        (MINIMAL + "[auth]\nfailure_rate = 0\n", "failure_rate must be a positive number"),
+        (MINIMAL + "[auth]\nfailure_rate = nan\n", "failure_rate must be a positive number"),
+        (MINIMAL + "[auth]\nfailure_burst = 0.5\n", "failure_burst must be at least 1"),
+        (MINIMAL + "[auth]\nfailure_burst = inf\n", "failure_burst must be at least 1"),
     ],
 )
 def test_refusals_name_the_key(tmp_path, text, why):
@@ -142,6 +146,8 @@ def test_limits_at_their_edge():
     assert Limits(max_line=1, max_pop3_line=255, max_literal=1).max_pop3_line == 255
     assert Limits(login_timeout=0.001).login_timeout == 0.001
     assert Auth(failure_delay=0).failure_delay == 0
+    assert Auth(failure_burst=1, failure_rate=0.001).failure_burst == 1
+    assert (Auth().failure_rate, Auth().failure_burst) == (0.1, 10.0)
 
 
 @pytest.mark.parametrize(
