@@ -31,6 +31,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import idna
+
 #: Local parts we accept: what a person types, without quoting (RFC 5321 §4.1.2's quoted
 #: strings and the characters that would break the file or the protocols' syntax are refused).
 _LOCAL_FORBIDDEN = re.compile(r'[\x00-\x20\x7f:"\\@<>(),;\[\]]')
@@ -57,11 +59,13 @@ def normalise(address: str) -> str:
 
 
 def normalise_domain(domain: str) -> str:
-    """A domain name in lowercase ASCII (IDNA), without a trailing dot."""
+    """A domain name in lowercase ASCII (IDNA 2008), without a trailing dot."""
     name = domain[:-1] if domain.endswith(".") else domain
     try:
-        ascii_name = name.encode("idna").decode("ascii").lower()
-    except UnicodeError:
+        # IDNA 2008 with the UTS 46 mapping (case folded, Straße -> xn--strae-oqa), as mail
+        # clients and browsers do; Python's own "idna" codec is IDNA 2003 (Straße -> strasse).
+        ascii_name = idna.encode(name, uts46=True).decode("ascii")
+    except (UnicodeError, ValueError):
         raise UserError(f"{domain!r} is not a domain name") from None
     labels = ascii_name.split(".")
     if len(ascii_name) > MAX_DOMAIN or not all(_LABEL.match(label) for label in labels):

@@ -33,6 +33,7 @@ def db(tmp_path: Path, **kw: object) -> UserDb:
         ("Alice@CREPES.FR", "Alice@crepes.fr"),  # the local part is kept as it is
         ("alice@crepes.fr.", "alice@crepes.fr"),
         ("élise@crêpes.fr", "élise@xn--crpes-isa.fr"),
+        ("hans@Straße.de", "hans@xn--strae-oqa.de"),  # IDNA 2008: not strasse.de (IDNA 2003)
         ("a.b+tag@x-y.example", "a.b+tag@x-y.example"),
         ("l" * 64 + "@a.b", "l" * 64 + "@a.b"),
         ("a@" + ".".join(["x" * 63] * 3) + "." + "y" * 61, None),  # 253 octets: the most
