@@ -36,9 +36,7 @@ import idna
 #: Local parts we accept: what a person types, without quoting (RFC 5321 §4.1.2's quoted
 #: strings and the characters that would break the file or the protocols' syntax are refused).
 _LOCAL_FORBIDDEN = re.compile(r'[\x00-\x20\x7f:"\\@<>(),;\[\]]')
-_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
 MAX_LOCAL = 64  # octets, RFC 5321 §4.5.3.1.1
-MAX_DOMAIN = 253  # octets, without the trailing dot
 
 
 class UserError(ValueError):
@@ -67,10 +65,7 @@ def normalise_domain(domain: str) -> str:
         ascii_name = idna.encode(name, uts46=True).decode("ascii")
     except (UnicodeError, ValueError):
         raise UserError(f"{domain!r} is not a domain name") from None
-    labels = ascii_name.split(".")
-    if len(ascii_name) > MAX_DOMAIN or not all(_LABEL.match(label) for label in labels):
-        raise UserError(f"{domain!r} is not a domain name")
-    return ascii_name
+    return ascii_name  # idna checked the labels (letters, digits, hyphens; 63) and the length
 
 
 @dataclass(frozen=True, slots=True)
