@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dnsserver.rrl import RrlConfig
 from minternet import __version__, console, control, logs, pointer, supervisor, topology, zonegen
-from minternet.launch import DNS_ROLES, RRL_IPV4_PREFIX, LaunchContext
+from minternet.launch import DNS_ROLES, NOT_YET_LAUNCHED, RRL_IPV4_PREFIX, LaunchContext
 from minternet.supervisor import Service, SupervisorError
 from minternet.watch import Watcher
 
@@ -110,6 +110,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
     try:
         hosts = supervisor.select_hosts(topo, args.only)
+        hosts = [h for h in hosts if h.role not in NOT_YET_LAUNCHED]
         print(f"starting {len(hosts)} services (state and logs in {state_dir})", flush=True)
         services = supervisor.start(
             hosts, ctx, progress=lambda m: print(m, flush=True), cancelled=stop.is_set

@@ -5,7 +5,8 @@ all read this module, so addresses, zones and users never drift between them.
 
 Every host has its own loopback address, so every server of one kind listens on the same port,
 as on the real Internet: the standard port (`--standard-ports`, needs root) or, by default, the
-standard port + 10000 (DNS 10053, SMTP 10025, submission 10587, IMAP 10143, tracker 16969).
+standard port + 10000 (DNS 10053, SMTP 10025, submission 10587, IMAP 10143, POP3 10110,
+tracker 16969).
 """
 
 from __future__ import annotations
@@ -19,9 +20,13 @@ UNPRIVILEGED_OFFSET = 10000
 #: Standard port of each kind of listener.
 STANDARD_PORTS: dict[str, int] = {
     "dns": 53,
-    "smtp": 25,
-    "submission": 587,
+    "smtp": 25,  # RFC 5321: mail between servers (MX)
+    "submission": 587,  # RFC 6409, STARTTLS
+    "submissions": 465,  # RFC 8314: submission over implicit TLS
     "imap": 143,
+    "imaps": 993,  # RFC 8314
+    "pop3": 110,
+    "pop3s": 995,  # RFC 8314
     "http": 6969,  # BitTorrent trackers conventionally use 6969 (HTTP and UDP)
     "udp": 6969,
     "control": 8953,  # every daemon's control endpoint (Unbound's remote-control port)
@@ -42,15 +47,30 @@ def port_scheme(standard: bool = False, *, offset: int = UNPRIVILEGED_OFFSET) ->
 
 
 @dataclass(frozen=True, slots=True)
+class MailUser:
+    """A user of a mail host, with a demo password: the miniature Internet is a teaching
+    setup on loopback, and scripts, tests and people need to log in (`minternet status --json`
+    and `up` print them). The mail server keeps only a hash of it."""
+
+    address: str
+    password: str
+
+
+@dataclass(frozen=True, slots=True)
 class Host:
     """One machine of the miniature Internet: a daemon on its own loopback address."""
 
     name: str  # short service name used by `minternet up --only` and `status`
-    role: str  # "dns-root" | "dns-tld" | "dns-auth" | later: "resolver", "mail", "tracker", ...
+    role: str  # "dns-root" | "dns-tld" | "dns-auth" | "resolver" | "mail" | "tracker"
     address: str  # its 127.0.0.x address
     fqdn: str  # its name in the DNS, absolute (trailing dot)
     zones: tuple[str, ...] = ()  # zones it serves (DNS roles)
     listeners: tuple[str, ...] = ("dns", "control")  # kinds of port it binds
+    # Mail role: the domains it is the mail server of (absolute; their MX and RFC 6186 SRV
+    # records are derived from it in zonegen.py) and their users, the first of each domain
+    # being its protagonist (alice@crepes.fr, bob@hamburger.edu).
+    mail_domains: tuple[str, ...] = ()
+    users: tuple[MailUser, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +106,29 @@ class Topology:
     def zone_servers(self, zone: str) -> list[Host]:
         return [h for h in self.hosts if zone in h.zones]
 
+    def mail_hosts(self) -> list[Host]:
+        return [h for h in self.hosts if h.role == "mail"]
+
     def zones(self) -> list[str]:
         seen: dict[str, None] = {}
         for h in self.hosts:
             for z in h.zones:
                 seen.setdefault(z, None)
         return list(seen)
+
+
+#: What a mail host binds: SMTP (MX), submission and submissions, IMAP and IMAPS, POP3 and
+#: POP3S, and the control endpoint every daemon has.
+MAIL_LISTENERS = (
+    "smtp",
+    "submission",
+    "submissions",
+    "imap",
+    "imaps",
+    "pop3",
+    "pop3s",
+    "control",
+)
 
 
 def _r(owner: str, rtype: str, rdata: str, ttl: int | None = None) -> Record:
@@ -160,6 +197,32 @@ DEFAULT = Topology(
             "a.iana-servers.net.",
             ("127.in-addr.arpa.", "8.b.d.0.1.0.0.2.ip6.arpa."),
         ),
+        # The notes' "Alice sends e-mail to Bob": Alice's mail server and Bob's. Each
+        # domain's MX, the RFC 6186 SRV records and the hosts' addresses are derived.
+        Host(
+            "mail-crepes",
+            "mail",
+            "127.0.0.40",
+            "mail.crepes.fr.",
+            listeners=MAIL_LISTENERS,
+            mail_domains=("crepes.fr.",),
+            users=(
+                MailUser("alice@crepes.fr", "alice-in-paris"),
+                MailUser("carol@crepes.fr", "carol-in-lyon"),
+            ),
+        ),
+        Host(
+            "mail-hamburger",
+            "mail",
+            "127.0.0.41",
+            "mail.hamburger.edu.",
+            listeners=MAIL_LISTENERS,
+            mail_domains=("hamburger.edu.",),
+            users=(
+                MailUser("bob@hamburger.edu", "bob-in-hamburg"),
+                MailUser("dave@hamburger.edu", "dave-in-bremen"),
+            ),
+        ),
         # The BitTorrent tracker peers register with, found by name through the DNS.
         Host(
             "tracker",
@@ -185,25 +248,18 @@ DEFAULT = Topology(
             _r("www", "A", "127.0.1.31"),
             _r("engineering", "A", "127.0.1.32"),
         ),
+        # The mail hosts' A records, the MX and the RFC 6186 SRV records are derived from
+        # the mail-crepes and mail-hamburger hosts (zonegen.py).
         "crepes.fr.": (
-            _r("@", "MX", "10 mail.crepes.fr."),
             _r("@", "TXT", '"v=spf1 mx -all"'),
-            _r("mail", "A", "127.0.0.40"),
             _r("www", "A", "127.0.1.40"),
             _r("smtp", "CNAME", "mail.crepes.fr."),
             _r("imap", "CNAME", "mail.crepes.fr."),
-            # RFC 6186 service records, for mail clients that look them up.
-            _r("_submission._tcp", "SRV", "0 1 {port:submission} mail.crepes.fr."),
-            _r("_imap._tcp", "SRV", "0 1 {port:imap} mail.crepes.fr."),
             _r("mail._domainkey", "TXT", _dkim_txt("crepes.fr")),
         ),
         "hamburger.edu.": (
-            _r("@", "MX", "10 mail.hamburger.edu."),
             _r("@", "TXT", '"v=spf1 mx -all"'),
-            _r("mail", "A", "127.0.0.41"),
             _r("www", "A", "127.0.1.41"),
-            _r("_submission._tcp", "SRV", "0 1 {port:submission} mail.hamburger.edu."),
-            _r("_imap._tcp", "SRV", "0 1 {port:imap} mail.hamburger.edu."),
         ),
         "networkutopia.com.": (
             _r("@", "MX", "10 mail.networkutopia.com."),

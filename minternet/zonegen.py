@@ -1,8 +1,9 @@
 """Renders the topology's zones as RFC 1035 master files, and the root hints file.
 
 What is derived, never written twice: SOA and apex NS from the hosts serving a zone, address
-records for every host from the host table, delegations (NS in the parent) and glue, and the
-reverse DNS: a PTR for every address of the topology in the reverse zone that holds it.
+records for every host from the host table, delegations (NS in the parent) and glue, the
+reverse DNS: a PTR for every address of the topology in the reverse zone that holds it, and
+mail: each mail domain's MX and RFC 6186 SRV records, naming the mail host that serves it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,18 @@ from minternet.topology import Host, Topology
 REVERSE_TREES = ("in-addr.arpa.", "ip6.arpa.")
 
 SERIAL = 2026112701
+
+MX_PREFERENCE = 10
+#: RFC 6186 (and RFC 8314 §5.1 for submissions) service records a mail client looks up to
+#: configure itself: owner label under the domain -> the listener whose port it gives.
+MAIL_SRV = (
+    ("_submission._tcp", "submission"),
+    ("_submissions._tcp", "submissions"),
+    ("_imap._tcp", "imap"),
+    ("_imaps._tcp", "imaps"),
+    ("_pop3._tcp", "pop3"),
+    ("_pop3s._tcp", "pop3s"),
+)
 ROOT_HINTS_TTL = 3600000
 
 
@@ -108,6 +121,21 @@ def _ptr_records(topo: Topology, zone: str) -> list[str]:
     return lines
 
 
+def _mail_records(topo: Topology, zone: str, ports: dict[str, int]) -> list[str]:
+    """The MX and SRV lines of the mail domains that `zone` holds, from the mail hosts."""
+    lines = []
+    for h in topo.mail_hosts():
+        for domain in h.mail_domains:
+            if zone_of_name(topo, domain) != zone:
+                continue
+            lines.append(f"{_owner(domain, zone)} IN MX {MX_PREFERENCE} {h.fqdn}")
+            for label, kind in MAIL_SRV:
+                if kind in h.listeners:
+                    owner = _owner(f"{label}.{domain}", zone)
+                    lines.append(f"{owner} IN SRV 0 1 {ports[kind]} {h.fqdn}")
+    return lines
+
+
 def render_zone(topo: Topology, zone: str, ports: dict[str, int]) -> str:
     servers = topo.zone_servers(zone)
     if not servers:
@@ -146,6 +174,10 @@ def render_zone(topo: Topology, zone: str, ports: dict[str, int]) -> str:
     if ptrs:
         lines.append("; reverse DNS: a PTR for every address of the topology in this zone")
         lines.extend(ptrs)
+    mail = _mail_records(topo, zone, ports)
+    if mail:
+        lines.append("; mail: MX and RFC 6186 SRV records of the domains of the mail hosts")
+        lines.extend(mail)
     extra = topo.records.get(zone, ())
     if extra:
         lines.append("; zone data")

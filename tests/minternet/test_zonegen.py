@@ -119,7 +119,7 @@ def test_every_address_record_of_the_zone_data_has_a_ptr():
 def test_one_name_per_address_the_machine_not_the_domain():
     # enterprise.com. and relay1.west-coast.enterprise.com. are both 127.0.1.60
     assert ptr_of("127.0.1.60") == ["relay1.west-coast.enterprise.com."]
-    # a host's own name wins: mail.crepes.fr is a record, not a host; dns.umass.edu is a host
+    # a host's own name wins: dns.umass.edu is a host
     assert zonegen.reverse_names(TOPO)["127.0.0.20"] == "dns.umass.edu."
     assert ptr_of("127.0.1.52") == []  # only the wildcard *.users.networkutopia.com has it
 
@@ -253,3 +253,96 @@ def test_a_zone_nobody_serves_and_a_name_in_no_zone() -> None:
     assert zonegen.zone_of_name(rootless, "www.other.") is None
     assert zonegen.parent_zone(rootless, "example.") is None
     assert zonegen.zone_of_name(TINY, "WWW.Sub.Example.") == "sub.example."
+
+
+MAIL_SRV = {
+    "_submission._tcp": "submission",
+    "_submissions._tcp": "submissions",
+    "_imap._tcp": "imap",
+    "_imaps._tcp": "imaps",
+    "_pop3._tcp": "pop3",
+    "_pop3s._tcp": "pop3s",
+}
+
+
+def test_mail_hosts_are_alices_and_bobs_servers():
+    crepes, hamburger = TOPO.mail_hosts()
+    assert (crepes.name, crepes.address, crepes.fqdn) == (
+        "mail-crepes",
+        "127.0.0.40",
+        "mail.crepes.fr.",
+    )
+    assert (hamburger.name, hamburger.address, hamburger.fqdn) == (
+        "mail-hamburger",
+        "127.0.0.41",
+        "mail.hamburger.edu.",
+    )
+    assert crepes.mail_domains == ("crepes.fr.",) and hamburger.mail_domains == ("hamburger.edu.",)
+    assert crepes.users[0].address == "alice@crepes.fr"
+    assert hamburger.users[0].address == "bob@hamburger.edu"
+    for host in (crepes, hamburger):
+        assert host.role == "mail" and not host.zones
+        assert host.listeners == (
+            "smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "control",
+        )  # fmt: skip
+        assert len(host.users) == 2  # two users per domain: mail between two local users
+        for user in host.users:
+            assert user.address.split("@")[1] + "." in host.mail_domains and user.password
+    addresses = [u.address for h in TOPO.mail_hosts() for u in h.users]
+    assert len(addresses) == len(set(addresses))
+
+
+def test_mail_ports_follow_the_standard_plus_the_offset():
+    assert {k: topology.STANDARD_PORTS[k] for k in ("submissions", "imaps", "pop3", "pop3s")} == {
+        "submissions": 465,
+        "imaps": 993,
+        "pop3": 110,
+        "pop3s": 995,
+    }
+    assert PORTS["pop3s"] == 10995 and topology.port_scheme(True)["imaps"] == 993
+
+
+def test_each_mail_domain_has_the_mx_and_srv_records_of_its_host():
+    for host in TOPO.mail_hosts():
+        for domain in host.mail_domains:
+            z = load(zonegen.zone_of_name(TOPO, domain))
+            mx = z.get_rrset(domain, dns.rdatatype.MX)
+            assert [(r.preference, r.exchange.to_text()) for r in mx] == [(10, host.fqdn)]
+            for label, kind in MAIL_SRV.items():
+                srv = z.get_rrset(f"{label}.{domain}", dns.rdatatype.SRV)
+                assert [(r.priority, r.weight, r.port, r.target.to_text()) for r in srv] == [
+                    (0, 1, PORTS[kind], host.fqdn)
+                ], (label, domain)
+            assert addresses(z, host.fqdn) == {host.address}
+            assert ptr_of(host.address) == [host.fqdn]
+
+
+def test_mail_records_are_derived_not_written_by_hand():
+    for host in TOPO.mail_hosts():
+        for domain in host.mail_domains:
+            for rec in TOPO.records.get(domain, ()):
+                assert rec.rtype not in ("MX", "SRV"), rec
+                assert zonegen._absolute(rec.owner, domain) != host.fqdn or rec.rtype != "A", rec
+    text = zonegen.render_zone(TOPO, "crepes.fr.", topology.port_scheme(True))
+    assert "; mail: MX and RFC 6186 SRV records of the domains of the mail hosts\n" in text
+    assert "\n@ IN MX 10 mail.crepes.fr.\n_submission._tcp IN SRV 0 1 587 mail.crepes.fr.\n" in text
+    assert "\n_pop3s._tcp IN SRV 0 1 995 mail.crepes.fr.\n" in text
+    assert "MX" not in zonegen.render_zone(TOPO, "fr.", PORTS)  # only in the domain's own zone
+
+
+def test_a_mail_domain_below_a_zone_and_a_host_without_some_listeners():
+    host = topology.Host(
+        "mail-x",
+        "mail",
+        "127.0.0.99",
+        "mx.example.fr.",
+        listeners=("smtp", "imaps"),
+        mail_domains=("elsewhere.test.", "lab.example.fr."),  # the first in no zone here
+    )
+    dns_host = topology.Host("dns-x", "dns-auth", "127.0.0.98", "ns.example.fr.", ("example.fr.",))
+    topo = topology.Topology(hosts=(dns_host, host))
+    text = zonegen.render_zone(topo, "example.fr.", PORTS)
+    assert (
+        "\nlab IN MX 10 mx.example.fr.\n_imaps._tcp.lab IN SRV 0 1 10993 mx.example.fr.\n" in text
+    )
+    assert "_imap._tcp" not in text and "_submission" not in text
