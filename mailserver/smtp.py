@@ -206,8 +206,8 @@ class MxPolicy:
 
     def __init__(self, settings: MxSettings, users: Users) -> None:
         self.users = users
-        self.domains = frozenset(d.lower().rstrip(".") for d in settings.domains)
-        self.first_domain = settings.domains[0].lower().rstrip(".")
+        self.domains = frozenset(d.lower() for d in settings.domains)
+        self.first_domain = settings.domains[0]
         self.max_recipients = settings.max_recipients
 
     def sender(self, address: str, *, utf8: bool) -> str | None:
@@ -264,7 +264,7 @@ def normalise_line_ends(data: bytes) -> bytes:
 def count_received(data: bytes) -> int:
     """How many Received fields the header section of `data` (CRLF lines) has."""
     end = data.find(b"\r\n\r\n")
-    head = data if end < 0 else data[: end + 2]
+    head = data if end < 0 else data[:end]
     return sum(1 for line in head.split(b"\r\n") if line[:9].lower() == b"received:")
 
 

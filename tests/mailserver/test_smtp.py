@@ -54,6 +54,16 @@ def test_an_unknown_local_user_gets_550_5_1_1_naming_the_address() -> None:
     )
 
 
+def test_the_domain_is_after_the_last_at_sign() -> None:
+    # aiosmtpd unquotes "a@b"@hamburger.edu into a@b@hamburger.edu: a local part, still ours
+    assert policy().recipient("a@b@hamburger.edu", utf8=False, accepted=[])[0] == (
+        "550 5.1.1 <a@b@hamburger.edu>: no such user here"
+    )
+    assert policy().recipient("a@hamburger.edu@crepes.fr", utf8=False, accepted=[])[0] == (
+        smtp.RELAY_DENIED
+    )
+
+
 def test_another_domain_is_relaying_denied_without_asking_the_users() -> None:
     p = policy()
     assert p.recipient("bob@crepes.fr", utf8=False, accepted=[]) == (
@@ -193,6 +203,9 @@ def test_any_well_formed_sender_is_taken_a_forged_local_one_too() -> None:
         ("554 Command refused", "554 5.0.0 Command refused"),
         ("450 busy", "450 4.0.0 busy"),
         ("211 status", "211 2.0.0 status"),
+        ("200 x", "200 2.0.0 x"),
+        ("400 x", "400 4.0.0 x"),
+        ("599 x", "599 5.0.0 x"),
         ("250", "250 2.0.0"),
     ],
 )  # fmt: skip
@@ -316,6 +329,10 @@ def test_received_fields_are_counted_in_the_header_section_only() -> None:
     assert smtp.count_received(data) == 3
     assert smtp.count_received(b"Received: a\r\nReceived: b") == 2  # no body at all
     assert smtp.count_received(b"X-Received: a\r\nReceivedx: b\r\n\r\n") == 0
+    assert smtp.count_received(b"Subject: Received: x\r\n\r\n") == 0  # a field name starts it
+    assert smtp.count_received(b"\r\n\r\nReceived: in the body\r\n") == 0
+    assert smtp.count_received(b"Received: a\r\n\r\nReceived: body\r\n\r\nend\r\n") == 1
+    assert smtp.count_received(b"Subject: x\r\nReceived:") == 1  # no blank line, no body
 
 
 def test_prepare_refuses_nul_and_loops_and_normalises_the_rest() -> None:
@@ -465,28 +482,31 @@ def test_settings_defaults() -> None:
 @pytest.mark.parametrize(
     ("kw", "message"),
     [
-        ({"hostname": ""}, "is not a domain name"),
-        ({"hostname": "bad host"}, "is not a domain name"),
-        ({"hostname": "-x.test"}, "is not a domain name"),
-        ({"domains": ()}, "at least one domain"),
-        ({"domains": ("ok.test", "bad_domain")}, "'bad_domain' is not a domain name"),
-        ({"max_message_size": 0}, "at least 1"),
-        ({"max_recipients": 0}, "at least 1"),
-        ({"max_connections": 0}, "at least 1"),
-        ({"max_hops": 0}, "at least 1"),
-        ({"timeout": 0.0}, "positive"),
-        ({"timeout": float("nan")}, "positive"),
-        ({"handshake_timeout": -1.0}, "positive"),
+        ({"hostname": ""}, "hostname '' is not a domain name"),
+        ({"hostname": "bad host"}, "hostname 'bad host' is not a domain name"),
+        ({"hostname": "-x.test"}, "hostname '-x.test' is not a domain name"),
+        ({"domains": ()}, "an MX needs at least one domain"),
+        ({"domains": ("ok.test", "bad_domain")}, "domain 'bad_domain' is not a domain name"),
+        ({"domains": ("ok.test.",)}, "domain 'ok.test.' is not a domain name"),
+        ({"max_message_size": 0}, "limits must be at least 1"),
+        ({"max_recipients": 0}, "limits must be at least 1"),
+        ({"max_connections": 0}, "limits must be at least 1"),
+        ({"max_hops": 0}, "limits must be at least 1"),
+        ({"timeout": 0.0}, "timeouts must be positive"),
+        ({"timeout": float("nan")}, "timeouts must be positive"),
+        ({"handshake_timeout": 0.0}, "timeouts must be positive"),
+        ({"handshake_timeout": -1.0}, "timeouts must be positive"),
     ],
 )
 def test_settings_refuse_what_cannot_work(kw: dict[str, object], message: str) -> None:
-    with pytest.raises(ValueError, match=re.escape(message)):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         settings(**kw)
 
 
 def test_the_smallest_limits_are_allowed() -> None:
-    s = settings(max_message_size=1, max_recipients=1, max_connections=1, max_hops=1)
-    assert s.max_hops == 1
+    s = settings(max_message_size=1, max_recipients=1, max_connections=1, max_hops=1,
+                 timeout=0.01, handshake_timeout=0.01, hostname="mx-X")  # fmt: skip
+    assert (s.max_hops, s.timeout, s.handshake_timeout, s.hostname) == (1, 0.01, 0.01, "mx-X")
 
 
 # -- garbage ---------------------------------------------------------------------------------
