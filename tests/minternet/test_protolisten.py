@@ -22,10 +22,12 @@ class Lines(asyncio.Protocol):
     BYE closes. It records what the listener let through to it."""
 
     tls: ssl.SSLContext | None = None
+    built = 0
     made: list[Lines] = []
     lost: list[Lines] = []
 
     def __init__(self) -> None:
+        Lines.built += 1
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
         self.upgrading: asyncio.Future[None] | None = None
@@ -89,7 +91,7 @@ Start = Callable[..., Coroutine[Any, Any, ProtocolListener]]
 @pytest.fixture
 async def start(server_tls: ssl.SSLContext) -> AsyncIterator[Start]:
     listeners: list[ProtocolListener] = []
-    Lines.tls, Lines.made, Lines.lost = server_tls, [], []
+    Lines.tls, Lines.made, Lines.lost, Lines.built = server_tls, [], [], 0
 
     async def make(tls: bool = False, **kw: Any) -> ProtocolListener:
         settings: dict[str, Any] = {"max_connections": 8, "refusal": b"BUSY\n", **kw}
@@ -148,7 +150,7 @@ async def test_over_the_cap_a_connection_gets_the_refusal_and_a_close(start: Sta
     reader, _ = await connect(listener)
     assert await asyncio.wait_for(reader.read(), 5) == b"BUSY\n"
     assert (len(listener), listener.accepted, listener.refused) == (2, 2, 1)
-    assert len(Lines.made) == 2  # the refused one never reached its protocol
+    assert (Lines.built, len(Lines.made)) == (2, 2)  # no protocol was built for the refused one
     clients[0][1].write(b"BYE\n")
     await until(lambda: len(listener) == 1)
     assert len(Lines.lost) == 1
@@ -200,6 +202,17 @@ async def test_implicit_tls_counts_a_connection_once_its_handshake_is_done(
     silent, _ = await connect(listener)  # never starts a handshake: dropped at its timeout
     assert await asyncio.wait_for(silent.read(), 5) == b""
     assert len(listener) == 1 and len(Lines.made) == 1
+
+
+async def test_with_implicit_tls_the_cap_also_holds_for_handshakes_begun_below_it(
+    start: Start, client_tls: ssl.SSLContext
+) -> None:
+    listener = await start(tls=True, max_connections=1)
+    # Both are accepted while none has finished its handshake: the second is refused after it.
+    clients = await asyncio.gather(*(connect(listener, tls=client_tls) for _ in range(2)))
+    got = sorted([await asyncio.wait_for(r.readline(), 5) for r, _ in clients])
+    assert got == [b"BUSY\n", b"HI\n"]
+    assert (len(listener), listener.refused, len(Lines.made)) == (1, 1, 1)
 
 
 async def test_a_peer_that_does_not_read_is_aborted_after_the_stall_timeout(
