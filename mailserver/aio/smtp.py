@@ -9,12 +9,15 @@ it answers. Where aiosmtpd 1.4.6 falls short of the MX this subclass makes up fo
   no logins: AUTH gets 503); HELO/EHLO answers carry no enhanced code (RFC 2034 §4);
 - the command line limits are per connection (aiosmtpd grows a class-wide dict on every EHLO);
 - at its timeout the client is told (`421 4.4.2`), and a client that does not read is aborted
-  rather than closed (a close would wait for it forever).
+  rather than closed (a close would wait for it forever);
+- every refusal is logged: the handler's with what was refused, aiosmtpd's own (syntax,
+  sequence, size) through the throttle, so a client repeating one cannot flood the log.
 
 The connection cap, the abort of stalled peers and shutdown are the listener's
 (minternet/protolisten.py); the per-command deadline, which also bounds a whole DATA from its
 command, is aiosmtpd's own `timeout`. STARTTLS is aiosmtpd's (`tls_context` on the protocol
-object: a handler cannot turn it on), checked on both event loops.
+object: a handler cannot turn it on), checked on both event loops; `require_starttls` stays off,
+since an MX that the world's servers reach must not insist on TLS (RFC 3207 §4).
 """
 
 from __future__ import annotations
@@ -84,9 +87,11 @@ class MxHandler:
         self.inflight: set[asyncio.Task[bool]] = set()  # deliveries not yet done
         self.counts: collections.Counter[str] = collections.Counter()
 
-    def _refused(self, session: Session, what: str, reply: str) -> str:
+    def _refused(self, server: SMTP, session: Session, what: str, reply: str) -> str:
         self.counts["refused"] += 1
         log.info("%s: refused %s: %s", _peer_ip(session), smtp.loggable(what), reply)
+        if isinstance(server, MxSMTP):
+            server.logged = reply  # said here, with what was refused: not again in push
         return reply
 
     async def handle_MAIL(
@@ -94,7 +99,7 @@ class MxHandler:
     ) -> str:
         refusal = self.policy.sender(address, utf8=envelope.smtp_utf8)
         if refusal is not None:
-            return self._refused(session, f"MAIL FROM:<{address}>", refusal)
+            return self._refused(server, session, f"MAIL FROM:<{address}>", refusal)
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return smtp.SENDER_OK
@@ -109,7 +114,7 @@ class MxHandler:
             envelope.rcpt_tos.append(add)
             envelope.rcpt_options.extend(options)
         elif reply != smtp.RECIPIENT_OK:
-            return self._refused(session, f"RCPT TO:<{address}>", reply)
+            return self._refused(server, session, f"RCPT TO:<{address}>", reply)
         return reply
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -118,7 +123,7 @@ class MxHandler:
         path = "<>" if sender == "<>" else f"<{sender}>"
         refusal, data = smtp.prepare(content, max_hops=self.settings.max_hops)
         if refusal is not None:
-            return self._refused(session, f"a message from {path}", refusal)
+            return self._refused(server, session, f"a message from {path}", refusal)
         message_id = self.new_id()
         recipients = list(envelope.rcpt_tos)
         peer = _peer_ip(session)
@@ -148,6 +153,8 @@ class MxHandler:
         self.inflight.add(work)
         work.add_done_callback(self.inflight.discard)
         if not await asyncio.shield(work):
+            if isinstance(server, MxSMTP):
+                server.logged = smtp.NOT_STORED  # _deliver said why
             return smtp.NOT_STORED
         self.counts["accepted"] += 1
         log.info("%s: accepted %s from %s to %s, %d octets", peer, message_id, path,
@@ -176,13 +183,19 @@ class MxSMTP(SMTP):
     """aiosmtpd's SMTP protocol with the MX's replies, EHLO, timeout and limits."""
 
     def __init__(
-        self, handler: MxHandler, settings: smtp.MxSettings, tls_context: ssl.SSLContext | None
+        self,
+        handler: MxHandler,
+        settings: smtp.MxSettings,
+        tls_context: ssl.SSLContext | None,
+        throttle: Throttle,
     ) -> None:
         # Per connection (aiosmtpd's is a class attribute that every EHLO grows).
         self.command_size_limits = collections.defaultdict(
             lambda: _COMMAND_LINE, {"MAIL": _MAIL_LINE}
         )
         self._greeted = False
+        self.logged: str | None = None  # the refusal the handler has just logged
+        self.throttle = throttle
         super().__init__(
             handler,
             data_size_limit=settings.max_message_size,
@@ -196,12 +209,21 @@ class MxSMTP(SMTP):
             loop=asyncio.get_running_loop(),
         )
         self.command_size_limits["MAIL"] = _MAIL_LINE  # __init__ cleared it
+        self.handler_counts = handler.counts
 
     async def push(self, status: Any) -> None:
         if not self._greeted:
             self._greeted = True  # the greeting carries no enhanced code (RFC 2034 §4)
         elif isinstance(status, str) and not status.startswith("3"):
             status = smtp.enhance(status)
+            if status[0] in "45" and status != self.logged:
+                # aiosmtpd's own refusals (syntax, sequence, size): a line each, but a client
+                # that repeats one cannot flood the log
+                assert self.session is not None
+                self.handler_counts["refused"] += 1
+                self.throttle(log, f"smtp {status[:3]}", "%s: refused: %s",
+                              _peer_ip(self.session), status)  # fmt: skip
+            self.logged = None
         await super().push(status)
 
     async def _push_lines(self, lines: list[str]) -> None:
@@ -273,7 +295,7 @@ class MxServer:
         self.listener: ProtocolListener | None = None
 
     def _protocol(self) -> asyncio.Protocol:
-        return MxSMTP(self.handler, self.settings, self.tls_context)
+        return MxSMTP(self.handler, self.settings, self.tls_context, self.throttle)
 
     async def start(self, host: str, port: int, **kwargs: Any) -> int:
         """Listen on (host, port) (see ProtocolListener.start); returns the real port."""

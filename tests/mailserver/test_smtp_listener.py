@@ -258,8 +258,9 @@ async def test_refusals_unknown_user_relaying_and_a_forged_local_sender(
         "127.0.0.1: refused RCPT TO:<alice@crepes.fr>: 550 5.7.1 relaying denied",
         "127.0.0.1: refused RCPT TO:<eve@hamburger.edu>: 550 5.1.1 <eve@hamburger.edu>: "
         "no such user here",
+        "127.0.0.1: refused: 503 5.5.1 Error: need RCPT command",  # aiosmtpd's own: throttled
     ]
-    assert server.stats()["smtp_refused"] == 2
+    assert server.stats()["smtp_refused"] == 3
 
 
 async def test_smtplib_relay_attempt_is_refused_whole(start: Start, store: Store) -> None:
@@ -568,7 +569,8 @@ async def test_nul_bytes_in_commands_and_in_data(
             b"553 5.1.7 Bad sender address syntax\r\n"
         )
     assert caplog.messages == [
-        "127.0.0.1: refused MAIL FROM:<a?b@crepes.fr>: 553 5.1.7 Bad sender address syntax"
+        '127.0.0.1: refused: 500 5.5.1 Error: command "NO?OP" not recognized',
+        "127.0.0.1: refused MAIL FROM:<a?b@crepes.fr>: 553 5.1.7 Bad sender address syntax",
     ]
     assert await transaction(reader, writer, b"a\x00b\r\n.\r\n") == (
         b"554 5.6.0 Message contains NUL characters (not allowed without BINARYMIME)\r\n"
@@ -696,3 +698,15 @@ async def test_closing_the_server_ends_its_connections(start: Start) -> None:
     assert await closed(reader) == b""
     with pytest.raises(OSError):
         await asyncio.open_connection("127.0.0.1", port(server))
+
+
+async def test_a_repeated_protocol_error_is_logged_once_and_counted_each_time(
+    start: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = await start()
+    reader, writer = await session(server)
+    with caplog.at_level(logging.INFO, logger="mailserver.aio.smtp"):
+        for _ in range(50):
+            assert await say(reader, writer, b"DATA") == b"503 5.5.1 Error: need RCPT command\r\n"
+    assert caplog.messages == ["127.0.0.1: refused: 503 5.5.1 Error: need RCPT command"]
+    assert server.stats()["smtp_refused"] == 50
