@@ -12,7 +12,8 @@ daemon still applies, and is given here to any `asyncio.Protocol` factory:
   event loop's, bounded by `handshake_timeout`); one that failed its handshake never counted.
 - **Accounting** that survives a transport change: the protocol's own `connection_made` and
   `connection_lost` are wrapped on the instance, so a protocol that moves itself behind a TLS
-  layer (aiosmtpd's STARTTLS does `set_protocol`) is still seen leaving.
+  layer (aiosmtpd's STARTTLS does `set_protocol`) is still seen leaving, and one that is made
+  again over the new layer is not counted twice (nor refused as one too many).
 - **Stalls.** A connection whose write buffer holds data and has not shrunk for
   `stall_timeout` is aborted: its peer does not read, and a polite close would wait for it
   forever (stream.py found uvloop's loop.close() hanging on such a transport).
@@ -125,6 +126,9 @@ class ProtocolListener:
         made, lost = proto.connection_made, proto.connection_lost
 
         def connection_made(transport: asyncio.BaseTransport) -> None:
+            if proto in self._open:  # made again over TLS (aiosmtpd's STARTTLS): counted once,
+                made(transport)  # and watched on the socket's own transport
+                return
             t: asyncio.Transport = transport  # type: ignore[assignment]  # uvloop's too
             if self._admit(t):
                 self._open[proto] = _Open(t, self.loop.time())

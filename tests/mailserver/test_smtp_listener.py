@@ -710,3 +710,38 @@ async def test_a_repeated_protocol_error_is_logged_once_and_counted_each_time(
             assert await say(reader, writer, b"DATA") == b"503 5.5.1 Error: need RCPT command\r\n"
     assert caplog.messages == ["127.0.0.1: refused: 503 5.5.1 Error: need RCPT command"]
     assert server.stats()["smtp_refused"] == 50
+
+
+async def until_open(server: MxServer, n: int) -> None:
+    for _ in range(500):
+        if server.listener is not None and len(server.listener) == n:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"still {server.stats()['smtp_connections']} connections open")
+
+
+async def test_a_connection_that_went_through_starttls_frees_its_place(
+    start: Start, ca: trustme.CA
+) -> None:
+    server = await start(tls=True, max_connections=1)
+    reader, writer = await session(server)
+    assert await say(reader, writer, b"STARTTLS") == b"220 2.0.0 Ready to start TLS\r\n"
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    await writer.start_tls(client, server_hostname="127.0.0.1")
+    assert (await say(reader, writer, b"EHLO c")).startswith(b"250-")
+    assert await say(reader, writer, b"QUIT") == b"221 2.0.0 Bye\r\n"
+    await until_open(server, 0)
+    again, _ = await connect(server)
+    assert await reply(again) == b"220 mail.hamburger.edu ESMTP minternet\r\n"
+
+
+async def test_a_failed_starttls_handshake_closes_and_frees_its_place(start: Start) -> None:
+    server = await start(tls=True, max_connections=1)
+    reader, writer = await session(server)
+    assert await say(reader, writer, b"STARTTLS") == b"220 2.0.0 Ready to start TLS\r\n"
+    writer.write(b"this is not a TLS ClientHello\r\n" * 4)
+    assert b"220 " not in await closed(reader)
+    await until_open(server, 0)
+    again, _ = await connect(server)
+    assert await reply(again) == b"220 mail.hamburger.edu ESMTP minternet\r\n"

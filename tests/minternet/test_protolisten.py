@@ -188,6 +188,50 @@ async def test_a_connection_is_counted_out_after_the_protocol_moved_behind_tls(
     assert await line(again) == b"HI\n"
 
 
+class Remade(Lines):
+    """Upgrades as aiosmtpd's STARTTLS does: an SSLProtocol of its own over the same socket,
+    which calls connection_made on this protocol again once the handshake is done."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.transport is None:
+            super().connection_made(transport)
+        else:
+            self.transport = transport  # type: ignore[assignment]
+            self.transport.write(b"SECURE\n")
+
+    async def upgrade(self) -> None:
+        import asyncio.sslproto as sslproto
+
+        assert self.transport is not None and self.tls is not None
+        loop = asyncio.get_running_loop()
+        tls = sslproto.SSLProtocol(loop, self, self.tls, loop.create_future(), server_side=True)
+        self.transport.set_protocol(tls)
+        tls.connection_made(self.transport)
+
+
+async def test_a_protocol_made_again_over_tls_is_counted_once_even_at_the_cap(
+    server_tls: ssl.SSLContext, client_tls: ssl.SSLContext
+) -> None:
+    Remade.tls, Lines.made, Lines.lost = server_tls, [], []
+    listener = ProtocolListener(Remade, max_connections=1, throttle=Throttle(), refusal=b"BUSY\n")
+    await listener.start("127.0.0.1", 0)
+    try:
+        reader, writer = await connect(listener)
+        assert await line(reader) == b"HI\n"
+        writer.write(b"TLS\n")
+        assert await line(reader) == b"GO\n"
+        await writer.start_tls(client_tls, server_hostname="127.0.0.1")
+        assert await line(reader) == b"SECURE\n"  # not BUSY: it is the same connection
+        writer.write(b"ping\n")
+        assert await line(reader) == b"ECHO ping\n"
+        assert (len(listener), listener.accepted, listener.refused) == (1, 1, 0)
+        writer.write(b"BYE\n")
+        await until(lambda: len(listener) == 0)
+    finally:
+        listener.close()
+        await listener.wait_closed()
+
+
 async def test_implicit_tls_counts_a_connection_once_its_handshake_is_done(
     start: Start, client_tls: ssl.SSLContext
 ) -> None:
