@@ -65,7 +65,8 @@ class MxSettings:
     domains: tuple[str, ...]  # the domains whose users receive mail here
     max_message_size: int = 50 * 1024 * 1024  # SIZE (RFC 1870), declared and actual
     max_recipients: int = 100  # per message: RFC 5321 §4.5.3.1.8's minimum buffer
-    timeout: float = 300.0  # per command, and for a whole DATA from its command (§4.5.3.2)
+    timeout: float = 300.0  # a command, or silence within DATA (§4.5.3.2: 5 and 3 minutes)
+    data_timeout: float = 600.0  # a whole DATA, from its command (§4.5.3.2.6: 10 minutes)
     max_connections: int = 1000
     max_hops: int = 50  # Received fields before a message is taken for a loop (§6.3)
     handshake_timeout: float = 10.0  # STARTTLS
@@ -81,7 +82,8 @@ class MxSettings:
         counts = (self.max_message_size, self.max_recipients, self.max_connections)
         if min(counts) < 1 or self.max_hops < 1:
             raise ValueError("limits must be at least 1")
-        if not (self.timeout > 0 and self.handshake_timeout > 0):  # also refuses NaN
+        timeouts = (self.timeout, self.data_timeout, self.handshake_timeout)
+        if not all(t > 0 for t in timeouts):  # also refuses NaN
             raise ValueError("timeouts must be positive")
 
 

@@ -14,10 +14,11 @@ it answers. Where aiosmtpd 1.4.6 falls short of the MX this subclass makes up fo
   sequence, size) through the throttle, so a client repeating one cannot flood the log.
 
 The connection cap, the abort of stalled peers and shutdown are the listener's
-(minternet/protolisten.py); the per-command deadline, which also bounds a whole DATA from its
-command, is aiosmtpd's own `timeout`. STARTTLS is aiosmtpd's (`tls_context` on the protocol
-object: a handler cannot turn it on), checked on both event loops; `require_starttls` stays off,
-since an MX that the world's servers reach must not insist on TLS (RFC 3207 §4).
+(minternet/protolisten.py); the per-command deadline is aiosmtpd's own `timeout`, which within
+DATA every read renews, up to `data_timeout` from the DATA command. STARTTLS is aiosmtpd's
+(`tls_context` on the protocol object: a handler cannot turn it on), checked on both event
+loops; `require_starttls` stays off, since an MX that the world's servers reach must not insist
+on TLS (RFC 3207 §4).
 """
 
 from __future__ import annotations
@@ -195,6 +196,8 @@ class MxSMTP(SMTP):
         )
         self._greeted = False
         self.logged: str | None = None  # the refusal the handler has just logged
+        self.data_timeout = settings.data_timeout
+        self._data_until: float | None = None  # the deadline of the DATA under way
         self.throttle = throttle
         super().__init__(
             handler,
@@ -254,6 +257,26 @@ class MxSMTP(SMTP):
         await self._push_lines(
             smtp.ehlo_lines(self.hostname, max_size=self.data_size_limit or 0, starttls=starttls)
         )
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        self._data_until = self.loop.time() + self.data_timeout
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self._data_until = None
+
+    def data_received(self, data: bytes) -> None:
+        # Within DATA, bytes arriving keep the connection alive for `timeout` more, up to
+        # `data_timeout` from the DATA command: a slow link may send a big message, a client
+        # that dribbles cannot hold the connection for ever. (aiosmtpd times a whole DATA with
+        # the command timeout alone: 50 MB in 5 minutes needs 170 kB/s.)
+        until = self._data_until
+        if until is not None:
+            left = until - self.loop.time()
+            if left > 0:
+                self._reset_timeout(min(self._timeout_duration, left))
+        super().data_received(data)
 
     async def smtp_AUTH(self, arg: str) -> None:
         await self.push(smtp.NO_AUTH)

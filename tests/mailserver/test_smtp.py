@@ -475,7 +475,7 @@ def test_settings_defaults() -> None:
         300.0,
         50,
     )
-    assert (s.max_connections, s.handshake_timeout) == (1000, 10.0)
+    assert (s.max_connections, s.handshake_timeout, s.data_timeout) == (1000, 10.0, 600.0)
     assert settings(hostname="mail.hamburger.edu.").hostname == "mail.hamburger.edu."
 
 
@@ -495,6 +495,7 @@ def test_settings_defaults() -> None:
         ({"timeout": 0.0}, "timeouts must be positive"),
         ({"timeout": float("nan")}, "timeouts must be positive"),
         ({"handshake_timeout": 0.0}, "timeouts must be positive"),
+        ({"data_timeout": 0.0}, "timeouts must be positive"),
         ({"handshake_timeout": -1.0}, "timeouts must be positive"),
     ],
 )
@@ -505,8 +506,10 @@ def test_settings_refuse_what_cannot_work(kw: dict[str, object], message: str) -
 
 def test_the_smallest_limits_are_allowed() -> None:
     s = settings(max_message_size=1, max_recipients=1, max_connections=1, max_hops=1,
-                 timeout=0.01, handshake_timeout=0.01, hostname="mx-X")  # fmt: skip
-    assert (s.max_hops, s.timeout, s.handshake_timeout, s.hostname) == (1, 0.01, 0.01, "mx-X")
+                 timeout=0.01, data_timeout=0.01, handshake_timeout=0.01,
+                 hostname="mx-X")  # fmt: skip
+    assert (s.max_hops, s.timeout, s.data_timeout, s.handshake_timeout, s.hostname) == (
+        1, 0.01, 0.01, 0.01, "mx-X")  # fmt: skip
 
 
 # -- garbage ---------------------------------------------------------------------------------

@@ -625,14 +625,19 @@ async def test_silence_is_told_421_4_4_2_and_closed_at_the_timeout(start: Start)
     assert await closed(reader) == b"421 4.4.2 mail.hamburger.edu Error: timeout exceeded\r\n"
 
 
-async def test_a_data_that_never_ends_is_cut_at_the_timeout_and_not_delivered(
-    start: Start, store: Store
-) -> None:
-    server = await start(timeout=0.6)
+async def data_begun(server: MxServer) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     reader, writer = await session(server)
     assert await say(reader, writer, b"MAIL FROM:<a@crepes.fr>") == b"250 2.1.0 Ok\r\n"
     assert await say(reader, writer, b"RCPT TO:<bob@hamburger.edu>") == b"250 2.1.5 Ok\r\n"
     assert (await say(reader, writer, b"DATA")).startswith(b"354 ")
+    return reader, writer
+
+
+async def test_a_data_that_never_ends_is_cut_at_the_data_timeout_and_not_delivered(
+    start: Start, store: Store
+) -> None:
+    server = await start(timeout=0.4, data_timeout=1.2)
+    reader, writer = await data_begun(server)
     loop = asyncio.get_running_loop()
     began = loop.time()
     end = asyncio.ensure_future(closed(reader))
@@ -640,8 +645,34 @@ async def test_a_data_that_never_ends_is_cut_at_the_timeout_and_not_delivered(
         writer.write(b"still coming\r\n")  # a line every 0.1 s: busy, never done
         await asyncio.sleep(0.1)
     assert await end == b"421 4.4.2 mail.hamburger.edu Error: timeout exceeded\r\n"
+    assert 1.0 < loop.time() - began < 3  # kept past `timeout` by its reads, cut at the limit
+    assert store.started == 0
+
+
+async def test_silence_within_data_is_cut_at_the_command_timeout(
+    start: Start, store: Store
+) -> None:
+    server = await start(timeout=0.4, data_timeout=60)
+    reader, writer = await data_begun(server)
+    writer.write(b"Subject: half a message\r\n")
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    assert await closed(reader) == b"421 4.4.2 mail.hamburger.edu Error: timeout exceeded\r\n"
     assert loop.time() - began < 3
     assert store.started == 0
+
+
+async def test_a_slow_data_longer_than_the_command_timeout_is_delivered(
+    start: Start, store: Store
+) -> None:
+    server = await start(timeout=0.4, data_timeout=60)
+    reader, writer = await data_begun(server)
+    for n in range(8):  # 1.6 s in all, 0.2 s between lines: well past `timeout`
+        writer.write(b"line %d\r\n" % n)
+        await asyncio.sleep(0.2)
+    writer.write(b".\r\n")
+    assert await reply(reader) == b"250 2.0.0 Ok: stored as ID0\r\n"
+    assert store.calls[0].data == b"".join(b"line %d\r\n" % n for n in range(8))
 
 
 async def test_a_client_that_never_reads_is_aborted_at_the_timeout(start: Start) -> None:
