@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
+import re
 import smtplib
 import ssl
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -772,3 +774,44 @@ async def test_a_failed_starttls_handshake_closes_and_frees_its_place(start: Sta
     await until_open(server, 0)
     again, _ = await connect(server)
     assert await reply(again) == b"220 mail.hamburger.edu ESMTP minternet\r\n"
+
+
+_WORDS = [
+    b"HELO", b"EHLO", b"MAIL FROM:", b"RCPT TO:", b"DATA", b"RSET", b"NOOP", b"VRFY", b"EXPN",
+    b"HELP", b"AUTH", b"STARTTLS", b"BDAT", b"XCLIENT", b"mail from:", b"",
+]  # fmt: skip
+_PIECES = [
+    b"<bob@hamburger.edu>", b"<>", b"<a@crepes.fr>", b" SIZE=99999999999", b" BODY=8BITMIME",
+    b" SMTPUTF8", b"<\xc3\xa5@x>", b"\x00", b"\r", b"\xff", b"<<", b">", b" ", b"=", b"x" * 600,
+    b"PLAIN", b"LOGIN dGVzdA==", b"@", b":",
+]  # fmt: skip
+_REPLY_LINE = re.compile(rb"[2-5]\d\d[ -]")
+_ENHANCED_REPLY = re.compile(rb"[245]\d\d [245]\.\d{1,3}\.\d{1,3}( |\r\n)")
+
+
+async def test_random_command_lines_each_get_one_well_formed_reply(
+    start: Start, store: Store
+) -> None:
+    server = await start(max_message_size=2000)
+    reader, writer = await session(server, ehlo=False)
+    rng = random.Random(9)
+    sessions = 1
+    for _ in range(400):
+        line = rng.choice(_WORDS) + b"".join(rng.choices(_PIECES, k=rng.randrange(4)))
+        answer = await say(reader, writer, line)
+        lines = answer.split(b"\r\n")[:-1]
+        assert lines and all(_REPLY_LINE.match(x) for x in lines), (line, answer)
+        helo = line[:4].upper() in (b"HELO", b"EHLO") and answer.startswith(b"250")
+        if answer.startswith(b"354 "):
+            writer.write(b"x\r\n.\r\n")
+            answer = await reply(reader)
+        elif answer.startswith(b"220 "):
+            raise AssertionError("STARTTLS offered without a TLS context")
+        if not helo:
+            assert _ENHANCED_REPLY.match(answer.splitlines(keepends=True)[-1]), (line, answer)
+        if answer.startswith(b"502 5.5.1 Too many unrecognized commands"):
+            assert await closed(reader) == b""  # aiosmtpd's budget of 5 bogus commands
+            reader, writer = await session(server, ehlo=False)
+            sessions += 1
+    assert sessions > 1  # the budget was met, and the next session began cleanly
+    assert await say(reader, writer, b"QUIT") == b"221 2.0.0 Bye\r\n"
