@@ -1,0 +1,1 @@
+"""The mail server's asyncio shells: listeners around the protocol cores."""
