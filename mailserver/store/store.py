@@ -1,0 +1,124 @@
+"""The mail store of a server: one UserStore per address under a root directory, and the
+batch delivery the SMTP handler uses for a message with several recipients."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Sequence
+
+from . import maildir
+from .base import Clock, Summarize
+from .errors import CANNOT, StoreError
+from .records import Delivery, ReconcileReport
+from .user import UserStore
+
+_BAD_IN_PART = frozenset("/\\\x00")
+
+
+class Store:
+    """Mail of every user under `root`: `<root>/<domain>/<localpart>/Maildir/` and its index.
+
+    Addresses are lower-cased (localpart and domain) to find the directory; the users module
+    decides who exists. A user's store is opened and reconciled on first use and kept open;
+    `reports` holds what each reconcile did, for the daemon's log.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        *,
+        summarize: Summarize | None = None,
+        clock: Clock = time.time,
+        host: str | None = None,
+    ) -> None:
+        self.root = root
+        self.summarize = summarize
+        self.clock = clock
+        self.host = maildir.safe_host(host if host is not None else socket.gethostname())
+        self.reports: dict[str, ReconcileReport] = {}
+        self._users: dict[str, UserStore] = {}
+        self._lock = threading.Lock()
+
+    def home(self, address: str) -> str:
+        """The directory of `address`; StoreError if it cannot name one safely."""
+        local, at, domain = address.lower().rpartition("@")
+        for part in (local, domain):
+            if (
+                not at
+                or not part
+                or part.startswith(".")
+                or len(part.encode()) > 255
+                or any(ch in _BAD_IN_PART for ch in part)
+            ):
+                raise StoreError(f"not a mailbox address: {address!r}", CANNOT)
+        return os.path.join(self.root, domain, local)
+
+    def user(self, address: str) -> UserStore:
+        """The store of `address`, opened (and reconciled) on first use."""
+        key = address.lower()
+        with self._lock:
+            found = self._users.get(key)
+            if found is None:
+                found, report = UserStore.open(
+                    self.home(address), clock=self.clock, host=self.host, summarize=self.summarize
+                )
+                self._users[key] = found
+                self.reports[key] = report
+            return found
+
+    def deliver(
+        self,
+        address: str,
+        mailbox: str,
+        data: bytes,
+        flags: Sequence[str] = (),
+        internaldate: float | None = None,
+    ) -> int:
+        """Store one message durably for `address`; its UID once it is safe to say 250."""
+        return self.user(address).deliver(mailbox, data, tuple(flags), internaldate)
+
+    def deliver_batch(self, deliveries: Sequence[Delivery]) -> list[int]:
+        """Store many messages (one per recipient of an SMTP transaction, or several
+        transactions gathered by the shell): every file written and fsynced, each folder fsynced
+        once, then one index transaction per user. Returns the UIDs in order, only when all
+        are durable; on an error none is acknowledged (placed files are removed)."""
+        groups: dict[str, list[int]] = {}
+        for i, d in enumerate(deliveries):
+            groups.setdefault(d.address.lower(), []).append(i)
+        placed = []
+        uids = [0] * len(deliveries)
+        committed = 0
+        try:
+            for address, indexes in groups.items():
+                user = self.user(address)
+                items = [
+                    (
+                        deliveries[i].mailbox,
+                        deliveries[i].data,
+                        deliveries[i].flags,
+                        deliveries[i].internaldate,
+                    )
+                    for i in indexes
+                ]
+                placed.append((user, indexes, user.place(items)))
+            for user, indexes, files in placed:
+                for i, uid in zip(indexes, user.commit_placed(files), strict=True):
+                    uids[i] = uid
+                committed += 1
+        except BaseException:
+            # Users already committed keep their copy (as after a crash at this point); the
+            # caller answers with an error, and the sender retries: a duplicate, never a loss.
+            for user, _, files in placed[committed:]:
+                user.unplace(files)
+            raise
+        return uids
+
+    def close(self) -> None:
+        """Close every open user store."""
+        with self._lock:
+            for user in self._users.values():
+                user.close()
+            self._users.clear()
