@@ -47,8 +47,9 @@ def run_and_kill(root: Path, mode: str, rng: random.Random) -> list[tuple[int, i
     """Start the writer, kill it after a random number of acknowledgements (and a random
     extra delay, so the kill lands anywhere in a delivery); the acknowledged lines."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(root), mode],
-                            stdout=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(root), mode], stdout=subprocess.PIPE, env=env
+    )
     assert proc.stdout is not None
     acked = []
     want = rng.randint(3, 25)
@@ -94,8 +95,9 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(tmp_path: Path, mode: str
                 seen_n.add(n)
             assert set(expected) <= {m.uid for m in metas}, "an acknowledged UID is missing"
             assert set(expected.values()) <= seen_n
-        uidnexts = {a: store.user(a).mailbox("INBOX").uidnext for a in acknowledged
-                    if acknowledged[a]}
+        uidnexts = {
+            a: store.user(a).mailbox("INBOX").uidnext for a in acknowledged if acknowledged[a]
+        }
         store.close()
         for address, expected in acknowledged.items():
             if expected:

@@ -47,7 +47,12 @@ def test_no_change_is_an_empty_feed(user: UserStore) -> None:
     snap = user.select("INBOX")
     feed = user.changes_since("INBOX", snap.highestmodseq, snap.uidnext)
     assert (feed.added, feed.changed, feed.expunged, feed.uids, feed.recent) == (
-        [], [], [], None, frozenset())
+        [],
+        [],
+        [],
+        None,
+        frozenset(),
+    )
     assert (feed.highestmodseq, feed.uidnext) == (snap.highestmodseq, snap.uidnext)
 
 
@@ -127,8 +132,10 @@ def test_concurrent_deliveries_get_distinct_uids(user: UserStore, other: UserSto
             with lock:
                 got.append(uid)
 
-    threads = [threading.Thread(target=deliver, args=(s, n))
-               for n, s in enumerate([user, user, other, other])]
+    threads = [
+        threading.Thread(target=deliver, args=(s, n))
+        for n, s in enumerate([user, user, other, other])
+    ]
     for t in threads:
         t.start()
     for t in threads:

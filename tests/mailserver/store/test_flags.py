@@ -17,8 +17,10 @@ def test_parse_system_flags_case_insensitively() -> None:
 
 
 def test_parse_keywords_keeps_first_spelling() -> None:
-    assert fl.parse(["$Forwarded", "Junk", "junk", "NonJunk"]) == (0, ("$Forwarded", "Junk",
-                                                                      "NonJunk"))
+    assert fl.parse(["$Forwarded", "Junk", "junk", "NonJunk"]) == (
+        0,
+        ("$Forwarded", "Junk", "NonJunk"),
+    )
 
 
 @pytest.mark.parametrize(
@@ -63,8 +65,14 @@ def test_merge_and_remove() -> None:
 
 
 def test_names_order() -> None:
-    assert fl.names(31, ("k",)) == ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft",
-                                    "k")
+    assert fl.names(31, ("k",)) == (
+        "\\Seen",
+        "\\Answered",
+        "\\Flagged",
+        "\\Deleted",
+        "\\Draft",
+        "k",
+    )
     assert fl.names(0) == ()
     assert fl.names(fl.DELETED | fl.SEEN) == ("\\Seen", "\\Deleted")
 

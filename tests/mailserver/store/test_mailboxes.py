@@ -22,8 +22,14 @@ def test_defaults_with_special_use(user: UserStore) -> None:
     assert user.mailbox_names() == DEFAULT_NAMES
     assert folders(user) == [".Archive", ".Drafts", ".Junk", ".Sent", ".Trash"]
     uses = {e.name: e.special_use for e in user.list_mailboxes("*")}
-    assert uses == {"Archive": "\\Archive", "Drafts": "\\Drafts", "INBOX": None,
-                    "Junk": "\\Junk", "Sent": "\\Sent", "Trash": "\\Trash"}
+    assert uses == {
+        "Archive": "\\Archive",
+        "Drafts": "\\Drafts",
+        "INBOX": None,
+        "Junk": "\\Junk",
+        "Sent": "\\Sent",
+        "Trash": "\\Trash",
+    }
     assert user.subscriptions() == DEFAULT_NAMES
     for name in ("Archive", "Drafts", "Junk", "Sent", "Trash"):
         assert os.path.exists(os.path.join(user.maildir, "." + name, "maildirfolder"))
@@ -108,7 +114,9 @@ def test_delete_with_children_leaves_noselect_parent(user: UserStore) -> None:
     user.deliver("P", message())
     user.delete("P")
     assert [(e.name, e.exists, e.has_children) for e in user.list_mailboxes("P*")] == [
-        ("P", False, True), ("P/C", True, False)]
+        ("P", False, True),
+        ("P/C", True, False),
+    ]
     with pytest.raises(StoreError, match="'P' has inferior mailboxes") as info:
         user.delete("P")
     assert info.value.code == CANNOT
@@ -173,9 +181,15 @@ def test_rename_inbox_moves_messages_and_leaves_it_empty(user: UserStore) -> Non
     user.create("INBOX/Child")
     inbox = user.mailbox("INBOX")
     user.rename("INBOX", "Old Mail")
-    assert user.status("INBOX") == Status(messages=0, recent=0, uidnext=4,
-                                          uidvalidity=inbox.uidvalidity, unseen=0,
-                                          highestmodseq=inbox.highestmodseq + 1, size=0)
+    assert user.status("INBOX") == Status(
+        messages=0,
+        recent=0,
+        uidnext=4,
+        uidvalidity=inbox.uidvalidity,
+        unseen=0,
+        highestmodseq=inbox.highestmodseq + 1,
+        size=0,
+    )
     moved = user.fetch("Old Mail")
     assert [m.uid for m in moved] == uids
     assert moved[0].flags == ("\\Seen", "Work")
@@ -205,20 +219,34 @@ def test_list_and_lsub(user: UserStore) -> None:
     user.subscribe("A/B/C")
     user.unsubscribe("Junk")
     assert user.list_mailboxes("A/%") == [
-        ListEntry(name="A/B", exists=False, has_children=True, special_use=None,
-                  subscribed=False)]
+        ListEntry(name="A/B", exists=False, has_children=True, special_use=None, subscribed=False)
+    ]
     assert user.list_mailboxes("%") == [
-        ListEntry(name=n, exists=True, has_children=n == "A",
-                  special_use=None if n in ("A", "INBOX") else "\\" + n,
-                  subscribed=n not in ("A", "Junk"))
-        for n in ["A", *DEFAULT_NAMES]]
+        ListEntry(
+            name=n,
+            exists=True,
+            has_children=n == "A",
+            special_use=None if n in ("A", "INBOX") else "\\" + n,
+            subscribed=n not in ("A", "Junk"),
+        )
+        for n in ["A", *DEFAULT_NAMES]
+    ]
     assert user.list_subscribed("A/%") == [
-        ListEntry(name="A/B", exists=False, has_children=True, special_use=None,
-                  subscribed=False)]
-    assert user.list_subscribed("*") [0] == ListEntry(
-        name="A", exists=False, has_children=True, special_use=None, subscribed=False)
+        ListEntry(name="A/B", exists=False, has_children=True, special_use=None, subscribed=False)
+    ]
+    assert user.list_subscribed("*")[0] == ListEntry(
+        name="A", exists=False, has_children=True, special_use=None, subscribed=False
+    )
     assert [e.name for e in user.list_subscribed("*")] == [
-        "A", "A/B", "A/B/C", "Archive", "Drafts", "INBOX", "Sent", "Trash"]
+        "A",
+        "A/B",
+        "A/B/C",
+        "Archive",
+        "Drafts",
+        "INBOX",
+        "Sent",
+        "Trash",
+    ]
     assert user.list_mailboxes("nothing*") == []
 
 
@@ -226,13 +254,25 @@ def test_status(user: UserStore) -> None:
     a = user.deliver("INBOX", message(1))
     user.deliver("INBOX", message(22), ["\\Seen"])
     info = user.mailbox("INBOX")
-    assert user.status("INBOX") == Status(messages=2, recent=2, uidnext=3,
-                                          uidvalidity=info.uidvalidity, unseen=1,
-                                          highestmodseq=3, size=len(message(1)) + len(message(22)))
+    assert user.status("INBOX") == Status(
+        messages=2,
+        recent=2,
+        uidnext=3,
+        uidvalidity=info.uidvalidity,
+        unseen=1,
+        highestmodseq=3,
+        size=len(message(1)) + len(message(22)),
+    )
     user.select("INBOX")
     assert user.status("INBOX").recent == 0
     user.store("INBOX", [a], "add", ["\\Seen"])
     assert user.status("inbox").unseen == 0
-    assert user.status("Sent") == Status(messages=0, recent=0, uidnext=1,
-                                         uidvalidity=user.mailbox("Sent").uidvalidity, unseen=0,
-                                         highestmodseq=1, size=0)
+    assert user.status("Sent") == Status(
+        messages=0,
+        recent=0,
+        uidnext=1,
+        uidvalidity=user.mailbox("Sent").uidvalidity,
+        unseen=0,
+        highestmodseq=1,
+        size=0,
+    )

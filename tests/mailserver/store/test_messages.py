@@ -38,13 +38,18 @@ def test_deliver_writes_crlf_file_in_new(user: UserStore) -> None:
     body = b"Subject: x\r\n\r\nline\r\ncr\r\n"
     assert Path(user.maildir, "new", name).read_bytes() == body
     assert user.read_message("INBOX", uid) == body
-    assert user.fetch("INBOX") == [MessageMeta(uid=1, size=24, internaldate=int(T0), flags=(),
-                                               modseq=2)]
+    assert user.fetch("INBOX") == [
+        MessageMeta(uid=1, size=24, internaldate=int(T0), flags=(), modseq=2)
+    ]
 
 
 def test_append_with_flags_and_date_goes_to_cur(user: UserStore) -> None:
-    uid = user.deliver("Sent", message(), ["\\Seen", "\\Answered", "$Forwarded", "Work"],
-                       internaldate=1_000_000_000.5)
+    uid = user.deliver(
+        "Sent",
+        message(),
+        ["\\Seen", "\\Answered", "$Forwarded", "Work"],
+        internaldate=1_000_000_000.5,
+    )
     (name,) = files(user, "Sent")["cur"]
     assert name.endswith(f",S={len(message())}:2,PRS")
     assert os.stat(os.path.join(user.folder_path("Sent"), "cur", name)).st_mtime == 1_000_000_000
@@ -73,8 +78,13 @@ def test_deliver_refusals_leave_nothing(user: UserStore) -> None:
 
 
 def test_deliver_many_one_transaction(user: UserStore) -> None:
-    uids = user.deliver_many([("INBOX", message(1), (), None), ("Sent", message(2), ("\\Seen",),
-                              None), ("INBOX", message(3), (), None)])
+    uids = user.deliver_many(
+        [
+            ("INBOX", message(1), (), None),
+            ("Sent", message(2), ("\\Seen",), None),
+            ("INBOX", message(3), (), None),
+        ]
+    )
     assert uids == [1, 1, 2]
     assert [m.modseq for m in user.fetch("INBOX")] == [2, 2]  # one MODSEQ per mailbox
 
@@ -87,12 +97,14 @@ def test_deliver_many_is_all_or_nothing(user: UserStore) -> None:
 
 
 def test_deliver_batch_across_users(store: Store) -> None:
-    uids = store.deliver_batch([
-        Delivery(address="bob@hamburger.edu", data=message(1)),
-        Delivery(address="Carol@Hamburger.edu", data=message(1)),
-        Delivery(address="bob@hamburger.edu", data=message(2), mailbox="Junk"),
-        Delivery(address="bob@hamburger.edu", data=message(3)),
-    ])
+    uids = store.deliver_batch(
+        [
+            Delivery(address="bob@hamburger.edu", data=message(1)),
+            Delivery(address="Carol@Hamburger.edu", data=message(1)),
+            Delivery(address="bob@hamburger.edu", data=message(2), mailbox="Junk"),
+            Delivery(address="bob@hamburger.edu", data=message(3)),
+        ]
+    )
     assert uids == [1, 1, 1, 2]
     carol = store.user("carol@hamburger.edu")
     assert carol.home == os.path.join(store.root, "hamburger.edu", "carol")
@@ -102,15 +114,31 @@ def test_deliver_batch_across_users(store: Store) -> None:
 
 def test_deliver_batch_failure_acknowledges_nothing(store: Store) -> None:
     with pytest.raises(StoreError, match="no mailbox 'Gone'"):
-        store.deliver_batch([Delivery(address="a@x.test", data=message(1)),
-                             Delivery(address="b@x.test", data=message(2), mailbox="Gone")])
+        store.deliver_batch(
+            [
+                Delivery(address="a@x.test", data=message(1)),
+                Delivery(address="b@x.test", data=message(2), mailbox="Gone"),
+            ]
+        )
     for who in ("a@x.test", "b@x.test"):
         assert store.user(who).status("INBOX").messages == 0
         assert files(store.user(who)) == {"new": [], "cur": [], "tmp": []}
 
 
-@pytest.mark.parametrize("address", ["nobody", "@x.test", "a@", "a/b@x.test", "a@../x",
-                                     ".a@x.test", "a@.x", "a\x00@x.test", "a@x\\y"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "nobody",
+        "@x.test",
+        "a@",
+        "a/b@x.test",
+        "a@../x",
+        ".a@x.test",
+        "a@.x",
+        "a\x00@x.test",
+        "a@x\\y",
+    ],
+)
 def test_bad_addresses(store: Store, address: str) -> None:
     with pytest.raises(StoreError, match="not a mailbox address") as info:
         store.home(address)
@@ -121,8 +149,15 @@ def test_store_modes_and_file_names(user: UserStore) -> None:
     uid = user.deliver("INBOX", message())
     r = user.store("INBOX", [uid], "add", ["\\Seen", "\\Flagged", "Work"])
     assert r.changed == {uid} and r.failed == [] and r.modseq == 3
-    assert r.messages == [MessageMeta(uid=uid, size=len(message()), internaldate=int(T0),
-                                      flags=("\\Seen", "\\Flagged", "Work"), modseq=3)]
+    assert r.messages == [
+        MessageMeta(
+            uid=uid,
+            size=len(message()),
+            internaldate=int(T0),
+            flags=("\\Seen", "\\Flagged", "Work"),
+            modseq=3,
+        )
+    ]
     assert files(user)["new"] == []
     assert files(user)["cur"][0].endswith(":2,FS")
     r = user.store("INBOX", [uid], "remove", ["\\Flagged", "WORK"])
@@ -181,8 +216,9 @@ def test_copy(user: UserStore) -> None:
     a = user.deliver("INBOX", message(1), ["\\Seen", "Work"])
     b = user.deliver("INBOX", message(2))
     result = user.copy("INBOX", [b, a, 77], "Archive")
-    assert result == CopyResult(uidvalidity=user.mailbox("Archive").uidvalidity,
-                                mapping=[(a, 1), (b, 2)])
+    assert result == CopyResult(
+        uidvalidity=user.mailbox("Archive").uidvalidity, mapping=[(a, 1), (b, 2)]
+    )
     copies = user.fetch("Archive")
     assert [m.flags for m in copies] == [("\\Seen", "Work"), ()]
     assert [user.read_message("Archive", u) for u in (1, 2)] == [message(1), message(2)]
@@ -246,8 +282,9 @@ def test_fetch_selects_uids(user: UserStore) -> None:
 def test_open_follows_a_rename_behind_the_index(user: UserStore) -> None:
     uid = user.deliver("INBOX", message())
     (name,) = files(user)["new"]
-    os.rename(os.path.join(user.maildir, "new", name), os.path.join(user.maildir, "cur",
-                                                                    name + ":2,S"))
+    os.rename(
+        os.path.join(user.maildir, "new", name), os.path.join(user.maildir, "cur", name + ":2,S")
+    )
     assert user.read_message("INBOX", uid) == message()
     os.unlink(os.path.join(user.maildir, "cur", name + ":2,S"))
     with pytest.raises(StoreError, match="the file of UID 1 vanished") as info:
@@ -257,17 +294,29 @@ def test_open_follows_a_rename_behind_the_index(user: UserStore) -> None:
 
 def summarize(data: bytes) -> Mapping[str, object]:
     subject = data.split(b"Subject: ")[1].split(b"\r\n")[0].decode()
-    return {"blob": b"cached:" + subject.encode(), "subject": subject, "date": 42,
-            "message_id": "<id@x>"}
+    return {
+        "blob": b"cached:" + subject.encode(),
+        "subject": subject,
+        "date": 42,
+        "message_id": "<id@x>",
+    }
 
 
 def test_summaries(tmp_path: Path, clock: Clock) -> None:
     store = Store(str(tmp_path), clock=clock, host="h", summarize=summarize)
     user = store.user(ADDRESS)
     uid = user.deliver("INBOX", message(7))
-    expected = {"blob": b"cached:msg 7", "date": 42, "subject": "msg 7", "from": None,
-                "to": None, "cc": None, "message_id": "<id@x>", "in_reply_to": None,
-                "references": None}
+    expected = {
+        "blob": b"cached:msg 7",
+        "date": 42,
+        "subject": "msg 7",
+        "from": None,
+        "to": None,
+        "cc": None,
+        "message_id": "<id@x>",
+        "in_reply_to": None,
+        "references": None,
+    }
     assert user.summary("INBOX", uid) == expected
     user.copy("INBOX", [uid], "Archive")
     assert user.summary("Archive", 1) == expected
@@ -281,8 +330,16 @@ def test_summary_computed_on_first_use(store: Store, tmp_path: Path, clock: Cloc
     store.close()
     later = Store(str(tmp_path), clock=clock, host="h", summarize=summarize)
     assert later.user(ADDRESS).summary("INBOX", uid) == {
-        "blob": b"cached:msg 3", "date": 42, "subject": "msg 3", "from": None, "to": None,
-        "cc": None, "message_id": "<id@x>", "in_reply_to": None, "references": None}
+        "blob": b"cached:msg 3",
+        "date": 42,
+        "subject": "msg 3",
+        "from": None,
+        "to": None,
+        "cc": None,
+        "message_id": "<id@x>",
+        "in_reply_to": None,
+        "references": None,
+    }
     later.close()
 
 
@@ -290,10 +347,12 @@ def test_pop3_snapshot_and_delete(user: UserStore) -> None:
     uids = [user.deliver("INBOX", message(n)) for n in range(3)]
     v = user.mailbox("INBOX").uidvalidity
     assert user.pop3_snapshot() == [
-        Pop3Entry(uid=u, size=len(message(n)), uidl=f"{v:08x}{u:08x}")
-        for n, u in enumerate(uids)]
+        Pop3Entry(uid=u, size=len(message(n)), uidl=f"{v:08x}{u:08x}") for n, u in enumerate(uids)
+    ]
     before = user.mailbox("INBOX")
     assert user.pop3_delete([uids[0], uids[2], 99]) == [uids[0], uids[2]]
     assert [e.uid for e in user.pop3_snapshot()] == [uids[1]]
     assert user.changes_since("INBOX", before.highestmodseq, before.uidnext).expunged == [
-        uids[0], uids[2]]
+        uids[0],
+        uids[2],
+    ]

@@ -38,19 +38,24 @@ def test_clean_reopen_changes_nothing(store: Store, user: UserStore) -> None:
     assert again.mailbox("INBOX") == before
 
 
-def test_unknown_files_are_adopted_with_flags_from_their_names(store: Store,
-                                                               user: UserStore) -> None:
+def test_unknown_files_are_adopted_with_flags_from_their_names(
+    store: Store, user: UserStore
+) -> None:
     user.deliver("INBOX", message(1))
     Path(user.maildir, "new", "100.foreign").write_bytes(b"a\nb\n")
     Path(user.maildir, "cur", "200.foreign:2,FPS").write_bytes(b"xyz")
     os.utime(Path(user.maildir, "cur", "200.foreign:2,FPS"), (5, 5))
     again, report = reopen(store)
     assert counts(report) == {"adopted": 2}
-    assert report.details == ["INBOX UID 2 adopted: file new/100.foreign",
-                              "INBOX UID 3 adopted: file cur/200.foreign:2,FPS"]
+    assert report.details == [
+        "INBOX UID 2 adopted: file new/100.foreign",
+        "INBOX UID 3 adopted: file cur/200.foreign:2,FPS",
+    ]
     metas = again.fetch("INBOX", [2, 3])
     assert [(m.uid, m.size, m.flags) for m in metas] == [
-        (2, 4, ()), (3, 3, ("\\Seen", "\\Flagged", "$Forwarded"))]
+        (2, 4, ()),
+        (3, 3, ("\\Seen", "\\Flagged", "$Forwarded")),
+    ]
     assert metas[1].internaldate == 5
     assert again.read_message("INBOX", 2) == b"a\nb\n"  # stored as found, not rewritten
     assert again.select("INBOX").recent == {1, 2, 3}
@@ -78,27 +83,33 @@ def test_mutt_renames_are_followed(store: Store, user: UserStore) -> None:
     (new_name,) = os.listdir(os.path.join(user.maildir, "new"))
     (cur_name,) = os.listdir(os.path.join(user.maildir, "cur"))
     # mutt reads a: new/ -> cur/ with S; mutt unflags b and marks it replied
-    os.rename(os.path.join(user.maildir, "new", new_name),
-              os.path.join(user.maildir, "cur", new_name + ":2,S"))
+    os.rename(
+        os.path.join(user.maildir, "new", new_name),
+        os.path.join(user.maildir, "cur", new_name + ":2,S"),
+    )
     base = cur_name.split(":")[0]
-    os.rename(os.path.join(user.maildir, "cur", cur_name),
-              os.path.join(user.maildir, "cur", base + ":2,RS"))
+    os.rename(
+        os.path.join(user.maildir, "cur", cur_name),
+        os.path.join(user.maildir, "cur", base + ":2,RS"),
+    )
     before = user.mailbox("INBOX")
     again, report = reopen(store)
     assert counts(report) == {"renamed": 2, "flags_changed": 2}
     assert [(m.uid, m.flags) for m in again.fetch("INBOX")] == [
-        (a, ("\\Seen",)), (b, ("\\Seen", "\\Answered"))]
+        (a, ("\\Seen",)),
+        (b, ("\\Seen", "\\Answered")),
+    ]
     changes = again.changes_since("INBOX", before.highestmodseq, before.uidnext)
     assert [m.uid for m in changes.changed] == [a, b]
     assert again.read_message("INBOX", a) == message(1)
 
 
-def test_move_to_cur_without_flag_change_is_only_a_rename(store: Store,
-                                                          user: UserStore) -> None:
+def test_move_to_cur_without_flag_change_is_only_a_rename(store: Store, user: UserStore) -> None:
     user.deliver("INBOX", message())
     (name,) = os.listdir(os.path.join(user.maildir, "new"))
-    os.rename(os.path.join(user.maildir, "new", name),
-              os.path.join(user.maildir, "cur", name + ":2,"))
+    os.rename(
+        os.path.join(user.maildir, "new", name), os.path.join(user.maildir, "cur", name + ":2,")
+    )
     before = user.mailbox("INBOX")
     again, report = reopen(store)
     assert counts(report) == {"renamed": 1}
@@ -115,8 +126,12 @@ def test_folders_appearing_and_vanishing(store: Store, user: UserStore) -> None:
     os.mkdir(os.path.join(user.maildir, ".INBOX", "cur"))
     os.mkdir(os.path.join(user.maildir, ".nocur"))  # not a folder at all: ignored
     again, report = reopen(store)
-    assert counts(report) == {"mailboxes_added": 1, "mailboxes_removed": 1, "vanished": 1,
-                              "adopted": 1}
+    assert counts(report) == {
+        "mailboxes_added": 1,
+        "mailboxes_removed": 1,
+        "vanished": 1,
+        "adopted": 1,
+    }
     assert report.unusable_folders == [".INBOX"]
     assert "Gone" not in again.mailbox_names()
     assert "Lists/python.org" in again.mailbox_names()
@@ -132,8 +147,9 @@ def test_lost_inbox_folder_is_recreated(store: Store, user: UserStore) -> None:
     assert again.deliver("INBOX", message()) == 2
 
 
-def test_missing_index_is_rebuilt_with_new_uidvalidity(store: Store, user: UserStore,
-                                                       clock: Clock) -> None:
+def test_missing_index_is_rebuilt_with_new_uidvalidity(
+    store: Store, user: UserStore, clock: Clock
+) -> None:
     user.deliver("INBOX", message(1), ["\\Seen"])
     user.deliver("Sent", message(2))
     old = user.mailbox("INBOX").uidvalidity
@@ -151,8 +167,9 @@ def test_missing_index_is_rebuilt_with_new_uidvalidity(store: Store, user: UserS
     assert again.mailbox("Sent").special_use == "\\Sent"
 
 
-def test_corrupt_index_is_kept_aside_and_rebuilt(store: Store, user: UserStore,
-                                                 clock: Clock) -> None:
+def test_corrupt_index_is_kept_aside_and_rebuilt(
+    store: Store, user: UserStore, clock: Clock
+) -> None:
     user.deliver("INBOX", message(1))
     store.close()
     index = os.path.join(user.home, "index.sqlite")
@@ -168,8 +185,9 @@ def test_corrupt_index_is_kept_aside_and_rebuilt(store: Store, user: UserStore,
     assert again.read_message("INBOX", 1) == message(1)
 
 
-def test_stale_tmp_and_deleted_leftovers_are_swept(store: Store, user: UserStore,
-                                                   clock: Clock) -> None:
+def test_stale_tmp_and_deleted_leftovers_are_swept(
+    store: Store, user: UserStore, clock: Clock
+) -> None:
     half = Path(user.maildir, "tmp", "half")
     half.write_bytes(b"half")
     os.utime(half, (T0 - 10**6, T0 - 10**6))  # an old internaldate does not make it stale
@@ -192,7 +210,7 @@ def test_each_intermediate_state_of_a_delivery(store: Store, user: UserStore) ->
     # 1. written to tmp/ (maybe partly), never renamed: invisible, swept after 36 hours
     Path(user.maildir, "tmp", "1.half").write_bytes(data[:5])
     # 2. renamed into new/ but the index not updated: adopted
-    Path(user.maildir, "new", "2.placed,S=%d" % len(data)).write_bytes(data)
+    Path(user.maildir, "new", f"2.placed,S={len(data)}").write_bytes(data)
     again, report = reopen(store)
     assert counts(report) == {"adopted": 1}
     assert [m.uid for m in again.fetch("INBOX")] == [1]
