@@ -323,12 +323,12 @@ def test_summaries(tmp_path: Path, clock: Clock) -> None:
     store.close()
 
 
-def test_summary_computed_on_first_use(store: Store, tmp_path: Path, clock: Clock) -> None:
+def test_summary_computed_on_first_use(store: Store, clock: Clock) -> None:
     user = store.user(ADDRESS)
     uid = user.deliver("INBOX", message(3))
     assert user.summary("INBOX", uid) is None  # no summarize function
     store.close()
-    later = Store(str(tmp_path), clock=clock, host="h", summarize=summarize)
+    later = Store(store.root, clock=clock, host="h", summarize=summarize)
     assert later.user(ADDRESS).summary("INBOX", uid) == {
         "blob": b"cached:msg 3",
         "date": 42,

@@ -16,10 +16,11 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from mailserver.store import Store, maildir
 from mailserver.store import flags as fl
 
+from .conftest import SCRATCH
+
 ADDRESS = "model@x.test"
 BOXES = ("INBOX", "Archive", "a.b/c")
 FLAGS = ("\\Seen", "\\Flagged", "\\Deleted", "\\Answered", "\\Draft", "$Forwarded", "Work")
-SCRATCH = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
 flag_sets = st.frozensets(st.sampled_from(FLAGS), max_size=4)
 
 
