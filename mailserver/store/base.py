@@ -36,7 +36,15 @@ SUMMARY_COLUMNS = {
 class MailboxRow:
     """A mailboxes row as the operations use it."""
 
-    __slots__ = ("highestmodseq", "id", "name", "special_use", "uidnext", "uidvalidity")
+    __slots__ = (
+        "highestmodseq",
+        "id",
+        "name",
+        "recent_floor",
+        "special_use",
+        "uidnext",
+        "uidvalidity",
+    )
 
     def __init__(self, row: tuple[Any, ...]) -> None:
         (
@@ -46,6 +54,7 @@ class MailboxRow:
             self.uidnext,
             self.highestmodseq,
             self.special_use,
+            self.recent_floor,
         ) = row
 
 
@@ -70,6 +79,9 @@ class UserBase:
         self.host = host
         self.summarize = summarize
         self._lock = threading.RLock()
+        self._group = threading.Condition()  # group commit of deliveries (messages.py)
+        self._queue: list[Any] = []
+        self._committing = False
 
     def close(self) -> None:
         """Close the index connection."""
@@ -118,7 +130,7 @@ class UserBase:
     def _row(self, db: sqlite3.Connection, name: str) -> MailboxRow:
         canonical = names.normalize(name)
         row = db.execute(
-            "SELECT id, name, uidvalidity, uidnext, highestmodseq, special_use"
+            "SELECT id, name, uidvalidity, uidnext, highestmodseq, special_use, recent_floor"
             " FROM mailboxes WHERE name = ?",
             (canonical,),
         ).fetchone()
@@ -151,6 +163,17 @@ class UserBase:
             "UPDATE mailboxes SET highestmodseq = ? WHERE id = ?", (box.highestmodseq, box.id)
         )
         return box.highestmodseq
+
+    def _claim_recent(self, db: sqlite3.Connection, box: MailboxRow, first: int) -> range:
+        """\\Recent for this session: the unclaimed UIDs from `first` on (RFC 3501 2.3.2: one
+        session gets each). The claim moves the mailbox's recent floor to UIDNEXT: one row
+        written, however many messages (Dovecot keeps a first-recent UID the same way)."""
+        start = max(box.recent_floor, first)
+        if start >= box.uidnext:
+            return range(0)
+        box.recent_floor = box.uidnext
+        db.execute("UPDATE mailboxes SET recent_floor = ? WHERE id = ?", (box.uidnext, box.id))
+        return range(start, box.uidnext)
 
     def _take_uids(self, db: sqlite3.Connection, box: MailboxRow, n: int) -> int:
         """Reserve `n` UIDs from UIDNEXT; the first one."""

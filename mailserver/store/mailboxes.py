@@ -181,8 +181,8 @@ class MailboxOps(UserBase):
             (dest.id, inbox.id),
         )
         db.execute(
-            "UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?",
-            (inbox.uidnext, inbox.highestmodseq, dest.id),
+            "UPDATE mailboxes SET uidnext = ?, highestmodseq = ?, recent_floor = ? WHERE id = ?",
+            (inbox.uidnext, inbox.highestmodseq, inbox.recent_floor, dest.id),
         )
         self._log_expunged(db, inbox, [uid for uid, _ in rows], self._bump(db, inbox))
 
@@ -256,7 +256,8 @@ class MailboxOps(UserBase):
         with self._read() as db:
             box = self._row(db, name)
             count, recent, unseen, size = db.execute(
-                "SELECT count(*), total(recent), total((flags & 1) = 0), total(size)"
+                f"SELECT count(*), total(uid >= {int(box.recent_floor)}), total((flags & 1) = 0),"
+                " total(size)"
                 " FROM messages WHERE mailbox_id = ?",
                 (box.id,),
             ).fetchone()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import sys
 from array import array
 from collections.abc import Iterable, Sequence
 from typing import Any, BinaryIO
@@ -41,17 +42,20 @@ def _folded(keywords: Iterable[str]) -> frozenset[str]:
 
 
 class _Placed:
-    """A message file durably in place, waiting for its index row."""
+    """A message file on its way in: written to `tmp`, then renamed to `final` (`path` inside
+    its folder), then given its index row."""
 
     __slots__ = (
         "base",
         "bits",
         "data_size",
+        "final",
         "internaldate",
         "keywords",
         "mailbox",
         "path",
         "summary",
+        "tmp",
     )
 
     def __init__(
@@ -64,14 +68,56 @@ class _Placed:
         bits: int,
         keywords: tuple[str, ...],
         summary: tuple[object, ...] | None,
+        tmp: str,
+        final: str,
     ) -> None:
         self.mailbox, self.base, self.path, self.data_size = mailbox, base, path, size
-        self.internaldate, self.bits, self.keywords, self.summary = (
-            internaldate,
-            bits,
-            keywords,
-            summary,
-        )
+        self.internaldate, self.bits, self.keywords = internaldate, bits, keywords
+        self.summary, self.tmp, self.final = summary, tmp, final
+
+
+def settle(placed: Sequence[_Placed]) -> None:
+    """Make written files durable and visible: fsync them (concurrently), rename each into
+    new/ or cur/, fsync each folder once. Several users' files settle together."""
+    try:
+        maildir.run_parallel([p.tmp for p in placed], maildir.fsync_file)
+        for p in placed:
+            os.rename(p.tmp, p.final)
+        maildir.run_parallel({os.path.dirname(p.final) for p in placed}, maildir.fsync_dir)
+    except BaseException:
+        discard(placed)
+        raise
+
+
+def discard(placed: Iterable[_Placed]) -> None:
+    """Remove the files of deliveries that failed before they were acknowledged."""
+    for p in placed:
+        for path in (p.tmp, p.final):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+
+class _Pending:
+    """One caller's deliveries waiting for a group commit, then its UIDs or its error."""
+
+    __slots__ = ("done", "error", "placed", "uids")
+
+    def __init__(self, placed: list[_Placed]) -> None:
+        self.placed = placed
+        self.done = False
+        self.uids: list[int] = []
+        self.error: BaseException | None = None
+
+    def succeed(self, uids: list[int]) -> None:
+        self.uids, self.done = uids, True
+
+    def fail(self, error: BaseException | None) -> None:
+        self.error, self.done = error, True
+
+    def result(self) -> list[int]:
+        if self.error is not None:
+            raise self.error
+        return self.uids
 
 
 class MessageOps(UserBase):
@@ -108,13 +154,20 @@ class MessageOps(UserBase):
         self, items: Sequence[tuple[str, bytes, tuple[str, ...], float | None]]
     ) -> list[_Placed]:
         """The file half of delivery: write, fsync, rename into place, fsync the folders."""
+        placed = self.write_files(items)
+        settle(placed)
+        return placed
+
+    def write_files(
+        self, items: Sequence[tuple[str, bytes, tuple[str, ...], float | None]]
+    ) -> list[_Placed]:
+        """Write each message to its folder's tmp/ (not yet fsynced: `settle` does that)."""
         prepared = []
         for mailbox, data, flag_names, internaldate in items:
             canonical = names.normalize(mailbox)
             bits, keywords = fl.parse(flag_names)
             prepared.append((canonical, maildir.normalize_crlf(data), bits, keywords, internaldate))
         placed: list[_Placed] = []
-        dirs: set[str] = set()
         try:
             for canonical, data, bits, keywords, internaldate in prepared:
                 folder = self.folder_path(canonical)
@@ -123,13 +176,11 @@ class MessageOps(UserBase):
                 now = self.clock()
                 date = int(now if internaldate is None else internaldate)
                 base = maildir.new_base(now, self.host, len(data))
-                tmp = maildir.write_tmp(folder, base, data, date)
                 if bits or keywords:
                     rel = os.path.join("cur", maildir.file_name(base, fl.to_info(bits, keywords)))
                 else:
                     rel = os.path.join("new", base)
-                os.rename(tmp, os.path.join(folder, rel))
-                dirs.add(os.path.dirname(os.path.join(folder, rel)))
+                tmp = maildir.write_tmp(folder, base, data, date, sync=False)
                 placed.append(
                     _Placed(
                         canonical,
@@ -140,23 +191,63 @@ class MessageOps(UserBase):
                         bits,
                         keywords,
                         self._summary_row(data),
+                        tmp,
+                        os.path.join(folder, rel),
                     )
                 )
-            for d in dirs:
-                maildir.fsync_dir(d)
         except BaseException:
-            self.unplace(placed)
+            discard(placed)
             raise
         return placed
 
     def unplace(self, placed: Iterable[_Placed]) -> None:
         """Remove files placed for a delivery that failed before it was acknowledged."""
-        for p in placed:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(os.path.join(self.folder_path(p.mailbox), p.path))
+        discard(placed)
 
     def commit_placed(self, placed: Sequence[_Placed]) -> list[int]:
-        """The index half of delivery: UIDs from UIDNEXT, one MODSEQ per mailbox."""
+        """The index half of delivery: UIDs from UIDNEXT, one MODSEQ per mailbox.
+
+        Group commit: deliveries from several threads that arrive while a commit is under way
+        wait for it and then go in the next transaction together, so they share its WAL fsync
+        (one user's commits are serialised anyway). If the shared transaction fails, each
+        delivery is committed alone, so one bad delivery fails only itself.
+        """
+        entry = _Pending(list(placed))
+        with self._group:
+            self._queue.append(entry)
+            while not entry.done and self._committing:
+                self._group.wait()
+            if entry.done:
+                return entry.result()
+            self._committing = True
+            batch, self._queue = self._queue, []
+        try:
+            self._commit_group(batch)
+        finally:
+            with self._group:
+                self._committing = False
+                self._group.notify_all()
+        return entry.result()
+
+    def _commit_group(self, batch: list[_Pending]) -> None:
+        try:
+            uids = self._commit_now([p for e in batch for p in e.placed])
+        except BaseException:
+            if len(batch) == 1:
+                batch[0].fail(sys.exc_info()[1])
+                return
+            for e in batch:
+                try:
+                    e.succeed(self._commit_now(e.placed))
+                except Exception as error:
+                    e.fail(error)
+            return
+        at = 0
+        for e in batch:
+            e.succeed(uids[at : at + len(e.placed)])
+            at += len(e.placed)
+
+    def _commit_now(self, placed: Sequence[_Placed]) -> list[int]:
         uids: list[int] = []
         with self._write() as db:
             boxes: dict[str, tuple[MailboxRow, int]] = {}
@@ -176,7 +267,7 @@ class MessageOps(UserBase):
             return int(known[0])
         uid = self._take_uids(db, box, 1)
         db.execute(
-            "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+            "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 box.id,
                 uid,
@@ -213,16 +304,7 @@ class MessageOps(UserBase):
                     )
                 ),
             )
-            recent: frozenset[int] = frozenset()
-            if not readonly:
-                recent = frozenset(
-                    r[0]
-                    for r in db.execute(
-                        "UPDATE messages SET recent = 0 WHERE mailbox_id = ? AND recent = 1"
-                        " RETURNING uid",
-                        (box.id,),
-                    ).fetchall()
-                )
+            recent = range(0) if readonly else self._claim_recent(db, box, 1)
             (first_unseen,) = db.execute(
                 "SELECT min(uid) FROM messages WHERE mailbox_id = ? AND flags & 1 = 0", (box.id,)
             ).fetchone()
@@ -485,7 +567,7 @@ class MessageOps(UserBase):
             for i, (uid, new_base, new_path, _) in enumerate(made):
                 _, _, _, size, date, bits, keywords = by_uid[uid]
                 db.execute(
-                    "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                    "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (dst.id, first + i, new_base, new_path, size, date, bits, keywords, modseq),
                 )
                 db.execute(
@@ -555,7 +637,7 @@ class MessageOps(UserBase):
                     changed=[],
                     expunged=[],
                     uids=None,
-                    recent=frozenset(),
+                    recent=range(0),
                 )
         ctx = self._write() if claim_recent else self._read()
         with ctx as db:
@@ -592,16 +674,9 @@ class MessageOps(UserBase):
                         )
                     ),
                 )
-            recent: frozenset[int] = frozenset()
+            recent = range(0)
             if claim_recent and added:
-                recent = frozenset(
-                    r[0]
-                    for r in db.execute(
-                        "UPDATE messages SET recent = 0 WHERE mailbox_id = ? AND uid >= ?"
-                        " AND recent = 1 RETURNING uid",
-                        (box.id, known_uidnext),
-                    ).fetchall()
-                )
+                recent = self._claim_recent(db, box, known_uidnext)
         return Changes(
             highestmodseq=box.highestmodseq,
             uidnext=box.uidnext,

@@ -158,7 +158,7 @@ class ReconcileOps(UserBase):
             keywords = fl.FORWARDED if forwarded else ""
             uid = self._take_uids(db, box, 1)
             db.execute(
-                "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     box.id,
                     uid,

@@ -57,9 +57,9 @@ class MessageMeta:
 class Snapshot:
     """What SELECT/EXAMINE needs: the UIDs in order and the mailbox's counters.
 
-    `recent` holds the UIDs this session got \\Recent for (only one session gets each, RFC 3501
-    section 2.3.2; EXAMINE claims none). `first_unseen` is a UID (the session maps it to a
-    sequence number for `[UNSEEN n]`).
+    `recent` is the range of UIDs this session got \\Recent for (only one session gets each,
+    RFC 3501 section 2.3.2; EXAMINE claims none); some of them may since have been expunged.
+    `first_unseen` is a UID (the session maps it to a sequence number for `[UNSEEN n]`).
     """
 
     name: str
@@ -67,7 +67,7 @@ class Snapshot:
     uidnext: int
     highestmodseq: int
     uids: array[int]
-    recent: frozenset[int]
+    recent: range
     first_unseen: int | None
     keywords: tuple[str, ...]
 
@@ -89,7 +89,7 @@ class Changes:
     changed: list[MessageMeta]
     expunged: list[int] | None
     uids: array[int] | None
-    recent: frozenset[int]
+    recent: range
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

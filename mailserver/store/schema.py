@@ -30,7 +30,8 @@ CREATE TABLE mailboxes (
     highestmodseq INTEGER NOT NULL,
     special_use TEXT,
     expunge_floor INTEGER NOT NULL DEFAULT 0,  -- highest modseq dropped from the expunge log
-    expunge_count INTEGER NOT NULL DEFAULT 0   -- rows in the expunge log
+    expunge_count INTEGER NOT NULL DEFAULT 0,  -- rows in the expunge log
+    recent_floor INTEGER NOT NULL DEFAULT 1    -- UIDs from here on are recent, unclaimed
 );
 CREATE TABLE subscriptions (name TEXT PRIMARY KEY);
 CREATE TABLE messages (
@@ -43,7 +44,6 @@ CREATE TABLE messages (
     flags INTEGER NOT NULL,      -- flags.py bits
     keywords TEXT NOT NULL DEFAULT '',
     modseq INTEGER NOT NULL,
-    recent INTEGER NOT NULL,     -- 1 until one session claims it
     PRIMARY KEY (mailbox_id, uid)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX messages_base ON messages (mailbox_id, base);

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from . import maildir
 from .base import Clock, Summarize
 from .errors import CANNOT, StoreError
+from .messages import discard, settle
 from .records import Delivery, ReconcileReport
 from .user import UserStore
 
@@ -88,9 +89,9 @@ class Store:
         groups: dict[str, list[int]] = {}
         for i, d in enumerate(deliveries):
             groups.setdefault(d.address.lower(), []).append(i)
-        placed = []
+        written = []
         uids = [0] * len(deliveries)
-        committed = 0
+        committed: set[int] = set()
         try:
             for address, indexes in groups.items():
                 user = self.user(address)
@@ -103,16 +104,22 @@ class Store:
                     )
                     for i in indexes
                 ]
-                placed.append((user, indexes, user.place(items)))
-            for user, indexes, files in placed:
+                written.append((user, indexes, user.write_files(items)))
+            settle([p for _, _, files in written for p in files])
+
+            def commit(n: int) -> None:
+                user, indexes, files = written[n]
                 for i, uid in zip(indexes, user.commit_placed(files), strict=True):
                     uids[i] = uid
-                committed += 1
+                committed.add(n)
+
+            maildir.run_parallel(range(len(written)), commit)
         except BaseException:
             # Users already committed keep their copy (as after a crash at this point); the
             # caller answers with an error, and the sender retries: a duplicate, never a loss.
-            for user, _, files in placed[committed:]:
-                user.unplace(files)
+            discard(
+                p for n, (_, _, files) in enumerate(written) if n not in committed for p in files
+            )
             raise
         return uids
 
