@@ -451,19 +451,27 @@ class MessageOps(UserBase):
                     updates.append((uid, new_bits, new_kw, path))
             changed = frozenset(u[0] for u in updates)
             modseq = self._bump(db, box) if updates else box.highestmodseq
-            dirs: set[str] = set()
+            subdirs: set[str] = set()
+            rewritten = []
+            used: dict[str, None] = {}
             for uid, new_bits, new_kw, path in updates:
                 new_path = self._reflag(folder, path, new_bits, new_kw)
                 if new_path != path:
-                    dirs.update(os.path.join(folder, p.split("/")[0]) for p in (path, new_path))
-                db.execute(
-                    "UPDATE messages SET flags = ?, keywords = ?, modseq = ?, path = ?"
-                    " WHERE mailbox_id = ? AND uid = ?",
-                    (new_bits, fl.join_keywords(new_kw), modseq, new_path, box.id, uid),
+                    subdirs.update((path[:3], new_path[:3]))
+                rewritten.append(
+                    (new_bits, fl.join_keywords(new_kw), modseq, new_path, box.id, uid)
                 )
-                self._note_keywords(db, box, new_kw)
-            for d in dirs:  # a rename lost to a power cut would bring the old flags back
-                maildir.fsync_dir(d)
+                used.update(dict.fromkeys(new_kw))
+            db.executemany(
+                "UPDATE messages SET flags = ?, keywords = ?, modseq = ?, path = ?"
+                " WHERE mailbox_id = ? AND uid = ?",
+                rewritten,
+            )
+            self._note_keywords(db, box, tuple(used))
+            # a rename lost to a power cut would bring the old flags back
+            maildir.run_parallel(
+                [os.path.join(folder, d) for d in sorted(subdirs)], maildir.fsync_dir
+            )
             after = self._rows(db, box, [r[0] for r in rows], _META)
         return StoreResult(
             messages=[_meta(r) for r in after], changed=changed, failed=failed, modseq=modseq

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from .errors import CORRUPTION, StoreError
+from .errors import CANNOT, CORRUPTION, StoreError
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 10_000  # another process (the CLI, a second daemon) holding the write lock
@@ -111,10 +111,13 @@ def migrate(db: sqlite3.Connection) -> None:
             if version == SCHEMA_VERSION:
                 db.execute("COMMIT")
                 return
-            if version not in MIGRATIONS:
+            if version > SCHEMA_VERSION:  # never rebuilt: that would throw away its UIDs
                 raise StoreError(
-                    f"index schema version {version} is not one this store knows", CORRUPTION
+                    f"index schema version {version} is newer than this store's ({SCHEMA_VERSION})",
+                    CANNOT,
                 )
+            if version not in MIGRATIONS:
+                raise StoreError(f"index schema version {version} has no migration", CORRUPTION)
             MIGRATIONS[version](db)
             db.execute(f"PRAGMA user_version = {version + 1}")
             db.execute("COMMIT")
