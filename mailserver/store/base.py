@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from . import maildir, names
-from .errors import LIMIT, NONEXISTENT, StoreError
+from .errors import CORRUPTION, INUSE, LIMIT, NONEXISTENT, StoreError
 
 #: A message's summary for the index: optional keys `blob` (bytes: the cached ENVELOPE and
 #: BODYSTRUCTURE as the mime helper encodes them) and the SORT/THREAD columns `date` (int,
@@ -31,6 +31,22 @@ SUMMARY_COLUMNS = {
     "in_reply_to": "in_reply_to",
     "references": "refs",
 }
+
+
+@contextmanager
+def _index_errors() -> Iterator[None]:
+    """SQLite's errors as the store's: a lock held past the busy timeout is INUSE (RFC 5530:
+    try again later), an unreadable index CORRUPTION (reopening the store rebuilds it)."""
+    try:
+        yield
+    except sqlite3.IntegrityError:
+        raise  # a bug in the store, not a state of the index
+    except sqlite3.OperationalError as e:
+        if "locked" in str(e) or "busy" in str(e):
+            raise StoreError(f"index busy: {e}", INUSE) from e
+        raise StoreError(f"index unreadable: {e}", CORRUPTION) from e
+    except sqlite3.DatabaseError as e:
+        raise StoreError(f"index unreadable: {e}", CORRUPTION) from e
 
 
 class MailboxRow:
@@ -93,24 +109,25 @@ class UserBase:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction (BEGIN IMMEDIATE: the write lock is taken at once)."""
-        with self._lock:
+        with self._lock, _index_errors():
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 yield self.db
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
+                self.db.execute("COMMIT")
+            finally:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         """A read transaction: one consistent view across several queries."""
-        with self._lock:
+        with self._lock, _index_errors():
             self.db.execute("BEGIN")
             try:
                 yield self.db
             finally:
-                self.db.execute("COMMIT")
+                if self.db.in_transaction:
+                    self.db.execute("COMMIT")
 
     # -- paths ----------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 NONEXISTENT = "NONEXISTENT"  # the mailbox does not exist
 ALREADYEXISTS = "ALREADYEXISTS"  # CREATE or RENAME onto a name that exists
 CANNOT = "CANNOT"  # a name or an operation the store will never accept
+INUSE = "INUSE"  # another process holds the index's write lock too long: try again
 LIMIT = "LIMIT"  # a documented limit (name length, keywords per message) is reached
 CORRUPTION = "CORRUPTION"  # the index is unreadable (the store rebuilds it on open)
 

@@ -69,6 +69,7 @@ class ReconcileOps(UserBase):
                 report.mailboxes_added += 1
                 self._detail(report, f"mailbox {name!r} added: its folder appeared")
             for name in sorted(disk):
+                self.ensure_folder(name)  # a folder made by another program may lack tmp/
                 self._reconcile_box(db, self._row(db, name), disk[name], report)
         self._sweep(disk.values(), report)
         return report

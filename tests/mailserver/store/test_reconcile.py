@@ -227,3 +227,14 @@ def test_report_details_are_bounded(store: Store, user: UserStore) -> None:
     _, report = reopen(store)
     assert report.adopted == 250
     assert len(report.details) == 200
+
+
+def test_folder_made_without_tmp_gets_one(store: Store, user: UserStore) -> None:
+    os.makedirs(os.path.join(user.maildir, ".Mutt", "cur"))
+    again, report = reopen(store)
+    assert report.mailboxes_added == 1
+    assert again.deliver("Mutt", message()) == 1
+    user_known = os.path.join(again.maildir, ".Sent", "tmp")
+    shutil.rmtree(user_known)
+    again, _ = reopen(store)
+    assert again.deliver("Sent", message()) == 1

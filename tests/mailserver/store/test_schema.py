@@ -97,3 +97,35 @@ def test_unknown_old_version_is_corruption(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(StoreError, match="index schema version 0 has no migration") as info:
         schema.connect(path)
     assert info.value.code == CORRUPTION
+
+
+def test_index_held_too_long_is_inuse(tmp_path: Path, clock: Clock) -> None:
+    user, _ = UserStore.open(str(tmp_path), clock=clock, host="h")
+    user.db.execute("PRAGMA busy_timeout = 50")
+    holder = sqlite3.connect(str(tmp_path / "index.sqlite"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    with pytest.raises(StoreError, match="index busy: database is locked") as info:
+        user.create("X")
+    assert info.value.code == "INUSE"
+    holder.execute("ROLLBACK")
+    holder.close()
+    assert user.create("X").name == "X"  # the failed transaction left nothing behind
+    user.close()
+
+
+def test_damaged_pages_are_found_at_open(tmp_path: Path, clock: Clock) -> None:
+    user, _ = UserStore.open(str(tmp_path), clock=clock, host="h")
+    for n in range(300):
+        user.create(f"box{n:03d}-" + "x" * 100)
+    user.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    user.close()
+    index = tmp_path / "index.sqlite"
+    raw = bytearray(index.read_bytes())
+    page = 4096
+    for offset in range(page * 2, len(raw) - page, page):
+        raw[offset + 100 : offset + 300] = b"\xff" * 200  # B-tree pages past the header
+    index.write_bytes(bytes(raw))
+    again, report = UserStore.open(str(tmp_path), clock=clock, host="h")
+    assert report.rebuilt and report.corrupt_index_kept is not None
+    assert report.mailboxes_added == 300  # every folder is still there, adopted again
+    again.close()
