@@ -70,6 +70,19 @@ class Store:
                 self.reports[key] = report
             return found
 
+    def open_all(self) -> dict[str, ReconcileReport]:
+        """Open (and so reconcile) every user found under the root; address -> report. For
+        the daemon's start, which logs each report."""
+        if not os.path.isdir(self.root):
+            return {}
+        for domain in sorted(os.listdir(self.root)):
+            if not os.path.isdir(os.path.join(self.root, domain)):
+                continue
+            for local in sorted(os.listdir(os.path.join(self.root, domain))):
+                if os.path.isdir(os.path.join(self.root, domain, local, "Maildir")):
+                    self.user(f"{local}@{domain}")
+        return dict(self.reports)
+
     def deliver(
         self,
         address: str,

@@ -356,3 +356,19 @@ def test_pop3_snapshot_and_delete(user: UserStore) -> None:
         uids[0],
         uids[2],
     ]
+
+
+def test_open_all_reconciles_every_user(store: Store, clock: Clock) -> None:
+    store.deliver("a@x.test", "INBOX", message(1))
+    store.deliver("b@y.test", "INBOX", message(2))
+    os.makedirs(os.path.join(store.root, "y.test", "not-a-user"))
+    Path(store.root, "stray-file").write_bytes(b"")
+    b_home = store.home("b@y.test")
+    store.close()
+    Path(b_home, "Maildir", "new", "1.dropped-in").write_bytes(b"m")
+    again = Store(store.root, clock=clock, host="h")
+    reports = again.open_all()
+    assert sorted(reports) == ["a@x.test", "b@y.test"]
+    assert reports["b@y.test"].adopted == 1 and reports["a@x.test"].adopted == 0
+    again.close()
+    assert Store(os.path.join(store.root, "missing")).open_all() == {}
