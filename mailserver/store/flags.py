@@ -45,7 +45,7 @@ def parse(names: Iterable[str]) -> tuple[int, tuple[str, ...]]:
         if name.startswith("\\"):
             known = _BY_LOWER.get(name.lower())
             if known is None:
-                raise StoreError(f"cannot store flag {name!r}", CANNOT)
+                raise StoreError(f"cannot store flag {name!r}")
             bits |= known[1]
         else:
             check_keyword(name)
@@ -58,7 +58,7 @@ def check_keyword(name: str) -> None:
     if not name or len(name) > MAX_KEYWORD:
         raise StoreError(f"keyword must be 1..{MAX_KEYWORD} characters", LIMIT if name else CANNOT)
     if not name.isascii() or any(ch in _NOT_IN_KEYWORD for ch in name):
-        raise StoreError(f"invalid keyword {name!r}", CANNOT)
+        raise StoreError(f"invalid keyword {name!r}")
 
 
 def merge(have: Iterable[str], add: Iterable[str]) -> tuple[str, ...]:

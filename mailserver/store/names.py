@@ -118,7 +118,7 @@ def match(pattern: str, name: str) -> bool:
         elif p == "%":
             pct |= 1 << i
     wild = star | pct
-    inbox = 5 if name == INBOX or name.startswith(INBOX + SEP) else 0
+    inbox = len(INBOX) if name == INBOX or name.startswith(INBOX + SEP) else 0
     states = _closure(1, wild)
     for k, ch in enumerate(name):
         same = 0
