@@ -26,6 +26,19 @@ _META = "uid, size, internaldate, flags, keywords, modseq"
 _IN_CHUNK = 500  # UIDs per "uid IN (...)" query
 
 
+_FLAG_NAMES: dict[tuple[int, str], tuple[str, ...]] = {}  # most messages share a few flag sets
+_FLAG_NAMES_MAX = 4096
+
+
+def _flag_names(bits: int, keywords: str) -> tuple[str, ...]:
+    found = _FLAG_NAMES.get((bits, keywords))
+    if found is None:
+        if len(_FLAG_NAMES) >= _FLAG_NAMES_MAX:
+            _FLAG_NAMES.clear()
+        found = _FLAG_NAMES[bits, keywords] = fl.names(bits, fl.split_keywords(keywords))
+    return found
+
+
 def _meta(row: Sequence[Any]) -> MessageMeta:
     uid, size, internaldate, bits, keywords, modseq = row[:6]
     return MessageMeta(
@@ -33,7 +46,7 @@ def _meta(row: Sequence[Any]) -> MessageMeta:
         size=size,
         internaldate=internaldate,
         modseq=modseq,
-        flags=fl.names(bits, fl.split_keywords(keywords)),
+        flags=_flag_names(bits, keywords),
     )
 
 

@@ -372,3 +372,14 @@ def test_open_all_reconciles_every_user(store: Store, clock: Clock) -> None:
     assert reports["b@y.test"].adopted == 1 and reports["a@x.test"].adopted == 0
     again.close()
     assert Store(os.path.join(store.root, "missing")).open_all() == {}
+
+
+def test_flag_names_memo_is_bounded(user: UserStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mailserver.store import messages
+
+    monkeypatch.setattr(messages, "_FLAG_NAMES_MAX", 3)
+    monkeypatch.setattr(messages, "_FLAG_NAMES", {})
+    uids = [user.deliver("INBOX", message(n), [f"k{n}"]) for n in range(5)]
+    assert [m.flags for m in user.fetch("INBOX")] == [(f"k{n}",) for n in range(5)]
+    assert len(messages._FLAG_NAMES) <= 3
+    assert [m.flags for m in user.fetch("INBOX", uids[:1])] == [("k0",)]
