@@ -628,15 +628,17 @@ class MessageOps(UserBase):
         folder = self.folder_path(box.name)
         dirs = set()
         for _, base, path, *_ in rows:
-            target = os.path.join(folder, path)
-            if not os.path.exists(target):
+            try:
+                os.unlink(os.path.join(folder, path))
+                dirs.add(path[:3])
+            except FileNotFoundError:  # renamed by another program since: find it by its base
                 found = maildir.listing(folder).get(base)
-                target = os.path.join(folder, *found) if found else ""
-            if target:
-                os.unlink(target)
-                dirs.add(os.path.dirname(target))
-        for d in dirs:  # an unlink lost to a power cut would bring the message back
-            maildir.fsync_dir(d)
+                if found:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(os.path.join(folder, *found))
+                    dirs.add(found[0])
+        # an unlink lost to a power cut would bring the message back
+        maildir.run_parallel([os.path.join(folder, d) for d in sorted(dirs)], maildir.fsync_dir)
         gone = [r[0] for r in rows]
         self._drop_rows(db, box, gone)
         return gone

@@ -383,3 +383,13 @@ def test_flag_names_memo_is_bounded(user: UserStore, monkeypatch: pytest.MonkeyP
     assert [m.flags for m in user.fetch("INBOX")] == [(f"k{n}",) for n in range(5)]
     assert len(messages._FLAG_NAMES) <= 3
     assert [m.flags for m in user.fetch("INBOX", uids[:1])] == [("k0",)]
+
+
+def test_expunge_finds_a_file_renamed_behind_its_back(user: UserStore) -> None:
+    a = user.deliver("INBOX", message(1), ["\\Deleted"])
+    b = user.deliver("INBOX", message(2), ["\\Deleted"])
+    path_a = user.message_file("INBOX", a).path
+    os.rename(path_a, path_a + "F")  # mutt flagged it: "...:2,T" -> "...:2,TF"
+    os.unlink(user.message_file("INBOX", b).path)  # and b is already gone
+    assert user.expunge("INBOX") == [a, b]
+    assert files(user) == {"new": [], "cur": [], "tmp": []}
