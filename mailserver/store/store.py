@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from . import maildir
 from .base import Clock, Summarize
+from .delivery import discard, settle
 from .errors import CANNOT, StoreError
-from .messages import discard, settle
 from .records import Delivery, ReconcileReport
 from .user import UserStore
 

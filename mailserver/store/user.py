@@ -7,6 +7,7 @@ import sqlite3
 
 from . import maildir, schema
 from .base import Clock, Summarize
+from .delivery import DeliveryOps
 from .errors import CORRUPTION, StoreError
 from .mailboxes import MailboxOps
 from .messages import MessageOps
@@ -16,7 +17,7 @@ from .records import ReconcileReport
 INDEX = "index.sqlite"
 
 
-class UserStore(MailboxOps, MessageOps, ReconcileOps):
+class UserStore(MailboxOps, DeliveryOps, MessageOps, ReconcileOps):
     """Everything a session does to one user's mail: mailboxes, messages, the change feed.
 
     Layout under the user's home: `Maildir/` (INBOX, `.Sent`, `.Archive.2024`, ...),
