@@ -109,3 +109,56 @@ def test_stale_tmp(tmp_path: Path) -> None:
     assert maildir.stale_tmp(md, ctime + maildir.TMP_MAX_AGE) == []
     assert maildir.stale_tmp(md, ctime + maildir.TMP_MAX_AGE + 1) == [str(tmp_path / "tmp" / "x")]
     assert maildir.stale_tmp(str(tmp_path / "missing"), 0) == []
+
+
+def test_run_parallel_runs_every_job_and_raises_the_first_error(tmp_path: Path) -> None:
+    seen: list[int] = []
+    maildir.run_parallel(range(20), seen.append)
+    assert sorted(seen) == list(range(20))
+    single: list[str] = []
+    maildir.run_parallel(["only"], single.append)
+    assert single == ["only"]
+    maildir.run_parallel([], single.append)
+    assert single == ["only"]
+
+    def fail_on_3(n: int) -> None:
+        if n == 3:
+            raise ValueError("three")
+
+    with pytest.raises(ValueError, match=r"^three$"):
+        maildir.run_parallel(range(8), fail_on_3)
+    with pytest.raises(ValueError, match=r"^three$"):
+        maildir.run_parallel([3], fail_on_3)
+
+
+def test_fsync_file_and_dir(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"x")
+    maildir.fsync_file(str(tmp_path / "f"))
+    maildir.fsync_dir(str(tmp_path))
+    with pytest.raises(FileNotFoundError):
+        maildir.fsync_file(str(tmp_path / "missing"))
+    with pytest.raises(NotADirectoryError):
+        maildir.fsync_dir(str(tmp_path / "f"))
+    maildir.run_parallel([str(tmp_path / "f")] * 3, maildir.fsync_file)
+
+
+def test_write_tmp_without_sync_and_failure_cleanup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    md = str(tmp_path)
+    maildir.ensure(md)
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    maildir.write_tmp(md, "a", b"1", 0, sync=False)
+    assert synced == []
+    maildir.write_tmp(md, "b", b"2", 0)
+    assert len(synced) == 1
+
+    def no_space(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", no_space)
+    with pytest.raises(OSError, match="No space left"):
+        maildir.write_tmp(md, "c", b"3", 0)
+    assert sorted(os.listdir(tmp_path / "tmp")) == ["a", "b"]  # the failed file is gone
