@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -24,36 +26,51 @@ def test_parse_keywords_keeps_first_spelling() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "why", "code"),
+    ("name", "code"),
     [
-        ("\\Recent", "cannot store flag '\\\\\\\\Recent'", CANNOT),
-        ("\\Unknown", "cannot store flag", CANNOT),
-        ("", "keyword must be 1..128 characters", CANNOT),
-        ("a" * 129, "keyword must be 1..128 characters", LIMIT),
-        ("a b", "invalid keyword", CANNOT),
-        ("a(b", "invalid keyword", CANNOT),
-        ("a]", "invalid keyword", CANNOT),
-        ("a%", "invalid keyword", CANNOT),
-        ("a*", "invalid keyword", CANNOT),
-        ('a"', "invalid keyword", CANNOT),
-        ("a{", "invalid keyword", CANNOT),
-        ("a\\b", "invalid keyword", CANNOT),
-        ("é", "invalid keyword", CANNOT),
-        ("a\x7f", "invalid keyword", CANNOT),
-        ("a\x01", "invalid keyword", CANNOT),
+        ("\\Recent", CANNOT),
+        ("\\Unknown", CANNOT),
+        ("", CANNOT),
+        ("a" * 129, LIMIT),
+        ("a b", CANNOT),
+        ("a(b", CANNOT),
+        ("a)", CANNOT),
+        ("a]", CANNOT),
+        ("a%", CANNOT),
+        ("a*", CANNOT),
+        ('a"', CANNOT),
+        ("a{", CANNOT),
+        ("a\\b", CANNOT),
+        ("é", CANNOT),
+        ("a\x7f", CANNOT),
+        ("a\x01", CANNOT),
+        ("a\x20", CANNOT),
     ],
 )
-def test_parse_refuses(name: str, why: str, code: str) -> None:
-    with pytest.raises(StoreError, match=why) as info:
+def test_parse_refuses(name: str, code: str) -> None:
+    if name.startswith("\\"):
+        message = f"cannot store flag {name!r}"
+    elif not name or len(name) > 128:
+        message = "keyword must be 1..128 characters"
+    else:
+        message = f"invalid keyword {name!r}"
+    with pytest.raises(StoreError, match=f"^{re.escape(message)}$") as info:
         fl.parse([name])
     assert info.value.code == code
+
+
+def test_keyword_edge_characters_accepted() -> None:
+    assert fl.parse(["$a!#&'+-./:;<=>?@^_`|~[", "\x21\x7e"]) == (
+        0,
+        ("$a!#&'+-./:;<=>?@^_`|~[", "!~"),
+    )
 
 
 def test_keyword_limits_at_their_edge() -> None:
     fl.check_keyword("a" * 128)
     many = [f"k{i}" for i in range(64)]
     assert len(fl.parse(many)[1]) == 64
-    with pytest.raises(StoreError, match="more than 64 keywords") as info:
+    with pytest.raises(StoreError, match=r"^more than 64 keywords on a message$") as info:
         fl.parse([*many, "one-more"])
     assert info.value.code == LIMIT
 
