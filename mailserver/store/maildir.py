@@ -133,7 +133,7 @@ def run_parallel(items: Iterable[T], job: Callable[[T], object]) -> None:
 
 def write_tmp(maildir: str, base: str, data: bytes, mtime: float, sync: bool = True) -> str:
     """Write `data` to tmp/`base`, stamped with `mtime` and fsynced (unless the caller will,
-    with sync_all); the tmp path."""
+    with run_parallel and fsync_file); the tmp path."""
     path = os.path.join(maildir, "tmp", base)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:

@@ -46,6 +46,11 @@ def test_new_base_format() -> None:
     assert other != base
 
 
+def test_new_base_microseconds() -> None:
+    assert maildir.new_base(1_700_000_000.999999, "h", 1).startswith("1700000000.M999999P")
+    assert maildir.new_base(1_700_000_000.0, "h", 1).startswith("1700000000.M0P")
+
+
 def test_safe_host() -> None:
     assert maildir.safe_host("a/b:c") == "a\\057b\\072c"
     assert maildir.safe_host("") == "localhost"
@@ -77,19 +82,48 @@ def test_file_name() -> None:
 
 def test_ensure_and_write(tmp_path: Path) -> None:
     md = str(tmp_path / "Maildir")
-    assert maildir.ensure(md)
-    assert not maildir.ensure(md)
-    assert sorted(os.listdir(md)) == ["cur", "new", "tmp"]
-    sub = str(tmp_path / "Maildir" / ".Sent")
-    assert maildir.ensure(sub, subfolder=True)
-    assert sorted(os.listdir(sub)) == ["cur", "maildirfolder", "new", "tmp"]
-    path = maildir.write_tmp(md, "base1", b"data", 1_600_000_000)
+    old_umask = os.umask(0o022)
+    try:
+        assert maildir.ensure(md) is True
+        assert maildir.ensure(md) is False
+        assert sorted(os.listdir(md)) == ["cur", "new", "tmp"]
+        sub = str(tmp_path / "Maildir" / ".Sent")
+        assert maildir.ensure(sub, subfolder=True) is True
+        assert maildir.ensure(sub, subfolder=True) is False
+        assert sorted(os.listdir(sub)) == ["cur", "maildirfolder", "new", "tmp"]
+        for d in ("cur", "new", "tmp"):
+            assert os.stat(os.path.join(md, d)).st_mode & 0o777 == 0o700
+        assert os.stat(os.path.join(sub, "maildirfolder")).st_mode & 0o777 == 0o600
+        os.rmdir(os.path.join(md, "new"))
+        assert maildir.ensure(md) is True  # a missing subdirectory is made again
+        assert sorted(os.listdir(md)) == [".Sent", "cur", "new", "tmp"]
+        path = maildir.write_tmp(md, "base1", b"data", 1_600_000_000)
+        assert os.stat(path).st_mode & 0o777 == 0o600
+    finally:
+        os.umask(old_umask)
     assert path == os.path.join(md, "tmp", "base1")
     assert Path(path).read_bytes() == b"data"
     assert os.stat(path).st_mtime == 1_600_000_000
     with pytest.raises(FileExistsError):
         maildir.write_tmp(md, "base1", b"other", 0)
     assert Path(path).read_bytes() == b"data"
+
+
+def test_listing_skips_dot_files_wherever_they_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    maildir.ensure(str(tmp_path))
+    monkeypatch.setattr(os, "listdir", lambda path: [".hidden", "b:2,S", ".x", "a"])
+    assert maildir.listing(str(tmp_path)) == {"a": ("cur", "a"), "b": ("cur", "b:2,S")}
+
+
+def test_stale_tmp_skips_files_that_vanish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    maildir.ensure(str(tmp_path))
+    (tmp_path / "tmp" / "old").write_bytes(b"x")
+    real = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda path: ["gone", *real(path)])
+    now = os.stat(tmp_path / "tmp" / "old").st_ctime + maildir.TMP_MAX_AGE + 1
+    assert maildir.stale_tmp(str(tmp_path), now) == [str(tmp_path / "tmp" / "old")]
 
 
 def test_listing_prefers_cur(tmp_path: Path) -> None:
