@@ -13,6 +13,7 @@ directory (once per directory for a batch). Only then may the index refer to the
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -80,17 +81,21 @@ def file_name(base: str, info: str | None) -> str:
 
 def ensure(path: str, subfolder: bool = False) -> bool:
     """Create the Maildir `path` (cur/ new/ tmp/, and the Maildir++ `maildirfolder` marker for
-    a subfolder) if missing; True when something was created."""
+    a subfolder) if missing; True when something was created. Each piece is made with one
+    atomic call, so two processes doing this at once both succeed."""
     made = False
-    for sub in SUBDIRS:
-        target = os.path.join(path, sub)
-        if not os.path.isdir(target):
-            os.makedirs(target, mode=0o700, exist_ok=True)
-            made = True
-    marker = os.path.join(path, "maildirfolder")
-    if subfolder and not os.path.exists(marker):
-        os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+    with contextlib.suppress(FileExistsError):
+        os.makedirs(path, mode=0o700)
         made = True
+    for sub in SUBDIRS:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(os.path.join(path, sub), 0o700)
+            made = True
+    if subfolder:
+        with contextlib.suppress(FileExistsError):
+            marker = os.path.join(path, "maildirfolder")
+            os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+            made = True
     if made:
         fsync_dir(path)
         fsync_dir(os.path.dirname(os.path.abspath(path)))

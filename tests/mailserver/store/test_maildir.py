@@ -91,8 +91,8 @@ def test_ensure_and_write(tmp_path: Path) -> None:
         assert maildir.ensure(sub, subfolder=True) is True
         assert maildir.ensure(sub, subfolder=True) is False
         assert sorted(os.listdir(sub)) == ["cur", "maildirfolder", "new", "tmp"]
-        for d in ("cur", "new", "tmp"):
-            assert os.stat(os.path.join(md, d)).st_mode & 0o777 == 0o700
+        for d in (md, os.path.join(md, "cur"), os.path.join(md, "new"), os.path.join(md, "tmp")):
+            assert os.stat(d).st_mode & 0o777 == 0o700
         assert os.stat(os.path.join(sub, "maildirfolder")).st_mode & 0o777 == 0o600
         os.rmdir(os.path.join(md, "new"))
         assert maildir.ensure(md) is True  # a missing subdirectory is made again
@@ -124,6 +124,12 @@ def test_stale_tmp_skips_files_that_vanish(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(os, "listdir", lambda path: ["gone", *real(path)])
     now = os.stat(tmp_path / "tmp" / "old").st_ctime + maildir.TMP_MAX_AGE + 1
     assert maildir.stale_tmp(str(tmp_path), now) == [str(tmp_path / "tmp" / "old")]
+
+
+def test_listing_without_new(tmp_path: Path) -> None:
+    os.makedirs(tmp_path / "cur")
+    (tmp_path / "cur" / "a:2,S").write_bytes(b"x")
+    assert maildir.listing(str(tmp_path)) == {"a": ("cur", "a:2,S")}
 
 
 def test_listing_prefers_cur(tmp_path: Path) -> None:
