@@ -248,6 +248,11 @@ def test_list_and_lsub(user: UserStore) -> None:
         "Trash",
     ]
     assert user.list_mailboxes("nothing*") == []
+    assert user.list_subscribed("Sent") == [
+        ListEntry(
+            name="Sent", exists=True, has_children=False, special_use="\\Sent", subscribed=True
+        )
+    ]
 
 
 def test_status(user: UserStore) -> None:
