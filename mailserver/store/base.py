@@ -245,7 +245,16 @@ class UserBase:
             )
 
     def _summary_row(self, data: bytes) -> tuple[object, ...] | None:
+        """The summaries row of a message, or None: without a summarize function, or when it
+        fails or answers with values SQLite cannot hold. A message the summarizer cannot read
+        is still delivered; the session parses it when asked (hostile mail is stored as is)."""
         if self.summarize is None:
             return None
-        summary = self.summarize(data)
-        return (summary.get("blob"), *(summary.get(k) for k in SUMMARY_COLUMNS))
+        try:
+            summary = self.summarize(data)
+            row = (summary.get("blob"), *(summary.get(k) for k in SUMMARY_COLUMNS))
+        except Exception:
+            return None
+        if not all(v is None or isinstance(v, (bytes, str, int)) for v in row):
+            return None
+        return row

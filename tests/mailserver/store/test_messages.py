@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from mailserver.store import (
 )
 from mailserver.store.errors import CANNOT, LIMIT, NONEXISTENT
 
-from .conftest import ADDRESS, T0, Clock, message
+from .conftest import ADDRESS, SCRATCH, T0, Clock, message
 
 
 def files(user: UserStore, mailbox: str = "INBOX") -> dict[str, list[str]]:
@@ -393,3 +395,22 @@ def test_expunge_finds_a_file_renamed_behind_its_back(user: UserStore) -> None:
     os.unlink(user.message_file("INBOX", b).path)  # and b is already gone
     assert user.expunge("INBOX") == [a, b]
     assert files(user) == {"new": [], "cur": [], "tmp": []}
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        lambda data: 1 / 0,
+        lambda data: {"subject": {"not": "a column value"}},
+        lambda data: ["not a mapping"],
+    ],
+)
+def test_a_failing_summarizer_never_stops_delivery(clock: Clock, broken: object) -> None:
+    root = tempfile.mkdtemp(dir=SCRATCH)
+    store = Store(root, clock=clock, host="h", summarize=broken)  # type: ignore[arg-type]
+    user = store.user(ADDRESS)
+    uid = user.deliver("INBOX", message(1))
+    assert user.read_message("INBOX", uid) == message(1)
+    assert user.summary("INBOX", uid) is None
+    store.close()
+    shutil.rmtree(root)
