@@ -1,0 +1,146 @@
+"""Several sessions on one mailbox: the change feed, \\Recent, the expunge log's bound, and
+concurrent writers (threads sharing a store, and a second connection as another process)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from mailserver.store import StoreError, UserStore, base
+from mailserver.store.errors import NONEXISTENT
+
+from .conftest import Clock, message
+
+
+@pytest.fixture
+def other(user: UserStore, clock: Clock) -> Iterator[UserStore]:
+    """The same user's store opened a second time: its own connection, as another process."""
+    second, _ = UserStore.open(user.home, clock=clock, host="other")
+    yield second
+    second.close()
+
+
+def test_feed_sees_another_writers_changes(user: UserStore, other: UserStore) -> None:
+    first = user.deliver("INBOX", message(1))
+    snap = user.select("INBOX")
+    assert list(snap.uids) == [first] and snap.recent == range(first, first + 1)
+    new = other.deliver("INBOX", message(2))
+    other.store("INBOX", [first], "add", ["\\Seen"])
+    feed = user.changes_since("INBOX", snap.highestmodseq, snap.uidnext)
+    assert [m.uid for m in feed.added] == [new]
+    assert [(m.uid, m.flags) for m in feed.changed] == [(first, ("\\Seen",))]
+    assert feed.expunged == [] and feed.uids is None
+    assert feed.recent == range(new, new + 1)
+    assert (feed.highestmodseq, feed.uidnext) == (4, 3)
+    other.store("INBOX", [first], "add", ["\\Deleted"])
+    other.expunge("INBOX")
+    feed2 = user.changes_since("INBOX", feed.highestmodseq, feed.uidnext)
+    assert feed2.expunged == [first]
+    assert feed2.changed == []  # the flag change of an expunged message is not reported
+    assert feed2.added == []
+
+
+def test_no_change_is_an_empty_feed(user: UserStore) -> None:
+    user.deliver("INBOX", message())
+    snap = user.select("INBOX")
+    feed = user.changes_since("INBOX", snap.highestmodseq, snap.uidnext)
+    assert (feed.added, feed.changed, feed.expunged, feed.uids, feed.recent) == (
+        [],
+        [],
+        [],
+        None,
+        range(0),
+    )
+    assert (feed.highestmodseq, feed.uidnext) == (snap.highestmodseq, snap.uidnext)
+
+
+def test_message_added_then_expunged_is_neither(user: UserStore, other: UserStore) -> None:
+    snap = user.select("INBOX")
+    uid = other.deliver("INBOX", message(), ["\\Deleted"])
+    other.expunge("INBOX")
+    feed = user.changes_since("INBOX", snap.highestmodseq, snap.uidnext)
+    assert (feed.added, feed.expunged) == ([], [])
+    assert feed.uidnext == uid + 1
+
+
+def test_recent_goes_to_one_session(user: UserStore, other: UserStore) -> None:
+    a = user.select("INBOX")
+    b = other.select("INBOX")
+    uid = user.deliver("INBOX", message())
+    got_b = other.changes_since("INBOX", b.highestmodseq, b.uidnext)
+    got_a = user.changes_since("INBOX", a.highestmodseq, a.uidnext)
+    assert got_b.recent == range(uid, uid + 1) and len(got_a.recent) == 0
+    assert [m.uid for m in got_a.added] == [uid]
+    assert len(other.select("INBOX").recent) == 0
+
+
+def test_examine_claims_no_recent(user: UserStore) -> None:
+    uid = user.deliver("INBOX", message())
+    snap = user.select("INBOX", readonly=True)
+    assert len(snap.recent) == 0
+    later = user.deliver("INBOX", message(2))
+    feed = user.changes_since("INBOX", snap.highestmodseq, snap.uidnext, claim_recent=False)
+    assert len(feed.recent) == 0
+    assert list(user.select("INBOX").recent) == [uid, later]
+
+
+def test_snapshot_fields(user: UserStore) -> None:
+    a = user.deliver("INBOX", message(1), ["\\Seen"])
+    b = user.deliver("INBOX", message(2))
+    snap = user.select("INBOX")
+    assert snap.first_unseen == b
+    assert list(snap.uids) == [a, b]
+    assert snap.uids.itemsize == 4
+    assert user.select("Sent").first_unseen is None
+    assert list(user.uids("INBOX")) == [a, b]
+
+
+def test_expunge_log_bound(user: UserStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(base, "EXPUNGE_LOG_MAX", 3)
+    uids = [user.deliver("INBOX", message(n)) for n in range(6)]
+    snap = user.select("INBOX")
+    for uid in uids[:5]:  # five expunges, five MODSEQs; the log keeps three
+        user.store("INBOX", [uid], "add", ["\\Deleted"])
+        user.expunge("INBOX")
+    recent_enough = user.changes_since("INBOX", snap.highestmodseq + 4 * 2, snap.uidnext)
+    assert recent_enough.expunged == uids[4:5]
+    too_old = user.changes_since("INBOX", snap.highestmodseq, snap.uidnext)
+    assert too_old.expunged is None
+    assert too_old.uids is not None and list(too_old.uids) == [uids[5]]
+    rows = user.db.execute("SELECT count(*) FROM expunged").fetchone()[0]
+    assert rows == 3
+
+
+def test_deleted_mailbox_feed_says_so(user: UserStore, other: UserStore) -> None:
+    user.create("X")
+    snap = user.select("X")
+    other.delete("X")
+    with pytest.raises(StoreError, match="no mailbox 'X'") as info:
+        user.changes_since("X", snap.highestmodseq, snap.uidnext)
+    assert info.value.code == NONEXISTENT
+
+
+def test_concurrent_deliveries_get_distinct_uids(user: UserStore, other: UserStore) -> None:
+    got: list[int] = []
+    lock = threading.Lock()
+
+    def deliver(store: UserStore, n: int) -> None:
+        for i in range(15):
+            uid = store.deliver("INBOX", message(n * 100 + i))
+            with lock:
+                got.append(uid)
+
+    threads = [
+        threading.Thread(target=deliver, args=(s, n))
+        for n, s in enumerate([user, user, other, other])
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(got) == list(range(1, 61))
+    assert user.status("INBOX").messages == 60
+    bodies = {user.read_message("INBOX", u) for u in got}
+    assert len(bodies) == 60

@@ -1,0 +1,416 @@
+"""Message operations: delivery, APPEND, COPY, MOVE, STORE, EXPUNGE, reading, summaries, POP3."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from mailserver.store import (
+    CopyResult,
+    Delivery,
+    MessageMeta,
+    Pop3Entry,
+    Store,
+    StoreError,
+    UserStore,
+)
+from mailserver.store.errors import CANNOT, LIMIT, NONEXISTENT
+
+from .conftest import ADDRESS, SCRATCH, T0, Clock, message
+
+
+def files(user: UserStore, mailbox: str = "INBOX") -> dict[str, list[str]]:
+    folder = user.folder_path(mailbox)
+    return {sub: sorted(os.listdir(os.path.join(folder, sub))) for sub in ("new", "cur", "tmp")}
+
+
+def test_deliver_writes_crlf_file_in_new(user: UserStore) -> None:
+    uid = user.deliver("INBOX", b"Subject: x\n\nline\rcr\n")
+    assert uid == 1
+    on_disk = files(user)
+    assert on_disk["cur"] == [] and on_disk["tmp"] == []
+    (name,) = on_disk["new"]
+    assert re.fullmatch(rf"{int(T0)}\.M\d+P{os.getpid()}Q\d+\.mx\.test,S=24", name)
+    body = b"Subject: x\r\n\r\nline\r\ncr\r\n"
+    assert Path(user.maildir, "new", name).read_bytes() == body
+    assert user.read_message("INBOX", uid) == body
+    assert user.fetch("INBOX") == [
+        MessageMeta(uid=1, size=24, internaldate=int(T0), flags=(), modseq=2)
+    ]
+
+
+def test_append_with_flags_and_date_goes_to_cur(user: UserStore) -> None:
+    uid = user.deliver(
+        "Sent",
+        message(),
+        ["\\Seen", "\\Answered", "$Forwarded", "Work"],
+        internaldate=1_000_000_000.5,
+    )
+    (name,) = files(user, "Sent")["cur"]
+    assert name.endswith(f",S={len(message())}:2,PRS")
+    assert os.stat(os.path.join(user.folder_path("Sent"), "cur", name)).st_mtime == 1_000_000_000
+    (meta,) = user.fetch("Sent", [uid])
+    assert meta.flags == ("\\Seen", "\\Answered", "$Forwarded", "Work")
+    assert meta.internaldate == 1_000_000_000
+    assert user.select("Sent").keywords == ("$Forwarded", "Work")
+
+
+def test_uids_and_modseqs_increase(user: UserStore) -> None:
+    uids = [user.deliver("INBOX", message(n)) for n in range(3)]
+    assert uids == [1, 2, 3]
+    assert [m.modseq for m in user.fetch("INBOX")] == [2, 3, 4]
+    info = user.mailbox("INBOX")
+    assert (info.uidnext, info.highestmodseq) == (4, 4)
+
+
+def test_deliver_refusals_leave_nothing(user: UserStore) -> None:
+    with pytest.raises(StoreError, match="no mailbox 'Nope'") as info:
+        user.deliver("Nope", message())
+    assert info.value.code == NONEXISTENT
+    with pytest.raises(StoreError, match="cannot store flag"):
+        user.deliver("INBOX", message(), ["\\Recent"])
+    assert files(user) == {"new": [], "cur": [], "tmp": []}
+    assert user.status("INBOX").messages == 0
+
+
+def test_deliver_many_one_transaction(user: UserStore) -> None:
+    uids = user.deliver_many(
+        [
+            ("INBOX", message(1), (), None),
+            ("Sent", message(2), ("\\Seen",), None),
+            ("INBOX", message(3), (), None),
+        ]
+    )
+    assert uids == [1, 1, 2]
+    assert [m.modseq for m in user.fetch("INBOX")] == [2, 2]  # one MODSEQ per mailbox
+
+
+def test_deliver_many_is_all_or_nothing(user: UserStore) -> None:
+    with pytest.raises(StoreError, match="no mailbox 'Gone'"):
+        user.deliver_many([("INBOX", message(1), (), None), ("Gone", message(2), (), None)])
+    assert files(user) == {"new": [], "cur": [], "tmp": []}
+    assert user.mailbox("INBOX").uidnext == 1
+
+
+def test_deliver_batch_across_users(store: Store) -> None:
+    uids = store.deliver_batch(
+        [
+            Delivery(address="bob@hamburger.edu", data=message(1)),
+            Delivery(address="Carol@Hamburger.edu", data=message(1)),
+            Delivery(address="bob@hamburger.edu", data=message(2), mailbox="Junk"),
+            Delivery(address="bob@hamburger.edu", data=message(3)),
+        ]
+    )
+    assert uids == [1, 1, 1, 2]
+    carol = store.user("carol@hamburger.edu")
+    assert carol.home == os.path.join(store.root, "hamburger.edu", "carol")
+    assert carol.read_message("INBOX", 1) == message(1)
+    assert store.user(ADDRESS).read_message("INBOX", 2) == message(3)
+
+
+def test_deliver_batch_failure_acknowledges_nothing(store: Store) -> None:
+    with pytest.raises(StoreError, match="no mailbox 'Gone'"):
+        store.deliver_batch(
+            [
+                Delivery(address="a@x.test", data=message(1)),
+                Delivery(address="b@x.test", data=message(2), mailbox="Gone"),
+            ]
+        )
+    for who in ("a@x.test", "b@x.test"):
+        assert store.user(who).status("INBOX").messages == 0
+        assert files(store.user(who)) == {"new": [], "cur": [], "tmp": []}
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "nobody",
+        "@x.test",
+        "a@",
+        "a/b@x.test",
+        "a@../x",
+        ".a@x.test",
+        "a@.x",
+        "a\x00@x.test",
+        "a@x\\y",
+    ],
+)
+def test_bad_addresses(store: Store, address: str) -> None:
+    with pytest.raises(StoreError, match="not a mailbox address") as info:
+        store.home(address)
+    assert info.value.code == CANNOT
+
+
+def test_store_modes_and_file_names(user: UserStore) -> None:
+    uid = user.deliver("INBOX", message())
+    r = user.store("INBOX", [uid], "add", ["\\Seen", "\\Flagged", "Work"])
+    assert r.changed == {uid} and r.failed == [] and r.modseq == 3
+    assert r.messages == [
+        MessageMeta(
+            uid=uid,
+            size=len(message()),
+            internaldate=int(T0),
+            flags=("\\Seen", "\\Flagged", "Work"),
+            modseq=3,
+        )
+    ]
+    assert files(user)["new"] == []
+    assert files(user)["cur"][0].endswith(":2,FS")
+    r = user.store("INBOX", [uid], "remove", ["\\Flagged", "WORK"])
+    assert r.messages[0].flags == ("\\Seen",) and r.modseq == 4
+    assert files(user)["cur"][0].endswith(":2,S")
+    r = user.store("INBOX", [uid], "set", ["\\Deleted", "\\Draft"])
+    assert r.messages[0].flags == ("\\Deleted", "\\Draft")
+    assert files(user)["cur"][0].endswith(":2,DT")
+    r = user.store("INBOX", [uid], "set", ["\\Deleted", "\\Draft"])
+    assert r.changed == frozenset() and r.modseq == 5  # no change, no new MODSEQ
+    assert user.mailbox("INBOX").highestmodseq == 5
+
+
+def test_store_keeps_foreign_info_letters(user: UserStore) -> None:
+    uid = user.deliver("INBOX", message(), ["\\Seen"])
+    (name,) = files(user)["cur"]
+    cur = os.path.join(user.maildir, "cur")
+    os.rename(os.path.join(cur, name), os.path.join(cur, name + "ab"))  # Dovecot keyword letters
+    user.reconcile()
+    user.store("INBOX", [uid], "add", ["\\Flagged"])
+    assert files(user)["cur"][0].endswith(":2,FSab")
+
+
+def test_store_unchangedsince(user: UserStore) -> None:
+    a, b = user.deliver("INBOX", message(1)), user.deliver("INBOX", message(2))
+    user.store("INBOX", [b], "add", ["\\Seen"])  # b now has modseq 4, a has 2
+    r = user.store("INBOX", [a, b, 99], "add", ["\\Flagged"], unchanged_since=3)
+    assert r.failed == [b]
+    assert r.changed == {a}
+    assert [m.uid for m in r.messages] == [a, b]
+    assert r.messages[1].flags == ("\\Seen",)
+    r = user.store("INBOX", [a], "add", ["\\Answered"], unchanged_since=0)
+    assert r.failed == [a] and r.changed == frozenset()
+
+
+def test_store_refusals(user: UserStore) -> None:
+    uid = user.deliver("INBOX", message())
+    with pytest.raises(StoreError, match="unknown STORE mode 'toggle'"):
+        user.store("INBOX", [uid], "toggle", ["\\Seen"])
+    with pytest.raises(StoreError, match="cannot store flag"):
+        user.store("INBOX", [uid], "add", ["\\Recent"])
+    many = [f"k{i}" for i in range(40)]
+    user.store("INBOX", [uid], "add", many)
+    with pytest.raises(StoreError, match="more than 64 keywords") as info:
+        user.store("INBOX", [uid], "add", [f"j{i}" for i in range(25)])
+    assert info.value.code == LIMIT
+    assert user.fetch("INBOX")[0].flags == tuple(many)
+
+
+def test_store_on_unknown_uids_is_empty(user: UserStore) -> None:
+    r = user.store("INBOX", [5, 6], "add", ["\\Seen"])
+    assert (r.messages, r.changed, r.failed, r.modseq) == ([], frozenset(), [], 1)
+
+
+def test_copy(user: UserStore) -> None:
+    a = user.deliver("INBOX", message(1), ["\\Seen", "Work"])
+    b = user.deliver("INBOX", message(2))
+    result = user.copy("INBOX", [b, a, 77], "Archive")
+    assert result == CopyResult(
+        uidvalidity=user.mailbox("Archive").uidvalidity, mapping=[(a, 1), (b, 2)]
+    )
+    copies = user.fetch("Archive")
+    assert [m.flags for m in copies] == [("\\Seen", "Work"), ()]
+    assert [user.read_message("Archive", u) for u in (1, 2)] == [message(1), message(2)]
+    assert user.select("Archive").recent == range(1, 3)
+    assert files(user, "Archive")["new"] and files(user, "Archive")["cur"]
+    # a hard link: same inode, different base
+    src = user.message_file("INBOX", a).path
+    dst = user.message_file("Archive", 1).path
+    assert os.stat(src).st_ino == os.stat(dst).st_ino
+    assert os.path.basename(src).split(":")[0] != os.path.basename(dst).split(":")[0]
+    assert user.status("INBOX").messages == 2
+    assert user.copy("INBOX", [], "Archive").mapping == []
+
+
+def test_copy_to_missing_mailbox(user: UserStore) -> None:
+    user.deliver("INBOX", message())
+    with pytest.raises(StoreError, match="no mailbox 'Nope'") as info:
+        user.copy("INBOX", [1], "Nope")
+    assert info.value.code == NONEXISTENT
+
+
+def test_move(user: UserStore) -> None:
+    a = user.deliver("INBOX", message(1), ["\\Flagged"])
+    b = user.deliver("INBOX", message(2))
+    before = user.mailbox("INBOX")
+    result = user.move("INBOX", [a, b], "Trash")
+    assert result.mapping == [(a, 1), (b, 2)]
+    assert files(user) == {"new": [], "cur": [], "tmp": []}
+    assert [m.flags for m in user.fetch("Trash")] == [("\\Flagged",), ()]
+    changes = user.changes_since("INBOX", before.highestmodseq, before.uidnext)
+    assert changes.expunged == [a, b]
+    assert user.read_message("Trash", 2) == message(2)
+    with pytest.raises(StoreError, match="cannot move messages to the mailbox they are in"):
+        user.move("Trash", [1], "Trash")
+
+
+def test_expunge(user: UserStore) -> None:
+    uids = [user.deliver("INBOX", message(n)) for n in range(4)]
+    user.store("INBOX", uids[:3], "add", ["\\Deleted"])
+    assert user.expunge("INBOX", [uids[1], uids[3]]) == [uids[1]]  # UID EXPUNGE
+    assert user.expunge("INBOX") == [uids[0], uids[2]]
+    assert [m.uid for m in user.fetch("INBOX")] == [uids[3]]
+    assert len(files(user)["cur"]) + len(files(user)["new"]) == 1
+    assert user.expunge("INBOX") == []
+    with pytest.raises(StoreError, match="no message with UID 1") as info:
+        user.read_message("INBOX", uids[0])
+    assert info.value.code == NONEXISTENT
+
+
+def test_fetch_selects_uids(user: UserStore) -> None:
+    for n in range(7):
+        user.deliver("INBOX", message(n))
+    uids = user.deliver_many([("INBOX", message(n), (), None) for n in range(600)])
+    assert [m.uid for m in user.fetch("INBOX", [uids[0], uids[-1], 9999])] == [uids[0], uids[-1]]
+    wide = set(uids[::2]) | {10_000}
+    assert [m.uid for m in user.fetch("INBOX", wide)] == sorted(set(uids[::2]))
+    assert user.fetch("INBOX", []) == []
+    assert len(user.fetch("INBOX")) == 607
+
+
+def test_open_follows_a_rename_behind_the_index(user: UserStore) -> None:
+    uid = user.deliver("INBOX", message())
+    (name,) = files(user)["new"]
+    os.rename(
+        os.path.join(user.maildir, "new", name), os.path.join(user.maildir, "cur", name + ":2,S")
+    )
+    assert user.read_message("INBOX", uid) == message()
+    os.unlink(os.path.join(user.maildir, "cur", name + ":2,S"))
+    with pytest.raises(StoreError, match="the file of UID 1 vanished") as info:
+        user.read_message("INBOX", uid)
+    assert info.value.code == NONEXISTENT
+
+
+def summarize(data: bytes) -> Mapping[str, object]:
+    subject = data.split(b"Subject: ")[1].split(b"\r\n")[0].decode()
+    return {
+        "blob": b"cached:" + subject.encode(),
+        "subject": subject,
+        "date": 42,
+        "message_id": "<id@x>",
+    }
+
+
+def test_summaries(tmp_path: Path, clock: Clock) -> None:
+    store = Store(str(tmp_path), clock=clock, host="h", summarize=summarize)
+    user = store.user(ADDRESS)
+    uid = user.deliver("INBOX", message(7))
+    expected = {
+        "blob": b"cached:msg 7",
+        "date": 42,
+        "subject": "msg 7",
+        "from": None,
+        "to": None,
+        "cc": None,
+        "message_id": "<id@x>",
+        "in_reply_to": None,
+        "references": None,
+    }
+    assert user.summary("INBOX", uid) == expected
+    user.copy("INBOX", [uid], "Archive")
+    assert user.summary("Archive", 1) == expected
+    store.close()
+
+
+def test_summary_computed_on_first_use(store: Store, clock: Clock) -> None:
+    user = store.user(ADDRESS)
+    uid = user.deliver("INBOX", message(3))
+    assert user.summary("INBOX", uid) is None  # no summarize function
+    store.close()
+    later = Store(store.root, clock=clock, host="h", summarize=summarize)
+    assert later.user(ADDRESS).summary("INBOX", uid) == {
+        "blob": b"cached:msg 3",
+        "date": 42,
+        "subject": "msg 3",
+        "from": None,
+        "to": None,
+        "cc": None,
+        "message_id": "<id@x>",
+        "in_reply_to": None,
+        "references": None,
+    }
+    later.close()
+
+
+def test_pop3_snapshot_and_delete(user: UserStore) -> None:
+    uids = [user.deliver("INBOX", message(n)) for n in range(3)]
+    v = user.mailbox("INBOX").uidvalidity
+    assert user.pop3_snapshot() == [
+        Pop3Entry(uid=u, size=len(message(n)), uidl=f"{v:08x}{u:08x}") for n, u in enumerate(uids)
+    ]
+    before = user.mailbox("INBOX")
+    assert user.pop3_delete([uids[0], uids[2], 99]) == [uids[0], uids[2]]
+    assert [e.uid for e in user.pop3_snapshot()] == [uids[1]]
+    assert user.changes_since("INBOX", before.highestmodseq, before.uidnext).expunged == [
+        uids[0],
+        uids[2],
+    ]
+
+
+def test_open_all_reconciles_every_user(store: Store, clock: Clock) -> None:
+    store.deliver("a@x.test", "INBOX", message(1))
+    store.deliver("b@y.test", "INBOX", message(2))
+    os.makedirs(os.path.join(store.root, "y.test", "not-a-user"))
+    Path(store.root, "stray-file").write_bytes(b"")
+    b_home = store.home("b@y.test")
+    store.close()
+    Path(b_home, "Maildir", "new", "1.dropped-in").write_bytes(b"m")
+    again = Store(store.root, clock=clock, host="h")
+    reports = again.open_all()
+    assert sorted(reports) == ["a@x.test", "b@y.test"]
+    assert reports["b@y.test"].adopted == 1 and reports["a@x.test"].adopted == 0
+    again.close()
+    assert Store(os.path.join(store.root, "missing")).open_all() == {}
+
+
+def test_flag_names_memo_is_bounded(user: UserStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mailserver.store import messages
+
+    monkeypatch.setattr(messages, "_FLAG_NAMES_MAX", 3)
+    monkeypatch.setattr(messages, "_FLAG_NAMES", {})
+    uids = [user.deliver("INBOX", message(n), [f"k{n}"]) for n in range(5)]
+    assert [m.flags for m in user.fetch("INBOX")] == [(f"k{n}",) for n in range(5)]
+    assert len(messages._FLAG_NAMES) <= 3
+    assert [m.flags for m in user.fetch("INBOX", uids[:1])] == [("k0",)]
+
+
+def test_expunge_finds_a_file_renamed_behind_its_back(user: UserStore) -> None:
+    a = user.deliver("INBOX", message(1), ["\\Deleted"])
+    b = user.deliver("INBOX", message(2), ["\\Deleted"])
+    path_a = user.message_file("INBOX", a).path
+    os.rename(path_a, path_a + "F")  # mutt flagged it: "...:2,T" -> "...:2,TF"
+    os.unlink(user.message_file("INBOX", b).path)  # and b is already gone
+    assert user.expunge("INBOX") == [a, b]
+    assert files(user) == {"new": [], "cur": [], "tmp": []}
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        lambda data: 1 / 0,
+        lambda data: {"subject": {"not": "a column value"}},
+        lambda data: ["not a mapping"],
+    ],
+)
+def test_a_failing_summarizer_never_stops_delivery(clock: Clock, broken: object) -> None:
+    root = tempfile.mkdtemp(dir=SCRATCH)
+    store = Store(root, clock=clock, host="h", summarize=broken)  # type: ignore[arg-type]
+    user = store.user(ADDRESS)
+    uid = user.deliver("INBOX", message(1))
+    assert user.read_message("INBOX", uid) == message(1)
+    assert user.summary("INBOX", uid) is None
+    store.close()
+    shutil.rmtree(root)

@@ -1,0 +1,131 @@
+"""The index schema: pragmas, versions, the migration hook, and refusals."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from mailserver.store import StoreError, UserStore, schema
+from mailserver.store.errors import CANNOT, CORRUPTION
+
+from .conftest import Clock
+
+
+def test_connect_sets_wal_full_busy_timeout(tmp_path: Path) -> None:
+    db = schema.connect(str(tmp_path / "i.sqlite"))
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert db.execute("PRAGMA busy_timeout").fetchone()[0] == schema.BUSY_TIMEOUT_MS
+    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == {
+        "meta",
+        "mailboxes",
+        "subscriptions",
+        "messages",
+        "summaries",
+        "expunged",
+        "keywords",
+    }
+    db.close()
+
+
+def test_migration_hook_runs_each_step_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = str(tmp_path / "i.sqlite")
+    schema.connect(path).close()
+    ran = []
+
+    def to_2(db: sqlite3.Connection) -> None:
+        ran.append(2)
+        db.execute("ALTER TABLE messages ADD COLUMN thread INTEGER")
+
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
+    monkeypatch.setitem(schema.MIGRATIONS, 1, to_2)
+    db = schema.connect(path)
+    assert ran == [2]
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    db.execute("SELECT thread FROM messages").fetchall()
+    db.close()
+    schema.connect(path).close()
+    assert ran == [2]
+
+
+def test_failed_migration_leaves_the_old_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = str(tmp_path / "i.sqlite")
+    schema.connect(path).close()
+
+    def broken(db: sqlite3.Connection) -> None:
+        db.execute("ALTER TABLE messages ADD COLUMN half INTEGER")
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
+    monkeypatch.setitem(schema.MIGRATIONS, 1, broken)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        schema.connect(path)
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    columns = [r[1] for r in db.execute("PRAGMA table_info(messages)")]
+    assert "half" not in columns
+    db.close()
+
+
+def test_newer_index_is_refused_not_rebuilt(tmp_path: Path, clock: Clock) -> None:
+    user, _ = UserStore.open(str(tmp_path), clock=clock, host="h")
+    user.deliver("INBOX", b"x\r\n")
+    user.db.execute("PRAGMA user_version = 7")
+    user.close()
+    with pytest.raises(
+        StoreError,
+        match="index schema version 7 is newer than this store's "
+        r"\(1\)",
+    ) as info:
+        UserStore.open(str(tmp_path), clock=clock, host="h")
+    assert info.value.code == CANNOT
+    assert not list(tmp_path.glob("index.sqlite.corrupt-*"))
+
+
+def test_unknown_old_version_is_corruption(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = str(tmp_path / "i.sqlite")
+    monkeypatch.delitem(schema.MIGRATIONS, 0)
+    with pytest.raises(StoreError, match="index schema version 0 has no migration") as info:
+        schema.connect(path)
+    assert info.value.code == CORRUPTION
+
+
+def test_index_held_too_long_is_inuse(tmp_path: Path, clock: Clock) -> None:
+    user, _ = UserStore.open(str(tmp_path), clock=clock, host="h")
+    user.db.execute("PRAGMA busy_timeout = 50")
+    holder = sqlite3.connect(str(tmp_path / "index.sqlite"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    with pytest.raises(StoreError, match="index busy: database is locked") as info:
+        user.create("X")
+    assert info.value.code == "INUSE"
+    holder.execute("ROLLBACK")
+    holder.close()
+    assert user.create("X").name == "X"  # the failed transaction left nothing behind
+    user.close()
+
+
+def test_damaged_pages_are_found_at_open(tmp_path: Path, clock: Clock) -> None:
+    user, _ = UserStore.open(str(tmp_path), clock=clock, host="h")
+    for n in range(300):
+        user.create(f"box{n:03d}-" + "x" * 100)
+    user.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    user.close()
+    index = tmp_path / "index.sqlite"
+    raw = bytearray(index.read_bytes())
+    page = 4096
+    for offset in range(page * 2, len(raw) - page, page):
+        raw[offset + 100 : offset + 300] = b"\xff" * 200  # B-tree pages past the header
+    index.write_bytes(bytes(raw))
+    again, report = UserStore.open(str(tmp_path), clock=clock, host="h")
+    assert report.rebuilt and report.corrupt_index_kept is not None
+    assert report.mailboxes_added == 300  # every folder is still there, adopted again
+    again.close()
