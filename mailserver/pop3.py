@@ -243,7 +243,7 @@ class Session:
         self.user, self._drop, self._messages = user, maildrop, messages
         self.state = State.TRANSACTION
         count, octets = self._stat()
-        reply = _ok(f"{user} has {count} messages ({octets} octets)")
+        reply = _ok(f"maildrop has {count} messages ({octets} octets)")  # never echo the name
         return [Send(data=reply), *self._run()]
 
     # -- line handling -------------------------------------------------------------------
