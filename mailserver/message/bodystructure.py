@@ -102,7 +102,10 @@ def _common_extension(header: Header) -> list[ImapValue]:
     dsp: ImapValue = None
     if disposition is not None:
         dsp = [disposition.type, _params(disposition)]
-    return [dsp, _languages(header.get(b"content-language")), header.get(b"content-location")]
+    location = header.get(b"content-location")
+    if location is not None:  # a folded URI loses the white space folding added (RFC 2557)
+        location = b"".join(location.split())
+    return [dsp, _languages(header.get(b"content-language")), location]
 
 
 def _languages(value: bytes | None) -> ImapValue:

@@ -8,13 +8,14 @@ pass over the bytes, `bytes.find` (C speed) to jump from one line starting with 
 next, no copy of any body (a 50 MB attachment is never sliced).
 
 How boundaries are found (RFC 2046 §5.1.1). The parser keeps a stack of the boundaries of
-every open multipart; a line is a delimiter when it begins with "--" and one of them
-(innermost first; what follows on the line is not checked, as most readers do), and closes its
-multipart when "--" follows the boundary. The CRLF (or LF) before a delimiter line belongs to
-the delimiter, not to the part before it. An enclosing multipart's delimiter also ends every
-part inside it, so an inner multipart that is never closed ends there; one never closed at
-all ends with the message. A multipart whose boundary never appears has no parts: everything
-is preamble.
+every open multipart; a line is a delimiter when it is "--" and one of them (innermost first)
+followed by nothing but white space (RFC 2046's transport padding), and it closes its
+multipart when "--" follows the boundary (the rest of that line does not matter). So a
+boundary that is a prefix of another ("b" and "b2") does not end the other's parts. The CRLF
+(or LF) before a delimiter line belongs to the delimiter, not to the part before it. An
+enclosing multipart's delimiter also ends every part inside it, so an inner multipart that is
+never closed ends there; one never closed at all ends with the message. A multipart whose
+boundary never appears has no parts: everything is preamble.
 
 Limits: at most `max_parts` entities (the message itself, each body part, each embedded
 message) and `max_depth` levels of nesting (multipart or message/rfc822). Past either, a
@@ -36,6 +37,7 @@ from mailserver.message.params import ContentType, parse_content_type
 
 _IDENTITY = frozenset({b"", b"7bit", b"8bit", b"binary"})
 _MESSAGE_SUBTYPES = frozenset({b"rfc822", b"global"})
+_MAX_PADDING = 998  # white space after a boundary: no longer than a line may be (RFC 5322)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,15 +115,15 @@ class _Parser:
         buf = self.buf
         for level in range(len(self.bounds) - 1, -1, -1):
             bound = self.bounds[level]
-            if buf.startswith(bound, pos):
-                after_bound = pos + len(bound)
-                nl = buf.find(b"\n", after_bound)
-                return _Delimiter(
-                    start=pos,
-                    level=level,
-                    close=buf.startswith(b"--", after_bound),
-                    after=self.end if nl < 0 else nl + 1,
-                )
+            if not buf.startswith(bound, pos):
+                continue
+            after_bound = pos + len(bound)
+            nl = buf.find(b"\n", after_bound)
+            after = self.end if nl < 0 else nl + 1
+            close = buf.startswith(b"--", after_bound)
+            padding = after - after_bound <= _MAX_PADDING
+            if close or (padding and not buf[after_bound:after].strip(b" \t\r\n")):
+                return _Delimiter(start=pos, level=level, close=close, after=after)
         return None
 
     def is_delimiter(self, pos: int) -> bool:

@@ -1,0 +1,265 @@
+"""The message core's MIME tree: offsets, broken MIME, bare LF, limits, and large messages."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from mailserver.message import Limits, Message, Part, parse_section
+from mailserver.message.header import parse_header, unfold
+from mailserver.message.structure import parse_structure
+from tests.mailserver.mimedata import NESTED, crlf
+
+
+def spans(part: Part, buf: bytes) -> list[tuple[bytes, bytes]]:
+    """(header, body) bytes of every part, depth first."""
+    return [
+        (buf[p.header.start : p.header.end], buf[p.body_start : p.body_end]) for p in part.walk()
+    ]
+
+
+def test_offsets_of_a_simple_multipart() -> None:
+    raw = crlf(
+        'Content-Type: multipart/mixed; boundary="b"\n\npre\n--b\nX: 1\n\none\n--b\n\ntwo\n'
+        "--b--\nepi\n"
+    )
+    root = parse_structure(raw)
+    assert spans(root, raw) == [
+        (
+            b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n',
+            b"pre\r\n--b\r\nX: 1\r\n\r\none\r\n--b\r\n\r\ntwo\r\n--b--\r\nepi\r\n",
+        ),
+        (b"X: 1\r\n\r\n", b"one"),
+        (b"\r\n", b"two"),
+    ]
+
+
+def test_bare_lf_message_parses_like_the_crlf_one() -> None:
+    lf = NESTED.replace(b"\r\n", b"\n")
+    crlf_msg, lf_msg = Message(NESTED), Message(lf)
+    assert lf_msg.envelope() == crlf_msg.envelope()
+    assert bytes(lf_msg.section(parse_section(b"4.2.2.2"))) == b"part 4.2.2.2"
+    assert bytes(lf_msg.section(parse_section(b"4.1.MIME"))) == b"Content-Type: IMAGE/GIF\n\n"
+    # Sizes are those of the bytes as stored (here LF), matching what BODY[...] returns.
+    assert lf_msg.bodystructure()[3][1][6] == len(lf_msg.section(parse_section(b"4.2")))
+
+
+def test_mixed_line_endings_and_lone_cr() -> None:
+    raw = b"Subject: a\nX: b\r\n\r\nline\rstill line\nnext"
+    msg = Message(raw)
+    assert msg.header.get(b"x") == b"b"
+    assert bytes(msg.section(parse_section(b"TEXT"))) == b"line\rstill line\nnext"
+    assert msg.bodystructure()[7] == 2
+
+
+def test_header_without_blank_line_runs_to_the_end() -> None:
+    msg = Message(b"Subject: a\r\nFrom: b@c\r\n")
+    assert bytes(msg.section(parse_section(b"HEADER"))) == b"Subject: a\r\nFrom: b@c\r\n"
+    assert bytes(msg.section(parse_section(b"TEXT"))) == b""
+    assert msg.bodystructure()[6:8] == [0, 0]
+
+
+def test_empty_message() -> None:
+    msg = Message(b"")
+    assert msg.size == 0
+    assert msg.envelope() == [None] * 10
+    assert msg.body() == [b"text", b"plain", [b"charset", b"us-ascii"], None, None, b"7bit", 0, 0]
+    assert bytes(msg.section(parse_section(b""))) == b""
+    assert bytes(msg.section(parse_section(b"1"))) == b""
+
+
+def test_message_starting_with_blank_line_has_an_empty_header() -> None:
+    msg = Message(b"\r\nbody")
+    assert msg.header.fields == ()
+    assert bytes(msg.section(parse_section(b"HEADER"))) == b"\r\n"
+    assert bytes(msg.section(parse_section(b"TEXT"))) == b"body"
+
+
+def test_header_fields_folding_colonless_and_leading_continuation() -> None:
+    raw = b" lead\r\nSubject : a\r\n\tb\r\nno colon here\r\nX:\r\n\r\n"
+    header = parse_header(raw, 0, len(raw))
+    assert [(f.name, f.has_colon) for f in header.fields] == [
+        (b" lead", False),
+        (b"Subject", True),
+        (b"no colon here", False),
+        (b"X", True),
+    ]
+    assert header.get(b"SUBJECT") == b"a\tb"
+    assert header.raw(header.fields[1]) == b"Subject : a\r\n\tb\r\n"
+    assert header.get(b"x") == b""
+    assert header.get(b"no colon here") is None
+    assert header.end == len(raw)
+
+
+def test_unfold() -> None:
+    assert unfold(b" a\r\n b\n\tc \r\n") == b"a b\tc"
+    assert unfold(b"plain") == b"plain"
+
+
+def test_unterminated_inner_multipart_ends_at_the_outer_delimiter() -> None:
+    raw = crlf(
+        'Content-Type: multipart/mixed; boundary="out"\n\n--out\n'
+        'Content-Type: multipart/alternative; boundary="in"\n\n--in\n\ninner one\n'
+        "--out\n\nsecond outer\n--out--\n"
+    )
+    msg = Message(raw)
+    assert bytes(msg.section(parse_section(b"1.1"))) == b"inner one"
+    assert bytes(msg.section(parse_section(b"2"))) == b"second outer"
+    assert len(msg.root.children) == 2
+
+
+def test_missing_close_delimiter_runs_to_the_end() -> None:
+    raw = crlf('Content-Type: multipart/mixed; boundary="b"\n\n--b\n\none\n--b\n\ntwo\n')
+    msg = Message(raw)
+    assert bytes(msg.section(parse_section(b"2"))) == b"two\r\n"
+
+
+def test_boundary_that_is_a_prefix_of_another_line_is_not_a_delimiter() -> None:
+    raw = crlf(
+        'Content-Type: multipart/mixed; boundary="b"\n\n--b\n'
+        'Content-Type: multipart/mixed; boundary="b2"\n\n--b2\n\ninner\n--b2--\n'
+        "--b \t\n\nsecond\n--b--trailing\nepilogue\n"
+    )
+    msg = Message(raw)
+    assert bytes(msg.section(parse_section(b"1.1"))) == b"inner"
+    assert bytes(msg.section(parse_section(b"2"))) == b"second"
+    assert len(msg.root.children) == 2
+
+
+def test_part_header_cut_by_a_delimiter_has_an_empty_body() -> None:
+    raw = crlf(
+        'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/html\n--b\n'
+        'Content-Type: multipart/mixed; boundary="c"\n--b--\n'
+    )
+    msg = Message(raw)
+    first, second = msg.root.children
+    assert first.subtype == b"html"
+    assert first.body_start == first.body_end == raw.index(b"--b\r\nContent-Type: multipart")
+    assert bytes(msg.section(parse_section(b"1"))) == b""
+    assert bytes(msg.section(parse_section(b"1.MIME"))) == b"Content-Type: text/html\r\n"
+    assert second.children == []
+    assert bytes(msg.section(parse_section(b"2"))) == b""
+
+
+def test_base64_message_rfc822_is_opaque() -> None:
+    raw = crlf(
+        'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: message/rfc822\n'
+        "Content-Transfer-Encoding: base64\n\nU3ViamVjdDogeA0KDQp4\n--b--\n"
+    )
+    part = Message(raw).bodystructure()[0]
+    assert part == [b"message", b"rfc822", None, None, None, b"base64", 20, None, None, None, None]
+
+
+def test_message_global_is_opened_like_rfc822() -> None:
+    raw = crlf("Content-Type: message/global\n\nSubject: \u00e9t\u00e9\n\nhi\n")
+    body = Message(raw).body()
+    assert body[7][1] == "été".encode()
+    assert body[8] == [b"text", b"plain", [b"charset", b"us-ascii"], None, None, b"7bit", 4, 1]
+
+
+def nested_messages(depth: int) -> bytes:
+    return b"Subject: 0\r\nContent-Type: message/rfc822\r\n\r\n" * depth + b"Subject: last\r\n\r\nx"
+
+
+def nested_multiparts(depth: int) -> bytes:
+    head = b"".join(
+        b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i)
+        for i in range(depth)
+    )
+    tail = b"".join(b"\r\n--b%d--" % i for i in reversed(range(depth)))
+    return head + b"\r\nleaf" + tail
+
+
+def depth_of(part: Part) -> int:
+    depth = 0
+    while True:
+        inner = part.message or (part.children[0] if part.children else None)
+        if inner is None:
+            return depth
+        part, depth = inner, depth + 1
+
+
+def test_nesting_depth_limit_for_messages() -> None:
+    raw = nested_messages(1000)
+    msg = Message(raw)
+    assert depth_of(msg.root) == 100
+    assert msg.bodystructure()  # builds without hitting Python's recursion limit
+    # The 100th embedded message is not opened: its body is the rest, opaque.
+    opaque = bytes(msg.section(parse_section(b".".join([b"1"] * 100) + b".TEXT")))
+    assert opaque == nested_messages(899)
+    assert bytes(msg.section(parse_section(b".".join([b"1"] * 101) + b".TEXT"))) == b""
+    innermost_header = msg.section(parse_section(b".".join([b"1"] * 99) + b".HEADER"))
+    assert innermost_header == b"Subject: 0\r\nContent-Type: message/rfc822\r\n\r\n"
+    assert Message(nested_messages(99)).section(parse_section(b"1" + b".1" * 99)) == b"x"
+
+
+def test_nesting_depth_limit_for_multiparts() -> None:
+    raw = nested_multiparts(1000)
+    root = Message(raw).root
+    assert depth_of(root) == 100
+    small = nested_multiparts(5)
+    msg = Message(small, Limits(max_depth=3))
+    assert depth_of(msg.root) == 3
+    opaque = msg.root.children[0].children[0].children[0]
+    assert opaque.children == [] and opaque.is_multipart
+    assert bytes(msg.section(parse_section(b"1.1.1"))).startswith(b"--b3\r\n")
+    assert bytes(Message(small).section(parse_section(b"1.1.1.1.1"))) == b"leaf"
+
+
+def many_parts(n: int) -> bytes:
+    parts = b"".join(b"--b\r\nContent-Type: text/plain\r\n\r\npart %d\r\n" % i for i in range(n))
+    return b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n' + parts + b"--b--\r\n"
+
+
+def test_ten_thousand_parts_stop_at_the_part_limit() -> None:
+    raw = many_parts(10_000)
+    msg = Message(raw)
+    assert len(msg.root.children) == 9_999  # the message itself is the 10,000th entity
+    assert bytes(msg.section(parse_section(b"9999"))) == b"part 9998"
+    assert bytes(msg.section(parse_section(b"10000"))) == b""
+    assert len(msg.bodystructure()) == 9_999 + 5
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 4])
+def test_part_limit_edges(limit: int) -> None:
+    msg = Message(many_parts(3), Limits(max_parts=limit))
+    assert len(msg.root.children) == min(limit - 1, 3)
+    assert msg.root.body_end == len(many_parts(3))
+    for i in range(1, min(limit - 1, 3) + 1):
+        assert bytes(msg.section(parse_section(b"%d" % i))) == b"part %d" % (i - 1)
+
+
+def test_fifty_megabyte_attachment_is_parsed_in_linear_time() -> None:
+    attachment = (
+        b"QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB\r\n"
+    ) * (50_000_000 // 74)
+    raw = (
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n\r\nhello\r\n--b\r\n'
+        b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + attachment
+        + b"--b--\r\n"
+    )
+    started = time.perf_counter()
+    msg = Message(raw)
+    structure = msg.bodystructure()
+    elapsed = time.perf_counter() - started
+    assert structure[1][6] == len(attachment) - 2
+    assert msg.section(parse_section(b"2")).obj is raw
+    assert msg.body_matches("hello")
+    assert not msg.body_matches("AAAA")  # not a text part: not searched
+    # One pass of bytes.find over 50 MB: well under a second even on a loaded 2-core machine.
+    assert elapsed < 2.0, elapsed
+
+
+def test_fifty_megabyte_text_body_is_searched_in_bounded_chunks() -> None:
+    body = b"=C3=A9t=C3=A9 line of quoted-printable text\r\n" * (50_000_000 // 44)
+    raw = (
+        b"Content-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    )
+    msg = Message(raw + body + b"needle at the end\r\n")
+    started = time.perf_counter()
+    assert msg.body_matches("NEEDLE AT THE END")
+    assert msg.body_matches("ÉTÉ LINE")
+    assert time.perf_counter() - started < 20.0
