@@ -11,11 +11,11 @@ def text_codec(charset: str) -> str | None:
     """Python's codec for a MIME charset name (RFC 2231 `*lang` suffix ignored), or None
     when Python knows no text encoding by that name."""
     name = charset.partition("*")[0].strip().strip('"').lower()
-    if not name or len(name) > 64:
+    if not name or len(name) > 64 or not (name.isascii() and name.isprintable()):
         return None
     try:
         info = codecs.lookup(name)
-    except LookupError:
+    except (LookupError, ValueError):
         return None
     # bytes-to-bytes codecs (base64_codec, zlib...) are not text encodings.
     if not getattr(info, "_is_text_encoding", True):

@@ -97,15 +97,23 @@ def unfold(raw: bytes) -> bytes:
     return raw.strip(b" \t\r")
 
 
-def parse_header(
-    buf: bytes, start: int, end: int, stop: Callable[[int], bool] | None = None
-) -> Header:
-    """Read the header that begins at `start`, up to `end`.
+def parse_header(buf: bytes, start: int, end: int) -> Header:
+    """Read the header that begins at `start`, up to `end`."""
+    return read_header(buf, start, end, None)[0]
+
+
+def read_header(
+    buf: bytes, start: int, end: int, stop: Callable[[int], bool] | None
+) -> tuple[Header, int]:
+    """Read the header that begins at `start`, up to `end`; return it and the offset of the
+    boundary line that cut it short, or -1.
 
     `stop(offset)` is asked for every line that begins with "--" and says whether it is a
-    boundary line of an enclosing multipart, where the header (and the entity) ends.
+    boundary line of an enclosing multipart, where the header (and the entity) ends; the line
+    ending before that line belongs to the boundary, not to the header.
     """
     fields: list[Field] = []
+    cut = -1
     pos = start
     # The field being read: (start, value_start, name, has_colon), closed at its last line.
     current: tuple[int, int, bytes, bool] | None = None
@@ -118,7 +126,11 @@ def parse_header(
             header_end = line_end
             break
         if first == 0x2D and stop is not None and buf.startswith(b"--", pos) and stop(pos):
-            header_end = pos
+            cut = header_end = pos
+            if header_end > start and buf[header_end - 1] == 0x0A:
+                header_end -= 1
+                if header_end > start and buf[header_end - 1] == 0x0D:
+                    header_end -= 1
             break
         if first in (_SP, _TAB) and current is not None:
             pos = line_end
@@ -134,7 +146,7 @@ def parse_header(
         pos = line_end
     if current is not None:
         fields.append(_field(current, min(pos, header_end)))
-    return Header(buf=buf, start=start, end=header_end, fields=tuple(fields))
+    return Header(buf=buf, start=start, end=header_end, fields=tuple(fields)), cut
 
 
 def _field(current: tuple[int, int, bytes, bool], end: int) -> Field:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mailserver.message.header import Header, parse_header
+from mailserver.message.header import Header, read_header
 from mailserver.message.params import ContentType, parse_content_type
 
 _IDENTITY = frozenset({b"", b"7bit", b"8bit", b"binary"})
@@ -162,7 +162,7 @@ class _Parser:
         """The entity at `start` and the delimiter line that ended it (None: the end)."""
         self.parts += 1
         stop = self.is_delimiter if self.bounds else None
-        header = parse_header(self.buf, start, self.end, stop)
+        header, cut = read_header(self.buf, start, self.end, stop)
         body_start = header.end
         ctype = parse_content_type(header.get(b"content-type"))
         if ctype is None:
@@ -177,10 +177,8 @@ class _Parser:
             type=kind,
             subtype=sub,
         )
-        if stop is not None and body_start < self.end and stop(body_start):
-            # The header was cut short by a delimiter (or the body is empty before one).
-            delim = self.match(body_start)
-            return part, delim
+        if cut >= 0:  # the header was cut short by a delimiter: no body
+            return part, self.match(cut)
         room = depth < self.limits.max_depth and self.parts < self.limits.max_parts
         if kind == b"multipart":
             boundary = None if ctype is None else ctype.param(b"boundary")
@@ -193,7 +191,12 @@ class _Parser:
             part.message = inner
         else:
             delim = self.next_delimiter(body_start)
-        part.body_end = self.content_end(delim, body_start)
+        # An empty last part right before the delimiter can end after the line ending that
+        # belongs to the delimiter: the body still contains it.
+        inner_end = part.children[-1].body_end if part.children else body_start
+        if part.message is not None:
+            inner_end = part.message.body_end
+        part.body_end = max(self.content_end(delim, body_start), inner_end)
         return part, delim
 
     def multipart(self, part: Part, boundary: bytes, depth: int, digest: bool) -> _Delimiter | None:

@@ -24,7 +24,7 @@ from mailserver.message.words import decode_words
 CHUNK = 1 << 20
 _ADDRESS_FIELDS = frozenset({b"from", b"to", b"cc", b"bcc", b"sender", b"reply-to"})
 _B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-_NOT_B64 = bytes(c for c in range(256) if c not in _B64)
+_NOT_B64 = bytes(c for c in range(256) if c not in _B64 + b"=")
 
 
 def header_texts(header: Header, name: bytes) -> list[str]:
@@ -59,7 +59,7 @@ def contains(texts: Iterable[str], needle: str) -> bool:
         window = tail + chunk.casefold()
         if folded in window:
             return True
-        tail = window[len(window) - keep :] if keep else ""
+        tail = window[-keep:] if keep else ""
     return False
 
 
@@ -116,6 +116,12 @@ def raw_chunks(buf: bytes, start: int, end: int, size: int = CHUNK) -> Iterator[
         pos = cut
 
 
+def _b64_run(data: bytes) -> bytes:
+    """A run of base64 characters of any length; a lone last character carries no octet."""
+    data = data[: len(data) - (len(data) % 4 == 1)]
+    return binascii.a2b_base64(data + b"=" * (-len(data) % 4)) if data else b""
+
+
 def decoded_chunks(buf: bytes, start: int, end: int, encoding: bytes) -> Iterator[bytes]:
     """The body buf[start:end] with its Content-Transfer-Encoding undone, in pieces.
 
@@ -126,12 +132,14 @@ def decoded_chunks(buf: bytes, start: int, end: int, encoding: bytes) -> Iterato
         pending = b""
         for chunk in raw_chunks(buf, start, end):
             pending += chunk.translate(None, _NOT_B64)
+            while (pad := pending.find(b"=")) >= 0:  # padding ends a run: decode it alone
+                yield _b64_run(pending[:pad])
+                pending = pending[pad:].lstrip(b"=")
             whole = len(pending) - len(pending) % 4
             if whole:
                 yield binascii.a2b_base64(pending[:whole])
                 pending = pending[whole:]
-        if len(pending) > 1:
-            yield binascii.a2b_base64(pending + b"=" * (-len(pending) % 4))
+        yield _b64_run(pending)
     elif encoding == b"quoted-printable":
         for chunk in raw_chunks(buf, start, end):
             yield binascii.a2b_qp(chunk)

@@ -22,7 +22,7 @@ def _payload(encoding: bytes, text: bytes) -> bytes | None:
     try:
         if encoding in b"Bb":
             text = text.rstrip(b"=")
-            return binascii.a2b_base64(text + b"=" * (-len(text) % 4))
+            return binascii.a2b_base64(text + b"=" * (-len(text) % 4), strict_mode=True)
         return binascii.a2b_qp(text, header=True)
     except (binascii.Error, ValueError):
         return None
