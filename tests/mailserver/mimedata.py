@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mailserver.message import Part
 from mailserver.message.envelope import ImapValue
 
 
@@ -213,3 +214,30 @@ not a message
 --top--
 """
 )
+
+
+def nested_messages(depth: int) -> bytes:
+    return b"Subject: 0\r\nContent-Type: message/rfc822\r\n\r\n" * depth + b"Subject: last\r\n\r\nx"
+
+
+def nested_multiparts(depth: int) -> bytes:
+    head = b"".join(
+        b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i)
+        for i in range(depth)
+    )
+    tail = b"".join(b"\r\n--b%d--" % i for i in reversed(range(depth)))
+    return head + b"\r\nleaf" + tail
+
+
+def depth_of(part: Part) -> int:
+    depth = 0
+    while True:
+        inner = part.message or (part.children[0] if part.children else None)
+        if inner is None:
+            return depth
+        part, depth = inner, depth + 1
+
+
+def many_parts(n: int) -> bytes:
+    parts = b"".join(b"--b\r\nContent-Type: text/plain\r\n\r\npart %d\r\n" % i for i in range(n))
+    return b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n' + parts + b"--b--\r\n"

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from mailserver.message import Limits, Message, Part, parse_section
 from mailserver.message.header import parse_header, unfold
 from mailserver.message.structure import parse_structure
-from tests.mailserver.mimedata import NESTED, crlf
+from tests.mailserver.mimedata import (
+    NESTED,
+    crlf,
+    depth_of,
+    many_parts,
+    nested_messages,
+    nested_multiparts,
+)
 
 
 def spans(part: Part, buf: bytes) -> list[tuple[bytes, bytes]]:
@@ -160,69 +165,6 @@ def test_message_global_is_opened_like_rfc822() -> None:
     assert body[8] == [b"text", b"plain", [b"charset", b"us-ascii"], None, None, b"7bit", 4, 1]
 
 
-def nested_messages(depth: int) -> bytes:
-    return b"Subject: 0\r\nContent-Type: message/rfc822\r\n\r\n" * depth + b"Subject: last\r\n\r\nx"
-
-
-def nested_multiparts(depth: int) -> bytes:
-    head = b"".join(
-        b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i)
-        for i in range(depth)
-    )
-    tail = b"".join(b"\r\n--b%d--" % i for i in reversed(range(depth)))
-    return head + b"\r\nleaf" + tail
-
-
-def depth_of(part: Part) -> int:
-    depth = 0
-    while True:
-        inner = part.message or (part.children[0] if part.children else None)
-        if inner is None:
-            return depth
-        part, depth = inner, depth + 1
-
-
-def test_nesting_depth_limit_for_messages() -> None:
-    raw = nested_messages(1000)
-    msg = Message(raw)
-    assert depth_of(msg.root) == 100
-    assert msg.bodystructure()  # builds without hitting Python's recursion limit
-    # The 100th embedded message is not opened: its body is the rest, opaque.
-    opaque = bytes(msg.section(parse_section(b".".join([b"1"] * 100) + b".TEXT")))
-    assert opaque == nested_messages(899)
-    assert bytes(msg.section(parse_section(b".".join([b"1"] * 101) + b".TEXT"))) == b""
-    innermost_header = msg.section(parse_section(b".".join([b"1"] * 99) + b".HEADER"))
-    assert innermost_header == b"Subject: 0\r\nContent-Type: message/rfc822\r\n\r\n"
-    assert Message(nested_messages(99)).section(parse_section(b"1" + b".1" * 99)) == b"x"
-
-
-def test_nesting_depth_limit_for_multiparts() -> None:
-    raw = nested_multiparts(1000)
-    root = Message(raw).root
-    assert depth_of(root) == 100
-    small = nested_multiparts(5)
-    msg = Message(small, Limits(max_depth=3))
-    assert depth_of(msg.root) == 3
-    opaque = msg.root.children[0].children[0].children[0]
-    assert opaque.children == [] and opaque.is_multipart
-    assert bytes(msg.section(parse_section(b"1.1.1"))).startswith(b"--b3\r\n")
-    assert bytes(Message(small).section(parse_section(b"1.1.1.1.1"))) == b"leaf"
-
-
-def many_parts(n: int) -> bytes:
-    parts = b"".join(b"--b\r\nContent-Type: text/plain\r\n\r\npart %d\r\n" % i for i in range(n))
-    return b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n' + parts + b"--b--\r\n"
-
-
-def test_ten_thousand_parts_stop_at_the_part_limit() -> None:
-    raw = many_parts(10_000)
-    msg = Message(raw)
-    assert len(msg.root.children) == 9_999  # the message itself is the 10,000th entity
-    assert bytes(msg.section(parse_section(b"9999"))) == b"part 9998"
-    assert bytes(msg.section(parse_section(b"10000"))) == b""
-    assert len(msg.bodystructure()) == 9_999 + 5
-
-
 @pytest.mark.parametrize("limit", [1, 2, 3, 4])
 def test_part_limit_edges(limit: int) -> None:
     msg = Message(many_parts(3), Limits(max_parts=limit))
@@ -232,36 +174,11 @@ def test_part_limit_edges(limit: int) -> None:
         assert bytes(msg.section(parse_section(b"%d" % i))) == b"part %d" % (i - 1)
 
 
-def test_fifty_megabyte_attachment_is_parsed_in_linear_time() -> None:
-    attachment = (
-        b"QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB\r\n"
-    ) * (50_000_000 // 74)
-    raw = (
-        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n\r\nhello\r\n--b\r\n'
-        b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-        + attachment
-        + b"--b--\r\n"
-    )
-    started = time.perf_counter()
-    msg = Message(raw)
-    structure = msg.bodystructure()
-    elapsed = time.perf_counter() - started
-    assert structure[1][6] == len(attachment) - 2
-    assert msg.section(parse_section(b"2")).obj is raw
-    assert msg.body_matches("hello")
-    assert not msg.body_matches("AAAA")  # not a text part: not searched
-    # One pass of bytes.find over 50 MB: well under a second even on a loaded 2-core machine.
-    assert elapsed < 2.0, elapsed
-
-
-def test_fifty_megabyte_text_body_is_searched_in_bounded_chunks() -> None:
-    body = b"=C3=A9t=C3=A9 line of quoted-printable text\r\n" * (50_000_000 // 44)
-    raw = (
-        b"Content-Type: text/plain; charset=utf-8\r\n"
-        b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-    )
-    msg = Message(raw + body + b"needle at the end\r\n")
-    started = time.perf_counter()
-    assert msg.body_matches("NEEDLE AT THE END")
-    assert msg.body_matches("ÉTÉ LINE")
-    assert time.perf_counter() - started < 20.0
+@pytest.mark.parametrize("limit", [1, 2, 4, 5, 6])
+def test_depth_limit_edges(limit: int) -> None:
+    messages = Message(nested_messages(5), Limits(max_depth=limit))
+    assert depth_of(messages.root) == min(limit, 5)
+    multiparts = Message(nested_multiparts(5), Limits(max_depth=limit))
+    assert depth_of(multiparts.root) == min(limit, 5)
+    leaf = multiparts.section(parse_section(b".".join([b"1"] * 5)))
+    assert bytes(leaf) == (b"leaf" if limit >= 5 else b"")
