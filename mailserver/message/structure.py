@@ -30,14 +30,40 @@ then it is an opaque part.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from mailserver.message.header import Header, read_header
+from mailserver.message.header import BLANK_END, Header, read_header
 from mailserver.message.params import ContentType, parse_content_type
 
 _IDENTITY = frozenset({b"", b"7bit", b"8bit", b"binary"})
 _MESSAGE_SUBTYPES = frozenset({b"rfc822", b"global"})
-_MAX_PADDING = 998  # white space after a boundary: no longer than a line may be (RFC 5322)
+# What may follow a boundary on its line: "--" (the close delimiter, then anything), or
+# white space (RFC 2046's transport padding) up to the line end.
+_SUFFIX = re.compile(rb"--|[ \t\r]*(?:\n|\Z)")
+
+
+@lru_cache(maxsize=512)
+def _finder(bounds: tuple[bytes, ...], closing: int) -> re.Pattern[bytes]:
+    """A regular expression for the next delimiter line of any open multipart: a line that is
+    one of `bounds` (each "--" + boundary, innermost last) and a valid suffix. Group i (from 1)
+    is the i-th innermost boundary. The search runs in C: a body with millions of lines that
+    begin with "--" costs no Python per line. With `closing` >= 0, that level's boundary
+    matches only as a close delimiter."""
+    alternatives = []
+    for level in range(len(bounds) - 1, -1, -1):
+        suffix = rb"(?=--)" if level == closing else rb"(?=--|[ \t\r]*(?:\n|\Z))"
+        alternatives.append(rb"(" + re.escape(bounds[level][2:]) + rb")" + suffix)
+    return re.compile(rb"\n--(?:" + rb"|".join(alternatives) + rb")")
+
+
+@lru_cache(maxsize=512)
+def _header_finder(bounds: tuple[bytes, ...]) -> re.Pattern[bytes]:
+    """Where a header inside these multiparts ends: the line end before a blank line, or
+    before a delimiter line of any of them (then group 1 is set)."""
+    alternatives = rb"|".join(re.escape(b[2:]) for b in reversed(bounds))
+    return re.compile(rb"\n(?:\r?\n|--(" + alternatives + rb")(?=--|[ \t\r]*(?:\n|\Z)))")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,37 +141,41 @@ class _Parser:
         buf = self.buf
         for level in range(len(self.bounds) - 1, -1, -1):
             bound = self.bounds[level]
-            if not buf.startswith(bound, pos):
-                continue
-            after_bound = pos + len(bound)
-            nl = buf.find(b"\n", after_bound)
-            after = self.end if nl < 0 else nl + 1
-            close = buf.startswith(b"--", after_bound)
-            padding = after - after_bound <= _MAX_PADDING
-            if close or (padding and not buf[after_bound:after].strip(b" \t\r\n")):
-                return _Delimiter(start=pos, level=level, close=close, after=after)
+            if buf.startswith(bound, pos) and _SUFFIX.match(buf, pos + len(bound)):
+                return self._delimiter(pos, level)
         return None
+
+    def _delimiter(self, pos: int, level: int) -> _Delimiter:
+        after_bound = pos + len(self.bounds[level])
+        nl = self.buf.find(b"\n", after_bound)
+        return _Delimiter(
+            start=pos,
+            level=level,
+            close=self.buf.startswith(b"--", after_bound),
+            after=self.end if nl < 0 else nl + 1,
+        )
 
     def is_delimiter(self, pos: int) -> bool:
         return self.match(pos) is not None
 
-    def next_delimiter(self, pos: int) -> _Delimiter | None:
-        """The first delimiter line at or after `pos` (a line start)."""
+    def next_delimiter(self, pos: int, closing: int = -1) -> _Delimiter | None:
+        """The first delimiter line at or after `pos` (a line start). With `closing`, only the
+        close delimiter of that level counts (the others of that level are skipped)."""
         if not self.bounds:
             return None
-        buf = self.buf
-        if buf.startswith(b"--", pos):
-            found = self.match(pos)
+        if pos == 0:
+            found = self.match(0) if closing < 0 else None
             if found is not None:
                 return found
-        while True:
-            nl = buf.find(b"\n--", pos)
-            if nl < 0:
-                return None
-            pos = nl + 1
-            found = self.match(pos)
-            if found is not None:
-                return found
+        pattern = _finder(tuple(self.bounds), closing)
+        m = pattern.search(self.buf, max(pos - 1, 0))
+        if m is None:
+            return None
+        levels = len(self.bounds)
+        for group in range(1, levels + 1):
+            if m.start(group) >= 0:
+                return self._delimiter(m.start() + 1, levels - group)
+        raise AssertionError("a delimiter matched no boundary")  # pragma: no cover
 
     def content_end(self, delim: _Delimiter | None, floor: int) -> int:
         """Where the content before `delim` ends: before the line ending that precedes it."""
@@ -161,8 +191,10 @@ class _Parser:
     def entity(self, start: int, depth: int, in_digest: bool) -> tuple[Part, _Delimiter | None]:
         """The entity at `start` and the delimiter line that ended it (None: the end)."""
         self.parts += 1
-        stop = self.is_delimiter if self.bounds else None
-        header, cut = read_header(self.buf, start, self.end, stop)
+        bounds = tuple(self.bounds)
+        first_cut = bool(bounds) and self.buf.startswith(b"--", start) and self.is_delimiter(start)
+        finder = _header_finder(bounds) if bounds else BLANK_END
+        header, cut = read_header(self.buf, start, self.end, finder, first_cut)
         body_start = header.end
         ctype = parse_content_type(header.get(b"content-type"))
         if ctype is None:
@@ -207,8 +239,7 @@ class _Parser:
         while delim is not None and delim.level == level and not delim.close:
             if self.parts >= self.limits.max_parts:
                 # No room for more parts: the rest of this multipart is opaque.
-                while delim is not None and delim.level == level and not delim.close:
-                    delim = self.next_delimiter(delim.after)
+                delim = self.next_delimiter(delim.after, closing=level)
                 break
             child, delim = self.entity(delim.after, depth + 1, digest)
             part.children.append(child)

@@ -80,3 +80,40 @@ def test_fifty_megabyte_text_body_is_searched_in_bounded_chunks() -> None:
     assert msg.body_matches("NEEDLE AT THE END")
     assert msg.body_matches("ÉTÉ LINE")
     assert time.perf_counter() - started < 20.0
+
+
+def timed(raw: bytes) -> tuple[Message, float]:
+    """Parse `raw` and build its BODYSTRUCTURE and ENVELOPE; the seconds it took."""
+    started = time.perf_counter()
+    msg = Message(raw)
+    msg.bodystructure()
+    msg.envelope()
+    return msg, time.perf_counter() - started
+
+
+# Bounds are loose: the machine is shared with mutation runs; what they catch is a quadratic
+# or per-line Python cost, which takes minutes on these inputs.
+def test_fifty_megabyte_header_without_blank_line() -> None:
+    line = b"X-Header: " + b"a" * 62 + b"\r\n"
+    raw = b"Subject: big\r\n" + line * (50_000_000 // len(line))
+    msg, elapsed = timed(raw)
+    assert elapsed < 10.0, elapsed
+    assert msg.envelope()[1] == b"big"
+    assert msg.section(parse_section(b"HEADER.FIELDS (subject)")) == b"Subject: big\r\n\r\n"
+    assert bytes(msg.section(parse_section(b"TEXT"))) == b""
+
+
+def test_millions_of_lines_starting_with_dashes() -> None:
+    head = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+    for line in (b"--c\r\n", b"--bx\r\n", b"--b-\r\n"):
+        msg, elapsed = timed(head + line * 8_000_000)
+        assert elapsed < 10.0, (line, elapsed)
+        assert msg.root.children == []
+
+
+def test_millions_of_empty_parts_stop_at_the_part_limit() -> None:
+    raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n" + b"--b\r\n" * 8_000_000
+    msg, elapsed = timed(raw)
+    assert elapsed < 10.0, elapsed
+    assert len(msg.root.children) == 9_999
+    assert msg.root.body_end == len(raw)
