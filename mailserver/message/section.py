@@ -52,20 +52,25 @@ def parse_section(spec: bytes) -> Section:
     i = 0
     while i < len(words) and words[i][:1].isdigit():
         if not _NUMBER.match(words[i]):
-            raise SectionError(f"bad part number in section {spec[:80]!r}")
+            raise SectionError(f"bad part number in section [{_show(spec)}]")
         numbers.append(int(words[i]))
         i += 1
     text = b".".join(words[i:]).upper()
     if i < len(words) and text not in _NAMED:
-        raise SectionError(f"unknown section {spec[:80]!r}")
+        raise SectionError(f"unknown section [{_show(spec)}]")
     fields: tuple[bytes, ...] = ()
     if text.startswith(b"HEADER.FIELDS"):
         if not space:
             raise SectionError(f"{text.decode()} needs a list of field names")
         fields = _field_list(rest)
     elif space:
-        raise SectionError(f"unexpected text after section {spec[:80]!r}")
+        raise SectionError(f"unexpected text in section [{_show(spec)}]")
     return Section(part=tuple(numbers), text=text.decode(), fields=fields)
+
+
+def _show(spec: bytes) -> str:
+    """A section spec for an error message (the command's BAD text): short, printable."""
+    return spec[:80].decode("ascii", "backslashreplace")
 
 
 def _field_list(text: bytes) -> tuple[bytes, ...]:
@@ -76,7 +81,7 @@ def _field_list(text: bytes) -> tuple[bytes, ...]:
     while inner[pos:].strip():
         m = _FIELD.match(inner, pos)
         if m is None:
-            raise SectionError(f"bad field name in {text[:80]!r}")
+            raise SectionError(f"bad field name in {_show(text)}")
         quoted, atom = m.group(1), m.group(2)
         if quoted is not None:
             names.append(re.sub(rb"\\(.)", rb"\1", quoted))

@@ -139,8 +139,7 @@ class _Parser:
     def match(self, pos: int) -> _Delimiter | None:
         """The delimiter whose line begins at `pos` (which begins with "--"), if any."""
         buf = self.buf
-        for level in range(len(self.bounds) - 1, -1, -1):
-            bound = self.bounds[level]
+        for level, bound in reversed(list(enumerate(self.bounds))):
             if buf.startswith(bound, pos) and _SUFFIX.match(buf, pos + len(bound)):
                 return self._delimiter(pos, level)
         return None
@@ -159,23 +158,15 @@ class _Parser:
         return self.match(pos) is not None
 
     def next_delimiter(self, pos: int, closing: int = -1) -> _Delimiter | None:
-        """The first delimiter line at or after `pos` (a line start). With `closing`, only the
-        close delimiter of that level counts (the others of that level are skipped)."""
+        """The first delimiter line at or after `pos` (a line start after a line end, so
+        never 0). With `closing`, only the close delimiter of that level counts."""
         if not self.bounds:
             return None
-        if pos == 0:
-            found = self.match(0) if closing < 0 else None
-            if found is not None:
-                return found
-        pattern = _finder(tuple(self.bounds), closing)
-        m = pattern.search(self.buf, max(pos - 1, 0))
+        m = _finder(tuple(self.bounds), closing).search(self.buf, pos - 1)
         if m is None:
             return None
-        levels = len(self.bounds)
-        for group in range(1, levels + 1):
-            if m.start(group) >= 0:
-                return self._delimiter(m.start() + 1, levels - group)
-        raise AssertionError("a delimiter matched no boundary")  # pragma: no cover
+        # One alternative per open multipart, innermost first: its group number says which.
+        return self._delimiter(m.start() + 1, len(self.bounds) - (m.lastindex or 1))
 
     def content_end(self, delim: _Delimiter | None, floor: int) -> int:
         """Where the content before `delim` ends: before the line ending that precedes it."""

@@ -10,7 +10,7 @@ has no bytes type and pickle is unsafe and slow), `from_bytes` reads it back.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import msgpack
@@ -51,20 +51,19 @@ class Summary:
         """The sent date in the zone the message gave (see dates.parse_date)."""
         if self.sent is None:
             return None
-        zone = UTC if not self.sent_offset else timezone(timedelta(seconds=self.sent_offset))
-        return datetime.fromtimestamp(self.sent, zone)
+        return datetime.fromtimestamp(self.sent, timezone(timedelta(seconds=self.sent_offset)))
 
     def to_bytes(self) -> bytes:
         """The packed form, for the store's index."""
         values = [VERSION, *(getattr(self, f.name) for f in fields(self))]
-        packed: bytes = msgpack.packb(values, use_bin_type=True)
+        packed: bytes = msgpack.packb(values)
         return packed
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Summary:
         """Read a packed Summary; MessageError when it is not one of this version."""
         try:
-            values = msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True)
+            values = msgpack.unpackb(data)  # bytes stay bytes, str str, arrays lists
         except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as e:
             raise MessageError(f"not a message summary: {e}") from None
         names = [f.name for f in fields(cls)]

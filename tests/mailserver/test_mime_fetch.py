@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mailserver.message import Message, Section, SectionError, parse_section
-from mailserver.message.address import parse_addresses
+from mailserver.message.address import format_address, parse_addresses
 from mailserver.message.bodystructure import count_lines
 from mailserver.message.section import partial
 from tests.mailserver.mime_golden import GOLDEN
@@ -221,10 +221,9 @@ def test_partial_of_header_fields_and_of_a_missing_part() -> None:
 
 
 def test_partial_refuses_negative_offsets() -> None:
-    with pytest.raises(SectionError, match="non-negative"):
-        partial(b"abc", -1, None)
-    with pytest.raises(SectionError, match="non-negative"):
-        partial(b"abc", 0, -1)
+    for start, length in ((-1, None), (0, -1), (-1, 2)):
+        with pytest.raises(SectionError, match=r"^partial offsets are non-negative$"):
+            partial(b"abc", start, length)
 
 
 @pytest.mark.parametrize(
@@ -261,34 +260,40 @@ def test_parse_section(spec: bytes, section: Section) -> None:
 @pytest.mark.parametrize(
     ("spec", "error"),
     [
-        (b"0", "bad part number"),
-        (b"1.0", "bad part number"),
-        (b"01", "bad part number"),
-        (b"12345678901", "bad part number"),
-        (b"1.", "unknown section"),
+        (b"0", "bad part number in section [0]"),
+        (b"1.0", "bad part number in section [1.0]"),
+        (b"01", "bad part number in section [01]"),
+        (b"12345678901", "bad part number in section [12345678901]"),
+        (b"1.", "unknown section [1.]"),
         (b"MIME", "MIME needs a part number"),
-        (b"BODY", "unknown section"),
-        (b"1.HEADERS", "unknown section"),
-        (b"HEADER.FIELDS", "needs a list"),
-        (b"HEADER.FIELDS ()", "non-empty list"),
-        (b"HEADER.FIELDS From", "parenthesised"),
-        (b"HEADER.FIELDS (a (b))", "bad field name"),
-        (b"TEXT (a)", "unexpected text"),
-        (b"1 ", "unexpected text"),
+        (b"BODY\xff", "unknown section [BODY\\xff]"),
+        (b"1.HEADERS", "unknown section [1.HEADERS]"),
+        (b"HEADER.FIELDS", "HEADER.FIELDS needs a list of field names"),
+        (b"1.HEADER.FIELDS.NOT", "HEADER.FIELDS.NOT needs a list of field names"),
+        (b"HEADER.FIELDS ()", "field names must be a non-empty list"),
+        (b"HEADER.FIELDS From", "field names must be a parenthesised list"),
+        (b"HEADER.FIELDS (From", "field names must be a parenthesised list"),
+        (b"HEADER.FIELDS (a (b))", "bad field name in (a (b))"),
+        (b"TEXT (a)", "unexpected text in section [TEXT (a)]"),
+        (b"1 ", "unexpected text in section [1 ]"),
     ],
 )
 def test_parse_section_refuses(spec: bytes, error: str) -> None:
-    with pytest.raises(SectionError, match=error):
+    with pytest.raises(SectionError) as refused:
         parse_section(spec)
+    assert str(refused.value) == error
 
 
 def test_section_checks_its_own_fields() -> None:
-    with pytest.raises(SectionError, match="unknown section text 'BODY'"):
+    with pytest.raises(SectionError, match=r"^unknown section text 'BODY'$"):
         Section(text="BODY")
-    with pytest.raises(SectionError, match="part numbers start at 1"):
+    with pytest.raises(SectionError, match=r"^part numbers start at 1$"):
         Section(part=(1, 0))
-    with pytest.raises(SectionError, match=r"HEADER\.FIELDS\.NOT needs a list"):
+    with pytest.raises(SectionError, match=r"^HEADER\.FIELDS\.NOT needs a list of field names$"):
         Section(text="HEADER.FIELDS.NOT")
+    with pytest.raises(SectionError, match=r"^MIME needs a part number$"):
+        Section(text="MIME")
+    assert Section(part=(1,), text="MIME").part == (1,)
 
 
 @pytest.mark.parametrize(
@@ -362,12 +367,25 @@ def test_envelope_uses_the_first_of_duplicate_fields_and_unfolds() -> None:
         ),
         (b"G: a@b", [[None, None, b"G", None], [None, None, b"a", b"b"], [None] * 4]),
         (b"a@b: c", [[None, None, b"a", b"b:c"]]),
+        (b'"Joe <j@x>', [[None, None, b"Joe <j@x>", b"MISSING_DOMAIN"]]),
+        (b'"a\\', [[None, None, b"a\\", b"MISSING_DOMAIN"]]),
+        (b'"a\r\n b" <x@y>', [[b"a b", None, b"x", b"y"]]),
+        (b"a@b (unclosed (nested) comment", [[b"unclosed (nested) comment", None, b"a", b"b"]]),
+        (b"a@b (x\\) y)", [[b"x) y", None, b"a", b"b"]]),
+        (b"a@[1.2\r\n.3", [[None, None, b"a", b"[1.2.3"]]),
         (b"(just a comment)", []),
         (b"", []),
     ],
 )
 def test_addresses(value: bytes, addresses: list[list[bytes | None]]) -> None:
     assert parse_addresses(value) == addresses
+
+
+def test_format_address() -> None:
+    assert format_address([b"Joe", None, b"j", b"x"]) == b"Joe <j@x>"
+    assert format_address([None, b"@r", b"j", b"x"]) == b"j@x"
+    assert format_address([None, None, b"group", None]) == b"group"
+    assert format_address([None, None, None, None]) == b""
 
 
 def test_8bit_garbage_headers_give_an_envelope() -> None:

@@ -20,7 +20,7 @@ from mailserver.message.params import (
     parse_disposition,
 )
 from mailserver.message.subject import base_subject
-from mailserver.message.textsearch import contains, decoded_chunks, raw_chunks
+from mailserver.message.textsearch import contains, decoded_chunks, header_texts, raw_chunks
 from mailserver.message.words import decode_words
 from tests.mailserver.mimedata import FORWARDED, THUNDERBIRD, crlf
 
@@ -81,6 +81,14 @@ def test_header_search_decodes_and_knows_addresses() -> None:
     assert msg.header_matches(b"to", "BOB@HAMBURGER")
     assert not msg.header_matches(b"cc", "")
     assert not msg.header_matches(b"to", "alice")
+
+
+def test_header_texts_add_the_addresses_to_address_fields_only() -> None:
+    raw = crlf('From: "Doe, John" <j@x>, G: a@b;\nSubject: "Doe, John" <j@x>\n\n')
+    header = Message(raw).header
+    assert header_texts(header, b"FROM") == ['"Doe, John" <j@x>, G: a@b;\nDoe, John <j@x>\na@b']
+    assert header_texts(header, b"subject") == ['"Doe, John" <j@x>']
+    assert header_texts(header, b"to") == []
 
 
 def test_header_search_encoded_display_name_and_every_field() -> None:
@@ -381,17 +389,19 @@ def test_summary_of_a_bare_message() -> None:
 @pytest.mark.parametrize(
     ("data", "error"),
     [
-        (b"", "not a message summary"),
-        (b"\xc1", "not a message summary"),
-        (msgpack.packb([1, 2]), "of version 1"),
-        (msgpack.packb({"a": 1}), "of version 1"),
-        (msgpack.packb([2, *range(16)]), "of version 1"),
-        (msgpack.packb([1, *range(16)]), "field envelope has the wrong type"),
+        (b"", "^not a message summary: "),
+        (b"\xc1", "^not a message summary: "),
+        (b"\x90\x90", "^not a message summary: "),
+        (msgpack.packb([1, 2]), "^not a message summary of version 1$"),
+        (msgpack.packb({"a": 1}), "^not a message summary of version 1$"),
+        (msgpack.packb([2, *range(16)]), "^not a message summary of version 1$"),
+        (msgpack.packb([1, *range(17)]), "^not a message summary of version 1$"),
+        (msgpack.packb([1, *range(16)]), "^message summary field envelope has the wrong type$"),
         (
             msgpack.packb(
                 [1, True, [], [], [], None, 0, "", False, None, None, [], b"", b"", b"", "", ""]
             ),
-            "field size has the wrong type",
+            "^message summary field size has the wrong type$",
         ),
     ],
 )
