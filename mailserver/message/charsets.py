@@ -17,8 +17,13 @@ def text_codec(charset: str) -> str | None:
         info = codecs.lookup(name)
     except (LookupError, ValueError):
         return None
-    # bytes-to-bytes codecs (base64_codec, zlib...) are not text encodings.
+    # bytes-to-bytes codecs (base64_codec, zlib...) are not text encodings, and a few text
+    # codecs (idna, punycode) cannot replace what they cannot decode: neither will do.
     if not getattr(info, "_is_text_encoding", True):
+        return None
+    try:
+        "".join(codecs.iterdecode([b"\xff\xfe\x00a"], info.name, "replace"))
+    except (UnicodeError, ValueError, TypeError, LookupError):
         return None
     return info.name
 
@@ -28,10 +33,7 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
     else Latin-1 (which maps every byte, so substring search still finds 8-bit text)."""
     codec = text_codec(charset) if charset else None
     if codec is not None:
-        try:
-            return data.decode(codec, "replace")
-        except (UnicodeError, ValueError, TypeError, LookupError):
-            pass
+        return data.decode(codec, "replace")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

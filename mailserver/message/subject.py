@@ -33,7 +33,7 @@ def base_subject(raw: bytes | None) -> tuple[str, bool]:
             subject = subject[: m.start()]
         while True:  # steps 3 to 5: leaders and blobs
             m = _LEADER.match(subject)
-            if m is not None and m.end() > 0:
+            if m is not None:  # never empty: it ends with a colon or is white space
                 if m.group(0).strip():
                     reply = True
                 subject = subject[m.end() :]

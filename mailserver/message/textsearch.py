@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import binascii
 import codecs
-import contextlib
 from collections.abc import Iterable, Iterator
 
 from mailserver.message.address import format_address, parse_addresses
@@ -22,6 +21,8 @@ from mailserver.message.structure import Part
 from mailserver.message.words import decode_words
 
 CHUNK = 1 << 20
+_SEPARATOR = "\n"  # between the texts of two parts, so that no match spans them
+_READ_AS = {"ascii": "utf-8"}  # 8-bit text labelled us-ascii is nearly always UTF-8
 _ADDRESS_FIELDS = frozenset({b"from", b"to", b"cc", b"bcc", b"sender", b"reply-to"})
 _B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _NOT_B64 = bytes(c for c in range(256) if c not in _B64 + b"=")
@@ -37,7 +38,7 @@ def header_texts(header: Header, name: bytes) -> list[str]:
             addresses = [
                 decode_words(format_address(a)) for a in parse_addresses(value) if a[3] is not None
             ]
-            text = "\n".join([text, *addresses])
+            text = _SEPARATOR.join([text, *addresses])
         out.append(text)
     return out
 
@@ -53,13 +54,12 @@ def contains(texts: Iterable[str], needle: str) -> bool:
     folded = needle.casefold()
     if not folded:
         return True
-    keep = len(folded) - 1
-    tail = ""
+    keep = len(folded) - 1  # what of a chunk's end may begin a match in the next one
+    window = ""
     for chunk in texts:
-        window = tail + chunk.casefold()
+        window = window[max(len(window) - keep, 0) :] + chunk.casefold()
         if folded in window:
             return True
-        tail = window[-keep:] if keep else ""
     return False
 
 
@@ -74,9 +74,9 @@ def body_texts(buf: bytes, root: Part, *, with_header: bool = False) -> Iterator
         yield _header_text(root.header)
     for part in root.walk():
         if part is not root and part.message is not None:
-            yield "\n" + _header_text(part.message.header)
+            yield _SEPARATOR + _header_text(part.message.header)
         if part.type == b"text" and not part.is_multipart and part.message is None:
-            yield "\n"
+            yield _SEPARATOR
             yield from part_text(buf, part)
 
 
@@ -87,20 +87,11 @@ def _header_text(header: Header) -> str:
 def part_text(buf: bytes, part: Part) -> Iterator[str]:
     """The decoded text of one leaf part, in chunks."""
     charset = None if part.content_type is None else part.content_type.text_param(b"charset")
-    codec = text_codec(charset) if charset else None
-    if codec in (None, "ascii"):
-        codec = "utf-8"
-    try:
-        decoder = codecs.getincrementaldecoder(codec)(errors="replace")
-    except (LookupError, TypeError, ValueError):
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    codec = (text_codec(charset) if charset else None) or "utf-8"
+    decoder = codecs.getincrementaldecoder(_READ_AS.get(codec, codec))("replace")
     for data in decoded_chunks(buf, part.body_start, part.body_end, part.encoding):
-        try:
-            yield decoder.decode(data)
-        except (UnicodeError, ValueError, TypeError):
-            yield data.decode("latin-1")
-    with contextlib.suppress(UnicodeError, ValueError, TypeError):
-        yield decoder.decode(b"", True)
+        yield decoder.decode(data)
+    yield decoder.decode(b"", True)
 
 
 def raw_chunks(buf: bytes, start: int, end: int, size: int = CHUNK) -> Iterator[bytes]:

@@ -20,7 +20,7 @@ _SPACE = re.compile(rb"[ \t\r\n]*\Z")
 
 def _payload(encoding: bytes, text: bytes) -> bytes | None:
     try:
-        if encoding in b"Bb":
+        if encoding.upper() == b"B":
             text = text.rstrip(b"=")
             return binascii.a2b_base64(text + b"=" * (-len(text) % 4), strict_mode=True)
         return binascii.a2b_qp(text, header=True)

@@ -35,6 +35,7 @@ from tests.mailserver.mimedata import FORWARDED, THUNDERBIRD, crlf
         (b"=?iso-8859-1?q?caf=E9?= au lait", "café au lait"),
         (b"=?utf-8?B?w6l0w6k=?=", "été"),
         (b"=?utf-8?B?w6l0w6k?=", "été"),  # padding missing
+        (b"=?utf-8?b?w6k==?=", "é"),  # too much padding, lowercase b
         # Adjacent words: the white space between them goes, split characters join.
         (b"=?utf-8?B?w6k=?= =?utf-8?B?dA==?=", "ét"),
         (b"=?utf-8?Q?=C3?=\r\n =?utf-8?Q?=A9?=", "é"),
@@ -61,6 +62,7 @@ def test_charsets() -> None:
     assert text_codec("") is None
     assert text_codec("a" * 65) is None
     assert text_codec("rot13") is None
+    assert text_codec("idna") is None  # cannot replace what it cannot decode
     assert text_codec("utf\x008") is None
     assert text_codec("utf-8\xe9") is None
     assert decode_bytes(b"\xe9", "utf-8") == "\ufffd"
@@ -118,6 +120,20 @@ def test_body_search_decodes_transfer_encodings_and_charsets() -> None:
     assert not msg.body_matches("hidden word")
     assert msg.text_matches("hidden word")
     assert msg.body_matches("")
+
+
+def test_body_search_charset_fallbacks_and_part_separation() -> None:
+    raw = crlf(
+        'Content-Type: multipart/mixed; boundary="b"\n\n--b\n'
+        "Content-Type: text/plain; charset=us-ascii\n\ncafé ends in ab\n--b\n"
+        "Content-Type: text/plain; charset=x-unknown\n\ncd starts naïve\n--b--\n"
+    )
+    msg = Message(raw)
+    assert msg.body_matches("CAFÉ")
+    assert msg.body_matches("NAÏVE")
+    assert not msg.body_matches("abcd")  # no match across two parts
+    assert not msg.body_matches("ab\n\ncd")
+    assert not msg.body_matches("xx")
 
 
 def test_body_search_looks_into_forwarded_messages() -> None:
@@ -231,6 +247,8 @@ def test_message_ids(raw: bytes | None, ids: list[bytes]) -> None:
         (b"Fw: hello (fwd)", "hello", True),
         (b"hello (FWD) (fwd)  ", "hello", True),
         (b"[list] Re: hello", "hello", True),
+        (b"Re: [list] hello", "hello", True),
+        (b"[Fwd:hello]", "hello", True),
         (b"Re [2]: hello", "hello", True),
         (b"[list] hello", "hello", False),
         (b"[only a blob]", "[only a blob]", False),
