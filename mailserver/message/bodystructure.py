@@ -41,7 +41,7 @@ def count_lines(buf: bytes, start: int, end: int) -> int:
     return lines if buf[end - 1] == 0x0A else lines + 1
 
 
-def body_structure(part: Part, *, extended: bool = True) -> list[ImapValue]:
+def body_structure(part: Part, *, extended: bool) -> list[ImapValue]:
     """BODYSTRUCTURE of `part` (BODY when `extended` is False)."""
     header = part.header
     if part.is_multipart:
@@ -49,7 +49,8 @@ def body_structure(part: Part, *, extended: bool = True) -> list[ImapValue]:
         if not out:
             out.append(_EMPTY_BODY + (_EMPTY_EXTENSION if extended else []))
         ctype = part.content_type
-        out.append(ctype.subtype if ctype is not None else part.subtype)
+        assert ctype is not None  # the multipart type comes from a Content-Type
+        out.append(ctype.subtype)
         if extended:
             out.append(_params(ctype))
             out.extend(_common_extension(header))

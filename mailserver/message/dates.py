@@ -8,8 +8,11 @@ SORT uses the internal date, RFC 5256 §3).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_tz
+
+_BYTES_AS_TEXT = "latin-1"  # every byte a character: 8-bit garbage cannot fail to decode
+MAX_LENGTH = 200  # longer is not a date (the longest valid one is about 80 octets)
 
 
 def parse_date(value: bytes | None) -> datetime | None:
@@ -18,15 +21,14 @@ def parse_date(value: bytes | None) -> datetime | None:
     `.astimezone(UTC)` is the instant (SORT DATE); `.date()` is the date as written, which is
     what SENTBEFORE, SENTON and SENTSINCE compare, "disregarding time and timezone" (RFC 3501).
     """
-    if value is None or len(value) > 200:
+    if value is None or len(value) > MAX_LENGTH:
         return None
     try:
-        fields = parsedate_tz(value.decode("latin-1"))
+        fields = parsedate_tz(value.decode(_BYTES_AS_TEXT))
         if fields is None:
             return None
         year, month, day, hour, minute, second = fields[:6]
-        offset = fields[9] or 0
-        zone = UTC if offset == 0 else timezone(timedelta(seconds=offset))
+        zone = timezone(timedelta(seconds=fields[9] or 0))  # +0000: the UTC singleton
         return datetime(year, month, day, hour, minute, min(second, 59), tzinfo=zone)
     except (ValueError, OverflowError, TypeError, IndexError):
         return None

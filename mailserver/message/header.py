@@ -44,7 +44,10 @@ class Field(NamedTuple):
 @lru_cache(maxsize=1024)
 def _names(names: tuple[bytes, ...]) -> re.Pattern[bytes]:
     """Where a field with one of these names begins: after a line end (LF), then the name,
-    optional white space and the colon; case-insensitive (ASCII)."""
+    optional white space and the colon; case-insensitive (ASCII). Names are given in lower
+    case (the convention of every caller, checked so that a slip shows)."""
+    if any(n != n.lower() for n in names):
+        raise ValueError(f"header field names are looked up in lower case: {names!r}")
     alternatives = b"|".join(re.escape(n) for n in sorted(set(names), key=len, reverse=True))
     return re.compile(rb"\n(?:" + alternatives + rb")[ \t]*:", re.IGNORECASE)
 
@@ -120,7 +123,8 @@ class Header:
         return unfold(self.buf[field.value_start : field.end])
 
     def find(self, name: bytes) -> Field | None:
-        """The first field of that name (case-insensitive), or None."""
+        """The first field of that name (given in lower case; the message's case does not
+        matter), or None."""
         return next(iter(self._matches((name,))), None)
 
     def get(self, name: bytes) -> bytes | None:
@@ -136,9 +140,9 @@ class Header:
         """HEADER.FIELDS (or .NOT with `exclude`): the matching fields in message order, as
         stored, then a blank line (RFC 3501 §6.4.5). Names match case-insensitively; a line
         without a colon matches no name."""
-        wanted = tuple(names)
+        wanted = tuple(n.lower() for n in names)
         if exclude:
-            keys = {n.lower() for n in wanted}
+            keys = set(wanted)
             chosen: Iterable[Field] = (
                 f for f in self.fields if not (f.has_colon and f.key in keys)
             )

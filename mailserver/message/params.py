@@ -24,6 +24,8 @@ from mailserver.message.charsets import decode_bytes
 
 # RFC 2045 tspecials, plus white space and the comment/quote openers the tokenizer stops at.
 _STOP = frozenset(b'()<>@,;:\\"/[]?= \t\r\n')
+# RFC 2231 attribute-char punctuation: kept as is when a plain section is percent-encoded.
+_ATTRIBUTE_CHARS = "!#$&+-.^_`|~"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +40,7 @@ class ContentType:
         """A parameter's raw value (RFC 2231 wire form for an extended one), or None."""
         key = name.lower()
         for attr, value in self.params:
-            if attr.lower().rstrip(b"*") == key:
+            if attr.lower().removesuffix(b"*") == key:
                 return value
         return None
 
@@ -46,7 +48,7 @@ class ContentType:
         """A parameter's value as text (RFC 2231 charset applied), or None."""
         key = name.lower()
         for attr, value in self.params:
-            if attr.lower().rstrip(b"*") == key:
+            if attr.lower().removesuffix(b"*") == key:
                 return decode_param(attr, value)
         return None
 
@@ -235,7 +237,7 @@ def merge_2231(raw: list[tuple[bytes, bytes]]) -> tuple[tuple[bytes, bytes], ...
 
 
 def _pct(value: bytes) -> bytes:
-    return quote_from_bytes(value, safe="!#$&+-.^_`|~").encode("ascii")
+    return quote_from_bytes(value, safe=_ATTRIBUTE_CHARS).encode()
 
 
 def decode_param(name: bytes, value: bytes) -> str:

@@ -151,6 +151,4 @@ def partial(data: memoryview | bytes, start: int, length: int | None) -> memoryv
     `length` of them (RFC 3501 §6.4.5)."""
     if start < 0 or (length is not None and length < 0):
         raise SectionError("partial offsets are non-negative")
-    if start >= len(data):
-        return b""
     return data[start:] if length is None else data[start : start + length]

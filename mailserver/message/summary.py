@@ -15,7 +15,6 @@ from typing import Any
 
 import msgpack
 
-from mailserver.message.address import Address
 from mailserver.message.envelope import ImapValue
 from mailserver.message.errors import MessageError
 from mailserver.message.message import Message
@@ -104,27 +103,28 @@ def _check(summary: Summary) -> None:
             raise MessageError(f"message summary field {name} has the wrong type")
 
 
-def _first_mailbox(value: ImapValue) -> Address | None:
+def _first_mailbox(value: ImapValue) -> tuple[bytes | None, bytes, bytes] | None:
+    """(name, mailbox, host) of the first address that is not a group marker."""
     if isinstance(value, list):
         for address in value:
-            if isinstance(address, list) and address[3] is not None:
-                return address  # type: ignore[return-value]
+            if isinstance(address, list):
+                name, _adl, mailbox, host = address
+                if isinstance(mailbox, bytes) and isinstance(host, bytes):
+                    return name if isinstance(name, bytes) else None, mailbox, host
     return None
 
 
 def _sort_mailbox(value: ImapValue) -> bytes:
     address = _first_mailbox(value)
-    return b"" if address is None or address[2] is None else address[2]
+    return b"" if address is None else address[1]
 
 
 def _display(value: ImapValue) -> str:
     address = _first_mailbox(value)
     if address is None:
         return ""
-    name, _adl, mailbox, host = address
-    if name:
-        return decode_words(name)
-    return decode_words((mailbox or b"") + b"@" + (host or b""))
+    name, mailbox, host = address
+    return decode_words(name or mailbox + b"@" + host)
 
 
 def summarize(message: Message) -> Summary:

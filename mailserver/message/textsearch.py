@@ -32,9 +32,10 @@ def header_texts(header: Header, name: bytes) -> list[str]:
     """Each field of that name as searchable text: decoded, and for address fields followed
     by its addresses as `name <mailbox@host>` (so both forms match)."""
     out = []
+    name = name.lower()
     for value in header.get_all(name):
         text = decode_words(value)
-        if name.lower() in _ADDRESS_FIELDS:
+        if name in _ADDRESS_FIELDS:
             addresses = [
                 decode_words(format_address(a)) for a in parse_addresses(value) if a[3] is not None
             ]

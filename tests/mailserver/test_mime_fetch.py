@@ -400,7 +400,7 @@ def test_extension_data() -> None:
     raw = crlf(
         """Content-Type: application/pdf; name*0*=utf-8''%C3%A9t; name*1=".pdf"
 Content-Disposition: attachment (comment); filename="a b.pdf"; size=12
-Content-Language: en, (c) de-DE
+Content-Language: en,(c) de-DE
 Content-Location: http://x/
  a.pdf
 Content-MD5: Q2hlY2sgSW50ZWdyaXR5IQ==

@@ -142,6 +142,7 @@ def test_body_search_looks_into_forwarded_messages() -> None:
     assert msg.body_matches("alice@crepes.fr")  # the embedded message's header
     assert not msg.body_matches("carol@")  # the top header is not body
     assert msg.text_matches("carol@")
+    assert msg.text_matches("see below")  # TEXT is the header and the body
 
 
 def test_contains_across_chunks() -> None:
@@ -207,7 +208,8 @@ def test_quoted_printable_and_identity() -> None:
         (b"1 Jan 0 10:00:00 +0000", datetime(2000, 1, 1, 10, tzinfo=UTC)),
         (b"1 Jan 99999 10:00:00 +0000", None),
         (b"1 Jan 2026 10:00:00 +9999", None),
-        (b"1 Jan 2026 10:00:00 +0000" + b" " * 200, None),
+        (b"1 Jan 2026 10:00:00 +0000".ljust(200), datetime(2026, 1, 1, 10, tzinfo=UTC)),
+        (b"1 Jan 2026 10:00:00 +0000".ljust(201), None),
         (None, None),
     ],
 )
@@ -303,6 +305,14 @@ def test_base_subject(raw: bytes | None, base: str, reply: bool) -> None:
                 type=b"multipart", subtype=b"mixed", params=((b"boundary", b"(a)"), (b"x", b"1"))
             ),
         ),
+        (
+            b'application/x; name=foo"bar baz" qux; cs=X-UNKNOWN',
+            ContentType(
+                type=b"application",
+                subtype=b"x",
+                params=((b"name", b"foo bar baz qux"), (b"cs", b"X-UNKNOWN")),
+            ),
+        ),
         (b"text", None),
         (b"text/", None),
         (b"/plain", None),
@@ -338,6 +348,11 @@ def test_parse_disposition() -> None:
             "it's a bé",
         ),
         ([(b"title*", b"utf-8''%C3%A9")], [(b"title*", b"utf-8''%C3%A9")], "é"),
+        (
+            [(b"t*0", b"a-b.c_d~!#$&+^`| x"), (b"T*1*", b"%C3%A9")],
+            [(b"t*", b"''a-b.c_d~!#$&+^`|%20x%C3%A9")],
+            None,
+        ),
         ([(b"title*0", b"a"), (b"title*2", b"c")], [(b"title", b"a")], "a"),
         ([(b"title*1", b"b")], [], None),
         ([(b"title*x", b"v")], [(b"title*x", b"v")], None),
@@ -357,6 +372,9 @@ def test_decode_param() -> None:
     assert decode_param(b"n", b"caf\xc3\xa9") == "café"
     assert decode_param(b"n*", b"no-quote%41") == "no-quoteA"
     assert decode_param(b"n*", b"bogus''%E9") == "é"
+    assert decode_param(b"n*", b"utf-8''it's") == "it's"
+    assert decode_param(b"n*", b"koi8-r''%C1") == "\u0430"
+    assert decode_param(b"n*", b"\xffcs''x") == "x"
     assert ContentType(type=b"a", subtype=b"b", params=((b"N*", b"x''y"),)).param(b"n") == b"x''y"
     assert ContentType(type=b"a", subtype=b"b", params=()).param(b"n") is None
 
@@ -392,6 +410,7 @@ def test_summary_of_a_bare_message() -> None:
     )
     summary = summarize(Message(raw))
     assert summary.sent is None and summary.sent_datetime() is None
+    assert summary.sent_offset == 0
     assert (summary.base_subject, summary.is_reply) == ("hi", True)
     assert summary.in_reply_to == b"p@x"
     assert summary.references == [b"a@x", b"p@x"]
@@ -400,6 +419,8 @@ def test_summary_of_a_bare_message() -> None:
     assert Summary.from_bytes(summary.to_bytes()) == summary
     no_name = summarize(Message(b"To: a@b\r\n\r\n"))
     assert (no_name.display_from, no_name.display_to) == ("", "a@b")
+    sender = summarize(Message(b"From: f@x\r\nSender: Sam <s@y>\r\n\r\n"))
+    assert (sender.sort_from, sender.display_from) == (b"f", "f@x")
     utc = summarize(Message(b"Date: 1 Jan 2026 00:00:00 +0000\r\n\r\n"))
     assert utc.sent_datetime() == datetime(2026, 1, 1, tzinfo=UTC)
 
