@@ -15,6 +15,7 @@ from typing import Any
 
 import msgpack
 
+from mailserver.message.charsets import decode_bytes
 from mailserver.message.envelope import ImapValue
 from mailserver.message.errors import MessageError
 from mailserver.message.message import Message
@@ -75,6 +76,22 @@ class Summary:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def store_fields(self) -> dict[str, object]:
+        """The row the store's index keeps (mailserver/store's `Summarize` contract): `blob`,
+        this Summary packed, and the SORT/THREAD columns as text (ids and addr-mailboxes are
+        ASCII in practice; other octets are read as Latin-1, so nothing fails or is lost)."""
+        return {
+            "blob": self.to_bytes(),
+            "date": self.sent,
+            "subject": self.base_subject,
+            "from": decode_bytes(self.sort_from, None),
+            "to": decode_bytes(self.sort_to, None),
+            "cc": decode_bytes(self.sort_cc, None),
+            "message_id": _text(self.message_id),
+            "in_reply_to": _text(self.in_reply_to),
+            "references": " ".join(r.decode("latin-1") for r in self.references),
+        }
+
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "size": (int,),
@@ -125,6 +142,15 @@ def _display(value: ImapValue) -> str:
         return ""
     name, mailbox, host = address
     return decode_words(name or mailbox + b"@" + host)
+
+
+def _text(ident: bytes | None) -> str | None:
+    return None if ident is None else ident.decode("latin-1")
+
+
+def store_summary(raw: bytes) -> dict[str, object]:
+    """What the store calls on a delivered message: its `store_fields`."""
+    return summarize(Message(raw)).store_fields()
 
 
 def summarize(message: Message) -> Summary:

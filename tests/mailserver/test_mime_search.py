@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import msgpack
 import pytest
 
-from mailserver.message import Message, MessageError, Summary, summarize
+from mailserver.message import Message, MessageError, Summary, store_summary, summarize
 from mailserver.message.charsets import decode_bytes, text_codec
 from mailserver.message.dates import parse_date
 from mailserver.message.msgid import message_id, message_ids
@@ -447,6 +447,30 @@ def test_summary_of_a_bare_message() -> None:
 def test_summary_from_bytes_refuses_what_is_not_one(data: bytes, error: str) -> None:
     with pytest.raises(MessageError, match=error):
         Summary.from_bytes(data)
+
+
+def test_store_summary_is_the_row_the_store_keeps() -> None:
+    raw = crlf(
+        "From: =?utf-8?q?=C3=89lise?= <\u00e9@x>\nTo: t@y\nSubject: Re: Fwd: hi\n"
+        "Date: Mon, 30 Nov 2026 01:00:00 +0300\nMessage-ID: <m@x>\nReferences: <a@x>\n"
+        " <b@x>\n\nbody\n"
+    )
+    row = store_summary(raw)
+    assert row == {
+        "blob": row["blob"],
+        "date": int(datetime(2026, 11, 29, 22, tzinfo=UTC).timestamp()),
+        "subject": "hi",
+        "from": "\u00e9",
+        "to": "t",
+        "cc": "",
+        "message_id": "m@x",
+        "in_reply_to": None,
+        "references": "a@x b@x",
+    }
+    assert isinstance(row["blob"], bytes)
+    assert Summary.from_bytes(row["blob"]) == summarize(Message(raw))
+    bare = store_summary(b"Message-ID: <\xff@x>\r\nIn-Reply-To: <p>\r\n\r\n")
+    assert (bare["date"], bare["message_id"], bare["in_reply_to"]) == (None, "\xff@x", "p")
 
 
 def test_summary_as_dict() -> None:
