@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
 import msgpack
 
@@ -69,7 +69,7 @@ class Summary:
         names = [f.name for f in fields(cls)]
         if not isinstance(values, list) or len(values) != len(names) + 1 or values[0] != VERSION:
             raise MessageError(f"not a message summary of version {VERSION}")
-        summary = cls(**dict(zip(names, values[1:], strict=True)))
+        summary = cls(*values[1:])
         _check(summary)
         return summary
 
@@ -127,7 +127,7 @@ def _first_mailbox(value: ImapValue) -> tuple[bytes | None, bytes, bytes] | None
             if isinstance(address, list):
                 name, _adl, mailbox, host = address
                 if isinstance(mailbox, bytes) and isinstance(host, bytes):
-                    return name if isinstance(name, bytes) else None, mailbox, host
+                    return cast(bytes | None, name), mailbox, host
     return None
 
 

@@ -62,6 +62,5 @@ def decode_words(raw: bytes) -> str:
         pending.append(payload)
         pos = m.end()
     flush()
-    if pos < len(raw):
-        out.append(decode_bytes(raw[pos:], None))
+    out.append(decode_bytes(raw[pos:], None))
     return "".join(out)

@@ -276,6 +276,7 @@ def test_parse_section(spec: bytes, section: Section) -> None:
         (b"HEADER.FIELDS (a (b))", "bad field name in (a (b))"),
         (b"TEXT (a)", "unexpected text in section [TEXT (a)]"),
         (b"1 ", "unexpected text in section [1 ]"),
+        (b"X" * 100, "unknown section [" + "X" * 80 + "]"),
     ],
 )
 def test_parse_section_refuses(spec: bytes, error: str) -> None:
@@ -326,9 +327,12 @@ def test_envelope_nil_rules() -> None:
 
 def test_envelope_uses_the_first_of_duplicate_fields_and_unfolds() -> None:
     msg = Message(
-        crlf("Subject: one\n two\nSubject: other\nTo: a@b\nTo: c@d\nIn-Reply-To: <x@y>\n\n")
+        crlf(
+            "Subject: one\n two\nSubject: other\nTo: a@b\nTo: c@d\nIn-Reply-To: <x@y>\nBcc: b@c\n\n"
+        )
     )
     env = msg.envelope()
+    assert env[7] == [[None, None, b"b", b"c"]]
     assert env[1] == b"one two"
     assert env[5] == [[None, None, b"a", b"b"]]
     assert env[8] == b"<x@y>"
@@ -369,6 +373,9 @@ def test_envelope_uses_the_first_of_duplicate_fields_and_unfolds() -> None:
         (b"a@b: c", [[None, None, b"a", b"b:c"]]),
         (b'"Joe <j@x>', [[None, None, b"Joe <j@x>", b"MISSING_DOMAIN"]]),
         (b'"a\\', [[None, None, b"a\\", b"MISSING_DOMAIN"]]),
+        (b'"a\\b', [[None, None, b"ab", b"MISSING_DOMAIN"]]),
+        (b'"X" <x@y>', [[b"X", None, b"x", b"y"]]),
+        (b"John (c) Smith <j@x>", [[b"John Smith", None, b"j", b"x"]]),
         (b'"a\r\n b" <x@y>', [[b"a b", None, b"x", b"y"]]),
         (b"a@b (unclosed (nested) comment", [[b"unclosed (nested) comment", None, b"a", b"b"]]),
         (b"a@b (x\\) y)", [[b"x) y", None, b"a", b"b"]]),
@@ -400,7 +407,7 @@ def test_extension_data() -> None:
     raw = crlf(
         """Content-Type: application/pdf; name*0*=utf-8''%C3%A9t; name*1=".pdf"
 Content-Disposition: attachment (comment); filename="a b.pdf"; size=12
-Content-Language: en,(c) de-DE
+Content-Language: en,de-DE (c)
 Content-Location: http://x/
  a.pdf
 Content-MD5: Q2hlY2sgSW50ZWdyaXR5IQ==

@@ -20,7 +20,13 @@ from mailserver.message.params import (
     parse_disposition,
 )
 from mailserver.message.subject import base_subject
-from mailserver.message.textsearch import contains, decoded_chunks, header_texts, raw_chunks
+from mailserver.message.textsearch import (
+    contains,
+    decoded_chunks,
+    header_texts,
+    part_text,
+    raw_chunks,
+)
 from mailserver.message.words import decode_words
 from tests.mailserver.mimedata import FORWARDED, THUNDERBIRD, crlf
 
@@ -43,6 +49,9 @@ from tests.mailserver.mimedata import FORWARDED, THUNDERBIRD, crlf
         (b"=?utf-8?Q?a?= =?iso-8859-1?Q?=E9?=", "aé"),
         (b"=?utf-8*en?Q?hi?=", "hi"),  # RFC 2231 language
         (b"=?x-unknown?Q?hi?= there", "=?x-unknown?Q?hi?= there"),
+        (b"=?x-unknown?Q?a?= =?utf-8?Q?b?=", "=?x-unknown?Q?a?= b"),
+        (b"=?\xff?Q?a?= x", "=?\xff?Q?a?= x"),
+        (b"=?koi8-r?Q?=C1?=", "\u0430"),
         (b"=?base64_codec?Q?aGk=?=", "=?base64_codec?Q?aGk=?="),  # not a text encoding
         (b"=?utf-8?B?#?= x", "=?utf-8?B?#?= x"),  # undecodable
         (b"=?utf-8?Q?bad", "=?utf-8?Q?bad"),
@@ -134,6 +143,13 @@ def test_body_search_charset_fallbacks_and_part_separation() -> None:
     assert not msg.body_matches("abcd")  # no match across two parts
     assert not msg.body_matches("ab\n\ncd")
     assert not msg.body_matches("xx")
+
+
+def test_part_text_replaces_bad_bytes_and_flushes_the_decoder() -> None:
+    raw = b"Content-Type: text/plain; charset=utf-8\r\n\r\ncaf\xe9 ok \xc3"
+    msg = Message(raw)
+    assert "".join(part_text(msg.raw, msg.root)) == "caf\ufffd ok \ufffd"
+    assert msg.body_matches("OK")
 
 
 def test_body_search_looks_into_forwarded_messages() -> None:
@@ -254,6 +270,7 @@ def test_message_ids(raw: bytes | None, ids: list[bytes]) -> None:
         (b"Re [2]: hello", "hello", True),
         (b"[list] hello", "hello", False),
         (b"[only a blob]", "[only a blob]", False),
+        (b"[a] [b] hello", "hello", False),
         (b"[Fwd: hello]", "hello", True),
         (b"[fwd: Re: [list] hello (fwd)]", "hello", True),
         (b"  many   spaces\t here ", "many spaces here", False),

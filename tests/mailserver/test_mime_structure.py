@@ -134,6 +134,21 @@ def test_boundary_that_is_a_prefix_of_another_line_is_not_a_delimiter() -> None:
     assert len(msg.root.children) == 2
 
 
+def test_consecutive_delimiters_and_dash_lines_that_are_not_delimiters() -> None:
+    raw = crlf(
+        'Content-Type: multipart/mixed; boundary="b"\n\n--b\n--b\n--a\n\nbody\n--b\n--bb\n--b--\n'
+    )
+    msg = Message(raw)
+    empty, dashed, last = msg.root.children
+    assert empty.header.start == empty.body_end == raw.index(b"--b\r\n--a")
+    assert bytes(msg.section(parse_section(b"1.MIME"))) == b""
+    assert bytes(msg.section(parse_section(b"2.MIME"))) == b"--a\r\n\r\n"
+    assert bytes(msg.section(parse_section(b"2"))) == b"body"
+    assert [f.name for f in dashed.header.fields] == [b"--a"]
+    assert bytes(msg.section(parse_section(b"3.MIME"))) == b"--bb"  # its line end: the delimiter's
+    assert last.body_start == last.body_end
+
+
 def test_part_header_cut_by_a_delimiter_has_an_empty_body() -> None:
     raw = crlf(
         'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/html\n--b\n'
