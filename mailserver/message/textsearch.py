@@ -111,7 +111,7 @@ def raw_chunks(buf: bytes, start: int, end: int, size: int = CHUNK) -> Iterator[
 def _b64_run(data: bytes) -> bytes:
     """A run of base64 characters of any length; a lone last character carries no octet."""
     data = data[: len(data) - (len(data) % 4 == 1)]
-    return binascii.a2b_base64(data + b"=" * (-len(data) % 4)) if data else b""
+    return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
 
 
 def decoded_chunks(buf: bytes, start: int, end: int, encoding: bytes) -> Iterator[bytes]:

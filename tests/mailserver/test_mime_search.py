@@ -186,6 +186,9 @@ def test_raw_chunks_cut_at_line_ends() -> None:
         (b"aGVsbA", b"hell"),
         (b"aGVsbG8=aGk=", b"hellohi"),
         (b"a", b""),
+        (b"aGVsb", b"hel"),
+        (b"=aGk=", b"hi"),
+        (b"aGk=XYZA", b"hi" + base64.b64decode(b"XYZA")),
         (b"", b""),
     ],
 )
@@ -197,6 +200,10 @@ def test_long_base64_decodes_across_chunks() -> None:
     data = bytes(range(256)) * 20_000
     encoded = base64.encodebytes(data)
     assert b"".join(decoded_chunks(encoded, 0, len(encoded), b"base64")) == data
+    # Lines of 75 characters: a chunk (cut at a line end) leaves a remainder for the next.
+    flat = base64.b64encode(data)
+    odd = b"\r\n".join(flat[i : i + 75] for i in range(0, len(flat), 75))
+    assert b"".join(decoded_chunks(odd, 0, len(odd), b"base64")) == data
 
 
 def test_quoted_printable_and_identity() -> None:
