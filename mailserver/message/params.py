@@ -4,8 +4,8 @@ RFC 2183, RFC 2231).
 Comments (nested, with quoted pairs) and white space may stand between any two tokens; a
 quoted string's quoting is removed. Real mail is often looser than the grammar, so:
 
-- an unquoted value runs to the next ";" (a file name with spaces in it is kept whole),
-  comments excepted;
+- a value runs to the next ";" (a file name with spaces in it is kept whole, and so is
+  `"quoted" and more`), comments excepted;
 - a parameter without "=" is dropped; a value never closed runs to the end;
 - a Content-Type without a valid type/subtype is treated as absent (RFC 2045 §5.2).
 
@@ -114,7 +114,8 @@ class _Reader:
         return bytes(out)
 
     def loose_value(self) -> bytes:
-        """An unquoted parameter value: words up to the next ";" joined by one space."""
+        """A parameter value up to the next ";": quoted strings unquoted, words (quoted or
+        not) joined by one space, comments dropped."""
         words: list[bytes] = []
         data, n = self.data, len(self.data)
         while True:
@@ -134,11 +135,8 @@ class _Reader:
 def parse_params(reader: _Reader) -> tuple[tuple[bytes, bytes], ...]:
     """The `; name=value` list at the reader's position, RFC 2231 continuations merged."""
     raw: list[tuple[bytes, bytes]] = []
-    data, n = reader.data, len(reader.data)
-    while True:
-        c = reader.peek()
-        if c == -1:
-            break
+    data = reader.data
+    while (c := reader.peek()) != -1:
         if c != 0x3B:  # garbage before the next ";": skip it
             nxt = data.find(b";", reader.pos)
             if nxt < 0:
@@ -149,11 +147,9 @@ def parse_params(reader: _Reader) -> tuple[tuple[bytes, bytes], ...]:
         if reader.peek() != 0x3D:  # no "=": not a parameter
             continue
         reader.pos += 1
-        value = reader.quoted() if reader.peek() == 0x22 else reader.loose_value()
+        value = reader.loose_value()
         if name:
             raw.append((name, value))
-        if reader.pos >= n:
-            break
     return merge_2231(raw)
 
 

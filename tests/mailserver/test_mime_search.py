@@ -176,6 +176,9 @@ def test_raw_chunks_cut_at_line_ends() -> None:
     assert list(raw_chunks(buf, 0, len(buf), 6)) == [b"aaaa\n", b"bb\n", b"cccccc"]
     assert list(raw_chunks(buf, 1, 3, 100)) == [b"aa"]
     assert list(raw_chunks(b"abcdefgh", 0, 8, 3)) == [b"abc", b"def", b"gh"]
+    assert list(raw_chunks(b"a\nb\ncccc", 0, 8, 5)) == [b"a\nb\n", b"cccc"]
+    assert list(raw_chunks(b"\nabcdef", 0, 7, 3)) == [b"\n", b"abc", b"def"]
+    assert list(raw_chunks(b"ab\ncd", 0, 5, 10)) == [b"ab\ncd"]
 
 
 @pytest.mark.parametrize(
@@ -337,6 +340,16 @@ def test_base_subject(raw: bytes | None, base: str, reply: bool) -> None:
                 params=((b"name", b"foo bar baz qux"), (b"cs", b"X-UNKNOWN")),
             ),
         ),
+        (
+            b'text/plain;a=b; xx=y junk; "q"=r; c="a\\""; d="X" "Y" z',
+            ContentType(
+                type=b"text",
+                subtype=b"plain",
+                params=((b"a", b"b"), (b"xx", b"y junk"), (b"c", b'a"'), (b"d", b"X Y z")),
+            ),
+        ),
+        (b"text/plain junk xx=y; a=b", ContentType(b"text", b"plain", ((b"a", b"b"),))),
+        (b'text/plain; a="b\\', ContentType(b"text", b"plain", ((b"a", b"b\\"),))),
         (b"text", None),
         (b"text/", None),
         (b"/plain", None),

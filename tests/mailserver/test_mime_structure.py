@@ -116,6 +116,30 @@ def test_unterminated_inner_multipart_ends_at_the_outer_delimiter() -> None:
     assert len(msg.root.children) == 2
 
 
+def test_delimiter_at_the_very_end_without_line_end() -> None:
+    raw = crlf('Content-Type: multipart/mixed; boundary="b"\n\n--b\n\none\n') + b"--b"
+    msg = Message(raw)
+    _, last = msg.root.children
+    assert bytes(msg.section(parse_section(b"1"))) == b"one"
+    assert last.header.start == last.body_start == last.body_end == len(raw)
+
+
+def test_part_limit_inside_an_inner_multipart_skips_to_its_close() -> None:
+    raw = crlf(
+        'Content-Type: multipart/mixed; boundary="out"\n\n--out\n'
+        'Content-Type: multipart/mixed; boundary="in"\n\n--in\n\np1\n--in\n\np2\n--in--\n'
+        "inner epilogue\n--out\n\ntail\n--out--\nouter epilogue\n"
+    )
+    msg = Message(raw, Limits(max_parts=3))
+    inner = msg.root.children[0]
+    assert [bytes(msg.section(parse_section(b"1.1")))] == [b"p1"]
+    assert len(inner.children) == 1
+    assert bytes(msg.section(parse_section(b"1"))).endswith(b"p2\r\n--in--\r\ninner epilogue")
+    assert len(msg.root.children) == 1
+    assert msg.root.body_end == len(raw)
+    assert msg.bodystructure()[0][1] == b"mixed"
+
+
 def test_missing_close_delimiter_runs_to_the_end() -> None:
     raw = crlf('Content-Type: multipart/mixed; boundary="b"\n\n--b\n\none\n--b\n\ntwo\n')
     msg = Message(raw)
