@@ -42,14 +42,15 @@ class Field(NamedTuple):
 
 
 @lru_cache(maxsize=1024)
-def _names(names: tuple[bytes, ...]) -> re.Pattern[bytes]:
+def _names(names: tuple[bytes, ...]) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
     """Where a field with one of these names begins: after a line end (LF), then the name,
     optional white space and the colon; case-insensitive (ASCII). Names are given in lower
     case (the convention of every caller, checked so that a slip shows)."""
     if any(n != n.lower() for n in names):
         raise ValueError(f"header field names are looked up in lower case: {names!r}")
     alternatives = b"|".join(re.escape(n) for n in sorted(set(names), key=len, reverse=True))
-    return re.compile(rb"\n(?:" + alternatives + rb")[ \t]*:", re.IGNORECASE)
+    field = rb"(?:" + alternatives + rb")[ \t]*:"
+    return re.compile(field, re.IGNORECASE), re.compile(rb"\n" + field, re.IGNORECASE)
 
 
 class Header:
@@ -70,7 +71,7 @@ class Header:
         if self._fields is None:
             starts = list(self._field_starts())
             ends = [*starts[1:], self.fields_end]
-            self._fields = tuple(map(self._field, starts, ends))
+            self._fields = tuple(map(self._scan, starts, ends))
         return self._fields
 
     def _field_starts(self) -> Iterable[int]:
@@ -80,38 +81,35 @@ class Header:
             if m.end() < self.fields_end:
                 yield m.end()
 
-    def _field(self, start: int, end: int, value_start: int = -1) -> Field:
-        """The field at buf[start:end]; `value_start` is after its colon when known."""
+    def _scan(self, start: int, end: int) -> Field:
+        """The field at buf[start:end]: its name is before the first colon of its first line;
+        with none there (or a first line that is a continuation) it has no colon."""
         buf = self.buf
-        if value_start < 0:
-            nl = buf.find(b"\n", start, end)
-            colon = buf.find(b":", start, end if nl < 0 else nl)
-            if colon < 0 or buf[start] in _WSP:
-                name = buf[start : end if nl < 0 else nl].rstrip(b"\r\n")
-                return Field(name, name.lower(), start, end, end, False)
-            value_start = colon + 1
-        name = buf[start : value_start - 1].rstrip(_WSP)
+        nl = buf.find(b"\n", start, end)
+        line_end = end if nl < 0 else nl
+        colon = buf.find(b":", start, line_end)
+        if colon < 0 or buf[start] in _WSP:
+            name = buf[start:line_end].rstrip(b"\r")
+            return Field(name, name.lower(), start, end, end, False)
+        return self._field(start, end, colon + 1)
+
+    def _field(self, start: int, end: int, value_start: int) -> Field:
+        name = self.buf[start : value_start - 1].rstrip(_WSP)
         return Field(name, name.lower(), start, end, value_start, True)
 
     def _field_from(self, start: int, value_start: int) -> Field:
         m = _FIELD_START.search(self.buf, value_start, self.fields_end)
-        end = self.fields_end if m is None else m.end()
-        return self._field(start, end, value_start)
+        return self._field(start, self.fields_end if m is None else m.end(), value_start)
 
     def _matches(self, names: tuple[bytes, ...]) -> Iterable[Field]:
         """The fields with one of these names (with a colon), in message order."""
-        if self.fields_end <= self.start or not names:
+        if not names:  # (an empty alternation would match every line starting with ":")
             return
-        pattern = _names(names)
-        buf = self.buf
-        if self.start == 0 or buf[self.start - 1] != 0x0A:  # the first line has no LF before it
-            first = pattern.match(b"\n" + buf[self.start : min(self.start + 1000, self.fields_end)])
-            if first is not None and buf[self.start] not in _WSP:
-                yield self._field_from(self.start, self.start + first.end() - 1)
-            pos = self.start
-        else:
-            pos = self.start - 1
-        for m in pattern.finditer(buf, pos, self.fields_end):
+        first_line, other_lines = _names(names)
+        first = first_line.match(self.buf, self.start, self.fields_end)
+        if first is not None:
+            yield self._field_from(self.start, first.end())
+        for m in other_lines.finditer(self.buf, self.start, self.fields_end):
             yield self._field_from(m.start() + 1, m.end())
 
     def raw(self, field: Field) -> bytes:
@@ -163,30 +161,31 @@ def unfold(raw: bytes) -> bytes:
     return raw.strip(b" \t\r")
 
 
-def parse_header(buf: bytes, start: int, end: int) -> Header:
-    """Read the header that begins at `start`, up to `end`."""
-    return read_header(buf, start, end, BLANK_END)[0]
+def parse_header(buf: bytes, start: int) -> Header:
+    """Read the header that begins at `start` (it may run to the end of `buf`)."""
+    return read_header(buf, start, BLANK_END)[0]
 
 
 def read_header(
-    buf: bytes, start: int, end: int, finder: re.Pattern[bytes], first_cut: bool = False
-) -> tuple[Header, int]:
-    """Read the header that begins at `start`, up to `end`; return it and the offset of the
-    boundary line that cut it short, or -1.
+    buf: bytes, start: int, finder: re.Pattern[bytes], first_cut: bool = False
+) -> tuple[Header, int | None]:
+    """Read the header that begins at `start`; return it and the offset of the boundary line
+    that cut it short, or None.
 
     `finder` finds the line end before a blank line or before a boundary line (group 1 set
     for a boundary); `first_cut` says the header's first line is itself a boundary line.
     """
     if first_cut:
         return Header(buf, start, start, start), start
-    if buf.startswith(b"\n", start) or buf.startswith(b"\r\n", start):
-        blank = start + (1 if buf[start] == 0x0A else 2)
-        return Header(buf, start, blank, start), -1
-    m = finder.search(buf, start, end)
+    if buf.startswith(b"\n", start):
+        return Header(buf, start, start + 1, start), None
+    if buf.startswith(b"\r\n", start):
+        return Header(buf, start, start + 2, start), None
+    m = finder.search(buf, start)
     if m is None:
-        return Header(buf, start, end, end), -1
+        return Header(buf, start, len(buf), len(buf)), None
     if m.lastindex is None:  # a blank line
-        return Header(buf, start, m.end(), m.start() + 1), -1
-    cut = m.start() + 1
-    fields_end = m.start() - (m.start() > start and buf[m.start() - 1] == 0x0D)
-    return Header(buf, start, fields_end, fields_end), cut
+        return Header(buf, start, m.end(), m.start() + 1), None
+    # m.start() is the LF of the first line or a later one, never `start` itself.
+    fields_end = m.start() - (buf[m.start() - 1] == 0x0D)
+    return Header(buf, start, fields_end, fields_end), m.start() + 1

@@ -35,7 +35,7 @@ class Message:
         """The top-level header."""
         if "root" in self.__dict__:
             return self.root.header
-        return parse_header(self.raw, 0, len(self.raw))
+        return parse_header(self.raw, 0)
 
     @cached_property
     def root(self) -> Part:

@@ -37,18 +37,18 @@ class ContentType:
     params: tuple[tuple[bytes, bytes], ...]  # RFC 2231-merged, in order of first appearance
 
     def param(self, name: bytes) -> bytes | None:
-        """A parameter's raw value (RFC 2231 wire form for an extended one), or None."""
-        key = name.lower()
+        """A parameter's raw value (RFC 2231 wire form for an extended one), or None; `name`
+        in lower case (the message's case does not matter)."""
         for attr, value in self.params:
-            if attr.lower().removesuffix(b"*") == key:
+            if attr.lower().removesuffix(b"*") == name:
                 return value
         return None
 
     def text_param(self, name: bytes) -> str | None:
-        """A parameter's value as text (RFC 2231 charset applied), or None."""
-        key = name.lower()
+        """A parameter's value as text (RFC 2231 charset applied), or None; `name` in lower
+        case."""
         for attr, value in self.params:
-            if attr.lower().removesuffix(b"*") == key:
+            if attr.lower().removesuffix(b"*") == name:
                 return decode_param(attr, value)
         return None
 

@@ -172,10 +172,10 @@ class _Parser:
         """Where the content before `delim` ends: before the line ending that precedes it."""
         if delim is None:
             return self.end
-        end = delim.start
-        if end > floor and self.buf[end - 1] == 0x0A:
+        end = delim.start  # after a LF: a delimiter line follows a header line at least
+        if self.buf[end - 1] == 0x0A:
             end -= 1
-            if end > floor and self.buf[end - 1] == 0x0D:
+            if self.buf[end - 1] == 0x0D:
                 end -= 1
         return max(end, floor)
 
@@ -185,7 +185,7 @@ class _Parser:
         bounds = tuple(self.bounds)
         first_cut = bool(bounds) and self.buf.startswith(b"--", start) and self.is_delimiter(start)
         finder = _header_finder(bounds) if bounds else BLANK_END
-        header, cut = read_header(self.buf, start, self.end, finder, first_cut)
+        header, cut = read_header(self.buf, start, finder, first_cut)
         body_start = header.end
         ctype = parse_content_type(header.get(b"content-type"))
         if ctype is None:
@@ -200,7 +200,7 @@ class _Parser:
             type=kind,
             subtype=sub,
         )
-        if cut >= 0:  # the header was cut short by a delimiter: no body
+        if cut is not None:  # the header was cut short by a delimiter: no body
             return part, self.match(cut)
         room = depth < self.limits.max_depth and self.parts < self.limits.max_parts
         if kind == b"multipart":

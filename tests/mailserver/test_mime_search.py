@@ -402,7 +402,8 @@ def test_rfc2231(
     params = merge_2231(raw)
     assert list(params) == merged
     ctype = ContentType(type=b"a", subtype=b"b", params=params)
-    assert ctype.text_param(b"TITLE") == text
+    assert ctype.text_param(b"title") == text
+    assert ctype.text_param(b"TITLE") is None  # names are asked in lower case
 
 
 def test_decode_param() -> None:

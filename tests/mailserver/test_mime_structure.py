@@ -83,7 +83,7 @@ def test_message_starting_with_blank_line_has_an_empty_header() -> None:
 
 def test_header_fields_folding_colonless_and_leading_continuation() -> None:
     raw = b" lead\r\nSubject : a\r\n\tb\r\nno colon here\r\nX:\r\n\r\n"
-    header = parse_header(raw, 0, len(raw))
+    header = parse_header(raw, 0)
     assert [(f.name, f.has_colon) for f in header.fields] == [
         (b" lead", False),
         (b"Subject", True),
@@ -101,6 +101,7 @@ def test_header_fields_folding_colonless_and_leading_continuation() -> None:
 
 def test_unfold() -> None:
     assert unfold(b" a\r\n b\n\tc \r\n") == b"a b\tc"
+    assert unfold(b" Xmas X\x0b ") == b"Xmas X\x0b"
     assert unfold(b"plain") == b"plain"
 
 
@@ -223,3 +224,67 @@ def test_depth_limit_edges(limit: int) -> None:
     assert depth_of(multiparts.root) == min(limit, 5)
     leaf = multiparts.section(parse_section(b".".join([b"1"] * 5)))
     assert bytes(leaf) == (b"leaf" if limit >= 5 else b"")
+
+
+def test_every_field_of_a_header() -> None:
+    raw = b"A : x:y\r\n\tz\r\nno colon\r\nB\r\n c: d\r\nC:\r\n\r\nbody"
+    header = parse_header(raw, 0)
+    assert header.end == raw.index(b"body") and header.fields_end == header.end - 2
+    assert [tuple(f) for f in header.fields] == [
+        (b"A", b"a", 0, 13, 3, True),
+        (b"no colon", b"no colon", 13, 23, 23, False),
+        (b"B", b"b", 23, 33, 33, False),  # the colon is on a continuation line
+        (b"C", b"c", 33, 37, 35, True),
+    ]
+    assert header.get(b"a") == b"x:y\tz"
+    assert header.select((), exclude=False) == b"\r\n"
+    # B has no colon: no name matches it, so .NOT keeps it
+    assert header.select((b"B", b"C"), exclude=True) == raw[:33] + b"\r\n"
+
+
+def test_header_starting_with_a_bare_lf_blank_line() -> None:
+    msg = Message(b"\nbody")
+    assert bytes(msg.section(parse_section(b"HEADER"))) == b"\n"
+    assert bytes(msg.section(parse_section(b"TEXT"))) == b"body"
+
+
+def test_header_cut_by_a_delimiter_after_bare_lf() -> None:
+    raw = b'Content-Type: multipart/mixed; boundary="b"\n\n--b\nX: y\n--b--\n'
+    msg = Message(raw)
+    assert bytes(msg.section(parse_section(b"1.MIME"))) == b"X: y"
+
+
+def test_message_takes_any_bytes_like_and_keeps_bytes_as_they_are() -> None:
+    raw = crlf("Subject: s\n\nbody\n")
+    assert Message(raw).raw is raw
+    for other in (bytearray(raw), memoryview(raw)):
+        copy = Message(other).raw
+        assert type(copy) is bytes and copy == raw
+
+
+def test_part_limit_stops_opening_embedded_messages() -> None:
+    raw = nested_messages(3)
+    assert Message(raw, Limits(max_parts=1)).root.message is None
+    two = Message(raw, Limits(max_parts=2)).root
+    assert two.message is not None and two.message.message is None
+
+
+def test_nested_multipart_without_boundary_ends_at_the_outer_delimiter() -> None:
+    raw = crlf(
+        'Content-Type: multipart/mixed; boundary="o"\n\n--o\nContent-Type: multipart/mixed\n\n'
+        "opaque\n--o\n\nsecond\n--o--\n"
+    )
+    msg = Message(raw)
+    assert bytes(msg.section(parse_section(b"1"))) == b"opaque"
+    assert bytes(msg.section(parse_section(b"2"))) == b"second"
+
+
+def test_empty_last_part_at_the_outer_delimiter_stays_inside_its_parent() -> None:
+    raw = crlf(
+        'Content-Type: multipart/mixed; boundary="o"\n\n--o\n'
+        'Content-Type: multipart/mixed; boundary="i"\n\n--i\n--o--\n'
+    )
+    inner = Message(raw).root.children[0]
+    (empty,) = inner.children
+    assert empty.header.start == empty.body_end == raw.index(b"--o--")
+    assert inner.body_end == empty.body_end
