@@ -77,6 +77,7 @@ NESTED_SECTIONS = {
     "4.2.2.1": b"part 4.2.2.1",
     "4.2.2.2": b"part 4.2.2.2",
     "4.2.2.MIME": b'Content-Type: MULTIPART/ALTERNATIVE; boundary="m422"\r\n\r\n',
+    "3.HEADER.FIELDS (FROM)": b"From: b@example.org\r\n\r\n",
     "3.MIME": b"Content-Type: MESSAGE/RFC822\r\n\r\n",
     "3.HEADER": (
         b'From: b@example.org\r\nSubject: part 3\r\nContent-Type: MULTIPART/MIXED; boundary="m3"'
