@@ -1,0 +1,1 @@
+"""The mail servers of minternet: SMTP, submission, IMAP and POP3 on a Maildir store."""
