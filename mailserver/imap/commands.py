@@ -437,7 +437,7 @@ def _append(r: Reader, tag: str, name: str) -> Command:
     if r.peek() == 0x22:
         when = r.date_time()
         r.sp()
-    if r.peek() not in (0x7B, 0x7E):
+    if not r.at_string() or r.peek() == 0x22:
         raise r.error("APPEND needs the message as a literal")
     # MULTIAPPEND (RFC 3502) and CATENATE (RFC 4469) continue here after the literal.
     return Append(tag=tag, name=name, mailbox=mailbox, flags=flags, date=when, message=r.literal())

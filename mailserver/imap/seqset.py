@@ -27,7 +27,8 @@ __all__ = ["MAX_NUMBER", "STAR", "Ranges", "SeqSet", "SeqSetError", "compact"]
 MAX_NUMBER = 4294967295  # nz-number is a 32-bit unsigned integer (RFC 3501 §9 `number`)
 STAR = 0  # `*` inside a range (0 is never a valid nz-number)
 
-_SET = re.compile(rb"(?:\d+|\*)(?::(?:\d+|\*))?(?:,(?:\d+|\*)(?::(?:\d+|\*))?)*\Z")
+_ITEM = rb"(?:\d{1,10}|\*)(?::(?:\d{1,10}|\*))?"
+_SET = re.compile(_ITEM + rb"(?:," + _ITEM + rb")*\Z")
 
 
 class SeqSetError(ValueError):
@@ -104,9 +105,9 @@ class SeqSet:
             b = max_uid if hi == STAR else hi
             if a > b:
                 a, b = b, a
-            b = min(b, max_uid)
+            a, b = max(a, 1), min(b, max_uid)
             if a <= b:
-                spans.append((max(a, 1), b))
+                spans.append((a, b))
         return Ranges.merge(spans)
 
 

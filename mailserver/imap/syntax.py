@@ -219,17 +219,22 @@ class Reader:
         self.pos = start + size
         return value
 
-    def string(self) -> bytes:
+    def at_string(self) -> bool:
+        """A quoted string or a literal comes next (`~` alone is an atom character)."""
         c = self.peek()
-        if c == 0x22:  # "
+        if c == 0x22 or c == 0x7B:  # " {
+            return True
+        return c == 0x7E and self.data[self.pos + 1 : self.pos + 2] == b"{"
+
+    def string(self) -> bytes:
+        if self.peek() == 0x22:
             return self.quoted()
-        if c == 0x7B or c == 0x7E:  # { or ~
+        if self.at_string():
             return self.literal()
         raise self.error("expected a string")
 
     def astring(self) -> bytes:
-        c = self.peek()
-        if c == 0x22 or c == 0x7B or c == 0x7E:
+        if self.at_string():
             return self.string()
         m = _ASTRING.match(self.data, self.pos)
         if m is None:
@@ -268,8 +273,7 @@ class Reader:
 
     def list_mailbox(self) -> str:
         """A LIST pattern (RFC 3501 `list-mailbox`): wildcards allowed, decoded, case kept."""
-        c = self.peek()
-        if c == 0x22 or c == 0x7B or c == 0x7E:
+        if self.at_string():
             return self._name(self.string())
         m = _LIST_MAILBOX.match(self.data, self.pos)
         if m is None:
