@@ -142,6 +142,8 @@ def _section(r: Reader) -> Section:
         raise r.error("invalid section")
     r.pos = m.end()
     words = m.group().decode("ascii").upper().split(".")
+    if "" in words:
+        raise r.error(f"invalid section {m.group().decode('ascii')[:40]}")
     part: list[int] = []
     while words and words[0].isdigit():
         word = words.pop(0)

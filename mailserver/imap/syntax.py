@@ -29,6 +29,7 @@ from mailserver.imap.seqset import SeqSet, SeqSetError
 
 __all__ = [
     "LITERAL_MINUS_MAX",
+    "MAX_LIST_DEPTH",
     "MAX_MODSEQ",
     "MAX_NUMBER",
     "LiteralVerdict",
@@ -41,6 +42,7 @@ _T = TypeVar("_T")
 
 MAX_NUMBER = 4294967295  # number, nz-number: 32-bit unsigned (RFC 3501 §9)
 MAX_MODSEQ = 9223372036854775807  # mod-sequence-value: 63-bit (RFC 7162 §7)
+MAX_LIST_DEPTH = 32  # nesting of parenthesised lists read by Reader.value
 LITERAL_MINUS_MAX = 4096  # the largest non-synchronising literal under LITERAL- (RFC 7888 §5)
 
 
@@ -181,9 +183,10 @@ class Reader:
         if m is None:
             raise self.error("expected a number")
         digits = m.group()
-        if len(digits) > len(str(limit)) or int(digits) > limit:
+        significant = digits.lstrip(b"0") or b"0"  # leading zeros are allowed (1*DIGIT)
+        if len(significant) > len(str(limit)) or int(significant) > limit:
             raise self.error(f"number {digits[:24].decode()} is too large")
-        n = int(digits)
+        n = int(significant)
         if nonzero and n == 0:
             raise self.error("expected a nonzero number")
         self.pos = m.end()
@@ -353,6 +356,36 @@ class Reader:
             return build()
         except (ValueError, OverflowError) as e:  # 31-Feb-2026, 25:00:00
             raise self.error(f"invalid date: {e}") from None
+
+    # -- generic values --------------------------------------------------------------------
+
+    def value(self, depth: int = 0) -> object:
+        """Any value of the data grammar: NIL (None), a number (int), a string (bytes), an
+        atom (str) or a parenthesised list of them (list), nested at most MAX_LIST_DEPTH deep.
+
+        Commands do not need it; it reads back what encode.py writes (round-trip tests, and
+        the ID and extension arguments that are plain data).
+        """
+        if depth >= MAX_LIST_DEPTH:
+            raise self.error(f"lists nested deeper than {MAX_LIST_DEPTH} levels")
+        if self.skip(0x28):
+            items: list[object] = []
+            if not self.skip(0x29):
+                while True:
+                    items.append(self.value(depth + 1))
+                    if self.skip(0x29):
+                        break
+                    self.sp()
+            return items
+        if self.at_string():
+            return self.string()
+        m = _NUMBER.match(self.data, self.pos)
+        if m is not None and (m.end() == self.end or self.data[m.end()] in b" )"):
+            return self.number(limit=MAX_MODSEQ)
+        if self.skip(0x5C):  # a flag such as \Seen
+            return "\\" + self.atom("a flag name").decode("ascii")
+        word = self.atom("a value").decode("ascii")
+        return None if word.upper() == "NIL" else word
 
     # -- sets ----------------------------------------------------------------------------
 
