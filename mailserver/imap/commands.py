@@ -48,6 +48,7 @@ __all__ = [
     "parse_command",
     "parse_idle_done",
     "parse_sasl_response",
+    "peek_tag",
 ]
 
 
@@ -242,6 +243,15 @@ def parse_command(
     return command
 
 
+def peek_tag(frame: bytes) -> str | None:
+    """The tag of a command, whole or in part (the command so far of a LiteralRequest that the
+    session refuses with `tag NO [TOOBIG]`), or None when it does not start with a valid one."""
+    m = _TAG.match(frame)
+    if m is None or frame[m.end() : m.end() + 1] != b" ":
+        return None
+    return m.group().decode("ascii")
+
+
 def parse_sasl_response(line: bytes) -> bytes | None:
     """A client's line during AUTHENTICATE: the decoded response, or None when it cancels (`*`).
 
@@ -346,7 +356,7 @@ def _list(r: Reader, tag: str, name: str) -> Command:
         if "RECURSIVEMATCH" in select and not select & {"SUBSCRIBED", "SPECIAL-USE"}:
             raise r.error("RECURSIVEMATCH needs another selection option")
         r.sp()
-    reference = r._name(r.astring())
+    reference = r.name_of(r.astring())
     r.sp()
     patterns: list[str] = []
     if name == "LIST" and r.peek() == 0x28:  # ( several patterns

@@ -261,7 +261,8 @@ class Reader:
 
     # -- mailbox names and flags ----------------------------------------------------------
 
-    def _name(self, raw: bytes) -> str:
+    def name_of(self, raw: bytes) -> str:
+        """A mailbox name or pattern from its wire form (modified UTF-7, or UTF-8)."""
         if self.utf8:
             return self.text(raw, "mailbox name")
         try:
@@ -271,18 +272,18 @@ class Reader:
 
     def mailbox(self) -> str:
         """A mailbox name: decoded from modified UTF-7; any case of INBOX is INBOX."""
-        name = self._name(self.astring())
+        name = self.name_of(self.astring())
         return "INBOX" if name.upper() == "INBOX" else name
 
     def list_mailbox(self) -> str:
         """A LIST pattern (RFC 3501 `list-mailbox`): wildcards allowed, decoded, case kept."""
         if self.at_string():
-            return self._name(self.string())
+            return self.name_of(self.string())
         m = _LIST_MAILBOX.match(self.data, self.pos)
         if m is None:
             raise self.error("expected a mailbox pattern")
         self.pos = m.end()
-        return self._name(m.group())
+        return self.name_of(m.group())
 
     def flag(self, *, recent: bool = False) -> str:
         """A flag: a system flag in its canonical spelling, or a keyword as written.

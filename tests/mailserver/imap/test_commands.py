@@ -603,3 +603,14 @@ def test_search_charset_that_is_not_supported_is_a_no_with_badcharset():
 )
 def test_search_option_errors(line: bytes, why: str):
     bad(line, why)
+
+
+def test_peek_tag_reads_the_tag_of_a_partial_command():
+    from mailserver.imap.commands import peek_tag
+
+    assert peek_tag(b"A003 APPEND saved-messages (\\Seen) {310}\r\n") == "A003"
+    assert peek_tag(b"x] LOGIN {5}\r\n") == "x]"
+    assert peek_tag(b"A003\r\n") is None
+    assert peek_tag(b"A003") is None
+    assert peek_tag(b"+ x") is None
+    assert peek_tag(b"") is None
