@@ -205,7 +205,7 @@ class Search(Command):
 
 _TAG = re.compile(rb'[^\x00-\x20\x7f-\xff(){%*"\\+]+')  # ASTRING-CHAR except "+"
 _BASE64 = re.compile(rb"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
-_STORE_ITEM = re.compile(rb"([+-]?)(FLAGS(?:\.SILENT)?)", re.IGNORECASE)
+_STORE_ITEM = re.compile(rb"([+-]?)FLAGS(\.SILENT)?", re.IGNORECASE)
 
 
 def parse_command(
@@ -222,13 +222,13 @@ def parse_command(
     m = _TAG.match(frame)
     if m is None:
         raise r.error("empty command line" if not frame else "invalid tag")
-    r.tag = m.group().decode("ascii")
+    r.tag = m.group().decode()
     r.pos = m.end()
     r.sp()
-    name = r.atom("a command name").decode("ascii").upper()
+    name = r.atom("a command name").decode().upper()
     if name == "UID":
         r.sp()
-        sub = r.atom("a command name").decode("ascii").upper()
+        sub = r.atom("a command name").decode().upper()
         uid_parser = _UID_PARSERS.get(sub)
         if uid_parser is None:
             raise r.error(f"unknown command UID {sub[:40]}")
@@ -249,7 +249,7 @@ def peek_tag(frame: bytes) -> str | None:
     m = _TAG.match(frame)
     if m is None or frame[m.end() : m.end() + 1] != b" ":
         return None
-    return m.group().decode("ascii")
+    return m.group().decode()
 
 
 def parse_sasl_response(line: bytes) -> bytes | None:
@@ -276,7 +276,7 @@ def parse_idle_done(line: bytes) -> None:
 def _base64(text: bytes, tag: str | None) -> bytes:
     if _BASE64.fullmatch(text) is None:
         raise ParseError(tag, "invalid base64")
-    return binascii.a2b_base64(text, strict_mode=True)
+    return binascii.a2b_base64(text)
 
 
 # -- one function per command --------------------------------------------------------------
@@ -298,7 +298,7 @@ def _login(r: Reader, tag: str, name: str) -> Command:
 
 def _authenticate(r: Reader, tag: str, name: str) -> Command:
     r.sp()
-    mechanism = r.atom("a SASL mechanism").decode("ascii").upper()
+    mechanism = r.atom("a SASL mechanism").decode().upper()
     initial = None
     if r.skip(0x20):
         rest = r.data[r.pos : r.end]
@@ -558,7 +558,7 @@ def _store(r: Reader, tag: str, name: str, uid: bool = False) -> Command:
         uid=uid,
         seqset=seqset,
         mode=m.group(1).decode(),
-        silent=len(m.group(2)) > 5,
+        silent=m.group(2) is not None,
         flags=flags,
         unchangedsince=unchangedsince,
     )
@@ -584,7 +584,7 @@ def _search(r: Reader, tag: str, name: str, uid: bool = False) -> Command:
         word = _next_word(r)
     if word == "CHARSET":
         r.sp()
-        charset = r.astring().decode("ascii", "replace").upper()
+        charset = r.text(r.astring(), "charset").upper()
         if charset not in CHARSETS:
             raise r.error(
                 f"charset {charset[:40]} is not supported", kind="NO", code=badcharset_code()

@@ -60,19 +60,6 @@ class Raw(bytes):
     __slots__ = ()
 
 
-_ATOMS: dict[str, bytes] = {}  # the encoded form of atoms seen so far (flags, mostly)
-_ATOMS_MAX = 4096
-
-
-def _atom(text: str) -> bytes:
-    b = _ATOMS.get(text)
-    if b is None:
-        b = text.encode("ascii")
-        if len(_ATOMS) < _ATOMS_MAX:
-            _ATOMS[text] = b
-    return b
-
-
 def string(b: bytes) -> bytes:
     """A string value: quoted when safe, else a literal (NUL sent as 0x80)."""
     # Octet membership (`13 in b`) is a memchr; `b"\r" in b` is a substring search, 6x slower.
@@ -119,15 +106,15 @@ def value(v: object) -> bytes:
     if t is Raw:
         return v  # type: ignore[return-value]
     if t is Atom:
-        return _atom(v)  # type: ignore[arg-type]
+        return v.encode()  # type: ignore[attr-defined, no-any-return]
     if t is str:
-        return string(v.encode("utf-8"))  # type: ignore[attr-defined]
+        return string(v.encode())  # type: ignore[attr-defined]
     raise TypeError(f"no IMAP form for {t.__name__}")
 
 
 def flags(names: Iterable[str]) -> Raw:
     """A flag list: (\\Seen $Forwarded)."""
-    return Raw(b"(" + b" ".join([_atom(n) for n in names]) + b")")
+    return Raw(b"(" + b" ".join([n.encode() for n in names]) + b")")
 
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -147,14 +134,14 @@ def internaldate(when: datetime) -> Raw:
         f"{when.hour:02d}:{when.minute:02d}:{when.second:02d} "
         f'{sign}{minutes // 60:02d}{minutes % 60:02d}"'
     )
-    return Raw(text.encode("ascii"))
+    return Raw(text.encode())
 
 
 def mailbox_name(name: str, *, utf8: bool = False) -> bytes:
     """A mailbox name on the wire: modified UTF-7 (or UTF-8 under UTF8=ACCEPT), as an astring."""
     if name == "INBOX":
         return b"INBOX"
-    return astring(name.encode("utf-8") if utf8 else utf7.encode(name).encode("ascii"))
+    return astring(name.encode() if utf8 else utf7.encode(name).encode())
 
 
 # -- responses -------------------------------------------------------------------------------
@@ -168,7 +155,7 @@ def _text(text: str) -> bytes:
 
 def tagged(tag: str, status: str, text: str, code: bytes | None = None) -> bytes:
     """`tag OK|NO|BAD [code] text`."""
-    head = tag.encode("ascii") + b" " + status.encode("ascii") + b" "
+    head = tag.encode() + b" " + status.encode() + b" "
     if code is not None:
         head += b"[" + code + b"] "
     return head + _text(text) + CRLF
@@ -197,8 +184,8 @@ def code(name: str, *args: object) -> bytes:
     code("COPYUID", 7, compact(src), compact(dst)), code("PERMANENTFLAGS", flags(...));
     arguments as in untagged()."""
     if not args:
-        return name.encode("ascii")
-    return name.encode("ascii") + b" " + b" ".join([_part(a) for a in args])
+        return name.encode()
+    return name.encode() + b" " + b" ".join([_part(a) for a in args])
 
 
 def continuation(text: str | bytes = b"") -> bytes:
@@ -208,7 +195,7 @@ def continuation(text: str | bytes = b"") -> bytes:
 
 def capability(caps: Iterable[str]) -> bytes:
     """`* CAPABILITY IMAP4rev1 ...`."""
-    return b"* CAPABILITY " + " ".join(caps).encode("ascii") + CRLF
+    return b"* CAPABILITY " + " ".join(caps).encode() + CRLF
 
 
 def fetch(seq: int, items: Iterable[tuple[bytes, object]]) -> bytes:
@@ -230,11 +217,11 @@ def list_response(
     """`* LIST (\\HasNoChildren) "/" name` (or LSUB), with RFC 5258 extended data items."""
     out = (
         b"* "
-        + name.encode("ascii")
+        + name.encode()
         + b" "
         + flags(attributes)
         + b" "
-        + (b"NIL" if delimiter is None else string(delimiter.encode("ascii")))
+        + (b"NIL" if delimiter is None else string(delimiter.encode()))
         + b" "
         + mailbox_name(mailbox, utf8=utf8)
     )
@@ -246,7 +233,7 @@ def list_response(
 
 def status_response(mailbox: str, items: Iterable[tuple[str, int]], *, utf8: bool = False) -> bytes:
     """`* STATUS name (MESSAGES 3 UIDNEXT 5)`."""
-    body = b" ".join([b"%s %d" % (k.encode("ascii"), n) for k, n in items])
+    body = b" ".join([b"%s %d" % (k.encode(), n) for k, n in items])
     return b"* STATUS " + mailbox_name(mailbox, utf8=utf8) + b" (" + body + b")" + CRLF
 
 
@@ -262,9 +249,9 @@ def search(numbers: Iterable[int], modseq: int | None = None) -> bytes:
 def esearch(tag: str, uid: bool, results: Sequence[tuple[str, int | bytes]]) -> bytes:
     """`* ESEARCH (TAG "a1") UID MIN 2 COUNT 3 ALL 2:4` (RFC 4731); ALL's value is a compacted
     set from seqset.compact, the others numbers."""
-    out = b'* ESEARCH (TAG "' + tag.encode("ascii") + b'")'
+    out = b'* ESEARCH (TAG "' + tag.encode() + b'")'
     if uid:
         out += b" UID"
     for name, v in results:
-        out += b" " + name.encode("ascii") + b" " + (v if isinstance(v, bytes) else b"%d" % v)
+        out += b" " + name.encode() + b" " + (v if isinstance(v, bytes) else b"%d" % v)
     return out + CRLF

@@ -52,9 +52,9 @@ class Section:
         spec = ".".join(str(n) for n in self.part)
         if self.text:
             spec = f"{spec}.{self.text}" if spec else self.text
-        out = spec.encode("ascii")
+        out = spec.encode()
         if self.fields:
-            out += b" (" + b" ".join(astring(f.encode("ascii")) for f in self.fields) + b")"
+            out += b" (" + b" ".join([astring(f.encode()) for f in self.fields]) + b")"
         return out
 
 
@@ -72,21 +72,18 @@ class FetchItem:
     def response_name(self) -> bytes:
         """The name this item has in the FETCH response: b"BODY[HEADER]<0>", b"FLAGS"..."""
         if self.section is None:
-            return self.name.encode("ascii")
+            return self.name.encode()
         out = b"BODY[" + self.section.to_bytes() + b"]"
         if self.partial is not None:
             out += b"<%d>" % self.partial[0]
         return out
 
 
-def _items(*names: str) -> tuple[FetchItem, ...]:
-    return tuple(FetchItem(n) for n in names)
-
-
+_FAST = (FetchItem("FLAGS"), FetchItem("INTERNALDATE"), FetchItem("RFC822.SIZE"))
 MACROS = {
-    "ALL": _items("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"),
-    "FAST": _items("FLAGS", "INTERNALDATE", "RFC822.SIZE"),
-    "FULL": _items("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY"),
+    "ALL": (*_FAST, FetchItem("ENVELOPE")),
+    "FAST": _FAST,
+    "FULL": (*_FAST, FetchItem("ENVELOPE"), FetchItem("BODY")),
 }
 
 
@@ -100,7 +97,7 @@ def parse_items(r: Reader) -> tuple[FetchItem, ...]:
         return tuple(items)
     m = _NAME.match(r.data, r.pos)
     if m is not None:
-        macro = MACROS.get(m.group().decode("ascii").upper())
+        macro = MACROS.get(m.group().decode().upper())
         if macro is not None:
             r.pos = m.end()
             return macro
@@ -112,7 +109,7 @@ def _parse_item(r: Reader) -> FetchItem:
     if m is None:
         raise r.error("expected a FETCH item")
     r.pos = m.end()
-    name = m.group().decode("ascii").upper()
+    name = m.group().decode().upper()
     if name in _SIMPLE:
         return FetchItem(name)
     if name not in ("BODY", "BODY.PEEK"):
@@ -141,9 +138,10 @@ def _section(r: Reader) -> Section:
     if m is None:
         raise r.error("invalid section")
     r.pos = m.end()
-    words = m.group().decode("ascii").upper().split(".")
+    spec = m.group().decode()
+    words = spec.upper().split(".")
     if "" in words:
-        raise r.error(f"invalid section {m.group().decode('ascii')[:40]}")
+        raise r.error(f"invalid section {spec[:40]}")
     part: list[int] = []
     while words and words[0].isdigit():
         word = words.pop(0)
@@ -152,16 +150,13 @@ def _section(r: Reader) -> Section:
         part.append(int(word))
     text = ".".join(words)
     if text not in _SECTION_TEXTS and not (part and text in ("", "MIME")):
-        raise r.error(f"invalid section {m.group().decode('ascii')[:40]}")
+        raise r.error(f"invalid section {spec[:40]}")
     fields: list[str] = []
     if text.startswith("HEADER.FIELDS"):
         r.sp()
         r.expect(0x28, "'(' before header field names")
         while True:
-            raw = r.astring()
-            if not raw or any(c < 0x21 or c > 0x7E or c == 0x3A for c in raw):
-                raise r.error("invalid header field name")
-            fields.append(raw.decode("ascii"))
+            fields.append(r.field_name())
             if r.skip(0x29):
                 break
             r.sp()

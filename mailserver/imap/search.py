@@ -20,7 +20,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Literal
 
 from mailserver.imap.seqset import SeqSet
-from mailserver.imap.syntax import MAX_MODSEQ, SYSTEM_FLAGS
+from mailserver.imap.syntax import MAX_MODSEQ, SYSTEM_FLAGS, is_atom
 
 if TYPE_CHECKING:
     from mailserver.imap.syntax import Reader
@@ -50,7 +50,7 @@ CHARSETS = ("UTF-8", "US-ASCII")
 
 def badcharset_code() -> bytes:
     """The response code that lists the charsets SEARCH supports (RFC 3501 §7.1)."""
-    return b"BADCHARSET (" + " ".join(CHARSETS).encode("ascii") + b")"
+    return b"BADCHARSET (" + " ".join(CHARSETS).encode() + b")"
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,12 +230,12 @@ def _key(r: Reader, charset: str | None, depth: int) -> SearchKey:
         return TextKey("BODY" if name == "BODY" else "TEXT", _string(r, charset))
     if name == "HEADER":
         r.sp()
-        field = _field_name(r)
+        field = r.field_name().lower()
         r.sp()
         return HeaderKey(field, _string(r, charset))
     if name in ("KEYWORD", "UNKEYWORD"):
         r.sp()
-        keyword = r.atom("a keyword").decode("ascii")
+        keyword = r.atom("a keyword").decode()
         return FlagKey(keyword, name == "KEYWORD")
     if name in ("LARGER", "SMALLER"):
         r.sp()
@@ -255,14 +255,6 @@ def _string(r: Reader, charset: str | None) -> str:
     return r.text(raw, "search string")
 
 
-def _field_name(r: Reader) -> str:
-    raw = r.astring()
-    # RFC 5322 §2.2: a field name is printable US-ASCII without ":".
-    if not raw or any(c < 0x21 or c > 0x7E or c == 0x3A for c in raw):
-        raise r.error("invalid header field name")
-    return raw.decode("ascii").lower()
-
-
 def _modseq(r: Reader) -> ModSeqKey:
     r.sp()
     entry = entry_type = None
@@ -270,21 +262,17 @@ def _modseq(r: Reader) -> ModSeqKey:
         raw = r.quoted()
         if not raw.lower().startswith(b"/flags/"):
             raise r.error("MODSEQ entry name must be /flags/<flag>")
-        flag = raw[7:].decode("ascii", "replace")
+        flag = r.text(raw[7:], "MODSEQ entry name")
         canonical = SYSTEM_FLAGS.get(flag.upper())
         if canonical is not None:
             flag = canonical
-        elif not flag or flag.startswith("\\") or not _is_atom(flag):
+        elif not is_atom(flag):
             raise r.error(f"invalid flag in MODSEQ entry name {flag!r}")
         entry = flag
         r.sp()
-        kind = r.atom("an entry type").decode("ascii").lower()
+        kind = r.atom("an entry type").decode().lower()
         if kind not in _ENTRY_TYPES:
             raise r.error("MODSEQ entry type must be priv, shared or all")
         entry_type = kind
         r.sp()
     return ModSeqKey(r.number(limit=MAX_MODSEQ), entry, entry_type)
-
-
-def _is_atom(text: str) -> bool:
-    return all(0x20 < ord(c) < 0x7F and c not in '(){%*"\\]' for c in text)

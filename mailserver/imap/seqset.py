@@ -84,10 +84,9 @@ class SeqSet:
             raise SeqSetError("$ must be resolved by the session")
         spans: list[tuple[int, int]] = []
         for lo, hi in self.ranges:
-            a = count if lo == STAR else lo
-            b = count if hi == STAR else hi
-            if a > b:
-                a, b = b, a
+            x = count if lo == STAR else lo
+            y = count if hi == STAR else hi
+            a, b = min(x, y), max(x, y)
             if a == 0:
                 raise SeqSetError("no messages: * names nothing")
             if b > count:
@@ -101,11 +100,9 @@ class SeqSet:
             raise SeqSetError("$ must be resolved by the session")
         spans: list[tuple[int, int]] = []
         for lo, hi in self.ranges:
-            a = max_uid if lo == STAR else lo
-            b = max_uid if hi == STAR else hi
-            if a > b:
-                a, b = b, a
-            a, b = max(a, 1), min(b, max_uid)
+            x = max_uid if lo == STAR else lo
+            y = max_uid if hi == STAR else hi
+            a, b = max(min(x, y), 1), min(max(x, y), max_uid)
             if a <= b:
                 spans.append((a, b))
         return Ranges.merge(spans)
@@ -129,8 +126,7 @@ class Ranges:
         out: list[tuple[int, int]] = []
         for a, b in sorted(spans):
             if out and a <= out[-1][1] + 1:
-                if b > out[-1][1]:
-                    out[-1] = (out[-1][0], b)
+                out[-1] = (out[-1][0], max(b, out[-1][1]))
             else:
                 out.append((a, b))
         return cls(tuple(out))
@@ -139,7 +135,7 @@ class Ranges:
         if not isinstance(n, int):
             return False
         spans = self.spans
-        i = bisect.bisect_right(spans, (n, MAX_NUMBER + 1)) - 1
+        i = bisect.bisect_right(spans, n, key=_low) - 1
         return i >= 0 and spans[i][0] <= n <= spans[i][1]
 
     def __iter__(self) -> Iterator[int]:
@@ -156,21 +152,20 @@ class Ranges:
         return b",".join(_item(a, b) for a, b in self.spans)
 
 
+def _low(span: tuple[int, int]) -> int:
+    return span[0]
+
+
 def compact(numbers: Iterable[int]) -> bytes:
     """Numbers in the order given, consecutive runs as ranges: [1, 2, 3, 5] -> b"1:3,5".
 
     The order is kept (COPYUID pairs its source and destination sets element by element), so
     sort first where the reader expects sorted output (ESEARCH ALL). Empty input gives b"".
     """
-    out: list[bytes] = []
-    start = prev = -2
+    runs: list[list[int]] = []
     for n in numbers:
-        if n == prev + 1:
-            prev = n
-            continue
-        if start >= 0:
-            out.append(_item(start, prev))
-        start = prev = n
-    if start >= 0:
-        out.append(_item(start, prev))
-    return b",".join(out)
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return b",".join([_item(a, b) for a, b in runs])

@@ -95,7 +95,8 @@ _QUOTED = re.compile(rb'"((?:[^\x00\r\n"\\\x80-\xff]|\\["\\])*)"')
 _QUOTED_UTF8 = re.compile(rb'"((?:[^\x00\r\n"\\]|\\["\\])*)"')
 _QUOTED_ESCAPE = re.compile(rb'\\(["\\])')
 _LITERAL = re.compile(rb"(~?)\{(\d{1,10})(\+?)\}\r\n")
-_NUMBER = re.compile(rb"\d+")
+_NUMBER = re.compile(rb"0*(\d+)")  # leading zeros are allowed (1*DIGIT): group 1 counts
+_FIELD_NAME = re.compile(rb"[\x21-\x39\x3b-\x7e]+")  # RFC 5322 §2.2: printable ASCII but ":"
 _SEQSET = re.compile(rb"[0-9:*,$]+")
 _DATE = re.compile(rb"(\d{1,2})-([A-Za-z]{3})-(\d{4})")
 _DATE_TIME = re.compile(
@@ -107,6 +108,11 @@ _MONTH = {
 
 # System flags (RFC 3501 §2.3.2) by their upper-case spelling -> canonical spelling.
 SYSTEM_FLAGS = {f.upper(): f for f in ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")}
+
+
+def is_atom(text: str) -> bool:
+    """`text` can be sent as an atom (a keyword, a flag name without its backslash)."""
+    return _ATOM.fullmatch(text.encode()) is not None
 
 
 class Reader:
@@ -176,16 +182,22 @@ class Reader:
 
     def keyword(self) -> str:
         """An atom read as a keyword of the grammar (FETCH, FLAGS.SILENT...): upper case."""
-        return self.atom().decode("ascii").upper()
+        return self.atom().decode().upper()
+
+    def field_name(self) -> str:
+        """A header field name (an astring of printable ASCII but ":"), as written."""
+        raw = self.astring()
+        if _FIELD_NAME.fullmatch(raw) is None:
+            raise self.error("invalid header field name")
+        return raw.decode()
 
     def number(self, *, limit: int = MAX_NUMBER, nonzero: bool = False) -> int:
         m = _NUMBER.match(self.data, self.pos)
         if m is None:
             raise self.error("expected a number")
-        digits = m.group()
-        significant = digits.lstrip(b"0") or b"0"  # leading zeros are allowed (1*DIGIT)
+        significant = m.group(1)
         if len(significant) > len(str(limit)) or int(significant) > limit:
-            raise self.error(f"number {digits[:24].decode()} is too large")
+            raise self.error(f"number {m.group()[:24].decode()} is too large")
         n = int(significant)
         if nonzero and n == 0:
             raise self.error("expected a nonzero number")
@@ -255,7 +267,7 @@ class Reader:
     def text(self, raw: bytes, what: str) -> str:
         """UTF-8 text from a string value (RFC 6855 and the search CHARSET say UTF-8)."""
         try:
-            return raw.decode("utf-8")
+            return raw.decode()
         except UnicodeDecodeError:
             raise self.error(f"{what} is not valid UTF-8") from None
 
@@ -291,7 +303,7 @@ class Reader:
         \\Recent only where the grammar has `flag-fetch` (`recent`): a client cannot set it.
         """
         if self.skip(0x5C):  # backslash
-            name = "\\" + self.atom("a flag name").decode("ascii")
+            name = "\\" + self.atom("a flag name").decode()
             upper = name.upper()
             canonical = SYSTEM_FLAGS.get(upper)
             if canonical is not None:
@@ -299,7 +311,7 @@ class Reader:
             if upper == "\\RECENT" and recent:
                 return "\\Recent"
             raise self.error(f"{name} is not a flag a client may set")
-        return self.atom("a flag").decode("ascii")
+        return self.atom("a flag").decode()
 
     def flag_list(self) -> tuple[str, ...]:
         """`(flag flag ...)`, possibly empty."""
@@ -349,7 +361,7 @@ class Reader:
     def _month(self, name: bytes) -> int:
         month = _MONTH.get(name.upper())
         if month is None:
-            raise self.error(f"unknown month {name.decode('ascii')}")
+            raise self.error(f"unknown month {name.decode()}")
         return month
 
     def _make(self, build: Callable[[], _T]) -> _T:
@@ -384,8 +396,8 @@ class Reader:
         if m is not None and (m.end() == self.end or self.data[m.end()] in b" )"):
             return self.number(limit=MAX_MODSEQ)
         if self.skip(0x5C):  # a flag such as \Seen
-            return "\\" + self.atom("a flag name").decode("ascii")
-        word = self.atom("a value").decode("ascii")
+            return "\\" + self.atom("a flag name").decode()
+        word = self.atom("a value").decode()
         return None if word.upper() == "NIL" else word
 
     # -- sets ----------------------------------------------------------------------------

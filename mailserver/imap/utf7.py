@@ -50,7 +50,7 @@ def encode(name: str) -> str:
             raw = name[pos:stop].encode("utf-16-be")
         except UnicodeEncodeError:
             raise Utf7Error("a lone surrogate cannot be encoded") from None
-        b64 = binascii.b2a_base64(raw, newline=False).decode("ascii").rstrip("=")
+        b64 = binascii.b2a_base64(raw, newline=False).decode().rstrip("=")
         out.append("&" + b64.replace("/", ",") + "-")
         pos = stop
     return "".join(out)
@@ -59,10 +59,9 @@ def encode(name: str) -> str:
 def decode(wire: str | bytes) -> str:
     """The mailbox name a wire name stands for; Utf7Error if the wire form is not canonical."""
     if isinstance(wire, bytes):
-        try:
-            wire = wire.decode("ascii")
-        except UnicodeDecodeError:
-            raise Utf7Error("8-bit octet in a mailbox name") from None
+        if not wire.isascii():
+            raise Utf7Error("8-bit octet in a mailbox name")
+        wire = wire.decode()
     if _WIRE.fullmatch(wire) is None:
         raise Utf7Error("control character in a mailbox name")
     if "&" not in wire:
@@ -101,7 +100,7 @@ def _decode_run(b64: str) -> str:
         raise Utf7Error("encoded run of a length no UTF-16 text has")
     padded = b64.replace(",", "/") + "=" * (-len(b64) % 4)
     raw = binascii.a2b_base64(padded)
-    if binascii.b2a_base64(raw, newline=False).decode("ascii").rstrip("=") != b64.replace(",", "/"):
+    if binascii.b2a_base64(raw, newline=False).decode().rstrip("=") != b64.replace(",", "/"):
         raise Utf7Error("encoded run with nonzero leftover bits")
     try:
         text = raw.decode("utf-16-be")

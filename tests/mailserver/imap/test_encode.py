@@ -179,7 +179,7 @@ def test_values():
     assert value(Atom("\\Seen")) == b"\\Seen"
     assert value(Raw(b"(already encoded)")) == b"(already encoded)"
     for bad in (True, 1.5, {1: 2}, bytearray(b"x")):
-        with pytest.raises(TypeError, match="no IMAP form for"):
+        with pytest.raises(TypeError, match=r"^no IMAP form for"):
             value(bad)
 
 
@@ -227,7 +227,7 @@ def test_internaldate():
     assert (
         internaldate(datetime(1999, 6, 9, 0, 0, 0, tzinfo=west)) == b'"09-Jun-1999 00:00:00 -0930"'
     )
-    with pytest.raises(ValueError, match="INTERNALDATE needs an aware datetime"):
+    with pytest.raises(ValueError, match=r"^INTERNALDATE needs an aware datetime"):
         internaldate(datetime(2026, 1, 2))
     assert isinstance(internaldate(datetime(2026, 1, 2, tzinfo=utc)), Raw)
 
@@ -311,3 +311,26 @@ def test_mailbox_names_parse_back(name: str):
     if "\x00" not in name:  # NUL cannot be sent (it would go as 0x80)
         r = Reader(mailbox_name(name, utf8=True), utf8=True)
         assert r.mailbox() == expected
+
+
+def test_utf8_mailbox_names_in_list_and_status():
+    assert encode.list_response("LIST", [], "/", "caf\xe9") == b'* LIST () "/" caf&AOk-\r\n'
+    assert encode.list_response("LIST", [], "/", "caf\xe9", utf8=True) == (
+        b'* LIST () "/" {5}\r\ncaf\xc3\xa9\r\n'
+    )
+    assert (
+        encode.status_response("caf\xe9", [("MESSAGES", 1)])
+        == b"* STATUS caf&AOk- (MESSAGES 1)\r\n"
+    )
+    assert encode.status_response("caf\xe9", [("MESSAGES", 1)], utf8=True) == (
+        b"* STATUS {5}\r\ncaf\xc3\xa9 (MESSAGES 1)\r\n"
+    )
+
+
+def test_list_response_with_two_extended_items():
+    assert (
+        encode.list_response(
+            "LIST", [], "/", "a", extended=[("CHILDINFO", [b"SUBSCRIBED"]), ("OLDNAME", [b"b"])]
+        )
+        == b'* LIST () "/" a ("CHILDINFO" ("SUBSCRIBED") "OLDNAME" ("b"))\r\n'
+    )

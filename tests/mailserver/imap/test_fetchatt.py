@@ -97,7 +97,7 @@ def test_macros_and_lists():
     ],
 )
 def test_errors(spec: bytes, why: str):
-    with pytest.raises(ParseError, match=why) as info:
+    with pytest.raises(ParseError, match=r"^" + why) as info:
         parse_command(b"t FETCH 1 " + spec + b"\r\n")
     assert info.value.tag == "t"
 

@@ -35,7 +35,7 @@ def key(program: bytes, charset: bytes = b"") -> SearchKey:
 
 
 def bad(program: bytes, why: str) -> None:
-    with pytest.raises(ParseError, match=why) as info:
+    with pytest.raises(ParseError, match=r"^" + why) as info:
         parse_command(b"t SEARCH " + program + b"\r\n")
     assert info.value.tag == "t" and info.value.kind == "BAD"
 
@@ -114,9 +114,9 @@ def test_strings_follow_the_charset():
     )
     assert key(b"SUBJECT {%d}\r\n" % len(utf8) + utf8) == HeaderKey("subject", "\u65e5\u672c")
     assert key(b"SUBJECT abc", b"US-ASCII") == HeaderKey("subject", "abc")
-    with pytest.raises(ParseError, match="search string is not US-ASCII"):
+    with pytest.raises(ParseError, match=r"^search string is not US-ASCII"):
         key(b"SUBJECT {%d}\r\n" % len(utf8) + utf8, b"US-ASCII")
-    with pytest.raises(ParseError, match="search string is not valid UTF-8"):
+    with pytest.raises(ParseError, match=r"^search string is not valid UTF-8"):
         key(b"SUBJECT {2}\r\n\xc3\x28", b"UTF-8")
     assert badcharset_code() == b"BADCHARSET (UTF-8 US-ASCII)"
 
@@ -125,9 +125,9 @@ def test_nesting_is_bounded():
     assert key(b"(" * (MAX_DEPTH - 1) + b"ALL" + b")" * (MAX_DEPTH - 1)) == All()
     bad(b"(" * MAX_DEPTH + b"ALL" + b")" * MAX_DEPTH, "search keys nested deeper than 32 levels")
     assert key(b"NOT " * (MAX_DEPTH - 1) + b"ALL") is not None
-    bad(b"NOT " * MAX_DEPTH + b"ALL", "nested deeper than 32")
-    bad(b"OR " * MAX_DEPTH + b"ALL ALL", "nested deeper than 32")
-    bad(b"(" * 100000, "nested deeper than 32")
+    bad(b"NOT " * MAX_DEPTH + b"ALL", "search keys nested deeper than 32 levels$")
+    bad(b"OR " * MAX_DEPTH + b"ALL ALL", "search keys nested deeper than 32 levels$")
+    bad(b"(" * 100000, "search keys nested deeper than 32 levels$")
 
 
 @pytest.mark.parametrize(
@@ -186,3 +186,49 @@ def test_errors(program: bytes, why: str):
 
 def test_search_with_uid_and_date_day_forms():
     assert key(b"SINCE 1-Jan-2020") == key(b"SINCE 01-Jan-2020") == key(b'SINCE "01-jan-2020"')
+
+
+def test_the_charset_reaches_every_nested_string():
+    """US-ASCII is enforced inside groups, NOT, OR (both sides) and BODY/TEXT too."""
+    eight = b"{2}\r\n\xc3\xa9"
+    for program in (
+        b"(SUBJECT " + eight + b")",
+        b"(ALL SUBJECT " + eight + b")",
+        b"NOT SUBJECT " + eight,
+        b"OR SUBJECT " + eight + b" ALL",
+        b"OR ALL SUBJECT " + eight,
+        b"BODY " + eight,
+        b"TEXT " + eight,
+    ):
+        with pytest.raises(ParseError, match=r"^search string is not US-ASCII$"):
+            key(program, b"US-ASCII")
+        assert key(program, b"UTF-8") is not None
+
+
+def test_every_path_of_nesting_counts_one_level():
+    """The bound is exact whichever way the nesting goes: a group's later keys, OR's sides."""
+    inner = b"(" * (MAX_DEPTH - 2) + b"ALL" + b")" * (MAX_DEPTH - 2)
+    too_deep = b"(" * (MAX_DEPTH - 1) + b"ALL" + b")" * (MAX_DEPTH - 1)
+    for wrap in (b"(ALL %s)", b"OR %s ALL", b"OR ALL %s", b"NOT %s"):
+        assert key(wrap.replace(b"%s", inner)) is not None
+        bad(wrap.replace(b"%s", too_deep), "search keys nested deeper than 32 levels$")
+
+
+def test_a_sequence_set_starts_with_a_digit_star_or_dollar_only():
+    assert key(b"9") == SeqKey(SeqSet(((9, 9),)), uid=False)
+    bad(b":1", "unknown search key :1$")
+    bad(b"/1", "unknown search key /1$")
+
+
+def test_field_names_at_the_edges_of_printable_ascii():
+    assert key(b'HEADER "!~" x') == HeaderKey("!~", "x")
+    bad(b"HEADER {1}\r\n\x7f x", "invalid header field name$")
+    bad(b"HEADER {1}\r\n\x80 x", "invalid header field name$")
+    bad(b"HEADER {1}\r\n\x20 x", "invalid header field name$")
+
+
+def test_modseq_entry_flags_are_atoms():
+    assert key(b'MODSEQ "/flags/!X" all 1') == ModSeqKey(1, "!X", "all")
+    bad(b'MODSEQ "/flags/a b" all 1', "invalid flag in MODSEQ entry name 'a b'$")
+    bad(b'MODSEQ "/flags/a\x7f" all 1', r"invalid flag in MODSEQ entry name 'a\\x7f'$")
+    bad(b'MODSEQ "/flags/a]" all 1', r"invalid flag in MODSEQ entry name 'a\]'$")
