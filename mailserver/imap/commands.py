@@ -303,6 +303,8 @@ def _authenticate(r: Reader, tag: str, name: str) -> Command:
     if r.skip(0x20):
         rest = r.data[r.pos : r.end]
         r.pos = r.end
+        if not rest:
+            raise r.error("expected an initial response (= when empty)")
         initial = b"" if rest == b"=" else _base64(rest, tag)
     return Authenticate(tag=tag, name=name, mechanism=mechanism, initial=initial)
 

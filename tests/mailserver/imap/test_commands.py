@@ -266,6 +266,7 @@ def test_authenticate_with_and_without_an_initial_response():
     bad(b"a1 AUTHENTICATE PLAIN AG=vZQ==", "invalid base64")
     bad(b"a1 AUTHENTICATE", "expected a space")
     bad(b"a1 AUTHENTICATE ", "expected a SASL mechanism")
+    bad(b"a1 AUTHENTICATE PLAIN ", r"expected an initial response \(= when empty\)$")
 
 
 def test_sasl_continuation_lines():
