@@ -572,9 +572,7 @@ _RETURN_SEARCH = ("MIN", "MAX", "ALL", "COUNT")  # RFC 4731; SAVE, PARTIAL, CONT
 def _search(r: Reader, tag: str, name: str, uid: bool = False) -> Command:
     returns = None
     charset = None
-    mark = r.pos
-    word = _next_word(r)
-    if word == "RETURN":
+    if _option(r, b"RETURN"):
         r.sp()
         r.expect(0x28, "'(' after RETURN")
         options = _options(r)
@@ -582,31 +580,27 @@ def _search(r: Reader, tag: str, name: str, uid: bool = False) -> Command:
             if option not in _RETURN_SEARCH:
                 raise r.error(f"unknown SEARCH return option {option[:40]}")
         returns = frozenset(options) or frozenset({"ALL"})
-        mark = r.pos
-        word = _next_word(r)
-    if word == "CHARSET":
+    if _option(r, b"CHARSET"):
         r.sp()
         charset = r.text(r.astring(), "charset").upper()
         if charset not in CHARSETS:
             raise r.error(
                 f"charset {charset[:40]} is not supported", kind="NO", code=badcharset_code()
             )
-    else:
-        r.pos = mark
     key = parse_program(r, charset)
     return Search(tag=tag, name=name, uid=uid, charset=charset, key=key, returns=returns)
 
 
-def _next_word(r: Reader) -> str:
-    """After a space, the next atom in upper case (or ""), leaving the reader after it."""
-    if not r.skip(0x20):
-        return ""
-    start = r.pos
-    try:
-        return r.keyword()
-    except ParseError:
-        r.pos = start
-        return ""
+_WORD = re.compile(rb" ([A-Za-z]+)(?= )")
+
+
+def _option(r: Reader, word: bytes) -> bool:
+    """Read ` WORD` (any case) if it comes next and a space follows it (RETURN, CHARSET)."""
+    m = _WORD.match(r.data, r.pos)
+    if m is None or m.group(1).upper() != word:
+        return False
+    r.pos = m.end()
+    return True
 
 
 _PARSERS: dict[str, Parser] = {

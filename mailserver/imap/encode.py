@@ -139,8 +139,6 @@ def internaldate(when: datetime) -> Raw:
 
 def mailbox_name(name: str, *, utf8: bool = False) -> bytes:
     """A mailbox name on the wire: modified UTF-7 (or UTF-8 under UTF8=ACCEPT), as an astring."""
-    if name == "INBOX":
-        return b"INBOX"
     return astring(name.encode() if utf8 else utf7.encode(name).encode())
 
 

@@ -25,6 +25,8 @@ class Utf7Error(ValueError):
 _DIRECT = re.compile(r"[\x20-\x25\x27-\x7e]+")
 _WIRE = re.compile(r"[\x20-\x7e]*")
 _RUN_CHARS = re.compile(r"[A-Za-z0-9+,]*")
+_PIECE = re.compile(r"&([^-]*)(-?)")  # "&-", an encoded run, or an unterminated "&..."
+_ADJACENT = re.compile(r"&[^-]+-&[^-]")  # a run right after a run: not the shortest form
 
 
 def encode(name: str) -> str:
@@ -66,30 +68,17 @@ def decode(wire: str | bytes) -> str:
         raise Utf7Error("control character in a mailbox name")
     if "&" not in wire:
         return wire
+    if _ADJACENT.search(wire):
+        raise Utf7Error("two encoded runs side by side (not the shortest form)")
     out: list[str] = []
-    pos, end = 0, len(wire)
-    after_run = False  # the previous piece was an encoded run: another may not follow at once
-    while pos < end:
-        amp = wire.find("&", pos)
-        if amp < 0:
-            out.append(wire[pos:])
-            break
-        if amp > pos:
-            out.append(wire[pos:amp])
-            after_run = False
-        dash = wire.find("-", amp + 1)
-        if dash < 0:
+    pos = 0
+    for m in _PIECE.finditer(wire):
+        out.append(wire[pos : m.start()])
+        if not m.group(2):
             raise Utf7Error("'&' without a closing '-'")
-        if dash == amp + 1:
-            out.append("&")
-            after_run = False
-            pos = dash + 1
-            continue
-        if after_run:
-            raise Utf7Error("two encoded runs side by side (not the shortest form)")
-        out.append(_decode_run(wire[amp + 1 : dash]))
-        after_run = True
-        pos = dash + 1
+        out.append(_decode_run(m.group(1)) if m.group(1) else "&")
+        pos = m.end()
+    out.append(wire[pos:])
     return "".join(out)
 
 

@@ -199,6 +199,7 @@ def test_the_charset_reaches_every_nested_string():
         b"OR ALL SUBJECT " + eight,
         b"BODY " + eight,
         b"TEXT " + eight,
+        b"HEADER X-A " + eight,
     ):
         with pytest.raises(ParseError, match=r"^search string is not US-ASCII$"):
             key(program, b"US-ASCII")
@@ -232,3 +233,12 @@ def test_modseq_entry_flags_are_atoms():
     bad(b'MODSEQ "/flags/a b" all 1', "invalid flag in MODSEQ entry name 'a b'$")
     bad(b'MODSEQ "/flags/a\x7f" all 1', r"invalid flag in MODSEQ entry name 'a\\x7f'$")
     bad(b'MODSEQ "/flags/a]" all 1', r"invalid flag in MODSEQ entry name 'a\]'$")
+
+
+def test_modseq_entry_names_under_utf8_accept_must_be_utf8():
+    line = b't SEARCH MODSEQ "/flags/\xff" all 1\r\n'
+    with pytest.raises(ParseError, match=r"^MODSEQ entry name is not valid UTF-8$"):
+        parse_command(line, utf8=True)
+    line = b't SEARCH MODSEQ "/flags/\xc3\xa9" all 1\r\n'
+    with pytest.raises(ParseError, match=r"^invalid flag in MODSEQ entry name '\xe9'$"):
+        parse_command(line, utf8=True)

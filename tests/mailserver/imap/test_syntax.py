@@ -201,3 +201,8 @@ def test_header_field_names():
     assert read(b"Subject", "field_name") == "Subject"
     for raw in (b'""', b'"a:b"', b'"a b"', b"{1}\r\n\x7f", b"{1}\r\n\x80"):
         fails(raw, "field_name", "invalid header field name$")
+
+
+def test_lists_nest_exactly_32_deep():
+    assert read(b"(" * MAX_LIST_DEPTH + b")" * MAX_LIST_DEPTH, "value") is not None
+    fails(b"(" * (MAX_LIST_DEPTH + 1) + b")" * (MAX_LIST_DEPTH + 1), "value", "lists nested deeper")

@@ -104,3 +104,19 @@ def test_a_run_stops_at_the_next_printable_character_including_space():
     assert encode("\xe9 \xe9") == "&AOk- &AOk-"
     assert encode("\xe9~") == "&AOk-~"
     assert encode("\x1f\x7f") == "&AB8Afw-"
+
+
+def test_a_run_of_three_units_keeps_its_last_character():
+    """Eight base64 characters and no padding: nothing may be stripped from the end."""
+    assert encode("\xe9\xe9\xd7") == "&AOkA6QDX-"
+    assert decode("&AOkA6QDX-") == "\xe9\xe9\xd7"
+
+
+@pytest.mark.parametrize("wire", ["&ACA-", "&AH4-", "&AOkAIA-"])
+def test_a_run_may_not_encode_space_or_tilde(wire: str):
+    with pytest.raises(Utf7Error, match=r"^encoded run holds printable ASCII"):
+        decode(wire)
+
+
+def test_control_characters_and_del_are_encoded():
+    assert decode("&AB8Afw-") == "\x1f\x7f"
