@@ -646,3 +646,41 @@ def test_append_refuses_a_quoted_message_after_the_date():
 
 def test_charset_names_must_be_utf8():
     bad(b"a1 SEARCH CHARSET {1}\r\n\xff ALL", "charset is not valid UTF-8$")
+
+
+def test_more_messages_cut_at_40_characters():
+    long = "Z" * 50
+    cut = "Z" * 40
+    bad(f"a1 FETCH 1 {long}".encode(), f"unknown FETCH item {cut}$")
+    bad(f"a1 FETCH 1 BODY[{long}]".encode(), f"invalid section {cut}$")
+    bad(f"a1 FETCH 1 BODY[{long}..]".encode(), f"invalid section {cut}$")
+    bad(b"a1 COPY 1:" + b"1," * 30 + b"x y", r"invalid sequence set b'1:" + "1," * 19 + "'$")
+
+
+def test_uid_without_a_command_and_section_parts_of_ten_digits():
+    bad(b"a1 UID (", "expected a command name$")
+    assert p(b"a FETCH 1 BODY[1234567890]").items[0].section == Section((1234567890,))
+    assert p(b"a FETCH 1 FLAGS").uid is False
+
+
+def test_list_options_and_extended_syntax():
+    assert p(b'a LIST (SPECIAL-USE RECURSIVEMATCH) "" *').select == frozenset(
+        {"SPECIAL-USE", "RECURSIVEMATCH"}
+    )
+    assert p(b'a LIST "" (a b)').extended is True
+    assert p(b'a LIST () "" a').extended is True
+    assert p(b'a LIST "" a RETURN ()').extended is True
+    assert p(b'a LIST "" a').extended is False
+
+
+def test_id_strings_that_are_not_utf8_are_kept_readable():
+    assert p(b"a ID ({1}\r\n\xff {1}\r\n\xfe)") == Id(
+        tag="a", name="ID", params=(("\ufffd", "\ufffd"),)
+    )
+
+
+def test_a_reader_allows_big_non_synchronising_literals_unless_told_literal_minus():
+    from mailserver.imap.syntax import Reader
+
+    data = b"{5000+}\r\n" + b"x" * 5000
+    assert Reader(data).literal() == b"x" * 5000
