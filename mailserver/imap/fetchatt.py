@@ -1,0 +1,164 @@
+"""FETCH items (RFC 3501 §6.4.5, `fetch-att`; RFC 7162 MODSEQ): parsed, and named for the reply.
+
+`parse_items` reads what follows FETCH's sequence set: a macro (ALL, FAST, FULL, expanded
+here), one item, or a parenthesised list of items. BODY[section]<partial> and BODY.PEEK keep
+their section as a `Section`; `FetchItem.response_name()` is the item's name in the FETCH
+response (BODY.PEEK answers as BODY, a partial fetch names only its origin octet).
+BINARY[...] (RFC 3516, issue 16) is a new name in `_parse_item` and a new `kind` of item.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from mailserver.imap.encode import astring
+
+if TYPE_CHECKING:
+    from mailserver.imap.syntax import Reader
+
+__all__ = ["MACROS", "FetchItem", "Section", "parse_items"]
+
+_SIMPLE = frozenset(
+    (
+        "ENVELOPE",
+        "FLAGS",
+        "INTERNALDATE",
+        "RFC822",
+        "RFC822.HEADER",
+        "RFC822.SIZE",
+        "RFC822.TEXT",
+        "BODYSTRUCTURE",
+        "UID",
+        "MODSEQ",
+    )
+)
+_NAME = re.compile(rb"[A-Za-z0-9.]+")
+_SECTION_TEXTS = frozenset(("HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT", "TEXT"))
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """`[part.part.text (fields)]`: `part` numbers (empty: the whole message), `text` one of
+    HEADER, HEADER.FIELDS, HEADER.FIELDS.NOT, TEXT, MIME or "" (the part itself), `fields`
+    the header field names of HEADER.FIELDS (NOT), as the client wrote them."""
+
+    part: tuple[int, ...] = ()
+    text: str = ""
+    fields: tuple[str, ...] = ()
+
+    def to_bytes(self) -> bytes:
+        spec = ".".join(str(n) for n in self.part)
+        if self.text:
+            spec = f"{spec}.{self.text}" if spec else self.text
+        out = spec.encode()
+        if self.fields:
+            out += b" (" + b" ".join([astring(f.encode()) for f in self.fields]) + b")"
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class FetchItem:
+    """One fetch-att. `name` is the item (FLAGS, ENVELOPE, ... BODY); for BODY with a section
+    `section` is set, `peek` says BODY.PEEK (do not set \\Seen) and `partial` is
+    (origin, length) for `<origin.length>`."""
+
+    name: str
+    section: Section | None = None
+    peek: bool = False
+    partial: tuple[int, int] | None = None
+
+    def response_name(self) -> bytes:
+        """The name this item has in the FETCH response: b"BODY[HEADER]<0>", b"FLAGS"..."""
+        if self.section is None:
+            return self.name.encode()
+        out = b"BODY[" + self.section.to_bytes() + b"]"
+        if self.partial is not None:
+            out += b"<%d>" % self.partial[0]
+        return out
+
+
+_FAST = (FetchItem("FLAGS"), FetchItem("INTERNALDATE"), FetchItem("RFC822.SIZE"))
+MACROS = {
+    "ALL": (*_FAST, FetchItem("ENVELOPE")),
+    "FAST": _FAST,
+    "FULL": (*_FAST, FetchItem("ENVELOPE"), FetchItem("BODY")),
+}
+
+
+def parse_items(r: Reader) -> tuple[FetchItem, ...]:
+    """A macro, one fetch-att, or `(fetch-att *(SP fetch-att))`."""
+    if r.skip(0x28):
+        items = [_parse_item(r)]
+        while not r.skip(0x29):
+            r.sp()
+            items.append(_parse_item(r))
+        return tuple(items)
+    m = _NAME.match(r.data, r.pos)
+    if m is not None:
+        macro = MACROS.get(m.group().decode().upper())
+        if macro is not None:
+            r.pos = m.end()
+            return macro
+    return (_parse_item(r),)
+
+
+def _parse_item(r: Reader) -> FetchItem:
+    m = _NAME.match(r.data, r.pos)
+    if m is None:
+        raise r.error("expected a FETCH item")
+    r.pos = m.end()
+    name = m.group().decode().upper()
+    if name in _SIMPLE:
+        return FetchItem(name)
+    if name not in ("BODY", "BODY.PEEK"):
+        raise r.error(f"unknown FETCH item {name[:40]}")
+    if r.peek() != 0x5B:  # [
+        if name == "BODY":
+            return FetchItem("BODY")  # BODYSTRUCTURE without extension data
+        raise r.error("BODY.PEEK needs a section")
+    r.pos += 1
+    section = _section(r)
+    partial = None
+    if r.skip(0x3C):  # <origin.length>
+        origin = r.number()
+        r.expect(0x2E, "'.' in a partial range")
+        length = r.number(nonzero=True)
+        r.expect(0x3E, "'>' after a partial range")
+        partial = (origin, length)
+    return FetchItem("BODY", section, name == "BODY.PEEK", partial)
+
+
+def _section(r: Reader) -> Section:
+    """The inside of `[...]` and the `]`, the `[` already read."""
+    if r.skip(0x5D):
+        return Section()
+    m = _NAME.match(r.data, r.pos)
+    if m is None:
+        raise r.error("invalid section")
+    r.pos = m.end()
+    spec = m.group().decode()
+    words = spec.upper().split(".")
+    if "" in words:
+        raise r.error(f"invalid section {spec[:40]}")
+    part: list[int] = []
+    while words and words[0].isdigit():
+        word = words.pop(0)
+        if word[0] == "0" or len(word) > 10:
+            raise r.error(f"invalid section part {word}")
+        part.append(int(word))
+    text = ".".join(words)
+    if text not in _SECTION_TEXTS and not (part and text in ("", "MIME")):
+        raise r.error(f"invalid section {spec[:40]}")
+    fields: list[str] = []
+    if text.startswith("HEADER.FIELDS"):
+        r.sp()
+        r.expect(0x28, "'(' before header field names")
+        while True:
+            fields.append(r.field_name())
+            if r.skip(0x29):
+                break
+            r.sp()
+    r.expect(0x5D, "']' after the section")
+    return Section(tuple(part), text, tuple(fields))

@@ -1,0 +1,686 @@
+"""The command parser: RFC 3501 §6 examples, every command and argument form, every error."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from mailserver.imap.commands import (
+    Append,
+    Authenticate,
+    Command,
+    Copy,
+    Enable,
+    Expunge,
+    Fetch,
+    Id,
+    ListMailboxes,
+    Login,
+    MailboxCommand,
+    Rename,
+    Search,
+    Select,
+    Simple,
+    Status,
+    Store,
+    parse_command,
+    parse_idle_done,
+    parse_sasl_response,
+)
+from mailserver.imap.fetchatt import FetchItem, Section
+from mailserver.imap.search import All, And, DateKey, FlagKey, HeaderKey, Not, TextKey
+from mailserver.imap.seqset import STAR, SeqSet
+from mailserver.imap.syntax import ParseError
+
+
+def p(line: bytes, **options: bool) -> Command:
+    return parse_command(line + b"\r\n", **options)
+
+
+def bad(line: bytes, why: str, tag: str | None = "a1", **options: bool) -> ParseError:
+    with pytest.raises(ParseError, match=r"^" + why) as info:
+        p(line, **options)
+    assert info.value.tag == tag
+    assert info.value.reason == str(info.value)
+    return info.value
+
+
+# -- RFC 3501 §6 examples, as the client sends them -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "command"),
+    [
+        (b"abcd CAPABILITY", Simple(tag="abcd", name="CAPABILITY")),
+        (b"a002 NOOP", Simple(tag="a002", name="NOOP")),
+        (b"A023 LOGOUT", Simple(tag="A023", name="LOGOUT")),
+        (b"a001 STARTTLS", Simple(tag="a001", name="STARTTLS")),
+        (b"FXXZ CHECK", Simple(tag="FXXZ", name="CHECK")),
+        (b"A341 CLOSE", Simple(tag="A341", name="CLOSE")),
+        (b"A202 EXPUNGE", Expunge(tag="A202", name="EXPUNGE")),
+        (
+            b"A001 AUTHENTICATE GSSAPI",
+            Authenticate(tag="A001", name="AUTHENTICATE", mechanism="GSSAPI", initial=None),
+        ),
+        (
+            b"a001 LOGIN SMITH SESAME",
+            Login(tag="a001", name="LOGIN", user=b"SMITH", password=b"SESAME"),
+        ),
+        (b"A142 SELECT INBOX", Select(tag="A142", name="SELECT", mailbox="INBOX", readonly=False)),
+        (
+            b"A932 EXAMINE blurdybloop",
+            Select(tag="A932", name="EXAMINE", mailbox="blurdybloop", readonly=True),
+        ),
+        (
+            b"A003 CREATE owatagusiam/",
+            MailboxCommand(tag="A003", name="CREATE", mailbox="owatagusiam/"),
+        ),
+        (
+            b"A683 DELETE blurdybloop",
+            MailboxCommand(tag="A683", name="DELETE", mailbox="blurdybloop"),
+        ),
+        (
+            b"A683 RENAME blurdybloop sarasoop",
+            Rename(tag="A683", name="RENAME", old="blurdybloop", new="sarasoop"),
+        ),
+        (
+            b"A002 SUBSCRIBE #news.comp.mail.mime",
+            MailboxCommand(tag="A002", name="SUBSCRIBE", mailbox="#news.comp.mail.mime"),
+        ),
+        (
+            b"A002 UNSUBSCRIBE #news.comp.mail.mime",
+            MailboxCommand(tag="A002", name="UNSUBSCRIBE", mailbox="#news.comp.mail.mime"),
+        ),
+        (
+            b'A101 LIST "" ""',
+            ListMailboxes(tag="A101", name="LIST", reference="", patterns=("",)),
+        ),
+        (
+            b"A202 LIST ~/Mail/ %",
+            ListMailboxes(tag="A202", name="LIST", reference="~/Mail/", patterns=("%",)),
+        ),
+        (
+            b'A002 LSUB "#news." "comp.mail.*"',
+            ListMailboxes(tag="A002", name="LSUB", reference="#news.", patterns=("comp.mail.*",)),
+        ),
+        (
+            b"A042 STATUS blurdybloop (UIDNEXT MESSAGES)",
+            Status(tag="A042", name="STATUS", mailbox="blurdybloop", items=("UIDNEXT", "MESSAGES")),
+        ),
+        (
+            b"A003 COPY 2:4 MEETING",
+            Copy(tag="A003", name="COPY", uid=False, seqset=SeqSet(((2, 4),)), mailbox="MEETING"),
+        ),
+        (
+            b"A003 STORE 2:4 +FLAGS (\\Deleted)",
+            Store(
+                tag="A003",
+                name="STORE",
+                uid=False,
+                seqset=SeqSet(((2, 4),)),
+                mode="+",
+                silent=False,
+                flags=("\\Deleted",),
+            ),
+        ),
+        (
+            b"A999 UID FETCH 4827313:4828442 FLAGS",
+            Fetch(
+                tag="A999",
+                name="FETCH",
+                uid=True,
+                seqset=SeqSet(((4827313, 4828442),)),
+                items=(FetchItem("FLAGS"),),
+            ),
+        ),
+    ],
+)
+def test_rfc3501_examples(line: bytes, command: Command):
+    assert p(line) == command
+
+
+def test_rfc3501_append_example_with_its_literal():
+    message = (
+        b"Date: Mon, 7 Feb 1994 21:52:25 -0800 (PST)\r\n"
+        b"From: Fred Foobar <foobar@Blurdybloop.COM>\r\n"
+        b"Subject: afternoon meeting\r\n\r\n"
+        b"Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n"
+    )
+    line = b"A003 APPEND saved-messages (\\Seen) {%d}\r\n" % len(message) + message
+    assert p(line) == Append(
+        tag="A003",
+        name="APPEND",
+        mailbox="saved-messages",
+        flags=("\\Seen",),
+        date=None,
+        message=message,
+    )
+
+
+def test_rfc3501_fetch_and_search_examples():
+    fetch = p(b"A654 FETCH 2:4 (FLAGS BODY[HEADER.FIELDS (DATE FROM)])")
+    assert isinstance(fetch, Fetch)
+    assert fetch.items == (
+        FetchItem("FLAGS"),
+        FetchItem("BODY", Section((), "HEADER.FIELDS", ("DATE", "FROM"))),
+    )
+    search = p(b'A282 SEARCH FLAGGED SINCE 1-Feb-1994 NOT FROM "Smith"')
+    assert search == Search(
+        tag="A282",
+        name="SEARCH",
+        uid=False,
+        charset=None,
+        key=And(
+            (
+                FlagKey("\\Flagged", True),
+                DateKey(False, "SINCE", datetime(1994, 2, 1).date()),
+                Not(HeaderKey("from", "Smith")),
+            )
+        ),
+    )
+    utf8 = "\u0422\u0435\u0441\u0442".encode()
+    search = p(b"A284 SEARCH CHARSET UTF-8 TEXT {%d}\r\n" % len(utf8) + utf8)
+    assert isinstance(search, Search)
+    assert search.charset == "UTF-8"
+    assert search.key == TextKey("TEXT", "\u0422\u0435\u0441\u0442")
+
+
+def test_literal_login_example_from_rfc3501_section_7_5():
+    assert p(b"A001 LOGIN {11}\r\nFRED FOOBAR {7}\r\nfat man") == Login(
+        tag="A001", name="LOGIN", user=b"FRED FOOBAR", password=b"fat man"
+    )
+
+
+# -- names, tags and the frame ----------------------------------------------------------------
+
+
+def test_command_names_are_case_insensitive_and_the_crlf_is_optional():
+    assert parse_command(b"x noop") == Simple(tag="x", name="NOOP")
+    assert p(b"x uid Fetch 1 flags") == p(b"x UID FETCH 1 FLAGS")
+
+
+def test_tags_may_hold_any_astring_char_but_plus():
+    assert p(b"a]b.1-x NOOP").tag == "a]b.1-x"
+    bad(b"a+b NOOP", "expected a space", tag="a")  # the tag stops at "+"
+
+
+@pytest.mark.parametrize(
+    ("line", "why", "tag"),
+    [
+        (b"", "empty command line", None),
+        (b" NOOP", "invalid tag", None),
+        (b"+ NOOP", "invalid tag", None),
+        (b"* NOOP", "invalid tag", None),
+        (b'"a" NOOP', "invalid tag", None),
+        (b"\xff NOOP", "invalid tag", None),
+        (b"a1", "expected a space", "a1"),
+        (b"a1 ", "expected a command name", "a1"),
+        (b"a1  NOOP", "expected a command name", "a1"),
+        (b"a1 FROB", "unknown command FROB", "a1"),
+        (b"a1 " + b"X" * 100, "unknown command " + "X" * 40 + "$", "a1"),
+        (b"a1 UID", "expected a space", "a1"),
+        (b"a1 UID LOGIN x y", "unknown command UID LOGIN", "a1"),
+        (b"a1 NOOP x", "unexpected characters after the NOOP command", "a1"),
+        (b"a1 NOOP ", "unexpected characters after the NOOP command", "a1"),
+        (b"a1 UID EXPUNGE 1 x", "unexpected characters after the UID EXPUNGE command", "a1"),
+        (b"a1 NOOP\r\nextra", "unexpected characters after the NOOP command", "a1"),
+    ],
+)
+def test_errors_before_the_arguments(line: bytes, why: str, tag: str | None):
+    with pytest.raises(ParseError, match=r"^" + why) as info:
+        parse_command(line + b"\r\n")
+    assert info.value.tag == tag
+    assert info.value.kind == "BAD" and info.value.code is None
+
+
+# -- commands one by one ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["CAPABILITY", "NOOP", "LOGOUT", "STARTTLS", "CHECK", "CLOSE", "UNSELECT", "NAMESPACE", "IDLE"],
+)
+def test_commands_without_arguments(name: str):
+    assert p(b"t " + name.encode()) == Simple(tag="t", name=name)
+    bad(b"a1 " + name.encode() + b" x", f"unexpected characters after the {name} command")
+
+
+def test_login_forms_and_errors():
+    assert p(b'a LOGIN "joe@x" "p\\"w\\\\d"') == Login(
+        tag="a", name="LOGIN", user=b"joe@x", password=b'p"w\\d'
+    )
+    bad(b"a1 LOGIN joe", "expected a space")
+    bad(b"a1 LOGIN joe ", "expected an atom or a string")
+    bad(b"a1 LOGIN (joe) x", "expected an atom or a string")
+
+
+def test_authenticate_with_and_without_an_initial_response():
+    assert p(b"a AUTHENTICATE plain AGpvZQBzZWNyZXQ=") == Authenticate(
+        tag="a", name="AUTHENTICATE", mechanism="PLAIN", initial=b"\x00joe\x00secret"
+    )
+    assert p(b"a AUTHENTICATE PLAIN =") == Authenticate(
+        tag="a", name="AUTHENTICATE", mechanism="PLAIN", initial=b""
+    )
+    bad(b"a1 AUTHENTICATE PLAIN AGpvZQ", "invalid base64")
+    bad(b"a1 AUTHENTICATE PLAIN AG=vZQ==", "invalid base64")
+    bad(b"a1 AUTHENTICATE", "expected a space")
+    bad(b"a1 AUTHENTICATE ", "expected a SASL mechanism")
+    bad(b"a1 AUTHENTICATE PLAIN ", r"expected an initial response \(= when empty\)$")
+
+
+def test_sasl_continuation_lines():
+    assert parse_sasl_response(b"AGpvZQBzZWNyZXQ=\r\n") == b"\x00joe\x00secret"
+    assert parse_sasl_response(b"\r\n") == b""
+    assert parse_sasl_response(b"*\r\n") is None
+    assert parse_sasl_response(b"*") is None
+    for line in (b"AGpvZQ\r\n", b"** \r\n", b"AGpv ZQ==\r\n", b"=\r\n"):
+        with pytest.raises(ParseError, match=r"^invalid base64") as info:
+            parse_sasl_response(line)
+        assert info.value.tag is None
+
+
+def test_idle_done():
+    parse_idle_done(b"DONE\r\n")
+    parse_idle_done(b"done\r\n")
+    parse_idle_done(b"Done")
+    for line in (b"DONE \r\n", b"a1 DONE\r\n", b"\r\n", b"DONEX\r\n"):
+        with pytest.raises(ParseError, match=r"^expected DONE to end IDLE") as info:
+            parse_idle_done(line)
+        assert info.value.tag is None
+
+
+def test_select_parameters():
+    assert p(b"a SELECT inbox (CONDSTORE)") == Select(
+        tag="a", name="SELECT", mailbox="INBOX", readonly=False, condstore=True
+    )
+    assert p(b"a EXAMINE x (condstore CONDSTORE)") == Select(
+        tag="a", name="EXAMINE", mailbox="x", readonly=True, condstore=True
+    )
+    bad(b"a1 SELECT x (QRESYNC (1 2))", "unknown SELECT parameter QRESYNC")
+    bad(b"a1 EXAMINE x (FOO)", "unknown EXAMINE parameter FOO")
+    bad(b"a1 SELECT x ()", "expected an atom")
+    bad(b"a1 SELECT x CONDSTORE", r"expected '\(' before SELECT parameters")
+    bad(b"a1 SELECT x (CONDSTORE", "expected a space")
+    bad(b"a1 SELECT", "expected a space")
+
+
+def test_mailbox_names_are_decoded_and_inbox_is_case_insensitive():
+    assert p(b"a CREATE &ZeVnLIqe-").mailbox == "\u65e5\u672c\u8a9e"
+    assert p(b'a DELETE "InBoX"').mailbox == "INBOX"
+    assert p(b"a SUBSCRIBE INBOX/sub").mailbox == "INBOX/sub"
+    assert p(b"a CREATE {3}\r\na b").mailbox == "a b"
+    bad(b"a1 CREATE a&b", "mailbox name is not valid modified UTF-7: '&' without a closing '-'")
+    bad(b'a1 CREATE "caf\xc3\xa9"', "invalid quoted string")
+    assert p(b'a CREATE "caf\xc3\xa9"', utf8=True).mailbox == "caf\xe9"
+    bad(b'a1 CREATE "caf\xe9"', "mailbox name is not valid UTF-8", utf8=True)
+    bad(b"a1 RENAME a", "expected a space")
+
+
+def test_list_extended_forms():
+    assert p(
+        b'a LIST (SUBSCRIBED RECURSIVEMATCH) "" ("*" "%") RETURN (CHILDREN STATUS '
+        b"(MESSAGES UNSEEN) SPECIAL-USE)"
+    ) == ListMailboxes(
+        tag="a",
+        name="LIST",
+        reference="",
+        patterns=("*", "%"),
+        select=frozenset({"SUBSCRIBED", "RECURSIVEMATCH"}),
+        returns=frozenset({"CHILDREN", "STATUS", "SPECIAL-USE"}),
+        status=("MESSAGES", "UNSEEN"),
+        extended=True,
+    )
+    assert p(b'a LIST () "" *') == ListMailboxes(
+        tag="a", name="LIST", reference="", patterns=("*",), extended=True
+    )
+    assert p(b'a LIST "" % RETURN ()') == ListMailboxes(
+        tag="a", name="LIST", reference="", patterns=("%",), extended=True
+    )
+    assert p(b'a LIST (special-use) "" *').select == frozenset({"SPECIAL-USE"})
+    assert p(b'a LIST "" &AOk-*').patterns == ("\xe9*",)
+    assert p(b'a LIST "" "]"').patterns == ("]",)
+    assert p(b"a LIST foo]bar %").reference == "foo]bar"
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        (b'a1 LIST (RECURSIVEMATCH) "" *', "RECURSIVEMATCH needs another selection option"),
+        (b'a1 LIST (REMOTE RECURSIVEMATCH) "" *', "RECURSIVEMATCH needs another selection"),
+        (b'a1 LIST (FOO) "" *', "unknown LIST selection option FOO"),
+        (b'a1 LIST "" * RETURN (FOO)', "unknown LIST return option FOO"),
+        (b'a1 LIST "" * FOO (CHILDREN)', "expected RETURN"),
+        (b'a1 LIST "" * RETURN CHILDREN', r"expected '\(' after RETURN"),
+        (b'a1 LIST "" * RETURN (STATUS (FOO))', "unknown status item FOO"),
+        (b'a1 LIST "" * RETURN (STATUS)', "expected a space"),
+        (b'a1 LIST "" ()', "expected a mailbox pattern"),
+        (b'a1 LIST ""', "expected a space"),
+        (b'a1 LIST "" (a', "expected a space"),
+        (b'a1 LSUB () "" *', "expected an atom or a string"),
+        (b'a1 LSUB "" ("a" "b")', "expected a mailbox pattern"),
+        (b'a1 LSUB "" * RETURN (CHILDREN)', "unexpected characters after the LSUB command"),
+        (b'a1 LIST "" (', "expected a mailbox pattern"),
+    ],
+)
+def test_list_errors(line: bytes, why: str):
+    bad(line, why)
+
+
+def test_status_items():
+    items = b"MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ"
+    assert p(b"a STATUS x (" + items.lower() + b")").items == tuple(items.decode().split())
+    bad(b"a1 STATUS x (SIZE)", "unknown status item SIZE")
+    bad(b"a1 STATUS x ()", "expected an atom")
+    bad(b"a1 STATUS x MESSAGES", r"expected '\(' before status items")
+
+
+def test_append_forms():
+    tz = timezone(timedelta(hours=-7))
+    cmd = p(b'a APPEND Drafts (\\Draft $Fwd) "17-Jul-1996 02:44:25 -0700" {3}\r\nabc')
+    assert cmd == Append(
+        tag="a",
+        name="APPEND",
+        mailbox="Drafts",
+        flags=("\\Draft", "$Fwd"),
+        date=datetime(1996, 7, 17, 2, 44, 25, tzinfo=tz),
+        message=b"abc",
+    )
+    cmd = p(b'a APPEND x " 7-jul-1996 02:44:25 +0530" {0}\r\n')
+    assert isinstance(cmd, Append) and cmd.message == b"" and cmd.flags == ()
+    assert cmd.date == datetime(
+        1996, 7, 7, 2, 44, 25, tzinfo=timezone(timedelta(hours=5, minutes=30))
+    )
+    assert p(b"a APPEND x () {1+}\r\nz").message == b"z"
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        (b'a1 APPEND x "abc"', 'expected a date-time \\("dd-Mon-yyyy hh:mm:ss \\+zzzz"\\)'),
+        (b"a1 APPEND x abc", "APPEND needs the message as a literal"),
+        (b"a1 APPEND x (\\Seen)", "expected a space"),
+        (b"a1 APPEND x (\\Recent) {1}\r\nz", r"\\Recent is not a flag a client may set"),
+        (b"a1 APPEND x (\\Foo) {1}\r\nz", r"\\Foo is not a flag a client may set"),
+        (b"a1 APPEND x {5}\r\nabc", "literal shorter than announced"),
+        (b"a1 APPEND x {3}\r\na\x00c", "NUL octet in a literal"),
+        (b"a1 APPEND x ~{3}\r\nabc", r"literal8 \(~\{n\}\) is not supported here"),
+        (b"a1 APPEND x {3}abc", "invalid literal"),
+        (b"a1 APPEND x ~abc", "APPEND needs the message as a literal"),
+        (b"a1 APPEND x {3}\r\nabcd", "unexpected characters after the APPEND command"),
+        (b'a1 APPEND x "31-Feb-2020 00:00:00 +0000" {1}\r\nz', "invalid date: day is out of range"),
+        (b'a1 APPEND x "01-Foo-2020 00:00:00 +0000" {1}\r\nz', "unknown month Foo"),
+        (b'a1 APPEND x "01-Jan-2020 24:00:00 +0000" {1}\r\nz', "invalid date: hour must be in"),
+        (b'a1 APPEND x "01-Jan-2020 00:00:00 +0060" {1}\r\nz', "time zone minutes over 59"),
+        (b'a1 APPEND x " 0-Jan-2020 00:00:00 +0000" {1}\r\nz', "day 0 in a date-time"),
+        (b'a1 APPEND x "1-Jan-2020 00:00:00 +0000" {1}\r\nz', "expected a date-time"),
+        (b'a1 APPEND x "01-Jan-2020 00:00:00 0000" {1}\r\nz', "expected a date-time"),
+        (b"a1 APPEND x {1+}\r\nz", None),
+        (b"a1 APPEND x {4097+}\r\n" + b"z" * 4097, "non-synchronising literal over 4096 octets"),
+    ],
+)
+def test_append_errors(line: bytes, why: str | None):
+    if why is None:
+        assert isinstance(p(line, literal_minus=True), Append)
+        return
+    error = bad(line, why, literal_minus=True)
+    assert error.code == (b"TOOBIG" if "4096" in why else None)
+
+
+def test_literal_minus_allows_4096_octets_and_literal_plus_any():
+    line = b"a1 APPEND x {4096+}\r\n" + b"z" * 4096
+    assert len(p(line, literal_minus=True).message) == 4096
+    big = b"a1 APPEND x {5000+}\r\n" + b"z" * 5000
+    assert len(p(big).message) == 5000
+
+
+def test_enable_and_id():
+    assert p(b"a ENABLE condstore X-FOO") == Enable(
+        tag="a", name="ENABLE", capabilities=("CONDSTORE", "X-FOO")
+    )
+    bad(b"a1 ENABLE", "ENABLE needs at least one capability")
+    bad(b"a1 ENABLE (x)", "expected an atom")
+    assert p(b'a ID ("name" "sodr" "version" NIL)') == Id(
+        tag="a", name="ID", params=(("name", "sodr"), ("version", None))
+    )
+    assert p(b"a ID nil") == Id(tag="a", name="ID", params=None)
+    assert p(b"a ID ()") == Id(tag="a", name="ID", params=())
+    assert p(b'a ID ("k" {2}\r\nv1)') == Id(tag="a", name="ID", params=(("k", "v1"),))
+    bad(b'a1 ID "x"', "ID takes a parenthesised list or NIL")
+    bad(b"a1 ID", "expected a space")
+    bad(b'a1 ID ("k")', "expected a space")
+    bad(b'a1 ID ("k" "v" "k2")', "expected a space")
+    bad(b'a1 ID (k "v")', "expected a string")
+    pairs = b" ".join(b'"k%d" "v"' % i for i in range(30))
+    assert len(p(b"a ID (" + pairs + b")").params) == 30
+    bad(b"a1 ID (" + pairs + b' "k" "v")', "ID with more than 30 fields")
+    assert p(b'a ID ("' + b"k" * 30 + b'" "' + b"v" * 1024 + b'")').params
+    bad(b'a1 ID ("' + b"k" * 31 + b'" "v")', "ID field or value too long")
+    bad(b'a1 ID ("k" "' + b"v" * 1025 + b'")', "ID field or value too long")
+
+
+def test_expunge_copy_move_by_uid():
+    assert p(b"a UID EXPUNGE 3:5,7") == Expunge(
+        tag="a", name="EXPUNGE", uids=SeqSet(((3, 5), (7, 7)))
+    )
+    assert p(b"a MOVE 1:* Trash") == Copy(
+        tag="a", name="MOVE", uid=False, seqset=SeqSet(((1, STAR),)), mailbox="Trash"
+    )
+    assert p(b"a UID MOVE 4 Trash").uid is True
+    assert p(b"a UID COPY 4 Trash").name == "COPY"
+    bad(b"a1 UID EXPUNGE", "expected a space")
+    bad(b"a1 UID EXPUNGE x", "expected a sequence set")
+    bad(b"a1 COPY 0 x", "0 is not a valid message number")
+    bad(b"a1 COPY 1:2:3 x", "invalid sequence set")
+    bad(b"a1 COPY $ x", r"\$ \(a saved search result\) is not supported")
+    assert p(b"a COPY $ x", searchres=True).seqset == SeqSet((), saved=True)
+    bad(b"a1 COPY 1", "expected a space")
+
+
+def test_fetch_forms():
+    f = p(b"a FETCH 1:* ALL")
+    assert isinstance(f, Fetch)
+    assert [i.name for i in f.items] == ["FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"]
+    assert [i.name for i in p(b"a FETCH 1 fast").items] == ["FLAGS", "INTERNALDATE", "RFC822.SIZE"]
+    full = p(b"a FETCH 1 FULL").items
+    assert full[-1] == FetchItem("BODY") and len(full) == 5
+    f = p(b"a UID FETCH 1:* (FLAGS) (CHANGEDSINCE 12345)")
+    assert f == Fetch(
+        tag="a",
+        name="FETCH",
+        uid=True,
+        seqset=SeqSet(((1, STAR),)),
+        items=(FetchItem("FLAGS"),),
+        changedsince=12345,
+    )
+    assert p(b"a FETCH 1 UID (changedsince 9223372036854775807)").changedsince == 2**63 - 1
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        (b"a1 FETCH 1 (ALL)", "unknown FETCH item ALL"),
+        (b"a1 FETCH 1 FOO", "unknown FETCH item FOO"),
+        (b"a1 FETCH 1 ()", "expected a FETCH item"),
+        (b"a1 FETCH 1 (FLAGS", "expected a space"),
+        (b"a1 FETCH 1 FLAGS (CHANGEDSINCE 0)", "expected a nonzero number"),
+        (
+            b"a1 FETCH 1 FLAGS (CHANGEDSINCE 9223372036854775808)",
+            "number 9223372036854775808 is too large",
+        ),
+        (b"a1 FETCH 1 FLAGS (VANISHED)", "unknown FETCH modifier VANISHED"),
+        (b"a1 FETCH 1 FLAGS CHANGEDSINCE 1", r"expected '\(' before FETCH modifiers"),
+        (b"a1 FETCH 1 FLAGS (CHANGEDSINCE 1", "expected a space"),
+        (b"a1 FETCH 1 FLAGS (CHANGEDSINCE)", "expected a space"),
+        (b"a1 FETCH", "expected a space"),
+        (b"a1 FETCH 1", "expected a space"),
+    ],
+)
+def test_fetch_errors(line: bytes, why: str):
+    bad(line, why)
+
+
+def test_store_forms():
+    s = p(b"a STORE 1 FLAGS.SILENT (\\seen $Label1)")
+    assert s == Store(
+        tag="a",
+        name="STORE",
+        uid=False,
+        seqset=SeqSet(((1, 1),)),
+        mode="",
+        silent=True,
+        flags=("\\Seen", "$Label1"),
+    )
+    s = p(b"a UID STORE 2:3 (UNCHANGEDSINCE 0) -flags \\Answered \\FLAGGED")
+    assert s == Store(
+        tag="a",
+        name="STORE",
+        uid=True,
+        seqset=SeqSet(((2, 3),)),
+        mode="-",
+        silent=False,
+        flags=("\\Answered", "\\Flagged"),
+        unchangedsince=0,
+    )
+    assert p(b"a STORE 1 FLAGS ()").flags == ()
+    assert p(b"a STORE 1 +Flags.Silent \\Draft").silent is True
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        (b"a1 STORE 1 FLAG (\\Seen)", "expected FLAGS, \\+FLAGS or -FLAGS"),
+        (b"a1 STORE 1 *FLAGS (\\Seen)", "expected FLAGS, \\+FLAGS or -FLAGS"),
+        (b"a1 STORE 1 FLAGS.LOUD (\\Seen)", "expected a space"),
+        (b"a1 STORE 1 +FLAGS", "expected a space"),
+        (b"a1 STORE 1 +FLAGS \\Recent", r"\\Recent is not a flag a client may set"),
+        (b"a1 STORE 1 +FLAGS \\*", "expected a flag name"),
+        (b"a1 STORE 1 +FLAGS (\\Seen", "expected a space"),
+        (b"a1 STORE 1 +FLAGS (a b) c", "unexpected characters after the STORE command"),
+        (b'a1 STORE 1 +FLAGS "x"', "expected a flag"),
+        (b"a1 STORE 1 (UNCHANGEDSINCE 5 +FLAGS x", "unknown STORE modifier \\+FLAGS"),
+        (b"a1 STORE 1 (FOO 5) +FLAGS x", "unknown STORE modifier FOO"),
+        (b"a1 STORE 1 (UNCHANGEDSINCE 5)+FLAGS x", "expected a space"),
+        (b"a1 STORE 1 (UNCHANGEDSINCE x) +FLAGS x", "expected a number"),
+    ],
+)
+def test_store_errors(line: bytes, why: str):
+    bad(line, why)
+
+
+def test_search_options():
+    s = p(b"a UID SEARCH RETURN (MIN MAX COUNT ALL) CHARSET us-ascii UNSEEN")
+    assert s == Search(
+        tag="a",
+        name="SEARCH",
+        uid=True,
+        charset="US-ASCII",
+        key=FlagKey("\\Seen", False),
+        returns=frozenset({"MIN", "MAX", "COUNT", "ALL"}),
+    )
+    assert p(b"a SEARCH RETURN () ALL").returns == frozenset({"ALL"})
+    assert p(b"a SEARCH ALL").returns is None
+    bad(b"a1 SEARCH CHARSET UTF-8 RETURN (MIN) ALL", "unknown search key RETURN")
+
+
+def test_search_charset_that_is_not_supported_is_a_no_with_badcharset():
+    error = bad(b'a1 SEARCH CHARSET ISO-8859-1 TEXT "x"', "charset ISO-8859-1 is not supported")
+    assert error.kind == "NO"
+    assert error.code == b"BADCHARSET (UTF-8 US-ASCII)"
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        (b"a1 SEARCH", "SEARCH needs at least one search key"),
+        (b"a1 SEARCH RETURN (MIN)", "SEARCH needs at least one search key"),
+        (b"a1 SEARCH RETURN (SAVE) ALL", "unknown SEARCH return option SAVE"),
+        (b"a1 SEARCH RETURN MIN ALL", r"expected '\(' after RETURN"),
+        (b"a1 SEARCH CHARSET", "unknown search key CHARSET$"),
+        (b"a1 SEARCH RETURN", "unknown search key RETURN$"),
+        (b"a1 SEARCH return (min) charset utf-8 ALL", None),
+        (b"a1 SEARCH RETURNX (MIN) ALL", "unknown search key RETURNX$"),
+        (b"a1 SEARCH CHARSET UTF-8", "SEARCH needs at least one search key"),
+        (b"a1 SEARCH FOO", "unknown search key FOO"),
+        (b"a1 SEARCH RETURN (MIN) FOO", "unknown search key FOO"),
+    ],
+)
+def test_search_option_errors(line: bytes, why: str | None):
+    if why is None:
+        assert p(line) == Search(tag="a1", name="SEARCH", uid=False, charset="UTF-8",
+                                 key=All(), returns=frozenset({"MIN"}))  # fmt: skip
+        return
+    bad(line, why)
+
+
+def test_peek_tag_reads_the_tag_of_a_partial_command():
+    from mailserver.imap.commands import peek_tag
+
+    assert peek_tag(b"A003 APPEND saved-messages (\\Seen) {310}\r\n") == "A003"
+    assert peek_tag(b"x] LOGIN {5}\r\n") == "x]"
+    assert peek_tag(b"A003\r\n") is None
+    assert peek_tag(b"A003") is None
+    assert peek_tag(b"+ x") is None
+    assert peek_tag(b"") is None
+
+
+def test_long_names_are_cut_at_40_characters_in_messages():
+    long = "Z" * 50
+    cut = "Z" * 40
+    bad(f"a1 SELECT x ({long})".encode(), f"unknown SELECT parameter {cut}$")
+    bad(f"a1 STATUS x ({long})".encode(), f"unknown status item {cut}$")
+    bad(f"a1 STORE 1 ({long} 1) FLAGS x".encode(), f"unknown STORE modifier {cut}$")
+    bad(f"a1 FETCH 1 FLAGS ({long} 1)".encode(), f"unknown FETCH modifier {cut}$")
+    bad(f"a1 SEARCH RETURN ({long}) ALL".encode(), f"unknown SEARCH return option {cut}$")
+    bad(f'a1 LIST ({long}) "" *'.encode(), f"unknown LIST selection option {cut}$")
+    bad(f'a1 LIST "" * RETURN ({long})'.encode(), f"unknown LIST return option {cut}$")
+    bad(f"a1 {long}".encode(), f"unknown command {cut}$")
+    bad(f"a1 UID {long}".encode(), f"unknown command UID {cut}$")
+    bad(f"a1 SEARCH CHARSET {long} ALL".encode(), f"charset {cut} is not supported$")
+
+
+def test_append_refuses_a_quoted_message_after_the_date():
+    bad(b'a1 APPEND x "01-Jan-2020 00:00:00 +0000" "abc"', "APPEND needs the message as a literal$")
+    bad(b'a1 APPEND x (\\Seen) "01-Jan-2020 00:00:00 +0000" #', "APPEND needs the message")
+
+
+def test_charset_names_must_be_utf8():
+    bad(b"a1 SEARCH CHARSET {1}\r\n\xff ALL", "charset is not valid UTF-8$")
+
+
+def test_more_messages_cut_at_40_characters():
+    long = "Z" * 50
+    cut = "Z" * 40
+    bad(f"a1 FETCH 1 {long}".encode(), f"unknown FETCH item {cut}$")
+    bad(f"a1 FETCH 1 BODY[{long}]".encode(), f"invalid section {cut}$")
+    bad(f"a1 FETCH 1 BODY[{long}..]".encode(), f"invalid section {cut}$")
+    bad(b"a1 COPY 1:" + b"1," * 30 + b"x y", r"invalid sequence set b'1:" + "1," * 19 + "'$")
+
+
+def test_uid_without_a_command_and_section_parts_of_ten_digits():
+    bad(b"a1 UID (", "expected a command name$")
+    assert p(b"a FETCH 1 BODY[1234567890]").items[0].section == Section((1234567890,))
+    assert p(b"a FETCH 1 FLAGS").uid is False
+
+
+def test_list_options_and_extended_syntax():
+    assert p(b'a LIST (SPECIAL-USE RECURSIVEMATCH) "" *').select == frozenset(
+        {"SPECIAL-USE", "RECURSIVEMATCH"}
+    )
+    assert p(b'a LIST "" (a b)').extended is True
+    assert p(b'a LIST () "" a').extended is True
+    assert p(b'a LIST "" a RETURN ()').extended is True
+    assert p(b'a LIST "" a').extended is False
+
+
+def test_id_strings_that_are_not_utf8_are_kept_readable():
+    assert p(b"a ID ({1}\r\n\xff {1}\r\n\xfe)") == Id(
+        tag="a", name="ID", params=(("\ufffd", "\ufffd"),)
+    )
+
+
+def test_a_reader_allows_big_non_synchronising_literals_unless_told_literal_minus():
+    from mailserver.imap.syntax import Reader
+
+    data = b"{5000+}\r\n" + b"x" * 5000
+    assert Reader(data).literal() == b"x" * 5000
