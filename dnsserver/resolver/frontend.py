@@ -117,8 +117,7 @@ class Frontend:
             self.hot.pop(data[2:], None)
             return None
         qk = question_key(data)
-        if qk is None:
-            return None
+        assert qk is not None  # hot entries are made for keyed queries; the ID is not in the key
         out = entry.render(int.from_bytes(data[:2]), qk.qname_wire, qk.rd, now)
         hot[0] = out[2:]
         hot[1] = min(entry.expires, entry.created + int(now - entry.created) + 1)
@@ -194,7 +193,7 @@ class Frontend:
         if step.priming:
             referral = self._cached_referral(ROOT, now)
             if referral is None:
-                referral = Result(rcode=RCODE.SERVFAIL, reason=res.reason or "priming failed")
+                referral = Result(rcode=RCODE.SERVFAIL)
             return self._respond(step.reply, referral, step.data, step.qk, step.limit, now, False)
         return self._respond(step.reply, res, step.data, step.qk, step.limit, now, True)
 
@@ -232,12 +231,11 @@ class Frontend:
         elif res.rcode == RCODE.NXDOMAIN:
             self.stats.nxdomain += 1
         out = bytes(reply.pack())
-        if (
+        if (  # (a response without records has no TTL to count down: `_remember` refuses it)
             qk is not None
             and complete
             and not res.stale
             and res.rcode in (RCODE.NOERROR, RCODE.NXDOMAIN)
-            and (res.answer or res.authority)
         ):
             entry = self._remember(qk.key, out, now)
             if entry is not None and limit is not None and len(out) <= limit:
@@ -257,8 +255,6 @@ class Frontend:
 
     def _finish(self, reply: DNSRecord, rcode: int, limit: int | None) -> bytes:
         reply.header.rcode = rcode
-        if rcode == RCODE.SERVFAIL:
-            self.stats.servfail += 1
         return self._fit(bytes(reply.pack()), reply, limit)
 
     def _fit(self, out: bytes, reply: DNSRecord, limit: int | None) -> bytes:

@@ -15,7 +15,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 import pytest
-from dnslib import EDNS0, QTYPE, DNSHeader, DNSQuestion, DNSRecord
+from dnslib import EDNS0, QTYPE, RR, DNSHeader, DNSQuestion, DNSRecord
 
 from dnsserver.aio.stub import StubUdp
 from dnsserver.chaos import Identity
@@ -558,3 +558,18 @@ def test_a_fast_answer_that_fits_becomes_hot(h: Harness) -> None:
     out = udp(fe, q.to_wire(), t0 + 2.5)
     assert out is not None and ttl_of(out) == 58
     assert fe.hot[q.to_wire()[2:]][1] == t0 + 3
+
+
+def test_an_answer_that_cannot_be_served_again_evicts_nothing(h: Harness) -> None:
+    # TTL 0, or no records at all (an authoritative empty answer without SOA): nothing to keep
+    h.net["127.0.0.12"].zones[0].rrs.extend(RR.fromZone("zero.example.test. 0 IN A 127.1.0.7"))
+    fe = frontend(h, answer_cache_size=1)
+    www = dns.message.make_query("www.example.test.", "A")
+    ask(fe, h, www)
+    r = ask(fe, h, dns.message.make_query("zero.example.test.", "A"))
+    assert r is not None and r.answer[0].ttl == 0
+    h.net["127.0.0.12"].handler = lambda q: DNSRecord(DNSHeader(id=q.header.id, qr=1, aa=1), q=q.q)
+    r = ask(fe, h, dns.message.make_query("empty.example.test.", "A"))
+    assert r is not None and r.rcode() == 0 and not r.answer and not r.authority
+    assert fe.fast_answer(www.to_wire(), CLIENT, h.now)[0] is not None
+    assert len(fe.answers) == 1
