@@ -114,7 +114,7 @@ class Frontend:
         """A hot entry whose TTLs ticked down: re-render it (once a second), or drop it."""
         entry: PackedAnswer = hot[2]
         if now >= entry.expires:
-            self.hot.pop(data[2:], None)
+            del self.hot[data[2:]]  # `hot` is the entry the shell found there
             return None
         qk = question_key(data)
         assert qk is not None  # hot entries are made for keyed queries; the ID is not in the key
@@ -281,12 +281,9 @@ class Frontend:
         self.stats.formerr += 1
         if len(data) < 12 or data[2] & 0x80:
             return None
-        h = bytearray(data[:12])
         opcode = data[2] & 0x78
-        h[2] = 0x80 | opcode | (data[2] & 0x01 if not opcode else 0)  # QR, opcode, RD if QUERY
-        h[3] = RCODE.FORMERR
-        h[4:12] = bytes(8)
-        return bytes(h)
+        flags = 0x80 | opcode | (data[2] & 0x01 if not opcode else 0)  # QR, opcode, RD if QUERY
+        return data[:2] + bytes((flags, RCODE.FORMERR)) + bytes(8)  # and no records
 
 
 def udp_limit(data: bytes) -> int:

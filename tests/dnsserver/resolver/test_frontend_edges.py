@@ -522,6 +522,8 @@ def test_a_hot_entry_refreshed_serves_its_ttls_until_the_next_second(h: Harness)
     assert (hot[0], hot[1]) == (out[2:], t0 + 11)
     out = fe.hot_refresh(data, hot, t0 + 59.5)
     assert out is not None and ttl_of(out) == 1 and hot[1] == t0 + 60
+    r = dns.message.from_wire(out)
+    assert flags(r) == dns.flags.QR | dns.flags.RD | dns.flags.RA and r.question == q.question
 
 
 def test_a_hot_entry_goes_when_its_answer_expires(h: Harness) -> None:
