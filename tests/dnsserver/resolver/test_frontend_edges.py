@@ -296,6 +296,18 @@ def test_rd0_gets_a_referral_to_the_closest_cached_zone_with_its_glue(h: Harness
     assert fe.fast_answer(q.to_wire(), CLIENT, h.now)[0] is None  # a referral is not kept
 
 
+def test_rd1_with_a_cname_chain_cut_short_resolves_the_rest(h: Harness) -> None:
+    fe = frontend(h)
+    cname = RRset(
+        name_of("alias.example.test"), QTYPE.CNAME, 300, (b"\x03www\x07example\x04test\x00",)
+    )
+    h.resolver.cache.put_rrset(cname, Rank.ANSWER, h.now)
+    data = dns.message.make_query("alias.example.test.", "A").to_wire()
+    step = fe.begin(data, CLIENT, question_key(data), 512, h.now)
+    assert isinstance(step, Resolve) and step.name == name_of("alias.example.test")
+    assert (h.stats.cache_hits, h.stats.cache_misses) == (0, 1)
+
+
 def test_rd0_gets_a_cname_chain_cut_short_as_it_is(h: Harness) -> None:
     fe = frontend(h)
     cname = RRset(
@@ -453,7 +465,9 @@ def test_additional_data_goes_first_then_everything_but_the_question(h: Harness)
     r = ask(fe, h, q, limit=bare)
     assert r is not None and not r.flags & dns.flags.TC and r.answer
     r = ask(fe, h, q, limit=bare - 1)
-    assert r is not None and r.flags & dns.flags.TC and not r.answer and not r.authority
+    assert r is not None and r.id == q.id and r.rcode() == dns.rcode.NOERROR
+    assert flags(r) == dns.flags.QR | dns.flags.RD | dns.flags.RA | dns.flags.TC
+    assert not r.answer and not r.authority
     assert r.question == q.question and r.edns == 0 and r.payload == 1232
 
 
@@ -575,3 +589,82 @@ def test_an_answer_that_cannot_be_served_again_evicts_nothing(h: Harness) -> Non
     assert r is not None and r.rcode() == 0 and not r.answer and not r.authority
     assert fe.fast_answer(www.to_wire(), CLIENT, h.now)[0] is not None
     assert len(fe.answers) == 1
+
+
+def test_a_fast_answer_of_exactly_the_clients_size_becomes_hot(h: Harness) -> None:
+    fe = frontend(h)
+    r = ask(fe, h, dns.message.make_query("big.example.test.", "TXT", use_edns=0), limit=None)
+    assert r is not None
+    size = len(r.to_wire())
+    assert size > 512
+    for payload, hot in [(size - 1, False), (size, True)]:
+        data = dns.message.make_query("big.example.test.", "TXT", use_edns=0, payload=payload)
+        wire = data.to_wire()
+        out, _ = fe.fast_answer(wire, CLIENT, h.now)
+        assert out is not None and len(out) == size
+        assert (wire[2:] in fe.hot) is hot
+
+
+def test_packed_answers_are_not_for_clients_outside_the_allowed_networks(h: Harness) -> None:
+    fe = frontend(h)
+    q = dns.message.make_query("www.example.test.", "A")
+    ask(fe, h, q)
+    assert fe.fast_answer(q.to_wire(), CLIENT, h.now)[0] is not None
+    out, qk = fe.fast_answer(q.to_wire(), "192.0.2.1", h.now)
+    assert out is None and qk is not None and h.stats.cache_hits == 1
+
+
+def test_every_fast_answer_and_nxdomain_is_counted_and_rd_copied(h: Harness) -> None:
+    fe = frontend(h)
+    q = dns.message.make_query("nope.example.test.", "A")
+    for _ in range(2):
+        ask(fe, h, dns.message.make_query("nope.example.test.", "MX"))
+    assert h.stats.nxdomain == 2
+    ask(fe, h, q)
+    for _ in range(2):
+        out, _ = fe.fast_answer(q.to_wire(), CLIENT, h.now)
+        assert out is not None
+        assert flags(dns.message.from_wire(out)) == dns.flags.QR | dns.flags.RD | dns.flags.RA
+    assert (h.stats.cache_hits, h.stats.nxdomain) == (4, 3)  # the second MX: the record cache
+
+
+def test_a_full_answer_of_exactly_the_clients_size_becomes_hot(h: Harness) -> None:
+    fe = frontend(h)
+    q = dns.message.make_query("big.example.test.", "TXT")
+    r = ask(fe, h, q, limit=None)
+    assert r is not None and not fe.hot
+    size = len(r.to_wire())
+    for limit, hot in [(size - 1, False), (size, True)]:
+        fe.flush()
+        r = ask(fe, h, q, limit=limit)
+        assert r is not None and bool(r.flags & dns.flags.TC) is not hot
+        assert (q.to_wire()[2:] in fe.hot) is hot
+
+
+def test_a_referral_to_many_root_servers_is_fitted_to_the_client(h: Harness) -> None:
+    root = h.net["127.0.0.10"].zones[0]
+    for i in range(13):
+        letter = "abcdefghijklm"[i]
+        root.rrs.extend(RR.fromZone(f". 3600 IN NS {letter}.root-servers.test."))
+        root.rrs.extend(RR.fromZone(f"{letter}.root-servers.test. 3600 IN A 127.0.9.{i}"))
+        root.rrs.extend(RR.fromZone(f"{letter}.root-servers.test. 3600 IN AAAA ::{i + 1}"))
+    answer = root.answer
+    root.answer = lambda q: with_glue(answer(q), root)  # type: ignore[method-assign]
+    fe = frontend(h)
+    q = dns.message.make_query("www.example.test.", "A")
+    q.flags &= ~dns.flags.RD
+    r = ask(fe, h, q, limit=512)  # primes: the root's NS set, and its addresses as glue
+    assert r is not None and not r.flags & dns.flags.TC and len(r.to_wire()) <= 512
+    assert len(r.authority[0]) == 14 and not r.additional
+    r = ask(fe, h, q, limit=None)
+    assert r is not None and len(r.additional) == 27
+
+
+def with_glue(r: DNSRecord, zone: Any) -> DNSRecord:
+    """The root's answer to `. NS` with the addresses of its servers, as real roots give."""
+    if r.q.qtype == QTYPE.NS and str(r.q.qname) == ".":
+        targets = {str(rr.rdata) for rr in r.rr}
+        for rr in zone.rrs:
+            if rr.rtype in (QTYPE.A, QTYPE.AAAA) and str(rr.rname) in targets:
+                r.add_ar(rr)
+    return r

@@ -299,7 +299,10 @@ def test_stale_from_the_cache_is_marked_stale() -> None:
     h = Harness(default_net(), cache_config=CacheConfig(serve_stale=True))
     h.resolve("nope.example.test")
     h.resolve("www.example.test", "AAAA")
+    h.resolve("www.example.test")
     h.now += 7200
+    www = h.resolver.from_cache(name_of("www.example.test"), QTYPE.A, h.now, stale=True)
+    assert www is not None and (www.rcode, www.stale, www.answer[0].ttl) == (0, True, 30)
     nx = h.resolver.from_cache(name_of("nope.example.test"), QTYPE.A, h.now, stale=True)
     assert nx is not None and (nx.rcode, nx.stale) == (RCODE.NXDOMAIN, True)
     nodata = h.resolver.from_cache(name_of("www.example.test"), QTYPE.AAAA, h.now, stale=True)
@@ -330,17 +333,24 @@ def test_additional_addresses_of_ns_mx_and_srv_targets_once_each() -> None:
         name_of("example.test"),
         QTYPE.MX,
         300,
-        (b"\x00\x0a\x04mail\x07example\x04test\x00", b"\x00\x14\x04mail\x07example\x04test\x00"),
+        (
+            b"\x00\x0a\x04mail\x07example\x04test\x00",
+            b"\x00\x14\x04mail\x07example\x04test\x00",
+            b"\x00\x1e\x03mx2\x07example\x04test\x00",
+        ),
     )
     cname = RRset(
         name_of("a.example.test"), QTYPE.CNAME, 300, (b"\x04mail\x07example\x04test\x00",)
     )
     a = RRset(name_of("mail.example.test"), QTYPE.A, 300, (b"\x7f\x01\x00\x02",))
     aaaa = RRset(name_of("mail.example.test"), QTYPE.AAAA, 300, (b"\x00" * 15 + b"\x02",))
-    for s in (a, aaaa):
+    a2 = RRset(name_of("mx2.example.test"), QTYPE.A, 300, (b"\x7f\x01\x00\x03",))
+    for s in (a, aaaa, a2):
         cache.put_rrset(s, Rank.GLUE, 0)
-    assert r.additional((mx,), 1) == (a.with_ttl(299), aaaa.with_ttl(299))
+    want = (a.with_ttl(299), aaaa.with_ttl(299), a2.with_ttl(299))
+    assert r.additional((mx,), 1) == want
     assert r.additional((cname,), 1) == ()
+    assert r.additional((cname, mx), 1) == want  # an MX behind a CNAME
 
 
 # -- what a response is taken for ------------------------------------------------------------------
