@@ -271,9 +271,11 @@ class Frontend:
             out = bytes(reply.pack())
             if len(out) <= limit:
                 return out
-        small = DNSRecord(reply.header, q=reply.questions[0] if reply.questions else None)
+        # (a reply without a question, to a query without one, is a header and an OPT at most:
+        # it always fits)
+        small = DNSRecord(reply.header, q=reply.questions[0])
         small.header.tc = 1
-        small.ar = [r for r in reply.ar if r.rtype == QTYPE.OPT]
+        small.ar = opt
         return bytes(small.pack())
 
     def _formerr(self, data: bytes) -> bytes | None:

@@ -178,8 +178,8 @@ class Resolver:
                 return Result(rcode=RCODE.NOERROR, answer=(*chain, *out.rrsets), stale=stale)
             if out.kind is _Kind.NEGATIVE:
                 rcode = RCODE.NXDOMAIN if out.nxdomain else RCODE.NOERROR
-                auth = (out.soa,) if out.soa is not None else ()
-                return Result(rcode=rcode, answer=tuple(chain), authority=auth, stale=stale)
+                assert out.soa is not None  # the cache keeps no negative answer without one
+                return Result(rcode=rcode, answer=tuple(chain), authority=(out.soa,), stale=stale)
             chain.extend(out.rrsets)
             if out.target in seen:  # as `_resolve` answers it
                 return Result(rcode=RCODE.SERVFAIL, answer=tuple(chain), reason="CNAME loop")
