@@ -668,3 +668,22 @@ def with_glue(r: DNSRecord, zone: Any) -> DNSRecord:
             if rr.rtype in (QTYPE.A, QTYPE.AAAA) and str(rr.rname) in targets:
                 r.add_ar(rr)
     return r
+
+
+def test_rd0_into_a_cname_loop_is_servfail_from_the_cache(h: Harness) -> None:
+    h.net["127.0.0.12"].zones[0].rrs.extend(
+        RR.fromZone(
+            "into.example.test. 300 IN CNAME loop1.example.test.\n"
+            "loop1.example.test. 300 IN CNAME loop2.example.test.\n"
+            "loop2.example.test. 300 IN CNAME loop1.example.test."
+        )
+    )
+    fe = frontend(h)
+    q = dns.message.make_query("into.example.test.", "A")
+    r = ask(fe, h, q)
+    assert r is not None and r.rcode() == dns.rcode.SERVFAIL and len(r.answer) == 3
+    sent = len(h.sent)
+    q.flags &= ~dns.flags.RD
+    again = ask(fe, h, q)  # the loop does not include the name asked for
+    assert again is not None and again.rcode() == dns.rcode.SERVFAIL and len(h.sent) == sent
+    assert again.answer == r.answer and not again.authority  # the chain, as the first time

@@ -95,8 +95,12 @@ def test_an_answer_of_many_records_is_summed_up_by_its_first_four() -> None:
     net = default_net()
     for i in range(4):
         _add(net, EXAMPLE, f"four.example.test. 300 IN A 127.1.1.{i}")
+    for i in range(5):
+        _add(net, EXAMPLE, f"five.example.test. 300 IN A 127.1.2.{i}")
     res = Harness(net).resolve("four.example.test")
     assert res.steps[-1].detail == "A 127.1.1.0, 127.1.1.1, 127.1.1.2, 127.1.1.3"
+    res = Harness(net).resolve("five.example.test")
+    assert res.steps[-1].detail == "A 127.1.2.0, 127.1.2.1, 127.1.2.2, 127.1.2.3 ..."
 
 
 # -- budgets ---------------------------------------------------------------------------------------
