@@ -437,7 +437,7 @@ class Resolver:
         if not h.qr or h.opcode != 0:
             return _Outcome(_Kind.LAME, detail="not a response")
         if h.rcode not in (RCODE.NOERROR, RCODE.NXDOMAIN):
-            return _Outcome(_Kind.LAME, detail=f"rcode {RCODE.get(h.rcode, h.rcode)}")
+            return _Outcome(_Kind.LAME, detail=f"rcode {RCODE.get(h.rcode)}")
         cache, max_ttl = self.cache, cache_max_ttl(self.cache)
         answer = self._in_bailiwick(group(msg.rr), zone)
         auth = self._in_bailiwick(group(msg.auth), zone)
@@ -559,7 +559,7 @@ def _chained(chain: list[RRset], end: str) -> str:
 def _summary(s: RRset) -> str:
     rrs = s.to_rrs()
     return (
-        f"{QTYPE.get(s.rtype, s.rtype)} "
+        f"{QTYPE.get(s.rtype)} "  # an unknown type by its number
         + ", ".join(str(r.rdata) for r in rrs[:4])
         + (" ..." if len(rrs) > 4 else "")
     )
