@@ -173,18 +173,18 @@ class Frontend:
         own = local.answer(name, qtype)  # localhost and loopback reverse: our own data
         if own is not None:
             reply.header.aa = 1
-            return Answered(self._respond(reply, own, data, qk, limit, now, complete=False))
+            return Answered(self._respond(reply, own, limit, now))  # never kept: it is ours
         res = self.core.from_cache(name, qtype, now)
         if res is not None and res.rcode != RCODE.SERVFAIL:
             self.stats.cache_hits += 1
-            return Answered(self._respond(reply, res, data, qk, limit, now, complete=True))
+            return Answered(self._respond(reply, res, limit, now, data, qk))
         if not req.header.rd:
             res = self.core.from_cache(name, qtype, now, partial=True)
             if res is None:
                 res = self._cached_referral(name, now)  # RD=0: the cache and nothing else
             if res is None:  # not even the root's NS set: prime it first, as Unbound does
                 return Resolve(ROOT, QTYPE.NS, True, reply, data, qk, limit)
-            return Answered(self._respond(reply, res, data, qk, limit, now, complete=False))
+            return Answered(self._respond(reply, res, limit, now))  # not kept: not complete
         self.stats.cache_misses += 1
         return Resolve(name, qtype, False, reply, data, qk, limit)
 
@@ -194,8 +194,8 @@ class Frontend:
             referral = self._cached_referral(ROOT, now)
             if referral is None:
                 referral = Result(rcode=RCODE.SERVFAIL)
-            return self._respond(step.reply, referral, step.data, step.qk, step.limit, now, False)
-        return self._respond(step.reply, res, step.data, step.qk, step.limit, now, True)
+            return self._respond(step.reply, referral, step.limit, now)  # not kept
+        return self._respond(step.reply, res, step.limit, now, step.data, step.qk)
 
     def _cached_referral(self, name: Name, now: float) -> Result | None:
         """RD=0 and the cache has no answer: a referral to the closest delegation it holds, as
@@ -209,13 +209,13 @@ class Frontend:
         self,
         reply: DNSRecord,
         res: Result,
-        data: bytes,
-        qk: QuestionKey | None,
         limit: int | None,
         now: float,
-        complete: bool,
+        data: bytes = b"",
+        qk: QuestionKey | None = None,
     ) -> bytes:
-        """Fill `reply` from `res`; a complete answer is kept to be served again packed."""
+        """Fill `reply` from `res`. A complete answer to the query `data` is given with its key
+        `qk`, to be kept and served again packed."""
         reply.header.rcode = res.rcode
         for rrset in res.answer:
             for rr in rrset.to_rrs():
@@ -232,10 +232,7 @@ class Frontend:
             self.stats.nxdomain += 1
         out = bytes(reply.pack())
         if (  # (a response without records has no TTL to count down: `_remember` refuses it)
-            qk is not None
-            and complete
-            and not res.stale
-            and res.rcode in (RCODE.NOERROR, RCODE.NXDOMAIN)
+            qk is not None and not res.stale and res.rcode in (RCODE.NOERROR, RCODE.NXDOMAIN)
         ):
             entry = self._remember(qk.key, out, now)
             if entry is not None and limit is not None and len(out) <= limit:
