@@ -49,11 +49,11 @@ class Resolve:
 
     name: Name
     qtype: int
-    priming: bool  # RD=0 with an empty cache: the root's NS set, for a referral
     reply: DNSRecord
     data: bytes
     qk: QuestionKey | None
     limit: int | None
+    priming: bool = False  # RD=0 with an empty cache: the root's NS set, for a referral
 
 
 class Frontend:
@@ -183,10 +183,10 @@ class Frontend:
             if res is None:
                 res = self._cached_referral(name, now)  # RD=0: the cache and nothing else
             if res is None:  # not even the root's NS set: prime it first, as Unbound does
-                return Resolve(ROOT, QTYPE.NS, True, reply, data, qk, limit)
+                return Resolve(ROOT, QTYPE.NS, reply, data, qk, limit, priming=True)
             return Answered(self._respond(reply, res, limit, now))  # not kept: not complete
         self.stats.cache_misses += 1
-        return Resolve(name, qtype, False, reply, data, qk, limit)
+        return Resolve(name, qtype, reply, data, qk, limit)
 
     def finish(self, step: Resolve, res: Result, now: float) -> bytes:
         """The response once the resolution `step` waited for has given `res`."""

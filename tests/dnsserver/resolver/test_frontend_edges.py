@@ -278,9 +278,15 @@ def test_an_answer_from_the_cache_is_a_hit_not_a_miss(h: Harness) -> None:
     ask(fe, h, dns.message.make_query("www.example.test.", "A"))
     fe.flush()  # no whole answers: the full path, from the record cache
     h.now += 5
-    r = ask(fe, h, dns.message.make_query("www.example.test.", "A"))
+    q = dns.message.make_query("www.example.test.", "A")
+    r = ask(fe, h, q)
     assert r is not None and r.answer[0].ttl == 295
     assert (h.stats.cache_hits, h.stats.cache_misses, len(h.sent)) == (1, 1, 3)
+    out, _ = fe.fast_answer(q.to_wire(), CLIENT, h.now)  # kept whole again
+    assert out is not None and dns.message.from_wire(out).answer == r.answer
+    fe.flush()
+    ask(fe, h, q)
+    assert (h.stats.cache_hits, h.stats.cache_misses, len(h.sent)) == (3, 1, 3)
 
 
 def test_rd0_gets_a_referral_to_the_closest_cached_zone_with_its_glue(h: Harness) -> None:
