@@ -665,6 +665,9 @@ def test_a_referral_to_many_root_servers_is_fitted_to_the_client(h: Harness) -> 
     assert len(r.authority[0]) == 14 and not r.additional
     r = ask(fe, h, q, limit=None)
     assert r is not None and len(r.additional) == 27
+    r = ask(fe, h, q, limit=512)  # from the cache this time
+    assert r is not None and not r.flags & dns.flags.TC and len(r.to_wire()) <= 512
+    assert len(r.authority[0]) == 14 and not r.additional
 
 
 def with_glue(r: DNSRecord, zone: Any) -> DNSRecord:
@@ -722,3 +725,11 @@ def test_refusals_and_our_own_data_are_fitted_to_the_client_too(
         r = ask(fe, h, q, client=client, limit=limit)
         assert r is not None and bool(r.flags & dns.flags.TC) is tc
         assert nsid(r) == [b"i" * 255] and h.sent == []
+
+
+def test_every_miss_is_counted(h: Harness) -> None:
+    fe = frontend(h)
+    for name in ("www.example.test.", "mail.example.test."):
+        data = dns.message.make_query(name, "A").to_wire()
+        assert isinstance(fe.begin(data, CLIENT, question_key(data), 512, h.now), Resolve)
+    assert (h.stats.cache_misses, h.stats.cache_hits) == (2, 0)

@@ -14,7 +14,7 @@ from dnsserver.resolver.cache import Cache, CacheConfig, Rank
 from dnsserver.resolver.iterate import IterConfig, Resolver, Step
 from dnsserver.resolver.rrset import ROOT, RRset, name_of
 
-from .fakes import HINTS, FakeServer, Harness, default_net
+from .fakes import HINTS, FakeServer, Harness, default_net, zone
 from .test_iterate import _add, _texts, queries_for
 
 EXAMPLE = "127.0.0.12"
@@ -540,3 +540,58 @@ def test_a_cname_to_nodata_in_the_same_zone_is_one_step() -> None:
     assert steps(res)[-1][2:] == ("nodata", "CNAME www.example.test. -> no data of that type")
     res = Harness(default_net()).resolve("nx.example.test")
     assert steps(res)[2][2:] == ("cname", "CNAME missing.other.test.")
+
+
+def two_ns_net(first: str, first_glue: str | None) -> dict[str, FakeServer]:
+    """alt's child zone `two.alt.` with the name servers `first` and then ns2.other.test.
+    (glueless, on the other.test server, which serves two.alt too)."""
+    net = default_net()
+    alt = net["127.0.0.15"].zones[0]
+    alt.rrs.extend(RR.fromZone(f"two.alt. 3600 IN NS {first}\ntwo.alt. 3600 IN NS ns2.other.test."))
+    if first_glue is not None:
+        alt.rrs.extend(RR.fromZone(f"{first} 3600 IN A {first_glue}"))
+    _add(net, OTHER, "ns2.other.test. 3600 IN A 127.0.0.13")
+    net[OTHER].zones.append(
+        zone("two.alt.", "host.two.alt. 300 IN A 127.1.0.8\nns.two.alt. 300 IN A 127.1.0.9")
+    )
+    return net
+
+
+def test_a_glueless_name_server_is_looked_up_after_one_with_a_dead_address() -> None:
+    h = Harness(two_ns_net("ns.dead.two.alt.", "127.0.0.99"))  # nothing answers there
+    res = h.resolve("host.two.alt")
+    assert h.addresses(res) == ["127.1.0.8"]
+    assert [q.server for q in h.sent].count("127.0.0.99") == 2
+
+
+def test_a_name_server_that_needs_its_own_address_is_passed_over() -> None:
+    h = Harness(two_ns_net("ns.two.alt.", None))
+    res = h.resolve("ns.two.alt")  # its address needs this very lookup: ns2.other.test. then
+    assert h.addresses(res) == ["127.1.0.9"]
+
+
+def test_a_glueless_address_of_ttl_0_on_a_dead_server_is_looked_up_once() -> None:
+    net = default_net()
+    net[OTHER].zones[3].rrs[-1].ttl = 0  # ns.alt-servers.test. A 127.0.0.15, asked for
+    net["127.0.0.15"].down = True
+    h = Harness(net)
+    res = h.resolve("host.noglue.alt")
+    assert (res.rcode, res.reason) == (RCODE.SERVFAIL, "no usable server for zone alt.")
+    assert [q.server for q in h.sent] == ["127.0.0.10"] * 2 + ["127.0.0.11", OTHER] + [
+        "127.0.0.15"
+    ] * 2
+
+
+def test_a_name_server_loop_through_the_name_asked_for_is_found_when_it_comes_round() -> None:
+    # ns.loopb.test: loopb.test is served by ns.loopa.alt, and loopa.alt by ns.loopb.test
+    h = Harness(default_net())
+    res = h.resolve("ns.loopb.test")
+    assert (res.rcode, res.reason) == (RCODE.SERVFAIL, "no usable server for zone loopb.test.")
+    assert [(q.server, q.qname) for q in h.sent] == [
+        ("127.0.0.10", name_of("ns.loopb.test")),
+        ("127.0.0.11", name_of("ns.loopb.test")),
+        ("127.0.0.10", name_of("ns.loopa.alt")),
+        ("127.0.0.11", name_of("ns.alt-servers.test")),
+        (OTHER, name_of("ns.alt-servers.test")),
+        ("127.0.0.15", name_of("ns.loopa.alt")),
+    ]
