@@ -400,24 +400,10 @@ class Resolver:
             if depth + 1 > self.config.max_depth or key in stack:
                 continue  # loop (the NS name needs this very lookup) or too deep
             res = yield from self._resolve(ns, QTYPE.A, b, depth + 1, stack | {key})
-            addrs = [
-                str(parse_rdata(QTYPE.A, d))
-                for rr in res.answer
-                if rr.rtype == QTYPE.A
-                for d in rr.rdatas
-            ]
+            addrs = tuple(d for rr in res.answer if rr.rtype == QTYPE.A for d in rr.rdatas)
             if addrs:
                 if not self._ns_addresses(ns, b.now):  # TTL 0: not cached; keep it for now
-                    self.cache.put_rrset(
-                        RRset(
-                            ns,
-                            QTYPE.A,
-                            1,
-                            tuple(d for rr in res.answer if rr.rtype == QTYPE.A for d in rr.rdatas),
-                        ),
-                        Rank.GLUE,
-                        b.now,
-                    )
+                    self.cache.put_rrset(RRset(ns, QTYPE.A, 1, addrs), Rank.GLUE, b.now)
                 return True
         return False
 
