@@ -138,6 +138,7 @@ def test_a_lame_server_is_not_asked_again_in_that_resolution() -> None:
     h = Harness(net)
     h.resolver.selector.on_rtt("127.0.0.14", 0.0001)  # the lame server looks fastest
     res = h.resolve("www.lame.test")
+    assert steps(res)[1][3] == "lame.test. NS ns1.lame.test., ns2.lame.test. (2 glue)"
     assert steps(res)[2:] == [
         ("127.0.0.14", "lame.test.", "lame", "rcode REFUSED"),
         (EXAMPLE, "lame.test.", "answer", "A 127.1.0.5"),
@@ -201,6 +202,7 @@ def test_a_glueless_address_of_ttl_0_is_used_for_that_resolution() -> None:
     assert h.addresses(res) == ["127.1.0.6"]
     glue = h.resolver.cache.get(name_of("ns.alt-servers.test"), QTYPE.A, h.now)
     assert glue is not None and glue.rdatas == (b"\x7f\x00\x00\x0f",)  # kept a second, as glue
+    assert h.resolver.cache.get(name_of("ns.alt-servers.test"), QTYPE.A, h.now + 1) is None
     assert (
         h.resolver.cache.get(name_of("ns.alt-servers.test"), QTYPE.A, h.now, min_rank=Rank.ANSWER)
         is None
@@ -490,11 +492,11 @@ def test_in_zone_addresses_of_mx_targets_are_cached_and_others_counted() -> None
         r = response(q)
         r.add_answer(*RR.fromZone("example.test. 300 IN MX 10 mail.example.test."))
         r.add_answer(*RR.fromZone("example.test. 300 IN MX 20 mx.other.test."))
+        r.add_ar(*RR.fromZone('mail.example.test. 300 IN TXT "x"'))
         r.add_ar(*RR.fromZone("mail.example.test. 300 IN A 127.1.0.2"))
         r.add_ar(*RR.fromZone("mail.example.test. 300 IN AAAA ::2"))
         r.add_ar(*RR.fromZone("mx.other.test. 300 IN A 127.0.0.66"))
         r.add_ar(*RR.fromZone("www.example.test. 300 IN A 127.0.0.66"))
-        r.add_ar(*RR.fromZone('mail.example.test. 300 IN TXT "x"'))
         return r
 
     h = answered_by(mx, "example.test", "MX")
