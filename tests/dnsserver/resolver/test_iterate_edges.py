@@ -597,3 +597,19 @@ def test_a_name_server_loop_through_the_name_asked_for_is_found_when_it_comes_ro
         (OTHER, name_of("ns.alt-servers.test")),
         ("127.0.0.15", name_of("ns.loopa.alt")),
     ]
+
+
+def test_glueless_lookups_nest_up_to_max_depth() -> None:
+    # deep.test. NS ns.noglue.alt. (no glue): its address needs alt's name server's address
+    net = default_net()
+    _add(net, "127.0.0.11", "deep.test. 3600 IN NS ns.noglue.alt.")
+    net[OTHER].zones[2].rrs.extend(RR.fromZone("ns.noglue.alt. 3600 IN A 127.0.0.13"))
+    net[OTHER].zones.append(zone("deep.test.", "host.deep.test. 300 IN A 127.1.0.10"))
+    res = Harness(net, config=IterConfig(max_depth=2)).resolve("host.deep.test")
+    assert h_addresses(res) == ["127.1.0.10"]
+    res = Harness(net, config=IterConfig(max_depth=1)).resolve("host.deep.test")
+    assert (res.rcode, res.reason) == (RCODE.SERVFAIL, "no usable server for zone deep.test.")
+
+
+def h_addresses(res: object) -> list[str]:
+    return Harness(default_net()).addresses(res)  # type: ignore[arg-type]
