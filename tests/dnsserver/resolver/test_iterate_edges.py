@@ -613,3 +613,28 @@ def test_glueless_lookups_nest_up_to_max_depth() -> None:
 
 def h_addresses(res: object) -> list[str]:
     return Harness(default_net()).addresses(res)  # type: ignore[arg-type]
+
+
+def test_a_cname_to_a_missing_name_in_the_same_zone_is_one_cached_nxdomain() -> None:
+    net = default_net()
+    _add(net, EXAMPLE, "dangling.example.test. 300 IN CNAME missing.example.test.")
+    h = Harness(net)
+    res = h.resolve("dangling.example.test")
+    assert (res.rcode, [s.rtype for s in res.answer]) == (RCODE.NXDOMAIN, [QTYPE.CNAME])
+    assert [(s.name, s.rtype, s.ttl) for s in res.authority] == [
+        (name_of("example.test"), QTYPE.SOA, 300)
+    ]
+    assert steps(res)[-1][2:] == ("nxdomain", "CNAME missing.example.test. -> no such name")
+    assert queries_for(h, lambda: h.resolve("dangling.example.test")) == 0
+    assert queries_for(h, lambda: h.resolve("missing.example.test", "MX")) == 0
+    again = h.resolve("missing.example.test", "MX")
+    assert (again.rcode, again.authority[0].ttl) == (RCODE.NXDOMAIN, 300)
+
+
+def test_a_cname_to_nodata_in_the_same_zone_is_cached_for_that_type() -> None:
+    h = Harness(default_net())
+    first = h.resolve("alias.example.test", "AAAA")
+    assert queries_for(h, lambda: h.resolve("alias.example.test", "AAAA")) == 0
+    again = h.resolve("alias.example.test", "AAAA")
+    assert (again.rcode, again.answer, again.authority) == (0, first.answer, first.authority)
+    assert h.addresses(h.resolve("www.example.test")) == ["127.1.0.1"]
