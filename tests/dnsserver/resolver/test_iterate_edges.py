@@ -638,3 +638,28 @@ def test_a_cname_to_nodata_in_the_same_zone_is_cached_for_that_type() -> None:
     again = h.resolve("alias.example.test", "AAAA")
     assert (again.rcode, again.answer, again.authority) == (0, first.answer, first.authority)
     assert h.addresses(h.resolve("www.example.test")) == ["127.1.0.1"]
+
+
+def test_a_failure_after_a_cname_keeps_the_chain() -> None:
+    net = default_net()
+    net[OTHER].down = True  # host.glueless.test's server
+    res = Harness(net).resolve("far.example.test")
+    assert res.rcode == RCODE.SERVFAIL
+    assert _texts(res.answer) == ["far.example.test. 300 IN CNAME host.glueless.test."]
+
+
+def test_a_cname_loop_across_zones_not_through_the_name_asked_for_is_a_loop() -> None:
+    net = default_net()
+    _add(net, EXAMPLE, "into.example.test. 300 IN CNAME a.other.test.")
+    _add(net, OTHER, "a.other.test. 300 IN CNAME b.example.test.")
+    _add(net, EXAMPLE, "b.example.test. 300 IN CNAME a.other.test.")
+    res = Harness(net).resolve("into.example.test")
+    assert (res.rcode, res.reason, len(res.answer)) == (RCODE.SERVFAIL, "CNAME loop", 3)
+
+
+def test_root_servers_without_addresses_fall_back_to_the_hints() -> None:
+    h = Harness(default_net())
+    root_ns = RRset(ROOT, QTYPE.NS, 3600, (b"\x01b\x04root\x04test\x00",))  # no address known
+    h.resolver.cache.put_rrset(root_ns, Rank.AUTHORITY, h.now)
+    res = h.resolve("www.example.test")
+    assert h.addresses(res) == ["127.1.0.1"] and h.sent[0].server == "127.0.0.10"
