@@ -327,7 +327,7 @@ class Resolver:
             if not candidates:
                 if forwarding:
                     return _Outcome(_Kind.FAIL, detail="no forwarder answered")
-                found = yield from self._lookup_ns(zone, ns_names, looked_up, b, depth, stack)
+                found = yield from self._lookup_ns(ns_names, looked_up, b, depth, stack)
                 if found:
                     continue
                 return _Outcome(_Kind.FAIL, detail=f"no usable server for zone {_text(zone)}")
@@ -384,7 +384,6 @@ class Resolver:
 
     def _lookup_ns(
         self,
-        zone: Name,
         ns_names: tuple[Name, ...],
         looked_up: set[Name],
         b: _Budget,
