@@ -125,12 +125,13 @@ def test_the_time_budget_is_exact() -> None:
     assert h.resolve("www.example.test").rcode == RCODE.NOERROR
 
 
-def test_each_server_is_tried_attempts_per_server_times() -> None:
+@pytest.mark.parametrize("attempts", [1, 3])
+def test_each_server_is_tried_attempts_per_server_times(attempts: int) -> None:
     net = default_net()
     net[EXAMPLE].down = True
-    h = Harness(net, config=IterConfig(attempts_per_server=3))
+    h = Harness(net, config=IterConfig(attempts_per_server=attempts))
     h.resolve("www.example.test")
-    assert [q.server for q in h.sent] == ["127.0.0.10", "127.0.0.11"] + [EXAMPLE] * 3
+    assert [q.server for q in h.sent] == ["127.0.0.10", "127.0.0.11"] + [EXAMPLE] * attempts
 
 
 def test_a_lame_server_is_not_asked_again_in_that_resolution() -> None:
@@ -663,3 +664,28 @@ def test_root_servers_without_addresses_fall_back_to_the_hints() -> None:
     h.resolver.cache.put_rrset(root_ns, Rank.AUTHORITY, h.now)
     res = h.resolve("www.example.test")
     assert h.addresses(res) == ["127.1.0.1"] and h.sent[0].server == "127.0.0.10"
+
+
+def test_each_answer_times_its_server() -> None:
+    h = Harness(default_net(), rtt=0.05)
+    h.resolve("www.example.test")
+    seen = h.resolver.selector.snapshot()
+    assert sorted(seen) == ["127.0.0.10", "127.0.0.11", EXAMPLE]
+    assert all(s["srtt"] == pytest.approx(0.05) for s in seen.values())
+
+
+def test_case_randomisation_flips_letters_only() -> None:
+    h = Harness(default_net(), config=IterConfig(randomize_case=True), seed=7)
+    name = "az" * 20 + ".`{09-_@[." + "a" * 30 + ".test"
+    h.resolve(name)
+    sent = str(h.sent[0].qlabel)
+    assert sent.lower() == name.lower() + "." and sent != name.lower() + "."
+    assert "A" in sent and "Z" in sent and "a" in sent and "z" in sent
+    assert ".`{09-_@[." in sent
+    assert sent == GOLDEN_0X20
+
+
+#: what case randomisation makes of that name with the seed 7 (one random bit per letter)
+GOLDEN_0X20 = (
+    "AzaZAzaZaZAzazazazaZazAZaZaZAZAzAZazAzaZ.`{09-_@[.AaaaaAaAaAAAaaAAAaaaAAaAaAaaAA.tEst."
+)
