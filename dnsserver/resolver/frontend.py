@@ -49,11 +49,11 @@ class Resolve:
 
     name: Name
     qtype: int
-    priming: bool  # RD=0 with an empty cache: the root's NS set, for a referral
     reply: DNSRecord
     data: bytes
     qk: QuestionKey | None
     limit: int | None
+    priming: bool = False  # RD=0 with an empty cache: the root's NS set, for a referral
 
 
 class Frontend:
@@ -114,11 +114,10 @@ class Frontend:
         """A hot entry whose TTLs ticked down: re-render it (once a second), or drop it."""
         entry: PackedAnswer = hot[2]
         if now >= entry.expires:
-            self.hot.pop(data[2:], None)
+            del self.hot[data[2:]]  # `hot` is the entry the shell found there
             return None
         qk = question_key(data)
-        if qk is None:
-            return None
+        assert qk is not None  # hot entries are made for keyed queries; the ID is not in the key
         out = entry.render(int.from_bytes(data[:2]), qk.qname_wire, qk.rd, now)
         hot[0] = out[2:]
         hot[1] = min(entry.expires, entry.created + int(now - entry.created) + 1)
@@ -174,29 +173,29 @@ class Frontend:
         own = local.answer(name, qtype)  # localhost and loopback reverse: our own data
         if own is not None:
             reply.header.aa = 1
-            return Answered(self._respond(reply, own, data, qk, limit, now, complete=False))
+            return Answered(self._respond(reply, own, limit, now))  # never kept: it is ours
         res = self.core.from_cache(name, qtype, now)
         if res is not None and res.rcode != RCODE.SERVFAIL:
             self.stats.cache_hits += 1
-            return Answered(self._respond(reply, res, data, qk, limit, now, complete=True))
+            return Answered(self._respond(reply, res, limit, now, data, qk))
         if not req.header.rd:
             res = self.core.from_cache(name, qtype, now, partial=True)
             if res is None:
                 res = self._cached_referral(name, now)  # RD=0: the cache and nothing else
             if res is None:  # not even the root's NS set: prime it first, as Unbound does
-                return Resolve(ROOT, QTYPE.NS, True, reply, data, qk, limit)
-            return Answered(self._respond(reply, res, data, qk, limit, now, complete=False))
+                return Resolve(ROOT, QTYPE.NS, reply, data, qk, limit, priming=True)
+            return Answered(self._respond(reply, res, limit, now))  # not kept: not complete
         self.stats.cache_misses += 1
-        return Resolve(name, qtype, False, reply, data, qk, limit)
+        return Resolve(name, qtype, reply, data, qk, limit)
 
     def finish(self, step: Resolve, res: Result, now: float) -> bytes:
         """The response once the resolution `step` waited for has given `res`."""
         if step.priming:
             referral = self._cached_referral(ROOT, now)
             if referral is None:
-                referral = Result(rcode=RCODE.SERVFAIL, reason=res.reason or "priming failed")
-            return self._respond(step.reply, referral, step.data, step.qk, step.limit, now, False)
-        return self._respond(step.reply, res, step.data, step.qk, step.limit, now, True)
+                referral = Result(rcode=RCODE.SERVFAIL)
+            return self._respond(step.reply, referral, step.limit, now)  # not kept
+        return self._respond(step.reply, res, step.limit, now, step.data, step.qk)
 
     def _cached_referral(self, name: Name, now: float) -> Result | None:
         """RD=0 and the cache has no answer: a referral to the closest delegation it holds, as
@@ -210,13 +209,13 @@ class Frontend:
         self,
         reply: DNSRecord,
         res: Result,
-        data: bytes,
-        qk: QuestionKey | None,
         limit: int | None,
         now: float,
-        complete: bool,
+        data: bytes = b"",
+        qk: QuestionKey | None = None,
     ) -> bytes:
-        """Fill `reply` from `res`; a complete answer is kept to be served again packed."""
+        """Fill `reply` from `res`. A complete answer to the query `data` is given with its key
+        `qk`, to be kept and served again packed."""
         reply.header.rcode = res.rcode
         for rrset in res.answer:
             for rr in rrset.to_rrs():
@@ -232,12 +231,8 @@ class Frontend:
         elif res.rcode == RCODE.NXDOMAIN:
             self.stats.nxdomain += 1
         out = bytes(reply.pack())
-        if (
-            qk is not None
-            and complete
-            and not res.stale
-            and res.rcode in (RCODE.NOERROR, RCODE.NXDOMAIN)
-            and (res.answer or res.authority)
+        if (  # (a response without records has no TTL to count down: `_remember` refuses it)
+            qk is not None and not res.stale and res.rcode in (RCODE.NOERROR, RCODE.NXDOMAIN)
         ):
             entry = self._remember(qk.key, out, now)
             if entry is not None and limit is not None and len(out) <= limit:
@@ -257,8 +252,6 @@ class Frontend:
 
     def _finish(self, reply: DNSRecord, rcode: int, limit: int | None) -> bytes:
         reply.header.rcode = rcode
-        if rcode == RCODE.SERVFAIL:
-            self.stats.servfail += 1
         return self._fit(bytes(reply.pack()), reply, limit)
 
     def _fit(self, out: bytes, reply: DNSRecord, limit: int | None) -> bytes:
@@ -275,9 +268,11 @@ class Frontend:
             out = bytes(reply.pack())
             if len(out) <= limit:
                 return out
-        small = DNSRecord(reply.header, q=reply.questions[0] if reply.questions else None)
+        # (a reply without a question, to a query without one, is a header and an OPT at most:
+        # it always fits)
+        small = DNSRecord(reply.header, q=reply.questions[0])
         small.header.tc = 1
-        small.ar = [r for r in reply.ar if r.rtype == QTYPE.OPT]
+        small.ar = opt
         return bytes(small.pack())
 
     def _formerr(self, data: bytes) -> bytes | None:
@@ -285,12 +280,9 @@ class Frontend:
         self.stats.formerr += 1
         if len(data) < 12 or data[2] & 0x80:
             return None
-        h = bytearray(data[:12])
         opcode = data[2] & 0x78
-        h[2] = 0x80 | opcode | (data[2] & 0x01 if not opcode else 0)  # QR, opcode, RD if QUERY
-        h[3] = RCODE.FORMERR
-        h[4:12] = bytes(8)
-        return bytes(h)
+        flags = 0x80 | opcode | (data[2] & 0x01 if not opcode else 0)  # QR, opcode, RD if QUERY
+        return data[:2] + bytes((flags, RCODE.FORMERR)) + bytes(8)  # and no records
 
 
 def udp_limit(data: bytes) -> int:

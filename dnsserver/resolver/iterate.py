@@ -178,8 +178,8 @@ class Resolver:
                 return Result(rcode=RCODE.NOERROR, answer=(*chain, *out.rrsets), stale=stale)
             if out.kind is _Kind.NEGATIVE:
                 rcode = RCODE.NXDOMAIN if out.nxdomain else RCODE.NOERROR
-                auth = (out.soa,) if out.soa is not None else ()
-                return Result(rcode=rcode, answer=tuple(chain), authority=auth, stale=stale)
+                assert out.soa is not None  # the cache keeps no negative answer without one
+                return Result(rcode=rcode, answer=tuple(chain), authority=(out.soa,), stale=stale)
             chain.extend(out.rrsets)
             if out.target in seen:  # as `_resolve` answers it
                 return Result(rcode=RCODE.SERVFAIL, answer=tuple(chain), reason="CNAME loop")
@@ -327,7 +327,7 @@ class Resolver:
             if not candidates:
                 if forwarding:
                     return _Outcome(_Kind.FAIL, detail="no forwarder answered")
-                found = yield from self._lookup_ns(zone, ns_names, looked_up, b, depth, stack)
+                found = yield from self._lookup_ns(ns_names, looked_up, b, depth, stack)
                 if found:
                     continue
                 return _Outcome(_Kind.FAIL, detail=f"no usable server for zone {_text(zone)}")
@@ -384,7 +384,6 @@ class Resolver:
 
     def _lookup_ns(
         self,
-        zone: Name,
         ns_names: tuple[Name, ...],
         looked_up: set[Name],
         b: _Budget,
@@ -400,24 +399,10 @@ class Resolver:
             if depth + 1 > self.config.max_depth or key in stack:
                 continue  # loop (the NS name needs this very lookup) or too deep
             res = yield from self._resolve(ns, QTYPE.A, b, depth + 1, stack | {key})
-            addrs = [
-                str(parse_rdata(QTYPE.A, d))
-                for rr in res.answer
-                if rr.rtype == QTYPE.A
-                for d in rr.rdatas
-            ]
+            addrs = tuple(d for rr in res.answer if rr.rtype == QTYPE.A for d in rr.rdatas)
             if addrs:
                 if not self._ns_addresses(ns, b.now):  # TTL 0: not cached; keep it for now
-                    self.cache.put_rrset(
-                        RRset(
-                            ns,
-                            QTYPE.A,
-                            1,
-                            tuple(d for rr in res.answer if rr.rtype == QTYPE.A for d in rr.rdatas),
-                        ),
-                        Rank.GLUE,
-                        b.now,
-                    )
+                    self.cache.put_rrset(RRset(ns, QTYPE.A, 1, addrs), Rank.GLUE, b.now)
                 return True
         return False
 
@@ -437,7 +422,7 @@ class Resolver:
         if not h.qr or h.opcode != 0:
             return _Outcome(_Kind.LAME, detail="not a response")
         if h.rcode not in (RCODE.NOERROR, RCODE.NXDOMAIN):
-            return _Outcome(_Kind.LAME, detail=f"rcode {RCODE.get(h.rcode, h.rcode)}")
+            return _Outcome(_Kind.LAME, detail=f"rcode {RCODE.get(h.rcode)}")
         cache, max_ttl = self.cache, cache_max_ttl(self.cache)
         answer = self._in_bailiwick(group(msg.rr), zone)
         auth = self._in_bailiwick(group(msg.auth), zone)
@@ -559,7 +544,7 @@ def _chained(chain: list[RRset], end: str) -> str:
 def _summary(s: RRset) -> str:
     rrs = s.to_rrs()
     return (
-        f"{QTYPE.get(s.rtype, s.rtype)} "
+        f"{QTYPE.get(s.rtype)} "  # an unknown type by its number
         + ", ".join(str(r.rdata) for r in rrs[:4])
         + (" ..." if len(rrs) > 4 else "")
     )
