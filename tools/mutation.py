@@ -19,6 +19,7 @@ touches a core, and put the scores in the closing note.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -32,6 +33,7 @@ EQUIVALENT = Path(__file__).with_name("mutation_equivalent.txt")
 TARGET_OVERALL = 90.0
 TARGET_MODULE = 80.0
 KILLED = {"killed", "timeout", "caught by type check", "segfault"}
+SURVIVED_CODES = {0, 5, 33}  # mutmut's exit codes for "survived" and "no tests"
 _NAME = re.compile(r"^\s*(?P<name>\S+): (?P<status>.+)$")
 _MODULE = re.compile(r"^(?P<module>.+?)\.x[ǁ_]")
 
@@ -79,6 +81,26 @@ def diff_of(mutant: str) -> str:
     return get_diff_for_mutant(mutant, path=find_mutant(mutant).path)
 
 
+def recheck_survivors(modules: list[str]) -> int:
+    """Forget the verdict of every survivor of `modules` from an earlier run, so that this run
+    tries it again: mutmut keeps a verdict while the function's code is unchanged, even when a
+    test that kills it was added since. Killed mutants stay killed (a new test cannot revive
+    them). Returns how many verdicts were forgotten."""
+    forgotten = 0
+    for module in modules:
+        meta = ROOT / "mutants" / (module + ".meta")
+        if not meta.exists():
+            continue
+        data = json.loads(meta.read_text())
+        codes = data.get("exit_code_by_key", {})
+        for key, code in codes.items():
+            if code is not None and code in SURVIVED_CODES:
+                codes[key] = None
+                forgotten += 1
+        meta.write_text(json.dumps(data))
+    return forgotten
+
+
 def changed_lines(diff: str) -> list[str]:
     return [line[1:].strip() for line in diff.splitlines() if line.startswith("+ ")]
 
@@ -91,7 +113,13 @@ def main(argv: list[str]) -> int:
         print(f"not a core listed in pyproject's [tool.mutmut]: {', '.join(unknown)}")
         return 2
     globs = [m[:-3].replace("/", ".") + ".*" for m in wanted]
-    print(f"mutation testing {len(wanted)} core modules (log: mutants/run.log) ...", flush=True)
+    again = recheck_survivors(wanted)
+    print(
+        f"mutation testing {len(wanted)} core modules (log: mutants/run.log)"
+        + (f"; {again} survivors of an earlier run are tried again" if again else "")
+        + " ...",
+        flush=True,
+    )
     jobs = os.environ.get("MUTATION_JOBS")  # workers; mutmut's default is one per CPU
     log = mutmut("run", *(["--max-children", jobs] if jobs else []), *globs, quiet=True)
     (ROOT / "mutants").mkdir(exist_ok=True)
