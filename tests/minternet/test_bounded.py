@@ -33,5 +33,5 @@ def test_touch_keeps_a_used_key_longest() -> None:
 
 
 def test_a_map_of_nothing_is_refused() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^a bounded map holds at least one entry$"):
         BoundedMap(0)
