@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import ipaddress
 import os
 import socket
-from collections.abc import Iterator
+import ssl
+from collections.abc import Callable, Iterator
 
 
 class AddressError(ValueError):
@@ -42,6 +44,31 @@ def binding(proto: str, host: str, port: int) -> Iterator[None]:
             reason += " (ports below 1024 need root)"
         text = f"{proto} {format_hostport(host, port)}: {reason}"
         raise BindError(e.errno, text) from None
+
+
+async def tcp_server(
+    factory: Callable[[], asyncio.BaseProtocol],
+    host: str,
+    port: int,
+    *,
+    sock: socket.socket | None = None,
+    backlog: int = 1024,
+    tls: ssl.SSLContext | None = None,
+    handshake_timeout: float | None = None,
+) -> asyncio.Server:
+    """Listen on exactly (host, port), or on `sock`, with implicit TLS when `tls` is given; a
+    failure to bind names the address (BindError)."""
+    loop = asyncio.get_running_loop()
+    timeout = handshake_timeout if tls is not None else None  # asyncio refuses it without TLS
+    if sock is not None:
+        return await loop.create_server(
+            factory, sock=sock, backlog=backlog, ssl=tls, ssl_handshake_timeout=timeout
+        )
+    with binding("TCP", host, port):
+        return await loop.create_server(
+            factory, host, port, backlog=backlog, reuse_address=True, ssl=tls,
+            ssl_handshake_timeout=timeout,
+        )  # fmt: skip
 
 
 def parse_hostport(text: str, default_port: int | None = None) -> tuple[str, int]:

@@ -32,9 +32,8 @@ import logging
 import socket
 import ssl
 from collections.abc import Callable
-from typing import Any
 
-from minternet.listen import binding
+from minternet.listen import tcp_server
 from minternet.logs import Throttle
 
 log = logging.getLogger(__name__)
@@ -103,18 +102,10 @@ class ProtocolListener:
         self, host: str, port: int, *, backlog: int = 1024, sock: socket.socket | None = None
     ) -> int:
         """Listen on exactly (host, port), or on `sock`; returns the real port."""
-        tls: dict[str, Any] = {}
-        if self.ssl is not None:
-            tls = {"ssl": self.ssl, "ssl_handshake_timeout": self.handshake_timeout}
-        if sock is not None:
-            self.server = await self.loop.create_server(
-                self._accept, sock=sock, backlog=backlog, **tls
-            )
-        else:
-            with binding("TCP", host, port):
-                self.server = await self.loop.create_server(
-                    self._accept, host, port, backlog=backlog, reuse_address=True, **tls
-                )
+        self.server = await tcp_server(
+            self._accept, host, port, sock=sock, backlog=backlog, tls=self.ssl,
+            handshake_timeout=self.handshake_timeout,
+        )  # fmt: skip
         self.port = int(self.server.sockets[0].getsockname()[1])
         self._sweeper = self.loop.call_later(self._tick, self._sweep)
         return self.port
