@@ -33,6 +33,8 @@ from pathlib import Path
 
 import idna
 
+from mailserver.store.maildir import fsync_dir
+
 #: Local parts we accept: what a person types, without quoting (RFC 5321 §4.1.2's quoted
 #: strings and the characters that would break the file or the protocols' syntax are refused).
 _LOCAL_FORBIDDEN = re.compile(r'[\x00-\x20\x7f:"\\@<>(),;\[\]]')
@@ -201,11 +203,7 @@ def write_atomically(path: Path, data: bytes, mode: int = 0o600) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    dirfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dirfd)
-    finally:
-        os.close(dirfd)
+    fsync_dir(str(path.parent))
 
 
 _Stamp = tuple[int, int, int, int]
