@@ -50,6 +50,14 @@ class TokenBuckets:
         bucket[0] = tokens - 1.0
         return True
 
+    def has_token(self, key: Hashable, now: float) -> bool:
+        """True if `key`'s bucket holds a token now (nothing is taken: for limits on failures,
+        where only a failure costs one)."""
+        if not self.rate:
+            return True
+        bucket = self._buckets.get(key)
+        return bucket is None or min(self.burst, bucket[0] + (now - bucket[1]) * self.rate) >= 1.0
+
     def prune(self, now: float) -> None:
         """Forget the buckets that are full again, then the oldest keys down to 90%."""
         buckets, rate, burst = self._buckets, self.rate, self.burst

@@ -89,3 +89,18 @@ def test_a_full_table_forgets_exactly_the_refilled_buckets_then_the_oldest_to_ni
     assert len(tb) == 10
     assert [tb.allow(busy[1], 100.5) for _ in range(2)] == [True, False]  # the next one stays
     assert [tb.allow(busy[0], 100.5) for _ in range(2)] == [True, True]  # the oldest: fresh
+
+
+def test_has_token_looks_without_taking() -> None:
+    tb = TokenBuckets(rate=2.0, burst=2.0, max_keys=10)
+    assert tb.has_token("a", 0.0) and len(tb) == 0  # an unseen key: full, and still unseen
+    assert [tb.allow("a", 0.0), tb.has_token("a", 0.0)] == [True, True]
+    assert [tb.allow("a", 0.0), tb.has_token("a", 0.0)] == [True, False]
+    assert not tb.has_token("a", 0.49)  # 0.98 of a token
+    assert tb.has_token("a", 0.5) and tb.has_token("a", 0.5)  # looking twice takes nothing
+    assert tb.has_token("a", 100.0) and [tb.allow("a", 100.0) for _ in range(3)] == [
+        True,
+        True,
+        False,
+    ]  # the burst caps what a long wait brings
+    assert TokenBuckets(rate=0.0, burst=0.0, max_keys=1).has_token("x", 0.0)
