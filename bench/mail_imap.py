@@ -1,0 +1,361 @@
+"""IMAP against Dovecot: the same client script on both servers, step by step, in one run.
+
+Dovecot (Debian dovecot-imapd) runs in the foreground (`dovecot -F -c FILE`) on loopback
+with a generated config in a temporary directory: Maildir, passwd-file users, plain LOGIN,
+otherwise its defaults (fsync on). Ours is `mailserver serve --config FILE` on a temporary
+config. Both are up for the whole run; the steps alternate between them (Dovecot, ours,
+Dovecot, ours...) `--rounds` times, and the figure of a step is the median of its rounds.
+
+Client: one asyncio connection per session (uvloop when installed), commands sent one at a
+time as a desktop client does; every answer is read in full and checked (message counts,
+search hits), so a server cannot win by answering less.
+
+Steps (sizes by flag; `--quick` is a run under a minute):
+- append: APPEND of `--append` messages (~4 KiB each) to an empty mailbox, one at a time
+  (LITERAL+ on both servers, so one round trip each). A fresh mailbox each round.
+- select: SELECT of a mailbox of `--big` messages. Filling it is not measured: Dovecot's
+  Maildir gets the files directly; ours gets them through Store.deliver_batch in-process
+  before the server starts (a durable delivery with its index rows and cached summaries,
+  as SMTP delivery leaves them). Dovecot builds its index on the first SELECT after the
+  files appear, so a first, untimed SELECT on each server is printed on its own ("first
+  select"), then the rounds time a SELECT on a fresh connection.
+- fetch: UID FETCH 1:* (FLAGS UID RFC822.SIZE ENVELOPE) on that mailbox. Dovecot parses
+  envelopes on first use and caches them, so the first FETCH is printed apart too.
+- search: UID SEARCH HEADER Subject "msg N about" (one hit, checked).
+- store: UID STORE 1:* +FLAGS (\\Flagged) on all (after an untimed -FLAGS.SILENT).
+- mix: `--sessions` concurrent sessions (over `--mix-users` users whose INBOX holds
+  `--mix-messages`) doing what Thunderbird does: connect, CAPABILITY, LOGIN, LIST, SELECT,
+  UID FETCH 1:* (FLAGS), then `--mix-rounds` of: open a message (UID FETCH BODY.PEEK[]),
+  mark it \\Seen, fetch header fields of the newest 50, NOOP, and every fifth round an
+  APPEND (a saved draft) and UID SEARCH UNSEEN. Figure: wall time for all sessions.
+
+Every step prints ours, Dovecot's and ours/Dovecot of the times (target: at most 2x).
+
+    python -m bench.mail_imap [--quick] [--rounds 3] [--append 10000] [--big 100000] ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from bench.mail_common import (
+    DOMAIN,
+    Imap,
+    dovecot_setup,
+    have,
+    maildir_fill,
+    message,
+    ours_fill,
+    ours_setup,
+    run,
+    running_dovecot,
+    running_ours,
+)
+
+HEADER_FIELDS = "BODY.PEEK[HEADER.FIELDS (From To Cc Subject Date Message-ID Priority References)]"
+
+
+class Server:
+    """One side of the comparison: where it listens and how its users are named."""
+
+    def __init__(self, label: str, host: str, port: int, user: Callable[[str], str]) -> None:
+        self.label = label
+        self.host = host
+        self.port = port
+        self.user = user
+
+    async def session(self, name: str) -> Imap:
+        conn = await Imap.connect(self.host, self.port)
+        await conn.login(self.user(name))
+        return conn
+
+
+def fetch_count(untagged: list[bytes]) -> int:
+    return sum(1 for line in untagged if line.startswith(b"* ") and b" FETCH " in line[:20])
+
+
+def search_hits(untagged: list[bytes]) -> list[int]:
+    for line in untagged:
+        if line.startswith(b"* SEARCH"):
+            return [int(x) for x in line[8:].split()]
+        if line.startswith(b"* ESEARCH"):
+            raise AssertionError(f"ESEARCH answer to a plain SEARCH: {line!r}")
+    return []
+
+
+async def timed(fn: Callable[[], Awaitable[object]]) -> float:
+    t0 = time.perf_counter()
+    await fn()
+    return time.perf_counter() - t0
+
+
+# --- the steps ----------------------------------------------------------------------------
+
+
+async def step_append(server: Server, n: int, round_no: int, messages: list[bytes]) -> float:
+    conn = await server.session("append")
+    box = f"bench{round_no}"
+    await conn.command(f"CREATE {box}")
+
+    async def go() -> None:
+        for i in range(n):
+            await conn.command(f"APPEND {box} (\\Seen)", messages[i % len(messages)])
+
+    seconds = await timed(go)
+    _, untagged = await conn.command(f"STATUS {box} (MESSAGES)")
+    if not any(f"MESSAGES {n})".encode() in line for line in untagged):
+        raise AssertionError(f"{server.label}: after {n} APPENDs STATUS says {untagged!r}")
+    await conn.logout()
+    return seconds
+
+
+async def step_select(server: Server, big: int) -> float:
+    conn = await server.session("big")
+    line: list[bytes] = []
+
+    async def go() -> None:
+        _, untagged = await conn.command("SELECT INBOX")
+        line.extend(untagged)
+
+    seconds = await timed(go)
+    if not any(line_ == f"* {big} EXISTS\r\n".encode() for line_ in line):
+        raise AssertionError(f"{server.label}: SELECT of {big} messages said {line!r}")
+    await conn.logout()
+    return seconds
+
+
+async def step_fetch(server: Server, big: int) -> float:
+    conn = await server.session("big")
+    await conn.command("EXAMINE INBOX")
+    got: list[int] = []
+
+    async def go() -> None:
+        _, untagged = await conn.command("UID FETCH 1:* (FLAGS UID RFC822.SIZE ENVELOPE)")
+        got.append(fetch_count(untagged))
+
+    seconds = await timed(go)
+    if got != [big]:
+        raise AssertionError(f"{server.label}: UID FETCH 1:* gave {got} answers, not {big}")
+    await conn.logout()
+    return seconds
+
+
+async def step_search(server: Server, big: int, rng: random.Random) -> float:
+    conn = await server.session("big")
+    await conn.command("EXAMINE INBOX")
+    i = rng.randrange(big)
+    hits: list[int] = []
+
+    async def go() -> None:
+        _, untagged = await conn.command(f'UID SEARCH HEADER Subject "msg {i} about"')
+        hits.extend(search_hits(untagged))
+
+    seconds = await timed(go)
+    if len(hits) != 1:
+        raise AssertionError(f"{server.label}: search for message {i} found {hits[:10]}")
+    await conn.logout()
+    return seconds
+
+
+async def step_store(server: Server, big: int) -> float:
+    conn = await server.session("big")
+    await conn.command("SELECT INBOX")
+    await conn.command("UID STORE 1:* -FLAGS.SILENT (\\Flagged)")
+    got: list[int] = []
+
+    async def go() -> None:
+        _, untagged = await conn.command("UID STORE 1:* +FLAGS (\\Flagged)")
+        got.append(fetch_count(untagged))
+
+    seconds = await timed(go)
+    if got != [big]:
+        raise AssertionError(f"{server.label}: STORE on {big} answered {got} FETCHes")
+    await conn.logout()
+    return seconds
+
+
+async def mix_session(
+    server: Server, user: str, rounds: int, rng: random.Random, draft: bytes
+) -> int:
+    """One Thunderbird-like session; the number of commands it sent."""
+    conn = await Imap.connect(server.host, server.port)
+    await conn.login(server.user(user))
+    commands = 3
+    await conn.command('LIST "" "*"')
+    _, untagged = await conn.command("SELECT INBOX")
+    exists = next(int(line.split()[1]) for line in untagged if line.endswith(b" EXISTS\r\n"))
+    _, untagged = await conn.command("UID FETCH 1:* (FLAGS)")
+    uids = [int(line.split(b"UID ", 1)[1].split(b")")[0].split()[0]) for line in untagged
+            if b"UID " in line]  # fmt: skip
+    if len(uids) < exists:
+        raise AssertionError(f"{server.label}: UID FETCH 1:* (FLAGS) gave {len(uids)} of {exists}")
+    commands += 3
+    for r in range(rounds):
+        uid = rng.choice(uids)
+        _, untagged = await conn.command(f"UID FETCH {uid} (UID RFC822.SIZE BODY.PEEK[])")
+        if not untagged:
+            raise AssertionError(f"{server.label}: UID FETCH {uid} BODY.PEEK[] gave nothing")
+        await conn.command(f"UID STORE {uid} +FLAGS.SILENT (\\Seen)")
+        await conn.command(f"UID FETCH {max(uids[-50], 1)}:* (UID FLAGS {HEADER_FIELDS})")
+        await conn.command("NOOP")
+        commands += 4
+        if r % 5 == 4:
+            await conn.command("APPEND INBOX (\\Draft \\Seen)", draft)
+            await conn.command("UID SEARCH UNSEEN")
+            commands += 2
+    await conn.logout()
+    return commands + 1
+
+
+async def step_mix(server: Server, args: argparse.Namespace, round_no: int) -> float:
+    rng = random.Random(round_no)
+    draft = message(10**6 + round_no)
+    tasks = [
+        mix_session(server, f"mix{i % args.mix_users}", args.mix_rounds,
+                    random.Random(rng.random()), draft)
+        for i in range(args.sessions)
+    ]  # fmt: skip
+    t0 = time.perf_counter()
+    counts = await asyncio.gather(*tasks)
+    seconds = time.perf_counter() - t0
+    print(f"    {sum(counts):,} commands in {seconds:.2f} s = {sum(counts) / seconds:,.0f}/s")
+    return seconds
+
+
+# --- driving both servers -----------------------------------------------------------------
+
+
+def report(name: str, runs: dict[str, list[float]], unit: str = "s") -> str:
+    dov, ours = statistics.median(runs["Dovecot"]), statistics.median(runs["ours"])
+    each = {k: ", ".join(f"{v:.3f}" for v in vs) for k, vs in runs.items()}
+    verdict = "ok" if ours <= 2 * dov else "OVER the 2x target"
+    return (
+        f"{name:<14} Dovecot {dov:9.3f} {unit}   ours {ours:9.3f} {unit}   "
+        f"ours/Dovecot {ours / dov:6.2f}x  ({verdict}; runs: Dovecot {each['Dovecot']}; "
+        f"ours {each['ours']})"
+    )
+
+
+def alternate_async(
+    rounds: int, servers: Sequence[Server], step: Callable[[Server, int], Awaitable[float]]
+) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {s.label: [] for s in servers}
+    for r in range(1, rounds + 1):
+        for s in servers:
+            seconds = run(step(s, r))
+            print(f"  round {r}: {s.label} {seconds:.3f} s", flush=True)
+            out[s.label].append(seconds)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.mail_imap", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="small sizes: a run under a minute")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--append", type=int, default=10_000, help="messages APPENDed per round")
+    p.add_argument("--big", type=int, default=100_000, help="messages in the big mailbox")
+    p.add_argument("--sessions", type=int, default=50)
+    p.add_argument("--mix-users", type=int, default=10)
+    p.add_argument("--mix-messages", type=int, default=2_000)
+    p.add_argument("--mix-rounds", type=int, default=20)
+    p.add_argument("--steps", default="append,select,fetch,search,store,mix")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--no-ours", action="store_true", help="Dovecot only (checks this script)")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.append, args.big, args.rounds = 1_000, 10_000, 1
+        args.sessions, args.mix_messages, args.mix_rounds = 20, 300, 10
+    missing = have("dovecot")
+    if missing:
+        print(f"{missing} is missing: apt-get install dovecot-imapd", file=sys.stderr)
+        return 2
+    steps = args.steps.split(",")
+    users = ["append", "big"] + [f"mix{i}" for i in range(args.mix_users)]
+    print(f"sizes: append {args.append:,}, big mailbox {args.big:,}, {args.sessions} sessions "
+          f"over {args.mix_users} users of {args.mix_messages:,} messages, {args.rounds} rounds")  # fmt: skip
+    messages = [message(i) for i in range(max(args.big, args.mix_messages, 1000))]
+    with tempfile.TemporaryDirectory(prefix="bench-imap-") as d, contextlib.ExitStack() as stack:
+        tmp = Path(d)
+        dc = stack.enter_context(dovecot_setup(tmp, users))
+        t0 = time.monotonic()
+        maildir_fill(dc.maildir("big"), messages[: args.big])
+        for i in range(args.mix_users):
+            maildir_fill(dc.maildir(f"mix{i}"), messages[: args.mix_messages])
+        print(f"Dovecot's Maildirs filled in {time.monotonic() - t0:.1f} s (files written directly)")
+        stack.enter_context(running_dovecot(dc))
+        print(f"Dovecot {dc.version}: {dc.host}:{dc.port}", flush=True)
+        servers = [Server("Dovecot", dc.host, dc.port, lambda name: name)]
+        if not args.no_ours:
+            ours = ours_setup(tmp, [f"{u}@{DOMAIN}" for u in users])
+            t0 = time.monotonic()
+            ours_fill(ours, f"big@{DOMAIN}", messages[: args.big])
+            for i in range(args.mix_users):
+                ours_fill(ours, f"mix{i}@{DOMAIN}", messages[: args.mix_messages])
+            print(f"ours filled with Store.deliver_batch in {time.monotonic() - t0:.1f} s")
+            t0 = time.monotonic()
+            stack.enter_context(running_ours(ours))
+            print(f"ours: mailserver serve on {ours.host}:{ours.port} "
+                  f"(up in {time.monotonic() - t0:.1f} s)", flush=True)  # fmt: skip
+            servers.append(Server("ours", ours.host, ours.port, lambda n: f"{n}@{DOMAIN}"))
+        results: list[str] = []
+        rng = random.Random(args.seed)
+
+        def record(name: str, runs: dict[str, list[float]]) -> None:
+            if len(runs) == 2:
+                results.append(report(name, runs))
+                print(results[-1], flush=True)
+
+        if "append" in steps:
+            print(f"append: {args.append:,} APPENDs, one at a time", flush=True)
+            record("append", alternate_async(args.rounds, servers,
+                   lambda s, r: step_append(s, args.append, r, messages)))  # fmt: skip
+        if {"select", "fetch", "search", "store"} & set(steps):
+            for s in servers:
+                first = run(step_select(s, args.big))
+                print(f"first select (index built or read): {s.label} {first:.3f} s")
+                first = run(step_fetch(s, args.big))
+                print(f"first fetch (envelopes parsed or read): {s.label} {first:.3f} s")
+        if "select" in steps:
+            print(f"select: SELECT INBOX of {args.big:,} messages", flush=True)
+            record("select", alternate_async(args.rounds, servers,
+                   lambda s, r: step_select(s, args.big)))  # fmt: skip
+        if "fetch" in steps:
+            print("fetch: UID FETCH 1:* (FLAGS UID RFC822.SIZE ENVELOPE)", flush=True)
+            record("fetch", alternate_async(args.rounds, servers,
+                   lambda s, r: step_fetch(s, args.big)))  # fmt: skip
+        if "search" in steps:
+            print('search: UID SEARCH HEADER Subject "msg N about"', flush=True)
+            record("search", alternate_async(args.rounds, servers,
+                   lambda s, r: step_search(s, args.big, rng)))  # fmt: skip
+        if "store" in steps:
+            print("store: UID STORE 1:* +FLAGS (\\Flagged)", flush=True)
+            record("store", alternate_async(args.rounds, servers,
+                   lambda s, r: step_store(s, args.big)))  # fmt: skip
+        if "mix" in steps:
+            print(f"mix: {args.sessions} concurrent Thunderbird-like sessions, "
+                  f"{args.mix_rounds} rounds each", flush=True)  # fmt: skip
+            record("mix", alternate_async(args.rounds, servers,
+                   lambda s, r: step_mix(s, args, r)))  # fmt: skip
+        for s in servers:
+            proc = dc.proc if s.label == "Dovecot" else ours.proc
+            if proc is not None:
+                from bench.mail_common import tree_rss_mb
+
+                print(f"{s.label}: RSS of its processes at the end {tree_rss_mb(proc.pid):,.0f} MB")
+    if results:
+        print("\nsummary (medians; ratio = ours' time / Dovecot's time, target <= 2x):")
+        print("\n".join(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
