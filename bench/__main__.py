@@ -17,6 +17,9 @@ BENCHMARKS = (
     "tracker_http",  # HTTP announces/s vs opentracker (wrk)
     "tracker_udp",  # UDP announces/s vs opentracker
     "tracker_memory",  # 1,000,000 peers in 100,000 swarms
+    "mail_smtp",  # SMTP accepted and stored msg/s vs Postfix (smtp-source)
+    "mail_imap",  # IMAP steps vs Dovecot: APPEND, SELECT, FETCH, SEARCH, STORE, 50 sessions
+    "mail_memory",  # 10 mailboxes of 100,000 messages
 )
 
 

@@ -120,9 +120,7 @@ def maildir_fill(maildir: Path, messages: Sequence[bytes], *, start: int = 0) ->
 
 
 def count_files(maildir: Path) -> int:
-    return sum(
-        len(os.listdir(maildir / sub)) for sub in ("cur", "new") if (maildir / sub).is_dir()
-    )
+    return sum(len(os.listdir(maildir / sub)) for sub in ("cur", "new") if (maildir / sub).is_dir())
 
 
 # --- Dovecot ------------------------------------------------------------------------------
@@ -146,7 +144,7 @@ class Dovecot:
         if os.geteuid() != 0:
             return
         uid, gid = self.owner
-        for dirpath, dirnames, filenames in os.walk(self.root / "home"):
+        for dirpath, _dirs, filenames in os.walk(self.root / "home"):
             os.chown(dirpath, uid, gid)
             for name in filenames:
                 os.chown(os.path.join(dirpath, name), uid, gid)
@@ -348,7 +346,7 @@ def ours_fill(ours: Ours, user: str, messages: Sequence[bytes], batch: int = 100
     store = ours_store(ours)
     try:
         for at in range(0, len(messages), batch):
-            store.deliver_batch([Delivery(user, m) for m in messages[at : at + batch]])
+            store.deliver_batch([Delivery(address=user, data=m) for m in messages[at : at + batch]])
     finally:
         store.close()
 
@@ -357,22 +355,19 @@ def ours_fill(ours: Ours, user: str, messages: Sequence[bytes], batch: int = 100
 def running_ours(ours: Ours, *, uvloop: bool = True) -> Iterator[Ours]:
     """`mailserver serve --config FILE` until the block ends."""
     cmd = [sys.executable, "-m", "mailserver", "serve", "--config", str(ours.config)]
-    log = open(ours.log, "ab")
-    env = dict(os.environ)
-    proc = subprocess.Popen(cmd, start_new_session=True, stdout=log, stderr=log, env=env)
+    with open(ours.log, "ab") as log:
+        proc = subprocess.Popen(cmd, start_new_session=True, stdout=log, stderr=log)
     ours.proc = proc
     try:
         first = min(ours.ports, key=lambda k: k != "imap")
         wait_greeting(ours.host, ours.ports[first], time.monotonic() + 120, proc)
         yield ours
     except BaseException:
-        log.flush()
         print(ours.log.read_text(errors="replace")[-3000:], file=sys.stderr)
         raise
     finally:
         stop(proc)
         ours.proc = None
-        log.close()
 
 
 def have(*programs: str) -> str | None:

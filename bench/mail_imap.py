@@ -194,8 +194,11 @@ async def mix_session(
     _, untagged = await conn.command("SELECT INBOX")
     exists = next(int(line.split()[1]) for line in untagged if line.endswith(b" EXISTS\r\n"))
     _, untagged = await conn.command("UID FETCH 1:* (FLAGS)")
-    uids = [int(line.split(b"UID ", 1)[1].split(b")")[0].split()[0]) for line in untagged
-            if b"UID " in line]  # fmt: skip
+    uids = [
+        int(line.split(b"UID ", 1)[1].split(b")")[0].split()[0])
+        for line in untagged
+        if b"UID " in line
+    ]
     if len(uids) < exists:
         raise AssertionError(f"{server.label}: UID FETCH 1:* (FLAGS) gave {len(uids)} of {exists}")
     commands += 3
@@ -220,10 +223,11 @@ async def step_mix(server: Server, args: argparse.Namespace, round_no: int) -> f
     rng = random.Random(round_no)
     draft = message(10**6 + round_no)
     tasks = [
-        mix_session(server, f"mix{i % args.mix_users}", args.mix_rounds,
-                    random.Random(rng.random()), draft)
+        mix_session(
+            server, f"mix{i % args.mix_users}", args.mix_rounds, random.Random(rng.random()), draft
+        )
         for i in range(args.sessions)
-    ]  # fmt: skip
+    ]
     t0 = time.perf_counter()
     counts = await asyncio.gather(*tasks)
     seconds = time.perf_counter() - t0
@@ -280,8 +284,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     steps = args.steps.split(",")
     users = ["append", "big"] + [f"mix{i}" for i in range(args.mix_users)]
-    print(f"sizes: append {args.append:,}, big mailbox {args.big:,}, {args.sessions} sessions "
-          f"over {args.mix_users} users of {args.mix_messages:,} messages, {args.rounds} rounds")  # fmt: skip
+    print(
+        f"sizes: append {args.append:,}, big mailbox {args.big:,}, {args.sessions} sessions "
+        f"over {args.mix_users} users of {args.mix_messages:,} messages, {args.rounds} rounds"
+    )
     messages = [message(i) for i in range(max(args.big, args.mix_messages, 1000))]
     with tempfile.TemporaryDirectory(prefix="bench-imap-") as d, contextlib.ExitStack() as stack:
         tmp = Path(d)
@@ -290,7 +296,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         maildir_fill(dc.maildir("big"), messages[: args.big])
         for i in range(args.mix_users):
             maildir_fill(dc.maildir(f"mix{i}"), messages[: args.mix_messages])
-        print(f"Dovecot's Maildirs filled in {time.monotonic() - t0:.1f} s (files written directly)")
+        took = time.monotonic() - t0
+        print(f"Dovecot's Maildirs filled in {took:.1f} s (files written directly)")
         stack.enter_context(running_dovecot(dc))
         print(f"Dovecot {dc.version}: {dc.host}:{dc.port}", flush=True)
         servers = [Server("Dovecot", dc.host, dc.port, lambda name: name)]
@@ -303,8 +310,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"ours filled with Store.deliver_batch in {time.monotonic() - t0:.1f} s")
             t0 = time.monotonic()
             stack.enter_context(running_ours(ours))
-            print(f"ours: mailserver serve on {ours.host}:{ours.port} "
-                  f"(up in {time.monotonic() - t0:.1f} s)", flush=True)  # fmt: skip
+            print(
+                f"ours: mailserver serve on {ours.host}:{ours.port} "
+                f"(up in {time.monotonic() - t0:.1f} s)",
+                flush=True,
+            )
             servers.append(Server("ours", ours.host, ours.port, lambda n: f"{n}@{DOMAIN}"))
         results: list[str] = []
         rng = random.Random(args.seed)
@@ -316,8 +326,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if "append" in steps:
             print(f"append: {args.append:,} APPENDs, one at a time", flush=True)
-            record("append", alternate_async(args.rounds, servers,
-                   lambda s, r: step_append(s, args.append, r, messages)))  # fmt: skip
+            record(
+                "append",
+                alternate_async(
+                    args.rounds, servers, lambda s, r: step_append(s, args.append, r, messages)
+                ),
+            )
         if {"select", "fetch", "search", "store"} & set(steps):
             for s in servers:
                 first = run(step_select(s, args.big))
@@ -326,25 +340,33 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"first fetch (envelopes parsed or read): {s.label} {first:.3f} s")
         if "select" in steps:
             print(f"select: SELECT INBOX of {args.big:,} messages", flush=True)
-            record("select", alternate_async(args.rounds, servers,
-                   lambda s, r: step_select(s, args.big)))  # fmt: skip
+            record(
+                "select",
+                alternate_async(args.rounds, servers, lambda s, r: step_select(s, args.big)),
+            )
         if "fetch" in steps:
             print("fetch: UID FETCH 1:* (FLAGS UID RFC822.SIZE ENVELOPE)", flush=True)
-            record("fetch", alternate_async(args.rounds, servers,
-                   lambda s, r: step_fetch(s, args.big)))  # fmt: skip
+            record(
+                "fetch", alternate_async(args.rounds, servers, lambda s, r: step_fetch(s, args.big))
+            )
         if "search" in steps:
             print('search: UID SEARCH HEADER Subject "msg N about"', flush=True)
-            record("search", alternate_async(args.rounds, servers,
-                   lambda s, r: step_search(s, args.big, rng)))  # fmt: skip
+            record(
+                "search",
+                alternate_async(args.rounds, servers, lambda s, r: step_search(s, args.big, rng)),
+            )
         if "store" in steps:
             print("store: UID STORE 1:* +FLAGS (\\Flagged)", flush=True)
-            record("store", alternate_async(args.rounds, servers,
-                   lambda s, r: step_store(s, args.big)))  # fmt: skip
+            record(
+                "store", alternate_async(args.rounds, servers, lambda s, r: step_store(s, args.big))
+            )
         if "mix" in steps:
-            print(f"mix: {args.sessions} concurrent Thunderbird-like sessions, "
-                  f"{args.mix_rounds} rounds each", flush=True)  # fmt: skip
-            record("mix", alternate_async(args.rounds, servers,
-                   lambda s, r: step_mix(s, args, r)))  # fmt: skip
+            print(
+                f"mix: {args.sessions} concurrent Thunderbird-like sessions, "
+                f"{args.mix_rounds} rounds each",
+                flush=True,
+            )
+            record("mix", alternate_async(args.rounds, servers, lambda s, r: step_mix(s, args, r)))
         for s in servers:
             proc = dc.proc if s.label == "Dovecot" else ours.proc
             if proc is not None:

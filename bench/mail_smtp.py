@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from bench.mail_common import (
@@ -133,12 +133,21 @@ def postfix(tmp: Path) -> Iterator[tuple[str, int, Path, subprocess.Popen[bytes]
     (root / "conf" / "vmailbox").write_text(f"{RECIPIENT} bench/Maildir/\n")
     conf = str(root / "conf")
     # fatal errors go to syslog only (none here): `script` shows what `check` says
-    check = subprocess.run(["script", "-qc", f"postfix -c {conf} check", "/dev/null"],
-                           capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    check = subprocess.run(
+        ["script", "-qc", f"postfix -c {conf} check", "/dev/null"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     if check.returncode:
         raise RuntimeError(f"postfix check failed: {check.stdout}{check.stderr}")
-    proc = subprocess.Popen(["postfix", "-c", conf, "start-fg"], start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        ["postfix", "-c", conf, "start-fg"],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_greeting(HOST, port, time.monotonic() + 30, proc)
         yield HOST, port, root / "vmail" / "bench" / "Maildir", proc
@@ -148,15 +157,30 @@ def postfix(tmp: Path) -> Iterator[tuple[str, int, Path, subprocess.Popen[bytes]
             print(log.read_text()[-3000:], file=sys.stderr)
         raise
     finally:
-        subprocess.run(["postfix", "-c", conf, "stop"], capture_output=True, timeout=30,
-                       check=False)  # fmt: skip
+        subprocess.run(
+            ["postfix", "-c", conf, "stop"], capture_output=True, timeout=30, check=False
+        )
         stop(proc)
 
 
 def smtp_source(host: str, port: int, messages: int, sessions: int, size: int) -> float:
     """Seconds smtp-source took to have `messages` accepted over `sessions` connections."""
-    cmd = [SMTP_SOURCE, "-4", "-d", "-s", str(sessions), "-m", str(messages), "-l", str(size),
-           "-f", "a@x.test", "-t", RECIPIENT, f"{host}:{port}"]  # fmt: skip
+    cmd = [
+        SMTP_SOURCE,
+        "-4",
+        "-d",
+        "-s",
+        str(sessions),
+        "-m",
+        str(messages),
+        "-l",
+        str(size),
+        "-f",
+        "a@x.test",
+        "-t",
+        RECIPIENT,
+        f"{host}:{port}",
+    ]
     t0 = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     seconds = time.perf_counter() - t0
@@ -185,8 +209,11 @@ def measure(
     if n != before + args.messages:
         raise AssertionError(f"{label}: {n - before} of {args.messages} messages in the Maildir")
     accepted_rate, stored_rate = args.messages / seconds, args.messages / stored
-    print(f"  {label}, {sessions} connection(s): {accepted_rate:,.0f} accepted/s, "
-          f"{stored_rate:,.0f} stored/s", flush=True)  # fmt: skip
+    print(
+        f"  {label}, {sessions} connection(s): {accepted_rate:,.0f} accepted/s, "
+        f"{stored_rate:,.0f} stored/s",
+        flush=True,
+    )
     return accepted_rate, stored_rate
 
 
@@ -213,8 +240,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sides: list[tuple[str, str, int, Path]] = []
         if os.geteuid() == 0 and have("postfix", "/usr/lib/postfix/sbin/virtual") is None:
             host, port, maildir, _ = stack.enter_context(postfix(tmp))
-            version = subprocess.run(["postconf", "-h", "mail_version"], capture_output=True,
-                                     text=True, check=False).stdout.strip()  # fmt: skip
+            version = subprocess.run(
+                ["postconf", "-h", "mail_version"], capture_output=True, text=True, check=False
+            ).stdout.strip()
             print(f"Postfix {version}: {host}:{port}, virtual(8) Maildir delivery", flush=True)
             sides.append(("Postfix", host, port, maildir))
         else:
@@ -227,8 +255,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"ours: mailserver serve, smtp on {ours.host}:{ours.ports['smtp']}", flush=True)
             sides.append(("ours", ours.host, ours.ports["smtp"], maildir))
         for label, host, port, maildir in sides:  # warm-up, not counted
-            measure(f"{label} (warm-up, not counted)", host, port, maildir,
-                    argparse.Namespace(messages=50, size=args.size), 1)  # fmt: skip
+            measure(
+                f"{label} (warm-up, not counted)",
+                host,
+                port,
+                maildir,
+                argparse.Namespace(messages=50, size=args.size),
+                1,
+            )
         results = []
         for sessions in [int(x) for x in args.connections.split(",")]:
             runs: dict[str, list[tuple[float, float]]] = {label: [] for label, *_ in sides}
@@ -243,19 +277,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def summarise(sessions: int, runs: dict[str, list[tuple[float, float]]]) -> str:
-    med: Callable[[list[tuple[float, float]], int], float] = lambda rs, k: statistics.median(
-        r[k] for r in rs
-    )
+    def med(rs: list[tuple[float, float]], k: int) -> float:
+        return statistics.median(r[k] for r in rs)
+
     lines = []
     for label, rs in runs.items():
-        lines.append(f"{sessions} conn  {label:<8} accepted {med(rs, 0):8,.0f}/s   "
-                     f"stored {med(rs, 1):8,.0f}/s")  # fmt: skip
+        lines.append(
+            f"{sessions} conn  {label:<8} accepted {med(rs, 0):8,.0f}/s   "
+            f"stored {med(rs, 1):8,.0f}/s"
+        )
     if "Postfix" in runs and "ours" in runs:
         for k, what in ((0, "accepted"), (1, "stored")):
             ratio = med(runs["ours"], k) / med(runs["Postfix"], k)
             verdict = "ok" if ratio >= 1 else "UNDER the target"
-            lines.append(f"{sessions} conn  ours/Postfix {what}: {ratio:.0%} (target >= 100%: "
-                         f"{verdict})")  # fmt: skip
+            lines.append(
+                f"{sessions} conn  ours/Postfix {what}: {ratio:.0%} (target >= 100%: {verdict})"
+            )
     return "\n".join(lines)
 
 
