@@ -82,8 +82,8 @@ def wait_greeting(host: str, port: int, deadline: float, proc: subprocess.Popen[
         if proc.poll() is not None:
             raise RuntimeError(f"the server exited with status {proc.returncode}")
         try:
-            with socket.create_connection((host, port), timeout=2) as s:
-                return s.makefile("rb").readline()
+            with socket.create_connection((host, port), timeout=2) as s, s.makefile("rb") as f:
+                return f.readline()
         except OSError as e:
             last = e
             time.sleep(0.1)
@@ -173,8 +173,16 @@ def _has_user(name: str) -> bool:
 
 
 @contextlib.contextmanager
-def dovecot_setup(tmp: Path, users: Sequence[str], port: int = 0) -> Iterator[Dovecot]:
-    """A Dovecot config in `tmp` (Maildir, passwd-file users); `start_dovecot` runs it."""
+def dovecot_setup(
+    tmp: Path,
+    users: Sequence[str],
+    port: int = 0,
+    *,
+    tls: tuple[Path, Path] | None = None,
+    imaps_port: int = 0,
+) -> Iterator[Dovecot]:
+    """A Dovecot config in `tmp` (Maildir, passwd-file users); `running_dovecot` runs it.
+    With `tls` (certificate chain, key): STARTTLS on `port` and IMAPS on `imaps_port`."""
     login, internal, owner = _dovecot_accounts()
     root = tmp / "dovecot"
     os.chmod(tmp, 0o755)  # Dovecot's auth and mail processes run as other users when root
@@ -189,6 +197,9 @@ def dovecot_setup(tmp: Path, users: Sequence[str], port: int = 0) -> Iterator[Do
         (home / "Maildir").mkdir(parents=True, exist_ok=True)
         lines.append(f"{user}:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{home}::")
     (root / "passwd").write_text("\n".join(lines) + "\n")
+    ssl = "ssl = no"
+    if tls is not None:
+        ssl = f"ssl = yes\nssl_cert = <{tls[0]}\nssl_key = <{tls[1]}"
     (root / "dovecot.conf").write_text(
         f"""# a private benchmark instance (bench/mail_common.py)
 base_dir = {root}/run
@@ -196,7 +207,7 @@ state_dir = {root}/state
 log_path = {root}/dovecot.log
 protocols = imap
 listen = {HOST}
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_login_user = {login}
@@ -204,6 +215,30 @@ default_internal_user = {internal}
 first_valid_uid = {min(uid, 1) if uid else 0}
 first_valid_gid = 0
 mail_location = maildir:~/Maildir
+namespace inbox {{
+  inbox = yes
+  separator = /
+  mailbox Sent {{
+    special_use = \\Sent
+    auto = subscribe
+  }}
+  mailbox Drafts {{
+    special_use = \\Drafts
+    auto = subscribe
+  }}
+  mailbox Trash {{
+    special_use = \\Trash
+    auto = subscribe
+  }}
+  mailbox Junk {{
+    special_use = \\Junk
+    auto = subscribe
+  }}
+  mailbox Archive {{
+    special_use = \\Archive
+    auto = subscribe
+  }}
+}}
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {root}/passwd
@@ -218,7 +253,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = {HOST}
+    port = {imaps_port}
   }}
 }}
 service imap {{
@@ -246,7 +282,7 @@ def running_dovecot(dc: Dovecot) -> Iterator[Dovecot]:
         ["dovecot", "-F", "-c", str(conf)],
         start_new_session=True,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # it logs to log_path
     )
     dc.proc = proc
     try:
