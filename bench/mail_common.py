@@ -172,6 +172,19 @@ def _has_user(name: str) -> bool:
     return True
 
 
+def add_dovecot_user(root: Path, user: str, password: str, owner: tuple[int, int]) -> Path:
+    """A passwd-file of its own for `user` (one file per user: Dovecot rereads a changed
+    file only when its mtime moves on a whole second); the user's home."""
+    home = root / "home" / user
+    (home / "Maildir").mkdir(parents=True, exist_ok=True)
+    uid, gid = owner
+    if os.geteuid() == 0:
+        os.chown(home, uid, gid)
+        os.chown(home / "Maildir", uid, gid)
+    (root / "passwd" / user).write_text(f"{user}:{{PLAIN}}{password}:{uid}:{gid}::{home}::\n")
+    return home
+
+
 @contextlib.contextmanager
 def dovecot_setup(
     tmp: Path,
@@ -191,12 +204,9 @@ def dovecot_setup(
     os.chmod(root, 0o755)
     port = port or free_tcp_port()
     uid, gid = owner
-    lines = []
+    (root / "passwd").mkdir(exist_ok=True)
     for user in users:
-        home = root / "home" / user
-        (home / "Maildir").mkdir(parents=True, exist_ok=True)
-        lines.append(f"{user}:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{home}::")
-    (root / "passwd").write_text("\n".join(lines) + "\n")
+        add_dovecot_user(root, user, PASSWORD, (uid, gid))
     ssl = "ssl = no"
     if tls is not None:
         ssl = f"ssl = yes\nssl_cert = <{tls[0]}\nssl_key = <{tls[1]}"
@@ -241,11 +251,11 @@ namespace inbox {{
 }}
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u {root}/passwd
+  args = scheme=PLAIN username_format=%u {root}/passwd/%u
 }}
 userdb {{
   driver = passwd-file
-  args = username_format=%u {root}/passwd
+  args = username_format=%u {root}/passwd/%u
 }}
 service imap-login {{
   inet_listener imap {{

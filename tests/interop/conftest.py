@@ -119,15 +119,11 @@ class DovecotReference(MailServer):
     owner: tuple[int, int]
 
     def add_user(self, local: str = "") -> tuple[str, str]:
-        n = next(_serial)
-        address = f"{local or 'user'}{n}.{os.getpid()}@{DOMAIN}"
+        from bench.mail_common import add_dovecot_user
+
+        address = f"{local or 'user'}{next(_serial)}.{os.getpid()}@{DOMAIN}"
         password = f"pw-{address}-Secret!"
-        home = self.state / address
-        uid, gid = self.owner
-        with open(self.passwd, "a") as f:
-            f.write(f"{address}:{{PLAIN}}{password}:{uid}:{gid}::{home}::\n")
-        later = time.time() + 2 * n  # Dovecot rereads the file when its mtime (seconds) moves
-        os.utime(self.passwd, (later, later))
+        add_dovecot_user(self.passwd.parent, address, password, self.owner)
         return address, password
 
     def maildir(self, address: str) -> Path:
