@@ -107,9 +107,13 @@ def _report_text(report: ReconcileReport) -> str | None:
     return "; ".join(parts) or None
 
 
-def default_session_factory(ctx: MailContext, kind: str, host: str) -> SessionFactory:
-    """The real IMAP session core, with this listener's settings."""
-    imapsession = importlib.import_module("mailserver.imap.session")  # the core
+def default_session_factory(ctx: MailContext, kind: str, host: str) -> SessionFactory | None:
+    """The real IMAP session core, with this listener's settings; None while the core is not
+    there (it is being written on its own branch: the IMAP listeners then stay unbound)."""
+    try:
+        imapsession = importlib.import_module("mailserver.imap.session")
+    except ModuleNotFoundError:
+        return None
 
     cfg = ctx.config
     settings = imapsession.Settings(
@@ -170,10 +174,12 @@ class MailDaemon:
             endpoints["control"] = self.control_addr
         ports: dict[str, int] = {}
         for kind, (host, port) in endpoints.items():
-            ports[kind] = await self._listen(ctx, kind, host, port)
+            bound = await self._listen(ctx, kind, host, port)
+            if bound is not None:
+                ports[kind] = bound
         return ports
 
-    async def _listen(self, ctx: MailContext, kind: str, host: str, port: int) -> int:
+    async def _listen(self, ctx: MailContext, kind: str, host: str, port: int) -> int | None:
         cfg = ctx.config
         limits = cfg.limits
         if kind == "smtp":
@@ -192,10 +198,11 @@ class MailDaemon:
             self.listeners[kind] = mx
             return await mx.start(host, port)
         if kind in ("imap", "imaps"):
-            imap = ImapServer(
-                ctx, kind, self.imap_factory(ctx, kind, host), throttle=self.throttle,
-                idle_poll=self.idle_poll,
-            )  # fmt: skip
+            factory = self.imap_factory(ctx, kind, host)
+            if factory is None:
+                log.error("%s not started: the IMAP session core is missing", kind)
+                return None
+            imap = ImapServer(ctx, kind, factory, throttle=self.throttle, idle_poll=self.idle_poll)
             self.listeners[kind] = imap
             self.streams[kind] = imap.listener
             return await imap.start(host, port)
