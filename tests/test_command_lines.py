@@ -1,4 +1,5 @@
-"""Every command and option of `minternet`, `dnsserver`, `tracker`, `mailserver`: exit 0 to 3, no traceback.
+"""Every command and option of `minternet`, `dnsserver`, `tracker`, `mailserver`: exit 0 to 3,
+no traceback.
 
 Hypothesis draws a subcommand of each program's argument parser, some of its options and
 positionals, and values for them from a pool of what people type by mistake (an empty label, a
