@@ -73,9 +73,7 @@ def test_every_acknowledged_message_survives_sigkill(tmp_path: Path) -> None:
     proc = start(config, ready, log)
     acked: list[tuple[int, int]] = []
     stop = threading.Event()
-    threads = [
-        threading.Thread(target=stream, args=(port, c, acked, stop)) for c in range(CLIENTS)
-    ]
+    threads = [threading.Thread(target=stream, args=(port, c, acked, stop)) for c in range(CLIENTS)]
     try:
         for t in threads:
             t.start()
