@@ -256,14 +256,14 @@ class Session:
         """A synchronising literal announced: (`+ ...`, True) to take it, or the tagged NO
         [TOOBIG] (the client then sends nothing of it), False. APPEND's message is bounded
         by max_message_size once logged in; any other literal by max_literal."""
+        if self.wait is not Wait.NOTHING:  # a SASL response or DONE has no literal
+            return encode.untagged_status("BAD", "a literal is not expected here"), False
         append = self.authenticated and _APPEND.match(command) is not None
         limit = self.settings.max_message_size if append else self.settings.max_literal
-        if fits and size <= limit and self.wait is Wait.NOTHING:
+        if fits and size <= limit:
             return encode.continuation("Ready for literal data"), True
         tag = peek_tag(command)
-        if self.wait is not Wait.NOTHING:
-            text = "a literal is not expected here"
-        elif append:
+        if append:
             text = f"message over the {limit}-octet limit (APPENDLIMIT)"
         else:
             text = f"literal over the {limit}-octet limit"
