@@ -142,6 +142,10 @@ class MailContext:
     def sessions(self, address: str) -> int:
         return self._sessions.get(address, 0)
 
+    def session_counts(self) -> dict[str, int]:
+        """Logged-in sessions per user, for the control endpoint's `stats`."""
+        return dict(self._sessions)
+
     def user_store(self, address: str) -> UserStore:
         """The user's store (synchronous: call it through `run`)."""
         return self.store.user(address)
