@@ -174,14 +174,16 @@ def _has_user(name: str) -> bool:
 
 def add_dovecot_user(root: Path, user: str, password: str, owner: tuple[int, int]) -> Path:
     """A passwd-file of its own for `user` (one file per user: Dovecot rereads a changed
-    file only when its mtime moves on a whole second); the user's home."""
+    file only when its mtime moves on a whole second); the user's home. `password` is the
+    password, or a hash with its {SCHEME} prefix."""
     home = root / "home" / user
     (home / "Maildir").mkdir(parents=True, exist_ok=True)
     uid, gid = owner
+    stored = password if password.startswith("{") else "{PLAIN}" + password
     if os.geteuid() == 0:
         os.chown(home, uid, gid)
         os.chown(home / "Maildir", uid, gid)
-    (root / "passwd" / user).write_text(f"{user}:{{PLAIN}}{password}:{uid}:{gid}::{home}::\n")
+    (root / "passwd" / user).write_text(f"{user}:{stored}:{uid}:{gid}::{home}::\n")
     return home
 
 
@@ -193,9 +195,12 @@ def dovecot_setup(
     *,
     tls: tuple[Path, Path] | None = None,
     imaps_port: int = 0,
+    scheme: str = "PLAIN",
 ) -> Iterator[Dovecot]:
     """A Dovecot config in `tmp` (Maildir, passwd-file users); `running_dovecot` runs it.
-    With `tls` (certificate chain, key): STARTTLS on `port` and IMAPS on `imaps_port`."""
+    With `tls` (certificate chain, key): STARTTLS on `port` and IMAPS on `imaps_port`.
+    `scheme`: how the passwords are stored (`doveadm pw -s`), e.g. ARGON2ID, memory-hard as
+    our scrypt hashes are, so a login costs both servers alike."""
     login, internal, owner = _dovecot_accounts()
     root = tmp / "dovecot"
     os.chmod(tmp, 0o755)  # Dovecot's auth and mail processes run as other users when root
@@ -205,8 +210,16 @@ def dovecot_setup(
     port = port or free_tcp_port()
     uid, gid = owner
     (root / "passwd").mkdir(exist_ok=True)
+    stored = PASSWORD
+    if scheme != "PLAIN":
+        stored = subprocess.run(
+            ["doveadm", "pw", "-s", scheme, "-p", PASSWORD],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     for user in users:
-        add_dovecot_user(root, user, PASSWORD, (uid, gid))
+        add_dovecot_user(root, user, stored, (uid, gid))
     ssl = "ssl = no"
     if tls is not None:
         ssl = f"ssl = yes\nssl_cert = <{tls[0]}\nssl_key = <{tls[1]}"

@@ -183,13 +183,14 @@ async def step_store(server: Server, big: int) -> float:
     return seconds
 
 
-async def mix_session(
-    server: Server, user: str, rounds: int, rng: random.Random, draft: bytes
-) -> int:
-    """One Thunderbird-like session; the number of commands it sent."""
+async def mix_login(server: Server, user: str) -> Imap:
     conn = await Imap.connect(server.host, server.port)
     await conn.login(server.user(user))
-    commands = 3
+    return conn
+
+
+async def mix_session(conn: Imap, label: str, rounds: int, rng: random.Random, draft: bytes) -> int:
+    """One Thunderbird-like session after its login; the number of commands it sent."""
     await conn.command('LIST "" "*"')
     _, untagged = await conn.command("SELECT INBOX")
     exists = next(int(line.split()[1]) for line in untagged if line.endswith(b" EXISTS\r\n"))
@@ -200,13 +201,13 @@ async def mix_session(
         if b"UID " in line
     ]
     if len(uids) < exists:
-        raise AssertionError(f"{server.label}: UID FETCH 1:* (FLAGS) gave {len(uids)} of {exists}")
-    commands += 3
+        raise AssertionError(f"{label}: UID FETCH 1:* (FLAGS) gave {len(uids)} of {exists}")
+    commands = 3
     for r in range(rounds):
         uid = rng.choice(uids)
         _, untagged = await conn.command(f"UID FETCH {uid} (UID RFC822.SIZE BODY.PEEK[])")
         if not untagged:
-            raise AssertionError(f"{server.label}: UID FETCH {uid} BODY.PEEK[] gave nothing")
+            raise AssertionError(f"{label}: UID FETCH {uid} BODY.PEEK[] gave nothing")
         await conn.command(f"UID STORE {uid} +FLAGS.SILENT (\\Seen)")
         await conn.command(f"UID FETCH {max(uids[-50], 1)}:* (UID FLAGS {HEADER_FIELDS})")
         await conn.command("NOOP")
@@ -219,14 +220,21 @@ async def mix_session(
     return commands + 1
 
 
-async def step_mix(server: Server, args: argparse.Namespace, round_no: int) -> float:
+async def step_mix(
+    server: Server, args: argparse.Namespace, round_no: int, logins: dict[str, list[float]]
+) -> float:
+    """The sessions log in together (timed apart, into `logins`), then do their mix."""
     rng = random.Random(round_no)
     draft = message(10**6 + round_no)
+    t0 = time.perf_counter()
+    conns = await asyncio.gather(
+        *(mix_login(server, f"mix{i % args.mix_users}") for i in range(args.sessions))
+    )
+    logins[server.label].append(time.perf_counter() - t0)
+    print(f"    {args.sessions} logins at once: {logins[server.label][-1]:.2f} s")
     tasks = [
-        mix_session(
-            server, f"mix{i % args.mix_users}", args.mix_rounds, random.Random(rng.random()), draft
-        )
-        for i in range(args.sessions)
+        mix_session(c, server.label, args.mix_rounds, random.Random(rng.random()), draft)
+        for c in conns
     ]
     t0 = time.perf_counter()
     counts = await asyncio.gather(*tasks)
@@ -273,6 +281,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--mix-rounds", type=int, default=20)
     p.add_argument("--steps", default="append,select,fetch,search,store,mix")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--dovecot-scheme",
+        default="ARGON2ID",
+        help="Dovecot's password hashes (ours: scrypt N=2^15 r=8); PLAIN to skip hashing",
+    )
     p.add_argument("--no-ours", action="store_true", help="Dovecot only (checks this script)")
     args = p.parse_args(argv)
     if args.quick:
@@ -291,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     messages = [message(i) for i in range(max(args.big, args.mix_messages, 1000))]
     with tempfile.TemporaryDirectory(prefix="bench-imap-") as d, contextlib.ExitStack() as stack:
         tmp = Path(d)
-        dc = stack.enter_context(dovecot_setup(tmp, users))
+        dc = stack.enter_context(dovecot_setup(tmp, users, scheme=args.dovecot_scheme))
         t0 = time.monotonic()
         maildir_fill(dc.maildir("big"), messages[: args.big])
         for i in range(args.mix_users):
@@ -366,7 +379,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{args.mix_rounds} rounds each",
                 flush=True,
             )
-            record("mix", alternate_async(args.rounds, servers, lambda s, r: step_mix(s, args, r)))
+            logins: dict[str, list[float]] = {s.label: [] for s in servers}
+            mixed = alternate_async(args.rounds, servers, lambda s, r: step_mix(s, args, r, logins))
+            record(f"{args.sessions} logins", logins)
+            record("mix", mixed)
         for s in servers:
             proc = dc.proc if s.label == "Dovecot" else ours.proc
             if proc is not None:
