@@ -1,0 +1,75 @@
+"""mutt, in batch mode, reading a message over IMAPS with the certificate verified against
+the test CA: it opens the INBOX and pipes the first message to a file, which must hold it.
+
+mutt has no real batch reading mode: it runs on a pseudo-terminal (`script`), its muttrc
+says where to log in and how, and `push` types the keys (pipe the message, quit). A
+certificate it cannot verify would stop it at a question, so the file stays empty and
+the test fails on the timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .conftest import MailServer
+
+pytestmark = [
+    pytest.mark.interop,
+    pytest.mark.skipif(shutil.which("mutt") is None, reason="mutt missing: apt-get install mutt"),
+    pytest.mark.skipif(
+        shutil.which("script") is None, reason="script missing: apt-get install bsdutils"
+    ),
+]
+
+
+def test_mutt_reads_a_message_over_imaps(mail_server: MailServer, tmp_path: Path) -> None:
+    address, password = mail_server.add_user("mutt")
+    mail_server.deliver(address, "for mutt", "Mutt reads this line over IMAPS.")
+    out = tmp_path / "message.txt"
+    rc = tmp_path / "muttrc"
+    url = f"imaps://localhost:{mail_server.ports['imaps']}"
+    rc.write_text(
+        f"""set folder="{url}/"
+set spoolfile="{url}/INBOX"
+set imap_user="{address}"
+set imap_pass="{password}"
+set ssl_ca_certificates_file="{mail_server.ca}"
+set ssl_verify_host=yes
+set ssl_force_tls=yes
+set certificate_file="{tmp_path}/certificates"
+set header_cache=""
+set message_cachedir=""
+set mbox_type=Maildir
+set record=""
+set wait_key=no
+set quit=yes
+set confirmappend=no
+set pipe_decode=no
+set timeout=5
+push "<pipe-message>cat > {out}<enter><quit>"
+"""
+    )
+    env = dict(os.environ, TERM="vt100", HOME=str(tmp_path), MAIL="", LC_ALL="C.UTF-8")
+    try:
+        done = subprocess.run(
+            ["script", "-qec", f"mutt -n -F {rc}", "/dev/null"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env=env,
+            timeout=30,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as e:  # stopped at a question (an unverified certificate)
+        screen = (e.stdout or b"").decode(errors="replace")[-2000:]
+        pytest.fail(f"mutt still running after 30 s; its screen:\n{screen}")
+    screen = done.stdout.decode(errors="replace")[-2000:]
+    assert out.exists(), f"mutt wrote nothing (status {done.returncode}):\n{screen}"
+    text = out.read_text()
+    assert "Subject: for mutt" in text, text
+    assert "Mutt reads this line over IMAPS." in text, text
+    assert f"To: <{address}>" in text, text
