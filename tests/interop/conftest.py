@@ -100,6 +100,9 @@ class MailServer:
     def client_context(self) -> ssl.SSLContext:
         return pki.client_context(self.ca)
 
+    def needs(self, *kinds: str) -> None:
+        """Skip the test unless every listener kind named is served (see DovecotReference)."""
+
 
 def _wait_listening(host: str, port: int, proc: subprocess.Popen[bytes], deadline: float) -> None:
     while time.monotonic() < deadline:
@@ -117,6 +120,10 @@ class DovecotReference(MailServer):
 
     passwd: Path
     owner: tuple[int, int]
+
+    def needs(self, *kinds: str) -> None:
+        if set(kinds) - {"imap", "imaps"}:
+            pytest.skip(f"the Dovecot reference serves IMAP only, not {', '.join(kinds)}")
 
     def add_user(self, local: str = "") -> tuple[str, str]:
         from bench.mail_common import add_dovecot_user
