@@ -2,8 +2,9 @@
 
 Filling (not measured): the first user's INBOX gets `--messages` messages through
 Store.deliver_batch in-process (durable delivery: files fsynced, index rows, cached
-summaries), then that user's whole directory (Maildir and index) is copied for the other
-users (`--users` in all): the same mail for each, at a fraction of the time. Then
+summaries), then that user's whole directory is copied for the other users (`--users` in all): the
+index copied, the message files hard-linked (a message file is never changed in place):
+the same mail for each, at a fraction of the time. Then
 `mailserver serve --config FILE` starts (it opens and reconciles every user's store), and
 the resident set size of the server process is read from /proc:
 
@@ -19,6 +20,7 @@ the resident set size of the server process is read from /proc:
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -77,6 +79,20 @@ async def sessions(host: str, port: int, users: list[str], messages: int, pid: i
     return figures
 
 
+def clone_user(src: Path, dst: Path) -> None:
+    """A copy of a user's directory whose message files are hard links (a message file is
+    never changed in place: a flag change renames it); the index and the rest are copied."""
+    for dirpath, _dirs, files in os.walk(src):
+        rel = Path(dirpath).relative_to(src)
+        (dst / rel).mkdir(parents=True, exist_ok=True)
+        linked = "Maildir" in rel.parts and rel.name in ("cur", "new")
+        for name in files:
+            if linked:
+                os.link(Path(dirpath) / name, dst / rel / name)
+            else:
+                shutil.copyfile(Path(dirpath) / name, dst / rel / name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.mail_memory", description=__doc__)
     p.add_argument("--quick", action="store_true", help="10 users of 5,000 messages")
@@ -99,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         t0 = time.monotonic()
         first = ours.state / DOMAIN / "user0"
         for user in users[1:]:
-            shutil.copytree(first, ours.state / DOMAIN / user.partition("@")[0], symlinks=True)
+            clone_user(first, ours.state / DOMAIN / user.partition("@")[0])
         print(
             f"copied for {len(users) - 1} more users in {time.monotonic() - t0:.1f} s", flush=True
         )
