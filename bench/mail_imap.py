@@ -246,14 +246,19 @@ async def step_mix(
 # --- driving both servers -----------------------------------------------------------------
 
 
-def report(name: str, runs: dict[str, list[float]], unit: str = "s") -> str:
+def ms(seconds: float) -> str:
+    """A time in milliseconds, to a tenth (a SELECT takes well under one)."""
+    return f"{seconds * 1000:,.1f} ms"
+
+
+def report(name: str, runs: dict[str, list[float]]) -> str:
     dov, ours = statistics.median(runs["Dovecot"]), statistics.median(runs["ours"])
-    each = {k: ", ".join(f"{v:.3f}" for v in vs) for k, vs in runs.items()}
+    each = {k: ", ".join(ms(v) for v in vs) for k, vs in runs.items()}
     verdict = "ok" if ours <= 2 * dov else "OVER the 2x target"
+    ratio = f"{ours / dov:7.2f}x" if dov > 0 else "    inf"
     return (
-        f"{name:<14} Dovecot {dov:9.3f} {unit}   ours {ours:9.3f} {unit}   "
-        f"ours/Dovecot {ours / dov:6.2f}x  ({verdict}; runs: Dovecot {each['Dovecot']}; "
-        f"ours {each['ours']})"
+        f"{name:<10} Dovecot {ms(dov):>12}  ours {ms(ours):>12}  ours/Dovecot {ratio} "
+        f"({verdict}; runs: Dovecot {each['Dovecot']}; ours {each['ours']})"
     )
 
 
@@ -264,7 +269,7 @@ def alternate_async(
     for r in range(1, rounds + 1):
         for s in servers:
             seconds = run(step(s, r))
-            print(f"  round {r}: {s.label} {seconds:.3f} s", flush=True)
+            print(f"  round {r}: {s.label} {ms(seconds)}", flush=True)
             out[s.label].append(seconds)
     return out
 
@@ -348,9 +353,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if {"select", "fetch", "search", "store"} & set(steps):
             for s in servers:
                 first = run(step_select(s, args.big))
-                print(f"first select (index built or read): {s.label} {first:.3f} s")
+                print(f"first select (index built or read): {s.label} {ms(first)}")
                 first = run(step_fetch(s, args.big))
-                print(f"first fetch (envelopes parsed or read): {s.label} {first:.3f} s")
+                print(f"first fetch (envelopes parsed or read): {s.label} {ms(first)}")
         if "select" in steps:
             print(f"select: SELECT INBOX of {args.big:,} messages", flush=True)
             record(
