@@ -31,6 +31,17 @@ from typing import Any, Protocol
 
 from mailserver.aio.context import MailContext
 from mailserver.aio.deadline import Deadline
+from mailserver.imap.actions import (
+    Action,
+    CheckPassword,
+    Close,
+    Idle,
+    Log,
+    Notify,
+    Send,
+    StartTls,
+    Stream,
+)
 from mailserver.store import StoreError, UserStore
 from minternet.framing import FramingError, Lines, LiteralRequest
 from minternet.logs import Throttle
@@ -47,12 +58,12 @@ class Session(Protocol):
 
     def greeting(self) -> bytes: ...
     def literal(self, size: int, fits: bool, command: bytes) -> tuple[bytes, bool]: ...
-    def receive(self, frame: bytes) -> list[Any]: ...
-    def tls_started(self) -> list[Any]: ...
+    def receive(self, frame: bytes) -> list[Action]: ...
+    def tls_started(self) -> list[Action]: ...
     def login_result(
         self, address: str | None, store: UserStore | None, why: str = ""
-    ) -> list[Any]: ...
-    def poll(self) -> list[Any]: ...
+    ) -> list[Action]: ...
+    def poll(self) -> list[Action]: ...
     def close(self) -> None: ...
     @property
     def address(self) -> str | None: ...
@@ -149,7 +160,7 @@ class ImapHandler(StreamHandler[bytes | LiteralRequest]):
             self.busy = False
             self.deadline.touch()
 
-    async def _carry_out(self, actions: list[Any]) -> None:
+    async def _carry_out(self, actions: list[Action]) -> None:
         """Carry out the session's actions in order (the caller holds the lock)."""
         conn, ctx = self.conn, self.ctx
         pending = list(actions)
@@ -157,31 +168,29 @@ class ImapHandler(StreamHandler[bytes | LiteralRequest]):
             action = pending.pop(0)
             if conn.closing or self.closed:
                 return
-            kind = type(action).__name__
-            if kind == "Send":
-                conn.write(action.data)
-            elif kind == "Stream":
-                await self._stream(action.chunks)
-            elif kind == "StartTls":
-                if not await conn.start_tls(ctx.tls):
+            match action:
+                case Send(data=data):
+                    conn.write(data)
+                case Stream(chunks=chunks):
+                    await self._stream(chunks)
+                case StartTls():
+                    if not await conn.start_tls(ctx.tls):
+                        return
+                    pending[:0] = await ctx.run(self.session.tls_started)
+                case CheckPassword(user=user, password=password, mechanism=mechanism):
+                    pending[:0] = await self._check(user, password, mechanism)
+                case Notify(mailbox=mailbox):
+                    address = self.session.address
+                    if address is not None:
+                        ctx.notifier.notify(address, mailbox)
+                case Idle():
+                    self._start_idle()
+                case Log(text=text):
+                    conn.log.info("%s: %s", self.server.kind, text)
+                case Close():
+                    self.closed = True
+                    conn.close()
                     return
-                pending[:0] = await ctx.run(self.session.tls_started)
-            elif kind == "CheckPassword":
-                pending[:0] = await self._check(action.user, action.password, action.mechanism)
-            elif kind == "Notify":
-                address = self.session.address
-                if address is not None:
-                    ctx.notifier.notify(address, action.mailbox)
-            elif kind == "Idle":
-                self._start_idle()
-            elif kind == "Log":
-                conn.log.info("imap: %s", action.text)
-            elif kind == "Close":
-                self.closed = True
-                conn.close()
-                return
-            else:
-                raise TypeError(f"unknown IMAP session action {action!r}")
 
     async def _stream(self, chunks: Iterator[bytes]) -> None:
         conn = self.conn
@@ -195,7 +204,7 @@ class ImapHandler(StreamHandler[bytes | LiteralRequest]):
             while conn.write_paused and not conn.closing:
                 await asyncio.sleep(DRAIN_POLL)
 
-    async def _check(self, user: bytes, password: bytes, mechanism: str) -> list[Any]:
+    async def _check(self, user: bytes, password: bytes, mechanism: str) -> list[Action]:
         ctx, conn = self.ctx, self.conn
         kind = self.server.kind
         name = user.decode("utf-8", "replace")

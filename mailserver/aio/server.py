@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import logging
 from collections.abc import Coroutine
 from typing import Any, Protocol
@@ -33,6 +32,7 @@ from mailserver.aio.imap import ImapServer, SessionFactory
 from mailserver.aio.pop3 import Pop3Server
 from mailserver.aio.smtp import MxServer
 from mailserver.config import MailConfig
+from mailserver.imap import session as imapsession
 from mailserver.message import store_summary
 from mailserver.store import Delivery, ReconcileReport, Store
 from mailserver.users import UserDb, UserError, normalise
@@ -107,14 +107,10 @@ def _report_text(report: ReconcileReport) -> str | None:
     return "; ".join(parts) or None
 
 
-def default_session_factory(ctx: MailContext, kind: str, host: str) -> SessionFactory | None:
-    """The real IMAP session core, with this listener's settings; None while the core is not
-    there (it is being written on its own branch: the IMAP listeners then stay unbound)."""
-    try:
-        imapsession = importlib.import_module("mailserver.imap.session")
-    except ModuleNotFoundError:
-        return None
-
+def default_session_factory(
+    ctx: MailContext, kind: str, host: str, idle_poll: float = 1.0
+) -> SessionFactory:
+    """The IMAP session core (mailserver/imap/session.py) with this listener's settings."""
     cfg = ctx.config
     settings = imapsession.Settings(
         hostname=cfg.hostname,
@@ -122,6 +118,7 @@ def default_session_factory(ctx: MailContext, kind: str, host: str) -> SessionFa
         starttls=kind == "imap",
         max_literal=cfg.limits.max_literal,
         max_message_size=cfg.limits.max_message_size,
+        idle_poll=idle_poll,
     )
     return lambda tls_active: imapsession.Session(settings, tls_active=tls_active)
 
@@ -174,12 +171,10 @@ class MailDaemon:
             endpoints["control"] = self.control_addr
         ports: dict[str, int] = {}
         for kind, (host, port) in endpoints.items():
-            bound = await self._listen(ctx, kind, host, port)
-            if bound is not None:
-                ports[kind] = bound
+            ports[kind] = await self._listen(ctx, kind, host, port)
         return ports
 
-    async def _listen(self, ctx: MailContext, kind: str, host: str, port: int) -> int | None:
+    async def _listen(self, ctx: MailContext, kind: str, host: str, port: int) -> int:
         cfg = ctx.config
         limits = cfg.limits
         if kind == "smtp":
@@ -198,10 +193,7 @@ class MailDaemon:
             self.listeners[kind] = mx
             return await mx.start(host, port)
         if kind in ("imap", "imaps"):
-            factory = self.imap_factory(ctx, kind, host)
-            if factory is None:
-                log.error("%s not started: the IMAP session core is missing", kind)
-                return None
+            factory = self.imap_factory(ctx, kind, host, self.idle_poll)
             imap = ImapServer(ctx, kind, factory, throttle=self.throttle, idle_poll=self.idle_poll)
             self.listeners[kind] = imap
             self.streams[kind] = imap.listener
