@@ -7,8 +7,12 @@ from __future__ import annotations
 import imaplib
 import json
 import poplib
+import re
+import shutil
 import smtplib
 import ssl
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +85,53 @@ def test_alice_mails_bob_who_reads_it_over_imaps_and_pop3s(topology_up):
         assert count >= 1
     finally:
         pop.quit()
+
+
+def _run(command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", "-c", command + " -sS"], capture_output=True, text=True,
+                          timeout=30, check=False)  # fmt: skip
+
+
+def _mail_block(up_output: str) -> list[str]:
+    """The command lines of the mail section `up` prints (curl and the printf | curl)."""
+    block = up_output.split("\nMail (", 1)[1].split("\n\n", 1)[0]
+    return [line.strip() for line in block.splitlines() if line.startswith(("  curl", "  printf"))]
+
+
+def _check_commands(commands: list[str]) -> None:
+    # delivery first, so that UID 1 and message 1 exist when they are asked for
+    ordered = sorted(commands, key=lambda c: not c.startswith("printf"))
+    failures = {}
+    for command in ordered:
+        out = _run(command)
+        if out.returncode != 0:
+            failures[command] = f"exit {out.returncode}: {out.stdout}{out.stderr}"
+        elif "UID=1" in command or "pop3s://" in command:
+            if not out.stdout.startswith("Return-Path: <"):
+                failures[command] = out.stdout
+        elif "imap" in command and '"/" INBOX' not in out.stdout:
+            failures[command] = out.stdout
+    assert not failures, "\n\n".join(f"{c}:\n{why}" for c, why in failures.items())
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl missing (Debian package curl)")
+def test_the_mail_lines_up_prints_work_as_typed(topology_up):
+    commands = _mail_block(topology_up.up_output)
+    assert len(commands) == 2 * 5, topology_up.up_output
+    _check_commands(commands)
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl missing (Debian package curl)")
+def test_the_readmes_mail_lines_work(topology_up):
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    blocks = re.findall(r"```\n(.*?)```", readme.read_text(), flags=re.S)
+    lines = [line for block in blocks for line in block.splitlines()]
+    commands = [line for line in lines if re.search(r"(imaps?|pop3s|smtp)://127\.0\.0\.4", line)]
+    assert len(commands) == 5
+    ca = f"{topology_up.state_dir}/tls/ca.pem"
+
+    def here(command: str) -> str:
+        command = command.replace(".minternet/tls/ca.pem", ca)
+        return re.sub(r":1(0\d\d\d)\b", lambda m: f":{int(m.group(1)) + E2E_PORT_OFFSET}", command)
+
+    _check_commands([here(c) for c in commands])
