@@ -99,6 +99,7 @@ class Pop3Handler(StreamHandler[bytes]):
         self.user: str | None = None  # counted in ctx.acquire_session while set
         self.maildrop: StoreMaildrop | None = None
         self.busy = False
+        self.lost = False
         self.deadline = Deadline(self._timeout, self._expired, lambda: self.busy)
 
     def _timeout(self) -> float:
@@ -153,6 +154,8 @@ class Pop3Handler(StreamHandler[bytes]):
         ctx, conn = self.ctx, self.conn
         kind = self.server.kind
         address = await ctx.login(action.user, action.password, conn.peer, kind)
+        if self.lost:
+            return []  # the client went while its password was checked: count nothing
         if address is None:
             return await ctx.run(self.session.password_checked, None, None)
         if not ctx.acquire_session(address):
@@ -177,6 +180,7 @@ class Pop3Handler(StreamHandler[bytes]):
         self.conn.write(b"-ERR timed out, closing\r\n")
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
         self.deadline.cancel()
         if self.user is not None:
             self.ctx.release_session(self.user)

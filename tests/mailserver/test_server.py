@@ -212,3 +212,31 @@ async def test_a_store_that_cannot_take_the_message_gets_451_and_nothing_is_ackn
         await threaded(send, daemon, ["bob@hamburger.edu"])
     assert e.value.smtp_code == 451
     assert daemon.stats([])["stats"]["deliveries"] == 0  # type: ignore[index]
+
+
+async def test_a_connection_gone_during_its_login_leaves_no_session_counted(
+    daemon: MailDaemon,
+) -> None:
+    ctx = daemon.ctx
+    assert ctx is not None
+    login = ctx.login
+    checked = asyncio.Event()
+
+    async def login_then_drop(*args: Any) -> str | None:
+        for conn in list(daemon.streams["pop3"].connections):
+            conn.abort()  # gone (a deadline, a shutdown) while the password is checked
+        await asyncio.sleep(0.05)
+        try:
+            return await login(*args)
+        finally:
+            checked.set()
+
+    ctx.login = login_then_drop  # type: ignore[method-assign]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port(daemon, "pop3"))
+    await reader.readline()
+    writer.write(b"USER bob@hamburger.edu\r\nPASS bob-in-hamburg\r\n")
+    await asyncio.wait_for(checked.wait(), 5.0)
+    await asyncio.sleep(0.1)
+    writer.close()
+    assert daemon.stats([])["sessions_by_user"] == {}
+    assert ctx.sessions("bob@hamburger.edu") == 0

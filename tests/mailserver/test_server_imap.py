@@ -216,3 +216,33 @@ async def test_a_line_too_long_is_answered_with_bye_and_closed(daemon: MailDaemo
     assert await line(reader) == b"* BYE line longer than 8192 octets\r\n"
     assert await line(reader) == b""
     writer.close()
+
+
+async def test_a_connection_gone_during_its_login_leaves_no_session_counted(
+    daemon: MailDaemon,
+) -> None:
+    ctx = daemon.ctx
+    assert ctx is not None
+    login = ctx.login
+    checked = asyncio.Event()
+
+    async def login_then_drop(*args: object) -> str | None:
+        for conn in list(daemon.streams["imap"].connections):
+            conn.abort()  # gone (a deadline, a shutdown) while the password is checked
+        await asyncio.sleep(0.05)
+        try:
+            return await login(*args)  # type: ignore[arg-type]
+        finally:
+            checked.set()
+
+    ctx.login = login_then_drop  # type: ignore[method-assign]
+    client = await connect(daemon)
+    client[1].write(b"a LOGIN bob@hamburger.edu bob-in-hamburg\r\n")
+    await asyncio.wait_for(checked.wait(), 5.0)
+    for _ in range(100):
+        if sessions(daemon)[0].closed:
+            break
+        await asyncio.sleep(0.02)
+    assert sessions(daemon)[0].closed
+    assert daemon.stats([])["sessions_by_user"] == {}
+    client[1].close()
