@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 STREAM_BATCH = 64 * 1024  # octets of a Stream pulled per trip to the worker threads
 DRAIN_POLL = 0.005  # seconds between looks at a peer that does not read yet
+REFUSAL = b"* BYE Too many connections, try later\r\n"
 
 
 class Session(Protocol):
@@ -133,6 +134,11 @@ class ImapHandler(StreamHandler[bytes | LiteralRequest]):
     # -- frames -------------------------------------------------------------------------
 
     def started(self) -> None:
+        if self.server.over_cap():
+            self.closed = True
+            self.conn.write(REFUSAL)
+            self.conn.close()
+            return
         self.conn.write(self.session.greeting())
 
     def frame_received(self, frame: bytes | LiteralRequest) -> Coroutine[Any, Any, None]:
@@ -305,8 +311,10 @@ class ImapServer:
         *,
         throttle: Throttle,
         idle_poll: float = 1.0,
+        over_cap: Callable[[], bool] = lambda: False,
     ) -> None:
         limits = ctx.config.limits
+        self.over_cap = over_cap  # the server-wide connection cap (every listener together)
         self.ctx = ctx
         self.kind = kind
         self.factory = factory
@@ -322,7 +330,7 @@ class ImapServer:
             ),
             throttle=throttle,
             ssl=ctx.tls if kind == "imaps" else None,
-            refusal=b"* BYE Too many connections, try later\r\n",
+            refusal=REFUSAL,
         )
 
     async def start(self, host: str, port: int) -> int:

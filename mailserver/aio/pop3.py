@@ -13,7 +13,7 @@ session count. The maildrop is the user's INBOX through UserStore.pop3_snapshot 
 from __future__ import annotations
 
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from mailserver import pop3
@@ -26,6 +26,7 @@ from minternet.stream import Connection, StreamHandler, StreamLimits, StreamList
 log = logging.getLogger(__name__)
 
 INBOX = "INBOX"
+REFUSAL = b"-ERR [SYS/TEMP] too many connections, try later\r\n"
 
 
 class Chunks:
@@ -114,6 +115,10 @@ class Pop3Handler(StreamHandler[bytes]):
         self.conn.close()
 
     def started(self) -> None:
+        if self.server.over_cap():
+            self.conn.write(REFUSAL)
+            self.conn.close()
+            return
         self.conn.write(self.session.greeting())
 
     def frame_received(self, frame: bytes) -> Coroutine[Any, Any, None]:
@@ -192,8 +197,17 @@ class Pop3Handler(StreamHandler[bytes]):
 class Pop3Server:
     """A POP3 (STLS) or POP3S (implicit TLS) listener of one mail server."""
 
-    def __init__(self, ctx: MailContext, kind: str, host: str, *, throttle: Throttle) -> None:
+    def __init__(
+        self,
+        ctx: MailContext,
+        kind: str,
+        host: str,
+        *,
+        throttle: Throttle,
+        over_cap: Callable[[], bool] = lambda: False,
+    ) -> None:
         cfg = ctx.config
+        self.over_cap = over_cap  # the server-wide connection cap (every listener together)
         limits = cfg.limits
         self.ctx = ctx
         self.kind = kind
@@ -216,7 +230,7 @@ class Pop3Server:
             ),
             throttle=throttle,
             ssl=ctx.tls if implicit else None,
-            refusal=b"-ERR [SYS/TEMP] too many connections, try later\r\n",
+            refusal=REFUSAL,
         )
 
     async def start(self, host: str, port: int) -> int:

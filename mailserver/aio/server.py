@@ -147,6 +147,7 @@ class MailDaemon:
         self.mx: MxServer | None = None
         self.listeners: dict[str, Listener] = {}
         self.streams: dict[str, StreamListener[Any]] = {}
+        self.refused = 0  # connections over the server-wide cap
 
     async def start(self) -> dict[str, int]:
         cfg = self.config
@@ -194,12 +195,15 @@ class MailDaemon:
             return await mx.start(host, port)
         if kind in ("imap", "imaps"):
             factory = self.imap_factory(ctx, kind, host, self.idle_poll)
-            imap = ImapServer(ctx, kind, factory, throttle=self.throttle, idle_poll=self.idle_poll)
+            imap = ImapServer(
+                ctx, kind, factory, throttle=self.throttle, idle_poll=self.idle_poll,
+                over_cap=self.over_cap,
+            )  # fmt: skip
             self.listeners[kind] = imap
             self.streams[kind] = imap.listener
             return await imap.start(host, port)
         if kind in ("pop3", "pop3s"):
-            pop = Pop3Server(ctx, kind, host, throttle=self.throttle)
+            pop = Pop3Server(ctx, kind, host, throttle=self.throttle, over_cap=self.over_cap)
             self.listeners[kind] = pop
             self.streams[kind] = pop.listener
             return await pop.start(host, port)
@@ -224,6 +228,24 @@ class MailDaemon:
             return await control.start(host, port)
         raise ValueError(f"unknown listener kind {kind!r}")
 
+    def connections(self) -> int:
+        """Connections open on every listener but control."""
+        mx = self.mx
+        return sum(len(s.connections) for s in self.streams.values()) + (
+            len(mx.listener) if mx is not None and mx.listener is not None else 0
+        )
+
+    def over_cap(self) -> bool:
+        """True when a new IMAP or POP3 connection (already counted) is one too many:
+        `limits.max_connections` holds for every listener together. It is told so and closed,
+        with a log line (rate-limited: a flood cannot fill the log)."""
+        count = self.connections()
+        if count <= self.config.limits.max_connections:
+            return False
+        self.refused += 1
+        self.throttle(log, "mail-cap", "refusing a connection: %d open on all listeners", count)
+        return True
+
     def stats(self, args: list[str]) -> dict[str, object]:
         """The control endpoint's `stats`: what `minternet status` shows for a mail host."""
         ctx = self.ctx
@@ -236,6 +258,8 @@ class MailDaemon:
             "logins_refused": c.logins_refused,
             "deliveries": c.deliveries,
             "sessions": sum(sessions.values()),
+            "connections": self.connections(),
+            "connections_refused": self.refused,
         }
         if self.mx is not None:
             counters.update(self.mx.stats())

@@ -240,3 +240,24 @@ async def test_a_connection_gone_during_its_login_leaves_no_session_counted(
     writer.close()
     assert daemon.stats([])["sessions_by_user"] == {}
     assert ctx.sessions("bob@hamburger.edu") == 0
+
+
+@pytest.mark.parametrize("daemon", [{"max_connections": 2}], indirect=True)
+async def test_max_connections_holds_for_every_listener_together(daemon: MailDaemon) -> None:
+    clients = []
+    for kind in ("imap", "pop3"):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port(daemon, kind))
+        clients.append(writer)
+        assert not (await asyncio.wait_for(reader.readline(), 5.0)).startswith((b"-ERR", b"* BYE"))
+    for kind, refusal in (
+        ("pop3s", b"-ERR [SYS/TEMP] too many connections, try later\r\n"),
+        ("imap", b"* BYE Too many connections, try later\r\n"),
+    ):
+        tls = ca_context(daemon.config) if kind == "pop3s" else None
+        reader, writer = await asyncio.open_connection("127.0.0.1", port(daemon, kind), ssl=tls)
+        assert await asyncio.wait_for(reader.read(), 5.0) == refusal  # then closed
+        writer.close()
+    stats = daemon.stats([])["stats"]
+    assert stats["connections_refused"] == 2  # type: ignore[index]
+    for writer in clients:
+        writer.close()
