@@ -261,3 +261,16 @@ async def test_max_connections_holds_for_every_listener_together(daemon: MailDae
     assert stats["connections_refused"] == 2  # type: ignore[index]
     for writer in clients:
         writer.close()
+
+
+@pytest.mark.parametrize("daemon", [{"login_timeout": 0.3}], indirect=True)
+async def test_pop3_login_timeout(daemon: MailDaemon) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port(daemon, "pop3"))
+    await reader.readline()
+    writer.write(b"CAPA\r\n")  # a command is activity: the timer starts again
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    rest = await asyncio.wait_for(reader.read(), 5.0)
+    assert rest.endswith(b".\r\n-ERR timed out, closing\r\n")
+    assert loop.time() - start >= 0.3
+    writer.close()

@@ -246,3 +246,19 @@ async def test_a_connection_gone_during_its_login_leaves_no_session_counted(
     assert sessions(daemon)[0].closed
     assert daemon.stats([])["sessions_by_user"] == {}
     client[1].close()
+
+
+@pytest.mark.parametrize("daemon", [{"imap_idle_timeout": 0.4}], indirect=True)
+async def test_after_login_the_imap_idle_timeout_counts_and_idle_restarts_it(
+    daemon: MailDaemon,
+) -> None:
+    client = await connect(daemon)
+    assert await login(client) == b"a OK logged in\r\n"  # login_timeout (60 s) no longer counts
+    await command(client, b"b SELECT INBOX\r\n")
+    await line(client[0])
+    await asyncio.sleep(0.25)
+    assert await command(client, b"c IDLE\r\n") == b"+ idling\r\n"  # the timer starts again
+    await asyncio.sleep(0.25)  # 0.5 s since login, 0.25 since IDLE: still there
+    assert await command(client, b"DONE\r\n") == b"c OK IDLE terminated\r\n"
+    assert await line(client[0], 3.0) == b"* BYE Autologout; idle for too long\r\n"
+    client[1].close()
