@@ -72,6 +72,17 @@ def test_expunges_wait_for_a_command_that_allows_them(pair: tuple[Client, Client
     assert a(b"a7 FETCH 2 UID") == b"* 2 FETCH (UID 3)\r\na7 OK FETCH completed\r\n"
 
 
+def test_store_on_a_message_expunged_unseen(pair: tuple[Client, Client]):
+    a, b = pair
+    b(b"b1 STORE 2 +FLAGS.SILENT (\\Deleted)")
+    b(b"b2 EXPUNGE")
+    assert a(b"a1 STORE 1:2 +FLAGS (\\Seen)") == (
+        b"* 1 FETCH (FLAGS (\\Seen \\Recent))\r\n"
+        b"a1 NO [EXPUNGEISSUED] some of the messages were expunged\r\n"
+    )
+    assert a(b"a2 NOOP") == b"* 2 EXPUNGE\r\na2 OK NOOP completed\r\n"
+
+
 def test_copy_of_an_expunged_message_copies_nothing(pair: tuple[Client, Client], store: Store):
     a, b = pair
     b(b"b1 STORE 2 +FLAGS.SILENT (\\Deleted)")

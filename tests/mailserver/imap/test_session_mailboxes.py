@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from mailserver.imap.session import Notify
-from mailserver.store import Store
+from mailserver.store import Store, StoreError
 from tests.mailserver.imap.session_kit import BOB, Client, deliver, message, store_fixture
 
 DEFAULTS = (
@@ -256,4 +256,20 @@ def test_append_refusals(client: Client):
     ok = b"x" * 5000
     assert client(b"f APPEND INBOX {5000+}\r\n" + ok) == (
         b"f OK [APPENDUID 1700000000 1] APPEND completed\r\n"
+    )
+
+
+def test_append_and_list_status_with_store_errors(
+    client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
+):
+    assert client(b"a APPEND a//b {2}\r\nhi") == (
+        b"a NO [CANNOT] empty hierarchy level in mailbox name 'a//b'\r\n"
+    )
+
+    def busy(name: str) -> None:
+        raise StoreError("index busy", "INUSE")
+
+    monkeypatch.setattr(store.user(BOB), "status", busy)
+    assert client(b'b LIST "" Sent RETURN (STATUS (MESSAGES))') == (
+        b'* LIST (\\HasNoChildren \\Sent) "/" Sent\r\nb OK LIST completed\r\n'
     )

@@ -10,7 +10,7 @@ import pytest
 
 from mailserver.imap import selected
 from mailserver.imap.session import Notify, Send, State, Stream
-from mailserver.store import Store
+from mailserver.store import Store, StoreError
 from tests.mailserver.imap.session_kit import BOB, Client, deliver, message, store_fixture
 
 SIZE = len(message(1))
@@ -406,3 +406,57 @@ def test_expunge_numbers_count_down(store: Store):
         b"* 1 FETCH (UID 1)\r\n* 2 FETCH (UID 4)\r\n* 3 FETCH (UID 6)\r\n* 4 FETCH (UID 7)\r\n"
         b"y OK FETCH completed\r\n"
     )
+
+
+def test_fetch_store_error_ends_the_stream_with_serverbug(
+    client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
+):
+    def busy(mailbox: str, uid: int) -> bytes:
+        raise StoreError("index busy", "INUSE")
+
+    monkeypatch.setattr(store.user(BOB), "read_message", busy)
+    assert client(b"f FETCH 1 (BODY.PEEK[TEXT])") == (
+        b"f NO [SERVERBUG] FETCH failed: index busy\r\n"
+    )
+
+
+def test_a_failing_change_feed_is_a_no(
+    client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
+):
+    def busy(*args: object, **kwargs: object) -> None:
+        raise StoreError("index busy", "INUSE")
+
+    monkeypatch.setattr(store.user(BOB), "changes_since", busy)
+    assert client(b"n NOOP") == b"n NO [INUSE] index busy\r\n"
+    assert client.session.selected == "INBOX"
+
+
+def test_copy_to_an_invalid_name(client: Client):
+    assert client(b"c COPY 1 a//b") == (
+        b"c NO [CANNOT] empty hierarchy level in mailbox name 'a//b'\r\n"
+    )
+
+
+def test_search_by_sent_date_and_nested_modseq(client: Client):
+    assert client(b"s SEARCH SENTON 14-Nov-2023") == (
+        b"* SEARCH 1 2 3\r\ns OK SEARCH completed\r\n"
+    )
+    assert client(b"t SEARCH SENTBEFORE 14-Nov-2023") == b"* SEARCH\r\nt OK SEARCH completed\r\n"
+    assert not client.session.condstore
+    assert client(b"u SEARCH OR 1 MODSEQ 3") == (
+        b"* SEARCH 1 2 3 (MODSEQ 4)\r\nu OK SEARCH completed\r\n"
+    )
+    assert client.session.condstore
+
+
+def test_search_not_modseq_enables_condstore(client: Client):
+    assert client(b"u SEARCH NOT MODSEQ 4") == (
+        b"* SEARCH 1 2 (MODSEQ 3)\r\nu OK SEARCH completed\r\n"
+    )
+    assert client.session.condstore
+
+
+@pytest.mark.parametrize("frame", [b"u SEARCH UNSEEN", b"u SEARCH (UNSEEN OR SEEN DRAFT)"])
+def test_search_without_modseq_leaves_condstore_off(client: Client, frame: bytes):
+    client(frame)
+    assert not client.session.condstore
