@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from mailserver.imap import encode, fetching, searching
+from mailserver.imap import encode, fetching, mailboxes, searching
 from mailserver.imap.actions import Action, Notify, Send, Stream
 from mailserver.imap.commands import Copy, Expunge, Fetch, Search, Select, Store
 from mailserver.imap.fetchatt import FetchItem
@@ -182,6 +182,9 @@ def _render(
     except (StoreError, OSError) as e:
         failure = f"FETCH failed: {e}"
         tail = b""
+    except Exception as e:  # a bug; the stream has no one to raise to
+        failure = f"internal server error: {type(e).__name__}"
+        tail = b""
     if failure is not None:
         tail += _no(tag, failure, b"SERVERBUG")
     elif missing:
@@ -315,7 +318,7 @@ def copy(view: View, cmd: Copy) -> Reply:
     result = transfer(view.name, uids, cmd.mailbox)
     if not result.mapping:
         return [], _ok(cmd.tag, f"{cmd.name} completed (no messages)")
-    actions: list[Action] = [Notify(mailbox=cmd.mailbox)]
+    actions: list[Action] = [Notify(mailbox=mailboxes.canonical(cmd.mailbox))]
     copyuid = encode.code(
         "COPYUID",
         result.uidvalidity,

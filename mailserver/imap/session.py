@@ -549,7 +549,8 @@ class Session:
     def _renamed(self, old: str, new: str) -> None:
         """Our own RENAME of the selected mailbox (or a superior) keeps it selected."""
         view = self.view
-        if view is None or old.upper() == "INBOX":
+        old, new = mailboxes.canonical(old), mailboxes.canonical(new)
+        if view is None or old == "INBOX":
             return
         if view.name == old:
             view.name = new

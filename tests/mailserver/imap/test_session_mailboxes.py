@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from mailserver.imap import mailboxes
 from mailserver.imap.session import Notify
 from mailserver.store import Store, StoreError
 from tests.mailserver.imap.session_kit import BOB, Client, deliver, message, store_fixture
@@ -273,3 +274,18 @@ def test_append_and_list_status_with_store_errors(
     assert client(b'b LIST "" Sent RETURN (STATUS (MESSAGES))') == (
         b'* LIST (\\HasNoChildren \\Sent) "/" Sent\r\nb OK LIST completed\r\n'
     )
+
+
+def test_names_are_notified_and_kept_in_the_store_spelling(client: Client, store: Store):
+    client(b"a CREATE INBOX/x")
+    deliver(store, 1, mailbox="INBOX/x")
+    client(b"b SELECT inbox/x")
+    assert client.session.selected == "INBOX/x"
+    client(b"c RENAME inbox/x inbox/y/")
+    assert client.session.selected == "INBOX/y"
+    assert client.actions(b"d COPY 1 inbox/y")[0] == Notify(mailbox="INBOX/y")
+    assert client.actions(b"e RENAME inbox/y INBOX/z")[0] == Notify(mailbox="INBOX/y")
+    assert client.actions(b"f DELETE inbox/z")[0] == Notify(mailbox="INBOX/z")
+    assert mailboxes.canonical("a//b") == "a//b"
+    assert mailboxes.canonical("/") == "/"
+    assert mailboxes.canonical("inbox/") == "INBOX"

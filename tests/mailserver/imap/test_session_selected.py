@@ -460,3 +460,15 @@ def test_search_not_modseq_enables_condstore(client: Client):
 def test_search_without_modseq_leaves_condstore_off(client: Client, frame: bytes):
     client(frame)
     assert not client.session.condstore
+
+
+def test_a_bug_in_rendering_ends_the_stream_with_serverbug(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+):
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("no message given")
+
+    monkeypatch.setattr(selected.fetching, "fetch_values", broken)
+    assert client(b"f FETCH 1 (BODY.PEEK[TEXT])") == (
+        b"f NO [SERVERBUG] internal server error: ValueError\r\n"
+    )
