@@ -209,7 +209,8 @@ def store(view: View, cmd: Store) -> Reply:
     """STORE / UID STORE, with .SILENT and UNCHANGEDSINCE (MODIFIED)."""
     if view.readonly:
         return [], _no(cmd.tag, READ_ONLY)
-    uids = [u for u in view.resolve(cmd.seqset, cmd.uid) if u not in view.gone]
+    named = view.resolve(cmd.seqset, cmd.uid)
+    uids = [u for u in named if u not in view.gone]
     result = view.store.store(view.name, uids, _MODES[cmd.mode], cmd.flags, cmd.unchangedsince)
     for u in result.changed:
         view.own[u] = result.modseq
@@ -222,7 +223,7 @@ def store(view: View, cmd: Store) -> Reply:
     elif cmd.unchangedsince is not None:
         out += b"".join([view.flag_fetch(m, uid=cmd.uid, flags=False) for m in done])
     actions.append(Send(data=out))
-    if len(result.messages) < len(uids):
+    if len(result.messages) < len(named):  # expunged, known to the view or not yet
         return actions, _no(cmd.tag, GONE, b"EXPUNGEISSUED")
     if failed:
         numbers = sorted(failed) if cmd.uid else sorted(view.seq_of(u) for u in failed)

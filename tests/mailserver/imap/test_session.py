@@ -263,6 +263,60 @@ def test_commands_before_login(client: Client, frame: bytes, answer: bytes):
     assert client(frame) == answer + b"\r\n"
 
 
+AUTHENTICATED_COMMANDS = [
+    b"a SELECT INBOX",
+    b"a EXAMINE INBOX",
+    b"a CREATE x",
+    b"a DELETE x",
+    b"a RENAME x y",
+    b"a SUBSCRIBE x",
+    b"a UNSUBSCRIBE x",
+    b'a LIST "" *',
+    b'a LSUB "" *',
+    b"a STATUS INBOX (MESSAGES)",
+    b"a APPEND INBOX {1}\r\nx",
+    b"a NAMESPACE",
+]
+SELECTED_COMMANDS = [
+    b"a CHECK",
+    b"a CLOSE",
+    b"a UNSELECT",
+    b"a EXPUNGE",
+    b"a SEARCH ALL",
+    b"a FETCH 1 FLAGS",
+    b"a STORE 1 FLAGS ()",
+    b"a COPY 1 x",
+    b"a MOVE 1 x",
+    b"a UID SEARCH ALL",
+    b"a UID FETCH 1 FLAGS",
+    b"a UID STORE 1 FLAGS ()",
+    b"a UID COPY 1 x",
+    b"a UID MOVE 1 x",
+    b"a UID EXPUNGE 1",
+]
+
+
+@pytest.mark.parametrize("frame", AUTHENTICATED_COMMANDS + SELECTED_COMMANDS)
+def test_every_command_needs_login(client: Client, frame: bytes):
+    name = frame.split(b" ")[1]
+    if name == b"UID":
+        name = frame.split(b" ")[2]
+    assert client(frame) == (
+        b"a BAD " + name + b" needs authentication first (LOGIN or AUTHENTICATE)\r\n"
+    )
+
+
+@pytest.mark.parametrize("frame", SELECTED_COMMANDS)
+def test_every_selected_command_needs_a_mailbox(client: Client, frame: bytes):
+    client.login()
+    name = frame.split(b" ")[1]
+    if name == b"UID":
+        name = frame.split(b" ")[2]
+    assert client(frame) == (
+        b"a BAD " + name + b" needs a selected mailbox (SELECT or EXAMINE)\r\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("frame", "answer"),
     [

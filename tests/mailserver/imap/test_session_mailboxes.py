@@ -42,6 +42,7 @@ def test_list_everything(client: Client):
 
 def test_list_the_hierarchy_delimiter(client: Client):
     assert client(b'a LIST "" ""') == b'* LIST (\\Noselect) "/" ""\r\na OK LIST completed\r\n'
+    assert client(b'a LIST Archive ""') == b'* LIST (\\Noselect) "/" ""\r\na OK LIST completed\r\n'
     assert client(b'a LIST "Archive/2024" ""') == (
         b'* LIST (\\Noselect) "/" Archive/\r\na OK LIST completed\r\n'
     )
