@@ -409,6 +409,11 @@ class Failing:
             "store error for bob@hamburger.edu: index busy: locked",
         ),
         (
+            StoreError("index unreadable", "CORRUPTION"),
+            b"a NO [CORRUPTION] index unreadable\r\n",
+            "store error for bob@hamburger.edu: index unreadable",
+        ),
+        (
             StoreError("no mailbox 'x'", "NONEXISTENT"),
             b"a NO [NONEXISTENT] no mailbox 'x'\r\n",
             None,

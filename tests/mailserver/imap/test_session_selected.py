@@ -472,3 +472,20 @@ def test_a_bug_in_rendering_ends_the_stream_with_serverbug(
     assert client(b"f FETCH 1 (BODY.PEEK[TEXT])") == (
         b"f NO [SERVERBUG] internal server error: ValueError\r\n"
     )
+
+
+def test_changedsince_alone_enables_condstore(client: Client):
+    assert client(b"a FETCH 1:* (FLAGS) (CHANGEDSINCE 3)") == (
+        b"* 3 FETCH (FLAGS (\\Recent) MODSEQ (4))\r\na OK FETCH completed\r\n"
+    )
+    assert client.session.condstore
+
+
+def test_renaming_the_selected_inbox_empties_it(client: Client):
+    assert client(b"r RENAME INBOX Old") == (
+        b"* 1 EXPUNGE\r\n* 1 EXPUNGE\r\n* 1 EXPUNGE\r\nr OK RENAME completed\r\n"
+    )
+    assert client.session.selected == "INBOX"
+    assert client(b"s STATUS Old (MESSAGES)") == (
+        b"* STATUS Old (MESSAGES 3)\r\ns OK STATUS completed\r\n"
+    )
