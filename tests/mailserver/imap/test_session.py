@@ -437,3 +437,28 @@ def test_store_failures_become_no(error: BaseException, answer: bytes, log: str 
     actions = session.receive(b"a CREATE x\r\n")
     assert actions[0] == Send(data=answer)
     assert actions[1:] == ([Log(text=log)] if log else [])
+
+
+def test_a_nonsynchronising_literal_over_the_cap_is_refused(client: Client):
+    assert client(b"a LOGIN {1001+}\r\n" + b"u" * 1001 + b" x") == (
+        b"a BAD [TOOBIG] literal over the 1000-octet limit\r\n"
+    )
+    assert client(b"b LOGIN {1000+}\r\n" + b"u" * 1000 + b" {3+}\r\nxyz") == (
+        b"b NO [AUTHENTICATIONFAILED] Authentication failed\r\n"
+    )
+    # many literals, each under the cap, and a literal that looks like an announcement
+    assert client(b"c LOGIN {600+}\r\n" + b"v" * 600 + b" {600+}\r\n{9999}\r\n" + b"w" * 592) == (
+        b"c NO [AUTHENTICATIONFAILED] Authentication failed\r\n"
+    )
+    # before login, an APPEND has the small cap too; after, the message size cap
+    big = b"m" * 1001
+    assert client(b"d APPEND INBOX {1001+}\r\n" + big) == (
+        b"d BAD [TOOBIG] literal over the 1000-octet limit\r\n"
+    )
+    client.login()
+    assert client(b"e APPEND INBOX {1001+}\r\n" + big) == (
+        b"e OK [APPENDUID 1700000000 1] APPEND completed\r\n"
+    )
+    assert client(b"f SEARCH TEXT {1001+}\r\n" + big) == (
+        b"f BAD [TOOBIG] literal over the 1000-octet limit\r\n"
+    )
