@@ -421,7 +421,10 @@ class Session:
         """While idling: the selected mailbox's changes now, expunges included (RFC 2177)."""
         if self.wait is not Wait.IDLE or self.view is None:
             return []
-        return self._guard(self.pending_tag, lambda: self._with_updates(b"", expunges=True))
+        try:
+            return _merge(self._with_updates(b"", expunges=True))
+        except (StoreError, OSError) as e:  # no tagged NO: the IDLE goes on; try again later
+            return [Log(text=f"IDLE check failed for {self._address}: {e}")]
 
     def _idle_line(self, frame: bytes) -> list[Action]:
         tag = self.pending_tag

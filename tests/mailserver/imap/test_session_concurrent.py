@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 import mailserver.store.base
-from mailserver.imap.session import Close, Idle, Send
-from mailserver.store import Store
+from mailserver.imap.session import Close, Idle, Log, Send
+from mailserver.store import Store, StoreError
 from tests.mailserver.imap.session_kit import BOB, Client, deliver, store_fixture, wire
 
 
@@ -260,3 +260,20 @@ def test_a_deleted_mailbox_while_idling(pair: tuple[Client, Client]):
     assert wire(a.session.poll()) == b"* BYE the selected mailbox was deleted or renamed\r\n"
     assert not a.session.idling
     assert a.session.address == BOB
+
+
+def test_a_failing_check_while_idling_is_logged_and_idle_goes_on(
+    pair: tuple[Client, Client], store: Store, monkeypatch: pytest.MonkeyPatch
+):
+    a, _ = pair
+    a(b"I IDLE")
+
+    def busy(*args: object, **kwargs: object) -> None:
+        raise StoreError("index busy", "INUSE")
+
+    monkeypatch.setattr(store.user(BOB), "changes_since", busy)
+    assert a.session.poll() == [Log(text="IDLE check failed for bob@hamburger.edu: index busy")]
+    assert a.session.idling
+    monkeypatch.undo()
+    deliver(store, 4)
+    assert a(b"DONE") == b"* 4 EXISTS\r\n* 4 RECENT\r\nI OK IDLE terminated\r\n"
