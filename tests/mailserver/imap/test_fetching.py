@@ -417,3 +417,45 @@ def test_sections_convert_to_the_message_core() -> None:
     name = b"BODY[2.HEADER.FIELDS ({4}\r\nX-\xc3\xa9 subject)]<0>"
     got = fetch_values([item], META, summary=None, message=Message(FORWARD), modseq=False)
     assert got == [(name, b"Subject: ")]
+
+
+def nested(levels: int) -> bytes:
+    """A message/rfc822 inside a message/rfc822 ... `levels` deep; the outermost is the last."""
+    raw = b"Subject: leaf\r\n\r\nleaf body\r\n"
+    for n in range(levels):
+        raw = b"Subject: level %d\r\nContent-Type: message/rfc822\r\n\r\n" % n + raw
+    return raw
+
+
+def test_deeply_nested_messages_are_opened_to_the_depth_limit() -> None:
+    out = wire(b"(BODYSTRUCTURE BODY[1.HEADER] BODY[1.1.1.HEADER] BODY[1.TEXT]<0.7>)", nested(300))
+    assert out.count(b'(NIL "level ') == 100  # Limits.max_depth: deeper is one opaque part
+    assert b'(NIL "level 199" ' in out and b'"level 198"' not in out
+    assert out.endswith(
+        b"BODY[1.HEADER] {52}\r\nSubject: level 298\r\nContent-Type: message/rfc822\r\n\r\n "
+        b"BODY[1.1.1.HEADER] {52}\r\nSubject: level 296\r\nContent-Type: message/rfc822\r\n\r\n "
+        b"BODY[1.TEXT]<0> {7}\r\nSubject)\r\n"
+    )
+
+
+def test_ten_thousand_parts_and_a_big_attachment() -> None:
+    parts = b"".join(b"--b\r\n\r\npart %d\r\n" % n for n in range(1, 10_001))
+    raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n" + parts + b"--b--\r\n"
+    out = wire(b"(BODY[9999] BODY[9999.MIME] BODY[10000])", raw)
+    # Limits.max_parts counts the message itself: part 10,000 is past it
+    assert out == (
+        b'* 1 FETCH (BODY[9999] {9}\r\npart 9999 BODY[9999.MIME] {2}\r\n\r\n BODY[10000] "")\r\n'
+    )
+    line = b"QUJDRA==" * 9 + b"\r\n"
+    big = (
+        b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nhi\r\n--b\r\n"
+        b"Content-Type: application/zip\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + line * 200_000
+        + b"--b--\r\n"
+    )
+    out = wire(b"(BODYSTRUCTURE BODY[2]<14799990.20> BODY[2]<14799998.1>)", big)
+    assert out.endswith(
+        b'"7bit" 2 1 NIL NIL NIL NIL) ("application" "zip" NIL NIL NIL "base64" 14799998 NIL NIL '
+        b'NIL NIL) "mixed" ("boundary" "b") NIL NIL NIL) BODY[2]<14799990> {8}\r\nQUJDRA== '
+        b'BODY[2]<14799998> "")\r\n'
+    )
