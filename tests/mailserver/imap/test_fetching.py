@@ -377,39 +377,70 @@ def test_a_thousand_parts() -> None:
     )
 
 
-@settings(max_examples=150, deadline=None)
-@given(
-    raw=st.one_of(
-        st.binary(max_size=300),
-        st.lists(
-            st.sampled_from(
-                [
-                    b"Content-Type: multipart/mixed; boundary=x\r\n",
-                    b"Content-Type: message/rfc822\r\n",
-                    b"Content-Transfer-Encoding: base64\r\n",
-                    b"Subject: =?utf-8?b?w6k=?=\r\n",
-                    b"From: <a@b>, (c) d@\r\n",
-                    b"\r\n",
-                    b"--x\r\n",
-                    b"--x--\r\n",
-                    b"text \xff\x00\r\n",
-                    b"\n",
-                ]
-            ),
-            max_size=30,
-        ).map(b"".join),
-    ),
-    spec=st.sampled_from(
-        [
-            EVERYTHING,
-            b"(BODY[1.1.MIME] BODY[2.HEADER]<0.5> BODY[1.2.3.TEXT] BODY[3.HEADER.FIELDS.NOT (a)])",
-        ]
-    ),
-    cached=st.booleans(),
+MESSAGES = st.one_of(
+    st.binary(max_size=300),
+    st.lists(
+        st.sampled_from(
+            [
+                b"Content-Type: multipart/mixed; boundary=x\r\n",
+                b"Content-Type: message/rfc822\r\n",
+                b"Content-Transfer-Encoding: base64\r\n",
+                b"Subject: =?utf-8?b?w6k=?=\r\n",
+                b"From: <a@b>, (c) d@\r\n",
+                b"\r\n",
+                b"--x\r\n",
+                b"--x--\r\n",
+                b"text \xff\x00\r\n",
+                b"\n",
+            ]
+        ),
+        max_size=30,
+    ).map(b"".join),
 )
-def test_any_message_gets_an_answer(raw: bytes, spec: bytes, cached: bool) -> None:
-    out = wire(spec, raw, cached=cached, modseq=True)
-    assert out.startswith(b"* 1 FETCH (") and out.endswith(b" MODSEQ (7))\r\n")
+
+
+@st.composite
+def fetch_items(draw: st.DrawFn) -> list[FetchItem]:
+    """Any FETCH items the parser could give: simple ones and sections with partials."""
+    out = []
+    for _ in range(draw(st.integers(1, 6))):
+        if draw(st.booleans()):
+            out.append(FetchItem(draw(st.sampled_from(SIMPLE_ITEMS))))
+            continue
+        part = tuple(draw(st.lists(st.integers(1, 4), max_size=4)))
+        texts = ["", "MIME", "HEADER", "TEXT", "HEADER.FIELDS", "HEADER.FIELDS.NOT"]
+        text = draw(st.sampled_from(texts if part else texts[2:]))
+        fields = ("Subject", "content-type") if text.startswith("HEADER.FIELDS") else ()
+        partial = draw(st.none() | st.tuples(st.integers(0, 400), st.integers(1, 400)))
+        out.append(FetchItem("BODY", Section(part, text, fields), draw(st.booleans()), partial))
+    return out
+
+
+SIMPLE_ITEMS = [
+    "FLAGS",
+    "UID",
+    "INTERNALDATE",
+    "RFC822.SIZE",
+    "MODSEQ",
+    "ENVELOPE",
+    "BODY",
+    "BODYSTRUCTURE",
+    "RFC822",
+    "RFC822.HEADER",
+    "RFC822.TEXT",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(raw=MESSAGES, asked=fetch_items(), cached=st.booleans())
+def test_any_message_gets_an_answer(raw: bytes, asked: list[FetchItem], cached: bool) -> None:
+    summary = summarize(Message(raw)) if cached else None
+    pairs = fetch_values(asked, META, summary=summary, message=Message(raw), modseq=True)
+    assert [name for name, _ in pairs] == list(dict.fromkeys(i.response_name() for i in asked)) + (
+        [] if any(i.name == "MODSEQ" for i in asked) else [b"MODSEQ"]
+    )
+    out = encode.fetch(1, pairs)
+    assert out.startswith(b"* 1 FETCH (") and out.endswith(b")\r\n")
 
 
 def test_sections_convert_to_the_message_core() -> None:
