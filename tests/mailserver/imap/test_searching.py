@@ -29,6 +29,8 @@ from mailserver.imap.searching import Candidate, needs_message, search
 from mailserver.imap.seqset import SeqSet
 from mailserver.imap.syntax import Reader
 from mailserver.message import Message, Summary, summarize
+from mailserver.store import StoreError
+from mailserver.store.errors import NONEXISTENT
 from mailserver.store.records import MessageMeta
 
 
@@ -518,3 +520,19 @@ def test_a_big_part_ten_thousand_parts_and_deep_nesting() -> None:
     assert run("BODY 10000", metas, raws) == []  # past Limits.max_parts
     assert run('TEXT "level 200"', metas, raws) == [3]
     assert run("TEXT leaf", metas, raws) == []  # past Limits.max_depth: opaque
+
+
+def test_what_a_loader_raises_is_the_callers() -> None:
+    def vanished(uid: int) -> Message:
+        raise StoreError(f"the file of UID {uid} vanished", NONEXISTENT)
+
+    candidates = [Candidate(1, meta(9, flags=("\\Seen",)), False), Candidate(2, meta(10), False)]
+    with pytest.raises(StoreError, match=r"^the file of UID 10 vanished$"):
+        search(
+            key("UNSEEN BODY x"),
+            candidates,
+            load_summary=lambda uid: None,
+            load_message=vanished,
+            max_seq=2,
+            max_uid=10,
+        )
