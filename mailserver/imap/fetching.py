@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from functools import lru_cache
 
 from mailserver.imap import encode
 from mailserver.imap.fetchatt import FetchItem
@@ -87,7 +86,7 @@ def _value(
     name = item.name
     if item.section is not None:
         start, length = item.partial if item.partial is not None else (None, None)
-        return _content(_need(message, name).section(_section(item.section), start, length))
+        return memoryview(_need(message, name).section(_section(item.section), start, length))
     if name == "FLAGS":
         return encode.flags(meta.flags)
     if name == "UID":
@@ -99,7 +98,7 @@ def _value(
     if name == "MODSEQ":
         return [meta.modseq]  # `MODSEQ (n)`, RFC 7162 §3.1.4
     if name in _RFC822:
-        return _content(_need(message, name).section(_RFC822[name]))
+        return memoryview(_need(message, name).section(_RFC822[name]))
     if name == "ENVELOPE":
         return summary.envelope if summary is not None else _need(message, name).envelope()
     if name == "BODY":
@@ -117,12 +116,6 @@ def _need(message: Message | None, name: str) -> Message:
     return message
 
 
-def _content(data: memoryview | bytes) -> memoryview:
-    """Content as a memoryview, which the encoder writes as a literal (encode.literal)."""
-    return data if isinstance(data, memoryview) else memoryview(data)
-
-
-@lru_cache(maxsize=256)
 def _section(s: ItemSection) -> Section:
     """The parser's Section as the message core's (field names as bytes)."""
-    return Section(s.part, s.text, tuple(f.encode("utf-8", "replace") for f in s.fields))
+    return Section(s.part, s.text, tuple(f.encode() for f in s.fields))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from mailserver.imap.search import (
     All,
@@ -46,7 +47,7 @@ from mailserver.store.records import MessageMeta
 __all__ = ["Candidate", "needs_message", "search"]
 
 _DAY = 86400
-_EPOCH = 719163  # date(1970, 1, 1).toordinal()
+_EPOCH = date(1970, 1, 1).toordinal()  # day ordinals of POSIX times: _EPOCH + t // _DAY
 # What a key needs, cheapest first.
 _META, _SUMMARY, _MESSAGE = 0, 1, 2
 
@@ -63,7 +64,7 @@ class Candidate:
 
 def needs_message(key: SearchKey) -> bool:
     """Whether some message may have to be read: a header, BODY or TEXT key."""
-    return _cost(key) == _MESSAGE
+    return _compile(key, 0, 0)[0] == _MESSAGE
 
 
 def search(
@@ -144,7 +145,7 @@ def _compile(key: SearchKey, max_seq: int, max_uid: int) -> tuple[int, Test]:
         cost, inner = _compile(key.key, max_seq, max_uid)
         return cost, lambda m: not inner(m)
     if isinstance(key, HeaderKey):
-        name, needle = key.field.encode("utf-8", "replace"), key.value
+        name, needle = key.field.encode(), key.value
         return _MESSAGE, lambda m: m.message().header_matches(name, needle)
     if isinstance(key, TextKey):
         needle = key.value
@@ -184,7 +185,16 @@ def _meta_test(key: SearchKey, max_seq: int, max_uid: int) -> Test:
         flag, present = key.flag.lower(), key.present
         if flag == "\\recent":
             return lambda m: m.candidate.recent is present
-        return lambda m: (flag in _folded(m.meta.flags)) is present
+        folded: dict[tuple[str, ...], frozenset[str]] = {}  # most messages share a few
+
+        def has(m: _Target) -> bool:
+            flags = m.meta.flags
+            found = folded.get(flags)
+            if found is None:
+                found = folded[flags] = frozenset(f.lower() for f in flags)
+            return (flag in found) is present
+
+        return has
     if isinstance(key, SizeKey):
         size = key.size
         if key.larger:
@@ -205,30 +215,3 @@ def _meta_test(key: SearchKey, max_seq: int, max_uid: int) -> Test:
     if isinstance(key, All):
         return lambda m: True
     raise TypeError(f"not a search key: {key!r}")
-
-
-_FOLDED: dict[tuple[str, ...], frozenset[str]] = {}  # most messages share a few flag sets
-_FOLDED_MAX = 4096
-
-
-def _folded(flags: tuple[str, ...]) -> frozenset[str]:
-    found = _FOLDED.get(flags)
-    if found is None:
-        if len(_FOLDED) >= _FOLDED_MAX:
-            _FOLDED.clear()
-        found = _FOLDED[flags] = frozenset(f.lower() for f in flags)
-    return found
-
-
-def _cost(key: SearchKey) -> int:
-    if isinstance(key, And):
-        return max((_cost(k) for k in key.keys), default=_META)
-    if isinstance(key, Or):
-        return max(_cost(key.left), _cost(key.right))
-    if isinstance(key, Not):
-        return _cost(key.key)
-    if isinstance(key, HeaderKey | TextKey):
-        return _MESSAGE
-    if isinstance(key, DateKey) and key.sent:
-        return _SUMMARY
-    return _META

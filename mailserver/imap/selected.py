@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from mailserver.imap import encode, fetching, searching
+from mailserver.imap import encode, fetching, mailboxes, searching
 from mailserver.imap.actions import Action, Notify, Send, Stream
 from mailserver.imap.commands import Copy, Expunge, Fetch, Search, Select, Store
 from mailserver.imap.fetchatt import FetchItem
@@ -182,6 +182,9 @@ def _render(
     except (StoreError, OSError) as e:
         failure = f"FETCH failed: {e}"
         tail = b""
+    except Exception as e:  # a bug; the stream has no one to raise to
+        failure = f"internal server error: {type(e).__name__}"
+        tail = b""
     if failure is not None:
         tail += _no(tag, failure, b"SERVERBUG")
     elif missing:
@@ -206,7 +209,8 @@ def store(view: View, cmd: Store) -> Reply:
     """STORE / UID STORE, with .SILENT and UNCHANGEDSINCE (MODIFIED)."""
     if view.readonly:
         return [], _no(cmd.tag, READ_ONLY)
-    uids = [u for u in view.resolve(cmd.seqset, cmd.uid) if u not in view.gone]
+    named = view.resolve(cmd.seqset, cmd.uid)
+    uids = [u for u in named if u not in view.gone]
     result = view.store.store(view.name, uids, _MODES[cmd.mode], cmd.flags, cmd.unchangedsince)
     for u in result.changed:
         view.own[u] = result.modseq
@@ -219,7 +223,7 @@ def store(view: View, cmd: Store) -> Reply:
     elif cmd.unchangedsince is not None:
         out += b"".join([view.flag_fetch(m, uid=cmd.uid, flags=False) for m in done])
     actions.append(Send(data=out))
-    if len(result.messages) < len(uids):
+    if len(result.messages) < len(named):  # expunged, known to the view or not yet
         return actions, _no(cmd.tag, GONE, b"EXPUNGEISSUED")
     if failed:
         numbers = sorted(failed) if cmd.uid else sorted(view.seq_of(u) for u in failed)
@@ -315,7 +319,7 @@ def copy(view: View, cmd: Copy) -> Reply:
     result = transfer(view.name, uids, cmd.mailbox)
     if not result.mapping:
         return [], _ok(cmd.tag, f"{cmd.name} completed (no messages)")
-    actions: list[Action] = [Notify(mailbox=cmd.mailbox)]
+    actions: list[Action] = [Notify(mailbox=mailboxes.canonical(cmd.mailbox))]
     copyuid = encode.code(
         "COPYUID",
         result.uidvalidity,
