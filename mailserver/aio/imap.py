@@ -337,6 +337,10 @@ class ImapServer:
         return await self.listener.start(host, port)
 
     def close(self) -> None:
+        """Stop: every client is told (RFC 3501 §7.1.5: BYE before the server closes)."""
+        for conn in self.listener.connections:
+            if not conn.closing and not conn.write_paused:
+                conn.write(b"* BYE Server shutting down\r\n")
         self.listener.close()
 
     async def wait_closed(self) -> None:

@@ -131,3 +131,30 @@ async def test_a_pop3_deletion_reaches_an_idle_imap_session(daemon: MailDaemon) 
         await until(reader, b"c")
     finally:
         writer.close()
+
+
+async def test_stop_with_sessions_idling_and_mid_command_is_clean(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = config(tmp_path / "state")
+    add_users(cfg)
+    d = MailDaemon(cfg, threads=4, idle_poll=5.0)
+    d.ports = await d.start()  # type: ignore[attr-defined]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port(d, "imap"))
+    await line(reader)
+    writer.write(b"a LOGIN bob@hamburger.edu bob-in-hamburg\r\nb SELECT INBOX\r\nc IDLE\r\n")
+    await until(reader, b"b")
+    assert (await line(reader)).startswith(b"+ ")
+    other, other_writer = await asyncio.open_connection("127.0.0.1", port(d, "pop3"))
+    await line(other)
+    other_writer.write(b"USER bob@hamburger.edu\r\n")  # half way through a login
+    await line(other)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    await d.stop()
+    assert loop.time() - start < 3.0
+    assert await asyncio.wait_for(reader.read(), 2.0) == b"* BYE Server shutting down\r\n"
+    assert d.ctx is not None and d.ctx.session_counts() == {}
+    assert [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []
+    writer.close()
+    other_writer.close()
