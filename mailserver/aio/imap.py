@@ -3,7 +3,7 @@
 The framer is minternet.framing.Lines with literals: a frame is one whole command (or a SASL
 line, or IDLE's DONE); a synchronising literal comes as a LiteralRequest, which the session
 accepts (`+`) or refuses (tagged NO) before the client sends it. The session's actions are
-carried out in order, as /work/briefs' interface says:
+carried out in order, as mailserver/imap/actions.py describes them:
 
 - `Send` writes; `Stream` pulls chunks in a worker thread, ~64 KiB a batch, and waits for the
   peer to read before pulling more; `Log` is a log line with the peer;
@@ -50,7 +50,8 @@ from minternet.stream import Connection, StreamHandler, StreamLimits, StreamList
 log = logging.getLogger(__name__)
 
 STREAM_BATCH = 64 * 1024  # octets of a Stream pulled per trip to the worker threads
-DRAIN_POLL = 0.005  # seconds between looks at a peer that does not read yet
+DRAIN_POLL = 0.005  # seconds before the first look at a peer that does not read yet,
+MAX_DRAIN_POLL = 0.1  # doubling up to this
 REFUSAL = b"* BYE Too many connections, try later\r\n"
 
 
@@ -207,8 +208,10 @@ class ImapHandler(StreamHandler[bytes | LiteralRequest]):
             conn.write(b"".join(batch))
             # The peer reads what we write before we pull more; one that never reads is
             # aborted by the listener at its deadline, which ends this loop.
+            pause = DRAIN_POLL
             while conn.write_paused and not conn.closing:
-                await asyncio.sleep(DRAIN_POLL)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, MAX_DRAIN_POLL)
 
     async def _check(self, user: bytes, password: bytes, mechanism: str) -> list[Action]:
         ctx, conn = self.ctx, self.conn
