@@ -262,3 +262,20 @@ async def test_after_login_the_imap_idle_timeout_counts_and_idle_restarts_it(
     assert await command(client, b"DONE\r\n") == b"c OK IDLE terminated\r\n"
     assert await line(client[0], 3.0) == b"* BYE Autologout; idle for too long\r\n"
     client[1].close()
+
+
+async def test_a_stream_waits_for_a_client_that_reads_late(daemon: MailDaemon) -> None:
+    client = await connect(daemon)
+    await login(client)
+    size = 8_000_000  # far over the socket buffers: the shell must wait for the reader
+    client[1].write(b"b FETCH %d\r\n" % size)
+    await asyncio.sleep(0.5)
+    assert await line(client[0]) == b"* 1 FETCH (BODY[] {%d}\r\n" % size
+    got = 0
+    while got < size:
+        chunk = await asyncio.wait_for(client[0].read(min(65536, size - got)), 10.0)
+        assert chunk and chunk == b"x" * len(chunk)
+        got += len(chunk)
+    assert await line(client[0]) == b")\r\n"
+    assert await line(client[0]) == b"b OK FETCH done\r\n"
+    client[1].close()
