@@ -164,9 +164,10 @@ class Pop3Handler(StreamHandler[bytes]):
         if address is None:
             return await ctx.run(self.session.password_checked, None, None)
         if not ctx.acquire_session(address):
-            conn.log.info("%s: login refused for %s: %d sessions already", kind, address,
-                          ctx.sessions(address))  # fmt: skip
-            return await ctx.run(self.session.password_checked, None, None)
+            count = ctx.sessions(address)
+            conn.log.info("%s: login refused for %s: %d sessions already", kind, address, count)
+            why = f"{count} sessions of this user already: log out of another one"
+            return await ctx.run(self.session.password_checked, None, None, why)
         self.user = address
         try:
             store = await ctx.run(ctx.user_store, address)
