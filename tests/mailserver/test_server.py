@@ -274,3 +274,24 @@ async def test_pop3_login_timeout(daemon: MailDaemon) -> None:
     assert rest.endswith(b".\r\n-ERR timed out, closing\r\n")
     assert loop.time() - start >= 0.3
     writer.close()
+
+
+async def test_start_reconciles_every_store_and_logs_what_it_changed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = config(tmp_path / "state")
+    add_users(cfg)
+    maildir = cfg.paths().mail / "hamburger.edu" / "bob" / "Maildir"
+    for sub in ("new", "cur", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    (maildir / "new" / "1700000000.M1P1.elsewhere").write_bytes(b"Subject: by hand\r\n\r\nhi\r\n")
+    caplog.set_level("INFO", logger="mailserver")
+    d = MailDaemon(cfg, imap_factory=FakeFactory(), threads=2)
+    await d.start()
+    try:
+        lines = [r.getMessage() for r in caplog.records if r.name == "mailserver"]
+        reconciled = [m for m in lines if m.startswith("store of bob@hamburger.edu reconciled: ")]
+        assert len(reconciled) == 1 and "adopted 1" in reconciled[0], lines
+        assert inbox(d, "bob@hamburger.edu") == [b"Subject: by hand\r\n\r\nhi\r\n"]
+    finally:
+        await d.stop()
