@@ -21,8 +21,8 @@ request framer is minternet/http11.py.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 F_co = TypeVar("F_co", covariant=True)

@@ -186,7 +186,7 @@ def test_a_literal_limit_per_command_keeps_small_literals_small():
     assert framer.next_frame() == LiteralRequest(51, b"d APPEND INBOX {51}\r\n", False)
     framer.reject_literal()
     framer.feed(b"e LOGIN {6+}\r\n")
-    with pytest.raises(FramingError, match="^non-synchronising literal of 6 octets: too big$"):
+    with pytest.raises(FramingError, match=r"^non-synchronising literal of 6 octets: too big$"):
         framer.next_frame()
 
 
