@@ -2,7 +2,8 @@
 
 Values are Python values (the contract with mime.py and the store): None is NIL, an int a
 number, bytes or str a string, a list or tuple a parenthesised list, `Atom` a bare atom or
-flag, and `Raw` bytes already encoded (a cached ENVELOPE, a flag list) copied as they are.
+flag, `Raw` bytes already encoded (a cached ENVELOPE, a flag list) copied as they are, and a
+memoryview message content (BODY[section], RFC822...), always a literal (see `literal`).
 
 A string is quoted only when that is safe: at most QUOTED_MAX octets of 7-bit text without
 CR, LF or NUL; otherwise it is a literal (8-bit text, line breaks, long values). NUL may not
@@ -34,6 +35,7 @@ __all__ = [
     "flags",
     "internaldate",
     "list_response",
+    "literal",
     "mailbox_name",
     "search",
     "status_response",
@@ -72,6 +74,19 @@ def string(b: bytes) -> bytes:
     return b"{%d}\r\n" % len(b) + b
 
 
+def literal(b: bytes | memoryview) -> bytes:
+    """Message content (BODY[section], RFC822...): a literal whatever its length or octets, as
+    Dovecot sends it and as clients such as curl expect (curl reads a FETCH body only from a
+    literal); the empty string is `""` (RFC 3501's author's advice for an empty section).
+    NUL is sent as 0x80, as in `string`."""
+    if not b:
+        return b'""'
+    data = b.tobytes() if isinstance(b, memoryview) else b
+    if 0 in data:
+        data = data.replace(b"\x00", b"\x80")
+    return b"{%d}\r\n" % len(data) + data
+
+
 def astring(b: bytes) -> bytes:
     """An astring: bare when every octet is an ASTRING-CHAR (and it is not NIL), else string."""
     if b and b.upper() != b"NIL" and not b.translate(None, _ASTRING_CHARS):
@@ -107,6 +122,8 @@ def value(v: object) -> bytes:
         return v  # type: ignore[return-value]
     if t is Atom:
         return v.encode()  # type: ignore[attr-defined, no-any-return]
+    if t is memoryview:
+        return literal(v)  # type: ignore[arg-type]
     if t is str:
         return string(v.encode())  # type: ignore[attr-defined]
     raise TypeError(f"no IMAP form for {t.__name__}")

@@ -16,6 +16,9 @@ from array import array
 from collections.abc import Iterable, Sequence
 from typing import Any, BinaryIO
 
+from mailserver.message.errors import MessageError
+from mailserver.message.summary import Summary
+
 from . import flags as fl
 from . import maildir, names
 from .base import SUMMARY_COLUMNS, MailboxRow, UserBase
@@ -24,6 +27,11 @@ from .records import Changes, CopyResult, MessageFile, MessageMeta, Pop3Entry, S
 
 _META = "uid, size, internaldate, flags, keywords, modseq"
 _IN_CHUNK = 500  # UIDs per "uid IN (...)" query
+# A message's summary blob beside its UID (NULL when none is cached), for _rows.
+_BLOB = (
+    "uid, (SELECT blob FROM summaries s"
+    " WHERE s.mailbox_id = messages.mailbox_id AND s.uid = messages.uid)"
+)
 
 
 _FLAG_NAMES: dict[tuple[int, str], tuple[str, ...]] = {}  # most messages share a few flag sets
@@ -48,6 +56,17 @@ def _meta(row: Sequence[Any]) -> MessageMeta:
         modseq=modseq,
         flags=_flag_names(bits, keywords),
     )
+
+
+def _decoded(blob: object) -> Summary | None:
+    """A cached blob as a Summary; None when there is none or it is not one (then the caller
+    computes it again: a blob of an older version or a damaged index is never an error)."""
+    if not isinstance(blob, bytes):
+        return None
+    try:
+        return Summary.from_bytes(blob)
+    except MessageError:
+        return None
 
 
 def _folded(keywords: Iterable[str]) -> frozenset[str]:
@@ -183,6 +202,46 @@ class MessageOps(UserBase):
                 )
             row = (box.id, uid, *computed)
         return dict(zip(("blob", *SUMMARY_COLUMNS), row[2:], strict=True))
+
+    def summaries(self, mailbox: str, uids: Iterable[int]) -> dict[int, Summary]:
+        """The Summaries of `uids` (FETCH ENVELOPE/BODYSTRUCTURE, SEARCH SENT* over many
+        messages), read with one query per _IN_CHUNK UIDs. One not cached, or whose blob is
+        not a Summary, is computed from the message and stored, as `summary` does. A UID left
+        out has none: unknown or expunged, its file vanished, or no summarize function (or
+        one that failed). Every Summary asked for is held at once: ask in batches."""
+        want = sorted(set(uids))
+        found: dict[int, Summary] = {}
+        missing: list[int] = []
+        with self._read() as db:
+            box = self._row(db, mailbox)
+            for i in range(0, len(want), _IN_CHUNK):
+                for uid, blob in self._rows(db, box, want[i : i + _IN_CHUNK], _BLOB):
+                    summary = _decoded(blob)
+                    if summary is None:
+                        missing.append(uid)
+                    else:
+                        found[uid] = summary
+        if not missing or self.summarize is None:
+            return found
+        rows = []
+        for uid in missing:
+            try:
+                computed = self._summary_row(self.read_message(mailbox, uid))
+            except StoreError:  # expunged, or its file vanished, since the query
+                continue
+            summary = None if computed is None else _decoded(computed[0])
+            if computed is not None and summary is not None:
+                found[uid] = summary
+                rows.append((box.id, uid, *computed, box.id, uid))
+        if rows:
+            with self._write() as db:
+                # not for a message expunged meanwhile: its row would outlive it
+                db.executemany(
+                    "INSERT OR REPLACE INTO summaries SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+                    " WHERE EXISTS (SELECT 1 FROM messages WHERE mailbox_id = ? AND uid = ?)",
+                    rows,
+                )
+        return found
 
     # -- flags -----------------------------------------------------------------------------
 

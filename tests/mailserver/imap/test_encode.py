@@ -334,3 +334,15 @@ def test_list_response_with_two_extended_items():
         )
         == b'* LIST () "/" a ("CHILDINFO" ("SUBSCRIBED") "OLDNAME" ("b"))\r\n'
     )
+
+
+def test_message_content_is_always_a_literal():
+    assert encode.literal(b"hi") == b"{2}\r\nhi"
+    assert encode.literal(memoryview(b"a\x00b")) == b"{3}\r\na\x80b"
+    assert encode.literal(b"") == b'""'
+    assert encode.literal(memoryview(b"")) == b'""'
+    assert value(memoryview(b"short")) == b"{5}\r\nshort"
+    assert value(memoryview(b"xyz")[1:]) == b"{2}\r\nyz"
+    assert encode.fetch(1, [(b"BODY[]", memoryview(b"x\r\n"))]) == (
+        b"* 1 FETCH (BODY[] {3}\r\nx\r\n)\r\n"
+    )

@@ -1,0 +1,121 @@
+"""FETCH's answer for one message (RFC 3501 §6.4.5, §7.4.2; RFC 7162 MODSEQ): the (name, value)
+pairs that `encode.fetch` writes, from the index data, the cached Summary and the raw message.
+
+The session asks first what a FETCH needs, so that it reads no more than that:
+`needs_summary` (ENVELOPE, BODY, BODYSTRUCTURE: the store's cached Summary has them, or the
+message is parsed when there is none), `needs_message` (BODY[section], RFC822...: the bytes),
+and `sets_seen` (the items that set \\Seen, §6.4.5). FLAGS, INTERNALDATE, RFC822.SIZE, UID and
+MODSEQ come from the index (MessageMeta) alone.
+
+Message content (BODY[section]<partial>, RFC822, RFC822.HEADER, RFC822.TEXT) is a memoryview
+slice of the stored message (no copy), which the encoder always writes as a literal. A part
+that does not exist, or a specifier that does not apply to a part (TEXT of a text/plain part),
+is the empty string, as RFC 3501's author advised and Dovecot does; a broken MIME structure
+still has the structure the parser's fallbacks give it, so no message makes FETCH fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from mailserver.imap import encode
+from mailserver.imap.fetchatt import FetchItem
+from mailserver.imap.fetchatt import Section as ItemSection
+from mailserver.message import Message, Section, Summary
+from mailserver.store.records import MessageMeta
+
+__all__ = ["fetch_values", "needs_message", "needs_summary", "sets_seen"]
+
+# Without a section, these come from the Summary (BODY is BODYSTRUCTURE without extensions).
+_SUMMARY_ITEMS = frozenset(("ENVELOPE", "BODY", "BODYSTRUCTURE"))
+# RFC 3501 §6.4.5: RFC822 is BODY[], RFC822.HEADER is BODY.PEEK[HEADER], RFC822.TEXT BODY[TEXT].
+_RFC822 = {
+    "RFC822": Section(),
+    "RFC822.HEADER": Section(text="HEADER"),
+    "RFC822.TEXT": Section(text="TEXT"),
+}
+_SEEN = frozenset(("RFC822", "RFC822.TEXT"))
+
+
+def needs_summary(items: Sequence[FetchItem]) -> bool:
+    """Whether an item is served from the Summary: ENVELOPE, BODY (no section), BODYSTRUCTURE."""
+    return any(i.section is None and i.name in _SUMMARY_ITEMS for i in items)
+
+
+def needs_message(items: Sequence[FetchItem]) -> bool:
+    """Whether an item needs the raw message: BODY[...], BODY.PEEK[...], RFC822, RFC822.HEADER,
+    RFC822.TEXT."""
+    return any(i.section is not None or i.name in _RFC822 for i in items)
+
+
+def sets_seen(items: Sequence[FetchItem]) -> bool:
+    """Whether fetching the items sets \\Seen (§6.4.5): BODY[...] without PEEK, RFC822,
+    RFC822.TEXT (not RFC822.HEADER, which is BODY.PEEK[HEADER])."""
+    return any((i.section is not None and not i.peek) or i.name in _SEEN for i in items)
+
+
+def fetch_values(
+    items: Sequence[FetchItem],
+    meta: MessageMeta,
+    *,
+    summary: Summary | None,
+    message: Message | None,
+    modseq: bool,
+) -> list[tuple[bytes, object]]:
+    """The (response name, value) pairs for `encode.fetch`, in the items' order; an item asked
+    twice is answered once. With `modseq` (CONDSTORE in use, RFC 7162 §3.1.4) MODSEQ is added
+    at the end when not asked. ENVELOPE, BODY and BODYSTRUCTURE come from `summary` when given,
+    else from `message`; content needs `message`. ValueError when what an item needs is
+    missing (the session's mistake, see needs_summary/needs_message)."""
+    out: list[tuple[bytes, object]] = []
+    names: set[bytes] = set()
+    for item in items:
+        name = item.response_name()
+        if name not in names:
+            names.add(name)
+            out.append((name, _value(item, meta, summary, message)))
+    if modseq and b"MODSEQ" not in names:
+        out.append((b"MODSEQ", [meta.modseq]))
+    return out
+
+
+def _value(
+    item: FetchItem, meta: MessageMeta, summary: Summary | None, message: Message | None
+) -> object:
+    name = item.name
+    if item.section is not None:
+        start, length = item.partial if item.partial is not None else (None, None)
+        return memoryview(_need(message, name).section(_section(item.section), start, length))
+    if name == "FLAGS":
+        return encode.flags(meta.flags)
+    if name == "UID":
+        return meta.uid
+    if name == "RFC822.SIZE":
+        return meta.size
+    if name == "INTERNALDATE":
+        return encode.internaldate(datetime.fromtimestamp(meta.internaldate, UTC))
+    if name == "MODSEQ":
+        return [meta.modseq]  # `MODSEQ (n)`, RFC 7162 §3.1.4
+    if name in _RFC822:
+        return memoryview(_need(message, name).section(_RFC822[name]))
+    if name == "ENVELOPE":
+        return summary.envelope if summary is not None else _need(message, name).envelope()
+    if name == "BODY":
+        return summary.body if summary is not None else _need(message, name).body()
+    if name == "BODYSTRUCTURE":
+        if summary is not None:
+            return summary.bodystructure
+        return _need(message, name).bodystructure()
+    raise ValueError(f"no FETCH item {name}")
+
+
+def _need(message: Message | None, name: str) -> Message:
+    if message is None:
+        raise ValueError(f"FETCH {name} needs the message")
+    return message
+
+
+def _section(s: ItemSection) -> Section:
+    """The parser's Section as the message core's (field names as bytes)."""
+    return Section(s.part, s.text, tuple(f.encode() for f in s.fields))

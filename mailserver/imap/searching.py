@@ -1,0 +1,217 @@
+"""SEARCH's evaluation (RFC 3501 §6.4.4, RFC 7162 §3.1.5): which messages a key tree matches.
+
+The tree (search.py) is compiled once per search into nested closures, each with a cost:
+index data (flags, size, numbers, internal date, modseq) costs nothing, the sent date needs
+the store's cached Summary, header and text keys need the raw message. An AND tries its keys
+cheapest first and an OR its cheaper side first, so a message is read only when the cheap
+keys did not already decide; what one message needs is loaded at most once per search, and
+forgotten when the next message is looked at (memory stays that of one message).
+
+Matching rules:
+- flags and keywords compare case-insensitively (as the store keeps keywords); \\Recent is
+  the session's own (a Candidate's `recent`);
+- BEFORE/ON/SINCE compare the internal date's day in UTC (the store keeps it in UTC);
+  SENTBEFORE/SENTON/SENTSINCE the Date: header's day as written, "disregarding time and
+  timezone" (§6.4.4); a message without a readable Date: matches none of them;
+- LARGER and SMALLER are strict; MODSEQ n matches modseq >= n;
+- sets: `*` is the highest sequence number (or UID); numbers beyond it name nothing (a search
+  never fails on them, unlike FETCH); `$` (SEARCHRES, not offered) names nothing;
+- header and text keys: case-insensitive substrings of the decoded text (mailserver.message
+  textsearch); an empty string matches every message with that header field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from mailserver.imap.search import (
+    All,
+    And,
+    DateKey,
+    FlagKey,
+    HeaderKey,
+    ModSeqKey,
+    Not,
+    Or,
+    SearchKey,
+    SeqKey,
+    SizeKey,
+    TextKey,
+)
+from mailserver.imap.seqset import Ranges
+from mailserver.message import Message, Summary
+from mailserver.store.records import MessageMeta
+
+__all__ = ["Candidate", "needs_message", "search"]
+
+_DAY = 86400
+_EPOCH = date(1970, 1, 1).toordinal()  # day ordinals of POSIX times: _EPOCH + t // _DAY
+# What a key needs, cheapest first.
+_META, _SUMMARY, _MESSAGE = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A message the search looks at: its sequence number, index data, and whether this
+    session holds its \\Recent."""
+
+    seq: int
+    meta: MessageMeta
+    recent: bool
+
+
+def needs_message(key: SearchKey) -> bool:
+    """Whether some message may have to be read: a header, BODY or TEXT key."""
+    return _compile(key, 0, 0)[0] == _MESSAGE
+
+
+def search(
+    key: SearchKey,
+    candidates: Sequence[Candidate],
+    *,
+    load_summary: Callable[[int], Summary | None],
+    load_message: Callable[[int], Message],
+    max_seq: int,
+    max_uid: int,
+) -> list[Candidate]:
+    """The candidates `key` matches, in their order. `load_summary(uid)` gives the cached
+    Summary (None when there is none: the message is read instead), `load_message(uid)` the
+    message; each is called at most once per message, and only when a key needs it. `max_seq`
+    and `max_uid` are what `*` stands for. Whatever they raise (a message file vanished) is
+    the caller's to answer."""
+    test = _compile(key, max_seq, max_uid)[1]
+    out = []
+    for candidate in candidates:
+        if test(_Target(candidate, load_summary, load_message)):
+            out.append(candidate)
+    return out
+
+
+class _Target:
+    """One candidate and what has been loaded of it."""
+
+    __slots__ = ("_load_message", "_load_summary", "_message", "_summary", "candidate", "meta")
+
+    def __init__(
+        self,
+        candidate: Candidate,
+        load_summary: Callable[[int], Summary | None],
+        load_message: Callable[[int], Message],
+    ) -> None:
+        self.candidate = candidate
+        self.meta = candidate.meta
+        self._load_summary = load_summary
+        self._load_message = load_message
+        self._summary: Summary | bool | None = False  # False: not loaded yet
+        self._message: Message | None = None
+
+    def message(self) -> Message:
+        if self._message is None:
+            self._message = self._load_message(self.meta.uid)
+        return self._message
+
+    def sent_day(self) -> int | None:
+        """The Date: header's day as written, as a proleptic ordinal; None without one."""
+        if self._summary is False:
+            self._summary = self._load_summary(self.meta.uid)
+        summary = self._summary
+        if isinstance(summary, Summary):
+            if summary.sent is None:
+                return None
+            return _EPOCH + (summary.sent + summary.sent_offset) // _DAY
+        sent = self.message().date()
+        return None if sent is None else sent.toordinal()
+
+
+Test = Callable[[_Target], bool]
+
+
+def _compile(key: SearchKey, max_seq: int, max_uid: int) -> tuple[int, Test]:
+    """(cost, test) for a key."""
+    if isinstance(key, And):
+        parts = sorted((_compile(k, max_seq, max_uid) for k in key.keys), key=_by_cost)
+        tests = tuple(t for _, t in parts)
+        return max((c for c, _ in parts), default=_META), lambda m: all(t(m) for t in tests)
+    if isinstance(key, Or):
+        a, b = sorted(
+            (_compile(key.left, max_seq, max_uid), _compile(key.right, max_seq, max_uid)),
+            key=_by_cost,
+        )
+        first, second = a[1], b[1]
+        return b[0], lambda m: first(m) or second(m)
+    if isinstance(key, Not):
+        cost, inner = _compile(key.key, max_seq, max_uid)
+        return cost, lambda m: not inner(m)
+    if isinstance(key, HeaderKey):
+        name, needle = key.field.encode(), key.value
+        return _MESSAGE, lambda m: m.message().header_matches(name, needle)
+    if isinstance(key, TextKey):
+        needle = key.value
+        if key.where == "BODY":
+            return _MESSAGE, lambda m: m.message().body_matches(needle)
+        return _MESSAGE, lambda m: m.message().text_matches(needle)
+    if isinstance(key, DateKey):
+        return _date(key)
+    return _META, _meta_test(key, max_seq, max_uid)
+
+
+def _by_cost(compiled: tuple[int, Test]) -> int:
+    return compiled[0]
+
+
+def _date(key: DateKey) -> tuple[int, Test]:
+    day = key.day.toordinal()
+    if key.op == "BEFORE":
+        ok: Callable[[int], bool] = lambda d: d < day  # noqa: E731
+    elif key.op == "ON":
+        ok = lambda d: d == day  # noqa: E731
+    else:
+        ok = lambda d: d >= day  # noqa: E731
+    if key.sent:
+
+        def sent(m: _Target) -> bool:
+            d = m.sent_day()
+            return d is not None and ok(d)
+
+        return _SUMMARY, sent
+    return _META, lambda m: ok(_EPOCH + m.meta.internaldate // _DAY)
+
+
+def _meta_test(key: SearchKey, max_seq: int, max_uid: int) -> Test:
+    """The test of a key that the index data answers."""
+    if isinstance(key, FlagKey):
+        flag, present = key.flag.lower(), key.present
+        if flag == "\\recent":
+            return lambda m: m.candidate.recent is present
+        folded: dict[tuple[str, ...], frozenset[str]] = {}  # most messages share a few
+
+        def has(m: _Target) -> bool:
+            flags = m.meta.flags
+            found = folded.get(flags)
+            if found is None:
+                found = folded[flags] = frozenset(f.lower() for f in flags)
+            return (flag in found) is present
+
+        return has
+    if isinstance(key, SizeKey):
+        size = key.size
+        if key.larger:
+            return lambda m: m.meta.size > size
+        return lambda m: m.meta.size < size
+    if isinstance(key, SeqKey):
+        numbers = (
+            Ranges(())
+            if key.seqset.saved
+            else key.seqset.resolve_uid(max_uid if key.uid else max_seq)
+        )
+        if key.uid:
+            return lambda m: m.meta.uid in numbers
+        return lambda m: m.candidate.seq in numbers
+    if isinstance(key, ModSeqKey):
+        modseq = key.modseq
+        return lambda m: m.meta.modseq >= modseq
+    if isinstance(key, All):
+        return lambda m: True
+    raise TypeError(f"not a search key: {key!r}")

@@ -1,0 +1,142 @@
+"""UserStore.summaries: the cached Summaries of many messages, read in chunks, computed and
+stored when missing or unreadable."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+
+import pytest
+
+from mailserver.message import Message, Summary, store_summary, summarize
+from mailserver.store import Store, StoreError, UserStore
+from mailserver.store import messages as ops
+from mailserver.store.base import Summarize
+from mailserver.store.errors import NONEXISTENT
+
+from .conftest import ADDRESS, SCRATCH, Clock, message
+
+
+@pytest.fixture
+def root() -> Iterator[str]:
+    path = tempfile.mkdtemp(prefix="summaries-test-", dir=SCRATCH)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def summarizing(root: str, clock: Clock) -> Iterator[UserStore]:
+    store = Store(root, clock=clock, host="h", summarize=store_summary)
+    yield store.user(ADDRESS)
+    store.close()
+
+
+def expected(n: int) -> Summary:
+    return summarize(Message(message(n)))
+
+
+def blob_of(user: UserStore, uid: int) -> object:
+    row = user.db.execute("SELECT blob FROM summaries WHERE uid = ?", (uid,)).fetchone()
+    return None if row is None else row[0]
+
+
+def test_cached_summaries_of_the_uids_asked_unknown_ones_left_out(summarizing: UserStore) -> None:
+    uids = [summarizing.deliver("INBOX", message(n)) for n in range(4)]
+    got = summarizing.summaries("INBOX", [uids[3], uids[0], 999, uids[0]])
+    assert got == {uids[0]: expected(0), uids[3]: expected(3)}
+    assert list(got) == [uids[0], uids[3]]
+    assert summarizing.summaries("INBOX", []) == {}
+    assert summarizing.summaries("Archive", uids) == {}
+
+
+def test_unknown_mailbox(summarizing: UserStore) -> None:
+    with pytest.raises(StoreError, match="no mailbox 'Nope'") as info:
+        summarizing.summaries("Nope", [1])
+    assert info.value.code == NONEXISTENT
+
+
+def test_missing_ones_are_computed_and_stored(root: str, clock: Clock) -> None:
+    plain = Store(root, clock=clock, host="h")
+    user = plain.user(ADDRESS)
+    uids = [user.deliver("INBOX", message(n)) for n in range(3)]
+    assert user.summaries("INBOX", uids) == {}  # no summarize function: nothing to give
+    plain.close()
+    store = Store(root, clock=clock, host="h", summarize=store_summary)
+    user = store.user(ADDRESS)
+    assert blob_of(user, uids[1]) is None
+    assert user.summaries("INBOX", uids[1:]) == {uids[1]: expected(1), uids[2]: expected(2)}
+    assert blob_of(user, uids[1]) == expected(1).to_bytes()
+    assert blob_of(user, uids[0]) is None  # not asked, not computed
+    assert user.summary("INBOX", uids[2]) == store_summary(message(2))
+    store.close()
+
+
+@pytest.mark.parametrize("blob", [b"\x00\xff garbage", b"\x93\x01\x02\x03", None, "text"])
+def test_an_unreadable_blob_is_computed_again(summarizing: UserStore, blob: object) -> None:
+    uid = summarizing.deliver("INBOX", message(5))
+    summarizing.db.execute("UPDATE summaries SET blob = ?", (blob,))
+    assert summarizing.summaries("INBOX", [uid]) == {uid: expected(5)}
+    assert blob_of(summarizing, uid) == expected(5).to_bytes()
+
+
+def test_one_query_per_chunk(summarizing: UserStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    uids = [summarizing.deliver("INBOX", message(n)) for n in range(5)]
+    monkeypatch.setattr(ops, "_IN_CHUNK", 2)
+    queries: list[str] = []
+    summarizing.db.set_trace_callback(queries.append)
+    got = summarizing.summaries("INBOX", uids)
+    summarizing.db.set_trace_callback(None)
+    assert got == {u: expected(n) for n, u in enumerate(uids)}
+    reads = [q for q in queries if "SELECT blob FROM summaries" in q]
+    assert [q.count(" IN (") for q in reads] == [1, 1, 1]
+    assert not [q for q in queries if "INSERT" in q]  # all were cached
+
+
+def test_a_vanished_file_is_left_out(root: str, clock: Clock) -> None:
+    plain = Store(root, clock=clock, host="h")
+    user = plain.user(ADDRESS)
+    a, b = user.deliver("INBOX", message(1)), user.deliver("INBOX", message(2))
+    os.unlink(user.message_file("INBOX", a).path)
+    plain.close()
+    store = Store(root, clock=clock, host="h", summarize=store_summary)
+    user = store.user(ADDRESS)
+    assert user.summaries("INBOX", [a, b]) == {b: expected(2)}
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("broken", "blob"),
+    [
+        (lambda data: 1 / 0, None),
+        (lambda data: {"blob": b"not a summary"}, b"not a summary"),
+        (lambda data: {"subject": "no blob"}, None),
+    ],
+)
+def test_no_summary_from_a_summarizer_that_gives_none(
+    root: str, clock: Clock, broken: Summarize, blob: bytes | None
+) -> None:
+    store = Store(root, clock=clock, host="h", summarize=broken)
+    user = store.user(ADDRESS)
+    uid = user.deliver("INBOX", message(1))
+    assert user.summaries("INBOX", [uid]) == {}
+    assert blob_of(user, uid) == blob
+    store.close()
+
+
+def test_a_message_expunged_while_computing_gets_no_row(
+    summarizing: UserStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uid = summarizing.deliver("INBOX", message(1), ["\\Deleted"])
+    summarizing.db.execute("DELETE FROM summaries")
+    read = summarizing.read_message
+
+    def read_then_expunge(mailbox: str, u: int) -> bytes:
+        data = read(mailbox, u)
+        summarizing.expunge(mailbox)
+        return data
+
+    monkeypatch.setattr(summarizing, "read_message", read_then_expunge)
+    assert summarizing.summaries("INBOX", [uid]) == {uid: expected(1)}
+    assert summarizing.db.execute("SELECT count(*) FROM summaries").fetchone() == (0,)
