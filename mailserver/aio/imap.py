@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, Protocol
 
@@ -53,6 +54,7 @@ STREAM_BATCH = 64 * 1024  # octets of a Stream pulled per trip to the worker thr
 DRAIN_POLL = 0.005  # seconds before the first look at a peer that does not read yet,
 MAX_DRAIN_POLL = 0.1  # doubling up to this
 REFUSAL = b"* BYE Too many connections, try later\r\n"
+_APPEND = re.compile(rb"[^ \r\n]+ APPEND ", re.IGNORECASE)  # a tag, then APPEND
 
 
 class Session(Protocol):
@@ -105,6 +107,7 @@ class ImapHandler(StreamHandler[bytes | LiteralRequest]):
             max_line=limits.max_line,
             literals=True,
             max_literal=max(limits.max_literal, limits.max_message_size),
+            literal_limit=self._literal_limit,
         )
         self.session = server.factory(conn.tls)
         self.lock = asyncio.Lock()  # one session call at a time
@@ -115,6 +118,16 @@ class ImapHandler(StreamHandler[bytes | LiteralRequest]):
         self.busy = False
         self.closed = False
         self.deadline = Deadline(self._timeout, self._expired, lambda: self.busy)
+
+    def _literal_limit(self, command: bytes) -> int:
+        """The largest literal the framer takes in `command` (so far): a message once logged
+        in and in APPEND, else max_literal. A non-synchronising literal over it closes the
+        connection (RFC 7888 §4: it is already on its way); a synchronising one is refused by
+        the session before it is sent."""
+        limits = self.ctx.config.limits
+        if self.user is not None and _APPEND.match(command):
+            return max(limits.max_literal, limits.max_message_size)
+        return limits.max_literal
 
     # -- deadlines ----------------------------------------------------------------------
 

@@ -279,3 +279,29 @@ async def test_a_stream_waits_for_a_client_that_reads_late(daemon: MailDaemon) -
     assert await line(client[0]) == b")\r\n"
     assert await line(client[0]) == b"b OK FETCH done\r\n"
     client[1].close()
+
+
+async def test_a_non_synchronising_literal_over_the_limit_closes_with_the_reason(
+    daemon: MailDaemon,
+) -> None:
+    reader, writer = await connect(daemon)
+    # before login, even in APPEND, a literal is at most max_literal (64 KiB)
+    writer.write(b"a APPEND INBOX {70000+}\r\n")
+    assert await line(reader) == b"* BYE non-synchronising literal of 70000 octets: too big\r\n"
+    assert await line(reader) == b""
+    writer.close()
+
+
+async def test_after_login_append_takes_a_big_non_synchronising_literal(
+    daemon: MailDaemon,
+) -> None:
+    client = await connect(daemon)
+    await login(client)
+    message = b"x" * 70000
+    assert await command(client, b"b APPEND INBOX {70000+}\r\n" + message + b"\r\n") == (
+        b"b OK APPEND %d\r\n" % (len(b"b APPEND INBOX {70000+}\r\n") + 70000 + 2)
+    )
+    reader, writer = client
+    writer.write(b"c SEARCH {70000+}\r\n")  # not APPEND: max_literal
+    assert await line(reader) == b"* BYE non-synchronising literal of 70000 octets: too big\r\n"
+    writer.close()
