@@ -34,7 +34,7 @@ from mailserver.aio.smtp import MxServer
 from mailserver.config import MailConfig
 from mailserver.imap import session as imapsession
 from mailserver.message import store_summary
-from mailserver.store import Delivery, ReconcileReport, Store
+from mailserver.store import Delivery, ReconcileReport, Store, StoreError
 from mailserver.users import UserDb, UserError, normalise
 from minternet import pki
 from minternet.control import ControlServer
@@ -315,6 +315,6 @@ def serve(args: argparse.Namespace) -> int:
     daemon = MailDaemon(cfg, control=control, name=args.name)
     try:
         return service.run(daemon, ready_file=args.ready_file)
-    except (UserError, ValueError) as e:
+    except (UserError, StoreError, ValueError) as e:  # the users file, the store, the cert
         log.error("cannot start: %s", e)
         return 1

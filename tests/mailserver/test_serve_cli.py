@@ -57,3 +57,19 @@ def test_serve_runs_the_daemon_with_the_config_and_control(tmp_path: Path) -> No
     assert daemon.config.hostname == "mail.example.org"
     assert daemon.config.state_dir == str(tmp_path / "mailstate")  # relative to the file
     assert kwargs == {"ready_file": str(tmp_path / "ready")}
+
+
+def test_a_users_file_that_cannot_be_read_stops_the_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "mail.toml"
+    path.write_text(
+        'hostname = "mail.example.org"\ndomains = ["example.org"]\nstate_dir = "s"\n'
+        '[listen]\nsmtp = "127.0.0.1:31998"\n'
+    )
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "users").write_text("not a users line\n")
+    assert cli.main(["serve", "--config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert " mailserver ERROR cannot start: " in err and "users" in err
+    assert "Traceback" not in err
