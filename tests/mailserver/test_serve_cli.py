@@ -69,7 +69,9 @@ def test_a_users_file_that_cannot_be_read_stops_the_start(
     )
     (tmp_path / "s").mkdir()
     (tmp_path / "s" / "users").write_text("not a users line\n")
-    assert cli.main(["serve", "--config", str(path)]) == 1
+    # the real service.run, without its process-wide settings (uvloop's policy, the gc's)
+    with mock.patch("minternet.service.tune_gc"), mock.patch("minternet.service.install_uvloop"):
+        assert cli.main(["serve", "--config", str(path)]) == 1
     err = capsys.readouterr().err
     assert " mailserver ERROR cannot start: " in err and "users" in err
     assert "Traceback" not in err
