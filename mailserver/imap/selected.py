@@ -255,7 +255,7 @@ def search(view: View, cmd: Search) -> Reply:
     candidates = [
         searching.Candidate(seq=i + 1, meta=metas[u], recent=u in view.recent)
         for i, u in enumerate(view.uids)
-        if u in metas and u not in view.gone
+        if u in metas  # not expunged (whether the client knows yet or not)
     ]
     load_summary, load_message = _loaders(store, view.name)
     found = searching.search(
@@ -340,8 +340,6 @@ def expunge(view: View, cmd: Expunge) -> Reply:
     if view.readonly:
         return [], _no(cmd.tag, READ_ONLY)
     only = None if cmd.uids is None else view.resolve(cmd.uids, True)
-    if only is not None and not only:
-        return [], _ok(cmd.tag, "EXPUNGE completed")
     gone = view.store.expunge(view.name, only)
     if not gone:
         return [], _ok(cmd.tag, "EXPUNGE completed")

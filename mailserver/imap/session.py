@@ -354,7 +354,7 @@ class Session:
     def _finish(self, cmd: Command, tagged: bytes) -> list[Action]:
         """The selected mailbox's updates, then the tagged line. EXPUNGE responses wait
         while FETCH, STORE or SEARCH by sequence number is answered (RFC 3501 §7.4.1)."""
-        if self.view is None or cmd.name in ("SELECT", "EXAMINE"):
+        if self.view is None:
             return [Send(data=tagged)]
         return self._with_updates(tagged, expunges=_expunges_ok(cmd))
 

@@ -95,6 +95,7 @@ def test_login_asks_the_shell_to_check_the_password(store: Store):
     assert session.receive(b"x NOOP\r\n") == [
         Send(data=b"x BAD wait for the password to finish\r\n")
     ]
+    assert session.receive(b"\r\n") == [Send(data=b"* BAD wait for the password to finish\r\n")]
     assert session.login_result(BOB, store.user(BOB)) == [Send(data=LOGGED_IN)]
     assert session.authenticated and session.address == BOB
     assert session.state is State.AUTHENTICATED
@@ -459,6 +460,7 @@ def test_a_nonsynchronising_literal_over_the_cap_is_refused(client: Client):
     assert client(b"e APPEND INBOX {1001+}\r\n" + big) == (
         b"e OK [APPENDUID 1700000000 1] APPEND completed\r\n"
     )
+    assert client(b"{1001+}\r\n" + big) == b"* BAD [TOOBIG] literal over the 1000-octet limit\r\n"
     assert client(b"f SEARCH TEXT {1001+}\r\n" + big) == (
         b"f BAD [TOOBIG] literal over the 1000-octet limit\r\n"
     )

@@ -277,3 +277,27 @@ def test_a_failing_check_while_idling_is_logged_and_idle_goes_on(
     monkeypatch.undo()
     deliver(store, 4)
     assert a(b"DONE") == b"* 4 EXISTS\r\n* 4 RECENT\r\nI OK IDLE terminated\r\n"
+
+
+def test_announced_expunges_are_forgotten(pair: tuple[Client, Client]):
+    a, b = pair
+    b(b"b1 STORE 1 +FLAGS.SILENT (\\Deleted)")
+    b(b"b2 EXPUNGE")
+    a(b"a1 FETCH 1 UID")
+    view = a.session.view
+    assert view is not None and view.gone == {1}
+    a(b"a2 NOOP")
+    assert view.gone == set()
+
+
+def test_recent_counts_only_new_mail_still_there(pair: tuple[Client, Client], store: Store):
+    a, b = pair
+    deliver(store, 4)
+    deliver(store, 5, flags=("\\Deleted",))
+    b(b"b1 NOOP")  # B sees both and claims their \Recent
+    assert b(b"b2 UID EXPUNGE 5") == b"* 5 EXPUNGE\r\nb2 OK EXPUNGE completed\r\n"
+    deliver(store, 6)
+    deliver(store, 7, flags=("\\Deleted",))
+    store.user(BOB).expunge("INBOX", [7])  # before anyone claimed 6 and 7
+    assert a(b"a1 NOOP") == b"* 5 EXISTS\r\n* 4 RECENT\r\na1 OK NOOP completed\r\n"
+    assert a(b"a2 SEARCH RECENT") == b"* SEARCH 1 2 3 5\r\na2 OK SEARCH completed\r\n"

@@ -489,3 +489,41 @@ def test_renaming_the_selected_inbox_empties_it(client: Client):
     assert client(b"s STATUS Old (MESSAGES)") == (
         b"* STATUS Old (MESSAGES 3)\r\ns OK STATUS completed\r\n"
     )
+
+
+def test_envelope_from_the_summary_reads_no_file(
+    client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
+):
+    store.user(BOB).summaries("INBOX", [1, 2, 3])  # cached at delivery already; made sure
+
+    def no_reading(mailbox: str, uid: int) -> bytes:
+        raise AssertionError("read the message file")
+
+    monkeypatch.setattr(store.user(BOB), "read_message", no_reading)
+    out = client(b"f FETCH 1:3 (FLAGS ENVELOPE)")
+    assert out.count(b" FETCH (FLAGS (\\Recent) ENVELOPE (") == 3
+    assert out.endswith(b"f OK FETCH completed\r\n")
+
+
+def test_without_summaries_the_envelope_comes_from_the_message():
+    import shutil
+    import tempfile
+
+    from mailserver.store import Store as PlainStore
+    from tests.mailserver.imap.session_kit import SCRATCH, Clock
+
+    root = tempfile.mkdtemp(prefix="imap-session-", dir=SCRATCH)
+    store = PlainStore(root, clock=Clock(), host="mx.test")
+    try:
+        deliver(store, 1)
+        c = Client(store)
+        c.select()
+        assert c(b"f FETCH 1 (ENVELOPE)") == (
+            b'* 1 FETCH (ENVELOPE ("Tue, 14 Nov 2023 10:00:00 +0100" "msg 1" (("Alice" NIL'
+            b' "alice" "crepes.fr")) (("Alice" NIL "alice" "crepes.fr")) (("Alice" NIL "alice"'
+            b' "crepes.fr")) ((NIL NIL "bob" "hamburger.edu")) NIL NIL NIL "<m1@crepes.fr>"))\r\n'
+            b"f OK FETCH completed\r\n"
+        )
+    finally:
+        store.close()
+        shutil.rmtree(root, ignore_errors=True)
