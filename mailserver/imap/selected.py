@@ -10,6 +10,7 @@ resolves the sets, reads the store, sets \\Seen and numbers the answers.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 
 from mailserver.imap import encode, fetching, mailboxes, searching
@@ -257,7 +258,7 @@ def search(view: View, cmd: Search) -> Reply:
         for i, u in enumerate(view.uids)
         if u in metas  # not expunged (whether the client knows yet or not)
     ]
-    load_summary, load_message = _loaders(store, view.name)
+    load_summary, load_message = _loaders(store, view.name, [c.meta.uid for c in candidates])
     found = searching.search(
         cmd.key,
         candidates,
@@ -287,10 +288,21 @@ def search(view: View, cmd: Search) -> Reply:
 
 
 def _loaders(
-    store: UserStore, mailbox: str
+    store: UserStore, mailbox: str, uids: list[int]
 ) -> tuple[Callable[[int], Summary | None], Callable[[int], Message]]:
+    """SEARCH's loaders. Summaries are read BATCH at a time from the one asked for on
+    (searching.py asks in candidate order), the previous batch dropped: one index query per
+    BATCH messages instead of one per message, and memory bounded."""
+    batch: dict[int, Summary | None] = {}
+
     def load_summary(uid: int) -> Summary | None:
-        return store.summaries(mailbox, [uid]).get(uid)
+        if uid not in batch:
+            batch.clear()
+            at = bisect_left(uids, uid)
+            wanted = uids[at : at + BATCH]  # uid is one of the candidates
+            found = store.summaries(mailbox, wanted)
+            batch.update((u, found.get(u)) for u in wanted)
+        return batch.get(uid)
 
     def load_message(uid: int) -> Message:
         return Message(store.read_message(mailbox, uid))

@@ -527,3 +527,27 @@ def test_without_summaries_the_envelope_comes_from_the_message():
     finally:
         store.close()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_search_reads_summaries_in_batches(
+    client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(selected, "BATCH", 2)
+    user = store.user(BOB)
+    asked: list[list[int]] = []
+    real = user.summaries
+
+    def counting(mailbox: str, uids: list[int]) -> object:
+        asked.append(list(uids))
+        return real(mailbox, uids)
+
+    monkeypatch.setattr(user, "summaries", counting)
+    assert client(b"s SEARCH SENTSINCE 1-Jan-2020") == (
+        b"* SEARCH 1 2 3\r\ns OK SEARCH completed\r\n"
+    )
+    assert asked == [[1, 2], [3]]
+    asked.clear()
+    assert client(b"t SEARCH 2:3 SENTON 14-Nov-2023") == (
+        b"* SEARCH 2 3\r\nt OK SEARCH completed\r\n"
+    )
+    assert asked == [[2, 3]]
