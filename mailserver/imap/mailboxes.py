@@ -207,8 +207,7 @@ def _list_subscribed(store: UserStore, cmd: ListMailboxes, patterns: list[str]) 
             attrs.append(e.special_use)
         extended = () if e.exists else (("CHILDINFO", [b"SUBSCRIBED"]),)
         out += encode.list_response("LIST", attrs, SEP, e.name, extended=extended)
-        if e.name in existing:
-            out += _status(store, cmd, e)
+        out += _status(store, cmd, e)  # none for a name that does not exist
     return out
 
 

@@ -145,6 +145,9 @@ def test_list_subscribed_and_recursivematch(client: Client):
         b'* LIST (\\Subscribed \\Trash) "/" Trash\r\n'
         b"e OK LIST completed\r\n"
     )
+    assert client(b'g LIST (SUBSCRIBED) "" G* RETURN (STATUS (MESSAGES))') == (
+        b'* LIST (\\NonExistent \\Subscribed) "/" Gone\r\ng OK LIST completed\r\n'
+    )
     assert client(b'f LIST (SUBSCRIBED) "" Lists/* RETURN (STATUS (MESSAGES))') == (
         b'* LIST (\\Subscribed) "/" Lists/rust\r\n'
         b"* STATUS Lists/rust (MESSAGES 0)\r\n"
