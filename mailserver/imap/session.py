@@ -665,6 +665,3 @@ _HANDLERS: dict[str, Handler] = {
     "COPY": Session._selected_command,
     "MOVE": Session._selected_command,
 }
-
-# Stream is part of the interface (a FETCH answer); re-exported with the other actions.
-_ = Stream
