@@ -21,6 +21,7 @@ request framer is minternet/http11.py.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -116,6 +117,10 @@ class Lines:
     as a LiteralRequest like any other: the protocol refuses it before the client sends it.
     A bare LF ends nothing: lines end at CRLF only (RFC 9051 §2.2, RFC 5321 §2.3.8), unless
     `bare_lf` (a line protocol for people and scripts: `echo stats | nc`), where LF ends a line.
+
+    `literal_limit`, when given, is asked the limit of each literal with the command so far (up
+    to its `{n}`): IMAP's APPEND takes a message as big as the server accepts, while a literal
+    anywhere else (a password, a search string) stays small, even a non-synchronising one.
     """
 
     __slots__ = (
@@ -125,6 +130,7 @@ class Lines:
         "_eol",
         "_literal_left",
         "_scan",
+        "literal_limit",
         "literals",
         "max_command",
         "max_line",
@@ -139,11 +145,13 @@ class Lines:
         max_literal: int = 0,
         max_command: int | None = None,
         bare_lf: bool = False,
+        literal_limit: Callable[[bytes], int] | None = None,
     ) -> None:
         self.max_line = max_line
         self._eol = b"\n" if bare_lf else b"\r\n"
         self.literals = literals
         self.max_literal = max_literal
+        self.literal_limit = literal_limit
         self.max_command = max_command if max_command is not None else max_line + 2 + max_literal
         self._buf = bytearray()
         self._command = bytearray()  # the lines and literals of the command so far
@@ -188,7 +196,10 @@ class Lines:
                 self._command.clear()
                 return command
             size = int(m.group(1))
-            fits = size <= self.max_literal and len(self._command) + size <= self.max_command
+            limit = self.max_literal
+            if self.literal_limit is not None:
+                limit = min(limit, self.literal_limit(bytes(self._command)))
+            fits = size <= limit and len(self._command) + size <= self.max_command
             if m.group(2):  # {n+}: it is on its way, no continuation is asked for
                 if not fits:
                     raise FramingError(f"non-synchronising literal of {size} octets: too big")

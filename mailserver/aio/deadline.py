@@ -28,20 +28,30 @@ class Deadline:
         self._expired = expired
         self._busy = busy
         self.last = self._loop.time()
-        self._handle: asyncio.TimerHandle | None = self._loop.call_at(
-            self.last + timeout(), self._check
-        )
+        self._handle: asyncio.TimerHandle | None = None
+        self._at = 0.0
+        self._arm(self.last + timeout())
+
+    def _arm(self, at: float) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._at = at
+        self._handle = self._loop.call_at(at, self._check)
 
     def touch(self) -> None:
-        """Activity: the deadline starts again from now."""
+        """Activity: the deadline starts again from now (and comes sooner if the state's
+        timeout got shorter, as after a login)."""
         self.last = self._loop.time()
+        due = self.last + self._timeout()
+        if self._handle is not None and due < self._at:
+            self._arm(due)
 
     def _check(self) -> None:
         self._handle = None
         now = self._loop.time()
         due = self.last + self._timeout()
         if now < due or self._busy():
-            self._handle = self._loop.call_at(max(due, now + 1.0), self._check)
+            self._arm(max(due, now + min(1.0, self._timeout())))
             return
         self._expired()
 

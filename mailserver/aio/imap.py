@@ -3,7 +3,7 @@
 The framer is minternet.framing.Lines with literals: a frame is one whole command (or a SASL
 line, or IDLE's DONE); a synchronising literal comes as a LiteralRequest, which the session
 accepts (`+`) or refuses (tagged NO) before the client sends it. The session's actions are
-carried out in order, as /work/briefs' interface says:
+carried out in order, as mailserver/imap/actions.py describes them:
 
 - `Send` writes; `Stream` pulls chunks in a worker thread, ~64 KiB a batch, and waits for the
   peer to read before pulling more; `Log` is a log line with the peer;
@@ -26,11 +26,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, Protocol
 
 from mailserver.aio.context import MailContext
 from mailserver.aio.deadline import Deadline
+from mailserver.imap.actions import (
+    Action,
+    CheckPassword,
+    Close,
+    Idle,
+    Log,
+    Notify,
+    Send,
+    StartTls,
+    Stream,
+)
 from mailserver.store import StoreError, UserStore
 from minternet.framing import FramingError, Lines, LiteralRequest
 from minternet.logs import Throttle
@@ -39,7 +51,10 @@ from minternet.stream import Connection, StreamHandler, StreamLimits, StreamList
 log = logging.getLogger(__name__)
 
 STREAM_BATCH = 64 * 1024  # octets of a Stream pulled per trip to the worker threads
-DRAIN_POLL = 0.005  # seconds between looks at a peer that does not read yet
+DRAIN_POLL = 0.005  # seconds before the first look at a peer that does not read yet,
+MAX_DRAIN_POLL = 0.1  # doubling up to this
+REFUSAL = b"* BYE Too many connections, try later\r\n"
+_APPEND = re.compile(rb"[^ \r\n]+ APPEND ", re.IGNORECASE)  # a tag, then APPEND
 
 
 class Session(Protocol):
@@ -47,12 +62,12 @@ class Session(Protocol):
 
     def greeting(self) -> bytes: ...
     def literal(self, size: int, fits: bool, command: bytes) -> tuple[bytes, bool]: ...
-    def receive(self, frame: bytes) -> list[Any]: ...
-    def tls_started(self) -> list[Any]: ...
+    def receive(self, frame: bytes) -> list[Action]: ...
+    def tls_started(self) -> list[Action]: ...
     def login_result(
         self, address: str | None, store: UserStore | None, why: str = ""
-    ) -> list[Any]: ...
-    def poll(self) -> list[Any]: ...
+    ) -> list[Action]: ...
+    def poll(self) -> list[Action]: ...
     def close(self) -> None: ...
     @property
     def address(self) -> str | None: ...
@@ -92,6 +107,7 @@ class ImapHandler(StreamHandler[bytes | LiteralRequest]):
             max_line=limits.max_line,
             literals=True,
             max_literal=max(limits.max_literal, limits.max_message_size),
+            literal_limit=self._literal_limit,
         )
         self.session = server.factory(conn.tls)
         self.lock = asyncio.Lock()  # one session call at a time
@@ -102,6 +118,16 @@ class ImapHandler(StreamHandler[bytes | LiteralRequest]):
         self.busy = False
         self.closed = False
         self.deadline = Deadline(self._timeout, self._expired, lambda: self.busy)
+
+    def _literal_limit(self, command: bytes) -> int:
+        """The largest literal the framer takes in `command` (so far): a message once logged
+        in and in APPEND, else max_literal. A non-synchronising literal over it closes the
+        connection (RFC 7888 §4: it is already on its way); a synchronising one is refused by
+        the session before it is sent."""
+        limits = self.ctx.config.limits
+        if self.user is not None and _APPEND.match(command):
+            return max(limits.max_literal, limits.max_message_size)
+        return limits.max_literal
 
     # -- deadlines ----------------------------------------------------------------------
 
@@ -122,6 +148,11 @@ class ImapHandler(StreamHandler[bytes | LiteralRequest]):
     # -- frames -------------------------------------------------------------------------
 
     def started(self) -> None:
+        if self.server.over_cap():
+            self.closed = True
+            self.conn.write(REFUSAL)
+            self.conn.close()
+            return
         self.conn.write(self.session.greeting())
 
     def frame_received(self, frame: bytes | LiteralRequest) -> Coroutine[Any, Any, None]:
@@ -149,7 +180,7 @@ class ImapHandler(StreamHandler[bytes | LiteralRequest]):
             self.busy = False
             self.deadline.touch()
 
-    async def _carry_out(self, actions: list[Any]) -> None:
+    async def _carry_out(self, actions: list[Action]) -> None:
         """Carry out the session's actions in order (the caller holds the lock)."""
         conn, ctx = self.conn, self.ctx
         pending = list(actions)
@@ -157,31 +188,29 @@ class ImapHandler(StreamHandler[bytes | LiteralRequest]):
             action = pending.pop(0)
             if conn.closing or self.closed:
                 return
-            kind = type(action).__name__
-            if kind == "Send":
-                conn.write(action.data)
-            elif kind == "Stream":
-                await self._stream(action.chunks)
-            elif kind == "StartTls":
-                if not await conn.start_tls(ctx.tls):
+            match action:
+                case Send(data=data):
+                    conn.write(data)
+                case Stream(chunks=chunks):
+                    await self._stream(chunks)
+                case StartTls():
+                    if not await conn.start_tls(ctx.tls):
+                        return
+                    pending[:0] = await ctx.run(self.session.tls_started)
+                case CheckPassword(user=user, password=password, mechanism=mechanism):
+                    pending[:0] = await self._check(user, password, mechanism)
+                case Notify(mailbox=mailbox):
+                    address = self.session.address
+                    if address is not None:
+                        ctx.notifier.notify(address, mailbox)
+                case Idle():
+                    self._start_idle()
+                case Log(text=text):
+                    conn.log.info("%s: %s", self.server.kind, text)
+                case Close():
+                    self.closed = True
+                    conn.close()
                     return
-                pending[:0] = await ctx.run(self.session.tls_started)
-            elif kind == "CheckPassword":
-                pending[:0] = await self._check(action.user, action.password, action.mechanism)
-            elif kind == "Notify":
-                address = self.session.address
-                if address is not None:
-                    ctx.notifier.notify(address, action.mailbox)
-            elif kind == "Idle":
-                self._start_idle()
-            elif kind == "Log":
-                conn.log.info("imap: %s", action.text)
-            elif kind == "Close":
-                self.closed = True
-                conn.close()
-                return
-            else:
-                raise TypeError(f"unknown IMAP session action {action!r}")
 
     async def _stream(self, chunks: Iterator[bytes]) -> None:
         conn = self.conn
@@ -192,10 +221,12 @@ class ImapHandler(StreamHandler[bytes | LiteralRequest]):
             conn.write(b"".join(batch))
             # The peer reads what we write before we pull more; one that never reads is
             # aborted by the listener at its deadline, which ends this loop.
+            pause = DRAIN_POLL
             while conn.write_paused and not conn.closing:
-                await asyncio.sleep(DRAIN_POLL)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, MAX_DRAIN_POLL)
 
-    async def _check(self, user: bytes, password: bytes, mechanism: str) -> list[Any]:
+    async def _check(self, user: bytes, password: bytes, mechanism: str) -> list[Action]:
         ctx, conn = self.ctx, self.conn
         kind = self.server.kind
         name = user.decode("utf-8", "replace")
@@ -296,8 +327,10 @@ class ImapServer:
         *,
         throttle: Throttle,
         idle_poll: float = 1.0,
+        over_cap: Callable[[], bool] = lambda: False,
     ) -> None:
         limits = ctx.config.limits
+        self.over_cap = over_cap  # the server-wide connection cap (every listener together)
         self.ctx = ctx
         self.kind = kind
         self.factory = factory
@@ -313,13 +346,17 @@ class ImapServer:
             ),
             throttle=throttle,
             ssl=ctx.tls if kind == "imaps" else None,
-            refusal=b"* BYE Too many connections, try later\r\n",
+            refusal=REFUSAL,
         )
 
     async def start(self, host: str, port: int) -> int:
         return await self.listener.start(host, port)
 
     def close(self) -> None:
+        """Stop: every client is told (RFC 3501 §7.1.5: BYE before the server closes)."""
+        for conn in self.listener.connections:
+            if not conn.closing and not conn.write_paused:
+                conn.write(b"* BYE Server shutting down\r\n")
         self.listener.close()
 
     async def wait_closed(self) -> None:

@@ -13,7 +13,7 @@ session count. The maildrop is the user's INBOX through UserStore.pop3_snapshot 
 from __future__ import annotations
 
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from mailserver import pop3
@@ -26,6 +26,7 @@ from minternet.stream import Connection, StreamHandler, StreamLimits, StreamList
 log = logging.getLogger(__name__)
 
 INBOX = "INBOX"
+REFUSAL = b"-ERR [SYS/TEMP] too many connections, try later\r\n"
 
 
 class Chunks:
@@ -99,6 +100,7 @@ class Pop3Handler(StreamHandler[bytes]):
         self.user: str | None = None  # counted in ctx.acquire_session while set
         self.maildrop: StoreMaildrop | None = None
         self.busy = False
+        self.lost = False
         self.deadline = Deadline(self._timeout, self._expired, lambda: self.busy)
 
     def _timeout(self) -> float:
@@ -113,6 +115,10 @@ class Pop3Handler(StreamHandler[bytes]):
         self.conn.close()
 
     def started(self) -> None:
+        if self.server.over_cap():
+            self.conn.write(REFUSAL)
+            self.conn.close()
+            return
         self.conn.write(self.session.greeting())
 
     def frame_received(self, frame: bytes) -> Coroutine[Any, Any, None]:
@@ -153,12 +159,15 @@ class Pop3Handler(StreamHandler[bytes]):
         ctx, conn = self.ctx, self.conn
         kind = self.server.kind
         address = await ctx.login(action.user, action.password, conn.peer, kind)
+        if self.lost:
+            return []  # the client went while its password was checked: count nothing
         if address is None:
             return await ctx.run(self.session.password_checked, None, None)
         if not ctx.acquire_session(address):
-            conn.log.info("%s: login refused for %s: %d sessions already", kind, address,
-                          ctx.sessions(address))  # fmt: skip
-            return await ctx.run(self.session.password_checked, None, None)
+            count = ctx.sessions(address)
+            conn.log.info("%s: login refused for %s: %d sessions already", kind, address, count)
+            why = f"{count} sessions of this user already: log out of another one"
+            return await ctx.run(self.session.password_checked, None, None, why)
         self.user = address
         try:
             store = await ctx.run(ctx.user_store, address)
@@ -177,6 +186,7 @@ class Pop3Handler(StreamHandler[bytes]):
         self.conn.write(b"-ERR timed out, closing\r\n")
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
         self.deadline.cancel()
         if self.user is not None:
             self.ctx.release_session(self.user)
@@ -188,8 +198,17 @@ class Pop3Handler(StreamHandler[bytes]):
 class Pop3Server:
     """A POP3 (STLS) or POP3S (implicit TLS) listener of one mail server."""
 
-    def __init__(self, ctx: MailContext, kind: str, host: str, *, throttle: Throttle) -> None:
+    def __init__(
+        self,
+        ctx: MailContext,
+        kind: str,
+        host: str,
+        *,
+        throttle: Throttle,
+        over_cap: Callable[[], bool] = lambda: False,
+    ) -> None:
         cfg = ctx.config
+        self.over_cap = over_cap  # the server-wide connection cap (every listener together)
         limits = cfg.limits
         self.ctx = ctx
         self.kind = kind
@@ -212,7 +231,7 @@ class Pop3Server:
             ),
             throttle=throttle,
             ssl=ctx.tls if implicit else None,
-            refusal=b"-ERR [SYS/TEMP] too many connections, try later\r\n",
+            refusal=REFUSAL,
         )
 
     async def start(self, host: str, port: int) -> int:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import logging
 from collections.abc import Coroutine
 from typing import Any, Protocol
@@ -33,8 +32,9 @@ from mailserver.aio.imap import ImapServer, SessionFactory
 from mailserver.aio.pop3 import Pop3Server
 from mailserver.aio.smtp import MxServer
 from mailserver.config import MailConfig
+from mailserver.imap import session as imapsession
 from mailserver.message import store_summary
-from mailserver.store import Delivery, ReconcileReport, Store
+from mailserver.store import Delivery, ReconcileReport, Store, StoreError
 from mailserver.users import UserDb, UserError, normalise
 from minternet import pki
 from minternet.control import ControlServer
@@ -107,14 +107,10 @@ def _report_text(report: ReconcileReport) -> str | None:
     return "; ".join(parts) or None
 
 
-def default_session_factory(ctx: MailContext, kind: str, host: str) -> SessionFactory | None:
-    """The real IMAP session core, with this listener's settings; None while the core is not
-    there (it is being written on its own branch: the IMAP listeners then stay unbound)."""
-    try:
-        imapsession = importlib.import_module("mailserver.imap.session")
-    except ModuleNotFoundError:
-        return None
-
+def default_session_factory(
+    ctx: MailContext, kind: str, host: str, idle_poll: float = 1.0
+) -> SessionFactory:
+    """The IMAP session core (mailserver/imap/session.py) with this listener's settings."""
     cfg = ctx.config
     settings = imapsession.Settings(
         hostname=cfg.hostname,
@@ -122,6 +118,7 @@ def default_session_factory(ctx: MailContext, kind: str, host: str) -> SessionFa
         starttls=kind == "imap",
         max_literal=cfg.limits.max_literal,
         max_message_size=cfg.limits.max_message_size,
+        idle_poll=idle_poll,
     )
     return lambda tls_active: imapsession.Session(settings, tls_active=tls_active)
 
@@ -150,6 +147,7 @@ class MailDaemon:
         self.mx: MxServer | None = None
         self.listeners: dict[str, Listener] = {}
         self.streams: dict[str, StreamListener[Any]] = {}
+        self.refused = 0  # connections over the server-wide cap
 
     async def start(self) -> dict[str, int]:
         cfg = self.config
@@ -174,12 +172,10 @@ class MailDaemon:
             endpoints["control"] = self.control_addr
         ports: dict[str, int] = {}
         for kind, (host, port) in endpoints.items():
-            bound = await self._listen(ctx, kind, host, port)
-            if bound is not None:
-                ports[kind] = bound
+            ports[kind] = await self._listen(ctx, kind, host, port)
         return ports
 
-    async def _listen(self, ctx: MailContext, kind: str, host: str, port: int) -> int | None:
+    async def _listen(self, ctx: MailContext, kind: str, host: str, port: int) -> int:
         cfg = ctx.config
         limits = cfg.limits
         if kind == "smtp":
@@ -198,16 +194,16 @@ class MailDaemon:
             self.listeners[kind] = mx
             return await mx.start(host, port)
         if kind in ("imap", "imaps"):
-            factory = self.imap_factory(ctx, kind, host)
-            if factory is None:
-                log.error("%s not started: the IMAP session core is missing", kind)
-                return None
-            imap = ImapServer(ctx, kind, factory, throttle=self.throttle, idle_poll=self.idle_poll)
+            factory = self.imap_factory(ctx, kind, host, self.idle_poll)
+            imap = ImapServer(
+                ctx, kind, factory, throttle=self.throttle, idle_poll=self.idle_poll,
+                over_cap=self.over_cap,
+            )  # fmt: skip
             self.listeners[kind] = imap
             self.streams[kind] = imap.listener
             return await imap.start(host, port)
         if kind in ("pop3", "pop3s"):
-            pop = Pop3Server(ctx, kind, host, throttle=self.throttle)
+            pop = Pop3Server(ctx, kind, host, throttle=self.throttle, over_cap=self.over_cap)
             self.listeners[kind] = pop
             self.streams[kind] = pop.listener
             return await pop.start(host, port)
@@ -232,6 +228,24 @@ class MailDaemon:
             return await control.start(host, port)
         raise ValueError(f"unknown listener kind {kind!r}")
 
+    def connections(self) -> int:
+        """Connections open on every listener but control."""
+        mx = self.mx
+        return sum(len(s.connections) for s in self.streams.values()) + (
+            len(mx.listener) if mx is not None and mx.listener is not None else 0
+        )
+
+    def over_cap(self) -> bool:
+        """True when a new IMAP or POP3 connection (already counted) is one too many:
+        `limits.max_connections` holds for every listener together. It is told so and closed,
+        with a log line (rate-limited: a flood cannot fill the log)."""
+        count = self.connections()
+        if count <= self.config.limits.max_connections:
+            return False
+        self.refused += 1
+        self.throttle(log, "mail-cap", "refusing a connection: %d open on all listeners", count)
+        return True
+
     def stats(self, args: list[str]) -> dict[str, object]:
         """The control endpoint's `stats`: what `minternet status` shows for a mail host."""
         ctx = self.ctx
@@ -244,6 +258,8 @@ class MailDaemon:
             "logins_refused": c.logins_refused,
             "deliveries": c.deliveries,
             "sessions": sum(sessions.values()),
+            "connections": self.connections(),
+            "connections_refused": self.refused,
         }
         if self.mx is not None:
             counters.update(self.mx.stats())
@@ -299,6 +315,6 @@ def serve(args: argparse.Namespace) -> int:
     daemon = MailDaemon(cfg, control=control, name=args.name)
     try:
         return service.run(daemon, ready_file=args.ready_file)
-    except (UserError, ValueError) as e:
+    except (UserError, StoreError, ValueError) as e:  # the users file, the store, the cert
         log.error("cannot start: %s", e)
         return 1

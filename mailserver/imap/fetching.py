@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from functools import lru_cache
 
 from mailserver.imap import encode
 from mailserver.imap.fetchatt import FetchItem
@@ -117,7 +116,6 @@ def _need(message: Message | None, name: str) -> Message:
     return message
 
 
-@lru_cache(maxsize=256)
 def _section(s: ItemSection) -> Section:
     """The parser's Section as the message core's (field names as bytes)."""
     return Section(s.part, s.text, tuple(f.encode() for f in s.fields))

@@ -12,13 +12,14 @@ from __future__ import annotations
 from mailserver.imap import encode
 from mailserver.imap.actions import Action, Notify, Send
 from mailserver.imap.commands import Append, ListMailboxes, MailboxCommand, Rename, Status
-from mailserver.store import ListEntry, StoreError, UserStore
+from mailserver.store import ListEntry, StoreError, UserStore, names
 from mailserver.store import Status as MailboxStatus
 from mailserver.store.errors import NONEXISTENT
 
 __all__ = [
     "SEP",
     "append",
+    "canonical",
     "create",
     "delete",
     "list_mailboxes",
@@ -41,6 +42,17 @@ def _no(tag: str, text: str, code: bytes | None = None) -> bytes:
     return encode.tagged(tag, "NO", text, code)
 
 
+def canonical(name: str) -> str:
+    """The store's spelling of a valid mailbox name (`inbox/x` is `INBOX/x`, one trailing
+    separator dropped), for Notify and the selected name; other names as they are."""
+    if name.endswith(SEP) and len(name) > 1:
+        name = name[:-1]
+    try:
+        return names.normalize(name)
+    except StoreError:
+        return name
+
+
 def create(store: UserStore, cmd: MailboxCommand) -> Reply:
     store.create(cmd.mailbox)
     return [], _ok(cmd.tag, "CREATE completed")
@@ -48,13 +60,13 @@ def create(store: UserStore, cmd: MailboxCommand) -> Reply:
 
 def delete(store: UserStore, cmd: MailboxCommand) -> Reply:
     store.delete(cmd.mailbox)
-    return [Notify(mailbox=cmd.mailbox)], _ok(cmd.tag, "DELETE completed")
+    return [Notify(mailbox=canonical(cmd.mailbox))], _ok(cmd.tag, "DELETE completed")
 
 
 def rename(store: UserStore, cmd: Rename) -> Reply:
     """RENAME; renaming INBOX moves its messages and leaves it empty (the store does it)."""
     store.rename(cmd.old, cmd.new)
-    return [Notify(mailbox=cmd.old)], _ok(cmd.tag, "RENAME completed")
+    return [Notify(mailbox=canonical(cmd.old))], _ok(cmd.tag, "RENAME completed")
 
 
 def subscribe(store: UserStore, cmd: MailboxCommand) -> Reply:
@@ -195,8 +207,7 @@ def _list_subscribed(store: UserStore, cmd: ListMailboxes, patterns: list[str]) 
             attrs.append(e.special_use)
         extended = () if e.exists else (("CHILDINFO", [b"SUBSCRIBED"]),)
         out += encode.list_response("LIST", attrs, SEP, e.name, extended=extended)
-        if e.name in existing:
-            out += _status(store, cmd, e)
+        out += _status(store, cmd, e)  # none for a name that does not exist
     return out
 
 

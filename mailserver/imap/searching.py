@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from mailserver.imap.search import (
     All,
@@ -46,7 +47,7 @@ from mailserver.store.records import MessageMeta
 __all__ = ["Candidate", "needs_message", "search"]
 
 _DAY = 86400
-_EPOCH = 719163  # date(1970, 1, 1).toordinal()
+_EPOCH = date(1970, 1, 1).toordinal()  # day ordinals of POSIX times: _EPOCH + t // _DAY
 # What a key needs, cheapest first.
 _META, _SUMMARY, _MESSAGE = 0, 1, 2
 

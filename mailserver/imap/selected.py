@@ -10,9 +10,10 @@ resolves the sets, reads the store, sets \\Seen and numbers the answers.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 
-from mailserver.imap import encode, fetching, searching
+from mailserver.imap import encode, fetching, mailboxes, searching
 from mailserver.imap.actions import Action, Notify, Send, Stream
 from mailserver.imap.commands import Copy, Expunge, Fetch, Search, Select, Store
 from mailserver.imap.fetchatt import FetchItem
@@ -182,6 +183,9 @@ def _render(
     except (StoreError, OSError) as e:
         failure = f"FETCH failed: {e}"
         tail = b""
+    except Exception as e:  # a bug; the stream has no one to raise to
+        failure = f"internal server error: {type(e).__name__}"
+        tail = b""
     if failure is not None:
         tail += _no(tag, failure, b"SERVERBUG")
     elif missing:
@@ -206,7 +210,8 @@ def store(view: View, cmd: Store) -> Reply:
     """STORE / UID STORE, with .SILENT and UNCHANGEDSINCE (MODIFIED)."""
     if view.readonly:
         return [], _no(cmd.tag, READ_ONLY)
-    uids = [u for u in view.resolve(cmd.seqset, cmd.uid) if u not in view.gone]
+    named = view.resolve(cmd.seqset, cmd.uid)
+    uids = [u for u in named if u not in view.gone]
     result = view.store.store(view.name, uids, _MODES[cmd.mode], cmd.flags, cmd.unchangedsince)
     for u in result.changed:
         view.own[u] = result.modseq
@@ -219,7 +224,7 @@ def store(view: View, cmd: Store) -> Reply:
     elif cmd.unchangedsince is not None:
         out += b"".join([view.flag_fetch(m, uid=cmd.uid, flags=False) for m in done])
     actions.append(Send(data=out))
-    if len(result.messages) < len(uids):
+    if len(result.messages) < len(named):  # expunged, known to the view or not yet
         return actions, _no(cmd.tag, GONE, b"EXPUNGEISSUED")
     if failed:
         numbers = sorted(failed) if cmd.uid else sorted(view.seq_of(u) for u in failed)
@@ -251,9 +256,9 @@ def search(view: View, cmd: Search) -> Reply:
     candidates = [
         searching.Candidate(seq=i + 1, meta=metas[u], recent=u in view.recent)
         for i, u in enumerate(view.uids)
-        if u in metas and u not in view.gone
+        if u in metas  # not expunged (whether the client knows yet or not)
     ]
-    load_summary, load_message = _loaders(store, view.name)
+    load_summary, load_message = _loaders(store, view.name, [c.meta.uid for c in candidates])
     found = searching.search(
         cmd.key,
         candidates,
@@ -283,10 +288,21 @@ def search(view: View, cmd: Search) -> Reply:
 
 
 def _loaders(
-    store: UserStore, mailbox: str
+    store: UserStore, mailbox: str, uids: list[int]
 ) -> tuple[Callable[[int], Summary | None], Callable[[int], Message]]:
+    """SEARCH's loaders. Summaries are read BATCH at a time from the one asked for on
+    (searching.py asks in candidate order), the previous batch dropped: one index query per
+    BATCH messages instead of one per message, and memory bounded."""
+    batch: dict[int, Summary | None] = {}
+
     def load_summary(uid: int) -> Summary | None:
-        return store.summaries(mailbox, [uid]).get(uid)
+        if uid not in batch:
+            batch.clear()
+            at = bisect_left(uids, uid)
+            wanted = uids[at : at + BATCH]  # uid is one of the candidates
+            found = store.summaries(mailbox, wanted)
+            batch.update((u, found.get(u)) for u in wanted)
+        return batch.get(uid)
 
     def load_message(uid: int) -> Message:
         return Message(store.read_message(mailbox, uid))
@@ -315,7 +331,7 @@ def copy(view: View, cmd: Copy) -> Reply:
     result = transfer(view.name, uids, cmd.mailbox)
     if not result.mapping:
         return [], _ok(cmd.tag, f"{cmd.name} completed (no messages)")
-    actions: list[Action] = [Notify(mailbox=cmd.mailbox)]
+    actions: list[Action] = [Notify(mailbox=mailboxes.canonical(cmd.mailbox))]
     copyuid = encode.code(
         "COPYUID",
         result.uidvalidity,
@@ -336,8 +352,6 @@ def expunge(view: View, cmd: Expunge) -> Reply:
     if view.readonly:
         return [], _no(cmd.tag, READ_ONLY)
     only = None if cmd.uids is None else view.resolve(cmd.uids, True)
-    if only is not None and not only:
-        return [], _ok(cmd.tag, "EXPUNGE completed")
     gone = view.store.expunge(view.name, only)
     if not gone:
         return [], _ok(cmd.tag, "EXPUNGE completed")

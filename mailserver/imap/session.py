@@ -169,6 +169,7 @@ STATES: dict[str, frozenset[State]] = {
     "MOVE": _SELECTED,
 }
 _APPEND = re.compile(rb"[^ ]+ APPEND ", re.IGNORECASE)
+_LITERAL = re.compile(rb"\{(\d{1,10})\+?\}\r\n\Z")  # a line's end that announces a literal
 _SASL_MECHANISMS = ("PLAIN",)
 
 
@@ -284,11 +285,32 @@ class Session:
         if self.wait is not Wait.NOTHING:
             tag = peek_tag(frame) or "*"
             return [Send(data=_tagged(tag, "BAD", f"wait for the {self.wait.value} to finish"))]
+        too_big = self._oversized(frame)
+        if too_big:
+            tag = peek_tag(frame) or "*"
+            return [Send(data=_tagged(tag, "BAD", too_big, b"TOOBIG"))]
         try:
             cmd = parse_command(frame)
         except ParseError as e:
             return [Send(data=_tagged(e.tag or "*", e.kind, e.reason, e.code))]
         return self._guard(cmd.tag, lambda: self._command(cmd))
+
+    def _oversized(self, frame: bytes) -> str:
+        """Why a command is refused for a non-synchronising literal (LITERAL+) over the cap
+        of its kind, which the framer (sized for APPEND) let through; "" when none is."""
+        limit = self.settings.max_literal
+        if len(frame) <= limit or (self.authenticated and _APPEND.match(frame)):
+            return ""
+        pos = 0
+        while (end := frame.find(b"\r\n", pos)) >= 0:
+            m = _LITERAL.search(frame, pos, end + 2)
+            if m is None:
+                break
+            size = int(m.group(1))
+            if size > limit:
+                return f"literal over the {limit}-octet limit"
+            pos = end + 2 + size
+        return ""
 
     def _guard(self, tag: str, run: Callable[[], list[Action]]) -> list[Action]:
         """Run a command; a store failure or a bug becomes a tagged NO, never an exception."""
@@ -332,7 +354,7 @@ class Session:
     def _finish(self, cmd: Command, tagged: bytes) -> list[Action]:
         """The selected mailbox's updates, then the tagged line. EXPUNGE responses wait
         while FETCH, STORE or SEARCH by sequence number is answered (RFC 3501 §7.4.1)."""
-        if self.view is None or cmd.name in ("SELECT", "EXAMINE"):
+        if self.view is None:
             return [Send(data=tagged)]
         return self._with_updates(tagged, expunges=_expunges_ok(cmd))
 
@@ -399,7 +421,10 @@ class Session:
         """While idling: the selected mailbox's changes now, expunges included (RFC 2177)."""
         if self.wait is not Wait.IDLE or self.view is None:
             return []
-        return self._guard(self.pending_tag, lambda: self._with_updates(b"", expunges=True))
+        try:
+            return _merge(self._with_updates(b"", expunges=True))
+        except (StoreError, OSError) as e:  # no tagged NO: the IDLE goes on; try again later
+            return [Log(text=f"IDLE check failed for {self._address}: {e}")]
 
     def _idle_line(self, frame: bytes) -> list[Action]:
         tag = self.pending_tag
@@ -549,7 +574,8 @@ class Session:
     def _renamed(self, old: str, new: str) -> None:
         """Our own RENAME of the selected mailbox (or a superior) keeps it selected."""
         view = self.view
-        if view is None or old.upper() == "INBOX":
+        old, new = mailboxes.canonical(old), mailboxes.canonical(new)
+        if view is None or old == "INBOX":
             return
         if view.name == old:
             view.name = new
@@ -639,6 +665,3 @@ _HANDLERS: dict[str, Handler] = {
     "COPY": Session._selected_command,
     "MOVE": Session._selected_command,
 }
-
-# Stream is part of the interface (a FETCH answer); re-exported with the other actions.
-_ = Stream

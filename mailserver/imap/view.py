@@ -52,8 +52,6 @@ class View:
         self.first_unseen = snapshot.first_unseen
 
     def _within(self, r: range) -> list[int]:
-        if not r:
-            return []
         return self.uids[bisect_left(self.uids, r.start) : bisect_left(self.uids, r.stop)]
 
     # -- numbers ----------------------------------------------------------------------------
@@ -155,16 +153,13 @@ class View:
             present = set(ch.uids)
             self.gone.update(u for u in self.uids if u not in present)
         out = self.expunge(list(self.gone)) if expunges else b""
-        changed = [
-            m
-            for m in ch.changed
-            if self.has(m.uid) and m.uid not in self.gone and self.own.get(m.uid) != m.modseq
-        ]
+        # (an expunged message is never among the changed ones: its row is gone)
+        changed = [m for m in ch.changed if self.own.get(m.uid) != m.modseq]
         out += self.new_keywords([*changed, *ch.added])
         out += b"".join([self.flag_fetch(m) for m in changed])
         if ch.added:
             self.uids.extend(m.uid for m in ch.added)
-            self.recent.update(u for u in ch.recent if u >= self.uidnext and self.has(u))
+            self.recent.update(u for u in ch.recent if self.has(u))
             out += b"* %d EXISTS\r\n* %d RECENT\r\n" % (len(self.uids), len(self.recent))
         self.modseq = ch.highestmodseq
         self.uidnext = ch.uidnext

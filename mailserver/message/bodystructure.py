@@ -31,6 +31,7 @@ _EMPTY_BODY: list[ImapValue] = [
     0,
 ]
 _EMPTY_EXTENSION: list[ImapValue] = [None, None, None, None]
+_MESSAGE_SUBTYPES = (b"rfc822", b"global")  # body-type-msg (RFC 3501 §9, RFC 9051 §9)
 
 
 def count_lines(buf: bytes, start: int, end: int) -> int:
@@ -77,6 +78,12 @@ def body_structure(part: Part, *, extended: bool) -> list[ImapValue]:
         inner = part.message
         out.append(envelope(inner.header))
         out.append(body_structure(inner, extended=extended))
+        out.append(count_lines(buf, part.body_start, part.body_end))
+    elif part.type == b"message" and part.subtype in _MESSAGE_SUBTYPES:
+        # not opened (encoded, or nested past the limit): the grammar (body-type-msg) still
+        # needs an envelope, a body and a line count; an empty message stands in for it
+        out.append([None] * 10)
+        out.append(_EMPTY_BODY + (_EMPTY_EXTENSION if extended else []))
         out.append(count_lines(buf, part.body_start, part.body_end))
     elif part.type == b"text":
         out.append(count_lines(buf, part.body_start, part.body_end))

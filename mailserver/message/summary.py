@@ -23,7 +23,7 @@ from mailserver.message.msgid import message_id, message_ids
 from mailserver.message.subject import base_subject
 from mailserver.message.words import decode_words
 
-VERSION = 1
+VERSION = 2  # 2: unopened message/rfc822 parts got their envelope and body in BODYSTRUCTURE
 
 
 @dataclass(frozen=True, slots=True)

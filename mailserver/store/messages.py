@@ -241,7 +241,7 @@ class MessageOps(UserBase):
                     " WHERE EXISTS (SELECT 1 FROM messages WHERE mailbox_id = ? AND uid = ?)",
                     rows,
                 )
-        return dict(sorted(found.items()))
+        return found
 
     # -- flags -----------------------------------------------------------------------------
 

@@ -9,13 +9,21 @@ import itertools
 import os
 import re
 import socket
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mailserver.aio.context import MailContext
 from mailserver.config import Auth, Limits, MailConfig
+from mailserver.imap.actions import (
+    CheckPassword,
+    Close,
+    Idle,
+    Log,
+    Notify,
+    Send,
+    StartTls,
+    Stream,
+)
 from mailserver.store import UserStore
 from mailserver.users import ScryptParams, UserDb
 
@@ -59,49 +67,7 @@ def add_users(cfg: MailConfig) -> None:
         db.add(address, password.encode())
 
 
-# -- a stand-in IMAP session core (the interface's actions, by name) -----------------------
-
-
-@dataclass(frozen=True)
-class Send:
-    data: bytes
-
-
-@dataclass(frozen=True)
-class Stream:
-    chunks: Iterator[bytes]
-
-
-@dataclass(frozen=True)
-class StartTls:
-    pass
-
-
-@dataclass(frozen=True)
-class CheckPassword:
-    user: bytes
-    password: bytes
-    mechanism: str
-
-
-@dataclass(frozen=True)
-class Notify:
-    mailbox: str
-
-
-@dataclass(frozen=True)
-class Idle:
-    pass
-
-
-@dataclass(frozen=True)
-class Log:
-    text: str
-
-
-@dataclass(frozen=True)
-class Close:
-    reason: str
+# -- a stand-in IMAP session core, with the interface's actions ----------------------------
 
 
 _COMMAND = re.compile(rb"(\S+) (\S+) ?(.*)\r\n\Z", re.S)
@@ -158,43 +124,53 @@ class FakeSession:
         self.calls.append(frame.decode(errors="replace"))
         if self._idling:
             self._idling = False
-            return [Send(self._idle_tag + b" OK IDLE terminated\r\n")]
+            return [Send(data=self._idle_tag + b" OK IDLE terminated\r\n")]
         m = _COMMAND.match(frame)
         if m is None:
-            return [Send(b"* BAD what\r\n")]
+            return [Send(data=b"* BAD what\r\n")]
         tag, name, rest = m.group(1), m.group(2).upper(), m.group(3)
         if name == b"LOGIN":
             user, password = rest.split(b" ", 1)
             self._login_tag = tag
-            return [CheckPassword(user, password, "LOGIN")]
+            return [CheckPassword(user=user, password=password, mechanism="LOGIN")]
         if name == b"AUTHENTICATE":
             _, _, response = rest.partition(b" ")
             _, user, password = base64.b64decode(response).split(b"\0")
             self._login_tag = tag
-            return [CheckPassword(user, password, "PLAIN")]
+            return [CheckPassword(user=user, password=password, mechanism="PLAIN")]
         if name == b"STARTTLS":
-            return [Send(tag + b" OK begin TLS\r\n"), StartTls()]
+            return [Send(data=tag + b" OK begin TLS\r\n"), StartTls()]
         if name == b"LOGOUT":
-            return [Send(b"* BYE bye\r\n" + tag + b" OK LOGOUT\r\n"), Close("logout")]
+            return [Send(data=b"* BYE bye\r\n" + tag + b" OK LOGOUT\r\n"), Close(reason="logout")]
         if self._address is None:
-            return [Send(tag + b" NO log in first\r\n")]
+            return [Send(data=tag + b" NO log in first\r\n")]
         if name == b"SELECT":
             self._selected = rest.decode()
             self._exists = self._count()
-            return [Send(b"* %d EXISTS\r\n" % self._exists + tag + b" OK [READ-WRITE] done\r\n")]
+            return [
+                Send(data=b"* %d EXISTS\r\n" % self._exists + tag + b" OK [READ-WRITE] done\r\n")
+            ]
         if name == b"IDLE":
             self._idling, self._idle_tag = True, tag
-            return [Send(b"+ idling\r\n"), Idle()]
+            return [Send(data=b"+ idling\r\n"), Idle()]
         if name == b"FETCH":
             size = int(rest)
             chunks = (b"x" * 1000 for _ in range(size // 1000))
             head = b"* 1 FETCH (BODY[] {%d}\r\n" % size
-            return [Send(head), Stream(chunks), Send(b")\r\n" + tag + b" OK FETCH done\r\n")]
+            return [
+                Send(data=head),
+                Stream(chunks=chunks),
+                Send(data=b")\r\n" + tag + b" OK FETCH done\r\n"),
+            ]
         if name == b"APPEND":
-            return [Send(tag + b" OK APPEND " + str(len(frame)).encode() + b"\r\n")]
+            return [Send(data=tag + b" OK APPEND " + str(len(frame)).encode() + b"\r\n")]
         if name == b"TOUCH":
-            return [Notify("INBOX"), Log("touched"), Send(tag + b" OK touched\r\n")]
-        return [Send(tag + b" OK " + name + b"\r\n")]
+            return [
+                Notify(mailbox="INBOX"),
+                Log(text="touched"),
+                Send(data=tag + b" OK touched\r\n"),
+            ]
+        return [Send(data=tag + b" OK " + name + b"\r\n")]
 
     def tls_started(self) -> list[Any]:
         self.calls.append("tls_started")
@@ -208,17 +184,17 @@ class FakeSession:
         tag = self._login_tag
         if address is None:
             if why:
-                return [Send(tag + b" NO [LIMIT] " + why.encode() + b"\r\n")]
-            return [Send(tag + b" NO [AUTHENTICATIONFAILED] failed\r\n")]
+                return [Send(data=tag + b" NO [LIMIT] " + why.encode() + b"\r\n")]
+            return [Send(data=tag + b" NO [AUTHENTICATIONFAILED] failed\r\n")]
         self._address, self._store = address, store
-        return [Send(tag + b" OK logged in\r\n")]
+        return [Send(data=tag + b" OK logged in\r\n")]
 
     def poll(self) -> list[Any]:
         self.calls.append("poll")
         count = self._count()
         if count != self._exists:
             self._exists = count
-            return [Send(b"* %d EXISTS\r\n" % count)]
+            return [Send(data=b"* %d EXISTS\r\n" % count)]
         return []
 
     def close(self) -> None:
@@ -231,7 +207,7 @@ class FakeFactory:
     def __init__(self) -> None:
         self.sessions: list[FakeSession] = []
 
-    def __call__(self, ctx: MailContext, kind: str, host: str) -> Any:
+    def __call__(self, ctx: MailContext, kind: str, host: str, idle_poll: float) -> Any:
         def make(tls_active: bool) -> FakeSession:
             session = FakeSession(tls_active)
             self.sessions.append(session)

@@ -79,7 +79,7 @@ async def test_a_wrong_password_and_an_unknown_user_fail_alike_after_the_delay(
 
 
 async def test_past_its_failure_budget_a_client_is_refused_unchecked_until_it_refills(
-    ctx: MailContext, clock: Clock
+    ctx: MailContext, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     for _ in range(2):  # failure_burst = 2
         assert await ctx.login("alice@crepes.fr", b"wrong", "127.0.0.9", "imap") is None
@@ -88,6 +88,10 @@ async def test_past_its_failure_budget_a_client_is_refused_unchecked_until_it_re
         ctx.login("alice@crepes.fr", b"alice-in-paris", "127.0.0.9", "imap")
     )
     assert address is None and took >= DELAY
+    assert caplog.messages[-1] == (
+        "127.0.0.9 imap: login refused unchecked for 'alice@crepes.fr': too many failed "
+        "logins from this address"
+    )
     assert ctx.counters.logins_refused == 1
     assert ctx.counters.login_failures == 2
     # another client address has its own budget

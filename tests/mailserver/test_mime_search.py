@@ -485,14 +485,14 @@ def test_summary_of_a_bare_message() -> None:
         (b"", "^not a message summary: "),
         (b"\xc1", "^not a message summary: "),
         (b"\x90\x90", "^not a message summary: "),
-        (msgpack.packb([1, 2]), "^not a message summary of version 1$"),
-        (msgpack.packb({"a": 1}), "^not a message summary of version 1$"),
-        (msgpack.packb([2, *range(16)]), "^not a message summary of version 1$"),
-        (msgpack.packb([1, *range(17)]), "^not a message summary of version 1$"),
-        (msgpack.packb([1, *range(16)]), "^message summary field envelope has the wrong type$"),
+        (msgpack.packb([1, 2]), "^not a message summary of version 2$"),
+        (msgpack.packb({"a": 1}), "^not a message summary of version 2$"),
+        (msgpack.packb([1, *range(16)]), "^not a message summary of version 2$"),
+        (msgpack.packb([2, *range(17)]), "^not a message summary of version 2$"),
+        (msgpack.packb([2, *range(16)]), "^message summary field envelope has the wrong type$"),
         (
             msgpack.packb(
-                [1, True, [], [], [], None, 0, "", False, None, None, [], b"", b"", b"", "", ""]
+                [2, True, [], [], [], None, 0, "", False, None, None, [], b"", b"", b"", "", ""]
             ),
             "^message summary field size has the wrong type$",
         ),

@@ -191,13 +191,30 @@ def test_part_header_cut_by_a_delimiter_has_an_empty_body() -> None:
     assert bytes(msg.section(parse_section(b"2"))) == b""
 
 
-def test_base64_message_rfc822_is_opaque() -> None:
+def test_base64_message_rfc822_is_opaque_but_keeps_the_grammar() -> None:
+    # body-type-msg needs an envelope, a body and a line count even when the part is not
+    # opened: an empty message stands in (a strict client parser rejects the part otherwise)
     raw = crlf(
         'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: message/rfc822\n'
         "Content-Transfer-Encoding: base64\n\nU3ViamVjdDogeA0KDQp4\n--b--\n"
     )
+    empty = [b"text", b"plain", [b"charset", b"us-ascii"], None, None, b"7bit", 0, 0]
     part = Message(raw).bodystructure()[0]
-    assert part == [b"message", b"rfc822", None, None, None, b"base64", 20, None, None, None, None]
+    assert part == [
+        *(b"message", b"rfc822", None, None, None, b"base64", 20),
+        [None] * 10,
+        [*empty, None, None, None, None],
+        1,
+        *(None, None, None, None),
+    ]
+    assert Message(raw).body()[0] == [
+        *(b"message", b"rfc822", None, None, None, b"base64", 20, [None] * 10, empty, 1)
+    ]
+    # message/global the same; another message/ subtype is a basic body
+    other = raw.replace(b"message/rfc822", b"message/GLOBAL")
+    assert Message(other).body()[0][7:] == [[None] * 10, empty, 1]
+    other = raw.replace(b"message/rfc822", b"message/partial")
+    assert Message(other).body()[0] == [*(b"message", b"partial", None, None, None, b"base64", 20)]
 
 
 def test_message_global_is_opened_like_rfc822() -> None:

@@ -159,7 +159,7 @@ async def test_a_users_sessions_are_limited(daemon: MailDaemon) -> None:
     first = await threaded(login)
     second = await threaded(login)
     assert daemon.stats([])["sessions_by_user"] == {"bob@hamburger.edu": 2}
-    with pytest.raises(poplib.error_proto, match="Authentication failed"):
+    with pytest.raises(poplib.error_proto, match=r"^b'-ERR \[IN-USE\] 2 sessions of this user"):
         await threaded(login)
     await threaded(first.quit)
     for _ in range(100):  # the server sees the close a moment later
@@ -212,3 +212,86 @@ async def test_a_store_that_cannot_take_the_message_gets_451_and_nothing_is_ackn
         await threaded(send, daemon, ["bob@hamburger.edu"])
     assert e.value.smtp_code == 451
     assert daemon.stats([])["stats"]["deliveries"] == 0  # type: ignore[index]
+
+
+async def test_a_connection_gone_during_its_login_leaves_no_session_counted(
+    daemon: MailDaemon,
+) -> None:
+    ctx = daemon.ctx
+    assert ctx is not None
+    login = ctx.login
+    checked = asyncio.Event()
+
+    async def login_then_drop(*args: Any) -> str | None:
+        for conn in list(daemon.streams["pop3"].connections):
+            conn.abort()  # gone (a deadline, a shutdown) while the password is checked
+        await asyncio.sleep(0.05)
+        try:
+            return await login(*args)
+        finally:
+            checked.set()
+
+    ctx.login = login_then_drop  # type: ignore[method-assign]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port(daemon, "pop3"))
+    await reader.readline()
+    writer.write(b"USER bob@hamburger.edu\r\nPASS bob-in-hamburg\r\n")
+    await asyncio.wait_for(checked.wait(), 5.0)
+    await asyncio.sleep(0.1)
+    writer.close()
+    assert daemon.stats([])["sessions_by_user"] == {}
+    assert ctx.sessions("bob@hamburger.edu") == 0
+
+
+@pytest.mark.parametrize("daemon", [{"max_connections": 2}], indirect=True)
+async def test_max_connections_holds_for_every_listener_together(daemon: MailDaemon) -> None:
+    clients = []
+    for kind in ("imap", "pop3"):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port(daemon, kind))
+        clients.append(writer)
+        assert not (await asyncio.wait_for(reader.readline(), 5.0)).startswith((b"-ERR", b"* BYE"))
+    for kind, refusal in (
+        ("pop3s", b"-ERR [SYS/TEMP] too many connections, try later\r\n"),
+        ("imap", b"* BYE Too many connections, try later\r\n"),
+    ):
+        tls = ca_context(daemon.config) if kind == "pop3s" else None
+        reader, writer = await asyncio.open_connection("127.0.0.1", port(daemon, kind), ssl=tls)
+        assert await asyncio.wait_for(reader.read(), 5.0) == refusal  # then closed
+        writer.close()
+    stats = daemon.stats([])["stats"]
+    assert stats["connections_refused"] == 2  # type: ignore[index]
+    for writer in clients:
+        writer.close()
+
+
+@pytest.mark.parametrize("daemon", [{"login_timeout": 0.3}], indirect=True)
+async def test_pop3_login_timeout(daemon: MailDaemon) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port(daemon, "pop3"))
+    await reader.readline()
+    writer.write(b"CAPA\r\n")  # a command is activity: the timer starts again
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    rest = await asyncio.wait_for(reader.read(), 5.0)
+    assert rest.endswith(b".\r\n-ERR timed out, closing\r\n")
+    assert loop.time() - start >= 0.3
+    writer.close()
+
+
+async def test_start_reconciles_every_store_and_logs_what_it_changed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = config(tmp_path / "state")
+    add_users(cfg)
+    maildir = cfg.paths().mail / "hamburger.edu" / "bob" / "Maildir"
+    for sub in ("new", "cur", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    (maildir / "new" / "1700000000.M1P1.elsewhere").write_bytes(b"Subject: by hand\r\n\r\nhi\r\n")
+    caplog.set_level("INFO", logger="mailserver")
+    d = MailDaemon(cfg, imap_factory=FakeFactory(), threads=2)
+    await d.start()
+    try:
+        lines = [r.getMessage() for r in caplog.records if r.name == "mailserver"]
+        reconciled = [m for m in lines if m.startswith("store of bob@hamburger.edu reconciled: ")]
+        assert len(reconciled) == 1 and "adopted 1" in reconciled[0], lines
+        assert inbox(d, "bob@hamburger.edu") == [b"Subject: by hand\r\n\r\nhi\r\n"]
+    finally:
+        await d.stop()

@@ -216,3 +216,92 @@ async def test_a_line_too_long_is_answered_with_bye_and_closed(daemon: MailDaemo
     assert await line(reader) == b"* BYE line longer than 8192 octets\r\n"
     assert await line(reader) == b""
     writer.close()
+
+
+async def test_a_connection_gone_during_its_login_leaves_no_session_counted(
+    daemon: MailDaemon,
+) -> None:
+    ctx = daemon.ctx
+    assert ctx is not None
+    login = ctx.login
+    checked = asyncio.Event()
+
+    async def login_then_drop(*args: object) -> str | None:
+        for conn in list(daemon.streams["imap"].connections):
+            conn.abort()  # gone (a deadline, a shutdown) while the password is checked
+        await asyncio.sleep(0.05)
+        try:
+            return await login(*args)  # type: ignore[arg-type]
+        finally:
+            checked.set()
+
+    ctx.login = login_then_drop  # type: ignore[method-assign]
+    client = await connect(daemon)
+    client[1].write(b"a LOGIN bob@hamburger.edu bob-in-hamburg\r\n")
+    await asyncio.wait_for(checked.wait(), 5.0)
+    for _ in range(100):
+        if sessions(daemon)[0].closed:
+            break
+        await asyncio.sleep(0.02)
+    assert sessions(daemon)[0].closed
+    assert daemon.stats([])["sessions_by_user"] == {}
+    client[1].close()
+
+
+@pytest.mark.parametrize("daemon", [{"imap_idle_timeout": 0.4}], indirect=True)
+async def test_after_login_the_imap_idle_timeout_counts_and_idle_restarts_it(
+    daemon: MailDaemon,
+) -> None:
+    client = await connect(daemon)
+    assert await login(client) == b"a OK logged in\r\n"  # login_timeout (60 s) no longer counts
+    await command(client, b"b SELECT INBOX\r\n")
+    await line(client[0])
+    await asyncio.sleep(0.25)
+    assert await command(client, b"c IDLE\r\n") == b"+ idling\r\n"  # the timer starts again
+    await asyncio.sleep(0.25)  # 0.5 s since login, 0.25 since IDLE: still there
+    assert await command(client, b"DONE\r\n") == b"c OK IDLE terminated\r\n"
+    assert await line(client[0], 3.0) == b"* BYE Autologout; idle for too long\r\n"
+    client[1].close()
+
+
+async def test_a_stream_waits_for_a_client_that_reads_late(daemon: MailDaemon) -> None:
+    client = await connect(daemon)
+    await login(client)
+    size = 8_000_000  # far over the socket buffers: the shell must wait for the reader
+    client[1].write(b"b FETCH %d\r\n" % size)
+    await asyncio.sleep(0.5)
+    assert await line(client[0]) == b"* 1 FETCH (BODY[] {%d}\r\n" % size
+    got = 0
+    while got < size:
+        chunk = await asyncio.wait_for(client[0].read(min(65536, size - got)), 10.0)
+        assert chunk and chunk == b"x" * len(chunk)
+        got += len(chunk)
+    assert await line(client[0]) == b")\r\n"
+    assert await line(client[0]) == b"b OK FETCH done\r\n"
+    client[1].close()
+
+
+async def test_a_non_synchronising_literal_over_the_limit_closes_with_the_reason(
+    daemon: MailDaemon,
+) -> None:
+    reader, writer = await connect(daemon)
+    # before login, even in APPEND, a literal is at most max_literal (64 KiB)
+    writer.write(b"a APPEND INBOX {70000+}\r\n")
+    assert await line(reader) == b"* BYE non-synchronising literal of 70000 octets: too big\r\n"
+    assert await line(reader) == b""
+    writer.close()
+
+
+async def test_after_login_append_takes_a_big_non_synchronising_literal(
+    daemon: MailDaemon,
+) -> None:
+    client = await connect(daemon)
+    await login(client)
+    message = b"x" * 70000
+    assert await command(client, b"b APPEND INBOX {70000+}\r\n" + message + b"\r\n") == (
+        b"b OK APPEND %d\r\n" % (len(b"b APPEND INBOX {70000+}\r\n") + 70000 + 2)
+    )
+    reader, writer = client
+    writer.write(b"c SEARCH {70000+}\r\n")  # not APPEND: max_literal
+    assert await line(reader) == b"* BYE non-synchronising literal of 70000 octets: too big\r\n"
+    writer.close()

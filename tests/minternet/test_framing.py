@@ -165,6 +165,31 @@ def test_a_non_synchronising_literal_over_the_limit_closes():
         framer.next_frame()
 
 
+def test_a_literal_limit_per_command_keeps_small_literals_small():
+    seen = []
+
+    def limit(command: bytes) -> int:
+        seen.append(command)
+        return 100 if command.split(b" ", 2)[1].upper() == b"APPEND" else 5
+
+    framer = Lines(max_line=60, literals=True, max_literal=50, literal_limit=limit)
+    framer.feed(b"a append INBOX {40+}\r\n" + b"x" * 40 + b"\r\n")
+    assert framer.next_frame() == b"a append INBOX {40+}\r\n" + b"x" * 40 + b"\r\n"
+    assert seen == [b"a append INBOX {40+}\r\n"]  # the command so far, up to its literal
+    framer.feed(b"b LOGIN {5}\r\n")
+    assert framer.next_frame() == LiteralRequest(5, b"b LOGIN {5}\r\n", True)
+    framer.reject_literal()
+    framer.feed(b"c LOGIN {6}\r\n")
+    assert framer.next_frame() == LiteralRequest(6, b"c LOGIN {6}\r\n", False)
+    framer.reject_literal()
+    framer.feed(b"d APPEND INBOX {51}\r\n")  # max_literal still caps what the limit allows
+    assert framer.next_frame() == LiteralRequest(51, b"d APPEND INBOX {51}\r\n", False)
+    framer.reject_literal()
+    framer.feed(b"e LOGIN {6+}\r\n")
+    with pytest.raises(FramingError, match=r"^non-synchronising literal of 6 octets: too big$"):
+        framer.next_frame()
+
+
 def test_a_command_grows_no_longer_than_its_limit():
     framer = Lines(max_line=30, literals=True, max_literal=10, max_command=40)
     framer.feed(b"a X {10+}\r\n0123456789 {10+}\r\n0123456789 {10+}\r\n")

@@ -377,39 +377,70 @@ def test_a_thousand_parts() -> None:
     )
 
 
-@settings(max_examples=150, deadline=None)
-@given(
-    raw=st.one_of(
-        st.binary(max_size=300),
-        st.lists(
-            st.sampled_from(
-                [
-                    b"Content-Type: multipart/mixed; boundary=x\r\n",
-                    b"Content-Type: message/rfc822\r\n",
-                    b"Content-Transfer-Encoding: base64\r\n",
-                    b"Subject: =?utf-8?b?w6k=?=\r\n",
-                    b"From: <a@b>, (c) d@\r\n",
-                    b"\r\n",
-                    b"--x\r\n",
-                    b"--x--\r\n",
-                    b"text \xff\x00\r\n",
-                    b"\n",
-                ]
-            ),
-            max_size=30,
-        ).map(b"".join),
-    ),
-    spec=st.sampled_from(
-        [
-            EVERYTHING,
-            b"(BODY[1.1.MIME] BODY[2.HEADER]<0.5> BODY[1.2.3.TEXT] BODY[3.HEADER.FIELDS.NOT (a)])",
-        ]
-    ),
-    cached=st.booleans(),
+MESSAGES = st.one_of(
+    st.binary(max_size=300),
+    st.lists(
+        st.sampled_from(
+            [
+                b"Content-Type: multipart/mixed; boundary=x\r\n",
+                b"Content-Type: message/rfc822\r\n",
+                b"Content-Transfer-Encoding: base64\r\n",
+                b"Subject: =?utf-8?b?w6k=?=\r\n",
+                b"From: <a@b>, (c) d@\r\n",
+                b"\r\n",
+                b"--x\r\n",
+                b"--x--\r\n",
+                b"text \xff\x00\r\n",
+                b"\n",
+            ]
+        ),
+        max_size=30,
+    ).map(b"".join),
 )
-def test_any_message_gets_an_answer(raw: bytes, spec: bytes, cached: bool) -> None:
-    out = wire(spec, raw, cached=cached, modseq=True)
-    assert out.startswith(b"* 1 FETCH (") and out.endswith(b" MODSEQ (7))\r\n")
+
+
+@st.composite
+def fetch_items(draw: st.DrawFn) -> list[FetchItem]:
+    """Any FETCH items the parser could give: simple ones and sections with partials."""
+    out = []
+    for _ in range(draw(st.integers(1, 6))):
+        if draw(st.booleans()):
+            out.append(FetchItem(draw(st.sampled_from(SIMPLE_ITEMS))))
+            continue
+        part = tuple(draw(st.lists(st.integers(1, 4), max_size=4)))
+        texts = ["", "MIME", "HEADER", "TEXT", "HEADER.FIELDS", "HEADER.FIELDS.NOT"]
+        text = draw(st.sampled_from(texts if part else texts[2:]))
+        fields = ("Subject", "content-type") if text.startswith("HEADER.FIELDS") else ()
+        partial = draw(st.none() | st.tuples(st.integers(0, 400), st.integers(1, 400)))
+        out.append(FetchItem("BODY", Section(part, text, fields), draw(st.booleans()), partial))
+    return out
+
+
+SIMPLE_ITEMS = [
+    "FLAGS",
+    "UID",
+    "INTERNALDATE",
+    "RFC822.SIZE",
+    "MODSEQ",
+    "ENVELOPE",
+    "BODY",
+    "BODYSTRUCTURE",
+    "RFC822",
+    "RFC822.HEADER",
+    "RFC822.TEXT",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(raw=MESSAGES, asked=fetch_items(), cached=st.booleans())
+def test_any_message_gets_an_answer(raw: bytes, asked: list[FetchItem], cached: bool) -> None:
+    summary = summarize(Message(raw)) if cached else None
+    pairs = fetch_values(asked, META, summary=summary, message=Message(raw), modseq=True)
+    assert [name for name, _ in pairs] == list(dict.fromkeys(i.response_name() for i in asked)) + (
+        [] if any(i.name == "MODSEQ" for i in asked) else [b"MODSEQ"]
+    )
+    out = encode.fetch(1, pairs)
+    assert out.startswith(b"* 1 FETCH (") and out.endswith(b")\r\n")
 
 
 def test_sections_convert_to_the_message_core() -> None:
@@ -417,3 +448,45 @@ def test_sections_convert_to_the_message_core() -> None:
     name = b"BODY[2.HEADER.FIELDS ({4}\r\nX-\xc3\xa9 subject)]<0>"
     got = fetch_values([item], META, summary=None, message=Message(FORWARD), modseq=False)
     assert got == [(name, b"Subject: ")]
+
+
+def nested(levels: int) -> bytes:
+    """A message/rfc822 inside a message/rfc822 ... `levels` deep; the outermost is the last."""
+    raw = b"Subject: leaf\r\n\r\nleaf body\r\n"
+    for n in range(levels):
+        raw = b"Subject: level %d\r\nContent-Type: message/rfc822\r\n\r\n" % n + raw
+    return raw
+
+
+def test_deeply_nested_messages_are_opened_to_the_depth_limit() -> None:
+    out = wire(b"(BODYSTRUCTURE BODY[1.HEADER] BODY[1.1.1.HEADER] BODY[1.TEXT]<0.7>)", nested(300))
+    assert out.count(b'(NIL "level ') == 100  # Limits.max_depth: deeper is one opaque part
+    assert b'(NIL "level 199" ' in out and b'"level 198"' not in out
+    assert out.endswith(
+        b"BODY[1.HEADER] {52}\r\nSubject: level 298\r\nContent-Type: message/rfc822\r\n\r\n "
+        b"BODY[1.1.1.HEADER] {52}\r\nSubject: level 296\r\nContent-Type: message/rfc822\r\n\r\n "
+        b"BODY[1.TEXT]<0> {7}\r\nSubject)\r\n"
+    )
+
+
+def test_ten_thousand_parts_and_a_big_attachment() -> None:
+    parts = b"".join(b"--b\r\n\r\npart %d\r\n" % n for n in range(1, 10_001))
+    raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n" + parts + b"--b--\r\n"
+    out = wire(b"(BODY[9999] BODY[9999.MIME] BODY[10000])", raw)
+    # Limits.max_parts counts the message itself: part 10,000 is past it
+    assert out == (
+        b'* 1 FETCH (BODY[9999] {9}\r\npart 9999 BODY[9999.MIME] {2}\r\n\r\n BODY[10000] "")\r\n'
+    )
+    line = b"QUJDRA==" * 9 + b"\r\n"
+    big = (
+        b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nhi\r\n--b\r\n"
+        b"Content-Type: application/zip\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + line * 200_000
+        + b"--b--\r\n"
+    )
+    out = wire(b"(BODYSTRUCTURE BODY[2]<14799990.20> BODY[2]<14799998.1>)", big)
+    assert out.endswith(
+        b'"7bit" 2 1 NIL NIL NIL NIL) ("application" "zip" NIL NIL NIL "base64" 14799998 NIL NIL '
+        b'NIL NIL) "mixed" ("boundary" "b") NIL NIL NIL) BODY[2]<14799990> {8}\r\nQUJDRA== '
+        b'BODY[2]<14799998> "")\r\n'
+    )

@@ -29,6 +29,8 @@ from mailserver.imap.searching import Candidate, needs_message, search
 from mailserver.imap.seqset import SeqSet
 from mailserver.imap.syntax import Reader
 from mailserver.message import Message, Summary, summarize
+from mailserver.store import StoreError
+from mailserver.store.errors import NONEXISTENT
 from mailserver.store.records import MessageMeta
 
 
@@ -501,3 +503,36 @@ def test_random_trees_never_raise_and_keep_boolean_laws(
     also = run(Or(tree, FlagKey("\\Seen", True)), metas, raws, recent=recent)
     seen = run(FlagKey("\\Seen", True), metas, raws, recent=recent)
     assert also == sorted(set(found) | set(seen))
+
+
+def test_a_big_part_ten_thousand_parts_and_deep_nesting() -> None:
+    big = b"Subject: big\r\n\r\n" + b"crepes " * 800_000 + b"galettes\r\n"
+    parts = b"".join(b"--b\r\n\r\npart %d\r\n" % n for n in range(1, 10_001))
+    many = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n" + parts + b"--b--\r\n"
+    deep = b"Subject: leaf\r\n\r\nleaf body\r\n"
+    for n in range(300):
+        deep = b"Subject: level %d\r\nContent-Type: message/rfc822\r\n\r\n" % n + deep
+    raws = {1: big, 2: many, 3: deep}
+    metas = [meta(1), meta(2), meta(3)]
+    assert run("BODY galettes", metas, raws) == [1]
+    assert run("BODY crepes", metas, raws) == [1]
+    assert run("BODY 9999", metas, raws) == [2]
+    assert run("BODY 10000", metas, raws) == []  # past Limits.max_parts
+    assert run('TEXT "level 200"', metas, raws) == [3]
+    assert run("TEXT leaf", metas, raws) == []  # past Limits.max_depth: opaque
+
+
+def test_what_a_loader_raises_is_the_callers() -> None:
+    def vanished(uid: int) -> Message:
+        raise StoreError(f"the file of UID {uid} vanished", NONEXISTENT)
+
+    candidates = [Candidate(1, meta(9, flags=("\\Seen",)), False), Candidate(2, meta(10), False)]
+    with pytest.raises(StoreError, match=r"^the file of UID 10 vanished$"):
+        search(
+            key("UNSEEN BODY x"),
+            candidates,
+            load_summary=lambda uid: None,
+            load_message=vanished,
+            max_seq=2,
+            max_uid=10,
+        )

@@ -95,6 +95,7 @@ def test_login_asks_the_shell_to_check_the_password(store: Store):
     assert session.receive(b"x NOOP\r\n") == [
         Send(data=b"x BAD wait for the password to finish\r\n")
     ]
+    assert session.receive(b"\r\n") == [Send(data=b"* BAD wait for the password to finish\r\n")]
     assert session.login_result(BOB, store.user(BOB)) == [Send(data=LOGGED_IN)]
     assert session.authenticated and session.address == BOB
     assert session.state is State.AUTHENTICATED
@@ -263,6 +264,60 @@ def test_commands_before_login(client: Client, frame: bytes, answer: bytes):
     assert client(frame) == answer + b"\r\n"
 
 
+AUTHENTICATED_COMMANDS = [
+    b"a SELECT INBOX",
+    b"a EXAMINE INBOX",
+    b"a CREATE x",
+    b"a DELETE x",
+    b"a RENAME x y",
+    b"a SUBSCRIBE x",
+    b"a UNSUBSCRIBE x",
+    b'a LIST "" *',
+    b'a LSUB "" *',
+    b"a STATUS INBOX (MESSAGES)",
+    b"a APPEND INBOX {1}\r\nx",
+    b"a NAMESPACE",
+]
+SELECTED_COMMANDS = [
+    b"a CHECK",
+    b"a CLOSE",
+    b"a UNSELECT",
+    b"a EXPUNGE",
+    b"a SEARCH ALL",
+    b"a FETCH 1 FLAGS",
+    b"a STORE 1 FLAGS ()",
+    b"a COPY 1 x",
+    b"a MOVE 1 x",
+    b"a UID SEARCH ALL",
+    b"a UID FETCH 1 FLAGS",
+    b"a UID STORE 1 FLAGS ()",
+    b"a UID COPY 1 x",
+    b"a UID MOVE 1 x",
+    b"a UID EXPUNGE 1",
+]
+
+
+@pytest.mark.parametrize("frame", AUTHENTICATED_COMMANDS + SELECTED_COMMANDS)
+def test_every_command_needs_login(client: Client, frame: bytes):
+    name = frame.split(b" ")[1]
+    if name == b"UID":
+        name = frame.split(b" ")[2]
+    assert client(frame) == (
+        b"a BAD " + name + b" needs authentication first (LOGIN or AUTHENTICATE)\r\n"
+    )
+
+
+@pytest.mark.parametrize("frame", SELECTED_COMMANDS)
+def test_every_selected_command_needs_a_mailbox(client: Client, frame: bytes):
+    client.login()
+    name = frame.split(b" ")[1]
+    if name == b"UID":
+        name = frame.split(b" ")[2]
+    assert client(frame) == (
+        b"a BAD " + name + b" needs a selected mailbox (SELECT or EXAMINE)\r\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("frame", "answer"),
     [
@@ -355,6 +410,11 @@ class Failing:
             "store error for bob@hamburger.edu: index busy: locked",
         ),
         (
+            StoreError("index unreadable", "CORRUPTION"),
+            b"a NO [CORRUPTION] index unreadable\r\n",
+            "store error for bob@hamburger.edu: index unreadable",
+        ),
+        (
             StoreError("no mailbox 'x'", "NONEXISTENT"),
             b"a NO [NONEXISTENT] no mailbox 'x'\r\n",
             None,
@@ -378,3 +438,29 @@ def test_store_failures_become_no(error: BaseException, answer: bytes, log: str 
     actions = session.receive(b"a CREATE x\r\n")
     assert actions[0] == Send(data=answer)
     assert actions[1:] == ([Log(text=log)] if log else [])
+
+
+def test_a_nonsynchronising_literal_over_the_cap_is_refused(client: Client):
+    assert client(b"a LOGIN {1001+}\r\n" + b"u" * 1001 + b" x") == (
+        b"a BAD [TOOBIG] literal over the 1000-octet limit\r\n"
+    )
+    assert client(b"b LOGIN {1000+}\r\n" + b"u" * 1000 + b" {3+}\r\nxyz") == (
+        b"b NO [AUTHENTICATIONFAILED] Authentication failed\r\n"
+    )
+    # many literals, each under the cap, and a literal that looks like an announcement
+    assert client(b"c LOGIN {600+}\r\n" + b"v" * 600 + b" {600+}\r\n{9999}\r\n" + b"w" * 592) == (
+        b"c NO [AUTHENTICATIONFAILED] Authentication failed\r\n"
+    )
+    # before login, an APPEND has the small cap too; after, the message size cap
+    big = b"m" * 1001
+    assert client(b"d APPEND INBOX {1001+}\r\n" + big) == (
+        b"d BAD [TOOBIG] literal over the 1000-octet limit\r\n"
+    )
+    client.login()
+    assert client(b"e APPEND INBOX {1001+}\r\n" + big) == (
+        b"e OK [APPENDUID 1700000000 1] APPEND completed\r\n"
+    )
+    assert client(b"{1001+}\r\n" + big) == b"* BAD [TOOBIG] literal over the 1000-octet limit\r\n"
+    assert client(b"f SEARCH TEXT {1001+}\r\n" + big) == (
+        b"f BAD [TOOBIG] literal over the 1000-octet limit\r\n"
+    )

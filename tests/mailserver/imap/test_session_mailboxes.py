@@ -8,8 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from mailserver.imap import mailboxes
 from mailserver.imap.session import Notify
-from mailserver.store import Store
+from mailserver.store import Store, StoreError
 from tests.mailserver.imap.session_kit import BOB, Client, deliver, message, store_fixture
 
 DEFAULTS = (
@@ -41,6 +42,7 @@ def test_list_everything(client: Client):
 
 def test_list_the_hierarchy_delimiter(client: Client):
     assert client(b'a LIST "" ""') == b'* LIST (\\Noselect) "/" ""\r\na OK LIST completed\r\n'
+    assert client(b'a LIST Archive ""') == b'* LIST (\\Noselect) "/" ""\r\na OK LIST completed\r\n'
     assert client(b'a LIST "Archive/2024" ""') == (
         b'* LIST (\\Noselect) "/" Archive/\r\na OK LIST completed\r\n'
     )
@@ -142,6 +144,9 @@ def test_list_subscribed_and_recursivematch(client: Client):
         b'* LIST (\\Subscribed \\Sent) "/" Sent\r\n'
         b'* LIST (\\Subscribed \\Trash) "/" Trash\r\n'
         b"e OK LIST completed\r\n"
+    )
+    assert client(b'g LIST (SUBSCRIBED) "" G* RETURN (STATUS (MESSAGES))') == (
+        b'* LIST (\\NonExistent \\Subscribed) "/" Gone\r\ng OK LIST completed\r\n'
     )
     assert client(b'f LIST (SUBSCRIBED) "" Lists/* RETURN (STATUS (MESSAGES))') == (
         b'* LIST (\\Subscribed) "/" Lists/rust\r\n'
@@ -257,3 +262,34 @@ def test_append_refusals(client: Client):
     assert client(b"f APPEND INBOX {5000+}\r\n" + ok) == (
         b"f OK [APPENDUID 1700000000 1] APPEND completed\r\n"
     )
+
+
+def test_append_and_list_status_with_store_errors(
+    client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
+):
+    assert client(b"a APPEND a//b {2}\r\nhi") == (
+        b"a NO [CANNOT] empty hierarchy level in mailbox name 'a//b'\r\n"
+    )
+
+    def busy(name: str) -> None:
+        raise StoreError("index busy", "INUSE")
+
+    monkeypatch.setattr(store.user(BOB), "status", busy)
+    assert client(b'b LIST "" Sent RETURN (STATUS (MESSAGES))') == (
+        b'* LIST (\\HasNoChildren \\Sent) "/" Sent\r\nb OK LIST completed\r\n'
+    )
+
+
+def test_names_are_notified_and_kept_in_the_store_spelling(client: Client, store: Store):
+    client(b"a CREATE INBOX/x")
+    deliver(store, 1, mailbox="INBOX/x")
+    client(b"b SELECT inbox/x")
+    assert client.session.selected == "INBOX/x"
+    client(b"c RENAME inbox/x inbox/y/")
+    assert client.session.selected == "INBOX/y"
+    assert client.actions(b"d COPY 1 inbox/y")[0] == Notify(mailbox="INBOX/y")
+    assert client.actions(b"e RENAME inbox/y INBOX/z")[0] == Notify(mailbox="INBOX/y")
+    assert client.actions(b"f DELETE inbox/z")[0] == Notify(mailbox="INBOX/z")
+    assert mailboxes.canonical("a//b") == "a//b"
+    assert mailboxes.canonical("/") == "/"
+    assert mailboxes.canonical("inbox/") == "INBOX"
