@@ -293,7 +293,7 @@ class Wire:
         tag = b"t%d" % self.n
         raw = text.encode() if isinstance(text, str) else text
         self.send(tag + b" " + raw + b"\r\n")
-        untagged = []
+        untagged: list[bytes] = []
         while True:
             line = self.response()
             if line.startswith(tag + b" "):
