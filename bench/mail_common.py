@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import grp
 import os
 import pwd
 import re
@@ -220,6 +221,11 @@ def dovecot_setup(
         ).stdout.strip()
     for user in users:
         add_dovecot_user(root, user, stored, (uid, gid))
+    internal_group = unprivileged = login_chroot = ""
+    if os.geteuid() != 0:  # the unix sockets' group ("dovecot"), no chroot: a normal user
+        internal_group = f"default_internal_group = {grp.getgrgid(os.getegid()).gr_name}\n"
+        unprivileged = "service anvil {\n  chroot =\n}\n"
+        login_chroot = "chroot ="
     ssl = "ssl = no"
     if tls is not None:
         ssl = f"ssl = yes\nssl_cert = <{tls[0]}\nssl_key = <{tls[1]}"
@@ -235,7 +241,7 @@ disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_login_user = {login}
 default_internal_user = {internal}
-first_valid_uid = {min(uid, 1) if uid else 0}
+{internal_group}first_valid_uid = {min(uid, 1) if uid else 0}
 first_valid_gid = 0
 mail_location = maildir:~/Maildir
 namespace inbox {{
@@ -270,7 +276,8 @@ userdb {{
   driver = passwd-file
   args = username_format=%u {root}/passwd/%u
 }}
-service imap-login {{
+{unprivileged}service imap-login {{
+  {login_chroot}
   inet_listener imap {{
     address = {HOST}
     port = {port}
