@@ -61,6 +61,7 @@ from bench.mail_common import (
     running_ours,
 )
 
+Latencies = dict[str, list[float]]  # command kind -> seconds of each
 HEADER_FIELDS = "BODY.PEEK[HEADER.FIELDS (From To Cc Subject Date Message-ID Priority References)]"
 
 
@@ -189,12 +190,22 @@ async def mix_login(server: Server, user: str) -> Imap:
     return conn
 
 
-async def mix_session(conn: Imap, label: str, rounds: int, rng: random.Random, draft: bytes) -> int:
-    """One Thunderbird-like session after its login; the number of commands it sent."""
-    await conn.command('LIST "" "*"')
-    _, untagged = await conn.command("SELECT INBOX")
+async def mix_session(
+    conn: Imap, label: str, rounds: int, rng: random.Random, draft: bytes, lat: Latencies
+) -> int:
+    """One Thunderbird-like session after its login; the number of commands it sent. The
+    time of each command goes to `lat` under its kind."""
+
+    async def timed_command(kind: str, text: str, literal: bytes | None = None) -> list[bytes]:
+        t0 = time.perf_counter()
+        _, untagged = await conn.command(text, literal)
+        lat.setdefault(kind, []).append(time.perf_counter() - t0)
+        return untagged
+
+    await timed_command("LIST", 'LIST "" "*"')
+    untagged = await timed_command("SELECT", "SELECT INBOX")
     exists = next(int(line.split()[1]) for line in untagged if line.endswith(b" EXISTS\r\n"))
-    _, untagged = await conn.command("UID FETCH 1:* (FLAGS)")
+    untagged = await timed_command("UID FETCH 1:* (FLAGS)", "UID FETCH 1:* (FLAGS)")
     uids = [
         int(line.split(b"UID ", 1)[1].split(b")")[0].split()[0])
         for line in untagged
@@ -205,23 +216,32 @@ async def mix_session(conn: Imap, label: str, rounds: int, rng: random.Random, d
     commands = 3
     for r in range(rounds):
         uid = rng.choice(uids)
-        _, untagged = await conn.command(f"UID FETCH {uid} (UID RFC822.SIZE BODY.PEEK[])")
+        untagged = await timed_command(
+            "UID FETCH n BODY.PEEK[]", f"UID FETCH {uid} (UID RFC822.SIZE BODY.PEEK[])"
+        )
         if not untagged:
             raise AssertionError(f"{label}: UID FETCH {uid} BODY.PEEK[] gave nothing")
-        await conn.command(f"UID STORE {uid} +FLAGS.SILENT (\\Seen)")
-        await conn.command(f"UID FETCH {max(uids[-50], 1)}:* (UID FLAGS {HEADER_FIELDS})")
-        await conn.command("NOOP")
+        await timed_command("UID STORE n +FLAGS.SILENT", f"UID STORE {uid} +FLAGS.SILENT (\\Seen)")
+        await timed_command(
+            "UID FETCH 50 HEADER.FIELDS",
+            f"UID FETCH {max(uids[-50], 1)}:* (UID FLAGS {HEADER_FIELDS})",
+        )
+        await timed_command("NOOP", "NOOP")
         commands += 4
         if r % 5 == 4:
-            await conn.command("APPEND INBOX (\\Draft \\Seen)", draft)
-            await conn.command("UID SEARCH UNSEEN")
+            await timed_command("APPEND", "APPEND INBOX (\\Draft \\Seen)", draft)
+            await timed_command("UID SEARCH UNSEEN", "UID SEARCH UNSEEN")
             commands += 2
     await conn.logout()
     return commands + 1
 
 
 async def step_mix(
-    server: Server, args: argparse.Namespace, round_no: int, logins: dict[str, list[float]]
+    server: Server,
+    args: argparse.Namespace,
+    round_no: int,
+    logins: dict[str, list[float]],
+    lat: Latencies,
 ) -> float:
     """The sessions log in together (timed apart, into `logins`), then do their mix."""
     rng = random.Random(round_no)
@@ -233,7 +253,7 @@ async def step_mix(
     logins[server.label].append(time.perf_counter() - t0)
     print(f"    {args.sessions} logins at once: {logins[server.label][-1]:.2f} s")
     tasks = [
-        mix_session(c, server.label, args.mix_rounds, random.Random(rng.random()), draft)
+        mix_session(c, server.label, args.mix_rounds, random.Random(rng.random()), draft, lat)
         for c in conns
     ]
     t0 = time.perf_counter()
@@ -385,9 +405,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 flush=True,
             )
             logins: dict[str, list[float]] = {s.label: [] for s in servers}
-            mixed = alternate_async(args.rounds, servers, lambda s, r: step_mix(s, args, r, logins))
+            lats: dict[str, Latencies] = {s.label: {} for s in servers}
+            mixed = alternate_async(
+                args.rounds, servers, lambda s, r: step_mix(s, args, r, logins, lats[s.label])
+            )
             record(f"{args.sessions} logins", logins)
             record("mix", mixed)
+            print("mix: median time of each command under that load, by kind:")
+            for kind in lats[servers[0].label]:
+                cells = "  ".join(
+                    f"{s.label} {ms(statistics.median(lats[s.label][kind])):>10}"
+                    for s in servers
+                    if lats[s.label].get(kind)
+                )
+                print(f"  {kind:<28} {cells}")
         for s in servers:
             proc = dc.proc if s.label == "Dovecot" else ours.proc
             if proc is not None:
