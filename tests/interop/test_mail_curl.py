@@ -4,6 +4,7 @@ test CA (the server's name resolved to 127.0.0.1 with --resolve, as a user's DNS
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -39,7 +40,7 @@ def test_curl_fetches_by_uid_over_imap_with_starttls(
     out, log = curl(mail_server, mail_user, "imap://HOST/INBOX;UID=2", "--ssl-reqd")
     assert "Subject: curl two\r\n" in out and "second body" in out, out
     assert "first body" not in out
-    assert "STARTTLS" in log, log  # the password went over TLS
+    assert re.search(r"^> \S+ STARTTLS\r?$", log, re.MULTILINE), log  # the password: over TLS
     assert "SSL certificate verify ok" in log, log
 
 
@@ -74,4 +75,15 @@ def test_curl_retrieves_over_pop3s(mail_server: MailServer, mail_user: tuple[str
     out, log = curl(mail_server, mail_user, "pop3s://HOST/2")
     assert "Subject: pop 2\r\n" in out and "pop body 2" in out, out
     assert "pop body 1" not in out
+    assert "SSL certificate verify ok" in log, log
+
+
+def test_curl_retrieves_over_pop3_with_stls(
+    mail_server: MailServer, mail_user: tuple[str, str]
+) -> None:
+    mail_server.needs("pop3")
+    mail_server.deliver(mail_user[0], "pop stls", "over STLS")
+    out, log = curl(mail_server, mail_user, "pop3://HOST/1", "--ssl-reqd")
+    assert "Subject: pop stls\r\n" in out and "over STLS" in out, out
+    assert re.search(r"^> STLS\r?$", log, re.MULTILINE), log  # the password went over TLS
     assert "SSL certificate verify ok" in log, log
