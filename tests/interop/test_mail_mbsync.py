@@ -27,6 +27,9 @@ pytestmark = [
 
 
 def write_rc(tmp: Path, server: MailServer, address: str, password: str, how: str) -> Path:
+    """mbsync's config. Host is localhost, a name in the certificate: mbsync matches the
+    certificate against DNS names only ("certificate owner does not match hostname
+    127.0.0.1"); it tries each address of the name, so a ::1 first does no harm."""
     local = tmp / "local"
     local.mkdir()
     port = server.ports["imap" if how == "starttls" else "imaps"]
