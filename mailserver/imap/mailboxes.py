@@ -1,0 +1,222 @@
+"""The authenticated-state commands on mailboxes: CREATE, DELETE, RENAME, SUBSCRIBE,
+UNSUBSCRIBE, LIST (RFC 3501 and LIST-EXTENDED, RFC 5258, with SPECIAL-USE, CHILDREN and
+LIST-STATUS), LSUB, STATUS and APPEND (APPENDUID, RFC 4315).
+
+Each function takes the user's store and the parsed command and returns (actions, tagged
+line); a StoreError it lets through becomes `NO [code]` in the session. Names arrive decoded
+(commands.py) and leave in modified UTF-7 (encode.py).
+"""
+
+from __future__ import annotations
+
+from mailserver.imap import encode
+from mailserver.imap.actions import Action, Notify, Send
+from mailserver.imap.commands import Append, ListMailboxes, MailboxCommand, Rename, Status
+from mailserver.store import ListEntry, StoreError, UserStore, names
+from mailserver.store import Status as MailboxStatus
+from mailserver.store.errors import NONEXISTENT
+
+__all__ = [
+    "SEP",
+    "append",
+    "canonical",
+    "create",
+    "delete",
+    "list_mailboxes",
+    "rename",
+    "status",
+    "status_items",
+    "subscribe",
+    "unsubscribe",
+]
+
+SEP = "/"
+Reply = tuple[list[Action], bytes]
+
+
+def _ok(tag: str, text: str, code: bytes | None = None) -> bytes:
+    return encode.tagged(tag, "OK", text, code)
+
+
+def _no(tag: str, text: str, code: bytes | None = None) -> bytes:
+    return encode.tagged(tag, "NO", text, code)
+
+
+def canonical(name: str) -> str:
+    """The store's spelling of a valid mailbox name (`inbox/x` is `INBOX/x`, one trailing
+    separator dropped), for Notify and the selected name; other names as they are."""
+    if name.endswith(SEP) and len(name) > 1:
+        name = name[:-1]
+    try:
+        return names.normalize(name)
+    except StoreError:
+        return name
+
+
+def create(store: UserStore, cmd: MailboxCommand) -> Reply:
+    store.create(cmd.mailbox)
+    return [], _ok(cmd.tag, "CREATE completed")
+
+
+def delete(store: UserStore, cmd: MailboxCommand) -> Reply:
+    store.delete(cmd.mailbox)
+    return [Notify(mailbox=canonical(cmd.mailbox))], _ok(cmd.tag, "DELETE completed")
+
+
+def rename(store: UserStore, cmd: Rename) -> Reply:
+    """RENAME; renaming INBOX moves its messages and leaves it empty (the store does it)."""
+    store.rename(cmd.old, cmd.new)
+    return [Notify(mailbox=canonical(cmd.old))], _ok(cmd.tag, "RENAME completed")
+
+
+def subscribe(store: UserStore, cmd: MailboxCommand) -> Reply:
+    store.subscribe(cmd.mailbox)
+    return [], _ok(cmd.tag, "SUBSCRIBE completed")
+
+
+def unsubscribe(store: UserStore, cmd: MailboxCommand) -> Reply:
+    if not store.unsubscribe(cmd.mailbox):
+        return [], _no(cmd.tag, "not subscribed to that name", b"NONEXISTENT")
+    return [], _ok(cmd.tag, "UNSUBSCRIBE completed")
+
+
+# -- STATUS ----------------------------------------------------------------------------------
+
+
+def status_items(st: MailboxStatus, items: tuple[str, ...]) -> list[tuple[str, int]]:
+    """STATUS items in the order asked."""
+    values = {
+        "MESSAGES": st.messages,
+        "RECENT": st.recent,
+        "UIDNEXT": st.uidnext,
+        "UIDVALIDITY": st.uidvalidity,
+        "UNSEEN": st.unseen,
+        "HIGHESTMODSEQ": st.highestmodseq,
+    }
+    return [(item, values[item]) for item in items]
+
+
+def status(store: UserStore, cmd: Status) -> Reply:
+    st = store.status(cmd.mailbox)
+    line = encode.status_response(cmd.mailbox, status_items(st, cmd.items))
+    return [Send(data=line)], _ok(cmd.tag, "STATUS completed")
+
+
+# -- APPEND ----------------------------------------------------------------------------------
+
+
+def append(store: UserStore, cmd: Append, max_size: int) -> Reply:
+    """APPEND with flags and date: `OK [APPENDUID uidvalidity uid]`; TRYCREATE when the
+    mailbox does not exist (RFC 3501 §6.3.11)."""
+    if len(cmd.message) > max_size:
+        return [], _no(cmd.tag, f"message over the {max_size}-octet limit", b"TOOBIG")
+    if not cmd.message:
+        return [], _no(cmd.tag, "an empty message cannot be stored", b"CANNOT")
+    try:
+        info = store.mailbox(cmd.mailbox)
+    except StoreError as e:
+        if e.code != NONEXISTENT:
+            raise
+        return [], _no(cmd.tag, f"no mailbox {cmd.mailbox!r}", b"TRYCREATE")
+    when = None if cmd.date is None else cmd.date.timestamp()
+    uid = store.deliver(info.name, cmd.message, cmd.flags, when)
+    code = encode.code("APPENDUID", info.uidvalidity, uid)
+    return [Notify(mailbox=info.name)], _ok(cmd.tag, "APPEND completed", code)
+
+
+# -- LIST and LSUB ---------------------------------------------------------------------------
+
+
+def _root(reference: str) -> str:
+    """The hierarchy root of a reference, for `LIST ref ""` (RFC 3501 §6.3.8)."""
+    at = reference.find(SEP)
+    return reference[: at + 1] if at >= 0 else ""
+
+
+def list_mailboxes(store: UserStore, cmd: ListMailboxes) -> Reply:
+    """LIST (basic and extended) and LSUB."""
+    patterns = [cmd.reference + p for p in cmd.patterns if p]
+    if not patterns:
+        root = encode.list_response(cmd.name, ["\\Noselect"], SEP, _root(cmd.reference))
+        return [Send(data=root)], _ok(cmd.tag, f"{cmd.name} completed")
+    if cmd.name == "LSUB":
+        out = b"".join(
+            encode.list_response("LSUB", [] if e.exists else ["\\Noselect"], SEP, e.name)
+            for e in _gather(store.list_subscribed, patterns)
+        )
+        return [Send(data=out)], _ok(cmd.tag, "LSUB completed")
+    if "SUBSCRIBED" in cmd.select:
+        out = _list_subscribed(store, cmd, patterns)
+    else:
+        out = _list_all(store, cmd, patterns)
+    return [Send(data=out)], _ok(cmd.tag, "LIST completed")
+
+
+def _gather(lister: object, patterns: list[str]) -> list[ListEntry]:
+    found: dict[str, ListEntry] = {}
+    for pattern in patterns:
+        for e in lister(pattern):  # type: ignore[operator]
+            found.setdefault(e.name, e)
+    return [found[name] for name in sorted(found)]
+
+
+def _children(e: ListEntry) -> str:
+    return "\\HasChildren" if e.has_children else "\\HasNoChildren"
+
+
+def _list_all(store: UserStore, cmd: ListMailboxes, patterns: list[str]) -> bytes:
+    special_only = "SPECIAL-USE" in cmd.select
+    subscribed = "SUBSCRIBED" in cmd.returns
+    out = b""
+    for e in _gather(store.list_mailboxes, patterns):
+        if special_only and e.special_use is None:
+            continue
+        attrs = []
+        if not e.exists:
+            attrs.append("\\NonExistent" if cmd.extended else "\\Noselect")
+        attrs.append(_children(e))
+        if subscribed and e.subscribed:
+            attrs.append("\\Subscribed")
+        if e.special_use is not None:
+            attrs.append(e.special_use)
+        out += encode.list_response("LIST", attrs, SEP, e.name)
+        out += _status(store, cmd, e)
+    return out
+
+
+def _list_subscribed(store: UserStore, cmd: ListMailboxes, patterns: list[str]) -> bytes:
+    """LIST (SUBSCRIBED ...): subscribed names, existing or not (\\NonExistent), and with
+    RECURSIVEMATCH the parents of subscribed names with CHILDINFO (RFC 5258 §3)."""
+    existing = set(store.mailbox_names())
+    special_only = "SPECIAL-USE" in cmd.select
+    recursive = "RECURSIVEMATCH" in cmd.select
+    out = b""
+    for e in _gather(store.list_subscribed, patterns):
+        if special_only and e.special_use is None:
+            continue
+        attrs = []
+        if e.name not in existing:
+            attrs.append("\\NonExistent")
+        elif "CHILDREN" in cmd.returns:
+            attrs.append(_children(e))
+        if e.exists:
+            attrs.append("\\Subscribed")
+        elif not recursive:
+            continue
+        if e.special_use is not None:
+            attrs.append(e.special_use)
+        extended = () if e.exists else (("CHILDINFO", [b"SUBSCRIBED"]),)
+        out += encode.list_response("LIST", attrs, SEP, e.name, extended=extended)
+        out += _status(store, cmd, e)  # none for a name that does not exist
+    return out
+
+
+def _status(store: UserStore, cmd: ListMailboxes, e: ListEntry) -> bytes:
+    """LIST-STATUS (RFC 5819): the STATUS of a selectable mailbox after its LIST line."""
+    if "STATUS" not in cmd.returns or not e.exists:
+        return b""
+    try:
+        st = store.status(e.name)
+    except StoreError:
+        return b""  # gone since the LIST: RFC 5819 lets the STATUS be left out
+    return encode.status_response(e.name, status_items(st, cmd.status))

@@ -1,0 +1,367 @@
+"""The selected-state commands: SELECT/EXAMINE's answer, FETCH, STORE, SEARCH, COPY, MOVE,
+EXPUNGE, UID EXPUNGE and CLOSE's silent expunge, against the session's View.
+
+Each command function returns (actions, tagged line): the session appends the mailbox's
+updates before the tagged line (view.py says which). A FETCH returns its tagged line as None:
+it streams, and its stream ends with the updates and the tagged line itself.
+FETCH rendering and SEARCH evaluation are fetching.py's and searching.py's; this module
+resolves the sets, reads the store, sets \\Seen and numbers the answers.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
+
+from mailserver.imap import encode, fetching, mailboxes, searching
+from mailserver.imap.actions import Action, Notify, Send, Stream
+from mailserver.imap.commands import Copy, Expunge, Fetch, Search, Select, Store
+from mailserver.imap.fetchatt import FetchItem
+from mailserver.imap.search import And, ModSeqKey, Not, Or, SearchKey
+from mailserver.imap.seqset import compact
+from mailserver.imap.view import View
+from mailserver.message import Message
+from mailserver.message.summary import Summary
+from mailserver.store import MessageMeta, StoreError, UserStore
+from mailserver.store.errors import NONEXISTENT
+
+__all__ = [
+    "CHUNK",
+    "close",
+    "copy",
+    "expunge",
+    "fetch",
+    "search",
+    "select",
+    "store",
+    "uses_modseq",
+]
+
+CHUNK = 64 * 1024  # a FETCH stream's chunks are about this big
+BATCH = 100  # messages whose summaries are read from the index at once
+EAGER = 256  # a metadata-only FETCH of at most this many messages is one Send
+
+Reply = tuple[list[Action], bytes | None]
+
+
+def _ok(tag: str, text: str, code: bytes | None = None) -> bytes:
+    return encode.tagged(tag, "OK", text, code)
+
+
+def _no(tag: str, text: str, code: bytes | None = None) -> bytes:
+    return encode.tagged(tag, "NO", text, code)
+
+
+READ_ONLY = "the mailbox is read-only (EXAMINE)"
+GONE = "some of the messages were expunged"
+
+
+# -- SELECT ----------------------------------------------------------------------------------
+
+
+def select(store: UserStore, cmd: Select, condstore: bool) -> tuple[View, bytes]:
+    """Open the mailbox (StoreError if it cannot be) and SELECT/EXAMINE's whole answer."""
+    snap = store.select(cmd.mailbox, readonly=cmd.readonly)
+    view = View(store, snap, readonly=cmd.readonly, condstore=condstore)
+    out = view.flags_lines()
+    out += b"* %d EXISTS\r\n* %d RECENT\r\n" % (view.exists, len(view.recent))
+    if snap.first_unseen is not None and view.has(snap.first_unseen):
+        out += encode.untagged_status(
+            "OK", "First unseen", encode.code("UNSEEN", view.seq_of(snap.first_unseen))
+        )
+    out += encode.untagged_status("OK", "UIDs valid", encode.code("UIDVALIDITY", view.uidvalidity))
+    out += encode.untagged_status("OK", "Predicted next UID", encode.code("UIDNEXT", view.uidnext))
+    out += encode.untagged_status("OK", "Highest", encode.code("HIGHESTMODSEQ", view.modseq))
+    mode = "READ-ONLY" if cmd.readonly else "READ-WRITE"
+    out += _ok(cmd.tag, f"{cmd.name} completed", encode.code(mode))
+    return view, out
+
+
+# -- FETCH -----------------------------------------------------------------------------------
+
+
+def fetch_items(cmd: Fetch) -> tuple[FetchItem, ...]:
+    """The items a FETCH answers: UID first for UID FETCH (RFC 3501 §6.4.8), MODSEQ added
+    with CHANGEDSINCE (RFC 7162 §3.1.4.1)."""
+    items = cmd.items
+    names = {i.name for i in items}
+    if cmd.uid and "UID" not in names:
+        items = (FetchItem("UID"), *items)
+    if cmd.changedsince is not None and "MODSEQ" not in names:
+        items = (*items, FetchItem("MODSEQ"))
+    return items
+
+
+def fetch(view: View, cmd: Fetch, expunges: bool) -> Reply:
+    """FETCH / UID FETCH; the tagged line comes at the end of the stream (None here)."""
+    store = view.store
+    items = fetch_items(cmd)
+    uids = view.resolve(cmd.seqset, cmd.uid)
+    metas = {m.uid: m for m in store.fetch(view.name, uids)}
+    missing = len(metas) < len(uids)
+    if cmd.changedsince is not None:
+        since = cmd.changedsince
+        uids = [u for u in uids if u in metas and metas[u].modseq > since]
+    actions: list[Action] = []
+    seen: frozenset[int] = frozenset()
+    if fetching.sets_seen(items) and not view.readonly:
+        unseen = [u for u in uids if u in metas and "\\Seen" not in metas[u].flags]
+        if unseen:
+            result = store.store(view.name, unseen, "add", ["\\Seen"])
+            for m in result.messages:
+                metas[m.uid] = m
+            for u in result.changed:
+                view.own[u] = result.modseq
+            seen = result.changed
+            if seen:
+                actions.append(Notify(mailbox=view.name))
+    wanted = [u for u in uids if u in metas]
+    chunks = _render(view, cmd.tag, items, wanted, metas, seen, missing, expunges)
+    needs_files = fetching.needs_message(items) or fetching.needs_summary(items)
+    if not needs_files and len(wanted) <= EAGER:
+        actions.append(Send(data=b"".join(chunks)))
+    else:
+        actions.append(Stream(chunks=chunks))
+    return actions, None
+
+
+def _render(
+    view: View,
+    tag: str,
+    items: tuple[FetchItem, ...],
+    uids: list[int],
+    metas: dict[int, MessageMeta],
+    seen: frozenset[int],
+    missing: bool,
+    expunges: bool,
+) -> Iterator[bytes]:
+    """The FETCH responses in chunks of about CHUNK octets, then the updates and the tagged
+    line. A message whose file vanished is skipped (NO [EXPUNGEISSUED] at the end); a store
+    failure ends the answer with NO [SERVERBUG] (there is no one to raise to)."""
+    store = view.store
+    need_summary = fetching.needs_summary(items)
+    need_message = fetching.needs_message(items)
+    asked_flags = any(i.name == "FLAGS" for i in items)
+    buf: list[bytes] = []
+    size = 0
+    failure: str | None = None
+    try:
+        for start in range(0, len(uids), BATCH):
+            batch = uids[start : start + BATCH]
+            summaries = _summaries(store, view.name, batch) if need_summary else {}
+            for uid in batch:
+                summary = summaries.get(uid)
+                message = None
+                if need_message or (need_summary and summary is None):
+                    try:
+                        message = Message(store.read_message(view.name, uid))
+                    except StoreError as e:
+                        if e.code != NONEXISTENT:
+                            raise
+                        missing = True
+                        continue
+                meta = metas[uid]
+                shown = MessageMeta(
+                    uid=meta.uid,
+                    size=meta.size,
+                    internaldate=meta.internaldate,
+                    flags=view.flags_of(meta),
+                    modseq=meta.modseq,
+                )
+                pairs = fetching.fetch_values(
+                    items, shown, summary=summary, message=message, modseq=view.condstore
+                )
+                if uid in seen and not asked_flags:
+                    pairs.append((b"FLAGS", encode.flags(shown.flags)))
+                line = encode.fetch(view.seq_of(uid), pairs)
+                buf.append(line)
+                size += len(line)
+                if size >= CHUNK:
+                    yield b"".join(buf)
+                    buf, size = [], 0
+        tail = view.updates(expunges=expunges)
+    except (StoreError, OSError) as e:
+        failure = f"FETCH failed: {e}"
+        tail = b""
+    except Exception as e:  # a bug; the stream has no one to raise to
+        failure = f"internal server error: {type(e).__name__}"
+        tail = b""
+    if failure is not None:
+        tail += _no(tag, failure, b"SERVERBUG")
+    elif missing:
+        tail += _no(tag, GONE, b"EXPUNGEISSUED")
+    else:
+        tail += _ok(tag, "FETCH completed")
+    buf.append(tail)
+    yield b"".join(buf)
+
+
+def _summaries(store: UserStore, mailbox: str, uids: list[int]) -> dict[int, Summary]:
+    """The cached summaries of `uids` (those the index has and that read back)."""
+    return store.summaries(mailbox, uids)
+
+
+# -- STORE -----------------------------------------------------------------------------------
+
+_MODES = {"": "set", "+": "add", "-": "remove"}
+
+
+def store(view: View, cmd: Store) -> Reply:
+    """STORE / UID STORE, with .SILENT and UNCHANGEDSINCE (MODIFIED)."""
+    if view.readonly:
+        return [], _no(cmd.tag, READ_ONLY)
+    named = view.resolve(cmd.seqset, cmd.uid)
+    uids = [u for u in named if u not in view.gone]
+    result = view.store.store(view.name, uids, _MODES[cmd.mode], cmd.flags, cmd.unchangedsince)
+    for u in result.changed:
+        view.own[u] = result.modseq
+    actions: list[Action] = [Notify(mailbox=view.name)] if result.changed else []
+    failed = set(result.failed)
+    done = [m for m in result.messages if m.uid not in failed]
+    out = view.new_keywords(done)
+    if not cmd.silent:
+        out += b"".join([view.flag_fetch(m, uid=cmd.uid) for m in done])
+    elif cmd.unchangedsince is not None:
+        out += b"".join([view.flag_fetch(m, uid=cmd.uid, flags=False) for m in done])
+    actions.append(Send(data=out))
+    if len(result.messages) < len(named):  # expunged, known to the view or not yet
+        return actions, _no(cmd.tag, GONE, b"EXPUNGEISSUED")
+    if failed:
+        numbers = sorted(failed) if cmd.uid else sorted(view.seq_of(u) for u in failed)
+        modified = encode.code("MODIFIED", compact(numbers))
+        return actions, _ok(cmd.tag, "Conditional STORE failed for some messages", modified)
+    return actions, _ok(cmd.tag, "STORE completed")
+
+
+# -- SEARCH ----------------------------------------------------------------------------------
+
+
+def uses_modseq(key: SearchKey) -> bool:
+    """Whether a search key tree has a MODSEQ key (a CONDSTORE-enabling SEARCH)."""
+    if isinstance(key, ModSeqKey):
+        return True
+    if isinstance(key, And):
+        return any(uses_modseq(k) for k in key.keys)
+    if isinstance(key, Or):
+        return uses_modseq(key.left) or uses_modseq(key.right)
+    if isinstance(key, Not):
+        return uses_modseq(key.key)
+    return False
+
+
+def search(view: View, cmd: Search) -> Reply:
+    """SEARCH / UID SEARCH, as `* SEARCH` or, with RETURN, `* ESEARCH` (RFC 4731)."""
+    store = view.store
+    metas = {m.uid: m for m in store.fetch(view.name, None)}
+    candidates = [
+        searching.Candidate(seq=i + 1, meta=metas[u], recent=u in view.recent)
+        for i, u in enumerate(view.uids)
+        if u in metas  # not expunged (whether the client knows yet or not)
+    ]
+    load_summary, load_message = _loaders(store, view.name, [c.meta.uid for c in candidates])
+    found = searching.search(
+        cmd.key,
+        candidates,
+        load_summary=load_summary,
+        load_message=load_message,
+        max_seq=view.exists,
+        max_uid=view.max_uid,
+    )
+    numbers = [c.meta.uid if cmd.uid else c.seq for c in found]
+    modseq = max((c.meta.modseq for c in found), default=None) if uses_modseq(cmd.key) else None
+    if cmd.returns is None:
+        out = encode.search(numbers, modseq)
+    else:
+        results: list[tuple[str, int | bytes]] = []
+        if numbers and "MIN" in cmd.returns:
+            results.append(("MIN", min(numbers)))
+        if numbers and "MAX" in cmd.returns:
+            results.append(("MAX", max(numbers)))
+        if "COUNT" in cmd.returns:
+            results.append(("COUNT", len(numbers)))
+        if numbers and "ALL" in cmd.returns:
+            results.append(("ALL", compact(sorted(numbers))))
+        if modseq is not None:
+            results.append(("MODSEQ", modseq))
+        out = encode.esearch(cmd.tag, cmd.uid, results)
+    return [Send(data=out)], _ok(cmd.tag, "SEARCH completed")
+
+
+def _loaders(
+    store: UserStore, mailbox: str, uids: list[int]
+) -> tuple[Callable[[int], Summary | None], Callable[[int], Message]]:
+    """SEARCH's loaders. Summaries are read BATCH at a time from the one asked for on
+    (searching.py asks in candidate order), the previous batch dropped: one index query per
+    BATCH messages instead of one per message, and memory bounded."""
+    batch: dict[int, Summary | None] = {}
+
+    def load_summary(uid: int) -> Summary | None:
+        if uid not in batch:
+            batch.clear()
+            at = bisect_left(uids, uid)
+            wanted = uids[at : at + BATCH]  # uid is one of the candidates
+            found = store.summaries(mailbox, wanted)
+            batch.update((u, found.get(u)) for u in wanted)
+        return batch.get(uid)
+
+    def load_message(uid: int) -> Message:
+        return Message(store.read_message(mailbox, uid))
+
+    return load_summary, load_message
+
+
+# -- COPY, MOVE, EXPUNGE, CLOSE --------------------------------------------------------------
+
+
+def copy(view: View, cmd: Copy) -> Reply:
+    """COPY / MOVE and their UID forms, with COPYUID (RFC 4315) and MOVE's EXPUNGEs."""
+    move = cmd.name == "MOVE"
+    uids = view.resolve(cmd.seqset, cmd.uid)
+    if any(u in view.gone for u in uids):
+        return [], _no(cmd.tag, GONE, b"EXPUNGEISSUED")
+    if move and view.readonly:
+        return [], _no(cmd.tag, READ_ONLY)
+    try:
+        view.store.mailbox(cmd.mailbox)
+    except StoreError as e:
+        if e.code != NONEXISTENT:
+            raise
+        return [], _no(cmd.tag, f"no mailbox {cmd.mailbox!r}", b"TRYCREATE")
+    transfer = view.store.move if move else view.store.copy
+    result = transfer(view.name, uids, cmd.mailbox)
+    if not result.mapping:
+        return [], _ok(cmd.tag, f"{cmd.name} completed (no messages)")
+    actions: list[Action] = [Notify(mailbox=mailboxes.canonical(cmd.mailbox))]
+    copyuid = encode.code(
+        "COPYUID",
+        result.uidvalidity,
+        compact(m[0] for m in result.mapping),
+        compact(m[1] for m in result.mapping),
+    )
+    if not move:
+        return actions, _ok(cmd.tag, "COPY completed", copyuid)
+    actions.append(Notify(mailbox=view.name))
+    out = encode.untagged_status("OK", "Moved", copyuid)
+    out += view.expunge(m[0] for m in result.mapping)
+    actions.append(Send(data=out))
+    return actions, _ok(cmd.tag, "MOVE completed")
+
+
+def expunge(view: View, cmd: Expunge) -> Reply:
+    """EXPUNGE, or UID EXPUNGE (UIDPLUS): `* n EXPUNGE` for each message removed."""
+    if view.readonly:
+        return [], _no(cmd.tag, READ_ONLY)
+    only = None if cmd.uids is None else view.resolve(cmd.uids, True)
+    gone = view.store.expunge(view.name, only)
+    if not gone:
+        return [], _ok(cmd.tag, "EXPUNGE completed")
+    return [Notify(mailbox=view.name), Send(data=view.expunge(gone))], _ok(
+        cmd.tag, "EXPUNGE completed"
+    )
+
+
+def close(view: View) -> list[Action]:
+    """CLOSE's silent expunge (none for EXAMINE); a Notify when it removed something."""
+    if view.readonly:
+        return []
+    return [Notify(mailbox=view.name)] if view.store.expunge(view.name) else []

@@ -1,0 +1,167 @@
+"""The selected mailbox as one session sees it: its UIDs in order (sequence numbers are their
+positions), its \\Recent set, and the store's change feed applied when RFC 3501 allows.
+
+Other sessions and deliveries change the mailbox at any moment; this session learns of it by
+asking the store for `changes_since` its last known MODSEQ and UIDNEXT, and tells its client:
+
+- new messages (`* n EXISTS`, `* n RECENT`) and flag changes (`* n FETCH (UID u FLAGS (...))`,
+  with MODSEQ once CONDSTORE is on) after any command, since they move no sequence number;
+- expunges (`* n EXPUNGE`) only when the command allows them (RFC 3501 §7.4.1: never during
+  FETCH, STORE or SEARCH; the UID forms, NOOP, CHECK, IDLE, EXPUNGE, COPY, MOVE... may). An
+  expunge seen earlier stays in `gone` with its message still numbered until then, so sequence
+  numbers never shift under the client.
+
+The session's own flag changes are announced by the command that made them; `own` remembers
+their MODSEQs so the feed does not announce them a second time.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
+
+from mailserver.imap import encode
+from mailserver.imap.seqset import SeqSet
+from mailserver.store import MessageMeta, Snapshot, UserStore
+
+__all__ = ["SYSTEM_FLAGS", "View"]
+
+SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+RECENT = "\\Recent"
+
+
+class View:
+    """One session's picture of its selected mailbox (see the module docstring)."""
+
+    def __init__(
+        self, store: UserStore, snapshot: Snapshot, *, readonly: bool, condstore: bool
+    ) -> None:
+        self.store = store
+        self.name = snapshot.name
+        self.readonly = readonly
+        self.condstore = condstore
+        self.uidvalidity = snapshot.uidvalidity
+        self.uidnext = snapshot.uidnext
+        self.modseq = snapshot.highestmodseq
+        self.uids: list[int] = list(snapshot.uids)
+        self.recent: set[int] = set(self._within(snapshot.recent))
+        self.keywords: list[str] = list(snapshot.keywords)
+        self._known = {k.lower() for k in self.keywords}
+        self.gone: set[int] = set()  # expunged in the store, not yet announced
+        self.own: dict[int, int] = {}  # uid -> MODSEQ of a flag change this session announced
+        self.first_unseen = snapshot.first_unseen
+
+    def _within(self, r: range) -> list[int]:
+        return self.uids[bisect_left(self.uids, r.start) : bisect_left(self.uids, r.stop)]
+
+    # -- numbers ----------------------------------------------------------------------------
+
+    @property
+    def exists(self) -> int:
+        return len(self.uids)
+
+    @property
+    def max_uid(self) -> int:
+        return self.uids[-1] if self.uids else 0
+
+    def seq_of(self, uid: int) -> int:
+        """The sequence number of a UID in the view (it must be there)."""
+        return bisect_left(self.uids, uid) + 1
+
+    def has(self, uid: int) -> bool:
+        i = bisect_left(self.uids, uid)
+        return i < len(self.uids) and self.uids[i] == uid
+
+    def resolve(self, seqset: SeqSet, uid: bool) -> list[int]:
+        """The UIDs a sequence set or UID set names, ascending; SeqSetError for a message
+        number that does not exist (UIDs that name nothing are simply left out)."""
+        uids = self.uids
+        out: list[int] = []
+        if uid:
+            for a, b in seqset.resolve_uid(self.max_uid).spans:
+                out.extend(uids[bisect_left(uids, a) : bisect_right(uids, b)])
+        else:
+            for a, b in seqset.resolve_seq(len(uids)).spans:
+                out.extend(uids[a - 1 : b])
+        return out
+
+    # -- rendering --------------------------------------------------------------------------
+
+    def flags_of(self, meta: MessageMeta) -> tuple[str, ...]:
+        """A message's flags as this session shows them: \\Recent added when it holds it."""
+        if meta.uid in self.recent:
+            return (*meta.flags, RECENT)
+        return meta.flags
+
+    def flags_lines(self) -> bytes:
+        """`* FLAGS (...)` and `* OK [PERMANENTFLAGS (...)]` (none for EXAMINE)."""
+        names = (*SYSTEM_FLAGS, *self.keywords)
+        permanent = () if self.readonly else (*names, "\\*")
+        return encode.untagged(b"FLAGS", encode.flags(names)) + encode.untagged_status(
+            "OK",
+            "Flags permitted" if permanent else "Read-only mailbox",
+            encode.code("PERMANENTFLAGS", encode.flags(permanent)),
+        )
+
+    def new_keywords(self, metas: Iterable[MessageMeta]) -> bytes:
+        """FLAGS and PERMANENTFLAGS again when messages carry keywords the client was not
+        told of (RFC 3501 §7.2.6); b"" otherwise."""
+        fresh = False
+        for meta in metas:
+            for flag in meta.flags:
+                if not flag.startswith("\\") and flag.lower() not in self._known:
+                    self._known.add(flag.lower())
+                    self.keywords.append(flag)
+                    fresh = True
+        return self.flags_lines() if fresh else b""
+
+    def flag_fetch(self, meta: MessageMeta, *, uid: bool = True, flags: bool = True) -> bytes:
+        """`* n FETCH (UID u MODSEQ (m) FLAGS (...))`: a flag change, announced."""
+        pairs: list[tuple[bytes, object]] = []
+        if uid:
+            pairs.append((b"UID", meta.uid))
+        if self.condstore:
+            pairs.append((b"MODSEQ", [meta.modseq]))
+        if flags:
+            pairs.append((b"FLAGS", encode.flags(self.flags_of(meta))))
+        return encode.fetch(self.seq_of(meta.uid), pairs)
+
+    # -- changes ----------------------------------------------------------------------------
+
+    def expunge(self, uids: Iterable[int]) -> bytes:
+        """Announce and forget expunged UIDs (those still in the view): `* n EXPUNGE` each,
+        in ascending order, every number counted after the ones before it went."""
+        doomed = {u for u in uids if self.has(u)}
+        self.gone -= doomed
+        if not doomed:
+            return b""
+        seqs = sorted(self.seq_of(u) for u in doomed)
+        out = b"".join([b"* %d EXPUNGE\r\n" % (s - i) for i, s in enumerate(seqs)])
+        self.uids = [u for u in self.uids if u not in doomed]
+        self.recent -= doomed
+        return out
+
+    def updates(self, *, expunges: bool) -> bytes:
+        """What changed since the last look, as untagged responses; expunges only when
+        `expunges` (else they wait in `gone`). StoreError NONEXISTENT when the mailbox went."""
+        ch = self.store.changes_since(
+            self.name, self.modseq, self.uidnext, claim_recent=not self.readonly
+        )
+        if ch.expunged is not None:
+            self.gone.update(u for u in ch.expunged if self.has(u))
+        elif ch.uids is not None:
+            present = set(ch.uids)
+            self.gone.update(u for u in self.uids if u not in present)
+        out = self.expunge(list(self.gone)) if expunges else b""
+        # (an expunged message is never among the changed ones: its row is gone)
+        changed = [m for m in ch.changed if self.own.get(m.uid) != m.modseq]
+        out += self.new_keywords([*changed, *ch.added])
+        out += b"".join([self.flag_fetch(m) for m in changed])
+        if ch.added:
+            self.uids.extend(m.uid for m in ch.added)
+            self.recent.update(u for u in ch.recent if self.has(u))
+            out += b"* %d EXISTS\r\n* %d RECENT\r\n" % (len(self.uids), len(self.recent))
+        self.modseq = ch.highestmodseq
+        self.uidnext = ch.uidnext
+        self.own.clear()
+        return out

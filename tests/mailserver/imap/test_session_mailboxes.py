@@ -1,0 +1,295 @@
+"""The IMAP session's authenticated-state commands on a real store: CREATE, DELETE, RENAME
+(the INBOX rule), SUBSCRIBE, UNSUBSCRIBE, LIST (basic, extended, SPECIAL-USE, SUBSCRIBED,
+RECURSIVEMATCH, RETURN (CHILDREN SUBSCRIBED STATUS)), LSUB, STATUS and APPEND (APPENDUID)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from mailserver.imap import mailboxes
+from mailserver.imap.session import Notify
+from mailserver.store import Store, StoreError
+from tests.mailserver.imap.session_kit import BOB, Client, deliver, message, store_fixture
+
+DEFAULTS = (
+    b'* LIST (\\HasNoChildren \\Archive) "/" Archive\r\n'
+    b'* LIST (\\HasNoChildren \\Drafts) "/" Drafts\r\n'
+    b'* LIST (\\HasNoChildren) "/" INBOX\r\n'
+    b'* LIST (\\HasNoChildren \\Junk) "/" Junk\r\n'
+    b'* LIST (\\HasNoChildren \\Sent) "/" Sent\r\n'
+    b'* LIST (\\HasNoChildren \\Trash) "/" Trash\r\n'
+)
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    yield from store_fixture()
+
+
+@pytest.fixture
+def client(store: Store) -> Client:
+    c = Client(store)
+    c.login()
+    return c
+
+
+def test_list_everything(client: Client):
+    assert client(b'a LIST "" *') == DEFAULTS + b"a OK LIST completed\r\n"
+    assert client(b'a LIST "" "*"') == DEFAULTS + b"a OK LIST completed\r\n"
+
+
+def test_list_the_hierarchy_delimiter(client: Client):
+    assert client(b'a LIST "" ""') == b'* LIST (\\Noselect) "/" ""\r\na OK LIST completed\r\n'
+    assert client(b'a LIST Archive ""') == b'* LIST (\\Noselect) "/" ""\r\na OK LIST completed\r\n'
+    assert client(b'a LIST "Archive/2024" ""') == (
+        b'* LIST (\\Noselect) "/" Archive/\r\na OK LIST completed\r\n'
+    )
+
+
+def test_create_delete_and_children(client: Client):
+    assert client(b"a CREATE Work/Clients/") == b"a OK CREATE completed\r\n"
+    assert client(b"b CREATE Work") == b"b NO [ALREADYEXISTS] mailbox 'Work' exists\r\n"
+    assert client(b'c LIST "" Work*') == (
+        b'* LIST (\\HasChildren) "/" Work\r\n'
+        b'* LIST (\\HasNoChildren) "/" Work/Clients\r\n'
+        b"c OK LIST completed\r\n"
+    )
+    assert client.session.receive(b"d DELETE Work\r\n")[0] == Notify(mailbox="Work")
+    assert client(b'e LIST "" Work*') == (
+        b'* LIST (\\Noselect \\HasChildren) "/" Work\r\n'
+        b'* LIST (\\HasNoChildren) "/" Work/Clients\r\n'
+        b"e OK LIST completed\r\n"
+    )
+
+
+def test_list_percent_shows_a_deleted_parent_as_noselect(client: Client):
+    client(b"a CREATE Work/Clients")
+    client(b"b DELETE Work")
+    assert client(b'c LIST "" W%') == (
+        b'* LIST (\\Noselect \\HasChildren) "/" Work\r\nc OK LIST completed\r\n'
+    )
+    assert client(b'c LIST () "" W%') == (
+        b'* LIST (\\NonExistent \\HasChildren) "/" Work\r\nc OK LIST completed\r\n'
+    )
+    assert client(b"d DELETE Work") == b"d NO [CANNOT] 'Work' has inferior mailboxes\r\n"
+    assert client(b"e DELETE INBOX") == b"e NO [CANNOT] INBOX cannot be deleted\r\n"
+    assert client(b"f DELETE Nope") == b"f NO [NONEXISTENT] no mailbox 'Nope'\r\n"
+
+
+def test_list_reference_and_several_patterns(client: Client):
+    client(b"a CREATE Archive/2024")
+    assert client(b"b LIST Archive/ %") == (
+        b'* LIST (\\HasNoChildren) "/" Archive/2024\r\nb OK LIST completed\r\n'
+    )
+    assert client(b'c LIST "" (Sent Trash inbox)') == (
+        b'* LIST (\\HasNoChildren) "/" INBOX\r\n'
+        b'* LIST (\\HasNoChildren \\Sent) "/" Sent\r\n'
+        b'* LIST (\\HasNoChildren \\Trash) "/" Trash\r\n'
+        b"c OK LIST completed\r\n"
+    )
+
+
+def test_list_special_use_selection_and_return(client: Client):
+    assert client(b'a LIST (SPECIAL-USE) "" *') == (
+        b'* LIST (\\HasNoChildren \\Archive) "/" Archive\r\n'
+        b'* LIST (\\HasNoChildren \\Drafts) "/" Drafts\r\n'
+        b'* LIST (\\HasNoChildren \\Junk) "/" Junk\r\n'
+        b'* LIST (\\HasNoChildren \\Sent) "/" Sent\r\n'
+        b'* LIST (\\HasNoChildren \\Trash) "/" Trash\r\n'
+        b"a OK LIST completed\r\n"
+    )
+    assert client(b'b LIST "" % RETURN (SPECIAL-USE)') == DEFAULTS + b"b OK LIST completed\r\n"
+
+
+def test_list_return_subscribed_and_status(client: Client, store: Store):
+    deliver(store, 1)
+    deliver(store, 2, flags=("\\Seen",))
+    client(b"a UNSUBSCRIBE Junk")
+    assert client(b'b LIST "" (INBOX Junk) RETURN (SUBSCRIBED STATUS (MESSAGES UNSEEN))') == (
+        b'* LIST (\\HasNoChildren \\Subscribed) "/" INBOX\r\n'
+        b"* STATUS INBOX (MESSAGES 2 UNSEEN 1)\r\n"
+        b'* LIST (\\HasNoChildren \\Junk) "/" Junk\r\n'
+        b"* STATUS Junk (MESSAGES 0 UNSEEN 0)\r\n"
+        b"b OK LIST completed\r\n"
+    )
+    assert not client.session.condstore
+    client(b'c LIST "" INBOX RETURN (STATUS (HIGHESTMODSEQ))')
+    assert client.session.condstore
+
+
+def test_list_subscribed_and_recursivematch(client: Client):
+    client(b"a CREATE Lists/rust")
+    client(b"a SUBSCRIBE Lists/rust")
+    client(b"a SUBSCRIBE Gone")
+    client(b"a UNSUBSCRIBE Junk")
+    assert client(b'b LIST (SUBSCRIBED) "" *') == (
+        b'* LIST (\\Subscribed \\Archive) "/" Archive\r\n'
+        b'* LIST (\\Subscribed \\Drafts) "/" Drafts\r\n'
+        b'* LIST (\\NonExistent \\Subscribed) "/" Gone\r\n'
+        b'* LIST (\\Subscribed) "/" INBOX\r\n'
+        b'* LIST (\\Subscribed) "/" Lists/rust\r\n'
+        b'* LIST (\\Subscribed \\Sent) "/" Sent\r\n'
+        b'* LIST (\\Subscribed \\Trash) "/" Trash\r\n'
+        b"b OK LIST completed\r\n"
+    )
+    assert client(b'c LIST (SUBSCRIBED RECURSIVEMATCH) "" L% RETURN (CHILDREN)') == (
+        b'* LIST (\\HasChildren) "/" Lists ("CHILDINFO" ("SUBSCRIBED"))\r\nc OK LIST completed\r\n'
+    )
+    assert client(b'd LIST (SUBSCRIBED) "" L%') == b"d OK LIST completed\r\n"
+    assert client(b'e LIST (SUBSCRIBED SPECIAL-USE) "" *') == (
+        b'* LIST (\\Subscribed \\Archive) "/" Archive\r\n'
+        b'* LIST (\\Subscribed \\Drafts) "/" Drafts\r\n'
+        b'* LIST (\\Subscribed \\Sent) "/" Sent\r\n'
+        b'* LIST (\\Subscribed \\Trash) "/" Trash\r\n'
+        b"e OK LIST completed\r\n"
+    )
+    assert client(b'g LIST (SUBSCRIBED) "" G* RETURN (STATUS (MESSAGES))') == (
+        b'* LIST (\\NonExistent \\Subscribed) "/" Gone\r\ng OK LIST completed\r\n'
+    )
+    assert client(b'f LIST (SUBSCRIBED) "" Lists/* RETURN (STATUS (MESSAGES))') == (
+        b'* LIST (\\Subscribed) "/" Lists/rust\r\n'
+        b"* STATUS Lists/rust (MESSAGES 0)\r\n"
+        b"f OK LIST completed\r\n"
+    )
+
+
+def test_lsub(client: Client):
+    client(b"a CREATE Lists/rust")
+    client(b"a SUBSCRIBE Lists/rust")
+    assert client(b'b LSUB "" L%') == b'* LSUB (\\Noselect) "/" Lists\r\nb OK LSUB completed\r\n'
+    assert client(b'c LSUB "" Lists/*') == (b'* LSUB () "/" Lists/rust\r\nc OK LSUB completed\r\n')
+    assert client(b"d UNSUBSCRIBE Lists/rust") == b"d OK UNSUBSCRIBE completed\r\n"
+    assert client(b"e UNSUBSCRIBE Lists/rust") == (
+        b"e NO [NONEXISTENT] not subscribed to that name\r\n"
+    )
+    assert client(b'f LSUB "" Lists/*') == b"f OK LSUB completed\r\n"
+
+
+def test_names_in_modified_utf7(client: Client):
+    assert client(b"a CREATE &ZeVnLIqe-/Caf&AOk-") == b"a OK CREATE completed\r\n"
+    assert client(b'b LIST "" &ZeVnLIqe-*') == (
+        b'* LIST (\\HasChildren) "/" &ZeVnLIqe-\r\n'
+        b'* LIST (\\HasNoChildren) "/" &ZeVnLIqe-/Caf&AOk-\r\n'
+        b"b OK LIST completed\r\n"
+    )
+    assert client(b"c STATUS &ZeVnLIqe-/Caf&AOk- (MESSAGES)") == (
+        b"* STATUS &ZeVnLIqe-/Caf&AOk- (MESSAGES 0)\r\nc OK STATUS completed\r\n"
+    )
+    assert client(b"d CREATE &Jjo") == (
+        b"d BAD mailbox name is not valid modified UTF-7: '&' without a closing '-'\r\n"
+    )
+
+
+def test_rename_and_the_inbox_rule(client: Client, store: Store):
+    deliver(store, 1)
+    deliver(store, 2)
+    assert client(b"a RENAME INBOX Old") == b"a OK RENAME completed\r\n"
+    assert client(b"b STATUS INBOX (MESSAGES UIDNEXT)") == (
+        b"* STATUS INBOX (MESSAGES 0 UIDNEXT 3)\r\nb OK STATUS completed\r\n"
+    )
+    assert client(b"c STATUS Old (MESSAGES UIDNEXT)") == (
+        b"* STATUS Old (MESSAGES 2 UIDNEXT 3)\r\nc OK STATUS completed\r\n"
+    )
+    assert client(b"d RENAME Old Archive") == b"d NO [ALREADYEXISTS] mailbox 'Archive' exists\r\n"
+    assert client(b"e RENAME Old inbox") == b"e NO [ALREADYEXISTS] mailbox 'INBOX' exists\r\n"
+    assert client(b"f RENAME Nope New") == b"f NO [NONEXISTENT] no mailbox 'Nope'\r\n"
+    assert client(b"g RENAME Old Older/Old") == b"g OK RENAME completed\r\n"
+    assert client(b'h LIST "" Old*') == (
+        b'* LIST (\\HasChildren) "/" Older\r\n'
+        b'* LIST (\\HasNoChildren) "/" Older/Old\r\n'
+        b"h OK LIST completed\r\n"
+    )
+
+
+def test_rename_of_the_selected_mailbox_keeps_it_selected(client: Client, store: Store):
+    client(b"a CREATE Work/Inner")
+    deliver(store, 1, mailbox="Work/Inner")
+    client(b"b SELECT Work/Inner")
+    assert client(b"c RENAME Work Job") == b"c OK RENAME completed\r\n"
+    assert client.session.selected == "Job/Inner"
+    assert client(b"d RENAME Job/Inner Job/Core") == b"d OK RENAME completed\r\n"
+    assert client.session.selected == "Job/Core"
+    assert client(b"e FETCH 1 UID") == b"* 1 FETCH (UID 1)\r\ne OK FETCH completed\r\n"
+
+
+def test_status(client: Client, store: Store):
+    deliver(store, 1)
+    deliver(store, 2, flags=("\\Seen",))
+    assert client(b"a STATUS inbox (UIDVALIDITY MESSAGES RECENT UNSEEN UIDNEXT)") == (
+        b"* STATUS INBOX (UIDVALIDITY 1700000000 MESSAGES 2 RECENT 2 UNSEEN 1 UIDNEXT 3)\r\n"
+        b"a OK STATUS completed\r\n"
+    )
+    assert not client.session.condstore
+    assert client(b"b STATUS INBOX (HIGHESTMODSEQ)") == (
+        b"* STATUS INBOX (HIGHESTMODSEQ 3)\r\nb OK STATUS completed\r\n"
+    )
+    assert client.session.condstore
+    assert client(b"c STATUS Nope (MESSAGES)") == b"c NO [NONEXISTENT] no mailbox 'Nope'\r\n"
+
+
+def test_append_with_flags_and_date(client: Client, store: Store):
+    data = message(7)
+    frame = b'a APPEND Drafts (\\Draft $Todo) "14-Nov-2023 10:00:00 +0100" {%d}\r\n' % len(data)
+    actions = client.actions(frame + data)
+    assert actions[0] == Notify(mailbox="Drafts")
+    assert client.last[-1].data == b"a OK [APPENDUID 1700000002 1] APPEND completed\r\n"  # type: ignore[union-attr]
+    [meta] = store.user(BOB).fetch("Drafts")
+    assert meta.flags == ("\\Draft", "$Todo")
+    assert meta.internaldate == 1699952400
+    assert store.user(BOB).read_message("Drafts", 1) == data
+    frame = b"b APPEND Drafts {%d}\r\n" % len(data)
+    assert client(frame + data) == b"b OK [APPENDUID 1700000002 2] APPEND completed\r\n"
+    assert store.user(BOB).fetch("Drafts")[1].internaldate == 1700000000
+
+
+def test_append_refusals(client: Client):
+    assert client(b"a APPEND Nope {2}\r\nhi") == b"a NO [TRYCREATE] no mailbox 'Nope'\r\n"
+    assert client(b"b APPEND INBOX {0}\r\n") == (
+        b"b NO [CANNOT] an empty message cannot be stored\r\n"
+    )
+    big = b"x" * 5001
+    assert client(b"c APPEND INBOX {5001+}\r\n" + big) == (
+        b"c NO [TOOBIG] message over the 5000-octet limit\r\n"
+    )
+    assert client(b"d APPEND INBOX (\\Seen bad]kw) {2}\r\nhi") == (b"d BAD expected a space\r\n")
+    long_keyword = b"k" * 129
+    assert client(b"e APPEND INBOX (" + long_keyword + b") {2}\r\nhi") == (
+        b"e NO [LIMIT] keyword must be 1..128 characters\r\n"
+    )
+    ok = b"x" * 5000
+    assert client(b"f APPEND INBOX {5000+}\r\n" + ok) == (
+        b"f OK [APPENDUID 1700000000 1] APPEND completed\r\n"
+    )
+
+
+def test_append_and_list_status_with_store_errors(
+    client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
+):
+    assert client(b"a APPEND a//b {2}\r\nhi") == (
+        b"a NO [CANNOT] empty hierarchy level in mailbox name 'a//b'\r\n"
+    )
+
+    def busy(name: str) -> None:
+        raise StoreError("index busy", "INUSE")
+
+    monkeypatch.setattr(store.user(BOB), "status", busy)
+    assert client(b'b LIST "" Sent RETURN (STATUS (MESSAGES))') == (
+        b'* LIST (\\HasNoChildren \\Sent) "/" Sent\r\nb OK LIST completed\r\n'
+    )
+
+
+def test_names_are_notified_and_kept_in_the_store_spelling(client: Client, store: Store):
+    client(b"a CREATE INBOX/x")
+    deliver(store, 1, mailbox="INBOX/x")
+    client(b"b SELECT inbox/x")
+    assert client.session.selected == "INBOX/x"
+    client(b"c RENAME inbox/x inbox/y/")
+    assert client.session.selected == "INBOX/y"
+    assert client.actions(b"d COPY 1 inbox/y")[0] == Notify(mailbox="INBOX/y")
+    assert client.actions(b"e RENAME inbox/y INBOX/z")[0] == Notify(mailbox="INBOX/y")
+    assert client.actions(b"f DELETE inbox/z")[0] == Notify(mailbox="INBOX/z")
+    assert mailboxes.canonical("a//b") == "a//b"
+    assert mailboxes.canonical("/") == "/"
+    assert mailboxes.canonical("inbox/") == "INBOX"
