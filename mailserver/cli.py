@@ -1,5 +1,5 @@
-"""The `mailserver` command: `user add|passwd|del|list` manage a server's users file (they work
-while the server runs: it reads the file again when it changes).
+"""The `mailserver` command: `serve --config FILE` runs the mail server; `user add|passwd|del|list`
+manage its users file (they work while the server runs: it reads the file again when it changes).
 
 Exit status: 0 done; 1 it could not be done (the user exists or does not, a domain the server
 does not serve, a configuration or users file that cannot be used, passwords that differ);
@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from mailserver import config as mailconfig
+from mailserver.aio.server import add_serve
 from mailserver.config import MailConfig
 from mailserver.users import UserDb, UserError, normalise
 from minternet import __version__, console
@@ -141,8 +142,9 @@ def _domain_arg(text: str) -> str:
 
 
 #: Subcommand registration: append an `add_parser(subparsers)` function to add a command.
-#: `serve` (the daemon: SMTP, IMAP, POP3 and control on the shared connection layer) goes here.
+#: `serve` is the daemon (mailserver/aio/server.py: SMTP, IMAP, POP3 and control).
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore[type-arg]
+    add_serve,
     add_user,
 ]
 

@@ -226,10 +226,18 @@ class Session:
         self._buffer = b""  # nothing sent before the handshake counts (STARTTLS injection)
         return []
 
-    def password_checked(self, user: str | None, maildrop: Maildrop | None) -> list[Action]:
-        """The result of a CheckPassword: the user and their maildrop, or None and None."""
+    def password_checked(
+        self, user: str | None, maildrop: Maildrop | None, in_use: str = ""
+    ) -> list[Action]:
+        """The result of a CheckPassword: the user and their maildrop, or None and None
+        (wrong credentials); or, with `in_use` saying why, None and None for a right password
+        that may not log in now (the user's session limit): `-ERR [IN-USE]` (RFC 3206 §4), not
+        counted as a failure."""
         if self.state is not State.CHECKING:
             return []
+        if in_use:
+            self.state = State.AUTHORIZATION
+            return [Send(data=_err(f"[IN-USE] {in_use}")), *self._run()]
         if user is None or maildrop is None:
             self.state = State.AUTHORIZATION
             self._failures += 1

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from dnsserver.rrl import RrlConfig
 from minternet import __version__, console, control, logs, pointer, supervisor, topology, zonegen
-from minternet.launch import DNS_ROLES, NOT_YET_LAUNCHED, RRL_IPV4_PREFIX, LaunchContext
+from minternet.launch import DNS_ROLES, RRL_IPV4_PREFIX, LaunchContext
+from minternet.mailinfo import mail_fields, mail_lines
 from minternet.supervisor import Service, SupervisorError
 from minternet.watch import Watcher
 
@@ -110,7 +111,6 @@ def cmd_up(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
     try:
         hosts = supervisor.select_hosts(topo, args.only)
-        hosts = [h for h in hosts if h.role not in NOT_YET_LAUNCHED]
         print(f"starting {len(hosts)} services (state and logs in {state_dir})", flush=True)
         services = supervisor.start(
             hosts, ctx, progress=lambda m: print(m, flush=True), cancelled=stop.is_set
@@ -136,6 +136,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     ex = examples(services)
     if ex:
         print("\nTry:\n" + "\n".join("  " + line for line in ex))
+    mail = mail_lines(services, ctx.tls_dir / "ca.pem")
+    if mail:
+        print("\nMail (passwords are the topology's demo ones):\n" + "\n".join(mail))
     try:
         pointer.record(state_dir)
     except OSError as e:
@@ -298,6 +301,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                     "running": alive,
                     "log": s.log,
                     "stats": service_stats(s, alive),
+                    **(mail_fields(s.name) or {}),
                 }
             )
         ca = state_dir / "tls" / "ca.pem"

@@ -6,10 +6,12 @@ port scheme's port(s), a ready file to report readiness and a log file.
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from mailserver.users import UserDb
 from minternet import pki, zonegen
 from minternet.topology import Host, Topology
 
@@ -43,10 +45,7 @@ class LaunchContext:
 
 
 DNS_ROLES = ("dns-root", "dns-tld", "dns-auth")
-
-#: Roles of the topology that `minternet up` does not start yet (command_for has no daemon for
-#: them). LEAD, issue 9: drop "mail" here once `mailserver serve` is wired into command_for.
-NOT_YET_LAUNCHED = frozenset({"mail"})
+MAIL_CONFIG = "mail.toml"
 
 #: RRL accounts clients per /32 here, not per /24: every host of the miniature Internet is in
 #: 127.0.0.0/24, and per /24 the local DNS server would share its budget with every dig a user
@@ -92,9 +91,42 @@ def command_for(host: Host, ctx: LaunchContext) -> list[str]:
         argv += ["--root-hints", str(hints), "--upstream-port", str(ctx.ports["dns"])]
         argv += ["--identity", host.fqdn.rstrip(".") or host.name]
         return argv + common
+    if host.role == "mail":
+        config = write_mail_config(host, ctx)
+        return [sys.executable, "-m", "mailserver", "serve", "--config", str(config), *common]
     if host.role == "tracker":
         argv = [sys.executable, "-m", "tracker", "serve"]
         argv += ["--listen", f"{host.address}:{ctx.ports['http']}"]
         argv += ["--udp", f"{host.address}:{ctx.ports['udp']}"]
         return argv + common
     raise ValueError(f"{host.name}: no daemon for role {host.role!r}")
+
+
+def write_mail_config(host: Host, ctx: LaunchContext) -> Path:
+    """The mail host's TOML config in its service folder (its mail, index and users file live
+    beside it, and stay from one `up` to the next), with the certificate from the topology's CA;
+    the topology's users get their demo passwords (added, or reset if someone changed them)."""
+    directory = ctx.service_dir(host)
+    directory.mkdir(parents=True, exist_ok=True)
+    issued = ctx.certificate(host)
+    lines = [
+        "# Written by `minternet up` at each start (edits here are overwritten).",
+        f"hostname = {json.dumps(host.fqdn.rstrip('.'))}",
+        "domains = [" + ", ".join(json.dumps(d.rstrip(".")) for d in host.mail_domains) + "]",
+        f"address = {json.dumps(host.address)}",
+        'state_dir = "."',
+        f"tls_cert = {json.dumps(str(issued.cert))}",
+        f"tls_key = {json.dumps(str(issued.key))}",
+        "[listen]",
+        *(
+            f"{kind} = {json.dumps(f'{host.address}:{ctx.ports[kind]}')}"
+            for kind in host.listeners
+            if kind != "control"  # given as --control, like every daemon's
+        ),
+    ]
+    path = directory / MAIL_CONFIG
+    path.write_text("\n".join(lines) + "\n")
+    users = UserDb(directory / "users")
+    for user in host.users:
+        users.ensure(user.address, user.password.encode())
+    return path

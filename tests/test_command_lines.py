@@ -1,4 +1,5 @@
-"""Every command and option of `minternet`, `dnsserver`, `tracker`: exit 0 to 3, no traceback.
+"""Every command and option of `minternet`, `dnsserver`, `tracker`, `mailserver`: exit 0 to 3,
+no traceback.
 
 Hypothesis draws a subcommand of each program's argument parser, some of its options and
 positionals, and values for them from a pool of what people type by mistake (an empty label, a
@@ -26,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import dnsserver.cli
+import mailserver.cli
 import minternet.cli
 import tracker.cli
 from dnsserver.resolver.iterate import Result
@@ -35,11 +37,13 @@ PROGRAMS: dict[str, Callable[[list[str]], int]] = {
     "minternet": minternet.cli.main,
     "dnsserver": dnsserver.cli.main,
     "tracker": tracker.cli.main,
+    "mailserver": mailserver.cli.main,
 }
 PARSERS: dict[str, argparse.ArgumentParser] = {
     "minternet": minternet.cli.build_parser(),
     "dnsserver": dnsserver.cli.build_parser(),
     "tracker": tracker.cli.build_parser(),
+    "mailserver": mailserver.cli.build_parser(),
 }
 
 #: Values people type; {tmp} is a fresh directory of this test, holding the files made below.

@@ -23,6 +23,7 @@ from typing import TypeVar
 from mailserver.config import MailConfig
 from mailserver.store import Store, UserStore
 from mailserver.users import UserDb
+from minternet.logs import Throttle
 from minternet.ratelimit import TokenBuckets
 
 T = TypeVar("T")
@@ -30,6 +31,7 @@ T = TypeVar("T")
 log = logging.getLogger("mailserver")
 
 MAX_FAILURE_KEYS = 100_000  # client addresses whose failed logins are remembered
+_throttle = Throttle()  # a client over its budget: a line per address per 10 s at most
 
 
 class Notifier:
@@ -111,6 +113,8 @@ class MailContext:
         if not self._failures.has_token(peer, now):
             # out of failures: refuse without looking; a right password now fails too
             self.counters.logins_refused += 1
+            _throttle(log, f"budget {peer}", "%s %s: login refused unchecked for %r: too many "
+                      "failed logins from this address", peer, protocol, address[:100])  # fmt: skip
             await asyncio.sleep(self.config.auth.failure_delay)
             return None
         user = await self.run(self.users.verify, address, password)
@@ -141,6 +145,10 @@ class MailContext:
 
     def sessions(self, address: str) -> int:
         return self._sessions.get(address, 0)
+
+    def session_counts(self) -> dict[str, int]:
+        """Logged-in sessions per user, for the control endpoint's `stats`."""
+        return dict(self._sessions)
 
     def user_store(self, address: str) -> UserStore:
         """The user's store (synchronous: call it through `run`)."""

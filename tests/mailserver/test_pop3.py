@@ -578,3 +578,27 @@ def test_the_login_reply_never_echoes_the_user_name():
     assert s.password_checked("\r\x00\udc80ER a", Drop({})) == [
         Send(data=b"+OK maildrop has 0 messages (0 octets)\r\n")
     ]
+
+
+def test_a_right_password_over_the_session_limit_is_in_use_and_not_a_failure():
+    s = new(max_auth_failures=1)
+    say(s, b"USER a@crepes.fr\r\n")
+    s.receive(b"PASS x\r\nNOOP\r\n", 101.0)
+    assert s.password_checked(None, None, "20 sessions already") == [
+        Send(data=b"-ERR [IN-USE] 20 sessions already\r\n"),
+        Send(data=b"-ERR NOOP is not valid before login\r\n"),  # held input, then answered
+    ]
+    assert s.state is State.AUTHORIZATION and s.user is None
+    say(s, b"USER a@crepes.fr\r\n")
+    s.receive(b"PASS x\r\n", 101.0)
+    # still no failure counted: one more (max_auth_failures=1) closes only now
+    assert s.password_checked(None, None) == [
+        Send(data=b"-ERR [AUTH] Authentication failed\r\n"),
+        Close(reason="too many failed logins"),
+    ]
+
+
+def test_in_use_outside_a_check_is_ignored():
+    s = new()
+    assert s.password_checked(None, None, "busy") == []
+    assert s.state is State.AUTHORIZATION

@@ -1,0 +1,320 @@
+"""`mailserver serve`: one mail server process, every listener of its config on one MailContext.
+
+Start-up, in order: the TLS certificate (the configured one, or one made on first start:
+mailserver/tls.py), the users file (a file that cannot be read stops the start, with why),
+the store with every user's index reconciled against the files (each reconcile that changed
+something is logged), then the listeners of `config.endpoints()`:
+
+- `smtp`: the MX (mailserver/aio/smtp.py), delivering into the store; `250` only once every
+  recipient's copy is durable (Store.deliver_batch), then the user's IMAP sessions are told;
+- `imap`/`imaps`, `pop3`/`pop3s`: the shells mailserver/aio/imap.py and pop3.py;
+- `submission`/`submissions`: not offered yet (issue 10, part 2 brings AUTH and the queue).
+  Until then they answer as a server does that has the port but not the service: a `554 5.3.3`
+  greeting saying so (RFC 5321 §3.1: 554 in place of the 220 greeting), then close;
+- `control`: the control endpoint (`stats`: counters, sessions, listeners).
+
+SIGTERM/SIGINT stop it (minternet/service.py): listeners close, deliveries under way end, the
+worker threads finish, the store closes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any, Protocol
+
+from mailserver import smtp
+from mailserver import tls as mailtls
+from mailserver.aio.context import MailContext
+from mailserver.aio.imap import ImapServer, SessionFactory
+from mailserver.aio.pop3 import Pop3Server
+from mailserver.aio.smtp import MxServer
+from mailserver.config import MailConfig
+from mailserver.imap import session as imapsession
+from mailserver.message import store_summary
+from mailserver.store import Delivery, ReconcileReport, Store, StoreError
+from mailserver.users import UserDb, UserError, normalise
+from minternet import pki
+from minternet.control import ControlServer
+from minternet.framing import Lines, LiteralRequest
+from minternet.logs import Throttle
+from minternet.stream import Connection, StreamHandler, StreamLimits, StreamListener
+
+log = logging.getLogger("mailserver")
+
+#: RFC 5321 §3.1 / RFC 3463: 5.3.3 "system not capable of selected features".
+SUBMISSION_NOT_OFFERED = "554 5.3.3 {host} ESMTP: mail submission is not offered here yet\r\n"
+
+
+def _key(address: str) -> str:
+    """The address as sessions know their user (UserDb.verify's normal form)."""
+    try:
+        return normalise(address)
+    except UserError:
+        return address.lower()
+
+
+class StoreDelivery:
+    """The MX's Deliver: one copy per recipient into the store, durable before it returns."""
+
+    def __init__(self, ctx: MailContext) -> None:
+        self.ctx = ctx
+
+    async def deliver(
+        self, recipients: list[str], data: bytes, *, envelope_from: str, received_header: bytes
+    ) -> None:
+        head = smtp.return_path(envelope_from) + received_header
+        batch = [Delivery(address=_key(r), data=head + data) for r in recipients]
+        await self.ctx.run(self.ctx.store.deliver_batch, batch)
+        self.ctx.counters.deliveries += len(batch)
+        for d in batch:
+            self.ctx.notifier.notify(d.address, "INBOX")
+
+
+class _NotOffered(StreamHandler[bytes | LiteralRequest]):
+    """Submission until part 2: the refusal greeting, then close."""
+
+    def __init__(self, conn: Connection, greeting: bytes) -> None:
+        super().__init__(conn)
+        self.framer = Lines(max_line=512)
+        self.greeting = greeting
+
+    def started(self) -> None:
+        self.conn.write(self.greeting)
+        self.conn.close()
+
+    def frame_received(self, frame: bytes | LiteralRequest) -> None:
+        return None
+
+
+class Listener(Protocol):
+    def close(self) -> None: ...
+
+    def wait_closed(self) -> Coroutine[Any, Any, Any]: ...
+
+
+def _report_text(report: ReconcileReport) -> str | None:
+    """What a reconcile did, for one log line; None when it changed nothing."""
+    parts = [f"{k.replace('_', ' ')} {v}" for k, v in report.counts().items() if v]
+    if report.rebuilt:
+        parts.insert(0, "index rebuilt (new UIDVALIDITYs)")
+    if report.corrupt_index_kept:
+        parts.append(f"unreadable index kept as {report.corrupt_index_kept}")
+    if report.unusable_folders:
+        parts.append(f"folders left alone: {', '.join(report.unusable_folders[:10])}")
+    return "; ".join(parts) or None
+
+
+def default_session_factory(
+    ctx: MailContext, kind: str, host: str, idle_poll: float = 1.0
+) -> SessionFactory:
+    """The IMAP session core (mailserver/imap/session.py) with this listener's settings."""
+    cfg = ctx.config
+    settings = imapsession.Settings(
+        hostname=cfg.hostname,
+        plaintext_ok=cfg.auth.allows_plaintext(host),
+        starttls=kind == "imap",
+        max_literal=cfg.limits.max_literal,
+        max_message_size=cfg.limits.max_message_size,
+        idle_poll=idle_poll,
+    )
+    return lambda tls_active: imapsession.Session(settings, tls_active=tls_active)
+
+
+class MailDaemon:
+    """`start()` binds every listener and returns {kind: port}; `stop()` ends them."""
+
+    def __init__(
+        self,
+        config: MailConfig,
+        *,
+        control: tuple[str, int] | None = None,
+        name: str = "mailserver",
+        threads: int = 8,
+        imap_factory: Any = default_session_factory,
+        idle_poll: float = 1.0,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.control_addr = control
+        self.threads = threads
+        self.imap_factory = imap_factory
+        self.idle_poll = idle_poll
+        self.throttle = Throttle()
+        self.ctx: MailContext | None = None
+        self.mx: MxServer | None = None
+        self.listeners: dict[str, Listener] = {}
+        self.streams: dict[str, StreamListener[Any]] = {}
+        self.refused = 0  # connections over the server-wide cap
+
+    async def start(self) -> dict[str, int]:
+        cfg = self.config
+        issued = mailtls.server_certificate(cfg)
+        context = pki.server_context(issued)
+        paths = cfg.paths()
+        users = UserDb(paths.users)
+        users.load()  # UserError: the start stops, saying why
+        store = Store(str(paths.mail), summarize=store_summary, host=cfg.hostname)
+        self.ctx = ctx = MailContext(cfg, store, users, context, threads=self.threads)
+        reports = await ctx.run(store.open_all)
+        for address, report in reports.items():
+            text = _report_text(report)
+            if text:
+                log.warning("store of %s reconciled: %s", address, text)
+            for line in report.details[:20]:
+                log.info("store of %s: %s", address, line)
+        log.info("%d users, %d mailbox stores opened; certificate %s",
+                 len(users.addresses()), len(reports), issued.cert)  # fmt: skip
+        endpoints = cfg.endpoints()
+        if self.control_addr is not None:
+            endpoints["control"] = self.control_addr
+        ports: dict[str, int] = {}
+        for kind, (host, port) in endpoints.items():
+            ports[kind] = await self._listen(ctx, kind, host, port)
+        return ports
+
+    async def _listen(self, ctx: MailContext, kind: str, host: str, port: int) -> int:
+        cfg = ctx.config
+        limits = cfg.limits
+        if kind == "smtp":
+            settings = smtp.MxSettings(
+                hostname=cfg.hostname,
+                domains=cfg.domains,
+                max_message_size=limits.max_message_size,
+                timeout=limits.smtp_idle_timeout,
+                max_connections=limits.max_connections,
+                handshake_timeout=limits.handshake_timeout,
+            )
+            self.mx = mx = MxServer(
+                settings, ctx.users, StoreDelivery(ctx), tls_context=ctx.tls,
+                throttle=self.throttle,
+            )  # fmt: skip
+            self.listeners[kind] = mx
+            return await mx.start(host, port)
+        if kind in ("imap", "imaps"):
+            factory = self.imap_factory(ctx, kind, host, self.idle_poll)
+            imap = ImapServer(
+                ctx, kind, factory, throttle=self.throttle, idle_poll=self.idle_poll,
+                over_cap=self.over_cap,
+            )  # fmt: skip
+            self.listeners[kind] = imap
+            self.streams[kind] = imap.listener
+            return await imap.start(host, port)
+        if kind in ("pop3", "pop3s"):
+            pop = Pop3Server(ctx, kind, host, throttle=self.throttle, over_cap=self.over_cap)
+            self.listeners[kind] = pop
+            self.streams[kind] = pop.listener
+            return await pop.start(host, port)
+        if kind in ("submission", "submissions"):
+            greeting = SUBMISSION_NOT_OFFERED.format(host=cfg.hostname).encode()
+            listener: StreamListener[Any] = StreamListener(
+                lambda conn: _NotOffered(conn, greeting),
+                StreamLimits(
+                    max_connections=limits.max_connections,
+                    idle_timeout=limits.login_timeout,
+                    handshake_timeout=limits.handshake_timeout,
+                ),
+                throttle=self.throttle,
+                ssl=ctx.tls if kind == "submissions" else None,
+            )
+            self.listeners[kind] = listener
+            self.streams[kind] = listener
+            return await listener.start(host, port)
+        if kind == "control":
+            control = ControlServer({"stats": self.stats}, throttle=self.throttle)
+            self.listeners[kind] = control
+            return await control.start(host, port)
+        raise ValueError(f"unknown listener kind {kind!r}")
+
+    def connections(self) -> int:
+        """Connections open on every listener but control."""
+        mx = self.mx
+        return sum(len(s.connections) for s in self.streams.values()) + (
+            len(mx.listener) if mx is not None and mx.listener is not None else 0
+        )
+
+    def over_cap(self) -> bool:
+        """True when a new IMAP or POP3 connection (already counted) is one too many:
+        `limits.max_connections` holds for every listener together. It is told so and closed,
+        with a log line (rate-limited: a flood cannot fill the log)."""
+        count = self.connections()
+        if count <= self.config.limits.max_connections:
+            return False
+        self.refused += 1
+        self.throttle(log, "mail-cap", "refusing a connection: %d open on all listeners", count)
+        return True
+
+    def stats(self, args: list[str]) -> dict[str, object]:
+        """The control endpoint's `stats`: what `minternet status` shows for a mail host."""
+        ctx = self.ctx
+        assert ctx is not None
+        c = ctx.counters
+        sessions = ctx.session_counts()
+        counters: dict[str, object] = {
+            "logins": c.logins,
+            "login_failures": c.login_failures,
+            "logins_refused": c.logins_refused,
+            "deliveries": c.deliveries,
+            "sessions": sum(sessions.values()),
+            "connections": self.connections(),
+            "connections_refused": self.refused,
+        }
+        if self.mx is not None:
+            counters.update(self.mx.stats())
+        return {
+            "stats": counters,
+            "logins_by_protocol": dict(c.by_protocol),
+            "sessions_by_user": sessions,
+            "listeners": {kind: len(s.connections) for kind, s in self.streams.items()},
+        }
+
+    async def stop(self) -> None:
+        for listener in self.listeners.values():
+            listener.close()
+        for listener in self.listeners.values():
+            await listener.wait_closed()
+        self.listeners.clear()
+        ctx = self.ctx
+        if ctx is not None:
+            await asyncio.get_running_loop().run_in_executor(None, ctx.close)
+            ctx.store.close()
+
+
+def add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """The `serve` subcommand (registered in mailserver/cli.py's SUBCOMMANDS)."""
+    from minternet import options
+
+    p = sub.add_parser(
+        "serve",
+        help="run the mail server: SMTP (MX), IMAP, POP3 and their TLS ports",
+        description="Run one mail server as --config describes it (mailserver/config.py).",
+    )
+    options.daemon_options(p, name="mailserver", config="the keys of mailserver.config")
+    p.set_defaults(func=serve)
+
+
+def serve(args: argparse.Namespace) -> int:
+    """`mailserver serve`: run until SIGTERM/SIGINT; exit status 1 if it cannot start."""
+    from mailserver import config as mailconfig
+    from minternet import config as mconfig
+    from minternet import logs, service
+    from minternet.listen import AddressError, parse_hostport
+
+    logs.setup(args.name, args.log_level)
+    if not args.config:
+        log.error("--config FILE is required (the server's TOML configuration)")
+        return 2
+    try:
+        cfg = mailconfig.load(args.config)
+        control = parse_hostport(args.control) if args.control else None
+    except (mconfig.ConfigError, AddressError) as e:
+        log.error("%s", e)
+        return 2
+    daemon = MailDaemon(cfg, control=control, name=args.name)
+    try:
+        return service.run(daemon, ready_file=args.ready_file)
+    except (UserError, StoreError, ValueError) as e:  # the users file, the store, the cert
+        log.error("cannot start: %s", e)
+        return 1

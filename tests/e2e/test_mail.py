@@ -1,0 +1,137 @@
+"""The mail hosts of `minternet up`: both run, `status --json` gives their ports, domains and
+users, `up` prints lines to paste, and Alice's mail reaches Bob's INBOX over SMTP, read back over
+IMAPS and POP3S verified against the topology's CA."""
+
+from __future__ import annotations
+
+import imaplib
+import json
+import poplib
+import re
+import shutil
+import smtplib
+import ssl
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from minternet import topology
+
+from .conftest import E2E_PORT_OFFSET, minternet
+
+pytestmark = pytest.mark.e2e
+MAIL_PORTS = {
+    "smtp": 25, "submission": 587, "submissions": 465, "imap": 143, "imaps": 993,
+    "pop3": 110, "pop3s": 995, "control": 8953,
+}  # fmt: skip
+
+
+def status(topology_up) -> dict:
+    out = minternet("status", "--json", "--state-dir", topology_up.state_dir)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_both_mail_hosts_run_with_their_ports_domains_and_users(topology_up):
+    services = {s["name"]: s for s in status(topology_up)["services"]}
+    expected = {
+        "mail-crepes": ("127.0.0.40", ["crepes.fr"], "alice@crepes.fr", "alice-in-paris"),
+        "mail-hamburger": (
+            "127.0.0.41", ["hamburger.edu"], "bob@hamburger.edu", "bob-in-hamburg",
+        ),
+    }  # fmt: skip
+    for name, (address, domains, first, password) in expected.items():
+        s = services[name]
+        assert s["running"] and s["role"] == "mail" and s["address"] == address
+        assert s["ports"] == {k: v + E2E_PORT_OFFSET for k, v in MAIL_PORTS.items()}
+        assert s["domains"] == domains
+        assert s["users"][0] == {"address": first, "password": password}
+        assert len(s["users"]) == 2
+        assert "error" not in s["stats"] and s["stats"]["logins_refused"] == 0
+    imaps = 993 + E2E_PORT_OFFSET
+    assert (
+        f"curl --cacert {topology_up.state_dir}/tls/ca.pem imaps://127.0.0.41:{imaps}/INBOX "
+        "-u bob@hamburger.edu:bob-in-hamburg"
+    ) in topology_up.up_output
+
+
+def test_alice_mails_bob_who_reads_it_over_imaps_and_pop3s(topology_up):
+    ca = ssl.create_default_context(cafile=status(topology_up)["ca"])
+    bob = topology.DEFAULT.host("mail-hamburger")
+    subject = "e2e crepes for Bob"
+    with smtplib.SMTP(bob.address, 25 + E2E_PORT_OFFSET, timeout=10) as s:
+        s.starttls(context=ca)
+        s.sendmail("alice@crepes.fr", ["bob@hamburger.edu"],
+                   f"From: alice@crepes.fr\r\nSubject: {subject}\r\n\r\nBonjour.\r\n")  # fmt: skip
+    imap = imaplib.IMAP4_SSL(bob.address, 993 + E2E_PORT_OFFSET, ssl_context=ca, timeout=10)
+    try:
+        assert imap.login("bob@hamburger.edu", "bob-in-hamburg")[0] == "OK"
+        imap.select("INBOX", readonly=True)
+        status_, found = imap.uid("SEARCH", "SUBJECT", f'"{subject}"')
+        assert status_ == "OK" and found[0]
+        uid = found[0].split()[-1]
+        _, data = imap.uid("FETCH", uid, "(BODY.PEEK[])")
+        body = data[0][1]
+        assert b"by mail.hamburger.edu with ESMTPS" in body and b"TLSv1.3" in body
+        assert body.endswith(b"Bonjour.\r\n")
+    finally:
+        imap.logout()
+    pop = poplib.POP3_SSL(bob.address, 995 + E2E_PORT_OFFSET, context=ca, timeout=10)
+    try:
+        pop.user("bob@hamburger.edu")
+        pop.pass_("bob-in-hamburg")
+        count, _ = pop.stat()
+        assert count >= 1
+    finally:
+        pop.quit()
+
+
+def _run(command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", "-c", command + " -sS"], capture_output=True, text=True,
+                          timeout=30, check=False)  # fmt: skip
+
+
+def _mail_block(up_output: str) -> list[str]:
+    """The command lines of the mail section `up` prints (curl and the printf | curl)."""
+    block = up_output.split("\nMail (", 1)[1].split("\n\n", 1)[0]
+    return [line.strip() for line in block.splitlines() if line.startswith(("  curl", "  printf"))]
+
+
+def _check_commands(commands: list[str]) -> None:
+    # delivery first, so that UID 1 and message 1 exist when they are asked for
+    ordered = sorted(commands, key=lambda c: not c.startswith("printf"))
+    failures = {}
+    for command in ordered:
+        out = _run(command)
+        if out.returncode != 0:
+            failures[command] = f"exit {out.returncode}: {out.stdout}{out.stderr}"
+        elif "UID=1" in command or "pop3s://" in command:
+            if not out.stdout.startswith("Return-Path: <"):
+                failures[command] = out.stdout
+        elif "imap" in command and '"/" INBOX' not in out.stdout:
+            failures[command] = out.stdout
+    assert not failures, "\n\n".join(f"{c}:\n{why}" for c, why in failures.items())
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl missing (Debian package curl)")
+def test_the_mail_lines_up_prints_work_as_typed(topology_up):
+    commands = _mail_block(topology_up.up_output)
+    assert len(commands) == 2 * 5, topology_up.up_output
+    _check_commands(commands)
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl missing (Debian package curl)")
+def test_the_readmes_mail_lines_work(topology_up):
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    blocks = re.findall(r"```\n(.*?)```", readme.read_text(), flags=re.S)
+    lines = [line for block in blocks for line in block.splitlines()]
+    commands = [line for line in lines if re.search(r"(imaps?|pop3s|smtp)://127\.0\.0\.4", line)]
+    assert len(commands) == 5
+    ca = f"{topology_up.state_dir}/tls/ca.pem"
+
+    def here(command: str) -> str:
+        command = command.replace(".minternet/tls/ca.pem", ca)
+        return re.sub(r":1(0\d\d\d)\b", lambda m: f":{int(m.group(1)) + E2E_PORT_OFFSET}", command)
+
+    _check_commands([here(c) for c in commands])

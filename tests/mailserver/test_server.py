@@ -1,0 +1,297 @@
+"""The mail daemon over real sockets: SMTP delivery into the store, POP3 (STLS and pop3s with
+the server's CA), submission's refusal, the control endpoint, session limits and the failure
+delay. Clients are the standard library's, in a thread (the server runs on this loop)."""
+
+from __future__ import annotations
+
+import asyncio
+import poplib
+import smtplib
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from mailserver.aio.server import MailDaemon
+from mailserver.config import MailConfig
+from minternet import control
+from tests.mailserver.daemon_harness import FakeFactory, add_users, config
+
+T = TypeVar("T")
+MESSAGE = b"From: alice@crepes.fr\r\nSubject: crepes\r\n\r\nBonjour Bob.\r\n.line with a dot\r\n"
+
+
+async def threaded(fn: Callable[..., T], *args: Any) -> T:
+    return await asyncio.to_thread(fn, *args)
+
+
+@pytest.fixture
+async def daemon(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[MailDaemon]:
+    limits = getattr(request, "param", {})
+    cfg = config(tmp_path / "state", **limits)
+    add_users(cfg)
+    d = MailDaemon(cfg, imap_factory=FakeFactory(), threads=4)
+    d.ports = await d.start()  # type: ignore[attr-defined]
+    yield d
+    await d.stop()
+
+
+def port(d: MailDaemon, kind: str) -> int:
+    return int(d.ports[kind])  # type: ignore[attr-defined]
+
+
+def ca_context(cfg: MailConfig) -> ssl.SSLContext:
+    """What a client that trusts the server's CA file uses (mailserver/tls.py made it)."""
+    return ssl.create_default_context(cafile=str(cfg.paths().tls / "ca.pem"))
+
+
+def send(d: MailDaemon, to: list[str], data: bytes = MESSAGE) -> dict[str, Any]:
+    with smtplib.SMTP("127.0.0.1", port(d, "smtp"), timeout=10) as s:
+        return s.sendmail("alice@crepes.fr", to, data)
+
+
+def inbox(d: MailDaemon, address: str) -> list[bytes]:
+    assert d.ctx is not None
+    store = d.ctx.store.user(address)
+    return [store.read_message("INBOX", e.uid) for e in store.pop3_snapshot()]
+
+
+async def test_smtp_delivery_is_in_the_store_when_250_comes(daemon: MailDaemon) -> None:
+    refused = await threaded(send, daemon, ["bob@hamburger.edu", "dave@hamburger.edu"])
+    assert refused == {}
+    # no waiting: 250 came after the store returned
+    for user in ("bob@hamburger.edu", "dave@hamburger.edu"):
+        (stored,) = inbox(daemon, user)
+        assert stored.startswith(b"Return-Path: <alice@crepes.fr>\r\nReceived: from ")
+        assert b"\tby mail.hamburger.edu with ESMTP" in stored  # two recipients: no "for"
+        assert stored.endswith(MESSAGE)
+    assert daemon.stats([])["stats"]["deliveries"] == 2  # type: ignore[index]
+
+
+async def test_unknown_users_and_other_domains_are_refused(daemon: MailDaemon) -> None:
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as e:
+        await threaded(send, daemon, ["nobody@hamburger.edu", "x@crepes.fr"])
+    codes = {k: v[1].decode() for k, v in e.value.recipients.items()}
+    assert codes["nobody@hamburger.edu"].startswith("5.1.1")
+    assert codes["x@crepes.fr"] == "5.7.1 relaying denied"
+
+
+async def test_a_delivery_wakes_the_users_inbox_waiters(daemon: MailDaemon) -> None:
+    assert daemon.ctx is not None
+    waiter = asyncio.ensure_future(daemon.ctx.notifier.wait("bob@hamburger.edu", "INBOX", 5.0))
+    await asyncio.sleep(0)
+    await threaded(send, daemon, ["bob@hamburger.edu"])
+    assert await asyncio.wait_for(waiter, 1.0) is True
+
+
+def pop_stls(d: MailDaemon, user: str, password: str) -> tuple[bytes, list[bytes], bytes]:
+    p = poplib.POP3("127.0.0.1", port(d, "pop3"), timeout=10)
+    try:
+        p.stls(ca_context(d.config))
+        p.user(user)
+        p.pass_(password)
+        _, lines, _ = p.retr(1)
+        uidl = p.uidl(1)
+        p.dele(1)
+        return p.stat(), lines, uidl  # type: ignore[return-value]
+    finally:
+        p.quit()
+
+
+async def test_pop3_with_stls_verifies_the_certificate_and_retrieves_then_deletes(
+    daemon: MailDaemon,
+) -> None:
+    await threaded(send, daemon, ["bob@hamburger.edu"])
+    assert daemon.ctx is not None
+    woken = asyncio.ensure_future(daemon.ctx.notifier.wait("bob@hamburger.edu", "INBOX", 5.0))
+    await asyncio.sleep(0)
+    stat, lines, uidl = await threaded(pop_stls, daemon, "bob@hamburger.edu", "bob-in-hamburg")
+    assert stat == (0, 0)  # DELE'd: counted out
+    assert lines[-2:] == [b"Bonjour Bob.", b".line with a dot"]  # poplib unstuffs the dot
+    assert uidl.startswith(b"+OK 1 ")
+    assert inbox(daemon, "bob@hamburger.edu") == []  # QUIT expunged it
+    assert await asyncio.wait_for(woken, 1.0) is True  # and IMAP sessions were told
+
+
+def pop_ssl(d: MailDaemon, user: str, password: str) -> tuple[int, int]:
+    p = poplib.POP3_SSL("127.0.0.1", port(d, "pop3s"), context=ca_context(d.config), timeout=10)
+    try:
+        p.user(user)
+        p.pass_(password)
+        return p.stat()
+    finally:
+        p.quit()
+
+
+async def test_pop3s_is_tls_from_the_start(daemon: MailDaemon) -> None:
+    await threaded(send, daemon, ["dave@hamburger.edu"])
+    count, octets = await threaded(pop_ssl, daemon, "dave@hamburger.edu", "dave-in-bremen")
+    assert count == 1
+    assert octets == len(inbox(daemon, "dave@hamburger.edu")[0])
+
+
+async def test_a_failed_pop3_login_waits_the_failure_delay(daemon: MailDaemon) -> None:
+    start = time.monotonic()
+    with pytest.raises(poplib.error_proto, match=r"-ERR \[AUTH\] Authentication failed"):
+        await threaded(pop_ssl, daemon, "bob@hamburger.edu", "wrong")
+    assert time.monotonic() - start >= 0.2  # Auth(failure_delay=0.2)
+    stats = daemon.stats([])["stats"]
+    assert stats["login_failures"] == 1  # type: ignore[index]
+
+
+@pytest.mark.parametrize("daemon", [{"max_connections_per_user": 2}], indirect=True)
+async def test_a_users_sessions_are_limited(daemon: MailDaemon) -> None:
+    cfg = daemon.config
+
+    def login() -> poplib.POP3_SSL:
+        p = poplib.POP3_SSL("127.0.0.1", port(daemon, "pop3s"), context=ca_context(cfg))
+        try:
+            p.user("bob@hamburger.edu")
+            p.pass_("bob-in-hamburg")
+        except poplib.error_proto:
+            p.close()
+            raise
+        return p
+
+    first = await threaded(login)
+    second = await threaded(login)
+    assert daemon.stats([])["sessions_by_user"] == {"bob@hamburger.edu": 2}
+    with pytest.raises(poplib.error_proto, match=r"^b'-ERR \[IN-USE\] 2 sessions of this user"):
+        await threaded(login)
+    await threaded(first.quit)
+    for _ in range(100):  # the server sees the close a moment later
+        if daemon.stats([])["sessions_by_user"] == {"bob@hamburger.edu": 1}:
+            break
+        await asyncio.sleep(0.02)
+    third = await threaded(login)
+    await threaded(second.quit)
+    await threaded(third.quit)
+    assert daemon.stats([])["stats"]["logins_refused"] == 1  # type: ignore[index]
+
+
+@pytest.mark.parametrize("kind", ["submission", "submissions"])
+async def test_submission_says_it_is_not_offered_yet(daemon: MailDaemon, kind: str) -> None:
+    tls = ca_context(daemon.config) if kind == "submissions" else None
+    reader, writer = await asyncio.open_connection("127.0.0.1", port(daemon, kind), ssl=tls)
+    try:
+        greeting = await asyncio.wait_for(reader.read(), 5.0)  # then the server closes
+    finally:
+        writer.close()
+    assert greeting == (
+        b"554 5.3.3 mail.hamburger.edu ESMTP: mail submission is not offered here yet\r\n"
+    )
+
+
+async def test_the_control_endpoint_reports_counters_sessions_and_listeners(
+    daemon: MailDaemon,
+) -> None:
+    await threaded(send, daemon, ["bob@hamburger.edu"])
+    reply = await threaded(control.request, f"127.0.0.1:{port(daemon, 'control')}", "stats")
+    assert reply["stats"]["deliveries"] == 1
+    assert reply["stats"]["smtp_accepted"] == 1
+    assert reply["stats"]["sessions"] == 0
+    assert set(reply["listeners"]) == {
+        "submission", "submissions", "imap", "imaps", "pop3", "pop3s",
+    }  # fmt: skip
+    assert reply["sessions_by_user"] == {}
+
+
+async def test_a_store_that_cannot_take_the_message_gets_451_and_nothing_is_acknowledged(
+    daemon: MailDaemon,
+) -> None:
+    assert daemon.ctx is not None
+
+    def broken(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    daemon.ctx.store.deliver_batch = broken  # type: ignore[method-assign]
+    with pytest.raises(smtplib.SMTPDataError) as e:
+        await threaded(send, daemon, ["bob@hamburger.edu"])
+    assert e.value.smtp_code == 451
+    assert daemon.stats([])["stats"]["deliveries"] == 0  # type: ignore[index]
+
+
+async def test_a_connection_gone_during_its_login_leaves_no_session_counted(
+    daemon: MailDaemon,
+) -> None:
+    ctx = daemon.ctx
+    assert ctx is not None
+    login = ctx.login
+    checked = asyncio.Event()
+
+    async def login_then_drop(*args: Any) -> str | None:
+        for conn in list(daemon.streams["pop3"].connections):
+            conn.abort()  # gone (a deadline, a shutdown) while the password is checked
+        await asyncio.sleep(0.05)
+        try:
+            return await login(*args)
+        finally:
+            checked.set()
+
+    ctx.login = login_then_drop  # type: ignore[method-assign]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port(daemon, "pop3"))
+    await reader.readline()
+    writer.write(b"USER bob@hamburger.edu\r\nPASS bob-in-hamburg\r\n")
+    await asyncio.wait_for(checked.wait(), 5.0)
+    await asyncio.sleep(0.1)
+    writer.close()
+    assert daemon.stats([])["sessions_by_user"] == {}
+    assert ctx.sessions("bob@hamburger.edu") == 0
+
+
+@pytest.mark.parametrize("daemon", [{"max_connections": 2}], indirect=True)
+async def test_max_connections_holds_for_every_listener_together(daemon: MailDaemon) -> None:
+    clients = []
+    for kind in ("imap", "pop3"):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port(daemon, kind))
+        clients.append(writer)
+        assert not (await asyncio.wait_for(reader.readline(), 5.0)).startswith((b"-ERR", b"* BYE"))
+    for kind, refusal in (
+        ("pop3s", b"-ERR [SYS/TEMP] too many connections, try later\r\n"),
+        ("imap", b"* BYE Too many connections, try later\r\n"),
+    ):
+        tls = ca_context(daemon.config) if kind == "pop3s" else None
+        reader, writer = await asyncio.open_connection("127.0.0.1", port(daemon, kind), ssl=tls)
+        assert await asyncio.wait_for(reader.read(), 5.0) == refusal  # then closed
+        writer.close()
+    stats = daemon.stats([])["stats"]
+    assert stats["connections_refused"] == 2  # type: ignore[index]
+    for writer in clients:
+        writer.close()
+
+
+@pytest.mark.parametrize("daemon", [{"login_timeout": 0.3}], indirect=True)
+async def test_pop3_login_timeout(daemon: MailDaemon) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port(daemon, "pop3"))
+    await reader.readline()
+    writer.write(b"CAPA\r\n")  # a command is activity: the timer starts again
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    rest = await asyncio.wait_for(reader.read(), 5.0)
+    assert rest.endswith(b".\r\n-ERR timed out, closing\r\n")
+    assert loop.time() - start >= 0.3
+    writer.close()
+
+
+async def test_start_reconciles_every_store_and_logs_what_it_changed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = config(tmp_path / "state")
+    add_users(cfg)
+    maildir = cfg.paths().mail / "hamburger.edu" / "bob" / "Maildir"
+    for sub in ("new", "cur", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    (maildir / "new" / "1700000000.M1P1.elsewhere").write_bytes(b"Subject: by hand\r\n\r\nhi\r\n")
+    caplog.set_level("INFO", logger="mailserver")
+    d = MailDaemon(cfg, imap_factory=FakeFactory(), threads=2)
+    await d.start()
+    try:
+        lines = [r.getMessage() for r in caplog.records if r.name == "mailserver"]
+        reconciled = [m for m in lines if m.startswith("store of bob@hamburger.edu reconciled: ")]
+        assert len(reconciled) == 1 and "adopted 1" in reconciled[0], lines
+        assert inbox(d, "bob@hamburger.edu") == [b"Subject: by hand\r\n\r\nhi\r\n"]
+    finally:
+        await d.stop()

@@ -1,0 +1,160 @@
+"""The IMAP shell with the real session core (mailserver/imap/session.py) over sockets: imaplib
+logs in (over STARTTLS and over IMAPS, verifying the server's CA), selects INBOX and fetches a
+message that came by SMTP; IDLE sees a delivery within a second; POP3's deletion shows up."""
+
+from __future__ import annotations
+
+import asyncio
+import imaplib
+import poplib
+import smtplib
+import ssl
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mailserver.aio.server import MailDaemon
+from tests.mailserver.daemon_harness import add_users, config
+
+MESSAGE = (
+    b"From: alice@crepes.fr\r\nTo: bob@hamburger.edu\r\nSubject: crepes\r\n\r\nBonjour Bob.\r\n"
+)
+
+
+@pytest.fixture
+async def daemon(tmp_path: Path) -> AsyncIterator[MailDaemon]:
+    cfg = config(tmp_path / "state")
+    add_users(cfg)
+    d = MailDaemon(cfg, threads=4, idle_poll=5.0)
+    d.ports = await d.start()  # type: ignore[attr-defined]
+    yield d
+    await d.stop()
+
+
+def port(d: MailDaemon, kind: str) -> int:
+    return int(d.ports[kind])  # type: ignore[attr-defined]
+
+
+def ca(d: MailDaemon) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(d.config.paths().tls / "ca.pem"))
+
+
+def deliver(d: MailDaemon, data: bytes = MESSAGE) -> None:
+    with smtplib.SMTP("127.0.0.1", port(d, "smtp"), timeout=10) as s:
+        s.sendmail("alice@crepes.fr", ["bob@hamburger.edu"], data)
+
+
+def read_over_imap(d: MailDaemon, implicit: bool) -> tuple[Any, ...]:
+    if implicit:
+        imap: imaplib.IMAP4 = imaplib.IMAP4_SSL("127.0.0.1", port(d, "imaps"), ssl_context=ca(d))
+    else:
+        imap = imaplib.IMAP4("127.0.0.1", port(d, "imap"))
+        imap.starttls(ca(d))
+    try:
+        login = imap.login("bob@hamburger.edu", "bob-in-hamburg")
+        select = imap.select("INBOX")
+        fetch = imap.uid("FETCH", "1", "(FLAGS BODY.PEEK[])")
+        return login[0], select, fetch
+    finally:
+        imap.logout()
+
+
+@pytest.mark.parametrize("implicit", [False, True], ids=["starttls", "imaps"])
+async def test_login_select_fetch_a_delivered_message(daemon: MailDaemon, implicit: bool) -> None:
+    await asyncio.to_thread(deliver, daemon)
+    login, select, fetch = await asyncio.to_thread(read_over_imap, daemon, implicit)
+    assert login == "OK"
+    assert select == ("OK", [b"1"])
+    status, data = fetch
+    assert status == "OK"
+    (head, body), _ = data
+    assert head == b"1 (UID 1 FLAGS (\\Recent) BODY[] {%d}" % len(body)  # this session's \Recent
+    assert body.startswith(b"Return-Path: <alice@crepes.fr>\r\nReceived: from ")
+    assert body.endswith(MESSAGE)
+
+
+async def line(reader: asyncio.StreamReader, timeout: float = 5.0) -> bytes:
+    return await asyncio.wait_for(reader.readline(), timeout)
+
+
+async def until(reader: asyncio.StreamReader, tag: bytes) -> list[bytes]:
+    lines = []
+    for _ in range(100):
+        lines.append(await line(reader))
+        if lines[-1].startswith(tag + b" "):
+            return lines
+    raise AssertionError(lines)
+
+
+async def test_idle_sees_a_delivery_within_a_second(daemon: MailDaemon) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port(daemon, "imap"))
+    try:
+        assert (await line(reader)).startswith(b"* OK ")
+        writer.write(b"a LOGIN bob@hamburger.edu bob-in-hamburg\r\n")
+        assert (await until(reader, b"a"))[-1].startswith(b"a OK")
+        writer.write(b"b SELECT INBOX\r\n")
+        assert b"* 0 EXISTS\r\n" in await until(reader, b"b")
+        writer.write(b"c IDLE\r\n")
+        assert (await line(reader)).startswith(b"+ ")
+        await asyncio.to_thread(deliver, daemon)
+        # idle_poll is 5 s: only the delivery's notice wakes the session this soon
+        assert await line(reader, timeout=1.0) == b"* 1 EXISTS\r\n"
+        writer.write(b"DONE\r\n")
+        assert (await until(reader, b"c"))[-1].startswith(b"c OK")
+    finally:
+        writer.close()
+
+
+async def test_a_pop3_deletion_reaches_an_idle_imap_session(daemon: MailDaemon) -> None:
+    await asyncio.to_thread(deliver, daemon)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port(daemon, "imap"))
+    try:
+        await line(reader)
+        writer.write(b"a LOGIN bob@hamburger.edu bob-in-hamburg\r\nb SELECT INBOX\r\n")
+        await until(reader, b"a")
+        assert b"* 1 EXISTS\r\n" in await until(reader, b"b")
+        writer.write(b"c IDLE\r\n")
+        assert (await line(reader)).startswith(b"+ ")
+
+        def pop_delete() -> None:
+            p = poplib.POP3_SSL("127.0.0.1", port(daemon, "pop3s"), context=ca(daemon))
+            p.user("bob@hamburger.edu")
+            p.pass_("bob-in-hamburg")
+            p.dele(1)
+            p.quit()
+
+        await asyncio.to_thread(pop_delete)
+        assert await line(reader, timeout=1.0) == b"* 1 EXPUNGE\r\n"
+        writer.write(b"DONE\r\n")
+        await until(reader, b"c")
+    finally:
+        writer.close()
+
+
+async def test_stop_with_sessions_idling_and_mid_command_is_clean(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = config(tmp_path / "state")
+    add_users(cfg)
+    d = MailDaemon(cfg, threads=4, idle_poll=5.0)
+    d.ports = await d.start()  # type: ignore[attr-defined]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port(d, "imap"))
+    await line(reader)
+    writer.write(b"a LOGIN bob@hamburger.edu bob-in-hamburg\r\nb SELECT INBOX\r\nc IDLE\r\n")
+    await until(reader, b"b")
+    assert (await line(reader)).startswith(b"+ ")
+    other, other_writer = await asyncio.open_connection("127.0.0.1", port(d, "pop3"))
+    await line(other)
+    other_writer.write(b"USER bob@hamburger.edu\r\n")  # half way through a login
+    await line(other)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    await d.stop()
+    assert loop.time() - start < 3.0
+    assert await asyncio.wait_for(reader.read(), 2.0) == b"* BYE Server shutting down\r\n"
+    assert d.ctx is not None and d.ctx.session_counts() == {}
+    assert [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []
+    writer.close()
+    other_writer.close()
