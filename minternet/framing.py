@@ -225,6 +225,12 @@ class Lines:
     def pending(self) -> int:
         return len(self._buf) + len(self._command)
 
+    def head(self, size: int = 64) -> bytes:
+        """The first `size` octets of the command not yet framed: after a FramingError, where
+        the protocol finds the tag to answer (IMAP: `tag BAD` for a line too long)."""
+        start = bytes(self._command[:size])
+        return start + bytes(self._buf[: size - len(start)])
+
     def clear(self) -> None:
         self._buf.clear()
         self._command.clear()

@@ -53,6 +53,7 @@ def mutmut(*args: str, quiet: bool = False) -> str:
     out = subprocess.run(
         [sys.executable, "-m", "mutmut", *args],
         cwd=ROOT,
+        env={**os.environ, "MINTERNET_MUTATION": "1"},  # tests/conftest.py: no shrinking
         capture_output=True,
         text=True,
         check=False,

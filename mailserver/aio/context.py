@@ -31,7 +31,6 @@ T = TypeVar("T")
 log = logging.getLogger("mailserver")
 
 MAX_FAILURE_KEYS = 100_000  # client addresses whose failed logins are remembered
-_throttle = Throttle()  # a client over its budget: a line per address per 10 s at most
 
 
 class Notifier:
@@ -99,6 +98,9 @@ class MailContext:
         auth = config.auth
         self._failures = TokenBuckets(auth.failure_rate, auth.failure_burst, MAX_FAILURE_KEYS)
         self._sessions: dict[str, int] = defaultdict(int)
+        # a client over its budget: a line per address per 10 s at most (per server, so one
+        # server's floods do not silence another's in the same process, nor tests each other)
+        self._throttle = Throttle(clock=clock)
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
         """`fn(*args)` in the server's worker threads."""
@@ -113,7 +115,7 @@ class MailContext:
         if not self._failures.has_token(peer, now):
             # out of failures: refuse without looking; a right password now fails too
             self.counters.logins_refused += 1
-            _throttle(log, f"budget {peer}", "%s %s: login refused unchecked for %r: too many "
+            self._throttle(log, f"budget {peer}", "%s %s: login refused unchecked for %r: too many "
                       "failed logins from this address", peer, protocol, address[:100])  # fmt: skip
             await asyncio.sleep(self.config.auth.failure_delay)
             return None

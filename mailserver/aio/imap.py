@@ -43,6 +43,7 @@ from mailserver.imap.actions import (
     StartTls,
     Stream,
 )
+from mailserver.imap.commands import peek_tag
 from mailserver.store import StoreError, UserStore
 from minternet.framing import FramingError, Lines, LiteralRequest
 from minternet.logs import Throttle
@@ -291,7 +292,10 @@ class ImapHandler(StreamHandler[bytes | LiteralRequest]):
     # -- the end ------------------------------------------------------------------------
 
     def framing_error(self, error: FramingError) -> None:
-        self.conn.write(f"* BYE {error.reason}\r\n".encode())
+        # the command gets its BAD (RFC 3501 7.1.3), with its tag when it had a valid one;
+        # what follows it cannot be framed reliably, so the connection closes with BYE
+        tag = peek_tag(self.lines.head()) or "*"
+        self.conn.write(f"{tag} BAD [TOOBIG] {error.reason}\r\n* BYE {error.reason}\r\n".encode())
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.deadline.cancel()

@@ -30,6 +30,16 @@ TMP_MAX_AGE = 36 * 3600  # the Maildir spec: a tmp/ file untouched this long is 
 
 SYNC_THREADS = 8  # concurrent fsyncs for a batch
 _pool: ThreadPoolExecutor | None = None
+
+
+def _forget_pool() -> None:
+    """In a forked child the pool's threads do not exist (fork copies one thread): a job given
+    to the inherited pool would wait forever. The child makes its own pool when it needs one."""
+    global _pool
+    _pool = None
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 _counter = itertools.count(1)  # Q<n>: unique per process, shared by every store in it
 _SIZE = re.compile(r",S=(\d{1,15})(?=[,:]|$)")
 

@@ -210,11 +210,19 @@ async def test_a_client_that_does_not_log_in_is_dropped_at_the_login_timeout(
     writer.close()
 
 
-async def test_a_line_too_long_is_answered_with_bye_and_closed(daemon: MailDaemon) -> None:
+async def test_a_line_too_long_is_answered_with_bad_then_bye_and_closed(
+    daemon: MailDaemon,
+) -> None:
     reader, writer = await connect(daemon)
-    writer.write(b"a " + b"x" * 9000 + b"\r\n")
+    writer.write(b"a17 " + b"x" * 9000 + b"\r\n")
+    assert await line(reader) == b"a17 BAD [TOOBIG] line longer than 8192 octets\r\n"
     assert await line(reader) == b"* BYE line longer than 8192 octets\r\n"
     assert await line(reader) == b""
+    writer.close()
+    reader, writer = await connect(daemon)  # no valid tag to answer: untagged
+    writer.write(b"(a " + b"x" * 9000 + b"\r\n")
+    assert await line(reader) == b"* BAD [TOOBIG] line longer than 8192 octets\r\n"
+    assert await line(reader) == b"* BYE line longer than 8192 octets\r\n"
     writer.close()
 
 
@@ -287,6 +295,10 @@ async def test_a_non_synchronising_literal_over_the_limit_closes_with_the_reason
     reader, writer = await connect(daemon)
     # before login, even in APPEND, a literal is at most max_literal (64 KiB)
     writer.write(b"a APPEND INBOX {70000+}\r\n")
+    assert (
+        await line(reader)
+        == b"a BAD [TOOBIG] non-synchronising literal of 70000 octets: too big\r\n"
+    )
     assert await line(reader) == b"* BYE non-synchronising literal of 70000 octets: too big\r\n"
     assert await line(reader) == b""
     writer.close()
@@ -303,5 +315,9 @@ async def test_after_login_append_takes_a_big_non_synchronising_literal(
     )
     reader, writer = client
     writer.write(b"c SEARCH {70000+}\r\n")  # not APPEND: max_literal
+    assert (
+        await line(reader)
+        == b"c BAD [TOOBIG] non-synchronising literal of 70000 octets: too big\r\n"
+    )
     assert await line(reader) == b"* BYE non-synchronising literal of 70000 octets: too big\r\n"
     writer.close()

@@ -190,6 +190,20 @@ def test_a_literal_limit_per_command_keeps_small_literals_small():
         framer.next_frame()
 
 
+def test_head_shows_the_start_of_the_command_not_yet_framed():
+    framer = Lines(max_line=10, literals=True, max_literal=50)
+    assert framer.head() == b""
+    framer.feed(b"t1 X {3+}\r\nabc" + b"y" * 20)
+    with pytest.raises(FramingError, match=r"^line longer than 10 octets$"):
+        framer.next_frame()
+    assert framer.head() == b"t1 X {3+}\r\nabc" + b"y" * 20
+    assert framer.head(13) == b"t1 X {3+}\r\nab"
+    assert framer.head(5) == b"t1 X "
+    framer = Lines(max_line=10)
+    framer.feed(b"0123456789abc")
+    assert framer.head(4) == b"0123"
+
+
 def test_a_command_grows_no_longer_than_its_limit():
     framer = Lines(max_line=30, literals=True, max_literal=10, max_command=40)
     framer.feed(b"a X {10+}\r\n0123456789 {10+}\r\n0123456789 {10+}\r\n")

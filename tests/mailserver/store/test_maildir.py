@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -202,3 +204,26 @@ def test_write_tmp_without_sync_and_failure_cleanup(
     with pytest.raises(OSError, match="No space left"):
         maildir.write_tmp(md, "c", b"3", 0)
     assert sorted(os.listdir(tmp_path / "tmp")) == ["a", "b"]  # the failed file is gone
+
+
+def test_run_parallel_works_in_a_forked_child_of_a_process_that_used_it() -> None:
+    # the child inherits the pool but not its threads: it must make its own, not wait forever
+    # (slow jobs, so the parent's pool has all its threads, and no room for a new one)
+    maildir.run_parallel(range(4 * maildir.SYNC_THREADS), lambda n: time.sleep(0.005))
+    pid = os.fork()
+    if pid == 0:  # the child: exit status 0 only if the jobs ran
+        done: list[int] = []
+        try:
+            maildir.run_parallel(range(4), done.append)
+        finally:
+            os._exit(0 if sorted(done) == [0, 1, 2, 3] else 1)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        finished, status = os.waitpid(pid, os.WNOHANG)
+        if finished:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    pytest.fail("run_parallel in a forked child did not finish in 10 s")
