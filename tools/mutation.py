@@ -106,6 +106,28 @@ def changed_lines(diff: str) -> list[str]:
     return [line[1:].strip() for line in diff.splitlines() if line.startswith("+ ")]
 
 
+_SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|FROM|WHERE|CREATE|PRAGMA)\b", re.IGNORECASE)
+_CODEC = re.compile(r"\.(en|de)code\(|codecs\.", re.IGNORECASE)
+
+
+def case_only_reason(diff: str) -> str | None:
+    """The reason a mutant is equivalent when all it does is change the letter case of a
+    string that is read case-insensitively: an SQL statement (SQLite's keywords, table and
+    column names) or a codec name ("utf-8", "UTF-8"). None for any other mutant."""
+    removed = [line[1:].strip() for line in diff.splitlines() if line.startswith("- ")]
+    added = changed_lines(diff)
+    if not removed or len(removed) != len(added):
+        return None
+    for old, new in zip(removed, added, strict=True):
+        if old == new or old.lower() != new.lower() or "'" in old:
+            return None  # a quoted SQL value ('INBOX') is compared case-sensitively: not this
+    if all(_SQL.search(line) for line in added):
+        return "changes only the case of SQL, which SQLite reads case-insensitively"
+    if all(_CODEC.search(line) for line in added):
+        return "changes only the case of a codec name, which Python reads case-insensitively"
+    return None
+
+
 def main(argv: list[str]) -> int:
     known = cores()
     wanted = argv or known
@@ -151,6 +173,7 @@ def main(argv: list[str]) -> int:
             diff = diff_of(name)
             changed = changed_lines(diff)
             reason = next((r for mod, line, r in listed if mod == module and line in changed), None)
+            reason = reason or case_only_reason(diff)
             survivors.append((name, f"{status}\n{diff}", reason))
     overall = 100.0 * killed / total if total else 100.0
     print(f"{'overall':<34} {total:>7} {killed:>7} {overall:>6.1f}%")

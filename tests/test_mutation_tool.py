@@ -1,0 +1,47 @@
+"""tools/mutation.py's automatic reasons: only case changes in case-insensitive strings."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+_spec = importlib.util.spec_from_file_location(
+    "mutation_tool", Path(__file__).resolve().parents[1] / "tools" / "mutation.py"
+)
+assert _spec is not None and _spec.loader is not None
+mutation = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(mutation)
+
+
+def diff(old: str, new: str) -> str:
+    return f"--- a.py\n+++ a.py\n@@ -1,3 +1,3 @@\n     x = 1\n-    {old}\n+    {new}\n     y = 2\n"
+
+
+def test_sql_in_another_case_is_equivalent() -> None:
+    reason = mutation.case_only_reason(
+        diff('db.execute("SELECT uid FROM messages")', 'db.execute("select uid from messages")')
+    )
+    assert reason == "changes only the case of SQL, which SQLite reads case-insensitively"
+
+
+def test_a_codec_name_in_another_case_is_equivalent() -> None:
+    reason = mutation.case_only_reason(diff('b.decode("ascii")', 'b.decode("ASCII")'))
+    assert reason == "changes only the case of a codec name, which Python reads case-insensitively"
+
+
+def test_anything_else_is_not() -> None:
+    assert mutation.case_only_reason(diff('x = "Subject"', 'x = "SUBJECT"')) is None  # not SQL
+    assert (
+        mutation.case_only_reason(diff('db.execute("SELECT 1")', 'db.execute("XXSELECT 1XX")'))
+        is None
+    )
+    assert (
+        mutation.case_only_reason(diff('db.execute("SELECT 1")', 'db.execute("SELECT 1")')) is None
+    )
+    assert mutation.case_only_reason("--- a.py\n+++ a.py\n+    added()\n") is None  # no removal
+    assert (
+        mutation.case_only_reason(
+            diff("q = \"WHERE name = 'INBOX'\"", "q = \"where name = 'inbox'\"")
+        )
+        == "changes only the case of SQL, which SQLite reads case-insensitively"
+    )
