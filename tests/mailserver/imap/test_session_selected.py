@@ -551,3 +551,37 @@ def test_search_reads_summaries_in_batches(
         b"* SEARCH 2 3\r\nt OK SEARCH completed\r\n"
     )
     assert asked == [[2, 3]]
+
+
+def test_uids_and_sequence_numbers_apart(store: Store):
+    # UIDs 1..4 delivered, 1 and 2 expunged: messages 1 and 2 are UIDs 3 and 4, so an answer
+    # that gives one where the other is due shows (UID SEARCH, MODIFIED, MOVE's EXPUNGEs)
+    for n in (1, 2, 3, 4):
+        deliver(store, n)
+    deliver(store, 8, mailbox="Archive")  # Archive's UIDs 1 and 2 are taken: moved ones get
+    deliver(store, 9, mailbox="Archive")  # 3 and 4, the INBOX's UIDs, so a mix-up shows
+    store.user(BOB).store("INBOX", [1, 2], "add", ["\\Deleted"])
+    assert store.user(BOB).expunge("INBOX", [1, 2]) == [1, 2]
+    c = Client(store)
+    c.login()
+    c(b"S SELECT INBOX (CONDSTORE)")
+    assert c(b"a UID SEARCH ALL") == b"* SEARCH 3 4\r\na OK SEARCH completed\r\n"
+    assert c(b"b SEARCH ALL") == b"* SEARCH 1 2\r\nb OK SEARCH completed\r\n"
+    assert c(b"c UID SEARCH UID 4") == b"* SEARCH 4\r\nc OK SEARCH completed\r\n"
+    c(b"d STORE 2 +FLAGS.SILENT (\\Flagged)")  # UID 4's modseq: 7 -> 8
+    out = c(b"e STORE 1:2 (UNCHANGEDSINCE 7) +FLAGS.SILENT (\\Seen)")  # UID 3 -> 9
+    assert out == (
+        b"* 1 FETCH (MODSEQ (9))\r\n"
+        b"e OK [MODIFIED 2] Conditional STORE failed for some messages\r\n"
+    )
+    out = c(b"f UID STORE 3:4 (UNCHANGEDSINCE 8) +FLAGS.SILENT (\\Answered)")
+    assert out == (
+        b"* 2 FETCH (UID 4 MODSEQ (10))\r\n"
+        b"f OK [MODIFIED 3] Conditional STORE failed for some messages\r\n"
+    )
+    assert c(b"g MOVE 2 Archive") == (
+        b"* OK [COPYUID 1700000005 4 3] Moved\r\n* 2 EXPUNGE\r\ng OK MOVE completed\r\n"
+    )
+    assert c(b"h UID MOVE 3 Archive") == (
+        b"* OK [COPYUID 1700000005 3 4] Moved\r\n* 1 EXPUNGE\r\nh OK MOVE completed\r\n"
+    )
