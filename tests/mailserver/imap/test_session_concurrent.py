@@ -301,3 +301,20 @@ def test_recent_counts_only_new_mail_still_there(pair: tuple[Client, Client], st
     store.user(BOB).expunge("INBOX", [7])  # before anyone claimed 6 and 7
     assert a(b"a1 NOOP") == b"* 5 EXISTS\r\n* 4 RECENT\r\na1 OK NOOP completed\r\n"
     assert a(b"a2 SEARCH RECENT") == b"* SEARCH 1 2 3 5\r\na2 OK SEARCH completed\r\n"
+
+
+def test_an_expunge_a_flag_change_and_new_mail_at_once_come_in_that_order(
+    pair: tuple[Client, Client], store: Store
+):
+    a, b = pair
+    b(b"b1 STORE 1 +FLAGS.SILENT (\\Deleted)")
+    b(b"b2 EXPUNGE")
+    b(b"b3 UID STORE 3 +FLAGS.SILENT (\\Flagged)")
+    deliver(store, 4)
+    # the expunge first (numbers shift: UID 3 is now message 2), then the flags, then EXISTS
+    assert a(b"a1 NOOP") == (
+        b"* 1 EXPUNGE\r\n"
+        b"* 2 FETCH (UID 3 FLAGS (\\Flagged \\Recent))\r\n"
+        b"* 3 EXISTS\r\n* 3 RECENT\r\n"
+        b"a1 OK NOOP completed\r\n"
+    )
