@@ -318,3 +318,18 @@ def test_an_expunge_a_flag_change_and_new_mail_at_once_come_in_that_order(
         b"* 3 EXISTS\r\n* 3 RECENT\r\n"
         b"a1 OK NOOP completed\r\n"
     )
+
+
+def test_a_body_fetch_over_a_message_expunged_unseen_sets_seen_on_the_others(
+    pair: tuple[Client, Client],
+):
+    a, b = pair
+    b(b"b1 STORE 2 +FLAGS.SILENT (\\Deleted)")
+    b(b"b2 EXPUNGE")
+    assert a(b"a1 FETCH 1:3 (BODY[HEADER.FIELDS (SUBJECT)])") == (
+        b"* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: msg 1\r\n\r\n"
+        b" FLAGS (\\Seen \\Recent))\r\n"
+        b"* 3 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: msg 3\r\n\r\n"
+        b" FLAGS (\\Seen \\Recent))\r\n"
+        b"a1 NO [EXPUNGEISSUED] some of the messages were expunged\r\n"
+    )
