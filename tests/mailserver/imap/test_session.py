@@ -464,3 +464,16 @@ def test_a_nonsynchronising_literal_over_the_cap_is_refused(client: Client):
     assert client(b"f SEARCH TEXT {1001+}\r\n" + big) == (
         b"f BAD [TOOBIG] literal over the 1000-octet limit\r\n"
     )
+
+
+def test_a_bad_sasl_line_after_the_continuation_is_answered_bad(client: Client):
+    assert client(b"x AUTHENTICATE PLAIN") == b"+ \r\n"
+    assert client(b"!!!") == b"x BAD invalid base64 in the SASL response\r\n"
+    assert client(b"y NOOP") == b"y OK NOOP completed\r\n"  # the exchange is over
+    # a response that decodes but is not a PLAIN one, or names another user
+    assert client(b"z AUTHENTICATE PLAIN") == b"+ \r\n"
+    assert client(base64.b64encode(b"only\0two")) == b"z BAD invalid PLAIN response\r\n"
+    assert client(b"w AUTHENTICATE PLAIN") == b"+ \r\n"
+    assert client(base64.b64encode(b"someone\0" + BOB.encode() + b"\0secret")) == (
+        b"w NO [AUTHORIZATIONFAILED] cannot log in as another user\r\n"
+    )

@@ -333,3 +333,11 @@ def test_a_body_fetch_over_a_message_expunged_unseen_sets_seen_on_the_others(
         b" FLAGS (\\Seen \\Recent))\r\n"
         b"a1 NO [EXPUNGEISSUED] some of the messages were expunged\r\n"
     )
+
+
+def test_done_sends_the_expunges_that_came_during_idle(pair: tuple[Client, Client]):
+    a, b = pair
+    assert a(b"a1 IDLE") == b"+ idling\r\n"
+    b(b"b1 STORE 2 +FLAGS.SILENT (\\Deleted)")
+    b(b"b2 EXPUNGE")
+    assert a(b"DONE") == b"* 2 EXPUNGE\r\na1 OK IDLE terminated\r\n"

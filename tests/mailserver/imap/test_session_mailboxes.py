@@ -293,3 +293,10 @@ def test_names_are_notified_and_kept_in_the_store_spelling(client: Client, store
     assert mailboxes.canonical("a//b") == "a//b"
     assert mailboxes.canonical("/") == "/"
     assert mailboxes.canonical("inbox/") == "INBOX"
+
+
+def test_each_mailbox_command_says_it_completed(client: Client):
+    assert client(b"d CREATE Foo") == b"d OK CREATE completed\r\n"
+    assert client(b"e SUBSCRIBE Foo") == b"e OK SUBSCRIBE completed\r\n"
+    assert client(b"f DELETE Foo") == b"f OK DELETE completed\r\n"
+    assert client(b"g UNSUBSCRIBE Foo") == b"g OK UNSUBSCRIBE completed\r\n"
