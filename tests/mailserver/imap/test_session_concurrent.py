@@ -341,3 +341,24 @@ def test_done_sends_the_expunges_that_came_during_idle(pair: tuple[Client, Clien
     b(b"b1 STORE 2 +FLAGS.SILENT (\\Deleted)")
     b(b"b2 EXPUNGE")
     assert a(b"DONE") == b"* 2 EXPUNGE\r\na1 OK IDLE terminated\r\n"
+
+
+def test_a_keyword_known_at_select_is_not_announced_again_in_another_case(store: Store):
+    deliver(store, 1, flags=("$Work",))
+    deliver(store, 2)
+    a, b = Client(store), Client(store)
+    a.select()
+    b.select()
+    b(b"b1 STORE 2 +FLAGS.SILENT ($work)")
+    assert a(b"a1 NOOP") == b"* 2 FETCH (UID 2 FLAGS ($work \\Recent))\r\na1 OK NOOP completed\r\n"
+    b(b"b2 STORE 2 +FLAGS.SILENT ($Later)")
+    assert a(b"a2 NOOP") == (
+        b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work $Later)\r\n"
+        b"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work $Later \\*)]"
+        b" Flags permitted\r\n"
+        b"* 2 FETCH (UID 2 FLAGS ($work $Later \\Recent))\r\na2 OK NOOP completed\r\n"
+    )
+    b(b"b3 STORE 1 +FLAGS.SILENT ($LATER)")  # announced once: known now, in any case
+    assert a(b"a3 NOOP") == (
+        b"* 1 FETCH (UID 1 FLAGS ($Work $LATER \\Recent))\r\na3 OK NOOP completed\r\n"
+    )
