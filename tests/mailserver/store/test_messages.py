@@ -16,6 +16,7 @@ from mailserver.store import (
     Delivery,
     MessageMeta,
     Pop3Entry,
+    ReconcileReport,
     Store,
     StoreError,
     UserStore,
@@ -414,3 +415,30 @@ def test_a_failing_summarizer_never_stops_delivery(clock: Clock, broken: object)
     assert user.summary("INBOX", uid) is None
     store.close()
     shutil.rmtree(root)
+
+
+def test_store_deliver_keeps_the_flags_and_date_it_is_given(store: Store) -> None:
+    uid = store.deliver(ADDRESS, "INBOX", message(1), ["\\Seen"], internaldate=T0 - 86400)
+    (meta,) = store.user(ADDRESS).fetch("INBOX", [uid])
+    assert (meta.internaldate, meta.flags) == (int(T0 - 86400), ("\\Seen",))
+
+
+def test_a_reconcile_report_counts_under_the_names_the_log_shows() -> None:
+    report = ReconcileReport(
+        mailboxes_added=1,
+        mailboxes_removed=2,
+        adopted=3,
+        vanished=4,
+        renamed=5,
+        flags_changed=6,
+        stale_tmp_removed=7,
+    )
+    assert dict(report.counts()) == {
+        "mailboxes_added": 1,
+        "mailboxes_removed": 2,
+        "adopted": 3,
+        "vanished": 4,
+        "renamed": 5,
+        "flags_changed": 6,
+        "stale_tmp_removed": 7,
+    }
