@@ -98,6 +98,12 @@ class UserBase:
         self._group = threading.Condition()  # group commit of deliveries (messages.py)
         self._queue: list[Any] = []
         self._committing = False
+        # SELECT's UID list, first unseen and keywords of recently selected mailboxes, kept
+        # while the mailbox's (UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ) stay the same: every change
+        # to its messages moves one of them (messages.py select)
+        self._selected: dict[
+            int, tuple[tuple[int, int, int], Any, int | None, tuple[str, ...]]
+        ] = {}
 
     def close(self) -> None:
         """Close the index connection."""

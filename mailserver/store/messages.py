@@ -73,6 +73,9 @@ def _folded(keywords: Iterable[str]) -> frozenset[str]:
     return frozenset(k.lower() for k in keywords)
 
 
+SELECT_CACHE = 8  # mailboxes per user whose SELECT answer is kept (base.py `_selected`)
+
+
 class MessageOps(UserBase):
     """The message-level half of a user's store."""
 
@@ -83,35 +86,50 @@ class MessageOps(UserBase):
         ctx = self._read() if readonly else self._write()
         with ctx as db:
             box = self._row(db, mailbox)
-            uids = array(
-                "I",
-                (
-                    r[0]
-                    for r in db.execute(
-                        "SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid", (box.id,)
-                    )
-                ),
-            )
+            key = (box.uidvalidity, box.uidnext, box.highestmodseq)
+            cached = self._selected.get(box.id)
+            if cached is not None and cached[0] == key:
+                _, uids, first_unseen, keywords = cached
+            else:
+                uids, first_unseen, keywords = self._select_rows(db, box)
+                if len(self._selected) >= SELECT_CACHE:
+                    del self._selected[next(iter(self._selected))]
+                self._selected[box.id] = (key, uids, first_unseen, keywords)
             recent = range(0) if readonly else self._claim_recent(db, box, 1)
-            (first_unseen,) = db.execute(
-                "SELECT min(uid) FROM messages WHERE mailbox_id = ? AND flags & 1 = 0", (box.id,)
-            ).fetchone()
-            keywords = tuple(
-                r[0]
-                for r in db.execute(
-                    "SELECT name FROM keywords WHERE mailbox_id = ? ORDER BY name", (box.id,)
-                )
-            )
         return Snapshot(
             name=box.name,
             uidvalidity=box.uidvalidity,
             uidnext=box.uidnext,
             highestmodseq=box.highestmodseq,
-            uids=uids,
+            uids=array("I", uids),  # the session's own copy: it changes it as mail comes and goes
             recent=recent,
             first_unseen=first_unseen,
             keywords=keywords,
         )
+
+    def _select_rows(
+        self, db: sqlite3.Connection, box: MailboxRow
+    ) -> tuple[array[int], int | None, tuple[str, ...]]:
+        """What SELECT reads from the index: the UIDs, the first unseen UID, the keywords."""
+        uids = array(
+            "I",
+            (
+                r[0]
+                for r in db.execute(
+                    "SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid", (box.id,)
+                )
+            ),
+        )
+        (first_unseen,) = db.execute(
+            "SELECT min(uid) FROM messages WHERE mailbox_id = ? AND flags & 1 = 0", (box.id,)
+        ).fetchone()
+        keywords = tuple(
+            r[0]
+            for r in db.execute(
+                "SELECT name FROM keywords WHERE mailbox_id = ? ORDER BY name", (box.id,)
+            )
+        )
+        return uids, first_unseen, keywords
 
     def uids(self, mailbox: str) -> array[int]:
         """Every UID of the mailbox, ascending."""

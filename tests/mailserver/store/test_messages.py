@@ -22,6 +22,7 @@ from mailserver.store import (
     UserStore,
 )
 from mailserver.store.errors import CANNOT, LIMIT, NONEXISTENT
+from mailserver.store.messages import SELECT_CACHE
 
 from .conftest import ADDRESS, SCRATCH, T0, Clock, message
 
@@ -442,3 +443,19 @@ def test_a_reconcile_report_counts_under_the_names_the_log_shows() -> None:
         "flags_changed": 6,
         "stale_tmp_removed": 7,
     }
+
+
+def test_select_answers_stay_right_when_kept_for_many_mailboxes(user: UserStore) -> None:
+    names = [f"Box{i}" for i in range(SELECT_CACHE + 2)]
+    for i, name in enumerate(names):
+        user.create(name)
+        user.deliver(name, message(i), ("\\Seen",) if i % 2 else ())
+    for _ in range(2):  # the second round answers from what was kept, where it was kept
+        for i, name in enumerate(names):
+            snap = user.select(name, readonly=True)
+            assert (list(snap.uids), snap.first_unseen) == ([1], None if i % 2 else 1)
+    assert len(user._selected) == SELECT_CACHE  # bounded: the oldest went first
+    assert user.mailbox(names[0]).name == names[0]
+    user.store(names[0], [1], "add", ["\\Seen", "$Done"])  # a change: not answered from before
+    snap = user.select(names[0])
+    assert (list(snap.uids), snap.first_unseen, snap.keywords) == ([1], None, ("$Done",))

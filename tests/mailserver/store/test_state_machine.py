@@ -152,6 +152,13 @@ class StoreModel(RuleBasedStateMachine):
             assert info.highestmodseq == self.modseq[box]
             metas = self.user.fetch(box)
             assert [m.uid for m in metas] == sorted(self.messages[box])
+            # SELECT's answer (kept between calls while the mailbox does not change) agrees
+            snapshot = self.user.select(box, readonly=True)
+            assert list(snapshot.uids) == sorted(self.messages[box])
+            unseen = [u for u, (f, _) in self.messages[box].items() if "\\Seen" not in f]
+            assert snapshot.first_unseen == (min(unseen) if unseen else None)
+            snapshot.uids.append(999_999)  # the session's copy: the next SELECT is not hurt
+            assert list(self.user.select(box, readonly=True).uids) == sorted(self.messages[box])
             assert not {m.uid for m in metas} & self.expunged[box]
             for m in metas:
                 flags, body = self.messages[box][m.uid]
