@@ -22,7 +22,7 @@ from mailserver.imap.seqset import compact
 from mailserver.imap.view import View
 from mailserver.message import Message
 from mailserver.message.summary import Summary
-from mailserver.store import MessageMeta, StoreError, UserStore
+from mailserver.store import MessageFile, MessageMeta, StoreError, UserStore
 from mailserver.store.errors import NONEXISTENT
 
 __all__ = [
@@ -149,12 +149,13 @@ def _render(
         for start in range(0, len(uids), BATCH):
             batch = uids[start : start + BATCH]
             summaries = _summaries(store, view.name, batch) if need_summary else {}
+            files = store.message_files(view.name, batch) if need_message else {}
             for uid in batch:
                 summary = summaries.get(uid)
                 message = None
                 if need_message or (need_summary and summary is None):
                     try:
-                        message = Message(store.read_message(view.name, uid))
+                        message = Message(store.read_file(view.name, uid, files.get(uid)))
                     except StoreError as e:
                         if e.code != NONEXISTENT:
                             raise
@@ -290,22 +291,31 @@ def search(view: View, cmd: Search) -> Reply:
 def _loaders(
     store: UserStore, mailbox: str, uids: list[int]
 ) -> tuple[Callable[[int], Summary | None], Callable[[int], Message]]:
-    """SEARCH's loaders. Summaries are read BATCH at a time from the one asked for on
-    (searching.py asks in candidate order), the previous batch dropped: one index query per
-    BATCH messages instead of one per message, and memory bounded."""
+    """SEARCH's loaders. Summaries, and where message files are, are read BATCH at a time from
+    the one asked for on (searching.py asks in candidate order), the previous batch dropped:
+    one index query per BATCH messages instead of one (or four) per message, memory bounded."""
     batch: dict[int, Summary | None] = {}
+    files: dict[int, MessageFile | None] = {}
+
+    def ahead(uid: int) -> list[int]:
+        at = bisect_left(uids, uid)
+        return uids[at : at + BATCH]  # uid is one of the candidates
 
     def load_summary(uid: int) -> Summary | None:
         if uid not in batch:
             batch.clear()
-            at = bisect_left(uids, uid)
-            wanted = uids[at : at + BATCH]  # uid is one of the candidates
+            wanted = ahead(uid)
             found = store.summaries(mailbox, wanted)
             batch.update((u, found.get(u)) for u in wanted)
         return batch.get(uid)
 
     def load_message(uid: int) -> Message:
-        return Message(store.read_message(mailbox, uid))
+        if uid not in files:  # where the files are, BATCH at a time, like the summaries
+            files.clear()
+            wanted = ahead(uid)
+            where = store.message_files(mailbox, wanted)
+            files.update((u, where.get(u)) for u in wanted)
+        return Message(store.read_file(mailbox, uid, files.get(uid)))
 
     return load_summary, load_message
 

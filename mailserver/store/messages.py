@@ -180,6 +180,28 @@ class MessageOps(UserBase):
             raise StoreError(f"no message with UID {uid}", NONEXISTENT)
         return MessageFile(path=os.path.join(self.folder_path(box.name), row[0]), size=row[1])
 
+    def message_files(self, mailbox: str, uids: Iterable[int]) -> dict[int, MessageFile]:
+        """Where each of `uids` is stored now (one index query for them all: FETCH and SEARCH
+        over many messages); unknown UIDs are left out."""
+        with self._read() as db:
+            box = self._row(db, mailbox)
+            rows = self._rows(db, box, uids, "uid, path, size")
+        folder = self.folder_path(box.name)
+        return {
+            uid: MessageFile(path=os.path.join(folder, path), size=size) for uid, path, size in rows
+        }
+
+    def read_file(self, mailbox: str, uid: int, where: MessageFile | None) -> bytes:
+        """Message `uid` from `where` (from message_files), or as read_message finds it when
+        that is None or no longer there (mutt renamed it, another process moved it)."""
+        if where is not None:
+            try:
+                with open(where.path, "rb") as f:
+                    return f.read()
+            except FileNotFoundError:
+                pass
+        return self.read_message(mailbox, uid)
+
     def open_message(self, mailbox: str, uid: int) -> BinaryIO:
         """An open binary file of message `uid` (stream big ones from it). Follows a rename
         by another process or by mutt between the index read and the open."""

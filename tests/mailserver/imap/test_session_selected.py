@@ -226,10 +226,10 @@ def test_fetch_of_a_vanished_file_says_expungeissued(client: Client, store: Stor
 def test_fetch_store_failure_ends_the_stream_with_serverbug(
     client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
 ):
-    def broken(mailbox: str, uid: int) -> bytes:
+    def broken(mailbox: str, uid: int, where: object) -> bytes:
         raise OSError(5, "I/O error")
 
-    monkeypatch.setattr(store.user(BOB), "read_message", broken)
+    monkeypatch.setattr(store.user(BOB), "read_file", broken)
     assert client(b"f FETCH 1 (BODY.PEEK[TEXT])") == (
         b"f NO [SERVERBUG] FETCH failed: [Errno 5] I/O error\r\n"
     )
@@ -411,10 +411,10 @@ def test_expunge_numbers_count_down(store: Store):
 def test_fetch_store_error_ends_the_stream_with_serverbug(
     client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
 ):
-    def busy(mailbox: str, uid: int) -> bytes:
+    def busy(mailbox: str, uid: int, where: object) -> bytes:
         raise StoreError("index busy", "INUSE")
 
-    monkeypatch.setattr(store.user(BOB), "read_message", busy)
+    monkeypatch.setattr(store.user(BOB), "read_file", busy)
     assert client(b"f FETCH 1 (BODY.PEEK[TEXT])") == (
         b"f NO [SERVERBUG] FETCH failed: index busy\r\n"
     )
@@ -496,10 +496,11 @@ def test_envelope_from_the_summary_reads_no_file(
 ):
     store.user(BOB).summaries("INBOX", [1, 2, 3])  # cached at delivery already; made sure
 
-    def no_reading(mailbox: str, uid: int) -> bytes:
+    def no_reading(*args: object) -> bytes:
         raise AssertionError("read the message file")
 
     monkeypatch.setattr(store.user(BOB), "read_message", no_reading)
+    monkeypatch.setattr(store.user(BOB), "read_file", no_reading)
     out = client(b"f FETCH 1:3 (FLAGS ENVELOPE)")
     assert out.count(b" FETCH (FLAGS (\\Recent) ENVELOPE (") == 3
     assert out.endswith(b"f OK FETCH completed\r\n")

@@ -459,3 +459,20 @@ def test_select_answers_stay_right_when_kept_for_many_mailboxes(user: UserStore)
     user.store(names[0], [1], "add", ["\\Seen", "$Done"])  # a change: not answered from before
     snap = user.select(names[0])
     assert (list(snap.uids), snap.first_unseen, snap.keywords) == ([1], None, ("$Done",))
+
+
+def test_message_files_in_one_query_and_read_file_follows_a_rename(user: UserStore) -> None:
+    a = user.deliver("INBOX", message(1))
+    b = user.deliver("INBOX", message(2), ["\\Seen"])
+    where = user.message_files("INBOX", [b, 99, a])  # an unknown UID is left out
+    assert sorted(where) == [a, b]
+    assert where[a] == user.message_file("INBOX", a) and where[b] == user.message_file("INBOX", b)
+    assert user.read_file("INBOX", a, where[a]) == message(1)
+    assert user.read_file("INBOX", b, None) == message(2)  # no path given: found as usual
+    os.rename(where[b].path, where[b].path + "F")  # mutt flagged it after the lookup
+    assert user.read_file("INBOX", b, where[b]) == message(2)
+    os.unlink(where[a].path)  # gone for good
+    with pytest.raises(StoreError, match="vanished") as info:
+        user.read_file("INBOX", a, where[a])
+    assert info.value.code == NONEXISTENT
+    assert user.message_files("INBOX", []) == {}
