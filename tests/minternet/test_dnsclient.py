@@ -73,10 +73,6 @@ class FakeResolver(asyncio.DatagramProtocol):
 @pytest.fixture
 async def resolver() -> AsyncIterator[tuple[FakeResolver, int]]:
     loop = asyncio.get_running_loop()
-    transport, proto = await loop.create_datagram_endpoint(
-        FakeResolver, local_addr=("127.0.0.1", 0)
-    )
-    port = transport.get_extra_info("sockname")[1]
 
     async def tcp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         (n,) = struct.unpack("!H", await reader.readexactly(2))
@@ -85,7 +81,20 @@ async def resolver() -> AsyncIterator[tuple[FakeResolver, int]]:
         await writer.drain()
         writer.close()
 
-    server = await asyncio.start_server(tcp, "127.0.0.1", port)
+    # UDP on a port the kernel picks, TCP on the same number: that may be taken for TCP by a
+    # connection of another test, so another port is tried (closing the UDP side first)
+    for attempt in range(20):
+        transport, proto = await loop.create_datagram_endpoint(
+            FakeResolver, local_addr=("127.0.0.1", 0)
+        )
+        port = transport.get_extra_info("sockname")[1]
+        try:
+            server = await asyncio.start_server(tcp, "127.0.0.1", port)
+            break
+        except OSError:
+            transport.close()
+            if attempt == 19:
+                raise
     yield proto, port
     transport.close()
     server.close()
