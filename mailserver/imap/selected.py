@@ -11,7 +11,8 @@ resolves the sets, reads the store, sets \\Seen and numbers the answers.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import TypeVar
 
 from mailserver.imap import encode, fetching, mailboxes, searching
 from mailserver.imap.actions import Action, Notify, Send, Stream
@@ -22,7 +23,7 @@ from mailserver.imap.seqset import compact
 from mailserver.imap.view import View
 from mailserver.message import Message
 from mailserver.message.summary import Summary
-from mailserver.store import MessageFile, MessageMeta, StoreError, UserStore
+from mailserver.store import MessageMeta, StoreError, UserStore
 from mailserver.store.errors import NONEXISTENT
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 CHUNK = 64 * 1024  # a FETCH stream's chunks are about this big
+T = TypeVar("T")
 BATCH = 100  # messages whose summaries are read from the index at once
 EAGER = 256  # a metadata-only FETCH of at most this many messages is one Send
 
@@ -294,28 +296,26 @@ def _loaders(
     """SEARCH's loaders. Summaries, and where message files are, are read BATCH at a time from
     the one asked for on (searching.py asks in candidate order), the previous batch dropped:
     one index query per BATCH messages instead of one (or four) per message, memory bounded."""
-    batch: dict[int, Summary | None] = {}
-    files: dict[int, MessageFile | None] = {}
 
-    def ahead(uid: int) -> list[int]:
-        at = bisect_left(uids, uid)
-        return uids[at : at + BATCH]  # uid is one of the candidates
+    def batched(read: Callable[[list[int]], Mapping[int, T]]) -> Callable[[int], T | None]:
+        held: dict[int, T | None] = {}
 
-    def load_summary(uid: int) -> Summary | None:
-        if uid not in batch:
-            batch.clear()
-            wanted = ahead(uid)
-            found = store.summaries(mailbox, wanted)
-            batch.update((u, found.get(u)) for u in wanted)
-        return batch.get(uid)
+        def get(uid: int) -> T | None:
+            if uid not in held:
+                held.clear()
+                at = bisect_left(uids, uid)
+                wanted = uids[at : at + BATCH]  # uid is one of the candidates
+                found = read(wanted)
+                held.update((u, found.get(u)) for u in wanted)
+            return held.get(uid)
+
+        return get
+
+    load_summary = batched(lambda wanted: store.summaries(mailbox, wanted))
+    where = batched(lambda wanted: store.message_files(mailbox, wanted))
 
     def load_message(uid: int) -> Message:
-        if uid not in files:  # where the files are, BATCH at a time, like the summaries
-            files.clear()
-            wanted = ahead(uid)
-            where = store.message_files(mailbox, wanted)
-            files.update((u, where.get(u)) for u in wanted)
-        return Message(store.read_file(mailbox, uid, files.get(uid)))
+        return Message(store.read_file(mailbox, uid, where(uid)))
 
     return load_summary, load_message
 
