@@ -111,15 +111,7 @@ class MessageOps(UserBase):
         self, db: sqlite3.Connection, box: MailboxRow
     ) -> tuple[array[int], int | None, tuple[str, ...]]:
         """What SELECT reads from the index: the UIDs, the first unseen UID, the keywords."""
-        uids = array(
-            "I",
-            (
-                r[0]
-                for r in db.execute(
-                    "SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid", (box.id,)
-                )
-            ),
-        )
+        uids = self._uid_array(db, box)
         (first_unseen,) = db.execute(
             "SELECT min(uid) FROM messages WHERE mailbox_id = ? AND flags & 1 = 0", (box.id,)
         ).fetchone()
@@ -134,16 +126,18 @@ class MessageOps(UserBase):
     def uids(self, mailbox: str) -> array[int]:
         """Every UID of the mailbox, ascending."""
         with self._read() as db:
-            box = self._row(db, mailbox)
-            return array(
-                "I",
-                (
-                    r[0]
-                    for r in db.execute(
-                        "SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid", (box.id,)
-                    )
-                ),
-            )
+            return self._uid_array(db, self._row(db, mailbox))
+
+    def _uid_array(self, db: sqlite3.Connection, box: MailboxRow) -> array[int]:
+        return array(
+            "I",
+            (
+                r[0]
+                for r in db.execute(
+                    "SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid", (box.id,)
+                )
+            ),
+        )
 
     def _rows(
         self, db: sqlite3.Connection, box: MailboxRow, uids: Iterable[int] | None, columns: str
@@ -171,14 +165,10 @@ class MessageOps(UserBase):
 
     def message_file(self, mailbox: str, uid: int) -> MessageFile:
         """Where message `uid` is stored now, and its size; NONEXISTENT if it is not."""
-        with self._read() as db:
-            box = self._row(db, mailbox)
-            row = db.execute(
-                "SELECT path, size FROM messages WHERE mailbox_id = ? AND uid = ?", (box.id, uid)
-            ).fetchone()
-        if row is None:
+        where = self.message_files(mailbox, [uid]).get(uid)
+        if where is None:
             raise StoreError(f"no message with UID {uid}", NONEXISTENT)
-        return MessageFile(path=os.path.join(self.folder_path(box.name), row[0]), size=row[1])
+        return where
 
     def message_files(self, mailbox: str, uids: Iterable[int]) -> dict[int, MessageFile]:
         """Where each of `uids` is stored now (one index query for them all: FETCH and SEARCH
