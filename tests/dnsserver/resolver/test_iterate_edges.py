@@ -174,6 +174,29 @@ def test_a_forwarders_nodata_without_soa_is_taken_and_its_referral_is_not_follow
     assert steps(res) == [("127.0.0.53", ".", "nodata", "no data of that type")]
 
 
+def test_a_forwarder_is_asked_as_the_root_below_an_ns_set_it_gave_before() -> None:
+    # the forwarder answers for every zone: an NS set it gave for example.test. does not make
+    # its later answers for names below it out of bailiwick
+    net = default_net()
+    auth = net[EXAMPLE].zones[0]
+
+    def forwarder(q: DNSRecord) -> DNSRecord:
+        if q.q.qtype == QTYPE.NS:
+            return auth.answer(q)
+        r = DNSRecord(DNSHeader(id=q.header.id, qr=1, ra=1), q=q.q)
+        r.add_answer(*RR.fromZone("far.example.test. 300 IN CNAME host.glueless.test."))
+        r.add_answer(*RR.fromZone("host.glueless.test. 300 IN A 127.1.0.4"))
+        return r
+
+    net["127.0.0.53"] = FakeServer(handler=forwarder)
+    h = Harness(net, config=IterConfig(forwarders=("127.0.0.53",)))
+    assert h.resolve("example.test", "NS").rcode == RCODE.NOERROR  # the NS set is cached
+    res = h.resolve("far.example.test")
+    assert h.addresses(res) == ["127.1.0.4"]
+    assert steps(res) == [("127.0.0.53", ".", "answer", "CNAME host.glueless.test. -> A 127.1.0.4")]
+    assert [q.zone for q in h.sent] == [ROOT, ROOT]
+
+
 # -- glueless name servers -------------------------------------------------------------------------
 
 
