@@ -218,6 +218,29 @@ def test_a_name_server_loop_fails_without_asking_twice() -> None:
     assert len(asked) == len(set(asked))
 
 
+def test_a_name_server_loop_is_found_even_when_its_referrals_are_not_cached() -> None:
+    # loopa.alt. and loopb.test. delegated with TTL 0: each lookup walks down from the root
+    # again, and the lookups in progress are what tells the loop (each question asked once)
+    net = default_net()
+    for server in net.values():
+        for z in server.zones:
+            for rr in z.rrs:
+                if rr.rtype == QTYPE.NS and str(rr.rname) in ("loopa.alt.", "loopb.test."):
+                    rr.ttl = 0
+    h = Harness(net)
+    res = h.resolve("x.loopa.alt")
+    assert (res.rcode, res.reason) == (RCODE.SERVFAIL, "no usable server for zone loopa.alt.")
+    assert [(q.server, q.qname) for q in h.sent] == [
+        ("127.0.0.10", name_of("x.loopa.alt")),
+        ("127.0.0.10", name_of("ns.alt-servers.test")),
+        ("127.0.0.11", name_of("ns.alt-servers.test")),
+        (OTHER, name_of("ns.alt-servers.test")),
+        ("127.0.0.15", name_of("x.loopa.alt")),
+        ("127.0.0.11", name_of("ns.loopb.test")),
+        ("127.0.0.15", name_of("ns.loopa.alt")),
+    ]
+
+
 def test_a_glueless_address_of_ttl_0_is_used_for_that_resolution() -> None:
     net = default_net()
     net[OTHER].zones[3].rrs[-1].ttl = 0  # ns.alt-servers.test. A, asked for without glue
