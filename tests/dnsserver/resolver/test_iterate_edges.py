@@ -241,6 +241,22 @@ def test_a_name_server_loop_is_found_even_when_its_referrals_are_not_cached() ->
     ]
 
 
+def test_a_root_server_named_for_another_zone_is_reached_at_its_hints_address() -> None:
+    # test. delegates by-root.test. to a.root.test. without glue (test. has no address for
+    # it): the address in the root hints is used, not looked up (test. has no such name)
+    net = default_net()
+    _add(net, "127.0.0.11", "by-root.test. 3600 IN NS a.root.test.")
+    net["127.0.0.10"].zones.append(zone("by-root.test.", "x.by-root.test. 300 IN A 127.1.0.11"))
+    h = Harness(net)
+    h.resolve("www.example.test")  # test.'s NS set is cached: the root is not asked again
+    res = h.resolve("x.by-root.test")
+    assert h.addresses(res) == ["127.1.0.11"]
+    assert steps(res) == [
+        ("127.0.0.11", "test.", "referral", "by-root.test. NS a.root.test. (0 glue)"),
+        ("127.0.0.10", "by-root.test.", "answer", "A 127.1.0.11"),
+    ]
+
+
 def test_a_glueless_address_of_ttl_0_is_used_for_that_resolution() -> None:
     net = default_net()
     net[OTHER].zones[3].rrs[-1].ttl = 0  # ns.alt-servers.test. A, asked for without glue
