@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import locale
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -67,3 +70,22 @@ def test_load_reads_a_file_and_names_it_in_errors(tmp_path: Path) -> None:
     p.write_bytes(b". 1 IN NS a.root.\n\xff")
     with pytest.raises(ResolverError, match=rf"^{p}: not UTF-8 text \(byte 18\)$"):
         hints.load(str(p))
+
+
+@pytest.fixture
+def ascii_locale() -> Iterator[None]:
+    """LC_CTYPE "C": Python's locale encoding is ASCII (unless in UTF-8 mode)."""
+    if sys.flags.utf8_mode:
+        pytest.skip("in UTF-8 mode the locale does not choose the encoding")
+    old = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        yield
+    finally:
+        locale.setlocale(locale.LC_CTYPE, old)
+
+
+def test_load_reads_utf8_whatever_the_locale(tmp_path: Path, ascii_locale: None) -> None:
+    p = tmp_path / "root.hints"
+    p.write_bytes(("; named.root, éditée à la main\n" + NAMED_ROOT).encode())
+    assert hints.load(str(p)).all_addresses() == ["127.0.0.10", "127.0.0.11", "::1"]
