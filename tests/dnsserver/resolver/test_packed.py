@@ -67,6 +67,7 @@ def test_header_bits_outside_qr_and_opcode_do_not_matter() -> None:
         header(an=1) + QUESTION,
         header(ns=1) + QUESTION,
         header(ar=2) + QUESTION + opt() + opt(),
+        header(ar=2) + QUESTION + opt(),  # a count of two with one record: FORMERR there
         header() + b"\x07abcdefg",  # the name runs to the end
         header() + b"\xc0\x0c\x00\x01\x00\x01",  # a compressed question
         header() + b"\x40" + b"a" * 64 + b"\x00\x00\x01\x00\x01",  # a 64-octet label
