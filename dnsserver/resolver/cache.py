@@ -155,13 +155,10 @@ class Cache:
     ) -> Negative | None:
         for key, nx in (((name, NXDOMAIN_KEY), True), ((name, rtype), False)):
             hit = self._live(key, now, stale)
-            if hit is None:
-                continue
-            e, is_stale = hit
-            if e.rdatas:
-                continue
-            assert e.soa is not None  # a negative entry always has one
-            return Negative(nx, e.soa.with_ttl(self._ttl(e, now, is_stale)), is_stale)
+            if hit is not None and not hit[0].rdatas:  # a live entry, and a negative one
+                e, is_stale = hit
+                assert e.soa is not None  # a negative entry always has one
+                return Negative(nx, e.soa.with_ttl(self._ttl(e, now, is_stale)), is_stale)
         return None
 
     def get_nxdomain_above(self, name: Name, now: float) -> Negative | None:
