@@ -177,7 +177,8 @@ class Lines:
             eol = self._eol
             end = buf.find(eol, self._scan)
             if end < 0:
-                if len(buf) > self.max_line:
+                # Too long already, unless all past max_line is the CR of a CRLF cut in two.
+                if len(buf) > self.max_line and buf[self.max_line :] != eol[:1]:
                     raise FramingError(f"line longer than {self.max_line} octets")
                 self._scan = max(0, len(buf) - 1)
                 return None

@@ -114,6 +114,36 @@ def test_a_line_of_exactly_the_limit_is_fine():
     assert framer.next_frame() == b"0123456789\r\n"
 
 
+def test_a_line_of_exactly_the_limit_may_arrive_in_pieces():
+    framer = Lines(max_line=10)
+    framer.feed(b"0123456789")  # the limit, its CRLF not yet here
+    assert framer.next_frame() is None
+    framer.feed(b"\r")  # the CR of its CRLF: still a line of 10 octets
+    assert framer.next_frame() is None
+    framer.feed(b"\nab")
+    assert framer.next_frame() == b"0123456789\r\n" and framer.pending() == 2
+
+
+@pytest.mark.parametrize("data", [b"0123456789A\r", b"0123456789\n", b"0123456789\r\r"])
+def test_a_line_over_the_limit_is_refused_even_if_it_ends_in_a_cr(data: bytes):
+    framer = Lines(max_line=10)
+    framer.feed(data)
+    with pytest.raises(FramingError, match=r"^line longer than 10 octets$"):
+        framer.next_frame()
+
+
+def test_with_bare_lf_a_cr_counts_in_the_line():
+    framer = Lines(max_line=10, bare_lf=True)
+    framer.feed(b"0123456789")
+    assert framer.next_frame() is None
+    framer.feed(b"\r")
+    with pytest.raises(FramingError, match=r"^line longer than 10 octets$"):
+        framer.next_frame()
+    framer = Lines(max_line=10, bare_lf=True)
+    framer.feed(b"012345678\r\nstats\n")
+    assert framer.next_frame() == b"012345678\r\n" and framer.next_frame() == b"stats\n"
+
+
 def test_literals_are_plain_text_when_the_protocol_has_none():
     framer = Lines(max_line=100)
     framer.feed(b"a1 LOGIN {3}\r\n")
