@@ -232,6 +232,13 @@ def test_head_shows_the_start_of_the_command_not_yet_framed():
     framer = Lines(max_line=10)
     framer.feed(b"0123456789abc")
     assert framer.head(4) == b"0123"
+    framer = Lines(max_line=100, literals=True, max_literal=100)
+    framer.feed(b"t2 APPEND INBOX {90+}\r\n" + bytes(range(90)) + b"\r\n")
+    assert framer.next_frame() is not None
+    framer.feed(b"t3 " + b"z" * 200)
+    with pytest.raises(FramingError):
+        framer.next_frame()
+    assert framer.head() == b"t3 " + b"z" * 61  # 64 octets unless asked for more
 
 
 def test_a_command_grows_no_longer_than_its_limit():
@@ -240,6 +247,56 @@ def test_a_command_grows_no_longer_than_its_limit():
     with pytest.raises(FramingError, match="longer than 40"):
         while framer.next_frame() is not None:
             pass
+
+
+def test_a_command_is_by_default_one_line_and_one_literal_at_most():
+    framer = Lines(max_line=10, literals=True, max_literal=5)  # max_command: 10 + 2 + 5
+    framer.feed(b"a {5+}\r\nabcdexx\r\n")  # 17 octets
+    assert framer.next_frame() == b"a {5+}\r\nabcdexx\r\n"
+    framer.feed(b"a {5+}\r\nabcdexxx\r\n")  # 18
+    with pytest.raises(FramingError, match=r"^command longer than 17 octets$"):
+        framer.next_frame()
+
+
+def test_with_literals_and_no_max_literal_only_empty_literals_fit():
+    framer = Lines(max_line=100, literals=True)
+    framer.feed(b"a LOGIN {1}\r\n")
+    assert framer.next_frame() == LiteralRequest(1, b"a LOGIN {1}\r\n", False)
+    framer.reject_literal()
+    framer.feed(b"b LOGIN {0}\r\n")
+    assert framer.next_frame() == LiteralRequest(0, b"b LOGIN {0}\r\n", True)
+
+
+def test_a_literal_fits_only_if_the_command_with_it_stays_within_max_command():
+    framer = Lines(max_line=30, literals=True, max_literal=10, max_command=20)
+    framer.feed(b"a X {10}\r\n")  # 10 octets and a literal of 10: exactly the limit
+    assert framer.next_frame() == LiteralRequest(10, b"a X {10}\r\n", True)
+    framer.reject_literal()
+    framer.feed(b"a XY {10}\r\n")  # 11 and 10: one octet over, though the literal is not
+    assert framer.next_frame() == LiteralRequest(10, b"a XY {10}\r\n", False)
+    framer.reject_literal()
+    framer.feed(b"a XY {10+}\r\n")
+    with pytest.raises(FramingError, match=r"^non-synchronising literal of 10 octets: too big$"):
+        framer.next_frame()
+
+
+def test_after_clear_the_framer_starts_afresh_even_mid_literal():
+    framer = Lines(max_line=10, literals=True, max_literal=20)
+    framer.feed(b"a {9}\r\n")
+    assert isinstance(framer.next_frame(), LiteralRequest)
+    framer.accept_literal()
+    framer.feed(b"abc")
+    assert framer.next_frame() is None
+    framer.clear()  # STARTTLS: nothing sent before the handshake counts
+    assert framer.pending() == 0 and framer.head() == b""
+    framer.feed(b"\r\nb NOOP\r\n")  # an empty line, then a command: not literal octets
+    assert framer.next_frame() == b"\r\n"
+    assert framer.next_frame() == b"b NOOP\r\n"
+    framer.feed(b"0123456789")
+    assert framer.next_frame() is None
+    framer.clear()  # also forgets where the search for CRLF had got to
+    framer.feed(b"\r\n")
+    assert framer.next_frame() == b"\r\n"
 
 
 def test_accepting_or_rejecting_with_no_literal_waiting_is_a_bug():
