@@ -177,10 +177,12 @@ class RequestFramer:
             raise HttpError(400, "HTTP/1.1 request without Host")
         if not target.startswith(b"/"):
             scheme, sep, rest = target.partition(b"://")
-            slash = rest.find(b"/")
-            if not sep or scheme.lower() not in (b"http", b"https") or slash < 0:
+            authority, slash, path = rest.partition(b"/")
+            # RFC 9110 §4.2.1: a URI with an empty host is invalid (an IPv6 host starts "[").
+            host = authority.rpartition(b"@")[2].partition(b":")[0]
+            if not sep or not slash or not host or scheme.lower() not in (b"http", b"https"):
                 raise HttpError(400, "malformed request target")
-            target = rest[slash:]
+            target = slash + path
         return _new_request(  # type: ignore[no-any-return]
             Request, (method, target, version, keep_alive, head, body)
         )

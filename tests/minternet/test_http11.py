@@ -70,6 +70,8 @@ def test_persistence_follows_the_version_and_connection(data: bytes, keep_alive:
         (b"http://t:80/s?x", b"/s?x"),
         (b"HTTPS://t/a/b/c", b"/a/b/c"),
         (b"http://t/a?u=http://x/y", b"/a?u=http://x/y"),
+        (b"http://[::1]:8080/", b"/"),
+        (b"http://u:p@t:80/x", b"/x"),
     ],
 )
 def test_the_absolute_form_becomes_the_origin_form(target: bytes, origin: bytes) -> None:
@@ -107,6 +109,9 @@ def test_the_absolute_form_becomes_the_origin_form(target: bytes, origin: bytes)
         (b"GET ftp://t/ HTTP/1.0\r\n\r\n", 400, "malformed request target"),
         (b"GET http://t HTTP/1.0\r\n\r\n", 400, "malformed request target"),
         (b"GET t/x HTTP/1.0\r\n\r\n", 400, "malformed request target"),
+        (b"GET http:///x HTTP/1.0\r\n\r\n", 400, "malformed request target"),  # no host
+        (b"GET http://:80/x HTTP/1.0\r\n\r\n", 400, "malformed request target"),
+        (b"GET http://u@/x HTTP/1.0\r\n\r\n", 400, "malformed request target"),
         (b"GET  / HTTP/1.0\r\n\r\n", 400, "malformed request line"),
         (b"GET\t/\tHTTP/1.0\r\n\r\n", 400, "malformed request line"),
         (b"\r\n\r\n", 400, "malformed request line"),
