@@ -84,6 +84,7 @@ def test_the_absolute_form_becomes_the_origin_form(target: bytes, origin: bytes)
     [
         (b"GET /" + b"a" * 40 + b" HTTP/1.1\r\n", 414, "request line too long"),
         (b"GET /" + b"a" * 40, 414, "request line too long"),
+        (b"GET /" + b"a" * 40 + b" HTTP/1.1\r\nHost: t\r\n\r\n", 414, "request line too long"),
         (b"GET / HTTP/1.1\r\nA: " + b"b" * 30 + b"\r\n\r\n", 431, "header field too large"),
         (b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n", 431, "too many header fields"),
         (b"GET / HTTP/1.1\r\n" + b"A: 1234567890\r\n" * 7, 431, "request headers too large"),
@@ -185,6 +186,11 @@ def test_bodies_and_heads_are_exactly_what_was_sent() -> None:
     assert one.head == b"Content-Length: 1\r\nContent-Length: 1\r\nFoo-X: y"
 
 
+def test_a_new_framer_holds_nothing() -> None:
+    framer = RequestFramer(LIMITS)
+    assert framer.pending() == 0 and framer.next_frame() is None
+
+
 def test_clear_forgets_a_partial_request() -> None:
     framer = RequestFramer(LIMITS)
     framer.feed(b"GET /old HTTP/1.0\r\nA: 1")
@@ -227,3 +233,10 @@ def test_the_date_header_is_formatted_once_a_second() -> None:
     assert first == b"Fri, 15 Jan 2027 08:00:00 GMT"
     assert date(1_800_000_000.9) is first
     assert date(1_800_000_001.0) == b"Fri, 15 Jan 2027 08:00:01 GMT"
+
+
+def test_the_date_header_is_right_from_the_first_second_of_the_epoch() -> None:
+    date = DateHeader()  # a machine without a real-time clock may boot at 1970
+    assert date(0.5) == b"Thu, 01 Jan 1970 00:00:00 GMT"
+    assert date(1.0) == b"Thu, 01 Jan 1970 00:00:01 GMT"
+    assert DateHeader()(1.0) == b"Thu, 01 Jan 1970 00:00:01 GMT"
