@@ -96,7 +96,7 @@ class RequestFramer:
         self._buf = b""
 
     def feed(self, data: bytes) -> None:
-        self._buf = self._buf + data if self._buf else data
+        self._buf += data  # b"" + data is data itself (CPython): no copy of a first read
 
     def pending(self) -> int:
         return len(self._buf)
