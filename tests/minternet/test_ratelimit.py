@@ -36,6 +36,13 @@ def test_burst_zero_means_one_second_of_rate() -> None:
     assert TokenBuckets(rate=0.5, burst=0.0, max_keys=1).burst == 1.0
 
 
+def test_a_burst_of_one_is_one_request_at_a_time() -> None:
+    tb = TokenBuckets(rate=5.0, burst=1.0, max_keys=10)
+    assert tb.burst == 1.0
+    assert [tb.allow("a", 0.0), tb.allow("a", 0.0), tb.allow("a", 0.2)] == [True, False, True]
+    assert [tb.allow("a", 10.0) for _ in range(2)] == [True, False]  # no more saved up
+
+
 def test_a_full_table_forgets_refilled_buckets_first() -> None:
     tb = TokenBuckets(rate=1.0, burst=2.0, max_keys=3)
     tb.allow("idle", 0.0)  # refills by t=1
@@ -58,7 +65,9 @@ def test_a_flood_of_new_keys_stays_bounded_and_drops_the_oldest() -> None:
 
 @pytest.mark.parametrize(("rate", "burst", "keys"), [(-1, 1, 1), (1, -1, 1), (1, 1, 0)])
 def test_refuses_settings_that_cannot_work(rate: float, burst: float, keys: int) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(
+        ValueError, match=r"^rate and burst must not be negative, max_keys at least 1$"
+    ):
         TokenBuckets(rate, burst, keys)
 
 
