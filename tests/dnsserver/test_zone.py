@@ -128,8 +128,9 @@ def test_missing_file_is_an_error(tmp_path: Path) -> None:
 def test_same_zone_twice_is_an_error(tmp_path: Path) -> None:
     text = "$ORIGIN d.test.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.53\n"
     a, b = write(tmp_path, "a.zone", text), write(tmp_path, "b.zone", text)
-    with pytest.raises(ZoneError, match="already loaded"):
+    with pytest.raises(ZoneError) as err:
         ZoneSet([load_zone(a), load_zone(b)])
+    assert str(err.value) == f"{b}: zone d.test. is already loaded from {a}"
 
 
 def test_duplicate_records_collapse_and_ttl_is_the_smallest(tmp_path: Path) -> None:
@@ -168,7 +169,8 @@ def test_a_reload_in_a_worker_thread_leaves_the_collector_running(tmp_path, monk
     worker.start()
     worker.join()
     load_zones([str(path)], pause_gc=True)  # start-up: nothing else runs, the pause is fine
-    assert seen == [True, False] and gc.isenabled()
+    load_zone(path)  # the collector is paused only when asked
+    assert seen == [True, False, True] and gc.isenabled()
 
 
 def test_a_zone_error_names_the_first_error_and_counts_the_others(tmp_path: Path) -> None:
@@ -179,6 +181,10 @@ def test_a_zone_error_names_the_first_error_and_counts_the_others(tmp_path: Path
     assert str(err.value) == (
         f"{one}:6: A record '1.2.3.999' is not an IPv4 address (four numbers 0-255: 192.0.2.1)"
     )
+    two = write(tmp_path, "two.zone", head + "a A 1.2.3.999\nb A 1.2.3.999\n")
+    with pytest.raises(ZoneError) as err:
+        load_zone(two)
+    assert str(err.value).endswith("(four numbers 0-255: 192.0.2.1) (and 1 more errors)")
     three = write(tmp_path, "three.zone", head + "a A 1.2.3.999\nb A 1.2.3.999\nc A x\n")
     with pytest.raises(ZoneError) as err:
         load_zone(three)
@@ -250,3 +256,75 @@ def test_a_record_repeated_later_in_the_rrset_is_dropped_too(tmp_path: Path) -> 
         "x.d.test. 60 IN A 192.0.2.2",
     ]
     assert load_zone(zone).loaded_text() == "zone d.test/IN: loaded serial 1, 5 records"
+
+
+RELATIVE = "$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n"
+
+
+def test_an_origin_given_is_the_origin_of_relative_names_and_keeps_its_case(tmp_path: Path):
+    # `checkzone rel.zone Example.COM`: the file has no $ORIGIN, the name given is its zone
+    path = write(tmp_path, "rel.zone", RELATIVE)
+    zone = load_zone(path, (b"Example", b"COM"))
+    assert zone.loaded_text() == "zone Example.COM/IN: loaded serial 1, 3 records"
+    assert zone.origin == (b"example", b"com") and zone.name_text == "Example.COM."
+    nx = ask(Engine(ZoneSet([zone])), "nothing.example.com", "A")
+    assert rrs(nx.authority) == ["Example.COM. 5 IN SOA ns1.Example.COM. h.Example.COM. 1 2 3 4 5"]
+
+
+def test_an_owner_outside_the_zone_is_reported_beside_the_other_errors_of_the_file(
+    tmp_path: Path,
+) -> None:
+    # Found while reading, with the file's other errors, not after them (which never comes:
+    # a file with errors is refused when it has been read).
+    outside = "www.example.net. A 192.0.2.2\nbad A 1.2.3.999\n"
+    path = write(tmp_path, "rel.zone", RELATIVE + outside)
+    with pytest.raises(ZoneError) as err:
+        load_zone(path, (b"example", b"com"))
+    assert [p.to_text() for p in err.value.problems] == [
+        f"{path}:5: error: www.example.net. is outside the zone example.com.",
+        f"{path}:6: error: A record '1.2.3.999' is not an IPv4 address (four numbers 0-255: "
+        "192.0.2.1)",
+    ]
+    path = write(tmp_path, "abs.zone", "$ORIGIN example.com.\n" + RELATIVE + outside)
+    with pytest.raises(ZoneError) as err:
+        load_zone(path)
+    assert [p.where for p in err.value.problems] == [f"{path}:6", f"{path}:7"]
+
+
+def test_a_file_with_no_origin_and_no_records_is_an_error_at_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "empty.zone", "; nothing here yet\n$TTL 60\n")
+    with pytest.raises(ZoneError) as err:
+        load_zone(path)
+    assert str(err.value) == f"{path}: no $ORIGIN and no records: which zone is this?"
+    assert [p.to_text() for p in err.value.problems] == [
+        f"{path}: error: no $ORIGIN and no records: which zone is this?"
+    ]
+
+
+def test_without_origin_the_zone_is_the_first_owner_whatever_comes_next(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "first.zone",
+        "$TTL 60\nExample.com. SOA ns1.example.com. h.example.com. 1 2 3 4 5\n"
+        "ns1.example.com. A 192.0.2.1\nexample.com. NS ns1.example.com.\n",
+    )
+    zone = load_zone(path)
+    assert zone.loaded_text() == "zone Example.com/IN: loaded serial 1, 3 records"
+
+
+def test_reading_past_the_kept_errors_still_places_the_count_of_the_rest_at_the_file(
+    tmp_path: Path,
+) -> None:
+    # An unreadable $INCLUDEd file ends its reading with one error more than the reader
+    # counts towards its stop: past the errors kept, the listing ends with how many more.
+    inc = write(tmp_path, "unterm.inc", 'x TXT "never closed\n')
+    path = write(
+        tmp_path,
+        "many.zone",
+        "$ORIGIN e.test.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n"
+        + "a A 1.2.3.999\n" * 98
+        + f"$INCLUDE {inc}\nb A 1.2.3.999\n",
+    )
+    with pytest.raises(ZoneError) as err:
+        load_zone(path)
+    assert all(p.where.startswith(str(tmp_path)) for p in err.value.problems)
