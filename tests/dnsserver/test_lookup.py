@@ -233,6 +233,7 @@ deeper.sub NS ns.deeper.sub
 ns.deeper.sub A 192.0.2.55
 {chain}
 {big}
+{wide}
 {mx}
 """
 CHAIN = "\n".join(f"c{i} CNAME c{i + 1}" for i in range(20)) + "\nc20 A 192.0.2.20"
@@ -240,6 +241,13 @@ BIG = "\n".join(
     f"big NS a-rather-long-name-server-name-{i:02d}.big\n"
     f"a-rather-long-name-server-name-{i:02d}.big A 192.0.2.{100 + i}"
     for i in range(12)
+)
+# Six name servers fit 512 octets; with an A and an AAAA of glue each they do not.
+WIDE = "\n".join(
+    f"wide NS a-rather-long-name-server-name-{i:02d}.wide\n"
+    f"a-rather-long-name-server-name-{i:02d}.wide A 192.0.2.{120 + i}\n"
+    f"a-rather-long-name-server-name-{i:02d}.wide AAAA 2001:db8::{120 + i}"
+    for i in range(6)
 )
 MX = "\n".join(
     f"mx MX {i} a-rather-long-mail-host-name-{i:02d}.hosts\n"
@@ -259,7 +267,7 @@ www A 192.0.2.99
 @pytest.fixture(scope="module")
 def edge(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     d = tmp_path_factory.mktemp("edge")
-    (d / "edge.zone").write_text(EDGE.format(chain=CHAIN, big=BIG, mx=MX))
+    (d / "edge.zone").write_text(EDGE.format(chain=CHAIN, big=BIG, wide=WIDE, mx=MX))
     (d / "other.zone").write_text(OTHER)
     return Engine(load_zones([str(d / "edge.zone"), str(d / "other.zone")]))
 
@@ -278,6 +286,9 @@ def test_a_cname_loop_is_answered_with_the_loop_once(edge: Engine) -> None:
         "loop2.edge.test. 3600 IN CNAME loop1.edge.test.",
     ]
     assert r.authority == []
+    # dnspython merges repeated records: the wire must hold each link once (ANCOUNT 2)
+    wire = edge.handle(dns.message.make_query("loop1.edge.test", "A").to_wire(), tcp=False).wire
+    assert wire is not None and wire[6:8] == b"\x00\x02"
     assert rrs(ask(edge, "self.edge.test", "A").answer) == [
         "self.edge.test. 3600 IN CNAME self.edge.test."
     ]
@@ -406,6 +417,11 @@ def test_a_referral_too_large_for_udp_is_truncated_not_sent_without_glue(edge: E
     assert r.question == full.question
     fits = ask(edge, "www.big.edge.test", "A", payload=1232)
     assert not has(fits, dns.flags.TC) and len(fits.additional) == 12
+    # The name servers alone would fit: the glue is not dropped to make them fit.
+    full = ask(edge, "www.wide.edge.test", "A", tcp=True, edns=None)
+    assert len(full.to_wire()) > 512 and len(rrs(full.additional)) == 12
+    r = ask(edge, "www.wide.edge.test", "A", edns=None)
+    assert has(r, dns.flags.TC) and r.authority == r.additional == []
 
 
 def test_an_answer_too_large_for_udp_loses_its_additional_data_first(edge: Engine) -> None:
