@@ -20,7 +20,7 @@ class AnswerCache:
     """The resolver's `hot` map (dnsserver/resolver/frontend.py) is the same idea: the bytes of a
     query seen before, answered by prefixing the ID; both are BoundedMaps."""
 
-    def __init__(self, max_entries: int = 100_000) -> None:
+    def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
         self.entries: BoundedMap[bytes, Entry] = BoundedMap(max(1, max_entries))
         self.get = self.entries.get  # the fast path binds this once

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from dnsserver import response
 from dnsserver.cache import AnswerCache
 from dnsserver.chaos import CLASS_CH, Identity
+from dnsserver.config import Limits
 from dnsserver.errors import FORMERR, NOTIMP, REFUSED, DnsError, Unanswerable
 from dnsserver.lookup import KIND_ERROR, lookup
 from dnsserver.wire import TYPE_OPT, Query, header_only, parse_query
@@ -39,7 +40,7 @@ class Engine:
         zones: ZoneSet,
         *,
         max_udp: int = DEFAULT_MAX_UDP,
-        cache_entries: int = 50_000,
+        cache_entries: int = Limits().cache_entries,  # the server's default
         identity: Identity | None = None,
     ) -> None:
         self.zones = zones
