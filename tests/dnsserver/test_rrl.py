@@ -93,7 +93,8 @@ def test_the_network_a_client_is_accounted_under(
 ) -> None:
     rrl = RateLimiter(config)
     assert rrl.prefix(host) == network
-    assert rrl.prefix(host) == network  # remembered, and the same
+    assert rrl._prefixes == {host: network}  # remembered
+    assert rrl.prefix(host) == network  # and the same
 
 
 def test_an_ipv6_slash64_setting_separates_two_hosts_of_one_slash56() -> None:
@@ -131,9 +132,12 @@ def test_a_full_table_starts_counting_anew() -> None:
 
 def test_the_remembered_prefixes_are_bounded() -> None:
     rrl = RateLimiter(RrlConfig())
+    sizes = []
     for i in range(10_050):
         rrl.prefix(f"10.{i // 65536}.{i // 256 % 256}.{i % 256}")
-        assert len(rrl._prefixes) <= 10_001
+        sizes.append(len(rrl._prefixes))
+    assert max(sizes) == 10_001  # then forgotten all at once
+    assert sizes[10_001] == 1 and sizes[-1] == 10_050 - 10_001
 
 
 @pytest.mark.parametrize(
