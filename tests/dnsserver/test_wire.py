@@ -52,6 +52,8 @@ def test_the_opt_record_fields() -> None:
     assert q.edns == Edns(payload=512, version=0, do=False, nsid=False)  # a cookie is no NSID
     q = parse_query(header(ar=1) + WWW + A_IN + opt(512, 0, option(10, b"x" * 8) + option(3)))
     assert q.edns is not None and q.edns.nsid  # NSID after another option
+    q = parse_query(header(ar=1) + WWW + A_IN + opt())  # no options at all
+    assert q.edns == Edns(payload=1232, version=0, do=False, nsid=False)
 
 
 def test_records_before_the_additional_section_are_skipped() -> None:
@@ -155,6 +157,11 @@ def test_tsig_other_data_and_mac_sizes() -> None:
             FormatError,
             "EDNS option runs past its record",
         ),
+        (  # lengths are unsigned: 0x8000 is no step back
+            header(ar=1) + WWW + A_IN + opt(rdata=b"\x00\x0a\x80\x00" + b"\x00" * 8),
+            FormatError,
+            "EDNS option runs past its record",
+        ),
     ],
 )
 def test_each_malformation_and_its_reason(
@@ -213,6 +220,9 @@ def test_compression_pointers() -> None:
     with pytest.raises(FormatError, match="compression pointer loop or forward pointer"):
         read_name(loop, 0)
     assert read_name(b"\x00" + b"\x01a\xc0\x00", 1) == ((b"a",), 5)  # to offset 0: the root
+    # 14 bits of offset: the six low bits of the first octet are its high bits
+    far = b"\x00" * 0x123 + b"\x03far\x00" + b"\x04near\xc1\x23" + b"\x00" * 0x200
+    assert read_name(far, 0x123 + 5) == ((b"near", b"far"), 0x123 + 12)
 
 
 def test_requests_nsid() -> None:
