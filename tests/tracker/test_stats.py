@@ -86,7 +86,8 @@ def test_the_page_golden_rows_and_summary() -> None:
         "</table>"
     )
     assert rows in page
-    assert "busiest" not in page  # every swarm is listed
+    # Every swarm is listed: nothing between the summary and the table.
+    assert '<a href="/stats.json">/stats.json</a>.</p>\n<table>' in page
 
 
 @pytest.mark.parametrize(
