@@ -38,8 +38,13 @@ def test_plus_is_a_space_but_encoded_plus_is_a_plus() -> None:
     assert params[b"key"] == b"a b+c"
 
 
+# All escapes, but of whitespace, which bytes.fromhex skips ('+' is a space).
+_WHITESPACE_ESCAPES = [b"%  ", b"%41% \t", b"%++"]
+
+
 @pytest.mark.parametrize(
-    "bad", [b"%", b"%4", b"%zz", b"%g0", b"a%", b"%4%41", b"% 4", b"%\xff\xff"]
+    "bad",
+    [b"%", b"%4", b"%zz", b"%g0", b"a%", b"%4%41", b"% 4", b"%\xff\xff", *_WHITESPACE_ESCAPES],
 )
 def test_bad_escapes_are_errors_not_literals(bad: bytes) -> None:
     with pytest.raises(RequestError, match=r"^malformed query string: bad percent escape$"):
