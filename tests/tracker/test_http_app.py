@@ -275,6 +275,7 @@ def test_stats_pages() -> None:
     get(app, "/announce?" + announce_query(peer_id=pid(3)))
     page = app.handle(b"GET", b"/", "10.0.0.1", None, 200.0)
     assert page.status == 200 and page.content_type.startswith(b"text/html")
+    assert b"<title>tracker.networkutopia.com</title>" in page.body
     assert IH.hex().encode() in page.body and b"course &lt;notes&gt;.pdf" in page.body
     assert b"<td>2</td><td>1</td><td>1</td>" in page.body
     js = json.loads(app.handle(b"GET", b"/stats.json", "10.0.0.1", None, 300.0).body)
@@ -289,6 +290,11 @@ def test_stats_pages() -> None:
     ]
     assert js["peers"] == 3 and js["swarms"] == 1
     assert app.handle(b"GET", b"/nope", "10.0.0.1", None, 1.0).status == 404
+
+
+def test_the_stats_page_is_titled_tracker_unless_named(app: TrackerApp) -> None:
+    page = app.handle(b"GET", b"/", "10.0.0.1", None, 1.0).body
+    assert b"<title>tracker</title>" in page and b"<h1>tracker</h1>" in page
 
 
 def stats_json(app: TrackerApp, now: float) -> dict:
