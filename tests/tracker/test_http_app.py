@@ -626,9 +626,14 @@ def test_no_peer_id_leaves_the_peer_ids_out_unless_empty_or_zero(
 
 def test_a_peer_that_sent_no_key_cannot_be_moved_by_anyone(app: TrackerApp) -> None:
     get(app, "/announce?" + announce_query(peer_id=pid(1)), ip="10.0.0.1")
-    for key in ("", "anything"):
-        query = announce_query(peer_id=pid(1), key=key)
-        assert failure(get(app, "/announce?" + query, ip="10.0.0.9")).startswith("peer_id in use")
+    for key in (None, "", "anything"):  # None: no key either
+        extra = {} if key is None else {"key": key}
+        for event in ("", "stopped"):
+            query = announce_query(peer_id=pid(1), event=event, **extra)
+            body = get(app, "/announce?" + query, ip="10.0.0.9")
+            assert failure(body) == "peer_id in use from another address (send the same key)"
+    (peer,) = app.registry.swarms[IH].peers.values()
+    assert peer.addr == bytes([10, 0, 0, 1, 0x1A, 0xE1])
 
 
 def test_scrape_failures_are_bencoded_and_logged() -> None:
