@@ -121,7 +121,7 @@ class Registry:
             swarm.update(peer, addr, seeding, self.rng)
         return swarm, peer
 
-    def expire(self, now: float, budget: int = 5000) -> int:
+    def expire(self, now: float, budget: int) -> int:
         """Drop peers silent for longer than expiry_multiple * interval, and empty swarms.
 
         Visits at most `budget` swarms per call, resuming where the last call stopped, so a

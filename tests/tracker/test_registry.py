@@ -340,7 +340,7 @@ def test_a_swarm_keeps_its_peers_in_uniformly_random_order_whatever_their_arriva
 
 def test_a_full_sweep_visits_every_swarm_however_many() -> None:
     reg = registry(interval=10, min_interval=5)
-    n = 5001  # more than one budgeted step (5000) visits
+    n = 5001  # more than one step of the daemon's (EXPIRY_BUDGET = 2000) visits
     for i in range(n):
         reg.announce(req(1, info_hash=i.to_bytes(20, "big")), addr(1), now=0.0)
     reg.expire(now=0.0, budget=3)  # a sweep under way does not shorten the full one
