@@ -346,3 +346,15 @@ def test_a_full_sweep_visits_every_swarm_however_many() -> None:
     reg.expire(now=0.0, budget=3)  # a sweep under way does not shorten the full one
     assert reg.expire_all(now=100.0) == n
     assert reg.swarms == {} and reg.peer_count == 0
+
+
+def test_a_family_with_no_peers_yet_gives_none_and_draws_nothing() -> None:
+    swarm, rng = Swarm(), random.Random(1)
+    me = Peer(pid(1), addr(1), False, 0.0, b"")
+    swarm.add(me, rng)  # an IPv4 peer: the IPv6 lists are not made
+    state = rng.getstate()
+    for mine in (me, None):
+        for k in (0, 5):
+            assert swarm.select(swarm.seeders6, swarm.leechers6, mine, k, rng) == []
+            assert swarm.compact(swarm.seeders6, swarm.leechers6, mine, k, rng) == []
+    assert swarm.seeders6 is None and rng.getstate() == state
