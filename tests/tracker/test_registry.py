@@ -358,3 +358,27 @@ def test_a_family_with_no_peers_yet_gives_none_and_draws_nothing() -> None:
             assert swarm.select(swarm.seeders6, swarm.leechers6, mine, k, rng) == []
             assert swarm.compact(swarm.seeders6, swarm.leechers6, mine, k, rng) == []
     assert swarm.seeders6 is None and rng.getstate() == state
+
+
+@pytest.mark.parametrize("seeders", [0, 1, 3])
+@pytest.mark.parametrize("leechers", [0, 1, 10])
+def test_compact_draws_from_the_rng_as_select_does_and_not_when_it_has_no_more_to_give(
+    seeders: int, leechers: int
+) -> None:
+    # The compact and the dictionary replies of one tracker hand out the same peers from the
+    # same draws: neither draws for nothing (numwant=0, or k used up by the leechers).
+    swarm, rng = Swarm(), random.Random(seeders * 100 + leechers)
+    peers = [Peer(pid(n), addr(n), n < seeders, 0.0, b"") for n in range(seeders + leechers)]
+    for p in peers:
+        swarm.add(p, rng)
+    for me in (None, *peers[:1], *peers[seeders : seeders + 1]):  # nobody, a seeder, a leecher
+        for k in range(seeders + leechers + 2):
+            state = rng.getstate()
+            wins = swarm.select(swarm.seeders4, swarm.leechers4, me, k, rng)
+            after = rng.getstate()
+            rng.setstate(state)
+            fast = swarm.compact(swarm.seeders4, swarm.leechers4, me, k, rng)
+            assert b"".join(fast) == b"".join(lst.take(s, c) for lst, s, c in wins)
+            assert rng.getstate() == after
+            if k == 0:
+                assert after == state
