@@ -24,6 +24,19 @@ def test_sql_in_another_case_is_equivalent() -> None:
     assert reason == "changes only the case of SQL, which SQLite reads case-insensitively"
 
 
+def test_a_clause_continuing_a_statement_is_sql_too() -> None:
+    reason = mutation.case_only_reason(
+        diff('"FROM messages WHERE uid = ?"', '"from messages where uid = ?"')
+    )
+    assert reason == "changes only the case of SQL, which SQLite reads case-insensitively"
+
+
+def test_python_from_and_a_message_saying_from_are_not_sql() -> None:
+    old = 'raise StoreError("bad name") from None'
+    assert mutation.case_only_reason(diff(old, 'raise StoreError("BAD NAME") from None')) is None
+    assert mutation.case_only_reason(diff('log("mail from x")', 'log("MAIL FROM X")')) is None
+
+
 def test_a_codec_name_in_another_case_is_equivalent() -> None:
     reason = mutation.case_only_reason(diff('b.decode("ascii")', 'b.decode("ASCII")'))
     assert reason == "changes only the case of a codec name, which Python reads case-insensitively"

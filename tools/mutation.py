@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -49,9 +50,13 @@ def module_of(mutant: str) -> str:
     return (m.group("module") if m else mutant).replace(".", "/") + ".py"
 
 
-def mutmut(*args: str, quiet: bool = False) -> str:
+def mutmut(*args: str, quiet: bool = False, fast: bool = False) -> str:
+    """Run mutmut; with `fast`, under eatmydata when it is installed (`apt-get install
+    eatmydata`): fsync becomes a no-op, so the store's tests, which fsync every delivery, run
+    about four times faster. No test can see an fsync, so no verdict changes."""
+    wrap = ["eatmydata"] if fast and shutil.which("eatmydata") else []
     out = subprocess.run(
-        [sys.executable, "-m", "mutmut", *args],
+        [*wrap, sys.executable, "-m", "mutmut", *args],
         cwd=ROOT,
         env={**os.environ, "MINTERNET_MUTATION": "1"},  # tests/conftest.py: no shrinking
         capture_output=True,
@@ -106,7 +111,11 @@ def changed_lines(diff: str) -> list[str]:
     return [line[1:].strip() for line in diff.splitlines() if line.startswith("+ ")]
 
 
-_SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|FROM|WHERE|CREATE|PRAGMA)\b", re.IGNORECASE)
+# SQL: a statement's first word, or a string that starts with a clause written in capitals as
+# this code writes SQL ("FROM messages WHERE ..." continuing a statement on the next line);
+# a bare FROM would also match Python's `raise ... from None` or a message's "from".
+_SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|PRAGMA)\b", re.IGNORECASE)
+_SQL_CLAUSE = re.compile(r"[\"']\s*(FROM|WHERE|AND|ORDER BY|GROUP BY|SET|VALUES|JOIN|LIMIT)\b")
 _CODEC = re.compile(r"\.(en|de)code\(|codecs\.", re.IGNORECASE)
 
 
@@ -121,7 +130,8 @@ def case_only_reason(diff: str) -> str | None:
     for old, new in zip(removed, added, strict=True):
         if old == new or old.lower() != new.lower() or "'" in old:
             return None  # a quoted SQL value ('INBOX') is compared case-sensitively: not this
-    if all(_SQL.search(line) for line in added):
+    pairs = zip(removed, added, strict=True)
+    if all(_SQL.search(new) or _SQL_CLAUSE.search(old) for old, new in pairs):
         return "changes only the case of SQL, which SQLite reads case-insensitively"
     if all(_CODEC.search(line) for line in added):
         return "changes only the case of a codec name, which Python reads case-insensitively"
@@ -144,7 +154,7 @@ def main(argv: list[str]) -> int:
         flush=True,
     )
     jobs = os.environ.get("MUTATION_JOBS")  # workers; mutmut's default is one per CPU
-    log = mutmut("run", *(["--max-children", jobs] if jobs else []), *globs, quiet=True)
+    log = mutmut("run", *(["--max-children", jobs] if jobs else []), *globs, quiet=True, fast=True)
     (ROOT / "mutants").mkdir(exist_ok=True)
     (ROOT / "mutants" / "run.log").write_text(log)
     statuses: dict[str, dict[str, str]] = defaultdict(dict)
