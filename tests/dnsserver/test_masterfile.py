@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import dns.message
@@ -195,14 +198,17 @@ def test_every_field_of_every_record(tmp_path: Path) -> None:
     ("body", "message"),
     [
         ("x 2147483648 A 192.0.2.1\n", "TTL 2147483648 is over 2^31-1"),  # RFC 2181 §8
+        ("x 4294967296 A 192.0.2.1\n", "TTL 4294967296 is over 2^31-1"),  # over 32 bits, too
         ("$TTL 2147483648\n", "TTL 2147483648 is over 2^31-1"),
         ("x 60 70 A 192.0.2.1\n", "two TTLs in one record ('70')"),
+        ("x 60 IN IN A 192.0.2.1\n", "unknown record type 'IN'"),  # one TTL, one class, a type
         ("x HS A 192.0.2.1\n", "class HS (only IN is served)"),
         ("x CLASS3 A 192.0.2.1\n", "class CLASS3 (only IN is served)"),
         ("x IN\n", "missing record type"),
         ("x 60\n", "missing record type"),
         ("x BOGUS 1\n", "unknown record type 'BOGUS'"),
         ("x NS\n", "NS record with no data"),
+        ("x NS a..b\n", "bad label in 'a..b' (empty or over 63 octets)"),
         ("x MX 10\n", "bad MX record data '10': expecting an identifier"),
         ("x MX 65536 ns1\n", "MX preference 65536 is over 65535"),
         ("x A 192.0.2.1 192.0.2.2\n", "bad A record data '192.0.2.1 192.0.2.2': expected EOL or "
@@ -219,6 +225,7 @@ def test_every_field_of_every_record(tmp_path: Path) -> None:
         ("$TTL 1 2\n", "bad or unsupported directive '$TTL 1 2'"),
         ("$INCLUDE a b c\n", "bad or unsupported directive '$INCLUDE a b c'"),
         ("x A 192.0.2.1 )\n", "unbalanced ')'"),
+        ('x TXT "no end\n', "unterminated quoted string"),
     ],
 )  # fmt: skip
 def test_each_bad_line_and_its_message(tmp_path: Path, body: str, message: str) -> None:
@@ -365,3 +372,112 @@ def test_the_origin_of_a_file(tmp_path: Path, text: str, origin: tuple[bytes, ..
     path.write_text(text)
     assert origin_of(path) == origin
     assert origin_of(tmp_path / "absent.zone") is None
+
+
+def test_a_name_of_255_octets_is_read_and_one_of_256_is_not(tmp_path: Path) -> None:
+    longest = ".".join(["a" * 63] * 3 + ["b" * 61]) + "."  # 3 x 64 + 62 + 1 = 255 octets
+    over = ".".join(["a" * 63] * 3 + ["c" * 62]) + "."  # 256 octets
+    path = tmp_path / "n.zone"
+    path.write_text(f"$TTL 60\n{longest} A 192.0.2.1\n{over} A 192.0.2.2\n")
+    found = Problems()
+    assert [r.labels[-1] for r in read(path, None, found)] == [b"b" * 61]
+    assert [p.to_text() for p in found.items] == [
+        f"{path}:3: error: name '{over}' is longer than 255 octets"
+    ]
+
+
+def test_a_relative_origin_is_below_the_current_one_and_an_include_keeps_its_name(
+    tmp_path: Path,
+) -> None:
+    # RFC 1035 §5.1: a relative name in $ORIGIN is relative to the origin before it. The file
+    # name of an $INCLUDE loses its quotes and nothing else (X at either end stays).
+    (tmp_path / "X.incX").write_text("h A 192.0.2.7\n")
+    path = zone_with(tmp_path, "$ORIGIN Sub\nx A 192.0.2.1\n$INCLUDE X.incX\n")
+    keys = [r.key for r in read(path, (b"z", b"test"))]
+    assert keys[2:] == [(b"x", b"sub", b"z", b"test"), (b"h", b"sub", b"z", b"test")]
+
+
+def test_an_owner_outside_the_zone_is_an_error_and_reading_goes_on(tmp_path: Path) -> None:
+    (tmp_path / "out.inc").write_text("in A 192.0.2.3\nwww.example.org. A 192.0.2.4\n")
+    path = zone_with(
+        tmp_path,
+        "x.example.org. A 192.0.2.1\n"  # longer than the zone's name
+        "test. A 192.0.2.2\n"  # shorter: its parent
+        "$INCLUDE out.inc\n"
+        "bad A 192.0.2.256\n",
+    )
+    found = Problems()
+    assert [r.key[0] for r in read(path, (b"z", b"test"), found)] == [b"z", b"z", b"in"]
+    included = f" (included from {path}:7)"
+    assert [p.to_text() for p in found.items] == [
+        f"{path}:5: error: x.example.org. is outside the zone z.test.",
+        f"{path}:6: error: test. is outside the zone z.test.",
+        f"{tmp_path / 'out.inc'}:2: error: www.example.org. is outside the zone z.test.{included}",
+        f"{path}:8: error: A record '192.0.2.256' is not an IPv4 address (four numbers 0-255: "
+        "192.0.2.1)",
+    ]
+    # Loading says the same: every error, the owners outside the zone first.
+    with pytest.raises(ZoneError, match=r"z\.zone:5: x\.example\.org\. is outside") as err:
+        load_zone(path)
+    assert [p.to_text() for p in err.value.problems] == [p.to_text() for p in found.items]
+
+
+def test_the_origin_given_is_the_origin_before_any_origin_line(tmp_path: Path) -> None:
+    path = tmp_path / "g.zone"
+    path.write_text("$TTL 60\nx A 192.0.2.1\n@ TXT apex\n")
+    origin = (b"G", b"test")
+    assert [r.labels for r in read(path, (b"g", b"test"), origin=origin)] == [
+        (b"x", b"G", b"test"),
+        origin,
+    ]
+
+
+def test_rdata_that_the_fast_paths_and_dnspython_give(tmp_path: Path) -> None:
+    path = tmp_path / "r.zone"
+    path.write_text(
+        "$ORIGIN r.test.\n$TTL 60\n"
+        "mx MX 20 Mail\n"  # not the default preference (dnslib's is 10)
+        "empty TYPE65280 \\# 0\n"  # RFC 3597: RDATA of no octets
+        "dn DNAME Other.Example.\n"  # a target, but not one a lookup follows for glue
+    )
+    (mx, empty, dn) = read(path)
+    assert (str(mx.rdata), mx.rdata.preference, mx.target) == (
+        "20 Mail.r.test.",
+        20,
+        (b"mail", b"r", b"test"),
+    )
+    assert (empty.rdata.data, empty.identity, empty.target) == (b"", b"", None)
+    assert (dn.rdata.data, dn.target, dn.target_labels) == (b"\x05Other\x07Example\x00", None,
+                                                            None)  # fmt: skip
+
+
+ASCII_LOCALE_READ = """
+import sys
+from dnsserver.masterfile import origin_of, read
+from dnsserver.problems import Problems
+found = Problems()
+print(origin_of(sys.argv[1]), [r.labels for r in read(sys.argv[1], None, found)], found.items)
+"""
+
+
+def test_zone_files_are_utf_8_whatever_the_locale(tmp_path: Path) -> None:
+    (tmp_path / "cakes.inc").write_text("Gâteau A 192.0.2.2\n", encoding="utf-8")
+    path = tmp_path / "u.zone"
+    path.write_text("$ORIGIN Crêpes.test.\n$TTL 60\n@ A 192.0.2.1\n$INCLUDE cakes.inc\n")
+    crepes = (b"xn--crpes-isa", b"test")
+    expected = f"{crepes!r} {[crepes, (b'xn--gteau-3qa', *crepes)]!r} []"
+    found = Problems()
+    assert f"{origin_of(path)!r} {[r.labels for r in read(path, None, found)]!r} {found.items}" == (
+        expected
+    )
+    # A service started with no locale (LANG unset, Python's own coercion off) reads ASCII
+    # by default: the files are read as UTF-8 all the same.
+    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    env.pop("LANG", None)
+    out = subprocess.run(
+        [sys.executable, "-c", ASCII_LOCALE_READ, str(path)],
+        env=env,
+        capture_output=True,
+        check=True,
+    )
+    assert out.stdout.decode("utf-8") == expected + "\n"
