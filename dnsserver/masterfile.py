@@ -264,7 +264,9 @@ def _rdata(rtype: int, args: list[str], origin: Name | None) -> _Rdata:
     target = getattr(parsed, "target", None) or getattr(parsed, "exchange", None)
     if isinstance(target, dns.name.Name) and rtype in (NS, CNAME, PTR, MX, SRV):
         t = tuple(target.labels[:-1])
-        return rd, wire.lower(), _lower(t), t, 0
+        # RFC 4343: the target without case, the numbers as they are (lowercasing the whole
+        # RDATA made SRV ports 65 and 97 one record)
+        return rd, parsed.to_digestable(), _lower(t), t, 0
     if rtype == SOA:
         return rd, wire, None, None, parsed.minimum  # type: ignore[attr-defined]
     return rd, wire, None, None, 0

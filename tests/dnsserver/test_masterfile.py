@@ -481,3 +481,20 @@ def test_zone_files_are_utf_8_whatever_the_locale(tmp_path: Path) -> None:
         check=True,
     )
     assert out.stdout.decode("utf-8") == expected + "\n"
+
+
+def test_srv_records_that_differ_only_in_the_case_of_the_target_are_duplicates(
+    tmp_path: Path,
+) -> None:
+    # RFC 4343: names compare without case, numbers do not: port 65 is 0x0041 and 97 is 0x0061,
+    # two records that lowercasing the whole RDATA made one.
+    path = zone_with(
+        tmp_path,
+        "_x._tcp SRV 0 0 65 ns1\n_x._tcp SRV 0 0 97 ns1\n_x._tcp SRV 0 0 97 NS1\n"
+        "ns1 A 192.0.2.53\n",
+    )
+    zone = load_zone(path)
+    srv = zone.nodes[(b"_x", b"_tcp", b"z", b"test")][33]
+    assert [(rd.port, str(rd.target)) for rd in srv.rdatas] == [(65, "ns1.z.test."),
+                                                               (97, "ns1.z.test.")]  # fmt: skip
+    assert zone.records == 5  # SOA, NS, two SRV and an A: the third SRV is the second again
