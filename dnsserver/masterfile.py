@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -59,7 +59,10 @@ class Record:
     ttl: int
     rtype: int
     rdata: RD
-    identity: bytes  # equal for duplicate records (RFC 2181 §5: an RRset has no duplicates)
+    # Equal for duplicate records (RFC 2181 §5: an RRset has no duplicates): the RDATA, or for
+    # the types converted here the target's labels, without case (a dot escaped in a label is
+    # no dot between labels)
+    identity: Hashable
     target: Name | None = None  # lowercased NS/CNAME/MX/SRV/PTR target
     target_labels: Name | None = None
     source: Source = _UNKNOWN  # the file it was read from, and its line there
@@ -212,7 +215,7 @@ def _character_string(text: str) -> bytes:
     return bytes((len(data),)) + data
 
 
-_Rdata = tuple[RD, bytes, Name | None, Name | None, int]
+_Rdata = tuple[RD, Hashable, Name | None, Name | None, int]
 
 
 def _rdata(rtype: int, args: list[str], origin: Name | None) -> _Rdata:
@@ -238,7 +241,7 @@ def _rdata(rtype: int, args: list[str], origin: Name | None) -> _Rdata:
         t = _name(args[0], origin)
         cls = RD_NS if rtype == NS else RD_CNAME if rtype == CNAME else RD_PTR
         key = _lower(t)
-        return cls(DNSLabel(t)), b".".join(key), key, t, 0
+        return cls(DNSLabel(t)), key, key, t, 0
     if rtype == MX and len(args) == 2 and args[0].isdigit():
         pref = int(args[0])
         if pref > 0xFFFF:
@@ -246,7 +249,7 @@ def _rdata(rtype: int, args: list[str], origin: Name | None) -> _Rdata:
         t = _name(args[1], origin)
         key = _lower(t)
         rd = RD_MX(DNSLabel(t), pref)
-        return rd, pref.to_bytes(2, "big") + b".".join(key), key, t, 0
+        return rd, (pref, key), key, t, 0
     if rtype == TXT and args and all("\\" not in a for a in args):
         wire = b"".join(_character_string(a) for a in args)
         return RD(wire), wire, None, None, 0

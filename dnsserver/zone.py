@@ -13,7 +13,7 @@ and checked (checkzone.py): a zone with errors is refused, its warnings travel w
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,7 +80,7 @@ def build(origin: Name, records: Sequence[Record], path: str, found: Problems) -
     those already `found` while reading) raise ZoneError, warnings are kept in `Zone.warnings`."""
     okey = tuple(label.lower() for label in origin)
     depth = len(okey)
-    grouped: dict[tuple[Name, int], tuple[list[Record], list[int], set[bytes]]] = {}
+    grouped: dict[tuple[Name, int], tuple[list[Record], list[int], set[Hashable]]] = {}
     count = len(records)  # less the duplicates
     for rec in records:
         if rec.key[len(rec.key) - depth :] != okey or len(rec.key) < depth:

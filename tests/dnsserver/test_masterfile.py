@@ -498,3 +498,22 @@ def test_srv_records_that_differ_only_in_the_case_of_the_target_are_duplicates(
     assert [(rd.port, str(rd.target)) for rd in srv.rdatas] == [(65, "ns1.z.test."),
                                                                (97, "ns1.z.test.")]  # fmt: skip
     assert zone.records == 5  # SOA, NS, two SRV and an A: the third SRV is the second again
+
+
+def test_a_dot_escaped_in_a_label_is_no_dot_between_labels(tmp_path: Path) -> None:
+    # a\.b is one label "a.b": another name than a.b, so another record, not its duplicate
+    path = zone_with(
+        tmp_path,
+        "m MX 10 a\\.b\nm MX 10 a.b\nm MX 10 A.B\n"
+        "n NS a\\.b\nn NS a.b\nn NS A\\.B\n"
+        "ns1 A 192.0.2.53\na.b A 192.0.2.1\n",
+    )
+    zone = load_zone(path)
+    mx = zone.nodes[(b"m", b"z", b"test")][15]
+    assert [t for t, _ in mx.targets] == [(b"a.b", b"z", b"test"), (b"a", b"b", b"z", b"test")]
+    ns = zone.nodes[(b"n", b"z", b"test")][2]
+    assert [t for t, _ in ns.targets] == [(b"a.b", b"z", b"test"), (b"a", b"b", b"z", b"test")]
+    assert zone.records == 8  # of 10: the two written again in capitals are duplicates
+    path = zone_with(tmp_path, "c CNAME a\\.b\nc CNAME a.b\nns1 A 192.0.2.53\n", "c.zone")
+    with pytest.raises(ZoneError, match=r"^\S+:6: c\.z\.test\. has a second CNAME \(the first"):
+        load_zone(path)
