@@ -106,11 +106,8 @@ class _TooMany(Exception):
 
 def _lines(f: TextIO) -> Iterator[tuple[int, bool, list[str]]]:
     """Logical lines: (first line number, owner omitted, tokens), parentheses joined."""
-    tokens: list[str] = []
+    tokens: list[str]  # start, blank_owner and tokens are set by the first line (depth 0)
     depth = 0
-    start = 0
-    number = 0
-    blank_owner = False
     try:
         for number, line in enumerate(f, 1):
             if depth == 0:
@@ -215,11 +212,11 @@ def _character_string(text: str) -> bytes:
     return bytes((len(data),)) + data
 
 
-_Rdata = tuple[RD, Hashable, Name | None, Name | None, int]
+_Rdata = tuple[RD, Hashable, Name | None, Name | None]
 
 
 def _rdata(rtype: int, args: list[str], origin: Name | None) -> _Rdata:
-    """Convert RDATA text: (rdata, identity, target, target as written, SOA MINIMUM or 0).
+    """Convert RDATA text: (rdata, identity, target, target as written).
     A tuple, not a Record: a frozen dataclass costs a setattr per field, twice per record."""
     if rtype == A and len(args) == 1:
         try:
@@ -228,7 +225,7 @@ def _rdata(rtype: int, args: list[str], origin: Name | None) -> _Rdata:
             raise ValueError(
                 f"A record {args[0]!r} is not an IPv4 address (four numbers 0-255: 192.0.2.1)"
             ) from None
-        return RD(wire), wire, None, None, 0
+        return RD(wire), wire, None, None
     if rtype == AAAA and len(args) == 1:
         try:
             wire = socket.inet_pton(socket.AF_INET6, args[0])
@@ -236,12 +233,12 @@ def _rdata(rtype: int, args: list[str], origin: Name | None) -> _Rdata:
             raise ValueError(
                 f"AAAA record {args[0]!r} is not an IPv6 address (like 2001:db8::1)"
             ) from None
-        return RD(wire), wire, None, None, 0
+        return RD(wire), wire, None, None
     if rtype in (NS, CNAME, PTR) and len(args) == 1:
         t = _name(args[0], origin)
         cls = RD_NS if rtype == NS else RD_CNAME if rtype == CNAME else RD_PTR
         key = _lower(t)
-        return cls(DNSLabel(t)), key, key, t, 0
+        return cls(DNSLabel(t)), key, key, t
     if rtype == MX and len(args) == 2 and args[0].isdigit():
         pref = int(args[0])
         if pref > 0xFFFF:
@@ -249,10 +246,10 @@ def _rdata(rtype: int, args: list[str], origin: Name | None) -> _Rdata:
         t = _name(args[1], origin)
         key = _lower(t)
         rd = RD_MX(DNSLabel(t), pref)
-        return rd, (pref, key), key, t, 0
+        return rd, (pref, key), key, t
     if rtype == TXT and args and all("\\" not in a for a in args):
         wire = b"".join(_character_string(a) for a in args)
-        return RD(wire), wire, None, None, 0
+        return RD(wire), wire, None, None
     base = dns.name.Name((*origin, b"")) if origin is not None else None
     parsed = dns.rdata.from_text(
         dns.rdataclass.IN,
@@ -269,10 +266,8 @@ def _rdata(rtype: int, args: list[str], origin: Name | None) -> _Rdata:
         t = tuple(target.labels[:-1])
         # RFC 4343: the target without case, the numbers as they are (lowercasing the whole
         # RDATA made SRV ports 65 and 97 one record)
-        return rd, parsed.to_digestable(), _lower(t), t, 0
-    if rtype == SOA:
-        return rd, wire, None, None, parsed.minimum  # type: ignore[attr-defined]
-    return rd, wire, None, None, 0
+        return rd, parsed.to_digestable(), _lower(t), t
+    return rd, wire, None, None
 
 
 def read(
@@ -395,14 +390,14 @@ def _record(st: _State, blank_owner: bool, tokens: list[str], number: int) -> Re
     rtype = _rtype(tokens[i].upper())
     args = tokens[i + 1 :]
     try:
-        rdata, identity, target, target_labels, minimum = _rdata(rtype, args, st.origin)
+        rdata, identity, target, target_labels = _rdata(rtype, args, st.origin)
     except dns.exception.DNSException as e:  # from dnspython's parsers: say which record
         kind = tokens[i].upper()
         if not args:
             raise ValueError(f"{kind} record with no data") from None
         raise ValueError(f"bad {kind} record data {' '.join(args)!r}: {e}") from None
     if rtype == SOA and st.soa_minimum is None:
-        st.soa_minimum = minimum
+        st.soa_minimum = rdata.times[-1]  # type: ignore[attr-defined]
     if ttl is None:
         ttl = st.default_ttl if st.default_ttl is not None else _implicit_ttl(st, number)
     return Record(
