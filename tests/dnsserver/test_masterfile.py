@@ -439,16 +439,19 @@ def test_rdata_that_the_fast_paths_and_dnspython_give(tmp_path: Path) -> None:
         "mx MX 20 Mail\n"  # not the default preference (dnslib's is 10)
         "empty TYPE65280 \\# 0\n"  # RFC 3597: RDATA of no octets
         "dn DNAME Other.Example.\n"  # a target, but not one a lookup follows for glue
+        "n NS \\# 3 01 41 00\n"  # RFC 3597's form: parsed by dnspython, a target all the same
+        "m MX \\# 5 0014 01 42 00\n"
     )
-    (mx, empty, dn) = read(path)
+    (mx, empty, dn, n, m) = read(path)
+    assert (str(n.rdata), n.target, n.target_labels) == ("A.", (b"a",), (b"A",))
+    assert (str(m.rdata), m.target, m.target_labels) == ("20 B.", (b"b",), (b"B",))
     assert (str(mx.rdata), mx.rdata.preference, mx.target) == (
         "20 Mail.r.test.",
         20,
         (b"mail", b"r", b"test"),
     )
     assert (empty.rdata.data, empty.identity, empty.target) == (b"", b"", None)
-    assert (dn.rdata.data, dn.target, dn.target_labels) == (b"\x05Other\x07Example\x00", None,
-                                                            None)  # fmt: skip
+    assert (dn.rdata.data, dn.target) == (b"\x05Other\x07Example\x00", None)
 
 
 ASCII_LOCALE_READ = """
