@@ -3,6 +3,8 @@ one-line message for what is not a name or a type."""
 
 from __future__ import annotations
 
+import dns.exception
+import dns.name
 import pytest
 
 from dnsserver.errors import FORMERR, DnsError
@@ -94,4 +96,25 @@ def test_types_by_name_typennn_or_number(text: str, code: int) -> None:
 def test_what_is_not_a_type_of_data_is_refused(text: str, message: str) -> None:
     with pytest.raises(TextError) as err:
         parse_type(text)
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize(
+    ("raised", "message"),
+    [
+        # a dnspython error the table does not name: dnspython's own words
+        (dns.exception.SyntaxError("some new complaint"), "bad name 'x.test': some new complaint"),
+        # an IDNA codec that raises a bare UnicodeError (older idna releases did)
+        (UnicodeError("punycode"), "bad name 'x.test': not a valid internationalised name"),
+    ],
+)
+def test_errors_dnspython_or_the_idna_codec_raise_unnamed(
+    monkeypatch: pytest.MonkeyPatch, raised: Exception, message: str
+) -> None:
+    def refuse(text: str) -> None:
+        raise raised
+
+    monkeypatch.setattr(dns.name, "from_text", refuse)
+    with pytest.raises(TextError) as err:
+        parse_name("x.test")
     assert str(err.value) == message
