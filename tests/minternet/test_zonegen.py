@@ -245,6 +245,12 @@ def test_write_zones_writes_a_file_per_zone_making_the_directory(tmp_path: Path)
         assert path.read_text() == TINY_ZONES[zone]
 
 
+def test_a_zone_file_is_named_after_the_zone() -> None:
+    assert zonegen.zone_filename(".") == "root.zone"
+    assert zonegen.zone_filename("BOX.") == "BOX.zone"  # only the final dot goes
+    assert zonegen.zone_filename("Xa.example.") == "Xa.example.zone"
+
+
 def test_a_zone_nobody_serves_and_a_name_in_no_zone() -> None:
     with pytest.raises(KeyError, match=r"^.no host serves nowhere\.'$"):
         zonegen.render_zone(TINY, "nowhere.", {})
