@@ -40,6 +40,10 @@ def test_python_from_and_a_message_saying_from_are_not_sql() -> None:
 def test_a_codec_name_in_another_case_is_equivalent() -> None:
     reason = mutation.case_only_reason(diff('b.decode("ascii")', 'b.decode("ASCII")'))
     assert reason == "changes only the case of a codec name, which Python reads case-insensitively"
+    opened = mutation.case_only_reason(
+        diff('open(p, encoding="utf-8")', 'open(p, encoding="UTF-8")')
+    )
+    assert opened == reason
 
 
 def test_anything_else_is_not() -> None:

@@ -116,7 +116,7 @@ def changed_lines(diff: str) -> list[str]:
 # a bare FROM would also match Python's `raise ... from None` or a message's "from".
 _SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|PRAGMA)\b", re.IGNORECASE)
 _SQL_CLAUSE = re.compile(r"[\"']\s*(FROM|WHERE|AND|ORDER BY|GROUP BY|SET|VALUES|JOIN|LIMIT)\b")
-_CODEC = re.compile(r"\.(en|de)code\(|codecs\.", re.IGNORECASE)
+_CODEC = re.compile(r"\.(en|de)code\(|codecs\.|\bencoding=", re.IGNORECASE)
 
 
 def case_only_reason(diff: str) -> str | None:
