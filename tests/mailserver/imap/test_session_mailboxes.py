@@ -46,6 +46,11 @@ def test_list_the_hierarchy_delimiter(client: Client):
     assert client(b'a LIST "Archive/2024" ""') == (
         b'* LIST (\\Noselect) "/" Archive/\r\na OK LIST completed\r\n'
     )
+    # the root is the reference's first level, not all but its last (RFC 3501 §6.3.8)
+    assert client(b'a LIST "Archive/2024/May" ""') == (
+        b'* LIST (\\Noselect) "/" Archive/\r\na OK LIST completed\r\n'
+    )
+    assert client(b'a LIST "/x" ""') == b'* LIST (\\Noselect) "/" /\r\na OK LIST completed\r\n'
 
 
 def test_create_delete_and_children(client: Client):
@@ -293,6 +298,14 @@ def test_names_are_notified_and_kept_in_the_store_spelling(client: Client, store
     assert mailboxes.canonical("a//b") == "a//b"
     assert mailboxes.canonical("/") == "/"
     assert mailboxes.canonical("inbox/") == "INBOX"
+    assert mailboxes.canonical("a/") == "a"
+
+
+def test_renaming_the_selected_mailbox_to_a_short_name_with_a_separator(client: Client):
+    client(b"a CREATE x")
+    client(b"b SELECT x")
+    assert client(b"c RENAME x y/") == b"c OK RENAME completed\r\n"
+    assert client.session.selected == "y"
 
 
 def test_each_mailbox_command_says_it_completed(client: Client):
