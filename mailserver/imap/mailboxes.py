@@ -129,8 +129,7 @@ def append(store: UserStore, cmd: Append, max_size: int) -> Reply:
 
 def _root(reference: str) -> str:
     """The hierarchy root of a reference, for `LIST ref ""` (RFC 3501 §6.3.8)."""
-    at = reference.find(SEP)
-    return reference[: at + 1] if at >= 0 else ""
+    return reference[: reference.find(SEP) + 1]  # "" without a separator (find gives -1)
 
 
 def list_mailboxes(store: UserStore, cmd: ListMailboxes) -> Reply:

@@ -255,7 +255,7 @@ def uses_modseq(key: SearchKey) -> bool:
 def search(view: View, cmd: Search) -> Reply:
     """SEARCH / UID SEARCH, as `* SEARCH` or, with RETURN, `* ESEARCH` (RFC 4731)."""
     store = view.store
-    metas = {m.uid: m for m in store.fetch(view.name, None)}
+    metas = {m.uid: m for m in store.fetch(view.name)}
     candidates = [
         searching.Candidate(seq=i + 1, meta=metas[u], recent=u in view.recent)
         for i, u in enumerate(view.uids)
