@@ -456,6 +456,20 @@ def test_search_not_modseq_enables_condstore(client: Client):
     assert client.session.condstore
 
 
+@pytest.mark.parametrize(
+    ("frame", "answer"),
+    [
+        (b"u SEARCH 1:2 MODSEQ 3", b"* SEARCH 2 (MODSEQ 3)\r\n"),  # MODSEQ among ANDed keys
+        (b"u SEARCH OR MODSEQ 4 1", b"* SEARCH 1 3 (MODSEQ 4)\r\n"),  # the first of an OR
+    ],
+)
+def test_search_modseq_anywhere_gives_the_modseq_and_enables_condstore(
+    client: Client, frame: bytes, answer: bytes
+):
+    assert client(frame) == answer + b"u OK SEARCH completed\r\n"
+    assert client.session.condstore
+
+
 @pytest.mark.parametrize("frame", [b"u SEARCH UNSEEN", b"u SEARCH (UNSEEN OR SEEN DRAFT)"])
 def test_search_without_modseq_leaves_condstore_off(client: Client, frame: bytes):
     client(frame)
