@@ -394,6 +394,18 @@ def test_expunge_and_uid_expunge(client: Client, store: Store):
     assert store.user(BOB).fetch("INBOX") == []
 
 
+def test_expunge_announces_its_own_expunges_before_another_sessions(client: Client, store: Store):
+    # another session expunged UID 1 unannounced; ours removes UID 3 (message 3): its
+    # `* 3 EXPUNGE` first, then the other's `* 1 EXPUNGE` with the updates
+    store.user(BOB).store("INBOX", [1, 3], "add", ["\\Deleted"])
+    assert store.user(BOB).expunge("INBOX", [1]) == [1]
+    assert client.actions(b"x UID EXPUNGE 3") == [
+        Notify(mailbox="INBOX"),
+        Send(data=b"* 3 EXPUNGE\r\n* 1 EXPUNGE\r\nx OK EXPUNGE completed\r\n"),
+    ]
+    assert client(b"y FETCH 1 (UID)") == b"* 1 FETCH (UID 2)\r\ny OK FETCH completed\r\n"
+
+
 def test_expunge_numbers_count_down(store: Store):
     for n in range(1, 8):
         deliver(store, n, flags=("\\Deleted",) if n in (2, 3, 5) else ())
