@@ -4,6 +4,7 @@ ESEARCH, COPY/MOVE with COPYUID, EXPUNGE, UID EXPUNGE, CLOSE, UNSELECT, CHECK. E
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -569,6 +570,12 @@ def test_search_reads_summaries_in_batches(
         return real(mailbox, uids)
 
     monkeypatch.setattr(user, "summaries", counting)
+
+    def no_reading(*args: object) -> bytes:
+        raise AssertionError("read the message file")
+
+    monkeypatch.setattr(user, "read_message", no_reading)  # the summaries answer SENT*
+    monkeypatch.setattr(user, "read_file", no_reading)
     assert client(b"s SEARCH SENTSINCE 1-Jan-2020") == (
         b"* SEARCH 1 2 3\r\ns OK SEARCH completed\r\n"
     )
@@ -578,6 +585,36 @@ def test_search_reads_summaries_in_batches(
         b"* SEARCH 2 3\r\nt OK SEARCH completed\r\n"
     )
     assert asked == [[2, 3]]
+
+
+def test_search_finds_the_message_files_in_batches(
+    client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(selected, "BATCH", 2)
+    user = store.user(BOB)
+    asked: list[list[int]] = []
+    real = user.message_files
+
+    def counting(mailbox: str, uids: list[int]) -> object:
+        asked.append(list(uids))
+        return real(mailbox, uids)
+
+    def no_lookup(*args: object) -> bytes:
+        raise AssertionError("looked a message file up by itself")
+
+    monkeypatch.setattr(user, "message_files", counting)
+    monkeypatch.setattr(user, "read_message", no_lookup)  # read from where the batch says
+    assert client(b"s SEARCH BODY hello") == b"* SEARCH 1 2 3\r\ns OK SEARCH completed\r\n"
+    assert asked == [[1, 2], [3]]
+
+
+def test_search_reads_a_message_file_another_program_moved(client: Client, store: Store):
+    # a mail reader moved message 2 from new/ to cur/, flagged \Seen, after the index
+    # last looked: SEARCH finds it all the same
+    where = store.user(BOB).message_file("INBOX", 2).path
+    new, name = os.path.split(where)
+    os.rename(where, os.path.join(os.path.dirname(new), "cur", name + ":2,S"))
+    assert client(b"s SEARCH BODY 2") == b"* SEARCH 2\r\ns OK SEARCH completed\r\n"
 
 
 def test_uids_and_sequence_numbers_apart(store: Store):
