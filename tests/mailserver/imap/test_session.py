@@ -171,6 +171,10 @@ def test_authenticate_failures(client: Client):
         b"F NO [AUTHORIZATIONFAILED] cannot log in as another user\r\n"
     )
     assert client(b"G AUTHENTICATE CRAM-MD5") == b"G NO unsupported SASL mechanism CRAM-MD5\r\n"
+    long = b"X-" + b"M" * 38 + b"-CUT-HERE"  # the name is echoed up to its 40th character
+    assert client(b"G AUTHENTICATE " + long) == (
+        b"G NO unsupported SASL mechanism X-" + b"M" * 38 + b"\r\n"
+    )
     wrong = plain(b"", b"bob@hamburger.edu", b"nope")
     assert client(b"H AUTHENTICATE PLAIN " + wrong) == (
         b"H NO [AUTHENTICATIONFAILED] Authentication failed\r\n"
