@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from mailserver.store import ListEntry, Status, Store, StoreError, UserStore
+from mailserver.store import ListEntry, Status, Store, StoreError, UserStore, maildir
 from mailserver.store.errors import ALREADYEXISTS, CANNOT, NONEXISTENT
 
 from .conftest import ADDRESS, T0, message
@@ -151,6 +151,7 @@ def test_rename_with_inferiors_keeps_uids(user: UserStore) -> None:
         ("Nope", "X", NONEXISTENT, "no mailbox 'Nope'"),
         ("Sent", "Trash", ALREADYEXISTS, "mailbox 'Trash' exists"),
         ("Sent", "INBOX", ALREADYEXISTS, "mailbox 'INBOX' exists"),
+        ("Nope", "INBOX", ALREADYEXISTS, "mailbox 'INBOX' exists"),  # before the source
         ("Sent", "Sent", ALREADYEXISTS, "mailbox 'Sent' exists"),
         ("Sent", "Sent/Sub", CANNOT, "cannot rename 'Sent' under itself"),
     ],
@@ -173,6 +174,27 @@ def test_rename_refuses_when_an_inferior_target_exists(user: UserStore) -> None:
     assert info.value.code == ALREADYEXISTS
     assert "A/B" in user.mailbox_names()
     assert ".A.B" in folders(user)
+
+
+@pytest.mark.parametrize("source", ["Sent", "INBOX"])
+@pytest.mark.parametrize("half", ["row", "folder"])
+def test_rename_refuses_a_target_that_is_only_half_there(
+    user: UserStore, source: str, half: str
+) -> None:
+    # Between two reconciles the index and the Maildir can disagree: a folder removed by
+    # hand still has its row, one made by mutt has none. Either half means the name is taken.
+    uid = user.deliver(source, message())
+    if half == "row":
+        user.create("Taken")
+        os.rename(user.folder_path("Taken"), os.path.join(user.home, "elsewhere"))
+    else:
+        maildir.ensure(user.folder_path("Taken"), subfolder=True)
+    with pytest.raises(StoreError, match=r"^mailbox 'Taken' exists$") as info:
+        user.rename(source, "Taken")
+    assert info.value.code == ALREADYEXISTS
+    assert [m.uid for m in user.fetch(source)] == [uid]
+    assert user.read_message(source, uid) == message()
+    assert ("Taken" in user.mailbox_names()) == (half == "row")
 
 
 def test_rename_inbox_moves_messages_and_leaves_it_empty(user: UserStore) -> None:
@@ -281,3 +303,4 @@ def test_status(user: UserStore) -> None:
         highestmodseq=1,
         size=0,
     )
+
