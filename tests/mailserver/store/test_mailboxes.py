@@ -304,3 +304,26 @@ def test_status(user: UserStore) -> None:
         size=0,
     )
 
+
+def test_rename_inbox_moves_every_file_when_one_has_vanished(user: UserStore) -> None:
+    uids = [user.deliver("INBOX", message(n)) for n in range(3)]
+    os.unlink(user.message_file("INBOX", uids[0]).path)  # gone behind the index's back
+    user.rename("INBOX", "Old Mail")
+    assert [user.read_message("Old Mail", u) for u in uids[1:]] == [message(1), message(2)]
+    assert os.listdir(os.path.join(user.maildir, "new")) == []  # nothing for INBOX to adopt
+
+
+def test_rename_inbox_syncs_both_folders_cur_and_new(
+    user: UserStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the renamed files are durable only once the directories holding their names are synced:
+    # else a power cut can put them back in INBOX while the index has them in the new mailbox
+    user.deliver("INBOX", message(1))
+    user.deliver("INBOX", message(2), ["\\Seen"])
+    synced: list[str] = []
+    monkeypatch.setattr(maildir, "fsync_dir", synced.append)
+    user.rename("INBOX", "Old")
+    old = user.folder_path("Old")
+    wanted = {os.path.join(f, sub) for f in (user.maildir, old) for sub in ("cur", "new")}
+    assert wanted <= set(synced)
+
