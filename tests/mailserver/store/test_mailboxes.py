@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 
 import pytest
 
@@ -327,3 +328,36 @@ def test_rename_inbox_syncs_both_folders_cur_and_new(
     wanted = {os.path.join(f, sub) for f in (user.maildir, old) for sub in ("cur", "new")}
     assert wanted <= set(synced)
 
+
+def test_deleted_folders_wait_in_a_private_directory(user: UserStore) -> None:
+    user.create("Old")
+    mask = os.umask(0)
+    try:
+        user.delete("Old")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(os.stat(os.path.join(user.home, "deleted")).st_mode) == 0o700
+
+
+def test_delete_succeeds_when_its_copy_in_deleted_cannot_be_removed(
+    store: Store, user: UserStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The mailbox is gone once the index commits: a copy in deleted/ that cannot be removed
+    # then (a file not ours, a read-only disk) is no error, and is swept at the next open.
+    def refused(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    for n in range(2):  # the same name twice in one second: two copies, two names
+        user.create("Old")
+        user.deliver("Old", message(n))
+        with monkeypatch.context() as m:
+            m.setattr(os, "unlink", refused)
+            user.delete("Old")
+        assert "Old" not in user.mailbox_names()
+    graveyard = os.path.join(user.home, "deleted")
+    left = sorted(os.listdir(graveyard))
+    assert len(left) == 2
+    assert all(name.startswith(f".Old.{os.getpid()}.") for name in left)
+    store.close()
+    store.user(ADDRESS)
+    assert os.listdir(graveyard) == []
