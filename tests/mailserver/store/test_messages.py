@@ -467,7 +467,12 @@ def test_message_files_in_one_query_and_read_file_follows_a_rename(user: UserSto
     where = user.message_files("INBOX", [b, 99, a])  # an unknown UID is left out
     assert sorted(where) == [a, b]
     assert where[a] == user.message_file("INBOX", a) and where[b] == user.message_file("INBOX", b)
+    assert (where[a].size, where[b].size) == (len(message(1)), len(message(2)))
+    queries: list[str] = []
+    user.db.set_trace_callback(queries.append)
     assert user.read_file("INBOX", a, where[a]) == message(1)
+    user.db.set_trace_callback(None)
+    assert queries == []  # read where message_files found it: the index is not asked again
     assert user.read_file("INBOX", b, None) == message(2)  # no path given: found as usual
     os.rename(where[b].path, where[b].path + "F")  # mutt flagged it after the lookup
     assert user.read_file("INBOX", b, where[b]) == message(2)
