@@ -21,6 +21,7 @@ from mailserver.store import (
     StoreError,
     UserStore,
 )
+from mailserver.store.base import MAX_UID
 from mailserver.store.errors import CANNOT, LIMIT, NONEXISTENT
 from mailserver.store.messages import SELECT_CACHE
 
@@ -127,6 +128,35 @@ def test_deliver_batch_failure_acknowledges_nothing(store: Store) -> None:
     for who in ("a@x.test", "b@x.test"):
         assert store.user(who).status("INBOX").messages == 0
         assert files(store.user(who)) == {"new": [], "cur": [], "tmp": []}
+
+
+def test_deliver_batch_keeps_addresses_apart_that_upper_case_would_join(store: Store) -> None:
+    uids = store.deliver_batch(
+        [
+            Delivery(address="straße@x.test", data=message(1)),
+            Delivery(address="Strasse@x.test", data=message(2)),  # "STRASSE" either way
+        ]
+    )
+    assert uids == [1, 1]
+    assert store.user("straße@x.test").read_message("INBOX", 1) == message(1)
+    assert store.user("strasse@x.test").read_message("INBOX", 1) == message(2)
+
+
+def test_deliver_batch_keeps_what_one_user_committed_when_another_fails(store: Store) -> None:
+    full = store.user("b@x.test")
+    full.db.execute("UPDATE mailboxes SET uidnext = ? WHERE name = 'INBOX'", (MAX_UID + 1,))
+    with pytest.raises(StoreError, match="'INBOX' has used every UID") as info:
+        store.deliver_batch(
+            [
+                Delivery(address="a@x.test", data=message(1)),
+                Delivery(address="b@x.test", data=message(2)),
+            ]
+        )
+    assert info.value.code == LIMIT
+    # a@ was committed first: its copy stays, as after a crash at this point (the sender
+    # retries: a duplicate, never a loss); b@'s file is removed, nothing for reconcile to adopt
+    assert store.user("a@x.test").read_message("INBOX", 1) == message(1)
+    assert files(full) == {"new": [], "cur": [], "tmp": []}
 
 
 @pytest.mark.parametrize(
