@@ -159,6 +159,20 @@ def test_deliver_batch_keeps_what_one_user_committed_when_another_fails(store: S
     assert files(full) == {"new": [], "cur": [], "tmp": []}
 
 
+def test_the_last_uid_then_limit(user: UserStore) -> None:
+    # UIDs are 32-bit unsigned (RFC 3501 nz-number): the last one is listed like any other,
+    # and a delivery after it is refused with LIMIT, its file removed
+    user.db.execute("UPDATE mailboxes SET uidnext = ? WHERE name = 'INBOX'", (MAX_UID,))
+    assert user.deliver("INBOX", message(1)) == MAX_UID
+    assert list(user.uids("INBOX")) == [MAX_UID]
+    assert list(user.select("INBOX").uids) == [MAX_UID]
+    with pytest.raises(StoreError, match="'INBOX' has used every UID") as info:
+        user.deliver("INBOX", message(2))
+    assert info.value.code == LIMIT
+    assert len(files(user)["new"]) == 1
+    assert user.read_message("INBOX", MAX_UID) == message(1)
+
+
 @pytest.mark.parametrize(
     "address",
     [
