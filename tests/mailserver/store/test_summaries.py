@@ -140,3 +140,33 @@ def test_a_message_expunged_while_computing_gets_no_row(
     monkeypatch.setattr(summarizing, "read_message", read_then_expunge)
     assert summarizing.summaries("INBOX", [uid]) == {uid: expected(1)}
     assert summarizing.db.execute("SELECT count(*) FROM summaries").fetchone() == (0,)
+
+
+def test_a_file_vanished_since_the_last_reconcile_leaves_out_that_one_only(
+    summarizing: UserStore,
+) -> None:
+    uids = [summarizing.deliver("INBOX", message(n)) for n in range(3)]
+    summarizing.db.execute("DELETE FROM summaries")
+    os.unlink(summarizing.message_file("INBOX", uids[0]).path)  # still in the index
+    got = summarizing.summaries("INBOX", uids)
+    assert got == {uids[1]: expected(1), uids[2]: expected(2)}
+    assert [blob_of(summarizing, u) for u in uids] == [
+        None,
+        expected(1).to_bytes(),
+        expected(2).to_bytes(),
+    ]
+
+
+def test_summary_is_computed_once_then_read_from_the_index(root: str, clock: Clock) -> None:
+    calls: list[bytes] = []
+
+    def counting(data: bytes) -> dict[str, object]:
+        calls.append(data)
+        return store_summary(data)
+
+    store = Store(root, clock=clock, host="h", summarize=counting)
+    user = store.user(ADDRESS)
+    uid = user.deliver("INBOX", message(1))  # computed as it is delivered
+    assert [user.summary("INBOX", uid) for _ in range(2)] == [store_summary(message(1))] * 2
+    assert calls == [message(1)]
+    store.close()
