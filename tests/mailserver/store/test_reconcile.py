@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 from mailserver.store import ReconcileReport, Store, UserStore, maildir
@@ -238,3 +239,32 @@ def test_folder_made_without_tmp_gets_one(store: Store, user: UserStore) -> None
     shutil.rmtree(user_known)
     again, _ = reopen(store)
     assert again.deliver("Sent", message()) == 1
+
+
+def test_a_corrupt_index_another_process_holds_goes_aside_with_its_wal_and_shm(
+    tmp_path: Path, clock: Clock
+) -> None:
+    # While another process has the index open, its WAL and shared memory stay on disk when
+    # this one closes: they go aside with the index, never to be read beside the new one.
+    user, _ = UserStore.open(str(tmp_path), clock=clock, host="h")
+    for n in range(100):
+        user.create(f"box{n:03d}-" + "x" * 100)
+    user.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    index = tmp_path / "index.sqlite"
+    holder = sqlite3.connect(str(index), isolation_level=None)
+    holder.execute("SELECT count(*) FROM mailboxes").fetchone()
+    user.close()
+    raw = bytearray(index.read_bytes())
+    for offset in range(4096 * 2, len(raw) - 4096, 4096):
+        raw[offset + 100 : offset + 300] = b"\xff" * 200  # B-tree pages past the header
+    index.write_bytes(bytes(raw))
+    try:
+        again, report = UserStore.open(str(tmp_path), clock=clock, host="h")
+    finally:
+        holder.close()
+    kept = report.corrupt_index_kept
+    assert kept == f"{index}.corrupt-{int(clock.now)}"
+    for suffix in ("-wal", "-shm"):
+        assert os.path.exists(kept + suffix)
+    assert report.mailboxes_added == 100  # every folder is still there, adopted again
+    again.close()
