@@ -227,3 +227,19 @@ def test_run_parallel_works_in_a_forked_child_of_a_process_that_used_it() -> Non
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     pytest.fail("run_parallel in a forked child did not finish in 10 s")
+
+
+def test_run_parallel_makes_a_new_pool_once_the_old_one_is_forgotten() -> None:
+    # what a forked child's at-fork hook does, in this process (mutmut sees no child's calls)
+    maildir.run_parallel(range(2), lambda n: None)
+    old = maildir._pool
+    maildir._forget_pool()
+    try:
+        assert maildir._pool is None
+        done: list[int] = []
+        maildir.run_parallel(range(4), done.append)
+        assert sorted(done) == [0, 1, 2, 3]
+        assert maildir._pool is not None and maildir._pool is not old
+    finally:
+        if old is not None:
+            old.shutdown()
