@@ -1,4 +1,5 @@
-"""What the store caches per message so that FETCH, SORT and THREAD need not read the file.
+"""What the store caches per message so that FETCH, SORT, THREAD and SEARCH SUBJECT need not
+read the file.
 
 A Summary holds the ENVELOPE, BODY and BODYSTRUCTURE values, the size, the sent date and the
 keys of SORT (RFC 5256 §3, RFC 5957 DISPLAY) and THREAD (base subject, Message-ID, In-Reply-To,
@@ -21,6 +22,7 @@ from mailserver.message.errors import MessageError
 from mailserver.message.message import Message
 from mailserver.message.msgid import message_id, message_ids
 from mailserver.message.subject import base_subject
+from mailserver.message.textsearch import header_texts, index_text
 from mailserver.message.words import decode_words
 
 VERSION = 2  # 2: unopened message/rfc822 parts got their envelope and body in BODYSTRUCTURE
@@ -149,8 +151,13 @@ def _text(ident: bytes | None) -> str | None:
 
 
 def store_summary(raw: bytes) -> dict[str, object]:
-    """What the store calls on a delivered message: its `store_fields`."""
-    return summarize(Message(raw)).store_fields()
+    """What the store calls on a delivered message: its `store_fields`, and `subject_text`,
+    the Subject fields as SEARCH SUBJECT matches them (textsearch.index_text; None when they
+    cannot be kept, and SEARCH reads the message)."""
+    message = Message(raw)
+    fields = summarize(message).store_fields()
+    fields["subject_text"] = index_text(header_texts(message.header, b"subject"))
+    return fields
 
 
 def summarize(message: Message) -> Summary:

@@ -6,6 +6,10 @@ applied; a missing or us-ascii charset is read as UTF-8, which contains it) and 
 embedded messages; TEXT also at the message's own header. Other parts (images, archives) are
 not searched, as Dovecot does without a full-text index. A body is decoded in chunks of
 `CHUNK` octets and never held whole: memory stays bounded for a 50 MB part, and time linear.
+
+A header field's texts can also be kept in an index (`index_text`) and matched there
+(`index_matches`) with the same answers as `header_matches`, without the message: the store
+does that for Subject, so SEARCH SUBJECT reads no file.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from mailserver.message.words import decode_words
 
 CHUNK = 1 << 20
 _SEPARATOR = "\n"  # between the texts of two parts, so that no match spans them
+_FIELD = "\x00"  # before each field's text in an index_text
 _READ_AS = {"ascii": "utf-8"}  # 8-bit text labelled us-ascii is nearly always UTF-8
 _ADDRESS_FIELDS = frozenset({b"from", b"to", b"cc", b"bcc", b"sender", b"reply-to"})
 _B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -48,6 +53,30 @@ def header_matches(header: Header, name: bytes, needle: str) -> bool:
     """SEARCH HEADER/FROM/TO/CC/BCC/SUBJECT: some field of that name contains `needle`.
     With an empty needle: the message has such a field."""
     return any(contains([text], needle) for text in header_texts(header, name))
+
+
+def index_text(texts: list[str]) -> str | None:
+    """The index form of `header_texts`: each text after a NUL, so no field is "" and one
+    empty field is "\x00". None when it cannot be kept: a text holds a NUL (a needle could
+    then match across two fields) or a lone surrogate (SQLite stores UTF-8 only)."""
+    stored = "".join(_FIELD + text for text in texts)
+    if stored.count(_FIELD) != len(texts):
+        return None
+    try:
+        stored.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return stored
+
+
+def index_matches(stored: str, needle: str) -> bool:
+    """`header_matches` on the fields whose `index_text` is `stored`: no text in it holds a
+    NUL, so a needle without one matches the whole only within one field (str.casefold maps
+    each character alone), and a needle with one matches no field."""
+    folded = needle.casefold()
+    if not folded:
+        return stored != ""
+    return _FIELD not in folded and folded in stored.casefold()
 
 
 def contains(texts: Iterable[str], needle: str) -> bool:

@@ -14,8 +14,9 @@ from . import maildir, names
 from .errors import CORRUPTION, INUSE, LIMIT, NONEXISTENT, StoreError
 
 #: A message's summary for the index: optional keys `blob` (bytes: the cached ENVELOPE and
-#: BODYSTRUCTURE as the mime helper encodes them) and the SORT/THREAD columns `date` (int,
-#: seconds), `subject`, `from`, `to`, `cc`, `message_id`, `in_reply_to`, `references` (str).
+#: BODYSTRUCTURE as the mime helper encodes them), the SORT/THREAD columns `date` (int,
+#: seconds), `subject`, `from`, `to`, `cc`, `message_id`, `in_reply_to`, `references` (str),
+#: and `subject_text` (str: what SEARCH SUBJECT matches, opaque to the store).
 Summarize = Callable[[bytes], Mapping[str, object]]
 Clock = Callable[[], float]
 
@@ -30,7 +31,12 @@ SUMMARY_COLUMNS = {
     "message_id": "message_id",
     "in_reply_to": "in_reply_to",
     "references": "refs",
+    "subject_text": "subject_text",
 }
+#: The values of a summaries row (mailbox_id, uid, blob, then SUMMARY_COLUMNS), and its
+#: columns after the UID (what COPY copies).
+SUMMARY_VALUES = ", ".join("?" * (3 + len(SUMMARY_COLUMNS)))
+SUMMARY_DATA = ", ".join(("blob", *SUMMARY_COLUMNS.values()))
 
 
 @contextmanager

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 
 from . import flags as fl
 from . import maildir, names
-from .base import MailboxRow, UserBase
+from .base import SUMMARY_VALUES, MailboxRow, UserBase
 from .errors import NONEXISTENT, StoreError
 
 
@@ -261,7 +261,7 @@ class DeliveryOps(UserBase):
         self._note_keywords(db, box, p.keywords)
         if p.summary is not None:
             db.execute(
-                "INSERT INTO summaries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO summaries VALUES ({SUMMARY_VALUES})",
                 (box.id, uid, *p.summary),
             )
         return uid

@@ -21,7 +21,7 @@ from mailserver.message.summary import Summary
 
 from . import flags as fl
 from . import maildir, names
-from .base import SUMMARY_COLUMNS, MailboxRow, UserBase
+from .base import SUMMARY_COLUMNS, SUMMARY_DATA, SUMMARY_VALUES, MailboxRow, UserBase
 from .errors import CANNOT, NONEXISTENT, StoreError
 from .records import Changes, CopyResult, MessageFile, MessageMeta, Pop3Entry, Snapshot, StoreResult
 
@@ -227,7 +227,7 @@ class MessageOps(UserBase):
                 return None
             with self._write() as db:
                 db.execute(
-                    "INSERT OR REPLACE INTO summaries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT OR REPLACE INTO summaries VALUES ({SUMMARY_VALUES})",
                     (box.id, uid, *computed),
                 )
             row = (box.id, uid, *computed)
@@ -267,11 +267,29 @@ class MessageOps(UserBase):
             with self._write() as db:
                 # not for a message expunged meanwhile: its row would outlive it
                 db.executemany(
-                    "INSERT OR REPLACE INTO summaries SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+                    f"INSERT OR REPLACE INTO summaries SELECT {SUMMARY_VALUES}"
                     " WHERE EXISTS (SELECT 1 FROM messages WHERE mailbox_id = ? AND uid = ?)",
                     rows,
                 )
         return found
+
+    def subject_texts(self, mailbox: str, uids: Iterable[int]) -> dict[int, str]:
+        """The cached `subject_text` of `uids` (SEARCH SUBJECT over many messages), one query
+        for them all: the rows whose UIDs lie between the lowest and the highest asked for
+        (ask for UIDs that are close together). A UID left out has none: unknown, expunged,
+        a row made before the column (NULL) or one the summarizer left empty; nothing is
+        computed here (SEARCH reads those messages)."""
+        want = set(uids)
+        with self._read() as db:
+            box = self._row(db, mailbox)
+            if not want:
+                return {}
+            rows = db.execute(
+                "SELECT uid, subject_text FROM summaries"
+                " WHERE mailbox_id = ? AND uid BETWEEN ? AND ?",
+                (box.id, min(want), max(want)),
+            ).fetchall()
+        return {uid: text for uid, text in rows if uid in want and isinstance(text, str)}
 
     # -- flags -----------------------------------------------------------------------------
 
@@ -437,8 +455,7 @@ class MessageOps(UserBase):
                     (dst.id, first + i, new_base, new_path, size, date, bits, keywords, modseq),
                 )
                 db.execute(
-                    "INSERT OR REPLACE INTO summaries SELECT ?, ?, blob, date, subject,"
-                    " from_, to_, cc, message_id, in_reply_to, refs FROM summaries"
+                    f"INSERT OR REPLACE INTO summaries SELECT ?, ?, {SUMMARY_DATA} FROM summaries"
                     " WHERE mailbox_id = ? AND uid = ?",
                     (dst.id, first + i, src.id, uid),
                 )

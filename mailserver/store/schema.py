@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from .errors import CANNOT, CORRUPTION, StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 10_000  # another process (the CLI, a second daemon) holding the write lock
 
 _SCHEMA_1 = """
@@ -70,10 +70,17 @@ CREATE TABLE keywords (
 ) WITHOUT ROWID;
 """
 
+# 2: the Subject fields as SEARCH matches them (textsearch.index_text), so SEARCH SUBJECT reads
+# no file; NULL in rows made before (SEARCH reads their messages, as it did).
+_SCHEMA_2 = """
+ALTER TABLE summaries ADD COLUMN subject_text TEXT;
+"""
+
 #: version -> the function that brings an index of that version to the next one. Version 0 is
 #: an empty file. A later schema adds `n: migrate_n_to_n_plus_1` here and bumps SCHEMA_VERSION.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     0: lambda db: _run(db, _SCHEMA_1),
+    1: lambda db: _run(db, _SCHEMA_2),
 }
 
 

@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import msgpack
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailserver.message import Message, MessageError, Summary, store_summary, summarize
 from mailserver.message.charsets import decode_bytes, text_codec
@@ -23,7 +25,10 @@ from mailserver.message.subject import base_subject
 from mailserver.message.textsearch import (
     contains,
     decoded_chunks,
+    header_matches,
     header_texts,
+    index_matches,
+    index_text,
     part_text,
     raw_chunks,
 )
@@ -159,6 +164,75 @@ def test_body_search_looks_into_forwarded_messages() -> None:
     assert not msg.body_matches("carol@")  # the top header is not body
     assert msg.text_matches("carol@")
     assert msg.text_matches("see below")  # TEXT is the header and the body
+
+
+def test_index_text_marks_each_field() -> None:
+    assert index_text([]) == ""
+    assert index_text([""]) == "\x00"
+    assert index_text(["", ""]) == "\x00\x00"
+    assert index_text(["Lunch", "dîner"]) == "\x00Lunch\x00dîner"
+    assert index_text(["a", "b\x00c"]) is None
+    assert index_text(["a\x00"]) is None
+    assert index_text(["ok", "\udc80"]) is None
+
+
+@pytest.mark.parametrize(
+    ("stored", "needle", "found"),
+    [
+        ("", "", False),  # no Subject field
+        ("", "a", False),
+        ("\x00", "", True),  # one empty field
+        ("\x00", "a", False),
+        ("\x00Lunch\x00Dinner", "", True),
+        ("\x00Lunch\x00Dinner", "lunch", True),
+        ("\x00Lunch\x00Dinner", "DINNER", True),
+        ("\x00Lunch\x00Dinner", "nchdi", False),  # across two fields
+        ("\x00Lunch\x00Dinner", "nch\x00di", False),
+        ("\x00Lunch\x00Dinner", "\x00lunch", False),
+        ("\x00Lunch\x00Dinner", "\x00", False),
+        ("\x00Straße", "STRASSE", True),  # full case folding, on both sides
+        ("\x00STRASSE", "straße", True),
+        ("\x00Crêpes", "crepes", False),
+    ],
+)
+def test_index_matches_as_header_matches_does(stored: str, needle: str, found: bool) -> None:
+    assert index_matches(stored, needle) is found
+
+
+SUBJECT_CHARS = "aAbBsSßẞΣ\u03c3\u03c2İ\u0131ié \x00"  # sigmas, dotless i: not 1:1 in case
+CASES = [str, str.upper, str.lower, str.swapcase, str.casefold]
+
+
+def subject_field(text: str, encoded: bool) -> bytes:
+    if encoded:
+        return b"Subject: =?UTF-8?B?" + base64.b64encode(text.encode()) + b"?=\r\n"
+    return b"Subject: " + text.encode() + b"\r\n"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    fields=st.lists(st.tuples(st.text(SUBJECT_CHARS, max_size=6), st.booleans()), max_size=3),
+    data=st.data(),
+)
+def test_the_index_answers_as_header_matches(
+    fields: list[tuple[str, bool]], data: st.DataObject
+) -> None:
+    raw = b"From: a@b\r\n" + b"".join(subject_field(t, e) for t, e in fields) + b"\r\nhi\r\n"
+    header = Message(raw).header
+    texts = header_texts(header, b"subject")
+    joined = "".join(texts)  # its slices span the fields' boundaries too
+    start = data.draw(st.integers(0, len(joined)))
+    end = data.draw(st.integers(start, len(joined)))
+    needle = data.draw(st.sampled_from(CASES))(
+        data.draw(st.one_of(st.just(joined[start:end]), st.text(SUBJECT_CHARS, max_size=3)))
+    )
+    stored = store_summary(raw)["subject_text"]
+    assert stored == index_text(texts)
+    if stored is None:
+        assert any("\x00" in t for t in texts)
+    else:
+        assert isinstance(stored, str)
+        assert index_matches(stored, needle) is header_matches(header, b"subject", needle)
 
 
 def test_contains_across_chunks() -> None:
@@ -520,11 +594,32 @@ def test_store_summary_is_the_row_the_store_keeps() -> None:
         "message_id": "m@x",
         "in_reply_to": None,
         "references": "a@x b@x",
+        "subject_text": "\x00Re: Fwd: hi",
     }
     assert isinstance(row["blob"], bytes)
     assert Summary.from_bytes(row["blob"]) == summarize(Message(raw))
     bare = store_summary(b"Message-ID: <\xff@x>\r\nIn-Reply-To: <p>\r\n\r\n")
     assert (bare["date"], bare["message_id"], bare["in_reply_to"]) == (None, "\xff@x", "p")
+    assert bare["subject_text"] == ""  # no Subject field
+
+
+@pytest.mark.parametrize(
+    ("head", "text"),
+    [
+        ("", ""),
+        ("Subject:\n", "\x00"),
+        ("Subject: =?UTF-8?B?Q3LDqnBlcyDDoCBtaWRp?=\n", "\x00Crêpes à midi"),
+        ("Subject: lunch\nX-A: b\nsubject: Dinner\n", "\x00lunch\x00Dinner"),
+        ("Subject: a =?utf-8?q?=00?= b\n", None),  # a NUL in the text: not kept
+    ],
+)
+def test_store_summary_keeps_the_subject_fields_as_search_reads_them(
+    head: str, text: str | None
+) -> None:
+    raw = crlf(f"From: a@b\n{head}\nbody\n")
+    assert store_summary(raw)["subject_text"] == text
+    header = Message(raw).header
+    assert index_text(header_texts(header, b"subject")) == text
 
 
 def test_summary_as_dict() -> None:

@@ -347,6 +347,7 @@ def summarize(data: bytes) -> Mapping[str, object]:
         "subject": subject,
         "date": 42,
         "message_id": "<id@x>",
+        "subject_text": "\x00" + subject,
     }
 
 
@@ -364,10 +365,14 @@ def test_summaries(tmp_path: Path, clock: Clock) -> None:
         "message_id": "<id@x>",
         "in_reply_to": None,
         "references": None,
+        "subject_text": "\x00msg 7",
     }
     assert user.summary("INBOX", uid) == expected
     user.copy("INBOX", [uid], "Archive")
     assert user.summary("Archive", 1) == expected
+    user.create("Moved")
+    user.move("Archive", [1], "Moved")
+    assert user.summary("Moved", 1) == expected
     store.close()
 
 
@@ -387,6 +392,7 @@ def test_summary_computed_on_first_use(store: Store, clock: Clock) -> None:
         "message_id": "<id@x>",
         "in_reply_to": None,
         "references": None,
+        "subject_text": "\x00msg 3",
     }
     later.close()
 

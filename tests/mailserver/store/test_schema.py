@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from mailserver.store import StoreError, UserStore, schema
+from mailserver.message import Message, store_summary, summarize
+from mailserver.store import Store, StoreError, UserStore, schema
+from mailserver.store.base import SUMMARY_COLUMNS
 from mailserver.store.errors import CANNOT, CORRUPTION
 
-from .conftest import Clock
+from .conftest import ADDRESS, Clock, message
 
 
 def test_connect_sets_wal_full_busy_timeout(tmp_path: Path) -> None:
@@ -40,19 +43,19 @@ def test_migration_hook_runs_each_step_once(
     schema.connect(path).close()
     ran = []
 
-    def to_2(db: sqlite3.Connection) -> None:
-        ran.append(2)
+    def to_3(db: sqlite3.Connection) -> None:
+        ran.append(3)
         db.execute("ALTER TABLE messages ADD COLUMN thread INTEGER")
 
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(schema.MIGRATIONS, 1, to_2)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 3)
+    monkeypatch.setitem(schema.MIGRATIONS, 2, to_3)
     db = schema.connect(path)
-    assert ran == [2]
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert ran == [3]
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
     db.execute("SELECT thread FROM messages").fetchall()
     db.close()
     schema.connect(path).close()
-    assert ran == [2]
+    assert ran == [3]
 
 
 def test_failed_migration_leaves_the_old_version(
@@ -65,15 +68,56 @@ def test_failed_migration_leaves_the_old_version(
         db.execute("ALTER TABLE messages ADD COLUMN half INTEGER")
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(schema.MIGRATIONS, 1, broken)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 3)
+    monkeypatch.setitem(schema.MIGRATIONS, 2, broken)
     with pytest.raises(RuntimeError, match="disk on fire"):
         schema.connect(path)
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
     columns = [r[1] for r in db.execute("PRAGMA table_info(messages)")]
     assert "half" not in columns
     db.close()
+
+
+def version_1_index(root: str, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A store whose index a version-1 server wrote: three messages with their summaries
+    (blob and SORT/THREAD columns, no subject text); their UIDs."""
+    with monkeypatch.context() as m:
+        m.setattr(schema, "SCHEMA_VERSION", 1)
+        old = Store(root, clock=clock, host="h")
+        user = old.user(ADDRESS)
+        uids = [user.deliver("INBOX", message(n)) for n in range(3)]
+        for n, uid in enumerate(uids):
+            row = store_summary(message(n))
+            user.db.execute(
+                "INSERT INTO summaries VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (uid, row["blob"], *(row[k] for k in SUMMARY_COLUMNS if k != "subject_text")),
+            )
+        old.close()
+    return uids
+
+
+def test_version_1_gets_the_subject_text_column(
+    tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uids = version_1_index(str(tmp_path), clock, monkeypatch)
+    store = Store(str(tmp_path), clock=clock, host="h", summarize=store_summary)
+    db = sqlite3.connect(os.path.join(store.home(ADDRESS), "index.sqlite"))
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert "subject_text" not in [r[1] for r in db.execute("PRAGMA table_info(summaries)")]
+    db.close()
+    user = store.user(ADDRESS)
+    assert user.db.execute("PRAGMA user_version").fetchone()[0] == 2
+    columns = [r[1] for r in user.db.execute("PRAGMA table_info(summaries)")]
+    assert columns[-1] == "subject_text"
+    assert user.subject_texts("INBOX", uids) == {}  # rows made before the column: NULL
+    old = user.summaries("INBOX", uids)  # their blobs are read as they were
+    assert old == {u: summarize(Message(message(n))) for n, u in enumerate(uids)}
+    texts = user.db.execute("SELECT subject_text FROM summaries").fetchall()
+    assert texts == [(None,)] * 3
+    new = user.deliver("INBOX", message(7))
+    assert user.subject_texts("INBOX", [*uids, new]) == {new: "\x00msg 7"}
+    store.close()
 
 
 def test_newer_index_is_refused_not_rebuilt(tmp_path: Path, clock: Clock) -> None:
@@ -84,7 +128,7 @@ def test_newer_index_is_refused_not_rebuilt(tmp_path: Path, clock: Clock) -> Non
     with pytest.raises(
         StoreError,
         match="index schema version 7 is newer than this store's "
-        r"\(1\)",
+        r"\(2\)",
     ) as info:
         UserStore.open(str(tmp_path), clock=clock, host="h")
     assert info.value.code == CANNOT

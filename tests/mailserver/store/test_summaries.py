@@ -69,6 +69,7 @@ def test_missing_ones_are_computed_and_stored(root: str, clock: Clock) -> None:
     assert user.summaries("INBOX", uids[1:]) == {uids[1]: expected(1), uids[2]: expected(2)}
     assert blob_of(user, uids[1]) == expected(1).to_bytes()
     assert blob_of(user, uids[0]) is None  # not asked, not computed
+    assert user.subject_texts("INBOX", uids) == {uids[1]: "\x00msg 1", uids[2]: "\x00msg 2"}
     assert user.summary("INBOX", uids[2]) == store_summary(message(2))
     store.close()
 
@@ -170,3 +171,51 @@ def test_summary_is_computed_once_then_read_from_the_index(root: str, clock: Clo
     assert [user.summary("INBOX", uid) for _ in range(2)] == [store_summary(message(1))] * 2
     assert calls == [message(1)]
     store.close()
+
+
+def test_subject_texts_of_the_uids_asked(summarizing: UserStore) -> None:
+    uids = [summarizing.deliver("INBOX", message(n)) for n in range(5)]
+    got = summarizing.subject_texts("INBOX", [uids[3], uids[1], 999, uids[1]])
+    assert got == {uids[1]: "\x00msg 1", uids[3]: "\x00msg 3"}  # not 2, between them
+    assert summarizing.subject_texts("INBOX", [uids[0]]) == {uids[0]: "\x00msg 0"}
+    assert summarizing.subject_texts("INBOX", uids[4:] + uids[:1]) == {
+        uids[0]: "\x00msg 0",
+        uids[4]: "\x00msg 4",
+    }
+    assert summarizing.subject_texts("INBOX", []) == {}
+    assert summarizing.subject_texts("Archive", uids) == {}
+
+
+def test_subject_texts_of_an_unknown_mailbox(summarizing: UserStore) -> None:
+    for uids in ([1], []):
+        with pytest.raises(StoreError, match="no mailbox 'Nope'") as info:
+            summarizing.subject_texts("Nope", uids)
+        assert info.value.code == NONEXISTENT
+
+
+def test_subject_texts_leave_out_what_is_not_text(summarizing: UserStore) -> None:
+    a, b, c, d = (summarizing.deliver("INBOX", message(n)) for n in range(4))
+    summarizing.db.execute("UPDATE summaries SET subject_text = NULL WHERE uid = ?", (a,))
+    summarizing.db.execute("UPDATE summaries SET subject_text = x'00ff' WHERE uid = ?", (b,))
+    summarizing.db.execute("DELETE FROM summaries WHERE uid = ?", (c,))
+    assert summarizing.subject_texts("INBOX", [a, b, c, d]) == {d: "\x00msg 3"}
+    assert summarizing.subject_texts("INBOX", [c]) == {}  # nothing is computed
+    assert blob_of(summarizing, c) is None
+
+
+def test_subject_texts_in_one_query(summarizing: UserStore) -> None:
+    uids = [summarizing.deliver("INBOX", message(n)) for n in range(ops._IN_CHUNK + 3)]
+    queries: list[str] = []
+    summarizing.db.set_trace_callback(queries.append)
+    got = summarizing.subject_texts("INBOX", uids)
+    summarizing.db.set_trace_callback(None)
+    assert got == {u: f"\x00msg {n}" for n, u in enumerate(uids)}
+    assert len([q for q in queries if "subject_text" in q]) == 1
+
+
+def test_no_subject_text_without_a_summarizer_that_gives_one(root: str, clock: Clock) -> None:
+    plain = Store(root, clock=clock, host="h", summarize=lambda data: {"blob": b"x"})
+    user = plain.user(ADDRESS)
+    uid = user.deliver("INBOX", message(1))
+    assert user.subject_texts("INBOX", [uid]) == {}
+    plain.close()
