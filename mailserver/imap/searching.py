@@ -2,7 +2,9 @@
 
 The tree (search.py) is compiled once per search into nested closures, each with a cost:
 index data (flags, size, numbers, internal date, modseq) costs nothing, the sent date needs
-the store's cached Summary, header and text keys need the raw message. An AND tries its keys
+the store's cached Summary and SUBJECT (HEADER Subject) the store's cached subject text
+(textsearch.index_text; the message is read where there is none), other header keys and
+text keys need the raw message. An AND tries its keys
 cheapest first and an OR its cheaper side first, so a message is read only when the cheap
 keys did not already decide; what one message needs is loaded at most once per search, and
 forgotten when the next message is looked at (memory stays that of one message).
@@ -42,6 +44,7 @@ from mailserver.imap.search import (
 )
 from mailserver.imap.seqset import Ranges
 from mailserver.message import Message, Summary
+from mailserver.message.textsearch import index_matches
 from mailserver.store.records import MessageMeta
 
 __all__ = ["Candidate", "needs_message", "search"]
@@ -63,7 +66,8 @@ class Candidate:
 
 
 def needs_message(key: SearchKey) -> bool:
-    """Whether some message may have to be read: a header, BODY or TEXT key."""
+    """Whether some message may have to be read, whatever the store caches: a header key
+    other than SUBJECT, BODY or TEXT."""
     return _compile(key, 0, 0)[0] == _MESSAGE
 
 
@@ -72,19 +76,20 @@ def search(
     candidates: Sequence[Candidate],
     *,
     load_summary: Callable[[int], Summary | None],
+    load_subject: Callable[[int], str | None],
     load_message: Callable[[int], Message],
     max_seq: int,
     max_uid: int,
 ) -> list[Candidate]:
     """The candidates `key` matches, in their order. `load_summary(uid)` gives the cached
-    Summary (None when there is none: the message is read instead), `load_message(uid)` the
-    message; each is called at most once per message, and only when a key needs it. `max_seq`
-    and `max_uid` are what `*` stands for. Whatever they raise (a message file vanished) is
-    the caller's to answer."""
+    Summary and `load_subject(uid)` the cached subject text (None when there is none: the
+    message is read instead), `load_message(uid)` the message; each is called at most once
+    per message, and only when a key needs it. `max_seq` and `max_uid` are what `*` stands
+    for. Whatever they raise (a message file vanished) is the caller's to answer."""
     test = _compile(key, max_seq, max_uid)[1]
     out = []
     for candidate in candidates:
-        if test(_Target(candidate, load_summary, load_message)):
+        if test(_Target(candidate, load_summary, load_subject, load_message)):
             out.append(candidate)
     return out
 
@@ -92,19 +97,31 @@ def search(
 class _Target:
     """One candidate and what has been loaded of it."""
 
-    __slots__ = ("_load_message", "_load_summary", "_message", "_summary", "candidate", "meta")
+    __slots__ = (
+        "_load_message",
+        "_load_subject",
+        "_load_summary",
+        "_message",
+        "_subject",
+        "_summary",
+        "candidate",
+        "meta",
+    )
 
     def __init__(
         self,
         candidate: Candidate,
         load_summary: Callable[[int], Summary | None],
+        load_subject: Callable[[int], str | None],
         load_message: Callable[[int], Message],
     ) -> None:
         self.candidate = candidate
         self.meta = candidate.meta
         self._load_summary = load_summary
+        self._load_subject = load_subject
         self._load_message = load_message
         self._summary: Summary | bool | None = False  # False: not loaded yet
+        self._subject: str | bool | None = False
         self._message: Message | None = None
 
     def message(self) -> Message:
@@ -123,6 +140,15 @@ class _Target:
             return _EPOCH + (summary.sent + summary.sent_offset) // _DAY
         sent = self.message().date()
         return None if sent is None else sent.toordinal()
+
+    def subject_matches(self, needle: str) -> bool:
+        """SUBJECT needle, from the cached subject text when there is one."""
+        if self._subject is False:
+            self._subject = self._load_subject(self.meta.uid)
+        subject = self._subject
+        if isinstance(subject, str):
+            return index_matches(subject, needle)
+        return self.message().header_matches(b"subject", needle)
 
 
 Test = Callable[[_Target], bool]
@@ -146,6 +172,8 @@ def _compile(key: SearchKey, max_seq: int, max_uid: int) -> tuple[int, Test]:
         return cost, lambda m: not inner(m)
     if isinstance(key, HeaderKey):
         name, needle = key.field.encode(), key.value
+        if name.lower() == b"subject":
+            return _SUMMARY, lambda m: m.subject_matches(needle)
         return _MESSAGE, lambda m: m.message().header_matches(name, needle)
     if isinstance(key, TextKey):
         needle = key.value

@@ -41,6 +41,7 @@ __all__ = [
 CHUNK = 64 * 1024  # a FETCH stream's chunks are about this big
 T = TypeVar("T")
 BATCH = 100  # messages whose summaries are read from the index at once
+SUBJECT_BATCH = 5000  # messages whose subject texts SEARCH reads at once
 EAGER = 256  # a metadata-only FETCH of at most this many messages is one Send
 
 Reply = tuple[list[Action], bytes | None]
@@ -261,11 +262,14 @@ def search(view: View, cmd: Search) -> Reply:
         for i, u in enumerate(view.uids)
         if u in metas  # not expunged (whether the client knows yet or not)
     ]
-    load_summary, load_message = _loaders(store, view.name, [c.meta.uid for c in candidates])
+    load_summary, load_subject, load_message = _loaders(
+        store, view.name, [c.meta.uid for c in candidates]
+    )
     found = searching.search(
         cmd.key,
         candidates,
         load_summary=load_summary,
+        load_subject=load_subject,
         load_message=load_message,
         max_seq=view.exists,
         max_uid=view.max_uid,
@@ -292,32 +296,36 @@ def search(view: View, cmd: Search) -> Reply:
 
 def _loaders(
     store: UserStore, mailbox: str, uids: list[int]
-) -> tuple[Callable[[int], Summary | None], Callable[[int], Message]]:
-    """SEARCH's loaders. Summaries, and where message files are, are read BATCH at a time from
-    the one asked for on (searching.py asks in candidate order), the previous batch dropped:
-    one index query per BATCH messages instead of one (or four) per message, memory bounded."""
+) -> tuple[Callable[[int], Summary | None], Callable[[int], str | None], Callable[[int], Message]]:
+    """SEARCH's loaders. Summaries, subject texts and where message files are, are read a
+    batch at a time from the one asked for on (searching.py asks in candidate order), the
+    previous batch dropped: one index query per batch instead of one (or four) per message,
+    memory bounded. Subject texts are small: SUBJECT_BATCH of them at once."""
 
-    def batched(read: Callable[[list[int]], Mapping[int, T]]) -> Callable[[int], T | None]:
+    def batched(
+        read: Callable[[list[int]], Mapping[int, T]], size: int
+    ) -> Callable[[int], T | None]:
         held: dict[int, T | None] = {}
 
         def get(uid: int) -> T | None:
             if uid not in held:
                 held.clear()
                 at = bisect_left(uids, uid)
-                wanted = uids[at : at + BATCH]  # uid is one of the candidates
+                wanted = uids[at : at + size]  # uid is one of the candidates
                 found = read(wanted)
                 held.update((u, found.get(u)) for u in wanted)
             return held.get(uid)
 
         return get
 
-    load_summary = batched(lambda wanted: store.summaries(mailbox, wanted))
-    where = batched(lambda wanted: store.message_files(mailbox, wanted))
+    load_summary = batched(lambda wanted: store.summaries(mailbox, wanted), BATCH)
+    load_subject = batched(lambda wanted: store.subject_texts(mailbox, wanted), SUBJECT_BATCH)
+    where = batched(lambda wanted: store.message_files(mailbox, wanted), BATCH)
 
     def load_message(uid: int) -> Message:
         return Message(store.read_file(mailbox, uid, where(uid)))
 
-    return load_summary, load_message
+    return load_summary, load_subject, load_message
 
 
 # -- COPY, MOVE, EXPUNGE, CLOSE --------------------------------------------------------------

@@ -3,6 +3,7 @@ at most once and none for keys the index answers, and random trees that never ra
 
 from __future__ import annotations
 
+import base64
 from collections import Counter
 from datetime import UTC, date, datetime
 
@@ -28,10 +29,18 @@ from mailserver.imap.search import (
 from mailserver.imap.searching import Candidate, needs_message, search
 from mailserver.imap.seqset import SeqSet
 from mailserver.imap.syntax import Reader
-from mailserver.message import Message, Summary, summarize
+from mailserver.message import Message, Summary, store_summary, summarize
+from mailserver.message.textsearch import header_texts
 from mailserver.store import StoreError
 from mailserver.store.errors import NONEXISTENT
 from mailserver.store.records import MessageMeta
+
+
+def subject_text(raw: bytes) -> str | None:
+    """What the store keeps of a message for SEARCH SUBJECT."""
+    value = store_summary(raw)["subject_text"]
+    assert value is None or isinstance(value, str)
+    return value
 
 
 def key(program: str) -> SearchKey:
@@ -63,17 +72,23 @@ def mail(subject: str = "lunch", date_: str | None = "Sun, 29 Nov 2026 10:00:00 
 
 
 class Loader:
-    """Messages by UID, counting every load."""
+    """Messages by UID, counting every load; `cached`: the store has their summaries and
+    subject texts (as store_summary made them)."""
 
     def __init__(self, raws: dict[int, bytes], *, cached: bool = True) -> None:
         self.raws = raws
         self.cached = cached
         self.summaries: Counter[int] = Counter()
+        self.subjects: Counter[int] = Counter()
         self.messages: Counter[int] = Counter()
 
     def summary(self, uid: int) -> Summary | None:
         self.summaries[uid] += 1
         return summarize(Message(self.raws[uid])) if self.cached else None
+
+    def subject(self, uid: int) -> str | None:
+        self.subjects[uid] += 1
+        return subject_text(self.raws[uid]) if self.cached else None
 
     def message(self, uid: int) -> Message:
         self.messages[uid] += 1
@@ -98,6 +113,7 @@ def run(
         key(program) if isinstance(program, str) else program,
         candidates,
         load_summary=loader.summary,
+        load_subject=loader.subject,
         load_message=loader.message,
         max_seq=len(metas) if max_seq is None else max_seq,
         max_uid=max((m.uid for m in metas), default=0) if max_uid is None else max_uid,
@@ -293,6 +309,115 @@ def test_header_and_text_keys(program: str | SearchKey, seqs: list[int]) -> None
     assert run(program, TEXT_METAS, TEXTS) == seqs
 
 
+SUBJECTS = {
+    1: b"Subject: =?UTF-8?B?Q3LDqnBlcyDDoCBtaWRp?=\r\n\r\nbody\r\n",  # Crêpes à midi
+    2: b"Subject: lunch\r\nX-A: b\r\nsubject: Dinner\r\n\r\nbody\r\n",
+    3: b"Subject:\r\n\r\nbody\r\n",
+    4: b"From: a@b\r\n\r\nbody\r\n",
+    5: b"SUBJECT: LUNCH time\r\n\r\nbody\r\n",
+    6: b"Subject: nul =?utf-8?q?=00?= here\r\n\r\nbody\r\n",  # no subject text: read
+}
+SUBJECT_METAS = [meta(n) for n in SUBJECTS]
+
+
+@pytest.mark.parametrize("cached", [True, False])
+@pytest.mark.parametrize(
+    ("program", "seqs"),
+    [
+        ("SUBJECT lunch", [2, 5]),
+        ("HEADER Subject LUNCH", [2, 5]),
+        (HeaderKey("Subject", "lunch"), [2, 5]),
+        ("HEADER subject dinner", [2]),
+        (HeaderKey("subject", "CRÊPES À"), [1]),
+        ("SUBJECT crepes", []),
+        ('SUBJECT ""', [1, 2, 3, 5, 6]),  # every message with a Subject field, empty or not
+        ('NOT SUBJECT ""', [4]),
+        ("SUBJECT nchdi", []),  # no match across two fields
+        (HeaderKey("subject", "lunch\x00dinner"), []),
+        (HeaderKey("subject", "\x00lunch"), []),
+        (HeaderKey("subject", "nul \x00"), [6]),
+        ("SUBJECT nul", [6]),
+        ("NOT SUBJECT lunch", [1, 3, 4, 6]),
+        ("OR SUBJECT midi SUBJECT time", [1, 5]),
+        ("SUBJECT lunch SUBJECT dinner", [2]),
+    ],
+)
+def test_subject_from_the_index_as_from_the_message(
+    program: str | SearchKey, seqs: list[int], cached: bool
+) -> None:
+    loader = Loader(SUBJECTS, cached=cached)
+    assert run(program, SUBJECT_METAS, loader=loader) == seqs
+    assert loader.subjects == Counter(list(SUBJECTS))
+    assert loader.messages == Counter([6] if cached else list(SUBJECTS))
+    assert not loader.summaries
+
+
+@pytest.mark.parametrize(
+    ("program", "subjects", "messages"),
+    [
+        ("SUBJECT lunch SEEN", [1, 3], []),
+        ("SEEN SUBJECT lunch BODY crepes", [1, 3], [1, 3]),
+        ("BODY crepes SUBJECT nothing", [1, 2, 3, 4], []),
+        ("OR BODY crepes SUBJECT lunch", [1, 2, 3, 4], []),
+        ("OR BODY crepes SUBJECT nothing", [1, 2, 3, 4], [1, 2, 3, 4]),
+        ("NOT FROM alice SUBJECT x", [1, 2, 3, 4], []),
+        ("SENTON 1-Jan-2000 SUBJECT lunch", [], []),
+        ("SUBJECT lunch SENTON 29-Nov-2026 LARGER 25", [3, 4], []),
+    ],
+)
+def test_subject_costs_what_a_summary_costs(
+    program: str, subjects: list[int], messages: list[int]
+) -> None:
+    loader = Loader({m.uid: mail() for m in LOADS})
+    run(program, LOADS, loader=loader)
+    assert loader.subjects == Counter(subjects)
+    assert loader.messages == Counter(messages)
+
+
+SUBJECT_CHARS = "aAbBsSßẞΣ\u03c3\u03c2İ\u0131ié \x00"  # sigmas, dotless i: not 1:1 in case
+
+
+def subject_field(text: str, encoded: bool) -> bytes:
+    if encoded:
+        return b"Subject: =?UTF-8?B?" + base64.b64encode(text.encode()) + b"?=\r\n"
+    return b"Subject: " + text.encode() + b"\r\n"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    fields=st.lists(
+        st.lists(st.tuples(st.text(SUBJECT_CHARS, max_size=5), st.booleans()), max_size=3),
+        min_size=1,
+        max_size=4,
+    ),
+    needles=st.lists(st.text(SUBJECT_CHARS, max_size=3), min_size=1, max_size=3),
+    data=st.data(),
+)
+def test_subject_from_the_index_is_header_matches(
+    fields: list[list[tuple[str, bool]]], needles: list[str], data: st.DataObject
+) -> None:
+    raws = {
+        n: b"".join(subject_field(t, e) for t, e in message) + b"\r\nbody\r\n"
+        for n, message in enumerate(fields, 1)
+    }
+    texts = ["".join(header_texts(Message(raw).header, b"subject")) for raw in raws.values()]
+    joined = data.draw(st.sampled_from(texts))
+    start = data.draw(st.integers(0, len(joined)))
+    needles.append(joined[start : data.draw(st.integers(start, len(joined)))])
+    metas = [meta(n) for n in raws]
+    for needle in needles:
+        tree = HeaderKey(
+            "subject", data.draw(st.sampled_from([str, str.upper, str.swapcase]))(needle)
+        )
+        loader = Loader(raws)
+        found = run(tree, metas, loader=loader)
+        assert found == [
+            n for n, raw in raws.items() if Message(raw).header_matches(b"subject", tree.value)
+        ]
+        kept = [n for n, raw in raws.items() if subject_text(raw) is not None]
+        assert not set(loader.messages) & set(kept)  # the index answered for those
+
+
 SENT = {
     1: mail(date_="Sun, 29 Nov 2026 23:30:00 -0500"),  # 30 Nov 04:30 UTC: still the 29th
     2: mail(date_="Mon, 30 Nov 2026 00:30:00 +0200"),  # 29 Nov 22:30 UTC: the 30th as written
@@ -342,22 +467,22 @@ LOADS = [
     [
         ("SEEN", [], []),
         ("OR (NOT LARGER 5) (UID 2:3 ON 29-Nov-2026 MODSEQ 1)", [], []),
-        ("SUBJECT lunch SEEN", [1, 3], []),
-        ("SEEN SUBJECT lunch", [1, 3], []),
-        ("OR SUBJECT lunch SEEN", [2, 4], []),
-        ("OR SEEN SUBJECT lunch", [2, 4], []),
-        ("OR (SUBJECT lunch LARGER 25) SEEN", [4], []),
-        ("OR SUBJECT lunch SEEN LARGER 25", [4], []),
-        ("NOT SUBJECT lunch SEEN", [1, 3], []),
-        ("OR (SUBJECT x) (NOT (SENTON 1-Jan-2000 LARGER 25))", [], [3, 4]),
-        ("NOT (OR SUBJECT x UNSEEN)", [1, 3], []),
-        ("SUBJECT lunch BODY crepes FROM alice TEXT noon", [1, 2, 3, 4], []),
-        ("OR BODY nothing SUBJECT lunch", [1, 2, 3, 4], []),
-        ("SENTON 29-Nov-2026 SUBJECT lunch UNSEEN", [2, 4], [2, 4]),
-        ("SUBJECT lunch SENTON 29-Nov-2026 LARGER 25", [3, 4], [3, 4]),
-        ("NOT SENTON 29-Nov-2026 SUBJECT lunch", [], [1, 2, 3, 4]),
+        ("FROM alice SEEN", [1, 3], []),
+        ("SEEN FROM alice", [1, 3], []),
+        ("OR FROM alice SEEN", [2, 4], []),
+        ("OR SEEN FROM alice", [2, 4], []),
+        ("OR (FROM alice LARGER 25) SEEN", [4], []),
+        ("OR FROM alice SEEN LARGER 25", [4], []),
+        ("NOT FROM alice SEEN", [1, 3], []),
+        ("OR (FROM x) (NOT (SENTON 1-Jan-2000 LARGER 25))", [], [3, 4]),
+        ("NOT (OR FROM x UNSEEN)", [1, 3], []),
+        ("FROM alice BODY crepes FROM alice TEXT noon", [1, 2, 3, 4], []),
+        ("OR BODY nothing FROM alice", [1, 2, 3, 4], []),
+        ("SENTON 29-Nov-2026 FROM alice UNSEEN", [2, 4], [2, 4]),
+        ("FROM alice SENTON 29-Nov-2026 LARGER 25", [3, 4], [3, 4]),
+        ("NOT SENTON 29-Nov-2026 FROM alice", [], [1, 2, 3, 4]),
         ("SENTON 1-Jan-2000", [], [1, 2, 3, 4]),
-        ("OR SENTON 1-Jan-2000 SUBJECT lunch", [1, 2, 3, 4], [1, 2, 3, 4]),
+        ("OR SENTON 1-Jan-2000 FROM alice", [1, 2, 3, 4], [1, 2, 3, 4]),
     ],
 )
 def test_cheap_keys_first_and_each_message_loaded_at_most_once(
@@ -367,11 +492,12 @@ def test_cheap_keys_first_and_each_message_loaded_at_most_once(
     run(program, LOADS, loader=loader)
     assert loader.messages == Counter(messages)
     assert loader.summaries == Counter(summaries)
+    assert not loader.subjects
 
 
 def test_without_a_summary_the_message_is_read_once_for_the_date_and_the_rest() -> None:
     loader = Loader({m.uid: mail() for m in LOADS}, cached=False)
-    assert run("SENTON 29-Nov-2026 SUBJECT lunch BODY crepes", LOADS, loader=loader) == [1, 2, 3, 4]
+    assert run("SENTON 29-Nov-2026 FROM alice BODY crepes", LOADS, loader=loader) == [1, 2, 3, 4]
     assert loader.messages == Counter([1, 2, 3, 4])
     assert loader.summaries == Counter([1, 2, 3, 4])
 
@@ -382,7 +508,10 @@ def test_without_a_summary_the_message_is_read_once_for_the_date_and_the_rest() 
         ("ALL", False),
         ("SEEN LARGER 3 UID 1:* 1:* ON 1-Jan-2026 MODSEQ 4", False),
         ("SENTON 1-Jan-2026", False),
-        ("SUBJECT x", True),
+        ("SUBJECT x", False),
+        ("HEADER SUBJECT x", False),
+        ("OR SEEN HEADER subject x", False),
+        ("HEADER subjects x", True),
         ("NOT BODY x", True),
         ("OR SEEN TEXT x", True),
         ("OR TEXT x SEEN", True),
@@ -532,6 +661,7 @@ def test_what_a_loader_raises_is_the_callers() -> None:
             key("UNSEEN BODY x"),
             candidates,
             load_summary=lambda uid: None,
+            load_subject=lambda uid: None,
             load_message=vanished,
             max_seq=2,
             max_uid=10,

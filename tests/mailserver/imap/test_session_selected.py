@@ -11,8 +11,16 @@ import pytest
 
 from mailserver.imap import selected
 from mailserver.imap.session import Notify, Send, State, Stream
+from mailserver.message.summary import store_summary
 from mailserver.store import Store, StoreError
-from tests.mailserver.imap.session_kit import BOB, Client, deliver, message, store_fixture
+from tests.mailserver.imap.session_kit import (
+    BOB,
+    Client,
+    Clock,
+    deliver,
+    message,
+    store_fixture,
+)
 
 SIZE = len(message(1))
 SELECT_3 = (
@@ -615,6 +623,77 @@ def test_search_reads_a_message_file_another_program_moved(client: Client, store
     new, name = os.path.split(where)
     os.rename(where, os.path.join(os.path.dirname(new), "cur", name + ":2,S"))
     assert client(b"s SEARCH BODY 2") == b"* SEARCH 2\r\ns OK SEARCH completed\r\n"
+
+
+def test_search_subject_reads_subject_texts_in_batches_and_no_file(
+    client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(selected, "SUBJECT_BATCH", 2)
+    user = store.user(BOB)
+    asked: list[list[int]] = []
+    real = user.subject_texts
+
+    def counting(mailbox: str, uids: list[int]) -> object:
+        asked.append(list(uids))
+        return real(mailbox, uids)
+
+    def no_file(*args: object) -> bytes:
+        raise AssertionError("a message file was read")
+
+    monkeypatch.setattr(user, "subject_texts", counting)
+    monkeypatch.setattr(user, "read_file", no_file)
+    monkeypatch.setattr(user, "read_message", no_file)
+    assert client(b'a UID SEARCH HEADER SUBJECT "MSG 2"') == (
+        b"* SEARCH 2\r\na OK SEARCH completed\r\n"
+    )
+    assert asked == [[1, 2], [3]]
+    asked.clear()
+    assert client(b"b SEARCH 3 SUBJECT msg") == b"* SEARCH 3\r\nb OK SEARCH completed\r\n"
+    assert asked == [[3]]
+    asked.clear()
+    assert client(b'c SEARCH NOT SUBJECT ""') == b"* SEARCH\r\nc OK SEARCH completed\r\n"
+    assert asked == [[1, 2], [3]]
+
+
+def test_search_subject_reads_the_messages_without_a_subject_text(
+    client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
+):
+    user = store.user(BOB)
+    user.db.execute("UPDATE summaries SET subject_text = NULL WHERE uid = 2")
+    user.db.execute("DELETE FROM summaries WHERE uid = 3")
+    read: list[int] = []
+    real = user.read_file
+
+    def counting(mailbox: str, uid: int, where: object) -> bytes:
+        read.append(uid)
+        return real(mailbox, uid, where)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(user, "read_file", counting)
+    assert client(b"a SEARCH SUBJECT msg") == b"* SEARCH 1 2 3\r\na OK SEARCH completed\r\n"
+    assert read == [2, 3]
+    assert client(b'b SEARCH SUBJECT "MSG 2"') == b"* SEARCH 2\r\nb OK SEARCH completed\r\n"
+    assert client(b'c SEARCH SUBJECT "msg 3"') == b"* SEARCH 3\r\nc OK SEARCH completed\r\n"
+    assert client(b'd SEARCH SUBJECT "msg 1"') == b"* SEARCH 1\r\nd OK SEARCH completed\r\n"
+    assert read == [2, 3] * 4
+
+
+def test_search_subject_on_an_index_of_version_1(store: Store):
+    for n in (1, 2):
+        deliver(store, n)
+    user = store.user(BOB)
+    user.db.execute("ALTER TABLE summaries DROP COLUMN subject_text")
+    user.db.execute("PRAGMA user_version = 1")
+    store.close()  # a version-1 index, as the server before left it
+    again = Store(store.root, summarize=store_summary, clock=Clock(), host="mx.test")
+    try:
+        deliver(again, 3)
+        c = Client(again)
+        c.select()
+        assert c(b'a SEARCH SUBJECT "msg 2"') == b"* SEARCH 2\r\na OK SEARCH completed\r\n"
+        assert c(b"b SEARCH SUBJECT msg") == b"* SEARCH 1 2 3\r\nb OK SEARCH completed\r\n"
+        assert again.user(BOB).subject_texts("INBOX", [1, 2, 3]) == {3: "\x00msg 3"}
+    finally:
+        again.close()
 
 
 def test_uids_and_sequence_numbers_apart(store: Store):
