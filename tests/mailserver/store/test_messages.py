@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -46,6 +47,18 @@ def test_deliver_writes_crlf_file_in_new(user: UserStore) -> None:
     assert user.fetch("INBOX") == [
         MessageMeta(uid=1, size=24, internaldate=int(T0), flags=(), modseq=2)
     ]
+
+
+def test_index_data_are_ordinary_frozen_values(user: UserStore) -> None:
+    uid = user.deliver("INBOX", message(), ["\\Seen", "Work"], internaldate=1_000_000_000)
+    (meta,) = user.fetch("INBOX")
+    made = MessageMeta(
+        uid=uid, size=len(message()), internaldate=1_000_000_000, flags=("\\Seen", "Work"), modseq=2
+    )
+    assert meta == made and hash(meta) == hash(made) and repr(meta) == repr(made)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        meta.uid = 7  # type: ignore[misc]
+    assert meta.uid == uid
 
 
 def test_append_with_flags_and_date_goes_to_cur(user: UserStore) -> None:
