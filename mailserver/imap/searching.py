@@ -44,7 +44,7 @@ from mailserver.imap.search import (
 )
 from mailserver.imap.seqset import Ranges
 from mailserver.message import Message, Summary
-from mailserver.message.textsearch import index_matches
+from mailserver.message.textsearch import index_matcher
 from mailserver.store.records import MessageMeta
 
 __all__ = ["Candidate", "needs_message", "search"]
@@ -88,14 +88,17 @@ def search(
     for. Whatever they raise (a message file vanished) is the caller's to answer."""
     test = _compile(key, max_seq, max_uid)[1]
     out = []
+    target = _Target(load_summary, load_subject, load_message)
+    look_at = target.look_at
     for candidate in candidates:
-        if test(_Target(candidate, load_summary, load_subject, load_message)):
+        look_at(candidate)
+        if test(target):
             out.append(candidate)
     return out
 
 
 class _Target:
-    """One candidate and what has been loaded of it."""
+    """The candidate being looked at and what has been loaded of it (forgotten for the next)."""
 
     __slots__ = (
         "_load_message",
@@ -110,16 +113,17 @@ class _Target:
 
     def __init__(
         self,
-        candidate: Candidate,
         load_summary: Callable[[int], Summary | None],
         load_subject: Callable[[int], str | None],
         load_message: Callable[[int], Message],
     ) -> None:
-        self.candidate = candidate
-        self.meta = candidate.meta
         self._load_summary = load_summary
         self._load_subject = load_subject
         self._load_message = load_message
+
+    def look_at(self, candidate: Candidate) -> None:
+        self.candidate = candidate
+        self.meta = candidate.meta
         self._summary: Summary | bool | None = False  # False: not loaded yet
         self._subject: str | bool | None = False
         self._message: Message | None = None
@@ -141,13 +145,14 @@ class _Target:
         sent = self.message().date()
         return None if sent is None else sent.toordinal()
 
-    def subject_matches(self, needle: str) -> bool:
-        """SUBJECT needle, from the cached subject text when there is one."""
-        if self._subject is False:
-            self._subject = self._load_subject(self.meta.uid)
+    def subject_matches(self, matches: Callable[[str], bool], needle: str) -> bool:
+        """SUBJECT needle: `matches` (its index_matcher) on the cached subject text, else
+        the message's Subject fields."""
         subject = self._subject
+        if subject is False:
+            subject = self._subject = self._load_subject(self.meta.uid)
         if isinstance(subject, str):
-            return index_matches(subject, needle)
+            return matches(subject)
         return self.message().header_matches(b"subject", needle)
 
 
@@ -173,7 +178,8 @@ def _compile(key: SearchKey, max_seq: int, max_uid: int) -> tuple[int, Test]:
     if isinstance(key, HeaderKey):
         name, needle = key.field.encode(), key.value
         if name.lower() == b"subject":
-            return _SUMMARY, lambda m: m.subject_matches(needle)
+            matches = index_matcher(needle)
+            return _SUMMARY, lambda m: m.subject_matches(matches, needle)
         return _MESSAGE, lambda m: m.message().header_matches(name, needle)
     if isinstance(key, TextKey):
         needle = key.value

@@ -257,9 +257,10 @@ def search(view: View, cmd: Search) -> Reply:
     """SEARCH / UID SEARCH, as `* SEARCH` or, with RETURN, `* ESEARCH` (RFC 4731)."""
     store = view.store
     metas = {m.uid: m for m in store.fetch(view.name)}
+    recent = view.recent
     candidates = [
-        searching.Candidate(seq=i + 1, meta=metas[u], recent=u in view.recent)
-        for i, u in enumerate(view.uids)
+        searching.Candidate(i, metas[u], u in recent)  # positional: 100,000 of them, faster
+        for i, u in enumerate(view.uids, 1)
         if u in metas  # not expunged (whether the client knows yet or not)
     ]
     load_summary, load_subject, load_message = _loaders(

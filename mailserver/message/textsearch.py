@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import binascii
 import codecs
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from mailserver.message.address import format_address, parse_addresses
 from mailserver.message.charsets import text_codec
@@ -70,13 +70,28 @@ def index_text(texts: list[str]) -> str | None:
 
 
 def index_matches(stored: str, needle: str) -> bool:
-    """`header_matches` on the fields whose `index_text` is `stored`: no text in it holds a
-    NUL, so a needle without one matches the whole only within one field (str.casefold maps
-    each character alone), and a needle with one matches no field."""
+    """`header_matches` on the fields whose `index_text` is `stored`."""
+    return index_matcher(needle)(stored)
+
+
+def index_matcher(needle: str) -> Callable[[str], bool]:
+    """`index_matches` of one needle, folded once for many messages. No text in a stored
+    form holds a NUL, so a needle without one matches the whole only within one field
+    (str.casefold maps each character alone), and a needle with one matches no field."""
     folded = needle.casefold()
     if not folded:
-        return stored != ""
-    return _FIELD not in folded and folded in stored.casefold()
+        return _has_field
+    if _FIELD in folded:
+        return _no_field
+    return lambda stored: folded in stored.casefold()
+
+
+def _has_field(stored: str) -> bool:
+    return stored != ""
+
+
+def _no_field(stored: str) -> bool:
+    return False
 
 
 def contains(texts: Iterable[str], needle: str) -> bool:
