@@ -259,7 +259,7 @@ def search(view: View, cmd: Search) -> Reply:
     metas = {m.uid: m for m in store.fetch(view.name)}
     recent = view.recent
     candidates = [
-        searching.Candidate(i, metas[u], u in recent)  # positional: 100,000 of them, faster
+        searching.Candidate(i, metas[u], u in recent)
         for i, u in enumerate(view.uids, 1)
         if u in metas  # not expunged (whether the client knows yet or not)
     ]
@@ -313,8 +313,8 @@ def _loaders(
                 held.clear()
                 at = bisect_left(uids, uid)
                 wanted = uids[at : at + size]  # uid is one of the candidates
-                found = read(wanted)
-                held.update((u, found.get(u)) for u in wanted)
+                held.update(dict.fromkeys(wanted))
+                held.update(read(wanted))
             return held.get(uid)
 
         return get
