@@ -662,15 +662,22 @@ def test_search_subject_reads_the_messages_without_a_subject_text(
     user.db.execute("UPDATE summaries SET subject_text = NULL WHERE uid = 2")
     user.db.execute("DELETE FROM summaries WHERE uid = 3")
     read: list[int] = []
-    real = user.read_file
+    asked: list[list[int]] = []
+    real, texts = user.read_file, user.subject_texts
 
     def counting(mailbox: str, uid: int, where: object) -> bytes:
         read.append(uid)
         return real(mailbox, uid, where)  # type: ignore[arg-type]
 
+    def asking(mailbox: str, uids: list[int]) -> dict[int, str]:
+        asked.append(list(uids))
+        return texts(mailbox, uids)
+
     monkeypatch.setattr(user, "read_file", counting)
+    monkeypatch.setattr(user, "subject_texts", asking)
     assert client(b"a SEARCH SUBJECT msg") == b"* SEARCH 1 2 3\r\na OK SEARCH completed\r\n"
     assert read == [2, 3]
+    assert asked == [[1, 2, 3]]  # one query, those without a text too
     assert client(b'b SEARCH SUBJECT "MSG 2"') == b"* SEARCH 2\r\nb OK SEARCH completed\r\n"
     assert client(b'c SEARCH SUBJECT "msg 3"') == b"* SEARCH 3\r\nc OK SEARCH completed\r\n"
     assert client(b'd SEARCH SUBJECT "msg 1"') == b"* SEARCH 1\r\nd OK SEARCH completed\r\n"
