@@ -1,13 +1,14 @@
 """SEARCH's evaluation (RFC 3501 §6.4.4, RFC 7162 §3.1.5): which messages a key tree matches.
 
 The tree (search.py) is compiled once per search into nested closures, each with a cost:
-index data (flags, size, numbers, internal date, modseq) costs nothing, the sent date needs
-the store's cached Summary and SUBJECT (HEADER Subject) the store's cached subject text
+index data (flags, size, numbers, internal date, modseq) costs nothing (the caller reads it
+for every message at once, and only when `needs_meta`), the sent date needs the store's
+cached Summary and SUBJECT (HEADER Subject) the store's cached subject text
 (textsearch.index_text; the message is read where there is none), other header keys and
-text keys need the raw message. An AND tries its keys
-cheapest first and an OR its cheaper side first, so a message is read only when the cheap
-keys did not already decide; what one message needs is loaded at most once per search, and
-forgotten when the next message is looked at (memory stays that of one message).
+text keys need the raw message. An AND tries its keys cheapest first and an OR its cheaper
+side first, so a message is read only when the cheap keys did not already decide; what one
+message needs is loaded at most once per search, and forgotten when the next message is
+looked at (memory stays that of one message).
 
 Matching rules:
 - flags and keywords compare case-insensitively (as the store keeps keywords); \\Recent is
@@ -47,7 +48,7 @@ from mailserver.message import Message, Summary
 from mailserver.message.textsearch import index_matcher
 from mailserver.store.records import MessageMeta
 
-__all__ = ["Candidate", "needs_message", "search"]
+__all__ = ["Candidate", "needs_message", "needs_meta", "search"]
 
 _DAY = 86400
 _EPOCH = date(1970, 1, 1).toordinal()  # day ordinals of POSIX times: _EPOCH + t // _DAY
@@ -56,13 +57,30 @@ _META, _SUMMARY, _MESSAGE = 0, 1, 2
 
 
 class Candidate(NamedTuple):
-    """A message the search looks at: its sequence number, index data, and whether this
-    session holds its \\Recent. (A named tuple: a SEARCH makes one per message, and a tuple
-    is made at a third of a frozen dataclass's cost.)"""
+    """A message the search looks at: its sequence number, UID, and whether this session
+    holds its \\Recent. (A named tuple: a SEARCH makes one per message, and a tuple is made
+    at a third of a frozen dataclass's cost.)"""
 
     seq: int
-    meta: MessageMeta
+    uid: int
     recent: bool
+
+
+def needs_meta(key: SearchKey) -> bool:
+    """Whether a key reads index data (flags but \\Recent, size, internal date, modseq):
+    without one, the search needs no MessageMeta (sequence numbers, UIDs, \\Recent and the
+    cached Subject are the candidates' own or loaded apart)."""
+    if isinstance(key, And):
+        return any(needs_meta(k) for k in key.keys)
+    if isinstance(key, Or):
+        return needs_meta(key.left) or needs_meta(key.right)
+    if isinstance(key, Not):
+        return needs_meta(key.key)
+    if isinstance(key, FlagKey):
+        return key.flag.lower() != "\\recent"
+    if isinstance(key, DateKey):
+        return not key.sent
+    return isinstance(key, (SizeKey, ModSeqKey))
 
 
 def needs_message(key: SearchKey) -> bool:
@@ -75,20 +93,22 @@ def search(
     key: SearchKey,
     candidates: Sequence[Candidate],
     *,
+    load_meta: Callable[[int], MessageMeta],
     load_summary: Callable[[int], Summary | None],
     load_subject: Callable[[int], str | None],
     load_message: Callable[[int], Message],
     max_seq: int,
     max_uid: int,
 ) -> list[Candidate]:
-    """The candidates `key` matches, in their order. `load_summary(uid)` gives the cached
+    """The candidates `key` matches, in their order. `load_meta(uid)` gives the index data
+    (asked only when needs_meta(key), for candidates only), `load_summary(uid)` the cached
     Summary and `load_subject(uid)` the cached subject text (None when there is none: the
     message is read instead), `load_message(uid)` the message; each is called at most once
     per message, and only when a key needs it. `max_seq` and `max_uid` are what `*` stands
     for. Whatever they raise (a message file vanished) is the caller's to answer."""
     test = _compile(key, max_seq, max_uid)[1]
     out = []
-    target = _Target(load_summary, load_subject, load_message)
+    target = _Target(load_meta, load_summary, load_subject, load_message)
     look_at = target.look_at
     for candidate in candidates:
         look_at(candidate)
@@ -102,41 +122,47 @@ class _Target:
 
     __slots__ = (
         "_load_message",
+        "_load_meta",
         "_load_subject",
         "_load_summary",
         "_message",
         "_subject",
         "_summary",
         "candidate",
-        "meta",
+        "uid",
     )
 
     def __init__(
         self,
+        load_meta: Callable[[int], MessageMeta],
         load_summary: Callable[[int], Summary | None],
         load_subject: Callable[[int], str | None],
         load_message: Callable[[int], Message],
     ) -> None:
+        self._load_meta = load_meta
         self._load_summary = load_summary
         self._load_subject = load_subject
         self._load_message = load_message
 
     def look_at(self, candidate: Candidate) -> None:
         self.candidate = candidate
-        self.meta = candidate.meta
+        self.uid = candidate.uid
         self._summary: Summary | bool | None = False  # False: not loaded yet
         self._subject: str | bool | None = False
         self._message: Message | None = None
 
+    def meta(self) -> MessageMeta:
+        return self._load_meta(self.uid)
+
     def message(self) -> Message:
         if self._message is None:
-            self._message = self._load_message(self.meta.uid)
+            self._message = self._load_message(self.uid)
         return self._message
 
     def sent_day(self) -> int | None:
         """The Date: header's day as written, as a proleptic ordinal; None without one."""
         if self._summary is False:
-            self._summary = self._load_summary(self.meta.uid)
+            self._summary = self._load_summary(self.uid)
         summary = self._summary
         if isinstance(summary, Summary):
             if summary.sent is None:
@@ -150,7 +176,7 @@ class _Target:
         the message's Subject fields."""
         subject = self._subject
         if subject is False:
-            subject = self._subject = self._load_subject(self.meta.uid)
+            subject = self._subject = self._load_subject(self.uid)
         if isinstance(subject, str):
             return matches(subject)
         return self.message().header_matches(b"subject", needle)
@@ -210,7 +236,7 @@ def _date(key: DateKey) -> tuple[int, Test]:
             return d is not None and ok(d)
 
         return _SUMMARY, sent
-    return _META, lambda m: ok(_EPOCH + m.meta.internaldate // _DAY)
+    return _META, lambda m: ok(_EPOCH + m.meta().internaldate // _DAY)
 
 
 def _meta_test(key: SearchKey, max_seq: int, max_uid: int) -> Test:
@@ -222,7 +248,7 @@ def _meta_test(key: SearchKey, max_seq: int, max_uid: int) -> Test:
         folded: dict[tuple[str, ...], frozenset[str]] = {}  # most messages share a few
 
         def has(m: _Target) -> bool:
-            flags = m.meta.flags
+            flags = m.meta().flags
             found = folded.get(flags)
             if found is None:
                 found = folded[flags] = frozenset(f.lower() for f in flags)
@@ -232,8 +258,8 @@ def _meta_test(key: SearchKey, max_seq: int, max_uid: int) -> Test:
     if isinstance(key, SizeKey):
         size = key.size
         if key.larger:
-            return lambda m: m.meta.size > size
-        return lambda m: m.meta.size < size
+            return lambda m: m.meta().size > size
+        return lambda m: m.meta().size < size
     if isinstance(key, SeqKey):
         numbers = (
             Ranges(())
@@ -241,11 +267,11 @@ def _meta_test(key: SearchKey, max_seq: int, max_uid: int) -> Test:
             else key.seqset.resolve_uid(max_uid if key.uid else max_seq)
         )
         if key.uid:
-            return lambda m: m.meta.uid in numbers
+            return lambda m: m.uid in numbers
         return lambda m: m.candidate.seq in numbers
     if isinstance(key, ModSeqKey):
         modseq = key.modseq
-        return lambda m: m.meta.modseq >= modseq
+        return lambda m: m.meta().modseq >= modseq
     if isinstance(key, All):
         return lambda m: True
     raise TypeError(f"not a search key: {key!r}")

@@ -26,7 +26,7 @@ from mailserver.imap.search import (
     TextKey,
     parse_program,
 )
-from mailserver.imap.searching import Candidate, needs_message, search
+from mailserver.imap.searching import Candidate, needs_message, needs_meta, search
 from mailserver.imap.seqset import SeqSet
 from mailserver.imap.syntax import Reader
 from mailserver.message import Message, Summary, store_summary, summarize
@@ -78,9 +78,15 @@ class Loader:
     def __init__(self, raws: dict[int, bytes], *, cached: bool = True) -> None:
         self.raws = raws
         self.cached = cached
+        self.index: dict[int, MessageMeta] = {}  # run() fills it
+        self.metas: Counter[int] = Counter()
         self.summaries: Counter[int] = Counter()
         self.subjects: Counter[int] = Counter()
         self.messages: Counter[int] = Counter()
+
+    def meta(self, uid: int) -> MessageMeta:
+        self.metas[uid] += 1
+        return self.index[uid]
 
     def summary(self, uid: int) -> Summary | None:
         self.summaries[uid] += 1
@@ -106,12 +112,14 @@ def run(
     max_uid: int | None = None,
 ) -> list[int]:
     """The sequence numbers that match (message n has sequence number n)."""
-    candidates = [Candidate(n, m, m.uid in recent) for n, m in enumerate(metas, 1)]
+    candidates = [Candidate(n, m.uid, m.uid in recent) for n, m in enumerate(metas, 1)]
     if loader is None:
         loader = Loader(raws if raws is not None else {m.uid: mail() for m in metas})
+    loader.index = {m.uid: m for m in metas}
     found = search(
         key(program) if isinstance(program, str) else program,
         candidates,
+        load_meta=loader.meta,
         load_summary=loader.summary,
         load_subject=loader.subject,
         load_message=loader.message,
@@ -523,6 +531,39 @@ def test_needs_message(program: str, needed: bool) -> None:
     assert needs_message(key(program)) is needed
 
 
+@pytest.mark.parametrize(
+    ("program", "needed"),
+    [
+        ("ALL", False),
+        ("RECENT", False),
+        ("NOT OLD", False),
+        (FlagKey("\\RECENT", True), False),
+        ("1:3 UID 2:* (OR 1 UID 4)", False),
+        ("SUBJECT x", False),
+        ("SENTON 1-Jan-2026", False),
+        ("BODY x FROM y", False),
+        ("NEW", True),
+        ("SEEN", True),
+        ("KEYWORD $a", True),
+        ("LARGER 3", True),
+        ("SMALLER 3", True),
+        ("ON 1-Jan-2026", True),
+        ("SINCE 1-Jan-2026", True),
+        ("MODSEQ 4", True),
+        ("SUBJECT x SEEN", True),
+        ("OR SUBJECT x UNSEEN", True),
+        ("OR UNDELETED SUBJECT x", True),
+        ("NOT (SUBJECT x (LARGER 3))", True),
+    ],
+)
+def test_needs_meta(program: str | SearchKey, needed: bool) -> None:
+    tree = key(program) if isinstance(program, str) else program
+    assert needs_meta(tree) is needed
+    loader = Loader({m.uid: mail() for m in LOADS})
+    run(tree, LOADS, loader=loader)
+    assert bool(loader.metas) <= needed
+
+
 # -- anything -----------------------------------------------------------------------------------
 
 BROKEN = [
@@ -625,7 +666,9 @@ def test_random_trees_never_raise_and_keep_boolean_laws(
     found = run(tree, metas, recent=recent, loader=loader)
     assert all(n <= 1 for n in loader.messages.values())
     assert all(n <= 1 for n in loader.summaries.values())
+    assert all(n <= 1 for n in loader.subjects.values())
     assert bool(loader.messages) <= needs_message(tree) or not cached
+    assert bool(loader.metas) <= needs_meta(tree)
     everything = list(range(1, len(metas) + 1))
     rest = run(Not(tree), metas, raws, recent=recent)
     assert sorted(found + rest) == everything and not set(found) & set(rest)
@@ -655,11 +698,13 @@ def test_what_a_loader_raises_is_the_callers() -> None:
     def vanished(uid: int) -> Message:
         raise StoreError(f"the file of UID {uid} vanished", NONEXISTENT)
 
-    candidates = [Candidate(1, meta(9, flags=("\\Seen",)), False), Candidate(2, meta(10), False)]
+    metas = {9: meta(9, flags=("\\Seen",)), 10: meta(10)}
+    candidates = [Candidate(1, 9, False), Candidate(2, 10, False)]
     with pytest.raises(StoreError, match=r"^the file of UID 10 vanished$"):
         search(
             key("UNSEEN BODY x"),
             candidates,
+            load_meta=metas.__getitem__,
             load_summary=lambda uid: None,
             load_subject=lambda uid: None,
             load_message=vanished,

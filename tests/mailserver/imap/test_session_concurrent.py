@@ -69,6 +69,8 @@ def test_expunges_wait_for_a_command_that_allows_them(pair: tuple[Client, Client
         b"a3 NO [EXPUNGEISSUED] some of the messages were expunged\r\n"
     )
     assert a(b"a4 SEARCH ALL") == b"* SEARCH 1 3\r\na4 OK SEARCH completed\r\n"
+    assert a(b"a5 SEARCH OR SEEN UNSEEN") == b"* SEARCH 1 3\r\na5 OK SEARCH completed\r\n"
+    assert a(b"a5 SEARCH SUBJECT msg") == b"* SEARCH 1 3\r\na5 OK SEARCH completed\r\n"
     # a UID command may send it (RFC 3501 7.4.1); then the numbers shift
     assert a(b"a6 UID SEARCH ALL") == b"* SEARCH 1 3\r\n* 2 EXPUNGE\r\na6 OK SEARCH completed\r\n"
     assert a(b"a7 FETCH 2 UID") == b"* 2 FETCH (UID 3)\r\na7 OK FETCH completed\r\n"

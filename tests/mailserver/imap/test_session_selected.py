@@ -625,6 +625,43 @@ def test_search_reads_a_message_file_another_program_moved(client: Client, store
     assert client(b"s SEARCH BODY 2") == b"* SEARCH 2\r\ns OK SEARCH completed\r\n"
 
 
+@pytest.mark.parametrize(
+    ("frame", "answer", "metas"),
+    [
+        (b"s SEARCH UNSEEN", b"* SEARCH 1 3", True),
+        (b"s UID SEARCH MODSEQ 5", b"* SEARCH 2 (MODSEQ 5)", True),
+        (b"s SEARCH OR RECENT SUBJECT x", b"* SEARCH 1 2 3", False),
+        (b's SEARCH 2:* SUBJECT "msg 3"', b"* SEARCH 3", False),
+        (b"s UID SEARCH UID 2", b"* SEARCH 2", False),
+    ],
+)
+def test_search_reads_index_data_only_for_keys_that_need_it(
+    client: Client,
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    frame: bytes,
+    answer: bytes,
+    metas: bool,
+):
+    client(b"a STORE 2 +FLAGS.SILENT (\\Seen)")
+    user = store.user(BOB)
+    calls: list[str] = []
+    fetch, uids = user.fetch, user.uids
+
+    def fetching(mailbox: str, wanted: object = None) -> object:
+        calls.append("fetch")
+        return fetch(mailbox, wanted)  # type: ignore[arg-type]
+
+    def listing(mailbox: str) -> object:
+        calls.append("uids")
+        return uids(mailbox)
+
+    monkeypatch.setattr(user, "fetch", fetching)
+    monkeypatch.setattr(user, "uids", listing)
+    assert client(frame) == answer + b"\r\ns OK SEARCH completed\r\n"
+    assert calls == (["fetch"] if metas else ["uids"])
+
+
 def test_search_subject_reads_subject_texts_in_batches_and_no_file(
     client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
 ):
