@@ -101,11 +101,12 @@ def search(
     max_uid: int,
 ) -> list[Candidate]:
     """The candidates `key` matches, in their order. `load_meta(uid)` gives the index data
-    (asked only when needs_meta(key), for candidates only), `load_summary(uid)` the cached
-    Summary and `load_subject(uid)` the cached subject text (None when there is none: the
-    message is read instead), `load_message(uid)` the message; each is called at most once
-    per message, and only when a key needs it. `max_seq` and `max_uid` are what `*` stands
-    for. Whatever they raise (a message file vanished) is the caller's to answer."""
+    (a lookup: asked by every key that reads it, and only when needs_meta(key)),
+    `load_summary(uid)` the cached Summary and `load_subject(uid)` the cached subject text
+    (None when there is none: the message is read instead), `load_message(uid)` the
+    message; these three are called at most once per message, and only when a key needs
+    it. `max_seq` and `max_uid` are what `*` stands for. Whatever they raise (a message file
+    vanished) is the caller's to answer."""
     test = _compile(key, max_seq, max_uid)[1]
     out = []
     target = _Target(load_meta, load_summary, load_subject, load_message)
