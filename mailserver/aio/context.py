@@ -33,6 +33,11 @@ log = logging.getLogger("mailserver")
 MAX_FAILURE_KEYS = 100_000  # client addresses whose failed logins are remembered
 
 
+def _settled(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("settling deliveries failed: %s", future.exception())
+
+
 class Notifier:
     """Change notices per (user, mailbox): a writer calls `notify`, an IDLE session awaits
     `wait`. A notice is only a hint to look (the store is the truth), so a lost one costs at
@@ -106,6 +111,15 @@ class MailContext:
         """`fn(*args)` in the server's worker threads."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, functools.partial(fn, *args))
+
+    def settle_later(self, addresses: list[str]) -> None:
+        """Store.settle for these users in the worker threads, not awaited (after the 250).
+        One cancelled at shutdown leaves its work to Store.close; a failure is logged and
+        left to the next operation on that user's files, or to the next start."""
+        future = asyncio.get_running_loop().run_in_executor(
+            self._pool, self.store.settle, addresses
+        )
+        future.add_done_callback(_settled)
 
     async def login(self, address: str, password: bytes, peer: str, protocol: str) -> str | None:
         """The user's normalised address if the password is right, else None after the

@@ -6,7 +6,8 @@ the store with every user's index reconciled against the files (each reconcile t
 something is logged), then the listeners of `config.endpoints()`:
 
 - `smtp`: the MX (mailserver/aio/smtp.py), delivering into the store; `250` only once every
-  recipient's copy is durable (Store.deliver_batch), then the user's IMAP sessions are told;
+  recipient's copy is durable (Store.deliver_batch: one index commit), then the user's IMAP
+  sessions are told, and the files are put in place in the background (Store.settle);
 - `imap`/`imaps`, `pop3`/`pop3s`: the shells mailserver/aio/imap.py and pop3.py;
 - `submission`/`submissions`: not offered yet (issue 10, part 2 brings AUTH and the queue).
   Until then they answer as a server does that has the port but not the service: a `554 5.3.3`
@@ -71,6 +72,8 @@ class StoreDelivery:
         self.ctx.counters.deliveries += len(batch)
         for d in batch:
             self.ctx.notifier.notify(d.address, "INBOX")
+        # durable in the index already: the files go in place after the 250 (store/settle.py)
+        self.ctx.settle_later([d.address for d in batch])
 
 
 class _NotOffered(StreamHandler[bytes | LiteralRequest]):

@@ -12,6 +12,7 @@ from typing import Any
 
 from . import maildir, names
 from .errors import CORRUPTION, INUSE, LIMIT, NONEXISTENT, StoreError
+from .records import ReconcileReport
 
 #: A message's summary for the index: optional keys `blob` (bytes: the cached ENVELOPE and
 #: BODYSTRUCTURE as the mime helper encodes them), the SORT/THREAD columns `date` (int,
@@ -104,6 +105,10 @@ class UserBase:
         self._group = threading.Condition()  # group commit of deliveries (messages.py)
         self._queue: list[Any] = []
         self._committing = False
+        # deliveries this process committed as pending, their tmp/ file written whole:
+        # (mailbox_id, uid) -> the tmp path (settle.py)
+        self._unsettled: dict[tuple[int, int], str] = {}
+        self._settling = threading.Lock()  # one background settle per user at a time
         # SELECT's UID list, first unseen and keywords of recently selected mailboxes, kept
         # while the mailbox's (UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ) stay the same: every change
         # to its messages moves one of them (messages.py select)
@@ -119,11 +124,15 @@ class UserBase:
     # -- transactions ---------------------------------------------------------------------
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (BEGIN IMMEDIATE: the write lock is taken at once)."""
+    def _write(self, settle: bool = False) -> Iterator[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE: the write lock is taken at once). With
+        `settle`, pending deliveries are put in place first (settle.py): for operations that
+        rename, link or unlink message files, which must never meet a tmp/ path."""
         with self._lock, _index_errors():
             self.db.execute("BEGIN IMMEDIATE")
             try:
+                if settle:
+                    self._settle_pending(self.db)
                 yield self.db
                 self.db.execute("COMMIT")
             finally:
@@ -140,6 +149,12 @@ class UserBase:
             finally:
                 if self.db.in_transaction:
                     self.db.execute("COMMIT")
+
+    def _settle_pending(
+        self, db: sqlite3.Connection, report: ReconcileReport | None = None
+    ) -> None:
+        """Put every pending delivery in place (settle.py); here, for the type checker."""
+        raise NotImplementedError
 
     # -- paths ----------------------------------------------------------------------------
 

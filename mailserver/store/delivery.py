@@ -28,7 +28,9 @@ class _Placed:
     __slots__ = (
         "base",
         "bits",
+        "data",
         "data_size",
+        "deferred",
         "final",
         "internaldate",
         "keywords",
@@ -50,10 +52,14 @@ class _Placed:
         summary: tuple[object, ...] | None,
         tmp: str,
         final: str,
+        data: bytes | None = None,
     ) -> None:
         self.mailbox, self.base, self.path, self.data_size = mailbox, base, path, size
         self.internaldate, self.bits, self.keywords = internaldate, bits, keywords
         self.summary, self.tmp, self.final = summary, tmp, final
+        # deferred (settle.py): the content goes into the index with the row, the file stays
+        # in tmp/ until settled
+        self.data, self.deferred = data, data is not None
 
 
 def settle(placed: Sequence[_Placed]) -> None:
@@ -137,9 +143,11 @@ class DeliveryOps(UserBase):
         return placed
 
     def write_files(
-        self, items: Sequence[tuple[str, bytes, tuple[str, ...], float | None]]
+        self, items: Sequence[tuple[str, bytes, tuple[str, ...], float | None]], defer: bool = False
     ) -> list[_Placed]:
-        """Write each message to its folder's tmp/ (not yet fsynced: `settle` does that)."""
+        """Write each message to its folder's tmp/ (not yet fsynced: `settle` does that).
+        `defer`: the content is committed with the row instead, and the file settled later
+        (settle.py)."""
         prepared = []
         for mailbox, data, flag_names, internaldate in items:
             canonical = names.normalize(mailbox)
@@ -171,6 +179,7 @@ class DeliveryOps(UserBase):
                         self._summary_row(data),
                         tmp,
                         os.path.join(folder, rel),
+                        data if defer else None,
                     )
                 )
         except BaseException:
@@ -227,6 +236,7 @@ class DeliveryOps(UserBase):
 
     def _commit_now(self, placed: Sequence[_Placed]) -> list[int]:
         uids: list[int] = []
+        deferred: dict[tuple[int, int], str] = {}
         with self._write() as db:
             boxes: dict[str, tuple[MailboxRow, int]] = {}
             for p in placed:
@@ -235,6 +245,9 @@ class DeliveryOps(UserBase):
                     boxes[p.mailbox] = (box, self._bump(db, box))
                 box, modseq = boxes[p.mailbox]
                 uids.append(self._insert(db, box, p, modseq))
+                if p.deferred:
+                    deferred[box.id, uids[-1]] = p.tmp
+        self._unsettled.update(deferred)
         return uids
 
     def _insert(self, db: sqlite3.Connection, box: MailboxRow, p: _Placed, modseq: int) -> int:
@@ -250,7 +263,7 @@ class DeliveryOps(UserBase):
                 box.id,
                 uid,
                 p.base,
-                p.path,
+                "tmp/" + p.base if p.deferred else p.path,
                 p.data_size,
                 p.internaldate,
                 p.bits,
@@ -258,6 +271,8 @@ class DeliveryOps(UserBase):
                 modseq,
             ),
         )
+        if p.deferred:
+            db.execute("INSERT INTO pending VALUES (?, ?, ?, ?)", (box.id, uid, p.path, p.data))
         self._note_keywords(db, box, p.keywords)
         if p.summary is not None:
             db.execute(

@@ -85,7 +85,7 @@ class MailboxOps(UserBase):
         canonical = names.normalize(name)
         if canonical == names.INBOX:
             raise StoreError("INBOX cannot be deleted", CANNOT)
-        with self._write() as db:
+        with self._write(settle=True) as db:
             if not self._exists(db, canonical):
                 if self._has_children(db, canonical):
                     raise StoreError(f"{canonical!r} has inferior mailboxes", CANNOT)
@@ -119,7 +119,7 @@ class MailboxOps(UserBase):
             raise StoreError(f"mailbox {target!r} exists", ALREADYEXISTS)
         if names.is_inferior(target, source):
             raise StoreError(f"cannot rename {source!r} under itself", CANNOT)
-        with self._write() as db:
+        with self._write(settle=True) as db:
             box = self._row(db, source)
             if source == names.INBOX:
                 self._rename_inbox(db, box, target)

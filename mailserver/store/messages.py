@@ -315,7 +315,7 @@ class MessageOps(UserBase):
         if mode not in ("set", "add", "remove"):
             raise StoreError(f"unknown STORE mode {mode!r}", CANNOT)
         bits, keywords = fl.parse(flag_names)
-        with self._write() as db:
+        with self._write(settle=True) as db:
             box = self._row(db, mailbox)
             folder = self.folder_path(box.name)
             rows = self._rows(db, box, uids, _META + ", path")
@@ -389,7 +389,7 @@ class MessageOps(UserBase):
         return self._transfer(source, uids, target, move=True)
 
     def _transfer(self, source: str, uids: Iterable[int], target: str, move: bool) -> CopyResult:
-        with self._write() as db:
+        with self._write(settle=True) as db:
             src = self._row(db, source)
             dst = self._row(db, target)
             if src.id == dst.id and move:
@@ -490,7 +490,7 @@ class MessageOps(UserBase):
     def expunge(self, mailbox: str, uids: Iterable[int] | None = None) -> list[int]:
         """EXPUNGE (every \\Deleted message) or UID EXPUNGE (those of `uids` that are
         \\Deleted); the expunged UIDs, ascending."""
-        with self._write() as db:
+        with self._write(settle=True) as db:
             box = self._row(db, mailbox)
             rows = self._rows(db, box, uids, "uid, base, path, flags")
             return self._remove(db, box, [r for r in rows if r[3] & fl.DELETED])
@@ -595,6 +595,6 @@ class MessageOps(UserBase):
 
     def pop3_delete(self, uids: Iterable[int]) -> list[int]:
         """POP3's QUIT: expunge these INBOX messages (\\Deleted or not); those expunged."""
-        with self._write() as db:
+        with self._write(settle=True) as db:
             box = self._row(db, names.INBOX)
             return self._remove(db, box, self._rows(db, box, uids, "uid, base, path"))

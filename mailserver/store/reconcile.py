@@ -63,6 +63,9 @@ class ReconcileOps(UserBase):
                 self._detail(
                     report, f"mailbox {name!r} removed: its folder vanished ({count} messages)"
                 )
+            # deliveries acknowledged before their file was in place: put there first, so
+            # none is taken for vanished (settle.py)
+            self._settle_pending(db, report)
             for name in sorted(disk.keys() - known):
                 self.ensure_folder(name)
                 self._insert_mailbox(db, name)

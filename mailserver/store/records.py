@@ -153,6 +153,7 @@ class ReconcileReport:
     renamed: int = 0  # files found under a new name (flags changed, new/ -> cur/)
     flags_changed: int = 0  # of those, the ones whose flags changed
     stale_tmp_removed: int = 0  # tmp/ files older than 36 hours (never acknowledged)
+    recovered: int = 0  # acknowledged deliveries put in place from the index (settle.py)
     unusable_folders: list[str] = field(default_factory=list)  # names we cannot map: left alone
     details: list[str] = field(default_factory=list)  # one line per vanished or adopted file
 
@@ -166,4 +167,5 @@ class ReconcileReport:
             "renamed": self.renamed,
             "flags_changed": self.flags_changed,
             "stale_tmp_removed": self.stale_tmp_removed,
+            "recovered": self.recovered,
         }

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from .errors import CANNOT, CORRUPTION, StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 10_000  # another process (the CLI, a second daemon) holding the write lock
 
 _SCHEMA_1 = """
@@ -76,11 +76,27 @@ _SCHEMA_2 = """
 ALTER TABLE summaries ADD COLUMN subject_text TEXT;
 """
 
+# 3: SMTP deliveries acknowledged before their file is in place (settle.py): the content rides
+# in the index's WAL, committed with the message's row, until the file is durable in new/ or
+# cur/. `final` is where the file goes; the row's path names its tmp/ file meanwhile.
+_SCHEMA_3 = """
+CREATE TABLE pending (
+    mailbox_id INTEGER NOT NULL,
+    uid INTEGER NOT NULL,
+    final TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (mailbox_id, uid),
+    FOREIGN KEY (mailbox_id, uid) REFERENCES messages (mailbox_id, uid)
+        ON DELETE CASCADE ON UPDATE CASCADE
+);
+"""
+
 #: version -> the function that brings an index of that version to the next one. Version 0 is
 #: an empty file. A later schema adds `n: migrate_n_to_n_plus_1` here and bumps SCHEMA_VERSION.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     0: lambda db: _run(db, _SCHEMA_1),
     1: lambda db: _run(db, _SCHEMA_2),
+    2: lambda db: _run(db, _SCHEMA_3),
 }
 
 

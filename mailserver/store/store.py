@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from . import maildir
 from .base import Clock, Summarize
-from .delivery import discard, settle
+from .delivery import discard
 from .errors import CANNOT, StoreError
 from .records import Delivery, ReconcileReport
 from .user import UserStore
@@ -96,9 +96,11 @@ class Store:
 
     def deliver_batch(self, deliveries: Sequence[Delivery]) -> list[int]:
         """Store many messages (one per recipient of an SMTP transaction, or several
-        transactions gathered by the shell): every file written and fsynced, each folder fsynced
-        once, then one index transaction per user. Returns the UIDs in order, only when all
-        are durable; on an error none is acknowledged (placed files are removed)."""
+        transactions gathered by the shell): every file written to tmp/, then one index
+        transaction per user that holds the content too (settle.py): its commit is the one
+        fsync wait. Returns the UIDs in order, only when all are durable; on an error none is
+        acknowledged (written files are removed). The files are put in place by `settle`
+        (call it after answering), or by the next operation that needs them there."""
         groups: dict[str, list[int]] = {}
         for i, d in enumerate(deliveries):
             groups.setdefault(d.address.lower(), []).append(i)
@@ -117,8 +119,7 @@ class Store:
                     )
                     for i in indexes
                 ]
-                written.append((user, indexes, user.write_files(items)))
-            settle([p for _, _, files in written for p in files])
+                written.append((user, indexes, user.write_files(items, defer=True)))
 
             def commit(n: int) -> None:
                 user, indexes, files = written[n]
@@ -136,8 +137,17 @@ class Store:
             raise
         return uids
 
+    def settle(self, addresses: Sequence[str]) -> None:
+        """Put in place the files of these users' deliveries (deliver_batch's, after the 250);
+        users not open have none."""
+        for address in addresses:
+            with self._lock:
+                user = self._users.get(address.lower())
+            if user is not None:
+                user.settle()
+
     def close(self) -> None:
-        """Close every open user store."""
+        """Settle what is pending (settle.py) and close every open user store."""
         with self._lock:
             for user in self._users.values():
                 user.close()

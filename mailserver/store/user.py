@@ -13,11 +13,12 @@ from .mailboxes import MailboxOps
 from .messages import MessageOps
 from .reconcile import ReconcileOps
 from .records import ReconcileReport
+from .settle import SettleOps
 
 INDEX = "index.sqlite"
 
 
-class UserStore(MailboxOps, DeliveryOps, MessageOps, ReconcileOps):
+class UserStore(MailboxOps, DeliveryOps, MessageOps, SettleOps, ReconcileOps):
     """Everything a session does to one user's mail: mailboxes, messages, the change feed.
 
     Layout under the user's home: `Maildir/` (INBOX, `.Sent`, `.Archive.2024`, ...),

@@ -496,6 +496,7 @@ def test_a_reconcile_report_counts_under_the_names_the_log_shows() -> None:
         renamed=5,
         flags_changed=6,
         stale_tmp_removed=7,
+        recovered=8,
     )
     assert dict(report.counts()) == {
         "mailboxes_added": 1,
@@ -505,6 +506,7 @@ def test_a_reconcile_report_counts_under_the_names_the_log_shows() -> None:
         "renamed": 5,
         "flags_changed": 6,
         "stale_tmp_removed": 7,
+        "recovered": 8,
     }
 
 

@@ -12,6 +12,7 @@ from mailserver.message import Message, store_summary, summarize
 from mailserver.store import Store, StoreError, UserStore, schema
 from mailserver.store.base import SUMMARY_COLUMNS
 from mailserver.store.errors import CANNOT, CORRUPTION
+from mailserver.store.settle import SettleOps
 
 from .conftest import ADDRESS, Clock, message
 
@@ -32,6 +33,7 @@ def test_connect_sets_wal_full_busy_timeout(tmp_path: Path) -> None:
         "summaries",
         "expunged",
         "keywords",
+        "pending",
     }
     db.close()
 
@@ -43,19 +45,19 @@ def test_migration_hook_runs_each_step_once(
     schema.connect(path).close()
     ran = []
 
-    def to_3(db: sqlite3.Connection) -> None:
-        ran.append(3)
+    def to_4(db: sqlite3.Connection) -> None:
+        ran.append(4)
         db.execute("ALTER TABLE messages ADD COLUMN thread INTEGER")
 
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 3)
-    monkeypatch.setitem(schema.MIGRATIONS, 2, to_3)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 4)
+    monkeypatch.setitem(schema.MIGRATIONS, 3, to_4)
     db = schema.connect(path)
-    assert ran == [3]
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert ran == [4]
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 4
     db.execute("SELECT thread FROM messages").fetchall()
     db.close()
     schema.connect(path).close()
-    assert ran == [3]
+    assert ran == [4]
 
 
 def test_failed_migration_leaves_the_old_version(
@@ -68,12 +70,12 @@ def test_failed_migration_leaves_the_old_version(
         db.execute("ALTER TABLE messages ADD COLUMN half INTEGER")
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 3)
-    monkeypatch.setitem(schema.MIGRATIONS, 2, broken)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 4)
+    monkeypatch.setitem(schema.MIGRATIONS, 3, broken)
     with pytest.raises(RuntimeError, match="disk on fire"):
         schema.connect(path)
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
     columns = [r[1] for r in db.execute("PRAGMA table_info(messages)")]
     assert "half" not in columns
     db.close()
@@ -84,6 +86,8 @@ def version_1_index(root: str, clock: Clock, monkeypatch: pytest.MonkeyPatch) ->
     (blob and SORT/THREAD columns, no subject text); their UIDs."""
     with monkeypatch.context() as m:
         m.setattr(schema, "SCHEMA_VERSION", 1)
+        # a version-1 server had no pending deliveries (nor their table) to settle
+        m.setattr(SettleOps, "_settle_pending", lambda self, db, report=None: None)
         old = Store(root, clock=clock, host="h")
         user = old.user(ADDRESS)
         uids = [user.deliver("INBOX", message(n)) for n in range(3)]
@@ -107,7 +111,7 @@ def test_version_1_gets_the_subject_text_column(
     assert "subject_text" not in [r[1] for r in db.execute("PRAGMA table_info(summaries)")]
     db.close()
     user = store.user(ADDRESS)
-    assert user.db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert user.db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
     columns = [r[1] for r in user.db.execute("PRAGMA table_info(summaries)")]
     assert columns[-1] == "subject_text"
     assert user.subject_texts("INBOX", uids) == {}  # rows made before the column: NULL
@@ -128,7 +132,7 @@ def test_newer_index_is_refused_not_rebuilt(tmp_path: Path, clock: Clock) -> Non
     with pytest.raises(
         StoreError,
         match="index schema version 7 is newer than this store's "
-        r"\(2\)",
+        r"\(3\)",
     ) as info:
         UserStore.open(str(tmp_path), clock=clock, host="h")
     assert info.value.code == CANNOT
