@@ -31,6 +31,7 @@ T = TypeVar("T")
 log = logging.getLogger("mailserver")
 
 MAX_FAILURE_KEYS = 100_000  # client addresses whose failed logins are remembered
+SETTLE_DELAY = 0.05  # seconds from a 250 to settling the files (store/settle.py) in a batch
 
 
 def _settled(future: asyncio.Future[None]) -> None:
@@ -103,6 +104,7 @@ class MailContext:
         auth = config.auth
         self._failures = TokenBuckets(auth.failure_rate, auth.failure_burst, MAX_FAILURE_KEYS)
         self._sessions: dict[str, int] = defaultdict(int)
+        self._settle_due: set[str] = set()  # users with a settle job scheduled
         # a client over its budget: a line per address per 10 s at most (per server, so one
         # server's floods do not silence another's in the same process, nor tests each other)
         self._throttle = Throttle(clock=clock)
@@ -113,12 +115,24 @@ class MailContext:
         return await loop.run_in_executor(self._pool, functools.partial(fn, *args))
 
     def settle_later(self, addresses: list[str]) -> None:
-        """Store.settle for these users in the worker threads, not awaited (after the 250).
-        One cancelled at shutdown leaves its work to Store.close; a failure is logged and
-        left to the next operation on that user's files, or to the next start."""
-        future = asyncio.get_running_loop().run_in_executor(
-            self._pool, self.store.settle, addresses
-        )
+        """Store.settle for these users in the worker threads after SETTLE_DELAY (the 250 is
+        not held up by it): one job per user at a time, so what is delivered meanwhile settles
+        in the same batch (one folder fsync, the files' fsyncs together). What is still pending
+        at shutdown is settled by Store.close; a failure is logged, and left to the next
+        operation on that user's files or to the next start (the content is in the index)."""
+        due = [a for a in addresses if a not in self._settle_due]
+        if due:
+            self._settle_due.update(due)
+            asyncio.get_running_loop().call_later(SETTLE_DELAY, self._settle, due)
+
+    def _settle(self, addresses: list[str]) -> None:
+        self._settle_due.difference_update(addresses)
+        try:
+            future = asyncio.get_running_loop().run_in_executor(
+                self._pool, self.store.settle, addresses
+            )
+        except RuntimeError:  # the pool is shut down: Store.close settles
+            return
         future.add_done_callback(_settled)
 
     async def login(self, address: str, password: bytes, peer: str, protocol: str) -> str | None:

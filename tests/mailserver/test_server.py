@@ -5,6 +5,7 @@ delay. Clients are the standard library's, in a thread (the server runs on this 
 from __future__ import annotations
 
 import asyncio
+import os
 import poplib
 import smtplib
 import ssl
@@ -17,6 +18,7 @@ import pytest
 
 from mailserver.aio.server import MailDaemon
 from mailserver.config import MailConfig
+from mailserver.store import Delivery, Store
 from minternet import control
 from tests.mailserver.daemon_harness import FakeFactory, add_users, config
 
@@ -293,5 +295,72 @@ async def test_start_reconciles_every_store_and_logs_what_it_changed(
         reconciled = [m for m in lines if m.startswith("store of bob@hamburger.edu reconciled: ")]
         assert len(reconciled) == 1 and "adopted 1" in reconciled[0], lines
         assert inbox(d, "bob@hamburger.edu") == [b"Subject: by hand\r\n\r\nhi\r\n"]
+    finally:
+        await d.stop()
+
+
+def pending_rows(d: MailDaemon, address: str) -> int:
+    assert d.ctx is not None
+    user = d.ctx.store.user(address)
+    with user._lock:
+        return int(user.db.execute("SELECT count(*) FROM pending").fetchone()[0])
+
+
+async def test_smtp_deliveries_settle_into_new_after_the_250(daemon: MailDaemon) -> None:
+    await threaded(send, daemon, ["bob@hamburger.edu"])
+    assert daemon.ctx is not None
+    maildir = Path(daemon.ctx.store.user("bob@hamburger.edu").maildir)
+    for _ in range(500):
+        if pending_rows(daemon, "bob@hamburger.edu") == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert pending_rows(daemon, "bob@hamburger.edu") == 0
+    (name,) = os.listdir(maildir / "new")
+    assert os.listdir(maildir / "tmp") == []
+    assert (maildir / "new" / name).read_bytes().endswith(MESSAGE)
+
+
+async def test_stop_settles_what_the_background_did_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = config(tmp_path / "state")
+    add_users(cfg)
+    d = MailDaemon(cfg, imap_factory=FakeFactory(), threads=2)
+    d.ports = await d.start()  # type: ignore[attr-defined]
+    assert d.ctx is not None
+    monkeypatch.setattr(d.ctx, "settle_later", lambda addresses: None)
+    await threaded(send, d, ["bob@hamburger.edu"])
+    assert pending_rows(d, "bob@hamburger.edu") == 1
+    await d.stop()
+    store = Store(str(cfg.paths().mail))
+    try:
+        user = store.user("bob@hamburger.edu")
+        assert store.reports["bob@hamburger.edu"].recovered == 0
+        assert user.db.execute("SELECT count(*) FROM pending").fetchone()[0] == 0
+        assert len(os.listdir(Path(user.maildir, "new"))) == 1
+    finally:
+        store.close()
+
+
+async def test_start_puts_in_place_what_a_crash_left_pending_and_logs_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = config(tmp_path / "state")
+    add_users(cfg)
+    store = Store(str(cfg.paths().mail), host="crashed.test")
+    (uid,) = store.deliver_batch([Delivery(address="bob@hamburger.edu", data=MESSAGE)])
+    store.user("bob@hamburger.edu")._unsettled.clear()  # killed: nothing settled on the way out
+    store.close()
+    caplog.set_level("INFO", logger="mailserver")
+    d = MailDaemon(cfg, imap_factory=FakeFactory(), threads=2)
+    await d.start()
+    try:
+        lines = [r.getMessage() for r in caplog.records if r.name == "mailserver"]
+        assert "store of bob@hamburger.edu reconciled: recovered 1" in lines, lines
+        assert any(
+            m.startswith(f"store of bob@hamburger.edu: INBOX UID {uid} recovered: file new/")
+            for m in lines
+        ), lines
+        assert inbox(d, "bob@hamburger.edu") == [MESSAGE]
     finally:
         await d.stop()
