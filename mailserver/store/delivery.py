@@ -1,5 +1,7 @@
-"""Durable delivery (SMTP) and APPEND: write to tmp/, fsync, rename into new/ or cur/, fsync
-the folder, and only then the index transaction that gives the UIDs.
+"""Durable delivery and APPEND: write to tmp/, fsync, rename into new/ or cur/, fsync the
+folder, and only then the index transaction that gives the UIDs. SMTP's deferred deliveries
+(`defer`, Store.deliver_batch) skip the file's fsync and rename and commit the content with the
+row instead; settle.py puts their files in place later.
 
 Files of a batch are fsynced concurrently (concurrent fsyncs share the filesystem's journal
 commits), a batch's folders once each, and concurrent callers on one user share a group commit

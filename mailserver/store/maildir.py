@@ -8,7 +8,8 @@ delivery (a bare LF or a bare CR becomes CRLF): IMAP sizes and POP3 sizes are th
 size, and a client never sees a line end the RFCs forbid.
 
 Durability: write to tmp/ with O_EXCL, fsync the file, rename it into new/ or cur/, fsync that
-directory (once per directory for a batch). Only then may the index refer to the file.
+directory (once per directory for a batch). Only then may the index refer to the file, or,
+for a delivery whose content the index holds until it is settled (settle.py), to its tmp/ name.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ forbids reusing a UID under one UIDVALIDITY. `FULL` fsyncs the WAL at every comm
 against 7 ms for the file and directory fsyncs of a delivery), which closes that hole;
 `deliver_batch` amortises it over many messages. (`NORMAL` is safe against a process crash but
 not against a power cut, as SQLite's documentation says of WAL mode.)
+SMTP's deliveries (Store.deliver_batch) put the message itself in that commit (the `pending`
+table, settle.py), so it is the one fsync before their 250; settling them afterwards commits
+with `NORMAL`, which a power cut may undo: recovery then replays the pending rows.
 """
 
 from __future__ import annotations

@@ -392,3 +392,37 @@ def test_an_operation_on_a_pending_message_is_as_on_a_settled_one(
             store.close()
             shutil.rmtree(root, ignore_errors=True)
     assert results[0] == results[1]
+
+
+def test_settles_deliveries_and_flag_changes_racing_each_other(
+    store: Store, user: UserStore
+) -> None:
+    delivered: list[int] = []
+    errors: list[BaseException] = []
+
+    def run(job: Callable[[], object], times: int) -> None:
+        try:
+            for _ in range(times):
+                job()
+        except BaseException as e:  # a failure is asserted below
+            errors.append(e)
+
+    jobs = [
+        threading.Thread(target=run, args=(lambda: delivered.append(deliver(store, 7)), 60)),
+        threading.Thread(target=run, args=(lambda: delivered.append(deliver(store, 7)), 60)),
+        threading.Thread(target=run, args=(user.settle, 200)),
+        threading.Thread(
+            target=run,
+            args=(lambda: user.store("INBOX", user.uids("INBOX"), "add", ["\\Seen"]), 30),
+        ),
+    ]
+    for t in jobs:
+        t.start()
+    for t in jobs:
+        t.join(60)
+    assert errors == []
+    user.settle()
+    assert pending(user) == [] and user.unsettled() == 0
+    assert sorted(delivered) == list(range(1, 121))
+    assert all(user.read_message("INBOX", uid) == message(7) for uid in delivered)
+    assert len(all_in_place(user)) == 120  # each once, in new/ or cur/
