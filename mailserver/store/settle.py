@@ -46,6 +46,14 @@ _PENDING = (
 )
 
 
+def _followed(row: tuple[int, int, str, str, str, int, str], where: str) -> str:
+    """The path a settled row names: its file's, unless another program renamed the file
+    (new flags in its name); then the row keeps its old path, and reconcile follows the
+    rename and reads the flags, as for any file renamed behind the index's back."""
+    final, path = row[2], row[4]
+    return where if where == final else path
+
+
 class SettleOps(UserBase):
     """Settling pending deliveries, as a part of a user's store."""
 
@@ -95,7 +103,7 @@ class SettleOps(UserBase):
                 key = (row[0], row[1])
                 where = self._place(db, row, key in synced, listings)
                 dirs.add(os.path.join(self.folder_path(row[6]), os.path.dirname(where)))
-                updates.append((where, *key))
+                updates.append((_followed(row, where), *key))
                 placed.append(key)
             db.executemany("UPDATE messages SET path = ? WHERE mailbox_id = ? AND uid = ?", updates)
         if placed:
@@ -155,7 +163,7 @@ class SettleOps(UserBase):
                 if len(report.details) < MAX_DETAILS:
                     report.details.append(f"{name} UID {uid} recovered: file {where} put in place")
             dirs.add(os.path.join(self.folder_path(name), os.path.dirname(where)))
-            updates.append((where, box_id, uid))
+            updates.append((_followed(row, where), box_id, uid))
         maildir.run_parallel(sorted(dirs), maildir.fsync_dir)
         db.executemany("UPDATE messages SET path = ? WHERE mailbox_id = ? AND uid = ?", updates)
         db.executemany(

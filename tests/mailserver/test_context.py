@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mailserver.aio import context
 from mailserver.aio.context import MailContext, Notifier
 from mailserver.config import Auth, Limits, MailConfig
 from mailserver.store import Store
@@ -169,3 +170,32 @@ async def test_notifier_wakes_every_waiter_of_a_mailbox() -> None:
     await asyncio.sleep(0)
     n.notify("bob@x", "INBOX")
     assert await asyncio.wait_for(asyncio.gather(*waiters), 1.0) == [True, True, True]
+
+
+async def test_settle_later_runs_one_job_per_user_after_the_delay(
+    ctx: MailContext, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[list[str]] = []
+    ran = threading.Event()
+
+    def settle(addresses: list[str]) -> None:
+        calls.append(list(addresses))
+        ran.set()
+        if addresses == ["broken@crepes.fr"]:
+            raise OSError("disk gone")
+
+    monkeypatch.setattr(ctx.store, "settle", settle)
+    ctx.settle_later(["alice@crepes.fr"])
+    ctx.settle_later(["alice@crepes.fr", "bob@crepes.fr"])  # alice's job is already due
+    assert calls == []  # not at once: after SETTLE_DELAY, with what came meanwhile
+    await asyncio.sleep(context.SETTLE_DELAY * 3)
+    assert sorted(calls) == [["alice@crepes.fr"], ["bob@crepes.fr"]]
+    ctx.settle_later(["alice@crepes.fr"])  # due again once its job started
+    ctx.settle_later(["broken@crepes.fr"])
+    await asyncio.sleep(context.SETTLE_DELAY * 3)
+    assert sorted(calls[2:]) == [["alice@crepes.fr"], ["broken@crepes.fr"]]
+    assert "settling deliveries failed: disk gone" in caplog.text
+    ctx.close()
+    ctx.settle_later(["alice@crepes.fr"])  # after shutdown: left to Store.close
+    await asyncio.sleep(context.SETTLE_DELAY * 3)
+    assert len(calls) == 4

@@ -237,14 +237,17 @@ def test_a_rename_lost_to_a_power_cut_after_the_row_followed(store: Store, user:
     check_recovered(store, again, report, uid)
 
 
-def test_a_file_moved_to_cur_by_another_program_is_kept(store: Store, user: UserStore) -> None:
+def test_a_file_renamed_by_another_program_is_followed_with_its_flags(
+    store: Store, user: UserStore
+) -> None:
     uid = deliver(store)
     (base,) = files(user)["tmp"]
     os.rename(Path(user.maildir, "tmp", base), Path(user.maildir, "cur", base + ":2,S"))
     again, report = reopen(store)
-    assert report.recovered == 1
+    assert counts(report) == {"recovered": 1, "renamed": 1, "flags_changed": 1}
     assert files(again) == {"new": [], "cur": [base + ":2,S"], "tmp": []}
     assert row_path(again, uid) == f"cur/{base}:2,S"
+    assert again.fetch("INBOX")[0].flags == ("\\Seen",)  # reconcile read the new name
     assert again.read_message("INBOX", uid) == message(1)
 
 
