@@ -74,8 +74,10 @@ def test_acknowledged_in_tmp_with_its_content_in_the_index_then_settled(
     assert user.unsettled() == 1
     assert user.read_message("INBOX", uid) == message(1)
     where = user.message_file("INBOX", uid)
+    inode = os.stat(where.path).st_ino
     store.settle([ADDRESS.upper()])
     assert files(user) == {"new": [base], "cur": [], "tmp": []}
+    assert os.stat(Path(user.maildir, "new", base)).st_ino == inode  # renamed, not rewritten
     assert row_path(user, uid) == f"new/{base}"
     assert pending(user) == [] and user.unsettled() == 0
     assert user.read_file("INBOX", uid, where) == message(1)  # follows the rename
@@ -121,6 +123,18 @@ def test_a_settle_while_another_runs_leaves_the_work_to_it(store: Store, user: U
         assert len(pending(user)) == 1
     user.settle()
     assert pending(user) == []
+
+
+def test_an_operation_settles_this_process_tmp_file_by_renaming_it(
+    store: Store, user: UserStore
+) -> None:
+    uid = deliver(store)
+    (base,) = files(user)["tmp"]
+    inode = os.stat(Path(user.maildir, "tmp", base)).st_ino
+    user.store("INBOX", [uid], "add", ["\\Flagged"])
+    assert files(user) == {"new": [], "cur": [f"{base}:2,F"], "tmp": []}
+    assert os.stat(Path(user.maildir, "cur", f"{base}:2,F")).st_ino == inode
+    assert pending(user) == [] and user.unsettled() == 0
 
 
 def test_a_settle_meanwhile_settled_inline_changes_nothing(store: Store, user: UserStore) -> None:
