@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,14 @@ def swaks(
 
 
 def delivered(maildir: Path) -> list[bytes]:
-    return [p.read_bytes() for sub in ("new", "cur") for p in sorted((maildir / sub).iterdir())]
+    """The messages in new/ and cur/. The 250 came once the message was durable in the index;
+    its file is put in new/ just after (mailserver/store/settle.py): wait for it, a while."""
+    deadline = time.monotonic() + 10
+    while True:
+        found = [p for sub in ("new", "cur") for p in sorted((maildir / sub).iterdir())]
+        if found or time.monotonic() > deadline:
+            return [p.read_bytes() for p in found]
+        time.sleep(0.02)
 
 
 def trace(message: bytes) -> str:
