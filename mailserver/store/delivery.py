@@ -239,17 +239,20 @@ class DeliveryOps(UserBase):
     def _commit_now(self, placed: Sequence[_Placed]) -> list[int]:
         uids: list[int] = []
         deferred: dict[tuple[int, int], str] = {}
-        with self._write() as db:
-            boxes: dict[str, tuple[MailboxRow, int]] = {}
-            for p in placed:
-                if p.mailbox not in boxes:
-                    box = self._row(db, p.mailbox)
-                    boxes[p.mailbox] = (box, self._bump(db, box))
-                box, modseq = boxes[p.mailbox]
-                uids.append(self._insert(db, box, p, modseq))
-                if p.deferred:
-                    deferred[box.id, uids[-1]] = p.tmp
-        self._unsettled.update(deferred)
+        # the lock until they are known as this process's: an operation settling them first
+        # renames their tmp/ files instead of writing them again from the index
+        with self._lock:
+            with self._write() as db:
+                boxes: dict[str, tuple[MailboxRow, int]] = {}
+                for p in placed:
+                    if p.mailbox not in boxes:
+                        box = self._row(db, p.mailbox)
+                        boxes[p.mailbox] = (box, self._bump(db, box))
+                    box, modseq = boxes[p.mailbox]
+                    uids.append(self._insert(db, box, p, modseq))
+                    if p.deferred:
+                        deferred[box.id, uids[-1]] = p.tmp
+            self._unsettled.update(deferred)
         return uids
 
     def _insert(self, db: sqlite3.Connection, box: MailboxRow, p: _Placed, modseq: int) -> int:
