@@ -9,7 +9,7 @@ from mailserver.message.bodystructure import body_structure
 from mailserver.message.dates import parse_date
 from mailserver.message.envelope import ImapValue, envelope
 from mailserver.message.header import Header, parse_header
-from mailserver.message.section import Section, partial, section_bytes
+from mailserver.message.section import Section, partial, section_bytes, top_section_bytes
 from mailserver.message.structure import DEFAULT_LIMITS, Limits, Part, parse_structure
 from mailserver.message.textsearch import body_matches, header_matches
 
@@ -57,8 +57,15 @@ class Message:
     def section(
         self, section: Section, start: int | None = None, length: int | None = None
     ) -> memoryview | bytes:
-        """FETCH BODY[section]<start.length>: the bytes, sliced without copying the message."""
-        data = section_bytes(self.raw, self.root, section)
+        """FETCH BODY[section]<start.length>: the bytes, sliced without copying the message.
+        A section of the message itself (no part numbers: BODY[], HEADER, TEXT, HEADER.FIELDS)
+        needs only its top header, not the MIME tree."""
+        if section.part:
+            data = section_bytes(self.raw, self.root, section)
+        elif section.text:
+            data = top_section_bytes(self.raw, self.header, section)
+        else:
+            data = memoryview(self.raw)
         if start is None:
             return data
         return partial(data, start, length)

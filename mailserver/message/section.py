@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from mailserver.message.errors import SectionError
+from mailserver.message.header import Header
 from mailserver.message.structure import Part
 
 _TEXTS = ("", "HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT", "TEXT", "MIME")
@@ -125,18 +126,17 @@ def section_bytes(buf: bytes, root: Part, section: Section) -> memoryview | byte
     """The bytes that `section` names in the message `buf` whose tree is `root`."""
     view = memoryview(buf)
     if not section.part:
-        message: Part | None = root
         if not section.text:
             return view
-    else:
-        part = find_part(root, section.part)
-        if part is None:
-            return b""
-        if not section.text:
-            return view[part.body_start : part.body_end]
-        if section.text == "MIME":
-            return view[part.header.start : part.header.end]
-        message = part.message
+        return top_section_bytes(buf, root.header, section)
+    part = find_part(root, section.part)
+    if part is None:
+        return b""
+    if not section.text:
+        return view[part.body_start : part.body_end]
+    if section.text == "MIME":
+        return view[part.header.start : part.header.end]
+    message = part.message
     if message is None:
         return b""
     if section.text == "HEADER":
@@ -144,6 +144,19 @@ def section_bytes(buf: bytes, root: Part, section: Section) -> memoryview | byte
     if section.text == "TEXT":
         return view[message.body_start : message.body_end]
     return message.header.select(section.fields, exclude=section.text.endswith(".NOT"))
+
+
+def top_section_bytes(buf: bytes, header: Header, section: Section) -> memoryview | bytes:
+    """The bytes of a section without part numbers (BODY[], HEADER, TEXT, HEADER.FIELDS
+    [.NOT]) from the message's top `header` alone: the MIME tree is not needed, as the body
+    of the message itself runs from the end of its header to the end of `buf`."""
+    if not section.text:
+        return memoryview(buf)
+    if section.text == "HEADER":
+        return memoryview(buf)[header.start : header.end]
+    if section.text == "TEXT":
+        return memoryview(buf)[header.end :]
+    return header.select(section.fields, exclude=section.text.endswith(".NOT"))
 
 
 def partial(data: memoryview | bytes, start: int, length: int | None) -> memoryview | bytes:

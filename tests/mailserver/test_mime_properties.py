@@ -51,6 +51,33 @@ def check_offsets(part: Part, size: int, lo: int, hi: int) -> None:
 SMALL = Limits(max_parts=50, max_depth=8)
 
 
+TOP_SECTIONS = [s for s in SECTIONS if not s.part] + [
+    parse_section(b"HEADER.FIELDS.NOT (Content-Type)"),
+    parse_section(b"HEADER.FIELDS (content-type X-Nothing)"),
+]
+
+
+def check_top_sections(raw: bytes, root: Part) -> None:
+    """A section of the message itself, from the top header alone (no MIME tree parsed), is
+    what the tree's offsets say: the header is the root's, the body runs from the end of the
+    header to the end of the message."""
+    assert (root.body_start, root.body_end) == (root.header.end, len(raw))
+    fresh = Message(raw, SMALL)
+    got = [bytes(fresh.section(s)) for s in TOP_SECTIONS]
+    assert "root" not in fresh.__dict__
+    want = []
+    for s in TOP_SECTIONS:
+        if not s.text:
+            want.append(raw)
+        elif s.text == "HEADER":
+            want.append(raw[root.header.start : root.header.end])
+        elif s.text == "TEXT":
+            want.append(raw[root.body_start : root.body_end])
+        else:
+            want.append(root.header.select(s.fields, exclude=s.text.endswith(".NOT")))
+    assert got == want
+
+
 def exercise(raw: bytes) -> None:
     msg = Message(raw, SMALL)
     assert bytes(msg.section(Section())) == raw
@@ -63,6 +90,7 @@ def exercise(raw: bytes) -> None:
     for section in SECTIONS:
         data = msg.section(section)
         assert len(msg.section(section, 1, 3)) == len(bytes(data)[1:4])
+    check_top_sections(raw, msg.root)
     msg.body_matches("a")
     msg.text_matches("from")
     for name in (b"from", b"to", b"subject", b"x"):
