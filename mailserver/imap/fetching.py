@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from mailserver.imap import encode
 from mailserver.imap.fetchatt import FetchItem
@@ -25,7 +26,7 @@ from mailserver.imap.fetchatt import Section as ItemSection
 from mailserver.message import Message, Section, Summary
 from mailserver.store.records import MessageMeta
 
-__all__ = ["fetch_values", "needs_message", "needs_summary", "sets_seen"]
+__all__ = ["Plan", "fetch_values", "needs_message", "needs_summary", "sets_seen"]
 
 # Without a section, these come from the Summary (BODY is BODYSTRUCTURE without extensions).
 _SUMMARY_ITEMS = frozenset(("ENVELOPE", "BODY", "BODYSTRUCTURE"))
@@ -68,16 +69,30 @@ def fetch_values(
     at the end when not asked. ENVELOPE, BODY and BODYSTRUCTURE come from `summary` when given,
     else from `message`; content needs `message`. ValueError when what an item needs is
     missing (the session's mistake, see needs_summary/needs_message)."""
-    out: list[tuple[bytes, object]] = []
-    names: set[bytes] = set()
-    for item in items:
-        name = item.response_name()
-        if name not in names:
-            names.add(name)
-            out.append((name, _value(item, meta, summary, message)))
-    if modseq and b"MODSEQ" not in names:
-        out.append((b"MODSEQ", [meta.modseq]))
-    return out
+    return Plan(items).values(meta, summary=summary, message=message, modseq=modseq)
+
+
+class Plan:
+    """A FETCH's items with their response names, one per name in the items' order (an item
+    asked twice is answered once): worked out once per FETCH, not once per message."""
+
+    __slots__ = ("has_modseq", "named")
+
+    def __init__(self, items: Sequence[FetchItem]) -> None:
+        named: dict[bytes, FetchItem] = {}
+        for item in items:
+            named.setdefault(item.response_name(), item)
+        self.named = tuple(named.items())
+        self.has_modseq = b"MODSEQ" in named
+
+    def values(
+        self, meta: MessageMeta, *, summary: Summary | None, message: Message | None, modseq: bool
+    ) -> list[tuple[bytes, object]]:
+        """What `fetch_values` says of one message."""
+        out = [(name, _value(item, meta, summary, message)) for name, item in self.named]
+        if modseq and not self.has_modseq:
+            out.append((b"MODSEQ", [meta.modseq]))
+        return out
 
 
 def _value(
@@ -116,6 +131,7 @@ def _need(message: Message | None, name: str) -> Message:
     return message
 
 
+@lru_cache(maxsize=256)
 def _section(s: ItemSection) -> Section:
     """The parser's Section as the message core's (field names as bytes)."""
     return Section(s.part, s.text, tuple(f.encode() for f in s.fields))

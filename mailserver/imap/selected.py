@@ -145,6 +145,7 @@ def _render(
     need_summary = fetching.needs_summary(items)
     need_message = fetching.needs_message(items)
     asked_flags = any(i.name == "FLAGS" for i in items)
+    plan = fetching.Plan(items)
     buf: list[bytes] = []
     size = 0
     failure: str | None = None
@@ -165,16 +166,16 @@ def _render(
                         missing = True
                         continue
                 meta = metas[uid]
-                shown = MessageMeta(
-                    uid=meta.uid,
-                    size=meta.size,
-                    internaldate=meta.internaldate,
-                    flags=view.flags_of(meta),
-                    modseq=meta.modseq,
-                )
-                pairs = fetching.fetch_values(
-                    items, shown, summary=summary, message=message, modseq=view.condstore
-                )
+                shown = meta  # with the flags this session shows: \\Recent added if it has it
+                if uid in view.recent:
+                    shown = MessageMeta(
+                        uid=meta.uid,
+                        size=meta.size,
+                        internaldate=meta.internaldate,
+                        flags=view.flags_of(meta),
+                        modseq=meta.modseq,
+                    )
+                pairs = plan.values(shown, summary=summary, message=message, modseq=view.condstore)
                 if uid in seen and not asked_flags:
                     pairs.append((b"FLAGS", encode.flags(shown.flags)))
                 line = encode.fetch(view.seq_of(uid), pairs)

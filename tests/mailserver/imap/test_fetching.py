@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 
 from mailserver.imap import encode
 from mailserver.imap.fetchatt import FetchItem, Section, parse_items
-from mailserver.imap.fetching import fetch_values, needs_message, needs_summary, sets_seen
+from mailserver.imap.fetching import (
+    Plan,
+    fetch_values,
+    needs_message,
+    needs_summary,
+    sets_seen,
+)
 from mailserver.imap.syntax import Reader
 from mailserver.message import Message, summarize
 from mailserver.store.records import MessageMeta
@@ -156,6 +162,18 @@ def test_an_item_asked_twice_is_answered_once() -> None:
         b"* 1 FETCH (UID 42 FLAGS (\\Seen $Forwarded) BODY[TEXT] {20}\r\nHello Bob,\r\nlunch?\r\n)"
         b"\r\n"
     )
+
+
+def test_a_plan_made_once_answers_each_message_as_fetch_values_does() -> None:
+    asked = items(b"(UID FLAGS UID BODY.PEEK[HEADER.FIELDS (Subject)] BODY[TEXT] MODSEQ)")
+    plan = Plan(asked)  # reused: nothing of one message stays in it for the next
+    other = MessageMeta(uid=9, size=len(FORWARD), internaldate=0, flags=(), modseq=3)
+    for raw, meta in ((SIMPLE, META), (FORWARD, other), (SIMPLE, META)):
+        for modseq in (False, True):
+            message = Message(raw)
+            assert plan.values(meta, summary=None, message=message, modseq=modseq) == (
+                fetch_values(asked, meta, summary=None, message=message, modseq=modseq)
+            )
 
 
 def test_the_summary_is_used_when_given() -> None:

@@ -503,7 +503,7 @@ def test_a_bug_in_rendering_ends_the_stream_with_serverbug(
     def broken(*args: object, **kwargs: object) -> None:
         raise ValueError("no message given")
 
-    monkeypatch.setattr(selected.fetching, "fetch_values", broken)
+    monkeypatch.setattr(selected.fetching.Plan, "values", broken)
     assert client(b"f FETCH 1 (BODY.PEEK[TEXT])") == (
         b"f NO [SERVERBUG] internal server error: ValueError\r\n"
     )
