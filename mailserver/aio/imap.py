@@ -6,7 +6,9 @@ accepts (`+`) or refuses (tagged NO) before the client sends it. The session's a
 carried out in order, as mailserver/imap/actions.py describes them:
 
 - `Send` writes; `Stream` pulls chunks in a worker thread, ~64 KiB a batch, and waits for the
-  peer to read before pulling more; `Log` is a log line with the peer;
+  peer to read before pulling more (the first batch is pulled in the same trip as the command
+  that made the Stream: a small FETCH is one trip to the worker threads); `Log` is a log line
+  with the peer;
 - `StartTls` upgrades the connection, then `tls_started`;
 - `CheckPassword`: MailContext.login (failure delay, per-address budget), the per-user session
   count, the user's store, then `login_result`;
@@ -84,16 +86,43 @@ class Session(Protocol):
 SessionFactory = Callable[[bool], Session]
 
 
-def _pull(chunks: Iterator[bytes], size: int) -> list[bytes]:
-    """Up to about `size` octets of a Stream's chunks (fewer at its end; none when done)."""
+def _pull(chunks: Iterator[bytes], size: int) -> tuple[list[bytes], bool]:
+    """Up to about `size` octets of a Stream's chunks (fewer at its end), and whether that
+    was its end (then no trip to the worker threads is made for an empty last batch)."""
     out: list[bytes] = []
     got = 0
     for chunk in chunks:
         out.append(chunk)
         got += len(chunk)
         if got >= size:
+            return out, False
+    return out, True
+
+
+class _Pulled(Iterator[bytes]):
+    """A Stream's chunks whose first batch was pulled in the worker trip that made the Stream
+    (most FETCH answers fit in one batch: one trip for the command instead of three)."""
+
+    def __init__(self, chunks: Iterator[bytes], first: list[bytes], done: bool) -> None:
+        self.chunks = chunks
+        self.first = first
+        self.done = done
+
+    def __next__(self) -> bytes:
+        return next(self.chunks)
+
+
+def _receive(session: Session, frame: bytes) -> list[Action]:
+    """`session.receive(frame)` (in the worker threads), with the first batch of its first
+    Stream pulled in the same trip. Only the stream's production moves earlier: what is
+    written, and in what order, stays as the actions say."""
+    actions = session.receive(frame)
+    for i, action in enumerate(actions):
+        if isinstance(action, Stream):
+            batch, done = _pull(action.chunks, STREAM_BATCH)
+            actions[i] = Stream(chunks=_Pulled(action.chunks, batch, done))
             break
-    return out
+    return actions
 
 
 class ImapHandler(StreamHandler[bytes | LiteralRequest]):
@@ -175,7 +204,7 @@ class ImapHandler(StreamHandler[bytes | LiteralRequest]):
                     self.lines.reject_literal()
                 return
             async with self.lock:
-                actions = await self.ctx.run(self.session.receive, frame)
+                actions = await self.ctx.run(_receive, self.session, frame)
                 await self._carry_out(actions)
         finally:
             self.busy = False
@@ -215,17 +244,25 @@ class ImapHandler(StreamHandler[bytes | LiteralRequest]):
 
     async def _stream(self, chunks: Iterator[bytes]) -> None:
         conn = self.conn
+        if isinstance(chunks, _Pulled):
+            batch, done = chunks.first, chunks.done
+            chunks = chunks.chunks
+        else:
+            batch, done = await self.ctx.run(_pull, chunks, STREAM_BATCH)
         while not conn.closing:
-            batch = await self.ctx.run(_pull, chunks, STREAM_BATCH)
-            if not batch:
+            if batch:
+                conn.write(b"".join(batch))
+            if done:
                 return
-            conn.write(b"".join(batch))
             # The peer reads what we write before we pull more; one that never reads is
             # aborted by the listener at its deadline, which ends this loop.
             pause = DRAIN_POLL
             while conn.write_paused and not conn.closing:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, MAX_DRAIN_POLL)
+            if conn.closing:
+                return
+            batch, done = await self.ctx.run(_pull, chunks, STREAM_BATCH)
 
     async def _check(self, user: bytes, password: bytes, mechanism: str) -> list[Action]:
         ctx, conn = self.ctx, self.conn

@@ -9,7 +9,7 @@ import asyncio
 import base64
 import smtplib
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -158,6 +158,32 @@ async def test_a_long_stream_arrives_whole_and_in_order(daemon: MailDaemon) -> N
     assert body == b"x" * size
     assert await line(client[0]) == b")\r\n"
     assert await line(client[0]) == b"b OK FETCH done\r\n"
+    client[1].close()
+
+
+@pytest.mark.parametrize("size", [0, 5_000, 65_000, 66_000, 200_000])  # whole chunks
+async def test_a_stream_costs_one_worker_trip_per_batch_and_none_at_its_end(
+    daemon: MailDaemon, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    client = await connect(daemon)
+    await login(client)
+    ctx = daemon.ctx
+    assert ctx is not None
+    trips: list[str] = []
+    run = ctx.run
+
+    async def counted(fn: Callable[..., object], *args: object) -> object:
+        trips.append(getattr(fn, "__name__", "?"))
+        return await run(fn, *args)
+
+    monkeypatch.setattr(ctx, "run", counted)
+    assert await command(client, b"b FETCH %d\r\n" % size) == b"* 1 FETCH (BODY[] {%d}\r\n" % size
+    assert await asyncio.wait_for(client[0].readexactly(size), 10.0) == b"x" * size
+    assert await line(client[0]) == b")\r\n"
+    assert await line(client[0]) == b"b OK FETCH done\r\n"
+    # the command and the first batch in one trip, then one trip per further batch (66 chunks
+    # of 1000 octets make the 64 KiB of a batch), none for an empty one after the end
+    assert trips == ["_receive"] + ["_pull"] * (size // 1000 // 66)
     client[1].close()
 
 
