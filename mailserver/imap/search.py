@@ -15,6 +15,7 @@ so hostile input cannot exhaust the stack.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Literal
@@ -40,6 +41,7 @@ __all__ = [
     "SeqKey",
     "SizeKey",
     "TextKey",
+    "any_leaf",
     "badcharset_code",
     "parse_program",
 ]
@@ -148,6 +150,18 @@ class ModSeqKey:
 SearchKey = (
     All | And | Or | Not | FlagKey | HeaderKey | TextKey | DateKey | SizeKey | SeqKey | ModSeqKey
 )
+
+
+def any_leaf(key: SearchKey, test: Callable[[SearchKey], bool]) -> bool:
+    """Whether `test` holds for some leaf of the key tree (under AND, OR and NOT alike)."""
+    if isinstance(key, And):
+        return any(any_leaf(k, test) for k in key.keys)
+    if isinstance(key, Or):
+        return any_leaf(key.left, test) or any_leaf(key.right, test)
+    if isinstance(key, Not):
+        return any_leaf(key.key, test)
+    return test(key)
+
 
 # Keys that take no argument, as the leaves they stand for.
 _FLAG_KEYS: dict[str, SearchKey] = {

@@ -42,6 +42,7 @@ from mailserver.imap.search import (
     SeqKey,
     SizeKey,
     TextKey,
+    any_leaf,
 )
 from mailserver.imap.seqset import Ranges
 from mailserver.message import Message, Summary
@@ -70,12 +71,10 @@ def needs_meta(key: SearchKey) -> bool:
     """Whether a key reads index data (flags but \\Recent, size, internal date, modseq):
     without one, the search needs no MessageMeta (sequence numbers, UIDs, \\Recent and the
     cached Subject are the candidates' own or loaded apart)."""
-    if isinstance(key, And):
-        return any(needs_meta(k) for k in key.keys)
-    if isinstance(key, Or):
-        return needs_meta(key.left) or needs_meta(key.right)
-    if isinstance(key, Not):
-        return needs_meta(key.key)
+    return any_leaf(key, _reads_meta)
+
+
+def _reads_meta(key: SearchKey) -> bool:
     if isinstance(key, FlagKey):
         return key.flag.lower() != "\\recent"
     if isinstance(key, DateKey):

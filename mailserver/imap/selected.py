@@ -18,7 +18,7 @@ from mailserver.imap import encode, fetching, mailboxes, searching
 from mailserver.imap.actions import Action, Notify, Send, Stream
 from mailserver.imap.commands import Copy, Expunge, Fetch, Search, Select, Store
 from mailserver.imap.fetchatt import FetchItem
-from mailserver.imap.search import And, ModSeqKey, Not, Or, SearchKey
+from mailserver.imap.search import ModSeqKey, SearchKey, any_leaf
 from mailserver.imap.seqset import compact
 from mailserver.imap.view import View
 from mailserver.message import Message
@@ -243,15 +243,7 @@ def store(view: View, cmd: Store) -> Reply:
 
 def uses_modseq(key: SearchKey) -> bool:
     """Whether a search key tree has a MODSEQ key (a CONDSTORE-enabling SEARCH)."""
-    if isinstance(key, ModSeqKey):
-        return True
-    if isinstance(key, And):
-        return any(uses_modseq(k) for k in key.keys)
-    if isinstance(key, Or):
-        return uses_modseq(key.left) or uses_modseq(key.right)
-    if isinstance(key, Not):
-        return uses_modseq(key.key)
-    return False
+    return any_leaf(key, lambda k: isinstance(k, ModSeqKey))
 
 
 def search(view: View, cmd: Search) -> Reply:
