@@ -90,21 +90,13 @@ class SettleOps(UserBase):
     def _settle_round(self, todo: dict[Key, str]) -> bool:
         """One batch; whether any of it was settled (here or meanwhile by another call)."""
         synced = self._fsynced(todo)
-        dirs: set[str] = set()
-        placed: list[Key] = []
         with self._lazy_write() as db:
             rows = [r for r in db.execute(_PENDING).fetchall() if (r[0], r[1]) in todo]
             gone = todo.keys() - {(r[0], r[1]) for r in rows}
             for key in gone:  # settled inline meanwhile, or expunged with its mailbox
                 self._unsettled.pop(key, None)
-            listings: dict[str, dict[str, tuple[str, str]]] = {}
-            updates = []
-            for row in rows:
-                key = (row[0], row[1])
-                where = self._place(db, row, key in synced, listings)
-                dirs.add(os.path.join(self.folder_path(row[6]), os.path.dirname(where)))
-                updates.append((_followed(row, where), *key))
-                placed.append(key)
+            dirs, updates = self._place_all(db, rows, synced)
+            placed = [(box_id, uid) for _, box_id, uid in updates]
             db.executemany("UPDATE messages SET path = ? WHERE mailbox_id = ? AND uid = ?", updates)
         if placed:
             maildir.run_parallel(sorted(dirs), maildir.fsync_dir)
@@ -151,7 +143,25 @@ class SettleOps(UserBase):
             for r in rows
             if (r[0], r[1]) in self._unsettled and r[4].startswith("tmp/")
         }
-        synced = self._fsynced(mine)
+        dirs, updates = self._place_all(db, rows, self._fsynced(mine), report)
+        maildir.run_parallel(sorted(dirs), maildir.fsync_dir)
+        db.executemany("UPDATE messages SET path = ? WHERE mailbox_id = ? AND uid = ?", updates)
+        db.executemany(
+            "DELETE FROM pending WHERE mailbox_id = ? AND uid = ?", [u[1:] for u in updates]
+        )
+        for _, box_id, uid in updates:
+            self._unsettled.pop((box_id, uid), None)
+
+    def _place_all(
+        self,
+        db: sqlite3.Connection,
+        rows: list[tuple[int, int, str, str, str, int, str]],
+        synced: set[Key],
+        report: ReconcileReport | None = None,
+    ) -> tuple[set[str], list[tuple[str, int, int]]]:
+        """Each row's file put in place (`_place`): the folders to fsync, and (path, mailbox_id,
+        uid) for each row. With a `report`, the deliveries of another process or from before a
+        crash (not this process's own) are counted there as recovered."""
         dirs: set[str] = set()
         updates = []
         listings: dict[str, dict[str, tuple[str, str]]] = {}
@@ -164,13 +174,7 @@ class SettleOps(UserBase):
                     report.details.append(f"{name} UID {uid} recovered: file {where} put in place")
             dirs.add(os.path.join(self.folder_path(name), os.path.dirname(where)))
             updates.append((_followed(row, where), box_id, uid))
-        maildir.run_parallel(sorted(dirs), maildir.fsync_dir)
-        db.executemany("UPDATE messages SET path = ? WHERE mailbox_id = ? AND uid = ?", updates)
-        db.executemany(
-            "DELETE FROM pending WHERE mailbox_id = ? AND uid = ?", [u[1:] for u in updates]
-        )
-        for _, box_id, uid in updates:
-            self._unsettled.pop((box_id, uid), None)
+        return dirs, updates
 
     def _place(
         self,
