@@ -229,6 +229,10 @@ def dovecot_setup(
     ssl = "ssl = no"
     if tls is not None:
         ssl = f"ssl = yes\nssl_cert = <{tls[0]}\nssl_key = <{tls[1]}"
+    special_use = "".join(  # the special-use mailboxes, as ours has them
+        f"  mailbox {name} {{\n    special_use = \\{name}\n    auto = subscribe\n  }}\n"
+        for name in ("Sent", "Drafts", "Trash", "Junk", "Archive")
+    )
     (root / "dovecot.conf").write_text(
         f"""# a private benchmark instance (bench/mail_common.py)
 base_dir = {root}/run
@@ -247,27 +251,7 @@ mail_location = maildir:~/Maildir
 namespace inbox {{
   inbox = yes
   separator = /
-  mailbox Sent {{
-    special_use = \\Sent
-    auto = subscribe
-  }}
-  mailbox Drafts {{
-    special_use = \\Drafts
-    auto = subscribe
-  }}
-  mailbox Trash {{
-    special_use = \\Trash
-    auto = subscribe
-  }}
-  mailbox Junk {{
-    special_use = \\Junk
-    auto = subscribe
-  }}
-  mailbox Archive {{
-    special_use = \\Archive
-    auto = subscribe
-  }}
-}}
+{special_use}}}
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {root}/passwd/%u
