@@ -75,8 +75,10 @@ def equivalents() -> list[tuple[str, str, str]]:
     for line in EQUIVALENT.read_text().splitlines() if EQUIVALENT.exists() else ():
         if not line.strip() or line.startswith("#"):
             continue
-        module, changed, reason = (part.strip() for part in line.split(" | ", 2))
-        found.append((module, changed, reason))
+        # the changed line may hold " | " itself (a union type); the module and reason never do
+        module, rest = line.split(" | ", 1)
+        changed, reason = rest.rsplit(" | ", 1)
+        found.append((module.strip(), changed.strip(), reason.strip()))
     return found
 
 
