@@ -114,13 +114,18 @@ def _value(
         return [meta.modseq]  # `MODSEQ (n)`, RFC 7162 §3.1.4
     if name in _RFC822:
         return memoryview(_need(message, name).section(_RFC822[name]))
+    # a Summary's values are IMAP syntax already
     if name == "ENVELOPE":
-        return summary.envelope if summary is not None else _need(message, name).envelope()
+        if summary is not None:
+            return encode.Raw(summary.envelope)
+        return _need(message, name).envelope()
     if name == "BODY":
-        return summary.body if summary is not None else _need(message, name).body()
+        if summary is not None:
+            return encode.Raw(summary.body)
+        return _need(message, name).body()
     if name == "BODYSTRUCTURE":
         if summary is not None:
-            return summary.bodystructure
+            return encode.Raw(summary.bodystructure)
         return _need(message, name).bodystructure()
     raise ValueError(f"no FETCH item {name}")
 

@@ -185,11 +185,13 @@ def test_the_summary_is_used_when_given() -> None:
         message=Message(SIMPLE),
         modseq=False,
     )
-    assert pairs == [
-        (b"ENVELOPE", summary.envelope),
-        (b"BODY", summary.body),
-        (b"BODYSTRUCTURE", summary.bodystructure),
+    assert pairs == [  # the Summary's IMAP syntax, copied as it is
+        (b"ENVELOPE", encode.Raw(summary.envelope)),
+        (b"BODY", encode.Raw(summary.body)),
+        (b"BODYSTRUCTURE", encode.Raw(summary.bodystructure)),
     ]
+    assert all(type(v) is encode.Raw for _, v in pairs)
+    assert encode.fetch(1, pairs[:1]) == b"* 1 FETCH (ENVELOPE " + summary.envelope + b")\r\n"
     alone = fetch_values(items(b"ALL"), META, summary=summary, message=None, modseq=False)
     assert [name for name, _ in alone] == [b"FLAGS", b"INTERNALDATE", b"RFC822.SIZE", b"ENVELOPE"]
 
