@@ -17,6 +17,7 @@ their MODSEQs so the feed does not announce them a second time.
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 
@@ -43,7 +44,9 @@ class View:
         self.uidvalidity = snapshot.uidvalidity
         self.uidnext = snapshot.uidnext
         self.modseq = snapshot.highestmodseq
-        self.uids: list[int] = list(snapshot.uids)
+        # an array copy of the snapshot's (the store keeps that one for the next SELECT): a
+        # copy of 100,000 UIDs is one memcpy, where a list would make 100,000 int objects
+        self.uids: array[int] = array("I", snapshot.uids)
         self.recent: set[int] = set(self._within(snapshot.recent))
         self.keywords: list[str] = list(snapshot.keywords)
         self._known = {k.lower() for k in self.keywords}
@@ -51,7 +54,7 @@ class View:
         self.own: dict[int, int] = {}  # uid -> MODSEQ of a flag change this session announced
         self.first_unseen = snapshot.first_unseen
 
-    def _within(self, r: range) -> list[int]:
+    def _within(self, r: range) -> array[int]:
         return self.uids[bisect_left(self.uids, r.start) : bisect_left(self.uids, r.stop)]
 
     # -- numbers ----------------------------------------------------------------------------
@@ -137,7 +140,7 @@ class View:
             return b""
         seqs = sorted(self.seq_of(u) for u in doomed)
         out = b"".join([b"* %d EXPUNGE\r\n" % (s - i) for i, s in enumerate(seqs)])
-        self.uids = [u for u in self.uids if u not in doomed]
+        self.uids = array("I", [u for u in self.uids if u not in doomed])
         self.recent -= doomed
         return out
 
