@@ -53,6 +53,17 @@ def _names(names: tuple[bytes, ...]) -> tuple[re.Pattern[bytes], re.Pattern[byte
     return re.compile(field, re.IGNORECASE), re.compile(rb"\n" + field, re.IGNORECASE)
 
 
+@lru_cache(maxsize=1024)
+def _whole_fields(names: tuple[bytes, ...]) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """Like `_names`, but each match runs to the end of the field: its first line, the lines
+    that continue it (starting with a space or a tab) and its last line ending. For the one at
+    the header's start, and for the others (after an LF, which the match before consumed:
+    searched from the header's second byte on, so that the first field is not found twice)."""
+    alternatives = b"|".join(re.escape(n) for n in sorted(set(names), key=len, reverse=True))
+    field = rb"(?:" + alternatives + rb")[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*\n?"
+    return re.compile(field, re.IGNORECASE), re.compile(rb"(?<=\n)" + field, re.IGNORECASE)
+
+
 class Header:
     """The fields of one entity, and where its header (blank line included) and body begin."""
 
@@ -139,17 +150,21 @@ class Header:
         stored, then a blank line (RFC 3501 §6.4.5). Names match case-insensitively; a line
         without a colon matches no name."""
         wanted = tuple(n.lower() for n in names)
+        buf, start, end = self.buf, self.start, self.fields_end
         if exclude:
             keys = set(wanted)
-            chosen: Iterable[Field] = (
-                f for f in self.fields if not (f.has_colon and f.key in keys)
-            )
+            out = [buf[f.start : f.end] for f in self.fields if not (f.has_colon and f.key in keys)]
+        elif not wanted:  # (an empty alternation would match every line starting with ":")
+            out = []
         else:
-            chosen = self._matches(wanted)
-        out = []
-        for field in chosen:
-            chunk = self.buf[field.start : field.end]
-            out.append(chunk if chunk.endswith(b"\n") else chunk + b"\r\n")
+            # one regular expression finds each whole field (no Field per match): FETCH of the
+            # header fields a client lists, for every message of a mailbox, is this loop
+            first, others = _whole_fields(wanted)
+            at_start = first.match(buf, start, end)
+            out = [at_start[0]] if at_start is not None else []
+            out += [m[0] for m in others.finditer(buf, start + 1, end)]
+        if out and not out[-1].endswith(b"\n"):  # only the last field can end without one
+            out[-1] += b"\r\n"
         out.append(b"\r\n")
         return b"".join(out)
 

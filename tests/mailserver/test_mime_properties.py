@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mailserver.message import Limits, Message, Part, Summary, parse_section, summarize
+from mailserver.message.header import parse_header
 from mailserver.message.section import Section
 from tests.mailserver.mimedata import DIGEST, FORWARDED, NESTED, RFC3501_MESSAGE, THUNDERBIRD
 
@@ -210,3 +211,48 @@ def test_generated_trees_parse_back(tree: Tree) -> None:
     assert shape(msg.root, raw) == tree
     check_offsets(msg.root, len(raw), 0, len(raw))
     assert bytes(msg.section(Section())) == raw
+
+
+# --- HEADER.FIELDS: the selection is the fields the header's field list names ----------------
+
+_NAMES = [b"From", b"to", b"X-A", b"Subject", b"x-a-b", b"Cc"]
+_HEADER_LINES = st.one_of(
+    st.tuples(  # a field: its name in any case, white space before the colon, a value
+        st.sampled_from(_NAMES).flatmap(
+            lambda n: st.lists(st.booleans(), min_size=len(n), max_size=len(n)).map(
+                lambda ups: bytes(
+                    (c ^ 32) if up and chr(c).isalpha() else c for c, up in zip(n, ups, strict=True)
+                )
+            )
+        ),
+        st.sampled_from([b"", b" ", b"\t "]),
+        st.sampled_from([b" v", b"", b" a: b", b" x\r"]),
+    ).map(lambda t: t[0] + t[1] + b":" + t[2]),
+    st.sampled_from([b" folded", b"\tfolded", b"no colon here", b"From", b"\r", b"To :x"]),
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.tuples(_HEADER_LINES, st.sampled_from([b"\r\n", b"\n"])), max_size=12),
+    st.booleans(),
+    st.lists(st.sampled_from([*_NAMES, b"nothing", b"x"]), max_size=4),
+    st.sampled_from([b"", b"\r\n", b"\n"]),
+)
+def test_header_fields_are_the_named_fields_in_order(
+    lines: list[tuple[bytes, bytes]], cut_last: bool, names: list[bytes], before: bytes
+) -> None:
+    """HEADER.FIELDS found by its regular expressions equals what the list of every field
+    gives (name with a colon, compared without case; each field with its folded lines; the
+    last one given a CRLF when the header ended without one), for any header, also one that
+    begins after other bytes (a MIME part's)."""
+    text = b"".join(line + end for line, end in lines)
+    if cut_last and text.endswith(b"\n"):
+        text = text.rstrip(b"\r\n")  # the message ends inside its header: no line end
+    buf = before + text + (b"" if cut_last else b"\r\nbody\r\n")
+    header = Message(buf).header if not before else parse_header(buf, len(before))
+    keys = {n.lower() for n in names}
+    chosen = [header.raw(f) for f in header.fields if f.has_colon and f.key in keys]
+    if chosen and not chosen[-1].endswith(b"\n"):
+        chosen[-1] += b"\r\n"
+    assert header.select(names, exclude=False) == b"".join(chosen) + b"\r\n"
