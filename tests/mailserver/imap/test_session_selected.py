@@ -244,6 +244,70 @@ def test_fetch_store_failure_ends_the_stream_with_serverbug(
     )
 
 
+def test_fetching_a_seen_message_stores_nothing(
+    client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
+):
+    client(b"a STORE 1 +FLAGS.SILENT (\\Seen)")
+    user = store.user(BOB)
+    stored: list[tuple[object, ...]] = []
+    real = user.store
+
+    def storing(*args: object) -> object:
+        stored.append(args)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(user, "store", storing)
+    assert client(b"f FETCH 1:2 (BODY[TEXT])") == (
+        b"* 1 FETCH (BODY[TEXT] {9}\r\nhello 1\r\n)\r\n"
+        b"* 2 FETCH (BODY[TEXT] {9}\r\nhello 2\r\n FLAGS (\\Seen \\Recent))\r\n"
+        b"f OK FETCH completed\r\n"
+    )
+    assert stored == [("INBOX", [2], "add", ["\\Seen"])]  # message 1 is \Seen already
+
+
+def test_a_metadata_fetch_reads_no_summary_and_no_file(
+    client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
+):
+    user = store.user(BOB)
+
+    def no_reading(*args: object) -> bytes:
+        raise AssertionError("read more than the index data")
+
+    for name in ("summaries", "message_files", "read_file", "read_message"):
+        monkeypatch.setattr(user, name, no_reading)
+    assert client(b"f FETCH 2:3 (FLAGS UID RFC822.SIZE)") == (
+        b"* 2 FETCH (FLAGS (\\Recent) UID 2 RFC822.SIZE %d)\r\n"
+        b"* 3 FETCH (FLAGS (\\Recent) UID 3 RFC822.SIZE %d)\r\n"
+        b"f OK FETCH completed\r\n" % (SIZE, SIZE)
+    )
+
+
+def test_fetch_finds_the_message_files_in_batches(
+    client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(selected, "BATCH", 2)
+    user = store.user(BOB)
+    asked: list[object] = []
+    real = user.message_files
+
+    def counting(mailbox: str, uids: list[int]) -> object:
+        asked.append(None if uids is None else list(uids))
+        return real(mailbox, uids)
+
+    def no_lookup(*args: object) -> bytes:
+        raise AssertionError("looked a message file up by itself")
+
+    monkeypatch.setattr(user, "message_files", counting)
+    monkeypatch.setattr(user, "read_message", no_lookup)  # read from where the batch says
+    assert client(b"f FETCH 1:3 (BODY.PEEK[TEXT])") == (
+        b"* 1 FETCH (BODY[TEXT] {9}\r\nhello 1\r\n)\r\n"
+        b"* 2 FETCH (BODY[TEXT] {9}\r\nhello 2\r\n)\r\n"
+        b"* 3 FETCH (BODY[TEXT] {9}\r\nhello 3\r\n)\r\n"
+        b"f OK FETCH completed\r\n"
+    )
+    assert asked == [[1, 2], [3]]
+
+
 # -- STORE -----------------------------------------------------------------------------------
 
 
