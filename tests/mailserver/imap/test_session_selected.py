@@ -244,6 +244,27 @@ def test_fetch_store_failure_ends_the_stream_with_serverbug(
     )
 
 
+def test_uid_fetch_keeps_the_uid_where_it_was_asked(client: Client):
+    # UID FETCH adds UID first only when not asked: asked, it stays where the client put it
+    assert client(b"f UID FETCH 2 (FLAGS UID)") == (
+        b"* 2 FETCH (FLAGS (\\Recent) UID 2)\r\nf OK FETCH completed\r\n"
+    )
+
+
+def test_fetch_of_messages_another_session_expunged(client: Client, store: Store):
+    # another session flagged message 3 and expunged message 2, neither announced yet: FETCH
+    # 1:2 answers message 1, then the flag change, then NO [EXPUNGEISSUED] for message 2
+    user = store.user(BOB)
+    user.store("INBOX", [3], "add", ["\\Flagged"])
+    user.store("INBOX", [2], "add", ["\\Deleted"])
+    assert user.expunge("INBOX", [2]) == [2]
+    assert client(b"f FETCH 1:2 (FLAGS)") == (
+        b"* 1 FETCH (FLAGS (\\Recent))\r\n"
+        b"* 3 FETCH (UID 3 FLAGS (\\Flagged \\Recent))\r\n"
+        b"f NO [EXPUNGEISSUED] some of the messages were expunged\r\n"
+    )
+
+
 def test_fetching_a_seen_message_stores_nothing(
     client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
 ):
@@ -306,6 +327,32 @@ def test_fetch_finds_the_message_files_in_batches(
         b"f OK FETCH completed\r\n"
     )
     assert asked == [[1, 2], [3]]
+
+
+UID_LINES = [b"* %d FETCH (UID %d)\r\n" % (n, n) for n in (1, 2, 3)]  # 19 octets each
+
+
+@pytest.mark.parametrize("chunk", [20, 38])
+def test_a_fetch_chunk_ends_once_it_holds_chunk_octets(
+    client: Client, monkeypatch: pytest.MonkeyPatch, chunk: int
+):
+    # two lines of 19 octets reach both 20 and 38 (exactly): a chunk; the third line does
+    # not, and goes with the tagged line
+    monkeypatch.setattr(selected, "CHUNK", chunk)
+    monkeypatch.setattr(selected, "EAGER", 0)
+    [stream] = client.session.receive(b"f FETCH 1:3 UID\r\n")
+    assert isinstance(stream, Stream)
+    assert list(stream.chunks) == [
+        UID_LINES[0] + UID_LINES[1],
+        UID_LINES[2] + b"f OK FETCH completed\r\n",
+    ]
+
+
+def test_an_eager_fetch_sends_its_chunks_as_one(client: Client, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(selected, "CHUNK", 20)
+    assert client.session.receive(b"f FETCH 1:3 UID\r\n") == [
+        Send(data=b"".join(UID_LINES) + b"f OK FETCH completed\r\n")
+    ]
 
 
 # -- STORE -----------------------------------------------------------------------------------
