@@ -426,6 +426,17 @@ def test_condstore_select_fetch_changedsince_store_unchangedsince(store: Store):
     assert c(b"i SEARCH MODSEQ 100") == b"* SEARCH\r\ni OK SEARCH completed\r\n"
 
 
+def test_a_silent_conditional_store_announces_a_new_keyword(client: Client):
+    # .SILENT with UNCHANGEDSINCE still gives each message's MODSEQ, after the new keyword's
+    # FLAGS and PERMANENTFLAGS
+    assert client(b"a STORE 1 (UNCHANGEDSINCE 100) +FLAGS.SILENT ($New)") == (
+        b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $New)\r\n"
+        b"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $New \\*)]"
+        b" Flags permitted\r\n"
+        b"* 1 FETCH (MODSEQ (5))\r\na OK STORE completed\r\n"
+    )
+
+
 def test_fetch_modseq_and_store_unchangedsince_enable_condstore(client: Client):
     assert not client.session.condstore
     assert client(b"a FETCH 1 (MODSEQ)") == b"* 1 FETCH (MODSEQ (2))\r\na OK FETCH completed\r\n"
