@@ -148,7 +148,6 @@ def _render(
     plan = fetching.Plan(items)
     buf: list[bytes] = []
     size = 0
-    failure: str | None = None
     try:
         for start in range(0, len(uids), BATCH):
             batch = uids[start : start + BATCH]
@@ -186,17 +185,11 @@ def _render(
                     buf, size = [], 0
         tail = view.updates(expunges=expunges)
     except (StoreError, OSError) as e:
-        failure = f"FETCH failed: {e}"
-        tail = b""
+        tail = _no(tag, f"FETCH failed: {e}", b"SERVERBUG")
     except Exception as e:  # a bug; the stream has no one to raise to
-        failure = f"internal server error: {type(e).__name__}"
-        tail = b""
-    if failure is not None:
-        tail += _no(tag, failure, b"SERVERBUG")
-    elif missing:
-        tail += _no(tag, GONE, b"EXPUNGEISSUED")
+        tail = _no(tag, f"internal server error: {type(e).__name__}", b"SERVERBUG")
     else:
-        tail += _ok(tag, "FETCH completed")
+        tail += _no(tag, GONE, b"EXPUNGEISSUED") if missing else _ok(tag, "FETCH completed")
     buf.append(tail)
     yield b"".join(buf)
 
