@@ -84,15 +84,12 @@ def select(store: UserStore, cmd: Select, condstore: bool) -> tuple[View, bytes]
 
 
 def fetch_items(cmd: Fetch) -> tuple[FetchItem, ...]:
-    """The items a FETCH answers: UID first for UID FETCH (RFC 3501 §6.4.8), MODSEQ added
-    with CHANGEDSINCE (RFC 7162 §3.1.4.1)."""
-    items = cmd.items
-    names = {i.name for i in items}
-    if cmd.uid and "UID" not in names:
-        items = (FetchItem("UID"), *items)
-    if cmd.changedsince is not None and "MODSEQ" not in names:
-        items = (*items, FetchItem("MODSEQ"))
-    return items
+    """The items a FETCH answers: UID first for UID FETCH (RFC 3501 §6.4.8). The MODSEQ that
+    CHANGEDSINCE asks for (RFC 7162 §3.1.4.1) comes as with every FETCH once CONDSTORE is on
+    (the Plan adds it), and the session turns CONDSTORE on for a CHANGEDSINCE first."""
+    if cmd.uid and "UID" not in {i.name for i in cmd.items}:
+        return (FetchItem("UID"), *cmd.items)
+    return cmd.items
 
 
 def fetch(view: View, cmd: Fetch, expunges: bool) -> Reply:

@@ -638,6 +638,12 @@ def test_changedsince_alone_enables_condstore(client: Client):
     assert client.session.condstore
 
 
+def test_changedsince_answers_an_asked_modseq_once_where_asked(client: Client):
+    assert client(b"a FETCH 1:* (MODSEQ FLAGS) (CHANGEDSINCE 3)") == (
+        b"* 3 FETCH (MODSEQ (4) FLAGS (\\Recent))\r\na OK FETCH completed\r\n"
+    )
+
+
 def test_renaming_the_selected_inbox_empties_it(client: Client):
     assert client(b"r RENAME INBOX Old") == (
         b"* 1 EXPUNGE\r\n* 1 EXPUNGE\r\n* 1 EXPUNGE\r\nr OK RENAME completed\r\n"
