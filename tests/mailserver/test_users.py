@@ -104,6 +104,16 @@ def test_hash_text_is_self_describing_and_verifies():
     assert dear.params == ScryptParams(5, 2, 2) and dear.matches(b"x")
 
 
+def test_a_salt_whose_base64_ends_in_x_keeps_its_last_letter():
+    # the text has no "=" padding, and only the padding is stripped: a 9-octet salt ends in
+    # X (0x17), a letter of the alphabet like any other
+    salt = bytes(8) + b"\x17"
+    text = users.hash_password(b"pw", salt, FAST)
+    assert text.startswith("$scrypt$ln=4,r=1,p=1$AAAAAAAAAAAX$")
+    parsed = PasswordHash.from_text(text)
+    assert parsed.salt == salt and parsed.matches(b"pw")
+
+
 def test_default_cost():
     assert ScryptParams() == ScryptParams(15, 8, 1)
     assert ScryptParams().to_text() == "ln=15,r=8,p=1"
