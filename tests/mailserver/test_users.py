@@ -337,6 +337,19 @@ def test_write_atomically_replaces_whole_or_not_at_all(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["f"]  # the temporary file is gone
 
 
+def test_write_atomically_raises_the_first_error_when_the_cleanup_fails(tmp_path, monkeypatch):
+    def broken(src: object, dst: object) -> None:
+        raise OSError("disk full")
+
+    def unlink(path: object) -> None:
+        raise PermissionError("cannot remove it either")
+
+    monkeypatch.setattr(users.os, "replace", broken)
+    monkeypatch.setattr(users.os, "unlink", unlink)
+    with pytest.raises(OSError, match=r"^disk full$"):
+        users.write_atomically(tmp_path / "f", b"x")
+
+
 def test_write_atomically_syncs_the_file_and_its_folder(tmp_path, monkeypatch):
     synced: list[str] = []
     real = os.fsync
