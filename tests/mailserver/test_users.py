@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import re
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -307,6 +309,28 @@ def test_a_broken_file_at_start_is_an_error_naming_the_line(tmp_path):
     path.write_bytes(b"\xff\n")
     with pytest.raises(UserError, match="cannot read"):
         UserDb(path).load()
+
+
+def test_the_file_is_read_as_utf_8_whatever_the_locale(tmp_path):
+    # it is written in UTF-8; a server started in the C locale without UTF-8 mode (Python's
+    # locale encoding is then ASCII) still reads it
+    d = db(tmp_path)
+    d.add("élise@crêpes.fr", b"pw")
+    package = Path(users.__file__).parent.parent
+    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    env["PYTHONPATH"] = os.pathsep.join([str(package), env.get("PYTHONPATH", "")])
+    script = (
+        "import sys; from mailserver.users import UserDb; "
+        "print(ascii(UserDb(sys.argv[1]).addresses()))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(d.path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (out.returncode, out.stdout, out.stderr) == (0, "['\\xe9lise@xn--crpes-isa.fr']\n", "")
 
 
 def test_parse_users_skips_comments_and_blank_lines():
