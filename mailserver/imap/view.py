@@ -52,7 +52,6 @@ class View:
         self._known = {k.lower() for k in self.keywords}
         self.gone: set[int] = set()  # expunged in the store, not yet announced
         self.own: dict[int, int] = {}  # uid -> MODSEQ of a flag change this session announced
-        self.first_unseen = snapshot.first_unseen
 
     def _within(self, r: range) -> array[int]:
         return self.uids[bisect_left(self.uids, r.start) : bisect_left(self.uids, r.stop)]
