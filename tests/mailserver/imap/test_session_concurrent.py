@@ -42,6 +42,18 @@ def test_flag_changes_show_after_any_command(pair: tuple[Client, Client]):
     assert b(b"b2 NOOP") == b"b2 OK NOOP completed\r\n"
 
 
+def test_flag_changes_to_several_messages_come_one_fetch_after_another(
+    pair: tuple[Client, Client],
+):
+    a, b = pair
+    b(b"b1 STORE 1,3 +FLAGS.SILENT (\\Seen)")
+    assert a(b"a1 NOOP") == (
+        b"* 1 FETCH (UID 1 FLAGS (\\Seen \\Recent))\r\n"
+        b"* 3 FETCH (UID 3 FLAGS (\\Seen \\Recent))\r\n"
+        b"a1 OK NOOP completed\r\n"
+    )
+
+
 def test_a_new_keyword_is_announced_with_flags(pair: tuple[Client, Client]):
     a, b = pair
     b(b"b1 STORE 2 +FLAGS.SILENT ($Phishing)")
