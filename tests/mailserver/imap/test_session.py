@@ -470,6 +470,17 @@ def test_a_nonsynchronising_literal_over_the_cap_is_refused(client: Client):
     )
 
 
+def test_a_literal_over_the_cap_after_a_small_one_ending_in_crlf_is_refused(client: Client):
+    # the first literal's own CRLF is data, not a line end: the scan goes on past it
+    assert client(b"a LOGIN {4+}\r\nab\r\n {1001+}\r\n" + b"x" * 1001) == (
+        b"a BAD [TOOBIG] literal over the 1000-octet limit\r\n"
+    )
+    # the cap holds before the syntax is looked at: an announcement right after a literal
+    assert client(b"b LOGIN {3+}\r\nbob{1001+}\r\n" + b"x" * 1001) == (
+        b"b BAD [TOOBIG] literal over the 1000-octet limit\r\n"
+    )
+
+
 def test_a_bad_sasl_line_after_the_continuation_is_answered_bad(client: Client):
     assert client(b"x AUTHENTICATE PLAIN") == b"+ \r\n"
     assert client(b"!!!") == b"x BAD invalid base64 in the SASL response\r\n"
@@ -481,3 +492,4 @@ def test_a_bad_sasl_line_after_the_continuation_is_answered_bad(client: Client):
     assert client(base64.b64encode(b"someone\0" + BOB.encode() + b"\0secret")) == (
         b"w NO [AUTHORIZATIONFAILED] cannot log in as another user\r\n"
     )
+
