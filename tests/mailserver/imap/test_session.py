@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import pytest
 
+import mailserver.imap.session
 from mailserver.imap.session import (
     CheckPassword,
     Close,
@@ -493,3 +494,17 @@ def test_a_bad_sasl_line_after_the_continuation_is_answered_bad(client: Client):
         b"w NO [AUTHORIZATIONFAILED] cannot log in as another user\r\n"
     )
 
+
+def test_a_failure_on_the_sasl_line_is_answered_with_the_authenticate_tag(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+):
+    def boom(line: bytes) -> bytes:
+        raise RuntimeError("oops")
+
+    assert client(b"x AUTHENTICATE PLAIN") == b"+ \r\n"
+    monkeypatch.setattr(mailserver.imap.session, "parse_sasl_response", boom)
+    assert client.actions(plain(b"", BOB.encode(), b"secret")) == [
+        Send(data=b"x NO [SERVERBUG] internal server error\r\n"),
+        Log(text="internal error in IMAP session: RuntimeError('oops')"),
+    ]
+    assert client(b"y NOOP") == b"y OK NOOP completed\r\n"  # the exchange is over
