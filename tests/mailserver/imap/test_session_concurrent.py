@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 import mailserver.store.base
-from mailserver.imap.session import Close, Idle, Log, Send
+from mailserver.imap.session import Close, Idle, Log, Send, State
 from mailserver.store import Store, StoreError
 from tests.mailserver.imap.session_kit import BOB, Client, deliver, store_fixture, wire
 
@@ -263,6 +263,18 @@ def test_a_deleted_mailbox_ends_the_session(pair: tuple[Client, Client]):
         Close(reason="selected mailbox gone"),
     ]
     assert a.session.selected is None
+
+
+def test_after_the_bye_for_a_deleted_mailbox_the_session_is_logged_out(
+    pair: tuple[Client, Client],
+):
+    a, b = pair
+    b(b"b1 CREATE Work")
+    a(b"a1 SELECT Work")
+    b(b"b2 DELETE Work")
+    a(b"a2 NOOP")  # the BYE
+    assert a.session.state is State.LOGOUT
+    assert a.session.receive(b"a3 NOOP\r\n") == []
 
 
 def test_a_deleted_mailbox_while_idling(pair: tuple[Client, Client]):
