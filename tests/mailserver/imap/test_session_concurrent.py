@@ -305,6 +305,25 @@ def test_a_failing_check_while_idling_is_logged_and_idle_goes_on(
     assert a(b"DONE") == b"* 4 EXISTS\r\n* 4 RECENT\r\nI OK IDLE terminated\r\n"
 
 
+def test_a_store_failure_at_done_is_answered_with_the_idle_tag(
+    pair: tuple[Client, Client], store: Store, monkeypatch: pytest.MonkeyPatch
+):
+    a, _ = pair
+    a(b"I IDLE")
+
+    def busy(*args: object, **kwargs: object) -> None:
+        raise StoreError("index busy", "INUSE")
+
+    monkeypatch.setattr(store.user(BOB), "changes_since", busy)
+    assert a.actions(b"DONE") == [
+        Send(data=b"I NO [INUSE] index busy\r\n"),
+        Log(text="store error for bob@hamburger.edu: index busy"),
+    ]
+    assert not a.session.idling
+    monkeypatch.undo()
+    assert a(b"n NOOP") == b"n OK NOOP completed\r\n"
+
+
 def test_announced_expunges_are_forgotten(pair: tuple[Client, Client]):
     a, b = pair
     b(b"b1 STORE 1 +FLAGS.SILENT (\\Deleted)")
