@@ -333,7 +333,7 @@ class Session:
             ]
 
     def _command(self, cmd: Command) -> list[Action]:
-        states = STATES.get(cmd.name, _SELECTED)  # the UID commands are selected-state ones
+        states = STATES[cmd.name]  # parse_command names UID FETCH "FETCH", and so on
         if self.state not in states:
             return [Send(data=_tagged(cmd.tag, "BAD", self._wrong_state(cmd.name, states)))]
         handler = _HANDLERS[cmd.name]
