@@ -621,7 +621,7 @@ class Session:
 def _expunges_ok(cmd: Command) -> bool:
     """RFC 3501 §7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH (their UID forms
     may send them)."""
-    return cmd.name not in ("FETCH", "STORE", "SEARCH") or getattr(cmd, "uid", False)
+    return not isinstance(cmd, (Fetch, Store, Search)) or cmd.uid
 
 
 Handler = Callable[[Session, Command], tuple[list[Action], bytes | None]]
