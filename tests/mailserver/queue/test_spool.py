@@ -1,0 +1,101 @@
+"""The queue's spool folder: durable puts, updates, removal, and what a restart finds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from mailserver.queue.retry import Entry, QueueError, Recipient, to_json
+from mailserver.queue.spool import Loaded, Spool
+
+T0 = 1_800_000_000.0
+MSG = b"From: alice@crepes.fr\r\nSubject: hi\r\n\r\nbody\r\n"
+
+
+def entry(ident: str = "A1", at: float = T0, *rcpts: str) -> Entry:
+    return Entry(ident, "alice@crepes.fr", at, tuple(Recipient(r) for r in rcpts or ("b@x",)), at)
+
+
+def test_put_then_load_gives_the_entry_and_its_message(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "q")
+    spool.put(entry("A1"), MSG)
+    assert (tmp_path / "q" / "data" / "A1").read_bytes() == MSG
+    assert (tmp_path / "q" / "entries" / "A1.json").read_bytes() == to_json(entry("A1"))
+    again = Spool(tmp_path / "q")  # a restart
+    assert again.load() == Loaded([entry("A1")], [], 0)
+    assert again.message("A1") == MSG
+    assert again.header("A1") == b"From: alice@crepes.fr\r\nSubject: hi\r\n\r\n"
+    assert again.header("A1", limit=10) == b"From: alic"
+
+
+def test_an_id_is_taken_once_and_must_be_a_plain_token(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.put(entry("A1"), MSG)
+    with pytest.raises(QueueError, match=r"^queue id A1 is taken$"):
+        spool.put(entry("A1"), b"other")
+    assert spool.message("A1") == MSG
+    for bad in ("../x", "", "a.json", "x" * 65):
+        with pytest.raises(QueueError, match=r"^bad queue id "):
+            spool.message(bad)
+
+
+def test_update_replaces_the_envelope_and_remove_forgets_both(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.put(entry("A1", T0, "b@x", "c@x"), MSG)
+    later = Entry(
+        "A1", "alice@crepes.fr", T0, (Recipient("c@x", "4.0.0", "busy", None),), T0 + 300, 1
+    )
+    spool.update(later)
+    assert Spool(tmp_path).load().entries == [later]
+    spool.remove("A1")
+    spool.remove("A1")  # twice is harmless
+    assert Spool(tmp_path).load() == Loaded([], [], 0)
+    assert list((tmp_path / "data").iterdir()) == []
+
+
+def test_entries_load_in_arrival_order(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    for ident, at in (("C", T0 + 2), ("A", T0 + 1), ("B", T0 + 1)):
+        spool.put(entry(ident, at), MSG)
+    assert [e.id for e in spool.load().entries] == ["A", "B", "C"]
+
+
+def test_a_message_without_envelope_was_never_acknowledged_and_goes(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    (tmp_path / "data" / "ORPHAN").write_bytes(MSG)  # a crash between the two renames
+    (tmp_path / "data" / ".ORPHAN.x.tmp").write_bytes(MSG)  # one inside write_atomically
+    (tmp_path / "entries" / ".A2.json.y.tmp").write_bytes(b"{")
+    spool.put(entry("A1"), MSG)
+    assert spool.load() == Loaded([entry("A1")], [], 1)
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["A1"]
+    assert sorted(p.name for p in (tmp_path / "entries").iterdir()) == ["A1.json"]
+
+
+def test_damaged_entries_are_set_aside_with_their_message(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.put(entry("GOOD"), MSG)
+    spool.put(entry("BAD"), b"kept for a person")
+    (tmp_path / "entries" / "BAD.json").write_bytes(b'{"format": 1}')
+    spool.put(entry("LOST"), MSG)
+    os.unlink(tmp_path / "data" / "LOST")
+    (tmp_path / "entries" / "OTHER.json").write_bytes(to_json(entry("ELSE")))
+    (tmp_path / "entries" / "x.txt").write_bytes(b"?")
+    found = spool.load()
+    assert found.entries == [entry("GOOD")]
+    assert found.corrupt == [
+        "BAD.json: spool entry: recipients is missing or not a list",
+        "LOST.json: its message file is missing",
+        "OTHER.json: it names another id, ELSE",
+        "x.txt: not a queue entry's name",
+    ]
+    assert (tmp_path / "corrupt" / "BAD").read_bytes() == b"kept for a person"
+    assert sorted(p.name for p in (tmp_path / "corrupt").iterdir()) == [
+        "BAD",
+        "BAD.json",
+        "LOST.json",
+        "OTHER.json",
+        "x.txt",
+    ]
+    assert Spool(tmp_path).load() == Loaded([entry("GOOD")], [], 0)  # nothing left to report
