@@ -194,7 +194,8 @@ def ehlo_lines(hostname: str, *, max_size: int, starttls: bool) -> list[str]:
 _FORBIDDEN_IN_ADDRESS = re.compile(r"[\x00-\x20\x7f<>]")
 
 
-def _well_formed(address: str) -> bool:
+def well_formed(address: str) -> bool:
+    """No control character, space or angle bracket; at most 254 octets (RFC 5321 §4.5.3.1.3)."""
     return not _FORBIDDEN_IN_ADDRESS.search(address) and len(address.encode()) <= 254
 
 
@@ -218,7 +219,7 @@ class MxPolicy:
         nothing else about it is checked."""
         if address == "<>":
             return None
-        if not _well_formed(address) or "@" not in address:
+        if not well_formed(address) or "@" not in address:
             return BAD_SENDER
         if not utf8 and not address.isascii():
             return NEEDS_SMTPUTF8
@@ -228,7 +229,7 @@ class MxPolicy:
         self, address: str, *, utf8: bool, accepted: Sequence[str]
     ) -> tuple[str, str | None]:
         """The reply to RCPT TO:<address>, and the recipient to add (None: add nothing)."""
-        if not _well_formed(address):
+        if not well_formed(address):
             return BAD_RECIPIENT, None
         if not utf8 and not address.isascii():
             return NEEDS_SMTPUTF8, None
