@@ -10,10 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import idna
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailserver import users
-from mailserver.users import PasswordHash, ScryptParams, UserDb, UserError
+from mailserver.users import PasswordHash, ScryptParams, UserDb, UserError, normalise_domain
 
 FAST = ScryptParams(ln=4, r=1, p=1)
 
@@ -462,3 +465,29 @@ def test_ensure_adds_or_changes_only_when_needed(tmp_path):
     assert d.addresses() == ["alice@crepes.fr"]
     with pytest.raises(UserError, match=full("the password is empty")):
         d.ensure("bob@crepes.fr", b"")
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet="aZ09-xn", min_size=0, max_size=8)
+        | st.sampled_from(["xn--strae-oqa", "xn--zz", "ab--c", "A" * 63, "a" * 64, "-a", "a-"]),
+        min_size=1,
+        max_size=4,
+    ),
+    st.booleans(),
+)
+def test_the_ascii_shortcut_gives_what_idna_gives(labels: list[str], root: bool) -> None:
+    """normalise_domain answers plain ASCII names without idna: for any name, it returns what
+    idna.encode (UTS 46) returns, or refuses what idna refuses."""
+    name = ".".join(labels) + ("." if root else "")
+    bare = name[:-1] if name.endswith(".") else name  # as normalise_domain drops one
+    try:
+        expected: str | None = idna.encode(bare, uts46=True).decode("ascii")
+    except (UnicodeError, ValueError):
+        expected = None
+    try:
+        got: str | None = normalise_domain(name)
+    except UserError:
+        got = None
+    assert got == expected
