@@ -143,6 +143,19 @@ async def test_a_bare_cr_in_the_helo_name_cannot_inject_a_header(
     )
 
 
+async def test_a_path_that_breaks_the_address_parser_is_a_malformed_address(
+    start: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    # "a@" made the email package's parser raise IndexError: aiosmtpd answered 451 (try
+    # again later) and logged a traceback for every such command
+    server = await start()
+    reader, writer = await session(server)
+    assert await say(reader, writer, b"MAIL FROM:a@") == b"553 5.1.3 Error: malformed address\r\n"
+    assert await say(reader, writer, b"MAIL FROM:<a@crepes.fr>") == b"250 2.1.0 Ok\r\n"
+    assert await say(reader, writer, b"RCPT TO:b@") == b"553 5.1.3 Error: malformed address\r\n"
+    assert "internal error" not in caplog.text and "Traceback" not in caplog.text
+
+
 async def test_commands_out_of_order_get_503_5_5_1(start: Start) -> None:
     server = await start()
     reader, writer = await session(server, ehlo=False)
