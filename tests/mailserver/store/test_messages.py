@@ -21,6 +21,7 @@ from mailserver.store import (
     Store,
     StoreError,
     UserStore,
+    maildir,
 )
 from mailserver.store.base import MAX_UID
 from mailserver.store.errors import CANNOT, LIMIT, NONEXISTENT
@@ -460,6 +461,80 @@ def test_expunge_finds_a_file_renamed_behind_its_back(user: UserStore) -> None:
     os.unlink(user.message_file("INBOX", b).path)  # and b is already gone
     assert user.expunge("INBOX") == [a, b]
     assert files(user) == {"new": [], "cur": [], "tmp": []}
+
+
+def test_expunge_when_a_renamed_file_goes_before_it_is_unlinked(
+    user: UserStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # mutt flagged the file, and another process expunged it between the listing that found
+    # it under its new name and the unlink: the message is expunged all the same
+    uid = user.deliver("INBOX", message(1), ["\\Deleted"])
+    path = user.message_file("INBOX", uid).path
+    os.rename(path, path + "F")
+    real_listing = maildir.listing
+
+    def listing_then_gone(folder: str) -> dict[str, tuple[str, str]]:
+        found = real_listing(folder)
+        for sub, name in found.values():
+            os.unlink(os.path.join(folder, sub, name))
+        return found
+
+    monkeypatch.setattr(maildir, "listing", listing_then_gone)
+    assert user.expunge("INBOX") == [uid]
+    assert user.fetch("INBOX") == []
+    assert files(user) == {"new": [], "cur": [], "tmp": []}
+
+
+def test_expunge_syncs_the_directory_that_held_each_name(
+    user: UserStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an unlink is durable once the directory that held the name is synced: else a power cut
+    # brings the message back, and reconcile adopts it under a new UID
+    user.deliver("INBOX", message(1), ["\\Deleted"])  # in cur/
+    synced: list[str] = []
+    monkeypatch.setattr(maildir, "fsync_dir", synced.append)
+    assert user.expunge("INBOX") == [1]
+    assert {os.path.normpath(p) for p in synced} == {os.path.join(user.maildir, "cur")}
+
+
+def test_store_follows_a_file_renamed_behind_its_back(user: UserStore) -> None:
+    uid = user.deliver("INBOX", message())
+    (name,) = files(user)["new"]
+    os.rename(  # mutt read it: new/ -> cur/ with \\Seen in its name
+        os.path.join(user.maildir, "new", name), os.path.join(user.maildir, "cur", name + ":2,S")
+    )
+    r = user.store("INBOX", [uid], "add", ["\\Flagged"])
+    assert r.messages[0].flags == ("\\Flagged",)  # the index's flags, as reconcile would read
+    assert files(user) == {"new": [], "cur": [name + ":2,F"], "tmp": []}
+    assert user.message_file("INBOX", uid).path == os.path.join(user.maildir, "cur", name + ":2,F")
+    assert user.read_message("INBOX", uid) == message()
+
+
+def test_store_and_expunge_list_the_folder_only_for_a_file_moved_behind_their_back(
+    user: UserStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # each file is renamed or unlinked where the index says it is, inside the mailbox's
+    # folder whatever the working directory: a listing of the folder for each message would
+    # make STORE 1:* or EXPUNGE on a big mailbox quadratic
+    monkeypatch.chdir(tmp_path)
+    uids = [user.deliver("INBOX", message(n)) for n in range(3)]
+    listed: list[str] = []
+    real_listing = maildir.listing
+
+    def counted(folder: str) -> dict[str, tuple[str, str]]:
+        listed.append(folder)
+        return real_listing(folder)
+
+    monkeypatch.setattr(maildir, "listing", counted)
+    user.store("INBOX", uids, "add", ["\\Seen"])
+    user.store("INBOX", uids[:2], "add", ["\\Deleted"])
+    paths = [user.message_file("INBOX", u).path for u in uids]
+    assert [p.rsplit(":", 1)[1] for p in paths] == ["2,ST", "2,ST", "2,S"]
+    assert files(user)["cur"] == sorted(os.path.basename(p) for p in paths)
+    assert user.expunge("INBOX") == uids[:2]
+    assert listed == []
+    assert os.listdir(tmp_path) == []
+    assert [user.read_message("INBOX", u) for u in uids[2:]] == [message(2)]
 
 
 @pytest.mark.parametrize(
