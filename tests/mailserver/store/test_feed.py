@@ -3,13 +3,16 @@ concurrent writers (threads sharing a store, and a second connection as another 
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 
 import pytest
 
 from mailserver.store import StoreError, UserStore, base
-from mailserver.store.errors import NONEXISTENT
+from mailserver.store.base import MailboxRow
+from mailserver.store.errors import INUSE, NONEXISTENT
 
 from .conftest import Clock, message
 
@@ -111,6 +114,99 @@ def test_expunge_log_bound(user: UserStore, monkeypatch: pytest.MonkeyPatch) -> 
     assert too_old.uids is not None and list(too_old.uids) == [uids[5]]
     rows = user.db.execute("SELECT count(*) FROM expunged").fetchone()[0]
     assert rows == 3
+
+
+def test_expunge_log_trimmed_as_soon_as_it_holds_one_too_many(
+    user: UserStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(base, "EXPUNGE_LOG_MAX", 3)
+    uids = [user.deliver("INBOX", message(n)) for n in range(5)]
+    snap = user.select("INBOX")
+    for uid in uids[:4]:  # four expunges, each two MODSEQs after the one before
+        user.store("INBOX", [uid], "add", ["\\Deleted"])
+        user.expunge("INBOX")
+    assert user.db.execute("SELECT count(*) FROM expunged").fetchone()[0] == 3
+    kept = user.changes_since("INBOX", snap.highestmodseq + 2, snap.uidnext)
+    assert kept.expunged == uids[1:4]
+    too_old = user.changes_since("INBOX", snap.highestmodseq, snap.uidnext)
+    assert too_old.expunged is None
+    assert too_old.uids is not None and list(too_old.uids) == [uids[4]]
+
+
+def test_feed_too_old_for_the_log_lists_uids_from_2_to_the_31_on(
+    user: UserStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # UIDs are unsigned 32-bit (RFC 3501 nz-number): the UIDs still there are listed whole
+    monkeypatch.setattr(base, "EXPUNGE_LOG_MAX", 1)
+    user.db.execute("UPDATE mailboxes SET uidnext = ? WHERE name = 'INBOX'", (2**31,))
+    uids = [user.deliver("INBOX", message(n)) for n in range(3)]
+    assert uids == [2**31, 2**31 + 1, 2**31 + 2]
+    snap = user.select("INBOX")
+    user.store("INBOX", uids[:2], "add", ["\\Deleted"])
+    assert user.expunge("INBOX", uids[:1]) == uids[:1]
+    assert user.expunge("INBOX", uids[1:2]) == uids[1:2]  # the log drops the first
+    too_old = user.changes_since("INBOX", snap.highestmodseq, snap.uidnext)
+    assert too_old.expunged is None
+    assert too_old.uids is not None and list(too_old.uids) == uids[2:]
+
+
+def test_feed_answers_the_mailboxes_uidnext(user: UserStore) -> None:
+    # nothing changed since the current MODSEQ, but the UIDNEXT answered is the mailbox's,
+    # not the one the caller knew
+    uid = user.deliver("INBOX", message())
+    box = user.mailbox("INBOX")
+    feed = user.changes_since("INBOX", box.highestmodseq, 1)
+    assert (feed.added, feed.highestmodseq, feed.uidnext) == ([], box.highestmodseq, uid + 1)
+
+
+def test_examine_and_its_feed_answer_while_another_process_holds_the_write_lock(
+    user: UserStore,
+) -> None:
+    # EXAMINE claims no \\Recent and writes nothing: it never waits for the write lock
+    first = user.deliver("INBOX", message(1))
+    snap = user.select("INBOX", readonly=True)
+    second = user.deliver("INBOX", message(2))
+    user.db.execute("PRAGMA busy_timeout = 50")
+    holder = sqlite3.connect(os.path.join(user.home, "index.sqlite"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        assert list(user.select("INBOX", readonly=True).uids) == [first, second]
+        feed = user.changes_since("INBOX", snap.highestmodseq, snap.uidnext, claim_recent=False)
+        assert [m.uid for m in feed.added] == [second] and len(feed.recent) == 0
+        with pytest.raises(StoreError, match=r"index busy") as info:
+            user.select("INBOX")  # SELECT claims \\Recent: it needs the lock
+        assert info.value.code == INUSE
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def test_a_recent_claim_holds_the_write_lock_from_its_first_read(
+    user: UserStore, other: UserStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SELECT and a session's feed read the mailbox and claim its \\Recent in one write
+    # transaction: another process cannot change the mailbox in between (its write waits for
+    # the lock, here refused at once), and the claim never fails for having been overtaken
+    first = user.deliver("INBOX", message(1))
+    other.db.execute("PRAGMA busy_timeout = 0")
+    refused: list[str] = []
+    real_claim = user._claim_recent
+
+    def claim_meanwhile(db: sqlite3.Connection, box: MailboxRow, start: int) -> range:
+        try:
+            other.store("INBOX", [first], "add", ["\\Seen"])
+        except StoreError as e:
+            refused.append(e.code)
+        return real_claim(db, box, start)
+
+    monkeypatch.setattr(user, "_claim_recent", claim_meanwhile)
+    snap = user.select("INBOX")
+    assert snap.recent == range(first, first + 1)
+    second = user.deliver("INBOX", message(2))
+    feed = user.changes_since("INBOX", snap.highestmodseq, snap.uidnext)
+    assert [m.uid for m in feed.added] == [second] and feed.recent == range(second, second + 1)
+    assert refused == [INUSE, INUSE]
+    assert user.fetch("INBOX", [first])[0].flags == ()
 
 
 def test_deleted_mailbox_feed_says_so(user: UserStore, other: UserStore) -> None:
