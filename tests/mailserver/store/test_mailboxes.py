@@ -79,9 +79,22 @@ def test_create_refuses(user: UserStore, name: str, code: str, why: str) -> None
 
 
 def test_create_refuses_unknown_special_use(user: UserStore) -> None:
-    with pytest.raises(StoreError, match="unknown special use"):
+    with pytest.raises(StoreError, match="unknown special use") as info:
         user.create("X", "\\Important")
+    assert info.value.code == CANNOT
     assert "X" not in user.mailbox_names()
+
+
+def test_special_use_goes_to_the_created_mailbox_not_its_new_parents(user: UserStore) -> None:
+    info = user.create("Projects/2023/Done", "\\Archive")
+    assert info.special_use == "\\Archive"
+    assert user.mailbox("Projects").special_use is None
+    assert user.mailbox("Projects/2023").special_use is None
+    assert [(e.name, e.special_use) for e in user.list_mailboxes("Projects*")] == [
+        ("Projects", None),
+        ("Projects/2023", None),
+        ("Projects/2023/Done", "\\Archive"),
+    ]
 
 
 def test_names_with_dots_slashes_and_non_ascii(user: UserStore) -> None:
@@ -144,6 +157,26 @@ def test_rename_with_inferiors_keeps_uids(user: UserStore) -> None:
     assert user.read_message("Z/Y/B", uid) == message()
     assert ".A" not in folders(user)
     assert {".Z", ".Z.Y", ".Z.Y.B"} <= set(folders(user))
+
+
+def test_a_rename_that_fails_midway_puts_every_folder_back(
+    user: UserStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user.create("A/B")
+    uids = {name: user.deliver(name, message(n)) for n, name in enumerate(["A", "A/B"])}
+    before = folders(user)
+
+    def lost(path: str) -> None:  # the disk fails after both folders were renamed
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(maildir, "fsync_dir", lost)
+    with pytest.raises(OSError, match=r"Input/output error"):
+        user.rename("A", "Z")
+    assert folders(user) == before
+    assert {".A", ".A.B"} <= set(before) and ".Z" not in before
+    assert user.mailbox_names() == sorted([*DEFAULT_NAMES, "A", "A/B"])
+    monkeypatch.undo()
+    assert [user.read_message(name, uid) for name, uid in uids.items()] == [message(0), message(1)]
 
 
 @pytest.mark.parametrize(
