@@ -137,9 +137,9 @@ class MailboxOps(UserBase):
                 names.normalize(to)  # too long a name fails before anything moves
                 if self._exists(db, to) or os.path.exists(self.folder_path(to)):
                     raise StoreError(f"mailbox {to!r} exists", ALREADYEXISTS)
-            for up in names.ancestors(target):
-                if not self._exists(db, up):
-                    self._make(db, up)
+            parents = names.ancestors(target)
+            if parents:  # the missing superior names, made as CREATE makes them
+                self._make(db, parents[-1])
             done: list[tuple[str, str]] = []
             try:
                 for frm, to in pairs:
