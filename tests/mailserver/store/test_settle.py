@@ -93,6 +93,18 @@ def test_flagged_delivery_settles_into_cur(store: Store, user: UserStore) -> Non
     assert user.read_message("Junk", uid) == message(1)
 
 
+def test_expunge_settles_a_pending_delivery_before_it_unlinks(
+    store: Store, user: UserStore
+) -> None:
+    # a delivery already \\Deleted, expunged before it settled: it is put in place first, and
+    # then expunged as any message: nothing stays to settle
+    uid = deliver(store, flags=("\\Deleted",))
+    assert len(pending(user)) == 1 and user.unsettled() == 1
+    assert user.expunge("INBOX") == [uid]
+    assert pending(user) == [] and user.unsettled() == 0
+    assert files(user) == {"new": [], "cur": [], "tmp": []}
+
+
 def test_settle_of_a_user_not_open_or_without_deliveries_does_nothing(store: Store) -> None:
     store.settle(["nobody@x.test"])
     assert "nobody@x.test" not in store._users
