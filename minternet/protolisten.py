@@ -60,6 +60,16 @@ class _Refusal(asyncio.Protocol):
         self.listener._admit(transport, over=True)  # type: ignore[arg-type]  # uvloop's too
 
 
+def _buffered(transport: asyncio.WriteTransport) -> int:
+    """Octets waiting to be sent; 0 once the connection is gone (asyncio's TLS transport then
+    has no buffer to ask about and raises AttributeError: a listener with implicit TLS met it
+    closing a connection whose peer had just left)."""
+    try:
+        return transport.get_write_buffer_size()
+    except AttributeError:
+        return 0
+
+
 class ProtocolListener:
     """One bound TCP endpoint whose connections are protocols from `factory`, under a cap."""
 
@@ -150,7 +160,7 @@ class ProtocolListener:
     def _sweep(self) -> None:
         now = self.loop.time()
         for conn in list(self._open.values()):
-            size = conn.transport.get_write_buffer_size()
+            size = _buffered(conn.transport)
             if size == 0 or size < conn.buffered:
                 conn.since = now  # drained, or draining: the peer reads
             elif now - conn.since >= self.stall_timeout:
@@ -170,7 +180,7 @@ class ProtocolListener:
         if self.server is not None:
             self.server.close()
         for conn in list(self._open.values()):
-            if conn.transport.get_write_buffer_size():
+            if _buffered(conn.transport):
                 conn.transport.abort()
             else:
                 conn.transport.close()
