@@ -179,12 +179,15 @@ def loggable(text: str) -> str:
     return _CONTROL.sub("?", text[:300])
 
 
-def ehlo_lines(hostname: str, *, max_size: int, starttls: bool) -> list[str]:
-    """The EHLO reply, a line each (RFC 5321 §4.1.1.1): no AUTH on the MX."""
+def ehlo_lines(hostname: str, *, max_size: int, starttls: bool, auth: bool = False) -> list[str]:
+    """The EHLO reply, a line each (RFC 5321 §4.1.1.1): no AUTH on the MX; on submission, AUTH
+    PLAIN and LOGIN once the connection is encrypted (RFC 4954 §4, RFC 8314 §3)."""
     keywords = [hostname, f"SIZE {max_size}", "8BITMIME", "SMTPUTF8", "PIPELINING"]
     keywords.append("ENHANCEDSTATUSCODES")
     if starttls:
         keywords.append("STARTTLS")
+    if auth:
+        keywords.append("AUTH PLAIN LOGIN")
     last = len(keywords) - 1
     return [f"250{' ' if i == last else '-'}{k}" for i, k in enumerate(keywords)]
 

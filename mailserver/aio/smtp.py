@@ -59,12 +59,12 @@ _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _PLAIN_PATH = re.compile(rf"<({_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>")
 
 
-def _peer_ip(session: Session) -> str:
+def peer_ip(session: Session) -> str:
     peer = session.peer
     return str(peer[0]) if isinstance(peer, tuple) and peer else "?"
 
 
-def _tls_info(session: Session) -> smtp.TlsInfo | None:
+def tls_info(session: Session) -> smtp.TlsInfo | None:
     extra = session.ssl
     obj = extra.get("ssl_object") if extra else None
     if obj is None:
@@ -99,7 +99,7 @@ class MxHandler:
 
     def _refused(self, server: SMTP, session: Session, what: str, reply: str) -> str:
         self.counts["refused"] += 1
-        log.info("%s: refused %s: %s", _peer_ip(session), smtp.loggable(what), reply)
+        log.info("%s: refused %s: %s", peer_ip(session), smtp.loggable(what), reply)
         if isinstance(server, MxSMTP):
             server.logged = reply  # said here, with what was refused: not again in push
         return reply
@@ -136,7 +136,7 @@ class MxHandler:
             return self._refused(server, session, f"a message from {path}", refusal)
         message_id = self.new_id()
         recipients = list(envelope.rcpt_tos)
-        peer = _peer_ip(session)
+        peer = peer_ip(session)
         protocol = smtp.with_protocol(
             esmtp=session.extended_smtp,
             tls=session.ssl is not None,
@@ -151,7 +151,7 @@ class MxHandler:
             message_id=message_id,
             recipients=recipients,
             now=self.clock(),
-            tls=_tls_info(session),
+            tls=tls_info(session),
         )
         # A delivery once begun runs to its end even if the client goes: half a store write is
         # worse than a duplicate (the client, not told, sends again: RFC 5321 §6.1).
@@ -198,6 +198,8 @@ class MxSMTP(SMTP):
         settings: smtp.MxSettings,
         tls_context: ssl.SSLContext | None,
         throttle: Throttle,
+        auth_required: bool = False,
+        auth_require_tls: bool = True,
     ) -> None:
         # Per connection (aiosmtpd's is a class attribute that every EHLO grows).
         self.command_size_limits = collections.defaultdict(
@@ -217,7 +219,8 @@ class MxSMTP(SMTP):
             ident="ESMTP minternet",
             tls_context=tls_context,
             timeout=settings.timeout,
-            auth_required=False,
+            auth_required=auth_required,  # submission (mailserver/aio/submission.py)
+            auth_require_tls=auth_require_tls,
             loop=asyncio.get_running_loop(),
         )
         self.command_size_limits["MAIL"] = _MAIL_LINE  # __init__ cleared it
@@ -234,7 +237,7 @@ class MxSMTP(SMTP):
                 assert self.session is not None
                 self.handler_counts["refused"] += 1
                 self.throttle(log, f"smtp {status[:3]}", "%s: refused: %s",
-                              _peer_ip(self.session), status)  # fmt: skip
+                              peer_ip(self.session), status)  # fmt: skip
             self.logged = None
         await super().push(status)
 
@@ -278,9 +281,17 @@ class MxSMTP(SMTP):
         self.session.extended_smtp = True
         self.session.host_name = hostname
         starttls = self.tls_context is not None and not self._tls_protocol
-        await self._push_lines(
-            smtp.ehlo_lines(self.hostname, max_size=self.data_size_limit or 0, starttls=starttls)
+        lines = smtp.ehlo_lines(
+            self.hostname,
+            max_size=self.data_size_limit or 0,
+            starttls=starttls,
+            auth=self.offers_auth(),
         )
+        await self._push_lines(lines)
+
+    def offers_auth(self) -> bool:
+        """Whether EHLO offers AUTH: never on the MX (submission says otherwise)."""
+        return False
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
@@ -310,7 +321,7 @@ class MxSMTP(SMTP):
         if transport is None or transport.is_closing():
             return
         assert self.session is not None
-        log.info("%s: timed out", _peer_ip(self.session))
+        log.info("%s: timed out", peer_ip(self.session))
         t: asyncio.WriteTransport = transport  # type: ignore[assignment]
         if t.get_write_buffer_size():
             t.abort()  # it does not read: a polite close would wait for it forever
