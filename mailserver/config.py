@@ -17,8 +17,10 @@ default, and unknown keys are errors that name the key):
     [auth]
     plaintext = "loopback"
 
-Room for part 2: the outbound queue lives in `state.queue` already; its schedule and the
-submission rules get sections of their own here (`[queue]`, `[submission]`) when they exist.
+    [queue]                         # absent: no mail to other domains
+    resolver = "127.0.0.2:10053"    # the DNS server asked for MX records
+    relay_port = 10025              # where the other mail servers listen
+    ca_file = "ca.pem"              # their certificates' CA (STARTTLS is verified with it)
 """
 
 from __future__ import annotations
@@ -131,6 +133,42 @@ class Auth:
         return ipaddress.ip_address(listen_host).is_loopback
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Queue:
+    """The outbound queue (mailserver/queue, mailserver/aio/queue.py). Without `resolver` the
+    server sends no mail to other domains: submission refuses such recipients."""
+
+    resolver: str = ""  # "ADDR:PORT" of the DNS server asked for MX records (never the system's)
+    relay_port: int = 25  # where other domains' mail servers listen (minternet up: 10025)
+    ca_file: str = ""  # CAs that sign their certificates (STARTTLS); empty: the system's
+    first_retry: float = 300.0  # the retry schedule (Postfix's defaults), seconds
+    max_backoff: float = 3600.0
+    give_up: float = 5 * 86400.0
+    warn_after: float = 4 * 3600.0  # a delay notice; 0: never
+    concurrency: int = 10  # messages tried at once
+    timeout: float = 60.0  # each remote SMTP reply
+
+    def __post_init__(self) -> None:
+        if self.resolver:
+            try:
+                parse_hostport(self.resolver)
+            except AddressError as e:
+                raise ValueError(f"resolver: {e}") from None
+        if not 1 <= self.relay_port <= 65535:
+            raise ValueError("relay_port must be a port number (1 to 65535)")
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        for name in ("first_retry", "max_backoff", "give_up", "timeout"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number of seconds")
+        if not (math.isfinite(self.warn_after) and self.warn_after >= 0):
+            raise ValueError("warn_after must be a number of seconds, 0 for never")
+
+    def resolver_address(self) -> tuple[str, int] | None:
+        return parse_hostport(self.resolver) if self.resolver else None
+
+
 @dataclass(frozen=True, slots=True)
 class StatePaths:
     """Where the server keeps what it owns, all under the state directory by default."""
@@ -157,6 +195,7 @@ class MailConfig:
     tls_key: str = ""
     limits: Limits = field(default_factory=Limits)
     auth: Auth = field(default_factory=Auth)
+    queue: Queue = field(default_factory=Queue)
 
     def __post_init__(self) -> None:
         if not self.hostname:
@@ -210,6 +249,10 @@ class MailConfig:
         except UserError:
             return False
 
+    def serves_address(self, address: str) -> bool:
+        """True if `address`'s domain is one of this server's."""
+        return self.serves(address.rpartition("@")[2])
+
     def paths(self) -> StatePaths:
         root = Path(self.state_dir)
         return StatePaths(
@@ -232,4 +275,7 @@ def load(path: str | Path) -> MailConfig:
         for name in ("state_dir", "users_file", "tls_cert", "tls_key")
         if (value := getattr(cfg, name)) and not Path(value).is_absolute()
     }
+    ca = cfg.queue.ca_file
+    if ca and not Path(ca).is_absolute():
+        changes["queue"] = dataclasses.replace(cfg.queue, ca_file=str(base / ca))
     return dataclasses.replace(cfg, **changes) if changes else cfg

@@ -109,6 +109,19 @@ def write_mail_config(host: Host, ctx: LaunchContext) -> Path:
     directory = ctx.service_dir(host)
     directory.mkdir(parents=True, exist_ok=True)
     issued = ctx.certificate(host)
+    # mail to other domains: MX records from the topology's local DNS server (never the
+    # system's resolver), the other mail servers on the topology's SMTP port, their
+    # certificates checked against the topology's CA
+    resolvers = [h for h in ctx.topology.hosts if h.role == "resolver"]
+    queue: list[str] = []
+    if resolvers:
+        dns_at = f"{resolvers[0].address}:{ctx.ports['dns']}"
+        queue = [
+            "[queue]",
+            f"resolver = {json.dumps(dns_at)}",
+            f"relay_port = {ctx.ports['smtp']}",
+            f"ca_file = {json.dumps(str(ctx.tls_dir / 'ca.pem'))}",
+        ]
     lines = [
         "# Written by `minternet up` at each start (edits here are overwritten).",
         f"hostname = {json.dumps(host.fqdn.rstrip('.'))}",
@@ -123,6 +136,7 @@ def write_mail_config(host: Host, ctx: LaunchContext) -> Path:
             for kind in host.listeners
             if kind != "control"  # given as --control, like every daemon's
         ),
+        *queue,
     ]
     path = directory / MAIL_CONFIG
     path.write_text("\n".join(lines) + "\n")

@@ -9,9 +9,10 @@ something is logged), then the listeners of `config.endpoints()`:
   recipient's copy is durable (Store.deliver_batch: one index commit), then the user's IMAP
   sessions are told, and the files are put in place in the background (Store.settle);
 - `imap`/`imaps`, `pop3`/`pop3s`: the shells mailserver/aio/imap.py and pop3.py;
-- `submission`/`submissions`: not offered yet (issue 10, part 2 brings AUTH and the queue).
-  Until then they answer as a server does that has the port but not the service: a `554 5.3.3`
-  greeting saying so (RFC 5321 §3.1: 554 in place of the 220 greeting), then close;
+- `submission`/`submissions`: mail from logged-in users (mailserver/aio/submission.py): local
+  recipients into the store, others into the outbound queue, whose runner
+  (mailserver/aio/queue.py) starts with the server when `[queue] resolver` is set, reading
+  what the spool kept from before;
 - `control`: the control endpoint (`stats`: counters, sessions, listeners).
 
 SIGTERM/SIGINT stop it (minternet/service.py): listeners close, deliveries under way end, the
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import ssl
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
@@ -31,22 +33,24 @@ from mailserver import tls as mailtls
 from mailserver.aio.context import MailContext
 from mailserver.aio.imap import ImapServer, SessionFactory
 from mailserver.aio.pop3 import Pop3Server
+from mailserver.aio.queue import QueueRunner, QueueSettings
 from mailserver.aio.smtp import MxServer
+from mailserver.aio.submission import SubmissionHandler, SubmissionServer
 from mailserver.config import MailConfig
 from mailserver.imap import session as imapsession
 from mailserver.message import store_summary
+from mailserver.queue.retry import Policy
+from mailserver.queue.spool import Spool
 from mailserver.store import Delivery, ReconcileReport, Store, StoreError
 from mailserver.users import UserDb, UserError, normalise
 from minternet import pki
+from minternet.connect import Connector
 from minternet.control import ControlServer
-from minternet.framing import Lines, LiteralRequest
+from minternet.dnsclient import DnsClient
 from minternet.logs import Throttle
-from minternet.stream import Connection, StreamHandler, StreamLimits, StreamListener
+from minternet.stream import StreamListener
 
 log = logging.getLogger("mailserver")
-
-#: RFC 5321 §3.1 / RFC 3463: 5.3.3 "system not capable of selected features".
-SUBMISSION_NOT_OFFERED = "554 5.3.3 {host} ESMTP: mail submission is not offered here yet\r\n"
 
 
 def _key(address: str) -> str:
@@ -74,22 +78,6 @@ class StoreDelivery:
             self.ctx.notifier.notify(d.address, "INBOX")
         # durable in the index already: the files go in place after the 250 (store/settle.py)
         self.ctx.settle_later([d.address for d in batch])
-
-
-class _NotOffered(StreamHandler[bytes | LiteralRequest]):
-    """Submission until part 2: the refusal greeting, then close."""
-
-    def __init__(self, conn: Connection, greeting: bytes) -> None:
-        super().__init__(conn)
-        self.framer = Lines(max_line=512)
-        self.greeting = greeting
-
-    def started(self) -> None:
-        self.conn.write(self.greeting)
-        self.conn.close()
-
-    def frame_received(self, frame: bytes | LiteralRequest) -> None:
-        return None
 
 
 class Listener(Protocol):
@@ -148,7 +136,9 @@ class MailDaemon:
         self.throttle = Throttle()
         self.ctx: MailContext | None = None
         self.mx: MxServer | None = None
+        self.queue: QueueRunner | None = None
         self.listeners: dict[str, Listener] = {}
+        self.submission: dict[str, SubmissionServer] = {}
         self.streams: dict[str, StreamListener[Any]] = {}
         self.refused = 0  # connections over the server-wide cap
 
@@ -170,6 +160,9 @@ class MailDaemon:
                 log.info("store of %s: %s", address, line)
         log.info("%d users, %d mailbox stores opened; certificate %s",
                  len(users.addresses()), len(reports), issued.cert)  # fmt: skip
+        self.queue = self._queue(ctx)
+        if self.queue is not None:
+            await self.queue.start()
         endpoints = cfg.endpoints()
         if self.control_addr is not None:
             endpoints["control"] = self.control_addr
@@ -178,20 +171,59 @@ class MailDaemon:
             ports[kind] = await self._listen(ctx, kind, host, port)
         return ports
 
-    async def _listen(self, ctx: MailContext, kind: str, host: str, port: int) -> int:
+    @staticmethod
+    def _smtp_settings(ctx: MailContext) -> smtp.MxSettings:
+        cfg, limits = ctx.config, ctx.config.limits
+        return smtp.MxSettings(
+            hostname=cfg.hostname,
+            domains=cfg.domains,
+            max_message_size=limits.max_message_size,
+            timeout=limits.smtp_idle_timeout,
+            max_connections=limits.max_connections,
+            handshake_timeout=limits.handshake_timeout,
+        )
+
+    def _queue(self, ctx: MailContext) -> QueueRunner | None:
+        """The outbound queue's runner, when the config names a resolver."""
         cfg = ctx.config
-        limits = cfg.limits
-        if kind == "smtp":
-            settings = smtp.MxSettings(
+        q = cfg.queue
+        resolver = q.resolver_address()
+        if resolver is None:
+            log.info("no [queue] resolver: no mail is sent to other domains")
+            return None
+        client_tls = ssl.create_default_context(cafile=q.ca_file or None)
+        delivery = StoreDelivery(ctx)
+
+        async def deliver_local(address: str, data: bytes) -> None:  # a delivery notice
+            header = f"Received: by {cfg.hostname} (delivery status notification)\r\n".encode()
+            await delivery.deliver([address], data, envelope_from="<>", received_header=header)
+
+        return QueueRunner(
+            Spool(cfg.paths().queue),
+            QueueSettings(
                 hostname=cfg.hostname,
-                domains=cfg.domains,
-                max_message_size=limits.max_message_size,
-                timeout=limits.smtp_idle_timeout,
-                max_connections=limits.max_connections,
-                handshake_timeout=limits.handshake_timeout,
-            )
+                local_names=(cfg.hostname,),
+                relay_port=q.relay_port,
+                policy=Policy(
+                    first_retry=q.first_retry,
+                    max_backoff=q.max_backoff,
+                    give_up=q.give_up,
+                    warn_after=q.warn_after or None,
+                ),
+                concurrency=q.concurrency,
+                timeout=q.timeout,
+            ),
+            DnsClient(resolver[0], resolver[1], source=cfg.address),
+            Connector(source=cfg.address),
+            is_local=cfg.serves_address,
+            deliver_local=deliver_local,
+            tls_context=client_tls,
+        )
+
+    async def _listen(self, ctx: MailContext, kind: str, host: str, port: int) -> int:
+        if kind == "smtp":
             self.mx = mx = MxServer(
-                settings, ctx.users, StoreDelivery(ctx), tls_context=ctx.tls,
+                self._smtp_settings(ctx), ctx.users, StoreDelivery(ctx), tls_context=ctx.tls,
                 throttle=self.throttle,
             )  # fmt: skip
             self.listeners[kind] = mx
@@ -211,20 +243,20 @@ class MailDaemon:
             self.streams[kind] = pop.listener
             return await pop.start(host, port)
         if kind in ("submission", "submissions"):
-            greeting = SUBMISSION_NOT_OFFERED.format(host=cfg.hostname).encode()
-            listener: StreamListener[Any] = StreamListener(
-                lambda conn: _NotOffered(conn, greeting),
-                StreamLimits(
-                    max_connections=limits.max_connections,
-                    idle_timeout=limits.login_timeout,
-                    handshake_timeout=limits.handshake_timeout,
+            sub = SubmissionServer(
+                self._smtp_settings(ctx),
+                SubmissionHandler(
+                    self._smtp_settings(ctx), ctx.users, StoreDelivery(ctx),
+                    self.queue.enqueue if self.queue is not None else None,
                 ),
+                ctx.login,
+                tls_context=ctx.tls,
+                implicit_tls=kind == "submissions",
                 throttle=self.throttle,
-                ssl=ctx.tls if kind == "submissions" else None,
-            )
-            self.listeners[kind] = listener
-            self.streams[kind] = listener
-            return await listener.start(host, port)
+            )  # fmt: skip
+            self.listeners[kind] = sub
+            self.submission[kind] = sub
+            return await sub.start(host, port)
         if kind == "control":
             control = ControlServer({"stats": self.stats}, throttle=self.throttle)
             self.listeners[kind] = control
@@ -233,9 +265,10 @@ class MailDaemon:
 
     def connections(self) -> int:
         """Connections open on every listener but control."""
-        mx = self.mx
-        return sum(len(s.connections) for s in self.streams.values()) + (
-            len(mx.listener) if mx is not None and mx.listener is not None else 0
+        listeners = [self.mx.listener if self.mx is not None else None]
+        listeners += [s.listener for s in self.submission.values()]
+        return sum(len(s.connections) for s in self.streams.values()) + sum(
+            len(p) for p in listeners if p is not None
         )
 
     def over_cap(self) -> bool:
@@ -266,11 +299,19 @@ class MailDaemon:
         }
         if self.mx is not None:
             counters.update(self.mx.stats())
+        for kind, sub in self.submission.items():
+            counters[f"{kind}_accepted"] = sub.handler.counts["accepted"]
+        if self.queue is not None:
+            counters["queue"] = len(self.queue.entries)
+            counters.update({f"queue_{k}": v for k, v in self.queue.counts.items()})
         return {
             "stats": counters,
             "logins_by_protocol": dict(c.by_protocol),
             "sessions_by_user": sessions,
-            "listeners": {kind: len(s.connections) for kind, s in self.streams.items()},
+            "listeners": {
+                **{kind: len(s.connections) for kind, s in self.streams.items()},
+                **{k: len(s.listener) if s.listener else 0 for k, s in self.submission.items()},
+            },
         }
 
     async def stop(self) -> None:
@@ -279,6 +320,8 @@ class MailDaemon:
         for listener in self.listeners.values():
             await listener.wait_closed()
         self.listeners.clear()
+        if self.queue is not None:
+            await self.queue.close()
         ctx = self.ctx
         if ctx is not None:
             await asyncio.get_running_loop().run_in_executor(None, ctx.close)

@@ -12,6 +12,7 @@ import shutil
 import smtplib
 import ssl
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,40 @@ def test_alice_mails_bob_who_reads_it_over_imaps_and_pop3s(topology_up):
         pop.quit()
 
 
+def test_alice_submits_to_bob_through_the_queue_and_the_dns(topology_up):
+    """The notes' scenario: Alice's client submits to mail.crepes.fr (STARTTLS, AUTH); the
+    server asks the local DNS server for hamburger.edu's MX, hands the message over to
+    mail.hamburger.edu, and Bob reads it over IMAP."""
+    ca = ssl.create_default_context(cafile=status(topology_up)["ca"])
+    alice = topology.DEFAULT.host("mail-crepes")
+    bob = topology.DEFAULT.host("mail-hamburger")
+    subject = "e2e relayed crepes for Bob"
+    with smtplib.SMTP(alice.address, 587 + E2E_PORT_OFFSET, timeout=10) as s:
+        s.starttls(context=ca)
+        s.login("alice@crepes.fr", "alice-in-paris")
+        s.sendmail("alice@crepes.fr", ["bob@hamburger.edu"],
+                   f"From: alice@crepes.fr\r\nSubject: {subject}\r\n\r\n.dot line\r\n")  # fmt: skip
+    imap = imaplib.IMAP4_SSL(bob.address, 993 + E2E_PORT_OFFSET, ssl_context=ca, timeout=10)
+    try:
+        assert imap.login("bob@hamburger.edu", "bob-in-hamburg")[0] == "OK"
+        found = [b""]
+        deadline = time.monotonic() + 20
+        while not found[0] and time.monotonic() < deadline:
+            imap.select("INBOX", readonly=True)
+            _, found = imap.uid("SEARCH", "SUBJECT", f'"{subject}"')
+            if not found[0]:
+                time.sleep(0.2)
+        assert found[0], "the relayed message never reached Bob"
+        _, data = imap.uid("FETCH", found[0].split()[-1], "(BODY.PEEK[])")
+        body = data[0][1]
+        assert b"by mail.crepes.fr with ESMTPSA" in body  # Alice's submission
+        assert b"by mail.hamburger.edu with ESMTPS" in body  # the relay, over STARTTLS
+        assert b"Return-Path: <alice@crepes.fr>" in body
+        assert body.endswith(b"\r\n\r\n.dot line\r\n")
+    finally:
+        imap.logout()
+
+
 def _run(command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["bash", "-c", command + " -sS"], capture_output=True, text=True,
                           timeout=30, check=False)  # fmt: skip
@@ -127,7 +162,7 @@ def test_the_readmes_mail_lines_work(topology_up):
     blocks = re.findall(r"```\n(.*?)```", readme.read_text(), flags=re.S)
     lines = [line for block in blocks for line in block.splitlines()]
     commands = [line for line in lines if re.search(r"(imaps?|pop3s|smtp)://127\.0\.0\.4", line)]
-    assert len(commands) == 5
+    assert len(commands) == 6
     ca = f"{topology_up.state_dir}/tls/ca.pem"
 
     def here(command: str) -> str:

@@ -135,6 +135,16 @@ def test_a_full_file(tmp_path):
         (MINIMAL + "[auth]\nfailure_rate = nan\n", "failure_rate must be a positive number"),
         (MINIMAL + "[auth]\nfailure_burst = 0.5\n", "failure_burst must be at least 1"),
         (MINIMAL + "[auth]\nfailure_burst = inf\n", "failure_burst must be at least 1"),
+        (MINIMAL + '[queue]\nresolver = "dns"\n', "resolver: "),
+        (MINIMAL + "[queue]\nrelay_port = 0\n", "relay_port must be a port number"),
+        (MINIMAL + "[queue]\nrelay_port = 65536\n", "relay_port must be a port number"),
+        (MINIMAL + "[queue]\nconcurrency = 0\n", "concurrency must be at least 1"),
+        (MINIMAL + "[queue]\nfirst_retry = 0\n", "first_retry must be a positive number"),
+        (MINIMAL + "[queue]\nmax_backoff = nan\n", "max_backoff must be a positive number"),
+        (MINIMAL + "[queue]\ngive_up = -1\n", "give_up must be a positive number"),
+        (MINIMAL + "[queue]\ntimeout = inf\n", "timeout must be a positive number"),
+        (MINIMAL + "[queue]\nwarn_after = -1\n", "warn_after must be a number of seconds"),
+        (MINIMAL + "[queue]\nretries = 3\n", "unknown key 'retries'"),
     ],
 )
 def test_refusals_name_the_key(tmp_path, text, why):
@@ -175,3 +185,13 @@ def test_serves():
 def test_a_config_built_in_code_keeps_relative_paths():
     cfg = MailConfig(hostname="m.x", domains=("x",), users_file="u")
     assert cfg.paths().users == Path("u") and cfg.paths().root == Path("mailstate")
+
+
+def test_the_queue_section(tmp_path):
+    assert load(tmp_path, MINIMAL).queue.resolver_address() is None  # no mail elsewhere
+    queue = '[queue]\nresolver = "127.0.0.2:10053"\nrelay_port = 10025\nca_file = "ca.pem"\n'
+    cfg = load(tmp_path, MINIMAL + queue)
+    assert cfg.queue.resolver_address() == ("127.0.0.2", 10053)
+    assert cfg.queue.relay_port == 10025 and cfg.queue.warn_after == 4 * 3600
+    assert cfg.queue.ca_file == str(tmp_path / "ca.pem")  # relative to the file's folder
+    assert cfg.serves_address("alice@Crepes.FR") and not cfg.serves_address("b@hamburger.edu")

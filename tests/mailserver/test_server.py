@@ -1,6 +1,6 @@
 """The mail daemon over real sockets: SMTP delivery into the store, POP3 (STLS and pop3s with
-the server's CA), submission's refusal, the control endpoint, session limits and the failure
-delay. Clients are the standard library's, in a thread (the server runs on this loop)."""
+the server's CA), submission of a logged-in user, the control endpoint, session limits and the
+failure delay. Clients are the standard library's, in a thread (the server runs on this loop)."""
 
 from __future__ import annotations
 
@@ -174,16 +174,37 @@ async def test_a_users_sessions_are_limited(daemon: MailDaemon) -> None:
     assert daemon.stats([])["stats"]["logins_refused"] == 1  # type: ignore[index]
 
 
+def submit(d: MailDaemon, kind: str, to: list[str]) -> dict[str, Any]:
+    tls = ca_context(d.config)
+    if kind == "submissions":
+        client: smtplib.SMTP = smtplib.SMTP_SSL("127.0.0.1", port(d, kind), timeout=10, context=tls)
+    else:
+        client = smtplib.SMTP("127.0.0.1", port(d, kind), timeout=10)
+    with client as s:
+        if kind == "submission":
+            s.starttls(context=tls)
+        s.login("dave@hamburger.edu", "dave-in-bremen")
+        data = b"From: dave@hamburger.edu\r\nSubject: hi Bob\r\n\r\nfrom Dave\r\n"
+        return s.sendmail("dave@hamburger.edu", to, data)
+
+
 @pytest.mark.parametrize("kind", ["submission", "submissions"])
-async def test_submission_says_it_is_not_offered_yet(daemon: MailDaemon, kind: str) -> None:
-    tls = ca_context(daemon.config) if kind == "submissions" else None
-    reader, writer = await asyncio.open_connection("127.0.0.1", port(daemon, kind), ssl=tls)
-    try:
-        greeting = await asyncio.wait_for(reader.read(), 5.0)  # then the server closes
-    finally:
-        writer.close()
-    assert greeting == (
-        b"554 5.3.3 mail.hamburger.edu ESMTP: mail submission is not offered here yet\r\n"
+async def test_a_logged_in_user_submits_to_a_local_user(daemon: MailDaemon, kind: str) -> None:
+    assert await threaded(submit, daemon, kind, ["bob@hamburger.edu"]) == {}
+    (stored,) = inbox(daemon, "bob@hamburger.edu")
+    assert stored.startswith(b"Return-Path: <dave@hamburger.edu>\r\nReceived: from ")
+    assert b"\tby mail.hamburger.edu with ESMTPSA (using TLSv1.3" in stored
+    assert b"\r\nMessage-ID: <" in stored and b"\r\nDate: " in stored  # added
+    assert stored.endswith(b"\r\n\r\nfrom Dave\r\n")
+    assert daemon.stats([])["stats"][f"{kind}_accepted"] == 1  # type: ignore[index]
+
+
+async def test_without_a_queue_submission_refuses_other_domains(daemon: MailDaemon) -> None:
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as e:
+        await threaded(submit, daemon, "submissions", ["x@crepes.fr"])
+    assert e.value.recipients["x@crepes.fr"] == (
+        550,
+        b"5.7.1 this server does not send mail to other domains (no queue configured)",
     )
 
 
