@@ -135,3 +135,41 @@ def test_a_lost_connection_defers_only_the_undecided() -> None:
         Deferred(DAVE, "4.4.2", "connection reset by peer", MX),
     ]
     assert not t.wants_data()
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        (199, Deferred(BOB, "4.0.0", "199 x", MX)),
+        (200, Delivered(BOB, MX, "200 x")),
+        (299, Delivered(BOB, MX, "299 x")),
+        (300, Deferred(BOB, "4.0.0", "300 x", MX)),
+        (499, Deferred(BOB, "4.0.0", "499 x", MX)),
+        (500, Failed(BOB, "5.0.0", "500 x", MX)),
+        (599, Failed(BOB, "5.0.0", "599 x", MX)),
+        (600, Deferred(BOB, "4.0.0", "600 x", MX)),
+    ],
+)
+def test_the_reply_classes_end_exactly_at_their_hundreds(
+    code: int, expected: Delivered | Deferred | Failed
+) -> None:
+    assert outcome(BOB, code, "x", MX) == expected
+
+
+@pytest.mark.parametrize(("code", "taken"), [(199, False), (200, True), (299, True), (300, False)])
+def test_mail_and_rcpt_take_exactly_the_2xx_replies(code: int, taken: bool) -> None:
+    t = Transaction([BOB], MX)
+    assert t.mail(code, "x") is taken
+    assert t.outcomes() == ([] if taken else [Deferred(BOB, "4.0.0", f"{code} x", MX)])
+    t = Transaction([BOB], MX)
+    t.mail(250, "ok")
+    t.rcpt(BOB, code, "x")
+    assert t.accepted == ([BOB] if taken else [])
+    assert t.outcomes() == ([] if taken else [Deferred(BOB, "4.0.0", f"{code} x", MX)])
+
+
+def test_a_reply_of_exactly_500_characters_is_kept_whole() -> None:
+    text = "5.1.1 " + "y" * 490  # "550 " + 496 = 500
+    assert outcome(BOB, 550, text, MX) == Failed(BOB, "5.1.1", f"550 {text}", MX)
+    longer = outcome(BOB, 550, text + "z", MX)
+    assert isinstance(longer, Failed) and longer.error == f"550 {text}"[:497] + "..."
