@@ -57,11 +57,11 @@ def outcome(address: str, code: int, text: str, remote: str) -> Outcome:
     return Deferred(address, reply_status(code, text), said, remote)
 
 
-def unreachable(addresses: list[str], error: str, remote: str | None = None) -> list[Outcome]:
+def unreachable(addresses: list[str], error: str) -> list[Outcome]:
     """Every recipient deferred: no host of the route could be reached (4.4.1, RFC 3463: no
-    answer from host), with the last host's error."""
+    answer from host), with the last host's error (no host said it: no remote)."""
     line = _CONTROL.sub(" ", error)[:MAX_TEXT]
-    return [Deferred(a, "4.4.1", line, remote) for a in addresses]
+    return [Deferred(a, "4.4.1", line) for a in addresses]
 
 
 def next_host(stage: str) -> bool:
