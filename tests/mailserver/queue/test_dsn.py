@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -150,3 +151,34 @@ def test_any_report_keeps_the_structure(error: str, address: str, remote: str | 
     lines = raw.split(b"\r\n")
     assert lines.count(b"--b0undary") == 3 and lines.count(b"--b0undary--") == 1
     assert all(b"\r" not in line and b"\n" not in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("sender", "report", "header"),
+    [
+        ("alice@crêpes.fr", NXD, HEADER),
+        ("alice@crepes.fr", Report("bob@hämburger.edu", "5.1.1", "550 unknown", "mx.x"), HEADER),
+        ("alice@crepes.fr", Report("bob@x.org", "5.1.1", "550 inconnu ici à", "mx.x"), HEADER),
+        ("alice@crepes.fr", NXD, "Subject: crêpes\r\n\r\n".encode()),
+    ],
+    ids=["sender", "address", "reply", "header"],
+)
+def test_any_one_non_ascii_text_alone_makes_it_a_global_report(
+    sender: str, report: Report, header: bytes
+) -> None:
+    raw = notice(Notice("failed", (report,)), sender=sender, header=header)
+    assert b"report-type=global-delivery-status;" in raw
+    assert b"Content-Type: message/global-delivery-status\r\n" in raw
+    assert b"Content-Type: message/global-headers\r\n" in raw
+    assert raw.count(b"Content-Transfer-Encoding: 8bit\r\n") == 4
+
+
+def test_a_reply_of_exactly_max_reply_characters_is_kept_whole_and_longer_is_cut() -> None:
+    whole = Report("bob@hamburger.edu", "5.0.0", "e" * MAX_REPLY, "mx.x")
+    raw = notice(Notice("failed", (whole,)))
+    assert b"\r\nDiagnostic-Code: smtp; " + b"e" * MAX_REPLY + b"\r\n" in raw
+    assert b"\r\n<bob@hamburger.edu>: mx.x said: " + b"e" * MAX_REPLY + b"\r\n" in raw
+    longer = Report("bob@hamburger.edu", "5.0.0", "e" * (MAX_REPLY + 1), "mx.x")
+    raw = notice(Notice("failed", (longer,)))
+    assert b"\r\nDiagnostic-Code: smtp; " + b"e" * (MAX_REPLY - 3) + b"...\r\n" in raw
+    assert b"\r\n<bob@hamburger.edu>: mx.x said: " + b"e" * (MAX_REPLY - 3) + b"...\r\n" in raw
