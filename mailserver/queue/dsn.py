@@ -85,8 +85,7 @@ def _human(r: Report) -> str:
 
 def _original_header(header: bytes) -> bytes:
     header = header[:MAX_HEADER]
-    if not header.endswith(b"\n"):
-        header = header[: header.rfind(b"\n") + 1]  # whole lines only
+    header = header[: header.rfind(b"\n") + 1]  # whole lines only
     return header.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
 
 
