@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from hypothesis import given
@@ -298,3 +299,67 @@ def test_a_status_and_remote_may_be_absent_or_null() -> None:
     assert from_json(json.dumps(obj).encode()).recipients == (Recipient(BOB),)
     obj["recipients"] = [{"address": BOB, "status": "4.0.0", "error": "e", "remote": "r"}]
     assert from_json(json.dumps(obj).encode()).recipients == (Recipient(BOB, "4.0.0", "e", "r"),)
+
+
+def test_the_doubling_stops_after_32_doublings_whatever_the_maximum() -> None:
+    endless = Policy(first_retry=1.0, max_backoff=math.inf)
+    assert backoff(endless, 33) == 2.0**32
+    assert backoff(endless, 34) == 2.0**32
+    assert backoff(endless, 10**6) == 2.0**32
+
+
+def test_the_remote_host_stays_in_a_delay_warning_and_in_giving_up() -> None:
+    mx = "mail.hamburger.edu"
+    e = entry(BOB)
+    late = after_attempt(e, [Deferred(BOB, "4.3.0", "451 4.3.0 later", mx)], T0 + 4 * 3600, POLICY)
+    assert late.notices == (Notice("delayed", (Report(BOB, "4.3.0", "451 4.3.0 later", mx),)),)
+    assert late.entry is not None
+    step = after_attempt(late.entry, [], T0 + 5 * 86400, POLICY)
+    why = "gave up after 5 days in the queue: 451 4.3.0 later"
+    assert step.failed == (Report(BOB, "5.4.7", why, mx),)
+    assert step.notices == (Notice("failed", step.failed),)
+
+
+def test_the_spool_file_golden() -> None:
+    e = Entry(
+        id="0F1E2D",
+        sender="alice@crêpes.fr",
+        arrival=T0 + 0.25,
+        recipients=(
+            Recipient(BOB, "4.4.1", "connection refused", "mail.hamburger.edu"),
+            Recipient(CAROL),
+        ),
+        next_attempt=T0 + 300,
+        attempts=2,
+        warned=True,
+    )
+    assert to_json(e) == (
+        b'{"arrival": 1800000000.25, "attempts": 2, "format": 1, "id": "0F1E2D", '
+        b'"next_attempt": 1800000300.0, "recipients": [{"address": "bob@hamburger.edu", '
+        b'"error": "connection refused", "remote": "mail.hamburger.edu", "status": "4.4.1"}, '
+        b'{"address": "carol@hamburger.edu", "error": null, "remote": null, "status": null}], '
+        b'"sender": "alice@cr\xc3\xaapes.fr", "warned": true}'
+    )
+
+
+def test_the_bounds_of_a_spool_file_are_inclusive() -> None:
+    obj = good()
+    obj["recipients"] = [{"address": f"r{i}@x"} for i in range(1000)]
+    assert len(from_json(json.dumps(obj).encode()).recipients) == 1000
+    obj["recipients"] = [{"address": "é@" + "x" * 1997}]  # 2000 octets, 1999 characters
+    assert from_json(json.dumps(obj).encode()).recipients[0].address == "é@" + "x" * 1997
+    obj["recipients"] = [{"address": "é@" + "x" * 1998}]
+    with pytest.raises(QueueError, match=r"^spool entry: address is longer than 2000 octets$"):
+        from_json(json.dumps(obj).encode())
+
+
+def test_times_may_be_written_as_integers() -> None:
+    obj = {**good(), "arrival": 1_800_000_000, "next_attempt": 1_800_000_300}
+    e = from_json(json.dumps(obj).encode())
+    assert (e.arrival, e.next_attempt) == (T0, T0 + 300)
+    assert type(e.arrival) is float and type(e.next_attempt) is float
+    obj["next_attempt"] = None
+    with pytest.raises(
+        QueueError, match=r"^spool entry: next_attempt is missing or not a int or float$"
+    ):
+        from_json(json.dumps(obj).encode())
