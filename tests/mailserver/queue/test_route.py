@@ -110,3 +110,9 @@ def test_any_answer_gives_hosts_in_preference_order_each_once(
         assert sorted(r.hosts) == sorted(names)
         best = {n: min(p for p, m in mx if m.rstrip(".").lower() == n) for n in names}
         assert [best[h] for h in r.hosts] == sorted(best[h] for h in r.hosts)
+
+
+def test_only_the_trailing_dot_is_stripped_from_a_name() -> None:
+    assert route("MAIL.BOX.", dns.rcode.NOERROR, [], rng=rng()) == Hosts(("mail.box",), True)
+    mx = [(10, "MX.BOX."), (20, "mx.x")]
+    assert route("box", dns.rcode.NOERROR, mx, rng=rng()) == Hosts(("mx.box", "mx.x"))
