@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,51 @@ def test_damaged_entries_are_set_aside_with_their_message(tmp_path: Path) -> Non
         "x.txt",
     ]
     assert Spool(tmp_path).load() == Loaded([entry("GOOD")], [], 0)  # nothing left to report
+
+
+def test_the_folders_are_the_owners_only(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        Spool(tmp_path / "q")
+    finally:
+        os.umask(old)
+    for name in ("data", "entries", "corrupt"):
+        assert stat.S_IMODE((tmp_path / "q" / name).stat().st_mode) == 0o700
+
+
+def test_the_header_ends_at_the_first_empty_line(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.put(entry("A1"), b"Subject: hi\r\n\r\nbody\r\n\r\nmore\r\n")
+    assert spool.header("A1") == b"Subject: hi\r\n\r\n"
+
+
+def test_orphans_are_counted_without_temporary_files(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    for name in ("O1", "O2", ".O3.x.tmp"):
+        (tmp_path / "data" / name).write_bytes(MSG)
+    assert spool.load() == Loaded([], [], 2)
+    assert list((tmp_path / "data").iterdir()) == []
+
+
+def test_what_cannot_be_removed_or_moved_is_left_in_place(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    (tmp_path / "entries" / ".A1.json.x.tmp").mkdir()  # not a file: unlink fails
+    (tmp_path / "data" / "D1").mkdir()
+    (tmp_path / "entries" / "B1.json").write_bytes(b"{")
+    (tmp_path / "corrupt" / "B1.json").mkdir()  # taken by a folder: the move fails
+    (tmp_path / "corrupt" / "B1.json" / "x").write_bytes(b"")
+    found = spool.load()
+    assert found.entries == [] and found.orphans == 0
+    assert [c.split(" (")[0] for c in found.corrupt] == ["B1.json: spool entry: not JSON"]
+    assert sorted(p.name for p in (tmp_path / "entries").iterdir()) == [".A1.json.x.tmp", "B1.json"]
+    assert [p.name for p in (tmp_path / "data").iterdir()] == ["D1"]
+
+
+def test_an_entry_needs_the_json_suffix_and_a_plain_id(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.put(entry("A1"), MSG)
+    os.rename(tmp_path / "entries" / "A1.json", tmp_path / "entries" / "A1")
+    os.unlink(tmp_path / "data" / "A1")  # (else it would go to corrupt/ under the same name)
+    found = spool.load()
+    assert found == Loaded([], ["A1: not a queue entry's name"], 0)
+    assert sorted(p.name for p in (tmp_path / "corrupt").iterdir()) == ["A1"]
