@@ -89,8 +89,9 @@ class Spool:
         """The start of a queued message (its header, for a notice), at most `limit` octets."""
         with open(self.data / self._check(ident), "rb") as f:
             head = f.read(limit)
-        end = head.find(b"\r\n\r\n")
-        return head if end < 0 else head[: end + 4]
+        # the blank line after the fields; with a CRLF before, also a message without fields
+        end = (b"\r\n" + head).find(b"\r\n\r\n")
+        return head if end < 0 else head[: end + 2]
 
     def load(self) -> Loaded:
         """Every readable entry, in arrival order; the damaged ones set aside."""

@@ -148,3 +148,10 @@ def test_an_entry_needs_the_json_suffix_and_a_plain_id(tmp_path: Path) -> None:
     found = spool.load()
     assert found == Loaded([], ["A1: not a queue entry's name"], 0)
     assert sorted(p.name for p in (tmp_path / "corrupt").iterdir()) == ["A1"]
+
+
+def test_a_message_without_header_fields_has_an_empty_header(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.put(entry("A1"), b"\r\nbody, not header\r\n\r\nmore\r\n")
+    spool.put(entry("A2"), b"\r\n\r\nbody\r\n")
+    assert spool.header("A1") == spool.header("A2") == b"\r\n"  # its blank line alone
