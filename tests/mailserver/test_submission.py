@@ -149,6 +149,14 @@ def test_a_non_ascii_recipient_with_smtputf8_is_queued() -> None:
             "553 5.7.1 From: eve@crepes.fr is not an address of the logged-in user",
         ),
         (
+            b"From: friends: eve@crepes.fr;\r\n",  # the group's start is no reason to stop
+            "553 5.7.1 From: eve@crepes.fr is not an address of the logged-in user",
+        ),
+        (
+            b"From: \xff@crepes.fr\r\n",  # not UTF-8: shown with a replacement character
+            "553 5.7.1 From: \ufffd@crepes.fr is not an address of the logged-in user",
+        ),
+        (
             b"From: undisclosed\r\n",
             "553 5.7.1 From: undisclosed@MISSING_DOMAIN is not an address of the logged-in user",
         ),
@@ -194,6 +202,12 @@ def test_a_message_without_header_or_body_still_gets_both() -> None:
     )
     assert complete(b"Subject: cut", now=T0, message_id=ids) == (
         b"Subject: cut\r\n"
+        b"Date: Fri, 15 Jan 2027 08:00:00 +0000\r\n"
+        b"Message-ID: <20270115080000.ABC@mail.crepes.fr>\r\n"
+    )
+
+    assert complete(b"X", now=T0, message_id=ids) == (  # one octet of header, unended
+        b"X\r\n"
         b"Date: Fri, 15 Jan 2027 08:00:00 +0000\r\n"
         b"Message-ID: <20270115080000.ABC@mail.crepes.fr>\r\n"
     )
