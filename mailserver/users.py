@@ -62,7 +62,7 @@ def normalise(address: str) -> str:
 # hyphens in its third and fourth places (IDNA 2008 reserves them: "xn--" is punycode, which
 # idna must check). Most names are such, and idna.encode costs 0.1 ms a call: SMTP asks for
 # every MAIL and RCPT.
-_PLAIN_LABEL = r"(?![a-z0-9]{2}--)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_PLAIN_LABEL = r"(?![a-z0-9-]{2}--)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _PLAIN_NAME = re.compile(rf"{_PLAIN_LABEL}(?:\.{_PLAIN_LABEL})*")
 
 
