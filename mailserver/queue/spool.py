@@ -14,10 +14,10 @@ again, unless the crash came between the remote server's 250 and the update: the
 once more, as RFC 5321 §6.1 prefers to losing it). `remove` unlinks the envelope first.
 
 `load` reads every envelope at start; one that is damaged, or whose message file is gone, is
-moved to corrupt/ with its message file and reported (never silently dropped, never a crash).
-Temporary files left by a crash are removed. The spool holds envelopes in memory only as the
-caller keeps them; the messages stay on disk (100,000 deferred messages cost their envelopes,
-not their content).
+moved to corrupt/ with its message file (as ID.message) and reported (never silently dropped,
+never a crash). Temporary files left by a crash are removed. The spool holds envelopes in
+memory only as the caller keeps them; the messages stay on disk (100,000 deferred messages cost
+their envelopes, not their content).
 """
 
 from __future__ import annotations
@@ -116,8 +116,9 @@ class Spool:
                 corrupt.append(f"{path.name}: {e}")
                 with contextlib.suppress(OSError):
                     os.replace(path, self.corrupt / path.name)
-                with contextlib.suppress(OSError):  # its message, if any, goes with it
-                    os.replace(self.data / ident, self.corrupt / ident)
+                with contextlib.suppress(OSError):  # its message, if any, goes with it (named
+                    # apart: an envelope without its suffix has the message's own name)
+                    os.replace(self.data / ident, self.corrupt / f"{ident}.message")
                 continue
             entries.append(entry)
             names.add(ident)

@@ -91,10 +91,10 @@ def test_damaged_entries_are_set_aside_with_their_message(tmp_path: Path) -> Non
         "OTHER.json: it names another id, ELSE",
         "x.txt: not a queue entry's name",
     ]
-    assert (tmp_path / "corrupt" / "BAD").read_bytes() == b"kept for a person"
+    assert (tmp_path / "corrupt" / "BAD.message").read_bytes() == b"kept for a person"
     assert sorted(p.name for p in (tmp_path / "corrupt").iterdir()) == [
-        "BAD",
         "BAD.json",
+        "BAD.message",
         "LOST.json",
         "OTHER.json",
         "x.txt",
@@ -155,3 +155,13 @@ def test_a_message_without_header_fields_has_an_empty_header(tmp_path: Path) -> 
     spool.put(entry("A1"), b"\r\nbody, not header\r\n\r\nmore\r\n")
     spool.put(entry("A2"), b"\r\n\r\nbody\r\n")
     assert spool.header("A1") == spool.header("A2") == b"\r\n"  # its blank line alone
+
+
+def test_an_envelope_without_its_suffix_does_not_lose_its_message(tmp_path: Path) -> None:
+    # entries/A1 (no .json) and data/A1: both set aside, neither over the other
+    spool = Spool(tmp_path)
+    (tmp_path / "entries" / "A1").write_bytes(to_json(entry("A1")))
+    (tmp_path / "data" / "A1").write_bytes(MSG)
+    assert spool.load().corrupt == ["A1: not a queue entry's name"]
+    assert (tmp_path / "corrupt" / "A1").read_bytes() == to_json(entry("A1"))
+    assert (tmp_path / "corrupt" / "A1.message").read_bytes() == MSG
