@@ -20,6 +20,7 @@ from typing import TextIO
 from mailserver import config as mailconfig
 from mailserver.aio.server import add_serve
 from mailserver.config import MailConfig
+from mailserver.queuecli import QueueRefused, add_queue
 from mailserver.users import UserDb, UserError, normalise
 from minternet import __version__, console
 from minternet import config as mconfig
@@ -146,6 +147,7 @@ def _domain_arg(text: str) -> str:
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore[type-arg]
     add_serve,
     add_user,
+    add_queue,
 ]
 
 
@@ -174,7 +176,7 @@ def main(
     except Usage as e:
         print(f"{where}: {e}", file=sys.stderr)
         return 2
-    except (Refused, UserError, OSError) as e:
+    except (Refused, QueueRefused, UserError, OSError) as e:
         print(f"{where}: {e}", file=sys.stderr)
         return 1
     except (KeyboardInterrupt, EOFError):

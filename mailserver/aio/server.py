@@ -13,7 +13,8 @@ something is logged), then the listeners of `config.endpoints()`:
   recipients into the store, others into the outbound queue, whose runner
   (mailserver/aio/queue.py) starts with the server when `[queue] resolver` is set, reading
   what the spool kept from before;
-- `control`: the control endpoint (`stats`: counters, sessions, listeners).
+- `control`: the control endpoint (`stats`: counters, sessions, listeners, the queue's length;
+  `queue`: what `mailserver queue` shows and does).
 
 SIGTERM/SIGINT stop it (minternet/service.py): listeners close, deliveries under way end, the
 worker threads finish, the store closes.
@@ -25,6 +26,7 @@ import argparse
 import asyncio
 import logging
 import ssl
+import time
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
@@ -39,13 +41,13 @@ from mailserver.aio.submission import SubmissionHandler, SubmissionServer
 from mailserver.config import MailConfig
 from mailserver.imap import session as imapsession
 from mailserver.message import store_summary
-from mailserver.queue.retry import Policy
+from mailserver.queue.retry import Entry, Policy
 from mailserver.queue.spool import Spool
 from mailserver.store import Delivery, ReconcileReport, Store, StoreError
 from mailserver.users import UserDb, UserError, normalise
 from minternet import pki
 from minternet.connect import Connector
-from minternet.control import ControlServer
+from minternet.control import Command, ControlServer
 from minternet.dnsclient import DnsClient
 from minternet.logs import Throttle
 from minternet.stream import StreamListener
@@ -84,6 +86,27 @@ class Listener(Protocol):
     def close(self) -> None: ...
 
     def wait_closed(self) -> Coroutine[Any, Any, Any]: ...
+
+
+def queue_row(entry: Entry, now: float, *, full: bool = False) -> dict[str, object]:
+    """A queued message as `queue list` (and with `full`, `queue show`) gives it."""
+    errors = [r.error for r in entry.recipients if r.error]
+    row: dict[str, object] = {
+        "id": entry.id,
+        "age": round(now - entry.arrival),
+        "sender": entry.sender,
+        "recipients": [r.address for r in entry.recipients],
+        "attempts": entry.attempts,
+        "next_attempt_in": max(round(entry.next_attempt - now), 0),
+        "last_error": errors[-1] if errors else None,
+    }
+    if full:
+        row["arrival"] = entry.arrival
+        row["recipients"] = [
+            {"address": r.address, "status": r.status, "error": r.error, "remote": r.remote}
+            for r in entry.recipients
+        ]
+    return row
 
 
 def _report_text(report: ReconcileReport) -> str | None:
@@ -258,7 +281,8 @@ class MailDaemon:
             self.submission[kind] = sub
             return await sub.start(host, port)
         if kind == "control":
-            control = ControlServer({"stats": self.stats}, throttle=self.throttle)
+            commands: dict[str, Command] = {"stats": self.stats, "queue": self.queue_command}
+            control = ControlServer(commands, throttle=self.throttle)
             self.listeners[kind] = control
             return await control.start(host, port)
         raise ValueError(f"unknown listener kind {kind!r}")
@@ -313,6 +337,33 @@ class MailDaemon:
                 **{k: len(s.listener) if s.listener else 0 for k, s in self.submission.items()},
             },
         }
+
+    async def queue_command(self, args: list[str]) -> dict[str, object]:
+        """The control endpoint's `queue` (`mailserver queue`): list, show ID, retry [ID],
+        delete ID."""
+        runner = self.queue
+        if runner is None:
+            return {"error": "this server has no outbound queue ([queue] resolver is not set)"}
+        what, rest = (args[0].lower(), args[1:]) if args else ("list", [])
+        now = time.time()
+        if what == "list" and not rest:
+            entries = sorted(runner.entries.values(), key=lambda e: (e.arrival, e.id))
+            return {"queue": [queue_row(e, now) for e in entries]}
+        if what == "show" and len(rest) == 1:
+            entry = runner.entries.get(rest[0])
+            if entry is None:
+                return {"error": f"no queued message {rest[0]!r}"}
+            return {"entry": queue_row(entry, now, full=True)}
+        if what == "retry" and len(rest) <= 1:
+            count = runner.retry(rest[0] if rest else None)
+            if rest and not count:
+                return {"error": f"no queued message {rest[0]!r}"}
+            return {"retried": count}
+        if what == "delete" and len(rest) == 1:
+            if not await runner.delete(rest[0]):
+                return {"error": f"no queued message {rest[0]!r} (or it is being tried now)"}
+            return {"deleted": rest[0]}
+        return {"error": "usage: queue [list | show ID | retry [ID] | delete ID]"}
 
     async def stop(self) -> None:
         for listener in self.listeners.values():

@@ -5,6 +5,7 @@ failure delay. Clients are the standard library's, in a thread (the server runs 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import poplib
 import smtplib
@@ -16,11 +17,12 @@ from typing import Any, TypeVar
 
 import pytest
 
+from mailserver import cli
 from mailserver.aio.server import MailDaemon
-from mailserver.config import MailConfig
+from mailserver.config import MailConfig, Queue
 from mailserver.store import Delivery, Store
 from minternet import control
-from tests.mailserver.daemon_harness import FakeFactory, add_users, config
+from tests.mailserver.daemon_harness import FakeFactory, add_users, config, free_port
 
 T = TypeVar("T")
 MESSAGE = b"From: alice@crepes.fr\r\nSubject: crepes\r\n\r\nBonjour Bob.\r\n.line with a dot\r\n"
@@ -385,3 +387,71 @@ async def test_start_puts_in_place_what_a_crash_left_pending_and_logs_it(
         assert inbox(d, "bob@hamburger.edu") == [MESSAGE]
     finally:
         await d.stop()
+
+
+@pytest.fixture
+async def queued(tmp_path: Path) -> AsyncIterator[MailDaemon]:
+    """A daemon whose queue asks a resolver that is not there: remote mail waits in it."""
+    cfg = config(tmp_path / "state")
+    cfg = dataclasses.replace(cfg, queue=Queue(resolver=f"127.0.0.1:{free_port()}", timeout=2.0))
+    add_users(cfg)
+    d = MailDaemon(cfg, imap_factory=FakeFactory(), threads=4)
+    d.ports = await d.start()  # type: ignore[attr-defined]
+    yield d
+    await d.stop()
+
+
+async def test_the_queue_is_seen_and_handled_through_the_control_endpoint(
+    queued: MailDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert await threaded(submit, queued, "submissions", ["x@crepes.fr"]) == {}
+    assert queued.queue is not None
+    [ident] = list(queued.queue.entries)
+    addr = f"127.0.0.1:{port(queued, 'control')}"
+
+    async def ask(line: str) -> dict[str, Any]:
+        return await threaded(control.request, addr, line)
+
+    deadline = time.monotonic() + 10
+    while queued.queue.entries[ident].attempts == 0 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)  # the first attempt: the resolver does not answer
+    [row] = (await ask("queue list"))["queue"]
+    assert (row["id"], row["sender"], row["recipients"], row["attempts"]) == (
+        ident, "dave@hamburger.edu", ["x@crepes.fr"], 1,
+    )  # fmt: skip
+    assert row["last_error"] == "no answer from the resolver for crepes.fr MX"
+    assert 290 <= row["next_attempt_in"] <= 300
+    shown = (await ask(f"queue show {ident}"))["entry"]
+    assert shown["recipients"] == [
+        {"address": "x@crepes.fr", "status": "4.4.3", "remote": None,
+         "error": "no answer from the resolver for crepes.fr MX"},
+    ]  # fmt: skip
+    assert (await ask("queue show NOPE")) == {"error": "no queued message 'NOPE'"}
+    assert (await ask("queue frobnicate")) == {
+        "error": "usage: queue [list | show ID | retry [ID] | delete ID]"
+    }
+    assert queued.stats([])["stats"]["queue"] == 1  # type: ignore[index]
+    # the same through `mailserver queue`
+    assert await threaded(cli.main, ["queue", "--control", addr, "list"]) == 0
+    out = capsys.readouterr().out
+    assert f"{ident}" in out and "<dave@hamburger.edu> -> <x@crepes.fr>" in out
+    assert "attempt 1, next in" in out and "no answer from the resolver" in out
+    assert await threaded(cli.main, ["queue", "--control", addr, "show", "NOPE"]) == 1
+    assert "no queued message 'NOPE'" in capsys.readouterr().err
+    assert (await ask("queue retry")) == {"retried": 1}
+    assert (await ask(f"queue delete {ident}")) in ({"deleted": ident}, {
+        "error": f"no queued message {ident!r} (or it is being tried now)"})  # fmt: skip
+    deadline = time.monotonic() + 10
+    while queued.queue.entries and time.monotonic() < deadline:
+        if (await ask(f"queue delete {ident}")).get("deleted") == ident:
+            break
+        await asyncio.sleep(0.1)
+    assert queued.queue.entries == {}
+    assert (await ask("queue list")) == {"queue": []}
+
+
+async def test_without_a_queue_the_control_endpoint_says_so(daemon: MailDaemon) -> None:
+    addr = f"127.0.0.1:{port(daemon, 'control')}"
+    assert await threaded(control.request, addr, "queue list") == {
+        "error": "this server has no outbound queue ([queue] resolver is not set)"
+    }
