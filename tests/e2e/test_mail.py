@@ -122,6 +122,83 @@ def test_alice_submits_to_bob_through_the_queue_and_the_dns(topology_up):
         imap.logout()
 
 
+def _wait_for(address: str, password: str, server: topology.Host, key: str, value: str,
+              ca: ssl.SSLContext) -> bytes:  # fmt: skip
+    """The first message of `address`'s INBOX whose `key` (a SEARCH key) matches, waiting up
+    to 20 s for the queue to bring it."""
+    imap = imaplib.IMAP4_SSL(server.address, 993 + E2E_PORT_OFFSET, ssl_context=ca, timeout=10)
+    try:
+        assert imap.login(address, password)[0] == "OK"
+        deadline = time.monotonic() + 20
+        while True:
+            imap.select("INBOX", readonly=True)
+            _, found = imap.uid("SEARCH", key, f'"{value}"')
+            if found[0] or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert found[0], f"nothing with {key} {value!r} reached {address}"
+        _, data = imap.uid("FETCH", found[0].split()[-1], "(BODY.PEEK[])")
+        return data[0][1]
+    finally:
+        imap.logout()
+
+
+def test_bob_replies_over_submissions_and_alice_receives_it(topology_up):
+    ca = ssl.create_default_context(cafile=status(topology_up)["ca"])
+    alice = topology.DEFAULT.host("mail-crepes")
+    bob = topology.DEFAULT.host("mail-hamburger")
+    subject = "e2e Re: crepes"
+    with smtplib.SMTP_SSL(bob.address, 465 + E2E_PORT_OFFSET, context=ca, timeout=10) as s:
+        s.login("bob@hamburger.edu", "bob-in-hamburg")
+        reply = f"From: Bob <bob@hamburger.edu>\r\nSubject: {subject}\r\n\r\nDanke!\r\n"
+        s.sendmail("bob@hamburger.edu", ["alice@crepes.fr"], reply)
+    body = _wait_for("alice@crepes.fr", "alice-in-paris", alice, "SUBJECT", subject, ca)
+    assert (
+        b"by mail.hamburger.edu with ESMTPSA" in body and b"by mail.crepes.fr with ESMTPS" in body
+    )
+    assert body.endswith(b"\r\n\r\nDanke!\r\n")
+
+
+def test_an_unknown_recipient_elsewhere_gets_alice_a_notice(topology_up):
+    ca = ssl.create_default_context(cafile=status(topology_up)["ca"])
+    alice = topology.DEFAULT.host("mail-crepes")
+    with smtplib.SMTP(alice.address, 587 + E2E_PORT_OFFSET, timeout=10) as s:
+        s.starttls(context=ca)
+        s.login("alice@crepes.fr", "alice-in-paris")
+        s.sendmail("alice@crepes.fr", ["nobody@hamburger.edu"],
+                   "From: alice@crepes.fr\r\nSubject: e2e to nobody\r\n\r\nhello?\r\n")  # fmt: skip
+    notice = _wait_for(
+        "alice@crepes.fr", "alice-in-paris", alice, "BODY", "nobody@hamburger.edu", ca
+    )
+    assert b"Subject: Undelivered Mail Returned to Sender\r\n" in notice
+    assert b"Return-Path: <>\r\n" in notice  # the null sender: never bounced itself
+    assert (
+        b"Final-Recipient: rfc822; nobody@hamburger.edu\r\nAction: failed\r\nStatus: 5.1.1"
+        in notice
+    )
+    assert b"Remote-MTA: dns; mail.hamburger.edu\r\n" in notice
+    assert b"Diagnostic-Code: smtp; 550 5.1.1 <nobody@hamburger.edu>: no such user here" in notice
+    assert b"Subject: e2e to nobody\r\n" in notice  # the original header, sent back
+
+
+def test_neither_server_is_an_open_relay(topology_up):
+    ca = ssl.create_default_context(cafile=status(topology_up)["ca"])
+    alice = topology.DEFAULT.host("mail-crepes")
+    with smtplib.SMTP(alice.address, 25 + E2E_PORT_OFFSET, timeout=10) as s:  # the MX
+        s.ehlo("relay.example")
+        s.mail("alice@crepes.fr")
+        assert s.rcpt("victim@example.org") == (550, b"5.7.1 relaying denied")
+    with smtplib.SMTP(alice.address, 587 + E2E_PORT_OFFSET, timeout=10) as s:  # no login
+        s.starttls(context=ca)
+        s.ehlo("client.example")
+        assert s.mail("alice@crepes.fr") == (530, b"5.7.0 Authentication required")
+    with smtplib.SMTP_SSL(alice.address, 465 + E2E_PORT_OFFSET, context=ca, timeout=10) as s:
+        s.login("carol@crepes.fr", "carol-in-lyon")  # logged in, but sending as Alice
+        assert s.mail("alice@crepes.fr") == (
+            553, b"5.7.1 <alice@crepes.fr> is not an address of the logged-in user",
+        )  # fmt: skip
+
+
 def _run(command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["bash", "-c", command + " -sS"], capture_output=True, text=True,
                           timeout=30, check=False)  # fmt: skip
