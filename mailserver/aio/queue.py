@@ -9,7 +9,9 @@ The decisions are mailserver/queue's (route, attempt, retry, dsn); this file doe
   `concurrency` messages at a time, each recipient domain of a message in turn;
 - a domain's MX comes from the resolver (the topology's local DNS server: never the system's),
   then each host's addresses; each address is tried through the connector (from this host's
-  own address, within its caps) until one takes the transaction (attempt.next_host);
+  own address, within its caps) until one takes the transaction (attempt.next_host); a
+  connection stays open `reuse_for` seconds after its message, and the next message to that
+  address goes over it (after RSET), as Postfix's connection cache does;
   STARTTLS is used when offered (verified against `tls_context`'s CAs; a handshake that fails
   moves on to the next address, as a failed greeting does);
 - after the attempt the entry is updated or removed, and each notice owed is written
@@ -75,6 +77,25 @@ class QueueSettings:
     concurrency: int = 10  # messages tried at once
     timeout: float = 60.0  # each SMTP command's reply
     idle_check: float = 60.0  # the longest sleep between looks at the spool
+    # a connection stays open this long after a message, for the next one to the same address
+    # (Postfix's smtp_connection_cache_time_limit is 2 s)
+    reuse_for: float = 2.0
+
+
+@dataclass(eq=False)
+class _Session:
+    """An open SMTP client connection and what closes its socket."""
+
+    client: aiosmtplib.SMTP
+    stack: contextlib.AsyncExitStack
+    expires: float = 0.0
+
+    async def close(self, quit: bool = False) -> None:
+        if quit:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                await self.client.quit()
+        self.client.close()
+        await self.stack.aclose()
 
 
 class QueueRunner:
@@ -107,6 +128,9 @@ class QueueRunner:
         self.tasks = Tasks(log)
         self._wake = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
+        self._idle: dict[tuple[str, str], list[_Session]] = {}
+        self._reaper: asyncio.Task[None] | None = None
+        self.clock_monotonic = time.monotonic
         self.counts = {"delivered": 0, "deferred": 0, "failed": 0, "notices": 0}
 
     # -- the life of the runner ---------------------------------------------------------------
@@ -124,11 +148,16 @@ class QueueRunner:
         self._runner = asyncio.ensure_future(self._run())
 
     async def close(self) -> None:
-        if self._runner is not None:
-            self._runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._runner
+        for task in (self._runner, self._reaper):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.tasks.cancel_all()
+        for sessions in self._idle.values():
+            for session in sessions:
+                await session.close(quit=True)
+        self._idle.clear()
 
     async def enqueue(self, sender: str, recipients: list[str], message: bytes) -> str:
         """Queue a message durably and wake the runner; its queue id."""
@@ -257,36 +286,85 @@ class QueueRunner:
     async def _try(
         self, host: str, ip: str, sender: str, rcpts: list[str], message: bytes
     ) -> tuple[list[Outcome] | None, str]:
-        """The outcomes from this address, or (None, why) to try the next one."""
-        where = f"{host}[{ip}]"
+        """The outcomes from this address, or (None, why) to try the next one. A connection
+        that another message left open to this address is used first (see `_idle`)."""
+        key = (host, ip)
+        while self._idle.get(key):
+            session = self._idle[key].pop()
+            if session.client.is_connected:
+                try:
+                    await session.client.rset()
+                except (OSError, aiosmtplib.SMTPException, TimeoutError):
+                    await session.close()
+                    continue
+                return await self._over(session, key, sender, rcpts, message)
+            await session.close()
         stage = "connect"
-        t = attempt.Transaction(list(rcpts), host)
+        stack = contextlib.AsyncExitStack()
         try:
-            async with self.connector.socket(ip, self.settings.relay_port) as sock:
-                client = aiosmtplib.SMTP(
-                    sock=sock,
-                    hostname=host,
-                    local_hostname=self.settings.hostname,
-                    timeout=self.settings.timeout,
-                    start_tls=False,
-                    tls_context=self.tls_context,
-                )
-                stage = "greeting"
-                await client.connect()
-                stage = "ehlo"
+            sock = await stack.enter_async_context(
+                self.connector.socket(ip, self.settings.relay_port)
+            )
+            client = aiosmtplib.SMTP(
+                sock=sock,
+                hostname=host,
+                local_hostname=self.settings.hostname,
+                timeout=self.settings.timeout,
+                start_tls=False,
+                tls_context=self.tls_context,
+            )
+            stage = "greeting"
+            await client.connect()
+            stage = "ehlo"
+            await client.ehlo()
+            if client.supports_extension("starttls") and self.tls_context is not None:
+                stage = "starttls"
+                await client.starttls(tls_context=self.tls_context)
                 await client.ehlo()
-                if client.supports_extension("starttls") and self.tls_context is not None:
-                    stage = "starttls"
-                    await client.starttls(tls_context=self.tls_context)
-                    await client.ehlo()
-                stage = "mail"  # from here on this host has the transaction
-                return await self._transaction(client, t, sender, message), ""
         except (OSError, aiosmtplib.SMTPException, TimeoutError) as e:
-            why = f"{where}: {_reason(e)}"
-            if attempt.next_host(stage):
-                return None, why
+            await stack.aclose()
+            why = f"{host}[{ip}]: {_reason(e)}"
+            return (
+                (None, why) if attempt.next_host(stage) else (attempt.unreachable(rcpts, why), why)
+            )
+        return await self._over(_Session(client, stack), key, sender, rcpts, message)
+
+    async def _over(
+        self, session: _Session, key: tuple[str, str], sender: str, rcpts: list[str], message: bytes
+    ) -> tuple[list[Outcome] | None, str]:
+        """One transaction on an open session; the session is kept for the next message to the
+        same address (for `reuse_for` seconds) unless it broke."""
+        t = attempt.Transaction(list(rcpts), key[0])
+        try:
+            outcomes = await self._transaction(session.client, t, sender, message)
+        except (OSError, aiosmtplib.SMTPException, TimeoutError) as e:
+            await session.close()
+            why = f"{key[0]}[{key[1]}]: {_reason(e)}"
             t.lost(why)
             return t.outcomes(), why
+        if session.client.is_connected and self.settings.reuse_for > 0:
+            session.expires = self.clock_monotonic() + self.settings.reuse_for
+            self._idle.setdefault(key, []).append(session)
+            self._reap_soon()
+        else:
+            await session.close()
+        return outcomes, ""
+
+    def _reap_soon(self) -> None:
+        if self._reaper is None or self._reaper.done():
+            self._reaper = asyncio.ensure_future(self._reap())
+
+    async def _reap(self) -> None:
+        """Close idle connections once their time is up (a QUIT each)."""
+        while any(self._idle.values()):
+            await asyncio.sleep(min(self.settings.reuse_for, 1.0))
+            now = self.clock_monotonic()
+            for key, sessions in list(self._idle.items()):
+                for session in [s for s in sessions if s.expires <= now]:
+                    sessions.remove(session)
+                    await session.close(quit=True)
+                if not sessions:
+                    del self._idle[key]
 
     async def _transaction(
         self, client: aiosmtplib.SMTP, t: attempt.Transaction, sender: str, message: bytes
@@ -318,11 +396,6 @@ class QueueRunner:
                 t.data(reply.code, reply.message)
             except aiosmtplib.SMTPResponseException as e:
                 t.data(e.code, e.message)
-        else:
-            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
-                await client.rset()
-        with contextlib.suppress(aiosmtplib.SMTPException, OSError):
-            await client.quit()
         return t.outcomes()
 
     # -- notices -------------------------------------------------------------------------------

@@ -89,6 +89,7 @@ async def make(tmp_path: Path, clock: list[float], local: Local) -> AsyncIterato
         resolver: Resolver | None = None,
         tls: ssl.SSLContext | None = None,
         timeout: float = 5.0,
+        **more: Any,
     ) -> QueueRunner:
         runner = QueueRunner(
             Spool(tmp_path / "queue"),
@@ -99,6 +100,7 @@ async def make(tmp_path: Path, clock: list[float], local: Local) -> AsyncIterato
                 policy=Policy(),
                 timeout=timeout,
                 idle_check=0.02,
+                **more,
             ),
             resolver or Resolver(),
             Connector(source="127.0.0.1", connect_timeout=2.0),
@@ -335,3 +337,39 @@ async def test_the_operator_deletes_a_queued_message(make: Make, tmp_path: Path)
     assert runner.entries == {}
     assert list((tmp_path / "queue" / "entries").iterdir()) == []
     assert list((tmp_path / "queue" / "data").iterdir()) == []
+
+
+async def test_messages_to_one_server_go_over_one_connection_which_then_closes(
+    start: Start, store: Store, make: Make
+) -> None:
+    mx = await start()
+    runner = await make(port(mx), concurrency=1, reuse_for=0.3)
+    for n in range(3):
+        await runner.enqueue(ALICE, ["bob@hamburger.edu"], MSG + b"%d\r\n" % n)
+    await settled(runner)
+    assert [c.data[-3:] for c in store.calls] == [b"0\r\n", b"1\r\n", b"2\r\n"]
+    assert mx.listener is not None and mx.listener.accepted == 1
+    assert len(mx.listener) == 1  # still open, for the next message
+    async with asyncio.timeout(5):
+        while len(mx.listener):  # QUIT after reuse_for
+            await asyncio.sleep(0.05)
+    assert runner._idle == {}
+    await runner.enqueue(ALICE, ["bob@hamburger.edu"], MSG)  # a new connection
+    await settled(runner)
+    assert len(store.calls) == 4 and mx.listener.accepted == 2
+
+
+async def test_a_kept_connection_the_server_dropped_is_replaced(
+    start: Start, store: Store, make: Make
+) -> None:
+    mx = await start()
+    runner = await make(port(mx), concurrency=1, reuse_for=30)
+    await runner.enqueue(ALICE, ["bob@hamburger.edu"], MSG)
+    await settled(runner)
+    assert mx.listener is not None
+    mx.listener.close()  # the server goes away (and comes back on a new listener)
+    await mx.listener.wait_closed()
+    await mx.start("127.0.0.1", port(mx))
+    await runner.enqueue(ALICE, ["bob@hamburger.edu"], MSG)
+    await settled(runner)
+    assert len(store.calls) == 2 and runner.entries == {}
