@@ -1,9 +1,12 @@
-"""tools/mutation.py's automatic reasons: only case changes in case-insensitive strings."""
+"""tools/mutation.py: the equivalents file, and the automatic reasons (only case changes in
+case-insensitive strings)."""
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+
+import pytest
 
 _spec = importlib.util.spec_from_file_location(
     "mutation_tool", Path(__file__).resolve().parents[1] / "tools" / "mutation.py"
@@ -59,3 +62,19 @@ def test_anything_else_is_not() -> None:
     # a value inside the SQL is compared as it is written: its case matters
     old, new = "q = \"WHERE name = 'INBOX'\"", "q = \"where name = 'inbox'\""
     assert mutation.case_only_reason(diff(old, new)) is None
+
+
+def test_an_equivalent_line_may_hold_the_separator_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    listed = tmp_path / "equivalent.txt"
+    listed.write_text(
+        "# comment\n\n"
+        'a/b.py | self._drop: Maildrop | None = "" | never read before login\n'
+        "a/c.py | x = 1 | plain\n"
+    )
+    monkeypatch.setattr(mutation, "EQUIVALENT", listed)
+    assert mutation.equivalents() == [
+        ("a/b.py", 'self._drop: Maildrop | None = ""', "never read before login"),
+        ("a/c.py", "x = 1", "plain"),
+    ]
