@@ -88,6 +88,19 @@ class Listener(Protocol):
     def wait_closed(self) -> Coroutine[Any, Any, Any]: ...
 
 
+def client_tls(ca_file: str) -> ssl.SSLContext:
+    """STARTTLS towards other mail servers: verified against `ca_file` when one is given (the
+    topology's CA), else opportunistic, as Postfix's `smtp_tls_security_level = may`: encrypted
+    whatever the certificate, since a server with a certificate nobody can check still deserves
+    the mail (and refusing it would leave the mail in the queue for days)."""
+    if ca_file:
+        return ssl.create_default_context(cafile=ca_file)
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 def queue_row(entry: Entry, now: float, *, full: bool = False) -> dict[str, object]:
     """A queued message as `queue list` (and with `full`, `queue show`) gives it."""
     errors = [r.error for r in entry.recipients if r.error]
@@ -214,7 +227,7 @@ class MailDaemon:
         if resolver is None:
             log.info("no [queue] resolver: no mail is sent to other domains")
             return None
-        client_tls = ssl.create_default_context(cafile=q.ca_file or None)
+        tls = client_tls(q.ca_file)
         delivery = StoreDelivery(ctx)
 
         async def deliver_local(address: str, data: bytes) -> None:  # a delivery notice
@@ -240,7 +253,7 @@ class MailDaemon:
             Connector(source=cfg.address),
             is_local=cfg.serves_address,
             deliver_local=deliver_local,
-            tls_context=client_tls,
+            tls_context=tls,
         )
 
     async def _listen(self, ctx: MailContext, kind: str, host: str, port: int) -> int:

@@ -18,6 +18,7 @@ import trustme
 
 from mailserver import smtp
 from mailserver.aio.queue import QueueRunner, QueueSettings
+from mailserver.aio.server import client_tls
 from mailserver.aio.smtp import MxServer
 from mailserver.queue.retry import Policy
 from mailserver.queue.spool import Spool
@@ -373,3 +374,23 @@ async def test_a_kept_connection_the_server_dropped_is_replaced(
     await runner.enqueue(ALICE, ["bob@hamburger.edu"], MSG)
     await settled(runner)
     assert len(store.calls) == 2 and runner.entries == {}
+
+
+async def test_without_a_ca_file_starttls_is_opportunistic_and_with_one_it_is_verified(
+    start: Start, store: Store, make: Make, tmp_path: Path
+) -> None:
+    mx = await start(tls=True)  # its certificate comes from a CA the runner was not given
+    runner = await make(port(mx), tls=client_tls(""))
+    await runner.enqueue(ALICE, ["bob@hamburger.edu"], MSG)
+    await settled(runner)
+    [call] = store.calls
+    assert b"with ESMTPS (using TLSv1.3" in call.received_header  # encrypted all the same
+    other = trustme.CA()
+    (tmp_path / "other.pem").write_bytes(other.cert_pem.bytes())
+    strict = await make(port(mx), tls=client_tls(str(tmp_path / "other.pem")))
+    await strict.enqueue(ALICE, ["bob@hamburger.edu"], MSG)
+    await settled(strict)
+    [entry] = strict.entries.values()
+    error = entry.recipients[0].error
+    assert error is not None and "CERTIFICATE_VERIFY_FAILED" in error
+    assert len(store.calls) == 1
