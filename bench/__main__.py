@@ -21,6 +21,7 @@ BENCHMARKS = (
     "mail_imap",  # IMAP steps vs Dovecot: APPEND, SELECT, FETCH, SEARCH, STORE, 50 sessions
     "mail_memory",  # 10 mailboxes of 100,000 messages
     "mail_queue_memory",  # the outbound queue holding 100,000 deferred messages
+    "mail_relay",  # submission to stored at the next server vs Postfix -> Postfix
 )
 
 

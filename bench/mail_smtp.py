@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from bench.mail_common import (
@@ -117,8 +117,11 @@ maillog_file_prefixes = {root}
 
 
 @contextlib.contextmanager
-def postfix(tmp: Path) -> Iterator[tuple[str, int, Path, subprocess.Popen[bytes]]]:
-    """A private Postfix; yields (host, port, the recipient's Maildir, the master)."""
+def postfix(
+    tmp: Path, edit: Callable[[str], str] | None = None
+) -> Iterator[tuple[str, int, Path, subprocess.Popen[bytes]]]:
+    """A private Postfix; yields (host, port, the recipient's Maildir, the master). `edit`
+    changes its main.cf (bench/mail_relay.py makes one a relay)."""
     root = tmp / "postfix"
     for d in ("conf", "queue", "data", "vmail"):
         (root / d).mkdir(parents=True, exist_ok=True)
@@ -128,7 +131,8 @@ def postfix(tmp: Path) -> Iterator[tuple[str, int, Path, subprocess.Popen[bytes]
     os.chown(root / "vmail", nobody.pw_uid, nobody.pw_gid)
     os.chown(root / "data", owner.pw_uid, owner.pw_gid)
     port = free_tcp_port()
-    (root / "conf" / "main.cf").write_text(postfix_main_cf(root, nobody.pw_uid, nobody.pw_gid))
+    main_cf = postfix_main_cf(root, nobody.pw_uid, nobody.pw_gid)
+    (root / "conf" / "main.cf").write_text(edit(main_cf) if edit else main_cf)
     (root / "conf" / "master.cf").write_text(MASTER_CF.format(host=HOST, port=port))
     (root / "conf" / "vmailbox").write_text(f"{RECIPIENT} bench/Maildir/\n")
     conf = str(root / "conf")
