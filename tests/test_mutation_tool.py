@@ -78,3 +78,16 @@ def test_an_equivalent_line_may_hold_the_separator_itself(
         ("a/b.py", 'self._drop: Maildrop | None = ""', "never read before login"),
         ("a/c.py", "x = 1", "plain"),
     ]
+
+
+def test_each_run_finds_again_which_tests_reach_each_function(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mutation, "ROOT", tmp_path)
+    mutation.forget_test_map()  # nothing there yet: nothing to do
+    (tmp_path / "mutants").mkdir()
+    stats = tmp_path / "mutants" / "mutmut-stats.json"
+    stats.write_text("{}")
+    (tmp_path / "mutants" / "a.py.meta").write_text("{}")
+    mutation.forget_test_map()
+    assert not stats.exists() and (tmp_path / "mutants" / "a.py.meta").exists()
