@@ -10,8 +10,9 @@ The decisions are mailserver/queue's (route, attempt, retry, dsn); this file doe
 - a domain's MX comes from the resolver (the topology's local DNS server: never the system's),
   then each host's addresses; each address is tried through the connector (from this host's
   own address, within its caps) until one takes the transaction (attempt.next_host); a
-  connection stays open `reuse_for` seconds after its message, and the next message to that
-  address goes over it (after RSET), as Postfix's connection cache does;
+  connection stays open `reuse_for` seconds after its message, and the next message for that
+  domain goes over it (after RSET), without asking DNS again, as Postfix's connection cache
+  does for a destination;
   STARTTLS is used when offered (verified against `tls_context`'s CAs; a handshake that fails
   moves on to the next address, as a failed greeting does);
 - after the attempt the entry is updated or removed, and each notice owed is written
@@ -84,11 +85,25 @@ class QueueSettings:
 
 @dataclass(eq=False)
 class _Session:
-    """An open SMTP client connection and what closes its socket."""
+    """An open SMTP client connection to one address of a domain's route, and what closes its
+    socket."""
 
     client: aiosmtplib.SMTP
     stack: contextlib.AsyncExitStack
+    host: str
+    ip: str
     expires: float = 0.0
+
+    async def ready(self) -> bool:
+        """Whether it can take another message (RSET answered); closed when not."""
+        if self.client.is_connected:
+            try:
+                await self.client.rset()
+                return True
+            except (OSError, aiosmtplib.SMTPException, TimeoutError):
+                pass
+        await self.close()
+        return False
 
     async def close(self, quit: bool = False) -> None:
         if quit:
@@ -128,7 +143,7 @@ class QueueRunner:
         self.tasks = Tasks(log)
         self._wake = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
-        self._idle: dict[tuple[str, str], list[_Session]] = {}
+        self._idle: dict[str, list[_Session]] = {}  # domain -> connections open to it
         self._reaper: asyncio.Task[None] | None = None
         self.clock_monotonic = time.monotonic
         self.counts = {"delivered": 0, "deferred": 0, "failed": 0, "notices": 0}
@@ -259,6 +274,12 @@ class QueueRunner:
     async def _domain(
         self, domain: str, rcpts: list[str], sender: str, message: bytes
     ) -> list[Outcome]:
+        while self._idle.get(domain):  # a connection another message left open: no lookups
+            session = self._idle[domain].pop()
+            if await session.ready():
+                done, _ = await self._over(session, domain, sender, rcpts, message, reused=True)
+                if done is not None:
+                    return done
         try:
             rcode: int | None
             rcode, mx = await self.resolver.mx(domain)
@@ -277,28 +298,16 @@ class QueueRunner:
                 last = f"{host}: {e}"
                 continue
             for ip in addresses:
-                done, error = await self._try(host, ip, sender, rcpts, message)
+                done, error = await self._try(domain, host, ip, sender, rcpts, message)
                 if done is not None:
                     return done
                 last = error
         return attempt.unreachable(rcpts, last)
 
     async def _try(
-        self, host: str, ip: str, sender: str, rcpts: list[str], message: bytes
+        self, domain: str, host: str, ip: str, sender: str, rcpts: list[str], message: bytes
     ) -> tuple[list[Outcome] | None, str]:
-        """The outcomes from this address, or (None, why) to try the next one. A connection
-        that another message left open to this address is used first (see `_idle`)."""
-        key = (host, ip)
-        while self._idle.get(key):
-            session = self._idle[key].pop()
-            if session.client.is_connected:
-                try:
-                    await session.client.rset()
-                except (OSError, aiosmtplib.SMTPException, TimeoutError):
-                    await session.close()
-                    continue
-                return await self._over(session, key, sender, rcpts, message)
-            await session.close()
+        """The outcomes from this address, or (None, why) to try the next one."""
         stage = "connect"
         stack = contextlib.AsyncExitStack()
         try:
@@ -327,24 +336,33 @@ class QueueRunner:
             return (
                 (None, why) if attempt.next_host(stage) else (attempt.unreachable(rcpts, why), why)
             )
-        return await self._over(_Session(client, stack), key, sender, rcpts, message)
+        return await self._over(_Session(client, stack, host, ip), domain, sender, rcpts, message)
 
     async def _over(
-        self, session: _Session, key: tuple[str, str], sender: str, rcpts: list[str], message: bytes
+        self,
+        session: _Session,
+        domain: str,
+        sender: str,
+        rcpts: list[str],
+        message: bytes,
+        reused: bool = False,
     ) -> tuple[list[Outcome] | None, str]:
         """One transaction on an open session; the session is kept for the next message to the
-        same address (for `reuse_for` seconds) unless it broke."""
-        t = attempt.Transaction(list(rcpts), key[0])
+        same domain (for `reuse_for` seconds) unless it broke. A kept session that breaks
+        before the server took anything gives (None, why): a new connection is tried."""
+        t = attempt.Transaction(list(rcpts), session.host)
         try:
             outcomes = await self._transaction(session.client, t, sender, message)
         except (OSError, aiosmtplib.SMTPException, TimeoutError) as e:
             await session.close()
-            why = f"{key[0]}[{key[1]}]: {_reason(e)}"
+            why = f"{session.host}[{session.ip}]: {_reason(e)}"
+            if reused and not t.decided and not t.accepted:
+                return None, why
             t.lost(why)
             return t.outcomes(), why
         if session.client.is_connected and self.settings.reuse_for > 0:
             session.expires = self.clock_monotonic() + self.settings.reuse_for
-            self._idle.setdefault(key, []).append(session)
+            self._idle.setdefault(domain, []).append(session)
             self._reap_soon()
         else:
             await session.close()

@@ -344,12 +344,14 @@ async def test_messages_to_one_server_go_over_one_connection_which_then_closes(
     start: Start, store: Store, make: Make
 ) -> None:
     mx = await start()
-    runner = await make(port(mx), concurrency=1, reuse_for=0.3)
+    resolver = Resolver()
+    runner = await make(port(mx), resolver, concurrency=1, reuse_for=0.3)
     for n in range(3):
         await runner.enqueue(ALICE, ["bob@hamburger.edu"], MSG + b"%d\r\n" % n)
     await settled(runner)
     assert [c.data[-3:] for c in store.calls] == [b"0\r\n", b"1\r\n", b"2\r\n"]
     assert mx.listener is not None and mx.listener.accepted == 1
+    assert resolver.asked == ["hamburger.edu"]  # the kept connection needs no lookup
     assert len(mx.listener) == 1  # still open, for the next message
     async with asyncio.timeout(5):
         while len(mx.listener):  # QUIT after reuse_for
