@@ -215,19 +215,22 @@ def test_every_recipient_ends_exactly_once(
 # -- the spool file ----------------------------------------------------------------------------
 
 
+SAMPLE = Entry(
+    id="0F1E2D",
+    sender="alice@crêpes.fr",
+    arrival=T0 + 0.25,
+    recipients=(
+        Recipient(BOB, "4.4.1", "connection refused", "mail.hamburger.edu"),
+        Recipient(CAROL),
+    ),
+    next_attempt=T0 + 300,
+    attempts=2,
+    warned=True,
+)
+
+
 def test_an_entry_round_trips_through_its_spool_file() -> None:
-    e = Entry(
-        id="0F1E2D",
-        sender="alice@crêpes.fr",
-        arrival=T0 + 0.25,
-        recipients=(
-            Recipient(BOB, "4.4.1", "connection refused", "mail.hamburger.edu"),
-            Recipient(CAROL),
-        ),
-        next_attempt=T0 + 300,
-        attempts=2,
-        warned=True,
-    )
+    e = SAMPLE
     data = to_json(e)
     assert "crêpes".encode() in data  # UTF-8 as it is, not \\u escapes
     assert from_json(data) == e
@@ -321,18 +324,7 @@ def test_the_remote_host_stays_in_a_delay_warning_and_in_giving_up() -> None:
 
 
 def test_the_spool_file_golden() -> None:
-    e = Entry(
-        id="0F1E2D",
-        sender="alice@crêpes.fr",
-        arrival=T0 + 0.25,
-        recipients=(
-            Recipient(BOB, "4.4.1", "connection refused", "mail.hamburger.edu"),
-            Recipient(CAROL),
-        ),
-        next_attempt=T0 + 300,
-        attempts=2,
-        warned=True,
-    )
+    e = SAMPLE
     assert to_json(e) == (
         b'{"arrival": 1800000000.25, "attempts": 2, "format": 1, "id": "0F1E2D", '
         b'"next_attempt": 1800000300.0, "recipients": [{"address": "bob@hamburger.edu", '
