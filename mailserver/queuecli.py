@@ -1,12 +1,13 @@
 """`mailserver queue`: the outbound queue of a running server, as Postfix's postqueue and
 postsuper show and change theirs, through the server's control endpoint (loopback only).
 
-    mailserver queue --control 127.0.0.40:10999 list         # id, age, sender, recipients, error
-    mailserver queue --control 127.0.0.40:10999 show ID      # every recipient's last error
-    mailserver queue --control 127.0.0.40:10999 retry [ID]   # try now (one, or all)
-    mailserver queue --control 127.0.0.40:10999 delete ID    # drop it (no notice is sent)
+    mailserver queue --config mail.toml list          # id, age, sender, recipients, error
+    mailserver queue --config mail.toml show ID       # every recipient's last error
+    mailserver queue --config mail.toml retry [ID]    # try now (one, or all)
+    mailserver queue --config mail.toml delete ID     # drop it (no notice is sent)
 
-`minternet status --json` gives each mail server's control port.
+The server is found at its config's `[listen] control` (minternet up writes it:
+`.minternet/mail-crepes/mail.toml`), or given as `--control ADDR:PORT`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from mailserver import config as mailconfig
+from minternet import config as mconfig
 from minternet import control
 
 
@@ -21,8 +24,22 @@ class QueueRefused(Exception):
     """The server said no (no such message, no queue): exit status 1."""
 
 
+def _where(args: argparse.Namespace) -> str:
+    if args.control:
+        return str(args.control)
+    if not args.config:
+        raise QueueRefused("give --config FILE (the server's) or --control ADDR:PORT")
+    try:
+        endpoint = mailconfig.load(args.config).endpoints().get("control")
+    except mconfig.ConfigError as e:
+        raise QueueRefused(f"bad configuration: {e}") from None
+    if endpoint is None:
+        raise QueueRefused(f"{args.config} has no [listen] control: give --control ADDR:PORT")
+    return f"{endpoint[0]}:{endpoint[1]}"
+
+
 def _ask(args: argparse.Namespace, *words: str) -> dict[str, Any]:
-    reply = control.request(args.control, " ".join(("queue", *words)))
+    reply = control.request(_where(args), " ".join(("queue", *words)))
     if "error" in reply:
         raise QueueRefused(str(reply["error"]))
     return reply
@@ -78,7 +95,8 @@ def add_queue(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
         help="list, show, retry or delete the outbound mail of a running server",
         description=__doc__.split("\n\n")[0],
     )
-    p.add_argument("--control", required=True, metavar="ADDR:PORT",
+    p.add_argument("--config", metavar="FILE", help="the server's config (its [listen] control)")
+    p.add_argument("--control", metavar="ADDR:PORT",
                    help="the server's control endpoint (minternet status --json)")  # fmt: skip
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     actions.add_parser("list", help="every queued message").set_defaults(func=queue_list)

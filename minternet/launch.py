@@ -131,10 +131,8 @@ def write_mail_config(host: Host, ctx: LaunchContext) -> Path:
         f"tls_cert = {json.dumps(str(issued.cert))}",
         f"tls_key = {json.dumps(str(issued.key))}",
         "[listen]",
-        *(
-            f"{kind} = {json.dumps(f'{host.address}:{ctx.ports[kind]}')}"
-            for kind in host.listeners
-            if kind != "control"  # given as --control, like every daemon's
+        *(  # control too (also given as --control): `mailserver queue --config` finds it
+            f"{kind} = {json.dumps(f'{host.address}:{ctx.ports[kind]}')}" for kind in host.listeners
         ),
         *queue,
     ]

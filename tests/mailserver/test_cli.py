@@ -205,3 +205,20 @@ def test_help_lists_the_user_command(capsys):
         cli.main(["--help"])
     text = capsys.readouterr().out
     assert "user" in text and "add, change, delete or list the users" in text
+
+
+def test_queue_finds_the_server_from_its_config(tmp_path, capsys):
+    with_control = tmp_path / "a.toml"
+    with_control.write_text(
+        'hostname = "mail.x.test"\ndomains = ["x.test"]\n[listen]\ncontrol = "127.0.0.1:1"\n'
+    )
+    # the config's control endpoint is asked (and nothing listens there)
+    assert cli.main(["queue", "--config", str(with_control), "list"]) == 1
+    assert "Connection refused" in capsys.readouterr().err
+    without = tmp_path / "b.toml"
+    without.write_text('hostname = "mail.x.test"\ndomains = ["x.test"]\n')
+    assert cli.main(["queue", "--config", str(without), "list"]) == 1
+    err = capsys.readouterr().err
+    assert f"{without} has no [listen] control: give --control ADDR:PORT" in err
+    assert cli.main(["queue", "list"]) == 1
+    assert "give --config FILE (the server's) or --control ADDR:PORT" in capsys.readouterr().err
