@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import random
 import secrets
 import ssl
@@ -443,6 +444,10 @@ class QueueRunner:
 
 
 def _reason(e: BaseException) -> str:
+    """What went wrong, for a person (the caller says where): the remote reply, or the system's
+    words for a failed connection ("connection refused"), or the error's own text."""
     if isinstance(e, aiosmtplib.SMTPResponseException):
         return f"{e.code} {e.message}"
+    if isinstance(e, OSError) and not isinstance(e, ssl.SSLError) and e.errno:
+        return os.strerror(e.errno).lower()
     return str(e) or type(e).__name__
