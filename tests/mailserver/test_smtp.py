@@ -270,6 +270,11 @@ def test_ehlo_advertises_the_extensions_and_starttls_only_when_offered() -> None
     assert lines[-1] == "250 ENHANCEDSTATUSCODES"
     assert "STARTTLS" not in " ".join(lines)
     assert not any("AUTH" in line for line in lines)
+    # submission, once encrypted: AUTH with the two mechanisms, last (RFC 4954 §3)
+    assert smtp.ehlo_lines("mx.test", max_size=5, starttls=False, auth=True)[-2:] == [
+        "250-ENHANCEDSTATUSCODES",
+        "250 AUTH PLAIN LOGIN",
+    ]
 
 
 def test_client_text_in_log_lines_is_one_line_and_bounded() -> None:
