@@ -38,7 +38,12 @@ def test_the_mail_command_runs_mailserver_serve_on_a_config_it_wrote(tmp_path: P
         "imaps": ("127.0.0.41", 10993),
         "pop3": ("127.0.0.41", 10110),
         "pop3s": ("127.0.0.41", 10995),
+        "control": ("127.0.0.41", 18953),  # also in the config: `mailserver queue --config`
     }
+    # mail to other domains: MX from the local DNS server, the topology's SMTP port and CA
+    assert cfg.queue.resolver_address() == ("127.0.0.2", 10053)
+    assert cfg.queue.relay_port == 10025
+    assert cfg.queue.ca_file == str(ctx.tls_dir / "ca.pem")
     users = UserDb(cfg.paths().users)
     assert users.addresses() == ["bob@hamburger.edu", "dave@hamburger.edu"]
     assert users.verify("bob@hamburger.edu", b"bob-in-hamburg") == "bob@hamburger.edu"
