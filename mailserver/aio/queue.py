@@ -191,9 +191,7 @@ class QueueRunner:
         now = self.clock()
         chosen = [e for e in self.entries.values() if ident is None or e.id == ident]
         for e in chosen:
-            self.entries[e.id] = Entry(
-                e.id, e.sender, e.arrival, e.recipients, now, e.attempts, e.warned
-            )
+            self.entries[e.id] = dataclasses.replace(e, next_attempt=now)
         self._wake.set()
         return len(chosen)
 
@@ -333,10 +331,8 @@ class QueueRunner:
                 await client.ehlo()
         except (OSError, aiosmtplib.SMTPException, TimeoutError) as e:
             await stack.aclose()
-            why = f"{host}[{ip}]: {_reason(e)}"
-            return (
-                (None, why) if attempt.next_host(stage) else (attempt.unreachable(rcpts, why), why)
-            )
+            assert attempt.next_host(stage)  # every stage before MAIL moves on to the next host
+            return None, f"{host}[{ip}]: {_reason(e)}"
         return await self._over(_Session(client, stack, host, ip), domain, sender, rcpts, message)
 
     async def _over(
