@@ -284,7 +284,6 @@ class MailDaemon:
             return await pop.start(host, port)
         if kind in ("submission", "submissions"):
             sub = SubmissionServer(
-                self._smtp_settings(ctx),
                 SubmissionHandler(
                     self._smtp_settings(ctx), ctx.users, StoreDelivery(ctx),
                     self.queue.enqueue if self.queue is not None else None,

@@ -23,7 +23,7 @@ from base64 import b64decode
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from mailserver import smtp
 from mailserver.aio.smtp import MxSMTP, peer_ip, tls_info
@@ -191,36 +191,34 @@ class SubmissionSMTP(MxSMTP):
         self.user = user
         return AuthResult(success=True, auth_data=LoginPassword(login, b""))
 
-    async def auth_PLAIN(self, _: Any, args: list[str]) -> AuthResult:
+    async def _first(self, args: list[str], challenge: str) -> bytes | AuthResult:
+        """The client's first response: given with AUTH (base64), else asked for. An
+        AuthResult when there is none to use (the client gave up, or sent bad base64)."""
         if len(args) == 1:
-            data = await self.challenge_auth("")
-            if data is MISSING:
-                return AuthResult(success=False)
-        else:
-            try:
-                data = b64decode(args[1].encode(), validate=True)
-            except ValueError:
-                await self.push("501 5.5.2 Can't decode base64")
-                return AuthResult(success=False, handled=True)
-        parts = data.split(b"\0") if isinstance(data, bytes) else []
+            data = await self.challenge_auth(challenge)
+            return data if isinstance(data, bytes) else AuthResult(success=False)
+        try:
+            return b64decode(args[1].encode(), validate=True)
+        except ValueError:
+            await self.push("501 5.5.2 Can't decode base64")
+            return AuthResult(success=False, handled=True)
+
+    async def auth_PLAIN(self, _: Any, args: list[str]) -> AuthResult:
+        data = await self._first(args, "")
+        if isinstance(data, AuthResult):
+            return data
+        parts = data.split(b"\0")
         if len(parts) != 3 or (parts[0] and parts[0] != parts[1]):  # RFC 4616: authzid = authcid
             await self.push("501 5.5.2 Can't split auth value")
             return AuthResult(success=False, handled=True)
         return await self._verify(parts[1], parts[2])
 
     async def auth_LOGIN(self, _: Any, args: list[str]) -> AuthResult:
-        if len(args) == 1:
-            login = await self.challenge_auth(self.AuthLoginUsernameChallenge)
-            if login is MISSING:
-                return AuthResult(success=False)
-        else:
-            try:
-                login = b64decode(args[1].encode(), validate=True)
-            except ValueError:
-                await self.push("501 5.5.2 Can't decode base64")
-                return AuthResult(success=False, handled=True)
+        login = await self._first(args, self.AuthLoginUsernameChallenge)
+        if isinstance(login, AuthResult):
+            return login
         password = await self.challenge_auth(self.AuthLoginPasswordChallenge)
-        if password is MISSING or not isinstance(login, bytes) or not isinstance(password, bytes):
+        if not isinstance(password, bytes):  # MISSING: the client gave up
             return AuthResult(success=False)
         return await self._verify(login, password)
 
@@ -230,7 +228,6 @@ class SubmissionServer:
 
     def __init__(
         self,
-        settings: smtp.MxSettings,
         handler: SubmissionHandler,
         login: Login,
         *,
@@ -238,7 +235,7 @@ class SubmissionServer:
         implicit_tls: bool,
         throttle: Throttle | None = None,
     ) -> None:
-        self.settings = settings
+        self.settings = handler.settings
         self.handler = handler
         self.login = login
         self.tls_context = tls_context

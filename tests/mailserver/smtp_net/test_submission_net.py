@@ -65,8 +65,7 @@ async def start(store: Store, queue: Queue, ca: trustme.CA) -> AsyncIterator[Sta
             new_id=lambda: "SUB1",
         )  # fmt: skip
         server = SubmissionServer(
-            settings, handler, login, tls_context=context, implicit_tls=implicit,
-            throttle=Throttle(),
+            handler, login, tls_context=context, implicit_tls=implicit, throttle=Throttle(),
         )  # fmt: skip
         servers.append(server)
         return await server.start("127.0.0.1", 0)
@@ -223,7 +222,7 @@ async def test_closing_right_after_a_client_quit_over_implicit_tls(ca: trustme.C
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(context)
     handler = SubmissionHandler(settings, Users(), Store(), None)
-    server = SubmissionServer(settings, handler, login, tls_context=context, implicit_tls=True)
+    server = SubmissionServer(handler, login, tls_context=context, implicit_tls=True)
     port = await server.start("127.0.0.1", 0)
     assert await asyncio.to_thread(quits, port, ca) == (
         535,
