@@ -41,15 +41,21 @@ class Field(NamedTuple):
     has_colon: bool
 
 
+def _alternatives(names: tuple[bytes, ...]) -> bytes:
+    """`(?:name|...)`, longest first. Names are given in lower case (the convention of every
+    caller, checked so that a slip shows)."""
+    if any(n != n.lower() for n in names):
+        raise ValueError(f"header field names are looked up in lower case: {names!r}")
+    return (
+        rb"(?:" + b"|".join(re.escape(n) for n in sorted(set(names), key=len, reverse=True)) + rb")"
+    )
+
+
 @lru_cache(maxsize=1024)
 def _names(names: tuple[bytes, ...]) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
     """Where a field with one of these names begins: after a line end (LF), then the name,
-    optional white space and the colon; case-insensitive (ASCII). Names are given in lower
-    case (the convention of every caller, checked so that a slip shows)."""
-    if any(n != n.lower() for n in names):
-        raise ValueError(f"header field names are looked up in lower case: {names!r}")
-    alternatives = b"|".join(re.escape(n) for n in sorted(set(names), key=len, reverse=True))
-    field = rb"(?:" + alternatives + rb")[ \t]*:"
+    optional white space and the colon; case-insensitive (ASCII)."""
+    field = _alternatives(names) + rb"[ \t]*:"
     return re.compile(field, re.IGNORECASE), re.compile(rb"\n" + field, re.IGNORECASE)
 
 
@@ -59,8 +65,7 @@ def _whole_fields(names: tuple[bytes, ...]) -> tuple[re.Pattern[bytes], re.Patte
     that continue it (starting with a space or a tab) and its last line ending. For the one at
     the header's start, and for the others (after an LF, which the match before consumed:
     searched from the header's second byte on, so that the first field is not found twice)."""
-    alternatives = b"|".join(re.escape(n) for n in sorted(set(names), key=len, reverse=True))
-    field = rb"(?:" + alternatives + rb")[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*\n?"
+    field = _alternatives(names) + rb"[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*\n?"
     return re.compile(field, re.IGNORECASE), re.compile(rb"(?<=\n)" + field, re.IGNORECASE)
 
 
