@@ -30,7 +30,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from bench.mail_common import (
@@ -44,13 +44,15 @@ from bench.mail_common import (
     ours_setup,
     running_ours,
 )
-from bench.mail_smtp import RECIPIENT, postfix
+from bench.mail_smtp import RECIPIENT, postfix, wait_stored
 from bench.procs import stop
 
 SENDER = "alice@crepes.test"
 
 
-def relay_edit(to_port: int) -> object:
+def relay_edit(to_port: int) -> Callable[[str], str]:
+    """main.cf of a Postfix that relays everything to the one on `to_port`."""
+
     def edit(main_cf: str) -> str:
         swaps = {
             f"myhostname = mx.{DOMAIN}": "myhostname = relay.crepes.test",
@@ -127,14 +129,6 @@ def send(host: str, port: int, count: int, connections: int, size: int, *, login
         raise RuntimeError(f"{len(errors)} client(s) failed: {errors[0]!r}")
 
 
-def wait_stored(maildir: Path, expected: int, deadline: float) -> int:
-    n = count_files(maildir)
-    while n < expected and time.monotonic() < deadline:
-        time.sleep(0.01)
-        n = count_files(maildir)
-    return n
-
-
 def measure(label: str, send_to: tuple[str, int], maildir: Path, args: argparse.Namespace,
             *, login: bool, tls: ssl.SSLContext | None) -> float:  # fmt: skip
     before = count_files(maildir)
@@ -168,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             (tmp / "pb").mkdir()
             (tmp / "pa").mkdir()
             _, port_b, maildir_b, _ = stack.enter_context(postfix(tmp / "pb"))
-            _, port_a, _, _ = stack.enter_context(postfix(tmp / "pa", relay_edit(port_b)))  # type: ignore[arg-type]
+            _, port_a, _, _ = stack.enter_context(postfix(tmp / "pa", relay_edit(port_b)))
             print(f"Postfix: relay {HOST}:{port_a} -> {HOST}:{port_b}, virtual(8) Maildir")
             sides.append(("Postfix", (HOST, port_a), maildir_b, False, None))
         else:
