@@ -72,11 +72,16 @@ def fetch_values(
     return Plan(items).values(meta, summary=summary, message=message, modseq=modseq)
 
 
+# Items the index alone answers with a number or a flag list, and MessageMeta's field for each:
+# a FETCH of only these (UID FETCH 1:* (FLAGS), Thunderbird's resync) has a line template.
+_INDEX_FIELDS = {"UID": "uid", "FLAGS": "flags", "RFC822.SIZE": "size", "MODSEQ": "modseq"}
+
+
 class Plan:
     """A FETCH's items with their response names, one per name in the items' order (an item
     asked twice is answered once): worked out once per FETCH, not once per message."""
 
-    __slots__ = ("has_modseq", "named")
+    __slots__ = ("_fields", "_flag_lists", "_forms", "has_modseq", "index_only", "named")
 
     def __init__(self, items: Sequence[FetchItem]) -> None:
         named: dict[bytes, FetchItem] = {}
@@ -84,6 +89,35 @@ class Plan:
             named.setdefault(item.response_name(), item)
         self.named = tuple(named.items())
         self.has_modseq = b"MODSEQ" in named
+        # index_line's template (with MODSEQ added, and without), when every item has one
+        self.index_only = all(i.section is None and i.name in _INDEX_FIELDS for i in named.values())
+        self._fields = tuple(_INDEX_FIELDS.get(i.name, "") for i in named.values())
+        forms = [
+            name + (b" %b" if field == "flags" else b" (%d)" if field == "modseq" else b" %d")
+            for name, field in zip(named, self._fields, strict=True)
+        ]
+        self._forms = (
+            b"* %d FETCH (" + b" ".join(forms) + b")\r\n",
+            b"* %d FETCH (" + b" ".join([*forms, b"MODSEQ (%d)"]) + b")\r\n",
+        )
+        self._flag_lists: dict[tuple[str, ...], bytes] = {}  # most messages share a few
+
+    def index_line(self, seq: int, meta: MessageMeta, modseq: bool) -> bytes:
+        """The FETCH response of message `seq` when the items are `index_only`: what
+        `encode.fetch(seq, self.values(meta, ...))` gives, at a fraction of the cost."""
+        values: list[object] = [seq]
+        for field in self._fields:
+            value = getattr(meta, field)
+            if field == "flags":
+                flags = self._flag_lists.get(value)
+                if flags is None:
+                    flags = self._flag_lists[value] = encode.flags(value)
+                value = flags
+            values.append(value)
+        if modseq and not self.has_modseq:
+            values.append(meta.modseq)
+            return self._forms[1] % tuple(values)
+        return self._forms[0] % tuple(values)
 
     def values(
         self, meta: MessageMeta, *, summary: Summary | None, message: Message | None, modseq: bool

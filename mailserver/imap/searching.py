@@ -47,9 +47,10 @@ from mailserver.imap.search import (
 from mailserver.imap.seqset import Ranges
 from mailserver.message import Message, Summary
 from mailserver.message.textsearch import index_matcher
+from mailserver.store.flags import SYSTEM
 from mailserver.store.records import MessageMeta
 
-__all__ = ["Candidate", "needs_message", "needs_meta", "search"]
+__all__ = ["Candidate", "flag_masks", "needs_message", "needs_meta", "search"]
 
 _DAY = 86400
 _EPOCH = date(1970, 1, 1).toordinal()  # day ordinals of POSIX times: _EPOCH + t // _DAY
@@ -80,6 +81,45 @@ def _reads_meta(key: SearchKey) -> bool:
     if isinstance(key, DateKey):
         return not key.sent
     return isinstance(key, (SizeKey, ModSeqKey))
+
+
+_BIT_OF = {name.lower(): bit for name, bit in SYSTEM.items()}
+_MASKS = range(1 << len(SYSTEM))  # every combination of the system flags' bits
+
+
+def flag_masks(key: SearchKey) -> frozenset[int] | None:
+    """When only the system flags decide `key` (SEEN, UNSEEN, DELETED... and ALL, and NOT, OR
+    and lists of them), the combinations of the index's flag bits it matches: SEARCH UNSEEN
+    then asks the index for the UIDs with those bits instead of testing each message's index
+    data. None for any other key (a keyword, \\Recent, a date...)."""
+    tests = _bits_test(key)
+    return None if tests is None else frozenset(m for m in _MASKS if tests(m))
+
+
+def _bits_test(key: SearchKey) -> Callable[[int], bool] | None:
+    if isinstance(key, All):
+        return lambda bits: True
+    if isinstance(key, FlagKey):
+        bit = _BIT_OF.get(key.flag.lower())
+        if bit is None:
+            return None
+        present = key.present
+        return lambda bits: (bits & bit != 0) is present
+    if isinstance(key, Not):
+        inner = _bits_test(key.key)
+        return None if inner is None else lambda bits: not inner(bits)
+    if isinstance(key, Or):
+        parts: Sequence[SearchKey] = (key.left, key.right)
+    elif isinstance(key, And):
+        parts = key.keys
+    else:
+        return None
+    tests = [_bits_test(k) for k in parts]
+    if None in tests:
+        return None
+    if isinstance(key, Or):
+        return lambda bits: any(t(bits) for t in tests)  # type: ignore[misc]
+    return lambda bits: all(t(bits) for t in tests)  # type: ignore[misc]
 
 
 def needs_message(key: SearchKey) -> bool:

@@ -171,10 +171,15 @@ def _render(
                         flags=view.flags_of(meta),
                         modseq=meta.modseq,
                     )
-                pairs = plan.values(shown, summary=summary, message=message, modseq=view.condstore)
-                if uid in seen and not asked_flags:
-                    pairs.append((b"FLAGS", encode.flags(shown.flags)))
-                line = encode.fetch(view.seq_of(uid), pairs)
+                if plan.index_only:  # (these items never set \\Seen: `seen` is empty)
+                    line = plan.index_line(view.seq_of(uid), shown, view.condstore)
+                else:
+                    pairs = plan.values(
+                        shown, summary=summary, message=message, modseq=view.condstore
+                    )
+                    if uid in seen and not asked_flags:
+                        pairs.append((b"FLAGS", encode.flags(shown.flags)))
+                    line = encode.fetch(view.seq_of(uid), pairs)
                 buf.append(line)
                 size += len(line)
                 if size >= CHUNK:
@@ -239,6 +244,11 @@ def uses_modseq(key: SearchKey) -> bool:
 def search(view: View, cmd: Search) -> Reply:
     """SEARCH / UID SEARCH, as `* SEARCH` or, with RETURN, `* ESEARCH` (RFC 4731)."""
     store = view.store
+    masks = searching.flag_masks(cmd.key)
+    if masks is not None:  # SEARCH UNSEEN and the like: the index finds them in one query
+        flagged = store.uids_flagged(view.name, masks)
+        numbers = [u if cmd.uid else i for i, u in enumerate(view.uids, 1) if u in flagged]
+        return _search_reply(cmd, numbers, None)
     # the index data of every message when a key reads it (one query); else only which of
     # the view's messages the index still has, at a quarter of the cost
     metas: dict[int, MessageMeta] = {}
@@ -271,6 +281,11 @@ def search(view: View, cmd: Search) -> Reply:
     modseq = None
     if uses_modseq(cmd.key):  # a MODSEQ key reads index data: `metas` has every message
         modseq = max((metas[c.uid].modseq for c in found), default=None)
+    return _search_reply(cmd, numbers, modseq)
+
+
+def _search_reply(cmd: Search, numbers: list[int], modseq: int | None) -> Reply:
+    """The answer to a SEARCH that found `numbers` (with MODSEQ `modseq` when it had a key)."""
     if cmd.returns is None:
         out = encode.search(numbers, modseq)
     else:

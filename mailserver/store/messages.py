@@ -172,6 +172,18 @@ class MessageOps(UserBase):
         with self._read() as db:
             return [_meta(r) for r in self._rows(db, self._row(db, mailbox), uids, _META)]
 
+    def uids_flagged(self, mailbox: str, masks: Iterable[int]) -> set[int]:
+        """The UIDs of the messages whose system flags, as bits, are one of `masks` (a flag
+        search: imap/searching.py `flag_masks`), in one index query."""
+        want = sorted(set(masks))
+        with self._read() as db:
+            box = self._row(db, mailbox)
+            if not want:
+                return set()
+            marks = ",".join("?" * len(want))
+            sql = f"SELECT uid FROM messages WHERE mailbox_id = ? AND flags IN ({marks})"
+            return {r[0] for r in db.execute(sql, (box.id, *want))}
+
     def message_file(self, mailbox: str, uid: int) -> MessageFile:
         """Where message `uid` is stored now, and its size; NONEXISTENT if it is not."""
         where = self.message_files(mailbox, [uid]).get(uid)

@@ -463,6 +463,67 @@ def test_any_message_gets_an_answer(raw: bytes, asked: list[FetchItem], cached: 
     assert out.startswith(b"* 1 FETCH (") and out.endswith(b")\r\n")
 
 
+INDEX_ITEMS = ["FLAGS", "UID", "RFC822.SIZE", "MODSEQ"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "index_only"),
+    [
+        (b"(FLAGS)", True),
+        (b"(UID FLAGS RFC822.SIZE MODSEQ FLAGS)", True),
+        (b"(FLAGS INTERNALDATE)", False),
+        (b"(UID ENVELOPE)", False),
+        (b"(UID BODY.PEEK[HEADER])", False),
+        (b"(RFC822.HEADER)", False),
+    ],
+)
+def test_which_plans_the_index_alone_answers(spec: bytes, index_only: bool) -> None:
+    assert Plan(items(spec)).index_only is index_only
+
+
+def test_index_lines_byte_for_byte() -> None:
+    plan = Plan(items(b"(UID FLAGS RFC822.SIZE)"))
+    meta = MessageMeta(uid=42, size=1234, internaldate=0, flags=("\\Seen", "$Junk"), modseq=7)
+    assert plan.index_line(3, meta, False) == (
+        b"* 3 FETCH (UID 42 FLAGS (\\Seen $Junk) RFC822.SIZE 1234)\r\n"
+    )
+    assert plan.index_line(3, meta, True) == (
+        b"* 3 FETCH (UID 42 FLAGS (\\Seen $Junk) RFC822.SIZE 1234 MODSEQ (7))\r\n"
+    )
+    asked = Plan(items(b"(MODSEQ FLAGS)"))
+    bare = MessageMeta(uid=1, size=0, internaldate=0, flags=(), modseq=12)
+    assert asked.index_line(1, bare, True) == b"* 1 FETCH (MODSEQ (12) FLAGS ())\r\n"
+    assert asked.index_line(1, bare, False) == b"* 1 FETCH (MODSEQ (12) FLAGS ())\r\n"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    names=st.lists(st.sampled_from(INDEX_ITEMS), min_size=1, max_size=5),
+    metas=st.lists(
+        st.builds(
+            MessageMeta,
+            uid=st.integers(1, 2**32 - 1),
+            size=st.integers(0, 10**9),
+            internaldate=st.just(0),
+            flags=st.lists(st.sampled_from(["\\Seen", "\\Recent", "$Forwarded", "a"])).map(tuple),
+            modseq=st.integers(1, 2**63 - 1),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    modseq=st.booleans(),
+)
+def test_an_index_line_is_what_the_values_encode_to(
+    names: list[str], metas: list[MessageMeta], modseq: bool
+) -> None:
+    asked = [FetchItem(n) for n in names]
+    plan = Plan(asked)  # one plan for every message, as a FETCH uses it
+    assert plan.index_only
+    for seq, meta in enumerate(metas, 1):
+        pairs = plan.values(meta, summary=None, message=None, modseq=modseq)
+        assert plan.index_line(seq, meta, modseq) == encode.fetch(seq, pairs)
+
+
 def test_sections_convert_to_the_message_core() -> None:
     item = FetchItem("BODY", Section((2,), "HEADER.FIELDS", ("X-\u00e9", "subject")), True, (0, 9))
     name = b"BODY[2.HEADER.FIELDS ({4}\r\nX-\xc3\xa9 subject)]<0>"

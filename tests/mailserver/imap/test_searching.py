@@ -26,12 +26,13 @@ from mailserver.imap.search import (
     TextKey,
     parse_program,
 )
-from mailserver.imap.searching import Candidate, needs_message, needs_meta, search
+from mailserver.imap.searching import Candidate, flag_masks, needs_message, needs_meta, search
 from mailserver.imap.seqset import SeqSet
 from mailserver.imap.syntax import Reader
 from mailserver.message import Message, Summary, store_summary, summarize
 from mailserver.message.textsearch import header_texts
 from mailserver.store import StoreError
+from mailserver.store import flags as fl
 from mailserver.store.errors import NONEXISTENT
 from mailserver.store.records import MessageMeta
 
@@ -176,6 +177,71 @@ def test_flags_keywords_and_recent(program: str, seqs: list[int]) -> None:
     loader = Loader({})
     assert run(program, FLAGGED, recent=frozenset({2, 3}), loader=loader) == seqs
     assert not loader.summaries and not loader.messages
+    masks = flag_masks(key(program))
+    if masks is not None:  # what the index's flag bits give is the same
+        bits = [fl.parse(m.flags)[0] for m in FLAGGED]
+        assert [n for n, b in enumerate(bits, 1) if b in masks] == seqs
+
+
+SEEN_BIT, ANSWERED_BIT, FLAGGED_BIT, DELETED_BIT, DRAFT_BIT = 1, 2, 4, 8, 16
+EVERY = frozenset(range(32))
+
+
+@pytest.mark.parametrize(
+    ("program", "masks"),
+    [
+        ("ALL", EVERY),
+        ("SEEN", frozenset(m for m in EVERY if m & SEEN_BIT)),
+        ("UNSEEN", frozenset(m for m in EVERY if not m & SEEN_BIT)),
+        ("ANSWERED", frozenset(m for m in EVERY if m & ANSWERED_BIT)),
+        ("FLAGGED", frozenset(m for m in EVERY if m & FLAGGED_BIT)),
+        ("UNDELETED", frozenset(m for m in EVERY if not m & DELETED_BIT)),
+        ("DRAFT", frozenset(m for m in EVERY if m & DRAFT_BIT)),
+        (FlagKey("\\sEEN", True), frozenset(m for m in EVERY if m & SEEN_BIT)),
+        ("NOT SEEN", frozenset(m for m in EVERY if not m & SEEN_BIT)),
+        ("SEEN FLAGGED", frozenset(m for m in EVERY if m & SEEN_BIT and m & FLAGGED_BIT)),
+        ("OR SEEN FLAGGED", frozenset(m for m in EVERY if m & (SEEN_BIT | FLAGGED_BIT))),
+        ("NOT (SEEN UNSEEN)", EVERY),
+        (And(()), EVERY),
+        # a keyword, \Recent or anything else in the tree: the index data decides
+        ("KEYWORD $Forwarded", None),
+        ("RECENT", None),
+        ("NEW", None),
+        ("NOT KEYWORD junk", None),
+        ("SEEN KEYWORD junk", None),
+        ("KEYWORD junk SEEN", None),
+        ("OR SEEN KEYWORD junk", None),
+        ("OR KEYWORD junk SEEN", None),
+        ("SEEN LARGER 10", None),
+        ("UID 1:*", None),
+        ("SUBJECT x", None),
+    ],
+)
+def test_flag_masks(program: str | SearchKey, masks: frozenset[int] | None) -> None:
+    assert flag_masks(key(program) if isinstance(program, str) else program) == masks
+
+
+system_trees = st.recursive(
+    st.one_of(
+        st.just(All()),
+        st.builds(FlagKey, st.sampled_from(sorted(fl.SYSTEM)).map(str.upper), st.booleans()),
+    ),
+    lambda inner: st.one_of(
+        st.builds(Not, inner),
+        st.builds(Or, inner, inner),
+        st.lists(inner, max_size=3).map(lambda ks: And(tuple(ks))),
+    ),
+    max_leaves=8,
+)
+
+
+@given(tree=system_trees)
+def test_flag_masks_are_what_the_search_finds(tree: SearchKey) -> None:
+    # one message for each combination of the system flags: message n has the bits n - 1
+    metas = [meta(b + 1, flags=fl.names(b)) for b in range(32)]
+    masks = flag_masks(tree)
+    assert masks is not None
+    assert sorted(b + 1 for b in masks) == run(tree, metas)
 
 
 def test_internal_dates_on_the_boundary_day() -> None:

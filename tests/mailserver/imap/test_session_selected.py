@@ -754,13 +754,21 @@ def test_search_reads_a_message_file_another_program_moved(client: Client, store
 
 
 @pytest.mark.parametrize(
-    ("frame", "answer", "metas"),
+    ("frame", "answer", "reads"),
     [
-        (b"s SEARCH UNSEEN", b"* SEARCH 1 3", True),
-        (b"s UID SEARCH MODSEQ 5", b"* SEARCH 2 (MODSEQ 5)", True),
-        (b"s SEARCH OR RECENT SUBJECT x", b"* SEARCH 1 2 3", False),
-        (b's SEARCH 2:* SUBJECT "msg 3"', b"* SEARCH 3", False),
-        (b"s UID SEARCH UID 2", b"* SEARCH 2", False),
+        # system flags alone: the index gives the UIDs with those flag bits
+        (b"s SEARCH UNSEEN", b"* SEARCH 1 3", "uids_flagged"),
+        (b"s UID SEARCH SEEN", b"* SEARCH 2", "uids_flagged"),
+        (b"s SEARCH NOT DELETED OR SEEN FLAGGED", b"* SEARCH 2", "uids_flagged"),
+        (b"s SEARCH RETURN (COUNT) ALL", b'* ESEARCH (TAG "s") COUNT 3', "uids_flagged"),
+        # a keyword, a size or a modseq: each message's index data
+        (b"s SEARCH KEYWORD $Junk", b"* SEARCH", "fetch"),
+        (b"s SEARCH UNSEEN LARGER 1", b"* SEARCH 1 3", "fetch"),
+        (b"s UID SEARCH MODSEQ 5", b"* SEARCH 2 (MODSEQ 5)", "fetch"),
+        # \Recent, sequence sets and cached subjects: no index data at all
+        (b"s SEARCH OR RECENT SUBJECT x", b"* SEARCH 1 2 3", "uids"),
+        (b's SEARCH 2:* SUBJECT "msg 3"', b"* SEARCH 3", "uids"),
+        (b"s UID SEARCH UID 2", b"* SEARCH 2", "uids"),
     ],
 )
 def test_search_reads_index_data_only_for_keys_that_need_it(
@@ -769,25 +777,25 @@ def test_search_reads_index_data_only_for_keys_that_need_it(
     monkeypatch: pytest.MonkeyPatch,
     frame: bytes,
     answer: bytes,
-    metas: bool,
+    reads: str,
 ):
     client(b"a STORE 2 +FLAGS.SILENT (\\Seen)")
     user = store.user(BOB)
     calls: list[str] = []
-    fetch, uids = user.fetch, user.uids
 
-    def fetching(mailbox: str, wanted: object = None) -> object:
-        calls.append("fetch")
-        return fetch(mailbox, wanted)  # type: ignore[arg-type]
+    def counting(name: str) -> object:
+        real = getattr(user, name)
 
-    def listing(mailbox: str) -> object:
-        calls.append("uids")
-        return uids(mailbox)
+        def counted(*args: object) -> object:
+            calls.append(name)
+            return real(*args)
 
-    monkeypatch.setattr(user, "fetch", fetching)
-    monkeypatch.setattr(user, "uids", listing)
+        return counted
+
+    for name in ("fetch", "uids", "uids_flagged"):
+        monkeypatch.setattr(user, name, counting(name))
     assert client(frame) == answer + b"\r\ns OK SEARCH completed\r\n"
-    assert calls == (["fetch"] if metas else ["uids"])
+    assert calls == [reads]
 
 
 def test_search_subject_reads_subject_texts_in_batches_and_no_file(

@@ -341,6 +341,28 @@ def test_fetch_selects_uids(user: UserStore) -> None:
     assert len(user.fetch("INBOX")) == 607
 
 
+def test_uids_flagged_are_those_with_one_of_the_flag_masks(user: UserStore) -> None:
+    uids = user.deliver_many(
+        [
+            ("INBOX", message(1), (), None),
+            ("INBOX", message(2), ("\\Seen",), None),
+            ("INBOX", message(3), ("\\Seen", "\\Flagged", "$Label1"), None),
+            ("Sent", message(4), ("\\Seen",), None),  # another mailbox's
+        ]
+    )
+    assert user.uids_flagged("INBOX", [0]) == {uids[0]}
+    assert user.uids_flagged("INBOX", [1]) == {uids[1]}  # \Seen alone: not 3 (also \Flagged)
+    assert user.uids_flagged("INBOX", [1, 5, 1]) == {uids[1], uids[2]}
+    assert user.uids_flagged("INBOX", [4, 8]) == set()
+    assert user.uids_flagged("INBOX", []) == set()
+    user.store("INBOX", [uids[0]], "add", ["\\Seen"])
+    assert user.uids_flagged("INBOX", [1]) == {uids[0], uids[1]}
+    assert user.uids_flagged("Sent", [1]) == {uids[3]}
+    with pytest.raises(StoreError, match="no mailbox 'Gone'") as caught:
+        user.uids_flagged("Gone", [1])
+    assert caught.value.code == NONEXISTENT
+
+
 def test_open_follows_a_rename_behind_the_index(user: UserStore) -> None:
     uid = user.deliver("INBOX", message())
     (name,) = files(user)["new"]
