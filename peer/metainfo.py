@@ -153,7 +153,7 @@ def from_bytes(data: bytes) -> Metainfo:
     start, end = spans[b"info"]
     name = _segment(info.get(b"name"), "info.name")
     piece_length = _integer(info, b"piece length", "info.piece length")
-    if not 0 < piece_length <= MAX_PIECE_LENGTH or piece_length % BLOCK:
+    if not BLOCK <= piece_length <= MAX_PIECE_LENGTH or piece_length % BLOCK:
         raise MetainfoError(
             f"info.piece length {piece_length} is not a multiple of {BLOCK} "
             f"between {BLOCK} and {MAX_PIECE_LENGTH}"

@@ -357,6 +357,8 @@ GOOD_NAMES = [
     b"LPT",
     b"xCON",
     b"CON_",
+    b"CONX",
+    b"NULL",
     b"e\xcc\x81t\xc3\xa9",  # UTF-8 with a combining accent
     b"x" * 255,
     "é".encode() * 127 + b"x",  # 255 bytes
