@@ -10,8 +10,8 @@ and aria2 do. An index outside 0..n-1 is refused the same way: it comes from a `
 A torrent has up to a few hundred thousand pieces, and a peer holds one bitfield per
 connection: the bits live in one bytearray (n/8 bytes, 12.5 KB for 100,000 pieces, not a list
 of 100,000 bools), the count of set bits is kept as bits are added (the picker and the
-progress line read it all the time), and iteration walks bytes, skipping empty (or, for
-`missing`, full) ones, with a table of the set bits of each byte value.
+progress line read it all the time), and iteration walks bytes, with a table of the set bits
+of each byte value (nothing to do for an empty byte, or a full one when looking for gaps).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class Bitfield:
         if spare and data[-1] & ((1 << spare) - 1):
             raise WireError(f"bitfield for {size} pieces has spare bits set after the last piece")
         bf._bits[:] = data
-        bf._count = int.from_bytes(data, "big").bit_count()
+        bf._count = int.from_bytes(data).bit_count()
         return bf
 
     def to_bytes(self) -> bytes:
@@ -114,12 +114,10 @@ class Bitfield:
         """The indexes of the pieces not had, in increasing order."""
         size = self.size
         for i, b in enumerate(self._bits):
-            if b != 0xFF:
-                base = i * 8
-                for off in _SET_BITS[b ^ 0xFF]:
-                    if base + off >= size:
-                        return  # the spare bits of the last byte
-                    yield base + off
+            for off in _SET_BITS[b ^ 0xFF]:  # none for a full byte
+                if i * 8 + off >= size:
+                    return  # the spare bits of the last byte
+                yield i * 8 + off
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Bitfield):

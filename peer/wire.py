@@ -80,6 +80,9 @@ _PIECE_AT = struct.Struct(">II")  # index, begin
 _INDEX_MESSAGE = struct.Struct(">IBI")  # length prefix, id, index
 _BLOCK_MESSAGE = struct.Struct(">IBIII")  # length prefix, id, index, begin, length
 _PIECE_HEADER = struct.Struct(">IBII")  # length prefix, id, index, begin
+_HEAD = struct.Struct(">IB")  # length prefix, id: bitfield
+_EXTENDED_HEAD = struct.Struct(">IBB")  # length prefix, id, extension id
+_PORT_MESSAGE = struct.Struct(">IBH")  # length prefix, id, port
 
 
 class WireError(FramingError):
@@ -132,14 +135,9 @@ def reserved_bits(
     *, fast: bool = False, extension_protocol: bool = False, dht: bool = False
 ) -> bytes:
     """The 8 reserved bytes of our handshake, announcing the extensions we speak."""
-    reserved = bytearray(8)
-    if extension_protocol:
-        reserved[5] |= 0x10
-    if fast:
-        reserved[7] |= 0x04
-    if dht:
-        reserved[7] |= 0x01
-    return bytes(reserved)
+    # Bit 20 from the right is reserved[5] & 0x10; reserved[7] holds bits 0 to 7.
+    flags = (1 << 20 if extension_protocol else 0) | (0x04 if fast else 0) | (0x01 if dht else 0)
+    return flags.to_bytes(8)
 
 
 def encode_handshake(handshake: Handshake) -> bytes:
@@ -296,18 +294,15 @@ Event = Handshake | Message | Unknown
 # -- encoding ---------------------------------------------------------------------------------
 
 
-def _bare(msg_id: int) -> bytes:
-    return _U32.pack(1) + bytes([msg_id])
-
-
+# The messages without a payload: always the same bytes.
 _BARE: dict[type, bytes] = {
     KeepAlive: _U32.pack(0),
-    Choke: _bare(_CHOKE),
-    Unchoke: _bare(_UNCHOKE),
-    Interested: _bare(_INTERESTED),
-    NotInterested: _bare(_NOT_INTERESTED),
-    HaveAll: _bare(_HAVE_ALL),
-    HaveNone: _bare(_HAVE_NONE),
+    Choke: _HEAD.pack(1, _CHOKE),
+    Unchoke: _HEAD.pack(1, _UNCHOKE),
+    Interested: _HEAD.pack(1, _INTERESTED),
+    NotInterested: _HEAD.pack(1, _NOT_INTERESTED),
+    HaveAll: _HEAD.pack(1, _HAVE_ALL),
+    HaveNone: _HEAD.pack(1, _HAVE_NONE),
 }
 
 
@@ -345,15 +340,15 @@ def encode(msg: Message) -> bytes:
             case Reject(index, begin, length):
                 return _BLOCK_MESSAGE.pack(13, _REJECT, index, begin, length)
             case BitfieldMsg(data):
-                return _U32.pack(1 + len(data)) + bytes([_BITFIELD]) + data
+                return _HEAD.pack(1 + len(data), _BITFIELD) + data
             case Extended(ext_id, payload):
-                return _U32.pack(2 + len(payload)) + bytes([_EXTENDED, ext_id]) + payload
+                return _EXTENDED_HEAD.pack(2 + len(payload), _EXTENDED, ext_id) + payload
             case Suggest(index):
                 return _INDEX_MESSAGE.pack(5, _SUGGEST, index)
             case AllowedFast(index):
                 return _INDEX_MESSAGE.pack(5, _ALLOWED_FAST, index)
             case Port(port):
-                return _U32.pack(3) + bytes([_PORT]) + _PORT_NUMBER.pack(port)
+                return _PORT_MESSAGE.pack(3, _PORT, port)
     except struct.error:
         raise ValueError(f"a {type(msg).__name__} field is out of range: {msg}") from None
     raise TypeError(f"not a message we send: {type(msg).__name__}")
@@ -441,13 +436,13 @@ class Decoder:
     never holds more than one message plus what one `feed` brought.
     """
 
-    __slots__ = ("_buf", "_pos", "_shaken", "max_length")
+    __slots__ = ("_buf", "_pos", "handshake", "max_length")
 
     def __init__(self, *, max_length: int) -> None:
         self.max_length = max_length
         self._buf = bytearray()
         self._pos = 0  # where the unconsumed bytes start in _buf
-        self._shaken = False  # the handshake has been decoded
+        self.handshake: Handshake | None = None  # the peer's, once decoded
 
     def feed(self, data: bytes) -> None:
         """Add received bytes; take every event (`next_event` until None) before feeding more."""
@@ -468,7 +463,7 @@ class Decoder:
 
     def next_event(self) -> Event | None:
         """The next Handshake (first) or message, or None until more bytes are fed."""
-        if not self._shaken:
+        if self.handshake is None:
             return self._handshake()
         buf, pos = self._buf, self._pos
         if len(buf) - pos < 4:
@@ -509,5 +504,5 @@ class Decoder:
             return None
         handshake = Handshake(bytes(buf[20:28]), bytes(buf[28:48]), bytes(buf[48:68]))
         self._pos = HANDSHAKE_LEN
-        self._shaken = True
+        self.handshake = handshake
         return handshake

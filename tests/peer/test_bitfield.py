@@ -28,6 +28,7 @@ def test_add_sets_the_bit_bep3_names(index: int, wire: str) -> None:
     assert bf.add(index) is True
     assert bf.to_bytes() == bytes.fromhex(wire)
     assert list(bf) == [index]
+    assert [i in bf for i in range(10)] == [i == index for i in range(10)]
     assert bf.count == 1
 
 

@@ -91,13 +91,16 @@ def test_handshake_golden_bytes() -> None:
 
 def test_handshake_decodes_only_when_all_68_bytes_are_in() -> None:
     d = Decoder(max_length=LIMIT)
+    assert d.pending() == 0
     assert d.next_event() is None
     for i, byte in enumerate(HS_BYTES[:-1]):
         d.feed(bytes([byte]))
         assert d.next_event() is None
         assert d.pending() == i + 1
+    assert d.handshake is None
     d.feed(HS_BYTES[-1:])
     assert d.next_event() == HS
+    assert d.handshake == HS  # for the shell to look at later (is the fast extension on?)
     assert d.pending() == 0
     assert d.next_event() is None
 
@@ -198,7 +201,9 @@ def test_handshake_reserved_bit_properties(reserved: str, fast: bool, ext: bool,
     [(7, 20, 20), (9, 20, 20), (8, 19, 20), (8, 21, 20), (8, 20, 19), (8, 20, 21)],
 )
 def test_a_handshake_has_fixed_sizes(reserved: int, info_hash: int, peer_id: int) -> None:
-    with pytest.raises(ValueError, match="8 reserved bytes, a 20-byte info-hash and peer id"):
+    with pytest.raises(
+        ValueError, match=r"^a handshake has 8 reserved bytes, a 20-byte info-hash and peer id$"
+    ):
         Handshake(bytes(reserved), bytes(info_hash), bytes(peer_id))
 
 
