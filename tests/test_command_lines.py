@@ -1,5 +1,5 @@
-"""Every command and option of `minternet`, `dnsserver`, `tracker`, `mailserver`: exit 0 to 3,
-no traceback.
+"""Every command and option of `minternet`, `dnsserver`, `tracker`, `mailserver`, `peer`: exit
+0 to 3, no traceback.
 
 Hypothesis draws a subcommand of each program's argument parser, some of its options and
 positionals, and values for them from a pool of what people type by mistake (an empty label, a
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import hashlib
 import io
 import logging
 from collections.abc import Callable, Iterator
@@ -29,21 +30,25 @@ from hypothesis import strategies as st
 import dnsserver.cli
 import mailserver.cli
 import minternet.cli
+import peer.cli
 import tracker.cli
 from dnsserver.resolver.iterate import Result
 from minternet.supervisor import SupervisorError
+from peer.create import build
 
 PROGRAMS: dict[str, Callable[[list[str]], int]] = {
     "minternet": minternet.cli.main,
     "dnsserver": dnsserver.cli.main,
     "tracker": tracker.cli.main,
     "mailserver": mailserver.cli.main,
+    "peer": peer.cli.main,
 }
 PARSERS: dict[str, argparse.ArgumentParser] = {
     "minternet": minternet.cli.build_parser(),
     "dnsserver": dnsserver.cli.build_parser(),
     "tracker": tracker.cli.build_parser(),
     "mailserver": mailserver.cli.build_parser(),
+    "peer": peer.cli.build_parser(),
 }
 
 #: Values people type; {tmp} is a fresh directory of this test, holding the files made below.
@@ -86,6 +91,8 @@ VALUES = [
     "{tmp}/unknown-key.toml",
     "{tmp}/good.zone",
     "{tmp}/hints",
+    "{tmp}/good.torrent",
+    "http://127.0.0.3:6969/announce",
     "/dev/null",
     "/proc/nonexistent/dir",
 ]
@@ -168,6 +175,8 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "$ORIGIN example.\n$TTL 300\n@ SOA ns hostmaster 1 2 3 4 5\n@ NS ns\nns A 127.0.0.1\n"
     )
     (tmp / "hints").write_text(". 3600000 NS a.root.\na.root. 3600000 A 127.0.0.1\n")
+    pieces = hashlib.sha1(b"hello").digest()
+    (tmp / "good.torrent").write_bytes(build("hello.txt", 5, 16384, pieces, ["http://t/a"]))
     return tmp
 
 

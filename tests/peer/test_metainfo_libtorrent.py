@@ -2,8 +2,9 @@
 
 libtorrent (the system python3's, Debian python3-libtorrent; the project venv has none) makes
 v1-only torrents (flag v1_only: libtorrent 2.x otherwise makes hybrid v1+v2 torrents with pad
-files) of a single file and of a directory tree; we walk the same tree in the order that
-peer/create.py states for the shell, hash it, build, and compare info-hashes and info bytes.
+files) of a single file and of a directory tree; we walk the same tree as `peer create` does
+(peer.cli.walk, the order peer/create.py states), hash it, build, and compare info-hashes and
+info bytes.
 Files are mode 0644: libtorrent writes `attr: x` for executable files, which we never do.
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from peer.bencode import decode_dict
+from peer.cli import walk
 from peer.create import PieceHasher, build
 from peer.metainfo import from_bytes
 
@@ -57,22 +59,6 @@ def libtorrent_torrent(path: Path, piece: int) -> tuple[str, bytes]:
     ).stdout
     reply = json.loads(out)
     return reply["hash"], bytes.fromhex(reply["torrent"])
-
-
-def walk(root: Path) -> list[tuple[list[str], Path]]:
-    """The shell's order (peer/create.py): depth first, each directory as os.scandir lists it."""
-    found: list[tuple[list[str], Path]] = []
-
-    def visit(directory: Path, prefix: list[str]) -> None:
-        with os.scandir(directory) as entries:
-            for entry in entries:
-                if entry.is_dir():
-                    visit(Path(entry.path), [*prefix, entry.name])
-                else:
-                    found.append(([*prefix, entry.name], Path(entry.path)))
-
-    visit(root, [])
-    return found
 
 
 def ours(root: Path, piece: int) -> bytes:
