@@ -140,7 +140,7 @@ class Availability(Generic[P]):
 
     def completed(self, index: int) -> None:
         """We have the piece now (already withdrawn): peers holding it lack one piece less."""
-        self.done[index] = 1
+        self.done[index] = True
         for st in self.peers.values():
             if st.have[index]:
                 st.lacking -= 1

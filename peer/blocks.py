@@ -35,7 +35,7 @@ class Layout:
     caller's error (ValueError), never a remote peer's.
     """
 
-    __slots__ = ("block", "last_piece", "num_pieces", "piece_length", "total_length")
+    __slots__ = ("block", "last_piece", "num_pieces", "piece_length")
 
     def __init__(
         self, num_pieces: int, piece_length: int, total_length: int, block: int = BLOCK
@@ -49,7 +49,6 @@ class Layout:
             )
         self.num_pieces = num_pieces
         self.piece_length = piece_length
-        self.total_length = total_length
         self.block = block
         self.last_piece = total_length - (num_pieces - 1) * piece_length  # its size: 1..length
 

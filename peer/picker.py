@@ -46,6 +46,7 @@ and at worst a scan of the missing pieces held by peers for one that has part.
 
 from __future__ import annotations
 
+import collections
 import heapq
 import random
 from collections.abc import Hashable, Iterable
@@ -167,9 +168,9 @@ class Picker(Generic[P]):
         self.random_first = random_first
         self.endgame_copies = endgame_copies
         self.complete = 0
-        self._solo: set[int] = set()  # pooled pieces whose next attempt is solo
+        self._solo: set[int] = set()  # pieces whose attempts come from one peer each
         self._active: dict[int, _Piece[P]] = {}
-        self._open: dict[int, None] = {}
+        self._open: dict[int, _Piece[P]] = {}  # oldest first
         self._idle: dict[int, float | None] = {}  # active solo pieces -> idle since (None: busy)
         self._conns: dict[P, _Requests] = {}
         self._choices: list[Choice[P]] = []
@@ -197,7 +198,6 @@ class Picker(Generic[P]):
             raise ValueError(f"piece {index} is being downloaded")
         if not self.avail.done[index]:
             self.avail.withdraw(index)
-            self._solo.discard(index)
             self._complete(index)
 
     def verified(self, index: int) -> None:
@@ -208,11 +208,8 @@ class Picker(Generic[P]):
     def failed(self, index: int) -> Blame[P]:
         """The piece's SHA-1 did not match: it goes back to the pool; says whom to blame."""
         piece = self._finish(index)
-        counts: dict[P, int] = {}
-        for source in piece.sources:
-            assert source is not None  # every block of a whole piece came from someone
-            counts[source] = counts.get(source, 0) + 1
-        contributors = tuple(counts)
+        counts = collections.Counter(piece.sources)  # in order of first block
+        contributors = tuple(p for p in counts if p is not None)  # all are: the piece is whole
         self.avail.restore(index)
         if len(contributors) == 1:
             self._solo.discard(index)
@@ -286,12 +283,11 @@ class Picker(Generic[P]):
     def pick(self, peer: P, count: int, now: float) -> list[Block]:
         """Up to `count` blocks to request now from `peer`, which unchokes us."""
         out: list[Block] = []
-        for index in list(self._open):
-            if len(out) >= count:
-                return out
-            piece = self._active[index]
-            if piece.owner in (None, peer) and self.avail.holds(peer, index):
+        for piece in list(self._open.values()):
+            if piece.owner in (None, peer) and self.avail.holds(peer, piece.index):
                 self._take(piece, peer, count - len(out), now, out)
+            if len(out) == count:
+                return out
         while len(out) < count:
             if self.complete < self.random_first:
                 new, reason = self.avail.random_piece(peer, self.rng), "random-first"
@@ -301,7 +297,7 @@ class Picker(Generic[P]):
                 break
             self._note(new, peer, reason)
             self._take(self._start(new, peer), peer, count - len(out), now, out)
-        if len(out) < count and self.endgame:
+        if self.endgame:
             self._endgame(peer, count, now, out)
         return out
 
@@ -411,10 +407,9 @@ class Picker(Generic[P]):
         """Take a pooled piece out of the pool; a solo one is owned by `owner`."""
         self.avail.withdraw(index)
         solo = index in self._solo
-        self._solo.discard(index)
         piece = _Piece(index, self.layout.blocks_in(index), solo, owner if solo else None)
         self._active[index] = piece
-        self._open[index] = None
+        self._open[index] = piece
         if solo:
             self._idle[index] = None
         return piece
@@ -423,7 +418,7 @@ class Picker(Generic[P]):
         """Drop a solo attempt (owner gone or idle) with what it received: back to the pool,
         still solo. Its owner holds no request of it (they were released first)."""
         del self._active[piece.index]
-        self._open.pop(piece.index, None)
+        del self._open[piece.index]
         del self._idle[piece.index]
         self._solo.add(piece.index)
         self.avail.restore(piece.index)
@@ -487,4 +482,4 @@ class Picker(Generic[P]):
         if not holders:
             del piece.holders[number]
             heapq.heappush(piece.todo, number)
-            self._open[piece.index] = None
+            self._open[piece.index] = piece

@@ -77,7 +77,7 @@ def test_index_outside_the_torrent_is_the_peers_fault(index: int) -> None:
         av.have("a", index)
     assert err.value.reason == str(err.value)
     av.bitfield("a", [1])
-    with pytest.raises(PickerError, match=f"piece {index}"):
+    with pytest.raises(PickerError, match=rf"^peer 'a' says it has piece {index}, but"):
         av.bitfield("a", [0, index])
     assert av.counts == [0, 1, 0, 0]  # a refused bitfield changes nothing
 
@@ -196,3 +196,14 @@ def test_random_piece_for_a_seed_is_uniform_over_the_buckets() -> None:
     av.bitfield("a", [2])
     seen = [av.random_piece("s", random.Random(k)) for k in range(300)]
     assert all(60 < seen.count(i) < 140 for i in range(3))
+
+
+def test_a_partial_peer_skips_the_pieces_nobody_but_seeds_has() -> None:
+    """Bucket 0 cannot hold a piece of a peer without have-all: it is not searched, so the
+    first random draw is the start in bucket 1 (a twin generator predicts the choice)."""
+    av: Availability[str] = Availability(4)
+    av.bitfield("a", [0, 1, 2])  # bucket 0: [3], bucket 1: [0, 1, 2]
+    assert av.buckets[:2] == [[3], [0, 1, 2]]
+    for seed in range(20):
+        twin = random.Random(seed)
+        assert av.rarest_piece("a", random.Random(seed)) == twin.randrange(3)

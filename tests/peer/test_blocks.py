@@ -60,7 +60,9 @@ def test_piece_count_must_match() -> None:
     ("pieces", "length", "total", "block"), [(1, 0, 1, 1), (1, 1, 0, 1), (1, 1, 1, 0)]
 )
 def test_sizes_must_be_positive(pieces: int, length: int, total: int, block: int) -> None:
-    with pytest.raises(ValueError, match="must be positive"):
+    with pytest.raises(
+        ValueError, match=r"^piece length, total length and block size must be positive$"
+    ):
         Layout(pieces, length, total, block)
 
 
@@ -83,6 +85,7 @@ def test_smallest_layout() -> None:
         Block(0, 49152, 16384),  # past the piece's end
         Block(2, 0, 16384),  # the last piece's block is short (4464)
         Block(2, 0, 4465),
+        Block(2, 16384, 4464 - 16384),  # the second block of a one-block piece
     ],
 )
 def test_blocks_we_never_ask_for(block: Block) -> None:

@@ -620,3 +620,47 @@ def test_verified_solo_piece_completes() -> None:
     deliver(pk, "a", pk.pick("a", 2, 0.0))
     pk.verified(0)
     assert pk.complete == 1 and pk.expired(100.0, 1.0) == []
+
+
+def test_block_size_is_the_pickers() -> None:
+    pk: Picker[str] = Picker(2, 8, 13, rng=random.Random(0), random_first=0, block=4)
+    pk.peer_have_all("s")
+    got = pk.pick("s", 9, 0.0)
+    assert sorted(got, key=lambda b: (b.index, b.begin)) == [
+        Block(0, 0, 4),
+        Block(0, 4, 4),
+        Block(1, 0, 4),
+        Block(1, 4, 1),
+    ]
+
+
+def test_a_short_last_piece_has_fewer_blocks() -> None:
+    pk: Picker[str] = Picker(2, 2 * K, 2 * K + 5, rng=random.Random(0), random_first=0)
+    pk.peer_bitfield("s", [1])
+    assert pk.pick("s", 9, 0.0) == [Block(1, 0, 5)]
+    assert pk.received("s", Block(1, 0, 5)).piece_complete
+
+
+def test_a_block_asked_again_is_no_longer_late() -> None:
+    pk = make(pieces=1, blocks=2)
+    pk.peer_have_all("a")
+    b0, _ = pk.pick("a", 2, 0.0)
+    pk.choked("a")
+    assert pk.pick("a", 1, 1.0) == [b0]
+    assert pk.received("a", b0).arrival is Arrival.NEW
+    assert pk.received("a", b0).arrival is Arrival.UNREQUESTED
+
+
+def test_endgame_copies_time_out_too() -> None:
+    pk = endgame_setup()
+    pk.pick("b", 1, 5.0)
+    assert pk.expired(5.0, 5.0) == [("a", Block(0, 0, K)), ("a", Block(0, K, K))]
+    assert pk.expired(10.0, 5.0) == [("b", Block(0, 0, K))]
+
+
+def test_a_solo_piece_that_names_its_culprit_is_shared_again() -> None:
+    pk = two_way_failure()
+    deliver(pk, "a", pk.pick("a", 2, 0.0))
+    assert pk.failed(0).culprit == "a"
+    assert pk.pick("b", 1, 0.0) == [Block(0, 0, K)]
+    assert pk.pick("c", 1, 0.0) == [Block(0, K, K)]
