@@ -420,8 +420,7 @@ class Picker(Generic[P]):
         del self._active[piece.index]
         del self._open[piece.index]
         del self._idle[piece.index]
-        self._solo.add(piece.index)
-        self.avail.restore(piece.index)
+        self.avail.restore(piece.index)  # still in _solo: a piece leaves it by verified/failed
 
     def _note(self, index: int, peer: P, reason: str) -> None:
         self._choices.append(
