@@ -3,8 +3,9 @@
 The notes: "send chunks at the highest rate to 4 neighbor peers currently sending us our
 missing chunks at a higher rate; other peers are choked; re-evaluate top 4 peers every 10
 seconds; every 30 seconds: randomly select another peer, start sending chunks (optimistically
-unchoke this peer); newly chosen peer may join top 4". BEP 3 describes the same algorithm, as
-mainline BitTorrent ran it. The rules this module follows, one round at a time:
+unchoke this peer); newly chosen peer may join top 4". BEP 3 describes mainline BitTorrent's
+version, which counted the optimistic peer as one of the four; here, as in the notes, it is a
+fifth. The rules this module follows, one round at a time:
 
 - A round ranks the interested peers by rate, highest first: by `download_rate` (how fast they
   send to us) while we download, by `upload_rate` (how fast they take data from us) once we
@@ -23,9 +24,9 @@ mainline BitTorrent ran it. The rules this module follows, one round at a time:
   interest, a replacement is chosen at the next round. A replacement keeps the rotation's
   schedule (it may have less than 30 s), as mainline's rotation did.
 - Uninterested peers are choked and hold no slot. Mainline also unchoked uninterested peers
-  that upload faster than the slowest of the four so that they could start at once once they
+  that upload faster than the slowest of the four, so that they could start as soon as they
   became interested; we do not: it costs messages to peers that want nothing, and interest is
-  declared while choked anyway. What replaces it is `admit`.
+  declared while choked anyway. What stands in for it is `admit`.
 - Between rounds, a peer that connects interested or becomes interested is `admit`ted: if a
   regular slot is free (fewer interested peers than slots at the last round, or a peer left)
   it takes it at once, else if no peer holds the optimistic slot it takes that one; otherwise it

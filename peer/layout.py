@@ -51,8 +51,6 @@ class Span:
 class Layout:
     """The files of a torrent (path segments, length) in torrent order, cut into pieces."""
 
-    __slots__ = ("_ends", "_starts", "files", "num_pieces", "piece_length", "total")
-
     def __init__(self, files: Sequence[tuple[tuple[str, ...], int]], piece_length: int) -> None:
         if piece_length <= 0:
             raise LayoutError(f"piece length must be positive, not {piece_length}")
@@ -63,7 +61,7 @@ class Layout:
         self.piece_length = piece_length
         lengths = [length for _, length in self.files]
         self._ends = list(itertools.accumulate(lengths))  # where each file ends in the torrent
-        self._starts = [end - length for end, length in zip(self._ends, lengths, strict=True)]
+        self._starts = [0, *self._ends[:-1]]  # where each file starts
         self.total = sum(lengths)
         if self.total == 0:
             raise LayoutError("the torrent holds no data (no files, or only empty ones)")

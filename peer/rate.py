@@ -52,7 +52,7 @@ class RateMeter:
     def _index(self, now: float) -> tuple[float, int]:
         """`now` (never earlier than a time seen before) and the index of its bucket."""
         now = max(now, self._last)
-        return now, int((now - self._start) // self._bucket)
+        return now, int((now - self._start) / self._bucket)  # >= 0: truncation is floor
 
     def add(self, nbytes: int, now: float) -> None:
         """Count `nbytes` (>= 0) transferred at `now`."""
@@ -61,10 +61,11 @@ class RateMeter:
         now, index = self._index(now)
         self._last = now
         ring, n = self._ring, len(self._ring)
-        if index > self._newest:  # empty the buckets the ring reuses (at most all n of them)
-            for k in range(max(self._newest + 1, index - n + 1), index + 1):
-                ring[k % n] = 0
-            self._newest = index
+        # Empty the slots of the buckets after the newest, up to this one (at most all n slots).
+        reused = min(index - self._newest, n)
+        for k in range(index - reused + 1, index + 1):
+            ring[k % n] = 0
+        self._newest = index  # never less than before: `now` never goes back
         ring[index % n] += nbytes
         self.total += nbytes
 

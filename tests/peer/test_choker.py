@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from typing import Any
@@ -250,8 +251,8 @@ def test_admit_gives_a_free_regular_slot_at_once() -> None:
     c.round(0.0, [cand("a", 9), cand("u", 1, interested=False)], False)
     assert c.admit("u")  # one regular slot was free
     assert not c.admit("u")  # unchoked already: nothing to send
-    assert c.admit("n")  # then the optimistic slot
-    assert not c.admit("m")  # then it waits for the next round
+    assert c.admit("n") is True  # then the optimistic slot
+    assert c.admit("m") is False  # then it waits for the next round
     assert not c.admit("a")
     r = c.round(10.0, [cand("a", 9), cand("u", 1), cand("n", 0), cand("m", 0)], False)
     assert regular(r) == ["a", "u"]
@@ -263,7 +264,7 @@ def test_admit_gives_a_free_regular_slot_at_once() -> None:
 def test_admit_uses_a_slot_freed_by_a_peer_that_left() -> None:
     c = choker(slots=1)
     c.round(0.0, [cand("a", 9), cand("b", 1)], False)
-    assert not c.admit("n")  # both slots taken
+    assert c.admit("n") is False  # both slots taken
     c.left("a")
     assert c.admit("n")
     c.left("nobody")  # unknown peers are ignored
@@ -368,6 +369,8 @@ def test_describe() -> None:
         (812_345.0, "812 KB/s"),
         (999_499.0, "999 KB/s"),
         (1_000_000.0, "1.0 MB/s"),
+        (1_150_001.0, "1.2 MB/s"),
+        (1_149_999.0, "1.1 MB/s"),
         (187_500_000.0, "187.5 MB/s"),
     ],
 )
@@ -464,3 +467,18 @@ def test_every_round_keeps_the_rules(seed: int, slots: int, script: list[tuple[A
                 assert r.optimistic.rate == by[r.optimistic.peer]
             else:
                 assert wanting <= set(regular_peers)
+
+
+def test_the_defaults_are_the_notes_four_slots_ten_and_thirty_seconds() -> None:
+    c: Choker[str] = Choker(rng=random.Random(0))
+    assert (c.slots, c.interval, c.optimistic_interval) == (4, 10.0, 30.0)
+
+
+def test_the_records_are_frozen_and_slotted() -> None:
+    r = choker().round(0.0, [cand("a", 1)], False)
+    for record, field in ((cand("a"), "peer"), (Ranked("a", 1.0), "peer"), (r, "now")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(record, field, "b")
+        assert not hasattr(record, "__dict__")
+    with pytest.raises(TypeError):
+        Round(0.0, False, (), None, False, (), (), ())  # type: ignore[misc]  # keywords only

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -304,3 +306,10 @@ def test_spans_of_every_file_together_rebuild_the_content() -> None:
             ]
             at += span.length
     assert b"".join(files) == content
+
+
+def test_a_span_is_frozen_and_slotted() -> None:
+    span = Span(1, 2, 3)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        span.length = 4  # type: ignore[misc]
+    assert not hasattr(span, "__dict__")

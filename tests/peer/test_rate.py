@@ -200,3 +200,7 @@ def test_the_rate_is_the_bytes_in_the_window_over_its_length(
     assert meter.rate(now) == counted / max(now - first, 1.0)
     assert meter.total == sum(n for _, n in log)
     assert len(meter._ring) == buckets  # memory: the ring never grows
+
+
+def test_a_meter_is_slotted_one_per_connection_and_direction_costs_little() -> None:
+    assert not hasattr(RateMeter(0.0), "__dict__")
