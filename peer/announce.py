@@ -160,12 +160,11 @@ def read_http(body: bytes) -> AnnounceReply:
     if interval is None:
         raise TrackerError("the reply has no interval")
     peers: list[tuple[str, int]] = []
-    dropped = 0
     raw = reply.get(b"peers", b"")
     if isinstance(raw, bytes):
-        dropped += _compact(raw, _V4, peers, "peers")
+        dropped = _compact(raw, _V4, peers, "peers")
     elif isinstance(raw, list):
-        dropped += _dictionaries(raw, peers)
+        dropped = _dictionaries(raw, peers)
     else:
         raise TrackerError("peers is neither a string nor a list")
     raw6 = reply.get(b"peers6", b"")
@@ -209,7 +208,7 @@ def _compact(raw: bytes, size: int, out: list[tuple[str, int]], name: str) -> in
         raise TrackerError(f"{name} is {len(raw)} bytes, not a multiple of {size}")
     dropped = 0
     for at in range(0, len(raw), size):
-        port = int.from_bytes(raw[at + size - 2 : at + size], "big")
+        port = int.from_bytes(raw[at + size - 2 : at + size])
         if port == 0:
             dropped += 1
             continue
@@ -292,7 +291,7 @@ def read_udp_connect(data: bytes, tid: int) -> int | None:
     """The connection id of a connect reply to `tid`; None when it answers another request."""
     if not _udp_reply(data, tid, CONNECT, _CONNECT.size):
         return None
-    return int.from_bytes(data[8:16], "big")
+    return int.from_bytes(data[8:16])
 
 
 def read_udp_announce(data: bytes, tid: int, *, ipv6: bool = False) -> AnnounceReply | None:
@@ -358,6 +357,7 @@ class Schedule:
         return now + max(reply.interval, reply.min_interval or 0, self.floor)
 
     def failed(self, now: float) -> float:
-        wait = min(self.retry_first * 2 ** min(self.failures, 32), self.retry_max)
-        self.failures += 1
+        wait = min(self.retry_first * 2**self.failures, self.retry_max)
+        if wait < self.retry_max:  # (past it the count stops: 2**n stays small)
+            self.failures += 1
         return now + wait

@@ -131,6 +131,16 @@ Event = Block | Has | Choked | Unchoked | InterestChanged | Dropped | Rejected
 # and BEP 6's hints.
 _BEFORE_CLAIMS = (KeepAlive, Extended, Port, Suggest, AllowedFast)
 
+# How the messages whose rules are broken are named in a WireError's reason.
+_NAMES: dict[type, str] = {
+    BitfieldMsg: "bitfield",
+    HaveAll: "have-all",
+    HaveNone: "have-none",
+    Suggest: "suggest",
+    AllowedFast: "allowed-fast",
+    Reject: "reject",
+}
+
 # What cancelled or dropped requests we still accept a late piece for (a bound: a peer cannot
 # make us remember more than this many).
 _LATE_MEMORY = 512
@@ -138,14 +148,13 @@ _LATE_MEMORY = 512
 
 class PeerSession:
     """The state of one connection. `ours` is our own bitfield (shared with the torrent: it
-    grows as pieces are verified); `piece_size(index)` is the length of piece `index`."""
+    grows as pieces are verified); `piece_size(index)` is the length of piece `index`; `fast`:
+    both sides set the Fast Extension bit in their handshakes."""
 
-    def __init__(
-        self, ours: Bitfield, piece_size: Callable[[int], int], *, fast: bool = False
-    ) -> None:
+    def __init__(self, ours: Bitfield, piece_size: Callable[[int], int], *, fast: bool) -> None:
         self.ours = ours
         self.piece_size = piece_size
-        self.fast = fast  # both sides set the Fast Extension bit
+        self.fast = fast
         self.theirs = Bitfield(ours.size)
         self.am_choking = True
         self.am_interested = False
@@ -163,50 +172,49 @@ class PeerSession:
         breaks a rule (see the module docstring)."""
         first = self._first
         self._first = first and isinstance(msg, _BEFORE_CLAIMS)
-        events: list[Event] = []
-        replies: list[Message] = []
         if isinstance(msg, (KeepAlive, Unknown, Port, Extended)):
-            pass  # nothing to do: keep-alive; ignored; no DHT; no extension handshake sent
-        elif isinstance(msg, (BitfieldMsg, HaveAll, HaveNone)):
-            events += self._claims(msg, first)
-        elif isinstance(msg, Have):
-            events += self._add([msg.index])
-        elif isinstance(msg, Request):
-            replies += self._their_request(msg)
-        elif isinstance(msg, Piece):
-            events.append(self._piece(msg))
-        elif isinstance(msg, Cancel):
-            replies += self._their_cancel((msg.index, msg.begin, msg.length))
-        elif isinstance(msg, Choke):
-            events += self._choked()
-        elif isinstance(msg, Unchoke):
-            if self.peer_choking:
-                self.peer_choking = False
-                events.append(Unchoked())
-        elif isinstance(msg, (Interested, NotInterested)):
+            return [], []  # keep-alive; ignored; no DHT; no extension handshake was sent
+        if isinstance(msg, (BitfieldMsg, HaveAll, HaveNone)):
+            return self._claims(msg, first), []
+        if isinstance(msg, Have):
+            return self._add([msg.index]), []
+        if isinstance(msg, Request):
+            return [], self._their_request(msg)
+        if isinstance(msg, Piece):
+            return [self._piece(msg)], []
+        if isinstance(msg, Cancel):
+            return [], self._their_cancel((msg.index, msg.begin, msg.length))
+        if isinstance(msg, Choke):
+            return self._choked(), []
+        if isinstance(msg, Unchoke):
+            if not self.peer_choking:
+                return [], []
+            self.peer_choking = False
+            return [Unchoked()], []
+        if isinstance(msg, (Interested, NotInterested)):
             interested = isinstance(msg, Interested)
-            if interested != self.peer_interested:
-                self.peer_interested = interested
-                events.append(InterestChanged(interested))
-        elif isinstance(msg, (Suggest, AllowedFast)):
+            if interested == self.peer_interested:
+                return [], []
+            self.peer_interested = interested
+            return [InterestChanged(interested)], []
+        if isinstance(msg, (Suggest, AllowedFast)):
             self._need_fast(msg)  # a hint we do not act on, once its index is known good
             if not 0 <= msg.index < self.ours.size:
-                raise WireError(f"{_name(msg)} of piece {msg.index}: no such piece")
-        elif isinstance(msg, Reject):
-            events.append(self._rejected(msg))
-        else:
-            raise TypeError(f"not a peer message: {msg!r}")
-        return events, replies
+                raise WireError(f"{_NAMES[type(msg)]} of piece {msg.index}: no such piece")
+            return [], []
+        if isinstance(msg, Reject):
+            return [self._rejected(msg)], []
+        raise TypeError(f"not a peer message: {msg!r}")
 
     def _need_fast(self, msg: object) -> None:
         if not self.fast:
-            raise WireError(f"{_name(msg)} without the Fast Extension")
+            raise WireError(f"{_NAMES[type(msg)]} without the Fast Extension")
 
     def _claims(self, msg: BitfieldMsg | HaveAll | HaveNone, first: bool) -> list[Event]:
         if not isinstance(msg, BitfieldMsg):
             self._need_fast(msg)
         if not first:
-            raise WireError(f"{_name(msg)} after the first message")
+            raise WireError(f"{_NAMES[type(msg)]} after the first message")
         if isinstance(msg, HaveNone):
             return []
         if isinstance(msg, HaveAll):
@@ -331,15 +339,3 @@ class PeerSession:
     def next_upload(self) -> BlockRef | None:
         """Its oldest queued request, taken from the queue (the shell reads and sends it)."""
         return self.queue.popleft() if self.queue else None
-
-
-def _name(msg: object) -> str:
-    names = {
-        BitfieldMsg: "bitfield",
-        HaveAll: "have-all",
-        HaveNone: "have-none",
-        Suggest: "suggest",
-        AllowedFast: "allowed-fast",
-        Reject: "reject",
-    }
-    return names.get(type(msg), type(msg).__name__)

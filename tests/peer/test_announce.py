@@ -31,7 +31,7 @@ from peer.announce import (
 )
 from tracker.query import parse_query
 
-HASH = bytes(range(20))  # every byte value class: controls, digits, letters
+HASH = bytes(range(19)) + b"/"  # controls, and a slash, which must be escaped too
 PEER_ID = b"-MN0100-" + b"abc def~.%/&"
 
 
@@ -55,16 +55,16 @@ def test_http_url_byte_for_byte() -> None:
     url = http_url("http://t.example:6969/announce", request(event="started", key=0xBEEF))
     assert url == (
         "http://t.example:6969/announce?info_hash=%00%01%02%03%04%05%06%07%08%09%0A%0B%0C%0D"
-        "%0E%0F%10%11%12%13&peer_id=-MN0100-abc%20def~.%25%2F%26&port=6881&uploaded=1"
+        "%0E%0F%10%11%12%2F&peer_id=-MN0100-abc%20def~.%25%2F%26&port=6881&uploaded=1"
         "&downloaded=2&left=3&compact=1&numwant=50&key=0000beef&event=started"
     )
 
 
 def test_a_regular_announce_has_no_event_and_a_query_is_extended() -> None:
-    url = http_url("http://t.example/announce?passkey=x", request(), tracker_id=b"t 1")
+    url = http_url("http://t.example/announce?passkey=x", request(), tracker_id=b"t/1")
     assert "event=" not in url
     assert url.startswith("http://t.example/announce?passkey=x&info_hash=")
-    assert url.endswith("&key=00000000&trackerid=t%201")
+    assert url.endswith("&key=00000000&trackerid=t%2F1")
 
 
 def test_our_own_tracker_reads_what_we_send() -> None:
@@ -81,13 +81,13 @@ def test_our_own_tracker_reads_what_we_send() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"info_hash": b"x" * 19}, "20 bytes"),
-        ({"peer_id": b"x" * 21}, "20 bytes"),
-        ({"event": "paused"}, "unknown announce event 'paused'"),
-        ({"port": 0}, "port 0 is not 1-65535"),
-        ({"port": 65536}, "port 65536"),
-        ({"key": -1}, "32-bit"),
-        ({"key": 1 << 32}, "32-bit"),
+        ({"info_hash": b"x" * 19}, "^info_hash and peer_id are 20 bytes each$"),
+        ({"peer_id": b"x" * 21}, "^info_hash and peer_id are 20 bytes each$"),
+        ({"event": "paused"}, "^unknown announce event 'paused'$"),
+        ({"port": 0}, "^port 0 is not 1-65535$"),
+        ({"port": 65536}, "^port 65536 is not 1-65535$"),
+        ({"key": -1}, "^key is a 32-bit unsigned number$"),
+        ({"key": 1 << 32}, "^key is a 32-bit unsigned number$"),
     ],
 )
 def test_a_request_that_cannot_be_sent(change: dict[str, object], message: str) -> None:
@@ -111,14 +111,17 @@ def reply(**fields: object) -> bytes:
 
 
 def test_a_compact_reply() -> None:
-    peers = bytes([127, 0, 0, 2, 0x1A, 0xE1, 10, 0, 0, 1, 0, 80])
-    got = read_http(reply(interval=1800, min_interval=60, complete=3, incomplete=4, peers=peers))
-    assert got == AnnounceReply(
+    port0 = bytes([127, 0, 0, 9, 0, 0])
+    peers = port0 + bytes([127, 0, 0, 2, 0x1A, 0xE1]) + port0 + bytes([10, 0, 0, 1, 0, 80])
+    six = bytes(15) + b"\x01" + b"\x00\x00"  # [::1] port 0: left out, counted with the rest
+    body = reply(interval=1800, min_interval=60, complete=3, incomplete=4, peers=peers, peers6=six)
+    assert read_http(body) == AnnounceReply(
         interval=1800,
         peers=(("127.0.0.2", 6881), ("10.0.0.1", 80)),
         min_interval=60,
         complete=3,
         incomplete=4,
+        dropped=3,
     )
 
 
@@ -161,23 +164,23 @@ def test_a_refusal() -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (b"", "not bencoded"),
-        (b"<html>", "not bencoded"),
-        (b"d8:intervali5ee trailing", "not bencoded"),
-        (b"l" * 2000 + b"e" * 2000, "not bencoded"),
-        (b"li1ee", "not a bencoded dictionary"),
-        (reply(peers=b""), "no interval"),
-        (reply(interval=-1), "interval is not a non-negative integer"),
-        (reply(interval=b"5"), "interval is not a non-negative integer"),
-        (reply(interval=5, complete=-2), "complete is not"),
-        (reply(interval=5, min_interval=b"x"), "min interval is not"),
-        (reply(interval=5, peers=b"1234567"), "peers is 7 bytes, not a multiple of 6"),
-        (reply(interval=5, peers=5), "peers is neither a string nor a list"),
-        (reply(interval=5, peers6=b"x" * 17), "peers6 is 17 bytes, not a multiple of 18"),
-        (reply(interval=5, peers6=[]), "peers6 is not a string"),
-        (reply(interval=5, tracker_id=5), "tracker id is not a string"),
-        (reply(interval=5, warning_message=[]), "warning message is not a string"),
-        (reply(failure_reason=5), "failure reason is not a string"),
+        (b"", r"^the reply is not bencoded \(BencodeDecodeError\)$"),
+        (b"<html>", r"^the reply is not bencoded \(BencodeDecodeError\)$"),
+        (b"d8:intervali5ee trailing", "^the reply is not bencoded"),
+        (b"l" * 2000 + b"e" * 2000, "^the reply is not bencoded"),
+        (b"li1ee", "^the reply is not a bencoded dictionary$"),
+        (reply(peers=b""), "^the reply has no interval$"),
+        (reply(interval=-1), "^interval is not a non-negative integer$"),
+        (reply(interval=b"5"), "^interval is not a non-negative integer$"),
+        (reply(interval=5, complete=-2), "^complete is not a non-negative integer$"),
+        (reply(interval=5, min_interval=b"x"), "^min interval is not a non-negative integer$"),
+        (reply(interval=5, peers=b"1234567"), "^peers is 7 bytes, not a multiple of 6$"),
+        (reply(interval=5, peers=5), "^peers is neither a string nor a list$"),
+        (reply(interval=5, peers6=b"x" * 17), "^peers6 is 17 bytes, not a multiple of 18$"),
+        (reply(interval=5, peers6=[]), "^peers6 is not a string$"),
+        (reply(interval=5, tracker_id=5), "^tracker id is not a string$"),
+        (reply(interval=5, warning_message=[]), "^warning message is not a string$"),
+        (reply(failure_reason=5), "^failure reason is not a string$"),
     ],
 )
 def test_replies_that_are_not_replies(body: bytes, message: str) -> None:
@@ -250,6 +253,10 @@ def test_udp_connect_replies() -> None:
     assert read_udp_connect(ok, 8) is None  # another request's
     with pytest.raises(TrackerFailure, match=r"^go away$"):
         read_udp_connect(struct.pack(">II", 3, 7) + b"go away", 7)
+    with pytest.raises(TrackerFailure, match=r"^go \ufffd$"):
+        read_udp_connect(struct.pack(">II", 3, 7) + b"go \xff", 7)
+    assert read_udp_connect(struct.pack(">II", 0, 8), 7) is None  # 8 bytes, another's
+    assert read_udp_connect(ok + b"\x01", 7) == 0xDEADBEEFCAFEF00D  # bytes after: not the id
     with pytest.raises(TrackerError, match="action 1, expected 0"):
         read_udp_connect(struct.pack(">IIQ", 1, 7, 0), 7)
     with pytest.raises(TrackerError, match="a UDP reply of 15 bytes, at least 16 expected"):
@@ -334,6 +341,10 @@ def test_a_tracker_that_answered_moves_to_the_front_of_its_tier() -> None:
     tiers.answered("e")
     tiers.answered("zzz")  # not ours: nothing moves
     assert tiers.order() == ["c", "a", "b", "e", "d"]
+
+
+def test_without_a_floor_the_interval_is_the_trackers() -> None:
+    assert Schedule(floor=0.0).replied(100.0, AnnounceReply(interval=0, peers=())) == 100.0
 
 
 def test_the_schedule_follows_the_tracker_above_the_floor() -> None:

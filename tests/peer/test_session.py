@@ -171,6 +171,7 @@ def test_interest_and_choking_events_only_on_change() -> None:
     assert s.receive(NotInterested()) == ([InterestChanged(False)], [])
     assert s.receive(Choke()) == ([], [])  # choked from the start
     assert s.receive(Unchoke()) == ([Unchoked()], [])
+    assert s.peer_choking is False
     assert s.receive(Unchoke()) == ([], [])
     assert s.receive(Choke()) == ([Choked()], [])
     assert s.peer_choking and not s.peer_interested
@@ -180,6 +181,7 @@ def test_our_flags_send_only_changes() -> None:
     s = session()
     assert s.choke() == []
     assert s.unchoke() == [Unchoke()]
+    assert s.am_choking is False
     assert s.unchoke() == []
     assert s.interested(False) == []
     assert s.interested(True) == [Interested()]
