@@ -496,6 +496,23 @@ def test_index_lines_byte_for_byte() -> None:
     assert asked.index_line(1, bare, False) == b"* 1 FETCH (MODSEQ (12) FLAGS ())\r\n"
 
 
+def test_an_index_plan_encodes_each_flag_set_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    encoded: list[tuple[str, ...]] = []
+    real = encode.flags
+
+    def counting(names: tuple[str, ...]) -> encode.Raw:
+        encoded.append(tuple(names))
+        return real(names)
+
+    monkeypatch.setattr(encode, "flags", counting)
+    plan = Plan(items(b"(FLAGS)"))
+    seen = MessageMeta(uid=1, size=1, internaldate=0, flags=("\\Seen",), modseq=1)
+    bare = MessageMeta(uid=2, size=1, internaldate=0, flags=(), modseq=1)
+    lines = [plan.index_line(n, m, False) for n, m in enumerate([seen, bare, seen, bare], 1)]
+    assert lines[2] == b"* 3 FETCH (FLAGS (\\Seen))\r\n" and lines[3] == b"* 4 FETCH (FLAGS ())\r\n"
+    assert encoded == [("\\Seen",), ()]  # most messages share a few flag sets
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     names=st.lists(st.sampled_from(INDEX_ITEMS), min_size=1, max_size=5),
