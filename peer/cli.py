@@ -1,8 +1,17 @@
-"""`peer`: make torrents and read them.
+"""`peer`: make torrents, read them, seed and download them.
 
   peer create PATH --tracker URL [--tracker URL ...] [--piece-size 256KiB] [--private]
               [--comment TEXT] -o FILE.torrent
   peer info FILE.torrent
+  peer seed FILE.torrent DIR --listen ADDR:PORT [-v] [--json]
+  peer download FILE.torrent -o DIR --listen ADDR:PORT [--seed] [-v] [--json]
+
+`seed` serves DIR/<name> once every piece checks out, until SIGINT or SIGTERM. `download`
+fetches into DIR/<name> (what is there already is verified and kept) and exits 0 once every
+piece is verified, or keeps seeding with --seed. Both listen, dial and announce from ADDR
+only, and tell the tracker `stopped` on the way out. One line per event on standard output
+(`-v`: also every piece, every rarest-first choice and every choking round; `--json`: each
+event as a JSON object on a line of its own).
 
 `create` hashes a file, or a directory walked in the order peer/create.py gives (the order
 libtorrent uses, so both make the same info-hash for the same content and piece size), with
@@ -13,7 +22,12 @@ or a file that cannot be read or written (one line saying which and why).
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import logging
 import os
+import secrets
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -21,7 +35,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from minternet import __version__, console
+from minternet import __version__, console, logs
+from minternet.listen import AddressError, parse_hostport
+from peer.aio.disk import DiskError
+from peer.aio.torrent import Torrent
 from peer.create import PieceHasher, build, choose_piece_length
 from peer.metainfo import Metainfo, MetainfoError, from_bytes
 from peer.sizes import format_size, parse_size
@@ -47,6 +64,17 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("-o", "--output", required=True, metavar="FILE", help="the .torrent")
     info = sub.add_parser("info", help="what a torrent file holds")
     info.add_argument("torrent", metavar="FILE.torrent")
+    seed = sub.add_parser("seed", help="serve a torrent's data to other peers")
+    seed.add_argument("torrent", metavar="FILE.torrent")
+    seed.add_argument("dir", metavar="DIR", help="the folder that holds the torrent's name")
+    download = sub.add_parser("download", help="fetch a torrent's data")
+    download.add_argument("torrent", metavar="FILE.torrent")
+    download.add_argument("-o", "--output", required=True, metavar="DIR")
+    download.add_argument("--seed", action="store_true", help="keep seeding once complete")
+    for p in (seed, download):
+        p.add_argument("--listen", required=True, metavar="ADDR:PORT", help="our one address")
+        p.add_argument("-v", "--verbose", action="store_true", help="every piece and decision")
+        p.add_argument("--json", action="store_true", help="events as JSON lines")
     return parser
 
 
@@ -165,9 +193,94 @@ def _date(seconds: int) -> str:
         return f"{seconds} (not a date)"
 
 
+# Events printed without -v (the rest: every piece, pick and choking round, with -v).
+QUIET = frozenset(
+    (
+        "verified",
+        "announce",
+        "tracker-error",
+        "connected",
+        "disconnected",
+        "hash-failed",
+        "complete",
+    )
+)
+
+
+class Reporter:
+    """Prints the torrent's events: one line each, or a JSON object each."""
+
+    def __init__(self, *, verbose: bool, as_json: bool) -> None:
+        self.verbose = verbose
+        self.as_json = as_json
+
+    def __call__(self, kind: str, fields: dict[str, object]) -> None:
+        if self.as_json:
+            print(json.dumps({"event": kind, "time": round(time.time(), 3), **fields}), flush=True)
+        elif self.verbose or kind in QUIET:
+            text = fields.get("text") or " ".join(f"{k}={v}" for k, v in fields.items())
+            print(f"{kind}: {text}", flush=True)
+
+
+def transfer(args: argparse.Namespace, meta: Metainfo) -> int:
+    """`seed` and `download`: run the torrent until done (download) or until a signal."""
+    try:
+        host, port = parse_hostport(args.listen)
+    except AddressError as e:
+        print(f"peer {args.command}: {e}", file=sys.stderr)
+        return 2
+    seeding = args.command == "seed"
+    root = Path(args.dir if seeding else args.output)
+    keep = seeding or args.seed
+    peer_id = b"-MN0100-" + secrets.token_hex(6).encode()
+    report = Reporter(verbose=args.verbose, as_json=args.json)
+
+    async def run() -> int:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        torrent = Torrent(
+            meta, root, host=host, port=port, peer_id=peer_id, seed_only=seeding, on_event=report
+        )
+        try:
+            await torrent.start()
+        except (DiskError, ValueError, OSError) as e:
+            print(f"peer {args.command}: {getattr(e, 'reason', None) or e}", file=sys.stderr)
+            await torrent.stop()
+            return 2
+        waits = [asyncio.ensure_future(stop.wait())]
+        if not keep:
+            waits.append(asyncio.ensure_future(torrent.done.wait()))
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for w in waits:
+            w.cancel()
+        await torrent.stop()
+        if not seeding and not torrent.done.is_set():
+            print(
+                f"peer download: stopped with {torrent.have.count} of {meta.num_pieces} pieces",
+                file=sys.stderr,
+            )
+            return 1
+        return 0
+
+    return asyncio.run(run())
+
+
 def main(argv: list[str] | None = None) -> int:
     console.setup()
     args = build_parser().parse_args(argv)
+    if args.command in ("seed", "download"):
+        logs.setup("peer", logging.DEBUG if args.verbose else logging.INFO)
+        try:
+            meta = from_bytes(Path(args.torrent).read_bytes())
+        except OSError as e:
+            print(f"peer {args.command}: {e}", file=sys.stderr)
+            return 2
+        except MetainfoError as e:
+            print(f"peer {args.command}: {args.torrent}: {e.reason}", file=sys.stderr)
+            return 2
+        return transfer(args, meta)
     if args.command == "create":
         try:
             data = create(args, sys.stderr)

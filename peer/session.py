@@ -8,8 +8,9 @@ The shell's own decisions go through `choke`, `unchoke`, `interested`, `request`
 
 The rules (a broken one is the other peer's fault: WireError, and the shell closes):
 
-- A bitfield, have-all or have-none may only come first (BEP 3, BEP 6; keep-alives, an
-  extension handshake, a port message and hints may come before it); have-all, have-none,
+- BEP 3 and BEP 6 send a bitfield, have-all or have-none only first, but aria2 1.36 sends a
+  bitfield again later, in place of a run of haves: every one is taken, for the pieces it adds
+  (what a peer has only grows), and a have-none after anything is nothing; have-all, have-none,
   suggest, reject and allowed-fast only when both sides set the Fast Extension bit.
 - Indexes are checked against the torrent (Bitfield raises for one out of range); a request
   must lie inside its piece (`block_size` says a piece's length) and ask for at most
@@ -17,7 +18,8 @@ The rules (a broken one is the other peer's fault: WireError, and the shell clos
 - A piece must answer a request of ours. One that answers a request we cancelled, or that
   the other side's choke dropped, is late, not wrong (the messages crossed): it comes back as
   a Block with `late=True` and the picker decides whether it is still wanted.
-- A reject must name a request of ours that is still outstanding.
+- A reject must name a request of ours that is still outstanding, or one we cancelled (BEP 6:
+  the other side answers a cancel with the piece or a reject).
 
 Choking, with and without the Fast Extension (BEP 6): without it a choke drops every request
 in both directions at once (ours come back as Dropped; theirs are forgotten); with it nothing
@@ -126,11 +128,6 @@ class Rejected:
 
 Event = Block | Has | Choked | Unchoked | InterestChanged | Dropped | Rejected
 
-# Messages that may come before the bitfield (or have-all, have-none) without making it late:
-# keep-alives, BEP 10's extension handshake and BEP 5's port, which some clients send first,
-# and BEP 6's hints.
-_BEFORE_CLAIMS = (KeepAlive, Extended, Port, Suggest, AllowedFast)
-
 # How the messages whose rules are broken are named in a WireError's reason.
 _NAMES: dict[type, str] = {
     BitfieldMsg: "bitfield",
@@ -163,19 +160,16 @@ class PeerSession:
         self.queue: deque[BlockRef] = deque()  # its requests, waiting for us, in order
         self.requested: set[BlockRef] = set()  # ours, outstanding with it
         self._late: dict[BlockRef, None] = {}  # ours, cancelled or dropped, oldest first
-        self._first = True  # nothing but keep-alives received yet
 
     # -- receiving ------------------------------------------------------------------------
 
     def receive(self, msg: object) -> tuple[list[Event], list[Message]]:
         """What `msg` from the other peer means, and what to send back. WireError when it
         breaks a rule (see the module docstring)."""
-        first = self._first
-        self._first = first and isinstance(msg, _BEFORE_CLAIMS)
         if isinstance(msg, (KeepAlive, Unknown, Port, Extended)):
             return [], []  # keep-alive; ignored; no DHT; no extension handshake was sent
         if isinstance(msg, (BitfieldMsg, HaveAll, HaveNone)):
-            return self._claims(msg, first), []
+            return self._claims(msg), []
         if isinstance(msg, Have):
             return self._add([msg.index]), []
         if isinstance(msg, Request):
@@ -203,25 +197,21 @@ class PeerSession:
                 raise WireError(f"{_NAMES[type(msg)]} of piece {msg.index}: no such piece")
             return [], []
         if isinstance(msg, Reject):
-            return [self._rejected(msg)], []
+            return self._rejected(msg), []
         raise TypeError(f"not a peer message: {msg!r}")
 
     def _need_fast(self, msg: object) -> None:
         if not self.fast:
             raise WireError(f"{_NAMES[type(msg)]} without the Fast Extension")
 
-    def _claims(self, msg: BitfieldMsg | HaveAll | HaveNone, first: bool) -> list[Event]:
+    def _claims(self, msg: BitfieldMsg | HaveAll | HaveNone) -> list[Event]:
         if not isinstance(msg, BitfieldMsg):
             self._need_fast(msg)
-        if not first:
-            raise WireError(f"{_NAMES[type(msg)]} after the first message")
         if isinstance(msg, HaveNone):
             return []
         if isinstance(msg, HaveAll):
             return self._add(range(self.ours.size))
-        self.theirs = Bitfield.from_bytes(self.ours.size, msg.data)
-        indexes = tuple(self.theirs)
-        return [Has(indexes)] if indexes else []
+        return self._add(list(Bitfield.from_bytes(self.ours.size, msg.data)))
 
     def _add(self, indexes: range | list[int]) -> list[Event]:
         new = tuple(i for i in indexes if self.theirs.add(i))
@@ -270,13 +260,16 @@ class PeerSession:
         self._forget(dropped)
         return [Choked(), Dropped(dropped)]
 
-    def _rejected(self, msg: Reject) -> Rejected:
+    def _rejected(self, msg: Reject) -> list[Event]:
         self._need_fast(msg)
         ref = (msg.index, msg.begin, msg.length)
+        if ref in self._late:  # BEP 6: a cancel is answered with the piece or a reject
+            del self._late[ref]
+            return []
         if ref not in self.requested:
             raise WireError(f"reject of piece {msg.index} at {msg.begin}: not requested")
         self.requested.discard(ref)
-        return Rejected(ref)
+        return [Rejected(ref)]
 
     def _forget(self, refs: tuple[BlockRef, ...] | list[BlockRef]) -> None:
         """Move outstanding requests to the late ones (a piece for them is not an error)."""

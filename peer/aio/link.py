@@ -1,0 +1,149 @@
+"""One connection to another peer over asyncio streams: the handshakes, then a read loop that
+hands every message to the torrent, and the writes (blocks without copying, keep-alives).
+
+`open_link` (we dial) and `accept_link` (it dialled us) do the BEP 3 handshake with the
+peer/wire.py decoder: a first byte that is not 19 (an encrypted MSE/PE handshake, as aria2c
+sends first) closes the connection at once, without a word, so that aria2c retries in plain;
+the info-hash must be ours and the peer id not our own (a connection to ourselves, through
+the tracker's list). Each side's reserved bits say whether both speak the Fast Extension.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from peer.rate import RateMeter
+from peer.session import PeerSession
+from peer.wire import (
+    HANDSHAKE_LEN,
+    Decoder,
+    Handshake,
+    KeepAlive,
+    Message,
+    WireError,
+    encode,
+    encode_handshake,
+    piece_header,
+)
+
+__all__ = ["HANDSHAKE_TIMEOUT", "READ", "Link", "handshake"]
+
+log = logging.getLogger("peer")
+
+READ = 256 * 1024  # bytes asked of the socket per read
+HANDSHAKE_TIMEOUT = 10.0  # seconds for the other side's 68 bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """What we say in our handshake."""
+
+    info_hash: bytes
+    peer_id: bytes
+    reserved: bytes
+
+
+async def handshake(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    hello: Hello,
+    decoder: Decoder,
+    *,
+    we_start: bool,
+) -> Handshake:
+    """Exchange handshakes (we first when we dialled); WireError when theirs is not for us."""
+    if we_start:
+        writer.write(encode_handshake(Handshake(hello.reserved, hello.info_hash, hello.peer_id)))
+    theirs = None
+    while theirs is None:
+        data = await asyncio.wait_for(reader.read(HANDSHAKE_LEN), HANDSHAKE_TIMEOUT)
+        if not data:
+            raise ConnectionError("closed during the handshake")
+        decoder.feed(data)
+        event = decoder.next_event()
+        if event is not None:
+            assert isinstance(event, Handshake)  # the decoder gives the handshake first
+            theirs = event
+    if theirs.info_hash != hello.info_hash:
+        raise WireError(f"handshake for another torrent ({theirs.info_hash.hex()})")
+    if theirs.peer_id == hello.peer_id:
+        raise WireError("a connection to ourselves")
+    if not we_start:
+        writer.write(encode_handshake(Handshake(hello.reserved, hello.info_hash, hello.peer_id)))
+    return theirs
+
+
+class Link:
+    """A connection past its handshakes: the session's state, rate meters each way, and the
+    stream to write to. `name` is its address as the log shows it."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        decoder: Decoder,
+        theirs: Handshake,
+        session: PeerSession,
+        *,
+        now: float,
+    ) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.decoder = decoder
+        self.peer_id = theirs.peer_id
+        self.session = session
+        host, port = writer.get_extra_info("peername")[:2]
+        self.address = (host, port)
+        self.name = f"{host}:{port}"
+        self.down = RateMeter(now)  # what it sends us
+        self.up = RateMeter(now)  # what we send it
+        self.last_sent = now
+        self.last_received = now
+        self.uploading = False
+        self.strikes = 0
+        self.closed = False
+
+    def __str__(self) -> str:
+        return self.name
+
+    def send(self, messages: Sequence[Message], now: float) -> None:
+        if not messages or self.closed:
+            return
+        self.writer.write(b"".join(encode(m) for m in messages))
+        self.last_sent = now
+
+    def send_block(self, index: int, begin: int, data: bytes, now: float) -> None:
+        """A piece message: its header, then the block as it is (no join, no copy)."""
+        if self.closed:
+            return
+        self.writer.writelines((piece_header(index, begin, len(data)), data))
+        self.up.add(len(data), now)
+        self.last_sent = now
+
+    def keep_alive(self, now: float) -> None:
+        self.send([KeepAlive()], now)
+
+    async def drained(self) -> None:
+        await self.writer.drain()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.writer.close()
+
+    async def messages(self, idle: float) -> list[object] | None:
+        """The messages in the next bytes that arrive (maybe none yet: part of one), or None
+        once the other side closed; TimeoutError after `idle` seconds without a byte,
+        WireError for a broken stream."""
+        data = await asyncio.wait_for(self.reader.read(READ), idle)
+        if not data:
+            return None
+        self.last_received = asyncio.get_running_loop().time()
+        self.decoder.feed(data)
+        out: list[object] = []
+        while (event := self.decoder.next_event()) is not None:
+            out.append(event)
+        return out

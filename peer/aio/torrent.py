@@ -1,0 +1,452 @@
+"""One torrent, seeding or downloading: the cores (picker, choker, sessions) driven by sockets,
+the tracker and the clock.
+
+- Start: the files are prepared and every piece already on disk is verified (resume; a seed
+  must have them all), then the listener opens on our address, the tracker hears `started`,
+  and the peers it lists are dialled (at most MAX_CONNECTIONS connections, MAX_HALF_OPEN dials
+  at once) from our address.
+- Each connection: our bitfield (have-all / have-none with the Fast Extension), then every
+  message goes through its PeerSession; what it has goes to the picker, which chooses what to
+  ask for (rarest first after the first random pieces, endgame at the end), at most a pipeline
+  of requests sized to the peer's rate outstanding. Blocks are gathered per piece; a complete
+  piece is hashed and written in a worker thread, then announced with `have` to everyone. A
+  peer that sent a piece that failed gets a strike, and is dropped after MAX_STRIKES.
+- Every TICK: the choker's round when due (4 slots by rate every 10 s, an optimistic unchoke
+  every 30 s: the log shows each round's decisions and rates), requests older than
+  REQUEST_TIMEOUT cancelled and asked of others, keep-alives, silent connections closed.
+- The tracker hears again at its interval, `completed` when the last piece is verified, and
+  `stopped` at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import random
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from peer.aio.disk import Disk
+from peer.aio.link import Hello, Link, handshake
+from peer.aio.tracker import Announcer
+from peer.announce import AnnounceRequest, Schedule, Tiers, TrackerError
+from peer.bitfield import Bitfield
+from peer.blocks import Block
+from peer.choker import Candidate, Choker
+from peer.layout import BlockError, Layout
+from peer.metainfo import Metainfo
+from peer.picker import Arrival, Picker
+from peer.session import Block as Arrived
+from peer.session import (
+    Choked,
+    Dropped,
+    Has,
+    InterestChanged,
+    PeerSession,
+    Rejected,
+    Unchoked,
+)
+from peer.wire import (
+    BitfieldMsg,
+    Decoder,
+    HaveAll,
+    HaveNone,
+    Message,
+    NotPlainHandshake,
+    WireError,
+    message_limit,
+    reserved_bits,
+)
+
+__all__ = ["Torrent"]
+
+log = logging.getLogger("peer")
+
+MAX_CONNECTIONS = 50
+MAX_HALF_OPEN = 8
+MAX_STRIKES = 3  # pieces that failed their hash, from one peer alone, before it is dropped
+TICK = 1.0  # seconds between the timers' checks
+REQUEST_TIMEOUT = 20.0  # seconds a request may stay unanswered before others are asked
+IDLE = 180.0  # seconds without a byte from a peer before the connection is closed
+KEEP_ALIVE = 90.0  # seconds without a byte to a peer before we send a keep-alive
+PIPELINE_MIN, PIPELINE_MAX = 8, 256  # outstanding requests per peer, by its rate
+PIPELINE_SECONDS = 1.0  # ... enough to keep this long of its rate in flight
+
+
+class Torrent:
+    """One torrent under `root` (its folder), listening and dialling from `host`."""
+
+    def __init__(
+        self,
+        meta: Metainfo,
+        root: Path,
+        *,
+        host: str,
+        port: int,
+        peer_id: bytes,
+        seed_only: bool = False,
+        rng: random.Random | None = None,
+        choker: Choker[Link] | None = None,
+        on_event: Callable[[str, dict[str, object]], None] | None = None,
+    ) -> None:
+        self.meta = meta
+        self.root = root
+        self.host = host
+        self.port = port
+        self.peer_id = peer_id
+        self.seed_only = seed_only
+        self.rng = rng or random.Random()
+        self.layout = Layout([(f.path, f.length) for f in meta.files], meta.piece_length)
+        self.disk = Disk(root, meta, self.layout)
+        self.have = Bitfield(meta.num_pieces)
+        self.picker: Picker[Link] = Picker(
+            meta.num_pieces, meta.piece_length, meta.total_length, rng=self.rng
+        )
+        self.choker: Choker[Link] = choker or Choker(rng=self.rng)
+        self.hello = Hello(meta.info_hash, peer_id, reserved_bits(fast=True))
+        self.links: dict[bytes, Link] = {}  # by peer id
+        self.dialling: set[tuple[str, int]] = set()
+        self.banned: set[str] = set()
+        self.pending: dict[int, bytearray] = {}  # pieces being gathered
+        self.downloaded = self.uploaded = 0
+        self.done = asyncio.Event()  # every piece verified
+        self.on_event = on_event or (lambda kind, fields: None)
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.announcer: Announcer | None = None  # made at start, once the port is known
+        self.schedule = Schedule()
+        self.next_announce = 0.0
+
+    # -- life -------------------------------------------------------------------------------
+
+    @property
+    def left(self) -> int:
+        """Bytes we do not have yet."""
+        missing = self.have.missing()
+        return sum(self.layout.piece_size(i) for i in missing)
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, lambda: self.disk.prepare(create=not self.seed_only))
+        found = await loop.run_in_executor(None, self.disk.verify_all)
+        for index in found:
+            self.have.add(index)
+            self.picker.have(index)
+        if self.seed_only and not self.have.complete:
+            raise ValueError(
+                f"{self.root}: {self.meta.num_pieces - self.have.count} of "
+                f"{self.meta.num_pieces} pieces are missing or damaged: not seeding"
+            )
+        self._event("verified", pieces=self.have.count, of=self.meta.num_pieces)
+        if self.have.complete:
+            self.done.set()
+        self._server = await asyncio.start_server(self._accept, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]  # port 0: the one given
+        request = AnnounceRequest(
+            self.meta.info_hash,
+            self.peer_id,
+            self.port,
+            0,
+            0,
+            self.left,
+            key=self.rng.getrandbits(32),
+        )
+        tiers = Tiers(self.meta.trackers, self.rng)
+        self.announcer = Announcer(tiers, request, host=self.host, rng=self.rng)
+        self._spawn(self._announcing())
+        self._spawn(self._ticking())
+
+    async def stop(self) -> None:
+        """Close everything and tell the tracker `stopped` (a few seconds at most)."""
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for link in list(self.links.values()):
+            link.close()
+        if self.announcer is not None:
+            with contextlib.suppress(TrackerError, TimeoutError):
+                await asyncio.wait_for(self._announce("stopped"), 3.0)
+            await self.announcer.close()
+        self.disk.close()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _event(self, kind: str, **fields: object) -> None:
+        self.on_event(kind, fields)
+
+    # -- the tracker ------------------------------------------------------------------------
+
+    async def _announce(self, event: str) -> None:
+        assert self.announcer is not None  # (started)
+        url, reply = await self.announcer.announce(
+            event, uploaded=self.uploaded, downloaded=self.downloaded, left=self.left
+        )
+        self._event("announce", tracker=url, event=event or "update", peers=len(reply.peers))
+        for address in reply.peers:
+            self._dial(address)
+        self.next_announce = self.schedule.replied(asyncio.get_running_loop().time(), reply)
+
+    async def _announcing(self) -> None:
+        loop = asyncio.get_running_loop()
+        event = "started"
+        while True:
+            try:
+                await self._announce(event)
+            except TrackerError as e:
+                self.next_announce = self.schedule.failed(loop.time())
+                self._event("tracker-error", reason=e.reason)
+            else:
+                event = ""
+            await asyncio.sleep(max(0.0, self.next_announce - loop.time()))
+
+    # -- connections ------------------------------------------------------------------------
+
+    def _dial(self, address: tuple[str, int]) -> None:
+        if (
+            address == (self.host, self.port)
+            or address in self.dialling
+            or address[0] in self.banned
+            or any(link.address == address for link in self.links.values())
+            or len(self.links) + len(self.dialling) >= MAX_CONNECTIONS
+            or len(self.dialling) >= MAX_HALF_OPEN
+            or self.done.is_set()  # a seed waits for downloaders to come
+        ):
+            return
+        self.dialling.add(address)
+        self._spawn(self._dialled(address))
+
+    async def _dialled(self, address: tuple[str, int]) -> None:
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(*address, local_addr=(self.host, 0)), 10.0
+            )
+        except (OSError, TimeoutError) as e:
+            why = e.strerror if isinstance(e, OSError) else "no answer"
+            log.info("%s:%d: cannot connect: %s", *address, why)
+            return
+        finally:
+            self.dialling.discard(address)
+        await self._connected(reader, writer, we_start=True)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        host = writer.get_extra_info("peername")[0]
+        if host in self.banned or len(self.links) >= MAX_CONNECTIONS:
+            writer.close()
+            return
+        await self._connected(reader, writer, we_start=False)
+
+    async def _connected(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, we_start: bool
+    ) -> None:
+        host, port = writer.get_extra_info("peername")[:2]
+        name = f"{host}:{port}"
+        decoder = Decoder(max_length=message_limit(self.meta.num_pieces))
+        try:
+            theirs = await handshake(reader, writer, self.hello, decoder, we_start=we_start)
+        except NotPlainHandshake:
+            writer.close()  # aria2c's encrypted opening: it retries in plain
+            return
+        except (WireError, OSError, TimeoutError) as e:
+            log.info("%s: handshake failed: %s", name, getattr(e, "reason", None) or e)
+            writer.close()
+            return
+        if theirs.peer_id in self.links:
+            writer.close()  # already connected (both dialled each other)
+            return
+        now = asyncio.get_running_loop().time()
+        session = PeerSession(self.have, self.layout.piece_size, fast=theirs.fast)
+        link = Link(reader, writer, decoder, theirs, session, now=now)
+        self.links[theirs.peer_id] = link
+        self._event("connected", peer=link.name, incoming=not we_start, fast=theirs.fast)
+        claim = self._claim(theirs.fast)
+        if claim is not None:
+            link.send([claim], now)
+        try:
+            await self._run(link)
+        finally:
+            self._lost(link)
+
+    def _claim(self, fast: bool) -> Message | None:
+        if fast and self.have.complete:
+            return HaveAll()
+        if fast and self.have.count == 0:
+            return HaveNone()
+        return BitfieldMsg(self.have.to_bytes()) if self.have.count else None
+
+    async def _run(self, link: Link) -> None:
+        try:
+            while not link.closed:
+                messages = await link.messages(IDLE)
+                if messages is None:
+                    return
+                for msg in messages:
+                    self._handle(link, msg)
+                if not link.closed:
+                    await link.drained()
+        except WireError as e:
+            log.info("%s: %s: closing", link, e.reason)
+        except BlockError as e:
+            log.info("%s: %s: closing", link, e.reason)
+        except TimeoutError:
+            log.info("%s: silent for %d s: closing", link, IDLE)
+        except OSError as e:
+            log.info("%s: %s", link, e.strerror or e)
+
+    def _lost(self, link: Link) -> None:
+        link.close()
+        if self.links.get(link.peer_id) is link:
+            del self.links[link.peer_id]
+        self.picker.peer_left(link)
+        self.choker.left(link)
+        self._event("disconnected", peer=link.name)
+        for other in self.links.values():
+            self._fill(other)
+
+    # -- messages ---------------------------------------------------------------------------
+
+    def _handle(self, link: Link, msg: object) -> None:
+        now = asyncio.get_running_loop().time()
+        events, replies = link.session.receive(msg)
+        link.send(replies, now)
+        for event in events:
+            if isinstance(event, Has):
+                for index in event.indexes:
+                    self.picker.peer_have(link, index)
+                link.send(link.session.interested(self.picker.interesting(link)), now)
+                self._fill(link)
+            elif isinstance(event, Unchoked):
+                self._fill(link)
+            elif isinstance(event, (Choked, Dropped)):
+                if not link.session.fast:
+                    self.picker.choked(link)
+            elif isinstance(event, Rejected):
+                self.picker.rejected(link, Block(*event.block))
+                self._fill(link)
+            elif isinstance(event, InterestChanged):
+                if event.interested and self.choker.admit(link):
+                    link.send(link.session.unchoke(), now)
+            elif isinstance(event, Arrived):
+                self._arrived(link, event, now)
+        if link.session.queue and not link.uploading:
+            link.uploading = True
+            self._spawn(self._upload(link))
+
+    def _arrived(self, link: Link, event: Arrived, now: float) -> None:
+        size = len(event.data)
+        link.down.add(size, now)
+        self.downloaded += size
+        got = self.picker.received(link, Block(event.index, event.begin, size))
+        if got.arrival is Arrival.UNREQUESTED:
+            raise WireError(f"piece {event.index} at {event.begin}: a block we never asked for")
+        if got.arrival is Arrival.NEW:
+            buf = self.pending.get(event.index)
+            if buf is None:
+                buf = self.pending[event.index] = bytearray(self.layout.piece_size(event.index))
+            buf[event.begin : event.begin + size] = event.data
+        for other, block in got.cancels:
+            other.send(other.session.cancel(block.index, block.begin, block.length), now)
+        if got.piece_complete:
+            self._spawn(self._verify(event.index))
+        self._fill(link)
+
+    def _fill(self, link: Link) -> None:
+        """Keep its pipeline of requests full while it lets us ask."""
+        session = link.session
+        if link.closed or session.peer_choking or not session.am_interested:
+            return
+        now = asyncio.get_running_loop().time()
+        depth = int(link.down.rate(now) * PIPELINE_SECONDS / 16384)
+        want = min(max(depth, PIPELINE_MIN), PIPELINE_MAX) - self.picker.outstanding(link)
+        if want <= 0:
+            return
+        out: list[Message] = []
+        for block in self.picker.pick(link, want, now):
+            out += session.request(block.index, block.begin, block.length)
+        link.send(out, now)
+        for choice in self.picker.drain_choices():
+            self._event("pick", text=choice.describe(), peer=str(choice.peer))
+
+    async def _verify(self, index: int) -> None:
+        data = bytes(self.pending.pop(index))
+        loop = asyncio.get_running_loop()
+        good = await loop.run_in_executor(
+            None, lambda: hashlib.sha1(data).digest() == self.meta.pieces[index]
+        )
+        if not good:
+            blame = self.picker.failed(index)
+            self._event("hash-failed", piece=index, culprit=str(blame.culprit))
+            if blame.culprit is not None:
+                blame.culprit.strikes += 1
+                if blame.culprit.strikes >= MAX_STRIKES:
+                    self.banned.add(blame.culprit.address[0])
+                    log.warning("%s: %d bad pieces: banned", blame.culprit, MAX_STRIKES)
+                    blame.culprit.close()
+            for link in self.links.values():
+                self._fill(link)
+            return
+        await loop.run_in_executor(None, self.disk.write, index, data)
+        self.have.add(index)
+        self.picker.verified(index)
+        now = loop.time()
+        for link in self.links.values():
+            link.send(link.session.have(index), now)
+            link.send(link.session.interested(self.picker.interesting(link)), now)
+        self._event("piece", piece=index, have=self.have.count, of=self.meta.num_pieces)
+        if self.have.complete and not self.done.is_set():
+            await loop.run_in_executor(None, self.disk.sync)
+            self._event("complete", bytes=self.meta.total_length)
+            with contextlib.suppress(TrackerError):
+                await self._announce("completed")
+            self.done.set()  # after the announce: a download that is not seeding stops now
+
+    async def _upload(self, link: Link) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while not link.closed and (ref := link.session.next_upload()) is not None:
+                index, begin, length = ref
+                data = await loop.run_in_executor(None, self.disk.read, index, begin, length)
+                if link.session.am_choking:
+                    break  # choked meanwhile: the choke dropped (or rejected) its queue
+                link.send_block(index, begin, data, loop.time())
+                self.uploaded += length
+                await link.drained()
+        except (OSError, ConnectionError):
+            link.close()
+        finally:
+            link.uploading = False
+
+    # -- timers -----------------------------------------------------------------------------
+
+    async def _ticking(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(TICK)
+            now = loop.time()
+            if self.choker.due(now):
+                self._choke_round(now)
+            for link, block in self.picker.expired(now, REQUEST_TIMEOUT):
+                link.send(link.session.cancel(block.index, block.begin, block.length), now)
+            for link in list(self.links.values()):
+                if now - link.last_sent >= KEEP_ALIVE:
+                    link.keep_alive(now)
+                self._fill(link)
+
+    def _choke_round(self, now: float) -> None:
+        candidates = [
+            Candidate(link, link.session.peer_interested, link.down.rate(now), link.up.rate(now))
+            for link in self.links.values()
+        ]
+        decided = self.choker.round(now, candidates, self.done.is_set())
+        for link in decided.newly_unchoked:
+            link.send(link.session.unchoke(), now)
+        for link in decided.newly_choked:
+            link.send(link.session.choke(), now)
+        if candidates:
+            self._event("choke", text=decided.describe())
