@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dnsserver.rrl import RrlConfig
 from minternet import __version__, console, control, logs, pointer, supervisor, topology, zonegen
-from minternet.launch import DNS_ROLES, RRL_IPV4_PREFIX, LaunchContext
+from minternet.launch import DNS_ROLES, RRL_IPV4_PREFIX, LaunchContext, sample_torrent
 from minternet.mailinfo import mail_fields, mail_lines
 from minternet.supervisor import Service, SupervisorError
 from minternet.watch import Watcher
@@ -81,6 +81,24 @@ def examples(services: Sequence[Service]) -> list[str]:
     return [f"{c.ljust(width)}   # {why}" for c, why in pairs]
 
 
+#: Where the `peer download` example listens: an address no host of the topology has.
+DOWNLOADER = "127.0.0.70"
+
+
+def peer_lines(services: Sequence[Service], state_dir: Path) -> list[str]:
+    """The copy-paste download of the seeder's sample file, if a seeder runs."""
+    seeders = [s for s in services if s.role == "peer"]
+    if not seeders:
+        return []
+    port = seeders[0].ports["bittorrent"]
+    torrent = sample_torrent(state_dir)
+    return [
+        f"  {console.program('peer')} download {torrent} -o downloads --listen {DOWNLOADER}:{port}",
+        f"  (from {seeders[0].fqdn.rstrip('.')} at {seeders[0].address}:{port}, through the "
+        "tracker; `peer info` shows what it holds)",
+    ]
+
+
 def rrl_line(services: Sequence[Service], rrl: bool) -> str | None:
     """What `up` says about response rate limiting, if it started a DNS server that does it."""
     if not any(s.role in DNS_ROLES for s in services):
@@ -139,6 +157,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     mail = mail_lines(services, ctx.tls_dir / "ca.pem")
     if mail:
         print("\nMail (passwords are the topology's demo ones):\n" + "\n".join(mail))
+    bittorrent = peer_lines(services, state_dir)
+    if bittorrent:
+        print("\nBitTorrent (a sample file, seeded):\n" + "\n".join(bittorrent))
     try:
         pointer.record(state_dir)
     except OSError as e:
@@ -302,6 +323,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                     "log": s.log,
                     "stats": service_stats(s, alive),
                     **(mail_fields(s.name) or {}),
+                    **({"torrents": [str(sample_torrent(state_dir))]} if s.role == "peer" else {}),
                 }
             )
         ca = state_dir / "tls" / "ca.pem"

@@ -7,6 +7,7 @@ port scheme's port(s), a ready file to report readiness and a log file.
 from __future__ import annotations
 
 import json
+import random
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 from mailserver.users import UserDb
 from minternet import pki, zonegen
 from minternet.topology import Host, Topology
+from peer.create import PieceHasher, build, choose_piece_length
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,15 @@ class LaunchContext:
 
 DNS_ROLES = ("dns-root", "dns-tld", "dns-auth")
 MAIL_CONFIG = "mail.toml"
+SAMPLE_NAME = "sample.bin"  # the seeder's file: SAMPLE_SIZE bytes, the same on every machine
+SAMPLE_SIZE = 32 << 20
+SAMPLE_SEED = "minternet sample"
+
+
+def sample_torrent(state_dir: Path) -> Path:
+    """The torrent of the seeder's sample file (what `peer download` is given)."""
+    return state_dir / "torrents" / "sample.torrent"
+
 
 #: RRL accounts clients per /32 here, not per /24: every host of the miniature Internet is in
 #: 127.0.0.0/24, and per /24 the local DNS server would share its budget with every dig a user
@@ -99,7 +110,33 @@ def command_for(host: Host, ctx: LaunchContext) -> list[str]:
         argv += ["--listen", f"{host.address}:{ctx.ports['http']}"]
         argv += ["--udp", f"{host.address}:{ctx.ports['udp']}"]
         return argv + common
+    if host.role == "peer":
+        torrent, folder = write_sample(host, ctx)
+        argv = [sys.executable, "-m", "peer", "seed", str(torrent), str(folder)]
+        argv += ["--listen", f"{host.address}:{ctx.ports['bittorrent']}"]
+        return argv + common
     raise ValueError(f"{host.name}: no daemon for role {host.role!r}")
+
+
+def write_sample(host: Host, ctx: LaunchContext) -> tuple[Path, Path]:
+    """The seeder's sample file (made once: SAMPLE_SIZE bytes from a seeded generator, so the
+    same everywhere) in its service folder, and its torrent (256 KiB pieces, no creation date:
+    the same bytes at every `up`), announced to the topology's tracker by address."""
+    folder = ctx.service_dir(host) / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+    data_file = folder / SAMPLE_NAME
+    if not data_file.exists() or data_file.stat().st_size != SAMPLE_SIZE:
+        data_file.write_bytes(random.Random(SAMPLE_SEED).randbytes(SAMPLE_SIZE))
+    piece = choose_piece_length(SAMPLE_SIZE)
+    hasher = PieceHasher(piece)
+    hasher.feed(data_file.read_bytes())
+    tracker = next(h for h in ctx.topology.hosts if h.role == "tracker")
+    announce = f"http://{tracker.address}:{ctx.ports['http']}/announce"
+    torrent = build(SAMPLE_NAME, SAMPLE_SIZE, piece, hasher.pieces(), [announce])
+    path = sample_torrent(ctx.state_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(torrent)
+    return path, folder
 
 
 def write_mail_config(host: Host, ctx: LaunchContext) -> Path:

@@ -29,6 +29,7 @@ STANDARD_PORTS: dict[str, int] = {
     "pop3s": 995,  # RFC 8314
     "http": 6969,  # BitTorrent trackers conventionally use 6969 (HTTP and UDP)
     "udp": 6969,
+    "bittorrent": 6881,  # the first of the ports BitTorrent clients conventionally listen on
     "control": 8953,  # every daemon's control endpoint (Unbound's remote-control port)
 }
 
@@ -61,7 +62,7 @@ class Host:
     """One machine of the miniature Internet: a daemon on its own loopback address."""
 
     name: str  # short service name used by `minternet up --only` and `status`
-    role: str  # "dns-root" | "dns-tld" | "dns-auth" | "resolver" | "mail" | "tracker"
+    role: str  # "dns-root" | "dns-tld" | "dns-auth" | "resolver" | "mail" | "tracker" | "peer"
     address: str  # its 127.0.0.x address
     fqdn: str  # its name in the DNS, absolute (trailing dot)
     zones: tuple[str, ...] = ()  # zones it serves (DNS roles)
@@ -230,6 +231,15 @@ DEFAULT = Topology(
             "127.0.0.50",
             "tracker.networkutopia.com.",
             listeners=("http", "udp", "control"),
+        ),
+        # A peer seeding the sample file (minternet/launch.py makes it and its torrent), so a
+        # download works right after `up`.
+        Host(
+            "seeder",
+            "peer",
+            "127.0.0.60",
+            "seeder.networkutopia.com.",
+            listeners=("bittorrent", "control"),
         ),
     ),
     records={

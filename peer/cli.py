@@ -35,13 +35,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from minternet import __version__, console, logs
+from minternet import __version__, console, logs, service
+from minternet.control import ControlServer
 from minternet.listen import AddressError, parse_hostport
+from minternet.logs import Throttle
 from peer.aio.disk import DiskError
 from peer.aio.torrent import Torrent
 from peer.create import PieceHasher, build, choose_piece_length
 from peer.metainfo import Metainfo, MetainfoError, from_bytes
 from peer.sizes import format_size, parse_size
+
+log = logging.getLogger("peer")
 
 READ = 1 << 20  # bytes read from a file at a time while hashing
 SHOWN_FILES = 50  # files `info` lists by name before it only counts the rest
@@ -75,6 +79,19 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--listen", required=True, metavar="ADDR:PORT", help="our one address")
         p.add_argument("-v", "--verbose", action="store_true", help="every piece and decision")
         p.add_argument("--json", action="store_true", help="events as JSON lines")
+        p.add_argument("--name", default="peer", help="name in log lines (default: %(default)s)")
+        p.add_argument(
+            "--control", metavar="ADDR:PORT", help="control endpoint (stats); bind it to loopback"
+        )
+        p.add_argument(
+            "--ready-file", metavar="PATH", help="write {pid, ports} as JSON here once serving"
+        )
+        p.add_argument(
+            "--log-level",
+            default="INFO",
+            type=logs.level_arg,
+            help="DEBUG, INFO, WARNING, ERROR or CRITICAL (default: INFO; -v: DEBUG)",
+        )
     return parser
 
 
@@ -226,6 +243,7 @@ def transfer(args: argparse.Namespace, meta: Metainfo) -> int:
     """`seed` and `download`: run the torrent until done (download) or until a signal."""
     try:
         host, port = parse_hostport(args.listen)
+        control_at = parse_hostport(args.control) if args.control else None
     except AddressError as e:
         print(f"peer {args.command}: {e}", file=sys.stderr)
         return 2
@@ -243,19 +261,37 @@ def transfer(args: argparse.Namespace, meta: Metainfo) -> int:
         torrent = Torrent(
             meta, root, host=host, port=port, peer_id=peer_id, seed_only=seeding, on_event=report
         )
+        control_server = None
         try:
             await torrent.start()
+            ports = {"bittorrent": torrent.port}
+            if control_at is not None:
+                control_server = ControlServer({"stats": torrent.stats}, throttle=Throttle())
+                ports["control"] = await control_server.start(*control_at)
         except (DiskError, ValueError, OSError) as e:
             print(f"peer {args.command}: {getattr(e, 'reason', None) or e}", file=sys.stderr)
+            if control_server is not None:
+                control_server.close()
             await torrent.stop()
             return 2
+        log.info(
+            "ready (pid %d, %s)", os.getpid(), ", ".join(f"{k} port {v}" for k, v in ports.items())
+        )
+        if args.ready_file:
+            service.write_ready_file(args.ready_file, {"pid": os.getpid(), "ports": ports})
         waits = [asyncio.ensure_future(stop.wait())]
         if not keep:
             waits.append(asyncio.ensure_future(torrent.done.wait()))
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         for w in waits:
             w.cancel()
+        log.info("stopping")
+        if control_server is not None:
+            control_server.close()
         await torrent.stop()
+        if args.ready_file:
+            Path(args.ready_file).unlink(missing_ok=True)
+        log.info("stopped")
         if not seeding and not torrent.done.is_set():
             print(
                 f"peer download: stopped with {torrent.have.count} of {meta.num_pieces} pieces",
@@ -271,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     console.setup()
     args = build_parser().parse_args(argv)
     if args.command in ("seed", "download"):
-        logs.setup("peer", logging.DEBUG if args.verbose else logging.INFO)
+        logs.setup(args.name, logging.DEBUG if args.verbose else args.log_level)
         try:
             meta = from_bytes(Path(args.torrent).read_bytes())
         except OSError as e:

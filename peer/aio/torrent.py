@@ -159,6 +159,22 @@ class Torrent:
         self._spawn(self._announcing())
         self._spawn(self._ticking())
 
+    def stats(self, args: list[str]) -> dict[str, object]:
+        """The control endpoint's `stats`: what `minternet status` shows for a peer."""
+        now = asyncio.get_running_loop().time()
+        return {
+            "stats": {
+                "peers": len(self.links),
+                "pieces": self.have.count,
+                "of": self.meta.num_pieces,
+                "uploaded": self.uploaded,
+                "downloaded": self.downloaded,
+                "upload_rate": round(sum(link.up.rate(now) for link in self.links.values())),
+                "download_rate": round(sum(link.down.rate(now) for link in self.links.values())),
+                "banned": len(self.banned),
+            }
+        }
+
     async def stop(self) -> None:
         """Close everything and tell the tracker `stopped` (a few seconds at most)."""
         if self._server is not None:

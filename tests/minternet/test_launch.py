@@ -1,7 +1,10 @@
-"""The command lines `minternet up` builds: identity, RRL per host address, --no-rrl."""
+"""The command lines `minternet up` builds: identity, RRL per host address, --no-rrl, the
+seeder's sample and its torrent."""
 
 from __future__ import annotations
 
+import hashlib
+import random
 from pathlib import Path
 
 import pytest
@@ -9,9 +12,11 @@ import pytest
 from dnsserver.cli import build_config, build_parser
 from dnsserver.resolver_cli import build_config as resolver_config
 from minternet import topology
-from minternet.cli import rrl_line
-from minternet.launch import LaunchContext, command_for
+from minternet.cli import DOWNLOADER, peer_lines, rrl_line
+from minternet.launch import LaunchContext, command_for, sample_torrent
 from minternet.supervisor import Service
+from peer import cli as peer_cli
+from peer.metainfo import from_bytes
 
 TOPO = topology.DEFAULT
 
@@ -64,3 +69,36 @@ def test_every_role_has_a_daemon(tmp_path):
     ctx = LaunchContext(TOPO, tmp_path / "state", topology.port_scheme(False))
     for host in TOPO.hosts:
         assert command_for(host, ctx)[1] == "-m", host.name
+
+
+def test_the_seeder_seeds_a_sample_that_is_the_same_everywhere(tmp_path):
+    ports = topology.port_scheme(False)
+    ctx = LaunchContext(TOPO, tmp_path / "state", ports)
+    argv = command_for(TOPO.host("seeder"), ctx)
+    args = peer_cli.build_parser().parse_args(argv[3:])
+    torrent = sample_torrent(tmp_path / "state")
+    assert (args.command, args.torrent, args.listen) == ("seed", str(torrent), "127.0.0.60:16881")
+    assert (args.name, args.ready_file) == ("seeder", str(ctx.ready_file(TOPO.host("seeder"))))
+    meta = from_bytes(torrent.read_bytes())
+    assert (meta.name, meta.total_length, meta.piece_length) == ("sample.bin", 32 << 20, 256 << 10)
+    assert meta.trackers == (("http://127.0.0.50:16969/announce",),)
+    data = (Path(args.dir) / "sample.bin").read_bytes()
+    assert (
+        hashlib.sha256(data).digest()
+        == hashlib.sha256(random.Random("minternet sample").randbytes(32 << 20)).digest()
+    )
+    first = torrent.read_bytes()
+    command_for(TOPO.host("seeder"), ctx)  # the next `up`: the same torrent, the file kept
+    assert torrent.read_bytes() == first and meta.creation_date is None
+
+
+def test_up_prints_a_download_of_the_sample(tmp_path):
+    h = TOPO.host("seeder")
+    seeder = Service(h.name, h.role, h.address, h.fqdn, [], {"bittorrent": 16881}, 1, "log")
+    lines = peer_lines([service("root"), seeder], tmp_path)
+    assert lines[0].endswith(
+        f"download {tmp_path}/torrents/sample.torrent -o downloads --listen 127.0.0.70:16881"
+    )
+    assert "seeder.networkutopia.com at 127.0.0.60:16881" in lines[1]
+    assert peer_lines([service("root")], tmp_path) == []
+    assert all(host.address != DOWNLOADER for host in TOPO.hosts)
