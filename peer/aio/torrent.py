@@ -109,6 +109,7 @@ class Torrent:
         self.hello = Hello(meta.info_hash, peer_id, reserved_bits(fast=True))
         self.links: dict[bytes, Link] = {}  # by peer id
         self.dialling: set[tuple[str, int]] = set()
+        self.handshaking = 0  # connections in their handshake
         self.banned: set[str] = set()
         self.pending: dict[int, bytearray] = {}  # pieces being gathered
         self.downloaded = self.uploaded = 0
@@ -253,8 +254,8 @@ class Torrent:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         host = writer.get_extra_info("peername")[0]
-        if host in self.banned or len(self.links) >= MAX_CONNECTIONS:
-            writer.close()
+        if host in self.banned or len(self.links) + self.handshaking >= MAX_CONNECTIONS:
+            writer.close()  # (connections still in their handshake count too)
             return
         await self._connected(reader, writer, we_start=False)
 
@@ -264,6 +265,7 @@ class Torrent:
         host, port = writer.get_extra_info("peername")[:2]
         name = f"{host}:{port}"
         decoder = Decoder(max_length=message_limit(self.meta.num_pieces))
+        self.handshaking += 1
         try:
             theirs = await handshake(reader, writer, self.hello, decoder, we_start=we_start)
         except NotPlainHandshake:
@@ -273,6 +275,8 @@ class Torrent:
             log.info("%s: handshake failed: %s", name, getattr(e, "reason", None) or e)
             writer.close()
             return
+        finally:
+            self.handshaking -= 1
         if theirs.peer_id in self.links:
             writer.close()  # already connected (both dialled each other)
             return
@@ -304,14 +308,14 @@ class Torrent:
                     return
                 for msg in messages:
                     self._handle(link, msg)
-                if not link.closed:
-                    await link.drained()
+                if not link.closed:  # a peer that does not read what we send is not read
+                    await asyncio.wait_for(link.drained(), IDLE)
         except WireError as e:
             log.info("%s: %s: closing", link, e.reason)
         except BlockError as e:
             log.info("%s: %s: closing", link, e.reason)
         except TimeoutError:
-            log.info("%s: silent for %d s: closing", link, IDLE)
+            log.info("%s: no exchange for %d s: closing", link, IDLE)
         except OSError as e:
             log.info("%s: %s", link, e.strerror or e)
 

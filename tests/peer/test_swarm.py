@@ -1,22 +1,28 @@
 """Our peers trading a torrent through our tracker, in one event loop over real sockets on
 loopback: a download from a seed arrives byte for byte, a restart over part of the data fetches
-only the rest, three downloaders and a seed all finish, and a seed that sends bad data never
-makes a download report success and is banned."""
+only the rest, three downloaders and a seed all finish, a seed that sends bad data never makes
+a download report success and is banned, and hostile connections (garbage, half handshakes
+past the cap, oversized requests) are closed while the seed goes on."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import random
 import secrets
+import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from peer.aio import link as link_module
+from peer.aio import torrent as torrent_module
 from peer.aio.torrent import MAX_STRIKES, Torrent
 from peer.create import PieceHasher, build
 from peer.metainfo import Metainfo, from_bytes
+from peer.wire import Handshake, Interested, encode, encode_handshake
 from tracker.aio.server import TrackerDaemon
 from tracker.config import TrackerConfig
 
@@ -178,3 +184,71 @@ async def test_a_seed_needs_all_its_data(tmp_path: Path, tracker_url: str) -> No
     with pytest.raises(ValueError, match=r"1 of 41 pieces are missing or damaged: not seeding"):
         await seed.start()
     await seed.stop()
+
+
+async def raw(seed: Torrent, src: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection(seed.host, seed.port, local_addr=(src, 0))
+
+
+async def closed_within(reader: asyncio.StreamReader, seconds: float) -> bool:
+    try:
+        while await asyncio.wait_for(reader.read(65536), seconds):
+            pass
+    except TimeoutError:
+        return False
+    except ConnectionError:
+        pass
+    return True
+
+
+async def test_hostile_connections_are_closed_and_the_seed_goes_on(
+    tmp_path: Path,
+    tracker_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(torrent_module, "MAX_CONNECTIONS", 3)
+    monkeypatch.setattr(link_module, "HANDSHAKE_TIMEOUT", 0.5)
+    caplog.set_level(logging.INFO, logger="peer")
+    writers: list[asyncio.StreamWriter] = []
+    data = random.Random(10).randbytes(SIZE)
+    meta = make(tmp_path / "seed", tracker_url, data)
+    seed = peer(meta, tmp_path / "seed", 12, seed=True)
+    await seed.start()
+    hello = encode_handshake(Handshake(bytes(8), meta.info_hash, b"-XX0000-" + bytes(12)))
+    try:
+        # an encrypted opening (aria2c's) or garbage: closed at once, without a word
+        r, w = await raw(seed, "127.0.0.91")
+        writers.append(w)
+        w.write(b"\x16\x03\x01 hello")
+        assert await closed_within(r, 0.3)
+        # half a handshake, three times: the cap counts them; a fourth is closed at once
+        slow = [await raw(seed, f"127.0.0.{92 + n}") for n in range(3)]
+        for _, sw in slow:
+            writers.append(sw)
+            sw.write(hello[:30])
+        r4, w4 = await raw(seed, "127.0.0.95")
+        writers.append(w4)
+        assert await closed_within(r4, 0.3)
+        assert not await closed_within(slow[0][0], 0.1)  # still in its handshake...
+        assert await closed_within(slow[0][0], 1.0)  # ... until its timeout
+        # a request for more than a block: that connection closes, with the reason logged
+        r, w = await raw(seed, "127.0.0.96")
+        writers.append(w)
+        w.write(hello + encode(Interested()))
+        await asyncio.sleep(0.2)
+        w.write(struct.pack(">IBIII", 13, 6, 0, 0, 1 << 20))
+        assert await closed_within(r, 1.0)
+        assert "127.0.0.96:" in caplog.text and "1048576" in caplog.text
+        # and a real download still completes
+        down = peer(meta, tmp_path / "down", 13)
+        await down.start()
+        try:
+            await finish(down)
+        finally:
+            await down.stop()
+    finally:
+        for w in writers:
+            w.close()
+        await seed.stop()
+    assert (tmp_path / "down" / "sample.bin").read_bytes() == data
