@@ -53,13 +53,15 @@ class Disk:
         self._lock = threading.Lock()  # held around each use of a descriptor
         self._prepared = False
 
-    def prepare(self, *, create: bool) -> None:
+    def prepare(self, *, create: bool) -> set[int]:
         """Check (and for a download make) every file, as the module docstring says; DiskError
-        saying which and why."""
+        saying which and why. Returns the files (by index) that held no byte before: none of
+        their pieces needs verifying (a new download has nothing to check)."""
+        empty: set[int] = set()
         if create:
             self.root.mkdir(parents=True, exist_ok=True)
         top = os.path.realpath(self.root)
-        for path, entry in zip(self.paths, self.meta.files, strict=True):
+        for i, (path, entry) in enumerate(zip(self.paths, self.meta.files, strict=True)):
             if create:
                 path.parent.mkdir(parents=True, exist_ok=True)
             where = os.path.realpath(path.parent)
@@ -68,6 +70,8 @@ class Disk:
             fd = self._open_file(path, create)
             try:
                 size = os.fstat(fd).st_size
+                if size == 0:
+                    empty.add(i)
                 if size > entry.length:
                     raise DiskError(
                         f"{path} is {size} bytes, more than the torrent's {entry.length}"
@@ -79,6 +83,7 @@ class Disk:
             finally:
                 os.close(fd)
         self._prepared = True
+        return empty
 
     @staticmethod
     def _open_file(path: Path, create: bool = False) -> int:
@@ -120,6 +125,15 @@ class Disk:
         """The pieces (all, or those given) whose bytes on disk are right, in order."""
         wanted = range(self.layout.num_pieces) if pieces is None else pieces
         return [i for i in wanted if self.verify(i)]
+
+    def worth_verifying(self, empty: set[int]) -> list[int]:
+        """The pieces with a byte in a file that is not in `empty` (what `prepare` returned):
+        the only ones that may already be right."""
+        pieces: set[int] = set()
+        for i in range(len(self.paths)):
+            if i not in empty:
+                pieces.update(self.layout.piece_range_of_file(i))
+        return sorted(pieces)
 
     def sync(self) -> None:
         """Flush every file written to the disk (at the end of a download)."""

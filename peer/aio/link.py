@@ -115,7 +115,7 @@ class Link:
         self.writer.write(b"".join(encode(m) for m in messages))
         self.last_sent = now
 
-    def send_block(self, index: int, begin: int, data: bytes, now: float) -> None:
+    def send_block(self, index: int, begin: int, data: bytes | memoryview, now: float) -> None:
         """A piece message: its header, then the block as it is (no join, no copy)."""
         if self.closed:
             return

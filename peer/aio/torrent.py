@@ -25,6 +25,7 @@ import contextlib
 import hashlib
 import logging
 import random
+from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,7 @@ IDLE = 180.0  # seconds without a byte from a peer before the connection is clos
 KEEP_ALIVE = 90.0  # seconds without a byte to a peer before we send a keep-alive
 PIPELINE_MIN, PIPELINE_MAX = 8, 256  # outstanding requests per peer, by its rate
 PIPELINE_SECONDS = 1.0  # ... enough to keep this long of its rate in flight
+CACHED = 16  # pieces kept in memory for uploads (4 MiB of 256 KiB pieces)
 
 
 class Torrent:
@@ -112,6 +114,7 @@ class Torrent:
         self.handshaking = 0  # connections in their handshake
         self.banned: set[str] = set()
         self.pending: dict[int, bytearray] = {}  # pieces being gathered
+        self._cache: OrderedDict[int, bytes] = OrderedDict()  # pieces read for uploads
         self.downloaded = self.uploaded = 0
         self.done = asyncio.Event()  # every piece verified
         self.on_event = on_event or (lambda kind, fields: None)
@@ -131,8 +134,11 @@ class Torrent:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, lambda: self.disk.prepare(create=not self.seed_only))
-        found = await loop.run_in_executor(None, self.disk.verify_all)
+        empty = await loop.run_in_executor(
+            None, lambda: self.disk.prepare(create=not self.seed_only)
+        )
+        worth = self.disk.worth_verifying(empty)  # a new download: nothing to verify
+        found = await loop.run_in_executor(None, self.disk.verify_all, worth)
         for index in found:
             self.have.add(index)
             self.picker.have(index)
@@ -308,6 +314,7 @@ class Torrent:
                     return
                 for msg in messages:
                     self._handle(link, msg)
+                self._fill(link)  # once per read: one write for the requests of many blocks
                 if not link.closed:  # a peer that does not read what we send is not read
                     await asyncio.wait_for(link.drained(), IDLE)
         except WireError as e:
@@ -374,7 +381,6 @@ class Torrent:
             other.send(other.session.cancel(block.index, block.begin, block.length), now)
         if got.piece_complete:
             self._spawn(self._verify(event.index))
-        self._fill(link)
 
     def _fill(self, link: Link) -> None:
         """Keep its pipeline of requests full while it lets us ask."""
@@ -426,12 +432,25 @@ class Torrent:
                 await self._announce("completed")
             self.done.set()  # after the announce: a download that is not seeding stops now
 
+    async def _block(self, index: int, begin: int, length: int) -> memoryview:
+        """A block to send: its piece is read whole (in a worker thread) and kept among the
+        last CACHED pieces, since a peer asks for a piece's blocks one after the other."""
+        data = self._cache.get(index)
+        if data is None:
+            data = await asyncio.get_running_loop().run_in_executor(None, self.disk.read, index)
+            self._cache[index] = data
+            while len(self._cache) > CACHED:
+                del self._cache[next(iter(self._cache))]
+        else:
+            self._cache.move_to_end(index)
+        return memoryview(data)[begin : begin + length]
+
     async def _upload(self, link: Link) -> None:
         loop = asyncio.get_running_loop()
         try:
             while not link.closed and (ref := link.session.next_upload()) is not None:
                 index, begin, length = ref
-                data = await loop.run_in_executor(None, self.disk.read, index, begin, length)
+                data = await self._block(index, begin, length)
                 if link.session.am_choking:
                     break  # choked meanwhile: the choke dropped (or rejected) its queue
                 link.send_block(index, begin, data, loop.time())

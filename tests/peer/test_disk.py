@@ -167,3 +167,20 @@ def test_a_single_file_torrent_is_root_slash_name(tmp_path: Path) -> None:
     d.write(1, data[PIECE:])
     assert (tmp_path / "one.iso").read_bytes()[PIECE:] == data[PIECE:]
     assert d.verify_all() == [1]
+
+
+def test_only_pieces_of_files_that_held_bytes_are_worth_verifying(tmp_path: Path) -> None:
+    meta = torrent()  # a.txt 10,000 | empty 0 | sub/b.bin 30,000 | c 5; pieces of 16 KiB
+    fresh = disk(tmp_path / "new", meta)
+    assert fresh.prepare(create=True) == {0, 1, 2, 3}  # a new download
+    assert fresh.worth_verifying({0, 1, 2, 3}) == []
+    again = disk(tmp_path / "new", meta)  # a restart: sized files may hold anything
+    assert again.prepare(create=True) == {1}
+    assert again.worth_verifying({1}) == [0, 1, 2]
+    (tmp_path / "part" / "album").mkdir(parents=True)
+    (tmp_path / "part" / "album" / "c").write_bytes(b"12345")  # only the last file is there
+    part = disk(tmp_path / "part", meta)
+    assert part.prepare(create=True) == {0, 1, 2}
+    assert part.worth_verifying({0, 1, 2}) == [2]
+    assert part.worth_verifying({1, 3}) == [0, 1, 2]  # a.txt and b.bin span pieces 0-2
+    assert part.worth_verifying({0, 2, 3}) == []  # the empty file touches no piece
