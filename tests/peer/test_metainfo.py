@@ -359,6 +359,8 @@ GOOD_NAMES = [
     b"CON_",
     b"CONX",
     b"NULL",
+    b"CON\t",  # Windows ignores trailing spaces and dots, not tabs
+    b"CON\t.txt",
     b"e\xcc\x81t\xc3\xa9",  # UTF-8 with a combining accent
     b"x" * 255,
     "é".encode() * 127 + b"x",  # 255 bytes
@@ -472,6 +474,8 @@ def test_a_table_of_crafted_torrents_writes_nothing(tmp_path: Path) -> None:
         ({"announce_list": []}, (("http://tracker.test/announce",),)),
         ({"announce_list": [[]]}, (("http://tracker.test/announce",),)),
         ({"announce_list": [b"http://x.test/"]}, (("http://tracker.test/announce",),)),
+        # a tier that is a dictionary: its keys are not a tier's URLs
+        ({"announce_list": [{b"http://k.test/": 1}]}, (("http://tracker.test/announce",),)),
         ({"announce_list": [[b"wss://w.test/"]]}, (("http://tracker.test/announce",),)),
         (
             {
