@@ -3,15 +3,17 @@
   peer create PATH --tracker URL [--tracker URL ...] [--piece-size 256KiB] [--private]
               [--comment TEXT] -o FILE.torrent
   peer info FILE.torrent
-  peer seed FILE.torrent DIR --listen ADDR:PORT [-v] [--json]
-  peer download FILE.torrent -o DIR --listen ADDR:PORT [--seed] [-v] [--json]
+  peer seed FILE.torrent DIR --listen ADDR:PORT [--max-up RATE] [-v] [--json]
+  peer download FILE.torrent -o DIR --listen ADDR:PORT [--seed] [--max-up RATE]
+                [--max-down RATE] [-v] [--json]
 
 `seed` serves DIR/<name> once every piece checks out, until SIGINT or SIGTERM. `download`
 fetches into DIR/<name> (what is there already is verified and kept) and exits 0 once every
 piece is verified, or keeps seeding with --seed. Both listen, dial and announce from ADDR
 only, and tell the tracker `stopped` on the way out. One line per event on standard output
 (`-v`: also every piece, every rarest-first choice and every choking round; `--json`: each
-event as a JSON object on a line of its own).
+event as a JSON object on a line of its own); on a terminal, below them, a progress line
+(pieces, percent, rates, peers, ETA). RATE is bytes per second, e.g. 512KiB or 2MiB.
 
 `create` hashes a file, or a directory walked in the order peer/create.py gives (the order
 libtorrent uses, so both make the same info-hash for the same content and piece size), with
@@ -41,6 +43,7 @@ from minternet.listen import AddressError, parse_hostport
 from minternet.logs import Throttle
 from peer.aio.disk import DiskError
 from peer.aio.torrent import Torrent
+from peer.choker import rate_text
 from peer.create import PieceHasher, build, choose_piece_length
 from peer.metainfo import Metainfo, MetainfoError, from_bytes
 from peer.sizes import format_size, parse_size
@@ -75,10 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("torrent", metavar="FILE.torrent")
     download.add_argument("-o", "--output", required=True, metavar="DIR")
     download.add_argument("--seed", action="store_true", help="keep seeding once complete")
+    download.add_argument(
+        "--max-down", type=_size, metavar="RATE", help="bytes/s received, e.g. 4MiB"
+    )
     for p in (seed, download):
         p.add_argument("--listen", required=True, metavar="ADDR:PORT", help="our one address")
         p.add_argument("-v", "--verbose", action="store_true", help="every piece and decision")
         p.add_argument("--json", action="store_true", help="events as JSON lines")
+        p.add_argument("--max-up", type=_size, metavar="RATE", help="bytes/s sent, e.g. 1MiB")
         p.add_argument("--name", default="peer", help="name in log lines (default: %(default)s)")
         p.add_argument(
             "--control", metavar="ADDR:PORT", help="control endpoint (stats); bind it to loopback"
@@ -225,18 +232,57 @@ QUIET = frozenset(
 
 
 class Reporter:
-    """Prints the torrent's events: one line each, or a JSON object each."""
+    """Prints the torrent's events: one line each, or a JSON object each; on a terminal (and
+    not --json) a progress line stays below them, redrawn by `progress`."""
 
-    def __init__(self, *, verbose: bool, as_json: bool) -> None:
+    def __init__(self, *, verbose: bool, as_json: bool, out: TextIO = sys.stdout) -> None:
         self.verbose = verbose
         self.as_json = as_json
+        self.out = out
+        self.bar = out.isatty() and not as_json
+        self.shown = ""  # the progress line on screen
 
     def __call__(self, kind: str, fields: dict[str, object]) -> None:
         if self.as_json:
-            print(json.dumps({"event": kind, "time": round(time.time(), 3), **fields}), flush=True)
+            line = json.dumps({"event": kind, "time": round(time.time(), 3), **fields})
         elif self.verbose or kind in QUIET:
             text = fields.get("text") or " ".join(f"{k}={v}" for k, v in fields.items())
-            print(f"{kind}: {text}", flush=True)
+            line = f"{kind}: {text}"
+        else:
+            return
+        self.out.write(("\r\x1b[K" if self.shown else "") + line + "\n" + self.shown)
+        self.out.flush()
+
+    def progress(self, state: dict[str, float]) -> None:
+        if self.bar:
+            self.shown = progress_line(state)
+            self.out.write("\r\x1b[K" + self.shown)
+            self.out.flush()
+
+    def end(self) -> None:
+        if self.shown:
+            self.out.write("\n")
+            self.out.flush()
+            self.shown = ""
+
+
+def progress_line(state: dict[str, float], width: int = 30) -> str:
+    """`[#########.....]  45%  115/256 pieces  down 12.3 MB/s  up 1.0 MB/s  3 peers  ETA 0:12`"""
+    have, of = int(state["have"]), int(state["of"])
+    done = width * have // of if of else width
+    percent = 100 * have // of if of else 100
+    down = state["down"]
+    if have == of:
+        eta = "done"
+    elif down > 0:
+        seconds = int(state["left"] / down)
+        eta = f"ETA {seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    else:
+        eta = "ETA -"
+    return (
+        f"[{'#' * done}{'.' * (width - done)}] {percent:3d}%  {have}/{of} pieces  "
+        f"down {rate_text(down)}  up {rate_text(state['up'])}  {int(state['peers'])} peers  {eta}"
+    )
 
 
 def transfer(args: argparse.Namespace, meta: Metainfo) -> int:
@@ -259,7 +305,15 @@ def transfer(args: argparse.Namespace, meta: Metainfo) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         torrent = Torrent(
-            meta, root, host=host, port=port, peer_id=peer_id, seed_only=seeding, on_event=report
+            meta,
+            root,
+            host=host,
+            port=port,
+            peer_id=peer_id,
+            seed_only=seeding,
+            on_event=report,
+            max_up=args.max_up,
+            max_down=getattr(args, "max_down", None),
         )
         control_server = None
         try:
@@ -279,12 +333,15 @@ def transfer(args: argparse.Namespace, meta: Metainfo) -> int:
         )
         if args.ready_file:
             service.write_ready_file(args.ready_file, {"pid": os.getpid(), "ports": ports})
-        waits = [asyncio.ensure_future(stop.wait())]
+        waits: list[asyncio.Future[object]] = [asyncio.ensure_future(stop.wait())]
         if not keep:
             waits.append(asyncio.ensure_future(torrent.done.wait()))
+        if report.bar:
+            waits.append(asyncio.ensure_future(drawing(report, torrent)))
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         for w in waits:
             w.cancel()
+        report.end()
         log.info("stopping")
         if control_server is not None:
             control_server.close()
@@ -301,6 +358,13 @@ def transfer(args: argparse.Namespace, meta: Metainfo) -> int:
         return 0
 
     return asyncio.run(run())
+
+
+async def drawing(report: Reporter, torrent: Torrent) -> None:
+    """Redraw the progress line twice a second (until cancelled)."""
+    while True:
+        report.progress(torrent.progress())
+        await asyncio.sleep(0.5)
 
 
 def main(argv: list[str] | None = None) -> int:

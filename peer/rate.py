@@ -77,3 +77,26 @@ class RateMeter:
         counted = sum(ring[k % n] for k in range(first, self._newest + 1))
         span = max(now - (self._start + first * self._bucket), self._bucket)
         return counted / span
+
+
+class Pacer:
+    """Keeps a flow under `rate` bytes per second (--max-up, --max-down): `delay(n, now)` books
+    n bytes and says how long to wait before moving them. Up to `burst` bytes (one second's
+    worth unless given) may go at once after a quiet spell; past that the flow runs into debt,
+    and each delay is the time the debt takes to clear at `rate`."""
+
+    __slots__ = ("_last", "_tokens", "burst", "rate")
+
+    def __init__(self, rate: float, now: float, burst: float | None = None) -> None:
+        if not rate > 0:
+            raise ValueError(f"a rate limit must be more than 0 bytes/s, not {rate}")
+        self.rate = rate
+        self.burst = rate if burst is None else burst
+        self._tokens = self.burst
+        self._last = now
+
+    def delay(self, nbytes: int, now: float) -> float:
+        elapsed = max(0.0, now - self._last)
+        self._last = max(now, self._last)
+        self._tokens = min(self.burst, self._tokens + elapsed * self.rate) - nbytes
+        return 0.0 if self._tokens >= 0 else -self._tokens / self.rate

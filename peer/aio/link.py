@@ -103,6 +103,7 @@ class Link:
         self.last_sent = now
         self.last_received = now
         self.uploading = False
+        self.received = 0  # bytes read from it
         self.strikes = 0
         self.closed = False
 
@@ -142,6 +143,7 @@ class Link:
         if not data:
             return None
         self.last_received = asyncio.get_running_loop().time()
+        self.received += len(data)
         self.decoder.feed(data)
         out: list[object] = []
         while (event := self.decoder.next_event()) is not None:

@@ -40,6 +40,7 @@ from peer.choker import Candidate, Choker
 from peer.layout import BlockError, Layout
 from peer.metainfo import Metainfo
 from peer.picker import Arrival, Picker
+from peer.rate import Pacer
 from peer.session import Block as Arrived
 from peer.session import (
     Choked,
@@ -93,6 +94,8 @@ class Torrent:
         rng: random.Random | None = None,
         choker: Choker[Link] | None = None,
         on_event: Callable[[str, dict[str, object]], None] | None = None,
+        max_up: float | None = None,
+        max_down: float | None = None,
     ) -> None:
         self.meta = meta
         self.root = root
@@ -115,6 +118,9 @@ class Torrent:
         self.banned: set[str] = set()
         self.pending: dict[int, bytearray] = {}  # pieces being gathered
         self._cache: OrderedDict[int, bytes] = OrderedDict()  # pieces read for uploads
+        self.max_up, self.max_down = max_up, max_down  # bytes/s (--max-up, --max-down)
+        self._up: Pacer | None = None  # made at start, on the loop's clock
+        self._down: Pacer | None = None
         self.downloaded = self.uploaded = 0
         self.done = asyncio.Event()  # every piece verified
         self.on_event = on_event or (lambda kind, fields: None)
@@ -134,6 +140,8 @@ class Torrent:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
+        self._up = Pacer(self.max_up, loop.time()) if self.max_up else None
+        self._down = Pacer(self.max_down, loop.time()) if self.max_down else None
         empty = await loop.run_in_executor(
             None, lambda: self.disk.prepare(create=not self.seed_only)
         )
@@ -165,6 +173,18 @@ class Torrent:
         self.announcer = Announcer(tiers, request, host=self.host, rng=self.rng)
         self._spawn(self._announcing())
         self._spawn(self._ticking())
+
+    def progress(self) -> dict[str, float]:
+        """What a progress line shows: pieces, rates each way (bytes/s), peers."""
+        now = asyncio.get_running_loop().time()
+        return {
+            "have": self.have.count,
+            "of": self.meta.num_pieces,
+            "left": self.left,
+            "down": sum(link.down.rate(now) for link in self.links.values()),
+            "up": sum(link.up.rate(now) for link in self.links.values()),
+            "peers": len(self.links),
+        }
 
     def stats(self, args: list[str]) -> dict[str, object]:
         """The control endpoint's `stats`: what `minternet status` shows for a peer."""
@@ -309,9 +329,13 @@ class Torrent:
     async def _run(self, link: Link) -> None:
         try:
             while not link.closed:
+                before = link.received
                 messages = await link.messages(IDLE)
                 if messages is None:
                     return
+                if self._down is not None:  # not reading is how TCP slows the sender down
+                    now = asyncio.get_running_loop().time()
+                    await asyncio.sleep(self._down.delay(link.received - before, now))
                 for msg in messages:
                     self._handle(link, msg)
                 self._fill(link)  # once per read: one write for the requests of many blocks
@@ -451,6 +475,8 @@ class Torrent:
             while not link.closed and (ref := link.session.next_upload()) is not None:
                 index, begin, length = ref
                 data = await self._block(index, begin, length)
+                if self._up is not None:
+                    await asyncio.sleep(self._up.delay(length, loop.time()))
                 if link.session.am_choking:
                     break  # choked meanwhile: the choke dropped (or rejected) its queue
                 link.send_block(index, begin, data, loop.time())

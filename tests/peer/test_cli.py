@@ -4,6 +4,8 @@ every mistake."""
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import re
 import subprocess
 import sys
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from peer.cli import SHOWN_FILES, main, walk
+from peer.cli import SHOWN_FILES, Reporter, build_parser, main, progress_line, walk
 from peer.create import build
 from peer.metainfo import from_bytes
 
@@ -217,3 +219,66 @@ def test_the_console_entry_point(tmp_path: Path) -> None:
         [sys.executable, "-m", "peer", "info", str(path)], capture_output=True, text=True
     )
     assert done.returncode == 0 and done.stdout.startswith("name:       menu.txt\n")
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_lines() -> None:
+    half = {"have": 128, "of": 256, "left": 12_000_000, "down": 1_500_000, "up": 40_000, "peers": 3}
+    assert progress_line(half, width=10) == (
+        "[#####.....]  50%  128/256 pieces  down 1.5 MB/s  up 40 KB/s  3 peers  ETA 0:00:08"
+    )
+    stalled = {**half, "down": 0.0, "have": 1}
+    assert progress_line(stalled, width=10).endswith(
+        "  1/256 pieces  down 0 KB/s  up 40 KB/s  3 peers  ETA -"
+    )
+    assert progress_line(stalled, width=10).startswith("[..........]   0%")
+    done = {**half, "have": 256, "left": 0}
+    assert progress_line(done, width=10).startswith("[##########] 100%  256/256")
+    assert progress_line(done, width=10).endswith(" done")
+    hours = {**half, "left": 2 * 3600 * 1_500_000 + 61 * 1_500_000}
+    assert progress_line(hours).endswith("ETA 2:01:01")
+
+
+def test_events_print_above_the_progress_line_on_a_terminal() -> None:
+    out = Tty()
+    report = Reporter(verbose=False, as_json=False, out=out)
+    state = {"have": 0, "of": 4, "left": 4, "down": 0.0, "up": 0.0, "peers": 0}
+    report("verified", {"pieces": 0, "of": 4})
+    report.progress(state)
+    report("connected", {"peer": "127.0.0.60:6881"})
+    report("piece", {"piece": 1})  # only with -v
+    report.end()
+    bar = progress_line(state)
+    assert out.getvalue() == (
+        f"verified: pieces=0 of=4\n\r\x1b[K{bar}\r\x1b[Kconnected: peer=127.0.0.60:6881\n{bar}\n"
+    )
+
+
+def test_no_progress_line_off_a_terminal_or_in_json() -> None:
+    plain = io.StringIO()
+    report = Reporter(verbose=True, as_json=False, out=plain)
+    report.progress({"have": 0, "of": 4, "left": 4, "down": 0.0, "up": 0.0, "peers": 0})
+    report("piece", {"piece": 1})
+    report.end()
+    assert plain.getvalue() == "piece: piece=1\n"
+    tty = Tty()
+    as_json = Reporter(verbose=False, as_json=True, out=tty)
+    as_json.progress({"have": 0, "of": 4, "left": 4, "down": 0.0, "up": 0.0, "peers": 0})
+    as_json("complete", {"bytes": 5})
+    line = json.loads(tty.getvalue())
+    assert line["event"] == "complete" and line["bytes"] == 5 and line["time"] > 0
+
+
+@pytest.mark.parametrize("option", ["--max-up", "--max-down"])
+def test_rate_limits_are_sizes(capsys: pytest.CaptureFixture[str], option: str) -> None:
+    args = build_parser().parse_args(
+        ["download", "t", "-o", "d", "--listen", "a:1", option, "2MiB"]
+    )
+    assert getattr(args, option[2:].replace("-", "_")) == 2 << 20
+    with pytest.raises(SystemExit):
+        main(["download", "t", "-o", "d", "--listen", "a:1", option, "fast"])
+    assert f"argument {option}" in capsys.readouterr().err

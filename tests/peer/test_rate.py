@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from peer.rate import MAX_BUCKETS, RateMeter
+from peer.rate import MAX_BUCKETS, Pacer, RateMeter
 
 
 def test_a_new_meter_reads_zero_and_knows_its_window() -> None:
@@ -204,3 +204,28 @@ def test_the_rate_is_the_bytes_in_the_window_over_its_length(
 
 def test_a_meter_is_slotted_one_per_connection_and_direction_costs_little() -> None:
     assert not hasattr(RateMeter(0.0), "__dict__")
+
+
+def test_a_pacer_lets_a_burst_through_then_spaces_the_rest() -> None:
+    p = Pacer(1000.0, now=0.0)  # 1,000 bytes/s, a burst of one second's worth
+    assert p.delay(600, 0.0) == 0.0
+    assert p.delay(400, 0.0) == 0.0  # exactly the burst
+    assert p.delay(500, 0.0) == 0.5  # 500 bytes of debt: half a second
+    assert p.delay(500, 0.0) == 1.0
+    assert p.delay(0, 1.0) == 0.0  # a second later the debt is paid
+    assert p.delay(1000, 100.0) == 0.0  # a long quiet spell refills no more than the burst
+    assert p.delay(1, 100.0) == pytest.approx(0.001)
+
+
+def test_a_pacer_with_its_own_burst_and_a_clock_that_steps_back() -> None:
+    p = Pacer(100.0, now=10.0, burst=50.0)
+    assert p.delay(50, 10.0) == 0.0
+    assert p.delay(50, 9.0) == 0.5  # an earlier `now` counts as no time passing
+    assert p.delay(0, 11.0) == 0.0  # the debt paid, and no more than the burst saved up
+    assert p.delay(100, 11.0) == 0.5  # 50 of the burst, 50 of debt
+
+
+@pytest.mark.parametrize("rate", [0.0, -1.0, float("nan")])
+def test_a_pacer_needs_a_positive_rate(rate: float) -> None:
+    with pytest.raises(ValueError, match="a rate limit must be more than 0 bytes/s"):
+        Pacer(rate, now=0.0)

@@ -59,6 +59,8 @@ def peer(
     *,
     seed: bool = False,
     events: list[tuple[str, dict[str, object]]] | None = None,
+    max_up: float | None = None,
+    max_down: float | None = None,
 ) -> Torrent:
     def record(kind: str, fields: dict[str, object]) -> None:
         if events is not None:
@@ -73,6 +75,8 @@ def peer(
         seed_only=seed,
         rng=random.Random(n),
         on_event=record,
+        max_up=max_up,
+        max_down=max_down,
     )
 
 
@@ -251,4 +255,28 @@ async def test_hostile_connections_are_closed_and_the_seed_goes_on(
         for w in writers:
             w.close()
         await seed.stop()
+    assert (tmp_path / "down" / "sample.bin").read_bytes() == data
+
+
+@pytest.mark.parametrize("side", ["max_up", "max_down"])
+async def test_a_rate_limit_holds_the_transfer_back(
+    tmp_path: Path, tracker_url: str, side: str
+) -> None:
+    # 1.3 MB at 512 KiB/s (a burst of one second's worth first) takes at least 1.5 s; without
+    # a limit it takes a fraction of that. (A lower bound only: a loaded machine is slower.)
+    data = random.Random(11).randbytes(SIZE)
+    meta = make(tmp_path / "seed", tracker_url, data)
+    limit = {side: 512 * 1024.0}
+    seed = peer(meta, tmp_path / "seed", 14, seed=True, **(limit if side == "max_up" else {}))
+    down = peer(meta, tmp_path / "down", 15, **(limit if side == "max_down" else {}))
+    await seed.start()
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    await down.start()
+    try:
+        await finish(down)
+    finally:
+        await down.stop()
+        await seed.stop()
+    assert loop.time() - t0 >= (SIZE - 512 * 1024) / (512 * 1024) - 0.05
     assert (tmp_path / "down" / "sample.bin").read_bytes() == data
