@@ -22,6 +22,7 @@ BENCHMARKS = (
     "mail_memory",  # 10 mailboxes of 100,000 messages
     "mail_queue_memory",  # the outbound queue holding 100,000 deferred messages
     "mail_relay",  # submission to stored at the next server vs Postfix -> Postfix
+    "peer_throughput",  # one seeder to one downloader vs libtorrent and aria2c
 )
 
 
