@@ -222,8 +222,12 @@ class QueueRunner:
             waiting = [e.next_attempt for e in self.entries.values() if e.id not in self.busy]
             pause = min([w - now for w in waiting] + [self.settings.idle_check])
             self._wake.clear()
+            # asyncio.timeout, not wait_for: on Python 3.11's wait_for a cancel that arrives as
+            # the wait ends is lost (CPython gh-86296), and close() then waited for this loop
+            # forever (seen once in CI, on Debian's 3.11.2)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(pause, 0.01))
+                async with asyncio.timeout(max(pause, 0.01)):
+                    await self._wake.wait()
 
     # -- one attempt ---------------------------------------------------------------------------
 
