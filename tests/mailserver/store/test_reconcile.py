@@ -7,6 +7,8 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from mailserver.store import ReconcileReport, Store, UserStore, maildir
 
 from .conftest import ADDRESS, T0, Clock, message
@@ -268,3 +270,24 @@ def test_a_corrupt_index_another_process_holds_goes_aside_with_its_wal_and_shm(
         assert os.path.exists(kept + suffix)
     assert report.mailboxes_added == 100  # every folder is still there, adopted again
     again.close()
+
+
+def test_a_file_gone_between_listing_and_adoption_is_skipped_and_the_next_adopted(
+    store: Store, user: UserStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Path(user.maildir, "new", "100.first").write_bytes(b"one")
+    Path(user.maildir, "new", "200.second").write_bytes(b"two!")
+    real = maildir.listing
+
+    def listing_then_gone(folder: str) -> dict[str, tuple[str, str]]:
+        found = real(folder)
+        if folder == user.maildir:  # mutt expunged it right after we listed the folder
+            Path(user.maildir, "new", "100.first").unlink(missing_ok=True)
+        return found
+
+    monkeypatch.setattr(maildir, "listing", listing_then_gone)
+    report = user.reconcile()
+    assert counts(report) == {"adopted": 1}
+    assert report.details == ["INBOX UID 1 adopted: file new/200.second"]
+    assert [(m.uid, m.size) for m in user.fetch("INBOX")] == [(1, 4)]
+    assert user.read_message("INBOX", 1) == b"two!"
