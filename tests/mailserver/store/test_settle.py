@@ -455,3 +455,51 @@ def test_settles_deliveries_and_flag_changes_racing_each_other(
     assert sorted(delivered) == list(range(1, 121))
     assert all(user.read_message("INBOX", uid) == message(7) for uid in delivered)
     assert len(all_in_place(user)) == 120  # each once, in new/ or cur/
+
+
+# -- settling meets other programs and failures ------------------------------------------------
+
+
+def test_a_tmp_file_renamed_by_another_program_before_the_rename_is_followed(
+    store: Store, user: UserStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # between the fsync (no lock held) and the rename, another program renamed the file with
+    # new flags: the settle goes on, the row keeps its path (reading follows the file by its
+    # base), and reconcile then follows the rename and reads the flags from the name
+    uid = deliver(store)
+    (base,) = files(user)["tmp"]
+    real = maildir.fsync_file
+
+    def fsync_then_renamed(path: str) -> None:
+        real(path)
+        os.rename(path, Path(user.maildir, "cur", base + ":2,S"))
+
+    monkeypatch.setattr(maildir, "fsync_file", fsync_then_renamed)
+    user.settle()
+    assert pending(user) == [] and user.unsettled() == 0
+    assert files(user) == {"new": [], "cur": [base + ":2,S"], "tmp": []}
+    assert row_path(user, uid) == f"tmp/{base}"
+    assert user.read_message("INBOX", uid) == message(1)
+    assert counts(user.reconcile()) == {"renamed": 1, "flags_changed": 1}
+    assert row_path(user, uid) == f"cur/{base}:2,S"
+    assert user.fetch("INBOX")[0].flags == ("\\Seen",)
+
+
+def test_a_tmp_file_put_in_place_by_another_process_before_the_rename_is_kept(
+    store: Store, user: UserStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # another process's recovery renamed the file into new/ but had not committed yet
+    uid = deliver(store)
+    (base,) = files(user)["tmp"]
+    real = maildir.fsync_file
+
+    def fsync_then_placed(path: str) -> None:
+        real(path)
+        os.rename(path, Path(user.maildir, "new", base))
+
+    monkeypatch.setattr(maildir, "fsync_file", fsync_then_placed)
+    user.settle()
+    assert pending(user) == [] and user.unsettled() == 0
+    assert files(user) == {"new": [base], "cur": [], "tmp": []}
+    assert row_path(user, uid) == f"new/{base}"
+    assert user.read_message("INBOX", uid) == message(1)
