@@ -503,3 +503,41 @@ def test_a_tmp_file_put_in_place_by_another_process_before_the_rename_is_kept(
     assert files(user) == {"new": [base], "cur": [], "tmp": []}
     assert row_path(user, uid) == f"new/{base}"
     assert user.read_message("INBOX", uid) == message(1)
+
+
+def test_settle_fsyncs_the_folders_the_files_went_into(
+    store: Store, user: UserStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.deliver_batch(
+        [
+            Delivery(address=ADDRESS, data=message(1)),
+            Delivery(address=ADDRESS, data=message(2), flags=("\\Seen",), mailbox="Junk"),
+        ]
+    )
+    assert len(pending(user)) == 2
+    synced: list[str] = []
+    monkeypatch.setattr(maildir, "fsync_dir", synced.append)
+    user.settle()
+    assert sorted(synced) == [
+        os.path.join(user.folder_path("Junk"), "cur"),
+        os.path.join(user.maildir, "new"),
+    ]
+
+
+def test_recovery_fsyncs_the_folder_the_file_went_into(
+    store: Store, user: UserStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uid = deliver(store)
+    crash(store)
+    synced: list[str] = []
+    real = maildir.fsync_dir
+
+    def spy(path: str) -> None:
+        synced.append(path)
+        real(path)
+
+    monkeypatch.setattr(maildir, "fsync_dir", spy)
+    again = store.user(ADDRESS)
+    assert again.read_message("INBOX", uid) == message(1)
+    assert os.path.join(again.maildir, "new") in synced
+    assert again.maildir not in synced
