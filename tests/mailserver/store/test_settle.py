@@ -4,6 +4,7 @@ not yet settled behaves as on a settled one."""
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import threading
@@ -541,3 +542,29 @@ def test_recovery_fsyncs_the_folder_the_file_went_into(
     assert again.read_message("INBOX", uid) == message(1)
     assert os.path.join(again.maildir, "new") in synced
     assert again.maildir not in synced
+
+
+def test_a_failed_settle_round_keeps_every_delivery_to_settle_later(
+    store: Store, user: UserStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the files cannot be fsynced and writing them again fails (a full disk): the round is
+    # rolled back and this process still owns both deliveries, which a later settle puts in place
+    uids = store.deliver_batch([Delivery(address=ADDRESS, data=message(n)) for n in (1, 2)])
+    assert uids == [1, 2]
+
+    def fail(errno_: int) -> Callable[..., None]:
+        def raise_(*args: object, **kw: object) -> None:
+            raise OSError(errno_, os.strerror(errno_))
+
+        return raise_
+
+    with monkeypatch.context() as m:
+        m.setattr(maildir, "fsync_file", fail(errno.EIO))
+        m.setattr(maildir, "write_tmp", fail(errno.ENOSPC))
+        with pytest.raises(OSError, match=r"No space left on device"):
+            user.settle()
+    assert user.unsettled() == 2 and [p[1] for p in pending(user)] == [1, 2]
+    user.settle()
+    assert user.unsettled() == 0 and pending(user) == []
+    assert [user.read_message("INBOX", u) for u in uids] == [message(1), message(2)]
+    assert files(user)["tmp"] == [] and len(files(user)["new"]) == 2
