@@ -568,3 +568,28 @@ def test_a_failed_settle_round_keeps_every_delivery_to_settle_later(
     assert user.unsettled() == 0 and pending(user) == []
     assert [user.read_message("INBOX", u) for u in uids] == [message(1), message(2)]
     assert files(user)["tmp"] == [] and len(files(user)["new"]) == 2
+
+
+def test_an_operation_between_the_two_settle_transactions_settles_first(
+    store: Store, user: UserStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # while settle fsyncs the folders (no lock held), a STORE settles the delivery inline:
+    # settle's last transaction finds it done and finishes quietly
+    uid = deliver(store)
+    (base,) = files(user)["tmp"]
+    real = maildir.fsync_dir
+    stored: list[object] = []
+
+    def fsync_then_store(path: str) -> None:
+        real(path)
+        if not stored:  # once: the STORE's own settling fsyncs too
+            stored.append(path)
+            user.store("INBOX", [uid], "add", ["\\Seen"])
+
+    monkeypatch.setattr(maildir, "fsync_dir", fsync_then_store)
+    user.settle()
+    assert stored == [os.path.join(user.maildir, "new")]
+    assert user.unsettled() == 0 and pending(user) == []
+    assert files(user) == {"new": [], "cur": [base + ":2,S"], "tmp": []}
+    assert user.fetch("INBOX")[0].flags == ("\\Seen",)
+    assert user.read_message("INBOX", uid) == message(1)
