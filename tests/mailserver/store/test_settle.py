@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from mailserver.store import Delivery, ReconcileReport, Store, UserStore, maildir
+from mailserver.store.reconcile import MAX_DETAILS
 
 from .conftest import ADDRESS, Clock, message
 
@@ -593,3 +594,31 @@ def test_an_operation_between_the_two_settle_transactions_settles_first(
     assert files(user) == {"new": [], "cur": [base + ":2,S"], "tmp": []}
     assert user.fetch("INBOX")[0].flags == ("\\Seen",)
     assert user.read_message("INBOX", uid) == message(1)
+
+
+def test_recovery_looks_for_files_in_the_mailbox_folder_not_the_working_directory(
+    store: Store, user: UserStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # the row followed the rename, which a power cut took back; a file of the same relative
+    # path in the process's working directory is not the message's
+    uid = deliver(store)
+    (base,) = files(user)["tmp"]
+    os.unlink(Path(user.maildir, "tmp", base))
+    user.db.execute("UPDATE messages SET path = ?", (f"new/{base}",))
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / base).write_bytes(b"not this")
+    monkeypatch.chdir(tmp_path)
+    again, report = reopen(store)
+    check_recovered(store, again, report, uid)
+    assert report.details == [f"INBOX UID {uid} recovered: file new/{base} put in place"]
+
+
+def test_recovery_details_are_bounded_but_every_delivery_is_counted(
+    store: Store, user: UserStore
+) -> None:
+    uids = store.deliver_batch([Delivery(address=ADDRESS, data=message(n)) for n in range(201)])
+    again, report = reopen(store)
+    assert counts(report) == {"recovered": 201}
+    assert len(report.details) == MAX_DETAILS == 200
+    assert [d.split(" ")[2] for d in report.details] == [str(u) for u in uids[:200]]
+    assert pending(again) == [] and len(files(again)["new"]) == 201
