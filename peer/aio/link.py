@@ -59,7 +59,8 @@ async def handshake(
         writer.write(encode_handshake(Handshake(hello.reserved, hello.info_hash, hello.peer_id)))
     theirs = None
     while theirs is None:
-        data = await asyncio.wait_for(reader.read(HANDSHAKE_LEN), HANDSHAKE_TIMEOUT)
+        async with asyncio.timeout(HANDSHAKE_TIMEOUT):
+            data = await reader.read(HANDSHAKE_LEN)
         if not data:
             raise ConnectionError("closed during the handshake")
         decoder.feed(data)
@@ -139,7 +140,8 @@ class Link:
         """The messages in the next bytes that arrive (maybe none yet: part of one), or None
         once the other side closed; TimeoutError after `idle` seconds without a byte,
         WireError for a broken stream."""
-        data = await asyncio.wait_for(self.reader.read(READ), idle)
+        async with asyncio.timeout(idle):  # (not wait_for: Python 3.11's can lose a cancel)
+            data = await self.reader.read(READ)
         if not data:
             return None
         self.last_received = asyncio.get_running_loop().time()

@@ -340,7 +340,8 @@ class Torrent:
                     self._handle(link, msg)
                 self._fill(link)  # once per read: one write for the requests of many blocks
                 if not link.closed:  # a peer that does not read what we send is not read
-                    await asyncio.wait_for(link.drained(), IDLE)
+                    async with asyncio.timeout(IDLE):
+                        await link.drained()
         except WireError as e:
             log.info("%s: %s: closing", link, e.reason)
         except BlockError as e:

@@ -175,7 +175,8 @@ async def _exchange(
             if left <= 0:
                 break
             try:
-                data = await asyncio.wait_for(protocol.queue.get(), left)
+                async with asyncio.timeout(left):
+                    data = await protocol.queue.get()
             except TimeoutError:
                 break
             if protocol.error is not None:
