@@ -106,7 +106,7 @@ class Disk:
             parts.append(data)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
-    def write(self, index: int, data: bytes) -> None:
+    def write(self, index: int, data: bytes | bytearray) -> None:
         """Write piece `index` (whole and verified) where its bytes belong."""
         view = memoryview(data)
         if len(view) != self.layout.piece_size(index):

@@ -67,7 +67,7 @@ __all__ = ["Torrent"]
 
 log = logging.getLogger("peer")
 
-MAX_CONNECTIONS = 50
+MAX_CONNECTIONS = 200  # as libtorrent's default connections_limit
 MAX_HALF_OPEN = 8
 MAX_STRIKES = 3  # pieces that failed their hash, from one peer alone, before it is dropped
 TICK = 1.0  # seconds between the timers' checks
@@ -425,7 +425,7 @@ class Torrent:
             self._event("pick", text=choice.describe(), peer=str(choice.peer))
 
     async def _verify(self, index: int) -> None:
-        data = bytes(self.pending.pop(index))
+        data = self.pending.pop(index)  # hashed and written as it is: no copy of the piece
         loop = asyncio.get_running_loop()
         good = await loop.run_in_executor(
             None, lambda: hashlib.sha1(data).digest() == self.meta.pieces[index]
