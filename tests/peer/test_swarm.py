@@ -280,3 +280,62 @@ async def test_a_rate_limit_holds_the_transfer_back(
         await seed.stop()
     assert loop.time() - t0 >= (SIZE - 512 * 1024) / (512 * 1024) - 0.05
     assert (tmp_path / "down" / "sample.bin").read_bytes() == data
+
+
+async def test_a_seed_leaving_mid_transfer_its_requests_go_to_another(
+    tmp_path: Path, tracker_url: str
+) -> None:
+    # churn: two seeds, one stops while the download is under way (throttled so that it is)
+    data = random.Random(12).randbytes(SIZE)
+    meta = make(tmp_path / "s1", tracker_url, data)
+    make(tmp_path / "s2", tracker_url, data)
+    first = peer(meta, tmp_path / "s1", 16, seed=True, max_up=256 * 1024.0)
+    second = peer(meta, tmp_path / "s2", 17, seed=True, max_up=256 * 1024.0)
+    events: list[tuple[str, dict[str, object]]] = []
+    down = peer(meta, tmp_path / "down", 18, events=events)
+    await first.start()
+    await second.start()
+    await down.start()
+    try:
+        for _ in range(100):  # until both seeds are sending
+            if first.uploaded and second.uploaded:
+                break
+            await asyncio.sleep(0.05)
+        assert first.uploaded and second.uploaded
+        await first.stop()  # leaves mid-transfer: its connection drops, its requests move
+        await finish(down, timeout=20.0)
+    finally:
+        await down.stop()
+        await second.stop()
+    assert (tmp_path / "down" / "sample.bin").read_bytes() == data
+    gone = f"{first.host}:{first.port}"
+    assert ("disconnected", {"peer": gone}) in events
+    assert down.downloaded >= SIZE  # (blocks under way when the seed left may come twice)
+
+
+async def test_a_udp_tracker_listed_in_the_torrent(tmp_path: Path) -> None:
+    daemon = TrackerDaemon(
+        TrackerConfig(rate_per_ip=0.0, interval=60, min_interval=5),
+        http=("127.0.0.1", 0),
+        udp=("127.0.0.1", 0),
+        rng=random.Random(2),
+    )
+    ports = await daemon.start()
+    try:
+        data = random.Random(13).randbytes(SIZE)
+        meta = make(tmp_path / "seed", f"udp://127.0.0.1:{ports['udp']}/announce", data)
+        seed = peer(meta, tmp_path / "seed", 19, seed=True)
+        events: list[tuple[str, dict[str, object]]] = []
+        down = peer(meta, tmp_path / "down", 20, events=events)
+        await seed.start()
+        await down.start()
+        try:
+            await finish(down)
+        finally:
+            await down.stop()
+            await seed.stop()
+    finally:
+        await daemon.stop()
+    assert (tmp_path / "down" / "sample.bin").read_bytes() == data
+    udp = [f for k, f in events if k == "announce" and str(f["tracker"]).startswith("udp://")]
+    assert [f["event"] for f in udp] == ["started", "completed", "stopped"]
