@@ -28,6 +28,7 @@ import asyncio
 import json
 import logging
 import os
+import random
 import secrets
 import signal
 import sys
@@ -42,8 +43,9 @@ from minternet.control import ControlServer
 from minternet.listen import AddressError, parse_hostport
 from minternet.logs import Throttle
 from peer.aio.disk import DiskError
+from peer.aio.link import Link
 from peer.aio.torrent import Torrent
-from peer.choker import rate_text
+from peer.choker import Choker, rate_text
 from peer.create import PieceHasher, build, choose_piece_length
 from peer.metainfo import Metainfo, MetainfoError, from_bytes
 from peer.sizes import format_size, parse_size
@@ -86,6 +88,19 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-v", "--verbose", action="store_true", help="every piece and decision")
         p.add_argument("--json", action="store_true", help="events as JSON lines")
         p.add_argument("--max-up", type=_size, metavar="RATE", help="bytes/s sent, e.g. 1MiB")
+        p.add_argument(
+            "--unchoke-slots", type=int, default=4, metavar="N", help="tit-for-tat slots (4)"
+        )
+        p.add_argument(
+            "--choke-interval", type=float, default=10.0, metavar="S", help="re-rank every S s (10)"
+        )
+        p.add_argument(
+            "--optimistic-interval",
+            type=float,
+            default=30.0,
+            metavar="S",
+            help="a new optimistic unchoke every S s (30)",
+        )
         p.add_argument("--name", default="peer", help="name in log lines (default: %(default)s)")
         p.add_argument(
             "--control", metavar="ADDR:PORT", help="control endpoint (stats); bind it to loopback"
@@ -290,7 +305,13 @@ def transfer(args: argparse.Namespace, meta: Metainfo) -> int:
     try:
         host, port = parse_hostport(args.listen)
         control_at = parse_hostport(args.control) if args.control else None
-    except AddressError as e:
+        choker: Choker[Link] = Choker(
+            slots=args.unchoke_slots,
+            interval=args.choke_interval,
+            optimistic_interval=args.optimistic_interval,
+            rng=random.Random(),
+        )
+    except (AddressError, ValueError) as e:
         print(f"peer {args.command}: {e}", file=sys.stderr)
         return 2
     seeding = args.command == "seed"
@@ -314,6 +335,7 @@ def transfer(args: argparse.Namespace, meta: Metainfo) -> int:
             on_event=report,
             max_up=args.max_up,
             max_down=getattr(args, "max_down", None),
+            choker=choker,
         )
         control_server = None
         try:

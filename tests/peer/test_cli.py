@@ -282,3 +282,22 @@ def test_rate_limits_are_sizes(capsys: pytest.CaptureFixture[str], option: str) 
     with pytest.raises(SystemExit):
         main(["download", "t", "-o", "d", "--listen", "a:1", option, "fast"])
     assert f"argument {option}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--unchoke-slots", "-1", "choker slots must be 0 or more, not -1"),
+        ("--choke-interval", "0", "the choking interval must be more than 0 s, not 0.0"),
+        ("--optimistic-interval", "-5", "must be more than 0 s, not -5.0"),
+        ("--listen", "nowhere", "nowhere"),
+    ],
+)
+def test_transfer_settings_that_cannot_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str, message: str
+) -> None:
+    path = torrent(tmp_path)
+    argv = ["seed", str(path), str(tmp_path), "--listen", "127.0.0.1:1", option, value]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("peer seed: ") and message in err and err.count("\n") == 1
