@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from minternet import __version__, console, logs, service
+from minternet import __version__, console, logs, options, service
 from minternet.control import ControlServer
 from minternet.listen import AddressError, parse_hostport
 from minternet.logs import Throttle
@@ -101,19 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="S",
             help="a new optimistic unchoke every S s (30)",
         )
-        p.add_argument("--name", default="peer", help="name in log lines (default: %(default)s)")
-        p.add_argument(
-            "--control", metavar="ADDR:PORT", help="control endpoint (stats); bind it to loopback"
-        )
-        p.add_argument(
-            "--ready-file", metavar="PATH", help="write {pid, ports} as JSON here once serving"
-        )
-        p.add_argument(
-            "--log-level",
-            default="INFO",
-            type=logs.level_arg,
-            help="DEBUG, INFO, WARNING, ERROR or CRITICAL (default: INFO; -v: DEBUG)",
-        )
+        options.daemon_options(p, name="peer", config=None)
     return parser
 
 
@@ -394,15 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in ("seed", "download"):
         logs.setup(args.name, logging.DEBUG if args.verbose else args.log_level)
-        try:
-            meta = from_bytes(Path(args.torrent).read_bytes())
-        except OSError as e:
-            print(f"peer {args.command}: {e}", file=sys.stderr)
-            return 2
-        except MetainfoError as e:
-            print(f"peer {args.command}: {args.torrent}: {e.reason}", file=sys.stderr)
-            return 2
-        return transfer(args, meta)
+        meta = read_torrent(args.command, args.torrent)
+        return 2 if meta is None else transfer(args, meta)
     if args.command == "create":
         try:
             data = create(args, sys.stderr)
@@ -417,16 +398,22 @@ def main(argv: list[str] | None = None) -> int:
             f"info-hash {meta.info_hash.hex()}"
         )
         return 0
-    try:
-        meta = from_bytes(Path(args.torrent).read_bytes())
-    except OSError as e:
-        print(f"peer info: {e}", file=sys.stderr)
-        return 2
-    except MetainfoError as e:
-        print(f"peer info: {args.torrent}: {e.reason}", file=sys.stderr)
+    meta = read_torrent("info", args.torrent)
+    if meta is None:
         return 2
     print("\n".join(describe(meta)))
     return 0
+
+
+def read_torrent(command: str, path: str) -> Metainfo | None:
+    """The torrent at `path`, or None once one line has said why it cannot be used."""
+    try:
+        return from_bytes(Path(path).read_bytes())
+    except OSError as e:
+        print(f"peer {command}: {e}", file=sys.stderr)
+    except MetainfoError as e:
+        print(f"peer {command}: {path}: {e.reason}", file=sys.stderr)
+    return None
 
 
 if __name__ == "__main__":
