@@ -7,7 +7,7 @@ closed). Block n of a piece starts at n * block; only the piece's last block may
 with the usual power-of-two piece lengths every block is 16 KiB except the last block of the
 last piece.
 
-A `Block` is what goes on the wire in request, piece, cancel and reject messages. `Layout`
+A `Block` is what goes on the wire in request, piece, cancel and reject messages. `BlockGrid`
 answers the geometry questions, and `number()` is the check that a (index, begin, length)
 triple a peer sent is exactly one of the blocks we would have asked for.
 """
@@ -28,7 +28,7 @@ class Block:
     length: int
 
 
-class Layout:
+class BlockGrid:
     """The geometry of one torrent: piece sizes and the blocks of each piece.
 
     The arguments come from a torrent already checked by the metainfo core, so a mismatch is the

@@ -55,7 +55,7 @@ from enum import Enum
 from typing import Generic, TypeVar
 
 from peer.availability import Availability, PickerError
-from peer.blocks import BLOCK, Block, Layout
+from peer.blocks import BLOCK, Block, BlockGrid
 
 __all__ = ["Arrival", "Blame", "Block", "Choice", "Picker", "PickerError", "Received"]
 
@@ -162,7 +162,7 @@ class Picker(Generic[P]):
     ) -> None:
         if endgame_copies < 1:
             raise ValueError("endgame_copies must be at least 1")
-        self.layout = Layout(num_pieces, piece_length, total_length, block)
+        self.layout = BlockGrid(num_pieces, piece_length, total_length, block)
         self.avail: Availability[P] = Availability(num_pieces)
         self.rng = rng
         self.random_first = random_first

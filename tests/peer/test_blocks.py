@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from peer.blocks import BLOCK, Block, Layout
+from peer.blocks import BLOCK, Block, BlockGrid
 
 
 def test_block_is_16_kib() -> None:
@@ -14,7 +14,7 @@ def test_block_is_16_kib() -> None:
 
 
 def test_last_piece_and_last_block_are_short() -> None:
-    lay = Layout(3, 32768, 70000)
+    lay = BlockGrid(3, 32768, 70000)
     assert [lay.piece_size(i) for i in range(3)] == [32768, 32768, 4464]
     assert [lay.blocks_in(i) for i in range(3)] == [2, 2, 1]
     assert lay.block_at(0, 1) == Block(0, 16384, 16384)
@@ -23,19 +23,19 @@ def test_last_piece_and_last_block_are_short() -> None:
 
 
 def test_exact_multiple_has_full_last_piece() -> None:
-    lay = Layout(2, 32768, 65536)
+    lay = BlockGrid(2, 32768, 65536)
     assert lay.piece_size(1) == 32768 and lay.blocks_in(1) == 2
     assert lay.block_at(1, 1) == Block(1, 16384, 16384)
 
 
 def test_last_block_one_byte() -> None:
-    lay = Layout(2, 32768, 32769)
+    lay = BlockGrid(2, 32768, 32769)
     assert lay.blocks_in(1) == 1 and lay.block_at(1, 0) == Block(1, 0, 1)
     assert lay.number(Block(1, 0, 1)) == 0
 
 
 def test_piece_not_a_multiple_of_the_block() -> None:
-    lay = Layout(1, 40000, 40000)
+    lay = BlockGrid(1, 40000, 40000)
     assert [lay.block_at(0, n) for n in range(lay.blocks_in(0))] == [
         Block(0, 0, 16384),
         Block(0, 16384, 16384),
@@ -44,16 +44,16 @@ def test_piece_not_a_multiple_of_the_block() -> None:
 
 
 def test_custom_block_size() -> None:
-    lay = Layout(1, 100, 100, block=30)
+    lay = BlockGrid(1, 100, 100, block=30)
     assert lay.blocks_in(0) == 4 and lay.block_at(0, 3) == Block(0, 90, 10)
 
 
 def test_piece_count_must_match() -> None:
-    Layout(1, 16384, 16384)
+    BlockGrid(1, 16384, 16384)
     with pytest.raises(ValueError, match=r"^16385 bytes in pieces of 16384 make 2 pieces, not 1$"):
-        Layout(1, 16384, 16385)
+        BlockGrid(1, 16384, 16385)
     with pytest.raises(ValueError, match="make 1 pieces, not 2"):
-        Layout(2, 16384, 16384)
+        BlockGrid(2, 16384, 16384)
 
 
 @pytest.mark.parametrize(
@@ -63,11 +63,11 @@ def test_sizes_must_be_positive(pieces: int, length: int, total: int, block: int
     with pytest.raises(
         ValueError, match=r"^piece length, total length and block size must be positive$"
     ):
-        Layout(pieces, length, total, block)
+        BlockGrid(pieces, length, total, block)
 
 
 def test_smallest_layout() -> None:
-    lay = Layout(1, 1, 1, 1)
+    lay = BlockGrid(1, 1, 1, 1)
     assert lay.number(Block(0, 0, 1)) == 0
 
 
@@ -89,11 +89,11 @@ def test_smallest_layout() -> None:
     ],
 )
 def test_blocks_we_never_ask_for(block: Block) -> None:
-    assert Layout(3, 32768, 70000).number(block) is None
+    assert BlockGrid(3, 32768, 70000).number(block) is None
 
 
 def test_blocks_we_ask_for() -> None:
-    lay = Layout(3, 32768, 70000)
+    lay = BlockGrid(3, 32768, 70000)
     assert lay.number(Block(0, 0, 16384)) == 0
     assert lay.number(Block(1, 16384, 16384)) == 1
     assert lay.number(Block(2, 0, 4464)) == 0
@@ -102,7 +102,7 @@ def test_blocks_we_ask_for() -> None:
 @given(st.integers(1, 5000), st.integers(1, 40), st.integers(1, 20), st.integers(0, 4999))
 def test_blocks_tile_every_piece(length: int, pieces: int, block: int, cut: int) -> None:
     total = length * pieces - cut % length
-    lay = Layout(pieces, length, total, block)
+    lay = BlockGrid(pieces, length, total, block)
     offset = 0
     for index in range(pieces):
         begin = 0
