@@ -53,12 +53,13 @@ def test_have_from_unknown_peer_registers_it() -> None:
 def test_bitfield_replaces_what_the_peer_said() -> None:
     av: Availability[str] = Availability(4)
     av.bitfield("a", [0, 1])
+    assert av.peers["a"].all is False  # a flag, not merely something falsy
     av.bitfield("a", [1, 3])
     assert av.counts == [0, 1, 0, 1]
     av.have_all("a")
-    assert av.counts == [0, 0, 0, 0] and av.seeds == 1
+    assert av.counts == [0, 0, 0, 0] and av.seeds == 1 and av.peers["a"].all is True
     av.bitfield("a", [2])
-    assert av.counts == [0, 0, 1, 0] and av.seeds == 0
+    assert av.counts == [0, 0, 1, 0] and av.seeds == 0 and av.peers["a"].all is False
     av.have_all("a")
     av.have_all("a")  # twice: still one seed
     assert av.seeds == 1
