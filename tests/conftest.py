@@ -90,7 +90,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         faulthandler.cancel_dump_traceback_later()
 
 
-# Tests of the mail daemon over real sockets and processes. `make mutation` uses the core and
+# Tests of the daemons over real sockets and processes. `make mutation` uses the core and
 # in-process tests only (issue 17): under a mutant of the store these wait for replies that
 # never come, two minutes each, and they add nothing the store's own tests do not check. The
 # SIGKILL test runs a writer process to kill it; under mutmut's trampolines it took 7-8 s for
@@ -100,6 +100,12 @@ _SOCKET_TESTS = (
     "tests/mailserver/test_serve_cli.py",
     "tests/mailserver/smtp_net/",
     "tests/mailserver/store/test_durability.py::test_sigkill_mid_stream",
+    # the peer's shells over real sockets and processes: a mutant of a core that breaks a
+    # transfer leaves each of these waiting for its timeout (tens of seconds a test)
+    "tests/peer/test_swarm.py",
+    "tests/peer/test_signals.py",
+    "tests/peer/test_tracker_client.py",
+    "tests/peer/test_cli.py::test_the_console_entry_point",
 )
 
 
