@@ -225,6 +225,13 @@ def test_a_pacer_with_its_own_burst_and_a_clock_that_steps_back() -> None:
     assert p.delay(100, 11.0) == 0.5  # 50 of the burst, 50 of debt
 
 
+def test_a_pacer_may_be_slower_than_a_byte_a_second_and_leaves_no_fractional_debt() -> None:
+    slow = Pacer(0.5, now=0.0)  # half a byte a second: a rate, if an odd one
+    assert slow.delay(1, 0.0) == 1.0  # half a byte of burst, half a byte of debt
+    p = Pacer(1000.5, now=0.0)
+    assert p.delay(1000, 0.0) == 0.0  # half a token left: no wait, not a negative one
+
+
 @pytest.mark.parametrize("rate", [0.0, -1.0, float("nan")])
 def test_a_pacer_needs_a_positive_rate(rate: float) -> None:
     with pytest.raises(ValueError, match="a rate limit must be more than 0 bytes/s"):
