@@ -35,7 +35,7 @@ from peer.aio.link import Hello, Link, handshake
 from peer.aio.tracker import Announcer
 from peer.announce import AnnounceRequest, Schedule, Tiers, TrackerError
 from peer.bitfield import Bitfield
-from peer.blocks import Block
+from peer.blocks import BLOCK, Block
 from peer.choker import Candidate, Choker
 from peer.layout import BlockError, Layout
 from peer.metainfo import Metainfo
@@ -49,7 +49,6 @@ from peer.session import (
     InterestChanged,
     PeerSession,
     Rejected,
-    Unchoked,
 )
 from peer.wire import (
     BitfieldMsg,
@@ -134,9 +133,12 @@ class Torrent:
 
     @property
     def left(self) -> int:
-        """Bytes we do not have yet."""
-        missing = self.have.missing()
-        return sum(self.layout.piece_size(i) for i in missing)
+        """Bytes we do not have yet (whole pieces, and the last one's shorter size)."""
+        held = self.have.count * self.meta.piece_length
+        last = self.meta.num_pieces - 1
+        if last in self.have:
+            held -= self.meta.piece_length - self.layout.piece_size(last)
+        return self.meta.total_length - held
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -188,7 +190,7 @@ class Torrent:
 
     def stats(self, args: list[str]) -> dict[str, object]:
         """The control endpoint's `stats`: what `minternet status` shows for a peer."""
-        now = asyncio.get_running_loop().time()
+        now = self.progress()
         return {
             "stats": {
                 "peers": len(self.links),
@@ -196,8 +198,8 @@ class Torrent:
                 "of": self.meta.num_pieces,
                 "uploaded": self.uploaded,
                 "downloaded": self.downloaded,
-                "upload_rate": round(sum(link.up.rate(now) for link in self.links.values())),
-                "download_rate": round(sum(link.down.rate(now) for link in self.links.values())),
+                "upload_rate": round(now["up"]),
+                "download_rate": round(now["down"]),
                 "banned": len(self.banned),
             }
         }
@@ -270,9 +272,8 @@ class Torrent:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(*address, local_addr=(self.host, 0)), 10.0
             )
-        except (OSError, TimeoutError) as e:
-            why = e.strerror if isinstance(e, OSError) else "no answer"
-            log.info("%s:%d: cannot connect: %s", *address, why)
+        except OSError as e:  # (TimeoutError among them: no answer in 10 s)
+            log.info("%s:%d: cannot connect: %s", *address, e.strerror or "no answer")
             return
         finally:
             self.dialling.discard(address)
@@ -297,7 +298,7 @@ class Torrent:
         except NotPlainHandshake:
             writer.close()  # aria2c's encrypted opening: it retries in plain
             return
-        except (WireError, OSError, TimeoutError) as e:
+        except (WireError, OSError) as e:  # (TimeoutError is an OSError)
             log.info("%s: handshake failed: %s", name, getattr(e, "reason", None) or e)
             writer.close()
             return
@@ -342,9 +343,7 @@ class Torrent:
                 if not link.closed:  # a peer that does not read what we send is not read
                     async with asyncio.timeout(IDLE):
                         await link.drained()
-        except WireError as e:
-            log.info("%s: %s: closing", link, e.reason)
-        except BlockError as e:
+        except (WireError, BlockError) as e:
             log.info("%s: %s: closing", link, e.reason)
         except TimeoutError:
             log.info("%s: no exchange for %d s: closing", link, IDLE)
@@ -368,19 +367,17 @@ class Torrent:
         events, replies = link.session.receive(msg)
         link.send(replies, now)
         for event in events:
+            # (what Has, Unchoked and Rejected make possible is asked for by _run's _fill,
+            # once per read)
             if isinstance(event, Has):
                 for index in event.indexes:
                     self.picker.peer_have(link, index)
                 link.send(link.session.interested(self.picker.interesting(link)), now)
-                self._fill(link)
-            elif isinstance(event, Unchoked):
-                self._fill(link)
             elif isinstance(event, (Choked, Dropped)):
                 if not link.session.fast:
                     self.picker.choked(link)
             elif isinstance(event, Rejected):
                 self.picker.rejected(link, Block(*event.block))
-                self._fill(link)
             elif isinstance(event, InterestChanged):
                 if event.interested and self.choker.admit(link):
                     link.send(link.session.unchoke(), now)
@@ -413,7 +410,7 @@ class Torrent:
         if link.closed or session.peer_choking or not session.am_interested:
             return
         now = asyncio.get_running_loop().time()
-        depth = int(link.down.rate(now) * PIPELINE_SECONDS / 16384)
+        depth = int(link.down.rate(now) * PIPELINE_SECONDS / BLOCK)
         want = min(max(depth, PIPELINE_MIN), PIPELINE_MAX) - self.picker.outstanding(link)
         if want <= 0:
             return
@@ -483,7 +480,7 @@ class Torrent:
                 link.send_block(index, begin, data, loop.time())
                 self.uploaded += length
                 await link.drained()
-        except (OSError, ConnectionError):
+        except OSError:
             link.close()
         finally:
             link.uploading = False
