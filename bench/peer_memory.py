@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import random
 import shutil
 import socket
 import subprocess
@@ -24,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.peer_common import swarm_files
 from bench.procs import free_port, stop
 from peer.metainfo import from_bytes
 from peer.wire import Handshake, Interested, encode, encode_handshake, reserved_bits
@@ -84,25 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="peermem-"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        data = work / "seed" / "big.bin"
-        data.parent.mkdir()
-        rng = random.Random(2)
-        with data.open("wb") as f:
-            for _ in range(args.size):
-                f.write(rng.randbytes(1 << 20))
-        tport = free_port(TRACKER)
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "tracker", "serve", "--listen", f"{TRACKER}:{tport}"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-            )
-        )  # fmt: skip
-        torrent = work / "big.torrent"
-        subprocess.run(
-            [sys.executable, "-m", "peer", "create", str(data), "--tracker",
-             f"http://{TRACKER}:{tport}/announce", "-o", str(torrent)],
-            check=True, stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+        data, torrent, tracker = swarm_files(work, "big.bin", args.size, 2, TRACKER)
+        procs.append(tracker)
         sport = free_port(HOST_SEED)
         seed = subprocess.Popen(
             [sys.executable, "-m", "peer", "seed", str(torrent), str(data.parent),

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import random
 import shutil
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.peer_common import swarm_files
 from bench.procs import free_port, stop
 from bench.rounds import alternate, summary
 
@@ -146,25 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     tracker = None
     try:
         size = args.size << 20
-        data = work / "seed" / "data.bin"
-        data.parent.mkdir()
-        rng = random.Random(1)
-        with data.open("wb") as f:
-            for _ in range(args.size):
-                f.write(rng.randbytes(1 << 20))
+        data, torrent, tracker = swarm_files(work, "data.bin", args.size, 1, "127.0.0.100")
         with data.open("rb") as f:
             digest = hashlib.file_digest(f, "sha256").digest()
-        port = free_port("127.0.0.100")
-        tracker = subprocess.Popen(
-            [sys.executable, "-m", "tracker", "serve", "--listen", f"127.0.0.100:{port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
-        torrent = work / "data.torrent"
-        subprocess.run(
-            [sys.executable, "-m", "peer", "create", str(data), "--tracker",
-             f"http://127.0.0.100:{port}/announce", "-o", str(torrent)],
-            check=True, stdout=subprocess.DEVNULL,
-        )  # fmt: skip
         print(
             f"{args.size} MiB, 256 KiB pieces, one seeder -> one downloader, {args.rounds} round(s)"
         )
