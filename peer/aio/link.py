@@ -55,8 +55,9 @@ async def handshake(
     we_start: bool,
 ) -> Handshake:
     """Exchange handshakes (we first when we dialled); WireError when theirs is not for us."""
+    ours = encode_handshake(Handshake(hello.reserved, hello.info_hash, hello.peer_id))
     if we_start:
-        writer.write(encode_handshake(Handshake(hello.reserved, hello.info_hash, hello.peer_id)))
+        writer.write(ours)
     theirs = None
     while theirs is None:
         async with asyncio.timeout(HANDSHAKE_TIMEOUT):
@@ -73,7 +74,7 @@ async def handshake(
     if theirs.peer_id == hello.peer_id:
         raise WireError("a connection to ourselves")
     if not we_start:
-        writer.write(encode_handshake(Handshake(hello.reserved, hello.info_hash, hello.peer_id)))
+        writer.write(ours)
     return theirs
 
 
@@ -102,7 +103,6 @@ class Link:
         self.down = RateMeter(now)  # what it sends us
         self.up = RateMeter(now)  # what we send it
         self.last_sent = now
-        self.last_received = now
         self.uploading = False
         self.received = 0  # bytes read from it
         self.strikes = 0
@@ -144,7 +144,6 @@ class Link:
             data = await self.reader.read(READ)
         if not data:
             return None
-        self.last_received = asyncio.get_running_loop().time()
         self.received += len(data)
         self.decoder.feed(data)
         out: list[object] = []

@@ -80,7 +80,7 @@ class Announcer:
         for url in self.tiers.order():
             try:
                 reply = await asyncio.wait_for(self._one(url, req), self.timeout)
-            except (TimeoutError, TrackerError, OSError, aiohttp.ClientError) as e:
+            except (TrackerError, OSError, aiohttp.ClientError) as e:  # TimeoutError: an OSError
                 reason = e.reason if isinstance(e, TrackerError) else _why(e)
                 log.warning("tracker %s: %s", url, reason)
                 error = e if isinstance(e, TrackerError) else TrackerError(f"{url}: {reason}")
