@@ -461,8 +461,8 @@ class Torrent:
         if data is None:
             data = await asyncio.get_running_loop().run_in_executor(None, self.disk.read, index)
             self._cache[index] = data
-            while len(self._cache) > CACHED:
-                del self._cache[next(iter(self._cache))]
+            if len(self._cache) > CACHED:
+                self._cache.popitem(last=False)  # the least recently used
         else:
             self._cache.move_to_end(index)
         return memoryview(data)[begin : begin + length]
