@@ -79,11 +79,19 @@ class RateMeter:
         return counted / span
 
 
+BURST = 0.02  # seconds of a pacer's rate that may go at once after a quiet spell
+
+
 class Pacer:
     """Keeps a flow under `rate` bytes per second (--max-up, --max-down): `delay(n, now)` books
-    n bytes and says how long to wait before moving them. Up to `burst` bytes (one second's
-    worth unless given) may go at once after a quiet spell; past that the flow runs into debt,
-    and each delay is the time the debt takes to clear at `rate`."""
+    n bytes and says how long to wait before moving them. Up to `burst` bytes (BURST, 20 ms,
+    of the rate unless given) may go at once after a quiet spell; past that the flow runs into
+    debt, and each delay is the time the debt takes to clear at `rate`.
+
+    The burst is small so that a cap holds over any second, not only on average: a burst of a
+    second's worth would let a flow that starts, or resumes after a pause, move twice its rate
+    in its first second (the file-distribution experiment's times would beat their bounds).
+    Debt, not the burst, is what lets a 16 KiB block go at a rate below 16 KiB per 20 ms."""
 
     __slots__ = ("_last", "_tokens", "burst", "rate")
 
@@ -91,7 +99,7 @@ class Pacer:
         if not rate > 0:
             raise ValueError(f"a rate limit must be more than 0 bytes/s, not {rate}")
         self.rate = rate
-        self.burst = rate if burst is None else burst
+        self.burst = rate * BURST if burst is None else burst
         self._tokens = self.burst
         self._last = now
 

@@ -207,14 +207,28 @@ def test_a_meter_is_slotted_one_per_connection_and_direction_costs_little() -> N
 
 
 def test_a_pacer_lets_a_burst_through_then_spaces_the_rest() -> None:
-    p = Pacer(1000.0, now=0.0)  # 1,000 bytes/s, a burst of one second's worth
-    assert p.delay(600, 0.0) == 0.0
-    assert p.delay(400, 0.0) == 0.0  # exactly the burst
+    p = Pacer(1000.0, now=0.0)  # 1,000 bytes/s, a burst of 20 ms worth: 20 bytes
+    assert p.burst == 20.0
+    assert p.delay(12, 0.0) == 0.0
+    assert p.delay(8, 0.0) == 0.0  # exactly the burst
     assert p.delay(500, 0.0) == 0.5  # 500 bytes of debt: half a second
     assert p.delay(500, 0.0) == 1.0
     assert p.delay(0, 1.0) == 0.0  # a second later the debt is paid
-    assert p.delay(1000, 100.0) == 0.0  # a long quiet spell refills no more than the burst
+    assert p.delay(20, 100.0) == 0.0  # a long quiet spell refills no more than the burst
     assert p.delay(1, 100.0) == pytest.approx(0.001)
+
+
+def test_a_pacer_holds_its_rate_over_any_second_from_the_start() -> None:
+    # blocks of 16 KiB sent as soon as each delay allows: what went out by time t never
+    # passes rate * t + burst, the first second included
+    rate = 1 << 20
+    p = Pacer(rate, now=0.0)
+    now, sent = 0.0, 0
+    while now < 3.0:
+        now += p.delay(16384, now)
+        sent += 16384
+        assert sent <= rate * now + p.burst + 16384
+    assert sent >= rate * 3.0 - 16384
 
 
 def test_a_pacer_with_its_own_burst_and_a_clock_that_steps_back() -> None:
@@ -226,9 +240,9 @@ def test_a_pacer_with_its_own_burst_and_a_clock_that_steps_back() -> None:
 
 
 def test_a_pacer_may_be_slower_than_a_byte_a_second_and_leaves_no_fractional_debt() -> None:
-    slow = Pacer(0.5, now=0.0)  # half a byte a second: a rate, if an odd one
+    slow = Pacer(0.5, now=0.0, burst=0.5)  # half a byte a second: a rate, if an odd one
     assert slow.delay(1, 0.0) == 1.0  # half a byte of burst, half a byte of debt
-    p = Pacer(1000.5, now=0.0)
+    p = Pacer(1000.5, now=0.0, burst=1000.5)
     assert p.delay(1000, 0.0) == 0.0  # half a token left: no wait, not a negative one
 
 
