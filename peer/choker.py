@@ -31,8 +31,11 @@ fifth. The rules this module follows, one round at a time:
   regular slot is free (fewer interested peers than slots at the last round, or a peer left)
   it takes it at once, else if no peer holds the optimistic slot it takes that one; otherwise it
   waits for the next round (at most `interval`). A newcomer, with nothing yet to trade, is the
-  peer the optimistic slot exists for. A regular peer that loses interest between rounds keeps
-  its slot until the next round.
+  peer the optimistic slot exists for. A peer that leaves or loses interest between rounds
+  gives its slot up at once (`left`), and the shell admits a waiting peer into it, best rate
+  first, as libtorrent re-runs its unchoking when an unchoked peer goes: a slot held for up to
+  `interval` by a peer that wants nothing is upload capacity thrown away (a seed that serves
+  N downloaders in turn would idle between each group and the next).
 
 `round` returns a `Round`: the decisions with the rates that drove them, and only what changed
 since the last round (the shell sends `choke`/`unchoke` for those alone). Peers the shell no
@@ -153,11 +156,15 @@ class Choker(Generic[P]):
         """Whether a round is due: at the first call, then `interval` after the last round."""
         return self._next_round is None or now >= self._next_round
 
-    def left(self, peer: P) -> None:
-        """The peer's connection is gone: its slot is free (for `admit` or the next round)."""
+    def left(self, peer: P) -> bool:
+        """The peer's connection is gone, or it lost interest in what we have: its slot is free
+        (for `admit` or the next round). Whether it held one (a peer still connected is then
+        choked, and the shell `admit`s one that waits)."""
+        held = peer in self._regular or peer == self._optimistic
         self._regular.discard(peer)
         if self._optimistic == peer:
             self._optimistic = None
+        return held
 
     def admit(self, peer: P) -> bool:
         """A peer connected interested, or became interested, between rounds: whether to

@@ -5,7 +5,7 @@
   peer info FILE.torrent
   peer seed FILE.torrent DIR --listen ADDR:PORT [--max-up RATE] [-v] [--json]
   peer download FILE.torrent -o DIR --listen ADDR:PORT [--seed] [--max-up RATE]
-                [--max-down RATE] [-v] [--json]
+                [--max-down RATE] [--picker rarest|random] [--hold] [-v] [--json]
 
 `seed` serves DIR/<name> once every piece checks out, until SIGINT or SIGTERM. `download`
 fetches into DIR/<name> (what is there already is verified and kept) and exits 0 once every
@@ -19,6 +19,11 @@ event as a JSON object on a line of its own); on a terminal, below them, a progr
 libtorrent uses, so both make the same info-hash for the same content and piece size), with
 a progress line on a terminal. Exit status: 0 done, 2 for a bad argument, a torrent we refuse
 or a file that cannot be read or written (one line saying which and why).
+
+`--max-up 0` uploads nothing (no peer is ever unchoked: a free-rider). `--picker random`
+draws every piece at random instead of rarest first. `--hold` gets ready (checks the data,
+listens, writes --ready-file) and then waits for SIGUSR1 before it announces: the
+file-distribution experiment starts N downloaders at one instant that way.
 """
 
 from __future__ import annotations
@@ -83,11 +88,19 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument(
         "--max-down", type=_size, metavar="RATE", help="bytes/s received, e.g. 4MiB"
     )
+    download.add_argument(
+        "--picker", choices=("rarest", "random"), default="rarest", help="piece order (rarest)"
+    )
+    download.add_argument(
+        "--hold", action="store_true", help="once ready, wait for SIGUSR1 before announcing"
+    )
     for p in (seed, download):
         p.add_argument("--listen", required=True, metavar="ADDR:PORT", help="our one address")
         p.add_argument("-v", "--verbose", action="store_true", help="every piece and decision")
         p.add_argument("--json", action="store_true", help="events as JSON lines")
-        p.add_argument("--max-up", type=_size, metavar="RATE", help="bytes/s sent, e.g. 1MiB")
+        p.add_argument(
+            "--max-up", type=_rate, metavar="RATE", help="bytes/s sent, e.g. 1MiB; 0: none"
+        )
         p.add_argument(
             "--unchoke-slots", type=int, default=4, metavar="N", help="tit-for-tat slots (4)"
         )
@@ -110,6 +123,11 @@ def _size(text: str) -> int:
         return parse_size(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _rate(text: str) -> int:
+    """A size, or 0 (--max-up 0: nothing at all)."""
+    return 0 if text.strip() == "0" else _size(text)
 
 
 def walk(root: Path) -> Iterator[tuple[list[str], Path]]:
@@ -247,7 +265,10 @@ class Reporter:
 
     def __call__(self, kind: str, fields: dict[str, object]) -> None:
         if self.as_json:
-            line = json.dumps({"event": kind, "time": round(time.time(), 3), **fields})
+            record: dict[str, object] = {"event": kind, "time": round(time.time(), 3)}
+            for key, value in fields.items():  # (an announce's own `event` is announce_event)
+                record[f"{kind}_{key}" if key in record else key] = value
+            line = json.dumps(record)
         elif self.verbose or kind in QUIET:
             text = fields.get("text") or " ".join(f"{k}={v}" for k, v in fields.items())
             line = f"{kind}: {text}"
@@ -324,10 +345,15 @@ def transfer(args: argparse.Namespace, meta: Metainfo) -> int:
             max_up=args.max_up,
             max_down=getattr(args, "max_down", None),
             choker=choker,
+            rarest_first=getattr(args, "picker", "rarest") == "rarest",
         )
+        hold = getattr(args, "hold", False)
+        go = asyncio.Event()
+        if hold:
+            loop.add_signal_handler(signal.SIGUSR1, go.set)
         control_server = None
         try:
-            await torrent.start()
+            await torrent.start(join=not hold)
             ports = {"bittorrent": torrent.port}
             if control_at is not None:
                 control_server = ControlServer({"stats": torrent.stats}, throttle=Throttle())
@@ -343,6 +369,17 @@ def transfer(args: argparse.Namespace, meta: Metainfo) -> int:
         )
         if args.ready_file:
             service.write_ready_file(args.ready_file, {"pid": os.getpid(), "ports": ports})
+        if hold:
+            held: list[asyncio.Future[object]] = [
+                asyncio.ensure_future(go.wait()),
+                asyncio.ensure_future(stop.wait()),
+            ]
+            await asyncio.wait(held, return_when=asyncio.FIRST_COMPLETED)
+            for w in held:
+                w.cancel()
+            if go.is_set():
+                log.info("released: joining the swarm")
+                torrent.join()
         waits: list[asyncio.Future[object]] = [asyncio.ensure_future(stop.wait())]
         if not keep:
             waits.append(asyncio.ensure_future(torrent.done.wait()))

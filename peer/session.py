@@ -332,3 +332,9 @@ class PeerSession:
     def next_upload(self) -> BlockRef | None:
         """Its oldest queued request, taken from the queue (the shell reads and sends it)."""
         return self.queue.popleft() if self.queue else None
+
+    def withdrawn(self, ref: BlockRef) -> list[Message]:
+        """A block `next_upload` gave the shell that it will not send after all: we choked the
+        peer while the block was read or paced. A fast peer is told (reject), as for the queue
+        at the choke; without it the peer would wait for the block until its request timed out."""
+        return [Reject(*ref)] if self.fast else []

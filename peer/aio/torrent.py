@@ -68,6 +68,7 @@ log = logging.getLogger("peer")
 
 MAX_CONNECTIONS = 200  # as libtorrent's default connections_limit
 MAX_HALF_OPEN = 8
+MAX_WAITING = 400  # addresses kept to dial once a dial or a connection ends
 MAX_STRIKES = 3  # pieces that failed their hash, from one peer alone, before it is dropped
 TICK = 1.0  # seconds between the timers' checks
 REQUEST_TIMEOUT = 20.0  # seconds a request may stay unanswered before others are asked
@@ -95,6 +96,7 @@ class Torrent:
         on_event: Callable[[str, dict[str, object]], None] | None = None,
         max_up: float | None = None,
         max_down: float | None = None,
+        rarest_first: bool = True,
     ) -> None:
         self.meta = meta
         self.root = root
@@ -106,18 +108,30 @@ class Torrent:
         self.layout = Layout([(f.path, f.length) for f in meta.files], meta.piece_length)
         self.disk = Disk(root, meta, self.layout)
         self.have = Bitfield(meta.num_pieces)
+        # rarest_first=False: every piece drawn at random (the experiment's --picker random)
         self.picker: Picker[Link] = Picker(
-            meta.num_pieces, meta.piece_length, meta.total_length, rng=self.rng
+            meta.num_pieces,
+            meta.piece_length,
+            meta.total_length,
+            rng=self.rng,
+            **({} if rarest_first else {"random_first": meta.num_pieces}),
         )
         self.choker: Choker[Link] = choker or Choker(rng=self.rng)
         self.hello = Hello(meta.info_hash, peer_id, reserved_bits(fast=True))
         self.links: dict[bytes, Link] = {}  # by peer id
         self.dialling: set[tuple[str, int]] = set()
+        # addresses the tracker gave while MAX_HALF_OPEN dials (or MAX_CONNECTIONS links) were
+        # under way: dialled in turn as those end, oldest first, not forgotten until the next
+        # announce (a downloader told of 16 peers would otherwise try only the first 8, and
+        # might never meet the one seed among the rest)
+        self.waiting: dict[tuple[str, int], None] = {}
         self.handshaking = 0  # connections in their handshake
         self.banned: set[str] = set()
         self.pending: dict[int, bytearray] = {}  # pieces being gathered
         self._cache: OrderedDict[int, bytes] = OrderedDict()  # pieces read for uploads
-        self.max_up, self.max_down = max_up, max_down  # bytes/s (--max-up, --max-down)
+        # bytes/s (--max-up, --max-down); None: no limit; max_up 0: we upload nothing, to
+        # anyone (no peer is ever unchoked: a free-rider, or the experiment's client-server case)
+        self.max_up, self.max_down = max_up, max_down
         self._up: Pacer | None = None  # made at start, on the loop's clock
         self._down: Pacer | None = None
         self.downloaded = self.uploaded = 0
@@ -140,9 +154,11 @@ class Torrent:
             held -= self.meta.piece_length - self.layout.piece_size(last)
         return self.meta.total_length - held
 
-    async def start(self) -> None:
+    async def start(self, *, join: bool = True) -> None:
+        """Check what is on disk and listen; then, unless `join` is False (the caller calls
+        `join` later), announce and start trading."""
         loop = asyncio.get_running_loop()
-        self._up = Pacer(self.max_up, loop.time()) if self.max_up else None
+        self._up = Pacer(self.max_up, loop.time()) if self.max_up else None  # (0: no uploads)
         self._down = Pacer(self.max_down, loop.time()) if self.max_down else None
         empty = await loop.run_in_executor(
             None, lambda: self.disk.prepare(create=not self.seed_only)
@@ -173,6 +189,12 @@ class Torrent:
         )
         tiers = Tiers(self.meta.trackers, self.rng)
         self.announcer = Announcer(tiers, request, host=self.host, rng=self.rng)
+        if join:
+            self.join()
+
+    def join(self) -> None:
+        """Announce to the tracker (then on its schedule) and run the timers: the swarm finds
+        us, and we it. Once, after `start`."""
         self._spawn(self._announcing())
         self._spawn(self._ticking())
 
@@ -259,13 +281,30 @@ class Torrent:
             or address in self.dialling
             or address[0] in self.banned
             or any(link.address == address for link in self.links.values())
-            or len(self.links) + len(self.dialling) >= MAX_CONNECTIONS
-            or len(self.dialling) >= MAX_HALF_OPEN
             or self.done.is_set()  # a seed waits for downloaders to come
         ):
             return
+        if (
+            len(self.links) + len(self.dialling) + self.handshaking >= MAX_CONNECTIONS
+            or len(self.dialling) >= MAX_HALF_OPEN
+        ):
+            if address not in self.waiting and len(self.waiting) < MAX_WAITING:
+                self.waiting[address] = None
+            return
+        self.waiting.pop(address, None)
         self.dialling.add(address)
         self._spawn(self._dialled(address))
+
+    def _dial_waiting(self) -> None:
+        """A dial or a connection ended: dial the addresses that wait, while there is room."""
+        while (
+            self.waiting
+            and len(self.dialling) < MAX_HALF_OPEN
+            and len(self.links) + len(self.dialling) + self.handshaking < MAX_CONNECTIONS
+        ):
+            oldest = next(iter(self.waiting))
+            del self.waiting[oldest]
+            self._dial(oldest)  # (or nothing, if it connected to us meanwhile)
 
     async def _dialled(self, address: tuple[str, int]) -> None:
         try:
@@ -277,6 +316,7 @@ class Torrent:
             return
         finally:
             self.dialling.discard(address)
+            self._dial_waiting()
         await self._connected(reader, writer, we_start=True)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -355,8 +395,10 @@ class Torrent:
         if self.links.get(link.peer_id) is link:
             del self.links[link.peer_id]
         self.picker.peer_left(link)
-        self.choker.left(link)
+        if self.choker.left(link):
+            self._refill()
         self._event("disconnected", peer=link.name)
+        self._dial_waiting()
         for other in self.links.values():
             self._fill(other)
 
@@ -378,9 +420,12 @@ class Torrent:
                     self.picker.choked(link)
             elif isinstance(event, Rejected):
                 self.picker.rejected(link, Block(*event.block))
-            elif isinstance(event, InterestChanged):
+            elif isinstance(event, InterestChanged) and self.max_up != 0:
                 if event.interested and self.choker.admit(link):
                     link.send(link.session.unchoke(), now)
+                elif not event.interested and self.choker.left(link):
+                    link.send(link.session.choke(), now)
+                    self._refill()
             elif isinstance(event, Arrived):
                 self._arrived(link, event, now)
         if link.session.queue and not link.uploading:
@@ -475,8 +520,9 @@ class Torrent:
                 data = await self._block(index, begin, length)
                 if self._up is not None:
                     await asyncio.sleep(self._up.delay(length, loop.time()))
-                if link.session.am_choking:
-                    break  # choked meanwhile: the choke dropped (or rejected) its queue
+                if link.session.am_choking:  # choked meanwhile: the choke dropped (or
+                    link.send(link.session.withdrawn(ref), loop.time())  # rejected) the rest
+                    break
                 link.send_block(index, begin, data, loop.time())
                 self.uploaded += length
                 await link.drained()
@@ -501,7 +547,24 @@ class Torrent:
                     link.keep_alive(now)
                 self._fill(link)
 
+    def _refill(self) -> None:
+        """A slot was given up: admit the peers that wait for one, best rate first."""
+        now = asyncio.get_running_loop().time()
+        seeding = self.done.is_set()
+        waiting = [
+            link
+            for link in self.links.values()
+            if link.session.peer_interested and link.session.am_choking and not link.closed
+        ]
+        waiting.sort(key=lambda link: -(link.up if seeding else link.down).rate(now))
+        for link in waiting:
+            if not self.choker.admit(link):
+                return
+            link.send(link.session.unchoke(), now)
+
     def _choke_round(self, now: float) -> None:
+        if self.max_up == 0:
+            return  # we upload nothing: every peer stays choked
         candidates = [
             Candidate(link, link.session.peer_interested, link.down.rate(now), link.up.rate(now))
             for link in self.links.values()

@@ -197,9 +197,10 @@ def test_an_optimistic_peer_that_loses_interest_is_replaced_at_the_next_round() 
 def test_an_optimistic_peer_that_leaves_is_replaced_at_the_next_round() -> None:
     c = choker(slots=1)
     assert optimistic(c.round(0.0, [cand("a", 100), cand("b", 0)], False)) == "b"
-    c.left("b")
+    assert c.left("b") is True  # it held the optimistic slot
     assert c.admit("c")  # the optimistic slot is free: a newcomer takes it at once
-    c.left("c")
+    assert c.left("c") is True
+    assert c.left("c") is False  # once
     r = c.round(10.0, [cand("a", 100), cand("d", 0)], False)
     assert optimistic(r) == "d" and r.optimistic_new
     assert r.newly_unchoked == ("d",) and r.newly_choked == ()
@@ -265,9 +266,9 @@ def test_admit_uses_a_slot_freed_by_a_peer_that_left() -> None:
     c = choker(slots=1)
     c.round(0.0, [cand("a", 9), cand("b", 1)], False)
     assert c.admit("n") is False  # both slots taken
-    c.left("a")
+    assert c.left("a") is True  # a regular slot
     assert c.admit("n")
-    c.left("nobody")  # unknown peers are ignored
+    assert c.left("nobody") is False  # unknown peers are ignored
     r = c.round(10.0, [cand("b", 1), cand("n", 5)], False)
     assert regular(r) == ["n"] and optimistic(r) == "b"
     assert r.newly_unchoked == r.newly_choked == ()

@@ -273,6 +273,28 @@ def test_no_progress_line_off_a_terminal_or_in_json() -> None:
     assert line["event"] == "complete" and line["bytes"] == 5 and line["time"] > 0
 
 
+def test_a_json_field_named_like_a_key_of_the_record_keeps_both() -> None:
+    out = io.StringIO()
+    Reporter(verbose=False, as_json=True, out=out)("announce", {"event": "started", "peers": 2})
+    line = json.loads(out.getvalue())
+    assert line["event"] == "announce" and line["announce_event"] == "started"
+    assert line["peers"] == 2 and set(line) == {"event", "time", "announce_event", "peers"}
+
+
+def test_max_up_0_means_no_uploads_and_a_picker_and_hold_are_options() -> None:
+    args = build_parser().parse_args(
+        ["download", "t", "-o", "d", "--listen", "a:1", "--max-up", "0", "--picker", "random",
+         "--hold"]
+    )  # fmt: skip
+    assert args.max_up == 0 and args.picker == "random" and args.hold
+    args = build_parser().parse_args(["download", "t", "-o", "d", "--listen", "a:1"])
+    assert args.max_up is None and args.picker == "rarest" and not args.hold
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(
+            ["download", "t", "-o", "d", "--listen", "a:1", "--max-down", "0"]
+        )
+
+
 @pytest.mark.parametrize("option", ["--max-up", "--max-down"])
 def test_rate_limits_are_sizes(capsys: pytest.CaptureFixture[str], option: str) -> None:
     args = build_parser().parse_args(

@@ -199,6 +199,18 @@ def test_requests_queue_in_order_while_unchoked() -> None:
 
 
 @pytest.mark.parametrize("fast", [False, True])
+def test_a_block_taken_but_not_sent_before_a_choke_is_rejected_to_a_fast_peer(fast: bool) -> None:
+    s = session(fast=fast)
+    s.unchoke()
+    s.receive(Request(0, 0, 16384))
+    s.receive(Request(0, 16384, 16384))
+    ref = s.next_upload()  # the shell reads and paces it; meanwhile, we choke
+    assert s.choke() == [Choke()] + ([Reject(0, 16384, 16384)] if fast else [])
+    assert ref is not None
+    assert s.withdrawn(ref) == ([Reject(0, 0, 16384)] if fast else [])
+
+
+@pytest.mark.parametrize("fast", [False, True])
 def test_requests_while_we_choke_are_ignored_or_rejected(fast: bool) -> None:
     s = session(fast=fast)
     assert s.receive(Request(0, 0, 16384)) == ([], [Reject(0, 0, 16384)] if fast else [])

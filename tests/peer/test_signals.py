@@ -8,6 +8,7 @@ import json
 import random
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -100,3 +101,43 @@ async def test_an_interrupted_download_says_how_far_it_got(
     assert down.returncode == 1
     assert b"peer download: stopped with " in err and b" of 62 pieces" in err
     assert b"event=stopped" in out and b"complete" not in out
+
+
+async def test_a_held_download_waits_for_sigusr1_before_it_announces(
+    tmp_path: Path, tracker_url: str
+) -> None:
+    # what the file-distribution experiment relies on: ready (listening, ready file written)
+    # but silent until released, then a normal download
+    path = torrent(tmp_path, tracker_url, 200_000)
+    seed = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "peer", "seed", str(path), str(tmp_path / "seed"),
+        "--listen", "127.0.0.124:0", "--ready-file", str(tmp_path / "seed.json"),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        await ready(tmp_path / "seed.json", seed)
+        down = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "peer", "download", str(path), "-o", str(tmp_path / "dl"),
+            "--listen", "127.0.0.125:0", "--ready-file", str(tmp_path / "down.json"),
+            "--hold", "--json", "--max-up", "0",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        await ready(tmp_path / "down.json", down)
+        await asyncio.sleep(0.5)
+        released = time.time()
+        down.send_signal(signal.SIGUSR1)
+        out, err = await asyncio.wait_for(down.communicate(), 20)
+    finally:
+        seed.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(seed.wait(), 10)
+    assert down.returncode == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    announces = [e for e in events if e["event"] == "announce"]
+    assert [e["event"] for e in events][:1] == ["verified"]
+    assert announces and announces[0]["time"] >= released - 0.01
+    assert [e["announce_event"] for e in announces] == ["started", "completed", "stopped"]
+    assert any(e["event"] == "complete" for e in events)
+    assert b"released: joining the swarm" in err
+    assert (tmp_path / "dl" / "data.bin").read_bytes() == (
+        tmp_path / "seed" / "data.bin"
+    ).read_bytes()
