@@ -7,14 +7,31 @@ unchoke this peer); newly chosen peer may join top 4". BEP 3 describes mainline 
 version, which counted the optimistic peer as one of the four; here, as in the notes, it is a
 fifth. The rules this module follows, one round at a time:
 
-- A round ranks the interested peers by rate, highest first: by `download_rate` (how fast they
-  send to us) while we download, by `upload_rate` (how fast they take data from us) once we
-  seed, since a seeder has nothing to receive and serves best those who take fastest. The first
-  `slots` (4) are unchoked: the regular slots. Every slot is filled while interested peers
-  remain, even by peers that send us nothing: a free slot that serves nobody helps nobody.
-- Ties go to a peer that is unchoked already (fewer choke/unchoke messages, and a choke throws
-  away the requests the peer has queued), then to the injected `rng`'s shuffle: deterministic
-  for a seeded rng, and not biased by the order the shell lists peers in.
+- While we download, a round ranks the interested peers by `download_rate` (how fast they send
+  to us), highest first: tit-for-tat. Once we seed there is nothing to receive, and a round
+  ranks them by `upload_rate` (how fast we have sent to them, over the rate meter's 20 s),
+  lowest first: round robin, libtorrent's default for seeds. The peers served in the last
+  round make way for those that waited, so a seed's upload is spread evenly over every
+  downloader instead of going for good to the first four that took it fastest (which would
+  favour a free-rider that happened to be among them: it gets the seed's share like anyone,
+  and tit-for-tat leaves it only optimistic unchokes from the other downloaders). The first
+  `slots` (4) are unchoked: the regular slots.
+- While we download, a regular slot goes only to a peer "currently sending us our missing
+  chunks", as the notes put it: one whose download rate is above 0 (it sent us something in
+  the rate meter's window). A peer that sends us nothing, a free-rider or a newcomer, can be
+  unchoked only optimistically; once it sends, it ranks. Filling every slot with whoever is
+  interested would hand a free-rider, which is interested in everything all the time, every
+  slot the traders leave free; in the file-distribution experiment free-riders then kept up
+  with the peers that uploaded. Capacity is not lost by it: our upload is paced per torrent,
+  not per slot, so one unchoked peer with requests in flight can take all of it. A seed fills
+  every slot (it has nothing to receive from anyone).
+- Ties go, while we download, to the peer that has sent us more bytes in all (`downloaded`):
+  in a large swarm most neighbours send us nothing at a given moment, so rates tie at 0 and,
+  without a memory of who gave, a free-rider would win those slots as often as a peer that
+  uploaded to us a minute ago. Then to a peer that is unchoked already (fewer choke/unchoke
+  messages, and a choke throws away the requests the peer has queued), then to the injected
+  `rng`'s shuffle: deterministic for a seeded rng, and not biased by the order the shell
+  lists peers in.
 - One more peer is unchoked optimistically: chosen at random among the interested peers the
   ranking left choked. It is replaced at the first round that comes `optimistic_interval`
   (30 s) or more after the last rotation (the first round is one), by another peer when there
@@ -29,7 +46,8 @@ fifth. The rules this module follows, one round at a time:
   declared while choked anyway. What stands in for it is `admit`.
 - Between rounds, a peer that connects interested or becomes interested is `admit`ted: if a
   regular slot is free (fewer interested peers than slots at the last round, or a peer left)
-  it takes it at once, else if no peer holds the optimistic slot it takes that one; otherwise it
+  and it may hold one (`regular`: the shell says whether it sends us data, or we seed) it
+  takes it at once, else if no peer holds the optimistic slot it takes that one; otherwise it
   waits for the next round (at most `interval`). A newcomer, with nothing yet to trade, is the
   peer the optimistic slot exists for. A peer that leaves or loses interest between rounds
   gives its slot up at once (`left`), and the shell admits a waiting peer into it, best rate
@@ -60,6 +78,7 @@ class Candidate(Generic[P]):
     interested: bool  # they are interested in our pieces
     download_rate: float  # how fast they send to us
     upload_rate: float  # how fast we send to them
+    downloaded: int = 0  # bytes they have sent us, ever
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +99,11 @@ def rate_text(rate: float) -> str:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Round(Generic[P]):
     """One round's decisions. Peer tuples follow the order of the round's candidates, except
-    `unchoked` (best first) and `newly_unchoked` (the regular ones best first, then the
+    `unchoked` (in rank order) and `newly_unchoked` (the regular ones in rank order, then the
     optimistic one)."""
 
     now: float
-    seeding: bool  # ranked by upload rate (we seed) or by download rate
+    seeding: bool  # ranked by upload rate, least first (we seed), or by download rate
     unchoked: tuple[Ranked[P], ...]  # the regular slots
     optimistic: Ranked[P] | None
     optimistic_new: bool  # the optimistic peer was chosen in this round
@@ -95,8 +114,8 @@ class Round(Generic[P]):
     def describe(self) -> str:
         """One line for the log, e.g. `unchoked 2 by download rate: 10.0.0.2 812 KB/s,
         10.0.0.3 40 KB/s; optimistic 10.0.0.9 (new); choked 3`."""
-        kind = "upload" if self.seeding else "download"
-        text = f"unchoked {len(self.unchoked)} by {kind} rate"
+        kind = "upload rate, least first" if self.seeding else "download rate"
+        text = f"unchoked {len(self.unchoked)} by {kind}"
         if self.unchoked:
             text += ": " + ", ".join(f"{r.peer} {rate_text(r.rate)}" for r in self.unchoked)
         if self.optimistic is None:
@@ -166,13 +185,14 @@ class Choker(Generic[P]):
             self._optimistic = None
         return held
 
-    def admit(self, peer: P) -> bool:
+    def admit(self, peer: P, *, regular: bool = True) -> bool:
         """A peer connected interested, or became interested, between rounds: whether to
-        unchoke it now (a free regular slot, or a free optimistic one). False also when it is
-        unchoked already: there is nothing to send."""
+        unchoke it now (a free regular slot if `regular`, which the shell says when the peer
+        sends us data or we seed; or a free optimistic one). False also when it is unchoked
+        already: there is nothing to send."""
         if peer in self._regular or peer == self._optimistic:
             return False
-        if len(self._regular) < self.slots:
+        if regular and len(self._regular) < self.slots:
             self._regular.add(peer)
             return True
         if self._optimistic is None:
@@ -195,8 +215,14 @@ class Choker(Generic[P]):
 
         interested = [c for c in listed if c.interested]
         self._rng.shuffle(interested)  # the last tie-break: random, but seeded
-        interested.sort(key=lambda c: (-rate(c), c.peer not in before))
-        top, rest = interested[: self.slots], interested[self.slots :]
+        if seeding:  # round robin: the least served first
+            interested.sort(key=lambda c: (c.upload_rate, c.peer not in before))
+        else:  # tit-for-tat: the fastest senders first, then those that gave us most
+            interested.sort(key=lambda c: (-c.download_rate, -c.downloaded, c.peer not in before))
+        # while downloading, only peers that send us data rank for the regular slots
+        ranked = interested if seeding else [c for c in interested if c.download_rate > 0]
+        top = ranked[: self.slots]
+        rest = [c for c in interested if c not in top]
 
         rotate = self._next_optimistic is None or now >= self._next_optimistic
         if rotate:

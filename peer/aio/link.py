@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from peer.rate import RateMeter
@@ -103,6 +103,7 @@ class Link:
         self.down = RateMeter(now)  # what it sends us
         self.up = RateMeter(now)  # what we send it
         self.last_sent = now
+        self.last_heard = now  # when a byte last came from it
         self.uploading = False
         self.received = 0  # bytes read from it
         self.strikes = 0
@@ -131,19 +132,26 @@ class Link:
     async def drained(self) -> None:
         await self.writer.drain()
 
+    @property
+    def backed_up(self) -> bool:
+        """Whether what we wrote waits past the buffer's high-water mark (a drain would wait)."""
+        transport = self.writer.transport
+        return transport.get_write_buffer_size() > transport.get_write_buffer_limits()[1]
+
     def close(self) -> None:
         if not self.closed:
             self.closed = True
             self.writer.close()
 
-    async def messages(self, idle: float) -> list[object] | None:
+    async def messages(self, now: Callable[[], float]) -> list[object] | None:
         """The messages in the next bytes that arrive (maybe none yet: part of one), or None
-        once the other side closed; TimeoutError after `idle` seconds without a byte,
-        WireError for a broken stream."""
-        async with asyncio.timeout(idle):  # (not wait_for: Python 3.11's can lose a cancel)
-            data = await self.reader.read(READ)
+        once the other side closed; WireError for a broken stream. (A peer that sends nothing
+        for too long is closed by the torrent's timer, from `last_heard`: one check a second
+        for every connection costs less than a timer armed and cancelled at every read.)"""
+        data = await self.reader.read(READ)
         if not data:
             return None
+        self.last_heard = now()
         self.received += len(data)
         self.decoder.feed(data)
         out: list[object] = []

@@ -53,9 +53,15 @@ RANKINGS = [
     ),
     pytest.param(
         [cand("a", 0), cand("b", 0.5)],
-        ["b", "a"],
-        None,
-        id="fewer-than-the-slots-even-at-rate-zero",
+        ["b"],
+        "a",
+        id="a-peer-sending-nothing-is-unchoked-only-optimistically",
+    ),
+    pytest.param(
+        [cand("a", 0, 0, True), cand("b", 0), cand("c", 0.1)],
+        ["c"],
+        "a",  # (a or b: the seeded rng's choice)
+        id="a-free-rider-never-holds-a-regular-slot",
     ),
     pytest.param(
         [cand("a", 1, 999), cand("b", 2, 0), cand("c", 3, 0), cand("d", 4, 0), cand("e", 5, 0)],
@@ -89,15 +95,44 @@ def test_the_interested_peers_sending_fastest_hold_the_slots(
     assert [u.rate for u in r.unchoked] == [rates[p] for p in unchoked]
 
 
-def test_a_seeder_ranks_by_how_fast_peers_take_data_from_it() -> None:
+def test_a_seeder_serves_the_least_served_first_round_robin() -> None:
     peers = [cand("a", 900, 10), cand("b", 800, 40), cand("c", 0, 30), cand("d", 0, 20)]
     peers += [cand("e", 700, 50), cand("f", 0, 5, interested=False)]
     r = choker(slots=2).round(0.0, peers, seeding=True)
-    assert r.unchoked == (Ranked("e", 50), Ranked("b", 40))
+    assert r.unchoked == (Ranked("a", 10), Ranked("d", 20))
     assert r.seeding
     r2 = choker(slots=2).round(0.0, peers, seeding=False)
     assert r2.unchoked == (Ranked("a", 900), Ranked("b", 800))
     assert not r2.seeding
+
+
+def test_while_downloading_rate_ties_go_to_the_peer_that_gave_us_more() -> None:
+    peers = [
+        Candidate("stranger", True, 0.5, 0.0, 0),
+        Candidate("partner", True, 0.5, 0.0, 5000),
+        Candidate("rider", True, 0.0, 0.0, 0),
+    ]
+    r = choker(slots=1).round(0.0, peers, seeding=False)
+    assert regular(r) == ["partner"]  # equal rates: the one that sent us more in all
+    assert optimistic(r) in ("stranger", "rider")
+
+
+def test_a_seeder_turns_to_the_peers_that_waited_at_each_round() -> None:
+    c = choker(slots=2)
+    peers = [cand(p) for p in "abcd"]
+    first = regular(c.round(0.0, peers, True))
+    opt = optimistic(c.round(0.0, peers, True))
+    served = {p: 100.0 if p in first or p == opt else 0.0 for p in "abcd"}
+    r = c.round(10.0, [cand(p, 0, served[p]) for p in "abcd"], True)
+    assert set(regular(r)).isdisjoint(first)  # the two that waited
+    assert set(r.newly_choked) == set(first) - {optimistic(r)}
+    # equal rates: a slot stays with a peer unchoked already (no needless choke)
+    for seed in range(8):
+        c = choker(seed, slots=1)
+        three = [cand("a"), cand("b"), cand("c")]
+        r = c.round(0.0, three, True)
+        before = {*regular(r), optimistic(r)}
+        assert set(regular(c.round(10.0, three, True))) <= before
 
 
 def test_ties_are_broken_by_the_seeded_rng_not_by_the_listing_order() -> None:
@@ -274,6 +309,20 @@ def test_admit_uses_a_slot_freed_by_a_peer_that_left() -> None:
     assert r.newly_unchoked == r.newly_choked == ()
 
 
+def test_admit_gives_a_regular_slot_only_when_the_shell_says_it_may() -> None:
+    c = choker(slots=1)
+    assert c.admit("rider", regular=False)  # the optimistic slot was free
+    assert not c.admit("other", regular=False)  # a regular slot is, but not for it
+    assert c.admit("trader")  # (regular=True by default)
+    r = c.round(0.0, [cand("rider"), cand("other"), cand("trader", 5)], False)
+    assert regular(r) == ["trader"] and optimistic(r) in ("rider", "other")
+
+
+def test_a_seed_fills_every_slot_even_with_peers_at_rate_zero() -> None:
+    r = choker(slots=2).round(0.0, [cand("a"), cand("b"), cand("c")], True)
+    assert len(r.unchoked) == 2 and r.optimistic is not None
+
+
 def test_before_the_first_round_admit_fills_the_slots() -> None:
     c = choker(slots=1)
     assert c.admit("a") and c.admit("b") and not c.admit("c")
@@ -356,9 +405,11 @@ def test_describe() -> None:
     )
     r = c.round(10.0, [cand("10.0.0.2", 0, 2000)], True)
     assert r.now == 10.0  # the round's own time, in the record the log and events read
-    assert r.describe() == "unchoked 1 by upload rate: 10.0.0.2 2 KB/s; no optimistic; choked 0"
+    assert r.describe() == (
+        "unchoked 1 by upload rate, least first: 10.0.0.2 2 KB/s; no optimistic; choked 0"
+    )
     assert choker().round(0.0, [], True).describe() == (
-        "unchoked 0 by upload rate; no optimistic; choked 0"
+        "unchoked 0 by upload rate, least first; no optimistic; choked 0"
     )
 
 
@@ -455,18 +506,21 @@ def test_every_round_keeps_the_rules(seed: int, slots: int, script: list[tuple[A
             assert unchoked == now_unchoked  # changes-only output adds up to the decisions
             assert set(r.choked) == listed - now_unchoked
             assert len(regular_peers) <= c.slots
-            by = {p.peer: (p.upload_rate if seeding else p.download_rate) for p in peers}
+            # a seed ranks by upload rate, least first (negated here: higher ranks first)
+            by = {p.peer: (-p.upload_rate if seeding else p.download_rate) for p in peers}
             wanting = {p.peer for p in peers if p.interested}
             assert now_unchoked <= wanting
-            assert len(regular_peers) == min(c.slots, len(wanting))
+            sending = {p.peer for p in peers if p.interested and (seeding or p.download_rate > 0)}
+            assert len(regular_peers) == min(c.slots, len(sending))
+            assert set(regular_peers) <= sending
             worst = min((by[p] for p in regular_peers), default=math.inf)
             assert all(by[p] <= worst for p in wanting - set(regular_peers))
-            assert [u.rate for u in r.unchoked] == sorted(
+            assert [u.rate * (-1 if seeding else 1) for u in r.unchoked] == sorted(
                 (by[p] for p in regular_peers), reverse=True
             )
             if r.optimistic is not None:
                 assert r.optimistic.peer not in regular_peers
-                assert r.optimistic.rate == by[r.optimistic.peer]
+                assert r.optimistic.rate * (-1 if seeding else 1) == by[r.optimistic.peer]
             else:
                 assert wanting <= set(regular_peers)
 

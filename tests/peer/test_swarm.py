@@ -211,6 +211,39 @@ async def closed_within(reader: asyncio.StreamReader, seconds: float) -> bool:
     return True
 
 
+async def test_a_peer_silent_past_the_idle_limit_is_closed_and_one_that_talks_is_not(
+    tmp_path: Path,
+    tracker_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # the torrent's timer, once a second, closes a connection silent for IDLE seconds
+    monkeypatch.setattr(torrent_module, "IDLE", 2.5)
+    monkeypatch.setattr(torrent_module, "KEEP_ALIVE", 100.0)  # (our side stays quiet too)
+    caplog.set_level(logging.INFO, logger="peer")
+    meta = make(tmp_path / "seed", tracker_url, random.Random(13).randbytes(SIZE))
+    seed = peer(meta, tmp_path / "seed", 38, seed=True)
+    await seed.start()
+    try:
+        silent_r, silent_w = await raw(seed, "127.0.0.39")
+        talker_r, talker_w = await raw(seed, "127.0.0.40")
+        for k, w in enumerate((silent_w, talker_w)):
+            peer_id = b"-XX0000-" + bytes([k]) * 12
+            w.write(encode_handshake(Handshake(bytes(8), meta.info_hash, peer_id)))
+        await asyncio.sleep(0.3)
+        assert len(seed.links) == 2
+        for _ in range(6):  # 3 s of keep-alives from one of them
+            talker_w.write(b"\0\0\0\0")
+            await asyncio.sleep(0.5)
+        assert await closed_within(silent_r, 3.0)
+        assert not talker_r.at_eof() and len(seed.links) == 1
+        assert "no exchange for 2 s: closing" in caplog.text
+        for w in (silent_w, talker_w):
+            w.close()
+    finally:
+        await seed.stop()
+
+
 async def test_hostile_connections_are_closed_and_the_seed_goes_on(
     tmp_path: Path,
     tracker_url: str,
@@ -421,7 +454,9 @@ async def test_a_seed_leaving_mid_transfer_its_requests_go_to_another(
         await second.stop()
     assert (tmp_path / "down" / "sample.bin").read_bytes() == data
     gone = f"{first.host}:{first.port}"
-    assert ("disconnected", {"peer": gone}) in events
+    left = [f for k, f in events if k == "disconnected" and f["peer"] == gone]
+    assert len(left) == 1 and left[0]["sent"] == 0  # what we sent it, and what it sent us:
+    assert 0 < left[0]["received"] < SIZE + 16384  # part of the file (a block may come twice)
     assert down.downloaded >= SIZE  # (blocks under way when the seed left may come twice)
 
 
