@@ -24,6 +24,7 @@ BENCHMARKS = (
     "mail_relay",  # submission to stored at the next server vs Postfix -> Postfix
     "peer_throughput",  # one seeder to one downloader vs libtorrent and aria2c
     "peer_memory",  # a 4 GiB download; a seed under 200 connections
+    "p2p_experiment",  # the notes' client-server vs P2P distribution times vs their bounds
 )
 
 

@@ -11,7 +11,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dnsserver.rrl import RrlConfig
-from minternet import __version__, console, control, logs, pointer, supervisor, topology, zonegen
+from minternet import (
+    __version__,
+    console,
+    control,
+    experiment,
+    logs,
+    pointer,
+    supervisor,
+    topology,
+    zonegen,
+)
 from minternet.launch import DNS_ROLES, RRL_IPV4_PREFIX, LaunchContext, sample_torrent
 from minternet.mailinfo import mail_fields, mail_lines
 from minternet.supervisor import Service, SupervisorError
@@ -492,6 +502,15 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("names", nargs="+", metavar="NAME", help="service names (`minternet status`)")
     state(rs)
     rs.set_defaults(func=cmd_restart)
+
+    ex = sub.add_parser("experiment", help="the course notes' experiments, measured")
+    exsub = ex.add_subparsers(dest="experiment", required=True)
+    p2p = exsub.add_parser(
+        "p2p",
+        help="file distribution, client-server vs P2P, against the notes' bounds, with plots",
+    )
+    experiment.add_arguments(p2p)
+    p2p.set_defaults(func=experiment.main)
 
     zs = sub.add_parser("zones", help="print (or --write) the generated zone files")
     zs.add_argument("zone", nargs="*", help="zones to print (default: all)")

@@ -1,0 +1,125 @@
+"""`minternet experiment p2p` end to end, with small sizes: real processes on real sockets,
+the issue's targets checked against the notes' bounds, and the files it writes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from minternet.cli import main
+from peer.distribution import (
+    CLIENT_SERVER,
+    P2P,
+    Finish,
+    Result,
+    check,
+    free_rider_medians,
+    free_rider_verdict,
+)
+
+pytestmark = pytest.mark.timeout(600)
+
+MiB = 1 << 20
+
+
+def run(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "minternet.cli", "experiment", "p2p", "--out", str(out), *extra],
+        capture_output=True,
+        text=True,
+        timeout=500,
+    )
+
+
+def test_a_small_sweep_meets_its_bounds(tmp_path: Path) -> None:
+    # 4 MiB to N = 1, 2, 4, 8: client-server 1 to 8 s, P2P 1 to 2.7 s
+    size = 4 * MiB
+    proc = run(tmp_path, "--sizes", "8,1,2,4", "--file-size", "4MiB")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    rows = json.loads((tmp_path / "results.json").read_text())
+    assert [(r["n"], r["mode"]) for r in rows] == [
+        (n, m) for n in (1, 2, 4, 8) for m in (CLIENT_SERVER, P2P)
+    ]
+    assert all(set(r) == {"n", "mode", "measured_s", "bound_s"} for r in rows)
+    results = [Result(r["n"], r["mode"], r["measured_s"], r["bound_s"]) for r in rows]
+    by = {(r.n, r.mode): r for r in results}
+    assert by[(8, CLIENT_SERVER)].bound_s == 8.0  # 8 copies of 4 MiB at 4 MiB/s
+    assert by[(8, P2P)].bound_s == pytest.approx(32 / 12, abs=0.001)  # 8 x 4 MiB / 12 MiB/s
+    for verdict in check(results, size):
+        assert verdict.met, verdict.text
+    assert all(f"met: {v.text}" in out for v in check(results, size))
+    with (tmp_path / "results.csv").open() as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == 8 and float(table[-1]["bound_s"]) == pytest.approx(32 / 12, abs=0.001)
+    for name in ("plot.png", "plot.svg", "availability.png", "availability.svg"):
+        assert (tmp_path / name).stat().st_size > 1000, name
+    assert (tmp_path / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in (tmp_path / "plot.svg").read_bytes()[:1000]
+    assert not (tmp_path / "mechanisms.json").exists()  # no mechanism asked for
+    assert "N=8 p2p" in out and "cpu " in out
+
+
+def test_free_riders_finish_behind_the_contributors(tmp_path: Path) -> None:
+    # 16 downloaders, 4 of them free-riders, 8 MiB: tit-for-tat leaves the free-riders the
+    # optimistic unchokes and the seeds' round robin, so they finish behind (the median; the
+    # issue's strict order, every free-rider after every contributor, is printed and checked
+    # by `make bench` at full size: at this size one contributor short of trading partners
+    # can finish as late as a free-rider)
+    proc = run(tmp_path, "--sizes", "16", "--file-size", "8MiB", "--free-riders", "4")
+    assert proc.returncode == 0, proc.stderr
+    riders = json.loads((tmp_path / "mechanisms.json").read_text())["free_riders"]
+    finishes = [Finish(f["peer"], f["free_rider"], f["done_s"]) for f in riders["finishes"]]
+    assert sum(f.free_rider for f in finishes) == 4 and len(finishes) == 16
+    assert all(f.done_s is not None for f in finishes)
+    medians = free_rider_medians(finishes)
+    assert medians.met and riders["median_met"], medians.text
+    assert riders["met"] == free_rider_verdict(finishes).met
+    assert riders["bound_s"] == 8.0  # 16 x 8 MiB / (4 + 12) MiB/s
+    assert "N=16 p2p, 4 free-riders" in proc.stdout and medians.text in proc.stdout
+
+
+def test_the_random_picker_and_churn_runs(tmp_path: Path) -> None:
+    proc = run(
+        tmp_path, "--sizes", "6", "--file-size", "2MiB", "--picker", "random", "--churn",
+        "--seed", "4",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    mech = json.loads((tmp_path / "mechanisms.json").read_text())
+    picker = mech["picker"]
+    assert picker["n"] == 6 and picker["rarest_s"] > 0 and picker["random_s"] > 0
+    for key in ("rarest_availability", "random_availability"):
+        points = picker[key]
+        assert points[0] == [0.0, 1]  # the seeder's copy
+        assert points[-1][1] == 7  # in the end every downloader holds every piece
+        assert [t for t, _ in points] == sorted(t for t, _ in points)
+    churn = mech["churn"]
+    assert churn["left_mid_download"] == 1 and churn["joined"] == 1
+    assert churn["stayers_finished"] == churn["stayers"] == 6
+    assert "left mid-download" in proc.stdout
+    assert (tmp_path / "availability.svg").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--sizes", "0"], "sizes run from 1"),
+        (["--sizes", "4", "--free-riders", "4"], "--free-riders must be 0 to 3"),
+        (["--server-up", "fast"], "argument --server-up"),
+    ],
+)
+def test_bad_options_say_which(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    try:
+        status = main(["experiment", "p2p", "--out", str(tmp_path), *args])
+    except SystemExit as e:  # (argparse's own refusals)
+        status = int(str(e.code))
+    assert status == 2
+    assert message in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
