@@ -105,6 +105,7 @@ _SOCKET_TESTS = (
     "tests/peer/test_swarm.py",
     "tests/peer/test_signals.py",
     "tests/peer/test_tracker_client.py",
+    "tests/peer/test_experiment.py",  # (34 processes a run)
     "tests/peer/test_cli.py::test_the_console_entry_point",
 )
 
