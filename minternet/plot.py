@@ -17,6 +17,20 @@ from peer.distribution import CLIENT_SERVER, P2P, Result
 FORMATS = ("png", "svg")
 
 
+def _finish(
+    fig: plt.Figure, ax: plt.Axes, x: str, y: str, title: str, subtitle: str, stem: Path
+) -> list[Path]:
+    """Label the axes, title, grid and legend, and write the figure as PNG and SVG."""
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title(f"{title}\n{subtitle}", fontsize=10)
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return _save(fig, stem)
+
+
 def _save(fig: plt.Figure, stem: Path) -> list[Path]:
     paths = [stem.with_suffix(f".{ext}") for ext in FORMATS]
     for path in paths:
@@ -36,14 +50,10 @@ def distribution(results: Sequence[Result], stem: Path, subtitle: str) -> list[P
         ns = [r.n for r in runs]
         ax.plot(ns, [r.measured_s for r in runs], "o-", color=color, label=f"{name}, measured")
         ax.plot(ns, [r.bound_s for r in runs], "--", color=color, label=f"{name}, bound")
-    ax.set_xlabel("N (downloaders)")
-    ax.set_ylabel("time to distribute the file (s)")
-    ax.set_title(f"Client-server vs P2P\n{subtitle}", fontsize=10)
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    return _save(fig, stem)
+    return _finish(
+        fig, ax, "N (downloaders)", "time to distribute the file (s)", "Client-server vs P2P",
+        subtitle, stem,
+    )  # fmt: skip
 
 
 def availability(
@@ -53,11 +63,7 @@ def availability(
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, points in curves.items():
         ax.step([t for t, _ in points], [c for _, c in points], where="post", label=name)
-    ax.set_xlabel("time since the downloaders started (s)")
-    ax.set_ylabel("copies of the rarest piece")
-    ax.set_title(f"Availability of the rarest piece\n{subtitle}", fontsize=10)
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    return _save(fig, stem)
+    return _finish(
+        fig, ax, "time since the downloaders started (s)", "copies of the rarest piece",
+        "Availability of the rarest piece", subtitle, stem,
+    )  # fmt: skip
