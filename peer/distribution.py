@@ -229,23 +229,23 @@ def rarest_availability(
 
     `gains` are (time, peer, piece): the peer verified the piece (its `piece` event); `losses`
     are (time, peer): the peer left and took its pieces with it. The `seeds` hold every piece
-    throughout. At equal times gains count before losses."""
+    throughout. At equal times gains count before losses (a stable sort by time alone keeps
+    the gains, listed first, ahead)."""
     counts = [seeds] * pieces
     held: dict[str, set[int]] = {}
-    events: list[tuple[float, int, str, int]] = [(t, 0, p, i) for t, p, i in gains]
-    events += [(t, 1, p, -1) for t, p in losses]
-    events.sort(key=lambda e: (e[0], e[1]))
+    events: list[tuple[float, str, int | None]] = list(gains)
+    events += [(t, p, None) for t, p in losses]  # (None: a loss)
+    events.sort(key=lambda e: e[0])
     points = [(0.0, min(counts, default=seeds))]
-    for k, (t, kind, peer, index) in enumerate(events):
+    for k, (t, peer, index) in enumerate(events):
         mine = held.setdefault(peer, set())
-        if kind == 0:
-            if index not in mine and 0 <= index < pieces:
-                mine.add(index)
-                counts[index] += 1
-        else:
+        if index is None:
             for i in mine:
                 counts[i] -= 1
             mine.clear()
+        elif index not in mine and 0 <= index < pieces:
+            mine.add(index)
+            counts[index] += 1
         if k + 1 < len(events) and events[k + 1][0] == t:
             continue  # one point per instant: after all that happened at it
         low = min(counts, default=seeds)
@@ -274,14 +274,15 @@ class ChurnPlan:
 
 
 def churn_plan(n: int, horizon: float, rng: random.Random) -> ChurnPlan:
-    """Half the downloaders (at random) leave once they finish; a quarter of them (at least
-    one) quit at a random time in the first 60% of `horizon` (the run's expected length, e.g.
-    its P2P bound), and as many newcomers join at random times in its first half."""
+    """A quarter of the downloaders (at least one, chosen at random) quit at a random time in
+    the first 60% of `horizon` (the run's expected length, e.g. its P2P bound), as many
+    newcomers join at random times in its first half, and half of the others (rounded down,
+    at random) leave as soon as they finish."""
     movers = max(1, n // 4)
     order = list(range(n))
     rng.shuffle(order)
-    leavers = order[:movers]
-    selfish = frozenset(i for i in order[movers:] if rng.random() < 0.5)
-    leave_at = {i: round(rng.uniform(0.1, 0.6) * horizon, 3) for i in leavers}
-    join_at = {n + k: round(rng.uniform(0.05, 0.5) * horizon, 3) for k in range(movers)}
+    leavers, others = order[:movers], order[movers:]
+    selfish = frozenset(others[: len(others) // 2])
+    leave_at = {i: rng.uniform(0.1, 0.6) * horizon for i in leavers}
+    join_at = {n + k: rng.uniform(0.05, 0.5) * horizon for k in range(movers)}
     return ChurnPlan(n, selfish, leave_at, join_at)
