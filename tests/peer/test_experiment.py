@@ -54,7 +54,9 @@ def test_a_small_sweep_meets_its_bounds(tmp_path: Path) -> None:
     assert by[(8, P2P)].bound_s == pytest.approx(64 / 12, abs=0.001)  # 8 x 8 MiB / 12 MiB/s
     for verdict in check(results, size):
         assert verdict.met, verdict.text
-    assert all(f"met: {v.text}" in out for v in check(results, size))
+    # (printed from unrounded times: the figures may differ from these in the last digit)
+    assert out.count("\nmet: ") == 3 and "MISSED" not in out
+    assert "met: p2p within 1.5x of its bound at every N: worst " in out
     with (tmp_path / "results.csv").open() as f:
         table = list(csv.DictReader(f))
     assert len(table) == 8 and float(table[-1]["bound_s"]) == pytest.approx(64 / 12, abs=0.001)
