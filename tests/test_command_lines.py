@@ -33,6 +33,7 @@ import minternet.cli
 import peer.cli
 import tracker.cli
 from dnsserver.resolver.iterate import Result
+from minternet.experiment import RunError
 from minternet.supervisor import SupervisorError
 from peer.create import build
 
@@ -166,6 +167,24 @@ def _no_processes(*args: object, **kwargs: object) -> list[object]:
     raise SupervisorError("starting processes is faked in this test")
 
 
+async def _no_swarm(self: object) -> object:
+    raise RunError("the experiment's processes are faked in this test")
+
+
+class _NoTorrent:
+    """peer seed/download: everything up to the torrent's start runs; the start fails at once
+    (a real one would listen, announce and wait for peers)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        self.have = mock.Mock(count=0)
+
+    async def start(self, *, join: bool = True) -> None:
+        raise OSError(98, "listening is faked in this test")
+
+    async def stop(self) -> None:
+        return None
+
+
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("cli")
@@ -194,6 +213,8 @@ def run(program: str, argv: list[str], cwd: Path) -> tuple[int, str]:
         mock.patch("dnsserver.resolver_cli.trace", _fake_trace),
         mock.patch("minternet.supervisor.start", _no_processes),
         mock.patch("minternet.supervisor.stop_pids", return_value=[]),
+        mock.patch("minternet.experiment.Experiment.run", _no_swarm),
+        mock.patch("peer.cli.Torrent", _NoTorrent),
     ]
     try:
         with contextlib.ExitStack() as stack:
