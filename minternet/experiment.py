@@ -120,12 +120,36 @@ def _option(parse: Callable[[str], T]) -> Callable[[str], T]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sizes, rate = _option(parse_sizes), _option(parse_rate)
-    p.add_argument("--sizes", type=sizes, default=[1, 2, 4, 8, 16, 32], metavar="N,N,...")
-    p.add_argument("--file-size", type=_option(parse_size), default=16 << 20, metavar="SIZE")
-    p.add_argument("--server-up", type=rate, default=4 << 20, metavar="RATE")
-    p.add_argument("--peer-up", type=rate, default=1 << 20, metavar="RATE")
-    p.add_argument("--peer-down", type=rate, default=8 << 20, metavar="RATE")
-    p.add_argument("--out", type=Path, default=Path("p2p-results"), metavar="DIR")
+    p.add_argument(
+        "--sizes",
+        type=sizes,
+        default=[1, 2, 4, 8, 16, 32],
+        metavar="N,N,...",
+        help="the numbers of downloaders (default 1,2,4,8,16,32)",
+    )
+    p.add_argument(
+        "--file-size",
+        type=_option(parse_size),
+        default=16 << 20,
+        metavar="SIZE",
+        help="F, the file (default 16MiB)",
+    )
+    p.add_argument(
+        "--server-up", type=rate, default=4 << 20, metavar="RATE", help="u_s (default 4MiB/s)"
+    )
+    p.add_argument(
+        "--peer-up", type=rate, default=1 << 20, metavar="RATE", help="u_i (default 1MiB/s)"
+    )
+    p.add_argument(
+        "--peer-down", type=rate, default=8 << 20, metavar="RATE", help="d_i (default 8MiB/s)"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("p2p-results"),
+        metavar="DIR",
+        help="where the table and plots go (default ./p2p-results)",
+    )
     p.add_argument(
         "--free-riders", type=int, default=0, metavar="K", help="a run with K that upload nothing"
     )
