@@ -245,17 +245,17 @@ class Line:
         self.show("")
 
 
-def cpu_ticks(pids: Sequence[int]) -> int:
-    """User and system CPU time of these processes, in clock ticks (0 for one that is gone)."""
-    total = 0
+def cpu_ticks(pids: Sequence[int]) -> dict[int, int]:
+    """User and system CPU time of each of these processes still there, in clock ticks."""
+    ticks = {}
     for pid in pids:
         try:
             stat = Path(f"/proc/{pid}/stat").read_text()
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()  # after the command, which may hold spaces
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    return total
+        ticks[pid] = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return ticks
 
 
 class Experiment:
@@ -439,6 +439,7 @@ class Experiment:
     ) -> Outcome:
         pids = [m.proc.pid for m in everyone if m.proc is not None]
         ticks = cpu_ticks(pids)
+        latest = dict(ticks)  # read every turn below: a process that leaves keeps its count
         t0 = time.time()
         released: set[int] = set()
         for k in range(n):
@@ -476,9 +477,11 @@ class Experiment:
                 f"{sum(m.done_at is not None for m in downloaders)}/{len(downloaders)} done, "
                 f"{now:.1f} s (bound {expect:.1f} s)"
             )
+            latest.update(cpu_ticks(pids))
             await asyncio.sleep(0.1)
         wall = time.time() - t0
-        used = (cpu_ticks(pids) - ticks) / os.sysconf("SC_CLK_TCK")
+        latest.update(cpu_ticks(pids))
+        used = sum(t - ticks.get(pid, t) for pid, t in latest.items()) / os.sysconf("SC_CLK_TCK")
         cpu = used / (wall * (os.cpu_count() or 1)) if wall > 0 else None
         done = {m.name: m.done_at - t0 for m in downloaders if m.done_at is not None}
         finishes = [Finish(m.name, m.free_rider, done.get(m.name)) for m in downloaders]

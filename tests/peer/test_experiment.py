@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -106,6 +107,10 @@ def test_the_random_picker_and_churn_runs(tmp_path: Path) -> None:
     assert churn["stayers_finished"] == churn["stayers"] == 6
     assert "left mid-download" in proc.stdout
     assert (tmp_path / "availability.svg").exists()
+    # every run says the CPU its swarm used, counting processes that left before the end
+    # (the churn run's share came out negative when those were dropped)
+    shares = re.findall(r", cpu (-?\d+)% of \d+ cores", proc.stdout)
+    assert len(shares) == 4 and all(int(x) > 0 for x in shares), proc.stdout
 
 
 @pytest.mark.parametrize(
