@@ -46,9 +46,10 @@ fifth. The rules this module follows, one round at a time:
   declared while choked anyway. What stands in for it is `admit`.
 - Between rounds, a peer that connects interested or becomes interested is `admit`ted: if a
   regular slot is free (fewer interested peers than slots at the last round, or a peer left)
-  and it may hold one (`regular`: the shell says whether it sends us data, or we seed) it
-  takes it at once, else if no peer holds the optimistic slot it takes that one; otherwise it
-  waits for the next round (at most `interval`). A newcomer, with nothing yet to trade, is the
+  and it may hold one (`regular`: it sends us data, or we seed) it takes it at once, else if
+  no peer holds the optimistic slot it takes that one; otherwise it waits for the next round
+  (at most `interval`). `refill` admits the waiting peers so, in the order a round ranks
+  them. A newcomer, with nothing yet to trade, is the
   peer the optimistic slot exists for. A peer that leaves or loses interest between rounds
   gives its slot up at once (`left`), and the shell admits a waiting peer into it, best rate
   first, as libtorrent re-runs its unchoking when an unchoked peer goes: a slot held for up to
@@ -200,6 +201,30 @@ class Choker(Generic[P]):
             return True
         return False
 
+    def refill(self, waiting: Iterable[Candidate[P]], seeding: bool) -> list[P]:
+        """Between rounds a peer became interested, or a slot was given up: `admit` the peers
+        that wait for one (the shell lists those it chokes) in the order a round would rank
+        them, while slots are free. The peers to unchoke, in that order."""
+        out = []
+        for c in self._ranked(waiting, seeding, set()):
+            if not self.admit(c.peer, regular=seeding or c.download_rate > 0):
+                break
+            out.append(c.peer)
+        return out
+
+    def _ranked(
+        self, candidates: Iterable[Candidate[P]], seeding: bool, before: set[P]
+    ) -> list[Candidate[P]]:
+        """The interested candidates, best first (see the module docstring); `before`: the
+        peers unchoked now, who win a tie."""
+        interested = [c for c in candidates if c.interested]
+        self._rng.shuffle(interested)  # the last tie-break: random, but seeded
+        if seeding:  # round robin: the least served first
+            interested.sort(key=lambda c: (c.upload_rate, c.peer not in before))
+        else:  # tit-for-tat: the fastest senders first, then those that gave us most
+            interested.sort(key=lambda c: (-c.download_rate, -c.downloaded, c.peer not in before))
+        return interested
+
     def round(self, now: float, candidates: Iterable[Candidate[P]], seeding: bool) -> Round[P]:
         """Rank the candidates (every connected peer), choose the optimistic peer, and say what
         changed since the last round. Runs whenever called; `due` says when it should be."""
@@ -213,12 +238,7 @@ class Choker(Generic[P]):
         def rate(c: Candidate[P]) -> float:
             return c.upload_rate if seeding else c.download_rate
 
-        interested = [c for c in listed if c.interested]
-        self._rng.shuffle(interested)  # the last tie-break: random, but seeded
-        if seeding:  # round robin: the least served first
-            interested.sort(key=lambda c: (c.upload_rate, c.peer not in before))
-        else:  # tit-for-tat: the fastest senders first, then those that gave us most
-            interested.sort(key=lambda c: (-c.download_rate, -c.downloaded, c.peer not in before))
+        interested = self._ranked(listed, seeding, before)
         # while downloading, only peers that send us data rank for the regular slots
         ranked = interested if seeding else [c for c in interested if c.download_rate > 0]
         top = ranked[: self.slots]

@@ -288,10 +288,7 @@ class Torrent:
             or self.done.is_set()  # a seed waits for downloaders to come
         ):
             return
-        if (
-            len(self.links) + len(self.dialling) + self.handshaking >= MAX_CONNECTIONS
-            or len(self.dialling) >= MAX_HALF_OPEN
-        ):
+        if not self._room_to_dial():
             if address not in self.waiting and len(self.waiting) < MAX_WAITING:
                 self.waiting[address] = None
             return
@@ -299,13 +296,16 @@ class Torrent:
         self.dialling.add(address)
         self._spawn(self._dialled(address))
 
+    def _room_to_dial(self) -> bool:
+        """Fewer than MAX_HALF_OPEN dials under way, and room for one more connection."""
+        return (
+            len(self.dialling) < MAX_HALF_OPEN
+            and len(self.links) + len(self.dialling) + self.handshaking < MAX_CONNECTIONS
+        )
+
     def _dial_waiting(self) -> None:
         """A dial or a connection ended: dial the addresses that wait, while there is room."""
-        while (
-            self.waiting
-            and len(self.dialling) < MAX_HALF_OPEN
-            and len(self.links) + len(self.dialling) + self.handshaking < MAX_CONNECTIONS
-        ):
+        while self.waiting and self._room_to_dial():
             oldest = next(iter(self.waiting))
             del self.waiting[oldest]
             self._dial(oldest)  # (or nothing, if it connected to us meanwhile)
@@ -569,41 +569,30 @@ class Torrent:
                 self._fill(link)
 
     def _refill(self) -> None:
-        """A peer became interested, or a slot was given up: admit the peers that wait for one
-        while slots are free, in the choker's order (the fastest senders first, then those
-        that sent us most; a seed: the least served first; equals in random order). So between
+        """A peer became interested, or a slot was given up: the choker admits the peers we
+        choke that want something, in its ranking's order, while slots are free. So between
         rounds too a free slot goes to a peer that reciprocates before one that only takes (a
         free-rider)."""
         now = asyncio.get_running_loop().time()
-        seeding = self.done.is_set()
         waiting = [
-            link
+            self._candidate(link, now)
             for link in self.links.values()
             if link.session.peer_interested and link.session.am_choking and not link.closed
         ]
-        self.rng.shuffle(waiting)
-        if seeding:
-            waiting.sort(key=lambda link: link.up.rate(now))
-        else:
-            waiting.sort(key=lambda link: (-link.down.rate(now), -link.down.total))
-        for link in waiting:
-            if not self.choker.admit(link, regular=seeding or link.down.rate(now) > 0):
-                return
+        for link in self.choker.refill(waiting, self.done.is_set()):
             link.send(link.session.unchoke(), now)
+
+    @staticmethod
+    def _candidate(link: Link, now: float) -> Candidate[Link]:
+        return Candidate(
+            link, link.session.peer_interested, link.down.rate(now), link.up.rate(now),
+            link.down.total,
+        )  # fmt: skip
 
     def _choke_round(self, now: float) -> None:
         if self.max_up == 0:
             return  # we upload nothing: every peer stays choked
-        candidates = [
-            Candidate(
-                link,
-                link.session.peer_interested,
-                link.down.rate(now),
-                link.up.rate(now),
-                link.down.total,
-            )
-            for link in self.links.values()
-        ]
+        candidates = [self._candidate(link, now) for link in self.links.values()]
         decided = self.choker.round(now, candidates, self.done.is_set())
         for link in decided.newly_unchoked:
             link.send(link.session.unchoke(), now)

@@ -318,6 +318,37 @@ def test_admit_gives_a_regular_slot_only_when_the_shell_says_it_may() -> None:
     assert regular(r) == ["trader"] and optimistic(r) in ("rider", "other")
 
 
+def test_refill_admits_the_waiting_peers_in_the_order_a_round_ranks_them() -> None:
+    c = choker(slots=1)
+    waiting = [
+        cand("idle", 0),
+        cand("fast", 5),
+        cand("slow", 1),
+        cand("bored", 9, interested=False),
+    ]
+    assert c.refill(waiting, False) == ["fast", "slow"]  # the regular slot, then the optimistic
+    assert c.refill([cand("late", 7)], False) == []  # every slot taken
+    c.left("fast")
+    assert c.refill([cand("late", 7), cand("idle", 0)], False) == ["late"]
+
+
+def test_refill_gives_a_peer_that_sends_nothing_only_the_optimistic_slot() -> None:
+    c = choker(slots=2)
+    got = c.refill([cand("rider"), cand("other")], False)
+    assert len(got) == 1 and got[0] in ("rider", "other")  # the optimistic slot; no regular
+    assert c.refill([cand("x"), cand("y")], False) == []  # the optimistic slot is taken
+    assert c.refill([cand("trader", 0.1)], False) == ["trader"]  # a regular one is free
+
+
+def test_refill_while_seeding_serves_the_least_served_first_at_any_rate() -> None:
+    c = choker(slots=2)
+    # (by download rate the order would be the reverse)
+    waiting = [cand("much", 9, 900), cand("none", 0, 0), cand("some", 5, 50)]
+    assert c.refill(waiting, True) == ["none", "some", "much"]  # 2 regular, then optimistic
+    r = c.round(10.0, waiting, True)
+    assert r.newly_unchoked == r.newly_choked == ()  # what the round would have chosen too
+
+
 def test_a_seed_fills_every_slot_even_with_peers_at_rate_zero() -> None:
     r = choker(slots=2).round(0.0, [cand("a"), cand("b"), cand("c")], True)
     assert len(r.unchoked) == 2 and r.optimistic is not None
