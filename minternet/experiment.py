@@ -267,6 +267,7 @@ class Experiment:
         self.data = work / "seed" / "experiment.bin"
         self.pieces = b""
         self.rng = random.Random(s.seed)
+        self.runs = self.done_runs = 0  # how many runs the experiment makes, how many started
 
     def say(self, text: str) -> None:
         self.line.clear()
@@ -501,6 +502,25 @@ class Experiment:
 
     # -- the whole experiment ---------------------------------------------------------------
 
+    async def _timed(
+        self,
+        what: str,
+        n: int,
+        uploads: Sequence[int],
+        bound: float,
+        *,
+        rarest: bool = True,
+        plan: ChurnPlan | None = None,
+    ) -> Outcome:
+        """One run, numbered among the experiment's `runs`, and its line."""
+        self.done_runs += 1
+        label = f"run {self.done_runs}/{self.runs}: N={n} {what}"
+        outcome = await self.swarm(
+            n, label, uploads=uploads, rarest=rarest, plan=plan, expect=bound
+        )
+        self._done(label, outcome, bound)
+        return outcome
+
     def _done(self, label: str, outcome: Outcome, bound: float) -> None:
         cpu = "" if outcome.cpu is None else f", cpu {outcome.cpu:.0%} of {os.cpu_count()} cores"
         warn = " (CPU-bound: the time may be the machine's, not the caps')"
@@ -519,36 +539,30 @@ class Experiment:
         mechanisms: dict[str, object] = {}
         curves: dict[str, list[tuple[float, int]]] = {}
         biggest = max(s.sizes)
-        total = 2 * len(s.sizes) + (s.free_riders > 0) + (s.picker == "random") + s.churn
-        count = 0
+        self.runs = 2 * len(s.sizes) + (s.free_riders > 0) + (s.picker == "random") + s.churn
         pieces = len(self.pieces) // 20
         baseline: Outcome | None = None
         for n in s.sizes:
             for mode in (CLIENT_SERVER, P2P):
-                count += 1
-                label = f"run {count}/{total}: N={n} {mode}"
                 if mode == CLIENT_SERVER:
                     uploads = [0] * n
                     bound = client_server_bound(n, s.file_size, s.server_up, s.peer_down)
                 else:
                     uploads = [s.peer_up] * n
                     bound = p2p_bound(n, s.file_size, s.server_up, s.peer_down, uploads)
-                outcome = await self.swarm(n, label, uploads=uploads, expect=bound)
-                self._done(label, outcome, bound)
+                outcome = await self._timed(mode, n, uploads, bound)
                 results.append(Result(n, mode, outcome.measured_s, bound))
                 if mode == P2P and n == biggest:
-                    baseline = outcome
+                    baseline, full_bound = outcome, bound
                     curves["rarest first"] = rarest_availability(pieces, outcome.gains)
         assert baseline is not None
+        full = [s.peer_up] * biggest  # the baseline's uploads, for the picker and churn runs
         if s.free_riders:
-            count += 1
             k = s.free_riders
-            label = f"run {count}/{total}: N={biggest} p2p, {k} free-riders"
             riders = set(self.rng.sample(range(biggest), k))
             uploads = [0 if i in riders else s.peer_up for i in range(biggest)]
             bound = p2p_bound(biggest, s.file_size, s.server_up, s.peer_down, uploads)
-            outcome = await self.swarm(biggest, label, uploads=uploads, expect=bound)
-            self._done(label, outcome, bound)
+            outcome = await self._timed(f"p2p, {k} free-riders", biggest, uploads, bound)
             verdict = free_rider_verdict(outcome.finishes)
             medians = free_rider_medians(outcome.finishes)
             mechanisms["free_riders"] = {
@@ -564,12 +578,8 @@ class Experiment:
             }
             self._report_riders(outcome.finishes, [verdict, medians])
         if s.picker == "random":
-            count += 1
-            label = f"run {count}/{total}: N={biggest} p2p, random piece order"
-            uploads = [s.peer_up] * biggest
-            bound = p2p_bound(biggest, s.file_size, s.server_up, s.peer_down, uploads)
-            outcome = await self.swarm(biggest, label, uploads=uploads, rarest=False, expect=bound)
-            self._done(label, outcome, bound)
+            what = "p2p, random piece order"
+            outcome = await self._timed(what, biggest, full, full_bound, rarest=False)
             curves["random"] = rarest_availability(pieces, outcome.gains)
             mechanisms["picker"] = {
                 "n": biggest,
@@ -584,13 +594,8 @@ class Experiment:
                 f"(rarest first), {_last_at(curves['random'], 1):.2f} s (random)"
             )
         if s.churn:
-            count += 1
-            label = f"run {count}/{total}: N={biggest} p2p, churn"
-            uploads = [s.peer_up] * biggest
-            bound = p2p_bound(biggest, s.file_size, s.server_up, s.peer_down, uploads)
-            plan = churn_plan(biggest, bound, self.rng)
-            outcome = await self.swarm(biggest, label, uploads=uploads, plan=plan, expect=bound)
-            self._done(label, outcome, bound)
+            plan = churn_plan(biggest, full_bound, self.rng)
+            outcome = await self._timed("p2p, churn", biggest, full, full_bound, plan=plan)
             stayed = [outcome.finishes[k] for k in plan.stayers]
             mechanisms["churn"] = {
                 "n": biggest,
