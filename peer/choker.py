@@ -9,12 +9,16 @@ fifth. The rules this module follows, one round at a time:
 
 - While we download, a round ranks the interested peers by `download_rate` (how fast they send
   to us), highest first: tit-for-tat. Once we seed there is nothing to receive, and a round
-  ranks them by `upload_rate` (how fast we have sent to them, over the rate meter's 20 s),
-  lowest first: round robin, libtorrent's default for seeds. The peers served in the last
+  serves them in turn: the peer that held a regular slot of ours longest ago since we began
+  seeding (or never) first, libtorrent's round robin for seeds. The peers served in the last
   round make way for those that waited, so a seed's upload is spread evenly over every
   downloader instead of going for good to the first four that took it fastest (which would
   favour a free-rider that happened to be among them: it gets the seed's share like anyone,
-  and tit-for-tat leaves it only optimistic unchokes from the other downloaders). The first
+  and tit-for-tat leaves it only optimistic unchokes from the other downloaders). The turn
+  counts from when we began seeding, not from the bytes we sent each peer: a peer that has
+  just finished sent most to the peers it traded with and almost nothing to a free-rider, so
+  "least served first" would put every free-rider first at every peer that finishes, and in
+  the file-distribution experiment the free-riders then caught up with the traders. The first
   `slots` (4) are unchoked: the regular slots.
 - While we download, a regular slot goes only to a peer "currently sending us our missing
   chunks", as the notes put it: one whose download rate is above 0 (it sent us something in
@@ -63,6 +67,7 @@ longer lists are forgotten silently: their connections are gone, there is nothin
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
@@ -104,7 +109,7 @@ class Round(Generic[P]):
     optimistic one)."""
 
     now: float
-    seeding: bool  # ranked by upload rate, least first (we seed), or by download rate
+    seeding: bool  # served in turn (we seed), or ranked by download rate
     unchoked: tuple[Ranked[P], ...]  # the regular slots
     optimistic: Ranked[P] | None
     optimistic_new: bool  # the optimistic peer was chosen in this round
@@ -114,9 +119,10 @@ class Round(Generic[P]):
 
     def describe(self) -> str:
         """One line for the log, e.g. `unchoked 2 by download rate: 10.0.0.2 812 KB/s,
-        10.0.0.3 40 KB/s; optimistic 10.0.0.9 (new); choked 3`."""
-        kind = "upload rate, least first" if self.seeding else "download rate"
-        text = f"unchoked {len(self.unchoked)} by {kind}"
+        10.0.0.3 40 KB/s; optimistic 10.0.0.9 (new); choked 3` (a seed: `unchoked 2 in turn:
+        ...`, with the rates we send at)."""
+        kind = "in turn" if self.seeding else "by download rate"
+        text = f"unchoked {len(self.unchoked)} {kind}"
         if self.unchoked:
             text += ": " + ", ".join(f"{r.peer} {rate_text(r.rate)}" for r in self.unchoked)
         if self.optimistic is None:
@@ -137,6 +143,7 @@ class Choker(Generic[P]):
         "_optimistic",
         "_regular",
         "_rng",
+        "_turns",
         "interval",
         "optimistic_interval",
         "slots",
@@ -164,6 +171,7 @@ class Choker(Generic[P]):
         self._rng = rng
         self._regular: set[P] = set()  # peers in the regular slots
         self._optimistic: P | None = None
+        self._turns: dict[P, float] = {}  # while seeding: when each peer last held a slot
         self._next_round: float | None = None  # None: no round yet, the first call is one
         self._next_optimistic: float | None = None
 
@@ -201,7 +209,7 @@ class Choker(Generic[P]):
             return True
         return False
 
-    def refill(self, waiting: Iterable[Candidate[P]], seeding: bool) -> list[P]:
+    def refill(self, now: float, waiting: Iterable[Candidate[P]], seeding: bool) -> list[P]:
         """Between rounds a peer became interested, or a slot was given up: `admit` the peers
         that wait for one (the shell lists those it chokes) in the order a round would rank
         them, while slots are free. The peers to unchoke, in that order."""
@@ -209,6 +217,8 @@ class Choker(Generic[P]):
         for c in self._ranked(waiting, seeding, set()):
             if not self.admit(c.peer, regular=seeding or c.download_rate > 0):
                 break
+            if seeding and c.peer in self._regular:
+                self._turns[c.peer] = now
             out.append(c.peer)
         return out
 
@@ -219,8 +229,9 @@ class Choker(Generic[P]):
         peers unchoked now, who win a tie."""
         interested = [c for c in candidates if c.interested]
         self._rng.shuffle(interested)  # the last tie-break: random, but seeded
-        if seeding:  # round robin: the least served first
-            interested.sort(key=lambda c: (c.upload_rate, c.peer not in before))
+        if seeding:  # round robin: the longest waiting (or never served) first
+            turns = self._turns
+            interested.sort(key=lambda c: (turns.get(c.peer, -math.inf), c.peer not in before))
         else:  # tit-for-tat: the fastest senders first, then those that gave us most
             interested.sort(key=lambda c: (-c.download_rate, -c.downloaded, c.peer not in before))
         return interested
@@ -261,6 +272,11 @@ class Choker(Generic[P]):
         after = [r.peer for r in regular] + ([] if chosen is None else [chosen.peer])
         unchoked = set(after)
         self._regular = {r.peer for r in regular}
+        if seeding:
+            turns = {c.peer: self._turns[c.peer] for c in listed if c.peer in self._turns}
+            self._turns = turns | dict.fromkeys(self._regular, now)
+        else:
+            self._turns = {}  # turns count from when we begin seeding
         self._optimistic = None if chosen is None else chosen.peer
         self._next_round = now + self.interval
         return Round(

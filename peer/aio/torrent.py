@@ -579,7 +579,7 @@ class Torrent:
             for link in self.links.values()
             if link.session.peer_interested and link.session.am_choking and not link.closed
         ]
-        for link in self.choker.refill(waiting, self.done.is_set()):
+        for link in self.choker.refill(now, waiting, self.done.is_set()):
             link.send(link.session.unchoke(), now)
 
     @staticmethod

@@ -95,15 +95,44 @@ def test_the_interested_peers_sending_fastest_hold_the_slots(
     assert [u.rate for u in r.unchoked] == [rates[p] for p in unchoked]
 
 
-def test_a_seeder_serves_the_least_served_first_round_robin() -> None:
+def test_a_seeder_serves_in_turn_whatever_the_rates() -> None:
     peers = [cand("a", 900, 10), cand("b", 800, 40), cand("c", 0, 30), cand("d", 0, 20)]
     peers += [cand("e", 700, 50), cand("f", 0, 5, interested=False)]
-    r = choker(slots=2).round(0.0, peers, seeding=True)
-    assert r.unchoked == (Ranked("a", 10), Ranked("d", 20))
+    c = choker(slots=2)
+    r = c.round(0.0, peers, seeding=True)
     assert r.seeding
+    sent = {"a": 10, "b": 40, "c": 30, "d": 20, "e": 50}
+    assert len(r.unchoked) == 2 and all(u.rate == sent[u.peer] for u in r.unchoked)
+    served = set(regular(r))
+    r = c.round(10.0, peers, seeding=True)  # the three that waited come first
+    assert set(regular(r)).isdisjoint(served)
+    served |= set(regular(r))
+    r = c.round(20.0, peers, seeding=True)
+    assert served | set(regular(r)) == set("abcde")  # the last that waited, then the longest ago
+    # no memory of the bytes sent: ranked by them, "least served first", the seeds in the
+    # same rounds would have chosen the same two peers every time
+    chosen = {p for s in range(12) for p in regular(choker(s, slots=2).round(0.0, peers, True))}
+    assert chosen == set("abcde")
     r2 = choker(slots=2).round(0.0, peers, seeding=False)
     assert r2.unchoked == (Ranked("a", 900), Ranked("b", 800))
     assert not r2.seeding
+
+
+def test_turns_count_from_when_we_began_seeding_and_forget_peers_that_left() -> None:
+    c = choker(slots=1)
+    both, idle_b = [cand("a", 5), cand("b", 4)], [cand("a", 5), cand("b", interested=False)]
+    assert regular(c.round(0.0, idle_b, False)) == ["a"]
+    assert regular(c.round(10.0, both, True)) == ["a"]  # no turns yet: it keeps its slot
+    assert regular(c.round(20.0, both, True)) == ["b"]  # a had the last turn
+    assert regular(c.round(30.0, both, True)) == ["a"]
+    assert regular(c.round(40.0, idle_b, False)) == ["a"]  # downloading again: rates rank
+    # seeding again: the turns of before (b at 20 s, a at 30 s) are gone; a keeps its slot
+    assert regular(c.round(50.0, both, True)) == ["a"]
+    assert regular(c.round(60.0, both, True)) == ["b"]
+    assert regular(c.round(70.0, both, True)) == ["a"]
+    assert regular(c.round(80.0, [cand("b", interested=False)], True)) == []  # a left
+    # a comes back with no turn: before b (its own last turn, at 70 s, is forgotten)
+    assert regular(c.round(90.0, both, True)) == ["a"]
 
 
 def test_while_downloading_rate_ties_go_to_the_peer_that_gave_us_more() -> None:
@@ -120,11 +149,11 @@ def test_while_downloading_rate_ties_go_to_the_peer_that_gave_us_more() -> None:
 def test_a_seeder_turns_to_the_peers_that_waited_at_each_round() -> None:
     c = choker(slots=2)
     peers = [cand(p) for p in "abcd"]
-    first = regular(c.round(0.0, peers, True))
-    opt = optimistic(c.round(0.0, peers, True))
-    served = {p: 100.0 if p in first or p == opt else 0.0 for p in "abcd"}
-    r = c.round(10.0, [cand(p, 0, served[p]) for p in "abcd"], True)
-    assert set(regular(r)).isdisjoint(first)  # the two that waited
+    r = c.round(0.0, peers, True)
+    first, opt = regular(r), optimistic(r)
+    r = c.round(10.0, peers, True)
+    assert set(regular(r)).isdisjoint(first)  # the two that waited (one was optimistic)
+    assert opt in regular(r)
     assert set(r.newly_choked) == set(first) - {optimistic(r)}
     # equal rates: a slot stays with a peer unchoked already (no needless choke)
     for seed in range(8):
@@ -326,27 +355,37 @@ def test_refill_admits_the_waiting_peers_in_the_order_a_round_ranks_them() -> No
         cand("slow", 1),
         cand("bored", 9, interested=False),
     ]
-    assert c.refill(waiting, False) == ["fast", "slow"]  # the regular slot, then the optimistic
-    assert c.refill([cand("late", 7)], False) == []  # every slot taken
+    assert c.refill(0.0, waiting, False) == [
+        "fast",
+        "slow",
+    ]  # the regular slot, then the optimistic
+    assert c.refill(0.0, [cand("late", 7)], False) == []  # every slot taken
     c.left("fast")
-    assert c.refill([cand("late", 7), cand("idle", 0)], False) == ["late"]
+    assert c.refill(0.0, [cand("late", 7), cand("idle", 0)], False) == ["late"]
 
 
 def test_refill_gives_a_peer_that_sends_nothing_only_the_optimistic_slot() -> None:
     c = choker(slots=2)
-    got = c.refill([cand("rider"), cand("other")], False)
+    got = c.refill(0.0, [cand("rider"), cand("other")], False)
     assert len(got) == 1 and got[0] in ("rider", "other")  # the optimistic slot; no regular
-    assert c.refill([cand("x"), cand("y")], False) == []  # the optimistic slot is taken
-    assert c.refill([cand("trader", 0.1)], False) == ["trader"]  # a regular one is free
+    assert c.refill(0.0, [cand("x"), cand("y")], False) == []  # the optimistic slot is taken
+    assert c.refill(0.0, [cand("trader", 0.1)], False) == ["trader"]  # a regular one is free
 
 
-def test_refill_while_seeding_serves_the_least_served_first_at_any_rate() -> None:
-    c = choker(slots=2)
-    # (by download rate the order would be the reverse)
-    waiting = [cand("much", 9, 900), cand("none", 0, 0), cand("some", 5, 50)]
-    assert c.refill(waiting, True) == ["none", "some", "much"]  # 2 regular, then optimistic
-    r = c.round(10.0, waiting, True)
-    assert r.newly_unchoked == r.newly_choked == ()  # what the round would have chosen too
+def test_refill_while_seeding_serves_the_longest_waiting_first_at_any_rate() -> None:
+    for seed in range(8):
+        c = choker(seed, slots=1)
+        peers = [cand("a", 9, 900), cand("b"), cand("c", 5, 50)]
+        r = c.round(0.0, peers, True)
+        served, opt = regular(r)[0], optimistic(r)
+        waited = ({"a", "b", "c"} - {served, opt}).pop()
+        assert c.left(served)  # it lost interest: its slot is free
+        # the peer that never had a turn before the one served at 0 s, whatever the rates
+        assert c.refill(5.0, [cand(served, 0, 900), cand(waited, 0, 0)], True) == [waited]
+        # at 10 s the optimistic peer, which never held a regular slot, has the longest wait;
+        # the refilled peer's turn began at 5 s
+        assert regular(c.round(10.0, peers, True)) == [opt]
+        assert regular(c.round(20.0, peers, True)) == [served]  # its turn (0 s) is the oldest
 
 
 def test_a_seed_fills_every_slot_even_with_peers_at_rate_zero() -> None:
@@ -436,11 +475,9 @@ def test_describe() -> None:
     )
     r = c.round(10.0, [cand("10.0.0.2", 0, 2000)], True)
     assert r.now == 10.0  # the round's own time, in the record the log and events read
-    assert r.describe() == (
-        "unchoked 1 by upload rate, least first: 10.0.0.2 2 KB/s; no optimistic; choked 0"
-    )
+    assert r.describe() == ("unchoked 1 in turn: 10.0.0.2 2 KB/s; no optimistic; choked 0")
     assert choker().round(0.0, [], True).describe() == (
-        "unchoked 0 by upload rate, least first; no optimistic; choked 0"
+        "unchoked 0 in turn; no optimistic; choked 0"
     )
 
 
@@ -514,6 +551,7 @@ def test_every_round_keeps_the_rules(seed: int, slots: int, script: list[tuple[A
         slots=slots, interval=10.0, optimistic_interval=30.0, rng=random.Random(seed)
     )
     unchoked: set[str] = set()  # what the shell believes, from the messages it was told to send
+    turns: dict[str, float] = {}  # while seeding: when each peer last held a regular slot
     now = 0.0
     for event in script:
         if event[0] == "left":
@@ -537,8 +575,12 @@ def test_every_round_keeps_the_rules(seed: int, slots: int, script: list[tuple[A
             assert unchoked == now_unchoked  # changes-only output adds up to the decisions
             assert set(r.choked) == listed - now_unchoked
             assert len(regular_peers) <= c.slots
-            # a seed ranks by upload rate, least first (negated here: higher ranks first)
-            by = {p.peer: (-p.upload_rate if seeding else p.download_rate) for p in peers}
+            # a seed serves in turn, the oldest turn first (negated: higher ranks first)
+            by = {
+                p.peer: (-turns.get(p.peer, -math.inf) if seeding else p.download_rate)
+                for p in peers
+            }
+            shown = {p.peer: (p.upload_rate if seeding else p.download_rate) for p in peers}
             wanting = {p.peer for p in peers if p.interested}
             assert now_unchoked <= wanting
             sending = {p.peer for p in peers if p.interested and (seeding or p.download_rate > 0)}
@@ -546,14 +588,20 @@ def test_every_round_keeps_the_rules(seed: int, slots: int, script: list[tuple[A
             assert set(regular_peers) <= sending
             worst = min((by[p] for p in regular_peers), default=math.inf)
             assert all(by[p] <= worst for p in wanting - set(regular_peers))
-            assert [u.rate * (-1 if seeding else 1) for u in r.unchoked] == sorted(
+            assert [by[u.peer] for u in r.unchoked] == sorted(
                 (by[p] for p in regular_peers), reverse=True
             )
+            assert all(u.rate == shown[u.peer] for u in r.unchoked)
             if r.optimistic is not None:
                 assert r.optimistic.peer not in regular_peers
-                assert r.optimistic.rate * (-1 if seeding else 1) == by[r.optimistic.peer]
+                assert r.optimistic.rate == shown[r.optimistic.peer]
             else:
                 assert wanting <= set(regular_peers)
+            if seeding:
+                turns = {p: t for p, t in turns.items() if p in listed}
+                turns.update(dict.fromkeys(regular_peers, now))
+            else:
+                turns = {}
 
 
 def test_the_defaults_are_the_notes_four_slots_ten_and_thirty_seconds() -> None:
