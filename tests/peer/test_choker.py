@@ -617,3 +617,11 @@ def test_the_records_are_frozen_and_slotted() -> None:
         assert not hasattr(record, "__dict__")
     with pytest.raises(TypeError):
         Round(0.0, False, (), None, False, (), (), ())  # type: ignore[misc]  # keywords only
+
+
+def test_a_slot_refilled_while_downloading_is_no_turn_once_we_seed() -> None:
+    for seed in range(8):
+        c = choker(seed, slots=1)
+        assert c.refill(5.0, [cand("x", 3)], False) == ["x"]  # a regular slot, by rate
+        # we finished: no peer has had a turn yet, and x, unchoked already, keeps its slot
+        assert regular(c.round(10.0, [cand("x"), cand("y")], True)) == ["x"]
