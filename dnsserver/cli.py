@@ -62,6 +62,20 @@ def add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
         help="IPv4 clients share a rate-limit budget per /N (default 24)",
     )
     p.add_argument("--no-rrl", action="store_true", help="turn response rate limiting off")
+    p.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="TSIG keys in BIND's key-file form, as nsupdate -k reads them (repeatable)",
+    )
+    p.add_argument(
+        "--allow-update",
+        action="append",
+        default=[],
+        metavar="ZONE=KEY[,KEY]",
+        help="accept dynamic updates (RFC 2136) to ZONE signed with these keys (repeatable)",
+    )
     identity.add_args(p)
     options.daemon_options(p, name="dnsserver", config="the keys of dnsserver.config.AuthConfig")
     p.set_defaults(func=serve)
@@ -104,6 +118,17 @@ def build_config(args: argparse.Namespace) -> AuthConfig:
         cfg = dataclasses.replace(cfg, rrl=rrl)
     if args.no_rrl:
         cfg = dataclasses.replace(cfg, rrl=dataclasses.replace(cfg.rrl, enabled=False))
+    if args.key:
+        cfg = dataclasses.replace(cfg, keys=cfg.keys + tuple(args.key))
+    if args.allow_update:
+        allow = dict(cfg.allow_update)
+        for text in args.allow_update:
+            zone, sep, names = text.partition("=")
+            keys = tuple(n.strip() for n in names.split(",") if n.strip())
+            if not sep or not zone.strip() or not keys:
+                raise mconfig.ConfigError(f"--allow-update {text!r}: expected ZONE=KEY[,KEY]")
+            allow[zone.strip()] = allow.get(zone.strip(), ()) + keys
+        cfg = dataclasses.replace(cfg, allow_update=allow)
     cfg = dataclasses.replace(cfg, **identity.overrides(args))
     if not cfg.zones:
         raise mconfig.ConfigError("no zone: give --zone FILE or zones = [...] in --config")

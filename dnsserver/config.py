@@ -35,6 +35,9 @@ class AuthConfig:
     rate = 200
     [limits]
     tcp_idle_timeout = 10.0
+    keys = ["keys/networkutopia.com.key"]
+    [allow_update]
+    "networkutopia.com" = ["networkutopia.com"]
     """
 
     zones: tuple[str, ...] = ()
@@ -47,3 +50,7 @@ class AuthConfig:
     hide_version: bool = False
     rrl: RrlConfig = field(default_factory=RrlConfig)
     limits: Limits = field(default_factory=Limits)
+    # dynamic update (RFC 2136): TSIG key files in BIND's form, and per zone the names of the
+    # keys that may update it (zones not named here refuse updates)
+    keys: tuple[str, ...] = ()
+    allow_update: dict[str, tuple[str, ...]] = field(default_factory=dict)

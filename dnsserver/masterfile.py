@@ -14,6 +14,7 @@ error; a file that cannot be opened or tokenized stops there.
 from __future__ import annotations
 
 import contextlib
+import io
 import re
 import socket
 from collections.abc import Hashable, Iterator
@@ -432,3 +433,40 @@ def _implicit_ttl(st: _State, number: int) -> int:
             "a $TTL line at the top of the file says what you mean",
         )
     return ttl
+
+
+def parse_record(text: str, zone: Name | None = None) -> Record:
+    """One record from one master-file line with an absolute owner (`www.example.com. 300 IN
+    A 192.0.2.1`), read exactly as a zone file's line would be (same RDATA and identity).
+    With `zone` (lowercased), an owner outside it is an error. ValueError if it is not one
+    good record."""
+    st = _State(_UNKNOWN, None, zone, _Run(Problems()))
+    try:
+        lines = list(_lines(io.StringIO(text)))
+    except _Unreadable as e:
+        raise ValueError(str(e)) from None
+    if len(lines) != 1 or lines[0][1] or lines[0][2][0].startswith("$"):
+        raise ValueError(f"not one record with its owner: {text!r}")
+    try:
+        return _record(st, False, lines[0][2], 1)
+    except dns.exception.DNSException as e:
+        raise ValueError(str(e) or type(e).__name__) from None
+
+
+def rdata_wire(rdata: RD) -> bytes:
+    """The RDATA as it goes on the wire, with no compression outside itself."""
+    buf = DNSBuffer()
+    rdata.pack(buf)
+    return bytes(buf.data)
+
+
+def record_text(rec: Record) -> str:
+    """A record as one master-file line with absolute names; `parse_record` reads it back as
+    the same record (dnspython writes the RDATA in its presentation form)."""
+    wire = rdata_wire(rec.rdata)
+    rd = dns.rdata.from_wire(
+        dns.rdataclass.IN, dns.rdatatype.RdataType.make(rec.rtype), wire, 0, len(wire)
+    )
+    owner = dns.name.Name((*rec.labels, b"")).to_text()
+    kind = dns.rdatatype.to_text(dns.rdatatype.RdataType.make(rec.rtype))
+    return f"{owner} {rec.ttl} IN {kind} {rd.to_text()}"

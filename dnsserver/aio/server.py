@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 
+from dnsserver import tsigkeys
 from dnsserver.aio import identity
+from dnsserver.aio.dynamic import Updater
 from dnsserver.aio.tcp import DnsTcp
 from dnsserver.aio.tcp import limits as tcp_limits
 from dnsserver.aio.udp import MAX_QUERY, DnsUdp
@@ -14,6 +17,7 @@ from dnsserver.config import AuthConfig
 from dnsserver.engine import Engine
 from dnsserver.errors import ZoneError
 from dnsserver.rrl import RateLimiter
+from dnsserver.zone import Zone
 from dnsserver.zoneset import ZoneSet, load_zones
 from minternet import listen
 from minternet.control import ControlServer
@@ -65,14 +69,37 @@ class DnsServer:
                 hide_version=config.hide_version,
             ),
         )
-        log_zones(self.engine.zones)
         self.rrl = RateLimiter(config.rrl) if config.rrl.enabled else None
         self.throttle = Throttle()
+        self.updater: Updater | None = None
+        if config.allow_update:
+            # Bad keys or a policy naming a zone we do not serve stop us here (ValueError).
+            keys = tsigkeys.load(config.keys)
+            for zone, names in config.allow_update.items():
+                for name in names:
+                    if tsigkeys.key_name(name) not in keys:
+                        raise tsigkeys.KeyFileError(
+                            f"allow_update for {zone} names key {name!r}, which no key file has"
+                        )
+            self.updater = Updater(
+                tsigkeys.keyring(keys.values()), config.allow_update, self._swap, self.throttle
+            )
+            self._swap(self.updater.load(self.engine.zones))
+        log_zones(self.engine.zones)
         self.addresses: list[tuple[str, int]] = []
         self.udp = DnsUdp(self.engine, self.rrl, self.throttle)
+        if self.updater is not None:
+            self.udp.updates = self.updater.submit
         self._udp: list[DatagramListener] = []
         self._tcp: list[StreamListener[bytes]] = []
         self._control: ControlServer | None = None
+
+    def _swap(self, changed: Iterable[Zone]) -> None:
+        """Serve `changed` in place of the zones of the same origins (dynamic zones)."""
+        zones = dict(self.engine.zones.by_origin)
+        for zone in changed:
+            zones[zone.origin] = zone
+        self.engine.swap_zones(ZoneSet(zones.values()))
 
     @property
     def tcp_connections(self) -> list[Connection]:
@@ -94,6 +121,12 @@ class DnsServer:
         except BaseException:
             await self.stop()
             raise
+        if self.updater is not None:
+            self.updater.start()
+            for dz in self.updater.zones.values():
+                log.info(
+                    "zone %s accepts updates signed by %s", dz.name, ", ".join(sorted(dz.allowed))
+                )
         zones = " ".join(z.name_text for z in self.engine.zones)
         for host, port in self.addresses:
             log.info("serving %s on %s port %d (UDP and TCP), RRL %s",
@@ -105,13 +138,22 @@ class DnsServer:
     async def _bind(self, host: str, port: int) -> int:
         lim = self.config.limits
         tcp = StreamListener(
-            lambda conn: DnsTcp(conn, self.engine, self.throttle, lim.tcp_max_message),
+            lambda conn: DnsTcp(
+                conn,
+                self.engine,
+                self.throttle,
+                lim.tcp_max_message,
+                self.updater.submit if self.updater is not None else None,
+            ),
             tcp_limits(max_connections=lim.tcp_max_connections, idle_timeout=lim.tcp_idle_timeout),
             throttle=self.throttle,
         )
         sock = await bind_pair(host, port, lambda p: tcp.start(host, p))
         udp = DatagramListener(
-            sock, self.udp.datagrams, throttle=self.throttle, max_datagram=MAX_QUERY
+            sock,
+            lambda batch, now, out: self.udp.datagrams(batch, now, out, udp.send),
+            throttle=self.throttle,
+            max_datagram=MAX_QUERY,
         )
         udp.start()
         self._udp.append(udp)
@@ -126,6 +168,7 @@ class DnsServer:
                 "tcp_connections": len(self.tcp_connections),
                 "answer_cache_entries": len(self.engine.udp_cache) + len(self.engine.tcp_cache),
                 "zones": len(self.engine.zones),
+                "updates": self.updater.updates if self.updater is not None else 0,
             }
         }
 
@@ -143,6 +186,8 @@ class DnsServer:
                 log.warning("TCP connections still open after 5 s; aborted them")
         self._udp.clear()
         self._tcp.clear()
+        if self.updater is not None:
+            await self.updater.stop()  # the journal's changes are written to the zone files
 
     async def reload(self) -> bool:
         """Re-read every zone file; on any error keep serving the old zones. Queries keep being
@@ -156,7 +201,18 @@ class DnsServer:
         except Exception:  # a bug in loading must not take the server down either
             log.exception("reload failed, still serving the old zones")
             return False
-        self.engine.swap_zones(zones)
+        if self.updater is None:
+            self.engine.swap_zones(zones)
+        else:
+            async with self.updater.lock:
+                try:
+                    dynamic = self.updater.load(zones)
+                except ZoneError as e:
+                    log_zone_error(e, "reload failed, still serving the old zones")
+                    return False
+                self.engine.swap_zones(zones)
+                self._swap(dynamic)
+            zones = self.engine.zones
         log_zones(zones)
         log.info("reloaded %s", " ".join(z.name_text for z in zones))
         return True

@@ -12,9 +12,14 @@ that shuts down its side still gets every answer).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import struct
+from collections.abc import Coroutine
+from typing import Any
 
+from dnsserver.aio.udp import UpdateSink
+from dnsserver.dynamic import is_update
 from dnsserver.engine import Engine
 from minternet.framing import LengthPrefixed
 from minternet.logs import Throttle
@@ -29,15 +34,23 @@ class DnsTcp(StreamHandler[bytes]):
     """One client connection of the authoritative server."""
 
     def __init__(
-        self, conn: Connection, engine: Engine, throttle: Throttle, max_message: int
+        self,
+        conn: Connection,
+        engine: Engine,
+        throttle: Throttle,
+        max_message: int,
+        updates: UpdateSink | None = None,
     ) -> None:
         super().__init__(conn)
         self.engine = engine
+        self.updates = updates
         self.throttle = throttle
         self.framer = LengthPrefixed(2, min_message=MIN_QUERY, max_message=max_message)
 
-    def frame_received(self, frame: bytes) -> None:
+    def frame_received(self, frame: bytes) -> Coroutine[Any, Any, None] | None:
         entry = self.engine.tcp_cache.get(frame[2:])
+        if entry is None and self.updates is not None and is_update(frame):
+            return self._update(frame)
         if entry is not None:
             wire: bytes | None = frame[:2] + entry[0]
         else:
@@ -48,6 +61,20 @@ class DnsTcp(StreamHandler[bytes]):
             wire = reply.wire
         if wire is not None:
             self.conn.write(struct.pack("!H", len(wire)) + wire)
+        return None
+
+    async def _update(self, frame: bytes) -> None:
+        """An UPDATE: answered once it is applied and on disk (the next frame waits for it)."""
+        assert self.updates is not None
+        answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+        def reply(wire: bytes) -> None:
+            if not answer.done():
+                answer.set_result(wire)
+
+        self.updates(frame, self.conn.peer, reply)
+        wire = await answer
+        self.conn.write(struct.pack("!H", len(wire)) + wire)
 
 
 def limits(*, max_connections: int, idle_timeout: float) -> StreamLimits:

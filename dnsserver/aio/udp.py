@@ -9,14 +9,20 @@ truncated so that a real client retries over TCP.
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 
+from dnsserver.dynamic import is_update
 from dnsserver.engine import Engine
 from dnsserver.rrl import ALLOW, SLIP, RateLimiter
 from minternet.listen import Datagram
 from minternet.logs import Throttle
 
 log = logging.getLogger(__name__)
+
+#: Takes an UPDATE: (message, client address, how to send the answer later).
+UpdateSink = Callable[[bytes, str, Callable[[bytes], None]], None]
 
 MAX_QUERY = 4096  # larger UDP queries are read truncated and answered FORMERR
 
@@ -29,8 +35,16 @@ class DnsUdp:
         self.rrl = rrl
         self.throttle = throttle
         self.queries = 0  # datagrams read, for the control endpoint's stats
+        self.updates: UpdateSink | None = None  # where UPDATEs go (dynamic zones), if anywhere
 
-    def datagrams(self, batch: list[Datagram], now: float, out: list[Datagram]) -> None:
+    def datagrams(
+        self,
+        batch: list[Datagram],
+        now: float,
+        out: list[Datagram],
+        send: Callable[[bytes, tuple[str, int]], None] | None = None,
+    ) -> None:
+        """Answer a batch; `send` is the listener's, for UPDATE answers that come later."""
         get = self.engine.udp_cache.get
         rrl = self.rrl
         append = out.append
@@ -43,6 +57,9 @@ class DnsUdp:
                     append((data[:2] + entry[0], addr))
                     continue
                 wire = self._limited(data, addr, entry[1], verdict)
+            elif self.updates is not None and send is not None and is_update(data):
+                self.updates(data, addr[0], functools.partial(_send_to, send, addr))
+                continue
             else:
                 try:
                     wire = self._miss(data, addr, now)
@@ -79,3 +96,9 @@ class DnsUdp:
         if verdict == SLIP:
             return self.engine.slip(data)
         return None
+
+
+def _send_to(
+    send: Callable[[bytes, tuple[str, int]], None], addr: tuple[str, int], wire: bytes
+) -> None:
+    send(wire, addr)

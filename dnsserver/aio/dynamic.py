@@ -1,0 +1,335 @@
+"""Dynamic zones of the authoritative server: UPDATE in, journal on disk, zone swapped.
+
+Updates are applied one at a time by one task, in the order they arrive (RFC 2136 §3.7: an
+update is atomic, and serialised with every other). A batch of those waiting is applied to
+the zones in memory, their journal entries are appended and fsynced together (in a worker
+thread: the event loop keeps answering queries), and only then is the new zone served and
+NOERROR sent: an acknowledged update is on disk. A second after the last change the zone is
+compacted: written to its file (temporary file, fsync, rename, fsync of the directory), so the
+file is a valid zone at every instant.
+
+At most MAX_QUEUED updates wait; more are REFUSED at once, with a log line (a flood of
+updates costs a bounded queue and one fsync per batch, never memory without end).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dns.name
+import dns.rcode
+import dns.tsig
+
+from dnsserver import dynamic, journal
+from dnsserver.errors import NOERROR, REFUSED, SERVFAIL, ZoneError
+from dnsserver.masterfile import name_text, read, record_text
+from dnsserver.problems import Problems
+from dnsserver.update import Content, apply_update, content
+from dnsserver.wire import Name, header_only
+from dnsserver.zone import Zone, zone_name
+from dnsserver.zoneset import ZoneSet
+from minternet.logs import Throttle
+
+log = logging.getLogger("dnsserver.update")
+
+MAX_QUEUED = 512
+COMPACT_DELAY = 1.0  # seconds after the last change
+
+
+@dataclass(slots=True)
+class DynamicZone:
+    """One zone we update: its records, its files, and its journal's entries (IXFR)."""
+
+    origin: Name
+    path: Path
+    allowed: frozenset[str]
+    content: Content
+    zone: Zone
+    entries: list[journal.Entry] = field(default_factory=list)
+    stamp: tuple[int, int] | None = None  # the zone file's (mtime_ns, size) as we last saw it
+    dirty: bool = False  # changes not yet compacted into the zone file
+
+    @property
+    def journal_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".jnl")
+
+    @property
+    def name(self) -> str:
+        return zone_name(self.content.origin_labels)
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
+def load_dynamic(path: Path, zone: Zone, allowed: frozenset[str]) -> DynamicZone:
+    """A dynamic zone from its file (already loaded and checked as `zone`) and its journal:
+    the entries that follow from the file's serial are replayed; a torn last entry is cut off
+    the journal (it was never acknowledged)."""
+    problems = Problems()
+    stamp = _stamp(path)
+    records = list(read(str(path), zone.origin, problems, origin=zone.origin_label.label))
+    if problems.errors:
+        raise ZoneError(str(problems.errors[0]), tuple(problems.items))
+    data = content(zone.origin_label.label, records)
+    dz = DynamicZone(zone.origin, path, allowed, data, zone, stamp=stamp)
+    try:
+        raw = dz.journal_path.read_bytes()
+    except FileNotFoundError:
+        return dz
+    got = journal.read(raw, zone.origin)
+    if got.problem is not None:
+        log.warning("zone %s: journal %s: %s; cut off after %d good entries",
+                    dz.name, dz.journal_path, got.problem, len(got.entries))  # fmt: skip
+        with open(dz.journal_path, "r+b") as f:
+            f.truncate(got.good_length)
+            os.fsync(f.fileno())
+    dz.entries = list(got.entries)
+    replayed = journal.replay(data, got.entries)
+    if replayed.warning is not None:
+        log.warning("zone %s: %s", dz.name, replayed.warning)
+    if replayed.applied:
+        dz.content = replayed.content
+        dz.zone = replayed.content.zone(str(path))
+        dz.dirty = True
+        log.info("zone %s: %d journal entries replayed: serial %d",
+                 dz.name, replayed.applied, dz.content.serial)  # fmt: skip
+    return dz
+
+
+@dataclass(slots=True)
+class _Job:
+    data: bytes
+    peer: str
+    reply: Callable[[bytes], None]
+
+
+class Updater:
+    """Every dynamic zone of one server. `policy`: zone name -> key names allowed to update."""
+
+    def __init__(
+        self,
+        keyring: Mapping[dns.name.Name, dns.tsig.Key],
+        policy: Mapping[str, Iterable[str]],
+        swap: Callable[[Iterable[Zone]], None],
+        throttle: Throttle,
+    ) -> None:
+        self.keyring = dict(keyring)
+        self.policy = {
+            tuple(dns.name.from_text(z).canonicalize().labels[:-1]): frozenset(
+                dns.name.from_text(k).to_text().lower() for k in keys
+            )
+            for z, keys in policy.items()
+        }
+        self.swap = swap  # serve these zones in place of the ones of the same origin
+        self.throttle = throttle
+        self.zones: dict[Name, DynamicZone] = {}
+        self.queue: asyncio.Queue[_Job] = asyncio.Queue(MAX_QUEUED)
+        self.lock = asyncio.Lock()  # held while zones change (updates, reload, compaction)
+        self.updates = 0  # applied, for the stats
+        self._worker: asyncio.Task[None] | None = None
+        self._compactor: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    def load(self, zones: ZoneSet) -> list[Zone]:
+        """Take up the dynamic zones of a freshly loaded zone set (start, reload). A zone whose
+        file has not changed since we last saw it keeps its state, journal included; one whose
+        file changed (a hand edit) is read again, with the journal entries that follow from
+        its serial. The zones to serve in place of the loaded ones."""
+        out: list[Zone] = []
+        for origin, allowed in self.policy.items():
+            zone = zones.by_origin.get(origin)
+            if zone is None:
+                raise ZoneError(f"allow_update names {name_text(origin)}, which is not served")
+            path = Path(zone.path)
+            known = self.zones.get(origin)
+            if known is not None and known.path == path and known.stamp == _stamp(path):
+                known.allowed = allowed
+                out.append(known.zone)
+                continue
+            dz = load_dynamic(path, zone, allowed)
+            self.zones[origin] = dz
+            out.append(dz.zone)
+        return out
+
+    def allowed(self, zone: Name) -> frozenset[str] | None:
+        dz = self.zones.get(zone)
+        return None if dz is None else dz.allowed
+
+    def start(self) -> None:
+        self._worker = asyncio.create_task(self._work(), name="updates")
+        self._compactor = asyncio.create_task(self._compacting(), name="compaction")
+
+    def submit(self, data: bytes, peer: str, reply: Callable[[bytes], None]) -> None:
+        """An UPDATE arrived: queue it, or refuse it when the queue is full."""
+        try:
+            self.queue.put_nowait(_Job(data, peer, reply))
+        except asyncio.QueueFull:
+            self.throttle(log, "update-flood", "update from %s refused: %d updates waiting",
+                          peer, self.queue.maxsize)  # fmt: skip
+            reply(header_only(data, REFUSED))
+
+    async def _work(self) -> None:
+        while True:
+            jobs = [await self.queue.get()]
+            while not self.queue.empty() and len(jobs) < 64:
+                jobs.append(self.queue.get_nowait())
+            try:
+                async with self.lock:
+                    await self._batch(jobs)
+            except Exception:  # a bug costs this batch's answers, never the server
+                log.exception("internal error applying %d updates", len(jobs))
+                for job in jobs:
+                    job.reply(header_only(job.data, SERVFAIL))
+
+    async def _batch(self, jobs: list[_Job]) -> None:
+        answers: list[tuple[_Job, bytes]] = []
+        staged: dict[Name, list[journal.Entry]] = {}
+        before = {origin: (dz.content, dz.zone) for origin, dz in self.zones.items()}
+        lines: list[str] = []
+        for job in jobs:
+            got = dynamic.read_update(job.data, self.keyring, self.allowed)
+            if isinstance(got, dynamic.Reply):
+                self.throttle(log, "update-refused", "update from %s%s: %s", job.peer,
+                              f" (key {got.key})" if got.key else "", got.why)  # fmt: skip
+                if got.wire is not None:
+                    answers.append((job, got.wire))
+                continue
+            dz = self.zones[got.zone]
+            outcome = apply_update(dz.content, got.prerequisites, got.updates, str(dz.path))
+            who = f"update from {job.peer} (key {got.key}) to {dz.name}"
+            for note in outcome.notes:
+                lines.append(f"{who}: {note}")
+            if outcome.rcode != NOERROR:
+                lines.append(f"{who}: {_rcode(outcome.rcode)}: {outcome.why}")
+            elif outcome.content is not None and outcome.zone is not None:
+                entry = journal.entry_of(outcome.removed, outcome.added)
+                staged.setdefault(got.zone, []).append(entry)
+                dz.content, dz.zone = outcome.content, outcome.zone
+                lines.append(f"{who}: serial {entry.start} -> {entry.end}: " + _summary(entry))
+            else:
+                lines.append(f"{who}: nothing to change")
+            answers.append((job, dynamic.answer(got, outcome.rcode)))
+        if staged:
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, self._append, staged)
+            except OSError as e:
+                log.error("cannot write the journal: %s; %d updates not applied", e,
+                          sum(len(v) for v in staged.values()))  # fmt: skip
+                for origin, (old_content, old_zone) in before.items():
+                    self.zones[origin].content, self.zones[origin].zone = old_content, old_zone
+                for job, _ in answers:
+                    job.reply(header_only(job.data, SERVFAIL))
+                return
+            for origin, entries in staged.items():
+                dz = self.zones[origin]
+                dz.entries.extend(entries)
+                dz.dirty = True
+                self.updates += len(entries)
+            self.swap([self.zones[origin].zone for origin in staged])
+            self._wake.set()
+        for line in lines:
+            log.info("%s", line)
+        for job, wire in answers:
+            job.reply(wire)
+
+    def _append(self, staged: Mapping[Name, list[journal.Entry]]) -> None:
+        """Append and fsync every zone's new entries (a worker thread)."""
+        for origin, entries in staged.items():
+            path = self.zones[origin].journal_path
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                data = b"".join(journal.encode(e) for e in entries)
+                written = 0
+                while written < len(data):
+                    written += os.write(fd, data[written:])
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            _fsync_dir(path.parent)
+
+    async def _compacting(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await asyncio.sleep(COMPACT_DELAY)
+            if self._wake.is_set():
+                continue  # more changes came: wait for a quiet second
+            await self.compact()
+
+    async def compact(self) -> None:
+        """Write every changed zone to its file (and trim long journals)."""
+        async with self.lock:
+            loop = asyncio.get_running_loop()
+            for dz in self.zones.values():
+                if not dz.dirty:
+                    continue
+                try:
+                    await loop.run_in_executor(None, _write_zone, dz)
+                except OSError as e:
+                    log.error("zone %s: cannot write %s: %s (the journal keeps the updates)",
+                              dz.name, dz.path, e)  # fmt: skip
+                    continue
+                dz.dirty = False
+                dz.stamp = _stamp(dz.path)
+                log.info("zone %s: written to %s at serial %d", dz.name, dz.path,
+                         dz.content.serial)  # fmt: skip
+
+    async def stop(self) -> None:
+        for task in (self._worker, self._compactor):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._worker = self._compactor = None
+        await self.compact()
+
+
+def _write_zone(dz: DynamicZone) -> None:
+    text = journal.zone_text(dz.content, "written by dnsserver from its dynamic updates")
+    _atomic_write(dz.path, text.encode())
+    if len(dz.entries) > 2 * journal.KEEP:
+        dz.entries = dz.entries[-journal.KEEP :]
+        _atomic_write(dz.journal_path, b"".join(journal.encode(e) for e in dz.entries))
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _rcode(rcode: int) -> str:
+    return dns.rcode.to_text(dns.rcode.Rcode.make(rcode))
+
+
+def _summary(entry: journal.Entry, most: int = 4) -> str:
+    parts = [f"-{record_text(t)}" for t in entry.removed[1:]] + [
+        f"+{record_text(t)}" for t in entry.added[1:]
+    ]
+    if not parts:
+        return "SOA only"
+    more = f" (and {len(parts) - most} more)" if len(parts) > most else ""
+    return ", ".join(parts[:most]) + more

@@ -1,0 +1,156 @@
+"""TSIG keys (RFC 8945) in BIND's key-file form, read and written (sans-I/O apart from files).
+
+A key file holds one or more statements such as
+
+    key "networkutopia.com" {
+        algorithm hmac-sha256;
+        secret "base64...";
+    };
+
+the form `tsig-keygen`, `nsupdate -k` and `dig -k` use, so one file serves our servers and
+BIND's tools alike. Comments (`#`, `//`, `/* */`) are allowed as in named.conf. The keys become
+a dnspython keyring (name -> dns.tsig.Key): signing and verifying is dnspython's.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import dns.exception
+import dns.name
+import dns.tsig
+
+#: The algorithms accepted in key files (BIND's names), as dnspython names them.
+ALGORITHMS: Mapping[str, dns.name.Name] = {
+    "hmac-sha256": dns.tsig.HMAC_SHA256,
+    "hmac-sha384": dns.tsig.HMAC_SHA384,
+    "hmac-sha512": dns.tsig.HMAC_SHA512,
+    "hmac-sha224": dns.tsig.HMAC_SHA224,
+    "hmac-sha1": dns.tsig.HMAC_SHA1,
+    "hmac-md5": dns.tsig.HMAC_MD5,
+}
+MIN_SECRET = 16  # octets; RFC 8945 §6: at least half the hash length (16 for SHA-256)
+
+_COMMENT = re.compile(r"/\*.*?\*/|(?://|#)[^\n]*", re.S)
+_STATEMENT = re.compile(
+    r'\s*key\s+(?:"(?P<quoted>[^"]*)"|(?P<bare>[^\s{";]+))\s*\{(?P<body>[^{}]*)\}\s*;', re.I
+)
+_CLAUSE = re.compile(r'\s*(?P<word>[a-z-]+)\s+(?:"(?P<quoted>[^"]*)"|(?P<bare>[^\s";]+))\s*;', re.I)
+
+
+class KeyFileError(ValueError):
+    """A key file that cannot be used; the message says where and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class TsigKey:
+    """One key: its name (absolute, lowercase text with the final dot), algorithm and secret."""
+
+    name: str
+    algorithm: str  # BIND's name: hmac-sha256
+    secret: bytes
+
+    def to_dnspython(self) -> dns.tsig.Key:
+        return dns.tsig.Key(self.name, self.secret, ALGORITHMS[self.algorithm])
+
+    def text(self) -> str:
+        """The key as a key-file statement."""
+        name = self.name[:-1] if self.name != "." else self.name
+        secret = base64.b64encode(self.secret).decode()
+        return f'key "{name}" {{\n\talgorithm {self.algorithm};\n\tsecret "{secret}";\n}};\n'
+
+
+def key_name(text: str) -> str:
+    """A key name as the keyring and the configuration compare them: absolute, lowercase."""
+    try:
+        return dns.name.from_text(text).to_text().lower()
+    except dns.exception.DNSException as e:
+        raise KeyFileError(f"bad key name {text!r}: {e}") from None
+
+
+def parse(text: str, where: str = "key file") -> list[TsigKey]:
+    """Every key statement of `text`; anything else in it is an error (KeyFileError)."""
+    text = _COMMENT.sub(" ", text)
+    keys: list[TsigKey] = []
+    pos = 0
+    while text[pos:].strip():
+        m = _STATEMENT.match(text, pos)
+        if m is None:
+            start = pos + len(text[pos:]) - len(text[pos:].lstrip())
+            line = text.count("\n", 0, start) + 1
+            raise KeyFileError(f'{where}: line {line}: expected key "NAME" {{ ... }};')
+        keys.append(_key(m.group("quoted") or m.group("bare") or "", m.group("body"), where))
+        pos = m.end()
+    if not keys:
+        raise KeyFileError(f"{where}: no key statement")
+    return keys
+
+
+def _key(name: str, body: str, where: str) -> TsigKey:
+    clauses: dict[str, str] = {}
+    pos = 0
+    while body[pos:].strip():
+        m = _CLAUSE.match(body, pos)
+        if m is None:
+            raise KeyFileError(
+                f'{where}: key {name!r}: expected `algorithm NAME;` and `secret "...";`'
+            )
+        word = m.group("word").lower()
+        if word not in ("algorithm", "secret") or word in clauses:
+            raise KeyFileError(f"{where}: key {name!r}: unexpected or repeated {word!r}")
+        clauses[word] = m.group("quoted") if m.group("quoted") is not None else m.group("bare")
+        pos = m.end()
+    if set(clauses) != {"algorithm", "secret"}:
+        raise KeyFileError(f"{where}: key {name!r} needs both an algorithm and a secret")
+    algorithm = clauses["algorithm"].lower()
+    if algorithm not in ALGORITHMS:
+        raise KeyFileError(
+            f"{where}: key {name!r}: unknown algorithm {algorithm!r} "
+            f"(known: {', '.join(ALGORITHMS)})"
+        )
+    try:
+        secret = base64.b64decode(clauses["secret"], validate=True)
+    except (binascii.Error, ValueError):
+        raise KeyFileError(f"{where}: key {name!r}: the secret is not base64") from None
+    if len(secret) < MIN_SECRET:
+        raise KeyFileError(
+            f"{where}: key {name!r}: a secret of {len(secret)} octets is too short "
+            f"(at least {MIN_SECRET})"
+        )
+    return TsigKey(key_name(name), algorithm, secret)
+
+
+def load(paths: Iterable[str | Path]) -> dict[str, TsigKey]:
+    """The keys of every file, by name; the same name twice is an error."""
+    keys: dict[str, TsigKey] = {}
+    for path in paths:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as e:
+            raise KeyFileError(f"{path}: cannot read: {e.strerror or e}") from None
+        except UnicodeDecodeError:
+            raise KeyFileError(f"{path}: not UTF-8 text") from None
+        for key in parse(text, str(path)):
+            if key.name in keys:
+                raise KeyFileError(f"{path}: key {key.name!r} is defined twice")
+            keys[key.name] = key
+    return keys
+
+
+def generate(name: str, secret: bytes, algorithm: str = "hmac-sha256") -> TsigKey:
+    """A key from `secret` (the caller draws it: `secrets.token_bytes(32)`)."""
+    if algorithm not in ALGORITHMS:
+        raise KeyFileError(f"unknown algorithm {algorithm!r}")
+    if len(secret) < MIN_SECRET:
+        raise KeyFileError(f"a secret of {len(secret)} octets is too short")
+    return TsigKey(key_name(name), algorithm, secret)
+
+
+def keyring(keys: Iterable[TsigKey]) -> dict[dns.name.Name, dns.tsig.Key]:
+    """The dnspython keyring of `keys`."""
+    return {dns.name.from_text(k.name): k.to_dnspython() for k in keys}
