@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import random
+import secrets
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from dnsserver import tsigkeys
 from mailserver.users import UserDb
 from minternet import pki, zonegen
 from minternet.topology import Host, Topology
@@ -40,6 +42,25 @@ class LaunchContext:
         """The miniature Internet's CA (ca.pem, for clients to trust) and each host's cert."""
         return self.state_dir / "tls"
 
+    @property
+    def key_dir(self) -> Path:
+        """The TSIG keys: one per zone (`<zone>.key`) and the registrar's, in BIND's form."""
+        return self.state_dir / "keys"
+
+    def key_file(self, name: str) -> Path:
+        """The key file of zone or key `name` (made once, with a fresh random secret); the key
+        is named as the file: `networkutopia.com`, `root` for the root zone, `registrar`."""
+        stem = key_stem(name)
+        path = self.key_dir / f"{stem}.key"
+        if not path.exists():
+            self.key_dir.mkdir(parents=True, exist_ok=True)
+            key = tsigkeys.generate(stem, secrets.token_bytes(32))
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text(key.text())
+            tmp.chmod(0o600)  # a secret: readable by its owner only, as tsig-keygen's output
+            tmp.replace(path)
+        return path
+
     def certificate(self, host: Host) -> pki.Issued:
         """Issue `host` a certificate for its DNS name and address from the topology's CA."""
         ca = pki.CertificateAuthority.ensure(self.tls_dir)
@@ -47,6 +68,14 @@ class LaunchContext:
 
 
 DNS_ROLES = ("dns-root", "dns-tld", "dns-auth")
+REGISTRAR_KEY = "registrar"  # the key the TLD servers accept delegations from
+
+
+def key_stem(name: str) -> str:
+    """The name of a zone's key and key file: the zone without its final dot, `root` for `.`."""
+    return "root" if name == "." else name.rstrip(".")
+
+
 MAIL_CONFIG = "mail.toml"
 SAMPLE_NAME = "sample.bin"  # the seeder's file: SAMPLE_SIZE bytes, the same on every machine
 SAMPLE_SIZE = 32 << 20
@@ -90,8 +119,19 @@ def command_for(host: Host, ctx: LaunchContext) -> list[str]:
         for zone in host.zones:
             path = zone_dir / zonegen.zone_filename(zone)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(zonegen.render_zone(ctx.topology, zone, ctx.ports))
+            # A zone changed by dynamic updates (its journal exists) is kept as it is: the
+            # generated file is only its starting point.
+            if not path.with_name(path.name + ".jnl").exists():
+                path.write_text(zonegen.render_zone(ctx.topology, zone, ctx.ports))
             argv += ["--zone", str(path)]
+            # Every zone accepts updates signed with its own key; the TLDs the registrar's too.
+            argv += ["--key", str(ctx.key_file(zone))]
+            allowed = [tsigkeys.key_name(key_stem(zone))]
+            if host.role == "dns-tld":
+                allowed.append(tsigkeys.key_name(REGISTRAR_KEY))
+            argv += ["--allow-update", f"{zone}={','.join(allowed)}"]
+        if host.role == "dns-tld":
+            argv += ["--key", str(ctx.key_file(REGISTRAR_KEY))]
         return argv + common
     if host.role == "resolver":
         hints = ctx.state_dir / "zones" / "root.hints"

@@ -102,3 +102,41 @@ def test_up_prints_a_download_of_the_sample(tmp_path):
     assert "seeder.networkutopia.com at 127.0.0.60:16881" in lines[1]
     assert peer_lines([service("root")], tmp_path) == []
     assert all(host.address != DOWNLOADER for host in TOPO.hosts)
+
+
+def test_every_zone_accepts_updates_signed_with_its_own_key(tmp_path):
+    from dnsserver import tsigkeys
+
+    keys = tmp_path / "state" / "keys"
+    for host in TOPO.hosts:
+        if not host.role.startswith("dns-"):
+            continue
+        cfg = build_config(build_parser().parse_args(argv_for(host.name, tmp_path)))
+        loaded = tsigkeys.load(cfg.keys)  # the files are BIND key files, each key once
+        expected = {}
+        for zone in host.zones:
+            stem = "root" if zone == "." else zone.rstrip(".")
+            expected[zone] = (f"{stem}.",) + (("registrar.",) if host.role == "dns-tld" else ())
+            assert (keys / f"{stem}.key").stat().st_mode & 0o777 == 0o600
+            assert f"{stem}." in loaded
+        assert {
+            z: tuple(tsigkeys.key_name(k) for k in ks) for z, ks in cfg.allow_update.items()
+        } == expected
+        assert ("registrar." in loaded) == (host.role == "dns-tld")
+    # made once: a second `up` keeps the secrets the user's nsupdate already has
+    before = (keys / "networkutopia.com.key").read_text()
+    argv_for("dns-networkutopia", tmp_path)
+    assert (keys / "networkutopia.com.key").read_text() == before
+    assert tsigkeys.parse(before)[0].name == "networkutopia.com."
+
+
+def test_a_zone_with_a_journal_is_not_regenerated(tmp_path):
+    argv_for("dns-networkutopia", tmp_path)
+    zone = tmp_path / "state" / "zones" / "networkutopia.com.zone"
+    zone.write_text("; changed by updates\n")
+    argv_for("dns-networkutopia", tmp_path)
+    assert zone.read_text() != "; changed by updates\n"  # no journal: regenerated
+    zone.write_text("; changed by updates\n")
+    zone.with_name(zone.name + ".jnl").write_text("")
+    argv_for("dns-networkutopia", tmp_path)
+    assert zone.read_text() == "; changed by updates\n"
