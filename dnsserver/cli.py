@@ -76,6 +76,33 @@ def add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
         metavar="ZONE=KEY[,KEY]",
         help="accept dynamic updates (RFC 2136) to ZONE signed with these keys (repeatable)",
     )
+    p.add_argument(
+        "--notify",
+        action="append",
+        default=[],
+        metavar="ZONE=ADDR[:PORT]",
+        help="a secondary of ZONE: sent NOTIFY on every change, allowed to transfer (repeatable)",
+    )
+    p.add_argument(
+        "--allow-transfer",
+        action="append",
+        default=[],
+        metavar="ZONE=WHO[,WHO]",
+        help="who may AXFR/IXFR ZONE: addresses, networks or `key NAME` (repeatable; default: "
+        "the zone's --notify secondaries and its --allow-update keys)",
+    )
+    p.add_argument(
+        "--secondary",
+        action="append",
+        default=[],
+        metavar="ZONE=PRIMARY[:PORT]",
+        help="serve ZONE as a secondary of PRIMARY: SOA checks, NOTIFY, IXFR/AXFR (repeatable)",
+    )
+    p.add_argument(
+        "--secondary-dir",
+        metavar="DIR",
+        help="where the secondary zones' copies are kept (default: ./secondary)",
+    )
     identity.add_args(p)
     options.daemon_options(p, name="dnsserver", config="the keys of dnsserver.config.AuthConfig")
     p.set_defaults(func=serve)
@@ -121,17 +148,30 @@ def build_config(args: argparse.Namespace) -> AuthConfig:
     if args.key:
         cfg = dataclasses.replace(cfg, keys=cfg.keys + tuple(args.key))
     if args.allow_update:
-        allow = dict(cfg.allow_update)
-        for text in args.allow_update:
-            zone, sep, names = text.partition("=")
-            keys = tuple(n.strip() for n in names.split(",") if n.strip())
-            if not sep or not zone.strip() or not keys:
-                raise mconfig.ConfigError(f"--allow-update {text!r}: expected ZONE=KEY[,KEY]")
-            allow[zone.strip()] = allow.get(zone.strip(), ()) + keys
+        allow = _per_zone("allow_update", "KEY", args.allow_update, cfg.allow_update)
         cfg = dataclasses.replace(cfg, allow_update=allow)
+    if args.allow_transfer:
+        acl = _per_zone("allow_transfer", "WHO", args.allow_transfer, cfg.allow_transfer)
+        cfg = dataclasses.replace(cfg, allow_transfer=acl)
+    if args.notify:
+        cfg = dataclasses.replace(cfg, notify=_per_zone("notify", "ADDR", args.notify, cfg.notify))
+    for text in args.secondary:
+        zone, sep, primary = text.partition("=")
+        if not sep or not zone.strip() or not primary.strip():
+            raise mconfig.ConfigError(f"--secondary {text!r}: expected ZONE=PRIMARY[:PORT]")
+        cfg = dataclasses.replace(cfg, secondary={**cfg.secondary, zone.strip(): primary.strip()})
+    if args.secondary_dir:
+        cfg = dataclasses.replace(cfg, secondary_dir=args.secondary_dir)
     cfg = dataclasses.replace(cfg, **identity.overrides(args))
-    if not cfg.zones:
-        raise mconfig.ConfigError("no zone: give --zone FILE or zones = [...] in --config")
+    if not cfg.zones and not cfg.secondary:
+        raise mconfig.ConfigError(
+            "no zone: give --zone FILE, --secondary ZONE=PRIMARY or zones = [...] in --config"
+        )
+    for primary in cfg.secondary.values():
+        parse_hostport(primary, 53)
+    for targets in cfg.notify.values():
+        for target in targets:
+            parse_hostport(target, 53)
     if not cfg.listen:
         raise mconfig.ConfigError("no listen address: give --listen ADDR:PORT")
     if cfg.control:
@@ -139,6 +179,21 @@ def build_config(args: argparse.Namespace) -> AuthConfig:
     for text in cfg.listen:
         parse_hostport(text, 53)
     return cfg
+
+
+def _per_zone(
+    option: str, item: str, texts: list[str], given: dict[str, tuple[str, ...]]
+) -> dict[str, tuple[str, ...]]:
+    """`ZONE=A[,B]` options (repeatable) added to the configuration's table of the same name."""
+    out = dict(given)
+    for text in texts:
+        zone, sep, rest = text.partition("=")
+        items = tuple(n.strip() for n in rest.split(",") if n.strip())
+        if not sep or not zone.strip() or not items:
+            flag = "--" + option.replace("_", "-")
+            raise mconfig.ConfigError(f"{flag} {text!r}: expected ZONE={item}[,{item}]")
+        out[zone.strip()] = out.get(zone.strip(), ()) + items
+    return out
 
 
 def serve(args: argparse.Namespace) -> int:

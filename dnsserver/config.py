@@ -54,3 +54,10 @@ class AuthConfig:
     # keys that may update it (zones not named here refuse updates)
     keys: tuple[str, ...] = ()
     allow_update: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # zone transfers (RFC 5936, RFC 1995): per zone, who may transfer it (addresses, networks,
+    # `key NAME`); by default its secondaries (`notify`) and the keys that may update it
+    allow_transfer: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    notify: dict[str, tuple[str, ...]] = field(default_factory=dict)  # zone -> ADDR[:PORT]s
+    # secondary zones: zone -> its primary's ADDR[:PORT]; copies kept in `secondary_dir`
+    secondary: dict[str, str] = field(default_factory=dict)
+    secondary_dir: str = "secondary"

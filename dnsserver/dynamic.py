@@ -70,25 +70,13 @@ def read_update(
 ) -> Request | Reply:
     """Parse and check one UPDATE; `allowed(zone)` gives the key names that may update a zone
     (None: the zone is not one we update)."""
-    if len(data) < 12 or data[2] & 0x80:
-        return Reply(None, "not a request")
-    try:
-        msg = dns.message.from_wire(data, keyring=dict(keyring))
-    except dns.message.UnknownTSIGKey:
-        return _tsig_failure(data, BADKEY, "signed with a key we do not have")
-    except (dns.tsig.BadKey, dns.tsig.BadAlgorithm):
-        return _tsig_failure(data, BADKEY, "the key's algorithm does not match")
-    except dns.tsig.BadSignature:
-        return _tsig_failure(data, BADSIG, "bad TSIG signature")
-    except dns.tsig.BadTime:
-        return _badtime(data, keyring)
-    except dns.tsig.PeerError:
-        return Reply(header_only(data, FORMERR), "a TSIG error in a request")
-    except (dns.exception.DNSException, ValueError, UnicodeError) as e:
-        return Reply(header_only(data, FORMERR), f"malformed update: {e or type(e).__name__}")
+    got = read_signed(data, keyring)
+    if isinstance(got, Reply):
+        return got
+    msg = got
     if msg.opcode() != dns.opcode.UPDATE:
         return Reply(header_only(data, NOTIMP), "not an update")
-    key = msg.keyname.to_text().lower() if msg.had_tsig and msg.keyname is not None else None
+    key = key_of(msg)
     zrr = msg.question[0]  # dnspython refuses an UPDATE whose zone section is not one SOA
     if zrr.rdclass != dns.rdataclass.IN:
         return _reply(msg, NOTAUTH, "only class IN is served", key)
@@ -106,6 +94,39 @@ def read_update(
     except ValueError as e:
         return _reply(msg, FORMERR, f"bad record: {e}", key)
     return Request(msg, zone, key, prerequisites, updates)
+
+
+def read_signed(
+    data: bytes, keyring: Mapping[dns.name.Name, dns.tsig.Key]
+) -> dns.message.Message | Reply:
+    """Parse a request and verify its TSIG, if it has one, against `keyring`; a Reply to send
+    instead when it is not a request, is malformed, or its TSIG fails (RFC 8945 §5.2)."""
+    if len(data) < 12 or data[2] & 0x80:
+        return Reply(None, "not a request")
+    try:
+        return dns.message.from_wire(data, keyring=dict(keyring))
+    except dns.message.UnknownTSIGKey:
+        return _tsig_failure(data, BADKEY, "signed with a key we do not have")
+    except (dns.tsig.BadKey, dns.tsig.BadAlgorithm):
+        return _tsig_failure(data, BADKEY, "the key's algorithm does not match")
+    except dns.tsig.BadSignature:
+        return _tsig_failure(data, BADSIG, "bad TSIG signature")
+    except dns.tsig.BadTime:
+        return _badtime(data, keyring)
+    except dns.tsig.PeerError:
+        return Reply(header_only(data, FORMERR), "a TSIG error in a request")
+    except (dns.exception.DNSException, ValueError, UnicodeError) as e:
+        return Reply(header_only(data, FORMERR), f"malformed request: {e or type(e).__name__}")
+
+
+def key_of(msg: dns.message.Message) -> str | None:
+    """The name of the key a verified request was signed with (absolute, lowercase)."""
+    return msg.keyname.to_text().lower() if msg.had_tsig and msg.keyname is not None else None
+
+
+def reply(msg: dns.message.Message, rcode: int, why: str) -> Reply:
+    """A response with `rcode` and no records, signed if the request was."""
+    return _reply(msg, rcode, why, key_of(msg))
 
 
 def _changes(section: list[dns.rrset.RRset]) -> list[Change]:

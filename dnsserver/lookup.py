@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from dnslib import RR, DNSLabel
 
-from dnsserver.errors import NOERROR, NXDOMAIN, REFUSED
+from dnsserver.errors import NOERROR, NXDOMAIN, REFUSED, SERVFAIL
 from dnsserver.wire import Name
 from dnsserver.zone import AAAA, ANY, CNAME, DS, MX, NS, SRV, A, RRset, Zone
 from dnsserver.zoneset import ZoneSet
@@ -72,6 +72,8 @@ def _add_addresses(ans: Answer, node: dict[int, RRset], label: DNSLabel) -> None
 
 def lookup(zones: ZoneSet, labels: Name, key: Name, qtype: int, *, tcp: bool) -> Answer:
     """Answer (`labels` as the client wrote it, `key` lowercased, `qtype`) from `zones`."""
+    if zones.unavailable and zones.is_unavailable(key):
+        return Answer(rcode=SERVFAIL, kind=KIND_ERROR)  # a secondary zone we cannot serve
     zone = zones.find(key)
     if zone is None:
         return Answer(rcode=REFUSED, kind=KIND_ERROR)  # the engine sends it as an error

@@ -10,9 +10,12 @@ from dnsserver.zone import Zone, load_zone
 
 
 class ZoneSet:
-    """Zones by origin. When a server holds a parent and a child zone, the child wins."""
+    """Zones by origin. When a server holds a parent and a child zone, the child wins.
+    `unavailable`: origins we are authoritative for but cannot answer from (a secondary zone
+    not yet transferred, or expired): names in them get SERVFAIL."""
 
-    def __init__(self, zones: Iterable[Zone] = ()) -> None:
+    def __init__(self, zones: Iterable[Zone] = (), unavailable: Iterable[Name] = ()) -> None:
+        self.unavailable = frozenset(unavailable)
         self.by_origin: dict[Name, Zone] = {}
         for z in zones:
             if z.origin in self.by_origin:
@@ -30,6 +33,18 @@ class ZoneSet:
             if z is not None:
                 return z
         return None
+
+    def is_unavailable(self, key: Name) -> bool:
+        """The most specific zone for `key` is one we cannot answer from."""
+        if not self.unavailable:
+            return False
+        get = self.by_origin.get
+        for i in range(len(key) + 1):
+            if key[i:] in self.unavailable:
+                return True
+            if get(key[i:]) is not None:
+                return False
+        return False
 
     def __len__(self) -> int:
         return len(self.by_origin)

@@ -128,6 +128,8 @@ class Connection(asyncio.Protocol):
         self._batching = False  # frames of one read are being answered: writes wait in _out
         self._out: list[bytes] = []
         self._out_size = 0
+        self._writable = asyncio.Event()  # clear while the peer does not read what we write
+        self._writable.set()
 
     # -- what handlers use -----------------------------------------------------------------
 
@@ -140,6 +142,13 @@ class Connection(asyncio.Protocol):
                 self._flush()
         elif self.transport is not None and not self.closing:
             self.transport.write(data)
+
+    async def drained(self) -> None:
+        """Wait until the peer reads what we wrote (or the connection is gone): a handler that
+        writes much (a zone transfer) writes a part, then waits here before the next."""
+        self._flush()
+        await self._writable.wait()
+        self.since = self.listener.loop.time()  # it reads: the connection is in use
 
     def close(self) -> None:
         """Close after what was written is sent (answers already written still go out)."""
@@ -248,10 +257,12 @@ class Connection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.write_paused = True
+        self._writable.clear()
         self._pause_reading()
 
     def resume_writing(self) -> None:
         self.write_paused = False
+        self._writable.set()
         self._process()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -260,6 +271,7 @@ class Connection(asyncio.Protocol):
     def _lost(self, exc: Exception | None) -> None:
         self.closing = True
         self.transport = None
+        self._writable.set()  # nobody waits for a reader that is gone
         if self.listener.connections.pop(self, False) is not False:
             handler = self.handler
             if handler is not None:

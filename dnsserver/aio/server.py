@@ -6,17 +6,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 
-from dnsserver import tsigkeys
+import dns.name
+
+from dnsserver import journal, transfer, tsigkeys
 from dnsserver.aio import identity
 from dnsserver.aio.dynamic import Updater
+from dnsserver.aio.secondary import Secondaries
 from dnsserver.aio.tcp import DnsTcp
 from dnsserver.aio.tcp import limits as tcp_limits
+from dnsserver.aio.transfer import Notifier, Transfers
 from dnsserver.aio.udp import MAX_QUERY, DnsUdp
 from dnsserver.config import AuthConfig
 from dnsserver.engine import Engine
 from dnsserver.errors import ZoneError
 from dnsserver.rrl import RateLimiter
+from dnsserver.transfer import Acl
+from dnsserver.wire import Name
 from dnsserver.zone import Zone
 from dnsserver.zoneset import ZoneSet, load_zones
 from minternet import listen
@@ -26,6 +33,10 @@ from minternet.logs import Throttle
 from minternet.stream import Connection, StreamListener
 
 log = logging.getLogger(__name__)
+
+
+def _origin(zone: str) -> Name:
+    return tuple(label.lower() for label in dns.name.from_text(zone).labels[:-1])
 
 
 def log_zone_error(error: ZoneError, what: str) -> None:
@@ -71,35 +82,84 @@ class DnsServer:
         )
         self.rrl = RateLimiter(config.rrl) if config.rrl.enabled else None
         self.throttle = Throttle()
+        # Bad keys, or a policy naming a zone we do not serve, stop us here (ValueError).
+        keys = tsigkeys.load(config.keys)
+        for zone, names in config.allow_update.items():
+            for name in names:
+                if tsigkeys.key_name(name) not in keys:
+                    raise tsigkeys.KeyFileError(
+                        f"allow_update for {zone} names key {name!r}, which no key file has"
+                    )
+        keyring = tsigkeys.keyring(keys.values())
+        listen_host = listen.parse_hostport(config.listen[0], 53)[0] if config.listen else None
         self.updater: Updater | None = None
         if config.allow_update:
-            # Bad keys or a policy naming a zone we do not serve stop us here (ValueError).
-            keys = tsigkeys.load(config.keys)
-            for zone, names in config.allow_update.items():
-                for name in names:
-                    if tsigkeys.key_name(name) not in keys:
-                        raise tsigkeys.KeyFileError(
-                            f"allow_update for {zone} names key {name!r}, which no key file has"
-                        )
-            self.updater = Updater(
-                tsigkeys.keyring(keys.values()), config.allow_update, self._swap, self.throttle
-            )
+            self.updater = Updater(keyring, config.allow_update, self._changed, self.throttle)
             self._swap(self.updater.load(self.engine.zones))
+        self.secondaries: Secondaries | None = None
+        if config.secondary:
+            self.secondaries = Secondaries(
+                config.secondary, Path(config.secondary_dir), listen_host,
+                default_port=53, swap=self._swap_secondary, throttle=self.throttle,
+            )  # fmt: skip
+            serving, missing = self.secondaries.load()
+            self._swap_secondary(serving, missing, set())
+        self.transfers = Transfers(
+            self.engine, keyring, self._acls(), self._journal_of, self.throttle
+        )
+        self.notifier = Notifier({_origin(z): t for z, t in config.notify.items()}, 53, listen_host)
         log_zones(self.engine.zones)
         self.addresses: list[tuple[str, int]] = []
         self.udp = DnsUdp(self.engine, self.rrl, self.throttle)
         if self.updater is not None:
             self.udp.updates = self.updater.submit
+        if self.secondaries is not None:
+            self.udp.notifies = self.secondaries.notify
         self._udp: list[DatagramListener] = []
         self._tcp: list[StreamListener[bytes]] = []
         self._control: ControlServer | None = None
+
+    def _acls(self) -> dict[Name, Acl]:
+        """Per zone, who may transfer it (see dnsserver/transfer.py)."""
+        cfg = self.config
+        acls: dict[Name, Acl] = {}
+        for zone in {*cfg.allow_update, *cfg.notify, *cfg.allow_transfer}:
+            if zone in cfg.allow_transfer:
+                entries = list(cfg.allow_transfer[zone])
+            else:
+                hosts = [listen.parse_hostport(t, 53)[0] for t in cfg.notify.get(zone, ())]
+                entries = hosts + [f"key {k}" for k in cfg.allow_update.get(zone, ())]
+            acls[_origin(zone)] = transfer.parse_acl(entries)
+        return acls
+
+    def _secondary(self, origin: Name) -> bool:
+        return self.secondaries is not None and origin in self.secondaries.zones
+
+    def _journal_of(self, origin: Name) -> list[journal.Entry]:
+        if self.updater is None or origin not in self.updater.zones:
+            return []
+        return self.updater.zones[origin].entries
 
     def _swap(self, changed: Iterable[Zone]) -> None:
         """Serve `changed` in place of the zones of the same origins (dynamic zones)."""
         zones = dict(self.engine.zones.by_origin)
         for zone in changed:
             zones[zone.origin] = zone
-        self.engine.swap_zones(ZoneSet(zones.values()))
+        self.engine.swap_zones(ZoneSet(zones.values(), self.engine.zones.unavailable))
+
+    def _changed(self, changed: Iterable[Zone]) -> None:
+        """Dynamic zones changed: serve them, and NOTIFY their secondaries."""
+        changed = list(changed)
+        self._swap(changed)
+        self.notifier.changed(changed)
+
+    def _swap_secondary(self, zones: list[Zone], down: set[Name], up: set[Name]) -> None:
+        """Secondary zones transferred (`zones`), expired (`down`) or back (`up`)."""
+        by_origin = {o: z for o, z in self.engine.zones.by_origin.items() if o not in down}
+        for zone in zones:
+            by_origin[zone.origin] = zone
+        unavailable = (self.engine.zones.unavailable | down) - up
+        self.engine.swap_zones(ZoneSet(by_origin.values(), unavailable))
 
     @property
     def tcp_connections(self) -> list[Connection]:
@@ -127,6 +187,10 @@ class DnsServer:
                 log.info(
                     "zone %s accepts updates signed by %s", dz.name, ", ".join(sorted(dz.allowed))
                 )
+        if self.secondaries is not None:
+            self.secondaries.start()
+        # the secondaries learn of our zones as they are now (RFC 1996 §3.6 suggests it)
+        self.notifier.changed([z for z in self.engine.zones if z.origin in self.notifier.targets])
         zones = " ".join(z.name_text for z in self.engine.zones)
         for host, port in self.addresses:
             log.info("serving %s on %s port %d (UDP and TCP), RRL %s",
@@ -144,6 +208,8 @@ class DnsServer:
                 self.throttle,
                 lim.tcp_max_message,
                 self.updater.submit if self.updater is not None else None,
+                self.transfers,
+                self.secondaries.notify if self.secondaries is not None else None,
             ),
             tcp_limits(max_connections=lim.tcp_max_connections, idle_timeout=lim.tcp_idle_timeout),
             throttle=self.throttle,
@@ -169,6 +235,8 @@ class DnsServer:
                 "answer_cache_entries": len(self.engine.udp_cache) + len(self.engine.tcp_cache),
                 "zones": len(self.engine.zones),
                 "updates": self.updater.updates if self.updater is not None else 0,
+                "transfers_sent": self.transfers.served,
+                "transfers_received": self.secondaries.transfers if self.secondaries else 0,
             }
         }
 
@@ -186,6 +254,9 @@ class DnsServer:
                 log.warning("TCP connections still open after 5 s; aborted them")
         self._udp.clear()
         self._tcp.clear()
+        await self.notifier.stop()
+        if self.secondaries is not None:
+            await self.secondaries.stop()
         if self.updater is not None:
             await self.updater.stop()  # the journal's changes are written to the zone files
 
@@ -201,18 +272,21 @@ class DnsServer:
         except Exception:  # a bug in loading must not take the server down either
             log.exception("reload failed, still serving the old zones")
             return False
+        # the secondary zones are not files we read: they stay as they are
+        kept = [z for z in self.engine.zones if self._secondary(z.origin)]
+        files = ZoneSet([*zones, *kept], self.engine.zones.unavailable)
         if self.updater is None:
-            self.engine.swap_zones(zones)
+            self.engine.swap_zones(files)
         else:
             async with self.updater.lock:
                 try:
-                    dynamic = self.updater.load(zones)
+                    dynamic = self.updater.load(files)
                 except ZoneError as e:
                     log_zone_error(e, "reload failed, still serving the old zones")
                     return False
-                self.engine.swap_zones(zones)
+                self.engine.swap_zones(files)
                 self._swap(dynamic)
-            zones = self.engine.zones
+        zones = self.engine.zones
         log_zones(zones)
         log.info("reloaded %s", " ".join(z.name_text for z in zones))
         return True

@@ -18,7 +18,8 @@ import struct
 from collections.abc import Coroutine
 from typing import Any
 
-from dnsserver.aio.udp import UpdateSink
+from dnsserver.aio.transfer import Transfers, is_transfer
+from dnsserver.aio.udp import NotifySink, UpdateSink, is_notify
 from dnsserver.dynamic import is_update
 from dnsserver.engine import Engine
 from minternet.framing import LengthPrefixed
@@ -40,17 +41,29 @@ class DnsTcp(StreamHandler[bytes]):
         throttle: Throttle,
         max_message: int,
         updates: UpdateSink | None = None,
+        transfers: Transfers | None = None,
+        notifies: NotifySink | None = None,
     ) -> None:
         super().__init__(conn)
         self.engine = engine
         self.updates = updates
+        self.transfers = transfers
+        self.notifies = notifies
         self.throttle = throttle
         self.framer = LengthPrefixed(2, min_message=MIN_QUERY, max_message=max_message)
 
     def frame_received(self, frame: bytes) -> Coroutine[Any, Any, None] | None:
         entry = self.engine.tcp_cache.get(frame[2:])
-        if entry is None and self.updates is not None and is_update(frame):
-            return self._update(frame)
+        if entry is None:
+            if self.updates is not None and is_update(frame):
+                return self._update(frame)
+            if self.transfers is not None and is_transfer(frame):
+                return self.transfers.serve(frame, self.conn)
+            if self.notifies is not None and is_notify(frame):
+                answer = self.notifies(frame, self.conn.peer)
+                if answer is not None:
+                    self.conn.write(struct.pack("!H", len(answer)) + answer)
+                return None
         if entry is not None:
             wire: bytes | None = frame[:2] + entry[0]
         else:

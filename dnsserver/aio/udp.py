@@ -23,6 +23,14 @@ log = logging.getLogger(__name__)
 
 #: Takes an UPDATE: (message, client address, how to send the answer later).
 UpdateSink = Callable[[bytes, str, Callable[[bytes], None]], None]
+#: Answers a NOTIFY: (message, sender's address) -> the answer, or None.
+NotifySink = Callable[[bytes, str], bytes | None]
+
+
+def is_notify(data: bytes) -> bool:
+    """The opcode is NOTIFY (4) and it is a request."""
+    return len(data) >= 12 and data[2] & 0xF8 == 4 << 3
+
 
 MAX_QUERY = 4096  # larger UDP queries are read truncated and answered FORMERR
 
@@ -36,6 +44,7 @@ class DnsUdp:
         self.throttle = throttle
         self.queries = 0  # datagrams read, for the control endpoint's stats
         self.updates: UpdateSink | None = None  # where UPDATEs go (dynamic zones), if anywhere
+        self.notifies: NotifySink | None = None  # who answers NOTIFY (secondary zones), if anyone
 
     def datagrams(
         self,
@@ -60,6 +69,8 @@ class DnsUdp:
             elif self.updates is not None and send is not None and is_update(data):
                 self.updates(data, addr[0], functools.partial(_send_to, send, addr))
                 continue
+            elif self.notifies is not None and is_notify(data):
+                wire = self.notifies(data, addr[0])
             else:
                 try:
                     wire = self._miss(data, addr, now)

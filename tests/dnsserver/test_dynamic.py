@@ -175,7 +175,7 @@ def test_garbage_is_formerr_with_the_id() -> None:
     data = b"\xab\xcd\x28\x00\x00\x01\x00\x00\x00\x00\x00\x00\xff"
     got = dynamic.read_update(data, RING, allowed)
     assert (
-        isinstance(got, Reply) and got.wire is not None and got.why.startswith("malformed update")
+        isinstance(got, Reply) and got.wire is not None and got.why.startswith("malformed request")
     )
     assert got.wire[:2] == b"\xab\xcd" and got.wire[3] & 0xF == 1  # FORMERR
 
@@ -184,7 +184,7 @@ def test_a_zone_section_that_is_not_one_soa_is_formerr() -> None:
     u = update()
     u.question[0].rdtype = dns.rdatatype.A  # type: ignore[misc]
     got = read(u)
-    assert isinstance(got, Reply) and got.why.startswith("malformed update")
+    assert isinstance(got, Reply) and got.why.startswith("malformed request")
     assert got.wire is not None and got.wire[:2] == u.to_wire()[:2]
     assert dns.message.from_wire(got.wire).rcode() == dns.rcode.FORMERR
 
