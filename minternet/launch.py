@@ -116,7 +116,18 @@ def command_for(host: Host, ctx: LaunchContext) -> list[str]:
             argv += ["--rrl-ipv4-prefix", str(RRL_IPV4_PREFIX)]
         else:
             argv += ["--no-rrl"]
+        if host.secondary_of is not None:
+            primary = ctx.topology.host(host.secondary_of)
+            for zone in host.zones:
+                argv += ["--secondary", f"{zone}={primary.address}:{ctx.ports['dns']}"]
+                # holders of the zone's key may transfer it from here too (`dig -k ... AXFR`)
+                argv += ["--key", str(ctx.key_file(zone))]
+                argv += ["--allow-transfer", f"{zone}=key {key_stem(zone)}"]
+            argv += ["--secondary-dir", str(ctx.service_dir(host) / "zones")]
+            return argv + common
         for zone in host.zones:
+            for secondary in ctx.topology.secondaries(host, zone):
+                argv += ["--notify", f"{zone}={secondary.address}:{ctx.ports['dns']}"]
             path = zone_dir / zonegen.zone_filename(zone)
             path.parent.mkdir(parents=True, exist_ok=True)
             # A zone changed by dynamic updates (its journal exists) is kept as it is: the

@@ -72,6 +72,9 @@ class Host:
     # being its protagonist (alice@crepes.fr, bob@hamburger.edu).
     mail_domains: tuple[str, ...] = ()
     users: tuple[MailUser, ...] = ()
+    # DNS: the host whose zones this one serves as a secondary (zone transfers, NOTIFY); None
+    # for a primary, which serves its zones from the files generated here
+    secondary_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +108,13 @@ class Topology:
         return sorted({h.role for h in self.hosts})
 
     def zone_servers(self, zone: str) -> list[Host]:
-        return [h for h in self.hosts if zone in h.zones]
+        """The hosts serving `zone`, its primary first (the SOA names it)."""
+        hosts = [h for h in self.hosts if zone in h.zones]
+        return sorted(hosts, key=lambda h: h.secondary_of is not None)
+
+    def secondaries(self, primary: Host, zone: str) -> list[Host]:
+        """The hosts that serve `zone` as secondaries of `primary`."""
+        return [h for h in self.hosts if h.secondary_of == primary.name and zone in h.zones]
 
     def mail_hosts(self) -> list[Host]:
         return [h for h in self.hosts if h.role == "mail"]
@@ -189,6 +198,16 @@ DEFAULT = Topology(
             "127.0.0.24",
             "dns1.networkutopia.com.",
             ("networkutopia.com.", "enterprise.com."),
+        ),
+        # "provide names, IP addresses of authoritative name server (primary and secondary)":
+        # dns2 serves networkutopia.com as a secondary of dns1 (NOTIFY, IXFR/AXFR).
+        Host(
+            "dns-networkutopia2",
+            "dns-auth",
+            "127.0.0.27",
+            "dns2.networkutopia.com.",
+            ("networkutopia.com.",),
+            secondary_of="dns-networkutopia",
         ),
         Host("dns-amazon", "dns-auth", "127.0.0.25", "ns1.amazon.com.", ("amazon.com.",)),
         Host(

@@ -109,8 +109,8 @@ def test_every_zone_accepts_updates_signed_with_its_own_key(tmp_path):
 
     keys = tmp_path / "state" / "keys"
     for host in TOPO.hosts:
-        if not host.role.startswith("dns-"):
-            continue
+        if not host.role.startswith("dns-") or host.secondary_of is not None:
+            continue  # (a secondary takes its zones' updates from the primary)
         cfg = build_config(build_parser().parse_args(argv_for(host.name, tmp_path)))
         loaded = tsigkeys.load(cfg.keys)  # the files are BIND key files, each key once
         expected = {}
@@ -140,3 +140,19 @@ def test_a_zone_with_a_journal_is_not_regenerated(tmp_path):
     zone.with_name(zone.name + ".jnl").write_text("")
     argv_for("dns-networkutopia", tmp_path)
     assert zone.read_text() == "; changed by updates\n"
+
+
+def test_dns2_is_a_secondary_of_dns1_and_dns1_notifies_it(tmp_path):
+    ports = topology.port_scheme(False)
+    dns1, dns2 = TOPO.host("dns-networkutopia"), TOPO.host("dns-networkutopia2")
+    assert dns2.fqdn == "dns2.networkutopia.com." and dns2.zones == ("networkutopia.com.",)
+    secondary = build_config(build_parser().parse_args(argv_for(dns2.name, tmp_path)))
+    assert secondary.zones == () and secondary.allow_update == {}
+    assert secondary.secondary == {"networkutopia.com.": f"{dns1.address}:{ports['dns']}"}
+    assert secondary.secondary_dir == str(tmp_path / "state" / dns2.name / "zones")
+    assert secondary.allow_transfer == {"networkutopia.com.": ("key networkutopia.com",)}
+    primary = build_config(build_parser().parse_args(argv_for(dns1.name, tmp_path)))
+    assert primary.notify == {"networkutopia.com.": (f"{dns2.address}:{ports['dns']}",)}
+    assert TOPO.zone_servers("networkutopia.com.") == [dns1, dns2]  # the primary first (SOA)
+    assert TOPO.secondaries(dns1, "networkutopia.com.") == [dns2]
+    assert TOPO.secondaries(dns1, "enterprise.com.") == []
