@@ -18,6 +18,8 @@ from minternet import (
     experiment,
     logs,
     pointer,
+    register_cli,
+    registrar,
     supervisor,
     topology,
     zonegen,
@@ -124,7 +126,12 @@ def rrl_line(services: Sequence[Service], rrl: bool) -> str | None:
 
 def cmd_up(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir).resolve()
-    topo = topology.DEFAULT
+    try:
+        # the servers of domains registered with `register --serve` are hosts too
+        topo = registrar.topology_for(topology.DEFAULT, registrar.load(state_dir).values())
+    except registrar.RegistrarError as e:
+        print(f"minternet up: {e}", file=sys.stderr)
+        return 1
     try:
         ports = topology.port_scheme(args.standard_ports, offset=args.port_offset)
     except ValueError as e:
@@ -337,7 +344,12 @@ def cmd_status(args: argparse.Namespace) -> int:
                 }
             )
         ca = state_dir / "tls" / "ca.pem"
-        print(json.dumps({"ca": str(ca) if ca.exists() else None, "services": out}, indent=2))
+        registered = [
+            {"domain": r.domain, "servers": [list(s) for s in r.servers], "served": r.served}
+            for r in _registered(state_dir).values()
+        ]
+        print(json.dumps({"ca": str(ca) if ca.exists() else None, "services": out,
+                          "registered": registered}, indent=2))  # fmt: skip
         return code
     if not rows:
         print(nothing_here(args, state_dir))
@@ -351,6 +363,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         for s, c in counters:
             shown = c["error"] if "error" in c else counters_text(s.role, c)
             print(f"  {s.name:<{width}}  {shown}")
+    regs = _registered(state_dir)
+    if regs:
+        print("\nregistered domains (`minternet register`):")
+        for r in regs.values():
+            ns = ", ".join(f"{n} {a}" for n, a in r.servers)
+            print(f"  {r.domain}  {ns}{'  (served here)' if r.served else ''}")
     dead = [s for s, alive in rows if not alive]
     if dead:
         names = ", ".join(s.name for s in dead)
@@ -359,6 +377,22 @@ def cmd_status(args: argparse.Namespace) -> int:
             "`minternet restart NAME` starts one again)"
         )
     return code
+
+
+def _registered(state_dir: Path) -> dict[str, registrar.Registration]:
+    try:
+        return registrar.load(state_dir)
+    except registrar.RegistrarError as e:
+        print(f"minternet status: {e}", file=sys.stderr)
+        return {}
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    return register_cli.register(args, find_state_dir(args, "register"))
+
+
+def cmd_unregister(args: argparse.Namespace) -> int:
+    return register_cli.unregister(args, find_state_dir(args, "unregister"))
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -502,6 +536,18 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("names", nargs="+", metavar="NAME", help="service names (`minternet status`)")
     state(rs)
     rs.set_defaults(func=cmd_restart)
+
+    rg = sub.add_parser(
+        "register",
+        help="register a domain in its TLD (NS and glue, by a signed UPDATE), as a registrar "
+        "does; --serve also runs its servers",
+    )
+    ug = sub.add_parser("unregister", help="take a registered domain's delegation out again")
+    register_cli.add_arguments(rg, ug)
+    state(rg)
+    state(ug)
+    rg.set_defaults(func=cmd_register)
+    ug.set_defaults(func=cmd_unregister)
 
     ex = sub.add_parser("experiment", help="the course notes' experiments, measured")
     exsub = ex.add_subparsers(dest="experiment", required=True)

@@ -352,19 +352,7 @@ def start(
         for host in hosts:
             argv = command(host, ctx)
             ctx.service_dir(host).mkdir(parents=True, exist_ok=True)
-            template = Service(
-                name=host.name,
-                role=host.role,
-                address=host.address,
-                fqdn=host.fqdn,
-                zones=list(host.zones),
-                ports={},
-                pid=0,
-                log=str(ctx.log_file(host)),
-                command=argv,
-                ready=str(ctx.ready_file(host)),
-            )
-            launched.append(_launch(template))
+            launched.append(_launch(_template(host, ctx, argv)))
             if cancelled():
                 raise Interrupted("interrupted while starting")
         services = _wait_ready(launched, progress, cancelled)
@@ -374,6 +362,70 @@ def start(
         raise
     write_state(ctx.state_dir, services, None)
     return services
+
+
+def add(
+    hosts: Sequence[Host],
+    ctx: LaunchContext,
+    *,
+    progress: Callable[[str], None] = lambda _msg: None,
+    command: Callable[[Host, LaunchContext], list[str]] = command_for,
+) -> list[Service]:
+    """Start `hosts` beside a running topology (a registered domain's servers) and record them
+    in its state file once they are ready; on failure they are stopped and nothing is recorded."""
+    if not _recorded(ctx.state_dir):
+        raise SupervisorError(f"nothing is running from {ctx.state_dir}")
+    with _locked(ctx.state_dir):
+        state = load_state(ctx.state_dir)
+        if state is None:
+            raise SupervisorError(f"nothing is running from {ctx.state_dir}")
+        taken = {s.name for s in state.services}
+        clash = [h.name for h in hosts if h.name in taken]
+        if clash:
+            raise SupervisorError(f"a service {clash[0]!r} is recorded already")
+        launched: list[_Launch] = []
+        try:
+            for host in hosts:
+                argv = command(host, ctx)
+                ctx.service_dir(host).mkdir(parents=True, exist_ok=True)
+                launched.append(_launch(_template(host, ctx, argv)))
+            services = _wait_ready(launched, progress, lambda: False)
+        except BaseException:
+            stop_pids([launch.proc.pid for launch in launched])
+            raise
+        write_state(ctx.state_dir, [*state.services, *services], state.supervisor_pid)
+    return services
+
+
+def remove(state_dir: Path, names: Sequence[str]) -> list[Service]:
+    """Stop the named services and forget them (a registered domain's servers); the state file
+    loses them first, so that a foreground `up` does not report them as dead."""
+    if not _recorded(state_dir):
+        return []
+    with _locked(state_dir):
+        state = load_state(state_dir)
+        if state is None:
+            return []
+        gone = [s for s in state.services if s.name in names]
+        kept = [s for s in state.services if s.name not in names]
+        write_state(state_dir, kept, state.supervisor_pid)
+        stop_pids([s.pid for s in gone if _ours(s)])
+    return gone
+
+
+def _template(host: Host, ctx: LaunchContext, argv: list[str]) -> Service:
+    return Service(
+        name=host.name,
+        role=host.role,
+        address=host.address,
+        fqdn=host.fqdn,
+        zones=list(host.zones),
+        ports={},
+        pid=0,
+        log=str(ctx.log_file(host)),
+        command=argv,
+        ready=str(ctx.ready_file(host)),
+    )
 
 
 def _entries(state_dir: Path) -> set[str]:

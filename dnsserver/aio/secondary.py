@@ -66,6 +66,8 @@ class SecondaryZone:
     zone: Zone | None = None
     dz: dns.zone.Zone | None = None  # the copy as dnspython holds it, for IXFR
     wake: asyncio.Event | None = None
+    checking: bool = False  # a check or transfer is under way
+    again: bool = False  # a NOTIFY came meanwhile: check again when it is done
 
 
 class Secondaries:
@@ -170,6 +172,7 @@ class Secondaries:
             return response.to_wire()
         log.info("secondary %s: NOTIFY from %s: checking now", sz.name, peer)
         sz.timers.notified(self.clock())
+        sz.again = sz.checking  # the check under way may have asked before the change
         if sz.wake is not None:
             sz.wake.set()
         response.set_rcode(dns.rcode.Rcode.make(NOERROR))
@@ -180,7 +183,13 @@ class Secondaries:
         while True:
             now = self.clock()
             if sz.timers.due(now):
-                await self._check(sz)
+                sz.checking, sz.again = True, False
+                try:
+                    await self._check(sz)
+                finally:
+                    sz.checking = False
+                if sz.again:
+                    sz.timers.notified(self.clock())
                 continue
             wait = sz.timers.wait(now)
             expires = sz.timers.expires_at()
