@@ -36,7 +36,8 @@ ALGORITHMS: Mapping[str, dns.name.Name] = {
 }
 MIN_SECRET = 16  # octets; RFC 8945 §6: at least half the hash length (16 for SHA-256)
 
-_COMMENT = re.compile(r"/\*.*?\*/|(?://|#)[^\n]*", re.S)
+# a comment, or a quoted string (kept: a base64 secret may hold "//")
+_COMMENT = re.compile(r'("[^"]*")|/\*.*?\*/|(?://|#)[^\n]*', re.S)
 _STATEMENT = re.compile(
     r'\s*key\s+(?:"(?P<quoted>[^"]*)"|(?P<bare>[^\s{";]+))\s*\{(?P<body>[^{}]*)\}\s*;', re.I
 )
@@ -75,7 +76,7 @@ def key_name(text: str) -> str:
 
 def parse(text: str, where: str = "key file") -> list[TsigKey]:
     """Every key statement of `text`; anything else in it is an error (KeyFileError)."""
-    text = _COMMENT.sub(" ", text)
+    text = _COMMENT.sub(lambda m: m.group(1) or " ", text)
     keys: list[TsigKey] = []
     pos = 0
     while text[pos:].strip():

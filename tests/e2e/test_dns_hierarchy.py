@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 
 import dns.flags
 import dns.message
@@ -190,3 +191,44 @@ def test_each_server_says_who_it_is(topology_up, name):
     out = dig(host.address, "CH", "TXT", "id.server")
     assert f'id.server.\t\t0\tCH\tTXT\t"{who}"' in out, out
     assert "status: NOERROR" in dig(host.address, "CH", "TXT", "version.bind")
+
+
+def soa_serial(server: str, zone: str) -> int | None:
+    r = ask(server, zone, "SOA")
+    if r.rcode() != dns.rcode.NOERROR or not r.answer:
+        return None
+    return int(r.answer[0][0].serial)
+
+
+def test_dns2_is_a_secondary_of_dns1_with_the_same_zone(topology_up):
+    dns1, dns2 = TOPO.host("dns-networkutopia").address, TOPO.host("dns-networkutopia2").address
+    deadline = time.monotonic() + 15
+    while soa_serial(dns2, "networkutopia.com.") != soa_serial(dns1, "networkutopia.com."):
+        assert time.monotonic() < deadline, "dns2 did not transfer networkutopia.com"
+        time.sleep(0.1)
+    for server in (dns1, dns2):
+        r = ask(server, "www.networkutopia.com.", "A")
+        assert r.flags & dns.flags.AA and r.answer[0][0].address == "127.0.1.50"
+    # com.'s delegation names both, with glue
+    referral = ask(TOPO.host("tld-com").address, "www.networkutopia.com.", "A")
+    assert {rd.target.to_text() for rrset in referral.authority for rd in rrset} == {
+        "dns1.networkutopia.com.",
+        "dns2.networkutopia.com.",
+    }
+    # dns2 answers only for what it is a secondary of
+    assert ask(dns2, "www.enterprise.com.", "A").rcode() == dns.rcode.REFUSED
+
+
+@needs_dig
+@pytest.mark.interop
+@pytest.mark.parametrize("name", ["dns-networkutopia", "dns-networkutopia2"])
+def test_dig_axfr_with_the_zone_key_and_refused_without(topology_up, name):
+    server = TOPO.host(name).address
+    key = f"{topology_up.state_dir}/keys/networkutopia.com.key"
+    out = dig(server, "-k", key, "networkutopia.com", "AXFR")
+    records = [line for line in out.splitlines() if line and not line.startswith(";")]
+    kinds = [line.split()[3] for line in records]
+    assert kinds[0] == kinds[-2] == "SOA" and kinds[-1] == "TSIG", out  # the last one signed
+    assert "www.networkutopia.com. 3600 IN A 127.0.1.50" in rr(out)
+    refused = dig(server, "networkutopia.com", "AXFR")
+    assert "Transfer failed." in refused
