@@ -21,12 +21,12 @@ import asyncio
 import contextlib
 import logging
 import os
+import struct
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import dns.asyncquery
 import dns.exception
 import dns.flags
 import dns.message
@@ -277,14 +277,57 @@ class Secondaries:
         else:
             query = dns.message.make_query(sz.name, dns.rdatatype.AXFR)
         async with asyncio.timeout(TRANSFER_TIMEOUT):
-            await dns.asyncquery.inbound_xfr(
-                sz.primary[0], target, query, port=sz.primary[1], timeout=CHECK_TIMEOUT * 3,
-                source=self.source,
-            )  # fmt: skip
+            ignored = await self._inbound(sz, target, query)
+        if ignored:
+            # RFC 5936 §3.5: data outside the zone is no part of it, and is not used
+            n = len(ignored)
+            log.warning("secondary %s: the transfer from %s held %d record%s outside the zone "
+                        "(%s): ignored", sz.name, sz.primary[0], n, "s" if n > 1 else "",
+                        ", ".join(ignored[:3]))  # fmt: skip
         loop = asyncio.get_running_loop()
         zone = await loop.run_in_executor(None, _write_and_load, target, sz)
         sz.dz = target
         return zone
+
+
+    async def _inbound(
+        self, sz: SecondaryZone, target: dns.zone.Zone, query: dns.message.Message
+    ) -> list[str]:
+        """One transfer over TCP from our own address, applied by dnspython's Inbound (which
+        commits only at the closing SOA); the owners of records outside the zone, which it
+        leaves out."""
+        rdtype = query.question[0].rdtype
+        serial = sz.timers.serial if rdtype == dns.rdatatype.IXFR else None
+        origin = target.from_wire_origin()
+        local = (self.source, 0) if self.source else None
+        reader, writer = await asyncio.open_connection(*sz.primary, local_addr=local)
+        ignored: list[str] = []
+        try:
+            wire = query.to_wire()
+            writer.write(struct.pack("!H", len(wire)) + wire)
+            await writer.drain()
+            with dns.xfr.Inbound(target, rdtype, serial) as inbound:
+                done, first, ctx = False, True, None
+                while not done:
+                    (n,) = struct.unpack("!H", await reader.readexactly(2))
+                    answer = dns.message.from_wire(
+                        await reader.readexactly(n), keyring=query.keyring,
+                        request_mac=query.mac, xfr=True, origin=origin, tsig_ctx=ctx,
+                        multi=True, one_rr_per_rrset=rdtype == dns.rdatatype.IXFR,
+                    )  # fmt: skip
+                    if not query.is_response(answer, xfr_continuation=not first):
+                        raise dns.exception.FormError("not a response to our request")
+                    first = False
+                    ignored += [
+                        rrset.name.to_text()
+                        for rrset in answer.answer
+                        if rrset.name.is_absolute()  # names in the zone come relative to it
+                    ]
+                    done = inbound.process_message(answer)
+                    ctx = answer.tsig_ctx
+        finally:
+            writer.close()
+        return ignored
 
 
 def _write_and_load(dz: dns.zone.Zone, sz: SecondaryZone) -> Zone:
