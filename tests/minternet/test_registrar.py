@@ -13,7 +13,7 @@ import pytest
 
 from dnsserver.zone import load_zone
 from minternet import registrar, topology, zonegen
-from minternet.registrar import Registration, RegistrarError
+from minternet.registrar import RegistrarError, Registration
 
 TOPO = topology.DEFAULT
 REG = Registration(
