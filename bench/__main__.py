@@ -13,6 +13,7 @@ import time
 BENCHMARKS = (
     "dns_auth",  # authoritative qps vs NSD (dnsperf)
     "zone_load",  # time and memory to load a 100,000-record zone
+    "dns_update",  # signed dynamic updates/s vs BIND (1 and 8 clients); 100,000-record AXFR vs NSD
     "dns_resolver",  # resolver cache hits vs Unbound, cold resolution, cache memory
     "tracker_http",  # HTTP announces/s vs opentracker (wrk)
     "tracker_udp",  # UDP announces/s vs opentracker

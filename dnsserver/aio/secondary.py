@@ -289,7 +289,6 @@ class Secondaries:
         sz.dz = target
         return zone
 
-
     async def _inbound(
         self, sz: SecondaryZone, target: dns.zone.Zone, query: dns.message.Message
     ) -> list[str]:

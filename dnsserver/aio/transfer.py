@@ -113,19 +113,27 @@ class Transfers:
             return
         loop = asyncio.get_running_loop()
         entries = list(self.journal_of(origin))
-        messages = await loop.run_in_executor(None, _messages, query, zone, entries, since)
-        for wire in messages:
+        # Messages are made one at a time in a worker thread (a big zone takes a while, and
+        # the event loop goes on answering), each once the client has read the one before.
+        answers = (
+            transfer.axfr_stream(zone)
+            if since is None
+            else transfer.ixfr_stream(zone, entries, since)
+        )
+        messages = transfer.stream(query, answers)
+        sent = 0
+        while (wire := await loop.run_in_executor(None, next, messages, None)) is not None:
             if conn.closing:
                 log.warning("%s of %s to %s: the connection closed during the transfer",
                             kind, zone_name(zone.origin), conn.peer)  # fmt: skip
                 return
             conn.write(struct.pack("!H", len(wire)) + wire)
+            sent += 1
             await conn.drained()
         self.served += 1
-        what = "the whole zone" if since is None or len(messages) > 1 else "up to date"
-        log.info("%s of %s (serial %d) to %s%s: %d messages, %s", kind, zone_name(zone.origin),
-                 zone.serial, conn.peer, f" (key {key})" if key else "", len(messages),
-                 what if since is None else f"from serial {since}")  # fmt: skip
+        log.info("%s of %s (serial %d) to %s%s: %d messages%s", kind, zone_name(zone.origin),
+                 zone.serial, conn.peer, f" (key {key})" if key else "", sent,
+                 "" if since is None else f", from serial {since}")  # fmt: skip
 
     def _answer(self, conn: Connection, reply: dynamic.Reply) -> None:
         self._refused(conn, reply.why)
@@ -134,13 +142,6 @@ class Transfers:
 
     def _refused(self, conn: Connection, why: str) -> None:
         self.throttle(log, "transfer-refused", "transfer request from %s: %s", conn.peer, why)
-
-
-def _messages(
-    query: dns.message.Message, zone: Zone, entries: Sequence[Entry], since: int | None
-) -> list[bytes]:
-    answers = transfer.axfr(zone) if since is None else transfer.ixfr(zone, entries, since)
-    return transfer.render(query, answers)
 
 
 def notify_message(zone: Zone) -> dns.message.Message:
