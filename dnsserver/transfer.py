@@ -15,7 +15,9 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Iterator, Sequence
+import struct
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import dns.message
@@ -23,7 +25,10 @@ import dns.name
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+import dns.rdtypes.ANY.TSIG
 import dns.rrset
+import dns.tsig
+from dnslib import DNSBuffer
 
 from dnsserver.journal import Entry, history
 from dnsserver.masterfile import Record, rdata_wire
@@ -32,6 +37,7 @@ from dnsserver.update import serial_after
 from dnsserver.wire import Name
 from dnsserver.zone import SOA, Zone
 
+CLASS_IN = 1
 MESSAGE_SIZE = 16384  # octets of records per message (BIND and NSD send about as much)
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -209,3 +215,138 @@ def client_serial(query: dns.message.Message) -> int | None:
         if rrset.rdtype == dns.rdatatype.SOA and len(rrset):
             return int(rrset[0].serial)
     return None
+
+
+# -- the wire path: the zone's records packed once, messages cut from them ---------------------
+
+
+class _Plain(DNSBuffer):
+    """Names written whole: a record packed alone must not point into a buffer it leaves."""
+
+    def encode_name(self, name: object) -> None:
+        self.encode_name_nocompress(name)
+
+
+def _name_wire(labels: Name) -> bytes:
+    return b"".join(bytes((len(label),)) + label for label in labels) + b"\x00"
+
+
+def _rr(owner: bytes, rtype: int, ttl: int, rd: object) -> bytes:
+    buf = _Plain()
+    rd.pack(buf)  # type: ignore[attr-defined]
+    data = bytes(buf.data)
+    return owner + struct.pack("!HHIH", rtype, CLASS_IN, ttl, len(data)) + data
+
+
+_WIRES: dict[int, tuple[Zone, bytes, list[bytes]]] = {}
+_PACKING = threading.Lock()
+
+
+def zone_wires(zone: Zone) -> tuple[bytes, list[bytes]]:
+    """The zone's SOA and its other records, each as it goes on the wire (owner uncompressed),
+    in the AXFR order; packed once per zone and kept for the last few zones."""
+    with _PACKING:  # one thread packs a zone; others asking for it meanwhile wait for it
+        got = _WIRES.get(id(zone))
+        if got is not None and got[0] is zone:
+            return got[1], got[2]
+        return _pack(zone)
+
+
+def _pack(zone: Zone) -> tuple[bytes, list[bytes]]:
+    soa = _rr(_name_wire(zone.origin), SOA, zone.soa.ttl, zone.soa.rdatas[0])
+    out: list[bytes] = []
+    for key in _order(zone):
+        owner = _name_wire(key)
+        for rtype, rrset in sorted(zone.nodes[key].items()):
+            if rtype != SOA:
+                out.extend(_rr(owner, rtype, rrset.ttl, rd) for rd in rrset.rdatas)
+    if len(_WIRES) >= ORDERS_KEPT:
+        _WIRES.pop(next(iter(_WIRES)))
+    _WIRES[id(zone)] = (zone, soa, out)
+    return soa, out
+
+
+def axfr_wires(zone: Zone) -> Iterator[bytes]:
+    soa, records = zone_wires(zone)
+    yield soa
+    yield from records
+    yield soa
+
+
+def _record_wire(rec: Record) -> bytes:
+    return _rr(_name_wire(rec.key), rec.rtype, rec.ttl, rec.rdata)
+
+
+def ixfr_wires(zone: Zone, entries: Sequence[Entry], client_serial: int) -> Iterator[bytes]:
+    """IXFR (see the module docstring), as records on the wire."""
+    soa = _rr(_name_wire(zone.origin), SOA, zone.soa.ttl, zone.soa.rdatas[0])
+    if not serial_after(zone.serial, client_serial):
+        yield soa
+        return
+    chain = history(entries, client_serial)
+    if not chain or chain[-1].end != zone.serial:
+        yield from axfr_wires(zone)
+        return
+    yield soa
+    for entry in chain:
+        yield from (_record_wire(r) for r in entry.removed)
+        yield from (_record_wire(r) for r in entry.added)
+    yield soa
+
+
+@dataclass(frozen=True, slots=True)
+class Signer:
+    """How a transfer's messages are signed (RFC 8945 §5.3.1): the request's key, its MAC and
+    its TSIG's algorithm and fudge; `now` reads the clock."""
+
+    key: dns.tsig.Key
+    request_mac: bytes
+    fudge: int
+    now: Callable[[], int]
+
+
+def signer_of(query: dns.message.Message, now: Callable[[], int]) -> Signer | None:
+    """The signer for a verified request's answer, None for an unsigned request."""
+    if not query.had_tsig or not isinstance(query.keyring, dns.tsig.Key) or query.tsig is None:
+        return None
+    return Signer(query.keyring, query.mac or b"", int(query.tsig[0].fudge), now)
+
+
+def messages(
+    msg_id: int, question: bytes, records: Iterable[bytes], signer: Signer | None
+) -> Iterator[bytes]:
+    """The records in messages of about MESSAGE_SIZE octets: each a response (QR, AA) with the
+    request's ID and question (`question`: its name, type and class as on the wire), signed in
+    a chain when there is a `signer`."""
+    ctx = None
+    first = True
+
+    def message(group: list[bytes]) -> bytes:
+        nonlocal ctx, first
+        header = struct.pack("!HHHHHH", msg_id, 0x8400, 1, len(group), 0, 0)
+        wire = header + question + b"".join(group)
+        if signer is None:
+            return wire
+        template = dns.rdtypes.ANY.TSIG.TSIG(
+            dns.rdataclass.ANY, dns.rdatatype.TSIG, signer.key.algorithm, 0, signer.fudge,
+            b"", msg_id, 0, b"",
+        )  # fmt: skip
+        tsig, ctx = dns.tsig.sign(
+            wire, signer.key, template, signer.now(), signer.request_mac if first else None,
+            ctx, True,
+        )  # fmt: skip
+        first = False
+        rdata = tsig.to_wire() or b""
+        owner = signer.key.name.to_wire() or b""
+        rr = owner + struct.pack("!HHIH", dns.rdatatype.TSIG, dns.rdataclass.ANY, 0, len(rdata))
+        return wire[:10] + b"\x00\x01" + wire[12:] + rr + rdata
+
+    group: list[bytes] = []
+    size = 0
+    for rr in records:
+        if group and size + len(rr) > MESSAGE_SIZE:
+            yield message(group)
+            group, size = [], 0
+        group.append(rr)
+        size += len(rr)
+    yield message(group)

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import struct
+import time
 from collections.abc import Callable, Mapping, Sequence
 
 import dns.flags
@@ -115,12 +116,16 @@ class Transfers:
         entries = list(self.journal_of(origin))
         # Messages are made one at a time in a worker thread (a big zone takes a while, and
         # the event loop goes on answering), each once the client has read the one before.
-        answers = (
-            transfer.axfr_stream(zone)
+        records = (
+            transfer.axfr_wires(zone)
             if since is None
-            else transfer.ixfr_stream(zone, entries, since)
+            else transfer.ixfr_wires(zone, entries, since)
         )
-        messages = transfer.stream(query, answers)
+        qwire = (question.name.to_wire() or b"") + struct.pack(
+            "!HH", question.rdtype, question.rdclass
+        )
+        signer = transfer.signer_of(query, lambda: int(time.time()))
+        messages = transfer.messages(query.id, qwire, records, signer)
         sent = 0
         while (wire := await loop.run_in_executor(None, next, messages, None)) is not None:
             if conn.closing:
