@@ -454,19 +454,64 @@ def parse_record(text: str, zone: Name | None = None) -> Record:
 
 
 def rdata_wire(rdata: RD) -> bytes:
-    """The RDATA as it goes on the wire, with no compression outside itself."""
-    buf = DNSBuffer()
+    """The RDATA as it goes on the wire, its names written whole (never compressed: packed
+    alone, a pointer would point into a buffer the RDATA then leaves)."""
+    buf = _PlainBuffer()
     rdata.pack(buf)
     return bytes(buf.data)
 
 
+class _PlainBuffer(DNSBuffer):
+    def encode_name(self, name: object) -> None:
+        self.encode_name_nocompress(name)
+
+
+_PLAIN_LABEL = re.compile(rb"[A-Za-z0-9_*-]+")
+
+
+def _text(labels: Name) -> str | None:
+    """An absolute name's presentation form when no label needs escaping, else None."""
+    for label in labels:
+        if _PLAIN_LABEL.fullmatch(label) is None:
+            return None
+    return ".".join(label.decode("ascii") for label in labels) + "."
+
+
 def record_text(rec: Record) -> str:
     """A record as one master-file line with absolute names; `parse_record` reads it back as
-    the same record (dnspython writes the RDATA in its presentation form)."""
-    wire = rdata_wire(rec.rdata)
-    rd = dns.rdata.from_wire(
-        dns.rdataclass.IN, dns.rdatatype.RdataType.make(rec.rtype), wire, 0, len(wire)
-    )
-    owner = dns.name.Name((*rec.labels, b"")).to_text()
-    kind = dns.rdatatype.to_text(dns.rdatatype.RdataType.make(rec.rtype))
-    return f"{owner} {rec.ttl} IN {kind} {rd.to_text()}"
+    the same record. Addresses, names and the SOA are written here; other RDATA, and names
+    that need escapes, in dnspython's presentation form."""
+    owner = _text(rec.labels)
+    if owner is None:
+        owner = dns.name.Name((*rec.labels, b"")).to_text()
+    rd = rec.rdata
+    rtype = rec.rtype
+    data: str | None = None
+    if rtype in (A, AAAA):
+        family = socket.AF_INET if rtype == A else socket.AF_INET6
+        data = socket.inet_ntop(family, rd.data)  # type: ignore[attr-defined]
+    elif rtype in (NS, CNAME, PTR, MX):
+        target = _text(tuple(rd.label.label))  # type: ignore[attr-defined]
+        if target is not None:
+            data = target if rtype != MX else f"{rd.preference} {target}"  # type: ignore[attr-defined]
+    elif rtype == SOA:
+        mname, rname = _text(tuple(rd.mname.label)), _text(tuple(rd.rname.label))  # type: ignore[attr-defined]
+        if mname is not None and rname is not None:
+            data = f"{mname} {rname} " + " ".join(str(t) for t in rd.times)  # type: ignore[attr-defined]
+    if data is None:
+        wire = rdata_wire(rd)
+        parsed = dns.rdata.from_wire(
+            dns.rdataclass.IN, dns.rdatatype.RdataType.make(rtype), wire, 0, len(wire)
+        )
+        data = parsed.to_text()
+    return f"{owner} {rec.ttl} IN {_type_name(rtype)} {data}"
+
+
+_TYPE_NAMES: dict[int, str] = {}
+
+
+def _type_name(rtype: int) -> str:
+    name = _TYPE_NAMES.get(rtype)
+    if name is None:
+        name = _TYPE_NAMES[rtype] = dns.rdatatype.to_text(dns.rdatatype.RdataType.make(rtype))
+    return name

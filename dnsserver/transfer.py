@@ -32,7 +32,7 @@ from dnslib import DNSBuffer
 
 from dnsserver.journal import Entry, history
 from dnsserver.masterfile import Record, rdata_wire
-from dnsserver.tsigkeys import KeyFileError, key_name
+from dnsserver.tsigkeys import KeyFileError, append_tsig, key_name
 from dnsserver.update import serial_after
 from dnsserver.wire import Name
 from dnsserver.zone import SOA, Zone
@@ -327,19 +327,12 @@ def messages(
         wire = header + question + b"".join(group)
         if signer is None:
             return wire
-        template = dns.rdtypes.ANY.TSIG.TSIG(
-            dns.rdataclass.ANY, dns.rdatatype.TSIG, signer.key.algorithm, 0, signer.fudge,
-            b"", msg_id, 0, b"",
-        )  # fmt: skip
-        tsig, ctx = dns.tsig.sign(
-            wire, signer.key, template, signer.now(), signer.request_mac if first else None,
-            ctx, True,
+        wire, ctx = append_tsig(
+            wire, signer.key, fudge=signer.fudge, now=signer.now(),
+            request_mac=signer.request_mac if first else None, ctx=ctx, multi=True,
         )  # fmt: skip
         first = False
-        rdata = tsig.to_wire() or b""
-        owner = signer.key.name.to_wire() or b""
-        rr = owner + struct.pack("!HHIH", dns.rdatatype.TSIG, dns.rdataclass.ANY, 0, len(rdata))
-        return wire[:10] + b"\x00\x01" + wire[12:] + rr + rdata
+        return wire
 
     group: list[bytes] = []
     size = 0

@@ -17,12 +17,16 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import dns.exception
 import dns.name
+import dns.rdataclass
+import dns.rdatatype
+import dns.rdtypes.ANY.TSIG
 import dns.tsig
 
 #: The algorithms accepted in key files (BIND's names), as dnspython names them.
@@ -76,7 +80,8 @@ def key_name(text: str) -> str:
 
 def parse(text: str, where: str = "key file") -> list[TsigKey]:
     """Every key statement of `text`; anything else in it is an error (KeyFileError)."""
-    text = _COMMENT.sub(lambda m: m.group(1) or " ", text)
+    # a comment becomes a space, or its line breaks (the lines after it keep their numbers)
+    text = _COMMENT.sub(lambda m: m.group(1) or " " + "\n" * m.group(0).count("\n"), text)
     keys: list[TsigKey] = []
     pos = 0
     while text[pos:].strip():
@@ -93,6 +98,8 @@ def parse(text: str, where: str = "key file") -> list[TsigKey]:
 
 
 def _key(name: str, body: str, where: str) -> TsigKey:
+    if not name.strip():
+        raise KeyFileError(f"{where}: a key with no name")
     clauses: dict[str, str] = {}
     pos = 0
     while body[pos:].strip():
@@ -155,3 +162,27 @@ def generate(name: str, secret: bytes, algorithm: str = "hmac-sha256") -> TsigKe
 def keyring(keys: Iterable[TsigKey]) -> dict[dns.name.Name, dns.tsig.Key]:
     """The dnspython keyring of `keys`."""
     return {dns.name.from_text(k.name): k.to_dnspython() for k in keys}
+
+
+def append_tsig(
+    wire: bytes,
+    key: dns.tsig.Key,
+    *,
+    fudge: int,
+    now: int,
+    request_mac: bytes | None,
+    ctx: object = None,
+    multi: bool = False,
+) -> tuple[bytes, object]:
+    """`wire` (a message without additional records) signed with `key` (RFC 8945 §4.3): its
+    TSIG record appended, computed by dnspython (`dns.tsig.sign`) over the request's MAC (or,
+    in a chain of messages, `ctx`). The signed message and the context for the next one."""
+    msg_id = int.from_bytes(wire[:2], "big")
+    template = dns.rdtypes.ANY.TSIG.TSIG(
+        dns.rdataclass.ANY, dns.rdatatype.TSIG, key.algorithm, 0, fudge, b"", msg_id, 0, b""
+    )
+    tsig, ctx = dns.tsig.sign(wire, key, template, now, request_mac, ctx, multi)
+    rdata = tsig.to_wire() or b""
+    owner = key.name.to_wire() or b""
+    record = owner + struct.pack("!HHIH", dns.rdatatype.TSIG, dns.rdataclass.ANY, 0, len(rdata))
+    return wire[:10] + b"\x00\x01" + wire[12:] + record + rdata, ctx

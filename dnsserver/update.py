@@ -37,12 +37,14 @@ from dataclasses import dataclass
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+from dnslib import SOA as RD_SOA
+from dnslib import DNSLabel
 
 from dnsserver.errors import FORMERR, NOERROR, REFUSED, ZoneError
-from dnsserver.masterfile import Record, name_text, parse_record, rdata_wire, record_text
+from dnsserver.masterfile import Record, name_text, rdata_wire, record_text
 from dnsserver.problems import Problems
 from dnsserver.wire import Name
-from dnsserver.zone import Zone, build
+from dnsserver.zone import RRset, Zone, build
 
 NXDOMAIN = 3
 YXDOMAIN, YXRRSET, NXRRSET, NOTAUTH, NOTZONE = 6, 7, 8, 9, 10  # RFC 2136 §2.2
@@ -167,9 +169,15 @@ def _type_text(rtype: int) -> str:
 
 
 def apply_update(
-    content: Content, prerequisites: Sequence[Change], updates: Sequence[Change], path: str = ""
+    content: Content,
+    prerequisites: Sequence[Change],
+    updates: Sequence[Change],
+    path: str = "",
+    zone: Zone | None = None,
 ) -> Outcome:
-    """Check the prerequisites, then apply the updates, all or nothing (see the module)."""
+    """Check the prerequisites, then apply the updates, all or nothing (see the module).
+    `zone`, the zone served from `content`, lets the new one be patched from it (`patched`)
+    rather than built again from every record."""
     if len(prerequisites) + len(updates) > MAX_CHANGES:
         return _fail(REFUSED, f"more than {MAX_CHANGES} records in one update")
     failed = _prerequisites(content, prerequisites)
@@ -253,17 +261,92 @@ def apply_update(
     added = [r for r in added if r.rtype != SOA]
     after = Content(origin, content.origin_labels, names)
     try:
-        zone = after.zone(path)
+        if zone is None:
+            served = after.zone(path)
+        else:
+            served = patched(zone, after, touched | {(origin, SOA)}, path)
     except ZoneError as e:
         return _fail(REFUSED, f"the zone would have errors: {_first(e)}")
     return Outcome(
         NOERROR,
         content=after,
-        zone=zone,
+        zone=served,
         removed=(old_soa, *removed),
         added=(new_soa, *added),
         notes=tuple(notes),
     )
+
+
+def patched(old: Zone, after: Content, touched: set[tuple[Name, int]], path: str) -> Zone:
+    """The zone served after an update: `old` with the nodes of the touched names rebuilt from
+    `after` and the others shared, and its name index and delegation points brought up to
+    date; the cost grows with the update, not with the zone (but for copying three tables). The
+    only error an update can bring into a zone that loaded (the rules above keep CNAMEs alone,
+    the SOA at the apex and one NS there) is an apex NS naming a host of the zone that has no
+    address: when the apex NS records or the names they point to change, the zone is built and
+    checked whole (`Content.zone`) instead. Warnings are those of the last whole build."""
+    origin = old.origin
+    keys = {key for key, _ in touched}
+    targets = {t for t, _ in old.nodes.get(origin, {}).get(NS, RRsetEmpty).targets}
+    targets |= {r.target for r in after.names[origin].get(NS, ()) if r.target is not None}
+    if (origin, NS) in touched or keys & targets:
+        return after.zone(path)
+    nodes = dict(old.nodes)
+    exists = set(old.exists)
+    cuts = set(old.cuts)
+    records = old.records
+    depth = len(origin)
+    gone: list[Name] = []
+    for key in keys:
+        records -= sum(len(rrset.rdatas) for rrset in old.nodes.get(key, {}).values())
+        recs = after.names.get(key)
+        if not recs:
+            nodes.pop(key, None)
+            cuts.discard(key)
+            gone.append(key)
+            continue
+        nodes[key] = {rtype: _rrset(rtype, rs) for rtype, rs in recs.items()}
+        records += sum(len(rs) for rs in recs.values())
+        if NS in recs and key != origin:
+            cuts.add(key)
+        else:
+            cuts.discard(key)
+        for i in range(len(key) - depth + 1):
+            if key[i:] in exists:
+                break
+            exists.add(key[i:])
+    for key in gone:  # a name that went: it, and the empty non-terminals above it, may go too
+        for i in range(len(key) - depth):
+            name = key[i:]
+            if name in nodes or any(k != name and k[len(k) - len(name) :] == name for k in nodes):
+                break
+            exists.discard(name)
+    soa = nodes[origin][SOA]
+    return Zone(
+        origin=origin,
+        origin_label=old.origin_label,
+        path=path,
+        soa=soa,
+        negative_ttl=min(soa.ttl, int(soa.rdatas[0].times[-1])),  # type: ignore[attr-defined]
+        nodes=nodes,
+        exists=exists,
+        cuts=cuts,
+        records=records,
+        warnings=old.warnings,
+    )
+
+
+def _rrset(rtype: int, recs: tuple[Record, ...]) -> RRset:
+    """An RRset as the zone's loader makes it (zone.build)."""
+    targets = tuple(
+        (r.target, DNSLabel(r.target_labels))
+        for r in recs
+        if r.target is not None and r.target_labels is not None
+    )
+    return RRset(rtype, recs[0].ttl, tuple(r.rdata for r in recs), targets)
+
+
+RRsetEmpty = RRset(NS, 0, ())
 
 
 def _first(error: ZoneError) -> str:
@@ -287,12 +370,12 @@ def _set_node(
 
 
 def _reserial(soa: Record, serial: int) -> Record:
-    """The SOA record with another serial."""
-    wire = rdata_wire(soa.rdata)
-    rd = dns.rdata.from_wire(dns.rdataclass.IN, dns.rdatatype.SOA, wire, 0, len(wire))
-    text = record_text(soa)
-    head = text[: len(text) - len(rd.to_text())]
-    return parse_record(head + rd.replace(serial=serial).to_text())
+    """The SOA record with another serial (its identity, as the loader's, is its wire form)."""
+    rd = soa.rdata
+    new = RD_SOA(rd.mname, rd.rname, (serial, *rd.times[1:]))  # type: ignore[attr-defined]
+    return Record(
+        soa.labels, soa.key, soa.ttl, SOA, new, rdata_wire(new), None, None, soa.source, soa.line
+    )
 
 
 def _difference(

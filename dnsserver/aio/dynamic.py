@@ -206,7 +206,9 @@ class Updater:
                     answers.append((job, got.wire))
                 continue
             dz = self.zones[got.zone]
-            outcome = apply_update(dz.content, got.prerequisites, got.updates, str(dz.path))
+            outcome = apply_update(
+                dz.content, got.prerequisites, got.updates, str(dz.path), dz.zone
+            )
             who = f"update from {job.peer} (key {got.key}) to {dz.name}"
             for note in outcome.notes:
                 lines.append(f"{who}: {note}")
@@ -247,6 +249,7 @@ class Updater:
         """Append and fsync every zone's new entries (a worker thread)."""
         for origin, entries in staged.items():
             path = self.zones[origin].journal_path
+            created = not path.exists()
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
                 data = b"".join(journal.encode(e) for e in entries)
@@ -256,7 +259,8 @@ class Updater:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            _fsync_dir(path.parent)
+            if created:  # the new file's name must be durable too, once
+                _fsync_dir(path.parent)
 
     async def _compacting(self) -> None:
         while True:

@@ -213,3 +213,244 @@ def test_records_that_cannot_be_zone_data_are_formerr() -> None:
     got = read(u)
     assert isinstance(got, Reply) and got.why.startswith("bad record")
     assert reply_of(got, u).rcode() == dns.rcode.FORMERR
+
+
+# --- exact answers
+
+
+def test_changes_carry_the_whole_owner_name() -> None:
+    u = update()
+    u.present("a.b")
+    u.add("www.sub", 60, "A", "192.0.2.1")
+    u.delete("networkutopia.com.", "MX")
+    got = read(u)
+    assert isinstance(got, Request)
+    assert [c.name for c in got.prerequisites] == [(b"a", b"b", b"networkutopia", b"com")]
+    assert [c.name for c in got.updates] == [(b"www", b"sub", b"networkutopia", b"com"), ZONE]
+    rec = got.updates[0].record
+    assert rec is not None and rec.labels == (b"www", b"sub", b"networkutopia", b"com")
+    assert (rec.ttl, rec.rtype, rec.identity) == (60, 1, bytes([192, 0, 2, 1]))
+
+
+def test_the_zone_name_is_lowercased() -> None:
+    u = update("NetworkUtopia.COM")
+    got = read(u)
+    assert isinstance(got, Request) and got.zone == ZONE and got.prerequisites == got.updates == ()
+
+
+def test_a_record_of_a_meta_type_is_formerr_signed() -> None:
+    u = update()
+    u.add("www", 300, "ANY", r"\# 0")
+    got = read(u)
+    assert isinstance(got, Reply)
+    assert got.why == "bad record: ANY cannot be a record of a zone"
+    assert got.key == "networkutopia.com."
+    assert reply_of(got, u).rcode() == dns.rcode.FORMERR
+
+
+def test_an_opt_record_in_the_update_section_is_malformed() -> None:
+    u = update(key=None)
+    u.add("www", 300, "OPT", r"\# 0")
+    got = read(u)
+    assert isinstance(got, Reply) and got.key is None
+    assert got.why.startswith("malformed request: An OPT record occurred somewhere other than")
+    assert got.wire == header(0xA801, u.id)
+
+
+def test_replies_name_the_key_the_request_was_signed_with() -> None:
+    u = dns.update.UpdateMessage("networkutopia.com", rdclass=dns.rdataclass.CH)
+    u.use_tsig(RING, keyname=KEY.name)
+    got = read(u)
+    assert isinstance(got, Reply) and got.key == "networkutopia.com."
+    u = update("hamburger.edu")
+    got = read(u)
+    assert isinstance(got, Reply) and got.key == "networkutopia.com."
+    u = update("hamburger.edu", key=None)
+    got = read(u)
+    assert isinstance(got, Reply) and got.key is None
+    assert got.why == "not a zone we update: hamburger.edu."
+    assert dns.message.from_wire(got.wire or b"").rcode() == dns.rcode.NOTAUTH
+    u = update(key=None)
+    got = read(u)
+    assert isinstance(got, Reply) and got.key is None
+
+
+def test_reply_answers_a_parsed_request_signed_as_it_was() -> None:
+    u = update()
+    msg = dynamic.read_signed(u.to_wire(), RING)
+    assert isinstance(msg, dns.message.Message)
+    got = dynamic.reply(msg, dns.rcode.REFUSED, "why not")
+    assert (got.why, got.key) == ("why not", "networkutopia.com.")
+    r = reply_of(got, u)
+    assert r.rcode() == dns.rcode.REFUSED and r.had_tsig and r.id == u.id
+    assert r.opcode() == dns.opcode.UPDATE and r.answer == r.authority == []
+    plain = dynamic.read_signed(update(key=None).to_wire(), RING)
+    assert isinstance(plain, dns.message.Message)
+    got = dynamic.reply(plain, dns.rcode.SERVFAIL, "")
+    assert got.key is None and got.why == ""
+    r = dns.message.from_wire(got.wire or b"")
+    assert r.rcode() == dns.rcode.SERVFAIL and not r.had_tsig and r.id == plain.id
+
+
+def test_answer_is_signed_with_the_requests_key_or_not_at_all() -> None:
+    u = update(key=OTHER)
+    got = dynamic.read_update(u.to_wire(), RING, lambda zone: frozenset({"registrar."}))
+    assert isinstance(got, Request) and got.key == "registrar."
+    wire = dynamic.answer(got, 0)
+    r = dns.message.from_wire(wire, keyring=RING, request_mac=u.mac)
+    assert r.rcode() == 0 and r.had_tsig and r.keyname == dns.name.from_text("registrar.")
+
+
+def test_key_of_is_for_verified_requests() -> None:
+    u = update()
+    msg = dynamic.read_signed(u.to_wire(), RING)
+    assert isinstance(msg, dns.message.Message) and dynamic.key_of(msg) == "networkutopia.com."
+    upper = tsigkeys.generate("NetworkUtopia.COM", bytes(range(32)))
+    u = dns.update.UpdateMessage("networkutopia.com")
+    u.use_tsig({dns.name.from_text("NetworkUtopia.COM"): upper.to_dnspython()})
+    msg = dynamic.read_signed(u.to_wire(), RING)
+    assert isinstance(msg, dns.message.Message) and dynamic.key_of(msg) == "networkutopia.com."
+    plain = dynamic.read_signed(update(key=None).to_wire(), RING)
+    assert isinstance(plain, dns.message.Message) and dynamic.key_of(plain) is None
+
+
+def header(flags: int, qid: int = 0x1234) -> bytes:
+    return struct.pack("!HHHHHH", qid, flags, 0, 0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("flags", "yes"),
+    [
+        (0x2800, True),  # UPDATE
+        (0x2900, True),  # UPDATE with RD (meaningless there, but still an UPDATE)
+        (0x2F00, True),
+        (0x28FF, True),
+        (0xA800, False),  # a response
+        (0x2000, False),  # NOTIFY
+        (0x3000, False),  # opcode 6
+        (0x0000, False),  # QUERY
+        (0x6800, False),  # opcode 13
+    ],
+)
+def test_is_update_reads_the_opcode_and_qr(flags: int, yes: bool) -> None:
+    assert dynamic.is_update(header(flags)) is yes  # a header alone, exactly 12 octets
+    assert dynamic.is_update(header(flags) + b"\x00") is yes
+    assert dynamic.is_update(header(flags)[:11]) is False
+
+
+def test_a_bare_header_is_read_and_answered() -> None:
+    msg = dynamic.read_signed(header(0x2800), RING)
+    assert isinstance(msg, dns.message.Message) and msg.id == 0x1234
+    got = dynamic.read_update(header(0x0100), RING, allowed)
+    assert isinstance(got, Reply) and got.why == "not an update"
+    assert got.wire == header(0x8100 | dynamic.NOTIMP)
+
+
+def test_a_request_carrying_a_tsig_error_is_formerr() -> None:
+    u = update()
+    u.use_tsig(RING, keyname=KEY.name, tsig_error=BADSIG)
+    u.add("www", 300, "A", "192.0.2.7")
+    wire = u.to_wire()
+    got = dynamic.read_update(wire, RING, allowed)
+    assert isinstance(got, Reply) and got.why == "a TSIG error in a request" and got.key is None
+    assert got.wire == header(0xA800 | dynamic.FORMERR, u.id)
+
+
+def test_malformed_requests_say_what_dnspython_said() -> None:
+    data = b"\xab\xcd\x28\x00\x00\x01\x00\x00\x00\x00\x00\x00\xff"
+    got = dynamic.read_update(data, RING, allowed)
+    assert isinstance(got, Reply)
+    assert got.why == "malformed request: DNS message is malformed."
+    assert got.wire == header(0xA801, 0xABCD)
+
+
+def test_the_tsig_answers_keep_the_original_id_and_carry_nothing_else() -> None:
+    stranger = tsigkeys.generate("stranger", bytes(32))
+    u = dns.update.UpdateMessage("networkutopia.com", id=0x1111)
+    u.use_tsig(tsigkeys.keyring([stranger]), keyname=stranger.name, original_id=0x2222, fudge=77)
+    u.add("www", 300, "A", "192.0.2.7")
+    got = dynamic.read_update(u.to_wire(), RING, allowed)
+    assert isinstance(got, Reply) and got.wire is not None and got.key is None
+    r = dns.message.from_wire(got.wire, keyring=False)
+    assert r.id == 0x1111 and r.rcode() == dns.rcode.NOTAUTH and r.opcode() == dns.opcode.UPDATE
+    assert r.question == u.question and r.answer == r.authority == []
+    assert r.tsig is not None and u.tsig is not None
+    rd = r.tsig[0]
+    assert (rd.original_id, rd.error, rd.mac, rd.other, rd.fudge) == (0x2222, BADKEY, b"", b"", 77)
+    assert rd.algorithm == dns.tsig.HMAC_SHA256 and rd.time_signed == u.tsig[0].time_signed
+    # the record itself: class ANY, TTL 0, the key's name, the last of the additional section
+    rdata = rd.to_wire()
+    record = (
+        (dns.name.from_text("stranger.").to_wire() or b"")
+        + struct.pack("!HHIH", 250, 255, 0, len(rdata))
+        + rdata
+    )
+    assert got.wire.endswith(record)
+    assert struct.unpack("!HHHH", got.wire[4:12]) == (1, 0, 0, 1)
+
+
+def test_the_tsig_failure_answers_fall_back_to_formerr() -> None:
+    plain = update(key=None).to_wire()
+    assert dynamic._tsig_failure(plain, BADKEY, "why") == Reply(
+        header(0xA801, plain_id(plain)), "why"
+    )
+    garbage = b"\xab\xcd\x28\x00\x00\x01\x00\x00\x00\x00\x00\x00\xff"
+    assert dynamic._tsig_failure(garbage, BADSIG, "w") == Reply(header(0xA801, 0xABCD), "w")
+    assert dynamic._badtime(plain, RING) == Reply(header(0xA801, plain_id(plain)), "bad time")
+    assert dynamic._badtime(garbage, RING) == Reply(header(0xA801, 0xABCD), "bad time")
+    stranger = update(key=tsigkeys.generate("stranger", bytes(32))).to_wire()
+    assert dynamic._badtime(stranger, RING) == Reply(header(0xA801, plain_id(stranger)), "bad time")
+
+
+def plain_id(wire: bytes) -> int:
+    return int(struct.unpack("!H", wire[:2])[0])
+
+
+def verify_mac(wire: bytes, request_mac: bytes, key: dns.tsig.Key) -> None:
+    """Check a response's TSIG MAC as RFC 8945 §4.3.3 computes it, whatever its error."""
+    r = dns.message.from_wire(wire, keyring=False)
+    assert r.tsig is not None
+    rd = r.tsig[0]
+    fixed = len(wire) - len(rd.to_wire() or b"") - 10  # the owner: a pointer or a whole name
+    start = fixed - 2 if wire[fixed - 2] >= 0xC0 else fixed - len(r.tsig.name.to_wire() or b"")
+    arcount = struct.unpack("!H", wire[10:12])[0] - 1
+    unsigned = wire[:10] + struct.pack("!H", arcount) + wire[12:start]
+    expected, _ = dns.tsig.sign(unsigned, key, rd, rd.time_signed, request_mac)
+    assert expected.mac == rd.mac
+
+
+def test_badtime_is_signed_over_the_requests_mac_with_its_fudge_and_original_id() -> None:
+    u = dns.update.UpdateMessage("networkutopia.com", id=0x1111)
+    u.use_tsig(RING, keyname=KEY.name, original_id=0x2222, fudge=100)
+    u.add("www", 300, "A", "192.0.2.7")
+    now = 2**33 + 2**31 + 12345  # far ahead: both halves of the 48-bit time matter
+    with mock.patch("time.time", return_value=now - 1000):
+        wire = u.to_wire()
+    with mock.patch("time.time", return_value=now):
+        got = dynamic.read_update(wire, RING, allowed)
+    assert isinstance(got, Reply) and got.wire is not None
+    assert got.why == "signed +1000 s from our clock (fudge 100 s)"
+    r = dns.message.from_wire(got.wire, keyring=False)
+    assert r.id == 0x1111 and r.rcode() == dns.rcode.NOTAUTH
+    assert r.tsig is not None and u.mac is not None
+    rd = r.tsig[0]
+    assert (rd.error, rd.original_id, rd.fudge, rd.algorithm) == (
+        BADTIME, 0x2222, 100, dns.tsig.HMAC_SHA256,
+    )  # fmt: skip
+    assert rd.other == struct.pack("!HI", 2, 2**31 + 12345)
+    assert rd.time_signed == now
+    verify_mac(got.wire, u.mac, RING[dns.name.from_text(KEY.name)])
+    with pytest.raises(AssertionError):
+        verify_mac(got.wire, b"\x00" * 32, RING[dns.name.from_text(KEY.name)])
+
+
+def test_a_request_from_the_future_is_badtime_too() -> None:
+    u = update()
+    now = 1_700_000_000
+    with mock.patch("time.time", return_value=now + 301):
+        wire = u.to_wire()
+    with mock.patch("time.time", return_value=now):
+        got = dynamic.read_update(wire, RING, allowed)
+    assert isinstance(got, Reply) and got.why == "signed -301 s from our clock (fudge 300 s)"
+    with mock.patch("time.time", return_value=now + 1):
+        assert isinstance(dynamic.read_update(wire, RING, allowed), Request)

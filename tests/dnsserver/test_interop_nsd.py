@@ -99,9 +99,9 @@ async def converge(host: str, port: int, name: str, rdtype: str, want: str, log:
         async with asyncio.timeout(20):
             while True:
                 r = await answer(host, port, name, rdtype)
-                if r is not None and r.rcode() == dns.rcode.NOERROR:
-                    if any(want in rd.to_text() for rrset in r.answer for rd in rrset):
-                        return
+                ok = r is not None and r.rcode() == dns.rcode.NOERROR
+                if ok and any(want in rd.to_text() for rrset in r.answer for rd in rrset):  # type: ignore[union-attr]
+                    return
                 await asyncio.sleep(0.1)
     except TimeoutError:
         text = log.read_text(errors="replace") if log.exists() else "(no log)"

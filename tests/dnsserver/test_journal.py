@@ -138,3 +138,95 @@ def test_the_zone_text_loads_as_the_same_zone(tmp_path: Path) -> None:
     assert path.read_text().startswith("; zone example.com. -- test\n$ORIGIN example.com.\n")
     loaded = load_zone(path)
     assert loaded.serial == last.serial == 13 and loaded.records == len(last.records())
+
+
+SOA_10 = "example.com. 300 IN SOA ns1.example.com. hostmaster.example.com. 10 7200 3600 1209600 60"
+SOA_11 = SOA_10.replace(" 10 ", " 11 ")
+
+
+def test_an_entry_is_written_exactly_so() -> None:
+    _, entries, _ = steps(1)
+    body = (
+        b'{"from":10,"to":11,"removed":["' + SOA_10.encode() + b'"],"added":["'
+        + SOA_11.encode() + b'","h0.example.com. 60 IN A 192.0.2.1"]}'
+    )  # fmt: skip
+    assert journal.encode(entries[0]) == b"%08x " % zlib.crc32(body) + body + b"\n"
+    assert journal.encode(entries[0])[:9] == b"08d6d159 "  # lowercase hex, as written
+
+
+def test_an_entry_of_a_difference_takes_its_serials_from_the_soas() -> None:
+    _, entries, _ = steps(2)
+    e = entries[1]
+    assert (e.start, e.end) == (11, 12)
+    assert [record_text(r) for r in e.removed] == [SOA_11]
+    assert [record_text(r) for r in e.added] == [
+        SOA_11.replace(" 11 ", " 12 "),
+        "h1.example.com. 60 IN A 192.0.2.2",
+    ]
+
+
+def line_of(obj: object) -> bytes:
+    body = json.dumps(obj).encode()
+    return b"%08x %s\n" % (zlib.crc32(body), body)
+
+
+def test_an_empty_line_first_is_damaged_not_torn() -> None:
+    _, entries, _ = steps(1)
+    got = journal.read(b"\n" + journal.encode(entries[0]), ORIGIN)
+    assert got == journal.Read((), 0, "entry 1 is damaged: no checksum")
+    got = journal.read(journal.encode(entries[0]) + b"\n", ORIGIN)
+    assert len(got.entries) == 1 and got.problem == "entry 2 is damaged: no checksum"
+    assert journal.read(b"", ORIGIN) == journal.Read((), 0, None)
+
+
+def test_a_checksum_may_be_upper_case_hex() -> None:
+    _, entries, _ = steps(1)
+    line = journal.encode(entries[0])
+    got = journal.read(line[:8].upper() + line[8:], ORIGIN)
+    assert got.problem is None and len(got.entries) == 1
+
+
+@pytest.mark.parametrize(
+    ("removed", "added"),
+    [
+        ([SOA_10, "x.example.org. 1 IN A 192.0.2.1"], [SOA_11]),
+        ([SOA_10], [SOA_11, "x.example.org. 1 IN A 192.0.2.1"]),
+    ],
+)
+def test_a_record_outside_the_zone_in_either_list_is_damage(
+    removed: list[str], added: list[str]
+) -> None:
+    data = line_of({"from": 10, "to": 11, "removed": removed, "added": added})
+    got = journal.read(data, ORIGIN)
+    assert got.entries == () and got.good_length == 0
+    assert got.problem is not None and got.problem.startswith("entry 1 is damaged: ")
+    assert "outside the zone" in got.problem
+    ok = journal.read(data)  # without a zone to check against, it reads
+    assert ok.problem is None and len(ok.entries) == 1
+
+
+@pytest.mark.parametrize(("removed", "added"), [([SOA_10], []), ([], [SOA_11]), ([], [])])
+def test_an_entry_needs_both_soas(removed: list[str], added: list[str]) -> None:
+    got = journal.read(line_of({"from": 10, "to": 11, "removed": removed, "added": added}))
+    assert got.problem == "entry 1 is damaged: an entry without its SOAs"
+
+
+@pytest.mark.parametrize(
+    ("obj", "why"),
+    [
+        ({"to": 11, "removed": [SOA_10], "added": [SOA_11]}, "not an entry ('from')"),
+        ({"from": 10, "to": 11, "added": [SOA_11]}, "not an entry ('removed')"),
+        ({"from": None, "to": 11, "removed": [SOA_10], "added": [SOA_11]}, "not an entry (int()"),
+    ],
+)
+def test_an_entry_missing_a_field_is_damaged(obj: object, why: str) -> None:
+    got = journal.read(line_of(obj))
+    assert got.problem is not None and got.problem.startswith(f"entry 1 is damaged: {why}")
+
+
+def test_a_read_entry_is_what_was_written() -> None:
+    data = line_of({"from": 10, "to": 11, "removed": [SOA_10], "added": [SOA_11]})
+    (entry,) = journal.read(data, ORIGIN).entries
+    assert (entry.start, entry.end) == (10, 11)
+    assert [record_text(r) for r in entry.removed] == [SOA_10]
+    assert [record_text(r) for r in entry.added] == [SOA_11]

@@ -115,3 +115,126 @@ def test_generate_checks_its_inputs() -> None:
     with pytest.raises(KeyFileError, match="a secret of 8 octets is too short"):
         tsigkeys.generate("a", bytes(8))
     assert tsigkeys.key_name("A.B") == "a.b." and tsigkeys.key_name("a.b.") == "a.b."
+
+
+def test_clauses_may_follow_the_brace_without_space() -> None:
+    keys = tsigkeys.parse(f'key a {{algorithm hmac-sha256;secret "{SECRET}";}};')
+    assert keys == [tsigkeys.TsigKey("a.", "hmac-sha256", bytes(range(32)))]
+    keys = tsigkeys.parse(f'key "b"{{secret {SECRET};algorithm hmac-sha1;}};key c{{'
+                          f'algorithm hmac-md5;secret "{SECRET}";}};')  # fmt: skip
+    assert [(k.name, k.algorithm) for k in keys] == [("b.", "hmac-sha1"), ("c.", "hmac-md5")]
+
+
+def test_a_key_with_no_name_is_refused() -> None:
+    for name in ('""', '"  "'):
+        with pytest.raises(KeyFileError, match=r"^k: a key with no name$"):
+            tsigkeys.parse(f'key {name} {{ algorithm hmac-sha256; secret "{SECRET}"; }};', "k")
+
+
+def test_a_secret_holding_comment_marks_is_read_whole() -> None:
+    # base64 has "/" and "+": a random secret may hold "//" or look like "/*" ... "*/"
+    for raw in (b"\xff" * 32, b"\xfc\x0f\xff" * 11, bytes(range(200, 232))):
+        key = tsigkeys.generate("k", raw)
+        assert tsigkeys.parse(key.text())[0].secret == raw
+    secret = base64.b64encode(b"\xff" * 32).decode()
+    assert "//" in secret
+    text = f'key a {{ algorithm hmac-sha256; secret "{secret}"; }}; # "not a secret"\n'
+    assert tsigkeys.parse(text)[0].secret == b"\xff" * 32
+
+
+def test_a_comment_over_several_lines_keeps_the_line_numbers() -> None:
+    text = f'key a {{ algorithm hmac-sha256; secret "{SECRET}"; }};\n/* a\nb */ junk\n'
+    with pytest.raises(KeyFileError, match=r'^k: line 3: expected key "NAME"'):
+        tsigkeys.parse(text, "k")
+
+
+def test_an_unknown_algorithm_lists_the_known_ones() -> None:
+    with pytest.raises(KeyFileError) as info:
+        tsigkeys.parse(f'key a {{ algorithm HMAC-SHA999; secret "{SECRET}"; }};')
+    assert str(info.value) == (
+        "key file: key 'a': unknown algorithm 'hmac-sha999' (known: hmac-sha256, hmac-sha384, "
+        "hmac-sha512, hmac-sha224, hmac-sha1, hmac-md5)"
+    )
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [SECRET[:8] + "!" + SECRET[8:], SECRET[:8] + " " + SECRET[8:], SECRET[:-1], SECRET + "AAAA="],
+)
+def test_a_secret_with_other_characters_is_not_base64(secret: str) -> None:
+    with pytest.raises(KeyFileError, match=r"^k: key 'a': the secret is not base64$"):
+        tsigkeys.parse(f'key a {{ algorithm hmac-sha256; secret "{secret}"; }};', "k")
+
+
+def test_the_default_place_in_messages_is_key_file() -> None:
+    with pytest.raises(KeyFileError, match=r"^key file: no key statement$"):
+        tsigkeys.parse("")
+    with pytest.raises(KeyFileError, match=r'^key file: line 1: expected key "NAME"'):
+        tsigkeys.parse("junk")
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("junk\n\n\n", 1),
+        ("\n\n  junk\nmore\n\n", 3),
+        (f'key a {{ algorithm hmac-sha256; secret "{SECRET}"; }};\n\n# note\n junk\n\n', 4),
+        (f'key a {{ algorithm hmac-sha256; secret "{SECRET}"; }}; junk\n\n', 1),
+        (f'key a {{ algorithm hmac-sha256; secret "{SECRET}"; }};\n/* a */\n// b\n junk\n\n', 4),
+    ],
+)
+def test_the_line_of_what_is_not_a_key_statement(text: str, line: int) -> None:
+    with pytest.raises(KeyFileError) as info:
+        tsigkeys.parse(text, "k")
+    assert str(info.value) == f'k: line {line}: expected key "NAME" {{ ... }};'
+
+
+def test_generate_takes_sixteen_octets_but_not_fifteen() -> None:
+    key = tsigkeys.generate("Short.Example", bytes(16), "hmac-sha1")
+    assert key == tsigkeys.TsigKey("short.example.", "hmac-sha1", bytes(16))
+    with pytest.raises(KeyFileError, match=r"^a secret of 15 octets is too short$"):
+        tsigkeys.generate("a", bytes(15))
+    with pytest.raises(KeyFileError, match=r"^unknown algorithm 'HMAC-SHA256'$"):
+        tsigkeys.generate("a", bytes(32), "HMAC-SHA256")
+
+
+def test_load_names_the_file_of_a_bad_key(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.key", tmp_path / "bad.key"
+    good.write_text(tsigkeys.generate("one", bytes(32)).text())
+    bad.write_text('key "two" { algorithm hmac-sha256; };\n')
+    with pytest.raises(KeyFileError) as info:
+        tsigkeys.load([good, bad])
+    assert str(info.value) == f"{bad}: key 'two' needs both an algorithm and a secret"
+    bad.write_text("\njunk\n")
+    with pytest.raises(KeyFileError) as info:
+        tsigkeys.load([str(bad)])
+    assert str(info.value) == f'{bad}: line 2: expected key "NAME" {{ ... }};'
+
+
+def test_load_reads_utf8_comments(tmp_path: Path) -> None:
+    path = tmp_path / "k.key"
+    path.write_bytes(
+        "# clé de mise à jour\n".encode() + tsigkeys.generate("un", bytes(32)).text().encode()
+    )
+    assert list(tsigkeys.load([path])) == ["un."]
+    assert tsigkeys.load([]) == {}
+
+
+def test_a_key_turns_into_dnspythons_key() -> None:
+    key = tsigkeys.generate("a.example", bytes(range(20)), "hmac-sha224")
+    got = key.to_dnspython()
+    assert got.name == dns.name.from_text("a.example.")
+    assert got.secret == bytes(range(20)) and got.algorithm == dns.tsig.HMAC_SHA224
+    for bind, dnspython in (
+        ("hmac-sha256", dns.tsig.HMAC_SHA256),
+        ("hmac-sha384", dns.tsig.HMAC_SHA384),
+        ("hmac-sha512", dns.tsig.HMAC_SHA512),
+        ("hmac-sha224", dns.tsig.HMAC_SHA224),
+        ("hmac-sha1", dns.tsig.HMAC_SHA1),
+        ("hmac-md5", dns.tsig.HMAC_MD5),
+    ):
+        assert tsigkeys.ALGORITHMS[bind] == dnspython
+    assert list(tsigkeys.ALGORITHMS) == [
+        "hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1", "hmac-md5",
+    ]  # fmt: skip
+    assert tsigkeys.MIN_SECRET == 16

@@ -472,3 +472,402 @@ def test_the_served_zone_is_the_content_checked_as_a_file(tmp_path: object) -> N
     loaded = load_zone(path)
     assert loaded.serial == out.zone.serial and loaded.records == out.zone.records
     assert set(loaded.nodes) == set(out.zone.nodes)
+
+
+# --- exact reasons, and what an ignored update leaves for the ones after it
+
+
+NS3_ERROR = (
+    "the zone would have errors: name server ns3.example.com. (NS of example.com.) is in this "
+    "zone but has no A or AAAA record: resolvers sent to it could not reach the zone"
+)
+MX_WARNING = (
+    "MX of example.com.: mail server alias.example.com. is an alias (CNAME); it must name a host "
+    "with its own A or AAAA record (RFC 2181 §10.3)"
+)
+
+
+@pytest.mark.parametrize("mx_first", [True, False])
+def test_a_refusal_names_the_first_error_not_a_warning(mx_first: bool) -> None:
+    mx = add("example.com. 60 IN MX 10 alias.example.com.")  # a warning
+    ns = add("example.com. 60 IN NS ns3.example.com.")  # an error
+    out = apply_update(zone(), [], [mx, ns] if mx_first else [ns, mx])
+    assert (out.rcode, out.why, out.content, out.zone) == (REFUSED, NS3_ERROR, None, None)
+    assert out.notes == () and out.removed == out.added == ()
+
+
+def test_the_reason_of_a_zone_error_with_no_error_listed_is_its_message() -> None:
+    from dnsserver.errors import ZoneError
+    from dnsserver.problems import Problem
+    from dnsserver.update import _first
+
+    warning = Problem("z:1", "just a warning", warning=True)
+    assert _first(ZoneError("the whole message", (warning,))) == "the whole message"
+    error = Problem("z:2", "the error")
+    assert _first(ZoneError("the whole message", (warning, error))) == "the error"
+
+
+PRESCAN_WHY = [
+    (Change(name("x.example.org"), CLASS_ANY, A, 0), NOTZONE, "A: outside the zone"),
+    (
+        Change(name("x.example.com"), CLASS_IN, ANY, 0),
+        FORMERR,
+        "ANY: not a record that can be added",
+    ),
+    (
+        Change(name("x.example.com"), CLASS_IN, TXT, 0),
+        FORMERR,
+        "TXT: not a record that can be added",
+    ),
+    (Change(name("x.example.com"), CLASS_ANY, A, 1), FORMERR, "A: a bad RRset deletion"),
+    (Change(name("x.example.com"), CLASS_ANY, 41, 0), FORMERR, "OPT: a bad RRset deletion"),
+    (Change(name("x.example.com"), CLASS_NONE, A, 0), FORMERR, "A: a bad record deletion"),
+    (Change(name("x.example.com"), 4, MX, 0), FORMERR, "MX: class 4"),
+]
+
+
+@pytest.mark.parametrize(("bad", "rcode", "why"), PRESCAN_WHY)
+def test_the_prescan_says_which_update_is_wrong(bad: Change, rcode: int, why: str) -> None:
+    out = apply_update(zone(), [], [bad])
+    why = f"update {'.'.join(label.decode() for label in bad.name)}. {why}"
+    assert (out.rcode, out.why, out.content, out.notes) == (rcode, why, None, ())
+
+
+@pytest.mark.parametrize("rtype", [0, 41, 128, 250, 251, 252, 254, 255])
+def test_meta_types_cannot_be_added(rtype: int) -> None:
+    rec = parse_record("x.example.com. 60 IN A 192.0.2.1")
+    out = apply_update(zone(), [], [Change(name("x.example.com"), CLASS_IN, rtype, 60, rec)])
+    assert out.rcode == FORMERR and out.why.endswith(": not a record that can be added")
+
+
+@pytest.mark.parametrize("rtype", [0, 41, 128, 252, 254])
+def test_meta_types_other_than_any_cannot_be_deleted(rtype: int) -> None:
+    out = apply_update(zone(), [], [Change(name("www.example.com"), CLASS_ANY, rtype, 0)])
+    assert out.rcode == FORMERR and out.why.endswith(": a bad RRset deletion")
+    rec = parse_record("www.example.com. 0 IN A 192.0.2.80")
+    out = apply_update(zone(), [], [Change(name("www.example.com"), CLASS_NONE, rtype, 0, rec)])
+    assert out.rcode == FORMERR and out.why.endswith(": a bad record deletion")
+
+
+@pytest.mark.parametrize("rtype", [1, 127, 256, 65280])
+def test_real_types_can_be_deleted_by_rrset(rtype: int) -> None:
+    out = apply_update(zone(), [], [Change(name("www.example.com"), CLASS_ANY, rtype, 0)])
+    assert out.rcode == NOERROR and out.why == ""
+
+
+def test_the_update_just_inside_the_zone_and_just_outside() -> None:
+    out = apply_update(zone(), [], [add("example.com. 60 IN TXT apex")])
+    assert out.rcode == NOERROR and out.changed
+    for outside in ("com", "xexample.com", "example.com.org"):
+        ch = Change(name(outside), CLASS_ANY, A, 0)
+        out = apply_update(zone(), [], [ch])
+        assert (out.rcode, out.why) == (NOTZONE, f"update {outside}. A: outside the zone")
+        out = apply_update(zone(), [ch], [])
+        assert (out.rcode, out.why) == (NOTZONE, f"prerequisite {outside}. A: outside the zone")
+
+
+WWW = name("www.example.com")
+RDATA = parse_record("www.example.com. 0 IN A 192.0.2.80")
+PREREQUISITE_WHY = [
+    (Change(WWW, CLASS_ANY, A, 1), FORMERR, "www.example.com. A: TTL 1, not 0"),
+    (Change(name("no.example.com"), CLASS_ANY, ANY, 0), NXDOMAIN, "no.example.com. ANY: not there"),
+    (Change(name("no.example.com"), CLASS_ANY, A, 0), NXRRSET, "no.example.com. A: not there"),
+    (Change(WWW, CLASS_ANY, TXT, 0), NXRRSET, "www.example.com. TXT: not there"),
+    (Change(WWW, CLASS_NONE, ANY, 0), YXDOMAIN, "www.example.com. ANY: there"),
+    (Change(WWW, CLASS_NONE, A, 0), YXRRSET, "www.example.com. A: there"),
+    (
+        Change(WWW, CLASS_IN, A, 0),
+        FORMERR,
+        "www.example.com. A: a value-dependent prerequisite without RDATA",
+    ),
+    (Change(WWW, 4, A, 0), FORMERR, "www.example.com. A: class 4"),
+    (
+        Change(name("WWW.example.com"), CLASS_ANY, A, 0, RDATA),
+        FORMERR,
+        "WWW.example.com. A: RDATA in a class ANY or NONE prerequisite",
+    ),
+]
+
+
+@pytest.mark.parametrize(("pre", "rcode", "why"), PREREQUISITE_WHY)
+def test_a_failed_prerequisite_says_which(pre: Change, rcode: int, why: str) -> None:
+    out = apply_update(zone(), [pre], [])
+    assert (out.rcode, out.why, out.content, out.notes) == (rcode, f"prerequisite {why}", None, ())
+
+
+def test_absent_names_and_rrsets_as_prerequisites() -> None:
+    for pre in (
+        Change(name("no.example.com"), CLASS_NONE, A, 0),  # no such name: no such RRset
+        Change(name("no.example.com"), CLASS_NONE, ANY, 0),
+        Change(name("www.example.com"), CLASS_NONE, TXT, 0),
+    ):
+        out = apply_update(zone(), [pre], [add("n.example.com. 60 IN A 192.0.2.3")])
+        assert out.rcode == NOERROR and out.changed
+
+
+@pytest.mark.parametrize("rtype", [ANY, 252, 41, 0])
+def test_a_value_dependent_prerequisite_of_a_meta_type_is_formerr(rtype: int) -> None:
+    rec = parse_record("www.example.com. 0 IN A 192.0.2.80")
+    out = apply_update(zone(), [Change(name("www.example.com"), CLASS_IN, rtype, 0, rec)], [])
+    assert out.rcode == FORMERR
+    assert out.why.endswith(": a value-dependent prerequisite without RDATA")
+
+
+def test_a_value_dependent_prerequisite_that_differs_is_named() -> None:
+    out = apply_update(zone(), [value("www.example.com. 0 IN A 192.0.2.80")], [])
+    assert (out.rcode, out.why) == (NXRRSET, "prerequisite www.example.com. A: the RRset differs")
+    out = apply_update(zone(), [value("No.Example.com. 0 IN TXT x")], [])
+    assert (out.rcode, out.why) == (NXRRSET, "prerequisite no.example.com. TXT: the RRset differs")
+
+
+def test_every_prerequisite_is_checked_before_the_value_dependent_ones() -> None:
+    both = [
+        value("www.example.com. 0 IN A 192.0.2.80"),  # a subset: would be NXRRSET
+        Change(name("www.example.com"), CLASS_NONE, ANY, 0),  # YXDOMAIN, found first
+    ]
+    assert apply_update(zone(), both, []).rcode == YXDOMAIN
+
+
+def test_the_count_limit_is_on_both_sections_together() -> None:
+    pres = [Change(name("www.example.com"), CLASS_ANY, A, 0)] * 500
+    ups = [add(f"n{i}.example.com. 60 IN A 192.0.2.1") for i in range(500)]
+    out = apply_update(zone(), pres, ups)
+    assert out.rcode == NOERROR and len(out.added) == 501
+    out = apply_update(zone(), [*pres, pres[0]], ups)
+    assert (out.rcode, out.why) == (REFUSED, "more than 1000 records in one update")
+    out = apply_update(zone(), pres * 2 + [pres[0]], [])
+    assert out.rcode == REFUSED
+    out = apply_update(zone(), pres * 2, [])
+    assert out.rcode == NOERROR and not out.changed
+
+
+NEXT = add("next.example.com. 60 IN A 192.0.2.99")
+
+
+@pytest.mark.parametrize(
+    ("ignored", "note"),
+    [
+        (add("www.example.com. 60 IN SOA a.example.com. b.example.com. 99 1 1 1 1"),
+         "ignored: an SOA record at www.example.com., not the apex"),
+        (add("example.com. 60 IN SOA a.example.com. b.example.com. 3 1 1 1 1"),
+         "ignored: SOA serial 3 is not after 10"),
+        (add("www.example.com. 60 IN CNAME ns1.example.com."),
+         "ignored: www.example.com. CNAME: the name has other data"),
+        (add("alias.example.com. 60 IN A 192.0.2.1"),
+         "ignored: alias.example.com. A: the name has a CNAME"),
+        (delete_rrset("example.com", SOA), "ignored: deleting the apex SOA RRset"),
+        (delete_rrset("example.com", NS), "ignored: deleting the apex NS RRset"),
+        (delete_rr(SOA10_ZERO := ZONE.splitlines()[0].replace(" 300 ", " 0 ")),
+         "ignored: deleting the SOA record"),
+        (delete_rrset("example.com", ANY), None),  # nothing but the SOA and NS there
+        (delete_rrset("nothere.example.com", ANY), None),
+        (delete_rrset("www.example.com", TXT), None),
+        (delete_rr("www.example.com. 0 IN A 192.0.2.99"), None),
+        (delete_rr("nothere.example.com. 0 IN A 192.0.2.99"), None),
+    ],
+)  # fmt: skip
+def test_an_ignored_update_does_not_stop_the_next(ignored: Change, note: str | None) -> None:
+    out = apply_update(zone(), [], [ignored, NEXT])
+    assert out.rcode == NOERROR and out.content is not None
+    assert out.notes == ((note,) if note else ())
+    assert texts(out.content, "next.example.com", A) == ["next.example.com. 60 IN A 192.0.2.99"]
+    assert out.content.serial == 11
+    assert [record_text(r) for r in out.added[1:]] == ["next.example.com. 60 IN A 192.0.2.99"]
+    assert out.removed == (zone().soa,)
+
+
+def test_the_apex_last_ns_delete_does_not_stop_the_next() -> None:
+    c = apply_update(zone(), [], [delete_rr("example.com. 0 IN NS ns2.example.com.")]).content
+    assert c is not None
+    out = apply_update(c, [], [delete_rr("example.com. 0 IN NS ns1.example.com."), NEXT])
+    assert out.content is not None and out.notes == ("ignored: deleting the apex's last NS record",)
+    assert texts(out.content, "next.example.com", A) == ["next.example.com. 60 IN A 192.0.2.99"]
+    assert texts(out.content, "example.com", NS) == ["example.com. 300 IN NS ns1.example.com."]
+
+
+def test_an_soa_update_does_not_stop_the_next() -> None:
+    soa = add(ZONE.splitlines()[0].replace(" 10 ", " 20 "))
+    out = apply_update(zone(), [], [soa, NEXT])
+    assert out.content is not None and out.content.serial == 20 and out.notes == ()
+    assert texts(out.content, "next.example.com", A) == ["next.example.com. 60 IN A 192.0.2.99"]
+    assert [record_text(r) for r in out.added] == [
+        ZONE.splitlines()[0].replace(" 10 ", " 20 "),
+        "next.example.com. 60 IN A 192.0.2.99",
+    ]
+
+
+def test_a_changed_outcome_keeps_its_notes() -> None:
+    out = apply_update(zone(), [], [add("alias.example.com. 60 IN A 192.0.2.1"), NEXT])
+    assert out.changed and out.notes == ("ignored: alias.example.com. A: the name has a CNAME",)
+
+
+def test_deleting_an_rrset_keeps_the_other_types_and_others_elsewhere() -> None:
+    c = zone(
+        ZONE + "www.example.com. 60 IN TXT hello\nmail.example.com. 60 IN MX 10 www.example.com.\n"
+    )
+    out = apply_update(c, [], [delete_rrset("www.example.com", A)])
+    assert out.content is not None
+    assert set(out.content.names[name("www.example.com")]) == {TXT}
+    out = apply_update(c, [], [delete_rrset("mail.example.com", MX)])
+    assert out.content is not None and name("mail.example.com") not in out.content.names
+    assert set(out.content.names[ORIGIN]) == {SOA, NS}
+
+
+def test_an_mx_and_a_delegation_can_be_deleted_as_rrsets() -> None:
+    c = zone(
+        ZONE
+        + "example.com. 60 IN MX 10 www.example.com.\n"
+        + "sub.example.com. 60 IN NS ns1.example.com.\n"
+    )
+    out = apply_update(
+        c, [], [delete_rrset("example.com", MX), delete_rrset("sub.example.com", NS)]
+    )
+    assert out.content is not None and out.notes == ()
+    assert set(out.content.names[ORIGIN]) == {SOA, NS}
+    assert name("sub.example.com") not in out.content.names
+    assert sorted(record_text(r) for r in out.removed[1:]) == [
+        "example.com. 60 IN MX 10 www.example.com.",
+        "sub.example.com. 60 IN NS ns1.example.com.",
+    ]
+
+
+def test_deleting_one_record_keeps_the_others_at_the_name() -> None:
+    c = zone(ZONE + "www.example.com. 60 IN TXT hello\n")
+    out = apply_update(c, [], [delete_rr("www.example.com. 0 IN A 192.0.2.80")])
+    assert out.content is not None
+    node = out.content.names[name("www.example.com")]
+    assert set(node) == {A, TXT}
+    assert texts(out.content, "www.example.com", TXT) == ['www.example.com. 60 IN TXT "hello"']
+
+
+def test_deleting_the_last_record_of_a_name_removes_the_name() -> None:
+    c = zone(ZONE + "t.example.com. 60 IN A 192.0.2.5\nu.example.com. 60 IN A 192.0.2.6\n")
+    c2 = zone(ZONE + "u.example.com. 60 IN A 192.0.2.6\n")
+    out = apply_update(c, [], [delete_rr("t.example.com. 0 IN A 192.0.2.5")])
+    assert out.content is not None
+    assert name("t.example.com") not in out.content.names
+    assert set(out.content.names) == set(c2.names)
+    c3 = zone(ZONE + "t.example.com. 60 IN A 192.0.2.5\nt.example.com. 60 IN TXT x\n")
+    out = apply_update(c3, [], [delete_rr("t.example.com. 0 IN A 192.0.2.5")])
+    assert out.content is not None and set(out.content.names[name("t.example.com")]) == {TXT}
+
+
+def test_a_ttl_change_keeps_each_records_targets_and_origin() -> None:
+    c = zone(ZONE + "example.com. 300 IN MX 10 alias.example.com.\n")
+    out = apply_update(c, [], [add("example.com. 60 IN MX 20 www.example.com.")])
+    assert out.zone is not None and out.content is not None
+    assert [t[0] for t in out.zone.nodes[ORIGIN][MX].targets] == [
+        name("alias.example.com"),
+        name("www.example.com"),
+    ]
+    assert [str(t[1]) for t in out.zone.nodes[ORIGIN][MX].targets] == [
+        "alias.example.com.",
+        "www.example.com.",
+    ]
+    # the kept MX, its TTL changed, is still where it was read from
+    assert [(p.where, p.message, p.warning) for p in out.zone.warnings] == [
+        ("?:1", MX_WARNING, True)
+    ]
+    kept = out.content.names[ORIGIN][MX][0]
+    old = c.names[ORIGIN][MX][0]
+    assert kept.ttl == 60 and old.ttl == 300
+    assert (kept.labels, kept.key, kept.rtype, kept.identity, kept.target, kept.target_labels) == (
+        old.labels, old.key, old.rtype, old.identity, old.target, old.target_labels,
+    )  # fmt: skip
+    assert (kept.source, kept.line) == (old.source, old.line) and kept.rdata is old.rdata
+
+
+def test_the_served_zone_has_the_path_given() -> None:
+    out = apply_update(zone(), [], [NEXT], "zones/example.com.zone")
+    assert out.zone is not None and out.zone.path == "zones/example.com.zone"
+    out = apply_update(zone(), [], [NEXT])
+    assert out.zone is not None and out.zone.path == ""
+    assert zone().zone("p.zone").path == "p.zone"
+
+
+@pytest.mark.parametrize(
+    ("new", "old", "after"),
+    [
+        (11, 10, True),
+        (10, 10, False),
+        (9, 10, False),
+        (10 + 2**31 - 1, 10, True),
+        (10 + 2**31, 10, False),  # exactly half way: undefined, so not after
+        (10 + 2**31 + 1, 10, False),
+        (0, 2**32 - 1, True),
+        (2**31 - 2, 2**32 - 1, True),  # 2^31 - 1 ahead, across the wrap
+        (2**31 - 1, 2**32 - 1, False),  # 2^31 ahead
+        (2**31, 0, False),
+        (2**31 - 1, 0, True),
+        (2**32 - 1, 0, False),
+    ],
+)
+def test_serial_arithmetic_at_the_boundaries(new: int, old: int, after: bool) -> None:
+    assert serial_after(new, old) is after
+
+
+@pytest.mark.parametrize(
+    ("serial", "following"),
+    [(0, 1), (1, 2), (2**31 - 1, 2**31), (2**32 - 2, 2**32 - 1), (2**32 - 1, 1)],
+)
+def test_next_serial(serial: int, following: int) -> None:
+    assert next_serial(serial) == following
+
+
+def test_an_soa_serial_exactly_half_way_is_ignored() -> None:
+    half = ZONE.splitlines()[0].replace(" 10 ", f" {10 + 2**31} ")
+    out = apply_update(zone(), [], [add(half)])
+    assert not out.changed and out.notes == (f"ignored: SOA serial {10 + 2**31} is not after 10",)
+    just = ZONE.splitlines()[0].replace(" 10 ", f" {9 + 2**31} ")
+    out = apply_update(zone(), [], [add(just)])
+    assert out.content is not None and out.content.serial == 9 + 2**31
+
+
+def test_a_replayed_difference_gives_the_same_names_exactly() -> None:
+    c = zone(ZONE + "t.example.com. 60 IN A 192.0.2.5\nwww.example.com. 60 IN TXT x\n")
+    out = apply_update(
+        c,
+        [],
+        [
+            delete_rr("t.example.com. 0 IN A 192.0.2.5"),  # the name goes
+            delete_rr("www.example.com. 0 IN A 192.0.2.80"),  # one of two goes
+            delete_rrset("www.example.com", TXT),
+            add("n.example.com. 60 IN A 192.0.2.3"),
+            add("ns1.example.com. 30 IN A 192.0.2.1"),  # a TTL change
+        ],
+    )
+    assert out.content is not None
+    again = apply_difference(c, out.removed, out.added)
+    assert again.origin == ORIGIN and again.origin_labels == ORIGIN
+    assert again.names == out.content.names
+    assert again.zone("x").serial == 11
+
+
+def test_a_journal_entry_must_begin_with_both_soas() -> None:
+    c = zone()
+    out = apply_update(c, [], [NEXT])
+    rec = parse_record("next.example.com. 60 IN A 192.0.2.99")
+    message = "^an entry must begin with the old and the new SOA$"
+    for removed, added in (
+        ((), out.added),
+        (out.removed, ()),
+        ((), ()),
+        ((rec, *out.removed), out.added),
+        (out.removed, out.added[1:]),
+    ):
+        with pytest.raises(JournalMismatch, match=message):
+            apply_difference(c, removed, added)
+
+
+def test_a_journal_entry_can_add_beside_and_change_the_ttl() -> None:
+    c = zone()
+    new_soa = parse_record(ZONE.splitlines()[0].replace(" 10 ", " 11 "))
+    rec = parse_record("www.example.com. 30 IN A 192.0.2.82")
+    got = apply_difference(c, [c.soa], [new_soa, rec])
+    assert got.serial == 11
+    assert texts(got, "www.example.com", A) == [
+        "www.example.com. 30 IN A 192.0.2.80",
+        "www.example.com. 30 IN A 192.0.2.81",
+        "www.example.com. 30 IN A 192.0.2.82",
+    ]
+    assert c.serial == 10 and len(c.names[name("www.example.com")][A]) == 2

@@ -87,7 +87,7 @@ def test_nothing_found_names_state_dir(elsewhere, capsys):
         "with --state-dir DIR\n"
     )
     assert cli.main(["status", "--json"]) == 1
-    assert json.loads(capsys.readouterr().out) == {"ca": None, "services": []}
+    assert json.loads(capsys.readouterr().out) == {"ca": None, "services": [], "registered": []}
 
 
 def test_a_pointer_to_a_path_that_cannot_be_looked_at_is_ignored(elsewhere, capsys):
@@ -119,7 +119,7 @@ def test_status_exits_1_when_nothing_is_recorded(tmp_path, capsys):
     assert cli.main(argv) == cli.STATUS_NOTHING == 1
     assert capsys.readouterr().out == f"nothing is running from {tmp_path}\n"
     assert cli.main([*argv, "--json"]) == 1
-    assert json.loads(capsys.readouterr().out) == {"ca": None, "services": []}
+    assert json.loads(capsys.readouterr().out) == {"ca": None, "services": [], "registered": []}
 
 
 def test_status_exits_3_when_a_service_is_not_running(ctx, capsys):
