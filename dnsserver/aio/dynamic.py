@@ -218,7 +218,8 @@ class Updater:
                 entry = journal.entry_of(outcome.removed, outcome.added)
                 staged.setdefault(got.zone, []).append(entry)
                 dz.content, dz.zone = outcome.content, outcome.zone
-                lines.append(f"{who}: serial {entry.start} -> {entry.end}: " + _summary(entry))
+                if log.isEnabledFor(logging.INFO):  # (the summary writes records as text)
+                    lines.append(f"{who}: serial {entry.start} -> {entry.end}: {_summary(entry)}")
             else:
                 lines.append(f"{who}: nothing to change")
             answers.append((job, dynamic.answer(got, outcome.rcode)))
