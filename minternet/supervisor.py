@@ -347,6 +347,24 @@ def start(
         )
     existed = _entries(ctx.state_dir)
     (ctx.state_dir / "logs").mkdir(parents=True, exist_ok=True)
+    try:
+        services = _start_ready(hosts, ctx, progress, command, cancelled)
+    except BaseException:
+        _remove_created(ctx.state_dir, existed)
+        raise
+    write_state(ctx.state_dir, services, None)
+    return services
+
+
+def _start_ready(
+    hosts: Sequence[Host],
+    ctx: LaunchContext,
+    progress: Callable[[str], None],
+    command: Callable[[Host, LaunchContext], list[str]],
+    cancelled: Callable[[], bool],
+) -> list[Service]:
+    """Launch every host's daemon and wait until each is ready; on any failure (or when
+    `cancelled`) stop every one started here, and raise."""
     launched: list[_Launch] = []
     try:
         for host in hosts:
@@ -355,13 +373,10 @@ def start(
             launched.append(_launch(_template(host, ctx, argv)))
             if cancelled():
                 raise Interrupted("interrupted while starting")
-        services = _wait_ready(launched, progress, cancelled)
+        return _wait_ready(launched, progress, cancelled)
     except BaseException:
         stop_pids([launch.proc.pid for launch in launched])
-        _remove_created(ctx.state_dir, existed)
         raise
-    write_state(ctx.state_dir, services, None)
-    return services
 
 
 def add(
@@ -383,16 +398,7 @@ def add(
         clash = [h.name for h in hosts if h.name in taken]
         if clash:
             raise SupervisorError(f"a service {clash[0]!r} is recorded already")
-        launched: list[_Launch] = []
-        try:
-            for host in hosts:
-                argv = command(host, ctx)
-                ctx.service_dir(host).mkdir(parents=True, exist_ok=True)
-                launched.append(_launch(_template(host, ctx, argv)))
-            services = _wait_ready(launched, progress, lambda: False)
-        except BaseException:
-            stop_pids([launch.proc.pid for launch in launched])
-            raise
+        services = _start_ready(hosts, ctx, progress, command, lambda: False)
         write_state(ctx.state_dir, [*state.services, *services], state.supervisor_pid)
     return services
 
