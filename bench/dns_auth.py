@@ -62,14 +62,10 @@ def write_queries(directory: Path, rng: random.Random) -> Path:
     return path
 
 
-@contextlib.contextmanager
-def nsd(tmp: Path, zone: Path) -> Iterator[tuple[str, int]]:
-    """NSD running on a free port; yields (host, port)."""
-    host = "127.0.0.201"
-    port = free_port(host)
-    conf = tmp / "nsd.conf"
-    conf.write_text(
-        f"""server:
+def nsd_conf(tmp: Path, host: str, port: int, zone_name: str, zone: Path, extra: str = "") -> str:
+    """An nsd.conf for one zone, NSD run as the current user with every file in `tmp`, no RRL
+    (`extra`: more lines of the zone's clause)."""
+    return f"""server:
     server-count: 1
     ip-address: {host}@{port}
     username: ""
@@ -86,10 +82,18 @@ def nsd(tmp: Path, zone: Path) -> Iterator[tuple[str, int]]:
 remote-control:
     control-enable: no
 zone:
-    name: example.test
+    name: {zone_name}
     zonefile: "{zone}"
-"""
-    )
+{extra}"""
+
+
+@contextlib.contextmanager
+def nsd(tmp: Path, zone: Path) -> Iterator[tuple[str, int]]:
+    """NSD running on a free port; yields (host, port)."""
+    host = "127.0.0.201"
+    port = free_port(host)
+    conf = tmp / "nsd.conf"
+    conf.write_text(nsd_conf(tmp, host, port, "example.test", zone))
     proc = subprocess.Popen(["nsd", "-d", "-c", str(conf)], start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:

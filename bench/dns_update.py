@@ -56,6 +56,7 @@ import dns.rdtypes.ANY.SOA
 import dns.tsig
 import dns.update
 
+from bench.dns_auth import nsd_conf
 from bench.procs import free_port, stop
 from dnsserver import tsigkeys
 
@@ -200,28 +201,9 @@ def nsd(tmp: Path, zone: Path) -> Iterator[tuple[str, int]]:
     host = NSD_HOST
     port = free_port(host)
     conf = tmp / "nsd.conf"
+    zone_name = BIG_ZONE.rstrip(".")
     conf.write_text(
-        f"""server:
-    server-count: 1
-    ip-address: {host}@{port}
-    username: ""
-    chroot: ""
-    zonesdir: "{tmp}"
-    database: ""
-    zonelistfile: "{tmp}/zone.list"
-    xfrdfile: "{tmp}/xfrd.state"
-    xfrdir: "{tmp}"
-    pidfile: "{tmp}/nsd.pid"
-    logfile: "{tmp}/nsd.log"
-    verbosity: 0
-    rrl-ratelimit: 0
-remote-control:
-    control-enable: no
-zone:
-    name: {BIG_ZONE.rstrip(".")}
-    zonefile: "{zone}"
-    provide-xfr: 127.0.0.0/8 NOKEY
-"""
+        nsd_conf(tmp, host, port, zone_name, zone, "    provide-xfr: 127.0.0.0/8 NOKEY\n")
     )
     proc = subprocess.Popen(
         ["nsd", "-d", "-c", str(conf)],
