@@ -186,6 +186,9 @@ class Secondaries:
                 sz.checking, sz.again = True, False
                 try:
                     await self._check(sz)
+                except Exception:  # a bug (or an OSError) costs this check, never the zone's task
+                    log.exception("secondary %s: the check failed", sz.name)
+                    sz.timers.failed(self.clock())
                 finally:
                     sz.checking = False
                 if sz.again:

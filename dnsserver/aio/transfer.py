@@ -176,8 +176,12 @@ async def notify(zone: Zone, target: str, default_port: int, source: str | None)
                 raise dnsclient.Dropped("malformed", "not a NOTIFY response")
             return answer
 
-        answer = await dnsclient.udp_exchange(wire, (host, port), accept, timeout=wait,
-                                              source=source)  # fmt: skip
+        try:
+            answer = await dnsclient.udp_exchange(wire, (host, port), accept, timeout=wait,
+                                                  source=source)  # fmt: skip
+        except OSError as e:  # no socket to send from: say so, and try again later
+            log.warning("NOTIFY of %s to %s: %s", zone_name(zone.origin), target, e)
+            answer = None
         if answer is not None:
             rcode = dns.rcode.to_text(answer.rcode())
             log.info("NOTIFY of %s serial %d to %s: %s", zone_name(zone.origin), zone.serial,

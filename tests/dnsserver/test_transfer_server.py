@@ -453,3 +453,42 @@ def _notify_wire() -> bytes:
     msg.flags = dns.flags.AA
     msg.set_opcode(dns.opcode.NOTIFY)
     return msg.to_wire()
+
+
+async def test_a_check_that_raises_is_logged_and_tried_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from dnsserver.aio import secondary as aio_secondary
+    from dnsserver.secondary import Timers
+
+    calls = []
+
+    async def broken(*args: object, **kw: object) -> None:
+        calls.append(1)
+        raise OSError("no socket left")
+
+    monkeypatch.setattr(aio_secondary.dnsclient, "udp_exchange", broken)
+    cfg = AuthConfig(listen=(f"{HOST}:0",), secondary={"xfr.test": f"{HOST}:1"},
+                     secondary_dir=str(tmp_path))  # fmt: skip
+    srv = DnsServer(cfg)
+    assert srv.secondaries is not None
+    for sz in srv.secondaries.zones.values():
+        sz.timers.timers = Timers(retry=0.05)  # (MIN_RETRY makes it 1 s)
+    with caplog.at_level(logging.ERROR, logger="dnsserver.secondary"):
+        async with running_started(srv):
+
+            async def twice() -> bool:
+                return len(calls) >= 2
+
+            await wait_for(twice, 5.0)
+    assert "secondary xfr.test.: the check failed" in caplog.text
+    assert "OSError: no socket left" in caplog.text
+
+
+@contextlib.asynccontextmanager
+async def running_started(srv: DnsServer) -> AsyncIterator[DnsServer]:
+    await srv.start()
+    try:
+        yield srv
+    finally:
+        await srv.stop()
