@@ -357,3 +357,41 @@ async def test_nsupdate_adds_replaces_and_deletes(server: DnsServer, tmp_path: P
     # over TCP (-v), as nsupdate sends large updates
     assert await nsupdate('update add tcp.live.test. 60 TXT "over tcp"', tcp=True) == (0, "")
     assert await serial(server) == 5
+
+
+async def test_mangled_updates_are_answered_or_dropped_and_change_nothing(
+    server: DnsServer,
+) -> None:
+    import random
+
+    rng = random.Random(7)
+    good = add("mangled", "192.0.2.9").to_wire()
+    replies = 0
+    for i in range(300):
+        wire = bytearray(good)
+        for _ in range(rng.randint(1, 4)):  # flip a few bytes past the header's ID
+            wire[rng.randrange(2, len(wire))] ^= 1 << rng.randrange(8)
+        if i % 3 == 0:
+            wire = wire[: rng.randrange(12, len(wire))]  # or cut it short
+        if i % 2:
+            reader, writer = await asyncio.open_connection(HOST, port(server))
+            writer.write(len(wire).to_bytes(2, "big") + bytes(wire))
+            try:
+                async with asyncio.timeout(2):
+                    n = int.from_bytes(await reader.readexactly(2), "big")
+                    data = await reader.readexactly(n)
+            except (TimeoutError, asyncio.IncompleteReadError):
+                data = b""
+            writer.close()
+        else:
+            try:
+                data = await raw_udp(port(server), bytes(wire))
+            except TimeoutError:
+                data = b""
+        if data:
+            replies += 1
+            assert data[:2] == bytes(wire[:2]) and data[2] & 0x80  # a response to it
+            assert data[3] & 0xF != 0  # never NOERROR: a changed byte breaks the signature
+    assert replies > 200
+    assert await serial(server) == 1  # nothing was applied
+    assert (await send(server, add("after", "192.0.2.10"))).rcode() == dns.rcode.NOERROR
