@@ -395,3 +395,19 @@ async def test_mangled_updates_are_answered_or_dropped_and_change_nothing(
     assert replies > 200
     assert await serial(server) == 1  # nothing was applied
     assert (await send(server, add("after", "192.0.2.10"))).rcode() == dns.rcode.NOERROR
+
+
+async def test_compaction_trims_a_long_journal_and_appends_go_on(
+    server: DnsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(journal, "KEEP", 2)
+    for i in range(5):
+        assert (await send(server, add(f"t{i}", "192.0.2.20"))).rcode() == dns.rcode.NOERROR
+    assert server.updater is not None
+    await server.updater.compact()  # 5 entries > 2 * KEEP: the journal keeps the last 2
+    jnl = Path(server.config.zones[0] + ".jnl")
+    assert [e.end for e in journal.read(jnl.read_bytes()).entries] == [5, 6]
+    assert (await send(server, add("t5", "192.0.2.21"))).rcode() == dns.rcode.NOERROR
+    assert [e.end for e in journal.read(jnl.read_bytes()).entries] == [5, 6, 7]  # the new file
+    text = Path(server.config.zones[0]).read_text()
+    assert "t4.live.test. 60 IN A 192.0.2.20" in text and " 6 7200 " in text
