@@ -411,3 +411,26 @@ async def test_compaction_trims_a_long_journal_and_appends_go_on(
     assert [e.end for e in journal.read(jnl.read_bytes()).entries] == [5, 6, 7]  # the new file
     text = Path(server.config.zones[0]).read_text()
     assert "t4.live.test. 60 IN A 192.0.2.20" in text and " 6 7200 " in text
+
+
+async def test_a_slow_disk_sends_the_fsync_to_a_worker_thread(
+    server: DnsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    assert server.updater is not None
+    where: list[str] = []
+    real = server.updater._append
+
+    def watched(staged: object) -> None:
+        where.append(threading.current_thread().name)
+        real(staged)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(server.updater, "_append", watched)
+    server.updater.last_fsync = 0.5  # the last one was slow
+    assert (await send(server, add("slow", "192.0.2.30"))).rcode() == dns.rcode.NOERROR
+    assert server.updater.last_fsync < 0.5  # measured again
+    assert (await send(server, add("fast", "192.0.2.31"))).rcode() == dns.rcode.NOERROR
+    main = threading.main_thread().name
+    assert where[0] != main and where[1] == main  # a worker thread, then the loop's own
+    assert await addresses(server, "slow.live.test") == ["192.0.2.30"]
