@@ -32,7 +32,7 @@ from dnslib import CNAME as RD_CNAME
 from dnslib import MX as RD_MX
 from dnslib import NS as RD_NS
 from dnslib import PTR as RD_PTR
-from dnslib import QTYPE, RD, RDMAP, DNSBuffer, DNSLabel
+from dnslib import QTYPE, RD, RDMAP, DNSBuffer, DNSError, DNSLabel
 
 from dnsserver.errors import ZoneError
 from dnsserver.problems import MAX_KEPT, Problems, Source
@@ -261,7 +261,10 @@ def _rdata(rtype: int, args: list[str], origin: Name | None) -> _Rdata:
     )
     wire = parsed.to_wire() or b""
     name = QTYPE.forward.get(rtype, "")
-    rd = RDMAP[name].parse(DNSBuffer(wire), len(wire)) if name in _NAMED_TYPES else RD(wire)
+    try:
+        rd = RDMAP[name].parse(DNSBuffer(wire), len(wire)) if name in _NAMED_TYPES else RD(wire)
+    except DNSError as e:  # dnslib reads labels as UTF-8: `\128x` in an SRV target is not
+        raise ValueError(f"record data dnslib cannot hold: {e}") from None
     target = getattr(parsed, "target", None) or getattr(parsed, "exchange", None)
     if isinstance(target, dns.name.Name) and rtype in (NS, CNAME, PTR, MX, SRV):
         t = tuple(target.labels[:-1])

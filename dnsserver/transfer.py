@@ -3,13 +3,17 @@
 - `Acl`: addresses and networks, and TSIG key names, allowed to transfer a zone. By default
   (no `allow_transfer` for the zone) its secondaries (the addresses it NOTIFYs) and the holders
   of a key that may update it; a zone with neither refuses every transfer, as before.
-- `axfr` (RFC 5936): the zone's SOA, every RRset, the SOA again.
-- `ixfr` (RFC 1995): from the client's serial, the journal's differences in order (each: the
-  old SOA, what went, the new SOA, what came), between the current SOA twice; the client's own
-  serial (or a later one) gets the current SOA alone; a serial the journal does not reach back
-  to gets the whole zone in the AXFR form, which RFC 1995 §4 allows.
-- `render`: those records in messages of at most MESSAGE_SIZE octets, each a response to the
-  query, signed in a chain (RFC 8945 §5.3.1) when the query was signed.
+- `axfr_wires` (RFC 5936): the zone's SOA, every record, the SOA again. The zone's records are
+  packed on the wire once per zone (`zone_wires`, names uncompressed, the apex first, then the
+  names in order) and kept for the last few zones: a transfer then only cuts messages from
+  them (a 100,000-record zone: 0.03 s, against 5 s rendering each message with dnspython).
+- `ixfr_wires` (RFC 1995): from the client's serial, the journal's differences in order (each:
+  the old SOA, what went, the new SOA, what came), between the current SOA twice; the client's
+  own serial (or a later one) gets the current SOA alone; a serial the journal does not reach
+  back to gets the whole zone in the AXFR form, which RFC 1995 §4 allows.
+- `messages`: those records in messages of at most MESSAGE_SIZE octets of records, each a
+  response with the request's ID and question, signed in a chain (RFC 8945 §5.3.1, with
+  dnspython's `dns.tsig.sign`) when the request was signed.
 """
 
 from __future__ import annotations
@@ -117,98 +121,6 @@ def _order(zone: Zone) -> list[Name]:
     return order
 
 
-def iter_rrsets(zone: Zone) -> Iterator[dns.rrset.RRset]:
-    """Every RRset of the zone but the SOA, one at a time: the apex first, then the names in
-    order (a transfer of a big zone never holds all of it converted at once)."""
-    for key in _order(zone):
-        for rtype, rrset in sorted(zone.nodes[key].items()):
-            if rtype == SOA:
-                continue
-            rds = [_rdata(rtype, rd) for rd in rrset.rdatas]
-            yield dns.rrset.from_rdata_list(_owner(key), rrset.ttl, rds)
-
-
-def zone_rrsets(zone: Zone) -> list[dns.rrset.RRset]:
-    return list(iter_rrsets(zone))
-
-
-def axfr_stream(zone: Zone) -> Iterator[dns.rrset.RRset]:
-    soa = soa_rrset(zone)
-    yield soa
-    yield from iter_rrsets(zone)
-    yield soa
-
-
-def axfr(zone: Zone) -> list[dns.rrset.RRset]:
-    return list(axfr_stream(zone))
-
-
-def _record_rrset(rec: Record) -> dns.rrset.RRset:
-    return dns.rrset.from_rdata_list(_owner(rec.key), rec.ttl, [_rdata(rec.rtype, rec.rdata)])
-
-
-def ixfr_stream(
-    zone: Zone, entries: Sequence[Entry], client_serial: int
-) -> Iterator[dns.rrset.RRset]:
-    """The IXFR answer to a client at `client_serial` (see the module docstring)."""
-    soa = soa_rrset(zone)
-    if not serial_after(zone.serial, client_serial):
-        yield soa  # up to date (or ahead of us: nothing we could send)
-        return
-    chain = history(entries, client_serial)
-    if not chain or chain[-1].end != zone.serial:
-        yield from axfr_stream(zone)
-        return
-    yield soa
-    for entry in chain:
-        yield from (_record_rrset(r) for r in entry.removed)
-        yield from (_record_rrset(r) for r in entry.added)
-    yield soa
-
-
-def ixfr(zone: Zone, entries: Sequence[Entry], client_serial: int) -> list[dns.rrset.RRset]:
-    return list(ixfr_stream(zone, entries, client_serial))
-
-
-def _size(rrset: dns.rrset.RRset) -> int:
-    name = len(rrset.name.to_wire() or b"")
-    return sum(name + 10 + len(rd.to_wire() or b"") for rd in rrset)
-
-
-def stream(query: dns.message.Message, answers: Iterable[dns.rrset.RRset]) -> Iterator[bytes]:
-    """The answers in messages of about MESSAGE_SIZE octets, one at a time, responses to
-    `query` (its ID and question), signed in a chain if the query was signed (its key verified
-    by the caller)."""
-    ctx = None
-    first = True
-
-    def message(group: list[dns.rrset.RRset]) -> bytes:
-        nonlocal ctx, first
-        response = dns.message.make_response(query)
-        response.answer = group
-        if not first and response.had_tsig:
-            response.request_mac = b""  # only the first message covers the request's MAC
-        first = False
-        wire = response.to_wire(multi=query.had_tsig, tsig_ctx=ctx, max_size=65535)
-        ctx = response.tsig_ctx if query.had_tsig else None
-        return wire
-
-    group: list[dns.rrset.RRset] = []
-    size = 0
-    for rrset in answers:
-        n = _size(rrset)
-        if group and size + n > MESSAGE_SIZE:
-            yield message(group)
-            group, size = [], 0
-        group.append(rrset)
-        size += n
-    yield message(group)
-
-
-def render(query: dns.message.Message, answers: Iterable[dns.rrset.RRset]) -> list[bytes]:
-    return list(stream(query, answers))
-
-
 def client_serial(query: dns.message.Message) -> int | None:
     """The serial in an IXFR query's authority section (RFC 1995 §3), None without one."""
     for rrset in query.authority:
@@ -305,6 +217,15 @@ class Signer:
     now: Callable[[], int]
 
 
+def opt_record(query: dns.message.Message, payload: int) -> bytes | None:
+    """Our OPT record for the answer to a request with EDNS (version 0, our UDP payload size,
+    the DO bit echoed), None for one without."""
+    if query.edns < 0:
+        return None
+    flags = query.ednsflags & 0x8000  # DO
+    return b"\x00" + struct.pack("!HHIH", 41, payload, flags, 0)
+
+
 def signer_of(query: dns.message.Message, now: Callable[[], int]) -> Signer | None:
     """The signer for a verified request's answer, None for an unsigned request."""
     if not query.had_tsig or not isinstance(query.keyring, dns.tsig.Key) or query.tsig is None:
@@ -313,18 +234,24 @@ def signer_of(query: dns.message.Message, now: Callable[[], int]) -> Signer | No
 
 
 def messages(
-    msg_id: int, question: bytes, records: Iterable[bytes], signer: Signer | None
+    msg_id: int,
+    question: bytes,
+    records: Iterable[bytes],
+    signer: Signer | None,
+    opt: bytes | None = None,
 ) -> Iterator[bytes]:
     """The records in messages of about MESSAGE_SIZE octets: each a response (QR, AA) with the
-    request's ID and question (`question`: its name, type and class as on the wire), signed in
+    request's ID and question (`question`: its name, type and class as on the wire), with
+    `opt` (our OPT record, when the request had EDNS: RFC 6891 §7) in every message, signed in
     a chain when there is a `signer`."""
     ctx = None
     first = True
 
     def message(group: list[bytes]) -> bytes:
         nonlocal ctx, first
-        header = struct.pack("!HHHHHH", msg_id, 0x8400, 1, len(group), 0, 0)
-        wire = header + question + b"".join(group)
+        extra = 0 if opt is None else 1
+        header = struct.pack("!HHHHHH", msg_id, 0x8400, 1, len(group), 0, extra)
+        wire = header + question + b"".join(group) + (opt or b"")
         if signer is None:
             return wire
         wire, ctx = append_tsig(

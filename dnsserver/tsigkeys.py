@@ -174,9 +174,10 @@ def append_tsig(
     ctx: object = None,
     multi: bool = False,
 ) -> tuple[bytes, object]:
-    """`wire` (a message without additional records) signed with `key` (RFC 8945 §4.3): its
-    TSIG record appended, computed by dnspython (`dns.tsig.sign`) over the request's MAC (or,
-    in a chain of messages, `ctx`). The signed message and the context for the next one."""
+    """`wire` (a message, with its OPT record if any: TSIG comes last) signed with `key`
+    (RFC 8945 §4.3): its TSIG record appended, computed by dnspython (`dns.tsig.sign`) over the
+    request's MAC (or, in a chain of messages, `ctx`). The signed message and the context for
+    the next one."""
     msg_id = int.from_bytes(wire[:2], "big")
     template = dns.rdtypes.ANY.TSIG.TSIG(
         dns.rdataclass.ANY, dns.rdatatype.TSIG, key.algorithm, 0, fudge, b"", msg_id, 0, b""
@@ -185,4 +186,5 @@ def append_tsig(
     rdata = tsig.to_wire() or b""
     owner = key.name.to_wire() or b""
     record = owner + struct.pack("!HHIH", dns.rdatatype.TSIG, dns.rdataclass.ANY, 0, len(rdata))
-    return wire[:10] + b"\x00\x01" + wire[12:] + record + rdata, ctx
+    arcount = int.from_bytes(wire[10:12], "big") + 1  # after an OPT record, if there is one
+    return wire[:10] + arcount.to_bytes(2, "big") + wire[12:] + record + rdata, ctx

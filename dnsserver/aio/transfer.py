@@ -125,7 +125,8 @@ class Transfers:
             "!HH", question.rdtype, question.rdclass
         )
         signer = transfer.signer_of(query, lambda: int(time.time()))
-        messages = transfer.messages(query.id, qwire, records, signer)
+        opt = transfer.opt_record(query, self.engine.max_udp)
+        messages = transfer.messages(query.id, qwire, records, signer, opt)
         sent = 0
         while (wire := await loop.run_in_executor(None, next, messages, None)) is not None:
             if conn.closing:

@@ -454,3 +454,65 @@ def test_a_request_from_the_future_is_badtime_too() -> None:
     assert isinstance(got, Reply) and got.why == "signed -301 s from our clock (fudge 300 s)"
     with mock.patch("time.time", return_value=now + 1):
         assert isinstance(dynamic.read_update(wire, RING, allowed), Request)
+
+
+def test_the_answer_is_signed_at_the_time_now_gives() -> None:
+    u = update()
+    got = read(u)
+    assert isinstance(got, Request)
+    now = int(time.time()) - 100
+    wire = dynamic.answer(got, 8, now=lambda: now + 0.75)
+    r = dns.message.from_wire(wire, keyring=RING, request_mac=u.mac)
+    assert r.tsig is not None and r.tsig[0].time_signed == now
+    assert r.tsig[0].fudge == 300 and r.tsig[0].original_id == u.id
+    # the header, the zone section as asked, the TSIG record with its owner written whole
+    zone = dns.name.from_text("networkutopia.com.").to_wire() or b""
+    head = struct.pack("!HHHHHH", u.id, 0xA808, 1, 0, 0, 1) + zone + b"\x00\x06\x00\x01"
+    assert wire.startswith(head)
+    assert wire[len(head) :].startswith(zone + struct.pack("!HHI", 250, 255, 0))
+
+
+def test_an_answer_to_an_edns_request_carries_edns_and_is_signed() -> None:
+    u = update()
+    u.use_edns(0, payload=1232)
+    u.add("www", 300, "A", "192.0.2.7")
+    got = read(u)
+    assert isinstance(got, Request)
+    for rcode in (0, 8, 5):
+        r = dns.message.from_wire(dynamic.answer(got, rcode), keyring=RING, request_mac=u.mac)
+        assert r.edns == 0 and r.had_tsig and r.keyname == dns.name.from_text(KEY.name)
+        assert r.rcode() == rcode and r.id == u.id and r.opcode() == dns.opcode.UPDATE
+        assert r.question == u.question and r.answer == r.authority == []
+
+
+def test_an_unsigned_request_gets_an_unsigned_answer() -> None:
+    u = update(key=None)
+    msg = dynamic.read_signed(u.to_wire(), RING)
+    assert isinstance(msg, dns.message.Message)
+    got = Request(msg, ZONE, None, (), ())
+    wire = dynamic.answer(got, 2)
+    r = dns.message.from_wire(wire)
+    assert r.rcode() == 2 and not r.had_tsig and r.id == u.id
+    assert r.opcode() == dns.opcode.UPDATE and r.question == u.question
+    assert (
+        wire
+        == struct.pack("!HHHHHH", u.id, 0xA802, 1, 0, 0, 0)
+        + u.question[0].name.to_wire()
+        + b"\x00\x06\x00\x01"
+    )
+
+
+def test_an_exception_without_words_is_named_by_its_class() -> None:
+    with mock.patch("dns.message.from_wire", side_effect=ValueError()):
+        got = dynamic.read_signed(header(0x2800), RING)
+    assert isinstance(got, Reply) and got.why == "malformed request: ValueError"
+    assert got.wire == header(0xA801)
+
+
+def test_a_request_whose_tsig_was_not_verified_gets_an_unsigned_answer() -> None:
+    u = update()
+    msg = dns.message.from_wire(u.to_wire(), keyring=False)  # read, not verified: no key
+    assert msg.tsig is not None and msg.keyring is None
+    wire = dynamic.answer(Request(msg, ZONE, None, (), ()), 0)
+    r = dns.message.from_wire(wire)
+    assert not r.had_tsig and r.id == u.id and r.rcode() == 0

@@ -9,13 +9,19 @@ import sys
 from pathlib import Path
 
 import dns.message
+import dns.name
+import dns.rdata
 import dns.rdataclass
+import dns.rdatatype
 import dns.zone
 import pytest
 from dnslib import RR, DNSLabel, DNSRecord
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from dnsserver import masterfile
 from dnsserver.errors import ZoneError
-from dnsserver.masterfile import origin_of, read
+from dnsserver.masterfile import Record, origin_of, parse_record, rdata_wire, read, record_text
 from dnsserver.problems import Problems
 from dnsserver.zone import Zone, load_zone
 
@@ -520,3 +526,208 @@ def test_a_dot_escaped_in_a_label_is_no_dot_between_labels(tmp_path: Path) -> No
     path = zone_with(tmp_path, "c CNAME a\\.b\nc CNAME a.b\nns1 A 192.0.2.53\n", "c.zone")
     with pytest.raises(ZoneError, match=r"^\S+:6: c\.z\.test\. has a second CNAME \(the first"):
         load_zone(path)
+
+
+# --- a record as one master-file line (record_text), as the journal writes it
+
+
+def dnspython_text(rec: Record) -> str:
+    """The line dnspython writes for the record: the form record_text must give."""
+    wire = rdata_wire(rec.rdata)
+    rd = dns.rdata.from_wire(
+        dns.rdataclass.IN, dns.rdatatype.RdataType.make(rec.rtype), wire, 0, len(wire)
+    )
+    owner = dns.name.Name((*rec.labels, b"")).to_text()
+    kind = dns.rdatatype.to_text(dns.rdatatype.RdataType.make(rec.rtype))
+    return f"{owner} {rec.ttl} IN {kind} {rd.to_text()}"
+
+
+@pytest.mark.parametrize(
+    ("line", "text"),
+    [
+        ("www.example.com. 300 IN A 192.0.2.1", None),
+        ("WWW.Example.COM. 300 IN A 0.0.0.0", None),  # the case as written
+        ("a\\.b.example.com. 60 IN A 255.255.255.255", None),
+        ("a\\$b.example.com. 60 IN A 192.0.2.1", None),
+        ("a/b.example.com. 60 IN A 192.0.2.1", None),
+        ("a*b.example.com. 60 IN A 192.0.2.1", None),
+        ("\\195\\169.example.com. 60 IN A 192.0.2.1", None),
+        ("*.example.com. 60 IN AAAA 2001:db8::1", None),
+        ("_sip._tcp.example.com. 60 IN AAAA ::ffff:192.0.2.1", None),
+        ("x-y.example.com. 60 IN AAAA ::", None),
+        ("x-y.example.com. 60 IN AAAA 2001:db8:0:0:1:0:0:1", "x-y.example.com. 60 IN AAAA "
+         "2001:db8::1:0:0:1"),
+        ("x-y.example.com. 60 IN AAAA 64:ff9b::192.0.2.1", "x-y.example.com. 60 IN AAAA "
+         "64:ff9b::c000:201"),
+        ("example.com. 60 IN NS ns1.Example.com.", None),
+        ("example.com. 60 IN NS .", None),
+        ("example.com. 60 IN NS ns\\032x.example.com.", None),
+        ("alias.example.com. 60 IN CNAME www.example.com.", None),
+        ("alias.example.com. 60 IN CNAME a\\@b.example.com.", None),
+        ("1.2.0.192.in-addr.arpa. 60 IN PTR host.example.", None),
+        ("1.2.0.192.in-addr.arpa. 60 IN PTR h\\.st.example.", None),
+        ("example.com. 60 IN MX 10 mail.example.com.", None),
+        ("example.com. 60 IN MX 0 .", None),
+        ("example.com. 60 IN MX 65535 m\\(x.example.com.", None),
+        ("example.com. 60 IN SOA ns1.example.com. host\\.master.example.com. 1 2 3 4 5", None),
+        ("example.com. 60 IN SOA ns\\;1.example.com. hostmaster.example.com. 1 2 3 4 5", None),
+        ("example.com. 60 IN SOA . . 4294967295 2147483647 0 1 2", None),
+        ("example.com. 60 IN TXT \"a b\" c", 'example.com. 60 IN TXT "a b" "c"'),
+        ("example.com. 60 IN SRV 0 5 5060 sip.example.com.", None),
+        ("example.com. 60 IN CAA 0 issue \"ca.example\"", None),
+        ("example.com. 60 IN TYPE65280 \\# 3 abcdef", None),
+        (". 60 IN NS a.root-servers.net.", None),
+    ],
+)  # fmt: skip
+def test_a_record_is_written_as_dnspython_writes_it_and_reads_back(
+    line: str, text: str | None
+) -> None:
+    rec = parse_record(line)
+    got = record_text(rec)
+    assert got == (text or line) == dnspython_text(rec)
+    back = parse_record(got)
+    assert (back.labels, back.ttl, back.rtype, back.identity) == (
+        rec.labels, rec.ttl, rec.rtype, rec.identity,
+    )  # fmt: skip
+
+
+def _utf8(b: bytes) -> bool:
+    try:
+        b.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+# labels dnslib can read back (a label that is not UTF-8 in an SOA or SRV is not read: dnslib's
+# parse raises its own DNSError)
+label = st.binary(min_size=1, max_size=6).filter(_utf8)
+names = st.lists(
+    st.one_of(label, st.sampled_from([b"a", b"B-1", b"_x", b"*", b"c.d", b"e f", b"g\\h"])),
+    max_size=3,
+)
+
+
+def absolute(labels: list[bytes]) -> str:
+    return dns.name.Name((*labels, b"")).to_text()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    owner=names,
+    target=names,
+    other=names,
+    rtype=st.sampled_from(["A", "AAAA", "NS", "CNAME", "PTR", "MX", "SOA", "TXT"]),
+)
+def test_any_name_is_written_as_dnspython_writes_it(
+    owner: list[bytes], target: list[bytes], other: list[bytes], rtype: str
+) -> None:
+    data = {
+        "A": "192.0.2.1",
+        "AAAA": "2001:db8::53",
+        "NS": absolute(target),
+        "CNAME": absolute(target),
+        "PTR": absolute(target),
+        "MX": f"5 {absolute(target)}",
+        "SOA": f"{absolute(target)} {absolute(other)} 7 1 2 3 4",
+        "TXT": '"t"',
+    }[rtype]
+    rec = parse_record(f"{absolute(owner)} 60 IN {rtype} {data}")
+    assert record_text(rec) == dnspython_text(rec)
+    back = parse_record(record_text(rec))
+    assert (back.labels, back.identity) == (rec.labels, rec.identity)
+
+
+def test_names_in_rdata_are_written_whole_never_compressed() -> None:
+    rec = parse_record("example.com. 60 IN SOA ns1.example.com. hostmaster.example.com. 1 2 3 4 5")
+    assert rdata_wire(rec.rdata) == (
+        b"\x03ns1\x07example\x03com\x00\x0ahostmaster\x07example\x03com\x00"
+        + b"".join(n.to_bytes(4, "big") for n in (1, 2, 3, 4, 5))
+    )
+    same = parse_record("example.com. 60 IN SOA example.com. example.com. 1 2 3 4 5")
+    assert rdata_wire(same.rdata)[:26] == b"\x07example\x03com\x00" * 2
+
+
+def test_type_names_are_dnspythons_and_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(masterfile, "_TYPE_NAMES", {})
+    assert masterfile._type_name(1) == "A" and masterfile._type_name(65280) == "TYPE65280"
+    assert masterfile._TYPE_NAMES == {1: "A", 65280: "TYPE65280"}
+    masterfile._TYPE_NAMES[65280] = "KEPT"  # asked again: the name kept, not made again
+    assert masterfile._type_name(65280) == "KEPT"
+    rec = parse_record("example.com. 60 IN TYPE65280 \\# 1 ab")
+    assert record_text(rec) == "example.com. 60 IN KEPT \\# 1 ab"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "www.example.com. 300 IN A 192.0.2.1",
+        "Www.example.com. 300 IN AAAA 2001:db8::1",
+        "_sip._tcp.example.com. 60 IN NS ns-1.example.com.",
+        "*.example.com. 60 IN CNAME www.example.com.",
+        "1.2.0.192.in-addr.arpa. 60 IN PTR host.example.",
+        "example.com. 60 IN MX 10 mail.example.com.",
+        "example.com. 60 IN SOA ns1.example.com. hostmaster.example.com. 1 2 3 4 5",
+        ". 60 IN NS .",
+    ],
+)
+def test_plain_names_addresses_and_the_soa_are_written_without_dnspython(
+    line: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rec = parse_record(line)
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise AssertionError("dnspython was asked")
+
+    monkeypatch.setattr(dns.rdata, "from_wire", boom)
+    monkeypatch.setattr(dns.name.Name, "to_text", boom)
+    assert record_text(rec) == line
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a.b. 60 IN A 192.0.2.1\nc. 60 IN A 192.0.2.2", "not one record with its owner: "),
+        (" 60 IN A 192.0.2.1", "not one record with its owner: "),  # the owner left out
+        ("$TTL 60", "not one record with its owner: '$TTL 60'"),
+        ("$ORIGIN example.", "not one record with its owner: '$ORIGIN example.'"),
+        ('a"b. 60 IN A 192.0.2.1', "unterminated quoted string"),
+        ("a. 60 IN A 192.0.2.1 )", "unbalanced ')'"),
+        ("\\065..b. 60 IN A 192.0.2.1", "A DNS label is empty."),
+        ("a. IN A 192.0.2.1", "no TTL: write one or add a $TTL line"),
+    ],
+)
+def test_parse_record_says_what_is_wrong(text: str, message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        parse_record(text)
+    assert str(info.value) == message or (
+        message.endswith(": ") and str(info.value) == f"{message}{text!r}"
+    )
+
+
+def test_an_soa_without_a_ttl_gets_its_minimum() -> None:
+    rec = parse_record("example. IN SOA ns. h. 1 2 3 4 5")
+    assert rec.ttl == 5 and rec.rtype == 6
+
+
+def test_a_file_that_cannot_be_read_is_one_error_with_its_path(tmp_path: Path) -> None:
+    path = tmp_path / "missing.zone"
+    found = Problems()
+    assert list(read(path, None, found)) == []
+    assert [p.to_text() for p in found.items] == [
+        f"{path}: error: cannot read: No such file or directory"
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        r"a.example. 60 IN SRV 1 1 1 \128x.example.",
+        r"example. 60 IN SOA \128.example. h.example. 1 2 3 4 5",
+    ],
+)
+def test_names_dnslib_cannot_hold_are_bad_record_data(text: str) -> None:
+    # (dnslib reads the labels of SRV and SOA names as UTF-8; a label that is not was a
+    # DNSError escaping the loader, and SERVFAILed a whole batch of dynamic updates)
+    with pytest.raises(ValueError, match=r"^record data dnslib cannot hold: Error unpacking"):
+        parse_record(text)

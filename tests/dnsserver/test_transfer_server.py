@@ -492,3 +492,32 @@ async def running_started(srv: DnsServer) -> AsyncIterator[DnsServer]:
         yield srv
     finally:
         await srv.stop()
+
+
+@pytest.mark.parametrize("signed", [False, True])
+async def test_a_transfer_asked_with_edns_answers_with_edns(tmp_path: Path, signed: bool) -> None:
+    cfg = primary_config(tmp_path, extra=2000, allow_transfer={"xfr.test": ("127.0.0.0/8",)})
+    async with running(cfg) as srv:
+        q = dns.message.make_query("xfr.test.", "AXFR", use_edns=0, want_dnssec=True)
+        if signed:
+            q.use_tsig(RING, keyname=KEY.name)
+        wire = q.to_wire()
+        reader, writer = await asyncio.open_connection(HOST, port(srv))
+        writer.write(struct.pack("!H", len(wire)) + wire)
+        got, ctx = [], None
+        async with asyncio.timeout(T):
+            while sum(1 for m in got for r in m.answer if r.rdtype == dns.rdatatype.SOA) < 2:
+                (n,) = struct.unpack("!H", await reader.readexactly(2))
+                data = await reader.readexactly(n)
+                m = dns.message.from_wire(
+                    data, keyring=RING if signed else None,
+                    request_mac=(b"" if got else q.mac) if signed else b"",
+                    multi=signed, tsig_ctx=ctx, one_rr_per_rrset=True,
+                )  # fmt: skip
+                ctx = m.tsig_ctx
+                got.append(m)
+        writer.close()
+        assert len(got) > 1
+        for m in got:  # RFC 6891 §7: an OPT in every answer to a request with one
+            assert m.edns == 0 and m.payload == 1232 and m.ednsflags & dns.flags.DO
+            assert m.had_tsig == signed

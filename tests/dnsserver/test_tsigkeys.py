@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import base64
+import io
 import re
+import struct
+import time
 from pathlib import Path
 
+import dns.message
 import dns.name
+import dns.rdataclass
+import dns.rdatatype
 import dns.tsig
 import pytest
 
@@ -238,3 +244,64 @@ def test_a_key_turns_into_dnspythons_key() -> None:
         "hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1", "hmac-md5",
     ]  # fmt: skip
     assert tsigkeys.MIN_SECRET == 16
+
+
+def signed_answer() -> tuple[dns.message.Message, bytes, object]:
+    """A query signed by a client, and an answer (header and question) signed by append_tsig."""
+    key = tsigkeys.generate("xfr.example", bytes(range(32))).to_dnspython()
+    q = dns.message.make_query("example.com.", "SOA", id=0x4242)
+    q.use_tsig(key, fudge=200)
+    q.to_wire()
+    question = (dns.name.from_text("example.com.").to_wire() or b"") + b"\x00\x06\x00\x01"
+    wire = struct.pack("!HHHHHH", 0x4242, 0x8400, 1, 0, 0, 0) + question
+    signed, ctx = tsigkeys.append_tsig(
+        wire, key, fudge=200, now=int(time.time()), request_mac=q.mac
+    )
+    return q, signed, ctx
+
+
+def test_append_tsig_adds_one_record_that_a_client_verifies() -> None:
+    q, signed, ctx = signed_answer()
+    assert ctx is None  # one message, not a chain: nothing to carry on
+    keyring = {dns.name.from_text("xfr.example."): q.keyring}
+    r = dns.message.from_wire(signed, keyring=keyring, request_mac=q.mac)
+    assert r.had_tsig and r.id == 0x4242 and r.tsig is not None
+    rd = r.tsig[0]
+    assert (rd.fudge, rd.original_id, rd.error, rd.other) == (200, 0x4242, 0, b"")
+    assert struct.unpack("!HHHH", signed[4:12]) == (1, 0, 0, 1)
+    # the record: the key's name written whole, type TSIG, class ANY, TTL 0
+    owner = dns.name.from_text("xfr.example.").to_wire() or b""
+    rdata = rd.to_wire() or b""
+    assert signed.endswith(owner + struct.pack("!HHIH", 250, 255, 0, len(rdata)) + rdata)
+
+
+def test_append_tsig_in_a_chain_gives_the_context_for_the_next_message() -> None:
+    key = tsigkeys.generate("xfr.example", bytes(range(32))).to_dnspython()
+    wire = struct.pack("!HHHHHH", 7, 0x8400, 0, 0, 0, 0)
+    now = int(time.time())
+    first, ctx = tsigkeys.append_tsig(
+        wire, key, fudge=300, now=now, request_mac=b"\x01" * 32, multi=True
+    )
+    assert ctx is not None
+    second, _ = tsigkeys.append_tsig(
+        wire, key, fudge=300, now=now, request_mac=None, ctx=ctx, multi=True
+    )
+    keyring = {key.name: key}
+    m1 = dns.message.from_wire(first, keyring=keyring, request_mac=b"\x01" * 32, multi=True)
+    m2 = dns.message.from_wire(second, keyring=keyring, multi=True, tsig_ctx=m1.tsig_ctx)
+    assert m1.had_tsig and m2.had_tsig
+
+
+def test_key_files_are_utf_8_whatever_the_locale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text_encoding = io.text_encoding
+    # a Latin-1 locale: text files opened without an encoding would be read as Latin-1
+    monkeypatch.setattr(io, "text_encoding", lambda e, *a: text_encoding(e or "latin-1", *a))
+    path = tmp_path / "latin.key"
+    comment = "# clé de l'équipe\n".encode()
+    path.write_bytes(comment + tsigkeys.generate("k", bytes(32)).text().encode())
+    assert list(tsigkeys.load([path])) == ["k."]
+    path.write_bytes(b"# cl\xe9\n" + tsigkeys.generate("k", bytes(32)).text().encode())
+    with pytest.raises(KeyFileError, match=r"latin.key: not UTF-8 text$"):
+        tsigkeys.load([path])

@@ -871,3 +871,33 @@ def test_a_journal_entry_can_add_beside_and_change_the_ttl() -> None:
         "www.example.com. 30 IN A 192.0.2.82",
     ]
     assert c.serial == 10 and len(c.names[name("www.example.com")][A]) == 2
+
+
+def test_the_next_update_can_require_the_soa_an_update_wrote() -> None:
+    first = apply_update(zone(), [], [add("new.example.com. 60 IN A 192.0.2.9")])
+    assert first.content is not None
+    soa = record_text(first.content.soa)
+    assert soa == (
+        "example.com. 300 IN SOA ns1.example.com. hostmaster.example.com. 11 7200 3600 1209600 60"
+    )
+    required = parse_record(soa)
+    prerequisite = Change(required.labels, CLASS_IN, SOA, 0, required)
+    out = apply_update(first.content, [prerequisite], [add("b.example.com. 60 IN A 192.0.2.8")])
+    assert out.rcode == NOERROR and out.content is not None and out.content.serial == 12
+    assert first.content.soa.identity == required.identity
+
+
+def test_the_soa_written_by_an_update_is_the_old_one_with_the_next_serial() -> None:
+    before = zone()
+    out = apply_update(before, [], [add("new.example.com. 60 IN A 192.0.2.9")])
+    assert out.content is not None
+    old, new = before.soa, out.content.soa
+    assert (new.labels, new.key, new.ttl, new.rtype, new.source, new.line) == (
+        old.labels, old.key, old.ttl, old.rtype, old.source, old.line,
+    )  # fmt: skip
+    assert new.identity == parse_record(record_text(new)).identity
+    assert (new.target, new.target_labels) == (None, None)
+    assert new.rdata.times == (11, 7200, 3600, 1209600, 60)  # type: ignore[attr-defined]
+    assert str(new.rdata.mname) == "ns1.example.com." and str(new.rdata.rname) == (  # type: ignore[attr-defined]
+        "hostmaster.example.com."
+    )

@@ -41,14 +41,14 @@ def view(zone: Zone) -> tuple[object, ...]:
     """What lookups read of a zone, comparable."""
     nodes = {
         key: {
-            rtype: (rrset.ttl, sorted(rdata_wire(rd) for rd in rrset.rdatas),
-                    sorted(t for t, _ in rrset.targets))
+            rtype: (rrset.rtype, rrset.ttl, sorted(rdata_wire(rd) for rd in rrset.rdatas),
+                    sorted((t, str(label)) for t, label in rrset.targets))
             for rtype, rrset in node.items()
         }
         for key, node in zone.nodes.items()
     }  # fmt: skip
     return (nodes, zone.exists, zone.cuts, zone.records, zone.serial, zone.negative_ttl,
-            zone.origin, str(zone.origin_label))  # fmt: skip
+            zone.origin, str(zone.origin_label), zone.path)  # fmt: skip
 
 
 def add(text: str) -> Change:
@@ -123,3 +123,63 @@ def test_empty_non_terminals_go_with_the_last_name_below_them() -> None:
                         out.zone)  # fmt: skip
     assert back.zone is not None and (b"b", *ORIGIN) in back.zone.exists
     assert (b"a", b"b", *ORIGIN) not in back.zone.exists
+
+
+def test_the_names_an_update_does_not_touch_are_shared_with_the_old_zone() -> None:
+    c, zone = start()
+    out = apply_update(c, [], [add("www.example.com. 300 IN A 192.0.2.99")], "z", zone)
+    assert out.rcode == NOERROR and out.zone is not None
+    assert out.zone.nodes[name("ns1.example.com")] is zone.nodes[name("ns1.example.com")]
+    assert out.zone.nodes[name("www.example.com")] is not zone.nodes[name("www.example.com")]
+    assert out.zone.serial == 11 and zone.serial == 10  # the old zone is untouched
+    assert len(zone.nodes[name("www.example.com")][1].rdatas) == 1
+
+
+def test_a_patched_zone_has_the_path_it_is_given() -> None:
+    c, zone = start()
+    out = apply_update(c, [], [add("www.example.com. 300 IN A 192.0.2.99")], "new/path", zone)
+    assert out.zone is not None and out.zone.path == "new/path"
+    # and when the apex NS change, the zone is built whole, with the same path
+    ns = add("example.com. 300 IN NS ns.sub.example.com.")
+    out = apply_update(c, [], [ns], "new/path", zone)
+    assert out.zone is not None and out.zone.path == "new/path"
+    assert out.zone.nodes[name("ns1.example.com")] is not zone.nodes[name("ns1.example.com")]
+
+
+def test_a_patched_zone_keeps_the_warnings_of_the_last_whole_build() -> None:
+    lines = [*ZONE, "example.com. 300 IN MX 10 mail.example.com."]  # no address for mail
+    c = content(ORIGIN, [parse_record(line) for line in lines])
+    zone = c.zone("z")
+    assert zone.warnings and "mail.example.com" in zone.warnings[0].message
+    out = apply_update(c, [], [add("www.example.com. 300 IN A 192.0.2.99")], "z", zone)
+    assert out.zone is not None and out.zone.warnings == zone.warnings
+
+
+def test_a_name_added_and_deleted_in_one_update_is_not_in_the_zone() -> None:
+    c, zone = start()
+    updates = [
+        add("www.example.com. 300 IN A 192.0.2.99"),
+        add("gone.example.com. 60 IN A 192.0.2.7"),
+        Change(name("gone.example.com"), CLASS_ANY, 255, 0),
+    ]
+    out = apply_update(c, [], updates, "z", zone)
+    whole = apply_update(c, [], updates, "z")
+    assert out.rcode == NOERROR and out.zone is not None and whole.zone is not None
+    assert name("gone.example.com") not in out.zone.nodes
+    assert name("gone.example.com") not in out.zone.exists
+    assert view(out.zone) == view(whole.zone)
+
+
+def test_a_name_that_loses_its_ns_records_is_no_longer_a_delegation() -> None:
+    lines = [*ZONE, "deleg.example.com. 300 IN NS ns1.example.com.",
+             "deleg.example.com. 300 IN TXT kept"]  # fmt: skip
+    c = content(ORIGIN, [parse_record(line) for line in lines])
+    zone = c.zone("z")
+    assert name("deleg.example.com") in zone.cuts
+    updates = [Change(name("deleg.example.com"), CLASS_ANY, 2, 0)]
+    out = apply_update(c, [], updates, "z", zone)
+    whole = apply_update(c, [], updates, "z")
+    assert out.zone is not None and whole.zone is not None
+    assert name("deleg.example.com") not in out.zone.cuts
+    assert name("sub.example.com") in out.zone.cuts
+    assert view(out.zone) == view(whole.zone)

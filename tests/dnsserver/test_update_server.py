@@ -430,6 +430,7 @@ async def test_a_slow_disk_sends_the_fsync_to_a_worker_thread(
     server.updater.last_fsync = 0.5  # the last one was slow
     assert (await send(server, add("slow", "192.0.2.30"))).rcode() == dns.rcode.NOERROR
     assert server.updater.last_fsync < 0.5  # measured again
+    server.updater.last_fsync = 0.0  # (a loaded machine may have taken more than 2 ms)
     assert (await send(server, add("fast", "192.0.2.31"))).rcode() == dns.rcode.NOERROR
     main = threading.main_thread().name
     assert where[0] != main and where[1] == main  # a worker thread, then the loop's own
