@@ -26,14 +26,13 @@ import hashlib
 import hmac
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import idna
 
-from mailserver.store.maildir import fsync_dir
+from minternet.durable import write_atomically
 
 #: Local parts we accept: what a person types, without quoting (RFC 5321 §4.1.2's quoted
 #: strings and the characters that would break the file or the protocols' syntax are refused).
@@ -199,24 +198,6 @@ def render_users(users: dict[str, str]) -> str:
     order = sorted(users, key=lambda a: (a.rpartition("@")[2], a.rpartition("@")[0]))
     head = "# users of this mail server: address:hash (written by `mailserver user`)\n"
     return head + "".join(f"{a}:{users[a]}\n" for a in order)
-
-
-def write_atomically(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Replace `path` by `data`: a temporary file beside it, fsync, rename, fsync of the folder.
-    A crash leaves the old file or the new one, never a mix."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(str(path.parent))
 
 
 _Stamp = tuple[int, int, int, int]

@@ -16,6 +16,7 @@ from pathlib import Path
 from dnsserver import tsigkeys
 from mailserver.users import UserDb
 from minternet import pki, zonegen
+from minternet.durable import write_atomically
 from minternet.topology import Host, Topology
 from peer.create import PieceHasher, build, choose_piece_length
 
@@ -55,10 +56,8 @@ class LaunchContext:
         if not path.exists():
             self.key_dir.mkdir(parents=True, exist_ok=True)
             key = tsigkeys.generate(stem, secrets.token_bytes(32))
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_text(key.text())
-            tmp.chmod(0o600)  # a secret: readable by its owner only, as tsig-keygen's output
-            tmp.replace(path)
+            # a secret: readable by its owner only, as tsig-keygen's output
+            write_atomically(path, key.text().encode(), 0o600)
         return path
 
     def certificate(self, host: Host) -> pki.Issued:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ import dns.name
 import dns.rdatatype
 import dns.update
 
+from minternet.durable import write_atomically
 from minternet.topology import Host, Record, Topology
 from minternet.zonegen import is_subdomain
 
@@ -187,9 +187,7 @@ def save(state_dir: Path, regs: Iterable[Registration]) -> None:
             r.domain: {"servers": [list(s) for s in r.servers], "served": r.served} for r in regs
         }
     }
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_atomically(path, (json.dumps(data, indent=2) + "\n").encode(), 0o644)
 
 
 def topology_for(base: Topology, regs: Iterable[Registration]) -> Topology:

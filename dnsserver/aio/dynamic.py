@@ -36,6 +36,7 @@ from dnsserver.update import Content, apply_update, content
 from dnsserver.wire import Name, header_only
 from dnsserver.zone import Zone, zone_name
 from dnsserver.zoneset import ZoneSet
+from minternet.durable import fsync_dir, write_atomically
 from minternet.logs import Throttle
 
 log = logging.getLogger("dnsserver.update")
@@ -283,7 +284,7 @@ class Updater:
                     dz.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
                 )
                 if created:  # the new file's name must be durable too, once
-                    _fsync_dir(dz.journal_path.parent)
+                    fsync_dir(dz.journal_path.parent)
             data = b"".join(journal.encode(e) for e in entries)
             written = 0
             while written < len(data):
@@ -331,29 +332,12 @@ class Updater:
 
 def _write_zone(dz: DynamicZone) -> None:
     text = journal.zone_text(dz.content, "written by dnsserver from its dynamic updates")
-    _atomic_write(dz.path, text.encode())
+    write_atomically(dz.path, text.encode(), 0o644)
     if len(dz.entries) > 2 * journal.KEEP:
         dz.entries = dz.entries[-journal.KEEP :]
         dz.close_journal()  # the next update appends to the new file
-        _atomic_write(dz.journal_path, b"".join(journal.encode(e) for e in dz.entries))
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        data = b"".join(journal.encode(e) for e in dz.entries)
+        write_atomically(dz.journal_path, data, 0o644)
 
 
 def _rcode(rcode: int) -> str:

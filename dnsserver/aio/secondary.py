@@ -42,6 +42,7 @@ from dnsserver.secondary import SecondaryTimers, Timers
 from dnsserver.wire import Name, header_only
 from dnsserver.zone import Zone, load_zone
 from minternet import dnsclient
+from minternet.durable import fsync_dir
 from minternet.listen import parse_hostport
 from minternet.logs import Throttle
 
@@ -348,11 +349,7 @@ def _write_and_load(dz: dns.zone.Zone, sz: SecondaryZone) -> Zone:
         tmp.unlink(missing_ok=True)
         raise
     os.replace(tmp, sz.path)
-    fd = os.open(sz.path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(sz.path.parent)
     return _repath(zone, sz.path)
 
 

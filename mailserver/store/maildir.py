@@ -23,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
+from minternet.durable import fsync_dir
+
 T = TypeVar("T")
 
 SUBDIRS = ("cur", "new", "tmp")
@@ -111,15 +113,6 @@ def ensure(path: str, subfolder: bool = False) -> bool:
         fsync_dir(path)
         fsync_dir(os.path.dirname(os.path.abspath(path)))
     return made
-
-
-def fsync_dir(path: str) -> None:
-    """Make the entries of directory `path` durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def fsync_file(path: str) -> None:
