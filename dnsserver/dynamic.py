@@ -31,12 +31,11 @@ import dns.update
 
 from dnsserver.errors import FORMERR, NOTAUTH, NOTIMP, REFUSED
 from dnsserver.masterfile import Record, parse_record
-from dnsserver.tsigkeys import append_tsig
+from dnsserver.tsigkeys import add_tsig_record, append_tsig
 from dnsserver.update import CLASS_IN, Change
 from dnsserver.wire import Name, header_only
 
 BADSIG, BADKEY, BADTIME = 16, 17, 18
-TYPE_TSIG = 250
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,14 +197,8 @@ def _tsig_failure(data: bytes, error: int, why: str) -> Reply:
         dns.rdataclass.ANY, dns.rdatatype.TSIG, signed.algorithm, signed.time_signed,
         signed.fudge, b"", signed.original_id, error, b"",
     )  # fmt: skip
-    rdata = rd.to_wire() or b""
-    record = (
-        (msg.tsig.name.to_wire() or b"")
-        + struct.pack("!HHIH", TYPE_TSIG, 255, 0, len(rdata))
-        + rdata
-    )  # fmt: skip
-    arcount = struct.unpack("!H", wire[10:12])[0] + 1
-    return Reply(wire[:10] + struct.pack("!H", arcount) + wire[12:] + record, why)
+    owner = msg.tsig.name.to_wire() or b""
+    return Reply(add_tsig_record(wire, owner, rd.to_wire() or b""), why)
 
 
 def _badtime(data: bytes, keyring: Mapping[dns.name.Name, dns.tsig.Key]) -> Reply:

@@ -10,7 +10,7 @@ from dnslib import RD as RawRdata
 from dnsserver.chaos import CLASS_CH, TYPE_TXT
 from dnsserver.errors import BADKEY, BADVERS, NOTAUTH
 from dnsserver.lookup import Answer
-from dnsserver.wire import AA, CD, OPTION_NSID, QR, RD, TC, TYPE_TSIG, Name, Query
+from dnsserver.wire import AA, CD, OPTION_NSID, QR, RD, TC, TYPE_TSIG, Query, name_wire
 
 MIN_UDP = 512  # RFC 1035 §4.2.1; RFC 6891 §6.2.5: smaller EDNS sizes are treated as 512
 TCP_MAX = 65535  # RFC 7766 §8: the 2-byte length prefix bounds a message
@@ -101,17 +101,13 @@ def chaos(query: Query, text: str, max_udp: int, nsid: bytes | None = None) -> b
     return bytes(rec.pack())
 
 
-def _wire_name(name: Name) -> bytes:
-    return b"".join(bytes([len(label)]) + label for label in name) + b"\x00"
-
-
 def badkey(query: Query, max_udp: int, nsid: bytes | None = None) -> bytes:
     """RFC 8945 §5.2.2, §5.3.2: a query signed with a key we do not have (we have none) gets
     NOTAUTH and an unsigned TSIG record (MAC size 0) with Error BADKEY, after the OPT record."""
     assert query.tsig is not None
     tsig = query.tsig
     rdata = (
-        _wire_name(tsig.algorithm)  # never compressed (RFC 8945 §4.2)
+        name_wire(tsig.algorithm)  # never compressed (RFC 8945 §4.2)
         + tsig.time_fudge
         + struct.pack("!HHHH", 0, tsig.original_id, BADKEY, 0)
     )

@@ -32,13 +32,13 @@ import dns.rdatatype
 import dns.rdtypes.ANY.TSIG
 import dns.rrset
 import dns.tsig
-from dnslib import DNSBuffer
+from dnslib import RD
 
 from dnsserver.journal import Entry, history
 from dnsserver.masterfile import Record, rdata_wire
 from dnsserver.tsigkeys import KeyFileError, append_tsig, key_name
 from dnsserver.update import serial_after
-from dnsserver.wire import Name
+from dnsserver.wire import Name, name_wire
 from dnsserver.zone import SOA, Zone
 
 CLASS_IN = 1
@@ -103,22 +103,9 @@ def soa_rrset(zone: Zone) -> dns.rrset.RRset:
     )
 
 
-_ORDERS: dict[int, tuple[Zone, list[Name]]] = {}  # id(zone) -> (zone, its names in order)
-ORDERS_KEPT = 8
-
-
 def _order(zone: Zone) -> list[Name]:
-    """The zone's names, the apex first, then in order; sorted once per zone (a sort of a big
-    zone costs a fifth of a second: twenty secondaries asking at once would pay it twenty
-    times)."""
-    got = _ORDERS.get(id(zone))
-    if got is not None and got[0] is zone:
-        return got[1]
-    order = sorted(zone.nodes, key=lambda k: (k != zone.origin, tuple(reversed(k))))
-    if len(_ORDERS) >= ORDERS_KEPT:
-        _ORDERS.pop(next(iter(_ORDERS)))
-    _ORDERS[id(zone)] = (zone, order)
-    return order
+    """The zone's names, the apex first, then in order."""
+    return sorted(zone.nodes, key=lambda k: (k != zone.origin, tuple(reversed(k))))
 
 
 def client_serial(query: dns.message.Message) -> int | None:
@@ -132,25 +119,13 @@ def client_serial(query: dns.message.Message) -> int | None:
 # -- the wire path: the zone's records packed once, messages cut from them ---------------------
 
 
-class _Plain(DNSBuffer):
-    """Names written whole: a record packed alone must not point into a buffer it leaves."""
-
-    def encode_name(self, name: object) -> None:
-        self.encode_name_nocompress(name)
-
-
-def _name_wire(labels: Name) -> bytes:
-    return b"".join(bytes((len(label),)) + label for label in labels) + b"\x00"
-
-
-def _rr(owner: bytes, rtype: int, ttl: int, rd: object) -> bytes:
-    buf = _Plain()
-    rd.pack(buf)  # type: ignore[attr-defined]
-    data = bytes(buf.data)
+def _rr(owner: bytes, rtype: int, ttl: int, rd: RD) -> bytes:
+    data = rdata_wire(rd)  # names written whole: the record is packed alone
     return owner + struct.pack("!HHIH", rtype, CLASS_IN, ttl, len(data)) + data
 
 
-_WIRES: dict[int, tuple[Zone, bytes, list[bytes]]] = {}
+_WIRES: dict[int, tuple[Zone, bytes, list[bytes]]] = {}  # id(zone) -> (zone, SOA, records)
+WIRES_KEPT = 8
 _PACKING = threading.Lock()
 
 
@@ -165,14 +140,14 @@ def zone_wires(zone: Zone) -> tuple[bytes, list[bytes]]:
 
 
 def _pack(zone: Zone) -> tuple[bytes, list[bytes]]:
-    soa = _rr(_name_wire(zone.origin), SOA, zone.soa.ttl, zone.soa.rdatas[0])
+    soa = _rr(name_wire(zone.origin), SOA, zone.soa.ttl, zone.soa.rdatas[0])
     out: list[bytes] = []
     for key in _order(zone):
-        owner = _name_wire(key)
+        owner = name_wire(key)
         for rtype, rrset in sorted(zone.nodes[key].items()):
             if rtype != SOA:
                 out.extend(_rr(owner, rtype, rrset.ttl, rd) for rd in rrset.rdatas)
-    if len(_WIRES) >= ORDERS_KEPT:
+    if len(_WIRES) >= WIRES_KEPT:
         _WIRES.pop(next(iter(_WIRES)))
     _WIRES[id(zone)] = (zone, soa, out)
     return soa, out
@@ -186,12 +161,12 @@ def axfr_wires(zone: Zone) -> Iterator[bytes]:
 
 
 def _record_wire(rec: Record) -> bytes:
-    return _rr(_name_wire(rec.key), rec.rtype, rec.ttl, rec.rdata)
+    return _rr(name_wire(rec.key), rec.rtype, rec.ttl, rec.rdata)
 
 
 def ixfr_wires(zone: Zone, entries: Sequence[Entry], client_serial: int) -> Iterator[bytes]:
     """IXFR (see the module docstring), as records on the wire."""
-    soa = _rr(_name_wire(zone.origin), SOA, zone.soa.ttl, zone.soa.rdatas[0])
+    soa = _rr(name_wire(zone.origin), SOA, zone.soa.ttl, zone.soa.rdatas[0])
     if not serial_after(zone.serial, client_serial):
         yield soa
         return

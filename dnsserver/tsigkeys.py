@@ -183,8 +183,12 @@ def append_tsig(
         dns.rdataclass.ANY, dns.rdatatype.TSIG, key.algorithm, 0, fudge, b"", msg_id, 0, b""
     )
     tsig, ctx = dns.tsig.sign(wire, key, template, now, request_mac, ctx, multi)
-    rdata = tsig.to_wire() or b""
-    owner = key.name.to_wire() or b""
+    return add_tsig_record(wire, key.name.to_wire() or b"", tsig.to_wire() or b""), ctx
+
+
+def add_tsig_record(wire: bytes, owner: bytes, rdata: bytes) -> bytes:
+    """`wire` with a TSIG record (class ANY, TTL 0; `owner` the key's name on the wire) last in
+    its additional section: after an OPT record, if there is one."""
     record = owner + struct.pack("!HHIH", dns.rdatatype.TSIG, dns.rdataclass.ANY, 0, len(rdata))
-    arcount = int.from_bytes(wire[10:12], "big") + 1  # after an OPT record, if there is one
-    return wire[:10] + arcount.to_bytes(2, "big") + wire[12:] + record + rdata, ctx
+    arcount = int.from_bytes(wire[10:12], "big") + 1
+    return wire[:10] + arcount.to_bytes(2, "big") + wire[12:] + record + rdata

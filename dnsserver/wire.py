@@ -62,6 +62,11 @@ class Query:
     tsig: Tsig | None = None
 
 
+def name_wire(labels: Name) -> bytes:
+    """A name as it goes on the wire, uncompressed."""
+    return b"".join(bytes((len(label),)) + label for label in labels) + b"\x00"
+
+
 def read_name(data: bytes, pos: int) -> tuple[Name, int]:
     """Read a possibly compressed name at `pos`; return its labels and the offset after it.
 

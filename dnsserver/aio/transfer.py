@@ -84,9 +84,7 @@ class Transfers:
     async def serve(self, frame: bytes, conn: Connection) -> None:
         got = dynamic.read_signed(frame, self.keyring)
         if isinstance(got, dynamic.Reply):
-            self._refused(conn, got.why)
-            if got.wire is not None:
-                conn.write(struct.pack("!H", len(got.wire)) + got.wire)
+            self._answer(conn, got)
             return
         query = got
         key = dynamic.key_of(query)
@@ -160,25 +158,25 @@ def notify_message(zone: Zone) -> dns.message.Message:
     return msg
 
 
+def _notify_answer(data: bytes) -> dns.message.Message:
+    """The secondary's answer (udp_exchange has checked its source and ID), or Dropped."""
+    try:
+        answer = dns.message.from_wire(data)
+    except Exception as e:
+        raise dnsclient.Dropped("malformed", str(e)) from None
+    if answer.opcode() != dns.opcode.NOTIFY or not answer.flags & dns.flags.QR:
+        raise dnsclient.Dropped("malformed", "not a NOTIFY response")
+    return answer
+
+
 async def notify(zone: Zone, target: str, default_port: int, source: str | None) -> bool:
     """NOTIFY one secondary, retrying until it answers; whether it did."""
     host, port = parse_hostport(target, default_port)
     wait = NOTIFY_TIMEOUT
     for attempt in range(1, NOTIFY_TRIES + 1):
-        msg = notify_message(zone)
-        wire = msg.to_wire()
-
-        def accept(data: bytes, msg: dns.message.Message = msg) -> dns.message.Message:
-            try:
-                answer = dns.message.from_wire(data)
-            except Exception as e:
-                raise dnsclient.Dropped("malformed", str(e)) from None
-            if answer.opcode() != dns.opcode.NOTIFY or not answer.flags & dns.flags.QR:
-                raise dnsclient.Dropped("malformed", "not a NOTIFY response")
-            return answer
-
+        wire = notify_message(zone).to_wire()  # a new ID for each try
         try:
-            answer = await dnsclient.udp_exchange(wire, (host, port), accept, timeout=wait,
+            answer = await dnsclient.udp_exchange(wire, (host, port), _notify_answer, timeout=wait,
                                                   source=source)  # fmt: skip
         except OSError as e:  # no socket to send from: say so, and try again later
             log.warning("NOTIFY of %s to %s: %s", zone_name(zone.origin), target, e)

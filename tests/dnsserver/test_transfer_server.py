@@ -58,14 +58,8 @@ def primary_config(tmp: Path, **kw: object) -> AuthConfig:
     )
 
 
-@contextlib.asynccontextmanager
-async def running(cfg: AuthConfig, name: str = "t") -> AsyncIterator[DnsServer]:
-    srv = DnsServer(cfg, name=name)
-    await srv.start()
-    try:
-        yield srv
-    finally:
-        await srv.stop()
+def running(cfg: AuthConfig, name: str = "t") -> contextlib.AbstractAsyncContextManager[DnsServer]:
+    return running_started(DnsServer(cfg, name=name))
 
 
 def port(srv: DnsServer) -> int:
