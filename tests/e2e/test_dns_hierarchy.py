@@ -200,12 +200,19 @@ def soa_serial(server: str, zone: str) -> int | None:
     return int(r.answer[0][0].serial)
 
 
-def test_dns2_is_a_secondary_of_dns1_with_the_same_zone(topology_up):
+def dns2_has_transferred() -> None:
+    """Wait (up to 15 s) until dns2 serves networkutopia.com at dns1's serial: its first
+    transfer may still be under way when the topology reports ready."""
     dns1, dns2 = TOPO.host("dns-networkutopia").address, TOPO.host("dns-networkutopia2").address
     deadline = time.monotonic() + 15
     while soa_serial(dns2, "networkutopia.com.") != soa_serial(dns1, "networkutopia.com."):
         assert time.monotonic() < deadline, "dns2 did not transfer networkutopia.com"
         time.sleep(0.1)
+
+
+def test_dns2_is_a_secondary_of_dns1_with_the_same_zone(topology_up):
+    dns1, dns2 = TOPO.host("dns-networkutopia").address, TOPO.host("dns-networkutopia2").address
+    dns2_has_transferred()
     for server in (dns1, dns2):
         r = ask(server, "www.networkutopia.com.", "A")
         assert r.flags & dns.flags.AA and r.answer[0][0].address == "127.0.1.50"
@@ -225,6 +232,7 @@ def test_dns2_is_a_secondary_of_dns1_with_the_same_zone(topology_up):
 def test_dig_axfr_with_the_zone_key_and_refused_without(topology_up, name):
     server = TOPO.host(name).address
     key = f"{topology_up.state_dir}/keys/networkutopia.com.key"
+    dns2_has_transferred()  # (dns2 has nothing to send before)
     out = dig(server, "-k", key, "networkutopia.com", "AXFR")
     records = [line for line in out.splitlines() if line and not line.startswith(";")]
     kinds = [line.split()[3] for line in records]
