@@ -456,6 +456,17 @@ def parse_record(text: str, zone: Name | None = None) -> Record:
         raise ValueError(str(e) or type(e).__name__) from None
 
 
+def data_record(labels: Name, ttl: int, rtype: int, rdata: bytes) -> Record:
+    """A record of a type whose RDATA holds no name (A, AAAA, TXT) from its RDATA on the wire:
+    the record `parse_record` reads from its line."""
+    return Record(labels, _lower(labels), ttl, rtype, RD(rdata), rdata, None, None, _UNKNOWN, 1)
+
+
+def plain_name(labels: Name) -> bool:
+    """No label of the name needs an escape to be written in a master file."""
+    return all(_PLAIN_LABEL.fullmatch(label) is not None for label in labels)
+
+
 def rdata_wire(rdata: RD) -> bytes:
     """The RDATA as it goes on the wire, its names written whole (never compressed: packed
     alone, a pointer would point into a buffer the RDATA then leaves)."""
@@ -474,9 +485,8 @@ _PLAIN_LABEL = re.compile(rb"[A-Za-z0-9_*-]+")
 
 def _text(labels: Name) -> str | None:
     """An absolute name's presentation form when no label needs escaping, else None."""
-    for label in labels:
-        if _PLAIN_LABEL.fullmatch(label) is None:
-            return None
+    if not plain_name(labels):
+        return None
     return ".".join(label.decode("ascii") for label in labels) + "."
 
 

@@ -305,3 +305,20 @@ def test_key_files_are_utf_8_whatever_the_locale(
     path.write_bytes(b"# cl\xe9\n" + tsigkeys.generate("k", bytes(32)).text().encode())
     with pytest.raises(KeyFileError, match=r"latin.key: not UTF-8 text$"):
         tsigkeys.load([path])
+
+
+def test_the_signing_template_replaces_the_fields_it_is_given() -> None:
+    alg = dns.tsig.HMAC_SHA256
+    template = tsigkeys._Template(
+        dns.rdataclass.ANY, dns.rdatatype.TSIG, alg, 0, 300, b"", 0x1234, 0, b""
+    )
+    got = template.replace(time_signed=1_750_000_000, mac=b"m" * 32)
+    assert (got.algorithm, got.time_signed, got.fudge, got.mac) == (
+        alg, 1_750_000_000, 300, b"m" * 32
+    )  # fmt: skip
+    assert (got.original_id, got.error, got.other) == (0x1234, 0, b"")
+    assert (got.rdclass, got.rdtype) == (dns.rdataclass.ANY, dns.rdatatype.TSIG)
+    assert template.replace(other=b"ab", error=18).other == b"ab"
+    assert template.time_signed == 0 and template.mac == b""  # unchanged
+    with pytest.raises(AttributeError, match="a TSIG record has no colour, size"):
+        template.replace(size=1, colour="blue")
