@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import faulthandler
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -110,6 +111,24 @@ _SOCKET_TESTS = (
 )
 
 
+_durations: tuple[float, dict[str, float]] = (0.0, {})
+
+
+def _test_durations() -> dict[str, float]:
+    """How long each test took in mutmut's clean run (mutants/mutmut-stats.json; the tests run
+    from mutants/), read again only when the file changes: the workers fork from the process
+    that read it last."""
+    global _durations
+    try:
+        mtime = os.stat("mutmut-stats.json").st_mtime
+        if mtime != _durations[0]:
+            with open("mutmut-stats.json") as f:
+                _durations = (mtime, dict(json.load(f).get("duration_by_test", {})))
+    except (OSError, ValueError):
+        return {}
+    return _durations[1]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not os.environ.get("MINTERNET_MUTATION"):
         return
@@ -117,3 +136,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.nodeid.startswith(_SOCKET_TESTS):
             item.add_marker(skip)
+    # mutmut runs a mutant's tests with -x in no set order: the fastest first, so that a killed
+    # mutant (most of them) stops at its cheapest failing test. No verdict depends on the
+    # order: the tests are independent (they run in random order in make test).
+    durations = _test_durations()
+    items.sort(key=lambda item: durations.get(item.nodeid, 0.0))
