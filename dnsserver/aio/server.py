@@ -4,6 +4,7 @@ reload (SIGHUP) that swaps the zone set atomically."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Iterable
 from pathlib import Path
@@ -112,7 +113,8 @@ class DnsServer:
         self.addresses: list[tuple[str, int]] = []
         self.udp = DnsUdp(self.engine, self.rrl, self.throttle)
         if self.updater is not None:
-            self.udp.updates = self.updater.submit
+            self.udp.updates = functools.partial(self.updater.submit, later=True)
+            self.udp.updates_done = self.updater.flush
         if self.secondaries is not None:
             self.udp.notifies = self.secondaries.notify
         self._udp: list[DatagramListener] = []

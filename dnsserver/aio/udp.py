@@ -44,6 +44,7 @@ class DnsUdp:
         self.throttle = throttle
         self.queries = 0  # datagrams read, for the control endpoint's stats
         self.updates: UpdateSink | None = None  # where UPDATEs go (dynamic zones), if anywhere
+        self.updates_done: Callable[[], None] | None = None  # called after a batch's UPDATEs
         self.notifies: NotifySink | None = None  # who answers NOTIFY (secondary zones), if anyone
 
     def datagrams(
@@ -58,6 +59,7 @@ class DnsUdp:
         rrl = self.rrl
         append = out.append
         self.queries += len(batch)
+        updates = False
         for data, addr in batch:
             entry = get(data[2:])
             if entry is not None:
@@ -68,6 +70,7 @@ class DnsUdp:
                 wire = self._limited(data, addr, entry[1], verdict)
             elif self.updates is not None and send is not None and is_update(data):
                 self.updates(data, addr[0], functools.partial(_send_to, send, addr))
+                updates = True
                 continue
             elif self.notifies is not None and is_notify(data):
                 wire = self.notifies(data, addr[0])
@@ -79,6 +82,8 @@ class DnsUdp:
                     continue
             if wire is not None:
                 append((wire, addr))
+        if updates and self.updates_done is not None:
+            self.updates_done()
 
     def _miss(self, data: bytes, addr: tuple[str, int], now: float) -> bytes | None:
         reply = self.engine.handle(data, tcp=False)

@@ -435,3 +435,50 @@ async def test_a_slow_disk_sends_the_fsync_to_a_worker_thread(
     main = threading.main_thread().name
     assert where[0] != main and where[1] == main  # a worker thread, then the loop's own
     assert await addresses(server, "slow.live.test") == ["192.0.2.30"]
+
+
+async def test_the_updates_of_a_datagram_batch_are_applied_in_it_with_one_fsync(
+    server: DnsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert await serial(server) == 1  # (the worker is waiting now)
+    fsyncs: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(aio_dynamic.os, "fsync", lambda fd: (fsyncs.append(fd), real(fd))[1])
+    sent: list[tuple[bytes, tuple[str, int]]] = []
+    peer = (HOST, 5300)
+    batch = [(add(f"b{i}", f"192.0.2.{i}").to_wire(), peer) for i in range(1, 4)]
+    out: list[tuple[bytes, tuple[str, int]]] = []
+    server.udp.datagrams(batch, 0.0, out, lambda data, addr: sent.append((data, addr)))
+    # answered before datagrams() returned: no task switch, no turn of the loop
+    assert [dns.message.from_wire(d, keyring=False).rcode() for d, _ in sent] == [0, 0, 0]
+    assert [addr for _, addr in sent] == [peer] * 3 and out == []
+    journal_fd = server.updater.zones[(b"live", b"test")].journal_fd
+    assert fsyncs.count(journal_fd) == 1  # one batch, one fsync (and one of the new file's dir)
+    assert await serial(server) == 4
+    assert await addresses(server, "b3.live.test") == ["192.0.2.3"]
+
+
+async def test_updates_wait_for_the_worker_while_the_zones_are_held(server: DnsServer) -> None:
+    sent: list[bytes] = []
+    batch = [(add("held", "192.0.2.9").to_wire(), (HOST, 5300))]
+    async with server.updater.lock:  # (a compaction or a reload holds the zones)
+        server.udp.datagrams(batch, 0.0, [], lambda data, addr: sent.append(data))
+        await asyncio.sleep(0.05)
+        assert sent == []  # not applied behind the holder's back
+    async with asyncio.timeout(T):
+        while not sent:
+            await asyncio.sleep(0.01)
+    assert dns.message.from_wire(sent[0], keyring=False).rcode() == dns.rcode.NOERROR
+    assert await addresses(server, "held.live.test") == ["192.0.2.9"]
+
+
+async def test_a_slow_disk_leaves_the_updates_to_the_worker(server: DnsServer) -> None:
+    server.updater.last_fsync = 1.0  # the last fsync took a second
+    sent: list[bytes] = []
+    batch = [(add("slow", "192.0.2.8").to_wire(), (HOST, 5300))]
+    server.udp.datagrams(batch, 0.0, [], lambda data, addr: sent.append(data))
+    assert sent == []  # the fsync goes to a thread, by way of the worker
+    async with asyncio.timeout(T):
+        while not sent:
+            await asyncio.sleep(0.01)
+    assert dns.message.from_wire(sent[0], keyring=False).rcode() == dns.rcode.NOERROR
