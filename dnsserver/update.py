@@ -31,6 +31,7 @@ first error as the reason, and nothing changes.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -41,7 +42,7 @@ from dnslib import SOA as RD_SOA
 from dnslib import DNSLabel
 
 from dnsserver.errors import FORMERR, NOERROR, REFUSED, ZoneError
-from dnsserver.masterfile import Record, name_text, rdata_wire, record_text
+from dnsserver.masterfile import Record, name_text, record_text
 from dnsserver.problems import Problems
 from dnsserver.wire import Name
 from dnsserver.zone import RRset, Zone, build
@@ -164,6 +165,10 @@ def _in_zone(key: Name, origin: Name) -> bool:
     return len(key) >= len(origin) and key[len(key) - len(origin) :] == origin
 
 
+def _what(ch: Change) -> str:
+    return f"{name_text(ch.name)} {_type_text(ch.rtype)}"
+
+
 def _type_text(rtype: int) -> str:
     return dns.rdatatype.to_text(dns.rdatatype.RdataType.make(rtype))
 
@@ -194,7 +199,6 @@ def apply_update(
     for ch in updates:
         key = ch.key
         node = names.get(key, {})
-        what = f"{name_text(ch.name)} {_type_text(ch.rtype)}"
         if ch.rclass == CLASS_IN:
             assert ch.record is not None
             rec = ch.record
@@ -211,10 +215,10 @@ def apply_update(
                 soa_set = True
                 continue
             if ch.rtype == CNAME and any(t != CNAME for t in node):
-                notes.append(f"ignored: {what}: the name has other data")
+                notes.append(f"ignored: {_what(ch)}: the name has other data")
                 continue
             if ch.rtype != CNAME and CNAME in node:
-                notes.append(f"ignored: {what}: the name has a CNAME")
+                notes.append(f"ignored: {_what(ch)}: the name has a CNAME")
                 continue
             old_set = node.get(ch.rtype, ())
             if ch.rtype == CNAME:
@@ -370,11 +374,15 @@ def _set_node(
 
 
 def _reserial(soa: Record, serial: int) -> Record:
-    """The SOA record with another serial (its identity, as the loader's, is its wire form)."""
+    """The SOA record with another serial. Its identity, as the loader's, is its wire form, in
+    which the serial is the first of the five numbers that end it."""
     rd = soa.rdata
     new = RD_SOA(rd.mname, rd.rname, (serial, *rd.times[1:]))  # type: ignore[attr-defined]
+    old = soa.identity
+    assert isinstance(old, bytes) and len(old) > 20
+    identity = old[:-20] + struct.pack("!I", serial) + old[-16:]
     return Record(
-        soa.labels, soa.key, soa.ttl, SOA, new, rdata_wire(new), None, None, soa.source, soa.line
+        soa.labels, soa.key, soa.ttl, SOA, new, identity, None, None, soa.source, soa.line
     )
 
 
@@ -437,20 +445,27 @@ def _prerequisites(content: Content, prerequisites: Sequence[Change]) -> Outcome
 def _prescan(content: Content, updates: Sequence[Change]) -> Outcome | None:
     """RFC 2136 §3.4.1.3; None when every update can be applied."""
     for ch in updates:
-        where = f"update {name_text(ch.name)} {_type_text(ch.rtype)}"
-        if not _in_zone(ch.key, content.origin):
-            return _fail(NOTZONE, f"{where}: outside the zone")
-        if ch.rclass == CLASS_IN:
-            if ch.rtype in _META or ch.record is None:
-                return _fail(FORMERR, f"{where}: not a record that can be added")
-        elif ch.rclass == CLASS_ANY:
-            if ch.ttl != 0 or ch.record is not None or (ch.rtype in _META and ch.rtype != ANY):
-                return _fail(FORMERR, f"{where}: a bad RRset deletion")
-        elif ch.rclass == CLASS_NONE:
-            if ch.ttl != 0 or ch.record is None or ch.rtype in _META:
-                return _fail(FORMERR, f"{where}: a bad record deletion")
-        else:
-            return _fail(FORMERR, f"{where}: class {ch.rclass}")
+        problem = _bad_update(ch, content.origin)
+        if problem is not None:
+            rcode, why = problem
+            return _fail(rcode, f"update {name_text(ch.name)} {_type_text(ch.rtype)}: {why}")
+    return None
+
+
+def _bad_update(ch: Change, origin: Name) -> tuple[int, str] | None:
+    if not _in_zone(ch.key, origin):
+        return NOTZONE, "outside the zone"
+    if ch.rclass == CLASS_IN:
+        if ch.rtype in _META or ch.record is None:
+            return FORMERR, "not a record that can be added"
+    elif ch.rclass == CLASS_ANY:
+        if ch.ttl != 0 or ch.record is not None or (ch.rtype in _META and ch.rtype != ANY):
+            return FORMERR, "a bad RRset deletion"
+    elif ch.rclass == CLASS_NONE:
+        if ch.ttl != 0 or ch.record is None or ch.rtype in _META:
+            return FORMERR, "a bad record deletion"
+    else:
+        return FORMERR, f"class {ch.rclass}"
     return None
 
 

@@ -901,3 +901,22 @@ def test_the_soa_written_by_an_update_is_the_old_one_with_the_next_serial() -> N
     assert str(new.rdata.mname) == "ns1.example.com." and str(new.rdata.rname) == (  # type: ignore[attr-defined]
         "hostmaster.example.com."
     )
+
+
+@pytest.mark.parametrize(
+    "soa",
+    [
+        "example.com. 60 IN SOA ns1.example.com. hostmaster.example.com. 10 7200 3600 1209600 30",
+        r"example.com. 60 IN SOA NS1.Example.COM. host\.master.example.com. 4294967295 1 2 3 4",
+        "example.com. 60 IN SOA . . 0 0 0 0 0",
+    ],
+)
+def test_a_new_serial_keeps_the_soa_identity_its_wire_form(soa: str) -> None:
+    from dnsserver.masterfile import rdata_wire
+    from dnsserver.update import _reserial
+
+    for serial in (1, 11, 0x01020304, 4294967295):
+        rec = _reserial(parse_record(soa), serial)
+        again = parse_record(record_text(rec))  # as the loader reads it
+        assert rec.identity == rdata_wire(rec.rdata) == again.identity
+        assert rec.rdata.times[0] == serial and rec.ttl == 60  # type: ignore[attr-defined]
