@@ -38,7 +38,7 @@ import dns.update
 from dnsserver.errors import FORMERR, NOTAUTH, NOTIMP, REFUSED, FormatError
 from dnsserver.masterfile import AAAA, SOA, TXT, Record, data_record, parse_record, plain_name
 from dnsserver.masterfile import A as TYPE_A
-from dnsserver.tsigkeys import add_tsig_record, append_tsig
+from dnsserver.tsigkeys import SigningTemplate, add_tsig_record, append_tsig, signing_template
 from dnsserver.update import CLASS_ANY, CLASS_IN, CLASS_NONE, Change
 from dnsserver.wire import TYPE_TSIG, Name, header_only, name_wire, read_name
 
@@ -64,6 +64,7 @@ class Signing:
     key: dns.tsig.Key
     fudge: int
     mac: bytes
+    template: dns.rdtypes.ANY.TSIG.TSIG | None = None  # the request's TSIG, reused to sign
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,13 +199,15 @@ def _common(
     name = keyname.to_text().lower()
     if keys is None or name not in keys:
         return None
-    signing = Signing(qid, question, key, int(rd.fudge), rd.mac)
+    template = rd if rd.original_id == qid and isinstance(rd, SigningTemplate) else None
+    signing = Signing(qid, question, key, int(rd.fudge), rd.mac, template)
     return Request(None, zone, name, sections[0], sections[1], signing)
 
 
 def _tsig_rdata(data: bytes, pos: int, end: int) -> dns.rdtypes.ANY.TSIG.TSIG:
     """RFC 8945 §4.2: Algorithm Name, Time Signed, Fudge, MAC Size, MAC, Original ID, Error,
-    Other Len, Other Data, filling the RDATA exactly."""
+    Other Len, Other Data, filling the RDATA exactly. Without an error or other data it is a
+    signing template, which the answer is signed with (`tsigkeys.signing_template`)."""
     algorithm, pos = read_name(data, pos)
     high, low, fudge, size = struct.unpack_from("!HIHH", data, pos)
     pos += 10
@@ -213,10 +216,13 @@ def _tsig_rdata(data: bytes, pos: int, end: int) -> dns.rdtypes.ANY.TSIG.TSIG:
     pos += size + 6
     if pos + other_size != end:
         raise FormatError("TSIG record length mismatch")
-    return dns.rdtypes.ANY.TSIG.TSIG(
-        dns.rdataclass.ANY, dns.rdatatype.TSIG, dns.name.Name((*algorithm, b"")),
-        high << 32 | low, fudge, mac, original_id, error, data[pos:end],
-    )  # fmt: skip
+    name = dns.name.Name((*algorithm, b""))
+    if error or other_size:
+        return dns.rdtypes.ANY.TSIG.TSIG(
+            dns.rdataclass.ANY, dns.rdatatype.TSIG, name, high << 32 | low, fudge, mac,
+            original_id, error, data[pos:end],
+        )  # fmt: skip
+    return signing_template(name, fudge, original_id, high << 32 | low, mac)
 
 
 def _plain_rdata(rtype: int, data: bytes, pos: int, end: int) -> bool:
@@ -296,7 +302,9 @@ def answer(request: Request, rcode: int, now: Callable[[], float] = time.time) -
         return _reply(request.message, rcode, "", request.key).wire or b""
     flags = 0x8000 | (int(dns.opcode.UPDATE) << 11) | (rcode & 0xF)
     wire = struct.pack("!HHHHHH", s.id, flags, 1, 0, 0, 0) + s.question
-    signed, _ = append_tsig(wire, s.key, fudge=s.fudge, now=int(now()), request_mac=s.mac)
+    signed, _ = append_tsig(
+        wire, s.key, fudge=s.fudge, now=int(now()), request_mac=s.mac, template=s.template
+    )
     return signed
 
 

@@ -164,7 +164,18 @@ def keyring(keys: Iterable[TsigKey]) -> dict[dns.name.Name, dns.tsig.Key]:
     return {dns.name.from_text(k.name): k.to_dnspython() for k in keys}
 
 
-class _Template(dns.rdtypes.ANY.TSIG.TSIG):
+def signing_template(
+    algorithm: dns.name.Name, fudge: int, original_id: int, time_signed: int = 0, mac: bytes = b""
+) -> SigningTemplate:
+    """The TSIG RDATA `dns.tsig.sign` fills in (time and MAC) for a message with this ID; with
+    a time and a MAC, a request's own TSIG RDATA, which can serve as its answer's template."""
+    return SigningTemplate(
+        dns.rdataclass.ANY, dns.rdatatype.TSIG, algorithm, time_signed, fudge, mac,
+        original_id, 0, b"",
+    )  # fmt: skip
+
+
+class SigningTemplate(dns.rdtypes.ANY.TSIG.TSIG):
     """A TSIG RDATA for `dns.tsig.sign` to fill in. dnspython's generic `replace` reads the
     constructor's signature on every call, which cost half of signing an answer; this one
     names the fields."""
@@ -195,15 +206,14 @@ def append_tsig(
     request_mac: bytes | None,
     ctx: object = None,
     multi: bool = False,
+    template: dns.rdtypes.ANY.TSIG.TSIG | None = None,
 ) -> tuple[bytes, object]:
     """`wire` (a message, with its OPT record if any: TSIG comes last) signed with `key`
     (RFC 8945 §4.3): its TSIG record appended, computed by dnspython (`dns.tsig.sign`) over the
     request's MAC (or, in a chain of messages, `ctx`). The signed message and the context for
-    the next one."""
-    msg_id = int.from_bytes(wire[:2], "big")
-    template = _Template(
-        dns.rdataclass.ANY, dns.rdatatype.TSIG, key.algorithm, 0, fudge, b"", msg_id, 0, b""
-    )
+    the next one. `template`, if given, is a `signing_template` of this key, fudge and ID."""
+    if template is None:
+        template = signing_template(key.algorithm, fudge, int.from_bytes(wire[:2], "big"))
     tsig, ctx = dns.tsig.sign(wire, key, template, now, request_mac, ctx, multi)
     return add_tsig_record(wire, key.name.to_wire() or b"", tsig.to_wire() or b""), ctx
 

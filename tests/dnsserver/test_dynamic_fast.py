@@ -7,7 +7,13 @@ import struct
 import time
 from unittest import mock
 
+import dns.message
+import dns.rdataclass
+import dns.rdatatype
+import dns.rdtypes.ANY.TSIG
+import dns.tsig
 import dns.update
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -209,3 +215,44 @@ def test_a_mangled_update_read_fast_is_read_alike(where: int, value: int) -> Non
     fast = dynamic._read_common(bytes(wire), RING, allowed)
     if fast is not None:
         same(fast, bytes(wire))
+
+
+def _signed_with(wire: bytes, original_id: int, other: bytes) -> tuple[bytes, bytes]:
+    """`wire` signed with a TSIG that carries this Original ID and Other Data; its MAC."""
+    key = RING[next(iter(RING))]
+    template = dns.rdtypes.ANY.TSIG.TSIG(
+        dns.rdataclass.ANY, dns.rdatatype.TSIG, key.algorithm, 0, 300, b"", original_id, 0, other
+    )
+    tsig, _ = dns.tsig.sign(wire, key, template, int(time.time()), b"")
+    return tsigkeys.add_tsig_record(
+        wire, key.name.to_wire() or b"", tsig.to_wire() or b""
+    ), tsig.mac
+
+
+@pytest.mark.parametrize("original_id_differs, other", [(False, b"xy"), (True, b"")])
+def test_a_request_tsig_unlike_the_answer_s_is_not_reused_to_sign(
+    original_id_differs: bool, other: bytes
+) -> None:
+    u = dns.update.UpdateMessage("networkutopia.com")
+    u.add("www", 300, "A", "192.0.2.7")
+    qid = u.id
+    wire, mac = _signed_with(u.to_wire(), qid ^ 1 if original_id_differs else qid, other)
+    fast = dynamic._read_common(wire, RING, allowed)
+    assert isinstance(fast, Request) and fast.signing is not None
+    assert fast.signing.template is None and fast.signing.mac == mac
+    same(fast, wire)
+    answer = dns.message.from_wire(dynamic.answer(fast, 0), keyring=RING, request_mac=mac)
+    assert answer.tsig is not None and answer.tsig[0].original_id == qid
+    assert answer.tsig[0].other == b""
+
+
+def test_the_request_s_tsig_signs_the_answer_when_it_can() -> None:
+    u = dns.update.UpdateMessage("networkutopia.com")
+    u.add("www", 300, "A", "192.0.2.7")
+    wire = signed(u)
+    fast = dynamic._read_common(wire, RING, allowed)
+    assert isinstance(fast, Request) and fast.signing is not None
+    template = fast.signing.template
+    assert isinstance(template, tsigkeys.SigningTemplate) and template.mac == u.mac
+    answer = dns.message.from_wire(dynamic.answer(fast, 0), keyring=RING, request_mac=u.mac)
+    assert answer.had_tsig and answer.tsig is not None and answer.tsig[0].mac != u.mac

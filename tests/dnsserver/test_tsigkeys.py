@@ -309,7 +309,7 @@ def test_key_files_are_utf_8_whatever_the_locale(
 
 def test_the_signing_template_replaces_the_fields_it_is_given() -> None:
     alg = dns.tsig.HMAC_SHA256
-    template = tsigkeys._Template(
+    template = tsigkeys.SigningTemplate(
         dns.rdataclass.ANY, dns.rdatatype.TSIG, alg, 0, 300, b"", 0x1234, 0, b""
     )
     got = template.replace(time_signed=1_750_000_000, mac=b"m" * 32)
