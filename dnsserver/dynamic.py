@@ -22,6 +22,7 @@ import struct
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import cast
 
 import dns.exception
 import dns.message
@@ -109,7 +110,7 @@ def read_update(
     if keys is None:
         return _reply(msg, NOTAUTH, f"not a zone we update: {zrr.name}", key)
     if key is None:
-        return _reply(msg, REFUSED, "unsigned: updates need a TSIG key", key)
+        return _reply(msg, REFUSED, "unsigned: updates need a TSIG key", None)
     if key not in keys:
         return _reply(msg, REFUSED, f"key {key} may not update {zrr.name}", key)
     try:
@@ -119,12 +120,18 @@ def read_update(
         return _reply(msg, FORMERR, f"bad record: {e}", key)
     signing = None
     if msg.edns < 0 and msg.tsig is not None and isinstance(msg.keyring, dns.tsig.Key):
-        question = (zrr.name.to_wire() or b"") + struct.pack("!HH", zrr.rdtype, zrr.rdclass)
-        signing = Signing(msg.id, question, msg.keyring, int(msg.tsig[0].fudge), msg.mac or b"")
+        question = cast(bytes, zrr.name.to_wire()) + _TYPE_CLASS.pack(zrr.rdtype, zrr.rdclass)
+        signing = Signing(
+            msg.id, question, msg.keyring, int(msg.tsig[0].fudge), cast(bytes, msg.mac)
+        )
     return Request(msg, zone, key, prerequisites, updates, signing)
 
 
 _HEADER = struct.Struct("!HHHHHH")
+_TYPE_CLASS = struct.Struct("!HH")
+_FUDGE_SIZE = struct.Struct("!HH")
+_ID_ERROR_OTHER = struct.Struct("!HHH")
+_QR_OPCODE, _UPDATE_REQUEST = 0xF800, 0x2800  # the QR bit and the opcode: a request, UPDATE
 _FIXED = struct.Struct("!HHIH")  # type, class, ttl, rdlength
 _ADDRESS_SIZE = {TYPE_A: 4, AAAA: 16}
 # types no record of an UPDATE may have, even without RDATA: dnspython's parser has its rules
@@ -140,7 +147,7 @@ def _read_common(
     with dnspython's parser, which has the answers to every error)."""
     try:
         return _common(data, keyring, allowed)
-    except (FormatError, struct.error, dns.exception.DNSException, ValueError):
+    except (FormatError, struct.error, dns.exception.DNSException, ValueError, IndexError):
         return None
 
 
@@ -150,10 +157,10 @@ def _common(
     allowed: Callable[[Name], frozenset[str] | None],
 ) -> Request | None:
     qid, flags, zocount, prcount, upcount, adcount = _HEADER.unpack_from(data)
-    if flags & 0xF800 != 0x2800 or zocount != 1 or adcount != 1:
+    if flags & _QR_OPCODE != _UPDATE_REQUEST or zocount != 1 or adcount != 1:
         return None  # not a request, not an UPDATE, or more than a TSIG record in additional
     zone_labels, pos = read_name(data, 12)
-    ztype, zclass = struct.unpack_from("!HH", data, pos)
+    ztype, zclass = _TYPE_CLASS.unpack_from(data, pos)
     pos += 4
     if ztype != SOA or zclass != CLASS_IN:
         return None
@@ -166,7 +173,7 @@ def _common(
             rtype, rclass, ttl, rdlength = _FIXED.unpack_from(data, pos)
             pos += 10
             end = pos + rdlength
-            if end > len(data) or not plain_name(owner) or rtype in _META:
+            if not plain_name(owner) or rtype in _META:  # (RDATA past the end: IndexError)
                 return None
             if rclass == CLASS_ANY or (rclass == CLASS_NONE and prerequisite):
                 if rdlength:
@@ -191,9 +198,10 @@ def _common(
     if key is None:
         return None
     rd = _tsig_rdata(data, pos, pos + rdlength)
-    if rd.error or rd.algorithm != key.algorithm:
+    if rd is None:
         return None
-    dns.tsig.validate(data, key, keyname, rd, int(time.time()), b"", tsig_start)
+    # (it raises on a TSIG error in a request, another algorithm, a bad MAC, a bad time)
+    dns.tsig.validate(data, key, keyname, rd, int(time.time()), None, tsig_start)
     zone = tuple(label.lower() for label in zone_labels)
     keys = allowed(zone)
     name = keyname.to_text().lower()
@@ -204,25 +212,27 @@ def _common(
     return Request(None, zone, name, sections[0], sections[1], signing)
 
 
-def _tsig_rdata(data: bytes, pos: int, end: int) -> dns.rdtypes.ANY.TSIG.TSIG:
+def _tsig_rdata(data: bytes, pos: int, end: int) -> dns.rdtypes.ANY.TSIG.TSIG | None:
     """RFC 8945 §4.2: Algorithm Name, Time Signed, Fudge, MAC Size, MAC, Original ID, Error,
-    Other Len, Other Data, filling the RDATA exactly. Without an error or other data it is a
-    signing template, which the answer is signed with (`tsigkeys.signing_template`)."""
+    Other Len, Other Data, filling the RDATA exactly (None if they do not). Without an error or
+    other data it is a signing template, which the answer is signed with
+    (`tsigkeys.signing_template`)."""
     algorithm, pos = read_name(data, pos)
-    high, low, fudge, size = struct.unpack_from("!HIHH", data, pos)
+    time_signed = int.from_bytes(data[pos : pos + 6])
+    fudge, size = _FUDGE_SIZE.unpack_from(data, pos + 6)
     pos += 10
     mac = data[pos : pos + size]
-    original_id, error, other_size = struct.unpack_from("!HHH", data, pos + size)
+    original_id, error, other_size = _ID_ERROR_OTHER.unpack_from(data, pos + size)
     pos += size + 6
     if pos + other_size != end:
-        raise FormatError("TSIG record length mismatch")
+        return None
     name = dns.name.Name((*algorithm, b""))
     if error or other_size:
         return dns.rdtypes.ANY.TSIG.TSIG(
-            dns.rdataclass.ANY, dns.rdatatype.TSIG, name, high << 32 | low, fudge, mac,
-            original_id, error, data[pos:end],
+            dns.rdataclass.ANY, dns.rdatatype.TSIG, name, time_signed, fudge, mac, original_id,
+            error, data[pos:end],
         )  # fmt: skip
-    return signing_template(name, fudge, original_id, high << 32 | low, mac)
+    return signing_template(name, fudge, original_id, time_signed, mac)
 
 
 def _plain_rdata(rtype: int, data: bytes, pos: int, end: int) -> bool:
@@ -262,7 +272,7 @@ def read_signed(
 
 def key_of(msg: dns.message.Message) -> str | None:
     """The name of the key a verified request was signed with (absolute, lowercase)."""
-    return msg.keyname.to_text().lower() if msg.had_tsig and msg.keyname is not None else None
+    return msg.keyname.to_text().lower() if msg.keyname is not None else None
 
 
 def reply(msg: dns.message.Message, rcode: int, why: str) -> Reply:
@@ -299,7 +309,7 @@ def answer(request: Request, rcode: int, now: Callable[[], float] = time.time) -
     s = request.signing
     if s is None:
         assert request.message is not None  # (the fast reader reads signed requests only)
-        return _reply(request.message, rcode, "", request.key).wire or b""
+        return _response(request.message, rcode)
     flags = 0x8000 | (int(dns.opcode.UPDATE) << 11) | (rcode & 0xF)
     wire = struct.pack("!HHHHHH", s.id, flags, 1, 0, 0, 0) + s.question
     signed, _ = append_tsig(
@@ -309,9 +319,14 @@ def answer(request: Request, rcode: int, now: Callable[[], float] = time.time) -
 
 
 def _reply(msg: dns.message.Message, rcode: int, why: str, key: str | None) -> Reply:
+    return Reply(_response(msg, rcode), why, key)
+
+
+def _response(msg: dns.message.Message, rcode: int) -> bytes:
+    """The response with `rcode` and no records, signed if the request was (dnspython's)."""
     response = dns.message.make_response(msg)
     response.set_rcode(dns.rcode.Rcode.make(rcode))
-    return Reply(response.to_wire(), why, key)
+    return response.to_wire()
 
 
 def _unsigned(data: bytes) -> dns.message.Message | None:
@@ -334,18 +349,17 @@ def _tsig_failure(data: bytes, error: int, why: str) -> Reply:
         dns.rdataclass.ANY, dns.rdatatype.TSIG, signed.algorithm, signed.time_signed,
         signed.fudge, b"", signed.original_id, error, b"",
     )  # fmt: skip
-    owner = msg.tsig.name.to_wire() or b""
-    return Reply(add_tsig_record(wire, owner, rd.to_wire() or b""), why)
+    owner = cast(bytes, msg.tsig.name.to_wire())
+    return Reply(add_tsig_record(wire, owner, cast(bytes, rd.to_wire())), why)
 
 
 def _badtime(data: bytes, keyring: Mapping[dns.name.Name, dns.tsig.Key]) -> Reply:
     """NOTAUTH, signed, TSIG error BADTIME and our time in Other Data (RFC 8945 §5.2.3)."""
     msg = _unsigned(data)
-    if msg is None or msg.tsig is None or msg.keyname is None or msg.keyname not in keyring:
+    if msg is None or msg.tsig is None or msg.tsig.name not in keyring:
         return Reply(header_only(data, FORMERR), "bad time")
-    key = keyring[msg.keyname]
+    key = keyring[msg.tsig.name]
     signed = msg.tsig[0]
-    msg.keyring = key
     response = dns.message.make_response(msg)
     response.set_rcode(dns.rcode.Rcode.NOTAUTH)
     now = int(time.time())
@@ -354,8 +368,7 @@ def _badtime(data: bytes, keyring: Mapping[dns.name.Name, dns.tsig.Key]) -> Repl
         fudge=signed.fudge,
         original_id=signed.original_id,
         tsig_error=BADTIME,
-        other_data=struct.pack("!HI", now >> 32, now & 0xFFFFFFFF),
-        algorithm=signed.algorithm,
+        other_data=now.to_bytes(6),
     )
     response.request_mac = signed.mac
     skew = now - signed.time_signed

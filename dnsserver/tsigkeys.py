@@ -21,6 +21,7 @@ import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import dns.exception
 import dns.name
@@ -88,7 +89,7 @@ def parse(text: str, where: str = "key file") -> list[TsigKey]:
         m = _STATEMENT.match(text, pos)
         if m is None:
             start = pos + len(text[pos:]) - len(text[pos:].lstrip())
-            line = text.count("\n", 0, start) + 1
+            line = text[:start].count("\n") + 1
             raise KeyFileError(f'{where}: line {line}: expected key "NAME" {{ ... }};')
         keys.append(_key(m.group("quoted") or m.group("bare") or "", m.group("body"), where))
         pos = m.end()
@@ -213,14 +214,17 @@ def append_tsig(
     request's MAC (or, in a chain of messages, `ctx`). The signed message and the context for
     the next one. `template`, if given, is a `signing_template` of this key, fudge and ID."""
     if template is None:
-        template = signing_template(key.algorithm, fudge, int.from_bytes(wire[:2], "big"))
+        template = signing_template(key.algorithm, fudge, int.from_bytes(wire[:2]))
     tsig, ctx = dns.tsig.sign(wire, key, template, now, request_mac, ctx, multi)
-    return add_tsig_record(wire, key.name.to_wire() or b"", tsig.to_wire() or b""), ctx
+    return add_tsig_record(wire, cast(bytes, key.name.to_wire()), cast(bytes, tsig.to_wire())), ctx
 
 
 def add_tsig_record(wire: bytes, owner: bytes, rdata: bytes) -> bytes:
     """`wire` with a TSIG record (class ANY, TTL 0; `owner` the key's name on the wire) last in
     its additional section: after an OPT record, if there is one."""
-    record = owner + struct.pack("!HHIH", dns.rdatatype.TSIG, dns.rdataclass.ANY, 0, len(rdata))
-    arcount = int.from_bytes(wire[10:12], "big") + 1
-    return wire[:10] + arcount.to_bytes(2, "big") + wire[12:] + record + rdata
+    record = owner + _TSIG_HEAD.pack(dns.rdatatype.TSIG, dns.rdataclass.ANY, 0, len(rdata))
+    arcount = int.from_bytes(wire[10:12]) + 1  # (big-endian: the default)
+    return wire[:10] + arcount.to_bytes(2) + wire[12:] + record + rdata
+
+
+_TSIG_HEAD = struct.Struct("!HHIH")  # type, class, TTL, RDATA length

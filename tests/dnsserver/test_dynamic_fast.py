@@ -256,3 +256,46 @@ def test_the_request_s_tsig_signs_the_answer_when_it_can() -> None:
     assert isinstance(template, tsigkeys.SigningTemplate) and template.mac == u.mac
     answer = dns.message.from_wire(dynamic.answer(fast, 0), keyring=RING, request_mac=u.mac)
     assert answer.had_tsig and answer.tsig is not None and answer.tsig[0].mac != u.mac
+
+
+def _crafted(flags: int, counts: tuple[int, int, int, int], zone: bytes) -> bytes:
+    """Header, `zone` as the zone section, one added A record, then a valid TSIG over it all."""
+    wire = struct.pack("!HHHHHH", 0x4242, flags, *counts) + zone
+    wire += _name((b"www", *ZONE)) + struct.pack("!HHIH", 1, 1, 300, 4) + bytes([192, 0, 2, 7])
+    key = RING[next(iter(RING))]
+    return tsigkeys.append_tsig(wire, key, fudge=300, now=int(time.time()), request_mac=None)[0]
+
+
+ZONE_SECTION = _name(ZONE) + struct.pack("!HH", 6, 1)
+
+
+@pytest.mark.parametrize(
+    "flags, counts, zone, slow_rcode",
+    [
+        (0x2800, (1, 0, 1, 0), ZONE_SECTION, 0),  # as it should be (append_tsig adds the 1)
+        (0x2800, (0, 0, 1, 0), ZONE_SECTION, 1),  # no zone section counted: FORMERR
+        (0x0000, (1, 0, 1, 0), ZONE_SECTION, 4),  # opcode QUERY: NOTIMP
+        (0x2800, (1, 0, 1, 1), ZONE_SECTION, 1),  # a record counted that is not there
+        (0x2800, (1, 0, 1, 0), _name(ZONE) + struct.pack("!HH", 2, 1), 1),  # zone type NS
+    ],
+)
+def test_only_a_well_formed_update_is_read_fast(
+    flags: int, counts: tuple[int, int, int, int], zone: bytes, slow_rcode: int
+) -> None:
+    wire = _crafted(flags, counts, zone)
+    fast = dynamic._read_common(wire, RING, allowed)
+    got = dynamic.read_update(wire, RING, allowed)
+    if slow_rcode == 0:
+        assert isinstance(fast, Request)
+        same(fast, wire)
+    else:
+        assert fast is None
+        assert isinstance(got, dynamic.Reply) and got.wire is not None
+        assert got.wire[3] & 0x0F == slow_rcode
+
+
+def test_a_response_is_never_read_as_an_update() -> None:
+    wire = _crafted(0xA800, (1, 0, 1, 0), ZONE_SECTION)  # QR set
+    assert dynamic._read_common(wire, RING, allowed) is None
+    got = dynamic.read_update(wire, RING, allowed)
+    assert isinstance(got, dynamic.Reply) and got.wire is None and got.why == "not a request"

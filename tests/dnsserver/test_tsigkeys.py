@@ -322,3 +322,10 @@ def test_the_signing_template_replaces_the_fields_it_is_given() -> None:
     assert template.time_signed == 0 and template.mac == b""  # unchanged
     with pytest.raises(AttributeError, match="a TSIG record has no colour, size"):
         template.replace(size=1, colour="blue")
+
+
+def test_add_tsig_record_counts_past_255_additional_records() -> None:
+    head = struct.pack("!HHHHHH", 0x4242, 0x8000, 0, 0, 0, 0x01FF)  # 511 records already
+    got = tsigkeys.add_tsig_record(head, b"\x00", b"rd")
+    assert struct.unpack("!H", got[10:12]) == (0x0200,)
+    assert got[12:] == b"\x00" + struct.pack("!HHIH", 250, 255, 0, 2) + b"rd"
