@@ -91,3 +91,19 @@ def test_each_run_finds_again_which_tests_reach_each_function(
     (tmp_path / "mutants" / "a.py.meta").write_text("{}")
     mutation.forget_test_map()
     assert not stats.exists() and (tmp_path / "mutants" / "a.py.meta").exists()
+
+
+def test_pending_names_only_the_mutants_without_a_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mutation, "ROOT", tmp_path)
+    (tmp_path / "mutants" / "pkg").mkdir(parents=True)
+    codes = {"pkg.a.x_f__mutmut_2": None, "pkg.a.x_f__mutmut_1": None, "pkg.a.x_g__mutmut_1": 1}
+    codes["pkg.a.x_g__mutmut_2"] = 0  # a survivor keeps its verdict too
+    (tmp_path / "mutants" / "pkg" / "a.py.meta").write_text(
+        mutation.json.dumps({"exit_code_by_key": codes})
+    )
+    assert mutation.pending(["pkg/a.py", "pkg/none.py"]) == [
+        "pkg.a.x_f__mutmut_1",
+        "pkg.a.x_f__mutmut_2",
+    ]

@@ -1,7 +1,8 @@
 """`make mutation`: mutation testing of every protocol core, a score per module, the survivors.
 
     python tools/mutation.py                  # every core listed in pyproject's [tool.mutmut]
-    python tools/mutation.py dnsserver/rrl.py # some of them (a run keeps earlier results)
+    python tools/mutation.py dnsserver/rrl.py # some of them (every mutant of those tried again)
+    python tools/mutation.py --pending [...]  # only the mutants a stopped run left undecided
     MUTATION_JOBS=1 make mutation             # one worker (mutmut's default: one per CPU)
 
 mutmut makes small changes to the code of each core (a `<` for a `<=`, a constant off by one,
@@ -149,24 +150,46 @@ def case_only_reason(diff: str) -> str | None:
     return None
 
 
+def pending(modules: list[str]) -> list[str]:
+    """The mutants of `modules` without a verdict: those a stopped run had not reached."""
+    names: list[str] = []
+    for module in modules:
+        meta = ROOT / "mutants" / (module + ".meta")
+        if meta.exists():
+            codes = json.loads(meta.read_text()).get("exit_code_by_key", {})
+            names += sorted(key for key, code in codes.items() if code is None)
+    return names
+
+
 def main(argv: list[str]) -> int:
+    resume = bool(argv) and argv[0] == "--pending"
     known = cores()
-    wanted = argv or known
+    wanted = argv[resume:] or known
     unknown = [m for m in wanted if m not in known]
     if unknown:
         print(f"not a core listed in pyproject's [tool.mutmut]: {', '.join(unknown)}")
         return 2
-    globs = [m[:-3].replace("/", ".") + ".*" for m in wanted]
-    forget_test_map()
-    again = recheck_survivors(wanted)
-    print(
-        f"mutation testing {len(wanted)} core modules (log: mutants/run.log)"
-        + (f"; {again} survivors of an earlier run are tried again" if again else "")
-        + " ...",
-        flush=True,
-    )
+    if resume:
+        # mutmut tries again every mutant it is given by name or pattern: name only these
+        # (with the map of tests the stopped run made, for the same code)
+        names = pending(wanted)
+        print(f"mutation testing the {len(names)} undecided mutants of {len(wanted)} core "
+              "modules (log: mutants/run.log) ...", flush=True)  # fmt: skip
+    else:
+        names = [m[:-3].replace("/", ".") + ".*" for m in wanted]
+        forget_test_map()
+        again = recheck_survivors(wanted)
+        print(
+            f"mutation testing {len(wanted)} core modules (log: mutants/run.log)"
+            + (f"; {again} survivors of an earlier run are tried again" if again else "")
+            + " ...",
+            flush=True,
+        )
     jobs = os.environ.get("MUTATION_JOBS")  # workers; mutmut's default is one per CPU
-    log = mutmut("run", *(["--max-children", jobs] if jobs else []), *globs, quiet=True, fast=True)
+    log = ""
+    if names:
+        args = ["--max-children", jobs] if jobs else []
+        log = mutmut("run", *args, *names, quiet=True, fast=True)
     (ROOT / "mutants").mkdir(exist_ok=True)
     (ROOT / "mutants" / "run.log").write_text(log)
     statuses: dict[str, dict[str, str]] = defaultdict(dict)
