@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
+from aiosmtpd.smtp import SMTP, Envelope, Session, TLSSetupException, syntax
 
 from mailserver import smtp
 from minternet.logs import Throttle
@@ -185,6 +185,8 @@ class MxHandler:
         return True
 
     async def handle_exception(self, error: Exception) -> str:
+        if isinstance(error, TLSSetupException):
+            return smtp.INTERNAL_ERROR  # (MxSMTP logged it; aiosmtpd closes the connection)
         log.error("internal error in an SMTP session: %r", error, exc_info=error)
         return smtp.INTERNAL_ERROR
 
@@ -259,6 +261,19 @@ class MxSMTP(SMTP):
     async def _push_lines(self, lines: list[str]) -> None:
         self._writer.write("".join(f"{line}\r\n" for line in lines).encode())
         await self._writer.drain()
+
+    @syntax("STARTTLS", when="tls_context")
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        """aiosmtpd's, with a handshake that fails (the client went, or spoke no TLS) logged as
+        one line with the peer, not as an internal error with a traceback."""
+        try:
+            await super().smtp_STARTTLS(arg)
+        except TLSSetupException as e:
+            assert self.session is not None
+            cause = e.__cause__
+            self.throttle(log, "starttls", "%s: STARTTLS handshake failed: %s",
+                          peer_ip(self.session), repr(cause) if cause else "?")  # fmt: skip
+            raise
 
     @syntax("HELO hostname")
     async def smtp_HELO(self, hostname: str) -> None:

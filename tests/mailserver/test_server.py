@@ -5,11 +5,15 @@ failure delay. Clients are the standard library's, in a thread (the server runs 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import logging
 import os
 import poplib
 import smtplib
+import socket
 import ssl
+import struct
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -455,3 +459,39 @@ async def test_without_a_queue_the_control_endpoint_says_so(daemon: MailDaemon) 
     assert await threaded(control.request, addr, "queue list") == {
         "error": "this server has no outbound queue ([queue] resolver is not set)"
     }
+
+
+def starttls_then(d: MailDaemon, garbage: bytes | None) -> bytes:
+    """EHLO, STARTTLS, then instead of a TLS handshake: `garbage`, or a reset (None)."""
+    with socket.create_connection(("127.0.0.1", port(d, "smtp")), timeout=10) as s:
+        f = s.makefile("rb")
+        f.readline()  # the greeting
+        s.sendall(b"EHLO client.example\r\n")
+        while f.readline()[3:4] == b"-":  # the EHLO lines, up to the last
+            pass
+        s.sendall(b"STARTTLS\r\n")
+        ready = f.readline()
+        if garbage is None:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        else:
+            s.sendall(garbage)
+            s.settimeout(5)
+            with contextlib.suppress(OSError):
+                s.recv(100)  # until the server closes
+    return ready
+
+
+@pytest.mark.parametrize("garbage", [None, b"MAIL FROM:<x@y>\r\n" * 20])
+async def test_a_failed_starttls_handshake_is_one_line_not_a_traceback(
+    daemon: MailDaemon, garbage: bytes | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    assert (await threaded(starttls_then, daemon, garbage)).startswith(b"220 ")
+    async with asyncio.timeout(10):
+        while not any("STARTTLS handshake failed" in r.getMessage() for r in caplog.records):
+            await asyncio.sleep(0.02)
+    (line,) = [r for r in caplog.records if "STARTTLS handshake failed" in r.getMessage()]
+    assert line.getMessage().startswith("127.0.0.1: STARTTLS handshake failed: ")
+    assert line.exc_info is None and line.levelno == logging.WARNING
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert await threaded(send, daemon, ["bob@hamburger.edu"]) == {}  # and it goes on serving
