@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dns.name
 
-from dnsserver import journal, transfer, tsigkeys
+from dnsserver import journal, response, signed, transfer, tsigkeys
 from dnsserver.aio import identity
 from dnsserver.aio.dynamic import Updater
 from dnsserver.aio.secondary import Secondaries
@@ -21,10 +21,10 @@ from dnsserver.aio.transfer import Notifier, Transfers
 from dnsserver.aio.udp import MAX_QUERY, DnsUdp
 from dnsserver.config import AuthConfig
 from dnsserver.engine import Engine
-from dnsserver.errors import ZoneError
+from dnsserver.errors import DnsError, ZoneError
 from dnsserver.rrl import RateLimiter
 from dnsserver.transfer import Acl
-from dnsserver.wire import Name
+from dnsserver.wire import Name, parse_query
 from dnsserver.zone import Zone
 from dnsserver.zoneset import ZoneSet, load_zones
 from minternet import listen
@@ -92,6 +92,7 @@ class DnsServer:
                         f"allow_update for {zone} names key {name!r}, which no key file has"
                     )
         keyring = tsigkeys.keyring(keys.values())
+        self.keyring = keyring
         listen_host = listen.parse_hostport(config.listen[0], 53)[0] if config.listen else None
         self.updater: Updater | None = None
         if config.allow_update:
@@ -112,6 +113,8 @@ class DnsServer:
         log_zones(self.engine.zones)
         self.addresses: list[tuple[str, int]] = []
         self.udp = DnsUdp(self.engine, self.rrl, self.throttle)
+        if keyring:
+            self.udp.signed = functools.partial(self.signed_query, tcp=False)
         if self.updater is not None:
             self.udp.updates = functools.partial(self.updater.submit, later=True)
             self.udp.updates_done = self.updater.flush
@@ -141,6 +144,29 @@ class DnsServer:
         if self.updater is None or origin not in self.updater.zones:
             return []
         return self.updater.zones[origin].entries
+
+    def signed_query(self, data: bytes, peer: str, *, tcp: bool) -> bytes | None:
+        """A query signed with TSIG (dig -y): verified, answered, the answer signed with its
+        key (dnsserver/signed.py). None if it is not signed: the engine answers it."""
+        if signed.tsig_start(data) is None:
+            return None
+        got = signed.answer(
+            data,
+            self.keyring,
+            lambda query: self.engine.handle(query, tcp=tcp).wire,
+            (lambda query: None) if tcp else self._udp_limit,
+            self.engine.slip,
+        )
+        if got.why:
+            self.throttle(log, "signed-query", "signed query from %s%s: %s", peer,
+                          f" (key {got.key})" if got.key else "", got.why)  # fmt: skip
+        return got.wire
+
+    def _udp_limit(self, query: bytes) -> int:
+        try:
+            return response.udp_limit(parse_query(query), self.engine.max_udp)
+        except DnsError:
+            return response.MIN_UDP
 
     def _swap(self, changed: Iterable[Zone]) -> None:
         """Serve `changed` in place of the zones of the same origins (dynamic zones)."""
@@ -212,6 +238,7 @@ class DnsServer:
                 self.updater.submit if self.updater is not None else None,
                 self.transfers,
                 self.secondaries.notify if self.secondaries is not None else None,
+                functools.partial(self.signed_query, tcp=True) if self.keyring else None,
             ),
             tcp_limits(max_connections=lim.tcp_max_connections, idle_timeout=lim.tcp_idle_timeout),
             throttle=self.throttle,

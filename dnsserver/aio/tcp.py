@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from dnsserver.aio.transfer import Transfers, is_transfer
@@ -43,12 +43,14 @@ class DnsTcp(StreamHandler[bytes]):
         updates: UpdateSink | None = None,
         transfers: Transfers | None = None,
         notifies: NotifySink | None = None,
+        signed: Callable[[bytes, str], bytes | None] | None = None,
     ) -> None:
         super().__init__(conn)
         self.engine = engine
         self.updates = updates
         self.transfers = transfers
         self.notifies = notifies
+        self.signed = signed  # answers a query signed with TSIG (None: not signed)
         self.throttle = throttle
         self.framer = LengthPrefixed(2, min_message=MIN_QUERY, max_message=max_message)
 
@@ -64,6 +66,11 @@ class DnsTcp(StreamHandler[bytes]):
                 if answer is not None:
                     self.conn.write(struct.pack("!H", len(answer)) + answer)
                 return None
+            if self.signed is not None and frame[10:12] != b"\0\0":
+                answer = self.signed(frame, self.conn.peer)
+                if answer is not None:
+                    self.conn.write(struct.pack("!H", len(answer)) + answer)
+                    return None
         if entry is not None:
             wire: bytes | None = frame[:2] + entry[0]
         else:

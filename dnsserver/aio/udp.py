@@ -45,6 +45,8 @@ class DnsUdp:
         self.queries = 0  # datagrams read, for the control endpoint's stats
         self.updates: UpdateSink | None = None  # where UPDATEs go (dynamic zones), if anywhere
         self.updates_done: Callable[[], None] | None = None  # called after a batch's UPDATEs
+        # answers a query signed with TSIG (None: not signed), when the server holds keys
+        self.signed: Callable[[bytes, str], bytes | None] | None = None
         self.notifies: NotifySink | None = None  # who answers NOTIFY (secondary zones), if anyone
 
     def datagrams(
@@ -76,6 +78,11 @@ class DnsUdp:
                 wire = self.notifies(data, addr[0])
             else:
                 try:
+                    if self.signed is not None and data[10:12] != b"\0\0":
+                        wire = self.signed(data, addr[0])
+                        if wire is not None:
+                            append((wire, addr))
+                            continue
                     wire = self._miss(data, addr, now)
                 except Exception:  # a bug must cost one query, never the listener
                     log.exception("internal error answering a UDP query from %s", addr[0])
