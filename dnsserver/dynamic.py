@@ -22,7 +22,6 @@ import struct
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import cast
 
 import dns.exception
 import dns.message
@@ -39,7 +38,13 @@ import dns.update
 from dnsserver.errors import FORMERR, NOTAUTH, NOTIMP, REFUSED, FormatError
 from dnsserver.masterfile import AAAA, SOA, TXT, Record, data_record, parse_record, plain_name
 from dnsserver.masterfile import A as TYPE_A
-from dnsserver.tsigkeys import SigningTemplate, add_tsig_record, append_tsig, signing_template
+from dnsserver.tsigkeys import (
+    SigningTemplate,
+    add_tsig_record,
+    append_tsig,
+    signing_template,
+    wire_of,
+)
 from dnsserver.update import CLASS_ANY, CLASS_IN, CLASS_NONE, Change
 from dnsserver.wire import TYPE_TSIG, Name, header_only, name_wire, read_name
 
@@ -120,10 +125,9 @@ def read_update(
         return _reply(msg, FORMERR, f"bad record: {e}", key)
     signing = None
     if msg.edns < 0 and msg.tsig is not None and isinstance(msg.keyring, dns.tsig.Key):
-        question = cast(bytes, zrr.name.to_wire()) + _TYPE_CLASS.pack(zrr.rdtype, zrr.rdclass)
-        signing = Signing(
-            msg.id, question, msg.keyring, int(msg.tsig[0].fudge), cast(bytes, msg.mac)
-        )
+        question = wire_of(zrr.name) + _TYPE_CLASS.pack(zrr.rdtype, zrr.rdclass)
+        assert msg.mac is not None  # (verified: it has one)
+        signing = Signing(msg.id, question, msg.keyring, int(msg.tsig[0].fudge), msg.mac)
     return Request(msg, zone, key, prerequisites, updates, signing)
 
 
@@ -349,8 +353,7 @@ def _tsig_failure(data: bytes, error: int, why: str) -> Reply:
         dns.rdataclass.ANY, dns.rdatatype.TSIG, signed.algorithm, signed.time_signed,
         signed.fudge, b"", signed.original_id, error, b"",
     )  # fmt: skip
-    owner = cast(bytes, msg.tsig.name.to_wire())
-    return Reply(add_tsig_record(wire, owner, cast(bytes, rd.to_wire())), why)
+    return Reply(add_tsig_record(wire, wire_of(msg.tsig.name), wire_of(rd)), why)
 
 
 def _badtime(data: bytes, keyring: Mapping[dns.name.Name, dns.tsig.Key]) -> Reply:

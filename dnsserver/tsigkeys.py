@@ -21,10 +21,10 @@ import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
 
 import dns.exception
 import dns.name
+import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.TSIG
@@ -216,7 +216,15 @@ def append_tsig(
     if template is None:
         template = signing_template(key.algorithm, fudge, int.from_bytes(wire[:2]))
     tsig, ctx = dns.tsig.sign(wire, key, template, now, request_mac, ctx, multi)
-    return add_tsig_record(wire, cast(bytes, key.name.to_wire()), cast(bytes, tsig.to_wire())), ctx
+    return add_tsig_record(wire, wire_of(key.name), wire_of(tsig)), ctx
+
+
+def wire_of(thing: dns.name.Name | dns.rdata.Rdata) -> bytes:
+    """A name or an RDATA as it goes on the wire, uncompressed (dnspython's `to_wire` returns
+    None only when it writes into a file it is given)."""
+    wire = thing.to_wire()
+    assert wire is not None
+    return wire
 
 
 def add_tsig_record(wire: bytes, owner: bytes, rdata: bytes) -> bytes:

@@ -56,6 +56,7 @@ NS, CNAME, SOA, ANY = 2, 5, 6, 255
 _META = frozenset({0, 41, *range(128, 256)})
 MAX_CHANGES = 1000  # records in one UPDATE's prerequisite and update sections together
 SERIAL_SPACE = 1 << 32
+_HALF_SPACE = SERIAL_SPACE >> 1  # RFC 1982: 2^(SERIAL_BITS - 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +154,7 @@ def _fail(rcode: int, why: str) -> Outcome:
 
 def serial_after(new: int, old: int) -> bool:
     """RFC 1982: `new` is a later serial than `old`."""
-    return 0 < (new - old) % SERIAL_SPACE < SERIAL_SPACE // 2
+    return 0 < (new - old) % SERIAL_SPACE < _HALF_SPACE
 
 
 def next_serial(serial: int) -> int:
@@ -291,15 +292,14 @@ def patched(old: Zone, after: Content, touched: set[tuple[Name, int]], path: str
     checked whole (`Content.zone`) instead. Warnings are those of the last whole build."""
     origin = old.origin
     keys = {key for key, _ in touched}
-    targets = {t for t, _ in old.nodes.get(origin, {}).get(NS, RRsetEmpty).targets}
-    targets |= {r.target for r in after.names[origin].get(NS, ()) if r.target is not None}
+    # (when the apex NS records did not change, the names they point to are the same as before)
+    targets = {r.target for r in after.names[origin][NS] if r.target is not None}
     if (origin, NS) in touched or keys & targets:
         return after.zone(path)
     nodes = dict(old.nodes)
     exists = set(old.exists)
     cuts = set(old.cuts)
     records = old.records
-    depth = len(origin)
     gone: list[Name] = []
     for key in keys:
         records -= sum(len(rrset.rdatas) for rrset in old.nodes.get(key, {}).values())
@@ -315,16 +315,17 @@ def patched(old: Zone, after: Content, touched: set[tuple[Name, int]], path: str
             cuts.add(key)
         else:
             cuts.discard(key)
-        for i in range(len(key) - depth + 1):
-            if key[i:] in exists:
-                break
-            exists.add(key[i:])
+        name = key
+        while name not in exists:  # it and the empty non-terminals above it (the apex exists)
+            exists.add(name)
+            name = name[1:]
     for key in gone:  # a name that went: it, and the empty non-terminals above it, may go too
-        for i in range(len(key) - depth):
-            name = key[i:]
+        name = key
+        while name != origin:
             if name in nodes or any(k != name and k[len(k) - len(name) :] == name for k in nodes):
                 break
             exists.discard(name)
+            name = name[1:]
     soa = nodes[origin][SOA]
     return Zone(
         origin=origin,
@@ -350,9 +351,6 @@ def _rrset(rtype: int, recs: tuple[Record, ...]) -> RRset:
     return RRset(rtype, recs[0].ttl, tuple(r.rdata for r in recs), targets)
 
 
-RRsetEmpty = RRset(NS, 0, ())
-
-
 def _first(error: ZoneError) -> str:
     for p in error.problems:
         if not p.warning:
@@ -369,8 +367,8 @@ def _set_node(
 ) -> None:
     if node:
         names[key] = node
-    else:
-        names.pop(key, None)
+    else:  # (the name had this node: a deletion only reaches here when it changed something)
+        del names[key]
 
 
 def _reserial(soa: Record, serial: int) -> Record:
@@ -379,7 +377,7 @@ def _reserial(soa: Record, serial: int) -> Record:
     rd = soa.rdata
     new = RD_SOA(rd.mname, rd.rname, (serial, *rd.times[1:]))  # type: ignore[attr-defined]
     old = soa.identity
-    assert isinstance(old, bytes) and len(old) > 20
+    assert isinstance(old, bytes)
     identity = old[:-20] + struct.pack("!I", serial) + old[-16:]
     return Record(
         soa.labels, soa.key, soa.ttl, SOA, new, identity, None, None, soa.source, soa.line

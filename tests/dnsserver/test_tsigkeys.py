@@ -329,3 +329,11 @@ def test_add_tsig_record_counts_past_255_additional_records() -> None:
     got = tsigkeys.add_tsig_record(head, b"\x00", b"rd")
     assert struct.unpack("!H", got[10:12]) == (0x0200,)
     assert got[12:] == b"\x00" + struct.pack("!HHIH", 250, 255, 0, 2) + b"rd"
+
+
+def test_wire_of_writes_names_and_rdata_whole() -> None:
+    name = dns.name.from_text("Key.Example.")
+    assert tsigkeys.wire_of(name) == b"\x03Key\x07Example\x00"
+    template = tsigkeys.signing_template(dns.tsig.HMAC_SHA256, 300, 7)
+    assert tsigkeys.wire_of(template) == template.to_wire()
+    assert tsigkeys.wire_of(template).startswith(b"\x0bhmac-sha256\x00")

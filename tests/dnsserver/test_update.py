@@ -920,3 +920,37 @@ def test_a_new_serial_keeps_the_soa_identity_its_wire_form(soa: str) -> None:
         again = parse_record(record_text(rec))  # as the loader reads it
         assert rec.identity == rdata_wire(rec.rdata) == again.identity
         assert rec.rdata.times[0] == serial and rec.ttl == 60  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("how", ["rrset", "record", "name"])
+def test_taking_away_the_address_of_an_apex_name_server_is_refused(how: str) -> None:
+    # the served zone is patched, not built again, unless the update touches the apex NS
+    # records or the hosts they name: here a host, so the whole zone is checked, and refused
+    before = zone()
+    served = before.zone("example.com.zone")
+    change = {
+        "rrset": delete_rrset("ns2.example.com", A),
+        "record": delete_rr("ns2.example.com. 300 IN A 192.0.2.2"),
+        "name": delete_rrset("ns2.example.com", ANY),
+    }[how]
+    out = apply_update(before, [], [change], "example.com.zone", served)
+    assert out.rcode == REFUSED and out.content is None
+    assert out.why == (
+        "the zone would have errors: name server ns2.example.com. (NS of example.com.) is in "
+        "this zone but has no A or AAAA record: resolvers sent to it could not reach the zone"
+    )
+
+
+def test_a_name_two_levels_below_nothing_brings_its_empty_non_terminal() -> None:
+    before = zone()
+    served = before.zone("example.com.zone")
+    out = apply_update(before, [], [add("a.b.c.example.com. 60 IN A 192.0.2.9")], "z", served)
+    assert out.zone is not None
+    for owner in ("a.b.c.example.com", "b.c.example.com", "c.example.com"):
+        assert name(owner) in out.zone.exists
+    gone = apply_update(out.content, [], [delete_rrset("a.b.c.example.com", ANY)], "z", out.zone)
+    assert gone.zone is not None
+    assert not {name(o) for o in ("a.b.c.example.com", "b.c.example.com", "c.example.com")} & set(
+        gone.zone.exists
+    )
+    assert name("example.com") in gone.zone.exists and name("www.example.com") in gone.zone.exists
