@@ -24,18 +24,17 @@ from dnsserver.tsigkeys import append_tsig
 from dnsserver.wire import TYPE_TSIG, read_name
 
 _FIXED = struct.Struct("!HHIH")  # type, class, TTL, RDATA length
+_COUNTS = struct.Struct("!HHHH")  # the header's QDCOUNT, ANCOUNT, NSCOUNT, ARCOUNT
 
 
 def tsig_start(data: bytes) -> int | None:
     """Where the message's TSIG record begins, if it has one, last in the additional section
     (None also for a message that does not parse this far)."""
-    if len(data) < 12:
-        return None
-    counts = struct.unpack_from("!HHHH", data, 4)
-    records = counts[1] + counts[2] + counts[3]
-    if not counts[3]:
-        return None
     try:
+        counts = _COUNTS.unpack_from(data, 4)
+        if not counts[3]:
+            return None
+        records = counts[1] + counts[2] + counts[3]
         pos = 12
         for _ in range(counts[0]):
             pos = read_name(data, pos)[1] + 4
@@ -57,13 +56,14 @@ def unsigned(data: bytes, start: int) -> bytes:
 
 def answer(
     data: bytes,
+    start: int,
     keyring: Mapping[dns.name.Name, dns.tsig.Key],
     respond: Callable[[bytes], bytes | None],
     limit: Callable[[bytes], int | None],
     truncate: Callable[[bytes], bytes | None],
     now: Callable[[], float] = time.time,
 ) -> Reply:
-    """The answer to the signed query `data` (it has a TSIG record: `tsig_start`).
+    """The answer to the signed query `data`, whose TSIG record begins at `start` (`tsig_start`).
 
     `respond(query)` answers the query without its signature; `limit(query)` is the largest
     answer the client takes (None over TCP); `truncate(query)` is the empty answer with TC set.
@@ -71,10 +71,9 @@ def answer(
     got = read_signed(data, keyring)
     if isinstance(got, Reply):
         return got
-    key = got.keyring
-    start = tsig_start(data)
-    if got.tsig is None or not isinstance(key, dns.tsig.Key) or start is None:
-        return Reply(None, "not a signed query")  # (read_signed verified a TSIG: unreachable)
+    key = got.keyring  # (read_signed verified the TSIG with this key)
+    assert isinstance(key, dns.tsig.Key)
+    assert got.tsig is not None
     query = unsigned(data, start)
     wire = respond(query)
     if wire is None:

@@ -148,10 +148,12 @@ class DnsServer:
     def signed_query(self, data: bytes, peer: str, *, tcp: bool) -> bytes | None:
         """A query signed with TSIG (dig -y): verified, answered, the answer signed with its
         key (dnsserver/signed.py). None if it is not signed: the engine answers it."""
-        if signed.tsig_start(data) is None:
+        start = signed.tsig_start(data)
+        if start is None:
             return None
         got = signed.answer(
             data,
+            start,
             self.keyring,
             lambda query: self.engine.handle(query, tcp=tcp).wire,
             (lambda query: None) if tcp else self._udp_limit,

@@ -33,6 +33,12 @@ def query(name: str = "www.live.test.", *, key: tsigkeys.TsigKey | None = KEY, e
     return q
 
 
+def sign_answer(wire: bytes, *args, **kwargs) -> signed.Reply:  # type: ignore[no-untyped-def]
+    start = signed.tsig_start(wire)
+    assert start is not None
+    return signed.answer(wire, start, RING, *args, **kwargs)
+
+
 def answer_of(q: dns.message.Message) -> bytes:
     """What the engine would send for the unsigned query: an answer with one A record."""
     r = dns.message.make_response(dns.message.from_wire(q.to_wire(), keyring=False))
@@ -55,8 +61,27 @@ def test_tsig_start_finds_the_last_record_only_when_it_is_tsig() -> None:
         bare = signed.unsigned(wire, start)
         assert struct.unpack("!H", bare[10:12]) == (int(q.edns >= 0),)
         assert dns.message.from_wire(bare).tsig is None
-    assert signed.tsig_start(b"\x00" * 11) is None
+    assert signed.tsig_start(b"\x00" * 11) is None and signed.tsig_start(plain[:12]) is None
     assert signed.tsig_start(plain[:10] + b"\x00\x01" + plain[12:]) is None  # counted, missing
+
+
+def test_tsig_start_skips_the_records_of_every_section() -> None:
+    import dns.update
+
+    u = dns.update.UpdateMessage("live.test")
+    u.present("www")  # one record in the second section (prerequisites)
+    u.add("a", 60, "A", "192.0.2.1")
+    u.add("b", 60, "A", "192.0.2.2")  # two in the third (updates)
+    u.use_tsig(RING, keyname=KEY.name)
+    wire = u.to_wire()
+    start = signed.tsig_start(wire)
+    assert start is not None and wire[start:].startswith(b"\x09query-key\x00\x00\xfa")
+    assert dns.message.from_wire(signed.unsigned(wire, start)).tsig is None
+
+
+def test_unsigned_counts_one_additional_record_less() -> None:
+    head = struct.pack("!HHHHHH", 7, 0, 0, 0, 0, 0x0100)  # 256 additional records
+    assert signed.unsigned(head + b"body" + b"tsig", 16) == head[:10] + b"\x00\xff" + b"body"
 
 
 def test_a_signed_query_gets_the_answer_signed_with_its_key() -> None:
@@ -67,7 +92,7 @@ def test_a_signed_query_gets_the_answer_signed_with_its_key() -> None:
         asked.append(bare)
         return answer_of(q)
 
-    got = signed.answer(q.to_wire(), RING, respond, lambda _: 512, lambda _: None)
+    got = sign_answer(q.to_wire(), respond, lambda _: 512, lambda _: None)
     assert got.why == "" and got.key == "query-key." and got.wire is not None
     assert dns.message.from_wire(asked[0]).tsig is None  # the engine saw it unsigned
     r = dns.message.from_wire(got.wire, keyring=RING, request_mac=q.mac)  # verifies the MAC
@@ -79,16 +104,38 @@ def test_a_signed_answer_too_long_for_udp_is_truncated_then_signed() -> None:
     tc = dns.message.make_response(dns.message.from_wire(q.to_wire(), keyring=False))
     tc.flags |= dns.flags.TC
     tc.tsig = None
-    got = signed.answer(
-        q.to_wire(), RING, lambda _: answer_of(q), lambda _: 60, lambda _: tc.to_wire()
-    )
-    assert got.wire is not None
+    bare = signed.unsigned(q.to_wire(), signed.tsig_start(q.to_wire()) or 0)
+    truncated: list[bytes] = []
+
+    def truncate(query: bytes) -> bytes:
+        truncated.append(query)
+        return tc.to_wire()
+
+    got = sign_answer(q.to_wire(), lambda _: answer_of(q), lambda _: 60, truncate)
+    assert got.wire is not None and truncated == [bare]  # the query it truncates, unsigned
     r = dns.message.from_wire(got.wire, keyring=RING, request_mac=q.mac)
     assert r.flags & dns.flags.TC and r.answer == [] and r.had_tsig
-    nothing = signed.answer(q.to_wire(), RING, lambda _: answer_of(q), lambda _: 60, lambda _: None)
+    nothing = sign_answer(q.to_wire(), lambda _: answer_of(q), lambda _: 60, lambda _: None)
     assert nothing.wire is None and nothing.why == "cannot truncate the answer"
-    silent = signed.answer(q.to_wire(), RING, lambda _: None, lambda _: 512, lambda _: None)
-    assert silent.wire is None and silent.why == "nothing to answer"
+    assert nothing.key == "query-key."  # (for the log line)
+    silent = sign_answer(q.to_wire(), lambda _: None, lambda _: 512, lambda _: None)
+    assert silent.wire is None and silent.why == "nothing to answer" and silent.key == "query-key."
+
+
+def test_a_signed_answer_that_just_fits_is_not_truncated() -> None:
+    q = query()
+    now = int(time.time())
+    whole = sign_answer(
+        q.to_wire(), lambda _: answer_of(q), lambda _: None, lambda _: None, lambda: now
+    )
+    assert whole.wire is not None
+    size = len(whole.wire)
+
+    def truncate(_: bytes) -> bytes:
+        raise AssertionError("an answer that fits is not truncated")
+
+    fits = sign_answer(q.to_wire(), lambda _: answer_of(q), lambda _: size, truncate, lambda: now)
+    assert fits.wire == whole.wire
 
 
 @pytest.mark.parametrize("error", [BADKEY, BADSIG])
@@ -100,7 +147,7 @@ def test_an_unknown_key_or_a_bad_mac_is_notauth_and_never_answered(error: int) -
     def respond(_: bytes) -> bytes:
         raise AssertionError("a query that fails its TSIG check is not answered")
 
-    got = signed.answer(bytes(wire), RING, respond, lambda _: 512, lambda _: None)
+    got = sign_answer(bytes(wire), respond, lambda _: 512, lambda _: None)
     assert got.wire is not None
     r = dns.message.from_wire(got.wire, keyring=False)
     assert r.rcode() == dns.rcode.NOTAUTH and r.tsig is not None and r.tsig[0].error == error
@@ -109,8 +156,8 @@ def test_an_unknown_key_or_a_bad_mac_is_notauth_and_never_answered(error: int) -
 def test_the_answer_is_signed_at_now() -> None:
     q = query()
     now = int(time.time()) - 100
-    got = signed.answer(
-        q.to_wire(), RING, lambda _: answer_of(q), lambda _: None, lambda _: None, lambda: now
+    got = sign_answer(
+        q.to_wire(), lambda _: answer_of(q), lambda _: None, lambda _: None, lambda: now
     )
     assert got.wire is not None
     r = dns.message.from_wire(got.wire, keyring=RING, request_mac=q.mac)
