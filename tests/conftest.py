@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import faulthandler
+import functools
+import gc
 import json
 import os
 import sys
@@ -127,6 +129,17 @@ def _test_durations() -> dict[str, float]:
     except (OSError, ValueError):
         return {}
     return _durations[1]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not os.environ.get("MINTERNET_MUTATION"):
+        return
+    # mutmut runs each mutant's tests in a process forked from one that has run the tests
+    # already: a function's results kept by functools.lru_cache would answer for the mutant
+    # without running it, and every mutant of a cached function (or of one it calls) survived
+    for obj in gc.get_objects():
+        if isinstance(obj, functools._lru_cache_wrapper):
+            obj.cache_clear()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
