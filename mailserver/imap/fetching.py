@@ -91,10 +91,11 @@ class Plan:
         self.has_modseq = b"MODSEQ" in named
         # index_line's template (with MODSEQ added, and without), when every item has one
         self.index_only = all(i.section is None and i.name in _INDEX_FIELDS for i in named.values())
-        self._fields = tuple(_INDEX_FIELDS.get(i.name, "") for i in named.values())
+        pairs = [(n, _INDEX_FIELDS[i.name]) for n, i in named.items()] if self.index_only else []
+        self._fields = tuple(field for _, field in pairs)
         forms = [
             name + (b" %b" if field == "flags" else b" (%d)" if field == "modseq" else b" %d")
-            for name, field in zip(named, self._fields, strict=True)
+            for name, field in pairs
         ]
         self._forms = (
             b"* %d FETCH (" + b" ".join(forms) + b")\r\n",

@@ -42,13 +42,12 @@ class Field(NamedTuple):
 
 
 def _alternatives(names: tuple[bytes, ...]) -> bytes:
-    """`(?:name|...)`, longest first. Names are given in lower case (the convention of every
-    caller, checked so that a slip shows)."""
+    """`(?:name|...)`. Names are given in lower case (the convention of every caller, checked so
+    that a slip shows). Their order does not matter: every pattern made of them goes on with
+    `[ \t]*:`, so a name that is the start of another (`to`, `to-x`) cannot match in its place."""
     if any(n != n.lower() for n in names):
         raise ValueError(f"header field names are looked up in lower case: {names!r}")
-    return (
-        rb"(?:" + b"|".join(re.escape(n) for n in sorted(set(names), key=len, reverse=True)) + rb")"
-    )
+    return rb"(?:" + b"|".join(re.escape(n) for n in sorted(set(names))) + rb")"
 
 
 @lru_cache(maxsize=1024)
