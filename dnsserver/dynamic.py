@@ -46,7 +46,7 @@ from dnsserver.tsigkeys import (
     wire_of,
 )
 from dnsserver.update import CLASS_ANY, CLASS_IN, CLASS_NONE, Change
-from dnsserver.wire import TYPE_TSIG, Name, header_only, name_wire, read_name
+from dnsserver.wire import HEADER, RR_FIXED, TYPE_TSIG, Name, header_only, name_wire, read_name
 
 BADSIG, BADKEY, BADTIME = 16, 17, 18
 
@@ -131,12 +131,10 @@ def read_update(
     return Request(msg, zone, key, prerequisites, updates, signing)
 
 
-_HEADER = struct.Struct("!HHHHHH")
 _TYPE_CLASS = struct.Struct("!HH")
 _FUDGE_SIZE = struct.Struct("!HH")
 _ID_ERROR_OTHER = struct.Struct("!HHH")
 _QR_OPCODE, _UPDATE_REQUEST = 0xF800, 0x2800  # the QR bit and the opcode: a request, UPDATE
-_FIXED = struct.Struct("!HHIH")  # type, class, ttl, rdlength
 _ADDRESS_SIZE = {TYPE_A: 4, AAAA: 16}
 # types no record of an UPDATE may have, even without RDATA: dnspython's parser has its rules
 _META = frozenset({0, 41, 249, 250, 251, 252, 253, 254})
@@ -160,7 +158,7 @@ def _common(
     keyring: Mapping[dns.name.Name, dns.tsig.Key],
     allowed: Callable[[Name], frozenset[str] | None],
 ) -> Request | None:
-    qid, flags, zocount, prcount, upcount, adcount = _HEADER.unpack_from(data)
+    qid, flags, zocount, prcount, upcount, adcount = HEADER.unpack_from(data)
     if flags & _QR_OPCODE != _UPDATE_REQUEST or zocount != 1 or adcount != 1:
         return None  # not a request, not an UPDATE, or more than a TSIG record in additional
     zone_labels, pos = read_name(data, 12)
@@ -174,7 +172,7 @@ def _common(
         changes: list[Change] = []  # one per record, as dnspython reads an UPDATE
         for _ in range(count):
             owner, pos = read_name(data, pos)
-            rtype, rclass, ttl, rdlength = _FIXED.unpack_from(data, pos)
+            rtype, rclass, ttl, rdlength = RR_FIXED.unpack_from(data, pos)
             pos += 10
             end = pos + rdlength
             if not plain_name(owner) or rtype in _META:  # (RDATA past the end: IndexError)
@@ -193,7 +191,7 @@ def _common(
         sections.append(tuple(changes))
     tsig_start = pos
     owner, pos = read_name(data, pos)
-    rtype, rclass, _, rdlength = _FIXED.unpack_from(data, pos)
+    rtype, rclass, _, rdlength = RR_FIXED.unpack_from(data, pos)
     pos += 10
     if rtype != TYPE_TSIG or rclass != CLASS_ANY or pos + rdlength != len(data):
         return None
@@ -315,7 +313,7 @@ def answer(request: Request, rcode: int, now: Callable[[], float] = time.time) -
         assert request.message is not None  # (the fast reader reads signed requests only)
         return _response(request.message, rcode)
     flags = 0x8000 | (int(dns.opcode.UPDATE) << 11) | (rcode & 0xF)
-    wire = struct.pack("!HHHHHH", s.id, flags, 1, 0, 0, 0) + s.question
+    wire = HEADER.pack(s.id, flags, 1, 0, 0, 0) + s.question
     signed, _ = append_tsig(
         wire, s.key, fudge=s.fudge, now=int(now()), request_mac=s.mac, template=s.template
     )

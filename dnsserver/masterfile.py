@@ -517,13 +517,13 @@ def record_text(rec: Record) -> str:
             dns.rdataclass.IN, dns.rdatatype.RdataType.make(rtype), wire, 0, len(wire)
         )
         data = parsed.to_text()
-    return f"{owner} {rec.ttl} IN {_type_name(rtype)} {data}"
+    return f"{owner} {rec.ttl} IN {type_name(rtype)} {data}"
 
 
 _TYPE_NAMES: dict[int, str] = {}
 
 
-def _type_name(rtype: int) -> str:
+def type_name(rtype: int) -> str:
     name = _TYPE_NAMES.get(rtype)
     if name is None:
         name = _TYPE_NAMES[rtype] = dns.rdatatype.to_text(dns.rdatatype.RdataType.make(rtype))

@@ -21,29 +21,26 @@ import dns.tsig
 from dnsserver.dynamic import Reply, key_of, read_signed
 from dnsserver.errors import DnsError
 from dnsserver.tsigkeys import append_tsig
-from dnsserver.wire import TYPE_TSIG, read_name
-
-_FIXED = struct.Struct("!HHIH")  # type, class, TTL, RDATA length
-_COUNTS = struct.Struct("!HHHH")  # the header's QDCOUNT, ANCOUNT, NSCOUNT, ARCOUNT
+from dnsserver.wire import HEADER, RR_FIXED, TYPE_TSIG, read_name
 
 
 def tsig_start(data: bytes) -> int | None:
     """Where the message's TSIG record begins, if it has one, last in the additional section
     (None also for a message that does not parse this far)."""
     try:
-        counts = _COUNTS.unpack_from(data, 4)
-        if not counts[3]:
+        _, _, qdcount, ancount, nscount, arcount = HEADER.unpack_from(data)
+        if not arcount:
             return None
-        records = counts[1] + counts[2] + counts[3]
+        records = ancount + nscount + arcount
         pos = 12
-        for _ in range(counts[0]):
+        for _ in range(qdcount):
             pos = read_name(data, pos)[1] + 4
         for _ in range(records - 1):
             pos = read_name(data, pos)[1]
-            pos += 10 + _FIXED.unpack_from(data, pos)[3]
+            pos += 10 + RR_FIXED.unpack_from(data, pos)[3]
         start = pos
         pos = read_name(data, pos)[1]
-        return start if _FIXED.unpack_from(data, pos)[0] == TYPE_TSIG else None
+        return start if RR_FIXED.unpack_from(data, pos)[0] == TYPE_TSIG else None
     except (DnsError, struct.error):
         return None
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,8 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.TSIG
 import dns.tsig
+
+from dnsserver.wire import RR_FIXED
 
 #: The algorithms accepted in key files (BIND's names), as dnspython names them.
 ALGORITHMS: Mapping[str, dns.name.Name] = {
@@ -230,9 +231,6 @@ def wire_of(thing: dns.name.Name | dns.rdata.Rdata) -> bytes:
 def add_tsig_record(wire: bytes, owner: bytes, rdata: bytes) -> bytes:
     """`wire` with a TSIG record (class ANY, TTL 0; `owner` the key's name on the wire) last in
     its additional section: after an OPT record, if there is one."""
-    record = owner + _TSIG_HEAD.pack(dns.rdatatype.TSIG, dns.rdataclass.ANY, 0, len(rdata))
+    record = owner + RR_FIXED.pack(dns.rdatatype.TSIG, dns.rdataclass.ANY, 0, len(rdata))
     arcount = int.from_bytes(wire[10:12]) + 1  # (big-endian: the default)
     return wire[:10] + arcount.to_bytes(2) + wire[12:] + record + rdata
-
-
-_TSIG_HEAD = struct.Struct("!HHIH")  # type, class, TTL, RDATA length

@@ -35,14 +35,11 @@ import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import dns.rdata
-import dns.rdataclass
-import dns.rdatatype
 from dnslib import SOA as RD_SOA
 from dnslib import DNSLabel
 
 from dnsserver.errors import FORMERR, NOERROR, REFUSED, ZoneError
-from dnsserver.masterfile import Record, name_text, record_text
+from dnsserver.masterfile import Record, name_text, record_text, type_name
 from dnsserver.problems import Problems
 from dnsserver.wire import Name
 from dnsserver.zone import RRset, Zone, build
@@ -167,11 +164,7 @@ def _in_zone(key: Name, origin: Name) -> bool:
 
 
 def _what(ch: Change) -> str:
-    return f"{name_text(ch.name)} {_type_text(ch.rtype)}"
-
-
-def _type_text(rtype: int) -> str:
-    return dns.rdatatype.to_text(dns.rdatatype.RdataType.make(rtype))
+    return f"{name_text(ch.name)} {type_name(ch.rtype)}"
 
 
 def apply_update(
@@ -236,7 +229,7 @@ def apply_update(
                 _set_node(names, key, left)
                 touched.update((key, t) for t in gone)
             elif key == origin and ch.rtype in (SOA, NS):
-                notes.append(f"ignored: deleting the apex {_type_text(ch.rtype)} RRset")
+                notes.append(f"ignored: deleting the apex {type_name(ch.rtype)} RRset")
             elif ch.rtype in node:
                 _set_node(names, key, {t: rs for t, rs in node.items() if t != ch.rtype})
                 touched.add((key, ch.rtype))
@@ -411,7 +404,7 @@ def _prerequisites(content: Content, prerequisites: Sequence[Change]) -> Outcome
     """RFC 2136 §3.2; None when every prerequisite holds."""
     wanted: dict[tuple[Name, int], set[object]] = {}
     for ch in prerequisites:
-        where = f"prerequisite {name_text(ch.name)} {_type_text(ch.rtype)}"
+        where = f"prerequisite {name_text(ch.name)} {type_name(ch.rtype)}"
         if ch.ttl != 0:
             return _fail(FORMERR, f"{where}: TTL {ch.ttl}, not 0")
         key = ch.key
@@ -435,7 +428,7 @@ def _prerequisites(content: Content, prerequisites: Sequence[Change]) -> Outcome
     for (key, rtype), identities in wanted.items():
         have = {r.identity for r in content.names.get(key, {}).get(rtype, ())}
         if have != identities:
-            return _fail(NXRRSET, f"prerequisite {name_text(key)} {_type_text(rtype)}: "
+            return _fail(NXRRSET, f"prerequisite {name_text(key)} {type_name(rtype)}: "
                          "the RRset differs")  # fmt: skip
     return None
 
@@ -446,7 +439,7 @@ def _prescan(content: Content, updates: Sequence[Change]) -> Outcome | None:
         problem = _bad_update(ch, content.origin)
         if problem is not None:
             rcode, why = problem
-            return _fail(rcode, f"update {name_text(ch.name)} {_type_text(ch.rtype)}: {why}")
+            return _fail(rcode, f"update {name_text(ch.name)} {type_name(ch.rtype)}: {why}")
     return None
 
 

@@ -24,8 +24,8 @@ TYPE_OPT = 41
 OPTION_NSID = 3  # RFC 5001 §2.3
 TYPE_TSIG = 250
 MAX_NAME_WIRE = 255  # RFC 1035 §2.3.4: a name is at most 255 octets on the wire
-_HEADER = struct.Struct("!HHHHHH")
-_FIXED = struct.Struct("!HHIH")  # type, class, ttl, rdlength
+HEADER = struct.Struct("!HHHHHH")  # ID, flags, and the four section counts
+RR_FIXED = struct.Struct("!HHIH")  # a record after its owner: type, class, TTL, RDATA length
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +113,7 @@ def parse_query(data: bytes) -> Query:
     """Parse a query; raises Unanswerable, NotImplementedOpcode or FormatError."""
     if len(data) < 12:
         raise Unanswerable("shorter than a DNS header")
-    qid, flags, qdcount, ancount, nscount, arcount = _HEADER.unpack_from(data)
+    qid, flags, qdcount, ancount, nscount, arcount = HEADER.unpack_from(data)
     if flags & QR:
         raise Unanswerable("a response, not a query")  # never answer responses: no loops
     if flags & OPCODE_MASK:
@@ -134,7 +134,7 @@ def parse_query(data: bytes) -> Query:
         owner, pos = read_name(data, pos)
         if pos + 10 > len(data):
             raise FormatError("truncated resource record")
-        rtype, rclass, ttl, rdlength = _FIXED.unpack_from(data, pos)
+        rtype, rclass, ttl, rdlength = RR_FIXED.unpack_from(data, pos)
         pos += 10
         if pos + rdlength > len(data):
             raise FormatError("RDATA runs past the end of the message")
@@ -213,4 +213,4 @@ def header_only(data: bytes, rcode: int) -> bytes:
     qid, flags = struct.unpack_from("!HH", data)
     copied = OPCODE_MASK | RD if not flags & OPCODE_MASK else OPCODE_MASK
     flags = QR | (flags & copied) | (rcode & 0xF)
-    return _HEADER.pack(qid, flags, 0, 0, 0, 0)
+    return HEADER.pack(qid, flags, 0, 0, 0, 0)

@@ -357,7 +357,7 @@ class Updater:
         self.last_fsync = time.perf_counter() - started
 
     def _append(self, staged: Mapping[Name, list[journal.Entry]]) -> None:
-        """Append and fsync every zone's new entries (a worker thread)."""
+        """Append and fsync every zone's new entries (on the loop, or in a worker thread)."""
         for origin, entries in staged.items():
             dz = self.zones[origin]
             if dz.journal_fd is None:  # opened once: an open and a close cost a third of an fsync

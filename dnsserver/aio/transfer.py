@@ -34,6 +34,7 @@ from dnsserver.engine import Engine
 from dnsserver.errors import NOTAUTH, REFUSED
 from dnsserver.journal import Entry
 from dnsserver.transfer import Acl
+from dnsserver.tsigkeys import wire_of
 from dnsserver.wire import Name
 from dnsserver.zone import Zone, zone_name
 from minternet import dnsclient
@@ -119,9 +120,7 @@ class Transfers:
             if since is None
             else transfer.ixfr_wires(zone, entries, since)
         )
-        qwire = (question.name.to_wire() or b"") + struct.pack(
-            "!HH", question.rdtype, question.rdclass
-        )
+        qwire = wire_of(question.name) + struct.pack("!HH", question.rdtype, question.rdclass)
         signer = transfer.signer_of(query, lambda: int(time.time()))
         opt = transfer.opt_record(query, self.engine.max_udp)
         messages = transfer.messages(query.id, qwire, records, signer, opt)

@@ -650,10 +650,10 @@ def test_names_in_rdata_are_written_whole_never_compressed() -> None:
 
 def test_type_names_are_dnspythons_and_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(masterfile, "_TYPE_NAMES", {})
-    assert masterfile._type_name(1) == "A" and masterfile._type_name(65280) == "TYPE65280"
+    assert masterfile.type_name(1) == "A" and masterfile.type_name(65280) == "TYPE65280"
     assert masterfile._TYPE_NAMES == {1: "A", 65280: "TYPE65280"}
     masterfile._TYPE_NAMES[65280] = "KEPT"  # asked again: the name kept, not made again
-    assert masterfile._type_name(65280) == "KEPT"
+    assert masterfile.type_name(65280) == "KEPT"
     rec = parse_record("example.com. 60 IN TYPE65280 \\# 1 ab")
     assert record_text(rec) == "example.com. 60 IN KEPT \\# 1 ab"
 
