@@ -209,7 +209,10 @@ def _common(
     name = keyname.to_text().lower()
     if keys is None or name not in keys:
         return None
-    template = rd if rd.original_id == qid and isinstance(rd, SigningTemplate) else None
+    # (the request's TSIG serves only as written as the key's: an algorithm name in other
+    # letter case verifies, but the answer must carry the key's, as dnspython's would)
+    same = rd.original_id == qid and rd.algorithm.labels == key.algorithm.labels
+    template = rd if same and isinstance(rd, SigningTemplate) else None
     signing = Signing(qid, question, key, int(rd.fudge), rd.mac, template)
     return Request(None, zone, name, sections[0], sections[1], signing)
 

@@ -299,3 +299,17 @@ def test_a_response_is_never_read_as_an_update() -> None:
     assert dynamic._read_common(wire, RING, allowed) is None
     got = dynamic.read_update(wire, RING, allowed)
     assert isinstance(got, dynamic.Reply) and got.wire is None and got.why == "not a request"
+
+
+def test_an_algorithm_name_in_other_letters_is_answered_with_the_key_s() -> None:
+    # found by the mangled-update property: "hMac-sha256." verifies (the MAC covers the name
+    # in lower case), but the answer carries the key's algorithm name, as dnspython's does
+    u = dns.update.UpdateMessage("networkutopia.com")
+    u.add("www", 300, "A", "192.0.2.7")
+    wire = bytearray(signed(u))
+    at = wire.rindex(b"hmac-sha256")
+    wire[at + 1 : at + 2] = b"M"
+    fast = dynamic._read_common(bytes(wire), RING, allowed)
+    assert isinstance(fast, Request) and fast.signing is not None
+    assert fast.signing.template is None
+    same(fast, bytes(wire))
