@@ -15,6 +15,7 @@ BENCHMARKS = (
     "zone_load",  # time and memory to load a 100,000-record zone
     "dns_update",  # signed dynamic updates/s vs BIND (1 and 8 clients); 100,000-record AXFR vs NSD
     "dns_resolver",  # resolver cache hits vs Unbound, cold resolution, cache memory
+    "dns_resolver_flood",  # legitimate clients through a random-subdomain flood, vs Unbound
     "tracker_http",  # HTTP announces/s vs opentracker (wrk)
     "tracker_udp",  # UDP announces/s vs opentracker
     "tracker_memory",  # 1,000,000 peers in 100,000 swarms

@@ -79,7 +79,10 @@ def wait_ready(path: Path, proc: subprocess.Popen[bytes], deadline: float) -> di
     raise RuntimeError(f"{proc.args!r} not ready in time")
 
 
-def start_hierarchy(tmp: Path, procs: list[subprocess.Popen[bytes]]) -> Path:
+def start_hierarchy(
+    tmp: Path, procs: list[subprocess.Popen[bytes]], rrl: Sequence[str] = ("--no-rrl",)
+) -> Path:
+    """The topology's authoritative servers on port 53; `rrl`: their RRL flags."""
     ports = dict(topology.port_scheme(True))
     paths = zonegen.write_zones(TOPO, tmp / "zones", ports)
     hints = tmp / "root.hints"
@@ -89,7 +92,7 @@ def start_hierarchy(tmp: Path, procs: list[subprocess.Popen[bytes]]) -> Path:
         if not h.zones:
             continue
         ready = tmp / f"{h.name}.ready"
-        cmd = [PY, "-m", "dnsserver", "serve", "--listen", f"{h.address}:53", "--no-rrl"]
+        cmd = [PY, "-m", "dnsserver", "serve", "--listen", f"{h.address}:53", *rrl]
         for z in h.zones:
             cmd += ["--zone", str(paths[z])]
         cmd += ["--name", h.name, "--ready-file", str(ready), "--log-level", "WARNING"]
@@ -120,6 +123,7 @@ def ours_upstream(control_port: int) -> int:
 UNBOUND_CONF = """server:
     num-threads: 1
     interface: {addr}@{port}
+    outgoing-interface: {addr}
     port: {port}
     do-not-query-localhost: no
     chroot: ""

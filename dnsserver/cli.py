@@ -1,6 +1,7 @@
 """The `dnsserver` command. Subcommands register through SUBCOMMANDS (one `add_parser`
 function each, which sets `func` on its parser); `serve` runs an authoritative server,
-`checkzone` checks a zone file as `named-checkzone` does."""
+`checkzone` checks a zone file as `named-checkzone` does, `flood` sends a bounded
+random-subdomain flood to a server on loopback (dnsserver/flood_cli.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from dnsserver.aio import identity
 from dnsserver.aio.server import DnsServer, log_zone_error
 from dnsserver.config import AuthConfig
 from dnsserver.errors import ZoneError
+from dnsserver.flood_cli import add_flood
 from dnsserver.masterfile import origin_of
 from dnsserver.resolver_cli import add_parsers
 from dnsserver.wire import Name
@@ -60,6 +62,13 @@ def add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
         type=int,
         metavar="N",
         help="IPv4 clients share a rate-limit budget per /N (default 24)",
+    )
+    p.add_argument(
+        "--rrl-exempt",
+        action="append",
+        default=[],
+        metavar="ADDR",
+        help="an address or network RRL never limits, e.g. a known resolver (repeatable)",
     )
     p.add_argument("--no-rrl", action="store_true", help="turn response rate limiting off")
     p.add_argument(
@@ -127,6 +136,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ign
     add_serve,
     add_checkzone,
     add_parsers,
+    add_flood,
 ]
 
 
@@ -142,6 +152,9 @@ def build_config(args: argparse.Namespace) -> AuthConfig:
         cfg = dataclasses.replace(cfg, rrl=dataclasses.replace(cfg.rrl, rate=args.rrl_rate))
     if args.rrl_ipv4_prefix is not None:
         rrl = dataclasses.replace(cfg.rrl, ipv4_prefix=args.rrl_ipv4_prefix)
+        cfg = dataclasses.replace(cfg, rrl=rrl)
+    if args.rrl_exempt:
+        rrl = dataclasses.replace(cfg.rrl, exempt=cfg.rrl.exempt + tuple(args.rrl_exempt))
         cfg = dataclasses.replace(cfg, rrl=rrl)
     if args.no_rrl:
         cfg = dataclasses.replace(cfg, rrl=dataclasses.replace(cfg.rrl, enabled=False))

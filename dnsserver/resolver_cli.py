@@ -307,6 +307,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
         return 0
     width = max(map(len, counters))
     for k, v in counters.items():
-        shown = (" ".join(map(str, v)) or "(none)") if isinstance(v, list) else v
+        if isinstance(v, dict):  # last_second: the rates
+            shown = ", ".join(f"{name.replace('_', ' ')} {n}" for name, n in v.items())
+            shown = shown or "(not yet: one second after the start)"
+        else:
+            shown = (" ".join(map(str, v)) or "(none)") if isinstance(v, list) else v
         print(f"{k:<{width}}  {shown}")
     return 0

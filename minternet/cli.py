@@ -295,7 +295,18 @@ RESOLVER_COUNTERS = (
 def counters_text(role: str, stats: dict[str, object]) -> str:
     keys = RESOLVER_COUNTERS if role == "resolver" else tuple(stats)
     shown = [k for k in keys if isinstance(stats.get(k), int | float)]
-    return ", ".join(f"{k.replace('_', ' ')} {stats[k]}" for k in shown)
+    text = ", ".join(f"{k.replace('_', ' ')} {stats[k]}" for k in shown)
+    rates = stats.get("last_second")
+    if role == "resolver" and isinstance(rates, dict) and rates:
+        # the notes' DDoS discussion, made visible: what a flood costs and what is shed
+        shed = sum(v for k, v in rates.items() if k.startswith("shed_") or k == "jostled")
+        text += (
+            f"; last second: {rates.get('queries', 0)} queries, {rates.get('answers', 0)} "
+            f"answers, {rates.get('cache_hits', 0)} cache hits, "
+            f"{rates.get('resolutions', 0)} resolutions in progress, {shed} shed, "
+            f"{rates.get('upstream_queries', 0)} upstream ({rates.get('upstream_tcp', 0)} TCP)"
+        )
+    return text
 
 
 def service_stats(s: Service, alive: bool) -> dict[str, object] | None:

@@ -89,6 +89,8 @@ def sample_torrent(state_dir: Path) -> Path:
 #: RRL accounts clients per /32 here, not per /24: every host of the miniature Internet is in
 #: 127.0.0.0/24, and per /24 the local DNS server would share its budget with every dig a user
 #: runs. Each 127.0.0.x is a machine of its own, as it would be a network of its own outside.
+#: The topology's own resolvers are exempt (`--rrl-exempt`), as operators exempt the
+#: resolvers they know: see the README's "The local DNS server under a flood".
 RRL_IPV4_PREFIX = 32
 
 
@@ -113,6 +115,9 @@ def command_for(host: Host, ctx: LaunchContext) -> list[str]:
         argv += ["--identity", host.fqdn.rstrip(".") or host.name]
         if ctx.rrl:
             argv += ["--rrl-ipv4-prefix", str(RRL_IPV4_PREFIX)]
+            for resolver in ctx.topology.hosts:
+                if resolver.role == "resolver":
+                    argv += ["--rrl-exempt", resolver.address]
         else:
             argv += ["--no-rrl"]
         if host.secondary_of is not None:

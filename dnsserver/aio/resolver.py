@@ -10,25 +10,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
 from typing import Any
 
 from dnslib import RCODE
 
 from dnsserver.aio import identity
-from dnsserver.aio.stub import MAX_QUERY, StubTcp, StubUdp, tcp_limits
+from dnsserver.aio.stub import MAX_QUERY, Pending, StubTcp, StubUdp, tcp_limits
 from dnsserver.aio.upstream import Upstream
-from dnsserver.resolver import control
+from dnsserver.resolver import admission, control
 from dnsserver.resolver import hints as hints_mod
+from dnsserver.resolver.admission import Admission, Ticket
 from dnsserver.resolver.cache import Cache
 from dnsserver.resolver.config import ResolverConfig
 from dnsserver.resolver.drive import drive
-from dnsserver.resolver.frontend import Answered, Frontend
+from dnsserver.resolver.frontend import Answered, Frontend, Resolve
 from dnsserver.resolver.iterate import Resolver, Result
 from dnsserver.resolver.packed import QuestionKey
 from dnsserver.resolver.policy import Policy
 from dnsserver.resolver.rrset import Name, to_text, type_text
 from dnsserver.resolver.servers import ServerSelector
-from dnsserver.resolver.stats import Stats
+from dnsserver.resolver.stats import Rates, Stats
 from minternet.control import ControlServer
 from minternet.datagram import DatagramListener, bind_pair
 from minternet.listen import parse_hostport
@@ -37,6 +39,20 @@ from minternet.stream import Connection, StreamListener
 from minternet.tasks import Tasks
 
 log = logging.getLogger(__name__)
+
+#: The counter of each reason for shedding a query, and what it means in the log.
+SHED_STAT = {
+    admission.CLIENT: "shed_client",
+    admission.ZONE: "shed_zone",
+    admission.CAPACITY: "shed_capacity",
+    admission.JOSTLED: "jostled",
+}
+SHED_WHY = {
+    admission.CLIENT: "a client starts more resolutions than its budget",
+    admission.ZONE: "a zone is asked for more names than its budget",
+    admission.CAPACITY: "every place for a resolution is taken",
+    admission.JOSTLED: "slow queries give their place to new ones",
+}
 
 
 class ResolverDaemon:
@@ -82,6 +98,7 @@ class ResolverDaemon:
             edns_size=config.edns_size,
             randomize_case=config.randomize_case,
             ports=forwarders,
+            tcp_per_server=config.upstream_tcp_per_server,
         )
         self.frontend = Frontend(
             core=self.core,
@@ -92,6 +109,10 @@ class ResolverDaemon:
             edns_size=config.edns_size,
             answer_cache_size=config.message_cache_size,
         )
+        self.admission = Admission(config.admission_config())
+        self.forwarding = bool(forwarders)
+        self.rates = Rates()
+        self._ticker: asyncio.TimerHandle | None = None
         self.tasks = Tasks(log)
         self._inflight: dict[tuple[Name, int], asyncio.Future[Result]] = {}
         self._udp: DatagramListener | None = None
@@ -117,6 +138,7 @@ class ResolverDaemon:
             sock, udp.datagrams, throttle=self.throttle, max_datagram=MAX_QUERY
         )
         self._udp.start()
+        self._tick()
         ports = {"dns": self._udp.port}
         if cfg.control:
             self._control = ControlServer(
@@ -139,6 +161,8 @@ class ResolverDaemon:
         return list(self._tcp.connections) if self._tcp is not None else []
 
     async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
         if self._udp is not None:
             self._udp.close()
         if self._control is not None:
@@ -170,28 +194,83 @@ class ResolverDaemon:
         self.throttle(log, "ratelimit", "rate limit: dropping queries from %s", client)
         return False
 
-    def busy(self) -> bool:
-        return len(self.tasks) >= self.config.max_pending
+    def spent(self, client: str, now: float) -> bool:
+        return not self.admission.clients.has_token(client, now)
 
-    async def answer(
-        self, data: bytes, client: str, qk: QuestionKey | None, limit: int | None
-    ) -> bytes | None:
-        """The response to one query (None: drop). `limit`: the UDP size, None over TCP."""
-        assert self.loop is not None
-        step = self.frontend.begin(data, client, qk, limit, self.loop.time())
+    def shed_keyed(self, data: bytes, qk: QuestionKey, client: str) -> bytes:
+        self._shed_log(admission.CLIENT, client)
+        return self.frontend.shed_keyed(data, qk)
+
+    def begin(
+        self, data: bytes, client: str, qk: QuestionKey | None, limit: int | None, now: float
+    ) -> bytes | Pending | None:
+        step = self.frontend.begin(data, client, qk, limit, now)
         if isinstance(step, Answered):
             if step.problem is not None:
                 self.throttle(log, step.problem, "%s from %s", step.problem, client)
             return step.wire
-        res = await self._resolve_shared(step.name, step.qtype)
-        return self.frontend.finish(step, res, self.loop.time())
+        got = self.admission.admit(client, self._zone_of(step, now), now)
+        if isinstance(got, str):
+            self._shed_log(got, client)
+            return self.frontend.shed(step, now)
+        if got.jostled is not None:
+            self._jostle(got.jostled, now)
+        return Pending(step, got.ticket)
+
+    async def complete(self, pending: Pending, reply: Callable[[bytes | None], None]) -> None:
+        assert self.loop is not None
+        step, ticket = pending.step, pending.ticket
+        if not self.admission.holds(ticket):  # jostled out before it began
+            reply(self.frontend.shed(step, self.loop.time()))
+            return
+        ticket.handle = (asyncio.current_task(), reply, step)
+        try:
+            res = await self._resolve_shared(step.name, step.qtype)
+        finally:
+            self.admission.done(ticket)
+        reply(self.frontend.finish(step, res, self.loop.time()))
+
+    def _zone_of(self, step: Resolve, now: float) -> Name | None:
+        """The zone whose budget a resolution spends: None for the root (and forwarding)."""
+        if step.priming or self.forwarding:
+            return None
+        return self.core.closest_delegation(step.name, now)[0] or None
+
+    def _jostle(self, victim: Ticket, now: float) -> None:
+        """`victim` lost its place: SERVFAIL to its client, and its work stops."""
+        self._shed_log(admission.JOSTLED, victim.client)
+        if victim.handle is None:
+            return  # not begun: `complete` sees it is gone
+        task, reply, step = victim.handle
+        victim.handle = None
+        reply(self.frontend.shed(step, now))
+        task.cancel()
+
+    def _shed_log(self, reason: str, client: str) -> None:
+        field = SHED_STAT[reason]
+        setattr(self.stats, field, getattr(self.stats, field) + 1)
+        self.throttle(log, "shed", "shedding queries (%s: %s), e.g. from %s",
+                      reason, SHED_WHY[reason], client)  # fmt: skip
+
+    def _tick(self) -> None:
+        """Once a second: the per-second rates `stats` shows."""
+        assert self.loop is not None
+        self.rates.tick(self.stats, {"resolutions": len(self.admission)})
+        self._ticker = self.loop.call_later(1.0, self._tick)
 
     async def _resolve_shared(self, name: Name, qtype: int) -> Result:
         """One resolution per (name, type) at a time; concurrent askers share its result."""
         key = (name, qtype)
         fut = self._inflight.get(key)
         if fut is not None:
-            return await asyncio.shield(fut)
+            try:
+                return await asyncio.shield(fut)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if fut.cancelled() and task is not None and not task.cancelling():
+                    # the query that ran it lost its place (jostled): so does this one
+                    return Result(rcode=RCODE.SERVFAIL, reason="jostled")
+                raise
         assert self.loop is not None
         fut = self.loop.create_future()
         self._inflight[key] = fut
@@ -266,4 +345,6 @@ class ResolverDaemon:
         if "stats" in reply:
             reply["answer_cache_entries"] = len(self.frontend.answers)
             reply["upstream_ports_in_use"] = sorted(self.upstream.active_ports)
+            reply["resolutions_in_progress"] = len(self.admission)
+            reply["last_second"] = dict(self.rates.last_second)
         return reply

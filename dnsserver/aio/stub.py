@@ -2,23 +2,28 @@
 7766), on the shared datagram and stream layers.
 
 Both ask the daemon through the narrow `Stub` interface: the frontend core (the caches of
-whole answers and the protocol rules), the rate limit, the bound on resolutions in progress,
-and `answer` for the full path. Over UDP, an exact repeat of a query seen before (the same
-bytes after the ID) is answered from `hot` by prefixing the client's ID; a question in the
-packed-answer cache is answered by patching ID, case and TTLs; anything else becomes a task
-on the full path, whose answer is sent when it is ready. Over TCP, at most MAX_TCP_INFLIGHT
-queries of one connection are resolved at once, and the stream layer stops reading a client
-that does not read its answers.
+whole answers and the protocol rules), the rate limit, the admission of resolutions
+(dnsserver/resolver/admission.py), and `complete` for a resolution. Over UDP, an exact repeat
+of a query seen before (the same bytes after the ID) is answered from `hot` by prefixing the
+client's ID; a question in the packed-answer cache is answered by patching ID, case and TTLs;
+a client whose resolution budget is spent gets SERVFAIL cut from its query's bytes unless the
+cache can answer; everything else is answered by `begin` in the same callback, cache hits
+included, and only a query admitted to a resolution becomes a task, whose answer is sent when
+it is ready. No cached answer ever waits behind resolution work. Over TCP, at most
+MAX_TCP_INFLIGHT queries of one connection are resolved at once, and the stream layer stops
+reading a client that does not read its answers.
 """
 
 from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from dnsserver.resolver.frontend import Frontend, udp_limit
+from dnsserver.resolver.admission import Ticket
+from dnsserver.resolver.frontend import Frontend, Resolve, udp_limit
 from dnsserver.resolver.packed import QuestionKey
 from dnsserver.resolver.stats import Stats
 from minternet.datagram import DatagramListener
@@ -34,6 +39,14 @@ MAX_TCP_INFLIGHT = 16  # queries of one TCP connection resolved at once
 MAX_QUERY = 4096  # larger UDP queries are read truncated (and answered FORMERR)
 
 
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A query admitted to wait for a resolution: its step, and its place (the ticket)."""
+
+    step: Resolve
+    ticket: Ticket
+
+
 class Stub(Protocol):
     """What the stub-facing listeners need from the resolver daemon."""
 
@@ -45,13 +58,19 @@ class Stub(Protocol):
     def admit(self, client: str, now: float) -> bool:
         """Count a client query; False if the client's rate limit drops it."""
 
-    def busy(self) -> bool:
-        """True when as many queries are on the full path as the daemon allows."""
+    def spent(self, client: str, now: float) -> bool:
+        """True when `client` may start no resolution now (its budget is spent)."""
 
-    async def answer(
-        self, data: bytes, client: str, qk: QuestionKey | None, limit: int | None
-    ) -> bytes | None:
-        """The response to one query on the full path (None: send nothing)."""
+    def shed_keyed(self, data: bytes, qk: QuestionKey, client: str) -> bytes:
+        """SERVFAIL at once to a keyed query of a client whose budget is spent."""
+
+    def begin(
+        self, data: bytes, client: str, qk: QuestionKey | None, limit: int | None, now: float
+    ) -> bytes | Pending | None:
+        """The answer now (None: send nothing), or the admitted resolution it waits for."""
+
+    async def complete(self, pending: Pending, reply: Callable[[bytes | None], None]) -> None:
+        """Run the resolution and `reply` with the answer (or SERVFAIL if it is shed)."""
 
 
 class StubUdp:
@@ -70,6 +89,7 @@ class StubUdp:
         limited = fe.policy.config.rate_limit > 0
         append = out.append
         hits = 0
+        sent = len(out)
         stub.stats.queries += len(batch)
         for data, addr in batch:
             client = addr[0]
@@ -87,20 +107,33 @@ class StubUdp:
                 if answer is not None and qk is not None and len(answer) <= qk.udp_size:
                     append((answer, addr))
                     continue
-                if stub.busy():
-                    stub.stats.dropped_overload += 1
-                    stub.throttle(log, "overload", "too many queries in progress; dropping")
+                if (  # a flooding client: shed before any parsing, unless it is answerable
+                    qk is not None
+                    and stub.spent(client, now)
+                    and allowed(client)
+                    and not fe.answerable(qk, now)
+                ):
+                    append((stub.shed_keyed(data, qk, client), addr))
                     continue
-                stub.tasks.spawn(self._slow(data, addr, qk), f"a query from {client}")
+                limit = qk.udp_size if qk is not None else udp_limit(data)
+                step = stub.begin(data, client, qk, limit, now)
+                if isinstance(step, Pending):
+                    reply = self._replier(addr)
+                    stub.tasks.spawn(stub.complete(step, reply), f"a query from {client}")
+                elif step is not None:
+                    append((step, addr))
             except Exception:  # a bug must cost one query, never the listener
                 log.exception("internal error on a query from %s", client)
         stub.stats.cache_hits += hits
+        stub.stats.answers += len(out) - sent
 
-    async def _slow(self, data: bytes, addr: tuple[str, int], qk: QuestionKey | None) -> None:
-        limit = qk.udp_size if qk is not None else udp_limit(data)
-        answer = await self.stub.answer(data, addr[0], qk, limit)
-        if answer is not None and self.listener is not None:
-            self.listener.send(answer, addr)
+    def _replier(self, addr: tuple[str, int]) -> Callable[[bytes | None], None]:
+        def reply(answer: bytes | None) -> None:
+            if answer is not None and self.listener is not None:
+                self.stub.stats.answers += 1
+                self.listener.send(answer, addr)
+
+        return reply
 
 
 def tcp_limits(*, max_connections: int, idle_timeout: float) -> StreamLimits:
@@ -120,23 +153,20 @@ class StubTcp(StreamHandler[bytes]):
     def frame_received(self, frame: bytes) -> Coroutine[Any, Any, None] | None:
         stub = self.stub
         peer = self.conn.peer
+        now = self.conn.listener.loop.time()
         stub.stats.queries += 1
-        if not stub.admit(peer, self.conn.listener.loop.time()):
+        if not stub.admit(peer, now):
             return None
-        if stub.busy():  # the same bound as for UDP queries
-            stub.stats.dropped_overload += 1
-            stub.throttle(log, "overload", "too many queries in progress; dropping")
-            return None
-        answer, qk = stub.frontend.fast_answer(frame, peer, self.conn.listener.loop.time())
-        if answer is not None:
-            self._write(answer)
-            return None
-        return self._slow(frame, qk)
+        answer, qk = stub.frontend.fast_answer(frame, peer, now)
+        if answer is None:
+            step = stub.begin(frame, peer, qk, None, now)
+            if isinstance(step, Pending):
+                return stub.complete(step, self._write)
+            answer = step
+        self._write(answer)
+        return None
 
-    async def _slow(self, frame: bytes, qk: QuestionKey | None) -> None:
-        answer = await self.stub.answer(frame, self.conn.peer, qk, None)
+    def _write(self, answer: bytes | None) -> None:
         if answer is not None:
-            self._write(answer)
-
-    def _write(self, answer: bytes) -> None:
-        self.conn.write(struct.pack("!H", len(answer)) + answer)
+            self.stub.stats.answers += 1
+            self.conn.write(struct.pack("!H", len(answer)) + answer)

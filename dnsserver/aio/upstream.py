@@ -3,9 +3,10 @@
 RFC 5452 §9: a response is accepted only if its source address and port, its ID and its
 question (name, type, class) all match what was sent; every other datagram is dropped and
 counted, and waiting goes on until the timeout. TC=1 retries the same question over TCP
-(RFC 7766 §5). With 0x20 on, the question name must match case for case. The socket work is
-the shared exchange of minternet/dnsclient.py; this module adds the resolver's checks and
-counters.
+(RFC 7766 §5), at most `tcp_per_server` at once to one server (Unbound's outgoing-num-tcp):
+past that, a truncated answer counts as no answer, and the server selection backs off.
+With 0x20 on, the question name must match case for case. The socket work is the shared
+exchange of minternet/dnsclient.py; this module adds the resolver's checks and counters.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class Upstream:
         edns_size: int = 1232,
         randomize_case: bool = False,
         ports: dict[str, int] | None = None,
+        tcp_per_server: int = 10,
     ) -> None:
         self.port = port
         self.stats = stats
@@ -57,6 +59,8 @@ class Upstream:
         self.randomize_case = randomize_case
         self.ports = ports or {}  # per-address port overrides (forwarders)
         self.active_ports: set[int] = set()  # local ports of queries in flight
+        self.tcp_per_server = tcp_per_server  # Unbound's outgoing-num-tcp
+        self.tcp_in_flight: dict[str, int] = {}  # server address -> TCP retries open to it
 
     def forged(self, what: str) -> None:
         self.stats.dropped_forged += 1
@@ -120,8 +124,24 @@ class Upstream:
         if msg is None:
             return None, loop.time() - t0
         if msg.header.tc:
+            busy = self.tcp_in_flight.get(q.server, 0)
+            if busy >= self.tcp_per_server:
+                # a flood through us must not become a flood of TCP connections to a server
+                # (RRL answers TC=1 when it limits us): no answer, which backs the server off
+                self.stats.upstream_tcp_capped += 1
+                self.throttle(log, "tcp-cap", "%d TCP retries open to %s already: not another",
+                              busy, q.server)  # fmt: skip
+                return None, loop.time() - t0
             self.stats.upstream_tcp += 1
-            return await self._tcp(q, peer, t0, max(q.timeout, 1.0))
+            self.tcp_in_flight[q.server] = busy + 1
+            try:
+                return await self._tcp(q, peer, t0, max(q.timeout, 1.0))
+            finally:
+                left = self.tcp_in_flight[q.server] - 1
+                if left:
+                    self.tcp_in_flight[q.server] = left
+                else:
+                    del self.tcp_in_flight[q.server]
         return msg, loop.time() - t0
 
     async def _tcp(

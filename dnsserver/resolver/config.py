@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dnsserver.resolver.admission import AdmissionConfig
 from dnsserver.resolver.cache import CacheConfig
 from dnsserver.resolver.iterate import IterConfig
 from dnsserver.resolver.policy import DEFAULT_ALLOW, PolicyConfig
@@ -42,7 +43,14 @@ class ResolverConfig:
     upstream_timeout: float = 0.4  # first timeout for a server not measured yet (Unbound: 376 ms)
     max_upstream_timeout: float = 2.0  # timeouts back off up to this
     edns_size: int = 1232  # upstream EDNS0 UDP size (DNS flag day 2020)
-    max_pending: int = 1024  # client queries on the full path at once; more are dropped
+    # resolution work under load (dnsserver/resolver/admission.py; Unbound's names in brackets)
+    max_pending: int = 1024  # client queries waiting for a resolution [num-queries-per-thread]
+    jostle_timeout: float = 0.2  # a full table gives up a query older than this [jostle-timeout]
+    resolution_rate: float = 200.0  # resolutions/s one client may start, 0 = off [ip-ratelimit]
+    resolution_burst: float = 200.0
+    zone_rate: float = 300.0  # resolutions/s into one zone, 0 = off [ratelimit]
+    zone_burst: float = 1000.0
+    upstream_tcp_per_server: int = 10  # TCP retries in flight to one server [outgoing-num-tcp]
     # client TCP (RFC 7766)
     tcp_idle_timeout: float = 10.0
     max_tcp_connections: int = 256
@@ -65,6 +73,16 @@ class ResolverConfig:
             max_time=self.max_time,
             forwarders=forwarders,
             randomize_case=self.randomize_case,
+        )
+
+    def admission_config(self) -> AdmissionConfig:
+        return AdmissionConfig(
+            max_resolutions=self.max_pending,
+            jostle_timeout=self.jostle_timeout,
+            client_rate=self.resolution_rate,
+            client_burst=self.resolution_burst,
+            zone_rate=self.zone_rate,
+            zone_burst=self.zone_burst,
         )
 
     def policy_config(self) -> PolicyConfig:

@@ -123,6 +123,45 @@ class Frontend:
         hot[1] = min(entry.expires, entry.created + int(now - entry.created) + 1)
         return out
 
+    # -- shedding (dnsserver/resolver/admission.py) ---------------------------------------
+
+    def answerable(self, qk: QuestionKey, now: float) -> bool:
+        """Whether `begin` would answer this keyed query without a resolution (the cache or
+        our own data): a query that is, is never shed."""
+        n = len(qk.qname_wire)
+        name = _labels(qk.key[:n])
+        qtype = int.from_bytes(qk.key[n : n + 2])
+        if local.answer(name, qtype) is not None:
+            return True
+        res = self.core.from_cache(name, qtype, now)
+        return res is not None and res.rcode != RCODE.SERVFAIL
+
+    def shed_keyed(self, data: bytes, qk: QuestionKey) -> bytes:
+        """SERVFAIL at once for a keyed query that gets no resolution, cut from its own bytes
+        (no parse, no encoder): the header, its question, and an OPT if it had one (with DO
+        copied, RFC 3225)."""
+        self.stats.servfail += 1
+        edns = qk.key[-1]
+        head = data[:2] + bytes((0x80 | (data[2] & 0x01), 0x80 | RCODE.SERVFAIL))
+        head += b"\x00\x01\x00\x00\x00\x00" + (b"\x00\x01" if edns else b"\x00\x00")
+        question = data[12 : 12 + len(qk.qname_wire) + 4]
+        if not edns:
+            return head + question
+        do = b"\x80" if edns in (2, 4) else b"\x00"
+        return (
+            head
+            + question
+            + b"\x00\x00\x29"
+            + self.edns_size.to_bytes(2)
+            + b"\x00\x00"
+            + do
+            + b"\x00\x00\x00"
+        )
+
+    def shed(self, step: Resolve, now: float) -> bytes:
+        """SERVFAIL for a query that waited for a resolution it will not get."""
+        return self._respond(step.reply, Result(rcode=RCODE.SERVFAIL), step.limit, now)
+
     # -- full path ---------------------------------------------------------------------------
 
     def begin(
@@ -283,6 +322,16 @@ class Frontend:
         opcode = data[2] & 0x78
         flags = 0x80 | opcode | (data[2] & 0x01 if not opcode else 0)  # QR, opcode, RD if QUERY
         return data[:2] + bytes((flags, RCODE.FORMERR)) + bytes(8)  # and no records
+
+
+def _labels(wire: bytes) -> Name:
+    """The labels of an uncompressed name's wire form (checked by `question_key`)."""
+    out = []
+    i = 0
+    while ln := wire[i]:
+        out.append(wire[i + 1 : i + 1 + ln])
+        i += ln + 1
+    return tuple(out)
 
 
 def udp_limit(data: bytes) -> int:

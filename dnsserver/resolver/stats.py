@@ -18,7 +18,13 @@ class Stats:
     nxdomain: int = 0
     refused: int = 0  # clients outside the ACL
     ratelimited: int = 0  # client queries dropped by the per-client rate limit
-    dropped_overload: int = 0  # client queries dropped: too many resolutions in progress
+    answers: int = 0  # responses sent to clients (UDP + TCP)
+    # queries shed, answered SERVFAIL at once (dnsserver/resolver/admission.py), by reason:
+    shed_client: int = 0  # the client's resolution budget was spent
+    shed_zone: int = 0  # the zone's resolution budget was spent
+    shed_capacity: int = 0  # every place for a resolution was taken by a young query
+    jostled: int = 0  # pushed out of its place by a newer query after the jostle timeout
+    upstream_tcp_capped: int = 0  # TCP retries not made: that server's TCP pool was full
     formerr: int = 0  # malformed client queries
     dropped_forged: int = 0  # upstream datagrams whose ID/source/question did not match
     dropped_malformed: int = 0  # upstream responses that did not parse
@@ -27,3 +33,32 @@ class Stats:
 
     def as_dict(self) -> dict[str, int]:
         return dataclasses.asdict(self)
+
+
+#: The counters `last_second` reports as rates.
+PER_SECOND = (
+    "queries",
+    "answers",
+    "cache_hits",
+    "upstream_queries",
+    "upstream_tcp",
+    "shed_client",
+    "shed_zone",
+    "shed_capacity",
+    "jostled",
+)
+
+
+class Rates:
+    """Counters per second: `tick` once a second with the counters and the gauges of now;
+    `last_second` holds how much each counter grew over the last second, and the gauges."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, int] | None = None
+        self.last_second: dict[str, int] = {}
+
+    def tick(self, stats: Stats, gauges: dict[str, int]) -> None:
+        now = {k: getattr(stats, k) for k in PER_SECOND}
+        if self._last is not None:
+            self.last_second = {k: now[k] - self._last[k] for k in PER_SECOND} | gauges
+        self._last = now

@@ -79,6 +79,18 @@ def test_rrl_ipv4_prefix_flag(tmp_path: Path) -> None:
     assert "Traceback" not in p.stderr
 
 
+def test_rrl_exempt_flags_add_to_the_config_file_s_list(tmp_path: Path) -> None:
+    conf = tmp_path / "auth.toml"
+    conf.write_text('[rrl]\nexempt = ["10.0.0.0/8"]\n')
+    argv = ["serve", "--config", str(conf), "--zone", "a.zone", "--listen", "127.0.0.1:0"]
+    argv += ["--rrl-exempt", "127.0.0.2", "--rrl-exempt", "::1"]
+    assert build_config(build_parser().parse_args(argv)).rrl.exempt == (
+        "10.0.0.0/8",
+        "127.0.0.2",
+        "::1",
+    )
+
+
 def test_serve_refusing_a_zone_logs_every_error_on_its_own_line(tmp_path: Path) -> None:
     bad = tmp_path / "two.zone"
     bad.write_text("$ORIGIN t.test.\n$TTL 60\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\n@ NS ns2\n")

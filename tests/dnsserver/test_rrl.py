@@ -58,6 +58,24 @@ def test_the_slip_count_starts_anew_each_second_too() -> None:
     assert run(rrl, "192.0.2.1", b"k", 3, 1.0) == [ALLOW, DROP, SLIP]
 
 
+def test_exempt_clients_are_never_limited_and_their_neighbours_still_are() -> None:
+    rrl = RateLimiter(
+        RrlConfig(rate=2, slip=2, ipv4_prefix=32, exempt=("192.0.2.1", "2001:db8::/64"))
+    )
+    assert run(rrl, "192.0.2.1", b"k", 50, 0.0) == [ALLOW] * 50
+    assert run(rrl, "2001:db8::7", b"k", 50, 0.0) == [ALLOW] * 50
+    assert run(rrl, "192.0.2.2", b"k", 4, 0.0) == [ALLOW, ALLOW, DROP, SLIP]
+    assert run(rrl, "2001:db8:0:1::7", b"k", 3, 0.0) == [ALLOW, ALLOW, DROP]
+    assert rrl.prefix("192.0.2.1") == ""
+    assert rrl.prefix("192.0.2.2") == "192.0.2.2/32"
+
+
+def test_an_exempt_network_covers_every_address_in_it() -> None:
+    rrl = RateLimiter(RrlConfig(rate=1, slip=0, exempt=("10.1.0.0/16",)))
+    assert run(rrl, "10.1.200.3", b"k", 5, 0.0) == [ALLOW] * 5
+    assert run(rrl, "10.2.0.1", b"k", 2, 0.0) == [ALLOW, DROP]
+
+
 def test_same_slash24_shares_a_bucket_other_networks_do_not() -> None:
     rrl = RateLimiter(RrlConfig(rate=3, slip=0))
     assert run(rrl, "192.0.2.1", b"k", 3, 0.0) == [ALLOW] * 3
@@ -151,6 +169,7 @@ def test_the_remembered_prefixes_are_bounded() -> None:
         ({"ipv4_prefix": -1}, "rrl prefix lengths must fit the address family"),
         ({"ipv6_prefix": 129}, "rrl prefix lengths must fit the address family"),
         ({"ipv6_prefix": -1}, "rrl prefix lengths must fit the address family"),
+        ({"exempt": ("127.0.0.300",)}, r"^rrl exempt: '127.0.0.300' is not an address or network$"),
     ],
 )
 def test_bad_config_is_rejected_saying_what_is_wrong(

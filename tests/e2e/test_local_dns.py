@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import dns.flags
 import dns.message
@@ -108,3 +110,38 @@ def test_reverse_lookup_walks_the_hierarchy_but_localhost_is_local(topology_up):
     local = resolve("1.0.0.127.in-addr.arpa.", "PTR", rd=False)  # RFC 6303: ours alone
     assert local.flags & dns.flags.AA
     assert [rd.target.to_text() for rr in local.answer for rd in rr] == ["localhost."]
+
+
+def test_a_flood_through_the_local_dns_server_never_stops_its_cached_answers(topology_up):
+    # `dnsserver flood` from an address of its own, random names under hamburger.edu; a user
+    # asks for a cached name all along, and is answered every time
+    assert resolve("www.crepes.fr.").rcode() == dns.rcode.NOERROR
+    before = stats(topology_up)
+    flood = subprocess.Popen(
+        [sys.executable, "-m", "dnsserver", "flood", "--server", f"{RESOLVER}:{DNS_PORT}",
+         "--zone", "hamburger.edu", "--qps", "3000", "--seconds", "3",
+         "--source", "127.0.0.250", "--quiet"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    answered = asked = 0
+    try:
+        while flood.poll() is None and asked < 200:
+            asked += 1
+            q = dns.message.make_query("www.crepes.fr.", "A")
+            r = dns.query.udp(q, RESOLVER, port=DNS_PORT, timeout=2)
+            answered += [rd.address for rr in r.answer for rd in rr] == ["127.0.1.40"]
+            time.sleep(0.05)
+        out = flood.communicate(timeout=30)[0]
+    finally:
+        flood.kill()
+    assert asked >= 20 and answered == asked
+    after = stats(topology_up)
+    assert after["shed_client"] - before["shed_client"] > 1000  # the flood was shed
+    assert after["upstream_tcp"] == before["upstream_tcp"]  # no TCP retries to hamburger.edu
+    lines = out.splitlines()
+    assert lines[1].startswith("sent ") and lines[2].startswith("answered ")
+    sent = int(lines[1].split()[1].replace(",", ""))
+    got = int(lines[2].split()[1].replace(",", ""))
+    assert got >= sent * 0.9 and "SERVFAIL" in lines[2]  # shed at once, not left to time out
+    log = Path(topology_up["dns-hamburger"]["log"]).read_text(errors="replace")
+    assert f"rate limiting responses to {RESOLVER}" not in log  # the local DNS server is exempt

@@ -12,7 +12,7 @@ import pytest
 from dnsserver.cli import build_config, build_parser
 from dnsserver.resolver_cli import build_config as resolver_config
 from minternet import topology
-from minternet.cli import DOWNLOADER, peer_lines, rrl_line
+from minternet.cli import DOWNLOADER, counters_text, peer_lines, rrl_line
 from minternet.launch import LaunchContext, command_for, sample_torrent
 from minternet.supervisor import Service
 from peer import cli as peer_cli
@@ -34,6 +34,9 @@ def test_dns_servers_get_their_name_as_identity_and_rrl_per_address(tmp_path, na
     assert cfg.identity == TOPO.host(name).fqdn.rstrip(".")
     assert not cfg.hide_identity and not cfg.hide_version
     assert cfg.rrl.enabled and cfg.rrl.ipv4_prefix == 32 and cfg.rrl.rate == 200
+    # the topology's local DNS server is a known resolver: exempt, and no one else is
+    assert cfg.rrl.exempt == tuple(h.address for h in TOPO.hosts if h.role == "resolver")
+    assert cfg.rrl.exempt == ("127.0.0.2",)
 
 
 def test_no_rrl_reaches_every_dns_server(tmp_path):
@@ -156,3 +159,22 @@ def test_dns2_is_a_secondary_of_dns1_and_dns1_notifies_it(tmp_path):
     assert TOPO.zone_servers("networkutopia.com.") == [dns1, dns2]  # the primary first (SOA)
     assert TOPO.secondaries(dns1, "networkutopia.com.") == [dns2]
     assert TOPO.secondaries(dns1, "enterprise.com.") == []
+
+
+def test_status_shows_the_resolver_s_last_second() -> None:
+    stats = {"queries": 12, "cache_hits": 3, "cache_misses": 9, "upstream_queries": 20}
+    stats |= {"servfail": 7, "cache_entries": 40, "shed_client": 5, "answers": 12}
+    rates = {"queries": 900, "answers": 880, "cache_hits": 20, "upstream_queries": 250}
+    rates |= {"upstream_tcp": 2, "shed_client": 600, "shed_zone": 30, "shed_capacity": 0}
+    rates |= {"jostled": 1, "resolutions": 17}
+    assert counters_text("resolver", stats) == (
+        "queries 12, cache hits 3, cache misses 9, upstream queries 20, servfail 7, "
+        "cache entries 40"
+    )
+    assert counters_text("resolver", stats | {"last_second": rates}) == (
+        "queries 12, cache hits 3, cache misses 9, upstream queries 20, servfail 7, "
+        "cache entries 40; last second: 900 queries, 880 answers, 20 cache hits, "
+        "17 resolutions in progress, 631 shed, 250 upstream (2 TCP)"
+    )
+    assert counters_text("resolver", stats | {"last_second": {}}).endswith("cache entries 40")
+    assert counters_text("tracker", {"announces": 4, "last_second": rates}) == "announces 4"

@@ -62,6 +62,8 @@ async def _fake_tcp(server: FakeServer, r: asyncio.StreamReader, w: asyncio.Stre
             resp = server.respond(q)
             if resp is None:
                 break
+            if server.tcp_delay:
+                await asyncio.sleep(server.tcp_delay)
             out = bytes(resp.pack())
             w.write(struct.pack("!H", len(out)) + out)
             await w.drain()

@@ -91,6 +91,7 @@ class FakeServer:
     queries: int = 0
     delay: float = 0.0  # network fakes only: seconds before answering
     truncate_udp: bool = False  # network fakes only: answer UDP with TC=1 and no records
+    tcp_delay: float = 0.0  # network fakes only: seconds before answering over TCP
     seen_ids: list[int] = field(default_factory=list)
 
     def respond(self, q: DNSRecord) -> DNSRecord | None:

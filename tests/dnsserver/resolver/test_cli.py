@@ -55,6 +55,14 @@ async def test_resolver_process_and_control_commands(
         out = capsys.readouterr().out
         text = dict(line.split(None, 1) for line in out.splitlines())
         assert text["upstream_queries"] == "3"
+        assert text["answers"] == "1" and text["shed_client"] == "0"
+        assert text["last_second"] in (
+            "(not yet: one second after the start)",
+            "queries 0, answers 0, cache hits 0, upstream queries 0, upstream tcp 0, "
+            "shed client 0, shed zone 0, shed capacity 0, jostled 0, resolutions 0",
+        ) or text["last_second"].startswith(
+            "queries 1, answers 1, cache hits 0, upstream queries 3"
+        )
         assert await asyncio.to_thread(main, ["stats", "--json", *ctl]) == 0
         as_json = json.loads(capsys.readouterr().out)
         # one shape: the same keys in the same order, whichever form is asked for

@@ -17,8 +17,9 @@ import dns.rrset
 import pytest
 from dnslib import EDNS0, QTYPE, RR, DNSHeader, DNSQuestion, DNSRecord
 
-from dnsserver.aio.stub import StubUdp
+from dnsserver.aio.stub import Pending, StubUdp
 from dnsserver.chaos import Identity
+from dnsserver.resolver.admission import Ticket
 from dnsserver.resolver.cache import CacheConfig, Rank
 from dnsserver.resolver.frontend import Answered, Frontend, Resolve, udp_limit
 from dnsserver.resolver.packed import question_key
@@ -497,8 +498,17 @@ class FakeStub:
     def admit(self, client: str, now: float) -> bool:
         return True
 
-    def busy(self) -> bool:
+    def spent(self, client: str, now: float) -> bool:
         return False
+
+    def begin(
+        self, data: bytes, client: str, qk: Any, limit: int | None, now: float
+    ) -> bytes | Pending | None:
+        step = self.frontend.begin(data, client, qk, limit, now)
+        return step.wire if isinstance(step, Answered) else Pending(step, Ticket(0, client, now))
+
+    async def complete(self, pending: Pending, reply: Any) -> None:
+        raise AssertionError("not run")
 
     def throttle(self, *args: Any) -> None:
         pass
@@ -564,12 +574,13 @@ def test_an_answer_too_big_for_the_client_is_never_hot(h: Harness) -> None:
     ask(fe, h, q, limit=None)  # over TCP: kept whole
     data = q.to_wire()
     assert fe.answers and not fe.hot
-    assert udp(fe, data, h.now) is None  # 512 octets: the full path truncates it
+    out = udp(fe, data, h.now)  # 512 octets: the full path truncates it, in the same callback
+    assert out is not None and dns.message.from_wire(out).flags & dns.flags.TC and not fe.hot
     out, _ = fe.fast_answer(data, CLIENT, h.now)
     assert out is not None and len(out) > 512 and not fe.hot
     r = ask(fe, h, q, limit=512)
     assert r is not None and r.flags & dns.flags.TC and not fe.hot
-    assert udp(fe, data, h.now) is None
+    assert udp(fe, data, h.now) == out[:2] + r.to_wire()[2:] and not fe.hot
 
 
 def test_a_fast_answer_that_fits_becomes_hot(h: Harness) -> None:
@@ -733,3 +744,98 @@ def test_every_miss_is_counted(h: Harness) -> None:
         data = dns.message.make_query(name, "A").to_wire()
         assert isinstance(fe.begin(data, CLIENT, question_key(data), 512, h.now), Resolve)
     assert (h.stats.cache_misses, h.stats.cache_hits) == (2, 0)
+
+
+# -- shedding: what a query that gets no resolution is answered -------------------------------
+
+
+def keyed(q: dns.message.Message) -> tuple[bytes, Any]:
+    data = q.to_wire()
+    qk = question_key(data)
+    assert qk is not None
+    return data, qk
+
+
+def test_answerable_means_the_cache_or_our_own_data_answers_it(h: Harness) -> None:
+    fe = frontend(h)
+    www = dns.message.make_query("WWW.Example.TEST.", "A")
+    assert not fe.answerable(keyed(www)[1], h.now)
+    ask(fe, h, dns.message.make_query("www.example.test.", "A"))
+    assert fe.answerable(keyed(www)[1], h.now)  # the cache, whatever the case
+    assert not fe.answerable(keyed(dns.message.make_query("www.example.test.", "MX"))[1], h.now)
+    ask(fe, h, dns.message.make_query("nope.example.test.", "A"))
+    nope = keyed(dns.message.make_query("nope.example.test.", "TXT"))[1]
+    assert fe.answerable(nope, h.now)  # a cached NXDOMAIN answers every type
+    assert not fe.answerable(nope, h.now + 3600)  # once it expired, no more
+    assert fe.answerable(keyed(dns.message.make_query("localhost.", "A"))[1], h.now)
+    assert fe.answerable(keyed(dns.message.make_query("1.0.0.127.in-addr.arpa.", "PTR"))[1], 0)
+
+
+def test_a_cached_servfail_is_not_an_answer_that_spares_a_query(h: Harness) -> None:
+    fe = frontend(h)
+    h.net["127.0.0.13"].down = True
+    r = ask(fe, h, dns.message.make_query("www.other.test.", "A"))
+    assert r is not None and r.rcode() == dns.rcode.SERVFAIL
+    assert not fe.answerable(keyed(dns.message.make_query("www.other.test.", "A"))[1], h.now)
+
+
+@pytest.mark.parametrize(
+    ("edns", "do", "rd"), [(False, False, True), (True, False, False), (True, True, True)]
+)
+def test_a_shed_query_is_answered_servfail_from_its_own_bytes(
+    h: Harness, edns: bool, do: bool, rd: bool
+) -> None:
+    fe = frontend(h)
+    q = dns.message.make_query("Shed.Example.TEST.", "AAAA", use_edns=0 if edns else False, id=4242)
+    if do:
+        q.use_edns(0, dns.flags.DO, 4096)
+    if not rd:
+        q.flags &= ~dns.flags.RD
+    data, qk = keyed(q)
+    before = h.stats.servfail
+    out = fe.shed_keyed(data, qk)
+    r = dns.message.from_wire(out)
+    assert r.id == 4242 and r.rcode() == dns.rcode.SERVFAIL
+    assert flags(r) == dns.flags.QR | dns.flags.RA | (dns.flags.RD if rd else 0)
+    assert r.question == q.question and r.question[0].name.to_text() == "Shed.Example.TEST."
+    assert not r.answer and not r.authority
+    if edns:
+        assert (r.edns, r.payload, r.ednsflags) == (0, 1232, dns.flags.DO if do else 0)
+        assert not r.options
+    else:
+        assert r.edns == -1
+    assert h.stats.servfail == before + 1
+    slow = DNSRecord.parse(out)  # and dnslib reads the same message
+    assert (slow.header.id, slow.header.rcode, len(slow.questions)) == (4242, 2, 1)
+    assert len(out) == 12 + len(qk.qname_wire) + 4 + (11 if edns else 0)
+
+
+def test_a_shed_step_is_answered_servfail_through_the_encoder(h: Harness) -> None:
+    fe = frontend(h)
+    q = dns.message.make_query("x.example.test.", "A", use_edns=0, id=9)
+    step = fe.begin(q.to_wire(), CLIENT, None, 512, h.now)
+    assert isinstance(step, Resolve)
+    r = dns.message.from_wire(fe.shed(step, h.now))
+    assert (r.id, r.rcode(), r.question, r.edns) == (9, dns.rcode.SERVFAIL, q.question, 0)
+    assert not fe.answers  # a SERVFAIL is never kept
+
+
+def test_rates_are_what_each_counter_grew_over_the_last_second() -> None:
+    from dnsserver.resolver.stats import PER_SECOND, Rates, Stats
+
+    stats, rates = Stats(), Rates()
+    stats.queries = 10
+    rates.tick(stats, {"resolutions": 3})
+    assert rates.last_second == {}  # one snapshot is no rate yet
+    stats.queries, stats.answers, stats.shed_zone, stats.jostled = 25, 9, 4, 1
+    rates.tick(stats, {"resolutions": 5})
+    assert rates.last_second == dict.fromkeys(PER_SECOND, 0) | {
+        "queries": 15,
+        "answers": 9,
+        "shed_zone": 4,
+        "jostled": 1,
+        "resolutions": 5,
+    }
+    stats.queries = 26
+    rates.tick(stats, {"resolutions": 0})
+    assert rates.last_second["queries"] == 1 and rates.last_second["answers"] == 0

@@ -215,8 +215,8 @@ async def test_tcp_queries_respect_the_bound_on_queries_in_progress(
         for _ in range(10):
             await asyncio.sleep(0.02)
             worst = max(worst, len(d.tasks))
-        assert worst <= 4
-        assert d.stats.dropped_overload >= 8
+        assert worst <= 2  # one client holds half of the places at most
+        assert d.stats.shed_client >= 10
     finally:
         writer.close()
 
