@@ -14,7 +14,9 @@ For each resolver, with a fresh cache:
    asks 20 questions a second, alternately a cached name (warmed before the flood) and an
    uncached existing one (a fresh wildcard name), each once, waiting up to 2 s: its success
    rate and p50/p99 latency per kind, and the resolver's RSS before and after.
-3. The full-rate flood: the same at the sender's full rate for --full-seconds (10), the
+3. The spread flood: the same rate for --spread-seconds (10) from --spread (50) addresses,
+   127.0.2.1 up, so that no client's own budget stops it: the zone's budget must.
+4. The full-rate flood: the same at the sender's full rate for --full-seconds (10), the
    legitimate client going on for 5 s after it: the same figures, and how long after the
    flood's end the first question asked after it was answered.
 
@@ -48,6 +50,7 @@ from bench.dns_resolver import (
 from bench.procs import free_port, stop
 
 FLOODER = "127.0.0.200"
+SPREAD_FROM = "127.0.2.1"  # a distributed flood: --spread addresses from here up
 CLIENT = "127.0.0.201"
 CACHED = [
     "www.hamburger.edu.",
@@ -175,10 +178,13 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def flood(server: tuple[str, int], qps: float, seconds: float) -> subprocess.Popen[str]:
+def flood(
+    server: tuple[str, int], qps: float, seconds: float, sources: int = 1
+) -> subprocess.Popen[str]:
     cmd = [PY, "-m", "dnsserver", "flood", "--server", f"{server[0]}:{server[1]}"]
     cmd += ["--zone", "hamburger.edu", "--qps", str(qps), "--seconds", str(seconds)]
-    cmd += ["--source", FLOODER, "--quiet"]
+    cmd += ["--source", SPREAD_FROM if sources > 1 else FLOODER, "--sources", str(sources)]
+    cmd += ["--quiet"]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
 
 
@@ -214,6 +220,16 @@ def scenario(
         print(f"    RSS {rss0:.0f} MiB -> {rss1:.0f} MiB")
         res["fixed"] = legit
         res["rss_growth"] = rss1 - rss0
+        proc = flood(server, args.qps, args.spread_seconds, args.spread)
+        legit = client.run(args.spread_seconds)
+        sent = proc.communicate(timeout=60)[0]
+        print(
+            f"  flood at {args.qps:,.0f}/s for {args.spread_seconds:g} s from {args.spread} "
+            "addresses: " + _flood_line(sent)
+        )
+        print("    " + legit.cached.line("cached  "))
+        print("    " + legit.uncached.line("uncached"))
+        res["spread"] = legit
         proc = flood(server, 0, args.full_seconds)
         end = time.monotonic() + args.full_seconds
         legit = client.run(args.full_seconds + 5, mark=end)
@@ -239,6 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--qps", type=float, default=10_000, help="flood rate (default 10000)")
     parser.add_argument("--seconds", type=float, default=20, help="fixed-rate flood (default 20)")
     parser.add_argument("--full-seconds", type=float, default=10, help="full-rate flood (10)")
+    parser.add_argument("--spread", type=int, default=50, help="addresses of the spread flood")
+    parser.add_argument("--spread-seconds", type=float, default=10, help="spread flood (10)")
     parser.add_argument("--cold", type=int, default=100, help="fresh names for cold latency")
     parser.add_argument("--rrl", choices=["exempt", "on", "off"], default="exempt")
     parser.add_argument("--only", choices=["ours", "unbound"], help="run one resolver only")
@@ -284,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         o, u = results["ours"], results["unbound"]
         print("ours against unbound:")
         print(f"  cold p50: {o['cold_p50'] / u['cold_p50']:.2f}x")  # type: ignore[operator]
-        for phase in ("fixed", "full"):
+        for phase in ("fixed", "spread", "full"):
             lo, lu = o[phase], u[phase]
             assert isinstance(lo, Legit) and isinstance(lu, Legit)
             print(

@@ -22,7 +22,7 @@ from dnsserver.flood import (
     loopback_only,
     zone_wire,
 )
-from dnsserver.flood_cli import send_flood
+from dnsserver.flood_cli import send_flood, spread
 
 
 def test_every_query_asks_for_a_fresh_name_under_the_zone() -> None:
@@ -108,6 +108,9 @@ def test_only_loopback_is_ever_flooded(addr: str, message: str) -> None:
     assert loopback_only("127.255.0.9", "server") == "127.255.0.9"
 
 
+BASE = ["--server", "127.0.0.1:53", "--zone", "x"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -117,6 +120,15 @@ def test_only_loopback_is_ever_flooded(addr: str, message: str) -> None:
         (["--server", "127.0.0.1:53", "--zone", "x", "--seconds", "0"], "--seconds 0: more than"),
         (["--server", "127.0.0.1:53", "--zone", "x", "--seconds", "601"], "at most 600"),
         (["--server", "127.0.0.1:53", "--zone", "a..b"], "bad zone name"),
+        (["--server", "127.0.0.1:53", "--zone", "x", "--sources", "2"], "--sources needs --source"),
+        (
+            ["--server", "127.0.0.1:53", "--zone", "x", "--source", "127.0.0.9", "--sources", "0"],
+            "--sources 0: from 1 to 256",
+        ),
+        (
+            [*BASE, "--source", "127.255.255.255", "--sources", "2"],
+            "source 128.0.0.0 is outside 127.0.0.0/8",
+        ),
     ],
 )
 def test_the_command_refuses_what_it_may_not_send(args: list[str], message: str) -> None:
@@ -136,6 +148,7 @@ def test_a_short_flood_reaches_a_server_and_counts_its_answers() -> None:
     server.bind(("127.0.0.1", 0))
     server.settimeout(0.2)
     seen: list[bytes] = []
+    senders: set[str] = set()
     stop = threading.Event()
 
     def answer() -> None:  # NXDOMAIN to every other query, nothing to the rest
@@ -145,6 +158,7 @@ def test_a_short_flood_reaches_a_server_and_counts_its_answers() -> None:
             except TimeoutError:
                 continue
             seen.append(data)
+            senders.add(addr[0])
             if len(seen) % 2:
                 reply = dns.message.make_response(dns.message.from_wire(data))
                 reply.set_rcode(dns.rcode.NXDOMAIN)
@@ -159,7 +173,7 @@ def test_a_short_flood_reaches_a_server_and_counts_its_answers() -> None:
             "hamburger.edu",
             400,
             1.2,
-            source="127.0.0.77",
+            sources=("127.0.0.77", "127.0.0.78"),
             progress=lambda s, _t: shown.append(s),
         )
     finally:
@@ -169,6 +183,13 @@ def test_a_short_flood_reaches_a_server_and_counts_its_answers() -> None:
     assert 400 <= tally.sent <= 480 and took >= 1.2
     assert len(seen) == tally.sent
     assert tally.answered == (tally.sent + 1) // 2 == tally.rcodes["NXDOMAIN"]
-    assert shown == [1]
+    assert shown == [1] and senders == {"127.0.0.77", "127.0.0.78"}
     names = {dns.message.from_wire(d).question[0].name.to_text() for d in seen}
     assert len(names) == len(seen) and all(n.endswith(".hamburger.edu.") for n in names)
+
+
+def test_a_spread_flood_comes_from_consecutive_addresses() -> None:
+    assert spread("127.0.0.254", 3) == ["127.0.0.254", "127.0.0.255", "127.0.1.0"]
+    assert spread("127.0.0.9", 1) == ["127.0.0.9"]
+    with pytest.raises(FloodError, match=r"^source 'x' is not an IPv4 address$"):
+        spread("x", 2)
