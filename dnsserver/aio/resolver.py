@@ -24,7 +24,7 @@ from dnsserver.resolver.admission import Admission, Ticket
 from dnsserver.resolver.cache import Cache
 from dnsserver.resolver.config import ResolverConfig
 from dnsserver.resolver.drive import drive
-from dnsserver.resolver.frontend import Answered, Frontend, Resolve
+from dnsserver.resolver.frontend import Answered, Frontend, Resolve, question
 from dnsserver.resolver.iterate import Resolver, Result
 from dnsserver.resolver.packed import QuestionKey
 from dnsserver.resolver.policy import Policy
@@ -194,11 +194,17 @@ class ResolverDaemon:
         self.throttle(log, "ratelimit", "rate limit: dropping queries from %s", client)
         return False
 
-    def spent(self, client: str, now: float) -> bool:
-        return not self.admission.clients.has_token(client, now)
-
-    def shed_keyed(self, data: bytes, qk: QuestionKey, client: str) -> bytes:
-        self._shed_log(admission.CLIENT, client)
+    def shed_early(self, data: bytes, qk: QuestionKey, client: str, now: float) -> bytes | None:
+        """SERVFAIL, cut from the query's bytes, if `admit` would shed this keyed query and the
+        cache cannot answer it; None to go on. A flood is shed here, unparsed."""
+        if not qk.rd:
+            return None  # answered from the cache alone, never resolved
+        name, qtype = question(qk)
+        zone = None if self.forwarding else self.core.closest_delegation(name, now)[0] or None
+        reason = self.admission.would_shed(client, zone, now)
+        if reason is None or self.frontend.answerable(name, qtype, now):
+            return None
+        self._shed_log(reason, client)
         return self.frontend.shed_keyed(data, qk)
 
     def begin(

@@ -6,12 +6,12 @@ whole answers and the protocol rules), the rate limit, the admission of resoluti
 (dnsserver/resolver/admission.py), and `complete` for a resolution. Over UDP, an exact repeat
 of a query seen before (the same bytes after the ID) is answered from `hot` by prefixing the
 client's ID; a question in the packed-answer cache is answered by patching ID, case and TTLs;
-a client whose resolution budget is spent gets SERVFAIL cut from its query's bytes unless the
-cache can answer; everything else is answered by `begin` in the same callback, cache hits
-included, and only a query admitted to a resolution becomes a task, whose answer is sent when
-it is ready. No cached answer ever waits behind resolution work. Over TCP, at most
-MAX_TCP_INFLIGHT queries of one connection are resolved at once, and the stream layer stops
-reading a client that does not read its answers.
+a query that would be shed (its client's or its zone's budget spent, every place taken) gets
+SERVFAIL cut from its bytes unless the cache can answer it; everything else is answered by
+`begin` in the same callback, cache hits included, and only a query admitted to a resolution
+becomes a task, whose answer is sent when it is ready. No cached answer ever waits behind
+resolution work. Over TCP, at most MAX_TCP_INFLIGHT queries of one connection are resolved at
+once, and the stream layer stops reading a client that does not read its answers.
 """
 
 from __future__ import annotations
@@ -58,11 +58,8 @@ class Stub(Protocol):
     def admit(self, client: str, now: float) -> bool:
         """Count a client query; False if the client's rate limit drops it."""
 
-    def spent(self, client: str, now: float) -> bool:
-        """True when `client` may start no resolution now (its budget is spent)."""
-
-    def shed_keyed(self, data: bytes, qk: QuestionKey, client: str) -> bytes:
-        """SERVFAIL at once to a keyed query of a client whose budget is spent."""
+    def shed_early(self, data: bytes, qk: QuestionKey, client: str, now: float) -> bytes | None:
+        """SERVFAIL at once, unparsed, to a keyed query that would be shed; else None."""
 
     def begin(
         self, data: bytes, client: str, qk: QuestionKey | None, limit: int | None, now: float
@@ -107,14 +104,11 @@ class StubUdp:
                 if answer is not None and qk is not None and len(answer) <= qk.udp_size:
                     append((answer, addr))
                     continue
-                if (  # a flooding client: shed before any parsing, unless it is answerable
-                    qk is not None
-                    and stub.spent(client, now)
-                    and allowed(client)
-                    and not fe.answerable(qk, now)
-                ):
-                    append((stub.shed_keyed(data, qk, client), addr))
-                    continue
+                if qk is not None and allowed(client):  # a flood: shed before any parsing
+                    shed = stub.shed_early(data, qk, client, now)
+                    if shed is not None:
+                        append((shed, addr))
+                        continue
                 limit = qk.udp_size if qk is not None else udp_limit(data)
                 step = stub.begin(data, client, qk, limit, now)
                 if isinstance(step, Pending):

@@ -45,7 +45,7 @@ class AdmissionConfig:
     client_rate: float = 200.0  # resolutions started per second per client address; 0 = off
     client_burst: float = 200.0
     zone_rate: float = 300.0  # resolutions started per second per zone; 0 = off
-    zone_burst: float = 1000.0
+    zone_burst: float = 300.0
     max_keys: int = 100_000  # buckets kept per kind (bounded memory under spoofed floods)
 
     def __post_init__(self) -> None:
@@ -109,6 +109,19 @@ class Admission:
         self.active[ticket.number] = ticket
         self.held[client] = self.held.get(client, 0) + 1
         return Admitted(ticket, oldest)
+
+    def would_shed(self, client: str, zone: Hashable | None, now: float) -> str | None:
+        """The reason `admit` would shed this query now, or None; takes nothing (the shell
+        asks it first, to shed a flood before parsing it)."""
+        if len(self.active) >= self.config.max_resolutions:
+            oldest = next(iter(self.active.values()))
+            if now - oldest.started <= self.config.jostle_timeout:
+                return CAPACITY
+        if self.held.get(client, 0) >= self.per_client or not self.clients.has_token(client, now):
+            return CLIENT
+        if zone is not None and not self.zones.has_token(zone, now):
+            return ZONE
+        return None
 
     def holds(self, ticket: Ticket) -> bool:
         """Whether `ticket` still has its place (it was not jostled out)."""

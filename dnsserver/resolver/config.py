@@ -49,7 +49,7 @@ class ResolverConfig:
     resolution_rate: float = 200.0  # resolutions/s one client may start, 0 = off [ip-ratelimit]
     resolution_burst: float = 200.0
     zone_rate: float = 300.0  # resolutions/s into one zone, 0 = off [ratelimit]
-    zone_burst: float = 1000.0
+    zone_burst: float = 300.0
     upstream_tcp_per_server: int = 10  # TCP retries in flight to one server [outgoing-num-tcp]
     # client TCP (RFC 7766)
     tcp_idle_timeout: float = 10.0

@@ -125,12 +125,9 @@ class Frontend:
 
     # -- shedding (dnsserver/resolver/admission.py) ---------------------------------------
 
-    def answerable(self, qk: QuestionKey, now: float) -> bool:
-        """Whether `begin` would answer this keyed query without a resolution (the cache or
-        our own data): a query that is, is never shed."""
-        n = len(qk.qname_wire)
-        name = _labels(qk.key[:n])
-        qtype = int.from_bytes(qk.key[n : n + 2])
+    def answerable(self, name: Name, qtype: int, now: float) -> bool:
+        """Whether `begin` would answer this question without a resolution (the cache or our
+        own data): a query that is, is never shed."""
         if local.answer(name, qtype) is not None:
             return True
         res = self.core.from_cache(name, qtype, now)
@@ -324,14 +321,17 @@ class Frontend:
         return data[:2] + bytes((flags, RCODE.FORMERR)) + bytes(8)  # and no records
 
 
-def _labels(wire: bytes) -> Name:
-    """The labels of an uncompressed name's wire form (checked by `question_key`)."""
-    out = []
+def question(qk: QuestionKey) -> tuple[Name, int]:
+    """The (name, type) of a keyed query, from its key (the name's wire form is checked by
+    `question_key`, and lowercased there)."""
+    n = len(qk.qname_wire)
+    wire = qk.key
+    labels = []
     i = 0
     while ln := wire[i]:
-        out.append(wire[i + 1 : i + 1 + ln])
+        labels.append(wire[i + 1 : i + 1 + ln])
         i += ln + 1
-    return tuple(out)
+    return tuple(labels), int.from_bytes(wire[n : n + 2])
 
 
 def udp_limit(data: bytes) -> int:

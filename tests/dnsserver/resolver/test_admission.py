@@ -31,7 +31,7 @@ def admitted(got: Admitted | str) -> Ticket:
 def test_the_defaults_are_unbound_s_places_and_jostle_timeout() -> None:
     c = AdmissionConfig()
     assert (c.max_resolutions, c.jostle_timeout) == (1024, 0.2)
-    assert (c.client_rate, c.client_burst, c.zone_rate, c.zone_burst) == (200, 200, 300, 1000)
+    assert (c.client_rate, c.client_burst, c.zone_rate, c.zone_burst) == (200, 200, 300, 300)
 
 
 def test_a_full_table_sheds_new_queries_while_every_query_in_it_is_young() -> None:
@@ -179,3 +179,28 @@ def test_bad_settings_are_refused_saying_what_is_wrong(
 def test_settings_at_the_edges_are_accepted() -> None:
     c = AdmissionConfig(max_resolutions=1, jostle_timeout=0, client_rate=0, zone_burst=0)
     assert (c.max_resolutions, c.jostle_timeout, c.client_rate, c.zone_burst) == (1, 0, 0, 0)
+
+
+def test_would_shed_says_what_admit_would_and_takes_nothing() -> None:
+    a = Admission(
+        AdmissionConfig(
+            max_resolutions=4, jostle_timeout=0.25, client_rate=1, client_burst=2, zone_rate=1,
+            zone_burst=1,
+        )
+    )  # fmt: skip
+    assert a.would_shed("192.0.2.1", EXAMPLE, 0.0) is None
+    assert a.would_shed("192.0.2.1", EXAMPLE, 0.0) is None  # nothing was taken
+    admitted(a.admit("192.0.2.1", EXAMPLE, 0.0))
+    assert a.would_shed("192.0.2.2", EXAMPLE, 0.0) == ZONE
+    assert a.would_shed("192.0.2.2", OTHER, 0.0) is None
+    admitted(a.admit("192.0.2.1", OTHER, 0.0))
+    assert a.would_shed("192.0.2.1", None, 0.0) == CLIENT  # its two places: half of four
+    assert a.would_shed("192.0.2.3", None, 0.0) is None
+    admitted(a.admit("192.0.2.3", None, 0.0))
+    admitted(a.admit("192.0.2.4", None, 0.0))
+    assert a.would_shed("192.0.2.5", None, 0.25) == CAPACITY  # full, the oldest just 0.25 s
+    assert a.would_shed("192.0.2.5", None, 0.5) is None  # it may jostle the oldest now
+    fresh = Admission(config(client_rate=1, client_burst=1))
+    admitted(fresh.admit("192.0.2.1", None, 0.0))
+    assert fresh.would_shed("192.0.2.1", None, 0.5) == CLIENT  # half a token
+    assert fresh.would_shed("192.0.2.1", None, 1.0) is None

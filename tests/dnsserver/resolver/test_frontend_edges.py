@@ -21,7 +21,7 @@ from dnsserver.aio.stub import Pending, StubUdp
 from dnsserver.chaos import Identity
 from dnsserver.resolver.admission import Ticket
 from dnsserver.resolver.cache import CacheConfig, Rank
-from dnsserver.resolver.frontend import Answered, Frontend, Resolve, udp_limit
+from dnsserver.resolver.frontend import Answered, Frontend, Resolve, question, udp_limit
 from dnsserver.resolver.packed import question_key
 from dnsserver.resolver.rrset import RRset, name_of
 
@@ -498,8 +498,8 @@ class FakeStub:
     def admit(self, client: str, now: float) -> bool:
         return True
 
-    def spent(self, client: str, now: float) -> bool:
-        return False
+    def shed_early(self, data: bytes, qk: Any, client: str, now: float) -> bytes | None:
+        return None
 
     def begin(
         self, data: bytes, client: str, qk: Any, limit: int | None, now: float
@@ -756,19 +756,30 @@ def keyed(q: dns.message.Message) -> tuple[bytes, Any]:
     return data, qk
 
 
+def answerable(fe: Frontend, q: dns.message.Message, now: float) -> bool:
+    name, qtype = question(keyed(q)[1])
+    return fe.answerable(name, qtype, now)
+
+
+def test_a_keyed_query_s_question_is_its_lowercased_name_and_type() -> None:
+    q = dns.message.make_query("WWW.Example.TEST.", "MX", use_edns=0)
+    assert question(keyed(q)[1]) == ((b"www", b"example", b"test"), 15)
+    assert question(keyed(dns.message.make_query(".", "NS"))[1]) == ((), 2)
+
+
 def test_answerable_means_the_cache_or_our_own_data_answers_it(h: Harness) -> None:
     fe = frontend(h)
     www = dns.message.make_query("WWW.Example.TEST.", "A")
-    assert not fe.answerable(keyed(www)[1], h.now)
+    assert not answerable(fe, www, h.now)
     ask(fe, h, dns.message.make_query("www.example.test.", "A"))
-    assert fe.answerable(keyed(www)[1], h.now)  # the cache, whatever the case
-    assert not fe.answerable(keyed(dns.message.make_query("www.example.test.", "MX"))[1], h.now)
+    assert answerable(fe, www, h.now)  # the cache, whatever the case
+    assert not answerable(fe, dns.message.make_query("www.example.test.", "MX"), h.now)
     ask(fe, h, dns.message.make_query("nope.example.test.", "A"))
-    nope = keyed(dns.message.make_query("nope.example.test.", "TXT"))[1]
-    assert fe.answerable(nope, h.now)  # a cached NXDOMAIN answers every type
-    assert not fe.answerable(nope, h.now + 3600)  # once it expired, no more
-    assert fe.answerable(keyed(dns.message.make_query("localhost.", "A"))[1], h.now)
-    assert fe.answerable(keyed(dns.message.make_query("1.0.0.127.in-addr.arpa.", "PTR"))[1], 0)
+    nope = dns.message.make_query("nope.example.test.", "TXT")
+    assert answerable(fe, nope, h.now)  # a cached NXDOMAIN answers every type
+    assert not answerable(fe, nope, h.now + 3600)  # once it expired, no more
+    assert answerable(fe, dns.message.make_query("localhost.", "A"), h.now)
+    assert answerable(fe, dns.message.make_query("1.0.0.127.in-addr.arpa.", "PTR"), 0)
 
 
 def test_a_cached_servfail_is_not_an_answer_that_spares_a_query(h: Harness) -> None:
@@ -776,7 +787,7 @@ def test_a_cached_servfail_is_not_an_answer_that_spares_a_query(h: Harness) -> N
     h.net["127.0.0.13"].down = True
     r = ask(fe, h, dns.message.make_query("www.other.test.", "A"))
     assert r is not None and r.rcode() == dns.rcode.SERVFAIL
-    assert not fe.answerable(keyed(dns.message.make_query("www.other.test.", "A"))[1], h.now)
+    assert not answerable(fe, dns.message.make_query("www.other.test.", "A"), h.now)
 
 
 @pytest.mark.parametrize(
