@@ -331,12 +331,30 @@ class Experiment:
                 await asyncio.sleep(0.02)
 
     @staticmethod
-    def _tail(m: Member) -> str:
+    def _tail(m: Member, n: int = 1) -> str:
+        """The last `n` lines `m` logged (each cut to 300 characters), joined by " | "."""
         try:
             lines = m.log.read_text(errors="replace").splitlines() if m.log else []
         except OSError:
             lines = []
-        return lines[-1] if lines else "(nothing logged)"
+        return " | ".join(line[:300] for line in lines[-n:]) or "(nothing logged)"
+
+    @staticmethod
+    def _stuck(
+        label: str,
+        limit: float,
+        stuck: Sequence[Member],
+        everyone: Sequence[Member],
+        pieces: int,
+    ) -> str:
+        """Why a run stopped: who is not done, how far each got, and what every process of the
+        run logged last (the run's directory is removed once it stops)."""
+        lines = [f"{label}: {', '.join(m.name for m in stuck)} not finished after {limit:.0f} s"]
+        for m in stuck:
+            lines.append(f"  {m.name}: {len(m.gains)}/{pieces} pieces, alive: {m.alive}")
+        for m in everyone:
+            lines.append(f"  {m.name} last logged: {Experiment._tail(m, 3)}")
+        return "\n".join(lines)
 
     async def _stop(self, members: Sequence[Member]) -> None:
         for m in members:
@@ -470,8 +488,8 @@ class Experiment:
                 if k in released and m.done_at is None and not m.alive:
                     raise RunError(f"{label}: {m.name} exited before it finished: {self._tail(m)}")
             if now > limit:
-                stuck = [downloaders[k].name for k in stayers if downloaders[k].done_at is None]
-                raise RunError(f"{label}: {', '.join(stuck)} not finished after {limit:.0f} s")
+                stuck = [downloaders[k] for k in stayers if downloaders[k].done_at is None]
+                raise RunError(self._stuck(label, limit, stuck, everyone, pieces))
             have = sum(len(m.gains) for m in downloaders)
             self.line.show(
                 f"{label}: {have}/{pieces * len(downloaders)} pieces, "

@@ -131,3 +131,30 @@ def test_bad_options_say_which(
     assert status == 2
     assert message in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_a_stuck_run_says_how_far_each_peer_got_and_what_each_process_logged_last(tmp_path):
+    from minternet.experiment import Experiment, Member
+
+    logs = {}
+    for name, text in [
+        ("seeder", "started\nunchoked d1\nunchoked d2\nsent piece 7\n"),
+        ("d1", "x" * 400 + "\nhave 3 of 64\n"),
+        ("d2", ""),
+    ]:
+        logs[name] = tmp_path / f"{name}.log"
+        logs[name].write_text(text)
+    seeder = Member("seeder", "127.0.0.50", log=logs["seeder"])
+    d1 = Member("d1", "127.0.0.51", log=logs["d1"], gains=[(0.0, 1), (0.5, 2), (1.0, 3)])
+    d2 = Member("d2", "127.0.0.52", log=logs["d2"])
+    d3 = Member("d3", "127.0.0.53", log=tmp_path / "missing.log", done_at=5.0)
+    text = Experiment._stuck("run 4/8: N=2 p2p", 60.0, [d1, d2], [seeder, d1, d2, d3], 64)
+    assert text.splitlines() == [
+        "run 4/8: N=2 p2p: d1, d2 not finished after 60 s",
+        "  d1: 3/64 pieces, alive: False",
+        "  d2: 0/64 pieces, alive: False",
+        "  seeder last logged: unchoked d1 | unchoked d2 | sent piece 7",
+        "  d1 last logged: " + "x" * 300 + " | have 3 of 64",
+        "  d2 last logged: (nothing logged)",
+        "  d3 last logged: (nothing logged)",
+    ]
