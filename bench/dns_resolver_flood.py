@@ -279,22 +279,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         tmp = Path(tmpdir)
         try:
             hints = start_hierarchy(tmp, procs, rrl)
-            if args.only != "unbound":
-                port = free_port(OURS)
-                ours, _ = start_ours(tmp, hints, port)
-                print(f"ours ({OURS}:{port}):", flush=True)
+            starts = (("ours", OURS, start_ours), ("unbound", UNBOUND, start_unbound))
+            for label, addr, start in starts:
+                if args.only not in (None, label):
+                    continue
+                port = free_port(addr)
+                proc, _ = start(tmp, hints, port)
+                title = "unbound, one thread" if label == "unbound" else label
+                print(f"{title} ({addr}:{port}):", flush=True)
                 try:
-                    results["ours"] = scenario("ours", (OURS, port), ours.pid, args)
+                    results[label] = scenario(label, (addr, port), proc.pid, args)
                 finally:
-                    stop(ours)
-            if args.only != "ours":
-                port = free_port(UNBOUND)
-                unb, _ = start_unbound(tmp, hints, port)
-                print(f"unbound, one thread ({UNBOUND}:{port}):", flush=True)
-                try:
-                    results["unbound"] = scenario("unbound", (UNBOUND, port), unb.pid, args)
-                finally:
-                    stop(unb)
+                    stop(proc)
         finally:
             for p in reversed(procs):
                 stop(p)
@@ -302,11 +298,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         o, u = results["ours"], results["unbound"]
         print("ours against unbound:")
         print(f"  cold p50: {o['cold_p50'] / u['cold_p50']:.2f}x")  # type: ignore[operator]
-        for phase in ("fixed", "spread", "full"):
+        phases = {"fixed": "fixed-rate", "spread": "spread", "full": "full-rate"}
+        for phase, title in phases.items():
             lo, lu = o[phase], u[phase]
             assert isinstance(lo, Legit) and isinstance(lu, Legit)
             print(
-                f"  {phase}-rate flood: cached {lo.cached.rate:.1%} vs {lu.cached.rate:.1%}, "
+                f"  {title} flood: cached {lo.cached.rate:.1%} vs {lu.cached.rate:.1%}, "
                 f"uncached {lo.uncached.rate:.1%} vs {lu.uncached.rate:.1%}"
             )
     return 0
