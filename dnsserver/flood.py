@@ -40,12 +40,13 @@ def loopback_only(addr: str, what: str) -> str:
 
 def zone_wire(zone: str) -> bytes:
     """The wire form of a zone name given as text ("hamburger.edu" or "hamburger.edu.")."""
-    labels = [x for x in zone.strip().rstrip(".").split(".")]
-    if labels == [""]:
-        labels = []
+    text = zone.strip().rstrip(".")
     out = b""
-    for label in labels:
-        raw = label.encode("ascii", "replace")
+    for label in text.split(".") if text else ():
+        try:
+            raw = label.encode("ascii")
+        except UnicodeEncodeError:
+            raw = b""  # an IDN: give its A-label (xn--...)
         if not raw or len(raw) > 63:
             raise FloodError(f"bad zone name {zone!r}")
         out += bytes((len(raw),)) + raw
@@ -56,7 +57,7 @@ def zone_wire(zone: str) -> bytes:
 
 def due(elapsed: float, qps: float) -> int:
     """How many queries should have been sent `elapsed` seconds in, at `qps` per second."""
-    return int(elapsed * qps) if elapsed > 0 else 0
+    return max(0, int(elapsed * qps))
 
 
 class Queries:

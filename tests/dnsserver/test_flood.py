@@ -31,7 +31,7 @@ def test_every_query_asks_for_a_fresh_name_under_the_zone() -> None:
     for _ in range(500):
         qid, wire = q.query()
         msg = dns.message.from_wire(wire)
-        assert msg.id == qid and msg.flags & 0x0100  # RD
+        assert msg.id == qid and msg.flags == 0x0100  # a query, RD, nothing else
         assert len(msg.question) == 1 and not msg.additional
         name = msg.question[0].name.to_text()
         label, _, zone = name.partition(".")
@@ -46,19 +46,25 @@ def test_zone_names_in_wire_form_and_refused_ones() -> None:
     assert zone_wire("hamburger.edu") == b"\x09hamburger\x03edu\x00"
     assert zone_wire("hamburger.edu.") == zone_wire("hamburger.edu")
     assert zone_wire(".") == b"\x00"
+    assert zone_wire(" shop.BOX ") == b"\x04shop\x03BOX\x00"  # the case is kept, X too
+    assert zone_wire("a" * 63 + ".test") == b"\x3f" + b"a" * 63 + b"\x04test\x00"
+    with pytest.raises(FloodError, match="bad zone name"):
+        zone_wire("bücher.de")  # an IDN: its A-label (xn--bcher-kva.de) will do
     with pytest.raises(FloodError, match=r"^bad zone name 'a\.\.b'$"):
         zone_wire("a..b")
     with pytest.raises(FloodError, match="bad zone name"):
         zone_wire("x" * 64 + ".test")
-    long = ".".join(["a" * 60] * 4)  # 245 octets: no room for a label under it
-    with pytest.raises(FloodError, match="too long for a name under it"):
-        zone_wire(long)
-    assert zone_wire(".".join(["a" * 60] * 3) + ".abcdefghijklmnopqrstu")  # 241: room left
+    # a name under it: 1 + 12 octets of label, the zone's labels, the root's 0: at most 255
+    widest = ".".join(["a" * 60] * 3 + ["b" * 57])  # 241 octets of labels: a name of 255
+    assert len(zone_wire(widest)) == 242
+    assert len(Queries(widest, random.Random(1)).name()) == 255
+    with pytest.raises(FloodError, match=r"^zone name '.*' is too long for a name under it$"):
+        zone_wire(widest + "b")
 
 
 def test_pacing_sends_what_is_due_by_now() -> None:
     assert [due(t, 1000) for t in (0.0, 0.0005, 0.001, 0.5, 2.0)] == [0, 0, 1, 500, 2000]
-    assert due(-1.0, 1000) == 0
+    assert due(-1.0, 1000) == 0 and due(1.5, 0) == 0
 
 
 def test_the_tally_counts_answers_by_code_and_ignores_strangers() -> None:
@@ -75,6 +81,13 @@ def test_the_tally_counts_answers_by_code_and_ignores_strangers() -> None:
     t.received(bytes((0, 2, 0x81, 0x8B)) + bytes(8))  # an rcode without a name here
     assert (t.sent, t.answered, t.truncated, t.unmatched) == (4, 4, 1, 4)
     assert t.rcodes == {"NXDOMAIN": 1, "SERVFAIL": 1, "NOERROR": 1, "RCODE11": 1}
+    u = Tally()
+    u.sending(5)
+    u.sending(6)
+    u.received(bytes((0, 5, 0x83, 0x86)) + bytes(8))  # the first rcode past REFUSED, TC=1
+    u.received(bytes((0, 6, 0x83, 0x85)) + bytes(8))  # REFUSED, the last named, TC=1
+    assert u.truncated == 2 and u.rcodes == {"RCODE6": 1, "REFUSED": 1}
+    assert u.summary(0.5).splitlines()[0] == "sent 2 queries in 0.5 s (4/s)"
     text = t.summary(2.0)
     assert text.splitlines() == [
         "sent 4 queries in 2.0 s (2/s)",
@@ -83,6 +96,10 @@ def test_the_tally_counts_answers_by_code_and_ignores_strangers() -> None:
         "no answer 0",
         "unmatched datagrams 4",
     ]
+    many = Tally()
+    for _ in range(300):  # one ID sent 300 times: counted up to 255 answers, never overflowing
+        many.sending(7)
+    assert many.sent == 300 and many.outstanding[7] == 255
     assert Tally().summary(0.0).splitlines() == [
         "sent 0 queries in 0.0 s (0/s)",
         "answered 0 (0.0%): none",

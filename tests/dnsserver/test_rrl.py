@@ -74,6 +74,10 @@ def test_an_exempt_network_covers_every_address_in_it() -> None:
     rrl = RateLimiter(RrlConfig(rate=1, slip=0, exempt=("10.1.0.0/16",)))
     assert run(rrl, "10.1.200.3", b"k", 5, 0.0) == [ALLOW] * 5
     assert run(rrl, "10.2.0.1", b"k", 2, 0.0) == [ALLOW, DROP]
+    # written with host bits, as an address in its network: the network it names
+    loose = RateLimiter(RrlConfig(rate=1, slip=0, exempt=("10.1.2.3/16",)))
+    assert run(loose, "10.1.200.3", b"k", 5, 0.0) == [ALLOW] * 5
+    assert run(loose, "10.2.0.1", b"k", 2, 0.0) == [ALLOW, DROP]
 
 
 def test_same_slash24_shares_a_bucket_other_networks_do_not() -> None:

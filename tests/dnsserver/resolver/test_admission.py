@@ -200,6 +200,13 @@ def test_would_shed_says_what_admit_would_and_takes_nothing() -> None:
     admitted(a.admit("192.0.2.4", None, 0.0))
     assert a.would_shed("192.0.2.5", None, 0.25) == CAPACITY  # full, the oldest just 0.25 s
     assert a.would_shed("192.0.2.5", None, 0.5) is None  # it may jostle the oldest now
+    late = Admission(config(max_resolutions=2, jostle_timeout=0.25))
+    admitted(late.admit("192.0.2.1", None, 100.0))
+    assert late.would_shed("192.0.2.1", None, 100.0) == CLIENT  # its one place of two, tokens
+    assert late.would_shed("192.0.2.2", None, 100.0) is None
+    admitted(late.admit("192.0.2.2", None, 100.0))
+    assert late.would_shed("192.0.2.3", None, 100.25) == CAPACITY
+    assert late.would_shed("192.0.2.3", None, 100.5) is None
     fresh = Admission(config(client_rate=1, client_burst=1))
     admitted(fresh.admit("192.0.2.1", None, 0.0))
     assert fresh.would_shed("192.0.2.1", None, 0.5) == CLIENT  # half a token

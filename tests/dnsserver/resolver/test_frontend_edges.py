@@ -791,19 +791,28 @@ def test_a_cached_servfail_is_not_an_answer_that_spares_a_query(h: Harness) -> N
 
 
 @pytest.mark.parametrize(
-    ("edns", "do", "rd"), [(False, False, True), (True, False, False), (True, True, True)]
+    ("edns", "do", "rd", "nsid"),
+    [
+        (False, False, True, False),
+        (True, False, False, False),
+        (True, True, True, False),
+        (True, False, True, True),
+        (True, True, True, True),
+    ],
 )
 def test_a_shed_query_is_answered_servfail_from_its_own_bytes(
-    h: Harness, edns: bool, do: bool, rd: bool
+    h: Harness, edns: bool, do: bool, rd: bool, nsid: bool
 ) -> None:
     fe = frontend(h)
     q = dns.message.make_query("Shed.Example.TEST.", "AAAA", use_edns=0 if edns else False, id=4242)
-    if do:
-        q.use_edns(0, dns.flags.DO, 4096)
+    opts = [dns.edns.GenericOption(dns.edns.NSID, b"")] if nsid else []
+    if edns:
+        q.use_edns(0, dns.flags.DO if do else 0, 4096, options=opts)
     if not rd:
         q.flags &= ~dns.flags.RD
     data, qk = keyed(q)
     before = h.stats.servfail
+    fe.shed_keyed(data, qk)
     out = fe.shed_keyed(data, qk)
     r = dns.message.from_wire(out)
     assert r.id == 4242 and r.rcode() == dns.rcode.SERVFAIL
@@ -815,7 +824,7 @@ def test_a_shed_query_is_answered_servfail_from_its_own_bytes(
         assert not r.options
     else:
         assert r.edns == -1
-    assert h.stats.servfail == before + 1
+    assert h.stats.servfail == before + 2
     slow = DNSRecord.parse(out)  # and dnslib reads the same message
     assert (slow.header.id, slow.header.rcode, len(slow.questions)) == (4242, 2, 1)
     assert len(out) == 12 + len(qk.qname_wire) + 4 + (11 if edns else 0)
