@@ -46,7 +46,7 @@ def zone_wire(zone: str) -> bytes:
         try:
             raw = label.encode("ascii")
         except UnicodeEncodeError:
-            raw = b""  # an IDN: give its A-label (xn--...)
+            raise FloodError(f"bad zone name {zone!r}: give an IDN as its A-label") from None
         if not raw or len(raw) > 63:
             raise FloodError(f"bad zone name {zone!r}")
         out += bytes((len(raw),)) + raw

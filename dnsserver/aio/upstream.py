@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 from collections.abc import Callable
 
-from dnslib import EDNS0, DNSHeader, DNSQuestion, DNSRecord
+from dnslib import DNSRecord
 
 from dnsserver.resolver.iterate import UpstreamQuery, UpstreamReply
 from dnsserver.resolver.stats import Stats
@@ -23,6 +24,10 @@ from minternet.dnsclient import Dropped, new_id, tcp_exchange, udp_exchange
 from minternet.logs import Throttle
 
 log = logging.getLogger(__name__)
+
+_HEADER = struct.Struct("!HHHHHH")
+_TYPE_IN = struct.Struct("!HH")
+_U16 = struct.Struct("!H")
 
 
 def _question_matches(msg: DNSRecord, q: UpstreamQuery, exact_case: bool) -> bool:
@@ -67,13 +72,14 @@ class Upstream:
         self.throttle(log, "forged", "dropped an unmatched upstream datagram (%s)", what)
 
     def _wire(self, q: UpstreamQuery, qid: int, edns: bool) -> bytes:
-        rec = DNSRecord(
-            DNSHeader(id=qid, rd=1 if q.recursion_desired else 0),
-            q=DNSQuestion(q.qlabel, q.qtype),
-        )
-        if edns:
-            rec.add_ar(EDNS0(udp_len=self.edns_size))
-        return bytes(rec.pack())
+        """The query's bytes, written directly (the bytes dnslib would pack, without it: this
+        is on the path of every cache miss)."""
+        name = b"".join(bytes((len(label),)) + label for label in q.qlabel.label) + b"\x00"
+        flags = 0x0100 if q.recursion_desired else 0
+        out = _HEADER.pack(qid, flags, 1, 0, 0, 1 if edns else 0) + name + _TYPE_IN.pack(q.qtype, 1)
+        if edns:  # OPT: root owner, type 41, class = our UDP size, version 0, no flags
+            out += b"\x00\x00\x29" + _U16.pack(self.edns_size) + bytes(6)
+        return out
 
     def _accept(self, q: UpstreamQuery) -> Callable[[bytes], DNSRecord]:
         """The check of a datagram that came from the right place with the right ID."""
