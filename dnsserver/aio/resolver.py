@@ -99,6 +99,8 @@ class ResolverDaemon:
             randomize_case=config.randomize_case,
             ports=forwarders,
             tcp_per_server=config.upstream_tcp_per_server,
+            unwanted_threshold=config.unwanted_reply_threshold,
+            on_unwanted=self._unwanted,
         )
         self.frontend = Frontend(
             core=self.core,
@@ -257,6 +259,15 @@ class ResolverDaemon:
         setattr(self.stats, field, getattr(self.stats, field) + 1)
         self.throttle(log, "shed", "shedding queries (%s: %s), e.g. from %s",
                       reason, SHED_WHY[reason], client)  # fmt: skip
+
+    def _unwanted(self, count: int) -> None:
+        """Unbound's defensive action: so many unmatched answers came that one may have been a
+        forgery that matched; forget every cached answer, in case it poisoned one."""
+        n = self.cache.flush()
+        self.frontend.flush()
+        self.stats.unwanted_flushes += 1
+        log.warning("%d unmatched upstream answers (spoofing?): cache flushed, %d entries",
+                    count, n)  # fmt: skip
 
     def _tick(self) -> None:
         """Once a second: the per-second rates `stats` shows."""

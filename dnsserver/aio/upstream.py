@@ -55,6 +55,8 @@ class Upstream:
         randomize_case: bool = False,
         ports: dict[str, int] | None = None,
         tcp_per_server: int = 10,
+        unwanted_threshold: int = 0,
+        on_unwanted: Callable[[int], None] | None = None,
     ) -> None:
         self.port = port
         self.stats = stats
@@ -66,10 +68,20 @@ class Upstream:
         self.active_ports: set[int] = set()  # local ports of queries in flight
         self.tcp_per_server = tcp_per_server  # Unbound's outgoing-num-tcp
         self.tcp_in_flight: dict[str, int] = {}  # server address -> TCP retries open to it
+        # Unbound's unwanted-reply-threshold: after this many unmatched datagrams (0: never),
+        # `on_unwanted(count)` takes the defensive action (the daemon flushes its caches)
+        self.unwanted_threshold = unwanted_threshold
+        self.on_unwanted = on_unwanted
+        self.unwanted = 0  # unmatched datagrams since the last defensive action
 
     def forged(self, what: str) -> None:
         self.stats.dropped_forged += 1
         self.throttle(log, "forged", "dropped an unmatched upstream datagram (%s)", what)
+        self.unwanted += 1
+        if self.unwanted_threshold and self.unwanted >= self.unwanted_threshold:
+            count, self.unwanted = self.unwanted, 0
+            if self.on_unwanted is not None:
+                self.on_unwanted(count)
 
     def _wire(self, q: UpstreamQuery, qid: int, edns: bool) -> bytes:
         """The query's bytes, written directly (the bytes dnslib would pack, without it: this

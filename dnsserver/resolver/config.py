@@ -51,6 +51,9 @@ class ResolverConfig:
     zone_rate: float = 300.0  # resolutions/s into one zone, 0 = off [ratelimit]
     zone_burst: float = 300.0
     upstream_tcp_per_server: int = 10  # TCP retries in flight to one server [outgoing-num-tcp]
+    # unmatched upstream datagrams (a spoofing attempt) before the caches are flushed, in case
+    # one got through; 0 = never [unwanted-reply-threshold; Unbound suggests 10 million]
+    unwanted_reply_threshold: int = 10_000_000
     # client TCP (RFC 7766)
     tcp_idle_timeout: float = 10.0
     max_tcp_connections: int = 256

@@ -25,6 +25,7 @@ class Stats:
     shed_capacity: int = 0  # every place for a resolution was taken by a young query
     jostled: int = 0  # pushed out of its place by a newer query after the jostle timeout
     upstream_tcp_capped: int = 0  # TCP retries not made: that server's TCP pool was full
+    unwanted_flushes: int = 0  # caches flushed after unwanted_reply_threshold unmatched answers
     formerr: int = 0  # malformed client queries
     dropped_forged: int = 0  # upstream datagrams whose ID/source/question did not match
     dropped_malformed: int = 0  # upstream responses that did not parse

@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import dns.asyncquery
 import dns.flags
 import dns.message
 import dns.rcode
@@ -188,3 +189,50 @@ async def test_stats_show_the_last_second(start_resolver: Start) -> None:
     assert set(reply["last_second"]) == {*PER_SECOND, "resolutions"}
     assert all(v == 0 for v in reply["last_second"].values())
     assert set(reply["stats"]) >= {"answers", "shed_client", "shed_zone", "shed_capacity"}
+
+
+def test_unwanted_answers_past_the_threshold_call_for_the_defence_once_each_time() -> None:
+    from dnsserver.aio.upstream import Upstream
+    from dnsserver.resolver.stats import Stats
+
+    calls: list[int] = []
+    up = Upstream(port=53, stats=Stats(), unwanted_threshold=3, on_unwanted=calls.append)
+    for _ in range(7):
+        up.forged("a test")
+    assert calls == [3, 3] and up.unwanted == 1 and up.stats.dropped_forged == 7
+    off = Upstream(port=53, stats=Stats(), on_unwanted=calls.append)  # 0: never
+    for _ in range(50):
+        off.forged("a test")
+    assert calls == [3, 3] and off.stats.dropped_forged == 50
+
+
+async def test_the_cache_is_flushed_after_too_many_unwanted_answers(
+    start_resolver: Start, hierarchy: Hierarchy, caplog: pytest.LogCaptureFixture
+) -> None:
+    from dnslib import RR, DNSHeader, DNSRecord
+
+    d, ports = await start_resolver(unwanted_reply_threshold=2, max_time=2.0)
+    ctl = f"127.0.0.1:{ports['control']}"
+    warm = dns.message.make_query("www.example.test.", "A")
+    await dns.asyncquery.udp(warm, "127.0.0.1", port=ports["dns"], timeout=5)
+    assert any(
+        "www.example.test." in r for r in (await asyncio.to_thread(control, ctl, "dump"))["entries"]
+    )
+
+    def other_question(q: DNSRecord) -> DNSRecord:  # an answer to a question nobody asked
+        r = DNSRecord(DNSHeader(id=q.header.id, qr=1, aa=1))
+        r.add_question(*DNSRecord.question("www.example.test", "A").questions)
+        r.add_answer(*RR.fromZone("www.example.test. 300 IN A 127.0.0.66"))
+        return r
+
+    hierarchy.net["127.0.0.13"].handler = other_question
+    q = dns.message.make_query("www.other.test.", "A")
+    r = await dns.asyncquery.udp(q, "127.0.0.1", port=ports["dns"], timeout=5)
+    assert r.rcode() == dns.rcode.SERVFAIL
+    assert d.stats.dropped_forged >= 2 and d.stats.unwanted_flushes >= 1
+    dump = (await asyncio.to_thread(control, ctl, "dump"))["entries"]
+    assert not any("www.example.test." in row for row in dump)  # flushed: nothing poisoned kept
+    assert not d.frontend.answers and not d.frontend.hot
+    assert any(
+        "unmatched upstream answers (spoofing?): cache flushed" in m for m in caplog.messages
+    )
