@@ -292,6 +292,10 @@ RESOLVER_COUNTERS = (
 )
 
 
+#: The resolver's per-second counters of queries shed, by reason.
+SHED_REASONS = ("shed_client", "shed_zone", "shed_capacity", "jostled")
+
+
 def counters_text(role: str, stats: dict[str, object]) -> str:
     keys = RESOLVER_COUNTERS if role == "resolver" else tuple(stats)
     shown = [k for k in keys if isinstance(stats.get(k), int | float)]
@@ -299,12 +303,15 @@ def counters_text(role: str, stats: dict[str, object]) -> str:
     rates = stats.get("last_second")
     if role == "resolver" and isinstance(rates, dict) and rates:
         # the notes' DDoS discussion, made visible: what a flood costs and what is shed
-        shed = sum(v for k, v in rates.items() if k.startswith("shed_") or k == "jostled")
+        reasons = {k.removeprefix("shed_"): v for k, v in rates.items() if k in SHED_REASONS}
+        shed = sum(reasons.values())
+        why = ", ".join(f"{k} {v}" for k, v in reasons.items() if v)
         text += (
             f"; last second: {rates.get('queries', 0)} queries, {rates.get('answers', 0)} "
             f"answers, {rates.get('cache_hits', 0)} cache hits, "
-            f"{rates.get('resolutions', 0)} resolutions in progress, {shed} shed, "
-            f"{rates.get('upstream_queries', 0)} upstream ({rates.get('upstream_tcp', 0)} TCP)"
+            f"{rates.get('resolutions', 0)} resolutions in progress, {shed} shed"
+            + (f" ({why})" if why else "")
+            + f", {rates.get('upstream_queries', 0)} upstream ({rates.get('upstream_tcp', 0)} TCP)"
         )
     return text
 

@@ -174,7 +174,13 @@ def test_status_shows_the_resolver_s_last_second() -> None:
     assert counters_text("resolver", stats | {"last_second": rates}) == (
         "queries 12, cache hits 3, cache misses 9, upstream queries 20, servfail 7, "
         "cache entries 40; last second: 900 queries, 880 answers, 20 cache hits, "
-        "17 resolutions in progress, 631 shed, 250 upstream (2 TCP)"
+        "17 resolutions in progress, 631 shed (client 600, zone 30, jostled 1), 250 upstream "
+        "(2 TCP)"
     )
     assert counters_text("resolver", stats | {"last_second": {}}).endswith("cache entries 40")
+    quiet = dict.fromkeys(rates, 0)
+    assert counters_text("resolver", stats | {"last_second": quiet}).endswith(
+        "; last second: 0 queries, 0 answers, 0 cache hits, 0 resolutions in progress, 0 shed, "
+        "0 upstream (0 TCP)"
+    )
     assert counters_text("tracker", {"announces": 4, "last_second": rates}) == "announces 4"
