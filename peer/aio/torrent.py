@@ -312,9 +312,10 @@ class Torrent:
 
     async def _dialled(self, address: tuple[str, int]) -> None:
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(*address, local_addr=(self.host, 0)), 10.0
-            )
+            # (asyncio.timeout, not wait_for: on 3.11 a wait_for cancelled as the connection
+            # completes drops the connection unclosed)
+            async with asyncio.timeout(10.0):
+                reader, writer = await asyncio.open_connection(*address, local_addr=(self.host, 0))
         except OSError as e:  # (TimeoutError among them: no answer in 10 s)
             log.info("%s:%d: cannot connect: %s", *address, e.strerror or "no answer")
             return
@@ -346,6 +347,9 @@ class Torrent:
             log.info("%s: handshake failed: %s", name, getattr(e, "reason", None) or e)
             writer.close()
             return
+        except BaseException:  # cancelled mid-handshake (the torrent stops): never leak it
+            writer.close()
+            raise
         finally:
             self.handshaking -= 1
         if theirs.peer_id in self.links:

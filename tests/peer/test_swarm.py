@@ -486,3 +486,39 @@ async def test_a_udp_tracker_listed_in_the_torrent(tmp_path: Path) -> None:
     assert (tmp_path / "down" / "sample.bin").read_bytes() == data
     udp = [f for k, f in events if k == "announce" and str(f["tracker"]).startswith("udp://")]
     assert [f["event"] for f in udp] == ["started", "completed", "stopped"]
+
+
+async def test_a_connection_in_its_handshake_is_closed_when_the_torrent_stops(
+    tmp_path: Path, tracker_url: str
+) -> None:
+    # a peer that accepts the connection and never answers the handshake: the torrent stops
+    # while it waits, and the connection must be closed then, not left to the collector
+    meta = make(tmp_path / "d", tracker_url, random.Random(12).randbytes(SIZE))
+    (tmp_path / "d" / "sample.bin").unlink()
+    got: asyncio.Queue[asyncio.StreamReader] = asyncio.Queue()
+    writers: list[asyncio.StreamWriter] = []
+
+    async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)  # (read by the test; closed at its end)
+        await got.put(reader)
+
+    server = await asyncio.start_server(mute, "127.0.0.90", 0)
+    down = peer(meta, tmp_path / "d", 13)
+    await down.start()
+    try:
+        down._dial(("127.0.0.90", server.sockets[0].getsockname()[1]))
+        reader = await asyncio.wait_for(got.get(), 10)
+        assert len(await asyncio.wait_for(reader.readexactly(68), 10)) == 68  # its handshake
+        for _ in range(100):
+            if down.handshaking:
+                break
+            await asyncio.sleep(0.01)
+        assert down.handshaking == 1
+    finally:
+        await down.stop()
+    assert await closed_within(reader, 5.0)
+    assert down.handshaking == 0
+    for w in writers:
+        w.close()
+    server.close()
+    await server.wait_closed()
