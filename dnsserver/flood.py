@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import ipaddress
 import random
-import struct
 from dataclasses import dataclass, field
+
+from dnsserver.wire import HEADER, name_wire
 
 RCODE_NAMES = ("NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED")
 LABEL_CHARS = b"abcdefghijklmnopqrstuvwxyz0123456789"
 LABEL_LENGTH = 12
-_HEADER = struct.Struct("!HHHHHH")
 _TAIL = b"\x00\x01\x00\x01"  # type A, class IN
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 
@@ -41,7 +41,7 @@ def loopback_only(addr: str, what: str) -> str:
 def zone_wire(zone: str) -> bytes:
     """The wire form of a zone name given as text ("hamburger.edu" or "hamburger.edu.")."""
     text = zone.strip().rstrip(".")
-    out = b""
+    labels = []
     for label in text.split(".") if text else ():
         try:
             raw = label.encode("ascii")
@@ -49,10 +49,11 @@ def zone_wire(zone: str) -> bytes:
             raise FloodError(f"bad zone name {zone!r}: give an IDN as its A-label") from None
         if not raw or len(raw) > 63:
             raise FloodError(f"bad zone name {zone!r}")
-        out += bytes((len(raw),)) + raw
-    if len(out) + 1 + LABEL_LENGTH + 1 > 255:
+        labels.append(raw)
+    out = name_wire(tuple(labels))
+    if 1 + LABEL_LENGTH + len(out) > 255:  # a name under it: one more label
         raise FloodError(f"zone name {zone!r} is too long for a name under it")
-    return out + b"\x00"
+    return out
 
 
 def due(elapsed: float, qps: float) -> int:
@@ -74,7 +75,7 @@ class Queries:
     def query(self) -> tuple[int, bytes]:
         """(ID, query bytes) for a fresh name."""
         qid = self.rng.getrandbits(16)
-        return qid, _HEADER.pack(qid, 0x0100, 1, 0, 0, 0) + self.name() + _TAIL
+        return qid, HEADER.pack(qid, 0x0100, 1, 0, 0, 0) + self.name() + _TAIL
 
 
 @dataclass(slots=True)

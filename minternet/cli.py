@@ -10,6 +10,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from dnsserver.resolver.stats import SHED_COUNTERS
 from dnsserver.rrl import RrlConfig
 from minternet import (
     __version__,
@@ -292,10 +293,6 @@ RESOLVER_COUNTERS = (
 )
 
 
-#: The resolver's per-second counters of queries shed, by reason.
-SHED_REASONS = ("shed_client", "shed_zone", "shed_capacity", "jostled")
-
-
 def counters_text(role: str, stats: dict[str, object]) -> str:
     keys = RESOLVER_COUNTERS if role == "resolver" else tuple(stats)
     shown = [k for k in keys if isinstance(stats.get(k), int | float)]
@@ -303,7 +300,7 @@ def counters_text(role: str, stats: dict[str, object]) -> str:
     rates = stats.get("last_second")
     if role == "resolver" and isinstance(rates, dict) and rates:
         # the notes' DDoS discussion, made visible: what a flood costs and what is shed
-        reasons = {k.removeprefix("shed_"): v for k, v in rates.items() if k in SHED_REASONS}
+        reasons = {k.removeprefix("shed_"): v for k, v in rates.items() if k in SHED_COUNTERS}
         shed = sum(reasons.values())
         why = ", ".join(f"{k} {v}" for k, v in reasons.items() if v)
         text += (

@@ -24,13 +24,13 @@ from dnsserver.resolver.admission import Admission, Ticket
 from dnsserver.resolver.cache import Cache
 from dnsserver.resolver.config import ResolverConfig
 from dnsserver.resolver.drive import drive
-from dnsserver.resolver.frontend import Answered, Frontend, Resolve, question
+from dnsserver.resolver.frontend import Answered, Frontend, question
 from dnsserver.resolver.iterate import Resolver, Result
 from dnsserver.resolver.packed import QuestionKey
 from dnsserver.resolver.policy import Policy
 from dnsserver.resolver.rrset import Name, to_text, type_text
 from dnsserver.resolver.servers import ServerSelector
-from dnsserver.resolver.stats import Rates, Stats
+from dnsserver.resolver.stats import SHED_COUNTERS, Rates, Stats
 from minternet.control import ControlServer
 from minternet.datagram import DatagramListener, bind_pair
 from minternet.listen import parse_hostport
@@ -41,12 +41,7 @@ from minternet.tasks import Tasks
 log = logging.getLogger(__name__)
 
 #: The counter of each reason for shedding a query, and what it means in the log.
-SHED_STAT = {
-    admission.CLIENT: "shed_client",
-    admission.ZONE: "shed_zone",
-    admission.CAPACITY: "shed_capacity",
-    admission.JOSTLED: "jostled",
-}
+SHED_STAT = dict(zip(admission.REASONS, SHED_COUNTERS, strict=True))
 SHED_WHY = {
     admission.CLIENT: "a client starts more resolutions than its budget",
     admission.ZONE: "a zone is asked for more names than its budget",
@@ -202,8 +197,7 @@ class ResolverDaemon:
         if not qk.rd:
             return None  # answered from the cache alone, never resolved
         name, qtype = question(qk)
-        zone = None if self.forwarding else self.core.closest_delegation(name, now)[0] or None
-        reason = self.admission.would_shed(client, zone, now)
+        reason = self.admission.would_shed(client, self._zone_of(name, now), now)
         if reason is None or self.frontend.answerable(name, qtype, now):
             return None
         self._shed_log(reason, client)
@@ -217,7 +211,8 @@ class ResolverDaemon:
             if step.problem is not None:
                 self.throttle(log, step.problem, "%s from %s", step.problem, client)
             return step.wire
-        got = self.admission.admit(client, self._zone_of(step, now), now)
+        zone = None if step.priming else self._zone_of(step.name, now)
+        got = self.admission.admit(client, zone, now)
         if isinstance(got, str):
             self._shed_log(got, client)
             return self.frontend.shed(step, now)
@@ -238,11 +233,11 @@ class ResolverDaemon:
             self.admission.done(ticket)
         reply(self.frontend.finish(step, res, self.loop.time()))
 
-    def _zone_of(self, step: Resolve, now: float) -> Name | None:
-        """The zone whose budget a resolution spends: None for the root (and forwarding)."""
-        if step.priming or self.forwarding:
+    def _zone_of(self, name: Name, now: float) -> Name | None:
+        """The zone whose budget resolving `name` spends: None for the root (and forwarding)."""
+        if self.forwarding:
             return None
-        return self.core.closest_delegation(step.name, now)[0] or None
+        return self.core.closest_delegation(name, now)[0] or None
 
     def _jostle(self, victim: Ticket, now: float) -> None:
         """`victim` lost its place: SERVFAIL to its client, and its work stops."""

@@ -20,12 +20,12 @@ from dnslib import DNSRecord
 
 from dnsserver.resolver.iterate import UpstreamQuery, UpstreamReply
 from dnsserver.resolver.stats import Stats
+from dnsserver.wire import HEADER, name_wire
 from minternet.dnsclient import Dropped, new_id, tcp_exchange, udp_exchange
 from minternet.logs import Throttle
 
 log = logging.getLogger(__name__)
 
-_HEADER = struct.Struct("!HHHHHH")
 _TYPE_IN = struct.Struct("!HH")
 _U16 = struct.Struct("!H")
 
@@ -86,9 +86,9 @@ class Upstream:
     def _wire(self, q: UpstreamQuery, qid: int, edns: bool) -> bytes:
         """The query's bytes, written directly (the bytes dnslib would pack, without it: this
         is on the path of every cache miss)."""
-        name = b"".join(bytes((len(label),)) + label for label in q.qlabel.label) + b"\x00"
         flags = 0x0100 if q.recursion_desired else 0
-        out = _HEADER.pack(qid, flags, 1, 0, 0, 1 if edns else 0) + name + _TYPE_IN.pack(q.qtype, 1)
+        out = HEADER.pack(qid, flags, 1, 0, 0, 1 if edns else 0)
+        out += name_wire(q.qlabel.label) + _TYPE_IN.pack(q.qtype, 1)
         if edns:  # OPT: root owner, type 41, class = our UDP size, version 0, no flags
             out += b"\x00\x00\x29" + _U16.pack(self.edns_size) + bytes(6)
         return out

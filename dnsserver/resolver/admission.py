@@ -93,13 +93,10 @@ class Admission:
     def admit(self, client: str, zone: Hashable | None, now: float) -> Admitted | str:
         """A place for a query of `client` needing a resolution in `zone` (None: the root,
         never limited), or the reason it is shed."""
-        oldest = None
-        if len(self.active) >= self.config.max_resolutions:
-            oldest = next(iter(self.active.values()))
-            if now - oldest.started <= self.config.jostle_timeout:
-                return CAPACITY
-        held = self.held.get(client, 0)
-        if held >= self.per_client or not self.clients.allow(client, now):
+        oldest = self._oldest_if_full(now)
+        if isinstance(oldest, str):
+            return oldest
+        if self.held.get(client, 0) >= self.per_client or not self.clients.allow(client, now):
             return CLIENT
         if zone is not None and not self.zones.allow(zone, now):
             return ZONE
@@ -113,15 +110,22 @@ class Admission:
     def would_shed(self, client: str, zone: Hashable | None, now: float) -> str | None:
         """The reason `admit` would shed this query now, or None; takes nothing (the shell
         asks it first, to shed a flood before parsing it)."""
-        if len(self.active) >= self.config.max_resolutions:
-            oldest = next(iter(self.active.values()))
-            if now - oldest.started <= self.config.jostle_timeout:
-                return CAPACITY
+        full = self._oldest_if_full(now)
+        if isinstance(full, str):
+            return full
         if self.held.get(client, 0) >= self.per_client or not self.clients.has_token(client, now):
             return CLIENT
         if zone is not None and not self.zones.has_token(zone, now):
             return ZONE
         return None
+
+    def _oldest_if_full(self, now: float) -> Ticket | str | None:
+        """None while there is a free place; when there is none, the oldest query if it has
+        waited past the jostle timeout (a new query may take its place), else CAPACITY."""
+        if len(self.active) < self.config.max_resolutions:
+            return None
+        oldest = next(iter(self.active.values()))
+        return oldest if now - oldest.started > self.config.jostle_timeout else CAPACITY
 
     def holds(self, ticket: Ticket) -> bool:
         """Whether `ticket` still has its place (it was not jostled out)."""

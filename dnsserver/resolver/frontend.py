@@ -328,6 +328,8 @@ def question(qk: QuestionKey) -> tuple[Name, int]:
     wire = qk.key
     labels = []
     i = 0
+    # (not wire.read_name: it refuses names over 255 octets, which `begin` must see to answer
+    # them FORMERR)
     while ln := wire[i]:
         labels.append(wire[i + 1 : i + 1 + ln])
         i += ln + 1

@@ -36,6 +36,9 @@ class Stats:
         return dataclasses.asdict(self)
 
 
+#: The counters of queries shed, one per reason of dnsserver/resolver/admission.py (REASONS).
+SHED_COUNTERS = ("shed_client", "shed_zone", "shed_capacity", "jostled")
+
 #: The counters `last_second` reports as rates.
 PER_SECOND = (
     "queries",
@@ -43,10 +46,7 @@ PER_SECOND = (
     "cache_hits",
     "upstream_queries",
     "upstream_tcp",
-    "shed_client",
-    "shed_zone",
-    "shed_capacity",
-    "jostled",
+    *SHED_COUNTERS,
 )
 
 
