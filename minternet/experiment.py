@@ -65,6 +65,7 @@ from peer.distribution import (
     client_server_bound,
     csv_lines,
     free_rider_medians,
+    free_rider_progress,
     free_rider_verdict,
     p2p_bound,
     parse_rate,
@@ -583,6 +584,7 @@ class Experiment:
             outcome = await self._timed(f"p2p, {k} free-riders", biggest, uploads, bound)
             verdict = free_rider_verdict(outcome.finishes)
             medians = free_rider_medians(outcome.finishes)
+            progress = free_rider_progress(outcome.finishes, outcome.gains)
             mechanisms["free_riders"] = {
                 "n": biggest,
                 "free_riders": k,
@@ -593,8 +595,9 @@ class Experiment:
                 ],
                 "met": verdict.met,
                 "median_met": medians.met,
+                "progress_met": progress.met,
             }
-            self._report_riders(outcome.finishes, [verdict, medians])
+            self._report_riders(outcome.finishes, [verdict, medians, progress])
         if s.picker == "random":
             what = "p2p, random piece order"
             outcome = await self._timed(what, biggest, full, full_bound, rarest=False)

@@ -198,6 +198,32 @@ def free_rider_medians(finishes: Sequence[Finish]) -> Verdict:
     return Verdict(r > c, f"free-riders' median finish {r:.2f} s, contributors' {c:.2f} s")
 
 
+def free_rider_progress(
+    finishes: Sequence[Finish], gains: Iterable[tuple[float, str, int]]
+) -> Verdict:
+    """Tit-for-tat while everyone still trades: when the first contributor has the whole file,
+    the free-riders' median count of pieces is below the contributors'. From then on the
+    finished contributors seed everyone in turn, free-riders included, and the finish times
+    close up: in a short run a free-rider that won the seeder's slots early can finish with
+    the contributors, but what it got from the other downloaders until then shows."""
+    riders = {f.name for f in finishes if f.free_rider}
+    done = [f.done_s for f in finishes if not f.free_rider and f.done_s is not None]
+    if not riders or not done or len(riders) == len(finishes):
+        return Verdict(False, "free-riders: no contributor finished to compare at")
+    at = min(done)
+    held = dict.fromkeys((f.name for f in finishes), 0)
+    for t, name, _piece in gains:
+        if t <= at and name in held:
+            held[name] += 1
+    r = median([held[name] for name in riders])
+    c = median([n for name, n in held.items() if name not in riders])
+    return Verdict(
+        r < c,
+        f"when the first contributor finished ({at:.2f} s), the free-riders held a median of "
+        f"{r:g} pieces, the contributors {c:g}",
+    )
+
+
 def median(values: Sequence[float]) -> float:
     """The middle value (the mean of the two middle ones for an even count)."""
     ordered = sorted(values)

@@ -21,6 +21,7 @@ from peer.distribution import (
     client_server_bound,
     csv_lines,
     free_rider_medians,
+    free_rider_progress,
     free_rider_verdict,
     median,
     p2p_bound,
@@ -266,6 +267,36 @@ def test_the_medians_of_free_riders_and_contributors() -> None:
         False, "free-riders: no finish to compare"
     )
     assert not free_rider_medians([finish("r", True, 2.0), finish("a", False, None)]).met
+
+
+def test_the_pieces_each_kind_held_when_the_first_contributor_finished() -> None:
+    # a finishes first at 3.0 s with 3 pieces; b had 2 by then, c 1 (its second came at 3.5 s);
+    # the free-riders r and s had 1 and 0: a tie at the moment itself counts as held
+    finishes = [finish("a", False, 3.0), finish("b", False, 5.0), finish("c", False, 4.0)]
+    finishes += [finish("r", True, 2.5), finish("s", True, 6.0), finish("z", False, None)]
+    gains = [(0.5, "a", 0), (1.0, "a", 1), (3.0, "a", 2), (1.0, "b", 0), (2.0, "b", 1)]
+    gains += [(0.2, "c", 0), (3.5, "c", 1), (2.9, "r", 0), (3.1, "r", 1), (4.0, "s", 0)]
+    gains += [(2.0, "z", 0), (2.0, "z", 1), (0.1, "stranger", 0)]
+    v = free_rider_progress(finishes, gains)
+    assert v == Verdict(
+        True,
+        "when the first contributor finished (3.00 s), the free-riders held a median of 0.5 "
+        "pieces, the contributors 2",
+    )
+    # equal counts are not a sign of tit-for-tat
+    even = [(1.0, "a", 0), (1.0, "r", 0)]
+    assert not free_rider_progress([finish("a", False, 1.0), finish("r", True, 9.0)], even).met
+    # a free-rider's early finish is not the contributors' first
+    early = [finish("a", False, 4.0), finish("r", True, 1.0)]
+    v = free_rider_progress(early, [(0.5, "r", 0), (1.0, "r", 1), (4.0, "a", 0)])
+    assert not v.met and "(4.00 s)" in v.text and "median of 2 pieces, the contributors 1" in v.text
+
+
+def test_progress_needs_both_kinds_and_a_finished_contributor() -> None:
+    nothing = Verdict(False, "free-riders: no contributor finished to compare at")
+    assert free_rider_progress([finish("a", False, 1.0)], []) == nothing
+    assert free_rider_progress([finish("r", True, 1.0)], []) == nothing
+    assert free_rider_progress([finish("a", False, None), finish("r", True, 1.0)], []) == nothing
 
 
 def test_median() -> None:
