@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import ipaddress
 import os
 import socket
@@ -100,7 +101,10 @@ def parse_hostport(text: str, default_port: int | None = None) -> tuple[str, int
     return host, port
 
 
+@functools.lru_cache(maxsize=4096)
 def family_of(host: str) -> socket.AddressFamily:
+    """AF_INET or AF_INET6 for an address (ValueError for anything else). Remembered: the
+    resolver asks it twice for every upstream query, of the same few servers."""
     return socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
 
 

@@ -237,7 +237,7 @@ class ResolverDaemon:
         """The zone whose budget resolving `name` spends: None for the root (and forwarding)."""
         if self.forwarding:
             return None
-        return self.core.closest_delegation(name, now)[0] or None
+        return self.core.closest_zone(name, now) or None
 
     def _jostle(self, victim: Ticket, now: float) -> None:
         """`victim` lost its place: SERVFAIL to its client, and its work stops."""

@@ -16,9 +16,9 @@ import logging
 import struct
 from collections.abc import Callable
 
-from dnslib import DNSRecord
-
+from dnsserver.errors import FormatError
 from dnsserver.resolver.iterate import UpstreamQuery, UpstreamReply
+from dnsserver.resolver.message import Message, read_message
 from dnsserver.resolver.stats import Stats
 from dnsserver.wire import HEADER, name_wire
 from minternet.dnsclient import Dropped, new_id, tcp_exchange, udp_exchange
@@ -30,15 +30,18 @@ _TYPE_IN = struct.Struct("!HH")
 _U16 = struct.Struct("!H")
 
 
-def _question_matches(msg: DNSRecord, q: UpstreamQuery, exact_case: bool) -> bool:
+def _question_matches(msg: Message, q: UpstreamQuery, exact_case: bool) -> bool:
     if len(msg.questions) != 1:
         return False
-    got = msg.questions[0]
-    if got.qtype != q.qtype or got.qclass != 1:
+    name, qtype, qclass = msg.questions[0]
+    if qtype != q.qtype or qclass != 1:
         return False
+    sent = tuple(bytes(x) for x in q.qlabel.label)
     if exact_case:
-        return tuple(bytes(x) for x in got.qname.label) == tuple(bytes(x) for x in q.qlabel.label)
-    return bool(got.qname == q.qlabel)
+        return name == sent
+    return len(name) == len(sent) and all(
+        a.lower() == b.lower() for a, b in zip(name, sent, strict=True)
+    )
 
 
 class Upstream:
@@ -93,15 +96,15 @@ class Upstream:
             out += b"\x00\x00\x29" + _U16.pack(self.edns_size) + bytes(6)
         return out
 
-    def _accept(self, q: UpstreamQuery) -> Callable[[bytes], DNSRecord]:
+    def _accept(self, q: UpstreamQuery) -> Callable[[bytes], Message]:
         """The check of a datagram that came from the right place with the right ID."""
 
-        def accept(data: bytes) -> DNSRecord:
+        def accept(data: bytes) -> Message:
             try:
-                msg = DNSRecord.parse(data)
-            except Exception:  # dnslib raises several kinds on garbage
+                msg = read_message(data)
+            except FormatError:
                 raise Dropped("malformed", "unparsable response") from None
-            if not msg.header.qr or not _question_matches(msg, q, self.randomize_case):
+            if not msg.qr or not _question_matches(msg, q, self.randomize_case):
                 raise Dropped("forged", "question mismatch")
             return msg
 
@@ -122,7 +125,7 @@ class Upstream:
         message, rtt = await self.query(q)
         return UpstreamReply(now=asyncio.get_running_loop().time(), message=message, rtt=rtt)
 
-    async def query(self, q: UpstreamQuery) -> tuple[DNSRecord | None, float]:
+    async def query(self, q: UpstreamQuery) -> tuple[Message | None, float]:
         loop = asyncio.get_running_loop()
         peer = (q.server, self.ports.get(q.server, self.port))
         t0 = loop.time()
@@ -141,7 +144,7 @@ class Upstream:
             return None, 0.0
         if msg is None:
             return None, loop.time() - t0
-        if msg.header.tc:
+        if msg.tc:
             busy = self.tcp_in_flight.get(q.server, 0)
             if busy >= self.tcp_per_server:
                 # a flood through us must not become a flood of TCP connections to a server
@@ -164,7 +167,7 @@ class Upstream:
 
     async def _tcp(
         self, q: UpstreamQuery, peer: tuple[str, int], t0: float, timeout: float
-    ) -> tuple[DNSRecord | None, float]:
+    ) -> tuple[Message | None, float]:
         loop = asyncio.get_running_loop()
         wire = self._wire(q, new_id(), True)
         data = await tcp_exchange(wire, peer, timeout=timeout, source=self.source)
@@ -178,7 +181,7 @@ class Upstream:
         except Dropped as d:
             self._dropped(peer)(d)
             return None, loop.time() - t0
-        if msg.header.tc:
+        if msg.tc:
             # Truncated even over TCP: whatever it holds is incomplete (an empty one would be
             # cached as NODATA), so it is no answer at all (RFC 7766 §6.2.1: TCP is the retry).
             self.stats.dropped_malformed += 1

@@ -14,6 +14,7 @@ resolution (upstream I/O) and hands the result to `finish`. Time comes in as `no
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,9 +26,9 @@ from dnsserver.resolver.cache import Cache
 from dnsserver.resolver.iterate import Resolver, Result
 from dnsserver.resolver.packed import PackedAnswer, QuestionKey, question_key
 from dnsserver.resolver.policy import Policy
-from dnsserver.resolver.rrset import ROOT, Name, is_legal, name_of
+from dnsserver.resolver.rrset import ROOT, Name, RRset, is_legal, name_of
 from dnsserver.resolver.stats import Stats
-from dnsserver.wire import OPTION_NSID, requests_nsid
+from dnsserver.wire import OPTION_NSID, read_name, requests_nsid
 from minternet.bounded import BoundedMap
 
 #: Types a stub may not ask a resolver for: zone transfers, OPT, and the obsolete MAILB and
@@ -49,7 +50,7 @@ class Resolve:
 
     name: Name
     qtype: int
-    reply: DNSRecord
+    reply: DNSRecord | None  # None: a keyed query, answered by `_direct`
     data: bytes
     qk: QuestionKey | None
     limit: int | None
@@ -157,6 +158,11 @@ class Frontend:
 
     def shed(self, step: Resolve, now: float) -> bytes:
         """SERVFAIL for a query that waited for a resolution it will not get."""
+        if step.reply is None:
+            assert step.qk is not None
+            out = self._direct(step.data, step.qk, Result(rcode=RCODE.SERVFAIL), step.limit, now)
+            assert out is not None  # (no records: nothing it cannot write)
+            return out
         return self._respond(step.reply, Result(rcode=RCODE.SERVFAIL), step.limit, now)
 
     # -- full path ---------------------------------------------------------------------------
@@ -168,6 +174,10 @@ class Frontend:
 
         `limit` is the client's UDP size; None over TCP. Raises nothing for any input.
         """
+        if qk is not None:
+            step = self._begin_keyed(data, client, qk, limit, now)
+            if step is not None:
+                return step
         try:
             req = DNSRecord.parse(data)
         except Exception:  # dnslib raises several kinds on garbage
@@ -177,14 +187,7 @@ class Frontend:
         if not all(is_legal(q.qname) for q in req.questions):
             return Answered(self._formerr(data), "malformed query")
         opts = [r for r in req.ar if r.rtype == QTYPE.OPT]
-        reply = DNSRecord(DNSHeader(id=req.header.id, qr=1, rd=req.header.rd, ra=1))
-        reply.header.opcode = req.header.opcode
-        reply.questions = list(req.questions[:1])
-        if opts:  # RFC 3225 §3: the DO bit is copied into the response
-            do = "do" if opts[0].ttl & 0x8000 else ""
-            nsid = self.identity.nsid  # RFC 5001: only to a query that asks for it
-            ours = [EDNSOption(OPTION_NSID, nsid)] if nsid and requests_nsid(data) else []
-            reply.add_ar(EDNS0(udp_len=self.edns_size, flags=do, opts=ours))
+        reply = self._reply_of(req, opts, data)
         if req.header.opcode != OPCODE.QUERY:
             reply.header.rd = 0  # RD is defined for QUERY only (RFC 2136 §2.2: zero in UPDATE)
             return Answered(self._finish(reply, RCODE.NOTIMP, limit))
@@ -224,21 +227,107 @@ class Frontend:
         self.stats.cache_misses += 1
         return Resolve(name, qtype, reply, data, qk, limit)
 
+    def _reply_of(self, req: DNSRecord, opts: list[RR], data: bytes) -> DNSRecord:
+        """The response to `req` before its records: header, question, OPT."""
+        reply = DNSRecord(DNSHeader(id=req.header.id, qr=1, rd=req.header.rd, ra=1))
+        reply.header.opcode = req.header.opcode
+        reply.questions = list(req.questions[:1])
+        if opts:  # RFC 3225 §3: the DO bit is copied into the response
+            do = "do" if opts[0].ttl & 0x8000 else ""
+            nsid = self.identity.nsid  # RFC 5001: only to a query that asks for it
+            ours = [EDNSOption(OPTION_NSID, nsid)] if nsid and requests_nsid(data) else []
+            reply.add_ar(EDNS0(udp_len=self.edns_size, flags=do, opts=ours))
+        return reply
+
+    def _begin_keyed(
+        self, data: bytes, client: str, qk: QuestionKey, limit: int | None, now: float
+    ) -> Answered | Resolve | None:
+        """`begin` for the common query, a keyed one (one question, at most an OPT of version
+        0) for class IN from an allowed client, answered from the cache or resolved, without
+        dnslib: the response is written by `_direct`, byte for byte what the dnslib path packs
+        (a property test holds it to that). None for the dnslib path: every other query."""
+        qname = qk.qname_wire
+        # (dnslib refuses a label that is not UTF-8, and a name over 255 octets is FORMERR)
+        if len(qname) > 255 or not qname.isascii() or qk.key[-3:-1] != b"\x00\x01":
+            return None
+        name, qtype = question(qk)
+        if qtype in REFUSED_TYPES or not self.policy.allowed(client):
+            return None
+        if local.answer(name, qtype) is not None:
+            return None
+        res = self.core.from_cache(name, qtype, now)
+        if res is not None and res.rcode != RCODE.SERVFAIL:
+            out = self._direct(data, qk, res, limit, now)
+            if out is None:
+                return None
+            self.stats.cache_hits += 1
+            return Answered(out)
+        if not qk.rd:
+            return None
+        self.stats.cache_misses += 1
+        return Resolve(name, qtype, None, data, qk, limit)
+
+    def _direct(
+        self, data: bytes, qk: QuestionKey, res: Result, limit: int | None, now: float
+    ) -> bytes | None:
+        """`_respond` for a keyed query, written directly; None if `res` holds a type this
+        writer does not know (`DIRECT_TYPES`)."""
+        extra = self.core.additional((*res.answer, *res.authority), now)
+        sections = (res.answer, res.authority, extra)
+        if any(s.rtype not in DIRECT_TYPES for section in sections for s in section):
+            return None
+        edns = qk.key[-1]
+        opt = b""
+        if edns:  # root owner, type 41, class = our UDP size, DO copied, NSID when asked
+            nsid = self.identity.nsid if edns >= 3 else b""
+            options = (_U16.pack(OPTION_NSID) + _U16.pack(len(nsid)) + nsid) if nsid else b""
+            ttl = 0x8000 if edns in (2, 4) else 0
+            opt = b"\x00" + _OPT.pack(41, self.edns_size, ttl, len(options)) + options
+        flags = 0x8080 | (0x0100 if qk.rd else 0) | res.rcode
+        question = qk.qname_wire + data[12 + len(qk.qname_wire) : 16 + len(qk.qname_wire)]
+        out = _write(data[:2], flags, question, sections, opt)
+        if res.rcode == RCODE.SERVFAIL:
+            self.stats.servfail += 1
+        elif res.rcode == RCODE.NXDOMAIN:
+            self.stats.nxdomain += 1
+        if not res.stale and res.rcode in (RCODE.NOERROR, RCODE.NXDOMAIN):
+            entry = self._remember(qk.key, out, now)
+            if entry is not None and limit is not None and len(out) <= limit:
+                self._make_hot(data, out, entry, now)
+        if limit is None or len(out) <= limit:
+            return out
+        if extra:  # additional data first (RFC 2181 §9), then TC=1 with the question only
+            out = _write(data[:2], flags, question, (res.answer, res.authority, ()), opt)
+            if len(out) <= limit:
+                return out
+        return _write(data[:2], flags | 0x0200, question, ((), (), ()), opt)
+
+    def _reply(self, step: Resolve) -> DNSRecord:
+        """The dnslib response of a keyed step, for a result `_direct` does not write."""
+        if step.reply is not None:
+            return step.reply
+        req = DNSRecord.parse(step.data)
+        return self._reply_of(req, [r for r in req.ar if r.rtype == QTYPE.OPT], step.data)
+
     def finish(self, step: Resolve, res: Result, now: float) -> bytes:
         """The response once the resolution `step` waited for has given `res`."""
+        if step.reply is None:
+            assert step.qk is not None  # (a step without a reply is a keyed query's)
+            out = self._direct(step.data, step.qk, res, step.limit, now)
+            if out is not None:
+                return out
         if step.priming:
             referral = self._cached_referral(ROOT, now)
             if referral is None:
                 referral = Result(rcode=RCODE.SERVFAIL)
-            return self._respond(step.reply, referral, step.limit, now)  # not kept
-        return self._respond(step.reply, res, step.limit, now, step.data, step.qk)
+            return self._respond(self._reply(step), referral, step.limit, now)  # not kept
+        return self._respond(self._reply(step), res, step.limit, now, step.data, step.qk)
 
     def _cached_referral(self, name: Name, now: float) -> Result | None:
         """RD=0 and the cache has no answer: a referral to the closest delegation it holds, as
         Unbound answers (with allow_snoop; its default `allow` REFUSES RD=0 queries); None
         when not even the root's NS set is cached (RFC 8109: prime it)."""
-        zone, _ = self.core.closest_delegation(name, now)
-        ns = self.cache.get(zone, QTYPE.NS, now)
+        ns = self.core.closest_ns(name, now)
         return None if ns is None else Result(rcode=RCODE.NOERROR, authority=(ns,))
 
     def _respond(
@@ -319,6 +408,76 @@ class Frontend:
         opcode = data[2] & 0x78
         flags = 0x80 | opcode | (data[2] & 0x01 if not opcode else 0)  # QR, opcode, RD if QUERY
         return data[:2] + bytes((flags, RCODE.FORMERR)) + bytes(8)  # and no records
+
+
+#: The types `_direct` writes (their rdata as the cache holds it: no name in it, or names
+#: written out whole, or SOA's two); a response holding any other goes the dnslib way.
+DIRECT_TYPES = frozenset(
+    {QTYPE.A, QTYPE.AAAA, QTYPE.NS, QTYPE.CNAME, QTYPE.PTR, QTYPE.MX, QTYPE.TXT, QTYPE.SRV}
+    | {QTYPE.SOA}
+)
+_NAME_AFTER = {QTYPE.NS: 0, QTYPE.CNAME: 0, QTYPE.PTR: 0, QTYPE.MX: 2}  # compressed names
+_U16 = struct.Struct("!H")
+_OPT = struct.Struct("!HHIH")
+_RR = struct.Struct("!HHIH")
+
+
+def _write(
+    qid: bytes,
+    flags: int,
+    question: bytes,
+    sections: tuple[tuple[RRset, ...], tuple[RRset, ...], tuple[RRset, ...]],
+    opt: bytes,
+) -> bytes:
+    """A response: header, the question (`question`: its name as the client wrote it, type and
+    class), the records of `sections` (answer, authority, additional), `opt` first among the
+    additional records. Names are compressed as dnslib's packer
+    does: every suffix of every name written is remembered (case and all) at its offset, and a
+    later name ending in one points to it; SRV targets are never compressed (RFC 2782)."""
+    counts = [sum(len(s.rdatas) for s in section) for section in sections]
+    out = bytearray(qid)
+    out += _U16.pack(flags)
+    out += _U16.pack(1) + _U16.pack(counts[0]) + _U16.pack(counts[1])
+    out += _U16.pack(counts[2] + (1 if opt else 0))
+    seen: dict[Name, int] = {}
+    qname, _ = read_name(question, 0)
+    _name(out, qname, seen)
+    out += question[-4:]
+    for k, section in enumerate(sections):
+        if k == 2:
+            out += opt  # the OPT leads the additional section, as the dnslib path adds it
+        for s in section:
+            for d in s.rdatas:
+                _name(out, s.name, seen)
+                start = len(out) + _RR.size
+                out += _RR.pack(s.rtype, 1, s.ttl, 0)
+                at = _NAME_AFTER.get(s.rtype)
+                if at is not None:
+                    out += d[:at]
+                    _name(out, read_name(d, at)[0], seen)
+                elif s.rtype == QTYPE.SOA:
+                    mname, i = read_name(d, 0)
+                    rname, i = read_name(d, i)
+                    _name(out, mname, seen)
+                    _name(out, rname, seen)
+                    out += d[i:]
+                else:
+                    out += d
+                _U16.pack_into(out, start - 2, len(out) - start)
+    return bytes(out)
+
+
+def _name(out: bytearray, name: Name, seen: dict[Name, int]) -> None:
+    for i in range(len(name)):
+        at = seen.get(name[i:])
+        if at is not None:
+            out += _U16.pack(0xC000 | at)
+            return
+        if len(out) < 0x4000:  # (a pointer has 14 bits)
+            seen[name[i:]] = len(out)
+        out.append(len(name[i]))
+        out += name[i]
+    out.append(0)
 
 
 def question(qk: QuestionKey) -> tuple[Name, int]:

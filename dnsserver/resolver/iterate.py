@@ -28,17 +28,17 @@ import random
 from collections.abc import Generator
 from dataclasses import dataclass, field, replace
 
-from dnslib import QTYPE, RCODE, DNSLabel, DNSRecord
+from dnslib import QTYPE, RCODE, DNSLabel
 
 from dnsserver.resolver.cache import Cache, Negative, Rank
 from dnsserver.resolver.hints import RootHints
+from dnsserver.resolver.message import Message
 from dnsserver.resolver.rrset import (
     ROOT,
     Name,
     RRset,
-    group,
+    group_records,
     is_within,
-    parse_rdata,
     to_label,
     to_text,
 )
@@ -73,7 +73,7 @@ class UpstreamQuery:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UpstreamReply:
     now: float
-    message: DNSRecord | None
+    message: Message | None
     rtt: float = 0.0
 
 
@@ -211,12 +211,25 @@ class Resolver:
 
     def closest_delegation(self, name: Name, now: float) -> tuple[Name, tuple[Name, ...]]:
         """The deepest zone above `name` whose NS set is cached; the root hints otherwise."""
+        ns = self.closest_ns(name, now)
+        if ns is None:
+            return ROOT, self.hints.ns_names
+        return ns.name, tuple(ns.targets())
+
+    def closest_zone(self, name: Name, now: float) -> Name:
+        """`closest_delegation`'s zone alone (the admission's zone budget asks for it twice
+        for every query that may need resolving)."""
+        ns = self.closest_ns(name, now)
+        return ROOT if ns is None else ns.name
+
+    def closest_ns(self, name: Name, now: float) -> RRset | None:
+        """The cached NS set of the deepest zone above `name`, or None."""
+        get = self.cache.get
         for i in range(len(name) + 1):
-            zone = name[i:]
-            ns = self.cache.get(zone, QTYPE.NS, now)
+            ns = get(name[i:], QTYPE.NS, now)
             if ns is not None:
-                return zone, tuple(ns.targets())
-        return ROOT, self.hints.ns_names
+                return ns
+        return None
 
     # -- resolution -----------------------------------------------------------------------
 
@@ -296,7 +309,7 @@ class Resolver:
 
     def _ns_addresses(self, ns: Name, now: float) -> list[str]:
         rr = self.cache.get(ns, QTYPE.A, now)
-        addrs = [str(parse_rdata(QTYPE.A, d)) for d in rr.rdatas] if rr is not None else []
+        addrs = rr.addresses() if rr is not None else []
         if not addrs:
             addrs = list(self.hints.addresses.get(ns, ()))
         return addrs
@@ -416,16 +429,16 @@ class Resolver:
         return kept
 
     def _classify(
-        self, name: Name, qtype: int, zone: Name, msg: DNSRecord, now: float, forwarding: bool
+        self, name: Name, qtype: int, zone: Name, msg: Message, now: float, forwarding: bool
     ) -> _Outcome:
-        h = msg.header
+        h = msg
         if not h.qr or h.opcode != 0:
             return _Outcome(_Kind.LAME, detail="not a response")
         if h.rcode not in (RCODE.NOERROR, RCODE.NXDOMAIN):
             return _Outcome(_Kind.LAME, detail=f"rcode {RCODE.get(h.rcode)}")
         cache, max_ttl = self.cache, cache_max_ttl(self.cache)
-        answer = self._in_bailiwick(group(msg.rr), zone)
-        auth = self._in_bailiwick(group(msg.auth), zone)
+        answer = self._in_bailiwick(group_records(msg.answer), zone)
+        auth = self._in_bailiwick(group_records(msg.authority), zone)
 
         chain: list[RRset] = []
         cur, seen = name, {name}
@@ -491,7 +504,7 @@ class Resolver:
         return _Outcome(_Kind.LAME, detail="neither answer, referral nor negative answer")
 
     def _cache_addresses(
-        self, msg: DNSRecord, targets: tuple[Name, ...], zone: Name, now: float
+        self, msg: Message, targets: tuple[Name, ...], zone: Name, now: float
     ) -> int:
         """Cache (as glue) the additional-section addresses of `targets` that lie in `zone`.
 
@@ -499,7 +512,7 @@ class Resolver:
         Returns how many RRsets were cached.
         """
         cached = 0
-        for (owner, rtype), s in group(msg.ar).items():
+        for (owner, rtype), s in group_records(msg.additional).items():
             if rtype not in (QTYPE.A, QTYPE.AAAA):
                 continue
             if owner in targets and is_within(owner, zone):
@@ -509,7 +522,7 @@ class Resolver:
                 self.stats.bailiwick_rejected += 1
         return cached
 
-    def _referral(self, cut: RRset, zone: Name, msg: DNSRecord, now: float) -> _Outcome:
+    def _referral(self, cut: RRset, zone: Name, msg: Message, now: float) -> _Outcome:
         """Cache the child's NS set and the glue for its NS names that lies within `zone`."""
         cut = _cap(cut, cache_max_ttl(self.cache))
         targets = tuple(cut.targets())
@@ -542,9 +555,10 @@ def _chained(chain: list[RRset], end: str) -> str:
 
 
 def _summary(s: RRset) -> str:
-    rrs = s.to_rrs()
+    # A, the common case, without dnslib's objects: this runs for every answer
+    texts = s.addresses() if s.rtype == QTYPE.A else [str(r.rdata) for r in s.to_rrs()]
     return (
         f"{QTYPE.get(s.rtype)} "  # an unknown type by its number
-        + ", ".join(str(r.rdata) for r in rrs[:4])
-        + (" ..." if len(rrs) > 4 else "")
+        + ", ".join(texts[:4])
+        + (" ..." if len(texts) > 4 else "")
     )

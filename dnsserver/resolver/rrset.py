@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dnslib import CLASS, QTYPE, RD, RDMAP, RR, DNSBuffer, DNSLabel
+
+from dnsserver.errors import FormatError
+from dnsserver.wire import read_name
 
 #: A domain name: its labels, lowercased, without the empty root label; the root is ().
 Name = tuple[bytes, ...]
@@ -94,30 +98,62 @@ class RRset:
         return [RR(label, t, CLASS.IN, self.ttl, parse_rdata(t, d)) for d in self.rdatas]
 
     def targets(self) -> list[Name]:
-        """Names carried in the rdata of NS / CNAME / PTR / MX (`label`) and SRV (`target`)."""
+        """Names carried in the rdata of NS / CNAME / PTR / NSEC (at its start), MX / HTTPS
+        (after 2 octets) and SRV (after 6), case-folded; read from the wire bytes, without
+        building dnslib objects (this runs several times for every resolution). Rdata whose
+        name does not read, or is the root, is skipped."""
+        at = _TARGET_AT.get(self.rtype)
+        if at is None:
+            return []
         out = []
         for d in self.rdatas:
-            rd = parse_rdata(self.rtype, d)
-            label = getattr(rd, "label", None) or getattr(rd, "target", None)
-            if isinstance(label, DNSLabel):
-                out.append(name_of(label))
+            try:
+                labels, _ = read_name(d, at)
+            except FormatError:
+                continue
+            if labels:  # the root is no target (a null MX, RFC 7505)
+                out.append(tuple(label.lower() for label in labels))
         return out
 
+    def addresses(self) -> list[str]:
+        """The addresses of an A or AAAA set, as text ([] for any other type)."""
+        family = _FAMILY.get(self.rtype)
+        if family is None:
+            return []
+        size = 4 if family == socket.AF_INET else 16
+        return [socket.inet_ntop(family, d) for d in self.rdatas if len(d) == size]
+
     def soa_minimum(self) -> int:
-        """The SOA MINIMUM field (RFC 2308 §4: the negative caching TTL)."""
-        rd = parse_rdata(self.rtype, self.rdatas[0])
-        return int(rd.times[4])
+        """The SOA MINIMUM field (RFC 2308 §4: the negative caching TTL), the rdata's last
+        four octets."""
+        return int.from_bytes(self.rdatas[0][-4:], "big")
+
+
+#: where the name starts in the rdata of the types `RRset.targets` reads
+_TARGET_AT = {QTYPE.NS: 0, QTYPE.CNAME: 0, QTYPE.PTR: 0, QTYPE.NSEC: 0, QTYPE.MX: 2}
+_TARGET_AT |= {QTYPE.HTTPS: 2, QTYPE.SRV: 6}
+_FAMILY = {QTYPE.A: socket.AF_INET, QTYPE.AAAA: socket.AF_INET6}
 
 
 def group(rrs: Iterable[RR]) -> dict[tuple[Name, int], RRset]:
-    """Group class-IN records into RRsets; the TTL of a set is the minimum of its records."""
+    """Group class-IN dnslib records into RRsets (`group_records`)."""
+    return group_records(
+        (tuple(bytes(p) for p in rr.rname.label), rr.rtype, rr.rclass, rr.ttl, pack_rdata(rr))
+        for rr in rrs
+        if rr.rtype != QTYPE.OPT
+    )
+
+
+def group_records(
+    records: Iterable[tuple[Name, int, int, int, bytes]],
+) -> dict[tuple[Name, int], RRset]:
+    """Group class-IN records (owner as on the wire, type, class, TTL, rdata) into RRsets
+    under their case-folded owner; the TTL of a set is the minimum of its records'."""
     sets: dict[tuple[Name, int], tuple[int, list[bytes]]] = {}
-    for rr in rrs:
-        if rr.rclass != CLASS.IN or rr.rtype == QTYPE.OPT:
+    for owner, rtype, rclass, ttl, data in records:
+        if rclass != CLASS.IN or rtype == QTYPE.OPT:
             continue
-        key = (name_of(rr.rname), rr.rtype)
-        data = pack_rdata(rr)
-        ttl = int(rr.ttl)
+        key = (tuple(label.lower() for label in owner), rtype)
         if ttl & 0x80000000:  # RFC 2181 §8: a TTL with its top bit set is taken as zero
             ttl = 0
         if key in sets:

@@ -9,6 +9,7 @@ import socket
 
 import pytest
 
+from minternet import listen
 from minternet.listen import (
     AddressError,
     BindError,
@@ -122,3 +123,12 @@ def test_binding_names_protocol_address_and_port(host, port, code, text):
     with pytest.raises(BindError) as e, binding("UDP", host, port):
         raise OSError(code, os.strerror(code))
     assert str(e.value) == text and e.value.errno == code
+
+
+def test_family_of_an_address_and_of_anything_else() -> None:
+    assert listen.family_of("127.0.0.1") == socket.AF_INET
+    assert listen.family_of("::1") == socket.AF_INET6
+    assert listen.family_of("127.0.0.1") == socket.AF_INET  # (remembered)
+    for bad in ("localhost", "", "1.2.3"):
+        with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6 address"):
+            listen.family_of(bad)

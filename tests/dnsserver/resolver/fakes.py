@@ -12,6 +12,7 @@ from dnsserver.resolver.cache import Cache, CacheConfig
 from dnsserver.resolver.drive import run
 from dnsserver.resolver.hints import RootHints
 from dnsserver.resolver.iterate import IterConfig, Resolver, Result, UpstreamQuery, UpstreamReply
+from dnsserver.resolver.message import read_message
 from dnsserver.resolver.rrset import name_of
 from dnsserver.resolver.stats import Stats
 
@@ -252,7 +253,7 @@ class Harness:
             self.now += q.timeout
             return UpstreamReply(now=self.now, message=None)
         self.now += self.rtt
-        return UpstreamReply(now=self.now, message=DNSRecord.parse(resp.pack()), rtt=self.rtt)
+        return UpstreamReply(now=self.now, message=read_message(resp.pack()), rtt=self.rtt)
 
     def addresses(self, res: Result) -> list[str]:
         return sorted(str(rr.rdata) for s in res.answer if s.rtype == QTYPE.A for rr in s.to_rrs())

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from dnslib import CLASS, EDNS0, QTYPE, RR, A, DNSLabel
+from dnslib import CLASS, EDNS0, QTYPE, RR, SOA, A, DNSLabel
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dnsserver.resolver.rrset import (
     RRset,
@@ -107,3 +109,59 @@ def test_group_leaves_out_other_classes_and_opt() -> None:
     opt = EDNS0(udp_len=1)  # its class field is the UDP size: 1, as IN's
     (only,) = group([chaos, opt, *RR.fromZone("x. 60 IN A 127.0.0.1")]).values()
     assert only == RRset((b"x",), QTYPE.A, 60, (b"\x7f\x00\x00\x01",))
+
+
+_LABEL = st.text("aZ09-_", min_size=1, max_size=20).map(str.encode)
+_NAME = st.lists(_LABEL, min_size=0, max_size=5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rtype=st.sampled_from(["NS", "CNAME", "PTR", "MX", "SRV"]),
+    names=st.lists(_NAME, min_size=1, max_size=4),
+)
+def test_targets_read_from_the_wire_are_dnslibs_names_case_folded(
+    rtype: str, names: list[list[bytes]]
+) -> None:
+    from dnslib import CNAME, MX, NS, PTR, SRV
+
+    make = {
+        "NS": NS, "CNAME": CNAME, "PTR": PTR,
+        "MX": lambda n: MX(n, 10), "SRV": lambda n: SRV(1, 2, 3, n),
+    }[rtype]  # fmt: skip
+    rrs = [RR("x.", getattr(QTYPE, rtype), CLASS.IN, 60, make(DNSLabel(n))) for n in names]
+    (s,) = group(rrs).values()
+    expected = []
+    for d in s.rdatas:  # what the dnslib objects carry, as the resolver's Names
+        rd = parse_rdata(s.rtype, d)
+        target = name_of(rd.target if rtype == "SRV" else rd.label)
+        if target:  # the root is no target (a null MX, RFC 7505)
+            expected.append(target)
+    assert s.targets() == expected
+    assert all(all(label == label.lower() for label in t) for t in s.targets())
+
+
+def test_targets_of_nsec_and_https_and_a_broken_rdata_skipped() -> None:
+    nsec = RRset((b"x",), QTYPE.NSEC, 60, (b"\x04Next\x01x\x00\x00\x01\x40",))
+    assert nsec.targets() == [(b"next", b"x")]
+    https = RRset((b"x",), QTYPE.HTTPS, 60, (b"\x00\x01\x03Svc\x01x\x00",))
+    assert https.targets() == [(b"svc", b"x")]
+    cut = RRset((b"x",), QTYPE.NS, 60, (b"\x05ab", b"\x02ns\x01x\x00"))  # runs past its end
+    assert cut.targets() == [(b"ns", b"x")]
+    assert RRset((b"x",), QTYPE.TXT, 60, (b"\x02ns\x00",)).targets() == []
+    assert RRset((b"x",), QTYPE.MX, 60, (b"\x00\x00\x00",)).targets() == []  # null MX
+
+
+def test_addresses_of_a_and_aaaa_sets_and_of_nothing_else() -> None:
+    a = RRset((b"x",), QTYPE.A, 60, (bytes([127, 0, 0, 1]), bytes([10, 1, 2, 3]), b"\x01"))
+    assert a.addresses() == ["127.0.0.1", "10.1.2.3"]  # a 1-octet rdata is no address
+    six = bytes(15) + b"\x01"
+    assert RRset((b"x",), QTYPE.AAAA, 60, (six, bytes(4))).addresses() == ["::1"]
+    assert RRset((b"x",), QTYPE.NS, 60, (bytes(4),)).addresses() == []
+
+
+@given(minimum=st.integers(0, 2**32 - 1), names=st.tuples(_NAME, _NAME))
+def test_soa_minimum_is_what_dnslib_reads(minimum: int, names: tuple[list[bytes], ...]) -> None:
+    soa = SOA(DNSLabel(names[0]), DNSLabel(names[1]), (1, 2, 3, 4, minimum))
+    (s,) = group([RR("x.", QTYPE.SOA, CLASS.IN, 60, soa)]).values()
+    assert s.soa_minimum() == minimum == int(parse_rdata(QTYPE.SOA, s.rdatas[0]).times[4])
