@@ -99,7 +99,6 @@ class ResolverDaemon:
         )
         self.frontend = Frontend(
             core=self.core,
-            cache=self.cache,
             policy=self.policy,
             identity=self.identity,
             stats=self.stats,
@@ -108,6 +107,8 @@ class ResolverDaemon:
         )
         self.admission = Admission(config.admission_config())
         self.forwarding = bool(forwarders)
+        # the last (name, now, zone) `_zone_of` found: shed_early and begin ask it in turn
+        self._zone_memo: tuple[Name, float, Name | None] | None = None
         self.rates = Rates()
         self._ticker: asyncio.TimerHandle | None = None
         self.tasks = Tasks(log)
@@ -237,7 +238,12 @@ class ResolverDaemon:
         """The zone whose budget resolving `name` spends: None for the root (and forwarding)."""
         if self.forwarding:
             return None
-        return self.core.closest_zone(name, now) or None
+        memo = self._zone_memo
+        if memo is not None and memo[0] == name and memo[1] == now:
+            return memo[2]
+        zone = self.core.closest_zone(name, now) or None
+        self._zone_memo = (name, now, zone)
+        return zone
 
     def _jostle(self, victim: Ticket, now: float) -> None:
         """`victim` lost its place: SERVFAIL to its client, and its work stops."""

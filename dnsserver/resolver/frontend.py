@@ -22,7 +22,6 @@ from dnslib import EDNS0, OPCODE, QTYPE, RCODE, RR, TXT, DNSHeader, DNSRecord, E
 
 from dnsserver.chaos import CLASS_CH, Identity
 from dnsserver.resolver import local
-from dnsserver.resolver.cache import Cache
 from dnsserver.resolver.iterate import Resolver, Result
 from dnsserver.resolver.packed import PackedAnswer, QuestionKey, question_key
 from dnsserver.resolver.policy import Policy
@@ -62,7 +61,6 @@ class Frontend:
         self,
         *,
         core: Resolver,
-        cache: Cache,
         policy: Policy,
         identity: Identity,
         stats: Stats,
@@ -70,7 +68,6 @@ class Frontend:
         answer_cache_size: int,
     ) -> None:
         self.core = core
-        self.cache = cache
         self.policy = policy
         self.identity = identity
         self.stats = stats

@@ -33,7 +33,6 @@ def h() -> Harness:
 def frontend(h: Harness, **kw: object) -> Frontend:
     return Frontend(
         core=h.resolver,
-        cache=h.resolver.cache,
         policy=Policy(PolicyConfig()),
         identity=Identity(identity="dns.nyu.edu", version="minternet test"),
         stats=h.stats,

@@ -54,7 +54,6 @@ def _query(qname: list[bytes], qtype: int, rd: bool, edns: int, size: int) -> by
 def _frontend(h: Harness, nsid: bool) -> Frontend:
     return Frontend(
         core=h.resolver,
-        cache=h.resolver.cache,
         policy=Policy(PolicyConfig()),
         identity=Identity(identity="dns.nyu.edu" if nsid else None, version="t"),
         stats=h.stats,
@@ -66,7 +65,9 @@ def _frontend(h: Harness, nsid: bool) -> Frontend:
 @settings(max_examples=300, deadline=None)
 @given(
     qname=_NAME,
-    qtype=st.sampled_from([QTYPE.A, QTYPE.MX, QTYPE.NS, QTYPE.TXT]),
+    qtype=st.sampled_from([QTYPE.A, QTYPE.MX, QTYPE.NS, QTYPE.TXT, QTYPE.DS, 256, 65280]),
+    rd=st.booleans(),
+    ds=st.booleans(),
     edns=st.integers(0, 4),
     size=st.sampled_from([512, 600, 1232, 4096]),
     tcp=st.booleans(),
@@ -87,6 +88,8 @@ def test_a_resolved_answer_is_written_as_dnslib_packs_it(
     authority: tuple[RRset, ...],
     glue: list[tuple[list[bytes], bytes]],
     nsid: bool,
+    rd: bool,
+    ds: bool,
 ) -> None:
     h = Harness(default_net())
     for name, addr in glue:  # the additional section comes from the cache
@@ -97,6 +100,8 @@ def test_a_resolved_answer_is_written_as_dnslib_packs_it(
     qk = question_key(data)
     assert qk is not None
     limit = None if tcp else qk.udp_size
+    if ds:  # a type the direct writer leaves to dnslib: the keyed step falls back
+        answer += (RRset(tuple(x.lower() for x in qname), QTYPE.DS, 60, (bytes(range(8)),)),)
     steps = []
     for _ in range(2):  # (a step is finished or shed, once: dnslib's reply is filled in)
         fast = fe.begin(data, "127.0.0.1", qk, limit, h.now)
@@ -106,8 +111,29 @@ def test_a_resolved_answer_is_written_as_dnslib_packs_it(
         steps.append((fast, slow))
     res = Result(rcode=rcode, answer=answer, authority=authority)
     (fast, slow), (fast2, slow2) = steps
-    assert fe.finish(fast, res, h.now) == fe.finish(slow, res, h.now)
+    out = fe.finish(fast, res, h.now)
+    assert out == fe.finish(slow, res, h.now)
+    kept = fe.answers.get(qk.key)  # a complete answer is kept packed, whichever way written
+    ttls = [s.ttl for s in answer + authority]
+    if rcode == 2 or not ttls:  # a SERVFAIL, or nothing with a TTL to count down
+        assert kept is None
+    elif min(ttls) > 0:
+        assert kept is not None and kept.data == out
     assert fe.shed(fast2, h.now) == fe.shed(slow2, h.now)
+    # and a cache hit, RD=1 or 0, is the same both ways too
+    for s in answer + authority:
+        h.resolver.cache.put_rrset(s, Rank.ANSWER, h.now)
+    data = _query(qname, qtype, rd, edns, size)
+    qk = question_key(data)
+    assert qk is not None
+    hits = h.stats.cache_hits
+    fast = fe.begin(data, "127.0.0.1", qk, limit, h.now)
+    counted = h.stats.cache_hits - hits
+    slow = fe.begin(data, "127.0.0.1", None, limit, h.now)
+    assert h.stats.cache_hits - hits == 2 * counted  # counted alike
+    if isinstance(fast, Answered):
+        assert isinstance(slow, Answered) and fast.wire == slow.wire
+        assert fast.wire is not None and fast.wire[2] & 1 == rd  # RD copied
 
 
 def test_a_cache_hit_is_written_directly_and_kept() -> None:
@@ -150,7 +176,6 @@ def test_what_the_direct_path_leaves_to_dnslib() -> None:
     assert qk is not None and fe._begin_keyed(chaos, "127.0.0.1", qk, 512, h.now) is None
     refused = Frontend(
         core=h.resolver,
-        cache=h.resolver.cache,
         policy=Policy(PolicyConfig(allow=("10.0.0.0/8",))),
         identity=Identity(identity="x", version="t"),
         stats=h.stats,
@@ -188,3 +213,26 @@ def test_too_big_for_the_client_sheds_glue_then_truncates_as_dnslib_does() -> No
         assert (bool(flags & 0x0200), qd, ar) == (tc, 1, glue + 1), limit  # (+ the OPT)
         assert an == (0 if tc else sum(len(s.rdatas) for s in answer)) and ns_count == 0
         assert len(out) <= limit
+
+
+def test_a_name_past_the_pointers_reach_is_written_whole_and_not_remembered() -> None:
+    from dnsserver.resolver.frontend import _name
+
+    for size, kept in ((0x3FFF, True), (0x4000, False)):
+        out, seen = bytearray(size), {}
+        _name(out, (b"a", b"x"), seen)
+        assert out[size:] == b"\x01a\x01x\x00"
+        assert ((b"a", b"x") in seen) == kept and ((b"x",) in seen) == (size + 2 < 0x4000)
+    out, seen = bytearray(2), {(b"x",): 0x3FFF}
+    _name(out, (b"a", b"x"), seen)
+    assert out[2:] == b"\x01a\xff\xff"  # a pointer to the last offset a pointer reaches
+
+
+def test_a_miss_not_asked_by_key_is_counted() -> None:
+    h = Harness(default_net())
+    fe = _frontend(h, False)
+    data = _query([b"nowhere", b"x"], QTYPE.A, True, 0, 512)
+    misses = h.stats.cache_misses
+    assert isinstance(fe.begin(data, "127.0.0.1", None, 512, h.now), Resolve)
+    assert isinstance(fe.begin(data, "127.0.0.1", question_key(data), 512, h.now), Resolve)
+    assert h.stats.cache_misses == misses + 2
