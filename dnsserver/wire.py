@@ -26,6 +26,7 @@ TYPE_TSIG = 250
 MAX_NAME_WIRE = 255  # RFC 1035 §2.3.4: a name is at most 255 octets on the wire
 HEADER = struct.Struct("!HHHHHH")  # ID, flags, and the four section counts
 RR_FIXED = struct.Struct("!HHIH")  # a record after its owner: type, class, TTL, RDATA length
+_U16 = struct.Struct("!H")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,22 @@ class Query:
 def name_wire(labels: Name) -> bytes:
     """A name as it goes on the wire, uncompressed."""
     return b"".join(bytes((len(label),)) + label for label in labels) + b"\x00"
+
+
+def write_name(out: bytearray, name: Name, seen: dict[Name, int]) -> None:
+    """Append `name` to `out`, compressed (RFC 1035 §4.1.4): a suffix already in `seen` (each
+    suffix written is remembered there at its offset, case and all) becomes a pointer to it.
+    Offsets past the 14 bits a pointer holds are not remembered."""
+    for i in range(len(name)):
+        at = seen.get(name[i:])
+        if at is not None:
+            out += _U16.pack(0xC000 | at)
+            return
+        if len(out) < 0x4000:
+            seen[name[i:]] = len(out)
+        out.append(len(name[i]))
+        out += name[i]
+    out.append(0)
 
 
 def read_name(data: bytes, pos: int) -> tuple[Name, int]:

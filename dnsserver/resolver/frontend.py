@@ -23,11 +23,12 @@ from dnslib import EDNS0, OPCODE, QTYPE, RCODE, RR, TXT, DNSHeader, DNSRecord, E
 from dnsserver.chaos import CLASS_CH, Identity
 from dnsserver.resolver import local
 from dnsserver.resolver.iterate import Resolver, Result
+from dnsserver.resolver.message import NAME_AFTER
 from dnsserver.resolver.packed import PackedAnswer, QuestionKey, question_key
 from dnsserver.resolver.policy import Policy
 from dnsserver.resolver.rrset import ROOT, Name, RRset, is_legal, name_of
 from dnsserver.resolver.stats import Stats
-from dnsserver.wire import OPTION_NSID, read_name, requests_nsid
+from dnsserver.wire import OPTION_NSID, RR_FIXED, read_name, requests_nsid, write_name
 from minternet.bounded import BoundedMap
 
 #: Types a stub may not ask a resolver for: zone transfers, OPT, and the obsolete MAILB and
@@ -279,7 +280,7 @@ class Frontend:
             nsid = self.identity.nsid if edns >= 3 else b""
             options = (_U16.pack(OPTION_NSID) + _U16.pack(len(nsid)) + nsid) if nsid else b""
             ttl = 0x8000 if edns in (2, 4) else 0
-            opt = b"\x00" + _OPT.pack(41, self.edns_size, ttl, len(options)) + options
+            opt = b"\x00" + RR_FIXED.pack(41, self.edns_size, ttl, len(options)) + options
         flags = 0x8080 | (0x0100 if qk.rd else 0) | res.rcode
         question = qk.qname_wire + data[12 + len(qk.qname_wire) : 16 + len(qk.qname_wire)]
         out = _write(data[:2], flags, question, sections, opt)
@@ -413,10 +414,7 @@ DIRECT_TYPES = frozenset(
     {QTYPE.A, QTYPE.AAAA, QTYPE.NS, QTYPE.CNAME, QTYPE.PTR, QTYPE.MX, QTYPE.TXT, QTYPE.SRV}
     | {QTYPE.SOA}
 )
-_NAME_AFTER = {QTYPE.NS: 0, QTYPE.CNAME: 0, QTYPE.PTR: 0, QTYPE.MX: 2}  # compressed names
 _U16 = struct.Struct("!H")
-_OPT = struct.Struct("!HHIH")
-_RR = struct.Struct("!HHIH")
 
 
 def _write(
@@ -438,43 +436,30 @@ def _write(
     out += _U16.pack(counts[2] + (1 if opt else 0))
     seen: dict[Name, int] = {}
     qname, _ = read_name(question, 0)
-    _name(out, qname, seen)
+    write_name(out, qname, seen)
     out += question[-4:]
     for k, section in enumerate(sections):
         if k == 2:
             out += opt  # the OPT leads the additional section, as the dnslib path adds it
         for s in section:
             for d in s.rdatas:
-                _name(out, s.name, seen)
-                start = len(out) + _RR.size
-                out += _RR.pack(s.rtype, 1, s.ttl, 0)
-                at = _NAME_AFTER.get(s.rtype)
+                write_name(out, s.name, seen)
+                start = len(out) + RR_FIXED.size
+                out += RR_FIXED.pack(s.rtype, 1, s.ttl, 0)
+                at = NAME_AFTER.get(s.rtype)
                 if at is not None:
                     out += d[:at]
-                    _name(out, read_name(d, at)[0], seen)
+                    write_name(out, read_name(d, at)[0], seen)
                 elif s.rtype == QTYPE.SOA:
                     mname, i = read_name(d, 0)
                     rname, i = read_name(d, i)
-                    _name(out, mname, seen)
-                    _name(out, rname, seen)
+                    write_name(out, mname, seen)
+                    write_name(out, rname, seen)
                     out += d[i:]
                 else:
                     out += d
                 _U16.pack_into(out, start - 2, len(out) - start)
     return bytes(out)
-
-
-def _name(out: bytearray, name: Name, seen: dict[Name, int]) -> None:
-    for i in range(len(name)):
-        at = seen.get(name[i:])
-        if at is not None:
-            out += _U16.pack(0xC000 | at)
-            return
-        if len(out) < 0x4000:  # (a pointer has 14 bits)
-            seen[name[i:]] = len(out)
-        out.append(len(name[i]))
-        out += name[i]
-    out.append(0)
 
 
 def question(qk: QuestionKey) -> tuple[Name, int]:

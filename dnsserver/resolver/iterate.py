@@ -431,11 +431,10 @@ class Resolver:
     def _classify(
         self, name: Name, qtype: int, zone: Name, msg: Message, now: float, forwarding: bool
     ) -> _Outcome:
-        h = msg
-        if not h.qr or h.opcode != 0:
+        if not msg.qr or msg.opcode != 0:
             return _Outcome(_Kind.LAME, detail="not a response")
-        if h.rcode not in (RCODE.NOERROR, RCODE.NXDOMAIN):
-            return _Outcome(_Kind.LAME, detail=f"rcode {RCODE.get(h.rcode)}")
+        if msg.rcode not in (RCODE.NOERROR, RCODE.NXDOMAIN):
+            return _Outcome(_Kind.LAME, detail=f"rcode {RCODE.get(msg.rcode)}")
         cache, max_ttl = self.cache, cache_max_ttl(self.cache)
         answer = self._in_bailiwick(group_records(msg.answer), zone)
         auth = self._in_bailiwick(group_records(msg.authority), zone)
@@ -473,7 +472,7 @@ class Resolver:
             soa = soa.with_ttl(cache.negative_ttl(soa))
         if chain:
             if soa is not None and is_within(cur, zone):  # the chain ends in this zone
-                nx = h.rcode == RCODE.NXDOMAIN
+                nx = msg.rcode == RCODE.NXDOMAIN
                 cache.put_negative(cur, qtype, nx, soa, now)
                 return _Outcome(
                     _Kind.NEGATIVE,
@@ -483,7 +482,7 @@ class Resolver:
                     detail=_chained(chain, "no such name" if nx else "no data of that type"),
                 )
             return _Outcome(_Kind.CNAME, tuple(chain), target=cur, detail=f"CNAME {_text(cur)}")
-        if h.rcode == RCODE.NXDOMAIN:
+        if msg.rcode == RCODE.NXDOMAIN:
             cache.put_negative(name, qtype, True, soa, now)
             return _Outcome(_Kind.NEGATIVE, nxdomain=True, soa=soa, detail="no such name")
         if not forwarding:
@@ -498,7 +497,7 @@ class Resolver:
                     cut = s
             if cut is not None and soa is None:
                 return self._referral(cut, zone, msg, now)
-        if soa is not None or h.aa or forwarding:
+        if soa is not None or msg.aa or forwarding:
             cache.put_negative(name, qtype, False, soa, now)
             return _Outcome(_Kind.NEGATIVE, soa=soa, detail="no data of that type")
         return _Outcome(_Kind.LAME, detail="neither answer, referral nor negative answer")

@@ -26,13 +26,13 @@ from dnslib import RD, RDMAP, DNSBuffer
 
 from dnsserver.errors import FormatError
 from dnsserver.resolver.rrset import Name, type_text
-from dnsserver.wire import HEADER, RR_FIXED, name_wire, read_name
+from dnsserver.wire import HEADER, RR_FIXED, name_wire, read_name, write_name
 
 _QUESTION = struct.Struct("!HH")
-_U16 = struct.Struct("!H")
 
 A, NS, CNAME, SOA, PTR, MX, AAAA, OPT = 1, 2, 5, 6, 12, 15, 28, 41
-_NAME_AFTER = {NS: 0, CNAME: 0, PTR: 0, MX: 2}  # one name, after this many octets
+#: the types whose rdata is one name, after this many octets (written whole when read)
+NAME_AFTER = {NS: 0, CNAME: 0, PTR: 0, MX: 2}
 _SIZE = {A: 4, AAAA: 16}
 
 
@@ -135,7 +135,7 @@ def _rdata(data: bytes, rtype: int, start: int, end: int) -> bytes:
         if end - start != size:
             raise FormatError(f"{type_text(rtype)} rdata of {end - start} octets")
         return data[start:end]
-    at = _NAME_AFTER.get(rtype)
+    at = NAME_AFTER.get(rtype)
     if at is not None:
         if end - start <= at:
             raise FormatError(f"{type_text(rtype)} rdata too short")
@@ -153,22 +153,12 @@ def _rdata(data: bytes, rtype: int, start: int, end: int) -> bytes:
 
 
 def _compressed(names: Sequence[Name]) -> bytes:
-    """Names written one after the other, each suffix already written replaced by a pointer
-    to it (offsets from the start: the rdata's own), exactly as dnslib's encode_name does."""
+    """Names written one after the other, compressed against each other (offsets from the
+    start: the rdata's own), exactly as dnslib's encode_name does."""
     out = bytearray()
     seen: dict[Name, int] = {}
     for name in names:
-        for i in range(len(name)):
-            suffix = name[i:]
-            at = seen.get(suffix)
-            if at is not None:
-                out += _U16.pack(0xC000 | at)
-                break
-            seen[suffix] = len(out)
-            out.append(len(name[i]))
-            out += name[i]
-        else:
-            out.append(0)
+        write_name(out, name, seen)
     return bytes(out)
 
 

@@ -10,7 +10,16 @@ import dns.message
 import pytest
 
 from dnsserver.errors import FormatError, NotImplementedOpcode, Unanswerable
-from dnsserver.wire import Edns, Query, Tsig, header_only, parse_query, read_name, requests_nsid
+from dnsserver.wire import (
+    Edns,
+    Query,
+    Tsig,
+    header_only,
+    parse_query,
+    read_name,
+    requests_nsid,
+    write_name,
+)
 
 WWW = b"\x03www\x0dnetworkutopia\x03com\x00"
 A_IN = b"\x00\x01\x00\x01"
@@ -250,3 +259,14 @@ def test_requests_nsid() -> None:
 def test_header_only_responses(flags: int, rcode: int, expected: int) -> None:
     data = struct.pack("!HHHHHH", 0xABCD, flags, 3, 4, 5, 6) + b"rest of the query"
     assert header_only(data, rcode) == struct.pack("!HHHHHH", 0xABCD, expected, 0, 0, 0, 0)
+
+
+def test_a_name_past_the_pointers_reach_is_written_whole_and_not_remembered() -> None:
+    for size, kept in ((0x3FFF, True), (0x4000, False)):
+        out, seen = bytearray(size), {}
+        write_name(out, (b"a", b"x"), seen)
+        assert out[size:] == b"\x01a\x01x\x00"
+        assert ((b"a", b"x") in seen) == kept and ((b"x",) in seen) == (size + 2 < 0x4000)
+    out, seen = bytearray(2), {(b"x",): 0x3FFF}
+    write_name(out, (b"a", b"x"), seen)
+    assert out[2:] == b"\x01a\xff\xff"  # a pointer to the last offset a pointer reaches

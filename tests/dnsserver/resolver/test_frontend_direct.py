@@ -215,19 +215,6 @@ def test_too_big_for_the_client_sheds_glue_then_truncates_as_dnslib_does() -> No
         assert len(out) <= limit
 
 
-def test_a_name_past_the_pointers_reach_is_written_whole_and_not_remembered() -> None:
-    from dnsserver.resolver.frontend import _name
-
-    for size, kept in ((0x3FFF, True), (0x4000, False)):
-        out, seen = bytearray(size), {}
-        _name(out, (b"a", b"x"), seen)
-        assert out[size:] == b"\x01a\x01x\x00"
-        assert ((b"a", b"x") in seen) == kept and ((b"x",) in seen) == (size + 2 < 0x4000)
-    out, seen = bytearray(2), {(b"x",): 0x3FFF}
-    _name(out, (b"a", b"x"), seen)
-    assert out[2:] == b"\x01a\xff\xff"  # a pointer to the last offset a pointer reaches
-
-
 def test_a_miss_not_asked_by_key_is_counted() -> None:
     h = Harness(default_net())
     fe = _frontend(h, False)
