@@ -6,7 +6,10 @@ client-server case: only the server uploads), each a `peer` process of its own o
 of its own (127.77.0.1 the tracker, 127.77.0.2 the seeder, 127.77.1.k the downloaders). The
 downloaders start with `--hold`: each checks its (empty) data, listens and writes its ready
 file, and waits. Once all are ready they are released together (SIGUSR1) and the clock starts;
-it stops when the last downloader has verified the whole file (its `complete` event). Start-up
+it stops when the last downloader has verified the whole file: its `piece` event for the last
+piece, not its `complete` event, which comes after the disk has flushed the file (fsync: the
+disk's time, not the network's; where 12 peers that finished together each flush 16 MiB, a
+slow disk orders their finishes by its queue, not by what tit-for-tat gave them). Start-up
 time of the processes is not counted: the notes' model has hosts that are there, not hosts
 being installed. Downloaders keep seeding until the run ends (the notes' altruistic peers),
 except in the churn run.
@@ -212,7 +215,7 @@ class Member:
     proc: asyncio.subprocess.Process | None = None
     ready_file: Path | None = None
     log: Path | None = None
-    done_at: float | None = None  # wall time of its `complete` event
+    done_at: float | None = None  # wall time it had verified every piece (its last `piece`)
     gains: list[tuple[float, int]] = field(default_factory=list)  # (wall time, piece)
     left_at: float | None = None  # wall time it was made to leave
     reader: asyncio.Task[None] | None = None
@@ -317,8 +320,8 @@ class Experiment:
                 continue
             if event.get("event") == "piece":
                 m.gains.append((float(event["time"]), int(event["piece"])))
-            elif event.get("event") == "complete":
-                m.done_at = float(event["time"])
+                if event.get("have") == event.get("of") and m.done_at is None:
+                    m.done_at = float(event["time"])  # (`complete` follows, after the fsync)
 
     async def _ready(self, members: Sequence[Member]) -> None:
         deadline = time.monotonic() + READY_WAIT
