@@ -580,27 +580,7 @@ class Experiment:
         assert baseline is not None
         full = [s.peer_up] * biggest  # the baseline's uploads, for the picker and churn runs
         if s.free_riders:
-            k = s.free_riders
-            riders = set(self.rng.sample(range(biggest), k))
-            uploads = [0 if i in riders else s.peer_up for i in range(biggest)]
-            bound = p2p_bound(biggest, s.file_size, s.server_up, s.peer_down, uploads)
-            outcome = await self._timed(f"p2p, {k} free-riders", biggest, uploads, bound)
-            verdict = free_rider_verdict(outcome.finishes)
-            medians = free_rider_medians(outcome.finishes)
-            progress = free_rider_progress(outcome.finishes, outcome.gains)
-            mechanisms["free_riders"] = {
-                "n": biggest,
-                "free_riders": k,
-                "bound_s": round(bound, 3),
-                "finishes": [
-                    {"peer": f.name, "free_rider": f.free_rider, "done_s": f.done_s}
-                    for f in outcome.finishes
-                ],
-                "met": verdict.met,
-                "median_met": medians.met,
-                "progress_met": progress.met,
-            }
-            self._report_riders(outcome.finishes, [verdict, medians, progress])
+            mechanisms["free_riders"] = (await self.free_riders(biggest, s.free_riders))[1]
         if s.picker == "random":
             what = "p2p, random piece order"
             outcome = await self._timed(what, biggest, full, full_bound, rarest=False)
@@ -636,6 +616,31 @@ class Experiment:
                 + spread([f.done_s for f in stayed if f.done_s is not None])
             )
         return results, mechanisms, curves
+
+    async def free_riders(self, n: int, k: int) -> tuple[Outcome, dict[str, object]]:
+        """The free-rider run: N downloaders, K of them (drawn from the experiment's rng)
+        uploading nothing; its report printed, and its entry of mechanisms.json."""
+        s = self.s
+        riders = set(self.rng.sample(range(n), k))
+        uploads = [0 if i in riders else s.peer_up for i in range(n)]
+        bound = p2p_bound(n, s.file_size, s.server_up, s.peer_down, uploads)
+        outcome = await self._timed(f"p2p, {k} free-riders", n, uploads, bound)
+        verdict = free_rider_verdict(outcome.finishes)
+        medians = free_rider_medians(outcome.finishes)
+        progress = free_rider_progress(outcome.finishes, outcome.gains)
+        self._report_riders(outcome.finishes, [verdict, medians, progress])
+        return outcome, {
+            "n": n,
+            "free_riders": k,
+            "bound_s": round(bound, 3),
+            "finishes": [
+                {"peer": f.name, "free_rider": f.free_rider, "done_s": f.done_s}
+                for f in outcome.finishes
+            ],
+            "met": verdict.met,
+            "median_met": medians.met,
+            "progress_met": progress.met,
+        }
 
     def _report_riders(self, finishes: Sequence[Finish], verdicts: Sequence[Verdict]) -> None:
         riders = [f.done_s for f in finishes if f.free_rider and f.done_s is not None]

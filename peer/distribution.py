@@ -198,6 +198,37 @@ def free_rider_medians(finishes: Sequence[Finish]) -> Verdict:
     return Verdict(r > c, f"free-riders' median finish {r:.2f} s, contributors' {c:.2f} s")
 
 
+@dataclass(frozen=True, slots=True)
+class Held:
+    """The pieces each group held when the first contributor had the whole file (medians)."""
+
+    at: float  # seconds from the start
+    riders: float
+    contributors: float
+
+
+def held_at_first_finish(
+    finishes: Sequence[Finish], gains: Iterable[tuple[float, str, int]]
+) -> Held | None:
+    """The median count of pieces of the free-riders and of the contributors when the first
+    contributor finished; None without free-riders, contributors, or a contributor that
+    finished."""
+    riders = {f.name for f in finishes if f.free_rider}
+    done = [f.done_s for f in finishes if not f.free_rider and f.done_s is not None]
+    if not riders or not done or len(riders) == len(finishes):
+        return None
+    at = min(done)
+    held = dict.fromkeys((f.name for f in finishes), 0)
+    for t, name, _piece in gains:
+        if t <= at and name in held:
+            held[name] += 1
+    return Held(
+        at,
+        median([held[name] for name in riders]),
+        median([n for name, n in held.items() if name not in riders]),
+    )
+
+
 def free_rider_progress(
     finishes: Sequence[Finish], gains: Iterable[tuple[float, str, int]]
 ) -> Verdict:
@@ -206,21 +237,13 @@ def free_rider_progress(
     finished contributors seed everyone in turn, free-riders included, and the finish times
     close up: in a short run a free-rider that won the seeder's slots early can finish with
     the contributors, but what it got from the other downloaders until then shows."""
-    riders = {f.name for f in finishes if f.free_rider}
-    done = [f.done_s for f in finishes if not f.free_rider and f.done_s is not None]
-    if not riders or not done or len(riders) == len(finishes):
+    held = held_at_first_finish(finishes, gains)
+    if held is None:
         return Verdict(False, "free-riders: no contributor finished to compare at")
-    at = min(done)
-    held = dict.fromkeys((f.name for f in finishes), 0)
-    for t, name, _piece in gains:
-        if t <= at and name in held:
-            held[name] += 1
-    r = median([held[name] for name in riders])
-    c = median([n for name, n in held.items() if name not in riders])
     return Verdict(
-        r < c,
-        f"when the first contributor finished ({at:.2f} s), the free-riders held a median of "
-        f"{r:g} pieces, the contributors {c:g}",
+        held.riders < held.contributors,
+        f"when the first contributor finished ({held.at:.2f} s), the free-riders held a median "
+        f"of {held.riders:g} pieces, the contributors {held.contributors:g}",
     )
 
 

@@ -70,30 +70,63 @@ def test_a_small_sweep_meets_its_bounds(tmp_path: Path) -> None:
     assert "N=8 p2p" in out and "cpu " in out
 
 
-def test_free_riders_hold_fewer_pieces_while_everyone_trades(tmp_path: Path) -> None:
-    # 16 downloaders, 4 of them free-riders, 16 MiB: tit-for-tat leaves the free-riders the
-    # optimistic unchokes and the seeder's round robin, so when the first contributor has the
-    # file they hold fewer pieces (21 runs here, 16 and 32 MiB, N = 16 and 32: a median of
-    # 0.44 to 0.89 of the contributors'). What the test asserts is that, and the finish
-    # times recorded and reported as they came. The finish order itself (the issue's target:
-    # every free-rider after every contributor) is not asserted here: once the contributors
-    # finish they seed everyone in turn, and the free-riders, downloading at up to 8x their
-    # peers' upload, close the gap; in 2 of those 21 runs the medians came within 0.11 s, and
-    # CI once saw the free-riders' median 0.36 s ahead. `make bench` prints it at full size.
-    proc = run(tmp_path, "--sizes", "16", "--file-size", "16MiB", "--free-riders", "4")
+def test_the_free_rider_run_is_recorded_and_reported(tmp_path: Path) -> None:
+    # (small: what the run writes and prints; what tit-for-tat does is the test below)
+    proc = run(tmp_path, "--sizes", "4", "--file-size", "2MiB", "--free-riders", "1")
     assert proc.returncode == 0, proc.stderr
     riders = json.loads((tmp_path / "mechanisms.json").read_text())["free_riders"]
-    assert riders["progress_met"], proc.stdout
-    assert "met: when the first contributor finished (" in proc.stdout
+    assert (riders["n"], riders["free_riders"]) == (4, 1)
     finishes = [Finish(f["peer"], f["free_rider"], f["done_s"]) for f in riders["finishes"]]
-    assert sum(f.free_rider for f in finishes) == 4 and len(finishes) == 16
-    assert all(f.done_s is not None for f in finishes)
+    assert sum(f.free_rider for f in finishes) == 1 and len(finishes) == 4
+    assert all(f.done_s is not None and f.done_s > 0 for f in finishes)
     medians, order = free_rider_medians(finishes), free_rider_verdict(finishes)
     assert (riders["median_met"], riders["met"]) == (medians.met, order.met)
     for verdict in (medians, order):
         assert f"{'met' if verdict.met else 'MISSED'}: {verdict.text}" in proc.stdout
-    assert riders["bound_s"] == 16.0  # 16 x 16 MiB / (4 + 12) MiB/s
-    assert "N=16 p2p, 4 free-riders" in proc.stdout
+    assert isinstance(riders["progress_met"], bool)
+    assert "when the first contributor finished (" in proc.stdout
+    assert riders["bound_s"] == pytest.approx(8 / 7, abs=0.001)  # 4 x 2 MiB / (4 + 3) MiB/s
+    assert "N=4 p2p, 1 free-riders" in proc.stdout
+    assert "  contributors: 3 finished: " in proc.stdout
+    assert "  free-riders:  1 finished: " in proc.stdout
+
+
+async def test_free_riders_hold_fewer_pieces_while_everyone_trades(tmp_path: Path) -> None:
+    # 16 downloaders, 4 of them free-riders, 16 MiB, three swarms: tit-for-tat leaves the
+    # free-riders the optimistic unchokes and the seeder's round robin, so when the first
+    # contributor has the file they hold fewer pieces. One swarm is not enough to show it
+    # every time: in 9 swarms here the free-riders' median was 0.44 to 0.88 of the
+    # contributors' (0.95 in one of 5 more with a variant of the seeds' policy, since
+    # reverted): the contributors, alike, sometimes have little to trade with each other,
+    # and a free-rider, wanting every piece, takes all an optimistic unchoke gives. The mean
+    # of three is asserted under 0.95; with no tit-for-tat it would be about 1.
+    # The finish order (the issue's target: every free-rider after every contributor) is
+    # printed, not asserted: once the contributors finish they seed everyone in turn, and the
+    # free-riders, downloading at up to 8x their peers' upload, close the gap (CI once saw
+    # their median finish 0.36 s ahead). `make bench` prints it at full size.
+    import io
+
+    from minternet.experiment import Experiment, Settings
+    from peer.distribution import held_at_first_finish
+
+    out = io.StringIO()
+    s = Settings(
+        sizes=[16], file_size=16 * MiB, server_up=4 * MiB, peer_up=MiB, peer_down=8 * MiB,
+        out=tmp_path / "out", free_riders=4,
+    )  # fmt: skip
+    experiment = Experiment(s, tmp_path / "work", out)
+    experiment.prepare()
+    experiment.runs = 3
+    ratios = []
+    for _ in range(3):
+        outcome, entry = await experiment.free_riders(16, 4)
+        assert all(f.done_s is not None for f in outcome.finishes), out.getvalue()
+        assert sum(f.free_rider for f in outcome.finishes) == 4
+        held = held_at_first_finish(outcome.finishes, outcome.gains)
+        assert held is not None and entry["progress_met"] == (held.riders < held.contributors)
+        ratios.append(held.riders / held.contributors)
+    assert sum(ratios) / 3 < 0.95, (ratios, out.getvalue())
+    assert out.getvalue().count("when the first contributor finished (") == 3
 
 
 def test_the_random_picker_and_churn_runs(tmp_path: Path) -> None:
