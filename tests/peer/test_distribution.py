@@ -14,6 +14,7 @@ from peer.distribution import (
     P2P,
     ChurnPlan,
     Finish,
+    Held,
     Result,
     Verdict,
     check,
@@ -23,6 +24,7 @@ from peer.distribution import (
     free_rider_medians,
     free_rider_progress,
     free_rider_verdict,
+    held_at_first_finish,
     median,
     p2p_bound,
     parse_rate,
@@ -283,6 +285,7 @@ def test_the_pieces_each_kind_held_when_the_first_contributor_finished() -> None
         "when the first contributor finished (3.00 s), the free-riders held a median of 0.5 "
         "pieces, the contributors 2",
     )
+    assert held_at_first_finish(finishes, gains) == Held(3.0, 0.5, 2.0)
     # equal counts are not a sign of tit-for-tat
     even = [(1.0, "a", 0), (1.0, "r", 0)]
     assert not free_rider_progress([finish("a", False, 1.0), finish("r", True, 9.0)], even).met
@@ -297,6 +300,13 @@ def test_progress_needs_both_kinds_and_a_finished_contributor() -> None:
     assert free_rider_progress([finish("a", False, 1.0)], []) == nothing
     assert free_rider_progress([finish("r", True, 1.0)], []) == nothing
     assert free_rider_progress([finish("a", False, None), finish("r", True, 1.0)], []) == nothing
+    assert held_at_first_finish([finish("a", False, 1.0)], []) is None
+    assert held_at_first_finish([finish("r", True, 1.0)], []) is None
+    assert held_at_first_finish([finish("a", False, None), finish("r", True, 1.0)], []) is None
+    # nobody gained anything: zero each, not a missing value
+    assert held_at_first_finish([finish("a", False, 1.0), finish("r", True, 2.0)], []) == Held(
+        1.0, 0, 0
+    )
 
 
 def test_median() -> None:
