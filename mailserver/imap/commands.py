@@ -6,8 +6,9 @@ syntax.ParseError with the tag (if one was read) and the reason for the `BAD`. C
 grammar covers: RFC 3501 (IMAP4rev1) and UIDPLUS (RFC 4315, UID EXPUNGE), MOVE (RFC 6851),
 IDLE (RFC 2177), NAMESPACE (RFC 2342), ID (RFC 2971), ENABLE (RFC 5161), LIST-EXTENDED (RFC
 5258) with SPECIAL-USE (RFC 6154) and LIST-STATUS (RFC 5819), UNSELECT (RFC 3691), ESEARCH
-(RFC 4731), SASL-IR (RFC 4959), CONDSTORE (RFC 7162). Each command has its own function in
-_PARSERS, so SORT, THREAD, MULTIAPPEND, CATENATE and BINARY (issue 16) are new entries there.
+(RFC 4731), SASL-IR (RFC 4959), CONDSTORE (RFC 7162), SORT (RFC 5256) with SORT=DISPLAY (RFC
+5957). Each command has its own function in _PARSERS, so THREAD, MULTIAPPEND, CATENATE and
+BINARY (issue 16) are new entries there.
 
 Two lines are not commands: the client's answers during AUTHENTICATE (`parse_sasl_response`)
 and the DONE that ends IDLE (`parse_idle_done`).
@@ -25,6 +26,8 @@ from mailserver.imap import fetchatt
 from mailserver.imap.fetchatt import FetchItem
 from mailserver.imap.search import CHARSETS, SearchKey, badcharset_code, parse_program
 from mailserver.imap.seqset import SeqSet
+from mailserver.imap.sorting import KEYS as SORT_KEYS
+from mailserver.imap.sorting import Criterion
 from mailserver.imap.syntax import MAX_MODSEQ, ParseError, Reader
 
 __all__ = [
@@ -199,6 +202,16 @@ class Search(Command):
     charset: str | None
     key: SearchKey
     returns: frozenset[str] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sort(Command):
+    """SORT (RFC 5256): the criteria, most significant first, and the search program."""
+
+    uid: bool
+    criteria: tuple[Criterion, ...]
+    charset: str
+    key: SearchKey
 
 
 # -- the entry points ------------------------------------------------------------------------
@@ -591,6 +604,31 @@ def _search(r: Reader, tag: str, name: str, uid: bool = False) -> Command:
     return Search(tag=tag, name=name, uid=uid, charset=charset, key=key, returns=returns)
 
 
+def _sort(r: Reader, tag: str, name: str, uid: bool = False) -> Command:
+    """`SORT (criteria) charset search-key...`: the charset is not optional here (RFC 5256)."""
+    r.sp()
+    r.expect(0x28, "'(' to open the sort criteria")
+    criteria: list[Criterion] = []
+    while True:
+        word = r.keyword()
+        reverse = word == "REVERSE"
+        if reverse:
+            r.sp()
+            word = r.keyword()
+        if word not in SORT_KEYS:
+            raise r.error(f"unknown sort key {word[:40]}")
+        criteria.append(Criterion(word, reverse))
+        if r.skip(0x29):
+            break
+        r.sp()
+    r.sp()
+    charset = r.text(r.astring(), "charset").upper()
+    if charset not in CHARSETS:
+        raise r.error(f"charset {charset[:40]} is not supported", kind="NO", code=badcharset_code())
+    key = parse_program(r, charset)
+    return Sort(tag=tag, name=name, uid=uid, criteria=tuple(criteria), charset=charset, key=key)
+
+
 _WORD = re.compile(rb" ([A-Za-z]+)(?= )")
 
 
@@ -634,6 +672,7 @@ _PARSERS: dict[str, Parser] = {
     "FETCH": _fetch,
     "STORE": _store,
     "SEARCH": _search,
+    "SORT": _sort,
 }
 _UID_PARSERS: dict[str, UidParser] = {
     "COPY": _copy,
@@ -641,5 +680,6 @@ _UID_PARSERS: dict[str, UidParser] = {
     "FETCH": _fetch,
     "STORE": _store,
     "SEARCH": _search,
+    "SORT": _sort,
     "EXPUNGE": _expunge,
 }

@@ -252,10 +252,11 @@ def status_response(mailbox: str, items: Iterable[tuple[str, int]], *, utf8: boo
     return b"* STATUS " + mailbox_name(mailbox, utf8=utf8) + b" (" + body + b")" + CRLF
 
 
-def search(numbers: Iterable[int], modseq: int | None = None) -> bytes:
-    """`* SEARCH 2 5 9` (with `(MODSEQ n)` after a CONDSTORE search, RFC 7162 §3.1.5)."""
+def search(numbers: Iterable[int], modseq: int | None = None, *, name: bytes = b"SEARCH") -> bytes:
+    """`* SEARCH 2 5 9` (with `(MODSEQ n)` after a CONDSTORE search, RFC 7162 §3.1.5); with
+    `name` b"SORT", SORT's answer, in the order given (RFC 5256 §4)."""
     out = b" ".join([b"%d" % n for n in numbers])
-    line = b"* SEARCH " + out if out else b"* SEARCH"
+    line = b"* " + name + (b" " + out if out else b"")
     if modseq is not None and out:
         line += b" (MODSEQ %d)" % modseq
     return line + CRLF

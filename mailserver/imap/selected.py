@@ -14,9 +14,9 @@ from bisect import bisect_left
 from collections.abc import Callable, Container, Iterator, Mapping
 from typing import TypeVar
 
-from mailserver.imap import encode, fetching, mailboxes, searching
+from mailserver.imap import encode, fetching, mailboxes, searching, sorting
 from mailserver.imap.actions import Action, Notify, Send, Stream
-from mailserver.imap.commands import Copy, Expunge, Fetch, Search, Select, Store
+from mailserver.imap.commands import Copy, Expunge, Fetch, Search, Select, Sort, Store
 from mailserver.imap.fetchatt import FetchItem
 from mailserver.imap.search import ModSeqKey, SearchKey, any_leaf
 from mailserver.imap.seqset import compact
@@ -243,22 +243,36 @@ def uses_modseq(key: SearchKey) -> bool:
 
 def search(view: View, cmd: Search) -> Reply:
     """SEARCH / UID SEARCH, as `* SEARCH` or, with RETURN, `* ESEARCH` (RFC 4731)."""
+    found, metas = _found(view, cmd.key)
+    numbers = [c.uid if cmd.uid else c.seq for c in found]
+    modseq = None
+    if uses_modseq(cmd.key):  # a MODSEQ key reads index data: `metas` has every message
+        modseq = max((metas[c.uid].modseq for c in found), default=None)
+    return _search_reply(cmd, numbers, modseq)
+
+
+def _found(view: View, key: SearchKey) -> tuple[list[searching.Candidate], dict[int, MessageMeta]]:
+    """The view's messages that `key` matches (in mailbox order), and the index data of every
+    message when it was read (else {})."""
     store = view.store
-    masks = searching.flag_masks(cmd.key)
+    masks = searching.flag_masks(key)
+    recent = view.recent
     if masks is not None:  # SEARCH UNSEEN and the like: the index finds them in one query
         flagged = store.uids_flagged(view.name, masks)
-        numbers = [u if cmd.uid else i for i, u in enumerate(view.uids, 1) if u in flagged]
-        return _search_reply(cmd, numbers, None)
+        return [
+            searching.Candidate(i, u, u in recent)
+            for i, u in enumerate(view.uids, 1)
+            if u in flagged
+        ], {}
     # the index data of every message when a key reads it (one query); else only which of
     # the view's messages the index still has, at a quarter of the cost
     metas: dict[int, MessageMeta] = {}
     present: Container[int]
-    if searching.needs_meta(cmd.key):
+    if searching.needs_meta(key):
         metas = {m.uid: m for m in store.fetch(view.name)}
         present = metas
     else:
         present = set(store.uids(view.name))
-    recent = view.recent
     candidates = [
         searching.Candidate(i, u, u in recent)
         for i, u in enumerate(view.uids, 1)
@@ -268,7 +282,7 @@ def search(view: View, cmd: Search) -> Reply:
         store, view.name, [c.uid for c in candidates]
     )
     found = searching.search(
-        cmd.key,
+        key,
         candidates,
         load_meta=metas.__getitem__,
         load_summary=load_summary,
@@ -277,11 +291,37 @@ def search(view: View, cmd: Search) -> Reply:
         max_seq=view.exists,
         max_uid=view.max_uid,
     )
-    numbers = [c.uid if cmd.uid else c.seq for c in found]
+    return found, metas
+
+
+def sort(view: View, cmd: Sort) -> Reply:
+    """SORT / UID SORT (RFC 5256, RFC 5957): `* SORT` with the found messages in the order
+    of the criteria (sorting.py), with `(MODSEQ n)` after a search with a MODSEQ key. The
+    summaries are read BATCH at a time and only each message's sort values kept."""
+    found, metas = _found(view, cmd.key)
+    store = view.store
+    if found and not metas:  # ARRIVAL, SIZE and DATE's fallback read the index data
+        metas = {m.uid: m for m in store.fetch(view.name)}
+    found = [c for c in found if c.uid in metas]  # (expunged since the search: not answered)
+    criteria = sorting.effective(cmd.criteria)
+    messages: list[sorting.Sortable] = []
+    for at in range(0, len(found), BATCH):
+        batch = found[at : at + BATCH]
+        summaries = store.summaries(view.name, [c.uid for c in batch])
+        for c in batch:
+            meta = metas[c.uid]
+            messages.append(
+                sorting.sortable(
+                    c.seq, c.uid, meta.internaldate, meta.size, summaries.get(c.uid), criteria
+                )
+            )
+    ordered = sorting.order(messages, criteria)
+    numbers = [m.uid if cmd.uid else m.seq for m in ordered]
     modseq = None
-    if uses_modseq(cmd.key):  # a MODSEQ key reads index data: `metas` has every message
-        modseq = max((metas[c.uid].modseq for c in found), default=None)
-    return _search_reply(cmd, numbers, modseq)
+    if uses_modseq(cmd.key):
+        modseq = max((metas[m.uid].modseq for m in ordered), default=None)
+    out = encode.search(numbers, modseq, name=b"SORT")
+    return [Send(data=out)], _ok(cmd.tag, "SORT completed")
 
 
 def _search_reply(cmd: Search, numbers: list[int], modseq: int | None) -> Reply:

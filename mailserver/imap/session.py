@@ -52,6 +52,7 @@ from mailserver.imap.commands import (
     Rename,
     Search,
     Select,
+    Sort,
     Status,
     Store,
     parse_command,
@@ -98,6 +99,8 @@ CAPABILITIES = (
     "LIST-STATUS",
     "ESEARCH",
     "CONDSTORE",
+    "SORT",
+    "SORT=DISPLAY",
 )
 
 
@@ -163,6 +166,7 @@ STATES: dict[str, frozenset[State]] = {
     "UNSELECT": _SELECTED,
     "EXPUNGE": _SELECTED,
     "SEARCH": _SELECTED,
+    "SORT": _SELECTED,
     "FETCH": _SELECTED,
     "STORE": _SELECTED,
     "COPY": _SELECTED,
@@ -606,9 +610,11 @@ class Session:
                 if cmd.unchangedsince is not None:
                     self._enable_condstore()
                 return selected.store(view, cmd)
-            if isinstance(cmd, Search):
+            if isinstance(cmd, (Search, Sort)):
                 if selected.uses_modseq(cmd.key):
                     self._enable_condstore()
+                if isinstance(cmd, Sort):
+                    return selected.sort(view, cmd)
                 return selected.search(view, cmd)
             if isinstance(cmd, Copy):
                 return selected.copy(view, cmd)
@@ -621,7 +627,7 @@ class Session:
 def _expunges_ok(cmd: Command) -> bool:
     """RFC 3501 §7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH (their UID forms
     may send them)."""
-    return not isinstance(cmd, (Fetch, Store, Search)) or cmd.uid
+    return not isinstance(cmd, (Fetch, Store, Search, Sort)) or cmd.uid
 
 
 Handler = Callable[[Session, Command], tuple[list[Action], bytes | None]]
@@ -660,6 +666,7 @@ _HANDLERS: dict[str, Handler] = {
     "UNSELECT": Session._close,
     "EXPUNGE": Session._selected_command,
     "SEARCH": Session._selected_command,
+    "SORT": Session._selected_command,
     "FETCH": Session._selected_command,
     "STORE": Session._selected_command,
     "COPY": Session._selected_command,

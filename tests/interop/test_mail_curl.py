@@ -1,6 +1,7 @@
 """curl as a mail client: a message by UID over imap:// with STARTTLS required and over
 imaps://, the mailbox list, and POP3 over pop3s://, the certificate verified against the
-test CA (the server's name resolved to 127.0.0.1 with --resolve, as a user's DNS would)."""
+test CA (the server's name resolved to 127.0.0.1 with --resolve, as a user's DNS would), and
+a server-side SORT as a custom request."""
 
 from __future__ import annotations
 
@@ -87,3 +88,22 @@ def test_curl_retrieves_over_pop3_with_stls(
     assert "Subject: pop stls\r\n" in out and "over STLS" in out, out
     assert re.search(r"^> STLS\r?$", log, re.MULTILINE), log  # the password went over TLS
     assert "SSL certificate verify ok" in log, log
+
+
+def test_curl_sorts_on_the_server(mail_server: MailServer, mail_user: tuple[str, str]) -> None:
+    # SORT's base subject (RFC 5256 §2.1: no "Re:", no "[list]" blob, no "(fwd)") compared
+    # with i;unicode-casemap ("apple" and "Apple" tie: mailbox order), as a custom request
+    for subject in ("Re: pear", "apple", "[list] mango (fwd)", "Apple"):
+        mail_server.deliver(mail_user[0], subject, "sorted")
+    out, _ = curl(
+        mail_server, mail_user, "imaps://HOST/INBOX", "-X", "UID SORT (SUBJECT) UTF-8 ALL"
+    )
+    assert out.splitlines() == ["* SORT 2 4 3 1"], out
+    out, _ = curl(
+        mail_server,
+        mail_user,
+        "imaps://HOST/INBOX",
+        "-X",
+        "SORT (REVERSE SUBJECT) UTF-8 NOT SUBJECT apple",
+    )
+    assert out.splitlines() == ["* SORT 1 3"], out

@@ -1,6 +1,7 @@
 """The IMAP shell with the real session core (mailserver/imap/session.py) over sockets: imaplib
 logs in (over STARTTLS and over IMAPS, verifying the server's CA), selects INBOX and fetches a
-message that came by SMTP; IDLE sees a delivery within a second; POP3's deletion shows up."""
+message that came by SMTP; IDLE sees a delivery within a second; POP3's deletion shows up;
+SORT, with a criteria list as long as a line may be."""
 
 from __future__ import annotations
 
@@ -158,3 +159,41 @@ async def test_stop_with_sessions_idling_and_mid_command_is_clean(
     assert [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []
     writer.close()
     other_writer.close()
+
+
+def sort_over_imaps(d: MailDaemon) -> list[Any]:
+    imap = imaplib.IMAP4_SSL("127.0.0.1", port(d, "imaps"), ssl_context=ca(d))
+    try:
+        imap.login("bob@hamburger.edu", "bob-in-hamburg")
+        imap.select("INBOX")
+        out: list[Any] = [imap.sort("(SUBJECT)", "UTF-8", "ALL")]
+        # a hostile criteria list as long as a line may be (8 KiB): each key once is enough
+        # (a key given again cannot change the order), so it costs one pass per key
+        many = "(" + " ".join(["REVERSE SUBJECT", "ARRIVAL", "SUBJECT"] * 250) + ")"
+        assert len(many) < 8192
+        out.append(imap.sort(many, "UTF-8", "ALL"))
+        out.append(imap.uid("SORT", "(REVERSE SUBJECT)", "UTF-8", "OR SUBJECT fig SUBJECT pear"))
+        for bad in ("(SUBJECT NOSUCH)", "SUBJECT"):  # (imaplib's sort() adds parentheses)
+            try:
+                imap.uid("SORT", bad, "UTF-8", "ALL")
+            except imaplib.IMAP4.error as e:
+                out.append(str(e))
+        out.append(imap.noop())  # the session goes on
+        return out
+    finally:
+        imap.logout()
+
+
+async def test_sort_over_real_sockets_with_a_hostile_criteria_list(daemon: MailDaemon) -> None:
+    for subject in (b"pear", b"Re: apple", b"fig", b"apple"):
+        data = MESSAGE.replace(b"Subject: crepes", b"Subject: " + subject)
+        await asyncio.to_thread(deliver, daemon, data)
+    by_subject, many, by_uid, unknown, unopened, noop = await asyncio.to_thread(
+        sort_over_imaps, daemon
+    )
+    assert by_subject == ("OK", [b"2 4 3 1"])  # apple (a reply), apple, fig, pear
+    assert many == ("OK", [b"1 3 2 4"])  # REVERSE SUBJECT, then ARRIVAL for the two apples
+    assert by_uid == ("OK", [b"1 3"])  # pear, fig
+    assert "unknown sort key NOSUCH" in unknown
+    assert "'(' to open the sort criteria" in unopened
+    assert noop[0] == "OK"

@@ -22,6 +22,7 @@ from mailserver.imap.commands import (
     Search,
     Select,
     Simple,
+    Sort,
     Status,
     Store,
     parse_command,
@@ -31,6 +32,7 @@ from mailserver.imap.commands import (
 from mailserver.imap.fetchatt import FetchItem, Section
 from mailserver.imap.search import All, And, DateKey, FlagKey, HeaderKey, Not, TextKey
 from mailserver.imap.seqset import STAR, SeqSet
+from mailserver.imap.sorting import Criterion
 from mailserver.imap.syntax import ParseError
 
 
@@ -610,6 +612,60 @@ def test_search_option_errors(line: bytes, why: str | None):
         assert p(line) == Search(tag="a1", name="SEARCH", uid=False, charset="UTF-8",
                                  key=All(), returns=frozenset({"MIN"}))  # fmt: skip
         return
+    bad(line, why)
+
+
+def test_sort():
+    # RFC 5256 §4's example, and the UID form with REVERSE and several keys
+    assert p(b"A282 SORT (SUBJECT) UTF-8 SINCE 1-Feb-1994") == Sort(
+        tag="A282",
+        name="SORT",
+        uid=False,
+        criteria=(Criterion("SUBJECT"),),
+        charset="UTF-8",
+        key=DateKey(False, "SINCE", datetime(1994, 2, 1).date()),
+    )
+    s = p(b"a UID sort (reverse date from Reverse DISPLAYTO size) us-ascii UNSEEN ALL")
+    assert s == Sort(
+        tag="a",
+        name="SORT",
+        uid=True,
+        criteria=(
+            Criterion("DATE", True),
+            Criterion("FROM", False),
+            Criterion("DISPLAYTO", True),
+            Criterion("SIZE", False),
+        ),
+        charset="US-ASCII",
+        key=And((FlagKey("\\Seen", False), All())),
+    )
+    keys = b"ARRIVAL CC DATE FROM SIZE SUBJECT TO DISPLAYFROM DISPLAYTO"
+    assert [c.key for c in p(b"a SORT (" + keys + b") UTF-8 ALL").criteria] == keys.decode().split()
+
+
+def test_sort_charset_that_is_not_supported_is_a_no_with_badcharset():
+    error = bad(b"a1 SORT (DATE) ISO-8859-1 ALL", "charset ISO-8859-1 is not supported")
+    assert (error.kind, error.code) == ("NO", b"BADCHARSET (UTF-8 US-ASCII)")
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        (b"a1 SORT", "expected a space"),
+        (b"a1 SORT DATE UTF-8 ALL", r"expected '\(' to open the sort criteria"),
+        (b"a1 SORT () UTF-8 ALL", "expected an atom"),
+        (b"a1 SORT (REVERSE) UTF-8 ALL", "expected a space"),
+        (b"a1 SORT (REVERSE REVERSE DATE) UTF-8 ALL", "unknown sort key REVERSE"),
+        (b"a1 SORT (DATE  SUBJECT) UTF-8 ALL", "expected an atom"),
+        (b"a1 SORT (DATE)UTF-8 ALL", "expected a space"),
+        (b"a1 SORT (SENT) UTF-8 ALL", "unknown sort key SENT"),
+        (b"a1 SORT (DATE SUBJECT", "expected a space"),
+        (b"a1 SORT (DATE) UTF-8", "SEARCH needs at least one search key"),
+        (b"a1 SORT (DATE)", "expected a space"),
+        (b"a1 SORT (DATE) UTF-8 FOO", "unknown search key FOO"),
+    ],
+)
+def test_sort_errors(line: bytes, why: str):
     bad(line, why)
 
 

@@ -1,0 +1,133 @@
+"""SORT (RFC 5256 §3) and its DISPLAYFROM/DISPLAYTO keys (RFC 5957): the order in which to
+answer the messages a search found.
+
+- The keys: ARRIVAL (the internal date), DATE (the sent date of the Date: field in UTC, or the
+  internal date when the message has none that parses, §2.2), SIZE (RFC822.SIZE), FROM, TO
+  and CC (the addr-mailbox, the part before the @, of the field's first address, §3; "" when
+  there is none), SUBJECT (the base subject of §2.1, which the store keeps in each message's
+  summary) and DISPLAYFROM/DISPLAYTO (the first address's display name, else its addr-spec).
+- Strings compare with the i;unicode-casemap comparator of RFC 5051, as the RFC asks: each
+  character mapped to its titlecase, the result decomposed (NFKD), then compared octet by octet
+  (in UTF-8, which orders as code points do). An empty string sorts first.
+- REVERSE turns one key's order around, not the others'. Messages that no key tells apart
+  keep their mailbox order (§3: "sorted according to the order in which they appear in the
+  mailbox"), whatever REVERSE says.
+- A message whose summary cannot be read (gone from the store meanwhile) sorts as one with
+  no headers: "" for the strings, its internal date for DATE.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from mailserver.message.summary import Summary
+
+__all__ = ["KEYS", "Criterion", "Sortable", "casemap", "effective", "order", "sortable"]
+
+#: The sort keys, RFC 5256's and RFC 5957's.
+KEYS = frozenset(
+    {"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    """One sort-criterion: a key of KEYS, REVERSE or not."""
+
+    key: str
+    reverse: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Sortable:
+    """A message as SORT sees it: its numbers, and its value for each criterion (`sortable`)."""
+
+    seq: int
+    uid: int
+    values: tuple[int | str, ...]
+
+
+def effective(criteria: Sequence[Criterion]) -> tuple[Criterion, ...]:
+    """The criteria that can change an order: a key given again can only compare messages
+    its first occurrence found equal, so it is dropped (which also bounds the work at one pass
+    per key, whatever the client sends). ValueError for none."""
+    if not criteria:
+        raise ValueError("SORT needs at least one criterion")
+    seen: set[str] = set()
+    out = []
+    for c in criteria:
+        if c.key not in seen:
+            seen.add(c.key)
+            out.append(c)
+    return tuple(out)
+
+
+def sortable(
+    seq: int,
+    uid: int,
+    internaldate: int,
+    size: int,
+    summary: Summary | None,
+    criteria: Sequence[Criterion],
+) -> Sortable:
+    """A message's values for the (effective) criteria, from its index data (the internal
+    date in seconds since the epoch, RFC822.SIZE) and its summary (None: unreadable). The
+    summary is not kept: 100,000 of them are not held at once."""
+    return Sortable(seq, uid, tuple(_value(c.key, internaldate, size, summary) for c in criteria))
+
+
+@lru_cache(maxsize=4096)
+def _title(ch: str) -> str:
+    """One character's simple titlecase mapping (UnicodeData.txt, as RFC 5051 asks). Python's
+    str.title gives the full mapping, several characters for a few (ß: "Ss", ﬁ: "Fi"); those
+    have no simple mapping and stay as they are."""
+    title = ch.title()
+    return title if len(title) == 1 else ch
+
+
+def casemap(text: str) -> str:
+    """The i;unicode-casemap canonical form of `text` (RFC 5051 §2): each character's simple
+    titlecase mapping, then NFKD."""
+    if text.isascii():
+        return text.upper()  # ASCII: titlecase is upper case, and NFKD changes nothing
+    return unicodedata.normalize("NFKD", "".join(map(_title, text)))
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+def _value(name: str, internaldate: int, size: int, s: Summary | None) -> int | str:
+    if name == "ARRIVAL":
+        return internaldate
+    if name == "SIZE":
+        return size
+    if name == "DATE":
+        return internaldate if s is None or s.sent is None else s.sent
+    if s is None:
+        return ""
+    if name == "SUBJECT":
+        return casemap(s.base_subject)
+    if name == "FROM":
+        return casemap(_text(s.sort_from))
+    if name == "TO":
+        return casemap(_text(s.sort_to))
+    if name == "CC":
+        return casemap(_text(s.sort_cc))
+    if name == "DISPLAYFROM":
+        return casemap(s.display_from)
+    if name == "DISPLAYTO":
+        return casemap(s.display_to)
+    raise ValueError(f"not a sort key: {name}")
+
+
+def order(messages: Sequence[Sortable], criteria: Sequence[Criterion]) -> list[Sortable]:
+    """The messages in the order the criteria give (ties in mailbox order); `criteria` are
+    the effective ones their values were computed for."""
+    ordered = sorted(messages, key=lambda m: m.seq)
+    for i in reversed(range(len(criteria))):  # stable sorts, the least significant key first
+        ordered.sort(key=lambda m: m.values[i], reverse=criteria[i].reverse)
+    return ordered

@@ -1,0 +1,127 @@
+"""SORT and UID SORT through a session on a real store (RFC 5256, RFC 5957's DISPLAYFROM and
+DISPLAYTO): every key, REVERSE, ties in mailbox order, several criteria, the search program,
+CONDSTORE's MODSEQ, and what is refused. Exact bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from mailserver.store import Store
+from tests.mailserver.imap.session_kit import BOB, T0, Client, store_fixture
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    yield from store_fixture()
+
+
+def mail(headers: str, body_size: int) -> bytes:
+    return (headers.replace("\n", "\r\n") + "\r\n" + "x" * body_size + "\r\n").encode()
+
+
+# 1: a reply about bananas from Zed; 2: apples from Yves (mailbox alice); 3: a forwarded
+# cherry from Émile with no Date (its internal date stands in), no To; 4: apples from Bob,
+# the same sent date as 2. Bodies: sizes in the order 2, 4, 3, 1. Internal dates (ARRIVAL):
+# in the order 2, 3, 1, 4, not the mailbox's.
+ARRIVALS = [T0 + 300, T0 + 100, T0 + 200, T0 + 400]
+MESSAGES = [
+    mail(
+        "From: Zed <zed@x.test>\nTo: carol@y.test\nCc: zoe@y.test\nSubject: Re: banana\n"
+        "Date: Tue, 14 Nov 2023 12:00:00 +0000\n",
+        900,
+    ),
+    mail(
+        "From: Yves <alice@x.test>\nTo: Bob <bob@y.test>\nSubject: apple\n"
+        "Date: Mon, 13 Nov 2023 09:00:00 +0100\n",
+        0,
+    ),
+    mail("From: =?utf-8?q?=C3=89mile?= <emile@x.test>\nSubject: [list] Cherry (fwd)\n", 600),
+    mail(
+        "From: Bob <bob@x.test>\nTo: dave@y.test\nCc: aaron@y.test\nSubject: apple\n"
+        "Date: Mon, 13 Nov 2023 08:00:00 +0000\n",
+        300,
+    ),
+]
+
+
+@pytest.fixture
+def client(store: Store) -> Client:
+    for raw, arrival in zip(MESSAGES, ARRIVALS, strict=True):
+        store.deliver(BOB, "INBOX", raw, (), arrival)
+    c = Client(store)
+    c.select()
+    return c
+
+
+def sort(c: Client, args: bytes, uid: bool = False) -> bytes:
+    return c((b"t UID SORT " if uid else b"t SORT ") + args)
+
+
+def found(numbers: str) -> bytes:
+    return (
+        b"* SORT " + numbers.encode() if numbers else b"* SORT"
+    ) + b"\r\nt OK SORT completed\r\n"
+
+
+@pytest.mark.parametrize(
+    ("criteria", "numbers"),
+    [
+        (b"(ARRIVAL)", "2 3 1 4"),
+        (b"(REVERSE ARRIVAL)", "4 1 3 2"),
+        (b"(SUBJECT)", "2 4 1 3"),  # apple, apple, banana, cherry: the tie in mailbox order
+        (b"(REVERSE SUBJECT)", "3 1 2 4"),  # the tie still in mailbox order
+        (b"(DATE)", "2 4 1 3"),  # 08:00Z twice, then 12:00Z, then 3's internal date (22:16Z)
+        (b"(FROM)", "2 4 3 1"),  # alice, bob, emile, zed: the addr-mailbox
+        (b"(DISPLAYFROM)", "4 3 2 1"),  # Bob, Émile, Yves, Zed: the display name
+        (b"(TO)", "3 2 1 4"),  # none, bob, carol, dave
+        (b"(DISPLAYTO)", "3 2 1 4"),  # none, Bob, carol@y.test, dave@y.test
+        (b"(CC)", "2 3 4 1"),  # none twice, aaron, zoe
+        (b"(SIZE)", "2 4 3 1"),
+        (b"(SUBJECT REVERSE FROM)", "4 2 1 3"),  # the apples by sender, z to a
+        (b"(SUBJECT DATE)", "2 4 1 3"),
+        (b"(CC REVERSE ARRIVAL)", "3 2 4 1"),  # none (3 arrived after 2), aaron, zoe
+    ],
+)
+def test_every_key_and_reverse(client: Client, criteria: bytes, numbers: str) -> None:
+    assert sort(client, criteria + b" UTF-8 ALL") == found(numbers)
+
+
+def test_uid_sort_answers_uids_and_the_search_program_chooses(client: Client) -> None:
+    assert client(b"e STORE 1 +FLAGS (\\Deleted)").startswith(b"* 1 FETCH")
+    assert client(b"x EXPUNGE") == b"* 1 EXPUNGE\r\nx OK EXPUNGE completed\r\n"
+    assert sort(client, b"(SUBJECT) UTF-8 ALL") == found("1 3 2")  # numbers moved down
+    assert sort(client, b"(SUBJECT) UTF-8 ALL", uid=True) == found("2 4 3")
+    assert sort(client, b"(ARRIVAL) US-ASCII FROM bob", uid=True) == found("4")
+    assert sort(client, b"(ARRIVAL) UTF-8 SUBJECT nothing") == found("")
+    assert sort(client, b"(reverse size) utf-8 OR FROM bob FROM yves") == found("3 1")
+
+
+def test_a_modseq_key_adds_the_highest_modseq(client: Client) -> None:
+    out = sort(client, b"(REVERSE ARRIVAL) UTF-8 MODSEQ 1")
+    assert out.startswith(b"* SORT 4 1 3 2 (MODSEQ ") and out.endswith(b"t OK SORT completed\r\n")
+    assert sort(client, b"(ARRIVAL) UTF-8 MODSEQ 1000") == found("")
+
+
+@pytest.mark.parametrize(
+    ("args", "answer"),
+    [
+        (b"SUBJECT UTF-8 ALL", b"t BAD "),
+        (b"() UTF-8 ALL", b"t BAD "),
+        (b"(REVERSE) UTF-8 ALL", b"t BAD "),
+        (b"(SUBJECT FOO) UTF-8 ALL", b"t BAD unknown sort key FOO\r\n"),
+        (b"(SUBJECT) UTF-8", b"t BAD "),
+        (b"(SUBJECT)", b"t BAD "),
+        (b"(SUBJECT) ALL", b"t NO [BADCHARSET (UTF-8 US-ASCII)] charset ALL is not supported"),
+        (b"(SUBJECT) KOI8-R ALL", b"t NO [BADCHARSET (UTF-8 US-ASCII)] charset KOI8-R "),
+    ],
+)
+def test_what_is_refused(client: Client, args: bytes, answer: bytes) -> None:
+    assert sort(client, args).startswith(answer)
+
+
+def test_sort_needs_a_selected_mailbox(store: Store) -> None:
+    c = Client(store)
+    c.login()
+    assert c(b"t SORT (SUBJECT) UTF-8 ALL").startswith(b"t BAD ")
