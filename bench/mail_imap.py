@@ -22,6 +22,9 @@ Steps (sizes by flag; `--quick` is a run under a minute):
 - fetch: UID FETCH 1:* (FLAGS UID RFC822.SIZE ENVELOPE) on that mailbox. Dovecot parses
   envelopes on first use and caches them, so the first FETCH is printed apart too.
 - search: UID SEARCH HEADER Subject "msg N about" (one hit, checked).
+- sort: UID SORT (REVERSE DATE) UTF-8 ALL and UID SORT (SUBJECT) UTF-8 ALL on that mailbox
+  (RFC 5256): every UID once, checked; ours, whose UIDs follow the messages' order, is also
+  checked against the order the keys give, and the run says whether Dovecot's matched.
 - store: UID STORE 1:* +FLAGS (\\Flagged) on all (after an untimed -FLAGS.SILENT).
 - mix: `--sessions` concurrent sessions (over `--mix-users` users whose INBOX holds
   `--mix-messages`) doing what Thunderbird does: connect, CAPABILITY, LOGIN, LIST, SELECT,
@@ -167,6 +170,51 @@ async def step_search(server: Server, big: int, rng: random.Random) -> float:
     return seconds
 
 
+def sorter(
+    big: int, criteria: str, answers: dict[str, list[int]]
+) -> Callable[[Server, int], Awaitable[float]]:
+    return lambda server, _round: step_sort(server, big, criteria, answers)
+
+
+def sort_hits(untagged: list[bytes]) -> list[int]:
+    for line in untagged:
+        if line.startswith(b"* SORT"):
+            return [int(x) for x in line[6:].split()]
+    return []
+
+
+def expected_sort(criteria: str, big: int) -> list[int]:
+    """The UIDs `criteria` gives for mail_common.message(0..big-1) stored as UIDs 1..big: the
+    subjects "msg i about topicN" compared upper-cased; the sent dates i seconds into the day
+    (mod 86,400), ties in mailbox order."""
+    if criteria == "(SUBJECT)":
+        return sorted(range(1, big + 1), key=lambda u: f"MSG {u - 1} ABOUT TOPIC{(u - 1) % 13}")
+    if criteria == "(REVERSE DATE)":
+        return sorted(range(1, big + 1), key=lambda u: (-((u - 1) % 86_400), u))
+    raise ValueError(criteria)
+
+
+async def step_sort(
+    server: Server, big: int, criteria: str, answers: dict[str, list[int]]
+) -> float:
+    conn = await server.session("big")
+    await conn.command("EXAMINE INBOX")
+    got: list[int] = []
+
+    async def go() -> None:
+        _, untagged = await conn.command(f"UID SORT {criteria} UTF-8 ALL")
+        got.extend(sort_hits(untagged))
+
+    seconds = await timed(go)
+    if len(got) != big or len(set(got)) != big:
+        raise AssertionError(f"{server.label}: SORT {criteria} answered {len(got)} UIDs")
+    if server.label == "ours" and got != expected_sort(criteria, big):
+        raise AssertionError(f"ours: SORT {criteria} out of order: {got[:10]}...")
+    answers[server.label] = got
+    await conn.logout()
+    return seconds
+
+
 async def step_store(server: Server, big: int) -> float:
     conn = await server.session("big")
     await conn.command("SELECT INBOX")
@@ -304,7 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--mix-users", type=int, default=10)
     p.add_argument("--mix-messages", type=int, default=2_000)
     p.add_argument("--mix-rounds", type=int, default=20)
-    p.add_argument("--steps", default="append,select,fetch,search,store,mix")
+    p.add_argument("--steps", default="append,select,fetch,search,sort,store,mix")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument(
         "--dovecot-scheme",
@@ -370,7 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     args.rounds, servers, lambda s, r: step_append(s, args.append, r, messages)
                 ),
             )
-        if {"select", "fetch", "search", "store"} & set(steps):
+        if {"select", "fetch", "search", "sort", "store"} & set(steps):
             for s in servers:
                 first = run(step_select(s, args.big))
                 print(f"first select (index built or read): {s.label} {ms(first)}")
@@ -393,6 +441,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "search",
                 alternate_async(args.rounds, servers, lambda s, r: step_search(s, args.big, rng)),
             )
+        if "sort" in steps:
+            for criteria in ("(REVERSE DATE)", "(SUBJECT)"):
+                print(f"sort: UID SORT {criteria} UTF-8 ALL", flush=True)
+                answers: dict[str, list[int]] = {}
+                record(
+                    f"sort {criteria}",
+                    alternate_async(args.rounds, servers, sorter(args.big, criteria, answers)),
+                )
+                if len(answers) == 2:
+                    same = answers["ours"] == answers["Dovecot"]
+                    print(f"  the same order as Dovecot's: {'yes' if same else 'no'}", flush=True)
         if "store" in steps:
             print("store: UID STORE 1:* +FLAGS (\\Flagged)", flush=True)
             record(
