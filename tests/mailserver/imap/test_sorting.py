@@ -154,7 +154,7 @@ def test_a_key_given_again_is_dropped_and_none_is_a_bug_in_the_caller() -> None:
     assert effective(by * 5000) == effective(by)  # one pass per key, whatever was sent
     msgs = [m(1, "Subject: b\n"), m(2, "Subject: a\n"), m(3, "Subject: a\n")]
     assert sort(msgs, [Criterion("SUBJECT"), Criterion("SUBJECT", True)]) == [2, 3, 1]
-    with pytest.raises(ValueError, match="^SORT needs at least one criterion$"):
+    with pytest.raises(ValueError, match=r"^SORT needs at least one criterion$"):
         effective([])
     with pytest.raises(ValueError, match="not a sort key: NAME"):
         sortable(1, 1, 0, 0, summary(), [Criterion("NAME")])
