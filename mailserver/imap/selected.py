@@ -297,24 +297,37 @@ def _found(view: View, key: SearchKey) -> tuple[list[searching.Candidate], dict[
 def sort(view: View, cmd: Sort) -> Reply:
     """SORT / UID SORT (RFC 5256, RFC 5957): `* SORT` with the found messages in the order
     of the criteria (sorting.py), with `(MODSEQ n)` after a search with a MODSEQ key. The
-    summaries are read BATCH at a time and only each message's sort values kept."""
+    header values come from the index's SORT columns in one query; with DISPLAYFROM or
+    DISPLAYTO (no column), or for a message with none cached, from the summaries, read a
+    batch at a time. Only each message's sort values are kept."""
     found, metas = _found(view, cmd.key)
     store = view.store
     if found and not metas:  # ARRIVAL, SIZE and DATE's fallback read the index data
         metas = {m.uid: m for m in store.fetch(view.name)}
     found = [c for c in found if c.uid in metas]  # (expunged since the search: not answered)
     criteria = sorting.effective(cmd.criteria)
-    messages: list[sorting.Sortable] = []
-    for at in range(0, len(found), BATCH):
-        batch = found[at : at + BATCH]
-        summaries = store.summaries(view.name, [c.uid for c in batch])
-        for c in batch:
-            meta = metas[c.uid]
-            messages.append(
-                sorting.sortable(
-                    c.seq, c.uid, meta.internaldate, meta.size, summaries.get(c.uid), criteria
-                )
-            )
+    keys = {c.key for c in criteria}
+    fields: dict[int, sorting.Fields] = {}
+    if found and keys - {"ARRIVAL", "SIZE"} and keys <= sorting.COLUMN_KEYS:
+        columns = store.sort_columns(view.name, [c.uid for c in found])
+        fields = {uid: sorting.Fields(*row) for uid, row in columns.items()}
+    if keys - {"ARRIVAL", "SIZE"}:
+        unread = [c.uid for c in found if c.uid not in fields]
+        for at in range(0, len(unread), BATCH):
+            summaries = store.summaries(view.name, unread[at : at + BATCH])
+            for uid in unread[at : at + BATCH]:
+                fields[uid] = sorting.fields_of(summaries.get(uid))
+    messages = [
+        sorting.sortable(
+            c.seq,
+            c.uid,
+            metas[c.uid].internaldate,
+            metas[c.uid].size,
+            fields.get(c.uid, sorting.NO_FIELDS),
+            criteria,
+        )
+        for c in found
+    ]
     ordered = sorting.order(messages, criteria)
     numbers = [m.uid if cmd.uid else m.seq for m in ordered]
     modseq = None

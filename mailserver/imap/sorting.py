@@ -12,8 +12,12 @@ answer the messages a search found.
 - REVERSE turns one key's order around, not the others'. Messages that no key tells apart
   keep their mailbox order (§3: "sorted according to the order in which they appear in the
   mailbox"), whatever REVERSE says.
-- A message whose summary cannot be read (gone from the store meanwhile) sorts as one with
-  no headers: "" for the strings, its internal date for DATE.
+- A message's header values come as `Fields`: from the store's index columns (the sent date,
+  base subject and addr-mailboxes it keeps for SORT and THREAD: one query, no summary to
+  unpack), or from its Summary (`fields_of`, for DISPLAYFROM/DISPLAYTO, which have no
+  column). Addresses are text as the columns hold them: UTF-8, else Latin-1. A message whose
+  summary cannot be read (gone from the store meanwhile) sorts as one with no headers: ""
+  for the strings, its internal date for DATE.
 """
 
 from __future__ import annotations
@@ -23,14 +27,62 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from mailserver.message.charsets import decode_bytes
 from mailserver.message.summary import Summary
 
-__all__ = ["KEYS", "Criterion", "Sortable", "casemap", "effective", "order", "sortable"]
+__all__ = [
+    "COLUMN_KEYS",
+    "KEYS",
+    "NO_FIELDS",
+    "Criterion",
+    "Fields",
+    "Sortable",
+    "casemap",
+    "effective",
+    "fields_of",
+    "order",
+    "sortable",
+]
 
 #: The sort keys, RFC 5256's and RFC 5957's.
 KEYS = frozenset(
     {"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO"}
 )
+
+
+#: The keys the store's index columns answer (with ARRIVAL and SIZE, from its message rows).
+COLUMN_KEYS = frozenset({"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO"})
+
+
+@dataclass(frozen=True, slots=True)
+class Fields:
+    """A message's header values for SORT (the defaults: a message with no such header)."""
+
+    sent: int | None = None  # the Date: field, UTC seconds
+    subject: str = ""  # the base subject, not case-folded
+    from_: str = ""  # addr-mailboxes
+    to: str = ""
+    cc: str = ""
+    display_from: str = ""
+    display_to: str = ""
+
+
+NO_FIELDS = Fields()
+
+
+def fields_of(summary: Summary | None) -> Fields:
+    """The Fields of a Summary (None: unreadable, no headers)."""
+    if summary is None:
+        return NO_FIELDS
+    return Fields(
+        summary.sent,
+        summary.base_subject,
+        decode_bytes(summary.sort_from, None),
+        decode_bytes(summary.sort_to, None),
+        decode_bytes(summary.sort_cc, None),
+        summary.display_from,
+        summary.display_to,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,17 +118,12 @@ def effective(criteria: Sequence[Criterion]) -> tuple[Criterion, ...]:
 
 
 def sortable(
-    seq: int,
-    uid: int,
-    internaldate: int,
-    size: int,
-    summary: Summary | None,
-    criteria: Sequence[Criterion],
+    seq: int, uid: int, internaldate: int, size: int, f: Fields, criteria: Sequence[Criterion]
 ) -> Sortable:
     """A message's values for the (effective) criteria, from its index data (the internal
-    date in seconds since the epoch, RFC822.SIZE) and its summary (None: unreadable). The
-    summary is not kept: 100,000 of them are not held at once."""
-    return Sortable(seq, uid, tuple(_value(c.key, internaldate, size, summary) for c in criteria))
+    date in seconds since the epoch, RFC822.SIZE) and its header Fields. Only the values are
+    kept: 100,000 summaries are not held at once."""
+    return Sortable(seq, uid, tuple(_value(c.key, internaldate, size, f) for c in criteria))
 
 
 @lru_cache(maxsize=4096)
@@ -96,31 +143,25 @@ def casemap(text: str) -> str:
     return unicodedata.normalize("NFKD", "".join(map(_title, text)))
 
 
-def _text(raw: bytes) -> str:
-    return raw.decode("utf-8", "replace")
-
-
-def _value(name: str, internaldate: int, size: int, s: Summary | None) -> int | str:
+def _value(name: str, internaldate: int, size: int, f: Fields) -> int | str:
     if name == "ARRIVAL":
         return internaldate
     if name == "SIZE":
         return size
     if name == "DATE":
-        return internaldate if s is None or s.sent is None else s.sent
-    if s is None:
-        return ""
+        return internaldate if f.sent is None else f.sent
     if name == "SUBJECT":
-        return casemap(s.base_subject)
+        return casemap(f.subject)
     if name == "FROM":
-        return casemap(_text(s.sort_from))
+        return casemap(f.from_)
     if name == "TO":
-        return casemap(_text(s.sort_to))
+        return casemap(f.to)
     if name == "CC":
-        return casemap(_text(s.sort_cc))
+        return casemap(f.cc)
     if name == "DISPLAYFROM":
-        return casemap(s.display_from)
+        return casemap(f.display_from)
     if name == "DISPLAYTO":
-        return casemap(s.display_to)
+        return casemap(f.display_to)
     raise ValueError(f"not a sort key: {name}")
 
 

@@ -312,6 +312,29 @@ class MessageOps(UserBase):
             ).fetchall()
         return {uid: text for uid, text in rows if uid in want and isinstance(text, str)}
 
+    def sort_columns(
+        self, mailbox: str, uids: Iterable[int]
+    ) -> dict[int, tuple[int | None, str, str, str, str]]:
+        """The cached SORT columns of `uids`: (date, subject, from, to, cc) as the summarizer
+        left them (summary.store_fields: the sent date or None, the base subject, the
+        addr-mailboxes), one query for them all, as `subject_texts`. A UID left out has none
+        (unknown, expunged, or no summary cached: read its Summary instead)."""
+        want = set(uids)
+        with self._read() as db:
+            box = self._row(db, mailbox)
+            if not want:
+                return {}
+            rows = db.execute(
+                "SELECT uid, date, subject, from_, to_, cc FROM summaries"
+                " WHERE mailbox_id = ? AND uid BETWEEN ? AND ?",
+                (box.id, min(want), max(want)),
+            ).fetchall()
+        return {
+            uid: (date, subject, from_, to, cc)
+            for uid, date, subject, from_, to, cc in rows
+            if uid in want and all(isinstance(v, str) for v in (subject, from_, to, cc))
+        }
+
     # -- flags -----------------------------------------------------------------------------
 
     def store(

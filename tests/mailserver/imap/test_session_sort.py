@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from mailserver.imap import selected
 from mailserver.store import Store
 from tests.mailserver.imap.session_kit import BOB, T0, Client, store_fixture
 
@@ -125,3 +126,60 @@ def test_sort_needs_a_selected_mailbox(store: Store) -> None:
     c = Client(store)
     c.login()
     assert c(b"t SORT (SUBJECT) UTF-8 ALL").startswith(b"t BAD ")
+
+
+def test_column_keys_read_the_index_columns_only(
+    client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = store.user(BOB)
+    asked: list[list[int]] = []
+    columns = user.sort_columns
+
+    def counting(mailbox: str, uids: list[int]) -> object:
+        asked.append(sorted(uids))
+        return columns(mailbox, uids)
+
+    def no_summaries(*args: object) -> object:
+        raise AssertionError("summaries were read")
+
+    monkeypatch.setattr(user, "sort_columns", counting)
+    monkeypatch.setattr(user, "summaries", no_summaries)
+    assert sort(client, b"(SUBJECT REVERSE FROM) UTF-8 ALL") == found("4 2 1 3")
+    assert sort(client, b"(CC DATE TO) UTF-8 ALL") == found("2 3 4 1")  # none (by date), aaron, zoe
+    assert asked == [[1, 2, 3, 4]] * 2
+    assert sort(client, b"(SIZE ARRIVAL) UTF-8 ALL") == found("2 4 3 1")  # no header read
+    assert len(asked) == 2
+
+
+def test_display_keys_read_the_summaries_in_batches(
+    client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(selected, "BATCH", 3)
+    user = store.user(BOB)
+    asked: list[list[int]] = []
+    summaries = user.summaries
+
+    def counting(mailbox: str, uids: list[int]) -> object:
+        asked.append(list(uids))
+        return summaries(mailbox, uids)
+
+    def no_columns(*args: object) -> object:
+        raise AssertionError("the columns were read")
+
+    monkeypatch.setattr(user, "summaries", counting)
+    monkeypatch.setattr(user, "sort_columns", no_columns)
+    assert sort(client, b"(DISPLAYFROM SUBJECT) UTF-8 ALL") == found("4 3 2 1")
+    assert asked == [[1, 2, 3], [4]]
+
+
+def test_a_message_without_cached_columns_is_read_from_its_summary(
+    client: Client, store: Store
+) -> None:
+    user = store.user(BOB)
+    user.db.execute("DELETE FROM summaries WHERE uid = 3")  # computed again from the file
+    user.db.execute("UPDATE summaries SET subject = NULL WHERE uid = 1")  # a row without
+    assert set(user.sort_columns("INBOX", [1, 2, 3, 4])) == {2, 4}
+    assert sort(client, b"(SUBJECT) UTF-8 ALL") == found("2 4 1 3")
+    assert sort(client, b"(REVERSE DATE) UTF-8 ALL") == found("3 1 2 4")
+    assert user.sort_columns("INBOX", []) == {}
+    assert user.sort_columns("INBOX", [9]) == {}

@@ -11,7 +11,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailserver.imap.sorting import KEYS, Criterion, casemap, effective, order, sortable
+from mailserver.imap.sorting import (
+    COLUMN_KEYS,
+    KEYS,
+    NO_FIELDS,
+    Criterion,
+    Fields,
+    casemap,
+    effective,
+    fields_of,
+    order,
+    sortable,
+)
 from mailserver.message import Message
 from mailserver.message.summary import Summary, summarize
 
@@ -35,7 +46,10 @@ def m(seq: int, headers: str = "", *, arrived: int = 0, size: int = 0) -> Msg:
 def sort(msgs: list[Msg], criteria: list[Criterion]) -> list[int]:
     """The seqs in SORT's order, as selected.sort computes it."""
     used = effective(criteria)
-    values = [sortable(x.seq, x.seq * 10, x.internaldate, x.size, x.summary, used) for x in msgs]
+    values = [
+        sortable(x.seq, x.seq * 10, x.internaldate, x.size, fields_of(x.summary), used)
+        for x in msgs
+    ]
     out = order(values, used)
     assert all(v.uid == v.seq * 10 for v in out)
     return [v.seq for v in out]
@@ -133,13 +147,33 @@ def test_missing_fields_sort_first_and_a_missing_date_is_the_arrival() -> None:
 
 
 def test_an_address_that_is_not_utf_8_sorts_with_its_bad_bytes_replaced() -> None:
-    # b"caf\xe9" (Latin-1) is no UTF-8: U+FFFD stands for the byte, after "CAF" and "CAFE"
+    # b"caf\xe9" is no UTF-8: read as Latin-1, as the store's columns hold it ("café")
     raw = b"From: caf\xe9@x\r\nTo: cafe@y\r\n\r\nbody\r\n"
     odd = Msg(1, summarize(Message(raw)))
     plain = m(2, "From: cafe@x\nTo: caf@y\n")
     assert sort([odd, plain], [Criterion("FROM")]) == [2, 1]
     assert sort([odd, plain], [Criterion("TO")]) == [2, 1]
-    assert sortable(1, 1, 0, 0, odd.summary, [Criterion("FROM")]).values == ("CAF\ufffd",)
+    assert fields_of(odd.summary).from_ == "café"
+    assert sortable(1, 1, 0, 0, fields_of(odd.summary), [Criterion("FROM")]).values == (
+        "CAFE\u0301",
+    )
+
+
+def test_fields_from_a_summary_or_from_the_columns() -> None:
+    s = summary(
+        "From: Al <al@x>\nTo: =?utf-8?q?=C3=89mile?= <em@y>\nCc: cy@y\nSubject: Fwd: figs\n"
+        "Date: Tue, 14 Nov 2023 12:00:00 +0000\n"
+    )
+    f = fields_of(s)
+    assert f == Fields(1_699_963_200, "figs", "al", "em", "cy", "Al", "Émile")
+    assert fields_of(None) == NO_FIELDS == Fields(None, "", "", "", "", "", "")
+    # the store's columns (date, subject, from, to, cc) make the same Fields but the display
+    # names, which only DISPLAYFROM and DISPLAYTO read
+    row = (1_699_963_200, "figs", "al", "em", "cy")
+    assert Fields(*row) == Fields(f.sent, f.subject, f.from_, f.to, f.cc)
+    assert KEYS - {"DISPLAYFROM", "DISPLAYTO"} == COLUMN_KEYS
+    by = effective([Criterion(k) for k in sorted(COLUMN_KEYS)])
+    assert sortable(1, 2, 3, 4, Fields(*row), by) == sortable(1, 2, 3, 4, f, by)
 
 
 def test_sent_dates_compare_in_utc() -> None:
@@ -157,7 +191,7 @@ def test_a_key_given_again_is_dropped_and_none_is_a_bug_in_the_caller() -> None:
     with pytest.raises(ValueError, match=r"^SORT needs at least one criterion$"):
         effective([])
     with pytest.raises(ValueError, match="not a sort key: NAME"):
-        sortable(1, 1, 0, 0, summary(), [Criterion("NAME")])
+        sortable(1, 1, 0, 0, NO_FIELDS, [Criterion("NAME")])
     assert order([], [Criterion("SUBJECT")]) == []
 
 
@@ -203,9 +237,9 @@ def test_the_order_is_a_permutation_sorted_by_the_criteria(
             return x.internaldate if s.sent is None else s.sent
         text = {
             "SUBJECT": s.base_subject,
-            "FROM": s.sort_from.decode(),
-            "TO": s.sort_to.decode(),
-            "CC": s.sort_cc.decode(),
+            "FROM": s.sort_from.decode("latin-1"),
+            "TO": s.sort_to.decode("latin-1"),
+            "CC": s.sort_cc.decode("latin-1"),
             "DISPLAYFROM": s.display_from,
             "DISPLAYTO": s.display_to,
         }[c.key]
