@@ -300,17 +300,23 @@ class MessageOps(UserBase):
         (ask for UIDs that are close together). A UID left out has none: unknown, expunged,
         a row made before the column (NULL) or one the summarizer left empty; nothing is
         computed here (SEARCH reads those messages)."""
+        rows = self._summary_rows(mailbox, uids, "subject_text")
+        return {uid: text for uid, text in rows if isinstance(text, str)}
+
+    def _summary_rows(self, mailbox: str, uids: Iterable[int], columns: str) -> list[Any]:
+        """Rows (uid, *columns) of the summaries of `uids`, in one query: the rows whose UIDs
+        lie between the lowest and the highest asked for, those not asked for dropped."""
         want = set(uids)
         with self._read() as db:
             box = self._row(db, mailbox)
             if not want:
-                return {}
+                return []
             rows = db.execute(
-                "SELECT uid, subject_text FROM summaries"
+                f"SELECT uid, {columns} FROM summaries"
                 " WHERE mailbox_id = ? AND uid BETWEEN ? AND ?",
                 (box.id, min(want), max(want)),
             ).fetchall()
-        return {uid: text for uid, text in rows if uid in want and isinstance(text, str)}
+        return [row for row in rows if row[0] in want]
 
     def sort_columns(
         self, mailbox: str, uids: Iterable[int]
@@ -319,20 +325,11 @@ class MessageOps(UserBase):
         left them (summary.store_fields: the sent date or None, the base subject, the
         addr-mailboxes), one query for them all, as `subject_texts`. A UID left out has none
         (unknown, expunged, or no summary cached: read its Summary instead)."""
-        want = set(uids)
-        with self._read() as db:
-            box = self._row(db, mailbox)
-            if not want:
-                return {}
-            rows = db.execute(
-                "SELECT uid, date, subject, from_, to_, cc FROM summaries"
-                " WHERE mailbox_id = ? AND uid BETWEEN ? AND ?",
-                (box.id, min(want), max(want)),
-            ).fetchall()
+        rows = self._summary_rows(mailbox, uids, "date, subject, from_, to_, cc")
         return {
             uid: (date, subject, from_, to, cc)
             for uid, date, subject, from_, to, cc in rows
-            if uid in want and all(isinstance(v, str) for v in (subject, from_, to, cc))
+            if all(isinstance(v, str) for v in (subject, from_, to, cc))
         }
 
     # -- flags -----------------------------------------------------------------------------
