@@ -663,10 +663,20 @@ def test_sort_charset_that_is_not_supported_is_a_no_with_badcharset():
         (b"a1 SORT (DATE) UTF-8", "SEARCH needs at least one search key"),
         (b"a1 SORT (DATE)", "expected a space"),
         (b"a1 SORT (DATE) UTF-8 FOO", "unknown search key FOO"),
+        (b"a1 SORT (" + b"K" * 50 + b") UTF-8 ALL", "unknown sort key " + "K" * 40 + "$"),
+        (b"a1 SORT (DATE) {1}\r\n\xff ALL", "charset is not valid UTF-8$"),
+        (b"a1 SORT (DATE) US-ASCII SUBJECT {5}\r\ncaf\xc3\xa9", "search string is not US-ASCII$"),
     ],
 )
 def test_sort_errors(line: bytes, why: str):
     bad(line, why)
+
+
+def test_sort_charset_reaches_the_search_program_and_long_names_are_cut():
+    s = p(b"a SORT (DATE) UTF-8 SUBJECT {5}\r\ncaf\xc3\xa9")
+    assert isinstance(s, Sort) and s.key == HeaderKey("subject", "café")
+    error = bad(b"a1 SORT (DATE) " + b"Y" * 50 + b" ALL", "charset " + "Y" * 40 + " is not")
+    assert error.kind == "NO"
 
 
 def test_peek_tag_reads_the_tag_of_a_partial_command():

@@ -149,6 +149,21 @@ def test_column_keys_read_the_index_columns_only(
     assert asked == [[1, 2, 3, 4]] * 2
     assert sort(client, b"(SIZE ARRIVAL) UTF-8 ALL") == found("2 4 3 1")  # no header read
     assert len(asked) == 2
+    every = b"(ARRIVAL CC DATE FROM SIZE SUBJECT TO)"  # every key the columns answer
+    assert sort(client, every + b" UTF-8 ALL") == found("2 3 1 4")  # ARRIVAL decides
+    assert len(asked) == 3
+
+
+def test_nothing_found_reads_no_index_data(
+    client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = store.user(BOB)
+
+    def no_fetch(*args: object) -> object:
+        raise AssertionError("the index data was read")
+
+    monkeypatch.setattr(user, "fetch", no_fetch)
+    assert sort(client, b"(ARRIVAL) UTF-8 SUBJECT nothing") == found("")
 
 
 def test_display_keys_read_the_summaries_in_batches(
