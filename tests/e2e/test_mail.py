@@ -218,6 +218,9 @@ def _check_commands(commands: list[str]) -> None:
         out = _run(command)
         if out.returncode != 0:
             failures[command] = f"exit {out.returncode}: {out.stdout}{out.stderr}"
+        elif " SORT " in command:  # Bob's INBOX, with what the printf lines delivered
+            if not re.fullmatch(r"\* SORT( \d+)+\s*", out.stdout):
+                failures[command] = out.stdout
         elif "UID=1" in command or "pop3s://" in command:
             if not out.stdout.startswith("Return-Path: <"):
                 failures[command] = out.stdout
@@ -239,7 +242,8 @@ def test_the_readmes_mail_lines_work(topology_up):
     blocks = re.findall(r"```\n(.*?)```", readme.read_text(), flags=re.S)
     lines = [line for block in blocks for line in block.splitlines()]
     commands = [line for line in lines if re.search(r"(imaps?|pop3s|smtp)://127\.0\.0\.4", line)]
-    assert len(commands) == 6
+    assert len(commands) == 7
+    assert sum(" SORT " in c for c in commands) == 1
     ca = f"{topology_up.state_dir}/tls/ca.pem"
 
     def here(command: str) -> str:
