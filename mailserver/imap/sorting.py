@@ -143,6 +143,17 @@ def casemap(text: str) -> str:
     return unicodedata.normalize("NFKD", "".join(map(_title, text)))
 
 
+#: The string keys and the Fields attribute each one compares.
+_TEXT_FIELDS = {
+    "SUBJECT": "subject",
+    "FROM": "from_",
+    "TO": "to",
+    "CC": "cc",
+    "DISPLAYFROM": "display_from",
+    "DISPLAYTO": "display_to",
+}
+
+
 def _value(name: str, internaldate: int, size: int, f: Fields) -> int | str:
     if name == "ARRIVAL":
         return internaldate
@@ -150,19 +161,11 @@ def _value(name: str, internaldate: int, size: int, f: Fields) -> int | str:
         return size
     if name == "DATE":
         return internaldate if f.sent is None else f.sent
-    if name == "SUBJECT":
-        return casemap(f.subject)
-    if name == "FROM":
-        return casemap(f.from_)
-    if name == "TO":
-        return casemap(f.to)
-    if name == "CC":
-        return casemap(f.cc)
-    if name == "DISPLAYFROM":
-        return casemap(f.display_from)
-    if name == "DISPLAYTO":
-        return casemap(f.display_to)
-    raise ValueError(f"not a sort key: {name}")
+    field = _TEXT_FIELDS.get(name)
+    if field is None:
+        raise ValueError(f"not a sort key: {name}")
+    text: str = getattr(f, field)
+    return casemap(text)
 
 
 def order(messages: Sequence[Sortable], criteria: Sequence[Criterion]) -> list[Sortable]:

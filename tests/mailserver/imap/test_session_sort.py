@@ -128,22 +128,34 @@ def test_sort_needs_a_selected_mailbox(store: Store) -> None:
     assert c(b"t SORT (SUBJECT) UTF-8 ALL").startswith(b"t BAD ")
 
 
+def watch(monkeypatch: pytest.MonkeyPatch, store: Store, method: str) -> list[list[int]]:
+    """The UIDs each call of Bob's store `method` (mailbox, uids) asks for, in a list."""
+    user = store.user(BOB)
+    asked: list[list[int]] = []
+    real = getattr(user, method)
+
+    def counting(mailbox: str, uids: list[int]) -> object:
+        asked.append(list(uids))
+        return real(mailbox, uids)
+
+    monkeypatch.setattr(user, method, counting)
+    return asked
+
+
+def forbid(monkeypatch: pytest.MonkeyPatch, store: Store, method: str) -> None:
+    """Any call of Bob's store `method` fails the test."""
+
+    def refused(*args: object) -> object:
+        raise AssertionError(f"{method} was called")
+
+    monkeypatch.setattr(store.user(BOB), method, refused)
+
+
 def test_column_keys_read_the_index_columns_only(
     client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    user = store.user(BOB)
-    asked: list[list[int]] = []
-    columns = user.sort_columns
-
-    def counting(mailbox: str, uids: list[int]) -> object:
-        asked.append(sorted(uids))
-        return columns(mailbox, uids)
-
-    def no_summaries(*args: object) -> object:
-        raise AssertionError("summaries were read")
-
-    monkeypatch.setattr(user, "sort_columns", counting)
-    monkeypatch.setattr(user, "summaries", no_summaries)
+    asked = watch(monkeypatch, store, "sort_columns")
+    forbid(monkeypatch, store, "summaries")
     assert sort(client, b"(SUBJECT REVERSE FROM) UTF-8 ALL") == found("4 2 1 3")
     assert sort(client, b"(CC DATE TO) UTF-8 ALL") == found("2 3 4 1")  # none (by date), aaron, zoe
     assert asked == [[1, 2, 3, 4]] * 2
@@ -157,12 +169,7 @@ def test_column_keys_read_the_index_columns_only(
 def test_nothing_found_reads_no_index_data(
     client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    user = store.user(BOB)
-
-    def no_fetch(*args: object) -> object:
-        raise AssertionError("the index data was read")
-
-    monkeypatch.setattr(user, "fetch", no_fetch)
+    forbid(monkeypatch, store, "fetch")
     assert sort(client, b"(ARRIVAL) UTF-8 SUBJECT nothing") == found("")
 
 
@@ -170,19 +177,8 @@ def test_display_keys_read_the_summaries_in_batches(
     client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(selected, "BATCH", 3)
-    user = store.user(BOB)
-    asked: list[list[int]] = []
-    summaries = user.summaries
-
-    def counting(mailbox: str, uids: list[int]) -> object:
-        asked.append(list(uids))
-        return summaries(mailbox, uids)
-
-    def no_columns(*args: object) -> object:
-        raise AssertionError("the columns were read")
-
-    monkeypatch.setattr(user, "summaries", counting)
-    monkeypatch.setattr(user, "sort_columns", no_columns)
+    asked = watch(monkeypatch, store, "summaries")
+    forbid(monkeypatch, store, "sort_columns")
     assert sort(client, b"(DISPLAYFROM SUBJECT) UTF-8 ALL") == found("4 3 2 1")
     assert asked == [[1, 2, 3], [4]]
 
