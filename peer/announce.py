@@ -80,7 +80,9 @@ class TrackerFailure(TrackerError):
 class AnnounceRequest:
     """What a peer tells the tracker. `event` is one of EVENTS ("" for a regular
     re-announce); `key` is the 32-bit number that lets the tracker know us when our address
-    changes; `numwant` how many peers we would like."""
+    changes; `numwant` how many peers we would like; `ip` the IPv4 address other peers reach
+    us at when it is not the one the tracker sees (a peer behind NAT or a container's published
+    port: BEP 3's `ip`, BEP 15's address field), None: the tracker takes the sender's."""
 
     info_hash: bytes
     peer_id: bytes
@@ -91,6 +93,7 @@ class AnnounceRequest:
     event: str = ""
     numwant: int = 50
     key: int = 0
+    ip: str | None = None
 
     def __post_init__(self) -> None:
         if len(self.info_hash) != 20 or len(self.peer_id) != 20:
@@ -101,6 +104,11 @@ class AnnounceRequest:
             raise ValueError(f"port {self.port} is not 1-65535")
         if not 0 <= self.key < 1 << 32:
             raise ValueError("key is a 32-bit unsigned number")
+        if self.ip is not None:
+            try:
+                ipaddress.IPv4Address(self.ip)
+            except ValueError:
+                raise ValueError(f"announce address {self.ip!r} is not an IPv4 address") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +146,8 @@ def http_url(announce: str, req: AnnounceRequest, tracker_id: bytes | None = Non
     ]
     if req.event:
         params.append(("event", req.event))
+    if req.ip is not None:
+        params.append(("ip", req.ip))
     if tracker_id is not None:
         params.append(("trackerid", quote_from_bytes(tracker_id, safe="")))
     query = "&".join(f"{name}={value}" for name, value in params)
@@ -252,7 +262,8 @@ def udp_connect(tid: int) -> bytes:
 
 
 def udp_announce(connection_id: int, tid: int, req: AnnounceRequest) -> bytes:
-    """The 98-byte announce request (the address field 0: the tracker takes the sender's)."""
+    """The 98-byte announce request (the address field 0 unless `req.ip` is set: the tracker
+    takes the sender's)."""
     return _ANNOUNCE.pack(
         connection_id,
         ANNOUNCE,
@@ -263,7 +274,7 @@ def udp_announce(connection_id: int, tid: int, req: AnnounceRequest) -> bytes:
         req.left,
         req.uploaded,
         _UDP_EVENT[req.event],
-        0,
+        0 if req.ip is None else int(ipaddress.IPv4Address(req.ip)),
         req.key,
         req.numwant,
         req.port,

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import json
 import logging
 import os
@@ -96,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for p in (seed, download):
         p.add_argument("--listen", required=True, metavar="ADDR:PORT", help="our one address")
+        p.add_argument(
+            "--announce-ip",
+            type=_ipv4,
+            metavar="ADDR",
+            help="the IPv4 address other peers reach us at, told to the tracker (behind NAT, "
+            "or a container's published port); the tracker must trust our address for it",
+        )
         p.add_argument("-v", "--verbose", action="store_true", help="every piece and decision")
         p.add_argument("--json", action="store_true", help="events as JSON lines")
         p.add_argument(
@@ -123,6 +131,13 @@ def _size(text: str) -> int:
         return parse_size(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _ipv4(text: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IPv4 address") from None
 
 
 def _rate(text: str) -> int:
@@ -346,6 +361,7 @@ def transfer(args: argparse.Namespace, meta: Metainfo) -> int:
             max_down=getattr(args, "max_down", None),
             choker=choker,
             rarest_first=getattr(args, "picker", "rarest") == "rarest",
+            announce_ip=args.announce_ip,
         )
         hold = getattr(args, "hold", False)
         go = asyncio.Event()

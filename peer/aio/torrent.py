@@ -99,6 +99,7 @@ class Torrent:
         max_up: float | None = None,
         max_down: float | None = None,
         rarest_first: bool = True,
+        announce_ip: str | None = None,
     ) -> None:
         self.meta = meta
         self.root = root
@@ -106,6 +107,7 @@ class Torrent:
         self.port = port
         self.peer_id = peer_id
         self.seed_only = seed_only
+        self.announce_ip = announce_ip  # the address peers reach us at, if not our own
         self.rng = rng or random.Random()
         self.layout = Layout([(f.path, f.length) for f in meta.files], meta.piece_length)
         self.disk = Disk(root, meta, self.layout)
@@ -188,6 +190,7 @@ class Torrent:
             0,
             self.left,
             key=self.rng.getrandbits(32),
+            ip=self.announce_ip,
         )
         tiers = Tiers(self.meta.trackers, self.rng)
         self.announcer = Announcer(tiers, request, host=self.host, rng=self.rng)

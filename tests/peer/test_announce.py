@@ -67,6 +67,22 @@ def test_a_regular_announce_has_no_event_and_a_query_is_extended() -> None:
     assert url.endswith("&key=00000000&trackerid=t%2F1")
 
 
+def test_a_peer_behind_a_published_port_tells_the_tracker_its_address() -> None:
+    url = http_url("http://t/announce", request(ip="127.0.0.60"))
+    assert url.endswith("&key=00000000&ip=127.0.0.60")
+    query, _ = parse_query(urlsplit(url).query.encode())
+    assert query[b"ip"] == b"127.0.0.60"
+    packet = udp_announce(1, 1, request(ip="127.0.0.60"))
+    assert packet[84:88] == bytes([127, 0, 0, 60])  # BEP 15's IP address field
+    assert udp_announce(1, 1, request())[84:88] == bytes(4)  # 0: the sender's
+
+
+@pytest.mark.parametrize("ip", ["", "::1", "127.0.0.256", "example.org"])
+def test_the_announced_address_is_an_ipv4_address(ip: str) -> None:
+    with pytest.raises(ValueError, match=r"^announce address .* is not an IPv4 address$"):
+        request(ip=ip)
+
+
 def test_our_own_tracker_reads_what_we_send() -> None:
     url = http_url("http://t/announce", request(event="completed", numwant=7, key=1 << 31))
     query, hashes = parse_query(urlsplit(url).query.encode())
