@@ -323,3 +323,14 @@ def test_transfer_settings_that_cannot_work(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("peer seed: ") and message in err and err.count("\n") == 1
+
+
+def test_the_announced_address_is_an_ipv4_address(capsys: pytest.CaptureFixture[str]) -> None:
+    args = build_parser().parse_args(
+        ["seed", "t", "d", "--listen", "10.53.0.60:6881", "--announce-ip", "127.0.0.60"]
+    )
+    assert args.announce_ip == "127.0.0.60"
+    assert build_parser().parse_args(["seed", "t", "d", "--listen", "a:1"]).announce_ip is None
+    with pytest.raises(SystemExit):
+        main(["download", "t", "-o", "d", "--listen", "a:1", "--announce-ip", "::1"])
+    assert "argument --announce-ip: '::1' is not an IPv4 address" in capsys.readouterr().err
