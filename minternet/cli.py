@@ -14,6 +14,7 @@ from dnsserver.resolver.stats import SHED_COUNTERS
 from dnsserver.rrl import RrlConfig
 from minternet import (
     __version__,
+    compose,
     console,
     control,
     experiment,
@@ -449,8 +450,8 @@ def cmd_restart(args: argparse.Namespace) -> int:
 
 
 def cmd_zones(args: argparse.Namespace) -> int:
-    topo = topology.DEFAULT
-    ports = topology.port_scheme(args.standard_ports)
+    topo = compose.compose_topology() if args.compose else topology.DEFAULT
+    ports = topology.port_scheme(args.standard_ports or args.compose)
     if args.write:
         try:
             paths = zonegen.write_zones(topo, Path(args.write), ports)
@@ -472,6 +473,42 @@ def cmd_zones(args: argparse.Namespace) -> int:
             print(f"minternet zones: no such zone {zone!r} (zones: {known})", file=sys.stderr)
             return 2
     return 0
+
+
+def cmd_compose(args: argparse.Namespace) -> int:
+    text = compose.render()
+    if args.output == "-":
+        sys.stdout.write(text)
+        return 0
+    path = Path(args.output)
+    try:
+        if args.check:
+            if (path.read_text() if path.exists() else "") != text:
+                print(f"minternet compose: {path} is not what `minternet compose` writes: "
+                      "run it again", file=sys.stderr)  # fmt: skip
+                return 1
+            return 0
+        path.write_text(text)
+    except (OSError, UnicodeDecodeError) as e:
+        why = e.strerror if isinstance(e, OSError) else "not UTF-8"
+        print(f"minternet compose: cannot {'read' if args.check else 'write'} {path}: {why}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    print(f"wrote {path}: {len(topology.DEFAULT.hosts)} services and {compose.SETUP}")
+    return 0
+
+
+def cmd_container(args: argparse.Namespace) -> int:
+    ctx = compose.context(Path(args.state_dir))
+    try:
+        if args.name == "prepare":
+            compose.prepare(ctx)
+            return 0
+        return compose.run(args.name, ctx)
+    except OSError as e:
+        print(f"minternet container {args.name}: {e.filename or ''}: {e.strerror}",
+              file=sys.stderr)  # fmt: skip
+        return 1
 
 
 def _standard_ports_text() -> str:
@@ -573,10 +610,31 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_arguments(p2p)
     p2p.set_defaults(func=experiment.main)
 
+    cp = sub.add_parser(
+        "compose", help=f"write {compose.FILENAME}: the topology in containers (docker compose)"
+    )
+    cp.add_argument("-o", "--output", default=compose.FILENAME, metavar="FILE", help="- : stdout")
+    cp.add_argument("--check", action="store_true", help="exit 1 if FILE differs, writing nothing")
+    cp.set_defaults(func=cmd_compose)
+
+    ct = sub.add_parser(
+        "container", help="(in a container of the compose file) become the daemon of host NAME"
+    )
+    ct.add_argument(
+        "name", metavar="NAME", help=f"a host (`minternet status`), {compose.SETUP} or prepare"
+    )
+    ct.add_argument("--state-dir", default=str(compose.STATE_DIR), metavar="DIR")
+    ct.set_defaults(func=cmd_container)
+
     zs = sub.add_parser("zones", help="print (or --write) the generated zone files")
     zs.add_argument("zone", nargs="*", help="zones to print (default: all)")
     zs.add_argument("--write", metavar="DIR", help="write every zone and the root hints to DIR")
     zs.add_argument("--standard-ports", action="store_true")
+    zs.add_argument(
+        "--compose",
+        action="store_true",
+        help=f"as the containers serve them (addresses in {compose.NETWORK}, standard ports)",
+    )
     zs.set_defaults(func=cmd_zones)
     return p
 

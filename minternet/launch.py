@@ -10,10 +10,12 @@ import json
 import random
 import secrets
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dnsserver import tsigkeys
+from dnsserver.resolver.policy import DEFAULT_ALLOW
 from mailserver.users import UserDb
 from minternet import pki, zonegen
 from minternet.durable import write_atomically
@@ -28,6 +30,14 @@ class LaunchContext:
     ports: dict[str, int]  # the port scheme: kind -> port
     log_level: str = "INFO"
     rrl: bool = True  # response rate limiting on the root, TLD and authoritative servers
+    # Host name -> the address its ports are published at, where clients reach it at another
+    # address than its own (compose: a container's ports on the host's loopback). Its
+    # certificate names both; a peer tells the tracker that address (--announce-ip), and the
+    # tracker trusts the peer's own address to say so.
+    published: Mapping[str, str] = field(default_factory=dict)
+    # Networks besides loopback whose clients the local DNS server answers (compose: the
+    # containers' network, which the published ports' traffic comes from too).
+    clients: tuple[str, ...] = ()
 
     def service_dir(self, host: Host) -> Path:
         return self.state_dir / host.name
@@ -63,7 +73,8 @@ class LaunchContext:
     def certificate(self, host: Host) -> pki.Issued:
         """Issue `host` a certificate for its DNS name and address from the topology's CA."""
         ca = pki.CertificateAuthority.ensure(self.tls_dir)
-        return ca.issue(host.name, [host.fqdn], [host.address])
+        also = [self.published[host.name]] if host.name in self.published else []
+        return ca.issue(host.name, [host.fqdn], [host.address, *also])
 
 
 DNS_ROLES = ("dns-root", "dns-tld", "dns-auth")
@@ -156,6 +167,11 @@ def command_for(host: Host, ctx: LaunchContext) -> list[str]:
         argv += ["--listen", f"{host.address}:{ctx.ports['dns']}"]
         argv += ["--root-hints", str(hints), "--upstream-port", str(ctx.ports["dns"])]
         argv += ["--identity", host.fqdn.rstrip(".") or host.name]
+        if ctx.clients:
+            config = ctx.service_dir(host) / "resolver.toml"
+            config.parent.mkdir(parents=True, exist_ok=True)
+            config.write_text(f"allow = {json.dumps([*DEFAULT_ALLOW, *ctx.clients])}\n")
+            argv += ["--config", str(config)]
         return argv + common
     if host.role == "mail":
         config = write_mail_config(host, ctx)
@@ -164,11 +180,21 @@ def command_for(host: Host, ctx: LaunchContext) -> list[str]:
         argv = [sys.executable, "-m", "tracker", "serve"]
         argv += ["--listen", f"{host.address}:{ctx.ports['http']}"]
         argv += ["--udp", f"{host.address}:{ctx.ports['udp']}"]
+        # peers that tell the tracker their published address may (their `ip=` is honoured)
+        peers = [h for h in ctx.topology.hosts if h.role == "peer" and h.name in ctx.published]
+        if peers:
+            config = ctx.service_dir(host) / "tracker.toml"
+            config.parent.mkdir(parents=True, exist_ok=True)
+            trusted = json.dumps([h.address for h in peers])
+            config.write_text(f"trusted_proxies = {trusted}\n")
+            argv += ["--config", str(config)]
         return argv + common
     if host.role == "peer":
         torrent, folder = write_sample(host, ctx)
         argv = [sys.executable, "-m", "peer", "seed", str(torrent), str(folder)]
         argv += ["--listen", f"{host.address}:{ctx.ports['bittorrent']}"]
+        if host.name in ctx.published:
+            argv += ["--announce-ip", ctx.published[host.name]]
         return argv + common
     raise ValueError(f"{host.name}: no daemon for role {host.role!r}")
 
@@ -176,7 +202,8 @@ def command_for(host: Host, ctx: LaunchContext) -> list[str]:
 def write_sample(host: Host, ctx: LaunchContext) -> tuple[Path, Path]:
     """The seeder's sample file (made once: SAMPLE_SIZE bytes from a seeded generator, so the
     same everywhere) in its service folder, and its torrent (256 KiB pieces, no creation date:
-    the same bytes at every `up`), announced to the topology's tracker by address."""
+    the same bytes at every `up`), announced to the topology's tracker by address (its
+    published address first, where it has one)."""
     folder = ctx.service_dir(host) / "data"
     folder.mkdir(parents=True, exist_ok=True)
     data_file = folder / SAMPLE_NAME
@@ -186,8 +213,12 @@ def write_sample(host: Host, ctx: LaunchContext) -> tuple[Path, Path]:
     hasher = PieceHasher(piece)
     hasher.feed(data_file.read_bytes())
     tracker = next(h for h in ctx.topology.hosts if h.role == "tracker")
-    announce = f"http://{tracker.address}:{ctx.ports['http']}/announce"
-    torrent = build(SAMPLE_NAME, SAMPLE_SIZE, piece, hasher.pieces(), [announce])
+    announce = [f"http://{tracker.address}:{ctx.ports['http']}/announce"]
+    if tracker.name in ctx.published:
+        # a tier before it for the clients outside (BEP 12): the tracker's published address.
+        # The seeder, inside, finds nothing there at once and goes on to the next tier.
+        announce.insert(0, f"http://{ctx.published[tracker.name]}:{ctx.ports['http']}/announce")
+    torrent = build(SAMPLE_NAME, SAMPLE_SIZE, piece, hasher.pieces(), announce)
     path = sample_torrent(ctx.state_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(torrent)

@@ -207,6 +207,8 @@ def run(program: str, argv: list[str], cwd: Path) -> tuple[int, str]:
     threshold = gc.get_threshold()
     fakes = [
         mock.patch("minternet.service.run", return_value=0),
+        mock.patch("minternet.compose.os.execv"),  # `minternet container NAME` becoming it
+        mock.patch("minternet.compose.STATE_DIR", cwd / "container-state"),  # not /var/lib
         mock.patch("gc.freeze"),
         mock.patch("minternet.control.request", _fake_control),
         mock.patch("dnsserver.resolver_cli.control", _fake_control),
