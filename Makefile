@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint bench mutation venv clean
+.PHONY: up test test-compose lint bench mutation venv clean
 
 venv: $(STAMP)
 
@@ -21,6 +21,13 @@ up: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest $(ARGS)
+
+# `docker compose up` tested end to end: tools/compose-env brings the Docker engine, Compose v2
+# and a base image (debootstrap) when missing; then tests/compose builds, starts and uses it.
+test-compose: $(STAMP)
+	BASE_IMAGE=$$(VENV=$(VENV) tools/compose-env | sed -n 's/^BASE_IMAGE=//p') && \
+		test -n "$$BASE_IMAGE" && export BASE_IMAGE && \
+		MINTERNET_COMPOSE_TEST=1 $(BIN)/pytest tests/compose $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -13,11 +13,11 @@ import smtplib
 import ssl
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
 from minternet import topology
+from tests.readme import code_blocks
 
 from .conftest import E2E_PORT_OFFSET, minternet
 
@@ -238,8 +238,7 @@ def test_the_mail_lines_up_prints_work_as_typed(topology_up):
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl missing (Debian package curl)")
 def test_the_readmes_mail_lines_work(topology_up):
-    readme = Path(__file__).resolve().parents[2] / "README.md"
-    blocks = re.findall(r"```\n(.*?)```", readme.read_text(), flags=re.S)
+    blocks = code_blocks()  # not the containers' section: tests/compose runs those
     lines = [line for block in blocks for line in block.splitlines()]
     commands = [line for line in lines if re.search(r"(imaps?|pop3s|smtp)://127\.0\.0\.4", line)]
     assert len(commands) == 7

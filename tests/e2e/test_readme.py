@@ -8,21 +8,20 @@ import shlex
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from minternet import topology
+from tests.readme import code_blocks
 
 from .conftest import E2E_PORT_OFFSET
 
 pytestmark = [pytest.mark.e2e, pytest.mark.interop]
-README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def readme_commands(prefix: str) -> list[str]:
     """Commands starting with `prefix` inside the README's code blocks, comments stripped."""
-    blocks = re.findall(r"```\n(.*?)```", README.read_text(), flags=re.S)
+    blocks = code_blocks()  # not the containers' section: tests/compose runs those
     lines = [line.split("#")[0].strip() for block in blocks for line in block.splitlines()]
     return [line for line in lines if line.startswith(prefix)]
 
