@@ -145,11 +145,14 @@ def mail_round_trip(d: Deployment) -> tuple[str, str]:
     to_bob = read_over_imap(d, "bob@hamburger.edu", f"crepes {tag}")
     assert f"Bonjour Bob ({tag})." in to_bob and "From: alice@crepes.fr" in to_bob
     bob, alice = d.topology.host("mail-hamburger"), d.topology.host("mail-crepes")
-    # relayed: Bob's server took it from Alice's (its address on this deployment's network)
-    assert f"by {bob.fqdn.rstrip('.')}" in to_bob and f"[{alice.address}]" in to_bob, to_bob
+    # relayed: Bob's server took it from Alice's (her address on this deployment's network),
+    # which found it through the MX record the local DNS server gave it
+    assert f"from {alice.fqdn.rstrip('.')} ([{alice.address}])" in to_bob, to_bob
+    assert f"by {bob.fqdn.rstrip('.')}" in to_bob, to_bob
     submit(d, "bob@hamburger.edu", "alice@crepes.fr", f"Re: crepes {tag}", f"Danke ({tag}).")
     to_alice = read_over_imap(d, "alice@crepes.fr", f"Re: crepes {tag}")
     assert f"Danke ({tag})." in to_alice
+    assert f"from {bob.fqdn.rstrip('.')} ([{bob.address}])" in to_alice, to_alice
     return to_bob, to_alice
 
 
