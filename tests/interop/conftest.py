@@ -3,7 +3,7 @@ certificate from a CA made by minternet/pki.py (the clients verify it), and a fr
 per test (added with `mailserver user add` while the server runs), so tests stay
 independent in any order.
 
-Ports: MINTERNET_TEST_MAIL_PORT (default 33400) and the next ones: smtp +25, imap +43,
+Ports: MINTERNET_TEST_MAIL_PORT (default 31400) and the next ones: smtp +25, imap +43,
 imaps +93, pop3 +10, pop3s +95.
 """
 
@@ -30,7 +30,7 @@ import pytest
 
 from minternet import pki
 
-BASE_PORT = int(os.environ.get("MINTERNET_TEST_MAIL_PORT", "33400"))
+BASE_PORT = int(os.environ.get("MINTERNET_TEST_MAIL_PORT", "31400"))
 OFFSETS = {"smtp": 25, "imap": 43, "imaps": 93, "pop3": 10, "pop3s": 95}
 HOST = "127.0.0.1"
 HOSTNAME = "mail.crepes.fr"  # in the certificate, with localhost and 127.0.0.1
