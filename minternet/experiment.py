@@ -219,6 +219,7 @@ class Member:
     gains: list[tuple[float, int]] = field(default_factory=list)  # (wall time, piece)
     left_at: float | None = None  # wall time it was made to leave
     reader: asyncio.Task[None] | None = None
+    announced: asyncio.Event = field(default_factory=asyncio.Event)  # the tracker answered it
 
     @property
     def alive(self) -> bool:
@@ -318,6 +319,8 @@ class Experiment:
                 continue  # (not one of its --json lines)
             if not isinstance(event, dict):
                 continue
+            if event.get("event") == "announce":
+                m.announced.set()
             if event.get("event") == "piece":
                 m.gains.append((float(event["time"]), int(event["piece"])))
                 if event.get("have") == event.get("of") and m.done_at is None:
@@ -446,6 +449,14 @@ class Experiment:
                     run_dir,
                 )  # fmt: skip
             await self._ready([seeder, *downloaders])
+            # A seed does not dial (it waits for downloaders to come): released before the
+            # tracker knows the seeder, every downloader could be told of no one who has a
+            # piece, and wait for its next announce, minutes away (seen once in CI)
+            try:
+                await asyncio.wait_for(seeder.announced.wait(), READY_WAIT)
+            except TimeoutError:
+                why = f"seeder not announced in {READY_WAIT:.0f} s: {self._tail(seeder)}"
+                raise RunError(why) from None
             return await self._measure(n, label, everyone, downloaders, plan, expect)
         finally:
             await self._stop(everyone)

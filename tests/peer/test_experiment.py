@@ -239,3 +239,28 @@ async def test_a_peer_that_never_verified_every_piece_is_not_done():
     m.proc = SimpleNamespace(stdout=stdout)  # type: ignore[assignment]
     await Experiment._read(None, m)  # type: ignore[arg-type]
     assert m.done_at is None and m.gains == [(1.0, 0)]
+    assert not m.announced.is_set()
+
+
+async def test_the_seeder_counts_as_announced_once_the_tracker_answered_it():
+    # downloaders are released only then: a seed does not dial, and downloaders told of no one
+    # with a piece would wait minutes for their next announce
+    from types import SimpleNamespace
+
+    from minternet.experiment import Experiment, Member
+
+    stdout = asyncio.StreamReader()
+    stdout.feed_data(b'{"event": "tracker-error", "time": 1.0, "reason": "refused"}\n')
+    m = Member("seeder", "127.77.0.2")
+    m.proc = SimpleNamespace(stdout=stdout)  # type: ignore[assignment]
+    reading = asyncio.ensure_future(Experiment._read(None, m))  # type: ignore[arg-type]
+    await asyncio.sleep(0.01)
+    assert not m.announced.is_set()
+    stdout.feed_data(
+        b'{"event": "announce", "time": 2.0, "tracker": "http://127.77.0.1:1/announce", '
+        b'"announce_event": "started", "peers": 0}\n'
+    )
+    await asyncio.wait_for(m.announced.wait(), 5)
+    stdout.feed_eof()
+    await reading
+    assert m.gains == [] and m.done_at is None
