@@ -8,6 +8,7 @@
 ARG BASE_IMAGE=python:3.12-slim
 
 FROM ${BASE_IMAGE} AS build
+LABEL org.opencontainers.image.title=minternet
 # pip checks PyPI's certificate against the system's CA bundle, the one the image's
 # ca-certificates keeps (and the one a TLS-inspecting proxy's CA is added to)
 ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
@@ -29,6 +30,7 @@ COPY peer peer
 RUN /opt/minternet/bin/pip install --no-deps .
 
 FROM ${BASE_IMAGE}
+LABEL org.opencontainers.image.title=minternet
 # The daemons run as an unprivileged user: the standard ports below 1024 (53, 25, 110, 143,
 # 465, 587, 993, 995) are open to it because docker-compose.yml sets the container's
 # net.ipv4.ip_unprivileged_port_start to 0 (Docker's default since 20.10, set there anyway).
