@@ -206,12 +206,14 @@ class Search(Command):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Sort(Command):
-    """SORT (RFC 5256): the criteria, most significant first, and the search program."""
+    """SORT (RFC 5256): the criteria, most significant first, and the search program;
+    `returns` is None for a plain SORT, else the ESORT return options (RFC 5267)."""
 
     uid: bool
     criteria: tuple[Criterion, ...]
     charset: str
     key: SearchKey
+    returns: frozenset[str] | None = None
 
 
 # -- the entry points ------------------------------------------------------------------------
@@ -582,17 +584,23 @@ def _store(r: Reader, tag: str, name: str, uid: bool = False) -> Command:
 _RETURN_SEARCH = ("MIN", "MAX", "ALL", "COUNT")  # RFC 4731; SAVE, PARTIAL, CONTEXT: issue 16
 
 
+def _returns(r: Reader, name: str) -> frozenset[str] | None:
+    """` RETURN (options)` if it comes next (ESEARCH, RFC 4731; ESORT, RFC 5267): None if not;
+    `RETURN ()` means ALL."""
+    if not _option(r, b"RETURN"):
+        return None
+    r.sp()
+    r.expect(0x28, "'(' after RETURN")
+    options = _options(r)
+    for option in options:
+        if option not in _RETURN_SEARCH:
+            raise r.error(f"unknown {name} return option {option[:40]}")
+    return frozenset(options) or frozenset({"ALL"})
+
+
 def _search(r: Reader, tag: str, name: str, uid: bool = False) -> Command:
-    returns = None
+    returns = _returns(r, "SEARCH")
     charset = None
-    if _option(r, b"RETURN"):
-        r.sp()
-        r.expect(0x28, "'(' after RETURN")
-        options = _options(r)
-        for option in options:
-            if option not in _RETURN_SEARCH:
-                raise r.error(f"unknown SEARCH return option {option[:40]}")
-        returns = frozenset(options) or frozenset({"ALL"})
     if _option(r, b"CHARSET"):
         r.sp()
         charset = r.text(r.astring(), "charset").upper()
@@ -605,7 +613,9 @@ def _search(r: Reader, tag: str, name: str, uid: bool = False) -> Command:
 
 
 def _sort(r: Reader, tag: str, name: str, uid: bool = False) -> Command:
-    """`SORT (criteria) charset search-key...`: the charset is not optional here (RFC 5256)."""
+    """`SORT [RETURN (options)] (criteria) charset search-key...`: the charset is not optional
+    here (RFC 5256); the return options are ESORT's (RFC 5267)."""
+    returns = _returns(r, "SORT")
     r.sp()
     r.expect(0x28, "'(' to open the sort criteria")
     criteria: list[Criterion] = []
@@ -626,7 +636,15 @@ def _sort(r: Reader, tag: str, name: str, uid: bool = False) -> Command:
     if charset not in CHARSETS:
         raise r.error(f"charset {charset[:40]} is not supported", kind="NO", code=badcharset_code())
     key = parse_program(r, charset)
-    return Sort(tag=tag, name=name, uid=uid, criteria=tuple(criteria), charset=charset, key=key)
+    return Sort(
+        tag=tag,
+        name=name,
+        uid=uid,
+        criteria=tuple(criteria),
+        charset=charset,
+        key=key,
+        returns=returns,
+    )
 
 
 _WORD = re.compile(rb" ([A-Za-z]+)(?= )")

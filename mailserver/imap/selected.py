@@ -333,7 +333,11 @@ def sort(view: View, cmd: Sort) -> Reply:
     modseq = None
     if uses_modseq(cmd.key):
         modseq = max((metas[m.uid].modseq for m in ordered), default=None)
-    out = encode.search(numbers, modseq, name=b"SORT")
+    if cmd.returns is None:
+        out = encode.search(numbers, modseq, name=b"SORT")
+    else:  # ESORT (RFC 5267 §3.1): MIN and MAX are the first and last in sort order, and
+        # ALL keeps that order (only ascending runs become ranges)
+        out = _esearch(cmd.tag, cmd.uid, cmd.returns, numbers, modseq)
     return [Send(data=out)], _ok(cmd.tag, "SORT completed")
 
 
@@ -342,19 +346,28 @@ def _search_reply(cmd: Search, numbers: list[int], modseq: int | None) -> Reply:
     if cmd.returns is None:
         out = encode.search(numbers, modseq)
     else:
-        results: list[tuple[str, int | bytes]] = []
-        if numbers and "MIN" in cmd.returns:
-            results.append(("MIN", min(numbers)))
-        if numbers and "MAX" in cmd.returns:
-            results.append(("MAX", max(numbers)))
-        if "COUNT" in cmd.returns:
-            results.append(("COUNT", len(numbers)))
-        if numbers and "ALL" in cmd.returns:
-            results.append(("ALL", compact(sorted(numbers))))
-        if modseq is not None:
-            results.append(("MODSEQ", modseq))
-        out = encode.esearch(cmd.tag, cmd.uid, results)
+        out = _esearch(cmd.tag, cmd.uid, cmd.returns, sorted(numbers), modseq)
     return [Send(data=out)], _ok(cmd.tag, "SEARCH completed")
+
+
+def _esearch(
+    tag: str, uid: bool, returns: frozenset[str], ordered: list[int], modseq: int | None
+) -> bytes:
+    """`* ESEARCH` for the return options asked, from the numbers found in `ordered` order
+    (ascending for SEARCH, the sort order for SORT): MIN the first, MAX the last, ALL that
+    order with ascending runs as ranges (seqset.compact)."""
+    results: list[tuple[str, int | bytes]] = []
+    if ordered and "MIN" in returns:
+        results.append(("MIN", ordered[0]))
+    if ordered and "MAX" in returns:
+        results.append(("MAX", ordered[-1]))
+    if "COUNT" in returns:
+        results.append(("COUNT", len(ordered)))
+    if ordered and "ALL" in returns:
+        results.append(("ALL", compact(ordered)))
+    if modseq is not None:
+        results.append(("MODSEQ", modseq))
+    return encode.esearch(tag, uid, results)
 
 
 def _loaders(

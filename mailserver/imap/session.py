@@ -101,6 +101,7 @@ CAPABILITIES = (
     "CONDSTORE",
     "SORT",
     "SORT=DISPLAY",
+    "ESORT",
 )
 
 

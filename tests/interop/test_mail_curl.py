@@ -107,3 +107,13 @@ def test_curl_sorts_on_the_server(mail_server: MailServer, mail_user: tuple[str,
         "SORT (REVERSE SUBJECT) UTF-8 NOT SUBJECT apple",
     )
     assert out.splitlines() == ["* SORT 1 3"], out
+    # ESORT (RFC 5267): the same order, as ESEARCH data
+    out, _ = curl(
+        mail_server,
+        mail_user,
+        "imaps://HOST/INBOX",
+        "-X",
+        "UID SORT RETURN (MIN MAX COUNT ALL) (SUBJECT) UTF-8 ALL",
+    )
+    (line,) = out.splitlines()  # (curl's tag: A004 here; it may differ by version)
+    assert re.fullmatch(r'\* ESEARCH \(TAG "A\d+"\) UID MIN 2 MAX 1 COUNT 4 ALL 2,4,3,1', line)

@@ -672,6 +672,33 @@ def test_sort_errors(line: bytes, why: str):
     bad(line, why)
 
 
+def test_esort_return_options():
+    # RFC 5267 §3.1: SORT RETURN (...) answers with ESEARCH; RETURN () means ALL
+    s = p(b"a UID SORT return (min Max COUNT all) (DATE) UTF-8 ALL")
+    assert s.returns == frozenset({"MIN", "MAX", "COUNT", "ALL"})
+    assert (s.uid, s.criteria, s.charset) == (True, (Criterion("DATE"),), "UTF-8")
+    assert p(b"a SORT RETURN () (DATE) UTF-8 ALL").returns == frozenset({"ALL"})
+    assert p(b"a SORT RETURN (COUNT) (SUBJECT) UTF-8 ALL").returns == frozenset({"COUNT"})
+    assert p(b"a SORT (DATE) UTF-8 ALL").returns is None
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        (b"a1 SORT RETURN (PARTIAL) (DATE) UTF-8 ALL", "unknown SORT return option PARTIAL$"),
+        (
+            b"a1 SORT RETURN (" + b"X" * 50 + b") (DATE) UTF-8 ALL",
+            "unknown SORT return option " + "X" * 40 + "$",
+        ),
+        (b"a1 SORT RETURN MIN (DATE) UTF-8 ALL", r"expected '\(' after RETURN"),
+        (b"a1 SORT RETURN (MIN) DATE UTF-8 ALL", r"expected '\(' to open the sort criteria"),
+        (b"a1 SEARCH RETURN (FOO) ALL", "unknown SEARCH return option FOO$"),
+    ],
+)
+def test_esort_errors(line: bytes, why: str):
+    bad(line, why)
+
+
 def test_sort_charset_reaches_the_search_program_and_long_names_are_cut():
     s = p(b"a SORT (DATE) UTF-8 SUBJECT {5}\r\ncaf\xc3\xa9")
     assert isinstance(s, Sort) and s.key == HeaderKey("subject", "café")

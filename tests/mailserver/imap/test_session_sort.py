@@ -194,3 +194,41 @@ def test_a_message_without_cached_columns_is_read_from_its_summary(
     assert sort(client, b"(REVERSE DATE) UTF-8 ALL") == found("3 1 2 4")
     assert user.sort_columns("INBOX", []) == {}
     assert user.sort_columns("INBOX", [9]) == {}
+
+
+@pytest.mark.parametrize(
+    ("args", "answer"),
+    [
+        # RFC 5267 §3.1: MIN and MAX are the first and last in sort order, not the smallest
+        # and largest numbers; ALL keeps the sort order, ascending runs only as ranges
+        (b"RETURN (MIN MAX COUNT ALL) (ARRIVAL) UTF-8 ALL", b"MIN 2 MAX 4 COUNT 4 ALL 2:3,1,4"),
+        (b"RETURN (MIN MAX) (REVERSE ARRIVAL) UTF-8 ALL", b"MIN 4 MAX 2"),
+        (b"RETURN (ALL) (REVERSE ARRIVAL) UTF-8 ALL", b"ALL 4,1,3,2"),
+        (b"RETURN () (SIZE) UTF-8 ALL", b"ALL 2,4,3,1"),
+        (b"RETURN (COUNT) (SUBJECT) UTF-8 SUBJECT apple", b"COUNT 2"),
+        (b"RETURN (ALL) (SUBJECT) UTF-8 SUBJECT apple", b"ALL 2,4"),
+        (b"RETURN (MIN MAX ALL COUNT) (DATE) UTF-8 SUBJECT durian", b"COUNT 0"),
+        (b"RETURN (MIN MAX ALL) (DATE) UTF-8 SUBJECT durian", b""),
+    ],
+)
+def test_esort_answers_in_sort_order(client: Client, args: bytes, answer: bytes) -> None:
+    tail = b" " + answer if answer else b""
+    assert sort(client, args) == b'* ESEARCH (TAG "t")' + tail + b"\r\nt OK SORT completed\r\n"
+
+
+def test_uid_esort_answers_uids_and_a_modseq_key_adds_the_highest(client: Client) -> None:
+    client(b"t STORE 1 +FLAGS.SILENT (\\Deleted)")
+    client(b"t EXPUNGE")  # UIDs 2, 3, 4 are now messages 1, 2, 3
+    args = b"RETURN (MIN MAX ALL) (REVERSE ARRIVAL) UTF-8 ALL"
+    out = sort(client, args, uid=True)
+    assert out == b'* ESEARCH (TAG "t") UID MIN 4 MAX 2 ALL 4,3,2\r\nt OK SORT completed\r\n'
+    out = sort(client, args)
+    assert out == b'* ESEARCH (TAG "t") MIN 3 MAX 1 ALL 3,2,1\r\nt OK SORT completed\r\n'
+    client(b"t STORE 2 +FLAGS.SILENT (\\Flagged)")
+    plain = sort(client, b"(ARRIVAL) UTF-8 MODSEQ 1", uid=True)  # `* SORT 2 3 4 (MODSEQ n)`
+    highest = int(plain.split(b"(MODSEQ ")[1].split(b")")[0])
+    assert plain.startswith(b"* SORT 2 3 4 (MODSEQ ") and highest > 1
+    out = sort(client, b"RETURN (COUNT) (ARRIVAL) UTF-8 MODSEQ 1", uid=True)
+    assert out == b'* ESEARCH (TAG "t") UID COUNT 3 MODSEQ %d\r\nt OK SORT completed\r\n' % (
+        highest
+    )
