@@ -95,25 +95,14 @@ def test_curl_sorts_on_the_server(mail_server: MailServer, mail_user: tuple[str,
     # with i;unicode-casemap ("apple" and "Apple" tie: mailbox order), as a custom request
     for subject in ("Re: pear", "apple", "[list] mango (fwd)", "Apple"):
         mail_server.deliver(mail_user[0], subject, "sorted")
-    out, _ = curl(
-        mail_server, mail_user, "imaps://HOST/INBOX", "-X", "UID SORT (SUBJECT) UTF-8 ALL"
-    )
-    assert out.splitlines() == ["* SORT 2 4 3 1"], out
-    out, _ = curl(
-        mail_server,
-        mail_user,
-        "imaps://HOST/INBOX",
-        "-X",
-        "SORT (REVERSE SUBJECT) UTF-8 NOT SUBJECT apple",
-    )
-    assert out.splitlines() == ["* SORT 1 3"], out
+
+    def sort(command: str) -> list[str]:
+        out, _ = curl(mail_server, mail_user, "imaps://HOST/INBOX", "-X", command)
+        return out.splitlines()
+
+    assert sort("UID SORT (SUBJECT) UTF-8 ALL") == ["* SORT 2 4 3 1"]
+    assert sort("SORT (REVERSE SUBJECT) UTF-8 NOT SUBJECT apple") == ["* SORT 1 3"]
     # ESORT (RFC 5267): the same order, as ESEARCH data
-    out, _ = curl(
-        mail_server,
-        mail_user,
-        "imaps://HOST/INBOX",
-        "-X",
-        "UID SORT RETURN (MIN MAX COUNT ALL) (SUBJECT) UTF-8 ALL",
-    )
-    (line,) = out.splitlines()  # (curl's tag: A004 here; it may differ by version)
+    (line,) = sort("UID SORT RETURN (MIN MAX COUNT ALL) (SUBJECT) UTF-8 ALL")
+    # (curl's tag: A004 here; it may differ by version)
     assert re.fullmatch(r'\* ESEARCH \(TAG "A\d+"\) UID MIN 2 MAX 1 COUNT 4 ALL 2,4,3,1', line)
