@@ -168,10 +168,7 @@ def command_for(host: Host, ctx: LaunchContext) -> list[str]:
         argv += ["--root-hints", str(hints), "--upstream-port", str(ctx.ports["dns"])]
         argv += ["--identity", host.fqdn.rstrip(".") or host.name]
         if ctx.clients:
-            config = ctx.service_dir(host) / "resolver.toml"
-            config.parent.mkdir(parents=True, exist_ok=True)
-            config.write_text(f"allow = {json.dumps([*DEFAULT_ALLOW, *ctx.clients])}\n")
-            argv += ["--config", str(config)]
+            argv += _config(ctx, host, "resolver.toml", allow=[*DEFAULT_ALLOW, *ctx.clients])
         return argv + common
     if host.role == "mail":
         config = write_mail_config(host, ctx)
@@ -183,11 +180,7 @@ def command_for(host: Host, ctx: LaunchContext) -> list[str]:
         # peers that tell the tracker their published address may (their `ip=` is honoured)
         peers = [h for h in ctx.topology.hosts if h.role == "peer" and h.name in ctx.published]
         if peers:
-            config = ctx.service_dir(host) / "tracker.toml"
-            config.parent.mkdir(parents=True, exist_ok=True)
-            trusted = json.dumps([h.address for h in peers])
-            config.write_text(f"trusted_proxies = {trusted}\n")
-            argv += ["--config", str(config)]
+            argv += _config(ctx, host, "tracker.toml", trusted_proxies=[h.address for h in peers])
         return argv + common
     if host.role == "peer":
         torrent, folder = write_sample(host, ctx)
@@ -197,6 +190,15 @@ def command_for(host: Host, ctx: LaunchContext) -> list[str]:
             argv += ["--announce-ip", ctx.published[host.name]]
         return argv + common
     raise ValueError(f"{host.name}: no daemon for role {host.role!r}")
+
+
+def _config(ctx: LaunchContext, host: Host, name: str, **keys: list[str]) -> list[str]:
+    """`--config FILE` for a daemon: `keys` as TOML lists (JSON arrays of strings are TOML) in
+    `name` in the host's service folder."""
+    path = ctx.service_dir(host) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{key} = {json.dumps(value)}\n" for key, value in keys.items()))
+    return ["--config", str(path)]
 
 
 def write_sample(host: Host, ctx: LaunchContext) -> tuple[Path, Path]:
