@@ -95,6 +95,7 @@ class Summary:
             "message_id": _text(self.message_id),
             "in_reply_to": _text(self.in_reply_to),
             "references": " ".join(r.decode("latin-1") for r in self.references),
+            "reply": int(self.is_reply),
         }
 
 

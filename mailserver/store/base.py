@@ -17,7 +17,8 @@ from .records import ReconcileReport
 #: A message's summary for the index: optional keys `blob` (bytes: the cached ENVELOPE and
 #: BODYSTRUCTURE as the mime helper encodes them), the SORT/THREAD columns `date` (int,
 #: seconds), `subject`, `from`, `to`, `cc`, `message_id`, `in_reply_to`, `references` (str),
-#: and `subject_text` (str: what SEARCH SUBJECT matches, opaque to the store).
+#: `subject_text` (str: what SEARCH SUBJECT matches, opaque to the store) and `reply` (int:
+#: 1 when the subject was a reply or forward, for THREAD).
 Summarize = Callable[[bytes], Mapping[str, object]]
 Clock = Callable[[], float]
 
@@ -33,9 +34,12 @@ SUMMARY_COLUMNS = {
     "in_reply_to": "in_reply_to",
     "references": "refs",
     "subject_text": "subject_text",
+    "reply": "reply",
 }
-#: The values of a summaries row (mailbox_id, uid, blob, then SUMMARY_COLUMNS), and its
-#: columns after the UID (what COPY copies).
+#: The columns of a summaries row (mailbox_id, uid, blob, then SUMMARY_COLUMNS), named: a
+#: migrated index has them in the order its migrations added them), placeholders for their
+#: values, and its columns after the UID (what COPY copies).
+SUMMARY_NAMES = ", ".join(("mailbox_id", "uid", "blob", *SUMMARY_COLUMNS.values()))
 SUMMARY_VALUES = ", ".join("?" * (3 + len(SUMMARY_COLUMNS)))
 SUMMARY_DATA = ", ".join(("blob", *SUMMARY_COLUMNS.values()))
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 
 from . import flags as fl
 from . import maildir, names
-from .base import SUMMARY_VALUES, MailboxRow, UserBase
+from .base import SUMMARY_NAMES, SUMMARY_VALUES, MailboxRow, UserBase
 from .errors import NONEXISTENT, StoreError
 
 
@@ -281,7 +281,7 @@ class DeliveryOps(UserBase):
         self._note_keywords(db, box, p.keywords)
         if p.summary is not None:
             db.execute(
-                f"INSERT INTO summaries VALUES ({SUMMARY_VALUES})",
+                f"INSERT INTO summaries ({SUMMARY_NAMES}) VALUES ({SUMMARY_VALUES})",
                 (box.id, uid, *p.summary),
             )
         return uid

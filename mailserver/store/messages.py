@@ -21,7 +21,14 @@ from mailserver.message.summary import Summary
 
 from . import flags as fl
 from . import maildir, names
-from .base import SUMMARY_COLUMNS, SUMMARY_DATA, SUMMARY_VALUES, MailboxRow, UserBase
+from .base import (
+    SUMMARY_COLUMNS,
+    SUMMARY_DATA,
+    SUMMARY_NAMES,
+    SUMMARY_VALUES,
+    MailboxRow,
+    UserBase,
+)
 from .errors import CANNOT, NONEXISTENT, StoreError
 from .records import Changes, CopyResult, MessageFile, MessageMeta, Pop3Entry, Snapshot, StoreResult
 
@@ -240,7 +247,8 @@ class MessageOps(UserBase):
         with self._read() as db:
             box = self._row(db, mailbox)
             row = db.execute(
-                "SELECT * FROM summaries WHERE mailbox_id = ? AND uid = ?", (box.id, uid)
+                f"SELECT {SUMMARY_NAMES} FROM summaries WHERE mailbox_id = ? AND uid = ?",
+                (box.id, uid),
             ).fetchone()
         if row is None:
             computed = self._summary_row(self.read_message(mailbox, uid))
@@ -248,7 +256,7 @@ class MessageOps(UserBase):
                 return None
             with self._write() as db:
                 db.execute(
-                    f"INSERT OR REPLACE INTO summaries VALUES ({SUMMARY_VALUES})",
+                    f"INSERT OR REPLACE INTO summaries ({SUMMARY_NAMES}) VALUES ({SUMMARY_VALUES})",
                     (box.id, uid, *computed),
                 )
             row = (box.id, uid, *computed)
@@ -288,7 +296,7 @@ class MessageOps(UserBase):
             with self._write() as db:
                 # not for a message expunged meanwhile: its row would outlive it
                 db.executemany(
-                    f"INSERT OR REPLACE INTO summaries SELECT {SUMMARY_VALUES}"
+                    f"INSERT OR REPLACE INTO summaries ({SUMMARY_NAMES}) SELECT {SUMMARY_VALUES}"
                     " WHERE EXISTS (SELECT 1 FROM messages WHERE mailbox_id = ? AND uid = ?)",
                     rows,
                 )
@@ -330,6 +338,23 @@ class MessageOps(UserBase):
             uid: (date, subject, from_, to, cc)
             for uid, date, subject, from_, to, cc in rows
             if all(isinstance(v, str) for v in (subject, from_, to, cc))
+        }
+
+    def thread_columns(
+        self, mailbox: str, uids: Iterable[int]
+    ) -> dict[int, tuple[int | None, str, bool, str | None, str | None, str]]:
+        """The cached THREAD columns of `uids`: (date, subject, reply, message_id, in_reply_to,
+        references) as the summarizer left them (the sent date or None, the base subject,
+        whether it was a reply or forward, the ids as text, the references space-separated),
+        one query for them all, as `sort_columns`. A UID left out has none (unknown, expunged,
+        no summary cached, or cached before the index kept `reply`: read its Summary)."""
+        rows = self._summary_rows(
+            mailbox, uids, "date, subject, reply, message_id, in_reply_to, refs"
+        )
+        return {
+            uid: (date, subject, bool(reply), message_id, in_reply_to, refs)
+            for uid, date, subject, reply, message_id, in_reply_to, refs in rows
+            if isinstance(subject, str) and isinstance(reply, int) and isinstance(refs, str)
         }
 
     # -- flags -----------------------------------------------------------------------------
@@ -496,7 +521,8 @@ class MessageOps(UserBase):
                     (dst.id, first + i, new_base, new_path, size, date, bits, keywords, modseq),
                 )
                 db.execute(
-                    f"INSERT OR REPLACE INTO summaries SELECT ?, ?, {SUMMARY_DATA} FROM summaries"
+                    f"INSERT OR REPLACE INTO summaries ({SUMMARY_NAMES})"
+                    f" SELECT ?, ?, {SUMMARY_DATA} FROM summaries"
                     " WHERE mailbox_id = ? AND uid = ?",
                     (dst.id, first + i, src.id, uid),
                 )

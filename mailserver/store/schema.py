@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from .errors import CANNOT, CORRUPTION, StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 10_000  # another process (the CLI, a second daemon) holding the write lock
 
 _SCHEMA_1 = """
@@ -94,12 +94,20 @@ CREATE TABLE pending (
 );
 """
 
+# 4: whether the Subject was a reply or forward (RFC 5256 §2.1), for THREAD REFERENCES' joining
+# of threads with one subject (§3 step 5), so THREAD reads no summary; NULL in rows made before
+# (THREAD reads their summaries).
+_SCHEMA_4 = """
+ALTER TABLE summaries ADD COLUMN reply INTEGER;
+"""
+
 #: version -> the function that brings an index of that version to the next one. Version 0 is
 #: an empty file. A later schema adds `n: migrate_n_to_n_plus_1` here and bumps SCHEMA_VERSION.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     0: lambda db: _run(db, _SCHEMA_1),
     1: lambda db: _run(db, _SCHEMA_2),
     2: lambda db: _run(db, _SCHEMA_3),
+    3: lambda db: _run(db, _SCHEMA_4),
 }
 
 

@@ -626,12 +626,14 @@ def test_store_summary_is_the_row_the_store_keeps() -> None:
         "in_reply_to": None,
         "references": "a@x b@x",
         "subject_text": "\x00Re: Fwd: hi",
+        "reply": 1,
     }
     assert isinstance(row["blob"], bytes)
     assert Summary.from_bytes(row["blob"]) == summarize(Message(raw))
     bare = store_summary(b"Message-ID: <\xff@x>\r\nIn-Reply-To: <p>\r\n\r\n")
     assert (bare["date"], bare["message_id"], bare["in_reply_to"]) == (None, "\xff@x", "p")
     assert bare["subject_text"] == ""  # no Subject field
+    assert bare["reply"] == 0
 
 
 @pytest.mark.parametrize(

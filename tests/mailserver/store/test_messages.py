@@ -384,6 +384,7 @@ def summarize(data: bytes) -> Mapping[str, object]:
         "date": 42,
         "message_id": "<id@x>",
         "subject_text": "\x00" + subject,
+        "reply": 1,
     }
 
 
@@ -402,6 +403,7 @@ def test_summaries(tmp_path: Path, clock: Clock) -> None:
         "in_reply_to": None,
         "references": None,
         "subject_text": "\x00msg 7",
+        "reply": 1,
     }
     assert user.summary("INBOX", uid) == expected
     user.copy("INBOX", [uid], "Archive")
@@ -429,6 +431,7 @@ def test_summary_computed_on_first_use(store: Store, clock: Clock) -> None:
         "in_reply_to": None,
         "references": None,
         "subject_text": "\x00msg 3",
+        "reply": 1,
     }
     later.close()
 

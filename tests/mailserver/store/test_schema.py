@@ -45,19 +45,19 @@ def test_migration_hook_runs_each_step_once(
     schema.connect(path).close()
     ran = []
 
-    def to_4(db: sqlite3.Connection) -> None:
-        ran.append(4)
+    def to_5(db: sqlite3.Connection) -> None:
+        ran.append(5)
         db.execute("ALTER TABLE messages ADD COLUMN thread INTEGER")
 
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 4)
-    monkeypatch.setitem(schema.MIGRATIONS, 3, to_4)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 5)
+    monkeypatch.setitem(schema.MIGRATIONS, 4, to_5)
     db = schema.connect(path)
-    assert ran == [4]
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert ran == [5]
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 5
     db.execute("SELECT thread FROM messages").fetchall()
     db.close()
     schema.connect(path).close()
-    assert ran == [4]
+    assert ran == [5]
 
 
 def test_failed_migration_leaves_the_old_version(
@@ -70,12 +70,12 @@ def test_failed_migration_leaves_the_old_version(
         db.execute("ALTER TABLE messages ADD COLUMN half INTEGER")
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 4)
-    monkeypatch.setitem(schema.MIGRATIONS, 3, broken)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 5)
+    monkeypatch.setitem(schema.MIGRATIONS, 4, broken)
     with pytest.raises(RuntimeError, match="disk on fire"):
         schema.connect(path)
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 4
     columns = [r[1] for r in db.execute("PRAGMA table_info(messages)")]
     assert "half" not in columns
     db.close()
@@ -93,9 +93,10 @@ def version_1_index(root: str, clock: Clock, monkeypatch: pytest.MonkeyPatch) ->
         uids = [user.deliver("INBOX", message(n)) for n in range(3)]
         for n, uid in enumerate(uids):
             row = store_summary(message(n))
+            old_columns = [k for k in SUMMARY_COLUMNS if k not in ("subject_text", "reply")]
             user.db.execute(
                 "INSERT INTO summaries VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (uid, row["blob"], *(row[k] for k in SUMMARY_COLUMNS if k != "subject_text")),
+                (uid, row["blob"], *(row[k] for k in old_columns)),
             )
         old.close()
     return uids
@@ -113,14 +114,17 @@ def test_version_1_gets_the_subject_text_column(
     user = store.user(ADDRESS)
     assert user.db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
     columns = [r[1] for r in user.db.execute("PRAGMA table_info(summaries)")]
-    assert columns[-1] == "subject_text"
+    assert columns[-2:] == ["subject_text", "reply"]
     assert user.subject_texts("INBOX", uids) == {}  # rows made before the column: NULL
+    assert user.thread_columns("INBOX", uids) == {}  # (nor `reply`, version 4's)
     old = user.summaries("INBOX", uids)  # their blobs are read as they were
     assert old == {u: summarize(Message(message(n))) for n, u in enumerate(uids)}
     texts = user.db.execute("SELECT subject_text FROM summaries").fetchall()
     assert texts == [(None,)] * 3
     new = user.deliver("INBOX", message(7))
     assert user.subject_texts("INBOX", [*uids, new]) == {new: "\x00msg 7"}
+    columns = user.thread_columns("INBOX", [*uids, new])
+    assert columns == {new: (None, "msg 7", False, None, None, "")}
     store.close()
 
 
@@ -132,7 +136,7 @@ def test_newer_index_is_refused_not_rebuilt(tmp_path: Path, clock: Clock) -> Non
     with pytest.raises(
         StoreError,
         match="index schema version 7 is newer than this store's "
-        r"\(3\)",
+        r"\(4\)",
     ) as info:
         UserStore.open(str(tmp_path), clock=clock, host="h")
     assert info.value.code == CANNOT
