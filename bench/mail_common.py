@@ -31,15 +31,23 @@ DOMAIN = "bench.test"
 _BODY_LINE = b"The quick brown fox jumps over the lazy dog, again and again. 0123456789\r\n"
 
 
+#: Messages come in conversations of this many: each after the first refers to those before.
+THREAD_LENGTH = 5
+
+
 def message(i: int, size: int = 4096) -> bytes:
-    """The i-th test message: distinct Subject, From and Message-ID, about `size` octets."""
+    """The i-th test message: distinct Subject, From and Message-ID, about `size` octets; a
+    References field naming the earlier messages of its conversation (THREAD_LENGTH)."""
+    first = i - i % THREAD_LENGTH
+    refs = " ".join(f"<bench.{n}@example.test>" for n in range(first, i))
     head = (
         f"From: Sender {i % 97} <sender{i % 97}@example.test>\r\n"
         f"To: Bench User <bench@{DOMAIN}>\r\n"
         f"Subject: msg {i} about topic{i % 13}\r\n"
         f"Date: Sun, 29 Nov 2026 {i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d} +0000\r\n"
         f"Message-ID: <bench.{i}@example.test>\r\n"
-        "MIME-Version: 1.0\r\n"
+        + (f"References: {refs}\r\n" if refs else "")
+        + "MIME-Version: 1.0\r\n"
         "Content-Type: text/plain; charset=us-ascii\r\n"
         "\r\n"
     ).encode()

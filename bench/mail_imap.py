@@ -25,6 +25,9 @@ Steps (sizes by flag; `--quick` is a run under a minute):
 - sort: UID SORT (REVERSE DATE) UTF-8 ALL and UID SORT (SUBJECT) UTF-8 ALL on that mailbox
   (RFC 5256): every UID once, checked; ours, whose UIDs follow the messages' order, is also
   checked against the order the keys give, and the run says whether Dovecot's matched.
+- thread: UID THREAD REFERENCES UTF-8 ALL on that mailbox (RFC 5256): its messages come in
+  conversations of five, each message's References naming the ones before it; ours is
+  checked against the threads that gives, and the run says whether Dovecot's matched.
 - store: UID STORE 1:* +FLAGS (\\Flagged) on all (after an untimed -FLAGS.SILENT).
 - mix: `--sessions` concurrent sessions (over `--mix-users` users whose INBOX holds
   `--mix-messages`) doing what Thunderbird does: connect, CAPABILITY, LOGIN, LIST, SELECT,
@@ -52,6 +55,7 @@ from pathlib import Path
 
 from bench.mail_common import (
     DOMAIN,
+    THREAD_LENGTH,
     Imap,
     dovecot_setup,
     have,
@@ -215,6 +219,38 @@ async def step_sort(
     return seconds
 
 
+def expected_thread(big: int) -> bytes:
+    """The `* THREAD` answer for mail_common.message(0..big-1) stored as UIDs 1..big: a chain
+    per conversation, the conversations in the order of their first messages' sent dates
+    (i seconds into the day, mod 86,400), ties in mailbox order."""
+    firsts = sorted(range(0, big, THREAD_LENGTH), key=lambda i: (i % 86_400, i))
+    chains = (range(i + 1, min(i + THREAD_LENGTH, big) + 1) for i in firsts)
+    return b"* THREAD " + b"".join(b"(" + b" ".join(b"%d" % u for u in c) + b")" for c in chains)
+
+
+async def step_thread(server: Server, big: int, answers: dict[str, bytes]) -> float:
+    conn = await server.session("big")
+    await conn.command("EXAMINE INBOX")
+    got: list[bytes] = []
+
+    async def go() -> None:
+        _, untagged = await conn.command("UID THREAD REFERENCES UTF-8 ALL")
+        got.extend(line for line in untagged if line.startswith(b"* THREAD"))
+
+    seconds = await timed(go)
+    if len(got) != 1:
+        raise AssertionError(f"{server.label}: THREAD answered {len(got)} THREAD lines")
+    line = got[0].rstrip(b"\r\n")
+    numbers = line[len(b"* THREAD") :].replace(b"(", b" ").replace(b")", b" ").split()
+    if sorted(int(n) for n in numbers) != list(range(1, big + 1)):
+        raise AssertionError(f"{server.label}: THREAD did not answer every UID once")
+    if server.label == "ours" and line != expected_thread(big):
+        raise AssertionError(f"ours: THREAD answered {line[:80]!r}...")
+    answers[server.label] = line
+    await conn.logout()
+    return seconds
+
+
 async def step_store(server: Server, big: int) -> float:
     conn = await server.session("big")
     await conn.command("SELECT INBOX")
@@ -352,7 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--mix-users", type=int, default=10)
     p.add_argument("--mix-messages", type=int, default=2_000)
     p.add_argument("--mix-rounds", type=int, default=20)
-    p.add_argument("--steps", default="append,select,fetch,search,sort,store,mix")
+    p.add_argument("--steps", default="append,select,fetch,search,sort,thread,store,mix")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument(
         "--dovecot-scheme",
@@ -418,7 +454,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     args.rounds, servers, lambda s, r: step_append(s, args.append, r, messages)
                 ),
             )
-        if {"select", "fetch", "search", "sort", "store"} & set(steps):
+        if {"select", "fetch", "search", "sort", "thread", "store"} & set(steps):
             for s in servers:
                 first = run(step_select(s, args.big))
                 print(f"first select (index built or read): {s.label} {ms(first)}")
@@ -452,6 +488,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if len(answers) == 2:
                     same = answers["ours"] == answers["Dovecot"]
                     print(f"  the same order as Dovecot's: {'yes' if same else 'no'}", flush=True)
+        if "thread" in steps:
+            print("thread: UID THREAD REFERENCES UTF-8 ALL", flush=True)
+            threads: dict[str, bytes] = {}
+            record(
+                "thread",
+                alternate_async(
+                    args.rounds, servers, lambda s, r: step_thread(s, args.big, threads)
+                ),
+            )
+            if len(threads) == 2:
+                same = threads["ours"] == threads["Dovecot"]
+                print(f"  the same threads as Dovecot's: {'yes' if same else 'no'}", flush=True)
         if "store" in steps:
             print("store: UID STORE 1:* +FLAGS (\\Flagged)", flush=True)
             record(

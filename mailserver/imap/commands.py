@@ -7,8 +7,8 @@ grammar covers: RFC 3501 (IMAP4rev1) and UIDPLUS (RFC 4315, UID EXPUNGE), MOVE (
 IDLE (RFC 2177), NAMESPACE (RFC 2342), ID (RFC 2971), ENABLE (RFC 5161), LIST-EXTENDED (RFC
 5258) with SPECIAL-USE (RFC 6154) and LIST-STATUS (RFC 5819), UNSELECT (RFC 3691), ESEARCH
 (RFC 4731), SASL-IR (RFC 4959), CONDSTORE (RFC 7162), SORT (RFC 5256) with SORT=DISPLAY (RFC
-5957). Each command has its own function in _PARSERS, so THREAD, MULTIAPPEND, CATENATE and
-BINARY (issue 16) are new entries there.
+5957) and ESORT (RFC 5267), THREAD (RFC 5256). Each command has its own function in _PARSERS,
+so MULTIAPPEND, CATENATE and BINARY (issue 16) are new entries there.
 
 Two lines are not commands: the client's answers during AUTHENTICATE (`parse_sasl_response`)
 and the DONE that ends IDLE (`parse_idle_done`).
@@ -29,6 +29,7 @@ from mailserver.imap.seqset import SeqSet
 from mailserver.imap.sorting import KEYS as SORT_KEYS
 from mailserver.imap.sorting import Criterion
 from mailserver.imap.syntax import MAX_MODSEQ, ParseError, Reader
+from mailserver.imap.threads import ALGORITHMS as THREAD_ALGORITHMS
 
 __all__ = [
     "Append",
@@ -46,8 +47,10 @@ __all__ = [
     "Search",
     "Select",
     "Simple",
+    "Sort",
     "Status",
     "Store",
+    "Thread",
     "parse_command",
     "parse_idle_done",
     "parse_sasl_response",
@@ -214,6 +217,16 @@ class Sort(Command):
     charset: str
     key: SearchKey
     returns: frozenset[str] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Thread(Command):
+    """THREAD (RFC 5256): the algorithm (one of threads.ALGORITHMS) and the search program."""
+
+    uid: bool
+    algorithm: str
+    charset: str
+    key: SearchKey
 
 
 # -- the entry points ------------------------------------------------------------------------
@@ -647,6 +660,20 @@ def _sort(r: Reader, tag: str, name: str, uid: bool = False) -> Command:
     )
 
 
+def _thread(r: Reader, tag: str, name: str, uid: bool = False) -> Command:
+    """`THREAD algorithm charset search-key...` (RFC 5256)."""
+    r.sp()
+    algorithm = r.keyword()
+    if algorithm not in THREAD_ALGORITHMS:
+        raise r.error(f"unknown thread algorithm {algorithm[:40]}")
+    r.sp()
+    charset = r.text(r.astring(), "charset").upper()
+    if charset not in CHARSETS:
+        raise r.error(f"charset {charset[:40]} is not supported", kind="NO", code=badcharset_code())
+    key = parse_program(r, charset)
+    return Thread(tag=tag, name=name, uid=uid, algorithm=algorithm, charset=charset, key=key)
+
+
 _WORD = re.compile(rb" ([A-Za-z]+)(?= )")
 
 
@@ -691,6 +718,7 @@ _PARSERS: dict[str, Parser] = {
     "STORE": _store,
     "SEARCH": _search,
     "SORT": _sort,
+    "THREAD": _thread,
 }
 _UID_PARSERS: dict[str, UidParser] = {
     "COPY": _copy,
@@ -699,5 +727,6 @@ _UID_PARSERS: dict[str, UidParser] = {
     "STORE": _store,
     "SEARCH": _search,
     "SORT": _sort,
+    "THREAD": _thread,
     "EXPUNGE": _expunge,
 }

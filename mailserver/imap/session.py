@@ -55,6 +55,7 @@ from mailserver.imap.commands import (
     Sort,
     Status,
     Store,
+    Thread,
     parse_command,
     parse_idle_done,
     parse_sasl_response,
@@ -102,6 +103,8 @@ CAPABILITIES = (
     "SORT",
     "SORT=DISPLAY",
     "ESORT",
+    "THREAD=ORDEREDSUBJECT",
+    "THREAD=REFERENCES",
 )
 
 
@@ -168,6 +171,7 @@ STATES: dict[str, frozenset[State]] = {
     "EXPUNGE": _SELECTED,
     "SEARCH": _SELECTED,
     "SORT": _SELECTED,
+    "THREAD": _SELECTED,
     "FETCH": _SELECTED,
     "STORE": _SELECTED,
     "COPY": _SELECTED,
@@ -617,6 +621,8 @@ class Session:
                 if isinstance(cmd, Sort):
                     return selected.sort(view, cmd)
                 return selected.search(view, cmd)
+            if isinstance(cmd, Thread):
+                return selected.thread(view, cmd)
             if isinstance(cmd, Copy):
                 return selected.copy(view, cmd)
             assert isinstance(cmd, Expunge)
@@ -628,7 +634,7 @@ class Session:
 def _expunges_ok(cmd: Command) -> bool:
     """RFC 3501 §7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH (their UID forms
     may send them)."""
-    return not isinstance(cmd, (Fetch, Store, Search, Sort)) or cmd.uid
+    return not isinstance(cmd, (Fetch, Store, Search, Sort, Thread)) or cmd.uid
 
 
 Handler = Callable[[Session, Command], tuple[list[Action], bytes | None]]
@@ -668,6 +674,7 @@ _HANDLERS: dict[str, Handler] = {
     "EXPUNGE": Session._selected_command,
     "SEARCH": Session._selected_command,
     "SORT": Session._selected_command,
+    "THREAD": Session._selected_command,
     "FETCH": Session._selected_command,
     "STORE": Session._selected_command,
     "COPY": Session._selected_command,

@@ -82,15 +82,17 @@ class MailServer:
         local, _, domain = address.lower().rpartition("@")
         return self.state / "mail" / domain / local / "Maildir"
 
-    def deliver(self, to: str, subject: str, body: str = "", *, sender: str = "") -> bytes:
-        """Send one message over SMTP (no TLS) and return what was sent."""
+    def deliver(
+        self, to: str, subject: str, body: str = "", *, sender: str = "", headers: str = ""
+    ) -> bytes:
+        """Send one message over SMTP (no TLS) and return what was sent; `headers`, lines
+        ending in CRLF, replace its Message-ID when they have one."""
+        ident = f"<{subject.replace(' ', '.')}.{time.time_ns()}@example.org>"
         msg = (
             f"From: Sender <{sender or 'someone@example.org'}>\r\n"
             f"To: <{to}>\r\n"
             f"Subject: {subject}\r\n"
-            f"Date: {email.utils.formatdate()}\r\n"
-            f"Message-ID: <{subject.replace(' ', '.')}.{time.time_ns()}@example.org>\r\n"
-            "\r\n"
+            f"Date: {email.utils.formatdate()}\r\n" + _message_id(ident, headers) + "\r\n"
             f"{body or 'Hello from the interop tests, ' + subject}\r\n"
         ).encode()
         with smtplib.SMTP(self.host, self.ports["smtp"], timeout=30) as s:
@@ -102,6 +104,13 @@ class MailServer:
 
     def needs(self, *kinds: str) -> None:
         """Skip the test unless every listener kind named is served (see DovecotReference)."""
+
+
+def _message_id(ident: str, headers: str) -> str:
+    """The header lines a test gave, with a Message-ID field of `ident` unless they have one."""
+    if "message-id:" in headers.lower():
+        return headers
+    return f"Message-ID: {ident}\r\n" + headers
 
 
 def _wait_listening(host: str, port: int, proc: subprocess.Popen[bytes], deadline: float) -> None:
@@ -136,13 +145,16 @@ class DovecotReference(MailServer):
     def maildir(self, address: str) -> Path:
         return self.state / address / "Maildir"
 
-    def deliver(self, to: str, subject: str, body: str = "", *, sender: str = "") -> bytes:
+    def deliver(
+        self, to: str, subject: str, body: str = "", *, sender: str = "", headers: str = ""
+    ) -> bytes:
         from bench.mail_common import maildir_fill
 
         msg = (
             f"From: Sender <{sender or 'someone@example.org'}>\r\nTo: <{to}>\r\n"
             f"Subject: {subject}\r\nDate: {email.utils.formatdate()}\r\n"
-            f"Message-ID: <{time.time_ns()}@example.org>\r\n\r\n"
+            + _message_id(f"<{time.time_ns()}@example.org>", headers)
+            + "\r\n"
             f"{body or 'Hello from the interop tests, ' + subject}\r\n"
         ).encode()
         box = self.maildir(to)

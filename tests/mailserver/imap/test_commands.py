@@ -25,6 +25,7 @@ from mailserver.imap.commands import (
     Sort,
     Status,
     Store,
+    Thread,
     parse_command,
     parse_idle_done,
     parse_sasl_response,
@@ -689,6 +690,52 @@ def test_esort_return_options():
     assert p(b"a SORT RETURN () (DATE) UTF-8 ALL").returns == frozenset({"ALL"})
     assert p(b"a SORT RETURN (COUNT) (SUBJECT) UTF-8 ALL").returns == frozenset({"COUNT"})
     assert p(b"a SORT (DATE) UTF-8 ALL").returns is None
+
+
+def test_thread():
+    # RFC 5256 §4's examples, and the UID form
+    assert p(b"A283 THREAD ORDEREDSUBJECT UTF-8 SINCE 5-MAR-2000") == Thread(
+        tag="A283",
+        name="THREAD",
+        uid=False,
+        algorithm="ORDEREDSUBJECT",
+        charset="UTF-8",
+        key=DateKey(False, "SINCE", datetime(2000, 3, 5).date()),
+    )
+    t = p(b'A284 uid thread references us-ascii TEXT "gewp" unseen')
+    assert t == Thread(
+        tag="A284",
+        name="THREAD",
+        uid=True,
+        algorithm="REFERENCES",
+        charset="US-ASCII",
+        key=And((TextKey("TEXT", "gewp"), FlagKey("\\Seen", False))),
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        (b"a1 THREAD", "expected a space"),
+        (b"a1 THREAD REFERENCES", "expected a space"),
+        (b"a1 THREAD REFERENCES UTF-8", "SEARCH needs at least one search key"),
+        (b"a1 THREAD REFS UTF-8 ALL", "unknown thread algorithm REFS$"),
+        (b"a1 THREAD " + b"R" * 50 + b" UTF-8 ALL", "unknown thread algorithm " + "R" * 40 + "$"),
+        (b"a1 THREAD (REFERENCES) UTF-8 ALL", "expected an atom"),
+        (b"a1 THREAD REFERENCES  UTF-8 ALL", "expected"),
+        (b"a1 THREAD REFERENCES UTF-8 FOO", "unknown search key FOO"),
+        (b"a1 UID THREAD REFERENCES {1}\r\n\xff ALL", "charset is not valid UTF-8$"),
+    ],
+)
+def test_thread_errors(line: bytes, why: str):
+    bad(line, why)
+
+
+def test_thread_charset_that_is_not_supported_is_a_no_with_badcharset():
+    error = bad(b"a1 THREAD REFERENCES KOI8-R ALL", "charset KOI8-R is not supported")
+    assert (error.kind, error.code) == ("NO", b"BADCHARSET (UTF-8 US-ASCII)")
+    error = bad(b"a1 THREAD REFERENCES " + b"Y" * 50 + b" ALL", "charset " + "Y" * 40 + " is not")
+    assert error.kind == "NO"
 
 
 def test_sort_charset_reaches_the_search_program_and_long_names_are_cut():

@@ -1,0 +1,312 @@
+"""THREAD (RFC 5256 §3): the ORDEREDSUBJECT and REFERENCES algorithms, and the `* THREAD`
+answer they give.
+
+- A message as THREAD sees it is a `Threadable`: its numbers, its sent date (the Date: field in
+  UTC, else the internal date, §2.2), its base subject (§2.1) in the i;unicode-casemap form
+  that compares it (sorting.casemap), whether the subject was a reply or forward, its
+  Message-ID and the ids it refers to (References, else the first id of In-Reply-To).
+- Siblings are ordered by sent date, ties in mailbox order (§2.2); a dummy (a message that was
+  referred to but is not among those threaded, or a parent made to join two threads of one
+  subject) sorts as its first child.
+- ORDEREDSUBJECT groups the messages by base subject: the earliest of a group is the parent of
+  the others. REFERENCES links each message under the last id it refers to, then prunes the
+  dummies, then joins the top-level threads that have the same base subject, exactly in the
+  steps of §3; loops are never made, a message whose id another already has is threaded as if
+  it had none, and an id no message has becomes a dummy.
+- Everything here is iterative, so a hostile chain of 100,000 references cannot exhaust the
+  stack, and making a link costs at most one walk up from the new parent, none when the new
+  child has no children of its own (the usual case: a References list read in order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "ALGORITHMS",
+    "Node",
+    "Threadable",
+    "encode",
+    "ordered_subject",
+    "references",
+    "thread",
+]
+
+#: The algorithms THREAD accepts, as the capability names them (THREAD=...).
+ALGORITHMS = ("ORDEREDSUBJECT", "REFERENCES")
+
+
+@dataclass(frozen=True, slots=True)
+class Threadable:
+    """A message as THREAD sees it. `subject` is the casemapped base subject; `refs` are the
+    ids of its References field, else the first of its In-Reply-To field, else none."""
+
+    seq: int
+    uid: int
+    sent: int
+    subject: str = ""
+    reply: bool = False
+    message_id: str | None = None
+    refs: tuple[str, ...] = ()
+
+
+class Node:
+    """A message (or a dummy, `message` None) in a thread tree, with its children."""
+
+    __slots__ = ("children", "message", "parent")
+
+    def __init__(self, message: Threadable | None = None) -> None:
+        self.message = message
+        self.parent: Node | None = None
+        self.children: list[Node] = []
+
+    def key(self) -> tuple[int, int]:
+        """What siblings are ordered by: the sent date, then the sequence number; a dummy's is
+        its first child's (its children are ordered before it is)."""
+        node = self
+        while node.message is None:
+            node = node.children[0]
+        return node.message.sent, node.message.seq
+
+    def __repr__(self) -> str:  # pragma: no cover - a debugging aid
+        seq = "dummy" if self.message is None else self.message.seq
+        return f"Node({seq}, {len(self.children)} children)"
+
+
+def thread(algorithm: str, messages: Sequence[Threadable]) -> list[Node]:
+    """The top-level threads of `messages` by one of ALGORITHMS, in order."""
+    if algorithm == "ORDEREDSUBJECT":
+        return ordered_subject(messages)
+    if algorithm == "REFERENCES":
+        return references(messages)
+    raise ValueError(f"not a THREAD algorithm: {algorithm}")
+
+
+def ordered_subject(messages: Sequence[Threadable]) -> list[Node]:
+    """ORDEREDSUBJECT (§3): the messages of each base subject under the earliest of them, in
+    sent-date order; the threads in the sent-date order of their first messages."""
+    groups: dict[str, Node] = {}
+    for m in sorted(messages, key=lambda m: (m.sent, m.seq)):
+        node = Node(m)
+        first = groups.get(m.subject)
+        if first is None:
+            groups[m.subject] = node
+        else:
+            first.children.append(node)
+            node.parent = first
+    return list(groups.values())  # in the order of their first messages, the order made
+
+
+def references(messages: Sequence[Threadable]) -> list[Node]:
+    """REFERENCES (§3), its six steps."""
+    ordered = sorted(messages, key=lambda m: m.seq)
+    # 1: a container per Message-ID; a duplicate id (after the first, lowest-numbered, message
+    # that has it) or none makes a container of its own that no reference can find
+    by_id: dict[str, Node] = {}
+    nodes: list[Node] = []
+    for m in ordered:
+        node = Node(m)
+        if m.message_id is not None and m.message_id not in by_id:
+            by_id[m.message_id] = node
+        nodes.append(node)
+
+    def container(ident: str) -> Node:
+        found = by_id.get(ident)
+        if found is None:
+            found = by_id[ident] = Node()  # 1.A: a dummy for an id no message has
+        return found
+
+    for node in nodes:
+        assert node.message is not None
+        refs = node.message.refs
+        # 1.A: each reference the parent of the next, unless the next has a parent already
+        for i in range(len(refs) - 1):
+            parent, child = container(refs[i]), container(refs[i + 1])
+            if child.parent is None and not _loops(parent, child):
+                _link(parent, child)
+        # 1.B: the message under its last reference, whatever parent it had (a truncated
+        # References field may have given it a wrong one); no references: no parent
+        if node.parent is not None:
+            _unlink(node)
+        if refs:
+            parent = container(refs[-1])
+            if not _loops(parent, node):
+                _link(parent, node)
+    # 2: the containers without a parent are the top level; 3: no dummy without children
+    dummies = [n for n in by_id.values() if n.message is None]
+    for node in (*nodes, *dummies):  # (an unlinked child is left in its old parent's list)
+        if node.children:
+            node.children = list({id(c): c for c in node.children if c.parent is node}.values())
+    top = _prune([n for n in (*nodes, *dummies) if n.parent is None])
+    # 4: the top level in sent-date order, a dummy by its first child
+    for node in top:
+        if node.message is None:
+            node.children.sort(key=Node.key)
+    top.sort(key=Node.key)
+    # 5: threads of one base subject joined
+    top = _join_subjects(top)
+    # 6: every set of siblings in sent-date order, the deepest first
+    _sort_all(top)
+    return top
+
+
+def _loops(parent: Node, child: Node) -> bool:
+    """Whether making `parent` the parent of `child` would make a loop: `parent` is `child` or
+    one of its descendants."""
+    if parent is child:
+        return True
+    if not child.children:
+        return False
+    up = parent.parent
+    while up is not None:
+        if up is child:
+            return True
+        up = up.parent
+    return False
+
+
+def _link(parent: Node, child: Node) -> None:
+    child.parent = parent
+    parent.children.append(child)
+
+
+def _unlink(child: Node) -> None:
+    """Unlink `child` from its parent; it stays in the parent's list of children until that
+    list is cleaned (a list.remove per relinked message would cost quadratic time when a
+    hostile mailbox relinks every child of one message)."""
+    child.parent = None
+
+
+def _prune(top: list[Node]) -> list[Node]:
+    """Step 3, the deepest dummies first: a dummy without children goes; one with children
+    gives them to its parent in its place, except at the top level, where it stays when it has
+    more than one (the top level only takes a dummy's only child)."""
+    # every node after its children: a depth-first walk, the order reversed
+    walk: list[Node] = []
+    stack = list(top)
+    while stack:
+        node = stack.pop()
+        walk.append(node)
+        stack.extend(node.children)
+    for node in reversed(walk):
+        if not any(c.message is None for c in node.children):
+            continue
+        kept: list[Node] = []
+        for c in node.children:
+            if c.message is not None:
+                kept.append(c)
+                continue
+            for g in c.children:  # (a dummy's children are pruned already: none is a dummy)
+                g.parent = node
+            kept.extend(c.children)
+        node.children = kept
+    out: list[Node] = []
+    for node in top:
+        if node.message is not None or len(node.children) > 1:
+            out.append(node)
+        elif node.children:
+            only = node.children[0]
+            only.parent = None
+            out.append(only)
+    return out
+
+
+def _subject(node: Node) -> tuple[str, bool]:
+    """(base subject, dummy) of a top-level thread: its message's, or its first child's."""
+    first = node if node.message is not None else node.children[0]
+    assert first.message is not None
+    return first.message.subject, node.message is None
+
+
+def _join_subjects(top: list[Node]) -> list[Node]:
+    """Step 5: top-level threads with the same (non-empty) base subject joined under one."""
+    table: dict[str, Node] = {}
+    for node in top:  # 5.B: which thread of each subject the others join
+        subject, dummy = _subject(node)
+        if not subject:
+            continue
+        held = table.get(subject)
+        if held is None or (
+            held.message is not None and (dummy or (held.message.reply and not _reply(node)))
+        ):
+            table[subject] = node
+    out = list(top)
+    at = {id(n): i for i, n in enumerate(out)}
+    gone: set[int] = set()
+    for node in top:  # 5.C
+        subject, dummy = _subject(node)
+        if not subject:
+            continue
+        held = table[subject]
+        if held is node:
+            continue
+        gone.add(id(node))
+        if held.message is None and dummy:  # both dummies: the children become siblings
+            for c in node.children:
+                c.parent = held
+            held.children.extend(node.children)
+        elif held.message is None or (_reply(node) and not held.message.reply):
+            _link(held, node)
+        else:  # a new dummy over both, in the table's thread's place
+            joined = Node()
+            _link(joined, held)
+            _link(joined, node)
+            out[at[id(held)]] = joined
+            at[id(joined)] = at.pop(id(held))
+            table[subject] = joined
+    return [n for n in out if id(n) not in gone]
+
+
+def _reply(node: Node) -> bool:
+    return node.message is not None and node.message.reply
+
+
+def _sort_all(top: list[Node]) -> None:
+    """Step 6: each set of siblings in sent-date order, the deepest sets first (a dummy sorts
+    as its first child, so its children are in order before it is compared)."""
+    walk: list[Node] = []
+    stack = list(top)
+    while stack:
+        node = stack.pop()
+        walk.append(node)
+        stack.extend(node.children)
+    for node in reversed(walk):
+        if len(node.children) > 1:
+            node.children.sort(key=Node.key)
+    top.sort(key=Node.key)
+
+
+def encode(top: Sequence[Node], uid: bool = False) -> bytes:
+    """`* THREAD` and the threads (RFC 5256 §4): a message and its only child in one list,
+    `(1 2 3)`; a message's children, when it has two or more, each in a list of its own after
+    it, `(1 (2)(3 4))`; a dummy's children in lists of their own, `((1)(2))`. Sequence numbers,
+    or UIDs for UID THREAD."""
+    out = [b"* THREAD"]
+    if top:
+        out.append(b" ")
+    # a stack of what is left to write: a node to open a list for, or a closing parenthesis
+    stack: list[Node | None] = [*reversed(top)]
+    while stack:
+        node = stack.pop()
+        if node is None:
+            out.append(b")")
+            continue
+        out.append(b"(")
+        stack.append(None)
+        first = True
+        while True:  # the chain of only children, in one list
+            if node.message is not None:
+                number = node.message.uid if uid else node.message.seq
+                out.append(b"%d" % number if first else b" %d" % number)
+                first = False
+            if len(node.children) == 1 and node.message is not None:
+                node = node.children[0]
+                continue
+            if node.children:
+                if not first:
+                    out.append(b" ")
+                stack.extend(reversed(node.children))
+            break
+    out.append(b"\r\n")
+    return b"".join(out)

@@ -1,0 +1,159 @@
+"""THREAD and UID THREAD through a session on a real store (RFC 5256): both algorithms on
+messages with Message-ID, References and In-Reply-To fields as MUAs write them, the search
+program, UIDs, a missing Date, what is read from the index, and what is refused. Exact bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from mailserver.imap import selected
+from mailserver.store import Store
+from tests.mailserver.imap.session_kit import BOB, T0, Client, store_fixture
+from tests.mailserver.imap.test_session_sort import forbid, watch
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    yield from store_fixture()
+
+
+def mail(headers: str) -> bytes:
+    return (headers.replace("\n", "\r\n") + "\r\nbody\r\n").encode()
+
+
+def date(day: int) -> str:
+    return f"Date: {day} Nov 2023 09:00:00 +0000\n"
+
+
+# 1 starts "lunch"; 2 answers it (References); 3 answers 2 (In-Reply-To only, as some MUAs
+# write); 4 is about something else; 5 answers 1 but was sent before 2; 6 refers to a message
+# Bob never got, whose other answer is 7 (both "party"); 8 has no Date (its internal date,
+# T0 + 8, stands in: after all the others); 9 says "Re: lunch" but refers to nothing.
+MESSAGES = [
+    mail("Subject: lunch\nMessage-ID: <1@x>\n" + date(1)),
+    mail("Subject: Re: lunch\nMessage-ID: <2@x>\nReferences: <1@x>\n" + date(3)),
+    mail("Subject: Re: Re: lunch\nMessage-ID: <3@x>\nIn-Reply-To: <2@x>\n" + date(4)),
+    mail("Subject: taxes\nMessage-ID: <4@x>\n" + date(2)),
+    mail("Subject: RE: Lunch\nMessage-ID: <5@x>\nReferences: <1@x>\n" + date(2)),
+    mail("Subject: Re: party\nMessage-ID: <6@x>\nReferences: <0@x>\n" + date(5)),
+    mail("Subject: Re: party\nMessage-ID: <7@x>\nIn-Reply-To: <0@x> (sent)\n" + date(6)),
+    mail("Subject: Re: taxes\nMessage-ID: <8@x>\nReferences: <4@x> <gone@x>\n"),
+    mail("Subject: Re: lunch\nMessage-ID: <9@x>\n" + date(7)),
+]
+
+
+@pytest.fixture
+def client(store: Store) -> Client:
+    for n, raw in enumerate(MESSAGES, 1):
+        store.deliver(BOB, "INBOX", raw, (), T0 + 86400 * 30 + n)
+    c = Client(store)
+    c.select()
+    return c
+
+
+def thread(c: Client, args: bytes, uid: bool = False) -> bytes:
+    return c((b"t UID THREAD " if uid else b"t THREAD ") + args)
+
+
+def found(threads: str) -> bytes:
+    line = b"* THREAD " + threads.encode() if threads else b"* THREAD"
+    return line + b"\r\nt OK THREAD completed\r\n"
+
+
+def test_references(client: Client) -> None:
+    # 1's answers 5 and 2 in date order, 3 under 2 (its In-Reply-To); 9, a reply with the
+    # subject lunch and no references, joins 1 as its child (§3 step 5); 6 and 7 under a
+    # dummy for the message that is not here; 8 under 4 (its References' last id is gone,
+    # a dummy with one child: 8 takes its place under 4)
+    assert thread(client, b"REFERENCES UTF-8 ALL") == found("(1 (5)(2 3)(9))(4 8)((6)(7))")
+
+
+def test_ordered_subject(client: Client) -> None:
+    # lunch (from 1 on 1 Nov), taxes (4, 2 Nov), party (6, 5 Nov): base subjects, case aside
+    assert thread(client, b"ORDEREDSUBJECT UTF-8 ALL") == found("(1 (5)(2)(3)(9))(4 8)(6 7)")
+
+
+def test_uid_thread_answers_uids_and_the_search_program_chooses(
+    client: Client, store: Store
+) -> None:
+    client(b"a STORE 4 +FLAGS (\\Deleted)")
+    client(b"b EXPUNGE")  # taxes gone: messages 4.. are UIDs 5..
+    assert thread(client, b"REFERENCES UTF-8 ALL", uid=True) == found("(1 (5)(2 3)(9))((6)(7))(8)")
+    assert thread(client, b"REFERENCES UTF-8 ALL") == found("(1 (4)(2 3)(8))((5)(6))(7)")
+    # only what the search finds: 2, 3 and 4 (5 before) without 1, so a dummy for it over 2
+    # and 4, which 8 (9 before: a reply, with their subject) joins
+    assert thread(client, b"REFERENCES UTF-8 SUBJECT lunch NOT HEADER Message-ID 1@x") == found(
+        "((4)(2 3)(8))"
+    )
+    assert thread(client, b"ORDEREDSUBJECT UTF-8 SUBJECT nothing") == found("")
+    assert store.user(BOB).thread_columns("INBOX", []) == {}
+
+
+def test_references_read_the_index_columns_only(
+    client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked = watch(monkeypatch, store, "thread_columns")
+    forbid(monkeypatch, store, "summaries")
+    assert thread(client, b"REFERENCES UTF-8 ALL") == found("(1 (5)(2 3)(9))(4 8)((6)(7))")
+    assert thread(client, b"ORDEREDSUBJECT UTF-8 UID 2:4") == found("(4)(2 3)")
+    assert asked == [list(range(1, 10)), [2, 3, 4]]
+
+
+def test_nothing_found_reads_no_index_data(
+    client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forbid(monkeypatch, store, "fetch")
+    forbid(monkeypatch, store, "thread_columns")
+    assert thread(client, b"REFERENCES UTF-8 SUBJECT nothing") == found("")
+
+
+def test_a_message_without_cached_columns_is_read_from_its_summary(
+    client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(selected, "BATCH", 2)
+    user = store.user(BOB)
+    user.db.execute("DELETE FROM summaries WHERE uid = 3")  # computed again from the file
+    user.db.execute("UPDATE summaries SET reply = NULL WHERE uid IN (2, 5, 9)")  # made before
+    assert set(user.thread_columns("INBOX", range(1, 10))) == {1, 4, 6, 7, 8}
+    asked = watch(monkeypatch, store, "summaries")
+    assert thread(client, b"REFERENCES UTF-8 ALL") == found("(1 (5)(2 3)(9))(4 8)((6)(7))")
+    assert asked == [[2, 3], [5, 9]]
+    assert thread(client, b"ORDEREDSUBJECT UTF-8 ALL") == found("(1 (5)(2)(3)(9))(4 8)(6 7)")
+
+
+def test_a_message_whose_summary_is_unreadable_threads_as_one_without_headers(
+    client: Client, store: Store
+) -> None:
+    user = store.user(BOB)
+    user.db.execute("UPDATE summaries SET blob = x'00', reply = NULL WHERE uid = 2")
+    # (the summary is computed again from the file, so 2 is threaded as it was)
+    assert thread(client, b"REFERENCES UTF-8 ALL") == found("(1 (5)(2 3)(9))(4 8)((6)(7))")
+    assert selected._thread_row(None) == (None, "", False, None, None, "")
+
+
+@pytest.mark.parametrize(
+    ("args", "answer"),
+    [
+        (b"REFS UTF-8 ALL", b"t BAD unknown thread algorithm REFS\r\n"),
+        (b"REFERENCES UTF-8", b"t BAD "),
+        (b"REFERENCES", b"t BAD "),
+        (b"REFERENCES ALL", b"t NO [BADCHARSET (UTF-8 US-ASCII)] charset ALL is not supported"),
+        (b"ORDEREDSUBJECT KOI8-R ALL", b"t NO [BADCHARSET (UTF-8 US-ASCII)] charset KOI8-R "),
+    ],
+)
+def test_what_is_refused(client: Client, args: bytes, answer: bytes) -> None:
+    assert thread(client, args).startswith(answer)
+
+
+def test_thread_needs_a_selected_mailbox(store: Store) -> None:
+    c = Client(store)
+    c.login()
+    assert c(b"t THREAD REFERENCES UTF-8 ALL").startswith(b"t BAD ")
+    assert c(b"u UID THREAD REFERENCES UTF-8 ALL").startswith(b"u BAD ")
+
+
+def test_capability_names_both_algorithms(client: Client) -> None:
+    caps = client(b"c CAPABILITY").split(b"\r\n")[0].split()
+    assert b"THREAD=ORDEREDSUBJECT" in caps and b"THREAD=REFERENCES" in caps
