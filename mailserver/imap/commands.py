@@ -594,7 +594,7 @@ def _store(r: Reader, tag: str, name: str, uid: bool = False) -> Command:
     )
 
 
-_RETURN_SEARCH = ("MIN", "MAX", "ALL", "COUNT")  # RFC 4731; SAVE, PARTIAL, CONTEXT: issue 16
+_RETURN_SEARCH = ("MIN", "MAX", "ALL", "COUNT", "SAVE")  # RFC 4731, RFC 5182; PARTIAL, CONTEXT: 16
 
 
 def _returns(r: Reader, name: str) -> frozenset[str] | None:

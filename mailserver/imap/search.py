@@ -163,6 +163,17 @@ def any_leaf(key: SearchKey, test: Callable[[SearchKey], bool]) -> bool:
     return test(key)
 
 
+def map_leaves(key: SearchKey, change: Callable[[SearchKey], SearchKey]) -> SearchKey:
+    """The key tree with each leaf replaced by `change(leaf)` (under AND, OR and NOT alike)."""
+    if isinstance(key, And):
+        return And(tuple(map_leaves(k, change) for k in key.keys))
+    if isinstance(key, Or):
+        return Or(map_leaves(key.left, change), map_leaves(key.right, change))
+    if isinstance(key, Not):
+        return Not(map_leaves(key.key, change))
+    return change(key)
+
+
 # Keys that take no argument, as the leaves they stand for.
 _FLAG_KEYS: dict[str, SearchKey] = {
     "ALL": All(),

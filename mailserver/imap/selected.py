@@ -18,8 +18,8 @@ from mailserver.imap import encode, fetching, mailboxes, searching, sorting, thr
 from mailserver.imap.actions import Action, Notify, Send, Stream
 from mailserver.imap.commands import Copy, Expunge, Fetch, Search, Select, Sort, Store, Thread
 from mailserver.imap.fetchatt import FetchItem
-from mailserver.imap.search import ModSeqKey, SearchKey, any_leaf
-from mailserver.imap.seqset import compact
+from mailserver.imap.search import ModSeqKey, SearchKey, SeqKey, any_leaf, map_leaves
+from mailserver.imap.seqset import SeqSet, compact, runs
 from mailserver.imap.view import View
 from mailserver.message import Message
 from mailserver.message.summary import Summary
@@ -248,12 +248,38 @@ def search(view: View, cmd: Search) -> Reply:
     modseq = None
     if uses_modseq(cmd.key):  # a MODSEQ key reads index data: `metas` has every message
         modseq = max((metas[c.uid].modseq for c in found), default=None)
+    if cmd.returns is not None and "SAVE" in cmd.returns:
+        _save(view, cmd.returns, [c.uid for c in found])
     return _search_reply(cmd, numbers, modseq)
+
+
+def _save(view: View, returns: frozenset[str], ordered: list[int]) -> None:
+    """SAVE (RFC 5182 §2.1): the result becomes `$`, the saved search result: all of it, or,
+    when MIN or MAX are the only other options, only those messages (the first and last in
+    `ordered`, which is the sort order for SORT)."""
+    kept = ordered
+    if returns & {"MIN", "MAX"} and not returns & {"ALL", "COUNT"}:
+        ends = [ordered[0]] if ordered and "MIN" in returns else []
+        kept = ends + ([ordered[-1]] if ordered and "MAX" in returns else [])
+    view.saved = sorted(set(kept))
+
+
+def _saved_is_in(key: SearchKey) -> bool:
+    return isinstance(key, SeqKey) and key.seqset.saved
+
+
+def _without_saved(view: View, key: SearchKey) -> SearchKey:
+    """A search program with `$` (RFC 5182) made the UID set of the saved result."""
+    if not any_leaf(key, _saved_is_in):
+        return key
+    saved = SeqKey(SeqSet(tuple(runs(view.resolve(SeqSet((), saved=True), True)))), uid=True)
+    return map_leaves(key, lambda k: saved if _saved_is_in(k) else k)
 
 
 def _found(view: View, key: SearchKey) -> tuple[list[searching.Candidate], dict[int, MessageMeta]]:
     """The view's messages that `key` matches (in mailbox order), and the index data of every
     message when it was read (else {})."""
+    key = _without_saved(view, key)
     store = view.store
     masks = searching.flag_masks(key)
     recent = view.recent
@@ -330,11 +356,15 @@ def sort(view: View, cmd: Sort) -> Reply:
     ]
     ordered = sorting.order(messages, criteria)
     numbers = [m.uid if cmd.uid else m.seq for m in ordered]
+    if cmd.returns is not None and "SAVE" in cmd.returns:
+        _save(view, cmd.returns, [m.uid for m in ordered])
     modseq = None
     if uses_modseq(cmd.key):
         modseq = max((metas[m.uid].modseq for m in ordered), default=None)
     if cmd.returns is None:
         out = encode.search(numbers, modseq, name=b"SORT")
+    elif cmd.returns == {"SAVE"}:
+        return [], _ok(cmd.tag, "SORT completed")
     else:  # ESORT (RFC 5267 §3.1): MIN and MAX are the first and last in sort order, and
         # ALL keeps that order (only ascending runs become ranges)
         out = _esearch(cmd.tag, cmd.uid, cmd.returns, numbers, modseq)
@@ -393,6 +423,8 @@ def _search_reply(cmd: Search, numbers: list[int], modseq: int | None) -> Reply:
     """The answer to a SEARCH that found `numbers` (with MODSEQ `modseq` when it had a key)."""
     if cmd.returns is None:
         out = encode.search(numbers, modseq)
+    elif cmd.returns == {"SAVE"}:  # RFC 5182 §2.1: SAVE alone answers no ESEARCH
+        return [], _ok(cmd.tag, "SEARCH completed")
     else:
         out = _esearch(cmd.tag, cmd.uid, cmd.returns, sorted(numbers), modseq)
     return [Send(data=out)], _ok(cmd.tag, "SEARCH completed")

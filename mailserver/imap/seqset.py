@@ -162,10 +162,16 @@ def compact(numbers: Iterable[int]) -> bytes:
     The order is kept (COPYUID pairs its source and destination sets element by element), so
     sort first where the reader expects sorted output (ESEARCH ALL). Empty input gives b"".
     """
-    runs: list[list[int]] = []
+    return b",".join([_item(a, b) for a, b in runs(numbers)])
+
+
+def runs(numbers: Iterable[int]) -> list[tuple[int, int]]:
+    """Numbers in the order given as (first, last) runs of consecutive ones: [1, 2, 3, 5] ->
+    [(1, 3), (5, 5)]."""
+    out: list[list[int]] = []
     for n in numbers:
-        if runs and n == runs[-1][1] + 1:
-            runs[-1][1] = n
+        if out and n == out[-1][1] + 1:
+            out[-1][1] = n
         else:
-            runs.append([n, n])
-    return b",".join([_item(a, b) for a, b in runs])
+            out.append([n, n])
+    return [(a, b) for a, b in out]

@@ -103,6 +103,7 @@ CAPABILITIES = (
     "SORT",
     "SORT=DISPLAY",
     "ESORT",
+    "SEARCHRES",
     "THREAD=ORDEREDSUBJECT",
     "THREAD=REFERENCES",
 )
@@ -299,7 +300,7 @@ class Session:
             tag = peek_tag(frame) or "*"
             return [Send(data=_tagged(tag, "BAD", too_big, b"TOOBIG"))]
         try:
-            cmd = parse_command(frame)
+            cmd = parse_command(frame, searchres=True)
         except ParseError as e:
             return [Send(data=_tagged(e.tag or "*", e.kind, e.reason, e.code))]
         return self._guard(cmd.tag, lambda: self._command(cmd))
@@ -618,9 +619,14 @@ class Session:
             if isinstance(cmd, (Search, Sort)):
                 if selected.uses_modseq(cmd.key):
                     self._enable_condstore()
-                if isinstance(cmd, Sort):
-                    return selected.sort(view, cmd)
-                return selected.search(view, cmd)
+                try:
+                    if isinstance(cmd, Sort):
+                        return selected.sort(view, cmd)
+                    return selected.search(view, cmd)
+                except Exception:
+                    if cmd.returns is not None and "SAVE" in cmd.returns:
+                        view.saved = []  # RFC 5182 §2.1: a SAVE that fails leaves `$` empty
+                    raise
             if isinstance(cmd, Thread):
                 return selected.thread(view, cmd)
             if isinstance(cmd, Copy):

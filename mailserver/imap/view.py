@@ -52,6 +52,7 @@ class View:
         self._known = {k.lower() for k in self.keywords}
         self.gone: set[int] = set()  # expunged in the store, not yet announced
         self.own: dict[int, int] = {}  # uid -> MODSEQ of a flag change this session announced
+        self.saved: list[int] = []  # the UIDs of the saved search result, `$` (RFC 5182)
 
     def _within(self, r: range) -> array[int]:
         return self.uids[bisect_left(self.uids, r.start) : bisect_left(self.uids, r.stop)]
@@ -76,8 +77,11 @@ class View:
 
     def resolve(self, seqset: SeqSet, uid: bool) -> list[int]:
         """The UIDs a sequence set or UID set names, ascending; SeqSetError for a message
-        number that does not exist (UIDs that name nothing are simply left out)."""
+        number that does not exist (UIDs that name nothing are simply left out). `$` is the
+        saved search result, the same messages in either form, less those expunged since."""
         uids = self.uids
+        if seqset.saved:
+            return [u for u in self.saved if self.has(u)]
         out: list[int] = []
         if uid:
             for a, b in seqset.resolve_uid(self.max_uid).spans:

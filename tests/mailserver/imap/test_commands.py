@@ -31,7 +31,7 @@ from mailserver.imap.commands import (
     parse_sasl_response,
 )
 from mailserver.imap.fetchatt import FetchItem, Section
-from mailserver.imap.search import All, And, DateKey, FlagKey, HeaderKey, Not, TextKey
+from mailserver.imap.search import All, And, DateKey, FlagKey, HeaderKey, Not, SeqKey, TextKey
 from mailserver.imap.seqset import STAR, SeqSet
 from mailserver.imap.sorting import Criterion
 from mailserver.imap.syntax import ParseError
@@ -597,7 +597,7 @@ def test_search_charset_that_is_not_supported_is_a_no_with_badcharset():
     [
         (b"a1 SEARCH", "SEARCH needs at least one search key"),
         (b"a1 SEARCH RETURN (MIN)", "SEARCH needs at least one search key"),
-        (b"a1 SEARCH RETURN (SAVE) ALL", "unknown SEARCH return option SAVE"),
+        (b"a1 SEARCH RETURN (PARTIAL 1:5) ALL", "unknown SEARCH return option PARTIAL"),
         (b"a1 SEARCH RETURN MIN ALL", r"expected '\(' after RETURN"),
         (b"a1 SEARCH CHARSET", "unknown search key CHARSET$"),
         (b"a1 SEARCH RETURN", "unknown search key RETURN$"),
@@ -680,6 +680,15 @@ def test_sort_charset_that_is_not_supported_is_a_no_with_badcharset():
 )
 def test_sort_errors(line: bytes, why: str):
     bad(line, why)
+
+
+def test_save_return_option():
+    # SEARCHRES (RFC 5182): SAVE, alone or with the others, for SEARCH and SORT alike
+    assert p(b"a SEARCH RETURN (save) ALL").returns == frozenset({"SAVE"})
+    assert p(b"a UID SEARCH RETURN (MIN SAVE) ALL").returns == frozenset({"MIN", "SAVE"})
+    assert p(b"a SORT RETURN (SAVE) (DATE) UTF-8 ALL").returns == frozenset({"SAVE"})
+    assert p(b"a SEARCH $", searchres=True).key == SeqKey(SeqSet((), saved=True), uid=False)
+    assert p(b"a SEARCH UID $", searchres=True).key == SeqKey(SeqSet((), saved=True), uid=True)
 
 
 def test_esort_return_options():
