@@ -25,6 +25,8 @@ Steps (sizes by flag; `--quick` is a run under a minute):
 - sort: UID SORT (REVERSE DATE) UTF-8 ALL and UID SORT (SUBJECT) UTF-8 ALL on that mailbox
   (RFC 5256): every UID once, checked; ours, whose UIDs follow the messages' order, is also
   checked against the order the keys give, and the run says whether Dovecot's matched.
+- partial: UID SEARCH RETURN (PARTIAL 1:50) SUBJECT topic7 on that mailbox (RFC 5267: the
+  first page of the messages about topic7, one in thirteen), the 50 UIDs checked.
 - thread: UID THREAD REFERENCES UTF-8 ALL on that mailbox (RFC 5256): its messages come in
   conversations of five, each message's References naming the ones before it; ours is
   checked against the threads that gives, and the run says whether Dovecot's matched.
@@ -219,6 +221,24 @@ async def step_sort(
     return seconds
 
 
+async def step_partial(server: Server, big: int) -> float:
+    conn = await server.session("big")
+    await conn.command("EXAMINE INBOX")
+    got: list[bytes] = []
+
+    async def go() -> None:
+        _, untagged = await conn.command("UID SEARCH RETURN (PARTIAL 1:50) SUBJECT topic7")
+        got.extend(line for line in untagged if line.startswith(b"* ESEARCH"))
+
+    seconds = await timed(go)
+    want = [u for u in range(1, big + 1) if (u - 1) % 13 == 7][:50]
+    window = got[0].rstrip(b"\r\n").rsplit(b" ", 1)[1].rstrip(b")") if got else b""
+    if window != b",".join(b"%d" % u for u in want):
+        raise AssertionError(f"{server.label}: PARTIAL answered {got[:1]!r}")
+    await conn.logout()
+    return seconds
+
+
 def expected_thread(big: int) -> bytes:
     """The `* THREAD` answer for mail_common.message(0..big-1) stored as UIDs 1..big: a chain
     per conversation, the conversations in the order of their first messages' sent dates
@@ -388,7 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--mix-users", type=int, default=10)
     p.add_argument("--mix-messages", type=int, default=2_000)
     p.add_argument("--mix-rounds", type=int, default=20)
-    p.add_argument("--steps", default="append,select,fetch,search,sort,thread,store,mix")
+    p.add_argument("--steps", default="append,select,fetch,search,sort,partial,thread,store,mix")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument(
         "--dovecot-scheme",
@@ -454,7 +474,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     args.rounds, servers, lambda s, r: step_append(s, args.append, r, messages)
                 ),
             )
-        if {"select", "fetch", "search", "sort", "thread", "store"} & set(steps):
+        if {"select", "fetch", "search", "sort", "partial", "thread", "store"} & set(steps):
             for s in servers:
                 first = run(step_select(s, args.big))
                 print(f"first select (index built or read): {s.label} {ms(first)}")
@@ -488,6 +508,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if len(answers) == 2:
                     same = answers["ours"] == answers["Dovecot"]
                     print(f"  the same order as Dovecot's: {'yes' if same else 'no'}", flush=True)
+        if "partial" in steps:
+            print("partial: UID SEARCH RETURN (PARTIAL 1:50) SUBJECT topic7", flush=True)
+            record(
+                "partial",
+                alternate_async(args.rounds, servers, lambda s, r: step_partial(s, args.big)),
+            )
         if "thread" in steps:
             print("thread: UID THREAD REFERENCES UTF-8 ALL", flush=True)
             threads: dict[str, bytes] = {}

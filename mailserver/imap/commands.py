@@ -199,24 +199,28 @@ class Store(Command):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Search(Command):
-    """SEARCH: `returns` is None for a plain SEARCH, else the ESEARCH return options."""
+    """SEARCH: `returns` is None for a plain SEARCH, else the ESEARCH return options, with
+    PARTIAL's range of positions in `partial`."""
 
     uid: bool
     charset: str | None
     key: SearchKey
     returns: frozenset[str] | None = None
+    partial: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Sort(Command):
     """SORT (RFC 5256): the criteria, most significant first, and the search program;
-    `returns` is None for a plain SORT, else the ESORT return options (RFC 5267)."""
+    `returns` is None for a plain SORT, else the ESORT return options (RFC 5267), with
+    PARTIAL's range of positions in `partial`."""
 
     uid: bool
     criteria: tuple[Criterion, ...]
     charset: str
     key: SearchKey
     returns: frozenset[str] | None = None
+    partial: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -594,25 +598,41 @@ def _store(r: Reader, tag: str, name: str, uid: bool = False) -> Command:
     )
 
 
-_RETURN_SEARCH = ("MIN", "MAX", "ALL", "COUNT", "SAVE")  # RFC 4731, RFC 5182; PARTIAL, CONTEXT: 16
+# RFC 4731's, SAVE (RFC 5182), PARTIAL and the CONTEXT hint (RFC 5267); UPDATE: issue 16
+_RETURN_SEARCH = ("MIN", "MAX", "ALL", "COUNT", "SAVE", "PARTIAL", "CONTEXT")
 
 
-def _returns(r: Reader, name: str) -> frozenset[str] | None:
-    """` RETURN (options)` if it comes next (ESEARCH, RFC 4731; ESORT, RFC 5267): None if not;
-    `RETURN ()` means ALL."""
+def _returns(r: Reader, name: str) -> tuple[frozenset[str] | None, tuple[int, int] | None]:
+    """` RETURN (options)` if it comes next (ESEARCH, RFC 4731; ESORT, RFC 5267) and PARTIAL's
+    range, its ends in order (RFC 5267 §4.4): (None, None) if not; `RETURN ()` means ALL."""
     if not _option(r, b"RETURN"):
-        return None
+        return None, None
     r.sp()
     r.expect(0x28, "'(' after RETURN")
-    options = _options(r)
-    for option in options:
+    options: set[str] = set()
+    partial = None
+    while not r.skip(0x29):
+        if options or partial:
+            r.sp()
+        option = r.keyword()
         if option not in _RETURN_SEARCH:
             raise r.error(f"unknown {name} return option {option[:40]}")
-    return frozenset(options) or frozenset({"ALL"})
+        if option == "PARTIAL":
+            if partial is not None:
+                raise r.error("PARTIAL given twice")
+            r.sp()
+            first = r.number(nonzero=True)
+            r.expect(0x3A, "':' in the PARTIAL range")
+            last = r.number(nonzero=True)
+            partial = (min(first, last), max(first, last))
+        options.add(option)
+    if partial is not None and "ALL" in options:
+        raise r.error("PARTIAL and ALL cannot go together")
+    return frozenset(options) or frozenset({"ALL"}), partial
 
 
 def _search(r: Reader, tag: str, name: str, uid: bool = False) -> Command:
-    returns = _returns(r, "SEARCH")
+    returns, partial = _returns(r, "SEARCH")
     charset = None
     if _option(r, b"CHARSET"):
         r.sp()
@@ -622,13 +642,15 @@ def _search(r: Reader, tag: str, name: str, uid: bool = False) -> Command:
                 f"charset {charset[:40]} is not supported", kind="NO", code=badcharset_code()
             )
     key = parse_program(r, charset)
-    return Search(tag=tag, name=name, uid=uid, charset=charset, key=key, returns=returns)
+    return Search(
+        tag=tag, name=name, uid=uid, charset=charset, key=key, returns=returns, partial=partial
+    )
 
 
 def _sort(r: Reader, tag: str, name: str, uid: bool = False) -> Command:
     """`SORT [RETURN (options)] (criteria) charset search-key...`: the charset is not optional
     here (RFC 5256); the return options are ESORT's (RFC 5267)."""
-    returns = _returns(r, "SORT")
+    returns, partial = _returns(r, "SORT")
     r.sp()
     r.expect(0x28, "'(' to open the sort criteria")
     criteria: list[Criterion] = []
@@ -657,6 +679,7 @@ def _sort(r: Reader, tag: str, name: str, uid: bool = False) -> Command:
         charset=charset,
         key=key,
         returns=returns,
+        partial=partial,
     )
 
 

@@ -249,16 +249,21 @@ def search(view: View, cmd: Search) -> Reply:
     if uses_modseq(cmd.key):  # a MODSEQ key reads index data: `metas` has every message
         modseq = max((metas[c.uid].modseq for c in found), default=None)
     if cmd.returns is not None and "SAVE" in cmd.returns:
-        _save(view, cmd.returns, [c.uid for c in found])
+        _save(view, cmd.returns, [c.uid for c in found], cmd.partial)
     return _search_reply(cmd, numbers, modseq)
 
 
-def _save(view: View, returns: frozenset[str], ordered: list[int]) -> None:
-    """SAVE (RFC 5182 §2.1): the result becomes `$`, the saved search result: all of it, or,
-    when MIN or MAX are the only other options, only those messages (the first and last in
-    `ordered`, which is the sort order for SORT)."""
+def _save(
+    view: View, returns: frozenset[str], ordered: list[int], partial: tuple[int, int] | None
+) -> None:
+    """SAVE (RFC 5182 §2.1): the result becomes `$`, the saved search result: all of it; only
+    PARTIAL's window of it when that is asked for (RFC 9394 §3.2); or, when MIN or MAX are the
+    only other options, only those messages (the first and last in `ordered`, which is the sort
+    order for SORT)."""
     kept = ordered
-    if returns & {"MIN", "MAX"} and not returns & {"ALL", "COUNT"}:
+    if partial is not None:
+        kept = ordered[partial[0] - 1 : partial[1]]
+    elif returns & {"MIN", "MAX"} and not returns & {"ALL", "COUNT"}:
         ends = [ordered[0]] if ordered and "MIN" in returns else []
         kept = ends + ([ordered[-1]] if ordered and "MAX" in returns else [])
     view.saved = sorted(set(kept))
@@ -357,7 +362,7 @@ def sort(view: View, cmd: Sort) -> Reply:
     ordered = sorting.order(messages, criteria)
     numbers = [m.uid if cmd.uid else m.seq for m in ordered]
     if cmd.returns is not None and "SAVE" in cmd.returns:
-        _save(view, cmd.returns, [m.uid for m in ordered])
+        _save(view, cmd.returns, [m.uid for m in ordered], cmd.partial)
     modseq = None
     if uses_modseq(cmd.key):
         modseq = max((metas[m.uid].modseq for m in ordered), default=None)
@@ -367,7 +372,7 @@ def sort(view: View, cmd: Sort) -> Reply:
         return [], _ok(cmd.tag, "SORT completed")
     else:  # ESORT (RFC 5267 §3.1): MIN and MAX are the first and last in sort order, and
         # ALL keeps that order (only ascending runs become ranges)
-        out = _esearch(cmd.tag, cmd.uid, cmd.returns, numbers, modseq)
+        out = _esearch(cmd.tag, cmd.uid, cmd.returns, numbers, modseq, cmd.partial)
     return [Send(data=out)], _ok(cmd.tag, "SORT completed")
 
 
@@ -426,16 +431,22 @@ def _search_reply(cmd: Search, numbers: list[int], modseq: int | None) -> Reply:
     elif cmd.returns == {"SAVE"}:  # RFC 5182 §2.1: SAVE alone answers no ESEARCH
         return [], _ok(cmd.tag, "SEARCH completed")
     else:
-        out = _esearch(cmd.tag, cmd.uid, cmd.returns, sorted(numbers), modseq)
+        out = _esearch(cmd.tag, cmd.uid, cmd.returns, sorted(numbers), modseq, cmd.partial)
     return [Send(data=out)], _ok(cmd.tag, "SEARCH completed")
 
 
 def _esearch(
-    tag: str, uid: bool, returns: frozenset[str], ordered: list[int], modseq: int | None
+    tag: str,
+    uid: bool,
+    returns: frozenset[str],
+    ordered: list[int],
+    modseq: int | None,
+    partial: tuple[int, int] | None = None,
 ) -> bytes:
     """`* ESEARCH` for the return options asked, from the numbers found in `ordered` order
     (ascending for SEARCH, the sort order for SORT): MIN the first, MAX the last, ALL that
-    order with ascending runs as ranges (seqset.compact)."""
+    order with ascending runs as ranges (seqset.compact), PARTIAL the range of positions asked
+    and the numbers at those positions, so compacted, or NIL for none (RFC 5267 §4.4)."""
     results: list[tuple[str, int | bytes]] = []
     if ordered and "MIN" in returns:
         results.append(("MIN", ordered[0]))
@@ -445,6 +456,10 @@ def _esearch(
         results.append(("COUNT", len(ordered)))
     if ordered and "ALL" in returns:
         results.append(("ALL", compact(ordered)))
+    if partial is not None:
+        first, last = partial
+        window = compact(ordered[first - 1 : last]) or b"NIL"
+        results.append(("PARTIAL", b"(%d:%d %s)" % (first, last, window)))
     if modseq is not None:
         results.append(("MODSEQ", modseq))
     return encode.esearch(tag, uid, results)

@@ -1,5 +1,6 @@
 """A Roundcube-like session, replayed over IMAPS: the message list sorted and threaded on the
-server (SORT, THREAD REFERENCES), a count of unseen messages (ESEARCH), and a selection kept
+server (SORT, THREAD REFERENCES), a count of unseen messages (ESEARCH), a page of the sorted
+list (PARTIAL), and a selection kept
 on the server (SEARCHRES: SEARCH RETURN (SAVE), then FETCH, STORE and MOVE of `$`). The
 same assertions pass against Dovecot (MAIL_INTEROP_REFERENCE=dovecot)."""
 
@@ -32,13 +33,18 @@ def numbers(untagged: list[bytes], name: bytes) -> list[int]:
     return [int(n) for n in line[len(name) + 2 :].split()]
 
 
+_DATUM = re.compile(rb" ([A-Z]+) (\([^)]*\)|[0-9:,]+)")  # a name and a number, set or list
+
+
 def esearch(untagged: list[bytes]) -> dict[str, str]:
     """The return data of the one `* ESEARCH` line, by name (they come in any order)."""
     (line,) = [u for u in untagged if u.startswith(b"* ESEARCH")]
-    m = re.fullmatch(rb'\* ESEARCH \(TAG "[^"]+"\)( UID)?((?: [A-Z]+ [0-9:,]+)*)\r\n', line)
-    assert m is not None, line
-    data = m.group(2).decode().split()
-    return dict(zip(data[::2], data[1::2], strict=True))
+    head = re.match(rb'\* ESEARCH \(TAG "[^"]+"\)( UID)?', line)
+    assert head is not None and line.endswith(b"\r\n"), line
+    rest = line[head.end() : -2]
+    data = _DATUM.findall(rest)
+    assert b"".join(b" %s %s" % pair for pair in data) == rest, line
+    return {name.decode(): value.decode() for name, value in data}
 
 
 def test_a_webmail_session(mail_server: MailServer) -> None:
@@ -59,6 +65,9 @@ def test_a_webmail_session(mail_server: MailServer) -> None:
         (line,) = [u for u in wire.ok("UID THREAD REFERENCES UTF-8 ALL") if u.startswith(b"* T")]
         assert line == b"* THREAD (1 3 4)(2)((5)(6))\r\n"
         assert esearch(wire.ok("UID SEARCH RETURN (COUNT) UNSEEN")) == {"COUNT": "6"}
+        # a page of the list: positions 2 to 3 of the sorted result (RFC 5267 PARTIAL)
+        page = esearch(wire.ok("UID SORT RETURN (PARTIAL 2:3) (REVERSE SUBJECT) UTF-8 ALL"))
+        assert page == {"PARTIAL": "(2:3 6,1)"}
         # a selection kept on the server: SAVE answers nothing, `$` names it afterwards
         untagged = wire.ok("UID SEARCH RETURN (SAVE) SUBJECT plans")
         assert not [u for u in untagged if u.startswith((b"* SEARCH", b"* ESEARCH"))], untagged

@@ -597,7 +597,7 @@ def test_search_charset_that_is_not_supported_is_a_no_with_badcharset():
     [
         (b"a1 SEARCH", "SEARCH needs at least one search key"),
         (b"a1 SEARCH RETURN (MIN)", "SEARCH needs at least one search key"),
-        (b"a1 SEARCH RETURN (PARTIAL 1:5) ALL", "unknown SEARCH return option PARTIAL"),
+        (b"a1 SEARCH RETURN (FUZZY) ALL", "unknown SEARCH return option FUZZY"),
         (b"a1 SEARCH RETURN MIN ALL", r"expected '\(' after RETURN"),
         (b"a1 SEARCH CHARSET", "unknown search key CHARSET$"),
         (b"a1 SEARCH RETURN", "unknown search key RETURN$"),
@@ -668,7 +668,7 @@ def test_sort_charset_that_is_not_supported_is_a_no_with_badcharset():
         (b"a1 SORT (DATE) {1}\r\n\xff ALL", "charset is not valid UTF-8$"),
         (b"a1 SORT (DATE) US-ASCII SUBJECT {5}\r\ncaf\xc3\xa9", "search string is not US-ASCII$"),
         # ESORT's return options (RFC 5267), parsed as SEARCH's are
-        (b"a1 SORT RETURN (PARTIAL) (DATE) UTF-8 ALL", "unknown SORT return option PARTIAL$"),
+        (b"a1 SORT RETURN (FUZZY) (DATE) UTF-8 ALL", "unknown SORT return option FUZZY$"),
         (
             b"a1 SORT RETURN (" + b"X" * 50 + b") (DATE) UTF-8 ALL",
             "unknown SORT return option " + "X" * 40 + "$",
@@ -689,6 +689,37 @@ def test_save_return_option():
     assert p(b"a SORT RETURN (SAVE) (DATE) UTF-8 ALL").returns == frozenset({"SAVE"})
     assert p(b"a SEARCH $", searchres=True).key == SeqKey(SeqSet((), saved=True), uid=False)
     assert p(b"a SEARCH UID $", searchres=True).key == SeqKey(SeqSet((), saved=True), uid=True)
+
+
+def test_partial_return_option():
+    # RFC 5267 §4.4: a range of positions in the result, its ends in order; CONTEXT is a hint
+    s = p(b"a UID SEARCH RETURN (PARTIAL 1:50 count) ALL")
+    assert (s.returns, s.partial) == (frozenset({"PARTIAL", "COUNT"}), (1, 50))
+    assert p(b"a SEARCH RETURN (PARTIAL 9:3) ALL").partial == (3, 9)
+    assert p(b"a SEARCH RETURN (MIN) ALL").partial is None
+    assert p(b"a SEARCH ALL").partial is None
+    s = p(b"a SORT RETURN (CONTEXT PARTIAL 4294967295:1) (DATE) UTF-8 ALL")
+    assert (s.returns, s.partial) == (frozenset({"CONTEXT", "PARTIAL"}), (1, 4294967295))
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        (b"a1 SEARCH RETURN (PARTIAL) ALL", "expected a space$"),
+        (b"a1 SEARCH RETURN (PARTIAL 1) ALL", "expected ':' in the PARTIAL range$"),
+        (b"a1 SEARCH RETURN (PARTIAL 0:1) ALL", "expected a nonzero number$"),
+        (b"a1 SEARCH RETURN (PARTIAL 1:0) ALL", "expected a nonzero number$"),
+        (b"a1 SEARCH RETURN (PARTIAL -1:-5) ALL", "expected a number$"),
+        (b"a1 SEARCH RETURN (PARTIAL 1:4294967296) ALL", "number 4294967296 is too large$"),
+        (b"a1 SEARCH RETURN (PARTIAL 1:2 PARTIAL 3:4) ALL", "PARTIAL given twice$"),
+        (b"a1 SEARCH RETURN (ALL PARTIAL 1:2) ALL", "PARTIAL and ALL cannot go together$"),
+        (b"a1 SORT RETURN (PARTIAL 1:2 ALL) (DATE) UTF-8 ALL", "PARTIAL and ALL cannot go"),
+        (b"a1 SEARCH RETURN (MIN  MAX) ALL", "expected an atom$"),
+        (b"a1 SEARCH RETURN (MIN MAX", "expected a space$"),
+    ],
+)
+def test_partial_errors(line: bytes, why: str):
+    bad(line, why)
 
 
 def test_esort_return_options():

@@ -1,6 +1,7 @@
-"""SEARCHRES (RFC 5182) through a session on a real store: SEARCH and SORT RETURN (SAVE), `$`
-in FETCH, STORE, COPY, MOVE and SEARCH, in both the sequence and the UID forms, what MIN and
-MAX save, expunges, a new SELECT, and a SAVE that fails. Exact bytes."""
+"""Search results kept or cut on the server, through a session on a real store. SEARCHRES (RFC
+5182): SEARCH and SORT RETURN (SAVE), `$` in FETCH, STORE, COPY, MOVE and SEARCH, in both the
+sequence and the UID forms, what MIN, MAX and PARTIAL save, expunges, a new SELECT, and a SAVE
+that fails. PARTIAL (RFC 5267 §4.4): windows of SEARCH and SORT results. Exact bytes."""
 
 from __future__ import annotations
 
@@ -161,3 +162,36 @@ def test_a_save_that_fails_leaves_dollar_empty(
 
 def test_capability_names_searchres(client: Client) -> None:
     assert b" SEARCHRES " in client(b"c CAPABILITY").split(b"\r\n")[0] + b" "
+
+
+@pytest.mark.parametrize(
+    ("command", "answer"),
+    [
+        # positions in the result (messages 1..4 are UIDs 3..6), runs compacted, NIL for none
+        (b"SEARCH RETURN (PARTIAL 1:2) ALL", b"PARTIAL (1:2 1:2)"),
+        (b"UID SEARCH RETURN (PARTIAL 2:3) ALL", b"UID PARTIAL (2:3 4:5)"),
+        (b"UID SEARCH RETURN (PARTIAL 1:100) NOT SUBJECT 4", b"UID PARTIAL (1:100 3,5:6)"),
+        (b"SEARCH RETURN (PARTIAL 3:1) ALL", b"PARTIAL (1:3 1:3)"),  # the ends in order
+        (b"SEARCH RETURN (PARTIAL 5:9) ALL", b"PARTIAL (5:9 NIL)"),
+        (b"SEARCH RETURN (PARTIAL 1:2) SUBJECT nothing", b"PARTIAL (1:2 NIL)"),
+        (b"SEARCH RETURN (PARTIAL 4:4 COUNT MIN) ALL", b"MIN 1 COUNT 4 PARTIAL (4:4 4)"),
+        (b"SEARCH RETURN (CONTEXT COUNT) ALL", b"COUNT 4"),
+        # SORT: positions in the sort order, and the numbers in that order
+        (b"UID SORT RETURN (PARTIAL 1:2) (REVERSE SUBJECT) UTF-8 ALL", b"UID PARTIAL (1:2 6,5)"),
+        (b"SORT RETURN (PARTIAL 2:4) (REVERSE SUBJECT) UTF-8 ALL", b"PARTIAL (2:4 3,2,1)"),
+    ],
+)
+def test_partial(client: Client, command: bytes, answer: bytes) -> None:
+    name = command.split()[1 if command.startswith(b"UID") else 0]
+    assert client(b"p " + command) == (
+        b'* ESEARCH (TAG "p") ' + answer + b"\r\n" + done(b"p", name)
+    )
+
+
+def test_save_with_partial_keeps_the_window(client: Client) -> None:
+    assert client(b"a SEARCH RETURN (SAVE PARTIAL 2:3) ALL") == (
+        b'* ESEARCH (TAG "a") PARTIAL (2:3 2:3)\r\n' + done(b"a")
+    )
+    assert client(b"b UID SEARCH $") == b"* SEARCH 4 5\r\n" + done(b"b")
+    client(b"c SORT RETURN (PARTIAL 1:1 SAVE MIN) (REVERSE SUBJECT) UTF-8 ALL")
+    assert client(b"d UID SEARCH $") == b"* SEARCH 6\r\n" + done(b"d")
