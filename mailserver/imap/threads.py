@@ -52,7 +52,8 @@ class Threadable:
 
 
 class Node:
-    """A message (or a dummy, `message` None) in a thread tree, with its children."""
+    """A message (or a dummy, `message` None) in a thread tree, with its children (`parent` is
+    kept while the links are made, REFERENCES' step 1; the later steps use the children)."""
 
     __slots__ = ("children", "message", "parent")
 
@@ -68,10 +69,6 @@ class Node:
         while node.message is None:
             node = node.children[0]
         return node.message.sent, node.message.seq
-
-    def __repr__(self) -> str:  # pragma: no cover - a debugging aid
-        seq = "dummy" if self.message is None else self.message.seq
-        return f"Node({seq}, {len(self.children)} children)"
 
 
 def thread(algorithm: str, messages: Sequence[Threadable]) -> list[Node]:
@@ -94,7 +91,6 @@ def ordered_subject(messages: Sequence[Threadable]) -> list[Node]:
             groups[m.subject] = node
         else:
             first.children.append(node)
-            node.parent = first
     return list(groups.values())  # in the order of their first messages, the order made
 
 
@@ -197,18 +193,14 @@ def _prune(top: list[Node]) -> list[Node]:
             if c.message is not None:
                 kept.append(c)
                 continue
-            for g in c.children:  # (a dummy's children are pruned already: none is a dummy)
-                g.parent = node
-            kept.extend(c.children)
+            kept.extend(c.children)  # (pruned already: none is a dummy)
         node.children = kept
     out: list[Node] = []
     for node in top:
         if node.message is not None or len(node.children) > 1:
             out.append(node)
         elif node.children:
-            only = node.children[0]
-            only.parent = None
-            out.append(only)
+            out.append(node.children[0])
     return out
 
 
@@ -243,8 +235,6 @@ def _join_subjects(top: list[Node]) -> list[Node]:
             continue
         gone.add(id(node))
         if held.message is None and dummy:  # both dummies: the children become siblings
-            for c in node.children:
-                c.parent = held
             held.children.extend(node.children)
         elif held.message is None or (_reply(node) and not held.message.reply):
             _link(held, node)
@@ -252,8 +242,7 @@ def _join_subjects(top: list[Node]) -> list[Node]:
             joined = Node()
             _link(joined, held)
             _link(joined, node)
-            out[at[id(held)]] = joined
-            at[id(joined)] = at.pop(id(held))
+            out[at[id(held)]] = joined  # (a later thread of this subject joins the dummy)
             table[subject] = joined
     return [n for n in out if id(n) not in gone]
 
@@ -272,8 +261,7 @@ def _sort_all(top: list[Node]) -> None:
         walk.append(node)
         stack.extend(node.children)
     for node in reversed(walk):
-        if len(node.children) > 1:
-            node.children.sort(key=Node.key)
+        node.children.sort(key=Node.key)
     top.sort(key=Node.key)
 
 
@@ -292,21 +280,14 @@ def encode(top: Sequence[Node], uid: bool = False) -> bytes:
         if node is None:
             out.append(b")")
             continue
-        out.append(b"(")
         stack.append(None)
-        first = True
-        while True:  # the chain of only children, in one list
-            if node.message is not None:
-                number = node.message.uid if uid else node.message.seq
-                out.append(b"%d" % number if first else b" %d" % number)
-                first = False
-            if len(node.children) == 1 and node.message is not None:
-                node = node.children[0]
-                continue
-            if node.children:
-                if not first:
-                    out.append(b" ")
-                stack.extend(reversed(node.children))
-            break
+        chain = []  # a message and its only child, and its only child..., in one list
+        while node.message is not None:
+            chain.append(b"%d" % (node.message.uid if uid else node.message.seq))
+            if len(node.children) != 1:
+                break
+            node = node.children[0]
+        out.append(b"(" + b" ".join(chain) + (b" " if chain and node.children else b""))
+        stack.extend(reversed(node.children))
     out.append(b"\r\n")
     return b"".join(out)

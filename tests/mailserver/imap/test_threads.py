@@ -213,6 +213,16 @@ def test_a_messages_own_references_replace_its_parent() -> None:
     assert by_refs(*messages) == "(1)(4 3 2)"
 
 
+def test_a_message_without_references_leaves_a_parent_that_is_a_message() -> None:
+    # 2 says b's parent is a, message 1; b itself (3) refers to nothing: it goes to the top
+    messages = [
+        msg(1, ident="a", subject="x"),
+        msg(2, refs=("a", "b"), subject="y"),
+        msg(3, ident="b", subject="z"),
+    ]
+    assert by_refs(*messages) == "(1)(3 2)"
+
+
 def test_a_message_without_references_loses_the_parent_others_gave_it() -> None:
     # 1 says b's parent is a; b itself (2) refers to nothing, so it has no parent (1.B)
     messages = [msg(1, refs=("a", "b"), subject="x"), msg(2, ident="b", subject="y")]
@@ -244,11 +254,23 @@ def test_a_dummy_sorts_as_its_first_child() -> None:
     assert by_refs(*messages) == "((2)(1))(3)"
 
 
+def test_a_dummy_has_its_subject_from_its_earliest_child() -> None:
+    # the dummy's children were linked 1, 2; sorted, 2 comes first: its subject "t" joins 3
+    messages = [
+        msg(1, 30, "s", refs=("gone",)),
+        msg(2, 10, "t", refs=("gone",)),
+        msg(3, 20, "t"),
+    ]
+    assert by_refs(*messages) == "((2)(3)(1))"
+
+
 def test_threads_of_one_subject_join_under_a_dummy() -> None:
     # neither is a reply: a dummy over both (5.C, the last rule)
     assert by_refs(msg(1, subject="s"), msg(2, subject="s")) == "((1)(2))"
     # an empty subject joins nothing
     assert by_refs(msg(1, subject=""), msg(2, subject="")) == "(1)(2)"
+    # and does not stop the threads after it from joining
+    assert by_refs(msg(1, 5, ""), msg(2, 10, "s"), msg(3, 20, "s")) == "(1)((2)(3))"
 
 
 def test_a_reply_joins_the_thread_that_is_not_one() -> None:
