@@ -7,8 +7,9 @@ grammar covers: RFC 3501 (IMAP4rev1) and UIDPLUS (RFC 4315, UID EXPUNGE), MOVE (
 IDLE (RFC 2177), NAMESPACE (RFC 2342), ID (RFC 2971), ENABLE (RFC 5161), LIST-EXTENDED (RFC
 5258) with SPECIAL-USE (RFC 6154) and LIST-STATUS (RFC 5819), UNSELECT (RFC 3691), ESEARCH
 (RFC 4731), SASL-IR (RFC 4959), CONDSTORE (RFC 7162), SORT (RFC 5256) with SORT=DISPLAY (RFC
-5957) and ESORT (RFC 5267), THREAD (RFC 5256). Each command has its own function in _PARSERS,
-so MULTIAPPEND, CATENATE and BINARY (issue 16) are new entries there.
+5957) and ESORT (RFC 5267), THREAD (RFC 5256), SEARCHRES's SAVE and `$` (RFC 5182), and
+CONTEXT=SEARCH's PARTIAL, UPDATE and CANCELUPDATE (RFC 5267). Each command has its own function
+in _PARSERS, so MULTIAPPEND, CATENATE and BINARY (issue 16) are new entries there.
 
 Two lines are not commands: the client's answers during AUTHENTICATE (`parse_sasl_response`)
 and the DONE that ends IDLE (`parse_idle_done`).
@@ -34,6 +35,7 @@ from mailserver.imap.threads import ALGORITHMS as THREAD_ALGORITHMS
 __all__ = [
     "Append",
     "Authenticate",
+    "CancelUpdate",
     "Command",
     "Copy",
     "Enable",
@@ -221,6 +223,13 @@ class Sort(Command):
     key: SearchKey
     returns: frozenset[str] | None = None
     partial: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelUpdate(Command):
+    """CANCELUPDATE (RFC 5267 §4.3): the tags of the searches no longer to keep up to date."""
+
+    tags: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -598,8 +607,8 @@ def _store(r: Reader, tag: str, name: str, uid: bool = False) -> Command:
     )
 
 
-# RFC 4731's, SAVE (RFC 5182), PARTIAL and the CONTEXT hint (RFC 5267); UPDATE: issue 16
-_RETURN_SEARCH = ("MIN", "MAX", "ALL", "COUNT", "SAVE", "PARTIAL", "CONTEXT")
+# RFC 4731's, SAVE (RFC 5182), PARTIAL, UPDATE and the CONTEXT hint (RFC 5267)
+_RETURN_SEARCH = ("MIN", "MAX", "ALL", "COUNT", "SAVE", "PARTIAL", "UPDATE", "CONTEXT")
 
 
 def _returns(r: Reader, name: str) -> tuple[frozenset[str] | None, tuple[int, int] | None]:
@@ -651,6 +660,8 @@ def _sort(r: Reader, tag: str, name: str, uid: bool = False) -> Command:
     """`SORT [RETURN (options)] (criteria) charset search-key...`: the charset is not optional
     here (RFC 5256); the return options are ESORT's (RFC 5267)."""
     returns, partial = _returns(r, "SORT")
+    if returns is not None and "UPDATE" in returns:
+        raise r.error("SORT is not kept up to date (CONTEXT=SORT is not offered)")
     r.sp()
     r.expect(0x28, "'(' to open the sort criteria")
     criteria: list[Criterion] = []
@@ -681,6 +692,16 @@ def _sort(r: Reader, tag: str, name: str, uid: bool = False) -> Command:
         returns=returns,
         partial=partial,
     )
+
+
+def _cancel_update(r: Reader, tag: str, name: str) -> Command:
+    """`CANCELUPDATE "tag" ["tag"...]` (RFC 5267 §4.3: quoted tags)."""
+    tags = []
+    while True:
+        r.sp()
+        tags.append(r.text(r.quoted(), "tag"))
+        if r.at_end():
+            return CancelUpdate(tag=tag, name=name, tags=tuple(tags))
 
 
 def _thread(r: Reader, tag: str, name: str, uid: bool = False) -> Command:
@@ -742,6 +763,7 @@ _PARSERS: dict[str, Parser] = {
     "SEARCH": _search,
     "SORT": _sort,
     "THREAD": _thread,
+    "CANCELUPDATE": _cancel_update,
 }
 _UID_PARSERS: dict[str, UidParser] = {
     "COPY": _copy,

@@ -10,17 +10,27 @@ resolves the sets, reads the store, sets \\Seen and numbers the answers.
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Callable, Container, Iterator, Mapping
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from typing import TypeVar
 
 from mailserver.imap import encode, fetching, mailboxes, searching, sorting, threads
 from mailserver.imap.actions import Action, Notify, Send, Stream
-from mailserver.imap.commands import Copy, Expunge, Fetch, Search, Select, Sort, Store, Thread
+from mailserver.imap.commands import (
+    CancelUpdate,
+    Copy,
+    Expunge,
+    Fetch,
+    Search,
+    Select,
+    Sort,
+    Store,
+    Thread,
+)
 from mailserver.imap.fetchatt import FetchItem
 from mailserver.imap.search import ModSeqKey, SearchKey, SeqKey, any_leaf, map_leaves
 from mailserver.imap.seqset import SeqSet, compact, runs
-from mailserver.imap.view import View
+from mailserver.imap.view import MAX_CONTEXTS, Context, View
 from mailserver.message import Message
 from mailserver.message.summary import Summary
 from mailserver.store import MessageMeta, StoreError, UserStore
@@ -53,6 +63,10 @@ def _ok(tag: str, text: str, code: bytes | None = None) -> bytes:
 
 def _no(tag: str, text: str, code: bytes | None = None) -> bytes:
     return encode.tagged(tag, "NO", text, code)
+
+
+def _bad(tag: str, text: str) -> bytes:
+    return encode.tagged(tag, "BAD", text)
 
 
 READ_ONLY = "the mailbox is read-only (EXAMINE)"
@@ -242,15 +256,61 @@ def uses_modseq(key: SearchKey) -> bool:
 
 
 def search(view: View, cmd: Search) -> Reply:
-    """SEARCH / UID SEARCH, as `* SEARCH` or, with RETURN, `* ESEARCH` (RFC 4731)."""
-    found, metas = _found(view, cmd.key)
+    """SEARCH / UID SEARCH, as `* SEARCH` or, with RETURN, `* ESEARCH` (RFC 4731); with
+    RETURN (UPDATE), kept up to date afterwards (RFC 5267 §4.3, view.py)."""
+    if cmd.tag in view.contexts:  # RFC 5267 §4.3
+        return [], _bad(cmd.tag, f"tag {cmd.tag[:40]} names a search kept up to date")
+    key = _without_saved(view, cmd.key)  # (an UPDATE keeps the `$` of now)
+    found, metas = _found(view, key)
     numbers = [c.uid if cmd.uid else c.seq for c in found]
     modseq = None
     if uses_modseq(cmd.key):  # a MODSEQ key reads index data: `metas` has every message
         modseq = max((metas[c.uid].modseq for c in found), default=None)
+    refused = b""
+    if cmd.returns is not None and "UPDATE" in cmd.returns:
+        refused = _keep_updated(view, cmd, key, {c.uid for c in found})
     if cmd.returns is not None and "SAVE" in cmd.returns:
         _save(view, cmd.returns, [c.uid for c in found], cmd.partial)
-    return _search_reply(cmd, numbers, modseq)
+    actions, tagged = _search_reply(cmd, numbers, modseq)
+    return [*actions, Send(data=refused)] if refused else actions, tagged
+
+
+def _keep_updated(view: View, cmd: Search, key: SearchKey, result: set[int]) -> bytes:
+    """Keep a SEARCH up to date (RETURN (UPDATE)): b"", or `* NO [NOUPDATE "tag"]` when the
+    session keeps MAX_CONTEXTS already (RFC 5267 §4.3.1 lets a server refuse). Its sequence
+    and UID sets are the messages they name now (§4.3: evaluated when the command came)."""
+    if len(view.contexts) >= MAX_CONTEXTS:
+        why = f"{MAX_CONTEXTS} searches are kept up to date already"
+        tag = encode.string(cmd.tag.encode())
+        return encode.untagged_status("NO", why, encode.code("NOUPDATE", tag))
+    if view.match is None:
+        view.match = lambda k, uids: {c.uid for c in _found(view, k, uids)[0]}
+    frozen = map_leaves(key, lambda k: _as_uids(view, k) if isinstance(k, SeqKey) else k)
+    view.contexts[cmd.tag] = Context(cmd.tag, cmd.uid, frozen, result)
+    return b""
+
+
+def _as_uids(view: View, key: SeqKey) -> SeqKey:
+    """A sequence set or UID set key as the UIDs it names now (numbers past the end name
+    nothing, as in a search)."""
+    named: list[int] = []
+    for a, b in key.seqset.resolve_uid(view.max_uid if key.uid else view.exists).spans:
+        if key.uid:
+            named.extend(view.uids[bisect_left(view.uids, a) : bisect_right(view.uids, b)])
+        else:
+            named.extend(view.uids[a - 1 : b])
+    return SeqKey(SeqSet(tuple(runs(named))), uid=True)
+
+
+def cancel_update(view: View, cmd: CancelUpdate) -> Reply:
+    """CANCELUPDATE (RFC 5267 §4.3): those searches are no longer kept up to date; NO, and
+    none cancelled, when one of the tags names none."""
+    unknown = [t for t in cmd.tags if t not in view.contexts]
+    if unknown:
+        return [], _no(cmd.tag, f"no search of tag {unknown[0][:40]} is kept up to date")
+    for t in cmd.tags:
+        del view.contexts[t]
+    return [], _ok(cmd.tag, "CANCELUPDATE completed")
 
 
 def _save(
@@ -281,32 +341,33 @@ def _without_saved(view: View, key: SearchKey) -> SearchKey:
     return map_leaves(key, lambda k: saved if _saved_is_in(k) else k)
 
 
-def _found(view: View, key: SearchKey) -> tuple[list[searching.Candidate], dict[int, MessageMeta]]:
+def _found(
+    view: View, key: SearchKey, only: list[int] | None = None
+) -> tuple[list[searching.Candidate], dict[int, MessageMeta]]:
     """The view's messages that `key` matches (in mailbox order), and the index data of every
-    message when it was read (else {})."""
+    message when it was read (else {}); with `only` (UIDs, ascending), among those only."""
     key = _without_saved(view, key)
     store = view.store
     masks = searching.flag_masks(key)
     recent = view.recent
+    numbered: Iterable[tuple[int, int]] = enumerate(view.uids, 1)
+    if only is not None:
+        numbered = [(view.seq_of(u), u) for u in only if view.has(u)]
     if masks is not None:  # SEARCH UNSEEN and the like: the index finds them in one query
         flagged = store.uids_flagged(view.name, masks)
-        return [
-            searching.Candidate(i, u, u in recent)
-            for i, u in enumerate(view.uids, 1)
-            if u in flagged
-        ], {}
+        return [searching.Candidate(i, u, u in recent) for i, u in numbered if u in flagged], {}
     # the index data of every message when a key reads it (one query); else only which of
     # the view's messages the index still has, at a quarter of the cost
     metas: dict[int, MessageMeta] = {}
     present: Container[int]
     if searching.needs_meta(key):
-        metas = {m.uid: m for m in store.fetch(view.name)}
+        metas = {m.uid: m for m in store.fetch(view.name, only)}
         present = metas
     else:
         present = set(store.uids(view.name))
     candidates = [
         searching.Candidate(i, u, u in recent)
-        for i, u in enumerate(view.uids, 1)
+        for i, u in numbered
         if u in present  # not expunged (whether the client knows yet or not)
     ]
     load_summary, load_subject, load_message = _loaders(

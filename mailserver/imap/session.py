@@ -41,6 +41,7 @@ from mailserver.imap.actions import (
 from mailserver.imap.commands import (
     Append,
     Authenticate,
+    CancelUpdate,
     Command,
     Copy,
     Enable,
@@ -104,6 +105,7 @@ CAPABILITIES = (
     "SORT=DISPLAY",
     "ESORT",
     "SEARCHRES",
+    "CONTEXT=SEARCH",
     "THREAD=ORDEREDSUBJECT",
     "THREAD=REFERENCES",
 )
@@ -173,6 +175,7 @@ STATES: dict[str, frozenset[State]] = {
     "SEARCH": _SELECTED,
     "SORT": _SELECTED,
     "THREAD": _SELECTED,
+    "CANCELUPDATE": _SELECTED,
     "FETCH": _SELECTED,
     "STORE": _SELECTED,
     "COPY": _SELECTED,
@@ -629,6 +632,8 @@ class Session:
                     raise
             if isinstance(cmd, Thread):
                 return selected.thread(view, cmd)
+            if isinstance(cmd, CancelUpdate):
+                return selected.cancel_update(view, cmd)
             if isinstance(cmd, Copy):
                 return selected.copy(view, cmd)
             assert isinstance(cmd, Expunge)
@@ -681,6 +686,7 @@ _HANDLERS: dict[str, Handler] = {
     "SEARCH": Session._selected_command,
     "SORT": Session._selected_command,
     "THREAD": Session._selected_command,
+    "CANCELUPDATE": Session._selected_command,
     "FETCH": Session._selected_command,
     "STORE": Session._selected_command,
     "COPY": Session._selected_command,

@@ -19,16 +19,33 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from mailserver.imap import encode
-from mailserver.imap.seqset import SeqSet
+from mailserver.imap.search import SearchKey
+from mailserver.imap.seqset import SeqSet, compact
 from mailserver.store import MessageMeta, Snapshot, UserStore
 
-__all__ = ["SYSTEM_FLAGS", "View"]
+__all__ = ["MAX_CONTEXTS", "SYSTEM_FLAGS", "Context", "View"]
 
 SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 RECENT = "\\Recent"
+MAX_CONTEXTS = 16  # searches one session keeps up to date at once (RFC 5267 UPDATE)
+
+#: Which of some UIDs (ascending) a search key matches: the selected mailbox's SEARCH.
+Matcher = Callable[[SearchKey, list[int]], set[int]]
+
+
+@dataclass(slots=True)
+class Context:
+    """A SEARCH kept up to date (RFC 5267 §4.3, RETURN (UPDATE)): the tag that asked, whether
+    it was UID SEARCH, its key (`$` already made the set it named), and the UIDs it matches."""
+
+    tag: str
+    uid: bool
+    key: SearchKey
+    result: set[int] = field(default_factory=set)
 
 
 class View:
@@ -53,6 +70,8 @@ class View:
         self.gone: set[int] = set()  # expunged in the store, not yet announced
         self.own: dict[int, int] = {}  # uid -> MODSEQ of a flag change this session announced
         self.saved: list[int] = []  # the UIDs of the saved search result, `$` (RFC 5182)
+        self.contexts: dict[str, Context] = {}  # searches kept up to date, by tag
+        self.match: Matcher | None = None  # how they are asked again (set with the first)
 
     def _within(self, r: range) -> array[int]:
         return self.uids[bisect_left(self.uids, r.start) : bisect_left(self.uids, r.stop)]
@@ -141,8 +160,9 @@ class View:
         self.gone -= doomed
         if not doomed:
             return b""
+        out = self._removed(doomed)  # numbered as before the expunge, so before it
         seqs = sorted(self.seq_of(u) for u in doomed)
-        out = b"".join([b"* %d EXPUNGE\r\n" % (s - i) for i, s in enumerate(seqs)])
+        out += b"".join([b"* %d EXPUNGE\r\n" % (s - i) for i, s in enumerate(seqs)])
         self.uids = array("I", [u for u in self.uids if u not in doomed])
         self.recent -= doomed
         return out
@@ -170,4 +190,47 @@ class View:
         self.modseq = ch.highestmodseq
         self.uidnext = ch.uidnext
         self.own.clear()
+        # the session's own flag changes too; a message expunged but not yet announced
+        # leaves its searches with its EXPUNGE
+        touched = {m.uid for m in (*ch.changed, *ch.added)} - self.gone
+        return out + self._rematched(sorted(touched))
+
+    # -- searches kept up to date (RFC 5267 §4.3) -------------------------------------------
+
+    def _numbers(self, uids: Iterable[int], uid: bool) -> bytes:
+        """`(0 set)`: ADDTO's or REMOVEFROM's position (0, for an unsorted SEARCH) and the
+        messages, by UID or by sequence number as numbered now."""
+        numbers = sorted(uids) if uid else sorted(self.seq_of(u) for u in uids)
+        return b"(0 " + compact(numbers) + b")"
+
+    def _removed(self, doomed: set[int]) -> bytes:
+        """REMOVEFROM for expunged messages, for each search that had them."""
+        out = b""
+        for ctx in self.contexts.values():
+            gone = ctx.result & doomed
+            if gone:
+                out += encode.esearch(
+                    ctx.tag, ctx.uid, [("REMOVEFROM", self._numbers(gone, ctx.uid))]
+                )
+                ctx.result -= gone
+        return out
+
+    def _rematched(self, touched: list[int]) -> bytes:
+        """ADDTO and REMOVEFROM for new and changed messages that a search now finds, or no
+        longer finds, asking each search again about those messages only."""
+        if not touched or not self.contexts or self.match is None:
+            return b""
+        out = b""
+        for ctx in self.contexts.values():
+            matching = self.match(ctx.key, touched)
+            removed = {u for u in touched if u in ctx.result and u not in matching}
+            added = matching - ctx.result
+            if removed:
+                out += encode.esearch(
+                    ctx.tag, ctx.uid, [("REMOVEFROM", self._numbers(removed, ctx.uid))]
+                )
+                ctx.result -= removed
+            if added:
+                out += encode.esearch(ctx.tag, ctx.uid, [("ADDTO", self._numbers(added, ctx.uid))])
+                ctx.result |= added
         return out

@@ -9,6 +9,7 @@ import pytest
 from mailserver.imap.commands import (
     Append,
     Authenticate,
+    CancelUpdate,
     Command,
     Copy,
     Enable,
@@ -720,6 +721,20 @@ def test_partial_return_option():
 )
 def test_partial_errors(line: bytes, why: str):
     bad(line, why)
+
+
+def test_update_and_cancelupdate():
+    # CONTEXT=SEARCH (RFC 5267 §4.3): UPDATE for SEARCH, not for SORT; quoted tags to cancel
+    assert p(b"a SEARCH RETURN (UPDATE COUNT) ALL").returns == frozenset({"UPDATE", "COUNT"})
+    assert p(b'x CANCELUPDATE "a" "b.1"') == CancelUpdate(
+        tag="x", name="CANCELUPDATE", tags=("a", "b.1")
+    )
+    bad(b"a1 SORT RETURN (UPDATE) (DATE) UTF-8 ALL", r"SORT is not kept up to date \(CONTEXT=SORT")
+    bad(b"a1 CANCELUPDATE", "expected a space$")
+    bad(b"a1 CANCELUPDATE a", "invalid quoted string$")
+    bad(b'a1 CANCELUPDATE "a" ', "invalid quoted string$")
+    bad(b'a1 CANCELUPDATE "a""b"', "expected a space$")
+    bad(b'a1 UID CANCELUPDATE "a"', "unknown command UID CANCELUPDATE$")
 
 
 def test_esort_return_options():

@@ -1,0 +1,187 @@
+"""CONTEXT=SEARCH (RFC 5267 §4.3) through sessions on a real store: SEARCH RETURN (UPDATE)
+kept up to date as messages arrive, change flags (by this session or another) and are expunged
+(REMOVEFROM before the EXPUNGE, in the numbering it still has, and only when an EXPUNGE may be
+sent), CANCELUPDATE, NOUPDATE, a tag in use, sets evaluated when the command came, and a new
+SELECT. Exact bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from mailserver.imap import selected
+from mailserver.store import Store
+from tests.mailserver.imap.session_kit import Client, deliver, store_fixture
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    yield from store_fixture()
+
+
+@pytest.fixture
+def pair(store: Store) -> tuple[Client, Client]:
+    """Two sessions on Bob's INBOX of four unseen messages (UIDs 1..4), the first with three
+    searches kept up to date: `u` (UNSEEN), `s` (UID, SUBJECT "msg 3" or "msg 5"), `c` (COUNT
+    of ALL)."""
+    for n in range(1, 5):
+        deliver(store, n)
+    a, b = Client(store), Client(store)
+    a.select()
+    b.select()
+    assert a(b"u SEARCH RETURN (UPDATE) UNSEEN") == (
+        b'* ESEARCH (TAG "u")\r\nu OK SEARCH completed\r\n'
+    )
+    assert a(b"s UID SEARCH RETURN (UPDATE) OR SUBJECT 3 SUBJECT 5") == (
+        b'* ESEARCH (TAG "s") UID\r\ns OK SEARCH completed\r\n'
+    )
+    assert a(b"c SEARCH RETURN (COUNT UPDATE) ALL") == (
+        b'* ESEARCH (TAG "c") COUNT 4\r\nc OK SEARCH completed\r\n'
+    )
+    return a, b
+
+
+def esearch(tag: bytes, data: bytes, uid: bool = False) -> bytes:
+    return b'* ESEARCH (TAG "' + tag + b'")' + (b" UID " if uid else b" ") + data + b"\r\n"
+
+
+def test_new_messages_are_added_after_exists(pair: tuple[Client, Client], store: Store) -> None:
+    a, _ = pair
+    deliver(store, 5)
+    deliver(store, 6)
+    assert a(b"n NOOP") == (
+        b"* 6 EXISTS\r\n* 6 RECENT\r\n"
+        + esearch(b"u", b"ADDTO (0 5:6)")
+        + esearch(b"s", b"ADDTO (0 5)", uid=True)
+        + esearch(b"c", b"ADDTO (0 5:6)")
+        + b"n OK NOOP completed\r\n"
+    )
+    assert a(b"m NOOP") == b"m OK NOOP completed\r\n"  # nothing changed since
+
+
+def test_flag_changes_by_another_session(pair: tuple[Client, Client]) -> None:
+    a, b = pair
+    b(b"x STORE 2:3 +FLAGS (\\Seen)")
+    assert a(b"n NOOP") == (
+        b"* 2 FETCH (UID 2 FLAGS (\\Seen \\Recent))\r\n"
+        b"* 3 FETCH (UID 3 FLAGS (\\Seen \\Recent))\r\n"
+        + esearch(b"u", b"REMOVEFROM (0 2:3)")
+        + b"n OK NOOP completed\r\n"
+    )
+    b(b"y STORE 3 -FLAGS (\\Seen)")
+    assert a(b"m NOOP") == (
+        b"* 3 FETCH (UID 3 FLAGS (\\Recent))\r\n"
+        + esearch(b"u", b"ADDTO (0 3)")
+        + b"m OK NOOP completed\r\n"
+    )
+
+
+def test_this_sessions_own_changes_count_too(pair: tuple[Client, Client]) -> None:
+    a, _ = pair
+    assert a(b"x UID STORE 3 +FLAGS (\\Seen)") == (
+        b"* 3 FETCH (UID 3 FLAGS (\\Seen \\Recent))\r\n"
+        + esearch(b"u", b"REMOVEFROM (0 3)")
+        + b"x OK STORE completed\r\n"
+    )
+    # its own EXPUNGE: the REMOVEFROMs first, numbered as before it
+    a(b"y STORE 1,3 +FLAGS.SILENT (\\Deleted)")
+    assert a(b"z EXPUNGE") == (
+        esearch(b"u", b"REMOVEFROM (0 1)")
+        + esearch(b"s", b"REMOVEFROM (0 3)", uid=True)
+        + esearch(b"c", b"REMOVEFROM (0 1,3)")
+        + b"* 1 EXPUNGE\r\n* 2 EXPUNGE\r\n"
+        + b"z OK EXPUNGE completed\r\n"
+    )
+
+
+def test_an_expunge_in_another_session_waits_for_its_expunge(
+    pair: tuple[Client, Client],
+) -> None:
+    # the race: b expunges message 2 while a answers commands during which no EXPUNGE may be
+    # sent; a's searches keep it, with its number, until the EXPUNGE goes out
+    a, b = pair
+    b(b"x STORE 2 +FLAGS.SILENT (\\Deleted)")
+    b(b"y EXPUNGE")
+    assert a(b"f FETCH 4 (UID)") == b"* 4 FETCH (UID 4)\r\nf OK FETCH completed\r\n"
+    assert a(b"g SEARCH RETURN (COUNT) ALL") == (
+        b'* ESEARCH (TAG "g") COUNT 3\r\ng OK SEARCH completed\r\n'
+    )
+    assert a(b"n NOOP") == (
+        esearch(b"u", b"REMOVEFROM (0 2)")
+        + esearch(b"c", b"REMOVEFROM (0 2)")
+        + b"* 2 EXPUNGE\r\nn OK NOOP completed\r\n"
+    )
+    # then a change: the numbers are those after the expunge
+    assert b(b"z STORE 3 +FLAGS (\\Seen)").endswith(b"z OK STORE completed\r\n")
+    assert a(b"m NOOP") == (
+        b"* 3 FETCH (UID 4 FLAGS (\\Seen \\Recent))\r\n"
+        + esearch(b"u", b"REMOVEFROM (0 3)")
+        + b"m OK NOOP completed\r\n"
+    )
+
+
+def test_cancelupdate(pair: tuple[Client, Client], store: Store) -> None:
+    a, _ = pair
+    assert a(b'x CANCELUPDATE "u" "zz"') == b"x NO no search of tag zz is kept up to date\r\n"
+    assert a(b'y CANCELUPDATE "u" "c"') == b"y OK CANCELUPDATE completed\r\n"
+    deliver(store, 5)
+    assert a(b"n NOOP") == (
+        b"* 5 EXISTS\r\n* 5 RECENT\r\n"
+        + esearch(b"s", b"ADDTO (0 5)", uid=True)
+        + b"n OK NOOP completed\r\n"
+    )
+    assert a(b'z CANCELUPDATE "u"') == b"z NO no search of tag u is kept up to date\r\n"
+    assert a(b"w CANCELUPDATE u").startswith(b"w BAD ")  # the tags are quoted strings
+    assert a(b"v CANCELUPDATE").startswith(b"v BAD ")
+
+
+def test_a_tag_in_use_is_refused(pair: tuple[Client, Client]) -> None:
+    a, _ = pair
+    assert a(b"u SEARCH RETURN (COUNT) SEEN") == (b"u BAD tag u names a search kept up to date\r\n")
+
+
+def test_too_many_searches_answer_noupdate(
+    pair: tuple[Client, Client], store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, _ = pair
+    monkeypatch.setattr(selected, "MAX_CONTEXTS", 3)
+    assert a(b"d SEARCH RETURN (UPDATE MIN) ALL") == (
+        b'* ESEARCH (TAG "d") MIN 1\r\n'
+        b'* NO [NOUPDATE "d"] 3 searches are kept up to date already\r\n'
+        b"d OK SEARCH completed\r\n"
+    )
+    deliver(store, 5)
+    assert b'(TAG "d")' not in a(b"n NOOP")
+
+
+def test_sets_in_the_search_are_what_they_named_then(store: Store) -> None:
+    for n in range(1, 4):
+        deliver(store, n)
+    a = Client(store)
+    a.select()
+    a(b"s SEARCH RETURN (SAVE) 1")
+    a(b"q SEARCH RETURN (UPDATE) 2:*")  # messages 2 and 3, not the ones to come
+    a(b"r UID SEARCH RETURN (UPDATE) UID 3:*")
+    a(b"t SEARCH RETURN (UPDATE) OR $ UID 2")
+    deliver(store, 4)
+    assert a(b"n NOOP") == b"* 4 EXISTS\r\n* 4 RECENT\r\nn OK NOOP completed\r\n"
+    a(b"x STORE 1:4 +FLAGS (\\Seen)")  # a change re-asks them all: still no message 4
+    assert a(b"y NOOP") == b"y OK NOOP completed\r\n"
+
+
+def test_a_new_select_ends_the_updates(pair: tuple[Client, Client], store: Store) -> None:
+    a, _ = pair
+    a(b"x SELECT INBOX")
+    deliver(store, 5)
+    assert a(b"n NOOP") == b"* 5 EXISTS\r\n* 1 RECENT\r\nn OK NOOP completed\r\n"
+    assert a(b'y CANCELUPDATE "u"') == b"y NO no search of tag u is kept up to date\r\n"
+
+
+def test_sort_is_not_kept_up_to_date(pair: tuple[Client, Client]) -> None:
+    a, _ = pair
+    assert a(b"x SORT RETURN (UPDATE) (DATE) UTF-8 ALL") == (
+        b"x BAD SORT is not kept up to date (CONTEXT=SORT is not offered)\r\n"
+    )
+    assert b" CONTEXT=SEARCH " in a(b"c CAPABILITY")
+    assert b"CONTEXT=SORT" not in a(b"c CAPABILITY")
