@@ -93,12 +93,13 @@ class LiteralRequest:
 
     The protocol answers with a continuation and calls `Lines.accept_literal()`, or refuses
     (a tagged NO) and calls `Lines.reject_literal()`, which drops the command so far. `fits` is
-    False when the literal is over the framer's limits: then it must be refused. `command` is
-    the command so far, up to and including the `{n}` line.
+    False when the literal is over the framer's limits: then it must be refused. `first_line`
+    is the command's first line (its tag and name: IMAP's tagged NO needs no more), not the
+    whole command so far, which a command of many literals would copy once per literal.
     """
 
     size: int
-    command: bytes
+    first_line: bytes
     fits: bool
 
 
@@ -118,9 +119,11 @@ class Lines:
     A bare LF ends nothing: lines end at CRLF only (RFC 9051 §2.2, RFC 5321 §2.3.8), unless
     `bare_lf` (a line protocol for people and scripts: `echo stats | nc`), where LF ends a line.
 
-    `literal_limit`, when given, is asked the limit of each literal with the command so far (up
-    to its `{n}`): IMAP's APPEND takes a message as big as the server accepts, while a literal
-    anywhere else (a password, a search string) stays small, even a non-synchronising one.
+    `literal_limit`, when given, is asked the limit of each literal with the command's first line:
+    IMAP's APPEND takes a message as big as the server accepts, while a literal anywhere else (a
+    password, a search string) stays small, even a non-synchronising one. The first line, not
+    the command so far: each literal then costs the framer a line's worth of work, however many
+    come before it in the command (MULTIAPPEND sends a message per literal).
     """
 
     __slots__ = (
@@ -128,6 +131,7 @@ class Lines:
         "_buf",
         "_command",
         "_eol",
+        "_first_line",
         "_literal_left",
         "_scan",
         "literal_limit",
@@ -155,6 +159,7 @@ class Lines:
         self.max_command = max_command if max_command is not None else max_line + 2 + max_literal
         self._buf = bytearray()
         self._command = bytearray()  # the lines and literals of the command so far
+        self._first_line = b""  # the command's first line, once it has one
         self._literal_left = 0  # octets of a literal still to come
         self._awaiting: LiteralRequest | None = None  # a {n} the protocol has not answered
         self._scan = 0  # where to resume looking for CRLF in _buf
@@ -188,6 +193,8 @@ class Lines:
             line = bytes(buf[:end])
             del buf[:end]
             self._scan = 0
+            if not self._command:
+                self._first_line = line
             self._command += line
             if len(self._command) > self.max_command:
                 raise FramingError(f"command longer than {self.max_command} octets")
@@ -199,14 +206,17 @@ class Lines:
             size = int(m.group(1))
             limit = self.max_literal
             if self.literal_limit is not None:
-                limit = min(limit, self.literal_limit(bytes(self._command)))
-            fits = size <= limit and len(self._command) + size <= self.max_command
+                limit = min(limit, self.literal_limit(self._first_line))
+            within = len(self._command) + size <= self.max_command
+            fits = size <= limit and within
             if m.group(2):  # {n+}: it is on its way, no continuation is asked for
-                if not fits:
+                if size > limit:
                     raise FramingError(f"non-synchronising literal of {size} octets: too big")
+                if not within:
+                    raise FramingError(f"command longer than {self.max_command} octets")
                 self._literal_left = size
                 continue
-            self._awaiting = LiteralRequest(size, bytes(self._command), fits)
+            self._awaiting = LiteralRequest(size, self._first_line, fits)
             return self._awaiting
 
     def accept_literal(self) -> None:
@@ -235,6 +245,7 @@ class Lines:
     def clear(self) -> None:
         self._buf.clear()
         self._command.clear()
+        self._first_line = b""
         self._literal_left = 0
         self._awaiting = None
         self._scan = 0

@@ -64,7 +64,7 @@ class Session(Protocol):
     """The IMAP session core as the shell uses it (mailserver/imap/session.py)."""
 
     def greeting(self) -> bytes: ...
-    def literal(self, size: int, fits: bool, command: bytes) -> tuple[bytes, bool]: ...
+    def literal(self, size: int, fits: bool, first_line: bytes) -> tuple[bytes, bool]: ...
     def receive(self, frame: bytes) -> list[Action]: ...
     def tls_started(self) -> list[Action]: ...
     def login_result(
@@ -149,13 +149,13 @@ class ImapHandler(StreamHandler[bytes | LiteralRequest]):
         self.closed = False
         self.deadline = Deadline(self._timeout, self._expired, lambda: self.busy)
 
-    def _literal_limit(self, command: bytes) -> int:
-        """The largest literal the framer takes in `command` (so far): a message once logged
-        in and in APPEND, else max_literal. A non-synchronising literal over it closes the
-        connection (RFC 7888 §4: it is already on its way); a synchronising one is refused by
-        the session before it is sent."""
+    def _literal_limit(self, first_line: bytes) -> int:
+        """The largest literal the framer takes in the command that `first_line` opens: a
+        message once logged in and in APPEND, else max_literal. A non-synchronising literal
+        over it closes the connection (RFC 7888 §4: it is already on its way); a synchronising
+        one is refused by the session before it is sent."""
         limits = self.ctx.config.limits
-        if self.user is not None and _APPEND.match(command):
+        if self.user is not None and _APPEND.match(first_line):
             return max(limits.max_literal, limits.max_message_size)
         return limits.max_literal
 
@@ -196,7 +196,7 @@ class ImapHandler(StreamHandler[bytes | LiteralRequest]):
             if self.closed:
                 return
             if isinstance(frame, LiteralRequest):
-                data, accept = self.session.literal(frame.size, frame.fits, frame.command)
+                data, accept = self.session.literal(frame.size, frame.fits, frame.first_line)
                 self.conn.write(data)
                 if accept and frame.fits:
                     self.lines.accept_literal()

@@ -285,7 +285,7 @@ def parse_command(
 
 
 def peek_tag(frame: bytes) -> str | None:
-    """The tag of a command, whole or in part (the command so far of a LiteralRequest that the
+    """The tag of a command, whole or in part (the first line of a LiteralRequest that the
     session refuses with `tag NO [TOOBIG]`), or None when it does not start with a valid one."""
     m = _TAG.match(frame)
     if m is None or frame[m.end() : m.end() + 1] != b" ":

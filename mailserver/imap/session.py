@@ -266,17 +266,18 @@ class Session:
 
     # -- literals -------------------------------------------------------------------------
 
-    def literal(self, size: int, fits: bool, command: bytes) -> tuple[bytes, bool]:
-        """A synchronising literal announced: (`+ ...`, True) to take it, or the tagged NO
-        [TOOBIG] (the client then sends nothing of it), False. APPEND's message is bounded
-        by max_message_size once logged in; any other literal by max_literal."""
+    def literal(self, size: int, fits: bool, first_line: bytes) -> tuple[bytes, bool]:
+        """A synchronising literal announced in the command that `first_line` opens: (`+ ...`,
+        True) to take it, or the tagged NO [TOOBIG] (the client then sends nothing of it),
+        False. APPEND's message is bounded by max_message_size once logged in; any other
+        literal by max_literal."""
         if self.wait is not Wait.NOTHING:  # a SASL response or DONE has no literal
             return encode.untagged_status("BAD", "a literal is not expected here"), False
-        append = self.authenticated and _APPEND.match(command) is not None
+        append = self.authenticated and _APPEND.match(first_line) is not None
         limit = self.settings.max_message_size if append else self.settings.max_literal
         if fits and size <= limit:
             return encode.continuation("Ready for literal data"), True
-        tag = peek_tag(command)
+        tag = peek_tag(first_line)
         if append:
             text = f"message over the {limit}-octet limit (APPENDLIMIT)"
         else:

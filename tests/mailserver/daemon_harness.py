@@ -109,10 +109,10 @@ class FakeSession:
     def greeting(self) -> bytes:
         return b"* OK [CAPABILITY IMAP4rev1] fake ready\r\n"
 
-    def literal(self, size: int, fits: bool, command: bytes) -> tuple[bytes, bool]:
+    def literal(self, size: int, fits: bool, first_line: bytes) -> tuple[bytes, bool]:
         self.calls.append(f"literal {size} {fits}")
         if size > 100 or not fits:
-            tag = command.split(b" ", 1)[0]
+            tag = first_line.split(b" ", 1)[0]
             return tag + b" NO [TOOBIG] too big\r\n", False
         return b"+ go ahead\r\n", True
 

@@ -162,7 +162,7 @@ def test_a_synchronising_literal_waits_for_the_continuation():
     framer.feed(b"alice {6}\r\n")
     assert framer.next_frame() is None  # nothing until the protocol has answered
     framer.accept_literal()
-    assert isinstance(framer.next_frame(), LiteralRequest)
+    assert framer.next_frame() == LiteralRequest(6, b"a1 LOGIN {5}\r\n", True)  # its 1st line
     framer.accept_literal()
     framer.feed(b"secret\r\nb2 NOOP\r\n")
     assert framer.next_frame() == b"a1 LOGIN {5}\r\nalice {6}\r\nsecret\r\n"
@@ -205,7 +205,7 @@ def test_a_literal_limit_per_command_keeps_small_literals_small():
     framer = Lines(max_line=60, literals=True, max_literal=50, literal_limit=limit)
     framer.feed(b"a append INBOX {40+}\r\n" + b"x" * 40 + b"\r\n")
     assert framer.next_frame() == b"a append INBOX {40+}\r\n" + b"x" * 40 + b"\r\n"
-    assert seen == [b"a append INBOX {40+}\r\n"]  # the command so far, up to its literal
+    assert seen == [b"a append INBOX {40+}\r\n"]  # the command's first line
     framer.feed(b"b LOGIN {5}\r\n")
     assert framer.next_frame() == LiteralRequest(5, b"b LOGIN {5}\r\n", True)
     framer.reject_literal()
@@ -217,6 +217,29 @@ def test_a_literal_limit_per_command_keeps_small_literals_small():
     framer.reject_literal()
     framer.feed(b"e LOGIN {6+}\r\n")
     with pytest.raises(FramingError, match=r"^non-synchronising literal of 6 octets: too big$"):
+        framer.next_frame()
+
+
+def test_every_literal_of_a_command_is_judged_by_its_first_line_alone():
+    seen = []
+
+    def limit(first_line: bytes) -> int:
+        seen.append(first_line)
+        return 20
+
+    framer = Lines(
+        max_line=60, literals=True, max_literal=50, max_command=1000, literal_limit=limit
+    )
+    more = b"".join(b" {%d+}\r\n" % n + b"y" * n for n in range(1, 9))
+    framer.feed(b"a APPEND x {20+}\r\n" + b"x" * 20 + more + b" {5}\r\n")
+    assert framer.next_frame() == LiteralRequest(5, b"a APPEND x {20+}\r\n", True)
+    assert seen == [b"a APPEND x {20+}\r\n"] * 10  # not the command so far, which grows
+
+
+def test_a_non_synchronising_literal_within_its_limit_but_over_the_command_limit_closes():
+    framer = Lines(max_line=30, literals=True, max_literal=10, max_command=40)
+    framer.feed(b"a XYZ {10+}\r\n0123456789 {10+}\r\n")  # 31 so far: 10 more is 41
+    with pytest.raises(FramingError, match=r"^command longer than 40 octets$"):
         framer.next_frame()
 
 
@@ -275,8 +298,8 @@ def test_a_literal_fits_only_if_the_command_with_it_stays_within_max_command():
     framer.feed(b"a XY {10}\r\n")  # 11 and 10: one octet over, though the literal is not
     assert framer.next_frame() == LiteralRequest(10, b"a XY {10}\r\n", False)
     framer.reject_literal()
-    framer.feed(b"a XY {10+}\r\n")
-    with pytest.raises(FramingError, match=r"^non-synchronising literal of 10 octets: too big$"):
+    framer.feed(b"a XY {10+}\r\n")  # the command is too long, not the literal
+    with pytest.raises(FramingError, match=r"^command longer than 20 octets$"):
         framer.next_frame()
 
 
