@@ -46,6 +46,7 @@ from mailserver.imap.actions import (
     Stream,
 )
 from mailserver.imap.commands import peek_tag
+from mailserver.imap.session import command_limit
 from mailserver.store import StoreError, UserStore
 from minternet.framing import FramingError, Lines, LiteralRequest
 from minternet.logs import Throttle
@@ -137,6 +138,7 @@ class ImapHandler(StreamHandler[bytes | LiteralRequest]):
             max_line=limits.max_line,
             literals=True,
             max_literal=max(limits.max_literal, limits.max_message_size),
+            max_command=command_limit(limits.max_line, limits.max_literal, limits.max_message_size),
             literal_limit=self._literal_limit,
         )
         self.session = server.factory(conn.tls)

@@ -146,6 +146,7 @@ def default_session_factory(
         max_literal=cfg.limits.max_literal,
         max_message_size=cfg.limits.max_message_size,
         idle_poll=idle_poll,
+        max_line=cfg.limits.max_line,
     )
     return lambda tls_active: imapsession.Session(settings, tls_active=tls_active)
 

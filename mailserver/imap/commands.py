@@ -7,9 +7,10 @@ grammar covers: RFC 3501 (IMAP4rev1) and UIDPLUS (RFC 4315, UID EXPUNGE), MOVE (
 IDLE (RFC 2177), NAMESPACE (RFC 2342), ID (RFC 2971), ENABLE (RFC 5161), LIST-EXTENDED (RFC
 5258) with SPECIAL-USE (RFC 6154) and LIST-STATUS (RFC 5819), UNSELECT (RFC 3691), ESEARCH
 (RFC 4731), SASL-IR (RFC 4959), CONDSTORE (RFC 7162), SORT (RFC 5256) with SORT=DISPLAY (RFC
-5957) and ESORT (RFC 5267), THREAD (RFC 5256), SEARCHRES's SAVE and `$` (RFC 5182), and
-CONTEXT=SEARCH's PARTIAL, UPDATE and CANCELUPDATE (RFC 5267). Each command has its own function
-in _PARSERS, so MULTIAPPEND, CATENATE and BINARY (issue 16) are new entries there.
+5957) and ESORT (RFC 5267), THREAD (RFC 5256), SEARCHRES's SAVE and `$` (RFC 5182),
+CONTEXT=SEARCH's PARTIAL, UPDATE and CANCELUPDATE (RFC 5267), and MULTIAPPEND (RFC 3502). Each
+command has its own function in _PARSERS, so CATENATE and BINARY (issue 16) are new entries
+there.
 
 Two lines are not commands: the client's answers during AUTHENTICATE (`parse_sasl_response`)
 and the DONE that ends IDLE (`parse_idle_done`).
@@ -33,7 +34,9 @@ from mailserver.imap.syntax import MAX_MODSEQ, ParseError, Reader
 from mailserver.imap.threads import ALGORITHMS as THREAD_ALGORITHMS
 
 __all__ = [
+    "MAX_APPEND_MESSAGES",
     "Append",
+    "AppendMessage",
     "Authenticate",
     "CancelUpdate",
     "Command",
@@ -136,13 +139,22 @@ class Status(Command):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Append(Command):
-    """APPEND: `date` is None when the client gave none (the server uses the time of receipt)."""
+class AppendMessage:
+    """One message of an APPEND: `date` is None when the client gave none (the server uses the
+    time of receipt); `data` is the literal as sent."""
 
-    mailbox: str
     flags: tuple[str, ...]
     date: datetime | None
-    message: bytes
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Append(Command):
+    """APPEND: one message, or several in one command (MULTIAPPEND, RFC 3502), which are
+    stored all or none, in this order."""
+
+    mailbox: str
+    messages: tuple[AppendMessage, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -478,10 +490,31 @@ def _status(r: Reader, tag: str, name: str) -> Command:
     return Status(tag=tag, name=name, mailbox=mailbox, items=_status_items(r))
 
 
+#: The most messages one APPEND may carry (MULTIAPPEND). Their octets together are bounded by
+#: the size of a command (session.command_limit); this bounds the work per message, from the
+#: parser's objects to the store's files, which a command of empty literals would multiply.
+MAX_APPEND_MESSAGES = 1000
+
+
 def _append(r: Reader, tag: str, name: str) -> Command:
+    """`APPEND mailbox 1*([SP flag-list] [SP date-time] SP literal)`: RFC 3502 §6.3.11 makes
+    the message repeatable; one past MAX_APPEND_MESSAGES is `NO [LIMIT]`, the rest unread."""
     r.sp()
     mailbox = r.mailbox()
     r.sp()
+    messages = [_append_message(r, "the message")]
+    while r.skip(0x20):
+        if len(messages) == MAX_APPEND_MESSAGES:
+            raise r.error(
+                f"more than {MAX_APPEND_MESSAGES} messages in one APPEND", kind="NO", code=b"LIMIT"
+            )
+        messages.append(_append_message(r, f"message {len(messages) + 1}"))
+    # CATENATE (RFC 4469) adds its own form of a message here.
+    return Append(tag=tag, name=name, mailbox=mailbox, messages=tuple(messages))
+
+
+def _append_message(r: Reader, which: str) -> AppendMessage:
+    """`[flag-list SP] [date-time SP] literal`, the space before it read."""
     flags: tuple[str, ...] = ()
     if r.peek() == 0x28:
         flags = r.flag_list()
@@ -491,9 +524,8 @@ def _append(r: Reader, tag: str, name: str) -> Command:
         when = r.date_time()
         r.sp()
     if not r.at_string() or r.peek() == 0x22:
-        raise r.error("APPEND needs the message as a literal")
-    # MULTIAPPEND (RFC 3502) and CATENATE (RFC 4469) continue here after the literal.
-    return Append(tag=tag, name=name, mailbox=mailbox, flags=flags, date=when, message=r.literal())
+        raise r.error(f"APPEND needs {which} as a literal")
+    return AppendMessage(flags=flags, date=when, data=r.literal())
 
 
 def _enable(r: Reader, tag: str, name: str) -> Command:

@@ -1,6 +1,6 @@
 """The authenticated-state commands on mailboxes: CREATE, DELETE, RENAME, SUBSCRIBE,
 UNSUBSCRIBE, LIST (RFC 3501 and LIST-EXTENDED, RFC 5258, with SPECIAL-USE, CHILDREN and
-LIST-STATUS), LSUB, STATUS and APPEND (APPENDUID, RFC 4315).
+LIST-STATUS), LSUB, STATUS and APPEND (APPENDUID, RFC 4315; MULTIAPPEND, RFC 3502).
 
 Each function takes the user's store and the parsed command and returns (actions, tagged
 line); a StoreError it lets through becomes `NO [code]` in the session. Names arrive decoded
@@ -12,6 +12,7 @@ from __future__ import annotations
 from mailserver.imap import encode
 from mailserver.imap.actions import Action, Notify, Send
 from mailserver.imap.commands import Append, ListMailboxes, MailboxCommand, Rename, Status
+from mailserver.imap.seqset import compact
 from mailserver.store import ListEntry, StoreError, UserStore, names
 from mailserver.store import Status as MailboxStatus
 from mailserver.store.errors import NONEXISTENT
@@ -106,22 +107,46 @@ def status(store: UserStore, cmd: Status) -> Reply:
 
 
 def append(store: UserStore, cmd: Append, max_size: int) -> Reply:
-    """APPEND with flags and date: `OK [APPENDUID uidvalidity uid]`; TRYCREATE when the
-    mailbox does not exist (RFC 3501 §6.3.11)."""
-    if len(cmd.message) > max_size:
-        return [], _no(cmd.tag, f"message over the {max_size}-octet limit", b"TOOBIG")
-    if not cmd.message:
-        return [], _no(cmd.tag, "an empty message cannot be stored", b"CANNOT")
+    """APPEND of one message or several (MULTIAPPEND): `OK [APPENDUID uidvalidity uid-set]`,
+    the new UIDs in the order of the messages (RFC 3502, RFC 4315).
+
+    All are stored or none (RFC 3502 §6.3.11): a message over max_size or empty refuses them
+    all before the store is touched, and the store's deliver_many commits them in one
+    transaction, its files removed if anything fails. TRYCREATE when the mailbox does not
+    exist (RFC 3501 §6.3.11).
+    """
+    refusal = _refusal(cmd, max_size)
+    if refusal is not None:
+        return [], refusal
     try:
         info = store.mailbox(cmd.mailbox)
     except StoreError as e:
         if e.code != NONEXISTENT:
             raise
         return [], _no(cmd.tag, f"no mailbox {cmd.mailbox!r}", b"TRYCREATE")
-    when = None if cmd.date is None else cmd.date.timestamp()
-    uid = store.deliver(info.name, cmd.message, cmd.flags, when)
-    code = encode.code("APPENDUID", info.uidvalidity, uid)
+    uids = store.deliver_many(
+        [
+            (info.name, m.data, m.flags, None if m.date is None else m.date.timestamp())
+            for m in cmd.messages
+        ]
+    )
+    code = encode.code("APPENDUID", info.uidvalidity, compact(uids))
     return [Notify(mailbox=info.name)], _ok(cmd.tag, "APPEND completed", code)
+
+
+def _refusal(cmd: Append, max_size: int) -> bytes | None:
+    """The NO for the first message that cannot be stored, named by its place when there are
+    several; an empty one is how a client cancels a MULTIAPPEND (RFC 3502 §6.3.11)."""
+    several = len(cmd.messages) > 1
+    for n, m in enumerate(cmd.messages, 1):
+        which = f"message {n}" if several else "message"
+        if len(m.data) > max_size:
+            return _no(cmd.tag, f"{which} over the {max_size}-octet limit", b"TOOBIG")
+        if not m.data:
+            if several:
+                return _no(cmd.tag, f"message {n} is empty: APPEND cancelled", b"CANNOT")
+            return _no(cmd.tag, "an empty message cannot be stored", b"CANNOT")
+    return None
 
 
 # -- LIST and LSUB ---------------------------------------------------------------------------

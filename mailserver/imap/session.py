@@ -108,7 +108,22 @@ CAPABILITIES = (
     "CONTEXT=SEARCH",
     "THREAD=ORDEREDSUBJECT",
     "THREAD=REFERENCES",
+    "MULTIAPPEND",
 )
+
+
+def command_limit(max_line: int, max_literal: int, max_message_size: int) -> int:
+    """The most octets one command may hold, its lines and literals together: a line and the
+    largest literal, which is an APPEND's message (APPENDLIMIT). The shell frames commands
+    with it (minternet/framing.py `max_command`).
+
+    A MULTIAPPEND (RFC 3502) is one command, so its messages together fit in what one message
+    may be: the feature does not raise what one connection can make the server hold, and a
+    client sends at once as many messages as fit (at most commands.MAX_APPEND_MESSAGES). A
+    synchronising literal that would go over is refused with NO [TOOBIG] before it is sent; a
+    non-synchronising one closes the connection with the reason (RFC 7888 §4).
+    """
+    return max_line + 2 + max(max_literal, max_message_size)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,6 +136,11 @@ class Settings:
     max_literal: int  # non-APPEND literal cap
     max_message_size: int  # APPEND literal cap (APPENDLIMIT)
     idle_poll: float = 1.0  # seconds between IDLE checks without a notice
+    max_line: int = 8192  # a command line, up to its first literal (config.Limits.max_line)
+
+    @property
+    def max_command(self) -> int:
+        return command_limit(self.max_line, self.max_literal, self.max_message_size)
 
 
 class State(enum.Enum):
@@ -269,8 +289,9 @@ class Session:
     def literal(self, size: int, fits: bool, first_line: bytes) -> tuple[bytes, bool]:
         """A synchronising literal announced in the command that `first_line` opens: (`+ ...`,
         True) to take it, or the tagged NO [TOOBIG] (the client then sends nothing of it),
-        False. APPEND's message is bounded by max_message_size once logged in; any other
-        literal by max_literal."""
+        False. APPEND's message is bounded by max_message_size once logged in, and all of
+        them together by the size of a command (`command_limit`: the framer's `fits` says it);
+        any other literal by max_literal."""
         if self.wait is not Wait.NOTHING:  # a SASL response or DONE has no literal
             return encode.untagged_status("BAD", "a literal is not expected here"), False
         append = self.authenticated and _APPEND.match(first_line) is not None
@@ -278,7 +299,10 @@ class Session:
         if fits and size <= limit:
             return encode.continuation("Ready for literal data"), True
         tag = peek_tag(first_line)
-        if append:
+        if append and size <= limit:
+            total = self.settings.max_command
+            text = f"APPEND over the {total}-octet limit for a whole command (its messages)"
+        elif append:
             text = f"message over the {limit}-octet limit (APPENDLIMIT)"
         else:
             text = f"literal over the {limit}-octet limit"

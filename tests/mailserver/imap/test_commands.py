@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from mailserver.imap.commands import (
+    MAX_APPEND_MESSAGES,
     Append,
+    AppendMessage,
     Authenticate,
     CancelUpdate,
     Command,
@@ -40,6 +42,12 @@ from mailserver.imap.syntax import ParseError
 
 def p(line: bytes, **options: bool) -> Command:
     return parse_command(line + b"\r\n", **options)
+
+
+def messages(line: bytes, **options: bool) -> tuple[AppendMessage, ...]:
+    cmd = p(line, **options)
+    assert isinstance(cmd, Append)
+    return cmd.messages
 
 
 def bad(line: bytes, why: str, tag: str | None = "a1", **options: bool) -> ParseError:
@@ -156,9 +164,7 @@ def test_rfc3501_append_example_with_its_literal():
         tag="A003",
         name="APPEND",
         mailbox="saved-messages",
-        flags=("\\Seen",),
-        date=None,
-        message=message,
+        messages=(AppendMessage(flags=("\\Seen",), date=None, data=message),),
     )
 
 
@@ -386,16 +392,22 @@ def test_append_forms():
         tag="a",
         name="APPEND",
         mailbox="Drafts",
-        flags=("\\Draft", "$Fwd"),
-        date=datetime(1996, 7, 17, 2, 44, 25, tzinfo=tz),
-        message=b"abc",
+        messages=(
+            AppendMessage(
+                flags=("\\Draft", "$Fwd"),
+                date=datetime(1996, 7, 17, 2, 44, 25, tzinfo=tz),
+                data=b"abc",
+            ),
+        ),
     )
     cmd = p(b'a APPEND x " 7-jul-1996 02:44:25 +0530" {0}\r\n')
-    assert isinstance(cmd, Append) and cmd.message == b"" and cmd.flags == ()
-    assert cmd.date == datetime(
+    assert isinstance(cmd, Append)
+    [only] = cmd.messages
+    assert only.data == b"" and only.flags == ()
+    assert only.date == datetime(
         1996, 7, 7, 2, 44, 25, tzinfo=timezone(timedelta(hours=5, minutes=30))
     )
-    assert p(b"a APPEND x () {1+}\r\nz").message == b"z"
+    assert messages(b"a APPEND x () {1+}\r\nz") == (AppendMessage(flags=(), date=None, data=b"z"),)
 
 
 @pytest.mark.parametrize(
@@ -433,9 +445,108 @@ def test_append_errors(line: bytes, why: str | None):
 
 def test_literal_minus_allows_4096_octets_and_literal_plus_any():
     line = b"a1 APPEND x {4096+}\r\n" + b"z" * 4096
-    assert len(p(line, literal_minus=True).message) == 4096
+    assert messages(line, literal_minus=True)[0].data == b"z" * 4096
     big = b"a1 APPEND x {5000+}\r\n" + b"z" * 5000
-    assert len(p(big).message) == 5000
+    assert messages(big)[0].data == b"z" * 5000
+
+
+# -- MULTIAPPEND (RFC 3502) ------------------------------------------------------------------
+
+
+def test_rfc3502_multiappend_example():
+    first = (
+        b"Date: Mon, 7 Feb 1994 21:52:25 -0800 (PST)\r\n"
+        b"Subject: afternoon meeting\r\n\r\n"
+        b"Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n"
+    )
+    second = (
+        b"Date: Mon, 7 Feb 1994 22:43:04 -0800 (PST)\r\n"
+        b"Subject: Re: afternoon meeting\r\n\r\n"
+        b"3:30 is fine with me.\r\n"
+    )
+    line = (
+        b"A003 APPEND saved-messages (\\Seen) {%d}\r\n" % len(first)
+        + first
+        + b' (\\Seen) " 7-Feb-1994 22:43:04 -0800" {%d}\r\n' % len(second)
+        + second
+    )
+    tz = timezone(timedelta(hours=-8))
+    assert p(line) == Append(
+        tag="A003",
+        name="APPEND",
+        mailbox="saved-messages",
+        messages=(
+            AppendMessage(flags=("\\Seen",), date=None, data=first),
+            AppendMessage(
+                flags=("\\Seen",), date=datetime(1994, 2, 7, 22, 43, 4, tzinfo=tz), data=second
+            ),
+        ),
+    )
+
+
+def test_multiappend_messages_each_with_or_without_flags_and_date():
+    utc = UTC
+    line = (
+        b"a APPEND INBOX {1}\r\na"
+        b" () {2+}\r\nbb"
+        b' "01-Jan-2020 00:00:00 +0000" {3}\r\nccc'
+        b' (\\Flagged $Later) "02-Jan-2020 00:00:00 +0000" {4+}\r\ndddd'
+        b" (\\Answered) {5}\r\neeeee"
+    )
+    assert messages(line) == (
+        AppendMessage(flags=(), date=None, data=b"a"),
+        AppendMessage(flags=(), date=None, data=b"bb"),
+        AppendMessage(flags=(), date=datetime(2020, 1, 1, tzinfo=utc), data=b"ccc"),
+        AppendMessage(
+            flags=("\\Flagged", "$Later"), date=datetime(2020, 1, 2, tzinfo=utc), data=b"dddd"
+        ),
+        AppendMessage(flags=("\\Answered",), date=None, data=b"eeeee"),
+    )
+    # an empty literal is a message like any other here: the session cancels the APPEND
+    assert [m.data for m in messages(b"a APPEND x {1}\r\na {0}\r\n {1}\r\nc")] == [b"a", b"", b"c"]
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        (b"a1 APPEND x {1}\r\na ", "APPEND needs message 2 as a literal$"),
+        (b"a1 APPEND x {1}\r\na  {1}\r\nb", "APPEND needs message 2 as a literal$"),
+        (b"a1 APPEND x {1}\r\na (\\Seen)", "expected a space$"),
+        (b"a1 APPEND x {1}\r\na (\\Seen) ", "APPEND needs message 2 as a literal$"),
+        (b'a1 APPEND x {1}\r\na "b"', r'expected a date-time \("dd-Mon-yyyy'),
+        (b'a1 APPEND x {1}\r\na "01-Jan-2020 00:00:00 +0000" "b"', "APPEND needs message 2 as"),
+        (b"a1 APPEND x {1}\r\na b", "APPEND needs message 2 as a literal$"),
+        (b"a1 APPEND x {1}\r\na {1}\r\nb c", "APPEND needs message 3 as a literal$"),
+        (b'a1 APPEND x {1}\r\na "31-Feb-2020 00:00:00 +0000" {1}\r\nb', "invalid date: day is"),
+        (b"a1 APPEND x {1}\r\na (\\Recent) {1}\r\nb", r"\\Recent is not a flag a client"),
+        (b"a1 APPEND x {1}\r\na {1}\r\nb {3}\r\nc", "literal shorter than announced$"),
+        (b"a1 APPEND x {1}\r\na {1}\r\n\x00", "NUL octet in a literal$"),
+        (b"a1 APPEND x {1}\r\na ~{1}\r\nb", r"literal8 \(~\{n\}\) is not supported here$"),
+        (b"a1 APPEND x {1}\r\na {1}\r\nbc", "unexpected characters after the APPEND command$"),
+        (b"a1 APPEND x {1}\r\na\r\n{1}\r\nb", "unexpected characters after the APPEND"),
+    ],
+)
+def test_multiappend_errors(line: bytes, why: str):
+    error = bad(line, why)
+    assert error.kind == "BAD" and error.code is None
+
+
+def test_multiappend_takes_literal_minus_per_literal():
+    ok = b"a1 APPEND x {1}\r\na {4096+}\r\n" + b"b" * 4096
+    assert len(messages(ok, literal_minus=True)) == 2
+    error = bad(
+        b"a1 APPEND x {1}\r\na {4097+}\r\n" + b"b" * 4097,
+        "non-synchronising literal over 4096 octets",
+        literal_minus=True,
+    )
+    assert error.code == b"TOOBIG"
+
+
+def test_multiappend_takes_so_many_messages_and_stops_reading_at_one_more():
+    most = b"a1 APPEND x" + b" {1+}\r\nm" * MAX_APPEND_MESSAGES
+    assert len(messages(most)) == MAX_APPEND_MESSAGES == 1000
+    error = bad(most + b" garbage", f"more than {MAX_APPEND_MESSAGES} messages in one APPEND$")
+    assert (error.kind, error.code) == ("NO", b"LIMIT")
 
 
 def test_enable_and_id():

@@ -26,7 +26,7 @@ from tests.mailserver.imap.session_kit import BOB, SETTINGS, Client, store_fixtu
 CAPS = (
     b"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN "
     b"SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE SORT SORT=DISPLAY ESORT"
-    b" SEARCHRES CONTEXT=SEARCH THREAD=ORDEREDSUBJECT THREAD=REFERENCES"
+    b" SEARCHRES CONTEXT=SEARCH THREAD=ORDEREDSUBJECT THREAD=REFERENCES MULTIAPPEND"
 )
 LOGGED_IN = b"L OK [CAPABILITY " + CAPS + b" APPENDLIMIT=5000] Logged in\r\n"
 
@@ -236,6 +236,13 @@ def test_literal_answers(client: Client):
     )
     assert session.literal(5001, True, b"t1 APPEND INBOX (\\Seen) {5001}\r\n") == (
         b"t1 NO [TOOBIG] message over the 5000-octet limit (APPENDLIMIT)\r\n",
+        False,
+    )
+    # a message within APPENDLIMIT that the framer says does not fit: the messages of a
+    # MULTIAPPEND together are over what one command may hold (8192 + 2 + 5000)
+    assert SETTINGS.max_command == 13194
+    assert session.literal(5000, False, b"t2 APPEND INBOX {10}\r\n") == (
+        b"t2 NO [TOOBIG] APPEND over the 13194-octet limit for a whole command (its messages)\r\n",
         False,
     )
     assert session.literal(1001, True, b"a SEARCH TEXT {1001}\r\n")[1] is False

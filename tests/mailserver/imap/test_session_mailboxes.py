@@ -4,13 +4,17 @@ RECURSIVEMATCH, RETURN (CHILDREN SUBSCRIBED STATUS)), LSUB, STATUS and APPEND (A
 
 from __future__ import annotations
 
+import errno
+import os
+import sqlite3
 from collections.abc import Iterator
 
 import pytest
 
 from mailserver.imap import mailboxes
-from mailserver.imap.session import Notify
-from mailserver.store import Store, StoreError
+from mailserver.imap.commands import MAX_APPEND_MESSAGES
+from mailserver.imap.session import Log, Notify
+from mailserver.store import Store, StoreError, maildir
 from tests.mailserver.imap.session_kit import BOB, Client, deliver, message, store_fixture
 
 DEFAULTS = (
@@ -267,6 +271,133 @@ def test_append_refusals(client: Client):
     assert client(b"f APPEND INBOX {5000+}\r\n" + ok) == (
         b"f OK [APPENDUID 1700000000 1] APPEND completed\r\n"
     )
+
+
+# -- MULTIAPPEND (RFC 3502) ------------------------------------------------------------------
+
+
+def literal(data: bytes, plus: bool = False) -> bytes:
+    return b"{%d%s}\r\n" % (len(data), b"+" if plus else b"") + data
+
+
+def files(store: Store, mailbox: str) -> list[str]:
+    """Every file in the mailbox's folder: tmp/, new/ and cur/."""
+    folder = store.user(BOB).folder_path(mailbox)
+    return [name for sub in ("tmp", "new", "cur") for name in os.listdir(f"{folder}/{sub}")]
+
+
+def test_multiappend_stores_every_message_in_order(client: Client, store: Store):
+    one, two, three = message(1), message(2), message(3)
+    frame = (
+        b"a APPEND Drafts (\\Draft) " + literal(one)
+        + b' "14-Nov-2023 10:00:00 +0100" ' + literal(two, plus=True)
+        + b' ($Todo \\Seen) "01-Jan-2020 00:00:00 +0000" ' + literal(three)
+    )  # fmt: skip
+    actions = client.actions(frame)
+    assert actions[0] == Notify(mailbox="Drafts")
+    assert client.last[-1].data == b"a OK [APPENDUID 1700000002 1:3] APPEND completed\r\n"  # type: ignore[union-attr]
+    metas = store.user(BOB).fetch("Drafts")
+    assert [(m.uid, m.flags, m.internaldate) for m in metas] == [
+        (1, ("\\Draft",), 1700000000),  # the time of receipt
+        (2, (), 1699952400),
+        (3, ("\\Seen", "$Todo"), 1577836800),
+    ]
+    assert [store.user(BOB).read_message("Drafts", uid) for uid in (1, 2, 3)] == [one, two, three]
+    assert client(b"b APPEND Drafts " + literal(b"x") + b" " + literal(b"y")) == (
+        b"b OK [APPENDUID 1700000002 4:5] APPEND completed\r\n"
+    )
+
+
+def test_multiappend_to_the_selected_mailbox_shows_as_exists(client: Client):
+    client(b"s SELECT INBOX")
+    assert client(b"a APPEND INBOX " + literal(message(1)) + b" " + literal(message(2))) == (
+        b"* 2 EXISTS\r\n* 2 RECENT\r\na OK [APPENDUID 1700000000 1:2] APPEND completed\r\n"
+    )
+
+
+def unchanged(client: Client, store: Store, mailbox: bytes = b"Drafts") -> None:
+    """Nothing of a refused APPEND is left: no message, no UID used, no file."""
+    assert client(b"z STATUS " + mailbox + b" (MESSAGES UIDNEXT)") == (
+        b"* STATUS " + mailbox + b" (MESSAGES 0 UIDNEXT 1)\r\nz OK STATUS completed\r\n"
+    )
+    assert files(store, mailbox.decode()) == []
+
+
+@pytest.mark.parametrize(
+    ("third", "answer"),
+    [
+        (literal(b""), b"NO [CANNOT] message 3 is empty: APPEND cancelled"),
+        (literal(b"x" * 5001, plus=True), b"NO [TOOBIG] message 3 over the 5000-octet limit"),
+        (
+            b"(" + b"k" * 129 + b") " + literal(b"x"),
+            b"NO [LIMIT] keyword must be 1..128 characters",
+        ),
+    ],
+    ids=["empty", "too-big", "bad-keyword"],
+)
+def test_a_multiappend_with_one_bad_message_stores_none(
+    client: Client, store: Store, third: bytes, answer: bytes
+):
+    frame = b"a APPEND Drafts " + literal(message(1)) + b" " + literal(message(2)) + b" " + third
+    assert client(frame + b" " + literal(message(4))) == b"a " + answer + b"\r\n"
+    unchanged(client, store)
+
+
+def test_a_multiappend_to_a_mailbox_that_does_not_exist_stores_none(client: Client):
+    frame = b"a APPEND Nope " + literal(b"x") + b" " + literal(b"y")
+    assert client(frame) == b"a NO [TRYCREATE] no mailbox 'Nope'\r\n"
+    assert client(b"b STATUS Nope (MESSAGES)") == b"b NO [NONEXISTENT] no mailbox 'Nope'\r\n"
+
+
+def test_a_multiappend_whose_second_file_cannot_be_written_stores_none(
+    client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
+):
+    write_tmp = maildir.write_tmp
+    written: list[str] = []
+
+    def full_disk(folder: str, base: str, data: bytes, mtime: float, sync: bool = True) -> str:
+        if written:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written.append(write_tmp(folder, base, data, mtime, sync))
+        return written[-1]
+
+    monkeypatch.setattr(maildir, "write_tmp", full_disk)
+    actions = client.actions(b"a APPEND Drafts " + literal(b"x") + b" " + literal(b"y"))
+    assert client.last[0].data == b"a NO [SERVERBUG] the mail store failed\r\n"  # type: ignore[union-attr]
+    assert isinstance(actions[1], Log) and "No space left" in actions[1].text
+    assert len(written) == 1 and not os.path.exists(written[0])
+    monkeypatch.undo()
+    unchanged(client, store)
+
+
+def test_a_multiappend_whose_index_fails_half_way_stores_none(
+    client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
+):
+    user = store.user(BOB)
+    insert = user._insert
+    rows: list[int] = []
+
+    def locked_after_one(*args: object) -> int:
+        if rows:
+            raise sqlite3.OperationalError("database is locked")
+        rows.append(insert(*args))  # type: ignore[arg-type]
+        return rows[-1]
+
+    monkeypatch.setattr(user, "_insert", locked_after_one)
+    frame = b"a APPEND Drafts " + literal(b"x") + b" " + literal(b"y") + b" " + literal(b"z")
+    assert client(frame).startswith(b"a NO [INUSE] index busy: database is locked\r\n")
+    assert rows == [1]  # the first row was written, then rolled back with the rest
+    monkeypatch.undo()
+    unchanged(client, store)
+    assert client(b"b APPEND Drafts " + literal(b"x")) == (
+        b"b OK [APPENDUID 1700000002 1] APPEND completed\r\n"
+    )
+
+
+def test_a_multiappend_of_too_many_messages_stores_none(client: Client, store: Store):
+    frame = b"a APPEND Drafts" + (b" " + literal(b"x", plus=True)) * (MAX_APPEND_MESSAGES + 1)
+    assert client(frame) == b"a NO [LIMIT] more than 1000 messages in one APPEND\r\n"
+    unchanged(client, store)
 
 
 def test_append_and_list_status_with_store_errors(
