@@ -1,13 +1,15 @@
 """The IMAP shell with the real session core (mailserver/imap/session.py) over sockets: imaplib
 logs in (over STARTTLS and over IMAPS, verifying the server's CA), selects INBOX and fetches a
 message that came by SMTP; IDLE sees a delivery within a second; POP3's deletion shows up;
-SORT, with a criteria list as long as a line may be."""
+SORT, with a criteria list as long as a line may be; MULTIAPPEND with synchronising literals
+and with LITERAL+, and one over the size of a command, refused."""
 
 from __future__ import annotations
 
 import asyncio
 import imaplib
 import poplib
+import re
 import smtplib
 import ssl
 from collections.abc import AsyncIterator
@@ -197,3 +199,114 @@ async def test_sort_over_real_sockets_with_a_hostile_criteria_list(daemon: MailD
     assert "unknown sort key NOSUCH" in unknown
     assert "'(' to open the sort criteria" in unopened
     assert noop[0] == "OK"
+
+
+# -- MULTIAPPEND (RFC 3502) ------------------------------------------------------------------
+
+APPEND_LIMIT = 100_000  # a command: 8192 + 2 + 100000 octets (session.command_limit)
+
+
+@pytest.fixture
+async def small(tmp_path: Path) -> AsyncIterator[MailDaemon]:
+    """A server whose messages are at most APPEND_LIMIT octets."""
+    cfg = config(tmp_path / "state", max_message_size=APPEND_LIMIT)
+    add_users(cfg)
+    d = MailDaemon(cfg, threads=4, idle_poll=5.0)
+    d.ports = await d.start()  # type: ignore[attr-defined]
+    yield d
+    await d.stop()
+
+
+def numbered(n: int) -> bytes:
+    return MESSAGE.replace(b"Subject: crepes", b"Subject: crepes %d" % n)
+
+
+async def logged_in(d: MailDaemon) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port(d, "imap"))
+    assert (await line(reader)).startswith(b"* OK ")
+    writer.write(b"a LOGIN bob@hamburger.edu bob-in-hamburg\r\n")
+    assert (await until(reader, b"a"))[-1].startswith(b"a OK")
+    return reader, writer
+
+
+def fetch_all(d: MailDaemon) -> list[tuple[bytes, bytes]]:
+    """Every INBOX message as (the FETCH line up to its literal, the message), by imaplib."""
+    imap = imaplib.IMAP4("127.0.0.1", port(d, "imap"))
+    try:
+        imap.login("bob@hamburger.edu", "bob-in-hamburg")
+        imap.select("INBOX", readonly=True)
+        status, data = imap.uid("FETCH", "1:*", "(FLAGS BODY.PEEK[])")
+        assert status == "OK"
+        return [item for item in data if isinstance(item, tuple)]
+    finally:
+        imap.logout()
+
+
+async def test_multiappend_with_synchronising_literals_and_with_literal_plus(
+    small: MailDaemon,
+) -> None:
+    reader, writer = await logged_in(small)
+    try:
+        one, two, three = numbered(1), numbered(2), numbered(3)
+        writer.write(b"b APPEND INBOX (\\Seen) {%d}\r\n" % len(one))
+        assert await line(reader) == b"+ Ready for literal data\r\n"
+        writer.write(one + b" {%d}\r\n" % len(two))
+        assert await line(reader) == b"+ Ready for literal data\r\n"
+        writer.write(two + b' (\\Flagged) "01-Jan-2020 00:00:00 +0000" {%d}\r\n' % len(three))
+        assert await line(reader) == b"+ Ready for literal data\r\n"
+        writer.write(three + b"\r\n")
+        done = await line(reader)
+        assert re.fullmatch(rb"b OK \[APPENDUID \d+ 1:3\] APPEND completed\r\n", done), done
+        four, five, six = numbered(4), numbered(5), numbered(6)
+        writer.write(
+            b"c APPEND INBOX {%d+}\r\n" % len(four) + four
+            + b" {%d+}\r\n" % len(five) + five
+            + b" (\\Answered) {%d+}\r\n" % len(six) + six + b"\r\n"
+        )  # fmt: skip
+        done = await line(reader)
+        assert re.fullmatch(rb"c OK \[APPENDUID \d+ 4:6\] APPEND completed\r\n", done), done
+    finally:
+        writer.close()
+    stored = await asyncio.to_thread(fetch_all, small)
+    assert [body for _, body in stored] == [one, two, three, four, five, six]
+    assert [re.search(rb"FLAGS \(([^)]*)\)", head).group(1) for head, _ in stored] == [  # type: ignore[union-attr]
+        b"\\Seen", b"", b"\\Flagged", b"", b"", b"\\Answered"
+    ]  # fmt: skip
+
+
+async def test_a_multiappend_over_the_size_of_a_command_is_refused_and_the_server_goes_on(
+    small: MailDaemon,
+) -> None:
+    limit = 8192 + 2 + APPEND_LIMIT
+    half = b"x" * 60_000  # each message within APPENDLIMIT, the two together not
+    reader, writer = await logged_in(small)
+    try:
+        writer.write(b"b APPEND INBOX {60000}\r\n")
+        assert await line(reader) == b"+ Ready for literal data\r\n"
+        writer.write(half + b" {60000}\r\n")
+        assert await line(reader) == (
+            b"b NO [TOOBIG] APPEND over the %d-octet limit for a whole command (its messages)\r\n"
+            % limit
+        )
+        writer.write(b"c STATUS INBOX (MESSAGES)\r\n")  # the connection goes on
+        assert await until(reader, b"c") == [
+            b"* STATUS INBOX (MESSAGES 0)\r\n",
+            b"c OK STATUS completed\r\n",
+        ]
+        # non-synchronising: already on its way, so the connection closes with the reason
+        writer.write(b"d APPEND INBOX {60000+}\r\n" + half + b" {60000+}\r\n")
+        reason = b"command longer than %d octets" % limit
+        assert await line(reader) == b"d BAD [TOOBIG] " + reason + b"\r\n"
+        assert await line(reader) == b"* BYE " + reason + b"\r\n"
+        assert await line(reader) == b""
+    finally:
+        writer.close()
+    reader, writer = await logged_in(small)  # the server serves the next connection
+    try:
+        writer.write(b"e STATUS INBOX (MESSAGES)\r\n")
+        assert await until(reader, b"e") == [
+            b"* STATUS INBOX (MESSAGES 0)\r\n",
+            b"e OK STATUS completed\r\n",
+        ]
+    finally:
+        writer.close()
