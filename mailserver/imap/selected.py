@@ -441,32 +441,33 @@ def thread(view: View, cmd: Thread) -> Reply:
     """THREAD / UID THREAD (RFC 5256): `* THREAD` with the found messages in threads by the
     algorithm asked for (threads.py). The sent dates, base subjects and message ids come from
     the index's THREAD columns in one query; for a message with none cached, from its
-    summary, read a batch at a time. Only what THREAD needs of each message is kept."""
+    summary, read a batch at a time; the internal dates, only for the messages without a sent
+    date. Only what THREAD needs of each message is kept."""
     found, metas = _found(view, cmd.key)
     store = view.store
-    if found and not metas:  # the internal date is the sent date of a message without one
-        metas = {m.uid: m for m in store.fetch(view.name)}
-    found = [c for c in found if c.uid in metas]  # (expunged since the search: not answered)
     rows = store.thread_columns(view.name, [c.uid for c in found]) if found else {}
     unread = [c.uid for c in found if c.uid not in rows]
     for at in range(0, len(unread), BATCH):
         summaries = store.summaries(view.name, unread[at : at + BATCH])
         for uid in unread[at : at + BATCH]:
             rows[uid] = _thread_row(summaries.get(uid))
+    # the internal date is the sent date of a message without one (RFC 5256 §2.2); a message
+    # that has neither was expunged since the search, and is not answered
+    undated = [c.uid for c in found if rows[c.uid][0] is None and c.uid not in metas]
+    if undated:
+        metas = {**metas, **{m.uid: m for m in store.fetch(view.name, undated)}}
+    casemap, make = sorting.casemap, threads.Threadable
     messages = []
     for c in found:
         date, subject, reply, message_id, in_reply_to, refs = rows[c.uid]
+        if date is None:
+            meta = metas.get(c.uid)
+            if meta is None:
+                continue
+            date = meta.internaldate
         ids = tuple(refs.split()) or ((in_reply_to,) if in_reply_to else ())
         messages.append(
-            threads.Threadable(
-                c.seq,
-                c.uid,
-                metas[c.uid].internaldate if date is None else date,
-                sorting.casemap(subject),
-                reply,
-                message_id or None,
-                ids,
-            )
+            make(c.seq, c.uid, date, casemap(subject), bool(reply), message_id or None, ids)
         )
     out = threads.encode(threads.thread(cmd.algorithm, messages), cmd.uid)
     return [Send(data=out)], _ok(cmd.tag, "THREAD completed")

@@ -342,19 +342,20 @@ class MessageOps(UserBase):
 
     def thread_columns(
         self, mailbox: str, uids: Iterable[int]
-    ) -> dict[int, tuple[int | None, str, bool, str | None, str | None, str]]:
+    ) -> dict[int, tuple[int | None, str, int, str | None, str | None, str]]:
         """The cached THREAD columns of `uids`: (date, subject, reply, message_id, in_reply_to,
-        references) as the summarizer left them (the sent date or None, the base subject,
-        whether it was a reply or forward, the ids as text, the references space-separated),
-        one query for them all, as `sort_columns`. A UID left out has none (unknown, expunged,
-        no summary cached, or cached before the index kept `reply`: read its Summary)."""
+        references) as the summarizer left them (the sent date or None, the base subject, 1
+        when it was a reply or forward, else 0, the ids as text, the references
+        space-separated), one query for them all, as `sort_columns`. A UID left out has none
+        (unknown, expunged, no summary cached, or cached before the index kept `reply`: read
+        its Summary)."""
         rows = self._summary_rows(
             mailbox, uids, "date, subject, reply, message_id, in_reply_to, refs"
         )
         return {
-            uid: (date, subject, bool(reply), message_id, in_reply_to, refs)
-            for uid, date, subject, reply, message_id, in_reply_to, refs in rows
-            if isinstance(subject, str) and isinstance(reply, int) and isinstance(refs, str)
+            row[0]: row[1:]
+            for row in rows
+            if row[3] is not None and row[2].__class__ is str and row[6].__class__ is str
         }
 
     # -- flags -----------------------------------------------------------------------------
