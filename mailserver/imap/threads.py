@@ -170,14 +170,7 @@ def _prune(top: list[Node]) -> list[Node]:
     """Step 3, the deepest dummies first: a dummy without children goes; one with children
     gives them to its parent in its place, except at the top level, where it stays when it has
     more than one (the top level only takes a dummy's only child)."""
-    # every node after its children: a depth-first walk, the order reversed
-    walk: list[Node] = []
-    stack = list(top)
-    while stack:
-        node = stack.pop()
-        walk.append(node)
-        stack.extend(node.children)
-    for node in reversed(walk):
+    for node in _deepest_first(top):
         if not any(c.message is None for c in node.children):
             continue
         kept: list[Node] = []
@@ -246,15 +239,22 @@ def _reply(node: Node) -> bool:
 def _sort_all(top: list[Node]) -> None:
     """Step 6: each set of siblings in sent-date order, the deepest sets first (a dummy sorts
     as its first child, so its children are in order before it is compared)."""
+    for node in _deepest_first(top):
+        node.children.sort(key=Node.key)
+    top.sort(key=Node.key)
+
+
+def _deepest_first(top: list[Node]) -> list[Node]:
+    """Every node of the trees, each after all of its children (a depth-first walk, the
+    order reversed: no recursion, however deep the trees)."""
     walk: list[Node] = []
     stack = list(top)
     while stack:
         node = stack.pop()
         walk.append(node)
         stack.extend(node.children)
-    for node in reversed(walk):
-        node.children.sort(key=Node.key)
-    top.sort(key=Node.key)
+    walk.reverse()
+    return walk
 
 
 def encode(top: Sequence[Node], uid: bool = False) -> bytes:
