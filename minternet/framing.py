@@ -244,8 +244,7 @@ class Lines:
 
     def clear(self) -> None:
         self._buf.clear()
-        self._command.clear()
-        self._first_line = b""
+        self._command.clear()  # (the next line is the next command's first)
         self._literal_left = 0
         self._awaiting = None
         self._scan = 0

@@ -96,7 +96,7 @@ def ordered_subject(messages: Sequence[Threadable]) -> list[Node]:
 
 def references(messages: Sequence[Threadable]) -> list[Node]:
     """REFERENCES (§3), its six steps."""
-    ordered = sorted(messages, key=lambda m: m.seq)
+    ordered = sorted(messages)  # (by sequence number: a Threadable's first field)
     # 1: a container per Message-ID; a duplicate id (after the first, lowest-numbered, message
     # that has it) or none makes a container of its own that no reference can find
     by_id: dict[str, Node] = {}

@@ -218,11 +218,13 @@ class View:
     def _rematched(self, touched: list[int]) -> bytes:
         """ADDTO and REMOVEFROM for new and changed messages that a search now finds, or no
         longer finds, asking each search again about those messages only."""
-        if not touched or not self.contexts or self.match is None:
+        if not touched or not self.contexts:
             return b""
+        match = self.match
+        assert match is not None  # (set with the first search kept)
         out = b""
         for ctx in self.contexts.values():
-            matching = self.match(ctx.key, touched)
+            matching = match(ctx.key, touched)
             removed = {u for u in touched if u in ctx.result and u not in matching}
             added = matching - ctx.result
             if removed:

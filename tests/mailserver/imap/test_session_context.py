@@ -185,3 +185,56 @@ def test_sort_is_not_kept_up_to_date(pair: tuple[Client, Client]) -> None:
     )
     assert b" CONTEXT=SEARCH " in a(b"c CAPABILITY")
     assert b"CONTEXT=SORT" not in a(b"c CAPABILITY")
+
+
+def test_uid_searches_answer_uids_and_the_others_numbers(store: Store) -> None:
+    # UIDs 1..5, then 1 expunged: messages 1..4 are UIDs 2..5. Two searches of the same key,
+    # one by UID: every change reaches both, each in its own numbers
+    for n in range(1, 6):
+        deliver(store, n)
+    a, b = Client(store), Client(store)
+    a.select()
+    b.select()
+    a(b"x STORE 1 +FLAGS.SILENT (\\Deleted)")
+    a(b"y EXPUNGE")
+    b(b"n NOOP")
+    a(b"u UID SEARCH RETURN (UPDATE) UNSEEN")
+    a(b"v SEARCH RETURN (UPDATE) UNSEEN")
+    view = a.session.view
+    assert view is not None and view.match is not None
+    asked: list[list[int]] = []
+    real = view.match
+    view.match = lambda key, uids: asked.append(list(uids)) or real(key, uids)
+
+    b(b"z STORE 2 +FLAGS (\\Seen)")  # message 2, UID 3
+    assert a(b"n NOOP") == (
+        b"* 2 FETCH (UID 3 FLAGS (\\Seen \\Recent))\r\n"
+        + esearch(b"u", b"REMOVEFROM (0 3)", uid=True)
+        + esearch(b"v", b"REMOVEFROM (0 2)")
+        + b"n OK NOOP completed\r\n"
+    )
+    assert asked == [[3], [3]]  # each search asked again about that message alone
+    deliver(store, 6)  # UID 6, message 5
+    assert a(b"m NOOP") == (
+        b"* 5 EXISTS\r\n* 5 RECENT\r\n"
+        + esearch(b"u", b"ADDTO (0 6)", uid=True)
+        + esearch(b"v", b"ADDTO (0 5)")
+        + b"m OK NOOP completed\r\n"
+    )
+    # what the searches held before the ADDTO, they hold still
+    b(b"w STORE 1 +FLAGS (\\Seen)")  # message 1, UID 2
+    assert a(b"k NOOP") == (
+        b"* 1 FETCH (UID 2 FLAGS (\\Seen \\Recent))\r\n"
+        + esearch(b"u", b"REMOVEFROM (0 2)", uid=True)
+        + esearch(b"v", b"REMOVEFROM (0 1)")
+        + b"k OK NOOP completed\r\n"
+    )
+    b(b"p NOOP")
+    b(b"e STORE 4 +FLAGS.SILENT (\\Deleted)")  # message 4, UID 5
+    b(b"f EXPUNGE")
+    assert a(b"j NOOP") == (
+        esearch(b"u", b"REMOVEFROM (0 5)", uid=True)
+        + esearch(b"v", b"REMOVEFROM (0 4)")
+        + b"* 4 EXPUNGE\r\nj OK NOOP completed\r\n"
+    )
+    assert sorted(view.contexts["u"].result) == [4, 6]

@@ -343,6 +343,12 @@ def test_a_multiappend_with_one_bad_message_stores_none(
     unchanged(client, store)
 
 
+def test_a_multiappend_of_two_names_the_bad_one_by_its_place(client: Client, store: Store):
+    frame = b"a APPEND Drafts " + literal(message(1)) + b" " + literal(b"")
+    assert client(frame) == b"a NO [CANNOT] message 2 is empty: APPEND cancelled\r\n"
+    unchanged(client, store)
+
+
 def test_a_multiappend_to_a_mailbox_that_does_not_exist_stores_none(client: Client):
     frame = b"a APPEND Nope " + literal(b"x") + b" " + literal(b"y")
     assert client(frame) == b"a NO [TRYCREATE] no mailbox 'Nope'\r\n"

@@ -908,3 +908,19 @@ def test_uids_and_sequence_numbers_apart(store: Store):
     assert c(b"h UID MOVE 3 Archive") == (
         b"* OK [COPYUID 1700000005 3 4] Moved\r\n* 1 EXPUNGE\r\nh OK MOVE completed\r\n"
     )
+
+
+def test_uids_past_two_to_the_31st(store: Store):
+    # UIDs are 32-bit unsigned (RFC 3501 nz-number): the view holds them as such
+    deliver(store, 1)
+    store.user(BOB).db.execute("UPDATE mailboxes SET uidnext = 3000000000 WHERE name = 'INBOX'")
+    deliver(store, 2)
+    deliver(store, 3)
+    c = Client(store)
+    c.select()
+    assert c(b"f UID FETCH 3000000000:* (UID)") == (
+        b"* 2 FETCH (UID 3000000000)\r\n* 3 FETCH (UID 3000000001)\r\nf OK FETCH completed\r\n"
+    )
+    c(b"s STORE 2 +FLAGS.SILENT (\\Deleted)")
+    assert c(b"e EXPUNGE") == b"* 2 EXPUNGE\r\ne OK EXPUNGE completed\r\n"
+    assert c(b"g FETCH 2 (UID)") == b"* 2 FETCH (UID 3000000001)\r\ng OK FETCH completed\r\n"
