@@ -266,28 +266,29 @@ def search(view: View, cmd: Search) -> Reply:
     modseq = None
     if uses_modseq(cmd.key):  # a MODSEQ key reads index data: `metas` has every message
         modseq = max((metas[c.uid].modseq for c in found), default=None)
-    refused = b""
+    refused: list[Action] = []
     if cmd.returns is not None and "UPDATE" in cmd.returns:
         refused = _keep_updated(view, cmd, key, {c.uid for c in found})
     if cmd.returns is not None and "SAVE" in cmd.returns:
         _save(view, cmd.returns, [c.uid for c in found], cmd.partial)
     actions, tagged = _search_reply(cmd, numbers, modseq)
-    return [*actions, Send(data=refused)] if refused else actions, tagged
+    return [*actions, *refused], tagged
 
 
-def _keep_updated(view: View, cmd: Search, key: SearchKey, result: set[int]) -> bytes:
-    """Keep a SEARCH up to date (RETURN (UPDATE)): b"", or `* NO [NOUPDATE "tag"]` when the
-    session keeps MAX_CONTEXTS already (RFC 5267 §4.3.1 lets a server refuse). Its sequence
-    and UID sets are the messages they name now (§4.3: evaluated when the command came)."""
+def _keep_updated(view: View, cmd: Search, key: SearchKey, result: set[int]) -> list[Action]:
+    """Keep a SEARCH up to date (RETURN (UPDATE)): nothing to say, or `* NO [NOUPDATE "tag"]`
+    when the session keeps MAX_CONTEXTS already (RFC 5267 §4.3.1 lets a server refuse). Its
+    sequence and UID sets are the messages they name now (§4.3: evaluated when the command
+    came)."""
     if len(view.contexts) >= MAX_CONTEXTS:
         why = f"{MAX_CONTEXTS} searches are kept up to date already"
         tag = encode.string(cmd.tag.encode())
-        return encode.untagged_status("NO", why, encode.code("NOUPDATE", tag))
+        return [Send(data=encode.untagged_status("NO", why, encode.code("NOUPDATE", tag)))]
     if view.match is None:
         view.match = lambda k, uids: {c.uid for c in _found(view, k, uids)[0]}
     frozen = map_leaves(key, lambda k: _as_uids(view, k) if isinstance(k, SeqKey) else k)
     view.contexts[cmd.tag] = Context(cmd.tag, cmd.uid, frozen, result)
-    return b""
+    return []
 
 
 def _as_uids(view: View, key: SeqKey) -> SeqKey:
@@ -337,7 +338,7 @@ def _without_saved(view: View, key: SearchKey) -> SearchKey:
     """A search program with `$` (RFC 5182) made the UID set of the saved result."""
     if not any_leaf(key, _saved_is_in):
         return key
-    saved = SeqKey(SeqSet(tuple(runs(view.resolve(SeqSet((), saved=True), True)))), uid=True)
+    saved = SeqKey(SeqSet(tuple(runs(view.saved_uids()))), uid=True)
     return map_leaves(key, lambda k: saved if _saved_is_in(k) else k)
 
 

@@ -100,7 +100,7 @@ class View:
         saved search result, the same messages in either form, less those expunged since."""
         uids = self.uids
         if seqset.saved:
-            return [u for u in self.saved if self.has(u)]
+            return self.saved_uids()
         out: list[int] = []
         if uid:
             for a, b in seqset.resolve_uid(self.max_uid).spans:
@@ -109,6 +109,10 @@ class View:
             for a, b in seqset.resolve_seq(len(uids)).spans:
                 out.extend(uids[a - 1 : b])
         return out
+
+    def saved_uids(self) -> list[int]:
+        """The saved search result, `$` (RFC 5182), less the messages expunged since."""
+        return [u for u in self.saved if self.has(u)]
 
     # -- rendering --------------------------------------------------------------------------
 

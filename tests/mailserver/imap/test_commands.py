@@ -842,6 +842,9 @@ def test_update_and_cancelupdate():
     )
     bad(b"a1 SORT RETURN (UPDATE) (DATE) UTF-8 ALL", r"SORT is not kept up to date \(CONTEXT=SORT")
     bad(b"a1 CANCELUPDATE", "expected a space$")
+    bad(b'a1 CANCELUPDATE "\xff"', "invalid quoted string$")  # 8-bit only with UTF8=ACCEPT
+    bad(b'a1 CANCELUPDATE "\xff"', "tag is not valid UTF-8$", utf8=True)
+    assert p(b'a1 CANCELUPDATE "\xc3\xa9"', utf8=True).tags == ("é",)
     bad(b"a1 CANCELUPDATE a", "invalid quoted string$")
     bad(b'a1 CANCELUPDATE "a" ', "invalid quoted string$")
     bad(b'a1 CANCELUPDATE "a""b"', "expected a space$")
@@ -890,6 +893,10 @@ def test_thread():
         (b"a1 THREAD (REFERENCES) UTF-8 ALL", "expected an atom"),
         (b"a1 THREAD REFERENCES  UTF-8 ALL", "expected"),
         (b"a1 THREAD REFERENCES UTF-8 FOO", "unknown search key FOO"),
+        (
+            b"a1 THREAD REFERENCES US-ASCII SUBJECT {5}\r\ncaf\xc3\xa9",
+            "search string is not US-ASCII$",
+        ),
         (b"a1 UID THREAD REFERENCES {1}\r\n\xff ALL", "charset is not valid UTF-8$"),
     ],
 )
