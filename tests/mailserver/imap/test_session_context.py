@@ -189,6 +189,32 @@ def test_sets_in_the_search_are_what_they_named_then(store: Store) -> None:
     )
 
 
+def test_sets_frozen_as_uids_where_numbers_and_uids_differ(store: Store) -> None:
+    # UIDs 1..4, then 1 expunged: messages 1..3 are UIDs 2..4, and `*` is 3 as a number, 4
+    # as a UID
+    for n in range(1, 5):
+        deliver(store, n)
+    a = Client(store)
+    a.select()
+    a(b"x STORE 1 +FLAGS.SILENT (\\Deleted)")
+    a(b"y EXPUNGE")
+    a(b"q SEARCH RETURN (UPDATE) 2:* UNSEEN")  # UIDs 3 and 4
+    a(b"r UID SEARCH RETURN (UPDATE) UID 4:* UNSEEN")  # UID 4
+    a(b"p SEARCH RETURN (UPDATE) * UNSEEN")  # message 3, UID 4
+    assert a(b"z STORE 1:3 +FLAGS.SILENT (\\Seen)") == (
+        esearch(b"q", b"REMOVEFROM (0 2:3)")
+        + esearch(b"r", b"REMOVEFROM (0 4)", uid=True)
+        + esearch(b"p", b"REMOVEFROM (0 3)")
+        + b"z OK STORE completed\r\n"
+    )
+    assert a(b"w STORE 1:3 -FLAGS.SILENT (\\Seen)") == (
+        esearch(b"q", b"ADDTO (0 2:3)")
+        + esearch(b"r", b"ADDTO (0 4)", uid=True)
+        + esearch(b"p", b"ADDTO (0 3)")
+        + b"w OK STORE completed\r\n"
+    )
+
+
 def test_a_search_kept_in_an_empty_mailbox(store: Store) -> None:
     a = Client(store)
     a.select()

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from mailserver.imap import selected
+from mailserver.message import Message
+from mailserver.message.summary import summarize
 from mailserver.store import Store
 from tests.mailserver.imap.session_kit import BOB, T0, Client, store_fixture
 from tests.mailserver.imap.test_session_sort import forbid, watch
@@ -171,3 +173,12 @@ def test_a_message_expunged_while_threading_is_left_out(
         user, "fetch", lambda box, uids=None: [m for m in real(box, uids) if m.uid != 8]
     )
     assert thread(client, b"REFERENCES UTF-8 ALL") == found("(1 (5)(2 3)(9))(4)((6)(7))")
+
+
+def test_thread_columns_from_a_summary() -> None:
+    raw = mail(
+        "Subject: Re: Fwd: plans\nMessage-ID: <m@x>\nIn-Reply-To: <p@x>\n"
+        "References: <a@x> <b@x>\n" + date(9)
+    )
+    row = selected._thread_row(summarize(Message(raw)))
+    assert row == (1699520400, "plans", True, "m@x", "p@x", "a@x b@x")
