@@ -221,6 +221,9 @@ def _check_commands(commands: list[str]) -> None:
         elif " SORT " in command:  # Bob's INBOX, with what the printf lines delivered
             if not re.fullmatch(r"\* SORT( \d+)+\s*", out.stdout):
                 failures[command] = out.stdout
+        elif " THREAD " in command:  # the same, as threads: (1)(2) or ((1)(2)) or (1 2)...
+            if not re.fullmatch(r"\* THREAD (\([\d ()]+\))+\s*", out.stdout):
+                failures[command] = out.stdout
         elif "UID=1" in command or "pop3s://" in command:
             if not out.stdout.startswith("Return-Path: <"):
                 failures[command] = out.stdout
@@ -241,8 +244,9 @@ def test_the_readmes_mail_lines_work(topology_up):
     blocks = code_blocks()  # not the containers' section: tests/compose runs those
     lines = [line for block in blocks for line in block.splitlines()]
     commands = [line for line in lines if re.search(r"(imaps?|pop3s|smtp)://127\.0\.0\.4", line)]
-    assert len(commands) == 7
+    assert len(commands) == 8
     assert sum(" SORT " in c for c in commands) == 1
+    assert sum(" THREAD " in c for c in commands) == 1
     ca = f"{topology_up.state_dir}/tls/ca.pem"
 
     def here(command: str) -> str:
