@@ -10,7 +10,7 @@ resolves the sets, reads the store, sets \\Seen and numbers the answers.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from typing import TypeVar
 
@@ -271,7 +271,7 @@ def search(view: View, cmd: Search) -> Reply:
         refused = _keep_updated(view, cmd, key, {c.uid for c in found})
     if cmd.returns is not None and "SAVE" in cmd.returns:
         _save(view, cmd.returns, [c.uid for c in found], cmd.partial)
-    actions, tagged = _search_reply(cmd, numbers, modseq)
+    actions, tagged = _answer(cmd, numbers, modseq, "SEARCH")
     return [*actions, *refused], tagged
 
 
@@ -294,13 +294,17 @@ def _keep_updated(view: View, cmd: Search, key: SearchKey, result: set[int]) -> 
 def _as_uids(view: View, key: SeqKey) -> SeqKey:
     """A sequence set or UID set key as the UIDs it names now (numbers past the end name
     nothing, as in a search)."""
-    named: list[int] = []
-    for a, b in key.seqset.resolve_uid(view.max_uid if key.uid else view.exists).spans:
-        if key.uid:
-            named.extend(view.uids[bisect_left(view.uids, a) : bisect_right(view.uids, b)])
-        else:
-            named.extend(view.uids[a - 1 : b])
-    return SeqKey(SeqSet(tuple(runs(named))), uid=True)
+    if key.uid:
+        return _uid_key(view.resolve(key.seqset, True))
+    named: list[int] = []  # (clamped, where View.resolve refuses numbers past the end)
+    for a, b in key.seqset.resolve_uid(view.exists).spans:
+        named.extend(view.uids[a - 1 : b])
+    return _uid_key(named)
+
+
+def _uid_key(uids: list[int]) -> SeqKey:
+    """The search key of exactly these UIDs (ascending)."""
+    return SeqKey(SeqSet(tuple(runs(uids))), uid=True)
 
 
 def cancel_update(view: View, cmd: CancelUpdate) -> Reply:
@@ -338,7 +342,7 @@ def _without_saved(view: View, key: SearchKey) -> SearchKey:
     """A search program with `$` (RFC 5182) made the UID set of the saved result."""
     if not any_leaf(key, _saved_is_in):
         return key
-    saved = SeqKey(SeqSet(tuple(runs(view.saved_uids()))), uid=True)
+    saved = _uid_key(view.saved_uids())
     return map_leaves(key, lambda k: saved if _saved_is_in(k) else k)
 
 
@@ -346,8 +350,8 @@ def _found(
     view: View, key: SearchKey, only: list[int] | None = None
 ) -> tuple[list[searching.Candidate], dict[int, MessageMeta]]:
     """The view's messages that `key` matches (in mailbox order), and the index data of every
-    message when it was read (else {}); with `only` (UIDs, ascending), among those only."""
-    key = _without_saved(view, key)
+    message when it was read (else {}); with `only` (UIDs, ascending), among those only. The
+    key has no `$` (`_without_saved`)."""
     store = view.store
     masks = searching.flag_masks(key)
     recent = view.recent
@@ -393,7 +397,7 @@ def sort(view: View, cmd: Sort) -> Reply:
     header values come from the index's SORT columns in one query; with DISPLAYFROM or
     DISPLAYTO (no column), or for a message with none cached, from the summaries, read a
     batch at a time. Only each message's sort values are kept."""
-    found, metas = _found(view, cmd.key)
+    found, metas = _found(view, _without_saved(view, cmd.key))
     store = view.store
     if found and not metas:  # ARRIVAL, SIZE and DATE's fallback read the index data
         metas = {m.uid: m for m in store.fetch(view.name)}
@@ -428,14 +432,7 @@ def sort(view: View, cmd: Sort) -> Reply:
     modseq = None
     if uses_modseq(cmd.key):
         modseq = max((metas[m.uid].modseq for m in ordered), default=None)
-    if cmd.returns is None:
-        out = encode.search(numbers, modseq, name=b"SORT")
-    elif cmd.returns == {"SAVE"}:
-        return [], _ok(cmd.tag, "SORT completed")
-    else:  # ESORT (RFC 5267 §3.1): MIN and MAX are the first and last in sort order, and
-        # ALL keeps that order (only ascending runs become ranges)
-        out = _esearch(cmd.tag, cmd.uid, cmd.returns, numbers, modseq, cmd.partial)
-    return [Send(data=out)], _ok(cmd.tag, "SORT completed")
+    return _answer(cmd, numbers, modseq, "SORT")
 
 
 def thread(view: View, cmd: Thread) -> Reply:
@@ -444,7 +441,7 @@ def thread(view: View, cmd: Thread) -> Reply:
     the index's THREAD columns in one query; for a message with none cached, from its
     summary, read a batch at a time; the internal dates, only for the messages without a sent
     date. Only what THREAD needs of each message is kept."""
-    found, metas = _found(view, cmd.key)
+    found, metas = _found(view, _without_saved(view, cmd.key))
     store = view.store
     rows = store.thread_columns(view.name, [c.uid for c in found]) if found else {}
     unread = [c.uid for c in found if c.uid not in rows]
@@ -487,15 +484,19 @@ def _thread_row(
     return summary.sent, summary.base_subject, summary.is_reply, message_id, in_reply_to, refs
 
 
-def _search_reply(cmd: Search, numbers: list[int], modseq: int | None) -> Reply:
-    """The answer to a SEARCH that found `numbers` (with MODSEQ `modseq` when it had a key)."""
+def _answer(cmd: Search | Sort, numbers: list[int], modseq: int | None, name: str) -> Reply:
+    """The answer to a SEARCH or SORT that found `numbers`, in mailbox order or the sort order
+    (with MODSEQ `modseq` when it had a MODSEQ key): `* SEARCH` / `* SORT`, nothing but the
+    tagged OK for SAVE alone (RFC 5182 §2.1), else `* ESEARCH` (RFC 4731; for SORT, ESORT's,
+    RFC 5267 §3.1: MIN and MAX the first and last in sort order, ALL in that order)."""
+    done = _ok(cmd.tag, f"{name} completed")
     if cmd.returns is None:
-        out = encode.search(numbers, modseq)
-    elif cmd.returns == {"SAVE"}:  # RFC 5182 §2.1: SAVE alone answers no ESEARCH
-        return [], _ok(cmd.tag, "SEARCH completed")
+        out = encode.search(numbers, modseq, name=name.encode())
+    elif cmd.returns == {"SAVE"}:
+        return [], done
     else:
-        out = _esearch(cmd.tag, cmd.uid, cmd.returns, sorted(numbers), modseq, cmd.partial)
-    return [Send(data=out)], _ok(cmd.tag, "SEARCH completed")
+        out = _esearch(cmd.tag, cmd.uid, cmd.returns, numbers, modseq, cmd.partial)
+    return [Send(data=out)], done
 
 
 def _esearch(

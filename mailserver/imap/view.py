@@ -201,11 +201,11 @@ class View:
 
     # -- searches kept up to date (RFC 5267 §4.3) -------------------------------------------
 
-    def _numbers(self, uids: Iterable[int], uid: bool) -> bytes:
-        """`(0 set)`: ADDTO's or REMOVEFROM's position (0, for an unsorted SEARCH) and the
-        messages, by UID or by sequence number as numbered now."""
-        numbers = sorted(uids) if uid else sorted(self.seq_of(u) for u in uids)
-        return b"(0 " + compact(numbers) + b")"
+    def _news(self, ctx: Context, name: str, uids: set[int]) -> bytes:
+        """`* ESEARCH (TAG "t") [UID] ADDTO (0 set)` or REMOVEFROM: position 0 (an unsorted
+        SEARCH) and the messages, by UID or by sequence number as numbered now."""
+        numbers = sorted(uids) if ctx.uid else sorted(self.seq_of(u) for u in uids)
+        return encode.esearch(ctx.tag, ctx.uid, [(name, b"(0 " + compact(numbers) + b")")])
 
     def _removed(self, doomed: set[int]) -> bytes:
         """REMOVEFROM for expunged messages, for each search that had them."""
@@ -213,9 +213,7 @@ class View:
         for ctx in self.contexts.values():
             gone = ctx.result & doomed
             if gone:
-                out += encode.esearch(
-                    ctx.tag, ctx.uid, [("REMOVEFROM", self._numbers(gone, ctx.uid))]
-                )
+                out += self._news(ctx, "REMOVEFROM", gone)
                 ctx.result -= gone
         return out
 
@@ -232,11 +230,9 @@ class View:
             removed = {u for u in touched if u in ctx.result and u not in matching}
             added = matching - ctx.result
             if removed:
-                out += encode.esearch(
-                    ctx.tag, ctx.uid, [("REMOVEFROM", self._numbers(removed, ctx.uid))]
-                )
+                out += self._news(ctx, "REMOVEFROM", removed)
                 ctx.result -= removed
             if added:
-                out += encode.esearch(ctx.tag, ctx.uid, [("ADDTO", self._numbers(added, ctx.uid))])
+                out += self._news(ctx, "ADDTO", added)
                 ctx.result |= added
         return out
