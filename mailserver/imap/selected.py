@@ -17,18 +17,15 @@ from typing import TypeVar
 from mailserver.imap import encode, fetching, mailboxes, searching, sorting, threads
 from mailserver.imap.actions import Action, Notify, Send, Stream
 from mailserver.imap.commands import (
-    CancelUpdate,
     Copy,
     Expunge,
     Fetch,
-    Search,
     Select,
-    Sort,
     Store,
-    Thread,
 )
 from mailserver.imap.fetchatt import FetchItem
 from mailserver.imap.search import ModSeqKey, SearchKey, SeqKey, any_leaf, map_leaves
+from mailserver.imap.search_commands import CancelUpdate, Search, Sort, Thread
 from mailserver.imap.seqset import SeqSet, compact, runs
 from mailserver.imap.view import MAX_CONTEXTS, Context, View
 from mailserver.message import Message

@@ -41,7 +41,6 @@ from mailserver.imap.actions import (
 from mailserver.imap.commands import (
     Append,
     Authenticate,
-    CancelUpdate,
     Command,
     Copy,
     Enable,
@@ -51,17 +50,15 @@ from mailserver.imap.commands import (
     Login,
     MailboxCommand,
     Rename,
-    Search,
     Select,
-    Sort,
     Status,
     Store,
-    Thread,
     parse_command,
     parse_idle_done,
     parse_sasl_response,
     peek_tag,
 )
+from mailserver.imap.search_commands import CancelUpdate, Search, Sort, Thread
 from mailserver.imap.seqset import SeqSetError
 from mailserver.imap.syntax import ParseError
 from mailserver.imap.view import View

@@ -11,7 +11,6 @@ from mailserver.imap.commands import (
     Append,
     AppendMessage,
     Authenticate,
-    CancelUpdate,
     Command,
     Copy,
     Enable,
@@ -22,19 +21,17 @@ from mailserver.imap.commands import (
     Login,
     MailboxCommand,
     Rename,
-    Search,
     Select,
     Simple,
-    Sort,
     Status,
     Store,
-    Thread,
     parse_command,
     parse_idle_done,
     parse_sasl_response,
 )
 from mailserver.imap.fetchatt import FetchItem, Section
 from mailserver.imap.search import All, And, DateKey, FlagKey, HeaderKey, Not, SeqKey, TextKey
+from mailserver.imap.search_commands import CancelUpdate, Search, Sort, Thread
 from mailserver.imap.seqset import STAR, SeqSet
 from mailserver.imap.sorting import Criterion
 from mailserver.imap.syntax import ParseError

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from mailserver.imap.commands import Search, parse_command
+from mailserver.imap.commands import parse_command
 from mailserver.imap.search import (
     MAX_DEPTH,
     All,
@@ -23,6 +23,7 @@ from mailserver.imap.search import (
     TextKey,
     badcharset_code,
 )
+from mailserver.imap.search_commands import Search
 from mailserver.imap.seqset import STAR, SeqSet
 from mailserver.imap.syntax import ParseError
 
