@@ -50,6 +50,7 @@ __all__ = [
     "Login",
     "MailboxCommand",
     "Rename",
+    "Resync",
     "Select",
     "Simple",
     "Status",
@@ -82,12 +83,25 @@ class Authenticate(Command):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Resync:
+    """The QRESYNC select parameter (RFC 7162 §3.2.5): what the client knew of the mailbox,
+    its UIDVALIDITY and MODSEQ, and optionally the UIDs it knew (`known`) and pairs of message
+    numbers and the UIDs it knew them by (`match`: the two sets, of equal length)."""
+
+    uidvalidity: int
+    modseq: int
+    known: SeqSet | None = None
+    match: tuple[SeqSet, SeqSet] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Select(Command):
-    """SELECT or EXAMINE (`readonly`), with the CONDSTORE select parameter."""
+    """SELECT or EXAMINE (`readonly`), with the CONDSTORE or QRESYNC select parameter."""
 
     mailbox: str
     readonly: bool
     condstore: bool = False
+    qresync: Resync | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -187,6 +201,7 @@ class Fetch(Command):
     seqset: SeqSet
     items: tuple[FetchItem, ...]
     changedsince: int | None = None
+    vanished: bool = False  # UID FETCH's VANISHED modifier (RFC 7162 §3.2.6)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -313,19 +328,65 @@ def _select(r: Reader, tag: str, name: str) -> Command:
     r.sp()
     mailbox = r.mailbox()
     condstore = False
+    qresync = None
     if r.skip(0x20):
         r.expect(0x28, "'(' before SELECT parameters")
         while True:
             param = r.keyword()
-            if param != "CONDSTORE":
+            if param == "CONDSTORE":
+                condstore = True
+            elif param == "QRESYNC" and qresync is None:
+                qresync = _resync(r)
+            else:
                 raise r.error(f"unknown {name} parameter {param[:40]}")
-            condstore = True
             if r.skip(0x29):
                 break
             r.sp()
     return Select(
-        tag=tag, name=name, mailbox=mailbox, readonly=name == "EXAMINE", condstore=condstore
+        tag=tag,
+        name=name,
+        mailbox=mailbox,
+        readonly=name == "EXAMINE",
+        condstore=condstore,
+        qresync=qresync,
     )
+
+
+def _resync(r: Reader) -> Resync:
+    """` (uidvalidity modseq [known-uids] [(known-sequence-set known-uid-set)])` (RFC 7162
+    §3.2.5, §7): sets without `*`, and the two sets of the match data of equal length."""
+    r.sp()
+    r.expect(0x28, "'(' after QRESYNC")
+    uidvalidity = r.number(nonzero=True)
+    r.sp()
+    modseq = r.number(limit=MAX_MODSEQ, nonzero=True)
+    known = match = None
+    if r.skip(0x20):
+        if r.peek() != 0x28:
+            known = _known_set(r, "known UIDs")
+        if known is None or r.skip(0x20):
+            r.expect(0x28, "'(' to open the sequence match data")
+            numbers = _known_set(r, "known message numbers")
+            r.sp()
+            uids = _known_set(r, "known UIDs of those messages")
+            r.expect(0x29, "')' to close the sequence match data")
+            if _count(numbers) != _count(uids):
+                raise r.error("the sequence match data's two sets differ in length")
+            match = (numbers, uids)
+    r.expect(0x29, "')' to close the QRESYNC parameter")
+    return Resync(uidvalidity=uidvalidity, modseq=modseq, known=known, match=match)
+
+
+def _count(seqset: SeqSet) -> int:
+    return sum(abs(b - a) + 1 for a, b in seqset.ranges)
+
+
+def _known_set(r: Reader, what: str) -> SeqSet:
+    """A set of UIDs or message numbers a client knew: no `*`, no `$`."""
+    seqset = r.seqset()
+    if seqset.saved or seqset.has_star():
+        raise r.error(f"{what}: * and $ are not allowed here")
+    return seqset
 
 
 def _one_mailbox(r: Reader, tag: str, name: str) -> Command:
@@ -532,18 +593,32 @@ def _fetch(r: Reader, tag: str, name: str, uid: bool = False) -> Command:
     r.sp()
     items = fetchatt.parse_items(r)
     changedsince = None
+    vanished = False
     if r.skip(0x20):
         r.expect(0x28, "'(' before FETCH modifiers")
         while True:
             modifier = r.keyword()
-            if modifier != "CHANGEDSINCE":
-                raise r.error(f"unknown FETCH modifier {modifier[:40]}")
-            r.sp()
-            changedsince = r.number(limit=MAX_MODSEQ, nonzero=True)
+            if modifier == "CHANGEDSINCE":
+                r.sp()
+                changedsince = r.number(limit=MAX_MODSEQ, nonzero=True)
+            elif modifier == "VANISHED" and uid:
+                vanished = True
+            else:
+                raise r.error(f"unknown {name} modifier {modifier[:40]}")
             if r.skip(0x29):
                 break
             r.sp()
-    return Fetch(tag=tag, name=name, uid=uid, seqset=seqset, items=items, changedsince=changedsince)
+        if vanished and changedsince is None:  # RFC 7162 §3.2.6
+            raise r.error("VANISHED needs CHANGEDSINCE")
+    return Fetch(
+        tag=tag,
+        name=name,
+        uid=uid,
+        seqset=seqset,
+        items=items,
+        changedsince=changedsince,
+        vanished=vanished,
+    )
 
 
 def _store(r: Reader, tag: str, name: str, uid: bool = False) -> Command:

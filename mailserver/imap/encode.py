@@ -176,6 +176,15 @@ def tagged(tag: str, status: str, text: str, code: bytes | None = None) -> bytes
     return head + _text(text) + CRLF
 
 
+def with_code(tagged_line: bytes, code: bytes | None) -> bytes:
+    """A tagged OK with `code` added, unless it has a code already (or there is none to add,
+    or the line is not an OK): `a1 OK done` -> `a1 OK [code] done`."""
+    tag, sep, rest = tagged_line.partition(b" OK ")
+    if code is None or not sep or rest.startswith(b"[") or b" " in tag:
+        return tagged_line
+    return tag + b" OK [" + code + b"] " + rest
+
+
 def untagged_status(status: str, text: str, code: bytes | None = None) -> bytes:
     """`* OK|NO|BAD|BYE|PREAUTH [code] text`."""
     return tagged("*", status, text, code)

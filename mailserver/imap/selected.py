@@ -14,19 +14,20 @@ from bisect import bisect_left
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from typing import TypeVar
 
-from mailserver.imap import encode, fetching, mailboxes, searching, sorting, threads
+from mailserver.imap import encode, fetching, mailboxes, qresync, searching, sorting, threads
 from mailserver.imap.actions import Action, Notify, Send, Stream
 from mailserver.imap.commands import (
     Copy,
     Expunge,
     Fetch,
+    Resync,
     Select,
     Store,
 )
 from mailserver.imap.fetchatt import FetchItem
 from mailserver.imap.search import ModSeqKey, SearchKey, SeqKey, any_leaf, map_leaves
 from mailserver.imap.search_commands import CancelUpdate, Search, Sort, Thread
-from mailserver.imap.seqset import SeqSet, compact, runs
+from mailserver.imap.seqset import Ranges, SeqSet, compact, runs
 from mailserver.imap.view import MAX_CONTEXTS, Context, View
 from mailserver.message import Message
 from mailserver.message.summary import Summary
@@ -73,10 +74,13 @@ GONE = "some of the messages were expunged"
 # -- SELECT ----------------------------------------------------------------------------------
 
 
-def select(store: UserStore, cmd: Select, condstore: bool) -> tuple[View, bytes]:
-    """Open the mailbox (StoreError if it cannot be) and SELECT/EXAMINE's whole answer."""
+def select(
+    store: UserStore, cmd: Select, condstore: bool, qresync: bool = False
+) -> tuple[View, bytes]:
+    """Open the mailbox (StoreError if it cannot be) and SELECT/EXAMINE's whole answer; with
+    the QRESYNC parameter, what changed since the client's MODSEQ before the tagged OK."""
     snap = store.select(cmd.mailbox, readonly=cmd.readonly)
-    view = View(store, snap, readonly=cmd.readonly, condstore=condstore)
+    view = View(store, snap, readonly=cmd.readonly, condstore=condstore, qresync=qresync)
     out = view.flags_lines()
     out += b"* %d EXISTS\r\n* %d RECENT\r\n" % (view.exists, len(view.recent))
     if snap.first_unseen is not None and view.has(snap.first_unseen):
@@ -86,9 +90,32 @@ def select(store: UserStore, cmd: Select, condstore: bool) -> tuple[View, bytes]
     out += encode.untagged_status("OK", "UIDs valid", encode.code("UIDVALIDITY", view.uidvalidity))
     out += encode.untagged_status("OK", "Predicted next UID", encode.code("UIDNEXT", view.uidnext))
     out += encode.untagged_status("OK", "Highest", encode.code("HIGHESTMODSEQ", view.modseq))
+    if cmd.qresync is not None and cmd.qresync.uidvalidity == view.uidvalidity:
+        out += _resynced(view, cmd.qresync)  # (another UIDVALIDITY: a plain SELECT, §3.2.5)
     mode = "READ-ONLY" if cmd.readonly else "READ-WRITE"
     out += _ok(cmd.tag, f"{cmd.name} completed", encode.code(mode))
     return view, out
+
+
+def _resynced(view: View, param: Resync) -> bytes:
+    """QRESYNC's part of SELECT's answer (RFC 7162 §3.2.5): `* VANISHED (EARLIER) uids` for
+    the known messages expunged since the client's MODSEQ (qresync.py), then `* n FETCH (UID u
+    MODSEQ (m) FLAGS (...))` for each known message changed or added since. Both as of the
+    view's snapshot: what happened after it is told as updates, as in any session."""
+    store, uids = view.store, view.uids
+    known = qresync.known_uids(param.known, view.uidnext)
+    floor = qresync.matched_below(uids, param.match)
+    logged = store.expunged_since(view.name, param.modseq)
+    gone = qresync.vanished(uids, view.uidnext, known, logged, floor)
+    out = b"* VANISHED (EARLIER) " + gone.to_bytes() + b"\r\n" if gone else b""
+    changed = store.changed_since(view.name, param.modseq)
+    return out + b"".join(
+        [
+            view.flag_fetch(m)
+            for m in changed
+            if m.modseq <= view.modseq and m.uid in known and view.has(m.uid)
+        ]
+    )
 
 
 # -- FETCH -----------------------------------------------------------------------------------
@@ -110,10 +137,20 @@ def fetch(view: View, cmd: Fetch, expunges: bool) -> Reply:
     uids = view.resolve(cmd.seqset, cmd.uid)
     metas = {m.uid: m for m in store.fetch(view.name, uids)}
     missing = len(metas) < len(uids)
+    actions: list[Action] = []
+    if cmd.vanished and cmd.changedsince is not None:  # QRESYNC (RFC 7162 §3.2.6)
+        asked = (  # (`*` reaches past the last message now: to the last UID given)
+            Ranges.merge((u, u) for u in view.saved)
+            if cmd.seqset.saved
+            else cmd.seqset.resolve_uid(view.uidnext - 1)
+        )
+        logged = store.expunged_since(view.name, cmd.changedsince)
+        gone = qresync.vanished(view.uids, view.uidnext, asked, logged)
+        if gone:
+            actions.append(Send(data=b"* VANISHED (EARLIER) " + gone.to_bytes() + b"\r\n"))
     if cmd.changedsince is not None:
         since = cmd.changedsince
         uids = [u for u in uids if u in metas and metas[u].modseq > since]
-    actions: list[Action] = []
     seen: frozenset[int] = frozenset()
     if fetching.sets_seen(items) and not view.readonly:
         unseen = [u for u in uids if u in metas and "\\Seen" not in metas[u].flags]
@@ -190,6 +227,8 @@ def _render(
                     )
                     if uid in seen and not asked_flags:
                         pairs.append((b"FLAGS", encode.flags(shown.flags)))
+                    if uid in seen and view.qresync and pairs[0][0] != b"UID":  # (RFC 7162)
+                        pairs.insert(0, (b"UID", uid))
                     line = encode.fetch(view.seq_of(uid), pairs)
                 buf.append(line)
                 size += len(line)
@@ -202,7 +241,8 @@ def _render(
     except Exception as e:  # a bug; the stream has no one to raise to
         tail = _no(tag, f"internal server error: {type(e).__name__}", b"SERVERBUG")
     else:
-        tail += _no(tag, GONE, b"EXPUNGEISSUED") if missing else _ok(tag, "FETCH completed")
+        done = _ok(tag, "FETCH completed", view.modseq_code())
+        tail += _no(tag, GONE, b"EXPUNGEISSUED") if missing else done
     buf.append(tail)
     yield b"".join(buf)
 
@@ -230,10 +270,11 @@ def store(view: View, cmd: Store) -> Reply:
     failed = set(result.failed)
     done = [m for m in result.messages if m.uid not in failed]
     out = view.new_keywords(done)
+    uid = cmd.uid or view.qresync  # QRESYNC: UID in every FETCH a change causes (RFC 7162)
     if not cmd.silent:
-        out += b"".join([view.flag_fetch(m, uid=cmd.uid) for m in done])
-    elif cmd.unchangedsince is not None:
-        out += b"".join([view.flag_fetch(m, uid=cmd.uid, flags=False) for m in done])
+        out += b"".join([view.flag_fetch(m, uid=uid) for m in done])
+    elif cmd.unchangedsince is not None or view.qresync:  # (.SILENT: the MODSEQ still)
+        out += b"".join([view.flag_fetch(m, uid=uid, flags=False) for m in done])
     actions.append(Send(data=out))
     if len(result.messages) < len(named):  # expunged, known to the view or not yet
         return actions, _no(cmd.tag, GONE, b"EXPUNGEISSUED")

@@ -98,6 +98,7 @@ CAPABILITIES = (
     "LIST-STATUS",
     "ESEARCH",
     "CONDSTORE",
+    "QRESYNC",
     "SORT",
     "SORT=DISPLAY",
     "ESORT",
@@ -234,6 +235,7 @@ class Session:
         self.store: UserStore | None = None
         self.view: View | None = None
         self.condstore = False
+        self.qresync = False  # ENABLE QRESYNC: VANISHED for EXPUNGE, and the QRESYNC forms
         self._address: str | None = None
 
     # -- the interface's properties ------------------------------------------------------
@@ -404,7 +406,10 @@ class Session:
             self.close()
             bye = encode.untagged_status("BYE", "the selected mailbox was deleted or renamed")
             return [Send(data=bye), Close(reason="selected mailbox gone")]
-        return [Send(data=updates + tagged)]
+        code = self.view.modseq_code()
+        if code is not None and not tagged:  # (IDLE: said untagged)
+            updates += encode.untagged_status("OK", "Highest", code)
+        return [Send(data=updates + encode.with_code(tagged, code))]
 
     # -- any state ------------------------------------------------------------------------
 
@@ -432,6 +437,10 @@ class Session:
         if "CONDSTORE" in cmd.capabilities and not self.condstore:
             self._enable_condstore()
             enabled.append(b"CONDSTORE")
+        if "QRESYNC" in cmd.capabilities and not self.qresync:
+            self._enable_condstore()  # QRESYNC implies CONDSTORE (RFC 7162 §3.2.3)
+            self.qresync = True
+            enabled.append(b"QRESYNC")
         return [Send(data=encode.untagged(b"ENABLED", *enabled))], _tagged(
             cmd.tag, "OK", "ENABLE completed"
         )
@@ -575,6 +584,8 @@ class Session:
 
     def _select(self, cmd: Command) -> tuple[list[Action], bytes | None]:
         assert isinstance(cmd, Select)
+        if cmd.qresync is not None and not self.qresync:  # RFC 7162 §3.2.5
+            return [], _tagged(cmd.tag, "BAD", "QRESYNC needs ENABLE QRESYNC first")
         closed = b""
         if self.view is not None:
             self.view = None
@@ -582,7 +593,12 @@ class Session:
             closed = encode.untagged_status("OK", "Previous mailbox closed", b"CLOSED")
         if cmd.condstore:
             self._enable_condstore()
-        view, out = selected.select(self._user(), cmd, self.condstore)
+        try:
+            view, out = selected.select(self._user(), cmd, self.condstore, self.qresync)
+        except StoreError as e:  # the NO comes after [CLOSED]: the old mailbox is closed
+            if not closed:
+                raise
+            return [Send(data=closed)], _tagged(cmd.tag, "NO", str(e), e.code.encode())
         self.view = view
         self.state = State.SELECTED
         return [Send(data=closed + out)], None
@@ -634,6 +650,8 @@ class Session:
         view = self._view()
         try:
             if isinstance(cmd, Fetch):
+                if cmd.vanished and not self.qresync:  # RFC 7162 §3.2.6
+                    return [], _tagged(cmd.tag, "BAD", "VANISHED needs ENABLE QRESYNC first")
                 if cmd.changedsince is not None or any(i.name == "MODSEQ" for i in cmd.items):
                     self._enable_condstore()
                 return selected.fetch(view, cmd, _expunges_ok(cmd))

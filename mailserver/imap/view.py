@@ -52,12 +52,21 @@ class View:
     """One session's picture of its selected mailbox (see the module docstring)."""
 
     def __init__(
-        self, store: UserStore, snapshot: Snapshot, *, readonly: bool, condstore: bool
+        self,
+        store: UserStore,
+        snapshot: Snapshot,
+        *,
+        readonly: bool,
+        condstore: bool,
+        qresync: bool = False,
     ) -> None:
         self.store = store
         self.name = snapshot.name
         self.readonly = readonly
         self.condstore = condstore
+        self.qresync = qresync  # expunges are told as VANISHED (RFC 7162 §3.2.10)
+        self.vanished = False  # a VANISHED was sent since the last modseq_code()
+        self.held: int | None = None  # the MODSEQ before the first expunge waiting in `gone`
         self.uidvalidity = snapshot.uidvalidity
         self.uidnext = snapshot.uidnext
         self.modseq = snapshot.highestmodseq
@@ -159,14 +168,21 @@ class View:
 
     def expunge(self, uids: Iterable[int]) -> bytes:
         """Announce and forget expunged UIDs (those still in the view): `* n EXPUNGE` each,
-        in ascending order, every number counted after the ones before it went."""
+        in ascending order, every number counted after the ones before it went; once QRESYNC
+        is on, one `* VANISHED uids` instead."""
         doomed = {u for u in uids if self.has(u)}
         self.gone -= doomed
         if not doomed:
             return b""
         out = self._removed(doomed)  # numbered as before the expunge, so before it
-        seqs = sorted(self.seq_of(u) for u in doomed)
-        out += b"".join([b"* %d EXPUNGE\r\n" % (s - i) for i, s in enumerate(seqs)])
+        if not self.gone:
+            self.held = None
+        if self.qresync:
+            out += b"* VANISHED " + compact(sorted(doomed)) + b"\r\n"
+            self.vanished = True
+        else:
+            seqs = sorted(self.seq_of(u) for u in doomed)
+            out += b"".join([b"* %d EXPUNGE\r\n" % (s - i) for i, s in enumerate(seqs)])
         self.uids = array("I", [u for u in self.uids if u not in doomed])
         self.recent -= doomed
         return out
@@ -177,11 +193,14 @@ class View:
         ch = self.store.changes_since(
             self.name, self.modseq, self.uidnext, claim_recent=not self.readonly
         )
+        waiting = bool(self.gone)
         if ch.expunged is not None:
             self.gone.update(u for u in ch.expunged if self.has(u))
         elif ch.uids is not None:
             present = set(ch.uids)
             self.gone.update(u for u in self.uids if u not in present)
+        if self.gone and not waiting:
+            self.held = self.modseq
         out = self.expunge(list(self.gone)) if expunges else b""
         # (an expunged message is never among the changed ones: its row is gone)
         changed = [m for m in ch.changed if self.own.get(m.uid) != m.modseq]
@@ -198,6 +217,19 @@ class View:
         # leaves its searches with its EXPUNGE
         touched = {m.uid for m in (*ch.changed, *ch.added)} - self.gone
         return out + self._rematched(sorted(touched))
+
+    def modseq_code(self) -> bytes | None:
+        """Once QRESYNC is on, what the command's tagged OK says of the mailbox's MODSEQ: while
+        expunges wait in `gone` (FETCH, STORE, SEARCH by number), `[HIGHESTMODSEQ n]` below
+        the first of them, so that a client that keeps the highest MODSEQ it saw in FETCH
+        responses does not skip them when it resyncs (RFC 7162 §3.2); after a VANISHED, the
+        MODSEQ now (§3.2.7 for EXPUNGE, as Dovecot does for every command). None otherwise."""
+        vanished, self.vanished = self.vanished, False
+        if not self.qresync:
+            return None
+        if self.held is not None:
+            return encode.code("HIGHESTMODSEQ", self.held)
+        return encode.code("HIGHESTMODSEQ", self.modseq) if vanished else None
 
     # -- searches kept up to date (RFC 5267 §4.3) -------------------------------------------
 

@@ -595,27 +595,12 @@ class MessageOps(UserBase):
         ctx = self._write() if claim_recent else self._read()
         with ctx as db:
             box = self._row(db, mailbox)
-            rows = db.execute(
-                f"SELECT {_META} FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
-                (box.id, modseq),
-            ).fetchall()
+            rows = self._changed_rows(db, box, modseq)
             added = [_meta(r) for r in rows if r[0] >= known_uidnext]
             changed = [_meta(r) for r in rows if r[0] < known_uidnext]
-            (floor,) = db.execute(
-                "SELECT expunge_floor FROM mailboxes WHERE id = ?", (box.id,)
-            ).fetchone()
-            expunged: list[int] | None = None
+            expunged = self._expunged_since(db, box, modseq, known_uidnext)
             current: array[int] | None = None
-            if modseq >= floor:
-                expunged = [
-                    r[0]
-                    for r in db.execute(
-                        "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? AND uid < ?"
-                        " ORDER BY uid",
-                        (box.id, modseq, known_uidnext),
-                    )
-                ]
-            else:
+            if expunged is None:
                 current = array(
                     "I",
                     (
@@ -639,6 +624,45 @@ class MessageOps(UserBase):
             uids=current,
             recent=recent,
         )
+
+    def changed_since(self, mailbox: str, modseq: int) -> list[MessageMeta]:
+        """The index data of the messages changed or added since `modseq`, by UID (QRESYNC,
+        RFC 7162 §3.2.5)."""
+        with self._read() as db:
+            return [_meta(r) for r in self._changed_rows(db, self._row(db, mailbox), modseq)]
+
+    def expunged_since(self, mailbox: str, modseq: int) -> list[int] | None:
+        """The UIDs expunged since `modseq`, ascending; None when the expunge log no longer
+        reaches back that far (see EXPUNGE_LOG_MAX) (QRESYNC's VANISHED)."""
+        with self._read() as db:
+            box = self._row(db, mailbox)
+            return self._expunged_since(db, box, modseq, box.uidnext)
+
+    def _changed_rows(self, db: sqlite3.Connection, box: MailboxRow, modseq: int) -> list[Any]:
+        """The index rows (_META) of the messages changed or added since `modseq`, by UID."""
+        return db.execute(
+            f"SELECT {_META} FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
+            (box.id, modseq),
+        ).fetchall()
+
+    def _expunged_since(
+        self, db: sqlite3.Connection, box: MailboxRow, modseq: int, below: int
+    ) -> list[int] | None:
+        """The UIDs under `below` expunged since `modseq`, ascending; None when the expunge
+        log no longer reaches back that far (`modseq` under the mailbox's expunge floor)."""
+        (floor,) = db.execute(
+            "SELECT expunge_floor FROM mailboxes WHERE id = ?", (box.id,)
+        ).fetchone()
+        if modseq < floor:
+            return None
+        return [
+            r[0]
+            for r in db.execute(
+                "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? AND uid < ?"
+                " ORDER BY uid",
+                (box.id, modseq, below),
+            )
+        ]
 
     def pop3_snapshot(self) -> list[Pop3Entry]:
         """INBOX for a POP3 session: UIDs, sizes and UIDL ids (stable while UIDVALIDITY is)."""

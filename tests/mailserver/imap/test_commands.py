@@ -21,6 +21,7 @@ from mailserver.imap.commands import (
     Login,
     MailboxCommand,
     Rename,
+    Resync,
     Select,
     Simple,
     Status,
@@ -304,12 +305,67 @@ def test_select_parameters():
     assert p(b"a EXAMINE x (condstore CONDSTORE)") == Select(
         tag="a", name="EXAMINE", mailbox="x", readonly=True, condstore=True
     )
-    bad(b"a1 SELECT x (QRESYNC (1 2))", "unknown SELECT parameter QRESYNC")
+    bad(b"a1 SELECT x (QRESYNC (1 2) QRESYNC (1 2))", "unknown SELECT parameter QRESYNC")
     bad(b"a1 EXAMINE x (FOO)", "unknown EXAMINE parameter FOO")
     bad(b"a1 SELECT x ()", "expected an atom")
     bad(b"a1 SELECT x CONDSTORE", r"expected '\(' before SELECT parameters")
     bad(b"a1 SELECT x (CONDSTORE", "expected a space")
     bad(b"a1 SELECT", "expected a space")
+
+
+def test_the_qresync_parameter_in_its_four_forms() -> None:
+    def resync(text: bytes) -> Resync | None:
+        cmd = p(b"a SELECT INBOX (" + text + b")")
+        assert isinstance(cmd, Select)
+        return cmd.qresync
+
+    assert resync(b"QRESYNC (67890007 20050715194045000)") == Resync(
+        uidvalidity=67890007, modseq=20050715194045000
+    )
+    assert resync(b"qresync (1 9223372036854775807 41,43:211,214:541)") == Resync(
+        uidvalidity=1,
+        modseq=2**63 - 1,
+        known=SeqSet(((41, 41), (43, 211), (214, 541))),
+    )
+    assert resync(b"QRESYNC (5 6 1:10 (1:3,8 2:4,9))") == Resync(
+        uidvalidity=5,
+        modseq=6,
+        known=SeqSet(((1, 10),)),
+        match=(SeqSet(((1, 3), (8, 8))), SeqSet(((2, 4), (9, 9)))),
+    )
+    assert resync(b"QRESYNC (5 6 (3:1 7,8,9))") == Resync(  # (a range may run downwards)
+        uidvalidity=5, modseq=6, match=(SeqSet(((3, 1),)), SeqSet(((7, 7), (8, 8), (9, 9))))
+    )
+    both = p(b"a EXAMINE x (CONDSTORE QRESYNC (5 6))")
+    assert isinstance(both, Select) and both.condstore and both.readonly
+    assert both.qresync == Resync(uidvalidity=5, modseq=6)
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        (b"a1 SELECT x (QRESYNC (0 5))", "expected a nonzero number"),
+        (b"a1 SELECT x (QRESYNC (5 0))", "expected a nonzero number"),
+        (b"a1 SELECT x (QRESYNC (5 9223372036854775808))", "number 9223372036854775808 is"),
+        (b"a1 SELECT x (QRESYNC (5))", "expected a space"),
+        (b"a1 SELECT x (QRESYNC ())", "expected a number"),
+        (b"a1 SELECT x (QRESYNC 5 6)", r"expected '\(' after QRESYNC"),
+        (b"a1 SELECT x (QRESYNC (5 6 1:*))", r"known UIDs: \* and \$ are not allowed"),
+        (b"a1 SELECT x (QRESYNC (5 6 $))", r"known UIDs: \* and \$ are not allowed"),
+        (b"a1 SELECT x (QRESYNC (5 6 (1:* 1:2)))", "known message numbers: "),
+        (b"a1 SELECT x (QRESYNC (5 6 (1:2 *)))", "known UIDs of those messages: "),
+        (b"a1 SELECT x (QRESYNC (5 6 (1:3 1:2)))", "the sequence match data's two sets"),
+        (b"a1 SELECT x (QRESYNC (5 6 (1 2) 1:5))", r"expected '\)' to close the QRESYNC"),
+        (b"a1 SELECT x (QRESYNC (5 6 1:5 x))", r"expected '\(' to open the sequence match"),
+        (b"a1 SELECT x (QRESYNC (5 6 1:5(1 1)))", r"expected '\)' to close the QRESYNC"),
+        (b"a1 SELECT x (QRESYNC (5 6(1 1)))", r"expected '\)' to close the QRESYNC"),
+        (b"a1 SELECT x (QRESYNC (5 6 (1 1))", "expected a space"),
+        (b"a1 SELECT x (QRESYNC (5 6 (1 1 x)))", r"expected '\)' to close the sequence"),
+        (b"a1 SELECT x (QRESYNC (5 6 (11)))", "expected a space"),
+    ],
+)
+def test_qresync_parameter_errors(line: bytes, why: str) -> None:
+    bad(line, why, searchres=True)  # (the session parses with `$` allowed)
 
 
 def test_mailbox_names_are_decoded_and_inbox_is_case_insensitive():
@@ -606,6 +662,13 @@ def test_fetch_forms():
         changedsince=12345,
     )
     assert p(b"a FETCH 1 UID (changedsince 9223372036854775807)").changedsince == 2**63 - 1
+    assert not f.vanished
+    for line in (
+        b"a UID FETCH 1 FLAGS (CHANGEDSINCE 5 VANISHED)",
+        b"a UID FETCH 1 FLAGS (vanished changedsince 5)",
+    ):
+        v = p(line)
+        assert isinstance(v, Fetch) and v.vanished and v.changedsince == 5
 
 
 @pytest.mark.parametrize(
@@ -621,6 +684,9 @@ def test_fetch_forms():
             "number 9223372036854775808 is too large",
         ),
         (b"a1 FETCH 1 FLAGS (VANISHED)", "unknown FETCH modifier VANISHED"),
+        (b"a1 FETCH 1 FLAGS (CHANGEDSINCE 5 VANISHED)", "unknown FETCH modifier VANISHED"),
+        (b"a1 UID FETCH 1 FLAGS (VANISHED)", "VANISHED needs CHANGEDSINCE"),
+        (b"a1 UID FETCH 1 FLAGS (VANISHED CHANGEDSINCE)", "expected a space"),
         (b"a1 FETCH 1 FLAGS CHANGEDSINCE 1", r"expected '\(' before FETCH modifiers"),
         (b"a1 FETCH 1 FLAGS (CHANGEDSINCE 1", "expected a space"),
         (b"a1 FETCH 1 FLAGS (CHANGEDSINCE)", "expected a space"),

@@ -25,7 +25,7 @@ from tests.mailserver.imap.session_kit import BOB, SETTINGS, Client, store_fixtu
 
 CAPS = (
     b"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN "
-    b"SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE SORT SORT=DISPLAY ESORT"
+    b"SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE QRESYNC SORT SORT=DISPLAY ESORT"
     b" SEARCHRES CONTEXT=SEARCH THREAD=ORDEREDSUBJECT THREAD=REFERENCES MULTIAPPEND"
 )
 LOGGED_IN = b"L OK [CAPABILITY " + CAPS + b" APPENDLIMIT=5000] Logged in\r\n"
@@ -379,6 +379,19 @@ def test_noop_id_namespace_enable(client: Client):
         b"* ENABLED CONDSTORE\r\ne OK ENABLE completed\r\n"
     )
     assert client.session.condstore
+    assert client(b"f ENABLE CONDSTORE") == b"* ENABLED\r\nf OK ENABLE completed\r\n"
+    assert not client.session.qresync
+    assert client(b"g ENABLE QRESYNC CONDSTORE") == (
+        b"* ENABLED QRESYNC\r\ng OK ENABLE completed\r\n"
+    )
+    assert client.session.qresync
+    assert client(b"h ENABLE QRESYNC") == b"* ENABLED\r\nh OK ENABLE completed\r\n"
+
+
+def test_enable_qresync_turns_condstore_on_too(client: Client) -> None:
+    client.login()
+    assert client(b"e ENABLE qresync") == b"* ENABLED QRESYNC\r\ne OK ENABLE completed\r\n"
+    assert client.session.condstore and client.session.qresync
     assert client(b"f ENABLE CONDSTORE") == b"* ENABLED\r\nf OK ENABLE completed\r\n"
 
 

@@ -240,3 +240,36 @@ def test_concurrent_deliveries_get_distinct_uids(user: UserStore, other: UserSto
     assert user.status("INBOX").messages == 60
     bodies = {user.read_message("INBOX", u) for u in got}
     assert len(bodies) == 60
+
+
+def test_qresync_reads_changes_and_expunges_since_a_modseq(
+    user: UserStore, other: UserStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(base, "EXPUNGE_LOG_MAX", 2)
+    uids = [user.deliver("INBOX", message(n)) for n in range(6)]
+    start = user.mailbox("INBOX").highestmodseq
+    assert user.changed_since("INBOX", start) == []
+    assert user.expunged_since("INBOX", start) == []
+    other.store("INBOX", uids[1:2], "add", ["\\Seen"])  # start + 1
+    new = other.deliver("INBOX", message(9))  # start + 2
+    changed = user.changed_since("INBOX", start)
+    assert [(m.uid, m.flags, m.modseq) for m in changed] == [
+        (uids[1], ("\\Seen",), start + 1),
+        (new, (), start + 2),
+    ]
+    assert [m.uid for m in user.changed_since("INBOX", start + 1)] == [new]
+    for uid in (uids[4], uids[0], uids[2]):  # three expunges; the log keeps the last two
+        other.store("INBOX", [uid], "add", ["\\Deleted"])
+        other.expunge("INBOX", [uid])
+    now = user.mailbox("INBOX").highestmodseq
+    assert user.expunged_since("INBOX", now) == []
+    assert user.expunged_since("INBOX", now - 2) == [uids[2]]  # (each takes two MODSEQs)
+    assert user.expunged_since("INBOX", now - 4) == [uids[0], uids[2]]  # ascending
+    assert user.expunged_since("INBOX", now - 5) is None  # below the floor: the log forgot
+    assert user.expunged_since("INBOX", start) is None
+    # an expunged message's changes are gone with its row
+    assert [m.uid for m in user.changed_since("INBOX", start)] == [uids[1], new]
+    with pytest.raises(StoreError, match="no mailbox"):
+        user.changed_since("Nope", 1)
+    with pytest.raises(StoreError, match="no mailbox"):
+        user.expunged_since("Nope", 1)
