@@ -22,7 +22,7 @@ mailbox of 100,000 messages with a few gaps costs a few spans, not 100,000 numbe
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from mailserver.imap.seqset import Ranges, SeqSet
 
@@ -47,19 +47,18 @@ def matched_below(present: Sequence[int], match: tuple[SeqSet, SeqSet] | None) -
         return 0
     numbers, uids = (_listed(s) for s in match)
     floor = 0
-    for n, u in zip(numbers, uids, strict=True):
+    for n, u in zip(numbers, uids, strict=True):  # (equal lengths: the parser checks)
         if n > len(present) or present[n - 1] != u:
             break
         floor = max(floor, u)
     return floor
 
 
-def _listed(seqset: SeqSet) -> list[int]:
-    """The numbers of a set without `*`, in the order written (the pairs' order)."""
-    out: list[int] = []
+def _listed(seqset: SeqSet) -> Iterator[int]:
+    """The numbers of a set without `*`, in the order written (the pairs' order), one at a
+    time: `1:4294967295` costs nothing until walked, and the walk stops at the mailbox's end."""
     for a, b in seqset.ranges:
-        out.extend(range(a, b + 1) if a <= b else range(a, b - 1, -1))
-    return out
+        yield from range(a, b + 1) if a <= b else range(a, b - 1, -1)
 
 
 def vanished(

@@ -124,3 +124,11 @@ def test_vanished_against_a_brute_force_reference(
     else:
         want = [u for u in logged if u in named and u not in present]
     assert got == want
+
+
+def test_huge_match_sets_are_walked_only_as_far_as_the_mailbox() -> None:
+    # a hostile client's (1:4294967295 1:4294967295): four billion pairs, never listed
+    huge = pairs(b"1:4294967295", b"1:4294967295")
+    assert matched_below(list(range(1, 100_001)), huge) == 100_000
+    assert matched_below([1, 2, 4], huge) == 2
+    assert spans(vanished([1, 2, 4], 5, known_uids(huge[1], 5), None)) == [(3, 3)]
