@@ -31,6 +31,11 @@ Steps (sizes by flag; `--quick` is a run under a minute):
   conversations of five, each message's References naming the ones before it; ours is
   checked against the threads that gives, and the run says whether Dovecot's matched.
 - store: UID STORE 1:* +FLAGS (\\Flagged) on all (after an untimed -FLAGS.SILENT).
+- qresync: a client that went offline comes back after another session expunged 1,000
+  messages spread over the mailbox (one in every --big/1,000): SELECT INBOX (QRESYNC
+  (uidvalidity modseq)) on a fresh connection after ENABLE QRESYNC (RFC 7162), checked to
+  answer exactly those 1,000 UIDs in VANISHED (EARLIER) and no FETCH. It runs after the other
+  steps on that mailbox, since it expunges (another 1,000 each round).
 - mix: `--sessions` concurrent sessions (over `--mix-users` users whose INBOX holds
   `--mix-messages`) doing what Thunderbird does: connect, CAPABILITY, LOGIN, LIST, SELECT,
   UID FETCH 1:* (FLAGS), then `--mix-rounds` of: open a message (UID FETCH BODY.PEEK[]),
@@ -288,6 +293,50 @@ async def step_store(server: Server, big: int) -> float:
     return seconds
 
 
+def qresync_doomed(big: int, round_no: int) -> list[int]:
+    """The 1,000 UIDs a round of the qresync step expunges: one in every big/1,000, so that
+    the VANISHED set is a thousand single UIDs, never a range (a client's worst case)."""
+    step = max(big // 1000, 1)
+    return list(range(1 + round_no % step, big + 1, step))[:1000]
+
+
+async def step_qresync(server: Server, big: int, round_no: int) -> float:
+    """A client that went offline at MODSEQ m comes back after 1,000 expunges elsewhere: one
+    SELECT INBOX (QRESYNC (uidvalidity m)) must tell exactly those UIDs, and no FETCH."""
+    other = await server.session("big")
+    await other.command("ENABLE QRESYNC")  # (as the client did before it went offline)
+    _, untagged = await other.command("SELECT INBOX")
+    uidvalidity = modseq = 0
+    for line in untagged:
+        if b"[UIDVALIDITY " in line:
+            uidvalidity = int(line.split(b"[UIDVALIDITY ")[1].split(b"]")[0])
+        if b"[HIGHESTMODSEQ " in line:
+            modseq = int(line.split(b"[HIGHESTMODSEQ ")[1].split(b"]")[0])
+    doomed = qresync_doomed(big, round_no)
+    uids = ",".join(str(u) for u in doomed)
+    await other.command(f"UID STORE {uids} +FLAGS.SILENT (\\Deleted)")
+    await other.command(f"UID EXPUNGE {uids}")
+    await other.logout()
+    conn = await server.session("big")
+    await conn.command("ENABLE QRESYNC")
+    got: list[bytes] = []
+
+    async def go() -> None:
+        _, untagged = await conn.command(f"SELECT INBOX (QRESYNC ({uidvalidity} {modseq}))")
+        got.extend(untagged)
+
+    seconds = await timed(go)
+    vanished = [line for line in got if line.startswith(b"* VANISHED (EARLIER) ")]
+    want = b"* VANISHED (EARLIER) " + uids.encode() + b"\r\n"
+    if vanished != [want] or fetch_count(got):
+        raise AssertionError(
+            f"{server.label}: QRESYNC answered {vanished[0][:80] if vanished else b''!r}..., "
+            f"{fetch_count(got)} FETCH"
+        )
+    await conn.logout()
+    return seconds
+
+
 async def mix_login(server: Server, user: str) -> Imap:
     conn = await Imap.connect(server.host, server.port)
     await conn.login(server.user(user))
@@ -408,7 +457,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--mix-users", type=int, default=10)
     p.add_argument("--mix-messages", type=int, default=2_000)
     p.add_argument("--mix-rounds", type=int, default=20)
-    p.add_argument("--steps", default="append,select,fetch,search,sort,partial,thread,store,mix")
+    p.add_argument(
+        "--steps", default="append,select,fetch,search,sort,partial,thread,store,qresync,mix"
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument(
         "--dovecot-scheme",
@@ -474,7 +525,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     args.rounds, servers, lambda s, r: step_append(s, args.append, r, messages)
                 ),
             )
-        if {"select", "fetch", "search", "sort", "partial", "thread", "store"} & set(steps):
+        if {"select", "fetch", "search", "sort", "partial", "thread", "store", "qresync"} & set(
+            steps
+        ):
             for s in servers:
                 first = run(step_select(s, args.big))
                 print(f"first select (index built or read): {s.label} {ms(first)}")
@@ -530,6 +583,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("store: UID STORE 1:* +FLAGS (\\Flagged)", flush=True)
             record(
                 "store", alternate_async(args.rounds, servers, lambda s, r: step_store(s, args.big))
+            )
+        if "qresync" in steps:  # (last of the big mailbox's steps: it expunges)
+            print(
+                "qresync: SELECT INBOX (QRESYNC (uidvalidity modseq)) after 1,000 expunges",
+                flush=True,
+            )
+            record(
+                "qresync",
+                alternate_async(args.rounds, servers, lambda s, r: step_qresync(s, args.big, r)),
             )
         if "mix" in steps:
             print(
