@@ -127,6 +127,17 @@ class SizeKey:
 
 
 @dataclass(frozen=True, slots=True)
+class AgeKey:
+    """OLDER n (`older`) or YOUNGER n (WITHIN, RFC 5032): the internal date more than n
+    seconds before `now`, or at most n. `now` is when the command came: `dated` sets it
+    before the search runs (the parser leaves it None)."""
+
+    older: bool
+    seconds: int
+    now: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SeqKey:
     """A sequence set (message numbers) or UID set; resolve it with seqset.py."""
 
@@ -148,7 +159,18 @@ class ModSeqKey:
 
 
 SearchKey = (
-    All | And | Or | Not | FlagKey | HeaderKey | TextKey | DateKey | SizeKey | SeqKey | ModSeqKey
+    All
+    | And
+    | Or
+    | Not
+    | FlagKey
+    | HeaderKey
+    | TextKey
+    | DateKey
+    | AgeKey
+    | SizeKey
+    | SeqKey
+    | ModSeqKey
 )
 
 
@@ -161,6 +183,15 @@ def any_leaf(key: SearchKey, test: Callable[[SearchKey], bool]) -> bool:
     if isinstance(key, Not):
         return any_leaf(key.key, test)
     return test(key)
+
+
+def dated(key: SearchKey, now: float) -> SearchKey:
+    """The key tree with OLDER and YOUNGER counted back from `now` (WITHIN, RFC 5032)."""
+    if not any_leaf(key, lambda k: isinstance(k, AgeKey)):
+        return key
+    return map_leaves(
+        key, lambda k: AgeKey(k.older, k.seconds, now) if isinstance(k, AgeKey) else k
+    )
 
 
 def map_leaves(key: SearchKey, change: Callable[[SearchKey], SearchKey]) -> SearchKey:
@@ -265,6 +296,9 @@ def _key(r: Reader, charset: str | None, depth: int) -> SearchKey:
     if name in ("LARGER", "SMALLER"):
         r.sp()
         return SizeKey(name == "LARGER", r.number())
+    if name in ("OLDER", "YOUNGER"):  # WITHIN (RFC 5032)
+        r.sp()
+        return AgeKey(name == "OLDER", r.number(nonzero=True))
     if name == "UID":
         r.sp()
         return SeqKey(r.seqset(), uid=True)

@@ -30,6 +30,7 @@ from datetime import date
 from typing import NamedTuple
 
 from mailserver.imap.search import (
+    AgeKey,
     All,
     And,
     DateKey,
@@ -80,7 +81,7 @@ def _reads_meta(key: SearchKey) -> bool:
         return key.flag.lower() != "\\recent"
     if isinstance(key, DateKey):
         return not key.sent
-    return isinstance(key, (SizeKey, ModSeqKey))
+    return isinstance(key, (SizeKey, AgeKey, ModSeqKey))
 
 
 _BIT_OF = {name.lower(): bit for name, bit in SYSTEM.items()}
@@ -312,6 +313,13 @@ def _meta_test(key: SearchKey, max_seq: int, max_uid: int) -> Test:
     if isinstance(key, ModSeqKey):
         modseq = key.modseq
         return lambda m: m.meta().modseq >= modseq
+    if isinstance(key, AgeKey):  # OLDER: more than n seconds old; YOUNGER: at most n
+        if key.now is None:
+            raise ValueError("OLDER and YOUNGER need the time the command came (search.dated)")
+        limit = key.now - key.seconds
+        if key.older:
+            return lambda m: m.meta().internaldate < limit
+        return lambda m: m.meta().internaldate >= limit
     if isinstance(key, All):
         return lambda m: True
     raise TypeError(f"not a search key: {key!r}")

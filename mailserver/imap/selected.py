@@ -25,7 +25,7 @@ from mailserver.imap.commands import (
     Store,
 )
 from mailserver.imap.fetchatt import FetchItem
-from mailserver.imap.search import ModSeqKey, SearchKey, SeqKey, any_leaf, map_leaves
+from mailserver.imap.search import ModSeqKey, SearchKey, SeqKey, any_leaf, dated, map_leaves
 from mailserver.imap.search_commands import CancelUpdate, Search, Sort, Thread
 from mailserver.imap.seqset import Ranges, SeqSet, compact, runs
 from mailserver.imap.view import MAX_CONTEXTS, Context, View
@@ -298,7 +298,7 @@ def search(view: View, cmd: Search) -> Reply:
     RETURN (UPDATE), kept up to date afterwards (RFC 5267 §4.3, view.py)."""
     if cmd.tag in view.contexts:  # RFC 5267 §4.3
         return [], _bad(cmd.tag, f"tag {cmd.tag[:40]} names a search kept up to date")
-    key = _without_saved(view, cmd.key)  # (an UPDATE keeps the `$` of now)
+    key = _resolved(view, cmd.key)  # (an UPDATE keeps the `$` of now)
     found, metas = _found(view, key)
     numbers = [c.uid if cmd.uid else c.seq for c in found]
     modseq = None
@@ -372,6 +372,12 @@ def _save(
     view.saved = sorted(set(kept))
 
 
+def _resolved(view: View, key: SearchKey) -> SearchKey:
+    """A command's search program as it runs now: `$` the saved result's UIDs, OLDER and
+    YOUNGER counted back from the store's clock."""
+    return dated(_without_saved(view, key), view.store.clock())
+
+
 def _saved_is_in(key: SearchKey) -> bool:
     return isinstance(key, SeqKey) and key.seqset.saved
 
@@ -389,7 +395,7 @@ def _found(
 ) -> tuple[list[searching.Candidate], dict[int, MessageMeta]]:
     """The view's messages that `key` matches (in mailbox order), and the index data of every
     message when it was read (else {}); with `only` (UIDs, ascending), among those only. The
-    key has no `$` (`_without_saved`)."""
+    key has no `$` (`_resolved`)."""
     store = view.store
     masks = searching.flag_masks(key)
     recent = view.recent
@@ -435,7 +441,7 @@ def sort(view: View, cmd: Sort) -> Reply:
     header values come from the index's SORT columns in one query; with DISPLAYFROM or
     DISPLAYTO (no column), or for a message with none cached, from the summaries, read a
     batch at a time. Only each message's sort values are kept."""
-    found, metas = _found(view, _without_saved(view, cmd.key))
+    found, metas = _found(view, _resolved(view, cmd.key))
     store = view.store
     if found and not metas:  # ARRIVAL, SIZE and DATE's fallback read the index data
         metas = {m.uid: m for m in store.fetch(view.name)}
@@ -479,7 +485,7 @@ def thread(view: View, cmd: Thread) -> Reply:
     the index's THREAD columns in one query; for a message with none cached, from its
     summary, read a batch at a time; the internal dates, only for the messages without a sent
     date. Only what THREAD needs of each message is kept."""
-    found, metas = _found(view, _without_saved(view, cmd.key))
+    found, metas = _found(view, _resolved(view, cmd.key))
     store = view.store
     rows = store.thread_columns(view.name, [c.uid for c in found]) if found else {}
     unread = [c.uid for c in found if c.uid not in rows]

@@ -9,6 +9,7 @@ import pytest
 from mailserver.imap.commands import parse_command
 from mailserver.imap.search import (
     MAX_DEPTH,
+    AgeKey,
     All,
     And,
     DateKey,
@@ -22,6 +23,7 @@ from mailserver.imap.search import (
     SizeKey,
     TextKey,
     badcharset_code,
+    dated,
 )
 from mailserver.imap.search_commands import Search
 from mailserver.imap.seqset import STAR, SeqSet
@@ -77,6 +79,9 @@ def bad(program: bytes, why: str) -> None:
         (b"SENTSINCE 31-Dec-1999", DateKey(True, "SINCE", date(1999, 12, 31))),
         (b"LARGER 1024", SizeKey(True, 1024)),
         (b"SMALLER 0", SizeKey(False, 0)),
+        (b"OLDER 3600", AgeKey(True, 3600)),
+        (b"younger 1", AgeKey(False, 1)),
+        (b"YOUNGER 4294967295", AgeKey(False, 4294967295)),
         (b"UID 1:*", SeqKey(SeqSet(((1, STAR),)), uid=True)),
         (b"2:4,7", SeqKey(SeqSet(((2, 4), (7, 7))), uid=False)),
         (b"*", SeqKey(SeqSet(((STAR, STAR),)), uid=False)),
@@ -154,6 +159,10 @@ def test_nesting_is_bounded():
         (b"LARGER x", "expected a number"),
         (b"LARGER 4294967296", "number 4294967296 is too large"),
         (b"LARGER -1", "expected a number"),
+        (b"OLDER", "expected a space"),
+        (b"OLDER 0", "expected a nonzero number"),
+        (b"YOUNGER x", "expected a number"),
+        (b"YOUNGER 4294967296", "number 4294967296 is too large"),
         (b"UID", "expected a space"),
         (b"UID x", "expected a sequence set"),
         (b"UID 0", "0 is not a valid message number"),
@@ -243,3 +252,12 @@ def test_modseq_entry_names_under_utf8_accept_must_be_utf8():
     line = b't SEARCH MODSEQ "/flags/\xc3\xa9" all 1\r\n'
     with pytest.raises(ParseError, match=r"^invalid flag in MODSEQ entry name '\xe9'$"):
         parse_command(line, utf8=True)
+
+
+def test_dated_counts_older_and_younger_back_from_now() -> None:
+    tree = key(b"OR OLDER 60 NOT (YOUNGER 5 SEEN)")
+    assert dated(tree, 1000.0) == Or(
+        AgeKey(True, 60, 1000.0), Not(And((AgeKey(False, 5, 1000.0), FlagKey("\\Seen", True))))
+    )
+    seen = key(b"SEEN")
+    assert dated(seen, 1000.0) is seen  # nothing to date: the same tree

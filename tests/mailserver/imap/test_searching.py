@@ -25,6 +25,7 @@ from mailserver.imap.search import (
     SeqKey,
     SizeKey,
     TextKey,
+    dated,
     parse_program,
 )
 from mailserver.imap.searching import Candidate, flag_masks, needs_message, needs_meta, search
@@ -262,6 +263,21 @@ def test_internal_dates_on_the_boundary_day() -> None:
     assert run("ON 31-Dec-1969", old) == [1]
     assert run("BEFORE 1-Jan-1970", old) == [1]
     assert run("SINCE 1-Jan-1970", old) == [2]
+
+
+def test_older_and_younger_count_seconds_back_from_the_command() -> None:
+    metas = [meta(1, internaldate=900), meta(2, internaldate=940), meta(3, internaldate=941)]
+    # at 1000: message 1 is 100 s old, 2 is 60 s, 3 is 59 s
+    assert run(dated(key("OLDER 60"), 1000.0), metas) == [1]
+    assert run(dated(key("YOUNGER 60"), 1000.0), metas) == [2, 3]
+    assert run(dated(key("YOUNGER 59"), 1000.0), metas) == [3]
+    assert run(dated(key("OLDER 59"), 1000.0), metas) == [1, 2]
+    assert run(dated(key("OLDER 101"), 1000.0), metas) == []
+    assert run(dated(key("YOUNGER 100 OLDER 59"), 1000.0), metas) == [1, 2]
+    assert run(dated(key("YOUNGER 60"), 1000.5), metas) == [3]  # (a fraction counts)
+    assert needs_meta(key("OLDER 5"))
+    with pytest.raises(ValueError, match="OLDER and YOUNGER need the time the command came"):
+        run(key("YOUNGER 60"), metas)
 
 
 def test_larger_and_smaller_are_strict() -> None:

@@ -195,3 +195,29 @@ def test_save_with_partial_keeps_the_window(client: Client) -> None:
     assert client(b"b UID SEARCH $") == b"* SEARCH 4 5\r\n" + done(b"b")
     client(b"c SORT RETURN (PARTIAL 2:2 SAVE MIN) (REVERSE SUBJECT) UTF-8 ALL")
     assert client(b"d UID SEARCH $") == b"* SEARCH 5\r\n" + done(b"d")  # not MIN's 6
+
+
+def test_older_and_younger_count_back_from_when_the_command_came(store: Store) -> None:
+    # WITHIN (RFC 5032): internal dates two hours, half an hour and no time before the clock
+    # (session_kit's T0, 14-Nov-2023 22:13:20 +0000)
+    c = Client(store)
+    c.login()
+    data = b"Subject: within\r\n\r\nhello\r\n"
+    for uid, when in enumerate((b"20:13:20", b"21:43:20", b"22:13:20"), 1):
+        frame = b'a APPEND INBOX "14-Nov-2023 %s +0000" {%d+}\r\n' % (when, len(data))
+        done = b"a OK [APPENDUID 1700000000 %d] APPEND completed\r\n" % uid
+        assert c(frame + data).endswith(done)
+    c(b"s SELECT INBOX")
+    assert c(b"a SEARCH YOUNGER 3600") == b"* SEARCH 2 3\r\na OK SEARCH completed\r\n"
+    assert c(b"b UID SEARCH OLDER 3600") == b"* SEARCH 1\r\nb OK SEARCH completed\r\n"
+    assert c(b"c SEARCH OLDER 1800 YOUNGER 7201") == b"* SEARCH 1 2\r\nc OK SEARCH completed\r\n"
+    assert c(b"d SEARCH RETURN (COUNT) NOT YOUNGER 1") == (
+        b'* ESEARCH (TAG "d") COUNT 2\r\nd OK SEARCH completed\r\n'
+    )
+    assert c(b"e SORT (REVERSE ARRIVAL) UTF-8 YOUNGER 7201") == (
+        b"* SORT 3 2 1\r\ne OK SORT completed\r\n"
+    )
+    assert c(b"f THREAD ORDEREDSUBJECT UTF-8 OLDER 1") == (
+        b"* THREAD (1 2)\r\nf OK THREAD completed\r\n"
+    )
+    assert c(b"g SEARCH OLDER 0") == b"g BAD expected a nonzero number\r\n"
