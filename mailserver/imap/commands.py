@@ -106,9 +106,11 @@ class Select(Command):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MailboxCommand(Command):
-    """CREATE, DELETE, SUBSCRIBE, UNSUBSCRIBE: one mailbox name."""
+    """CREATE, DELETE, SUBSCRIBE, UNSUBSCRIBE: one mailbox name; for CREATE, the special uses
+    asked for it (CREATE-SPECIAL-USE, RFC 6154 §3: `CREATE name (USE (\\Sent))`)."""
 
     mailbox: str
+    uses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -394,6 +396,27 @@ def _one_mailbox(r: Reader, tag: str, name: str) -> Command:
     return MailboxCommand(tag=tag, name=name, mailbox=r.mailbox())
 
 
+def _create(r: Reader, tag: str, name: str) -> Command:
+    """`CREATE mailbox [(USE (use-attr ...))]` (RFC 4466 create-params, RFC 6154 §5); the use
+    attributes as written after their backslash, checked by the session."""
+    r.sp()
+    mailbox = r.mailbox()
+    uses: list[str] = []
+    if r.skip(0x20):
+        r.expect(0x28, "'(' before CREATE parameters")
+        if r.keyword() != "USE":
+            raise r.error("the CREATE parameter known is USE")
+        r.sp()
+        r.expect(0x28, "'(' before the special uses")
+        while not r.skip(0x29):
+            if uses:
+                r.sp()
+            r.expect(0x5C, "a special use (\\Sent, \\Trash...)")
+            uses.append("\\" + r.atom("a special use").decode())
+        r.expect(0x29, "')' to close the CREATE parameters")
+    return MailboxCommand(tag=tag, name=name, mailbox=mailbox, uses=tuple(uses))
+
+
 def _rename(r: Reader, tag: str, name: str) -> Command:
     r.sp()
     old = r.mailbox()
@@ -475,7 +498,15 @@ def _options(r: Reader) -> list[str]:
         r.sp()
 
 
-_STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ")
+_STATUS_ITEMS = (  # RFC 3501, HIGHESTMODSEQ (RFC 7162), SIZE (STATUS=SIZE, RFC 8438)
+    "MESSAGES",
+    "RECENT",
+    "UIDNEXT",
+    "UIDVALIDITY",
+    "UNSEEN",
+    "HIGHESTMODSEQ",
+    "SIZE",
+)
 
 
 def _status_items(r: Reader) -> tuple[str, ...]:
@@ -675,7 +706,7 @@ _PARSERS: dict[str, Parser] = {
     "AUTHENTICATE": _authenticate,
     "SELECT": _select,
     "EXAMINE": _select,
-    "CREATE": _one_mailbox,
+    "CREATE": _create,
     "DELETE": _one_mailbox,
     "SUBSCRIBE": _one_mailbox,
     "UNSUBSCRIBE": _one_mailbox,

@@ -54,8 +54,22 @@ def canonical(name: str) -> str:
         return name
 
 
+#: What CREATE (USE (...)) may give a mailbox: one of these (RFC 6154 §3; \\All and \\Flagged
+#: name virtual mailboxes, which this server does not have)
+CREATE_USES = {u.lower(): u for u in ("\\Archive", "\\Drafts", "\\Junk", "\\Sent", "\\Trash")}
+
+
 def create(store: UserStore, cmd: MailboxCommand) -> Reply:
-    store.create(cmd.mailbox)
+    """CREATE, with a special use when asked (CREATE-SPECIAL-USE): a use the server cannot
+    give is NO [USEATTR] and no mailbox (RFC 6154 §3)."""
+    use = None
+    if cmd.uses:
+        if len(cmd.uses) > 1:
+            return [], _no(cmd.tag, "a mailbox has one special use here", b"USEATTR")
+        use = CREATE_USES.get(cmd.uses[0].lower())
+        if use is None:
+            return [], _no(cmd.tag, f"no mailbox may be {cmd.uses[0][:40]} here", b"USEATTR")
+    store.create(cmd.mailbox, use)
     return [], _ok(cmd.tag, "CREATE completed")
 
 
@@ -93,6 +107,7 @@ def status_items(st: MailboxStatus, items: tuple[str, ...]) -> list[tuple[str, i
         "UIDVALIDITY": st.uidvalidity,
         "UNSEEN": st.unseen,
         "HIGHESTMODSEQ": st.highestmodseq,
+        "SIZE": st.size,
     }
     return [(item, values[item]) for item in items]
 

@@ -430,10 +430,37 @@ def test_list_errors(line: bytes, why: str):
     bad(line, why)
 
 
+def test_create_with_special_uses() -> None:
+    assert p(b"a CREATE MySent (USE (\\Sent))") == MailboxCommand(
+        tag="a", name="CREATE", mailbox="MySent", uses=("\\Sent",)
+    )
+    assert p(b"a create x (use (\\junk \\Trash))").uses == ("\\junk", "\\Trash")
+    assert p(b"a CREATE x (USE ())").uses == ()
+    assert p(b"a DELETE x").uses == ()
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        (b"a1 CREATE x USE", r"expected '\(' before CREATE parameters"),
+        (b"a1 CREATE x (FOO (\\Sent))", "the CREATE parameter known is USE"),
+        (b"a1 CREATE x (USE)", "expected a space"),
+        (b"a1 CREATE x (USE \\Sent)", r"expected '\(' before the special uses"),
+        (b"a1 CREATE x (USE (Sent))", r"expected a special use \(\\Sent, \\Trash...\)"),
+        (b"a1 CREATE x (USE (\\Sent\\Trash))", "expected a space"),
+        (b"a1 CREATE x (USE (\\Sent)", r"expected '\)' to close the CREATE parameters"),
+        (b"a1 CREATE x (USE (\\Sent)) y", "unexpected characters after the CREATE command"),
+        (b"a1 CREATE x (USE (\\))", "expected a special use"),
+    ],
+)
+def test_create_errors(line: bytes, why: str) -> None:
+    bad(line, why)
+
+
 def test_status_items():
-    items = b"MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ"
+    items = b"MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ SIZE"
     assert p(b"a STATUS x (" + items.lower() + b")").items == tuple(items.decode().split())
-    bad(b"a1 STATUS x (SIZE)", "unknown status item SIZE")
+    bad(b"a1 STATUS x (DELETED)", "unknown status item DELETED")
     bad(b"a1 STATUS x ()", "expected an atom")
     bad(b"a1 STATUS x MESSAGES", r"expected '\(' before status items")
 

@@ -21,13 +21,8 @@ from mailserver.imap.session import (
     State,
 )
 from mailserver.store import Store, StoreError
-from tests.mailserver.imap.session_kit import BOB, SETTINGS, Client, store_fixture
+from tests.mailserver.imap.session_kit import BOB, CAPS, SETTINGS, Client, store_fixture
 
-CAPS = (
-    b"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN "
-    b"SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE QRESYNC SORT SORT=DISPLAY ESORT"
-    b" SEARCHRES CONTEXT=SEARCH THREAD=ORDEREDSUBJECT THREAD=REFERENCES WITHIN MULTIAPPEND"
-)
 LOGGED_IN = b"L OK [CAPABILITY " + CAPS + b" APPENDLIMIT=5000] Logged in\r\n"
 
 

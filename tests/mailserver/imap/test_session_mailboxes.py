@@ -238,6 +238,54 @@ def test_status(client: Client, store: Store):
     assert client(b"c STATUS Nope (MESSAGES)") == b"c NO [NONEXISTENT] no mailbox 'Nope'\r\n"
 
 
+def test_status_size_is_the_sum_of_the_message_sizes(client: Client, store: Store) -> None:
+    # STATUS=SIZE (RFC 8438): what RFC822.SIZE says of each message, added up
+    assert client(b"a STATUS Trash (SIZE MESSAGES)") == (
+        b"* STATUS Trash (SIZE 0 MESSAGES 0)\r\na OK STATUS completed\r\n"
+    )
+    deliver(store, 1)
+    deliver(store, 22)
+    sizes = [len(message(1)), len(message(22))]
+    assert client(b"b STATUS INBOX (SIZE)") == (
+        b"* STATUS INBOX (SIZE %d)\r\nb OK STATUS completed\r\n" % sum(sizes)
+    )
+    client(b"s SELECT INBOX")
+    assert client(b"f FETCH 1:* RFC822.SIZE") == (
+        b"* 1 FETCH (RFC822.SIZE %d)\r\n* 2 FETCH (RFC822.SIZE %d)\r\nf OK FETCH completed\r\n"
+        % tuple(sizes)
+    )
+    assert client(b'c LIST "" INBOX RETURN (STATUS (SIZE))') == (
+        b'* LIST (\\HasNoChildren) "/" INBOX\r\n* STATUS INBOX (SIZE %d)\r\n'
+        b"c OK LIST completed\r\n" % sum(sizes)
+    )
+
+
+def test_create_with_a_special_use(client: Client, store: Store) -> None:
+    # CREATE-SPECIAL-USE (RFC 6154 §3)
+    assert client(b"a CREATE Old/Mail (USE (\\archive))") == b"a OK CREATE completed\r\n"
+    assert client(b'b LIST (SPECIAL-USE) "" Old/*') == (
+        b'* LIST (\\HasNoChildren \\Archive) "/" Old/Mail\r\nb OK LIST completed\r\n'
+    )
+    assert client(b"c CREATE Bin (USE ())") == b"c OK CREATE completed\r\n"
+    assert (
+        client(b'd LIST "" Bin') == b'* LIST (\\HasNoChildren) "/" Bin\r\nd OK LIST completed\r\n'
+    )
+    refused = [
+        (b"e CREATE Everything (USE (\\All))", b"no mailbox may be \\All here"),
+        (b"e CREATE Starred (USE (\\Flagged))", b"no mailbox may be \\Flagged here"),
+        (b"e CREATE Odd (USE (\\Important))", b"no mailbox may be \\Important here"),
+        (b"e CREATE Both (USE (\\Sent \\Trash))", b"a mailbox has one special use here"),
+    ]
+    for frame, why in refused:
+        assert client(frame) == b"e NO [USEATTR] " + why + b"\r\n"
+    assert store.user(BOB).mailbox_names() == [
+        "Archive", "Bin", "Drafts", "INBOX", "Junk", "Old", "Old/Mail", "Sent", "Trash"
+    ]  # fmt: skip
+    assert client(b"f CREATE Bin (USE (\\Trash))") == (
+        b"f NO [ALREADYEXISTS] mailbox 'Bin' exists\r\n"
+    )
+
+
 def test_append_with_flags_and_date(client: Client, store: Store):
     data = message(7)
     frame = b'a APPEND Drafts (\\Draft $Todo) "14-Nov-2023 10:00:00 +0100" {%d}\r\n' % len(data)

@@ -10,13 +10,8 @@ import pytest
 
 from mailserver.imap.session import Idle
 from mailserver.store import Store
-from tests.mailserver.imap.session_kit import Client, deliver, store_fixture, wire
+from tests.mailserver.imap.session_kit import CAPS, Client, deliver, store_fixture, wire
 
-CAPS = (
-    b"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN "
-    b"SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE QRESYNC SORT SORT=DISPLAY ESORT"
-    b" SEARCHRES CONTEXT=SEARCH THREAD=ORDEREDSUBJECT THREAD=REFERENCES WITHIN MULTIAPPEND"
-)
 TRANSCRIPT = [
     (
         b"1 capability",
