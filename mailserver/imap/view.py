@@ -58,7 +58,7 @@ class View:
         *,
         readonly: bool,
         condstore: bool,
-        qresync: bool = False,
+        qresync: bool,
     ) -> None:
         self.store = store
         self.name = snapshot.name

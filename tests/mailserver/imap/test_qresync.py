@@ -132,3 +132,15 @@ def test_huge_match_sets_are_walked_only_as_far_as_the_mailbox() -> None:
     assert matched_below(list(range(1, 100_001)), huge) == 100_000
     assert matched_below([1, 2, 4], huge) == 2
     assert spans(vanished([1, 2, 4], 5, known_uids(huge[1], 5), None)) == [(3, 3)]
+
+
+def test_a_known_range_under_the_floor_does_not_end_the_walk() -> None:
+    # 1:2 lies wholly at or below the match data's floor (3); 5:9 after it still counts
+    known = known_uids(SeqSet.parse(b"1:2,5:9"), 20)
+    assert spans(vanished([6, 8], 20, known, None, floor=3)) == [(5, 5), (7, 7), (9, 9)]
+
+
+def test_the_log_never_reports_uidnext_itself() -> None:
+    # (a UID not given yet cannot have gone; the known set alone would let it through)
+    known = known_uids(SeqSet.parse(b"1:20"), 11)
+    assert spans(vanished([1], 11, known, [3, 11])) == [(3, 3)]

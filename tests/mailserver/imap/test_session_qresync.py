@@ -329,3 +329,16 @@ def test_a_resync_ends_with_the_mailbox_a_full_resync_gives(
     finally:
         mailserver.store.base.EXPUNGE_LOG_MAX = old
         drop_store(store)
+
+
+def test_a_kept_search_hears_of_an_expunge_before_its_vanished(changed: Client) -> None:
+    # CONTEXT=SEARCH with QRESYNC: REMOVEFROM (numbered as before), then VANISHED
+    a = changed
+    assert a(b"k SEARCH RETURN (UPDATE) UID 5:6") == (
+        b'* ESEARCH (TAG "k")\r\nk OK SEARCH completed\r\n'
+    )
+    a(b"d UID STORE 5 +FLAGS.SILENT (\\Deleted)")
+    assert a(b"x UID EXPUNGE 5") == (
+        b'* ESEARCH (TAG "k") REMOVEFROM (0 4)\r\n* VANISHED 5\r\n'
+        b"x OK [HIGHESTMODSEQ 16] EXPUNGE completed\r\n"
+    )
