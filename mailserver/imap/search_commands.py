@@ -111,12 +111,7 @@ def parse_search(r: Reader, tag: str, name: str, uid: bool = False) -> Command:
     returns, partial = _returns(r, "SEARCH")
     charset = None
     if _option(r, b"CHARSET"):
-        r.sp()
-        charset = r.text(r.astring(), "charset").upper()
-        if charset not in CHARSETS:
-            raise r.error(
-                f"charset {charset[:40]} is not supported", kind="NO", code=badcharset_code()
-            )
+        charset = _charset(r)
     key = parse_program(r, charset)
     return Search(
         tag=tag, name=name, uid=uid, charset=charset, key=key, returns=returns, partial=partial
@@ -144,10 +139,7 @@ def parse_sort(r: Reader, tag: str, name: str, uid: bool = False) -> Command:
         if r.skip(0x29):
             break
         r.sp()
-    r.sp()
-    charset = r.text(r.astring(), "charset").upper()
-    if charset not in CHARSETS:
-        raise r.error(f"charset {charset[:40]} is not supported", kind="NO", code=badcharset_code())
+    charset = _charset(r)
     key = parse_program(r, charset)
     return Sort(
         tag=tag,
@@ -177,12 +169,18 @@ def parse_thread(r: Reader, tag: str, name: str, uid: bool = False) -> Command:
     algorithm = r.keyword()
     if algorithm not in THREAD_ALGORITHMS:
         raise r.error(f"unknown thread algorithm {algorithm[:40]}")
+    charset = _charset(r)
+    key = parse_program(r, charset)
+    return Thread(tag=tag, name=name, uid=uid, algorithm=algorithm, charset=charset, key=key)
+
+
+def _charset(r: Reader) -> str:
+    """` charset`, upper-cased: NO [BADCHARSET (...)] for one the server does not search in."""
     r.sp()
     charset = r.text(r.astring(), "charset").upper()
     if charset not in CHARSETS:
         raise r.error(f"charset {charset[:40]} is not supported", kind="NO", code=badcharset_code())
-    key = parse_program(r, charset)
-    return Thread(tag=tag, name=name, uid=uid, algorithm=algorithm, charset=charset, key=key)
+    return charset
 
 
 _WORD = re.compile(rb" ([A-Za-z]+)(?= )")

@@ -74,9 +74,7 @@ GONE = "some of the messages were expunged"
 # -- SELECT ----------------------------------------------------------------------------------
 
 
-def select(
-    store: UserStore, cmd: Select, condstore: bool, qresync: bool = False
-) -> tuple[View, bytes]:
+def select(store: UserStore, cmd: Select, condstore: bool, qresync: bool) -> tuple[View, bytes]:
     """Open the mailbox (StoreError if it cannot be) and SELECT/EXAMINE's whole answer; with
     the QRESYNC parameter, what changed since the client's MODSEQ before the tagged OK."""
     snap = store.select(cmd.mailbox, readonly=cmd.readonly)
@@ -102,13 +100,10 @@ def _resynced(view: View, param: Resync) -> bytes:
     the known messages expunged since the client's MODSEQ (qresync.py), then `* n FETCH (UID u
     MODSEQ (m) FLAGS (...))` for each known message changed or added since. Both as of the
     view's snapshot: what happened after it is told as updates, as in any session."""
-    store, uids = view.store, view.uids
     known = qresync.known_uids(param.known, view.uidnext)
-    floor = qresync.matched_below(uids, param.match)
-    logged = store.expunged_since(view.name, param.modseq)
-    gone = qresync.vanished(uids, view.uidnext, known, logged, floor)
-    out = b"* VANISHED (EARLIER) " + gone.to_bytes() + b"\r\n" if gone else b""
-    changed = store.changed_since(view.name, param.modseq)
+    floor = qresync.matched_below(view.uids, param.match)
+    out = _vanished_earlier(view, known, param.modseq, floor)
+    changed = view.store.changed_since(view.name, param.modseq)
     return out + b"".join(
         [
             view.flag_fetch(m)
@@ -116,6 +111,14 @@ def _resynced(view: View, param: Resync) -> bytes:
             if m.modseq <= view.modseq and m.uid in known and view.has(m.uid)
         ]
     )
+
+
+def _vanished_earlier(view: View, known: Ranges, since: int, floor: int = 0) -> bytes:
+    """`* VANISHED (EARLIER) uids` for the UIDs of `known` expunged since MODSEQ `since`
+    (qresync.vanished, from the store's expunge log), or b"" for none."""
+    logged = view.store.expunged_since(view.name, since)
+    gone = qresync.vanished(view.uids, view.uidnext, known, logged, floor)
+    return b"* VANISHED (EARLIER) " + gone.to_bytes() + b"\r\n" if gone else b""
 
 
 # -- FETCH -----------------------------------------------------------------------------------
@@ -144,10 +147,9 @@ def fetch(view: View, cmd: Fetch, expunges: bool) -> Reply:
             if cmd.seqset.saved
             else cmd.seqset.resolve_uid(view.uidnext - 1)
         )
-        logged = store.expunged_since(view.name, cmd.changedsince)
-        gone = qresync.vanished(view.uids, view.uidnext, asked, logged)
-        if gone:
-            actions.append(Send(data=b"* VANISHED (EARLIER) " + gone.to_bytes() + b"\r\n"))
+        earlier = _vanished_earlier(view, asked, cmd.changedsince)
+        if earlier:
+            actions.append(Send(data=earlier))
     if cmd.changedsince is not None:
         since = cmd.changedsince
         uids = [u for u in uids if u in metas and metas[u].modseq > since]
