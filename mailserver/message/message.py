@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cached_property
 
+from mailserver.message.binary import binary_section
 from mailserver.message.bodystructure import body_structure
 from mailserver.message.dates import parse_date
 from mailserver.message.envelope import ImapValue, envelope
@@ -24,6 +25,7 @@ class Message:
     def __init__(self, raw: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS):
         self.raw = raw if isinstance(raw, bytes) else bytes(raw)
         self.limits = limits
+        self._binary: dict[tuple[int, ...], memoryview | bytes] = {}
 
     @property
     def size(self) -> int:
@@ -69,6 +71,17 @@ class Message:
         if start is None:
             return data
         return partial(data, start, length)
+
+    def binary(
+        self, part: tuple[int, ...], start: int | None = None, length: int | None = None
+    ) -> memoryview | bytes:
+        """FETCH BINARY[part]<start.length> (RFC 3516): the part with its transfer encoding
+        taken off (binary.binary_section; UnknownEncoding for one it cannot); the partial
+        range counts decoded octets. Each part is decoded once (BINARY.SIZE[1] BINARY[1])."""
+        data = self._binary.get(part)
+        if data is None:
+            data = self._binary[part] = binary_section(self.raw, self.root, part)
+        return data if start is None else partial(data, start, length)
 
     def date(self) -> datetime | None:
         """The Date: header (see dates.parse_date), or None."""
