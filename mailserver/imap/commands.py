@@ -553,7 +553,8 @@ def _append(r: Reader, tag: str, name: str) -> Command:
 
 
 def _append_message(r: Reader, which: str) -> AppendMessage:
-    """`[flag-list SP] [date-time SP] literal`, the space before it read."""
+    """`[flag-list SP] [date-time SP] literal`, the space before it read; the literal may be a
+    literal8 (`~{n}`, RFC 3516 §4.4: a message with binary parts, NUL octets allowed)."""
     flags: tuple[str, ...] = ()
     if r.peek() == 0x28:
         flags = r.flag_list()
@@ -564,7 +565,7 @@ def _append_message(r: Reader, which: str) -> AppendMessage:
         r.sp()
     if not r.at_string() or r.peek() == 0x22:
         raise r.error(f"APPEND needs {which} as a literal")
-    return AppendMessage(flags=flags, date=when, data=r.literal())
+    return AppendMessage(flags=flags, date=when, data=r.literal(binary=True))
 
 
 def _enable(r: Reader, tag: str, name: str) -> Command:

@@ -3,12 +3,13 @@
 Values are Python values (the contract with mime.py and the store): None is NIL, an int a
 number, bytes or str a string, a list or tuple a parenthesised list, `Atom` a bare atom or
 flag, `Raw` bytes already encoded (a cached ENVELOPE, a flag list) copied as they are, and a
-memoryview message content (BODY[section], RFC822...), always a literal (see `literal`).
+memoryview message content (BODY[section], RFC822...), always a literal (see `literal`), and
+`Binary` decoded content (BINARY[part], RFC 3516), a literal8 when it holds NUL.
 
 A string is quoted only when that is safe: at most QUOTED_MAX octets of 7-bit text without
 CR, LF or NUL; otherwise it is a literal (8-bit text, line breaks, long values). NUL may not
-appear even in a literal (RFC 3501 `CHAR8`), so it is sent as 0x80 as Dovecot does; BINARY
-(RFC 3516, issue 16) will add literal8 for content that must keep its NULs.
+appear even in a literal (RFC 3501 `CHAR8`), so it is sent as 0x80 as Dovecot does; only
+BINARY's content keeps its NULs, in a literal8 (`~{n}`).
 
 This is the hot path of FETCH: every function builds bytes with joins and %-formatting, no
 intermediate objects, and `fetch()` assembles one response from (name, value) pairs.
@@ -25,8 +26,10 @@ __all__ = [
     "CRLF",
     "QUOTED_MAX",
     "Atom",
+    "Binary",
     "Raw",
     "astring",
+    "binary",
     "capability",
     "code",
     "continuation",
@@ -60,6 +63,21 @@ class Raw(bytes):
     """Bytes that are already IMAP syntax (a cached ENVELOPE, a flag list): copied as they are."""
 
     __slots__ = ()
+
+
+class Binary(bytes):
+    """BINARY[part]'s decoded content (RFC 3516 §4.3): a literal8 (`~{n}`) when it holds NUL,
+    otherwise a literal as BODY[...]'s (the RFC's SHOULD: a client then knows there is no
+    NUL without looking); `""` when empty."""
+
+    __slots__ = ()
+
+
+def binary(b: bytes) -> bytes:
+    """A `Binary` value as IMAP syntax."""
+    if 0 in b:
+        return b"~{%d}\r\n" % len(b) + b
+    return literal(b)
 
 
 def string(b: bytes) -> bytes:
@@ -124,6 +142,8 @@ def value(v: object) -> bytes:
         return v.encode()  # type: ignore[attr-defined, no-any-return]
     if t is memoryview:
         return literal(v)  # type: ignore[arg-type]
+    if t is Binary:
+        return binary(v)  # type: ignore[arg-type]
     if t is str:
         return string(v.encode())  # type: ignore[attr-defined]
     raise TypeError(f"no IMAP form for {t.__name__}")

@@ -4,7 +4,8 @@
 here), one item, or a parenthesised list of items. BODY[section]<partial> and BODY.PEEK keep
 their section as a `Section`; `FetchItem.response_name()` is the item's name in the FETCH
 response (BODY.PEEK answers as BODY, a partial fetch names only its origin octet).
-BINARY[...] (RFC 3516, issue 16) is a new name in `_parse_item` and a new `kind` of item.
+BINARY[part]<partial>, BINARY.PEEK and BINARY.SIZE[part] (RFC 3516) keep their part numbers
+as a Section too (its only field: RFC 3516's `section-binary` is part numbers alone).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ _SIMPLE = frozenset(
     )
 )
 _NAME = re.compile(rb"[A-Za-z0-9.]+")
+_BINARY = frozenset(("BINARY", "BINARY.PEEK", "BINARY.SIZE"))
+_PART = re.compile(rb"[1-9][0-9]{0,9}")
 _SECTION_TEXTS = frozenset(("HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT", "TEXT"))
 
 
@@ -60,9 +63,10 @@ class Section:
 
 @dataclass(frozen=True, slots=True)
 class FetchItem:
-    """One fetch-att. `name` is the item (FLAGS, ENVELOPE, ... BODY); for BODY with a section
-    `section` is set, `peek` says BODY.PEEK (do not set \\Seen) and `partial` is
-    (origin, length) for `<origin.length>`."""
+    """One fetch-att. `name` is the item (FLAGS, ENVELOPE, ... BODY, BINARY, BINARY.SIZE); for
+    BODY with a section, BINARY and BINARY.SIZE `section` is set, `peek` says BODY.PEEK or
+    BINARY.PEEK (do not set \\Seen; BINARY.SIZE is a peek too) and `partial` is (origin, length)
+    for `<origin.length>`."""
 
     name: str
     section: Section | None = None
@@ -73,7 +77,8 @@ class FetchItem:
         """The name this item has in the FETCH response: b"BODY[HEADER]<0>", b"FLAGS"..."""
         if self.section is None:
             return self.name.encode()
-        out = b"BODY[" + self.section.to_bytes() + b"]"
+        name = b"BODY" if self.name == "BODY" else self.name.encode()
+        out = name + b"[" + self.section.to_bytes() + b"]"
         if self.partial is not None:
             out += b"<%d>" % self.partial[0]
         return out
@@ -112,6 +117,8 @@ def _parse_item(r: Reader) -> FetchItem:
     name = m.group().decode().upper()
     if name in _SIMPLE:
         return FetchItem(name)
+    if name in _BINARY:
+        return _binary(r, name)
     if name not in ("BODY", "BODY.PEEK"):
         raise r.error(f"unknown FETCH item {name[:40]}")
     if r.peek() != 0x5B:  # [
@@ -119,15 +126,37 @@ def _parse_item(r: Reader) -> FetchItem:
             return FetchItem("BODY")  # BODYSTRUCTURE without extension data
         raise r.error("BODY.PEEK needs a section")
     r.pos += 1
-    section = _section(r)
-    partial = None
-    if r.skip(0x3C):  # <origin.length>
-        origin = r.number()
-        r.expect(0x2E, "'.' in a partial range")
-        length = r.number(nonzero=True)
-        r.expect(0x3E, "'>' after a partial range")
-        partial = (origin, length)
-    return FetchItem("BODY", section, name == "BODY.PEEK", partial)
+    return FetchItem("BODY", _section(r), name == "BODY.PEEK", _partial(r))
+
+
+def _partial(r: Reader) -> tuple[int, int] | None:
+    """`<origin.length>`, if that comes next."""
+    if not r.skip(0x3C):
+        return None
+    origin = r.number()
+    r.expect(0x2E, "'.' in a partial range")
+    length = r.number(nonzero=True)
+    r.expect(0x3E, "'>' after a partial range")
+    return (origin, length)
+
+
+def _binary(r: Reader, name: str) -> FetchItem:
+    """`BINARY[.PEEK] section-binary [partial]` or `BINARY.SIZE section-binary` (RFC 3516
+    §4.2): section-binary is `[` part numbers `]`, nothing else."""
+    r.expect(0x5B, f"'[' after {name}")
+    part: list[int] = []
+    while not r.skip(0x5D):
+        if part:
+            r.expect(0x2E, "'.' or ']' after a part number")
+        m = _PART.match(r.data, r.pos)
+        if m is None:
+            raise r.error(f"{name} takes part numbers only")
+        r.pos = m.end()
+        part.append(int(m.group()))
+    section = Section(tuple(part))
+    if name == "BINARY.SIZE":
+        return FetchItem(name, section, peek=True)
+    return FetchItem("BINARY", section, name == "BINARY.PEEK", _partial(r))
 
 
 def _section(r: Reader) -> Section:

@@ -8,7 +8,10 @@ and `sets_seen` (the items that set \\Seen, §6.4.5). FLAGS, INTERNALDATE, RFC82
 MODSEQ come from the index (MessageMeta) alone.
 
 Message content (BODY[section]<partial>, RFC822, RFC822.HEADER, RFC822.TEXT) is a memoryview
-slice of the stored message (no copy), which the encoder always writes as a literal. A part
+slice of the stored message (no copy), which the encoder always writes as a literal.
+BINARY[part]<partial> (RFC 3516) is the part decoded (message.binary), an `encode.Binary`: a
+literal8 when it holds NUL; BINARY.SIZE is its length. A part whose transfer encoding this
+server does not know raises UnknownEncoding, for the session's NO [UNKNOWN-CTE]. A part
 that does not exist, or a specifier that does not apply to a part (TEXT of a text/plain part),
 is the empty string, as RFC 3501's author advised and Dovecot does; a broken MIME structure
 still has the structure the parser's fallbacks give it, so no message makes FETCH fail.
@@ -136,6 +139,10 @@ def _value(
     name = item.name
     if item.section is not None:
         start, length = item.partial if item.partial is not None else (None, None)
+        if name == "BINARY":
+            return encode.Binary(_need(message, name).binary(item.section.part, start, length))
+        if name == "BINARY.SIZE":
+            return len(_need(message, name).binary(item.section.part))
         return memoryview(_need(message, name).section(_section(item.section), start, length))
     if name == "FLAGS":
         return encode.flags(meta.flags)

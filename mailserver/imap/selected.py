@@ -29,7 +29,7 @@ from mailserver.imap.search import ModSeqKey, SearchKey, SeqKey, any_leaf, dated
 from mailserver.imap.search_commands import CancelUpdate, Search, Sort, Thread
 from mailserver.imap.seqset import Ranges, SeqSet, compact, runs
 from mailserver.imap.view import MAX_CONTEXTS, Context, View
-from mailserver.message import Message
+from mailserver.message import Message, UnknownEncoding
 from mailserver.message.summary import Summary
 from mailserver.store import MessageMeta, StoreError, UserStore
 from mailserver.store.errors import NONEXISTENT
@@ -186,8 +186,9 @@ def _render(
     expunges: bool,
 ) -> Iterator[bytes]:
     """The FETCH responses in chunks of about CHUNK octets, then the updates and the tagged
-    line. A message whose file vanished is skipped (NO [EXPUNGEISSUED] at the end); a store
-    failure ends the answer with NO [SERVERBUG] (there is no one to raise to)."""
+    line. A message whose file vanished is skipped (NO [EXPUNGEISSUED] at the end), and so is
+    one with a part whose transfer encoding BINARY cannot take off (NO [UNKNOWN-CTE], RFC
+    3516); a store failure ends the answer with NO [SERVERBUG] (there is no one to raise to)."""
     store = view.store
     need_summary = fetching.needs_summary(items)
     need_message = fetching.needs_message(items)
@@ -195,6 +196,7 @@ def _render(
     plan = fetching.Plan(items)
     buf: list[bytes] = []
     size = 0
+    undecoded: UnknownEncoding | None = None
     try:
         for start in range(0, len(uids), BATCH):
             batch = uids[start : start + BATCH]
@@ -224,9 +226,13 @@ def _render(
                 if plan.index_only:  # (these items never set \\Seen: `seen` is empty)
                     line = plan.index_line(view.seq_of(uid), shown, view.condstore)
                 else:
-                    pairs = plan.values(
-                        shown, summary=summary, message=message, modseq=view.condstore
-                    )
+                    try:
+                        pairs = plan.values(
+                            shown, summary=summary, message=message, modseq=view.condstore
+                        )
+                    except UnknownEncoding as e:
+                        undecoded = e
+                        continue
                     if uid in seen and not asked_flags:
                         pairs.append((b"FLAGS", encode.flags(shown.flags)))
                     if uid in seen and view.qresync and pairs[0][0] != b"UID":  # (RFC 7162)
@@ -243,8 +249,12 @@ def _render(
     except Exception as e:  # a bug; the stream has no one to raise to
         tail = _no(tag, f"internal server error: {type(e).__name__}", b"SERVERBUG")
     else:
-        done = _ok(tag, "FETCH completed", view.modseq_code())
-        tail += _no(tag, GONE, b"EXPUNGEISSUED") if missing else done
+        if missing:
+            tail += _no(tag, GONE, b"EXPUNGEISSUED")
+        elif undecoded is not None:
+            tail += _no(tag, str(undecoded), b"UNKNOWN-CTE")
+        else:
+            tail += _ok(tag, "FETCH completed", view.modseq_code())
     buf.append(tail)
     yield b"".join(buf)
 

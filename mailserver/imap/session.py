@@ -110,6 +110,7 @@ CAPABILITIES = (
     "THREAD=REFERENCES",
     "WITHIN",
     "MULTIAPPEND",
+    "BINARY",
 )
 
 

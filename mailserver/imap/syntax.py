@@ -214,11 +214,13 @@ class Reader:
         text = m.group(1)
         return _QUOTED_ESCAPE.sub(rb"\1", text) if b"\\" in text else text
 
-    def literal(self) -> bytes:
+    def literal(self, *, binary: bool = False) -> bytes:
+        """`{n}` or `{n+}` and its octets; with `binary` (APPEND's message, RFC 3516 §4.4)
+        also a literal8, `~{n}`, whose octets may include NUL."""
         m = _LITERAL.match(self.data, self.pos)
         if m is None:
             raise self.error("invalid literal")
-        if m.group(1):
+        if m.group(1) and not binary:
             raise self.error("literal8 (~{n}) is not supported here")
         size = int(m.group(2))
         if m.group(3) and self.literal_minus and size > LITERAL_MINUS_MAX:
@@ -229,7 +231,7 @@ class Reader:
         if self.end - start < size:
             raise self.error("literal shorter than announced")
         value = self.data[start : start + size]
-        if b"\x00" in value:
+        if not m.group(1) and b"\x00" in value:
             raise self.error("NUL octet in a literal")
         self.pos = start + size
         return value

@@ -310,3 +310,46 @@ async def test_a_multiappend_over_the_size_of_a_command_is_refused_and_the_serve
         ]
     finally:
         writer.close()
+
+
+# -- BINARY (RFC 3516): APPEND of a literal8, FETCH BINARY ------------------------------------
+
+
+async def test_a_literal8_append_over_the_socket_and_binary_gives_its_octets_back(
+    small: MailDaemon,
+) -> None:
+    """APPEND ~{n} (synchronising, then ~{n+}): the `+` comes as for `{n}`, the NULs are kept,
+    BINARY[1] sends them in a literal8; a literal8 where the grammar has none is BAD, and one
+    over APPENDLIMIT is refused before it is sent."""
+    raw = b"From: a@crepes.fr\r\nSubject: nul\r\n\r\n\x00\x01\x02 binary\r\n"
+    reader, writer = await logged_in(small)
+    try:
+        writer.write(b"s SELECT INBOX\r\n")
+        await until(reader, b"s")
+        writer.write(b"b APPEND INBOX ~{%d}\r\n" % len(raw))
+        assert await line(reader) == b"+ Ready for literal data\r\n"
+        writer.write(raw + b"\r\n")
+        lines = await until(reader, b"b")
+        assert re.fullmatch(rb"b OK \[APPENDUID \d+ 1\] APPEND completed\r\n", lines[-1]), lines
+        writer.write(b"c APPEND INBOX ~{%d+}\r\n" % len(raw) + raw + b"\r\n")
+        lines = await until(reader, b"c")
+        assert re.fullmatch(rb"c OK \[APPENDUID \d+ 2\] APPEND completed\r\n", lines[-1]), lines
+        writer.write(b"f FETCH 1:2 (BINARY.SIZE[1] BINARY.PEEK[1])\r\n")
+        body = b"\x00\x01\x02 binary\r\n"
+        expected = b" FETCH (BINARY.SIZE[1] 12 BINARY[1] ~{12}\r\n"
+        done = b"f OK FETCH completed\r\n"
+        assert await asyncio.wait_for(reader.readuntil(done), 5) == (
+            b"* 1" + expected + body + b")\r\n* 2" + expected + body + b")\r\n" + done
+        )
+        writer.write(b"g LOGIN ~{3}\r\n")  # the framer takes it; the grammar has none here
+        assert await line(reader) == b"+ Ready for literal data\r\n"
+        writer.write(b"bob x\r\n")
+        assert await line(reader) == b"g BAD literal8 (~{n}) is not supported here\r\n"
+        writer.write(b"h APPEND INBOX ~{%d}\r\n" % (APPEND_LIMIT + 1))
+        assert await line(reader) == (
+            b"h NO [TOOBIG] message over the %d-octet limit (APPENDLIMIT)\r\n" % APPEND_LIMIT
+        )
+        writer.write(b"i NOOP\r\n")
+        assert (await until(reader, b"i"))[-1] == b"i OK NOOP completed\r\n"
+    finally:
+        writer.close()

@@ -336,6 +336,18 @@ def test_list_response_with_two_extended_items():
     )
 
 
+def test_binary_content_is_a_literal8_only_with_nul():
+    """RFC 3516 §4.3: a literal8 for BINARY content that holds NUL (sent as it is), a literal
+    (the RFC's SHOULD) for the rest, "" for none."""
+    assert encode.value(encode.Binary(b"a\x00b")) == b"~{3}\r\na\x00b"
+    assert encode.value(encode.Binary(b"\xff\r\n")) == b"{3}\r\n\xff\r\n"
+    assert encode.value(encode.Binary(b"hi")) == b"{2}\r\nhi"
+    assert encode.value(encode.Binary(b"")) == b'""'
+    assert encode.fetch(7, [(b"BINARY[1]<0>", encode.Binary(b"\x00"))]) == (
+        b"* 7 FETCH (BINARY[1]<0> ~{1}\r\n\x00)\r\n"
+    )
+
+
 def test_message_content_is_always_a_literal():
     assert encode.literal(b"hi") == b"{2}\r\nhi"
     assert encode.literal(memoryview(b"a\x00b")) == b"{3}\r\na\x80b"

@@ -91,7 +91,25 @@ def test_macros_and_lists():
         (b"BODY[TEXT]<1.0>", "expected a nonzero number"),
         (b"BODY[TEXT]<1.2", "expected '>' after a partial range"),
         (b"BODY[TEXT]<x.2>", "expected a number"),
-        (b"BINARY[1]", "unknown FETCH item BINARY"),
+        (b"BINARY", r"expected '\[' after BINARY$"),
+        (b"BINARY.PEEK 1", r"expected '\[' after BINARY.PEEK$"),
+        (b"BINARY.SIZE", r"expected '\[' after BINARY.SIZE$"),
+        (b"BINARY[HEADER]", "BINARY takes part numbers only$"),
+        (b"BINARY.PEEK[1.MIME]", "BINARY.PEEK takes part numbers only$"),
+        (b"BINARY.SIZE[TEXT]", "BINARY.SIZE takes part numbers only$"),
+        (b"BINARY[0]", "BINARY takes part numbers only$"),
+        (b"BINARY[1.0]", "BINARY takes part numbers only$"),
+        (b"BINARY[01]", "BINARY takes part numbers only$"),
+        (b"BINARY[1.]", "BINARY takes part numbers only$"),
+        (b"BINARY[.1]", "BINARY takes part numbers only$"),
+        (b"BINARY[1..2]", "BINARY takes part numbers only$"),
+        (b"BINARY[12345678901]", r"expected '\.' or '\]' after a part number$"),
+        (b"BINARY[1 2]", r"expected '\.' or '\]' after a part number$"),
+        (b"BINARY[1", r"expected '\.' or '\]' after a part number$"),
+        (b"BINARY[1]<1>", r"expected '\.' in a partial range$"),
+        (b"BINARY[1]<1.0>", "expected a nonzero number$"),
+        (b"BINARY.SIZE[1]<0.3>", "unexpected characters after the FETCH command"),
+        (b"(BINARY.SIZE[1]<0.3>)", r"expected a space$"),
         (b"(FLAGS)(UID)", "unexpected characters after the FETCH command"),
         (b"$", "expected a FETCH item"),
     ],
@@ -100,6 +118,40 @@ def test_errors(spec: bytes, why: str):
     with pytest.raises(ParseError, match=r"^" + why) as info:
         parse_command(b"t FETCH 1 " + spec + b"\r\n")
     assert info.value.tag == "t"
+
+
+@pytest.mark.parametrize(
+    ("spec", "item", "response"),
+    [
+        (b"BINARY[]", FetchItem("BINARY", Section()), b"BINARY[]"),
+        (b"binary[1]", FetchItem("BINARY", Section((1,))), b"BINARY[1]"),
+        (b"BINARY.PEEK[1.2.3]", FetchItem("BINARY", Section((1, 2, 3)), peek=True),
+         b"BINARY[1.2.3]"),
+        (b"BINARY[2]<10.20>", FetchItem("BINARY", Section((2,)), partial=(10, 20)),
+         b"BINARY[2]<10>"),
+        (b"Binary.Peek[]<0.1>", FetchItem("BINARY", Section(), peek=True, partial=(0, 1)),
+         b"BINARY[]<0>"),
+        (b"BINARY.SIZE[2.1]", FetchItem("BINARY.SIZE", Section((2, 1)), peek=True),
+         b"BINARY.SIZE[2.1]"),
+        (b"BINARY.SIZE[]", FetchItem("BINARY.SIZE", Section(), peek=True), b"BINARY.SIZE[]"),
+        (b"BINARY[1234567890]", FetchItem("BINARY", Section((1234567890,))),
+         b"BINARY[1234567890]"),
+    ],
+)  # fmt: skip
+def test_binary_items(spec: bytes, item: FetchItem, response: bytes):
+    """RFC 3516 §4.2: section-binary is part numbers only; BINARY.SIZE never sets \\Seen (a
+    peek) and takes no partial range."""
+    assert items(spec) == (item,)
+    assert item.response_name() == response
+
+
+def test_binary_items_in_a_list():
+    assert items(b"(UID BINARY.PEEK[1]<0.5> BINARY.SIZE[1] BODY.PEEK[1])") == (
+        FetchItem("UID"),
+        FetchItem("BINARY", Section((1,)), peek=True, partial=(0, 5)),
+        FetchItem("BINARY.SIZE", Section((1,)), peek=True),
+        FetchItem("BODY", Section((1,)), peek=True),
+    )
 
 
 def test_section_output_without_fields_or_text():
