@@ -14,26 +14,30 @@ hands each whole frame to the protocol. The contract every framer keeps:
 - memory is bounded: a framer never holds more than its largest valid frame plus one read.
 
 Here: length-prefixed messages (DNS over TCP, RFC 7766 §8, 2 octets; the BitTorrent peer wire,
-BEP 3, 4 octets) and CRLF lines with IMAP literals (RFC 9051 §4.3, RFC 7888). The HTTP/1.1
+BEP 3, 4 octets), CRLF lines with IMAP literals (RFC 9051 §4.3, RFC 7888), and `Inflating`,
+which puts any of them behind raw DEFLATE (IMAP's COMPRESS=DEFLATE, RFC 4978). The HTTP/1.1
 request framer is minternet/http11.py.
 """
 
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 F_co = TypeVar("F_co", covariant=True)
 
 
 class FramingError(Exception):
-    """Bytes that can never become a valid frame; `reason` is for the log and the reply."""
+    """Bytes that can never become a valid frame; `reason` is for the log and the reply.
+    `too_big`: a frame over a limit (IMAP says so with [TOOBIG]), not bytes that are wrong."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, too_big: bool = True) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.too_big = too_big
 
 
 class Framer(Protocol[F_co]):
@@ -248,3 +252,61 @@ class Lines:
         self._literal_left = 0
         self._awaiting = None
         self._scan = 0
+
+
+INFLATE_CHUNK = 64 * 1024  # octets inflated at a time, before the inner framer looks at them
+
+
+class Inflating(Generic[F_co]):
+    """The frames of `inner`, from a stream compressed with raw DEFLATE (RFC 1951, no zlib or
+    gzip wrapper): the client's side of IMAP after COMPRESS DEFLATE (RFC 4978 §3).
+
+    Compressed bytes are inflated only when the inner framer has no whole frame, `chunk`
+    octets at a time, so the inner framer's limits (a line too long, a command too big) meet
+    the inflated bytes before more are inflated: DEFLATE inflates up to about 1000:1, and a
+    small compressed read must not become a large buffer. Bytes that are not DEFLATE, and
+    an end of the compressed stream (the client never ends it: after the end nothing more
+    could be read), raise FramingError.
+    """
+
+    __slots__ = ("_input", "_tail", "_z", "chunk", "inner")
+
+    def __init__(self, inner: Framer[F_co], *, chunk: int = INFLATE_CHUNK) -> None:
+        self.inner = inner
+        self.chunk = chunk
+        self._z = zlib.decompressobj(-zlib.MAX_WBITS)
+        self._input: list[bytes] = []  # compressed, not yet given to the inflater
+        self._tail = b""  # compressed, given to the inflater but not consumed (chunk reached)
+
+    def feed(self, data: bytes) -> None:
+        if data:
+            self._input.append(data)
+
+    def next_frame(self) -> F_co | None:
+        inner, z = self.inner, self._z
+        while True:
+            frame = inner.next_frame()
+            if frame is not None:
+                return frame
+            data = self._tail
+            if not data:
+                if not self._input:
+                    return None
+                data = b"".join(self._input)
+                self._input.clear()
+            try:
+                out = z.decompress(data, self.chunk)
+            except zlib.error as e:
+                raise FramingError(f"not DEFLATE data ({e})", too_big=False) from None
+            self._tail = z.unconsumed_tail
+            if z.eof:
+                raise FramingError("the DEFLATE stream ended", too_big=False)
+            inner.feed(out)
+
+    def pending(self) -> int:
+        return self.inner.pending() + len(self._tail) + sum(map(len, self._input))
+
+    def clear(self) -> None:
+        self.inner.clear()
+        self._input.clear()
+        self._tail = b""

@@ -33,6 +33,10 @@ else, once for every daemon:
   (RFC 3207 §4.2). Implicit TLS does not go through `loop.start_tls` at accept: uvloop starts
   reading a new connection after `connection_made` whatever the protocol asks, so the client's
   first handshake bytes would reach the plain protocol before the upgrade.
+- **Compression:** `conn.start_compress()` from a handler, after writing its "go ahead" (IMAP's
+  COMPRESS DEFLATE, RFC 4978): from then on what is written is deflated (raw DEFLATE, each
+  write flushed with Z_SYNC_FLUSH so the peer can act on it at once) and what is read is
+  inflated by framing.Inflating, as much at a time as the framer's limits allow.
 - **Logging context:** `conn.peer` is the peer's address; `conn.log` prefixes it.
 """
 
@@ -43,11 +47,12 @@ import contextlib
 import logging
 import socket
 import ssl
+import zlib
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar, cast
 
-from minternet.framing import Framer, FramingError
+from minternet.framing import Framer, FramingError, Inflating
 from minternet.listen import tcp_server
 from minternet.logs import Throttle
 from minternet.tasks import Tasks
@@ -130,6 +135,7 @@ class Connection(asyncio.Protocol):
         self._out_size = 0
         self._writable = asyncio.Event()  # clear while the peer does not read what we write
         self._writable.set()
+        self._deflate: Any = None  # a zlib compressor once compression is on
 
     # -- what handlers use -----------------------------------------------------------------
 
@@ -141,7 +147,7 @@ class Connection(asyncio.Protocol):
             if self._out_size >= self.listener.limits.flush_at:
                 self._flush()
         elif self.transport is not None and not self.closing:
-            self.transport.write(data)
+            self.transport.write(self._deflated(data))
 
     async def drained(self) -> None:
         """Wait until the peer reads what we wrote (or the connection is gone): a handler that
@@ -202,6 +208,29 @@ class Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, new)
         self.tls = True
         return True
+
+    def start_compress(self, level: int = 6) -> None:
+        """Compress the connection both ways from now on (raw DEFLATE: RFC 4978 §3). The
+        handler has written its go-ahead, which goes out uncompressed. Bytes the peer sent
+        before it saw the go-ahead are dropped: they were sent uncompressed, or too early."""
+        handler = self.handler
+        if handler is None or self._deflate is not None:
+            return
+        self._flush()
+        handler.framer.clear()
+        handler.framer = Inflating(handler.framer)
+        self.partial = False
+        self._deflate = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+
+    @property
+    def compressed(self) -> bool:
+        return self._deflate is not None
+
+    def _deflated(self, data: bytes) -> bytes:
+        z = self._deflate
+        if z is None:
+            return data
+        return z.compress(data) + z.flush(zlib.Z_SYNC_FLUSH)
 
     def tls_version(self) -> str | None:
         """'TLSv1.3' and the cipher, for trace headers; None on a plain connection."""
@@ -356,7 +385,7 @@ class Connection(asyncio.Protocol):
         out = self._out
         if out:
             if self.transport is not None:
-                self.transport.write(b"".join(out) if len(out) > 1 else out[0])
+                self.transport.write(self._deflated(b"".join(out) if len(out) > 1 else out[0]))
             out.clear()
             self._out_size = 0
 

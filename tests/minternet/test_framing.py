@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import zlib
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minternet.framing import FramingError, LengthPrefixed, Lines, LiteralRequest
+from minternet.framing import FramingError, Inflating, LengthPrefixed, Lines, LiteralRequest
 
 
 def chunks(data: bytes, cuts: list[int]) -> list[bytes]:
@@ -16,7 +17,10 @@ def chunks(data: bytes, cuts: list[int]) -> list[bytes]:
     return [data[a:b] for a, b in itertools.pairwise(points)]
 
 
-def frames_of(framer: LengthPrefixed | Lines, pieces: list[bytes]) -> list[object]:
+Framers = LengthPrefixed | Lines | Inflating[object]
+
+
+def frames_of(framer: Framers, pieces: list[bytes]) -> list[object]:
     out: list[object] = []
     for piece in pieces:
         framer.feed(piece)
@@ -358,3 +362,91 @@ def test_garbage_raises_only_framing_errors_and_memory_stays_bounded(data: bytes
             assert framer.pending() <= 100 + 40 + len(piece)
     except FramingError:
         pass
+
+
+# -- inflating (COMPRESS=DEFLATE) -------------------------------------------------------
+
+
+def deflate(*parts: bytes, level: int = 6) -> list[bytes]:
+    """Each part compressed and flushed (Z_SYNC_FLUSH) as a client sends it: one piece each."""
+    z = zlib.compressobj(level, zlib.DEFLATED, -15)
+    return [z.compress(p) + z.flush(zlib.Z_SYNC_FLUSH) for p in parts]
+
+
+@given(
+    st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b"")),
+             max_size=8),
+    st.lists(st.integers(0, 4000)),
+    st.integers(1, 64),
+)  # fmt: skip
+def test_inflating_frames_survive_any_chunking_and_any_inflate_step(
+    lines: list[bytes], cuts: list[int], chunk: int
+):
+    wire = b"".join(deflate(*(line + b"\r\n" for line in lines)))
+    framer = Inflating(Lines(max_line=100), chunk=chunk)
+    assert frames_of(framer, chunks(wire, cuts)) == [line + b"\r\n" for line in lines]
+    assert framer.pending() == 0
+
+
+def test_inflating_counts_what_it_holds_compressed_and_inflated():
+    framer = Inflating(Lines(max_line=100))
+    (piece,) = deflate(b"a NOOP")  # no CRLF yet: a partial line
+    framer.feed(piece)
+    assert framer.pending() == len(piece)  # not inflated until a frame is asked for
+    assert framer.next_frame() is None
+    assert framer.pending() == len(b"a NOOP")
+    framer.feed(deflate(b"\r\n")[0][:1])
+    assert framer.pending() == len(b"a NOOP") + 1
+    framer.clear()
+    assert framer.pending() == 0
+    assert framer.next_frame() is None
+
+
+def test_inflating_inflates_only_what_the_inner_framer_lets_through():
+    """A DEFLATE bomb (a megabyte of one octet in about a kilobyte): the inner framer's line
+    limit stops it after one inflate step, not after the whole megabyte is inflated."""
+    (bomb,) = deflate(b"x" * (1 << 20), level=9)
+    assert len(bomb) < 2000
+    framer = Inflating(Lines(max_line=100), chunk=4096)
+    framer.feed(bomb)
+    with pytest.raises(FramingError, match="line longer than 100 octets") as e:
+        framer.next_frame()
+    assert e.value.too_big is True
+    assert framer.inner.pending() <= 4096
+    assert framer.pending() > 0  # the rest of the bomb, still compressed
+
+
+def test_inflating_leaves_frames_after_the_first_compressed_until_asked():
+    wire = b"".join(deflate(b"a\r\n" * 3000))
+    framer = Inflating(Lines(max_line=100), chunk=1000)
+    framer.feed(wire)
+    assert framer.next_frame() == b"a\r\n"
+    assert framer.inner.pending() < 1000  # one step inflated, the rest waits compressed
+    assert len(frames_of(framer, [b""])) == 2999
+
+
+def test_inflating_refuses_what_is_not_deflate():
+    framer = Inflating(Lines(max_line=100))
+    framer.feed(b"\xff\xff\xff\xff not compressed")
+    with pytest.raises(FramingError, match="not DEFLATE data") as e:
+        framer.next_frame()
+    assert e.value.too_big is False  # wrong bytes, not a frame over a limit
+
+
+def test_inflating_refuses_an_ended_stream():
+    z = zlib.compressobj(6, zlib.DEFLATED, -15)
+    framer = Inflating(Lines(max_line=100))
+    framer.feed(z.compress(b"a NOOP\r\n") + z.flush())  # Z_FINISH: the stream ends
+    with pytest.raises(FramingError, match="the DEFLATE stream ended") as e:
+        framer.next_frame()
+    assert e.value.too_big is False
+
+
+def test_inflating_keeps_literals_working():
+    framer = Inflating(Lines(max_line=100, literals=True, max_literal=50))
+    framer.feed(b"".join(deflate(b"a LOGIN {3}\r\n")))
+    request = framer.next_frame()
+    assert isinstance(request, LiteralRequest) and request.size == 3
+    framer.inner.accept_literal()  # type: ignore[attr-defined]
+    framer.feed(b"".join(deflate(b"bob pw\r\n")))
+    assert framer.next_frame() == b"a LOGIN {3}\r\nbob pw\r\n"

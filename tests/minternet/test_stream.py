@@ -6,6 +6,7 @@ import asyncio
 import socket
 import ssl
 import time
+import zlib
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
@@ -21,7 +22,8 @@ pytestmark = pytest.mark.both_loops
 
 
 class Echo(StreamHandler[bytes]):
-    """A line protocol to exercise the listener: ECHO, SLOW (async), BIG, STARTTLS, QUIT."""
+    """A line protocol to exercise the listener: ECHO, SLOW (async), BIG, STARTTLS, DEFLATE,
+    QUIT."""
 
     tls_context: ssl.SSLContext | None = None
     lost: list[str] = []
@@ -43,6 +45,9 @@ class Echo(StreamHandler[bytes]):
             self.conn.write(b"x" * int(arg) + b"\r\n")
         elif cmd == b"STARTTLS":
             return self.starttls()
+        elif cmd == b"DEFLATE":
+            self.conn.write(b"GO\r\n")
+            self.conn.start_compress()
         elif cmd == b"QUIT":
             self.conn.write(b"BYE\r\n")
             self.conn.close()
@@ -394,3 +399,89 @@ async def test_closing_the_listener_drops_a_peer_that_does_not_read() -> None:
         listener.close()
         await listener.wait_closed(timeout=1.0)
         sock.close()
+
+
+class Deflated:
+    """The client's side of a compressed connection (raw DEFLATE both ways)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.z = zlib.compressobj(6, zlib.DEFLATED, -15)
+        self.unz = zlib.decompressobj(-15)
+        self.buf = b""
+
+    def send(self, data: bytes) -> None:
+        self.writer.write(self.z.compress(data) + self.z.flush(zlib.Z_SYNC_FLUSH))
+
+    async def line(self, timeout: float = 5.0) -> bytes:
+        while b"\n" not in self.buf:
+            data = await asyncio.wait_for(self.reader.read(65536), timeout)
+            if not data:
+                return self.buf  # closed
+            self.buf += self.unz.decompress(data)
+        out, _, self.buf = self.buf.partition(b"\n")
+        return out + b"\n"
+
+
+async def test_compression_deflates_both_ways_after_the_go_ahead(start: Start) -> None:
+    listener = await start()
+    reader, writer = await connect(listener)
+    await line(reader)
+    writer.write(b"DEFLATE\r\n")
+    assert await line(reader) == b"GO\r\n"  # the go-ahead itself is not compressed
+    client = Deflated(reader, writer)
+    client.send(b"ECHO packed\r\nBIG 100000\r\n")
+    assert await client.line() == b"packed\r\n"
+    assert await client.line() == b"x" * 100_000 + b"\r\n"
+    conn = next(iter(listener.connections))
+    assert conn.compressed
+    client.send(b"QUIT\r\n")
+    assert await client.line() == b"BYE\r\n"
+    writer.close()
+
+
+async def test_compression_after_starttls_goes_inside_tls(
+    start: Start, client_tls: ssl.SSLContext
+) -> None:
+    listener = await start()
+    reader, writer = await connect(listener)
+    await line(reader)
+    writer.write(b"STARTTLS\r\n")
+    await line(reader)
+    await writer.start_tls(client_tls, server_hostname="127.0.0.1")
+    await line(reader)
+    writer.write(b"DEFLATE\r\n")
+    assert await line(reader) == b"GO\r\n"
+    client = Deflated(reader, writer)
+    client.send(b"ECHO secret and small\r\n")
+    assert await client.line() == b"secret and small\r\n"
+    writer.close()
+
+
+async def test_a_deflate_bomb_meets_the_line_limit_and_a_close(start: Start) -> None:
+    """A megabyte of one octet in about a kilobyte: the framer's limit stops it after one
+    inflate step; the reason goes out compressed, then the connection closes."""
+    listener = await start()
+    reader, writer = await connect(listener)
+    await line(reader)
+    writer.write(b"DEFLATE\r\n")
+    await line(reader)
+    client = Deflated(reader, writer)
+    client.send(b"x" * (1 << 20))
+    assert await client.line() == b"ERR line longer than 64 octets\r\n"
+    assert await client.line() == b""  # closed
+    writer.close()
+
+
+async def test_bytes_that_are_not_deflate_close_the_connection(start: Start, caplog) -> None:
+    listener = await start()
+    reader, writer = await connect(listener)
+    await line(reader)
+    writer.write(b"DEFLATE\r\n")
+    await line(reader)
+    writer.write(b"ECHO not compressed\r\n\xff\xff\xff\xff")
+    client = Deflated(reader, writer)
+    assert (await client.line()).startswith(b"ERR not DEFLATE data")
+    assert await client.line() == b""
+    assert "not DEFLATE data" in caplog.text
+    writer.close()
