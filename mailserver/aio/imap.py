@@ -9,7 +9,8 @@ carried out in order, as mailserver/imap/actions.py describes them:
   peer to read before pulling more (the first batch is pulled in the same trip as the command
   that made the Stream: a small FETCH is one trip to the worker threads); `Log` is a log line
   with the peer;
-- `StartTls` upgrades the connection, then `tls_started`;
+- `StartTls` upgrades the connection, then `tls_started`; `StartCompress` turns on DEFLATE both
+  ways (minternet/stream.py);
 - `CheckPassword`: MailContext.login (failure delay, per-address budget), the per-user session
   count, the user's store, then `login_result`;
 - `Notify` tells the other sessions of the user (MailContext.notifier) that a mailbox changed;
@@ -42,6 +43,7 @@ from mailserver.imap.actions import (
     Log,
     Notify,
     Send,
+    StartCompress,
     StartTls,
     Stream,
 )
@@ -229,6 +231,8 @@ class ImapHandler(StreamHandler[bytes | LiteralRequest]):
                     if not await conn.start_tls(ctx.tls):
                         return
                     pending[:0] = await ctx.run(self.session.tls_started)
+                case StartCompress():
+                    conn.start_compress()
                 case CheckPassword(user=user, password=password, mechanism=mechanism):
                     pending[:0] = await self._check(user, password, mechanism)
                 case Notify(mailbox=mailbox):
@@ -334,7 +338,8 @@ class ImapHandler(StreamHandler[bytes | LiteralRequest]):
         # the command gets its BAD (RFC 3501 7.1.3), with its tag when it had a valid one;
         # what follows it cannot be framed reliably, so the connection closes with BYE
         tag = peek_tag(self.lines.head()) or "*"
-        self.conn.write(f"{tag} BAD [TOOBIG] {error.reason}\r\n* BYE {error.reason}\r\n".encode())
+        code = "[TOOBIG] " if error.too_big else ""
+        self.conn.write(f"{tag} BAD {code}{error.reason}\r\n* BYE {error.reason}\r\n".encode())
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.deadline.cancel()

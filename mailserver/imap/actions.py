@@ -18,6 +18,7 @@ __all__ = [
     "Log",
     "Notify",
     "Send",
+    "StartCompress",
     "StartTls",
     "Stream",
 ]
@@ -42,6 +43,12 @@ class Stream:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StartTls:
     """Upgrade the transport now (the OK went out before), then call `Session.tls_started`."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartCompress:
+    """Compress the connection both ways from now on (COMPRESS DEFLATE, RFC 4978): the OK
+    went out before, uncompressed."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,4 +87,4 @@ class Close:
     reason: str
 
 
-Action = Send | Stream | StartTls | CheckPassword | Notify | Idle | Log | Close
+Action = Send | Stream | StartTls | StartCompress | CheckPassword | Notify | Idle | Log | Close

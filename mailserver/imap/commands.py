@@ -41,6 +41,7 @@ __all__ = [
     "AppendMessage",
     "Authenticate",
     "Command",
+    "Compress",
     "Copy",
     "Enable",
     "Expunge",
@@ -166,6 +167,13 @@ class Append(Command):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Enable(Command):
     capabilities: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Compress(Command):
+    """COMPRESS mechanism (RFC 4978): the mechanism's name, upper-cased."""
+
+    mechanism: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -577,6 +585,11 @@ def _enable(r: Reader, tag: str, name: str) -> Command:
     return Enable(tag=tag, name=name, capabilities=tuple(capabilities))
 
 
+def _compress(r: Reader, tag: str, name: str) -> Command:
+    r.sp()
+    return Compress(tag=tag, name=name, mechanism=r.keyword())
+
+
 ID_MAX_PAIRS, ID_MAX_FIELD, ID_MAX_VALUE = 30, 30, 1024  # RFC 2971 §3.3
 
 
@@ -717,6 +730,7 @@ _PARSERS: dict[str, Parser] = {
     "STATUS": _status,
     "APPEND": _append,
     "ENABLE": _enable,
+    "COMPRESS": _compress,
     "ID": _id,
     "EXPUNGE": _expunge,
     "COPY": _copy,

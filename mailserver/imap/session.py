@@ -3,9 +3,9 @@
 The shell (mailserver/aio/imap.py) frames the client's bytes (minternet/framing.py `Lines`),
 asks `literal()` what to say to each synchronising literal, feeds each whole command (or
 AUTHENTICATE response line, or the DONE of IDLE) to `receive()`, and carries out the actions
-it gets back in order (actions.py: Send, Stream, StartTls, CheckPassword, Notify, Idle, Log,
-Close). Methods that touch the store (`receive`, `tls_started`, `login_result`, `poll`) run in
-the worker pool, one at a time per session.
+it gets back in order (actions.py: Send, Stream, StartTls, StartCompress, CheckPassword,
+Notify, Idle, Log, Close). Methods that touch the store (`receive`, `tls_started`,
+`login_result`, `poll`) run in the worker pool, one at a time per session.
 
 States (RFC 3501 §3): not authenticated -> authenticated -> selected, and logout. Between
 them, a session may wait for one thing: the client's SASL response, the password check, the
@@ -15,8 +15,8 @@ sends makes a method raise. A store failure is `NO [code]` (StoreError, RFC 5530
 
 This module has the states, the dispatch, the login (LOGIN, AUTHENTICATE PLAIN with SASL-IR,
 LOGINDISABLED before TLS), STARTTLS and the commands of any state (CAPABILITY, NOOP, LOGOUT,
-ID, ENABLE, NAMESPACE, IDLE); mailboxes.py has the authenticated-state commands, selected.py
-the selected-state ones, view.py the selected mailbox and its change feed.
+ID, ENABLE, COMPRESS, NAMESPACE, IDLE); mailboxes.py has the authenticated-state commands,
+selected.py the selected-state ones, view.py the selected mailbox and its change feed.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from mailserver.imap.actions import (
     Log,
     Notify,
     Send,
+    StartCompress,
     StartTls,
     Stream,
 )
@@ -42,6 +43,7 @@ from mailserver.imap.commands import (
     Append,
     Authenticate,
     Command,
+    Compress,
     Copy,
     Enable,
     Expunge,
@@ -75,6 +77,7 @@ __all__ = [
     "Send",
     "Session",
     "Settings",
+    "StartCompress",
     "StartTls",
     "State",
     "Stream",
@@ -177,6 +180,7 @@ STATES: dict[str, frozenset[State]] = {
     "LOGIN": _NOT_AUTH,
     "AUTHENTICATE": _NOT_AUTH,
     "ENABLE": frozenset({State.AUTHENTICATED}),
+    "COMPRESS": _AUTH,  # RFC 4978 §5: command-auth
     "SELECT": _AUTH,
     "EXAMINE": _AUTH,
     "CREATE": _AUTH,
@@ -240,6 +244,7 @@ class Session:
         self.view: View | None = None
         self.condstore = False
         self.qresync = False  # ENABLE QRESYNC: VANISHED for EXPUNGE, and the QRESYNC forms
+        self.compressed = False  # COMPRESS DEFLATE done (RFC 4978)
         self._address: str | None = None
 
     # -- the interface's properties ------------------------------------------------------
@@ -275,6 +280,8 @@ class Session:
                 caps += [f"AUTH={m}" for m in _SASL_MECHANISMS]
             else:
                 caps.append("LOGINDISABLED")
+        else:
+            caps.append("COMPRESS=DEFLATE")  # once logged in, as Dovecot: COMPRESS needs it
         caps.append(f"APPENDLIMIT={self.settings.max_message_size}")
         return caps
 
@@ -448,6 +455,18 @@ class Session:
         return [Send(data=encode.untagged(b"ENABLED", *enabled))], _tagged(
             cmd.tag, "OK", "ENABLE completed"
         )
+
+    def _compress(self, cmd: Command) -> tuple[list[Action], bytes | None]:
+        """COMPRESS DEFLATE (RFC 4978 §3): the OK goes out uncompressed, then everything both
+        ways is compressed. Once only (NO [COMPRESSIONACTIVE]); DEFLATE is the one mechanism."""
+        assert isinstance(cmd, Compress)
+        if self.compressed:
+            return [], _tagged(cmd.tag, "NO", "DEFLATE is already active", b"COMPRESSIONACTIVE")
+        if cmd.mechanism != "DEFLATE":
+            return [], _tagged(cmd.tag, "NO", f"unknown compression mechanism {cmd.mechanism}")
+        self.compressed = True
+        ok = _tagged(cmd.tag, "OK", "DEFLATE active")
+        return [Send(data=ok), StartCompress(), Log(text="COMPRESS DEFLATE active")], None
 
     def _enable_condstore(self) -> None:
         self.condstore = True
@@ -707,6 +726,7 @@ _HANDLERS: dict[str, Handler] = {
     "LOGOUT": Session._logout,
     "ID": Session._id,
     "ENABLE": Session._enable,
+    "COMPRESS": Session._compress,
     "NAMESPACE": Session._namespace,
     "IDLE": Session._idle,
     "STARTTLS": Session._starttls,

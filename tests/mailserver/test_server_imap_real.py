@@ -2,7 +2,8 @@
 logs in (over STARTTLS and over IMAPS, verifying the server's CA), selects INBOX and fetches a
 message that came by SMTP; IDLE sees a delivery within a second; POP3's deletion shows up;
 SORT, with a criteria list as long as a line may be; MULTIAPPEND with synchronising literals
-and with LITERAL+, and one over the size of a command, refused."""
+and with LITERAL+, and one over the size of a command, refused; COMPRESS DEFLATE, and a DEFLATE
+bomb and bytes that are not DEFLATE after it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import poplib
 import re
 import smtplib
 import ssl
+import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -353,3 +355,95 @@ async def test_a_literal8_append_over_the_socket_and_binary_gives_its_octets_bac
         assert (await until(reader, b"i"))[-1] == b"i OK NOOP completed\r\n"
     finally:
         writer.close()
+
+
+class Deflated:
+    """An IMAP client's side after COMPRESS DEFLATE: raw DEFLATE both ways."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.z = zlib.compressobj(6, zlib.DEFLATED, -15)
+        self.unz = zlib.decompressobj(-15)
+        self.buf = b""
+
+    def send(self, data: bytes) -> None:
+        self.writer.write(self.z.compress(data) + self.z.flush(zlib.Z_SYNC_FLUSH))
+
+    async def until(self, end: bytes, timeout: float = 5.0) -> bytes:
+        """Everything up to `end` inclusive; what came, once the connection is closed."""
+        while end not in self.buf:
+            data = await asyncio.wait_for(self.reader.read(65536), timeout)
+            if not data:
+                out, self.buf = self.buf, b""
+                return out
+            self.buf += self.unz.decompress(data)
+        i = self.buf.index(end) + len(end)
+        out, self.buf = self.buf[:i], self.buf[i:]
+        return out
+
+
+async def compressed(d: MailDaemon) -> Deflated:
+    reader, writer = await logged_in(d)
+    writer.write(b"z COMPRESS DEFLATE\r\n")
+    assert await line(reader) == b"z OK DEFLATE active\r\n"  # not compressed
+    return Deflated(reader, writer)
+
+
+async def test_compress_deflate_carries_append_fetch_and_logout(small: MailDaemon) -> None:
+    """After COMPRESS DEFLATE every byte both ways is deflated: a synchronising literal's `+`,
+    a FETCH of a message bigger than one write, the BYE; COMPRESS again is NO."""
+    raw = b"From: a@crepes.fr\r\nSubject: packed\r\n\r\n" + b"compress me please\r\n" * 3000
+    client = await compressed(small)
+    try:
+        client.send(b"s SELECT INBOX\r\n")
+        assert (await client.until(b"SELECT completed\r\n")).startswith(b"* FLAGS")
+        client.send(b"b APPEND INBOX {%d}\r\n" % len(raw))
+        assert await client.until(b"\r\n") == b"+ Ready for literal data\r\n"
+        client.send(raw + b"\r\n")
+        appended = await client.until(b"completed\r\n")
+        done = rb"b OK \[APPENDUID \d+ 1\] APPEND completed\r\n"
+        assert re.fullmatch(rb"\* 1 EXISTS\r\n\* 1 RECENT\r\n" + done, appended), appended
+        client.send(b"f FETCH 1 BODY.PEEK[]\r\n")
+        done = b"f OK FETCH completed\r\n"
+        assert await client.until(done) == (
+            b"* 1 FETCH (BODY[] {%d}\r\n" % len(raw)
+            + raw + b")\r\n" + done
+        )  # fmt: skip
+        client.send(b"c COMPRESS DEFLATE\r\n")
+        assert await client.until(b"\r\n") == (
+            b"c NO [COMPRESSIONACTIVE] DEFLATE is already active\r\n"
+        )
+        client.send(b"l LOGOUT\r\n")
+        assert (await client.until(b"l OK LOGOUT completed\r\n")).startswith(b"* BYE ")
+        assert await client.until(b"never") == b""  # closed
+    finally:
+        client.writer.close()
+
+
+@pytest.mark.parametrize("attack", ["bomb", "not-deflate"])
+async def test_a_deflate_bomb_or_garbage_after_compress_costs_one_connection(
+    small: MailDaemon, attack: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A line of 16 MB of one octet in 16 KB of DEFLATE is stopped at the line limit after
+    one inflate step, not inflated whole; bytes that are not DEFLATE close the connection.
+    Either way a log line says why, and the next client is served."""
+    client = await compressed(small)
+    try:
+        if attack == "bomb":
+            client.send(b"a " + b"A" * (16 << 20))
+        else:
+            client.writer.write(b"a NOOP\r\n\xff\xfe\xfd\xfc")
+        tail = await client.until(b"never", timeout=10)
+    finally:
+        client.writer.close()
+    if attack == "bomb":  # its tag was read: the BAD has it
+        why = b"line longer than 8192 octets"
+        assert tail == b"a BAD [TOOBIG] %s\r\n* BYE %s\r\n" % (why, why), tail
+    else:  # not a size: no [TOOBIG]; and "a NOOP" never came (it was not DEFLATE either)
+        assert re.fullmatch(rb"\* BAD (not DEFLATE data .*)\r\n\* BYE \1\r\n", tail), tail
+        why = b"not DEFLATE data"
+    assert why.decode() in caplog.text
+    reader, writer = await logged_in(small)  # the server goes on
+    writer.write(b"n NOOP\r\n")
+    assert (await until(reader, b"n"))[-1] == b"n OK NOOP completed\r\n"
+    writer.close()

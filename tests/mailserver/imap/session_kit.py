@@ -24,7 +24,7 @@ BOB = "bob@hamburger.edu"
 PASSWORD = b"secret"
 SCRATCH = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
 
-CAPS = (  # what CAPABILITY lists once logged in, but APPENDLIMIT (the tests' own)
+CAPS = (  # what CAPABILITY lists in every state, but APPENDLIMIT (the tests' own)
     b"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN "
     b"SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE ESEARCH CONDSTORE"
     b" QRESYNC SORT SORT=DISPLAY ESORT SEARCHRES CONTEXT=SEARCH THREAD=ORDEREDSUBJECT"

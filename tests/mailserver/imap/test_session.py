@@ -23,7 +23,7 @@ from mailserver.imap.session import (
 from mailserver.store import Store, StoreError
 from tests.mailserver.imap.session_kit import BOB, CAPS, SETTINGS, Client, store_fixture
 
-LOGGED_IN = b"L OK [CAPABILITY " + CAPS + b" APPENDLIMIT=5000] Logged in\r\n"
+LOGGED_IN = b"L OK [CAPABILITY " + CAPS + b" COMPRESS=DEFLATE APPENDLIMIT=5000] Logged in\r\n"
 
 
 @pytest.fixture
@@ -76,7 +76,8 @@ def test_capability_command_and_after_login(client: Client):
     )
     assert client.login() == LOGGED_IN
     assert client(b"b CAPABILITY") == (
-        b"* CAPABILITY " + CAPS + b" APPENDLIMIT=5000\r\nb OK CAPABILITY completed\r\n"
+        b"* CAPABILITY " + CAPS + b" COMPRESS=DEFLATE APPENDLIMIT=5000\r\n"
+        b"b OK CAPABILITY completed\r\n"
     )
 
 

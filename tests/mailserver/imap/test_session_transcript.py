@@ -25,7 +25,7 @@ TRANSCRIPT = [
     (b"3 AUTHENTICATE PLAIN", b"+ \r\n"),
     (
         b"AGJvYkBoYW1idXJnZXIuZWR1AHNlY3JldA==",
-        b"3 OK [CAPABILITY " + CAPS + b" APPENDLIMIT=5000] Logged in\r\n",
+        b"3 OK [CAPABILITY " + CAPS + b" COMPRESS=DEFLATE APPENDLIMIT=5000] Logged in\r\n",
     ),
     (b"4 ENABLE CONDSTORE", b"* ENABLED CONDSTORE\r\n4 OK ENABLE completed\r\n"),
     (
