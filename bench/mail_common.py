@@ -279,6 +279,9 @@ userdb {{
     port = {imaps_port}
   }}
 }}
+protocol imap {{
+  mail_plugins = $mail_plugins imap_zlib
+}}
 service imap {{
   process_limit = 1024
 }}
