@@ -16,6 +16,11 @@ default, and unknown keys are errors that name the key):
     max_message_size = 52428800
     [auth]
     plaintext = "loopback"
+    [quota]                         # absent: no quotas
+    storage = 104857600             # octets each user may keep, every mailbox together
+    messages = 0                    # messages each user may keep; 0: no limit
+    [quota.users]                   # a user's own limits instead
+    "bob@hamburger.edu" = { storage = 1048576 }
 
     [queue]                         # absent: no mail to other domains
     resolver = "127.0.0.2:10053"    # the DNS server asked for MX records
@@ -32,7 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mailserver.users import UserError, normalise_domain
+from mailserver.store.quota import Quota
+from mailserver.users import UserError, normalise, normalise_domain
 from minternet import config as mconfig
 from minternet import topology
 from minternet.listen import AddressError, parse_hostport
@@ -169,6 +175,33 @@ class Queue:
         return parse_hostport(self.resolver) if self.resolver else None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Quotas:
+    """How much mail each user may keep (RFC 9208 QUOTA; mailserver/store/quota.py): `storage`
+    octets and `messages` messages, every mailbox of the user together, 0 for no limit; a
+    user named in `users` has those limits instead. IMAP's APPEND and COPY that would go over
+    get NO [OVERQUOTA]; SMTP refuses a recipient who is full (452 4.2.2, so the sender's
+    queue tries again once the user made room)."""
+
+    storage: int = 0
+    messages: int = 0
+    users: dict[str, Quota] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.storage < 0 or self.messages < 0:
+            raise ValueError("quota: storage and messages are counts, 0 for no limit")
+        try:
+            users = {normalise(a).lower(): q for a, q in self.users.items()}
+        except UserError as e:
+            raise ValueError(f"quota.users: {e}") from None
+        object.__setattr__(self, "users", users)
+
+    def of(self, address: str) -> Quota:
+        """The limits of `address` (any case)."""
+        found = self.users.get(address.lower())
+        return found if found is not None else Quota(self.storage, self.messages)
+
+
 @dataclass(frozen=True, slots=True)
 class StatePaths:
     """Where the server keeps what it owns, all under the state directory by default."""
@@ -196,6 +229,7 @@ class MailConfig:
     limits: Limits = field(default_factory=Limits)
     auth: Auth = field(default_factory=Auth)
     queue: Queue = field(default_factory=Queue)
+    quota: Quotas = field(default_factory=Quotas)
 
     def __post_init__(self) -> None:
         if not self.hostname:

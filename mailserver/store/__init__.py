@@ -26,6 +26,7 @@ every call is one short transaction. The pieces:
 
 from .errors import StoreError
 from .names import listing, match
+from .quota import NO_QUOTA, Quota, Usage
 from .records import (
     Changes,
     CopyResult,
@@ -44,6 +45,7 @@ from .store import Store
 from .user import UserStore
 
 __all__ = [
+    "NO_QUOTA",
     "Changes",
     "CopyResult",
     "Delivery",
@@ -52,12 +54,14 @@ __all__ = [
     "MessageFile",
     "MessageMeta",
     "Pop3Entry",
+    "Quota",
     "ReconcileReport",
     "Snapshot",
     "Status",
     "Store",
     "StoreError",
     "StoreResult",
+    "Usage",
     "UserStore",
     "listing",
     "match",

@@ -12,6 +12,7 @@ from typing import Any
 
 from . import maildir, names
 from .errors import CORRUPTION, INUSE, LIMIT, NONEXISTENT, StoreError
+from .quota import NO_QUOTA, Usage
 from .records import ReconcileReport
 
 #: A message's summary for the index: optional keys `blob` (bytes: the cached ENVELOPE and
@@ -105,6 +106,7 @@ class UserBase:
         self.clock = clock
         self.host = host
         self.summarize = summarize
+        self.quota = NO_QUOTA  # the user's limits (quota.py); the Store sets them on open
         self._lock = threading.RLock()
         self._group = threading.Condition()  # group commit of deliveries (messages.py)
         self._queue: list[Any] = []
@@ -153,6 +155,24 @@ class UserBase:
             finally:
                 if self.db.in_transaction:
                     self.db.execute("COMMIT")
+
+    # -- quota (quota.py) ---------------------------------------------------------------------
+
+    def usage(self) -> Usage:
+        """What the user keeps: octets and messages, every mailbox together (GETQUOTA)."""
+        with self._read() as db:
+            return self._usage(db)
+
+    def _usage(self, db: sqlite3.Connection) -> Usage:
+        octets, count = db.execute("SELECT total(size), count(*) FROM messages").fetchone()
+        return Usage(int(octets), count)
+
+    def check_quota(self, octets: int, messages: int) -> None:
+        """StoreError OVERQUOTA if `messages` more messages of `octets` octets do not fit
+        (APPEND asks before it stores: two at once may both fit and together not, by at most
+        one of them; COPY checks in its own transaction)."""
+        if self.quota.limited:
+            self.quota.check(self.usage(), octets, messages)
 
     def _settle_pending(
         self, db: sqlite3.Connection, report: ReconcileReport | None = None

@@ -9,6 +9,7 @@ CANNOT = "CANNOT"  # a name or an operation the store will never accept
 INUSE = "INUSE"  # another process holds the index's write lock too long: try again
 LIMIT = "LIMIT"  # a documented limit (name length, keywords per message) is reached
 CORRUPTION = "CORRUPTION"  # the index is unreadable (the store rebuilds it on open)
+OVERQUOTA = "OVERQUOTA"  # the user's quota would be exceeded (RFC 9208 §4.3, RFC 5530)
 
 
 class StoreError(Exception):

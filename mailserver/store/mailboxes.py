@@ -255,9 +255,10 @@ class MailboxOps(UserBase):
         """STATUS: every item at once (one pass over the mailbox's index rows)."""
         with self._read() as db:
             box = self._row(db, name)
-            count, recent, unseen, size = db.execute(
+            count, recent, unseen, size, deleted, deleted_size = db.execute(
                 f"SELECT count(*), total(uid >= {int(box.recent_floor)}), total((flags & 1) = 0),"
-                " total(size)"
+                " total(size), total((flags & 8) != 0),"
+                " total(CASE WHEN flags & 8 THEN size ELSE 0 END)"
                 " FROM messages WHERE mailbox_id = ?",
                 (box.id,),
             ).fetchone()
@@ -269,6 +270,8 @@ class MailboxOps(UserBase):
             unseen=int(unseen),
             highestmodseq=box.highestmodseq,
             size=int(size),
+            deleted=int(deleted),
+            deleted_storage=int(deleted_size),
         )
 
 

@@ -453,6 +453,8 @@ class MessageOps(UserBase):
             if src.id == dst.id and move:
                 raise StoreError("cannot move messages to the mailbox they are in", CANNOT)
             rows = self._rows(db, src, uids, "uid, base, path, size, internaldate, flags, keywords")
+            if not move and self.quota.limited:  # a move keeps the usage as it is
+                self.quota.check(self._usage(db), sum(r[3] for r in rows), len(rows))
             src_dir, dst_dir = self.folder_path(src.name), self.folder_path(dst.name)
             made: list[tuple[int, str, str, str]] = []  # old uid, new base, new path, old path
             try:

@@ -20,7 +20,8 @@ class MailboxInfo:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Status:
-    """STATUS items (RFC 3501 section 6.3.10, RFC 7162 HIGHESTMODSEQ, RFC 8438 SIZE)."""
+    """STATUS items (RFC 3501 section 6.3.10, RFC 7162 HIGHESTMODSEQ, RFC 8438 SIZE, RFC 9208
+    DELETED and DELETED-STORAGE: the messages marked \\Deleted, and their octets)."""
 
     messages: int
     recent: int
@@ -29,6 +30,8 @@ class Status:
     unseen: int
     highestmodseq: int
     size: int
+    deleted: int = 0
+    deleted_storage: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

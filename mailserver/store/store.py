@@ -7,12 +7,13 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from . import maildir
 from .base import Clock, Summarize
 from .delivery import discard
 from .errors import CANNOT, StoreError
+from .quota import Quota
 from .records import Delivery, ReconcileReport
 from .user import UserStore
 
@@ -34,8 +35,10 @@ class Store:
         summarize: Summarize | None = None,
         clock: Clock = time.time,
         host: str | None = None,
+        quota: Callable[[str], Quota] | None = None,
     ) -> None:
         self.root = root
+        self.quota = quota  # address -> the user's limits (quota.py); None: no quotas
         self.summarize = summarize
         self.clock = clock
         self.host = maildir.safe_host(host if host is not None else socket.gethostname())
@@ -66,6 +69,8 @@ class Store:
                 found, report = UserStore.open(
                     self.home(address), clock=self.clock, host=self.host, summarize=self.summarize
                 )
+                if self.quota is not None:
+                    found.quota = self.quota(key)
                 self._users[key] = found
                 self.reports[key] = report
             return found

@@ -8,6 +8,7 @@ import pytest
 
 from mailserver import config
 from mailserver.config import Auth, Limits, MailConfig
+from mailserver.store import Quota
 from minternet import topology
 from minternet.config import ConfigError
 
@@ -195,3 +196,30 @@ def test_the_queue_section(tmp_path):
     assert cfg.queue.relay_port == 10025 and cfg.queue.warn_after == 4 * 3600
     assert cfg.queue.ca_file == str(tmp_path / "ca.pem")  # relative to the file's folder
     assert cfg.serves_address("alice@Crepes.FR") and not cfg.serves_address("b@hamburger.edu")
+
+
+def test_quotas_default_to_none_and_a_user_may_have_their_own(tmp_path):
+    assert load(tmp_path, MINIMAL).quota.of("bob@hamburger.edu") == Quota(0, 0)
+    cfg = load(
+        tmp_path,
+        MINIMAL + '[quota]\nstorage = 1000\nmessages = 9\n[quota.users]\n"Bob@Hamburger.EDU" = '
+        "{ storage = 5 }\n",
+    )
+    assert cfg.quota.of("alice@crepes.fr") == Quota(1000, 9)
+    assert cfg.quota.of("bob@hamburger.edu") == Quota(5, 0)  # their own, whole
+    assert cfg.quota.of("BOB@hamburger.edu") == Quota(5, 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("[quota]\nstorage = -1\n", "storage and messages are counts"),
+        ("[quota]\nbytes = 1\n", "unknown key 'bytes'"),
+        ('[quota.users]\n"nobody" = { storage = 1 }\n', "quota.users: 'nobody' is not an address"),
+        ('[quota.users]\n"a@b.c" = { storage = -5 }\n', "0 for none"),
+        ('[quota.users]\n"a@b.c" = { octets = 5 }\n', "unknown key 'octets'"),
+    ],
+)
+def test_quotas_that_cannot_work_are_refused(tmp_path, text, why):
+    with pytest.raises(ConfigError, match=why):
+        load(tmp_path, MINIMAL + text)
