@@ -29,7 +29,7 @@ import datetime
 import email.utils
 import ipaddress
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -40,6 +40,11 @@ class Users(Protocol):
     """Who has a mailbox here (mailserver/users.py gives the real one)."""
 
     def exists(self, address: str) -> bool: ...
+
+
+#: Why a local recipient takes no more mail (its quota), given the size the sender declared
+#: (0: none), or None; the store gives the real one. Asked at RCPT, before the message comes.
+Full = Callable[[str, int], Awaitable[str | None]]
 
 
 class Deliver(Protocol):
@@ -108,6 +113,22 @@ NO_AUTH = "503 5.5.1 AUTH not available on this port (use submission)"
 
 def no_such_user(address: str) -> str:
     return f"550 5.1.1 <{address}>: no such user here"
+
+
+def mailbox_full(address: str, why: str) -> str:
+    """RCPT for a user over their quota: 452, not 552 (RFC 5321 §4.5.3.1.10 asks clients to
+    take a 552 to RCPT as temporary anyway): the sender's queue tries again, and the mail goes
+    through once the user has made room; 4.2.2 is "mailbox full" (RFC 3463)."""
+    return f"452 4.2.2 <{address}>: {why}"
+
+
+def declared_size(options: Sequence[str]) -> int:
+    """The SIZE= a client gave with MAIL FROM (RFC 1870), 0 if none or not a number."""
+    for option in options:
+        name, _, value = option.partition("=")
+        if name.upper() == "SIZE" and value.isascii() and value.isdigit() and len(value) < 20:
+            return int(value)
+    return 0
 
 
 def stored(message_id: str) -> str:

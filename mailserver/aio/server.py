@@ -82,6 +82,24 @@ class StoreDelivery:
         self.ctx.settle_later([d.address for d in batch])
 
 
+def quota_check(ctx: MailContext) -> smtp.Full | None:
+    """SMTP's question at RCPT: is this local user full (store/quota.py)? None when the config
+    sets no quota: then nobody is asked anything."""
+    quotas = ctx.config.quota
+    if not (quotas.storage or quotas.messages or quotas.users):
+        return None
+
+    async def full(address: str, size: int) -> str | None:
+        key = _key(address)
+        quota = quotas.of(key)
+        if not quota.limited:
+            return None
+        usage = await ctx.run(lambda: ctx.store.user(key).usage())
+        return quota.full(usage, size)
+
+    return full
+
+
 class Listener(Protocol):
     def close(self) -> None: ...
 
@@ -190,7 +208,9 @@ class MailDaemon:
         paths = cfg.paths()
         users = UserDb(paths.users)
         users.load()  # UserError: the start stops, saying why
-        store = Store(str(paths.mail), summarize=store_summary, host=cfg.hostname)
+        store = Store(
+            str(paths.mail), summarize=store_summary, host=cfg.hostname, quota=cfg.quota.of
+        )
         self.ctx = ctx = MailContext(cfg, store, users, context, threads=self.threads)
         reports = await ctx.run(store.open_all)
         for address, report in reports.items():
@@ -265,7 +285,7 @@ class MailDaemon:
         if kind == "smtp":
             self.mx = mx = MxServer(
                 self._smtp_settings(ctx), ctx.users, StoreDelivery(ctx), tls_context=ctx.tls,
-                throttle=self.throttle,
+                throttle=self.throttle, full=quota_check(ctx),
             )  # fmt: skip
             self.listeners[kind] = mx
             return await mx.start(host, port)
@@ -288,6 +308,7 @@ class MailDaemon:
                 SubmissionHandler(
                     self._smtp_settings(ctx), ctx.users, StoreDelivery(ctx),
                     self.queue.enqueue if self.queue is not None else None,
+                    full=quota_check(ctx),
                 ),
                 ctx.login,
                 tls_context=ctx.tls,

@@ -86,12 +86,14 @@ class MxHandler:
         users: smtp.Users,
         deliver: smtp.Deliver,
         *,
+        full: smtp.Full | None = None,
         clock: Callable[[], float] = time.time,
         new_id: Callable[[], str] = lambda: secrets.token_hex(8).upper(),
     ) -> None:
         self.settings = settings
         self.policy = smtp.MxPolicy(settings, users)
         self.deliver = deliver
+        self.full = full  # a recipient over quota (smtp.Full); None: no quotas
         self.clock = clock
         self.new_id = new_id
         self.inflight: set[asyncio.Task[bool]] = set()  # deliveries not yet done
@@ -120,6 +122,10 @@ class MxHandler:
         reply, add = self.policy.recipient(
             address, utf8=envelope.smtp_utf8, accepted=envelope.rcpt_tos
         )
+        if add is not None and self.full is not None:
+            why = await self.full(add, smtp.declared_size(envelope.mail_options))
+            if why is not None:
+                reply, add = smtp.mailbox_full(address, why), None
         if add is not None:
             envelope.rcpt_tos.append(add)
             envelope.rcpt_options.extend(options)
@@ -356,12 +362,13 @@ class MxServer:
         *,
         tls_context: ssl.SSLContext | None = None,
         throttle: Throttle | None = None,
+        full: smtp.Full | None = None,
         clock: Callable[[], float] = time.time,
         new_id: Callable[[], str] | None = None,
     ) -> None:
         self.settings = settings
         self.tls_context = tls_context
-        self.handler = MxHandler(settings, users, deliver, clock=clock)
+        self.handler = MxHandler(settings, users, deliver, full=full, clock=clock)
         if new_id is not None:
             self.handler.new_id = new_id
         self.throttle = throttle or Throttle()

@@ -49,12 +49,14 @@ class SubmissionHandler:
         deliver: smtp.Deliver,
         enqueue: Enqueue | None,
         *,
+        full: smtp.Full | None = None,
         clock: Callable[[], float] = time.time,
         new_id: Callable[[], str] = lambda: secrets.token_hex(8).upper(),
     ) -> None:
         self.settings = settings
         self.policy = SubmissionPolicy(settings, users)
         self.deliver = deliver
+        self.full = full  # a local recipient over quota (smtp.Full); None: no quotas
         self.enqueue = enqueue
         self.clock = clock
         self.new_id = new_id
@@ -83,6 +85,10 @@ class SubmissionHandler:
         reply, rcpt = self.policy.recipient(address, utf8=envelope.smtp_utf8, accepted=accepted)
         if isinstance(rcpt, Remote) and self.enqueue is None:
             reply, rcpt = NO_RELAY, None
+        if rcpt is not None and not isinstance(rcpt, Remote) and self.full is not None:
+            why = await self.full(rcpt.address, smtp.declared_size(envelope.mail_options))
+            if why is not None:
+                reply, rcpt = smtp.mailbox_full(address, why), None
         if rcpt is None:
             if reply != smtp.RECIPIENT_OK:
                 return self._refused(session, f"RCPT TO:<{address}>", reply)

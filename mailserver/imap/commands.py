@@ -50,6 +50,7 @@ __all__ = [
     "ListMailboxes",
     "Login",
     "MailboxCommand",
+    "QuotaCommand",
     "Rename",
     "Resync",
     "Select",
@@ -167,6 +168,15 @@ class Append(Command):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Enable(Command):
     capabilities: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuotaCommand(Command):
+    """GETQUOTA root, GETQUOTAROOT mailbox and SETQUOTA root (resource limit ...) (RFC 9208):
+    `root` is the quota root, or GETQUOTAROOT's mailbox; `limits` SETQUOTA's pairs."""
+
+    root: str
+    limits: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -506,14 +516,16 @@ def _options(r: Reader) -> list[str]:
         r.sp()
 
 
-_STATUS_ITEMS = (  # RFC 3501, HIGHESTMODSEQ (RFC 7162), SIZE (STATUS=SIZE, RFC 8438)
-    "MESSAGES",
+_STATUS_ITEMS = (  # RFC 3501, HIGHESTMODSEQ (RFC 7162), SIZE (STATUS=SIZE, RFC 8438),
+    "MESSAGES",  # DELETED and DELETED-STORAGE (RFC 9208 §4.2: QUOTA=RES-MESSAGE, =RES-STORAGE)
     "RECENT",
     "UIDNEXT",
     "UIDVALIDITY",
     "UNSEEN",
     "HIGHESTMODSEQ",
     "SIZE",
+    "DELETED",
+    "DELETED-STORAGE",
 )
 
 
@@ -583,6 +595,28 @@ def _enable(r: Reader, tag: str, name: str) -> Command:
     if not capabilities:
         raise r.error("ENABLE needs at least one capability")
     return Enable(tag=tag, name=name, capabilities=tuple(capabilities))
+
+
+MAX_QUOTA_LIMIT = 2**63 - 1  # RFC 9208 §5: number64
+
+
+def _quota(r: Reader, tag: str, name: str) -> Command:
+    r.sp()
+    if name == "GETQUOTAROOT":
+        return QuotaCommand(tag=tag, name=name, root=r.mailbox())
+    root = r.text(r.astring(), "a quota root")
+    if name == "GETQUOTA":
+        return QuotaCommand(tag=tag, name=name, root=root)
+    r.sp()
+    r.expect(0x28, "'(' before the resource limits")
+    limits: list[tuple[str, int]] = []
+    while not r.skip(0x29):
+        if limits:
+            r.sp()
+        resource = r.keyword()
+        r.sp()
+        limits.append((resource, r.number(limit=MAX_QUOTA_LIMIT)))
+    return QuotaCommand(tag=tag, name=name, root=root, limits=tuple(limits))
 
 
 def _compress(r: Reader, tag: str, name: str) -> Command:
@@ -731,6 +765,9 @@ _PARSERS: dict[str, Parser] = {
     "APPEND": _append,
     "ENABLE": _enable,
     "COMPRESS": _compress,
+    "GETQUOTA": _quota,
+    "GETQUOTAROOT": _quota,
+    "SETQUOTA": _quota,
     "ID": _id,
     "EXPUNGE": _expunge,
     "COPY": _copy,

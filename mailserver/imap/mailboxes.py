@@ -11,11 +11,19 @@ from __future__ import annotations
 
 from mailserver.imap import encode
 from mailserver.imap.actions import Action, Notify, Send
-from mailserver.imap.commands import Append, ListMailboxes, MailboxCommand, Rename, Status
+from mailserver.imap.commands import (
+    Append,
+    ListMailboxes,
+    MailboxCommand,
+    QuotaCommand,
+    Rename,
+    Status,
+)
 from mailserver.imap.seqset import compact
 from mailserver.store import ListEntry, StoreError, UserStore, names
 from mailserver.store import Status as MailboxStatus
 from mailserver.store.errors import NONEXISTENT
+from mailserver.store.quota import kibibytes
 
 __all__ = [
     "SEP",
@@ -108,6 +116,8 @@ def status_items(st: MailboxStatus, items: tuple[str, ...]) -> list[tuple[str, i
         "UNSEEN": st.unseen,
         "HIGHESTMODSEQ": st.highestmodseq,
         "SIZE": st.size,
+        "DELETED": st.deleted,
+        "DELETED-STORAGE": st.deleted_storage,
     }
     return [(item, values[item]) for item in items]
 
@@ -125,8 +135,9 @@ def append(store: UserStore, cmd: Append, max_size: int) -> Reply:
     """APPEND of one message or several (MULTIAPPEND): `OK [APPENDUID uidvalidity uid-set]`,
     the new UIDs in the order of the messages (RFC 3502, RFC 4315).
 
-    All are stored or none (RFC 3502 §6.3.11): a message over max_size or empty refuses them
-    all before the store is touched, and the store's deliver_many commits them in one
+    All are stored or none (RFC 3502 §6.3.11): a message over max_size or empty, or messages
+    that together go over the user's quota (NO [OVERQUOTA], RFC 9208 §4.3), refuse them all
+    before the store is touched, and the store's deliver_many commits them in one
     transaction, its files removed if anything fails. TRYCREATE when the mailbox does not
     exist (RFC 3501 §6.3.11).
     """
@@ -139,6 +150,7 @@ def append(store: UserStore, cmd: Append, max_size: int) -> Reply:
         if e.code != NONEXISTENT:
             raise
         return [], _no(cmd.tag, f"no mailbox {cmd.mailbox!r}", b"TRYCREATE")
+    store.check_quota(sum(len(m.data) for m in cmd.messages), len(cmd.messages))  # OVERQUOTA
     uids = store.deliver_many(
         [
             (info.name, m.data, m.flags, None if m.date is None else m.date.timestamp())
@@ -259,3 +271,44 @@ def _status(store: UserStore, cmd: ListMailboxes, e: ListEntry) -> bytes:
     except StoreError:
         return b""  # gone since the LIST: RFC 5819 lets the STATUS be left out
     return encode.status_response(e.name, status_items(st, cmd.status))
+
+
+# -- QUOTA (RFC 9208) ------------------------------------------------------------------------
+
+#: The one quota root of every user, holding all of the user's mailboxes (RFC 9208 §3.2).
+QUOTA_ROOT = ""
+
+
+def _quota_line(store: UserStore) -> bytes:
+    """`* QUOTA "" (STORAGE used limit MESSAGE used limit)`: the resources that have a limit;
+    STORAGE in units of 1024 octets (RFC 9208 §5.1), the usage rounded up, the limit down."""
+    quota, usage = store.quota, store.usage()
+    parts: list[bytes] = []
+    if quota.storage:
+        parts.append(b"STORAGE %d %d" % (kibibytes(usage.storage), quota.storage // 1024))
+    if quota.messages:
+        parts.append(b"MESSAGE %d %d" % (usage.messages, quota.messages))
+    return b'* QUOTA "" (' + b" ".join(parts) + b")" + encode.CRLF
+
+
+def getquotaroot(store: UserStore, cmd: QuotaCommand) -> Reply:
+    """`* QUOTAROOT mailbox ""` and the root's QUOTA; a user without limits has no root."""
+    info = store.mailbox(cmd.root)  # NO [NONEXISTENT] for a mailbox that is not there
+    name = encode.mailbox_name(info.name)
+    if not store.quota.limited:
+        return [Send(data=b"* QUOTAROOT " + name + encode.CRLF)], _ok(
+            cmd.tag, "GETQUOTAROOT completed"
+        )
+    line = b"* QUOTAROOT " + name + b' ""' + encode.CRLF
+    return [Send(data=line + _quota_line(store))], _ok(cmd.tag, "GETQUOTAROOT completed")
+
+
+def getquota(store: UserStore, cmd: QuotaCommand) -> Reply:
+    if cmd.root != QUOTA_ROOT or not store.quota.limited:
+        return [], _no(cmd.tag, "no such quota root", b"NONEXISTENT")
+    return [Send(data=_quota_line(store))], _ok(cmd.tag, "GETQUOTA completed")
+
+
+def setquota(store: UserStore, cmd: QuotaCommand) -> Reply:
+    """Quotas are the server's configuration ([quota]), not the user's to change."""
+    return [], _no(cmd.tag, "quotas are set in the server's configuration", b"NOPERM")

@@ -51,6 +51,7 @@ from mailserver.imap.commands import (
     ListMailboxes,
     Login,
     MailboxCommand,
+    QuotaCommand,
     Rename,
     Select,
     Status,
@@ -114,6 +115,9 @@ CAPABILITIES = (
     "WITHIN",
     "MULTIAPPEND",
     "BINARY",
+    "QUOTA",
+    "QUOTA=RES-STORAGE",
+    "QUOTA=RES-MESSAGE",
 )
 
 
@@ -181,6 +185,9 @@ STATES: dict[str, frozenset[State]] = {
     "AUTHENTICATE": _NOT_AUTH,
     "ENABLE": frozenset({State.AUTHENTICATED}),
     "COMPRESS": _AUTH,  # RFC 4978 §5: command-auth
+    "GETQUOTA": _AUTH,  # RFC 9208
+    "GETQUOTAROOT": _AUTH,
+    "SETQUOTA": _AUTH,
     "SELECT": _AUTH,
     "EXAMINE": _AUTH,
     "CREATE": _AUTH,
@@ -642,6 +649,8 @@ class Session:
             return mailboxes.status(store, cmd)
         if isinstance(cmd, Append):
             return mailboxes.append(store, cmd, self.settings.max_message_size)
+        if isinstance(cmd, QuotaCommand):
+            return _QUOTA[cmd.name](store, cmd)
         assert isinstance(cmd, MailboxCommand)
         return _MAILBOX[cmd.name](store, cmd)
 
@@ -720,6 +729,12 @@ _MAILBOX = {
     "UNSUBSCRIBE": mailboxes.unsubscribe,
 }
 
+_QUOTA = {
+    "GETQUOTA": mailboxes.getquota,
+    "GETQUOTAROOT": mailboxes.getquotaroot,
+    "SETQUOTA": mailboxes.setquota,
+}
+
 _HANDLERS: dict[str, Handler] = {
     "CAPABILITY": Session._capability,
     "NOOP": Session._noop,
@@ -727,6 +742,9 @@ _HANDLERS: dict[str, Handler] = {
     "ID": Session._id,
     "ENABLE": Session._enable,
     "COMPRESS": Session._compress,
+    "GETQUOTA": Session._mailbox_command,
+    "GETQUOTAROOT": Session._mailbox_command,
+    "SETQUOTA": Session._mailbox_command,
     "NAMESPACE": Session._namespace,
     "IDLE": Session._idle,
     "STARTTLS": Session._starttls,

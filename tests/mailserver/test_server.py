@@ -23,8 +23,8 @@ import pytest
 
 from mailserver import cli
 from mailserver.aio.server import MailDaemon
-from mailserver.config import MailConfig, Queue
-from mailserver.store import Delivery, Store
+from mailserver.config import MailConfig, Queue, Quotas
+from mailserver.store import Delivery, Quota, Store
 from minternet import control
 from tests.mailserver.daemon_harness import FakeFactory, add_users, config, free_port
 
@@ -498,3 +498,55 @@ async def test_a_failed_starttls_handshake_is_one_line_not_a_traceback(
     assert line.exc_info is None and line.levelno == logging.WARNING
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
     assert await threaded(send, daemon, ["bob@hamburger.edu"]) == {}  # and it goes on serving
+
+
+@pytest.fixture
+async def quota_daemon(tmp_path: Path) -> AsyncIterator[MailDaemon]:
+    """Bob may keep two messages; Dave has no limit of his own but the default's size."""
+    cfg = dataclasses.replace(
+        config(tmp_path / "state"),
+        quota=Quotas(storage=10**6, users={"bob@hamburger.edu": Quota(messages=2)}),
+    )
+    add_users(cfg)
+    d = MailDaemon(cfg, imap_factory=FakeFactory(), threads=4)
+    d.ports = await d.start()  # type: ignore[attr-defined]
+    yield d
+    await d.stop()
+
+
+def send_sized(d: MailDaemon, to: str, size: int) -> tuple[int, bytes]:
+    """RCPT TO after a MAIL FROM that declares SIZE=size: the reply."""
+    with smtplib.SMTP("127.0.0.1", port(d, "smtp"), timeout=10) as s:
+        s.ehlo()
+        s.mail("alice@crepes.fr", [f"SIZE={size}"])
+        return s.rcpt(to)
+
+
+async def test_a_recipient_over_quota_gets_452_at_rcpt_and_the_others_their_mail(
+    quota_daemon: MailDaemon, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    d = quota_daemon
+    bob, dave = "bob@hamburger.edu", "dave@hamburger.edu"
+    assert await threaded(send, d, [bob]) == {}
+    assert await threaded(send, d, [bob, dave]) == {}
+    assert len(inbox(d, bob)) == 2  # at his limit now
+    refused = await threaded(send, d, [bob, dave])  # Dave still gets his
+    assert refused == {bob: (452, b"4.2.2 <bob@hamburger.edu>: mailbox full: 2 messages of 2 kept")}
+    assert len(inbox(d, bob)) == 2 and len(inbox(d, dave)) == 2
+    assert "refused RCPT TO:<bob@hamburger.edu>: 452 4.2.2" in caplog.text
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as e:  # submission: the same answer
+        await threaded(submit, d, "submissions", [bob])
+    assert e.value.recipients[bob][0] == 452
+    # Dave is under the default 1 MB: a declared SIZE that would not fit is refused at RCPT
+    assert await threaded(send_sized, d, dave, 10**6) == (
+        452,
+        b"4.2.2 <dave@hamburger.edu>: mailbox full: %d octets of 1000000 used"
+        % sum(map(len, inbox(d, dave))),
+    )
+    assert (await threaded(send_sized, d, dave, 1000))[0] == 250
+    # Bob makes room (POP3 deletes one): mail for him is taken again
+    assert d.ctx is not None
+    user = d.ctx.store.user(bob)
+    user.pop3_delete([user.pop3_snapshot()[0].uid])
+    assert await threaded(send, d, [bob]) == {}

@@ -3,11 +3,13 @@ logs in (over STARTTLS and over IMAPS, verifying the server's CA), selects INBOX
 message that came by SMTP; IDLE sees a delivery within a second; POP3's deletion shows up;
 SORT, with a criteria list as long as a line may be; MULTIAPPEND with synchronising literals
 and with LITERAL+, and one over the size of a command, refused; COMPRESS DEFLATE, and a DEFLATE
-bomb and bytes that are not DEFLATE after it."""
+bomb and bytes that are not DEFLATE after it; imaplib's GETQUOTAROOT, and APPEND and COPY over
+a user's quota refused with [OVERQUOTA]."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import imaplib
 import poplib
 import re
@@ -21,6 +23,8 @@ from typing import Any
 import pytest
 
 from mailserver.aio.server import MailDaemon
+from mailserver.config import Quotas
+from mailserver.store import Quota
 from tests.mailserver.daemon_harness import add_users, config
 
 MESSAGE = (
@@ -447,3 +451,46 @@ async def test_a_deflate_bomb_or_garbage_after_compress_costs_one_connection(
     writer.write(b"n NOOP\r\n")
     assert (await until(reader, b"n"))[-1] == b"n OK NOOP completed\r\n"
     writer.close()
+
+
+@pytest.fixture
+async def quota_daemon(tmp_path: Path) -> AsyncIterator[MailDaemon]:
+    """Bob may keep 3 KiB of mail."""
+    cfg = dataclasses.replace(
+        config(tmp_path / "state"), quota=Quotas(users={"bob@hamburger.edu": Quota(3072)})
+    )
+    add_users(cfg)
+    d = MailDaemon(cfg, threads=4, idle_poll=5.0)
+    d.ports = await d.start()  # type: ignore[attr-defined]
+    yield d
+    await d.stop()
+
+
+def quota_session(d: MailDaemon) -> list[Any]:
+    imap = imaplib.IMAP4("127.0.0.1", port(d, "imap"))
+    try:
+        imap.login("bob@hamburger.edu", "bob-in-hamburg")
+        big = b"From: a@crepes.fr\r\nSubject: big\r\n\r\n" + b"x" * 2000 + b"\r\n"
+        first = imap.append("INBOX", None, None, big)
+        second = imap.append("INBOX", None, None, big)
+        imap.select("INBOX")
+        copy = imap.copy("2", "Archive")  # 2000 octets more: over
+        move = imap.uid("MOVE", "1", "Archive")
+        return [imap.getquotaroot("INBOX"), first[0], second, copy, move[0]]
+    finally:
+        imap.logout()
+
+
+async def test_imaplib_reads_the_quota_and_append_and_copy_over_it_are_refused(
+    quota_daemon: MailDaemon,
+) -> None:
+    await asyncio.to_thread(deliver, quota_daemon)  # SMTP: under the limit, taken
+    root, first, second, copy, move = await asyncio.to_thread(quota_session, quota_daemon)
+    assert first == "OK"
+    assert second[0] == "NO" and second[1][0].startswith(b"[OVERQUOTA] over quota: ")
+    assert copy[0] == "NO" and copy[1][0].startswith(b"[OVERQUOTA] over quota: ")
+    assert move == "OK"  # a move keeps the usage as it is
+    status, (roots, quotas) = root
+    assert status == "OK"
+    assert roots == [b'INBOX ""']
+    assert re.fullmatch(rb'"" \(STORAGE 3 3\)', quotas[0]), quotas

@@ -545,3 +545,27 @@ def test_enhance_never_raises_and_leaves_no_control_character(reply: str) -> Non
     assert not re.search(r"[\x00-\x1f\x7f]", out)
     if re.fullmatch(r"[245]\d\d( .*)?", reply, re.S):
         assert re.match(r"\d{3} [245]\.\d{1,3}\.\d{1,3}( |\Z)", out)
+
+
+@pytest.mark.parametrize(
+    ("options", "size"),
+    [
+        ([], 0),
+        (["SIZE=1234"], 1234),
+        (["BODY=8BITMIME", "size=77"], 77),
+        (["SIZE="], 0),
+        (["SIZE=12x"], 0),
+        (["SIZE=-5"], 0),
+        (["SIZE=١٢"], 0),  # Arabic-Indic digits: isdigit() says yes, SMTP says no
+        (["SIZE=" + "9" * 20], 0),
+        (["SIZES=10", "SIZE=3"], 3),
+    ],
+)
+def test_declared_size(options: list[str], size: int) -> None:
+    assert smtp.declared_size(options) == size
+
+
+def test_mailbox_full_is_temporary_with_its_enhanced_code() -> None:
+    reply = smtp.mailbox_full("bob@hamburger.edu", "mailbox full: 2 messages of 2 kept")
+    assert reply == "452 4.2.2 <bob@hamburger.edu>: mailbox full: 2 messages of 2 kept"
+    assert smtp.enhance(reply) == reply

@@ -20,6 +20,7 @@ from mailserver.imap.commands import (
     ListMailboxes,
     Login,
     MailboxCommand,
+    QuotaCommand,
     Rename,
     Resync,
     Select,
@@ -458,9 +459,9 @@ def test_create_errors(line: bytes, why: str) -> None:
 
 
 def test_status_items():
-    items = b"MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ SIZE"
+    items = b"MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ SIZE DELETED DELETED-STORAGE"
     assert p(b"a STATUS x (" + items.lower() + b")").items == tuple(items.decode().split())
-    bad(b"a1 STATUS x (DELETED)", "unknown status item DELETED")
+    bad(b"a1 STATUS x (DELETED-SIZE)", "unknown status item DELETED-SIZE")
     bad(b"a1 STATUS x ()", "expected an atom")
     bad(b"a1 STATUS x MESSAGES", r"expected '\(' before status items")
 
@@ -1099,3 +1100,35 @@ def test_a_reader_allows_big_non_synchronising_literals_unless_told_literal_minu
 
     data = b"{5000+}\r\n" + b"x" * 5000
     assert Reader(data).literal() == b"x" * 5000
+
+
+def test_quota_commands():
+    assert p(b"a GETQUOTAROOT inbox") == QuotaCommand(tag="a", name="GETQUOTAROOT", root="INBOX")
+    assert p(b'a GETQUOTA ""') == QuotaCommand(tag="a", name="GETQUOTA", root="")
+    assert p(b"a GETQUOTA {4+}\r\nUser") == QuotaCommand(tag="a", name="GETQUOTA", root="User")
+    assert p(b'a SETQUOTA "" (STORAGE 512 message 9223372036854775807)') == QuotaCommand(
+        tag="a",
+        name="SETQUOTA",
+        root="",
+        limits=(("STORAGE", 512), ("MESSAGE", 9223372036854775807)),
+    )
+    assert p(b'a SETQUOTA "" ()').limits == ()
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        (b"a1 GETQUOTA", "expected a space"),
+        (b'a1 GETQUOTA "" x', "unexpected characters after the GETQUOTA command"),
+        (b"a1 GETQUOTAROOT", "expected a space"),
+        (b'a1 SETQUOTA ""', "expected a space"),
+        (b'a1 SETQUOTA "" STORAGE 1', r"expected '\(' before the resource limits"),
+        (b'a1 SETQUOTA "" (STORAGE)', "expected a space"),
+        (b'a1 SETQUOTA "" (STORAGE x)', "expected a number"),
+        (b'a1 SETQUOTA "" (STORAGE 1MESSAGE 2)', "expected a space"),
+        (b'a1 SETQUOTA "" (STORAGE 9223372036854775808)', "number"),
+        (b"a1 GETQUOTA {1+}\r\n\xff", "a quota root is not valid UTF-8"),
+    ],
+)
+def test_quota_errors(line: bytes, why: str) -> None:
+    bad(line, why)
