@@ -43,24 +43,35 @@ async def test_connections_come_from_the_hosts_own_address(server) -> None:
 
 
 async def test_over_the_per_destination_cap_a_caller_waits_its_turn(server) -> None:
-    port, _peers = server
+    port, peers = server
     connector = Connector(source="127.0.0.1", max_per_destination=2)
     release = asyncio.Event()
     order: list[int] = []
+    two_in = asyncio.Event()
 
     async def client(i: int) -> None:
         async with connector.connection("127.0.0.1", port) as (reader, _):
             await reader.readline()
             order.append(i)
+            if len(order) == 2:
+                two_in.set()
             await release.wait()
 
+    # Waits for events, not for a fixed time: a loaded machine only makes the test slower.
     tasks = [asyncio.ensure_future(client(i)) for i in range(3)]
-    await asyncio.sleep(0.3)
-    assert sorted(order) == [0, 1] and connector.open == 2  # the third is queued
-    release.set()
-    await asyncio.wait_for(asyncio.gather(*tasks), 5)
-    assert order[-1] == 2 and connector.open == 0
-    assert not connector._per  # nothing is kept for a destination nobody uses
+    try:
+        await asyncio.wait_for(two_in.wait(), 10)
+        await asyncio.sleep(0.2)  # room for the third to connect, were the cap not kept
+        assert sorted(order) == [0, 1] and connector.open == 2  # the third is queued
+        assert len(peers) == 2  # the server never saw it
+        release.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+        assert order[-1] == 2 and connector.open == 0 and len(peers) == 3
+        assert not connector._per  # nothing is kept for a destination nobody uses
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def test_the_total_cap_spans_destinations_and_the_queue_has_a_timeout(server) -> None:
