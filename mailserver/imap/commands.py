@@ -37,6 +37,7 @@ from mailserver.imap.syntax import MAX_MODSEQ, ParseError, Reader
 
 __all__ = [
     "MAX_APPEND_MESSAGES",
+    "MAX_CATENATE_PARTS",
     "Append",
     "AppendMessage",
     "Authenticate",
@@ -149,11 +150,13 @@ class Status(Command):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AppendMessage:
     """One message of an APPEND: `date` is None when the client gave none (the server uses the
-    time of receipt); `data` is the literal as sent."""
+    time of receipt); `data` is the literal as sent. A CATENATE message (RFC 4469) has no
+    literal but its parts, in order: ("TEXT", octets) or ("URL", the URL as sent)."""
 
     flags: tuple[str, ...]
     date: datetime | None
-    data: bytes
+    data: bytes = b""
+    catenate: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -553,6 +556,8 @@ def _status(r: Reader, tag: str, name: str) -> Command:
 #: the size of a command (session.command_limit); this bounds the work per message, from the
 #: parser's objects to the store's files, which a command of empty literals would multiply.
 MAX_APPEND_MESSAGES = 1000
+#: The most CATENATE parts (TEXT and URL, RFC 4469) in one APPEND: each URL is a message read.
+MAX_CATENATE_PARTS = 1000
 
 
 def _append(r: Reader, tag: str, name: str) -> Command:
@@ -568,7 +573,10 @@ def _append(r: Reader, tag: str, name: str) -> Command:
                 f"more than {MAX_APPEND_MESSAGES} messages in one APPEND", kind="NO", code=b"LIMIT"
             )
         messages.append(_append_message(r, f"message {len(messages) + 1}"))
-    # CATENATE (RFC 4469) adds its own form of a message here.
+    if sum(len(m.catenate) for m in messages) > MAX_CATENATE_PARTS:
+        raise r.error(
+            f"more than {MAX_CATENATE_PARTS} CATENATE parts in one APPEND", kind="NO", code=b"LIMIT"
+        )
     return Append(tag=tag, name=name, mailbox=mailbox, messages=tuple(messages))
 
 
@@ -583,9 +591,33 @@ def _append_message(r: Reader, which: str) -> AppendMessage:
     if r.peek() == 0x22:
         when = r.date_time()
         r.sp()
+    if r.peek() in (0x43, 0x63) and r.atom("CATENATE").upper() == b"CATENATE":
+        r.sp()
+        return AppendMessage(flags=flags, date=when, catenate=_cat_parts(r))
     if not r.at_string() or r.peek() == 0x22:
-        raise r.error(f"APPEND needs {which} as a literal")
+        raise r.error(f"APPEND needs {which} as a literal or CATENATE")
     return AppendMessage(flags=flags, date=when, data=r.literal(binary=True))
+
+
+def _cat_parts(r: Reader) -> tuple[tuple[str, bytes], ...]:
+    """`"(" cat-part *(SP cat-part) ")"` (RFC 4469 §5): `TEXT literal` (a literal8 too, as
+    for APPEND's message) or `URL astring`."""
+    r.expect(0x28, '"(" and the CATENATE parts')
+    parts: list[tuple[str, bytes]] = []
+    while True:
+        kind = r.atom("TEXT or URL").upper()
+        r.sp()
+        if kind == b"TEXT":
+            if not r.at_string() or r.peek() == 0x22:
+                raise r.error("CATENATE TEXT needs a literal")
+            parts.append(("TEXT", r.literal(binary=True)))
+        elif kind == b"URL":
+            parts.append(("URL", r.astring()))
+        else:
+            raise r.error(f"a CATENATE part is TEXT or URL, not {kind.decode(errors='replace')}")
+        if r.skip(0x29):
+            return tuple(parts)
+        r.sp()
 
 
 def _enable(r: Reader, tag: str, name: str) -> Command:

@@ -1,6 +1,7 @@
 """The authenticated-state commands on mailboxes: CREATE, DELETE, RENAME, SUBSCRIBE,
 UNSUBSCRIBE, LIST (RFC 3501 and LIST-EXTENDED, RFC 5258, with SPECIAL-USE, CHILDREN and
-LIST-STATUS), LSUB, STATUS and APPEND (APPENDUID, RFC 4315; MULTIAPPEND, RFC 3502).
+LIST-STATUS), LSUB, STATUS and APPEND (APPENDUID, RFC 4315; MULTIAPPEND, RFC 3502; CATENATE,
+RFC 4469).
 
 Each function takes the user's store and the parsed command and returns (actions, tagged
 line); a StoreError it lets through becomes `NO [code]` in the session. Names arrive decoded
@@ -9,10 +10,13 @@ line); a StoreError it lets through becomes `NO [code]` in the session. Names ar
 
 from __future__ import annotations
 
-from mailserver.imap import encode
+from dataclasses import replace
+
+from mailserver.imap import encode, imapurl
 from mailserver.imap.actions import Action, Notify, Send
 from mailserver.imap.commands import (
     Append,
+    AppendMessage,
     ListMailboxes,
     MailboxCommand,
     QuotaCommand,
@@ -20,6 +24,8 @@ from mailserver.imap.commands import (
     Status,
 )
 from mailserver.imap.seqset import compact
+from mailserver.message.message import Message
+from mailserver.message.section import Section
 from mailserver.store import ListEntry, StoreError, UserStore, names
 from mailserver.store import Status as MailboxStatus
 from mailserver.store.errors import NONEXISTENT
@@ -131,7 +137,7 @@ def status(store: UserStore, cmd: Status) -> Reply:
 # -- APPEND ----------------------------------------------------------------------------------
 
 
-def append(store: UserStore, cmd: Append, max_size: int) -> Reply:
+def append(store: UserStore, cmd: Append, max_size: int, selected: str | None = None) -> Reply:
     """APPEND of one message or several (MULTIAPPEND): `OK [APPENDUID uidvalidity uid-set]`,
     the new UIDs in the order of the messages (RFC 3502, RFC 4315).
 
@@ -139,8 +145,14 @@ def append(store: UserStore, cmd: Append, max_size: int) -> Reply:
     that together go over the user's quota (NO [OVERQUOTA], RFC 9208 §4.3), refuse them all
     before the store is touched, and the store's deliver_many commits them in one
     transaction, its files removed if anything fails. TRYCREATE when the mailbox does not
-    exist (RFC 3501 §6.3.11).
+    exist (RFC 3501 §6.3.11). A CATENATE message (RFC 4469) is put together first, its URLs
+    read from the user's mailbox or from `selected` (the selected mailbox, for `;UID=n`).
     """
+    if any(m.catenate for m in cmd.messages):
+        built = _catenate(store, cmd, max_size, selected)
+        if isinstance(built, bytes):
+            return [], built
+        cmd = built
     refusal = _refusal(cmd, max_size)
     if refusal is not None:
         return [], refusal
@@ -159,6 +171,102 @@ def append(store: UserStore, cmd: Append, max_size: int) -> Reply:
     )
     code = encode.code("APPENDUID", info.uidvalidity, compact(uids))
     return [Notify(mailbox=info.name)], _ok(cmd.tag, "APPEND completed", code)
+
+
+#: What one APPEND's CATENATE URLs may read of stored messages, in messages of the largest
+#: size: parts of the same message one after the other are read once (the usual forward), but
+#: a thousand URLs of small parts of different big messages would read gigabytes.
+CATENATE_READ_FACTOR = 8
+
+
+def _catenate(store: UserStore, cmd: Append, max_size: int, selected: str | None) -> Append | bytes:
+    """`cmd` with each CATENATE message put together (RFC 4469 §3), or the tagged NO: `[BADURL
+    url]` for a URL that names no message this user can read (a UIDVALIDITY that is not the
+    mailbox's, a UID it does not hold; a section or range it lacks is empty, as for FETCH),
+    `[TOOBIG]` as soon as a message grows past max_size (a URL's whole message is not read
+    then), `[LIMIT]` when the URLs read more than CATENATE_READ_FACTOR * max_size octets."""
+    several = len(cmd.messages) > 1
+    urls = _Urls(store, selected, CATENATE_READ_FACTOR * max_size)
+    messages = []
+    for n, m in enumerate(cmd.messages, 1):
+        if not m.catenate:
+            messages.append(m)
+            continue
+        out = bytearray()
+        for kind, value in m.catenate:
+            too_big = False
+            if kind == "TEXT":
+                out += value
+            else:
+                try:
+                    out += urls.data(value, max_size - len(out))
+                except imapurl.UrlError as e:
+                    code = b"BADURL " + imapurl.resp_text(value)
+                    return _no(cmd.tag, str(e), code)
+                except _TooBig:
+                    too_big = True
+                except _ReadTooMuch:
+                    text = f"CATENATE URLs read over {urls.budget} octets of stored messages"
+                    return _no(cmd.tag, text, b"LIMIT")
+            if too_big or len(out) > max_size:
+                which = f"message {n}" if several else "message"
+                return _no(cmd.tag, f"{which} over the {max_size}-octet limit", b"TOOBIG")
+        messages.append(AppendMessage(flags=m.flags, date=m.date, data=bytes(out)))
+    return replace(cmd, messages=tuple(messages))
+
+
+class _TooBig(Exception):
+    """A URL's whole message does not fit in what is left of the message being built."""
+
+
+class _ReadTooMuch(Exception):
+    """The URLs of one APPEND have read their budget."""
+
+
+class _Urls:
+    """Reads what URLs name in `store`, `selected` being the mailbox of relative ones, keeping
+    the last message read (for its next part) and counting what it reads against `budget`."""
+
+    def __init__(self, store: UserStore, selected: str | None, budget: int) -> None:
+        self.store = store
+        self.selected = selected
+        self.budget = budget
+        self.read = 0
+        self.last: tuple[tuple[str, int], Message] | None = None
+
+    def data(self, url: bytes, room: int) -> memoryview | bytes:
+        """The octets `url` names: the message, a section of it (BODY[section], no decoding),
+        a range of that; UrlError when it names none. A whole message bigger than `room` is
+        not read: _TooBig says so (its size is all the caller needs to refuse it)."""
+        ref = imapurl.parse_url(url)
+        mailbox = self.selected if ref.mailbox is None else canonical(ref.mailbox)
+        if mailbox is None:
+            raise imapurl.UrlError(f"no mailbox is selected for the relative URL ;UID={ref.uid}")
+        try:
+            message = self._message(mailbox, ref, room)
+        except StoreError as e:
+            if e.code != NONEXISTENT:
+                raise
+            raise imapurl.UrlError(f"{mailbox}: {e}") from None
+        start, length = ref.partial if ref.partial is not None else (None, None)
+        return message.section(ref.section or Section(), start, length)
+
+    def _message(self, mailbox: str, ref: imapurl.MessageUrl, room: int) -> Message:
+        info = self.store.mailbox(mailbox)
+        if ref.uidvalidity is not None and ref.uidvalidity != info.uidvalidity:
+            raise imapurl.UrlError(f"UIDVALIDITY of {mailbox} is {info.uidvalidity} now")
+        key = (info.name, ref.uid)
+        if self.last is not None and self.last[0] == key:
+            return self.last[1]
+        where = self.store.message_file(info.name, ref.uid)
+        if ref.section is None and ref.partial is None and where.size > room:
+            raise _TooBig
+        if self.read + where.size > self.budget:
+            raise _ReadTooMuch
+        message = Message(self.store.read_file(info.name, ref.uid, where))
+        self.read += message.size
+        self.last = (key, message)
+        return message
 
 
 def _refusal(cmd: Append, max_size: int) -> bytes | None:

@@ -114,6 +114,8 @@ CAPABILITIES = (
     "THREAD=REFERENCES",
     "WITHIN",
     "MULTIAPPEND",
+    "CATENATE",
+    "URL-PARTIAL",
     "BINARY",
     "QUOTA",
     "QUOTA=RES-STORAGE",
@@ -648,7 +650,8 @@ class Session:
                 self._enable_condstore()
             return mailboxes.status(store, cmd)
         if isinstance(cmd, Append):
-            return mailboxes.append(store, cmd, self.settings.max_message_size)
+            selected = None if self.view is None else self.view.name
+            return mailboxes.append(store, cmd, self.settings.max_message_size, selected)
         if isinstance(cmd, QuotaCommand):
             return _QUOTA[cmd.name](store, cmd)
         assert isinstance(cmd, MailboxCommand)

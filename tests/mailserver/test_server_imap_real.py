@@ -2,7 +2,8 @@
 logs in (over STARTTLS and over IMAPS, verifying the server's CA), selects INBOX and fetches a
 message that came by SMTP; IDLE sees a delivery within a second; POP3's deletion shows up;
 SORT, with a criteria list as long as a line may be; MULTIAPPEND with synchronising literals
-and with LITERAL+, and one over the size of a command, refused; COMPRESS DEFLATE, and a DEFLATE
+and with LITERAL+, and one over the size of a command, refused; CATENATE, and one that would
+build more than a message may hold; COMPRESS DEFLATE, and a DEFLATE
 bomb and bytes that are not DEFLATE after it; imaplib's GETQUOTAROOT, and APPEND and COPY over
 a user's quota refused with [OVERQUOTA]."""
 
@@ -316,6 +317,49 @@ async def test_a_multiappend_over_the_size_of_a_command_is_refused_and_the_serve
         ]
     finally:
         writer.close()
+
+
+# -- CATENATE (RFC 4469) ----------------------------------------------------------------------
+
+
+async def test_catenate_over_the_socket_and_a_hostile_one_costs_only_its_no(
+    small: MailDaemon,
+) -> None:
+    """A CATENATE with synchronising TEXT literals (each gets its `+`) and URLs of a stored
+    message builds the new one; URLs that would build far more than APPENDLIMIT (a few hundred
+    octets of command) get NO [TOOBIG], a BADURL after a literal NO [BADURL], nothing is
+    stored by either, and the connection goes on."""
+    await asyncio.to_thread(deliver, small, numbered(1))
+    await asyncio.to_thread(deliver, small, numbered(2) + (b"x" * 80 + b"\r\n") * 25)
+    reader, writer = await logged_in(small)
+    try:
+        head = b"Subject: fwd\r\n\r\n"
+        writer.write(b"b APPEND INBOX CATENATE (TEXT {%d}\r\n" % len(head))
+        assert await line(reader) == b"+ Ready for literal data\r\n"
+        writer.write(head + b' URL "/INBOX/;UID=1/;SECTION=TEXT" TEXT {5}\r\n')
+        assert await line(reader) == b"+ Ready for literal data\r\n"
+        writer.write(b"-- \r\n)\r\n")
+        done = await line(reader)
+        assert re.fullmatch(rb"b OK \[APPENDUID \d+ 3\] APPEND completed\r\n", done), done
+        urls = b" ".join([b"URL /INBOX/;UID=2"] * 400)  # 400 times over 2 kB: more than 100 kB
+        writer.write(b"c APPEND INBOX CATENATE (%s)\r\n" % urls)
+        assert await line(reader) == (
+            b"c NO [TOOBIG] message over the %d-octet limit\r\n" % APPEND_LIMIT
+        )
+        writer.write(b"d APPEND INBOX CATENATE (TEXT {1+}\r\nx URL /INBOX/;UID=9])\r\n")
+        assert await line(reader) == (
+            b"d NO [BADURL /INBOX/;UID=9%5D] invalid IMAP URL: a character that must be"
+            b" percent-encoded\r\n"
+        )
+        writer.write(b"e STATUS INBOX (MESSAGES)\r\n")
+        assert await until(reader, b"e") == [
+            b"* STATUS INBOX (MESSAGES 3)\r\n",
+            b"e OK STATUS completed\r\n",
+        ]
+    finally:
+        writer.close()
+    stored = await asyncio.to_thread(fetch_all, small)
+    assert stored[2][1] == head + b"Bonjour Bob.\r\n-- \r\n"
 
 
 # -- BINARY (RFC 3516): APPEND of a literal8, FETCH BINARY ------------------------------------

@@ -8,6 +8,7 @@ import pytest
 
 from mailserver.imap.commands import (
     MAX_APPEND_MESSAGES,
+    MAX_CATENATE_PARTS,
     Append,
     AppendMessage,
     Authenticate,
@@ -495,14 +496,14 @@ def test_append_forms():
     ("line", "why"),
     [
         (b'a1 APPEND x "abc"', 'expected a date-time \\("dd-Mon-yyyy hh:mm:ss \\+zzzz"\\)'),
-        (b"a1 APPEND x abc", "APPEND needs the message as a literal"),
+        (b"a1 APPEND x abc", "APPEND needs the message as a literal or CATENATE"),
         (b"a1 APPEND x (\\Seen)", "expected a space"),
         (b"a1 APPEND x (\\Recent) {1}\r\nz", r"\\Recent is not a flag a client may set"),
         (b"a1 APPEND x (\\Foo) {1}\r\nz", r"\\Foo is not a flag a client may set"),
         (b"a1 APPEND x {5}\r\nabc", "literal shorter than announced"),
         (b"a1 APPEND x {3}\r\na\x00c", "NUL octet in a literal"),
         (b"a1 APPEND x {3}abc", "invalid literal"),
-        (b"a1 APPEND x ~abc", "APPEND needs the message as a literal"),
+        (b"a1 APPEND x ~abc", "APPEND needs the message as a literal or CATENATE"),
         (b"a1 APPEND x {3}\r\nabcd", "unexpected characters after the APPEND command"),
         (b'a1 APPEND x "31-Feb-2020 00:00:00 +0000" {1}\r\nz', "invalid date: day is out of range"),
         (b'a1 APPEND x "01-Foo-2020 00:00:00 +0000" {1}\r\nz', "unknown month Foo"),
@@ -550,6 +551,89 @@ def test_literal_minus_allows_4096_octets_and_literal_plus_any():
     assert messages(line, literal_minus=True)[0].data == b"z" * 4096
     big = b"a1 APPEND x {5000+}\r\n" + b"z" * 5000
     assert messages(big)[0].data == b"z" * 5000
+
+
+# -- CATENATE (RFC 4469) ---------------------------------------------------------------------
+
+
+def test_rfc4469_catenate_example():
+    """§3's example, flags and all: TEXT literals and a quoted URL, in order."""
+    line = (
+        b"A003 APPEND Drafts (\\Seen \\Draft $MDNSent) CATENATE "
+        b'(URL "/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER" '
+        b"TEXT {42}\r\n\r\n--------------030308070208000400050907\r\n "
+        b'URL "/Drafts;UIDVALIDITY=385759045/;UID=20/;section=1.MIME" '
+        b'URL "/Drafts;UIDVALIDITY=385759045/;UID=20/;section=1" '
+        b"TEXT {2}\r\n\r\n)"
+    )
+    assert messages(line) == (
+        AppendMessage(
+            flags=("\\Seen", "\\Draft", "$MDNSent"),
+            date=None,
+            catenate=(
+                ("URL", b"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER"),
+                ("TEXT", b"\r\n--------------030308070208000400050907\r\n"),
+                ("URL", b"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=1.MIME"),
+                ("URL", b"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=1"),
+                ("TEXT", b"\r\n"),
+            ),
+        ),
+    )
+
+
+def test_catenate_with_a_date_with_multiappend_and_in_any_case():
+    got = messages(
+        b'a APPEND x "01-Jan-2020 00:00:00 +0000" catenate (url ;UID=1 text ~{1}\r\n\x00)'
+        b" {1}\r\nz (\\Seen) CATENATE (TEXT {1+}\r\ny)"
+    )
+    assert got == (
+        AppendMessage(
+            flags=(),
+            date=datetime(2020, 1, 1, tzinfo=UTC),
+            catenate=(("URL", b";UID=1"), ("TEXT", b"\x00")),
+        ),
+        AppendMessage(flags=(), date=None, data=b"z"),
+        AppendMessage(flags=("\\Seen",), date=None, catenate=(("TEXT", b"y"),)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        (b"a1 APPEND x CATENATE ()", "expected TEXT or URL$"),
+        (b"a1 APPEND x CATENATE", "expected a space$"),
+        (b"a1 APPEND x CATENATE URL ;UID=1", 'expected "\\(" and the CATENATE parts$'),
+        (b"a1 APPEND x CATENATE (URL ;UID=1", "expected a space$"),
+        (b"a1 APPEND x CATENATE (URL ;UID=1 )", "expected TEXT or URL$"),
+        (b"a1 APPEND x CATENATE (URL)", "expected a space$"),
+        (b'a1 APPEND x CATENATE (TEXT "x")', "CATENATE TEXT needs a literal$"),
+        (b"a1 APPEND x CATENATE (TEXT x)", "CATENATE TEXT needs a literal$"),
+        (b"a1 APPEND x CATENATE (BODY x)", "a CATENATE part is TEXT or URL, not BODY$"),
+        (b"a1 APPEND x CAT (URL ;UID=1)", "APPEND needs the message as a literal or CATENATE$"),
+        (
+            b"a1 APPEND x {1}\r\na COPY (URL ;UID=1)",
+            "APPEND needs message 2 as a literal or CATENATE$",
+        ),
+        (
+            b"a1 APPEND x CATENATE (URL ;UID=1) x",
+            "APPEND needs message 2 as a literal or CATENATE$",
+        ),
+        (b"a1 APPEND x CATENATE (TEXT {1}\r\n\x00)", "NUL octet in a literal$"),
+    ],
+)
+def test_catenate_errors(line: bytes, why: str):
+    error = bad(line, why)
+    assert error.kind == "BAD" and error.code is None
+
+
+def test_catenate_parts_are_bounded_per_command():
+    part = b"URL ;UID=1"
+    half = b" ".join([part] * (MAX_CATENATE_PARTS // 2))
+    ok = messages(b"a1 APPEND x CATENATE (%s) CATENATE (%s)" % (half, half))
+    assert sum(len(m.catenate) for m in ok) == MAX_CATENATE_PARTS
+    error = bad(b"a1 APPEND x CATENATE (%s) CATENATE (%s %s)" % (half, half, part), "more than")
+    assert (error.kind, error.code) == ("NO", b"LIMIT")
+    assert error.reason == f"more than {MAX_CATENATE_PARTS} CATENATE parts in one APPEND"
 
 
 # -- MULTIAPPEND (RFC 3502) ------------------------------------------------------------------
@@ -611,14 +695,14 @@ def test_multiappend_messages_each_with_or_without_flags_and_date():
 @pytest.mark.parametrize(
     ("line", "why"),
     [
-        (b"a1 APPEND x {1}\r\na ", "APPEND needs message 2 as a literal$"),
-        (b"a1 APPEND x {1}\r\na  {1}\r\nb", "APPEND needs message 2 as a literal$"),
+        (b"a1 APPEND x {1}\r\na ", "APPEND needs message 2 as a literal or CATENATE$"),
+        (b"a1 APPEND x {1}\r\na  {1}\r\nb", "APPEND needs message 2 as a literal or CATENATE$"),
         (b"a1 APPEND x {1}\r\na (\\Seen)", "expected a space$"),
-        (b"a1 APPEND x {1}\r\na (\\Seen) ", "APPEND needs message 2 as a literal$"),
+        (b"a1 APPEND x {1}\r\na (\\Seen) ", "APPEND needs message 2 as a literal or CATENATE$"),
         (b'a1 APPEND x {1}\r\na "b"', r'expected a date-time \("dd-Mon-yyyy'),
         (b'a1 APPEND x {1}\r\na "01-Jan-2020 00:00:00 +0000" "b"', "APPEND needs message 2 as"),
-        (b"a1 APPEND x {1}\r\na b", "APPEND needs message 2 as a literal$"),
-        (b"a1 APPEND x {1}\r\na {1}\r\nb c", "APPEND needs message 3 as a literal$"),
+        (b"a1 APPEND x {1}\r\na b", "APPEND needs message 2 as a literal or CATENATE$"),
+        (b"a1 APPEND x {1}\r\na {1}\r\nb c", "APPEND needs message 3 as a literal or CATENATE$"),
         (b'a1 APPEND x {1}\r\na "31-Feb-2020 00:00:00 +0000" {1}\r\nb', "invalid date: day is"),
         (b"a1 APPEND x {1}\r\na (\\Recent) {1}\r\nb", r"\\Recent is not a flag a client"),
         (b"a1 APPEND x {1}\r\na {1}\r\nb {3}\r\nc", "literal shorter than announced$"),
@@ -1056,7 +1140,10 @@ def test_long_names_are_cut_at_40_characters_in_messages():
 
 
 def test_append_refuses_a_quoted_message_after_the_date():
-    bad(b'a1 APPEND x "01-Jan-2020 00:00:00 +0000" "abc"', "APPEND needs the message as a literal$")
+    bad(
+        b'a1 APPEND x "01-Jan-2020 00:00:00 +0000" "abc"',
+        "APPEND needs the message as a literal or CATENATE$",
+    )
     bad(b'a1 APPEND x (\\Seen) "01-Jan-2020 00:00:00 +0000" #', "APPEND needs the message")
 
 
