@@ -22,11 +22,10 @@ answer the messages a search found.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
+from mailserver.message.casemap import casemap
 from mailserver.message.charsets import decode_bytes
 from mailserver.message.summary import Summary
 
@@ -124,23 +123,6 @@ def sortable(
     date in seconds since the epoch, RFC822.SIZE) and its header Fields. Only the values are
     kept: 100,000 summaries are not held at once."""
     return Sortable(seq, uid, tuple(_value(c.key, internaldate, size, f) for c in criteria))
-
-
-@lru_cache(maxsize=4096)
-def _title(ch: str) -> str:
-    """One character's simple titlecase mapping (UnicodeData.txt, as RFC 5051 asks). Python's
-    str.title gives the full mapping, several characters for a few (ß: "Ss", ﬁ: "Fi"); those
-    have no simple mapping and stay as they are."""
-    title = ch.title()
-    return title if len(title) == 1 else ch
-
-
-def casemap(text: str) -> str:
-    """The i;unicode-casemap canonical form of `text` (RFC 5051 §2): each character's simple
-    titlecase mapping, then NFKD."""
-    if text.isascii():
-        return text.upper()  # ASCII: titlecase is upper case, and NFKD changes nothing
-    return unicodedata.normalize("NFKD", "".join(map(_title, text)))
 
 
 #: The string keys and the Fields attribute each one compares.

@@ -1,5 +1,6 @@
 """SEARCH text matching (RFC 3501 §6.4.4): header values and body text, decoded, compared
-case-insensitively as substrings (str.casefold, close to i;unicode-casemap of RFC 5051).
+as substrings in the i;unicode-casemap form (RFC 5051; casemap.py), the server's default
+comparator (I18NLEVEL=1, RFC 5255): "résumé" finds "RÉSUMÉ", composed or decomposed.
 
 BODY looks at the text of every text/* part (quoted-printable and base64 decoded, the charset
 applied; a missing or us-ascii charset is read as UTF-8, which contains it) and the headers of
@@ -19,6 +20,7 @@ import codecs
 from collections.abc import Callable, Iterable, Iterator
 
 from mailserver.message.address import format_address, parse_addresses
+from mailserver.message.casemap import casemap
 from mailserver.message.charsets import text_codec
 from mailserver.message.header import Header
 from mailserver.message.structure import Part
@@ -77,13 +79,13 @@ def index_matches(stored: str, needle: str) -> bool:
 def index_matcher(needle: str) -> Callable[[str], bool]:
     """`index_matches` of one needle, folded once for many messages. No text in a stored
     form holds a NUL, so a needle without one matches the whole only within one field
-    (str.casefold maps each character alone), and a needle with one matches no field."""
-    folded = needle.casefold()
+    (casemap maps each character alone), and a needle with one matches no field."""
+    folded = casemap(needle)
     if not folded:
         return _has_field
     if _FIELD in folded:
         return _no_field
-    return lambda stored: folded in stored.casefold()
+    return lambda stored: folded in casemap(stored)
 
 
 def _has_field(stored: str) -> bool:
@@ -96,13 +98,13 @@ def _no_field(stored: str) -> bool:
 
 def contains(texts: Iterable[str], needle: str) -> bool:
     """Whether the concatenated chunks of text contain `needle`, ignoring case."""
-    folded = needle.casefold()
+    folded = casemap(needle)
     if not folded:
         return True
     keep = len(folded) - 1  # what of a chunk's end may begin a match in the next one
     window = ""
     for chunk in texts:
-        window = window[max(len(window) - keep, 0) :] + chunk.casefold()
+        window = window[max(len(window) - keep, 0) :] + casemap(chunk)
         if folded in window:
             return True
     return False
