@@ -20,7 +20,7 @@ from __future__ import annotations
 import binascii
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from mailserver.imap import fetchatt
@@ -272,13 +272,13 @@ def parse_command(
             raise r.error(f"unknown command UID {sub[:40]}")
         command = uid_parser(r, r.tag, sub, True)
         r.end_of_command("UID " + sub)
-        return command
+        return replace(command, utf8=True) if utf8 else command
     parser = _PARSERS.get(name)
     if parser is None:
         raise r.error(f"unknown command {name[:40]}")
     command = parser(r, r.tag, name)
     r.end_of_command(name)
-    return command
+    return replace(command, utf8=True) if utf8 else command
 
 
 def peek_tag(frame: bytes) -> str | None:
@@ -591,12 +591,33 @@ def _append_message(r: Reader, which: str) -> AppendMessage:
     if r.peek() == 0x22:
         when = r.date_time()
         r.sp()
-    if r.peek() in (0x43, 0x63) and r.atom("CATENATE").upper() == b"CATENATE":
-        r.sp()
-        return AppendMessage(flags=flags, date=when, catenate=_cat_parts(r))
-    if not r.at_string() or r.peek() == 0x22:
+    if not r.at_string():
+        try:
+            word = r.atom().upper()
+        except ParseError:
+            raise r.error(f"APPEND needs {which} as a literal or CATENATE") from None
+        if word == b"CATENATE":
+            r.sp()
+            return AppendMessage(flags=flags, date=when, catenate=_cat_parts(r))
+        if word == b"UTF8":
+            return AppendMessage(flags=flags, date=when, data=_utf8_literal(r))
+        raise r.error(f"APPEND needs {which} as a literal or CATENATE")
+    if r.peek() == 0x22:
         raise r.error(f"APPEND needs {which} as a literal or CATENATE")
     return AppendMessage(flags=flags, date=when, data=r.literal(binary=True))
+
+
+def _utf8_literal(r: Reader, *, space: bool = True) -> bytes:
+    """`UTF8 (literal8)`, the word read (RFC 6855 §4: a message with UTF-8 in its header,
+    once the client has enabled UTF8=ACCEPT); a plain literal is taken too."""
+    if not r.utf8:
+        raise r.error("APPEND UTF8 (...) needs ENABLE UTF8=ACCEPT first")
+    if space:
+        r.sp()
+    r.expect(0x28, '"(" and a literal8')
+    data = r.literal(binary=True)
+    r.expect(0x29, '")" after the literal8')
+    return data
 
 
 def _cat_parts(r: Reader) -> tuple[tuple[str, bytes], ...]:
@@ -613,6 +634,8 @@ def _cat_parts(r: Reader) -> tuple[tuple[str, bytes], ...]:
             parts.append(("TEXT", r.literal(binary=True)))
         elif kind == b"URL":
             parts.append(("URL", r.astring()))
+        elif kind == b"UTF8":
+            parts.append(("TEXT", _utf8_literal(r, space=False)))
         else:
             raise r.error(f"a CATENATE part is TEXT or URL, not {kind.decode(errors='replace')}")
         if r.skip(0x29):

@@ -130,7 +130,7 @@ def status_items(st: MailboxStatus, items: tuple[str, ...]) -> list[tuple[str, i
 
 def status(store: UserStore, cmd: Status) -> Reply:
     st = store.status(cmd.mailbox)
-    line = encode.status_response(cmd.mailbox, status_items(st, cmd.items))
+    line = encode.status_response(cmd.mailbox, status_items(st, cmd.items), utf8=cmd.utf8)
     return [Send(data=line)], _ok(cmd.tag, "STATUS completed")
 
 
@@ -153,7 +153,7 @@ def append(store: UserStore, cmd: Append, max_size: int, selected: str | None = 
         if isinstance(built, bytes):
             return [], built
         cmd = built
-    refusal = _refusal(cmd, max_size)
+    refusal = _refusal(cmd, max_size) or (None if cmd.utf8 else _eight_bit_header(cmd))
     if refusal is not None:
         return [], refusal
     try:
@@ -269,6 +269,21 @@ class _Urls:
         return message
 
 
+def _eight_bit_header(cmd: Append) -> bytes | None:
+    """The NO for a message with 8-bit octets in its header from a client that has not
+    enabled UTF8=ACCEPT (RFC 6855 §4: the server MUST refuse it; an enabled client sends such
+    a message as `UTF8 (~{n})`)."""
+    several = len(cmd.messages) > 1
+    for n, m in enumerate(cmd.messages, 1):
+        ends = [i for i in (m.data.find(b"\r\n\r\n"), m.data.find(b"\n\n")) if i >= 0]
+        header = m.data[: min(ends)] if ends else m.data
+        if not header.isascii():
+            which = f"message {n}" if several else "the message"
+            text = f"8-bit octets in the header of {which}: ENABLE UTF8=ACCEPT first"
+            return _no(cmd.tag, text)
+    return None
+
+
 def _refusal(cmd: Append, max_size: int) -> bytes | None:
     """The NO for the first message that cannot be stored, named by its place when there are
     several; an empty one is how a client cancels a MULTIAPPEND (RFC 3502 §6.3.11)."""
@@ -296,11 +311,15 @@ def list_mailboxes(store: UserStore, cmd: ListMailboxes) -> Reply:
     """LIST (basic and extended) and LSUB."""
     patterns = [cmd.reference + p for p in cmd.patterns if p]
     if not patterns:
-        root = encode.list_response(cmd.name, ["\\Noselect"], SEP, _root(cmd.reference))
+        root = encode.list_response(
+            cmd.name, ["\\Noselect"], SEP, _root(cmd.reference), utf8=cmd.utf8
+        )
         return [Send(data=root)], _ok(cmd.tag, f"{cmd.name} completed")
     if cmd.name == "LSUB":
         out = b"".join(
-            encode.list_response("LSUB", [] if e.exists else ["\\Noselect"], SEP, e.name)
+            encode.list_response(
+                "LSUB", [] if e.exists else ["\\Noselect"], SEP, e.name, utf8=cmd.utf8
+            )
             for e in _gather(store.list_subscribed, patterns)
         )
         return [Send(data=out)], _ok(cmd.tag, "LSUB completed")
@@ -338,7 +357,7 @@ def _list_all(store: UserStore, cmd: ListMailboxes, patterns: list[str]) -> byte
             attrs.append("\\Subscribed")
         if e.special_use is not None:
             attrs.append(e.special_use)
-        out += encode.list_response("LIST", attrs, SEP, e.name)
+        out += encode.list_response("LIST", attrs, SEP, e.name, utf8=cmd.utf8)
         out += _status(store, cmd, e)
     return out
 
@@ -365,7 +384,7 @@ def _list_subscribed(store: UserStore, cmd: ListMailboxes, patterns: list[str]) 
         if e.special_use is not None:
             attrs.append(e.special_use)
         extended = () if e.exists else (("CHILDINFO", [b"SUBSCRIBED"]),)
-        out += encode.list_response("LIST", attrs, SEP, e.name, extended=extended)
+        out += encode.list_response("LIST", attrs, SEP, e.name, extended=extended, utf8=cmd.utf8)
         out += _status(store, cmd, e)  # none for a name that does not exist
     return out
 
@@ -378,7 +397,7 @@ def _status(store: UserStore, cmd: ListMailboxes, e: ListEntry) -> bytes:
         st = store.status(e.name)
     except StoreError:
         return b""  # gone since the LIST: RFC 5819 lets the STATUS be left out
-    return encode.status_response(e.name, status_items(st, cmd.status))
+    return encode.status_response(e.name, status_items(st, cmd.status), utf8=cmd.utf8)
 
 
 # -- QUOTA (RFC 9208) ------------------------------------------------------------------------
@@ -402,7 +421,7 @@ def _quota_line(store: UserStore) -> bytes:
 def getquotaroot(store: UserStore, cmd: QuotaCommand) -> Reply:
     """`* QUOTAROOT mailbox ""` and the root's QUOTA; a user without limits has no root."""
     info = store.mailbox(cmd.root)  # NO [NONEXISTENT] for a mailbox that is not there
-    name = encode.mailbox_name(info.name)
+    name = encode.mailbox_name(info.name, utf8=cmd.utf8)
     if not store.quota.limited:
         return [Send(data=b"* QUOTAROOT " + name + encode.CRLF)], _ok(
             cmd.tag, "GETQUOTAROOT completed"

@@ -113,6 +113,7 @@ CAPABILITIES = (
     "THREAD=ORDEREDSUBJECT",
     "THREAD=REFERENCES",
     "I18NLEVEL=1",
+    "UTF8=ACCEPT",
     "WITHIN",
     "MULTIAPPEND",
     "CATENATE",
@@ -255,6 +256,7 @@ class Session:
         self.condstore = False
         self.qresync = False  # ENABLE QRESYNC: VANISHED for EXPUNGE, and the QRESYNC forms
         self.compressed = False  # COMPRESS DEFLATE done (RFC 4978)
+        self.utf8 = False  # ENABLE UTF8=ACCEPT (RFC 6855): UTF-8 strings and mailbox names
         self._address: str | None = None
 
     # -- the interface's properties ------------------------------------------------------
@@ -348,7 +350,7 @@ class Session:
             tag = peek_tag(frame) or "*"
             return [Send(data=_tagged(tag, "BAD", too_big, b"TOOBIG"))]
         try:
-            cmd = parse_command(frame, searchres=True)
+            cmd = parse_command(frame, searchres=True, utf8=self.utf8)
         except ParseError as e:
             return [Send(data=_tagged(e.tag or "*", e.kind, e.reason, e.code))]
         return self._guard(cmd.tag, lambda: self._command(cmd))
@@ -462,6 +464,9 @@ class Session:
             self._enable_condstore()  # QRESYNC implies CONDSTORE (RFC 7162 §3.2.3)
             self.qresync = True
             enabled.append(b"QRESYNC")
+        if "UTF8=ACCEPT" in cmd.capabilities and not self.utf8:
+            self.utf8 = True
+            enabled.append(b"UTF8=ACCEPT")
         return [Send(data=encode.untagged(b"ENABLED", *enabled))], _tagged(
             cmd.tag, "OK", "ENABLE completed"
         )
