@@ -3,9 +3,9 @@ logs in (over STARTTLS and over IMAPS, verifying the server's CA), selects INBOX
 message that came by SMTP; IDLE sees a delivery within a second; POP3's deletion shows up;
 SORT, with a criteria list as long as a line may be; MULTIAPPEND with synchronising literals
 and with LITERAL+, and one over the size of a command, refused; CATENATE, and one that would
-build more than a message may hold; COMPRESS DEFLATE, and a DEFLATE
-bomb and bytes that are not DEFLATE after it; imaplib's GETQUOTAROOT, and APPEND and COPY over
-a user's quota refused with [OVERQUOTA]."""
+build more than a message may hold; UTF8=ACCEPT with a UTF-8 mailbox name and APPEND UTF8;
+COMPRESS DEFLATE, and a DEFLATE bomb and bytes that are not DEFLATE after it; imaplib's
+GETQUOTAROOT, and APPEND and COPY over a user's quota refused with [OVERQUOTA]."""
 
 from __future__ import annotations
 
@@ -360,6 +360,49 @@ async def test_catenate_over_the_socket_and_a_hostile_one_costs_only_its_no(
         writer.close()
     stored = await asyncio.to_thread(fetch_all, small)
     assert stored[2][1] == head + b"Bonjour Bob.\r\n-- \r\n"
+
+
+# -- UTF8=ACCEPT (RFC 6855) ------------------------------------------------------------------
+
+
+async def test_utf8_accept_over_the_socket(small: MailDaemon) -> None:
+    """ENABLE UTF8=ACCEPT, then a mailbox with a UTF-8 name created, listed and appended to
+    with `UTF8 (~{n})` (a synchronising literal8 inside parentheses gets its `+`); a name that
+    is not UTF-8 is BAD and the connection goes on."""
+    name = "Entwürfe".encode()
+    message = "From: José <jose@crepes.fr>\r\nSubject: Grüße\r\n\r\nhi\r\n".encode()
+    reader, writer = await logged_in(small)
+    try:
+        writer.write(b"b ENABLE UTF8=ACCEPT\r\n")
+        assert await until(reader, b"b") == [
+            b"* ENABLED UTF8=ACCEPT\r\n",
+            b"b OK ENABLE completed\r\n",
+        ]
+        writer.write(b'c CREATE "' + name + b'"\r\n')
+        assert await line(reader) == b"c OK CREATE completed\r\n"
+        writer.write(b'd APPEND "' + name + b'" UTF8 (~{%d}\r\n' % len(message))
+        assert await line(reader) == b"+ Ready for literal data\r\n"
+        writer.write(message + b")\r\n")
+        done = await line(reader)
+        assert re.fullmatch(rb"d OK \[APPENDUID \d+ 1\] APPEND completed\r\n", done), done
+        writer.write(b'e LIST "" "Entw*" RETURN (STATUS (MESSAGES))\r\n')
+        assert await until(reader, b"e") == [
+            b'* LIST (\\HasNoChildren) "/" {%d}\r\n' % len(name),
+            name + b"\r\n",
+            b"* STATUS {%d}\r\n" % len(name),
+            name + b" (MESSAGES 1)\r\n",
+            b"e OK LIST completed\r\n",
+        ]
+        writer.write(b'f CREATE "\xff\xfe"\r\n')
+        assert await line(reader) == b"f BAD mailbox name is not valid UTF-8\r\n"
+        writer.write(b'g SELECT "' + name + b'"\r\n')
+        assert (await until(reader, b"g"))[-1] == b"g OK [READ-WRITE] SELECT completed\r\n"
+        writer.write(b"h FETCH 1 BODY.PEEK[]\r\n")
+        assert await line(reader) == b"* 1 FETCH (BODY[] {%d}\r\n" % len(message)
+        assert await asyncio.wait_for(reader.readexactly(len(message)), 5) == message
+        assert await until(reader, b"h") == [b")\r\n", b"h OK FETCH completed\r\n"]
+    finally:
+        writer.close()
 
 
 # -- BINARY (RFC 3516): APPEND of a literal8, FETCH BINARY ------------------------------------
