@@ -74,14 +74,20 @@ GONE = "some of the messages were expunged"
 # -- SELECT ----------------------------------------------------------------------------------
 
 
-def select(store: UserStore, cmd: Select, condstore: bool, qresync: bool) -> tuple[View, bytes]:
+def select(
+    store: UserStore, cmd: Select, condstore: bool, qresync: bool, rev2: bool = False
+) -> tuple[View, bytes]:
     """Open the mailbox (StoreError if it cannot be) and SELECT/EXAMINE's whole answer; with
-    the QRESYNC parameter, what changed since the client's MODSEQ before the tagged OK."""
+    the QRESYNC parameter, what changed since the client's MODSEQ before the tagged OK. Under
+    IMAP4rev2 (RFC 9051 §6.3.2): the mailbox's LIST line, and no RECENT nor [UNSEEN n]."""
     snap = store.select(cmd.mailbox, readonly=cmd.readonly)
-    view = View(store, snap, readonly=cmd.readonly, condstore=condstore, qresync=qresync)
+    view = View(store, snap, readonly=cmd.readonly, condstore=condstore, qresync=qresync, rev2=rev2)
     out = view.flags_lines()
-    out += b"* %d EXISTS\r\n* %d RECENT\r\n" % (view.exists, len(view.recent))
-    if snap.first_unseen is not None and view.has(snap.first_unseen):
+    out += view.exists_lines()
+    if rev2:
+        use = store.mailbox(snap.name).special_use
+        out += encode.list_response("LIST", [use] if use else [], "/", snap.name, utf8=True)
+    elif snap.first_unseen is not None and view.has(snap.first_unseen):
         out += encode.untagged_status(
             "OK", "First unseen", encode.code("UNSEEN", view.seq_of(snap.first_unseen))
         )

@@ -24,7 +24,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mailserver.imap import encode, mailboxes, selected
 from mailserver.imap.actions import (
@@ -87,6 +87,7 @@ __all__ = [
 SERVER_NAME = "minternet mailserver"
 CAPABILITIES = (
     "IMAP4rev1",
+    "IMAP4rev2",
     "LITERAL+",
     "SASL-IR",
     "ID",
@@ -257,6 +258,7 @@ class Session:
         self.qresync = False  # ENABLE QRESYNC: VANISHED for EXPUNGE, and the QRESYNC forms
         self.compressed = False  # COMPRESS DEFLATE done (RFC 4978)
         self.utf8 = False  # ENABLE UTF8=ACCEPT (RFC 6855): UTF-8 strings and mailbox names
+        self.rev2 = False  # ENABLE IMAP4rev2 (RFC 9051): UTF-8, ESEARCH, no \\Recent
         self._address: str | None = None
 
     # -- the interface's properties ------------------------------------------------------
@@ -464,6 +466,9 @@ class Session:
             self._enable_condstore()  # QRESYNC implies CONDSTORE (RFC 7162 §3.2.3)
             self.qresync = True
             enabled.append(b"QRESYNC")
+        if "IMAP4REV2" in cmd.capabilities and not self.rev2:
+            self.rev2 = self.utf8 = True  # RFC 9051 takes in UTF8=ACCEPT's strings and names
+            enabled.append(b"IMAP4rev2")
         if "UTF8=ACCEPT" in cmd.capabilities and not self.utf8:
             self.utf8 = True
             enabled.append(b"UTF8=ACCEPT")
@@ -632,7 +637,7 @@ class Session:
         if cmd.condstore:
             self._enable_condstore()
         try:
-            view, out = selected.select(self._user(), cmd, self.condstore, self.qresync)
+            view, out = selected.select(self._user(), cmd, self.condstore, self.qresync, self.rev2)
         except StoreError as e:  # the NO comes after [CLOSED]: the old mailbox is closed
             if not closed:
                 raise
@@ -703,6 +708,8 @@ class Session:
             if isinstance(cmd, (Search, Sort)):
                 if selected.uses_modseq(cmd.key):
                     self._enable_condstore()
+                if self.rev2 and isinstance(cmd, Search) and cmd.returns is None:
+                    cmd = replace(cmd, returns=frozenset({"ALL"}))  # RFC 9051 §6.4.4: ESEARCH
                 try:
                     if isinstance(cmd, Sort):
                         return selected.sort(view, cmd)

@@ -59,8 +59,10 @@ class View:
         readonly: bool,
         condstore: bool,
         qresync: bool,
+        rev2: bool = False,
     ) -> None:
         self.store = store
+        self.rev2 = rev2  # ENABLE IMAP4rev2 (RFC 9051): no \\Recent, no RECENT responses
         self.name = snapshot.name
         self.readonly = readonly
         self.condstore = condstore
@@ -127,9 +129,15 @@ class View:
 
     def flags_of(self, meta: MessageMeta) -> tuple[str, ...]:
         """A message's flags as this session shows them: \\Recent added when it holds it."""
-        if meta.uid in self.recent:
+        if meta.uid in self.recent and not self.rev2:
             return (*meta.flags, RECENT)
         return meta.flags
+
+    def exists_lines(self) -> bytes:
+        """`* n EXISTS` and, but under IMAP4rev2 (RFC 9051 §7.4.1: RECENT is obsolete), `* n
+        RECENT`."""
+        out = b"* %d EXISTS\r\n" % len(self.uids)
+        return out if self.rev2 else out + b"* %d RECENT\r\n" % len(self.recent)
 
     def flags_lines(self) -> bytes:
         """`* FLAGS (...)` and `* OK [PERMANENTFLAGS (...)]` (none for EXAMINE)."""
@@ -209,7 +217,7 @@ class View:
         if ch.added:
             self.uids.extend(m.uid for m in ch.added)
             self.recent.update(u for u in ch.recent if self.has(u))
-            out += b"* %d EXISTS\r\n* %d RECENT\r\n" % (len(self.uids), len(self.recent))
+            out += self.exists_lines()
         self.modseq = ch.highestmodseq
         self.uidnext = ch.uidnext
         self.own.clear()
