@@ -10,13 +10,14 @@ _WSP = re.compile(rb"[ \t\r\n]+")
 
 def message_ids(value: bytes | None) -> list[bytes]:
     """Every `<id>` in the value, in order, without its brackets or any white space inside;
-    text outside brackets (phrases, comments) is ignored, and so is an empty `<>`."""
+    text outside brackets (phrases, comments) is ignored, and so is an id without "@" (RFC
+    5322's msg-id is id-left "@" id-right: `<>` or `<nomail>` is none; Dovecot skips them)."""
     if value is None:
         return []
     out = []
     for m in _ID.finditer(value):
         ident = _WSP.sub(b"", m.group(1))
-        if ident:
+        if b"@" in ident:
             out.append(ident)
     return out
 

@@ -1083,7 +1083,7 @@ def test_thread():
         (b"a1 THREAD", "expected a space"),
         (b"a1 THREAD REFERENCES", "expected a space"),
         (b"a1 THREAD REFERENCES UTF-8", "SEARCH needs at least one search key"),
-        (b"a1 THREAD REFS UTF-8 ALL", "unknown thread algorithm REFS$"),
+        (b"a1 THREAD REFSX UTF-8 ALL", "unknown thread algorithm REFSX$"),
         (b"a1 THREAD " + b"R" * 50 + b" UTF-8 ALL", "unknown thread algorithm " + "R" * 40 + "$"),
         (b"a1 THREAD (REFERENCES) UTF-8 ALL", "expected an atom"),
         (b"a1 THREAD REFERENCES  UTF-8 ALL", "expected"),

@@ -140,7 +140,7 @@ def test_a_message_whose_summary_is_unreadable_threads_as_one_without_headers(
 @pytest.mark.parametrize(
     ("args", "answer"),
     [
-        (b"REFS UTF-8 ALL", b"t BAD unknown thread algorithm REFS\r\n"),
+        (b"REFSX UTF-8 ALL", b"t BAD unknown thread algorithm REFSX\r\n"),
         (b"REFERENCES UTF-8", b"t BAD "),
         (b"REFERENCES", b"t BAD "),
         (b"REFERENCES ALL", b"t NO [BADCHARSET (UTF-8 US-ASCII)] charset ALL is not supported"),

@@ -18,6 +18,7 @@ from mailserver.imap.threads import (
     encode,
     ordered_subject,
     references,
+    refs,
     thread,
 )
 
@@ -53,6 +54,10 @@ def answer(top: list[Node]) -> str:
 
 def by_refs(*messages: Threadable) -> str:
     return answer(references(messages))
+
+
+def by_refs_algorithm(*messages: Threadable) -> str:
+    return answer(refs(messages))
 
 
 # -- the answer (§4) ---------------------------------------------------------------------------
@@ -320,9 +325,9 @@ def test_joining_keeps_replies_below_their_parents() -> None:
 
 
 def test_thread_refuses_an_unknown_algorithm() -> None:
-    assert set(ALGORITHMS) == {"ORDEREDSUBJECT", "REFERENCES"}
-    with pytest.raises(ValueError, match="not a THREAD algorithm: REFS"):
-        thread("REFS", [])
+    assert set(ALGORITHMS) == {"ORDEREDSUBJECT", "REFERENCES", "REFS"}
+    with pytest.raises(ValueError, match="not a THREAD algorithm: REFSX"):
+        thread("REFSX", [])
 
 
 def test_a_hostile_references_chain_is_linear() -> None:
@@ -428,7 +433,15 @@ def test_every_message_exactly_once_in_date_order(
             node = node[1][0]
         return sent[node[0]]
 
-    stack = [(None, threads)]
+    def newest(node: tuple[int | None, list]) -> int:
+        seqs = flatten([node])
+        return max(sent[s][0] for s in seqs)
+
+    # REFS: the threads in the order of their newest messages (ties: see test_refs_*)
+    stack = [(None, threads)] if algorithm != "REFS" else list(threads)
+    if algorithm == "REFS":
+        newest_first = [newest(t) for t in threads]
+        assert newest_first == sorted(newest_first)
     while stack:
         _, children = stack.pop()
         keys = [key(c) for c in children]
@@ -474,3 +487,61 @@ def test_references_rebuild_the_conversation(case: tuple[list[Threadable], dict]
         found[node.message.seq] = above
         stack.extend((c, node.message.seq) for c in node.children)
     assert found == parents
+
+
+# -- REFS (Dovecot's THREAD=REFS; its answers: test_session_thread_dovecot.py) -----------------
+
+
+def test_refs_orders_threads_by_their_newest_message() -> None:
+    """A reply makes its thread the newest: it goes last; REFERENCES keeps the root's date."""
+    mails = [msg(1, 1, ident="a"), msg(2, 2), msg(3, 3), msg(4, 9, refs=("a",))]
+    assert by_refs_algorithm(*mails) == "(2)(3)(1 4)"
+    assert by_refs(*mails) == "(1 4)(2)(3)"
+
+
+def test_refs_siblings_in_date_order_at_every_level() -> None:
+    mails = [
+        msg(1, 1, ident="a"),
+        msg(2, 7, ident="b", refs=("a",)),
+        msg(3, 3, refs=("a",)),
+        msg(4, 5, refs=("a", "b")),
+        msg(5, 4, refs=("a", "b")),
+    ]
+    assert by_refs_algorithm(*mails) == "(1 (3)(2 (5)(4)))"
+
+
+def test_refs_joins_no_threads_by_subject() -> None:
+    mails = [msg(1, 1, "hi"), msg(2, 2, "other"), msg(3, 3, "hi", reply=True)]
+    assert by_refs_algorithm(*mails) == "(1)(2)(3)"
+    assert by_refs(*mails) == "(1 3)(2)"
+
+
+def test_refs_ties_go_to_the_first_message_a_missing_parent_first() -> None:
+    """Same newest date: the thread whose first message has the lower number first; a missing
+    parent counts as 0, even with one child (which then stands for the thread)."""
+    assert by_refs_algorithm(msg(1, 5, ident="a"), msg(2, 5), msg(3, 1, refs=("a",))) == (
+        "(1 3)(2)"
+    )
+    assert by_refs_algorithm(msg(1, 5), msg(2, 5, refs=("gone",)), msg(3, 5, refs=("gone",))) == (
+        "((2)(3))(1)"
+    )
+    assert by_refs_algorithm(msg(1, 5), msg(2, 5), msg(3, 5, refs=("gone",))) == "(3)(1)(2)"
+    assert by_refs(msg(1, 5), msg(2, 5), msg(3, 5, refs=("gone",))) == "(1)(2)(3)"
+
+
+def test_refs_two_missing_parents_tie_in_the_order_first_referred_to() -> None:
+    mails = [msg(1, 5, refs=("y",)), msg(2, 5, refs=("x",)), msg(3, 5, refs=("y",))]
+    assert by_refs_algorithm(*mails) == "((1)(3))(2)"
+    mails = [msg(1, 5, refs=("x", "y")), msg(2, 5, refs=("z",))]
+    assert by_refs_algorithm(*mails) == "(1)(2)"
+
+
+def test_refs_missing_parents_inside_a_thread_are_not_shown() -> None:
+    mails = [
+        msg(1, 1, ident="a"),
+        msg(2, 2, refs=("a", "gone")),
+        msg(3, 3, refs=("a", "gone")),
+        msg(4, 4, refs=("a",)),
+    ]
+    assert by_refs_algorithm(*mails) == "(1 (2)(3)(4))"
+    assert by_refs_algorithm() == ""
