@@ -33,6 +33,7 @@ _SIMPLE = frozenset(
         "BODYSTRUCTURE",
         "UID",
         "MODSEQ",
+        "SAVEDATE",  # RFC 8514
     )
 )
 _NAME = re.compile(rb"[A-Za-z0-9.]+")

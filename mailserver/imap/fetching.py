@@ -150,6 +150,10 @@ def _value(
         return meta.uid
     if name == "RFC822.SIZE":
         return meta.size
+    if name == "SAVEDATE":  # RFC 8514 §3: NIL where the mailbox keeps none
+        if meta.savedate is None:
+            return None
+        return encode.internaldate(datetime.fromtimestamp(meta.savedate, UTC))
     if name == "INTERNALDATE":
         return encode.internaldate(datetime.fromtimestamp(meta.internaldate, UTC))
     if name == "MODSEQ":

@@ -108,7 +108,8 @@ class TextKey:
 
 @dataclass(frozen=True, slots=True)
 class DateKey:
-    """BEFORE/ON/SINCE on the internal date, SENTBEFORE/SENTON/SENTSINCE on the Date: field.
+    """BEFORE/ON/SINCE on the internal date, SENTBEFORE/SENTON/SENTSINCE on the Date: field,
+    SAVEDBEFORE/SAVEDON/SAVEDSINCE on the save date (`saved`, RFC 8514).
 
     Dates compare without time of day or time zone (RFC 3501 §6.4.4).
     """
@@ -116,6 +117,7 @@ class DateKey:
     sent: bool
     op: Literal["BEFORE", "ON", "SINCE"]
     day: date
+    saved: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +210,7 @@ def map_leaves(key: SearchKey, change: Callable[[SearchKey], SearchKey]) -> Sear
 # Keys that take no argument, as the leaves they stand for.
 _FLAG_KEYS: dict[str, SearchKey] = {
     "ALL": All(),
+    "SAVEDATESUPPORTED": All(),  # RFC 8514 §4: every mailbox here keeps save dates
     "ANSWERED": FlagKey("\\Answered", True),
     "DELETED": FlagKey("\\Deleted", True),
     "DRAFT": FlagKey("\\Draft", True),
@@ -223,13 +226,16 @@ _FLAG_KEYS: dict[str, SearchKey] = {
     "OLD": FlagKey("\\Recent", False),
 }
 _HEADER_KEYS = {"BCC": "bcc", "CC": "cc", "FROM": "from", "SUBJECT": "subject", "TO": "to"}
-_DATE_KEYS: dict[str, tuple[bool, Literal["BEFORE", "ON", "SINCE"]]] = {
-    "BEFORE": (False, "BEFORE"),
-    "ON": (False, "ON"),
-    "SINCE": (False, "SINCE"),
-    "SENTBEFORE": (True, "BEFORE"),
-    "SENTON": (True, "ON"),
-    "SENTSINCE": (True, "SINCE"),
+_DATE_KEYS: dict[str, tuple[bool, Literal["BEFORE", "ON", "SINCE"], bool]] = {
+    "BEFORE": (False, "BEFORE", False),
+    "ON": (False, "ON", False),
+    "SINCE": (False, "SINCE", False),
+    "SENTBEFORE": (True, "BEFORE", False),
+    "SENTON": (True, "ON", False),
+    "SENTSINCE": (True, "SINCE", False),
+    "SAVEDBEFORE": (False, "BEFORE", True),  # SAVEDATE, RFC 8514 §4
+    "SAVEDON": (False, "ON", True),
+    "SAVEDSINCE": (False, "SINCE", True),
 }
 _ENTRY_TYPES = ("priv", "shared", "all")
 
@@ -271,8 +277,8 @@ def _key(r: Reader, charset: str | None, depth: int) -> SearchKey:
         return HeaderKey(_HEADER_KEYS[name], _string(r, charset))
     if name in _DATE_KEYS:
         r.sp()
-        sent, op = _DATE_KEYS[name]
-        return DateKey(sent, op, r.date())
+        sent, op, saved = _DATE_KEYS[name]
+        return DateKey(sent, op, r.date(), saved)
     if name == "NOT":
         r.sp()
         return Not(_key(r, charset, depth + 1))

@@ -277,6 +277,13 @@ def _date(key: DateKey) -> tuple[int, Test]:
             return d is not None and ok(d)
 
         return _SUMMARY, sent
+    if key.saved:
+
+        def saved(m: _Target) -> bool:
+            when = m.meta().savedate
+            return when is not None and ok(_EPOCH + when // _DAY)
+
+        return _META, saved
     return _META, lambda m: ok(_EPOCH + m.meta().internaldate // _DAY)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping
+from dataclasses import replace
 from typing import TypeVar
 
 from mailserver.imap import encode, fetching, mailboxes, qresync, searching, sorting, threads
@@ -222,13 +223,7 @@ def _render(
                 meta = metas[uid]
                 shown = meta  # with the flags this session shows: \\Recent added if it has it
                 if uid in view.recent:
-                    shown = MessageMeta(
-                        uid=meta.uid,
-                        size=meta.size,
-                        internaldate=meta.internaldate,
-                        flags=view.flags_of(meta),
-                        modseq=meta.modseq,
-                    )
+                    shown = replace(meta, flags=view.flags_of(meta))
                 if plan.index_only:  # (these items never set \\Seen: `seen` is empty)
                     line = plan.index_line(view.seq_of(uid), shown, view.condstore)
                 else:

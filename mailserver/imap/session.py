@@ -124,6 +124,7 @@ CAPABILITIES = (
     "QUOTA",
     "QUOTA=RES-STORAGE",
     "QUOTA=RES-MESSAGE",
+    "SAVEDATE",
 )
 
 

@@ -263,7 +263,7 @@ class DeliveryOps(UserBase):
             return int(known[0])
         uid = self._take_uids(db, box, 1)
         db.execute(
-            "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 box.id,
                 uid,
@@ -274,6 +274,7 @@ class DeliveryOps(UserBase):
                 p.bits,
                 fl.join_keywords(p.keywords),
                 modseq,
+                int(self.clock()),  # its save date (RFC 8514): now, whatever date it carries
             ),
         )
         if p.deferred:

@@ -32,7 +32,7 @@ from .base import (
 from .errors import CANNOT, NONEXISTENT, StoreError
 from .records import Changes, CopyResult, MessageFile, MessageMeta, Pop3Entry, Snapshot, StoreResult
 
-_META = "uid, size, internaldate, flags, keywords, modseq"
+_META = "uid, size, internaldate, flags, keywords, modseq, savedate"
 _IN_CHUNK = 500  # UIDs per "uid IN (...)" query
 # A message's summary blob beside its UID (NULL when none is cached), for _rows.
 _BLOB = (
@@ -57,20 +57,21 @@ def _flag_names(bits: int, keywords: str) -> tuple[str, ...]:
 # MessageMeta's slots, set directly: its frozen dataclass __init__ sets each field through
 # object.__setattr__, at twice the cost, and one SEARCH or FETCH 1:* makes 100,000 of them.
 _new = object.__new__
-_SET_UID, _SET_SIZE, _SET_DATE, _SET_FLAGS, _SET_MODSEQ = (
+_SET_UID, _SET_SIZE, _SET_DATE, _SET_FLAGS, _SET_MODSEQ, _SET_SAVED = (
     MessageMeta.__dict__[name].__set__
-    for name in ("uid", "size", "internaldate", "flags", "modseq")
+    for name in ("uid", "size", "internaldate", "flags", "modseq", "savedate")
 )
 
 
 def _meta(row: Sequence[Any]) -> MessageMeta:
-    uid, size, internaldate, bits, keywords, modseq = row[:6]
+    uid, size, internaldate, bits, keywords, modseq, savedate = row[:7]
     meta: MessageMeta = _new(MessageMeta)
     _SET_UID(meta, uid)
     _SET_SIZE(meta, size)
     _SET_DATE(meta, internaldate)
     _SET_FLAGS(meta, _flag_names(bits, keywords))
     _SET_MODSEQ(meta, modseq)
+    _SET_SAVED(meta, savedate)
     return meta
 
 
@@ -376,10 +377,10 @@ class MessageOps(UserBase):
         with self._write(settle=True) as db:
             box = self._row(db, mailbox)
             folder = self.folder_path(box.name)
-            rows = self._rows(db, box, uids, _META + ", path")
+            rows = self._rows(db, box, uids, "uid, flags, keywords, modseq, path")
             failed, updates = [], []
             for row in rows:
-                uid, _, _, old_bits, old_kw_text, modseq, path = row
+                uid, old_bits, old_kw_text, modseq, path = row
                 old_kw = fl.split_keywords(old_kw_text)
                 if unchanged_since is not None and modseq > unchanged_since:
                     failed.append(uid)
@@ -517,11 +518,23 @@ class MessageOps(UserBase):
         if made:
             modseq = self._bump(db, dst)
             first = self._take_uids(db, dst, len(made))
+            now = int(self.clock())  # the copies' save date (RFC 8514: COPY and MOVE save)
             for i, (uid, new_base, new_path, _) in enumerate(made):
                 _, _, _, size, date, bits, keywords = by_uid[uid]
                 db.execute(
-                    "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (dst.id, first + i, new_base, new_path, size, date, bits, keywords, modseq),
+                    "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        dst.id,
+                        first + i,
+                        new_base,
+                        new_path,
+                        size,
+                        date,
+                        bits,
+                        keywords,
+                        modseq,
+                        now,
+                    ),
                 )
                 db.execute(
                     f"INSERT OR REPLACE INTO summaries ({SUMMARY_NAMES})"

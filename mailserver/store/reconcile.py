@@ -162,7 +162,7 @@ class ReconcileOps(UserBase):
             keywords = fl.FORWARDED if forwarded else ""
             uid = self._take_uids(db, box, 1)
             db.execute(
-                "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     box.id,
                     uid,
@@ -173,6 +173,7 @@ class ReconcileOps(UserBase):
                     bits,
                     keywords,
                     modseq,
+                    int(st.st_mtime),  # saved (RFC 8514) when its file was written
                 ),
             )
             report.adopted += 1

@@ -47,13 +47,17 @@ class ListEntry:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MessageMeta:
-    """A message's index data: what FETCH FLAGS/UID/RFC822.SIZE/INTERNALDATE/MODSEQ answer."""
+    """A message's index data: what FETCH FLAGS/UID/RFC822.SIZE/INTERNALDATE/MODSEQ/SAVEDATE
+    answer."""
 
     uid: int
     size: int
     internaldate: int  # seconds since the epoch, UTC
     flags: tuple[str, ...]  # system flags first (\\Seen ...), then keywords
     modseq: int
+    # when it was saved to its mailbox (RFC 8514), seconds, UTC; not compared: two readings
+    # of one message are equal whatever the clock said when it was saved
+    savedate: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from .errors import CANNOT, CORRUPTION, StoreError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BUSY_TIMEOUT_MS = 10_000  # another process (the CLI, a second daemon) holding the write lock
 
 _SCHEMA_1 = """
@@ -101,6 +101,14 @@ _SCHEMA_4 = """
 ALTER TABLE summaries ADD COLUMN reply INTEGER;
 """
 
+# 5: when each message was saved to its mailbox (SAVEDATE, RFC 8514): delivery, APPEND, COPY
+# or MOVE, or when a reconcile found its file (the file's mtime). Rows made before get their
+# internal date, the time of delivery for mail that came by SMTP.
+_SCHEMA_5 = """
+ALTER TABLE messages ADD COLUMN savedate INTEGER;
+UPDATE messages SET savedate = internaldate
+"""
+
 #: version -> the function that brings an index of that version to the next one. Version 0 is
 #: an empty file. A later schema adds `n: migrate_n_to_n_plus_1` here and bumps SCHEMA_VERSION.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
@@ -108,6 +116,7 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: lambda db: _run(db, _SCHEMA_2),
     2: lambda db: _run(db, _SCHEMA_3),
     3: lambda db: _run(db, _SCHEMA_4),
+    4: lambda db: _run(db, _SCHEMA_5),
 }
 
 

@@ -56,7 +56,11 @@ def test_index_data_are_ordinary_frozen_values(user: UserStore) -> None:
     made = MessageMeta(
         uid=uid, size=len(message()), internaldate=1_000_000_000, flags=("\\Seen", "Work"), modseq=2
     )
-    assert meta == made and hash(meta) == hash(made) and repr(meta) == repr(made)
+    assert meta == made and hash(meta) == hash(made)
+    # the save date is now, not the date the message carries (RFC 8514)
+    assert meta.savedate == int(user.clock()) and meta.savedate != meta.internaldate
+    made = dataclasses.replace(made, savedate=meta.savedate)
+    assert repr(meta) == repr(made)
     with pytest.raises(dataclasses.FrozenInstanceError):
         meta.uid = 7  # type: ignore[misc]
     assert meta.uid == uid

@@ -12,7 +12,6 @@ from mailserver.message import Message, store_summary, summarize
 from mailserver.store import Store, StoreError, UserStore, schema
 from mailserver.store.base import SUMMARY_COLUMNS
 from mailserver.store.errors import CANNOT, CORRUPTION
-from mailserver.store.settle import SettleOps
 
 from .conftest import ADDRESS, Clock, message
 
@@ -45,19 +44,21 @@ def test_migration_hook_runs_each_step_once(
     schema.connect(path).close()
     ran = []
 
-    def to_5(db: sqlite3.Connection) -> None:
-        ran.append(5)
+    now = schema.SCHEMA_VERSION
+
+    def to_next(db: sqlite3.Connection) -> None:
+        ran.append(now + 1)
         db.execute("ALTER TABLE messages ADD COLUMN thread INTEGER")
 
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 5)
-    monkeypatch.setitem(schema.MIGRATIONS, 4, to_5)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", now + 1)
+    monkeypatch.setitem(schema.MIGRATIONS, now, to_next)
     db = schema.connect(path)
-    assert ran == [5]
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 5
+    assert ran == [now + 1]
+    assert db.execute("PRAGMA user_version").fetchone()[0] == now + 1
     db.execute("SELECT thread FROM messages").fetchall()
     db.close()
     schema.connect(path).close()
-    assert ran == [5]
+    assert ran == [now + 1]
 
 
 def test_failed_migration_leaves_the_old_version(
@@ -70,35 +71,46 @@ def test_failed_migration_leaves_the_old_version(
         db.execute("ALTER TABLE messages ADD COLUMN half INTEGER")
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 5)
-    monkeypatch.setitem(schema.MIGRATIONS, 4, broken)
+    now = schema.SCHEMA_VERSION
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", now + 1)
+    monkeypatch.setitem(schema.MIGRATIONS, now, broken)
     with pytest.raises(RuntimeError, match="disk on fire"):
         schema.connect(path)
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert db.execute("PRAGMA user_version").fetchone()[0] == now
     columns = [r[1] for r in db.execute("PRAGMA table_info(messages)")]
     assert "half" not in columns
     db.close()
 
 
+# What versions 2 to 5 added, taken away again: an index as a version-1 server left it.
+_TO_VERSION_1 = """
+DROP TABLE pending;
+ALTER TABLE summaries DROP COLUMN reply;
+ALTER TABLE summaries DROP COLUMN subject_text;
+ALTER TABLE messages DROP COLUMN savedate;
+PRAGMA user_version = 1
+"""
+
+
 def version_1_index(root: str, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """A store whose index a version-1 server wrote: three messages with their summaries
-    (blob and SORT/THREAD columns, no subject text); their UIDs."""
-    with monkeypatch.context() as m:
-        m.setattr(schema, "SCHEMA_VERSION", 1)
-        # a version-1 server had no pending deliveries (nor their table) to settle
-        m.setattr(SettleOps, "_settle_pending", lambda self, db, report=None: None)
-        old = Store(root, clock=clock, host="h")
-        user = old.user(ADDRESS)
-        uids = [user.deliver("INBOX", message(n)) for n in range(3)]
-        for n, uid in enumerate(uids):
-            row = store_summary(message(n))
-            old_columns = [k for k in SUMMARY_COLUMNS if k not in ("subject_text", "reply")]
-            user.db.execute(
-                "INSERT INTO summaries VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (uid, row["blob"], *(row[k] for k in old_columns)),
-            )
-        old.close()
+    (blob and SORT/THREAD columns, no subject text), delivered now and the index taken back
+    to version 1's tables; their UIDs."""
+    assert schema.SCHEMA_VERSION == 5  # a new version adds its undoing to _TO_VERSION_1
+    old = Store(root, clock=clock, host="h")
+    user = old.user(ADDRESS)
+    uids = [user.deliver("INBOX", message(n)) for n in range(3)]
+    for statement in _TO_VERSION_1.split(";\n"):
+        user.db.execute(statement)
+    for n, uid in enumerate(uids):
+        row = store_summary(message(n))
+        old_columns = [k for k in SUMMARY_COLUMNS if k not in ("subject_text", "reply")]
+        user.db.execute(
+            "INSERT INTO summaries VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (uid, row["blob"], *(row[k] for k in old_columns)),
+        )
+    old.close()
     return uids
 
 
@@ -116,6 +128,10 @@ def test_version_1_gets_the_subject_text_column(
     columns = [r[1] for r in user.db.execute("PRAGMA table_info(summaries)")]
     assert columns[-2:] == ["subject_text", "reply"]
     assert user.subject_texts("INBOX", uids) == {}  # rows made before the column: NULL
+    # version 5's save dates: the internal date of the rows made before
+    assert [(m.savedate, m.internaldate) for m in user.fetch("INBOX")] == [
+        (m.internaldate, m.internaldate) for m in user.fetch("INBOX")
+    ]
     assert user.thread_columns("INBOX", uids) == {}  # (nor `reply`, version 4's)
     old = user.summaries("INBOX", uids)  # their blobs are read as they were
     assert old == {u: summarize(Message(message(n))) for n, u in enumerate(uids)}
@@ -131,12 +147,12 @@ def test_version_1_gets_the_subject_text_column(
 def test_newer_index_is_refused_not_rebuilt(tmp_path: Path, clock: Clock) -> None:
     user, _ = UserStore.open(str(tmp_path), clock=clock, host="h")
     user.deliver("INBOX", b"x\r\n")
-    user.db.execute("PRAGMA user_version = 7")
+    user.db.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION + 3}")
     user.close()
     with pytest.raises(
         StoreError,
-        match="index schema version 7 is newer than this store's "
-        r"\(4\)",
+        match=f"index schema version {schema.SCHEMA_VERSION + 3} is newer than this store's "
+        rf"\({schema.SCHEMA_VERSION}\)",
     ) as info:
         UserStore.open(str(tmp_path), clock=clock, host="h")
     assert info.value.code == CANNOT
