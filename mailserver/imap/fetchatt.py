@@ -120,6 +120,8 @@ def _parse_item(r: Reader) -> FetchItem:
         return FetchItem(name)
     if name in _BINARY:
         return _binary(r, name)
+    if name == "PREVIEW":
+        return _preview(r)
     if name not in ("BODY", "BODY.PEEK"):
         raise r.error(f"unknown FETCH item {name[:40]}")
     if r.peek() != 0x5B:  # [
@@ -128,6 +130,20 @@ def _parse_item(r: Reader) -> FetchItem:
         raise r.error("BODY.PEEK needs a section")
     r.pos += 1
     return FetchItem("BODY", _section(r), name == "BODY.PEEK", _partial(r))
+
+
+# RFC 8970 §3.1: `PREVIEW [SP "(" preview-mod *(SP preview-mod) ")"]`, LAZY the one modifier
+_PREVIEW_MODS = re.compile(rb" \(LAZY(?: LAZY)*\)", re.IGNORECASE)
+
+
+def _preview(r: Reader) -> FetchItem:
+    """PREVIEW and its modifiers (LAZY: a preview may be NIL when it would take long; ours
+    never does, so it is the same item). A parenthesised list that is not of modifiers is
+    left for what follows (FETCH's own modifiers, CHANGEDSINCE...)."""
+    m = _PREVIEW_MODS.match(r.data, r.pos)
+    if m is not None:
+        r.pos = m.end()
+    return FetchItem("PREVIEW")
 
 
 def _partial(r: Reader) -> tuple[int, int] | None:

@@ -40,6 +40,7 @@ _RFC822 = {
     "RFC822.TEXT": Section(text="TEXT"),
 }
 _SEEN = frozenset(("RFC822", "RFC822.TEXT"))
+_NEEDS_MESSAGE = frozenset((*_RFC822, "PREVIEW"))
 
 
 def needs_summary(items: Sequence[FetchItem]) -> bool:
@@ -49,8 +50,8 @@ def needs_summary(items: Sequence[FetchItem]) -> bool:
 
 def needs_message(items: Sequence[FetchItem]) -> bool:
     """Whether an item needs the raw message: BODY[...], BODY.PEEK[...], RFC822, RFC822.HEADER,
-    RFC822.TEXT."""
-    return any(i.section is not None or i.name in _RFC822 for i in items)
+    RFC822.TEXT, PREVIEW."""
+    return any(i.section is not None or i.name in _NEEDS_MESSAGE for i in items)
 
 
 def sets_seen(items: Sequence[FetchItem]) -> bool:
@@ -150,6 +151,8 @@ def _value(
         return meta.uid
     if name == "RFC822.SIZE":
         return meta.size
+    if name == "PREVIEW":  # RFC 8970: UTF-8 text, "" when there is none
+        return _need(message, name).preview().encode()
     if name == "SAVEDATE":  # RFC 8514 §3: NIL where the mailbox keeps none
         if meta.savedate is None:
             return None

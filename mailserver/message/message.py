@@ -10,6 +10,7 @@ from mailserver.message.bodystructure import body_structure
 from mailserver.message.dates import parse_date
 from mailserver.message.envelope import ImapValue, envelope
 from mailserver.message.header import Header, parse_header
+from mailserver.message.preview import preview
 from mailserver.message.section import Section, partial, section_bytes, top_section_bytes
 from mailserver.message.structure import DEFAULT_LIMITS, Limits, Part, parse_structure
 from mailserver.message.textsearch import body_matches, header_matches
@@ -98,3 +99,7 @@ class Message:
     def text_matches(self, needle: str) -> bool:
         """SEARCH TEXT needle: header and body."""
         return body_matches(self.raw, self.root, needle, with_header=True)
+
+    def preview(self) -> str:
+        """FETCH PREVIEW (RFC 8970): a few words of its text (preview.py)."""
+        return preview(self.raw, self.root)

@@ -24,7 +24,7 @@ def at(store: Store, when: float) -> None:
 
 
 def test_savedate_is_announced(store: Store) -> None:
-    assert CAPS.endswith(b" SAVEDATE")
+    assert b" SAVEDATE " in CAPS + b" "
     assert Client(store)(b"a CAPABILITY").startswith(b"* CAPABILITY " + CAPS)
 
 

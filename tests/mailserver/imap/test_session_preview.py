@@ -1,0 +1,62 @@
+"""PREVIEW (RFC 8970) through sessions on a real store: FETCH PREVIEW and PREVIEW (LAZY) (ours
+is never slow, so LAZY gets the preview too, never NIL), UTF-8 text in a literal, "" for a
+message without text, no \\Seen set, FETCH's own modifiers after it, bad modifiers BAD. Exact
+bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from mailserver.store import Store
+from tests.mailserver.imap.session_kit import BOB, CAPS, Client, deliver, store_fixture
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    yield from store_fixture()
+
+
+def test_preview_is_announced(store: Store) -> None:
+    assert CAPS.endswith(b" SAVEDATE PREVIEW")
+    assert Client(store)(b"a CAPABILITY").startswith(b"* CAPABILITY " + CAPS)
+
+
+def test_fetch_preview_in_every_form(store: Store) -> None:
+    deliver(store, 1)  # body "hello 1"
+    store.deliver(BOB, "INBOX", "Subject: x\r\n\r\n> quoted\r\ncafé crème\r\n".encode(), ())
+    store.deliver(BOB, "INBOX", b"Subject: x\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n", ())
+    c = Client(store)
+    c.select()
+    ok = b"a OK FETCH completed\r\n"
+    assert c(b"a FETCH 1 (PREVIEW)") == b'* 1 FETCH (PREVIEW "hello 1")\r\n' + ok
+    assert c(b"a FETCH 1 PREVIEW") == b'* 1 FETCH (PREVIEW "hello 1")\r\n' + ok
+    assert c(b"a FETCH 1 (PREVIEW (LAZY) FLAGS)") == (
+        b'* 1 FETCH (PREVIEW "hello 1" FLAGS (\\Recent))\r\n' + ok
+    )
+    assert c(b"a FETCH 1 preview (lazy lazy)") == b'* 1 FETCH (PREVIEW "hello 1")\r\n' + ok
+    assert c(b"a FETCH 2 (PREVIEW)") == (
+        b"* 2 FETCH (PREVIEW {12}\r\ncaf\xc3\xa9 cr\xc3\xa8me)\r\n" + ok
+    )
+    assert c(b"a FETCH 3 (PREVIEW)") == b'* 3 FETCH (PREVIEW "")\r\n' + ok
+    assert c(b"b UID FETCH 1 (PREVIEW)") == (
+        b'* 1 FETCH (UID 1 PREVIEW "hello 1")\r\nb OK FETCH completed\r\n'
+    )
+    assert c(b"d FETCH 1:3 FLAGS") == (  # a preview sets no \Seen
+        b"* 1 FETCH (FLAGS (\\Recent))\r\n* 2 FETCH (FLAGS (\\Recent))\r\n"
+        b"* 3 FETCH (FLAGS (\\Recent))\r\nd OK FETCH completed\r\n"
+    )
+    assert c(b"c FETCH 1 (PREVIEW) (CHANGEDSINCE 1)") == (
+        b'* 1 FETCH (PREVIEW "hello 1" MODSEQ (2))\r\nc OK FETCH completed\r\n'
+    )
+
+
+def test_bad_modifiers(store: Store) -> None:
+    deliver(store, 1)
+    c = Client(store)
+    c.select()
+    assert c(b"a FETCH 1 (PREVIEW (FOO))").startswith(b"a BAD ")
+    assert c(b"b FETCH 1 (PREVIEW ())").startswith(b"b BAD ")
+    assert c(b"c FETCH 1 (PREVIEW LAZY)").startswith(b"c BAD ")
+    assert c(b"d FETCH 1 PREVIEW (FOO)").startswith(b"d BAD ")
