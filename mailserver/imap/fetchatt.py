@@ -77,7 +77,7 @@ class FetchItem:
     def response_name(self) -> bytes:
         """The name this item has in the FETCH response: b"BODY[HEADER]<0>", b"FLAGS"..."""
         if self.section is None:
-            return self.name.encode()
+            return b"PREVIEW" if self.name == "PREVIEW.FUZZY" else self.name.encode()
         name = b"BODY" if self.name == "BODY" else self.name.encode()
         out = name + b"[" + self.section.to_bytes() + b"]"
         if self.partial is not None:
@@ -120,8 +120,8 @@ def _parse_item(r: Reader) -> FetchItem:
         return FetchItem(name)
     if name in _BINARY:
         return _binary(r, name)
-    if name == "PREVIEW":
-        return _preview(r)
+    if name in _PREVIEWS:
+        return _preview(r, _PREVIEWS[name])
     if name not in ("BODY", "BODY.PEEK"):
         raise r.error(f"unknown FETCH item {name[:40]}")
     if r.peek() != 0x5B:  # [
@@ -132,18 +132,42 @@ def _parse_item(r: Reader) -> FetchItem:
     return FetchItem("BODY", _section(r), name == "BODY.PEEK", _partial(r))
 
 
-# RFC 8970 §3.1: `PREVIEW [SP "(" preview-mod *(SP preview-mod) ")"]`, LAZY the one modifier
-_PREVIEW_MODS = re.compile(rb" \(LAZY(?: LAZY)*\)", re.IGNORECASE)
+# RFC 8970 §3.1: `PREVIEW [SP "(" preview-mod *(SP preview-mod) ")"]`, LAZY its one modifier;
+# the drafts before it (as Dovecot still takes them): SNIPPET, FUZZY and LAZY=FUZZY, and the
+# capability names as item names. The item's name says the answer's form: PREVIEW is RFC
+# 8970's `PREVIEW "text"`, PREVIEW.FUZZY the draft's `PREVIEW (FUZZY "text")`, SNIPPET
+# `SNIPPET (FUZZY "text")`.
+_PREVIEWS = {"PREVIEW": "PREVIEW", "SNIPPET": "SNIPPET"}
+_PREVIEW_MODS = frozenset(("LAZY", "FUZZY", "LAZY=FUZZY"))
+# after the item, a list that is FETCH's own modifiers (RFC 4466 §2.4; RFC 7162) and not its
+_FETCH_MODIFIERS = re.compile(rb" \((?:CHANGEDSINCE|VANISHED)[ )]", re.IGNORECASE)
+_MODIFIER = re.compile(rb"[^ ()]+")
 
 
-def _preview(r: Reader) -> FetchItem:
-    """PREVIEW and its modifiers (LAZY: a preview may be NIL when it would take long; ours
-    never does, so it is the same item). A parenthesised list that is not of modifiers is
-    left for what follows (FETCH's own modifiers, CHANGEDSINCE...)."""
-    m = _PREVIEW_MODS.match(r.data, r.pos)
-    if m is not None:
-        r.pos = m.end()
-    return FetchItem("PREVIEW")
+def _preview(r: Reader, name: str) -> FetchItem:
+    """PREVIEW or SNIPPET and its modifiers (LAZY: a preview may be NIL when it would take
+    long; ours never does, so LAZY changes nothing). A parenthesised list of FETCH's own
+    modifiers (CHANGEDSINCE, VANISHED) is left for FETCH."""
+    fuzzy = False
+    if r.data[r.pos : r.pos + 6].upper() == b"=FUZZY":  # PREVIEW=FUZZY, SNIPPET=FUZZY
+        r.pos += 6
+    if r.data[r.pos : r.pos + 2] == b" (" and not _FETCH_MODIFIERS.match(r.data, r.pos):
+        r.pos += 2
+        while True:
+            m = _MODIFIER.match(r.data, r.pos)
+            word = b"" if m is None else m.group().upper()
+            if word.decode(errors="replace") not in _PREVIEW_MODS:
+                shown = word[:40].decode(errors="replace")
+                raise r.error(f"{shown!r} is not a supported {name} modifier")
+            assert m is not None
+            r.pos = m.end()
+            fuzzy = fuzzy or word.endswith(b"FUZZY")
+            if r.skip(0x29):
+                break
+            r.sp()
+    if name == "PREVIEW" and fuzzy:
+        return FetchItem("PREVIEW.FUZZY")
+    return FetchItem(name)
 
 
 def _partial(r: Reader) -> tuple[int, int] | None:

@@ -40,7 +40,8 @@ _RFC822 = {
     "RFC822.TEXT": Section(text="TEXT"),
 }
 _SEEN = frozenset(("RFC822", "RFC822.TEXT"))
-_NEEDS_MESSAGE = frozenset((*_RFC822, "PREVIEW"))
+_PREVIEWS = ("PREVIEW", "PREVIEW.FUZZY", "SNIPPET")
+_NEEDS_MESSAGE = frozenset((*_RFC822, *_PREVIEWS))
 
 
 def needs_summary(items: Sequence[FetchItem]) -> bool:
@@ -151,8 +152,9 @@ def _value(
         return meta.uid
     if name == "RFC822.SIZE":
         return meta.size
-    if name == "PREVIEW":  # RFC 8970: UTF-8 text, "" when there is none
-        return _need(message, name).preview().encode()
+    if name in _PREVIEWS:  # RFC 8970: UTF-8 text, "" when there is none
+        text = _need(message, name).preview().encode()
+        return text if name == "PREVIEW" else [_FUZZY, text]  # the drafts' (FUZZY "text")
     if name == "SAVEDATE":  # RFC 8514 §3: NIL where the mailbox keeps none
         if meta.savedate is None:
             return None
@@ -177,6 +179,9 @@ def _value(
             return encode.Raw(summary.bodystructure)
         return _need(message, name).bodystructure()
     raise ValueError(f"no FETCH item {name}")
+
+
+_FUZZY = encode.Raw(b"FUZZY")
 
 
 def _need(message: Message | None, name: str) -> Message:

@@ -19,7 +19,7 @@ def store() -> Iterator[Store]:
 
 
 def test_preview_is_announced(store: Store) -> None:
-    assert CAPS.endswith(b" SAVEDATE PREVIEW")
+    assert CAPS.endswith(b" SAVEDATE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW")
     assert Client(store)(b"a CAPABILITY").startswith(b"* CAPABILITY " + CAPS)
 
 
@@ -60,3 +60,34 @@ def test_bad_modifiers(store: Store) -> None:
     assert c(b"b FETCH 1 (PREVIEW ())").startswith(b"b BAD ")
     assert c(b"c FETCH 1 (PREVIEW LAZY)").startswith(b"c BAD ")
     assert c(b"d FETCH 1 PREVIEW (FOO)").startswith(b"d BAD ")
+
+
+def test_the_drafts_forms_as_dovecot_takes_them(store: Store) -> None:
+    """SNIPPET=FUZZY and PREVIEW=FUZZY (the drafts before RFC 8970, which Dovecot announces
+    still): the answers Dovecot 2.3.19 gave to each form."""
+    deliver(store, 1)
+    c = Client(store)
+    c.select()
+    fuzzy = b'(FUZZY "hello 1")'
+    forms = {
+        b"(PREVIEW (LAZY=FUZZY))": b"PREVIEW " + fuzzy,
+        b"(PREVIEW (FUZZY))": b"PREVIEW " + fuzzy,
+        b"(PREVIEW (LAZY FUZZY) RFC822.SIZE)": b"PREVIEW " + fuzzy + b" RFC822.SIZE 148",
+        b"(SNIPPET)": b"SNIPPET " + fuzzy,
+        b"SNIPPET": b"SNIPPET " + fuzzy,
+        b"(SNIPPET (LAZY))": b"SNIPPET " + fuzzy,
+        b"(SNIPPET (FUZZY))": b"SNIPPET " + fuzzy,
+        b"(snippet (lazy=fuzzy))": b"SNIPPET " + fuzzy,
+        b"(PREVIEW=FUZZY)": b'PREVIEW "hello 1"',
+        b"(SNIPPET=FUZZY)": b"SNIPPET " + fuzzy,
+        b"(PREVIEW SNIPPET (FUZZY))": b'PREVIEW "hello 1" SNIPPET ' + fuzzy,
+    }
+    for items, answer in forms.items():
+        assert c(b"a FETCH 1 " + items) == (
+            b"* 1 FETCH (" + answer + b")\r\na OK FETCH completed\r\n"
+        ), items
+    assert c(b"b FETCH 1 (SNIPPET (FOO))") == b"b BAD 'FOO' is not a supported SNIPPET modifier\r\n"
+    assert c(b"c FETCH 1 (PREVIEW (LAZY FOO))") == (
+        b"c BAD 'FOO' is not a supported PREVIEW modifier\r\n"
+    )
+    assert c(b"d FETCH 1 (PREVIEW (LAZY ))").startswith(b"d BAD ")
