@@ -45,14 +45,16 @@ class Notifier:
     most the IDLE poll interval."""
 
     def __init__(self) -> None:
-        self._waiters: dict[tuple[str, str], set[asyncio.Event]] = defaultdict(set)
+        self._waiters: dict[tuple[str, str | None], set[asyncio.Event]] = defaultdict(set)
 
     def notify(self, address: str, mailbox: str) -> None:
-        for event in self._waiters.get((address, mailbox), ()):
-            event.set()
+        for key in ((address, mailbox), (address, None)):
+            for event in self._waiters.get(key, ()):
+                event.set()
 
-    async def wait(self, address: str, mailbox: str, timeout: float) -> bool:
-        """True if a notice came within `timeout` seconds."""
+    async def wait(self, address: str, mailbox: str | None, timeout: float) -> bool:
+        """True if a notice came within `timeout` seconds: for `mailbox`, or for any mailbox
+        of the user when it is None (NOTIFY watches several)."""
         key = (address, mailbox)
         event = asyncio.Event()
         self._waiters[key].add(event)

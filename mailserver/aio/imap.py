@@ -57,6 +57,7 @@ from minternet.stream import Connection, StreamHandler, StreamLimits, StreamList
 log = logging.getLogger(__name__)
 
 STREAM_BATCH = 64 * 1024  # octets of a Stream pulled per trip to the worker threads
+NOTIFY_POLLS = 10  # a NOTIFY session looks without a notice every this many idle polls
 DRAIN_POLL = 0.005  # seconds before the first look at a peer that does not read yet,
 MAX_DRAIN_POLL = 0.1  # doubling up to this
 REFUSAL = b"* BYE Too many connections, try later\r\n"
@@ -74,6 +75,7 @@ class Session(Protocol):
         self, address: str | None, store: UserStore | None, why: str = ""
     ) -> list[Action]: ...
     def poll(self) -> list[Action]: ...
+    def notify_poll(self) -> list[Action]: ...
     def close(self) -> None: ...
     @property
     def address(self) -> str | None: ...
@@ -83,6 +85,10 @@ class Session(Protocol):
     def idling(self) -> bool: ...
     @property
     def authenticated(self) -> bool: ...
+    @property
+    def notifying(self) -> bool: ...
+    @property
+    def watching(self) -> bool: ...
 
 
 #: Makes a connection's session: (tls_active) -> Session.
@@ -147,6 +153,7 @@ class ImapHandler(StreamHandler[bytes | LiteralRequest]):
         self.lock = asyncio.Lock()  # one session call at a time
         self.user: str | None = None  # counted in ctx.acquire_session while set
         self.idle_task: asyncio.Task[None] | None = None
+        self.watch_task: asyncio.Task[None] | None = None  # NOTIFY's, between commands
         self.idle_waiting = False  # the IDLE loop is waiting for a notice (safe to cancel)
         self.idle_done = False
         self.busy = False
@@ -213,6 +220,8 @@ class ImapHandler(StreamHandler[bytes | LiteralRequest]):
         finally:
             self.busy = False
             self.deadline.touch()
+        if self.session.notifying and self.watch_task is None and not self.closed:
+            self.watch_task = asyncio.ensure_future(self._watch())
 
     async def _carry_out(self, actions: list[Action]) -> None:
         """Carry out the session's actions in order (the caller holds the lock)."""
@@ -306,10 +315,10 @@ class ImapHandler(StreamHandler[bytes | LiteralRequest]):
             address, mailbox = session.address, session.selected
             self.idle_waiting = True
             try:
-                if address is None or mailbox is None:
+                if address is None or (mailbox is None and not session.watching):
                     await asyncio.sleep(poll)
-                else:
-                    await ctx.notifier.wait(address, mailbox, poll)
+                else:  # NOTIFY's events come from any of the user's mailboxes
+                    await ctx.notifier.wait(address, None if session.watching else mailbox, poll)
             finally:
                 self.idle_waiting = False
             if self.idle_done:
@@ -318,6 +327,29 @@ class ImapHandler(StreamHandler[bytes | LiteralRequest]):
                 if not session.idling:
                     return
                 await self._carry_out(await ctx.run(session.poll))
+
+    # -- NOTIFY (RFC 5465) ---------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        """While NOTIFY SET asks for events: on each notice for one of the user's mailboxes
+        (or every NOTIFY_POLLS idle polls, for writers outside this daemon), what changed,
+        when no command is under way (a command's own updates come with it)."""
+        ctx, session = self.ctx, self.session
+        poll = self.server.idle_poll * NOTIFY_POLLS
+        try:
+            while not self.closed and not self.conn.closing and session.watching:
+                address = session.address
+                if address is None:
+                    return
+                await ctx.notifier.wait(address, None, poll)
+                if self.busy or not session.notifying:
+                    continue  # a command, or IDLE, is under way: it tells
+                async with self.lock:
+                    if self.closed or self.conn.closing or self.busy:
+                        return
+                    await self._carry_out(await ctx.run(session.notify_poll))
+        finally:
+            self.watch_task = None
 
     async def _stop_idle(self) -> None:
         """End the IDLE loop before the next frame reaches the session (a poll under way
@@ -343,6 +375,8 @@ class ImapHandler(StreamHandler[bytes | LiteralRequest]):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.deadline.cancel()
+        if self.watch_task is not None:
+            self.watch_task.cancel()
         self.idle_done = True
         if self.idle_task is not None and self.idle_waiting:
             self.idle_task.cancel()

@@ -26,6 +26,7 @@ from datetime import datetime
 from mailserver.imap import fetchatt
 from mailserver.imap.command import Command
 from mailserver.imap.fetchatt import FetchItem
+from mailserver.imap.notify import parse_notify
 from mailserver.imap.search_commands import (
     parse_cancel_update,
     parse_search,
@@ -833,6 +834,7 @@ _PARSERS: dict[str, Parser] = {
     "SORT": parse_sort,
     "THREAD": parse_thread,
     "CANCELUPDATE": parse_cancel_update,
+    "NOTIFY": parse_notify,
 }
 _UID_PARSERS: dict[str, UidParser] = {
     "COPY": _copy,

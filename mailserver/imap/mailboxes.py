@@ -84,7 +84,7 @@ def create(store: UserStore, cmd: MailboxCommand) -> Reply:
         if use is None:
             return [], _no(cmd.tag, f"no mailbox may be {cmd.uses[0][:40]} here", b"USEATTR")
     store.create(cmd.mailbox, use)
-    return [], _ok(cmd.tag, "CREATE completed")
+    return [Notify(mailbox=canonical(cmd.mailbox))], _ok(cmd.tag, "CREATE completed")
 
 
 def delete(store: UserStore, cmd: MailboxCommand) -> Reply:
@@ -100,13 +100,13 @@ def rename(store: UserStore, cmd: Rename) -> Reply:
 
 def subscribe(store: UserStore, cmd: MailboxCommand) -> Reply:
     store.subscribe(cmd.mailbox)
-    return [], _ok(cmd.tag, "SUBSCRIBE completed")
+    return [Notify(mailbox=canonical(cmd.mailbox))], _ok(cmd.tag, "SUBSCRIBE completed")
 
 
 def unsubscribe(store: UserStore, cmd: MailboxCommand) -> Reply:
     if not store.unsubscribe(cmd.mailbox):
         return [], _no(cmd.tag, "not subscribed to that name", b"NONEXISTENT")
-    return [], _ok(cmd.tag, "UNSUBSCRIBE completed")
+    return [Notify(mailbox=canonical(cmd.mailbox))], _ok(cmd.tag, "UNSUBSCRIBE completed")
 
 
 # -- STATUS ----------------------------------------------------------------------------------

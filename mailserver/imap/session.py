@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import enum
 import re
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from mailserver.imap import encode, mailboxes, selected
+from mailserver.imap import encode, fetching, mailboxes, notify, selected
 from mailserver.imap.actions import (
     Action,
     CheckPassword,
@@ -61,6 +62,7 @@ from mailserver.imap.commands import (
     parse_sasl_response,
     peek_tag,
 )
+from mailserver.imap.fetchatt import FetchItem
 from mailserver.imap.search_commands import CancelUpdate, Search, Sort, Thread
 from mailserver.imap.seqset import SeqSetError
 from mailserver.imap.syntax import ParseError
@@ -128,6 +130,7 @@ CAPABILITIES = (
     "SNIPPET=FUZZY",
     "PREVIEW=FUZZY",
     "PREVIEW",
+    "NOTIFY",
 )
 
 
@@ -211,6 +214,7 @@ STATES: dict[str, frozenset[State]] = {
     "APPEND": _AUTH,
     "NAMESPACE": _AUTH,
     "IDLE": _AUTH,
+    "NOTIFY": _AUTH,
     "CHECK": _SELECTED,
     "CLOSE": _SELECTED,
     "UNSELECT": _SELECTED,
@@ -264,6 +268,7 @@ class Session:
         self.compressed = False  # COMPRESS DEFLATE done (RFC 4978)
         self.utf8 = False  # ENABLE UTF8=ACCEPT (RFC 6855): UTF-8 strings and mailbox names
         self.rev2 = False  # ENABLE IMAP4rev2 (RFC 9051): UTF-8, ESEARCH, no \\Recent
+        self.watch: notify.Watch | None = None  # NOTIFY SET (RFC 5465): what to tell
         self._address: str | None = None
 
     # -- the interface's properties ------------------------------------------------------
@@ -510,13 +515,117 @@ class Session:
         return [*actions, Idle()], None
 
     def poll(self) -> list[Action]:
-        """While idling: the selected mailbox's changes now, expunges included (RFC 2177)."""
-        if self.wait is not Wait.IDLE or self.view is None:
+        """While idling: the selected mailbox's changes now, expunges included (RFC 2177),
+        and what NOTIFY asked to be told of the others."""
+        if self.wait is not Wait.IDLE:
             return []
         try:
-            return _merge(self._with_updates(b"", expunges=True))
+            out = self._others()
+            if self.view is not None:
+                out += _merge(self._with_updates(b"", expunges=True))
+            return out
         except (StoreError, OSError) as e:  # no tagged NO: the IDLE goes on; try again later
             return [Log(text=f"IDLE check failed for {self._address}: {e}")]
+
+    # -- NOTIFY (RFC 5465) ----------------------------------------------------------------
+
+    @property
+    def watching(self) -> bool:
+        """Whether NOTIFY SET is in force (NOTIFY NONE or LOGOUT ends it)."""
+        return self.watch is not None
+
+    @property
+    def notifying(self) -> bool:
+        """Whether NOTIFY SET asked for events (the shell then calls notify_poll when no
+        command is under way, and when the user's mailboxes change)."""
+        return self.watch is not None and self.wait is Wait.NOTHING
+
+    def _notify(self, cmd: Command) -> tuple[list[Action], bytes]:
+        assert isinstance(cmd, notify.Notify)
+        if notify.unsupported(cmd.groups):
+            return [], _tagged(cmd.tag, "NO", "an event this server cannot tell", notify.BADEVENT)
+        if cmd.none:
+            self.watch = None
+            return [], _tagged(cmd.tag, "OK", "NOTIFY completed")
+        self.watch = notify.Watch(cmd.groups)
+        out = self._others(first=cmd.status)
+        if self.watch is None:  # too many mailboxes (RFC 5465 §3.1)
+            text = f"more than {notify.MAX_WATCHED} mailboxes to watch"
+            return [], _tagged(cmd.tag, "NO", text, b"NOTIFICATIONOVERFLOW")
+        return out, _tagged(cmd.tag, "OK", "NOTIFY completed")
+
+    def notify_poll(self) -> list[Action]:
+        """No command under way: what NOTIFY asked to be told of since the last time (the
+        selected mailbox's updates only if a SELECTED group asked for them, its expunges only
+        without -DELAYED)."""
+        if not self.notifying:
+            return []
+        assert self.watch is not None
+        try:
+            out = self._others()
+            if self.watch is None:  # it overflowed
+                return out
+            group, view = self.watch.selected, self.view
+            if view is not None and group is not None and group.events:
+                uidnext = view.uidnext
+                out += _merge(self._with_updates(b"", expunges=group.filter == "SELECTED"))
+                if group.fetch and self.view is view:  # MessageNew's FETCH items (§5.2)
+                    out += self._new_fetched(view, group.fetch, uidnext)
+            return out
+        except (StoreError, OSError) as e:
+            return [Log(text=f"NOTIFY check failed for {self._address}: {e}")]
+
+    def _new_fetched(self, view: View, items: tuple[FetchItem, ...], uidnext: int) -> list[Action]:
+        """`* n FETCH (...)` of MessageNew's items for each message new since `uidnext` (the
+        items the index answers: notify.py lets no other through)."""
+        new = [u for u in view.uids[bisect_left(view.uids, uidnext) :]]
+        plan = fetching.Plan(items)
+        lines = [
+            encode.fetch(
+                view.seq_of(m.uid),
+                plan.values(
+                    replace(m, flags=view.flags_of(m)),
+                    summary=None,
+                    message=None,
+                    modseq=view.condstore,
+                ),
+            )
+            for m in self._user().fetch(view.name, new)
+        ]
+        return [Send(data=b"".join(lines))] if lines else []
+
+    def _others(self, *, first: bool = False) -> list[Action]:
+        """The STATUS and LIST lines NOTIFY asks for, of the mailboxes but the selected one."""
+        if self.watch is None:
+            return []
+        store = self._user()
+
+        def status_of(name: str) -> notify.Counts | None:
+            try:
+                st = store.status(name)
+            except StoreError:
+                return None
+            return st.messages, st.uidnext, st.uidvalidity, st.unseen, st.highestmodseq
+
+        selected = self.view.name if self.view is not None else None
+        names = store.mailbox_names()
+        subscribed = set(store.subscriptions())
+        try:
+            out = self.watch.changes(
+                selected,
+                names,
+                subscribed,
+                status_of,
+                utf8=self.utf8,
+                modseq=self.condstore,
+                first=first,
+            )
+        except notify.Overflow as e:  # RFC 5465 §5.8: as if NOTIFY NONE had come
+            self.watch = None
+            text = f"{e}: notifications end (NOTIFY NONE)"
+            line = encode.untagged_status("OK", text, b"NOTIFICATIONOVERFLOW")
+            return [Send(data=line), Log(text=f"NOTIFY overflow for {self._address}")]
+        return [Send(data=out)] if out else []
 
     def _idle_line(self, frame: bytes) -> list[Action]:
         tag = self.pending_tag
@@ -762,6 +871,7 @@ _HANDLERS: dict[str, Handler] = {
     "LOGOUT": Session._logout,
     "ID": Session._id,
     "ENABLE": Session._enable,
+    "NOTIFY": Session._notify,
     "COMPRESS": Session._compress,
     "GETQUOTA": Session._mailbox_command,
     "GETQUOTAROOT": Session._mailbox_command,

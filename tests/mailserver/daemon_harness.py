@@ -197,6 +197,17 @@ class FakeSession:
             return [Send(data=b"* %d EXISTS\r\n" % count)]
         return []
 
+    def notify_poll(self) -> list[Any]:
+        return []
+
+    @property
+    def notifying(self) -> bool:
+        return False
+
+    @property
+    def watching(self) -> bool:
+        return False
+
     def close(self) -> None:
         self.closed = True
 

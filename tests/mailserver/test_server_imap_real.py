@@ -4,6 +4,7 @@ message that came by SMTP; IDLE sees a delivery within a second; POP3's deletion
 SORT, with a criteria list as long as a line may be; MULTIAPPEND with synchronising literals
 and with LITERAL+, and one over the size of a command, refused; CATENATE, and one that would
 build more than a message may hold; UTF8=ACCEPT with a UTF-8 mailbox name and APPEND UTF8;
+NOTIFY pushing a delivery, a new mailbox and new mail in it with no command under way;
 COMPRESS DEFLATE, and a DEFLATE bomb and bytes that are not DEFLATE after it; imaplib's
 GETQUOTAROOT, and APPEND and COPY over a user's quota refused with [OVERQUOTA]."""
 
@@ -403,6 +404,47 @@ async def test_utf8_accept_over_the_socket(small: MailDaemon) -> None:
         assert await until(reader, b"h") == [b")\r\n", b"h OK FETCH completed\r\n"]
     finally:
         writer.close()
+
+
+# -- NOTIFY (RFC 5465) -----------------------------------------------------------------------
+
+
+async def test_notify_pushes_with_no_command_under_way(daemon: MailDaemon) -> None:
+    """A session that asked NOTIFY for INBOX (selected, with its new messages' UIDs) and the
+    other mailboxes is told, without sending a command, of a delivery by SMTP within a second,
+    of a mailbox another session makes, and of new mail there; NOTIFY NONE ends it."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port(daemon, "imap"))
+    other = await asyncio.to_thread(imaplib.IMAP4, "127.0.0.1", port(daemon, "imap"))
+    try:
+        assert (await line(reader)).startswith(b"* OK ")
+        writer.write(b"a LOGIN bob@hamburger.edu bob-in-hamburg\r\n")
+        assert (await until(reader, b"a"))[-1].startswith(b"a OK")
+        writer.write(b"b SELECT INBOX\r\n")
+        assert (await until(reader, b"b"))[-1].startswith(b"b OK")
+        writer.write(
+            b"c NOTIFY SET (SELECTED (MessageNew (UID) MessageExpunge))"
+            b" (PERSONAL (MessageNew MessageExpunge MailboxName))\r\n"
+        )
+        assert await line(reader) == b"c OK NOTIFY completed\r\n"
+        await asyncio.to_thread(deliver, daemon)
+        assert [await line(reader, 2.0) for _ in range(3)] == [
+            b"* 1 EXISTS\r\n",
+            b"* 1 RECENT\r\n",
+            b"* 1 FETCH (UID 1)\r\n",
+        ]
+        await asyncio.to_thread(other.login, "bob@hamburger.edu", "bob-in-hamburg")
+        await asyncio.to_thread(other.create, "Work")
+        assert await line(reader, 2.0) == b'* LIST () "/" Work\r\n'
+        await asyncio.to_thread(other.append, "Work", "", None, MESSAGE)
+        assert await line(reader, 2.0) == b"* STATUS Work (MESSAGES 1 UIDNEXT 2 UNSEEN 1)\r\n"
+        writer.write(b"d NOTIFY NONE\r\n")
+        assert await line(reader) == b"d OK NOTIFY completed\r\n"
+        await asyncio.to_thread(other.append, "Work", "", None, MESSAGE)
+        with pytest.raises(TimeoutError):
+            await line(reader, 0.5)  # nothing more
+    finally:
+        writer.close()
+        await asyncio.to_thread(other.logout)
 
 
 # -- BINARY (RFC 3516): APPEND of a literal8, FETCH BINARY ------------------------------------

@@ -32,6 +32,9 @@ VALID = [
     b'a1 LSUB "#news." "comp.mail.*"',
     b"a1 STATUS Sent (UIDNEXT MESSAGES HIGHESTMODSEQ)",
     b'a1 APPEND Drafts (\\Draft $x) " 7-Jul-1996 02:44:25 -0700" {5}\r\nhello',
+    b"a1 NOTIFY SET STATUS (SELECTED (MessageNew (UID FLAGS) MessageExpunge FlagChange))"
+    b" (SUBTREE (Work INBOX) (MessageNew MessageExpunge MailboxName SubscriptionChange))",
+    b"a1 NOTIFY NONE",
     b'a1 APPEND Sent CATENATE (TEXT {3}\r\nabc URL "/INBOX;UIDVALIDITY=1/;UID=1/;SECTION=1.MIME")',
     b"a1 APPEND Sent CATENATE (URL ;UID=2/;SECTION=HEADER/;PARTIAL=0.9 TEXT ~{2}\r\n\x00x)",
     b'a1 ID ("name" "x" "version" NIL)',

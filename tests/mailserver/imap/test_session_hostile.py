@@ -59,6 +59,9 @@ CORPUS = [
     b"a1 STATUS INBOX (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ)",
     b'a1 APPEND INBOX (\\Seen $x) "14-Nov-2023 10:00:00 +0100" {5}\r\nhello',
     b"a1 APPEND Nope {3}\r\nabc",
+    b"a1 NOTIFY SET STATUS (SELECTED (MessageNew (UID FLAGS) MessageExpunge FlagChange))"
+    b" (SUBTREE (Work INBOX) (MessageNew MessageExpunge MailboxName SubscriptionChange))",
+    b"a1 NOTIFY NONE",
     b'a1 APPEND Sent CATENATE (TEXT {3}\r\nabc URL "/INBOX;UIDVALIDITY=1/;UID=1/;SECTION=1.MIME")',
     b"a1 APPEND Sent CATENATE (URL ;UID=2/;SECTION=HEADER/;PARTIAL=0.9 TEXT ~{2}\r\n\x00x)",
     b"a1 CHECK",

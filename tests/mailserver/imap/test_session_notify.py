@@ -1,0 +1,275 @@
+"""NOTIFY (RFC 5465) through sessions on a real store, one session watching while another
+changes things: what the watcher is told when no command is under way (notify_poll, which the
+shell calls on each change notice), during IDLE and with a command; the filters (SELECTED,
+SELECTED-DELAYED, INBOXES, PERSONAL, SUBSCRIBED, SUBTREE, MAILBOXES), the events, SET STATUS,
+NONE, and the refusals. Exact bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from mailserver.imap import notify
+from mailserver.store import Store
+from tests.mailserver.imap.session_kit import CAPS, Client, deliver, store_fixture, wire
+
+UV = 1_700_000_000  # the INBOX's UIDVALIDITY; the other mailboxes' follow it
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    yield from store_fixture()
+
+
+def pair(store: Store) -> tuple[Client, Client]:
+    """(watcher, changer), both logged in as bob."""
+    a, b = Client(store), Client(store)
+    a.login()
+    b.login()
+    return a, b
+
+
+def told(c: Client) -> bytes:
+    """What the shell would write for a notice now, no command under way."""
+    return wire(c.session.notify_poll())
+
+
+def ok(tag: bytes) -> bytes:
+    return tag + b" OK NOTIFY completed\r\n"
+
+
+def test_notify_is_announced_and_needs_login(store: Store) -> None:
+    assert b" NOTIFY " in CAPS + b" "
+    assert Client(store)(b"a NOTIFY NONE").startswith(b"a BAD NOTIFY needs authentication")
+
+
+def test_other_mailboxes_as_status(store: Store) -> None:
+    a, b = pair(store)
+    assert a(b"n NOTIFY SET (PERSONAL (MessageNew MessageExpunge))") == ok(b"n")
+    assert told(a) == b""
+    deliver(store, 1, mailbox="Sent")
+    deliver(store, 2, mailbox="Sent", flags=("\\Seen",))
+    assert told(a) == b"* STATUS Sent (MESSAGES 2 UIDNEXT 3 UNSEEN 1)\r\n"
+    assert told(a) == b""  # told once
+    b(b"s SELECT Sent")
+    b(b"t STORE 2 +FLAGS (\\Deleted)")
+    assert told(a) == b""  # FlagChange was not asked
+    b(b"u EXPUNGE")
+    assert told(a) == b"* STATUS Sent (MESSAGES 1 UIDNEXT 3 UNSEEN 1)\r\n"
+
+
+def test_flag_changes_with_and_without_condstore(store: Store) -> None:
+    a, b = pair(store)
+    deliver(store, 1, mailbox="Trash")
+    assert a(b"n NOTIFY SET (MAILBOXES Trash (MessageNew MessageExpunge FlagChange))") == ok(b"n")
+    b(b"s SELECT Trash")
+    b(b"t STORE 1 +FLAGS (\\Seen)")
+    assert told(a) == b"* STATUS Trash (UNSEEN 0)\r\n"
+    b(b"t STORE 1 +FLAGS (\\Flagged)")
+    assert told(a) == b""  # no UNSEEN change, no CONDSTORE
+    a(b"e ENABLE CONDSTORE")
+    b(b"t STORE 1 -FLAGS (\\Flagged)")
+    assert told(a) == b"* STATUS Trash (HIGHESTMODSEQ 5)\r\n"
+
+
+def test_set_status_says_each_watched_mailbox_at_once(store: Store) -> None:
+    deliver(store, 1)
+    a, _ = pair(store)
+    assert a(b"n NOTIFY SET STATUS (INBOXES (MessageNew MessageExpunge))") == (
+        b"* STATUS INBOX (MESSAGES 1 UIDNEXT 2 UIDVALIDITY %d UNSEEN 1)\r\n" % UV + ok(b"n")
+    )
+    a(b"e ENABLE CONDSTORE")
+    assert a(b"n NOTIFY SET STATUS (MAILBOXES (Sent Nowhere) (MessageNew MessageExpunge))") == (
+        b"* STATUS Sent (MESSAGES 0 UIDNEXT 1 UIDVALIDITY %d UNSEEN 0 HIGHESTMODSEQ 1)\r\n"
+        % (UV + 1)
+        + ok(b"n")
+    )
+
+
+def test_filters_name_their_mailboxes(store: Store) -> None:
+    a, b = pair(store)
+    b(b"c CREATE Work/Sub")
+    b(b"c CREATE Other")
+    b(b"d SUBSCRIBE Other")
+    cases = {
+        b"(SUBTREE Work (MessageNew MessageExpunge))": {"Work", "Work/Sub"},
+        b"(MAILBOXES (Work Other) (MessageNew MessageExpunge))": {"Work", "Other"},
+        b"(SUBSCRIBED (MessageNew MessageExpunge))": {  # the defaults are subscribed
+            "INBOX",
+            "Sent",
+            "Drafts",
+            "Trash",
+            "Junk",
+            "Archive",
+            "Other",
+        },
+        b"(INBOXES (MessageNew MessageExpunge))": {"INBOX"},
+        b"(PERSONAL (MessageNew MessageExpunge))": {
+            "INBOX",
+            "Sent",
+            "Drafts",
+            "Trash",
+            "Junk",
+            "Archive",
+            "Work",
+            "Work/Sub",
+            "Other",
+        },
+        b"(MAILBOXES Work NONE) (PERSONAL (MessageNew MessageExpunge))": {
+            "INBOX",
+            "Sent",
+            "Drafts",
+            "Trash",
+            "Junk",
+            "Archive",
+            "Work/Sub",
+            "Other",
+        },  # (the first group that names a mailbox is its group)
+    }
+    for groups, names in cases.items():
+        assert a(b"n NOTIFY SET " + groups) == ok(b"n")
+        for name in ("INBOX", "Sent", "Drafts", "Trash", "Junk", "Archive", "Work", "Work/Sub"):
+            deliver(store, 1, mailbox=name)
+        deliver(store, 1, mailbox="Other")
+        said = {line.split(b" ")[2].decode() for line in told(a).splitlines()}
+        assert said == names, groups
+
+
+def test_mailbox_names_and_subscriptions_as_list(store: Store) -> None:
+    a, b = pair(store)
+    assert a(b"n NOTIFY SET (PERSONAL (MailboxName SubscriptionChange))") == ok(b"n")
+    b(b"c CREATE Work")
+    b(b"d CREATE Gone")
+    b(b"e RENAME Sent Old")
+    assert told(a) == (
+        b'* LIST () "/" Gone\r\n* LIST () "/" Old ("OLDNAME" (Sent))\r\n* LIST () "/" Work\r\n'
+    )
+    b(b"f DELETE Gone")
+    b(b"g SUBSCRIBE Work")
+    assert told(a) == b'* LIST (\\NonExistent) "/" Gone\r\n* LIST (\\Subscribed) "/" Work\r\n'
+    b(b"h UNSUBSCRIBE Work")
+    assert told(a) == b'* LIST () "/" Work\r\n'
+    deliver(store, 1, mailbox="Work")
+    assert told(a) == b""  # no message events asked
+
+
+def test_the_selected_mailbox_as_without_notify_but_unasked(store: Store) -> None:
+    a, b = pair(store)
+    groups = b"(SELECTED (MessageNew (UID FLAGS) MessageExpunge FlagChange))"
+    assert a(b"n NOTIFY SET " + groups + b" (PERSONAL (MessageNew MessageExpunge))") == ok(b"n")
+    a(b"s SELECT INBOX")
+    deliver(store, 1)
+    deliver(store, 2, flags=("\\Flagged",))
+    assert told(a) == (
+        b"* 2 EXISTS\r\n* 2 RECENT\r\n"
+        b"* 1 FETCH (UID 1 FLAGS (\\Recent))\r\n* 2 FETCH (UID 2 FLAGS (\\Flagged \\Recent))\r\n"
+    )
+    b(b"s SELECT INBOX")
+    b(b"t STORE 1 +FLAGS (\\Deleted)")
+    assert told(a) == b"* 1 FETCH (UID 1 FLAGS (\\Deleted \\Recent))\r\n"
+    b(b"u EXPUNGE")
+    assert told(a) == b"* 1 EXPUNGE\r\n"  # no command under way: at once under SELECTED
+
+
+def test_selected_delayed_keeps_expunges_for_a_command(store: Store) -> None:
+    a, b = pair(store)
+    deliver(store, 1)
+    groups = b"(SELECTED-DELAYED (MessageNew MessageExpunge))"
+    assert a(b"n NOTIFY SET " + groups) == ok(b"n")
+    a(b"s SELECT INBOX")
+    b(b"s SELECT INBOX")
+    b(b"t STORE 1 +FLAGS.SILENT (\\Deleted)")
+    b(b"u EXPUNGE")
+    deliver(store, 2)
+    assert told(a) == b"* 2 EXISTS\r\n* 2 RECENT\r\n"
+    assert a(b"v NOOP") == b"* 1 EXPUNGE\r\nv OK NOOP completed\r\n"
+
+
+def test_without_a_selected_group_nothing_unasked_of_the_selected(store: Store) -> None:
+    a, _ = pair(store)
+    assert a(b"n NOTIFY SET (PERSONAL (MessageNew MessageExpunge))") == ok(b"n")
+    a(b"s SELECT INBOX")
+    deliver(store, 1)
+    deliver(store, 1, mailbox="Sent")
+    assert told(a) == b"* STATUS Sent (MESSAGES 1 UIDNEXT 2 UNSEEN 1)\r\n"
+    assert a(b"v NOOP") == b"* 1 EXISTS\r\n* 1 RECENT\r\nv OK NOOP completed\r\n"
+
+
+def test_idle_tells_the_other_mailboxes_too(store: Store) -> None:
+    a, _ = pair(store)
+    a(b"n NOTIFY SET (PERSONAL (MessageNew MessageExpunge))")
+    a(b"s SELECT INBOX")
+    assert a(b"i IDLE") == b"+ idling\r\n"
+    deliver(store, 1, mailbox="Sent")
+    deliver(store, 1)
+    assert told(a) == b""  # IDLE's own poll tells, not notify_poll
+    assert wire(a.session.poll()) == (
+        b"* STATUS Sent (MESSAGES 1 UIDNEXT 2 UNSEEN 1)\r\n* 1 EXISTS\r\n* 1 RECENT\r\n"
+    )
+
+
+def test_none_ends_it(store: Store) -> None:
+    a, _ = pair(store)
+    a(b"n NOTIFY SET (PERSONAL (MessageNew MessageExpunge))")
+    assert a(b"m NOTIFY NONE") == ok(b"m")
+    deliver(store, 1, mailbox="Sent")
+    assert told(a) == b""
+    assert not a.session.watching
+
+
+def test_refusals(store: Store) -> None:
+    a, _ = pair(store)
+    cases = {
+        b"NOTIFY SET (SELECTED (MessageNew))": (
+            b"BAD MessageNew and MessageExpunge go together (RFC 5465 section 5)"
+        ),
+        b"NOTIFY SET (SELECTED (FlagChange))": (
+            b"BAD FlagChange needs MessageNew and MessageExpunge (RFC 5465 section 5)"
+        ),
+        b"NOTIFY SET (PERSONAL (MessageNew (UID) MessageExpunge))": (
+            b"BAD MessageNew takes FETCH items for the selected mailbox only"
+        ),
+        b"NOTIFY SET (SELECTED (MessageNew (BODY[]) MessageExpunge))": (
+            b"BAD MessageNew takes the FETCH items of the index here: UID, FLAGS, INTERNALDATE,"
+            b" RFC822.SIZE, MODSEQ, SAVEDATE"
+        ),
+        b"NOTIFY SET (SELECTED (MailboxName))": (
+            b"BAD SELECTED takes message events only (RFC 5465 section 6.1)"
+        ),
+        b"NOTIFY SET (SELECTED NONE) (SELECTED-DELAYED NONE)": (
+            b"BAD one SELECTED or SELECTED-DELAYED filter at most (RFC 5465 section 6.1)"
+        ),
+        b"NOTIFY SET (PERSONAL (AnnotationChange))": (
+            b"NO [BADEVENT (MessageNew MessageExpunge FlagChange MailboxName"
+            b" SubscriptionChange)] an event this server cannot tell"
+        ),
+        b"NOTIFY SET (PERSONAL (Foo))": b"BAD unknown NOTIFY event Foo",
+        b"NOTIFY SET (FOO (MessageNew MessageExpunge))": b"BAD unknown NOTIFY filter FOO",
+        b"NOTIFY SET": b"BAD expected a space",
+        b"NOTIFY SET STATUS": b"BAD expected a space",
+        b"NOTIFY": b"BAD expected a space",
+        b"NOTIFY GET": b"BAD NOTIFY takes SET or NONE",
+        b"NOTIFY SET (PERSONAL MessageNew)": b"BAD expected events or NONE",
+    }
+    for command, answer in cases.items():
+        assert a(b"x " + command) == b"x " + answer + b"\r\n", command
+    assert not a.session.watching
+
+
+def test_too_many_mailboxes(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(notify, "MAX_WATCHED", 7)
+    a, b = pair(store)  # six mailboxes
+    assert a(b"n NOTIFY SET (PERSONAL (MessageNew MessageExpunge))") == ok(b"n")
+    b(b"c CREATE One")
+    deliver(store, 1, mailbox="One")
+    assert told(a) == b"* STATUS One (MESSAGES 1 UIDNEXT 2 UNSEEN 1)\r\n"
+    b(b"c CREATE Two")
+    assert told(a) == (
+        b"* OK [NOTIFICATIONOVERFLOW] more than 7 mailboxes to watch: notifications end"
+        b" (NOTIFY NONE)\r\n"
+    )
+    assert not a.session.watching
+    assert a(b"m NOTIFY SET (PERSONAL (MessageNew MessageExpunge))") == (
+        b"m NO [NOTIFICATIONOVERFLOW] more than 7 mailboxes to watch\r\n"
+    )
