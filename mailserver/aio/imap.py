@@ -348,6 +348,8 @@ class ImapHandler(StreamHandler[bytes | LiteralRequest]):
                     if self.closed or self.conn.closing or self.busy:
                         return
                     await self._carry_out(await ctx.run(session.notify_poll))
+        except Exception:  # a bug must not take the connection's other work down with it
+            log.exception("NOTIFY watcher of %s", session.address)
         finally:
             self.watch_task = None
 

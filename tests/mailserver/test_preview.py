@@ -69,6 +69,15 @@ def test_plain_text(body: str, want: str) -> None:
         ("a&nbsp;b", "a\u00a0b"),
         ("<!-- never closed", ""),
         ("unclosed <p", "unclosed"),
+        ("x<!-- c -->y<style>p{}</style>z", "xyz"),  # no space where they were
+        ("a<>b", "a b"),
+        ("<blockquote>a<>b</blockquote>", ">a b"),
+        ("&nbsp;lead&nbsp;", "\u00a0lead\u00a0"),  # NBSP is no white space to fold
+        (
+            "&#1;|&#55295;&#55296;&#57343;&#57344;|&#1114111;&#1114112;",
+            "\x01|\ud7ff\ue000|\U0010ffff",
+        ),
+        ("&#x10FFFF;&#x110000;", "\U0010ffff"),
     ],
 )
 def test_html(html: str, want: str) -> None:
