@@ -273,3 +273,88 @@ def test_too_many_mailboxes(store: Store, monkeypatch: pytest.MonkeyPatch) -> No
     assert a(b"m NOTIFY SET (PERSONAL (MessageNew MessageExpunge))") == (
         b"m NO [NOTIFICATIONOVERFLOW] more than 7 mailboxes to watch\r\n"
     )
+
+
+def test_every_syntax_error_says_what_was_expected(store: Store) -> None:
+    a, _ = pair(store)
+    long = b"X" * 50
+    cases = {
+        b"NOTIFY (": b"expected SET or NONE",
+        b"NOTIFY SET x": b"expected STATUS or an event group",
+        b"NOTIFY SET STATUS x": b'expected "(" and an event group',
+        b"NOTIFY SET ((": b"expected a filter",
+        b"NOTIFY SET (" + long + b" NONE)": b"unknown NOTIFY filter " + b"X" * 40,
+        b"NOTIFY SET (PERSONAL ((": b"expected an event",
+        b"NOTIFY SET (PERSONAL (" + long + b"))": b"unknown NOTIFY event " + b"X" * 40,
+        b"NOTIFY SET (PERSONAL NONE": b'expected ")" after the events',
+        b"NOTIFY SET (PERSONAL ()": b"expected an event",
+        b"NOTIFY SET (PERSONAL (MessageNew MessageExpunge) )": b'expected ")" after the events',
+        b"NOTIFY SET (MAILBOXES () NONE)": b"expected an atom or a string",
+        b"NOTIFY SET (SUBTREE (a b NONE)": b"expected a space",
+        b"NOTIFY SET " + b" ".join([b"(PERSONAL NONE)"] * (notify.MAX_GROUPS + 1)): (
+            b"more than %d event groups" % notify.MAX_GROUPS
+        ),
+    }
+    for command, answer in cases.items():
+        got = a(b"x " + command)
+        assert got.startswith(b"x BAD " + answer), (command, got)
+
+
+def test_too_many_mailboxes_in_a_filter(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(notify, "MAX_WATCHED", 3)
+    a, _ = pair(store)
+    assert a(b"x NOTIFY SET (MAILBOXES (a b c d) NONE)") == (
+        b"x BAD more than 3 mailboxes in a filter\r\n"
+    )
+    assert a(b"y NOTIFY SET (MAILBOXES (a b c) NONE)") == ok(b"y")
+
+
+@pytest.mark.parametrize("utf8", [False, True])
+def test_names_as_the_session_writes_them(store: Store, utf8: bool) -> None:
+    """Under UTF8=ACCEPT the names are UTF-8 (literals), else modified UTF-7: in STATUS, LIST,
+    OLDNAME, \\NonExistent and subscription lines alike; several changes in one look."""
+    a, b = pair(store)
+    if utf8:
+        a(b"e ENABLE UTF8=ACCEPT")
+    name = "Entwürfe"
+    wire_name = (b"{9}\r\n" + name.encode()) if utf8 else b"Entw&APw-rfe"
+    renamed = (b"{10}\r\n" + "Entwürfe2".encode()) if utf8 else b"Entw&APw-rfe2"
+    events = b"(MessageNew MessageExpunge MailboxName SubscriptionChange)"
+    assert a(b"n NOTIFY SET (PERSONAL " + events + b")") == ok(b"n")
+    b(b"c CREATE Entw&APw-rfe")
+    b(b"d SUBSCRIBE Entw&APw-rfe")
+    assert told(a) == (
+        b'* LIST () "/" ' + wire_name + b'\r\n* LIST (\\Subscribed) "/" ' + wire_name + b"\r\n"
+    )
+    deliver(store, 1, mailbox=name)
+    b(b"e CREATE Other")
+    assert told(a) == (
+        b'* LIST () "/" Other\r\n* STATUS ' + wire_name + b" (MESSAGES 1 UIDNEXT 2 UNSEEN 1)\r\n"
+    )
+    b(b"f RENAME Entw&APw-rfe Entw&APw-rfe2")
+    b(b"g DELETE Other")
+    assert told(a) == (
+        b'* LIST () "/" ' + renamed + b' ("OLDNAME" (' + wire_name + b"))\r\n"
+        b'* LIST (\\NonExistent) "/" Other\r\n'
+        b"* STATUS " + renamed + b" (MESSAGES 1 UIDNEXT 2 UNSEEN 1)\r\n"
+    )
+    b(b"h UNSUBSCRIBE Entw&APw-rfe")
+    assert told(a) == b'* LIST (\\NonExistent) "/" ' + wire_name + b"\r\n"
+
+
+def test_a_mailbox_made_again_and_modseq_with_new_mail(store: Store) -> None:
+    a, b = pair(store)
+    a(b"e ENABLE CONDSTORE")
+    b(b"c CREATE Work")
+    deliver(store, 1, mailbox="Work")
+    assert a(b"n NOTIFY SET (MAILBOXES Work (MessageNew MessageExpunge))") == ok(b"n")
+    deliver(store, 2, mailbox="Work")
+    assert told(a) == b"* STATUS Work (MESSAGES 2 UIDNEXT 3 UNSEEN 2 HIGHESTMODSEQ 3)\r\n"
+    b(b"d DELETE Work")
+    b(b"c CREATE Work")
+    deliver(store, 3, mailbox="Work")
+    validity = store.user("bob@hamburger.edu").mailbox("Work").uidvalidity
+    assert told(a) == (
+        b"* STATUS Work (MESSAGES 1 UIDNEXT 2 UNSEEN 1 UIDVALIDITY %d HIGHESTMODSEQ 2)\r\n"
+        % validity
+    )
