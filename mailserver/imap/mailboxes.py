@@ -24,6 +24,7 @@ from mailserver.imap.commands import (
     Status,
 )
 from mailserver.imap.seqset import compact
+from mailserver.message.header import parse_header
 from mailserver.message.message import Message
 from mailserver.message.section import Section
 from mailserver.store import ListEntry, StoreError, UserStore, names
@@ -275,9 +276,8 @@ def _eight_bit_header(cmd: Append) -> bytes | None:
     a message as `UTF8 (~{n})`)."""
     several = len(cmd.messages) > 1
     for n, m in enumerate(cmd.messages, 1):
-        ends = [i for i in (m.data.find(b"\r\n\r\n"), m.data.find(b"\n\n")) if i >= 0]
-        header = m.data[: min(ends)] if ends else m.data
-        if not header.isascii():
+        header = parse_header(m.data, 0)
+        if not m.data[header.start : header.end].isascii():
             which = f"message {n}" if several else "the message"
             text = f"8-bit octets in the header of {which}: ENABLE UTF8=ACCEPT first"
             return _no(cmd.tag, text)

@@ -23,13 +23,11 @@ The rules are Dovecot's (2.3, probed on 59 messages; tests/mailserver/test_previ
 
 from __future__ import annotations
 
-import codecs
 import re
 from html.entities import name2codepoint
 
-from mailserver.message.charsets import text_codec
 from mailserver.message.structure import Part
-from mailserver.message.textsearch import decoded_chunks
+from mailserver.message.textsearch import part_text
 
 __all__ = ["MAX_CHARS", "READ_LIMIT", "preview"]
 
@@ -84,13 +82,8 @@ def _chosen(part: Part) -> Part | None:
 
 
 def _text(buf: bytes, part: Part) -> str:
-    """The first READ_LIMIT octets of the part's body, decoded."""
-    charset = None if part.content_type is None else part.content_type.text_param(b"charset")
-    codec = (text_codec(charset) if charset else None) or "utf-8"
-    decoder = codecs.getincrementaldecoder("utf-8" if codec == "ascii" else codec)("replace")
-    end = min(part.body_end, part.body_start + READ_LIMIT)
-    chunks = [decoder.decode(d) for d in decoded_chunks(buf, part.body_start, end, part.encoding)]
-    text = "".join(chunks) + decoder.decode(b"", True)
+    """The first READ_LIMIT octets of the part's body, decoded (as SEARCH decodes them)."""
+    text = "".join(part_text(buf, part, READ_LIMIT))
     return _UNDECODABLE.sub("\ufffd", text).translate(_DROPPED)
 
 

@@ -131,12 +131,14 @@ def _header_text(header: Header) -> str:
     return decode_words(header.buf[header.start : header.end])
 
 
-def part_text(buf: bytes, part: Part) -> Iterator[str]:
-    """The decoded text of one leaf part, in chunks."""
+def part_text(buf: bytes, part: Part, limit: int | None = None) -> Iterator[str]:
+    """The decoded text of one leaf part, in chunks; of its first `limit` octets only when
+    given (PREVIEW reads no more than it shows)."""
     charset = None if part.content_type is None else part.content_type.text_param(b"charset")
     codec = (text_codec(charset) if charset else None) or "utf-8"
     decoder = codecs.getincrementaldecoder(_READ_AS.get(codec, codec))("replace")
-    for data in decoded_chunks(buf, part.body_start, part.body_end, part.encoding):
+    end = part.body_end if limit is None else min(part.body_end, part.body_start + limit)
+    for data in decoded_chunks(buf, part.body_start, end, part.encoding):
         yield decoder.decode(data)
     yield decoder.decode(b"", True)
 
