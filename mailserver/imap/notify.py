@@ -24,14 +24,20 @@ SHOULD NOT of §5 that Dovecot does not keep either for names).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from mailserver.imap import encode
 from mailserver.imap.command import Command
 from mailserver.imap.fetchatt import FetchItem, parse_items
-from mailserver.imap.fetching import needs_message, needs_summary
+from mailserver.imap.fetching import Plan, needs_message, needs_summary
 from mailserver.imap.syntax import Reader
+from mailserver.store import StoreError, UserStore
+
+if TYPE_CHECKING:
+    from mailserver.imap.view import View
 
 __all__ = [
     "EVENTS",
@@ -42,6 +48,8 @@ __all__ = [
     "Notify",
     "Overflow",
     "Watch",
+    "new_fetched",
+    "others",
     "parse_notify",
 ]
 
@@ -351,3 +359,48 @@ def _changed(before: Counts, now: Counts, flags: bool, modseq: bool) -> tuple[st
 def _status_line(name: str, now: Counts, items: tuple[str, ...], utf8: bool) -> bytes:
     """`* STATUS name (items)` with the values of `now`."""
     return encode.status_response(name, [(i, now[_INDEX[i]]) for i in items], utf8=utf8)
+
+
+def others(
+    watch: Watch,
+    store: UserStore,
+    selected: str | None,
+    *,
+    utf8: bool,
+    modseq: bool,
+    first: bool = False,
+) -> bytes:
+    """`watch.changes` on the user's mailboxes as `store` has them now (Overflow past
+    MAX_WATCHED)."""
+
+    def status_of(name: str) -> Counts | None:
+        try:
+            st = store.status(name)
+        except StoreError:
+            return None
+        return st.messages, st.uidnext, st.uidvalidity, st.unseen, st.highestmodseq
+
+    names = store.mailbox_names()
+    subscribed = set(store.subscriptions())
+    return watch.changes(
+        selected, names, subscribed, status_of, utf8=utf8, modseq=modseq, first=first
+    )
+
+
+def new_fetched(view: View, items: tuple[FetchItem, ...], uidnext: int) -> bytes:
+    """`* n FETCH (...)` of MessageNew's items for each message of the view new since
+    `uidnext` (the items the index answers: _group lets no other through)."""
+    new = list(view.uids[bisect_left(view.uids, uidnext) :])
+    plan = Plan(items)
+    return b"".join(
+        encode.fetch(
+            view.seq_of(m.uid),
+            plan.values(
+                replace(m, flags=view.flags_of(m)),
+                summary=None,
+                message=None,
+                modseq=view.condstore,
+            ),
+        )
+        for m in view.store.fetch(view.name, new)
+    )

@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import enum
 import re
-from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from mailserver.imap import encode, fetching, mailboxes, notify, selected
+from mailserver.imap import encode, mailboxes, notify, selected
 from mailserver.imap.actions import (
     Action,
     CheckPassword,
@@ -62,7 +61,6 @@ from mailserver.imap.commands import (
     parse_sasl_response,
     peek_tag,
 )
-from mailserver.imap.fetchatt import FetchItem
 from mailserver.imap.search_commands import CancelUpdate, Search, Sort, Thread
 from mailserver.imap.seqset import SeqSetError
 from mailserver.imap.syntax import ParseError
@@ -570,52 +568,22 @@ class Session:
                 uidnext = view.uidnext
                 out += _merge(self._with_updates(b"", expunges=group.filter == "SELECTED"))
                 if group.fetch and self.view is view:  # MessageNew's FETCH items (§5.2)
-                    out += self._new_fetched(view, group.fetch, uidnext)
+                    fetched = notify.new_fetched(view, group.fetch, uidnext)
+                    out += [Send(data=fetched)] if fetched else []
             return out
         except (StoreError, OSError) as e:
             return [Log(text=f"NOTIFY check failed for {self._address}: {e}")]
-
-    def _new_fetched(self, view: View, items: tuple[FetchItem, ...], uidnext: int) -> list[Action]:
-        """`* n FETCH (...)` of MessageNew's items for each message new since `uidnext` (the
-        items the index answers: notify.py lets no other through)."""
-        new = [u for u in view.uids[bisect_left(view.uids, uidnext) :]]
-        plan = fetching.Plan(items)
-        lines = [
-            encode.fetch(
-                view.seq_of(m.uid),
-                plan.values(
-                    replace(m, flags=view.flags_of(m)),
-                    summary=None,
-                    message=None,
-                    modseq=view.condstore,
-                ),
-            )
-            for m in self._user().fetch(view.name, new)
-        ]
-        return [Send(data=b"".join(lines))] if lines else []
 
     def _others(self, *, first: bool = False) -> list[Action]:
         """The STATUS and LIST lines NOTIFY asks for, of the mailboxes but the selected one."""
         if self.watch is None:
             return []
-        store = self._user()
-
-        def status_of(name: str) -> notify.Counts | None:
-            try:
-                st = store.status(name)
-            except StoreError:
-                return None
-            return st.messages, st.uidnext, st.uidvalidity, st.unseen, st.highestmodseq
-
         selected = self.view.name if self.view is not None else None
-        names = store.mailbox_names()
-        subscribed = set(store.subscriptions())
         try:
-            out = self.watch.changes(
+            out = notify.others(
+                self.watch,
+                self._user(),
                 selected,
-                names,
-                subscribed,
-                status_of,
                 utf8=self.utf8,
                 modseq=self.condstore,
                 first=first,
