@@ -48,7 +48,7 @@ from mailserver.imap.actions import (
     Stream,
 )
 from mailserver.imap.commands import peek_tag
-from mailserver.imap.session import command_limit
+from mailserver.imap.states import command_limit
 from mailserver.store import StoreError, UserStore
 from minternet.framing import FramingError, Lines, LiteralRequest
 from minternet.logs import Throttle

@@ -13,7 +13,8 @@ TLS handshake, or the end of IDLE. Every command gets a tagged OK, NO or BAD; no
 sends makes a method raise. A store failure is `NO [code]` (StoreError, RFC 5530 codes) or
 `NO [SERVERBUG]` with a Log action.
 
-This module has the states, the dispatch, the login (LOGIN, AUTHENTICATE PLAIN with SASL-IR,
+states.py has what a session is made of (capabilities, settings, states, which command each
+state takes); this module has the dispatch, the login (LOGIN, AUTHENTICATE PLAIN with SASL-IR,
 LOGINDISABLED before TLS), STARTTLS and the commands of any state (CAPABILITY, NOOP, LOGOUT,
 ID, ENABLE, COMPRESS, NAMESPACE, IDLE); mailboxes.py has the authenticated-state commands,
 selected.py the selected-state ones, view.py the selected mailbox and its change feed.
@@ -21,10 +22,9 @@ selected.py the selected-state ones, view.py the selected mailbox and its change
 
 from __future__ import annotations
 
-import enum
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from mailserver.imap import encode, mailboxes, notify, selected
 from mailserver.imap.actions import (
@@ -63,6 +63,18 @@ from mailserver.imap.commands import (
 )
 from mailserver.imap.search_commands import CancelUpdate, Search, Sort, Thread
 from mailserver.imap.seqset import SeqSetError
+from mailserver.imap.states import (
+    CAPABILITIES,
+    LOGGED_IN,
+    SERVER_NAME,
+    STATES,
+    WITH_MAILBOX,
+    Settings,
+    State,
+    Wait,
+    command_limit,
+    merge,
+)
 from mailserver.imap.syntax import ParseError
 from mailserver.imap.view import View
 from mailserver.store import StoreError, UserStore
@@ -82,150 +94,10 @@ __all__ = [
     "StartTls",
     "State",
     "Stream",
+    "Wait",
+    "command_limit",
 ]
 
-SERVER_NAME = "minternet mailserver"
-CAPABILITIES = (
-    "IMAP4rev1",
-    "IMAP4rev2",
-    "LITERAL+",
-    "SASL-IR",
-    "ID",
-    "ENABLE",
-    "IDLE",
-    "NAMESPACE",
-    "UNSELECT",
-    "UIDPLUS",
-    "MOVE",
-    "CHILDREN",
-    "SPECIAL-USE",
-    "CREATE-SPECIAL-USE",
-    "LIST-EXTENDED",
-    "LIST-STATUS",
-    "STATUS=SIZE",
-    "ESEARCH",
-    "CONDSTORE",
-    "QRESYNC",
-    "SORT",
-    "SORT=DISPLAY",
-    "ESORT",
-    "SEARCHRES",
-    "CONTEXT=SEARCH",
-    "THREAD=ORDEREDSUBJECT",
-    "THREAD=REFERENCES",
-    "THREAD=REFS",
-    "I18NLEVEL=1",
-    "UTF8=ACCEPT",
-    "WITHIN",
-    "MULTIAPPEND",
-    "CATENATE",
-    "URL-PARTIAL",
-    "BINARY",
-    "QUOTA",
-    "QUOTA=RES-STORAGE",
-    "QUOTA=RES-MESSAGE",
-    "SAVEDATE",
-    "SNIPPET=FUZZY",
-    "PREVIEW=FUZZY",
-    "PREVIEW",
-    "NOTIFY",
-)
-
-
-def command_limit(max_line: int, max_literal: int, max_message_size: int) -> int:
-    """The most octets one command may hold, its lines and literals together: a line and the
-    largest literal, which is an APPEND's message (APPENDLIMIT). The shell frames commands
-    with it (minternet/framing.py `max_command`).
-
-    A MULTIAPPEND (RFC 3502) is one command, so its messages together fit in what one message
-    may be: the feature does not raise what one connection can make the server hold, and a
-    client sends at once as many messages as fit (at most commands.MAX_APPEND_MESSAGES). A
-    synchronising literal that would go over is refused with NO [TOOBIG] before it is sent; a
-    non-synchronising one closes the connection with the reason (RFC 7888 §4).
-    """
-    return max_line + 2 + max(max_literal, max_message_size)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Settings:
-    """What a session knows of its listener."""
-
-    hostname: str  # greeting, ID
-    plaintext_ok: bool  # LOGIN / AUTHENTICATE PLAIN allowed before TLS on this listener
-    starttls: bool  # STARTTLS offered (False on imaps: TLS from the start)
-    max_literal: int  # non-APPEND literal cap
-    max_message_size: int  # APPEND literal cap (APPENDLIMIT)
-    idle_poll: float = 1.0  # seconds between IDLE checks without a notice
-    max_line: int = 8192  # a command line, up to its first literal (config.Limits.max_line)
-
-    @property
-    def max_command(self) -> int:
-        return command_limit(self.max_line, self.max_literal, self.max_message_size)
-
-
-class State(enum.Enum):
-    NOT_AUTHENTICATED = "not authenticated"
-    AUTHENTICATED = "authenticated"
-    SELECTED = "selected"
-    LOGOUT = "logout"
-
-
-class Wait(enum.Enum):
-    """What a session waits for besides a command."""
-
-    NOTHING = "nothing"
-    SASL = "sasl"  # the client's AUTHENTICATE response line
-    PASSWORD = "password"  # CheckPassword's result (login_result)
-    TLS = "tls"  # the handshake after STARTTLS (tls_started)
-    IDLE = "idle"  # DONE
-
-
-_ANY = frozenset(State) - {State.LOGOUT}
-_NOT_AUTH = frozenset({State.NOT_AUTHENTICATED})
-_AUTH = frozenset({State.AUTHENTICATED, State.SELECTED})
-_SELECTED = frozenset({State.SELECTED})
-
-#: Each command and the states that take it (RFC 3501 §6; ENABLE: RFC 5161 §3.1).
-STATES: dict[str, frozenset[State]] = {
-    "CAPABILITY": _ANY,
-    "NOOP": _ANY,
-    "LOGOUT": _ANY,
-    "ID": _ANY,
-    "STARTTLS": _NOT_AUTH,
-    "LOGIN": _NOT_AUTH,
-    "AUTHENTICATE": _NOT_AUTH,
-    "ENABLE": frozenset({State.AUTHENTICATED}),
-    "COMPRESS": _AUTH,  # RFC 4978 §5: command-auth
-    "GETQUOTA": _AUTH,  # RFC 9208
-    "GETQUOTAROOT": _AUTH,
-    "SETQUOTA": _AUTH,
-    "SELECT": _AUTH,
-    "EXAMINE": _AUTH,
-    "CREATE": _AUTH,
-    "DELETE": _AUTH,
-    "RENAME": _AUTH,
-    "SUBSCRIBE": _AUTH,
-    "UNSUBSCRIBE": _AUTH,
-    "LIST": _AUTH,
-    "LSUB": _AUTH,
-    "STATUS": _AUTH,
-    "APPEND": _AUTH,
-    "NAMESPACE": _AUTH,
-    "IDLE": _AUTH,
-    "NOTIFY": _AUTH,
-    "CHECK": _SELECTED,
-    "CLOSE": _SELECTED,
-    "UNSELECT": _SELECTED,
-    "EXPUNGE": _SELECTED,
-    "SEARCH": _SELECTED,
-    "SORT": _SELECTED,
-    "THREAD": _SELECTED,
-    "CANCELUPDATE": _SELECTED,
-    "FETCH": _SELECTED,
-    "STORE": _SELECTED,
-    "COPY": _SELECTED,
-    "MOVE": _SELECTED,
-}
 _APPEND = re.compile(rb"[^ ]+ APPEND ", re.IGNORECASE)
 _LITERAL = re.compile(rb"\{(\d{1,10})\+?\}\r\n\Z")  # a line's end that announces a literal
 _SASL_MECHANISMS = ("PLAIN",)
@@ -233,21 +105,6 @@ _SASL_MECHANISMS = ("PLAIN",)
 
 def _tagged(tag: str, status: str, text: str, code: bytes | None = None) -> bytes:
     return encode.tagged(tag, status, text, code)
-
-
-def _merge(actions: list[Action]) -> list[Action]:
-    """Adjacent Sends as one (one write for the shell); empty Sends dropped."""
-    out: list[Action] = []
-    for a in actions:
-        if isinstance(a, Send):
-            if not a.data:
-                continue
-            last = out[-1] if out else None
-            if isinstance(last, Send):
-                out[-1] = Send(data=last.data + a.data)
-                continue
-        out.append(a)
-    return out
 
 
 class Session:
@@ -285,7 +142,7 @@ class Session:
 
     @property
     def authenticated(self) -> bool:
-        return self.state in _AUTH
+        return self.state in LOGGED_IN
 
     # -- capabilities ---------------------------------------------------------------------
 
@@ -385,7 +242,7 @@ class Session:
     def _guard(self, tag: str, run: Callable[[], list[Action]]) -> list[Action]:
         """Run a command; a store failure or a bug becomes a tagged NO, never an exception."""
         try:
-            return _merge(run())
+            return merge(run())
         except StoreError as e:
             actions: list[Action] = [Send(data=_tagged(tag, "NO", str(e), e.code.encode()))]
             if e.code in ("INUSE", "CORRUPTION"):
@@ -417,7 +274,7 @@ class Session:
             return f"{name} is not allowed once authenticated"
         if self.state is State.NOT_AUTHENTICATED:
             return f"{name} needs authentication first (LOGIN or AUTHENTICATE)"
-        if states == _SELECTED:
+        if states == WITH_MAILBOX:
             return f"{name} needs a selected mailbox (SELECT or EXAMINE)"
         return f"{name} is only allowed before SELECT"
 
@@ -520,7 +377,7 @@ class Session:
         try:
             out = self._others()
             if self.view is not None:
-                out += _merge(self._with_updates(b"", expunges=True))
+                out += merge(self._with_updates(b"", expunges=True))
             return out
         except (StoreError, OSError) as e:  # no tagged NO: the IDLE goes on; try again later
             return [Log(text=f"IDLE check failed for {self._address}: {e}")]
@@ -566,7 +423,7 @@ class Session:
             group, view = self.watch.selected, self.view
             if view is not None and group is not None and group.events:
                 uidnext = view.uidnext
-                out += _merge(self._with_updates(b"", expunges=group.filter == "SELECTED"))
+                out += merge(self._with_updates(b"", expunges=group.filter == "SELECTED"))
                 if group.fetch and self.view is view:  # MessageNew's FETCH items (§5.2)
                     fetched = notify.new_fetched(view, group.fetch, uidnext)
                     out += [Send(data=fetched)] if fetched else []
