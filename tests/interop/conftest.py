@@ -83,16 +83,24 @@ class MailServer:
         return self.state / "mail" / domain / local / "Maildir"
 
     def deliver(
-        self, to: str, subject: str, body: str = "", *, sender: str = "", headers: str = ""
+        self,
+        to: str,
+        subject: str,
+        body: str = "",
+        *,
+        sender: str = "",
+        headers: str = "",
+        date: str = "",
     ) -> bytes:
         """Send one message over SMTP (no TLS) and return what was sent; `headers`, lines
-        ending in CRLF, replace its Message-ID when they have one."""
+        ending in CRLF, replace its Message-ID when they have one; `date` is its Date field
+        (now if not given)."""
         ident = f"<{subject.replace(' ', '.')}.{time.time_ns()}@example.org>"
         msg = (
             f"From: Sender <{sender or 'someone@example.org'}>\r\n"
             f"To: <{to}>\r\n"
             f"Subject: {subject}\r\n"
-            f"Date: {email.utils.formatdate()}\r\n" + _message_id(ident, headers) + "\r\n"
+            f"Date: {date or email.utils.formatdate()}\r\n" + _message_id(ident, headers) + "\r\n"
             f"{body or 'Hello from the interop tests, ' + subject}\r\n"
         ).encode()
         with smtplib.SMTP(self.host, self.ports["smtp"], timeout=30) as s:
@@ -146,13 +154,20 @@ class DovecotReference(MailServer):
         return self.state / address / "Maildir"
 
     def deliver(
-        self, to: str, subject: str, body: str = "", *, sender: str = "", headers: str = ""
+        self,
+        to: str,
+        subject: str,
+        body: str = "",
+        *,
+        sender: str = "",
+        headers: str = "",
+        date: str = "",
     ) -> bytes:
         from bench.mail_common import maildir_fill
 
         msg = (
             f"From: Sender <{sender or 'someone@example.org'}>\r\nTo: <{to}>\r\n"
-            f"Subject: {subject}\r\nDate: {email.utils.formatdate()}\r\n"
+            f"Subject: {subject}\r\nDate: {date or email.utils.formatdate()}\r\n"
             + _message_id(f"<{time.time_ns()}@example.org>", headers)
             + "\r\n"
             f"{body or 'Hello from the interop tests, ' + subject}\r\n"

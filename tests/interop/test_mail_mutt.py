@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from .conftest import MailServer
+from .mutt_kit import NEEDS_MUTT, muttrc
 
 pytestmark = [
-    pytest.mark.interop,
-    pytest.mark.skipif(shutil.which("mutt") is None, reason="mutt missing: apt-get install mutt"),
+    *NEEDS_MUTT,
     pytest.mark.skipif(
         shutil.which("script") is None, reason="script missing: apt-get install bsdutils"
     ),
@@ -51,29 +51,12 @@ def read_with_mutt(
     address, password = mail_server.add_user("mutt")
     mail_server.deliver(address, "for mutt", "Mutt reads this line over IMAPS.")
     out = tmp_path / "message.txt"
-    rc = tmp_path / "muttrc"
-    url = f"imaps://localhost:{mail_server.ports['imaps']}"
-    rc.write_text(
-        f"""set folder="{url}/"
-set spoolfile="{url}/INBOX"
-set imap_user="{address}"
-set imap_pass="{password}"
-set ssl_ca_certificates_file="{mail_server.ca}"
-set ssl_verify_host=yes
-set ssl_force_tls=yes
-set certificate_file="{tmp_path}/certificates"
-set header_cache=""
-set message_cachedir=""
-set mbox_type=Maildir
-set record=""
-set wait_key=no
-set quit=yes
-set confirmappend=no
-set pipe_decode=no
-set timeout=5
-{extra}
-push "<pipe-message>cat > {out}<enter><quit>"
-"""
+    rc = muttrc(
+        mail_server,
+        tmp_path,
+        address,
+        password,
+        f'{extra}\npush "<pipe-message>cat > {out}<enter><quit>"\n',
     )
     env = dict(os.environ, TERM="vt100", HOME=str(tmp_path), MAIL="", LC_ALL="C.UTF-8")
     try:
