@@ -11,9 +11,9 @@ resolves the sets, reads the store, sets \\Seen and numbers the answers.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Container, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from mailserver.imap import encode, fetching, mailboxes, qresync, searching, sorting, threads
 from mailserver.imap.actions import Action, Notify, Send, Stream
@@ -26,7 +26,15 @@ from mailserver.imap.commands import (
     Store,
 )
 from mailserver.imap.fetchatt import FetchItem
-from mailserver.imap.search import ModSeqKey, SearchKey, SeqKey, any_leaf, dated, map_leaves
+from mailserver.imap.search import (
+    All,
+    ModSeqKey,
+    SearchKey,
+    SeqKey,
+    any_leaf,
+    dated,
+    map_leaves,
+)
 from mailserver.imap.search_commands import CancelUpdate, Search, Sort, Thread
 from mailserver.imap.seqset import Ranges, SeqSet, compact, runs
 from mailserver.imap.view import MAX_CONTEXTS, Context, View
@@ -451,45 +459,104 @@ def _found(
 def sort(view: View, cmd: Sort) -> Reply:
     """SORT / UID SORT (RFC 5256, RFC 5957): `* SORT` with the found messages in the order
     of the criteria (sorting.py), with `(MODSEQ n)` after a search with a MODSEQ key. The
-    header values come from the index's SORT columns in one query; with DISPLAYFROM or
-    DISPLAYTO (no column), or for a message with none cached, from the summaries, read a
-    batch at a time. Only each message's sort values are kept."""
-    found, metas = _found(view, _resolved(view, cmd.key))
-    store = view.store
-    if found and not metas:  # ARRIVAL, SIZE and DATE's fallback read the index data
-        metas = {m.uid: m for m in store.fetch(view.name)}
-    found = [c for c in found if c.uid in metas]  # (expunged since the search: not answered)
+    values come from `_sort_values`; only they are kept, one list per criterion."""
+    key = _resolved(view, cmd.key)
     criteria = sorting.effective(cmd.criteria)
-    keys = {c.key for c in criteria}
-    fields: dict[int, sorting.Fields] = {}
-    if found and keys - {"ARRIVAL", "SIZE"} and keys <= sorting.COLUMN_KEYS:
-        columns = store.sort_columns(view.name, [c.uid for c in found])
-        fields = {uid: sorting.Fields(*row) for uid, row in columns.items()}
-    if keys - {"ARRIVAL", "SIZE"}:
-        unread = [c.uid for c in found if c.uid not in fields]
-        for at in range(0, len(unread), BATCH):
-            summaries = store.summaries(view.name, unread[at : at + BATCH])
-            for uid in unread[at : at + BATCH]:
-                fields[uid] = sorting.fields_of(summaries.get(uid))
-    messages = [
-        sorting.sortable(
-            c.seq,
-            c.uid,
-            metas[c.uid].internaldate,
-            metas[c.uid].size,
-            fields.get(c.uid, sorting.NO_FIELDS),
-            criteria,
-        )
-        for c in found
-    ]
-    ordered = sorting.order(messages, criteria)
-    numbers = [m.uid if cmd.uid else m.seq for m in ordered]
+    metas: Mapping[int, MessageMeta] = {}
+    if isinstance(key, All):  # SORT's usual search: every message, nothing to test
+        uids: Sequence[int] = view.uids
+    else:
+        found, metas = _found(view, key)
+        uids = [c.uid for c in found]
+    present, columns = _sort_values(view, uids, criteria)
+    ordered = [present[i] for i in sorting.positions(columns, criteria)]
+    numbers = ordered if cmd.uid else [view.seq_of(u) for u in ordered]
     if cmd.returns is not None and "SAVE" in cmd.returns:
-        _save(view, cmd.returns, [m.uid for m in ordered], cmd.partial)
+        _save(view, cmd.returns, ordered, cmd.partial)
     modseq = None
-    if uses_modseq(cmd.key):
-        modseq = max((metas[m.uid].modseq for m in ordered), default=None)
+    if uses_modseq(cmd.key):  # (a MODSEQ key reads the index data of every message)
+        modseq = max((metas[u].modseq for u in ordered), default=None)
     return _answer(cmd, numbers, modseq, "SORT")
+
+
+def _sort_values(
+    view: View, uids: Sequence[int], criteria: Sequence[sorting.Criterion]
+) -> tuple[list[int], list[list[int | str]]]:
+    """The messages of `uids` (ascending) still in the store, and each criterion's values for
+    them, in that order. Ready-to-compare keys come from the index's covering index in one
+    scan (`sort_keys`: DATE and the string keys casemapped at delivery); ARRIVAL and SIZE from
+    the message rows in one query. A message without cached keys (summarized before the index
+    kept them, or never), and DISPLAYFROM/DISPLAYTO (no column), take the slower road: the
+    SORT columns or the summaries, a batch at a time, mapped here. A message that is in
+    neither the summaries nor the message rows was expunged meanwhile, and is not answered."""
+    store = view.store
+    names = [c.key for c in criteria]
+    columns = [sorting.KEY_COLUMNS[n] for n in names if n in sorting.KEY_COLUMNS]
+    cached: dict[int, tuple[Any, ...]] = {}
+    if uids and not {"DISPLAYFROM", "DISPLAYTO"} & set(names):
+        cached = store.sort_keys(view.name, uids, columns)
+    slow = [u for u in uids if u not in cached]
+    undated: list[int] = []
+    if "DATE" in names:
+        at = columns.index("date")
+        undated = [u for u, row in cached.items() if row[at] is None]
+    arrived: dict[int, tuple[int, int]] = {}
+    if {"ARRIVAL", "SIZE"} & set(names):
+        arrived = store.arrivals(view.name)
+    elif slow or undated:
+        arrived = {m.uid: (m.internaldate, m.size) for m in store.fetch(view.name, slow + undated)}
+    fields = _sort_fields(store, view.name, [u for u in slow if u in arrived], set(names))
+    # (a message with cached keys whose index data is needed but gone: expunged meanwhile)
+    gone = {u for u in undated if u not in arrived}
+    if {"ARRIVAL", "SIZE"} & set(names):
+        gone |= {u for u in cached if u not in arrived}
+    present = [u for u in uids if (u in cached and u not in gone) or u in fields]
+    out: list[list[int | str]] = []
+    for name in names:
+        if name in ("ARRIVAL", "SIZE"):
+            i = 0 if name == "ARRIVAL" else 1
+            out.append([arrived[u][i] for u in present])
+            continue
+        col = columns.index(sorting.KEY_COLUMNS[name]) if name in sorting.KEY_COLUMNS else -1
+        if col >= 0 and not fields and not undated:  # (the usual case: every key cached)
+            out.append([cached[u][col] for u in present])
+            continue
+        values: list[int | str] = []
+        for u in present:
+            row = cached.get(u)
+            if row is None or col < 0:
+                date, size = arrived[u]
+                values.append(sorting.value(name, date, size, fields[u]))
+            elif row[col] is None:  # DATE of a message without a sent date: its arrival
+                values.append(arrived[u][0])
+            else:
+                values.append(row[col])
+        out.append(values)
+    return present, out
+
+
+def _sort_fields(
+    store: UserStore, mailbox: str, uids: list[int], names: set[str]
+) -> dict[int, sorting.Fields]:
+    """The header Fields of messages SORT has no cached keys for: from the index's SORT
+    columns in one query when the keys have columns, else (and for messages without) from
+    their summaries, read a batch at a time."""
+    fields: dict[int, sorting.Fields] = {}
+    if uids and names - {"ARRIVAL", "SIZE"} and names <= sorting.COLUMN_KEYS:
+        rows = store.sort_columns(mailbox, uids)
+        fields = {uid: sorting.Fields(*row) for uid, row in rows.items()}
+    known = list(fields)
+    unread = [u for u in uids if u not in fields]
+    for at in range(0, len(unread), BATCH):
+        summaries = store.summaries(mailbox, unread[at : at + BATCH])
+        for uid in unread[at : at + BATCH]:
+            summary = summaries.get(uid)
+            fields[uid] = sorting.fields_of(summary)
+            if summary is not None:
+                known.append(uid)
+    # what was computed here is kept: the next SORT reads the keys (schema 6's columns)
+    store.set_sort_keys(mailbox, {u: sorting.string_keys(fields[u]) for u in known})
+    return fields
 
 
 def thread(view: View, cmd: Thread) -> Reply:

@@ -32,6 +32,7 @@ from mailserver.message.summary import Summary
 __all__ = [
     "COLUMN_KEYS",
     "KEYS",
+    "KEY_COLUMNS",
     "NO_FIELDS",
     "Criterion",
     "Fields",
@@ -40,7 +41,10 @@ __all__ = [
     "effective",
     "fields_of",
     "order",
+    "positions",
     "sortable",
+    "string_keys",
+    "value",
 ]
 
 #: The sort keys, RFC 5256's and RFC 5957's.
@@ -51,6 +55,16 @@ KEYS = frozenset(
 
 #: The keys the store's index columns answer (with ARRIVAL and SIZE, from its message rows).
 COLUMN_KEYS = frozenset({"ARRIVAL", "CC", "DATE", "FROM", "SIZE", "SUBJECT", "TO"})
+
+#: The keys whose values the index keeps ready to compare (store `sort_keys`: the sent date,
+#: and the string keys already in the casemap form), and the column of each.
+KEY_COLUMNS = {
+    "DATE": "date",
+    "SUBJECT": "subject_key",
+    "FROM": "from_key",
+    "TO": "to_key",
+    "CC": "cc_key",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,10 +164,30 @@ def _value(name: str, internaldate: int, size: int, f: Fields) -> int | str:
     return casemap(text)
 
 
+def string_keys(f: Fields) -> tuple[str, str, str, str]:
+    """The SUBJECT, FROM, TO and CC keys of header Fields, as the index keeps them (the
+    summarizer's subject_key, from_key, to_key and cc_key)."""
+    return casemap(f.subject), casemap(f.from_), casemap(f.to), casemap(f.cc)
+
+
+def value(name: str, internaldate: int, size: int, f: Fields) -> int | str:
+    """A message's value for the sort key `name`, from its index data and header Fields."""
+    return _value(name, internaldate, size, f)
+
+
 def order(messages: Sequence[Sortable], criteria: Sequence[Criterion]) -> list[Sortable]:
     """The messages in the order the criteria give (ties in mailbox order); `criteria` are
     the effective ones their values were computed for."""
     ordered = sorted(messages, key=lambda m: m.seq)
+    columns = [[m.values[i] for m in ordered] for i in range(len(criteria))]
+    return [ordered[i] for i in positions(columns, criteria)]
+
+
+def positions(columns: Sequence[Sequence[int | str]], criteria: Sequence[Criterion]) -> list[int]:
+    """The order the criteria give to messages listed in mailbox order, as positions in that
+    list: `columns[i]` holds every message's value for `criteria[i]` (the effective ones).
+    Ties keep mailbox order, whatever REVERSE says (Python's sort is stable both ways)."""
+    ordered = list(range(len(columns[0]))) if columns else []
     for i in reversed(range(len(criteria))):  # stable sorts, the least significant key first
-        ordered.sort(key=lambda m: m.values[i], reverse=criteria[i].reverse)
+        ordered.sort(key=columns[i].__getitem__, reverse=criteria[i].reverse)
     return ordered

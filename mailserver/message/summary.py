@@ -19,6 +19,7 @@ from typing import Any, cast
 import msgpack
 
 from mailserver.imap.encode import value as imap_syntax
+from mailserver.message.casemap import casemap
 from mailserver.message.charsets import decode_bytes
 from mailserver.message.envelope import ImapValue
 from mailserver.message.errors import MessageError
@@ -83,19 +84,27 @@ class Summary:
 
     def store_fields(self) -> dict[str, object]:
         """The row the store's index keeps (mailserver/store's `Summarize` contract): `blob`,
-        this Summary packed, and the SORT/THREAD columns as text (ids and addr-mailboxes are
-        ASCII in practice; other octets are read as Latin-1, so nothing fails or is lost)."""
+        this Summary packed, the SORT/THREAD columns as text (ids and addr-mailboxes are
+        ASCII in practice; other octets are read as Latin-1, so nothing fails or is lost), and
+        SORT's string keys in the i;unicode-casemap form it compares (casemap.py)."""
+        from_ = decode_bytes(self.sort_from, None)
+        to = decode_bytes(self.sort_to, None)
+        cc = decode_bytes(self.sort_cc, None)
         return {
             "blob": self.to_bytes(),
             "date": self.sent,
             "subject": self.base_subject,
-            "from": decode_bytes(self.sort_from, None),
-            "to": decode_bytes(self.sort_to, None),
-            "cc": decode_bytes(self.sort_cc, None),
+            "from": from_,
+            "to": to,
+            "cc": cc,
             "message_id": _text(self.message_id),
             "in_reply_to": _text(self.in_reply_to),
             "references": " ".join(r.decode("latin-1") for r in self.references),
             "reply": int(self.is_reply),
+            "subject_key": casemap(self.base_subject),
+            "from_key": casemap(from_),
+            "to_key": casemap(to),
+            "cc_key": casemap(cc),
         }
 
 

@@ -19,7 +19,8 @@ from .records import ReconcileReport
 #: BODYSTRUCTURE as the mime helper encodes them), the SORT/THREAD columns `date` (int,
 #: seconds), `subject`, `from`, `to`, `cc`, `message_id`, `in_reply_to`, `references` (str),
 #: `subject_text` (str: what SEARCH SUBJECT matches, opaque to the store) and `reply` (int:
-#: 1 when the subject was a reply or forward, for THREAD).
+#: 1 when the subject was a reply or forward, for THREAD) and the SORT keys `subject_key`,
+#: `from_key`, `to_key`, `cc_key` (str: the columns as SORT compares them, octet by octet).
 Summarize = Callable[[bytes], Mapping[str, object]]
 Clock = Callable[[], float]
 
@@ -36,6 +37,10 @@ SUMMARY_COLUMNS = {
     "references": "refs",
     "subject_text": "subject_text",
     "reply": "reply",
+    "subject_key": "subject_key",
+    "from_key": "from_key",
+    "to_key": "to_key",
+    "cc_key": "cc_key",
 }
 #: The columns of a summaries row (mailbox_id, uid, blob, then SUMMARY_COLUMNS), named: a
 #: migrated index has them in the order its migrations added them), placeholders for their

@@ -13,7 +13,7 @@ import contextlib
 import os
 import sqlite3
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, BinaryIO
 
 from mailserver.message.errors import MessageError
@@ -34,6 +34,8 @@ from .records import Changes, CopyResult, MessageFile, MessageMeta, Pop3Entry, S
 
 _META = "uid, size, internaldate, flags, keywords, modseq, savedate"
 _IN_CHUNK = 500  # UIDs per "uid IN (...)" query
+#: The columns of the summaries' covering index of SORT keys (schema 6), which `sort_keys` reads.
+SORT_KEYS = ("date", "subject_key", "from_key", "to_key", "cc_key")
 # A message's summary blob beside its UID (NULL when none is cached), for _rows.
 _BLOB = (
     "uid, (SELECT blob FROM summaries s"
@@ -340,6 +342,51 @@ class MessageOps(UserBase):
             for uid, date, subject, from_, to, cc in rows
             if all(isinstance(v, str) for v in (subject, from_, to, cc))
         }
+
+    def sort_keys(
+        self, mailbox: str, uids: Iterable[int], columns: Sequence[str]
+    ) -> dict[int, tuple[Any, ...]]:
+        """The cached SORT keys of `uids`: for each, the values of `columns` (of SORT_KEYS:
+        the sent date or None, and the string keys as the summarizer left them, compared
+        octet by octet), in one scan of the index's covering index of them. A UID left out
+        has none (unknown, expunged, or no keys cached: read it as `sort_columns`)."""
+        bad = [c for c in columns if c not in SORT_KEYS]
+        if bad:
+            raise ValueError(f"not a sort key column: {bad[0]}")
+        cached = "".join(f" AND {c} IS NOT NULL" for c in columns if c != "date")
+        want = set(uids)
+        with self._read() as db:
+            box = self._row(db, mailbox)
+            if not want:
+                return {}
+            rows = db.execute(
+                f"SELECT uid, {', '.join(columns) or 'uid'} FROM summaries"
+                f" WHERE mailbox_id = ? AND uid BETWEEN ? AND ?{cached}",
+                (box.id, min(want), max(want)),
+            ).fetchall()
+        return {row[0]: row[1:] for row in rows if row[0] in want}
+
+    def set_sort_keys(self, mailbox: str, keys: Mapping[int, tuple[str, str, str, str]]) -> None:
+        """Cache SORT's string keys (subject_key, from_key, to_key, cc_key) of messages whose
+        summaries row has none (made before the index kept them: SORT computed them once, so
+        it reads them next time). A UID without a row is left alone."""
+        if not keys:
+            return
+        with self._write() as db:
+            box = self._row(db, mailbox)
+            db.executemany(
+                "UPDATE summaries SET subject_key = ?, from_key = ?, to_key = ?, cc_key = ?"
+                " WHERE mailbox_id = ? AND uid = ?",
+                [(*k, box.id, uid) for uid, k in keys.items()],
+            )
+
+    def arrivals(self, mailbox: str) -> dict[int, tuple[int, int]]:
+        """Each message's internal date and RFC822.SIZE (SORT's ARRIVAL and SIZE), by UID, in
+        one query."""
+        with self._read() as db:
+            box = self._row(db, mailbox)
+            sql = "SELECT uid, internaldate, size FROM messages WHERE mailbox_id = ?"
+            return {uid: (date, size) for uid, date, size in db.execute(sql, (box.id,))}
 
     def thread_columns(
         self, mailbox: str, uids: Iterable[int]

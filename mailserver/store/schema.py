@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from .errors import CANNOT, CORRUPTION, StoreError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 BUSY_TIMEOUT_MS = 10_000  # another process (the CLI, a second daemon) holding the write lock
 
 _SCHEMA_1 = """
@@ -109,6 +109,19 @@ ALTER TABLE messages ADD COLUMN savedate INTEGER;
 UPDATE messages SET savedate = internaldate
 """
 
+# 6: SORT's string keys as the i;unicode-casemap comparator compares them (the summarizer's
+# `subject_key`, `from_key`, `to_key` and `cc_key`), and a covering index of the sort keys, so a
+# SORT of a big mailbox reads them in one index scan and compares them as stored; NULL in rows
+# made before (SORT maps their SORT columns itself, as it did).
+_SCHEMA_6 = """
+ALTER TABLE summaries ADD COLUMN subject_key TEXT;
+ALTER TABLE summaries ADD COLUMN from_key TEXT;
+ALTER TABLE summaries ADD COLUMN to_key TEXT;
+ALTER TABLE summaries ADD COLUMN cc_key TEXT;
+CREATE INDEX summaries_sort
+    ON summaries (mailbox_id, uid, date, subject_key, from_key, to_key, cc_key)
+"""
+
 #: version -> the function that brings an index of that version to the next one. Version 0 is
 #: an empty file. A later schema adds `n: migrate_n_to_n_plus_1` here and bumps SCHEMA_VERSION.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
@@ -117,6 +130,7 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     2: lambda db: _run(db, _SCHEMA_3),
     3: lambda db: _run(db, _SCHEMA_4),
     4: lambda db: _run(db, _SCHEMA_5),
+    5: lambda db: _run(db, _SCHEMA_6),
 }
 
 

@@ -635,6 +635,10 @@ def test_store_summary_is_the_row_the_store_keeps() -> None:
         "references": "a@x b@x",
         "subject_text": "\x00Re: Fwd: hi",
         "reply": 1,
+        "subject_key": "HI",  # SORT's keys: casemap.py's form of subject, from, to and cc
+        "from_key": "E\u0301",  # (NFKD: É decomposed)
+        "to_key": "T",
+        "cc_key": "",
     }
     assert isinstance(row["blob"], bytes)
     assert Summary.from_bytes(row["blob"]) == summarize(Message(raw))

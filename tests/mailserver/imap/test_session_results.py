@@ -156,7 +156,7 @@ def test_a_save_that_fails_leaves_dollar_empty(
     with monkeypatch.context() as m:
         m.setattr(selected, "_found", busy)
         assert client(b"e SEARCH RETURN (MIN) ALL").startswith(b"e NO [INUSE] ")
-        assert client(b"e SORT (SUBJECT) UTF-8 ALL").startswith(b"e NO [INUSE] ")
+        assert client(b"e SORT (SUBJECT) UTF-8 SUBJECT 3").startswith(b"e NO [INUSE] ")
     assert client(b"f SEARCH $") == b"* SEARCH 1 2 3 4\r\n" + done(b"f")
 
 

@@ -142,6 +142,34 @@ def watch(monkeypatch: pytest.MonkeyPatch, store: Store, method: str) -> list[li
     return asked
 
 
+def watch_keys(monkeypatch: pytest.MonkeyPatch, store: Store) -> list[tuple[list[int], list[str]]]:
+    """The UIDs and columns each call of Bob's store `sort_keys` asks for, in a list."""
+    user = store.user(BOB)
+    asked: list[tuple[list[int], list[str]]] = []
+    real = user.sort_keys
+
+    def counting(mailbox: str, uids: list[int], columns: list[str]) -> object:
+        asked.append((list(uids), list(columns)))
+        return real(mailbox, uids, columns)
+
+    monkeypatch.setattr(user, "sort_keys", counting)
+    return asked
+
+
+def watch_calls(monkeypatch: pytest.MonkeyPatch, store: Store, method: str) -> list[int]:
+    """How many times Bob's store `method` is called, as a list that counts (its length)."""
+    user = store.user(BOB)
+    calls: list[int] = []
+    real = getattr(user, method)
+
+    def counting(*args: object) -> object:
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(user, method, counting)
+    return calls
+
+
 def forbid(monkeypatch: pytest.MonkeyPatch, store: Store, method: str) -> None:
     """Any call of Bob's store `method` fails the test."""
 
@@ -151,19 +179,41 @@ def forbid(monkeypatch: pytest.MonkeyPatch, store: Store, method: str) -> None:
     monkeypatch.setattr(store.user(BOB), method, refused)
 
 
-def test_column_keys_read_the_index_columns_only(
+def test_column_keys_read_the_cached_keys_only(
     client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    asked = watch(monkeypatch, store, "sort_columns")
+    asked = watch_keys(monkeypatch, store)
     forbid(monkeypatch, store, "summaries")
+    forbid(monkeypatch, store, "sort_columns")
+    forbid(monkeypatch, store, "fetch")  # (every message has a sent date, or a cached one)
     assert sort(client, b"(SUBJECT REVERSE FROM) UTF-8 ALL") == found("4 2 1 3")
+    assert asked == [([1, 2, 3, 4], ["subject_key", "from_key"])]
+    client(b"t STORE 3 +FLAGS.SILENT (\\Seen)")  # (a search that is not ALL: found first)
+    asked.clear()
+    assert sort(client, b"(SUBJECT) UTF-8 UNSEEN") == found("2 4 1")
+    assert asked == [([1, 2, 4], ["subject_key"])]
+
+
+def test_a_date_key_reads_the_arrival_of_messages_without_a_sent_date_only(
+    client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked = watch(monkeypatch, store, "fetch")
+    forbid(monkeypatch, store, "arrivals")
+    forbid(monkeypatch, store, "sort_columns")
     assert sort(client, b"(CC DATE TO) UTF-8 ALL") == found("2 3 4 1")  # none (by date), aaron, zoe
-    assert asked == [[1, 2, 3, 4]] * 2
+    assert asked == [[3]]  # 3 has no Date: its internal date stands in
+
+
+def test_arrival_and_size_read_the_message_rows_in_one_query(
+    client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forbid(monkeypatch, store, "fetch")
+    forbid(monkeypatch, store, "summaries")
+    calls = watch_calls(monkeypatch, store, "arrivals")
     assert sort(client, b"(SIZE ARRIVAL) UTF-8 ALL") == found("2 4 3 1")  # no header read
-    assert len(asked) == 2
-    every = b"(ARRIVAL CC DATE FROM SIZE SUBJECT TO)"  # every key the columns answer
+    every = b"(ARRIVAL CC DATE FROM SIZE SUBJECT TO)"  # every key the index answers
     assert sort(client, every + b" UTF-8 ALL") == found("2 3 1 4")  # ARRIVAL decides
-    assert len(asked) == 3
+    assert len(calls) == 2
 
 
 def test_nothing_found_reads_no_index_data(
@@ -183,17 +233,34 @@ def test_display_keys_read_the_summaries_in_batches(
     assert asked == [[1, 2, 3], [4]]
 
 
-def test_a_message_without_cached_columns_is_read_from_its_summary(
+def test_a_message_without_cached_keys_is_read_from_its_columns_or_summary(
     client: Client, store: Store
 ) -> None:
     user = store.user(BOB)
     user.db.execute("DELETE FROM summaries WHERE uid = 3")  # computed again from the file
-    user.db.execute("UPDATE summaries SET subject = NULL WHERE uid = 1")  # a row without
+    user.db.execute("UPDATE summaries SET subject = NULL, subject_key = NULL WHERE uid = 1")
+    user.db.execute("UPDATE summaries SET subject_key = NULL WHERE uid = 4")  # (as schema 5's)
     assert set(user.sort_columns("INBOX", [1, 2, 3, 4])) == {2, 4}
+    assert set(user.sort_keys("INBOX", [1, 2, 3, 4], ["subject_key"])) == {2}
+    assert set(user.sort_keys("INBOX", [1, 2, 3, 4], ["date"])) == {1, 2, 4}
     assert sort(client, b"(SUBJECT) UTF-8 ALL") == found("2 4 1 3")
     assert sort(client, b"(REVERSE DATE) UTF-8 ALL") == found("3 1 2 4")
+    assert sort(client, b"(SUBJECT) UTF-8 ALL", uid=True) == found("2 4 1 3")
     assert user.sort_columns("INBOX", []) == {}
     assert user.sort_columns("INBOX", [9]) == {}
+    assert user.sort_keys("INBOX", [9], ["date"]) == {}
+    with pytest.raises(ValueError, match="not a sort key column: blob"):
+        user.sort_keys("INBOX", [1], ["blob"])
+
+
+def test_a_message_expunged_by_another_session_is_not_sorted(client: Client, store: Store) -> None:
+    other = Client(store)
+    other.select()
+    other(b"t STORE 2 +FLAGS.SILENT (\\Deleted)")
+    other(b"t EXPUNGE")  # UID 2 is gone; this session has not been told yet
+    for criteria in (b"(SUBJECT)", b"(ARRIVAL)", b"(DATE)", b"(DISPLAYFROM)", b"(SIZE FROM)"):
+        out = sort(client, criteria + b" UTF-8 ALL", uid=True)
+        assert out.startswith(b"* SORT ") and b" 2 " not in out.split(b"\r\n")[0] + b" "
 
 
 @pytest.mark.parametrize(
@@ -232,3 +299,36 @@ def test_uid_esort_answers_uids_and_a_modseq_key_adds_the_highest(client: Client
     assert out == b'* ESEARCH (TAG "t") UID COUNT 3 MODSEQ %d\r\nt OK SORT completed\r\n' % (
         highest
     )
+
+
+@pytest.mark.parametrize(
+    "criteria",
+    [
+        b"(SUBJECT)",
+        b"(REVERSE SUBJECT)",
+        b"(FROM DATE)",
+        b"(REVERSE DATE)",
+        b"(TO REVERSE CC)",
+        b"(CC SIZE)",
+        b"(ARRIVAL SUBJECT)",
+        b"(REVERSE FROM REVERSE TO)",
+        b"(DISPLAYFROM DATE)",
+    ],
+)
+def test_cached_keys_sort_as_the_keys_computed_on_the_spot(
+    client: Client, store: Store, criteria: bytes
+) -> None:
+    user = store.user(BOB)
+    fast = [sort(client, criteria + b" UTF-8 " + key) for key in (b"ALL", b"NOT SUBJECT cherry")]
+    user.db.execute("UPDATE summaries SET subject_key = NULL, from_key = NULL")  # as schema 5's
+    user.db.execute("UPDATE summaries SET to_key = NULL, cc_key = NULL")
+    slow = [sort(client, criteria + b" UTF-8 " + key) for key in (b"ALL", b"NOT SUBJECT cherry")]
+    assert slow == fast
+    assert len(fast[0].split(b"\r\n")[0].split()) == 2 + 4  # (every message, once)
+    # the slow road kept what it computed: the keys are cached again, as delivery leaves them
+    keys = user.sort_keys("INBOX", [1, 2, 3, 4], ["subject_key", "from_key", "to_key", "cc_key"])
+    if criteria == b"(REVERSE DATE)":  # no string key: the slow road was not taken
+        assert keys == {}
+        return
+    assert keys[3] == ("CHERRY", "EMILE", "", "")  # (the addr-mailbox: emile@)
+    assert set(keys) == {1, 2, 3, 4}

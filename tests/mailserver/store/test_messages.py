@@ -389,6 +389,7 @@ def summarize(data: bytes) -> Mapping[str, object]:
         "message_id": "<id@x>",
         "subject_text": "\x00" + subject,
         "reply": 1,
+        "subject_key": subject.upper(),
     }
 
 
@@ -408,6 +409,10 @@ def test_summaries(tmp_path: Path, clock: Clock) -> None:
         "references": None,
         "subject_text": "\x00msg 7",
         "reply": 1,
+        "subject_key": "MSG 7",  # (copied and moved with the rest)
+        "from_key": None,
+        "to_key": None,
+        "cc_key": None,
     }
     assert user.summary("INBOX", uid) == expected
     user.copy("INBOX", [uid], "Archive")
@@ -436,6 +441,10 @@ def test_summary_computed_on_first_use(store: Store, clock: Clock) -> None:
         "references": None,
         "subject_text": "\x00msg 3",
         "reply": 1,
+        "subject_key": "MSG 3",
+        "from_key": None,
+        "to_key": None,
+        "cc_key": None,
     }
     later.close()
 

@@ -83,8 +83,13 @@ def test_failed_migration_leaves_the_old_version(
     db.close()
 
 
-# What versions 2 to 5 added, taken away again: an index as a version-1 server left it.
+# What versions 2 to 6 added, taken away again: an index as a version-1 server left it.
 _TO_VERSION_1 = """
+DROP INDEX summaries_sort;
+ALTER TABLE summaries DROP COLUMN subject_key;
+ALTER TABLE summaries DROP COLUMN from_key;
+ALTER TABLE summaries DROP COLUMN to_key;
+ALTER TABLE summaries DROP COLUMN cc_key;
 DROP TABLE pending;
 ALTER TABLE summaries DROP COLUMN reply;
 ALTER TABLE summaries DROP COLUMN subject_text;
@@ -97,7 +102,7 @@ def version_1_index(root: str, clock: Clock, monkeypatch: pytest.MonkeyPatch) ->
     """A store whose index a version-1 server wrote: three messages with their summaries
     (blob and SORT/THREAD columns, no subject text), delivered now and the index taken back
     to version 1's tables; their UIDs."""
-    assert schema.SCHEMA_VERSION == 5  # a new version adds its undoing to _TO_VERSION_1
+    assert schema.SCHEMA_VERSION == 6  # a new version adds its undoing to _TO_VERSION_1
     old = Store(root, clock=clock, host="h")
     user = old.user(ADDRESS)
     uids = [user.deliver("INBOX", message(n)) for n in range(3)]
@@ -105,7 +110,8 @@ def version_1_index(root: str, clock: Clock, monkeypatch: pytest.MonkeyPatch) ->
         user.db.execute(statement)
     for n, uid in enumerate(uids):
         row = store_summary(message(n))
-        old_columns = [k for k in SUMMARY_COLUMNS if k not in ("subject_text", "reply")]
+        new_columns = ("subject_text", "reply", "subject_key", "from_key", "to_key", "cc_key")
+        old_columns = [k for k in SUMMARY_COLUMNS if k not in new_columns]
         user.db.execute(
             "INSERT INTO summaries VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (uid, row["blob"], *(row[k] for k in old_columns)),
@@ -126,7 +132,7 @@ def test_version_1_gets_the_subject_text_column(
     user = store.user(ADDRESS)
     assert user.db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
     columns = [r[1] for r in user.db.execute("PRAGMA table_info(summaries)")]
-    assert columns[-2:] == ["subject_text", "reply"]
+    assert columns[-6:] == ["subject_text", "reply", "subject_key", "from_key", "to_key", "cc_key"]
     assert user.subject_texts("INBOX", uids) == {}  # rows made before the column: NULL
     # version 5's save dates: the internal date of the rows made before
     assert [(m.savedate, m.internaldate) for m in user.fetch("INBOX")] == [
@@ -141,6 +147,14 @@ def test_version_1_gets_the_subject_text_column(
     assert user.subject_texts("INBOX", [*uids, new]) == {new: "\x00msg 7"}
     columns = user.thread_columns("INBOX", [*uids, new])
     assert columns == {new: (None, "msg 7", False, None, None, "")}
+    # version 6's SORT keys: none for the rows made before (SORT maps their columns itself)
+    keys = user.sort_keys("INBOX", [*uids, new], ["date", "subject_key", "from_key"])
+    assert keys == {new: (None, "MSG 7", "A")}
+    assert user.sort_keys("INBOX", [*uids, new], ["date"]) == {u: (None,) for u in [*uids, new]}
+    plan = user.db.execute(
+        "EXPLAIN QUERY PLAN SELECT uid, subject_key FROM summaries WHERE mailbox_id = 1"
+    ).fetchall()
+    assert "COVERING INDEX summaries_sort" in plan[0][-1]
     store.close()
 
 
