@@ -99,9 +99,10 @@ def ordered_subject(messages: Sequence[Threadable]) -> list[Node]:
 
 def references(messages: Sequence[Threadable]) -> list[Node]:
     """REFERENCES (§3), its six steps."""
-    roots = _linked(messages)
+    roots, inner = _linked(messages)
     # 3: no dummy without children
-    _prune_below(roots)
+    if inner:
+        _prune_below(roots)
     top = _top_level(roots)
     # 4: the top level in sent-date order, a dummy by its first child
     for node in top:
@@ -123,8 +124,9 @@ def refs(messages: Sequence[Threadable]) -> list[Node]:
     the thread's first message, a missing parent's being 0 (even when it has one child and the
     child stands for the thread), two of those in the order their ids were first seen. As
     Dovecot 2.3 answers on 660 random mailboxes (tests/mailserver/imap/test_threads.py)."""
-    roots = _linked(messages)
-    _prune_below(roots)
+    roots, inner = _linked(messages)
+    if inner:
+        _prune_below(roots)
     _sort_below(roots)
     keyed: list[tuple[tuple[int, int], Node]] = []
     for node in roots:  # (messages in number order, then missing parents as first seen)
@@ -138,9 +140,11 @@ def refs(messages: Sequence[Threadable]) -> list[Node]:
     return [node for _, node in keyed]
 
 
-def _linked(messages: Sequence[Threadable]) -> list[Node]:
+def _linked(messages: Sequence[Threadable]) -> tuple[list[Node], bool]:
     """REFERENCES' steps 1 and 2: every message and missing parent linked, and those without
-    a parent (messages in number order, then missing parents in the order first referred to)."""
+    a parent (messages in number order, then missing parents in the order first referred to);
+    and whether a missing parent has a parent (else step 3 below the top level has nothing to
+    do)."""
     ordered = sorted(messages)  # (by sequence number: a Threadable's first field)
     # 1: a container per Message-ID; a duplicate id (after the first, lowest-numbered, message
     # that has it) or none makes a container of its own that no reference can find
@@ -178,7 +182,8 @@ def _linked(messages: Sequence[Threadable]) -> list[Node]:
         node.children = list({id(c): c for c in node.children if c.parent is node}.values())
     # 2: the containers without a parent are the top level
     dummies = [n for n in by_id.values() if n.message is None]
-    return [n for n in (*nodes, *dummies) if n.parent is None]
+    inner = any(n.parent is not None for n in dummies)
+    return [n for n in (*nodes, *dummies) if n.parent is None], inner
 
 
 def _loops(parent: Node, child: Node) -> bool:
@@ -280,7 +285,8 @@ def _sort_below(top: list[Node]) -> None:
     first (a dummy sorts as its first child, so its children are in order before it is
     compared)."""
     for node in _deepest_first(top):
-        node.children.sort(key=Node.key)
+        if len(node.children) > 1:
+            node.children.sort(key=Node.key)
 
 
 def _deepest_first(top: list[Node]) -> list[Node]:

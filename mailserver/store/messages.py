@@ -361,6 +361,7 @@ class MessageOps(UserBase):
                 return {}
             rows = db.execute(
                 f"SELECT uid, {', '.join(columns) or 'uid'} FROM summaries"
+                " INDEXED BY summaries_sort"
                 f" WHERE mailbox_id = ? AND uid BETWEEN ? AND ?{cached}",
                 (box.id, min(want), max(want)),
             ).fetchall()
@@ -391,20 +392,25 @@ class MessageOps(UserBase):
     def thread_columns(
         self, mailbox: str, uids: Iterable[int]
     ) -> dict[int, tuple[int | None, str, int, str | None, str | None, str]]:
-        """The cached THREAD columns of `uids`: (date, subject, reply, message_id, in_reply_to,
-        references) as the summarizer left them (the sent date or None, the base subject, 1
-        when it was a reply or forward, else 0, the ids as text, the references
-        space-separated), one query for them all, as `sort_columns`. A UID left out has none
-        (unknown, expunged, no summary cached, or cached before the index kept `reply`: read
-        its Summary)."""
-        rows = self._summary_rows(
-            mailbox, uids, "date, subject, reply, message_id, in_reply_to, refs"
-        )
-        return {
-            row[0]: row[1:]
-            for row in rows
-            if row[3] is not None and row[2].__class__ is str and row[6].__class__ is str
-        }
+        """The cached THREAD columns of `uids`: (date, subject_key, reply, message_id,
+        in_reply_to, references) as the summarizer left them (the sent date or None, the base
+        subject as SORT compares it, 1 when it was a reply or forward, else 0, the ids as
+        text, the references space-separated), in one scan of the index's covering index of
+        them. A UID left out has none (unknown, expunged, no summary cached, or cached before
+        the index kept `reply` or the keys: read its Summary)."""
+        want = set(uids)
+        with self._read() as db:
+            box = self._row(db, mailbox)
+            if not want:
+                return {}
+            rows = db.execute(
+                "SELECT uid, date, subject_key, reply, message_id, in_reply_to, refs"
+                " FROM summaries INDEXED BY summaries_thread"
+                " WHERE mailbox_id = ? AND uid BETWEEN ? AND ? AND subject_key IS NOT NULL"
+                " AND reply IS NOT NULL AND refs IS NOT NULL",
+                (box.id, min(want), max(want)),
+            ).fetchall()
+        return {row[0]: row[1:] for row in rows if row[0] in want}
 
     # -- flags -----------------------------------------------------------------------------
 

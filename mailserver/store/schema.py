@@ -110,16 +110,19 @@ UPDATE messages SET savedate = internaldate
 """
 
 # 6: SORT's string keys as the i;unicode-casemap comparator compares them (the summarizer's
-# `subject_key`, `from_key`, `to_key` and `cc_key`), and a covering index of the sort keys, so a
-# SORT of a big mailbox reads them in one index scan and compares them as stored; NULL in rows
-# made before (SORT maps their SORT columns itself, as it did).
+# `subject_key`, `from_key`, `to_key` and `cc_key`), and covering indexes of what SORT and THREAD
+# read, so that they read a big mailbox's in one scan of a narrow index (not of the rows, which
+# hold the summaries' blobs) and compare the keys as stored; NULL in rows made before (SORT and
+# THREAD map their columns themselves, as they did, and SORT keeps what it computed).
 _SCHEMA_6 = """
 ALTER TABLE summaries ADD COLUMN subject_key TEXT;
 ALTER TABLE summaries ADD COLUMN from_key TEXT;
 ALTER TABLE summaries ADD COLUMN to_key TEXT;
 ALTER TABLE summaries ADD COLUMN cc_key TEXT;
 CREATE INDEX summaries_sort
-    ON summaries (mailbox_id, uid, date, subject_key, from_key, to_key, cc_key)
+    ON summaries (mailbox_id, uid, date, subject_key, from_key, to_key, cc_key);
+CREATE INDEX summaries_thread
+    ON summaries (mailbox_id, uid, date, subject_key, reply, message_id, in_reply_to, refs)
 """
 
 #: version -> the function that brings an index of that version to the next one. Version 0 is

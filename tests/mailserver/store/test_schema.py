@@ -86,6 +86,7 @@ def test_failed_migration_leaves_the_old_version(
 # What versions 2 to 6 added, taken away again: an index as a version-1 server left it.
 _TO_VERSION_1 = """
 DROP INDEX summaries_sort;
+DROP INDEX summaries_thread;
 ALTER TABLE summaries DROP COLUMN subject_key;
 ALTER TABLE summaries DROP COLUMN from_key;
 ALTER TABLE summaries DROP COLUMN to_key;
@@ -146,15 +147,18 @@ def test_version_1_gets_the_subject_text_column(
     new = user.deliver("INBOX", message(7))
     assert user.subject_texts("INBOX", [*uids, new]) == {new: "\x00msg 7"}
     columns = user.thread_columns("INBOX", [*uids, new])
-    assert columns == {new: (None, "msg 7", False, None, None, "")}
+    assert columns == {new: (None, "MSG 7", False, None, None, "")}
     # version 6's SORT keys: none for the rows made before (SORT maps their columns itself)
     keys = user.sort_keys("INBOX", [*uids, new], ["date", "subject_key", "from_key"])
     assert keys == {new: (None, "MSG 7", "A")}
     assert user.sort_keys("INBOX", [*uids, new], ["date"]) == {u: (None,) for u in [*uids, new]}
-    plan = user.db.execute(
-        "EXPLAIN QUERY PLAN SELECT uid, subject_key FROM summaries WHERE mailbox_id = 1"
-    ).fetchall()
-    assert "COVERING INDEX summaries_sort" in plan[0][-1]
+    for index, columns in (  # what SORT and THREAD read, read from the index alone
+        ("summaries_sort", "date, subject_key, from_key, to_key, cc_key"),
+        ("summaries_thread", "date, subject_key, reply, message_id, in_reply_to, refs"),
+    ):
+        query = f"SELECT uid, {columns} FROM summaries INDEXED BY {index} WHERE mailbox_id = 1"
+        plan = user.db.execute("EXPLAIN QUERY PLAN " + query).fetchall()
+        assert f"COVERING INDEX {index}" in plan[0][-1]
     store.close()
 
 
