@@ -122,8 +122,6 @@ def parse_sort(r: Reader, tag: str, name: str, uid: bool = False) -> Command:
     """`SORT [RETURN (options)] (criteria) charset search-key...`: the charset is not optional
     here (RFC 5256); the return options are ESORT's (RFC 5267)."""
     returns, partial = _returns(r, "SORT")
-    if returns is not None and "UPDATE" in returns:
-        raise r.error("SORT is not kept up to date (CONTEXT=SORT is not offered)")
     r.sp()
     r.expect(0x28, "'(' to open the sort criteria")
     criteria: list[Criterion] = []

@@ -336,11 +336,18 @@ def search(view: View, cmd: Search) -> Reply:
     return [*actions, *refused], tagged
 
 
-def _keep_updated(view: View, cmd: Search, key: SearchKey, result: set[int]) -> list[Action]:
-    """Keep a SEARCH up to date (RETURN (UPDATE)): nothing to say, or `* NO [NOUPDATE "tag"]`
-    when the session keeps MAX_CONTEXTS already (RFC 5267 §4.3.1 lets a server refuse). Its
-    sequence and UID sets are the messages they name now (§4.3: evaluated when the command
-    came)."""
+def _keep_updated(
+    view: View,
+    cmd: Search | Sort,
+    key: SearchKey,
+    result: set[int],
+    ranking: sorting.Ranking | None = None,
+) -> list[Action]:
+    """Keep a SEARCH or SORT up to date (RETURN (UPDATE)): nothing to say, or `* NO
+    [NOUPDATE "tag"]` when the session keeps MAX_CONTEXTS already (RFC 5267 §4.3.1 lets a
+    server refuse). Its sequence and UID sets are the messages they name now (§4.3: evaluated
+    when the command came). A SORT's result is kept in order (`ranking`), and the values of
+    the messages that join it are read as SORT reads them."""
     if len(view.contexts) >= MAX_CONTEXTS:
         why = f"{MAX_CONTEXTS} searches are kept up to date already"
         tag = encode.string(cmd.tag.encode())
@@ -348,8 +355,22 @@ def _keep_updated(view: View, cmd: Search, key: SearchKey, result: set[int]) -> 
     if view.match is None:
         view.match = lambda k, uids: {c.uid for c in _found(view, k, uids)[0]}
     frozen = map_leaves(key, lambda k: _as_uids(view, k) if isinstance(k, SeqKey) else k)
-    view.contexts[cmd.tag] = Context(cmd.tag, cmd.uid, frozen, result)
+    context = Context(cmd.tag, cmd.uid, frozen, result)
+    if ranking is not None:
+        assert isinstance(cmd, Sort)
+        criteria = sorting.effective(cmd.criteria)
+        context.ranking = ranking
+        context.values_of = lambda uids: _values_by_uid(view, uids, criteria)
+    view.contexts[cmd.tag] = context
     return []
+
+
+def _values_by_uid(
+    view: View, uids: list[int], criteria: Sequence[sorting.Criterion]
+) -> dict[int, tuple[int | str, ...]]:
+    """The sort values of messages (those still in the store), by UID."""
+    present, columns = _sort_values(view, uids, criteria)
+    return {u: tuple(c[i] for c in columns) for i, u in enumerate(present)}
 
 
 def _as_uids(view: View, key: SeqKey) -> SeqKey:
@@ -462,6 +483,8 @@ def sort(view: View, cmd: Sort) -> Reply:
     """SORT / UID SORT (RFC 5256, RFC 5957): `* SORT` with the found messages in the order
     of the criteria (sorting.py), with `(MODSEQ n)` after a search with a MODSEQ key. The
     values come from `_sort_values`; only they are kept, one list per criterion."""
+    if cmd.tag in view.contexts:  # RFC 5267 §4.3
+        return [], _bad(cmd.tag, f"tag {cmd.tag[:40]} names a search kept up to date")
     key = _resolved(view, cmd.key)
     criteria = sorting.effective(cmd.criteria)
     metas: Mapping[int, MessageMeta] = {}
@@ -471,14 +494,21 @@ def sort(view: View, cmd: Sort) -> Reply:
         found, metas = _found(view, key)
         uids = [c.uid for c in found]
     present, columns = _sort_values(view, uids, criteria)
-    ordered = [present[i] for i in sorting.positions(columns, criteria)]
+    positions = sorting.positions(columns, criteria)
+    ordered = [present[i] for i in positions]
     numbers = ordered if cmd.uid else [view.seq_of(u) for u in ordered]
+    refused: list[Action] = []
+    if cmd.returns is not None and "UPDATE" in cmd.returns:
+        members = [(present[i], tuple(c[i] for c in columns)) for i in positions]
+        ranking = sorting.Ranking(criteria, members)
+        refused = _keep_updated(view, cmd, key, set(ordered), ranking)
     if cmd.returns is not None and "SAVE" in cmd.returns:
         _save(view, cmd.returns, ordered, cmd.partial)
     modseq = None
     if uses_modseq(cmd.key):  # (a MODSEQ key reads the index data of every message)
         modseq = max((metas[u].modseq for u in ordered), default=None)
-    return _answer(cmd, numbers, modseq, "SORT")
+    actions, tagged = _answer(cmd, numbers, modseq, "SORT")
+    return [*actions, *refused], tagged
 
 
 def _sort_values(

@@ -36,6 +36,7 @@ __all__ = [
     "NO_FIELDS",
     "Criterion",
     "Fields",
+    "Ranking",
     "Sortable",
     "casemap",
     "effective",
@@ -191,3 +192,63 @@ def positions(columns: Sequence[Sequence[int | str]], criteria: Sequence[Criteri
     for i in reversed(range(len(criteria))):  # stable sorts, the least significant key first
         ordered.sort(key=columns[i].__getitem__, reverse=criteria[i].reverse)
     return ordered
+
+
+class Ranking:
+    """A SORT result kept in order as messages join and leave it (CONTEXT=SORT, RFC 5267
+    §4.3): each member's values for the criteria, and the members in the order the criteria
+    give them, ties by UID (mailbox order). `insert` and `remove` answer the 1-based position
+    that RFC 5267's ADDTO and REMOVEFROM name: where the message is after it was inserted, or
+    was before it was removed. A position is found by a binary search, with one comparison of
+    values per step."""
+
+    def __init__(
+        self, criteria: Sequence[Criterion], members: Sequence[tuple[int, tuple[int | str, ...]]]
+    ) -> None:
+        """`members`: (UID, values) of the result, already in sort order."""
+        self.reverse = tuple(c.reverse for c in criteria)
+        self.order = [uid for uid, _ in members]
+        self.values = dict(members)
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __contains__(self, uid: object) -> bool:
+        return uid in self.values
+
+    def _before(self, a: int, b: int) -> bool:
+        """Whether message `a` sorts before message `b`."""
+        va, vb = self.values[a], self.values[b]
+        for x, y, reverse in zip(va, vb, self.reverse, strict=True):
+            if x != y:
+                return (x > y) if reverse else (x < y)  # type: ignore[operator]
+        return a < b
+
+    def _index(self, uid: int) -> int:
+        """Where `uid` (its values known) goes: the number of members that sort before it."""
+        lo, hi = 0, len(self.order)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._before(self.order[mid], uid):
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def insert(self, uid: int, values: tuple[int | str, ...]) -> int:
+        """Add a message (not a member) with its values; its position now."""
+        if uid in self.values:
+            raise ValueError(f"UID {uid} is in the result already")
+        self.values[uid] = values
+        at = self._index(uid)
+        self.order.insert(at, uid)
+        return at + 1
+
+    def remove(self, uid: int) -> int:
+        """Take a member out; the position it had."""
+        if uid not in self.values:
+            raise ValueError(f"UID {uid} is not in the result")
+        at = self._index(uid)
+        del self.order[at]
+        del self.values[uid]
+        return at + 1

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from mailserver.imap import encode
 from mailserver.imap.search import SearchKey
 from mailserver.imap.seqset import SeqSet, compact
+from mailserver.imap.sorting import Ranking
 from mailserver.store import MessageMeta, Snapshot, UserStore
 
 __all__ = ["MAX_CONTEXTS", "SYSTEM_FLAGS", "Context", "View"]
@@ -37,15 +38,23 @@ MAX_CONTEXTS = 16  # searches one session keeps up to date at once (RFC 5267 UPD
 Matcher = Callable[[SearchKey, list[int]], set[int]]
 
 
+#: The sort values of some UIDs (those still in the store) for a SORT kept up to date.
+Valuer = Callable[[list[int]], dict[int, tuple[int | str, ...]]]
+
+
 @dataclass(slots=True)
 class Context:
-    """A SEARCH kept up to date (RFC 5267 §4.3, RETURN (UPDATE)): the tag that asked, whether
-    it was UID SEARCH, its key (`$` already made the set it named), and the UIDs it matches."""
+    """A SEARCH or SORT kept up to date (RFC 5267 §4.3, RETURN (UPDATE)): the tag that asked,
+    whether it was UID SEARCH or UID SORT, its key (`$` already made the set it named), and
+    the UIDs it matches; for a SORT (CONTEXT=SORT), also the result in its order and how the
+    sort values of messages that join it are found."""
 
     tag: str
     uid: bool
     key: SearchKey
     result: set[int] = field(default_factory=set)
+    ranking: Ranking | None = None
+    values_of: Valuer | None = None
 
 
 class View:
@@ -243,9 +252,29 @@ class View:
 
     def _news(self, ctx: Context, name: str, uids: set[int]) -> bytes:
         """`* ESEARCH (TAG "t") [UID] ADDTO (0 set)` or REMOVEFROM: position 0 (an unsorted
-        SEARCH) and the messages, by UID or by sequence number as numbered now."""
-        numbers = sorted(uids) if ctx.uid else sorted(self.seq_of(u) for u in uids)
-        return encode.esearch(ctx.tag, ctx.uid, [(name, b"(0 " + compact(numbers) + b")")])
+        SEARCH) and the messages, by UID or by sequence number as numbered now. For a SORT,
+        a position and a message for each, in order, the result kept in order meanwhile: an
+        ADDTO's position is where the message is once inserted, a REMOVEFROM's where it was
+        before it was taken out, each counted after the pairs before it (RFC 5267 §4.3.2-3).
+        A message that joins a SORT with no values to sort by (expunged meanwhile) does not
+        join it, and is not told."""
+        ranking = ctx.ranking
+        if ranking is None:
+            numbers = sorted(uids) if ctx.uid else sorted(self.seq_of(u) for u in uids)
+            return encode.esearch(ctx.tag, ctx.uid, [(name, b"(0 " + compact(numbers) + b")")])
+        pairs = []
+        if name == "REMOVEFROM":
+            for u in sorted(uids):
+                pairs.append((ranking.remove(u), u))
+        else:
+            assert ctx.values_of is not None
+            values = ctx.values_of(sorted(uids))
+            for u in sorted(values):
+                pairs.append((ranking.insert(u, values[u]), u))
+        if not pairs:
+            return b""
+        text = b" ".join(b"%d %d" % (p, u if ctx.uid else self.seq_of(u)) for p, u in pairs)
+        return encode.esearch(ctx.tag, ctx.uid, [(name, b"(" + text + b")")])
 
     def _removed(self, doomed: set[int]) -> bytes:
         """REMOVEFROM for expunged messages, for each search that had them."""
@@ -274,5 +303,6 @@ class View:
                 ctx.result -= removed
             if added:
                 out += self._news(ctx, "ADDTO", added)
-                ctx.result |= added
+                ranking = ctx.ranking
+                ctx.result |= added if ranking is None else {u for u in added if u in ranking}
         return out

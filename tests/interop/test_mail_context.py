@@ -1,13 +1,15 @@
-"""CONTEXT=SEARCH (RFC 5267) over real sockets, two sessions on one mailbox: a search kept up
-to date hears of another session's flag change (after its FETCH), of a new message (after its
-EXISTS) and of an expunge (before its EXPUNGE, numbered as before it). The same assertions
-pass against Dovecot (MAIL_INTEROP_REFERENCE=dovecot)."""
+"""CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267) over real sockets, two sessions on one mailbox: a
+search kept up to date hears of another session's flag change (after its FETCH), of a new
+message (after its EXISTS) and of an expunge (before its EXPUNGE, numbered as before it); a
+sort kept up to date hears where in its order a message came and went. The search's
+assertions pass against Dovecot too (MAIL_INTEROP_REFERENCE=dovecot), which has no
+CONTEXT=SORT."""
 
 from __future__ import annotations
 
 import pytest
 
-from .conftest import MailServer
+from .conftest import DovecotReference, MailServer
 from .test_mail_thunderbird import capabilities, connect
 
 pytestmark = pytest.mark.interop
@@ -48,6 +50,44 @@ def test_a_search_kept_up_to_date(mail_server: MailServer) -> None:
         watcher.ok('CANCELUPDATE "t4"')
         mail_server.deliver(address, "context 6", "kept up to date")
         assert not [line for line in watcher.ok("NOOP") if b"ESEARCH" in line]
+        watcher.ok("LOGOUT")
+        other.ok("LOGOUT")
+    finally:
+        watcher.sock.close()
+        other.sock.close()
+
+
+def test_a_sort_kept_up_to_date(mail_server: MailServer) -> None:
+    # CONTEXT=SORT (RFC 5267 §4.3): each change as a position in the sort order and a message;
+    # Dovecot does not offer it (its parser takes the option, its answers use position 0)
+    mail_server.needs("imaps")
+    if isinstance(mail_server, DovecotReference):
+        pytest.skip("Dovecot does not offer CONTEXT=SORT")
+    address, password = mail_server.add_user("ranked")
+    for subject in ("kiwi", "fig", "lime"):
+        mail_server.deliver(address, subject, "kept in order")
+    watcher, other = connect(mail_server, "imaps"), connect(mail_server, "imaps")
+    try:
+        for wire in (watcher, other):
+            wire.ok(f'LOGIN "{address}" "{password}"')
+            wire.ok("SELECT INBOX")
+        assert "CONTEXT=SORT" in capabilities(watcher.ok("CAPABILITY"))
+        assert watcher.ok("UID SORT RETURN (UPDATE ALL) (SUBJECT) UTF-8 ALL") == [
+            b'* ESEARCH (TAG "t4") UID ALL 2,1,3\r\n'
+        ]
+        mail_server.deliver(address, "grape", "kept in order")  # UID 4, between fig and kiwi
+        lines = watcher.ok("NOOP")
+        added = lines.index(b'* ESEARCH (TAG "t4") UID ADDTO (2 4)\r\n')
+        assert lines.index(b"* 4 EXISTS\r\n") < added, lines
+        other.ok("NOOP")
+        other.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")  # fig, first in the order
+        other.ok("EXPUNGE")
+        lines = watcher.ok("NOOP")
+        removed = lines.index(b'* ESEARCH (TAG "t4") UID REMOVEFROM (1 2)\r\n')
+        assert removed < lines.index(b"* 2 EXPUNGE\r\n"), lines
+        assert watcher.ok("UID SORT RETURN (ALL) (SUBJECT) UTF-8 ALL") == [
+            b'* ESEARCH (TAG "t7") UID ALL 4,1,3\r\n'  # what the updates made of 2,1,3
+        ]
         watcher.ok("LOGOUT")
         other.ok("LOGOUT")
     finally:

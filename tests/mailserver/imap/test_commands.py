@@ -1030,12 +1030,13 @@ def test_partial_errors(line: bytes, why: str):
 
 
 def test_update_and_cancelupdate():
-    # CONTEXT=SEARCH (RFC 5267 §4.3): UPDATE for SEARCH, not for SORT; quoted tags to cancel
+    # CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 §4.3): UPDATE; quoted tags to cancel
     assert p(b"a SEARCH RETURN (UPDATE COUNT) ALL").returns == frozenset({"UPDATE", "COUNT"})
     assert p(b'x CANCELUPDATE "a" "b.1"') == CancelUpdate(
         tag="x", name="CANCELUPDATE", tags=("a", "b.1")
     )
-    bad(b"a1 SORT RETURN (UPDATE) (DATE) UTF-8 ALL", r"SORT is not kept up to date \(CONTEXT=SORT")
+    sort = p(b"a1 SORT RETURN (UPDATE ALL) (DATE) UTF-8 ALL")  # and for SORT: CONTEXT=SORT
+    assert isinstance(sort, Sort) and sort.returns == frozenset({"UPDATE", "ALL"})
     bad(b"a1 CANCELUPDATE", "expected a space$")
     bad(b'a1 CANCELUPDATE "\xff"', "invalid quoted string$")  # 8-bit only with UTF8=ACCEPT
     bad(b'a1 CANCELUPDATE "\xff"', "tag is not valid UTF-8$", utf8=True)

@@ -2,7 +2,7 @@
 kept up to date as messages arrive, change flags (by this session or another) and are expunged
 (REMOVEFROM before the EXPUNGE, in the numbering it still has, and only when an EXPUNGE may be
 sent), CANCELUPDATE, NOUPDATE, a tag in use, sets evaluated when the command came, and a new
-SELECT. Exact bytes."""
+SELECT (SORT kept up to date: test_session_context_sort.py). Exact bytes."""
 
 from __future__ import annotations
 
@@ -234,15 +234,6 @@ def test_a_new_select_ends_the_updates(pair: tuple[Client, Client], store: Store
     deliver(store, 5)
     assert a(b"n NOOP") == b"* 5 EXISTS\r\n* 1 RECENT\r\nn OK NOOP completed\r\n"
     assert a(b'y CANCELUPDATE "u"') == b"y NO no search of tag u is kept up to date\r\n"
-
-
-def test_sort_is_not_kept_up_to_date(pair: tuple[Client, Client]) -> None:
-    a, _ = pair
-    assert a(b"x SORT RETURN (UPDATE) (DATE) UTF-8 ALL") == (
-        b"x BAD SORT is not kept up to date (CONTEXT=SORT is not offered)\r\n"
-    )
-    assert b" CONTEXT=SEARCH " in a(b"c CAPABILITY")
-    assert b"CONTEXT=SORT" not in a(b"c CAPABILITY")
 
 
 def test_uid_searches_answer_uids_and_the_others_numbers(store: Store) -> None:

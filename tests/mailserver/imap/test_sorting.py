@@ -17,10 +17,12 @@ from mailserver.imap.sorting import (
     NO_FIELDS,
     Criterion,
     Fields,
+    Ranking,
     casemap,
     effective,
     fields_of,
     order,
+    positions,
     sortable,
 )
 from mailserver.message import Message
@@ -254,3 +256,52 @@ def test_the_order_is_a_permutation_sorted_by_the_criteria(
                 break
         else:
             assert first.seq < second.seq  # a tie on every key: mailbox order
+
+
+# -- Ranking: a SORT result kept in order (CONTEXT=SORT) -------------------------------------
+
+values = st.tuples(st.integers(0, 3), st.sampled_from(["", "A", "B", "E\u0301"]))
+
+
+@given(
+    st.tuples(st.booleans(), st.booleans()),
+    st.lists(st.tuples(st.integers(1, 30), values), max_size=40),
+)
+def test_a_ranking_keeps_the_order_and_answers_the_rfcs_positions(
+    reverse: tuple[bool, bool], steps: list[tuple[int, tuple[int, str]]]
+) -> None:
+    # each step inserts the UID with those values, or removes it when it is a member; the
+    # list a client keeps by applying the positions (RFC 5267 §4.3.2-4.3.3) is, after every
+    # step, the members in the order `positions` gives from scratch
+    by = [Criterion("SIZE", reverse[0]), Criterion("SUBJECT", reverse[1])]
+    ranking = Ranking(by, [])
+    client: list[int] = []
+    for uid, vals in steps:
+        if uid in ranking:
+            at = ranking.remove(uid)
+            assert client.pop(at - 1) == uid
+        else:
+            at = ranking.insert(uid, vals)
+            client.insert(at - 1, uid)
+        members = sorted(ranking.values)  # (mailbox order: by UID)
+        columns = [[ranking.values[u][i] for u in members] for i in range(2)]
+        expected = [members[i] for i in positions(columns, by)]
+        assert client == ranking.order == expected
+        assert len(ranking) == len(expected)
+
+
+def test_a_ranking_starts_from_a_sorted_result_and_refuses_what_cannot_be() -> None:
+    by = [Criterion("DATE", True)]
+    ranking = Ranking(by, [(7, (30,)), (2, (20,)), (5, (20,)), (1, (10,))])
+    assert ranking.insert(3, (20,)) == 3  # after 2, before 5: ties in UID order, even reversed
+    assert ranking.insert(9, (40,)) == 1
+    assert ranking.insert(4, (5,)) == 7
+    assert ranking.order == [9, 7, 2, 3, 5, 1, 4]
+    assert ranking.remove(5) == 5
+    assert ranking.order == [9, 7, 2, 3, 1, 4] and 5 not in ranking and 3 in ranking
+    with pytest.raises(ValueError, match=r"^UID 3 is in the result already$"):
+        ranking.insert(3, (1,))
+    with pytest.raises(ValueError, match=r"^UID 5 is not in the result$"):
+        ranking.remove(5)
+    with pytest.raises(ValueError, match=r"^UID 8 is not in the result$"):
+        Ranking(by, []).remove(8)
