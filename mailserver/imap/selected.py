@@ -493,9 +493,10 @@ def sort(view: View, cmd: Sort) -> Reply:
     else:
         found, metas = _found(view, key)
         uids = [c.uid for c in found]
-    present, columns = _sort_values(view, uids, criteria)
-    positions = sorting.positions(columns, criteria)
-    ordered = [present[i] for i in positions]
+    with _no_cycle_collection():  # a tuple or two per message, all kept until the answer
+        present, columns = _sort_values(view, uids, criteria)
+        positions = sorting.positions(columns, criteria)
+        ordered = [present[i] for i in positions]
     numbers = ordered if cmd.uid else [view.seq_of(u) for u in ordered]
     refused: list[Action] = []
     if cmd.returns is not None and "UPDATE" in cmd.returns:
