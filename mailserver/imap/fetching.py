@@ -19,6 +19,7 @@ still has the structure the parser's fallbacks give it, so no message makes FETC
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -29,10 +30,11 @@ from mailserver.imap.fetchatt import Section as ItemSection
 from mailserver.message import Message, Section, Summary
 from mailserver.store.records import MessageMeta
 
-__all__ = ["Plan", "fetch_values", "needs_message", "needs_summary", "sets_seen"]
+__all__ = ["Plan", "fetch_values", "needs_message", "needs_summary", "rereads", "sets_seen"]
 
 # Without a section, these come from the Summary (BODY is BODYSTRUCTURE without extensions).
 _SUMMARY_ITEMS = frozenset(("ENVELOPE", "BODY", "BODYSTRUCTURE"))
+_GLOBAL = re.compile(rb'"message" "global"', re.IGNORECASE)
 # RFC 3501 §6.4.5: RFC822 is BODY[], RFC822.HEADER is BODY.PEEK[HEADER], RFC822.TEXT BODY[TEXT].
 _RFC822 = {
     "RFC822": Section(),
@@ -55,6 +57,22 @@ def needs_message(items: Sequence[FetchItem]) -> bool:
     return any(i.section is not None or i.name in _NEEDS_MESSAGE for i in items)
 
 
+def rereads(items: Sequence[FetchItem], summary: Summary) -> bool:
+    """Whether a message whose Summary is cached is read all the same: BODY or BODYSTRUCTURE
+    asked of one with a message/global part, which IMAP4rev1 and IMAP4rev2 sessions are told
+    in two forms (bodystructure.py), so it is described from the message, for the session."""
+    names = {i.name for i in items if i.section is None}
+    return ("BODY" in names and _describes_global(summary.body)) or (
+        "BODYSTRUCTURE" in names and _describes_global(summary.bodystructure)
+    )
+
+
+def _describes_global(structure: bytes) -> bool:
+    """Whether a cached BODY or BODYSTRUCTURE has a message/global part (or seems to: a
+    parameter that reads so costs a read of the message, nothing more)."""
+    return _GLOBAL.search(structure) is not None
+
+
 def sets_seen(items: Sequence[FetchItem]) -> bool:
     """Whether fetching the items sets \\Seen (§6.4.5): BODY[...] without PEEK, RFC822,
     RFC822.TEXT (not RFC822.HEADER, which is BODY.PEEK[HEADER])."""
@@ -72,7 +90,8 @@ def fetch_values(
     """The (response name, value) pairs for `encode.fetch`, in the items' order; an item asked
     twice is answered once. With `modseq` (CONDSTORE in use, RFC 7162 §3.1.4) MODSEQ is added
     at the end when not asked. ENVELOPE, BODY and BODYSTRUCTURE come from `summary` when given,
-    else from `message`; content needs `message`. ValueError when what an item needs is
+    else from `message` (and BODY and BODYSTRUCTURE from `message` when `rereads` says so, for
+    an IMAP4rev1 session); content needs `message`. ValueError when what an item needs is
     missing (the session's mistake, see needs_summary/needs_message)."""
     return Plan(items).values(meta, summary=summary, message=message, modseq=modseq)
 
@@ -86,9 +105,10 @@ class Plan:
     """A FETCH's items with their response names, one per name in the items' order (an item
     asked twice is answered once): worked out once per FETCH, not once per message."""
 
-    __slots__ = ("_fields", "_flag_lists", "_forms", "has_modseq", "index_only", "named")
+    __slots__ = ("_fields", "_flag_lists", "_forms", "has_modseq", "index_only", "named", "rev2")
 
-    def __init__(self, items: Sequence[FetchItem]) -> None:
+    def __init__(self, items: Sequence[FetchItem], *, rev2: bool = False) -> None:
+        self.rev2 = rev2  # an IMAP4rev2 session: message/global parts told as messages
         named: dict[bytes, FetchItem] = {}
         for item in items:
             named.setdefault(item.response_name(), item)
@@ -129,14 +149,19 @@ class Plan:
         self, meta: MessageMeta, *, summary: Summary | None, message: Message | None, modseq: bool
     ) -> list[tuple[bytes, object]]:
         """What `fetch_values` says of one message."""
-        out = [(name, _value(item, meta, summary, message)) for name, item in self.named]
+        rev2 = self.rev2
+        out = [(name, _value(item, meta, summary, message, rev2)) for name, item in self.named]
         if modseq and not self.has_modseq:
             out.append((b"MODSEQ", [meta.modseq]))
         return out
 
 
 def _value(
-    item: FetchItem, meta: MessageMeta, summary: Summary | None, message: Message | None
+    item: FetchItem,
+    meta: MessageMeta,
+    summary: Summary | None,
+    message: Message | None,
+    rev2: bool = False,
 ) -> object:
     name = item.name
     if item.section is not None:
@@ -171,13 +196,13 @@ def _value(
             return encode.Raw(summary.envelope)
         return _need(message, name).envelope()
     if name == "BODY":
-        if summary is not None:
+        if summary is not None and not _describes_global(summary.body):
             return encode.Raw(summary.body)
-        return _need(message, name).body()
+        return _need(message, name).body(rev2=rev2)
     if name == "BODYSTRUCTURE":
-        if summary is not None:
+        if summary is not None and not _describes_global(summary.bodystructure):
             return encode.Raw(summary.bodystructure)
-        return _need(message, name).bodystructure()
+        return _need(message, name).bodystructure(rev2=rev2)
     raise ValueError(f"no FETCH item {name}")
 
 

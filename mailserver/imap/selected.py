@@ -210,7 +210,7 @@ def _render(
     need_summary = fetching.needs_summary(items)
     need_message = fetching.needs_message(items)
     asked_flags = any(i.name == "FLAGS" for i in items)
-    plan = fetching.Plan(items)
+    plan = fetching.Plan(items, rev2=view.rev2)
     buf: list[bytes] = []
     size = 0
     undecoded: UnknownEncoding | None = None
@@ -222,7 +222,9 @@ def _render(
             for uid in batch:
                 summary = summaries.get(uid)
                 message = None
-                if need_message or (need_summary and summary is None):
+                if need_message or (
+                    need_summary and (summary is None or fetching.rereads(items, summary))
+                ):
                     try:
                         message = Message(store.read_file(view.name, uid, files.get(uid)))
                     except StoreError as e:

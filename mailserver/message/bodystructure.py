@@ -31,7 +31,6 @@ _EMPTY_BODY: list[ImapValue] = [
     0,
 ]
 _EMPTY_EXTENSION: list[ImapValue] = [None, None, None, None]
-_MESSAGE_SUBTYPES = (b"rfc822", b"global")  # body-type-msg (RFC 3501 §9, RFC 9051 §9)
 
 
 def count_lines(buf: bytes, start: int, end: int) -> int:
@@ -42,11 +41,17 @@ def count_lines(buf: bytes, start: int, end: int) -> int:
     return lines if buf[end - 1] == 0x0A else lines + 1
 
 
-def body_structure(part: Part, *, extended: bool) -> list[ImapValue]:
-    """BODYSTRUCTURE of `part` (BODY when `extended` is False)."""
+def body_structure(part: Part, *, extended: bool, global_message: bool = False) -> list[ImapValue]:
+    """BODYSTRUCTURE of `part` (BODY when `extended` is False). A message/global part (RFC
+    6532) is described as a message, with its envelope, body and lines, only for
+    `global_message` (IMAP4rev2, RFC 9051 §7.5.2); IMAP4rev1's grammar has that form for
+    message/rfc822 alone (RFC 3501 §9), so a rev1 client gets a basic part, as from Dovecot."""
     header = part.header
     if part.is_multipart:
-        out: list[ImapValue] = [body_structure(c, extended=extended) for c in part.children]
+        out: list[ImapValue] = [
+            body_structure(c, extended=extended, global_message=global_message)
+            for c in part.children
+        ]
         if not out:
             out.append(_EMPTY_BODY + (_EMPTY_EXTENSION if extended else []))
         ctype = part.content_type
@@ -74,12 +79,15 @@ def body_structure(part: Part, *, extended: bool) -> list[ImapValue]:
         encoding or b"7bit",
         part.body_end - part.body_start,
     ]
-    if part.message is not None:
+    as_message = part.type == b"message" and (
+        part.subtype == b"rfc822" or (global_message and part.subtype == b"global")
+    )
+    if part.message is not None and as_message:
         inner = part.message
         out.append(envelope(inner.header))
-        out.append(body_structure(inner, extended=extended))
+        out.append(body_structure(inner, extended=extended, global_message=global_message))
         out.append(count_lines(buf, part.body_start, part.body_end))
-    elif part.type == b"message" and part.subtype in _MESSAGE_SUBTYPES:
+    elif as_message:
         # not opened (encoded, or nested past the limit): the grammar (body-type-msg) still
         # needs an envelope, a body and a line count; an empty message stands in for it
         out.append([None] * 10)

@@ -49,13 +49,14 @@ class Message:
         """FETCH ENVELOPE."""
         return envelope(self.header)
 
-    def body(self) -> list[ImapValue]:
-        """FETCH BODY (no extension data)."""
-        return body_structure(self.root, extended=False)
+    def body(self, *, rev2: bool = False) -> list[ImapValue]:
+        """FETCH BODY (no extension data); `rev2`: for an IMAP4rev2 session, which is told
+        message/global parts as messages (bodystructure.py)."""
+        return body_structure(self.root, extended=False, global_message=rev2)
 
-    def bodystructure(self) -> list[ImapValue]:
-        """FETCH BODYSTRUCTURE."""
-        return body_structure(self.root, extended=True)
+    def bodystructure(self, *, rev2: bool = False) -> list[ImapValue]:
+        """FETCH BODYSTRUCTURE (`rev2` as for `body`)."""
+        return body_structure(self.root, extended=True, global_message=rev2)
 
     def section(
         self, section: Section, start: int | None = None, length: int | None = None

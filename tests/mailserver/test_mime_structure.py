@@ -210,18 +210,36 @@ def test_base64_message_rfc822_is_opaque_but_keeps_the_grammar() -> None:
     assert Message(raw).body()[0] == [
         *(b"message", b"rfc822", None, None, None, b"base64", 20, [None] * 10, empty, 1)
     ]
-    # message/global the same; another message/ subtype is a basic body
+    # message/global the same for an IMAP4rev2 session (RFC 9051 §7.5.2); for rev1's grammar
+    # (RFC 3501 §9), a basic body, as Dovecot 2.3 answers; another message/ subtype: basic
     other = raw.replace(b"message/rfc822", b"message/GLOBAL")
-    assert Message(other).body()[0][7:] == [[None] * 10, empty, 1]
+    assert Message(other).body(rev2=True)[0][7:] == [[None] * 10, empty, 1]
+    assert Message(other).body()[0] == [*(b"message", b"GLOBAL", None, None, None, b"base64", 20)]
+    assert Message(other).bodystructure()[0][7:] == [None] * 4  # (md5, dsp, lang, loc)
     other = raw.replace(b"message/rfc822", b"message/partial")
     assert Message(other).body()[0] == [*(b"message", b"partial", None, None, None, b"base64", 20)]
 
 
 def test_message_global_is_opened_like_rfc822() -> None:
     raw = crlf("Content-Type: message/global\n\nSubject: \u00e9t\u00e9\n\nhi\n")
-    body = Message(raw).body()
+    body = Message(raw).body(rev2=True)
     assert body[7][1] == "été".encode()
     assert body[8] == [b"text", b"plain", [b"charset", b"us-ascii"], None, None, b"7bit", 4, 1]
+    assert len(body) == 10
+    assert Message(raw).body() == [b"message", b"global", None, None, None, b"7bit", 22]
+
+
+def test_message_global_inside_rfc822_inside_a_multipart() -> None:
+    # rev2's form at every depth, rev1's at every depth: the rfc822 part is a message for both
+    raw = crlf(
+        'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: message/rfc822\n\n'
+        "Subject: outer\nContent-Type: message/global\n\nSubject: inner\n\ntext\n--b--\n"
+    )
+    rev1, rev2 = Message(raw).bodystructure(), Message(raw).bodystructure(rev2=True)
+    assert rev1[0][7][1] == rev2[0][7][1] == b"outer"  # the rfc822 part's envelope
+    assert rev1[0][8][:2] == rev2[0][8][:2] == [b"message", b"global"]
+    assert rev2[0][8][7][1] == b"inner" and len(rev2[0][8]) == 14
+    assert rev1[0][8][7:] == [None] * 4 and len(rev1[0][8]) == 11
 
 
 @pytest.mark.parametrize("limit", [1, 2, 3, 4])

@@ -6,9 +6,13 @@ alone, mailbox names in UTF-8 (App. A, §6.3.2, §6.4.4, §7.4.1). Exact bytes."
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
+from mailserver.imap.encode import value as imap_syntax
+from mailserver.message import Message
+from mailserver.message.summary import summarize
 from mailserver.store import Store
 from tests.mailserver.imap.session_kit import CAPS, Client, deliver, store_fixture
 
@@ -110,3 +114,53 @@ def test_names_are_utf8_once_enabled(store: Store) -> None:
     )
     out = c(b'c SELECT "' + name + b'"')
     assert b'* LIST () "/" {9}\r\n' + name + b"\r\n" in out
+
+
+GLOBAL = (
+    b"From: a@x\r\nSubject: fwd\r\nMIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n'
+    b"see below\r\n--b\r\nContent-Type: message/global\r\n\r\nFrom: b@y\r\nSubject: inner\r\n"
+    b"\r\nbody\r\n--b--\r\n"
+)
+AS_MESSAGE = (  # RFC 9051 §7.5.2: the envelope, the body and the lines of the inner message
+    b'("message" "global" NIL NIL NIL "7bit" 33 (NIL "inner" ((NIL NIL "b" "y")) '
+    b'((NIL NIL "b" "y")) ((NIL NIL "b" "y")) NIL NIL NIL NIL NIL) ("text" "plain" '
+    b'("charset" "us-ascii") NIL NIL "7bit" 4 1) 4)'
+)
+AS_BASIC = b'("message" "global" NIL NIL NIL "7bit" 33)'  # RFC 3501's grammar: as Dovecot 2.3
+
+
+@pytest.mark.parametrize("cached", ["rev1", "rev2", "none"])
+def test_message_global_is_a_message_for_rev2_only(store: Store, cached: str) -> None:
+    # whatever form the summary cached (rev1's now, rev2's before this rule, or none), each
+    # session gets its own: a message/global part sends a FETCH BODY[STRUCTURE] to the file
+    uid = store.deliver("bob@hamburger.edu", "INBOX", GLOBAL)
+    user = store.user("bob@hamburger.edu")
+    if cached == "none":
+        user.db.execute("UPDATE summaries SET blob = NULL WHERE uid = ?", (uid,))
+    elif cached == "rev2":
+        message = Message(GLOBAL)
+        older = replace(
+            summarize(message),
+            body=imap_syntax(message.body(rev2=True)),
+            bodystructure=imap_syntax(message.bodystructure(rev2=True)),
+        )
+        user.db.execute("UPDATE summaries SET blob = ? WHERE uid = ?", (older.to_bytes(), uid))
+    assert (AS_MESSAGE in user.summaries("INBOX", [uid])[uid].body) is (cached == "rev2")
+    old, new = Client(store), rev2(store)
+    old.select()
+    new(b"s SELECT INBOX")
+    ext = b" NIL NIL NIL NIL)"  # BODYSTRUCTURE's extension data: md5, dsp, lang, loc
+    forms = {
+        b"BODY": (AS_BASIC, AS_MESSAGE),
+        b"BODYSTRUCTURE": (
+            AS_BASIC[:-1] + ext,
+            AS_MESSAGE.replace(b"4 1)", b"4 1" + ext)[:-1] + ext,
+        ),
+    }
+    for item, (basic, message) in forms.items():
+        one = old(b"f UID FETCH %d (%s)" % (uid, item))
+        two = new(b"f UID FETCH %d (%s)" % (uid, item))
+        assert basic in one and b"inner" not in one
+        assert message in two
+        assert one.startswith(b"* 4 FETCH (UID %d %s ((" % (uid, item))
