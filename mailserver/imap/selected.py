@@ -11,6 +11,7 @@ resolves the sets, reads the store, sets \\Seen and numbers the answers.
 from __future__ import annotations
 
 import gc
+import hashlib
 from bisect import bisect_left
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -60,6 +61,8 @@ __all__ = [
 CHUNK = 64 * 1024  # a FETCH stream's chunks are about this big
 T = TypeVar("T")
 BATCH = 100  # messages whose summaries are read from the index at once
+#: The last THREAD ... ALL answers, shared by every session of this process (threads.Answers).
+THREADS = threads.Answers(entries=32, octets=32 << 20)
 SUBJECT_BATCH = 5000  # messages whose subject texts SEARCH reads at once
 EAGER = 256  # a metadata-only FETCH of at most this many messages is one Send
 
@@ -603,7 +606,14 @@ def thread(view: View, cmd: Thread) -> Reply:
     ... ALL runs no search."""
     key = _resolved(view, cmd.key)
     metas: Mapping[int, MessageMeta] = {}
+    kept = None
     if isinstance(key, All):
+        # (the answer depends on nothing else: a message's headers and dates never change)
+        seen = hashlib.blake2b(view.uids.tobytes(), digest_size=16).digest()
+        kept = (view.store.home, view.name, view.uidvalidity, cmd.algorithm, cmd.uid, seen)
+        answer = THREADS.get(kept)
+        if answer is not None:
+            return [Send(data=answer)], _ok(cmd.tag, "THREAD completed")
         numbered: list[tuple[int, int]] = list(enumerate(view.uids, 1))
     else:
         found, metas = _found(view, key)
@@ -637,6 +647,8 @@ def thread(view: View, cmd: Thread) -> Reply:
         messages.append(make(seq, uid, date, subject, bool(reply), message_id or None, ids))
     with _no_cycle_collection():  # a Node per message, linked both ways: no garbage made
         out = threads.encode(threads.thread(cmd.algorithm, messages), cmd.uid)
+    if kept is not None and len(messages) == len(numbered):  # (none expunged meanwhile)
+        THREADS.put(kept, out)
     return [Send(data=out)], _ok(cmd.tag, "THREAD completed")
 
 

@@ -20,11 +20,13 @@ the `* THREAD` answer they give.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Hashable, Sequence
 from typing import NamedTuple
 
 __all__ = [
     "ALGORITHMS",
+    "Answers",
     "Node",
     "Threadable",
     "encode",
@@ -328,3 +330,47 @@ def encode(top: Sequence[Node], uid: bool = False) -> bytes:
         stack.extend(reversed(node.children))
     out.append(b"\r\n")
     return b"".join(out)
+
+
+class Answers:
+    """The last `* THREAD` answers, each under a key that says everything it depends on (for
+    THREAD ... ALL: the mailbox, its UIDVALIDITY, the algorithm, UIDs or numbers, and the
+    UIDs the session sees, since a message's headers and internal date never change). So a
+    client that threads the same mailbox again (a webmail, page after page) gets it without the
+    index being read again; Dovecot keeps a thread index for the same reason. At most
+    `entries` answers and `octets` octets are kept, the least recently used going first; safe
+    to share between threads."""
+
+    def __init__(self, entries: int, octets: int) -> None:
+        self.entries = entries
+        self.octets = octets
+        self._kept: dict[Hashable, bytes] = {}  # (in use order: the oldest first)
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> bytes | None:
+        with self._lock:
+            answer = self._kept.pop(key, None)
+            if answer is not None:
+                self._kept[key] = answer  # the most recently used now
+            return answer
+
+    def put(self, key: Hashable, answer: bytes) -> None:
+        if len(answer) > self.octets:
+            return
+        with self._lock:
+            old = self._kept.pop(key, None)
+            if old is not None:
+                self._size -= len(old)
+            self._kept[key] = answer
+            self._size += len(answer)
+            while len(self._kept) > self.entries or self._size > self.octets:
+                oldest = next(iter(self._kept))
+                self._size -= len(self._kept.pop(oldest))
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    @property
+    def size(self) -> int:
+        return self._size

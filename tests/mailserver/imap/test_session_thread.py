@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mailserver.imap import selected
+from mailserver.imap import selected, threads
 from mailserver.message import Message
 from mailserver.message.summary import summarize
 from mailserver.store import Store
@@ -185,3 +185,59 @@ def test_thread_columns_from_a_summary() -> None:
     )
     row = selected._thread_row(summarize(Message(raw)))
     assert row == (1699520400, "PLANS", True, "m@x", "p@x", "a@x b@x")
+
+
+def test_the_same_thread_all_again_is_answered_from_memory(
+    client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(selected, "THREADS", threads.Answers(entries=8, octets=1 << 20))
+    first = thread(client, b"REFERENCES UTF-8 ALL")
+    assert first == found("(1 (5)(2 3)(9))(4 8)((6)(7))")
+    asked = watch(monkeypatch, store, "thread_columns")
+    other = Client(store)  # another session of the user, seeing the same messages
+    other.select()
+    assert thread(other, b"REFERENCES UTF-8 ALL") == first
+    assert thread(client, b"REFERENCES UTF-8 ALL") == first
+    assert asked == []  # neither read the index
+    # another algorithm, the UID form, a search that is not ALL: their own answers
+    assert thread(client, b"ORDEREDSUBJECT UTF-8 ALL") == found("(1 (5)(2)(3)(9))(4 8)(6 7)")
+    assert thread(client, b"REFERENCES UTF-8 ALL", uid=True) == first
+    assert thread(client, b"REFERENCES UTF-8 UID 1:*") == first
+    assert len(asked) == 3
+    # a new message: another set of UIDs, so the answer is worked out again
+    store.deliver(BOB, "INBOX", MESSAGES[3], ())
+    client(b"n NOOP")
+    again = thread(client, b"REFERENCES UTF-8 ALL")  # (a copy of 4: joined to it by subject)
+    assert again == found("(1 (5)(2 3)(9))((4 8)(10))((6)(7))")
+    assert len(asked) == 4
+    assert len(selected.THREADS) == 4  # (ALL's: REFERENCES twice, ORDEREDSUBJECT, the UIDs)
+
+
+def test_an_answer_missing_an_expunged_message_is_not_kept(
+    client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(selected, "THREADS", threads.Answers(entries=8, octets=1 << 20))
+    other = Client(store)
+    other.select()
+    other(b"x STORE 2 +FLAGS.SILENT (\\Deleted)")
+    other(b"y EXPUNGE")  # the client still sees message 2, whose index rows are gone
+    assert thread(client, b"REFERENCES UTF-8 ALL") == found("(1 (5)(3)(9))(4 8)((6)(7))")
+    assert len(selected.THREADS) == 0
+
+
+def test_thread_answers_are_bounded_in_number_and_octets() -> None:
+    kept = threads.Answers(entries=2, octets=10)
+    kept.put("a", b"1234")
+    kept.put("b", b"5678")
+    assert kept.get("a") == b"1234"  # (now the most recently used)
+    kept.put("c", b"90")
+    assert (kept.get("a"), kept.get("b"), kept.get("c")) == (b"1234", None, b"90")
+    kept.put("d", b"123456")  # 4 + 2 + 6 > 10 octets: the least recently used goes
+    assert (kept.get("a"), kept.get("c"), kept.get("d")) == (None, b"90", b"123456")
+    assert (len(kept), kept.size) == (2, 8)
+    kept.put("d", b"12")  # a key put again replaces its answer
+    assert (kept.get("d"), kept.size) == (b"12", 4)
+    kept.put("e", b"x" * 11)  # more than all of it: never kept
+    assert (kept.get("e"), len(kept), kept.size) == (None, 2, 4)
+    kept.put("f", b"x" * 10)  # all of it: every other goes
+    assert (kept.get("c"), kept.get("d"), kept.get("f"), kept.size) == (None, None, b"x" * 10, 10)
