@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -499,7 +500,8 @@ def sort(view: View, cmd: Sort) -> Reply:
         found, metas = _found(view, key)
         uids = [c.uid for c in found]
     with _no_cycle_collection():  # a tuple or two per message, all kept until the answer
-        present, columns = _sort_values(view, uids, criteria)
+        whole = _whole_mailbox_keys(view, criteria) if isinstance(key, All) else None
+        present, columns = whole or _sort_values(view, uids, criteria)
         positions = sorting.positions(columns, criteria)
         ordered = [present[i] for i in positions]
     numbers = ordered if cmd.uid else [view.seq_of(u) for u in ordered]
@@ -515,6 +517,27 @@ def sort(view: View, cmd: Sort) -> Reply:
         modseq = max((metas[u].modseq for u in ordered), default=None)
     actions, tagged = _answer(cmd, numbers, modseq, "SORT")
     return [*actions, *refused], tagged
+
+
+def _whole_mailbox_keys(
+    view: View, criteria: Sequence[sorting.Criterion]
+) -> tuple[list[int], list[list[int | str]]] | None:
+    """`_sort_values` of every message, the usual SORT (... ALL by keys the index keeps), in
+    one pass over the index's rows: when they are exactly the messages the session sees, each
+    with its keys and a sent date; else None (`_sort_values` then reads them message by
+    message)."""
+    names = [c.key for c in criteria]
+    if not all(n in sorting.KEY_COLUMNS for n in names):
+        return None
+    columns = [sorting.KEY_COLUMNS[n] for n in names]
+    rows = view.store.sort_key_rows(view.name, columns)
+    uids = [r[0] for r in rows]
+    if len(uids) != len(view.uids) or array("I", uids) != view.uids:
+        return None
+    out: list[list[int | str]] = [[r[i] for r in rows] for i in range(1, len(columns) + 1)]
+    if "DATE" in names and None in out[names.index("DATE")]:
+        return None
+    return uids, out
 
 
 def _sort_values(

@@ -367,6 +367,21 @@ class MessageOps(UserBase):
             ).fetchall()
         return {row[0]: row[1:] for row in rows if row[0] in want}
 
+    def sort_key_rows(self, mailbox: str, columns: Sequence[str]) -> list[tuple[Any, ...]]:
+        """(uid, values of `columns`) of every message with its SORT keys cached, ascending
+        by UID: `sort_keys` for a whole mailbox, as one list, in one index scan."""
+        bad = [c for c in columns if c not in SORT_KEYS]
+        if bad or not columns:
+            raise ValueError(f"not sort key columns: {', '.join(bad) or 'none'}")
+        cached = "".join(f" AND {c} IS NOT NULL" for c in columns if c != "date")
+        with self._read() as db:
+            box = self._row(db, mailbox)
+            return db.execute(
+                f"SELECT uid, {', '.join(columns)} FROM summaries INDEXED BY summaries_sort"
+                f" WHERE mailbox_id = ?{cached} ORDER BY uid",
+                (box.id,),
+            ).fetchall()
+
     def set_sort_keys(self, mailbox: str, keys: Mapping[int, tuple[str, str, str, str]]) -> None:
         """Cache SORT's string keys (subject_key, from_key, to_key, cc_key) of messages whose
         summaries row has none (made before the index kept them: SORT computed them once, so

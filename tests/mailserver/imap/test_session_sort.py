@@ -187,11 +187,19 @@ def test_column_keys_read_the_cached_keys_only(
     forbid(monkeypatch, store, "sort_columns")
     forbid(monkeypatch, store, "fetch")  # (every message has a sent date, or a cached one)
     assert sort(client, b"(SUBJECT REVERSE FROM) UTF-8 ALL") == found("4 2 1 3")
-    assert asked == [([1, 2, 3, 4], ["subject_key", "from_key"])]
+    assert asked == []  # ALL, every key cached: the whole mailbox's rows in one scan
+    whole = watch_calls(monkeypatch, store, "sort_key_rows")
+    assert sort(client, b"(REVERSE CC TO) UTF-8 ALL") == found("1 4 3 2")  # zoe aaron, then by TO
+    assert (len(whole), asked) == (1, [])
+    # a message the session has not been told of yet: not sorted, and every row read again
+    store.deliver(BOB, "INBOX", MESSAGES[0], (), ARRIVALS[0])
+    out = sort(client, b"(SUBJECT REVERSE FROM) UTF-8 ALL")
+    assert out.startswith(b"* SORT 4 2 1 3\r\n* 5 EXISTS\r\n")  # (told after the answer)
+    assert asked == [([1, 2, 3, 4], ["subject_key", "from_key"])] and len(whole) == 2
     client(b"t STORE 3 +FLAGS.SILENT (\\Seen)")  # (a search that is not ALL: found first)
     asked.clear()
-    assert sort(client, b"(SUBJECT) UTF-8 UNSEEN") == found("2 4 1")
-    assert asked == [([1, 2, 4], ["subject_key"])]
+    assert sort(client, b"(SUBJECT) UTF-8 UNSEEN") == found("2 4 1 5")  # (5: 1's copy)
+    assert asked == [([1, 2, 4, 5], ["subject_key"])]
 
 
 def test_a_date_key_reads_the_arrival_of_messages_without_a_sent_date_only(

@@ -152,6 +152,11 @@ def test_version_1_gets_the_subject_text_column(
     keys = user.sort_keys("INBOX", [*uids, new], ["date", "subject_key", "from_key"])
     assert keys == {new: (None, "MSG 7", "A")}
     assert user.sort_keys("INBOX", [*uids, new], ["date"]) == {u: (None,) for u in [*uids, new]}
+    assert user.sort_key_rows("INBOX", ["subject_key", "date"]) == [(new, "MSG 7", None)]
+    with pytest.raises(ValueError, match="^not sort key columns: blob$"):
+        user.sort_key_rows("INBOX", ["date", "blob"])
+    with pytest.raises(ValueError, match="^not sort key columns: none$"):
+        user.sort_key_rows("INBOX", [])
     for index, columns in (  # what SORT and THREAD read, read from the index alone
         ("summaries_sort", "date, subject_key, from_key, to_key, cc_key"),
         ("summaries_thread", "date, subject_key, reply, message_id, in_reply_to, refs"),
