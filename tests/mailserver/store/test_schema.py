@@ -153,9 +153,9 @@ def test_version_1_gets_the_subject_text_column(
     assert keys == {new: (None, "MSG 7", "A")}
     assert user.sort_keys("INBOX", [*uids, new], ["date"]) == {u: (None,) for u in [*uids, new]}
     assert user.sort_key_rows("INBOX", ["subject_key", "date"]) == [(new, "MSG 7", None)]
-    with pytest.raises(ValueError, match="^not sort key columns: blob$"):
+    with pytest.raises(ValueError, match=r"^not sort key columns: blob$"):
         user.sort_key_rows("INBOX", ["date", "blob"])
-    with pytest.raises(ValueError, match="^not sort key columns: none$"):
+    with pytest.raises(ValueError, match=r"^not sort key columns: none$"):
         user.sort_key_rows("INBOX", [])
     for index, columns in (  # what SORT and THREAD read, read from the index alone
         ("summaries_sort", "date, subject_key, from_key, to_key, cc_key"),
