@@ -41,7 +41,7 @@ from mailserver.imap.search import (
 )
 from mailserver.imap.search_commands import CancelUpdate, Search, Sort, Thread
 from mailserver.imap.seqset import Ranges, SeqSet, compact, runs
-from mailserver.imap.view import MAX_CONTEXTS, Context, View
+from mailserver.imap.view import KEPT, MAX_CONTEXTS, MAX_KEPT, MAX_KEPT_ALL, Context, View
 from mailserver.message import Message, UnknownEncoding
 from mailserver.message.summary import Summary
 from mailserver.store import MessageMeta, StoreError, UserStore
@@ -350,24 +350,33 @@ def _keep_updated(
     ranking: sorting.Ranking | None = None,
 ) -> list[Action]:
     """Keep a SEARCH or SORT up to date (RETURN (UPDATE)): nothing to say, or `* NO
-    [NOUPDATE "tag"]` when the session keeps MAX_CONTEXTS already (RFC 5267 §4.3.1 lets a
-    server refuse). Its sequence and UID sets are the messages they name now (§4.3: evaluated
-    when the command came). A SORT's result is kept in order (`ranking`), and the values of
-    the messages that join it are read as SORT reads them."""
+    [NOUPDATE "tag"]` (RFC 5267 §4.3.1 lets a server refuse) when the session keeps
+    MAX_CONTEXTS already, or when this one would take the session's searches past MAX_KEPT
+    messages or every session's past MAX_KEPT_ALL. Its sequence and UID sets are the messages
+    they name now (§4.3: evaluated when the command came). A SORT's result is kept in order
+    (`ranking`), and the values of the messages that join it are read as SORT reads them."""
+    cost = len(result) * (1 if ranking is None else 2)
+    why = None
     if len(view.contexts) >= MAX_CONTEXTS:
         why = f"{MAX_CONTEXTS} searches are kept up to date already"
+    elif sum(c.cost for c in view.contexts.values()) + cost > MAX_KEPT:
+        why = f"the searches kept up to date would hold over {MAX_KEPT} messages"
+    elif sum(c.cost for c in list(KEPT)) + cost > MAX_KEPT_ALL:
+        why = "the server keeps as many searches up to date as it can"
+    if why is not None:
         tag = encode.string(cmd.tag.encode())
         return [Send(data=encode.untagged_status("NO", why, encode.code("NOUPDATE", tag)))]
     if view.match is None:
         view.match = lambda k, uids: {c.uid for c in _found(view, k, uids)[0]}
     frozen = map_leaves(key, lambda k: _as_uids(view, k) if isinstance(k, SeqKey) else k)
-    context = Context(cmd.tag, cmd.uid, frozen, result)
+    context = Context(cmd.tag, cmd.uid, frozen, result, cost=cost)
     if ranking is not None:
         assert isinstance(cmd, Sort)
         criteria = sorting.effective(cmd.criteria)
         context.ranking = ranking
         context.values_of = lambda uids: _values_by_uid(view, uids, criteria)
     view.contexts[cmd.tag] = context
+    KEPT.add(context)
     return []
 
 

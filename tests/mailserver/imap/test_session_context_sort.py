@@ -7,11 +7,14 @@ RFC's rules that must give the order a new SORT gives."""
 
 from __future__ import annotations
 
+import gc
 import re
+import weakref
 from collections.abc import Iterator
 
 import pytest
 
+from mailserver.imap import selected
 from mailserver.store import Store
 from tests.mailserver.imap.session_kit import BOB, Client, message, store_fixture
 
@@ -193,3 +196,73 @@ def _expand(text: bytes) -> list[int]:
         a, _, b = part.partition(b":")
         out.extend(range(int(a), int(b or a) + 1))
     return out
+
+
+def kept(tag: bytes) -> bytes:
+    return b'* ESEARCH (TAG "' + tag + b'")\r\n'
+
+
+def refused(tag: bytes, why: bytes) -> bytes:
+    return b'* ESEARCH (TAG "' + tag + b'")\r\n* NO [NOUPDATE "' + tag + b'"] ' + why + b"\r\n"
+
+
+def test_a_session_keeps_searches_of_so_many_messages_at_most(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a SORT counts its messages twice (it keeps their sort values), a SEARCH once; a search
+    # that would take the session past MAX_KEPT is answered but not kept (before, only the
+    # count was bounded: 16 SORTs a session whatever the mailbox, 160 MB a session at 50,000)
+    for n, subject in enumerate(("kiwi", "fig", "lime"), 1):
+        put(store, n, subject)
+    monkeypatch.setattr(selected, "MAX_KEPT", 10)
+    over = b"the searches kept up to date would hold over 10 messages"
+    a = Client(store)
+    a.select()
+    assert (
+        a(b"s SORT RETURN (UPDATE) (SUBJECT) UTF-8 ALL") == kept(b"s") + b"s OK SORT completed\r\n"
+    )
+    assert a(b"t SEARCH RETURN (UPDATE) ALL") == kept(b"t") + b"t OK SEARCH completed\r\n"  # 9
+    assert a(b"u SEARCH RETURN (UPDATE) 1:2") == refused(b"u", over) + b"u OK SEARCH completed\r\n"
+    assert a(b"v SEARCH RETURN (UPDATE) 1") == kept(b"v") + b"v OK SEARCH completed\r\n"  # 10
+    assert a(b"w SORT RETURN (UPDATE) (SUBJECT) UTF-8 1") == (
+        refused(b"w", over) + b"w OK SORT completed\r\n"
+    )
+    assert a(b'c CANCELUPDATE "s"') == b"c OK CANCELUPDATE completed\r\n"
+    assert (
+        a(b"x SORT RETURN (UPDATE) (SUBJECT) UTF-8 2:3") == kept(b"x") + b"x OK SORT completed\r\n"
+    )
+    put(store, 4, "apple")
+    assert a(b"n NOOP") == (
+        b"* 4 EXISTS\r\n* 4 RECENT\r\n" + esearch(b"t", b"ADDTO (0 4)") + b"n OK NOOP completed\r\n"
+    )  # u and w were never kept, s no longer is
+
+
+def test_every_session_together_keeps_so_many(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the process-wide bound: what another session keeps counts, until it cancels it or lets
+    # its view go (its searches are then gone from memory)
+    for n, subject in enumerate(("kiwi", "fig", "lime"), 1):
+        put(store, n, subject)
+    monkeypatch.setattr(selected, "KEPT", weakref.WeakSet())  # none of other tests' sessions
+    monkeypatch.setattr(selected, "MAX_KEPT_ALL", 8)
+    full = b"the server keeps as many searches up to date as it can"
+    a, b = Client(store), Client(store)
+    a.select()
+    b.select()
+    assert (
+        a(b"s SORT RETURN (UPDATE) (SUBJECT) UTF-8 ALL") == kept(b"s") + b"s OK SORT completed\r\n"
+    )
+    assert b(b"t SEARCH RETURN (UPDATE) 1:2") == kept(b"t") + b"t OK SEARCH completed\r\n"  # 8
+    assert b(b"u SEARCH RETURN (UPDATE) 3") == refused(b"u", full) + b"u OK SEARCH completed\r\n"
+    assert a(b'c CANCELUPDATE "s"') == b"c OK CANCELUPDATE completed\r\n"
+    assert (
+        b(b"v SORT RETURN (UPDATE) (SUBJECT) UTF-8 ALL") == kept(b"v") + b"v OK SORT completed\r\n"
+    )
+    assert a(b"x SEARCH RETURN (UPDATE) 1") == refused(b"x", full) + b"x OK SEARCH completed\r\n"
+    b(b"l LOGOUT")
+    del b
+    gc.collect()
+    assert (
+        a(b"y SORT RETURN (UPDATE) (SUBJECT) UTF-8 ALL") == kept(b"y") + b"y OK SORT completed\r\n"
+    )
