@@ -64,22 +64,74 @@ def _key(address: str) -> str:
 
 
 class StoreDelivery:
-    """The MX's Deliver: one copy per recipient into the store, durable before it returns."""
+    """The MX's and submission's Deliver: one copy per recipient into the store, durable before
+    it returns. Transactions that arrive while a store call is under way wait for it and then
+    go into the store together, in one Store.deliver_batch: one index commit (one fsync) for
+    all of them, whatever the number of worker threads (the store's own group commit gathers
+    only the commits of threads that meet). If a gathered call fails, each of its transactions
+    is tried again alone, so that one bad delivery fails only its own sender; a user whose copy
+    was committed before the failure then gets it twice, never none (a sender that is told
+    of a failure sends again anyway)."""
 
     def __init__(self, ctx: MailContext) -> None:
         self.ctx = ctx
+        self._waiting: list[tuple[list[Delivery], asyncio.Future[None]]] = []
+        self._storing: asyncio.Task[None] | None = None
 
     async def deliver(
         self, recipients: list[str], data: bytes, *, envelope_from: str, received_header: bytes
     ) -> None:
         head = smtp.return_path(envelope_from) + received_header
         batch = [Delivery(address=_key(r), data=head + data) for r in recipients]
-        await self.ctx.run(self.ctx.store.deliver_batch, batch)
-        self.ctx.counters.deliveries += len(batch)
-        for d in batch:
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append((batch, done))
+        if self._storing is None:
+            self._storing = asyncio.create_task(self._store_waiting())
+        await done
+
+    async def _store_waiting(self) -> None:
+        group: list[tuple[list[Delivery], asyncio.Future[None]]] = []
+        try:
+            while self._waiting:
+                group, self._waiting = self._waiting, []
+                await self._store([d for batch, _ in group for d in batch], group)
+        except BaseException:  # cancelled (the server stops): nobody waits for ever
+            for _, done in group + self._waiting:
+                done.cancel()
+            self._waiting = []
+            raise
+        finally:
+            self._storing = None
+
+    async def _store(
+        self, deliveries: list[Delivery], group: list[tuple[list[Delivery], asyncio.Future[None]]]
+    ) -> None:
+        try:
+            await self.ctx.run(self.ctx.store.deliver_batch, deliveries)
+        except Exception as error:
+            if len(group) == 1:
+                _settle_future(group[0][1], error)
+                return
+            for batch, done in group:
+                await self._store(batch, [(batch, done)])
+            return
+        self.ctx.counters.deliveries += len(deliveries)
+        for d in deliveries:
             self.ctx.notifier.notify(d.address, "INBOX")
         # durable in the index already: the files go in place after the 250 (store/settle.py)
-        self.ctx.settle_later([d.address for d in batch])
+        self.ctx.settle_later([d.address for d in deliveries])
+        for _, done in group:
+            _settle_future(done, None)
+
+
+def _settle_future(done: asyncio.Future[None], error: Exception | None) -> None:
+    """Tell a waiting sender its outcome (unless it stopped waiting: a cancelled session)."""
+    if done.done():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
 
 
 def quota_check(ctx: MailContext) -> smtp.Full | None:
@@ -212,6 +264,7 @@ class MailDaemon:
             str(paths.mail), summarize=store_summary, host=cfg.hostname, quota=cfg.quota.of
         )
         self.ctx = ctx = MailContext(cfg, store, users, context, threads=self.threads)
+        self.delivery = StoreDelivery(ctx)  # one for every listener: their messages go together
         reports = await ctx.run(store.open_all)
         for address, report in reports.items():
             text = _report_text(report)
@@ -253,7 +306,7 @@ class MailDaemon:
             log.info("no [queue] resolver: no mail is sent to other domains")
             return None
         tls = client_tls(q.ca_file)
-        delivery = StoreDelivery(ctx)
+        delivery = self.delivery
 
         async def deliver_local(address: str, data: bytes) -> None:  # a delivery notice
             header = f"Received: by {cfg.hostname} (delivery status notification)\r\n".encode()
@@ -284,7 +337,7 @@ class MailDaemon:
     async def _listen(self, ctx: MailContext, kind: str, host: str, port: int) -> int:
         if kind == "smtp":
             self.mx = mx = MxServer(
-                self._smtp_settings(ctx), ctx.users, StoreDelivery(ctx), tls_context=ctx.tls,
+                self._smtp_settings(ctx), ctx.users, self.delivery, tls_context=ctx.tls,
                 throttle=self.throttle, full=quota_check(ctx),
             )  # fmt: skip
             self.listeners[kind] = mx
@@ -306,7 +359,7 @@ class MailDaemon:
         if kind in ("submission", "submissions"):
             sub = SubmissionServer(
                 SubmissionHandler(
-                    self._smtp_settings(ctx), ctx.users, StoreDelivery(ctx),
+                    self._smtp_settings(ctx), ctx.users, self.delivery,
                     self.queue.enqueue if self.queue is not None else None,
                     full=quota_check(ctx),
                 ),
