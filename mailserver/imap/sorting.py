@@ -137,7 +137,7 @@ def sortable(
     """A message's values for the (effective) criteria, from its index data (the internal
     date in seconds since the epoch, RFC822.SIZE) and its header Fields. Only the values are
     kept: 100,000 summaries are not held at once."""
-    return Sortable(seq, uid, tuple(_value(c.key, internaldate, size, f) for c in criteria))
+    return Sortable(seq, uid, tuple(value(c.key, internaldate, size, f) for c in criteria))
 
 
 #: The string keys and the Fields attribute each one compares.
@@ -151,7 +151,8 @@ _TEXT_FIELDS = {
 }
 
 
-def _value(name: str, internaldate: int, size: int, f: Fields) -> int | str:
+def value(name: str, internaldate: int, size: int, f: Fields) -> int | str:
+    """A message's value for the sort key `name`, from its index data and header Fields."""
     if name == "ARRIVAL":
         return internaldate
     if name == "SIZE":
@@ -169,11 +170,6 @@ def string_keys(f: Fields) -> tuple[str, str, str, str]:
     """The SUBJECT, FROM, TO and CC keys of header Fields, as the index keeps them (the
     summarizer's subject_key, from_key, to_key and cc_key)."""
     return casemap(f.subject), casemap(f.from_), casemap(f.to), casemap(f.cc)
-
-
-def value(name: str, internaldate: int, size: int, f: Fields) -> int | str:
-    """A message's value for the sort key `name`, from its index data and header Fields."""
-    return _value(name, internaldate, size, f)
 
 
 def order(messages: Sequence[Sortable], criteria: Sequence[Criterion]) -> list[Sortable]:
