@@ -182,9 +182,10 @@ def order(messages: Sequence[Sortable], criteria: Sequence[Criterion]) -> list[S
 
 def positions(columns: Sequence[Sequence[int | str]], criteria: Sequence[Criterion]) -> list[int]:
     """The order the criteria give to messages listed in mailbox order, as positions in that
-    list: `columns[i]` holds every message's value for `criteria[i]` (the effective ones).
-    Ties keep mailbox order, whatever REVERSE says (Python's sort is stable both ways)."""
-    ordered = list(range(len(columns[0]))) if columns else []
+    list: `columns[i]` holds every message's value for `criteria[i]` (the effective ones, of
+    which there is always one at least: `effective` refuses none). Ties keep mailbox order,
+    whatever REVERSE says (Python's sort is stable both ways)."""
+    ordered = list(range(len(columns[0])))
     for i in reversed(range(len(criteria))):  # stable sorts, the least significant key first
         ordered.sort(key=columns[i].__getitem__, reverse=criteria[i].reverse)
     return ordered
