@@ -82,7 +82,7 @@ class View:
         readonly: bool,
         condstore: bool,
         qresync: bool,
-        rev2: bool = False,
+        rev2: bool,
     ) -> None:
         self.store = store
         self.rev2 = rev2  # ENABLE IMAP4rev2 (RFC 9051): no \\Recent, no RECENT responses
