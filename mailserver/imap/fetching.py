@@ -86,14 +86,16 @@ def fetch_values(
     summary: Summary | None,
     message: Message | None,
     modseq: bool,
+    rev2: bool = False,
 ) -> list[tuple[bytes, object]]:
     """The (response name, value) pairs for `encode.fetch`, in the items' order; an item asked
     twice is answered once. With `modseq` (CONDSTORE in use, RFC 7162 §3.1.4) MODSEQ is added
     at the end when not asked. ENVELOPE, BODY and BODYSTRUCTURE come from `summary` when given,
     else from `message` (and BODY and BODYSTRUCTURE from `message` when `rereads` says so, for
-    an IMAP4rev1 session); content needs `message`. ValueError when what an item needs is
-    missing (the session's mistake, see needs_summary/needs_message)."""
-    return Plan(items).values(meta, summary=summary, message=message, modseq=modseq)
+    an IMAP4rev1 session); content needs `message`. A message/global part is described as
+    IMAP4rev1 describes it unless `rev2` (bodystructure.py). ValueError when what an item needs
+    is missing (the session's mistake, see needs_summary/needs_message)."""
+    return Plan(items, rev2=rev2).values(meta, summary=summary, message=message, modseq=modseq)
 
 
 # Items the index alone answers with a number or a flag list, and MessageMeta's field for each:
@@ -107,7 +109,7 @@ class Plan:
 
     __slots__ = ("_fields", "_flag_lists", "_forms", "has_modseq", "index_only", "named", "rev2")
 
-    def __init__(self, items: Sequence[FetchItem], *, rev2: bool = False) -> None:
+    def __init__(self, items: Sequence[FetchItem], *, rev2: bool) -> None:
         self.rev2 = rev2  # an IMAP4rev2 session: message/global parts told as messages
         named: dict[bytes, FetchItem] = {}
         for item in items:
@@ -161,7 +163,7 @@ def _value(
     meta: MessageMeta,
     summary: Summary | None,
     message: Message | None,
-    rev2: bool = False,
+    rev2: bool,
 ) -> object:
     name = item.name
     if item.section is not None:

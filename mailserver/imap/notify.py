@@ -391,7 +391,7 @@ def new_fetched(view: View, items: tuple[FetchItem, ...], uidnext: int) -> bytes
     """`* n FETCH (...)` of MessageNew's items for each message of the view new since
     `uidnext` (the items the index answers: _group lets no other through)."""
     new = list(view.uids[bisect_left(view.uids, uidnext) :])
-    plan = Plan(items)
+    plan = Plan(items, rev2=view.rev2)
     return b"".join(
         encode.fetch(
             view.seq_of(m.uid),

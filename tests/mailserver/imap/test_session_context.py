@@ -313,3 +313,6 @@ def test_long_tags_are_cut_in_the_answers(pair: tuple[Client, Client]) -> None:
     assert a(long + b" SEARCH ALL") == (
         long + b" BAD tag " + b"L" * 40 + b" names a search kept up to date\r\n"
     )
+    assert a(long + b" SORT (DATE) UTF-8 ALL") == (
+        long + b" BAD tag " + b"L" * 40 + b" names a search kept up to date\r\n"
+    )

@@ -11,9 +11,13 @@ from dataclasses import replace
 import pytest
 
 from mailserver.imap.encode import value as imap_syntax
+from mailserver.imap.fetchatt import parse_items
+from mailserver.imap.fetching import fetch_values, rereads
+from mailserver.imap.syntax import Reader
 from mailserver.message import Message
 from mailserver.message.summary import summarize
 from mailserver.store import Store
+from mailserver.store.records import MessageMeta
 from tests.mailserver.imap.session_kit import CAPS, Client, deliver, store_fixture
 
 SELECT_TAIL = (
@@ -164,3 +168,30 @@ def test_message_global_is_a_message_for_rev2_only(store: Store, cached: str) ->
         assert basic in one and b"inner" not in one
         assert message in two
         assert one.startswith(b"* 4 FETCH (UID %d %s ((" % (uid, item))
+
+
+def test_a_cached_structure_is_read_again_only_for_the_message_global_it_describes() -> None:
+    plain = summarize(Message(GLOBAL.replace(b"message/global", b"message/rfc822")))
+    held = summarize(Message(GLOBAL))
+    for spec, summary, again in (
+        (b"(BODY)", held, True),
+        (b"(BODYSTRUCTURE)", held, True),
+        (b"(UID BODY BODYSTRUCTURE ENVELOPE)", plain, False),  # nothing to describe twice
+        (b"(UID ENVELOPE BODY[1])", held, False),  # neither structure asked
+        (b"(BODY)", replace(held, bodystructure=plain.bodystructure), True),
+        (b"(BODY)", replace(held, body=plain.body), False),  # BODY's own says no global part
+        (b"(BODYSTRUCTURE)", replace(held, bodystructure=plain.bodystructure), False),
+        (b"(BODYSTRUCTURE)", replace(held, body=plain.body), True),
+    ):
+        assert rereads(parse_items(Reader(spec)), summary) is again, (spec, again)
+
+
+def test_fetch_values_describe_message_global_as_rev1_unless_told() -> None:
+    meta = MessageMeta(uid=1, size=len(GLOBAL), internaldate=0, flags=(), modseq=1)
+    message = Message(GLOBAL)
+    for rev2, part in ((False, AS_BASIC), (True, AS_MESSAGE)):
+        kw = {"rev2": rev2} if rev2 else {}  # (IMAP4rev1's forms by default)
+        values = fetch_values(
+            parse_items(Reader(b"(BODY)")), meta, summary=None, message=message, modseq=False, **kw
+        )
+        assert part in imap_syntax(values[0][1])

@@ -926,3 +926,8 @@ def test_uids_past_two_to_the_31st(store: Store):
     c(b"s STORE 2 +FLAGS.SILENT (\\Deleted)")
     assert c(b"e EXPUNGE") == b"* 2 EXPUNGE\r\ne OK EXPUNGE completed\r\n"
     assert c(b"g FETCH 2 (UID)") == b"* 2 FETCH (UID 3000000001)\r\ng OK FETCH completed\r\n"
+    # SORT and THREAD of the whole mailbox compare its UIDs with the view's, unsigned too
+    assert c(b"o UID SORT (REVERSE SUBJECT) UTF-8 ALL") == (
+        b"* SORT 3000000001 1\r\no OK SORT completed\r\n"
+    )
+    assert c(b"t UID THREAD ORDEREDSUBJECT UTF-8 ALL").startswith(b"* THREAD (")

@@ -85,8 +85,12 @@ def found(numbers: str) -> bytes:
         (b"(CC REVERSE ARRIVAL)", "3 2 4 1"),  # none (3 arrived after 2), aaron, zoe
     ],
 )
-def test_every_key_and_reverse(client: Client, criteria: bytes, numbers: str) -> None:
-    assert sort(client, criteria + b" UTF-8 ALL") == found(numbers)
+@pytest.mark.parametrize("search", [b"ALL", b"1:*", b"UNDELETED"])
+def test_every_key_and_reverse(
+    client: Client, criteria: bytes, numbers: str, search: bytes
+) -> None:
+    # ALL takes the whole mailbox's keys in one read; any other search, the found messages'
+    assert sort(client, criteria + b" UTF-8 " + search) == found(numbers)
 
 
 def test_uid_sort_answers_uids_and_the_search_program_chooses(client: Client) -> None:
@@ -261,14 +265,42 @@ def test_a_message_without_cached_keys_is_read_from_its_columns_or_summary(
         user.sort_keys("INBOX", [1], ["blob"])
 
 
-def test_a_message_expunged_by_another_session_is_not_sorted(client: Client, store: Store) -> None:
+WITHOUT_2 = [  # the orders of test_every_key_and_reverse, UID 2 left out
+    (b"(SUBJECT)", "4 1 3"),
+    (b"(ARRIVAL)", "3 1 4"),
+    (b"(DATE)", "4 1 3"),
+    (b"(DISPLAYFROM)", "4 3 1"),
+    (b"(SIZE FROM)", "4 3 1"),
+]
+
+
+@pytest.mark.parametrize("search", [b"ALL", b"1:*"])
+def test_a_message_expunged_by_another_session_is_not_sorted(
+    client: Client, store: Store, search: bytes
+) -> None:
     other = Client(store)
     other.select()
     other(b"t STORE 2 +FLAGS.SILENT (\\Deleted)")
     other(b"t EXPUNGE")  # UID 2 is gone; this session has not been told yet
-    for criteria in (b"(SUBJECT)", b"(ARRIVAL)", b"(DATE)", b"(DISPLAYFROM)", b"(SIZE FROM)"):
-        out = sort(client, criteria + b" UTF-8 ALL", uid=True)
-        assert out.startswith(b"* SORT ") and b" 2 " not in out.split(b"\r\n")[0] + b" "
+    for criteria, uids in WITHOUT_2:  # (the first also tells the EXPUNGE, after the SORT)
+        out = sort(client, criteria + b" UTF-8 " + search, uid=True)
+        assert out.split(b"\r\n")[0] == b"* SORT " + uids.encode()
+
+
+@pytest.mark.parametrize(
+    ("criteria", "uids"), [c for c in WITHOUT_2 if b"SIZE" in c[0] or b"ARR" in c[0]]
+)
+def test_a_message_gone_between_the_reads_of_its_keys_and_its_row_is_not_sorted(
+    client: Client, store: Store, monkeypatch: pytest.MonkeyPatch, criteria: bytes, uids: str
+) -> None:
+    # UID 2 expunged by another session after its sort keys were read, before its arrival and
+    # size: the message rows no longer have it
+    user = store.user(BOB)
+    real = user.arrivals
+    monkeypatch.setattr(
+        user, "arrivals", lambda box: {u: v for u, v in real(box).items() if u != 2}
+    )
+    assert sort(client, criteria + b" UTF-8 1:*", uid=True) == found(uids)
 
 
 @pytest.mark.parametrize(
@@ -340,3 +372,17 @@ def test_cached_keys_sort_as_the_keys_computed_on_the_spot(
         return
     assert keys[3] == ("CHERRY", "EMILE", "", "")  # (the addr-mailbox: emile@)
     assert set(keys) == {1, 2, 3, 4}
+
+
+def test_as_many_messages_as_the_session_knows_but_not_the_same_ones(
+    client: Client, store: Store
+) -> None:
+    # another session expunged UID 2 and UID 5 arrived: the store has as many messages as this
+    # session knows of, but not the same; SORT ... ALL must sort the ones the session knows
+    other = Client(store)
+    other.select()
+    other(b"t STORE 2 +FLAGS.SILENT (\\Deleted)")
+    other(b"t EXPUNGE")
+    store.deliver(BOB, "INBOX", MESSAGES[0], (), ARRIVALS[0])
+    out = sort(client, b"(SUBJECT) UTF-8 ALL", uid=True)
+    assert out.split(b"\r\n")[0] == b"* SORT 4 1 3"

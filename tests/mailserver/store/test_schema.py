@@ -155,6 +155,8 @@ def test_version_1_gets_the_subject_text_column(
     assert user.sort_key_rows("INBOX", ["subject_key", "date"]) == [(new, "MSG 7", None)]
     with pytest.raises(ValueError, match=r"^not sort key columns: blob$"):
         user.sort_key_rows("INBOX", ["date", "blob"])
+    with pytest.raises(ValueError, match=r"^not sort key columns: blob, uid$"):
+        user.sort_key_rows("INBOX", ["blob", "date", "uid"])
     with pytest.raises(ValueError, match=r"^not sort key columns: none$"):
         user.sort_key_rows("INBOX", [])
     for index, columns in (  # what SORT and THREAD read, read from the index alone
