@@ -41,7 +41,7 @@ def count_lines(buf: bytes, start: int, end: int) -> int:
     return lines if buf[end - 1] == 0x0A else lines + 1
 
 
-def body_structure(part: Part, *, extended: bool, global_message: bool = False) -> list[ImapValue]:
+def body_structure(part: Part, *, extended: bool, global_message: bool) -> list[ImapValue]:
     """BODYSTRUCTURE of `part` (BODY when `extended` is False). A message/global part (RFC
     6532) is described as a message, with its envelope, body and lines, only for
     `global_message` (IMAP4rev2, RFC 9051 §7.5.2); IMAP4rev1's grammar has that form for
