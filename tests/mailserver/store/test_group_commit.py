@@ -1,0 +1,100 @@
+"""The store's group commit and the file half of delivery, under failure: deliveries from
+threads that arrive while a commit is under way go into the next transaction together; a
+lone delivery whose commit fails fails, without a second try; files whose settling fails are
+removed and the caller gets that error."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Sequence
+
+import pytest
+
+from mailserver.store import UserStore, maildir
+from tests.mailserver.store.conftest import message
+
+
+def files(user: UserStore) -> list[str]:
+    """Every message file of the user's INBOX folder (tmp/, new/ and cur/)."""
+    root = user.maildir
+    return sorted(f for sub in ("tmp", "new", "cur") for f in os.listdir(os.path.join(root, sub)))
+
+
+def wait_for(condition: object, what: str) -> None:
+    for _ in range(1000):
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"never: {what}")
+
+
+def test_deliveries_that_wait_for_a_commit_share_the_next(
+    user: UserStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = user._commit_now
+    sizes: list[int] = []
+    gate = threading.Event()
+
+    def commit_now(placed: Sequence[object]) -> list[int]:
+        sizes.append(len(placed))
+        if len(sizes) == 1:
+            gate.wait(10)
+        return real(placed)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(user, "_commit_now", commit_now)
+    uids: dict[int, int] = {}
+
+    def deliver(n: int) -> None:
+        uids[n] = user.deliver("INBOX", message(n))
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in (1, 2, 3)]
+    try:
+        threads[0].start()
+        wait_for(lambda: sizes, "the first commit began")
+        for t in threads[1:]:
+            t.start()
+        wait_for(lambda: len(user._queue) == 2, "two deliveries wait")
+        assert sizes == [1]  # they wait for the commit under way
+    finally:
+        gate.set()  # (whatever happened: no thread is left behind on a closed store)
+        for t in threads:
+            if t.ident is not None:  # started
+                t.join(10)
+    assert sizes == [1, 2]  # one transaction for both
+    assert uids[1] == 1 and sorted(uids.values()) == [1, 2, 3]
+    assert [m.uid for m in user.fetch("INBOX")] == [1, 2, 3]
+
+
+def test_a_lone_delivery_whose_commit_fails_is_not_tried_again(
+    user: UserStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = user._commit_now
+    calls: list[int] = []
+
+    def once_failing(placed: Sequence[object]) -> list[int]:
+        calls.append(len(placed))
+        if len(calls) == 1:
+            raise OSError("the disk went away")
+        return real(placed)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(user, "_commit_now", once_failing)
+    with pytest.raises(OSError, match=r"^the disk went away$"):
+        user.deliver("INBOX", message(1))
+    assert calls == [1]  # its error, not a second try that might go through unannounced
+    assert files(user) == []  # and its file is gone
+    assert user.deliver("INBOX", message(2)) == 1
+
+
+def test_files_whose_settling_fails_are_removed_and_the_error_told(
+    user: UserStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(path: str) -> None:
+        raise OSError(f"cannot sync {os.path.basename(path)}")
+
+    monkeypatch.setattr(maildir, "fsync_file", failing)
+    with pytest.raises(OSError, match=r"^cannot sync "):
+        user.deliver_many([("INBOX", message(1), (), None), ("INBOX", message(2), (), None)])
+    assert files(user) == []
+    assert user.fetch("INBOX") == []
