@@ -10,16 +10,12 @@ resolves the sets, reads the store, sets \\Seen and numbers the answers.
 
 from __future__ import annotations
 
-import gc
-import hashlib
-from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from mailserver.imap import encode, fetching, mailboxes, qresync, searching, sorting, threads
+from mailserver.imap import encode, fetching, mailboxes, qresync, searching, sorting
 from mailserver.imap.actions import Action, Notify, Send, Stream
 from mailserver.imap.commands import (
     Copy,
@@ -31,7 +27,6 @@ from mailserver.imap.commands import (
 )
 from mailserver.imap.fetchatt import FetchItem
 from mailserver.imap.search import (
-    All,
     ModSeqKey,
     SearchKey,
     SeqKey,
@@ -39,9 +34,9 @@ from mailserver.imap.search import (
     dated,
     map_leaves,
 )
-from mailserver.imap.search_commands import CancelUpdate, Search, Sort, Thread
+from mailserver.imap.search_commands import CancelUpdate, Search, Sort
 from mailserver.imap.seqset import Ranges, SeqSet, compact, runs
-from mailserver.imap.view import KEPT, MAX_CONTEXTS, MAX_KEPT, MAX_KEPT_ALL, Context, View
+from mailserver.imap.view import KEPT, MAX_CONTEXTS, MAX_KEPT, MAX_KEPT_ALL, Context, Valuer, View
 from mailserver.message import Message, UnknownEncoding
 from mailserver.message.summary import Summary
 from mailserver.store import MessageMeta, StoreError, UserStore
@@ -63,7 +58,6 @@ CHUNK = 64 * 1024  # a FETCH stream's chunks are about this big
 T = TypeVar("T")
 BATCH = 100  # messages whose summaries are read from the index at once
 #: The last THREAD ... ALL answers, shared by every session of this process (threads.Answers).
-THREADS = threads.Answers(entries=32, octets=32 << 20)
 SUBJECT_BATCH = 5000  # messages whose subject texts SEARCH reads at once
 EAGER = 256  # a metadata-only FETCH of at most this many messages is one Send
 
@@ -348,13 +342,14 @@ def _keep_updated(
     key: SearchKey,
     result: set[int],
     ranking: sorting.Ranking | None = None,
+    values_of: Valuer | None = None,
 ) -> list[Action]:
     """Keep a SEARCH or SORT up to date (RETURN (UPDATE)): nothing to say, or `* NO
     [NOUPDATE "tag"]` (RFC 5267 §4.3.1 lets a server refuse) when the session keeps
     MAX_CONTEXTS already, or when this one would take the session's searches past MAX_KEPT
     messages or every session's past MAX_KEPT_ALL. Its sequence and UID sets are the messages
     they name now (§4.3: evaluated when the command came). A SORT's result is kept in order
-    (`ranking`), and the values of the messages that join it are read as SORT reads them."""
+    (`ranking`), and the values of the messages that join it are read by `values_of`."""
     cost = len(result) * (1 if ranking is None else 2)
     why = None
     if len(view.contexts) >= MAX_CONTEXTS:
@@ -370,22 +365,10 @@ def _keep_updated(
         view.match = lambda k, uids: {c.uid for c in _found(view, k, uids)[0]}
     frozen = map_leaves(key, lambda k: _as_uids(view, k) if isinstance(k, SeqKey) else k)
     context = Context(cmd.tag, cmd.uid, frozen, result, cost=cost)
-    if ranking is not None:
-        assert isinstance(cmd, Sort)
-        criteria = sorting.effective(cmd.criteria)
-        context.ranking = ranking
-        context.values_of = lambda uids: _values_by_uid(view, uids, criteria)
+    context.ranking, context.values_of = ranking, values_of
     view.contexts[cmd.tag] = context
     KEPT.add(context)
     return []
-
-
-def _values_by_uid(
-    view: View, uids: list[int], criteria: Sequence[sorting.Criterion]
-) -> dict[int, tuple[int | str, ...]]:
-    """The sort values of messages (those still in the store), by UID."""
-    present, columns = _sort_values(view, uids, criteria)
-    return {u: tuple(c[i] for c in columns) for i, u in enumerate(present)}
 
 
 def _as_uids(view: View, key: SeqKey) -> SeqKey:
@@ -492,223 +475,6 @@ def _found(
         max_uid=view.max_uid,
     )
     return found, metas
-
-
-def sort(view: View, cmd: Sort) -> Reply:
-    """SORT / UID SORT (RFC 5256, RFC 5957): `* SORT` with the found messages in the order
-    of the criteria (sorting.py), with `(MODSEQ n)` after a search with a MODSEQ key. The
-    values come from `_sort_values`; only they are kept, one list per criterion."""
-    if cmd.tag in view.contexts:  # RFC 5267 §4.3
-        return [], _bad(cmd.tag, f"tag {cmd.tag[:40]} names a search kept up to date")
-    key = _resolved(view, cmd.key)
-    criteria = sorting.effective(cmd.criteria)
-    metas: Mapping[int, MessageMeta] = {}
-    if isinstance(key, All):  # SORT's usual search: every message, nothing to test
-        uids: Sequence[int] = view.uids
-    else:
-        found, metas = _found(view, key)
-        uids = [c.uid for c in found]
-    with _no_cycle_collection():  # a tuple or two per message, all kept until the answer
-        whole = _whole_mailbox_keys(view, criteria) if isinstance(key, All) else None
-        present, columns = whole or _sort_values(view, uids, criteria)
-        positions = sorting.positions(columns, criteria)
-        ordered = [present[i] for i in positions]
-    numbers = ordered if cmd.uid else [view.seq_of(u) for u in ordered]
-    refused: list[Action] = []
-    if cmd.returns is not None and "UPDATE" in cmd.returns:
-        members = [(present[i], tuple(c[i] for c in columns)) for i in positions]
-        ranking = sorting.Ranking(criteria, members)
-        refused = _keep_updated(view, cmd, key, set(ordered), ranking)
-    if cmd.returns is not None and "SAVE" in cmd.returns:
-        _save(view, cmd.returns, ordered, cmd.partial)
-    modseq = None
-    if uses_modseq(cmd.key):  # (a MODSEQ key reads the index data of every message)
-        modseq = max((metas[u].modseq for u in ordered), default=None)
-    actions, tagged = _answer(cmd, numbers, modseq, "SORT")
-    return [*actions, *refused], tagged
-
-
-def _whole_mailbox_keys(
-    view: View, criteria: Sequence[sorting.Criterion]
-) -> tuple[list[int], list[list[int | str]]] | None:
-    """`_sort_values` of every message, the usual SORT (... ALL by keys the index keeps), in
-    one pass over the index's rows: when they are exactly the messages the session sees, each
-    with its keys and a sent date; else None (`_sort_values` then reads them message by
-    message)."""
-    names = [c.key for c in criteria]
-    if not all(n in sorting.KEY_COLUMNS for n in names):
-        return None
-    columns = [sorting.KEY_COLUMNS[n] for n in names]
-    rows = view.store.sort_key_rows(view.name, columns)
-    uids = [r[0] for r in rows]
-    if len(uids) != len(view.uids) or array("I", uids) != view.uids:
-        return None
-    out: list[list[int | str]] = [[r[i] for r in rows] for i in range(1, len(columns) + 1)]
-    if "DATE" in names and None in out[names.index("DATE")]:
-        return None
-    return uids, out
-
-
-def _sort_values(
-    view: View, uids: Sequence[int], criteria: Sequence[sorting.Criterion]
-) -> tuple[list[int], list[list[int | str]]]:
-    """The messages of `uids` (ascending) still in the store, and each criterion's values for
-    them, in that order. Ready-to-compare keys come from the index's covering index in one
-    scan (`sort_keys`: DATE and the string keys casemapped at delivery); ARRIVAL and SIZE from
-    the message rows in one query. A message without cached keys (summarized before the index
-    kept them, or never), and DISPLAYFROM/DISPLAYTO (no column), take the slower road: the
-    SORT columns or the summaries, a batch at a time, mapped here. A message that is in
-    neither the summaries nor the message rows was expunged meanwhile, and is not answered."""
-    store = view.store
-    names = [c.key for c in criteria]
-    columns = [sorting.KEY_COLUMNS[n] for n in names if n in sorting.KEY_COLUMNS]
-    cached: dict[int, tuple[Any, ...]] = {}
-    if uids and not {"DISPLAYFROM", "DISPLAYTO"} & set(names):
-        cached = store.sort_keys(view.name, uids, columns)
-    slow = [u for u in uids if u not in cached]
-    undated: list[int] = []
-    if "DATE" in names:
-        at = columns.index("date")
-        undated = [u for u, row in cached.items() if row[at] is None]
-    arrived: dict[int, tuple[int, int]] = {}
-    if {"ARRIVAL", "SIZE"} & set(names):
-        arrived = store.arrivals(view.name)
-    elif slow or undated:
-        arrived = {m.uid: (m.internaldate, m.size) for m in store.fetch(view.name, slow + undated)}
-    fields = _sort_fields(store, view.name, [u for u in slow if u in arrived], set(names))
-    # (a message with cached keys whose index data is needed but gone: expunged meanwhile)
-    gone = {u for u in undated if u not in arrived}
-    if {"ARRIVAL", "SIZE"} & set(names):
-        gone |= {u for u in cached if u not in arrived}
-    present = [u for u in uids if (u in cached and u not in gone) or u in fields]
-    out: list[list[int | str]] = []
-    for name in names:
-        if name in ("ARRIVAL", "SIZE"):
-            i = 0 if name == "ARRIVAL" else 1
-            out.append([arrived[u][i] for u in present])
-            continue
-        col = columns.index(sorting.KEY_COLUMNS[name]) if name in sorting.KEY_COLUMNS else -1
-        if col >= 0 and not fields and not undated:  # (the usual case: every key cached)
-            out.append([cached[u][col] for u in present])
-            continue
-        values: list[int | str] = []
-        for u in present:
-            row = cached.get(u)
-            if row is None or col < 0:
-                date, size = arrived[u]
-                values.append(sorting.value(name, date, size, fields[u]))
-            elif row[col] is None:  # DATE of a message without a sent date: its arrival
-                values.append(arrived[u][0])
-            else:
-                values.append(row[col])
-        out.append(values)
-    return present, out
-
-
-def _sort_fields(
-    store: UserStore, mailbox: str, uids: list[int], names: set[str]
-) -> dict[int, sorting.Fields]:
-    """The header Fields of messages SORT has no cached keys for: from the index's SORT
-    columns in one query when the keys have columns, else (and for messages without) from
-    their summaries, read a batch at a time."""
-    fields: dict[int, sorting.Fields] = {}
-    if uids and names - {"ARRIVAL", "SIZE"} and names <= sorting.COLUMN_KEYS:
-        rows = store.sort_columns(mailbox, uids)
-        fields = {uid: sorting.Fields(*row) for uid, row in rows.items()}
-    known = list(fields)
-    unread = [u for u in uids if u not in fields]
-    for at in range(0, len(unread), BATCH):
-        summaries = store.summaries(mailbox, unread[at : at + BATCH])
-        for uid in unread[at : at + BATCH]:
-            summary = summaries.get(uid)
-            fields[uid] = sorting.fields_of(summary)
-            if summary is not None:
-                known.append(uid)
-    # what was computed here is kept: the next SORT reads the keys (schema 6's columns)
-    store.set_sort_keys(mailbox, {u: sorting.string_keys(fields[u]) for u in known})
-    return fields
-
-
-def thread(view: View, cmd: Thread) -> Reply:
-    """THREAD / UID THREAD (RFC 5256): `* THREAD` with the found messages in threads by the
-    algorithm asked for (threads.py). The sent dates, base subjects (casemapped at delivery)
-    and message ids come from the index's THREAD columns in one query; for a message with none
-    cached, from its summary, read a batch at a time; the internal dates, only for the
-    messages without a sent date. Only what THREAD needs of each message is kept. A THREAD
-    ... ALL runs no search."""
-    key = _resolved(view, cmd.key)
-    metas: Mapping[int, MessageMeta] = {}
-    kept = None
-    if isinstance(key, All):
-        # (the answer depends on nothing else: a message's headers and dates never change)
-        seen = hashlib.blake2b(view.uids.tobytes(), digest_size=16).digest()
-        kept = (view.store.home, view.name, view.uidvalidity, cmd.algorithm, cmd.uid, seen)
-        answer = THREADS.get(kept)
-        if answer is not None:
-            return [Send(data=answer)], _ok(cmd.tag, "THREAD completed")
-        numbered: list[tuple[int, int]] = list(enumerate(view.uids, 1))
-    else:
-        found, metas = _found(view, key)
-        numbered = [(c.seq, c.uid) for c in found]
-    store = view.store
-    uids = [u for _, u in numbered]
-    rows = store.thread_columns(view.name, uids) if uids else {}
-    unread = [u for u in uids if u not in rows]
-    for at in range(0, len(unread), BATCH):
-        summaries = store.summaries(view.name, unread[at : at + BATCH])
-        for uid in unread[at : at + BATCH]:
-            rows[uid] = _thread_row(summaries.get(uid))
-        # the keys computed are kept (schema 6's columns), for SORT and the next THREAD
-        keys = {u: sorting.string_keys(sorting.fields_of(s)) for u, s in summaries.items()}
-        store.set_sort_keys(view.name, keys)
-    # the internal date is the sent date of a message without one (RFC 5256 §2.2); a message
-    # that has neither was expunged since the search, and is not answered
-    undated = [u for u in uids if rows[u][0] is None and u not in metas]
-    if undated:
-        metas = {**metas, **{m.uid: m for m in store.fetch(view.name, undated)}}
-    make = threads.Threadable
-    messages = []
-    for seq, uid in numbered:
-        date, subject, reply, message_id, in_reply_to, refs = rows[uid]
-        if date is None:
-            meta = metas.get(uid)
-            if meta is None:
-                continue
-            date = meta.internaldate
-        ids = tuple(refs.split()) or ((in_reply_to,) if in_reply_to else ())
-        messages.append(make(seq, uid, date, subject, bool(reply), message_id or None, ids))
-    with _no_cycle_collection():  # a Node per message, linked both ways: no garbage made
-        out = threads.encode(threads.thread(cmd.algorithm, messages), cmd.uid)
-    if kept is not None and len(messages) == len(numbered):  # (none expunged meanwhile)
-        THREADS.put(kept, out)
-    return [Send(data=out)], _ok(cmd.tag, "THREAD completed")
-
-
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """The cyclic garbage collector paused while a block makes many objects that all live on
-    (it would walk them again and again, for nothing: a third of a 100,000-message THREAD)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
-def _thread_row(
-    summary: Summary | None,
-) -> tuple[int | None, str, bool, str | None, str | None, str]:
-    """A message's THREAD columns from its Summary (None: unreadable, threaded as a message
-    with no headers), as the index keeps them (the base subject casemapped)."""
-    if summary is None:
-        return None, "", False, None, None, ""
-    ids = summary.message_id, summary.in_reply_to
-    message_id, in_reply_to = (None if i is None else i.decode("latin-1") for i in ids)
-    refs = " ".join(r.decode("latin-1") for r in summary.references)
-    subject = sorting.casemap(summary.base_subject)
-    return summary.sent, subject, summary.is_reply, message_id, in_reply_to, refs
 
 
 def _answer(cmd: Search | Sort, numbers: list[int], modseq: int | None, name: str) -> Reply:

@@ -17,7 +17,8 @@ states.py has what a session is made of (capabilities, settings, states, which c
 state takes); this module has the dispatch, the login (LOGIN, AUTHENTICATE PLAIN with SASL-IR,
 LOGINDISABLED before TLS), STARTTLS and the commands of any state (CAPABILITY, NOOP, LOGOUT,
 ID, ENABLE, COMPRESS, NAMESPACE, IDLE); mailboxes.py has the authenticated-state commands,
-selected.py the selected-state ones, view.py the selected mailbox and its change feed.
+selected.py the selected-state ones (ordering.py SORT and THREAD), view.py the selected mailbox
+and its change feed.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
-from mailserver.imap import encode, mailboxes, notify, selected
+from mailserver.imap import encode, mailboxes, notify, ordering, selected
 from mailserver.imap.actions import (
     Action,
     CheckPassword,
@@ -651,14 +652,14 @@ class Session:
                     cmd = replace(cmd, returns=frozenset({"ALL"}))  # RFC 9051 §6.4.4: ESEARCH
                 try:
                     if isinstance(cmd, Sort):
-                        return selected.sort(view, cmd)
+                        return ordering.sort(view, cmd)
                     return selected.search(view, cmd)
                 except Exception:
                     if cmd.returns is not None and "SAVE" in cmd.returns:
                         view.saved = []  # RFC 5182 §2.1: a SAVE that fails leaves `$` empty
                     raise
             if isinstance(cmd, Thread):
-                return selected.thread(view, cmd)
+                return ordering.thread(view, cmd)
             if isinstance(cmd, CancelUpdate):
                 return selected.cancel_update(view, cmd)
             if isinstance(cmd, Copy):

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mailserver.imap import selected, threads
+from mailserver.imap import ordering, selected, threads
 from mailserver.message import Message
 from mailserver.message.summary import summarize
 from mailserver.store import Store
@@ -137,7 +137,7 @@ def test_a_message_whose_summary_is_unreadable_threads_as_one_without_headers(
     user.db.execute("UPDATE summaries SET blob = x'00', reply = NULL WHERE uid = 2")
     # (the summary is computed again from the file, so 2 is threaded as it was)
     assert thread(client, b"REFERENCES UTF-8 ALL") == found("(1 (5)(2 3)(9))(4 8)((6)(7))")
-    assert selected._thread_row(None) == (None, "", False, None, None, "")
+    assert ordering._thread_row(None) == (None, "", False, None, None, "")
 
 
 @pytest.mark.parametrize(
@@ -183,14 +183,14 @@ def test_thread_columns_from_a_summary() -> None:
         "Subject: Re: Fwd: plans\nMessage-ID: <m@x>\nIn-Reply-To: <p@x>\n"
         "References: <a@x> <b@x>\n" + date(9)
     )
-    row = selected._thread_row(summarize(Message(raw)))
+    row = ordering._thread_row(summarize(Message(raw)))
     assert row == (1699520400, "PLANS", True, "m@x", "p@x", "a@x b@x")
 
 
 def test_the_same_thread_all_again_is_answered_from_memory(
     client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(selected, "THREADS", threads.Answers(entries=8, octets=1 << 20))
+    monkeypatch.setattr(ordering, "THREADS", threads.Answers(entries=8, octets=1 << 20))
     first = thread(client, b"REFERENCES UTF-8 ALL")
     assert first == found("(1 (5)(2 3)(9))(4 8)((6)(7))")
     asked = watch(monkeypatch, store, "thread_columns")
@@ -210,19 +210,19 @@ def test_the_same_thread_all_again_is_answered_from_memory(
     again = thread(client, b"REFERENCES UTF-8 ALL")  # (a copy of 4: joined to it by subject)
     assert again == found("(1 (5)(2 3)(9))((4 8)(10))((6)(7))")
     assert len(asked) == 4
-    assert len(selected.THREADS) == 4  # (ALL's: REFERENCES twice, ORDEREDSUBJECT, the UIDs)
+    assert len(ordering.THREADS) == 4  # (ALL's: REFERENCES twice, ORDEREDSUBJECT, the UIDs)
 
 
 def test_an_answer_missing_an_expunged_message_is_not_kept(
     client: Client, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(selected, "THREADS", threads.Answers(entries=8, octets=1 << 20))
+    monkeypatch.setattr(ordering, "THREADS", threads.Answers(entries=8, octets=1 << 20))
     other = Client(store)
     other.select()
     other(b"x STORE 2 +FLAGS.SILENT (\\Deleted)")
     other(b"y EXPUNGE")  # the client still sees message 2, whose index rows are gone
     assert thread(client, b"REFERENCES UTF-8 ALL") == found("(1 (5)(3)(9))(4 8)((6)(7))")
-    assert len(selected.THREADS) == 0
+    assert len(ordering.THREADS) == 0
 
 
 def test_thread_answers_are_bounded_in_number_and_octets() -> None:

@@ -46,7 +46,7 @@ def m(seq: int, headers: str = "", *, arrived: int = 0, size: int = 0) -> Msg:
 
 
 def sort(msgs: list[Msg], criteria: list[Criterion]) -> list[int]:
-    """The seqs in SORT's order, as selected.sort computes it."""
+    """The seqs in SORT's order, as ordering.sort computes it."""
     used = effective(criteria)
     values = [
         sortable(x.seq, x.seq * 10, x.internaldate, x.size, fields_of(x.summary), used)
