@@ -94,7 +94,7 @@ class StoreDelivery:
         try:
             while self._waiting:
                 group, self._waiting = self._waiting, []
-                await self._store([d for batch, _ in group for d in batch], group)
+                await self._store(group)
         except BaseException:  # cancelled (the server stops): nobody waits for ever
             for _, done in group + self._waiting:
                 done.cancel()
@@ -103,17 +103,16 @@ class StoreDelivery:
         finally:
             self._storing = None
 
-    async def _store(
-        self, deliveries: list[Delivery], group: list[tuple[list[Delivery], asyncio.Future[None]]]
-    ) -> None:
+    async def _store(self, group: list[tuple[list[Delivery], asyncio.Future[None]]]) -> None:
+        deliveries = [d for batch, _ in group for d in batch]
         try:
             await self.ctx.run(self.ctx.store.deliver_batch, deliveries)
         except Exception as error:
             if len(group) == 1:
                 _settle_future(group[0][1], error)
                 return
-            for batch, done in group:
-                await self._store(batch, [(batch, done)])
+            for waiting in group:
+                await self._store([waiting])
             return
         self.ctx.counters.deliveries += len(deliveries)
         for d in deliveries:

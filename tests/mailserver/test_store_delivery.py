@@ -67,10 +67,15 @@ def send(delivery: StoreDelivery, *recipients: str) -> asyncio.Future[None]:
     )
 
 
-async def first_call_started(recorder: Recorder) -> None:
+async def one_under_way(
+    ctx: MailContext, recorder: Recorder
+) -> tuple[StoreDelivery, asyncio.Future[None]]:
+    """A StoreDelivery whose first transaction (to Alice) is in the store, held at the gate."""
+    delivery = StoreDelivery(ctx)
+    first = send(delivery, ALICE)
     for _ in range(500):
         if recorder.calls:
-            return
+            return delivery, first
         await asyncio.sleep(0.01)
     raise AssertionError("the store was never called")
 
@@ -82,9 +87,7 @@ def inbox(ctx: MailContext, address: str) -> int:
 async def test_transactions_that_wait_go_into_the_store_together(
     ctx: MailContext, recorder: Recorder
 ) -> None:
-    delivery = StoreDelivery(ctx)
-    first = send(delivery, ALICE)
-    await first_call_started(recorder)
+    delivery, first = await one_under_way(ctx, recorder)
     second, third = send(delivery, ALICE, CAROL), send(delivery, CAROL)
     await asyncio.sleep(0.05)
     assert recorder.calls == [[ALICE]]  # the others wait for the call under way
@@ -103,9 +106,7 @@ async def test_transactions_that_wait_go_into_the_store_together(
 async def test_a_failed_gathered_call_is_tried_again_one_transaction_at_a_time(
     ctx: MailContext, recorder: Recorder
 ) -> None:
-    delivery = StoreDelivery(ctx)
-    first = send(delivery, ALICE)
-    await first_call_started(recorder)
+    delivery, first = await one_under_way(ctx, recorder)
     recorder.bad.add(CAROL)
     good, bad = send(delivery, ALICE), send(delivery, CAROL)
     recorder.gate.set()
@@ -135,9 +136,7 @@ async def test_a_lone_transaction_that_fails_is_told_and_not_tried_again(
 async def test_stopped_storing_leaves_no_sender_waiting(
     ctx: MailContext, recorder: Recorder
 ) -> None:
-    delivery = StoreDelivery(ctx)
-    first = send(delivery, ALICE)
-    await first_call_started(recorder)
+    delivery, first = await one_under_way(ctx, recorder)
     waiting = send(delivery, CAROL)
     await asyncio.sleep(0)
     assert delivery._storing is not None
