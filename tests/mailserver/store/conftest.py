@@ -50,5 +50,11 @@ def user(store: Store) -> UserStore:
     return store.user(ADDRESS)
 
 
+def files(user: UserStore, mailbox: str = "INBOX") -> dict[str, list[str]]:
+    """The names of a mailbox's message files, in new/, cur/ and tmp/."""
+    folder = user.folder_path(mailbox)
+    return {sub: sorted(os.listdir(os.path.join(folder, sub))) for sub in ("new", "cur", "tmp")}
+
+
 def message(n: int = 1, body: str = "hello") -> bytes:
     return f"From: a@b.example\r\nSubject: msg {n}\r\n\r\n{body} {n}\r\n".encode()

@@ -13,13 +13,9 @@ from collections.abc import Sequence
 import pytest
 
 from mailserver.store import Store, UserStore, maildir
-from tests.mailserver.store.conftest import ADDRESS, message
+from tests.mailserver.store.conftest import ADDRESS, files, message
 
-
-def files(user: UserStore) -> list[str]:
-    """Every message file of the user's INBOX folder (tmp/, new/ and cur/)."""
-    root = user.maildir
-    return sorted(f for sub in ("tmp", "new", "cur") for f in os.listdir(os.path.join(root, sub)))
+NONE = {"new": [], "cur": [], "tmp": []}
 
 
 def wait_for(condition: object, what: str) -> None:
@@ -117,7 +113,7 @@ def test_a_lone_delivery_whose_commit_fails_is_not_tried_again(
     with pytest.raises(OSError, match=r"^the disk went away$"):
         user.deliver("INBOX", message(1))
     assert calls == [1]  # its error, not a second try that might go through unannounced
-    assert files(user) == []  # and its file is gone
+    assert files(user) == NONE  # and its file is gone
     assert user.deliver("INBOX", message(2)) == 1
 
 
@@ -130,7 +126,7 @@ def test_files_whose_settling_fails_are_removed_and_the_error_told(
     monkeypatch.setattr(maildir, "fsync_file", failing)
     with pytest.raises(OSError, match=r"^cannot sync "):
         user.deliver_many([("INBOX", message(1), (), None), ("INBOX", message(2), (), None)])
-    assert files(user) == []
+    assert files(user) == NONE
     assert user.fetch("INBOX") == []
 
 

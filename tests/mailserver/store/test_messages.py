@@ -27,12 +27,7 @@ from mailserver.store.base import MAX_UID
 from mailserver.store.errors import CANNOT, LIMIT, NONEXISTENT
 from mailserver.store.messages import SELECT_CACHE
 
-from .conftest import ADDRESS, SCRATCH, T0, Clock, message
-
-
-def files(user: UserStore, mailbox: str = "INBOX") -> dict[str, list[str]]:
-    folder = user.folder_path(mailbox)
-    return {sub: sorted(os.listdir(os.path.join(folder, sub))) for sub in ("new", "cur", "tmp")}
+from .conftest import ADDRESS, SCRATCH, T0, Clock, files, message
 
 
 def test_deliver_writes_crlf_file_in_new(user: UserStore) -> None:
