@@ -56,9 +56,12 @@ async def tcp_server(
     backlog: int = 1024,
     tls: ssl.SSLContext | None = None,
     handshake_timeout: float | None = None,
+    reuse_port: bool = False,
 ) -> asyncio.Server:
     """Listen on exactly (host, port), or on `sock`, with implicit TLS when `tls` is given; a
-    failure to bind names the address (BindError)."""
+    failure to bind names the address (BindError). With `reuse_port`, processes of this user
+    may listen on the same address and port, and the kernel spreads connections among them
+    (SO_REUSEPORT: the mail server's workers)."""
     loop = asyncio.get_running_loop()
     timeout = handshake_timeout if tls is not None else None  # asyncio refuses it without TLS
     if sock is not None:
@@ -68,7 +71,7 @@ async def tcp_server(
     with binding("TCP", host, port):
         return await loop.create_server(
             factory, host, port, backlog=backlog, reuse_address=True, ssl=tls,
-            ssl_handshake_timeout=timeout,
+            ssl_handshake_timeout=timeout, reuse_port=reuse_port or None,
         )  # fmt: skip
 
 

@@ -450,12 +450,19 @@ class StreamListener(Generic[F]):
         self._sweeper: asyncio.TimerHandle | None = None
 
     async def start(
-        self, host: str, port: int, *, backlog: int = 1024, sock: socket.socket | None = None
+        self,
+        host: str,
+        port: int,
+        *,
+        backlog: int = 1024,
+        sock: socket.socket | None = None,
+        reuse_port: bool = False,
     ) -> int:
-        """Listen on exactly (host, port), or on `sock`; returns the real port."""
+        """Listen on exactly (host, port), or on `sock`; returns the real port. `reuse_port`:
+        as tcp_server's."""
         self.server = await tcp_server(
             self._protocol, host, port, sock=sock, backlog=backlog, tls=self.ssl,
-            handshake_timeout=self.limits.handshake_timeout,
+            handshake_timeout=self.limits.handshake_timeout, reuse_port=reuse_port,
         )  # fmt: skip
         self.port = int(self.server.sockets[0].getsockname()[1])
         self._sweeper = self.loop.call_later(self._tick, self._sweep)
