@@ -7,6 +7,7 @@ default, and unknown keys are errors that name the key):
     domains = ["crepes.fr"]
     address = "127.0.0.40"          # where listeners given as a bare port bind
     state_dir = "state"             # relative paths are relative to this file's folder
+    workers = 2                     # processes serving IMAP and POP3 (default 1: one process)
     # tls_cert = "cert.pem"         # with tls_key; absent: a certificate from a CA made
     # tls_key = "key.pem"           #   once in state_dir/tls (mailserver/tls.py)
     [listen]                        # absent: every kind below but control, standard port + 10000
@@ -52,6 +53,7 @@ STANDARD_PORTS: dict[str, int] = {kind: topology.STANDARD_PORTS[kind] for kind i
 IMPLICIT_TLS = frozenset({"submissions", "imaps", "pop3s"})
 DEFAULT_OFFSET = topology.UNPRIVILEGED_OFFSET  # as `minternet up`: no root needed
 PLAINTEXT_POLICIES = ("loopback", "always", "never")
+MAX_WORKERS = 16
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -230,8 +232,13 @@ class MailConfig:
     auth: Auth = field(default_factory=Auth)
     queue: Queue = field(default_factory=Queue)
     quota: Quotas = field(default_factory=Quotas)
+    # Processes that serve IMAP and POP3 (mailserver/aio/workers.py): the first also serves
+    # SMTP, submission, the queue and control, and starts the others.
+    workers: int = 1
 
     def __post_init__(self) -> None:
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise ValueError(f"workers must be from 1 to {MAX_WORKERS}")
         if not self.hostname:
             raise ValueError("hostname is required (the server's name, e.g. mail.crepes.fr)")
         if not self.domains:

@@ -253,6 +253,9 @@ def write_mail_config(host: Host, ctx: LaunchContext) -> Path:
         "domains = [" + ", ".join(json.dumps(d.rstrip(".")) for d in host.mail_domains) + "]",
         f"address = {json.dumps(host.address)}",
         'state_dir = "."',
+        # IMAP and POP3 in two processes (mailserver/aio/workers.py): the 50-session mix of
+        # bench.mail_imap took half the time of one process on a 2-core machine
+        "workers = 2",
         f"tls_cert = {json.dumps(str(issued.cert))}",
         f"tls_key = {json.dumps(str(issued.key))}",
         "[listen]",

@@ -46,8 +46,17 @@ class Notifier:
 
     def __init__(self) -> None:
         self._waiters: dict[tuple[str, str | None], set[asyncio.Event]] = defaultdict(set)
+        # where a notice also goes: the other processes of the server (aio/workers.py)
+        self.forward: Callable[[str, str], None] | None = None
 
     def notify(self, address: str, mailbox: str) -> None:
+        """A change here: tell this process's waiters, and the other processes."""
+        self.notify_here(address, mailbox)
+        if self.forward is not None:
+            self.forward(address, mailbox)
+
+    def notify_here(self, address: str, mailbox: str) -> None:
+        """A change made here or told by another process: wake this process's waiters."""
         for key in ((address, mailbox), (address, None)):
             for event in self._waiters.get(key, ()):
                 event.set()

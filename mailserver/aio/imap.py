@@ -433,8 +433,8 @@ class ImapServer:
             refusal=REFUSAL,
         )
 
-    async def start(self, host: str, port: int) -> int:
-        return await self.listener.start(host, port)
+    async def start(self, host: str, port: int, *, reuse_port: bool = False) -> int:
+        return await self.listener.start(host, port, reuse_port=reuse_port)
 
     def close(self) -> None:
         """Stop: every client is told (RFC 3501 §7.1.5: BYE before the server closes)."""

@@ -234,8 +234,8 @@ class Pop3Server:
             refusal=REFUSAL,
         )
 
-    async def start(self, host: str, port: int) -> int:
-        return await self.listener.start(host, port)
+    async def start(self, host: str, port: int, *, reuse_port: bool = False) -> int:
+        return await self.listener.start(host, port, reuse_port=reuse_port)
 
     def close(self) -> None:
         self.listener.close()

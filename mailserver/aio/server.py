@@ -25,13 +25,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import ssl
+import sys
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from typing import Any, Protocol
 
 from mailserver import smtp
 from mailserver import tls as mailtls
+from mailserver.aio import workers
 from mailserver.aio.context import MailContext
 from mailserver.aio.imap import ImapServer, SessionFactory
 from mailserver.aio.pop3 import Pop3Server
@@ -236,6 +239,9 @@ class MailDaemon:
         threads: int = 2,
         imap_factory: Any = default_session_factory,
         idle_poll: float = 1.0,
+        # the argv of worker K (aio/workers.py), when config.workers > 1; None: no workers
+        command: workers.Command | None = None,
+        role: workers.Role | None = None,  # this process is a worker: what it was told
     ) -> None:
         self.name = name
         self.config = config
@@ -251,6 +257,10 @@ class MailDaemon:
         self.submission: dict[str, SubmissionServer] = {}
         self.streams: dict[str, StreamListener[Any]] = {}
         self.refused = 0  # connections over the server-wide cap
+        self.command = command
+        self.role = role
+        self.workers: workers.Workers | None = None  # the first process's, when it has some
+        self.upstream: workers.Upstream | None = None  # a worker's link to the first process
 
     async def start(self) -> dict[str, int]:
         cfg = self.config
@@ -264,6 +274,8 @@ class MailDaemon:
         )
         self.ctx = ctx = MailContext(cfg, store, users, context, threads=self.threads)
         self.delivery = StoreDelivery(ctx)  # one for every listener: their messages go together
+        if self.role is not None:
+            return await self._start_worker(ctx, self.role)
         reports = await ctx.run(store.open_all)
         for address, report in reports.items():
             text = _report_text(report)
@@ -280,8 +292,31 @@ class MailDaemon:
         if self.control_addr is not None:
             endpoints["control"] = self.control_addr
         ports: dict[str, int] = {}
+        shared = cfg.workers > 1 and self.command is not None
         for kind, (host, port) in endpoints.items():
-            ports[kind] = await self._listen(ctx, kind, host, port)
+            reuse = shared and kind in workers.SHARED
+            ports[kind] = await self._listen(ctx, kind, host, port, reuse_port=reuse)
+        if shared and self.command is not None:
+            self.workers = w = workers.Workers(
+                cfg.workers,
+                self.command,
+                {kind: port for kind, port in ports.items() if kind in workers.SHARED},
+                ctx.notifier.notify_here,
+            )
+            ctx.notifier.forward = w.notify
+            await w.start()
+        return ports
+
+    async def _start_worker(self, ctx: MailContext, role: workers.Role) -> dict[str, int]:
+        """A worker (aio/workers.py): the IMAP and POP3 listeners only, on the first process's
+        ports; notices and reports through the socket pair it was given."""
+        ports: dict[str, int] = {}
+        for kind, (host, _) in ctx.config.endpoints().items():
+            if kind in role.ports:
+                ports[kind] = await self._listen(ctx, kind, host, role.ports[kind], reuse_port=True)
+        here = ctx.notifier.notify_here
+        self.upstream = up = workers.Upstream(role, here, lambda: self.stats([]))
+        ctx.notifier.forward = up.notify
         return ports
 
     @staticmethod
@@ -333,7 +368,9 @@ class MailDaemon:
             tls_context=tls,
         )
 
-    async def _listen(self, ctx: MailContext, kind: str, host: str, port: int) -> int:
+    async def _listen(
+        self, ctx: MailContext, kind: str, host: str, port: int, *, reuse_port: bool = False
+    ) -> int:
         if kind == "smtp":
             self.mx = mx = MxServer(
                 self._smtp_settings(ctx), ctx.users, self.delivery, tls_context=ctx.tls,
@@ -349,12 +386,12 @@ class MailDaemon:
             )  # fmt: skip
             self.listeners[kind] = imap
             self.streams[kind] = imap.listener
-            return await imap.start(host, port)
+            return await imap.start(host, port, reuse_port=reuse_port)
         if kind in ("pop3", "pop3s"):
             pop = Pop3Server(ctx, kind, host, throttle=self.throttle, over_cap=self.over_cap)
             self.listeners[kind] = pop
             self.streams[kind] = pop.listener
-            return await pop.start(host, port)
+            return await pop.start(host, port, reuse_port=reuse_port)
         if kind in ("submission", "submissions"):
             sub = SubmissionServer(
                 SubmissionHandler(
@@ -385,12 +422,18 @@ class MailDaemon:
             len(p) for p in listeners if p is not None
         )
 
+    def processes(self) -> int:
+        """How many processes serve IMAP and POP3: as many as the config says, when this one
+        is a worker or can start them; else 1."""
+        return self.config.workers if self.role is not None or self.command else 1
+
     def over_cap(self) -> bool:
         """True when a new IMAP or POP3 connection (already counted) is one too many:
-        `limits.max_connections` holds for every listener together. It is told so and closed,
-        with a log line (rate-limited: a flood cannot fill the log)."""
+        `limits.max_connections` holds for every listener together, divided among the
+        processes when there are workers. It is told so and closed, with a log line
+        (rate-limited: a flood cannot fill the log)."""
         count = self.connections()
-        if count <= self.config.limits.max_connections:
+        if count <= -(-self.config.limits.max_connections // self.processes()):
             return False
         self.refused += 1
         self.throttle(log, "mail-cap", "refusing a connection: %d open on all listeners", count)
@@ -418,7 +461,7 @@ class MailDaemon:
         if self.queue is not None:
             counters["queue"] = len(self.queue.entries)
             counters.update({f"queue_{k}": v for k, v in self.queue.counts.items()})
-        return {
+        own: dict[str, object] = {
             "stats": counters,
             "logins_by_protocol": dict(c.by_protocol),
             "sessions_by_user": sessions,
@@ -427,6 +470,7 @@ class MailDaemon:
                 **{k: len(s.listener) if s.listener else 0 for k, s in self.submission.items()},
             },
         }
+        return own if self.workers is None else workers.combine(own, self.workers.reports())
 
     async def queue_command(self, args: list[str]) -> dict[str, object]:
         """The control endpoint's `queue` (`mailserver queue`): list, show ID, retry [ID],
@@ -458,6 +502,10 @@ class MailDaemon:
     async def stop(self) -> None:
         for listener in self.listeners.values():
             listener.close()
+        if self.workers is not None:
+            await self.workers.stop()
+        if self.upstream is not None:
+            self.upstream.close()
         for listener in self.listeners.values():
             await listener.wait_closed()
         self.listeners.clear()
@@ -479,6 +527,11 @@ def add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
         description="Run one mail server as --config describes it (mailserver/config.py).",
     )
     options.daemon_options(p, name="mailserver", config="the keys of mailserver.config")
+    # how the first process starts a worker (aio/workers.py); not for people
+    p.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--worker-channel", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--worker-ports", type=workers.parse_ports, help=argparse.SUPPRESS)
+    p.add_argument("--worker-parent", type=int, help=argparse.SUPPRESS)
     p.set_defaults(func=serve)
 
 
@@ -499,7 +552,24 @@ def serve(args: argparse.Namespace) -> int:
     except (mconfig.ConfigError, AddressError) as e:
         log.error("%s", e)
         return 2
-    daemon = MailDaemon(cfg, control=control, name=args.name)
+    config_path = os.path.abspath(args.config)
+
+    def command(n: int, fd: int, ports: Mapping[str, int]) -> list[str]:
+        return [
+            sys.executable, "-m", "mailserver", "serve", "--config", config_path,
+            "--name", f"{args.name}.{n}", "--log-level", args.log_level,
+            "--worker", str(n), "--worker-channel", str(fd),
+            "--worker-ports", workers.format_ports(ports), "--worker-parent", str(os.getpid()),
+        ]  # fmt: skip
+
+    role = None
+    if args.worker is not None:
+        if None in (args.worker_channel, args.worker_ports, args.worker_parent):
+            log.error("--worker needs --worker-channel, --worker-ports and --worker-parent")
+            return 2
+        role = workers.Role(args.worker, args.worker_channel, args.worker_ports, args.worker_parent)
+        control = None
+    daemon = MailDaemon(cfg, control=control, name=args.name, command=command, role=role)
     try:
         return service.run(daemon, ready_file=args.ready_file)
     except (UserError, StoreError, ValueError) as e:  # the users file, the store, the cert
