@@ -99,16 +99,23 @@ def wait_greeting(host: str, port: int, deadline: float, proc: subprocess.Popen[
     raise TimeoutError(f"nothing greets on {host}:{port} ({last})")
 
 
+_handed_out: set[int] = set()
+
+
 def free_tcp_port(host: str = HOST, low: int = 33000, high: int = 36000) -> int:
-    """A free TCP port in [low, high): this machine's benchmarks keep to their own range."""
+    """A free TCP port in [low, high): this machine's benchmarks keep to their own range. A
+    port is handed out once per process (a config names several before any is bound)."""
     start = low + os.getpid() * 7 % (high - low)
     for n in range(high - low):
         port = low + (start - low + n) % (high - low)
+        if port in _handed_out:
+            continue
         with socket.socket() as s:
             try:
                 s.bind((host, port))
             except OSError:
                 continue
+            _handed_out.add(port)
             return port
     raise OSError(f"no free TCP port in {low}..{high - 1}")
 
@@ -357,9 +364,11 @@ def ours_setup(
     kinds: Sequence[str] = ("imap",),
     *,
     per_user: int = 100,
+    workers: int = 1,
 ) -> Ours:
     """A config for `mailserver serve` in `tmp` and its users (added in-process with the
-    same UserDb the `mailserver user add` command uses)."""
+    same UserDb the `mailserver user add` command uses); `workers`: the processes that serve
+    IMAP and POP3 (mailserver/aio/workers.py)."""
     from mailserver import config as mailconfig
     from mailserver.users import UserDb
 
@@ -373,6 +382,7 @@ def ours_setup(
 domains = ["{DOMAIN}"]
 address = "{HOST}"
 state_dir = "state"
+workers = {workers}
 [listen]
 {listen}
 [limits]
@@ -415,13 +425,21 @@ def ours_fill(ours: Ours, user: str, messages: Sequence[bytes], batch: int = 100
 @contextlib.contextmanager
 def running_ours(ours: Ours, *, uvloop: bool = True) -> Iterator[Ours]:
     """`mailserver serve --config FILE` until the block ends."""
-    cmd = [sys.executable, "-m", "mailserver", "serve", "--config", str(ours.config)]
+    ready = ours.config.with_name("ready.json")
+    ready.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "mailserver", "serve", "--config", str(ours.config),
+           "--ready-file", str(ready)]  # fmt: skip
     with open(ours.log, "ab") as log:
         proc = subprocess.Popen(cmd, start_new_session=True, stdout=log, stderr=log)
     ours.proc = proc
     try:
         first = min(ours.ports, key=lambda k: k != "imap")
-        wait_greeting(ours.host, ours.ports[first], time.monotonic() + 120, proc)
+        deadline = time.monotonic() + 120
+        wait_greeting(ours.host, ours.ports[first], deadline, proc)
+        while not ready.exists():  # (written once the workers listen too)
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the server did not become ready")
+            time.sleep(0.05)
         yield ours
     except BaseException:
         print(ours.log.read_text(errors="replace")[-3000:], file=sys.stderr)

@@ -469,6 +469,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="our processes serving IMAP (config `workers`; `minternet up` runs 2)",
+    )
+    p.add_argument(
         "--dovecot-scheme",
         default="ARGON2ID",
         help="Dovecot's password hashes (ours: scrypt N=2^15 r=8); PLAIN to skip hashing",
@@ -502,7 +508,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Dovecot {dc.version}: {dc.host}:{dc.port}", flush=True)
         servers = [Server("Dovecot", dc.host, dc.port, lambda name: name)]
         if not args.no_ours:
-            ours = ours_setup(tmp, [f"{u}@{DOMAIN}" for u in users])
+            ours = ours_setup(tmp, [f"{u}@{DOMAIN}" for u in users], workers=args.workers)
             t0 = time.monotonic()
             ours_fill(ours, f"big@{DOMAIN}", messages[: args.big])
             for i in range(args.mix_users):
