@@ -16,7 +16,9 @@ two on a 2-core machine (2026-12-02). Dovecot runs a process per session for the
 - Each worker sends the first process its counters every second, and `stats` (what
   `minternet status` shows) adds them up, with a line per process.
 - The first process starts a worker that died again (at most once every RESTART_AFTER
-  seconds), and stops them all when it stops; a worker whose first process is gone stops.
+  seconds), kills one that has not reported for HANG_AFTER seconds (stopped or stuck, it would
+  keep getting its share of new connections), and stops them all when it stops; a worker
+  whose first process is gone stops.
 - Limits: `limits.max_connections` is divided among the processes; the per-user session
   limit and the budget of failed logins per address are each process's own.
 """
@@ -43,6 +45,7 @@ SHARED = ("imap", "imaps", "pop3", "pop3s")
 REPORT_EVERY = 1.0  # seconds between a worker's counters
 REPORT_STALE = 5.0  # a report older than this is left out of `stats` (its worker is gone)
 RESTART_AFTER = 5.0  # seconds between two starts of one worker
+HANG_AFTER = 30.0  # a running worker silent this long (no report) is killed and started again
 STOP_WAIT = 15.0  # seconds a worker has to stop before it is killed
 READY_WAIT = 60.0  # seconds the first process waits for its workers to listen
 MAX_DATAGRAM = 60_000
@@ -276,7 +279,14 @@ class Workers:
         while not self._stopping:
             await asyncio.sleep(0.5)
             for w in self.workers:
-                if self._stopping or w.proc is None or w.proc.poll() is None:
+                if self._stopping or w.proc is None:
+                    continue
+                if w.proc.poll() is None:
+                    silent = self.clock() - max(w.started, w.reported)
+                    if silent > HANG_AFTER:  # stopped or stuck: it would keep its connections
+                        log.error("worker %d (pid %d) has not reported for %.0f s: killed",
+                                  w.n, w.proc.pid, silent)  # fmt: skip
+                        w.proc.kill()
                     continue
                 if self.clock() - w.started < RESTART_AFTER:
                     continue

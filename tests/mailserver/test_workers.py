@@ -255,3 +255,63 @@ async def test_a_worker_that_cannot_start_does_not_hold_up_the_start(
         assert "workers [1] did not start listening" in caplog.text
     finally:
         await group.stop()
+
+
+# A worker that says it listens, reports once, and then goes silent (stuck, or SIGSTOPped).
+SILENT = """
+import json, os, socket, sys, time
+s = socket.socket(fileno=int(sys.argv[2]))
+s.send(b"R")
+s.send(b"S" + json.dumps({"stats": {}, "pid": os.getpid()}).encode())
+time.sleep(600)
+"""
+
+
+def silent(n: int, fd: int, ports: Mapping[str, int]) -> list[str]:
+    return [sys.executable, "-c", SILENT, str(n), str(fd)]
+
+
+async def test_a_silent_worker_is_killed_and_started_again(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(workers, "HANG_AFTER", 1.0)
+    monkeypatch.setattr(workers, "RESTART_AFTER", 0.0)
+    group = workers.Workers(2, silent, {"imap": 10143}, lambda a, m: None)
+    await group.start()
+    try:
+        (w,) = group.workers
+        assert w.proc is not None
+        first = w.proc
+        await until(lambda: group.restarts == 1)
+        assert first.returncode == -signal.SIGKILL and w.proc is not first
+        assert f"worker 1 (pid {first.pid}) has not reported for " in caplog.text
+        assert f"worker 1 (pid {first.pid}) exited with status -9; starting it" in caplog.text
+    finally:
+        await group.stop()
+
+
+# A worker that says it listens and reports five times a second.
+REPORTING = """
+import json, os, socket, sys, time
+s = socket.socket(fileno=int(sys.argv[2]))
+s.send(b"R")
+while True:
+    s.send(b"S" + json.dumps({"stats": {}, "pid": os.getpid()}).encode())
+    time.sleep(0.2)
+"""
+
+
+def reporting(n: int, fd: int, ports: Mapping[str, int]) -> list[str]:
+    return [sys.executable, "-c", REPORTING, str(n), str(fd)]
+
+
+async def test_a_worker_that_reports_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workers, "HANG_AFTER", 1.0)
+    group = workers.Workers(2, reporting, {"imap": 10143}, lambda a, m: None)
+    await group.start()
+    try:
+        (w,) = group.workers
+        await asyncio.sleep(2.0)  # past HANG_AFTER since its start, but it reported
+        assert w.proc is not None and w.proc.poll() is None and group.restarts == 0
+    finally:
+        await group.stop()
