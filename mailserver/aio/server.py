@@ -436,7 +436,8 @@ class MailDaemon:
         if count <= -(-self.config.limits.max_connections // self.processes()):
             return False
         self.refused += 1
-        self.throttle(log, "mail-cap", "refusing a connection: %d open on all listeners", count)
+        where = "all listeners" if self.processes() == 1 else "this process's listeners"
+        self.throttle(log, "mail-cap", "refusing a connection: %d open on %s", count, where)
         return True
 
     def stats(self, args: list[str]) -> dict[str, object]:

@@ -8,6 +8,7 @@ import imaplib
 import json
 import signal
 import smtplib
+import socket
 import subprocess
 import sys
 import time
@@ -21,13 +22,14 @@ BOB = "bob@hamburger.edu"
 SESSIONS = 20  # P(every one in the same process) = 2 * 2**-20 with SO_REUSEPORT's spread
 
 
-def start(tmp_path: Path) -> tuple[subprocess.Popen[bytes], dict[str, int], Path]:
+def start(tmp_path: Path, limits: str = "") -> tuple[subprocess.Popen[bytes], dict[str, int], Path]:
     state = tmp_path / "state"
     ports = {kind: free_port() for kind in ("smtp", "imap", "control")}
     config = tmp_path / "mail.toml"
     config.write_text(
         'hostname = "mail.hamburger.edu"\ndomains = ["hamburger.edu"]\n'
-        f'state_dir = "{state}"\nworkers = 2\n[auth]\nplaintext = "always"\n[listen]\n'
+        f'state_dir = "{state}"\nworkers = 2\n[auth]\nplaintext = "always"\n'
+        f"[limits]\n{limits}\n[listen]\n"
         + "".join(f'{kind} = "127.0.0.1:{port}"\n' for kind, port in ports.items())
     )
     add_users(MailConfig(hostname="mail.hamburger.edu", domains=("hamburger.edu",),
@@ -146,3 +148,24 @@ def test_a_worker_stops_when_its_first_process_is_killed(tmp_path: Path) -> None
     proc.wait(30)
     assert gone(worker), "the worker outlived its first process"
     assert f"the first process (pid {proc.pid}) is gone: stopping" in log.read_text()
+
+
+def test_the_connection_cap_is_shared_among_the_processes(tmp_path: Path) -> None:
+    proc, ports, log = start(tmp_path, limits="max_connections = 4")
+    socks = []
+    try:
+        greetings = []
+        for _ in range(12):
+            s = socket.create_connection(("127.0.0.1", ports["imap"]), timeout=30)
+            socks.append(s)
+            greetings.append(s.recv(200))
+        accepted = sum(g.startswith(b"* OK ") for g in greetings)
+        refused = sum(g.startswith(b"* BYE Too many connections") for g in greetings)
+        # two each: 4 when each process got two or more of the 12, else fewer; never more
+        assert 2 <= accepted <= 4 and accepted + refused == 12, greetings
+    finally:
+        for s in socks:
+            s.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    assert "refusing a connection: 3 open on this process's listeners" in log.read_text()
