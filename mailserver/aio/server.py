@@ -292,14 +292,14 @@ class MailDaemon:
         if self.control_addr is not None:
             endpoints["control"] = self.control_addr
         ports: dict[str, int] = {}
-        shared = cfg.workers > 1 and self.command is not None
+        command = self.command if cfg.workers > 1 else None  # None: this process serves alone
         for kind, (host, port) in endpoints.items():
-            reuse = shared and kind in workers.SHARED
+            reuse = command is not None and kind in workers.SHARED
             ports[kind] = await self._listen(ctx, kind, host, port, reuse_port=reuse)
-        if shared and self.command is not None:
+        if command is not None:
             self.workers = w = workers.Workers(
                 cfg.workers,
-                self.command,
+                command,
                 {kind: port for kind, port in ports.items() if kind in workers.SHARED},
                 ctx.notifier.notify_here,
             )

@@ -65,7 +65,7 @@ def report(stats: Mapping[str, object]) -> bytes:
     for one datagram."""
     data = _STATS + json.dumps(stats, separators=(",", ":")).encode()
     if len(data) > MAX_DATAGRAM:
-        data = _STATS + json.dumps({**stats, "sessions_by_user": {}}).encode()
+        return report({**stats, "sessions_by_user": {}})
     return data
 
 
@@ -100,15 +100,17 @@ def _add(total: dict[str, object], more: Mapping[str, object]) -> None:
             total[key] = (before if isinstance(before, int) else 0) + value
 
 
-def combine(own: dict[str, object], reports: list[Mapping[str, object]]) -> dict[str, object]:
-    """The first process's `stats` with its workers' reports added in: every count summed
-    (counters, logins by protocol, sessions by user, connections by listener), the number of
-    processes among the counters, and a `workers` line per process (0 is the first) with its
-    connections and sessions."""
+def combine(
+    own: dict[str, object], reports: Mapping[int, Mapping[str, object]]
+) -> dict[str, object]:
+    """The first process's `stats` with its workers' reports (by worker number) added in:
+    every count summed (counters, logins by protocol, sessions by user, connections by
+    listener), the number of processes among the counters, and a `workers` line per process
+    (0 is the first) with its connections and sessions."""
     out: dict[str, object] = {key: dict(value) if isinstance(value, dict) else value
                               for key, value in own.items()}  # fmt: skip
     lines = [_line(0, os.getpid(), own)]
-    for n, other in enumerate(reports, start=1):
+    for n, other in sorted(reports.items()):
         for key in ("stats", "logins_by_protocol", "sessions_by_user", "listeners"):
             part, mine = other.get(key), out.get(key)
             if isinstance(part, dict) and isinstance(mine, dict):
@@ -266,14 +268,14 @@ class Workers:
             if w is not but and w.channel is not None:
                 w.channel.send(data)
 
-    def reports(self) -> list[Mapping[str, object]]:
-        """The latest report of each worker that reported lately, in worker order."""
+    def reports(self) -> dict[int, Mapping[str, object]]:
+        """The latest report of each worker that reported lately, by its number."""
         now = self.clock()
-        return [
-            w.report
+        return {
+            w.n: w.report
             for w in self.workers
             if w.report is not None and now - w.reported <= REPORT_STALE
-        ]
+        }
 
     async def _watching(self) -> None:
         while not self._stopping:

@@ -70,7 +70,7 @@ def test_combine_adds_up_every_count_and_lists_each_process() -> None:
         "listeners": {"imap": 4},
         "pid": 4242,
     }
-    out = workers.combine(own, [other])
+    out = workers.combine(own, {1: other})
     assert out["stats"] == {
         "logins": 7, "connections": 7, "sessions": 6, "queue": 1, "processes": 2
     }  # fmt: skip
@@ -82,6 +82,17 @@ def test_combine_adds_up_every_count_and_lists_each_process() -> None:
         {"worker": 1, "pid": 4242, "connections": 4, "sessions": 4},
     ]
     assert own["stats"] == {"logins": 2, "connections": 3, "sessions": 2, "queue": 1}  # as was
+
+
+def test_combine_names_each_worker_by_its_number_when_another_is_missing() -> None:
+    own: dict[str, object] = {"stats": {"connections": 1}}
+    late = {"stats": {"connections": 2, "sessions": 2}, "pid": 99}
+    out = workers.combine(own, {3: late})  # workers 1 and 2 did not report lately
+    assert out["workers"] == [
+        {"worker": 0, "pid": os.getpid(), "connections": 1, "sessions": 0},
+        {"worker": 3, "pid": 99, "connections": 2, "sessions": 2},
+    ]
+    assert out["stats"] == {"connections": 3, "sessions": 2, "processes": 2}
 
 
 def test_worker_ports_are_read_back_as_written() -> None:
@@ -156,8 +167,8 @@ async def test_notices_pass_among_all_processes_and_reports_come_back() -> None:
             ("1@x", "INBOX"), ("2@x", "INBOX"), ("echo-1@x", "INBOX"), ("echo-2@x", "INBOX")
         ]  # fmt: skip
         pids = {w.proc.pid for w in group.workers if w.proc is not None}
-        assert {r["pid"] for r in group.reports()} == pids
-        assert sorted(json.dumps(r["stats"]) for r in group.reports()) == [
+        assert {r["pid"] for r in group.reports().values()} == pids
+        assert sorted(json.dumps(r["stats"]) for r in group.reports().values()) == [
             '{"connections": 1}', '{"connections": 2}'
         ]  # fmt: skip
         # a change here goes to every child (each echoes it, once)
@@ -183,7 +194,7 @@ async def test_a_worker_that_dies_is_started_again(
         os.kill(first, signal.SIGKILL)
         await until(lambda: w.proc is not None and w.proc.pid != first and w.report is not None)
         assert group.restarts == 1
-        assert group.reports()[0]["pid"] == w.proc.pid
+        assert group.reports()[1]["pid"] == w.proc.pid
         assert f"worker 1 (pid {first}) exited with status -9; starting it again" in caplog.text
     finally:
         await group.stop()
@@ -198,7 +209,7 @@ async def test_a_stale_report_is_left_out(monkeypatch: pytest.MonkeyPatch) -> No
         now[0] += workers.REPORT_STALE
         assert len(group.reports()) == 1
         now[0] += 0.5
-        assert group.reports() == []
+        assert group.reports() == {}
     finally:
         await group.stop()
 
