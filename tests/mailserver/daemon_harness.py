@@ -1,6 +1,7 @@
 """What the mail daemon's socket tests share: ports in this suite's range, a config, users with
-cheap hashes, a running MailDaemon, and a small stand-in IMAP session core that speaks the
-interface of mailserver/imap/session.py (to test the shell's side of it)."""
+cheap hashes, a running MailDaemon or `mailserver serve` process, and a small stand-in IMAP
+session core that speaks the interface of mailserver/imap/session.py (to test the shell's side
+of it)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import itertools
 import os
 import re
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +63,24 @@ def config(state: Path, **limits: Any) -> MailConfig:
         limits=Limits(**limits),
         auth=Auth(failure_delay=0.2),
     )
+
+
+def serve_process(config: Path, ready: Path, log: Path) -> subprocess.Popen[bytes]:
+    """`mailserver serve --config CONFIG` as a process, its output appended to `log`, once it
+    has written its ready file (the test fails, with the log, if it exits first)."""
+    ready.unlink(missing_ok=True)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mailserver", "serve", "--config", str(config),
+             "--ready-file", str(ready)],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not ready.exists():
+        assert proc.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, "the server did not become ready"
+        time.sleep(0.05)
+    return proc
 
 
 def add_users(cfg: MailConfig) -> None:

@@ -8,15 +8,13 @@ import json
 import os
 import signal
 import smtplib
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 from mailserver.config import MailConfig
 from mailserver.store import Store
-from tests.mailserver.daemon_harness import add_users, free_port
+from tests.mailserver.daemon_harness import add_users, free_port, serve_process
 
 CLIENTS = 4
 BODY_LINES = 400  # ~30 KB a message: a write takes long enough to be cut by the kill
@@ -27,22 +25,6 @@ def message(client: int, n: int) -> bytes:
     token = f"client {client} message {n}"
     body = "".join(f"{token} line {i:04d} " + "x" * 50 + "\r\n" for i in range(BODY_LINES))
     return (f"Message-ID: <{client}.{n}@test>\r\nSubject: {token}\r\n\r\n{body}").encode()
-
-
-def start(config: Path, ready: Path, log: Path) -> subprocess.Popen[bytes]:
-    ready.unlink(missing_ok=True)
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "mailserver", "serve", "--config", str(config),
-             "--ready-file", str(ready)],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while not ready.exists():
-        assert proc.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, "the server did not become ready"
-        time.sleep(0.05)
-    return proc
 
 
 def stream(port: int, client: int, acked: list[tuple[int, int]], stop: threading.Event) -> None:
@@ -70,7 +52,7 @@ def test_every_acknowledged_message_survives_sigkill(tmp_path: Path) -> None:
     add_users(MailConfig(hostname="mail.hamburger.edu", domains=("hamburger.edu",),
                          state_dir=str(state)))  # fmt: skip
     ready, log = tmp_path / "ready.json", tmp_path / "server.log"
-    proc = start(config, ready, log)
+    proc = serve_process(config, ready, log)
     acked: list[tuple[int, int]] = []
     stop = threading.Event()
     threads = [threading.Thread(target=stream, args=(port, c, acked, stop)) for c in range(CLIENTS)]
@@ -93,7 +75,7 @@ def test_every_acknowledged_message_survives_sigkill(tmp_path: Path) -> None:
     killed_with = set(acked)
 
     # Restart: the server reconciles the store on start; then stop it cleanly and look.
-    proc = start(config, ready, log)
+    proc = serve_process(config, ready, log)
     assert json.loads(ready.read_text())["ports"] == {"smtp": port}
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(15) == 0

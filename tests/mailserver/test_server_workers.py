@@ -10,13 +10,12 @@ import signal
 import smtplib
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from mailserver.config import MailConfig
 from minternet import control
-from tests.mailserver.daemon_harness import USERS, add_users, free_port
+from tests.mailserver.daemon_harness import USERS, add_users, free_port, serve_process
 
 BOB = "bob@hamburger.edu"
 SESSIONS = 20  # P(every one in the same process) = 2 * 2**-20 with SO_REUSEPORT's spread
@@ -35,17 +34,7 @@ def start(tmp_path: Path, limits: str = "") -> tuple[subprocess.Popen[bytes], di
     add_users(MailConfig(hostname="mail.hamburger.edu", domains=("hamburger.edu",),
                          state_dir=str(state)))  # fmt: skip
     ready, log = tmp_path / "ready.json", tmp_path / "server.log"
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "mailserver", "serve", "--config", str(config),
-             "--ready-file", str(ready)],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while not ready.exists():
-        assert proc.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, "the server did not become ready"
-        time.sleep(0.05)
+    proc = serve_process(config, ready, log)
     assert json.loads(ready.read_text())["ports"] == ports
     return proc, ports, log
 
