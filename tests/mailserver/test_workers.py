@@ -129,25 +129,35 @@ def test_the_connection_cap_is_shared_among_the_processes(tmp_path: Path) -> Non
 
 # --- the first process's side, with child processes ---------------------------------------
 
-# A stand-in worker: it says it listens, tells of a change to INBOX of "N@x" (N its number),
-# reports, and echoes each notice it is told as "echo-" + the notice (not an echo itself).
-CHILD = """
+# What every stand-in worker does first: take its socket pair's end and say it listens.
+STAND_IN = """
 import json, os, socket, sys, time
 s = socket.socket(fileno=int(sys.argv[2]))
 n = sys.argv[1]
 s.send(b"R")
+"""
+
+
+def stand_in(body: str) -> workers.Command:
+    """The argv of a stand-in worker that runs STAND_IN, then `body`."""
+
+    def command(n: int, fd: int, ports: Mapping[str, int]) -> list[str]:
+        assert ports == {"imap": 10143}
+        return [sys.executable, "-c", STAND_IN + body, str(n), str(fd)]
+
+    return command
+
+
+# It tells of a change to INBOX of "N@x" (N its number), reports, and echoes each notice it is
+# told as "echo-" + the notice (not an echo itself).
+child = stand_in("""
 s.send(b"N" + n.encode() + b"@x\\0INBOX")
 s.send(b"S" + json.dumps({"stats": {"connections": int(n)}, "pid": os.getpid()}).encode())
 while True:
     data = s.recv(65536)
     if data.startswith(b"N") and not data.startswith(b"Necho-"):
         s.send(b"Necho-" + data[1:])
-"""
-
-
-def child(n: int, fd: int, ports: Mapping[str, int]) -> list[str]:
-    assert ports == {"imap": 10143}
-    return [sys.executable, "-c", CHILD, str(n), str(fd)]
+""")
 
 
 async def until(check, seconds: float = 20.0) -> None:  # type: ignore[no-untyped-def]
@@ -268,18 +278,11 @@ async def test_a_worker_that_cannot_start_does_not_hold_up_the_start(
         await group.stop()
 
 
-# A worker that says it listens, reports once, and then goes silent (stuck, or SIGSTOPped).
-SILENT = """
-import json, os, socket, sys, time
-s = socket.socket(fileno=int(sys.argv[2]))
-s.send(b"R")
+# A worker that reports once, and then goes silent (stuck, or SIGSTOPped).
+silent = stand_in("""
 s.send(b"S" + json.dumps({"stats": {}, "pid": os.getpid()}).encode())
 time.sleep(600)
-"""
-
-
-def silent(n: int, fd: int, ports: Mapping[str, int]) -> list[str]:
-    return [sys.executable, "-c", SILENT, str(n), str(fd)]
+""")
 
 
 async def test_a_silent_worker_is_killed_and_started_again(
@@ -301,19 +304,12 @@ async def test_a_silent_worker_is_killed_and_started_again(
         await group.stop()
 
 
-# A worker that says it listens and reports five times a second.
-REPORTING = """
-import json, os, socket, sys, time
-s = socket.socket(fileno=int(sys.argv[2]))
-s.send(b"R")
+# A worker that reports five times a second.
+reporting = stand_in("""
 while True:
     s.send(b"S" + json.dumps({"stats": {}, "pid": os.getpid()}).encode())
     time.sleep(0.2)
-"""
-
-
-def reporting(n: int, fd: int, ports: Mapping[str, int]) -> list[str]:
-    return [sys.executable, "-c", REPORTING, str(n), str(fd)]
+""")
 
 
 async def test_a_worker_that_reports_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
