@@ -59,9 +59,10 @@ class Quota:
             )
         return None
 
-    def full(self, usage: Usage, octets: int = 0) -> str | None:
-        """Why a delivery (of `octets`, if the sender said) is refused: the user is at or over
-        a limit already, or the message is bigger than the room left. None: it is taken."""
+    def full(self, usage: Usage, octets: int) -> str | None:
+        """Why a delivery of `octets` (0 if the sender did not say) is refused: the user is at
+        or over a limit already, or the message is bigger than the room left. None: it is
+        taken."""
         if self.storage and usage.storage + max(octets, 1) > self.storage:
             return f"mailbox full: {usage.storage} octets of {self.storage} used"
         if self.messages and usage.messages >= self.messages:

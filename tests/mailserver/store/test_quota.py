@@ -33,11 +33,11 @@ def test_refusal_is_exact_at_the_edge() -> None:
 
 def test_full_refuses_a_delivery_only_at_the_limit_or_past_the_room_left() -> None:
     q = Quota(storage=100, messages=3)
-    assert q.full(Usage(99, 2)) is None  # room for one more, whatever its size
-    assert q.full(Usage(100, 0)) == "mailbox full: 100 octets of 100 used"
+    assert q.full(Usage(99, 2), 0) is None  # room for one more, whatever its size
+    assert q.full(Usage(100, 0), 0) == "mailbox full: 100 octets of 100 used"
     assert q.full(Usage(50, 0), 51) == "mailbox full: 50 octets of 100 used"  # SIZE=51
     assert q.full(Usage(50, 0), 50) is None
-    assert q.full(Usage(0, 3)) == "mailbox full: 3 messages of 3 kept"
+    assert q.full(Usage(0, 3), 0) == "mailbox full: 3 messages of 3 kept"
     assert Quota(messages=3).full(Usage(10**9, 2), 10**9) is None
 
 
