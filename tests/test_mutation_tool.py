@@ -4,6 +4,7 @@ case-insensitive strings)."""
 from __future__ import annotations
 
 import importlib.util
+import shutil
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,66 @@ def test_pending_names_only_the_mutants_without_a_verdict(
         "pkg.a.x_f__mutmut_1",
         "pkg.a.x_f__mutmut_2",
     ]
+
+
+def _meta(root: Path, module: str, codes: dict[str, int | None], hashes: dict[str, str]) -> None:
+    path = root / "mutants" / (module + ".meta")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        mutation.json.dumps({"exit_code_by_key": codes, "hash_by_function_name": hashes})
+    )
+
+
+def test_verdicts_are_recorded_and_a_new_checkout_starts_from_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mutation, "ROOT", tmp_path)
+    record = tmp_path / "verdicts.json"
+    monkeypatch.setattr(mutation, "VERDICTS", record)
+    monkeypatch.setattr(mutation, "cores", lambda: ["pkg/a.py", "pkg/b.py", "pkg/c.py"])
+    codes = {
+        "pkg.a.x_f__mutmut_2": 0,  # a survivor
+        "pkg.a.x_f__mutmut_1": 1,  # killed
+        "pkg.a.x_f__mutmut_3": None,  # not run yet
+        "pkg.a.xǁKǁm__mutmut_1": 36,  # a method (mutmut's ǁ), timed out
+    }
+    _meta(tmp_path, "pkg/a.py", codes, {"x_f": "aaa", "xǁKǁm": "bbb"})
+    # an earlier record: b was not run this time (kept), gone.py is no core any more (dropped)
+    record.write_text(
+        '{"modules": {"pkg/b.py": {"x_g": ["ccc", [1]]}, "pkg/gone.py": {"x_h": ["d", [0]]}}}'
+    )
+    assert mutation.save_verdicts(["pkg/a.py", "pkg/c.py"]) == 4  # 3 in a, 1 kept in b
+    assert mutation.json.loads(record.read_text()) == {
+        "modules": {
+            "pkg/a.py": {"x_f": ["aaa", [1, 0, None]], "xǁKǁm": ["bbb", [36]]},
+            "pkg/b.py": {"x_g": ["ccc", [1]]},
+        }
+    }
+    assert "xǁKǁm" in record.read_text(encoding="utf-8")  # readable, one function a line
+    assert len(record.read_text().splitlines()) == 9
+
+    # a new checkout: no mutants/ folder; b's meta exists already and is left as it is
+    shutil.rmtree(tmp_path / "mutants")
+    _meta(tmp_path, "pkg/b.py", {"pkg.b.x_g__mutmut_1": 0}, {"x_g": "new"})
+    assert mutation.restore_verdicts(["pkg/a.py", "pkg/b.py", "pkg/c.py"]) == 3
+    meta = mutation.json.loads((tmp_path / "mutants" / "pkg" / "a.py.meta").read_text())
+    assert meta["exit_code_by_key"] == codes
+    assert meta["hash_by_function_name"] == {"x_f": "aaa", "xǁKǁm": "bbb"}
+    rest = {k: v for k, v in meta.items() if k not in ("exit_code_by_key", "hash_by_function_name")}
+    assert rest == {  # what mutmut's SourceFileMutationData.load requires
+        "type_check_error_by_key": {},
+        "durations_by_key": {},
+        "estimated_durations_by_key": {},
+    }
+    b = mutation.json.loads((tmp_path / "mutants" / "pkg" / "b.py.meta").read_text())
+    assert b["hash_by_function_name"] == {"x_g": "new"}
+    assert not (tmp_path / "mutants" / "pkg" / "c.py.meta").exists()
+
+
+def test_without_a_record_nothing_is_restored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mutation, "ROOT", tmp_path)
+    monkeypatch.setattr(mutation, "VERDICTS", tmp_path / "none.json")
+    assert mutation.restore_verdicts(["pkg/a.py"]) == 0
+    assert not (tmp_path / "mutants").exists()

@@ -1,8 +1,11 @@
 """`make mutation`: mutation testing of every protocol core, a score per module, the survivors.
 
-    python tools/mutation.py                  # every core listed in pyproject's [tool.mutmut]
+    python tools/mutation.py                  # every core listed in pyproject's [tool.mutmut],
+                                              # going on from tools/mutation_verdicts.json
+    python tools/mutation.py --fresh          # every core, every mutant tried again
     python tools/mutation.py dnsserver/rrl.py # some of them (every mutant of those tried again)
     python tools/mutation.py --pending [...]  # only the mutants a stopped run left undecided
+    python tools/mutation.py --save           # record the verdicts of a run stopped by hand
     MUTATION_JOBS=1 make mutation             # one worker (mutmut's default: one per CPU)
 
 mutmut makes small changes to the code of each core (a `<` for a `<=`, a constant off by one,
@@ -14,8 +17,15 @@ survivor that changes nothing a user, peer or client could observe is listed, wi
 in tools/mutation_equivalent.txt: it still counts against the score (the number stays honest),
 and the list says why it is left.
 
-Not part of `make test` or CI: a full run takes minutes. Run it before resolving an issue that
-touches a core, and put the scores in the closing note.
+Not part of `make test` or CI: a full run takes hours on 2 cores. Run it before resolving an
+issue that touches a core, and put the scores in the closing note.
+
+The verdicts are recorded in tools/mutation_verdicts.json, with the hash of each mutated
+function, and committed, as Stryker's incremental file is: a run of every core on a new checkout
+starts from the record, as mutmut starts from its own mutants/ folder on the machine that made
+it. A mutant of a function whose code is unchanged keeps its verdict; the rest (new mutants,
+changed functions, and every survivor, which a new test may kill) is run. Like mutmut's own
+cache, a kill is not tried again when only the tests change: `--fresh` tries everything.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 EQUIVALENT = Path(__file__).with_name("mutation_equivalent.txt")
+VERDICTS = Path(__file__).with_name("mutation_verdicts.json")
 TARGET_OVERALL = 90.0
 TARGET_MODULE = 80.0
 KILLED = {"killed", "timeout", "caught by type check", "segfault"}
@@ -119,6 +130,90 @@ def recheck_survivors(modules: list[str]) -> int:
     return forgotten
 
 
+def _prefix(module: str) -> str:
+    """'pkg/a.py' -> 'pkg.a.', how mutmut's mutant names of that module begin."""
+    return module[:-3].replace("/", ".") + "."
+
+
+def save_verdicts(modules: list[str]) -> int:
+    """Write the verdict of every mutant of `modules` (from mutants/*.meta) to VERDICTS, with
+    the hash of the function it mutates; the record's other modules stay as they were, and
+    modules that are no longer cores are dropped. Returns how many verdicts it holds.
+
+    The record is committed, so that a run on another machine starts from it (`restore`) as
+    mutmut starts from its own mutants/ folder: a function whose code is unchanged keeps its
+    mutants' verdicts, and only the rest is run. A full run on 2 cores takes longer than a
+    working session; with the record, one run can go on where the last one stopped."""
+    record: dict[str, dict[str, list[object]]] = {}
+    if VERDICTS.exists():
+        record = json.loads(VERDICTS.read_text())["modules"]
+    known = set(cores())
+    record = {m: v for m, v in record.items() if m in known}
+    for module in modules:
+        meta = ROOT / "mutants" / (module + ".meta")
+        if not meta.exists():
+            continue
+        data = json.loads(meta.read_text())
+        codes_by_function: dict[str, dict[int, int | None]] = defaultdict(dict)
+        for key, code in data.get("exit_code_by_key", {}).items():
+            func, _, number = key[len(_prefix(module)) :].rpartition("__mutmut_")
+            codes_by_function[func][int(number)] = code
+        functions: dict[str, list[object]] = {}
+        for func, digest in sorted(data.get("hash_by_function_name", {}).items()):
+            codes = codes_by_function.get(func, {})
+            functions[func] = [digest, [codes.get(n) for n in range(1, max(codes, default=0) + 1)]]
+        record[module] = functions
+    text = "{\n" + ",\n".join(
+        f"  {json.dumps(module)}: {{\n"
+        + ",\n".join(
+            f"    {json.dumps(func, ensure_ascii=False)}: {json.dumps(entry)}"
+            for func, entry in functions.items()
+        )
+        + "\n  }"
+        for module, functions in sorted(record.items())
+    )
+    VERDICTS.write_text('{"modules": ' + text + "\n}}\n", encoding="utf-8")
+    return sum(
+        sum(1 for code in entry[1] if code is not None)  # type: ignore[union-attr]
+        for functions in record.values()
+        for entry in functions.values()
+    )
+
+
+def restore_verdicts(modules: list[str]) -> int:
+    """Give each module of `modules` that has no mutants/*.meta yet (a new checkout) the
+    verdicts of VERDICTS, with their functions' hashes: mutmut then keeps those of the
+    functions whose code has not changed and runs the rest. Returns how many it gave."""
+    if not VERDICTS.exists():
+        return 0
+    record = json.loads(VERDICTS.read_text(encoding="utf-8"))["modules"]
+    given = 0
+    for module in modules:
+        meta = ROOT / "mutants" / (module + ".meta")
+        if meta.exists() or module not in record:
+            continue
+        codes: dict[str, int | None] = {}
+        hashes: dict[str, str] = {}
+        for func, (digest, verdicts) in record[module].items():
+            hashes[func] = digest
+            for number, code in enumerate(verdicts, 1):
+                codes[f"{_prefix(module)}{func}__mutmut_{number}"] = code
+                given += code is not None
+        meta.parent.mkdir(parents=True, exist_ok=True)
+        meta.write_text(
+            json.dumps(
+                {
+                    "exit_code_by_key": codes,
+                    "hash_by_function_name": hashes,
+                    "type_check_error_by_key": {},
+                    "durations_by_key": {},
+                    "estimated_durations_by_key": {},
+                }
+            )
+        )
+    return given
+
+
 def changed_lines(diff: str) -> list[str]:
     return [line[1:].strip() for line in diff.splitlines() if line.startswith("+ ")]
 
@@ -163,12 +258,24 @@ def pending(modules: list[str]) -> list[str]:
 
 def main(argv: list[str]) -> int:
     resume = bool(argv) and argv[0] == "--pending"
+    save_only = bool(argv) and argv[0] == "--save"
+    fresh = bool(argv) and argv[0] == "--fresh"
     known = cores()
-    wanted = argv[resume:] or known
+    wanted = argv[resume or save_only or fresh :] or known
+    # every core, from the record: only what has no verdict for the code as it is now
+    incremental = not argv
     unknown = [m for m in wanted if m not in known]
     if unknown:
         print(f"not a core listed in pyproject's [tool.mutmut]: {', '.join(unknown)}")
         return 2
+    if save_only:  # a run stopped by hand: keep what it decided
+        print(f"{save_verdicts(wanted)} verdicts in {VERDICTS.relative_to(ROOT)}")
+        return 0
+    (ROOT / "mutants").mkdir(exist_ok=True)
+    restored = restore_verdicts(wanted) if incremental else 0
+    if restored:
+        print(f"{restored} verdicts taken from {VERDICTS.relative_to(ROOT)}: the mutants of "
+              "functions unchanged since keep them", flush=True)  # fmt: skip
     if resume:
         # mutmut tries again every mutant it is given by name or pattern: name only these
         # (with the map of tests the stopped run made, for the same code)
@@ -176,7 +283,9 @@ def main(argv: list[str]) -> int:
         print(f"mutation testing the {len(names)} undecided mutants of {len(wanted)} core "
               "modules (log: mutants/run.log) ...", flush=True)  # fmt: skip
     else:
-        names = [m[:-3].replace("/", ".") + ".*" for m in wanted]
+        # mutmut runs again every mutant it is given by name or pattern, verdict or not; given
+        # none, it runs those without a verdict (new, or of a function whose code changed)
+        names = [] if incremental else [m[:-3].replace("/", ".") + ".*" for m in wanted]
         forget_test_map()
         again = recheck_survivors(wanted)
         print(
@@ -187,11 +296,11 @@ def main(argv: list[str]) -> int:
         )
     jobs = os.environ.get("MUTATION_JOBS")  # workers; mutmut's default is one per CPU
     log = ""
-    if names:
+    if names or incremental:
         args = ["--max-children", jobs] if jobs else []
         log = mutmut("run", *args, *names, quiet=True, fast=True)
-    (ROOT / "mutants").mkdir(exist_ok=True)
     (ROOT / "mutants" / "run.log").write_text(log)
+    save_verdicts(wanted)
     statuses: dict[str, dict[str, str]] = defaultdict(dict)
     for line in mutmut("results", "--all", "true").splitlines():
         m = _NAME.match(line)
