@@ -99,10 +99,10 @@ def _converted(buf: bytes, top: Part, start: int, end: int) -> Body:
     pieces: list[Body] = []
     pos = start
     for leaf in top.walk():  # (in message order: their offsets only grow)
-        if leaf.is_multipart or leaf.message is not None:
+        if leaf.is_multipart:
             continue
         encoding = leaf.encoding
-        if encoding in _IDENTITY:
+        if encoding in _IDENTITY:  # (a message/rfc822 part read as a message is one of these)
             continue
         body = decode(encoding, view[leaf.body_start : leaf.body_end])
         field = leaf.header.find(b"content-transfer-encoding")  # (there: the encoding is)

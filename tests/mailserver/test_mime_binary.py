@@ -72,6 +72,10 @@ def test_identity_encodings_give_the_body_as_it_is(encoding: bytes) -> None:
         (b"QUI=", b"AB"),
         (b"QQ==", b"A"),
         (b"QQ==QUJD", b"A"),  # "=" ends the data
+        (b"QQ==QUI=", b"A"),  # the first "=" does
+        (b"=QUJD", b""),  # even the first octet
+        (b"QQ\r\n", b"A"),  # the padding missing counts only the alphabet's characters
+        (b"QUI\r\n", b"AB"),
         (b"QUI", b"AB"),  # padding missing
         (b"QQ", b"A"),
         (b"QUJDR", b"ABC"),  # six bits left over: not an octet
@@ -155,6 +159,9 @@ def test_a_part_without_an_encoding_field_is_7bit() -> None:
 def test_an_encoding_with_a_comment() -> None:
     raw = b"Subject: c\r\nContent-Transfer-Encoding: Base64 (the usual)\r\n\r\naGk=\r\n"
     assert binary(raw, 1) == b"hi"
+    assert binary(raw) == b"Subject: c\r\nContent-Transfer-Encoding: binary\r\n\r\nhi"
+    # the whole value goes, whatever it ends with (here a comment left open)
+    raw = b"Subject: c\r\nContent-Transfer-Encoding: base64 (by MUA X\r\n\r\naGk=\r\n"
     assert binary(raw) == b"Subject: c\r\nContent-Transfer-Encoding: binary\r\n\r\nhi"
 
 

@@ -57,7 +57,14 @@ def test_bad_modifiers(store: Store) -> None:
     c = Client(store)
     c.select()
     assert c(b"a FETCH 1 (PREVIEW (FOO))").startswith(b"a BAD ")
-    assert c(b"b FETCH 1 (PREVIEW ())").startswith(b"b BAD ")
+    assert c(b"b FETCH 1 (PREVIEW ())") == b"b BAD '' is not a supported PREVIEW modifier\r\n"
+    # a long modifier is shown cut at 40 characters; bytes that are not UTF-8 as '?'
+    assert c(b"b FETCH 1 (PREVIEW (LAZY " + b"Y" * 50 + b"))") == (
+        b"b BAD '" + b"Y" * 40 + b"' is not a supported PREVIEW modifier\r\n"
+    )
+    assert c(b"b FETCH 1 (SNIPPET (\xff\xfeZ))") == (
+        b"b BAD '??Z' is not a supported SNIPPET modifier\r\n"
+    )
     assert c(b"c FETCH 1 (PREVIEW LAZY)").startswith(b"c BAD ")
     assert c(b"d FETCH 1 PREVIEW (FOO)").startswith(b"d BAD ")
 

@@ -49,9 +49,10 @@ def test_check_raises_overquota() -> None:
 
 
 def test_a_quota_is_never_negative() -> None:
-    with pytest.raises(ValueError, match="0 for none"):
+    said = r"^a quota is a number of octets or messages, 0 for none$"
+    with pytest.raises(ValueError, match=said):
         Quota(storage=-1)
-    with pytest.raises(ValueError, match="0 for none"):
+    with pytest.raises(ValueError, match=said):
         Quota(messages=-1)
 
 
