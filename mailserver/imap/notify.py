@@ -311,10 +311,10 @@ class Watch:
             now = status_of(name)
             if now is not None:
                 self.validities[name] = now[2]
-            old = removed.pop(now[2], None) if now is not None else None
             g = self.group_of(name, subscribed)
             if g is None or "MailboxName" not in g.events:
-                continue
+                continue  # (renamed from a watched name: that one is told gone, below)
+            old = removed.pop(now[2], None) if now is not None else None
             extended = () if old is None else (("OLDNAME", [_name(old, utf8)]),)
             out += encode.list_response("LIST", [], "/", name, extended=extended, utf8=utf8)
         for name in sorted([*removed.values(), *unknown]):

@@ -335,3 +335,67 @@ def test_a_mailbox_made_again_and_modseq_with_new_mail(store: Store) -> None:
         b"* STATUS Work (MESSAGES 1 UIDNEXT 2 UNSEEN 1 UIDVALIDITY %d HIGHESTMODSEQ 2)\r\n"
         % validity
     )
+
+
+def test_new_messages_carry_their_modseq_once_condstore_is_on(store: Store) -> None:
+    a, _ = pair(store)
+    a(b"e ENABLE CONDSTORE")
+    assert a(b"n NOTIFY SET (SELECTED (MessageNew (UID FLAGS) MessageExpunge))") == ok(b"n")
+    a(b"s SELECT INBOX")
+    deliver(store, 1)
+    assert told(a) == (  # RFC 7162 §3.1.4: every FETCH with FLAGS says MODSEQ too
+        b"* 1 EXISTS\r\n* 1 RECENT\r\n* 1 FETCH (UID 1 FLAGS (\\Recent) MODSEQ (2))\r\n"
+    )
+
+
+def test_name_events_of_the_mailboxes_a_filter_names_only(store: Store) -> None:
+    a, b = pair(store)
+    groups = b"(MAILBOXES (Work Play Subbed) (MailboxName SubscriptionChange))"
+    assert a(b"n NOTIFY SET " + groups) == ok(b"n")
+    b(b"c CREATE Aaa")
+    b(b"d CREATE Work")  # made after an unwatched one: still told
+    assert told(a) == b'* LIST () "/" Work\r\n'
+    b(b"e RENAME Aaa Play")  # Aaa's UIDVALIDITY was learnt when it was made, unwatched
+    assert told(a) == b'* LIST () "/" Play ("OLDNAME" (Aaa))\r\n'
+    b(b"f CREATE Other")
+    assert told(a) == b""
+    b(b"g DELETE Other")
+    assert told(a) == b""
+    b(b"h SUBSCRIBE Other")
+    assert told(a) == b""
+    b(b"h DELETE Sent")  # there before NOTIFY, never watched
+    assert told(a) == b""
+    b(b"i DELETE Work")
+    assert told(a) == b'* LIST (\\NonExistent) "/" Work\r\n'
+    b(b"j SUBSCRIBE Subbed")
+    assert told(a) == b'* LIST (\\Subscribed \\NonExistent) "/" Subbed\r\n'
+    b(b"k UNSUBSCRIBE Subbed")
+    assert told(a) == b'* LIST (\\NonExistent) "/" Subbed\r\n'
+    b(b"l RENAME Play Zzz")  # to a name the filter leaves out: Play is gone, all it says
+    assert told(a) == b'* LIST (\\NonExistent) "/" Play\r\n'
+
+
+def test_name_events_of_subscribed_mailboxes(store: Store) -> None:
+    a, b = pair(store)
+    assert a(b"n NOTIFY SET (SUBSCRIBED (MailboxName SubscriptionChange))") == ok(b"n")
+    b(b"c SUBSCRIBE Later")
+    assert told(a) == b'* LIST (\\Subscribed \\NonExistent) "/" Later\r\n'
+    b(b"d CREATE Later")
+    b(b"e CREATE Plain")  # not subscribed: not told
+    assert told(a) == b'* LIST () "/" Later\r\n'
+    b(b"f UNSUBSCRIBE Later")  # subscribed until now: told
+    assert told(a) == b'* LIST () "/" Later\r\n'
+    b(b"g SUBSCRIBE Plain")
+    assert told(a) == b'* LIST (\\Subscribed) "/" Plain\r\n'
+    b(b"h DELETE Plain")  # still subscribed when it went
+    assert told(a) == b'* LIST (\\NonExistent) "/" Plain\r\n'
+
+
+def test_a_mailbox_gone_again_before_its_status_is_read_is_told_made() -> None:
+    """Another session deleted it between the listing and the STATUS: its name is told, with
+    no OLDNAME (there is no UIDVALIDITY to match a removed name with)."""
+    watch = notify.Watch((notify.EventGroup("PERSONAL", (), frozenset({"MailboxName"})),))
+    counts = {"INBOX": (0, 1, 7, 0, 0), "Old": (0, 1, 9, 0, 0)}
+    assert watch.changes(None, ["INBOX", "Old"], set(), counts.get, utf8=False) == b""
+    told = watch.changes(None, ["INBOX", "New"], set(), {"INBOX": counts["INBOX"]}.get, utf8=False)
+    assert told == b'* LIST () "/" New\r\n* LIST (\\NonExistent) "/" Old\r\n'
