@@ -50,6 +50,8 @@ def prev(raw: bytes) -> str:
         ("a\x00b\ufeffc\u00a0d", "abc\u00a0d"),  # NUL and BOM dropped, NBSP kept
         ("", ""),
         ("   \r\n\t", ""),
+        ("X marks the spot X\r\n", "X marks the spot X"),  # only spaces are trimmed
+        (">Xavier wrote\r\n", ">Xavier wrote"),  # only the quote marks go
     ],
 )
 def test_plain_text(body: str, want: str) -> None:
@@ -71,6 +73,7 @@ def test_plain_text(body: str, want: str) -> None:
         ("unclosed <p", "unclosed"),
         ("x<!-- c -->y<style>p{}</style>z", "xyz"),  # no space where they were
         ("a<>b", "a b"),
+        ("a <", "a <"),  # a "<" that ends the text is text
         ("<blockquote>a<>b</blockquote>", ">a b"),
         ("&nbsp;lead&nbsp;", "\u00a0lead\u00a0"),  # NBSP is no white space to fold
         (

@@ -50,6 +50,9 @@ def test_fetch_preview_in_every_form(store: Store) -> None:
     assert c(b"c FETCH 1 (PREVIEW) (CHANGEDSINCE 1)") == (
         b'* 1 FETCH (PREVIEW "hello 1" MODSEQ (2))\r\nc OK FETCH completed\r\n'
     )
+    assert c(b"c FETCH 1 PREVIEW (CHANGEDSINCE 1)") == (  # FETCH's, not PREVIEW's
+        b'* 1 FETCH (PREVIEW "hello 1" MODSEQ (2))\r\nc OK FETCH completed\r\n'
+    )
 
 
 def test_bad_modifiers(store: Store) -> None:
