@@ -35,6 +35,17 @@ def test_a_clause_continuing_a_statement_is_sql_too() -> None:
     assert reason == "changes only the case of SQL, which SQLite reads case-insensitively"
 
 
+def test_an_index_named_in_another_case_is_sql_too() -> None:
+    reason = mutation.case_only_reason(
+        diff('" INDEXED BY summaries_sort"', '" INDEXED BY SUMMARIES_SORT"')
+    )
+    assert reason == "changes only the case of SQL, which SQLite reads case-insensitively"
+    reason = mutation.case_only_reason(
+        diff('" INDEXED BY summaries_sort"', '" indexed by summaries_sort"')
+    )
+    assert reason == "changes only the case of SQL, which SQLite reads case-insensitively"
+
+
 def test_python_from_and_a_message_saying_from_are_not_sql() -> None:
     old = 'raise StoreError("bad name") from None'
     assert mutation.case_only_reason(diff(old, 'raise StoreError("BAD NAME") from None')) is None

@@ -222,7 +222,9 @@ def changed_lines(diff: str) -> list[str]:
 # this code writes SQL ("FROM messages WHERE ..." continuing a statement on the next line);
 # a bare FROM would also match Python's `raise ... from None` or a message's "from".
 _SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|PRAGMA)\b", re.IGNORECASE)
-_SQL_CLAUSE = re.compile(r"[\"']\s*(FROM|WHERE|AND|ORDER BY|GROUP BY|SET|VALUES|JOIN|LIMIT)\b")
+_SQL_CLAUSE = re.compile(
+    r"[\"']\s*(FROM|WHERE|AND|ORDER BY|GROUP BY|SET|VALUES|JOIN|LIMIT|INDEXED BY)\b"
+)
 _CODEC = re.compile(r"\.(en|de)code\(|codecs\.|\bencoding=", re.IGNORECASE)
 
 

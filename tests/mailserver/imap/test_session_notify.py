@@ -11,8 +11,9 @@ from collections.abc import Iterator
 import pytest
 
 from mailserver.imap import notify
-from mailserver.store import Store
-from tests.mailserver.imap.session_kit import CAPS, Client, deliver, store_fixture, wire
+from mailserver.imap.session import Log
+from mailserver.store import Store, StoreError
+from tests.mailserver.imap.session_kit import BOB, CAPS, Client, deliver, store_fixture, wire
 
 UV = 1_700_000_000  # the INBOX's UIDVALIDITY; the other mailboxes' follow it
 
@@ -399,3 +400,30 @@ def test_a_mailbox_gone_again_before_its_status_is_read_is_told_made() -> None:
     assert watch.changes(None, ["INBOX", "Old"], set(), counts.get, utf8=False) == b""
     told = watch.changes(None, ["INBOX", "New"], set(), {"INBOX": counts["INBOX"]}.get, utf8=False)
     assert told == b'* LIST () "/" New\r\n* LIST (\\NonExistent) "/" Old\r\n'
+
+
+def test_the_selected_mailbox_and_the_others_in_one_poll(store: Store) -> None:
+    a, _ = pair(store)
+    groups = b"(SELECTED (MessageNew (UID) MessageExpunge)) (PERSONAL (MessageNew MessageExpunge))"
+    assert a(b"n NOTIFY SET " + groups) == ok(b"n")
+    a(b"s SELECT INBOX")
+    assert a.session.notify_poll() == []  # nothing new: no action at all, not an empty send
+    deliver(store, 1, mailbox="Sent")
+    deliver(store, 2)
+    assert told(a) == (
+        b"* STATUS Sent (MESSAGES 1 UIDNEXT 2 UNSEEN 1)\r\n"
+        b"* 1 EXISTS\r\n* 1 RECENT\r\n* 1 FETCH (UID 1)\r\n"
+    )
+
+
+def test_a_failing_notify_check_is_logged(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    a, _ = pair(store)
+    assert a(b"n NOTIFY SET (PERSONAL (MessageNew MessageExpunge))") == ok(b"n")
+
+    def busy(*args: object, **kwargs: object) -> None:
+        raise StoreError("index busy", "INUSE")
+
+    monkeypatch.setattr(store.user(BOB), "mailbox_names", busy)
+    assert a.session.notify_poll() == [
+        Log(text="NOTIFY check failed for bob@hamburger.edu: index busy")
+    ]
