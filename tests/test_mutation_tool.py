@@ -46,6 +46,16 @@ def test_an_index_named_in_another_case_is_sql_too() -> None:
     assert reason == "changes only the case of SQL, which SQLite reads case-insensitively"
 
 
+def test_the_columns_of_a_select_continued_are_sql_too() -> None:
+    old = '" total(size), total((flags & 8) != 0),"'
+    reason = mutation.case_only_reason(diff(old, '" TOTAL(SIZE), TOTAL((FLAGS & 8) != 0),"'))
+    assert reason == "changes only the case of SQL, which SQLite reads case-insensitively"
+    old = '" total(CASE WHEN flags & 8 THEN size ELSE 0 END)"'
+    new = '" total(case when flags & 8 then size else 0 end)"'
+    assert mutation.case_only_reason(diff(old, new)) == reason
+    assert mutation.case_only_reason(diff('" totals: "', '" TOTALS: "')) is None
+
+
 def test_python_from_and_a_message_saying_from_are_not_sql() -> None:
     old = 'raise StoreError("bad name") from None'
     assert mutation.case_only_reason(diff(old, 'raise StoreError("BAD NAME") from None')) is None

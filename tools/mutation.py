@@ -225,6 +225,8 @@ _SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|PRAGMA)\b", re.IGNOREC
 _SQL_CLAUSE = re.compile(
     r"[\"']\s*(FROM|WHERE|AND|ORDER BY|GROUP BY|SET|VALUES|JOIN|LIMIT|INDEXED BY)\b"
 )
+# a statement's line that starts with an aggregate (the columns of a SELECT, continued)
+_SQL_AGGREGATE = re.compile(r"[\"']\s*(total|count|sum|max|min|coalesce)\(", re.IGNORECASE)
 _CODEC = re.compile(r"\.(en|de)code\(|codecs\.|\bencoding=", re.IGNORECASE)
 
 
@@ -240,7 +242,10 @@ def case_only_reason(diff: str) -> str | None:
         if old == new or old.lower() != new.lower() or "'" in old:
             return None  # a quoted SQL value ('INBOX') is compared case-sensitively: not this
     pairs = zip(removed, added, strict=True)
-    if all(_SQL.search(new) or _SQL_CLAUSE.search(old) for old, new in pairs):
+    if all(
+        _SQL.search(new) or _SQL_CLAUSE.search(old) or _SQL_AGGREGATE.search(old)
+        for old, new in pairs
+    ):
         return "changes only the case of SQL, which SQLite reads case-insensitively"
     if all(_CODEC.search(line) for line in added):
         return "changes only the case of a codec name, which Python reads case-insensitively"

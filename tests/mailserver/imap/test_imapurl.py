@@ -41,12 +41,15 @@ def test_what_a_url_names(url: bytes, want: MessageUrl) -> None:
     assert parse_url(url) == want
 
 
+RELATIVE = "relative URL required (/MAILBOX;UIDVALIDITY=n/;UID=n)"
+
+
 @pytest.mark.parametrize(
     ("url", "why"),
     [
         (b"", "empty URL"),
-        (b"imap://bob@mail.test/INBOX/;UID=1", "relative URL required"),
-        (b"IMAP://mail.test/INBOX/;UID=1", "relative URL required"),
+        (b"imap://bob@mail.test/INBOX/;UID=1", RELATIVE),
+        (b"IMAP://mail.test/INBOX/;UID=1", RELATIVE),
         (b"/INBOX/;UID=0", "bad UID 0"),
         (b"/INBOX/;UID=4294967296", "bad UID 4294967296"),
         (b"/INBOX/;UID=01", "bad UID 01"),
@@ -58,10 +61,10 @@ def test_what_a_url_names(url: bytes, want: MessageUrl) -> None:
         (b"/INBOX/;UID=1/;SECTION=0", "bad part number"),
         (b"/INBOX/;UID=1/;SECTION=%FF", "the section is not UTF-8"),
         (b"/%FF/;UID=1", "the mailbox name is not UTF-8"),
-        (b"/INBOX?SUBJECT%20x", "percent-encoded"),
-        (b"/INBOX/;UID=1 ", "percent-encoded"),
-        (b'/IN"BOX/;UID=1', "percent-encoded"),
-        (b"/INBOX/;UID=1/;SECTION=1%2", "percent-encoded"),
+        (b"/INBOX?SUBJECT%20x", "a character that must be percent-encoded"),
+        (b"/INBOX/;UID=1 ", "a character that must be percent-encoded"),
+        (b'/IN"BOX/;UID=1', "a character that must be percent-encoded"),
+        (b"/INBOX/;UID=1/;SECTION=1%2", "a character that must be percent-encoded"),
         (b"/INBOX", "not a message"),
         (b"/INBOX/", "not a message"),
         (b"/;UID=1", "not a message"),
@@ -75,8 +78,10 @@ def test_what_a_url_names(url: bytes, want: MessageUrl) -> None:
     ],
 )
 def test_what_is_refused_and_why(url: bytes, why: str) -> None:
-    with pytest.raises(UrlError, match=".*" + why.replace("[", r"\[").replace(".", r"\.")):
+    with pytest.raises(UrlError) as e:
         parse_url(url)
+    said = str(e.value)  # what the client is told: the whole text, or after this prefix
+    assert said == why or said.startswith("invalid IMAP URL: " + why), said
 
 
 def test_the_longest_url_is_read() -> None:
