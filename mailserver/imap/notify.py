@@ -208,9 +208,10 @@ class Watch:
         self.groups = groups
         self.selected = next((g for g in groups if g.selected), None)
         self.known: dict[str, Counts] = {}
-        self.names: set[str] | None = None
-        self.subscribed: set[str] | None = None
+        self.names: set[str] | None = None  # None: not looked yet
+        self.subscribed: set[str] = set()
         self.validities: dict[str, int] = {}  # name -> UIDVALIDITY: a rename keeps it
+        self.name_events = any("MailboxName" in g.events for g in groups)
 
     def group_of(self, name: str, subscribed: set[str]) -> EventGroup | None:
         """The first group whose filter names `name` (not the selected mailbox's groups)."""
@@ -239,30 +240,27 @@ class Watch:
         status_of: Callable[[str], Counts | None],
         *,
         utf8: bool,
-        modseq: bool = False,
-        first: bool = False,
+        modseq: bool,
+        first: bool,
     ) -> bytes:
         """The STATUS and LIST lines for what changed since the last call (the first call
         only learns, and says the STATUS of each mailbox when `first`: NOTIFY SET STATUS).
         `status_of(name)` is a mailbox's Counts, None when it is gone; `modseq`: CONDSTORE is
         on, so FlagChange is told by HIGHESTMODSEQ too. Overflow past MAX_WATCHED."""
-        out = b""
         current = set(names)
         learning = self.names is None
-        if not learning:
-            out += self._names(current, subscribed, status_of, utf8)
-        else:
-            self.validities = {}
+        out = b"" if learning else self._names(current, subscribed, status_of, utf8)
         self.names, self.subscribed = current, set(subscribed)
         watched = 0
         for name in names:
-            if name == selected:
-                continue  # told by a SELECTED group, from the View, or not at all (§3.1)
-            group = self.group_of(name, subscribed)
+            # the selected mailbox's messages: told by a SELECTED group, from the View, or not
+            # at all (§3.1)
+            group = None if name == selected else self.group_of(name, subscribed)
             if group is None or "MessageNew" not in group.events:
-                self.known.pop(name, None)
-                named = group is not None and "MailboxName" in group.events
-                if named and name not in self.validities:  # to know it after a RENAME
+                if name != selected:
+                    self.known.pop(name, None)
+                # its UIDVALIDITY, for OLDNAME if it is renamed to a name a filter names (§5.4)
+                if self.name_events and name not in self.validities:
                     now = status_of(name)
                     if now is not None:
                         self.validities[name] = now[2]
@@ -278,12 +276,12 @@ class Watch:
             self.known[name] = now
             flags = "FlagChange" in group.events
             if before is None:  # watched from now on (NOTIFY SET, CREATE, SUBSCRIBE...)
-                if first:
-                    said = (*_FIRST, "HIGHESTMODSEQ") if modseq else _FIRST
+                # NOTIFY SET STATUS says all; one made (renamed...) with messages in it is told
+                # as if it had been empty
+                if first or (not learning and now[0]):
+                    said = _FIRST if first else _NEW
+                    said = (*said, "HIGHESTMODSEQ") if modseq else said
                     out += _status_line(name, now, said, utf8)
-                elif not learning and now[0]:  # made (or renamed) with messages in it
-                    empty = (0, 1, now[2], 0, 0)
-                    out += _status_line(name, now, _changed(empty, now, flags, modseq), utf8)
             else:
                 items = _changed(before, now, flags, modseq)
                 if items:
@@ -301,7 +299,7 @@ class Watch:
     ) -> bytes:
         """LIST lines for mailboxes made, removed or renamed (a removed name and a new one with
         its UIDVALIDITY: `("OLDNAME" (old))`, RFC 5465 §5.4) and subscriptions changed."""
-        assert self.names is not None and self.subscribed is not None
+        assert self.names is not None
         out = b""
         made = sorted(current - self.names)
         validity = {n: self.validities.pop(n, None) for n in sorted(self.names - current)}
@@ -336,6 +334,7 @@ def _name(name: str, utf8: bool) -> encode.Raw:
 
 
 _FIRST = ("MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN")  # NOTIFY SET STATUS (§3.1)
+_NEW = ("MESSAGES", "UIDNEXT", "UNSEEN")  # new or expunged messages
 _INDEX = {"MESSAGES": 0, "UIDNEXT": 1, "UIDVALIDITY": 2, "UNSEEN": 3, "HIGHESTMODSEQ": 4}
 
 
@@ -346,7 +345,7 @@ def _changed(before: Counts, now: Counts, flags: bool, modseq: bool) -> tuple[st
     HIGHESTMODSEQ under CONDSTORE. None: nothing to tell."""
     items: tuple[str, ...] = ()
     if before[:3] != now[:3]:
-        items = ("MESSAGES", "UIDNEXT", "UNSEEN")
+        items = _NEW
         if before[2] != now[2]:
             items += ("UIDVALIDITY",)
     elif flags and before[3] != now[3]:
@@ -368,7 +367,7 @@ def others(
     *,
     utf8: bool,
     modseq: bool,
-    first: bool = False,
+    first: bool,
 ) -> bytes:
     """`watch.changes` on the user's mailboxes as `store` has them now (Overflow past
     MAX_WATCHED)."""

@@ -81,9 +81,11 @@ def test_set_status_says_each_watched_mailbox_at_once(store: Store) -> None:
         b"* STATUS INBOX (MESSAGES 1 UIDNEXT 2 UIDVALIDITY %d UNSEEN 1)\r\n" % UV + ok(b"n")
     )
     a(b"e ENABLE CONDSTORE")
-    assert a(b"n NOTIFY SET STATUS (MAILBOXES (Sent Nowhere) (MessageNew MessageExpunge))") == (
+    groups = b"(MAILBOXES (Trash Sent Nowhere) (MessageNew MessageExpunge))"
+    assert a(b"n NOTIFY SET STATUS " + groups) == (
         b"* STATUS Sent (MESSAGES 0 UIDNEXT 1 UIDVALIDITY %d UNSEEN 0 HIGHESTMODSEQ 1)\r\n"
-        % (UV + 1)
+        b"* STATUS Trash (MESSAGES 0 UIDNEXT 1 UIDVALIDITY %d UNSEEN 0 HIGHESTMODSEQ 1)\r\n"
+        % (UV + 1, UV + 3)
         + ok(b"n")
     )
 
@@ -318,6 +320,13 @@ def test_names_as_the_session_writes_them(store: Store, utf8: bool) -> None:
     )
     b(b"h UNSUBSCRIBE Entw&APw-rfe")
     assert told(a) == b'* LIST (\\NonExistent) "/" ' + wire_name + b"\r\n"
+    asked = (b'"' + "Entwürfe2".encode() + b'"') if utf8 else b"Entw&APw-rfe2"
+    counts = b" (MESSAGES 1 UIDNEXT 2 UIDVALIDITY %d UNSEEN 1)\r\n" % (
+        store.user(BOB).mailbox("Entwürfe2").uidvalidity
+    )
+    assert a(b"s NOTIFY SET STATUS (MAILBOXES " + asked + b" (MessageNew MessageExpunge))") == (
+        b"* STATUS " + renamed + counts + ok(b"s")
+    )
 
 
 def test_a_mailbox_made_again_and_modseq_with_new_mail(store: Store) -> None:
@@ -397,8 +406,9 @@ def test_a_mailbox_gone_again_before_its_status_is_read_is_told_made() -> None:
     no OLDNAME (there is no UIDVALIDITY to match a removed name with)."""
     watch = notify.Watch((notify.EventGroup("PERSONAL", (), frozenset({"MailboxName"})),))
     counts = {"INBOX": (0, 1, 7, 0, 0), "Old": (0, 1, 9, 0, 0)}
-    assert watch.changes(None, ["INBOX", "Old"], set(), counts.get, utf8=False) == b""
-    told = watch.changes(None, ["INBOX", "New"], set(), {"INBOX": counts["INBOX"]}.get, utf8=False)
+    plain = {"utf8": False, "modseq": False, "first": False}
+    assert watch.changes(None, ["INBOX", "Old"], set(), counts.get, **plain) == b""
+    told = watch.changes(None, ["INBOX", "New"], set(), {"INBOX": counts["INBOX"]}.get, **plain)
     assert told == b'* LIST () "/" New\r\n* LIST (\\NonExistent) "/" Old\r\n'
 
 
@@ -427,3 +437,70 @@ def test_a_failing_notify_check_is_logged(store: Store, monkeypatch: pytest.Monk
     assert a.session.notify_poll() == [
         Log(text="NOTIFY check failed for bob@hamburger.edu: index busy")
     ]
+
+
+def test_a_mailbox_watched_again_is_told_afresh(store: Store) -> None:
+    """A mailbox the filter names again (here: subscribed again) is news, as one made: its
+    counts are told though they did not change while it was not watched."""
+    a, b = pair(store)
+    b(b"c CREATE Work")
+    deliver(store, 1, mailbox="Work")
+    assert a(b"n NOTIFY SET (SUBSCRIBED (MessageNew MessageExpunge))") == ok(b"n")
+    b(b"d SUBSCRIBE Work")
+    assert told(a) == b"* STATUS Work (MESSAGES 1 UIDNEXT 2 UNSEEN 1)\r\n"
+    b(b"e UNSUBSCRIBE Work")
+    assert told(a) == b""
+    b(b"f SUBSCRIBE Work")
+    assert told(a) == b"* STATUS Work (MESSAGES 1 UIDNEXT 2 UNSEEN 1)\r\n"
+
+
+def test_a_mailbox_made_with_mail_in_it_under_condstore(store: Store) -> None:
+    a, b = pair(store)
+    a(b"e ENABLE CONDSTORE")
+    assert a(b"n NOTIFY SET (PERSONAL (MessageNew MessageExpunge))") == ok(b"n")
+    b(b"c CREATE Work")
+    deliver(store, 1, mailbox="Work")
+    assert told(a) == b"* STATUS Work (MESSAGES 1 UIDNEXT 2 UNSEEN 1 HIGHESTMODSEQ 2)\r\n"
+
+
+def test_set_status_says_the_mailboxes_after_one_gone_meanwhile() -> None:
+    """Another session deleted a mailbox between the listing and its STATUS: the mailboxes
+    listed after it are said all the same."""
+    watch = notify.Watch(
+        (notify.EventGroup("PERSONAL", (), frozenset({"MessageNew", "MessageExpunge"})),)
+    )
+    counts = {"INBOX": (1, 2, 7, 1, 3)}
+    said = watch.changes(
+        None, ["Gone", "INBOX"], set(), counts.get, utf8=False, modseq=False, first=True
+    )
+    assert said == b"* STATUS INBOX (MESSAGES 1 UIDNEXT 2 UIDVALIDITY 7 UNSEEN 1)\r\n"
+
+
+def test_a_rename_says_the_old_name_of_a_mailbox_never_watched(store: Store) -> None:
+    """RFC 5465 §5.4: the LIST of a renamed mailbox's new name carries OLDNAME, also when the
+    old name was there before NOTIFY, outside the filter, or selected."""
+    a, b = pair(store)
+    a(b"s SELECT Drafts")
+    assert a(b"n NOTIFY SET (MAILBOXES (Play Work) (MailboxName))") == ok(b"n")
+    b(b"c RENAME Sent Play")
+    assert told(a) == b'* LIST () "/" Play ("OLDNAME" (Sent))\r\n'
+    b(b"d RENAME Drafts Work")
+    assert told(a) == b'* LIST () "/" Work ("OLDNAME" (Drafts))\r\n'
+
+
+def test_the_mailboxes_no_event_names_are_not_read() -> None:
+    """Without MailboxName no UIDVALIDITY is learnt: the STATUS of the watched mailboxes only
+    is read."""
+    inboxes = notify.EventGroup("INBOXES", (), frozenset({"MessageNew", "MessageExpunge"}))
+    asked: list[str] = []
+
+    def status_of(name: str) -> notify.Counts:
+        asked.append(name)
+        return (0, 1, 7, 0, 0)
+
+    watch = notify.Watch((inboxes,))
+    for _ in range(2):
+        watch.changes(
+            None, ["INBOX", "Sent"], set(), status_of, utf8=False, modseq=False, first=False
+        )
+    assert asked == ["INBOX", "INBOX"]
