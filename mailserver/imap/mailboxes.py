@@ -193,9 +193,10 @@ def _catenate(store: UserStore, cmd: Append, max_size: int, selected: str | None
         if not m.catenate:
             messages.append(m)
             continue
+        which = f"message {n}" if several else "message"
+        too_big = _no(cmd.tag, f"{which} over the {max_size}-octet limit", b"TOOBIG")
         out = bytearray()
         for kind, value in m.catenate:
-            too_big = False
             if kind == "TEXT":
                 out += value
             else:
@@ -205,13 +206,12 @@ def _catenate(store: UserStore, cmd: Append, max_size: int, selected: str | None
                     code = b"BADURL " + imapurl.resp_text(value)
                     return _no(cmd.tag, str(e), code)
                 except _TooBig:
-                    too_big = True
+                    return too_big
                 except _ReadTooMuch:
                     text = f"CATENATE URLs read over {urls.budget} octets of stored messages"
                     return _no(cmd.tag, text, b"LIMIT")
-            if too_big or len(out) > max_size:
-                which = f"message {n}" if several else "message"
-                return _no(cmd.tag, f"{which} over the {max_size}-octet limit", b"TOOBIG")
+            if len(out) > max_size:
+                return too_big
         messages.append(AppendMessage(flags=m.flags, date=m.date, data=bytes(out)))
     return replace(cmd, messages=tuple(messages))
 

@@ -5,6 +5,7 @@ nothing. Exact bytes."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -179,11 +180,64 @@ def test_a_message_that_grows_past_the_limit_is_toobig(store: Store) -> None:
     assert c(b"a APPEND Sent CATENATE (%s)" % urls) == (
         b"a NO [TOOBIG] message over the 5000-octet limit\r\n"
     )
+    # refused as soon as it is too big: what follows is not looked at
+    assert c(b"b APPEND Sent CATENATE (%s URL /INBOX/;UID=7)" % urls) == (
+        b"b NO [TOOBIG] message over the 5000-octet limit\r\n"
+    )
     part = b" ".join([b"URL /INBOX/;UID=1/;SECTION=1"] * 10)
-    assert c(b"b APPEND Sent (\\Seen) {1+}\r\nx CATENATE (%s %s)" % (part, urls)) == (
-        b"b NO [TOOBIG] message 2 over the 5000-octet limit\r\n"
+    assert c(b"c APPEND Sent (\\Seen) {1+}\r\nx CATENATE (%s %s)" % (part, urls)) == (
+        b"c NO [TOOBIG] message 2 over the 5000-octet limit\r\n"
     )
     assert uids(store, "Sent") == []
+
+
+def test_a_url_to_a_whole_message_that_does_not_fit_is_toobig(store: Store) -> None:
+    """A whole message bigger than the room left is refused unread; one that fills the room
+    exactly is taken, and so is a range of the big one."""
+    c, _ = client(store)
+    size = SETTINGS.max_message_size - 3
+    big = b"Subject: big\r\n\r\n" + b"x" * (size - 18) + b"\r\n"
+    store.deliver(BOB, "Junk", big, ())
+    assert c(b"a APPEND Sent CATENATE (TEXT {4+}\r\nabcd URL /Junk/;UID=1)") == (
+        b"a NO [TOOBIG] message over the 5000-octet limit\r\n"
+    )
+    assert uids(store, "Sent") == []
+    sent = store.user(BOB).mailbox("Sent").uidvalidity
+    assert c(b"b APPEND Sent CATENATE (TEXT {4+}\r\nabcd URL /Junk/;UID=1/;PARTIAL=0.12)") == (
+        b"b OK [APPENDUID %d 1] APPEND completed\r\n" % sent
+    )
+    assert c(b"c APPEND Sent CATENATE (TEXT {3+}\r\nabc URL /Junk/;UID=1)") == (
+        b"c OK [APPENDUID %d 2] APPEND completed\r\n" % sent
+    )
+    assert [stored(store, "Sent", u) for u in (1, 2)] == [b"abcdSubject: big", b"abc" + big]
+    assert len(stored(store, "Sent", 2)) == SETTINGS.max_message_size
+
+
+def test_the_internal_date_is_the_one_given(store: Store) -> None:
+    c, _ = client(store)
+    date = b'"14-Nov-2023 10:00:00 +0100"'
+    cmd = b"a APPEND Sent (\\Seen) %s CATENATE (URL /INBOX/;UID=1/;SECTION=1)" % date
+    sent = store.user(BOB).mailbox("Sent").uidvalidity
+    assert c(cmd) == b"a OK [APPENDUID %d 1] APPEND completed\r\n" % sent
+    [meta] = store.user(BOB).fetch("Sent")
+    assert (meta.internaldate, meta.flags) == (1699952400, ("\\Seen",))
+    assert c(b"b SELECT Sent").endswith(b"b OK [READ-WRITE] SELECT completed\r\n")
+    assert c(b"c FETCH 1 INTERNALDATE") == (
+        b'* 1 FETCH (INTERNALDATE "14-Nov-2023 09:00:00 +0000")\r\nc OK FETCH completed\r\n'
+    )
+
+
+def test_a_message_file_renamed_behind_the_index_is_still_read(store: Store) -> None:
+    """As mutt renames a file it has read (new/ to cur/, `:2,S`) without the store knowing."""
+    c, _ = client(store)
+    user = store.user(BOB)
+    indexed = user.message_file("INBOX", 1).path
+    os.rename(indexed, os.path.join(user.maildir, "cur", os.path.basename(indexed) + ":2,S"))
+    sent = user.mailbox("Sent").uidvalidity
+    assert c(b"a APPEND Sent CATENATE (URL /INBOX/;UID=1)") == (
+        b"a OK [APPENDUID %d 1] APPEND completed\r\n" % sent
+    )
+    assert stored(store, "Sent", 1) == MIXED
 
 
 def test_with_multiappend_all_or_nothing(store: Store) -> None:
@@ -262,7 +316,8 @@ def test_urls_read_a_bounded_amount_of_stored_mail(store: Store) -> None:
     many = b" ".join([b'URL "/INBOX/;UID=1/;SECTION=HEADER.FIELDS%20(Subject)"'] * 200)
     assert c(b"a APPEND Sent CATENATE (%s)" % many).startswith(b"a OK ")
     assert stored(store, "Sent", 1) == b"Subject: two parts\r\n\r\n" * 200
-    big = b"Subject: big\r\n\r\n" + b"x" * (SETTINGS.max_message_size - 100) + b"\r\n"
+    big = b"Subject: big\r\n\r\n" + b"x" * (SETTINGS.max_message_size - 18) + b"\r\n"
+    assert len(big) == SETTINGS.max_message_size  # CATENATE_READ_FACTOR of them: just allowed
     count = CATENATE_READ_FACTOR + 1
     for _ in range(count):
         store.deliver(BOB, "Junk", big, ())
@@ -274,3 +329,8 @@ def test_urls_read_a_bounded_amount_of_stored_mail(store: Store) -> None:
     fewer = headers.rsplit(b" URL", 1)[0]
     assert c(b"c APPEND Sent CATENATE (%s)" % fewer).startswith(b"c OK ")
     assert stored(store, "Sent", 2) == b"Subject: big\r\n\r\n" * CATENATE_READ_FACTOR
+    # the budget spent, a whole message that does not fit is TOOBIG: it is not read at all
+    whole = b"URL /Junk/;UID=%d" % count
+    assert c(b"d APPEND Sent CATENATE (%s %s)" % (fewer, whole)) == (
+        b"d NO [TOOBIG] message over the 5000-octet limit\r\n"
+    )

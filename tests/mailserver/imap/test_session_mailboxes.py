@@ -13,7 +13,7 @@ import pytest
 
 from mailserver.imap import mailboxes
 from mailserver.imap.commands import MAX_APPEND_MESSAGES
-from mailserver.imap.session import Log, Notify
+from mailserver.imap.session import Log, Notify, Send
 from mailserver.store import Store, StoreError, maildir
 from tests.mailserver.imap.session_kit import BOB, Client, deliver, message, store_fixture
 
@@ -275,6 +275,10 @@ def test_create_with_a_special_use(client: Client, store: Store) -> None:
         (b"e CREATE Starred (USE (\\Flagged))", b"no mailbox may be \\Flagged here"),
         (b"e CREATE Odd (USE (\\Important))", b"no mailbox may be \\Important here"),
         (b"e CREATE Both (USE (\\Sent \\Trash))", b"a mailbox has one special use here"),
+        (
+            b"e CREATE Long (USE (\\" + b"x" * 60 + b"))",
+            b"no mailbox may be \\" + b"x" * 39 + b" here",
+        ),
     ]
     for frame, why in refused:
         assert client(frame) == b"e NO [USEATTR] " + why + b"\r\n"
@@ -479,7 +483,16 @@ def test_names_are_notified_and_kept_in_the_store_spelling(client: Client, store
     assert client.session.selected == "INBOX/y"
     assert client.actions(b"d COPY 1 inbox/y")[0] == Notify(mailbox="INBOX/y")
     assert client.actions(b"e RENAME inbox/y INBOX/z")[0] == Notify(mailbox="INBOX/y")
-    assert client.actions(b"f DELETE inbox/z")[0] == Notify(mailbox="INBOX/z")
+    for tag, cmd in [
+        ("f", "CREATE inbox/w/"),
+        ("g", "SUBSCRIBE inbox/w"),
+        ("h", "UNSUBSCRIBE inbox/w"),
+    ]:
+        assert client.actions(f"{tag} {cmd}".encode()) == [
+            Notify(mailbox="INBOX/w"),
+            Send(data=f"{tag} OK {cmd.split()[0]} completed\r\n".encode()),
+        ]
+    assert client.actions(b"i DELETE inbox/z")[0] == Notify(mailbox="INBOX/z")
     assert mailboxes.canonical("a//b") == "a//b"
     assert mailboxes.canonical("/") == "/"
     assert mailboxes.canonical("inbox/") == "INBOX"

@@ -65,6 +65,12 @@ def test_after_enable_names_are_utf8_both_ways(store: Store) -> None:
         b'* LIST (\\HasNoChildren) "/" ' + literal + b"\r\n"
         b"* STATUS " + literal + b" (MESSAGES 0)\r\nf OK LIST completed\r\n"
     )
+    assert c(b'f LIST (SUBSCRIBED) "" "Brouillons*"') == (
+        b'* LIST (\\Subscribed) "/" ' + literal + b"\r\nf OK LIST completed\r\n"
+    )
+    assert c(b'f LIST "' + ETE + b'/x" ""') == (  # the reference's root, in UTF-8 too
+        b'* LIST (\\Noselect) "/" {17}\r\n' + ETE + b"/\r\nf OK LIST completed\r\n"
+    )
     assert c(b'g GETQUOTAROOT "' + ETE + b'"') == (
         b"* QUOTAROOT " + literal + b"\r\ng OK GETQUOTAROOT completed\r\n"
     )
