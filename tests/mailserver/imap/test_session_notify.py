@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from mailserver.imap import notify
-from mailserver.imap.session import Log
+from mailserver.imap.session import Log, Send
 from mailserver.store import Store, StoreError
 from tests.mailserver.imap.session_kit import BOB, CAPS, Client, deliver, store_fixture, wire
 
@@ -245,10 +245,13 @@ def test_too_many_mailboxes(store: Store, monkeypatch: pytest.MonkeyPatch) -> No
     deliver(store, 1, mailbox="One")
     assert told(a) == b"* STATUS One (MESSAGES 1 UIDNEXT 2 UNSEEN 1)\r\n"
     b(b"c CREATE Two")
-    assert told(a) == (
-        b"* OK [NOTIFICATIONOVERFLOW] more than 7 mailboxes to watch: notifications end"
-        b" (NOTIFY NONE)\r\n"
-    )
+    assert a.session.notify_poll() == [
+        Send(
+            data=b"* OK [NOTIFICATIONOVERFLOW] more than 7 mailboxes to watch: notifications end"
+            b" (NOTIFY NONE)\r\n"
+        ),
+        Log(text="NOTIFY overflow for bob@hamburger.edu"),
+    ]
     assert not a.session.watching
     assert a(b"m NOTIFY SET (PERSONAL (MessageNew MessageExpunge))") == (
         b"m NO [NOTIFICATIONOVERFLOW] more than 7 mailboxes to watch\r\n"
