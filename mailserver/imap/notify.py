@@ -132,7 +132,7 @@ def parse_notify(r: Reader, tag: str, name: str) -> Notify:
 def _group(r: Reader) -> EventGroup:
     """`"(" filter-mailboxes SP events ")"`, the rules of §5 and §6 checked (BAD)."""
     r.expect(0x28, '"(" and an event group')
-    kind = r.atom("a filter").decode(errors="replace").upper()
+    kind = r.atom("a filter").decode().upper()  # an atom is ASCII
     if kind not in FILTERS:
         raise r.error(f"unknown NOTIFY filter {kind[:40]}")
     mailboxes: tuple[str, ...] = ()
@@ -145,7 +145,7 @@ def _group(r: Reader) -> EventGroup:
     if r.peek() == 0x28:
         r.pos += 1
         while True:
-            word = r.atom("an event").decode(errors="replace")
+            word = r.atom("an event").decode()
             event = _BY_UPPER.get(word.upper())
             if event is None:
                 raise r.error(f"unknown NOTIFY event {word[:40]}")

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from mailserver.imap import notify
+from mailserver.imap.commands import parse_command
+from mailserver.imap.fetchatt import FetchItem
 from mailserver.imap.session import Log, Send
 from mailserver.store import Store, StoreError
 from tests.mailserver.imap.session_kit import BOB, CAPS, Client, deliver, store_fixture, wire
@@ -264,12 +266,14 @@ def test_every_syntax_error_says_what_was_expected(store: Store) -> None:
     cases = {
         b"NOTIFY (": b"expected SET or NONE",
         b"NOTIFY SET x": b"expected STATUS or an event group",
+        b"NOTIFY SET )": b"expected STATUS or an event group",
         b"NOTIFY SET STATUS x": b'expected "(" and an event group',
         b"NOTIFY SET ((": b"expected a filter",
         b"NOTIFY SET (" + long + b" NONE)": b"unknown NOTIFY filter " + b"X" * 40,
         b"NOTIFY SET (PERSONAL ((": b"expected an event",
         b"NOTIFY SET (PERSONAL (" + long + b"))": b"unknown NOTIFY event " + b"X" * 40,
         b"NOTIFY SET (PERSONAL NONE": b'expected ")" after the events',
+        b"NOTIFY SET (PERSONAL )": b"expected events or NONE",
         b"NOTIFY SET (PERSONAL ()": b"expected an event",
         b"NOTIFY SET (PERSONAL (MessageNew MessageExpunge) )": b'expected ")" after the events',
         b"NOTIFY SET (MAILBOXES () NONE)": b"expected an atom or a string",
@@ -280,7 +284,34 @@ def test_every_syntax_error_says_what_was_expected(store: Store) -> None:
     }
     for command, answer in cases.items():
         got = a(b"x " + command)
-        assert got.startswith(b"x BAD " + answer), (command, got)
+        assert got == b"x BAD " + answer + b"\r\n", (command, got)
+
+
+def test_the_parsed_groups() -> None:
+    """What NOTIFY SET gives the session: empty mailboxes and FETCH items when none were
+    named, STATUS or not, events in RFC 5465's spelling whatever the case."""
+    cmd = parse_command(
+        b"n NOTIFY SET (personal (messagenew MESSAGEEXPUNGE)) (SUBTREE (a b) NONE)"
+        b" (selected (MessageNew (UID) MessageExpunge))\r\n"
+    )
+    assert cmd == notify.Notify(
+        tag="n",
+        name="NOTIFY",
+        groups=(
+            notify.EventGroup("PERSONAL", (), frozenset({"MessageNew", "MessageExpunge"})),
+            notify.EventGroup("SUBTREE", ("a", "b"), frozenset()),
+            notify.EventGroup(
+                "SELECTED",
+                (),
+                frozenset({"MessageNew", "MessageExpunge"}),
+                (FetchItem("UID"),),
+            ),
+        ),
+    )
+    cmd = parse_command(b"n NOTIFY SET STATUS (INBOXES NONE)\r\n")
+    assert cmd == notify.Notify(
+        tag="n", name="NOTIFY", status=True, groups=(notify.EventGroup("INBOXES", (), frozenset()),)
+    )
 
 
 def test_too_many_mailboxes_in_a_filter(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
