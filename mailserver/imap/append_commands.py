@@ -91,16 +91,17 @@ def _append_message(r: Reader, which: str) -> AppendMessage:
             r.sp()
             return AppendMessage(flags=flags, date=when, catenate=_cat_parts(r))
         if word == b"UTF8":
-            return AppendMessage(flags=flags, date=when, data=_utf8_literal(r))
+            return AppendMessage(flags=flags, date=when, data=_utf8_literal(r, space=True))
         raise r.error(f"APPEND needs {which} as a literal or CATENATE")
     if r.peek() == 0x22:
         raise r.error(f"APPEND needs {which} as a literal or CATENATE")
     return AppendMessage(flags=flags, date=when, data=r.literal(binary=True))
 
 
-def _utf8_literal(r: Reader, *, space: bool = True) -> bytes:
+def _utf8_literal(r: Reader, *, space: bool = False) -> bytes:
     """`UTF8 (literal8)`, the word read (RFC 6855 §4: a message with UTF-8 in its header,
-    once the client has enabled UTF8=ACCEPT); a plain literal is taken too."""
+    once the client has enabled UTF8=ACCEPT); a plain literal is taken too. With `space`, the
+    SP after the word is still to read (APPEND's message; a CATENATE part has read it)."""
     if not r.utf8:
         raise r.error("APPEND UTF8 (...) needs ENABLE UTF8=ACCEPT first")
     if space:
@@ -126,9 +127,9 @@ def _cat_parts(r: Reader) -> tuple[tuple[str, bytes], ...]:
         elif kind == b"URL":
             parts.append(("URL", r.astring()))
         elif kind == b"UTF8":
-            parts.append(("TEXT", _utf8_literal(r, space=False)))
+            parts.append(("TEXT", _utf8_literal(r)))
         else:
-            raise r.error(f"a CATENATE part is TEXT or URL, not {kind.decode(errors='replace')}")
+            raise r.error(f"a CATENATE part is TEXT or URL, not {kind.decode()}")
         if r.skip(0x29):
             return tuple(parts)
         r.sp()

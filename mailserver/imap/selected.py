@@ -208,6 +208,7 @@ def _render(
     need_summary = fetching.needs_summary(items)
     need_message = fetching.needs_message(items)
     asked_flags = any(i.name == "FLAGS" for i in items)
+    asked_uid = any(i.name == "UID" for i in items)
     plan = fetching.Plan(items, rev2=view.rev2)
     buf: list[bytes] = []
     size = 0
@@ -246,7 +247,7 @@ def _render(
                         continue
                     if uid in seen and not asked_flags:
                         pairs.append((b"FLAGS", encode.flags(shown.flags)))
-                    if uid in seen and view.qresync and pairs[0][0] != b"UID":  # (RFC 7162)
+                    if uid in seen and view.qresync and not asked_uid:  # (RFC 7162)
                         pairs.insert(0, (b"UID", uid))
                     line = encode.fetch(view.seq_of(uid), pairs)
                 buf.append(line)

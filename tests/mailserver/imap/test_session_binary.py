@@ -102,13 +102,21 @@ def test_the_whole_message_is_converted(bob: Client) -> None:
     )  # fmt: skip
 
 
-def test_an_unknown_encoding_is_no_unknown_cte_and_the_others_are_answered(bob: Client) -> None:
+def test_an_unknown_encoding_is_no_unknown_cte_and_the_others_are_answered(
+    bob: Client, store: Store
+) -> None:
     assert bob(b"f FETCH 1:3 BINARY.PEEK[1]") == (
         b"* 1 FETCH (BINARY[1] {5}\r\ncaf\xc3\xa9)\r\n"
         b"* 3 FETCH (BINARY[1] {12}\r\nplain body\r\n)\r\n"
         b"f NO [UNKNOWN-CTE] unknown Content-Transfer-Encoding x-uuencode\r\n"
     )
     assert bob(b"g FETCH 2 BINARY.SIZE[1]") == (
+        b"g NO [UNKNOWN-CTE] unknown Content-Transfer-Encoding x-uuencode\r\n"
+    )
+    # the mailbox's news come before the NO, as before an OK
+    store.deliver(BOB, "INBOX", PLAIN, ())
+    assert bob(b"g FETCH 2 BINARY.PEEK[1]") == (
+        b"* 4 EXISTS\r\n* 4 RECENT\r\n"
         b"g NO [UNKNOWN-CTE] unknown Content-Transfer-Encoding x-uuencode\r\n"
     )
     # BODY[] is not decoded: it still works, and so does BINARY of a part that does not exist

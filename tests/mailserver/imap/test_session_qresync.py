@@ -156,6 +156,12 @@ def test_uid_fetch_vanished_reports_the_expunges_in_the_set(changed: Client, sto
         b"* VANISHED (EARLIER) 3\r\nh OK FETCH completed\r\n"
     )
     assert b(b"i UID FETCH 8:* (FLAGS) (CHANGEDSINCE 11 VANISHED)") == b"i OK FETCH completed\r\n"
+    # without VANISHED, CHANGEDSINCE tells the changes only
+    assert b(b"c UID FETCH 1:* (FLAGS) (CHANGEDSINCE 11)") == (
+        b"* 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (12))\r\n"
+        b"* 3 FETCH (UID 4 FLAGS (\\Seen) MODSEQ (12))\r\n"
+        b"c OK FETCH completed\r\n"
+    )
     # `*` reaches the last UID given (7 was expunged, and would be named by 7:*)
     assert b(b"j UID FETCH 7:* (UID) (CHANGEDSINCE 11 VANISHED)") == (
         b"* VANISHED (EARLIER) 7\r\nj OK FETCH completed\r\n"
@@ -168,6 +174,13 @@ def test_uid_fetch_vanished_reports_the_expunges_in_the_set(changed: Client, sto
     assert b(b"l UID FETCH $ (UID) (CHANGEDSINCE 11 VANISHED)") == (
         b"* VANISHED (EARLIER) 5\r\n* 2 FETCH (UID 2 MODSEQ (12))\r\n"
         b"* 3 FETCH (UID 4 MODSEQ (12))\r\nl OK FETCH completed\r\n"
+    )
+    # the last UID expunged: `*` is still it, so a set past it (20:* is 10:20) names it
+    changed(b"d UID STORE 10 +FLAGS.SILENT (\\Deleted)")
+    changed(b"x UID EXPUNGE 10")  # MODSEQ 18
+    assert b(b"n NOOP") == b"* VANISHED 10\r\nn OK [HIGHESTMODSEQ 18] NOOP completed\r\n"
+    assert b(b"o UID FETCH 20:* (UID) (CHANGEDSINCE 16 VANISHED)") == (
+        b"* VANISHED (EARLIER) 10\r\no OK FETCH completed\r\n"
     )
 
 
@@ -210,6 +223,15 @@ def test_move_and_the_seen_a_fetch_sets_carry_uids(changed: Client, store: Store
     assert a(b"g FETCH 1 (BODY[HEADER.FIELDS (SUBJECT)])") == (  # no change, no UID
         b"* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: msg 1\r\n\r\n"
         b" MODSEQ (16))\r\ng OK FETCH completed\r\n"
+    )
+    # a UID the command asks for (UID FETCH's first, or one written later) is not said twice
+    assert a(b"h UID FETCH 5 (BODY[HEADER.FIELDS (SUBJECT)])") == (
+        b"* 4 FETCH (UID 5 BODY[HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: msg 5\r\n\r\n"
+        b" MODSEQ (17) FLAGS (\\Seen \\Recent))\r\nh OK FETCH completed\r\n"
+    )
+    assert a(b"i FETCH 5 (BODY[HEADER.FIELDS (SUBJECT)] UID)") == (
+        b"* 5 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: msg 6\r\n\r\n"
+        b" UID 6 MODSEQ (18) FLAGS (\\Seen \\Recent))\r\ni OK FETCH completed\r\n"
     )
 
 
