@@ -150,6 +150,7 @@ def test_verdicts_are_recorded_and_a_new_checkout_starts_from_them(
         "pkg.a.x_f__mutmut_2": 0,  # a survivor
         "pkg.a.x_f__mutmut_1": 1,  # killed
         "pkg.a.x_f__mutmut_3": None,  # not run yet
+        "pkg.a.x_f__mutmut_4": 2,  # in flight when the run was stopped: not decided
         "pkg.a.xǁKǁm__mutmut_1": 36,  # a method (mutmut's ǁ), timed out
     }
     _meta(tmp_path, "pkg/a.py", codes, {"x_f": "aaa", "xǁKǁm": "bbb"})
@@ -160,7 +161,7 @@ def test_verdicts_are_recorded_and_a_new_checkout_starts_from_them(
     assert mutation.save_verdicts(["pkg/a.py", "pkg/c.py"]) == 4  # 3 in a, 1 kept in b
     assert mutation.json.loads(record.read_text()) == {
         "modules": {
-            "pkg/a.py": {"x_f": ["aaa", [1, 0, None]], "xǁKǁm": ["bbb", [36]]},
+            "pkg/a.py": {"x_f": ["aaa", [1, 0, None, None]], "xǁKǁm": ["bbb", [36]]},
             "pkg/b.py": {"x_g": ["ccc", [1]]},
         }
     }
@@ -172,7 +173,7 @@ def test_verdicts_are_recorded_and_a_new_checkout_starts_from_them(
     _meta(tmp_path, "pkg/b.py", {"pkg.b.x_g__mutmut_1": 0}, {"x_g": "new"})
     assert mutation.restore_verdicts(["pkg/a.py", "pkg/b.py", "pkg/c.py"]) == 3
     meta = mutation.json.loads((tmp_path / "mutants" / "pkg" / "a.py.meta").read_text())
-    assert meta["exit_code_by_key"] == codes
+    assert meta["exit_code_by_key"] == codes | {"pkg.a.x_f__mutmut_4": None}
     assert meta["hash_by_function_name"] == {"x_f": "aaa", "xǁKǁm": "bbb"}
     rest = {k: v for k, v in meta.items() if k not in ("exit_code_by_key", "hash_by_function_name")}
     assert rest == {  # what mutmut's SourceFileMutationData.load requires

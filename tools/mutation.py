@@ -6,6 +6,7 @@
     python tools/mutation.py dnsserver/rrl.py # some of them (every mutant of those tried again)
     python tools/mutation.py --pending [...]  # only the mutants a stopped run left undecided
     python tools/mutation.py --save           # record the verdicts of a run stopped by hand
+    python tools/mutation.py --report         # the scores and survivors as they stand
     MUTATION_JOBS=1 make mutation             # one worker (mutmut's default: one per CPU)
 
 mutmut makes small changes to the code of each core (a `<` for a `<=`, a constant off by one,
@@ -47,6 +48,8 @@ TARGET_OVERALL = 90.0
 TARGET_MODULE = 80.0
 KILLED = {"killed", "timeout", "caught by type check", "segfault"}
 SURVIVED_CODES = {0, 5, 33}  # mutmut's exit codes for "survived" and "no tests"
+INTERRUPTED = 2  # mutmut's exit code for "check was interrupted by user"
+UNDECIDED = {"not checked", "check was interrupted by user"}
 _NAME = re.compile(r"^\s*(?P<name>\S+): (?P<status>.+)$")
 _MODULE = re.compile(r"^(?P<module>.+?)\.x[ǁ_]")
 
@@ -157,7 +160,8 @@ def save_verdicts(modules: list[str]) -> int:
         codes_by_function: dict[str, dict[int, int | None]] = defaultdict(dict)
         for key, code in data.get("exit_code_by_key", {}).items():
             func, _, number = key[len(_prefix(module)) :].rpartition("__mutmut_")
-            codes_by_function[func][int(number)] = code
+            # a run stopped by hand leaves its mutants in flight "interrupted": undecided
+            codes_by_function[func][int(number)] = None if code == INTERRUPTED else code
         functions: dict[str, list[object]] = {}
         for func, digest in sorted(data.get("hash_by_function_name", {}).items()):
             codes = codes_by_function.get(func, {})
@@ -266,9 +270,10 @@ def pending(modules: list[str]) -> list[str]:
 def main(argv: list[str]) -> int:
     resume = bool(argv) and argv[0] == "--pending"
     save_only = bool(argv) and argv[0] == "--save"
+    report_only = bool(argv) and argv[0] == "--report"
     fresh = bool(argv) and argv[0] == "--fresh"
     known = cores()
-    wanted = argv[resume or save_only or fresh :] or known
+    wanted = argv[resume or save_only or fresh or report_only :] or known
     # every core, from the record: only what has no verdict for the code as it is now
     incremental = not argv
     unknown = [m for m in wanted if m not in known]
@@ -278,6 +283,13 @@ def main(argv: list[str]) -> int:
     if save_only:  # a run stopped by hand: keep what it decided
         print(f"{save_verdicts(wanted)} verdicts in {VERDICTS.relative_to(ROOT)}")
         return 0
+    if not report_only:
+        run(wanted, resume=resume, incremental=incremental)
+    return report(wanted)
+
+
+def run(wanted: list[str], *, resume: bool, incremental: bool) -> None:
+    """Run mutmut on `wanted` as main's arguments say, and record the verdicts."""
     (ROOT / "mutants").mkdir(exist_ok=True)
     restored = restore_verdicts(wanted) if incremental else 0
     if restored:
@@ -308,6 +320,12 @@ def main(argv: list[str]) -> int:
         log = mutmut("run", *args, *names, quiet=True, fast=True)
     (ROOT / "mutants" / "run.log").write_text(log)
     save_verdicts(wanted)
+
+
+def report(wanted: list[str]) -> int:
+    """The score of each module and overall, and every survivor, from the verdicts in
+    mutants/ (`--report`: as a run stopped by hand left them; its undecided mutants are
+    counted apart). 0 when the targets are met."""
     statuses: dict[str, dict[str, str]] = defaultdict(dict)
     for line in mutmut("results", "--all", "true").splitlines():
         m = _NAME.match(line)
@@ -315,19 +333,22 @@ def main(argv: list[str]) -> int:
             statuses[module_of(m.group("name"))][m.group("name")] = m.group("status")
     listed = equivalents()
     survivors: list[tuple[str, str, str | None]] = []
-    total = killed = 0
+    total = killed = undecided = 0
     print(f"\n{'module':<34} {'mutants':>7} {'killed':>7} {'score':>7}")
     failing = []
     for module in wanted:
-        results = statuses.get(module, {})
+        every = statuses.get(module, {})
+        results = {name: s for name, s in every.items() if s not in UNDECIDED}
+        left = len(every) - len(results)  # a run stopped by hand: counted apart
         n = len(results)
         k = sum(1 for s in results.values() if s in KILLED)
-        total, killed = total + n, killed + k
+        total, killed, undecided = total + n, killed + k, undecided + left
         score = 100.0 * k / n if n else 100.0
         mark = "" if score >= TARGET_MODULE else f"  < {TARGET_MODULE:.0f}%"
         if mark:
             failing.append(module)
-        print(f"{module:<34} {n:>7} {k:>7} {score:>6.1f}%{mark}")
+        note = f"  ({left} not run yet)" if left else ""
+        print(f"{module:<34} {n:>7} {k:>7} {score:>6.1f}%{mark}{note}")
         for name, status in sorted(results.items()):
             if status in KILLED:
                 continue
@@ -338,13 +359,15 @@ def main(argv: list[str]) -> int:
             survivors.append((name, f"{status}\n{diff}", reason))
     overall = 100.0 * killed / total if total else 100.0
     print(f"{'overall':<34} {total:>7} {killed:>7} {overall:>6.1f}%")
+    if undecided:
+        print(f"{undecided} mutants not run yet: the scores are of those decided only")
     explained = [s for s in survivors if s[2] is not None]
     print(f"\n{len(survivors)} survivors, {len(explained)} of them listed as changing nothing "
           f"observable (tools/mutation_equivalent.txt):")  # fmt: skip
     for name, text, reason in survivors:
         head = f"[equivalent: {reason}] " if reason else ""
         print(f"\n--- {head}{name}: {text}")
-    met = overall >= TARGET_OVERALL and not failing
+    met = overall >= TARGET_OVERALL and not failing and not undecided
     print(
         f"\ntargets (>= {TARGET_OVERALL:.0f}% overall, >= {TARGET_MODULE:.0f}% per module): "
         + ("met" if met else f"NOT met ({', '.join(failing) or 'overall'})")
