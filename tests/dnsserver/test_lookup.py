@@ -201,6 +201,37 @@ def test_ds_at_a_cut_is_answered_by_the_parent(engine: Engine) -> None:
     assert r.authority[0].rdtype == dns.rdatatype.SOA
 
 
+def _origin(text: str) -> tuple[bytes, ...]:
+    return tuple(label.encode() for label in text.rstrip(".").split(".") if label)
+
+
+def test_a_zone_not_yet_transferred_is_servfail_where_it_is_the_closest_zone(
+    engine: Engine,
+) -> None:
+    # a server for networkutopia.com. whose com. (a secondary) has no copy yet
+    child = engine.zones.by_origin[_origin("networkutopia.com")]
+    e = Engine(ZoneSet([child], unavailable=[_origin("com")]))
+    for name, rdtype in [("www.example.com", "A"), ("com", "SOA"), ("COM", "NS")]:
+        r = ask(e, name, rdtype)
+        assert r.rcode() == dns.rcode.SERVFAIL and not has(r, dns.flags.AA), name
+        assert r.answer == r.authority == [], name
+    r = ask(e, "www.networkutopia.com", "A")  # the child zone below it is served
+    assert r.rcode() == dns.rcode.NOERROR and has(r, dns.flags.AA)
+    assert rrs(r.answer) == ["www.networkutopia.com. 3600 IN A 127.0.1.50"]
+    assert ask(e, "www.example.org", "A").rcode() == dns.rcode.REFUSED  # not ours at all
+
+
+def test_an_unavailable_child_zone_is_servfail_not_a_referral_from_its_parent(
+    engine: Engine,
+) -> None:
+    parent = engine.zones.by_origin[_origin("com")]
+    e = Engine(ZoneSet([parent], unavailable=[_origin("networkutopia.com")]))
+    for name in ("www.networkutopia.com", "networkutopia.com"):
+        assert ask(e, name, "A").rcode() == dns.rcode.SERVFAIL, name
+    r = ask(e, "www.example.com", "A")
+    assert r.rcode() == dns.rcode.NXDOMAIN and has(r, dns.flags.AA)
+
+
 def _only(engine: Engine, origin: str) -> Engine:
     """An engine serving just one of the loaded zones (a root/TLD server's view)."""
     from dnsserver.zoneset import ZoneSet

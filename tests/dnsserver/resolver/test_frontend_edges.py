@@ -373,6 +373,22 @@ def test_nxdomain_is_kept_and_served_again_counted(h: Harness) -> None:
     assert fast.rcode() == dns.rcode.NXDOMAIN and fast.authority[0].ttl == 297
 
 
+def test_every_local_nxdomain_is_counted_once_and_nothing_else_is(h: Harness) -> None:
+    # our own data (RFC 6303: nothing below 1.0.0.127.in-addr.arpa.) goes through dnslib
+    fe = frontend(h)
+    for _ in range(2):
+        r = ask(fe, h, dns.message.make_query("x.1.0.0.127.in-addr.arpa.", "PTR"))
+        assert r is not None and r.rcode() == dns.rcode.NXDOMAIN
+    for name, rdtype in [
+        ("localhost.", "A"),
+        ("localhost.", "AAAA"),
+        ("1.0.0.127.in-addr.arpa.", "PTR"),
+    ]:
+        r = ask(fe, h, dns.message.make_query(name, rdtype))
+        assert r is not None and r.rcode() == dns.rcode.NOERROR and r.answer
+    assert (h.stats.nxdomain, h.stats.servfail, h.sent) == (2, 0, [])
+
+
 def test_servfail_and_stale_answers_are_not_kept(h: Harness) -> None:
     h = Harness(default_net(), cache_config=CacheConfig(serve_stale=True))
     fe = frontend(h)
@@ -657,6 +673,28 @@ def test_a_full_answer_of_exactly_the_clients_size_becomes_hot(h: Harness) -> No
         r = ask(fe, h, q, limit=limit)
         assert r is not None and bool(r.flags & dns.flags.TC) is not hot
         assert (q.to_wire()[2:] in fe.hot) is hot
+
+
+def test_a_full_answer_the_direct_writer_leaves_to_dnslib_is_hot_at_exactly_the_size(
+    h: Harness,
+) -> None:
+    # CAA is not a type `_direct` writes: this answer is packed by dnslib (`_respond`)
+    h.net["127.0.0.12"].zones[0].rrs.extend(
+        RR.fromZone(f'caa.example.test. 300 IN CAA 0 issue "{i:02d}{"x" * 60}.test"')[0]
+        for i in range(10)
+    )
+    fe = frontend(h)
+    q = dns.message.make_query("caa.example.test.", "CAA")
+    r = ask(fe, h, q, limit=None)
+    assert r is not None and len(r.answer[0]) == 10 and not fe.hot
+    size = len(r.to_wire())
+    assert size > 512
+    for limit, hot in [(size - 1, False), (size, True)]:
+        fe.flush()
+        got = ask(fe, h, q, limit=limit)  # from the record cache, through dnslib
+        assert got is not None and bool(got.flags & dns.flags.TC) is not hot
+        assert (q.to_wire()[2:] in fe.hot) is hot
+    assert h.stats.cache_hits == 2
 
 
 def test_a_referral_to_many_root_servers_is_fitted_to_the_client(h: Harness) -> None:
