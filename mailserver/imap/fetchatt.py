@@ -78,8 +78,7 @@ class FetchItem:
         """The name this item has in the FETCH response: b"BODY[HEADER]<0>", b"FLAGS"..."""
         if self.section is None:
             return b"PREVIEW" if self.name == "PREVIEW.FUZZY" else self.name.encode()
-        name = b"BODY" if self.name == "BODY" else self.name.encode()
-        out = name + b"[" + self.section.to_bytes() + b"]"
+        out = self.name.encode() + b"[" + self.section.to_bytes() + b"]"
         if self.partial is not None:
             out += b"<%d>" % self.partial[0]
         return out

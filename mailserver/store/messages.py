@@ -226,12 +226,10 @@ class MessageOps(UserBase):
     def open_message(self, mailbox: str, uid: int) -> BinaryIO:
         """An open binary file of message `uid` (stream big ones from it). Follows a rename
         by another process or by mutt between the index read and the open."""
-        for _ in range(2):
+        for _ in range(2):  # the index again: our own rename (a flag change) is found cheaply
             where = self.message_file(mailbox, uid)
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 return open(where.path, "rb")
-            except FileNotFoundError:
-                continue
         folder = os.path.dirname(os.path.dirname(where.path))
         base = maildir.FileName.parse(os.path.basename(where.path)).base
         found = maildir.listing(folder).get(base)

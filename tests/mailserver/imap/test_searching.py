@@ -276,8 +276,9 @@ def test_older_and_younger_count_seconds_back_from_the_command() -> None:
     assert run(dated(key("YOUNGER 100 OLDER 59"), 1000.0), metas) == [1, 2]
     assert run(dated(key("YOUNGER 60"), 1000.5), metas) == [3]  # (a fraction counts)
     assert needs_meta(key("OLDER 5"))
-    with pytest.raises(ValueError, match="OLDER and YOUNGER need the time the command came"):
+    with pytest.raises(ValueError) as undated:
         run(key("YOUNGER 60"), metas)
+    assert str(undated.value) == "OLDER and YOUNGER need the time the command came (search.dated)"
 
 
 def test_larger_and_smaller_are_strict() -> None:
