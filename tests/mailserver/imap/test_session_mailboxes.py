@@ -59,6 +59,10 @@ def test_list_the_hierarchy_delimiter(client: Client):
 
 def test_create_delete_and_children(client: Client):
     assert client(b"a CREATE Work/Clients/") == b"a OK CREATE completed\r\n"
+    # the one trailing separator goes only after a name: "/" alone is an empty level
+    assert client(b'a CREATE "/"') == (
+        b"a NO [CANNOT] empty hierarchy level in mailbox name '/'\r\n"
+    )
     assert client(b"b CREATE Work") == b"b NO [ALREADYEXISTS] mailbox 'Work' exists\r\n"
     assert client(b'c LIST "" Work*') == (
         b'* LIST (\\HasChildren) "/" Work\r\n'
