@@ -59,7 +59,7 @@ class Acl:
         if key is not None and key in self.keys:
             return True
         try:
-            ip = ipaddress.ip_address(address.split("%", 1)[0])
+            ip = ipaddress.ip_address(address.partition("%")[0])
         except ValueError:
             return False
         return any(ip in net for net in self.networks)
@@ -205,7 +205,7 @@ def signer_of(query: dns.message.Message, now: Callable[[], int]) -> Signer | No
     """The signer for a verified request's answer, None for an unsigned request."""
     if not query.had_tsig or not isinstance(query.keyring, dns.tsig.Key) or query.tsig is None:
         return None
-    return Signer(query.keyring, query.mac or b"", int(query.tsig[0].fudge), now)
+    return Signer(query.keyring, query.tsig[0].mac, int(query.tsig[0].fudge), now)
 
 
 def messages(
@@ -229,6 +229,8 @@ def messages(
         wire = header + question + b"".join(group) + (opt or b"")
         if signer is None:
             return wire
+        # the request's MAC goes into the first message only: the later ones continue the
+        # chain (`ctx`; dnspython also reads request_mac only when it starts one)
         wire, ctx = append_tsig(
             wire, signer.key, fudge=signer.fudge, now=signer.now(),
             request_mac=signer.request_mac if first else None, ctx=ctx, multi=True,

@@ -625,6 +625,30 @@ def test_an_unsigned_query_gets_unsigned_messages() -> None:
     assert all(w[10:12] == b"\x00\x00" for w in out)
 
 
+@pytest.mark.parametrize(
+    ("ednsflags", "payload", "wire"),
+    [
+        (0, 1232, b"\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00"),
+        (0x8000, 1232, b"\x00\x00\x29\x04\xd0\x00\x00\x80\x00\x00\x00"),
+        (0x0001, 512, b"\x00\x00\x29\x02\x00\x00\x00\x00\x00\x00\x00"),  # Z bits: not echoed
+        (0xFF00FFFF, 65535, b"\x00\x00\x29\xff\xff\x00\x00\x80\x00\x00\x00"),  # DO alone
+        (0x7FFF, 32768, b"\x00\x00\x29\x80\x00\x00\x00\x00\x00\x00\x00"),
+    ],
+)
+def test_the_opt_record_is_version_0_our_payload_and_the_do_bit_echoed(
+    ednsflags: int, payload: int, wire: bytes
+) -> None:
+    q = dns.message.make_query("example.com.", "AXFR", use_edns=0)
+    q.ednsflags = ednsflags
+    assert transfer.opt_record(q, payload) == wire
+    r = dns.message.from_wire(struct.pack("!HHHHHH", 0, 0x8400, 0, 0, 0, 1) + wire)
+    assert r.edns == 0 and r.payload == payload and r.ednsflags == ednsflags & dns.flags.DO
+
+
+def test_a_query_without_edns_has_no_opt_record() -> None:
+    assert transfer.opt_record(dns.message.make_query("example.com.", "AXFR"), 1232) is None
+
+
 def test_the_clients_serial_is_the_soa_in_the_authority_section() -> None:
     q = dns.message.make_query("example.com.", "IXFR")
     assert transfer.client_serial(q) is None
