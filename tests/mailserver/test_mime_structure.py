@@ -277,6 +277,27 @@ def test_every_field_of_a_header() -> None:
     assert header.select((b"B", b"C"), exclude=True) == raw[:33] + b"\r\n"
 
 
+def test_a_colonless_line_is_named_by_the_whole_line_but_its_line_ending() -> None:
+    raw = b"A: 1\r\nno colon \t\r\nlast X\nB: 2\r\n\r\n"
+    assert [(f.name, f.key, f.has_colon) for f in parse_header(raw, 0).fields] == [
+        (b"A", b"a", True),
+        (b"no colon \t", b"no colon \t", False),  # trailing white space kept, CR not
+        (b"last X", b"last x", False),
+        (b"B", b"b", True),
+    ]
+
+
+def test_a_colon_as_the_first_byte_of_a_message_is_a_field_with_an_empty_name() -> None:
+    msg = Message(b":x\r\nA: 1\r\n\r\nbody")
+    assert [tuple(f) for f in msg.header.fields] == [
+        (b"", b"", 0, 4, 1, True),
+        (b"A", b"a", 4, 10, 6, True),
+    ]
+    # HEADER.FIELDS and .NOT agree on it: the name "" selects it, so .NOT drops it
+    assert bytes(msg.section(parse_section(b'HEADER.FIELDS ("")'))) == b":x\r\n\r\n"
+    assert bytes(msg.section(parse_section(b'HEADER.FIELDS.NOT ("")'))) == b"A: 1\r\n\r\n"
+
+
 def test_header_starting_with_a_bare_lf_blank_line() -> None:
     msg = Message(b"\nbody")
     assert bytes(msg.section(parse_section(b"HEADER"))) == b"\n"
