@@ -438,7 +438,7 @@ class MessageOps(UserBase):
         """STORE FLAGS (mode "set"), +FLAGS ("add") or -FLAGS ("remove") on UIDs; with
         UNCHANGEDSINCE (RFC 7162) a message whose modseq is higher is left alone and failed."""
         if mode not in ("set", "add", "remove"):
-            raise StoreError(f"unknown STORE mode {mode!r}", CANNOT)
+            raise StoreError(f"unknown STORE mode {mode!r}")  # code: CANNOT, the default
         bits, keywords = fl.parse(flag_names)
         with self._write(settle=True) as db:
             box = self._row(db, mailbox)

@@ -182,6 +182,20 @@ def test_header_fields_of_a_header_without_final_line_end() -> None:
     assert bytes(msg.section(Section(text="TEXT"))) == b""
 
 
+def test_header_fields_of_a_header_cut_by_a_boundary_after_a_bare_lf() -> None:
+    # the line end before a boundary line belongs to the boundary, not to the header's
+    # last field: HEADER.FIELDS ends that field with CRLF, as it does a header cut short
+    raw = (
+        b"Content-Type: multipart/mixed; boundary=b\n\n"
+        b"--b\nContent-Type: message/rfc822\n\nSubject: inner\n--b--\n"
+    )
+    msg = Message(raw)
+    wanted = Section(part=(1,), text="HEADER.FIELDS", fields=(b"subject",))
+    assert msg.section(wanted) == b"Subject: inner\r\n\r\n"
+    others = Section(part=(1,), text="HEADER.FIELDS.NOT", fields=(b"from",))
+    assert msg.section(others) == b"Subject: inner\r\n\r\n"
+
+
 def test_line_without_colon_is_kept_by_header_and_header_fields_not_only() -> None:
     raw = crlf("From someone\nSubject: s\n\nbody\n")
     msg = Message(raw)

@@ -256,8 +256,9 @@ def test_store_unchangedsince(user: UserStore) -> None:
 
 def test_store_refusals(user: UserStore) -> None:
     uid = user.deliver("INBOX", message())
-    with pytest.raises(StoreError, match="unknown STORE mode 'toggle'"):
+    with pytest.raises(StoreError, match="unknown STORE mode 'toggle'") as refused:
         user.store("INBOX", [uid], "toggle", ["\\Seen"])
+    assert refused.value.code == CANNOT
     with pytest.raises(StoreError, match="cannot store flag"):
         user.store("INBOX", [uid], "add", ["\\Recent"])
     many = [f"k{i}" for i in range(40)]
@@ -528,6 +529,28 @@ def test_expunge_syncs_the_directory_that_held_each_name(
     monkeypatch.setattr(maildir, "fsync_dir", synced.append)
     assert user.expunge("INBOX") == [1]
     assert {os.path.normpath(p) for p in synced} == {os.path.join(user.maildir, "cur")}
+
+
+def test_store_syncs_exactly_the_directories_a_renamed_file_left_and_entered(
+    user: UserStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a rename lost to a power cut brings the old flags back: each directory a file left or
+    # entered is synced, once, and none when no file was renamed
+    new_uid = user.deliver("INBOX", message(1))  # in new/
+    cur_uid = user.deliver("INBOX", message(2), ["\\Seen"])  # in cur/
+    synced: list[str] = []
+    monkeypatch.setattr(maildir, "fsync_dir", synced.append)
+
+    def store(uids: list[int], flag: str) -> list[str]:
+        synced.clear()
+        user.store("INBOX", uids, "add", [flag])
+        return sorted(os.path.normpath(p) for p in synced)
+
+    cur, new = (os.path.join(user.maildir, sub) for sub in ("cur", "new"))
+    assert store([cur_uid], "\\Flagged") == [cur]  # cur/ -> cur/
+    assert store([new_uid], "\\Seen") == [cur, new]  # new/ -> cur/
+    assert store([new_uid, cur_uid], "\\Answered") == [cur]  # two renames in cur/
+    assert store([new_uid, cur_uid], "\\Seen") == []  # no change, no rename
 
 
 def test_store_follows_a_file_renamed_behind_its_back(user: UserStore) -> None:
