@@ -66,10 +66,8 @@ class Message:
         needs only its top header, not the MIME tree."""
         if section.part:
             data = section_bytes(self.raw, self.root, section)
-        elif section.text:
-            data = top_section_bytes(self.raw, self.header, section)
         else:
-            data = memoryview(self.raw)
+            data = top_section_bytes(self.raw, self.header, section)
         if start is None:
             return data
         return partial(data, start, length)

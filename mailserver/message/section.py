@@ -124,11 +124,9 @@ def _child(multipart: Part, n: int) -> Part | None:
 
 def section_bytes(buf: bytes, root: Part, section: Section) -> memoryview | bytes:
     """The bytes that `section` names in the message `buf` whose tree is `root`."""
-    view = memoryview(buf)
     if not section.part:
-        if not section.text:
-            return view
         return top_section_bytes(buf, root.header, section)
+    view = memoryview(buf)
     part = find_part(root, section.part)
     if part is None:
         return b""

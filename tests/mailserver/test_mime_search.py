@@ -433,6 +433,7 @@ def test_base_subject(raw: bytes | None, base: str, reply: bool) -> None:
         ),
         (b"text/plain junk xx=y; a=b", ContentType(b"text", b"plain", ((b"a", b"b"),))),
         (b'text/plain; a="b\\', ContentType(b"text", b"plain", ((b"a", b"b\\"),))),
+        (b'text/plain; a="b\\c', ContentType(b"text", b"plain", ((b"a", b"bc"),))),  # open
         (
             b'text/plain (a \\) (b) c); x="1" (z \\( y); q=2',
             ContentType(b"text", b"plain", ((b"x", b"1"), (b"q", b"2"))),
