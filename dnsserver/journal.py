@@ -50,8 +50,7 @@ def encode(entry: Entry) -> bytes:
             "removed": [record_text(r) for r in entry.removed],
             "added": [record_text(r) for r in entry.added],
         },
-        separators=(",", ":"),
-        ensure_ascii=True,
+        separators=(",", ":"),  # (ASCII: json's default escapes anything else)
     ).encode()
     return b"%08x " % zlib.crc32(body) + body + b"\n"
 

@@ -123,9 +123,8 @@ def _child(multipart: Part, n: int) -> Part | None:
 
 
 def section_bytes(buf: bytes, root: Part, section: Section) -> memoryview | bytes:
-    """The bytes that `section` names in the message `buf` whose tree is `root`."""
-    if not section.part:
-        return top_section_bytes(buf, root.header, section)
+    """The bytes that `section`, which has part numbers, names in the message `buf` whose tree
+    is `root` (a section of the message itself needs only its header: top_section_bytes)."""
     view = memoryview(buf)
     part = find_part(root, section.part)
     if part is None:

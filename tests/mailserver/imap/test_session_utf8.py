@@ -95,6 +95,10 @@ def test_an_8bit_header_needs_enable(store: Store) -> None:
     assert c(b"b APPEND INBOX " + two) == (
         b"b NO 8-bit octets in the header of message 2: ENABLE UTF8=ACCEPT first\r\n"
     )
+    first = b"\xe9X: x\r\n\r\nbody\r\n"  # 8-bit as the header's very first octet
+    assert c(b"d APPEND INBOX {%d+}\r\n" % len(first) + first) == (
+        b"d NO 8-bit octets in the header of the message: ENABLE UTF8=ACCEPT first\r\n"
+    )
     body_only = b"Subject: plain\r\n\r\nGr\xc3\xbc\xc3\x9fe\r\n"  # 8-bit in the body is fine
     ok = c(b"c APPEND INBOX {%d+}\r\n" % len(body_only) + body_only)
     assert ok.startswith(b"c OK [APPENDUID ")
