@@ -64,6 +64,7 @@ from tests.mailserver.mimedata import FORWARDED, THUNDERBIRD, crlf
         (b"\xc3\xa9t\xc3\xa9", "été"),  # raw UTF-8
         (b"caf\xe9", "café"),  # raw Latin-1
         (b"pre=?utf-8?q?x?=post", "prexpost"),
+        (b"=?utf-8?B?YWJX?=", "abW"),  # only the padding is trimmed, not an X before it
     ],
 )
 def test_decode_words(raw: bytes, text: str) -> None:

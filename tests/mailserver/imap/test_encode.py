@@ -358,3 +358,11 @@ def test_message_content_is_always_a_literal():
     assert encode.fetch(1, [(b"BODY[]", memoryview(b"x\r\n"))]) == (
         b"* 1 FETCH (BODY[] {3}\r\nx\r\n)\r\n"
     )
+
+
+def test_a_code_is_added_to_a_tagged_ok_only() -> None:
+    assert encode.with_code(b"a1 OK done\r\n", b"C") == b"a1 OK [C] done\r\n"
+    assert encode.with_code(b"a1 OK done OK now\r\n", b"C") == b"a1 OK [C] done OK now\r\n"
+    assert encode.with_code(b"a1 OK [X] done\r\n", b"C") == b"a1 OK [X] done\r\n"  # has one
+    assert encode.with_code(b"a1 NO not OK here\r\n", b"C") == b"a1 NO not OK here\r\n"
+    assert encode.with_code(b"a1 OK done\r\n", None) == b"a1 OK done\r\n"
