@@ -150,6 +150,10 @@ def test_notimp_copies_opcode_question_and_do(h: Harness) -> None:
     assert flags(r) == dns.flags.QR | dns.flags.RA and r.question == q.question
     assert (r.edns, r.payload, r.ednsflags) == (0, 1232, dns.flags.DO)
     assert not r.answer and not r.authority and h.stats.formerr == 0
+    q = dns.message.make_query("www.example.test.", "A", use_edns=0, ednsflags=0x0001)  # Z only
+    q.set_opcode(dns.opcode.NOTIFY)
+    r = ask(fe, h, q)
+    assert r is not None and r.rcode() == 4 and (r.edns, r.ednsflags) == (0, 0)  # no DO
 
 
 def test_nsid_is_sent_only_when_asked_and_do_only_when_set(h: Harness) -> None:

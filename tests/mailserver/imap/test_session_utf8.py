@@ -117,11 +117,18 @@ def test_after_enable_the_utf8_append_form_stores_the_message(store: Store) -> N
     assert ok.startswith(b"b OK [APPENDUID ")
     ok = c(b"c APPEND INBOX CATENATE (UTF8 (~{%d+}\r\n" % n + HEADER_8BIT + b") TEXT {2+}\r\nok)")
     assert ok.startswith(b"c OK [APPENDUID ")
+    dated = b'd APPEND INBOX "01-Feb-2020 10:00:00 +0000" UTF8 (~{%d+}\r\n' % n
+    assert c(dated + HEADER_8BIT + b")").startswith(b"d OK [APPENDUID ")
+    assert c(b"s SELECT INBOX").endswith(b"s OK [READ-WRITE] SELECT completed\r\n")
+    assert c(b"f FETCH 4 INTERNALDATE") == (  # the date given, with the UTF8 form too
+        b'* 4 FETCH (INTERNALDATE "01-Feb-2020 10:00:00 +0000")\r\nf OK FETCH completed\r\n'
+    )
     user = store.user(BOB)
-    assert [user.read_message("INBOX", u) for u in (1, 2, 3)] == [
+    assert [user.read_message("INBOX", u) for u in (1, 2, 3, 4)] == [
         HEADER_8BIT,
         HEADER_8BIT,
         HEADER_8BIT + b"ok",
+        HEADER_8BIT,
     ]
     assert user.fetch("INBOX", [1])[0].flags == ("\\Seen",)
     cases = {
