@@ -143,13 +143,14 @@ def save_verdicts(modules: list[str]) -> int:
     the hash of the function it mutates; the record's other modules stay as they were, and
     modules that are no longer cores are dropped. Returns how many verdicts it holds.
 
-    The record is committed, so that a run on another machine starts from it (`restore`) as
-    mutmut starts from its own mutants/ folder: a function whose code is unchanged keeps its
-    mutants' verdicts, and only the rest is run. A full run on 2 cores takes longer than a
-    working session; with the record, one run can go on where the last one stopped."""
+    The record is committed, so that a run on another machine starts from it
+    (`restore_verdicts`) as mutmut starts from its own mutants/ folder: a function whose code
+    is unchanged keeps its mutants' verdicts, and only the rest is run. A full run on 2 cores
+    takes longer than a working session; with the record, one run can go on where the last
+    one stopped."""
     record: dict[str, dict[str, list[object]]] = {}
     if VERDICTS.exists():
-        record = json.loads(VERDICTS.read_text())["modules"]
+        record = json.loads(VERDICTS.read_text(encoding="utf-8"))["modules"]
     known = set(cores())
     record = {m: v for m, v in record.items() if m in known}
     for module in modules:
@@ -267,13 +268,14 @@ def pending(modules: list[str]) -> list[str]:
     return names
 
 
+OPTIONS = ("--pending", "--save", "--report", "--fresh")
+
+
 def main(argv: list[str]) -> int:
-    resume = bool(argv) and argv[0] == "--pending"
-    save_only = bool(argv) and argv[0] == "--save"
-    report_only = bool(argv) and argv[0] == "--report"
-    fresh = bool(argv) and argv[0] == "--fresh"
+    option = argv[0] if argv and argv[0] in OPTIONS else None  # (anything else: module names)
+    resume, save_only, report_only = (option == o for o in OPTIONS[:3])
     known = cores()
-    wanted = argv[resume or save_only or fresh or report_only :] or known
+    wanted = argv[option is not None :] or known
     # every core, from the record: only what has no verdict for the code as it is now
     incremental = not argv
     unknown = [m for m in wanted if m not in known]
