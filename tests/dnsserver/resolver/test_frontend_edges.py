@@ -499,6 +499,21 @@ def test_additional_data_goes_first_then_everything_but_the_question(h: Harness)
     assert r.question == q.question and r.edns == 0 and r.payload == 1232
 
 
+def test_a_referral_without_its_glue_fits_at_exactly_the_clients_size(h: Harness) -> None:
+    # a referral is written by dnslib (`_respond`), not by the direct writer
+    fe = frontend(h)
+    ask(fe, h, dns.message.make_query("www.example.test.", "A"))
+    q = dns.message.make_query("other.example.test.", "A")
+    q.flags &= ~dns.flags.RD
+    whole, bare = sizes(fe, h, q)
+    r = ask(fe, h, q, limit=bare)
+    assert r is not None and not r.flags & dns.flags.TC and len(r.to_wire()) == bare
+    assert [rr.to_text() for rr in r.authority] == ["example.test. 3599 IN NS ns.example.test."]
+    assert not r.additional and whole > bare
+    r = ask(fe, h, q, limit=bare - 1)
+    assert r is not None and r.flags & dns.flags.TC and not r.authority
+
+
 # -- the hot map of exact queries, as the UDP listener serves it -----------------------------------
 
 
