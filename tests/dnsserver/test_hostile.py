@@ -81,7 +81,7 @@ def test_compression_loop_is_formerr(engine: Engine) -> None:
 def test_two_pointer_cycle_is_rejected() -> None:
     # label "a" then a pointer back to it: a loop that only forward-jump checks would miss
     data = b"\x00" * 12 + b"\x01a\xc0\x0c"
-    with pytest.raises(FormatError):
+    with pytest.raises(FormatError, match="pointer loop"):
         read_name(data, 12)
 
 

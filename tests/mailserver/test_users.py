@@ -265,7 +265,7 @@ def test_a_refused_change_leaves_the_file_as_it_was(tmp_path):
     d = db(tmp_path)
     d.add("alice@crepes.fr", b"one")
     before = (tmp_path / "users").read_bytes()
-    with pytest.raises(UserError):
+    with pytest.raises(UserError, match=r"alice@crepes\.fr already exists"):
         d.add("alice@crepes.fr", b"two")
     assert (tmp_path / "users").read_bytes() == before
 

@@ -108,7 +108,7 @@ def test_a_line_over_the_limit_is_refused_even_before_its_end_arrives():
         framer.next_frame()
     framer = Lines(max_line=10)
     framer.feed(b"0123456789AB\r\n")
-    with pytest.raises(FramingError):
+    with pytest.raises(FramingError, match="longer than 10 octets"):
         framer.next_frame()
 
 
@@ -263,7 +263,7 @@ def test_head_shows_the_start_of_the_command_not_yet_framed():
     framer.feed(b"t2 APPEND INBOX {90+}\r\n" + bytes(range(90)) + b"\r\n")
     assert framer.next_frame() is not None
     framer.feed(b"t3 " + b"z" * 200)
-    with pytest.raises(FramingError):
+    with pytest.raises(FramingError, match="longer than 100 octets"):
         framer.next_frame()
     assert framer.head() == b"t3 " + b"z" * 61  # 64 octets unless asked for more
 

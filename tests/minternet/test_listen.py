@@ -34,9 +34,18 @@ def test_parse(text, expected):
     assert parse_hostport(text, default_port=99) == expected
 
 
-@pytest.mark.parametrize("text", ["localhost:53", "127.0.0.1:99999", "127.0.0.1:x", "[::1", "::1"])
-def test_parse_rejects(text):
-    with pytest.raises(AddressError):
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("localhost:53", "'localhost' is not an IP address"),
+        ("127.0.0.1:99999", "bad port in '127.0.0.1:99999'"),
+        ("127.0.0.1:x", "bad port in '127.0.0.1:x'"),
+        ("[::1", r"bad address '\[::1': missing '\]'"),
+        ("::1", "'::1' has no port"),
+    ],
+)
+def test_parse_rejects(text, why):
+    with pytest.raises(AddressError, match=why):
         parse_hostport(text)
 
 

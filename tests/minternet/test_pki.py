@@ -70,5 +70,5 @@ async def test_a_client_trusting_the_ca_verifies_the_host_by_name_and_address(
 
 
 def test_a_certificate_needs_a_name(ca: pki.CertificateAuthority) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at least one name or address"):
         ca.issue("nobody", [], [])

@@ -363,11 +363,11 @@ async def test_a_failed_handshake_frees_its_place(start: Start) -> None:
 
 
 def test_limits_refuse_what_cannot_work() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be at least 1"):
         StreamLimits(max_connections=0, idle_timeout=1.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="timeouts must be positive"):
         StreamLimits(max_connections=1, idle_timeout=float("nan"))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be at least 1"):
         StreamLimits(max_connections=1, idle_timeout=1.0, max_inflight=0)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 from hypothesis import given
@@ -79,7 +80,8 @@ def test_rates_take_binary_units_and_an_optional_per_second(text: str, rate: int
 
 @pytest.mark.parametrize("text", ["0", "0/s", "4MB/s", "/s", "-1MiB/s", "4MiB/h"])
 def test_a_rate_that_is_not_one_is_refused(text: str) -> None:
-    with pytest.raises(ValueError):
+    size = text.removesuffix("/s")  # the size is what the message names
+    with pytest.raises(ValueError, match=f"invalid size '{re.escape(size)}': write a positive"):
         parse_rate(text)
 
 
