@@ -534,3 +534,24 @@ def test_the_mailboxes_no_event_names_are_not_read() -> None:
             None, ["INBOX", "Sent"], set(), status_of, utf8=False, modseq=False, first=False
         )
     assert asked == ["INBOX", "INBOX"]
+
+
+def test_a_mailbox_gone_is_told_by_its_name_as_the_session_writes_names(store: Store) -> None:
+    a, b = pair(store)
+    a(b"e ENABLE UTF8=ACCEPT")
+    assert a(b"n NOTIFY SET (PERSONAL (MailboxName))") == ok(b"n")
+    b(b"c CREATE Entw&APw-rfe")
+    assert told(a) == b'* LIST () "/" {9}\r\n' + "Entwürfe".encode() + b"\r\n"
+    b(b"d DELETE Entw&APw-rfe")
+    assert told(a) == b'* LIST (\\NonExistent) "/" {9}\r\n' + "Entwürfe".encode() + b"\r\n"
+
+
+def test_a_mailbox_no_filter_names_goes_unsaid_without_name_events(store: Store) -> None:
+    """Without MailboxName the UIDVALIDITY of a mailbox the filters leave out was never read:
+    its deletion is not told, and the watch goes on."""
+    a, b = pair(store)
+    assert a(b"n NOTIFY SET (INBOXES (MessageNew MessageExpunge))") == ok(b"n")
+    b(b"d DELETE Drafts")
+    assert told(a) == b""
+    deliver(store, 1)
+    assert told(a) == b"* STATUS INBOX (MESSAGES 1 UIDNEXT 2 UNSEEN 1)\r\n"
