@@ -84,7 +84,7 @@ GONE = "some of the messages were expunged"
 
 
 def select(
-    store: UserStore, cmd: Select, condstore: bool, qresync: bool, rev2: bool = False
+    store: UserStore, cmd: Select, condstore: bool, qresync: bool, rev2: bool
 ) -> tuple[View, bytes]:
     """Open the mailbox (StoreError if it cannot be) and SELECT/EXAMINE's whole answer; with
     the QRESYNC parameter, what changed since the client's MODSEQ before the tagged OK. Under
