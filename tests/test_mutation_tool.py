@@ -146,6 +146,8 @@ def test_verdicts_are_recorded_and_a_new_checkout_starts_from_them(
     record = tmp_path / "verdicts.json"
     monkeypatch.setattr(mutation, "VERDICTS", record)
     monkeypatch.setattr(mutation, "cores", lambda: ["pkg/a.py", "pkg/b.py", "pkg/c.py"])
+    monkeypatch.setattr(mutation, "EQUIVALENT", tmp_path / "none.txt")
+    monkeypatch.setattr(mutation, "diff_of", lambda name: diff("x = 1", "x = 2"))
     codes = {
         "pkg.a.x_f__mutmut_2": 0,  # a survivor
         "pkg.a.x_f__mutmut_1": 1,  # killed
@@ -163,10 +165,11 @@ def test_verdicts_are_recorded_and_a_new_checkout_starts_from_them(
         "modules": {
             "pkg/a.py": {"x_f": ["aaa", [1, 0, None, None]], "xǁKǁm": ["bbb", [36]]},
             "pkg/b.py": {"x_g": ["ccc", [1]]},
-        }
+        },
+        "equivalent": {},  # the survivor is not listed
     }
     assert "xǁKǁm" in record.read_text(encoding="utf-8")  # readable, one function a line
-    assert len(record.read_text().splitlines()) == 9
+    assert len(record.read_text().splitlines()) == 10
 
     # a new checkout: no mutants/ folder; b's meta exists already and is left as it is
     shutil.rmtree(tmp_path / "mutants")
@@ -193,3 +196,49 @@ def test_without_a_record_nothing_is_restored(
     monkeypatch.setattr(mutation, "VERDICTS", tmp_path / "none.json")
     assert mutation.restore_verdicts(["pkg/a.py"]) == 0
     assert not (tmp_path / "mutants").exists()
+
+
+def test_survivors_listed_as_equivalent_are_not_run_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A survivor recorded as listed keeps its verdict while its line is listed still (or the
+    automatic reason holds); every other survivor is tried again."""
+    monkeypatch.setattr(mutation, "ROOT", tmp_path)
+    record = tmp_path / "verdicts.json"
+    monkeypatch.setattr(mutation, "VERDICTS", record)
+    monkeypatch.setattr(mutation, "cores", lambda: ["pkg/a.py"])
+    listed = tmp_path / "equivalent.txt"
+    listed.write_text("pkg/a.py | x = 2 | two is as good as one here\n")
+    monkeypatch.setattr(mutation, "EQUIVALENT", listed)
+    diffs = {
+        "pkg.a.x_f__mutmut_1": diff("x = 1", "x = 2"),  # listed
+        "pkg.a.x_f__mutmut_2": diff("x = 1", "x = 3"),  # not listed
+        "pkg.a.x_f__mutmut_3": diff('"SELECT a"', '"select a"'),  # the automatic reason
+        "pkg.a.x_f__mutmut_4": diff("x = 1", "x = 2"),  # killed: not a survivor
+    }
+    monkeypatch.setattr(mutation, "diff_of", diffs.__getitem__)
+    codes: dict[str, int | None] = dict.fromkeys(diffs, 0) | {"pkg.a.x_f__mutmut_4": 1}
+    _meta(tmp_path, "pkg/a.py", codes, {"x_f": "aaa"})
+    # an earlier record explained a survivor of a module that is no core any more: dropped
+    record.write_text('{"modules": {}, "equivalent": {"pkg.gone.x_h__mutmut_1": "y"}}')
+    mutation.save_verdicts(["pkg/a.py"])
+    sql = mutation.CASE_REASONS[0]
+    assert mutation.json.loads(record.read_text())["equivalent"] == {
+        "pkg.a.x_f__mutmut_1": "x = 2",
+        "pkg.a.x_f__mutmut_3": sql,
+    }
+
+    assert mutation.recheck_survivors(["pkg/a.py"]) == 1
+    meta = mutation.json.loads((tmp_path / "mutants" / "pkg" / "a.py.meta").read_text())
+    assert meta["exit_code_by_key"] == {
+        "pkg.a.x_f__mutmut_1": 0,
+        "pkg.a.x_f__mutmut_2": None,  # to be run again
+        "pkg.a.x_f__mutmut_3": 0,
+        "pkg.a.x_f__mutmut_4": 1,
+    }
+    # the line is no longer listed: its survivor is tried again too
+    listed.write_text("")
+    assert mutation.recheck_survivors(["pkg/a.py"]) == 1
+    meta = mutation.json.loads((tmp_path / "mutants" / "pkg" / "a.py.meta").read_text())
+    assert meta["exit_code_by_key"]["pkg.a.x_f__mutmut_1"] is None
+    assert meta["exit_code_by_key"]["pkg.a.x_f__mutmut_3"] == 0

@@ -25,8 +25,9 @@ The verdicts are recorded in tools/mutation_verdicts.json, with the hash of each
 function, and committed, as Stryker's incremental file is: a run of every core on a new checkout
 starts from the record, as mutmut starts from its own mutants/ folder on the machine that made
 it. A mutant of a function whose code is unchanged keeps its verdict; the rest (new mutants,
-changed functions, and every survivor, which a new test may kill) is run. Like mutmut's own
-cache, a kill is not tried again when only the tests change: `--fresh` tries everything.
+changed functions, and every survivor not listed as equivalent, which a new test may kill) is
+run. Like mutmut's own cache, a kill is not tried again when only the tests change, nor a listed
+survivor while its line is listed: `--fresh` tries everything.
 """
 
 from __future__ import annotations
@@ -117,8 +118,12 @@ def recheck_survivors(modules: list[str]) -> int:
     """Forget the verdict of every survivor of `modules` from an earlier run, so that this run
     tries it again: mutmut keeps a verdict while the function's code is unchanged, even when a
     test that kills it was added since. Killed mutants stay killed (a new test cannot revive
-    them). Returns how many verdicts were forgotten."""
+    them), and so do the survivors recorded as listed equivalents whose line is listed still
+    (re-running those would take longest of all, every test that reaches them, for nothing).
+    Returns how many verdicts were forgotten."""
     forgotten = 0
+    explained = _explained()
+    listed = {(module, line) for module, line, _ in equivalents()}
     for module in modules:
         meta = ROOT / "mutants" / (module + ".meta")
         if not meta.exists():
@@ -126,11 +131,37 @@ def recheck_survivors(modules: list[str]) -> int:
         data = json.loads(meta.read_text())
         codes = data.get("exit_code_by_key", {})
         for key, code in codes.items():
-            if code is not None and code in SURVIVED_CODES:
-                codes[key] = None
-                forgotten += 1
+            if code is None or code not in SURVIVED_CODES:
+                continue
+            why = explained.get(key)
+            if why is not None and ((module, why) in listed or why in CASE_REASONS):
+                continue  # read and listed as changing nothing: no new test is meant for it
+            codes[key] = None
+            forgotten += 1
         meta.write_text(json.dumps(data))
     return forgotten
+
+
+def _explained() -> dict[str, str]:
+    """The record's survivors that were listed as changing nothing when it was saved: mutant
+    name -> the changed line that tools/mutation_equivalent.txt lists (or the automatic
+    reason)."""
+    if not VERDICTS.exists():
+        return {}
+    return dict(json.loads(VERDICTS.read_text(encoding="utf-8")).get("equivalent", {}))
+
+
+def explanation(
+    module: str, diff: str, listed: list[tuple[str, str, str]]
+) -> tuple[str, str] | None:
+    """(what matched, the reason) when the survivor with `diff` is listed as changing nothing
+    observable: its changed line as the list gives it, or the automatic reason (twice)."""
+    changed = changed_lines(diff)
+    found = next(((line, r) for mod, line, r in listed if mod == module and line in changed), None)
+    if found is not None:
+        return found
+    auto = case_only_reason(diff)
+    return None if auto is None else (auto, auto)
 
 
 def _prefix(module: str) -> str:
@@ -149,20 +180,28 @@ def save_verdicts(modules: list[str]) -> int:
     takes longer than a working session; with the record, one run can go on where the last
     one stopped."""
     record: dict[str, dict[str, list[object]]] = {}
+    explained = _explained()
     if VERDICTS.exists():
         record = json.loads(VERDICTS.read_text(encoding="utf-8"))["modules"]
     known = set(cores())
     record = {m: v for m, v in record.items() if m in known}
+    explained = {k: v for k, v in explained.items() if module_of(k) in known}
+    listed = equivalents()
     for module in modules:
         meta = ROOT / "mutants" / (module + ".meta")
         if not meta.exists():
             continue
         data = json.loads(meta.read_text())
         codes_by_function: dict[str, dict[int, int | None]] = defaultdict(dict)
+        explained = {k: v for k, v in explained.items() if module_of(k) != module}
         for key, code in data.get("exit_code_by_key", {}).items():
             func, _, number = key[len(_prefix(module)) :].rpartition("__mutmut_")
             # a run stopped by hand leaves its mutants in flight "interrupted": undecided
             codes_by_function[func][int(number)] = None if code == INTERRUPTED else code
+            if code in SURVIVED_CODES:
+                found = explanation(module, diff_of(key), listed)
+                if found is not None:
+                    explained[key] = found[0]
         functions: dict[str, list[object]] = {}
         for func, digest in sorted(data.get("hash_by_function_name", {}).items()):
             codes = codes_by_function.get(func, {})
@@ -177,7 +216,14 @@ def save_verdicts(modules: list[str]) -> int:
         + "\n  }"
         for module, functions in sorted(record.items())
     )
-    VERDICTS.write_text('{"modules": ' + text + "\n}}\n", encoding="utf-8")
+    said = ",\n".join(
+        f"  {json.dumps(k, ensure_ascii=False)}: {json.dumps(v, ensure_ascii=False)}"
+        for k, v in sorted(explained.items())
+    )
+    VERDICTS.write_text(
+        '{"modules": ' + text + '\n},\n"equivalent": {' + (f"\n{said}\n" if said else "") + "}}\n",
+        encoding="utf-8",
+    )
     return sum(
         sum(1 for code in entry[1] if code is not None)  # type: ignore[union-attr]
         for functions in record.values()
@@ -232,6 +278,10 @@ _SQL_CLAUSE = re.compile(
 )
 # a statement's line that starts with an aggregate (the columns of a SELECT, continued)
 _SQL_AGGREGATE = re.compile(r"[\"']\s*(total|count|sum|max|min|coalesce)\(", re.IGNORECASE)
+CASE_REASONS = (
+    "changes only the case of SQL, which SQLite reads case-insensitively",
+    "changes only the case of a codec name, which Python reads case-insensitively",
+)
 _CODEC = re.compile(r"\.(en|de)code\(|codecs\.|\bencoding=", re.IGNORECASE)
 
 
@@ -251,9 +301,9 @@ def case_only_reason(diff: str) -> str | None:
         _SQL.search(new) or _SQL_CLAUSE.search(old) or _SQL_AGGREGATE.search(old)
         for old, new in pairs
     ):
-        return "changes only the case of SQL, which SQLite reads case-insensitively"
+        return CASE_REASONS[0]
     if all(_CODEC.search(line) for line in added):
-        return "changes only the case of a codec name, which Python reads case-insensitively"
+        return CASE_REASONS[1]
     return None
 
 
@@ -355,10 +405,8 @@ def report(wanted: list[str]) -> int:
             if status in KILLED:
                 continue
             diff = diff_of(name)
-            changed = changed_lines(diff)
-            reason = next((r for mod, line, r in listed if mod == module and line in changed), None)
-            reason = reason or case_only_reason(diff)
-            survivors.append((name, f"{status}\n{diff}", reason))
+            found = explanation(module, diff, listed)
+            survivors.append((name, f"{status}\n{diff}", None if found is None else found[1]))
     overall = 100.0 * killed / total if total else 100.0
     print(f"{'overall':<34} {total:>7} {killed:>7} {overall:>6.1f}%")
     if undecided:
