@@ -677,3 +677,19 @@ def test_message_files_in_one_query_and_read_file_follows_a_rename(user: UserSto
         user.read_file("INBOX", a, where[a])
     assert info.value.code == NONEXISTENT
     assert user.message_files("INBOX", []) == {}
+
+
+def test_fetch_of_many_uids_reads_their_range_and_keeps_only_those_asked(
+    user: UserStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mailserver.store import messages as ops
+
+    uids = [user.deliver("INBOX", message(n)) for n in range(6)]
+    monkeypatch.setattr(ops, "_IN_CHUNK", 2)
+    queries: list[str] = []
+    user.db.set_trace_callback(queries.append)
+    got = user.fetch("INBOX", [uids[4], uids[1], uids[2], 99, uids[1]])
+    user.db.set_trace_callback(None)
+    assert [m.uid for m in got] == [uids[1], uids[2], uids[4]]  # not uids[3], in the range
+    assert [m.size for m in got] == [len(message(n)) for n in (1, 2, 4)]
+    assert len([q for q in queries if "BETWEEN" in q and "IN (" not in q]) == 1
