@@ -258,12 +258,12 @@ def parse_command(
             raise r.error(f"unknown command UID {sub[:40]}")
         command = uid_parser(r, r.tag, sub, True)
         r.end_of_command("UID " + sub)
-        return replace(command, utf8=True) if utf8 else command
-    parser = _PARSERS.get(name)
-    if parser is None:
-        raise r.error(f"unknown command {name[:40]}")
-    command = parser(r, r.tag, name)
-    r.end_of_command(name)
+    else:
+        parser = _PARSERS.get(name)
+        if parser is None:
+            raise r.error(f"unknown command {name[:40]}")
+        command = parser(r, r.tag, name)
+        r.end_of_command(name)
     return replace(command, utf8=True) if utf8 else command
 
 

@@ -115,7 +115,7 @@ def body_matches(buf: bytes, root: Part, needle: str, *, with_header: bool = Fal
     return contains(body_texts(buf, root, with_header=with_header), needle)
 
 
-def body_texts(buf: bytes, root: Part, *, with_header: bool = False) -> Iterator[str]:
+def body_texts(buf: bytes, root: Part, *, with_header: bool) -> Iterator[str]:
     """The searchable text of a message, in chunks, each starting a new part."""
     if with_header:
         yield _header_text(root.header)
