@@ -24,6 +24,7 @@ from mailserver.message.params import (
 )
 from mailserver.message.subject import base_subject
 from mailserver.message.textsearch import (
+    CHUNK,
     contains,
     decoded_chunks,
     header_matches,
@@ -286,7 +287,10 @@ def test_base64_is_decoded_leniently(encoded: bytes, decoded: bytes) -> None:
 def test_long_base64_decodes_across_chunks() -> None:
     data = bytes(range(256)) * 20_000
     encoded = base64.encodebytes(data)
-    assert b"".join(decoded_chunks(encoded, 0, len(encoded), b"base64")) == data
+    pieces = list(decoded_chunks(encoded, 0, len(encoded), b"base64"))
+    assert b"".join(pieces) == data
+    # streamed: each raw chunk of about CHUNK octets is decoded as it is read, not held back
+    assert len(pieces) >= len(encoded) // CHUNK and max(map(len, pieces)) <= CHUNK
     # Lines of 75 characters: a chunk (cut at a line end) leaves a remainder for the next.
     flat = base64.b64encode(data)
     odd = b"\r\n".join(flat[i : i + 75] for i in range(0, len(flat), 75))

@@ -308,6 +308,20 @@ def test_rd0_gets_a_referral_to_the_closest_cached_zone_with_its_glue(h: Harness
     assert fe.fast_answer(q.to_wire(), CLIENT, h.now)[0] is None  # a referral is not kept
 
 
+def test_rd0_with_the_answer_cached_gets_it_without_rd(h: Harness) -> None:
+    # the keyed path's own writer (`_direct`), from the record cache
+    fe = frontend(h)
+    first = ask(fe, h, dns.message.make_query("www.example.test.", "A"))
+    assert first is not None and flags(first) == dns.flags.QR | dns.flags.RD | dns.flags.RA
+    sent = len(h.sent)
+    q = dns.message.make_query("www.example.test.", "A")
+    q.flags &= ~dns.flags.RD
+    r = ask(fe, h, q)
+    assert r is not None and len(h.sent) == sent and r.id == q.id
+    assert flags(r) == dns.flags.QR | dns.flags.RA and r.rcode() == dns.rcode.NOERROR
+    assert [rr.to_text() for rr in r.answer] == [rr.to_text() for rr in first.answer]
+
+
 def test_rd1_with_a_cname_chain_cut_short_resolves_the_rest(h: Harness) -> None:
     fe = frontend(h)
     cname = RRset(
